@@ -1,0 +1,80 @@
+/* expr.h - the job spec's expression language: parsed once, evaluated per row.
+ *
+ * Grammar (lowest to highest precedence):
+ *   or      := and ('||' and)*
+ *   and     := cmp ('&&' cmp)*
+ *   cmp     := add (('=='|'!='|'<'|'<='|'>'|'>=') add)?
+ *   add     := mul (('+'|'-') mul)*
+ *   mul     := unary (('*'|'/'|'%') unary)*
+ *   unary   := ('!'|'-') unary | primary
+ *   primary := number | 'string' | "string" | true | false | null
+ *            | name '(' args ')' | column | '(' or ')'
+ *   column  := ident ('.' ident)*      -- dotted path into nested JSON
+ * Strings take '' or \' inside single quotes (and "" or \" inside double).
+ *
+ * Types are checked at parse time against the columns the caller resolves;
+ * errors name the position as "at LINE:COL" (1-based) and set err->line and
+ * err->column. Evaluation cannot fail: NULL propagates SQL-style (arithmetic
+ * and comparisons with NULL give NULL, && and || are three-valued, if() takes
+ * the else branch on NULL), integer overflow and division by zero give NULL,
+ * '/' always gives double.
+ */
+#ifndef SF_EXPR_H
+#define SF_EXPR_H
+
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/value.h"
+
+typedef struct sf_expr sf_expr;
+
+/* How the parser learns about columns. resolve() gets the column text (a
+ * dotted path, not NUL-terminated) and returns 0 with *slot and *type set, or
+ * -1 when there is no such column. */
+typedef struct sf_expr_columns {
+    int (*resolve)(void *ctx, const char *name, size_t len, int *slot, sf_type *type);
+    void *ctx;
+} sf_expr_columns;
+
+typedef enum sf_agg_kind {
+    SF_AGG_NONE = 0,
+    SF_AGG_COUNT,         /* count()              -> int64 */
+    SF_AGG_COUNT_IF,      /* count_if(bool)       -> int64 */
+    SF_AGG_SUM,           /* sum(int64|double)    -> same type */
+    SF_AGG_MIN,           /* min(any but bool)    -> same type */
+    SF_AGG_MAX,           /* max(any but bool)    -> same type */
+    SF_AGG_MEAN,          /* mean(int64|double)   -> double */
+    SF_AGG_COUNT_DISTINCT /* count_distinct(any)  -> int64 */
+} sf_agg_kind;
+
+/* Flag for sf_expr_parse: the root may be one aggregate call. */
+#define SF_EXPR_ALLOW_AGG 1
+
+/* Parses text. Returns a new expression (caller frees with sf_expr_free), or
+ * NULL with err filled, e.g. "unknown column 'revenu' at 1:1". */
+sf_expr *sf_expr_parse(const char *text, const sf_expr_columns *cols, int flags,
+                       sf_error *err);
+
+/* Frees e; NULL is a no-op. */
+void sf_expr_free(sf_expr *e);
+
+/* Static result type. SF_NULL only for an expression that is always NULL. */
+sf_type sf_expr_type(const sf_expr *e);
+
+/* Evaluates e over row (an array indexed by slot). Strings in the result are
+ * borrowed from row or allocated in scratch (valid until its reset).
+ * Must not be called on an aggregate root. Cannot fail. */
+sf_value sf_expr_eval(const sf_expr *e, const sf_value *row, sf_arena *scratch);
+
+/* For an expression parsed with SF_EXPR_ALLOW_AGG: the aggregate at its root
+ * (SF_AGG_NONE if it is a plain expression) and its argument (borrowed from
+ * e; NULL for count()). */
+sf_agg_kind sf_expr_agg_kind(const sf_expr *e);
+const sf_expr *sf_expr_agg_arg(const sf_expr *e);
+
+/* Calls fn(ctx, slot) for every column reference in e (with repeats). */
+void sf_expr_visit_columns(const sf_expr *e, void (*fn)(void *ctx, int slot), void *ctx);
+
+#endif

@@ -1,0 +1,47 @@
+/* fmt.h - text forms of values: numbers, dates, sizes.
+ *
+ * Doubles print like Python's repr(): the shortest decimal that reads back to
+ * the same double, fixed notation for decimal exponents -4..15 with at least
+ * one fractional digit ("354.41", "0.0", "-0.0", "100.0"), otherwise
+ * scientific with a signed two-digit-minimum exponent ("1e+16", "1.5e-05");
+ * "nan", "inf", "-inf". Dates are days since 1970-01-01 in the proleptic
+ * Gregorian calendar, printed YYYY-MM-DD.
+ */
+#ifndef SF_FMT_H
+#define SF_FMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SF_FMT_BUF 40 /* enough for any number or date below */
+
+/* Each writes a NUL-terminated text into buf (SF_FMT_BUF bytes) and returns
+ * its length. They cannot fail. */
+int sf_fmt_double(double d, char *buf);
+int sf_fmt_int(int64_t i, char *buf);
+int sf_fmt_date(int32_t days, char *buf); /* years outside 0..9999 print as +/-YYYYY */
+
+/* Civil date <-> days. sf_date_from_ymd returns 0, or SF_E_RANGE for an
+ * invalid date (month 13, Feb 30, ...). */
+int sf_date_from_ymd(int y, int m, int d, int32_t *days);
+void sf_date_to_ymd(int32_t days, int *y, int *m, int *d);
+
+/* UTC date of a unix time in seconds (floor, so -1 is 1969-12-31).
+ * Returns 0, or SF_E_RANGE if the date does not fit in int32 days. */
+int sf_date_from_unix(int64_t secs, int32_t *days);
+
+/* Parses ISO-8601 text: "YYYY-MM-DD", optionally followed by 'T' or ' ' and
+ * "HH:MM[:SS[.fraction]]" and an optional "Z" or "+HH:MM"/"-HH:MM" (or
+ * "+HHMM"); the result is the UTC date. Returns 0, or SF_E_PARSE. */
+int sf_parse_iso_date(const char *p, size_t n, int32_t *days);
+
+/* Parses a byte size: digits with an optional K, M, G or T suffix (powers of
+ * 1024; "KiB"/"MB" style suffixes are accepted too). Returns 0, SF_E_PARSE or
+ * SF_E_RANGE. */
+int sf_parse_size(const char *text, uint64_t *out);
+
+/* Parses a whole decimal int64 / double. Return 0, SF_E_PARSE or SF_E_RANGE. */
+int sf_parse_int64(const char *p, size_t n, int64_t *out);
+int sf_parse_double(const char *p, size_t n, double *out);
+
+#endif

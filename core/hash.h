@@ -1,0 +1,50 @@
+/* hash.h - hashing and an open-addressing hash map from byte strings to
+ * fixed-size value blocks.
+ *
+ * The map keeps its entries in insertion order in a dense array, with an
+ * open-addressing index (linear probing) of entry numbers and stored hashes.
+ * Keys and value blocks are copied into the map's own arena, so pointers to
+ * them stay valid until sf_hmap_free(). Lookups do no allocation; inserts
+ * allocate only when the arena or index grows (amortized, never per row once
+ * the map has grown). value_size may be 0 (a set).
+ */
+#ifndef SF_HASH_H
+#define SF_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A fast, well-mixed 64-bit hash; the same on every rank and run. */
+uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed);
+uint64_t sf_hash_u64(uint64_t x);
+
+typedef struct sf_hmap sf_hmap;
+
+/* New empty map. Returns NULL when out of memory. */
+sf_hmap *sf_hmap_new(size_t value_size, size_t initial_capacity);
+
+/* Frees m and everything in it; NULL is a no-op. */
+void sf_hmap_free(sf_hmap *m);
+
+/* The value block of key, or NULL if absent. hash must be
+ * sf_hash_bytes(key, klen, <seed the caller always uses>). */
+void *sf_hmap_find(const sf_hmap *m, const void *key, size_t klen, uint64_t hash);
+
+/* Finds key or inserts it with a zeroed value block; *inserted (may be NULL)
+ * says which. Returns the value block (borrowed, stable), or NULL when out of
+ * memory (the map is unchanged). For value_size 0 the return is a non-NULL
+ * pointer that must not be dereferenced. */
+void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted);
+
+/* Number of entries. */
+size_t sf_hmap_count(const sf_hmap *m);
+
+/* Entry i (0 <= i < count) in insertion order: its key (borrowed, stable) and
+ * value block. Any of the out pointers may be NULL. */
+void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
+                   uint64_t *hash, void **value);
+
+/* Bytes of memory held (index, entries, arena). */
+size_t sf_hmap_memory(const sf_hmap *m);
+
+#endif

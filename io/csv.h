@@ -1,0 +1,63 @@
+/* csv.h - RFC 4180 CSV: a buffered writer and an in-memory reader.
+ *
+ * Writer: fields are separated by ',' and rows end in '\n'; a field is quoted
+ * when it contains ',', '"', '\r' or '\n' (quotes doubled inside). Values
+ * print as: NULL -> empty field, bool -> true/false, int64 -> decimal,
+ * double -> sf_fmt_double, date -> YYYY-MM-DD, string -> its bytes.
+ * Reader: parses a whole buffer (e.g. a broadcast dimension table), accepts
+ * '\n' or "\r\n" row ends and quoted fields with embedded newlines.
+ */
+#ifndef SF_CSV_H
+#define SF_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/value.h"
+
+typedef struct sf_csv_writer sf_csv_writer;
+
+/* Creates (truncates) path. Returns 0 and *out, or SF_E_IO / SF_E_NOMEM
+ * with err naming the file. */
+int sf_csv_writer_open(sf_csv_writer **out, const char *path, sf_error *err);
+
+/* Appends one field to the current row. They cannot fail: write errors are
+ * remembered and reported by sf_csv_writer_close(). */
+void sf_csv_write_field(sf_csv_writer *w, const char *p, size_t n);
+void sf_csv_write_value(sf_csv_writer *w, const sf_value *v);
+
+/* Ends the current row. */
+void sf_csv_end_row(sf_csv_writer *w);
+
+/* Flushes, fsyncs and closes; frees w. Returns 0 and (if bytes is not NULL)
+ * the file size, or SF_E_IO with err naming the file and the system error
+ * (e.g. "No space left on device") - also for a write that failed earlier.
+ * NULL w is a no-op returning 0. */
+int sf_csv_writer_close(sf_csv_writer *w, uint64_t *bytes, sf_error *err);
+
+typedef struct sf_csv_reader sf_csv_reader;
+
+typedef struct sf_csv_field {
+    const char *p; /* unescaped bytes, borrowed until the next call */
+    size_t n;
+    int quoted;    /* 1 if the field was quoted ("" vs empty) */
+} sf_csv_field;
+
+/* Reader over data[0..len) (borrowed; must outlive the reader). name is used
+ * in error messages. Returns NULL when out of memory. */
+sf_csv_reader *sf_csv_reader_new(const char *data, size_t len, const char *name);
+
+/* Next record. Returns 1 with *fields/*nfields (borrowed until the next
+ * call), 0 at the end, or SF_E_PARSE with err giving name, line and byte
+ * offset (e.g. an unterminated quote). */
+int sf_csv_reader_next(sf_csv_reader *r, const sf_csv_field **fields, size_t *nfields,
+                       sf_error *err);
+
+/* 1-based line number where the record last returned starts. */
+int64_t sf_csv_reader_line(const sf_csv_reader *r);
+
+/* Frees r; NULL is a no-op. */
+void sf_csv_reader_free(sf_csv_reader *r);
+
+#endif

@@ -1,0 +1,42 @@
+/* fsutil.h - small file-system helpers for output commit and input planning.
+ * Every error message names the path and the system error text. */
+#ifndef SF_FSUTIL_H
+#define SF_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* mkdir -p with mode 0777 (umask applies). Returns 0 or SF_E_IO. */
+int sf_mkdirs(const char *path, sf_error *err);
+
+/* rm -rf; a missing path is success. Does not follow symlinks. Returns 0 or
+ * SF_E_IO. */
+int sf_rmtree(const char *path, sf_error *err);
+
+/* 1 if path exists (any type, not following a final symlink), else 0. */
+int sf_path_exists(const char *path);
+
+/* 1 if path is a directory, else 0. */
+int sf_is_dir(const char *path);
+
+/* Size of a regular file. Returns 0, SF_E_NOTFOUND (missing), SF_E_INVAL (a
+ * directory or other non-regular file) or SF_E_IO (e.g. unreadable). */
+int sf_file_size(const char *path, uint64_t *size, sf_error *err);
+
+/* Reads a whole file into a new buffer (caller frees; NUL-terminated, the NUL
+ * not counted in *len). Returns 0, SF_E_NOTFOUND, SF_E_IO or SF_E_NOMEM. */
+int sf_read_file(const char *path, char **data, size_t *len, sf_error *err);
+
+/* Writes data to path atomically: a temporary file in the same directory,
+ * fsync, rename. Returns 0 or SF_E_IO (the temporary file is removed). */
+int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_error *err);
+
+/* rename(2) with an error naming both paths. Returns 0 or SF_E_IO. */
+int sf_rename(const char *from, const char *to, sf_error *err);
+
+/* fsync of a directory, so renames in it are durable. Returns 0 or SF_E_IO. */
+int sf_fsync_dir(const char *path, sf_error *err);
+
+#endif

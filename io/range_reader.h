@@ -1,0 +1,45 @@
+/* range_reader.h - reads the lines a byte range of a file owns.
+ *
+ * A range [start, end) owns exactly the lines whose first byte lies in it:
+ * when start > 0 and byte start-1 is not '\n', the partial first line belongs
+ * to the previous range and is skipped; the last owned line is read past end
+ * to its '\n' (or to end of file). So the ranges of a partition of a file
+ * together yield every line exactly once.
+ *
+ * Lines come without their '\n' and without one trailing '\r' (CRLF files);
+ * a UTF-8 byte order mark at offset 0 is skipped. Empty lines are returned
+ * too (len 0) so callers can count them. Reads are large sequential pread()s
+ * into one reused buffer: no allocation per line; memory is the buffer size,
+ * grown only for a line longer than it (up to max_line).
+ */
+#ifndef SF_RANGE_READER_H
+#define SF_RANGE_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct sf_range_reader sf_range_reader;
+
+/* Opens path for the range [start, end). buf_size 0 means 4 MiB; max_line 0
+ * means 16 MiB. Returns 0 and *out, or SF_E_IO / SF_E_NOMEM with err naming
+ * the file. */
+int sf_range_reader_open(sf_range_reader **out, const char *path, uint64_t start,
+                         uint64_t end, size_t buf_size, size_t max_line, sf_error *err);
+
+/* Next owned line. Returns 1 with *line (borrowed until the next call), *len
+ * and *offset (file offset of the line's first byte); 0 at the end of the
+ * range; SF_E_LIMIT for a line longer than max_line (err names file and
+ * offset, *offset is set; the line is skipped and the next call goes on after
+ * it); SF_E_IO on a read error. */
+int sf_range_reader_next(sf_range_reader *r, const char **line, size_t *len,
+                         uint64_t *offset, sf_error *err);
+
+/* Bytes of owned lines consumed so far, newlines included. */
+uint64_t sf_range_reader_bytes(const sf_range_reader *r);
+
+/* Closes the file and frees r; NULL is a no-op. */
+void sf_range_reader_close(sf_range_reader *r);
+
+#endif
