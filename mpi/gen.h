@@ -1,0 +1,12 @@
+/* gen.h - `shardflow gen`: writes generated datasets with every rank at once. */
+#ifndef SF_GEN_H
+#define SF_GEN_H
+
+#include <mpi.h>
+
+/* Runs `shardflow gen ARGS...`; argv[0] is the dataset kind ("kpi").
+ * Collective over comm. Returns the process exit code (0 success, 1 runtime
+ * error, 2 usage error); rank 0 prints messages. */
+int sf_gen_main(int argc, char **argv, MPI_Comm comm);
+
+#endif
