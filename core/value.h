@@ -50,3 +50,29 @@ const char *sf_type_name(sf_type t);
 int sf_type_parse(const char *name, sf_type *t);
 
 #endif
+
+#ifndef SF_VALUE_CODEC
+#define SF_VALUE_CODEC
+/* Total order used for sorting rows and group keys: NULL first, then by
+ * value; int64 and double compare numerically (exactly); strings bytewise
+ * then by length; NaN after every other double. Values of unrelated types
+ * order by type tag. */
+int sf_value_cmp(const sf_value *a, const sf_value *b);
+
+/* Equality in the sense of sf_value_cmp() == 0 but without cross-type
+ * numeric equality: used for group keys and join keys, where int64 1 and
+ * double 1.0 stay different keys. */
+int sf_value_same(const sf_value *a, const sf_value *b);
+
+/* Byte encoding of values for keys and row shipping: a type tag, then
+ * int64/double as 8 little-endian bytes, date 4, bool 1, string as a LEB128
+ * length and the bytes. Equal values (sf_value_same) encode to equal bytes.
+ * sf_value_encoded_size() is the exact size; sf_value_encode() writes it and
+ * returns it. */
+size_t sf_value_encoded_size(const sf_value *v);
+size_t sf_value_encode(const sf_value *v, unsigned char *out);
+
+/* Decodes one value from p (avail bytes). Strings are borrowed from p.
+ * Returns bytes used, or 0 if the input is truncated or malformed. */
+size_t sf_value_decode(const unsigned char *p, size_t avail, sf_value *v);
+#endif

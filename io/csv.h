@@ -48,7 +48,7 @@ typedef struct sf_csv_field {
  * in error messages. Returns NULL when out of memory. */
 sf_csv_reader *sf_csv_reader_new(const char *data, size_t len, const char *name);
 
-/* Next record. Returns 1 with *fields/*nfields (borrowed until the next
+/* Next record. Returns 1 with *fields and *nfields (borrowed until the next
  * call), 0 at the end, or SF_E_PARSE with err giving name, line and byte
  * offset (e.g. an unterminated quote). */
 int sf_csv_reader_next(sf_csv_reader *r, const sf_csv_field **fields, size_t *nfields,

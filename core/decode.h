@@ -1,0 +1,59 @@
+/* decode.h - JSON line decoding into typed column slots.
+ *
+ * One small interface between the scan and JSON: the bytes of one line go
+ * in, the values of the projected columns come out in their row slots, or a
+ * reject reason with a message ("ts: expected int64, got string \"abc\"").
+ * The jansson implementation is the reference; a faster projection decoder
+ * can replace it behind the same calls.
+ *
+ * The jansson decoder routes jansson's allocations to an arena that is reset
+ * per line, so decoding costs no malloc per line once warm. While a jansson
+ * decoder exists, json_* values created elsewhere in the process also come
+ * from that arena: create it after loading specs and dimension tables, and
+ * free it before using jansson for anything else.
+ */
+#ifndef SF_DECODE_H
+#define SF_DECODE_H
+
+#include <stddef.h>
+
+#include "core/value.h"
+
+typedef enum sf_reject_reason {
+    SF_REJ_INVALID_JSON = 0,
+    SF_REJ_INVALID_UTF8,
+    SF_REJ_NOT_OBJECT,
+    SF_REJ_TYPE_MISMATCH,
+    SF_REJ_INT_OVERFLOW,
+    SF_REJ_TOO_DEEP,
+    SF_REJ_LINE_TOO_LONG,
+    SF_REJ_NREASONS
+} sf_reject_reason;
+
+/* Short name of a reason as used in manifests: "invalid JSON", ... */
+const char *sf_reject_reason_name(sf_reject_reason r);
+
+typedef struct sf_decode_field {
+    const char *path; /* dotted path: "props.price" */
+    sf_type type;
+    int slot;
+} sf_decode_field;
+
+typedef struct sf_decoder sf_decoder;
+
+/* New jansson-backed decoder for these fields (copied). NULL when out of
+ * memory. Only one may exist at a time (see the banner). */
+sf_decoder *sf_decoder_new_jansson(const sf_decode_field *fields, size_t nfields);
+
+/* Decodes one line (len bytes, no newline). On success returns 0 and sets
+ * every field's slot in row (SF_NULL for a missing or null value); strings
+ * are borrowed until the next call. A bad line returns 1 + its
+ * sf_reject_reason and writes a message of at most msgcap bytes to msg.
+ * Returns SF_E_NOMEM when memory runs out. */
+int sf_decoder_decode(sf_decoder *d, const char *line, size_t len, sf_value *row, char *msg,
+                      size_t msgcap);
+
+/* Frees d and restores jansson's default allocator; NULL is a no-op. */
+void sf_decoder_free(sf_decoder *d);
+
+#endif

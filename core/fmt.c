@@ -1,0 +1,529 @@
+/* fmt.c - text forms of numbers, dates and sizes.
+ *
+ * Doubles: the digits are the shortest that read back to the same double,
+ * and among those the closest to it, which is what Python's repr() prints.
+ * They are found with the C library's correctly rounded "%.*e" and strtod.
+ * That a length-p decimal reading back exists is monotonic in p (every
+ * p-digit decimal is also a (p+1)-digit one), so the length is found by
+ * bisection. The nearest p-digit decimal reads back whenever any does,
+ * except just above a power of two, where the gap to the next double below
+ * is half the gap above; there the p-digit decimal above is tried too.
+ * This assumes the default rounding mode (round to nearest).
+ *
+ * Dates: days since 1970-01-01, proleptic Gregorian, computed in 400-year
+ * eras (146097 days each) so that negative days and years need no special
+ * case; March-based years put the leap day last.
+ */
+#include "core/fmt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static int put_str(char *buf, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(buf, s, n + 1);
+    return (int)n;
+}
+
+/* Reads the significand digits and exponent out of "%.*e" output of a
+ * positive number: "D.DDDDe+XX" (no point when there is one digit). */
+static int split_exp_form(const char *t, char *dig, int *e)
+{
+    int nd = 0;
+    for (; *t && *t != 'e'; t++) {
+        if (*t != '.')
+            dig[nd++] = *t;
+    }
+    *e = (int)strtol(t + 1, NULL, 10);
+    return nd;
+}
+
+/* Value of the decimal 0.DIG... scaled so its first digit has weight
+ * 10^e. */
+static double digits_value(const char *dig, int nd, int e)
+{
+    char t[48];
+    int k = 0;
+    t[k++] = dig[0];
+    t[k++] = '.';
+    memcpy(t + k, dig + 1, (size_t)(nd - 1));
+    k += nd - 1;
+    snprintf(t + k, sizeof t - (size_t)k, "e%d", e);
+    return strtod(t, NULL);
+}
+
+/* Adds one unit in the last place of the nd digits. Returns the new
+ * exponent (one higher when 99..9 carries out to 100..0). */
+static int digits_increment(char *dig, int nd, int e)
+{
+    for (int i = nd - 1; i >= 0; i--) {
+        if (dig[i] != '9') {
+            dig[i]++;
+            return e;
+        }
+        dig[i] = '0';
+    }
+    dig[0] = '1';
+    return e + 1;
+}
+
+/* Tries p significant digits for the positive finite a. On success fills
+ * dig/e and returns 1. */
+static int shortest_try(double a, int p, int pow2, char *dig, int *e)
+{
+    char t[48];
+    snprintf(t, sizeof t, "%.*e", p - 1, a);
+    double v = strtod(t, NULL);
+    if (v == a) {
+        split_exp_form(t, dig, e);
+        return 1;
+    }
+    if (!pow2 || v > a)
+        return 0;
+    int e2;
+    split_exp_form(t, dig, &e2);
+    e2 = digits_increment(dig, p, e2);
+    if (digits_value(dig, p, e2) != a)
+        return 0;
+    *e = e2;
+    return 1;
+}
+
+int sf_fmt_double(double d, char *buf)
+{
+    if (isnan(d))
+        return put_str(buf, "nan");
+    if (isinf(d))
+        return put_str(buf, d > 0 ? "inf" : "-inf");
+    if (d == 0.0)
+        return put_str(buf, signbit(d) ? "-0.0" : "0.0");
+
+    double a = fabs(d);
+    int bexp;
+    int pow2 = frexp(a, &bexp) == 0.5;
+    char dig[24];
+    char cand[24];
+    int e = 0;
+    int best = 0; /* length whose digits dig/e hold */
+    int lo = 1, hi = 17; /* 17 digits always read back */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        int ce;
+        if (shortest_try(a, mid, pow2, cand, &ce)) {
+            hi = mid;
+            best = mid;
+            memcpy(dig, cand, (size_t)mid);
+            e = ce;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    if (best != lo)
+        shortest_try(a, lo, pow2, dig, &e);
+    int nd = lo;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+
+    char *o = buf;
+    if (d < 0)
+        *o++ = '-';
+    if (e >= -4 && e < 16) {
+        if (e < 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = 0; i < -e - 1; i++)
+                *o++ = '0';
+            memcpy(o, dig, (size_t)nd);
+            o += nd;
+        } else if (e + 1 < nd) {
+            memcpy(o, dig, (size_t)(e + 1));
+            o += e + 1;
+            *o++ = '.';
+            memcpy(o, dig + e + 1, (size_t)(nd - e - 1));
+            o += nd - e - 1;
+        } else {
+            memcpy(o, dig, (size_t)nd);
+            o += nd;
+            for (int i = nd; i < e + 1; i++)
+                *o++ = '0';
+            *o++ = '.';
+            *o++ = '0';
+        }
+        *o = '\0';
+    } else {
+        *o++ = dig[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, dig + 1, (size_t)(nd - 1));
+            o += nd - 1;
+        }
+        int ae = e < 0 ? -e : e;
+        *o++ = 'e';
+        *o++ = e < 0 ? '-' : '+';
+        if (ae >= 100)
+            *o++ = (char)('0' + ae / 100);
+        *o++ = (char)('0' + ae / 10 % 10);
+        *o++ = (char)('0' + ae % 10);
+        *o = '\0';
+    }
+    return (int)(o - buf);
+}
+
+int sf_fmt_int(int64_t i, char *buf)
+{
+    char t[24];
+    int k = 0;
+    /* Negate in unsigned arithmetic so INT64_MIN needs no special case. */
+    uint64_t u = i < 0 ? 0u - (uint64_t)i : (uint64_t)i;
+    do {
+        t[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int n = 0;
+    if (i < 0)
+        buf[n++] = '-';
+    while (k > 0)
+        buf[n++] = t[--k];
+    buf[n] = '\0';
+    return n;
+}
+
+static int is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int month_days(int64_t y, int m)
+{
+    static const unsigned char len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : len[m - 1];
+}
+
+/* Floor division for a positive divisor. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* Days since 1970-01-01 of a valid civil date. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t ym = m <= 2 ? y - 1 : y; /* year starting in March */
+    int64_t era = floor_div(ym, 400);
+    int64_t yoe = ym - era * 400;                                /* 0..399 */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* 0..146096 */
+    return era * 146097 + doe - 719468; /* 719468: 0000-03-01 to 1970-01-01 */
+}
+
+int sf_date_from_ymd(int y, int m, int d, int32_t *days)
+{
+    if (m < 1 || m > 12 || d < 1 || d > month_days(y, m))
+        return SF_E_RANGE;
+    int64_t v = days_from_civil(y, m, d);
+    if (v < INT32_MIN || v > INT32_MAX)
+        return SF_E_RANGE;
+    *days = (int32_t)v;
+    return 0;
+}
+
+void sf_date_to_ymd(int32_t days, int *y, int *m, int *d)
+{
+    int64_t z = (int64_t)days + 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;                                        /* 0..146096 */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                 /* 0..365 */
+    int64_t mp = (5 * doy + 2) / 153;                                      /* 0 = March */
+    int dd = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int mm = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int64_t yy = yoe + era * 400 + (mm <= 2);
+    *y = (int)yy;
+    *m = mm;
+    *d = dd;
+}
+
+static char *put_digits(char *o, int64_t v, int width)
+{
+    char t[24];
+    int k = 0;
+    do {
+        t[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k < width)
+        t[k++] = '0';
+    while (k > 0)
+        *o++ = t[--k];
+    return o;
+}
+
+int sf_fmt_date(int32_t days, char *buf)
+{
+    int y, m, d;
+    sf_date_to_ymd(days, &y, &m, &d);
+    char *o = buf;
+    if (y >= 0 && y <= 9999) {
+        o = put_digits(o, y, 4);
+    } else {
+        *o++ = y < 0 ? '-' : '+';
+        o = put_digits(o, y < 0 ? -(int64_t)y : y, 5);
+    }
+    *o++ = '-';
+    o = put_digits(o, m, 2);
+    *o++ = '-';
+    o = put_digits(o, d, 2);
+    *o = '\0';
+    return (int)(o - buf);
+}
+
+int sf_date_from_unix(int64_t secs, int32_t *days)
+{
+    int64_t v = floor_div(secs, 86400);
+    if (v < INT32_MIN || v > INT32_MAX)
+        return SF_E_RANGE;
+    *days = (int32_t)v;
+    return 0;
+}
+
+/* Reads exactly k digits at p[*at]; returns -1 if any is not a digit. */
+static int iso_digits(const char *p, size_t n, size_t *at, int k)
+{
+    if (n - *at < (size_t)k)
+        return -1;
+    int v = 0;
+    for (int i = 0; i < k; i++) {
+        char c = p[*at + (size_t)i];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *at += (size_t)k;
+    return v;
+}
+
+static int iso_char(const char *p, size_t n, size_t *at, char c)
+{
+    if (*at < n && p[*at] == c) {
+        (*at)++;
+        return 1;
+    }
+    return 0;
+}
+
+int sf_parse_iso_date(const char *p, size_t n, int32_t *days)
+{
+    size_t at = 0;
+    int y = iso_digits(p, n, &at, 4);
+    if (y < 0 || !iso_char(p, n, &at, '-'))
+        return SF_E_PARSE;
+    int m = iso_digits(p, n, &at, 2);
+    if (m < 0 || !iso_char(p, n, &at, '-'))
+        return SF_E_PARSE;
+    int d = iso_digits(p, n, &at, 2);
+    int32_t day;
+    if (d < 0 || sf_date_from_ymd(y, m, d, &day) != 0)
+        return SF_E_PARSE;
+    if (at == n) {
+        *days = day;
+        return 0;
+    }
+    if (p[at] != 'T' && p[at] != ' ')
+        return SF_E_PARSE;
+    at++;
+    int hh = iso_digits(p, n, &at, 2);
+    if (hh < 0 || hh > 23 || !iso_char(p, n, &at, ':'))
+        return SF_E_PARSE;
+    int mi = iso_digits(p, n, &at, 2);
+    if (mi < 0 || mi > 59)
+        return SF_E_PARSE;
+    if (iso_char(p, n, &at, ':')) {
+        int ss = iso_digits(p, n, &at, 2);
+        if (ss < 0 || ss > 60) /* 60: a leap second */
+            return SF_E_PARSE;
+        if (iso_char(p, n, &at, '.') || iso_char(p, n, &at, ',')) {
+            size_t start = at;
+            while (at < n && p[at] >= '0' && p[at] <= '9')
+                at++;
+            if (at == start)
+                return SF_E_PARSE;
+        }
+    }
+    int offset = 0; /* minutes east of UTC */
+    if (iso_char(p, n, &at, 'Z')) {
+        offset = 0;
+    } else if (at < n && (p[at] == '+' || p[at] == '-')) {
+        int sign = p[at] == '-' ? -1 : 1;
+        at++;
+        int oh = iso_digits(p, n, &at, 2);
+        if (oh < 0 || oh > 23)
+            return SF_E_PARSE;
+        iso_char(p, n, &at, ':');
+        int om = iso_digits(p, n, &at, 2);
+        if (om < 0 || om > 59)
+            return SF_E_PARSE;
+        offset = sign * (oh * 60 + om);
+    }
+    if (at != n)
+        return SF_E_PARSE;
+    /* Seconds cannot move the date: the offset is in whole minutes. */
+    int utc = hh * 60 + mi - offset;
+    int64_t v = (int64_t)day + (utc < 0 ? -1 : utc >= 24 * 60 ? 1 : 0);
+    if (v < INT32_MIN || v > INT32_MAX)
+        return SF_E_PARSE;
+    *days = (int32_t)v;
+    return 0;
+}
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int sf_parse_size(const char *text, uint64_t *out)
+{
+    if (!text)
+        return SF_E_PARSE;
+    const char *s = text;
+    uint64_t v = 0;
+    int range = 0;
+    if (*s < '0' || *s > '9')
+        return SF_E_PARSE;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+            range = 1;
+    }
+    unsigned shift = 0;
+    switch (lower(*s)) {
+    case 'k': shift = 10; break;
+    case 'm': shift = 20; break;
+    case 'g': shift = 30; break;
+    case 't': shift = 40; break;
+    default: break;
+    }
+    if (shift) {
+        s++;
+        if (lower(*s) == 'i') {
+            s++;
+            if (lower(*s) != 'b')
+                return SF_E_PARSE;
+        }
+    }
+    if (lower(*s) == 'b')
+        s++;
+    if (*s != '\0')
+        return SF_E_PARSE;
+    if (range || (shift && v > (UINT64_MAX >> shift)))
+        return SF_E_RANGE;
+    *out = v << shift;
+    return 0;
+}
+
+int sf_parse_int64(const char *p, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && (p[i] == '-' || p[i] == '+')) {
+        neg = p[i] == '-';
+        i++;
+    }
+    if (i == n)
+        return SF_E_PARSE;
+    /* Accumulate as a negative number: its range includes INT64_MIN. */
+    int64_t v = 0;
+    int range = 0;
+    for (; i < n; i++) {
+        char c = p[i];
+        if (c < '0' || c > '9')
+            return SF_E_PARSE;
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_sub_overflow(v, c - '0', &v))
+            range = 1;
+    }
+    if (range || (!neg && v == INT64_MIN))
+        return SF_E_RANGE;
+    *out = neg ? v : -v;
+    return 0;
+}
+
+/* Checks that p[0..n) is a plain decimal number, "inf", "infinity" or "nan"
+ * (any case), optionally signed: the subset of strtod syntax we accept, so
+ * hex floats, "nan(...)" and surrounding spaces are rejected. */
+static int double_syntax_ok(const char *p, size_t n)
+{
+    size_t i = 0;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        i++;
+    size_t rest = n - i;
+    static const char *const words[] = {"inf", "infinity", "nan"};
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+        size_t wl = strlen(words[w]);
+        if (rest == wl) {
+            size_t k = 0;
+            while (k < wl && lower((unsigned char)p[i + k]) == words[w][k])
+                k++;
+            if (k == wl)
+                return 1;
+        }
+    }
+    size_t digits = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        i++;
+        digits++;
+    }
+    if (i < n && p[i] == '.') {
+        i++;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            i++;
+            digits++;
+        }
+    }
+    if (digits == 0)
+        return 0;
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        size_t ed = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            i++;
+            ed++;
+        }
+        if (ed == 0)
+            return 0;
+    }
+    return i == n;
+}
+
+int sf_parse_double(const char *p, size_t n, double *out)
+{
+    if (!double_syntax_ok(p, n))
+        return SF_E_PARSE;
+    /* strtod needs a terminated string; number texts are short, so the copy
+     * lives on the stack and only absurdly long ones pay for a malloc. */
+    char small[128];
+    char *t = small;
+    if (n >= sizeof small) {
+        t = malloc(n + 1);
+        if (!t)
+            return SF_E_NOMEM;
+    }
+    memcpy(t, p, n);
+    t[n] = '\0';
+    errno = 0;
+    double v = strtod(t, NULL);
+    int overflow = errno == ERANGE && isinf(v);
+    if (t != small)
+        free(t);
+    if (overflow)
+        return SF_E_RANGE;
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,520 @@
+/* groups.c - group table with mergeable aggregate states.
+ *
+ * Layout of a group's state block (16-byte aligned, from the hash map):
+ *   uint32 group index (insertion order), padding to 16,
+ *   then one slot per aggregate at def_off[j].
+ * Invariant: a state block only ever holds exact or order-free states, so
+ * merging partial blocks in any order gives identical results.
+ */
+#include "core/groups.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "core/xsum.h"
+
+typedef struct isum {
+    __int128 sum;
+    int64_t n;
+} isum;
+
+typedef struct dsum {
+    sf_xsum x;
+    int64_t n;
+} dsum;
+
+typedef struct distinct_set {
+    sf_hmap *set;   /* keys: uint32 group index (LE) + encoded value */
+    uint32_t *head; /* per group: first entry + 1, 0 = none (after prepare) */
+    uint32_t *next; /* per entry: next entry + 1 in the same group */
+} distinct_set;
+
+struct sf_groups {
+    sf_agg_def *defs;
+    size_t ndefs;
+    size_t *off;        /* offset of each aggregate's state */
+    int *distinct;      /* aggregate j -> index into sets, or -1 */
+    distinct_set *sets;
+    size_t nsets;
+    size_t block;       /* state block size */
+    sf_hmap *map;
+    sf_arena strings;   /* min/max string copies */
+    sf_buf tmp;         /* distinct key scratch */
+    int prepared;
+};
+
+#define HDR 16
+
+static size_t state_size(const sf_agg_def *d)
+{
+    switch (d->kind) {
+    case SF_AGG_SUM:
+    case SF_AGG_MEAN: return d->arg_type == SF_INT ? sizeof(isum) : sizeof(dsum);
+    case SF_AGG_MIN:
+    case SF_AGG_MAX: return sizeof(sf_value);
+    default: return sizeof(int64_t);
+    }
+}
+
+sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
+{
+    sf_groups *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->defs = calloc(ndefs ? ndefs : 1, sizeof *defs);
+    g->off = calloc(ndefs ? ndefs : 1, sizeof *g->off);
+    g->distinct = calloc(ndefs ? ndefs : 1, sizeof *g->distinct);
+    g->sets = calloc(ndefs ? ndefs : 1, sizeof *g->sets);
+    if (!g->defs || !g->off || !g->distinct || !g->sets) {
+        sf_groups_free(g);
+        return NULL;
+    }
+    memcpy(g->defs, defs, ndefs * sizeof *defs);
+    g->ndefs = ndefs;
+    size_t off = HDR;
+    for (size_t j = 0; j < ndefs; j++) {
+        g->off[j] = off;
+        off += (state_size(&defs[j]) + 15) & ~(size_t)15;
+        g->distinct[j] = -1;
+        if (defs[j].kind == SF_AGG_COUNT_DISTINCT) {
+            g->distinct[j] = (int)g->nsets;
+            g->sets[g->nsets].set = sf_hmap_new(0, 1024);
+            if (!g->sets[g->nsets++].set) {
+                sf_groups_free(g);
+                return NULL;
+            }
+        }
+    }
+    g->block = off;
+    g->map = sf_hmap_new(off, 1024);
+    if (!g->map) {
+        sf_groups_free(g);
+        return NULL;
+    }
+    sf_arena_init(&g->strings, 0);
+    return g;
+}
+
+void sf_groups_free(sf_groups *g)
+{
+    if (!g)
+        return;
+    if (g->map) {
+        size_t n = sf_hmap_count(g->map);
+        for (size_t i = 0; i < n; i++) {
+            void *st;
+            sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
+            for (size_t j = 0; j < g->ndefs; j++) {
+                const sf_agg_def *d = &g->defs[j];
+                if ((d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type != SF_INT)
+                    sf_xsum_free(&((dsum *)((char *)st + g->off[j]))->x);
+            }
+        }
+        sf_hmap_free(g->map);
+    }
+    for (size_t s = 0; s < g->nsets; s++) {
+        sf_hmap_free(g->sets[s].set);
+        free(g->sets[s].head);
+        free(g->sets[s].next);
+    }
+    sf_arena_free(&g->strings);
+    sf_buf_free(&g->tmp);
+    free(g->sets);
+    free(g->distinct);
+    free(g->off);
+    free(g->defs);
+    free(g);
+}
+
+uint64_t sf_groups_hash(const unsigned char *key, size_t klen)
+{
+    return sf_hash_bytes(key, klen, 0x5348415244464c57ull);
+}
+
+/* Finds or creates a group; new groups get their index and initial states. */
+static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash)
+{
+    int inserted = 0;
+    char *st = sf_hmap_upsert(g->map, key, klen, hash, &inserted);
+    if (!st || !inserted)
+        return st;
+    uint32_t idx = (uint32_t)(sf_hmap_count(g->map) - 1);
+    memcpy(st, &idx, sizeof idx);
+    for (size_t j = 0; j < g->ndefs; j++) {
+        const sf_agg_def *d = &g->defs[j];
+        char *s = st + g->off[j];
+        if ((d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type != SF_INT)
+            sf_xsum_init(&((dsum *)s)->x);
+        else if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
+            *(sf_value *)s = sf_null();
+    }
+    g->prepared = 0;
+    return st;
+}
+
+static int keep_minmax(sf_groups *g, sf_value *cur, const sf_value *v, int want_max)
+{
+    if (cur->type != SF_NULL) {
+        int c = sf_value_cmp(v, cur);
+        if (want_max ? c <= 0 : c >= 0)
+            return 0;
+    }
+    *cur = *v;
+    if (v->type == SF_STRING) {
+        char *copy = sf_arena_memdup(&g->strings, v->u.s.p, v->u.s.n);
+        if (!copy)
+            return SF_E_NOMEM;
+        cur->u.s.p = copy;
+    }
+    return 0;
+}
+
+static int distinct_add(sf_groups *g, int set, uint32_t idx, const sf_value *v)
+{
+    g->tmp.n = 0;
+    size_t need = 4 + sf_value_encoded_size(v);
+    if (sf_buf_reserve(&g->tmp, need) != 0)
+        return SF_E_NOMEM;
+    memcpy(g->tmp.p, &idx, 4);
+    sf_value_encode(v, g->tmp.p + 4);
+    uint64_t h = sf_hash_bytes(g->tmp.p, need, 0x44495354ull);
+    int inserted = 0;
+    if (!sf_hmap_upsert(g->sets[set].set, g->tmp.p, need, h, &inserted))
+        return SF_E_NOMEM;
+    if (inserted)
+        g->prepared = 0;
+    return 0;
+}
+
+static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v)
+{
+    const sf_agg_def *d = &g->defs[j];
+    char *s = st + g->off[j];
+    switch (d->kind) {
+    case SF_AGG_COUNT:
+        (*(int64_t *)s)++;
+        return 0;
+    case SF_AGG_COUNT_IF:
+        if (v->type == SF_BOOL && v->u.b)
+            (*(int64_t *)s)++;
+        return 0;
+    case SF_AGG_SUM:
+    case SF_AGG_MEAN:
+        if (v->type == SF_NULL)
+            return 0;
+        if (d->arg_type == SF_INT) {
+            ((isum *)s)->sum += v->u.i;
+            ((isum *)s)->n++;
+            return 0;
+        }
+        ((dsum *)s)->n++;
+        return sf_xsum_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+    case SF_AGG_MIN:
+    case SF_AGG_MAX:
+        if (v->type == SF_NULL)
+            return 0;
+        return keep_minmax(g, (sf_value *)s, v, d->kind == SF_AGG_MAX);
+    case SF_AGG_COUNT_DISTINCT: {
+        if (v->type == SF_NULL)
+            return 0;
+        uint32_t idx;
+        memcpy(&idx, st, sizeof idx);
+        return distinct_add(g, g->distinct[j], idx, v);
+    }
+    case SF_AGG_NONE:
+        break;
+    }
+    return 0;
+}
+
+int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
+                     const sf_value *row, sf_arena *scratch)
+{
+    char *st = group_upsert(g, key, klen, hash);
+    if (!st)
+        return SF_E_NOMEM;
+    for (size_t j = 0; j < g->ndefs; j++) {
+        sf_value v = g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch) : sf_null();
+        int rc = add_value(g, st, j, &v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+size_t sf_groups_count(const sf_groups *g) { return sf_hmap_count(g->map); }
+
+void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size_t *klen,
+                   uint64_t *hash)
+{
+    const void *k;
+    sf_hmap_entry(g->map, i, &k, klen, hash, NULL);
+    *key = k;
+}
+
+int sf_groups_prepare_export(sf_groups *g)
+{
+    if (g->prepared)
+        return 0;
+    size_t ngroups = sf_hmap_count(g->map);
+    for (size_t s = 0; s < g->nsets; s++) {
+        distinct_set *ds = &g->sets[s];
+        size_t n = sf_hmap_count(ds->set);
+        free(ds->head);
+        free(ds->next);
+        ds->head = calloc(ngroups ? ngroups : 1, sizeof *ds->head);
+        ds->next = calloc(n ? n : 1, sizeof *ds->next);
+        if (!ds->head || !ds->next)
+            return SF_E_NOMEM;
+        for (size_t e = n; e-- > 0;) {
+            const void *k;
+            sf_hmap_entry(ds->set, e, &k, NULL, NULL, NULL);
+            uint32_t idx;
+            memcpy(&idx, k, 4);
+            ds->next[e] = ds->head[idx];
+            ds->head[idx] = (uint32_t)e + 1;
+        }
+    }
+    for (size_t i = 0; i < ngroups; i++) {
+        void *st;
+        sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
+        for (size_t j = 0; j < g->ndefs; j++) {
+            if (g->distinct[j] < 0)
+                continue;
+            distinct_set *ds = &g->sets[g->distinct[j]];
+            int64_t c = 0;
+            for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
+                c++;
+            *(int64_t *)((char *)st + g->off[j]) = c;
+        }
+    }
+    g->prepared = 1;
+    return 0;
+}
+
+static int put_leb(sf_buf *out, uint64_t n)
+{
+    unsigned char b[10];
+    size_t k = 0;
+    do {
+        unsigned char byte = n & 0x7f;
+        n >>= 7;
+        b[k++] = byte | (n ? 0x80 : 0);
+    } while (n);
+    return sf_buf_append(out, b, k);
+}
+
+static size_t get_leb(const unsigned char *p, size_t avail, uint64_t *n)
+{
+    uint64_t x = 0;
+    for (size_t k = 0; k < avail && k < 10; k++) {
+        x |= (uint64_t)(p[k] & 0x7f) << (7 * k);
+        if (!(p[k] & 0x80)) {
+            *n = x;
+            return k + 1;
+        }
+    }
+    return 0;
+}
+
+int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
+{
+    const void *key;
+    size_t klen;
+    void *stv;
+    sf_hmap_entry(g->map, i, &key, &klen, NULL, &stv);
+    const char *st = stv;
+    int rc = put_leb(out, klen);
+    if (rc == 0)
+        rc = sf_buf_append(out, key, klen);
+    for (size_t j = 0; j < g->ndefs && rc == 0; j++) {
+        const sf_agg_def *d = &g->defs[j];
+        const char *s = st + g->off[j];
+        switch (d->kind) {
+        case SF_AGG_COUNT:
+        case SF_AGG_COUNT_IF:
+            rc = sf_buf_append(out, s, 8);
+            break;
+        case SF_AGG_SUM:
+        case SF_AGG_MEAN:
+            if (d->arg_type == SF_INT) {
+                rc = sf_buf_append(out, s, sizeof(__int128) + 8);
+            } else {
+                const dsum *ds = (const dsum *)s;
+                size_t n = sf_xsum_serialized_size(&ds->x);
+                if ((rc = sf_buf_reserve(out, n + 8)) == 0) {
+                    out->n += sf_xsum_serialize(&ds->x, out->p + out->n);
+                    rc = sf_buf_append(out, &ds->n, 8);
+                }
+            }
+            break;
+        case SF_AGG_MIN:
+        case SF_AGG_MAX: {
+            const sf_value *v = (const sf_value *)s;
+            if ((rc = sf_buf_reserve(out, sf_value_encoded_size(v))) == 0)
+                out->n += sf_value_encode(v, out->p + out->n);
+            break;
+        }
+        case SF_AGG_COUNT_DISTINCT: {
+            const distinct_set *ds = &g->sets[g->distinct[j]];
+            rc = put_leb(out, (uint64_t)*(const int64_t *)s);
+            for (uint32_t e = ds->head[i]; e && rc == 0; e = ds->next[e - 1]) {
+                const void *k;
+                size_t kl;
+                sf_hmap_entry(ds->set, e - 1, &k, &kl, NULL, NULL);
+                rc = sf_buf_append(out, (const char *)k + 4, kl - 4);
+            }
+            break;
+        }
+        case SF_AGG_NONE:
+            break;
+        }
+    }
+    return rc;
+}
+
+static int bad_record(sf_error *err, const char *what)
+{
+    return sf_error_set(err, SF_E_PARSE, "malformed group record: %s", what);
+}
+
+int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
+{
+    uint64_t klen;
+    size_t p = get_leb(rec, len, &klen);
+    if (!p || klen > len - p)
+        return bad_record(err, "key");
+    const unsigned char *key = rec + p;
+    p += klen;
+    char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
+    if (!st)
+        return SF_E_NOMEM;
+    for (size_t j = 0; j < g->ndefs; j++) {
+        const sf_agg_def *d = &g->defs[j];
+        char *s = st + g->off[j];
+        int rc = 0;
+        switch (d->kind) {
+        case SF_AGG_COUNT:
+        case SF_AGG_COUNT_IF: {
+            int64_t c;
+            if (len - p < 8)
+                return bad_record(err, "count");
+            memcpy(&c, rec + p, 8);
+            p += 8;
+            *(int64_t *)s += c;
+            break;
+        }
+        case SF_AGG_SUM:
+        case SF_AGG_MEAN:
+            if (d->arg_type == SF_INT) {
+                isum in;
+                if (len - p < sizeof(__int128) + 8)
+                    return bad_record(err, "sum");
+                memcpy(&in.sum, rec + p, sizeof(__int128));
+                memcpy(&in.n, rec + p + sizeof(__int128), 8);
+                p += sizeof(__int128) + 8;
+                ((isum *)s)->sum += in.sum;
+                ((isum *)s)->n += in.n;
+            } else {
+                size_t used = 0;
+                int64_t n;
+                rc = sf_xsum_merge_serialized(&((dsum *)s)->x, rec + p, len - p, &used);
+                if (rc == SF_E_PARSE || len - p - used < 8)
+                    return bad_record(err, "exact sum");
+                if (rc)
+                    return rc;
+                p += used;
+                memcpy(&n, rec + p, 8);
+                p += 8;
+                ((dsum *)s)->n += n;
+            }
+            break;
+        case SF_AGG_MIN:
+        case SF_AGG_MAX: {
+            sf_value v;
+            size_t used = sf_value_decode(rec + p, len - p, &v);
+            if (!used)
+                return bad_record(err, "min/max");
+            p += used;
+            if (v.type != SF_NULL)
+                rc = keep_minmax(g, (sf_value *)s, &v, d->kind == SF_AGG_MAX);
+            break;
+        }
+        case SF_AGG_COUNT_DISTINCT: {
+            uint64_t n;
+            size_t used = get_leb(rec + p, len - p, &n);
+            if (!used)
+                return bad_record(err, "distinct count");
+            p += used;
+            uint32_t idx;
+            memcpy(&idx, st, sizeof idx);
+            for (uint64_t k = 0; k < n; k++) {
+                sf_value v;
+                used = sf_value_decode(rec + p, len - p, &v);
+                if (!used)
+                    return bad_record(err, "distinct value");
+                p += used;
+                if ((rc = distinct_add(g, g->distinct[j], idx, &v)) != 0)
+                    return rc;
+            }
+            break;
+        }
+        case SF_AGG_NONE:
+            break;
+        }
+        if (rc)
+            return rc;
+    }
+    if (p != len)
+        return bad_record(err, "trailing bytes");
+    return 0;
+}
+
+sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
+{
+    void *stv;
+    sf_hmap_entry(g->map, i, NULL, NULL, NULL, &stv);
+    const char *s = (const char *)stv + g->off[j];
+    const sf_agg_def *d = &g->defs[j];
+    switch (d->kind) {
+    case SF_AGG_COUNT:
+    case SF_AGG_COUNT_IF:
+    case SF_AGG_COUNT_DISTINCT:
+        return sf_int(*(const int64_t *)s);
+    case SF_AGG_SUM:
+    case SF_AGG_MEAN:
+        if (d->arg_type == SF_INT) {
+            const isum *is = (const isum *)s;
+            if (is->n == 0)
+                return sf_null();
+            if (d->kind == SF_AGG_MEAN)
+                return sf_double((double)is->sum / (double)is->n);
+            if (is->sum > INT64_MAX || is->sum < INT64_MIN) {
+                *overflow = 1;
+                return sf_null();
+            }
+            return sf_int((int64_t)is->sum);
+        } else {
+            const dsum *ds = (const dsum *)s;
+            if (ds->n == 0)
+                return sf_null();
+            double sum = sf_xsum_round(&ds->x);
+            return sf_double(d->kind == SF_AGG_MEAN ? sum / (double)ds->n : sum);
+        }
+    case SF_AGG_MIN:
+    case SF_AGG_MAX:
+        return *(const sf_value *)s;
+    case SF_AGG_NONE:
+        break;
+    }
+    return sf_null();
+}
+
+size_t sf_groups_memory(const sf_groups *g)
+{
+    size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap;
+    for (size_t s = 0; s < g->nsets; s++)
+        m += sf_hmap_memory(g->sets[s].set);
+    return m;
+}

@@ -1,0 +1,73 @@
+/* groups.h - the table of groups and their aggregate states (the combiner).
+ *
+ * Keys are encoded group-by values (sf_value_encode, concatenated); each
+ * group holds one state block with every aggregate's state. The same table
+ * type pre-aggregates on each rank and merges partial aggregates that arrive
+ * through the shuffle, so a group's final state is the same whichever rank
+ * saw which rows: counts and int sums are integers, double sums are exact
+ * (sf_xsum), min/max are order-free, and count_distinct keeps the distinct
+ * (group, value) pairs themselves, which are shipped with their group.
+ */
+#ifndef SF_GROUPS_H
+#define SF_GROUPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/expr.h"
+#include "core/value.h"
+
+typedef struct sf_agg_def {
+    sf_agg_kind kind;
+    const sf_expr *arg; /* evaluated over the input row; NULL for count() */
+    sf_type arg_type;   /* static type of arg */
+    sf_type out_type;   /* result type */
+} sf_agg_def;
+
+typedef struct sf_groups sf_groups;
+
+/* New empty table for these aggregates (defs are copied). Returns NULL when
+ * out of memory. */
+sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs);
+
+/* Frees g; NULL is a no-op. */
+void sf_groups_free(sf_groups *g);
+
+/* Hash of an encoded key, as the table and the partitioner use it. */
+uint64_t sf_groups_hash(const unsigned char *key, size_t klen);
+
+/* Adds one input row to the group with this key (created on first use):
+ * evaluates each aggregate's argument over row. Returns 0 or SF_E_NOMEM. */
+int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
+                     const sf_value *row, sf_arena *scratch);
+
+/* Number of groups. */
+size_t sf_groups_count(const sf_groups *g);
+
+/* Key of group i (borrowed, stable) and its hash. */
+void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size_t *klen,
+                   uint64_t *hash);
+
+/* Appends group i - key, states and its distinct values - to out as one
+ * record that sf_groups_merge_record() understands. Returns 0 or SF_E_NOMEM.
+ * Call sf_groups_prepare_export() once before exporting groups. */
+int sf_groups_prepare_export(sf_groups *g);
+int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out);
+
+/* Merges one exported record (len bytes) into g. Returns 0, SF_E_PARSE for a
+ * malformed record, or SF_E_NOMEM. */
+int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err);
+
+/* Final value of aggregate j of group i. Strings are borrowed from g.
+ * Call sf_groups_prepare_export() (it also counts distinct values) first.
+ * *overflow is set to 1 when an int64 sum left the int64 range (the value is
+ * then NULL). */
+sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow);
+
+/* Bytes of memory held. */
+size_t sf_groups_memory(const sf_groups *g);
+
+#endif

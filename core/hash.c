@@ -1,0 +1,289 @@
+/* hash.c - a fixed 64-bit byte hash and an insertion-ordered open-addressing
+ * map.
+ *
+ * The hash must be identical on every rank, run and machine because ranks
+ * route rows by it: no random seed, bytes read little-endian whatever the
+ * host order, and 128-bit "folded" multiplies (the two halves of a 64x64
+ * product xored together) to mix each 8-byte word into the state.
+ *
+ * Map layout: entries[] is dense and in insertion order; index[] is a power
+ * of two of slots {entry number + 1, top 32 hash bits}, 0 meaning empty,
+ * probed linearly from the slot picked by the low hash bits. Keeping the top
+ * bits in the slot skips almost every key compare on a miss, and since the
+ * partitioner routes by the high bits of the same hash, the low bits that
+ * place keys here are still uniform within one rank's partition.
+ * Invariants: count <= 0.7 * slots (so probes stay short and always meet an
+ * empty slot); count < UINT32_MAX (entry numbers are uint32); each entry's
+ * storage is one arena block, the value first (16-aligned, zeroed) and the
+ * key after it, NUL-terminated for convenience.
+ */
+#include "core/hash.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+
+#define HASH_K0 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
+#define HASH_K1 0xc2b2ae3d27d4eb4full
+#define HASH_K2 0x165667b19e3779f9ull
+#define HASH_K3 0xd6e8feb86659fd93ull
+
+static uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* Invertible avalanche step: every input bit reaches every output bit. */
+static uint64_t finalize(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= HASH_K3;
+    h ^= h >> 29;
+    h *= HASH_K1;
+    h ^= h >> 32;
+    return h;
+}
+
+static uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *b = p;
+    /* The length goes in first so that keys differing only by trailing
+     * zero bytes (the tail is zero-padded) still differ. */
+    uint64_t h = seed ^ HASH_K0 ^ ((uint64_t)n * HASH_K2);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        h = fold_mul(h ^ load_le64(b + i), HASH_K1);
+    if (i < n) {
+        uint64_t w = 0;
+        for (size_t k = 0; i + k < n; k++)
+            w |= (uint64_t)b[i + k] << (8 * k);
+        h = fold_mul(h ^ w ^ HASH_K3, HASH_K1);
+    }
+    return finalize(h);
+}
+
+uint64_t sf_hash_u64(uint64_t x)
+{
+    return finalize(x + HASH_K2);
+}
+
+typedef struct hmap_entry {
+    uint64_t hash;
+    const void *key;
+    size_t klen;
+    void *value;
+} hmap_entry;
+
+typedef struct hmap_slot {
+    uint32_t entry; /* entry number + 1; 0 = empty */
+    uint32_t tag;   /* hash >> 32 */
+} hmap_slot;
+
+struct sf_hmap {
+    size_t value_size;
+    size_t value_span; /* value_size rounded up to 16: the key follows */
+    hmap_entry *entries;
+    size_t count;
+    size_t entries_cap;
+    hmap_slot *index;
+    size_t mask; /* slots - 1 */
+    sf_arena arena;
+};
+
+#define HMAP_MIN_SLOTS 8
+#define HMAP_MAX_ENTRIES ((size_t)UINT32_MAX - 1)
+
+/* Slots needed to hold n entries at load factor <= 0.7, or 0 if that many
+ * cannot be indexed. */
+static size_t hmap_slots_for(size_t n)
+{
+    if (n > HMAP_MAX_ENTRIES)
+        return 0;
+    size_t slots = HMAP_MIN_SLOTS;
+    while ((uint64_t)slots * 7 < (uint64_t)n * 10) {
+        if (slots > SIZE_MAX / 2 / sizeof(hmap_slot))
+            return 0;
+        slots *= 2;
+    }
+    return slots;
+}
+
+sf_hmap *sf_hmap_new(size_t value_size, size_t initial_capacity)
+{
+    if (value_size > SIZE_MAX / 8)
+        return NULL;
+    size_t slots = hmap_slots_for(initial_capacity);
+    if (!slots)
+        return NULL;
+    sf_hmap *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->value_size = value_size;
+    m->value_span = (value_size + 15) & ~(size_t)15;
+    m->entries_cap = initial_capacity > HMAP_MIN_SLOTS ? initial_capacity : HMAP_MIN_SLOTS;
+    m->entries = malloc(m->entries_cap * sizeof *m->entries);
+    m->index = calloc(slots, sizeof *m->index);
+    if (!m->entries || !m->index) {
+        free(m->entries);
+        free(m->index);
+        free(m);
+        return NULL;
+    }
+    m->mask = slots - 1;
+    /* Size the first arena block for the expected entries (keys guessed at
+     * 16 bytes), between 1 KiB and the arena's default 64 KiB. */
+    size_t guess = initial_capacity * (m->value_span + 32);
+    if (initial_capacity && guess / initial_capacity != m->value_span + 32)
+        guess = SIZE_MAX;
+    size_t block = guess < 1024 ? 1024 : guess > 65536 ? 65536 : guess;
+    sf_arena_init(&m->arena, block);
+    return m;
+}
+
+void sf_hmap_free(sf_hmap *m)
+{
+    if (!m)
+        return;
+    sf_arena_free(&m->arena);
+    free(m->entries);
+    free(m->index);
+    free(m);
+}
+
+static int hmap_same(const hmap_entry *e, const void *key, size_t klen, uint64_t hash)
+{
+    return e->hash == hash && e->klen == klen && (klen == 0 || memcmp(e->key, key, klen) == 0);
+}
+
+/* Slot holding key, or the empty slot where it would go. */
+static size_t hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
+{
+    uint32_t tag = (uint32_t)(hash >> 32);
+    size_t pos = (size_t)hash & m->mask;
+    for (;;) {
+        const hmap_slot *s = &m->index[pos];
+        if (s->entry == 0)
+            return pos;
+        if (s->tag == tag && hmap_same(&m->entries[s->entry - 1], key, klen, hash))
+            return pos;
+        pos = (pos + 1) & m->mask;
+    }
+}
+
+void *sf_hmap_find(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
+{
+    const hmap_slot *s = &m->index[hmap_probe(m, key, klen, hash)];
+    return s->entry ? m->entries[s->entry - 1].value : NULL;
+}
+
+/* Rebuilds the index with twice the slots from the stored hashes. On
+ * failure the old index stays. */
+static int hmap_grow_index(sf_hmap *m)
+{
+    if (m->mask + 1 > SIZE_MAX / 2 / sizeof(hmap_slot))
+        return -1;
+    size_t slots = (m->mask + 1) * 2;
+    hmap_slot *idx = calloc(slots, sizeof *idx);
+    if (!idx)
+        return -1;
+    size_t mask = slots - 1;
+    for (size_t i = 0; i < m->count; i++) {
+        uint64_t h = m->entries[i].hash;
+        size_t pos = (size_t)h & mask;
+        while (idx[pos].entry)
+            pos = (pos + 1) & mask;
+        idx[pos].entry = (uint32_t)(i + 1);
+        idx[pos].tag = (uint32_t)(h >> 32);
+    }
+    free(m->index);
+    m->index = idx;
+    m->mask = mask;
+    return 0;
+}
+
+void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted)
+{
+    size_t pos = hmap_probe(m, key, klen, hash);
+    if (m->index[pos].entry) {
+        if (inserted)
+            *inserted = 0;
+        return m->entries[m->index[pos].entry - 1].value;
+    }
+    /* The arena doubles its block size until a request fits, so requests
+     * near SIZE_MAX must not reach it. */
+    if (m->count >= HMAP_MAX_ENTRIES || klen > SIZE_MAX / 4 - m->value_span)
+        return NULL;
+    /* Grow what is needed before touching anything, so a failure leaves
+     * the map as it was (only bigger). */
+    if (m->count == m->entries_cap) {
+        size_t cap = m->entries_cap * 2;
+        if (cap > SIZE_MAX / sizeof *m->entries)
+            return NULL;
+        hmap_entry *e = realloc(m->entries, cap * sizeof *e);
+        if (!e)
+            return NULL;
+        m->entries = e;
+        m->entries_cap = cap;
+    }
+    if ((uint64_t)(m->count + 1) * 10 > (uint64_t)(m->mask + 1) * 7) {
+        if (hmap_grow_index(m) != 0)
+            return NULL;
+        pos = hmap_probe(m, key, klen, hash);
+    }
+    char *block = sf_arena_alloc(&m->arena, m->value_span + klen + 1);
+    if (!block)
+        return NULL;
+    memset(block, 0, m->value_size);
+    char *kcopy = block + m->value_span;
+    if (klen)
+        memcpy(kcopy, key, klen);
+    kcopy[klen] = '\0';
+    hmap_entry *e = &m->entries[m->count];
+    e->hash = hash;
+    e->key = kcopy;
+    e->klen = klen;
+    e->value = block;
+    m->count++;
+    m->index[pos].entry = (uint32_t)m->count;
+    m->index[pos].tag = (uint32_t)(hash >> 32);
+    if (inserted)
+        *inserted = 1;
+    return block;
+}
+
+size_t sf_hmap_count(const sf_hmap *m)
+{
+    return m->count;
+}
+
+void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
+                   uint64_t *hash, void **value)
+{
+    const hmap_entry *e = &m->entries[i];
+    if (key)
+        *key = e->key;
+    if (klen)
+        *klen = e->klen;
+    if (hash)
+        *hash = e->hash;
+    if (value)
+        *value = e->value;
+}
+
+size_t sf_hmap_memory(const sf_hmap *m)
+{
+    return sizeof *m + m->entries_cap * sizeof *m->entries +
+           (m->mask + 1) * sizeof *m->index + m->arena.reserved;
+}

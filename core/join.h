@@ -1,0 +1,35 @@
+/* join.h - a dimension table indexed by its key, for broadcast hash joins.
+ *
+ * Every rank holds the whole table. Rows are arrays of sf_value in the
+ * dimension's column order; strings are copied into the table, so rows stay
+ * valid for the table's lifetime. Keys are unique: a duplicate key is an
+ * error, since an inner join with it would silently multiply fact rows.
+ */
+#ifndef SF_JOIN_H
+#define SF_JOIN_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/value.h"
+
+typedef struct sf_join_table sf_join_table;
+
+/* New empty table with ncols columns, the key at key_col. NULL when out of
+ * memory. */
+sf_join_table *sf_join_table_new(size_t ncols, int key_col);
+
+/* Adds a row (ncols values; copied). Returns 0, SF_E_EXISTS for a duplicate
+ * key, SF_E_INVAL for a NULL key, or SF_E_NOMEM. */
+int sf_join_table_add(sf_join_table *t, const sf_value *row);
+
+/* The row whose key equals key (sf_value_same), borrowed; NULL if none. */
+const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key);
+
+/* Number of rows. */
+size_t sf_join_table_rows(const sf_join_table *t);
+
+/* Frees t; NULL is a no-op. */
+void sf_join_table_free(sf_join_table *t);
+
+#endif

@@ -1,0 +1,194 @@
+/* pipeline.c - decode, derive, filter, join, pre-aggregate one line. */
+#include "core/pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+
+struct sf_pipeline {
+    const sf_job *job;
+    sf_join_table *const *dims;
+    sf_decoder *dec;
+    sf_groups *groups;
+    sf_value *row;
+    sf_arena scratch;
+    sf_buf key;
+    sf_counts counts;
+    sf_reject_sample samples[SF_MAX_SAMPLES];
+    size_t nsamples;
+};
+
+sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims, sf_error *err)
+{
+    sf_pipeline *p = calloc(1, sizeof *p);
+    const sf_job_input *fact = &job->inputs[job->fact];
+    sf_decode_field *fields = calloc(fact->ncolumns, sizeof *fields);
+    sf_agg_def *defs = calloc(job->naggs ? job->naggs : 1, sizeof *defs);
+    if (!p || !fields || !defs)
+        goto nomem;
+    p->job = job;
+    p->dims = dims;
+    p->row = calloc(job->nslots ? job->nslots : 1, sizeof *p->row);
+    if (!p->row)
+        goto nomem;
+    for (size_t i = 0; i < fact->ncolumns; i++) {
+        fields[i].path = fact->columns[i].name;
+        fields[i].type = fact->columns[i].type;
+        fields[i].slot = fact->columns[i].slot;
+    }
+    for (size_t j = 0; j < job->naggs; j++) {
+        defs[j].kind = job->aggs[j].kind;
+        defs[j].arg = job->aggs[j].arg;
+        defs[j].arg_type = job->aggs[j].arg ? sf_expr_type(job->aggs[j].arg) : SF_NULL;
+        defs[j].out_type = job->aggs[j].type;
+    }
+    p->groups = sf_groups_new(defs, job->naggs);
+    if (!p->groups)
+        goto nomem;
+    p->dec = sf_decoder_new_jansson(fields, fact->ncolumns);
+    if (!p->dec)
+        goto nomem;
+    sf_arena_init(&p->scratch, 16 * 1024);
+    free(fields);
+    free(defs);
+    return p;
+nomem:
+    free(fields);
+    free(defs);
+    sf_pipeline_free(p);
+    sf_error_set(err, SF_E_NOMEM, "out of memory setting up the pipeline");
+    return NULL;
+}
+
+void sf_pipeline_free(sf_pipeline *p)
+{
+    if (!p)
+        return;
+    sf_decoder_free(p->dec);
+    sf_groups_free(p->groups);
+    sf_arena_free(&p->scratch);
+    sf_buf_free(&p->key);
+    free(p->row);
+    free(p);
+}
+
+static int sample_before(const sf_reject_sample *a, const sf_reject_sample *b)
+{
+    return a->file != b->file ? a->file < b->file : a->offset < b->offset;
+}
+
+void sf_samples_insert(sf_reject_sample *samples, size_t *n, const sf_reject_sample *s)
+{
+    size_t pos = *n;
+    while (pos > 0 && sample_before(s, &samples[pos - 1]))
+        pos--;
+    if (pos >= SF_MAX_SAMPLES)
+        return;
+    size_t keep = *n < SF_MAX_SAMPLES ? *n : SF_MAX_SAMPLES - 1;
+    memmove(&samples[pos + 1], &samples[pos], (keep - pos) * sizeof *samples);
+    samples[pos] = *s;
+    if (*n < SF_MAX_SAMPLES)
+        (*n)++;
+}
+
+static void reject(sf_pipeline *p, int file, uint64_t offset, sf_reject_reason reason,
+                   const char *msg)
+{
+    p->counts.rows_rejected++;
+    p->counts.rejected_by_reason[reason]++;
+    if (p->nsamples == SF_MAX_SAMPLES) {
+        const sf_reject_sample *last = &p->samples[SF_MAX_SAMPLES - 1];
+        if (file > last->file || (file == last->file && offset > last->offset))
+            return;
+    }
+    sf_reject_sample s;
+    s.file = file;
+    s.reason = (int32_t)reason;
+    s.offset = offset;
+    snprintf(s.msg, sizeof s.msg, "%s", msg);
+    sf_samples_insert(p->samples, &p->nsamples, &s);
+}
+
+void sf_pipeline_reject(sf_pipeline *p, int file, uint64_t offset, sf_reject_reason reason,
+                        const char *msg)
+{
+    p->counts.lines_read++;
+    reject(p, file, offset, reason, msg);
+}
+
+void sf_pipeline_add_bytes(sf_pipeline *p, uint64_t n) { p->counts.bytes_scanned += n; }
+
+int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset)
+{
+    const sf_job *job = p->job;
+    sf_value *row = p->row;
+    p->counts.lines_read++;
+    if (len == 0) {
+        p->counts.blank_lines++;
+        return 0;
+    }
+    char msg[240];
+    int rc = sf_decoder_decode(p->dec, line, len, row, msg, sizeof msg);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        reject(p, file, offset, (sf_reject_reason)(rc - 1), msg);
+        return 0;
+    }
+    sf_arena_reset(&p->scratch);
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        switch (st->kind) {
+        case SF_STEP_DERIVE:
+            row[st->slot] = sf_expr_eval(st->expr, row, &p->scratch);
+            break;
+        case SF_STEP_FILTER: {
+            sf_value v = sf_expr_eval(st->expr, row, &p->scratch);
+            if (v.type != SF_BOOL || !v.u.b) {
+                p->counts.rows_filtered++;
+                return 0;
+            }
+            break;
+        }
+        case SF_STEP_JOIN: {
+            const sf_value *key = &row[st->on_slot];
+            const sf_value *dim =
+                key->type == SF_NULL ? NULL : sf_join_table_find(p->dims[st->input], key);
+            if (!dim && st->inner) {
+                p->counts.rows_dropped_by_join++;
+                p->counts.dropped_by_join[st->input]++;
+                return 0;
+            }
+            for (size_t k = 0; k < st->nselect; k++)
+                row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
+            break;
+        }
+        }
+    }
+    p->key.n = 0;
+    for (size_t i = 0; i < job->ngroup; i++) {
+        const sf_value *v = &row[job->group_slots[i]];
+        if (sf_buf_reserve(&p->key, sf_value_encoded_size(v)) != 0)
+            return SF_E_NOMEM;
+        p->key.n += sf_value_encode(v, p->key.p + p->key.n);
+    }
+    rc = sf_groups_update(p->groups, p->key.p, p->key.n, sf_groups_hash(p->key.p, p->key.n),
+                          row, &p->scratch);
+    if (rc)
+        return rc;
+    p->counts.rows_aggregated++;
+    return 0;
+}
+
+const sf_counts *sf_pipeline_counts(const sf_pipeline *p) { return &p->counts; }
+
+const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n)
+{
+    *n = p->nsamples;
+    return p->samples;
+}
+
+sf_groups *sf_pipeline_groups(sf_pipeline *p) { return p->groups; }

@@ -1,0 +1,78 @@
+/* pipeline.h - the map side of a job: one input line in, one combiner update
+ * (or one counted reason why not) out.
+ *
+ * Per line: decode the fact columns, run the steps in spec order (derive,
+ * filter, join), encode the group key and update the group's aggregates.
+ * Every line lands in exactly one count, so
+ *   lines_read = blank + rejected + filtered + dropped_by_join + aggregated.
+ * The hot path allocates nothing per line: one scratch arena reset per line,
+ * one reused key buffer.
+ */
+#ifndef SF_PIPELINE_H
+#define SF_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/decode.h"
+#include "core/error.h"
+#include "core/groups.h"
+#include "core/join.h"
+#include "core/spec.h"
+
+#define SF_MAX_SAMPLES 20
+
+typedef struct sf_counts {
+    uint64_t lines_read;
+    uint64_t blank_lines;
+    uint64_t rows_rejected;
+    uint64_t rows_filtered;
+    uint64_t rows_dropped_by_join;
+    uint64_t rows_aggregated;
+    uint64_t bytes_scanned;
+    uint64_t rejected_by_reason[SF_REJ_NREASONS];
+    uint64_t dropped_by_join[SF_MAX_INPUTS]; /* by dimension input index */
+} sf_counts;
+
+/* A rejected line kept as an example; the first SF_MAX_SAMPLES by
+ * (file, offset) are kept, so the set does not depend on scheduling. */
+typedef struct sf_reject_sample {
+    int32_t file;
+    int32_t reason;
+    uint64_t offset;
+    char msg[240];
+} sf_reject_sample;
+
+typedef struct sf_pipeline sf_pipeline;
+
+/* New pipeline for job; dims[i] is the table of dimension input i (NULL for
+ * the fact input), borrowed for the pipeline's lifetime. Creates the jansson
+ * decoder (see core/decode.h). Returns NULL with err set on failure. */
+sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims, sf_error *err);
+
+/* Processes one line of fact file number file, starting at byte offset.
+ * Bad lines are counted, not errors. Returns 0 or SF_E_NOMEM. */
+int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset);
+
+/* Counts a line that was read but never reached the decoder (e.g. one over
+ * --max-line-bytes) as read and rejected. */
+void sf_pipeline_reject(sf_pipeline *p, int file, uint64_t offset, sf_reject_reason reason,
+                        const char *msg);
+
+/* Adds n bytes to bytes_scanned. */
+void sf_pipeline_add_bytes(sf_pipeline *p, uint64_t n);
+
+const sf_counts *sf_pipeline_counts(const sf_pipeline *p);
+const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n);
+
+/* The combiner (borrowed; owned by p). */
+sf_groups *sf_pipeline_groups(sf_pipeline *p);
+
+/* Keeps sample s among samples[0..*n) if it is among the first SF_MAX_SAMPLES
+ * by (file, offset). Used to merge samples across ranks too. */
+void sf_samples_insert(sf_reject_sample *samples, size_t *n, const sf_reject_sample *s);
+
+/* Frees p (and its decoder); NULL is a no-op. */
+void sf_pipeline_free(sf_pipeline *p);
+
+#endif

@@ -1,0 +1,52 @@
+/* rows.h - a table of result rows: append, encode for shipping, sort.
+ *
+ * Rows are arrays of ncols sf_values stored back to back; strings point into
+ * the table's arena (records are copied there before decoding), so a row
+ * table owns everything it references.
+ */
+#ifndef SF_ROWS_H
+#define SF_ROWS_H
+
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/value.h"
+
+typedef struct sf_rows {
+    size_t ncols;
+    size_t n;    /* rows */
+    size_t cap;  /* rows allocated */
+    sf_value *v; /* n * ncols values */
+    sf_arena mem;
+} sf_rows;
+
+/* An empty table. Cannot fail. */
+void sf_rows_init(sf_rows *r, size_t ncols);
+
+/* Row i (borrowed until the table changes size). */
+static inline sf_value *sf_rows_at(const sf_rows *r, size_t i) { return r->v + i * r->ncols; }
+
+/* Appends a row of NULLs and returns it, or NULL when out of memory. */
+sf_value *sf_rows_append(sf_rows *r);
+
+/* Copies a string into the table's arena so a row can keep it. Returns 0 or
+ * SF_E_NOMEM. */
+int sf_rows_keep_string(sf_rows *r, sf_value *v);
+
+/* Encoded size of a row / encodes it (sf_value_encode of every column). */
+size_t sf_rows_encoded_size(const sf_value *row, size_t ncols);
+size_t sf_rows_encode(const sf_value *row, size_t ncols, unsigned char *out);
+
+/* Appends a row from an encoded record (copied). Returns 0, SF_E_PARSE when
+ * the record does not hold exactly ncols values, or SF_E_NOMEM. */
+int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len);
+
+/* Sorts rows by the columns keys[0..nkeys) (sf_value_cmp), then by every
+ * column in order, so the result is one total order whatever the input
+ * order. Returns 0 or SF_E_NOMEM. */
+int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys);
+
+/* Frees everything; the table is empty again. */
+void sf_rows_free(sf_rows *r);
+
+#endif

@@ -1,0 +1,20 @@
+/* window.h - rolling window functions over sorted result rows.
+ *
+ * Rows must be sorted by the window's partition columns, then its order
+ * column (sf_rows_sort does that, with a total tie-break). For each row the
+ * frame is the current row and up to `preceding` rows before it in the same
+ * partition (SQL: ROWS BETWEEN n PRECEDING AND CURRENT ROW). NULL inputs are
+ * skipped; a frame with no non-NULL input gives NULL. Sums are exact
+ * (correctly rounded, like math.fsum), so they do not depend on row order.
+ */
+#ifndef SF_WINDOW_H
+#define SF_WINDOW_H
+
+#include "core/rows.h"
+#include "core/spec.h"
+
+/* Computes window w into column out_col of every row. Returns 0 or
+ * SF_E_NOMEM. */
+int sf_window_eval(sf_rows *rows, const sf_job_window *w, int out_col);
+
+#endif

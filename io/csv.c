@@ -1,0 +1,433 @@
+/* csv.c - RFC 4180 CSV writer (buffered, write(2) in 1 MiB blocks) and
+ * in-memory reader.
+ *
+ * Writer invariant: after the first failed write nothing more is written;
+ * the errno is kept and reported by sf_csv_writer_close(), so row code never
+ * checks errors.
+ * Reader invariant: r->pos is always at the start of a record (or at len);
+ * r->line is the 1-based line of r->pos and r->line_start the offset where
+ * that line begins, so every error can name line, column and byte.
+ */
+#include "io/csv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fmt.h"
+
+#define CSV_WBUF ((size_t)1 << 20)
+
+struct sf_csv_writer {
+    int fd;
+    int err_no;    /* first write/fsync/close error, 0 if none */
+    int row_open;  /* a field was written to the current row */
+    char *path;
+    char *buf;
+    size_t len;
+    uint64_t written;
+};
+
+static void csv_write_all(sf_csv_writer *w, const char *p, size_t n)
+{
+    while (n > 0 && !w->err_no) {
+        ssize_t k = write(w->fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            w->err_no = errno;
+            return;
+        }
+        p += k;
+        n -= (size_t)k;
+        w->written += (uint64_t)k;
+    }
+}
+
+static void csv_flush(sf_csv_writer *w)
+{
+    csv_write_all(w, w->buf, w->len);
+    w->len = 0;
+}
+
+static void csv_put(sf_csv_writer *w, const char *p, size_t n)
+{
+    if (w->err_no)
+        return;
+    if (n > CSV_WBUF - w->len) {
+        csv_flush(w);
+        if (n >= CSV_WBUF) {
+            csv_write_all(w, p, n);
+            return;
+        }
+    }
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
+static void csv_putc(sf_csv_writer *w, char c)
+{
+    if (w->len == CSV_WBUF)
+        csv_flush(w);
+    if (!w->err_no)
+        w->buf[w->len++] = c;
+}
+
+int sf_csv_writer_open(sf_csv_writer **out, const char *path, sf_error *err)
+{
+    *out = NULL;
+    sf_csv_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", path);
+    w->fd = -1;
+    w->path = strdup(path);
+    w->buf = malloc(CSV_WBUF);
+    if (!w->path || !w->buf) {
+        free(w->path);
+        free(w->buf);
+        free(w);
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory for the write buffer", path);
+    }
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (w->fd < 0) {
+        int e = errno;
+        free(w->path);
+        free(w->buf);
+        free(w);
+        return sf_error_set(err, SF_E_IO, "cannot create '%s': %s", path, strerror(e));
+    }
+    *out = w;
+    return 0;
+}
+
+static void csv_separate(sf_csv_writer *w)
+{
+    if (w->row_open)
+        csv_putc(w, ',');
+    w->row_open = 1;
+}
+
+static int csv_needs_quotes(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == ',' || c == '"' || c == '\n' || c == '\r')
+            return 1;
+    }
+    return 0;
+}
+
+void sf_csv_write_field(sf_csv_writer *w, const char *p, size_t n)
+{
+    csv_separate(w);
+    if (!csv_needs_quotes(p, n)) {
+        csv_put(w, p, n);
+        return;
+    }
+    csv_putc(w, '"');
+    const char *end = p + n;
+    while (p < end) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q) {
+            csv_put(w, p, (size_t)(end - p));
+            break;
+        }
+        /* Emit up to and including the quote, then its double. */
+        csv_put(w, p, (size_t)(q - p) + 1);
+        csv_putc(w, '"');
+        p = q + 1;
+    }
+    csv_putc(w, '"');
+}
+
+void sf_csv_write_value(sf_csv_writer *w, const sf_value *v)
+{
+    char tmp[SF_FMT_BUF];
+    int n;
+    switch ((sf_type)v->type) {
+    case SF_NULL:
+        csv_separate(w);
+        return;
+    case SF_BOOL:
+        csv_separate(w);
+        if (v->u.b)
+            csv_put(w, "true", 4);
+        else
+            csv_put(w, "false", 5);
+        return;
+    case SF_INT:
+        n = sf_fmt_int(v->u.i, tmp);
+        break;
+    case SF_DOUBLE:
+        n = sf_fmt_double(v->u.d, tmp);
+        break;
+    case SF_DATE:
+        n = sf_fmt_date(v->u.date, tmp);
+        break;
+    case SF_STRING:
+        sf_csv_write_field(w, v->u.s.p, v->u.s.n);
+        return;
+    default:
+        /* An unknown tag is a bug upstream; an empty field keeps the
+         * columns aligned. */
+        csv_separate(w);
+        return;
+    }
+    csv_separate(w);
+    csv_put(w, tmp, (size_t)n);
+}
+
+void sf_csv_end_row(sf_csv_writer *w)
+{
+    csv_putc(w, '\n');
+    w->row_open = 0;
+}
+
+int sf_csv_writer_close(sf_csv_writer *w, uint64_t *bytes, sf_error *err)
+{
+    if (!w)
+        return 0;
+    csv_flush(w);
+    /* Devices and pipes cannot be synced (EINVAL); that is not a failure
+     * of the data already written to them. */
+    if (!w->err_no && fsync(w->fd) != 0 && errno != EINVAL)
+        w->err_no = errno;
+    if (close(w->fd) != 0 && !w->err_no && errno != EINTR)
+        w->err_no = errno;
+    int rc = 0;
+    if (w->err_no)
+        rc = sf_error_set(err, SF_E_IO, "cannot write '%s': %s", w->path, strerror(w->err_no));
+    else if (bytes)
+        *bytes = w->written;
+    free(w->path);
+    free(w->buf);
+    free(w);
+    return rc;
+}
+
+/* ---- reader ---- */
+
+struct sf_csv_reader {
+    const char *data;
+    size_t len;
+    size_t pos;
+    char *name;
+    int64_t line;       /* line of pos */
+    size_t line_start;  /* offset of the start of that line */
+    int64_t rec_line;   /* line where the last returned record starts */
+    sf_csv_field *fields;
+    size_t *boff;       /* per field: offset in buf, or SIZE_MAX if in data */
+    size_t fcap;
+    char *buf;          /* unescaped text of fields with doubled quotes */
+    size_t blen, bcap;
+};
+
+sf_csv_reader *sf_csv_reader_new(const char *data, size_t len, const char *name)
+{
+    sf_csv_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->name = strdup(name ? name : "csv");
+    if (!r->name) {
+        free(r);
+        return NULL;
+    }
+    r->data = data;
+    r->len = len;
+    r->line = 1;
+    return r;
+}
+
+static int csv_error(sf_csv_reader *r, size_t at, int64_t line, size_t line_start,
+                     const char *what, sf_error *err)
+{
+    int rc = sf_error_set(err, SF_E_PARSE, "%s: line %lld (byte %zu): %s", r->name,
+                          (long long)line, at, what);
+    if (err) {
+        err->offset = (int64_t)at;
+        err->line = line > (int64_t)0x7fffffff ? 0x7fffffff : (int)line;
+        err->column = (int)(at - line_start + 1);
+    }
+    return rc;
+}
+
+static int csv_buf_append(sf_csv_reader *r, const char *p, size_t n)
+{
+    if (n > r->bcap - r->blen) {
+        size_t ncap = r->bcap ? r->bcap : 256;
+        while (ncap - r->blen < n)
+            ncap *= 2;
+        char *nb = realloc(r->buf, ncap);
+        if (!nb)
+            return -1;
+        r->buf = nb;
+        r->bcap = ncap;
+    }
+    memcpy(r->buf + r->blen, p, n);
+    r->blen += n;
+    return 0;
+}
+
+static int csv_push_field(sf_csv_reader *r, size_t nf, const char *p, size_t n,
+                          size_t boff, int quoted)
+{
+    if (nf == r->fcap) {
+        size_t ncap = r->fcap ? r->fcap * 2 : 16;
+        sf_csv_field *nfld = realloc(r->fields, ncap * sizeof *nfld);
+        if (!nfld)
+            return -1;
+        r->fields = nfld;
+        size_t *nboff = realloc(r->boff, ncap * sizeof *nboff);
+        if (!nboff)
+            return -1;
+        r->boff = nboff;
+        r->fcap = ncap;
+    }
+    r->fields[nf].p = p;
+    r->fields[nf].n = n;
+    r->fields[nf].quoted = quoted;
+    r->boff[nf] = boff;
+    return 0;
+}
+
+/* Counts the newlines of data[from, to) into the line position. */
+static void csv_count_lines(sf_csv_reader *r, size_t from, size_t to)
+{
+    const char *p = r->data + from, *end = r->data + to;
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        p++;
+        r->line++;
+        r->line_start = (size_t)(p - r->data);
+    }
+}
+
+static int csv_parse_record(sf_csv_reader *r, const sf_csv_field **fields, size_t *nfields,
+                            sf_error *err)
+{
+    const char *d = r->data;
+    size_t len = r->len, pos = r->pos, nf = 0;
+    r->blen = 0;
+    for (;;) {
+        /* pos is at the start of a field. */
+        if (pos < len && d[pos] == '"') {
+            size_t open = pos;
+            int64_t open_line = r->line;
+            size_t open_line_start = r->line_start;
+            size_t seg = pos + 1, boff = SIZE_MAX;
+            const char *close;
+            for (;;) {
+                const char *q = memchr(d + seg, '"', len - seg);
+                /* A pair "" inside the field is one literal quote. */
+                if (q && (size_t)(q - d) + 1 < len && q[1] == '"') {
+                    if (boff == SIZE_MAX)
+                        boff = r->blen;
+                    if (csv_buf_append(r, d + seg, (size_t)(q - d) + 1 - seg) != 0)
+                        goto nomem;
+                    seg = (size_t)(q - d) + 2;
+                    continue;
+                }
+                if (!q)
+                    return csv_error(r, open, open_line, open_line_start,
+                                     "unterminated quoted field", err);
+                close = q;
+                break;
+            }
+            size_t cpos = (size_t)(close - d);
+            csv_count_lines(r, open + 1, cpos);
+            int rc;
+            if (boff == SIZE_MAX) {
+                rc = csv_push_field(r, nf, d + open + 1, cpos - open - 1, SIZE_MAX, 1);
+            } else {
+                if (csv_buf_append(r, d + seg, cpos - seg) != 0)
+                    goto nomem;
+                rc = csv_push_field(r, nf, NULL, r->blen - boff, boff, 1);
+            }
+            if (rc != 0)
+                goto nomem;
+            nf++;
+            pos = cpos + 1;
+            if (pos < len && d[pos] != ',' && d[pos] != '\n' &&
+                !(d[pos] == '\r' && pos + 1 < len && d[pos + 1] == '\n'))
+                return csv_error(r, pos, r->line, r->line_start,
+                                 "unexpected character after closing quote", err);
+        } else {
+            size_t s = pos;
+            while (pos < len) {
+                char c = d[pos];
+                if (c == ',' || c == '\n')
+                    break;
+                if (c == '\r') {
+                    if (pos + 1 < len && d[pos + 1] == '\n')
+                        break;
+                    return csv_error(r, pos, r->line, r->line_start,
+                                     "carriage return without line feed in unquoted field",
+                                     err);
+                }
+                if (c == '"')
+                    return csv_error(r, pos, r->line, r->line_start,
+                                     "quote inside unquoted field", err);
+                pos++;
+            }
+            if (csv_push_field(r, nf, d + s, pos - s, SIZE_MAX, 0) != 0)
+                goto nomem;
+            nf++;
+        }
+        /* pos is at ',', a row end or the end of data. */
+        if (pos < len && d[pos] == ',') {
+            pos++;
+            continue;
+        }
+        if (pos < len) {
+            pos += d[pos] == '\r' ? 2 : 1;
+            r->line++;
+            r->line_start = pos;
+        }
+        break;
+    }
+    for (size_t i = 0; i < nf; i++)
+        if (r->boff[i] != SIZE_MAX)
+            r->fields[i].p = r->buf + r->boff[i];
+    r->pos = pos;
+    *fields = r->fields;
+    *nfields = nf;
+    return 1;
+nomem:
+    return sf_error_set(err, SF_E_NOMEM, "%s: line %lld: out of memory", r->name,
+                        (long long)r->line);
+}
+
+int sf_csv_reader_next(sf_csv_reader *r, const sf_csv_field **fields, size_t *nfields,
+                       sf_error *err)
+{
+    if (r->pos >= r->len)
+        return 0;
+    int64_t line = r->line;
+    size_t line_start = r->line_start;
+    int rc = csv_parse_record(r, fields, nfields, err);
+    if (rc < 0) {
+        /* Stay at the record start, so a retry reports the same place. */
+        r->line = line;
+        r->line_start = line_start;
+    } else {
+        r->rec_line = line;
+    }
+    return rc;
+}
+
+int64_t sf_csv_reader_line(const sf_csv_reader *r)
+{
+    return r->rec_line;
+}
+
+void sf_csv_reader_free(sf_csv_reader *r)
+{
+    if (!r)
+        return;
+    free(r->fields);
+    free(r->boff);
+    free(r->buf);
+    free(r->name);
+    free(r);
+}

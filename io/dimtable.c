@@ -1,0 +1,219 @@
+/* dimtable.c - JSONL / CSV dimension tables into sf_join_table. */
+#include "io/dimtable.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fmt.h"
+#include "io/csv.h"
+
+static int add_row(const sf_job_input *in, sf_join_table *t, const sf_value *row, long line,
+                   sf_error *err)
+{
+    int rc = sf_join_table_add(t, row);
+    const char *key = in->columns[in->key_col].name;
+    if (rc == SF_E_EXISTS)
+        return sf_error_set(err, SF_E_EXISTS, "%s: line %ld: duplicate key %s (keys of a "
+                            "dimension table must be unique)", in->path, line, key);
+    if (rc == SF_E_INVAL)
+        return sf_error_set(err, SF_E_TYPE, "%s: line %ld: key '%s' is missing or null",
+                            in->path, line, key);
+    if (rc)
+        return sf_error_set(err, rc, "%s: out of memory", in->path);
+    return 0;
+}
+
+static int type_error(const sf_job_input *in, long line, const sf_job_column *c,
+                      const char *got, sf_error *err)
+{
+    return sf_error_set(err, SF_E_TYPE, "%s: line %ld: column '%s': expected %s, got %s",
+                        in->path, line, c->name, sf_type_name(c->type), got);
+}
+
+static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_join_table *t,
+                      sf_value *row, sf_error *err)
+{
+    size_t pos = 0;
+    long line = 0;
+    while (pos < len) {
+        const char *s = data + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - s) : len - pos;
+        pos += n + (nl != NULL);
+        line++;
+        if (line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+            s += 3;
+            n -= 3;
+        }
+        if (n && s[n - 1] == '\r')
+            n--;
+        if (n == 0)
+            continue;
+        json_error_t jerr;
+        json_t *obj = json_loadb(s, n, JSON_ALLOW_NUL, &jerr);
+        if (!obj)
+            return sf_error_set(err, SF_E_PARSE, "%s: line %ld, column %d: invalid JSON: %s",
+                                in->path, line, jerr.column, jerr.text);
+        int rc = 0;
+        if (!json_is_object(obj))
+            rc = sf_error_set(err, SF_E_PARSE, "%s: line %ld: not a JSON object", in->path,
+                              line);
+        for (size_t c = 0; c < in->ncolumns && !rc; c++) {
+            const sf_job_column *col = &in->columns[c];
+            json_t *v = json_object_get(obj, col->name);
+            sf_value *out = &row[c];
+            int32_t days;
+            if (!v || json_is_null(v))
+                *out = sf_null();
+            else if (col->type == SF_INT && json_is_integer(v))
+                *out = sf_int(json_integer_value(v));
+            else if (col->type == SF_DOUBLE && json_is_number(v))
+                *out = sf_double(json_number_value(v));
+            else if (col->type == SF_STRING && json_is_string(v))
+                *out = sf_string(json_string_value(v), json_string_length(v));
+            else if (col->type == SF_BOOL && json_is_boolean(v))
+                *out = sf_bool(json_is_true(v));
+            else if (col->type == SF_DATE && json_is_string(v) &&
+                     sf_parse_iso_date(json_string_value(v), json_string_length(v), &days) == 0)
+                *out = sf_date(days);
+            else
+                rc = type_error(in, line, col,
+                                json_is_string(v) ? "a string" : json_is_integer(v) ? "an int64"
+                                : json_is_real(v) ? "a double" : json_is_boolean(v) ? "a bool"
+                                : "an object or array", err);
+        }
+        if (!rc)
+            rc = add_row(in, t, row, line, err); /* copies strings before decref */
+        json_decref(obj);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_cell(const sf_job_input *in, long line, const sf_job_column *c,
+                      const sf_csv_field *f, sf_value *out, sf_error *err)
+{
+    if (f->n == 0 && !f->quoted) {
+        *out = sf_null();
+        return 0;
+    }
+    int32_t days;
+    switch (c->type) {
+    case SF_STRING:
+        *out = sf_string(f->p, f->n);
+        return 0;
+    case SF_INT:
+        if (sf_parse_int64(f->p, f->n, &out->u.i) == 0) {
+            out->type = SF_INT;
+            return 0;
+        }
+        break;
+    case SF_DOUBLE:
+        if (sf_parse_double(f->p, f->n, &out->u.d) == 0) {
+            out->type = SF_DOUBLE;
+            return 0;
+        }
+        break;
+    case SF_BOOL:
+        if (f->n == 4 && memcmp(f->p, "true", 4) == 0) {
+            *out = sf_bool(1);
+            return 0;
+        }
+        if (f->n == 5 && memcmp(f->p, "false", 5) == 0) {
+            *out = sf_bool(0);
+            return 0;
+        }
+        break;
+    case SF_DATE:
+        if (sf_parse_iso_date(f->p, f->n, &days) == 0) {
+            *out = sf_date(days);
+            return 0;
+        }
+        break;
+    case SF_NULL:
+        break;
+    }
+    char got[80];
+    snprintf(got, sizeof got, "\"%.*s%s\"", (int)(f->n > 40 ? 40 : f->n), f->p,
+             f->n > 40 ? "..." : "");
+    return type_error(in, line, c, got, err);
+}
+
+static int load_csv(const sf_job_input *in, const char *data, size_t len, sf_join_table *t,
+                    sf_value *row, sf_error *err)
+{
+    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+        data += 3;
+        len -= 3;
+    }
+    sf_csv_reader *r = sf_csv_reader_new(data, len, in->path);
+    int *colmap = calloc(in->ncolumns, sizeof *colmap); /* spec column -> CSV field */
+    if (!r || !colmap) {
+        sf_csv_reader_free(r);
+        free(colmap);
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
+    }
+    const sf_csv_field *f;
+    size_t nf;
+    int rc = sf_csv_reader_next(r, &f, &nf, err);
+    if (rc == 0)
+        rc = sf_error_set(err, SF_E_PARSE, "%s: empty file: a CSV dimension table needs a "
+                          "header row", in->path);
+    if (rc == 1) {
+        rc = 0;
+        for (size_t c = 0; c < in->ncolumns && !rc; c++) {
+            colmap[c] = -1;
+            for (size_t k = 0; k < nf; k++) {
+                if (strlen(in->columns[c].name) == f[k].n &&
+                    memcmp(in->columns[c].name, f[k].p, f[k].n) == 0)
+                    colmap[c] = (int)k;
+            }
+            if (colmap[c] < 0)
+                rc = sf_error_set(err, SF_E_PARSE, "%s: line 1: the header has no column '%s'",
+                                  in->path, in->columns[c].name);
+        }
+    }
+    size_t width = nf;
+    while (rc == 0 && (rc = sf_csv_reader_next(r, &f, &nf, err)) == 1) {
+        long line = (long)sf_csv_reader_line(r);
+        rc = 0;
+        if (nf == 1 && f[0].n == 0 && !f[0].quoted)
+            continue; /* blank line */
+        if (nf != width) {
+            rc = sf_error_set(err, SF_E_PARSE, "%s: line %ld: %zu fields, the header has %zu",
+                              in->path, line, nf, width);
+            break;
+        }
+        for (size_t c = 0; c < in->ncolumns && !rc; c++)
+            rc = parse_cell(in, line, &in->columns[c], &f[colmap[c]], &row[c], err);
+        if (!rc)
+            rc = add_row(in, t, row, line, err);
+    }
+    sf_csv_reader_free(r);
+    free(colmap);
+    return rc < 0 ? rc : 0;
+}
+
+int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
+                     sf_join_table **out, sf_error *err)
+{
+    *out = NULL;
+    sf_join_table *t = sf_join_table_new(in->ncolumns, in->key_col);
+    sf_value *row = calloc(in->ncolumns, sizeof *row);
+    if (!t || !row) {
+        sf_join_table_free(t);
+        free(row);
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
+    }
+    int rc = in->format == SF_FORMAT_CSV ? load_csv(in, data, len, t, row, err)
+                                         : load_jsonl(in, data, len, t, row, err);
+    free(row);
+    if (rc) {
+        sf_join_table_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}

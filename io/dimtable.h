@@ -1,0 +1,23 @@
+/* dimtable.h - loads a dimension input (JSONL or CSV bytes) into a join table.
+ *
+ * Rank 0 reads the file once and broadcasts its bytes; every rank then calls
+ * sf_dimtable_load() on the same bytes. Dimension tables are small and must
+ * be clean: any bad row is an error naming the file, line and column, since a
+ * silently skipped dimension row would silently drop fact rows in a join.
+ */
+#ifndef SF_DIMTABLE_H
+#define SF_DIMTABLE_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/join.h"
+#include "core/spec.h"
+
+/* Parses data[0..len) as input in (its format, columns and key). Returns 0
+ * and a new table (free with sf_join_table_free), or SF_E_PARSE / SF_E_TYPE /
+ * SF_E_EXISTS (duplicate key) / SF_E_NOMEM with err naming the place. */
+int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
+                     sf_join_table **out, sf_error *err);
+
+#endif

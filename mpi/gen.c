@@ -1,0 +1,334 @@
+/* gen.c - `shardflow gen kpi`: every rank writes its slice of each file.
+ *
+ * Each file is written in two passes over this rank's contiguous range of
+ * line indices: pass 1 only measures the lines, an exclusive prefix sum of
+ * the byte counts gives the rank's file offset, pass 2 generates the lines
+ * again into a large buffer and pwrite()s them in place. Because a line is a
+ * pure function of its index (core/gen_kpi.h), the two passes agree and the
+ * file is byte-identical for any rank count.
+ *
+ * Invariant: every rank goes through the same sequence of collective calls.
+ * A local failure is never returned directly; it is agreed on first with
+ * status_agree(), so either all ranks go on or all return 1 - no rank is
+ * left waiting in a collective.
+ */
+#include "mpi/gen.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/gen_kpi.h"
+#include "io/fsutil.h"
+
+#define GEN_BUF_SIZE (4u << 20)
+
+static const char *const gen_usage =
+    "usage: shardflow gen kpi [OPTIONS]\n"
+    "\n"
+    "Writes the daily KPI sample dataset: DIR/events.jsonl, DIR/users.jsonl and\n"
+    "DIR/items.jsonl. Every line is a pure function of the seed and its index,\n"
+    "so the files are byte-identical for any number of ranks.\n"
+    "\n"
+    "options:\n"
+    "  --events N            number of events (default 1000000)\n"
+    "  --users N             number of users (default 1000)\n"
+    "  --items N             number of items (default 200)\n"
+    "  --seed S              random seed (default 42)\n"
+    "  -o DIR, --output DIR  output directory (required; created if missing)\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Counts take plain digits or a K, M or G suffix (decimal: 1M = 1000000).\n"
+    "\n"
+    "example:\n"
+    "  mpirun -np 2 shardflow gen kpi --events 1M --seed 42 -o data/kpi_1m\n";
+
+typedef size_t (*gen_line_fn)(const sf_gen_kpi_params *, uint64_t, char *);
+
+typedef struct gen_opts {
+    sf_gen_kpi_params params;
+    const char *dir;
+} gen_opts;
+
+/* Parses a count: digits with an optional K, M or G suffix (powers of 1000,
+ * since these are counts, not bytes). Returns 0 or -1. */
+static int parse_count(const char *text, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *p = text;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+            return -1;
+    }
+    uint64_t mult = 1;
+    if (*p == 'k' || *p == 'K')
+        mult = 1000;
+    else if (*p == 'm' || *p == 'M')
+        mult = 1000000;
+    else if (*p == 'g' || *p == 'G')
+        mult = 1000000000;
+    if (mult != 1)
+        p++;
+    if (*p != '\0' || __builtin_mul_overflow(v, mult, &v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns 0, or 2 after printing a usage error on rank 0. Every rank parses
+ * the same argv, so all reach the same verdict without communicating. */
+static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
+{
+    o->params.events = 1000000;
+    o->params.users = 1000;
+    o->params.items = 200;
+    o->params.seed = 42;
+    o->dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        /* "--opt=value" and "--opt value" both work, as for `shardflow run`. */
+        char name[32];
+        const char *a = argv[i];
+        const char *val = NULL;
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            a = name;
+            val = eq + 1;
+        }
+        uint64_t *count = NULL;
+        if (strcmp(a, "--events") == 0)
+            count = &o->params.events;
+        else if (strcmp(a, "--users") == 0)
+            count = &o->params.users;
+        else if (strcmp(a, "--items") == 0)
+            count = &o->params.items;
+        else if (strcmp(a, "--seed") == 0)
+            count = &o->params.seed;
+        else if (strcmp(a, "-o") != 0 && strcmp(a, "--output") != 0) {
+            if (rank == 0)
+                fprintf(stderr, "shardflow gen: unknown argument '%s'\n\n%s", argv[i], gen_usage);
+            return 2;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                if (rank == 0)
+                    fprintf(stderr, "shardflow gen: option %s needs a value\n\n%s", a, gen_usage);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        if (!count) {
+            o->dir = val;
+        } else if (parse_count(val, count) != 0) {
+            if (rank == 0)
+                fprintf(stderr, "shardflow gen: %s: invalid number '%s' (e.g. 1000, 50K, 1M)\n",
+                        a, val);
+            return 2;
+        }
+    }
+    if (!o->dir || !o->dir[0]) {
+        if (rank == 0)
+            fprintf(stderr, "shardflow gen: missing -o DIR\n\n%s", gen_usage);
+        return 2;
+    }
+    if (o->params.users == 0 || o->params.items == 0) {
+        if (rank == 0)
+            fprintf(stderr, "shardflow gen: --users and --items must be at least 1\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* Agrees on success across comm. A failed rank passes its error; if any rank
+ * failed, rank 0 prints the message of the lowest failed rank and every rank
+ * gets 1, else 0. Collective over comm. */
+static int status_agree(MPI_Comm comm, int rank, int size, const sf_error *err)
+{
+    int mine = err->code != 0 ? rank : size;
+    int first = size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    if (first == size)
+        return 0;
+    char msg[sizeof err->msg];
+    if (rank == first)
+        memcpy(msg, err->msg, sizeof msg);
+    MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
+    if (rank == 0) {
+        msg[sizeof msg - 1] = '\0';
+        fprintf(stderr, "shardflow gen: rank %d: %s\n", first, msg);
+    }
+    return 1;
+}
+
+/* Writes all of data at offset, retrying short writes and EINTR. Returns 0
+ * or SF_E_IO. */
+static int pwrite_all(int fd, const char *data, size_t len, uint64_t off, const char *path,
+                      sf_error *err)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, data, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return sf_error_set(err, SF_E_IO, "%s: write at byte offset %" PRIu64 ": %s", path,
+                                off, strerror(errno));
+        }
+        data += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Generates lines [lo, hi) into buf and writes them from offset off on.
+ * Returns 0 or SF_E_IO. */
+static int write_range(int fd, const char *path, const sf_gen_kpi_params *p, gen_line_fn fn,
+                       uint64_t lo, uint64_t hi, uint64_t off, char *buf, sf_error *err)
+{
+    size_t used = 0;
+    for (uint64_t i = lo; i < hi; i++) {
+        if (GEN_BUF_SIZE - used < SF_GEN_LINE_MAX) {
+            if (pwrite_all(fd, buf, used, off, path, err) != 0)
+                return SF_E_IO;
+            off += used;
+            used = 0;
+        }
+        used += fn(p, i, buf + used);
+    }
+    return pwrite_all(fd, buf, used, off, path, err);
+}
+
+/* Writes one file with every rank. Collective over comm. Returns 0, or 1
+ * on every rank after rank 0 printed the error. */
+static int gen_file(MPI_Comm comm, int rank, int size, const char *path, uint64_t lines,
+                    const sf_gen_kpi_params *p, gen_line_fn fn, char *buf)
+{
+    sf_error err;
+    sf_error_clear(&err);
+
+    /* Rank 0 truncates before anyone writes, so no stale tail survives. */
+    if (rank == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0)
+            sf_error_set(&err, SF_E_IO, "%s: cannot create: %s", path, strerror(errno));
+        else if (close(fd) != 0)
+            sf_error_set(&err, SF_E_IO, "%s: close: %s", path, strerror(errno));
+    }
+    if (status_agree(comm, rank, size, &err) != 0)
+        return 1;
+
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        sf_error_set(&err, SF_E_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+    if (status_agree(comm, rank, size, &err) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+
+    uint64_t lo = (uint64_t)((unsigned __int128)lines * (unsigned)rank / (unsigned)size);
+    uint64_t hi = (uint64_t)((unsigned __int128)lines * (unsigned)(rank + 1) / (unsigned)size);
+    uint64_t bytes = 0;
+    char line[SF_GEN_LINE_MAX];
+    for (uint64_t i = lo; i < hi; i++)
+        bytes += fn(p, i, line);
+    uint64_t off = 0, total = 0;
+    MPI_Exscan(&bytes, &off, 1, MPI_UINT64_T, MPI_SUM, comm);
+    if (rank == 0)
+        off = 0; /* MPI_Exscan leaves rank 0's result undefined */
+    MPI_Allreduce(&bytes, &total, 1, MPI_UINT64_T, MPI_SUM, comm);
+
+    write_range(fd, path, p, fn, lo, hi, off, buf, &err);
+    if (status_agree(comm, rank, size, &err) != 0) {
+        close(fd);
+        return 1;
+    }
+
+    /* Everyone has written: rank 0 fixes the size, which also covers a file
+     * system that left it short of the last write. */
+    if (rank == 0 && ftruncate(fd, (off_t)total) != 0)
+        sf_error_set(&err, SF_E_IO, "%s: truncate to %" PRIu64 " bytes: %s", path, total,
+                     strerror(errno));
+    if (close(fd) != 0 && err.code == 0)
+        sf_error_set(&err, SF_E_IO, "%s: close: %s", path, strerror(errno));
+    if (status_agree(comm, rank, size, &err) != 0)
+        return 1;
+    if (rank == 0)
+        printf("%s: %" PRIu64 " lines, %" PRIu64 " bytes\n", path, lines, total);
+    return 0;
+}
+
+int sf_gen_main(int argc, char **argv, MPI_Comm comm)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+
+    if (argc < 1 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {
+        if (rank == 0)
+            fputs(gen_usage, argc < 1 ? stderr : stdout);
+        return argc < 1 ? 2 : 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            if (rank == 0)
+                fputs(gen_usage, stdout);
+            return 0;
+        }
+    }
+    if (strcmp(argv[0], "kpi") != 0) {
+        if (rank == 0)
+            fprintf(stderr, "shardflow gen: unknown dataset '%s' (known: kpi)\n\n%s", argv[0],
+                    gen_usage);
+        return 2;
+    }
+    gen_opts o;
+    int rc = parse_gen_opts(argc, argv, rank, &o);
+    if (rc != 0)
+        return rc;
+
+    double t0 = MPI_Wtime();
+    sf_error err;
+    sf_error_clear(&err);
+    if (rank == 0)
+        sf_mkdirs(o.dir, &err);
+    char *buf = malloc(GEN_BUF_SIZE);
+    if (!buf && err.code == 0)
+        sf_error_set(&err, SF_E_NOMEM, "cannot allocate a %u-byte write buffer", GEN_BUF_SIZE);
+    if (status_agree(comm, rank, size, &err) != 0) {
+        free(buf);
+        return 1;
+    }
+
+    static const char *const names[] = {"events.jsonl", "users.jsonl", "items.jsonl"};
+    const uint64_t counts[] = {o.params.events, o.params.users, o.params.items};
+    const gen_line_fn fns[] = {sf_gen_kpi_event, sf_gen_kpi_user, sf_gen_kpi_item};
+    size_t dlen = strlen(o.dir);
+    char *path = malloc(dlen + 32);
+    if (!path)
+        sf_error_set(&err, SF_E_NOMEM, "out of memory building output paths");
+    if (status_agree(comm, rank, size, &err) != 0) {
+        free(buf);
+        free(path);
+        return 1;
+    }
+    for (int f = 0; f < 3 && rc == 0; f++) {
+        snprintf(path, dlen + 32, "%s/%s", o.dir, names[f]);
+        rc = gen_file(comm, rank, size, path, counts[f], &o.params, fns[f], buf);
+    }
+    free(buf);
+    free(path);
+    if (rc == 0 && rank == 0)
+        printf("generated in %.2f s on %d rank%s\n", MPI_Wtime() - t0, size, size == 1 ? "" : "s");
+    return rc;
+}

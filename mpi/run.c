@@ -1,0 +1,906 @@
+/* run.c - `shardflow run` and `shardflow validate`.
+ *
+ * Every phase ends with agree(): an MPI_Allreduce of the phase's status, so a
+ * failure on any rank stops every rank at the same point (no hang), the
+ * failing rank prints its own message, and rank 0 removes what was staged.
+ * Errors that every rank hits identically (a bad spec, an unreadable input
+ * checked by rank 0 and broadcast) are printed once, by rank 0.
+ */
+#include "mpi/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/fmt.h"
+#include "core/groups.h"
+#include "core/pipeline.h"
+#include "core/rows.h"
+#include "core/spec.h"
+#include "core/window.h"
+#include "io/commit.h"
+#include "io/csv.h"
+#include "io/dimtable.h"
+#include "io/fsutil.h"
+#include "io/hive.h"
+#include "mpi/scan.h"
+#include "mpi/shuffle.h"
+#include "partition/partitioner.h"
+
+enum { PH_PLAN, PH_SCAN, PH_SHUFFLE, PH_REDUCE, PH_WINDOW, PH_WRITE, PH_COMMIT, PH_COUNT };
+static const char *const phase_names[PH_COUNT] = {"plan",   "scan+map", "shuffle", "reduce",
+                                                  "window", "write",    "commit"};
+
+typedef struct out_file {
+    char path[512]; /* relative to the output directory */
+    uint64_t rows;
+    uint64_t bytes;
+} out_file;
+
+typedef struct run {
+    MPI_Comm comm;
+    int rank, nranks;
+    const sf_run_opts *o;
+    sf_error err;
+    sf_job *job;
+    sf_join_table *dims[SF_MAX_INPUTS];
+    uint64_t fact_size;
+    char runid[48];
+    int replacing;
+    sf_output_stage stage;
+    int staged;
+    sf_pipeline *pipe;
+    sf_groups *reduced;
+    sf_rows rows;
+    int sum_overflow;
+    out_file *files;
+    size_t nfiles;
+    double t[PH_COUNT];
+    sf_shuffle_stats shuffle;
+    sf_scan_stats scan;
+    sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
+    sf_reject_sample local_samples[SF_MAX_SAMPLES];
+    size_t nlocal_samples;
+    sf_counts counts; /* summed over ranks, on rank 0 */
+    sf_reject_sample samples[SF_MAX_SAMPLES];
+    size_t nsamples;
+} run;
+
+void sf_run_opts_init(sf_run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->chunk_size = (uint64_t)64 << 20;
+    o->schedule = SF_SCHED_DYNAMIC;
+    o->shuffle_round = (uint64_t)64 << 20;
+    o->max_line = (uint64_t)16 << 20;
+    o->progress = -1;
+}
+
+/* ---- agreement and errors ---- */
+
+/* Collective. Returns 1 if any rank's rc is non-zero. A failing rank prints
+ * its own message unless same_everywhere says every rank has the same one,
+ * in which case rank 0 alone prints it. */
+static int agree(run *R, int rc, int same_everywhere)
+{
+    int bad = rc != 0, any = 0;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, R->comm);
+    if (bad && (!same_everywhere || R->rank == 0)) {
+        if (same_everywhere || R->nranks == 1)
+            fprintf(stderr, "shardflow: error: %s\n", R->err.msg);
+        else
+            fprintf(stderr, "shardflow: rank %d: error: %s\n", R->rank, R->err.msg);
+    }
+    return any;
+}
+
+/* Broadcasts a byte string from rank 0 (len -1 means "failed"). Returns a
+ * new NUL-terminated buffer on every rank, or NULL (and *len -1). */
+static char *bcast_bytes(run *R, char *data, int64_t *len)
+{
+    MPI_Bcast(len, 1, MPI_INT64_T, 0, R->comm);
+    if (*len < 0)
+        return NULL;
+    if (R->rank != 0) {
+        data = malloc((size_t)*len + 1);
+        if (!data)
+            MPI_Abort(R->comm, 1); /* cannot take part in the broadcast */
+    }
+    for (int64_t off = 0; off < *len;) {
+        int n = *len - off > (1 << 30) ? (1 << 30) : (int)(*len - off);
+        MPI_Bcast(data + off, n, MPI_BYTE, 0, R->comm);
+        off += n;
+    }
+    data[*len] = '\0';
+    return data;
+}
+
+/* ---- plan ---- */
+
+static int load_job(run *R)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t n = -1;
+    if (R->rank == 0 && sf_read_file(R->o->job_path, &text, &len, &R->err) == 0)
+        n = (int64_t)len;
+    text = bcast_bytes(R, text, &n);
+    int rc = text ? 0 : SF_E_IO;
+    if (rc == 0) {
+        sf_job_overrides ov = {R->o->input_names, R->o->input_paths, (size_t)R->o->ninputs,
+                               R->o->output};
+        rc = sf_job_load(text, (size_t)n, R->o->job_path, &ov, &R->job, &R->err);
+    }
+    free(text);
+    return rc;
+}
+
+static void make_runid(run *R)
+{
+    if (R->rank == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(R->runid, sizeof R->runid, "%04d%02d%02dT%02d%02d%02d-%ld", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
+    }
+    MPI_Bcast(R->runid, sizeof R->runid, MPI_CHAR, 0, R->comm);
+}
+
+/* Rank 0 checks every input and the output before any work; then the fact
+ * size and the dimension tables' bytes are broadcast. */
+static int plan(run *R)
+{
+    const sf_job *job = R->job;
+    int rc = 0;
+    if (R->rank == 0) {
+        for (size_t i = 0; i < job->ninputs && !rc; i++) {
+            uint64_t size;
+            rc = sf_file_size(job->inputs[i].path, &size, &R->err);
+            if (rc == SF_E_NOTFOUND || rc == SF_E_INVAL)
+                sf_error_prefix(&R->err, "input '%s'", job->inputs[i].name);
+            if (!rc && (int)i == job->fact)
+                R->fact_size = size;
+            if (!rc && access(job->inputs[i].path, R_OK) != 0)
+                rc = sf_error_set(&R->err, SF_E_IO, "input '%s': cannot read '%s'",
+                                  job->inputs[i].name, job->inputs[i].path);
+        }
+        if (!rc) {
+            rc = sf_output_prepare(&R->stage, job->output.path, R->o->overwrite, R->runid,
+                                   &R->err);
+            R->staged = rc == 0;
+            R->replacing = R->stage.replacing;
+        }
+    }
+    if (agree(R, rc, 1))
+        return -1;
+    int64_t hdr[2] = {(int64_t)R->fact_size, R->replacing};
+    MPI_Bcast(hdr, 2, MPI_INT64_T, 0, R->comm);
+    R->fact_size = (uint64_t)hdr[0];
+    if (R->rank != 0) {
+        if (sf_output_paths(&R->stage, job->output.path, (int)hdr[1], R->runid) != 0)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    }
+    if (agree(R, rc, 0))
+        return -1;
+
+    for (size_t i = 0; i < job->ninputs; i++) {
+        if ((int)i == job->fact)
+            continue;
+        const sf_job_input *in = &job->inputs[i];
+        char *data = NULL;
+        size_t len = 0;
+        int64_t n = -1;
+        if (R->rank == 0 && sf_read_file(in->path, &data, &len, &R->err) == 0)
+            n = (int64_t)len;
+        data = bcast_bytes(R, data, &n);
+        rc = data ? sf_dimtable_load(in, data, (size_t)n, &R->dims[i], &R->err) : SF_E_IO;
+        free(data);
+        if (agree(R, rc, 1))
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- shuffle partial aggregates, reduce ---- */
+
+static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    run *R = ctx;
+    (void)source;
+    return sf_groups_merge_record(R->reduced, rec, len, &R->err);
+}
+
+static sf_groups *new_groups(const sf_job *job)
+{
+    sf_agg_def *defs = calloc(job->naggs ? job->naggs : 1, sizeof *defs);
+    if (!defs)
+        return NULL;
+    for (size_t j = 0; j < job->naggs; j++) {
+        defs[j].kind = job->aggs[j].kind;
+        defs[j].arg = job->aggs[j].arg;
+        defs[j].arg_type = job->aggs[j].arg ? sf_expr_type(job->aggs[j].arg) : SF_NULL;
+        defs[j].out_type = job->aggs[j].type;
+    }
+    sf_groups *g = sf_groups_new(defs, job->naggs);
+    free(defs);
+    return g;
+}
+
+static int shuffle_groups(run *R)
+{
+    sf_groups *local = sf_pipeline_groups(R->pipe);
+    sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
+    sf_buf rec = SF_BUF_INIT;
+    int rc = out ? sf_groups_prepare_export(local) : SF_E_NOMEM;
+    R->reduced = new_groups(R->job);
+    if (!R->reduced)
+        rc = SF_E_NOMEM;
+    size_t n = rc ? 0 : sf_groups_count(local);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(local, i, &key, &klen, &hash);
+        rec.n = 0;
+        rc = sf_groups_export(local, i, &rec);
+        if (!rc)
+            rc = sf_shuffle_put(&out[sf_partition_of(hash, (uint32_t)R->nranks)], rec.p, rec.n);
+    }
+    sf_buf_free(&rec);
+    /* The local partials are in the send buffers now: free them early. */
+    sf_pipeline_free(R->pipe);
+    R->pipe = NULL;
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
+    if (out)
+        rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, merge_group, R, &R->shuffle,
+                                 rc ? NULL : &R->err);
+    for (int d = 0; out && d < R->nranks; d++)
+        sf_buf_free(&out[d]);
+    free(out);
+    return rc;
+}
+
+/* Final rows of this rank's groups: group key values, aggregates, NULL
+ * window columns. */
+static int reduce(run *R)
+{
+    const sf_job *job = R->job;
+    sf_rows_init(&R->rows, job->nresult);
+    int rc = sf_groups_prepare_export(R->reduced);
+    size_t n = rc ? 0 : sf_groups_count(R->reduced);
+    for (size_t i = 0; i < n && !rc; i++) {
+        sf_value *row = sf_rows_append(&R->rows);
+        if (!row) {
+            rc = SF_E_NOMEM;
+            break;
+        }
+        const unsigned char *key;
+        size_t klen, p = 0;
+        uint64_t hash;
+        sf_groups_key(R->reduced, i, &key, &klen, &hash);
+        for (size_t k = 0; k < job->ngroup; k++)
+            p += sf_value_decode(key + p, klen - p, &row[k]);
+        for (size_t j = 0; j < job->naggs; j++)
+            row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &R->sum_overflow);
+        /* Strings borrow from R->reduced, which lives until the end. */
+    }
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory building result rows");
+    return rc;
+}
+
+/* ---- moving rows between ranks ---- */
+
+static int keep_row(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    run *R = ctx;
+    (void)source;
+    int rc = sf_rows_append_record(&R->rows, rec, len);
+    if (rc)
+        sf_error_set(&R->err, rc, "bad or unstorable row record from rank %d", source);
+    return rc;
+}
+
+/* Sends every row to the rank owning the hash of its key columns; the rows
+ * table then holds the rows this rank owns. Collective. */
+static int route_rows(run *R, const int *keys, size_t nkeys)
+{
+    sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
+    sf_buf key = SF_BUF_INIT;
+    int rc = out ? 0 : SF_E_NOMEM;
+    size_t ncols = R->rows.ncols;
+    for (size_t i = 0; i < R->rows.n && !rc; i++) {
+        const sf_value *row = sf_rows_at(&R->rows, i);
+        key.n = 0;
+        for (size_t k = 0; k < nkeys && !rc; k++) {
+            rc = sf_buf_reserve(&key, sf_value_encoded_size(&row[keys[k]]));
+            if (!rc)
+                key.n += sf_value_encode(&row[keys[k]], key.p + key.n);
+        }
+        uint32_t dest = sf_partition_of(sf_groups_hash(key.p, key.n), (uint32_t)R->nranks);
+        unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[dest],
+                                                         sf_rows_encoded_size(row, ncols));
+        if (!p)
+            rc = SF_E_NOMEM;
+        else
+            sf_rows_encode(row, ncols, p);
+    }
+    sf_buf_free(&key);
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory routing rows");
+    /* The records hold copies: the old table can go before receiving. */
+    sf_rows old = R->rows;
+    sf_rows_init(&R->rows, ncols);
+    if (out)
+        rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, keep_row, R, &R->shuffle,
+                                 rc ? NULL : &R->err);
+    sf_rows_free(&old);
+    for (int d = 0; out && d < R->nranks; d++)
+        sf_buf_free(&out[d]);
+    free(out);
+    return rc;
+}
+
+static int windows(run *R)
+{
+    const sf_job *job = R->job;
+    for (size_t w = 0; w < job->nwindows; w++) {
+        const sf_job_window *win = &job->windows[w];
+        int rc = route_rows(R, win->partition_by, win->npartition);
+        if (agree(R, rc, 0))
+            return -1;
+        int *keys = malloc((win->npartition + 1) * sizeof *keys);
+        rc = keys ? 0 : SF_E_NOMEM;
+        if (keys) {
+            memcpy(keys, win->partition_by, win->npartition * sizeof *keys);
+            keys[win->npartition] = win->order_by;
+            rc = sf_rows_sort(&R->rows, keys, win->npartition + 1);
+        }
+        free(keys);
+        if (!rc)
+            rc = sf_window_eval(&R->rows, win, (int)(job->ngroup + job->naggs + w));
+        if (rc)
+            sf_error_set(&R->err, rc, "out of memory evaluating window '%s'", win->name);
+        if (agree(R, rc, 0))
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- write ---- */
+
+static int add_file(run *R, const char *rel, uint64_t rows, uint64_t bytes)
+{
+    out_file *f = realloc(R->files, (R->nfiles + 1) * sizeof *f);
+    if (!f)
+        return SF_E_NOMEM;
+    R->files = f;
+    snprintf(f[R->nfiles].path, sizeof f->path, "%s", rel);
+    f[R->nfiles].rows = rows;
+    f[R->nfiles].bytes = bytes;
+    R->nfiles++;
+    return 0;
+}
+
+/* Writes rows [lo, hi) - one partition - to DIR/part-00000.csv. */
+static int write_partition(run *R, size_t lo, size_t hi)
+{
+    const sf_job *job = R->job;
+    const sf_job_output *o = &job->output;
+    sf_buf rel = SF_BUF_INIT;
+    const sf_value *first = sf_rows_at(&R->rows, lo);
+    sf_value pv[64] = {{0}};
+    const char *pn[64] = {0};
+    size_t np = o->npartition < 64 ? o->npartition : 64;
+    for (size_t k = 0; k < np; k++) {
+        pv[k] = first[o->partition_by[k]];
+        pn[k] = job->result_names[o->partition_by[k]];
+    }
+    int rc = sf_hive_dirname(pn, pv, np, &rel);
+    if (!rc)
+        rc = sf_buf_printf(&rel, "%spart-00000.csv", np ? "/" : "");
+    char *dir = NULL, *path = NULL;
+    if (!rc) {
+        size_t n = strlen(R->stage.tmpdir) + rel.n + 2;
+        path = malloc(n);
+        dir = malloc(n);
+        if (!path || !dir)
+            rc = SF_E_NOMEM;
+        else {
+            snprintf(path, n, "%s/%s", R->stage.tmpdir, (const char *)rel.p);
+            snprintf(dir, n, "%s", path);
+            *strrchr(dir, '/') = '\0';
+        }
+    }
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory");
+    if (!rc)
+        rc = sf_mkdirs(dir, &R->err);
+    sf_csv_writer *w = NULL;
+    if (!rc)
+        rc = sf_csv_writer_open(&w, path, &R->err);
+    if (!rc) {
+        for (size_t c = 0; c < o->ncolumns; c++) {
+            const char *name = job->result_names[o->columns[c]];
+            sf_csv_write_field(w, name, strlen(name));
+        }
+        sf_csv_end_row(w);
+        for (size_t i = lo; i < hi; i++) {
+            const sf_value *row = sf_rows_at(&R->rows, i);
+            for (size_t c = 0; c < o->ncolumns; c++)
+                sf_csv_write_value(w, &row[o->columns[c]]);
+            sf_csv_end_row(w);
+        }
+        uint64_t bytes = 0;
+        rc = sf_csv_writer_close(w, &bytes, &R->err);
+        if (!rc && add_file(R, (const char *)rel.p, hi - lo, bytes) != 0)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    }
+    sf_buf_free(&rel);
+    free(dir);
+    free(path);
+    return rc;
+}
+
+static int same_values(const sf_value *a, const sf_value *b, const int *cols, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (sf_value_cmp(&a[cols[k]], &b[cols[k]]) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static int write_output(run *R)
+{
+    const sf_job_output *o = &R->job->output;
+    int rc = route_rows(R, o->partition_by, o->npartition);
+    if (agree(R, rc, 0))
+        return -1;
+    int *keys = malloc((o->npartition + o->nsort + 1) * sizeof *keys);
+    rc = keys ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    if (keys) {
+        memcpy(keys, o->partition_by, o->npartition * sizeof *keys);
+        memcpy(keys + o->npartition, o->sort_by, o->nsort * sizeof *keys);
+        if (sf_rows_sort(&R->rows, keys, o->npartition + o->nsort) != 0)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
+    }
+    free(keys);
+    size_t lo = 0;
+    for (size_t i = 1; i <= R->rows.n && !rc; i++) {
+        if (i == R->rows.n || !same_values(sf_rows_at(&R->rows, lo), sf_rows_at(&R->rows, i),
+                                           o->partition_by, o->npartition)) {
+            rc = write_partition(R, lo, i);
+            lo = i;
+        }
+    }
+    /* An unpartitioned output with no rows still gets its file (a header),
+     * from the rank that owns the empty key. */
+    uint32_t owner = sf_partition_of(sf_groups_hash(NULL, 0), (uint32_t)R->nranks);
+    if (!rc && o->npartition == 0 && R->rows.n == 0 && (uint32_t)R->rank == owner)
+        rc = write_partition(R, 0, 0);
+    return rc;
+}
+
+/* ---- manifest and summary (rank 0, after gathering) ---- */
+
+static int gather_files(run *R, out_file **all, size_t *nall)
+{
+    int mine = (int)(R->nfiles * sizeof(out_file));
+    int *counts = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
+    int *displs = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
+    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, R->comm);
+    size_t total = 0;
+    if (R->rank == 0) {
+        for (int r = 0; r < R->nranks; r++) {
+            displs[r] = (int)total;
+            total += (size_t)counts[r];
+        }
+        *all = malloc(total ? total : 1);
+        *nall = total / sizeof(out_file);
+    }
+    MPI_Gatherv(R->files, mine, MPI_BYTE, R->rank == 0 ? *all : NULL, counts, displs, MPI_BYTE,
+                0, R->comm);
+    free(counts);
+    free(displs);
+    return 0;
+}
+
+static int cmp_files(const void *a, const void *b)
+{
+    return strcmp(((const out_file *)a)->path, ((const out_file *)b)->path);
+}
+
+static void gather_stats(run *R)
+{
+    MPI_Reduce(&R->local_counts, &R->counts, sizeof R->counts / sizeof(uint64_t), MPI_UINT64_T,
+               MPI_SUM, 0, R->comm);
+    const sf_reject_sample *s = R->local_samples;
+    int bytes = (int)(R->nlocal_samples * sizeof *s);
+    int *counts = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
+    int *displs = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
+    MPI_Gather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, 0, R->comm);
+    sf_reject_sample *all = NULL;
+    size_t total = 0;
+    if (R->rank == 0) {
+        for (int r = 0; r < R->nranks; r++) {
+            displs[r] = (int)total;
+            total += (size_t)counts[r];
+        }
+        all = malloc(total ? total : 1);
+    }
+    MPI_Gatherv(s, bytes, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, R->comm);
+    if (R->rank == 0) {
+        for (size_t i = 0; i < total / sizeof *all; i++)
+            sf_samples_insert(R->samples, &R->nsamples, &all[i]);
+    }
+    free(all);
+    free(counts);
+    free(displs);
+}
+
+static uint64_t peak_rss_bytes(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)ru.ru_maxrss * 1024;
+}
+
+static int build_manifest(run *R, const out_file *files, size_t nfiles, const double *tmax,
+                          const uint64_t *rss, const sf_shuffle_stats *sh, double wall,
+                          sf_buf *m)
+{
+    const sf_job *job = R->job;
+    const sf_counts *c = &R->counts;
+    uint64_t out_rows = 0, out_bytes = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        out_rows += files[i].rows;
+        out_bytes += files[i].bytes;
+    }
+    int rc = sf_buf_printf(m, "{\n  \"shardflow_version\": \"%s\",\n  \"job\": ", SF_VERSION);
+    rc |= sf_buf_json_string(m, job->name, strlen(job->name));
+    rc |= sf_buf_printf(m, ",\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\","
+                        "\n  \"chunk_size\": %llu,\n  \"status\": \"committed\",\n  \"inputs\": [",
+                        R->runid, R->nranks,
+                        R->o->schedule == SF_SCHED_STATIC ? "static" : "dynamic",
+                        (unsigned long long)R->o->chunk_size);
+    for (size_t i = 0; i < job->ninputs; i++) {
+        uint64_t size = 0;
+        sf_file_size(job->inputs[i].path, &size, NULL);
+        rc |= sf_buf_printf(m, "%s\n    {\"name\": \"%s\", \"role\": \"%s\", \"path\": ",
+                            i ? "," : "", job->inputs[i].name,
+                            job->inputs[i].is_fact ? "fact" : "dimension");
+        rc |= sf_buf_json_string(m, job->inputs[i].path, strlen(job->inputs[i].path));
+        rc |= sf_buf_printf(m, ", \"bytes\": %llu", (unsigned long long)size);
+        if (!job->inputs[i].is_fact)
+            rc |= sf_buf_printf(m, ", \"rows\": %zu", sf_join_table_rows(R->dims[i]));
+        rc |= sf_buf_printf(m, "}");
+    }
+    rc |= sf_buf_printf(m, "\n  ],\n  \"counts\": {\n    \"lines_read\": %llu,\n"
+                        "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"
+                        "    \"rows_filtered\": %llu,\n    \"rows_dropped_by_join\": %llu,\n"
+                        "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n"
+                        "    \"output_rows\": %llu,\n    \"bytes_scanned\": %llu,\n"
+                        "    \"rejected_by_reason\": {",
+                        (unsigned long long)c->lines_read, (unsigned long long)c->blank_lines,
+                        (unsigned long long)c->rows_rejected, (unsigned long long)c->rows_filtered,
+                        (unsigned long long)c->rows_dropped_by_join,
+                        (unsigned long long)c->rows_aggregated, (unsigned long long)out_rows,
+                        (unsigned long long)out_rows, (unsigned long long)c->bytes_scanned);
+    int first = 1;
+    for (int r = 0; r < SF_REJ_NREASONS; r++) {
+        if (!c->rejected_by_reason[r])
+            continue;
+        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? "" : ", ",
+                            sf_reject_reason_name((sf_reject_reason)r),
+                            (unsigned long long)c->rejected_by_reason[r]);
+        first = 0;
+    }
+    rc |= sf_buf_printf(m, "},\n    \"dropped_by_join\": {");
+    first = 1;
+    for (size_t i = 0; i < job->ninputs; i++) {
+        if (job->inputs[i].is_fact)
+            continue;
+        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? "" : ", ", job->inputs[i].name,
+                            (unsigned long long)c->dropped_by_join[i]);
+        first = 0;
+    }
+    rc |= sf_buf_printf(m, "}\n  },\n  \"rejected_samples\": [");
+    for (size_t i = 0; i < R->nsamples; i++) {
+        const sf_reject_sample *s = &R->samples[i];
+        const char *path = job->inputs[job->fact].path;
+        rc |= sf_buf_printf(m, "%s\n    {\"file\": ", i ? "," : "");
+        rc |= sf_buf_json_string(m, path, strlen(path));
+        rc |= sf_buf_printf(m, ", \"offset\": %llu, \"reason\": \"%s\", \"message\": ",
+                            (unsigned long long)s->offset,
+                            sf_reject_reason_name((sf_reject_reason)s->reason));
+        rc |= sf_buf_json_string(m, s->msg, strlen(s->msg));
+        rc |= sf_buf_printf(m, "}");
+    }
+    rc |= sf_buf_printf(m, "%s],\n  \"files\": [", R->nsamples ? "\n  " : "");
+    for (size_t i = 0; i < nfiles; i++) {
+        rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
+        rc |= sf_buf_json_string(m, files[i].path, strlen(files[i].path));
+        rc |= sf_buf_printf(m, ", \"rows\": %llu, \"bytes\": %llu}",
+                            (unsigned long long)files[i].rows,
+                            (unsigned long long)files[i].bytes);
+    }
+    rc |= sf_buf_printf(m, "%s],\n  \"output_bytes\": %llu,\n  \"phases_seconds\": {",
+                        nfiles ? "\n  " : "", (unsigned long long)out_bytes);
+    for (int p = 0; p < PH_COUNT; p++)
+        rc |= sf_buf_printf(m, "%s\"%s\": %.6f", p ? ", " : "", phase_names[p], tmax[p]);
+    rc |= sf_buf_printf(m, "},\n  \"wall_seconds\": %.6f,\n  \"shuffle\": {\"bytes_sent\": %llu, "
+                        "\"records_sent\": %llu, \"messages_sent\": %llu, \"rounds\": %llu},\n"
+                        "  \"peak_rss_bytes\": [",
+                        wall, (unsigned long long)sh->bytes_sent,
+                        (unsigned long long)sh->records_sent, (unsigned long long)sh->messages_sent,
+                        (unsigned long long)sh->rounds);
+    for (int r = 0; r < R->nranks; r++)
+        rc |= sf_buf_printf(m, "%s%llu", r ? ", " : "", (unsigned long long)rss[r]);
+    rc |= sf_buf_printf(m, "]\n}\n");
+    return rc ? SF_E_NOMEM : 0;
+}
+
+static void print_summary(run *R, const out_file *files, size_t nfiles, const double *tmax,
+                          const uint64_t *rss, double wall)
+{
+    const sf_counts *c = &R->counts;
+    uint64_t rows = 0, maxrss = 0;
+    for (size_t i = 0; i < nfiles; i++)
+        rows += files[i].rows;
+    for (int r = 0; r < R->nranks; r++)
+        maxrss = rss[r] > maxrss ? rss[r] : maxrss;
+    double mb = (double)c->bytes_scanned / 1e6;
+    fprintf(stderr, "shardflow: %s: %llu lines, %.1f MB in %.2f s on %d rank%s (%.1f MB/s)\n",
+            R->job->name, (unsigned long long)c->lines_read, mb, wall, R->nranks,
+            R->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0);
+    fprintf(stderr, "  phase      seconds (max over ranks)\n");
+    for (int p = 0; p < PH_COUNT; p++)
+        fprintf(stderr, "  %-10s %8.3f\n", phase_names[p], tmax[p]);
+    fprintf(stderr, "  lines read %llu = aggregated %llu + filtered %llu + rejected %llu + "
+            "dropped by join %llu + blank %llu\n",
+            (unsigned long long)c->lines_read, (unsigned long long)c->rows_aggregated,
+            (unsigned long long)c->rows_filtered, (unsigned long long)c->rows_rejected,
+            (unsigned long long)c->rows_dropped_by_join, (unsigned long long)c->blank_lines);
+    for (size_t i = 0; i < R->nsamples && i < 3; i++)
+        fprintf(stderr, "  rejected: %s: byte %llu: %s\n", R->job->inputs[R->job->fact].path,
+                (unsigned long long)R->samples[i].offset, R->samples[i].msg);
+    if (c->rows_rejected > 3)
+        fprintf(stderr, "  (%llu rejected lines in all; see _MANIFEST.json)\n",
+                (unsigned long long)c->rows_rejected);
+    if (R->sum_overflow)
+        fprintf(stderr, "  warning: an int64 sum overflowed; its value is empty in the output\n");
+    fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
+    fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->stage.out, nfiles,
+            nfiles == 1 ? "" : "s", (unsigned long long)rows);
+}
+
+/* Gathers metrics, builds the manifest and commits (rank 0). Collective. */
+static int finish(run *R, double t_start)
+{
+    out_file *files = NULL;
+    size_t nfiles = 0;
+    gather_files(R, &files, &nfiles);
+    gather_stats(R);
+    double tmax[PH_COUNT];
+    MPI_Reduce(R->t, tmax, PH_COUNT, MPI_DOUBLE, MPI_MAX, 0, R->comm);
+    uint64_t myrss = peak_rss_bytes();
+    uint64_t *rss = R->rank == 0 ? calloc((size_t)R->nranks, sizeof *rss) : NULL;
+    MPI_Gather(&myrss, 1, MPI_UINT64_T, rss, 1, MPI_UINT64_T, 0, R->comm);
+    sf_shuffle_stats sh;
+    MPI_Reduce(&R->shuffle, &sh, sizeof sh / sizeof(uint64_t), MPI_UINT64_T, MPI_SUM, 0,
+               R->comm);
+    int overflow = 0;
+    MPI_Reduce(&R->sum_overflow, &overflow, 1, MPI_INT, MPI_MAX, 0, R->comm);
+    R->sum_overflow = overflow;
+
+    int rc = 0;
+    if (R->rank == 0) {
+        double t0 = MPI_Wtime();
+        qsort(files, nfiles, sizeof *files, cmp_files);
+        const sf_counts *c = &R->counts;
+        if (c->lines_read != c->blank_lines + c->rows_rejected + c->rows_filtered +
+                                 c->rows_dropped_by_join + c->rows_aggregated)
+            rc = sf_error_set(&R->err, SF_E_INTERNAL, "internal error: line accounting does not "
+                              "add up (read %llu)", (unsigned long long)c->lines_read);
+        if (!rc && c->bytes_scanned != R->fact_size)
+            rc = sf_error_set(&R->err, SF_E_INTERNAL, "internal error: scanned %llu bytes of "
+                              "%llu (did the input change during the run?)",
+                              (unsigned long long)c->bytes_scanned,
+                              (unsigned long long)R->fact_size);
+        sf_buf m = SF_BUF_INIT;
+        R->t[PH_COMMIT] = MPI_Wtime() - t0;
+        tmax[PH_COMMIT] = R->t[PH_COMMIT];
+        double wall = MPI_Wtime() - t_start;
+        if (!rc && build_manifest(R, files, nfiles, tmax, rss, &sh, wall, &m) != 0)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building the manifest");
+        if (!rc)
+            rc = sf_output_commit(&R->stage, (const char *)m.p, m.n, &R->err);
+        tmax[PH_COMMIT] = MPI_Wtime() - t0;
+        wall = MPI_Wtime() - t_start;
+        if (!rc)
+            R->staged = 0;
+        if (!rc && !R->o->quiet)
+            print_summary(R, files, nfiles, tmax, rss, wall);
+        sf_buf_free(&m);
+    }
+    free(files);
+    free(rss);
+    return rc;
+}
+
+/* ---- entry points ---- */
+
+static int run_job(run *R)
+{
+    double t_start = MPI_Wtime(), t;
+    if (load_job(R) != 0) {
+        if (R->rank == 0)
+            fprintf(stderr, "shardflow: %s\n", R->err.msg);
+        return 2;
+    }
+    make_runid(R);
+    t = MPI_Wtime();
+    if (plan(R) != 0)
+        return 1;
+    int progress = R->o->progress >= 0 ? R->o->progress : isatty(STDERR_FILENO);
+    int rc = 0;
+    R->pipe = sf_pipeline_new(R->job, R->dims, &R->err);
+    if (!R->pipe)
+        rc = SF_E_NOMEM;
+    size_t nchunks = 0;
+    sf_chunk *chunks = rc ? NULL : sf_scan_make_chunks(&R->fact_size, 1, R->o->chunk_size,
+                                                       &nchunks);
+    if (!rc && !chunks)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    R->t[PH_PLAN] = MPI_Wtime() - t;
+    if (agree(R, rc, 0)) {
+        free(chunks);
+        return 1;
+    }
+
+    t = MPI_Wtime();
+    const char *paths[1] = {R->job->inputs[R->job->fact].path};
+    rc = sf_scan_run(R->comm, paths, chunks, nchunks, R->o, progress, R->pipe, &R->scan,
+                     &R->err);
+    free(chunks);
+    R->t[PH_SCAN] = MPI_Wtime() - t;
+    if (agree(R, rc, 0))
+        return 1;
+
+    /* Keep the counts: the shuffle frees the pipeline. */
+    R->local_counts = *sf_pipeline_counts(R->pipe);
+    const sf_reject_sample *s = sf_pipeline_samples(R->pipe, &R->nlocal_samples);
+    memcpy(R->local_samples, s, R->nlocal_samples * sizeof *s);
+
+    t = MPI_Wtime();
+    rc = shuffle_groups(R);
+    R->t[PH_SHUFFLE] = MPI_Wtime() - t;
+    if (agree(R, rc, 0))
+        return 1;
+
+    t = MPI_Wtime();
+    rc = reduce(R);
+    R->t[PH_REDUCE] = MPI_Wtime() - t;
+    if (agree(R, rc, 0))
+        return 1;
+
+    t = MPI_Wtime();
+    rc = windows(R);
+    R->t[PH_WINDOW] = MPI_Wtime() - t;
+    if (rc)
+        return 1;
+
+    t = MPI_Wtime();
+    rc = write_output(R);
+    R->t[PH_WRITE] = MPI_Wtime() - t;
+    if (agree(R, rc, 0))
+        return 1;
+
+    rc = finish(R, t_start);
+    if (agree(R, rc, 1))
+        return 1;
+    return 0;
+}
+
+static void run_free(run *R)
+{
+    sf_pipeline_free(R->pipe);
+    sf_groups_free(R->reduced);
+    sf_rows_free(&R->rows);
+    for (size_t i = 0; i < SF_MAX_INPUTS; i++)
+        sf_join_table_free(R->dims[i]);
+    if (R->rank == 0 && R->staged)
+        sf_output_abort(&R->stage);
+    sf_output_stage_free(&R->stage);
+    sf_job_free(R->job);
+    free(R->files);
+}
+
+int sf_run_main(const sf_run_opts *o)
+{
+    run *R = calloc(1, sizeof *R);
+    if (!R) {
+        fprintf(stderr, "shardflow: out of memory\n");
+        return 1;
+    }
+    R->comm = MPI_COMM_WORLD;
+    MPI_Comm_rank(R->comm, &R->rank);
+    MPI_Comm_size(R->comm, &R->nranks);
+    R->o = o;
+    sf_error_clear(&R->err);
+    sf_rows_init(&R->rows, 0);
+    int rc = run_job(R);
+    if (rc && R->rank == 0 && R->staged)
+        fprintf(stderr, "shardflow: run failed; nothing was committed%s\n",
+                R->replacing ? " and the previous output is untouched" : "");
+    run_free(R);
+    free(R);
+    return rc;
+}
+
+static void print_plan(const sf_job *job)
+{
+    printf("job %s: valid\n", job->name);
+    for (size_t i = 0; i < job->ninputs; i++) {
+        const sf_job_input *in = &job->inputs[i];
+        printf("  input %-10s %-9s %-5s %s\n", in->name, in->is_fact ? "fact" : "dimension",
+               in->format == SF_FORMAT_CSV ? "csv" : "jsonl", in->path);
+        for (size_t c = 0; c < in->ncolumns; c++)
+            printf("      %-24s %s%s\n", in->columns[c].name, sf_type_name(in->columns[c].type),
+                   (int)c == in->key_col ? " (key)" : "");
+    }
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        if (st->kind == SF_STEP_DERIVE)
+            printf("  %s derive %s: %s\n", st->field, job->slot_names[st->slot],
+                   sf_type_name(job->slot_types[st->slot]));
+        else if (st->kind == SF_STEP_FILTER)
+            printf("  %s filter\n", st->field);
+        else
+            printf("  %s %s join %s on %s (+%zu column%s)\n", st->field,
+                   st->inner ? "inner" : "left", job->inputs[st->input].name,
+                   job->slot_names[st->on_slot], st->nselect, st->nselect == 1 ? "" : "s");
+    }
+    printf("  group by:");
+    for (size_t i = 0; i < job->ngroup; i++)
+        printf("%s %s", i ? "," : "", job->slot_names[job->group_slots[i]]);
+    printf("%s\n  result columns:\n", job->ngroup ? "" : " (one group)");
+    for (size_t i = 0; i < job->nresult; i++)
+        printf("      %-24s %s\n", job->result_names[i], sf_type_name(job->result_types[i]));
+    printf("  output: %s (%s", job->output.path, job->output.format);
+    for (size_t i = 0; i < job->output.npartition; i++)
+        printf("%s%s=...", i ? "/" : ", partitioned by ",
+               job->result_names[job->output.partition_by[i]]);
+    printf(")\n");
+}
+
+int sf_validate_main(const sf_run_opts *o)
+{
+    char *text = NULL;
+    size_t len = 0;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_read_file(o->job_path, &text, &len, &err) != 0) {
+        fprintf(stderr, "shardflow: %s\n", err.msg);
+        return 2;
+    }
+    sf_job_overrides ov = {o->input_names, o->input_paths, (size_t)o->ninputs, o->output};
+    sf_job *job = NULL;
+    int rc = sf_job_load(text, len, o->job_path, &ov, &job, &err);
+    free(text);
+    if (rc) {
+        fprintf(stderr, "shardflow: %s\n", err.msg);
+        return 2;
+    }
+    print_plan(job);
+    sf_job_free(job);
+    return 0;
+}

@@ -1,0 +1,44 @@
+/* run.h - `shardflow run` and `shardflow validate`: the distributed job driver.
+ *
+ * Phases of a run (see docs/architecture.md): plan on rank 0 and broadcast,
+ * scan+map every chunk into a per-rank combiner, shuffle partial aggregates
+ * to their owners, reduce, window, write the partitions under _temporary and
+ * commit with _MANIFEST.json and _SUCCESS.
+ */
+#ifndef SF_RUN_H
+#define SF_RUN_H
+
+#include <stdint.h>
+
+#define SF_MAX_INPUT_OVERRIDES 64
+
+typedef enum { SF_SCHED_DYNAMIC = 0, SF_SCHED_STATIC } sf_schedule;
+
+typedef struct sf_run_opts {
+    const char *job_path;
+    const char *input_names[SF_MAX_INPUT_OVERRIDES];
+    const char *input_paths[SF_MAX_INPUT_OVERRIDES];
+    int ninputs;
+    const char *output;   /* NULL: the spec's output.path */
+    int overwrite;
+    uint64_t chunk_size;  /* bytes */
+    sf_schedule schedule;
+    uint64_t shuffle_round; /* bytes per all-to-all round, summed over ranks */
+    uint64_t max_line;    /* bytes */
+    int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */
+    int quiet;            /* no summary table */
+} sf_run_opts;
+
+/* Defaults for every option. Cannot fail. */
+void sf_run_opts_init(sf_run_opts *o);
+
+/* Runs the job. Collective over MPI_COMM_WORLD (MPI is initialized).
+ * Returns the process exit code: 0 success, 1 runtime failure, 2 bad spec or
+ * usage. Rank 0 prints errors; nothing is committed on failure. */
+int sf_run_main(const sf_run_opts *o);
+
+/* Loads and checks the job spec without reading data; prints a summary of
+ * the plan. Not collective (runs without MPI). Returns 0 or 2. */
+int sf_validate_main(const sf_run_opts *o);
+
+#endif

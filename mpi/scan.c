@@ -1,0 +1,237 @@
+/* scan.c - chunk scheduling and line reading.
+ *
+ * Dynamic protocol: a worker sends TAG_REQ (the index of the chunk it just
+ * finished, or -1) to rank 0 and waits for TAG_CHUNK (the next index, or -1
+ * when none are left, or -2 when the scan is aborted). Rank 0 polls for
+ * requests with MPI_Test every SERVE_EVERY lines of its own work, and serves
+ * the remaining requests once its own share is done. Done bytes reported in
+ * requests drive the progress line.
+ */
+#include "mpi/scan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/range_reader.h"
+
+#define TAG_REQ 101
+#define TAG_CHUNK 102
+#define SERVE_EVERY 2048
+#define NO_MORE (-1)
+#define ABORTED (-2)
+
+sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
+                              size_t *n)
+{
+    size_t total = 0;
+    for (size_t f = 0; f < nfiles; f++)
+        total += (size_t)((sizes[f] + chunk_size - 1) / chunk_size);
+    *n = 0;
+    sf_chunk *c = malloc((total ? total : 1) * sizeof *c);
+    if (!c)
+        return NULL;
+    for (size_t f = 0; f < nfiles; f++) {
+        for (uint64_t s = 0; s < sizes[f]; s += chunk_size) {
+            c[*n].file = (int32_t)f;
+            c[*n].start = s;
+            c[*n].end = s + chunk_size < sizes[f] ? s + chunk_size : sizes[f];
+            (*n)++;
+        }
+    }
+    return c;
+}
+
+typedef struct scan_state {
+    MPI_Comm comm;
+    int rank, nranks;
+    const char *const *paths;
+    const sf_chunk *chunks;
+    size_t nchunks;
+    const sf_run_opts *o;
+    sf_pipeline *p;
+    sf_scan_stats *stats;
+    sf_error *err;
+    /* rank 0, dynamic */
+    int dynamic;
+    size_t next;        /* next chunk to hand out */
+    int workers_left;   /* workers not yet told NO_MORE */
+    MPI_Request req;
+    long req_buf;
+    int aborted;        /* rank 0 failed: answer ABORTED */
+    /* progress (rank 0) */
+    int progress;
+    uint64_t total_bytes, done_bytes;
+    double t0, last_print;
+} scan_state;
+
+static uint64_t chunk_bytes(const sf_chunk *c) { return c->end - c->start; }
+
+static void print_progress(scan_state *s, int final)
+{
+    double now = MPI_Wtime();
+    if (!s->progress || (!final && now - s->last_print < 1.0))
+        return;
+    s->last_print = now;
+    double el = now - s->t0, mb = (double)s->done_bytes / 1e6;
+    double rate = el > 0 ? mb / el : 0;
+    double frac = s->total_bytes ? (double)s->done_bytes / (double)s->total_bytes : 1.0;
+    double eta = rate > 0 ? ((double)s->total_bytes / 1e6 - mb) / rate : 0;
+    int tty = isatty(STDERR_FILENO);
+    fprintf(stderr, "%sscan: %.1f / %.1f MB (%.0f%%)  %.1f MB/s  ETA %.0f s%s",
+            tty ? "\r" : "", mb, (double)s->total_bytes / 1e6, 100 * frac, rate, eta,
+            tty && !final ? "   " : "\n");
+    fflush(stderr);
+}
+
+/* Rank 0: answers every request that has arrived (blocking until one does
+ * if wait is set). */
+static void serve(scan_state *s, int wait)
+{
+    for (;;) {
+        if (s->workers_left == 0)
+            return;
+        int flag = 0;
+        MPI_Status st;
+        if (wait)
+            MPI_Wait(&s->req, &st), flag = 1;
+        else
+            MPI_Test(&s->req, &flag, &st);
+        if (!flag)
+            return;
+        if (s->req_buf >= 0)
+            s->done_bytes += chunk_bytes(&s->chunks[s->req_buf]);
+        long answer;
+        if (s->aborted)
+            answer = ABORTED;
+        else if (s->next < s->nchunks)
+            answer = (long)s->next++;
+        else
+            answer = NO_MORE;
+        if (answer < 0)
+            s->workers_left--;
+        s->stats->requests++;
+        MPI_Send(&answer, 1, MPI_LONG, st.MPI_SOURCE, TAG_CHUNK, s->comm);
+        if (s->workers_left > 0)
+            MPI_Irecv(&s->req_buf, 1, MPI_LONG, MPI_ANY_SOURCE, TAG_REQ, s->comm, &s->req);
+        print_progress(s, 0);
+        wait = 0;
+    }
+}
+
+static int scan_chunk(scan_state *s, const sf_chunk *c)
+{
+    sf_range_reader *r = NULL;
+    const char *path = s->paths[c->file];
+    int rc = sf_range_reader_open(&r, path, c->start, c->end, 0, (size_t)s->o->max_line, s->err);
+    if (rc)
+        return rc;
+    const char *line;
+    size_t len;
+    uint64_t off, nlines = 0;
+    for (;;) {
+        rc = sf_range_reader_next(r, &line, &len, &off, s->err);
+        if (rc == 1) {
+            rc = sf_pipeline_push(s->p, line, len, c->file, off);
+            if (rc) {
+                sf_error_set(s->err, rc, "%s: out of memory at byte %llu", path,
+                             (unsigned long long)off);
+                break;
+            }
+        } else if (rc == SF_E_LIMIT) {
+            sf_pipeline_reject(s->p, c->file, off, SF_REJ_LINE_TOO_LONG, s->err->msg);
+            rc = 0;
+        } else {
+            break; /* 0: end of range; < 0: read error with err set */
+        }
+        if (s->dynamic && s->rank == 0 && ++nlines % SERVE_EVERY == 0)
+            serve(s, 0);
+        else if (s->rank == 0 && !s->dynamic && ++nlines % SERVE_EVERY == 0) {
+            s->done_bytes = sf_range_reader_bytes(r) * (uint64_t)s->nranks;
+            print_progress(s, 0);
+        }
+    }
+    sf_pipeline_add_bytes(s->p, sf_range_reader_bytes(r));
+    sf_range_reader_close(r);
+    s->stats->chunks++;
+    return rc;
+}
+
+static int scan_dynamic(scan_state *s)
+{
+    int rc = 0;
+    if (s->rank == 0) {
+        s->workers_left = s->nranks - 1;
+        if (s->workers_left > 0)
+            MPI_Irecv(&s->req_buf, 1, MPI_LONG, MPI_ANY_SOURCE, TAG_REQ, s->comm, &s->req);
+        while (!rc && s->next < s->nchunks) {
+            size_t k = s->next++;
+            rc = scan_chunk(s, &s->chunks[k]);
+            s->done_bytes += chunk_bytes(&s->chunks[k]);
+            serve(s, 0);
+        }
+        if (rc)
+            s->aborted = 1;
+        while (s->workers_left > 0)
+            serve(s, 1);
+        print_progress(s, 1);
+    } else {
+        long done = -1, k;
+        for (;;) {
+            MPI_Send(&done, 1, MPI_LONG, 0, TAG_REQ, s->comm);
+            MPI_Recv(&k, 1, MPI_LONG, 0, TAG_CHUNK, s->comm, MPI_STATUS_IGNORE);
+            if (k < 0)
+                break;
+            if (rc == 0)
+                rc = scan_chunk(s, &s->chunks[k]);
+            /* After a failure keep asking (and skipping) so rank 0 is not
+             * left waiting; the failure is agreed on after the scan. */
+            done = k;
+        }
+    }
+    return rc;
+}
+
+int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
+                const sf_run_opts *o, int progress, sf_pipeline *p, sf_scan_stats *stats,
+                sf_error *err)
+{
+    scan_state s;
+    memset(&s, 0, sizeof s);
+    s.comm = comm;
+    MPI_Comm_rank(comm, &s.rank);
+    MPI_Comm_size(comm, &s.nranks);
+    s.paths = paths;
+    s.chunks = chunks;
+    s.nchunks = nchunks;
+    s.o = o;
+    s.p = p;
+    s.stats = stats;
+    s.err = err;
+    s.dynamic = o->schedule == SF_SCHED_DYNAMIC && s.nranks > 1;
+    s.progress = progress && s.rank == 0;
+    for (size_t i = 0; i < nchunks; i++)
+        s.total_bytes += chunk_bytes(&chunks[i]);
+    s.t0 = s.last_print = MPI_Wtime();
+
+    int rc = 0;
+    if (s.dynamic) {
+        rc = scan_dynamic(&s);
+    } else {
+        size_t lo = nchunks * (size_t)s.rank / (size_t)s.nranks;
+        size_t hi = nchunks * (size_t)(s.rank + 1) / (size_t)s.nranks;
+        for (size_t k = lo; k < hi && !rc; k++)
+            rc = scan_chunk(&s, &chunks[k]);
+        if (s.rank == 0 && s.progress) {
+            s.done_bytes = s.total_bytes;
+            print_progress(&s, 1);
+        }
+    }
+    /* Agree: a failed rank makes every rank fail, with its own message kept. */
+    int bad = rc != 0, anybad = 0;
+    MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, comm);
+    if (anybad && !rc)
+        rc = sf_error_set(err, SF_E_INTERNAL, "scan stopped: another rank failed");
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* shuffle.h - all-to-all exchange of records in rounds of bounded size.
+ *
+ * Senders frame records into one buffer per destination rank with
+ * sf_shuffle_put(); sf_shuffle_exchange() moves them with MPI_Alltoallv in
+ * rounds: in each round a rank sends each destination whole records worth
+ * at most round_bytes / nranks (at least one record), so a message never
+ * nears MPI's 2 GiB int-count limit and receive memory stays bounded. Every
+ * received record is handed to a callback, sources in rank order.
+ */
+#ifndef SF_SHUFFLE_H
+#define SF_SHUFFLE_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+typedef struct sf_shuffle_stats {
+    uint64_t bytes_sent, bytes_received; /* record bytes, framing included */
+    uint64_t records_sent, records_received;
+    uint64_t messages_sent, messages_received; /* non-empty (src,dst) pairs per round */
+    uint64_t rounds;
+} sf_shuffle_stats;
+
+/* Appends one record (len bytes) to a destination's buffer, framed with its
+ * length. Returns 0 or SF_E_NOMEM. */
+int sf_shuffle_put(sf_buf *dest, const void *rec, size_t len);
+
+/* Reserves a record of len bytes in dest and returns where to write it, or
+ * NULL when out of memory. */
+unsigned char *sf_shuffle_reserve(sf_buf *dest, size_t len);
+
+typedef int (*sf_shuffle_fn)(void *ctx, const unsigned char *rec, size_t len, int source);
+
+/* Collective over comm. Sends out[d] (framed records) to rank d for every d,
+ * calling fn for every record received. The out buffers are emptied.
+ * stats (may be NULL) is added to. Returns 0, or the first error of any rank
+ * (fn's return value, SF_E_NOMEM, SF_E_LIMIT for a record over 1 GiB); every
+ * rank returns the same verdict, and err is filled on the rank that failed. */
+int sf_shuffle_exchange(MPI_Comm comm, sf_buf *out, uint64_t round_bytes, sf_shuffle_fn fn,
+                        void *ctx, sf_shuffle_stats *stats, sf_error *err);
+
+#endif

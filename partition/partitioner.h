@@ -1,0 +1,17 @@
+/* partitioner.h - which partition a key hash belongs to.
+ *
+ * Partitions are numbered 0..nparts-1 and a key's partition depends only on
+ * its 64-bit hash (sf_hash_bytes of the key) and nparts, so every rank agrees
+ * on it without talking. This module decides where rows go; it does not
+ * send them.
+ */
+#ifndef SF_PARTITIONER_H
+#define SF_PARTITIONER_H
+
+#include <stdint.h>
+
+/* The partition in [0, nparts) of a key with this hash, for nparts >= 1
+ * (0 is treated as 1). Cannot fail. */
+uint32_t sf_partition_of(uint64_t hash, uint32_t nparts);
+
+#endif

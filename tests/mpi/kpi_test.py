@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""kpi_test.py - MPI integration tests of `shardflow` against the reference.
+
+Runs the shardflow binary under mpiexec and checks its output byte for byte,
+and its manifest counts, against tests/reference/daily_kpi.py. CTest calls
+one subcommand per test (see tests/mpi/CMakeLists.txt):
+
+  kpi_test.py COMMON_OPTIONS setup
+      generate the KPI dataset with 2 ranks and again with 3, check the files
+      are identical and that gen fails cleanly on a bad output path, run the
+      reference on it (fixture for daily_kpi)
+  kpi_test.py COMMON_OPTIONS daily_kpi --np N --schedule static|dynamic
+  kpi_test.py COMMON_OPTIONS bad_lines --np N
+  kpi_test.py COMMON_OPTIONS existing_output
+
+COMMON_OPTIONS: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --job JOB
+                --oracle daily_kpi.py --cases tests/cases --work DIR
+
+Every check fails loudly: a missing output, a missing manifest, an empty
+reference or an engine that exits non-zero is a failure, never a skip.
+Exit status 0 = pass, 1 = fail.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+TIMEOUT = 100  # seconds per command; CTest's own limit is above this
+DATASET = {"events": 30000, "users": 300, "items": 60, "seed": 7}
+MARKER_FILES = ("_MANIFEST.json", "_SUCCESS")
+MAX_REPORTED = 20
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def run(cmd, expect_ok=True, cwd=None):
+    """Runs cmd in its own process group (so a hung mpiexec and its ranks can
+    all be killed); returns (rc, stdout, stderr)."""
+    log("$ " + " ".join(cmd))
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        raise Failure("timed out after %d s: %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
+            TIMEOUT, " ".join(cmd), tail(out), tail(err)))
+    if expect_ok and p.returncode != 0:
+        raise Failure("exit code %d: %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
+            p.returncode, " ".join(cmd), tail(out), tail(err)))
+    return p.returncode, out, err
+
+
+def tail(data, n=40):
+    lines = data.decode("utf-8", "replace").splitlines()
+    if len(lines) > n:
+        lines = ["[... %d lines ...]" % (len(lines) - n)] + lines[-n:]
+    return "\n".join(lines)
+
+
+def mpi(args, np, sub):
+    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
+
+
+def reset_dir(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+
+
+def oracle(args, events, users, items, out_dir, counts):
+    run([sys.executable, args.oracle, "--events", events, "--users", users,
+         "--items", items, "--out", out_dir, "--counts", counts])
+
+
+def data_files(root):
+    """Relative paths of the data files under root: every file except those
+    with a path component starting with '_' or '.' (_MANIFEST.json,
+    _SUCCESS, _temporary/, metrics and bad-record side files)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d[0] not in "_.")
+        for f in sorted(filenames):
+            if f[0] not in "_.":
+                found.append(os.path.relpath(os.path.join(dirpath, f), root))
+    return sorted(found)
+
+
+def first_difference(got, want):
+    """Describes the first differing line of two byte strings."""
+    g = got.split(b"\n")
+    w = want.split(b"\n")
+    for i in range(max(len(g), len(w))):
+        gl = g[i] if i < len(g) else None
+        wl = w[i] if i < len(w) else None
+        if gl != wl:
+            return "first difference at line %d:\n    got:  %r\n    want: %r" % (i + 1, gl, wl)
+    return "files differ (same lines?)"
+
+
+def nonzero(d):
+    return {k: v for k, v in d.items() if v != 0} if isinstance(d, dict) else d
+
+
+def compare_counts(got, want):
+    """Compares the manifest counts with the reference's. Nested maps
+    (rejected_by_reason, dropped_by_join) compare with absent == 0."""
+    problems = []
+    if not isinstance(got, dict):
+        return ["manifest \"counts\" is not an object: %r" % (got,)]
+    for k in sorted(set(want) - set(got)):
+        problems.append("counts: missing key %r (reference: %r)" % (k, want[k]))
+    for k in sorted(set(got) - set(want)):
+        problems.append("counts: unexpected key %r = %r" % (k, got[k]))
+    for k in sorted(set(got) & set(want)):
+        g, w = got[k], want[k]
+        if isinstance(w, dict):
+            if nonzero(g) != nonzero(w):
+                problems.append("counts.%s: got %s, want %s" % (
+                    k, json.dumps(g, sort_keys=True), json.dumps(w, sort_keys=True)))
+        elif g != w:
+            problems.append("counts.%s: got %r, want %r" % (k, g, w))
+    return problems
+
+
+def compare_run(out_dir, ref_dir, ref_counts_path):
+    """Raises Failure listing every difference between an engine output
+    directory and the reference output."""
+    problems = []
+    for m in MARKER_FILES:
+        if not os.path.isfile(os.path.join(out_dir, m)):
+            problems.append("missing %s in %s" % (m, out_dir))
+    want_files = data_files(ref_dir)
+    if not want_files:
+        raise Failure("reference output %s is empty: the test would prove nothing" % ref_dir)
+    got_files = data_files(out_dir) if os.path.isdir(out_dir) else []
+    for f in sorted(set(want_files) - set(got_files)):
+        problems.append("missing data file %s" % f)
+    for f in sorted(set(got_files) - set(want_files)):
+        problems.append("unexpected data file %s" % f)
+    for f in sorted(set(got_files) & set(want_files)):
+        with open(os.path.join(out_dir, f), "rb") as fh:
+            got = fh.read()
+        with open(os.path.join(ref_dir, f), "rb") as fh:
+            want = fh.read()
+        if got != want:
+            problems.append("%s differs from the reference; %s" % (f, first_difference(got, want)))
+    manifest = os.path.join(out_dir, "_MANIFEST.json")
+    if os.path.isfile(manifest):
+        with open(ref_counts_path, encoding="utf-8") as fh:
+            want_counts = json.load(fh)
+        try:
+            with open(manifest, encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except ValueError as e:
+            problems.append("_MANIFEST.json is not valid JSON: %s" % e)
+        else:
+            if not isinstance(doc, dict) or "counts" not in doc:
+                problems.append("_MANIFEST.json has no \"counts\" object")
+            else:
+                problems.extend(compare_counts(doc["counts"], want_counts))
+    if problems:
+        shown = problems[:MAX_REPORTED]
+        if len(problems) > MAX_REPORTED:
+            shown.append("... and %d more" % (len(problems) - MAX_REPORTED))
+        raise Failure("output %s does not match reference %s:\n  %s" % (
+            out_dir, ref_dir, "\n  ".join(shown)))
+    log("output matches the reference: %d data files, counts equal" % len(want_files))
+
+
+def kpi_dirs(args):
+    base = os.path.join(args.work, "kpi")
+    return {
+        "base": base,
+        "data": os.path.join(base, "data"),
+        "data_n3": os.path.join(base, "data_n3"),
+        "ref": os.path.join(base, "reference"),
+        "ref_counts": os.path.join(base, "reference_counts.json"),
+        "stamp": os.path.join(base, "setup.ok"),
+    }
+
+
+def gen_args(out_dir):
+    return ["gen", "kpi", "--events", str(DATASET["events"]), "--users", str(DATASET["users"]),
+            "--items", str(DATASET["items"]), "--seed", str(DATASET["seed"]), "-o", out_dir]
+
+
+def count_lines(path):
+    with open(path, "rb") as fh:
+        return fh.read().count(b"\n")
+
+
+def cmd_setup(args):
+    d = kpi_dirs(args)
+    reset_dir(d["base"])
+    run(mpi(args, 2, gen_args(d["data"])))
+    run(mpi(args, 3, gen_args(d["data_n3"])))
+    for name in ("events", "users", "items"):
+        a = os.path.join(d["data"], name + ".jsonl")
+        b = os.path.join(d["data_n3"], name + ".jsonl")
+        n = count_lines(a)
+        if n != DATASET[name]:
+            raise Failure("%s has %d lines, expected %d" % (a, n, DATASET[name]))
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            da, db = fa.read(), fb.read()
+        if da != db:
+            raise Failure("gen with 2 and 3 ranks differ: %s vs %s; %s" % (
+                a, b, first_difference(db, da)))
+    log("gen output is identical on 2 and 3 ranks")
+    # A failure on one rank must fail every rank, not hang the others.
+    blocker = os.path.join(d["base"], "not_a_dir")
+    with open(blocker, "w") as fh:
+        fh.write("a file where gen wants a directory\n")
+    rc, _, err = run(mpi(args, 3, gen_args(os.path.join(blocker, "sub"))), expect_ok=False)
+    if rc == 0 or b"not_a_dir" not in err:
+        raise Failure("gen into a path under a regular file: want a failure naming the path, "
+                      "got exit %d, stderr:\n%s" % (rc, tail(err)))
+    said = [ln for ln in err.decode("utf-8", "replace").splitlines() if "not_a_dir" in ln]
+    log("gen fails cleanly on an unusable output path: %s" % said[0])
+    oracle(args, *(os.path.join(d["data"], n + ".jsonl") for n in ("events", "users", "items")),
+           d["ref"], d["ref_counts"])
+    with open(d["ref_counts"], encoding="utf-8") as fh:
+        c = json.load(fh)
+    # The dataset must exercise the filter, both joins and the window.
+    checks = [
+        (c["lines_read"] == DATASET["events"], "lines_read == events"),
+        (c["rows_filtered"] > 0, "some refunds filtered"),
+        (c["dropped_by_join"]["items"] > 0, "some rows dropped by the items join"),
+        (c["dropped_by_join"]["users"] > 0, "some rows dropped by the users join"),
+        (c["groups"] > 1000, "many groups"),
+        (len(data_files(d["ref"])) >= 28, "a partition per day of August"),
+    ]
+    bad = [what for ok, what in checks if not ok]
+    if bad:
+        raise Failure("the reference counts do not look right (%s): %s" % (
+            ", ".join(bad), json.dumps(c, sort_keys=True)))
+    with open(d["stamp"], "w") as fh:
+        fh.write("ok\n")
+    log("reference: %d groups over %d partitions" % (c["groups"], len(data_files(d["ref"]))))
+
+
+def engine_run(args, np, inputs, out_dir, extra):
+    sub = ["run", args.job]
+    for name, path in inputs:
+        sub += ["--input", "%s=%s" % (name, path)]
+    return mpi(args, np, sub + ["--output", out_dir] + extra)
+
+
+def cmd_daily_kpi(args):
+    d = kpi_dirs(args)
+    if not os.path.isfile(d["stamp"]):
+        raise Failure("the dataset fixture (mpi.setup) has not completed: %s missing" % d["stamp"])
+    out = os.path.join(d["base"], "out_n%d_%s" % (args.np, args.schedule))
+    shutil.rmtree(out, ignore_errors=True)
+    inputs = [(n, os.path.join(d["data"], n + ".jsonl")) for n in ("events", "users", "items")]
+    run(engine_run(args, args.np, inputs, out,
+                   ["--chunk-size", "64K", "--schedule", args.schedule, "--shuffle-round", "16K"]))
+    compare_run(out, d["ref"], d["ref_counts"])
+
+
+def bad_lines_reference(args, base):
+    case = os.path.join(args.cases, "bad_lines")
+    inputs = [(n, os.path.join(case, n + ".jsonl")) for n in ("events", "users", "items")]
+    ref = os.path.join(base, "reference")
+    counts = os.path.join(base, "reference_counts.json")
+    oracle(args, *(p for _, p in inputs), ref, counts)
+    return inputs, ref, counts
+
+
+def cmd_bad_lines(args):
+    base = os.path.join(args.work, "bad_lines_n%d" % args.np)
+    reset_dir(base)
+    inputs, ref, counts = bad_lines_reference(args, base)
+    with open(counts, encoding="utf-8") as fh:
+        if not json.load(fh)["rows_rejected"]:
+            raise Failure("the reference rejected nothing in the bad_lines case")
+    out = os.path.join(base, "out")
+    # Chunks far smaller than the file, so lines straddle chunk edges.
+    run(engine_run(args, args.np, inputs, out,
+                   ["--chunk-size", "1K", "--schedule", "dynamic", "--shuffle-round", "16K"]))
+    compare_run(out, ref, counts)
+
+
+def snapshot(root):
+    """Every path under root with its type and content hash."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            snap[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            with open(p, "rb") as fh:
+                snap[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return snap
+
+
+def cmd_existing_output(args):
+    base = os.path.join(args.work, "existing_output")
+    reset_dir(base)
+    inputs, ref, counts = bad_lines_reference(args, base)
+    out = os.path.join(base, "out")
+    os.makedirs(os.path.join(out, "date=2000-01-01"))
+    with open(os.path.join(out, "keep.txt"), "w") as fh:
+        fh.write("an earlier result that must survive a refused run\n")
+    with open(os.path.join(out, "date=2000-01-01", "part-00000.csv"), "w") as fh:
+        fh.write("country\nZZ\n")
+    before = snapshot(out)
+    opts = ["--chunk-size", "64K", "--schedule", "static", "--shuffle-round", "16K"]
+    rc, _, err = run(engine_run(args, 2, inputs, out, opts), expect_ok=False)
+    if rc == 0:
+        raise Failure("run into an existing output directory without --overwrite succeeded")
+    log("refused as expected (exit %d): %s" % (rc, tail(err, 3)))
+    after = snapshot(out)
+    if before != after:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        raise Failure("the refused run changed the existing output: %s" % ", ".join(changed))
+    run(engine_run(args, 2, inputs, out, opts + ["--overwrite"]))
+    if os.path.exists(os.path.join(out, "keep.txt")):
+        raise Failure("--overwrite left the old output's keep.txt in place")
+    compare_run(out, ref, counts)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="shardflow MPI integration tests")
+    ap.add_argument("--shardflow", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--np-flag", default="-n")
+    ap.add_argument("--job", required=True)
+    ap.add_argument("--oracle", required=True)
+    ap.add_argument("--cases", required=True)
+    ap.add_argument("--work", required=True)
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("setup")
+    p = sub.add_parser("daily_kpi")
+    p.add_argument("--np", type=int, required=True)
+    p.add_argument("--schedule", choices=("static", "dynamic"), required=True)
+    p = sub.add_parser("bad_lines")
+    p.add_argument("--np", type=int, required=True)
+    sub.add_parser("existing_output")
+    args = ap.parse_args(argv)
+    handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
+                "existing_output": cmd_existing_output}
+    try:
+        handlers[args.command](args)
+    except Failure as e:
+        print("FAIL: %s" % e, file=sys.stderr, flush=True)
+        return 1
+    log("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,481 @@
+/* test_csv.c - unit tests of the CSV writer and reader: quoting rules, value
+ * printing, writer -> reader round trips of tricky strings, reader errors
+ * with their places, and write errors reported at close. Expected texts are
+ * spelled out by hand, not produced by the code under test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "io/csv.h"
+#include "io/fsutil.h"
+
+static char tmpdir[256];
+static char path[300];
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/sf_csv_XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    snprintf(path, sizeof path, "%s/out.csv", tmpdir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sf_error err;
+    return sf_rmtree(tmpdir, &err) == 0 ? 0 : -1;
+}
+
+static sf_csv_writer *open_writer(void)
+{
+    sf_csv_writer *w = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_csv_writer_open(&w, path, &err) != 0)
+        fail_msg("open: %s", err.msg);
+    return w;
+}
+
+/* Closes w and checks that the file holds exactly want. */
+static void close_and_expect(sf_csv_writer *w, const char *want, size_t want_len)
+{
+    sf_error err;
+    uint64_t bytes = 0;
+    sf_error_clear(&err);
+    if (sf_csv_writer_close(w, &bytes, &err) != 0)
+        fail_msg("close: %s", err.msg);
+    assert_int_equal(bytes, want_len);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *got = malloc(want_len + 16);
+    assert_non_null(got);
+    size_t n = fread(got, 1, want_len + 16, f);
+    fclose(f);
+    assert_int_equal(n, want_len);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+}
+
+#define EXPECT_FILE(w, lit) close_and_expect(w, lit, sizeof(lit) - 1)
+
+static void field(sf_csv_writer *w, const char *s)
+{
+    sf_csv_write_field(w, s, strlen(s));
+}
+
+static void test_writer_quotes_only_fields_that_need_it(void **state)
+{
+    (void)state;
+    sf_csv_writer *w = open_writer();
+    field(w, "plain");
+    field(w, "a,b");
+    field(w, "say \"hi\"");
+    field(w, "line\nbreak");
+    field(w, "cr\rhere");
+    field(w, "");
+    field(w, " spaced ");
+    field(w, "\"");
+    sf_csv_end_row(w);
+    EXPECT_FILE(w, "plain,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",, spaced ,\"\"\"\"\n");
+}
+
+static void test_writer_separates_fields_and_ends_rows(void **state)
+{
+    (void)state;
+    sf_csv_writer *w = open_writer();
+    field(w, "a");
+    field(w, "b");
+    sf_csv_end_row(w);
+    sf_csv_end_row(w);
+    field(w, "c");
+    sf_csv_end_row(w);
+    EXPECT_FILE(w, "a,b\n\nc\n");
+}
+
+static void test_writer_prints_every_value_type(void **state)
+{
+    (void)state;
+    sf_csv_writer *w = open_writer();
+    sf_value v[] = {
+        sf_null(),          sf_bool(1),        sf_bool(0),       sf_int(0),
+        sf_int(-42),        sf_int(INT64_MIN), sf_double(354.41), sf_double(0.5),
+        sf_double(100.0),   sf_date(0),        sf_date(19000),   sf_date(-1),
+        sf_string("x,y", 3), sf_string("", 0),  sf_null(),
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        sf_csv_write_value(w, &v[i]);
+    sf_csv_end_row(w);
+    EXPECT_FILE(w, ",true,false,0,-42,-9223372036854775808,354.41,0.5,100.0,"
+                   "1970-01-01,2022-01-08,1969-12-31,\"x,y\",,\n");
+}
+
+static void test_writer_output_larger_than_buffer_is_complete(void **state)
+{
+    (void)state;
+    /* 3 MiB of rows plus one field larger than the 1 MiB buffer. */
+    size_t big = (size_t)3 << 19;
+    char *huge = malloc(big);
+    assert_non_null(huge);
+    for (size_t i = 0; i < big; i++)
+        huge[i] = (char)('a' + i % 26);
+    sf_csv_writer *w = open_writer();
+    size_t rows = 0, expect = 0;
+    while (expect < ((size_t)3 << 20)) {
+        field(w, "row");
+        sf_value n = sf_int((int64_t)rows);
+        sf_csv_write_value(w, &n);
+        sf_csv_end_row(w);
+        char tmp[64];
+        expect += (size_t)snprintf(tmp, sizeof tmp, "row,%zu\n", rows);
+        rows++;
+    }
+    sf_csv_write_field(w, huge, big);
+    sf_csv_end_row(w);
+    expect += big + 1;
+    sf_error err;
+    uint64_t bytes = 0;
+    assert_int_equal(sf_csv_writer_close(w, &bytes, &err), 0);
+    assert_int_equal(bytes, expect);
+
+    char *data;
+    size_t len;
+    assert_int_equal(sf_read_file(path, &data, &len, &err), 0);
+    assert_int_equal(len, expect);
+    sf_csv_reader *r = sf_csv_reader_new(data, len, "out.csv");
+    assert_non_null(r);
+    const sf_csv_field *f;
+    size_t nf;
+    for (size_t i = 0; i < rows; i++) {
+        assert_int_equal(sf_csv_reader_next(r, &f, &nf, &err), 1);
+        assert_int_equal(nf, 2);
+        char want[32];
+        int wn = snprintf(want, sizeof want, "%zu", i);
+        assert_int_equal(f[1].n, (size_t)wn);
+        assert_memory_equal(f[1].p, want, (size_t)wn);
+    }
+    assert_int_equal(sf_csv_reader_next(r, &f, &nf, &err), 1);
+    assert_int_equal(nf, 1);
+    assert_int_equal(f[0].n, big);
+    assert_memory_equal(f[0].p, huge, big);
+    assert_int_equal(sf_csv_reader_next(r, &f, &nf, &err), 0);
+    sf_csv_reader_free(r);
+    free(data);
+    free(huge);
+}
+
+static void test_round_trip_of_tricky_strings(void **state)
+{
+    (void)state;
+    static const char *const cells[][3] = {
+        {"comma, inside", "\"quoted\"", "a\"\"b"},
+        {"line\nfeed", "crlf\r\ninside", "lone\rcr"},
+        {"", " ", "\"\""},
+        {"Z\xC3\xBCrich", "\xE6\x9D\xB1\xE4\xBA\xAC, Tokyo", "\xF0\x9F\x98\x80"},
+        {"trailing\n", "\n", ","},
+    };
+    size_t nrows = sizeof cells / sizeof cells[0];
+    sf_csv_writer *w = open_writer();
+    for (size_t i = 0; i < nrows; i++) {
+        for (size_t j = 0; j < 3; j++)
+            field(w, cells[i][j]);
+        sf_csv_end_row(w);
+    }
+    sf_error err;
+    assert_int_equal(sf_csv_writer_close(w, NULL, &err), 0);
+
+    char *data;
+    size_t len;
+    assert_int_equal(sf_read_file(path, &data, &len, &err), 0);
+    sf_csv_reader *r = sf_csv_reader_new(data, len, "out.csv");
+    assert_non_null(r);
+    const sf_csv_field *f;
+    size_t nf;
+    for (size_t i = 0; i < nrows; i++) {
+        assert_int_equal(sf_csv_reader_next(r, &f, &nf, &err), 1);
+        assert_int_equal(nf, 3);
+        for (size_t j = 0; j < 3; j++) {
+            assert_int_equal(f[j].n, strlen(cells[i][j]));
+            assert_memory_equal(f[j].p, cells[i][j], f[j].n);
+        }
+    }
+    assert_int_equal(sf_csv_reader_next(r, &f, &nf, &err), 0);
+    sf_csv_reader_free(r);
+    free(data);
+}
+
+static void test_open_in_missing_directory_is_io_error_naming_path(void **state)
+{
+    (void)state;
+    char bad[400];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.csv", tmpdir);
+    sf_csv_writer *w = (sf_csv_writer *)1;
+    sf_error err;
+    assert_int_equal(sf_csv_writer_open(&w, bad, &err), SF_E_IO);
+    assert_null(w);
+    char want[600];
+    snprintf(want, sizeof want, "cannot create '%s': No such file or directory", bad);
+    assert_string_equal(err.msg, want);
+}
+
+static void test_write_to_full_device_fails_at_close_naming_file(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    sf_csv_writer *w = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_csv_writer_open(&w, "/dev/full", &err), 0);
+    for (int i = 0; i < 1000; i++) {
+        field(w, "some text that will not fit");
+        sf_csv_end_row(w);
+    }
+    uint64_t bytes = 12345;
+    assert_int_equal(sf_csv_writer_close(w, &bytes, &err), SF_E_IO);
+    assert_int_equal(bytes, 12345);
+    assert_string_equal(err.msg, "cannot write '/dev/full': No space left on device");
+}
+
+static void test_writer_close_null_is_noop(void **state)
+{
+    (void)state;
+    assert_int_equal(sf_csv_writer_close(NULL, NULL, NULL), 0);
+}
+
+/* ---- reader ---- */
+
+typedef struct {
+    sf_csv_reader *r;
+    sf_error err;
+} rd;
+
+static void rd_open(rd *x, const char *text)
+{
+    x->r = sf_csv_reader_new(text, strlen(text), "users.csv");
+    assert_non_null(x->r);
+    sf_error_clear(&x->err);
+}
+
+/* Reads the next record and checks it against the given unescaped fields. */
+static void expect_record(rd *x, size_t n, const char *const *want, const int *quoted)
+{
+    const sf_csv_field *f;
+    size_t nf;
+    int rc = sf_csv_reader_next(x->r, &f, &nf, &x->err);
+    if (rc != 1)
+        fail_msg("expected a record, got %d: %s", rc, x->err.msg);
+    assert_int_equal(nf, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(f[i].n, strlen(want[i]));
+        assert_memory_equal(f[i].p, want[i], f[i].n);
+        if (quoted)
+            assert_int_equal(f[i].quoted, quoted[i]);
+    }
+}
+
+static void expect_end(rd *x)
+{
+    const sf_csv_field *f;
+    size_t nf;
+    assert_int_equal(sf_csv_reader_next(x->r, &f, &nf, &x->err), 0);
+    sf_csv_reader_free(x->r);
+}
+
+static void expect_error(rd *x, const char *msg, int line, int64_t offset)
+{
+    const sf_csv_field *f;
+    size_t nf;
+    assert_int_equal(sf_csv_reader_next(x->r, &f, &nf, &x->err), SF_E_PARSE);
+    assert_string_equal(x->err.msg, msg);
+    assert_int_equal(x->err.line, line);
+    assert_int_equal(x->err.offset, offset);
+    sf_csv_reader_free(x->r);
+}
+
+#define REC(x, q, ...)                                                                          \
+    do {                                                                                        \
+        const char *const w_[] = {__VA_ARGS__};                                                 \
+        expect_record(x, sizeof w_ / sizeof w_[0], w_, q);                                      \
+    } while (0)
+
+static void test_reader_unescapes_quoted_fields_and_doubled_quotes(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "a,\"b,c\",\"d\"\"e\",\"\",,\"\"\"\"\n");
+    static const int q[] = {0, 1, 1, 1, 0, 1};
+    REC(&x, q, "a", "b,c", "d\"e", "", "", "\"");
+    expect_end(&x);
+}
+
+static void test_reader_accepts_lf_and_crlf_row_ends(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "a,b\r\nc,d\ne,\"f\"\r\n");
+    REC(&x, NULL, "a", "b");
+    REC(&x, NULL, "c", "d");
+    REC(&x, NULL, "e", "f");
+    expect_end(&x);
+}
+
+static void test_reader_final_row_without_newline_is_a_record(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "a\nb,c");
+    REC(&x, NULL, "a");
+    REC(&x, NULL, "b", "c");
+    expect_end(&x);
+    rd_open(&x, "a\n\"q\"");
+    REC(&x, NULL, "a");
+    REC(&x, NULL, "q");
+    expect_end(&x);
+}
+
+static void test_reader_empty_final_line_is_not_a_record(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "a\r\n");
+    REC(&x, NULL, "a");
+    expect_end(&x);
+    rd_open(&x, "");
+    expect_end(&x);
+}
+
+static void test_reader_blank_line_is_one_empty_field(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "a\n\nb\n");
+    REC(&x, NULL, "a");
+    REC(&x, NULL, "");
+    REC(&x, NULL, "b");
+    expect_end(&x);
+}
+
+static void test_reader_trailing_comma_gives_empty_last_field(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "a,\n,");
+    REC(&x, NULL, "a", "");
+    REC(&x, NULL, "", "");
+    expect_end(&x);
+}
+
+static void test_reader_line_numbers_count_embedded_newlines(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "h\n\"two\nlines\",x\r\nnext\n");
+    REC(&x, NULL, "h");
+    assert_int_equal(sf_csv_reader_line(x.r), 1);
+    REC(&x, NULL, "two\nlines", "x");
+    assert_int_equal(sf_csv_reader_line(x.r), 2);
+    REC(&x, NULL, "next");
+    assert_int_equal(sf_csv_reader_line(x.r), 4);
+    expect_end(&x);
+}
+
+static void test_reader_unterminated_quote_names_line_and_byte(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "id,name\n1,ok\n2,\"open\nmore\n");
+    REC(&x, NULL, "id", "name");
+    REC(&x, NULL, "1", "ok");
+    expect_error(&x, "users.csv: line 3 (byte 15): unterminated quoted field", 3, 15);
+}
+
+static void test_reader_quote_inside_unquoted_field_is_error(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "a,b\"c\n");
+    expect_error(&x, "users.csv: line 1 (byte 3): quote inside unquoted field", 1, 3);
+}
+
+static void test_reader_garbage_after_closing_quote_is_error(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "x\n\"ab\"c,d\n");
+    REC(&x, NULL, "x");
+    expect_error(&x, "users.csv: line 2 (byte 6): unexpected character after closing quote", 2,
+                 6);
+    /* After a quoted field spanning lines, the line is the one of the garbage. */
+    rd_open(&x, "\"a\nb\" ,c\n");
+    expect_error(&x, "users.csv: line 2 (byte 5): unexpected character after closing quote", 2,
+                 5);
+}
+
+static void test_reader_bare_carriage_return_is_error(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "a\rb\n");
+    expect_error(&x, "users.csv: line 1 (byte 1): carriage return without line feed in unquoted field",
+                 1, 1);
+}
+
+static void test_reader_error_repeats_at_same_place(void **state)
+{
+    (void)state;
+    rd x;
+    rd_open(&x, "\"a\nb\"x\n");
+    const sf_csv_field *f;
+    size_t nf;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(sf_csv_reader_next(x.r, &f, &nf, &x.err), SF_E_PARSE);
+        assert_string_equal(x.err.msg,
+                            "users.csv: line 2 (byte 5): unexpected character after closing quote");
+    }
+    sf_csv_reader_free(x.r);
+}
+
+static void test_reader_free_null_is_noop(void **state)
+{
+    (void)state;
+    sf_csv_reader_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_writer_quotes_only_fields_that_need_it),
+        cmocka_unit_test(test_writer_separates_fields_and_ends_rows),
+        cmocka_unit_test(test_writer_prints_every_value_type),
+        cmocka_unit_test(test_writer_output_larger_than_buffer_is_complete),
+        cmocka_unit_test(test_round_trip_of_tricky_strings),
+        cmocka_unit_test(test_open_in_missing_directory_is_io_error_naming_path),
+        cmocka_unit_test(test_write_to_full_device_fails_at_close_naming_file),
+        cmocka_unit_test(test_writer_close_null_is_noop),
+        cmocka_unit_test(test_reader_unescapes_quoted_fields_and_doubled_quotes),
+        cmocka_unit_test(test_reader_accepts_lf_and_crlf_row_ends),
+        cmocka_unit_test(test_reader_final_row_without_newline_is_a_record),
+        cmocka_unit_test(test_reader_empty_final_line_is_not_a_record),
+        cmocka_unit_test(test_reader_blank_line_is_one_empty_field),
+        cmocka_unit_test(test_reader_trailing_comma_gives_empty_last_field),
+        cmocka_unit_test(test_reader_line_numbers_count_embedded_newlines),
+        cmocka_unit_test(test_reader_unterminated_quote_names_line_and_byte),
+        cmocka_unit_test(test_reader_quote_inside_unquoted_field_is_error),
+        cmocka_unit_test(test_reader_garbage_after_closing_quote_is_error),
+        cmocka_unit_test(test_reader_bare_carriage_return_is_error),
+        cmocka_unit_test(test_reader_error_repeats_at_same_place),
+        cmocka_unit_test(test_reader_free_null_is_noop),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

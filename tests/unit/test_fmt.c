@@ -1,0 +1,514 @@
+/* test_fmt.c - number and date text forms. Expected double texts are
+ * Python 3.11 repr() output; expected day numbers are Python's
+ * (date(y, m, d) - date(1970, 1, 1)).days. */
+#include <limits.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/fmt.h"
+
+static void check_double(double d, const char *expect)
+{
+    char buf[SF_FMT_BUF];
+    memset(buf, 'x', sizeof buf);
+    int n = sf_fmt_double(d, buf);
+    assert_string_equal(buf, expect);
+    assert_int_equal(n, strlen(expect));
+}
+
+static void test_double_fixed_notation_like_repr(void **state)
+{
+    (void)state;
+    check_double(354.41, "354.41");
+    check_double(0.1 + 0.2, "0.30000000000000004");
+    check_double(1e15, "1000000000000000.0");
+    check_double(100.0, "100.0");
+    check_double(-1.5, "-1.5");
+    check_double(0.0001, "0.0001");
+    check_double(0.00012, "0.00012");
+    check_double(2.0 / 3.0, "0.6666666666666666");
+    check_double(9007199254740993.0, "9007199254740992.0");
+}
+
+static void test_double_scientific_notation_like_repr(void **state)
+{
+    (void)state;
+    check_double(1e16, "1e+16");
+    check_double(1.5e-05, "1.5e-05");
+    check_double(1e-05, "1e-05");
+    check_double(1e-07, "1e-07");
+    check_double(1e22, "1e+22");
+    check_double(1e23, "1e+23");
+    check_double(1e100, "1e+100");
+    check_double(9223372036854775808.0, "9.223372036854776e+18");
+    check_double(123456789012345680.0, "1.2345678901234568e+17");
+}
+
+static void test_double_extremes_like_repr(void **state)
+{
+    (void)state;
+    check_double(5e-324, "5e-324");
+    check_double(-5e-324, "-5e-324");
+    check_double(2.2250738585072014e-308, "2.2250738585072014e-308");
+    check_double(1.7976931348623157e+308, "1.7976931348623157e+308");
+    check_double(-1.7976931348623157e+308, "-1.7976931348623157e+308");
+}
+
+static void test_double_power_of_two_uses_shorter_digits_above(void **state)
+{
+    (void)state;
+    /* Just above a power of two the next double below is closer, so the
+     * nearest 16-digit decimal does not read back but the one above does. */
+    check_double(ldexp(1.0, -24), "5.960464477539063e-08");
+    check_double(ldexp(1.0, 89), "6.189700196426902e+26");
+    check_double(ldexp(1.0, -1017), "7.120236347223045e-307");
+}
+
+static void test_double_zeros_and_non_finite(void **state)
+{
+    (void)state;
+    check_double(0.0, "0.0");
+    check_double(-0.0, "-0.0");
+    check_double(NAN, "nan");
+    check_double(-NAN, "nan");
+    check_double(INFINITY, "inf");
+    check_double(-INFINITY, "-inf");
+}
+
+static uint64_t rng_next(uint64_t *st)
+{
+    uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void test_double_text_reads_back_to_same_bits(void **state)
+{
+    (void)state;
+    uint64_t st = 2024;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t u = rng_next(&st);
+        double d;
+        memcpy(&d, &u, sizeof d);
+        if (!isfinite(d))
+            continue;
+        char buf[SF_FMT_BUF];
+        int n = sf_fmt_double(d, buf);
+        double back;
+        assert_int_equal(sf_parse_double(buf, (size_t)n, &back), 0);
+        assert_memory_equal(&back, &d, sizeof d);
+    }
+}
+
+static void test_int_texts(void **state)
+{
+    (void)state;
+    char buf[SF_FMT_BUF];
+    assert_int_equal(sf_fmt_int(0, buf), 1);
+    assert_string_equal(buf, "0");
+    assert_int_equal(sf_fmt_int(-42, buf), 3);
+    assert_string_equal(buf, "-42");
+    assert_int_equal(sf_fmt_int(INT64_MAX, buf), 19);
+    assert_string_equal(buf, "9223372036854775807");
+    assert_int_equal(sf_fmt_int(INT64_MIN, buf), 20);
+    assert_string_equal(buf, "-9223372036854775808");
+}
+
+static void check_date(int y, int m, int d, int32_t days, const char *text)
+{
+    int32_t got = 12345;
+    assert_int_equal(sf_date_from_ymd(y, m, d, &got), 0);
+    assert_int_equal(got, days);
+    int yy, mm, dd;
+    sf_date_to_ymd(days, &yy, &mm, &dd);
+    assert_int_equal(yy, y);
+    assert_int_equal(mm, m);
+    assert_int_equal(dd, d);
+    char buf[SF_FMT_BUF];
+    assert_int_equal(sf_fmt_date(days, buf), strlen(text));
+    assert_string_equal(buf, text);
+}
+
+static void test_known_dates_match_python(void **state)
+{
+    (void)state;
+    check_date(1970, 1, 1, 0, "1970-01-01");
+    check_date(2025, 8, 1, 20301, "2025-08-01");
+    check_date(2000, 2, 29, 11016, "2000-02-29");
+    check_date(2024, 2, 29, 19782, "2024-02-29");
+    check_date(1969, 12, 31, -1, "1969-12-31");
+    check_date(1900, 3, 1, -25508, "1900-03-01");
+    check_date(1600, 2, 29, -135081, "1600-02-29");
+    check_date(1, 1, 1, -719162, "0001-01-01");
+    check_date(9999, 12, 31, 2932896, "9999-12-31");
+}
+
+static void test_years_outside_four_digits_print_signed(void **state)
+{
+    (void)state;
+    check_date(10000, 1, 1, 2932897, "+10000-01-01");
+    check_date(0, 3, 1, -719468, "0000-03-01");
+    check_date(0, 1, 1, -719528, "0000-01-01"); /* year 0 is a leap year */
+    check_date(-1, 12, 31, -719529, "-00001-12-31");
+}
+
+static void test_invalid_civil_dates_are_range_errors(void **state)
+{
+    (void)state;
+    int32_t d = 7;
+    assert_int_equal(sf_date_from_ymd(2025, 2, 29, &d), SF_E_RANGE);
+    assert_int_equal(sf_date_from_ymd(1900, 2, 29, &d), SF_E_RANGE);
+    assert_int_equal(sf_date_from_ymd(2025, 13, 1, &d), SF_E_RANGE);
+    assert_int_equal(sf_date_from_ymd(2025, 0, 1, &d), SF_E_RANGE);
+    assert_int_equal(sf_date_from_ymd(2025, 4, 31, &d), SF_E_RANGE);
+    assert_int_equal(sf_date_from_ymd(2025, 4, 0, &d), SF_E_RANGE);
+    assert_int_equal(sf_date_from_ymd(INT_MAX, 1, 1, &d), SF_E_RANGE);
+    assert_int_equal(d, 7);
+}
+
+static void test_every_day_roundtrips_and_follows_the_previous(void **state)
+{
+    (void)state;
+    int py, pm, pd;
+    sf_date_to_ymd(-800001, &py, &pm, &pd);
+    for (int32_t days = -800000; days <= 3000000; days++) {
+        int y, m, d;
+        sf_date_to_ymd(days, &y, &m, &d);
+        int32_t back;
+        assert_int_equal(sf_date_from_ymd(y, m, d, &back), 0);
+        assert_int_equal(back, days);
+        if (d != pd + 1) { /* a new month starts on the 1st */
+            assert_int_equal(d, 1);
+            assert_int_equal(m, pm == 12 ? 1 : pm + 1);
+            assert_int_equal(y, pm == 12 ? py + 1 : py);
+        } else {
+            assert_int_equal(m, pm);
+            assert_int_equal(y, py);
+        }
+        py = y;
+        pm = m;
+        pd = d;
+    }
+}
+
+static void test_int32_day_extremes_roundtrip(void **state)
+{
+    (void)state;
+    const int32_t ends[] = {INT32_MIN, INT32_MIN + 1, INT32_MAX - 1, INT32_MAX};
+    for (size_t i = 0; i < 4; i++) {
+        int y, m, d;
+        sf_date_to_ymd(ends[i], &y, &m, &d);
+        int32_t back;
+        assert_int_equal(sf_date_from_ymd(y, m, d, &back), 0);
+        assert_int_equal(back, ends[i]);
+        char buf[SF_FMT_BUF];
+        int n = sf_fmt_date(ends[i], buf);
+        assert_int_equal(buf[0], ends[i] < 0 ? '-' : '+');
+        assert_int_equal(n, strlen(buf));
+    }
+    int y, m, d;
+    int32_t out = 4;
+    sf_date_to_ymd(INT32_MAX, &y, &m, &d);
+    assert_int_equal(sf_date_from_ymd(y + 1, 1, 1, &out), SF_E_RANGE);
+    sf_date_to_ymd(INT32_MIN, &y, &m, &d);
+    assert_int_equal(sf_date_from_ymd(y - 1, 12, 31, &out), SF_E_RANGE);
+    assert_int_equal(out, 4);
+}
+
+static void test_unix_seconds_floor_to_utc_date(void **state)
+{
+    (void)state;
+    int32_t d = 0;
+    assert_int_equal(sf_date_from_unix(0, &d), 0);
+    assert_int_equal(d, 0);
+    assert_int_equal(sf_date_from_unix(86399, &d), 0);
+    assert_int_equal(d, 0);
+    assert_int_equal(sf_date_from_unix(86400, &d), 0);
+    assert_int_equal(d, 1);
+    assert_int_equal(sf_date_from_unix(-1, &d), 0);
+    assert_int_equal(d, -1);
+    assert_int_equal(sf_date_from_unix(-86400, &d), 0);
+    assert_int_equal(d, -1);
+    assert_int_equal(sf_date_from_unix(-86401, &d), 0);
+    assert_int_equal(d, -2);
+    assert_int_equal(sf_date_from_unix(1754006400, &d), 0); /* 2025-08-01T00:00Z */
+    assert_int_equal(d, 20301);
+    assert_int_equal(sf_date_from_unix(1754006399, &d), 0);
+    assert_int_equal(d, 20300);
+    d = 5;
+    assert_int_equal(sf_date_from_unix(INT64_MAX, &d), SF_E_RANGE);
+    assert_int_equal(sf_date_from_unix(INT64_MIN, &d), SF_E_RANGE);
+    assert_int_equal(d, 5);
+}
+
+static int iso(const char *s, int32_t *d)
+{
+    return sf_parse_iso_date(s, strlen(s), d);
+}
+
+static void test_iso_dates_and_times_give_utc_date(void **state)
+{
+    (void)state;
+    int32_t d = 0;
+    assert_int_equal(iso("2025-08-01", &d), 0);
+    assert_int_equal(d, 20301);
+    assert_int_equal(iso("2024-02-29", &d), 0);
+    assert_int_equal(d, 19782);
+    assert_int_equal(iso("2025-08-01T12:00", &d), 0);
+    assert_int_equal(d, 20301);
+    assert_int_equal(iso("2025-08-01T23:59:59.999999Z", &d), 0);
+    assert_int_equal(d, 20301);
+    assert_int_equal(iso("2025-08-01 12:00:00+05:30", &d), 0);
+    assert_int_equal(d, 20301);
+    assert_int_equal(iso("2025-08-01T23:30:00-02:00", &d), 0);
+    assert_int_equal(d, 20302);
+    assert_int_equal(iso("2025-08-01T00:30:00+0100", &d), 0);
+    assert_int_equal(d, 20300);
+    assert_int_equal(iso("2025-08-01T01:00:00+01:00", &d), 0);
+    assert_int_equal(d, 20301);
+    assert_int_equal(iso("2025-12-31T23:00-01:00", &d), 0);
+    assert_int_equal(d, 20454); /* 2026-01-01 */
+    assert_int_equal(iso("1970-01-01T00:00:00+00:01", &d), 0);
+    assert_int_equal(d, -1);
+}
+
+static void test_iso_parse_reads_only_n_bytes(void **state)
+{
+    (void)state;
+    int32_t d = 0;
+    assert_int_equal(sf_parse_iso_date("2025-08-01T23:30:00-02:00", 10, &d), 0);
+    assert_int_equal(d, 20301);
+    assert_int_equal(sf_parse_iso_date("2025-08-01", 9, &d), SF_E_PARSE);
+}
+
+static void test_bad_iso_texts_are_parse_errors(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        "2025-02-29",
+        "2025-13-01",
+        "2025-00-10",
+        "2025-08-00",
+        "2025-04-31",
+        "2025-8-01",
+        "25-08-01",
+        "2025/08/01",
+        " 2025-08-01",
+        "2025-08-01 ",
+        "2025-08-01X",
+        "2025-08-01T",
+        "2025-08-01T12",
+        "2025-08-01T24:00",
+        "2025-08-01T12:60",
+        "2025-08-01T12:00:61",
+        "2025-08-01T12:00:00.",
+        "2025-08-01T12:00:00+5",
+        "2025-08-01T12:00:00+05:",
+        "2025-08-01T12:00:00+25:00",
+        "2025-08-01T12:00:00Zjunk",
+        "2025-08-01Z",
+        "+2025-08-01",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int32_t d = 77;
+        if (iso(bad[i], &d) != SF_E_PARSE)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_int_equal(d, 77);
+    }
+}
+
+static void test_sizes_with_binary_suffixes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t value;
+    } ok[] = {
+        {"0", 0},
+        {"4096", 4096},
+        {"64M", 67108864},
+        {"64m", 67108864},
+        {"1K", 1024},
+        {"1KiB", 1024},
+        {"1kib", 1024},
+        {"2MB", 2097152},
+        {"3GiB", 3221225472ull},
+        {"1T", 1099511627776ull},
+        {"100B", 100},
+        {"16777215T", 16777215ull << 40},
+        {"18446744073709551615", UINT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t v = 1;
+        assert_int_equal(sf_parse_size(ok[i].text, &v), 0);
+        assert_int_equal(v, ok[i].value);
+    }
+}
+
+static void test_bad_sizes_are_parse_or_range_errors(void **state)
+{
+    (void)state;
+    static const char *const junk[] = {"", "M", "12X", "1.5G", " 1K", "1K ", "1iB",
+                                       "1Ki", "-1", "+1", "1KB2", "1MBB"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+        uint64_t v = 9;
+        if (sf_parse_size(junk[i], &v) != SF_E_PARSE)
+            fail_msg("accepted \"%s\"", junk[i]);
+        assert_int_equal(v, 9);
+    }
+    uint64_t v = 9;
+    assert_int_equal(sf_parse_size(NULL, &v), SF_E_PARSE);
+    assert_int_equal(sf_parse_size("16777216T", &v), SF_E_RANGE);
+    assert_int_equal(sf_parse_size("18446744073709551616", &v), SF_E_RANGE);
+    assert_int_equal(sf_parse_size("99999999999999999999999K", &v), SF_E_RANGE);
+    assert_int_equal(v, 9);
+}
+
+static int i64(const char *s, int64_t *v)
+{
+    return sf_parse_int64(s, strlen(s), v);
+}
+
+static void test_int64_parse_whole_text(void **state)
+{
+    (void)state;
+    int64_t v = 0;
+    assert_int_equal(i64("0", &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(i64("-0", &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(i64("+5", &v), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(i64("007", &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(i64("9223372036854775807", &v), 0);
+    assert_int_equal(v, INT64_MAX);
+    assert_int_equal(i64("-9223372036854775808", &v), 0);
+    assert_int_equal(v, INT64_MIN);
+    assert_int_equal(sf_parse_int64("123456", 3, &v), 0);
+    assert_int_equal(v, 123);
+}
+
+static void test_int64_bad_texts_and_overflow(void **state)
+{
+    (void)state;
+    static const char *const junk[] = {"", "-", "+", "12a", " 1", "1 ", "1e3", "1.0", "--1", "0x10"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+        int64_t v = 3;
+        if (i64(junk[i], &v) != SF_E_PARSE)
+            fail_msg("accepted \"%s\"", junk[i]);
+        assert_int_equal(v, 3);
+    }
+    int64_t v = 3;
+    assert_int_equal(i64("9223372036854775808", &v), SF_E_RANGE);
+    assert_int_equal(i64("-9223372036854775809", &v), SF_E_RANGE);
+    assert_int_equal(i64("100000000000000000000000", &v), SF_E_RANGE);
+    assert_int_equal(v, 3);
+}
+
+static int dbl(const char *s, double *v)
+{
+    return sf_parse_double(s, strlen(s), v);
+}
+
+static void test_double_parse_whole_text(void **state)
+{
+    (void)state;
+    double v = 0;
+    assert_int_equal(dbl("354.41", &v), 0);
+    assert_true(v == 354.41);
+    assert_int_equal(dbl("1.5e-05", &v), 0);
+    assert_true(v == 1.5e-05);
+    assert_int_equal(dbl("-0.0", &v), 0);
+    assert_true(v == 0.0 && signbit(v));
+    assert_int_equal(dbl(".5", &v), 0);
+    assert_true(v == 0.5);
+    assert_int_equal(dbl("5.", &v), 0);
+    assert_true(v == 5.0);
+    assert_int_equal(dbl("1E+3", &v), 0);
+    assert_true(v == 1000.0);
+    assert_int_equal(dbl("1e-400", &v), 0); /* underflow rounds, like Python */
+    assert_true(v == 0.0);
+    assert_int_equal(dbl("5e-324", &v), 0);
+    assert_true(v == 5e-324);
+    assert_int_equal(dbl("-Infinity", &v), 0);
+    assert_true(isinf(v) && v < 0);
+    assert_int_equal(dbl("inf", &v), 0);
+    assert_true(isinf(v) && v > 0);
+    assert_int_equal(dbl("NaN", &v), 0);
+    assert_true(isnan(v));
+    assert_int_equal(sf_parse_double("2.5e10", 3, &v), 0);
+    assert_true(v == 2.5);
+}
+
+static void test_double_parse_long_text(void **state)
+{
+    (void)state;
+    char text[400];
+    memset(text, '0', sizeof text);
+    text[1] = '.';
+    text[sizeof text - 1] = '1'; /* 0.000...01 = 1e-398: underflows to 0 */
+    double v = 1;
+    assert_int_equal(sf_parse_double(text, sizeof text, &v), 0);
+    assert_true(v == 0.0);
+    text[sizeof text - 1] = '0';
+    text[0] = '7';
+    assert_int_equal(sf_parse_double(text, sizeof text, &v), 0);
+    assert_true(v == 7.0);
+}
+
+static void test_double_bad_texts_and_overflow(void **state)
+{
+    (void)state;
+    static const char *const junk[] = {"",      ".",   "e5",     "1e",    "1e+", " 1.0", "1.0 ",
+                                       "0x10",  "1,5", "nan(1)", "infin", "--1", "1.0.0", "+"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+        double v = 3;
+        if (dbl(junk[i], &v) != SF_E_PARSE)
+            fail_msg("accepted \"%s\"", junk[i]);
+        assert_true(v == 3);
+    }
+    double v = 3;
+    assert_int_equal(dbl("1e400", &v), SF_E_RANGE);
+    assert_int_equal(dbl("-1e400", &v), SF_E_RANGE);
+    assert_true(v == 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_double_fixed_notation_like_repr),
+        cmocka_unit_test(test_double_scientific_notation_like_repr),
+        cmocka_unit_test(test_double_extremes_like_repr),
+        cmocka_unit_test(test_double_power_of_two_uses_shorter_digits_above),
+        cmocka_unit_test(test_double_zeros_and_non_finite),
+        cmocka_unit_test(test_double_text_reads_back_to_same_bits),
+        cmocka_unit_test(test_int_texts),
+        cmocka_unit_test(test_known_dates_match_python),
+        cmocka_unit_test(test_years_outside_four_digits_print_signed),
+        cmocka_unit_test(test_invalid_civil_dates_are_range_errors),
+        cmocka_unit_test(test_every_day_roundtrips_and_follows_the_previous),
+        cmocka_unit_test(test_int32_day_extremes_roundtrip),
+        cmocka_unit_test(test_unix_seconds_floor_to_utc_date),
+        cmocka_unit_test(test_iso_dates_and_times_give_utc_date),
+        cmocka_unit_test(test_iso_parse_reads_only_n_bytes),
+        cmocka_unit_test(test_bad_iso_texts_are_parse_errors),
+        cmocka_unit_test(test_sizes_with_binary_suffixes),
+        cmocka_unit_test(test_bad_sizes_are_parse_or_range_errors),
+        cmocka_unit_test(test_int64_parse_whole_text),
+        cmocka_unit_test(test_int64_bad_texts_and_overflow),
+        cmocka_unit_test(test_double_parse_whole_text),
+        cmocka_unit_test(test_double_parse_long_text),
+        cmocka_unit_test(test_double_bad_texts_and_overflow),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,374 @@
+/* test_hash.c - byte hash stability and spread; the insertion-ordered map. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/hash.h"
+
+#define SEED 0x5f3759dfu
+
+static uint64_t hs(const char *s)
+{
+    return sf_hash_bytes(s, strlen(s), SEED);
+}
+
+static void test_hash_same_bytes_same_value_at_any_alignment(void **state)
+{
+    (void)state;
+    const char text[] = "2025-08-01|US|books-and-magazines|x"; /* 35 bytes: blocks and a tail */
+    size_t n = sizeof text - 1;
+    uint64_t ref = sf_hash_bytes(text, n, SEED);
+    _Alignas(16) unsigned char buf[64];
+    for (size_t off = 0; off < 16; off++) {
+        memset(buf, 0xa5, sizeof buf);
+        memcpy(buf + off, text, n);
+        assert_int_equal(sf_hash_bytes(buf + off, n, SEED), ref);
+    }
+}
+
+static void test_hash_values_are_fixed_across_builds(void **state)
+{
+    (void)state;
+    /* Ranks route rows by these values: a change here changes where every
+     * key goes and must be deliberate. */
+    assert_int_equal(sf_hash_bytes("", 0, 0), 0x2da1050f4becf15full);
+    assert_int_equal(sf_hash_bytes("a", 1, 0), 0x919af8f4931b8191ull);
+    assert_int_equal(sf_hash_bytes("2025-08-01|US", 13, 0), 0x6b26628df8db9f26ull);
+    assert_int_equal(sf_hash_u64(0), 0x794a6348269ec044ull);
+}
+
+static void test_hash_depends_on_length_seed_and_every_byte(void **state)
+{
+    (void)state;
+    assert_int_not_equal(sf_hash_bytes("a", 1, SEED), sf_hash_bytes("a\0", 2, SEED));
+    assert_int_not_equal(sf_hash_bytes("", 0, SEED), sf_hash_bytes("\0", 1, SEED));
+    assert_int_not_equal(sf_hash_bytes("abc", 3, 1), sf_hash_bytes("abc", 3, 2));
+    /* Flipping any one bit of a 24-byte key changes about half the hash bits. */
+    unsigned char key[24];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (unsigned char)(i * 37 + 11);
+    uint64_t ref = sf_hash_bytes(key, sizeof key, SEED);
+    long total = 0;
+    for (size_t bit = 0; bit < sizeof key * 8; bit++) {
+        key[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        uint64_t h = sf_hash_bytes(key, sizeof key, SEED);
+        key[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        int flipped = __builtin_popcountll(h ^ ref);
+        assert_in_range(flipped, 12, 52);
+        total += flipped;
+    }
+    long avg100 = total * 100 / (long)(sizeof key * 8);
+    assert_in_range(avg100, 2900, 3500);
+}
+
+/* Chi-square of 100000 hashes over 1024 buckets; with 1023 degrees of
+ * freedom it is 1023 +- 45 for a uniform hash. */
+static void check_buckets(const unsigned *count)
+{
+    double expect = 100000.0 / 1024;
+    double chi2 = 0;
+    for (int b = 0; b < 1024; b++) {
+        assert_in_range(count[b], 50, 150);
+        chi2 += (count[b] - expect) * (count[b] - expect) / expect;
+    }
+    assert_true(chi2 < 1300.0);
+}
+
+static void test_hash_of_sequential_decimal_strings_spreads(void **state)
+{
+    (void)state;
+    static unsigned low[1024], high[1024];
+    memset(low, 0, sizeof low);
+    memset(high, 0, sizeof high);
+    for (int i = 0; i < 100000; i++) {
+        char s[16];
+        int n = snprintf(s, sizeof s, "%d", i);
+        uint64_t h = sf_hash_bytes(s, (size_t)n, SEED);
+        low[h & 1023]++;
+        high[h >> 54]++;
+    }
+    check_buckets(low);
+    check_buckets(high);
+}
+
+static void test_hash_u64_of_sequential_integers_spreads(void **state)
+{
+    (void)state;
+    static unsigned low[1024];
+    memset(low, 0, sizeof low);
+    for (uint64_t i = 0; i < 100000; i++)
+        low[sf_hash_u64(i << 20) & 1023]++; /* only high input bits vary */
+    check_buckets(low);
+}
+
+static void test_find_in_empty_map_is_null(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(8, 0);
+    assert_non_null(m);
+    assert_int_equal(sf_hmap_count(m), 0);
+    assert_null(sf_hmap_find(m, "x", 1, hs("x")));
+    sf_hmap_free(m);
+    sf_hmap_free(NULL);
+}
+
+static void test_insert_and_find_many_keys(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(int64_t), 16);
+    assert_non_null(m);
+    const int n = 50000;
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "key-%d", i);
+        int inserted = -1;
+        int64_t *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), &inserted);
+        assert_non_null(v);
+        assert_int_equal(inserted, 1);
+        assert_int_equal(*v, 0);
+        *v = (int64_t)i * 3;
+    }
+    assert_int_equal(sf_hmap_count(m), n);
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "key-%d", i);
+        int64_t *v = sf_hmap_find(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED));
+        assert_non_null(v);
+        assert_int_equal(*v, (int64_t)i * 3);
+        char a[32];
+        int al = snprintf(a, sizeof a, "absent-%d", i);
+        assert_null(sf_hmap_find(m, a, (size_t)al, sf_hash_bytes(a, (size_t)al, SEED)));
+    }
+    sf_hmap_free(m);
+}
+
+static void test_upsert_of_existing_key_returns_same_block(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(double), 4);
+    assert_non_null(m);
+    int inserted = -1;
+    double *a = sf_hmap_upsert(m, "US", 2, hs("US"), &inserted);
+    assert_int_equal(inserted, 1);
+    *a = 2.5;
+    double *b = sf_hmap_upsert(m, "US", 2, hs("US"), &inserted);
+    assert_int_equal(inserted, 0);
+    assert_ptr_equal(a, b);
+    assert_true(*b == 2.5);
+    assert_non_null(sf_hmap_upsert(m, "FR", 2, hs("FR"), NULL));
+    assert_int_equal(sf_hmap_count(m), 2);
+    sf_hmap_free(m);
+}
+
+static void test_growth_keeps_entries_in_insertion_order(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(int32_t), 1);
+    assert_non_null(m);
+    size_t mem0 = sf_hmap_memory(m);
+    const int n = 20000;
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "%d", (i * 7919) % n); /* not sorted */
+        int32_t *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), NULL);
+        assert_non_null(v);
+        *v = i;
+    }
+    assert_true(sf_hmap_memory(m) > mem0);
+    assert_int_equal(sf_hmap_count(m), n);
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "%d", (i * 7919) % n);
+        const void *key;
+        size_t klen;
+        uint64_t hash;
+        void *value;
+        sf_hmap_entry(m, (size_t)i, &key, &klen, &hash, &value);
+        assert_int_equal(klen, kl);
+        assert_memory_equal(key, k, (size_t)kl);
+        assert_int_equal(((const char *)key)[klen], '\0');
+        assert_int_equal(hash, sf_hash_bytes(k, (size_t)kl, SEED));
+        assert_int_equal(*(int32_t *)value, i);
+    }
+    sf_hmap_entry(m, 0, NULL, NULL, NULL, NULL);
+    sf_hmap_free(m);
+}
+
+static void test_value_and_key_pointers_stable_across_growth(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(double) * 2, 2);
+    assert_non_null(m);
+    double *first = sf_hmap_upsert(m, "first", 5, hs("first"), NULL);
+    assert_non_null(first);
+    first[0] = 1.25;
+    first[1] = -7.0;
+    const void *key0;
+    sf_hmap_entry(m, 0, &key0, NULL, NULL, NULL);
+    for (int i = 0; i < 100000; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "other-%d", i);
+        assert_non_null(sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), NULL));
+    }
+    assert_ptr_equal(sf_hmap_find(m, "first", 5, hs("first")), first);
+    assert_true(first[0] == 1.25 && first[1] == -7.0);
+    const void *key1;
+    sf_hmap_entry(m, 0, &key1, NULL, NULL, NULL);
+    assert_ptr_equal(key0, key1);
+    assert_memory_equal(key1, "first", 5);
+    sf_hmap_free(m);
+}
+
+static void test_value_blocks_are_zeroed_and_16_byte_aligned(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(24, 0);
+    assert_non_null(m);
+    for (int i = 0; i < 1000; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "%.*s", 1 + i % 20, "abcdefghijklmnopqrstuvwxyz");
+        kl += snprintf(k + kl, sizeof k - (size_t)kl, "%d", i);
+        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), NULL);
+        assert_non_null(v);
+        assert_int_equal((uintptr_t)v % 16, 0);
+        for (int b = 0; b < 24; b++)
+            assert_int_equal(v[b], 0);
+        memset(v, 0xff, 24); /* must not spill into the next key or block */
+    }
+    for (int i = 0; i < 1000; i++) {
+        const void *key;
+        size_t klen;
+        sf_hmap_entry(m, (size_t)i, &key, &klen, NULL, NULL);
+        char k[32];
+        int kl = snprintf(k, sizeof k, "%.*s", 1 + i % 20, "abcdefghijklmnopqrstuvwxyz");
+        kl += snprintf(k + kl, sizeof k - (size_t)kl, "%d", i);
+        assert_int_equal(klen, kl);
+        assert_memory_equal(key, k, klen);
+    }
+    sf_hmap_free(m);
+}
+
+static void test_zero_length_key_is_one_key(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(int64_t), 0);
+    assert_non_null(m);
+    uint64_t h = sf_hash_bytes(NULL, 0, SEED);
+    assert_int_equal(h, sf_hash_bytes("", 0, SEED));
+    int inserted;
+    int64_t *a = sf_hmap_upsert(m, NULL, 0, h, &inserted);
+    assert_non_null(a);
+    assert_int_equal(inserted, 1);
+    *a = 41;
+    int64_t *b = sf_hmap_upsert(m, "", 0, h, &inserted);
+    assert_int_equal(inserted, 0);
+    assert_ptr_equal(a, b);
+    assert_null(sf_hmap_find(m, "\0", 1, sf_hash_bytes("\0", 1, SEED)));
+    size_t klen = 99;
+    const void *key = NULL;
+    sf_hmap_entry(m, 0, &key, &klen, NULL, NULL);
+    assert_int_equal(klen, 0);
+    assert_non_null(key);
+    sf_hmap_free(m);
+}
+
+static void test_binary_keys_with_nul_bytes_are_distinct(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(int), 0);
+    assert_non_null(m);
+    static const struct {
+        const char *k;
+        size_t n;
+    } keys[] = {{"a", 1}, {"a\0", 2}, {"a\0b", 3}, {"a\0c", 3}, {"\0\0\0\0\0\0\0\0\0", 9},
+                {"\0\0\0\0\0\0\0\0", 8}};
+    size_t nk = sizeof keys / sizeof keys[0];
+    for (size_t i = 0; i < nk; i++) {
+        int inserted;
+        int *v = sf_hmap_upsert(m, keys[i].k, keys[i].n, sf_hash_bytes(keys[i].k, keys[i].n, SEED),
+                                &inserted);
+        assert_non_null(v);
+        assert_int_equal(inserted, 1);
+        *v = (int)i + 100;
+    }
+    assert_int_equal(sf_hmap_count(m), nk);
+    for (size_t i = 0; i < nk; i++) {
+        int *v = sf_hmap_find(m, keys[i].k, keys[i].n, sf_hash_bytes(keys[i].k, keys[i].n, SEED));
+        assert_non_null(v);
+        assert_int_equal(*v, (int)i + 100);
+    }
+    sf_hmap_free(m);
+}
+
+static void test_keys_colliding_on_hash_are_told_apart(void **state)
+{
+    (void)state;
+    /* A caller-supplied hash that is the same for every key forces full
+     * probing and key compares. */
+    sf_hmap *m = sf_hmap_new(sizeof(int), 0);
+    assert_non_null(m);
+    for (int i = 0; i < 200; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "c%d", i);
+        int *v = sf_hmap_upsert(m, k, (size_t)kl, 42, NULL);
+        assert_non_null(v);
+        *v = i;
+    }
+    for (int i = 0; i < 200; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "c%d", i);
+        int *v = sf_hmap_find(m, k, (size_t)kl, 42);
+        assert_non_null(v);
+        assert_int_equal(*v, i);
+    }
+    assert_null(sf_hmap_find(m, "c200", 4, 42));
+    sf_hmap_free(m);
+}
+
+static void test_value_size_zero_is_a_set(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(0, 0);
+    assert_non_null(m);
+    int inserted;
+    assert_non_null(sf_hmap_upsert(m, "x", 1, hs("x"), &inserted));
+    assert_int_equal(inserted, 1);
+    assert_non_null(sf_hmap_upsert(m, "y", 1, hs("y"), &inserted));
+    assert_int_equal(inserted, 1);
+    assert_non_null(sf_hmap_upsert(m, "x", 1, hs("x"), &inserted));
+    assert_int_equal(inserted, 0);
+    assert_int_equal(sf_hmap_count(m), 2);
+    assert_non_null(sf_hmap_find(m, "y", 1, hs("y")));
+    assert_null(sf_hmap_find(m, "z", 1, hs("z")));
+    const void *key;
+    sf_hmap_entry(m, 1, &key, NULL, NULL, NULL);
+    assert_memory_equal(key, "y", 1);
+    sf_hmap_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hash_same_bytes_same_value_at_any_alignment),
+        cmocka_unit_test(test_hash_values_are_fixed_across_builds),
+        cmocka_unit_test(test_hash_depends_on_length_seed_and_every_byte),
+        cmocka_unit_test(test_hash_of_sequential_decimal_strings_spreads),
+        cmocka_unit_test(test_hash_u64_of_sequential_integers_spreads),
+        cmocka_unit_test(test_find_in_empty_map_is_null),
+        cmocka_unit_test(test_insert_and_find_many_keys),
+        cmocka_unit_test(test_upsert_of_existing_key_returns_same_block),
+        cmocka_unit_test(test_growth_keeps_entries_in_insertion_order),
+        cmocka_unit_test(test_value_and_key_pointers_stable_across_growth),
+        cmocka_unit_test(test_value_blocks_are_zeroed_and_16_byte_aligned),
+        cmocka_unit_test(test_zero_length_key_is_one_key),
+        cmocka_unit_test(test_binary_keys_with_nul_bytes_are_distinct),
+        cmocka_unit_test(test_keys_colliding_on_hash_are_told_apart),
+        cmocka_unit_test(test_value_size_zero_is_a_set),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

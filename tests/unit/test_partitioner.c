@@ -1,0 +1,84 @@
+/* test_partitioner.c - key hash to partition: range, edges, uniformity. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "core/hash.h"
+#include "partition/partitioner.h"
+
+static void test_single_partition_is_always_zero(void **state)
+{
+    (void)state;
+    assert_int_equal(sf_partition_of(0, 1), 0);
+    assert_int_equal(sf_partition_of(UINT64_MAX, 1), 0);
+    for (uint64_t i = 0; i < 1000; i++)
+        assert_int_equal(sf_partition_of(sf_hash_u64(i), 1), 0);
+}
+
+static void test_partition_stays_in_range_at_the_edges(void **state)
+{
+    (void)state;
+    const uint32_t counts[] = {2, 3, 7, 8, 1000, UINT32_MAX};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        uint32_t n = counts[k];
+        assert_int_equal(sf_partition_of(0, n), 0);
+        assert_int_equal(sf_partition_of(UINT64_MAX, n), n - 1);
+        for (uint64_t i = 0; i < 10000; i++)
+            assert_true(sf_partition_of(sf_hash_u64(i), n) < n);
+    }
+}
+
+static void test_partition_follows_high_bits(void **state)
+{
+    (void)state;
+    /* Equal shares of the hash range, in order: the top quarter is part 3. */
+    assert_int_equal(sf_partition_of(0x3fffffffffffffffull, 4), 0);
+    assert_int_equal(sf_partition_of(0x4000000000000000ull, 4), 1);
+    assert_int_equal(sf_partition_of(0xc000000000000000ull, 4), 3);
+    /* Low bits alone do not move a key. */
+    assert_int_equal(sf_partition_of(0x8000000000000000ull, 3), sf_partition_of(0x80000000ffffffffull, 3));
+}
+
+static void check_uniform(uint32_t nparts)
+{
+    unsigned count[8] = {0};
+    const int n = 100000;
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        int kl = 0;
+        for (int v = i; v || kl == 0; v /= 10)
+            key[kl++] = (char)('0' + v % 10);
+        count[sf_partition_of(sf_hash_bytes(key, (size_t)kl, 0), nparts)]++;
+    }
+    /* Binomial sd is under 150 here; allow about 6 sd. */
+    unsigned expect = (unsigned)(n / nparts);
+    for (uint32_t p = 0; p < nparts; p++)
+        assert_in_range(count[p], expect - 900, expect + 900);
+}
+
+static void test_three_partitions_are_uniform(void **state)
+{
+    (void)state;
+    check_uniform(3);
+}
+
+static void test_seven_partitions_are_uniform(void **state)
+{
+    (void)state;
+    check_uniform(7);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_partition_is_always_zero),
+        cmocka_unit_test(test_partition_stays_in_range_at_the_edges),
+        cmocka_unit_test(test_partition_follows_high_bits),
+        cmocka_unit_test(test_three_partitions_are_uniform),
+        cmocka_unit_test(test_seven_partitions_are_uniform),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
