@@ -49,6 +49,7 @@ typedef struct run {
     sf_job *job;
     sf_join_table *dims[SF_MAX_INPUTS];
     uint64_t fact_size;
+    uint64_t chunk_size; /* in effect */
     char runid[48];
     int replacing;
     sf_output_stage stage;
@@ -73,11 +74,22 @@ typedef struct run {
 void sf_run_opts_init(sf_run_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->chunk_size = (uint64_t)64 << 20;
+    o->chunk_size = 0;
     o->schedule = SF_SCHED_DYNAMIC;
     o->shuffle_round = (uint64_t)64 << 20;
     o->max_line = (uint64_t)16 << 20;
     o->progress = -1;
+}
+
+uint64_t sf_run_chunk_size(uint64_t requested, uint64_t input_bytes, int nranks)
+{
+    if (requested)
+        return requested;
+    uint64_t cs = (uint64_t)64 << 20, floor = (uint64_t)1 << 20;
+    uint64_t fair = input_bytes / (4 * (uint64_t)(nranks > 0 ? nranks : 1));
+    if (fair < cs)
+        cs = fair > floor ? fair : floor;
+    return cs;
 }
 
 /* ---- agreement and errors ---- */
@@ -570,7 +582,7 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                         "\n  \"chunk_size\": %llu,\n  \"status\": \"committed\",\n  \"inputs\": [",
                         R->runid, R->nranks,
                         R->o->schedule == SF_SCHED_STATIC ? "static" : "dynamic",
-                        (unsigned long long)R->o->chunk_size);
+                        (unsigned long long)R->chunk_size);
     for (size_t i = 0; i < job->ninputs; i++) {
         uint64_t size = 0;
         sf_file_size(job->inputs[i].path, &size, NULL);
@@ -756,7 +768,8 @@ static int run_job(run *R)
     if (!R->pipe)
         rc = SF_E_NOMEM;
     size_t nchunks = 0;
-    sf_chunk *chunks = rc ? NULL : sf_scan_make_chunks(&R->fact_size, 1, R->o->chunk_size,
+    R->chunk_size = sf_run_chunk_size(R->o->chunk_size, R->fact_size, R->nranks);
+    sf_chunk *chunks = rc ? NULL : sf_scan_make_chunks(&R->fact_size, 1, R->chunk_size,
                                                        &nchunks);
     if (!rc && !chunks)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");

@@ -21,13 +21,18 @@ typedef struct sf_run_opts {
     int ninputs;
     const char *output;   /* NULL: the spec's output.path */
     int overwrite;
-    uint64_t chunk_size;  /* bytes */
+    uint64_t chunk_size;  /* bytes; 0 = automatic (see sf_run_chunk_size) */
     sf_schedule schedule;
     uint64_t shuffle_round; /* bytes per all-to-all round, summed over ranks */
     uint64_t max_line;    /* bytes */
     int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */
     int quiet;            /* no summary table */
 } sf_run_opts;
+
+/* The chunk size a run uses: the given one, or automatically 64 MiB cut
+ * down (to no less than 1 MiB) until there are at least 4 chunks per rank,
+ * so dynamic scheduling can balance small inputs too. */
+uint64_t sf_run_chunk_size(uint64_t requested, uint64_t input_bytes, int nranks);
 
 /* Defaults for every option. Cannot fail. */
 void sf_run_opts_init(sf_run_opts *o);
