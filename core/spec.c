@@ -704,6 +704,8 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
         if ((rc = load_name_list(L, pb, "output.partition_by", &o->partition_by, &o->npartition,
                                  sf_job_result_index, "result column")) != 0)
             return rc;
+        if (o->npartition > 16)
+            return fail(L, "output.partition_by", "at most 16 partition columns", NULL, NULL);
     } else if (!(o->partition_by = lalloc(L, sizeof(int)))) {
         return nomem(L);
     }

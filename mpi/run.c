@@ -408,9 +408,9 @@ static int write_partition(run *R, size_t lo, size_t hi)
     const sf_job_output *o = &job->output;
     sf_buf rel = SF_BUF_INIT;
     const sf_value *first = sf_rows_at(&R->rows, lo);
-    sf_value pv[64] = {{0}};
-    const char *pn[64] = {0};
-    size_t np = o->npartition < 64 ? o->npartition : 64;
+    sf_value pv[16] = {{0}}; /* the spec allows at most 16 partition columns */
+    const char *pn[16] = {0};
+    size_t np = o->npartition;
     for (size_t k = 0; k < np; k++) {
         pv[k] = first[o->partition_by[k]];
         pn[k] = job->result_names[o->partition_by[k]];
