@@ -62,21 +62,30 @@ typedef struct scan_state {
     int aborted;        /* rank 0 failed: answer ABORTED */
     /* progress (rank 0) */
     int progress;
-    uint64_t total_bytes, done_bytes;
+    uint64_t total_bytes;
+    uint64_t done_bytes; /* chunks finished (dynamic: by any rank; static: by rank 0) */
     double t0, last_print;
 } scan_state;
 
 static uint64_t chunk_bytes(const sf_chunk *c) { return c->end - c->start; }
 
-static void print_progress(scan_state *s, int final)
+/* Prints progress; current is how far rank 0 is into its current chunk.
+ * With static scheduling rank 0 sees only its own share, so the total is
+ * estimated as its share's progress times the number of ranks. */
+static void print_progress(scan_state *s, uint64_t current, int final)
 {
     double now = MPI_Wtime();
     if (!s->progress || (!final && now - s->last_print < 1.0))
         return;
     s->last_print = now;
-    double el = now - s->t0, mb = (double)s->done_bytes / 1e6;
+    uint64_t done = s->done_bytes + current;
+    if (!s->dynamic)
+        done *= (uint64_t)s->nranks;
+    if (final || done > s->total_bytes)
+        done = s->total_bytes;
+    double el = now - s->t0, mb = (double)done / 1e6;
     double rate = el > 0 ? mb / el : 0;
-    double frac = s->total_bytes ? (double)s->done_bytes / (double)s->total_bytes : 1.0;
+    double frac = s->total_bytes ? (double)done / (double)s->total_bytes : 1.0;
     double eta = rate > 0 ? ((double)s->total_bytes / 1e6 - mb) / rate : 0;
     int tty = isatty(STDERR_FILENO);
     fprintf(stderr, "%sscan: %.1f / %.1f MB (%.0f%%)  %.1f MB/s  ETA %.0f s%s",
@@ -115,7 +124,7 @@ static void serve(scan_state *s, int wait)
         MPI_Send(&answer, 1, MPI_LONG, st.MPI_SOURCE, TAG_CHUNK, s->comm);
         if (s->workers_left > 0)
             MPI_Irecv(&s->req_buf, 1, MPI_LONG, MPI_ANY_SOURCE, TAG_REQ, s->comm, &s->req);
-        print_progress(s, 0);
+        print_progress(s, 0, 0);
         wait = 0;
     }
 }
@@ -145,11 +154,10 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
         } else {
             break; /* 0: end of range; < 0: read error with err set */
         }
-        if (s->dynamic && s->rank == 0 && ++nlines % SERVE_EVERY == 0)
-            serve(s, 0);
-        else if (s->rank == 0 && !s->dynamic && ++nlines % SERVE_EVERY == 0) {
-            s->done_bytes = sf_range_reader_bytes(r) * (uint64_t)s->nranks;
-            print_progress(s, 0);
+        if (s->rank == 0 && ++nlines % SERVE_EVERY == 0) {
+            if (s->dynamic)
+                serve(s, 0);
+            print_progress(s, sf_range_reader_bytes(r), 0);
         }
     }
     sf_pipeline_add_bytes(s->p, sf_range_reader_bytes(r));
@@ -175,7 +183,7 @@ static int scan_dynamic(scan_state *s)
             s->aborted = 1;
         while (s->workers_left > 0)
             serve(s, 1);
-        print_progress(s, 1);
+        print_progress(s, 0, 1);
     } else {
         long done = -1, k;
         for (;;) {
@@ -221,12 +229,12 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     } else {
         size_t lo = nchunks * (size_t)s.rank / (size_t)s.nranks;
         size_t hi = nchunks * (size_t)(s.rank + 1) / (size_t)s.nranks;
-        for (size_t k = lo; k < hi && !rc; k++)
+        for (size_t k = lo; k < hi && !rc; k++) {
             rc = scan_chunk(&s, &chunks[k]);
-        if (s.rank == 0 && s.progress) {
-            s.done_bytes = s.total_bytes;
-            print_progress(&s, 1);
+            s.done_bytes += chunk_bytes(&chunks[k]);
         }
+        if (s.rank == 0)
+            print_progress(&s, 0, 1);
     }
     /* Agree: a failed rank makes every rank fail, with its own message kept. */
     int bad = rc != 0, anybad = 0;
