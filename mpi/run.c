@@ -599,13 +599,12 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                         "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"
                         "    \"rows_filtered\": %llu,\n    \"rows_dropped_by_join\": %llu,\n"
                         "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n"
-                        "    \"output_rows\": %llu,\n    \"bytes_scanned\": %llu,\n"
-                        "    \"rejected_by_reason\": {",
+                        "    \"output_rows\": %llu,\n    \"rejected_by_reason\": {",
                         (unsigned long long)c->lines_read, (unsigned long long)c->blank_lines,
                         (unsigned long long)c->rows_rejected, (unsigned long long)c->rows_filtered,
                         (unsigned long long)c->rows_dropped_by_join,
                         (unsigned long long)c->rows_aggregated, (unsigned long long)out_rows,
-                        (unsigned long long)out_rows, (unsigned long long)c->bytes_scanned);
+                        (unsigned long long)out_rows);
     int first = 1;
     for (int r = 0; r < SF_REJ_NREASONS; r++) {
         if (!c->rejected_by_reason[r])
@@ -644,8 +643,10 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                             (unsigned long long)files[i].rows,
                             (unsigned long long)files[i].bytes);
     }
-    rc |= sf_buf_printf(m, "%s],\n  \"output_bytes\": %llu,\n  \"phases_seconds\": {",
-                        nfiles ? "\n  " : "", (unsigned long long)out_bytes);
+    rc |= sf_buf_printf(m, "%s],\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
+                        "  \"phases_seconds\": {",
+                        nfiles ? "\n  " : "", (unsigned long long)out_bytes,
+                        (unsigned long long)c->bytes_scanned);
     for (int p = 0; p < PH_COUNT; p++)
         rc |= sf_buf_printf(m, "%s\"%s\": %.6f", p ? ", " : "", phase_names[p], tmax[p]);
     rc |= sf_buf_printf(m, "},\n  \"wall_seconds\": %.6f,\n  \"shuffle\": {\"bytes_sent\": %llu, "

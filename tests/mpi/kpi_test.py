@@ -310,24 +310,28 @@ def cmd_existing_output(args):
     reset_dir(base)
     inputs, ref, counts = bad_lines_reference(args, base)
     out = os.path.join(base, "out")
-    os.makedirs(os.path.join(out, "date=2000-01-01"))
-    with open(os.path.join(out, "keep.txt"), "w") as fh:
-        fh.write("an earlier result that must survive a refused run\n")
-    with open(os.path.join(out, "date=2000-01-01", "part-00000.csv"), "w") as fh:
+    opts = ["--chunk-size", "64K", "--schedule", "static", "--shuffle-round", "16K"]
+    # An earlier shardflow result, plus a stale partition that only a real
+    # overwrite removes.
+    run(engine_run(args, 2, inputs, out, opts))
+    compare_run(out, ref, counts)
+    stale = os.path.join(out, "date=2000-01-01")
+    os.makedirs(stale)
+    with open(os.path.join(stale, "part-00000.csv"), "w") as fh:
         fh.write("country\nZZ\n")
     before = snapshot(out)
-    opts = ["--chunk-size", "64K", "--schedule", "static", "--shuffle-round", "16K"]
     rc, _, err = run(engine_run(args, 2, inputs, out, opts), expect_ok=False)
     if rc == 0:
         raise Failure("run into an existing output directory without --overwrite succeeded")
-    log("refused as expected (exit %d): %s" % (rc, tail(err, 3)))
+    said = err.decode("utf-8", "replace").strip().splitlines()
+    log("refused as expected (exit %d): %s" % (rc, said[0] if said else "(no message)"))
     after = snapshot(out)
     if before != after:
         changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         raise Failure("the refused run changed the existing output: %s" % ", ".join(changed))
     run(engine_run(args, 2, inputs, out, opts + ["--overwrite"]))
-    if os.path.exists(os.path.join(out, "keep.txt")):
-        raise Failure("--overwrite left the old output's keep.txt in place")
+    if os.path.exists(stale):
+        raise Failure("--overwrite left the old output's %s in place" % stale)
     compare_run(out, ref, counts)
 
 
