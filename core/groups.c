@@ -24,10 +24,19 @@ typedef struct dsum {
     int64_t n;
 } dsum;
 
+/* The distinct (group, value) pairs of one count_distinct aggregate. Values
+ * of a fixed-width type (int64, double, date, bool) live inline in a flat
+ * open-addressing table of pairs - one cache line per probe, no allocation
+ * per value; strings go to a generic map keyed by group index + encoding. */
 typedef struct distinct_set {
-    sf_hmap *set;   /* keys: uint32 group index (LE) + encoded value */
-    uint32_t *head; /* per group: first entry + 1, 0 = none (after prepare) */
-    uint32_t *next; /* per entry: next entry + 1 in the same group */
+    sf_type type;    /* static type of the argument */
+    int fixed;       /* 1: pair table; 0: generic map */
+    uint64_t *pairs; /* fixed: 2 words per slot: group index + 1 (0 = empty), value bits */
+    size_t mask;     /* fixed: slots - 1 */
+    size_t count;    /* fixed: pairs stored */
+    sf_hmap *set;    /* generic: keys are uint32 group index (LE) + encoded value */
+    uint32_t *head;  /* per group: first entry (slot or map entry) + 1, 0 = none */
+    uint32_t *next;  /* per entry: next entry + 1 in the same group */
 } distinct_set;
 
 struct sf_groups {
@@ -78,9 +87,18 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         off += (state_size(&defs[j]) + 15) & ~(size_t)15;
         g->distinct[j] = -1;
         if (defs[j].kind == SF_AGG_COUNT_DISTINCT) {
-            g->distinct[j] = (int)g->nsets;
-            g->sets[g->nsets].set = sf_hmap_new(0, 1024);
-            if (!g->sets[g->nsets++].set) {
+            distinct_set *ds = &g->sets[g->nsets];
+            g->distinct[j] = (int)g->nsets++;
+            ds->type = defs[j].arg_type;
+            ds->fixed = ds->type == SF_INT || ds->type == SF_DOUBLE || ds->type == SF_DATE ||
+                        ds->type == SF_BOOL;
+            if (ds->fixed) {
+                ds->mask = 1023;
+                ds->pairs = calloc(2 * (ds->mask + 1), sizeof *ds->pairs);
+            } else {
+                ds->set = sf_hmap_new(0, 1024);
+            }
+            if (!ds->pairs && !ds->set) {
                 sf_groups_free(g);
                 return NULL;
             }
@@ -115,6 +133,7 @@ void sf_groups_free(sf_groups *g)
     }
     for (size_t s = 0; s < g->nsets; s++) {
         sf_hmap_free(g->sets[s].set);
+        free(g->sets[s].pairs);
         free(g->sets[s].head);
         free(g->sets[s].next);
     }
@@ -170,8 +189,84 @@ static int keep_minmax(sf_groups *g, sf_value *cur, const sf_value *v, int want_
     return 0;
 }
 
+/* The 64 bits that identify a fixed-width value of type t (0.0 and -0.0,
+ * and all NaNs, count as one value each). */
+static uint64_t fixed_bits(sf_type t, const sf_value *v)
+{
+    switch (t) {
+    case SF_INT: return (uint64_t)(v->type == SF_DOUBLE ? (int64_t)v->u.d : v->u.i);
+    case SF_DOUBLE: {
+        double d = v->type == SF_INT ? (double)v->u.i : v->u.d;
+        if (d == 0)
+            d = 0; /* folds -0.0 */
+        if (d != d)
+            return 0x7ff8000000000000ull;
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        return bits;
+    }
+    case SF_DATE: return (uint32_t)v->u.date;
+    case SF_BOOL: return (uint64_t)v->u.b;
+    default: return 0;
+    }
+}
+
+static sf_value fixed_value(sf_type t, uint64_t bits)
+{
+    double d;
+    switch (t) {
+    case SF_INT: return sf_int((int64_t)bits);
+    case SF_DOUBLE: memcpy(&d, &bits, sizeof d); return sf_double(d);
+    case SF_DATE: return sf_date((int32_t)(uint32_t)bits);
+    case SF_BOOL: return sf_bool((int)bits);
+    default: return sf_null();
+    }
+}
+
+static size_t pair_slot(const distinct_set *ds, uint64_t tag, uint64_t bits)
+{
+    size_t pos = (size_t)sf_hash_u64(bits ^ (tag * 0x9e3779b97f4a7c15ull)) & ds->mask;
+    while (ds->pairs[2 * pos] && (ds->pairs[2 * pos] != tag || ds->pairs[2 * pos + 1] != bits))
+        pos = (pos + 1) & ds->mask;
+    return pos;
+}
+
+static int pairs_grow(distinct_set *ds)
+{
+    size_t slots = 2 * (ds->mask + 1);
+    uint64_t *old = ds->pairs, *fresh = calloc(2 * slots, sizeof *fresh);
+    if (!fresh)
+        return SF_E_NOMEM;
+    size_t old_slots = ds->mask + 1;
+    ds->pairs = fresh;
+    ds->mask = slots - 1;
+    for (size_t i = 0; i < old_slots; i++) {
+        if (!old[2 * i])
+            continue;
+        size_t pos = pair_slot(ds, old[2 * i], old[2 * i + 1]);
+        ds->pairs[2 * pos] = old[2 * i];
+        ds->pairs[2 * pos + 1] = old[2 * i + 1];
+    }
+    free(old);
+    return 0;
+}
+
 static int distinct_add(sf_groups *g, int set, uint32_t idx, const sf_value *v)
 {
+    distinct_set *ds = &g->sets[set];
+    if (ds->fixed) {
+        if ((ds->count + 1) * 10 > (ds->mask + 1) * 7 && pairs_grow(ds) != 0)
+            return SF_E_NOMEM;
+        uint64_t tag = (uint64_t)idx + 1, bits = fixed_bits(ds->type, v);
+        size_t pos = pair_slot(ds, tag, bits);
+        if (!ds->pairs[2 * pos]) {
+            ds->pairs[2 * pos] = tag;
+            ds->pairs[2 * pos + 1] = bits;
+            ds->count++;
+            g->prepared = 0;
+        }
+        return 0;
+    }
     g->tmp.n = 0;
     size_t need = 4 + sf_value_encoded_size(v);
     if (sf_buf_reserve(&g->tmp, need) != 0)
@@ -180,7 +275,7 @@ static int distinct_add(sf_groups *g, int set, uint32_t idx, const sf_value *v)
     sf_value_encode(v, g->tmp.p + 4);
     uint64_t h = sf_hash_bytes(g->tmp.p, need, 0x44495354ull);
     int inserted = 0;
-    if (!sf_hmap_upsert(g->sets[set].set, g->tmp.p, need, h, &inserted))
+    if (!sf_hmap_upsert(ds->set, g->tmp.p, need, h, &inserted))
         return SF_E_NOMEM;
     if (inserted)
         g->prepared = 0;
@@ -260,7 +355,9 @@ int sf_groups_prepare_export(sf_groups *g)
     size_t ngroups = sf_hmap_count(g->map);
     for (size_t s = 0; s < g->nsets; s++) {
         distinct_set *ds = &g->sets[s];
-        size_t n = sf_hmap_count(ds->set);
+        size_t n = ds->fixed ? ds->mask + 1 : sf_hmap_count(ds->set);
+        if (n > UINT32_MAX - 1)
+            return SF_E_LIMIT;
         free(ds->head);
         free(ds->next);
         ds->head = calloc(ngroups ? ngroups : 1, sizeof *ds->head);
@@ -268,10 +365,16 @@ int sf_groups_prepare_export(sf_groups *g)
         if (!ds->head || !ds->next)
             return SF_E_NOMEM;
         for (size_t e = n; e-- > 0;) {
-            const void *k;
-            sf_hmap_entry(ds->set, e, &k, NULL, NULL, NULL);
             uint32_t idx;
-            memcpy(&idx, k, 4);
+            if (ds->fixed) {
+                if (!ds->pairs[2 * e])
+                    continue;
+                idx = (uint32_t)(ds->pairs[2 * e] - 1);
+            } else {
+                const void *k;
+                sf_hmap_entry(ds->set, e, &k, NULL, NULL, NULL);
+                memcpy(&idx, k, 4);
+            }
             ds->next[e] = ds->head[idx];
             ds->head[idx] = (uint32_t)e + 1;
         }
@@ -360,6 +463,12 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
             const distinct_set *ds = &g->sets[g->distinct[j]];
             rc = put_leb(out, (uint64_t)*(const int64_t *)s);
             for (uint32_t e = ds->head[i]; e && rc == 0; e = ds->next[e - 1]) {
+                if (ds->fixed) {
+                    sf_value v = fixed_value(ds->type, ds->pairs[2 * (e - 1) + 1]);
+                    if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
+                        out->n += sf_value_encode(&v, out->p + out->n);
+                    continue;
+                }
                 const void *k;
                 size_t kl;
                 sf_hmap_entry(ds->set, e - 1, &k, &kl, NULL, NULL);
@@ -514,7 +623,9 @@ sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
 size_t sf_groups_memory(const sf_groups *g)
 {
     size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap;
-    for (size_t s = 0; s < g->nsets; s++)
-        m += sf_hmap_memory(g->sets[s].set);
+    for (size_t s = 0; s < g->nsets; s++) {
+        const distinct_set *ds = &g->sets[s];
+        m += ds->fixed ? 16 * (ds->mask + 1) : sf_hmap_memory(ds->set);
+    }
     return m;
 }

@@ -1,6 +1,7 @@
 /* rows.c - result row table. */
 #include "core/rows.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,17 @@ static int cmp_rows(const void *a, const void *b)
         int d = sf_value_cmp(&x[c], &y[c]);
         if (d)
             return d;
+    }
+    /* sf_value_cmp calls 0.0 and -0.0 (and NaNs with other payloads) equal;
+     * their encodings differ, which makes the order total. */
+    for (size_t c = 0; c < sort_ncols; c++) {
+        if (x[c].type == SF_DOUBLE && y[c].type == SF_DOUBLE) {
+            uint64_t a, b;
+            memcpy(&a, &x[c].u.d, sizeof a);
+            memcpy(&b, &y[c].u.d, sizeof b);
+            if (a != b)
+                return a < b ? -1 : 1;
+        }
     }
     return 0;
 }

@@ -42,8 +42,9 @@ size_t sf_rows_encode(const sf_value *row, size_t ncols, unsigned char *out);
 int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len);
 
 /* Sorts rows by the columns keys[0..nkeys) (sf_value_cmp), then by every
- * column in order, so the result is one total order whatever the input
- * order. Returns 0 or SF_E_NOMEM. */
+ * column in order, then by the bits of doubles that sf_value_cmp calls equal
+ * (0.0 / -0.0), so the result is one total order whatever the input order.
+ * Returns 0 or SF_E_NOMEM. */
 int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys);
 
 /* Frees everything; the table is empty again. */

@@ -1,0 +1,405 @@
+/* test_dimtable.c - dimension tables of io/dimtable.h: JSONL and CSV bytes
+ * loaded into a join table (checked through lookups), tolerant of blank
+ * lines, CRLF and a UTF-8 BOM, and strict about everything else: every bad
+ * row is an error naming the file and line (and column where there is one).
+ * Inputs are built by hand as the spec loader would build them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/join.h"
+#include "core/spec.h"
+#include "io/dimtable.h"
+
+enum { C_ID, C_CATEGORY, C_PRICE, C_LAUNCHED, C_ACTIVE, NCOLS };
+
+static sf_job_column item_columns[NCOLS] = {
+    {"item_id", SF_INT, 0},     {"category", SF_STRING, 1}, {"price", SF_DOUBLE, 2},
+    {"launched", SF_DATE, 3},   {"active", SF_BOOL, 4},
+};
+
+static sf_job_input items(sf_input_format format)
+{
+    sf_job_input in;
+    memset(&in, 0, sizeof in);
+    in.name = "items";
+    in.path = format == SF_FORMAT_CSV ? "dims/items.csv" : "dims/items.jsonl";
+    in.format = format;
+    in.is_fact = 0;
+    in.columns = item_columns;
+    in.ncolumns = NCOLS;
+    in.key_col = C_ID;
+    return in;
+}
+
+static sf_job_column user_columns[2] = {{"user", SF_STRING, 0}, {"country", SF_STRING, 1}};
+
+/* A dimension keyed by a string column. */
+static sf_job_input users(sf_input_format format)
+{
+    sf_job_input in;
+    memset(&in, 0, sizeof in);
+    in.name = "users";
+    in.path = "users.dat";
+    in.format = format;
+    in.columns = user_columns;
+    in.ncolumns = 2;
+    in.key_col = 0;
+    return in;
+}
+
+static sf_join_table *load_ok(const sf_job_input *in, const char *text)
+{
+    sf_join_table *t = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    int rc = sf_dimtable_load(in, text, strlen(text), &t, &err);
+    if (rc != 0)
+        fail_msg("unexpected error %d: %s", rc, err.msg);
+    assert_non_null(t);
+    return t;
+}
+
+static void assert_load_error(const sf_job_input *in, const char *text, size_t len, int code,
+                              const char *msg)
+{
+    sf_join_table *t = (sf_join_table *)1;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_dimtable_load(in, text, len, &t, &err), code);
+    assert_null(t);
+    assert_int_equal(err.code, code);
+    assert_string_equal(err.msg, msg);
+}
+
+static const sf_value *find_int(const sf_join_table *t, int64_t id)
+{
+    sf_value k = sf_int(id);
+    return sf_join_table_find(t, &k);
+}
+
+static void assert_str(const sf_value *v, const char *want)
+{
+    assert_int_equal(v->type, SF_STRING);
+    assert_int_equal(v->u.s.n, strlen(want));
+    assert_memory_equal(v->u.s.p, want, v->u.s.n);
+}
+
+static void assert_item(const sf_join_table *t, int64_t id, const char *category, double price,
+                        int32_t launched, int active)
+{
+    const sf_value *r = find_int(t, id);
+    assert_non_null(r);
+    assert_int_equal(r[C_ID].type, SF_INT);
+    assert_int_equal(r[C_ID].u.i, id);
+    assert_str(&r[C_CATEGORY], category);
+    assert_int_equal(r[C_PRICE].type, SF_DOUBLE);
+    assert_true(r[C_PRICE].u.d == price);
+    assert_int_equal(r[C_LAUNCHED].type, SF_DATE);
+    assert_int_equal(r[C_LAUNCHED].u.date, launched);
+    assert_int_equal(r[C_ACTIVE].type, SF_BOOL);
+    assert_int_equal(r[C_ACTIVE].u.b, active);
+}
+
+/* ---- JSONL ---- */
+
+static void test_jsonl_rows_load_into_lookups(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    sf_join_table *t = load_ok(&in,
+        "{\"item_id\": 1, \"category\": \"Books\", \"price\": 12.5, "
+        "\"launched\": \"2025-08-01\", \"active\": true}\n"
+        "{\"active\": false, \"launched\": \"1970-01-02\", \"price\": 3, "
+        "\"category\": \"Toys\", \"item_id\": 2, \"extra\": [1, 2]}\n");
+    assert_int_equal(sf_join_table_rows(t), 2);
+    assert_item(t, 1, "Books", 12.5, 20301, 1);
+    assert_item(t, 2, "Toys", 3.0, 1, 0); /* an integer is a valid double */
+    assert_null(find_int(t, 3));
+    sf_join_table_free(t);
+}
+
+static void test_jsonl_missing_and_null_fields_are_null(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    sf_join_table *t = load_ok(&in, "{\"item_id\": 7, \"category\": null}\n");
+    const sf_value *r = find_int(t, 7);
+    assert_non_null(r);
+    for (int c = C_CATEGORY; c < NCOLS; c++)
+        assert_int_equal(r[c].type, SF_NULL);
+    sf_join_table_free(t);
+}
+
+static void test_jsonl_blank_lines_crlf_and_bom_are_accepted(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    sf_join_table *t = load_ok(&in,
+        "\xEF\xBB\xBF{\"item_id\": 1, \"category\": \"A\"}\r\n"
+        "\r\n"
+        "\n"
+        "{\"item_id\": 2, \"category\": \"B\"}\r\n"
+        "{\"item_id\": 3, \"category\": \"C\"}"); /* no final newline */
+    assert_int_equal(sf_join_table_rows(t), 3);
+    const char *want[] = {"A", "B", "C"};
+    for (int64_t id = 1; id <= 3; id++)
+        assert_str(&find_int(t, id)[C_CATEGORY], want[id - 1]);
+    sf_join_table_free(t);
+}
+
+static void test_jsonl_string_key_and_strings_with_escapes(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_JSONL);
+    sf_join_table *t = load_ok(&in,
+        "{\"user\": \"u\\u00e9\", \"country\": \"a\\u0000b\"}\n"
+        "{\"user\": \"plain\", \"country\": \"FR\"}\n");
+    sf_value k = sf_string("u\xc3\xa9", 3);
+    const sf_value *r = sf_join_table_find(t, &k);
+    assert_non_null(r);
+    assert_int_equal(r[1].u.s.n, 3);
+    assert_memory_equal(r[1].u.s.p, "a\0b", 3);
+    k = sf_string("plain", 5);
+    assert_str(&sf_join_table_find(t, &k)[1], "FR");
+    sf_join_table_free(t);
+}
+
+static void test_jsonl_invalid_json_names_file_line_and_column(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    const char *text = "{\"item_id\": 1}\n\n{\"item_id\": 2,}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_PARSE,
+                      "dims/items.jsonl: line 3, column 15: invalid JSON: "
+                      "string or '}' expected near '}'");
+}
+
+static void test_jsonl_line_that_is_not_an_object(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    const char *text = "{\"item_id\": 1}\n[1, 2]\n";
+    assert_load_error(&in, text, strlen(text), SF_E_PARSE,
+                      "dims/items.jsonl: line 2: not a JSON object");
+}
+
+static void test_jsonl_type_mismatch_names_column_and_types(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    const char *text = "{\"item_id\": 1}\r\n{\"item_id\": 2}\r\n{\"item_id\": 3, \"price\": \"9.99\"}\r\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.jsonl: line 3: column 'price': expected double, got a string");
+    text = "{\"item_id\": 1.5}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.jsonl: line 1: column 'item_id': expected int64, got a double");
+    text = "{\"item_id\": 1, \"launched\": \"2025-02-30\"}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.jsonl: line 1: column 'launched': expected date, got a string");
+    text = "{\"item_id\": 1, \"active\": 1}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.jsonl: line 1: column 'active': expected bool, got an int64");
+    text = "{\"item_id\": 1, \"category\": {\"a\": 1}}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.jsonl: line 1: column 'category': expected string, "
+                      "got an object or array");
+}
+
+static void test_jsonl_duplicate_key_names_line(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    const char *text = "{\"item_id\": 1}\n{\"item_id\": 2}\n\n{\"item_id\": 1}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_EXISTS,
+                      "dims/items.jsonl: line 4: duplicate key item_id (keys of a dimension "
+                      "table must be unique)");
+}
+
+static void test_jsonl_missing_or_null_key_names_line(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    const char *text = "{\"item_id\": 1}\n{\"category\": \"x\"}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.jsonl: line 2: key 'item_id' is missing or null");
+    text = "{\"item_id\": null}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.jsonl: line 1: key 'item_id' is missing or null");
+}
+
+static void test_jsonl_empty_input_is_an_empty_table(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    sf_join_table *t = load_ok(&in, "\n\r\n");
+    assert_int_equal(sf_join_table_rows(t), 0);
+    sf_join_table_free(t);
+}
+
+/* ---- CSV ---- */
+
+static void test_csv_rows_load_by_header_name(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_CSV);
+    /* Header order differs from the spec and has a column the spec lacks. */
+    sf_join_table *t = load_ok(&in,
+        "active,price,note,item_id,launched,category\n"
+        "true,12.5,ignored,1,2025-08-01,Books\n"
+        "false,3,\"a, b\",2,1970-01-02,\"Toys, \"\"Games\"\"\"\n");
+    assert_int_equal(sf_join_table_rows(t), 2);
+    assert_item(t, 1, "Books", 12.5, 20301, 1);
+    assert_item(t, 2, "Toys, \"Games\"", 3.0, 1, 0);
+    sf_join_table_free(t);
+}
+
+static void test_csv_empty_field_is_null_and_quoted_empty_is_empty_string(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_CSV);
+    sf_join_table *t = load_ok(&in,
+        "item_id,category,price,launched,active\n"
+        "1,,,,\n"
+        "2,\"\",1.0,,\n");
+    const sf_value *r = find_int(t, 1);
+    for (int c = C_CATEGORY; c < NCOLS; c++)
+        assert_int_equal(r[c].type, SF_NULL);
+    r = find_int(t, 2);
+    assert_str(&r[C_CATEGORY], "");
+    sf_join_table_free(t);
+}
+
+static void test_csv_blank_lines_crlf_and_bom_are_accepted(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_CSV);
+    sf_join_table *t = load_ok(&in,
+        "\xEF\xBB\xBFuser,country\r\n"
+        "u1,FR\r\n"
+        "\r\n"
+        "u2,DE\r\n"
+        "\n"
+        "u3,US");
+    assert_int_equal(sf_join_table_rows(t), 3);
+    sf_value k = sf_string("u3", 2);
+    assert_str(&sf_join_table_find(t, &k)[1], "US");
+    k = sf_string("u1", 2);
+    assert_str(&sf_join_table_find(t, &k)[1], "FR");
+    sf_join_table_free(t);
+}
+
+static void test_csv_header_missing_a_column(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_CSV);
+    const char *text = "item_id,category,launched,active\n1,a,2025-01-01,true\n";
+    assert_load_error(&in, text, strlen(text), SF_E_PARSE,
+                      "dims/items.csv: line 1: the header has no column 'price'");
+}
+
+static void test_csv_row_with_wrong_number_of_fields(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_CSV);
+    const char *text = "user,country\nu1,FR\nu2,DE,extra\n";
+    assert_load_error(&in, text, strlen(text), SF_E_PARSE,
+                      "users.dat: line 3: 3 fields, the header has 2");
+    text = "user,country\nu1\n";
+    assert_load_error(&in, text, strlen(text), SF_E_PARSE,
+                      "users.dat: line 2: 1 fields, the header has 2");
+}
+
+static void test_csv_line_numbers_count_embedded_newlines(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_CSV);
+    const char *text = "user,country\n\"u\n1\",FR\nu2\n";
+    assert_load_error(&in, text, strlen(text), SF_E_PARSE,
+                      "users.dat: line 4: 1 fields, the header has 2");
+}
+
+static void test_csv_type_mismatch_quotes_the_field(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_CSV);
+    const char *text = "item_id,category,price,launched,active\n1,a,1,2025-01-01,true\n"
+                       "x2,a,1,2025-01-01,true\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.csv: line 3: column 'item_id': expected int64, got \"x2\"");
+    text = "item_id,category,price,launched,active\n1,a,1,2025-01-01,yes\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.csv: line 2: column 'active': expected bool, got \"yes\"");
+    text = "item_id,category,price,launched,active\n1,a,cheap,2025-01-01,true\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "dims/items.csv: line 2: column 'price': expected double, got \"cheap\"");
+}
+
+static void test_csv_duplicate_and_missing_key(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_CSV);
+    const char *text = "user,country\nu1,FR\nu1,DE\n";
+    assert_load_error(&in, text, strlen(text), SF_E_EXISTS,
+                      "users.dat: line 3: duplicate key user (keys of a dimension table must "
+                      "be unique)");
+    text = "user,country\n,FR\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "users.dat: line 2: key 'user' is missing or null");
+}
+
+static void test_csv_without_header_is_an_error(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_CSV);
+    assert_load_error(&in, "", 0, SF_E_PARSE,
+                      "users.dat: empty file: a CSV dimension table needs a header row");
+}
+
+static void test_csv_unterminated_quote_is_a_parse_error(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_CSV);
+    const char *text = "user,country\nu1,\"FR\n";
+    sf_join_table *t = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_dimtable_load(&in, text, strlen(text), &t, &err), SF_E_PARSE);
+    assert_null(t);
+    assert_non_null(strstr(err.msg, "users.dat"));
+    assert_non_null(strstr(err.msg, "line 2"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jsonl_rows_load_into_lookups),
+        cmocka_unit_test(test_jsonl_missing_and_null_fields_are_null),
+        cmocka_unit_test(test_jsonl_blank_lines_crlf_and_bom_are_accepted),
+        cmocka_unit_test(test_jsonl_string_key_and_strings_with_escapes),
+        cmocka_unit_test(test_jsonl_invalid_json_names_file_line_and_column),
+        cmocka_unit_test(test_jsonl_line_that_is_not_an_object),
+        cmocka_unit_test(test_jsonl_type_mismatch_names_column_and_types),
+        cmocka_unit_test(test_jsonl_duplicate_key_names_line),
+        cmocka_unit_test(test_jsonl_missing_or_null_key_names_line),
+        cmocka_unit_test(test_jsonl_empty_input_is_an_empty_table),
+        cmocka_unit_test(test_csv_rows_load_by_header_name),
+        cmocka_unit_test(test_csv_empty_field_is_null_and_quoted_empty_is_empty_string),
+        cmocka_unit_test(test_csv_blank_lines_crlf_and_bom_are_accepted),
+        cmocka_unit_test(test_csv_header_missing_a_column),
+        cmocka_unit_test(test_csv_row_with_wrong_number_of_fields),
+        cmocka_unit_test(test_csv_line_numbers_count_embedded_newlines),
+        cmocka_unit_test(test_csv_type_mismatch_quotes_the_field),
+        cmocka_unit_test(test_csv_duplicate_and_missing_key),
+        cmocka_unit_test(test_csv_without_header_is_an_error),
+        cmocka_unit_test(test_csv_unterminated_quote_is_a_parse_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

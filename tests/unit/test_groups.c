@@ -1,0 +1,702 @@
+/* test_groups.c - the combiner of core/groups.h: every aggregate over rows
+ * built by hand, NULL handling, int64 overflow, and the promise that makes
+ * shuffles safe: splitting rows over several tables in any order, exporting
+ * every group and merging the records gives bit-identical results to one
+ * table fed every row (count_distinct included, with values shared across
+ * the splits). Malformed records are refused with SF_E_PARSE.
+ *
+ * Aggregate arguments are parsed with sf_expr_parse over a fixed column list;
+ * the group key is the encoded country column. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/expr.h"
+#include "core/groups.h"
+
+enum { C_COUNTRY, C_N, C_PRICE, C_USER, C_KIND, NCOLS };
+
+static const struct {
+    const char *name;
+    sf_type type;
+} columns[NCOLS] = {
+    {"country", SF_STRING}, {"n", SF_INT}, {"price", SF_DOUBLE},
+    {"user", SF_INT},       {"kind", SF_STRING},
+};
+
+static int resolve(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
+{
+    (void)ctx;
+    for (int i = 0; i < NCOLS; i++) {
+        if (strlen(columns[i].name) == len && memcmp(columns[i].name, name, len) == 0) {
+            *slot = i;
+            *type = columns[i].type;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+enum {
+    A_COUNT,
+    A_BUYS,
+    A_SUM_N,
+    A_SUM_PRICE,
+    A_MIN_PRICE,
+    A_MAX_PRICE,
+    A_MIN_N,
+    A_MAX_N,
+    A_MIN_KIND,
+    A_MAX_KIND,
+    A_MEAN_N,
+    A_MEAN_PRICE,
+    A_USERS,
+    A_KINDS,
+    A_PRICES,
+    NAGGS
+};
+
+static const char *const agg_texts[NAGGS] = {
+    "count()",        "count_if(kind == 'buy')", "sum(n)",        "sum(price)",
+    "min(price)",     "max(price)",              "min(n)",        "max(n)",
+    "min(kind)",      "max(kind)",               "mean(n)",       "mean(price)",
+    "count_distinct(user)", "count_distinct(kind)", "count_distinct(price)",
+};
+
+typedef struct aggs {
+    sf_expr *exprs[NAGGS];
+    sf_agg_def defs[NAGGS];
+} aggs;
+
+static int setup(void **state)
+{
+    aggs *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    const sf_expr_columns cols = {resolve, NULL};
+    for (int j = 0; j < NAGGS; j++) {
+        sf_error err;
+        sf_error_clear(&err);
+        a->exprs[j] = sf_expr_parse(agg_texts[j], &cols, SF_EXPR_ALLOW_AGG, &err);
+        if (!a->exprs[j]) {
+            fprintf(stderr, "%s: %s\n", agg_texts[j], err.msg);
+            return -1;
+        }
+        a->defs[j].kind = sf_expr_agg_kind(a->exprs[j]);
+        a->defs[j].arg = sf_expr_agg_arg(a->exprs[j]);
+        a->defs[j].arg_type = a->defs[j].arg ? sf_expr_type(a->defs[j].arg) : SF_NULL;
+        a->defs[j].out_type = sf_expr_type(a->exprs[j]);
+    }
+    *state = a;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    aggs *a = *state;
+    for (int j = 0; j < NAGGS; j++)
+        sf_expr_free(a->exprs[j]);
+    free(a);
+    return 0;
+}
+
+/* One input row; a NULL pointer or the NUL sentinel means SQL NULL. */
+typedef struct in_row {
+    const char *country;
+    int has_n;
+    int64_t n;
+    int has_price;
+    double price;
+    int64_t user; /* < 0: NULL */
+    const char *kind;
+} in_row;
+
+static void feed(sf_groups *g, const in_row *r, sf_arena *scratch)
+{
+    sf_value row[NCOLS];
+    row[C_COUNTRY] = r->country ? sf_string(r->country, strlen(r->country)) : sf_null();
+    row[C_N] = r->has_n ? sf_int(r->n) : sf_null();
+    row[C_PRICE] = r->has_price ? sf_double(r->price) : sf_null();
+    row[C_USER] = r->user >= 0 ? sf_int(r->user) : sf_null();
+    row[C_KIND] = r->kind ? sf_string(r->kind, strlen(r->kind)) : sf_null();
+    unsigned char key[64];
+    size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+    sf_arena_reset(scratch);
+    assert_int_equal(sf_groups_update(g, key, klen, sf_groups_hash(key, klen), row, scratch), 0);
+}
+
+static sf_groups *table_of(const aggs *a, const in_row *rows, size_t n)
+{
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(g);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (size_t i = 0; i < n; i++)
+        feed(g, &rows[i], &scratch);
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    return g;
+}
+
+/* Index of the group whose key is country (NULL: the NULL key), or -1. */
+static long group_of(const sf_groups *g, const char *country)
+{
+    sf_value v = country ? sf_string(country, strlen(country)) : sf_null();
+    unsigned char want[64];
+    size_t wlen = sf_value_encode(&v, want);
+    for (size_t i = 0; i < sf_groups_count(g); i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(g, i, &key, &klen, &hash);
+        if (klen == wlen && memcmp(key, want, wlen) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+static sf_value result(const sf_groups *g, const char *country, int j)
+{
+    long i = group_of(g, country);
+    assert_true(i >= 0);
+    int overflow = 0;
+    sf_value v = sf_groups_result(g, (size_t)i, (size_t)j, &overflow);
+    assert_int_equal(overflow, 0);
+    return v;
+}
+
+static void assert_int_result(const sf_groups *g, const char *country, int j, int64_t want)
+{
+    sf_value v = result(g, country, j);
+    assert_int_equal(v.type, SF_INT);
+    assert_int_equal(v.u.i, want);
+}
+
+static void assert_double_result(const sf_groups *g, const char *country, int j, double want)
+{
+    sf_value v = result(g, country, j);
+    assert_int_equal(v.type, SF_DOUBLE);
+    uint64_t a, b;
+    memcpy(&a, &v.u.d, 8);
+    memcpy(&b, &want, 8);
+    assert_int_equal(a, b);
+}
+
+static void assert_string_result(const sf_groups *g, const char *country, int j,
+                                 const char *want)
+{
+    sf_value v = result(g, country, j);
+    assert_int_equal(v.type, SF_STRING);
+    assert_int_equal(v.u.s.n, strlen(want));
+    assert_memory_equal(v.u.s.p, want, v.u.s.n);
+}
+
+static void assert_null_result(const sf_groups *g, const char *country, int j)
+{
+    assert_int_equal(result(g, country, j).type, SF_NULL);
+}
+
+#define ROW(c, n, p, u, k) {c, 1, n, 1, p, u, k}
+
+static const in_row small[] = {
+    ROW("FR", 3, 10.5, 1, "buy"),
+    ROW("DE", 7, 2.25, 2, "view"),
+    ROW("FR", -1, 0.5, 1, "view"),
+    ROW("FR", 10, 4.0, 3, "buy"),
+    ROW("DE", 1, 8.0, 2, "buy"),
+    ROW("US", 5, 1.0, 9, "cart"),
+};
+
+static void test_groups_are_created_once_per_key(void **state)
+{
+    sf_groups *g = table_of(*state, small, 6);
+    assert_int_equal(sf_groups_count(g), 3);
+    assert_true(group_of(g, "FR") >= 0);
+    assert_true(group_of(g, "DE") >= 0);
+    assert_true(group_of(g, "US") >= 0);
+    assert_int_equal(group_of(g, "UK"), -1);
+    for (size_t i = 0; i < 3; i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(g, i, &key, &klen, &hash);
+        assert_int_equal(hash, sf_groups_hash(key, klen));
+    }
+    assert_true(sf_groups_memory(g) > 0);
+    sf_groups_free(g);
+}
+
+static void test_count_and_count_if(void **state)
+{
+    sf_groups *g = table_of(*state, small, 6);
+    assert_int_result(g, "FR", A_COUNT, 3);
+    assert_int_result(g, "DE", A_COUNT, 2);
+    assert_int_result(g, "US", A_COUNT, 1);
+    assert_int_result(g, "FR", A_BUYS, 2);
+    assert_int_result(g, "DE", A_BUYS, 1);
+    assert_int_result(g, "US", A_BUYS, 0);
+    sf_groups_free(g);
+}
+
+static void test_int_and_double_sums(void **state)
+{
+    sf_groups *g = table_of(*state, small, 6);
+    assert_int_result(g, "FR", A_SUM_N, 12);
+    assert_int_result(g, "DE", A_SUM_N, 8);
+    assert_double_result(g, "FR", A_SUM_PRICE, 15.0);
+    assert_double_result(g, "DE", A_SUM_PRICE, 10.25);
+    assert_double_result(g, "US", A_SUM_PRICE, 1.0);
+    sf_groups_free(g);
+}
+
+static void test_min_and_max_of_numbers_and_strings(void **state)
+{
+    sf_groups *g = table_of(*state, small, 6);
+    assert_double_result(g, "FR", A_MIN_PRICE, 0.5);
+    assert_double_result(g, "FR", A_MAX_PRICE, 10.5);
+    assert_int_result(g, "FR", A_MIN_N, -1);
+    assert_int_result(g, "FR", A_MAX_N, 10);
+    assert_string_result(g, "FR", A_MIN_KIND, "buy");
+    assert_string_result(g, "FR", A_MAX_KIND, "view");
+    assert_string_result(g, "US", A_MIN_KIND, "cart");
+    assert_string_result(g, "US", A_MAX_KIND, "cart");
+    sf_groups_free(g);
+}
+
+static void test_min_max_strings_are_copied_from_the_row(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    char kind[] = "mmm";
+    in_row r = ROW("FR", 1, 1.0, 1, kind);
+    feed(g, &r, &scratch);
+    memcpy(kind, "zzz", 3);
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_string_result(g, "FR", A_MIN_KIND, "mmm");
+    assert_string_result(g, "FR", A_MAX_KIND, "mmm");
+    sf_groups_free(g);
+}
+
+static void test_mean_of_int_and_double(void **state)
+{
+    sf_groups *g = table_of(*state, small, 6);
+    assert_double_result(g, "FR", A_MEAN_N, 4.0);
+    assert_double_result(g, "DE", A_MEAN_N, 4.0);
+    assert_double_result(g, "FR", A_MEAN_PRICE, 5.0);
+    assert_double_result(g, "DE", A_MEAN_PRICE, 5.125);
+    sf_groups_free(g);
+}
+
+static void test_count_distinct_counts_each_value_once(void **state)
+{
+    sf_groups *g = table_of(*state, small, 6);
+    assert_int_result(g, "FR", A_USERS, 2);
+    assert_int_result(g, "DE", A_USERS, 1);
+    assert_int_result(g, "US", A_USERS, 1);
+    assert_int_result(g, "FR", A_KINDS, 2);
+    assert_int_result(g, "DE", A_KINDS, 2);
+    assert_int_result(g, "FR", A_PRICES, 3);
+    sf_groups_free(g);
+}
+
+static void test_count_distinct_is_per_group(void **state)
+{
+    /* The same user in two groups counts once in each. */
+    const in_row rows[] = {
+        ROW("FR", 1, 1, 5, "a"), ROW("DE", 1, 1, 5, "a"), ROW("FR", 1, 1, 5, "a"),
+        ROW("DE", 1, 1, 6, "a"),
+    };
+    sf_groups *g = table_of(*state, rows, 4);
+    assert_int_result(g, "FR", A_USERS, 1);
+    assert_int_result(g, "DE", A_USERS, 2);
+    sf_groups_free(g);
+}
+
+static void test_null_inputs_are_skipped(void **state)
+{
+    const in_row rows[] = {
+        ROW("FR", 4, 2.0, 1, "buy"),
+        {"FR", 0, 0, 0, 0, -1, NULL},
+        ROW("FR", 2, 6.0, 1, "view"),
+        {"FR", 0, 0, 1, -1.0, 2, NULL},
+    };
+    sf_groups *g = table_of(*state, rows, 4);
+    assert_int_result(g, "FR", A_COUNT, 4);
+    assert_int_result(g, "FR", A_BUYS, 1);
+    assert_int_result(g, "FR", A_SUM_N, 6);
+    assert_double_result(g, "FR", A_SUM_PRICE, 7.0);
+    assert_double_result(g, "FR", A_MEAN_N, 3.0);
+    assert_double_result(g, "FR", A_MEAN_PRICE, 7.0 / 3.0);
+    assert_int_result(g, "FR", A_MIN_N, 2);
+    assert_double_result(g, "FR", A_MIN_PRICE, -1.0);
+    assert_string_result(g, "FR", A_MIN_KIND, "buy");
+    assert_int_result(g, "FR", A_USERS, 2);
+    assert_int_result(g, "FR", A_KINDS, 2);
+    assert_int_result(g, "FR", A_PRICES, 3);
+    sf_groups_free(g);
+}
+
+static void test_group_with_only_nulls_gives_null_sums_and_zero_counts(void **state)
+{
+    const in_row rows[] = {
+        {"XX", 0, 0, 0, 0, -1, NULL},
+        {"XX", 0, 0, 0, 0, -1, NULL},
+    };
+    sf_groups *g = table_of(*state, rows, 2);
+    assert_int_result(g, "XX", A_COUNT, 2);
+    assert_int_result(g, "XX", A_BUYS, 0);
+    assert_null_result(g, "XX", A_SUM_N);
+    assert_null_result(g, "XX", A_SUM_PRICE);
+    assert_null_result(g, "XX", A_MEAN_N);
+    assert_null_result(g, "XX", A_MEAN_PRICE);
+    assert_null_result(g, "XX", A_MIN_PRICE);
+    assert_null_result(g, "XX", A_MAX_N);
+    assert_null_result(g, "XX", A_MAX_KIND);
+    assert_int_result(g, "XX", A_USERS, 0);
+    assert_int_result(g, "XX", A_PRICES, 0);
+    sf_groups_free(g);
+}
+
+static void test_null_key_is_a_group_of_its_own(void **state)
+{
+    const in_row rows[] = {ROW(NULL, 1, 1, 1, "a"), ROW("", 2, 1, 1, "a"),
+                           ROW(NULL, 3, 1, 1, "a")};
+    sf_groups *g = table_of(*state, rows, 3);
+    assert_int_equal(sf_groups_count(g), 2);
+    assert_int_result(g, NULL, A_SUM_N, 4);
+    assert_int_result(g, "", A_SUM_N, 2);
+    sf_groups_free(g);
+}
+
+static void test_int64_sum_overflow_sets_overflow(void **state)
+{
+    const in_row rows[] = {ROW("FR", INT64_MAX, 0, 1, "a"), ROW("FR", 1, 0, 1, "a"),
+                           ROW("DE", INT64_MIN, 0, 1, "a"), ROW("DE", -1, 0, 1, "a")};
+    sf_groups *g = table_of(*state, rows, 4);
+    int overflow = 0;
+    sf_value v = sf_groups_result(g, (size_t)group_of(g, "FR"), A_SUM_N, &overflow);
+    assert_int_equal(overflow, 1);
+    assert_int_equal(v.type, SF_NULL);
+    overflow = 0;
+    v = sf_groups_result(g, (size_t)group_of(g, "DE"), A_SUM_N, &overflow);
+    assert_int_equal(overflow, 1);
+    assert_int_equal(v.type, SF_NULL);
+    /* mean of the same values does not overflow. */
+    overflow = 0;
+    v = sf_groups_result(g, (size_t)group_of(g, "FR"), A_MEAN_N, &overflow);
+    assert_int_equal(overflow, 0);
+    assert_int_equal(v.type, SF_DOUBLE);
+    assert_true(v.u.d == 4611686018427387904.0);
+    sf_groups_free(g);
+}
+
+static void test_int64_sum_may_pass_beyond_range_and_come_back(void **state)
+{
+    const in_row rows[] = {ROW("FR", INT64_MAX, 0, 1, "a"), ROW("FR", INT64_MAX, 0, 1, "a"),
+                           ROW("FR", INT64_MIN, 0, 1, "a"), ROW("FR", -2, 0, 1, "a")};
+    sf_groups *g = table_of(*state, rows, 4);
+    assert_int_result(g, "FR", A_SUM_N, INT64_MAX - 3);
+    sf_groups_free(g);
+}
+
+/* ---- split, export, merge ---- */
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+#define NGEN 240
+
+/* Rows whose double sums depend on addition order and whose users repeat
+ * across groups and splits. */
+static void generate(in_row *rows)
+{
+    static const char *const countries[] = {"FR", "DE", "US", "", NULL};
+    static const char *const kinds[] = {"buy", "view", "cart", NULL};
+    static const double prices[] = {0.1, 1e16, -1e16, 3.3, 1e-3, 0.7, 2.5e-8, -0.1, 1e100,
+                                    -1e100, 123.456};
+    uint64_t s = 42;
+    for (int i = 0; i < NGEN; i++) {
+        in_row *r = &rows[i];
+        r->country = countries[lcg(&s) % 5];
+        r->has_n = i % 7 != 3;
+        r->n = (int64_t)(lcg(&s) % 2001) - 1000;
+        if (i % 31 == 0) /* partial sums may leave int64 on the way */
+            r->n = i % 62 == 0 ? INT64_MAX / 2 : -(INT64_MAX / 2);
+        r->has_price = i % 5 != 1;
+        r->price = prices[lcg(&s) % 11];
+        r->user = i % 13 == 0 ? -1 : (int64_t)(lcg(&s) % 12);
+        r->kind = kinds[lcg(&s) % 4];
+    }
+}
+
+/* Exports every group of src and merges the records into dst. */
+static void export_into(sf_groups *src, sf_groups *dst, int reverse)
+{
+    assert_int_equal(sf_groups_prepare_export(src), 0);
+    size_t n = sf_groups_count(src);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = reverse ? n - 1 - k : k;
+        sf_buf rec = SF_BUF_INIT;
+        assert_int_equal(sf_groups_export(src, i, &rec), 0);
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_groups_merge_record(dst, rec.p, rec.n, &err), 0);
+        memset(rec.p, 0xcd, rec.n); /* merged results must not borrow the record */
+        sf_buf_free(&rec);
+    }
+}
+
+static void assert_same_results(const sf_groups *want, const sf_groups *got)
+{
+    assert_int_equal(sf_groups_count(want), sf_groups_count(got));
+    for (size_t i = 0; i < sf_groups_count(want); i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(want, i, &key, &klen, &hash);
+        long k = -1;
+        for (size_t m = 0; m < sf_groups_count(got); m++) {
+            const unsigned char *key2;
+            size_t klen2;
+            uint64_t hash2;
+            sf_groups_key(got, m, &key2, &klen2, &hash2);
+            if (klen2 == klen && memcmp(key2, key, klen) == 0) {
+                assert_int_equal(hash2, hash);
+                k = (long)m;
+            }
+        }
+        assert_true(k >= 0);
+        for (size_t j = 0; j < NAGGS; j++) {
+            int o1 = 0, o2 = 0;
+            sf_value a = sf_groups_result(want, i, j, &o1);
+            sf_value b = sf_groups_result(got, (size_t)k, j, &o2);
+            assert_int_equal(o1, o2);
+            /* sf_value_same compares doubles bit for bit. */
+            assert_int_equal(a.type, b.type);
+            assert_true(sf_value_same(&a, &b));
+        }
+    }
+}
+
+static void test_split_in_any_order_merges_to_identical_results(void **state)
+{
+    const aggs *a = *state;
+    static in_row rows[NGEN];
+    generate(rows);
+    sf_groups *whole = table_of(a, rows, NGEN);
+
+    /* Split 1: three tables, round robin, fed forward. */
+    sf_groups *parts[3];
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (int t = 0; t < 3; t++)
+        parts[t] = sf_groups_new(a->defs, NAGGS);
+    for (int i = 0; i < NGEN; i++)
+        feed(parts[i % 3], &rows[i], &scratch);
+    sf_groups *merged = sf_groups_new(a->defs, NAGGS);
+    export_into(parts[2], merged, 0);
+    export_into(parts[0], merged, 1);
+    export_into(parts[1], merged, 0);
+    for (int t = 0; t < 3; t++)
+        sf_groups_free(parts[t]);
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    assert_same_results(whole, merged);
+    sf_groups_free(merged);
+
+    /* Split 2: two uneven tables in contiguous blocks, fed backwards. */
+    for (int t = 0; t < 2; t++)
+        parts[t] = sf_groups_new(a->defs, NAGGS);
+    for (int i = NGEN - 1; i >= 0; i--)
+        feed(parts[i < 50 ? 0 : 1], &rows[i], &scratch);
+    merged = sf_groups_new(a->defs, NAGGS);
+    export_into(parts[1], merged, 1);
+    export_into(parts[0], merged, 0);
+    for (int t = 0; t < 2; t++)
+        sf_groups_free(parts[t]);
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    assert_same_results(whole, merged);
+    sf_groups_free(merged);
+    sf_arena_free(&scratch);
+    sf_groups_free(whole);
+}
+
+static void test_merged_tables_merge_again_identically(void **state)
+{
+    /* Two levels, as a tree reduction would: (p0 + p1) + (p2 + p3). */
+    const aggs *a = *state;
+    static in_row rows[NGEN];
+    generate(rows);
+    sf_groups *whole = table_of(a, rows, NGEN);
+    sf_groups *parts[4];
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (int t = 0; t < 4; t++)
+        parts[t] = sf_groups_new(a->defs, NAGGS);
+    for (int i = 0; i < NGEN; i++)
+        feed(parts[(i * 7) % 4], &rows[i], &scratch);
+    sf_arena_free(&scratch);
+    sf_groups *left = sf_groups_new(a->defs, NAGGS), *right = sf_groups_new(a->defs, NAGGS);
+    export_into(parts[0], left, 0);
+    export_into(parts[1], left, 1);
+    export_into(parts[3], right, 0);
+    export_into(parts[2], right, 0);
+    sf_groups *top = sf_groups_new(a->defs, NAGGS);
+    export_into(right, top, 1);
+    export_into(left, top, 0);
+    assert_int_equal(sf_groups_prepare_export(top), 0);
+    assert_same_results(whole, top);
+    for (int t = 0; t < 4; t++)
+        sf_groups_free(parts[t]);
+    sf_groups_free(left);
+    sf_groups_free(right);
+    sf_groups_free(top);
+    sf_groups_free(whole);
+}
+
+static void test_count_distinct_exact_across_overlapping_splits(void **state)
+{
+    const aggs *a = *state;
+    /* Every split sees users 0..9 of FR; each also has one of its own. */
+    sf_groups *parts[3];
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (int t = 0; t < 3; t++) {
+        parts[t] = sf_groups_new(a->defs, NAGGS);
+        for (int u = 0; u < 10; u++) {
+            in_row r = ROW("FR", 1, 1, (9 - u + t * 3) % 10, "a");
+            feed(parts[t], &r, &scratch);
+            feed(parts[t], &r, &scratch);
+        }
+        in_row own = ROW("FR", 1, 1, 100 + t, "a");
+        feed(parts[t], &own, &scratch);
+    }
+    sf_arena_free(&scratch);
+    sf_groups *merged = sf_groups_new(a->defs, NAGGS);
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(sf_groups_prepare_export(parts[t]), 0);
+        assert_int_result(parts[t], "FR", A_USERS, 11);
+        export_into(parts[t], merged, 0);
+    }
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    assert_int_result(merged, "FR", A_USERS, 13);
+    assert_int_result(merged, "FR", A_COUNT, 63);
+    assert_int_result(merged, "FR", A_KINDS, 1);
+    for (int t = 0; t < 3; t++)
+        sf_groups_free(parts[t]);
+    sf_groups_free(merged);
+}
+
+static void test_prepare_after_more_updates_recounts_distinct(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = table_of(a, small, 6);
+    assert_int_result(g, "FR", A_USERS, 2);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    in_row more = ROW("FR", 1, 1, 77, "buy");
+    feed(g, &more, &scratch);
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "FR", A_USERS, 3);
+    sf_groups_free(g);
+}
+
+static void test_truncated_record_is_parse_error(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = table_of(a, small, 6);
+    sf_buf rec = SF_BUF_INIT;
+    assert_int_equal(sf_groups_export(g, (size_t)group_of(g, "FR"), &rec), 0);
+    for (size_t cut = 0; cut < rec.n; cut++) {
+        sf_groups *dst = sf_groups_new(a->defs, NAGGS);
+        sf_error err;
+        sf_error_clear(&err);
+        int rc = sf_groups_merge_record(dst, rec.p, cut, &err);
+        assert_int_equal(rc, SF_E_PARSE);
+        assert_int_equal(err.code, SF_E_PARSE);
+        assert_non_null(strstr(err.msg, "malformed group record: "));
+        sf_groups_free(dst);
+    }
+    sf_buf_free(&rec);
+    sf_groups_free(g);
+}
+
+static void test_record_with_trailing_bytes_is_parse_error(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = table_of(a, small, 6);
+    sf_buf rec = SF_BUF_INIT;
+    assert_int_equal(sf_groups_export(g, 0, &rec), 0);
+    assert_int_equal(sf_buf_append(&rec, "\0", 1), 0);
+    sf_groups *dst = sf_groups_new(a->defs, NAGGS);
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_groups_merge_record(dst, rec.p, rec.n, &err), SF_E_PARSE);
+    assert_string_equal(err.msg, "malformed group record: trailing bytes");
+    sf_groups_free(dst);
+    sf_buf_free(&rec);
+    sf_groups_free(g);
+}
+
+static void test_record_with_oversized_key_length_is_parse_error(void **state)
+{
+    const aggs *a = *state;
+    const unsigned char rec[] = {0x7f, SF_NULL};
+    sf_groups *dst = sf_groups_new(a->defs, NAGGS);
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_groups_merge_record(dst, rec, sizeof rec, &err), SF_E_PARSE);
+    assert_string_equal(err.msg, "malformed group record: key");
+    assert_int_equal(sf_groups_count(dst), 0);
+    sf_groups_free(dst);
+}
+
+static void test_free_null_is_a_no_op(void **state)
+{
+    (void)state;
+    sf_groups_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_groups_are_created_once_per_key),
+        cmocka_unit_test(test_count_and_count_if),
+        cmocka_unit_test(test_int_and_double_sums),
+        cmocka_unit_test(test_min_and_max_of_numbers_and_strings),
+        cmocka_unit_test(test_min_max_strings_are_copied_from_the_row),
+        cmocka_unit_test(test_mean_of_int_and_double),
+        cmocka_unit_test(test_count_distinct_counts_each_value_once),
+        cmocka_unit_test(test_count_distinct_is_per_group),
+        cmocka_unit_test(test_null_inputs_are_skipped),
+        cmocka_unit_test(test_group_with_only_nulls_gives_null_sums_and_zero_counts),
+        cmocka_unit_test(test_null_key_is_a_group_of_its_own),
+        cmocka_unit_test(test_int64_sum_overflow_sets_overflow),
+        cmocka_unit_test(test_int64_sum_may_pass_beyond_range_and_come_back),
+        cmocka_unit_test(test_split_in_any_order_merges_to_identical_results),
+        cmocka_unit_test(test_merged_tables_merge_again_identically),
+        cmocka_unit_test(test_count_distinct_exact_across_overlapping_splits),
+        cmocka_unit_test(test_prepare_after_more_updates_recounts_distinct),
+        cmocka_unit_test(test_truncated_record_is_parse_error),
+        cmocka_unit_test(test_record_with_trailing_bytes_is_parse_error),
+        cmocka_unit_test(test_record_with_oversized_key_length_is_parse_error),
+        cmocka_unit_test(test_free_null_is_a_no_op),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

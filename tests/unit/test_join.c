@@ -1,0 +1,204 @@
+/* test_join.c - the dimension join table of core/join.h: lookups by int and
+ * string keys (short and longer than the inline key buffer), unique keys,
+ * NULL keys refused, rows that own copies of their strings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/join.h"
+
+static void assert_string_value(const sf_value *v, const char *want, size_t n)
+{
+    assert_int_equal(v->type, SF_STRING);
+    assert_int_equal(v->u.s.n, n);
+    assert_memory_equal(v->u.s.p, want, n);
+}
+
+static void test_find_by_int_key_returns_the_whole_row(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(3, 0);
+    assert_non_null(t);
+    for (int64_t id = 1; id <= 100; id++) {
+        char name[16];
+        int n = snprintf(name, sizeof name, "item%lld", (long long)id);
+        sf_value row[3] = {sf_int(id), sf_string(name, (size_t)n), sf_double((double)id / 4)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    assert_int_equal(sf_join_table_rows(t), 100);
+    sf_value key = sf_int(42);
+    const sf_value *r = sf_join_table_find(t, &key);
+    assert_non_null(r);
+    assert_int_equal(r[0].type, SF_INT);
+    assert_int_equal(r[0].u.i, 42);
+    assert_string_value(&r[1], "item42", 6);
+    assert_int_equal(r[2].type, SF_DOUBLE);
+    assert_true(r[2].u.d == 10.5);
+    key = sf_int(101);
+    assert_null(sf_join_table_find(t, &key));
+    key = sf_int(0);
+    assert_null(sf_join_table_find(t, &key));
+    sf_join_table_free(t);
+}
+
+static void test_int_key_does_not_match_equal_double_or_string(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(1, 0);
+    sf_value row[1] = {sf_int(7)};
+    assert_int_equal(sf_join_table_add(t, row), 0);
+    sf_value d = sf_double(7.0), s = sf_string("7", 1), i = sf_int(7);
+    assert_null(sf_join_table_find(t, &d));
+    assert_null(sf_join_table_find(t, &s));
+    assert_non_null(sf_join_table_find(t, &i));
+    sf_join_table_free(t);
+}
+
+static void test_find_by_string_key_with_key_in_middle_column(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 1);
+    sf_value a[2] = {sf_string("France", 6), sf_string("FR", 2)};
+    sf_value b[2] = {sf_string("Germany", 7), sf_string("DE", 2)};
+    sf_value c[2] = {sf_string("empty key", 9), sf_string("", 0)};
+    assert_int_equal(sf_join_table_add(t, a), 0);
+    assert_int_equal(sf_join_table_add(t, b), 0);
+    assert_int_equal(sf_join_table_add(t, c), 0);
+    sf_value key = sf_string("DE", 2);
+    const sf_value *r = sf_join_table_find(t, &key);
+    assert_non_null(r);
+    assert_string_value(&r[0], "Germany", 7);
+    key = sf_string("", 0);
+    r = sf_join_table_find(t, &key);
+    assert_non_null(r);
+    assert_string_value(&r[0], "empty key", 9);
+    key = sf_string("D", 1);
+    assert_null(sf_join_table_find(t, &key));
+    key = sf_string("DEU", 3);
+    assert_null(sf_join_table_find(t, &key));
+    sf_join_table_free(t);
+}
+
+static void test_string_key_longer_than_64_bytes(void **state)
+{
+    (void)state;
+    char k1[200], k2[200];
+    memset(k1, 'k', sizeof k1);
+    memcpy(k2, k1, sizeof k2);
+    k2[199] = 'x'; /* differs only in the last byte */
+    sf_join_table *t = sf_join_table_new(2, 0);
+    sf_value r1[2] = {sf_string(k1, sizeof k1), sf_int(1)};
+    sf_value r2[2] = {sf_string(k2, sizeof k2), sf_int(2)};
+    assert_int_equal(sf_join_table_add(t, r1), 0);
+    assert_int_equal(sf_join_table_add(t, r2), 0);
+    assert_int_equal(sf_join_table_add(t, r1), SF_E_EXISTS);
+    sf_value key = sf_string(k2, sizeof k2);
+    const sf_value *r = sf_join_table_find(t, &key);
+    assert_non_null(r);
+    assert_int_equal(r[1].u.i, 2);
+    assert_string_value(&r[0], k2, sizeof k2);
+    key = sf_string(k1, sizeof k1);
+    r = sf_join_table_find(t, &key);
+    assert_non_null(r);
+    assert_int_equal(r[1].u.i, 1);
+    key = sf_string(k1, 70);
+    assert_null(sf_join_table_find(t, &key));
+    assert_int_equal(sf_join_table_rows(t), 2);
+    sf_join_table_free(t);
+}
+
+static void test_duplicate_key_is_exists_and_keeps_first_row(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 0);
+    sf_value first[2] = {sf_int(5), sf_string("first", 5)};
+    sf_value second[2] = {sf_int(5), sf_string("second", 6)};
+    assert_int_equal(sf_join_table_add(t, first), 0);
+    assert_int_equal(sf_join_table_add(t, second), SF_E_EXISTS);
+    assert_int_equal(sf_join_table_rows(t), 1);
+    sf_value key = sf_int(5);
+    const sf_value *r = sf_join_table_find(t, &key);
+    assert_non_null(r);
+    assert_string_value(&r[1], "first", 5);
+    sf_join_table_free(t);
+}
+
+static void test_null_key_is_invalid_and_not_added(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 1);
+    sf_value row[2] = {sf_string("orphan", 6), sf_null()};
+    assert_int_equal(sf_join_table_add(t, row), SF_E_INVAL);
+    assert_int_equal(sf_join_table_rows(t), 0);
+    sf_value key = sf_null();
+    assert_null(sf_join_table_find(t, &key));
+    sf_join_table_free(t);
+}
+
+static void test_strings_are_copied_into_the_table(void **state)
+{
+    (void)state;
+    char key[] = "user-1";
+    char country[] = "FR";
+    sf_join_table *t = sf_join_table_new(2, 0);
+    sf_value row[2] = {sf_string(key, 6), sf_string(country, 2)};
+    assert_int_equal(sf_join_table_add(t, row), 0);
+    memcpy(key, "zzzzzz", 6);
+    memcpy(country, "ZZ", 2);
+    sf_value lookup = sf_string("user-1", 6);
+    const sf_value *r = sf_join_table_find(t, &lookup);
+    assert_non_null(r);
+    assert_ptr_not_equal(r[0].u.s.p, key);
+    assert_ptr_not_equal(r[1].u.s.p, country);
+    assert_string_value(&r[0], "user-1", 6);
+    assert_string_value(&r[1], "FR", 2);
+    sf_value mutated = sf_string(key, 6);
+    assert_null(sf_join_table_find(t, &mutated));
+    sf_join_table_free(t);
+}
+
+static void test_null_and_other_columns_are_kept_as_given(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(4, 0);
+    sf_value row[4] = {sf_int(1), sf_null(), sf_date(20301), sf_bool(1)};
+    assert_int_equal(sf_join_table_add(t, row), 0);
+    sf_value key = sf_int(1);
+    const sf_value *r = sf_join_table_find(t, &key);
+    assert_non_null(r);
+    assert_int_equal(r[1].type, SF_NULL);
+    assert_int_equal(r[2].type, SF_DATE);
+    assert_int_equal(r[2].u.date, 20301);
+    assert_int_equal(r[3].type, SF_BOOL);
+    assert_int_equal(r[3].u.b, 1);
+    sf_join_table_free(t);
+}
+
+static void test_free_null_is_a_no_op(void **state)
+{
+    (void)state;
+    sf_join_table_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find_by_int_key_returns_the_whole_row),
+        cmocka_unit_test(test_int_key_does_not_match_equal_double_or_string),
+        cmocka_unit_test(test_find_by_string_key_with_key_in_middle_column),
+        cmocka_unit_test(test_string_key_longer_than_64_bytes),
+        cmocka_unit_test(test_duplicate_key_is_exists_and_keeps_first_row),
+        cmocka_unit_test(test_null_key_is_invalid_and_not_added),
+        cmocka_unit_test(test_strings_are_copied_into_the_table),
+        cmocka_unit_test(test_null_and_other_columns_are_kept_as_given),
+        cmocka_unit_test(test_free_null_is_a_no_op),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

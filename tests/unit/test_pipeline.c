@@ -1,0 +1,439 @@
+/* test_pipeline.c - the map side of core/pipeline.h: a small job pushed line
+ * by line; every line lands in exactly one count (blank, rejected by reason,
+ * filtered, dropped by which join, aggregated), the accounting identity
+ * holds, the combiner holds the expected groups, and the kept reject
+ * samples are the first SF_MAX_SAMPLES by (file, offset) whatever order the
+ * lines arrive in.
+ *
+ * The jansson decoder takes over jansson's allocator while a pipeline lives,
+ * so each test loads the spec and builds the dimension tables first (setup)
+ * and frees the pipeline before the job (teardown). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/groups.h"
+#include "core/join.h"
+#include "core/pipeline.h"
+#include "core/spec.h"
+
+static const char spec_text[] =
+    "{\"name\": \"p\","
+    " \"inputs\": {"
+    "  \"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"uid\": \"int64\","
+    "          \"item\": \"int64\", \"kind\": \"string\", \"ts\": \"int64\","
+    "          \"props.price\": \"double\"}},"
+    "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"uid\","
+    "             \"columns\": {\"uid\": \"int64\", \"country\": \"string\"}},"
+    "  \"items\": {\"role\": \"dimension\", \"path\": \"i\", \"key\": \"item\","
+    "             \"columns\": {\"item\": \"int64\", \"cat\": \"string\"}}},"
+    " \"steps\": ["
+    "  {\"filter\": \"kind != 'skip'\"},"
+    "  {\"join\": \"users\", \"on\": \"uid\", \"select\": [\"country\"]},"
+    "  {\"join\": \"items\", \"on\": \"item\", \"type\": \"inner\", \"select\": [\"cat\"]},"
+    "  {\"derive\": \"day\", \"expr\": \"to_date(ts)\"}],"
+    " \"group_by\": [\"country\"],"
+    " \"aggregates\": {\"n\": \"count()\", \"rev\": \"sum(props.price)\","
+    "                 \"users\": \"count_distinct(uid)\", \"days\": \"count_distinct(day)\","
+    "                 \"cats\": \"count_distinct(cat)\"},"
+    " \"output\": {\"path\": \"out\"}}";
+
+enum { IN_EV, IN_USERS, IN_ITEMS, NINPUTS };
+enum { A_N, A_REV, A_USERS, A_DAYS, A_CATS };
+
+typedef struct fixture {
+    sf_job *job;
+    sf_join_table *dims[NINPUTS];
+    sf_pipeline *p;
+    uint64_t offset; /* of the next line pushed with push() */
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(spec_text, strlen(spec_text), "p.json", NULL, &f->job, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        free(f);
+        return -1;
+    }
+    if (sf_job_input_index(f->job, "users") != IN_USERS ||
+        sf_job_input_index(f->job, "items") != IN_ITEMS)
+        return -1;
+    f->dims[IN_USERS] = sf_join_table_new(2, 0);
+    f->dims[IN_ITEMS] = sf_join_table_new(2, 0);
+    const sf_value users[][2] = {
+        {sf_int(1), sf_string("FR", 2)}, {sf_int(2), sf_string("DE", 2)}, {sf_int(3), sf_null()}};
+    const sf_value items[][2] = {{sf_int(10), sf_string("books", 5)},
+                                 {sf_int(11), sf_string("toys", 4)}};
+    for (size_t i = 0; i < 3; i++) {
+        if (sf_join_table_add(f->dims[IN_USERS], users[i]) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (sf_join_table_add(f->dims[IN_ITEMS], items[i]) != 0)
+            return -1;
+    }
+    f->p = sf_pipeline_new(f->job, f->dims, &err);
+    if (!f->p) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    sf_pipeline_free(f->p);
+    for (size_t i = 0; i < NINPUTS; i++)
+        sf_join_table_free(f->dims[i]);
+    sf_job_free(f->job);
+    free(f);
+    return 0;
+}
+
+/* Pushes one line of file 0 at the running offset, as a scan would. */
+static void push(fixture *f, const char *line)
+{
+    size_t len = strlen(line);
+    assert_int_equal(sf_pipeline_push(f->p, line, len, 0, f->offset), 0);
+    f->offset += len + 1;
+}
+
+static void check_identity(const sf_counts *c)
+{
+    assert_int_equal(c->lines_read, c->blank_lines + c->rows_rejected + c->rows_filtered +
+                                        c->rows_dropped_by_join + c->rows_aggregated);
+    uint64_t by_reason = 0, by_input = 0;
+    for (int r = 0; r < SF_REJ_NREASONS; r++)
+        by_reason += c->rejected_by_reason[r];
+    for (int i = 0; i < SF_MAX_INPUTS; i++)
+        by_input += c->dropped_by_join[i];
+    assert_int_equal(by_reason, c->rows_rejected);
+    assert_int_equal(by_input, c->rows_dropped_by_join);
+}
+
+static const char *const good_lines[] = {
+    "{\"uid\": 1, \"item\": 10, \"kind\": \"buy\", \"ts\": 0, \"props\": {\"price\": 2.5}}",
+    "{\"uid\": 1, \"item\": 11, \"kind\": \"view\", \"ts\": 86400}",
+    "{\"uid\": 2, \"item\": 10, \"kind\": \"buy\", \"ts\": 100, \"props\": {\"price\": 1}}",
+    "{\"uid\": 3, \"item\": 11, \"kind\": \"buy\", \"ts\": 0, \"props\": {\"price\": 0.25}}",
+    "{\"uid\": 1, \"item\": 10, \"kind\": \"buy\", \"ts\": 172800, \"props\": {\"price\": 0.1}}",
+};
+
+static void test_valid_lines_are_aggregated(void **state)
+{
+    fixture *f = *state;
+    for (size_t i = 0; i < 5; i++)
+        push(f, good_lines[i]);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 5);
+    assert_int_equal(c->rows_aggregated, 5);
+    assert_int_equal(c->rows_rejected, 0);
+    size_t n;
+    sf_pipeline_samples(f->p, &n);
+    assert_int_equal(n, 0);
+    check_identity(c);
+}
+
+/* Result j of the group whose key is country (NULL: the NULL group). */
+static sf_value group_result(sf_groups *g, const char *country, size_t j)
+{
+    sf_value k = country ? sf_string(country, strlen(country)) : sf_null();
+    unsigned char want[32];
+    size_t wlen = sf_value_encode(&k, want);
+    for (size_t i = 0; i < sf_groups_count(g); i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(g, i, &key, &klen, &hash);
+        if (klen == wlen && memcmp(key, want, wlen) == 0) {
+            int overflow = 0;
+            return sf_groups_result(g, i, j, &overflow);
+        }
+    }
+    fail_msg("no group %s", country ? country : "NULL");
+    return sf_null();
+}
+
+static void assert_int_value(sf_value v, int64_t want)
+{
+    assert_int_equal(v.type, SF_INT);
+    assert_int_equal(v.u.i, want);
+}
+
+static void assert_double_value(sf_value v, double want)
+{
+    assert_int_equal(v.type, SF_DOUBLE);
+    assert_true(v.u.d == want);
+}
+
+static void test_groups_hold_joined_and_derived_columns(void **state)
+{
+    fixture *f = *state;
+    for (size_t i = 0; i < 5; i++)
+        push(f, good_lines[i]);
+    sf_groups *g = sf_pipeline_groups(f->p);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_count(g), 3);
+    assert_int_value(group_result(g, "FR", A_N), 3);
+    assert_double_value(group_result(g, "FR", A_REV), 2.6);
+    assert_int_value(group_result(g, "FR", A_USERS), 1);
+    assert_int_value(group_result(g, "FR", A_DAYS), 3);
+    assert_int_value(group_result(g, "FR", A_CATS), 2);
+    assert_int_value(group_result(g, "DE", A_N), 1);
+    assert_double_value(group_result(g, "DE", A_REV), 1.0); /* JSON 1 read as a double */
+    /* user 3 joins to a NULL country: a group of its own. */
+    assert_int_value(group_result(g, NULL, A_N), 1);
+    assert_double_value(group_result(g, NULL, A_REV), 0.25);
+}
+
+static void test_every_line_lands_in_exactly_one_count(void **state)
+{
+    fixture *f = *state;
+    for (size_t i = 0; i < 5; i++)
+        push(f, good_lines[i]);
+    push(f, "");                                                          /* blank */
+    push(f, "{bad");                                                      /* invalid JSON */
+    push(f, "[1, 2]");                                                    /* not an object */
+    push(f, "42");                                                        /* not an object */
+    push(f, "{\"uid\": 1, \"item\": 10, \"ts\": \"abc\"}");               /* type mismatch */
+    push(f, "{\"uid\": 99999999999999999999}");                           /* int overflow */
+    push(f, "{\"kind\": \"\xff\"}");                                      /* invalid UTF-8 */
+    push(f, "{\"uid\": 1, \"item\": 10, \"kind\": \"skip\", \"ts\": 0}"); /* filtered */
+    push(f, "{\"uid\": 1, \"item\": 10, \"ts\": 0}");          /* NULL filter: filtered */
+    push(f, "{\"uid\": 99, \"item\": 10, \"kind\": \"buy\"}"); /* no such user */
+    push(f, "{\"item\": 10, \"kind\": \"buy\"}");              /* NULL user key */
+    push(f, "{\"uid\": 1, \"item\": 99, \"kind\": \"buy\"}");  /* no such item */
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 17);
+    assert_int_equal(c->blank_lines, 1);
+    assert_int_equal(c->rows_rejected, 6);
+    assert_int_equal(c->rejected_by_reason[SF_REJ_INVALID_JSON], 1);
+    assert_int_equal(c->rejected_by_reason[SF_REJ_NOT_OBJECT], 2);
+    assert_int_equal(c->rejected_by_reason[SF_REJ_TYPE_MISMATCH], 1);
+    assert_int_equal(c->rejected_by_reason[SF_REJ_INT_OVERFLOW], 1);
+    assert_int_equal(c->rejected_by_reason[SF_REJ_INVALID_UTF8], 1);
+    assert_int_equal(c->rows_filtered, 2);
+    assert_int_equal(c->rows_dropped_by_join, 3);
+    assert_int_equal(c->dropped_by_join[IN_USERS], 2);
+    assert_int_equal(c->dropped_by_join[IN_ITEMS], 1);
+    assert_int_equal(c->dropped_by_join[IN_EV], 0);
+    assert_int_equal(c->rows_aggregated, 5);
+    check_identity(c);
+    /* Rejected lines never reach the combiner. */
+    sf_groups *g = sf_pipeline_groups(f->p);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_count(g), 3);
+    assert_int_value(group_result(g, "FR", A_N), 3);
+}
+
+static void test_rejected_lines_are_sampled_with_place_and_reason(void **state)
+{
+    fixture *f = *state;
+    push(f, good_lines[0]);
+    uint64_t type_at = f->offset;
+    push(f, "{\"uid\": 1, \"item\": 10, \"ts\": \"abc\"}");
+    uint64_t json_at = f->offset;
+    push(f, "{bad");
+    uint64_t array_at = f->offset;
+    push(f, "[1]");
+    size_t n;
+    const sf_reject_sample *s = sf_pipeline_samples(f->p, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(s[0].file, 0);
+    assert_int_equal(s[0].offset, type_at);
+    assert_int_equal(s[0].reason, SF_REJ_TYPE_MISMATCH);
+    assert_string_equal(s[0].msg, "ts: expected int64, got string \"abc\"");
+    assert_int_equal(s[1].offset, json_at);
+    assert_int_equal(s[1].reason, SF_REJ_INVALID_JSON);
+    assert_memory_equal(s[1].msg, "invalid JSON at column ", 23);
+    assert_int_equal(s[2].offset, array_at);
+    assert_int_equal(s[2].reason, SF_REJ_NOT_OBJECT);
+    assert_string_equal(s[2].msg, "not an object: the line is an array");
+}
+
+static void test_type_mismatch_messages_describe_the_value(void **state)
+{
+    fixture *f = *state;
+    push(f, "{\"uid\": 1.5}");
+    push(f, "{\"uid\": 1, \"kind\": 7}");
+    push(f, "{\"uid\": 1, \"props\": {\"price\": true}}");
+    push(f, "{\"uid\": 1, \"ts\": {\"a\": 1}}");
+    size_t n;
+    const sf_reject_sample *s = sf_pipeline_samples(f->p, &n);
+    assert_int_equal(n, 4);
+    assert_string_equal(s[0].msg, "uid: expected int64, got double 1.5");
+    assert_string_equal(s[1].msg, "kind: expected string, got int64 7");
+    assert_string_equal(s[2].msg, "props.price: expected double, got bool true");
+    assert_string_equal(s[3].msg, "ts: expected int64, got an object");
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(s[i].reason, SF_REJ_TYPE_MISMATCH);
+}
+
+static void test_samples_keep_first_by_file_and_offset_when_lines_arrive_out_of_order(
+    void **state)
+{
+    fixture *f = *state;
+    /* 40 bad lines over files 0..2, pushed in a scrambled order. */
+    enum { NBAD = 40 };
+    int32_t file[NBAD];
+    uint64_t off[NBAD];
+    for (int i = 0; i < NBAD; i++) {
+        int k = (i * 17 + 5) % NBAD; /* a permutation of 0..39 */
+        file[i] = k % 3 == 0 ? 2 : k % 3 == 1 ? 0 : 1;
+        off[i] = (uint64_t)k * 1000 + 7;
+    }
+    for (int i = 0; i < NBAD; i++)
+        assert_int_equal(sf_pipeline_push(f->p, "{bad", 4, file[i], off[i]), 0);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->rows_rejected, NBAD);
+
+    /* The expected samples: all pairs sorted, the first SF_MAX_SAMPLES. */
+    int32_t ef[NBAD];
+    uint64_t eo[NBAD];
+    size_t ne = 0;
+    for (int32_t fl = 0; fl < 3; fl++) {
+        for (uint64_t k = 0; k < NBAD; k++) {
+            for (int i = 0; i < NBAD; i++) {
+                if (file[i] == fl && off[i] == k * 1000 + 7) {
+                    ef[ne] = fl;
+                    eo[ne++] = off[i];
+                }
+            }
+        }
+    }
+    assert_int_equal(ne, NBAD);
+    size_t n;
+    const sf_reject_sample *s = sf_pipeline_samples(f->p, &n);
+    assert_int_equal(n, SF_MAX_SAMPLES);
+    for (size_t i = 0; i < SF_MAX_SAMPLES; i++) {
+        assert_int_equal(s[i].file, ef[i]);
+        assert_int_equal(s[i].offset, eo[i]);
+        assert_int_equal(s[i].reason, SF_REJ_INVALID_JSON);
+    }
+}
+
+static void test_samples_insert_merges_sets_from_two_ranks(void **state)
+{
+    (void)state;
+    sf_reject_sample merged[SF_MAX_SAMPLES];
+    size_t n = 0;
+    /* Rank A saw even offsets of file 1, rank B odd ones and file 0. */
+    for (int k = 0; k < 15; k++) {
+        sf_reject_sample a;
+        memset(&a, 0, sizeof a);
+        a.file = 1;
+        a.offset = (uint64_t)(28 - 2 * k);
+        snprintf(a.msg, sizeof a.msg, "a%d", k);
+        sf_samples_insert(merged, &n, &a);
+        sf_reject_sample b = a;
+        b.offset = (uint64_t)(2 * k + 1);
+        b.file = k < 3 ? 0 : 1;
+        sf_samples_insert(merged, &n, &b);
+    }
+    assert_int_equal(n, SF_MAX_SAMPLES);
+    assert_int_equal(merged[0].file, 0);
+    assert_int_equal(merged[0].offset, 1);
+    assert_int_equal(merged[2].file, 0);
+    assert_int_equal(merged[2].offset, 5);
+    /* Then file 1 from offset 0 upwards, except the odd ones rank B gave
+     * to file 0. */
+    const uint64_t want[] = {0, 2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19};
+    for (size_t i = 0; i < 17; i++) {
+        assert_int_equal(merged[3 + i].file, 1);
+        assert_int_equal(merged[3 + i].offset, want[i]);
+    }
+}
+
+static void test_reject_counts_a_line_read_and_keeps_its_sample(void **state)
+{
+    fixture *f = *state;
+    push(f, good_lines[0]);
+    sf_pipeline_reject(f->p, 3, 123456, SF_REJ_LINE_TOO_LONG,
+                       "line too long: 5000000 bytes (--max-line-bytes 1048576)");
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 2);
+    assert_int_equal(c->rows_rejected, 1);
+    assert_int_equal(c->rejected_by_reason[SF_REJ_LINE_TOO_LONG], 1);
+    check_identity(c);
+    size_t n;
+    const sf_reject_sample *s = sf_pipeline_samples(f->p, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].file, 3);
+    assert_int_equal(s[0].offset, 123456);
+    assert_int_equal(s[0].reason, SF_REJ_LINE_TOO_LONG);
+    assert_string_equal(s[0].msg, "line too long: 5000000 bytes (--max-line-bytes 1048576)");
+}
+
+static void test_long_sample_messages_are_truncated_not_overflowed(void **state)
+{
+    fixture *f = *state;
+    char msg[600];
+    memset(msg, 'm', sizeof msg - 1);
+    msg[sizeof msg - 1] = '\0';
+    sf_pipeline_reject(f->p, 0, 0, SF_REJ_LINE_TOO_LONG, msg);
+    size_t n;
+    const sf_reject_sample *s = sf_pipeline_samples(f->p, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(strlen(s[0].msg), sizeof s[0].msg - 1);
+}
+
+static void test_add_bytes_accumulates_bytes_scanned(void **state)
+{
+    fixture *f = *state;
+    sf_pipeline_add_bytes(f->p, 1000);
+    sf_pipeline_add_bytes(f->p, 24);
+    assert_int_equal(sf_pipeline_counts(f->p)->bytes_scanned, 1024);
+    assert_int_equal(sf_pipeline_counts(f->p)->lines_read, 0);
+}
+
+static void test_second_live_pipeline_is_refused_with_an_error(void **state)
+{
+    fixture *f = *state;
+    sf_error err;
+    sf_error_clear(&err);
+    sf_pipeline *other = sf_pipeline_new(f->job, f->dims, &err);
+    assert_null(other);
+    assert_true(err.code < 0);
+    assert_true(err.msg[0] != '\0');
+}
+
+static void test_free_null_is_a_no_op(void **state)
+{
+    (void)state;
+    sf_pipeline_free(NULL);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_valid_lines_are_aggregated),
+        T(test_groups_hold_joined_and_derived_columns),
+        T(test_every_line_lands_in_exactly_one_count),
+        T(test_rejected_lines_are_sampled_with_place_and_reason),
+        T(test_type_mismatch_messages_describe_the_value),
+        T(test_samples_keep_first_by_file_and_offset_when_lines_arrive_out_of_order),
+        cmocka_unit_test(test_samples_insert_merges_sets_from_two_ranks),
+        T(test_reject_counts_a_line_read_and_keeps_its_sample),
+        T(test_long_sample_messages_are_truncated_not_overflowed),
+        T(test_add_bytes_accumulates_bytes_scanned),
+        T(test_second_live_pipeline_is_refused_with_an_error),
+        cmocka_unit_test(test_free_null_is_a_no_op),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,338 @@
+/* test_rows.c - the result row table of core/rows.h: rows appended NULL,
+ * strings kept in the table, encode/append_record round trips for every
+ * type, malformed records refused without a trace, and a sort that is one
+ * total order whatever order the rows arrived in. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/rows.h"
+
+static void set_row(sf_rows *r, const sf_value *vals)
+{
+    sf_value *row = sf_rows_append(r);
+    assert_non_null(row);
+    for (size_t c = 0; c < r->ncols; c++) {
+        row[c] = vals[c];
+        assert_int_equal(sf_rows_keep_string(r, &row[c]), 0);
+    }
+}
+
+/* The whole table as bytes: identical bytes mean identical rows, down to
+ * the bits of doubles and the bytes of strings. */
+static void table_bytes(const sf_rows *r, sf_buf *out)
+{
+    out->n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const sf_value *row = sf_rows_at(r, i);
+        size_t n = sf_rows_encoded_size(row, r->ncols);
+        assert_int_equal(sf_buf_reserve(out, n), 0);
+        assert_int_equal(sf_rows_encode(row, r->ncols, out->p + out->n), n);
+        out->n += n;
+    }
+}
+
+static void test_append_gives_a_row_of_nulls(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 3);
+    assert_int_equal(r.n, 0);
+    for (int i = 0; i < 600; i++) { /* past the first growth */
+        sf_value *row = sf_rows_append(&r);
+        assert_non_null(row);
+        for (size_t c = 0; c < 3; c++)
+            assert_int_equal(row[c].type, SF_NULL);
+        row[0] = sf_int(i);
+    }
+    assert_int_equal(r.n, 600);
+    for (int i = 0; i < 600; i++)
+        assert_int_equal(sf_rows_at(&r, (size_t)i)[0].u.i, i);
+    sf_rows_free(&r);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.ncols, 3);
+}
+
+static void test_keep_string_copies_into_the_table(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    char text[] = "volatile\0bytes";
+    sf_value *row = sf_rows_append(&r);
+    row[0] = sf_string(text, sizeof text - 1);
+    row[1] = sf_int(3);
+    assert_int_equal(sf_rows_keep_string(&r, &row[0]), 0);
+    assert_int_equal(sf_rows_keep_string(&r, &row[1]), 0);
+    memset(text, 'x', sizeof text);
+    assert_ptr_not_equal(row[0].u.s.p, text);
+    assert_int_equal(row[0].u.s.n, 14);
+    assert_memory_equal(row[0].u.s.p, "volatile\0bytes", 14);
+    assert_int_equal(row[1].type, SF_INT);
+    assert_int_equal(row[1].u.i, 3);
+    sf_rows_free(&r);
+}
+
+static void test_encode_and_append_record_round_trip_every_type(void **state)
+{
+    (void)state;
+    const char nul_text[] = "a\0b\0";
+    const sf_value vals[8] = {
+        sf_null(),  sf_bool(1),           sf_int(INT64_MIN),
+        sf_double(-0.0), sf_double(NAN),  sf_date(-719468),
+        sf_string("", 0), sf_string(nul_text, 4),
+    };
+    size_t n = sf_rows_encoded_size(vals, 8);
+    assert_int_equal(n, 1 + 2 + 9 + 9 + 9 + 5 + 2 + 6);
+    unsigned char *rec = malloc(n);
+    assert_int_equal(sf_rows_encode(vals, 8, rec), n);
+
+    sf_rows r;
+    sf_rows_init(&r, 8);
+    assert_int_equal(sf_rows_append_record(&r, rec, n), 0);
+    memset(rec, 0xee, n); /* the record was copied */
+    free(rec);
+    assert_int_equal(r.n, 1);
+    const sf_value *row = sf_rows_at(&r, 0);
+    for (size_t c = 0; c < 8; c++) {
+        assert_int_equal(row[c].type, vals[c].type);
+        assert_true(sf_value_same(&row[c], &vals[c]));
+    }
+    assert_true(signbit(row[3].u.d));
+    assert_true(isnan(row[4].u.d));
+    assert_int_equal(row[7].u.s.n, 4);
+    assert_memory_equal(row[7].u.s.p, nul_text, 4);
+    sf_rows_free(&r);
+}
+
+static void test_records_append_after_existing_rows(void **state)
+{
+    (void)state;
+    sf_rows a, b;
+    sf_rows_init(&a, 2);
+    sf_rows_init(&b, 2);
+    for (int i = 0; i < 5; i++) {
+        char s[2] = {(char)('a' + i), 0};
+        sf_value v[2] = {sf_int(i), sf_string(s, 1)};
+        set_row(&a, v);
+    }
+    for (size_t i = 0; i < a.n; i++) {
+        unsigned char rec[64];
+        size_t n = sf_rows_encode(sf_rows_at(&a, i), 2, rec);
+        assert_int_equal(sf_rows_append_record(&b, rec, n), 0);
+    }
+    sf_buf x = SF_BUF_INIT, y = SF_BUF_INIT;
+    table_bytes(&a, &x);
+    table_bytes(&b, &y);
+    assert_int_equal(x.n, y.n);
+    assert_memory_equal(x.p, y.p, x.n);
+    sf_buf_free(&x);
+    sf_buf_free(&y);
+    sf_rows_free(&a);
+    sf_rows_free(&b);
+}
+
+static void test_record_with_too_few_values_is_rejected(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 3);
+    sf_value vals[2] = {sf_int(1), sf_int(2)};
+    unsigned char rec[32];
+    size_t n = sf_rows_encode(vals, 2, rec);
+    assert_int_equal(sf_rows_append_record(&r, rec, n), SF_E_PARSE);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(sf_rows_append_record(&r, rec, 0), SF_E_PARSE);
+    assert_int_equal(r.n, 0);
+    sf_rows_free(&r);
+}
+
+static void test_record_with_trailing_bytes_is_rejected(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    sf_value vals[3] = {sf_int(1), sf_int(2), sf_null()};
+    unsigned char rec[32];
+    size_t n = sf_rows_encode(vals, 3, rec);
+    assert_int_equal(sf_rows_append_record(&r, rec, n), SF_E_PARSE);
+    assert_int_equal(r.n, 0);
+    /* The same record cut to two values is fine. */
+    assert_int_equal(sf_rows_append_record(&r, rec, n - 1), 0);
+    assert_int_equal(r.n, 1);
+    sf_rows_free(&r);
+}
+
+static void test_truncated_record_is_rejected_at_every_cut(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    sf_value vals[2] = {sf_string("hello", 5), sf_double(2.5)};
+    unsigned char rec[32];
+    size_t n = sf_rows_encode(vals, 2, rec);
+    for (size_t cut = 0; cut < n; cut++)
+        assert_int_equal(sf_rows_append_record(&r, rec, cut), SF_E_PARSE);
+    assert_int_equal(r.n, 0);
+    rec[0] = 0x42; /* no such type tag */
+    assert_int_equal(sf_rows_append_record(&r, rec, n), SF_E_PARSE);
+    assert_int_equal(r.n, 0);
+    sf_rows_free(&r);
+}
+
+static void test_sort_by_key_columns_then_the_rest(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 3);
+    /* (name, day, value): sort by day, then name; ties broken by value. */
+    const struct { const char *name; int32_t day; int64_t v; } in[] = {
+        {"b", 2, 1}, {"a", 2, 9}, {"a", 1, 5}, {"b", 1, 0}, {"a", 2, 3}, {"c", 0, 7},
+    };
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        sf_value v[3] = {sf_string(in[i].name, 1), sf_date(in[i].day), sf_int(in[i].v)};
+        set_row(&r, v);
+    }
+    const int keys[] = {1, 0};
+    assert_int_equal(sf_rows_sort(&r, keys, 2), 0);
+    const struct { char name; int32_t day; int64_t v; } want[] = {
+        {'c', 0, 7}, {'a', 1, 5}, {'b', 1, 0}, {'a', 2, 3}, {'a', 2, 9}, {'b', 2, 1},
+    };
+    assert_int_equal(r.n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        const sf_value *row = sf_rows_at(&r, i);
+        assert_int_equal(row[0].u.s.p[0], want[i].name);
+        assert_int_equal(row[1].u.date, want[i].day);
+        assert_int_equal(row[2].u.i, want[i].v);
+    }
+    sf_rows_free(&r);
+}
+
+static void test_sort_puts_nulls_first_in_key_columns(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    sf_value a[2] = {sf_int(2), sf_int(0)}, b[2] = {sf_null(), sf_int(1)},
+             c[2] = {sf_int(-1), sf_int(2)};
+    set_row(&r, a);
+    set_row(&r, b);
+    set_row(&r, c);
+    const int keys[] = {0};
+    assert_int_equal(sf_rows_sort(&r, keys, 1), 0);
+    assert_int_equal(sf_rows_at(&r, 0)[0].type, SF_NULL);
+    assert_int_equal(sf_rows_at(&r, 1)[0].u.i, -1);
+    assert_int_equal(sf_rows_at(&r, 2)[0].u.i, 2);
+    sf_rows_free(&r);
+}
+
+/* Fills a table with the rows of vals (nrows x ncols) in the order perm. */
+static void fill_in_order(sf_rows *r, const sf_value *vals, size_t ncols, const size_t *perm,
+                          size_t nrows)
+{
+    for (size_t i = 0; i < nrows; i++)
+        set_row(r, vals + perm[i] * ncols);
+}
+
+static void assert_same_sorted_bytes(const sf_value *vals, size_t ncols, const size_t *p1,
+                                     const size_t *p2, size_t nrows, const int *keys,
+                                     size_t nkeys)
+{
+    sf_rows a, b;
+    sf_rows_init(&a, ncols);
+    sf_rows_init(&b, ncols);
+    fill_in_order(&a, vals, ncols, p1, nrows);
+    fill_in_order(&b, vals, ncols, p2, nrows);
+    assert_int_equal(sf_rows_sort(&a, keys, nkeys), 0);
+    assert_int_equal(sf_rows_sort(&b, keys, nkeys), 0);
+    sf_buf x = SF_BUF_INIT, y = SF_BUF_INIT;
+    table_bytes(&a, &x);
+    table_bytes(&b, &y);
+    assert_int_equal(x.n, y.n);
+    assert_memory_equal(x.p, y.p, x.n);
+    sf_buf_free(&x);
+    sf_buf_free(&y);
+    sf_rows_free(&a);
+    sf_rows_free(&b);
+}
+
+static void test_same_rows_in_two_orders_sort_identically(void **state)
+{
+    (void)state;
+    /* Rows equal in the key column differ only in later columns, including
+     * strings that differ after a NUL and a prefix pair. */
+    const sf_value vals[] = {
+        sf_string("x", 1), sf_int(2),  sf_string("a\0b", 3),
+        sf_string("x", 1), sf_int(2),  sf_string("a\0a", 3),
+        sf_string("x", 1), sf_int(2),  sf_string("a", 1),
+        sf_string("x", 1), sf_null(),  sf_string("z", 1),
+        sf_string("w", 1), sf_int(9),  sf_null(),
+        sf_string("x", 1), sf_int(-4), sf_string("", 0),
+        sf_string("x", 1), sf_int(2),  sf_string("a\0b", 3),
+    };
+    const size_t p1[] = {0, 1, 2, 3, 4, 5, 6};
+    const size_t p2[] = {6, 5, 4, 3, 2, 1, 0};
+    const size_t p3[] = {3, 0, 6, 2, 5, 1, 4};
+    const int keys[] = {0};
+    assert_same_sorted_bytes(vals, 3, p1, p2, 7, keys, 1);
+    assert_same_sorted_bytes(vals, 3, p1, p3, 7, keys, 1);
+    assert_same_sorted_bytes(vals, 3, p2, p3, 7, NULL, 0);
+}
+
+static void test_rows_differing_only_in_zero_sign_sort_identically(void **state)
+{
+    (void)state;
+    /* sf_value_cmp calls 0.0 and -0.0 equal; the sort must still order
+     * the two rows the same way whatever their input order. */
+    const sf_value vals[] = {
+        sf_string("k", 1), sf_double(0.0),
+        sf_string("k", 1), sf_double(-0.0),
+    };
+    const size_t p1[] = {0, 1};
+    const size_t p2[] = {1, 0};
+    const int keys[] = {0};
+    assert_same_sorted_bytes(vals, 2, p1, p2, 2, keys, 1);
+}
+
+static void test_sort_of_empty_and_single_row_tables(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 1);
+    const int keys[] = {0};
+    assert_int_equal(sf_rows_sort(&r, keys, 1), 0);
+    assert_int_equal(r.n, 0);
+    sf_value v[1] = {sf_int(4)};
+    set_row(&r, v);
+    assert_int_equal(sf_rows_sort(&r, keys, 1), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(sf_rows_at(&r, 0)[0].u.i, 4);
+    sf_rows_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_gives_a_row_of_nulls),
+        cmocka_unit_test(test_keep_string_copies_into_the_table),
+        cmocka_unit_test(test_encode_and_append_record_round_trip_every_type),
+        cmocka_unit_test(test_records_append_after_existing_rows),
+        cmocka_unit_test(test_record_with_too_few_values_is_rejected),
+        cmocka_unit_test(test_record_with_trailing_bytes_is_rejected),
+        cmocka_unit_test(test_truncated_record_is_rejected_at_every_cut),
+        cmocka_unit_test(test_sort_by_key_columns_then_the_rest),
+        cmocka_unit_test(test_sort_puts_nulls_first_in_key_columns),
+        cmocka_unit_test(test_same_rows_in_two_orders_sort_identically),
+        cmocka_unit_test(test_rows_differing_only_in_zero_sign_sort_identically),
+        cmocka_unit_test(test_sort_of_empty_and_single_row_tables),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
