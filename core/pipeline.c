@@ -26,8 +26,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims, sf_e
     sf_pipeline *p = calloc(1, sizeof *p);
     const sf_job_input *fact = &job->inputs[job->fact];
     sf_decode_field *fields = calloc(fact->ncolumns, sizeof *fields);
-    sf_agg_def *defs = calloc(job->naggs ? job->naggs : 1, sizeof *defs);
-    if (!p || !fields || !defs)
+    if (!p || !fields)
         goto nomem;
     p->job = job;
     p->dims = dims;
@@ -39,13 +38,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims, sf_e
         fields[i].type = fact->columns[i].type;
         fields[i].slot = fact->columns[i].slot;
     }
-    for (size_t j = 0; j < job->naggs; j++) {
-        defs[j].kind = job->aggs[j].kind;
-        defs[j].arg = job->aggs[j].arg;
-        defs[j].arg_type = job->aggs[j].arg ? sf_expr_type(job->aggs[j].arg) : SF_NULL;
-        defs[j].out_type = job->aggs[j].type;
-    }
-    p->groups = sf_groups_new(defs, job->naggs);
+    p->groups = sf_job_new_groups(job);
     if (!p->groups)
         goto nomem;
     p->dec = sf_decoder_new_jansson(fields, fact->ncolumns);
@@ -53,14 +46,28 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims, sf_e
         goto nomem;
     sf_arena_init(&p->scratch, 16 * 1024);
     free(fields);
-    free(defs);
     return p;
 nomem:
     free(fields);
-    free(defs);
     sf_pipeline_free(p);
     sf_error_set(err, SF_E_NOMEM, "out of memory setting up the pipeline");
     return NULL;
+}
+
+sf_groups *sf_job_new_groups(const sf_job *job)
+{
+    sf_agg_def *defs = calloc(job->naggs ? job->naggs : 1, sizeof *defs);
+    if (!defs)
+        return NULL;
+    for (size_t j = 0; j < job->naggs; j++) {
+        defs[j].kind = job->aggs[j].kind;
+        defs[j].arg = job->aggs[j].arg;
+        defs[j].arg_type = job->aggs[j].arg ? sf_expr_type(job->aggs[j].arg) : SF_NULL;
+        defs[j].out_type = job->aggs[j].type;
+    }
+    sf_groups *g = sf_groups_new(defs, job->naggs);
+    free(defs);
+    return g;
 }
 
 void sf_pipeline_free(sf_pipeline *p)

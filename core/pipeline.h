@@ -72,6 +72,10 @@ sf_groups *sf_pipeline_groups(sf_pipeline *p);
  * by (file, offset). Used to merge samples across ranks too. */
 void sf_samples_insert(sf_reject_sample *samples, size_t *n, const sf_reject_sample *s);
 
+/* A new, empty group table for job's aggregates (the combiner of a pipeline
+ * or a reduce-side table that partials merge into). NULL when out of memory. */
+sf_groups *sf_job_new_groups(const sf_job *job);
+
 /* Frees p (and its decoder); NULL is a no-op. */
 void sf_pipeline_free(sf_pipeline *p);
 

@@ -228,29 +228,13 @@ static int merge_group(void *ctx, const unsigned char *rec, size_t len, int sour
     return sf_groups_merge_record(R->reduced, rec, len, &R->err);
 }
 
-static sf_groups *new_groups(const sf_job *job)
-{
-    sf_agg_def *defs = calloc(job->naggs ? job->naggs : 1, sizeof *defs);
-    if (!defs)
-        return NULL;
-    for (size_t j = 0; j < job->naggs; j++) {
-        defs[j].kind = job->aggs[j].kind;
-        defs[j].arg = job->aggs[j].arg;
-        defs[j].arg_type = job->aggs[j].arg ? sf_expr_type(job->aggs[j].arg) : SF_NULL;
-        defs[j].out_type = job->aggs[j].type;
-    }
-    sf_groups *g = sf_groups_new(defs, job->naggs);
-    free(defs);
-    return g;
-}
-
 static int shuffle_groups(run *R)
 {
     sf_groups *local = sf_pipeline_groups(R->pipe);
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf rec = SF_BUF_INIT;
     int rc = out ? sf_groups_prepare_export(local) : SF_E_NOMEM;
-    R->reduced = new_groups(R->job);
+    R->reduced = sf_job_new_groups(R->job);
     if (!R->reduced)
         rc = SF_E_NOMEM;
     size_t n = rc ? 0 : sf_groups_count(local);
@@ -503,26 +487,31 @@ static int write_output(run *R)
 
 /* ---- manifest and summary (rank 0, after gathering) ---- */
 
-static int gather_files(run *R, out_file **all, size_t *nall)
+/* Collective. Concatenates every rank's bytes on rank 0, in rank order.
+ * Returns a new buffer on rank 0 (NULL elsewhere) and its length. */
+static void *gather_bytes(run *R, const void *data, size_t len, size_t *total)
 {
-    int mine = (int)(R->nfiles * sizeof(out_file));
+    int mine = (int)len;
     int *counts = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
     int *displs = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
+    if (R->rank == 0 && (!counts || !displs))
+        MPI_Abort(R->comm, 1); /* cannot take part in the gather */
     MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, R->comm);
-    size_t total = 0;
+    char *all = NULL;
+    *total = 0;
     if (R->rank == 0) {
         for (int r = 0; r < R->nranks; r++) {
-            displs[r] = (int)total;
-            total += (size_t)counts[r];
+            displs[r] = (int)*total;
+            *total += (size_t)counts[r];
         }
-        *all = malloc(total ? total : 1);
-        *nall = total / sizeof(out_file);
+        all = malloc(*total ? *total : 1);
+        if (!all)
+            MPI_Abort(R->comm, 1);
     }
-    MPI_Gatherv(R->files, mine, MPI_BYTE, R->rank == 0 ? *all : NULL, counts, displs, MPI_BYTE,
-                0, R->comm);
+    MPI_Gatherv(data, mine, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, R->comm);
     free(counts);
     free(displs);
-    return 0;
+    return all;
 }
 
 static int cmp_files(const void *a, const void *b)
@@ -534,28 +523,12 @@ static void gather_stats(run *R)
 {
     MPI_Reduce(&R->local_counts, &R->counts, sizeof R->counts / sizeof(uint64_t), MPI_UINT64_T,
                MPI_SUM, 0, R->comm);
-    const sf_reject_sample *s = R->local_samples;
-    int bytes = (int)(R->nlocal_samples * sizeof *s);
-    int *counts = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
-    int *displs = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
-    MPI_Gather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, 0, R->comm);
-    sf_reject_sample *all = NULL;
     size_t total = 0;
-    if (R->rank == 0) {
-        for (int r = 0; r < R->nranks; r++) {
-            displs[r] = (int)total;
-            total += (size_t)counts[r];
-        }
-        all = malloc(total ? total : 1);
-    }
-    MPI_Gatherv(s, bytes, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, R->comm);
-    if (R->rank == 0) {
-        for (size_t i = 0; i < total / sizeof *all; i++)
-            sf_samples_insert(R->samples, &R->nsamples, &all[i]);
-    }
+    sf_reject_sample *all = gather_bytes(R, R->local_samples,
+                                         R->nlocal_samples * sizeof *all, &total);
+    for (size_t i = 0; all && i < total / sizeof *all; i++)
+        sf_samples_insert(R->samples, &R->nsamples, &all[i]);
     free(all);
-    free(counts);
-    free(displs);
 }
 
 static uint64_t peak_rss_bytes(void)
@@ -698,9 +671,9 @@ static void print_summary(run *R, const out_file *files, size_t nfiles, const do
 /* Gathers metrics, builds the manifest and commits (rank 0). Collective. */
 static int finish(run *R, double t_start)
 {
-    out_file *files = NULL;
-    size_t nfiles = 0;
-    gather_files(R, &files, &nfiles);
+    size_t nbytes = 0;
+    out_file *files = gather_bytes(R, R->files, R->nfiles * sizeof *R->files, &nbytes);
+    size_t nfiles = nbytes / sizeof *files;
     gather_stats(R);
     double tmax[PH_COUNT];
     MPI_Reduce(R->t, tmax, PH_COUNT, MPI_DOUBLE, MPI_MAX, 0, R->comm);
