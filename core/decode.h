@@ -41,8 +41,21 @@ typedef struct sf_decode_field {
 
 typedef struct sf_decoder sf_decoder;
 
-/* New jansson-backed decoder for these fields (copied). NULL when out of
- * memory. Only one may exist at a time (see the banner). */
+typedef enum sf_decoder_kind {
+    SF_DECODER_FAST = 0, /* core/jsonproj: streaming projection decoder */
+    SF_DECODER_JANSSON   /* the reference */
+} sf_decoder_kind;
+
+/* Name of a decoder kind ("fast", "jansson"), and the reverse (0 or
+ * SF_E_INVAL). */
+const char *sf_decoder_kind_name(sf_decoder_kind k);
+int sf_decoder_kind_parse(const char *name, sf_decoder_kind *k);
+
+/* New decoder of the given kind for these fields (copied). NULL when out of
+ * memory, or for a second live jansson decoder (see the banner). */
+sf_decoder *sf_decoder_new(sf_decoder_kind kind, const sf_decode_field *fields, size_t nfields);
+
+/* Same as sf_decoder_new(SF_DECODER_JANSSON, ...). */
 sf_decoder *sf_decoder_new_jansson(const sf_decode_field *fields, size_t nfields);
 
 /* Decodes one line (len bytes, no newline). On success returns 0 and sets
@@ -53,7 +66,8 @@ sf_decoder *sf_decoder_new_jansson(const sf_decode_field *fields, size_t nfields
 int sf_decoder_decode(sf_decoder *d, const char *line, size_t len, sf_value *row, char *msg,
                       size_t msgcap);
 
-/* Frees d and restores jansson's default allocator; NULL is a no-op. */
+/* Frees d (a jansson decoder restores jansson's default allocator); NULL is
+ * a no-op. */
 void sf_decoder_free(sf_decoder *d);
 
 #endif
