@@ -1,18 +1,39 @@
-/* join.c - dimension table: hash map from encoded key to the row itself. */
+/* join.c - dimension table index.
+ *
+ * Rows live in one array; the index maps a key to a row number. int64 keys
+ * (the common case: ids) use a flat open-addressing table of (key, row + 1)
+ * pairs, so a lookup is a multiply-shift hash and usually one cache line;
+ * other key types use the generic byte-keyed map over the encoded key.
+ */
 #include "core/join.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
+#include "core/error.h"
 #include "core/hash.h"
+
+#define JOIN_SEED 0x4a4f494eull
+
+typedef struct int_slot {
+    int64_t key;
+    uint32_t row; /* row index + 1; 0 = empty */
+} int_slot;
 
 struct sf_join_table {
     size_t ncols;
     int key_col;
-    sf_hmap *map;   /* encoded key -> row (ncols sf_values) */
+    sf_value *rows; /* nrows * ncols */
+    size_t nrows, cap;
+    int int_keys;   /* the index is ints (decided by the first key added) */
+    int_slot *slots;
+    size_t mask;
+    sf_hmap *map;   /* encoded key -> uint32 row index */
     sf_arena strings;
-    unsigned char keybuf[64];
+    sf_buf key;     /* encoding scratch for adds */
 };
 
 sf_join_table *sf_join_table_new(size_t ncols, int key_col)
@@ -22,80 +43,157 @@ sf_join_table *sf_join_table_new(size_t ncols, int key_col)
         return NULL;
     t->ncols = ncols;
     t->key_col = key_col;
-    t->map = sf_hmap_new(ncols * sizeof(sf_value), 256);
-    if (!t->map) {
-        free(t);
-        return NULL;
-    }
+    t->int_keys = -1; /* undecided until the first row */
     sf_arena_init(&t->strings, 0);
     return t;
 }
 
-/* Encodes key for lookup; a long string key goes to a heap buffer. */
-static const unsigned char *encode_key(const sf_value *key, unsigned char *small, size_t cap,
-                                       unsigned char **heap, size_t *len)
+static size_t int_pos(const sf_join_table *t, int64_t key)
 {
-    *len = sf_value_encoded_size(key);
-    unsigned char *p = small;
-    if (*len > cap) {
-        p = *heap = malloc(*len);
-        if (!p)
-            return NULL;
+    return (size_t)sf_hash_u64((uint64_t)key) & t->mask;
+}
+
+static int int_index_grow(sf_join_table *t)
+{
+    size_t slots = t->slots ? 2 * (t->mask + 1) : 64;
+    int_slot *fresh = calloc(slots, sizeof *fresh);
+    if (!fresh)
+        return SF_E_NOMEM;
+    int_slot *old = t->slots;
+    size_t old_slots = old ? t->mask + 1 : 0;
+    t->slots = fresh;
+    t->mask = slots - 1;
+    for (size_t i = 0; i < old_slots; i++) {
+        if (!old[i].row)
+            continue;
+        size_t p = int_pos(t, old[i].key);
+        while (t->slots[p].row)
+            p = (p + 1) & t->mask;
+        t->slots[p] = old[i];
     }
-    sf_value_encode(key, p);
-    return p;
+    free(old);
+    return 0;
+}
+
+/* Finds key in the int index: the slot holding it or the empty slot where
+ * it would go. */
+static int_slot *int_probe(const sf_join_table *t, int64_t key)
+{
+    size_t p = int_pos(t, key);
+    while (t->slots[p].row && t->slots[p].key != key)
+        p = (p + 1) & t->mask;
+    return &t->slots[p];
+}
+
+static int encode_key(sf_buf *b, const sf_value *key)
+{
+    b->n = 0;
+    if (sf_buf_reserve(b, sf_value_encoded_size(key)) != 0)
+        return SF_E_NOMEM;
+    b->n = sf_value_encode(key, b->p);
+    return 0;
 }
 
 int sf_join_table_add(sf_join_table *t, const sf_value *row)
 {
     const sf_value *key = &row[t->key_col];
+    int rc = 0;
     if (key->type == SF_NULL)
         return SF_E_INVAL;
-    unsigned char *heap = NULL;
-    size_t klen;
-    const unsigned char *k = encode_key(key, t->keybuf, sizeof t->keybuf, &heap, &klen);
-    if (!k)
+    if (t->nrows >= UINT32_MAX - 1)
         return SF_E_NOMEM;
-    int inserted = 0;
-    sf_value *dst = sf_hmap_upsert(t->map, k, klen, sf_hash_bytes(k, klen, 0x4a4f494eull),
-                                   &inserted);
-    free(heap);
-    if (!dst)
-        return SF_E_NOMEM;
-    if (!inserted)
-        return SF_E_EXISTS;
+    if (t->int_keys < 0) {
+        t->int_keys = key->type == SF_INT;
+        if (!t->int_keys && !(t->map = sf_hmap_new(sizeof(uint32_t), 256)))
+            return SF_E_NOMEM;
+    }
+    if (t->int_keys && key->type != SF_INT)
+        return SF_E_INVAL; /* one key type per table (the spec fixes it) */
+
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        sf_value *rows = realloc(t->rows, cap * t->ncols * sizeof *rows);
+        if (!rows)
+            return SF_E_NOMEM;
+        t->rows = rows;
+        t->cap = cap;
+    }
+    /* Index before copying, so a duplicate leaves the table unchanged. */
+    int_slot *slot = NULL;
+    uint32_t *mapped = NULL;
+    if (t->int_keys) {
+        if ((t->nrows + 1) * 10 > (t->slots ? t->mask + 1 : 0) * 7 && int_index_grow(t) != 0)
+            return SF_E_NOMEM;
+        slot = int_probe(t, key->u.i);
+        if (slot->row)
+            return SF_E_EXISTS;
+    } else {
+        if (encode_key(&t->key, key) != 0)
+            return SF_E_NOMEM;
+        int inserted = 0;
+        mapped = sf_hmap_upsert(t->map, t->key.p, t->key.n,
+                                sf_hash_bytes(t->key.p, t->key.n, JOIN_SEED), &inserted);
+        if (!mapped)
+            return SF_E_NOMEM;
+        if (!inserted)
+            return SF_E_EXISTS;
+    }
+    sf_value *dst = t->rows + t->nrows * t->ncols;
     for (size_t c = 0; c < t->ncols; c++) {
         dst[c] = row[c];
         if (row[c].type == SF_STRING) {
             char *copy = sf_arena_memdup(&t->strings, row[c].u.s.p, row[c].u.s.n);
-            if (!copy)
-                return SF_E_NOMEM;
-            dst[c].u.s.p = copy;
+            if (!copy) {
+                dst[c] = sf_null(); /* the row is complete (if short of a string) */
+                rc = SF_E_NOMEM;
+            } else {
+                dst[c].u.s.p = copy;
+            }
         }
     }
-    return 0;
+    t->nrows++;
+    if (slot) {
+        slot->key = key->u.i;
+        slot->row = (uint32_t)t->nrows;
+    } else {
+        *mapped = (uint32_t)t->nrows;
+    }
+    return rc;
 }
 
 const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key)
 {
-    unsigned char small[64];
-    unsigned char *heap = NULL;
-    size_t klen;
-    const unsigned char *k = encode_key(key, small, sizeof small, &heap, &klen);
+    if (t->nrows == 0 || key->type == SF_NULL)
+        return NULL;
+    if (t->int_keys) {
+        if (key->type != SF_INT)
+            return NULL;
+        const int_slot *s = int_probe(t, key->u.i);
+        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
+    }
+    /* Encode on the stack: keys are short; a longer one takes the heap. */
+    unsigned char small[128];
+    size_t klen = sf_value_encoded_size(key);
+    unsigned char *k = klen <= sizeof small ? small : malloc(klen);
     if (!k)
         return NULL;
-    const sf_value *row = sf_hmap_find(t->map, k, klen, sf_hash_bytes(k, klen, 0x4a4f494eull));
-    free(heap);
-    return row;
+    sf_value_encode(key, k);
+    const uint32_t *row = sf_hmap_find(t->map, k, klen, sf_hash_bytes(k, klen, JOIN_SEED));
+    if (k != small)
+        free(k);
+    return row && *row ? t->rows + (size_t)(*row - 1) * t->ncols : NULL;
 }
 
-size_t sf_join_table_rows(const sf_join_table *t) { return sf_hmap_count(t->map); }
+size_t sf_join_table_rows(const sf_join_table *t) { return t->nrows; }
 
 void sf_join_table_free(sf_join_table *t)
 {
     if (!t)
         return;
+    free(t->rows);
+    free(t->slots);
     sf_hmap_free(t->map);
     sf_arena_free(&t->strings);
+    sf_buf_free(&t->key);
     free(t);
 }
