@@ -1,8 +1,8 @@
 /* groups.c - group table with mergeable aggregate states.
  *
  * Layout of a group's state block (16-byte aligned, from the hash map):
- *   uint32 group index (insertion order), padding to 16,
- *   then one slot per aggregate at def_off[j].
+ *   uint32 group index (insertion order), 4 bytes padding, uint64 input
+ *   rows (for skew metrics), then one slot per aggregate at def_off[j].
  * Invariant: a state block only ever holds exact or order-free states, so
  * merging partial blocks in any order gives identical results.
  */
@@ -54,6 +54,7 @@ struct sf_groups {
 };
 
 #define HDR 16
+#define ROWS_OFF 8
 
 static size_t state_size(const sf_agg_def *d)
 {
@@ -329,6 +330,7 @@ int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64
     char *st = group_upsert(g, key, klen, hash);
     if (!st)
         return SF_E_NOMEM;
+    (*(uint64_t *)(st + ROWS_OFF))++;
     for (size_t j = 0; j < g->ndefs; j++) {
         sf_value v = g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch) : sf_null();
         int rc = add_value(g, st, j, &v);
@@ -431,6 +433,8 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
     int rc = put_leb(out, klen);
     if (rc == 0)
         rc = sf_buf_append(out, key, klen);
+    if (rc == 0)
+        rc = sf_buf_append(out, st + ROWS_OFF, 8);
     for (size_t j = 0; j < g->ndefs && rc == 0; j++) {
         const sf_agg_def *d = &g->defs[j];
         const char *s = st + g->off[j];
@@ -496,9 +500,15 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
         return bad_record(err, "key");
     const unsigned char *key = rec + p;
     p += klen;
+    if (len - p < 8)
+        return bad_record(err, "row count");
+    uint64_t nrows;
+    memcpy(&nrows, rec + p, 8);
+    p += 8;
     char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
     if (!st)
         return SF_E_NOMEM;
+    *(uint64_t *)(st + ROWS_OFF) += nrows;
     for (size_t j = 0; j < g->ndefs; j++) {
         const sf_agg_def *d = &g->defs[j];
         char *s = st + g->off[j];
@@ -618,6 +628,13 @@ sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
         break;
     }
     return sf_null();
+}
+
+uint64_t sf_groups_rows(const sf_groups *g, size_t i)
+{
+    void *st;
+    sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
+    return *(const uint64_t *)((const char *)st + ROWS_OFF);
 }
 
 size_t sf_groups_memory(const sf_groups *g)

@@ -67,6 +67,9 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
  * then NULL). */
 sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow);
 
+/* Number of input rows that went into group i (summed over merges). */
+uint64_t sf_groups_rows(const sf_groups *g, size_t i);
+
 /* Bytes of memory held. */
 size_t sf_groups_memory(const sf_groups *g);
 

@@ -27,13 +27,11 @@
 #include "io/dimtable.h"
 #include "io/fsutil.h"
 #include "io/hive.h"
+#include "mpi/metrics.h"
 #include "mpi/scan.h"
 #include "mpi/shuffle.h"
 #include "partition/partitioner.h"
 
-enum { PH_PLAN, PH_SCAN, PH_SHUFFLE, PH_REDUCE, PH_WINDOW, PH_WRITE, PH_COMMIT, PH_COUNT };
-static const char *const phase_names[PH_COUNT] = {"plan",   "scan+map", "shuffle", "reduce",
-                                                  "window", "write",    "commit"};
 
 typedef struct out_file {
     char path[512]; /* relative to the output directory */
@@ -60,7 +58,7 @@ typedef struct run {
     int sum_overflow;
     out_file *files;
     size_t nfiles;
-    double t[PH_COUNT];
+    sf_metrics m;
     sf_shuffle_stats shuffle;
     sf_scan_stats scan;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
@@ -263,6 +261,30 @@ static int shuffle_groups(run *R)
     return rc;
 }
 
+/* Offers a group to the heaviest-keys list, its key printed as the group
+ * values joined with '|'. */
+static void offer_key(run *R, const sf_value *row, uint64_t nrows)
+{
+    sf_buf text = SF_BUF_INIT;
+    int rc = 0;
+    for (size_t k = 0; k < R->job->ngroup && !rc; k++) {
+        char tmp[SF_FMT_BUF];
+        const sf_value *v = &row[k];
+        rc = k ? sf_buf_append(&text, "|", 1) : 0;
+        switch ((sf_type)v->type) {
+        case SF_NULL: rc |= sf_buf_printf(&text, "null"); break;
+        case SF_BOOL: rc |= sf_buf_printf(&text, "%s", v->u.b ? "true" : "false"); break;
+        case SF_INT: sf_fmt_int(v->u.i, tmp); rc |= sf_buf_printf(&text, "%s", tmp); break;
+        case SF_DOUBLE: sf_fmt_double(v->u.d, tmp); rc |= sf_buf_printf(&text, "%s", tmp); break;
+        case SF_DATE: sf_fmt_date(v->u.date, tmp); rc |= sf_buf_printf(&text, "%s", tmp); break;
+        case SF_STRING: rc |= sf_buf_append(&text, v->u.s.p, v->u.s.n); break;
+        }
+    }
+    if (!rc && sf_buf_append(&text, "", 1) == 0)
+        sf_metrics_offer_key(&R->m, (const char *)text.p, nrows);
+    sf_buf_free(&text);
+}
+
 /* Final rows of this rank's groups: group key values, aggregates, NULL
  * window columns. */
 static int reduce(run *R)
@@ -286,6 +308,11 @@ static int reduce(run *R)
         for (size_t j = 0; j < job->naggs; j++)
             row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &R->sum_overflow);
         /* Strings borrow from R->reduced, which lives until the end. */
+        uint64_t nrows = sf_groups_rows(R->reduced, i);
+        R->m.part_groups++;
+        R->m.part_rows += nrows;
+        if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)
+            offer_key(R, row, nrows);
     }
     if (rc)
         sf_error_set(&R->err, rc, "out of memory building result rows");
@@ -620,8 +647,8 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                         "  \"phases_seconds\": {",
                         nfiles ? "\n  " : "", (unsigned long long)out_bytes,
                         (unsigned long long)c->bytes_scanned);
-    for (int p = 0; p < PH_COUNT; p++)
-        rc |= sf_buf_printf(m, "%s\"%s\": %.6f", p ? ", " : "", phase_names[p], tmax[p]);
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        rc |= sf_buf_printf(m, "%s\"%s\": %.6f", p ? ", " : "", sf_phase_name(p), tmax[p]);
     rc |= sf_buf_printf(m, "},\n  \"wall_seconds\": %.6f,\n  \"shuffle\": {\"bytes_sent\": %llu, "
                         "\"records_sent\": %llu, \"messages_sent\": %llu, \"rounds\": %llu},\n"
                         "  \"peak_rss_bytes\": [",
@@ -634,8 +661,8 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
     return rc ? SF_E_NOMEM : 0;
 }
 
-static void print_summary(run *R, const out_file *files, size_t nfiles, const double *tmax,
-                          const uint64_t *rss, double wall)
+static void print_summary(run *R, const out_file *files, size_t nfiles,
+                          const sf_phase_stat *total, const uint64_t *rss, double wall)
 {
     const sf_counts *c = &R->counts;
     uint64_t rows = 0, maxrss = 0;
@@ -647,9 +674,12 @@ static void print_summary(run *R, const out_file *files, size_t nfiles, const do
     fprintf(stderr, "shardflow: %s: %llu lines, %.1f MB in %.2f s on %d rank%s (%.1f MB/s)\n",
             R->job->name, (unsigned long long)c->lines_read, mb, wall, R->nranks,
             R->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0);
-    fprintf(stderr, "  phase      seconds (max over ranks)\n");
-    for (int p = 0; p < PH_COUNT; p++)
-        fprintf(stderr, "  %-10s %8.3f\n", phase_names[p], tmax[p]);
+    fprintf(stderr, "  %-10s %9s %12s %12s %10s\n", "phase", "max s", "rows in", "rows out",
+            "MB sent");
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        fprintf(stderr, "  %-10s %9.3f %12llu %12llu %10.2f\n", sf_phase_name(p), total[p].secs,
+                (unsigned long long)total[p].rows_in, (unsigned long long)total[p].rows_out,
+                (double)total[p].bytes_sent / 1e6);
     fprintf(stderr, "  lines read %llu = aggregated %llu + filtered %llu + rejected %llu + "
             "dropped by join %llu + blank %llu\n",
             (unsigned long long)c->lines_read, (unsigned long long)c->rows_aggregated,
@@ -675,8 +705,6 @@ static int finish(run *R, double t_start)
     out_file *files = gather_bytes(R, R->files, R->nfiles * sizeof *R->files, &nbytes);
     size_t nfiles = nbytes / sizeof *files;
     gather_stats(R);
-    double tmax[PH_COUNT];
-    MPI_Reduce(R->t, tmax, PH_COUNT, MPI_DOUBLE, MPI_MAX, 0, R->comm);
     uint64_t myrss = peak_rss_bytes();
     uint64_t *rss = R->rank == 0 ? calloc((size_t)R->nranks, sizeof *rss) : NULL;
     MPI_Gather(&myrss, 1, MPI_UINT64_T, rss, 1, MPI_UINT64_T, 0, R->comm);
@@ -687,9 +715,11 @@ static int finish(run *R, double t_start)
     MPI_Reduce(&R->sum_overflow, &overflow, 1, MPI_INT, MPI_MAX, 0, R->comm);
     R->sum_overflow = overflow;
 
+    /* Commit is rank 0's work; its time is measured up to the metrics
+     * report, which has to be written before the commit moves it. */
+    sf_metrics_begin(&R->m, &R->shuffle);
     int rc = 0;
     if (R->rank == 0) {
-        double t0 = MPI_Wtime();
         qsort(files, nfiles, sizeof *files, cmp_files);
         const sf_counts *c = &R->counts;
         if (c->lines_read != c->blank_lines + c->rows_rejected + c->rows_filtered +
@@ -701,22 +731,41 @@ static int finish(run *R, double t_start)
                               "%llu (did the input change during the run?)",
                               (unsigned long long)c->bytes_scanned,
                               (unsigned long long)R->fact_size);
+        sf_metrics_end(&R->m, SF_PH_COMMIT, &R->shuffle, nfiles, nfiles);
+    }
+    sf_buf metrics = SF_BUF_INIT;
+    double tmax[SF_PH_COUNT] = {0};
+    sf_phase_stat total[SF_PH_COUNT];
+    if (sf_metrics_report(R->comm, &R->m, &metrics, tmax, total) != 0 && !rc)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building _METRICS.json");
+    if (R->rank == 0) {
+        double t0 = MPI_Wtime();
         sf_buf m = SF_BUF_INIT;
-        R->t[PH_COMMIT] = MPI_Wtime() - t0;
-        tmax[PH_COMMIT] = R->t[PH_COMMIT];
         double wall = MPI_Wtime() - t_start;
         if (!rc && build_manifest(R, files, nfiles, tmax, rss, &sh, wall, &m) != 0)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building the manifest");
+        if (!rc) {
+            size_t n = strlen(R->stage.tmpdir) + 16;
+            char *path = malloc(n);
+            if (!path)
+                rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+            else {
+                snprintf(path, n, "%s/_METRICS.json", R->stage.tmpdir);
+                rc = sf_write_file_atomic(path, metrics.p, metrics.n, &R->err);
+                free(path);
+            }
+        }
         if (!rc)
             rc = sf_output_commit(&R->stage, (const char *)m.p, m.n, &R->err);
-        tmax[PH_COMMIT] = MPI_Wtime() - t0;
+        tmax[SF_PH_COMMIT] += MPI_Wtime() - t0;
         wall = MPI_Wtime() - t_start;
         if (!rc)
             R->staged = 0;
         if (!rc && !R->o->quiet)
-            print_summary(R, files, nfiles, tmax, rss, wall);
+            print_summary(R, files, nfiles, total, rss, wall);
         sf_buf_free(&m);
     }
+    sf_buf_free(&metrics);
     free(files);
     free(rss);
     return rc;
@@ -726,14 +775,14 @@ static int finish(run *R, double t_start)
 
 static int run_job(run *R)
 {
-    double t_start = MPI_Wtime(), t;
+    double t_start = MPI_Wtime();
     if (load_job(R) != 0) {
         if (R->rank == 0)
             fprintf(stderr, "shardflow: %s\n", R->err.msg);
         return 2;
     }
     make_runid(R);
-    t = MPI_Wtime();
+    sf_metrics_begin(&R->m, &R->shuffle);
     if (plan(R) != 0)
         return 1;
     int progress = R->o->progress >= 0 ? R->o->progress : isatty(STDERR_FILENO);
@@ -747,47 +796,53 @@ static int run_job(run *R)
                                                        &nchunks);
     if (!rc && !chunks)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
-    R->t[PH_PLAN] = MPI_Wtime() - t;
+    sf_metrics_end(&R->m, SF_PH_PLAN, &R->shuffle, 0, 0);
     if (agree(R, rc, 0)) {
         free(chunks);
         return 1;
     }
 
-    t = MPI_Wtime();
+    sf_metrics_begin(&R->m, &R->shuffle);
     const char *paths[1] = {R->job->inputs[R->job->fact].path};
     rc = sf_scan_run(R->comm, paths, chunks, nchunks, R->o, progress, R->pipe, &R->scan,
                      &R->err);
     free(chunks);
-    R->t[PH_SCAN] = MPI_Wtime() - t;
-    if (agree(R, rc, 0))
-        return 1;
-
     /* Keep the counts: the shuffle frees the pipeline. */
     R->local_counts = *sf_pipeline_counts(R->pipe);
     const sf_reject_sample *s = sf_pipeline_samples(R->pipe, &R->nlocal_samples);
     memcpy(R->local_samples, s, R->nlocal_samples * sizeof *s);
+    uint64_t local_groups = sf_groups_count(sf_pipeline_groups(R->pipe));
+    sf_metrics_end(&R->m, SF_PH_SCAN, &R->shuffle, R->local_counts.lines_read, local_groups);
+    if (agree(R, rc, 0))
+        return 1;
 
-    t = MPI_Wtime();
+    sf_metrics_begin(&R->m, &R->shuffle);
     rc = shuffle_groups(R);
-    R->t[PH_SHUFFLE] = MPI_Wtime() - t;
+    sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
+                   R->reduced ? sf_groups_count(R->reduced) : 0);
     if (agree(R, rc, 0))
         return 1;
 
-    t = MPI_Wtime();
+    sf_metrics_begin(&R->m, &R->shuffle);
     rc = reduce(R);
-    R->t[PH_REDUCE] = MPI_Wtime() - t;
+    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, sf_groups_count(R->reduced), R->rows.n);
     if (agree(R, rc, 0))
         return 1;
 
-    t = MPI_Wtime();
+    sf_metrics_begin(&R->m, &R->shuffle);
+    uint64_t rows_before = R->rows.n;
     rc = windows(R);
-    R->t[PH_WINDOW] = MPI_Wtime() - t;
+    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n);
     if (rc)
         return 1;
 
-    t = MPI_Wtime();
+    sf_metrics_begin(&R->m, &R->shuffle);
+    rows_before = R->rows.n;
     rc = write_output(R);
-    R->t[PH_WRITE] = MPI_Wtime() - t;
+    uint64_t written = 0;
+    for (size_t i = 0; i < R->nfiles; i++)
+        written += R->files[i].rows;
+    sf_metrics_end(&R->m, SF_PH_WRITE, &R->shuffle, rows_before, written);
     if (agree(R, rc, 0))
         return 1;
 

@@ -1,0 +1,160 @@
+/* metrics.c - phase measurements and their JSON report. */
+#include "mpi/metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static const char *const names[SF_PH_COUNT] = {"plan",   "scan+map", "shuffle", "reduce",
+                                               "window", "write",    "commit"};
+
+const char *sf_phase_name(int phase)
+{
+    return phase >= 0 && phase < SF_PH_COUNT ? names[phase] : "unknown";
+}
+
+void sf_metrics_begin(sf_metrics *m, const sf_shuffle_stats *sh)
+{
+    m->start = MPI_Wtime();
+    m->at_start = *sh;
+}
+
+void sf_metrics_end(sf_metrics *m, int phase, const sf_shuffle_stats *sh, uint64_t rows_in,
+                    uint64_t rows_out)
+{
+    sf_phase_stat *p = &m->ph[phase];
+    p->secs += MPI_Wtime() - m->start;
+    p->rows_in += rows_in;
+    p->rows_out += rows_out;
+    p->bytes_sent += sh->bytes_sent - m->at_start.bytes_sent;
+    p->bytes_recv += sh->bytes_received - m->at_start.bytes_received;
+    p->msgs_sent += sh->messages_sent - m->at_start.messages_sent;
+    p->msgs_recv += sh->messages_received - m->at_start.messages_received;
+}
+
+/* Keeps the list sorted by rows (then key, so ties do not depend on which
+ * rank reports first). */
+static void insert_top(sf_heavy_key *top, int *n, const sf_heavy_key *k)
+{
+    int pos = *n;
+    while (pos > 0 && (top[pos - 1].rows < k->rows ||
+                       (top[pos - 1].rows == k->rows && strcmp(top[pos - 1].key, k->key) > 0)))
+        pos--;
+    if (pos >= SF_TOP_KEYS)
+        return;
+    int keep = *n < SF_TOP_KEYS ? *n : SF_TOP_KEYS - 1;
+    memmove(&top[pos + 1], &top[pos], (size_t)(keep - pos) * sizeof *top);
+    top[pos] = *k;
+    if (*n < SF_TOP_KEYS)
+        (*n)++;
+}
+
+void sf_metrics_offer_key(sf_metrics *m, const char *key, uint64_t rows)
+{
+    sf_heavy_key k;
+    snprintf(k.key, sizeof k.key, "%s", key);
+    k.rows = rows;
+    insert_top(m->top, &m->ntop, &k);
+}
+
+static void stats(const double *v, int n, double *max, double *mean)
+{
+    double sum = 0;
+    *max = 0;
+    for (int i = 0; i < n; i++) {
+        sum += v[i];
+        if (v[i] > *max)
+            *max = v[i];
+    }
+    *mean = n ? sum / n : 0;
+}
+
+int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, sf_buf *out, double *tmax,
+                      sf_phase_stat *total)
+{
+    int rank, nranks;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &nranks);
+    sf_metrics *all = rank == 0 ? calloc((size_t)nranks, sizeof *all) : NULL;
+    if (rank == 0 && !all)
+        MPI_Abort(comm, 1); /* cannot take part in the gather */
+    MPI_Gather(m, (int)sizeof *m, MPI_BYTE, all, (int)sizeof *m, MPI_BYTE, 0, comm);
+    if (rank != 0)
+        return 0;
+
+    double *secs = malloc(3 * (size_t)nranks * sizeof *secs);
+    if (!secs) {
+        free(all);
+        return SF_E_NOMEM;
+    }
+    double *groups = secs + nranks, *rows = groups + nranks;
+    int rc = 0;
+    rc |= sf_buf_printf(out, "{\n  \"ranks\": %d,\n  \"phases\": [", nranks);
+    for (int p = 0; p < SF_PH_COUNT; p++) {
+        double max, mean;
+        for (int r = 0; r < nranks; r++)
+            secs[r] = all[r].ph[p].secs;
+        stats(secs, nranks, &max, &mean);
+        tmax[p] = max;
+        memset(&total[p], 0, sizeof total[p]);
+        total[p].secs = max;
+        for (int r = 0; r < nranks; r++) {
+            const sf_phase_stat *s = &all[r].ph[p];
+            total[p].rows_in += s->rows_in;
+            total[p].rows_out += s->rows_out;
+            total[p].bytes_sent += s->bytes_sent;
+            total[p].bytes_recv += s->bytes_recv;
+            total[p].msgs_sent += s->msgs_sent;
+            total[p].msgs_recv += s->msgs_recv;
+        }
+        rc |= sf_buf_printf(out, "%s\n    {\"phase\": \"%s\", \"seconds_max\": %.6f, "
+                            "\"seconds_mean\": %.6f, \"per_rank\": [", p ? "," : "",
+                            names[p], max, mean);
+        for (int r = 0; r < nranks; r++) {
+            const sf_phase_stat *s = &all[r].ph[p];
+            rc |= sf_buf_printf(out, "%s\n      {\"rank\": %d, \"seconds\": %.6f, \"rows_in\": "
+                                "%llu, \"rows_out\": %llu, \"bytes_sent\": %llu, "
+                                "\"bytes_received\": %llu, \"messages_sent\": %llu, "
+                                "\"messages_received\": %llu}", r ? "," : "", r, s->secs,
+                                (unsigned long long)s->rows_in, (unsigned long long)s->rows_out,
+                                (unsigned long long)s->bytes_sent,
+                                (unsigned long long)s->bytes_recv,
+                                (unsigned long long)s->msgs_sent,
+                                (unsigned long long)s->msgs_recv);
+        }
+        rc |= sf_buf_printf(out, "\n    ]}");
+    }
+    for (int r = 0; r < nranks; r++) {
+        groups[r] = (double)all[r].part_groups;
+        rows[r] = (double)all[r].part_rows;
+    }
+    double gmax, gmean, rmax, rmean;
+    stats(groups, nranks, &gmax, &gmean);
+    stats(rows, nranks, &rmax, &rmean);
+    rc |= sf_buf_printf(out, "\n  ],\n  \"partitions\": {\"count\": %d, \"groups\": [", nranks);
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "", (unsigned long long)all[r].part_groups);
+    rc |= sf_buf_printf(out, "], \"rows\": [");
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "", (unsigned long long)all[r].part_rows);
+    rc |= sf_buf_printf(out, "],\n    \"groups_skew\": %.4f, \"rows_skew\": %.4f},\n"
+                        "  \"heaviest_keys\": [", gmean > 0 ? gmax / gmean : 0,
+                        rmean > 0 ? rmax / rmean : 0);
+    sf_heavy_key top[SF_TOP_KEYS];
+    int ntop = 0;
+    for (int r = 0; r < nranks; r++) {
+        for (int i = 0; i < all[r].ntop; i++)
+            insert_top(top, &ntop, &all[r].top[i]);
+    }
+    for (int i = 0; i < ntop; i++) {
+        rc |= sf_buf_printf(out, "%s\n    {\"key\": ", i ? "," : "");
+        rc |= sf_buf_json_string(out, top[i].key, strlen(top[i].key));
+        rc |= sf_buf_printf(out, ", \"rows\": %llu}", (unsigned long long)top[i].rows);
+    }
+    rc |= sf_buf_printf(out, "%s]\n}\n", ntop ? "\n  " : "");
+    free(secs);
+    free(all);
+    return rc ? SF_E_NOMEM : 0;
+}

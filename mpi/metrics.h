@@ -1,0 +1,72 @@
+/* metrics.h - per-phase, per-rank measurements of a run, and _METRICS.json.
+ *
+ * Every phase records its seconds, rows in and out, and the bytes and
+ * messages the shuffle moved during it (deltas of the shuffle counters).
+ * At the end rank 0 gathers every rank's figures, the partition sizes (skew)
+ * and the heaviest group keys, and writes them as JSON.
+ */
+#ifndef SF_METRICS_H
+#define SF_METRICS_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "mpi/shuffle.h"
+
+enum {
+    SF_PH_PLAN,
+    SF_PH_SCAN,
+    SF_PH_SHUFFLE,
+    SF_PH_REDUCE,
+    SF_PH_WINDOW,
+    SF_PH_WRITE,
+    SF_PH_COMMIT,
+    SF_PH_COUNT
+};
+
+/* "plan", "scan+map", "shuffle", "reduce", "window", "write", "commit". */
+const char *sf_phase_name(int phase);
+
+typedef struct sf_phase_stat {
+    double secs;
+    uint64_t rows_in, rows_out;
+    uint64_t bytes_sent, bytes_recv;
+    uint64_t msgs_sent, msgs_recv;
+} sf_phase_stat;
+
+#define SF_TOP_KEYS 5
+
+typedef struct sf_heavy_key {
+    char key[240]; /* group key values joined with '|' */
+    uint64_t rows;
+} sf_heavy_key;
+
+typedef struct sf_metrics {
+    sf_phase_stat ph[SF_PH_COUNT];
+    double start;             /* of the phase under way */
+    sf_shuffle_stats at_start;
+    uint64_t part_groups;     /* groups this rank owns after the shuffle */
+    uint64_t part_rows;       /* input rows in those groups */
+    sf_heavy_key top[SF_TOP_KEYS]; /* this rank's heaviest groups, heaviest first */
+    int ntop;
+} sf_metrics;
+
+/* Marks the start / end of a phase; sh is the run's cumulative shuffle
+ * counters at that moment. Cannot fail. */
+void sf_metrics_begin(sf_metrics *m, const sf_shuffle_stats *sh);
+void sf_metrics_end(sf_metrics *m, int phase, const sf_shuffle_stats *sh, uint64_t rows_in,
+                    uint64_t rows_out);
+
+/* Offers a group (its printable key and rows) to the top list. */
+void sf_metrics_offer_key(sf_metrics *m, const char *key, uint64_t rows);
+
+/* Collective over comm: gathers every rank's metrics on rank 0 and appends
+ * the _METRICS.json document to out there (out is untouched elsewhere).
+ * On rank 0, tmax[phase] gets the maximum seconds over ranks and
+ * total[phase] the sums over ranks of the other figures (secs = the max).
+ * Returns 0 or SF_E_NOMEM (rank 0). */
+int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, sf_buf *out, double *tmax,
+                      sf_phase_stat *total);
+
+#endif
