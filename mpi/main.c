@@ -51,6 +51,13 @@ static const char *const run_usage =
     "  --schedule MODE       dynamic (default): ranks take chunks on request;\n"
     "                        static: rank i takes the i-th contiguous share\n"
     "  --shuffle-round SIZE  bytes per all-to-all round over all ranks (default 64M)\n"
+    "  --partitions P        shuffle partitions (default: one per rank); partition p\n"
+    "                        belongs to rank p mod ranks\n"
+    "  --write MODE          how output files are formed: repartition (default: one\n"
+    "                        file per partition value, written by its owner),\n"
+    "                        coalesce=N (N writers take whole groups of ranks' rows:\n"
+    "                        at most N files per value), local (every rank writes\n"
+    "                        what it holds: up to one file per rank per value)\n"
     "  --max-line-bytes SIZE longer lines are rejected (default 16M)\n"
     "  --progress            progress on stderr (default: when stderr is a terminal)\n"
     "  --no-progress         no progress lines\n"
@@ -159,6 +166,31 @@ static int parse_run_opts(int argc, char **argv, const char *usage, int allow_ru
             NEXT_VALUE();
             if (parse_size_opt("--max-line-bytes", val, &o->max_line) != 0)
                 return 2;
+        } else if (allow_run_opts && IS_OPT("--partitions")) {
+            NEXT_VALUE();
+            char *end;
+            long p = strtol(val, &end, 10);
+            if (*end || p < 1 || p > 1000000)
+                return usage_error(usage, "--partitions takes a number from 1 to 1000000, got '%s'",
+                                   val);
+            o->partitions = (int)p;
+        } else if (allow_run_opts && IS_OPT("--write")) {
+            NEXT_VALUE();
+            if (strcmp(val, "repartition") == 0) {
+                o->write_mode = SF_WRITE_REPARTITION;
+            } else if (strcmp(val, "local") == 0) {
+                o->write_mode = SF_WRITE_LOCAL;
+            } else if (strncmp(val, "coalesce=", 9) == 0) {
+                char *end;
+                long n = strtol(val + 9, &end, 10);
+                if (*end || n < 1 || n > 1000000)
+                    return usage_error(usage, "--write coalesce=N takes N >= 1, got '%s'", val);
+                o->write_mode = SF_WRITE_COALESCE;
+                o->coalesce = (int)n;
+            } else {
+                return usage_error(usage, "--write takes repartition, coalesce=N or local, got "
+                                   "'%s'", val);
+            }
         } else if (allow_run_opts && IS_OPT("--schedule")) {
             NEXT_VALUE();
             if (strcmp(val, "dynamic") == 0)

@@ -71,12 +71,24 @@ static void stats(const double *v, int n, double *max, double *mean)
     *mean = n ? sum / n : 0;
 }
 
-int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, sf_buf *out, double *tmax,
+int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_groups,
+                      const uint64_t *part_rows, int nparts, sf_buf *out, double *tmax,
                       sf_phase_stat *total)
 {
     int rank, nranks;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &nranks);
+    /* Partition sizes: summed over ranks (each partition has one owner). */
+    uint64_t *parts = calloc(2 * (size_t)nparts, sizeof *parts);
+    uint64_t *sums = rank == 0 ? calloc(2 * (size_t)nparts, sizeof *sums) : NULL;
+    if (!parts || (rank == 0 && !sums))
+        MPI_Abort(comm, 1); /* cannot take part in the reduction */
+    for (int p = 0; p < nparts && part_groups; p++) {
+        parts[p] = part_groups[p];
+        parts[nparts + p] = part_rows[p];
+    }
+    MPI_Reduce(parts, sums, 2 * nparts, MPI_UINT64_T, MPI_SUM, 0, comm);
+    free(parts);
     sf_metrics *all = rank == 0 ? calloc((size_t)nranks, sizeof *all) : NULL;
     if (rank == 0 && !all)
         MPI_Abort(comm, 1); /* cannot take part in the gather */
@@ -84,12 +96,14 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, sf_buf *out, double *t
     if (rank != 0)
         return 0;
 
-    double *secs = malloc(3 * (size_t)nranks * sizeof *secs);
+    size_t nsecs = (size_t)nranks, nvals = (size_t)nparts;
+    double *secs = malloc((nsecs + 2 * nvals) * sizeof *secs);
     if (!secs) {
         free(all);
+        free(sums);
         return SF_E_NOMEM;
     }
-    double *groups = secs + nranks, *rows = groups + nranks;
+    double *groups = secs + nsecs, *rows = groups + nvals;
     int rc = 0;
     rc |= sf_buf_printf(out, "{\n  \"ranks\": %d,\n  \"phases\": [", nranks);
     for (int p = 0; p < SF_PH_COUNT; p++) {
@@ -126,19 +140,19 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, sf_buf *out, double *t
         }
         rc |= sf_buf_printf(out, "\n    ]}");
     }
-    for (int r = 0; r < nranks; r++) {
-        groups[r] = (double)all[r].part_groups;
-        rows[r] = (double)all[r].part_rows;
+    for (int p = 0; p < nparts; p++) {
+        groups[p] = (double)sums[p];
+        rows[p] = (double)sums[nparts + p];
     }
     double gmax, gmean, rmax, rmean;
-    stats(groups, nranks, &gmax, &gmean);
-    stats(rows, nranks, &rmax, &rmean);
-    rc |= sf_buf_printf(out, "\n  ],\n  \"partitions\": {\"count\": %d, \"groups\": [", nranks);
-    for (int r = 0; r < nranks; r++)
-        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "", (unsigned long long)all[r].part_groups);
+    stats(groups, nparts, &gmax, &gmean);
+    stats(rows, nparts, &rmax, &rmean);
+    rc |= sf_buf_printf(out, "\n  ],\n  \"partitions\": {\"count\": %d, \"groups\": [", nparts);
+    for (int p = 0; p < nparts; p++)
+        rc |= sf_buf_printf(out, "%s%llu", p ? ", " : "", (unsigned long long)sums[p]);
     rc |= sf_buf_printf(out, "], \"rows\": [");
-    for (int r = 0; r < nranks; r++)
-        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "", (unsigned long long)all[r].part_rows);
+    for (int p = 0; p < nparts; p++)
+        rc |= sf_buf_printf(out, "%s%llu", p ? ", " : "", (unsigned long long)sums[nparts + p]);
     rc |= sf_buf_printf(out, "],\n    \"groups_skew\": %.4f, \"rows_skew\": %.4f},\n"
                         "  \"heaviest_keys\": [", gmean > 0 ? gmax / gmean : 0,
                         rmean > 0 ? rmax / rmean : 0);
@@ -155,6 +169,7 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, sf_buf *out, double *t
     }
     rc |= sf_buf_printf(out, "%s]\n}\n", ntop ? "\n  " : "");
     free(secs);
+    free(sums);
     free(all);
     return rc ? SF_E_NOMEM : 0;
 }

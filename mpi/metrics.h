@@ -46,8 +46,6 @@ typedef struct sf_metrics {
     sf_phase_stat ph[SF_PH_COUNT];
     double start;             /* of the phase under way */
     sf_shuffle_stats at_start;
-    uint64_t part_groups;     /* groups this rank owns after the shuffle */
-    uint64_t part_rows;       /* input rows in those groups */
     sf_heavy_key top[SF_TOP_KEYS]; /* this rank's heaviest groups, heaviest first */
     int ntop;
 } sf_metrics;
@@ -63,10 +61,13 @@ void sf_metrics_offer_key(sf_metrics *m, const char *key, uint64_t rows);
 
 /* Collective over comm: gathers every rank's metrics on rank 0 and appends
  * the _METRICS.json document to out there (out is untouched elsewhere).
+ * part_groups/part_rows (nparts each, may be NULL when no partition was
+ * reduced) are this rank's groups and input rows per shuffle partition.
  * On rank 0, tmax[phase] gets the maximum seconds over ranks and
  * total[phase] the sums over ranks of the other figures (secs = the max).
  * Returns 0 or SF_E_NOMEM (rank 0). */
-int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, sf_buf *out, double *tmax,
+int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_groups,
+                      const uint64_t *part_rows, int nparts, sf_buf *out, double *tmax,
                       sf_phase_stat *total);
 
 #endif

@@ -59,6 +59,9 @@ typedef struct run {
     out_file *files;
     size_t nfiles;
     sf_metrics m;
+    int nparts;            /* shuffle partitions; partition p belongs to rank p % nranks */
+    uint64_t *part_groups; /* per partition: groups and input rows this rank owns */
+    uint64_t *part_rows;
     sf_shuffle_stats shuffle;
     sf_scan_stats scan;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
@@ -219,6 +222,17 @@ static int plan(run *R)
 
 /* ---- shuffle partial aggregates, reduce ---- */
 
+/* The partition of a key hash, and the rank that owns a partition. */
+static uint32_t partition_of(const run *R, uint64_t hash)
+{
+    return sf_partition_of(hash, (uint32_t)R->nparts);
+}
+
+static int owner_of(const run *R, uint32_t partition)
+{
+    return (int)(partition % (uint32_t)R->nranks);
+}
+
 static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
 {
     run *R = ctx;
@@ -244,7 +258,7 @@ static int shuffle_groups(run *R)
         rec.n = 0;
         rc = sf_groups_export(local, i, &rec);
         if (!rc)
-            rc = sf_shuffle_put(&out[sf_partition_of(hash, (uint32_t)R->nranks)], rec.p, rec.n);
+            rc = sf_shuffle_put(&out[owner_of(R, partition_of(R, hash))], rec.p, rec.n);
     }
     sf_buf_free(&rec);
     /* The local partials are in the send buffers now: free them early. */
@@ -291,7 +305,9 @@ static int reduce(run *R)
 {
     const sf_job *job = R->job;
     sf_rows_init(&R->rows, job->nresult);
-    int rc = sf_groups_prepare_export(R->reduced);
+    R->part_groups = calloc((size_t)R->nparts, sizeof *R->part_groups);
+    R->part_rows = calloc((size_t)R->nparts, sizeof *R->part_rows);
+    int rc = R->part_groups && R->part_rows ? sf_groups_prepare_export(R->reduced) : SF_E_NOMEM;
     size_t n = rc ? 0 : sf_groups_count(R->reduced);
     for (size_t i = 0; i < n && !rc; i++) {
         sf_value *row = sf_rows_append(&R->rows);
@@ -309,8 +325,9 @@ static int reduce(run *R)
             row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &R->sum_overflow);
         /* Strings borrow from R->reduced, which lives until the end. */
         uint64_t nrows = sf_groups_rows(R->reduced, i);
-        R->m.part_groups++;
-        R->m.part_rows += nrows;
+        uint32_t part = partition_of(R, hash);
+        R->part_groups[part]++;
+        R->part_rows[part] += nrows;
         if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)
             offer_key(R, row, nrows);
     }
@@ -331,9 +348,10 @@ static int keep_row(void *ctx, const unsigned char *rec, size_t len, int source)
     return rc;
 }
 
-/* Sends every row to the rank owning the hash of its key columns; the rows
- * table then holds the rows this rank owns. Collective. */
-static int route_rows(run *R, const int *keys, size_t nkeys)
+/* Sends every row to the rank owning the hash of its key columns, or, when
+ * dest >= 0, every row to rank dest; the rows table then holds the rows
+ * this rank received. Collective. */
+static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
 {
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf key = SF_BUF_INIT;
@@ -341,14 +359,17 @@ static int route_rows(run *R, const int *keys, size_t nkeys)
     size_t ncols = R->rows.ncols;
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         const sf_value *row = sf_rows_at(&R->rows, i);
-        key.n = 0;
-        for (size_t k = 0; k < nkeys && !rc; k++) {
-            rc = sf_buf_reserve(&key, sf_value_encoded_size(&row[keys[k]]));
-            if (!rc)
-                key.n += sf_value_encode(&row[keys[k]], key.p + key.n);
+        int to = dest;
+        if (to < 0) {
+            key.n = 0;
+            for (size_t k = 0; k < nkeys && !rc; k++) {
+                rc = sf_buf_reserve(&key, sf_value_encoded_size(&row[keys[k]]));
+                if (!rc)
+                    key.n += sf_value_encode(&row[keys[k]], key.p + key.n);
+            }
+            to = owner_of(R, partition_of(R, sf_groups_hash(key.p, key.n)));
         }
-        uint32_t dest = sf_partition_of(sf_groups_hash(key.p, key.n), (uint32_t)R->nranks);
-        unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[dest],
+        unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[to],
                                                          sf_rows_encoded_size(row, ncols));
         if (!p)
             rc = SF_E_NOMEM;
@@ -376,7 +397,7 @@ static int windows(run *R)
     const sf_job *job = R->job;
     for (size_t w = 0; w < job->nwindows; w++) {
         const sf_job_window *win = &job->windows[w];
-        int rc = route_rows(R, win->partition_by, win->npartition);
+        int rc = route_rows(R, win->partition_by, win->npartition, -1);
         if (agree(R, rc, 0))
             return -1;
         int *keys = malloc((win->npartition + 1) * sizeof *keys);
@@ -412,8 +433,8 @@ static int add_file(run *R, const char *rel, uint64_t rows, uint64_t bytes)
     return 0;
 }
 
-/* Writes rows [lo, hi) - one partition - to DIR/part-00000.csv. */
-static int write_partition(run *R, size_t lo, size_t hi)
+/* Writes rows [lo, hi) - one partition value - to DIR/part-NNNNN.csv. */
+static int write_partition(run *R, size_t lo, size_t hi, int part)
 {
     const sf_job *job = R->job;
     const sf_job_output *o = &job->output;
@@ -428,7 +449,7 @@ static int write_partition(run *R, size_t lo, size_t hi)
     }
     int rc = sf_hive_dirname(pn, pv, np, &rel);
     if (!rc)
-        rc = sf_buf_printf(&rel, "%spart-00000.csv", np ? "/" : "");
+        rc = sf_buf_printf(&rel, "%spart-%05d.csv", np ? "/" : "", part);
     char *dir = NULL, *path = NULL;
     if (!rc) {
         size_t n = strlen(R->stage.tmpdir) + rel.n + 2;
@@ -481,10 +502,31 @@ static int same_values(const sf_value *a, const sf_value *b, const int *cols, si
     return 1;
 }
 
+/* Forms the output files as --write says: repartition sends each row to the
+ * owner of its partition value (one part-00000 per value); coalesce=N sends
+ * all rows of ranks [k*P/N, (k+1)*P/N) to writer k without rehashing (at
+ * most N files per value, part-<k>); local writes what each rank holds
+ * (part-<rank>). Within a file rows are in sort_by order. */
 static int write_output(run *R)
 {
     const sf_job_output *o = &R->job->output;
-    int rc = route_rows(R, o->partition_by, o->npartition);
+    int part = 0, rc = 0;
+    switch (R->o->write_mode) {
+    case SF_WRITE_REPARTITION:
+        rc = route_rows(R, o->partition_by, o->npartition, -1);
+        break;
+    case SF_WRITE_COALESCE: {
+        int n = R->o->coalesce < R->nranks ? R->o->coalesce : R->nranks;
+        part = (int)((int64_t)R->rank * n / R->nranks);
+        /* Writer k is the first rank of its group, so writers are spread. */
+        int writer = (int)(((int64_t)part * R->nranks + n - 1) / n);
+        rc = route_rows(R, NULL, 0, writer);
+        break;
+    }
+    case SF_WRITE_LOCAL:
+        part = R->rank;
+        break;
+    }
     if (agree(R, rc, 0))
         return -1;
     int *keys = malloc((o->npartition + o->nsort + 1) * sizeof *keys);
@@ -500,15 +542,16 @@ static int write_output(run *R)
     for (size_t i = 1; i <= R->rows.n && !rc; i++) {
         if (i == R->rows.n || !same_values(sf_rows_at(&R->rows, lo), sf_rows_at(&R->rows, i),
                                            o->partition_by, o->npartition)) {
-            rc = write_partition(R, lo, i);
+            rc = write_partition(R, lo, i, part);
             lo = i;
         }
     }
-    /* An unpartitioned output with no rows still gets its file (a header),
-     * from the rank that owns the empty key. */
-    uint32_t owner = sf_partition_of(sf_groups_hash(NULL, 0), (uint32_t)R->nranks);
-    if (!rc && o->npartition == 0 && R->rows.n == 0 && (uint32_t)R->rank == owner)
-        rc = write_partition(R, 0, 0);
+    /* An unpartitioned output with no rows at all still gets one file (a
+     * header), from rank 0. */
+    uint64_t mine = R->rows.n, all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, R->comm);
+    if (!rc && o->npartition == 0 && all == 0 && R->rank == 0)
+        rc = write_partition(R, 0, 0, 0);
     return rc;
 }
 
@@ -565,6 +608,18 @@ static uint64_t peak_rss_bytes(void)
     return (uint64_t)ru.ru_maxrss * 1024;
 }
 
+static const char *write_mode_text(const sf_run_opts *o)
+{
+    static char text[32];
+    if (o->write_mode == SF_WRITE_LOCAL)
+        return "local";
+    if (o->write_mode == SF_WRITE_COALESCE) {
+        snprintf(text, sizeof text, "coalesce=%d", o->coalesce);
+        return text;
+    }
+    return "repartition";
+}
+
 static int build_manifest(run *R, const out_file *files, size_t nfiles, const double *tmax,
                           const uint64_t *rss, const sf_shuffle_stats *sh, double wall,
                           sf_buf *m)
@@ -579,10 +634,11 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
     int rc = sf_buf_printf(m, "{\n  \"shardflow_version\": \"%s\",\n  \"job\": ", SF_VERSION);
     rc |= sf_buf_json_string(m, job->name, strlen(job->name));
     rc |= sf_buf_printf(m, ",\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\","
-                        "\n  \"chunk_size\": %llu,\n  \"status\": \"committed\",\n  \"inputs\": [",
+                        "\n  \"chunk_size\": %llu,\n  \"partitions\": %d,\n  \"write\": \"%s\","
+                        "\n  \"status\": \"committed\",\n  \"inputs\": [",
                         R->runid, R->nranks,
                         R->o->schedule == SF_SCHED_STATIC ? "static" : "dynamic",
-                        (unsigned long long)R->chunk_size);
+                        (unsigned long long)R->chunk_size, R->nparts, write_mode_text(R->o));
     for (size_t i = 0; i < job->ninputs; i++) {
         uint64_t size = 0;
         sf_file_size(job->inputs[i].path, &size, NULL);
@@ -736,7 +792,8 @@ static int finish(run *R, double t_start)
     sf_buf metrics = SF_BUF_INIT;
     double tmax[SF_PH_COUNT] = {0};
     sf_phase_stat total[SF_PH_COUNT];
-    if (sf_metrics_report(R->comm, &R->m, &metrics, tmax, total) != 0 && !rc)
+    if (sf_metrics_report(R->comm, &R->m, R->part_groups, R->part_rows, R->nparts, &metrics,
+                          tmax, total) != 0 && !rc)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building _METRICS.json");
     if (R->rank == 0) {
         double t0 = MPI_Wtime();
@@ -782,6 +839,7 @@ static int run_job(run *R)
         return 2;
     }
     make_runid(R);
+    R->nparts = R->o->partitions > 0 ? R->o->partitions : R->nranks;
     sf_metrics_begin(&R->m, &R->shuffle);
     if (plan(R) != 0)
         return 1;
@@ -864,6 +922,8 @@ static void run_free(run *R)
     sf_output_stage_free(&R->stage);
     sf_job_free(R->job);
     free(R->files);
+    free(R->part_groups);
+    free(R->part_rows);
 }
 
 int sf_run_main(const sf_run_opts *o)

@@ -14,6 +14,13 @@
 
 typedef enum { SF_SCHED_DYNAMIC = 0, SF_SCHED_STATIC } sf_schedule;
 
+/* How output files are formed (Spark's repartition / coalesce). */
+typedef enum {
+    SF_WRITE_REPARTITION = 0, /* rows go to the owner of their partition value: one file each */
+    SF_WRITE_COALESCE,        /* N writers take whole contiguous groups of ranks' rows */
+    SF_WRITE_LOCAL            /* every rank writes what it holds */
+} sf_write_mode;
+
 typedef struct sf_run_opts {
     const char *job_path;
     const char *input_names[SF_MAX_INPUT_OVERRIDES];
@@ -24,6 +31,9 @@ typedef struct sf_run_opts {
     uint64_t chunk_size;  /* bytes; 0 = automatic (see sf_run_chunk_size) */
     sf_schedule schedule;
     uint64_t shuffle_round; /* bytes per all-to-all round, summed over ranks */
+    int partitions;       /* shuffle partitions; 0 = one per rank */
+    sf_write_mode write_mode;
+    int coalesce;         /* writers for SF_WRITE_COALESCE */
     uint64_t max_line;    /* bytes */
     int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */
     int quiet;            /* no summary table */
