@@ -186,6 +186,11 @@ const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key)
 
 size_t sf_join_table_rows(const sf_join_table *t) { return t->nrows; }
 
+const sf_value *sf_join_table_row(const sf_join_table *t, size_t i)
+{
+    return t->rows + i * t->ncols;
+}
+
 void sf_join_table_free(sf_join_table *t)
 {
     if (!t)

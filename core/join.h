@@ -26,6 +26,9 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row);
 /* The row whose key equals key (sf_value_same), borrowed; NULL if none. */
 const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key);
 
+/* Row i (0 <= i < rows), in insertion order; borrowed. */
+const sf_value *sf_join_table_row(const sf_join_table *t, size_t i);
+
 /* Number of rows. */
 size_t sf_join_table_rows(const sf_join_table *t);
 

@@ -3,8 +3,9 @@
  *
  * Per line: decode the fact columns, run the steps in spec order (derive,
  * filter, join), encode the group key and update the group's aggregates.
- * Every line lands in exactly one count, so
- *   lines_read = blank + rejected + filtered + dropped_by_join + aggregated.
+ * Every line lands in exactly one count, so summed over ranks
+ *   lines_read = blank + rejected + filtered + dropped_by_join + aggregated
+ * (in a split pipeline a shipped row is counted where its journey ends).
  * The hot path allocates nothing per line: one scratch arena reset per line,
  * one reused key buffer.
  */
@@ -29,6 +30,8 @@ typedef struct sf_counts {
     uint64_t rows_filtered;
     uint64_t rows_dropped_by_join;
     uint64_t rows_aggregated;
+    uint64_t rows_shipped;  /* split pipelines: rows handed to another stage */
+    uint64_t rows_received; /* ... and rows taken in from one */
     uint64_t bytes_scanned;
     uint64_t rejected_by_reason[SF_REJ_NREASONS];
     uint64_t dropped_by_join[SF_MAX_INPUTS]; /* by dimension input index */
@@ -75,6 +78,27 @@ void sf_samples_insert(sf_reject_sample *samples, size_t *n, const sf_reject_sam
 /* A new, empty group table for job's aggregates (the combiner of a pipeline
  * or a reduce-side table that partials merge into). NULL when out of memory. */
 sf_groups *sf_job_new_groups(const sf_job *job);
+
+/* Receives a shipped row: the destination is chosen from hash (of the route
+ * key); rec (len bytes, borrowed for the call) goes to
+ * sf_pipeline_push_row() on that rank. Returns 0 or an error. */
+typedef int (*sf_emit_fn)(void *ctx, uint64_t hash, const unsigned char *rec, size_t len);
+
+/* Splits p for a raw-row shuffle: steps [0, split) run where the line is
+ * read; then the row's route slots are hashed (the same hash as group keys,
+ * sf_groups_hash of the encoded values) and the row, reduced to the slots
+ * the rest of the pipeline reads, is handed to emit instead of going on.
+ * split = nsteps with the group keys as route ships rows to aggregate
+ * elsewhere (no combiner); split = a join step with its key as route gives a
+ * partitioned join. Returns 0 or SF_E_NOMEM. */
+int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nroute,
+                      sf_emit_fn emit, void *ctx);
+
+/* Runs the rest of a split pipeline (steps [split, n) and the aggregation)
+ * on a shipped row. Uses its own row and scratch, so it may run while
+ * sf_pipeline_push() is in the middle of a line. Returns 0, SF_E_PARSE for
+ * a malformed record, or SF_E_NOMEM. */
+int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len);
 
 /* Frees p (and its decoder); NULL is a no-op. */
 void sf_pipeline_free(sf_pipeline *p);

@@ -51,6 +51,14 @@ static const char *const run_usage =
     "  --schedule MODE       dynamic (default): ranks take chunks on request;\n"
     "                        static: rank i takes the i-th contiguous share\n"
     "  --shuffle-round SIZE  bytes per all-to-all round over all ranks (default 64M)\n"
+    "  --repartition MODE    where data moves before aggregation: before-aggregate\n"
+    "                        (default: pre-aggregate per rank, shuffle partial\n"
+    "                        aggregates), before-join (shuffle raw rows by the key\n"
+    "                        of the largest dimension table and partition that table:\n"
+    "                        a partitioned hash join), none (no combiner: shuffle raw\n"
+    "                        rows by group key, aggregate after the shuffle)\n"
+    "  --broadcast-limit SIZE  a dimension table larger than this is joined\n"
+    "                        partitioned (before-join) automatically (default 64M)\n"
     "  --partitions P        shuffle partitions (default: one per rank); partition p\n"
     "                        belongs to rank p mod ranks\n"
     "  --write MODE          how output files are formed: repartition (default: one\n"
@@ -165,6 +173,21 @@ static int parse_run_opts(int argc, char **argv, const char *usage, int allow_ru
         } else if (allow_run_opts && IS_OPT("--max-line-bytes")) {
             NEXT_VALUE();
             if (parse_size_opt("--max-line-bytes", val, &o->max_line) != 0)
+                return 2;
+        } else if (allow_run_opts && IS_OPT("--repartition")) {
+            NEXT_VALUE();
+            if (strcmp(val, "before-aggregate") == 0)
+                o->repartition = SF_REPART_BEFORE_AGGREGATE;
+            else if (strcmp(val, "before-join") == 0)
+                o->repartition = SF_REPART_BEFORE_JOIN;
+            else if (strcmp(val, "none") == 0)
+                o->repartition = SF_REPART_NONE;
+            else
+                return usage_error(usage, "--repartition takes before-aggregate, before-join or "
+                                   "none, got '%s'", val);
+        } else if (allow_run_opts && IS_OPT("--broadcast-limit")) {
+            NEXT_VALUE();
+            if (parse_size_opt("--broadcast-limit", val, &o->broadcast_limit) != 0)
                 return 2;
         } else if (allow_run_opts && IS_OPT("--partitions")) {
             NEXT_VALUE();

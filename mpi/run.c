@@ -29,6 +29,7 @@
 #include "io/hive.h"
 #include "mpi/metrics.h"
 #include "mpi/scan.h"
+#include "mpi/stream.h"
 #include "mpi/shuffle.h"
 #include "partition/partitioner.h"
 
@@ -47,7 +48,11 @@ typedef struct run {
     sf_job *job;
     sf_join_table *dims[SF_MAX_INPUTS];
     uint64_t fact_size;
+    uint64_t input_size[SF_MAX_INPUTS];
     uint64_t chunk_size; /* in effect */
+    sf_repartition repartition; /* in effect (may differ from --repartition) */
+    int join_step;       /* before-join: the partitioned join step, else -1 */
+    sf_stream *stream;   /* raw-row stream of split pipelines */
     char runid[48];
     int replacing;
     sf_output_stage stage;
@@ -79,6 +84,7 @@ void sf_run_opts_init(sf_run_opts *o)
     o->schedule = SF_SCHED_DYNAMIC;
     o->shuffle_round = (uint64_t)64 << 20;
     o->max_line = (uint64_t)16 << 20;
+    o->broadcast_limit = (uint64_t)64 << 20;
     o->progress = -1;
 }
 
@@ -134,6 +140,9 @@ static char *bcast_bytes(run *R, char *data, int64_t *len)
 
 /* ---- plan ---- */
 
+static uint32_t partition_of(const run *R, uint64_t hash);
+static int owner_of(const run *R, uint32_t partition);
+
 static int load_job(run *R)
 {
     char *text = NULL;
@@ -165,6 +174,71 @@ static void make_runid(run *R)
     MPI_Bcast(R->runid, sizeof R->runid, MPI_CHAR, 0, R->comm);
 }
 
+/* Keeps only the rows of a dimension table whose key this rank owns. */
+static int partition_dimension(run *R, int input)
+{
+    sf_join_table *all = R->dims[input];
+    const sf_job_input *in = &R->job->inputs[input];
+    sf_join_table *mine = sf_join_table_new(in->ncolumns, in->key_col);
+    unsigned char small[256];
+    int rc = mine ? 0 : SF_E_NOMEM;
+    for (size_t i = 0; i < sf_join_table_rows(all) && !rc; i++) {
+        const sf_value *row = sf_join_table_row(all, i);
+        size_t klen = sf_value_encoded_size(&row[in->key_col]);
+        unsigned char *k = klen <= sizeof small ? small : malloc(klen);
+        if (!k) {
+            rc = SF_E_NOMEM;
+            break;
+        }
+        sf_value_encode(&row[in->key_col], k);
+        if (owner_of(R, partition_of(R, sf_groups_hash(k, klen))) == R->rank)
+            rc = sf_join_table_add(mine, row);
+        if (k != small)
+            free(k);
+    }
+    if (rc) {
+        sf_join_table_free(mine);
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory partitioning '%s'", in->name);
+    }
+    sf_join_table_free(all);
+    R->dims[input] = mine;
+    return 0;
+}
+
+/* Settles --repartition: before-join takes the join with the largest
+ * dimension table; before-aggregate switches to a partitioned join on its
+ * own for a table over --broadcast-limit (and says so). */
+static int choose_strategy(run *R)
+{
+    const sf_job *job = R->job;
+    R->repartition = R->o->repartition;
+    R->join_step = -1;
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        if (st->kind != SF_STEP_JOIN)
+            continue;
+        uint64_t size = R->input_size[st->input];
+        if (R->repartition == SF_REPART_BEFORE_JOIN &&
+            (R->join_step < 0 || size > R->input_size[job->steps[R->join_step].input]))
+            R->join_step = (int)i;
+        if (R->repartition == SF_REPART_BEFORE_AGGREGATE && size > R->o->broadcast_limit) {
+            R->repartition = SF_REPART_BEFORE_JOIN;
+            R->join_step = (int)i;
+            if (R->rank == 0)
+                fprintf(stderr, "shardflow: dimension '%s' (%llu bytes) is larger than "
+                        "--broadcast-limit (%llu bytes): joining it partitioned "
+                        "(--repartition before-join)\n", job->inputs[st->input].name,
+                        (unsigned long long)size, (unsigned long long)R->o->broadcast_limit);
+        }
+    }
+    if (R->repartition == SF_REPART_BEFORE_JOIN && R->join_step < 0)
+        return sf_error_set(&R->err, SF_E_SPEC, "--repartition before-join: the job has no "
+                            "join step");
+    if (R->repartition == SF_REPART_BEFORE_JOIN)
+        return partition_dimension(R, job->steps[R->join_step].input);
+    return 0;
+}
+
 /* Rank 0 checks every input and the output before any work; then the fact
  * size and the dimension tables' bytes are broadcast. */
 static int plan(run *R)
@@ -177,6 +251,8 @@ static int plan(run *R)
             rc = sf_file_size(job->inputs[i].path, &size, &R->err);
             if (rc == SF_E_NOTFOUND || rc == SF_E_INVAL)
                 sf_error_prefix(&R->err, "input '%s'", job->inputs[i].name);
+            if (!rc)
+                R->input_size[i] = size;
             if (!rc && (int)i == job->fact)
                 R->fact_size = size;
             if (!rc && access(job->inputs[i].path, R_OK) != 0)
@@ -194,6 +270,7 @@ static int plan(run *R)
         return -1;
     int64_t hdr[2] = {(int64_t)R->fact_size, R->replacing};
     MPI_Bcast(hdr, 2, MPI_INT64_T, 0, R->comm);
+    MPI_Bcast(R->input_size, SF_MAX_INPUTS, MPI_UINT64_T, 0, R->comm);
     R->fact_size = (uint64_t)hdr[0];
     if (R->rank != 0) {
         if (sf_output_paths(&R->stage, job->output.path, (int)hdr[1], R->runid) != 0)
@@ -217,6 +294,9 @@ static int plan(run *R)
         if (agree(R, rc, 1))
             return -1;
     }
+    rc = choose_strategy(R);
+    if (agree(R, rc, 1))
+        return -1;
     return 0;
 }
 
@@ -608,6 +688,13 @@ static uint64_t peak_rss_bytes(void)
     return (uint64_t)ru.ru_maxrss * 1024;
 }
 
+static const char *repartition_text(sf_repartition r)
+{
+    return r == SF_REPART_BEFORE_JOIN ? "before-join"
+           : r == SF_REPART_NONE      ? "none"
+                                      : "before-aggregate";
+}
+
 static const char *write_mode_text(const sf_run_opts *o)
 {
     static char text[32];
@@ -634,11 +721,16 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
     int rc = sf_buf_printf(m, "{\n  \"shardflow_version\": \"%s\",\n  \"job\": ", SF_VERSION);
     rc |= sf_buf_json_string(m, job->name, strlen(job->name));
     rc |= sf_buf_printf(m, ",\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\","
-                        "\n  \"chunk_size\": %llu,\n  \"partitions\": %d,\n  \"write\": \"%s\","
-                        "\n  \"status\": \"committed\",\n  \"inputs\": [",
+                        "\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
+                        "  \"partitioned_join\": %s%s%s,\n  \"partitions\": %d,\n"
+                        "  \"write\": \"%s\",\n  \"status\": \"committed\",\n  \"inputs\": [",
                         R->runid, R->nranks,
                         R->o->schedule == SF_SCHED_STATIC ? "static" : "dynamic",
-                        (unsigned long long)R->chunk_size, R->nparts, write_mode_text(R->o));
+                        (unsigned long long)R->chunk_size, repartition_text(R->repartition),
+                        R->join_step >= 0 ? "\"" : "",
+                        R->join_step >= 0 ? job->inputs[job->steps[R->join_step].input].name
+                                          : "null",
+                        R->join_step >= 0 ? "\"" : "", R->nparts, write_mode_text(R->o));
     for (size_t i = 0; i < job->ninputs; i++) {
         uint64_t size = 0;
         sf_file_size(job->inputs[i].path, &size, NULL);
@@ -828,6 +920,47 @@ static int finish(run *R, double t_start)
     return rc;
 }
 
+/* ---- raw-row streams (before-join, none) ---- */
+
+static int emit_row(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
+{
+    run *R = ctx;
+    return sf_stream_put(R->stream, owner_of(R, partition_of(R, hash)), rec, len);
+}
+
+static int take_row(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    run *R = ctx;
+    int rc = sf_pipeline_push_row(R->pipe, rec, len);
+    if (rc)
+        sf_error_set(&R->err, rc, "bad or unstorable row from rank %d", source);
+    return rc;
+}
+
+/* Splits the pipeline where the strategy ships raw rows and opens the row
+ * stream; before-aggregate needs neither. */
+static int setup_stream(run *R)
+{
+    const sf_job *job = R->job;
+    if (R->repartition == SF_REPART_BEFORE_AGGREGATE)
+        return 0;
+    size_t split = job->nsteps;
+    const int *route = job->group_slots;
+    size_t nroute = job->ngroup;
+    if (R->repartition == SF_REPART_BEFORE_JOIN) {
+        split = (size_t)R->join_step;
+        route = &job->steps[R->join_step].on_slot;
+        nroute = 1;
+    }
+    size_t batch = R->o->shuffle_round / (uint64_t)R->nranks;
+    if (batch > ((size_t)4 << 20))
+        batch = (size_t)4 << 20;
+    R->stream = sf_stream_new(R->comm, 201, batch, take_row, R, NULL, NULL);
+    if (!R->stream || sf_pipeline_split(R->pipe, split, route, nroute, emit_row, R) != 0)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory setting up the row stream");
+    return 0;
+}
+
 /* ---- entry points ---- */
 
 static int run_job(run *R)
@@ -854,6 +987,8 @@ static int run_job(run *R)
                                                        &nchunks);
     if (!rc && !chunks)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    if (!rc)
+        rc = setup_stream(R);
     sf_metrics_end(&R->m, SF_PH_PLAN, &R->shuffle, 0, 0);
     if (agree(R, rc, 0)) {
         free(chunks);
@@ -862,9 +997,14 @@ static int run_job(run *R)
 
     sf_metrics_begin(&R->m, &R->shuffle);
     const char *paths[1] = {R->job->inputs[R->job->fact].path};
-    rc = sf_scan_run(R->comm, paths, chunks, nchunks, R->o, progress, R->pipe, &R->scan,
-                     &R->err);
+    rc = sf_scan_run(R->comm, paths, chunks, nchunks, R->o, progress, R->pipe, R->stream,
+                     &R->scan, &R->err);
     free(chunks);
+    if (R->stream) {
+        sf_stream_stats(R->stream, &R->shuffle);
+        sf_stream_free(R->stream);
+        R->stream = NULL;
+    }
     /* Keep the counts: the shuffle frees the pipeline. */
     R->local_counts = *sf_pipeline_counts(R->pipe);
     const sf_reject_sample *s = sf_pipeline_samples(R->pipe, &R->nlocal_samples);
@@ -912,6 +1052,7 @@ static int run_job(run *R)
 
 static void run_free(run *R)
 {
+    sf_stream_free(R->stream);
     sf_pipeline_free(R->pipe);
     sf_groups_free(R->reduced);
     sf_rows_free(&R->rows);

@@ -14,6 +14,13 @@
 
 typedef enum { SF_SCHED_DYNAMIC = 0, SF_SCHED_STATIC } sf_schedule;
 
+/* Where data moves before aggregation. */
+typedef enum {
+    SF_REPART_BEFORE_AGGREGATE = 0, /* combiner per rank, shuffle partial aggregates */
+    SF_REPART_BEFORE_JOIN,          /* shuffle raw rows by a join key: partitioned join */
+    SF_REPART_NONE                  /* no combiner: shuffle raw rows by group key */
+} sf_repartition;
+
 /* How output files are formed (Spark's repartition / coalesce). */
 typedef enum {
     SF_WRITE_REPARTITION = 0, /* rows go to the owner of their partition value: one file each */
@@ -32,6 +39,8 @@ typedef struct sf_run_opts {
     sf_schedule schedule;
     uint64_t shuffle_round; /* bytes per all-to-all round, summed over ranks */
     int partitions;       /* shuffle partitions; 0 = one per rank */
+    sf_repartition repartition;
+    uint64_t broadcast_limit; /* larger dimension tables are joined partitioned */
     sf_write_mode write_mode;
     int coalesce;         /* writers for SF_WRITE_COALESCE */
     uint64_t max_line;    /* bytes */

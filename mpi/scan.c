@@ -51,6 +51,7 @@ typedef struct scan_state {
     size_t nchunks;
     const sf_run_opts *o;
     sf_pipeline *p;
+    sf_stream *stream;
     sf_scan_stats *stats;
     sf_error *err;
     /* rank 0, dynamic */
@@ -103,10 +104,14 @@ static void serve(scan_state *s, int wait)
             return;
         int flag = 0;
         MPI_Status st;
-        if (wait)
-            MPI_Wait(&s->req, &st), flag = 1;
-        else
+        MPI_Test(&s->req, &flag, &st);
+        while (!flag && wait) {
+            /* Poll instead of blocking: a stream send to this rank must
+             * find its receive. */
+            if (s->stream)
+                sf_stream_poll(s->stream);
             MPI_Test(&s->req, &flag, &st);
+        }
         if (!flag)
             return;
         if (s->req_buf >= 0)
@@ -154,16 +159,28 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
         } else {
             break; /* 0: end of range; < 0: read error with err set */
         }
-        if (s->rank == 0 && ++nlines % SERVE_EVERY == 0) {
-            if (s->dynamic)
+        if (++nlines % SERVE_EVERY == 0) {
+            if (s->stream)
+                sf_stream_poll(s->stream);
+            if (s->rank == 0 && s->dynamic)
                 serve(s, 0);
-            print_progress(s, sf_range_reader_bytes(r), 0);
+            if (s->rank == 0)
+                print_progress(s, sf_range_reader_bytes(r), 0);
         }
     }
     sf_pipeline_add_bytes(s->p, sf_range_reader_bytes(r));
     sf_range_reader_close(r);
     s->stats->chunks++;
     return rc;
+}
+
+/* The stream's idle hook: rank 0 keeps serving chunk requests while the
+ * stream waits for a send to complete. */
+static void scan_idle(void *ctx)
+{
+    scan_state *s = ctx;
+    if (s->rank == 0 && s->dynamic)
+        serve(s, 0);
 }
 
 static int scan_dynamic(scan_state *s)
@@ -188,7 +205,13 @@ static int scan_dynamic(scan_state *s)
         long done = -1, k;
         for (;;) {
             MPI_Send(&done, 1, MPI_LONG, 0, TAG_REQ, s->comm);
-            MPI_Recv(&k, 1, MPI_LONG, 0, TAG_CHUNK, s->comm, MPI_STATUS_IGNORE);
+            MPI_Request r;
+            MPI_Irecv(&k, 1, MPI_LONG, 0, TAG_CHUNK, s->comm, &r);
+            for (int flag = 0; !flag;) {
+                MPI_Test(&r, &flag, MPI_STATUS_IGNORE);
+                if (!flag && s->stream)
+                    sf_stream_poll(s->stream);
+            }
             if (k < 0)
                 break;
             if (rc == 0)
@@ -202,8 +225,8 @@ static int scan_dynamic(scan_state *s)
 }
 
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
-                const sf_run_opts *o, int progress, sf_pipeline *p, sf_scan_stats *stats,
-                sf_error *err)
+                const sf_run_opts *o, int progress, sf_pipeline *p, sf_stream *stream,
+                sf_scan_stats *stats, sf_error *err)
 {
     scan_state s;
     memset(&s, 0, sizeof s);
@@ -215,6 +238,7 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     s.nchunks = nchunks;
     s.o = o;
     s.p = p;
+    s.stream = stream;
     s.stats = stats;
     s.err = err;
     s.dynamic = o->schedule == SF_SCHED_DYNAMIC && s.nranks > 1;
@@ -224,6 +248,8 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     s.t0 = s.last_print = MPI_Wtime();
 
     int rc = 0;
+    if (stream)
+        sf_stream_set_idle(stream, scan_idle, &s);
     if (s.dynamic) {
         rc = scan_dynamic(&s);
     } else {
@@ -235,6 +261,14 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
         }
         if (s.rank == 0)
             print_progress(&s, 0, 1);
+    }
+    if (stream) {
+        /* Finish the stream before any blocking collective: a rank waiting
+         * in one would stop receiving and hold up every sender. Every rank
+         * finishes it, failed or not. */
+        int src = sf_stream_finish(stream, rc ? NULL : err);
+        rc = rc ? rc : src;
+        sf_stream_set_idle(stream, NULL, NULL);
     }
     /* Agree: a failed rank makes every rank fail, with its own message kept. */
     int bad = rc != 0, anybad = 0;

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/pipeline.h"
 #include "mpi/run.h"
+#include "mpi/stream.h"
 
 typedef struct sf_chunk {
     int32_t file;   /* index into the file list */
@@ -36,11 +37,13 @@ sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chu
 
 /* Collective over comm. Scans the chunks this rank is given, pushing every
  * owned line through p. paths[i] names file i. progress: rank 0 prints bytes
- * done, MB/s and ETA at most once a second. Returns 0, or an error (read
- * failure, out of memory) after which every rank has stopped scanning and
- * returns the same verdict. */
+ * done, MB/s and ETA at most once a second. stream (may be NULL) is a row
+ * stream the pipeline feeds: the scan polls it while it waits, and rank 0
+ * serves chunk requests while the stream waits, and the stream is finished
+ * (sf_stream_finish) before the scan's closing collective. Returns 0, or an error (read failure, out of memory) after which
+ * every rank has stopped scanning and returns the same verdict. */
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
-                const sf_run_opts *o, int progress, sf_pipeline *p, sf_scan_stats *stats,
-                sf_error *err);
+                const sf_run_opts *o, int progress, sf_pipeline *p, sf_stream *stream,
+                sf_scan_stats *stats, sf_error *err);
 
 #endif

@@ -1,0 +1,245 @@
+/* stream.c - batched MPI_Isend record streams with polling receives.
+ *
+ * Message format: framed records (4-byte little-endian length + bytes), as
+ * in mpi/shuffle.c; a zero-length message means "the sender is done".
+ * Invariant: a rank only ever blocks inside poll loops, so a rendezvous send
+ * to it always finds its receive posted soon.
+ */
+#include "mpi/stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INFLIGHT 2
+
+typedef struct dest_state {
+    unsigned char *fill;            /* batch being filled */
+    size_t n;
+    unsigned char *sending[INFLIGHT]; /* batches in flight */
+    MPI_Request req[INFLIGHT];
+} dest_state;
+
+struct sf_stream {
+    MPI_Comm comm;
+    int rank, nranks, tag;
+    size_t batch;
+    sf_stream_fn fn;
+    void *ctx;
+    sf_stream_idle_fn idle;
+    void *idle_ctx;
+    dest_state *dest;
+    unsigned char *rbuf;
+    size_t rcap;
+    int done_from;   /* ranks that said they are done */
+    int rc;          /* first callback error */
+    sf_shuffle_stats st;
+};
+
+sf_stream *sf_stream_new(MPI_Comm comm, int tag, size_t batch, sf_stream_fn fn, void *ctx,
+                         sf_stream_idle_fn idle, void *idle_ctx)
+{
+    sf_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->comm = comm;
+    MPI_Comm_rank(comm, &s->rank);
+    MPI_Comm_size(comm, &s->nranks);
+    s->tag = tag;
+    s->batch = batch < 4096 ? 4096 : batch;
+    s->fn = fn;
+    s->ctx = ctx;
+    s->idle = idle;
+    s->idle_ctx = idle_ctx;
+    s->dest = calloc((size_t)s->nranks, sizeof *s->dest);
+    if (!s->dest) {
+        free(s);
+        return NULL;
+    }
+    for (int d = 0; d < s->nranks; d++) {
+        for (int k = 0; k < INFLIGHT; k++)
+            s->dest[d].req[k] = MPI_REQUEST_NULL;
+    }
+    return s;
+}
+
+void sf_stream_set_idle(sf_stream *s, sf_stream_idle_fn idle, void *idle_ctx)
+{
+    s->idle = idle;
+    s->idle_ctx = idle_ctx;
+}
+
+static size_t frame_len(const unsigned char *p)
+{
+    return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+}
+
+static void deliver(sf_stream *s, const unsigned char *p, size_t n, int source)
+{
+    const unsigned char *end = p + n;
+    while (p + 4 <= end) {
+        size_t len = frame_len(p);
+        if ((size_t)(end - p) < 4 + len) {
+            if (!s->rc)
+                s->rc = SF_E_INTERNAL;
+            return;
+        }
+        if (!s->rc)
+            s->rc = s->fn(s->ctx, p + 4, len, source);
+        s->st.records_received++;
+        p += 4 + len;
+    }
+}
+
+int sf_stream_poll(sf_stream *s)
+{
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, s->tag, s->comm, &flag, &st);
+        if (!flag)
+            return s->rc;
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        if ((size_t)count > s->rcap) {
+            unsigned char *p = realloc(s->rbuf, (size_t)count);
+            if (!p)
+                MPI_Abort(s->comm, 1); /* a probed message must be received */
+            s->rbuf = p;
+            s->rcap = (size_t)count;
+        }
+        MPI_Recv(s->rbuf, count, MPI_BYTE, st.MPI_SOURCE, s->tag, s->comm, MPI_STATUS_IGNORE);
+        if (count == 0) {
+            s->done_from++;
+            continue;
+        }
+        s->st.bytes_received += (uint64_t)count;
+        s->st.messages_received++;
+        deliver(s, s->rbuf, (size_t)count, st.MPI_SOURCE);
+    }
+}
+
+/* Waits (polling) until destination d has a free in-flight slot; returns it. */
+static int free_slot(sf_stream *s, dest_state *ds)
+{
+    for (;;) {
+        for (int k = 0; k < INFLIGHT; k++) {
+            int flag = 1;
+            if (ds->req[k] != MPI_REQUEST_NULL)
+                MPI_Test(&ds->req[k], &flag, MPI_STATUS_IGNORE);
+            if (flag) {
+                free(ds->sending[k]);
+                ds->sending[k] = NULL;
+                return k;
+            }
+        }
+        sf_stream_poll(s);
+        if (s->idle)
+            s->idle(s->idle_ctx);
+    }
+}
+
+static void send_batch(sf_stream *s, int d)
+{
+    dest_state *ds = &s->dest[d];
+    if (ds->n == 0)
+        return;
+    int k = free_slot(s, ds);
+    ds->sending[k] = ds->fill;
+    MPI_Isend(ds->fill, (int)ds->n, MPI_BYTE, d, s->tag, s->comm, &ds->req[k]);
+    s->st.bytes_sent += ds->n;
+    s->st.messages_sent++;
+    ds->fill = NULL;
+    ds->n = 0;
+}
+
+int sf_stream_put(sf_stream *s, int dest, const void *rec, size_t len)
+{
+    s->st.records_sent++;
+    if (dest == s->rank) {
+        /* Local records skip MPI; the framing is only for the wire. */
+        s->st.records_received++;
+        if (!s->rc)
+            s->rc = s->fn(s->ctx, rec, len, s->rank);
+        return s->rc;
+    }
+    dest_state *ds = &s->dest[dest];
+    size_t need = 4 + len;
+    if (ds->fill && ds->n + need > s->batch)
+        send_batch(s, dest);
+    if (!ds->fill) {
+        size_t cap = need > s->batch ? need : s->batch;
+        ds->fill = malloc(cap);
+        if (!ds->fill)
+            return SF_E_NOMEM;
+    }
+    unsigned char *p = ds->fill + ds->n;
+    for (int k = 0; k < 4; k++)
+        p[k] = (unsigned char)(len >> (8 * k));
+    memcpy(p + 4, rec, len);
+    ds->n += need;
+    if (ds->n >= s->batch)
+        send_batch(s, dest);
+    return s->rc;
+}
+
+int sf_stream_finish(sf_stream *s, sf_error *err)
+{
+    for (int d = 0; d < s->nranks; d++) {
+        if (d != s->rank)
+            send_batch(s, d);
+    }
+    /* The done markers go out after the data on the same (ordered) channel. */
+    MPI_Request *done = calloc((size_t)s->nranks, sizeof *done);
+    if (!done)
+        MPI_Abort(s->comm, 1);
+    for (int d = 0; d < s->nranks; d++) {
+        done[d] = MPI_REQUEST_NULL;
+        if (d != s->rank)
+            MPI_Isend(NULL, 0, MPI_BYTE, d, s->tag, s->comm, &done[d]);
+    }
+    for (;;) {
+        sf_stream_poll(s);
+        int sent = 0;
+        MPI_Testall(s->nranks, done, &sent, MPI_STATUSES_IGNORE);
+        for (int d = 0; d < s->nranks && sent; d++) {
+            for (int k = 0; k < INFLIGHT; k++) {
+                int flag = 1;
+                if (s->dest[d].req[k] != MPI_REQUEST_NULL)
+                    MPI_Test(&s->dest[d].req[k], &flag, MPI_STATUS_IGNORE);
+                sent &= flag;
+            }
+        }
+        if (sent && s->done_from == s->nranks - 1)
+            break;
+        if (s->idle)
+            s->idle(s->idle_ctx);
+    }
+    free(done);
+    if (s->rc)
+        sf_error_set(err, s->rc, "%s while receiving streamed rows", sf_strerror(s->rc));
+    return s->rc;
+}
+
+void sf_stream_stats(const sf_stream *s, sf_shuffle_stats *stats)
+{
+    stats->bytes_sent += s->st.bytes_sent;
+    stats->bytes_received += s->st.bytes_received;
+    stats->records_sent += s->st.records_sent;
+    stats->records_received += s->st.records_received;
+    stats->messages_sent += s->st.messages_sent;
+    stats->messages_received += s->st.messages_received;
+}
+
+void sf_stream_free(sf_stream *s)
+{
+    if (!s)
+        return;
+    for (int d = 0; d < s->nranks; d++) {
+        free(s->dest[d].fill);
+        for (int k = 0; k < INFLIGHT; k++)
+            free(s->dest[d].sending[k]);
+    }
+    free(s->dest);
+    free(s->rbuf);
+    free(s);
+}

@@ -1,0 +1,64 @@
+/* stream.h - streaming record exchange while ranks scan at their own pace.
+ *
+ * The all-to-all shuffle (mpi/shuffle.h) needs every rank at the same
+ * collective; raw rows, in contrast, are produced during the scan, where
+ * ranks run independently (dynamic chunk scheduling). A stream batches
+ * records per destination and sends full batches with MPI_Isend; received
+ * batches are taken in whenever the owner polls, and every wait inside the
+ * stream polls too and calls an idle hook (rank 0 serves chunk requests
+ * there), so no rank can block another. Records for the rank itself are
+ * delivered at once. Memory is bounded: at most two batches in flight per
+ * destination, one being filled, one being received.
+ *
+ * Callbacks may run inside sf_stream_put()/sf_stream_poll(); they must not
+ * use the stream themselves.
+ */
+#ifndef SF_STREAM_H
+#define SF_STREAM_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "mpi/shuffle.h"
+
+typedef struct sf_stream sf_stream;
+
+/* Receives one record from rank source. Returns 0 or an error; after an
+ * error the stream keeps exchanging (so no rank hangs) but drops records,
+ * and sf_stream_finish() returns the error. */
+typedef int (*sf_stream_fn)(void *ctx, const unsigned char *rec, size_t len, int source);
+
+/* Called while the stream waits for a send to complete or for other ranks
+ * to finish; may be NULL. */
+typedef void (*sf_stream_idle_fn)(void *ctx);
+
+/* New stream over comm (not collective: every rank makes its own, with the
+ * same tag). batch is the bytes per message to one destination. Returns
+ * NULL when out of memory. */
+sf_stream *sf_stream_new(MPI_Comm comm, int tag, size_t batch, sf_stream_fn fn, void *ctx,
+                         sf_stream_idle_fn idle, void *idle_ctx);
+
+/* Replaces the idle hook (NULL for none). */
+void sf_stream_set_idle(sf_stream *s, sf_stream_idle_fn idle, void *idle_ctx);
+
+/* Queues one record (len bytes) for rank dest. Returns 0, an earlier
+ * callback error, or SF_E_NOMEM. */
+int sf_stream_put(sf_stream *s, int dest, const void *rec, size_t len);
+
+/* Takes in every batch that has arrived. Cheap when nothing has. */
+int sf_stream_poll(sf_stream *s);
+
+/* Sends what is buffered, tells every rank this one is done, and receives
+ * until every rank has said so. Every rank must call it once (it does not
+ * synchronize more than that). Returns 0 or the first error of this rank. */
+int sf_stream_finish(sf_stream *s, sf_error *err);
+
+/* Adds this stream's traffic to stats. */
+void sf_stream_stats(const sf_stream *s, sf_shuffle_stats *stats);
+
+/* Frees s; NULL is a no-op. Call only after sf_stream_finish(). */
+void sf_stream_free(sf_stream *s);
+
+#endif
