@@ -292,6 +292,91 @@ def cmd_bad_lines(args):
     compare_run(out, ref, counts)
 
 
+def partition_rows(root):
+    """{partition dir: (header, sorted data lines)} over every part file of
+    an output: the logical content, whatever the split into files."""
+    parts = {}
+    for f in data_files(root):
+        d = os.path.dirname(f)
+        with open(os.path.join(root, f), "rb") as fh:
+            lines = fh.read().split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        header, rows = (lines[0] if lines else b""), lines[1:]
+        old = parts.get(d)
+        if old and old[0] != header:
+            raise Failure("%s: part files disagree on the header" % d)
+        parts[d] = (header, (old[1] if old else []) + rows)
+    return {d: (h, sorted(r)) for d, (h, r) in parts.items()}
+
+
+def files_per_partition(root):
+    counts = {}
+    for f in data_files(root):
+        d = os.path.dirname(f)
+        counts[d] = counts.get(d, 0) + 1
+    return counts
+
+
+def check_metrics(out_dir):
+    """_METRICS.json parses, and bytes sent equal bytes received over ranks
+    in every phase."""
+    path = os.path.join(out_dir, "_METRICS.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError) as e:
+        raise Failure("%s: %s" % (path, e))
+    for ph in doc["phases"]:
+        sent = sum(r["bytes_sent"] for r in ph["per_rank"])
+        recv = sum(r["bytes_received"] for r in ph["per_rank"])
+        if sent != recv:
+            raise Failure("%s: phase %s sent %d bytes but received %d" % (
+                path, ph["phase"], sent, recv))
+    if doc["partitions"]["count"] < 1 or len(doc["partitions"]["rows"]) != doc["partitions"]["count"]:
+        raise Failure("%s: partitions entry is inconsistent" % path)
+
+
+def cmd_strategies(args):
+    """Every repartition strategy and write mode gives the reference's rows;
+    only the split of rows into files may differ."""
+    d = kpi_dirs(args)
+    if not os.path.isfile(d["stamp"]):
+        raise Failure("the dataset fixture (mpi.setup) has not completed: %s missing" % d["stamp"])
+    want = partition_rows(d["ref"])
+    inputs = [(n, os.path.join(d["data"], n + ".jsonl")) for n in ("events", "users", "items")]
+    combos = [(r, w, []) for r in ("before-aggregate", "before-join", "none")
+              for w in ("repartition", "coalesce=2", "local")]
+    combos.append(("before-aggregate", "repartition", ["--partitions", "7"]))
+    combos.append(("before-aggregate", "repartition", ["--broadcast-limit", "1K"]))
+    for repart, write, extra in combos:
+        out = os.path.join(d["base"], "strategy_n%d" % args.np)
+        shutil.rmtree(out, ignore_errors=True)
+        run(engine_run(args, args.np, inputs, out,
+                       ["--chunk-size", "64K", "--shuffle-round", "16K", "--repartition", repart,
+                        "--write", write] + extra))
+        what = "--repartition %s --write %s %s" % (repart, write, " ".join(extra))
+        got = partition_rows(out)
+        if got != want:
+            missing = sorted(set(want) - set(got))
+            diff = [p for p in sorted(set(want) & set(got)) if got[p] != want[p]]
+            raise Failure("%s: rows differ from the reference (missing partitions %s, "
+                          "differing %s)" % (what, missing[:3], diff[:3]))
+        limit = {"repartition": 1, "coalesce=2": 2, "local": args.np}[write]
+        over = {p: n for p, n in files_per_partition(out).items() if n > limit}
+        if over:
+            raise Failure("%s: more than %d file(s) in %s" % (what, limit, sorted(over)[:3]))
+        with open(d["ref_counts"], encoding="utf-8") as fh:
+            want_counts = json.load(fh)
+        with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+            manifest = json.load(fh)
+        problems = compare_counts(manifest["counts"], want_counts)
+        if problems:
+            raise Failure("%s: %s" % (what, "; ".join(problems)))
+        check_metrics(out)
+        log("%s: same rows, counts and balanced traffic" % what)
+
+
 def snapshot(root):
     """Every path under root with its type and content hash."""
     snap = {}
@@ -351,10 +436,12 @@ def main(argv):
     p.add_argument("--schedule", choices=("static", "dynamic"), required=True)
     p = sub.add_parser("bad_lines")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("strategies")
+    p.add_argument("--np", type=int, required=True)
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
-                "existing_output": cmd_existing_output}
+                "existing_output": cmd_existing_output, "strategies": cmd_strategies}
     try:
         handlers[args.command](args)
     except Failure as e:
