@@ -72,8 +72,8 @@ static void stats(const double *v, int n, double *max, double *mean)
 }
 
 int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_groups,
-                      const uint64_t *part_rows, int nparts, sf_buf *out, double *tmax,
-                      sf_phase_stat *total)
+                      const uint64_t *part_rows, int nparts, sf_buf *out,
+                      sf_metrics_summary *sum)
 {
     int rank, nranks;
     MPI_Comm_rank(comm, &rank);
@@ -111,7 +111,7 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
         for (int r = 0; r < nranks; r++)
             secs[r] = all[r].ph[p].secs;
         stats(secs, nranks, &max, &mean);
-        tmax[p] = max;
+        sf_phase_stat *total = sum->total;
         memset(&total[p], 0, sizeof total[p]);
         total[p].secs = max;
         for (int r = 0; r < nranks; r++) {
@@ -153,9 +153,10 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     rc |= sf_buf_printf(out, "], \"rows\": [");
     for (int p = 0; p < nparts; p++)
         rc |= sf_buf_printf(out, "%s%llu", p ? ", " : "", (unsigned long long)sums[nparts + p]);
+    sum->groups_skew = gmean > 0 ? gmax / gmean : 0;
+    sum->rows_skew = rmean > 0 ? rmax / rmean : 0;
     rc |= sf_buf_printf(out, "],\n    \"groups_skew\": %.4f, \"rows_skew\": %.4f},\n"
-                        "  \"heaviest_keys\": [", gmean > 0 ? gmax / gmean : 0,
-                        rmean > 0 ? rmax / rmean : 0);
+                        "  \"heaviest_keys\": [", sum->groups_skew, sum->rows_skew);
     sf_heavy_key top[SF_TOP_KEYS];
     int ntop = 0;
     for (int r = 0; r < nranks; r++) {

@@ -59,15 +59,20 @@ void sf_metrics_end(sf_metrics *m, int phase, const sf_shuffle_stats *sh, uint64
 /* Offers a group (its printable key and rows) to the top list. */
 void sf_metrics_offer_key(sf_metrics *m, const char *key, uint64_t rows);
 
+/* Figures of the whole run, on rank 0. */
+typedef struct sf_metrics_summary {
+    sf_phase_stat total[SF_PH_COUNT]; /* secs: max over ranks; the rest: sums */
+    double groups_skew;               /* max/mean groups per partition */
+    double rows_skew;                 /* max/mean input rows per partition */
+} sf_metrics_summary;
+
 /* Collective over comm: gathers every rank's metrics on rank 0 and appends
  * the _METRICS.json document to out there (out is untouched elsewhere).
  * part_groups/part_rows (nparts each, may be NULL when no partition was
  * reduced) are this rank's groups and input rows per shuffle partition.
- * On rank 0, tmax[phase] gets the maximum seconds over ranks and
- * total[phase] the sums over ranks of the other figures (secs = the max).
- * Returns 0 or SF_E_NOMEM (rank 0). */
+ * Fills *sum on rank 0. Returns 0 or SF_E_NOMEM (rank 0). */
 int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_groups,
-                      const uint64_t *part_rows, int nparts, sf_buf *out, double *tmax,
-                      sf_phase_stat *total);
+                      const uint64_t *part_rows, int nparts, sf_buf *out,
+                      sf_metrics_summary *sum);
 
 #endif

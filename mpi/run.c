@@ -64,6 +64,8 @@ typedef struct run {
     out_file *files;
     size_t nfiles;
     sf_metrics m;
+    sf_run_result *res;    /* where to report, or NULL */
+    uint64_t digest;       /* sum of this rank's output row hashes */
     int nparts;            /* shuffle partitions; partition p belongs to rank p % nranks */
     uint64_t *part_groups; /* per partition: groups and input rows this rank owns */
     uint64_t *part_rows;
@@ -513,6 +515,22 @@ static int add_file(run *R, const char *rel, uint64_t rows, uint64_t bytes)
     return 0;
 }
 
+/* Hash of a whole result row; summed over all written rows it gives a
+ * digest of the output that does not depend on how rows were split. */
+static uint64_t row_hash(run *R, const sf_value *row)
+{
+    unsigned char small[512];
+    size_t n = sf_rows_encoded_size(row, R->rows.ncols);
+    unsigned char *p = n <= sizeof small ? small : malloc(n);
+    if (!p)
+        return 0;
+    sf_rows_encode(row, R->rows.ncols, p);
+    uint64_t h = sf_groups_hash(p, n);
+    if (p != small)
+        free(p);
+    return h;
+}
+
 /* Writes rows [lo, hi) - one partition value - to DIR/part-NNNNN.csv. */
 static int write_partition(run *R, size_t lo, size_t hi, int part)
 {
@@ -561,6 +579,7 @@ static int write_partition(run *R, size_t lo, size_t hi, int part)
             for (size_t c = 0; c < o->ncolumns; c++)
                 sf_csv_write_value(w, &row[o->columns[c]]);
             sf_csv_end_row(w);
+            R->digest += row_hash(R, row);
         }
         uint64_t bytes = 0;
         rc = sf_csv_writer_close(w, &bytes, &R->err);
@@ -846,6 +865,28 @@ static void print_summary(run *R, const out_file *files, size_t nfiles,
             nfiles == 1 ? "" : "s", (unsigned long long)rows);
 }
 
+static void fill_result(run *R, const out_file *files, size_t nfiles, const double *tmax,
+                        const sf_shuffle_stats *sh, double wall, uint64_t digest,
+                        const sf_metrics_summary *sum)
+{
+    sf_run_result *res = R->res;
+    memset(res, 0, sizeof *res);
+    res->wall = wall;
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        res->phase[p] = tmax[p];
+    res->bytes_moved = sh->bytes_sent;
+    res->messages = sh->messages_sent;
+    res->files = nfiles;
+    for (size_t i = 0; i < nfiles; i++) {
+        res->output_bytes += files[i].bytes;
+        res->output_rows += files[i].rows;
+    }
+    res->digest = digest;
+    res->repartition = repartition_text(R->repartition);
+    res->groups_skew = sum->groups_skew;
+    res->rows_skew = sum->rows_skew;
+}
+
 /* Gathers metrics, builds the manifest and commits (rank 0). Collective. */
 static int finish(run *R, double t_start)
 {
@@ -862,6 +903,8 @@ static int finish(run *R, double t_start)
     int overflow = 0;
     MPI_Reduce(&R->sum_overflow, &overflow, 1, MPI_INT, MPI_MAX, 0, R->comm);
     R->sum_overflow = overflow;
+    uint64_t digest = 0;
+    MPI_Reduce(&R->digest, &digest, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
 
     /* Commit is rank 0's work; its time is measured up to the metrics
      * report, which has to be written before the commit moves it. */
@@ -882,11 +925,14 @@ static int finish(run *R, double t_start)
         sf_metrics_end(&R->m, SF_PH_COMMIT, &R->shuffle, nfiles, nfiles);
     }
     sf_buf metrics = SF_BUF_INIT;
+    sf_metrics_summary sum;
+    memset(&sum, 0, sizeof sum);
     double tmax[SF_PH_COUNT] = {0};
-    sf_phase_stat total[SF_PH_COUNT];
     if (sf_metrics_report(R->comm, &R->m, R->part_groups, R->part_rows, R->nparts, &metrics,
-                          tmax, total) != 0 && !rc)
+                          &sum) != 0 && !rc)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building _METRICS.json");
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        tmax[p] = sum.total[p].secs;
     if (R->rank == 0) {
         double t0 = MPI_Wtime();
         sf_buf m = SF_BUF_INIT;
@@ -910,8 +956,10 @@ static int finish(run *R, double t_start)
         wall = MPI_Wtime() - t_start;
         if (!rc)
             R->staged = 0;
+        if (!rc && R->res)
+            fill_result(R, files, nfiles, tmax, &sh, wall, digest, &sum);
         if (!rc && !R->o->quiet)
-            print_summary(R, files, nfiles, total, rss, wall);
+            print_summary(R, files, nfiles, sum.total, rss, wall);
         sf_buf_free(&m);
     }
     sf_buf_free(&metrics);
@@ -1067,7 +1115,9 @@ static void run_free(run *R)
     free(R->part_rows);
 }
 
-int sf_run_main(const sf_run_opts *o)
+int sf_run_main(const sf_run_opts *o) { return sf_run_job(o, NULL); }
+
+int sf_run_job(const sf_run_opts *o, sf_run_result *res)
 {
     run *R = calloc(1, sizeof *R);
     if (!R) {
@@ -1078,6 +1128,7 @@ int sf_run_main(const sf_run_opts *o)
     MPI_Comm_rank(R->comm, &R->rank);
     MPI_Comm_size(R->comm, &R->nranks);
     R->o = o;
+    R->res = res;
     sf_error_clear(&R->err);
     sf_rows_init(&R->rows, 0);
     int rc = run_job(R);

@@ -48,6 +48,25 @@ typedef struct sf_run_opts {
     int quiet;            /* no summary table */
 } sf_run_opts;
 
+/* What a run measured, for `shardflow experiment` (valid on rank 0). */
+typedef struct sf_run_result {
+    double wall;              /* seconds */
+    double phase[8];          /* max seconds over ranks, by SF_PH_* */
+    uint64_t bytes_moved;     /* shuffle and stream bytes sent, all ranks */
+    uint64_t messages;        /* messages sent, all ranks */
+    double rows_skew;         /* max/mean input rows per partition */
+    double groups_skew;       /* max/mean groups per partition */
+    uint64_t files;           /* output files */
+    uint64_t output_bytes;
+    uint64_t output_rows;
+    uint64_t digest;          /* order-free digest of the output rows */
+    const char *repartition;  /* strategy in effect */
+} sf_run_result;
+
+/* Runs the job like sf_run_main(), filling *res (may be NULL) on rank 0.
+ * Collective over MPI_COMM_WORLD. Returns the exit code. */
+int sf_run_job(const sf_run_opts *o, sf_run_result *res);
+
 /* The chunk size a run uses: the given one, or automatically 64 MiB cut
  * down (to no less than 1 MiB) until there are at least 4 chunks per rank,
  * so dynamic scheduling can balance small inputs too. */

@@ -22,6 +22,7 @@ Exit status 0 = pass, 1 = fail.
 """
 
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -377,6 +378,43 @@ def cmd_strategies(args):
         log("%s: same rows, counts and balanced traffic" % what)
 
 
+def cmd_experiment(args):
+    """shardflow experiment: one report row per run, all runs agreeing, and
+    plots when gnuplot is installed."""
+    d = kpi_dirs(args)
+    if not os.path.isfile(d["stamp"]):
+        raise Failure("the dataset fixture (mpi.setup) has not completed: %s missing" % d["stamp"])
+    report = os.path.join(d["base"], "experiment_n%d" % args.np)
+    shutil.rmtree(report, ignore_errors=True)
+    sub = ["experiment", args.job]
+    for n in ("events", "users", "items"):
+        sub += ["--input", "%s=%s" % (n, os.path.join(d["data"], n + ".jsonl"))]
+    sub += ["--strategies", "before-aggregate,none", "--write", "repartition,local",
+            "--repeat", "2", "--report", report, "--chunk-size", "256K"]
+    run(mpi(args, args.np, sub))
+    with open(os.path.join(report, "report.csv"), encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if len(rows) != 8:
+        raise Failure("report.csv has %d rows, want 8 (2 strategies x 2 writes x 2 repeats)"
+                      % len(rows))
+    for r in rows:
+        if r["output_rows"] != rows[0]["output_rows"]:
+            raise Failure("runs disagree on output rows: %r" % r)
+        if int(r["ranks"]) != args.np:
+            raise Failure("report.csv says %s ranks, want %d" % (r["ranks"], args.np))
+    with open(os.path.join(report, "report.md"), encoding="utf-8") as fh:
+        md = fh.read()
+    if "(fastest)" not in md:
+        raise Failure("report.md marks no fastest combination")
+    if shutil.which("gnuplot"):
+        for f in ("phases.png", "phases.svg", "bytes.png", "bytes.svg"):
+            if not os.path.getsize(os.path.join(report, f)):
+                raise Failure("plot %s is empty" % f)
+    else:
+        log("gnuplot not installed: plots not checked")
+    log("experiment report: %d runs, medians and plots in %s" % (len(rows), report))
+
+
 def snapshot(root):
     """Every path under root with its type and content hash."""
     snap = {}
@@ -438,10 +476,12 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("strategies")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("experiment")
+    p.add_argument("--np", type=int, required=True)
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
-                "existing_output": cmd_existing_output, "strategies": cmd_strategies}
+                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment}
     try:
         handlers[args.command](args)
     except Failure as e:

@@ -1,0 +1,175 @@
+/* cli.c - command-line parsing shared by run, validate and experiment.
+ *
+ * Every rank parses the same argv and reaches the same verdict, so ranks
+ * other than 0 parse quietly (one copy of a usage error is enough).
+ */
+#include "mpi/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fmt.h"
+
+/* Set on ranks other than 0: every rank parses the same argv and reaches the
+ * same verdict, so one copy of a usage error is enough. */
+static int usage_silent;
+
+void sf_cli_set_quiet(int quiet) { usage_silent = quiet; }
+
+int sf_cli_usage_error(const char *usage, const char *fmt, const char *arg)
+{
+    if (usage_silent)
+        return 2;
+    fprintf(stderr, "shardflow: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n\n%s", usage);
+    return 2;
+}
+
+static int parse_size_opt(const char *name, const char *text, uint64_t *out)
+{
+    if (sf_parse_size(text, out) != 0 || *out == 0) {
+        if (!usage_silent)
+            fprintf(stderr, "shardflow: %s: invalid size '%s' (e.g. 4M, 64M, 1G)\n", name, text);
+        return -1;
+    }
+    return 0;
+}
+
+int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opts,
+                     sf_run_opts *o)
+{
+    sf_run_opts_init(o);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+#define NEXT_VALUE()                                                                  \
+    do {                                                                              \
+        const char *eq = strchr(a, '=');                                              \
+        if (strncmp(a, "--", 2) == 0 && eq) {                                         \
+            val = eq + 1;                                                             \
+        } else if (i + 1 < argc) {                                                    \
+            val = argv[++i];                                                          \
+        } else {                                                                      \
+            return sf_cli_usage_error(usage, "option %s needs a value", a);                  \
+        }                                                                             \
+    } while (0)
+#define IS_OPT(name) (strcmp(a, name) == 0 || strncmp(a, name "=", sizeof(name)) == 0)
+        if (IS_OPT("--input")) {
+            /* --input=NAME=PATH would be ambiguous with the '=' split; the
+             * first '=' after "--input" separates the option. */
+            if (strcmp(a, "--input") == 0) {
+                if (i + 1 >= argc)
+                    return sf_cli_usage_error(usage, "option %s needs NAME=PATH", a);
+                val = argv[++i];
+            } else {
+                val = a + strlen("--input=");
+            }
+            const char *eq = strchr(val, '=');
+            if (!eq || eq == val || !eq[1])
+                return sf_cli_usage_error(usage, "--input takes NAME=PATH, got '%s'", val);
+            if (o->ninputs >= SF_MAX_INPUT_OVERRIDES)
+                return sf_cli_usage_error(usage, "too many --input options (at most %s)", "64");
+            size_t n = (size_t)(eq - val);
+            char *name = malloc(n + 1);
+            if (!name)
+                return 2;
+            memcpy(name, val, n);
+            name[n] = '\0';
+            o->input_names[o->ninputs] = name;
+            o->input_paths[o->ninputs] = eq + 1;
+            o->ninputs++;
+        } else if (allow_run_opts && (IS_OPT("--output") || strcmp(a, "-o") == 0)) {
+            NEXT_VALUE();
+            o->output = val;
+        } else if (allow_run_opts && strcmp(a, "--overwrite") == 0) {
+            o->overwrite = 1;
+        } else if (allow_run_opts && IS_OPT("--chunk-size")) {
+            NEXT_VALUE();
+            if (parse_size_opt("--chunk-size", val, &o->chunk_size) != 0)
+                return 2;
+        } else if (allow_run_opts && IS_OPT("--shuffle-round")) {
+            NEXT_VALUE();
+            if (parse_size_opt("--shuffle-round", val, &o->shuffle_round) != 0)
+                return 2;
+        } else if (allow_run_opts && IS_OPT("--max-line-bytes")) {
+            NEXT_VALUE();
+            if (parse_size_opt("--max-line-bytes", val, &o->max_line) != 0)
+                return 2;
+        } else if (allow_run_opts && IS_OPT("--repartition")) {
+            NEXT_VALUE();
+            if (strcmp(val, "before-aggregate") == 0)
+                o->repartition = SF_REPART_BEFORE_AGGREGATE;
+            else if (strcmp(val, "before-join") == 0)
+                o->repartition = SF_REPART_BEFORE_JOIN;
+            else if (strcmp(val, "none") == 0)
+                o->repartition = SF_REPART_NONE;
+            else
+                return sf_cli_usage_error(usage, "--repartition takes before-aggregate, before-join or "
+                                   "none, got '%s'", val);
+        } else if (allow_run_opts && IS_OPT("--broadcast-limit")) {
+            NEXT_VALUE();
+            if (parse_size_opt("--broadcast-limit", val, &o->broadcast_limit) != 0)
+                return 2;
+        } else if (allow_run_opts && IS_OPT("--partitions")) {
+            NEXT_VALUE();
+            char *end;
+            long p = strtol(val, &end, 10);
+            if (*end || p < 1 || p > 1000000)
+                return sf_cli_usage_error(usage, "--partitions takes a number from 1 to 1000000, got '%s'",
+                                   val);
+            o->partitions = (int)p;
+        } else if (allow_run_opts && IS_OPT("--write")) {
+            NEXT_VALUE();
+            if (strcmp(val, "repartition") == 0) {
+                o->write_mode = SF_WRITE_REPARTITION;
+            } else if (strcmp(val, "local") == 0) {
+                o->write_mode = SF_WRITE_LOCAL;
+            } else if (strncmp(val, "coalesce=", 9) == 0) {
+                char *end;
+                long n = strtol(val + 9, &end, 10);
+                if (*end || n < 1 || n > 1000000)
+                    return sf_cli_usage_error(usage, "--write coalesce=N takes N >= 1, got '%s'", val);
+                o->write_mode = SF_WRITE_COALESCE;
+                o->coalesce = (int)n;
+            } else {
+                return sf_cli_usage_error(usage, "--write takes repartition, coalesce=N or local, got "
+                                   "'%s'", val);
+            }
+        } else if (allow_run_opts && IS_OPT("--schedule")) {
+            NEXT_VALUE();
+            if (strcmp(val, "dynamic") == 0)
+                o->schedule = SF_SCHED_DYNAMIC;
+            else if (strcmp(val, "static") == 0)
+                o->schedule = SF_SCHED_STATIC;
+            else
+                return sf_cli_usage_error(usage, "--schedule takes static or dynamic, got '%s'", val);
+        } else if (allow_run_opts && strcmp(a, "--progress") == 0) {
+            o->progress = 1;
+        } else if (allow_run_opts && strcmp(a, "--no-progress") == 0) {
+            o->progress = 0;
+        } else if (allow_run_opts && strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return sf_cli_usage_error(usage, "unknown option '%s'", a);
+        } else if (!o->job_path) {
+            o->job_path = a;
+        } else {
+            return sf_cli_usage_error(usage, "unexpected argument '%s'", a);
+        }
+#undef NEXT_VALUE
+#undef IS_OPT
+    }
+    if (!o->job_path)
+        return sf_cli_usage_error(usage, "%s", "missing JOB.json");
+    return 0;
+}
+
+void sf_cli_free_run(sf_run_opts *o)
+{
+    for (int i = 0; i < o->ninputs; i++)
+        free((char *)o->input_names[i]);
+    o->ninputs = 0;
+}
+

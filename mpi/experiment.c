@@ -1,0 +1,362 @@
+/* experiment.c - strategy sweeps inside one MPI world, and their report. */
+#include "mpi/experiment.h"
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "io/fsutil.h"
+#include "mpi/cli.h"
+#include "mpi/metrics.h"
+#include "mpi/run.h"
+
+#define MAX_CHOICES 16
+
+static const char *const usage =
+    "usage: shardflow experiment JOB.json --report DIR [OPTIONS]\n"
+    "\n"
+    "Runs the job once per combination of strategy and write mode (after one\n"
+    "warm-up run), --repeat times, in this MPI world; checks that all outputs\n"
+    "hold the same rows; writes DIR/report.csv (one row per run), DIR/report.md\n"
+    "(medians, the fastest marked, ratios to the default) and, with gnuplot,\n"
+    "DIR/phases.png|svg and DIR/bytes.png|svg. Each combination's last output\n"
+    "is kept under DIR/runs/.\n"
+    "\n"
+    "options:\n"
+    "  --report DIR          where the report goes (required)\n"
+    "  --strategies LIST     comma-separated --repartition modes\n"
+    "                        (default before-aggregate,before-join,none)\n"
+    "  --write LIST          comma-separated write modes (default repartition;\n"
+    "                        e.g. repartition,coalesce=2,local)\n"
+    "  --repeat N            runs per combination (default 3)\n"
+    "  --input NAME=PATH, --chunk-size, --schedule, --shuffle-round, --partitions,\n"
+    "  --broadcast-limit, --max-line-bytes: as for `shardflow run`\n";
+
+typedef struct combo {
+    char strategy[32];
+    char write[32];
+    sf_run_result *runs; /* repeat results (rank 0) */
+} combo;
+
+/* Splits a comma list into at most MAX_CHOICES items of at most 31 chars. */
+static int split_list(const char *text, char out[][32], int *n)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= 32 || *n >= MAX_CHOICES)
+            return -1;
+        memcpy(out[*n], p, len);
+        out[*n][len] = '\0';
+        (*n)++;
+        p += len + (comma != NULL);
+    }
+    return *n ? 0 : -1;
+}
+
+/* Applies a strategy and a write mode (texts as --repartition/--write take
+ * them) to o. Returns 0 or -1 for an unknown text. */
+static int apply(sf_run_opts *o, const char *strategy, const char *write)
+{
+    if (strcmp(strategy, "before-aggregate") == 0)
+        o->repartition = SF_REPART_BEFORE_AGGREGATE;
+    else if (strcmp(strategy, "before-join") == 0)
+        o->repartition = SF_REPART_BEFORE_JOIN;
+    else if (strcmp(strategy, "none") == 0)
+        o->repartition = SF_REPART_NONE;
+    else
+        return -1;
+    if (strcmp(write, "repartition") == 0) {
+        o->write_mode = SF_WRITE_REPARTITION;
+    } else if (strcmp(write, "local") == 0) {
+        o->write_mode = SF_WRITE_LOCAL;
+    } else if (strncmp(write, "coalesce=", 9) == 0 && atoi(write + 9) > 0) {
+        o->write_mode = SF_WRITE_COALESCE;
+        o->coalesce = atoi(write + 9);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const sf_run_result *runs, int n, size_t offset)
+{
+    double v[64];
+    int k = n < 64 ? n : 64;
+    for (int i = 0; i < k; i++)
+        v[i] = *(const double *)((const char *)&runs[i] + offset);
+    qsort(v, (size_t)k, sizeof *v, cmp_double);
+    return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+static double median_u64(const sf_run_result *runs, int n, size_t offset)
+{
+    sf_run_result tmp[64];
+    int k = n < 64 ? n : 64;
+    for (int i = 0; i < k; i++)
+        tmp[i].wall = (double)*(const uint64_t *)((const char *)&runs[i] + offset);
+    return median(tmp, k, offsetof(sf_run_result, wall));
+}
+
+static int write_text(const char *dir, const char *name, const sf_buf *b)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    sf_error err;
+    if (sf_write_file_atomic(path, b->p, b->n, &err) != 0) {
+        fprintf(stderr, "shardflow: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
+{
+    sf_buf csv = SF_BUF_INIT, md = SF_BUF_INIT, dat = SF_BUF_INIT, gp = SF_BUF_INIT;
+    sf_buf_printf(&csv, "strategy,write,ranks,repeat,wall_s");
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        sf_buf_printf(&csv, ",%s_s", sf_phase_name(p));
+    sf_buf_printf(&csv, ",bytes_moved,messages,rows_skew,groups_skew,files,output_bytes,"
+                  "output_rows,effective_strategy\n");
+    for (int i = 0; i < ncombo; i++) {
+        for (int r = 0; r < repeat; r++) {
+            const sf_run_result *x = &c[i].runs[r];
+            sf_buf_printf(&csv, "%s,%s,%d,%d,%.6f", c[i].strategy, c[i].write, nranks, r + 1,
+                          x->wall);
+            for (int p = 0; p < SF_PH_COUNT; p++)
+                sf_buf_printf(&csv, ",%.6f", x->phase[p]);
+            sf_buf_printf(&csv, ",%llu,%llu,%.4f,%.4f,%llu,%llu,%llu,%s\n",
+                          (unsigned long long)x->bytes_moved, (unsigned long long)x->messages,
+                          x->rows_skew, x->groups_skew, (unsigned long long)x->files,
+                          (unsigned long long)x->output_bytes,
+                          (unsigned long long)x->output_rows, x->repartition);
+        }
+    }
+    int fastest = 0;
+    double base = median(c[0].runs, repeat, offsetof(sf_run_result, wall));
+    for (int i = 1; i < ncombo; i++) {
+        if (median(c[i].runs, repeat, offsetof(sf_run_result, wall)) <
+            median(c[fastest].runs, repeat, offsetof(sf_run_result, wall)))
+            fastest = i;
+    }
+    sf_buf_printf(&md, "# Strategy experiment\n\n%d rank%s, %d repeat%s per combination, "
+                  "medians. Ratio: wall time over the first combination's (%s, %s).\n\n",
+                  nranks, nranks == 1 ? "" : "s", repeat, repeat == 1 ? "" : "s",
+                  c[0].strategy, c[0].write);
+    sf_buf_printf(&md, "| strategy | write | wall s | ratio |");
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        sf_buf_printf(&md, " %s s |", sf_phase_name(p));
+    sf_buf_printf(&md, " MB moved | messages | rows skew | files |\n|---|---|---:|---:|");
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        sf_buf_printf(&md, "---:|");
+    sf_buf_printf(&md, "---:|---:|---:|---:|\n");
+    sf_buf_printf(&dat, "# combo");
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        sf_buf_printf(&dat, " %s", sf_phase_name(p));
+    sf_buf_printf(&dat, " mb_moved\n");
+    for (int i = 0; i < ncombo; i++) {
+        const sf_run_result *runs = c[i].runs;
+        double wall = median(runs, repeat, offsetof(sf_run_result, wall));
+        sf_buf_printf(&md, "| %s%s%s | %s | %.3f | %.2f |", i == fastest ? "**" : "",
+                      c[i].strategy, i == fastest ? "** (fastest)" : "", c[i].write, wall,
+                      base > 0 ? wall / base : 0);
+        sf_buf_printf(&dat, "\"%s %s\"", c[i].strategy, c[i].write);
+        for (int p = 0; p < SF_PH_COUNT; p++) {
+            double v = median(runs, repeat, offsetof(sf_run_result, phase) + sizeof(double) * p);
+            sf_buf_printf(&md, " %.3f |", v);
+            sf_buf_printf(&dat, " %.6f", v);
+        }
+        double mb = median_u64(runs, repeat, offsetof(sf_run_result, bytes_moved)) / 1e6;
+        sf_buf_printf(&md, " %.2f | %.0f | %.3f | %.0f |\n", mb,
+                      median_u64(runs, repeat, offsetof(sf_run_result, messages)),
+                      median(runs, repeat, offsetof(sf_run_result, rows_skew)),
+                      median_u64(runs, repeat, offsetof(sf_run_result, files)));
+        sf_buf_printf(&dat, " %.6f\n", mb);
+    }
+    int rc = write_text(dir, "report.csv", &csv) | write_text(dir, "report.md", &md) |
+             write_text(dir, "report.dat", &dat);
+
+    /* Plots: stacked phase bars and bytes moved, when gnuplot is there. */
+    if (system("gnuplot --version > /dev/null 2>&1") == 0) {
+        for (int svg = 0; svg <= 1; svg++) {
+            const char *term = svg ? "svg size 900,500" : "pngcairo size 900,500";
+            const char *ext = svg ? "svg" : "png";
+            sf_buf_printf(&gp, "set terminal %s\nset output '%s/phases.%s'\n"
+                          "set title 'Phase time per strategy (median, s)'\n"
+                          "set style data histograms\nset style histogram rowstacked\n"
+                          "set style fill solid 0.8 border -1\nset boxwidth 0.7\n"
+                          "set key outside right\nset xtics rotate by -30\nset ylabel 's'\n"
+                          "plot '%s/report.dat' using 2:xtic(1) title '%s'",
+                          term, dir, ext, dir, sf_phase_name(0));
+            for (int p = 1; p < SF_PH_COUNT; p++)
+                sf_buf_printf(&gp, ", '' using %d title '%s'", p + 2, sf_phase_name(p));
+            sf_buf_printf(&gp, "\nset output '%s/bytes.%s'\nset title 'Bytes moved per "
+                          "strategy (median, MB)'\nset style histogram clustered\n"
+                          "set ylabel 'MB'\nplot '%s/report.dat' using %d:xtic(1) notitle\n",
+                          dir, ext, dir, SF_PH_COUNT + 2);
+        }
+        rc |= write_text(dir, "report.gp", &gp);
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "gnuplot '%s/report.gp'", dir);
+        if (rc == 0 && system(cmd) != 0) {
+            fprintf(stderr, "shardflow: gnuplot failed on %s/report.gp; no plots\n", dir);
+            rc = -1;
+        }
+    } else {
+        fprintf(stderr, "shardflow: gnuplot is not installed: skipping plots "
+                "(apt-get install gnuplot-nox)\n");
+    }
+    sf_buf_free(&csv);
+    sf_buf_free(&md);
+    sf_buf_free(&dat);
+    sf_buf_free(&gp);
+    return rc;
+}
+
+int sf_experiment_main(int argc, char **argv, int rank)
+{
+    char strategies[MAX_CHOICES][32], writes[MAX_CHOICES][32];
+    int nstrat = 0, nwrite = 0, repeat = 3, rc = 0;
+    const char *dir = NULL;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    if (!rest)
+        return 1;
+    split_list("before-aggregate,before-join,none", strategies, &nstrat);
+    split_list("repartition", writes, &nwrite);
+    sf_cli_set_quiet(rank != 0);
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            if (rank == 0)
+                fputs(usage, stdout);
+            free(rest);
+            return 0;
+        }
+        int takes = strcmp(a, "--strategies") == 0 || strcmp(a, "--write") == 0 ||
+                    strcmp(a, "--repeat") == 0 || strcmp(a, "--report") == 0;
+        if (!takes) {
+            rest[nrest++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= argc) {
+            rc = sf_cli_usage_error(usage, "option %s needs a value", a);
+            break;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--strategies") == 0 && split_list(v, strategies, &nstrat) != 0)
+            rc = sf_cli_usage_error(usage, "--strategies takes a comma list, got '%s'", v);
+        else if (strcmp(a, "--write") == 0 && split_list(v, writes, &nwrite) != 0)
+            rc = sf_cli_usage_error(usage, "--write takes a comma list, got '%s'", v);
+        else if (strcmp(a, "--repeat") == 0 && ((repeat = atoi(v)) < 1 || repeat > 64))
+            rc = sf_cli_usage_error(usage, "--repeat takes 1 to 64, got '%s'", v);
+        else if (strcmp(a, "--report") == 0)
+            dir = v;
+    }
+    sf_run_opts o;
+    if (!rc)
+        rc = sf_cli_parse_run(nrest, rest, usage, 1, &o);
+    if (!rc && !dir)
+        rc = sf_cli_usage_error(usage, "%s", "--report DIR is required");
+    for (int s = 0; !rc && s < nstrat; s++) {
+        for (int w = 0; !rc && w < nwrite; w++) {
+            sf_run_opts t = o;
+            if (apply(&t, strategies[s], writes[w]) != 0)
+                rc = sf_cli_usage_error(usage, "unknown strategy or write mode in '%s'",
+                                        strcmp(strategies[s], "none") &&
+                                                strcmp(strategies[s], "before-join") &&
+                                                strcmp(strategies[s], "before-aggregate")
+                                            ? strategies[s]
+                                            : writes[w]);
+        }
+    }
+    if (rc) {
+        free(rest);
+        return rc;
+    }
+
+    int nranks;
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    int ncombo = nstrat * nwrite;
+    combo *c = calloc((size_t)ncombo, sizeof *c);
+    int ok = c != NULL;
+    for (int i = 0; ok && i < ncombo; i++) {
+        snprintf(c[i].strategy, sizeof c[i].strategy, "%s", strategies[i / nwrite]);
+        snprintf(c[i].write, sizeof c[i].write, "%s", writes[i % nwrite]);
+        ok = (c[i].runs = calloc((size_t)repeat, sizeof *c[i].runs)) != NULL;
+    }
+    sf_error err;
+    char runs_dir[4096];
+    snprintf(runs_dir, sizeof runs_dir, "%s/runs", dir ? dir : ".");
+    if (rank == 0 && ok && sf_mkdirs(runs_dir, &err) != 0) {
+        fprintf(stderr, "shardflow: %s\n", err.msg);
+        ok = 0;
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    uint64_t digest = 0;
+    int mismatch = 0;
+    for (int r = -1; ok && r < repeat; r++) {
+        for (int i = 0; ok && i < ncombo; i++) {
+            if (r < 0 && i > 0)
+                break; /* one warm-up run */
+            sf_run_opts t = o;
+            apply(&t, c[i].strategy, c[i].write);
+            char out[4200];
+            snprintf(out, sizeof out, "%s/%s%s__%s", runs_dir, r < 0 ? "warmup__" : "",
+                     c[i].strategy, c[i].write);
+            for (char *p = out + strlen(runs_dir); *p; p++)
+                *p = *p == '=' ? '-' : *p;
+            t.output = out;
+            t.overwrite = 1;
+            t.quiet = 1;
+            t.progress = 0;
+            sf_run_result res;
+            memset(&res, 0, sizeof res);
+            if (rank == 0)
+                fprintf(stderr, "shardflow: experiment: %s, %s, %s\n", c[i].strategy,
+                        c[i].write, r < 0 ? "warm-up" : "run");
+            if (sf_run_job(&t, &res) != 0) {
+                ok = 0;
+                break;
+            }
+            if (rank == 0) {
+                if (r < 0) {
+                    digest = res.digest;
+                    continue;
+                }
+                c[i].runs[r] = res;
+                if (res.digest != digest) {
+                    fprintf(stderr, "shardflow: experiment: %s, %s wrote different rows than "
+                            "the warm-up run\n", c[i].strategy, c[i].write);
+                    mismatch = 1;
+                }
+            }
+        }
+    }
+    if (rank == 0 && ok && !mismatch) {
+        if (report(dir, c, ncombo, repeat, nranks) == 0)
+            fprintf(stderr, "shardflow: experiment: all %d runs wrote the same rows; report in "
+                    "%s/report.md\n", ncombo * repeat, dir);
+        else
+            ok = 0;
+    }
+    for (int i = 0; c && i < ncombo; i++)
+        free(c[i].runs);
+    free(c);
+    sf_cli_free_run(&o);
+    free(rest);
+    MPI_Allreduce(MPI_IN_PLACE, &mismatch, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return ok && !mismatch ? 0 : 1;
+}
