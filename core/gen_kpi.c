@@ -9,6 +9,11 @@
  */
 #include "core/gen_kpi.h"
 
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+
 #include <string.h>
 
 #define GOLDEN 0x9e3779b97f4a7c15ULL
@@ -116,11 +121,66 @@ static char *put_date(char *b, int64_t days)
     return put_u64w(b, (uint64_t)d, 2);
 }
 
+static double *zipf_cdf(uint64_t n, double s)
+{
+    double *cdf = malloc((n ? n : 1) * sizeof *cdf);
+    if (!cdf)
+        return NULL;
+    double sum = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        sum += pow((double)(k + 1), -s);
+        cdf[k] = sum;
+    }
+    for (uint64_t k = 0; k < n; k++)
+        cdf[k] /= sum;
+    if (n)
+        cdf[n - 1] = 1.0;
+    return cdf;
+}
+
+int sf_gen_kpi_prepare(sf_gen_kpi_params *p)
+{
+    if (p->zipf_s <= 0)
+        return 0;
+    p->user_cdf = zipf_cdf(p->users, p->zipf_s);
+    p->item_cdf = zipf_cdf(p->items, p->zipf_s);
+    if (!p->user_cdf || !p->item_cdf) {
+        sf_gen_kpi_release(p);
+        return SF_E_NOMEM;
+    }
+    return 0;
+}
+
+void sf_gen_kpi_release(sf_gen_kpi_params *p)
+{
+    free(p->user_cdf);
+    free(p->item_cdf);
+    p->user_cdf = p->item_cdf = NULL;
+}
+
+/* A 0-based id in [0, n): uniform, or by inverse CDF (binary search) under
+ * a Zipf table. The uniform double comes from the top 53 bits of a draw. */
+static uint64_t draw_id(uint64_t key, unsigned field, uint64_t n, const double *cdf)
+{
+    if (!cdf || n == 0)
+        return draw(key, field, n ? n : 1);
+    double u = (double)(mix64(key + (uint64_t)(field + 1) * GOLDEN) >> 11) * 0x1p-53;
+    uint64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (cdf[mid] > u)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
 size_t sf_gen_kpi_event(const sf_gen_kpi_params *p, uint64_t i, char *buf)
 {
     uint64_t key = line_key(p, STREAM_EVENT, i);
-    uint64_t user = 1 + draw(key, F_USER, p->users ? p->users : 1);
-    uint64_t item = 1 + draw(key, F_ITEM, p->items ? p->items : 1);
+    uint64_t user = 1 + draw_id(key, F_USER, p->users, p->user_cdf);
+    uint64_t item = 1 + draw_id(key, F_ITEM, p->items, p->item_cdf);
     /* One event in 500 names an id past the end of a dimension table. */
     uint64_t bad = draw(key, F_BAD, 1000);
     if (bad == 0)

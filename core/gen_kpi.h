@@ -11,7 +11,8 @@
  *   P: {} for click and remove_from_cart, {"quantity":1..5} for add_to_cart,
  *   {"duration":5..300} for view, {"price":p} for purchase with p printed
  *   with two decimals, about 14% of them negative (refunds).
- *   U is uniform in 1..users and I in 1..items, except about 0.2% of events
+ *   U is uniform in 1..users and I in 1..items (or Zipf-distributed with
+ *   exponent zipf_s: id 1 the most frequent), except about 0.2% of events
  *   that name a user or item id that does not exist (users+1.., items+1..),
  *   so inner joins have something to drop.
  * users.jsonl, user_id 1..users:
@@ -34,7 +35,20 @@ typedef struct sf_gen_kpi_params {
     uint64_t events;
     uint64_t users;
     uint64_t items;
+    /* Skew: 0 (uniform ids) or the exponent s of a Zipf law, P(id k) ~ 1/k^s,
+     * for user_id and item_id. With s > 0, sf_gen_kpi_prepare() must have
+     * built the tables below. */
+    double zipf_s;
+    double *user_cdf; /* users entries, cumulative, ending at 1.0 */
+    double *item_cdf;
 } sf_gen_kpi_params;
+
+/* Builds the Zipf tables when p->zipf_s > 0 (nothing otherwise). Returns 0
+ * or SF_E_NOMEM. */
+int sf_gen_kpi_prepare(sf_gen_kpi_params *p);
+
+/* Frees the tables; the params stay usable for uniform ids. */
+void sf_gen_kpi_release(sf_gen_kpi_params *p);
 
 /* Each writes line i (with its final '\n', no NUL) into buf, which has room
  * for SF_GEN_LINE_MAX bytes, and returns its length. They cannot fail. */

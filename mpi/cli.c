@@ -108,6 +108,14 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
             else
                 return sf_cli_usage_error(usage, "--repartition takes before-aggregate, before-join or "
                                    "none, got '%s'", val);
+        } else if (allow_run_opts && IS_OPT("--salt")) {
+            NEXT_VALUE();
+            char *end;
+            long k = strtol(val, &end, 10);
+            if (*end || k < 1 || k > 4096)
+                return sf_cli_usage_error(usage, "--salt takes a number from 1 to 4096, got '%s'",
+                                          val);
+            o->salt = (int)k;
         } else if (allow_run_opts && IS_OPT("--broadcast-limit")) {
             NEXT_VALUE();
             if (parse_size_opt("--broadcast-limit", val, &o->broadcast_limit) != 0)

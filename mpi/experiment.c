@@ -27,8 +27,9 @@ static const char *const usage =
     "\n"
     "options:\n"
     "  --report DIR          where the report goes (required)\n"
-    "  --strategies LIST     comma-separated --repartition modes\n"
-    "                        (default before-aggregate,before-join,none)\n"
+    "  --strategies LIST     comma-separated --repartition modes, each optionally\n"
+    "                        with /salt=K (default before-aggregate,before-join,none;\n"
+    "                        e.g. none,none/salt=4)\n"
     "  --write LIST          comma-separated write modes (default repartition;\n"
     "                        e.g. repartition,coalesce=2,local)\n"
     "  --repeat N            runs per combination (default 3)\n"
@@ -61,8 +62,19 @@ static int split_list(const char *text, char out[][32], int *n)
 
 /* Applies a strategy and a write mode (texts as --repartition/--write take
  * them) to o. Returns 0 or -1 for an unknown text. */
-static int apply(sf_run_opts *o, const char *strategy, const char *write)
+static int apply(sf_run_opts *o, const char *strategy_text, const char *write)
 {
+    /* "none/salt=4": a strategy with --salt. */
+    char strategy[32];
+    snprintf(strategy, sizeof strategy, "%s", strategy_text);
+    char *slash = strchr(strategy, '/');
+    o->salt = 1;
+    if (slash) {
+        *slash = '\0';
+        if (strncmp(slash + 1, "salt=", 5) != 0 || atoi(slash + 6) < 1)
+            return -1;
+        o->salt = atoi(slash + 6);
+    }
     if (strcmp(strategy, "before-aggregate") == 0)
         o->repartition = SF_REPART_BEFORE_AGGREGATE;
     else if (strcmp(strategy, "before-join") == 0)
@@ -127,8 +139,8 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
     sf_buf_printf(&csv, "strategy,write,ranks,repeat,wall_s");
     for (int p = 0; p < SF_PH_COUNT; p++)
         sf_buf_printf(&csv, ",%s_s", sf_phase_name(p));
-    sf_buf_printf(&csv, ",bytes_moved,messages,rows_skew,groups_skew,files,output_bytes,"
-                  "output_rows,effective_strategy\n");
+    sf_buf_printf(&csv, ",bytes_moved,messages,rows_skew,groups_skew,stream_skew,files,"
+                  "output_bytes,output_rows,effective_strategy\n");
     for (int i = 0; i < ncombo; i++) {
         for (int r = 0; r < repeat; r++) {
             const sf_run_result *x = &c[i].runs[r];
@@ -136,9 +148,10 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
                           x->wall);
             for (int p = 0; p < SF_PH_COUNT; p++)
                 sf_buf_printf(&csv, ",%.6f", x->phase[p]);
-            sf_buf_printf(&csv, ",%llu,%llu,%.4f,%.4f,%llu,%llu,%llu,%s\n",
+            sf_buf_printf(&csv, ",%llu,%llu,%.4f,%.4f,%.4f,%llu,%llu,%llu,%s\n",
                           (unsigned long long)x->bytes_moved, (unsigned long long)x->messages,
-                          x->rows_skew, x->groups_skew, (unsigned long long)x->files,
+                          x->rows_skew, x->groups_skew, x->stream_skew,
+                          (unsigned long long)x->files,
                           (unsigned long long)x->output_bytes,
                           (unsigned long long)x->output_rows, x->repartition);
         }
@@ -157,10 +170,11 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
     sf_buf_printf(&md, "| strategy | write | wall s | ratio |");
     for (int p = 0; p < SF_PH_COUNT; p++)
         sf_buf_printf(&md, " %s s |", sf_phase_name(p));
-    sf_buf_printf(&md, " MB moved | messages | rows skew | files |\n|---|---|---:|---:|");
+    sf_buf_printf(&md, " MB moved | messages | rows skew | stream skew | files |\n"
+                  "|---|---|---:|---:|");
     for (int p = 0; p < SF_PH_COUNT; p++)
         sf_buf_printf(&md, "---:|");
-    sf_buf_printf(&md, "---:|---:|---:|---:|\n");
+    sf_buf_printf(&md, "---:|---:|---:|---:|---:|\n");
     sf_buf_printf(&dat, "# combo");
     for (int p = 0; p < SF_PH_COUNT; p++)
         sf_buf_printf(&dat, " %s", sf_phase_name(p));
@@ -178,9 +192,10 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
             sf_buf_printf(&dat, " %.6f", v);
         }
         double mb = median_u64(runs, repeat, offsetof(sf_run_result, bytes_moved)) / 1e6;
-        sf_buf_printf(&md, " %.2f | %.0f | %.3f | %.0f |\n", mb,
+        sf_buf_printf(&md, " %.2f | %.0f | %.3f | %.3f | %.0f |\n", mb,
                       median_u64(runs, repeat, offsetof(sf_run_result, messages)),
                       median(runs, repeat, offsetof(sf_run_result, rows_skew)),
+                      median(runs, repeat, offsetof(sf_run_result, stream_skew)),
                       median_u64(runs, repeat, offsetof(sf_run_result, files)));
         sf_buf_printf(&dat, " %.6f\n", mb);
     }
@@ -273,12 +288,9 @@ int sf_experiment_main(int argc, char **argv, int rank)
         for (int w = 0; !rc && w < nwrite; w++) {
             sf_run_opts t = o;
             if (apply(&t, strategies[s], writes[w]) != 0)
-                rc = sf_cli_usage_error(usage, "unknown strategy or write mode in '%s'",
-                                        strcmp(strategies[s], "none") &&
-                                                strcmp(strategies[s], "before-join") &&
-                                                strcmp(strategies[s], "before-aggregate")
-                                            ? strategies[s]
-                                            : writes[w]);
+                rc = sf_cli_usage_error(usage, "unknown strategy or write mode in '%s' (see "
+                                        "--help)", apply(&t, strategies[s], "repartition")
+                                                       ? strategies[s] : writes[w]);
         }
     }
     if (rc) {

@@ -42,6 +42,8 @@ static const char *const gen_usage =
     "  --users N             number of users (default 1000)\n"
     "  --items N             number of items (default 200)\n"
     "  --seed S              random seed (default 42)\n"
+    "  --skew zipf:S         Zipf-distributed user_id and item_id with exponent S\n"
+    "                        (e.g. zipf:1.1; id 1 the hottest), default uniform\n"
     "  -o DIR, --output DIR  output directory (required; created if missing)\n"
     "  -h, --help            this help\n"
     "\n"
@@ -88,6 +90,7 @@ static int parse_count(const char *text, uint64_t *out)
  * the same argv, so all reach the same verdict without communicating. */
 static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
 {
+    memset(&o->params, 0, sizeof o->params); /* uniform ids, no tables */
     o->params.events = 1000000;
     o->params.users = 1000;
     o->params.items = 200;
@@ -106,7 +109,10 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
             val = eq + 1;
         }
         uint64_t *count = NULL;
-        if (strcmp(a, "--events") == 0)
+        int skew = 0;
+        if (strcmp(a, "--skew") == 0)
+            skew = 1;
+        else if (strcmp(a, "--events") == 0)
             count = &o->params.events;
         else if (strcmp(a, "--users") == 0)
             count = &o->params.users;
@@ -127,7 +133,20 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
             }
             val = argv[++i];
         }
-        if (!count) {
+        if (skew) {
+            char *end = NULL;
+            double z = strncmp(val, "zipf:", 5) == 0 ? strtod(val + 5, &end) : -1;
+            if (strcmp(val, "uniform") == 0) {
+                o->params.zipf_s = 0;
+            } else if (!end || *end || !(z > 0 && z <= 10)) {
+                if (rank == 0)
+                    fprintf(stderr, "shardflow gen: --skew takes zipf:S with 0 < S <= 10 or "
+                            "uniform, got '%s'\n", val);
+                return 2;
+            } else {
+                o->params.zipf_s = z;
+            }
+        } else if (!count) {
             o->dir = val;
         } else if (parse_count(val, count) != 0) {
             if (rank == 0)
@@ -305,8 +324,11 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
     char *buf = malloc(GEN_BUF_SIZE);
     if (!buf && err.code == 0)
         sf_error_set(&err, SF_E_NOMEM, "cannot allocate a %u-byte write buffer", GEN_BUF_SIZE);
+    if (err.code == 0 && sf_gen_kpi_prepare(&o.params) != 0)
+        sf_error_set(&err, SF_E_NOMEM, "out of memory building the Zipf tables");
     if (status_agree(comm, rank, size, &err) != 0) {
         free(buf);
+        sf_gen_kpi_release(&o.params);
         return 1;
     }
 
@@ -320,6 +342,7 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
     if (status_agree(comm, rank, size, &err) != 0) {
         free(buf);
         free(path);
+        sf_gen_kpi_release(&o.params);
         return 1;
     }
     for (int f = 0; f < 3 && rc == 0; f++) {
@@ -328,6 +351,7 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
     }
     free(buf);
     free(path);
+    sf_gen_kpi_release(&o.params);
     if (rc == 0 && rank == 0)
         printf("generated in %.2f s on %d rank%s\n", MPI_Wtime() - t0, size, size == 1 ? "" : "s");
     return rc;

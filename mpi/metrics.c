@@ -153,10 +153,19 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     rc |= sf_buf_printf(out, "], \"rows\": [");
     for (int p = 0; p < nparts; p++)
         rc |= sf_buf_printf(out, "%s%llu", p ? ", " : "", (unsigned long long)sums[nparts + p]);
+    for (int r = 0; r < nranks; r++)
+        secs[r] = (double)all[r].stream_rows_in;
+    double smax, smean;
+    stats(secs, nranks, &smax, &smean);
+    sum->stream_skew = smean > 0 ? smax / smean : 0;
     sum->groups_skew = gmean > 0 ? gmax / gmean : 0;
     sum->rows_skew = rmean > 0 ? rmax / rmean : 0;
     rc |= sf_buf_printf(out, "],\n    \"groups_skew\": %.4f, \"rows_skew\": %.4f},\n"
-                        "  \"heaviest_keys\": [", sum->groups_skew, sum->rows_skew);
+                        "  \"stream\": {\"rows_received\": [", sum->groups_skew, sum->rows_skew);
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
+                            (unsigned long long)all[r].stream_rows_in);
+    rc |= sf_buf_printf(out, "], \"skew\": %.4f},\n  \"heaviest_keys\": [", sum->stream_skew);
     sf_heavy_key top[SF_TOP_KEYS];
     int ntop = 0;
     for (int r = 0; r < nranks; r++) {

@@ -48,6 +48,7 @@ typedef struct sf_metrics {
     sf_shuffle_stats at_start;
     sf_heavy_key top[SF_TOP_KEYS]; /* this rank's heaviest groups, heaviest first */
     int ntop;
+    uint64_t stream_rows_in;  /* raw rows this rank received (split pipelines) */
 } sf_metrics;
 
 /* Marks the start / end of a phase; sh is the run's cumulative shuffle
@@ -64,6 +65,7 @@ typedef struct sf_metrics_summary {
     sf_phase_stat total[SF_PH_COUNT]; /* secs: max over ranks; the rest: sums */
     double groups_skew;               /* max/mean groups per partition */
     double rows_skew;                 /* max/mean input rows per partition */
+    double stream_skew;               /* max/mean raw rows received per rank */
 } sf_metrics_summary;
 
 /* Collective over comm: gathers every rank's metrics on rank 0 and appends

@@ -53,6 +53,11 @@ typedef struct run {
     sf_repartition repartition; /* in effect (may differ from --repartition) */
     int join_step;       /* before-join: the partitioned join step, else -1 */
     sf_stream *stream;   /* raw-row stream of split pipelines */
+    struct hot {         /* space-saving sketch of route keys (--salt) */
+        uint64_t hash, count;
+    } hot[64];
+    int nhot;
+    uint64_t routed;     /* rows routed so far */
     char runid[48];
     int replacing;
     sf_output_stage stage;
@@ -884,6 +889,7 @@ static void fill_result(run *R, const out_file *files, size_t nfiles, const doub
     res->digest = digest;
     res->repartition = repartition_text(R->repartition);
     res->groups_skew = sum->groups_skew;
+    res->stream_skew = sum->stream_skew;
     res->rows_skew = sum->rows_skew;
 }
 
@@ -970,15 +976,49 @@ static int finish(run *R, double t_start)
 
 /* ---- raw-row streams (before-join, none) ---- */
 
+/* Counts a route key in the space-saving sketch (Metwally et al.): a key
+ * not in the full sketch replaces the smallest counter, inheriting its
+ * count. Returns the key's estimated count (an upper bound). */
+static uint64_t sketch_count(run *R, uint64_t hash)
+{
+    int min = 0;
+    for (int i = 0; i < R->nhot; i++) {
+        if (R->hot[i].hash == hash)
+            return ++R->hot[i].count;
+        if (R->hot[i].count < R->hot[min].count)
+            min = i;
+    }
+    if (R->nhot < (int)(sizeof R->hot / sizeof R->hot[0])) {
+        R->hot[R->nhot].hash = hash;
+        R->hot[R->nhot].count = 1;
+        return R->hot[R->nhot++].count;
+    }
+    R->hot[min].hash = hash;
+    return ++R->hot[min].count;
+}
+
 static int emit_row(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
 {
     run *R = ctx;
-    return sf_stream_put(R->stream, owner_of(R, partition_of(R, hash)), rec, len);
+    R->routed++;
+    int dest = owner_of(R, partition_of(R, hash));
+    if (R->o->salt > 1 && R->repartition == SF_REPART_NONE) {
+        /* A key with more than half a partition's fair share of the rows
+         * seen so far is hot: its rows rotate over salt consecutive ranks
+         * from its owner (as partial owners); the group shuffle then merges
+         * the partials exactly. */
+        uint64_t c = sketch_count(R, hash);
+        if (R->routed >= 1024 && c * 2 * (uint64_t)R->nparts > R->routed)
+            dest = (int)(((uint64_t)dest + R->routed % (uint64_t)R->o->salt) %
+                         (uint64_t)R->nranks);
+    }
+    return sf_stream_put(R->stream, dest, rec, len);
 }
 
 static int take_row(void *ctx, const unsigned char *rec, size_t len, int source)
 {
     run *R = ctx;
+    R->m.stream_rows_in++;
     int rc = sf_pipeline_push_row(R->pipe, rec, len);
     if (rc)
         sf_error_set(&R->err, rc, "bad or unstorable row from rank %d", source);

@@ -43,6 +43,8 @@ typedef struct sf_run_opts {
     uint64_t broadcast_limit; /* larger dimension tables are joined partitioned */
     sf_write_mode write_mode;
     int coalesce;         /* writers for SF_WRITE_COALESCE */
+    int salt;             /* > 1: hot group keys of raw-row shuffles go to this
+                           * many partial owners before the final merge */
     uint64_t max_line;    /* bytes */
     int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */
     int quiet;            /* no summary table */
@@ -56,6 +58,7 @@ typedef struct sf_run_result {
     uint64_t messages;        /* messages sent, all ranks */
     double rows_skew;         /* max/mean input rows per partition */
     double groups_skew;       /* max/mean groups per partition */
+    double stream_skew;       /* max/mean raw rows received per rank (0: none) */
     uint64_t files;           /* output files */
     uint64_t output_bytes;
     uint64_t output_rows;
