@@ -1,0 +1,925 @@
+/* inspect.c - `shardflow inspect` and `shardflow cat` (see inspect.h).
+ *
+ * Both start from the same list of tables ("sources"): every part file
+ * under the output directory, skipping names that start with '_' or '.'
+ * (_SUCCESS, _MANIFEST.json, _temporary, ...), every table group of an
+ * .h5 file, sorted by partition path and then by file name. Invariant: the
+ * CSV text `cat` prints depends only on that list and the values in it, not
+ * on the file format, which is what makes the CSV and HDF5 outputs of a job
+ * print the same. CSV part files are read through mmap, HDF5 tables in
+ * batches, so neither needs a whole file in memory.
+ */
+#include "mpi/inspect.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/fmt.h"
+#include "io/csv.h"
+#include "io/h5read.h"
+#include "io/hive.h"
+
+#define READ_BATCH 4096
+
+const char *const sf_inspect_usage =
+    "usage: shardflow inspect PATH [--head N]\n"
+    "\n"
+    "Describes a shardflow output: format and layout, whether it was committed\n"
+    "(_SUCCESS), the job that wrote it (HDF5), its columns and types, and per\n"
+    "partition its files, rows and bytes, with totals. PATH is an output\n"
+    "directory (CSV or HDF5, --layout hive or single) or one .csv / .h5 file.\n"
+    "No MPI is needed.\n"
+    "\n"
+    "options:\n"
+    "  --head N     also print the first N rows, as `shardflow cat` prints them\n"
+    "  -h, --help   this help\n";
+
+const char *const sf_cat_usage =
+    "usage: shardflow cat PATH [--format csv]\n"
+    "\n"
+    "Prints a shardflow output (CSV or HDF5, either layout) as one CSV text on\n"
+    "stdout: a header line with the partition keys and then the columns, then\n"
+    "every row, partition directories (or groups) in string order, files in name\n"
+    "order, rows in file order, each row led by its partition values. The CSV\n"
+    "and HDF5 outputs of the same job print exactly the same bytes.\n"
+    "PATH is an output directory or one .csv / .h5 file. No MPI is needed.\n"
+    "\n"
+    "options:\n"
+    "  --format csv  the output format (csv is the only one)\n"
+    "  -h, --help    this help\n";
+
+typedef enum { SRC_CSV, SRC_H5 } src_kind;
+
+typedef struct source {
+    char *part;  /* partition path, "" when unpartitioned */
+    char *file;  /* path of the file */
+    char *name;  /* what inspect lists: the file relative to the output, ":/group" */
+    char *group; /* HDF5 table group ("" for the root); NULL for CSV */
+    src_kind kind;
+} source;
+
+typedef struct output {
+    const char *path;
+    int is_dir;
+    source *s;
+    size_t n, cap;
+} output;
+
+static void output_free(output *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        free(o->s[i].part);
+        free(o->s[i].file);
+        free(o->s[i].name);
+        free(o->s[i].group);
+    }
+    free(o->s);
+    o->s = NULL;
+    o->n = o->cap = 0;
+}
+
+/* "a" + sep + "b", or the non-empty one of them. New string or NULL. */
+static char *join(const char *a, const char *sep, const char *b)
+{
+    if (!a[0] || !b[0]) {
+        return strdup(a[0] ? a : b);
+    }
+    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s%s", a, sep, b);
+    return s;
+}
+
+static int push_source(output *o, src_kind kind, const char *file, const char *part,
+                       const char *name, const char *group, sf_error *err)
+{
+    if (o->n == o->cap) {
+        size_t ncap = o->cap ? o->cap * 2 : 32;
+        source *s = realloc(o->s, ncap * sizeof *s);
+        if (!s)
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        o->s = s;
+        o->cap = ncap;
+    }
+    source *s = &o->s[o->n];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->file = strdup(file);
+    s->part = strdup(part);
+    s->name = group && group[0] ? join(name, ":/", group) : strdup(name);
+    s->group = group ? strdup(group) : NULL;
+    o->n++;
+    if (!s->file || !s->part || !s->name || (group && !s->group))
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* 1 if the file starts with the HDF5 signature. */
+static int looks_hdf5(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && memcmp(head, sig, sizeof sig) == 0;
+}
+
+/* Adds the tables of one file. partdir is the partition directory it sits
+ * in; name is what inspect shows. direct: the file was named on the command
+ * line, so its kind is sniffed rather than taken from its extension. */
+static int add_file(output *o, const char *file, const char *partdir, const char *name,
+                    int direct, sf_error *err)
+{
+    int h5 = ends_with(file, ".h5") || ends_with(file, ".hdf5");
+    int csv = ends_with(file, ".csv");
+    if (direct && !h5 && !csv) {
+        h5 = looks_hdf5(file);
+        csv = !h5;
+    }
+    if (csv)
+        return push_source(o, SRC_CSV, file, partdir, name, NULL, err);
+    if (!h5)
+        return 0; /* not a part file: a README or the like */
+    char **tables = NULL;
+    size_t nt = 0;
+    int rc = sf_h5_tables(file, &tables, &nt, err);
+    for (size_t i = 0; i < nt && !rc; i++) {
+        char *part = join(partdir, "/", tables[i]);
+        rc = part ? push_source(o, SRC_H5, file, part, name, tables[i], err)
+                  : sf_error_set(err, SF_E_NOMEM, "out of memory");
+        free(part);
+    }
+    sf_h5_tables_free(tables, nt);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Walks dir (whose path relative to the output is rel). */
+static int walk(output *o, const char *dir, const char *rel, int depth, sf_error *err)
+{
+    if (depth > 32)
+        return sf_error_set(err, SF_E_LIMIT, "%s: directories nested too deep", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return sf_error_set(err, SF_E_IO, "cannot read directory '%s': %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while (!rc && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '_' || e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **p = realloc(names, cap * sizeof *p);
+            if (!p) {
+                rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+                break;
+            }
+            names = p;
+        }
+        names[n] = strdup(e->d_name);
+        if (!names[n])
+            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    /* qsort wants a non-NULL array even for no elements. */
+    if (!rc && n > 1)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *path = join(dir, "/", names[i]);
+        char *relpath = join(rel, "/", names[i]);
+        struct stat st;
+        if (!path || !relpath)
+            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+        else if (stat(path, &st) != 0)
+            rc = sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", path, strerror(errno));
+        else if (S_ISDIR(st.st_mode))
+            rc = walk(o, path, relpath, depth + 1, err);
+        else if (S_ISREG(st.st_mode))
+            rc = add_file(o, path, rel, relpath, 0, err);
+        free(path);
+        free(relpath);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int cmp_source(const void *a, const void *b)
+{
+    const source *x = a, *y = b;
+    int c = strcmp(x->part, y->part);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* Lists the tables of the output at path, in partition order. */
+static int collect(output *o, const char *path, sf_error *err)
+{
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sf_error_set(err, errno == ENOENT ? SF_E_NOTFOUND : SF_E_IO, "cannot open '%s': %s",
+                            path, strerror(errno));
+    int rc;
+    if (S_ISDIR(st.st_mode)) {
+        o->is_dir = 1;
+        rc = walk(o, path, "", 0, err);
+    } else {
+        const char *base = strrchr(path, '/');
+        rc = add_file(o, path, "", base ? base + 1 : path, 1, err);
+    }
+    if (rc)
+        return rc;
+    if (o->n > 1)
+        qsort(o->s, o->n, sizeof *o->s, cmp_source);
+    for (size_t i = 1; i < o->n; i++) {
+        if (o->s[i].kind != o->s[0].kind)
+            return sf_error_set(err, SF_E_INVAL, "%s: mixes CSV and HDF5 files ('%s' and '%s')",
+                                path, o->s[0].name, o->s[i].name);
+    }
+    return 0;
+}
+
+/* ---- partition paths ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Appends p[0..n) with %XX escapes decoded, as sf_hive_dirname wrote them. */
+static int unescape(const char *p, size_t n, sf_buf *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
+            (lo = hexval(p[i + 2])) >= 0) {
+            unsigned char c = (unsigned char)(hi * 16 + lo);
+            if (sf_buf_append(out, &c, 1))
+                return SF_E_NOMEM;
+            i += 2;
+        } else if (sf_buf_append(out, &p[i], 1)) {
+            return SF_E_NOMEM;
+        }
+    }
+    return 0;
+}
+
+/* A partition path split into its keys and values, unescaped: field k is
+ * text.p[off[k] .. off[k] + len[k]); a NULL value has null[k] set. */
+typedef struct partkv {
+    size_t n;
+    sf_buf text;
+    size_t off[2 * 64], len[2 * 64];
+    int null[64];
+} partkv;
+
+static int parse_part(const char *part, partkv *kv, sf_error *err)
+{
+    kv->n = 0;
+    kv->text.n = 0;
+    const char *p = part;
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t clen = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', clen);
+        if (!eq)
+            return sf_error_set(err, SF_E_PARSE,
+                                "partition '%s': component '%.*s' is not key=value", part,
+                                (int)clen, p);
+        if (kv->n == 64)
+            return sf_error_set(err, SF_E_LIMIT, "partition '%s': more than 64 keys", part);
+        size_t k = kv->n;
+        size_t klen = (size_t)(eq - p), vlen = clen - klen - 1;
+        kv->off[2 * k] = kv->text.n;
+        if (unescape(p, klen, &kv->text))
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        kv->len[2 * k] = kv->text.n - kv->off[2 * k];
+        kv->null[k] = vlen == strlen(SF_HIVE_NULL) && memcmp(eq + 1, SF_HIVE_NULL, vlen) == 0;
+        kv->off[2 * k + 1] = kv->text.n;
+        if (!kv->null[k] && unescape(eq + 1, vlen, &kv->text))
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        kv->len[2 * k + 1] = kv->text.n - kv->off[2 * k + 1];
+        kv->n++;
+        p += clen;
+        if (*p == '/')
+            p++;
+    }
+    return 0;
+}
+
+static const char *kv_key(const partkv *kv, size_t k, size_t *n)
+{
+    *n = kv->len[2 * k];
+    return (const char *)kv->text.p + kv->off[2 * k];
+}
+
+static const char *kv_value(const partkv *kv, size_t k, size_t *n)
+{
+    *n = kv->len[2 * k + 1];
+    return (const char *)kv->text.p + kv->off[2 * k + 1];
+}
+
+static int same_keys(const partkv *a, const partkv *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t k = 0; k < a->n; k++) {
+        size_t na, nb;
+        const char *ka = kv_key(a, k, &na), *kb = kv_key(b, k, &nb);
+        if (na != nb || memcmp(ka, kb, na) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- CSV text on a stdio stream ---- */
+
+/* The quoting rule and value forms of io/csv.h, so the text is what the CSV
+ * writer produces; values are formatted by core/fmt.h as the writer does. */
+typedef struct emitter {
+    FILE *f;
+    int row_open;
+} emitter;
+
+static void em_sep(emitter *e)
+{
+    if (e->row_open)
+        putc(',', e->f);
+    e->row_open = 1;
+}
+
+static void em_field(emitter *e, const char *p, size_t n)
+{
+    em_sep(e);
+    int quote = 0;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = p[i] == ',' || p[i] == '"' || p[i] == '\n' || p[i] == '\r';
+    if (!quote) {
+        fwrite(p, 1, n, e->f);
+        return;
+    }
+    putc('"', e->f);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            putc('"', e->f);
+        putc(p[i], e->f);
+    }
+    putc('"', e->f);
+}
+
+static void em_value(emitter *e, const sf_value *v)
+{
+    char tmp[SF_FMT_BUF];
+    int n = 0;
+    switch ((sf_type)v->type) {
+    case SF_NULL:
+        em_sep(e);
+        return;
+    case SF_BOOL:
+        em_field(e, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
+        return;
+    case SF_STRING:
+        em_field(e, v->u.s.p, v->u.s.n);
+        return;
+    case SF_INT:
+        n = sf_fmt_int(v->u.i, tmp);
+        break;
+    case SF_DOUBLE:
+        n = sf_fmt_double(v->u.d, tmp);
+        break;
+    case SF_DATE:
+        n = sf_fmt_date(v->u.date, tmp);
+        break;
+    }
+    em_field(e, tmp, (size_t)n);
+}
+
+static void em_end(emitter *e)
+{
+    putc('\n', e->f);
+    e->row_open = 0;
+}
+
+static void em_partition(emitter *e, const partkv *kv)
+{
+    for (size_t k = 0; k < kv->n; k++) {
+        size_t n;
+        const char *v = kv_value(kv, k, &n);
+        if (kv->null[k])
+            em_sep(e);
+        else
+            em_field(e, v, n);
+    }
+}
+
+/* ---- reading tables ---- */
+
+typedef struct mapped {
+    char *p;
+    size_t n;
+} mapped;
+
+static int map_file(const char *path, mapped *m, sf_error *err)
+{
+    m->p = NULL;
+    m->n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sf_error_set(err, SF_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", path, strerror(errno));
+    } else if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+            rc = sf_error_set(err, SF_E_IO, "cannot map '%s': %s", path, strerror(errno));
+        else {
+            m->p = p;
+            m->n = (size_t)st.st_size;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+static void unmap_file(mapped *m)
+{
+    if (m->p)
+        munmap(m->p, m->n);
+    m->p = NULL;
+}
+
+/* One open table of either kind. */
+typedef struct table {
+    const source *src;
+    mapped map;
+    sf_csv_reader *csv;
+    sf_h5_reader *h5;
+    char **cols; /* column names (new strings) */
+    size_t ncols;
+} table;
+
+static void table_close(table *t)
+{
+    sf_csv_reader_free(t->csv);
+    unmap_file(&t->map);
+    sf_h5_reader_close(t->h5);
+    for (size_t c = 0; c < t->ncols; c++)
+        free(t->cols[c]);
+    free(t->cols);
+    memset(t, 0, sizeof *t);
+}
+
+static int table_open(table *t, const source *s, sf_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->src = s;
+    int rc;
+    if (s->kind == SRC_H5) {
+        rc = sf_h5_reader_open(&t->h5, s->file, s->group, err);
+        if (rc)
+            return rc;
+        t->ncols = sf_h5_reader_ncols(t->h5);
+        t->cols = calloc(t->ncols ? t->ncols : 1, sizeof *t->cols);
+        if (!t->cols)
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        for (size_t c = 0; c < t->ncols; c++) {
+            t->cols[c] = strdup(sf_h5_reader_name(t->h5, c));
+            if (!t->cols[c])
+                return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        }
+        return 0;
+    }
+    rc = map_file(s->file, &t->map, err);
+    if (rc)
+        return rc;
+    t->csv = sf_csv_reader_new(t->map.p ? t->map.p : "", t->map.n, s->file);
+    if (!t->csv)
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    const sf_csv_field *f;
+    size_t nf;
+    rc = sf_csv_reader_next(t->csv, &f, &nf, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return sf_error_set(err, SF_E_PARSE, "%s: empty CSV file (no header line)", s->file);
+    t->ncols = nf;
+    t->cols = calloc(nf ? nf : 1, sizeof *t->cols);
+    if (!t->cols)
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    for (size_t c = 0; c < nf; c++) {
+        t->cols[c] = strndup(f[c].p, f[c].n);
+        if (!t->cols[c])
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Emits up to *left rows of t (led by the partition fields), counting
+ * them down. */
+static int table_emit(table *t, emitter *e, const partkv *kv, uint64_t *left, sf_error *err)
+{
+    while (*left > 0) {
+        if (t->h5) {
+            const sf_value *rows;
+            size_t n;
+            size_t want = *left < READ_BATCH ? (size_t)*left : READ_BATCH;
+            int rc = sf_h5_reader_next(t->h5, want, &rows, &n, err);
+            if (rc)
+                return rc;
+            if (n == 0)
+                return 0;
+            for (size_t i = 0; i < n; i++) {
+                em_partition(e, kv);
+                for (size_t c = 0; c < t->ncols; c++)
+                    em_value(e, &rows[i * t->ncols + c]);
+                em_end(e);
+            }
+            *left -= n;
+        } else {
+            const sf_csv_field *f;
+            size_t nf;
+            int rc = sf_csv_reader_next(t->csv, &f, &nf, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 0)
+                return 0;
+            if (nf != t->ncols)
+                return sf_error_set(err, SF_E_PARSE, "%s: line %lld has %zu fields, the header %zu",
+                                    t->src->file, (long long)sf_csv_reader_line(t->csv), nf,
+                                    t->ncols);
+            em_partition(e, kv);
+            for (size_t c = 0; c < nf; c++)
+                em_field(e, f[c].p, f[c].n);
+            em_end(e);
+            (*left)--;
+        }
+    }
+    return 0;
+}
+
+/* Prints the output as CSV (header and at most limit rows) on f. */
+static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
+{
+    if (o->n == 0 || limit == 0)
+        return 0;
+    emitter e = {f, 0};
+    partkv *first = calloc(1, sizeof *first), *kv = calloc(1, sizeof *kv);
+    table head, t;
+    memset(&head, 0, sizeof head);
+    memset(&t, 0, sizeof t);
+    int rc = first && kv ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
+    if (!rc)
+        rc = parse_part(o->s[0].part, first, err);
+    /* The first table fixes the header everything else must match. */
+    if (!rc)
+        rc = table_open(&head, &o->s[0], err);
+    if (!rc) {
+        for (size_t k = 0; k < first->n; k++) {
+            size_t n;
+            const char *key = kv_key(first, k, &n);
+            em_field(&e, key, n);
+        }
+        for (size_t c = 0; c < head.ncols; c++)
+            em_field(&e, head.cols[c], strlen(head.cols[c]));
+        em_end(&e);
+    }
+    uint64_t left = limit;
+    for (size_t i = 0; i < o->n && !rc && left > 0; i++) {
+        table *cur = &head;
+        if (i > 0) {
+            cur = &t;
+            rc = parse_part(o->s[i].part, kv, err);
+            if (!rc && !same_keys(first, kv))
+                rc = sf_error_set(err, SF_E_PARSE,
+                                  "%s: partition keys of '%s' differ from those of '%s'", o->path,
+                                  o->s[i].part, o->s[0].part);
+            if (!rc)
+                rc = table_open(&t, &o->s[i], err);
+            int same = !rc && t.ncols == head.ncols;
+            for (size_t c = 0; same && c < t.ncols; c++)
+                same = strcmp(t.cols[c], head.cols[c]) == 0;
+            if (!rc && !same)
+                rc = sf_error_set(err, SF_E_PARSE, "%s: its columns differ from those of %s",
+                                  o->s[i].file, o->s[0].file);
+        }
+        if (!rc)
+            rc = table_emit(cur, &e, i > 0 ? kv : first, &left, err);
+        /* head stays open to the end: its column names are the header. */
+        if (i > 0)
+            table_close(&t);
+    }
+    table_close(&head);
+    table_close(&t);
+    if (first)
+        sf_buf_free(&first->text);
+    if (kv)
+        sf_buf_free(&kv->text);
+    free(first);
+    free(kv);
+    return rc;
+}
+
+/* ---- command lines ---- */
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int usage_error(const char *cmd, const char *usage, const char *what, const char *arg)
+{
+    fprintf(stderr, "shardflow %s: %s%s%s\n\n%s", cmd, what, arg ? " " : "", arg ? arg : "",
+            usage);
+    return 2;
+}
+
+static int fail(const char *cmd, const sf_error *err)
+{
+    fprintf(stderr, "shardflow %s: %s\n", cmd, err->msg);
+    return 1;
+}
+
+/* Finishes stdout; a write error (a full disk, a closed pipe) is a failure. */
+static int finish_stdout(const char *cmd)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "shardflow %s: cannot write to stdout: %s\n", cmd, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+int sf_cat_main(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        fputs(sf_cat_usage, stdout);
+        return 0;
+    }
+    const char *path = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *fmt = NULL;
+        if (strcmp(a, "--format") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("cat", sf_cat_usage, "--format needs a value", NULL);
+            fmt = argv[++i];
+        } else if (strncmp(a, "--format=", 9) == 0) {
+            fmt = a + 9;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("cat", sf_cat_usage, "unknown option", a);
+        } else if (path) {
+            return usage_error("cat", sf_cat_usage, "more than one path:", a);
+        } else {
+            path = a;
+        }
+        if (fmt && strcmp(fmt, "csv") != 0)
+            return usage_error("cat", sf_cat_usage, "unsupported --format (only csv):", fmt);
+    }
+    if (!path)
+        return usage_error("cat", sf_cat_usage, "missing PATH", NULL);
+    output o;
+    sf_error err;
+    sf_error_clear(&err);
+    int rc = collect(&o, path, &err);
+    if (!rc)
+        rc = emit(&o, stdout, UINT64_MAX, &err);
+    output_free(&o);
+    int code = finish_stdout("cat");
+    return rc ? fail("cat", &err) : code;
+}
+
+/* Rows and bytes of one table, as inspect lists them. */
+static int measure(const source *s, uint64_t *rows, uint64_t *bytes, sf_error *err)
+{
+    *rows = 0;
+    *bytes = 0;
+    if (s->kind == SRC_H5 && s->group[0]) {
+        /* A group of a single-layout file: its share of the file. */
+        sf_h5_reader *r;
+        int rc = sf_h5_reader_open(&r, s->file, s->group, err);
+        if (rc)
+            return rc;
+        *rows = sf_h5_reader_nrows(r);
+        *bytes = sf_h5_reader_storage(r);
+        sf_h5_reader_close(r);
+        return 0;
+    }
+    struct stat st;
+    if (stat(s->file, &st) != 0)
+        return sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", s->file, strerror(errno));
+    *bytes = (uint64_t)st.st_size;
+    table t;
+    int rc = table_open(&t, s, err);
+    if (!rc && t.h5) {
+        *rows = sf_h5_reader_nrows(t.h5);
+    } else if (!rc) {
+        const sf_csv_field *f;
+        size_t nf;
+        while ((rc = sf_csv_reader_next(t.csv, &f, &nf, err)) > 0)
+            (*rows)++;
+    }
+    table_close(&t);
+    return rc;
+}
+
+/* Whether source i is the first table listed from its file. */
+static int first_of_file(const output *o, size_t i)
+{
+    if (!o->s[i].group || !o->s[i].group[0])
+        return 1; /* a CSV file or a part file holds one table */
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(o->s[j].file, o->s[i].file) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+static void print_header(const output *o, const table *t)
+{
+    printf("output:     %s\n", o->path);
+    const char *layout = t->h5 ? sf_h5_reader_attr(t->h5, "shardflow_layout") : NULL;
+    if (t->h5)
+        printf("format:     hdf5, %s layout\n", layout && strcmp(layout, "single") == 0
+                                                     ? "single-file"
+                                                     : "hive");
+    else
+        printf("format:     csv\n");
+    if (o->is_dir) {
+        char *success = join(o->path, "/", "_SUCCESS");
+        struct stat st;
+        int ok = success && stat(success, &st) == 0;
+        printf("committed:  %s\n", ok ? "yes (_SUCCESS present)"
+                                      : "no (no _SUCCESS: the run failed or is still running)");
+        free(success);
+    }
+    if (t->h5) {
+        const char *job = sf_h5_reader_attr(t->h5, "job");
+        const char *hash = sf_h5_reader_attr(t->h5, "spec_hash");
+        const char *ver = sf_h5_reader_attr(t->h5, "shardflow_version");
+        printf("job:        %s (spec hash %s, shardflow %s)\n", job && job[0] ? job : "-",
+               hash && hash[0] ? hash : "-", ver && ver[0] ? ver : "-");
+    }
+    size_t width = 0;
+    for (size_t c = 0; c < t->ncols; c++)
+        width = strlen(t->cols[c]) > width ? strlen(t->cols[c]) : width;
+    printf("columns:    %zu%s\n", t->ncols, t->h5 ? "" : " (CSV: untyped text)");
+    for (size_t c = 0; c < t->ncols; c++) {
+        if (t->h5)
+            printf("  %-*s  %s\n", (int)width, t->cols[c],
+                   sf_type_name(sf_h5_reader_type(t->h5, c)));
+        else
+            printf("  %s\n", t->cols[c]);
+    }
+}
+
+int sf_inspect_main(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        fputs(sf_inspect_usage, stdout);
+        return 0;
+    }
+    const char *path = NULL;
+    uint64_t head = 0;
+    int want_head = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (strcmp(a, "--head") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("inspect", sf_inspect_usage, "--head needs a number", NULL);
+            val = argv[++i];
+        } else if (strncmp(a, "--head=", 7) == 0) {
+            val = a + 7;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("inspect", sf_inspect_usage, "unknown option", a);
+        } else if (path) {
+            return usage_error("inspect", sf_inspect_usage, "more than one path:", a);
+        } else {
+            path = a;
+        }
+        if (val) {
+            int64_t n;
+            if (sf_parse_int64(val, strlen(val), &n) != 0 || n < 0)
+                return usage_error("inspect", sf_inspect_usage,
+                                   "--head needs a non-negative number, not", val);
+            head = (uint64_t)n;
+            want_head = 1;
+        }
+    }
+    if (!path)
+        return usage_error("inspect", sf_inspect_usage, "missing PATH", NULL);
+
+    output o;
+    sf_error err;
+    sf_error_clear(&err);
+    int rc = collect(&o, path, &err);
+    table first;
+    memset(&first, 0, sizeof first);
+    if (!rc && o.n == 0) {
+        printf("output:     %s\n", path);
+        printf("tables:     none (no part files: an output without rows, or not an output)\n");
+    } else if (!rc) {
+        rc = table_open(&first, &o.s[0], &err);
+        if (!rc)
+            print_header(&o, &first);
+        table_close(&first);
+    }
+    uint64_t total_rows = 0, total_bytes = 0;
+    size_t nparts = 0, nfiles = 0;
+    if (!rc && o.n > 0) {
+        partkv *kv = calloc(1, sizeof *kv);
+        rc = kv ? parse_part(o.s[0].part, kv, &err) : sf_error_set(&err, SF_E_NOMEM, "out of memory");
+        if (!rc) {
+            printf("partitioned by: ");
+            for (size_t k = 0; k < kv->n; k++) {
+                size_t n;
+                const char *key = kv_key(kv, k, &n);
+                printf("%s%.*s", k ? ", " : "", (int)n, key);
+            }
+            printf("%s\n", kv->n ? "" : "(not partitioned)");
+        }
+        if (kv)
+            sf_buf_free(&kv->text);
+        free(kv);
+        /* Partitions may have failed to parse as key=value: inspect still
+         * lists them, only cat needs the keys. */
+        if (rc) {
+            printf("partitioned by: (%s)\n", err.msg);
+            sf_error_clear(&err);
+            rc = 0;
+        }
+        printf("tables:\n");
+        for (size_t i = 0; i < o.n && !rc; i++) {
+            uint64_t rows, bytes;
+            rc = measure(&o.s[i], &rows, &bytes, &err);
+            if (rc)
+                break;
+            printf("  %-24s %-40s %10llu rows %12llu bytes\n", o.s[i].part[0] ? o.s[i].part : "-",
+                   o.s[i].name, (unsigned long long)rows, (unsigned long long)bytes);
+            total_rows += rows;
+            if (i == 0 || strcmp(o.s[i].part, o.s[i - 1].part) != 0)
+                nparts++;
+            if (first_of_file(&o, i)) {
+                /* Whole files, so a single-layout file counts with its
+                 * overhead, once. */
+                struct stat st;
+                nfiles++;
+                if (stat(o.s[i].file, &st) == 0)
+                    total_bytes += (uint64_t)st.st_size;
+            }
+        }
+        if (!rc)
+            printf("total:      %zu partition%s, %zu file%s, %llu rows, %llu bytes\n", nparts,
+                   nparts == 1 ? "" : "s", nfiles, nfiles == 1 ? "" : "s",
+                   (unsigned long long)total_rows, (unsigned long long)total_bytes);
+    }
+    if (!rc && want_head) {
+        printf("first %llu rows:\n", (unsigned long long)head);
+        rc = emit(&o, stdout, head, &err);
+    }
+    output_free(&o);
+    int code = finish_stdout("inspect");
+    return rc ? fail("inspect", &err) : code;
+}
