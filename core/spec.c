@@ -9,6 +9,7 @@
 #include "core/spec.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -672,8 +673,8 @@ static int contains(const int *a, size_t n, int x)
 
 static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
 {
-    static const char *const fields[] = {"path", "format", "partition_by", "columns", "sort_by",
-                                         NULL};
+    static const char *const fields[] = {"path",    "format",  "layout", "compression",
+                                         "partition_by", "columns", "sort_by", NULL};
     sf_job *job = &L->impl->job;
     sf_job_output *o = &job->output;
     json_t *out = json_object_get(root, "output");
@@ -692,12 +693,32 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
                     NULL);
     o->path = ldup(L, path);
     const char *format = get_string(L, out, "format", "output", 0, &rc);
+    const char *layout = rc ? NULL : get_string(L, out, "layout", "output", 0, &rc);
+    const char *comp = rc ? NULL : get_string(L, out, "compression", "output", 0, &rc);
     if (rc)
         return rc;
-    if (format && strcmp(format, "csv") != 0)
-        return fail(L, "output.format", "'%s' is not supported by this version (csv)", format,
+    const char *fsrc = ov && ov->format ? "--format" : "output.format";
+    const char *lsrc = ov && ov->layout ? "--layout" : "output.layout";
+    const char *csrc = ov && ov->compression ? "--compression" : "output.compression";
+    format = ov && ov->format ? ov->format : format ? format : "csv";
+    layout = ov && ov->layout ? ov->layout : layout ? layout : "hive";
+    comp = ov && ov->compression ? ov->compression : comp ? comp : "gzip:4";
+    if (strcmp(format, "csv") != 0 && strcmp(format, "hdf5") != 0)
+        return fail(L, fsrc, "must be csv or hdf5, got '%s'", format, NULL);
+    if (strcmp(layout, "hive") != 0 && strcmp(layout, "single") != 0)
+        return fail(L, lsrc, "must be hive or single, got '%s'", layout, NULL);
+    if (strcmp(layout, "single") == 0 && strcmp(format, "hdf5") != 0)
+        return fail(L, lsrc, "'single' is an hdf5 layout; csv outputs are hive (%s)", format,
                     NULL);
-    o->format = "csv";
+    int level = -1;
+    char extra = 0;
+    if (strcmp(comp, "none") != 0 && strcmp(comp, "gzip") != 0 &&
+        !(sscanf(comp, "gzip:%d%c", &level, &extra) == 1 && level >= 0 && level <= 9))
+        return fail(L, csrc, "must be none, gzip or gzip:N with N in 0..9, got '%s'", comp,
+                    NULL);
+    o->format = ldup(L, format);
+    o->layout = ldup(L, layout);
+    o->compression = ldup(L, comp);
 
     json_t *pb = json_object_get(out, "partition_by");
     if (pb) {

@@ -73,7 +73,9 @@ typedef struct sf_job_window {
 
 typedef struct sf_job_output {
     const char *path;
-    const char *format;  /* "csv" */
+    const char *format;  /* "csv" or "hdf5" */
+    const char *layout;  /* hdf5: "hive" (a file per partition) or "single" */
+    const char *compression; /* hdf5: "none", "gzip" or "gzip:N" */
     int *partition_by;   /* result columns that name directories */
     size_t npartition;
     int *columns;        /* result columns written, in order */
@@ -116,6 +118,9 @@ typedef struct sf_job_overrides {
     const char *const *input_paths;
     size_t ninputs;
     const char *output; /* --output, or NULL */
+    const char *format; /* --format, --layout, --compression, or NULL */
+    const char *layout;
+    const char *compression;
 } sf_job_overrides;
 
 /* Parses and compiles the spec text (len bytes; source names it in

@@ -83,6 +83,15 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
         } else if (allow_run_opts && (IS_OPT("--output") || strcmp(a, "-o") == 0)) {
             NEXT_VALUE();
             o->output = val;
+        } else if (allow_run_opts && IS_OPT("--format")) {
+            NEXT_VALUE();
+            o->format = val;
+        } else if (allow_run_opts && IS_OPT("--layout")) {
+            NEXT_VALUE();
+            o->layout = val;
+        } else if (allow_run_opts && IS_OPT("--compression")) {
+            NEXT_VALUE();
+            o->compression = val;
         } else if (allow_run_opts && strcmp(a, "--overwrite") == 0) {
             o->overwrite = 1;
         } else if (allow_run_opts && IS_OPT("--chunk-size")) {

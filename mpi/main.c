@@ -15,6 +15,7 @@
 #include "mpi/cli.h"
 #include "mpi/experiment.h"
 #include "mpi/gen.h"
+#include "mpi/inspect.h"
 #include "mpi/run.h"
 
 static const char *const main_usage =
@@ -28,6 +29,8 @@ static const char *const main_usage =
     "  validate JOB.json   check a job spec without reading data\n"
     "  experiment JOB.json run every strategy and write mode, compare, report\n"
     "  gen kpi             generate the daily KPI sample dataset\n"
+    "  inspect PATH        partitions, files, columns and row counts of an output\n"
+    "  cat PATH            print an output (CSV or HDF5) as CSV\n"
     "\n"
     "options:\n"
     "  -h, --help          this help; `shardflow COMMAND --help` for a command\n"
@@ -49,6 +52,11 @@ static const char *const run_usage =
     "                        (repeatable)\n"
     "  --output DIR, -o DIR  output directory (default: the spec's output.path)\n"
     "  --overwrite           replace an existing output once the new one is complete\n"
+    "  --format csv|hdf5     output format (default: the spec's output.format, csv)\n"
+    "  --layout hive|single  hdf5: a file per partition value (hive, default) or one\n"
+    "                        OUT/output.h5 with a group per value, written by all\n"
+    "                        ranks at once with parallel HDF5 (single)\n"
+    "  --compression C       hdf5: none, gzip or gzip:N (0-9; default gzip:4)\n"
     "  --chunk-size SIZE     bytes per scan chunk (K/M/G suffixes; default 64M, cut\n"
     "                        down to give at least 4 chunks per rank, not below 1M)\n"
     "  --schedule MODE       dynamic (default): ranks take chunks on request;\n"
@@ -157,6 +165,10 @@ int main(int argc, char **argv)
         sf_cli_free_run(&o);
         return rc;
     }
+    if (strcmp(cmd, "inspect") == 0)
+        return sf_inspect_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "cat") == 0)
+        return sf_cat_main(argc - 2, argv + 2);
     if (strcmp(cmd, "experiment") == 0)
         return with_mpi(argc, argv, sf_experiment_main, argc - 2, argv + 2);
     if (strcmp(cmd, "gen") == 0)

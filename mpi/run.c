@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/fmt.h"
 #include "core/groups.h"
+#include "core/hash.h"
 #include "core/pipeline.h"
 #include "core/rows.h"
 #include "core/spec.h"
@@ -26,7 +27,9 @@
 #include "io/csv.h"
 #include "io/dimtable.h"
 #include "io/fsutil.h"
+#include "io/h5file.h"
 #include "io/hive.h"
+#include "mpi/h5single.h"
 #include "mpi/metrics.h"
 #include "mpi/scan.h"
 #include "mpi/stream.h"
@@ -70,6 +73,10 @@ typedef struct run {
     size_t nfiles;
     sf_metrics m;
     sf_run_result *res;    /* where to report, or NULL */
+    const char **out_names; /* names and types of the output columns */
+    sf_type *out_types;
+    sf_h5_options h5opt;
+    char spec_hash[24];
     uint64_t digest;       /* sum of this rank's output row hashes */
     int nparts;            /* shuffle partitions; partition p belongs to rank p % nranks */
     uint64_t *part_groups; /* per partition: groups and input rows this rank owns */
@@ -147,6 +154,17 @@ static char *bcast_bytes(run *R, char *data, int64_t *len)
 
 /* ---- plan ---- */
 
+static const char *write_mode_text(const sf_run_opts *o);
+static int prepare_output(run *R);
+static int same_values(const sf_value *a, const sf_value *b, const int *cols, size_t n);
+
+static sf_job_overrides overrides_of(const sf_run_opts *o)
+{
+    sf_job_overrides ov = {o->input_names, o->input_paths, (size_t)o->ninputs, o->output,
+                           o->format,      o->layout,      o->compression};
+    return ov;
+}
+
 static uint32_t partition_of(const run *R, uint64_t hash);
 static int owner_of(const run *R, uint32_t partition);
 
@@ -160,12 +178,45 @@ static int load_job(run *R)
     text = bcast_bytes(R, text, &n);
     int rc = text ? 0 : SF_E_IO;
     if (rc == 0) {
-        sf_job_overrides ov = {R->o->input_names, R->o->input_paths, (size_t)R->o->ninputs,
-                               R->o->output};
+        sf_job_overrides ov = overrides_of(R->o);
         rc = sf_job_load(text, (size_t)n, R->o->job_path, &ov, &R->job, &R->err);
+        snprintf(R->spec_hash, sizeof R->spec_hash, "%016llx",
+                 (unsigned long long)sf_hash_bytes(text, (size_t)n, 0));
     }
     free(text);
+    if (rc == 0)
+        rc = prepare_output(R);
     return rc;
+}
+
+/* Output column names and types, HDF5 options and the checks that need the
+ * output format; the same on every rank. */
+static int prepare_output(run *R)
+{
+    const sf_job *job = R->job;
+    const sf_job_output *o = &job->output;
+    R->out_names = calloc(o->ncolumns + 1, sizeof *R->out_names);
+    R->out_types = calloc(o->ncolumns + 1, sizeof *R->out_types);
+    if (!R->out_names || !R->out_types)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    for (size_t c = 0; c < o->ncolumns; c++) {
+        R->out_names[c] = job->result_names[o->columns[c]];
+        R->out_types[c] = job->result_types[o->columns[c]];
+    }
+    sf_h5_options_init(&R->h5opt);
+    R->h5opt.job = job->name;
+    R->h5opt.spec_hash = R->spec_hash;
+    if (strcmp(o->format, "hdf5") != 0)
+        return 0;
+    int rc = sf_h5_parse_compression(o->compression, &R->h5opt, &R->err);
+    if (!rc)
+        rc = sf_h5_check_columns(o->ncolumns, R->out_names, &R->err);
+    if (!rc && strcmp(o->layout, "single") == 0 && R->o->write_mode != SF_WRITE_REPARTITION)
+        rc = sf_error_set(&R->err, SF_E_SPEC, "--layout single writes each partition once: it "
+                          "takes --write repartition, not %s", write_mode_text(R->o));
+    if (rc)
+        sf_error_prefix(&R->err, "%s", job->source);
+    return rc ? SF_E_SPEC : 0;
 }
 
 static void make_runid(run *R)
@@ -537,22 +588,71 @@ static uint64_t row_hash(run *R, const sf_value *row)
 }
 
 /* Writes rows [lo, hi) - one partition value - to DIR/part-NNNNN.csv. */
-static int write_partition(run *R, size_t lo, size_t hi, int part)
+/* The Hive directory of the partition that starts at row lo ("" when the
+ * output is not partitioned), appended to out. */
+static int partition_dir(run *R, size_t lo, sf_buf *out)
 {
     const sf_job *job = R->job;
     const sf_job_output *o = &job->output;
-    sf_buf rel = SF_BUF_INIT;
     const sf_value *first = sf_rows_at(&R->rows, lo);
     sf_value pv[16] = {{0}}; /* the spec allows at most 16 partition columns */
     const char *pn[16] = {0};
-    size_t np = o->npartition;
-    for (size_t k = 0; k < np; k++) {
+    for (size_t k = 0; k < o->npartition; k++) {
         pv[k] = first[o->partition_by[k]];
         pn[k] = job->result_names[o->partition_by[k]];
     }
-    int rc = sf_hive_dirname(pn, pv, np, &rel);
+    return sf_hive_dirname(pn, pv, o->npartition, out);
+}
+
+static int write_csv(run *R, const char *path, size_t lo, size_t hi, uint64_t *bytes)
+{
+    const sf_job_output *o = &R->job->output;
+    sf_csv_writer *w = NULL;
+    int rc = sf_csv_writer_open(&w, path, &R->err);
+    if (rc)
+        return rc;
+    for (size_t c = 0; c < o->ncolumns; c++)
+        sf_csv_write_field(w, R->out_names[c], strlen(R->out_names[c]));
+    sf_csv_end_row(w);
+    for (size_t i = lo; i < hi; i++) {
+        const sf_value *row = sf_rows_at(&R->rows, i);
+        for (size_t c = 0; c < o->ncolumns; c++)
+            sf_csv_write_value(w, &row[o->columns[c]]);
+        sf_csv_end_row(w);
+    }
+    return sf_csv_writer_close(w, bytes, &R->err);
+}
+
+static int write_h5(run *R, const char *path, size_t lo, size_t hi, uint64_t *bytes)
+{
+    const sf_job_output *o = &R->job->output;
+    sf_h5_writer *w = NULL;
+    int rc = sf_h5_writer_open(&w, path, o->ncolumns, R->out_names, R->out_types, &R->h5opt,
+                               &R->err);
+    for (size_t i = lo; i < hi && !rc; i++)
+        rc = sf_h5_writer_append_cols(w, sf_rows_at(&R->rows, i), o->columns);
+    if (rc) {
+        sf_error ignored;
+        if (rc != SF_E_IO && rc != SF_E_NOMEM && rc != SF_E_TYPE)
+            rc = SF_E_IO;
+        if (w)
+            sf_h5_writer_close(w, NULL, NULL, &ignored);
+        if (!R->err.msg[0])
+            sf_error_set(&R->err, rc, "%s: cannot write a row", path);
+        return rc;
+    }
+    uint64_t rows = 0;
+    return sf_h5_writer_close(w, &rows, bytes, &R->err);
+}
+
+/* Writes rows [lo, hi) - one partition value - to DIR/part-NNNNN.csv|h5. */
+static int write_partition(run *R, size_t lo, size_t hi, int part)
+{
+    int h5 = strcmp(R->job->output.format, "hdf5") == 0;
+    sf_buf rel = SF_BUF_INIT;
+    int rc = partition_dir(R, lo, &rel);
     if (!rc)
-        rc = sf_buf_printf(&rel, "%spart-%05d.csv", np ? "/" : "", part);
+        rc = sf_buf_printf(&rel, "%spart-%05d.%s", rel.n ? "/" : "", part, h5 ? "h5" : "csv");
     char *dir = NULL, *path = NULL;
     if (!rc) {
         size_t n = strlen(R->stage.tmpdir) + rel.n + 2;
@@ -570,30 +670,95 @@ static int write_partition(run *R, size_t lo, size_t hi, int part)
         sf_error_set(&R->err, rc, "out of memory");
     if (!rc)
         rc = sf_mkdirs(dir, &R->err);
-    sf_csv_writer *w = NULL;
+    uint64_t bytes = 0;
     if (!rc)
-        rc = sf_csv_writer_open(&w, path, &R->err);
-    if (!rc) {
-        for (size_t c = 0; c < o->ncolumns; c++) {
-            const char *name = job->result_names[o->columns[c]];
-            sf_csv_write_field(w, name, strlen(name));
-        }
-        sf_csv_end_row(w);
-        for (size_t i = lo; i < hi; i++) {
-            const sf_value *row = sf_rows_at(&R->rows, i);
-            for (size_t c = 0; c < o->ncolumns; c++)
-                sf_csv_write_value(w, &row[o->columns[c]]);
-            sf_csv_end_row(w);
-            R->digest += row_hash(R, row);
-        }
-        uint64_t bytes = 0;
-        rc = sf_csv_writer_close(w, &bytes, &R->err);
-        if (!rc && add_file(R, (const char *)rel.p, hi - lo, bytes) != 0)
-            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-    }
+        rc = h5 ? write_h5(R, path, lo, hi, &bytes) : write_csv(R, path, lo, hi, &bytes);
+    if (!rc && add_file(R, (const char *)rel.p, hi - lo, bytes) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    for (size_t i = lo; i < hi && !rc; i++)
+        R->digest += row_hash(R, sf_rows_at(&R->rows, i));
     sf_buf_free(&rel);
     free(dir);
     free(path);
+    return rc;
+}
+
+/* --layout single: every rank's partitions go into one OUT/output.h5 with a
+ * group per partition value, written collectively. Collective. */
+static int write_single(run *R)
+{
+    const sf_job_output *o = &R->job->output;
+    size_t cap = 16, nparts = 0;
+    sf_h5single_part *parts = malloc(cap * sizeof *parts);
+    sf_buf names = SF_BUF_INIT; /* NUL-separated partition names */
+    size_t *name_at = malloc(cap * sizeof *name_at);
+    int rc = parts && name_at ? 0 : SF_E_NOMEM;
+    size_t lo = 0;
+    for (size_t i = 1; i <= R->rows.n && !rc; i++) {
+        if (i < R->rows.n && same_values(sf_rows_at(&R->rows, lo), sf_rows_at(&R->rows, i),
+                                         o->partition_by, o->npartition))
+            continue;
+        if (nparts == cap) {
+            cap *= 2;
+            sf_h5single_part *p2 = realloc(parts, cap * sizeof *parts);
+            size_t *n2 = p2 ? realloc(name_at, cap * sizeof *name_at) : NULL;
+            if (p2)
+                parts = p2;
+            if (n2)
+                name_at = n2;
+            if (!p2 || !n2) {
+                rc = SF_E_NOMEM;
+                break;
+            }
+        }
+        name_at[nparts] = names.n;
+        rc = partition_dir(R, lo, &names);
+        if (!rc)
+            rc = sf_buf_append(&names, "", 1);
+        parts[nparts].rows = sf_rows_at(&R->rows, lo);
+        parts[nparts].nrows = i - lo;
+        nparts++;
+        for (size_t k = lo; k < i; k++)
+            R->digest += row_hash(R, sf_rows_at(&R->rows, k));
+        lo = i;
+    }
+    /* An unpartitioned output with no rows still gets its (empty) table. */
+    uint64_t mine = R->rows.n, all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, R->comm);
+    if (!rc && all == 0 && o->npartition == 0 && R->rank == 0) {
+        name_at[0] = names.n;
+        rc = sf_buf_append(&names, "", 1);
+        parts[0].rows = NULL;
+        parts[0].nrows = 0;
+        nparts = 1;
+    }
+    for (size_t k = 0; k < nparts && !rc; k++)
+        parts[k].name = (const char *)names.p + name_at[k];
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory collecting partitions");
+    /* Everyone must reach the collective write, or no one. */
+    if (agree(R, rc, 0)) {
+        free(parts);
+        free(name_at);
+        sf_buf_free(&names);
+        return -1;
+    }
+    size_t n = strlen(R->stage.tmpdir) + 16;
+    char *path = malloc(n);
+    if (!path)
+        MPI_Abort(R->comm, 1); /* cannot skip the collective write */
+    snprintf(path, n, "%s/output.h5", R->stage.tmpdir);
+    sf_h5single_table table = {o->ncolumns, R->out_names, R->out_types, o->columns,
+                               R->rows.ncols};
+    uint64_t rows = 0, bytes = 0;
+    rc = sf_h5single_write(R->comm, path, &table, parts, nparts, &R->h5opt, &rows, &bytes,
+                           &R->err);
+    if (!rc && R->rank == 0 && add_file(R, "output.h5", rows, bytes) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    free(path);
+    free(parts);
+    free(name_at);
+    sf_buf_free(&names);
     return rc;
 }
 
@@ -642,6 +807,8 @@ static int write_output(run *R)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
     }
     free(keys);
+    if (strcmp(o->layout, "single") == 0)
+        return agree(R, rc, 0) ? -1 : write_single(R);
     size_t lo = 0;
     for (size_t i = 1; i <= R->rows.n && !rc; i++) {
         if (i == R->rows.n || !same_values(sf_rows_at(&R->rows, lo), sf_rows_at(&R->rows, i),
@@ -1150,6 +1317,8 @@ static void run_free(run *R)
         sf_output_abort(&R->stage);
     sf_output_stage_free(&R->stage);
     sf_job_free(R->job);
+    free(R->out_names);
+    free(R->out_types);
     free(R->files);
     free(R->part_groups);
     free(R->part_rows);
@@ -1226,7 +1395,7 @@ int sf_validate_main(const sf_run_opts *o)
         fprintf(stderr, "shardflow: %s\n", err.msg);
         return 2;
     }
-    sf_job_overrides ov = {o->input_names, o->input_paths, (size_t)o->ninputs, o->output};
+    sf_job_overrides ov = overrides_of(o);
     sf_job *job = NULL;
     int rc = sf_job_load(text, len, o->job_path, &ov, &job, &err);
     free(text);

@@ -34,6 +34,9 @@ typedef struct sf_run_opts {
     const char *input_paths[SF_MAX_INPUT_OVERRIDES];
     int ninputs;
     const char *output;   /* NULL: the spec's output.path */
+    const char *format;   /* NULL: the spec's output.format (csv|hdf5) */
+    const char *layout;   /* NULL: the spec's output.layout (hive|single) */
+    const char *compression; /* NULL: the spec's output.compression */
     int overwrite;
     uint64_t chunk_size;  /* bytes; 0 = automatic (see sf_run_chunk_size) */
     sf_schedule schedule;

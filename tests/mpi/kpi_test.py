@@ -449,6 +449,56 @@ def cmd_skew(args):
     log("same rows; stream skew %.3f without salt, %.3f with" % (plain, salted))
 
 
+def cmd_hdf5(args):
+    """HDF5 outputs (hive and single layouts) print, through `shardflow cat`,
+    exactly what the CSV output of the same job prints; h5dump and h5py read
+    them when installed."""
+    d = kpi_dirs(args)
+    if not os.path.isfile(d["stamp"]):
+        raise Failure("the dataset fixture (mpi.setup) has not completed: %s missing" % d["stamp"])
+    inputs = [(n, os.path.join(d["data"], n + ".jsonl")) for n in ("events", "users", "items")]
+    outs = {}
+    for name, extra in (("csv", []), ("hive", ["--format", "hdf5"]),
+                        ("single", ["--format", "hdf5", "--layout", "single",
+                                    "--compression", "none"])):
+        out = os.path.join(d["base"], "hdf5_n%d_%s" % (args.np, name))
+        shutil.rmtree(out, ignore_errors=True)
+        run(engine_run(args, args.np, inputs, out, ["--chunk-size", "64K"] + extra))
+        outs[name] = out
+    cats = {}
+    for name, out in outs.items():
+        cats[name] = run([args.shardflow, "cat", out])[1]
+    if not cats["csv"].count(b"\n") > 100:
+        raise Failure("cat of the CSV output printed too little to prove anything")
+    for name in ("hive", "single"):
+        if cats[name] != cats["csv"]:
+            raise Failure("cat of the %s HDF5 output differs from the CSV output's; %s"
+                          % (name, first_difference(cats[name], cats["csv"])))
+    single = os.path.join(outs["single"], "output.h5")
+    part = next(os.path.join(outs["hive"], f) for f in data_files(outs["hive"]))
+    if shutil.which("h5dump"):
+        for f in (single, part):
+            run(["h5dump", "-H", f])
+    else:
+        log("h5dump not installed: not checked")
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    probe = subprocess.run([py, "-c", "import h5py"], capture_output=True)
+    if probe.returncode == 0:
+        script = ("import h5py, sys\n"
+                  "f = h5py.File(sys.argv[1], 'r')\n"
+                  "n = 0\n"
+                  "for g in f.values():\n"
+                  "    n += len(g['events_total'])\n"
+                  "print(n)\n")
+        got = run([py, "-c", script, single])[1].strip()
+        want = str(sum(1 for line in cats["csv"].split(b"\n")[1:] if line))
+        if got.decode() != want:
+            raise Failure("h5py counts %s rows in %s, cat printed %s" % (got, single, want))
+    else:
+        log("h5py not installed: not checked")
+    log("cat of hive and single HDF5 outputs equals the CSV output's")
+
+
 def snapshot(root):
     """Every path under root with its type and content hash."""
     snap = {}
@@ -514,10 +564,12 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("skew")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("hdf5")
+    p.add_argument("--np", type=int, required=True)
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
-                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew}
+                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5}
     try:
         handlers[args.command](args)
     except Failure as e:

@@ -224,7 +224,7 @@ static void test_input_overrides_replace_spec_paths(void **state)
     (void)state;
     const char *names[] = {"users", "events"};
     const char *paths[] = {"/data/u.jsonl", "/data/e-*.jsonl"};
-    sf_job_overrides ov = {names, paths, 2, NULL};
+    sf_job_overrides ov = {.input_names = names, .input_paths = paths, .ninputs = 2};
     sf_job *job = load_daily_kpi(&ov);
     assert_string_equal(job->inputs[0].path, "/data/e-*.jsonl");
     assert_string_equal(job->inputs[1].path, "data/sample/items.jsonl");
@@ -236,7 +236,7 @@ static void test_input_overrides_replace_spec_paths(void **state)
 static void test_output_override_replaces_spec_output_path(void **state)
 {
     (void)state;
-    sf_job_overrides ov = {NULL, NULL, 0, "/scratch/kpi"};
+    sf_job_overrides ov = {.output = "/scratch/kpi"};
     sf_job *job = load_daily_kpi(&ov);
     assert_string_equal(job->output.path, "/scratch/kpi");
     assert_string_equal(job->inputs[0].path, "data/sample/events.jsonl");
@@ -609,12 +609,26 @@ static void test_window_with_unknown_field(void **state)
                      "column, preceding, partition_by, order_by)");
 }
 
-static void test_output_format_that_is_not_csv(void **state)
+static void test_single_layout_needs_hdf5(void **state)
+{
+    (void)state;
+    sf_job_overrides ov = {.layout = "single"};
+    const char *text = "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", "
+                       "\"columns\": {\"a\": \"int64\"}}}, \"group_by\": [\"a\"], "
+                       "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o\"}}";
+    expect_text_error(text, &ov, SF_E_SPEC,
+                      "t.json: --layout: 'single' is an hdf5 layout; csv outputs are hive (csv)");
+    sf_job_overrides bad = {.format = "hdf5", .compression = "gzip:12"};
+    expect_text_error(text, &bad, SF_E_SPEC, "t.json: --compression: must be none, gzip or "
+                      "gzip:N with N in 0..9, got 'gzip:12'");
+}
+
+static void test_output_format_that_is_neither_csv_nor_hdf5(void **state)
 {
     (void)state;
     parts p = {0};
     p.output = "{\"path\": \"out\", \"format\": \"parquet\"}";
-    expect_error(&p, "t.json: output.format: 'parquet' is not supported by this version (csv)");
+    expect_error(&p, "t.json: output.format: must be csv or hdf5, got 'parquet'");
 }
 
 static void test_output_column_unknown(void **state)
@@ -640,7 +654,7 @@ static void test_override_of_an_unknown_input_name(void **state)
     char *text = build(&p);
     const char *names[] = {"evts"};
     const char *paths[] = {"/x.jsonl"};
-    sf_job_overrides ov = {names, paths, 1, NULL};
+    sf_job_overrides ov = {.input_names = names, .input_paths = paths, .ninputs = 1};
     expect_text_error(text, &ov, SF_E_SPEC,
                       "--input evts: the job has no input named 'evts' (inputs: ev, users)");
     free(text);
@@ -658,7 +672,8 @@ static void test_override_supplies_a_path_the_spec_lacks(void **state)
                       "ev=PATH");
     const char *names[] = {"ev"};
     const char *paths[] = {"/in/ev.jsonl"};
-    sf_job_overrides ov = {names, paths, 1, "/out/dir"};
+    sf_job_overrides ov = {.input_names = names, .input_paths = paths, .ninputs = 1,
+                           .output = "/out/dir"};
     sf_job *job = NULL;
     sf_error err;
     sf_error_clear(&err);
@@ -711,7 +726,8 @@ int main(void)
         cmocka_unit_test(test_sum_window_over_a_string_column),
         cmocka_unit_test(test_window_with_negative_preceding),
         cmocka_unit_test(test_window_with_unknown_field),
-        cmocka_unit_test(test_output_format_that_is_not_csv),
+        cmocka_unit_test(test_output_format_that_is_neither_csv_nor_hdf5),
+        cmocka_unit_test(test_single_layout_needs_hdf5),
         cmocka_unit_test(test_output_column_unknown),
         cmocka_unit_test(test_output_without_path_or_override),
         cmocka_unit_test(test_override_of_an_unknown_input_name),
