@@ -12,6 +12,7 @@
 #include "mpi/inspect.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@
 #include "io/csv.h"
 #include "io/h5read.h"
 #include "io/hive.h"
+#include "core/value.h"
 
 #define READ_BATCH 4096
 
@@ -595,6 +597,204 @@ static int table_emit(table *t, emitter *e, const partkv *kv, uint64_t *left, sf
     return 0;
 }
 
+/* ---- row order of split partitions ----
+ *
+ * A partition written by several ranks (--write local or coalesce=N) is
+ * several files, each sorted. cat merges them in the order the writer
+ * sorts by: the manifest's output.sort_by columns, then every written
+ * column in order, comparing typed values (types from the manifest). That
+ * is the order a one-file partition already has, so `cat` prints the same
+ * text whatever the split. */
+
+typedef struct row_order {
+    size_t ncols;
+    sf_type *types;  /* of each written column */
+    int *keys;       /* column indexes to compare, in order */
+    size_t nkeys;
+} row_order;
+
+static void order_free(row_order *r)
+{
+    free(r->types);
+    free(r->keys);
+    memset(r, 0, sizeof *r);
+}
+
+/* Reads output.columns and output.sort_by from DIR/_MANIFEST.json. Returns
+ * 1 when the order is known, 0 when there is no usable manifest (cat then
+ * keeps file order). */
+static int order_load(const char *dir, row_order *r)
+{
+    memset(r, 0, sizeof *r);
+    char *path = join(dir, "/", "_MANIFEST.json");
+    json_t *m = path ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    json_t *out = json_object_get(m, "output");
+    json_t *cols = json_object_get(out, "columns"), *sort = json_object_get(out, "sort_by");
+    int ok = json_is_array(cols) && json_is_array(sort) && json_array_size(cols) > 0;
+    if (ok) {
+        r->ncols = json_array_size(cols);
+        r->types = calloc(r->ncols, sizeof *r->types);
+        r->keys = calloc(json_array_size(sort) + r->ncols, sizeof *r->keys);
+        ok = r->types && r->keys;
+    }
+    for (size_t c = 0; ok && c < r->ncols; c++) {
+        const char *t = json_string_value(json_object_get(json_array_get(cols, c), "type"));
+        ok = t && sf_type_parse(t, &r->types[c]) == 0;
+    }
+    for (size_t k = 0; ok && k < json_array_size(sort); k++) {
+        const char *name = json_string_value(json_array_get(sort, k));
+        int found = -1;
+        for (size_t c = 0; name && c < r->ncols; c++) {
+            const char *cn = json_string_value(json_object_get(json_array_get(cols, c), "name"));
+            if (cn && strcmp(cn, name) == 0)
+                found = (int)c;
+        }
+        if (found >= 0) /* a sort column that is not written cannot be compared */
+            r->keys[r->nkeys++] = found;
+    }
+    for (size_t c = 0; ok && c < r->ncols; c++)
+        r->keys[r->nkeys++] = (int)c;
+    json_decref(m);
+    if (!ok)
+        order_free(r);
+    return ok;
+}
+
+/* One file of a split partition, positioned on its current row. */
+typedef struct cursor {
+    table t;
+    const sf_value *batch; /* HDF5: rows read, borrowed until the next read */
+    size_t nbatch, at;
+    sf_value *row;         /* CSV: the current row, typed */
+    const sf_value *cur;   /* the current row, or NULL at the end */
+} cursor;
+
+/* Types one CSV field as the manifest says; an empty unquoted field is
+ * NULL, as the writer prints NULL. */
+static int typed_field(const sf_csv_field *f, sf_type t, sf_value *v)
+{
+    if (f->n == 0 && !f->quoted) {
+        *v = sf_null();
+        return 0;
+    }
+    int32_t days;
+    switch (t) {
+    case SF_INT:
+        v->type = SF_INT;
+        return sf_parse_int64(f->p, f->n, &v->u.i);
+    case SF_DOUBLE:
+        v->type = SF_DOUBLE;
+        return sf_parse_double(f->p, f->n, &v->u.d);
+    case SF_DATE:
+        if (sf_parse_iso_date(f->p, f->n, &days) != 0)
+            return -1;
+        *v = sf_date(days);
+        return 0;
+    case SF_BOOL:
+        if (f->n == 4 && memcmp(f->p, "true", 4) == 0)
+            *v = sf_bool(1);
+        else if (f->n == 5 && memcmp(f->p, "false", 5) == 0)
+            *v = sf_bool(0);
+        else
+            return -1;
+        return 0;
+    default:
+        *v = sf_string(f->p, f->n);
+        return 0;
+    }
+}
+
+static int cursor_next(cursor *c, const row_order *ord, sf_error *err)
+{
+    c->cur = NULL;
+    if (c->t.h5) {
+        if (c->at == c->nbatch) {
+            int rc = sf_h5_reader_next(c->t.h5, READ_BATCH, &c->batch, &c->nbatch, err);
+            if (rc)
+                return rc;
+            c->at = 0;
+            if (c->nbatch == 0)
+                return 0;
+        }
+        c->cur = c->batch + c->at++ * c->t.ncols;
+        return 0;
+    }
+    const sf_csv_field *f;
+    size_t nf;
+    int rc = sf_csv_reader_next(c->t.csv, &f, &nf, err);
+    if (rc <= 0)
+        return rc;
+    if (nf != c->t.ncols)
+        return sf_error_set(err, SF_E_PARSE, "%s: line %lld has %zu fields, the header %zu",
+                            c->t.src->file, (long long)sf_csv_reader_line(c->t.csv), nf,
+                            c->t.ncols);
+    for (size_t k = 0; k < nf; k++) {
+        if (typed_field(&f[k], ord->types[k], &c->row[k]) != 0)
+            return sf_error_set(err, SF_E_PARSE, "%s: line %lld: '%.*s' is not a %s as the "
+                                "manifest says", c->t.src->file,
+                                (long long)sf_csv_reader_line(c->t.csv), (int)f[k].n, f[k].p,
+                                sf_type_name(ord->types[k]));
+    }
+    c->cur = c->row;
+    return 0;
+}
+
+static int row_cmp(const row_order *ord, const sf_value *a, const sf_value *b)
+{
+    for (size_t k = 0; k < ord->nkeys; k++) {
+        int c = sf_value_cmp(&a[ord->keys[k]], &b[ord->keys[k]]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+/* Emits the rows of sources [first, last) - one partition - merged in
+ * row order; checks their columns against the header's. */
+static int merge_emit(const output *o, size_t first, size_t last, const row_order *ord,
+                      const table *head, emitter *e, const partkv *kv, uint64_t *left,
+                      sf_error *err)
+{
+    size_t n = last - first;
+    cursor *c = calloc(n, sizeof *c);
+    int rc = c ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = table_open(&c[i].t, &o->s[first + i], err);
+        int same = !rc && c[i].t.ncols == head->ncols && head->ncols == ord->ncols;
+        for (size_t k = 0; same && k < head->ncols; k++)
+            same = strcmp(c[i].t.cols[k], head->cols[k]) == 0;
+        if (!rc && !same)
+            rc = sf_error_set(err, SF_E_PARSE, "%s: its columns differ from those of %s or of "
+                              "the manifest", o->s[first + i].file, o->s[0].file);
+        if (!rc && !(c[i].row = calloc(ord->ncols, sizeof *c[i].row)))
+            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+        if (!rc)
+            rc = cursor_next(&c[i], ord, err);
+    }
+    while (!rc && *left > 0) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++) {
+            if (c[i].cur && (best == n || row_cmp(ord, c[i].cur, c[best].cur) < 0))
+                best = i;
+        }
+        if (best == n)
+            break;
+        em_partition(e, kv);
+        for (size_t k = 0; k < ord->ncols; k++)
+            em_value(e, &c[best].cur[k]);
+        em_end(e);
+        (*left)--;
+        rc = cursor_next(&c[best], ord, err);
+    }
+    for (size_t i = 0; c && i < n; i++) {
+        table_close(&c[i].t);
+        free(c[i].row);
+    }
+    free(c);
+    return rc;
+}
+
 /* Prints the output as CSV (header and at most limit rows) on f. */
 static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
 {
@@ -622,7 +822,24 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
         em_end(&e);
     }
     uint64_t left = limit;
+    row_order ord;
+    int ordered = o->is_dir && order_load(o->path, &ord);
     for (size_t i = 0; i < o->n && !rc && left > 0; i++) {
+        /* A partition split over several files is merged in row order. */
+        size_t last = i + 1;
+        while (last < o->n && strcmp(o->s[last].part, o->s[i].part) == 0)
+            last++;
+        if (ordered && last - i > 1) {
+            rc = parse_part(o->s[i].part, kv, err);
+            if (!rc && !same_keys(first, kv))
+                rc = sf_error_set(err, SF_E_PARSE,
+                                  "%s: partition keys of '%s' differ from those of '%s'", o->path,
+                                  o->s[i].part, o->s[0].part);
+            if (!rc)
+                rc = merge_emit(o, i, last, &ord, &head, &e, kv, &left, err);
+            i = last - 1;
+            continue;
+        }
         table *cur = &head;
         if (i > 0) {
             cur = &t;
@@ -646,6 +863,8 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
         if (i > 0)
             table_close(&t);
     }
+    if (ordered)
+        order_free(&ord);
     table_close(&head);
     table_close(&t);
     if (first)

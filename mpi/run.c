@@ -798,12 +798,17 @@ static int write_output(run *R)
     }
     if (agree(R, rc, 0))
         return -1;
-    int *keys = malloc((o->npartition + o->nsort + 1) * sizeof *keys);
+    /* Partition, sort_by, then the written columns in their order: the same
+     * order `shardflow cat` merges split partitions in, so any split of a
+     * partition into files prints the same. */
+    size_t nkeys = o->npartition + o->nsort + o->ncolumns;
+    int *keys = malloc((nkeys + 1) * sizeof *keys);
     rc = keys ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     if (keys) {
         memcpy(keys, o->partition_by, o->npartition * sizeof *keys);
         memcpy(keys + o->npartition, o->sort_by, o->nsort * sizeof *keys);
-        if (sf_rows_sort(&R->rows, keys, o->npartition + o->nsort) != 0)
+        memcpy(keys + o->npartition + o->nsort, o->columns, o->ncolumns * sizeof *keys);
+        if (sf_rows_sort(&R->rows, keys, nkeys) != 0)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
     }
     free(keys);
@@ -934,7 +939,20 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
             rc |= sf_buf_printf(m, ", \"rows\": %zu", sf_join_table_rows(R->dims[i]));
         rc |= sf_buf_printf(m, "}");
     }
-    rc |= sf_buf_printf(m, "\n  ],\n  \"counts\": {\n    \"lines_read\": %llu,\n"
+    const sf_job_output *out = &job->output;
+    rc |= sf_buf_printf(m, "\n  ],\n  \"output\": {\"format\": \"%s\", \"layout\": \"%s\", "
+                        "\"partition_by\": [", out->format, out->layout);
+    for (size_t k = 0; k < out->npartition; k++)
+        rc |= sf_buf_printf(m, "%s\"%s\"", k ? ", " : "", job->result_names[out->partition_by[k]]);
+    rc |= sf_buf_printf(m, "],\n    \"columns\": [");
+    for (size_t k = 0; k < out->ncolumns; k++)
+        rc |= sf_buf_printf(m, "%s{\"name\": \"%s\", \"type\": \"%s\"}", k ? ", " : "",
+                            R->out_names[k], sf_type_name(R->out_types[k]));
+    rc |= sf_buf_printf(m, "],\n    \"sort_by\": [");
+    for (size_t k = 0; k < out->nsort; k++)
+        rc |= sf_buf_printf(m, "%s\"%s\"", k ? ", " : "", job->result_names[out->sort_by[k]]);
+    rc |= sf_buf_printf(m, "]},");
+    rc |= sf_buf_printf(m, "\n  \"counts\": {\n    \"lines_read\": %llu,\n"
                         "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"
                         "    \"rows_filtered\": %llu,\n    \"rows_dropped_by_join\": %llu,\n"
                         "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n"

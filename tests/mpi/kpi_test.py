@@ -350,6 +350,7 @@ def cmd_strategies(args):
               for w in ("repartition", "coalesce=2", "local")]
     combos.append(("before-aggregate", "repartition", ["--partitions", "7"]))
     combos.append(("before-aggregate", "repartition", ["--broadcast-limit", "1K"]))
+    default_cat = None
     for repart, write, extra in combos:
         out = os.path.join(d["base"], "strategy_n%d" % args.np)
         shutil.rmtree(out, ignore_errors=True)
@@ -375,7 +376,13 @@ def cmd_strategies(args):
         if problems:
             raise Failure("%s: %s" % (what, "; ".join(problems)))
         check_metrics(out)
-        log("%s: same rows, counts and balanced traffic" % what)
+        cat = run([args.shardflow, "cat", out])[1]
+        if default_cat is None:
+            default_cat = cat  # the first combination is the default one
+        elif cat != default_cat:
+            raise Failure("%s: `shardflow cat` differs from the default's; %s"
+                          % (what, first_difference(cat, default_cat)))
+        log("%s: same rows, same cat, counts and balanced traffic" % what)
 
 
 def cmd_experiment(args):
