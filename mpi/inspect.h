@@ -4,7 +4,10 @@
  * single .csv / .h5 file, and need no MPI. An output is a list of tables in
  * partition order: partition paths ("date=2025-08-01", the directory of a
  * part file or the group of a single-layout file) sorted as strings
- * (strcmp), then files by name. `cat` prints it as one CSV text, defined
+ * (strcmp), then files by name; the files of a partition that several
+ * ranks wrote (--write local, coalesce=N) are merged in the writer's row
+ * order (output.sort_by, then the written columns, typed as the manifest
+ * says), so every split prints the same. `cat` prints it as one CSV text, defined
  * the same way for every format so that the CSV and HDF5 outputs of a job
  * print byte for byte the same:
  *   - one header line: the partition keys (from the key=value path
