@@ -14,7 +14,9 @@
 #
 #   --ranks LIST          rank counts, comma or blank separated (default 1,2,4,8)
 #   --strategies SPEC     "name:shardflow flags;name:flags;..." (flags split on
-#                         blanks; default "static:--schedule static;dynamic:--schedule dynamic")
+#                         blanks; default: the three --repartition strategies,
+#                         "before-aggregate:--repartition before-aggregate;
+#                          before-join:--repartition before-join;none:--repartition none")
 #   --repeats N           runs per rank count and strategy (default 3)
 #   --studies LIST        strong, weak or both (default strong,weak)
 #   --job FILE            job spec reading inputs events, users, items (default
@@ -117,7 +119,7 @@ esac
 
 repo="$(cd "$(dirname "$SELF")/.." && pwd)"
 ranks_list="1,2,4,8"
-strategies="static:--schedule static;dynamic:--schedule dynamic"
+strategies="before-aggregate:--repartition before-aggregate;before-join:--repartition before-join;none:--repartition none"
 repeats=3
 studies="strong,weak"
 job="$repo/jobs/daily_kpi.json"
