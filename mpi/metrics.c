@@ -32,6 +32,8 @@ void sf_metrics_end(sf_metrics *m, int phase, const sf_shuffle_stats *sh, uint64
     p->bytes_recv += sh->bytes_received - m->at_start.bytes_received;
     p->msgs_sent += sh->messages_sent - m->at_start.messages_sent;
     p->msgs_recv += sh->messages_received - m->at_start.messages_received;
+    p->recs_sent += sh->records_sent - m->at_start.records_sent;
+    p->recs_recv += sh->records_received - m->at_start.records_received;
 }
 
 /* Keeps the list sorted by rows (then key, so ties do not depend on which
@@ -72,8 +74,8 @@ static void stats(const double *v, int n, double *max, double *mean)
 }
 
 int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_groups,
-                      const uint64_t *part_rows, int nparts, sf_buf *out,
-                      sf_metrics_summary *sum)
+                      const uint64_t *part_rows, int nparts, const sf_file_stats *files,
+                      sf_buf *out, sf_metrics_summary *sum)
 {
     int rank, nranks;
     MPI_Comm_rank(comm, &rank);
@@ -122,6 +124,8 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
             total[p].bytes_recv += s->bytes_recv;
             total[p].msgs_sent += s->msgs_sent;
             total[p].msgs_recv += s->msgs_recv;
+            total[p].recs_sent += s->recs_sent;
+            total[p].recs_recv += s->recs_recv;
         }
         rc |= sf_buf_printf(out, "%s\n    {\"phase\": \"%s\", \"seconds_max\": %.6f, "
                             "\"seconds_mean\": %.6f, \"per_rank\": [", p ? "," : "",
@@ -131,12 +135,15 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
             rc |= sf_buf_printf(out, "%s\n      {\"rank\": %d, \"seconds\": %.6f, \"rows_in\": "
                                 "%llu, \"rows_out\": %llu, \"bytes_sent\": %llu, "
                                 "\"bytes_received\": %llu, \"messages_sent\": %llu, "
-                                "\"messages_received\": %llu}", r ? "," : "", r, s->secs,
+                                "\"messages_received\": %llu, \"records_sent\": %llu, "
+                                "\"records_received\": %llu}", r ? "," : "", r, s->secs,
                                 (unsigned long long)s->rows_in, (unsigned long long)s->rows_out,
                                 (unsigned long long)s->bytes_sent,
                                 (unsigned long long)s->bytes_recv,
                                 (unsigned long long)s->msgs_sent,
-                                (unsigned long long)s->msgs_recv);
+                                (unsigned long long)s->msgs_recv,
+                                (unsigned long long)s->recs_sent,
+                                (unsigned long long)s->recs_recv);
         }
         rc |= sf_buf_printf(out, "\n    ]}");
     }
@@ -165,7 +172,13 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     for (int r = 0; r < nranks; r++)
         rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
                             (unsigned long long)all[r].stream_rows_in);
-    rc |= sf_buf_printf(out, "], \"skew\": %.4f},\n  \"heaviest_keys\": [", sum->stream_skew);
+    rc |= sf_buf_printf(out, "], \"skew\": %.4f},\n  \"output_files\": {\"count\": %llu, "
+                        "\"bytes\": %llu, \"min_bytes\": %llu, \"max_bytes\": %llu, "
+                        "\"mean_bytes\": %.1f},\n  \"heaviest_keys\": [", sum->stream_skew,
+                        (unsigned long long)files->count, (unsigned long long)files->bytes,
+                        (unsigned long long)files->min_bytes,
+                        (unsigned long long)files->max_bytes,
+                        files->count ? (double)files->bytes / (double)files->count : 0.0);
     sf_heavy_key top[SF_TOP_KEYS];
     int ntop = 0;
     for (int r = 0; r < nranks; r++) {

@@ -33,7 +33,14 @@ typedef struct sf_phase_stat {
     uint64_t rows_in, rows_out;
     uint64_t bytes_sent, bytes_recv;
     uint64_t msgs_sent, msgs_recv;
+    uint64_t recs_sent, recs_recv; /* records (rows, partial groups) moved */
 } sf_phase_stat;
+
+/* Output files of a run: count and sizes. */
+typedef struct sf_file_stats {
+    uint64_t count;
+    uint64_t bytes, min_bytes, max_bytes;
+} sf_file_stats;
 
 #define SF_TOP_KEYS 5
 
@@ -71,10 +78,11 @@ typedef struct sf_metrics_summary {
 /* Collective over comm: gathers every rank's metrics on rank 0 and appends
  * the _METRICS.json document to out there (out is untouched elsewhere).
  * part_groups/part_rows (nparts each, may be NULL when no partition was
- * reduced) are this rank's groups and input rows per shuffle partition.
+ * reduced) are this rank's groups and input rows per shuffle partition;
+ * files (read on rank 0 only) describes the output files.
  * Fills *sum on rank 0. Returns 0 or SF_E_NOMEM (rank 0). */
 int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_groups,
-                      const uint64_t *part_rows, int nparts, sf_buf *out,
-                      sf_metrics_summary *sum);
+                      const uint64_t *part_rows, int nparts, const sf_file_stats *files,
+                      sf_buf *out, sf_metrics_summary *sum);
 
 #endif

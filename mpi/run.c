@@ -1119,8 +1119,16 @@ static int finish(run *R, double t_start)
     sf_metrics_summary sum;
     memset(&sum, 0, sizeof sum);
     double tmax[SF_PH_COUNT] = {0};
-    if (sf_metrics_report(R->comm, &R->m, R->part_groups, R->part_rows, R->nparts, &metrics,
-                          &sum) != 0 && !rc)
+    sf_file_stats fstats = {0, 0, 0, 0};
+    for (size_t i = 0; i < nfiles; i++) {
+        uint64_t b = files[i].bytes;
+        fstats.count++;
+        fstats.bytes += b;
+        fstats.min_bytes = i == 0 || b < fstats.min_bytes ? b : fstats.min_bytes;
+        fstats.max_bytes = b > fstats.max_bytes ? b : fstats.max_bytes;
+    }
+    if (sf_metrics_report(R->comm, &R->m, R->part_groups, R->part_rows, R->nparts, &fstats,
+                          &metrics, &sum) != 0 && !rc)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building _METRICS.json");
     for (int p = 0; p < SF_PH_COUNT; p++)
         tmax[p] = sum.total[p].secs;

@@ -334,6 +334,15 @@ def check_metrics(out_dir):
         if sent != recv:
             raise Failure("%s: phase %s sent %d bytes but received %d" % (
                 path, ph["phase"], sent, recv))
+        rsent = sum(r["records_sent"] for r in ph["per_rank"])
+        rrecv = sum(r["records_received"] for r in ph["per_rank"])
+        if rsent != rrecv:
+            raise Failure("%s: phase %s sent %d records but received %d" % (
+                path, ph["phase"], rsent, rrecv))
+    nfiles = len(data_files(out_dir))
+    if doc["output_files"]["count"] != nfiles:
+        raise Failure("%s: output_files.count is %d, the output has %d data files" % (
+            path, doc["output_files"]["count"], nfiles))
     if doc["partitions"]["count"] < 1 or len(doc["partitions"]["rows"]) != doc["partitions"]["count"]:
         raise Failure("%s: partitions entry is inconsistent" % path)
 
