@@ -1,8 +1,10 @@
-/* decode.c - the jansson reference decoder.
+/* decode.c - the decoder front: the jansson reference decoder, and dispatch
+ * to the fast projection decoder (core/jsonproj.c).
  *
  * jansson only offers process-wide allocation hooks, so the arena the hooks
- * use is a file-level pointer owned by the single live decoder. jansson never
- * reallocs, and its frees become no-ops: the arena is reset before each line.
+ * use is a file-level pointer owned by the single live jansson decoder.
+ * jansson never reallocs, and its frees become no-ops: the arena is reset
+ * before each line. A fast decoder never touches jansson's hooks.
  */
 #include "core/decode.h"
 
@@ -14,6 +16,7 @@
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/fmt.h"
+#include "core/jsonproj.h"
 
 typedef struct field {
     sf_decode_field f;
@@ -22,6 +25,8 @@ typedef struct field {
 } field;
 
 struct sf_decoder {
+    sf_decoder_kind kind;
+    sf_jsonproj *fast; /* SF_DECODER_FAST only */
     field *fields;
     size_t nfields;
     sf_arena arena;
@@ -55,6 +60,44 @@ const char *sf_reject_reason_name(sf_reject_reason r)
     return "unknown";
 }
 
+const char *sf_decoder_kind_name(sf_decoder_kind k)
+{
+    switch (k) {
+    case SF_DECODER_FAST: return "fast";
+    case SF_DECODER_JANSSON: return "jansson";
+    }
+    return "unknown";
+}
+
+int sf_decoder_kind_parse(const char *name, sf_decoder_kind *k)
+{
+    if (strcmp(name, "fast") == 0)
+        *k = SF_DECODER_FAST;
+    else if (strcmp(name, "jansson") == 0)
+        *k = SF_DECODER_JANSSON;
+    else
+        return SF_E_INVAL;
+    return 0;
+}
+
+sf_decoder *sf_decoder_new(sf_decoder_kind kind, const sf_decode_field *fields, size_t nfields)
+{
+    if (kind == SF_DECODER_JANSSON)
+        return sf_decoder_new_jansson(fields, nfields);
+    if (kind != SF_DECODER_FAST)
+        return NULL;
+    sf_decoder *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->kind = SF_DECODER_FAST;
+    d->fast = sf_jsonproj_new(fields, nfields);
+    if (!d->fast) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
 sf_decoder *sf_decoder_new_jansson(const sf_decode_field *fields, size_t nfields)
 {
     if (live)
@@ -62,6 +105,7 @@ sf_decoder *sf_decoder_new_jansson(const sf_decode_field *fields, size_t nfields
     sf_decoder *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    d->kind = SF_DECODER_JANSSON;
     d->fields = calloc(nfields ? nfields : 1, sizeof *d->fields);
     if (!d->fields) {
         free(d);
@@ -107,6 +151,11 @@ void sf_decoder_free(sf_decoder *d)
 {
     if (!d)
         return;
+    if (d->kind == SF_DECODER_FAST) {
+        sf_jsonproj_free(d->fast);
+        free(d);
+        return;
+    }
     if (live == d) {
         json_set_alloc_funcs(malloc, free);
         live = NULL;
@@ -203,6 +252,8 @@ static int convert(const field *f, const json_t *v, sf_value *out, char *msg, si
 int sf_decoder_decode(sf_decoder *d, const char *line, size_t len, sf_value *row, char *msg,
                       size_t msgcap)
 {
+    if (d->kind == SF_DECODER_FAST)
+        return sf_jsonproj_decode(d->fast, line, len, row, msg, msgcap);
     sf_arena_reset(&d->arena);
     d->oom = 0;
     json_error_t jerr;

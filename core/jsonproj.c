@@ -1,0 +1,1262 @@
+/* jsonproj.c - the hot-path projection decoder (contract in jsonproj.h).
+ *
+ * One forward pass over the line with an explicit stack (no tree, no
+ * recursion); the projected paths form a trie over keys, and each trie node
+ * where a field ends owns a value slot (struct pval) that records the last
+ * value seen there. Numbers and escaped strings are converted only for
+ * those slots, and reals only once, after the whole line has been checked.
+ *
+ * Agreement with the jansson reference decides the details. jansson stops at
+ * the first error in its reading order, so every check here must fire at the
+ * byte where jansson's lexer or parser would; a few of jansson's checks come
+ * only after a whole token has been read, and this file keeps that order:
+ *  - a syntax error is reported after the unexpected token is read, so an
+ *    error inside that token (invalid UTF-8, an overflowing number, a bad
+ *    string) wins: see lex_error();
+ *  - the nesting limit is checked after the too-deep value's first token has
+ *    been read, the same way; an array that ends the input where an element
+ *    is expected is a syntax error, not a nesting error;
+ *  - lone surrogate escapes are reported when the string is complete, so
+ *    invalid UTF-8 later in the same string wins;
+ *  - number overflow is reported after the byte that ends the number is
+ *    read, so an invalid UTF-8 sequence starting there wins.
+ * jansson also loses a NUL byte that directly follows a number or a literal
+ * (its one-byte unget cannot restore a NUL), so "[1\0]" is valid for it; this
+ * decoder skips such a byte too.
+ *
+ * Invariant: the string buffer and the key buffer each hold at least len + 1
+ * bytes for the current line (decoded text is never longer than its source),
+ * so neither moves while a line is decoded and string values may point into
+ * them.
+ */
+#include "core/jsonproj.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/fmt.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* jansson 2.14's JSON_PARSER_MAX_DEPTH: a value nested in this many
+ * containers is rejected. */
+#define MAX_DEPTH 2048
+
+enum { K_MISSING = 0, K_NULL, K_TRUE, K_FALSE, K_INT, K_REAL, K_STR, K_OBJ, K_ARR };
+
+/* Stack entry of an open array; objects store their trie node or -1. */
+#define ARR_MARK (-2)
+
+/* scan_string() flags */
+#define STR_ESC 1 /* had escapes: the text differs from the source bytes */
+#define STR_NUL 2 /* decoded text holds a NUL byte */
+
+/* lex_number() results besides 0 */
+#define NUM_INVALID 1 /* not a number; jansson sets no error for this token */
+#define NUM_ERROR 2   /* reading it sets an error (UTF-8, overflow) */
+
+#define INLINE static inline __attribute__((always_inline))
+#define COLD static __attribute__((noinline, cold))
+
+typedef struct node {
+    const char *key; /* a segment of a field's path, not NUL-terminated */
+    size_t klen;
+    int32_t child, next; /* first child, next sibling; -1 for none */
+    int32_t parent;
+    int32_t state;  /* value slot of the fields ending here, -1 if none */
+    int32_t lo, hi; /* value slots of the nodes below this one: [lo, hi) */
+    uint64_t lens;  /* bit min(klen, 63) set for each child's key length */
+    int32_t hint;   /* child after the last one matched: keys tend to come in
+                     * the same order line after line */
+} node;
+
+typedef struct pval {
+    uint8_t kind;
+    uint8_t inbuf;   /* string bytes are in sbuf rather than in the line */
+    int64_t i;       /* K_INT */
+    size_t off, len; /* K_REAL: source span in the line; K_STR: the bytes */
+} pval;
+
+typedef struct pfield {
+    char *path;
+    sf_type type;
+    int slot;
+    int32_t state;
+} pfield;
+
+struct sf_jsonproj {
+    pfield *fields;
+    size_t nfields;
+    node *nodes;
+    size_t nnodes;
+    pval *vals;
+    size_t nvals;
+    char *sbuf; /* unescaped projected strings of the current line */
+    char *kbuf; /* unescaped key; scratch for strtod */
+    size_t cap; /* bytes in each of sbuf and kbuf */
+    size_t sused;
+    /* the current line's error */
+    int reason;
+    const unsigned char *epos;
+    const char *ewhat;
+    int ebyte; /* offending byte to show, or -1 */
+    const unsigned char *lb; /* start of the current line */
+    int32_t stack[MAX_DEPTH];
+};
+
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static inline int is_digit(unsigned c) { return c - '0' < 10; }
+static inline int is_alpha(unsigned c) { return (c | 0x20) - 'a' < 26; }
+
+/* ---- building ---------------------------------------------------------- */
+
+static int32_t add_node(sf_jsonproj *p, int32_t parent, const char *key, size_t klen)
+{
+    for (int32_t c = p->nodes[parent].child; c >= 0; c = p->nodes[c].next)
+        if (p->nodes[c].klen == klen && memcmp(p->nodes[c].key, key, klen) == 0)
+            return c;
+    int32_t n = (int32_t)p->nnodes++;
+    node *nd = &p->nodes[n];
+    p->nodes[parent].lens |= 1ull << (klen < 63 ? klen : 63);
+    nd->key = key;
+    nd->klen = klen;
+    nd->child = -1;
+    nd->parent = parent;
+    nd->state = -1;
+    /* Appending keeps the children in first-seen field order. */
+    nd->next = -1;
+    int32_t *link = &p->nodes[parent].child;
+    while (*link >= 0)
+        link = &p->nodes[*link].next;
+    *link = n;
+    return n;
+}
+
+/* Assigns value slots in depth-first preorder, so that every subtree's slots
+ * are one range [lo, hi) which a repeated key resets at once. */
+static int number_states(sf_jsonproj *p, const uint8_t *ends_field)
+{
+    int32_t *todo = malloc(p->nnodes * sizeof *todo);
+    if (!todo)
+        return SF_E_NOMEM;
+    size_t ntodo = 0;
+    int32_t count = 0;
+    todo[ntodo++] = 0;
+    while (ntodo) {
+        int32_t n = todo[--ntodo];
+        p->nodes[n].lo = count;
+        if (ends_field[n])
+            p->nodes[n].state = count++;
+        /* Push children in reverse so they are visited in order. */
+        size_t first = ntodo;
+        for (int32_t c = p->nodes[n].child; c >= 0; c = p->nodes[c].next)
+            todo[ntodo++] = c;
+        for (size_t a = first, b = ntodo; b > a + 1; a++, b--) {
+            int32_t t = todo[a];
+            todo[a] = todo[b - 1];
+            todo[b - 1] = t;
+        }
+    }
+    free(todo);
+    p->nvals = (size_t)count;
+    /* A subtree's slot count, bottom-up: children have larger indices. */
+    int32_t *sub = calloc(p->nnodes, sizeof *sub);
+    if (!sub)
+        return SF_E_NOMEM;
+    for (size_t i = p->nnodes; i-- > 0;) {
+        sub[i] += ends_field[i];
+        if (i > 0)
+            sub[p->nodes[i].parent] += sub[i];
+    }
+    for (size_t i = 0; i < p->nnodes; i++) {
+        p->nodes[i].hint = p->nodes[i].child >= 0 ? p->nodes[i].child : 0;
+        p->nodes[i].hi = p->nodes[i].lo + sub[i];
+        p->nodes[i].lo += ends_field[i]; /* preorder: its own slot comes first */
+    }
+    free(sub);
+    return 0;
+}
+
+sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields)
+{
+    sf_jsonproj *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    size_t maxnodes = 1;
+    for (size_t i = 0; i < nfields; i++) {
+        maxnodes++;
+        for (const char *q = fields[i].path; *q; q++)
+            maxnodes += *q == '.';
+    }
+    p->fields = calloc(nfields ? nfields : 1, sizeof *p->fields);
+    p->nodes = calloc(maxnodes, sizeof *p->nodes);
+    uint8_t *ends_field = calloc(maxnodes, 1);
+    int32_t *field_node = calloc(nfields ? nfields : 1, sizeof *field_node);
+    if (!p->fields || !p->nodes || !ends_field || !field_node)
+        goto oom;
+    p->nodes[0].child = p->nodes[0].next = p->nodes[0].parent = -1;
+    p->nodes[0].state = -1;
+    p->nnodes = 1;
+    for (size_t i = 0; i < nfields; i++) {
+        pfield *f = &p->fields[i];
+        p->nfields = i + 1;
+        f->path = strdup(fields[i].path);
+        if (!f->path)
+            goto oom;
+        f->type = fields[i].type;
+        f->slot = fields[i].slot;
+        int32_t n = 0;
+        const char *seg = f->path;
+        for (;;) {
+            const char *dot = strchr(seg, '.');
+            size_t klen = dot ? (size_t)(dot - seg) : strlen(seg);
+            n = add_node(p, n, seg, klen);
+            if (!dot)
+                break;
+            seg = dot + 1;
+        }
+        ends_field[n] = 1;
+        field_node[i] = n;
+    }
+    if (number_states(p, ends_field) != 0)
+        goto oom;
+    for (size_t i = 0; i < nfields; i++)
+        p->fields[i].state = p->nodes[field_node[i]].state;
+    p->vals = calloc(p->nvals ? p->nvals : 1, sizeof *p->vals);
+    if (!p->vals)
+        goto oom;
+    free(ends_field);
+    free(field_node);
+    return p;
+oom:
+    free(ends_field);
+    free(field_node);
+    sf_jsonproj_free(p);
+    return NULL;
+}
+
+void sf_jsonproj_free(sf_jsonproj *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nfields; i++)
+        free(p->fields[i].path);
+    free(p->fields);
+    free(p->nodes);
+    free(p->vals);
+    free(p->sbuf);
+    free(p->kbuf);
+    free(p);
+}
+
+static int grow(sf_jsonproj *p, size_t need)
+{
+    size_t cap = p->cap ? p->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    char *s = malloc(cap), *k = malloc(cap);
+    if (!s || !k) {
+        free(s);
+        free(k);
+        return SF_E_NOMEM;
+    }
+    free(p->sbuf);
+    free(p->kbuf);
+    p->sbuf = s;
+    p->kbuf = k;
+    p->cap = cap;
+    return 0;
+}
+
+/* ---- lexing ------------------------------------------------------------ */
+
+/* Records the line's error; returns NUM_ERROR for the callers' convenience. */
+COLD int set_error(sf_jsonproj *p, int reason, const unsigned char *at, const char *what)
+{
+    p->reason = reason;
+    p->epos = at;
+    p->ewhat = what;
+    p->ebyte = -1;
+    return NUM_ERROR;
+}
+
+static inline const unsigned char *skip_ws(const unsigned char *s, const unsigned char *e)
+{
+    const uint64_t ws = (1ull << ' ') | (1ull << '\t') | (1ull << '\n') | (1ull << '\r');
+    while (s < e && *s <= ' ' && ((ws >> *s) & 1))
+        s++;
+    return s;
+}
+
+/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0 for a
+ * stray continuation byte, an overlong form, a UTF-16 surrogate, a code point
+ * above U+10FFFF or a sequence cut by the end of the line: the same rules as
+ * jansson's utf8_check_first/utf8_check_full. */
+static inline size_t utf8_seq(const unsigned char *s, const unsigned char *e)
+{
+    unsigned c = s[0];
+    size_t avail = (size_t)(e - s);
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        return avail >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c < 0xF0) {
+        if (avail < 3)
+            return 0;
+        unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c < 0xF5) {
+        if (avail < 4)
+            return 0;
+        unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4
+                                                                                           : 0;
+    }
+    return 0;
+}
+
+/* jansson validates every byte it reads as UTF-8, wherever it is. For a byte
+ * that does not fit the grammar at s: sets the invalid-UTF-8 error and
+ * returns 1 when it starts a bad sequence, else returns 0. */
+COLD int bad_utf8_at(sf_jsonproj *p, const unsigned char *s, const unsigned char *e)
+{
+    if (s < e && *s >= 0x80 && !utf8_seq(s, e)) {
+        set_error(p, SF_REJ_INVALID_UTF8, s, "unable to decode byte");
+        p->ebyte = *s;
+        return 1;
+    }
+    return 0;
+}
+
+/* First byte at or after s that needs a look inside a string: '"', '\\', a
+ * control byte or a non-ASCII byte; e if none. b is the start of the line:
+ * near its end, one load of its last 16 bytes replaces a byte loop. */
+INLINE const unsigned char *skip_plain(const unsigned char *s, const unsigned char *e,
+                                       const unsigned char *b)
+{
+#if defined(__SSE2__)
+    /* Signed "less than 0x20" is also true for bytes >= 0x80. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (e - s >= 16) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)s);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)),
+                                 _mm_cmplt_epi8(w, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return s + __builtin_ctz(bits);
+        s += 16;
+    }
+    if (s < e && e - b >= 16) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)),
+                                 _mm_cmplt_epi8(w, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m) >> (16 - (e - s));
+        return bits ? s + __builtin_ctz(bits) : e;
+    }
+#else
+    /* Eight bytes at a time: each term sets a byte's top bit for one class;
+     * borrows only run towards more significant bytes, so on little-endian
+     * machines the lowest set bit is exact. */
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    (void)b;
+    while (e - s >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        uint64_t q = w ^ (ones * '"'), k = w ^ (ones * '\\');
+        uint64_t m = ((q - ones) & ~q) | ((k - ones) & ~k) | ((w - ones * 0x20) & ~w) | w;
+        m &= high;
+        if (m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return s + (__builtin_ctzll(m) >> 3);
+#else
+            break;
+#endif
+        }
+        s += 8;
+    }
+#endif
+    while (s < e && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
+        s++;
+    return s;
+}
+
+static inline size_t put_utf8(char *out, uint32_t v)
+{
+    if (v < 0x80) {
+        out[0] = (char)v;
+        return 1;
+    }
+    if (v < 0x800) {
+        out[0] = (char)(0xC0 | (v >> 6));
+        out[1] = (char)(0x80 | (v & 0x3F));
+        return 2;
+    }
+    if (v < 0x10000) {
+        out[0] = (char)(0xE0 | (v >> 12));
+        out[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (v & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (v >> 18));
+    out[1] = (char)(0x80 | ((v >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((v >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (v & 0x3F));
+    return 4;
+}
+
+/* Four hex digits of a \u escape at *sp. */
+static int hex4(sf_jsonproj *p, const unsigned char **sp, const unsigned char *e, uint32_t *v)
+{
+    const unsigned char *s = *sp;
+    uint32_t x = 0;
+    for (int i = 0; i < 4; i++, s++) {
+        if (s == e)
+            return set_error(p, SF_REJ_INVALID_JSON, s, "premature end of input in a \\u escape");
+        unsigned c = *s, d;
+        if (is_digit(c))
+            d = c - '0';
+        else if ((c | 0x20) - 'a' < 6)
+            d = (c | 0x20) - 'a' + 10;
+        else if (bad_utf8_at(p, s, e))
+            return NUM_ERROR;
+        else
+            return set_error(p, SF_REJ_INVALID_JSON, s, "invalid \\u escape");
+        x = x << 4 | d;
+    }
+    *sp = s;
+    *v = x;
+    return 0;
+}
+
+/* The rest of a string that has an escape at s (start is just after the
+ * opening quote); appends the decoded text to out when out is not NULL. */
+COLD int scan_escaped(sf_jsonproj *p, const unsigned char *start, const unsigned char *s,
+                        const unsigned char **sp, const unsigned char *e, char *out, size_t *outn,
+                        int *flags)
+{
+    size_t n = 0;
+    const unsigned char *surrogate = NULL; /* first lone surrogate escape */
+    *flags |= STR_ESC;
+    if (out) {
+        n = (size_t)(s - start);
+        memcpy(out, start, n);
+    }
+    for (;;) {
+        const unsigned char *q = skip_plain(s, e, p->lb);
+        if (out) {
+            memcpy(out + n, s, (size_t)(q - s));
+            n += (size_t)(q - s);
+        }
+        s = q;
+        if (s == e)
+            return set_error(p, SF_REJ_INVALID_JSON, s, "premature end of input in a string");
+        unsigned c = *s;
+        if (c == '"') {
+            if (surrogate)
+                return set_error(p, SF_REJ_INVALID_JSON, surrogate,
+                                 "invalid Unicode: lone surrogate escape");
+            *sp = s + 1;
+            *outn = n;
+            return 0;
+        }
+        if (c >= 0x80) {
+            size_t m = utf8_seq(s, e);
+            if (!m) {
+                bad_utf8_at(p, s, e);
+                return NUM_ERROR;
+            }
+            if (out) {
+                memcpy(out + n, s, m);
+                n += m;
+            }
+            s += m;
+            continue;
+        }
+        if (c < 0x20) {
+            set_error(p, SF_REJ_INVALID_JSON, s, "control character in a string");
+            p->ebyte = (int)c;
+            return NUM_ERROR;
+        }
+        s++; /* the backslash */
+        if (s == e)
+            return set_error(p, SF_REJ_INVALID_JSON, s, "premature end of input in an escape");
+        char one;
+        switch (*s) {
+        case '"': one = '"'; break;
+        case '\\': one = '\\'; break;
+        case '/': one = '/'; break;
+        case 'b': one = '\b'; break;
+        case 'f': one = '\f'; break;
+        case 'n': one = '\n'; break;
+        case 'r': one = '\r'; break;
+        case 't': one = '\t'; break;
+        case 'u': {
+            const unsigned char *esc = s - 1;
+            uint32_t v, v2;
+            s++;
+            if (hex4(p, &s, e, &v))
+                return NUM_ERROR;
+            if (v >= 0xD800 && v <= 0xDBFF) {
+                if (e - s >= 2 && s[0] == '\\' && s[1] == 'u') {
+                    s += 2;
+                    if (hex4(p, &s, e, &v2))
+                        return NUM_ERROR;
+                    if (v2 >= 0xDC00 && v2 <= 0xDFFF) {
+                        v = 0x10000 + ((v - 0xD800) << 10) + (v2 - 0xDC00);
+                    } else {
+                        if (!surrogate)
+                            surrogate = esc;
+                        continue;
+                    }
+                } else {
+                    if (!surrogate)
+                        surrogate = esc;
+                    continue;
+                }
+            } else if (v >= 0xDC00 && v <= 0xDFFF) {
+                if (!surrogate)
+                    surrogate = esc;
+                continue;
+            }
+            if (v == 0)
+                *flags |= STR_NUL;
+            if (out)
+                n += put_utf8(out + n, v);
+            continue;
+        }
+        default:
+            if (bad_utf8_at(p, s, e))
+                return NUM_ERROR;
+            return set_error(p, SF_REJ_INVALID_JSON, s, "invalid escape");
+        }
+        if (out)
+            out[n++] = one;
+        s++;
+    }
+}
+
+/* The rest of a string from s, the first byte after start (just after the
+ * opening quote) that is not plain ASCII text. */
+static int scan_string_slow(sf_jsonproj *p, const unsigned char *start, const unsigned char *s,
+                            const unsigned char **sp, const unsigned char *e, char *out,
+                            size_t *outn, int *flags)
+{
+    for (;;) {
+        if (s == e)
+            return set_error(p, SF_REJ_INVALID_JSON, s, "premature end of input in a string");
+        unsigned c = *s;
+        if (c == '"') {
+            *sp = s + 1;
+            return 0;
+        }
+        if (c >= 0x80) {
+            size_t m = utf8_seq(s, e);
+            if (!m) {
+                bad_utf8_at(p, s, e);
+                return NUM_ERROR;
+            }
+            s = skip_plain(s + m, e, p->lb);
+            continue;
+        }
+        if (c == '\\')
+            return scan_escaped(p, start, s, sp, e, out, outn, flags);
+        set_error(p, SF_REJ_INVALID_JSON, s, "control character in a string");
+        p->ebyte = (int)c;
+        return NUM_ERROR;
+    }
+}
+
+/* A string from *sp (just after the opening quote) to its closing quote,
+ * validated. On success *sp is past the closing quote; without STR_ESC in
+ * *flags the text is the source bytes, with it the decoded text is in out
+ * (when not NULL), *outn bytes. */
+INLINE int scan_string(sf_jsonproj *p, const unsigned char **sp, const unsigned char *e,
+                       const unsigned char *b, char *out, size_t *outn, int *flags)
+{
+    const unsigned char *s = skip_plain(*sp, e, b);
+    if (s < e && *s == '"') {
+        *sp = s + 1;
+        return 0;
+    }
+    return scan_string_slow(p, *sp, s, sp, e, out, outn, flags);
+}
+
+/* The number breaks off at s: jansson read that byte, then gave up. */
+COLD int num_bad(sf_jsonproj *p, const unsigned char *s, const unsigned char *e)
+{
+    if (bad_utf8_at(p, s, e))
+        return NUM_ERROR;
+    set_error(p, SF_REJ_INVALID_JSON, s, "invalid number");
+    return NUM_INVALID;
+}
+
+/* strtod on the n bytes at s, copied and terminated in buf (n + 1 bytes). */
+static double strtod_span(const unsigned char *s, size_t n, char *buf, int *overflow)
+{
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    errno = 0;
+    double d = strtod(buf, NULL);
+    *overflow = (d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE;
+    return d;
+}
+
+/* A JSON number at *sp (a '-' or a digit), by RFC 8259's grammar, read the
+ * way jansson reads it. 0: *sp is past it, with *ival for an integer;
+ * NUM_INVALID or NUM_ERROR with the error recorded. An integer outside int64
+ * and a real beyond the double range are errors; reals are not converted,
+ * but their magnitude is bounded from the digits so that only numbers within
+ * a factor of ten of DBL_MAX need strtod to decide. */
+static int lex_number_full(sf_jsonproj *p, const unsigned char **sp, const unsigned char *e,
+                           int64_t *ival, int *is_real)
+{
+    const unsigned char *start = *sp, *s = start;
+    int neg = *s == '-';
+    s += neg;
+    if (s == e)
+        return num_bad(p, s, e);
+    const unsigned char *ip = s;
+    uint64_t u = 0;
+    if (*s == '0') {
+        s++;
+        if (s < e && is_digit(*s))
+            return num_bad(p, s, e);
+    } else if (is_digit(*s)) {
+        do {
+            u = u * 10 + (*s - '0');
+            s++;
+        } while (s < e && is_digit(*s));
+    } else {
+        return num_bad(p, s, e);
+    }
+    size_t nint = (size_t)(s - ip);
+    if (s == e || (*s != '.' && (*s | 0x20) != 'e')) {
+        if (nint >= 19) {
+            /* No leading zeros, so 20 digits are always too many. */
+            const uint64_t lim = (uint64_t)INT64_MAX + (uint64_t)neg;
+            if (nint > 19 || u > lim) {
+                if (bad_utf8_at(p, s, e))
+                    return NUM_ERROR;
+                return set_error(p, SF_REJ_INT_OVERFLOW, start, "integer out of int64 range");
+            }
+        }
+        *ival = neg ? (int64_t)(~u + 1) : (int64_t)u;
+        *is_real = 0;
+        *sp = s;
+        return 0;
+    }
+    const unsigned char *fp = s;
+    size_t nfrac = 0;
+    if (*s == '.') {
+        s++;
+        if (s == e || !is_digit(*s))
+            return num_bad(p, s, e);
+        fp = s;
+        do
+            s++;
+        while (s < e && is_digit(*s));
+        nfrac = (size_t)(s - fp);
+    }
+    int64_t ex = 0;
+    if (s < e && (*s | 0x20) == 'e') {
+        s++;
+        int eneg = 0;
+        if (s < e && (*s == '+' || *s == '-')) {
+            eneg = *s == '-';
+            s++;
+        }
+        if (s == e || !is_digit(*s))
+            return num_bad(p, s, e);
+        do {
+            if (ex < 100000000) /* saturate: far beyond any double */
+                ex = ex * 10 + (*s - '0');
+            s++;
+        } while (s < e && is_digit(*s));
+        if (eneg)
+            ex = -ex;
+    }
+    /* The value lies in [10^(k-1), 10^k); DBL_MAX is about 1.8e308. */
+    int64_t k;
+    if (*ip != '0') {
+        k = (int64_t)nint + ex;
+    } else {
+        size_t lz = 0;
+        while (lz < nfrac && fp[lz] == '0')
+            lz++;
+        k = lz == nfrac ? INT64_MIN : ex - (int64_t)lz;
+    }
+    if (k >= 309) {
+        int overflow = 1;
+        if (k == 309)
+            strtod_span(start, (size_t)(s - start), p->kbuf, &overflow);
+        if (overflow) {
+            if (bad_utf8_at(p, s, e))
+                return NUM_ERROR;
+            return set_error(p, SF_REJ_INVALID_JSON, start, "real number overflow");
+        }
+    }
+    *is_real = 1;
+    *sp = s;
+    return 0;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR_DIGITS 1
+/* How many of the 8 bytes in w (first byte lowest) are ASCII digits before
+ * the first non-digit. A byte is a digit when its high nibble is 3 both
+ * before and after adding 6; a carry out of a byte only happens for a
+ * non-digit and only disturbs bytes after it. */
+INLINE unsigned leading_digits(uint64_t w)
+{
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull;
+    uint64_t t = ((w & hi) | (((w + 0x0606060606060606ull) & hi) >> 4)) ^ 0x3333333333333333ull;
+    return t ? (unsigned)__builtin_ctzll(t) >> 3 : 8;
+}
+
+/* The value of 8 digit values (0..9), the first in the lowest byte: pairs,
+ * then quads, then the whole, each step one multiply. */
+INLINE uint64_t eight_digits(uint64_t d)
+{
+    d = d * 10 + (d >> 8);
+    d = ((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32)) +
+         ((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32))) >> 32;
+    return d;
+}
+#endif
+
+/* lex_number_full() with the common case inline: an integer of at most 18
+ * digits, which cannot overflow. */
+INLINE int lex_number(sf_jsonproj *p, const unsigned char **sp, const unsigned char *e,
+                      int64_t *ival, int *is_real)
+{
+    const unsigned char *ds = *sp + (**sp == '-'), *q = ds;
+    uint64_t u = 0;
+#ifdef SWAR_DIGITS
+    if (e - ds >= 8) {
+        uint64_t w;
+        memcpy(&w, ds, 8);
+        unsigned n = leading_digits(w);
+        if (n == 0)
+            return lex_number_full(p, sp, e, ival, is_real);
+        /* Digits below the top n bytes become leading zeros. */
+        u = eight_digits((w - 0x3030303030303030ull) << (8 * (8 - n)));
+        q = ds + n;
+        if (n < 8)
+            goto digits_done;
+    }
+#endif
+    while (q < e && is_digit(*q)) {
+        u = u * 10 + (*q - '0');
+        q++;
+    }
+#ifdef SWAR_DIGITS
+digits_done:;
+#endif
+    size_t nd = (size_t)(q - ds);
+    if (nd - 1 < 18 && (*ds != '0' || nd == 1) && (q == e || (*q != '.' && (*q | 0x20) != 'e'))) {
+        *ival = ds != *sp ? -(int64_t)u : (int64_t)u;
+        *is_real = 0;
+        *sp = q;
+        return 0;
+    }
+    return lex_number_full(p, sp, e, ival, is_real);
+}
+
+/* The double strtod (and so jansson) gives for a validated JSON real.
+ * Clinger's fast path when it is exact: at most 15 significant digits form
+ * an integer below 2^53, and 10^|e| for |e| <= 22 is a double, so one
+ * correctly rounded multiply or divide gives the correctly rounded result. */
+static double real_value(sf_jsonproj *p, const unsigned char *s, size_t n)
+{
+    const unsigned char *q = s, *e = s + n;
+    int neg = *q == '-';
+    q += neg;
+    uint64_t m = 0;
+    int sig = 0;
+    int64_t ex = 0;
+    for (; q < e && is_digit(*q); q++) {
+        if (m == 0 && *q == '0')
+            continue;
+        if (++sig <= 19)
+            m = m * 10 + (*q - '0');
+    }
+    if (q < e && *q == '.') {
+        for (q++; q < e && is_digit(*q); q++) {
+            ex--;
+            if (m == 0 && *q == '0')
+                continue;
+            if (++sig <= 19)
+                m = m * 10 + (*q - '0');
+        }
+    }
+    if (q < e && (*q | 0x20) == 'e') {
+        q++;
+        int eneg = 0;
+        if (*q == '+' || *q == '-')
+            eneg = *q++ == '-';
+        int64_t x = 0;
+        for (; q < e; q++)
+            if (x < 100000000)
+                x = x * 10 + (*q - '0');
+        ex += eneg ? -x : x;
+    }
+#if FLT_EVAL_METHOD == 0
+    if (m == 0)
+        return neg ? -0.0 : 0.0;
+    if (sig <= 15 && ex >= -22 && ex <= 22) {
+        double d = (double)m;
+        d = ex < 0 ? d / pow10_exact[-ex] : d * pow10_exact[ex];
+        return neg ? -d : d;
+    }
+#endif
+    int overflow;
+    char small[64];
+    return strtod_span(s, n, n < sizeof small ? small : p->kbuf, &overflow);
+}
+
+/* What jansson's lexer does with the token at s when the parser did not
+ * expect it (or it is nested too deep): 1 when reading it already sets an
+ * error (recorded), 0 when it would read without one. */
+static int lex_error(sf_jsonproj *p, const unsigned char *s, const unsigned char *e)
+{
+    if (s == e)
+        return 0;
+    unsigned c = *s;
+    if (c == '"') {
+        const unsigned char *q = s + 1;
+        int flags = 0;
+        size_t n;
+        return scan_string(p, &q, e, p->lb, NULL, &n, &flags) != 0;
+    }
+    if (c == '-' || is_digit(c)) {
+        const unsigned char *q = s;
+        int64_t iv;
+        int real;
+        int rc = lex_number(p, &q, e, &iv, &real);
+        /* A whole number was read with the byte after it. */
+        return rc == NUM_ERROR || (rc == 0 && bad_utf8_at(p, q, e));
+    }
+    if (is_alpha(c)) {
+        /* jansson reads a whole run of letters as one identifier. */
+        while (s < e && is_alpha(*s))
+            s++;
+        return bad_utf8_at(p, s, e);
+    }
+    return bad_utf8_at(p, s, e);
+}
+
+/* ---- converting -------------------------------------------------------- */
+
+static const char *str_ptr(const sf_jsonproj *p, const char *line, const pval *v)
+{
+    return v->inbuf ? p->sbuf + v->off : line + v->off;
+}
+
+/* The reference's description of a value in a type-mismatch message. */
+static void describe(sf_jsonproj *p, const char *line, const pval *v, char *out, size_t cap)
+{
+    switch (v->kind) {
+    case K_STR: {
+        size_t n = v->len;
+        snprintf(out, cap, "string \"%.*s%s\"", (int)(n > 40 ? 40 : n), str_ptr(p, line, v),
+                 n > 40 ? "..." : "");
+        break;
+    }
+    case K_INT: snprintf(out, cap, "int64 %lld", (long long)v->i); break;
+    case K_REAL: {
+        char b[SF_FMT_BUF];
+        sf_fmt_double(real_value(p, (const unsigned char *)line + v->off, v->len), b);
+        snprintf(out, cap, "double %s", b);
+        break;
+    }
+    case K_TRUE: snprintf(out, cap, "bool true"); break;
+    case K_FALSE: snprintf(out, cap, "bool false"); break;
+    case K_OBJ: snprintf(out, cap, "an object"); break;
+    case K_ARR: snprintf(out, cap, "an array"); break;
+    default: snprintf(out, cap, "null"); break;
+    }
+}
+
+static int mismatch(sf_jsonproj *p, const char *line, const pfield *f, const pval *v, char *msg,
+                    size_t cap)
+{
+    char what[96];
+    describe(p, line, v, what, sizeof what);
+    snprintf(msg, cap, "%s: expected %s%s, got %s", f->path, sf_type_name(f->type),
+             f->type == SF_DATE ? " (YYYY-MM-DD)" : "", what);
+    return 1 + SF_REJ_TYPE_MISMATCH;
+}
+
+static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *out, char *msg,
+                   size_t cap)
+{
+    const pval *v = &p->vals[f->state];
+    if (v->kind == K_MISSING || v->kind == K_NULL) {
+        *out = sf_null();
+        return 0;
+    }
+    switch (f->type) {
+    case SF_INT:
+        if (v->kind != K_INT)
+            return mismatch(p, line, f, v, msg, cap);
+        *out = sf_int(v->i);
+        return 0;
+    case SF_DOUBLE:
+        if (v->kind == K_INT)
+            *out = sf_double((double)v->i);
+        else if (v->kind == K_REAL)
+            *out = sf_double(real_value(p, (const unsigned char *)line + v->off, v->len));
+        else
+            return mismatch(p, line, f, v, msg, cap);
+        return 0;
+    case SF_STRING:
+        if (v->kind != K_STR)
+            return mismatch(p, line, f, v, msg, cap);
+        *out = sf_string(str_ptr(p, line, v), v->len);
+        return 0;
+    case SF_BOOL:
+        if (v->kind != K_TRUE && v->kind != K_FALSE)
+            return mismatch(p, line, f, v, msg, cap);
+        *out = sf_bool(v->kind == K_TRUE);
+        return 0;
+    case SF_DATE: {
+        int32_t days;
+        if (v->kind != K_STR || sf_parse_iso_date(str_ptr(p, line, v), v->len, &days) != 0)
+            return mismatch(p, line, f, v, msg, cap);
+        *out = sf_date(days);
+        return 0;
+    }
+    case SF_NULL: break;
+    }
+    *out = sf_null();
+    return 0;
+}
+
+/* ---- the decoder ------------------------------------------------------- */
+
+static inline void record(sf_jsonproj *p, int32_t cur, int kind)
+{
+    if (cur >= 0 && p->nodes[cur].state >= 0)
+        p->vals[p->nodes[cur].state].kind = (uint8_t)kind;
+}
+
+/* Equality of n-byte keys with two overlapping loads of the widest word
+ * that fits (keys are short). */
+INLINE int key_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        if (n > 16)
+            return memcmp(a, b, n) == 0;
+        uint64_t a0, b0, a1, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t a0, b0, a1, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 2) {
+        uint16_t a0, b0, a1, b1;
+        memcpy(&a0, a, 2);
+        memcpy(&b0, b, 2);
+        memcpy(&a1, a + n - 2, 2);
+        memcpy(&b1, b + n - 2, 2);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return n == 0 || a[0] == b[0];
+}
+
+/* The child of trie node obj named by the key k, or -1. */
+INLINE int32_t find_child(sf_jsonproj *p, int32_t obj, const char *k, size_t klen)
+{
+    node *o = &p->nodes[obj];
+    if (!((o->lens >> (klen < 63 ? klen : 63)) & 1))
+        return -1;
+    int32_t c = o->hint;
+    const node *nd = &p->nodes[c];
+    if (!(nd->klen == klen && key_eq(nd->key, k, klen))) {
+        for (c = o->child; c >= 0; c = nd->next) {
+            nd = &p->nodes[c];
+            if (nd->klen == klen && key_eq(nd->key, k, klen))
+                break;
+        }
+        if (c < 0)
+            return -1;
+    }
+    o->hint = nd->next >= 0 ? nd->next : o->child;
+    return c;
+}
+
+int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
+                       size_t msgcap)
+{
+    if (len + 1 > p->cap && grow(p, len + 1) != 0)
+        return SF_E_NOMEM;
+    if (!line)
+        line = "";
+    for (size_t i = 0; i < p->nvals; i++)
+        p->vals[i].kind = K_MISSING;
+    p->sused = 0;
+
+    const unsigned char *const b = (const unsigned char *)line, *const e = b + len;
+    const unsigned char *s = skip_ws(b, e);
+    p->lb = b;
+    const unsigned top = s < e ? *s : 0; /* first byte of the top-level value */
+    int depth = 0;
+    int32_t cur = 0; /* trie node of the value at s; -1 when not projected */
+    int rc;
+
+    /* Whitespace is looked for only where the expected byte is not found:
+     * most lines have none. */
+value:
+    if (depth >= MAX_DEPTH)
+        goto too_deep;
+    if (s == e) {
+        set_error(p, SF_REJ_INVALID_JSON, s, "unexpected end of input, a value expected");
+        goto fail;
+    }
+    switch (*s) {
+    case ' ': case '\t': case '\n': case '\r':
+        s = skip_ws(s + 1, e);
+        goto value;
+    case '{':
+        record(p, cur, K_OBJ);
+        p->stack[depth++] = cur >= 0 && p->nodes[cur].child >= 0 ? cur : -1;
+        s++;
+        if (s < e && *s == '"')
+            goto key;
+        s = skip_ws(s, e);
+        if (s < e && *s == '}') {
+            s++;
+            depth--;
+            goto after_value;
+        }
+        goto key;
+    case '[':
+        record(p, cur, K_ARR);
+        p->stack[depth++] = ARR_MARK;
+        s = skip_ws(s + 1, e);
+        if (s < e && *s == ']') {
+            s++;
+            depth--;
+            goto after_value;
+        }
+        goto element;
+    case '"': {
+        int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
+        const unsigned char *start = ++s;
+        int flags = 0;
+        size_t n = 0;
+        if (scan_string(p, &s, e, b, st >= 0 ? p->sbuf + p->sused : NULL, &n, &flags) != 0)
+            goto fail;
+        if (st >= 0) {
+            pval *v = &p->vals[st];
+            v->kind = K_STR;
+            if (flags & STR_ESC) {
+                v->inbuf = 1;
+                v->off = p->sused;
+                v->len = n;
+                p->sused += n;
+            } else {
+                v->inbuf = 0;
+                v->off = (size_t)(start - b);
+                v->len = (size_t)(s - 1 - start);
+            }
+        }
+        goto after_value;
+    }
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': {
+        const unsigned char *start = s;
+        int64_t iv = 0;
+        int real = 0;
+        if (lex_number(p, &s, e, &iv, &real) != 0)
+            goto fail;
+        int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
+        if (st >= 0) {
+            pval *v = &p->vals[st];
+            v->kind = real ? K_REAL : K_INT;
+            v->i = iv;
+            v->off = (size_t)(start - b);
+            v->len = (size_t)(s - start);
+        }
+        goto after_scalar;
+    }
+    case 't':
+        if (e - s >= 4 && memcmp(s, "true", 4) == 0) {
+            s += 4;
+            record(p, cur, K_TRUE);
+            goto after_scalar;
+        }
+        goto bad_token;
+    case 'f':
+        if (e - s >= 5 && memcmp(s, "false", 5) == 0) {
+            s += 5;
+            record(p, cur, K_FALSE);
+            goto after_scalar;
+        }
+        goto bad_token;
+    case 'n':
+        if (e - s >= 4 && memcmp(s, "null", 4) == 0) {
+            s += 4;
+            record(p, cur, K_NULL);
+            goto after_scalar;
+        }
+        goto bad_token;
+    default:
+        goto bad_token;
+    }
+
+after_scalar:
+    /* jansson's lexer reads one byte past a number or literal and puts it
+     * back; a NUL byte put back that way is lost, so skip it likewise. */
+    if (s < e && *s == '\0')
+        s++;
+after_value:
+    if (depth == 0)
+        goto done;
+    if (s == e) {
+        set_error(p, SF_REJ_INVALID_JSON, s, "unexpected end of input");
+        goto fail;
+    }
+    if (p->stack[depth - 1] != ARR_MARK) {
+        if (*s == ',') {
+            s++;
+            if (s < e && *s == '"')
+                goto key;
+            s = skip_ws(s, e);
+            goto key;
+        }
+        if (*s == '}') {
+            s++;
+            depth--;
+            goto after_value;
+        }
+    } else {
+        if (*s == ',') {
+            s = skip_ws(s + 1, e);
+            goto element;
+        }
+        if (*s == ']') {
+            s++;
+            depth--;
+            goto after_value;
+        }
+    }
+    if (*s <= ' ') {
+        const unsigned char *q = skip_ws(s, e);
+        if (q != s) {
+            s = q;
+            goto after_value;
+        }
+    }
+    goto bad_token;
+
+element:
+    /* jansson's array loop stops at the end of input before its depth
+     * check: there it is a syntax error even when nested too deep. */
+    if (s == e) {
+        set_error(p, SF_REJ_INVALID_JSON, s, "unexpected end of input in an array");
+        goto fail;
+    }
+    cur = -1;
+    goto value;
+
+key:
+    if (s == e || *s != '"')
+        goto bad_token;
+    {
+        int32_t obj = p->stack[depth - 1];
+        const unsigned char *kq = s, *ks = ++s;
+        int flags = 0;
+        size_t kn = 0;
+        if (scan_string(p, &s, e, b, obj >= 0 ? p->kbuf : NULL, &kn, &flags) != 0)
+            goto fail;
+        int32_t child = -1;
+        if (flags) {
+            if (flags & STR_NUL) {
+                set_error(p, SF_REJ_INVALID_JSON, kq, "NUL byte in object key");
+                goto fail;
+            }
+            if (obj >= 0)
+                child = find_child(p, obj, p->kbuf, kn);
+        } else if (obj >= 0) {
+            child = find_child(p, obj, (const char *)ks, (size_t)(s - 1 - ks));
+        }
+        if (s < e && *s == ':') {
+            s++;
+        } else {
+            s = skip_ws(s, e);
+            if (s == e || *s != ':')
+                goto bad_token;
+            s++;
+        }
+        if (child >= 0) {
+            /* A repeated key replaces everything projected below it. */
+            const node *nd = &p->nodes[child];
+            for (int32_t i = nd->lo; i < nd->hi; i++)
+                p->vals[i].kind = K_MISSING;
+        }
+        cur = child;
+        goto value;
+    }
+
+done:
+    s = skip_ws(s, e);
+    if (s != e) {
+        if (!lex_error(p, s, e))
+            set_error(p, SF_REJ_INVALID_JSON, s, "end of input expected after the value");
+        goto fail;
+    }
+    if (top != '{') {
+        snprintf(msg, msgcap, "not an object: the line is %s",
+                 top == '[' ? "an array" : "a scalar");
+        return 1 + SF_REJ_NOT_OBJECT;
+    }
+    for (size_t i = 0; i < p->nfields; i++) {
+        const pfield *f = &p->fields[i];
+        rc = convert(p, line, f, &row[f->slot], msg, msgcap);
+        if (rc)
+            return rc;
+    }
+    return 0;
+
+bad_token:
+    if (!lex_error(p, s, e))
+        set_error(p, SF_REJ_INVALID_JSON, s,
+                  s == e ? "unexpected end of input" : "unexpected token");
+    goto fail;
+
+too_deep:
+    if (!lex_error(p, s, e))
+        set_error(p, SF_REJ_TOO_DEEP, s, "maximum nesting depth (2048) reached");
+
+fail:
+    if (p->ebyte >= 0)
+        snprintf(msg, msgcap, "%s at column %zu: %s 0x%02x", sf_reject_reason_name(p->reason),
+                 (size_t)(p->epos - b) + 1, p->ewhat, (unsigned)p->ebyte);
+    else
+        snprintf(msg, msgcap, "%s at column %zu: %s", sf_reject_reason_name(p->reason),
+                 (size_t)(p->epos - b) + 1, p->ewhat);
+    return 1 + p->reason;
+}

@@ -1,0 +1,1012 @@
+/* test_jsonproj.c - the fast projection decoder against the jansson
+ * reference.
+ *
+ * Every line goes through both decoders (sf_decoder_new with each kind over
+ * the same fields) and run() asserts that they agree: same return, same
+ * values (doubles to the bit, strings byte for byte), and the same message
+ * where the message is part of the contract (type mismatch, not an object).
+ * Tests then check the expected values explicitly.
+ */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/decode.h"
+#include "core/error.h"
+#include "core/fmt.h"
+#include "core/jsonproj.h"
+
+enum { USER_ID, ITEM_ID, EVENT_TYPE, TS, PRICE, NAME, OK, DAY, A, QUANTITY, NDEFAULT };
+
+static const sf_decode_field default_fields[] = {
+    {"user_id", SF_INT, USER_ID},   {"item_id", SF_INT, ITEM_ID},
+    {"event_type", SF_STRING, EVENT_TYPE}, {"ts", SF_INT, TS},
+    {"props.price", SF_DOUBLE, PRICE}, {"name", SF_STRING, NAME},
+    {"ok", SF_BOOL, OK},            {"day", SF_DATE, DAY},
+    {"a", SF_DOUBLE, A},            {"props.quantity", SF_INT, QUANTITY},
+};
+
+#define MAXF 16
+
+typedef struct fixture {
+    sf_decoder *fast, *ref;
+    size_t nfields;
+    sf_value frow[MAXF], rrow[MAXF];
+    char fmsg[512], rmsg[512];
+} fixture;
+
+static void open_fx(fixture *fx, const sf_decode_field *f, size_t n)
+{
+    assert_true(n <= MAXF);
+    fx->nfields = n;
+    fx->fast = sf_decoder_new(SF_DECODER_FAST, f, n);
+    fx->ref = sf_decoder_new(SF_DECODER_JANSSON, f, n);
+    assert_non_null(fx->fast);
+    assert_non_null(fx->ref);
+}
+
+static void close_fx(fixture *fx)
+{
+    sf_decoder_free(fx->fast);
+    sf_decoder_free(fx->ref);
+    fx->fast = fx->ref = NULL;
+}
+
+static void reopen(fixture *fx, const sf_decode_field *f, size_t n)
+{
+    close_fx(fx);
+    open_fx(fx, f, n);
+}
+
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof *fx);
+    if (!fx)
+        return -1;
+    open_fx(fx, default_fields, NDEFAULT);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    close_fx(fx);
+    free(fx);
+    return 0;
+}
+
+static void assert_same_value(const sf_value *a, const sf_value *b, size_t field)
+{
+    if (a->type != b->type)
+        fail_msg("field %zu: fast type %d, jansson type %d", field, a->type, b->type);
+    switch (a->type) {
+    case SF_NULL: break;
+    case SF_BOOL: assert_int_equal(a->u.b, b->u.b); break;
+    case SF_INT: assert_true(a->u.i == b->u.i); break;
+    case SF_DOUBLE: assert_memory_equal(&a->u.d, &b->u.d, sizeof a->u.d); break;
+    case SF_DATE: assert_int_equal(a->u.date, b->u.date); break;
+    case SF_STRING:
+        assert_int_equal(a->u.s.n, b->u.s.n);
+        if (a->u.s.n)
+            assert_memory_equal(a->u.s.p, b->u.s.p, a->u.s.n);
+        break;
+    default: fail_msg("field %zu: bad type %d", field, a->type);
+    }
+}
+
+/* Decodes with both decoders, asserts they agree, returns the result. */
+static int run(fixture *fx, const char *line, size_t len)
+{
+    memset(fx->frow, 0xA5, sizeof fx->frow);
+    memset(fx->rrow, 0x5A, sizeof fx->rrow);
+    strcpy(fx->fmsg, "(unset)");
+    strcpy(fx->rmsg, "(unset)");
+    int rf = sf_decoder_decode(fx->fast, line, len, fx->frow, fx->fmsg, sizeof fx->fmsg);
+    int rr = sf_decoder_decode(fx->ref, line, len, fx->rrow, fx->rmsg, sizeof fx->rmsg);
+    if (rf != rr)
+        fail_msg("line \"%.*s\": fast %d (%s), jansson %d (%s)", (int)(len > 200 ? 200 : len),
+                 line, rf, fx->fmsg, rr, fx->rmsg);
+    if (rf == 1 + SF_REJ_TYPE_MISMATCH || rf == 1 + SF_REJ_NOT_OBJECT)
+        assert_string_equal(fx->fmsg, fx->rmsg);
+    if (rf == 0)
+        for (size_t i = 0; i < fx->nfields; i++)
+            assert_same_value(&fx->frow[i], &fx->rrow[i], i);
+    return rf;
+}
+
+#define RUN(fx, lit) run((fx), (lit), sizeof(lit) - 1)
+#define REJ(r) (1 + (r))
+
+static void expect_int(const fixture *fx, int slot, int64_t v)
+{
+    assert_int_equal(fx->frow[slot].type, SF_INT);
+    assert_true(fx->frow[slot].u.i == v);
+}
+
+static void expect_double(const fixture *fx, int slot, double v)
+{
+    assert_int_equal(fx->frow[slot].type, SF_DOUBLE);
+    assert_memory_equal(&fx->frow[slot].u.d, &v, sizeof v);
+}
+
+static void expect_bytes(const fixture *fx, int slot, const char *p, size_t n)
+{
+    assert_int_equal(fx->frow[slot].type, SF_STRING);
+    assert_int_equal(fx->frow[slot].u.s.n, n);
+    assert_memory_equal(fx->frow[slot].u.s.p, p, n);
+}
+
+#define EXPECT_STR(fx, slot, lit) expect_bytes((fx), (slot), (lit), sizeof(lit) - 1)
+
+static void expect_null(const fixture *fx, int slot)
+{
+    assert_int_equal(fx->frow[slot].type, SF_NULL);
+}
+
+/* ---- values ---- */
+
+static void test_kpi_event_line_extracts_projected_fields(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"event_id\":\"e0000000001\",\"user_id\":862,\"item_id\":22,"
+                             "\"event_type\":\"purchase\",\"ts\":1755649439,"
+                             "\"props\":{\"price\":354.41,\"quantity\":2}}"),
+                     0);
+    expect_int(fx, USER_ID, 862);
+    expect_int(fx, ITEM_ID, 22);
+    EXPECT_STR(fx, EVENT_TYPE, "purchase");
+    expect_int(fx, TS, 1755649439);
+    expect_double(fx, PRICE, 354.41);
+    expect_int(fx, QUANTITY, 2);
+    expect_null(fx, NAME);
+    expect_null(fx, OK);
+    expect_null(fx, DAY);
+    expect_null(fx, A);
+}
+
+static void test_decoder_reuse_resets_fields_missing_from_the_next_line(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":1,\"name\":\"x\\ny\",\"props\":{\"price\":2}}"), 0);
+    expect_int(fx, USER_ID, 1);
+    assert_int_equal(RUN(fx, "{\"item_id\":3}"), 0);
+    expect_null(fx, USER_ID);
+    expect_null(fx, NAME);
+    expect_null(fx, PRICE);
+    expect_int(fx, ITEM_ID, 3);
+}
+
+static void test_simple_escapes_decode_to_their_bytes(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t.\"}"), 0);
+    EXPECT_STR(fx, NAME, "q\" b\\ s/ \b\f\n\r\t.");
+}
+
+static void test_unicode_escapes_encode_as_utf8(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"\\u0041\\u00e9\\u07FF\\u0800\\u20AC\\uffff\"}"), 0);
+    EXPECT_STR(fx, NAME, "A\xc3\xa9\xdf\xbf\xe0\xa0\x80\xe2\x82\xac\xef\xbf\xbf");
+}
+
+static void test_surrogate_pair_escape_gives_four_byte_utf8(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"smile \\ud83d\\ude00!\",\"event_type\":\"\\uDBFF\\uDFFF\"}"),
+                     0);
+    EXPECT_STR(fx, NAME, "smile \xf0\x9f\x98\x80!");
+    EXPECT_STR(fx, EVENT_TYPE, "\xf4\x8f\xbf\xbf");
+}
+
+static void test_lone_high_surrogate_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uD800\"}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uD800x\"}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"other\":\"\\uDBFF\\n\"}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_lone_low_surrogate_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uDC00\"}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uDFFF\\uD800\"}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_high_surrogate_then_non_low_escape_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uD800\\u0041\"}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uD800\\uD800\\uDC00\"}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uD800\\\\u0041\"}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_invalid_utf8_later_in_string_beats_lone_surrogate(void **state)
+{
+    fixture *fx = *state;
+    /* jansson checks surrogates only once the whole string has been read. */
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uD800 \xff\"}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"name\":\"\\uD800\"\xff}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_nul_escape_in_value_is_kept(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"a\\u0000b\"}"), 0);
+    expect_bytes(fx, NAME, "a\0b", 3);
+}
+
+static void test_nul_escape_in_key_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\\u0000\":\"x\"}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"props\":{\"\\u0000\":1}}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_raw_nul_byte_in_string_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"a\0b\"}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"na\0me\":1}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_raw_nul_byte_where_a_token_starts_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":\0" "1}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "\0{}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{}\0"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":1 \0}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":1\0\0}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_nul_byte_right_after_number_or_literal_is_skipped_like_jansson(void **state)
+{
+    fixture *fx = *state;
+    /* jansson's lexer loses a NUL it reads past a number or literal. */
+    assert_int_equal(RUN(fx, "{\"user_id\":7\0,\"ok\":true\0}"), 0);
+    expect_int(fx, USER_ID, 7);
+    assert_int_equal(fx->frow[OK].type, SF_BOOL);
+    assert_int_equal(fx->frow[OK].u.b, 1);
+    assert_int_equal(RUN(fx, "{\"a\":1.5e3\0}"), 0);
+    expect_double(fx, A, 1500.0);
+}
+
+/* ---- UTF-8 ---- */
+
+static void test_valid_multibyte_utf8_is_kept_verbatim(void **state)
+{
+    fixture *fx = *state;
+    static const char *ok[] = {"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf",
+                               "\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80",
+                               "\xf4\x8f\xbf\xbf", "caf\xc3\xa9 \xe2\x82\xac"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "{\"name\":\"%s\"}", ok[i]);
+        assert_int_equal(run(fx, line, (size_t)n), 0);
+        expect_bytes(fx, NAME, ok[i], strlen(ok[i]));
+    }
+}
+
+static void test_invalid_utf8_in_strings_is_invalid_utf8(void **state)
+{
+    fixture *fx = *state;
+    static const char *bad[] = {
+        "\xc0\x80",         /* overlong NUL */
+        "\xc1\xbf",         /* overlong */
+        "\xe0\x80\xaf",     /* overlong 3-byte */
+        "\xf0\x80\x80\xaf", /* overlong 4-byte */
+        "\xed\xa0\x80",     /* UTF-16 surrogate encoded in UTF-8 */
+        "\xed\xbf\xbf",     /* another surrogate */
+        "\xf4\x90\x80\x80", /* above U+10FFFF */
+        "\xf5\x80\x80\x80", /* lead byte beyond the range */
+        "\xff",             /* never valid */
+        "\xfe",             /* never valid */
+        "\x80",             /* stray continuation */
+        "\xe2\x82",         /* truncated before the quote */
+        "\xc3",             /* truncated */
+        "\xc3\x28",         /* bad continuation */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "{\"name\":\"%s\"}", bad[i]);
+        assert_int_equal(run(fx, line, (size_t)n), REJ(SF_REJ_INVALID_UTF8));
+        n = snprintf(line, sizeof line, "{\"k%s\":1}", bad[i]);
+        assert_int_equal(run(fx, line, (size_t)n), REJ(SF_REJ_INVALID_UTF8));
+    }
+}
+
+static void test_utf8_truncated_by_end_of_line_is_invalid_utf8(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"name\":\"\xf0\x9f\x98"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"name\":\"x\"}\xe2\x82"), REJ(SF_REJ_INVALID_UTF8));
+}
+
+static void test_invalid_utf8_outside_strings_is_invalid_utf8(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":\xff}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "\xff"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"user_id\":1}\xc0\x80"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"ok\":true\xff}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"ok\":tru\xff}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"user_id\":-\xff}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"a\":1.\xff}"), REJ(SF_REJ_INVALID_UTF8));
+}
+
+static void test_valid_utf8_outside_strings_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":\xc3\xa9}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":1\xc2\xa0}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+/* ---- numbers ---- */
+
+static void test_leading_zeros_are_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":01}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":-01}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"a\":00.5}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":0}"), 0);
+    expect_int(fx, USER_ID, 0);
+}
+
+static void test_minus_zero_is_int_zero_and_double_negative_zero(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":-0,\"a\":-0.0,\"props\":{\"price\":-0e5}}"), 0);
+    expect_int(fx, USER_ID, 0);
+    expect_double(fx, A, -0.0);
+    assert_true(signbit(fx->frow[A].u.d));
+    expect_double(fx, PRICE, -0.0);
+    /* An integer -0 is int 0, so as a double it is +0.0 like the reference. */
+    assert_int_equal(RUN(fx, "{\"a\":-0}"), 0);
+    expect_double(fx, A, 0.0);
+    assert_false(signbit(fx->frow[A].u.d));
+}
+
+static void test_malformed_numbers_are_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    static const char *bad[] = {"+1", ".5", "5.", "1.e5", "1e", "1e+", "1E-", "-", "-a",
+                                "0x10", "1.5.3", "NaN", "Infinity", "-Infinity", "1e5e5",
+                                "--1", "01.5", "1_000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[64];
+        int n = snprintf(line, sizeof line, "{\"a\":%s}", bad[i]);
+        assert_int_equal(run(fx, line, (size_t)n), REJ(SF_REJ_INVALID_JSON));
+    }
+}
+
+static void test_exponent_forms_give_strtod_doubles(void **state)
+{
+    fixture *fx = *state;
+    static const char *nums[] = {
+        "1e2", "1E+2", "1e-2", "2.5E-3", "1e22", "1e23", "123456789012345.6",
+        "1234567890123456789", "0.1", "0.30000000000000004", "9007199254740993",
+        "9007199254740993.0", "2.2250738585072014e-308", "4.9e-324", "1.5e300",
+        "0.000000000000000000000000000001", "123.456e-7", "100000000000000000000000000",
+        "3.141592653589793238462643383279502884197", "-2.5e-3", "1e0", "0e0", "0.0e-9999"};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        char line[128];
+        int n = snprintf(line, sizeof line, "{\"a\":%s}", nums[i]);
+        int rc = run(fx, line, (size_t)n);
+        if (rc == REJ(SF_REJ_INT_OVERFLOW))
+            continue; /* the 27-digit integer: checked in the int64 test */
+        assert_int_equal(rc, 0);
+        expect_double(fx, A, strtod(nums[i], NULL));
+    }
+    assert_int_equal(RUN(fx, "{\"a\":1E+2}"), 0);
+    expect_double(fx, A, 100.0);
+}
+
+static void test_real_underflow_is_accepted(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"a\":1e-400}"), 0);
+    expect_double(fx, A, 0.0);
+    assert_int_equal(RUN(fx, "{\"a\":-1e-400}"), 0);
+    expect_double(fx, A, -0.0);
+    assert_int_equal(RUN(fx, "{\"a\":4.9406564584124654e-324}"), 0);
+    assert_true(fx->frow[A].u.d > 0.0);
+}
+
+static void test_real_overflow_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"a\":1e400}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"a\":-1e400}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"unprojected\":1.8e308}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"a\":1e99999999999999999999}"), REJ(SF_REJ_INVALID_JSON));
+    /* Around DBL_MAX strtod decides: the largest double and what rounds to it. */
+    assert_int_equal(RUN(fx, "{\"a\":1.7976931348623157e308}"), 0);
+    expect_double(fx, A, DBL_MAX);
+    assert_int_equal(RUN(fx, "{\"a\":1.7976931348623158e308}"), 0);
+    expect_double(fx, A, DBL_MAX);
+    assert_int_equal(RUN(fx, "{\"a\":1.7976931348623159e308}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"a\":0.00017976931348623159e312}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"a\":179769313486231570000e288}"), 0);
+}
+
+static void test_int64_limits(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":9223372036854775807}"), 0);
+    expect_int(fx, USER_ID, INT64_MAX);
+    assert_int_equal(RUN(fx, "{\"user_id\":9223372036854775808}"), REJ(SF_REJ_INT_OVERFLOW));
+    assert_int_equal(RUN(fx, "{\"user_id\":-9223372036854775808}"), 0);
+    expect_int(fx, USER_ID, INT64_MIN);
+    assert_int_equal(RUN(fx, "{\"user_id\":-9223372036854775809}"), REJ(SF_REJ_INT_OVERFLOW));
+    assert_int_equal(RUN(fx, "{\"user_id\":18446744073709551616}"), REJ(SF_REJ_INT_OVERFLOW));
+    assert_int_equal(RUN(fx, "{\"user_id\":99999999999999999999999}"), REJ(SF_REJ_INT_OVERFLOW));
+    /* An int64 in a double field converts like the reference's cast. */
+    assert_int_equal(RUN(fx, "{\"a\":9223372036854775807}"), 0);
+    expect_double(fx, A, (double)INT64_MAX);
+}
+
+static void test_int_overflow_in_unprojected_field_rejects_the_line(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"x\":[{\"y\":12345678901234567890}],\"user_id\":1}"),
+                     REJ(SF_REJ_INT_OVERFLOW));
+}
+
+static void test_overflow_then_invalid_utf8_byte_reports_utf8(void **state)
+{
+    fixture *fx = *state;
+    /* jansson reads the byte after a number before checking its range. */
+    assert_int_equal(RUN(fx, "[99999999999999999999\xff]"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "[1e400\xff]"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "[99999999999999999999\xc3\xa9]"), REJ(SF_REJ_INT_OVERFLOW));
+}
+
+/* ---- syntax ---- */
+
+static void test_all_whitespace_kinds_are_skipped(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, " \t\r\n{ \"user_id\" \n:\t5 ,\r\"props\" : { \"price\" :\n1.25 } "
+                             ",\"ok\":false\t}\r\n "),
+                     0);
+    expect_int(fx, USER_ID, 5);
+    expect_double(fx, PRICE, 1.25);
+    assert_int_equal(fx->frow[OK].type, SF_BOOL);
+    assert_int_equal(fx->frow[OK].u.b, 0);
+}
+
+static void test_other_whitespace_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":1}\v"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "\f{\"user_id\":1}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":\xc2\xa0" "1}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_empty_and_whitespace_only_lines_are_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(run(fx, "", 0), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, " \t\r\n"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_trailing_garbage_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":1}x"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":1} {}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":1},"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":1}}"), REJ(SF_REJ_INVALID_JSON));
+    /* The trailing token is read before the error, so its own error wins. */
+    assert_int_equal(RUN(fx, "{\"user_id\":1} 99999999999999999999"), REJ(SF_REJ_INT_OVERFLOW));
+    assert_int_equal(RUN(fx, "{\"user_id\":1} \"\xff\""), REJ(SF_REJ_INVALID_UTF8));
+}
+
+static void test_unexpected_token_is_read_before_the_syntax_error(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "[1 99999999999999999999]"), REJ(SF_REJ_INT_OVERFLOW));
+    assert_int_equal(RUN(fx, "{\"a\" \"b\xff\"}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{99999999999\xf0}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"a\":1 truex\xff}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"a\":1 1e400}"), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_structural_errors_are_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    static const char *bad[] = {"{\"user_id\":1,}", "{,}", "{\"a\"}", "{\"a\" 1}", "{\"a\":}",
+                                "[1,]", "[,1]", "[1 2]", "{\"a\":1 \"b\":2}", "{1:2}",
+                                "{'a':1}", "{\"a\":1]", "[1}", "{\"a\":truex}", "{\"a\":nul}",
+                                "{\"a\":True}", "{\"a\":\"x\"y}", "{\"a\":\"\\x\"}",
+                                "{\"a\":\"\\u12G4\"}", "{\"a\":\"tab\there\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(run(fx, bad[i], strlen(bad[i])), REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_invalid_json_message_gives_the_byte_column(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":1,}"), REJ(SF_REJ_INVALID_JSON));
+    assert_true(strncmp(fx->fmsg, "invalid JSON at column 14: ", 27) == 0);
+    assert_int_equal(RUN(fx, "{\"name\":\"\xc3\xa9\xff\"}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_true(strncmp(fx->fmsg, "invalid UTF-8 at column 12: ", 28) == 0);
+}
+
+static void test_every_prefix_of_a_valid_line_is_rejected_alike(void **state)
+{
+    fixture *fx = *state;
+    static const char line[] =
+        "{\"event_id\":\"e0000000001\",\"user_id\":-862,\"item_id\":22,\"event_type\":"
+        "\"caf\xc3\xa9 \\u00e9\\ud83d\\ude00\",\"ts\":1755649439,\"props\":{\"price\":3.5e-1,"
+        "\"q\":[true,false,null,{}]},\"ok\":true,\"day\":\"2025-08-19\"}";
+    size_t n = sizeof line - 1;
+    assert_int_equal(run(fx, line, n), 0);
+    for (size_t k = 0; k < n; k++) {
+        /* An exact-size copy, so a read past the prefix is an ASan error. */
+        char *prefix = malloc(k ? k : 1);
+        assert_non_null(prefix);
+        memcpy(prefix, line, k);
+        int rc = run(fx, prefix, k);
+        free(prefix);
+        if (rc == 0 || rc == REJ(SF_REJ_TYPE_MISMATCH) || rc == REJ(SF_REJ_NOT_OBJECT))
+            fail_msg("prefix of %zu bytes accepted", k);
+    }
+}
+
+/* ---- duplicate keys and paths ---- */
+
+static void test_duplicate_top_level_key_last_wins(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":1,\"name\":\"a\",\"user_id\":2,\"name\":\"b\\n\"}"), 0);
+    expect_int(fx, USER_ID, 2);
+    EXPECT_STR(fx, NAME, "b\n");
+    assert_int_equal(RUN(fx, "{\"user_id\":1,\"user_id\":null}"), 0);
+    expect_null(fx, USER_ID);
+}
+
+static void test_duplicate_prefix_key_resets_nested_fields(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(
+        RUN(fx, "{\"props\":{\"price\":1.5,\"quantity\":2},\"props\":{\"quantity\":3}}"), 0);
+    expect_null(fx, PRICE);
+    expect_int(fx, QUANTITY, 3);
+    assert_int_equal(RUN(fx, "{\"props\":{\"price\":1.5,\"price\":2.5}}"), 0);
+    expect_double(fx, PRICE, 2.5);
+}
+
+static void test_prefix_key_replaced_by_scalar_gives_null(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"props\":{\"price\":1.5},\"props\":5}"), 0);
+    expect_null(fx, PRICE);
+    assert_int_equal(RUN(fx, "{\"props\":5,\"props\":{\"price\":1.5}}"), 0);
+    expect_double(fx, PRICE, 1.5);
+}
+
+static void test_path_through_non_object_gives_null(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"props\":5}"), 0);
+    expect_null(fx, PRICE);
+    assert_int_equal(RUN(fx, "{\"props\":\"price\"}"), 0);
+    expect_null(fx, PRICE);
+    assert_int_equal(RUN(fx, "{\"props\":null}"), 0);
+    expect_null(fx, PRICE);
+}
+
+static void test_fields_inside_arrays_are_not_matched(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"props\":[{\"price\":1.5}],\"x\":[{\"user_id\":1}]}"), 0);
+    expect_null(fx, PRICE);
+    expect_null(fx, USER_ID);
+}
+
+static void test_escaped_key_matches_its_field(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"us\\u0065r_id\":5,\"pr\\u006fps\":{\"pri\\u0063e\":0.5}}"), 0);
+    expect_int(fx, USER_ID, 5);
+    expect_double(fx, PRICE, 0.5);
+}
+
+static void test_key_differing_in_any_one_byte_does_not_match(void **state)
+{
+    fixture *fx = *state;
+    for (size_t n = 1; n <= 20; n++) {
+        char key[32], other[32], line[96];
+        for (size_t i = 0; i < n; i++)
+            key[i] = (char)('a' + i);
+        key[n] = '\0';
+        const sf_decode_field f[] = {{key, SF_INT, 0}};
+        reopen(fx, f, 1);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(other, key, n + 1);
+            other[i] = '@';
+            int len = snprintf(line, sizeof line, "{\"%s\":1,\"%sx\":2,\"x%s\":3}", other, key, key);
+            assert_int_equal(run(fx, line, (size_t)len), 0);
+            expect_null(fx, 0);
+        }
+        int len = snprintf(line, sizeof line, "{\"%sx\":2,\"%s\":4}", key, key);
+        assert_int_equal(run(fx, line, (size_t)len), 0);
+        expect_int(fx, 0, 4);
+    }
+}
+
+static void test_field_that_is_also_a_path_prefix(void **state)
+{
+    fixture *fx = *state;
+    static const sf_decode_field f[] = {
+        {"props.price", SF_DOUBLE, 0}, {"props", SF_STRING, 1}, {"props.price", SF_INT, 2}};
+    reopen(fx, f, 3);
+    assert_int_equal(RUN(fx, "{\"props\":\"flat\"}"), 0);
+    expect_null(fx, 0);
+    EXPECT_STR(fx, 1, "flat");
+    expect_null(fx, 2);
+    assert_int_equal(RUN(fx, "{\"props\":{\"price\":7}}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "props: expected string, got an object");
+}
+
+static void test_same_path_twice_fills_both_slots(void **state)
+{
+    fixture *fx = *state;
+    static const sf_decode_field f[] = {{"v", SF_INT, 1}, {"v", SF_DOUBLE, 0}};
+    reopen(fx, f, 2);
+    assert_int_equal(RUN(fx, "{\"v\":3}"), 0);
+    expect_int(fx, 1, 3);
+    expect_double(fx, 0, 3.0);
+}
+
+static void test_empty_key_and_deep_paths(void **state)
+{
+    fixture *fx = *state;
+    static const sf_decode_field f[] = {{"", SF_STRING, 0}, {"a.b.c.d", SF_INT, 1},
+                                        {"a.b", SF_BOOL, 2}};
+    reopen(fx, f, 3);
+    assert_int_equal(RUN(fx, "{\"\":\"e\",\"a\":{\"b\":{\"c\":{\"d\":4}}}}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "a.b: expected bool, got an object");
+    assert_int_equal(RUN(fx, "{\"\":\"e\",\"a\":{\"b\":{\"c\":{\"d\":4}},\"b\":false}}"), 0);
+    EXPECT_STR(fx, 0, "e");
+    expect_null(fx, 1);
+    assert_int_equal(fx->frow[2].u.b, 0);
+}
+
+/* ---- types and messages ---- */
+
+static void test_type_mismatch_messages_match_the_reference(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"ts\":\"abc\"}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "ts: expected int64, got string \"abc\"");
+    assert_int_equal(RUN(fx, "{\"ts\":1.5}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "ts: expected int64, got double 1.5");
+    assert_int_equal(RUN(fx, "{\"ts\":1e300}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "ts: expected int64, got double 1e+300");
+    assert_int_equal(RUN(fx, "{\"ts\":-0.0}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "ts: expected int64, got double -0.0");
+    assert_int_equal(RUN(fx, "{\"event_type\":42}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "event_type: expected string, got int64 42");
+    assert_int_equal(RUN(fx, "{\"ok\":1}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "ok: expected bool, got int64 1");
+    assert_int_equal(RUN(fx, "{\"day\":\"2025-02-30\"}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "day: expected date (YYYY-MM-DD), got string \"2025-02-30\"");
+    assert_int_equal(RUN(fx, "{\"name\":[1]}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "name: expected string, got an array");
+    assert_int_equal(RUN(fx, "{\"name\":{}}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "name: expected string, got an object");
+    assert_int_equal(RUN(fx, "{\"a\":true}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "a: expected double, got bool true");
+    assert_int_equal(RUN(fx, "{\"user_id\":false}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "user_id: expected int64, got bool false");
+}
+
+static void test_mismatch_message_cuts_strings_at_40_bytes(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"ts\":\"0123456789012345678901234567890123456789X\"}"),
+                     REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg,
+                        "ts: expected int64, got string \"0123456789012345678901234567890123456789...\"");
+    /* Escapes are decoded first; printing stops at a NUL like the reference. */
+    assert_int_equal(RUN(fx, "{\"ts\":\"a\\\"b\\u0000c\"}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "ts: expected int64, got string \"a\"b\"");
+}
+
+static void test_first_mismatching_field_in_field_order_is_reported(void **state)
+{
+    fixture *fx = *state;
+    /* Field order, not line order: ts (field 3) comes before ok (field 6). */
+    assert_int_equal(RUN(fx, "{\"ok\":\"yes\",\"ts\":\"now\"}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "ts: expected int64, got string \"now\"");
+}
+
+static void test_syntax_error_beats_type_mismatch(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"ts\":\"abc\",\"x\":01}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"ts\":\"abc\",\"x\":\"\xff\"}"), REJ(SF_REJ_INVALID_UTF8));
+    assert_int_equal(RUN(fx, "{\"ts\":\"abc\",\"x\":99999999999999999999}"),
+                     REJ(SF_REJ_INT_OVERFLOW));
+}
+
+static void test_null_value_gives_null_for_every_type(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":null,\"event_type\":null,\"props\":{\"price\":null},"
+                             "\"ok\":null,\"day\":null}"),
+                     0);
+    expect_null(fx, USER_ID);
+    expect_null(fx, EVENT_TYPE);
+    expect_null(fx, PRICE);
+    expect_null(fx, OK);
+    expect_null(fx, DAY);
+}
+
+static void test_date_and_bool_fields_convert(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"day\":\"2025-08-19T23:30:00-02:00\",\"ok\":true}"), 0);
+    int32_t days;
+    assert_int_equal(sf_date_from_ymd(2025, 8, 20, &days), 0);
+    assert_int_equal(fx->frow[DAY].type, SF_DATE);
+    assert_int_equal(fx->frow[DAY].u.date, days);
+    assert_int_equal(fx->frow[OK].u.b, 1);
+    assert_int_equal(RUN(fx, "{\"day\":\"2025-08-1\\u0039\"}"), 0);
+    assert_int_equal(sf_date_from_ymd(2025, 8, 19, &days), 0);
+    assert_int_equal(fx->frow[DAY].u.date, days);
+}
+
+static void test_top_level_non_objects_are_not_objects(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "[1,2]"), REJ(SF_REJ_NOT_OBJECT));
+    assert_string_equal(fx->fmsg, "not an object: the line is an array");
+    assert_int_equal(RUN(fx, " \"s\" "), REJ(SF_REJ_NOT_OBJECT));
+    assert_string_equal(fx->fmsg, "not an object: the line is a scalar");
+    assert_int_equal(RUN(fx, "-1.5e3"), REJ(SF_REJ_NOT_OBJECT));
+    assert_int_equal(RUN(fx, "null"), REJ(SF_REJ_NOT_OBJECT));
+    assert_int_equal(RUN(fx, "7\0"), REJ(SF_REJ_NOT_OBJECT));
+    /* Trailing garbage is found first: the whole line is parsed. */
+    assert_int_equal(RUN(fx, "[1] x"), REJ(SF_REJ_INVALID_JSON));
+}
+
+/* ---- nesting ---- */
+
+static char *nested(size_t depth, const char *open, const char *inner, const char *close,
+                    size_t *len)
+{
+    size_t lo = strlen(open), li = strlen(inner), lc = strlen(close);
+    char *p = malloc(depth * (lo + lc) + li + 1);
+    assert_non_null(p);
+    size_t n = 0;
+    for (size_t i = 0; i < depth; i++, n += lo)
+        memcpy(p + n, open, lo);
+    memcpy(p + n, inner, li);
+    n += li;
+    for (size_t i = 0; i < depth; i++, n += lc)
+        memcpy(p + n, close, lc);
+    *len = n;
+    return p;
+}
+
+static void check_nested(fixture *fx, size_t depth, const char *open, const char *inner,
+                         const char *close, int expect)
+{
+    size_t n;
+    char *p = nested(depth, open, inner, close, &n);
+    int rc = run(fx, p, n);
+    free(p);
+    if (rc != expect)
+        fail_msg("depth %zu %s%s%s: got %d, expected %d", depth, open, inner, close, rc, expect);
+}
+
+static void test_nesting_at_the_limit_is_accepted(void **state)
+{
+    fixture *fx = *state;
+    /* 2048 nested containers; the innermost must then be empty. */
+    check_nested(fx, 2048, "[", "", "]", REJ(SF_REJ_NOT_OBJECT));
+    check_nested(fx, 2047, "[", "1", "]", REJ(SF_REJ_NOT_OBJECT));
+    check_nested(fx, 2047, "{\"props\":", "{}", "}", 0);
+    /* A syntax error inside the limit stays a syntax error. */
+    check_nested(fx, 2047, "{\"a\":", "", "}", REJ(SF_REJ_INVALID_JSON));
+}
+
+static void test_nesting_beyond_the_limit_is_too_deep(void **state)
+{
+    fixture *fx = *state;
+    check_nested(fx, 2049, "[", "", "]", REJ(SF_REJ_TOO_DEEP));
+    check_nested(fx, 2048, "[", "1", "]", REJ(SF_REJ_TOO_DEEP));
+    check_nested(fx, 2048, "{\"a\":", "{}", "}", REJ(SF_REJ_TOO_DEEP));
+    check_nested(fx, 2048, "[", "tx", "]", REJ(SF_REJ_TOO_DEEP));
+    check_nested(fx, 2047, "[", "{\"a\":", "", REJ(SF_REJ_TOO_DEEP));
+}
+
+static void test_too_deep_value_reports_its_own_token_error_first(void **state)
+{
+    fixture *fx = *state;
+    check_nested(fx, 2048, "[", "\"\xff\"", "]", REJ(SF_REJ_INVALID_UTF8));
+    check_nested(fx, 2048, "[", "99999999999999999999", "]", REJ(SF_REJ_INT_OVERFLOW));
+    check_nested(fx, 2048, "[", "\"\\uD800\"", "]", REJ(SF_REJ_INVALID_JSON));
+    check_nested(fx, 2048, "[", "t\xff", "]", REJ(SF_REJ_INVALID_UTF8));
+}
+
+static void test_array_ending_where_too_deep_element_was_due_is_invalid_json(void **state)
+{
+    fixture *fx = *state;
+    /* jansson's array loop stops at the end before its depth check... */
+    check_nested(fx, 2048, "[", "", "", REJ(SF_REJ_INVALID_JSON));
+    check_nested(fx, 2048, "[", " \n", "", REJ(SF_REJ_INVALID_JSON));
+    /* ...but an object's value goes through it. */
+    check_nested(fx, 2047, "[", "{\"a\":", "", REJ(SF_REJ_TOO_DEEP));
+}
+
+static void test_100k_deep_input_does_not_overflow_the_stack(void **state)
+{
+    fixture *fx = *state;
+    check_nested(fx, 100000, "[", "", "]", REJ(SF_REJ_TOO_DEEP));
+    check_nested(fx, 100000, "{\"props\":", "1", "}", REJ(SF_REJ_TOO_DEEP));
+    check_nested(fx, 100000, "[", "", "", REJ(SF_REJ_TOO_DEEP));
+}
+
+/* ---- sizes ---- */
+
+static void test_very_long_strings_and_keys(void **state)
+{
+    fixture *fx = *state;
+    size_t big = 1 << 20;
+    char *line = malloc(2 * big + 64);
+    assert_non_null(line);
+    size_t n = 0;
+    n += (size_t)sprintf(line + n, "{\"");
+    memset(line + n, 'k', big);
+    n += big;
+    n += (size_t)sprintf(line + n, "\":1,\"name\":\"");
+    for (size_t i = 0; i < big / 8; i++, n += 8)
+        memcpy(line + n, i % 2 ? "abc\xc3\xa9xyz" : "012345\\n", 8);
+    n += (size_t)sprintf(line + n, "\\\"\"}");
+    assert_int_equal(run(fx, line, n), 0);
+    assert_int_equal(fx->frow[NAME].type, SF_STRING);
+    assert_int_equal(fx->frow[NAME].u.s.n, big / 16 * 15 + 1);
+    assert_memory_equal(fx->frow[NAME].u.s.p, "012345\nabc\xc3\xa9xyz", 15);
+    free(line);
+    assert_int_equal(RUN(fx, "{\"user_id\":2}"), 0);
+    expect_int(fx, USER_ID, 2);
+}
+
+/* ---- the API ---- */
+
+static void test_decoder_kind_names_round_trip(void **state)
+{
+    (void)state;
+    sf_decoder_kind k = SF_DECODER_JANSSON;
+    assert_string_equal(sf_decoder_kind_name(SF_DECODER_FAST), "fast");
+    assert_string_equal(sf_decoder_kind_name(SF_DECODER_JANSSON), "jansson");
+    assert_int_equal(sf_decoder_kind_parse("fast", &k), 0);
+    assert_int_equal(k, SF_DECODER_FAST);
+    assert_int_equal(sf_decoder_kind_parse("jansson", &k), 0);
+    assert_int_equal(k, SF_DECODER_JANSSON);
+    assert_int_equal(sf_decoder_kind_parse("simdjson", &k), SF_E_INVAL);
+    assert_int_equal(sf_decoder_kind_parse("", &k), SF_E_INVAL);
+}
+
+static void test_fast_decoders_coexist_and_free_null_is_a_no_op(void **state)
+{
+    (void)state;
+    sf_decoder *a = sf_decoder_new(SF_DECODER_FAST, default_fields, NDEFAULT);
+    sf_decoder *b = sf_decoder_new(SF_DECODER_FAST, default_fields, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    sf_value row[NDEFAULT];
+    char msg[128];
+    assert_int_equal(sf_decoder_decode(b, "{\"x\":1}", 7, row, msg, sizeof msg), 0);
+    assert_int_equal(sf_decoder_decode(a, "{\"ts\":1}", 8, row, msg, sizeof msg), 0);
+    assert_int_equal(row[TS].u.i, 1);
+    sf_decoder_free(a);
+    sf_decoder_free(b);
+    sf_decoder_free(NULL);
+    sf_jsonproj_free(NULL);
+}
+
+static void test_jsonproj_api_decodes_directly(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(default_fields, NDEFAULT);
+    assert_non_null(p);
+    sf_value row[NDEFAULT];
+    char msg[128];
+    const char *line = "{\"event_type\":\"view\",\"ts\":\"x\"}";
+    assert_int_equal(sf_jsonproj_decode(p, line, strlen(line), row, msg, sizeof msg),
+                     REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(msg, "ts: expected int64, got string \"x\"");
+    line = "{\"event_type\":\"view\"}";
+    assert_int_equal(sf_jsonproj_decode(p, line, strlen(line), row, msg, sizeof msg), 0);
+    /* An unescaped string is borrowed from the line itself. */
+    assert_ptr_equal(row[EVENT_TYPE].u.s.p, line + 15);
+    sf_jsonproj_free(p);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_kpi_event_line_extracts_projected_fields),
+        T(test_decoder_reuse_resets_fields_missing_from_the_next_line),
+        T(test_simple_escapes_decode_to_their_bytes),
+        T(test_unicode_escapes_encode_as_utf8),
+        T(test_surrogate_pair_escape_gives_four_byte_utf8),
+        T(test_lone_high_surrogate_is_invalid_json),
+        T(test_lone_low_surrogate_is_invalid_json),
+        T(test_high_surrogate_then_non_low_escape_is_invalid_json),
+        T(test_invalid_utf8_later_in_string_beats_lone_surrogate),
+        T(test_nul_escape_in_value_is_kept),
+        T(test_nul_escape_in_key_is_invalid_json),
+        T(test_raw_nul_byte_in_string_is_invalid_json),
+        T(test_raw_nul_byte_where_a_token_starts_is_invalid_json),
+        T(test_nul_byte_right_after_number_or_literal_is_skipped_like_jansson),
+        T(test_valid_multibyte_utf8_is_kept_verbatim),
+        T(test_invalid_utf8_in_strings_is_invalid_utf8),
+        T(test_utf8_truncated_by_end_of_line_is_invalid_utf8),
+        T(test_invalid_utf8_outside_strings_is_invalid_utf8),
+        T(test_valid_utf8_outside_strings_is_invalid_json),
+        T(test_leading_zeros_are_invalid_json),
+        T(test_minus_zero_is_int_zero_and_double_negative_zero),
+        T(test_malformed_numbers_are_invalid_json),
+        T(test_exponent_forms_give_strtod_doubles),
+        T(test_real_underflow_is_accepted),
+        T(test_real_overflow_is_invalid_json),
+        T(test_int64_limits),
+        T(test_int_overflow_in_unprojected_field_rejects_the_line),
+        T(test_overflow_then_invalid_utf8_byte_reports_utf8),
+        T(test_all_whitespace_kinds_are_skipped),
+        T(test_other_whitespace_is_invalid_json),
+        T(test_empty_and_whitespace_only_lines_are_invalid_json),
+        T(test_trailing_garbage_is_invalid_json),
+        T(test_unexpected_token_is_read_before_the_syntax_error),
+        T(test_structural_errors_are_invalid_json),
+        T(test_invalid_json_message_gives_the_byte_column),
+        T(test_every_prefix_of_a_valid_line_is_rejected_alike),
+        T(test_duplicate_top_level_key_last_wins),
+        T(test_duplicate_prefix_key_resets_nested_fields),
+        T(test_prefix_key_replaced_by_scalar_gives_null),
+        T(test_path_through_non_object_gives_null),
+        T(test_fields_inside_arrays_are_not_matched),
+        T(test_escaped_key_matches_its_field),
+        T(test_key_differing_in_any_one_byte_does_not_match),
+        T(test_field_that_is_also_a_path_prefix),
+        T(test_same_path_twice_fills_both_slots),
+        T(test_empty_key_and_deep_paths),
+        T(test_type_mismatch_messages_match_the_reference),
+        T(test_mismatch_message_cuts_strings_at_40_bytes),
+        T(test_first_mismatching_field_in_field_order_is_reported),
+        T(test_syntax_error_beats_type_mismatch),
+        T(test_null_value_gives_null_for_every_type),
+        T(test_date_and_bool_fields_convert),
+        T(test_top_level_non_objects_are_not_objects),
+        T(test_nesting_at_the_limit_is_accepted),
+        T(test_nesting_beyond_the_limit_is_too_deep),
+        T(test_too_deep_value_reports_its_own_token_error_first),
+        T(test_array_ending_where_too_deep_element_was_due_is_invalid_json),
+        T(test_100k_deep_input_does_not_overflow_the_stack),
+        T(test_very_long_strings_and_keys),
+        cmocka_unit_test(test_decoder_kind_names_round_trip),
+        cmocka_unit_test(test_fast_decoders_coexist_and_free_null_is_a_no_op),
+        cmocka_unit_test(test_jsonproj_api_decodes_directly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
