@@ -33,7 +33,8 @@ struct sf_pipeline {
     size_t nsamples;
 };
 
-sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims, sf_error *err)
+sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
+                             sf_decoder_kind decoder, sf_error *err)
 {
     sf_pipeline *p = calloc(1, sizeof *p);
     const sf_job_input *fact = &job->inputs[job->fact];
@@ -53,7 +54,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims, sf_e
     p->groups = sf_job_new_groups(job);
     if (!p->groups)
         goto nomem;
-    p->dec = sf_decoder_new_jansson(fields, fact->ncolumns);
+    p->dec = sf_decoder_new(decoder, fields, fact->ncolumns);
     if (!p->dec)
         goto nomem;
     sf_arena_init(&p->scratch, 16 * 1024);

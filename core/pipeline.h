@@ -49,9 +49,11 @@ typedef struct sf_reject_sample {
 typedef struct sf_pipeline sf_pipeline;
 
 /* New pipeline for job; dims[i] is the table of dimension input i (NULL for
- * the fact input), borrowed for the pipeline's lifetime. Creates the jansson
- * decoder (see core/decode.h). Returns NULL with err set on failure. */
-sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims, sf_error *err);
+ * the fact input), borrowed for the pipeline's lifetime. decoder picks the
+ * JSON decoder (a jansson one takes over jansson's allocator while it lives,
+ * see core/decode.h). Returns NULL with err set on failure. */
+sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
+                             sf_decoder_kind decoder, sf_error *err);
 
 /* Processes one line of fact file number file, starting at byte offset.
  * Bad lines are counted, not errors. Returns 0 or SF_E_NOMEM. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/decode.h"
 #include "core/fmt.h"
 
 /* Set on ranks other than 0: every rank parses the same argv and reaches the
@@ -83,6 +84,12 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
         } else if (allow_run_opts && (IS_OPT("--output") || strcmp(a, "-o") == 0)) {
             NEXT_VALUE();
             o->output = val;
+        } else if (allow_run_opts && IS_OPT("--decoder")) {
+            NEXT_VALUE();
+            sf_decoder_kind k;
+            if (sf_decoder_kind_parse(val, &k) != 0)
+                return sf_cli_usage_error(usage, "--decoder takes fast or jansson, got '%s'", val);
+            o->decoder = (int)k;
         } else if (allow_run_opts && IS_OPT("--format")) {
             NEXT_VALUE();
             o->format = val;

@@ -81,6 +81,8 @@ static const char *const run_usage =
     "                        at most N files per value), local (every rank writes\n"
     "                        what it holds: up to one file per rank per value)\n"
     "  --max-line-bytes SIZE longer lines are rejected (default 16M)\n"
+    "  --decoder KIND        JSON decoder: fast (default; a strict projection\n"
+    "                        decoder) or jansson (the reference; same results)\n"
     "  --progress            progress on stderr (default: when stderr is a terminal)\n"
     "  --no-progress         no progress lines\n"
     "  --quiet               no end-of-run summary\n"

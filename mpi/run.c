@@ -917,11 +917,12 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
     int rc = sf_buf_printf(m, "{\n  \"shardflow_version\": \"%s\",\n  \"job\": ", SF_VERSION);
     rc |= sf_buf_json_string(m, job->name, strlen(job->name));
     rc |= sf_buf_printf(m, ",\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\","
-                        "\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
+                        "\n  \"decoder\": \"%s\",\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
                         "  \"partitioned_join\": %s%s%s,\n  \"partitions\": %d,\n"
                         "  \"write\": \"%s\",\n  \"status\": \"committed\",\n  \"inputs\": [",
                         R->runid, R->nranks,
                         R->o->schedule == SF_SCHED_STATIC ? "static" : "dynamic",
+                        sf_decoder_kind_name((sf_decoder_kind)R->o->decoder),
                         (unsigned long long)R->chunk_size, repartition_text(R->repartition),
                         R->join_step >= 0 ? "\"" : "",
                         R->join_step >= 0 ? job->inputs[job->steps[R->join_step].input].name
@@ -1259,7 +1260,7 @@ static int run_job(run *R)
         return 1;
     int progress = R->o->progress >= 0 ? R->o->progress : isatty(STDERR_FILENO);
     int rc = 0;
-    R->pipe = sf_pipeline_new(R->job, R->dims, &R->err);
+    R->pipe = sf_pipeline_new(R->job, R->dims, (sf_decoder_kind)R->o->decoder, &R->err);
     if (!R->pipe)
         rc = SF_E_NOMEM;
     size_t nchunks = 0;

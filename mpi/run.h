@@ -51,6 +51,7 @@ typedef struct sf_run_opts {
     uint64_t max_line;    /* bytes */
     int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */
     int quiet;            /* no summary table */
+    int decoder;          /* sf_decoder_kind: SF_DECODER_FAST (default) or _JANSSON */
 } sf_run_opts;
 
 /* What a run measured, for `shardflow experiment` (valid on rank 0). */

@@ -262,11 +262,12 @@ def cmd_daily_kpi(args):
     d = kpi_dirs(args)
     if not os.path.isfile(d["stamp"]):
         raise Failure("the dataset fixture (mpi.setup) has not completed: %s missing" % d["stamp"])
-    out = os.path.join(d["base"], "out_n%d_%s" % (args.np, args.schedule))
+    out = os.path.join(d["base"], "out_n%d_%s_%s" % (args.np, args.schedule, args.decoder))
     shutil.rmtree(out, ignore_errors=True)
     inputs = [(n, os.path.join(d["data"], n + ".jsonl")) for n in ("events", "users", "items")]
     run(engine_run(args, args.np, inputs, out,
-                   ["--chunk-size", "64K", "--schedule", args.schedule, "--shuffle-round", "16K"]))
+                   ["--chunk-size", "64K", "--schedule", args.schedule, "--shuffle-round", "16K",
+                    "--decoder", args.decoder]))
     compare_run(out, d["ref"], d["ref_counts"])
 
 
@@ -280,7 +281,7 @@ def bad_lines_reference(args, base):
 
 
 def cmd_bad_lines(args):
-    base = os.path.join(args.work, "bad_lines_n%d" % args.np)
+    base = os.path.join(args.work, "bad_lines_n%d_%s" % (args.np, args.decoder))
     reset_dir(base)
     inputs, ref, counts = bad_lines_reference(args, base)
     with open(counts, encoding="utf-8") as fh:
@@ -289,7 +290,8 @@ def cmd_bad_lines(args):
     out = os.path.join(base, "out")
     # Chunks far smaller than the file, so lines straddle chunk edges.
     run(engine_run(args, args.np, inputs, out,
-                   ["--chunk-size", "1K", "--schedule", "dynamic", "--shuffle-round", "16K"]))
+                   ["--chunk-size", "1K", "--schedule", "dynamic", "--shuffle-round", "16K",
+                    "--decoder", args.decoder]))
     compare_run(out, ref, counts)
 
 
@@ -572,8 +574,10 @@ def main(argv):
     p = sub.add_parser("daily_kpi")
     p.add_argument("--np", type=int, required=True)
     p.add_argument("--schedule", choices=("static", "dynamic"), required=True)
+    p.add_argument("--decoder", choices=("fast", "jansson"), default="fast")
     p = sub.add_parser("bad_lines")
     p.add_argument("--np", type=int, required=True)
+    p.add_argument("--decoder", choices=("fast", "jansson"), default="fast")
     p = sub.add_parser("strategies")
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("experiment")
