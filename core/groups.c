@@ -37,7 +37,26 @@ typedef struct distinct_set {
     sf_hmap *set;    /* generic: keys are uint32 group index (LE) + encoded value */
     uint32_t *head;  /* per group: first entry (slot or map entry) + 1, 0 = none */
     uint32_t *next;  /* per entry: next entry + 1 in the same group */
+    /* Dense mode, for int64/date values in a small range: a bitmap per group
+     * (bit k = value base + k), which keeps the whole set in cache. Values
+     * outside [base, base + span), and groups past the memory budget, stay
+     * in the pair table; each value lives in exactly one of the two. */
+    int dense;       /* 0 undecided, 1 on, -1 never (range too wide) */
+    uint64_t seen;   /* values offered while undecided */
+    int64_t vmin, vmax;
+    int64_t base;
+    uint64_t span;   /* bits per bitmap, a multiple of 64 */
+    uint64_t **bitmaps; /* per group index: bitmap, NULL undecided, or NO_BITMAP */
+    size_t nbitmaps;
+    size_t bitmap_bytes;
+    sf_arena bitmem;
 } distinct_set;
+
+#define DENSE_DECIDE_AFTER 65536          /* values seen before choosing dense mode */
+#define DENSE_MAX_SPAN ((uint64_t)1 << 21) /* bits per group bitmap at most */
+#define DENSE_BUDGET ((size_t)32 << 20)    /* bitmap bytes per distinct set at most */
+static uint64_t no_bitmap_mark;
+#define NO_BITMAP (&no_bitmap_mark)
 
 struct sf_groups {
     sf_agg_def *defs;
@@ -93,6 +112,9 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
             ds->type = defs[j].arg_type;
             ds->fixed = ds->type == SF_INT || ds->type == SF_DOUBLE || ds->type == SF_DATE ||
                         ds->type == SF_BOOL;
+            sf_arena_init(&ds->bitmem, 256 * 1024);
+            if (ds->type != SF_INT && ds->type != SF_DATE)
+                ds->dense = -1;
             if (ds->fixed) {
                 ds->mask = 1023;
                 ds->pairs = calloc(2 * (ds->mask + 1), sizeof *ds->pairs);
@@ -135,6 +157,8 @@ void sf_groups_free(sf_groups *g)
     for (size_t s = 0; s < g->nsets; s++) {
         sf_hmap_free(g->sets[s].set);
         free(g->sets[s].pairs);
+        free(g->sets[s].bitmaps);
+        sf_arena_free(&g->sets[s].bitmem);
         free(g->sets[s].head);
         free(g->sets[s].next);
     }
@@ -252,19 +276,148 @@ static int pairs_grow(distinct_set *ds)
     return 0;
 }
 
+/* The int64 a dense-capable value stands for (int64 or date). */
+static int64_t dense_value(sf_type t, uint64_t bits)
+{
+    return t == SF_DATE ? (int64_t)(int32_t)(uint32_t)bits : (int64_t)bits;
+}
+
+/* The bitmap of group idx, allocated on its first use while the budget
+ * lasts; NULL when the group has none (its values stay in the pair table).
+ * *nomem is set when memory ran out. */
+static uint64_t *group_bitmap(distinct_set *ds, uint32_t idx, int *nomem)
+{
+    if (idx >= ds->nbitmaps) {
+        size_t n = ds->nbitmaps ? ds->nbitmaps : 1024;
+        while (n <= idx)
+            n *= 2;
+        uint64_t **b = realloc(ds->bitmaps, n * sizeof *b);
+        if (!b) {
+            *nomem = 1;
+            return NULL;
+        }
+        memset(b + ds->nbitmaps, 0, (n - ds->nbitmaps) * sizeof *b);
+        ds->bitmaps = b;
+        ds->nbitmaps = n;
+    }
+    uint64_t *bm = ds->bitmaps[idx];
+    if (bm == NO_BITMAP)
+        return NULL;
+    if (bm)
+        return bm;
+    size_t bytes = ds->span / 8;
+    if (ds->bitmap_bytes + bytes > DENSE_BUDGET) {
+        ds->bitmaps[idx] = NO_BITMAP; /* decided for good: no value moves later */
+        return NULL;
+    }
+    bm = sf_arena_alloc(&ds->bitmem, bytes);
+    if (!bm) {
+        *nomem = 1;
+        return NULL;
+    }
+    memset(bm, 0, bytes);
+    ds->bitmap_bytes += bytes;
+    ds->bitmaps[idx] = bm;
+    return bm;
+}
+
+/* Sets value x of group idx in its bitmap if it belongs there. Returns 1 if
+ * it did (*added says whether the bit was new), 0 if x stays in the pair
+ * table, or SF_E_NOMEM. */
+static int dense_set(distinct_set *ds, uint32_t idx, int64_t x, int *added)
+{
+    if (x < ds->base || (uint64_t)x - (uint64_t)ds->base >= ds->span)
+        return 0;
+    int nomem = 0;
+    uint64_t *bm = group_bitmap(ds, idx, &nomem);
+    if (nomem)
+        return SF_E_NOMEM;
+    if (!bm)
+        return 0;
+    uint64_t off = (uint64_t)x - (uint64_t)ds->base, bit = 1ull << (off & 63);
+    *added = !(bm[off >> 6] & bit);
+    bm[off >> 6] |= bit;
+    return 1;
+}
+
+static int pair_insert(distinct_set *ds, uint64_t tag, uint64_t bits, int *added)
+{
+    if ((ds->count + 1) * 10 > (ds->mask + 1) * 7 && pairs_grow(ds) != 0)
+        return SF_E_NOMEM;
+    size_t pos = pair_slot(ds, tag, bits);
+    *added = !ds->pairs[2 * pos];
+    if (*added) {
+        ds->pairs[2 * pos] = tag;
+        ds->pairs[2 * pos + 1] = bits;
+        ds->count++;
+    }
+    return 0;
+}
+
+/* After enough values: if their range is small, switch to bitmaps and move
+ * every pair that belongs in one there. */
+static int maybe_go_dense(distinct_set *ds, size_t ngroups)
+{
+    uint64_t range = (uint64_t)ds->vmax - (uint64_t)ds->vmin + 1;
+    uint64_t span = (2 * range + 63) & ~(uint64_t)63;
+    if (range == 0 || range > DENSE_MAX_SPAN / 2 || ngroups * (span / 8) > DENSE_BUDGET ||
+        ds->vmin < INT64_MIN / 2 || ds->vmax > INT64_MAX / 2) {
+        ds->dense = -1;
+        return 0;
+    }
+    ds->dense = 1;
+    ds->span = span;
+    ds->base = ds->vmin - (int64_t)((span - range) / 2);
+    uint64_t *old = ds->pairs;
+    size_t old_slots = ds->mask + 1;
+    ds->pairs = calloc(2 * old_slots, sizeof *ds->pairs);
+    if (!ds->pairs) {
+        ds->pairs = old;
+        return SF_E_NOMEM;
+    }
+    ds->count = 0;
+    int rc = 0;
+    for (size_t i = 0; i < old_slots && !rc; i++) {
+        if (!old[2 * i])
+            continue;
+        int added;
+        rc = dense_set(ds, (uint32_t)(old[2 * i] - 1), dense_value(ds->type, old[2 * i + 1]),
+                       &added);
+        if (rc == 0)
+            rc = pair_insert(ds, old[2 * i], old[2 * i + 1], &added);
+        else if (rc == 1)
+            rc = 0;
+    }
+    free(old);
+    return rc;
+}
+
 static int distinct_add(sf_groups *g, int set, uint32_t idx, const sf_value *v)
 {
     distinct_set *ds = &g->sets[set];
     if (ds->fixed) {
-        if ((ds->count + 1) * 10 > (ds->mask + 1) * 7 && pairs_grow(ds) != 0)
-            return SF_E_NOMEM;
         uint64_t tag = (uint64_t)idx + 1, bits = fixed_bits(ds->type, v);
-        size_t pos = pair_slot(ds, tag, bits);
-        if (!ds->pairs[2 * pos]) {
-            ds->pairs[2 * pos] = tag;
-            ds->pairs[2 * pos + 1] = bits;
-            ds->count++;
+        int added = 0, rc;
+        if (ds->dense == 1) {
+            rc = dense_set(ds, idx, dense_value(ds->type, bits), &added);
+            if (rc < 0)
+                return rc;
+            if (rc == 1) {
+                if (added)
+                    g->prepared = 0;
+                return 0;
+            }
+        }
+        if ((rc = pair_insert(ds, tag, bits, &added)) != 0)
+            return rc;
+        if (added)
             g->prepared = 0;
+        if (ds->dense == 0) {
+            int64_t x = dense_value(ds->type, bits);
+            ds->vmin = ds->seen == 0 || x < ds->vmin ? x : ds->vmin;
+            ds->vmax = ds->seen == 0 || x > ds->vmax ? x : ds->vmax;
+            if (++ds->seen == DENSE_DECIDE_AFTER)
+                return maybe_go_dense(ds, sf_hmap_count(g->map));
         }
         return 0;
     }
@@ -391,6 +544,9 @@ int sf_groups_prepare_export(sf_groups *g)
             int64_t c = 0;
             for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
                 c++;
+            const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
+            for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64; w++)
+                c += __builtin_popcountll(bm[w]);
             *(int64_t *)((char *)st + g->off[j]) = c;
         }
     }
@@ -466,6 +622,15 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
         case SF_AGG_COUNT_DISTINCT: {
             const distinct_set *ds = &g->sets[g->distinct[j]];
             rc = put_leb(out, (uint64_t)*(const int64_t *)s);
+            const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
+            for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64 && !rc; w++) {
+                for (uint64_t word = bm[w]; word && !rc; word &= word - 1) {
+                    int64_t x = ds->base + (int64_t)(w * 64 + (uint64_t)__builtin_ctzll(word));
+                    sf_value v = ds->type == SF_DATE ? sf_date((int32_t)x) : sf_int(x);
+                    if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
+                        out->n += sf_value_encode(&v, out->p + out->n);
+                }
+            }
             for (uint32_t e = ds->head[i]; e && rc == 0; e = ds->next[e - 1]) {
                 if (ds->fixed) {
                     sf_value v = fixed_value(ds->type, ds->pairs[2 * (e - 1) + 1]);
@@ -642,7 +807,7 @@ size_t sf_groups_memory(const sf_groups *g)
     size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap;
     for (size_t s = 0; s < g->nsets; s++) {
         const distinct_set *ds = &g->sets[s];
-        m += ds->fixed ? 16 * (ds->mask + 1) : sf_hmap_memory(ds->set);
+        m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved : sf_hmap_memory(ds->set);
     }
     return m;
 }

@@ -312,6 +312,80 @@ static void test_count_distinct_counts_each_value_once(void **state)
     sf_groups_free(g);
 }
 
+/* count_distinct of int64 values switches to per-group bitmaps once it has
+ * seen 65536 values in a small range; values outside the range (before and
+ * after the switch) stay in the pair table. Counts must stay exact through
+ * the switch, across split tables and merges. */
+static void test_count_distinct_exact_through_dense_mode(void **state)
+{
+    const aggs *a = *state;
+    enum { NGROUPS = 7, PER_TABLE = 100000 };
+    static const char *const countries[NGROUPS] = {"A", "B", "C", "D", "E", "F", "G"};
+    /* Expected counts: a bitset per group over the values used. */
+    static unsigned char seen[NGROUPS][4000 + 64];
+    memset(seen, 0, sizeof seen);
+    sf_groups *parts[2], *merged = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(merged);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    uint64_t x = 12345;
+    for (int t = 0; t < 2; t++) {
+        parts[t] = sf_groups_new(a->defs, NAGGS);
+        assert_non_null(parts[t]);
+        for (int i = 0; i < PER_TABLE; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int grp = (int)((x >> 33) % NGROUPS);
+            /* Mostly users 1..1000; 1 in 50 far outside (ids 3001..4000
+             * are "outside" only until the range is learned: the first
+             * 65536 values decide it). */
+            int64_t user = (x >> 40) % 50 == 0 ? 3001 + (int64_t)((x >> 20) % 1000)
+                                              : 1 + (int64_t)((x >> 10) % 1000);
+            if (t == 1 && i > PER_TABLE / 2 && (x >> 45) % 7 == 0)
+                user = 100000 + (int64_t)((x >> 12) % 50); /* beyond any range */
+            in_row r = {countries[grp], 1, 1, 1, 1.0, user, "k"};
+            feed(parts[t], &r, &scratch);
+            if (user < 4000 + 64)
+                seen[grp][user] = 1;
+        }
+    }
+    /* Far values, counted apart. */
+    int far[NGROUPS][50];
+    memset(far, 0, sizeof far);
+    x = 12345;
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < PER_TABLE; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int grp = (int)((x >> 33) % NGROUPS);
+            if (t == 1 && i > PER_TABLE / 2 && (x >> 45) % 7 == 0)
+                far[grp][(x >> 12) % 50] = 1;
+        }
+    }
+    sf_buf rec = SF_BUF_INIT;
+    sf_error err;
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(sf_groups_prepare_export(parts[t]), 0);
+        for (size_t i = 0; i < sf_groups_count(parts[t]); i++) {
+            rec.n = 0;
+            assert_int_equal(sf_groups_export(parts[t], i, &rec), 0);
+            assert_int_equal(sf_groups_merge_record(merged, rec.p, rec.n, &err), 0);
+        }
+    }
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    for (int grp = 0; grp < NGROUPS; grp++) {
+        int64_t want = 0;
+        for (int v = 0; v < 4000 + 64; v++)
+            want += seen[grp][v];
+        for (int v = 0; v < 50; v++)
+            want += far[grp][v];
+        assert_int_result(merged, countries[grp], A_USERS, want);
+    }
+    sf_buf_free(&rec);
+    sf_arena_free(&scratch);
+    for (int t = 0; t < 2; t++)
+        sf_groups_free(parts[t]);
+    sf_groups_free(merged);
+}
+
 static void test_count_distinct_is_per_group(void **state)
 {
     /* The same user in two groups counts once in each. */
@@ -684,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_mean_of_int_and_double),
         cmocka_unit_test(test_count_distinct_counts_each_value_once),
         cmocka_unit_test(test_count_distinct_is_per_group),
+        cmocka_unit_test(test_count_distinct_exact_through_dense_mode),
         cmocka_unit_test(test_null_inputs_are_skipped),
         cmocka_unit_test(test_group_with_only_nulls_gives_null_sums_and_zero_counts),
         cmocka_unit_test(test_null_key_is_a_group_of_its_own),
