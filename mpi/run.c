@@ -1279,7 +1279,8 @@ static int run_job(run *R)
 
     sf_metrics_begin(&R->m, &R->shuffle);
     const char *paths[1] = {R->job->inputs[R->job->fact].path};
-    rc = sf_scan_run(R->comm, paths, chunks, nchunks, R->o, progress, R->pipe, R->stream,
+    sf_scan_sink sink = sf_scan_pipeline_sink(R->pipe);
+    rc = sf_scan_run(R->comm, paths, chunks, nchunks, R->o, progress, &sink, R->stream,
                      &R->scan, &R->err);
     free(chunks);
     if (R->stream) {

@@ -22,6 +22,29 @@
 #define NO_MORE (-1)
 #define ABORTED (-2)
 
+static int pipeline_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
+{
+    return sf_pipeline_push(ctx, line, len, file, offset);
+}
+
+static void pipeline_too_long(void *ctx, int file, uint64_t offset, const char *msg)
+{
+    sf_pipeline_reject(ctx, file, offset, SF_REJ_LINE_TOO_LONG, msg);
+}
+
+static int pipeline_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
+{
+    (void)chunk;
+    sf_pipeline_add_bytes(ctx, bytes);
+    return 0;
+}
+
+sf_scan_sink sf_scan_pipeline_sink(sf_pipeline *p)
+{
+    sf_scan_sink k = {pipeline_line, pipeline_too_long, NULL, pipeline_chunk_end, p};
+    return k;
+}
+
 sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
                               size_t *n)
 {
@@ -50,7 +73,7 @@ typedef struct scan_state {
     const sf_chunk *chunks;
     size_t nchunks;
     const sf_run_opts *o;
-    sf_pipeline *p;
+    const sf_scan_sink *sink;
     sf_stream *stream;
     sf_scan_stats *stats;
     sf_error *err;
@@ -138,7 +161,11 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
 {
     sf_range_reader *r = NULL;
     const char *path = s->paths[c->file];
-    int rc = sf_range_reader_open(&r, path, c->start, c->end, 0, (size_t)s->o->max_line, s->err);
+    size_t index = (size_t)(c - s->chunks);
+    int rc = s->sink->chunk_begin ? s->sink->chunk_begin(s->sink->ctx, index) : 0;
+    if (rc)
+        return rc;
+    rc = sf_range_reader_open(&r, path, c->start, c->end, 0, (size_t)s->o->max_line, s->err);
     if (rc)
         return rc;
     const char *line;
@@ -147,14 +174,15 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
     for (;;) {
         rc = sf_range_reader_next(r, &line, &len, &off, s->err);
         if (rc == 1) {
-            rc = sf_pipeline_push(s->p, line, len, c->file, off);
+            rc = s->sink->line(s->sink->ctx, line, len, c->file, off);
             if (rc) {
-                sf_error_set(s->err, rc, "%s: out of memory at byte %llu", path,
-                             (unsigned long long)off);
+                if (!s->err->msg[0] || s->err->code != rc)
+                    sf_error_set(s->err, rc, "%s: byte %llu: %s", path, (unsigned long long)off,
+                                 sf_strerror(rc));
                 break;
             }
         } else if (rc == SF_E_LIMIT) {
-            sf_pipeline_reject(s->p, c->file, off, SF_REJ_LINE_TOO_LONG, s->err->msg);
+            s->sink->too_long(s->sink->ctx, c->file, off, s->err->msg);
             rc = 0;
         } else {
             break; /* 0: end of range; < 0: read error with err set */
@@ -168,9 +196,11 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
                 print_progress(s, sf_range_reader_bytes(r), 0);
         }
     }
-    sf_pipeline_add_bytes(s->p, sf_range_reader_bytes(r));
+    uint64_t bytes = sf_range_reader_bytes(r);
     sf_range_reader_close(r);
     s->stats->chunks++;
+    if (!rc && s->sink->chunk_end)
+        rc = s->sink->chunk_end(s->sink->ctx, index, bytes);
     return rc;
 }
 
@@ -225,7 +255,7 @@ static int scan_dynamic(scan_state *s)
 }
 
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
-                const sf_run_opts *o, int progress, sf_pipeline *p, sf_stream *stream,
+                const sf_run_opts *o, int progress, const sf_scan_sink *sink, sf_stream *stream,
                 sf_scan_stats *stats, sf_error *err)
 {
     scan_state s;
@@ -237,7 +267,7 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     s.chunks = chunks;
     s.nchunks = nchunks;
     s.o = o;
-    s.p = p;
+    s.sink = sink;
     s.stream = stream;
     s.stats = stats;
     s.err = err;

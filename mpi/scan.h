@@ -24,6 +24,22 @@ typedef struct sf_chunk {
     uint64_t end;
 } sf_chunk;
 
+/* Where scanned lines go. line() gets every owned line of a chunk in order
+ * (len 0 for an empty line) and returns 0 or an error that stops the scan;
+ * too_long() gets a line over --max-line-bytes (skipped) with the reader's
+ * message; chunk_begin()/chunk_end() (may be NULL) bracket each chunk this
+ * rank scans, chunk_end() with the bytes the chunk owned. */
+typedef struct sf_scan_sink {
+    int (*line)(void *ctx, const char *line, size_t len, int file, uint64_t offset);
+    void (*too_long)(void *ctx, int file, uint64_t offset, const char *msg);
+    int (*chunk_begin)(void *ctx, size_t chunk);
+    int (*chunk_end)(void *ctx, size_t chunk, uint64_t bytes);
+    void *ctx;
+} sf_scan_sink;
+
+/* A sink that pushes lines through a pipeline (sf_pipeline_push). */
+sf_scan_sink sf_scan_pipeline_sink(sf_pipeline *p);
+
 typedef struct sf_scan_stats {
     uint64_t chunks;   /* chunks this rank scanned */
     uint64_t requests; /* dynamic: chunk requests served (rank 0) */
@@ -35,15 +51,15 @@ typedef struct sf_scan_stats {
 sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
                               size_t *n);
 
-/* Collective over comm. Scans the chunks this rank is given, pushing every
- * owned line through p. paths[i] names file i. progress: rank 0 prints bytes
+/* Collective over comm. Scans the chunks this rank is given, handing every
+ * owned line to sink. paths[i] names file i. progress: rank 0 prints bytes
  * done, MB/s and ETA at most once a second. stream (may be NULL) is a row
  * stream the pipeline feeds: the scan polls it while it waits, and rank 0
  * serves chunk requests while the stream waits, and the stream is finished
  * (sf_stream_finish) before the scan's closing collective. Returns 0, or an error (read failure, out of memory) after which
  * every rank has stopped scanning and returns the same verdict. */
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
-                const sf_run_opts *o, int progress, sf_pipeline *p, sf_stream *stream,
+                const sf_run_opts *o, int progress, const sf_scan_sink *sink, sf_stream *stream,
                 sf_scan_stats *stats, sf_error *err);
 
 #endif
