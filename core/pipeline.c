@@ -31,6 +31,8 @@ struct sf_pipeline {
     sf_buf key_b;
     sf_reject_sample samples[SF_MAX_SAMPLES];
     size_t nsamples;
+    int last_reason; /* of the last rejected line, -1 before any */
+    char last_msg[240];
 };
 
 sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
@@ -43,6 +45,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
         goto nomem;
     p->job = job;
     p->dims = dims;
+    p->last_reason = -1;
     p->row = calloc(job->nslots ? job->nslots : 1, sizeof *p->row);
     if (!p->row)
         goto nomem;
@@ -126,6 +129,8 @@ static void reject(sf_pipeline *p, int file, uint64_t offset, sf_reject_reason r
 {
     p->counts.rows_rejected++;
     p->counts.rejected_by_reason[reason]++;
+    p->last_reason = (int)reason;
+    snprintf(p->last_msg, sizeof p->last_msg, "%s", msg);
     if (p->nsamples == SF_MAX_SAMPLES) {
         const sf_reject_sample *last = &p->samples[SF_MAX_SAMPLES - 1];
         if (file > last->file || (file == last->file && offset > last->offset))
@@ -144,6 +149,12 @@ void sf_pipeline_reject(sf_pipeline *p, int file, uint64_t offset, sf_reject_rea
 {
     p->counts.lines_read++;
     reject(p, file, offset, reason, msg);
+}
+
+int sf_pipeline_last_reject(const sf_pipeline *p, const char **msg)
+{
+    *msg = p->last_msg;
+    return p->last_reason;
 }
 
 void sf_pipeline_add_bytes(sf_pipeline *p, uint64_t n) { p->counts.bytes_scanned += n; }

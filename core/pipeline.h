@@ -64,6 +64,10 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
 void sf_pipeline_reject(sf_pipeline *p, int file, uint64_t offset, sf_reject_reason reason,
                         const char *msg);
 
+/* The reason and message of the most recent rejected line (borrowed until
+ * the next reject); reason -1 when no line was rejected yet. */
+int sf_pipeline_last_reject(const sf_pipeline *p, const char **msg);
+
 /* Adds n bytes to bytes_scanned. */
 void sf_pipeline_add_bytes(sf_pipeline *p, uint64_t n);
 
