@@ -29,6 +29,7 @@
 #include "io/fsutil.h"
 #include "io/h5file.h"
 #include "io/hive.h"
+#include "io/inputs.h"
 #include "mpi/h5single.h"
 #include "mpi/metrics.h"
 #include "mpi/scan.h"
@@ -50,8 +51,14 @@ typedef struct run {
     sf_error err;
     sf_job *job;
     sf_join_table *dims[SF_MAX_INPUTS];
-    uint64_t fact_size;
+    uint64_t fact_size;  /* all fact files */
     uint64_t input_size[SF_MAX_INPUTS];
+    sf_input_files facts; /* the fact input's files, in order (every rank) */
+    struct file_acct {    /* per fact file, this rank's share */
+        uint64_t lines, blank, rejected, bytes;
+    } *acct;
+    const sf_chunk *chunks; /* of the scan under way */
+    struct file_acct *acct_all; /* summed over ranks (rank 0, at the end) */
     uint64_t chunk_size; /* in effect */
     sf_repartition repartition; /* in effect (may differ from --repartition) */
     int join_step;       /* before-join: the partitioned join step, else -1 */
@@ -232,6 +239,43 @@ static void make_runid(run *R)
     MPI_Bcast(R->runid, sizeof R->runid, MPI_CHAR, 0, R->comm);
 }
 
+/* Sends rank 0's list of fact files (paths and planned sizes) to every
+ * rank. Collective. */
+static int bcast_facts(run *R)
+{
+    uint64_t n = R->facts.n;
+    MPI_Bcast(&n, 1, MPI_UINT64_T, 0, R->comm);
+    sf_buf names = SF_BUF_INIT;
+    for (size_t i = 0; R->rank == 0 && i < n; i++)
+        sf_buf_append(&names, R->facts.paths[i], strlen(R->facts.paths[i]) + 1);
+    int64_t len = (int64_t)names.n;
+    char *text = bcast_bytes(R, (char *)names.p, &len);
+    if (R->rank == 0)
+        names.p = NULL; /* bcast_bytes returned rank 0's own buffer */
+    int rc = text ? 0 : SF_E_NOMEM;
+    if (R->rank != 0 && !rc) {
+        R->facts.n = (size_t)n;
+        R->facts.paths = calloc(n ? n : 1, sizeof *R->facts.paths);
+        R->facts.sizes = calloc(n ? n : 1, sizeof *R->facts.sizes);
+        if (!R->facts.paths || !R->facts.sizes)
+            MPI_Abort(R->comm, 1); /* cannot take part in the next broadcast */
+        const char *p = text;
+        for (size_t i = 0; i < n; i++) {
+            R->facts.paths[i] = strdup(p);
+            if (!R->facts.paths[i])
+                MPI_Abort(R->comm, 1);
+            p += strlen(p) + 1;
+        }
+    }
+    MPI_Bcast(R->facts.sizes, (int)n, MPI_UINT64_T, 0, R->comm);
+    R->acct = calloc(n ? n : 1, sizeof *R->acct);
+    if (!R->acct)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    free(text);
+    sf_buf_free(&names);
+    return rc;
+}
+
 /* Keeps only the rows of a dimension table whose key this rank owns. */
 static int partition_dimension(run *R, int input)
 {
@@ -306,13 +350,19 @@ static int plan(run *R)
     if (R->rank == 0) {
         for (size_t i = 0; i < job->ninputs && !rc; i++) {
             uint64_t size;
+            if ((int)i == job->fact) {
+                rc = sf_inputs_expand(job->inputs[i].name, job->inputs[i].path, &R->facts,
+                                      &R->err);
+                for (size_t f = 0; !rc && f < R->facts.n; f++)
+                    R->fact_size += R->facts.sizes[f];
+                R->input_size[i] = R->fact_size;
+                continue;
+            }
             rc = sf_file_size(job->inputs[i].path, &size, &R->err);
             if (rc == SF_E_NOTFOUND || rc == SF_E_INVAL)
                 sf_error_prefix(&R->err, "input '%s'", job->inputs[i].name);
             if (!rc)
                 R->input_size[i] = size;
-            if (!rc && (int)i == job->fact)
-                R->fact_size = size;
             if (!rc && access(job->inputs[i].path, R_OK) != 0)
                 rc = sf_error_set(&R->err, SF_E_IO, "input '%s': cannot read '%s'",
                                   job->inputs[i].name, job->inputs[i].path);
@@ -334,6 +384,8 @@ static int plan(run *R)
         if (sf_output_paths(&R->stage, job->output.path, (int)hdr[1], R->runid) != 0)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     }
+    if (!rc)
+        rc = bcast_facts(R);
     if (agree(R, rc, 0))
         return -1;
 
@@ -929,8 +981,7 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                                           : "null",
                         R->join_step >= 0 ? "\"" : "", R->nparts, write_mode_text(R->o));
     for (size_t i = 0; i < job->ninputs; i++) {
-        uint64_t size = 0;
-        sf_file_size(job->inputs[i].path, &size, NULL);
+        uint64_t size = R->input_size[i]; /* as planned; all files for the fact input */
         rc |= sf_buf_printf(m, "%s\n    {\"name\": \"%s\", \"role\": \"%s\", \"path\": ",
                             i ? "," : "", job->inputs[i].name,
                             job->inputs[i].is_fact ? "fact" : "dimension");
@@ -938,6 +989,16 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
         rc |= sf_buf_printf(m, ", \"bytes\": %llu", (unsigned long long)size);
         if (!job->inputs[i].is_fact)
             rc |= sf_buf_printf(m, ", \"rows\": %zu", sf_join_table_rows(R->dims[i]));
+        for (size_t f = 0; job->inputs[i].is_fact && f < R->facts.n; f++) {
+            const struct file_acct *a = &R->acct_all[f];
+            rc |= sf_buf_printf(m, "%s\n      {\"path\": ", f ? "," : ", \"files\": [");
+            rc |= sf_buf_json_string(m, R->facts.paths[f], strlen(R->facts.paths[f]));
+            rc |= sf_buf_printf(m, ", \"bytes\": %llu, \"lines\": %llu, \"blank\": %llu, "
+                                "\"rejected\": %llu}%s", (unsigned long long)a->bytes,
+                                (unsigned long long)a->lines, (unsigned long long)a->blank,
+                                (unsigned long long)a->rejected,
+                                f + 1 == R->facts.n ? "]" : "");
+        }
         rc |= sf_buf_printf(m, "}");
     }
     const sf_job_output *out = &job->output;
@@ -984,7 +1045,7 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
     rc |= sf_buf_printf(m, "}\n  },\n  \"rejected_samples\": [");
     for (size_t i = 0; i < R->nsamples; i++) {
         const sf_reject_sample *s = &R->samples[i];
-        const char *path = job->inputs[job->fact].path;
+        const char *path = R->facts.paths[s->file];
         rc |= sf_buf_printf(m, "%s\n    {\"file\": ", i ? "," : "");
         rc |= sf_buf_json_string(m, path, strlen(path));
         rc |= sf_buf_printf(m, ", \"offset\": %llu, \"reason\": \"%s\", \"message\": ",
@@ -1044,7 +1105,7 @@ static void print_summary(run *R, const out_file *files, size_t nfiles,
             (unsigned long long)c->rows_filtered, (unsigned long long)c->rows_rejected,
             (unsigned long long)c->rows_dropped_by_join, (unsigned long long)c->blank_lines);
     for (size_t i = 0; i < R->nsamples && i < 3; i++)
-        fprintf(stderr, "  rejected: %s: byte %llu: %s\n", R->job->inputs[R->job->fact].path,
+        fprintf(stderr, "  rejected: %s: byte %llu: %s\n", R->facts.paths[R->samples[i].file],
                 (unsigned long long)R->samples[i].offset, R->samples[i].msg);
     if (c->rows_rejected > 3)
         fprintf(stderr, "  (%llu rejected lines in all; see _MANIFEST.json)\n",
@@ -1054,6 +1115,38 @@ static void print_summary(run *R, const out_file *files, size_t nfiles,
     fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
     fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->stage.out, nfiles,
             nfiles == 1 ? "" : "s", (unsigned long long)rows);
+}
+
+/* Per fact file: every byte planned was scanned, the lines add up, and the
+ * file has not changed size since it was planned (rank 0). */
+static int check_files(run *R)
+{
+    const char *name = R->job->inputs[R->job->fact].name;
+    uint64_t lines = 0;
+    for (size_t f = 0; f < R->facts.n; f++) {
+        const struct file_acct *a = &R->acct_all[f];
+        uint64_t now = 0;
+        sf_error e;
+        lines += a->lines;
+        if (sf_file_size(R->facts.paths[f], &now, &e) != 0 || now != R->facts.sizes[f])
+            return sf_error_set(&R->err, SF_E_IO, "input '%s': '%s' changed during the run "
+                                "(%llu bytes when planned, %llu now); nothing was committed",
+                                name, R->facts.paths[f], (unsigned long long)R->facts.sizes[f],
+                                (unsigned long long)now);
+        if (a->bytes != R->facts.sizes[f])
+            return sf_error_set(&R->err, SF_E_INTERNAL, "internal error: input '%s': scanned "
+                                "%llu bytes of '%s', planned %llu", name,
+                                (unsigned long long)a->bytes, R->facts.paths[f],
+                                (unsigned long long)R->facts.sizes[f]);
+        if (a->blank + a->rejected > a->lines)
+            return sf_error_set(&R->err, SF_E_INTERNAL, "internal error: input '%s': line "
+                                "counts of '%s' do not add up", name, R->facts.paths[f]);
+    }
+    if (lines != R->counts.lines_read)
+        return sf_error_set(&R->err, SF_E_INTERNAL, "internal error: %llu lines counted per "
+                            "file, %llu in all", (unsigned long long)lines,
+                            (unsigned long long)R->counts.lines_read);
+    return 0;
 }
 
 static void fill_result(run *R, const out_file *files, size_t nfiles, const double *tmax,
@@ -1097,6 +1190,11 @@ static int finish(run *R, double t_start)
     R->sum_overflow = overflow;
     uint64_t digest = 0;
     MPI_Reduce(&R->digest, &digest, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    size_t nf = R->facts.n;
+    R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;
+    if (R->rank == 0 && !R->acct_all)
+        MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
+    MPI_Reduce(R->acct, R->acct_all, (int)(4 * nf), MPI_UINT64_T, MPI_SUM, 0, R->comm);
 
     /* Commit is rank 0's work; its time is measured up to the metrics
      * report, which has to be written before the commit moves it. */
@@ -1109,11 +1207,8 @@ static int finish(run *R, double t_start)
                                  c->rows_dropped_by_join + c->rows_aggregated)
             rc = sf_error_set(&R->err, SF_E_INTERNAL, "internal error: line accounting does not "
                               "add up (read %llu)", (unsigned long long)c->lines_read);
-        if (!rc && c->bytes_scanned != R->fact_size)
-            rc = sf_error_set(&R->err, SF_E_INTERNAL, "internal error: scanned %llu bytes of "
-                              "%llu (did the input change during the run?)",
-                              (unsigned long long)c->bytes_scanned,
-                              (unsigned long long)R->fact_size);
+        if (!rc)
+            rc = check_files(R);
         sf_metrics_end(&R->m, SF_PH_COMMIT, &R->shuffle, nfiles, nfiles);
     }
     sf_buf metrics = SF_BUF_INIT;
@@ -1166,6 +1261,38 @@ static int finish(run *R, double t_start)
     free(files);
     free(rss);
     return rc;
+}
+
+/* ---- the scan's sink: the pipeline, plus accounting per fact file ---- */
+
+static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
+{
+    run *R = ctx;
+    struct file_acct *a = &R->acct[file];
+    uint64_t rejected = sf_pipeline_counts(R->pipe)->rows_rejected;
+    a->lines++;
+    a->blank += len == 0;
+    int rc = sf_pipeline_push(R->pipe, line, len, file, offset);
+    if (sf_pipeline_counts(R->pipe)->rows_rejected != rejected)
+        a->rejected++;
+    return rc;
+}
+
+static void run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
+{
+    run *R = ctx;
+    R->acct[file].lines++;
+    R->acct[file].rejected++;
+    sf_pipeline_reject(R->pipe, file, offset, SF_REJ_LINE_TOO_LONG, msg);
+}
+
+static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
+{
+    run *R = ctx;
+    (void)chunk;
+    sf_pipeline_add_bytes(R->pipe, bytes);
+    R->acct[R->chunks[chunk].file].bytes += bytes;
+    return 0;
 }
 
 /* ---- raw-row streams (before-join, none) ---- */
@@ -1265,8 +1392,8 @@ static int run_job(run *R)
         rc = SF_E_NOMEM;
     size_t nchunks = 0;
     R->chunk_size = sf_run_chunk_size(R->o->chunk_size, R->fact_size, R->nranks);
-    sf_chunk *chunks = rc ? NULL : sf_scan_make_chunks(&R->fact_size, 1, R->chunk_size,
-                                                       &nchunks);
+    sf_chunk *chunks = rc ? NULL : sf_scan_make_chunks(R->facts.sizes, R->facts.n,
+                                                       R->chunk_size, &nchunks);
     if (!rc && !chunks)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
     if (!rc)
@@ -1278,11 +1405,12 @@ static int run_job(run *R)
     }
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    const char *paths[1] = {R->job->inputs[R->job->fact].path};
-    sf_scan_sink sink = sf_scan_pipeline_sink(R->pipe);
-    rc = sf_scan_run(R->comm, paths, chunks, nchunks, R->o, progress, &sink, R->stream,
-                     &R->scan, &R->err);
+    sf_scan_sink sink = {run_line, run_too_long, NULL, run_chunk_end, R};
+    R->chunks = chunks;
+    rc = sf_scan_run(R->comm, (const char *const *)R->facts.paths, chunks, nchunks, R->o,
+                     progress, &sink, R->stream, &R->scan, &R->err);
     free(chunks);
+    R->chunks = NULL;
     if (R->stream) {
         sf_stream_stats(R->stream, &R->shuffle);
         sf_stream_free(R->stream);
@@ -1345,6 +1473,9 @@ static void run_free(run *R)
         sf_output_abort(&R->stage);
     sf_output_stage_free(&R->stage);
     sf_job_free(R->job);
+    sf_inputs_free(&R->facts);
+    free(R->acct);
+    free(R->acct_all);
     free(R->out_names);
     free(R->out_types);
     free(R->files);
