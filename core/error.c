@@ -20,6 +20,7 @@ const char *sf_strerror(int code)
     case SF_E_EXISTS: return "already exists";
     case SF_E_LIMIT: return "limit exceeded";
     case SF_E_INTERNAL: return "internal error";
+    case SF_E_INTR: return "interrupted";
     default: return "unknown error";
     }
 }

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,81 @@ static int looks_like_output(const char *dir)
     return empty;
 }
 
+/* 1 if name looks like a run id (YYYYMMDDTHHMMSS-PID, see mpi/run.c). */
+static int is_runid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 17 || name[8] != 'T' || name[15] != '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i != 8 && i != 15 && (name[i] < '0' || name[i] > '9'))
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 if dir holds nothing but run-id directories: shardflow's staging. */
+static int only_runs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int ok = 1;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            ok = is_runid(e->d_name);
+    }
+    closedir(d);
+    return ok;
+}
+
+/* Removes what killed runs left: OUT/_temporary and OUT.shardflow-*
+ * siblings (staging of an --overwrite run and the .old of a swap), noting
+ * each in note. An OUT left empty by that is removed too. */
+static int remove_stale(const char *out, char *note, size_t cap, sf_error *err)
+{
+    char *tmp = join(out, "_temporary");
+    size_t n = strlen(out) + 16;
+    char *pattern = malloc(n);
+    int rc = tmp && pattern ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
+    if (!rc && sf_is_dir(out) && sf_is_dir(tmp) && only_runs(tmp)) {
+        rc = sf_rmtree(tmp, err);
+        if (!rc)
+            snprintf(note + strlen(note), cap - strlen(note),
+                     "removed '%s' left by a run that did not finish; ", tmp);
+        if (!rc && rmdir(out) == 0)
+            snprintf(note + strlen(note), cap - strlen(note),
+                     "'%s' held nothing else and was removed; ", out);
+    }
+    if (!rc) {
+        snprintf(pattern, n, "%s.shardflow-[0-9]*", out);
+        glob_t g;
+        if (glob(pattern, 0, NULL, &g) == 0) {
+            for (size_t i = 0; i < g.gl_pathc && !rc; i++) {
+                rc = sf_rmtree(g.gl_pathv[i], err);
+                if (!rc)
+                    snprintf(note + strlen(note), cap - strlen(note),
+                             "removed '%s' left by a run that did not finish; ", g.gl_pathv[i]);
+            }
+            globfree(&g);
+        }
+    }
+    size_t len = strlen(note);
+    if (len >= 2 && note[len - 2] == ';')
+        note[len - 2] = '\0';
+    free(tmp);
+    free(pattern);
+    return rc;
+}
+
 int sf_output_prepare(sf_output_stage *st, const char *out, int overwrite, const char *runid,
                       sf_error *err)
 {
+    char note[sizeof st->note] = "";
+    int rc0 = remove_stale(out, note, sizeof note, err);
+    if (rc0)
+        return rc0;
     int exists = sf_path_exists(out);
     if (exists && !sf_is_dir(out))
         return sf_error_set(err, SF_E_INVAL, "output '%s' exists and is not a directory", out);
@@ -87,6 +160,7 @@ int sf_output_prepare(sf_output_stage *st, const char *out, int overwrite, const
                             "a shardflow output (no _SUCCESS or _MANIFEST.json, not empty)", out);
     if (sf_output_paths(st, out, exists, runid) != 0)
         return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    snprintf(st->note, sizeof st->note, "%s", note);
     st->created = !sf_path_exists(st->root);
     int rc = sf_mkdirs(st->tmpdir, err);
     if (rc) {

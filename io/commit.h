@@ -20,13 +20,17 @@ typedef struct sf_output_stage {
     char *tmpdir;  /* ROOT/_temporary/RUNID: where ranks write */
     int replacing; /* OUT exists and is replaced at commit */
     int created;   /* this run created ROOT (remove it on abort) */
+    char note[1024]; /* what prepare cleaned up (stale staging), or "" */
 } sf_output_stage;
 
 /* Decides and creates the staging directories for out. Checks first: OUT
  * must not exist unless overwrite is set; an existing OUT must be a
  * directory that looks like a shardflow output (has _SUCCESS,
  * _MANIFEST.json or _temporary, or is empty), so --overwrite never deletes
- * an unrelated directory. Call on one rank only. Returns 0, SF_E_EXISTS,
+ * an unrelated directory. Staging left by a run that was killed (OUT/_temporary,
+ * OUT.shardflow-* siblings) is removed first and said in st->note; an OUT
+ * that held nothing but such leftovers counts as absent. Only one run may
+ * write an output at a time. Call on one rank only. Returns 0, SF_E_EXISTS,
  * SF_E_INVAL or SF_E_IO with err set. */
 int sf_output_prepare(sf_output_stage *st, const char *out, int overwrite, const char *runid,
                       sf_error *err);

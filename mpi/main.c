@@ -5,6 +5,7 @@
  * every rank from the same argv, so every rank agrees on them; only rank 0
  * prints usage errors.
  */
+#include <hdf5.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +109,14 @@ static int wants_help(int argc, char **argv)
 static int with_mpi(int argc, char **argv, int (*fn)(int, char **, int), int sub_argc,
                     char **sub_argv)
 {
+    /* HDF5 starts before MPI and never shuts down on its own: initialized
+     * under MPI, it would close leftover files in MPI_Finalize, and HDF5
+     * 1.10 crashes there on a file whose close failed (disk full). Every
+     * HDF5 object is closed explicitly, so nothing is lost. */
+    H5dont_atexit();
+    H5open();
     MPI_Init(&argc, &argv);
+    sf_run_catch_signals(); /* after MPI_Init, which installs handlers of its own */
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int rc = fn(sub_argc, sub_argv, rank);

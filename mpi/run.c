@@ -98,6 +98,21 @@ typedef struct run {
     size_t nsamples;
 } run;
 
+volatile sig_atomic_t sf_interrupted;
+
+static void on_signal(int sig) { sf_interrupted = sig; }
+
+void sf_run_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
+}
+
 void sf_run_opts_init(sf_run_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -127,6 +142,11 @@ uint64_t sf_run_chunk_size(uint64_t requested, uint64_t input_bytes, int nranks)
  * in which case rank 0 alone prints it. */
 static int agree(run *R, int rc, int same_everywhere)
 {
+    if (!rc && sf_interrupted) {
+        rc = sf_error_set(&R->err, SF_E_INTR, "interrupted by %s",
+                          sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+        same_everywhere = 0;
+    }
     int bad = rc != 0, any = 0;
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, R->comm);
     if (bad && (!same_everywhere || R->rank == 0)) {
@@ -370,6 +390,8 @@ static int plan(run *R)
         if (!rc) {
             rc = sf_output_prepare(&R->stage, job->output.path, R->o->overwrite, R->runid,
                                    &R->err);
+            if (!rc && R->stage.note[0])
+                fprintf(stderr, "shardflow: %s\n", R->stage.note);
             R->staged = rc == 0;
             R->replacing = R->stage.replacing;
         }

@@ -8,6 +8,7 @@
 #ifndef SF_RUN_H
 #define SF_RUN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #define SF_MAX_INPUT_OVERRIDES 64
@@ -78,6 +79,16 @@ int sf_run_job(const sf_run_opts *o, sf_run_result *res);
  * down (to no less than 1 MiB) until there are at least 4 chunks per rank,
  * so dynamic scheduling can balance small inputs too. */
 uint64_t sf_run_chunk_size(uint64_t requested, uint64_t input_bytes, int nranks);
+
+/* Set by SIGINT/SIGTERM (to the signal number) once sf_run_catch_signals()
+ * has run; the scan and every phase boundary check it, so a run stops
+ * promptly, on every rank, and removes what it staged. */
+extern volatile sig_atomic_t sf_interrupted;
+
+/* Installs the SIGINT/SIGTERM handlers and ignores SIGXFSZ (a write over
+ * RLIMIT_FSIZE then fails with EFBIG, reported with the file's name, instead
+ * of killing the process). */
+void sf_run_catch_signals(void);
 
 /* Defaults for every option. Cannot fail. */
 void sf_run_opts_init(sf_run_opts *o);

@@ -6,6 +6,10 @@
  * requests with MPI_Test every SERVE_EVERY lines of its own work, and serves
  * the remaining requests once its own share is done. Done bytes reported in
  * requests drive the progress line.
+ *
+ * A rank that fails (a read error, a signal) sends TAG_ABORT to every other
+ * rank; all ranks probe for it between batches of lines, so the whole scan
+ * stops within a batch instead of at the end of every rank's share.
  */
 #include "mpi/scan.h"
 
@@ -18,6 +22,7 @@
 
 #define TAG_REQ 101
 #define TAG_CHUNK 102
+#define TAG_ABORT 103
 #define SERVE_EVERY 2048
 #define NO_MORE (-1)
 #define ABORTED (-2)
@@ -84,6 +89,8 @@ typedef struct scan_state {
     MPI_Request req;
     long req_buf;
     int aborted;        /* rank 0 failed: answer ABORTED */
+    MPI_Request *abort_req; /* TAG_ABORT sends of a failed rank */
+    int abort_from;     /* rank whose TAG_ABORT arrived, or -1 */
     /* progress (rank 0) */
     int progress;
     uint64_t total_bytes;
@@ -157,6 +164,38 @@ static void serve(scan_state *s, int wait)
     }
 }
 
+/* Tells every other rank that this one failed (once). */
+static void send_abort(scan_state *s)
+{
+    static const int one = 1;
+    if (s->abort_req || s->abort_from >= 0)
+        return;
+    s->abort_req = calloc((size_t)s->nranks, sizeof *s->abort_req);
+    if (!s->abort_req)
+        return; /* the closing agreement still stops everyone, only later */
+    for (int r = 0; r < s->nranks; r++) {
+        s->abort_req[r] = MPI_REQUEST_NULL;
+        if (r != s->rank)
+            MPI_Isend(&one, 1, MPI_INT, r, TAG_ABORT, s->comm, &s->abort_req[r]);
+    }
+}
+
+/* 1 if another rank has said it failed. */
+static int other_failed(scan_state *s)
+{
+    if (s->abort_from >= 0)
+        return 1;
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, TAG_ABORT, s->comm, &flag, &st);
+    if (!flag)
+        return 0;
+    int one;
+    MPI_Recv(&one, 1, MPI_INT, st.MPI_SOURCE, TAG_ABORT, s->comm, MPI_STATUS_IGNORE);
+    s->abort_from = st.MPI_SOURCE;
+    return 1;
+}
+
 static int scan_chunk(scan_state *s, const sf_chunk *c)
 {
     sf_range_reader *r = NULL;
@@ -188,6 +227,16 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
             break; /* 0: end of range; < 0: read error with err set */
         }
         if (++nlines % SERVE_EVERY == 0) {
+            if (sf_interrupted) {
+                rc = sf_error_set(s->err, SF_E_INTR, "interrupted by %s while reading %s",
+                                  sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM", path);
+                break;
+            }
+            if (s->nranks > 1 && other_failed(s)) {
+                rc = sf_error_set(s->err, SF_E_INTERNAL, "scan stopped: rank %d failed",
+                                  s->abort_from);
+                break;
+            }
             if (s->stream)
                 sf_stream_poll(s->stream);
             if (s->rank == 0 && s->dynamic)
@@ -196,6 +245,8 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
                 print_progress(s, sf_range_reader_bytes(r), 0);
         }
     }
+    if (rc && s->abort_from < 0)
+        send_abort(s);
     uint64_t bytes = sf_range_reader_bytes(r);
     sf_range_reader_close(r);
     s->stats->chunks++;
@@ -276,6 +327,7 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     for (size_t i = 0; i < nchunks; i++)
         s.total_bytes += chunk_bytes(&chunks[i]);
     s.t0 = s.last_print = MPI_Wtime();
+    s.abort_from = -1;
 
     int rc = 0;
     if (stream)
@@ -303,6 +355,17 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     /* Agree: a failed rank makes every rank fail, with its own message kept. */
     int bad = rc != 0, anybad = 0;
     MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, comm);
+    if (s.abort_req) {
+        MPI_Waitall(s.nranks, s.abort_req, MPI_STATUSES_IGNORE);
+        free(s.abort_req);
+    }
+    /* Take in the abort notices that arrived after their rank stopped, so
+     * none is left pending for a later scan in this MPI world. */
+    if (anybad) {
+        s.abort_from = -1;
+        while (other_failed(&s))
+            s.abort_from = -1;
+    }
     if (anybad && !rc)
         rc = sf_error_set(err, SF_E_INTERNAL, "scan stopped: another rank failed");
     return rc;
