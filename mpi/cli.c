@@ -84,6 +84,29 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
         } else if (allow_run_opts && (IS_OPT("--output") || strcmp(a, "-o") == 0)) {
             NEXT_VALUE();
             o->output = val;
+        } else if (allow_run_opts && IS_OPT("--mode")) {
+            NEXT_VALUE();
+            if (strcmp(val, "permissive") == 0)
+                o->mode = SF_MODE_PERMISSIVE;
+            else if (strcmp(val, "dropmalformed") == 0)
+                o->mode = SF_MODE_DROPMALFORMED;
+            else if (strcmp(val, "failfast") == 0)
+                o->mode = SF_MODE_FAILFAST;
+            else
+                return sf_cli_usage_error(usage, "--mode takes permissive, dropmalformed or "
+                                          "failfast, got '%s'", val);
+        } else if (allow_run_opts && IS_OPT("--max-bad")) {
+            NEXT_VALUE();
+            char *end;
+            double v = strtod(val, &end);
+            int pct = *end == '%';
+            if (end == val || (pct ? end[1] != '\0' : *end != '\0') || v < 0 ||
+                (pct && v > 100) || (!pct && v != (double)(uint64_t)v))
+                return sf_cli_usage_error(usage, "--max-bad takes a count (1000) or a "
+                                          "percentage (0.5%%), got '%s'", val);
+            o->max_bad_set = 1;
+            o->max_bad_pct = pct ? v : -1;
+            o->max_bad = pct ? 0 : (uint64_t)v;
         } else if (allow_run_opts && IS_OPT("--decoder")) {
             NEXT_VALUE();
             sf_decoder_kind k;

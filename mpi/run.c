@@ -8,6 +8,7 @@
  */
 #include "mpi/run.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "io/fsutil.h"
 #include "io/h5file.h"
 #include "io/hive.h"
+#include "io/badrec.h"
 #include "io/inputs.h"
 #include "mpi/h5single.h"
 #include "mpi/metrics.h"
@@ -58,6 +60,13 @@ typedef struct run {
         uint64_t lines, blank, rejected, bytes;
     } *acct;
     const sf_chunk *chunks; /* of the scan under way */
+    size_t nchunks;
+    size_t cur_chunk;       /* chunk being scanned, and lines read in it */
+    uint64_t cur_line;
+    uint64_t *chunk_lines;  /* lines of each chunk this rank scanned */
+    sf_badrec_spill *spill; /* --mode permissive: this rank's bad lines */
+    uint64_t bad_written;   /* bad records written (all ranks, rank 0) */
+    int exit_code;          /* for a failed run: 1, or 2 for bad input */
     struct file_acct *acct_all; /* summed over ranks (rank 0, at the end) */
     uint64_t chunk_size; /* in effect */
     sf_repartition repartition; /* in effect (may differ from --repartition) */
@@ -121,6 +130,7 @@ void sf_run_opts_init(sf_run_opts *o)
     o->shuffle_round = (uint64_t)64 << 20;
     o->max_line = (uint64_t)16 << 20;
     o->broadcast_limit = (uint64_t)64 << 20;
+    o->max_bad_pct = -1;
     o->progress = -1;
 }
 
@@ -1064,7 +1074,12 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                             (unsigned long long)c->dropped_by_join[i]);
         first = 0;
     }
-    rc |= sf_buf_printf(m, "}\n  },\n  \"rejected_samples\": [");
+    rc |= sf_buf_printf(m, "}\n  },\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n"
+                        "  \"rejected_samples\": [",
+                        R->o->mode == SF_MODE_FAILFAST        ? "failfast"
+                        : R->o->mode == SF_MODE_DROPMALFORMED ? "dropmalformed"
+                                                              : "permissive",
+                        (unsigned long long)R->bad_written);
     for (size_t i = 0; i < R->nsamples; i++) {
         const sf_reject_sample *s = &R->samples[i];
         const char *path = R->facts.paths[s->file];
@@ -1287,6 +1302,49 @@ static int finish(run *R, double t_start)
 
 /* ---- the scan's sink: the pipeline, plus accounting per fact file ---- */
 
+/* A line the pipeline rejected, as --mode says: spilled for
+ * _bad_records (permissive), only counted (dropmalformed), or the end of
+ * the run with file:line:offset (failfast). */
+static int bad_line(run *R, int file, uint64_t offset, const char *text, size_t len)
+{
+    const char *msg;
+    int reason = sf_pipeline_last_reject(R->pipe, &msg);
+    const char *why = sf_reject_reason_name((sf_reject_reason)reason);
+    const char *path = R->facts.paths[file];
+    if (R->o->mode == SF_MODE_FAILFAST) {
+        uint64_t before = 0;
+        sf_error e;
+        if (sf_count_lines_before(path, offset, &before, &e) != 0)
+            return sf_error_set(&R->err, SF_E_PARSE, "%s:?:%llu: %s (--mode failfast)", path,
+                                (unsigned long long)offset, msg);
+        R->exit_code = 2;
+        return sf_error_set(&R->err, SF_E_PARSE, "%s:%llu:%llu: %s (--mode failfast)", path,
+                            (unsigned long long)before + 1, (unsigned long long)offset, msg);
+    }
+    if (R->o->mode != SF_MODE_PERMISSIVE)
+        return 0;
+    if (!R->spill) {
+        size_t n = strlen(R->stage.tmpdir) + 64;
+        char *dir = malloc(n), *spill = malloc(n);
+        int rc = dir && spill ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+        if (!rc) {
+            snprintf(dir, n, "%s/_bad_records", R->stage.tmpdir);
+            snprintf(spill, n, "%s/.spill-%05d", dir, R->rank);
+            rc = sf_mkdirs(dir, &R->err);
+        }
+        if (!rc)
+            rc = sf_badrec_open(&R->spill, spill, &R->err);
+        free(dir);
+        free(spill);
+        if (rc)
+            return rc;
+    }
+    if (sf_badrec_add(R->spill, R->cur_chunk, R->cur_line, file, offset, why, msg, text, len))
+        return sf_error_set(&R->err, SF_E_IO, "cannot spill bad records under %s: %s",
+                            R->stage.tmpdir, strerror(errno));
+    return 0;
+}
+
 static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
 {
     run *R = ctx;
@@ -1294,27 +1352,101 @@ static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t 
     uint64_t rejected = sf_pipeline_counts(R->pipe)->rows_rejected;
     a->lines++;
     a->blank += len == 0;
+    R->cur_line++;
     int rc = sf_pipeline_push(R->pipe, line, len, file, offset);
-    if (sf_pipeline_counts(R->pipe)->rows_rejected != rejected)
+    if (!rc && sf_pipeline_counts(R->pipe)->rows_rejected != rejected) {
         a->rejected++;
+        rc = bad_line(R, file, offset, line, len);
+    }
     return rc;
 }
 
-static void run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
+static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
 {
     run *R = ctx;
     R->acct[file].lines++;
     R->acct[file].rejected++;
+    R->cur_line++;
     sf_pipeline_reject(R->pipe, file, offset, SF_REJ_LINE_TOO_LONG, msg);
+    return bad_line(R, file, offset, "", 0);
+}
+
+static int run_chunk_begin(void *ctx, size_t chunk)
+{
+    run *R = ctx;
+    R->cur_chunk = chunk;
+    R->cur_line = 0;
+    return 0;
 }
 
 static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
 {
     run *R = ctx;
-    (void)chunk;
     sf_pipeline_add_bytes(R->pipe, bytes);
     R->acct[R->chunks[chunk].file].bytes += bytes;
+    R->chunk_lines[chunk] = R->cur_line;
     return 0;
+}
+
+/* After the scan: --max-bad, then (permissive) every rank's spill becomes
+ * _bad_records/part-<rank>.jsonl, numbered from the per-chunk line counts
+ * of all ranks. Collective. */
+static int finish_bad_lines(run *R)
+{
+    uint64_t mine[2] = {sf_pipeline_counts(R->pipe)->rows_rejected,
+                        sf_pipeline_counts(R->pipe)->lines_read};
+    uint64_t all[2];
+    MPI_Allreduce(mine, all, 2, MPI_UINT64_T, MPI_SUM, R->comm);
+    const sf_run_opts *o = R->o;
+    double pct = all[1] ? 100.0 * (double)all[0] / (double)all[1] : 0;
+    if (o->max_bad_set && (o->max_bad_pct >= 0 ? pct > o->max_bad_pct : all[0] > o->max_bad)) {
+        char limit[64];
+        if (o->max_bad_pct >= 0)
+            snprintf(limit, sizeof limit, "%g%%", o->max_bad_pct);
+        else
+            snprintf(limit, sizeof limit, "%llu", (unsigned long long)o->max_bad);
+        R->exit_code = 2;
+        sf_error_set(&R->err, SF_E_LIMIT, "%llu bad lines (%.3g%% of %llu read) exceed "
+                     "--max-bad %s; nothing was committed", (unsigned long long)all[0], pct,
+                     (unsigned long long)all[1], limit);
+        return agree(R, SF_E_LIMIT, 1) ? -1 : 0;
+    }
+    int any = R->spill != NULL;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, R->comm);
+    if (!any)
+        return 0;
+    uint64_t *lines = calloc(R->nchunks ? R->nchunks : 1, sizeof *lines);
+    if (!lines)
+        MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
+    MPI_Allreduce(R->chunk_lines, lines, (int)R->nchunks, MPI_UINT64_T, MPI_SUM, R->comm);
+    /* First line number of each chunk: 1 + the lines of the earlier chunks
+     * of its file (chunks are in file order, then offset order). */
+    uint64_t next = 1;
+    for (size_t c = 0; c < R->nchunks; c++) {
+        if (c == 0 || R->chunks[c].file != R->chunks[c - 1].file)
+            next = 1;
+        uint64_t n = lines[c];
+        lines[c] = next;
+        next += n;
+    }
+    int rc = 0;
+    uint64_t count = 0;
+    if (R->spill) {
+        size_t n = strlen(R->stage.tmpdir) + 64;
+        char *path = malloc(n);
+        if (!path)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+        else {
+            snprintf(path, n, "%s/_bad_records/part-%05d.jsonl", R->stage.tmpdir, R->rank);
+            rc = sf_badrec_finish(R->spill, path, (const char *const *)R->facts.paths, lines,
+                                  &count, &R->err);
+        }
+        R->spill = NULL;
+        free(path);
+    }
+    free(lines);
+    MPI_Reduce(&count, &R->bad_written, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    return agree(R, rc, 0) ? -1 : 0;
 }
 
 /* ---- raw-row streams (before-join, none) ---- */
@@ -1427,12 +1559,14 @@ static int run_job(run *R)
     }
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    sf_scan_sink sink = {run_line, run_too_long, NULL, run_chunk_end, R};
+    sf_scan_sink sink = {run_line, run_too_long, run_chunk_begin, run_chunk_end, R};
     R->chunks = chunks;
+    R->nchunks = nchunks;
+    R->chunk_lines = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_lines);
+    if (!R->chunk_lines)
+        MPI_Abort(R->comm, 1); /* every rank is about to start the scan */
     rc = sf_scan_run(R->comm, (const char *const *)R->facts.paths, chunks, nchunks, R->o,
                      progress, &sink, R->stream, &R->scan, &R->err);
-    free(chunks);
-    R->chunks = NULL;
     if (R->stream) {
         sf_stream_stats(R->stream, &R->shuffle);
         sf_stream_free(R->stream);
@@ -1444,8 +1578,17 @@ static int run_job(run *R)
     memcpy(R->local_samples, s, R->nlocal_samples * sizeof *s);
     uint64_t local_groups = sf_groups_count(sf_pipeline_groups(R->pipe));
     sf_metrics_end(&R->m, SF_PH_SCAN, &R->shuffle, R->local_counts.lines_read, local_groups);
-    if (agree(R, rc, 0))
-        return 1;
+    if (agree(R, rc, 0)) {
+        free(chunks);
+        R->chunks = NULL;
+        MPI_Allreduce(MPI_IN_PLACE, &R->exit_code, 1, MPI_INT, MPI_MAX, R->comm);
+        return R->exit_code;
+    }
+    rc = finish_bad_lines(R);
+    free(chunks);
+    R->chunks = NULL;
+    if (rc)
+        return R->exit_code;
 
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = shuffle_groups(R);
@@ -1486,6 +1629,8 @@ static int run_job(run *R)
 static void run_free(run *R)
 {
     sf_stream_free(R->stream);
+    sf_badrec_discard(R->spill);
+    free(R->chunk_lines);
     sf_pipeline_free(R->pipe);
     sf_groups_free(R->reduced);
     sf_rows_free(&R->rows);
@@ -1519,6 +1664,7 @@ int sf_run_job(const sf_run_opts *o, sf_run_result *res)
     MPI_Comm_size(R->comm, &R->nranks);
     R->o = o;
     R->res = res;
+    R->exit_code = 1;
     sf_error_clear(&R->err);
     sf_rows_init(&R->rows, 0);
     int rc = run_job(R);

@@ -15,6 +15,13 @@
 
 typedef enum { SF_SCHED_DYNAMIC = 0, SF_SCHED_STATIC } sf_schedule;
 
+/* What happens to a bad input line (Spark's names). */
+typedef enum {
+    SF_MODE_PERMISSIVE = 0, /* counted, written to OUT/_bad_records/, the run goes on */
+    SF_MODE_DROPMALFORMED,  /* counted only */
+    SF_MODE_FAILFAST        /* the first one stops the run (exit 2) */
+} sf_bad_mode;
+
 /* Where data moves before aggregation. */
 typedef enum {
     SF_REPART_BEFORE_AGGREGATE = 0, /* combiner per rank, shuffle partial aggregates */
@@ -53,6 +60,10 @@ typedef struct sf_run_opts {
     int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */
     int quiet;            /* no summary table */
     int decoder;          /* sf_decoder_kind: SF_DECODER_FAST (default) or _JANSSON */
+    sf_bad_mode mode;
+    int max_bad_set;      /* --max-bad given: */
+    uint64_t max_bad;     /* at most this many bad lines, or */
+    double max_bad_pct;   /* (when >= 0) at most this % of the lines read */
 } sf_run_opts;
 
 /* What a run measured, for `shardflow experiment` (valid on rank 0). */

@@ -32,9 +32,10 @@ static int pipeline_line(void *ctx, const char *line, size_t len, int file, uint
     return sf_pipeline_push(ctx, line, len, file, offset);
 }
 
-static void pipeline_too_long(void *ctx, int file, uint64_t offset, const char *msg)
+static int pipeline_too_long(void *ctx, int file, uint64_t offset, const char *msg)
 {
     sf_pipeline_reject(ctx, file, offset, SF_REJ_LINE_TOO_LONG, msg);
+    return 0;
 }
 
 static int pipeline_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
@@ -221,8 +222,12 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
                 break;
             }
         } else if (rc == SF_E_LIMIT) {
-            s->sink->too_long(s->sink->ctx, c->file, off, s->err->msg);
-            rc = 0;
+            char msg[sizeof s->err->msg];
+            memcpy(msg, s->err->msg, sizeof msg);
+            sf_error_clear(s->err);
+            rc = s->sink->too_long(s->sink->ctx, c->file, off, msg);
+            if (rc)
+                break;
         } else {
             break; /* 0: end of range; < 0: read error with err set */
         }

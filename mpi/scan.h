@@ -27,11 +27,11 @@ typedef struct sf_chunk {
 /* Where scanned lines go. line() gets every owned line of a chunk in order
  * (len 0 for an empty line) and returns 0 or an error that stops the scan;
  * too_long() gets a line over --max-line-bytes (skipped) with the reader's
- * message; chunk_begin()/chunk_end() (may be NULL) bracket each chunk this
+ * message, and may stop the scan too; chunk_begin()/chunk_end() (may be NULL) bracket each chunk this
  * rank scans, chunk_end() with the bytes the chunk owned. */
 typedef struct sf_scan_sink {
     int (*line)(void *ctx, const char *line, size_t len, int file, uint64_t offset);
-    void (*too_long)(void *ctx, int file, uint64_t offset, const char *msg);
+    int (*too_long)(void *ctx, int file, uint64_t offset, const char *msg);
     int (*chunk_begin)(void *ctx, size_t chunk);
     int (*chunk_end)(void *ctx, size_t chunk, uint64_t bytes);
     void *ctx;

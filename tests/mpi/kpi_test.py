@@ -293,6 +293,65 @@ def cmd_bad_lines(args):
                    ["--chunk-size", "1K", "--schedule", "dynamic", "--shuffle-round", "16K",
                     "--decoder", args.decoder]))
     compare_run(out, ref, counts)
+    check_bad_records(out, dict(inputs)["events"])
+
+
+def check_bad_records(out, events):
+    """--mode permissive (the default): _bad_records holds one record per
+    rejected line, each naming the right file, offset and line number."""
+    with open(events, "rb") as fh:
+        data = fh.read()
+    starts = {0: 1}
+    for i, b in enumerate(data):
+        if b == 10:
+            starts[i + 1] = len(starts) + 1
+    if data.startswith(b"\xef\xbb\xbf"):
+        starts[3] = 1
+    recs = []
+    bad_dir = os.path.join(out, "_bad_records")
+    for f in sorted(os.listdir(bad_dir)) if os.path.isdir(bad_dir) else []:
+        with open(os.path.join(bad_dir, f), encoding="utf-8") as fh:
+            recs += [json.loads(line) for line in fh]
+    with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    rejected = manifest["counts"]["rows_rejected"]
+    if len(recs) != rejected or manifest["bad_records"] != rejected:
+        raise Failure("%d bad records (manifest says %d) for %d rejected lines" % (
+            len(recs), manifest["bad_records"], rejected))
+    for r in recs:
+        if r["file"] != events or starts.get(r["offset"]) != r["line"]:
+            raise Failure("bad record with wrong place: %r (line %r starts at that offset)"
+                          % (r, starts.get(r["offset"])))
+        if not r["reason"] or not r["message"]:
+            raise Failure("bad record without a reason: %r" % r)
+    log("%d bad records, each with the right file, offset and line" % len(recs))
+
+
+def cmd_modes(args):
+    """--mode failfast stops at the first bad line (exit 2, file:line:offset,
+    nothing committed); --max-bad over the limit exits 2; dropmalformed
+    writes no _bad_records."""
+    base = os.path.join(args.work, "modes_n%d" % args.np)
+    reset_dir(base)
+    case = os.path.join(args.cases, "bad_lines")
+    inputs = [(n, os.path.join(case, n + ".jsonl")) for n in ("events", "users", "items")]
+    out = os.path.join(base, "out")
+    rc, _, err = run(engine_run(args, args.np, inputs, out, ["--mode", "failfast",
+                                                               "--chunk-size", "1K"]),
+                     expect_ok=False)
+    events = dict(inputs)["events"]
+    if rc != 2 or ("%s:5:273: invalid JSON" % events).encode() not in err:
+        raise Failure("failfast: exit %d, stderr %r" % (rc, tail(err)))
+    if os.path.exists(out):
+        raise Failure("failfast left %s behind" % out)
+    rc, _, err = run(engine_run(args, args.np, inputs, out, ["--max-bad", "12"]),
+                     expect_ok=False)
+    if rc != 2 or b"exceed --max-bad 12" not in err or os.path.exists(out):
+        raise Failure("--max-bad 12: exit %d, stderr %r" % (rc, tail(err)))
+    run(engine_run(args, args.np, inputs, out, ["--max-bad", "13", "--mode", "dropmalformed"]))
+    if os.path.exists(os.path.join(out, "_bad_records")):
+        raise Failure("dropmalformed wrote _bad_records")
+    log("failfast, --max-bad and dropmalformed behave")
 
 
 def partition_rows(root):
@@ -586,10 +645,12 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("hdf5")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("modes")
+    p.add_argument("--np", type=int, required=True)
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
-                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5}
+                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "modes": cmd_modes}
     try:
         handlers[args.command](args)
     except Failure as e:
