@@ -269,6 +269,21 @@ static void make_runid(run *R)
     MPI_Bcast(R->runid, sizeof R->runid, MPI_CHAR, 0, R->comm);
 }
 
+/* Fault injection for the tests (docs/testing.md): SF_FAULT=grow:PATH makes
+ * rank 0 append a line to PATH once the run is planned, as a writer
+ * appending to an input during the run would. */
+static void inject_fault(run *R)
+{
+    const char *f = getenv("SF_FAULT");
+    if (R->rank != 0 || !f || strncmp(f, "grow:", 5) != 0)
+        return;
+    FILE *fp = fopen(f + 5, "a");
+    if (fp) {
+        fputs("{\"appended\": true}\n", fp);
+        fclose(fp);
+    }
+}
+
 /* Sends rank 0's list of fact files (paths and planned sizes) to every
  * rank. Collective. */
 static int bcast_facts(run *R)
@@ -439,6 +454,7 @@ static int plan(run *R)
     rc = choose_strategy(R);
     if (agree(R, rc, 1))
         return -1;
+    inject_fault(R);
     return 0;
 }
 

@@ -576,6 +576,151 @@ def cmd_hdf5(args):
     log("cat of hive and single HDF5 outputs equals the CSV output's")
 
 
+EVENT = (b'{"user_id":1,"item_id":10,"event_type":"purchase","ts":1754006400,'
+         b'"props":{"price":%d.5}}')
+
+
+def edge_cases(base):
+    """The edge inputs of issue 5: name -> (files to write, expected outcome).
+    An outcome is a dict of manifest counts that must match, or ("error",
+    text the message must contain)."""
+    big = EVENT % 1
+    ok_line = lambda k: EVENT % k
+    nested = b'{"user_id":1,"x":' + b"[" * 100000 + b"]" * 100000 + b"}"
+    cases = {
+        "empty_file": (b"", {"lines_read": 0, "rows_aggregated": 0}),
+        "only_blank_lines": (b"\n\n\n\r\n", {"lines_read": 4, "blank_lines": 4}),
+        "no_final_newline": (ok_line(1) + b"\n" + ok_line(2),
+                             {"lines_read": 2, "rows_aggregated": 2}),
+        "crlf": (ok_line(1) + b"\r\n" + ok_line(2) + b"\r\n",
+                 {"lines_read": 2, "rows_aggregated": 2, "rows_rejected": 0}),
+        "utf8_bom": (b"\xef\xbb\xbf" + ok_line(1) + b"\n", {"lines_read": 1,
+                                                              "rows_aggregated": 1}),
+        "nul_bytes": (ok_line(1)[:10] + b"\x00" + ok_line(1)[10:] + b"\n" + ok_line(2) + b"\n",
+                      {"lines_read": 2, "rows_rejected": 1, "rows_aggregated": 1}),
+        "line_longer_than_a_chunk": (b'{"user_id":1,"item_id":10,"event_type":"purchase",'
+                                     b'"ts":1754006400,"pad":"' + b"x" * 5000 + b'"}\n'
+                                     + ok_line(3) + b"\n",
+                                     {"lines_read": 2, "rows_aggregated": 2}),
+        "invalid_utf8": (b'{"user_id":1,"item_id":10,"event_type":"vi\xffew","ts":1}\n'
+                         + ok_line(1) + b"\n",
+                         {"lines_read": 2, "rows_rejected": 1,
+                          "rejected_by_reason": {"invalid UTF-8": 1}}),
+        "deep_nesting_100k": (nested + b"\n" + ok_line(1) + b"\n",
+                              {"lines_read": 2, "rows_rejected": 1,
+                               "rejected_by_reason": {"nesting too deep": 1}}),
+        "huge_numbers": (b'{"user_id":123456789012345678901234567890,"item_id":10}\n'
+                         + ok_line(1) + b"\n",
+                         {"lines_read": 2, "rows_rejected": 1,
+                          "rejected_by_reason": {"int64 overflow": 1}}),
+        "duplicate_keys": (b'{"user_id":1,"item_id":10,"event_type":"view","event_type":"purchase",'
+                           b'"ts":1754006400,"props":{"price":7.25}}\n',
+                           {"lines_read": 1, "rows_aggregated": 1}),
+        "fewer_lines_than_ranks": (ok_line(1) + b"\n", {"lines_read": 1, "rows_aggregated": 1}),
+    }
+    return cases
+
+
+def cmd_edge(args):
+    """Each edge input gives its expected counts (or a clear error), on
+    args.np ranks, with no crash."""
+    base = os.path.join(args.work, "edge_n%d" % args.np)
+    reset_dir(base)
+    case = os.path.join(args.cases, "bad_lines")
+    dims = [(n, os.path.join(case, n + ".jsonl")) for n in ("users", "items")]
+    for name, (data, want) in edge_cases(base).items():
+        path = os.path.join(base, name + ".jsonl")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        out = os.path.join(base, "out_" + name)
+        run(engine_run(args, args.np, [("events", path)] + dims, out, ["--chunk-size", "1K"]))
+        with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+            got = json.load(fh)["counts"]
+        for k, v in want.items():
+            g = nonzero(got.get(k)) if isinstance(v, dict) else got.get(k)
+            if g != v:
+                raise Failure("%s: counts.%s is %r, want %r" % (name, k, got.get(k), v))
+        log("%s: counts as expected" % name)
+    # The purchase price of the duplicate-key line is the last one's.
+    with open(os.path.join(base, "out_duplicate_keys", "date=2025-08-01", "part-00000.csv"),
+              "rb") as fh:
+        if b",7.25," not in fh.read():
+            raise Failure("duplicate_keys: the last value did not win")
+    # Many small files through a glob and a directory: the same output as one file.
+    parts = os.path.join(base, "many")
+    os.makedirs(parts)
+    lines = [EVENT % (i % 50) + b"\n" for i in range(300)]
+    whole = b"".join(lines)
+    for i in range(30):
+        with open(os.path.join(parts, "ev-%03d.jsonl" % i), "wb") as fh:
+            fh.write(b"".join(lines[i * 10:(i + 1) * 10]))
+    single = os.path.join(base, "whole.jsonl")
+    with open(single, "wb") as fh:
+        fh.write(whole)
+    outs = []
+    for name, src in (("single", single), ("glob", os.path.join(parts, "ev-*.jsonl")),
+                      ("dir", parts)):
+        out = os.path.join(base, "out_many_" + name)
+        run(engine_run(args, args.np, [("events", src)] + dims, out, ["--chunk-size", "1K"]))
+        outs.append(partition_rows(out))
+    if outs[0] != outs[1] or outs[0] != outs[2]:
+        raise Failure("30 small files (glob or directory) give other rows than one file")
+    # Errors before any work: missing input, empty directory, nothing matching.
+    empty_dir = os.path.join(base, "empty_dir")
+    os.makedirs(empty_dir)
+    for src, text in ((os.path.join(base, "missing.jsonl"), b"No such file"),
+                      (empty_dir, b"holds no input files"),
+                      (os.path.join(base, "nope-*.jsonl"), b"no file matches")):
+        out = os.path.join(base, "out_err")
+        rc, _, err = run(engine_run(args, args.np, [("events", src)] + dims, out, []),
+                         expect_ok=False)
+        if rc == 0 or text not in err or os.path.exists(out):
+            raise Failure("input %s: exit %d, stderr %r" % (src, rc, tail(err)))
+    # A file that grows during the run: detected, nothing committed.
+    grow = os.path.join(base, "grow.jsonl")
+    with open(grow, "wb") as fh:
+        fh.write(whole)
+    out = os.path.join(base, "out_grow")
+    env_cmd = ["env", "SF_FAULT=grow:" + grow] + engine_run(args, args.np, [("events", grow)] + dims,
+                                                            out, [])
+    rc, _, err = run(env_cmd, expect_ok=False)
+    if rc == 0 or b"changed during the run" not in err or os.path.exists(
+            os.path.join(out, "_SUCCESS")):
+        raise Failure("growing input: exit %d, stderr %r" % (rc, tail(err)))
+    log("edge inputs, many files, input errors and a growing file behave")
+
+
+def cmd_huge_line(args):
+    """A single 200 MiB line is rejected by --max-line-bytes (16 MiB) without
+    holding it in memory."""
+    base = os.path.join(args.work, "huge_line")
+    reset_dir(base)
+    path = os.path.join(base, "events.jsonl")
+    with open(path, "wb") as fh:
+        fh.write(EVENT % 1 + b"\n")
+        fh.write(b'{"pad":"')
+        block = b"y" * (1 << 20)
+        for _ in range(200):
+            fh.write(block)
+        fh.write(b'"}\n')
+        fh.write(EVENT % 2 + b"\n")
+    case = os.path.join(args.cases, "bad_lines")
+    dims = [(n, os.path.join(case, n + ".jsonl")) for n in ("users", "items")]
+    out = os.path.join(base, "out")
+    run(engine_run(args, args.np, [("events", path)] + dims, out, []))
+    with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+        m = json.load(fh)
+    c = m["counts"]
+    if (c["lines_read"], c["rows_rejected"], c["rows_aggregated"]) != (3, 1, 2) or \
+            nonzero(c["rejected_by_reason"]) != {"line too long": 1}:
+        raise Failure("200 MiB line: counts %r" % c)
+    peak = max(m["peak_rss_bytes"])
+    if peak > 128 << 20:
+        raise Failure("200 MiB line: peak RSS %d MiB" % (peak >> 20))
+    os.remove(path)
+    log("200 MiB line rejected, peak RSS %d MiB" % (peak >> 20))
+
+
 def snapshot(root):
     """Every path under root with its type and content hash."""
     snap = {}
@@ -647,10 +792,15 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("modes")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("edge")
+    p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("huge_line")
+    p.add_argument("--np", type=int, required=True)
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
-                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "modes": cmd_modes}
+                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "modes": cmd_modes, "edge": cmd_edge,
+                "huge_line": cmd_huge_line}
     try:
         handlers[args.command](args)
     except Failure as e:
