@@ -109,7 +109,7 @@ static int only_runs(const char *dir)
 static int remove_stale(const char *out, char *note, size_t cap, sf_error *err)
 {
     char *tmp = join(out, "_temporary");
-    size_t n = strlen(out) + 16;
+    size_t n = strlen(out) + sizeof ".shardflow-[0-9]*";
     char *pattern = malloc(n);
     int rc = tmp && pattern ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
     if (!rc && sf_is_dir(out) && sf_is_dir(tmp) && only_runs(tmp)) {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,21 @@ static herr_t innermost_cb(unsigned n, const H5E_error2_t *e, void *data)
     (void)n;
     char *out = data;
     /* The walk goes upward, from the most specific error to the API call. */
-    if (!out[0] && e->desc && e->desc[0])
+    if (out[0] || !e->desc || !e->desc[0])
+        return 0;
+    /* A failed system call is described as "file write failed: time = ...,
+     * filename = ..., errno = 28, error message = 'No space left on device',
+     * ...": keep the operation and the system's message. */
+    const char *em = strstr(e->desc, "error message = '");
+    const char *colon = strchr(e->desc, ':');
+    if (em && colon && colon < em) {
+        em += strlen("error message = '");
+        const char *end = strchr(em, '\'');
+        snprintf(out, 256, "%.*s: %.*s", (int)(colon - e->desc), e->desc,
+                 (int)(end ? end - em : (ptrdiff_t)strlen(em)), em);
+    } else {
         snprintf(out, 256, "%s", e->desc);
+    }
     return 0;
 }
 

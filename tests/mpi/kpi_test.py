@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import sys
 
 TIMEOUT = 100  # seconds per command; CTest's own limit is above this
@@ -721,6 +722,145 @@ def cmd_huge_line(args):
     log("200 MiB line rejected, peak RSS %d MiB" % (peak >> 20))
 
 
+def start_run(args, np, inputs, out, extra):
+    """Starts a run in its own process group; returns the Popen."""
+    cmd = engine_run(args, np, inputs, out, extra)
+    log("$ " + " ".join(cmd) + " &")
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def rank_pids(out):
+    """PIDs of the shardflow ranks writing out (not mpiexec)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"shardflow" and out.encode() in argv:
+            pids.append(int(d))
+    return sorted(pids)
+
+
+def wait_for_ranks(out, n, timeout=30):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        pids = rank_pids(out)
+        staging = os.path.join(out, "_temporary")
+        if len(pids) >= n and (os.path.isdir(staging) or os.path.isdir(out + ".shardflow")
+                               or any(p.startswith(os.path.basename(out) + ".shardflow-")
+                                      for p in os.listdir(os.path.dirname(out)))):
+            return pids
+        time.sleep(0.05)
+    raise Failure("the run writing %s did not start in %d s" % (out, timeout))
+
+
+def cmd_faults(args):
+    """SIGKILL of a rank mid-scan ends the job with no _SUCCESS and the
+    previous output untouched, and the next run removes the stale staging
+    with a message; SIGINT to rank 0 stops every rank and cleans up; a full
+    disk fails cleanly naming the file (when a tmpfs can be mounted)."""
+    base = os.path.join(args.work, "faults")
+    reset_dir(base)
+    data = os.path.join(base, "data")
+    run(mpi(args, 2, ["gen", "kpi", "--events", "3000000", "--seed", "5", "-o", data]))
+    inputs = [(n, os.path.join(data, n + ".jsonl")) for n in ("events", "users", "items")]
+    slow = ["--decoder", "jansson", "--chunk-size", "8M"]
+    out = os.path.join(base, "out")
+    run(engine_run(args, 1, [(n, os.path.join(args.cases, "bad_lines", n + ".jsonl"))
+                             for n in ("events", "users", "items")], out, []))
+    before = snapshot(out)
+
+    # SIGKILL one rank while it scans.
+    p = start_run(args, 2, inputs, out, slow + ["--overwrite"])
+    pids = wait_for_ranks(out, 2)
+    time.sleep(0.5)
+    os.kill(pids[-1], signal.SIGKILL)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise Failure("the job did not end after a rank was killed")
+    if p.returncode == 0:
+        raise Failure("the job succeeded although a rank was killed")
+    if snapshot(out) != before:
+        raise Failure("a killed run changed the previous output %s" % out)
+    log("SIGKILL of one rank: the job ended, previous output intact")
+
+    # SIGKILL of every rank (a lost node): nothing can clean up; the next
+    # run finds the staging, says so and removes it.
+    p = start_run(args, 2, inputs, out, slow + ["--overwrite"])
+    pids = wait_for_ranks(out, 2)
+    time.sleep(0.5)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise Failure("the job did not end after its ranks were killed")
+    if snapshot(out) != before:
+        raise Failure("a killed run changed the previous output %s" % out)
+    if not any(n.startswith("out.shardflow-") for n in os.listdir(base)):
+        raise Failure("killing every rank left no staging to clean up: %r" % os.listdir(base))
+    rc, _, err = run(engine_run(args, 2, inputs, out, ["--overwrite", "--quiet"]))
+    if b"left by a run that did not finish" not in err:
+        raise Failure("the next run did not report the stale staging: %r" % tail(err))
+    if any(n.startswith("out.shardflow-") for n in os.listdir(base)):
+        raise Failure("stale staging still there: %r" % os.listdir(base))
+    log("SIGKILL of every rank: the next run reported and removed the stale staging")
+
+    # SIGINT to rank 0 only.
+    before = snapshot(out)
+    p = start_run(args, 2, inputs, out, slow + ["--overwrite"])
+    pids = wait_for_ranks(out, 2)
+    time.sleep(0.5)
+    t0 = time.time()
+    os.kill(pids[0], signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise Failure("the job did not stop after SIGINT to rank 0")
+    took = time.time() - t0
+    if p.returncode == 0 or b"interrupted by SIGINT" not in err:
+        raise Failure("SIGINT: exit %d, stderr %r" % (p.returncode, tail(err)))
+    if snapshot(out) != before or any(n.startswith("out.shardflow-") for n in os.listdir(base)):
+        raise Failure("SIGINT left staging behind or changed the previous output")
+    log("SIGINT to rank 0: every rank stopped in %.1f s, staging removed" % took)
+
+    # Disk full on a small tmpfs.
+    small = os.path.join(base, "small")
+    os.makedirs(small)
+    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small],
+                           capture_output=True)
+    if probe.returncode != 0:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)"
+            % probe.stderr.decode(errors="replace").strip())
+        return
+    try:
+        prev = os.path.join(small, "prev")
+        os.makedirs(prev)
+        with open(os.path.join(prev, "_SUCCESS"), "w"):
+            pass
+        with open(os.path.join(small, "filler"), "wb") as fh:
+            fh.write(b"\0" * 200000)  # leaves less room than the ~100 KB output
+        for fmt in ("csv", "hdf5"):
+            rc, _, err = run(engine_run(args, 2, inputs[:1] + inputs[1:], prev,
+                                        ["--overwrite", "--format", fmt]), expect_ok=False)
+            if rc != 1 or b"No space left on device" not in err or b"Segmentation" in err:
+                raise Failure("disk full (%s): exit %d, stderr %r" % (fmt, rc, tail(err)))
+            if sorted(os.listdir(small)) != ["filler", "prev"] or os.listdir(prev) != ["_SUCCESS"]:
+                raise Failure("disk full (%s) left %r" % (fmt, os.listdir(small)))
+        log("disk full: clean failure naming the file, previous output intact (csv, hdf5)")
+    finally:
+        subprocess.run(["umount", small])
+
+
 def snapshot(root):
     """Every path under root with its type and content hash."""
     snap = {}
@@ -796,11 +936,12 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("huge_line")
     p.add_argument("--np", type=int, required=True)
+    sub.add_parser("faults")
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
                 "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "modes": cmd_modes, "edge": cmd_edge,
-                "huge_line": cmd_huge_line}
+                "huge_line": cmd_huge_line, "faults": cmd_faults}
     try:
         handlers[args.command](args)
     except Failure as e:

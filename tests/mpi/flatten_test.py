@@ -1,0 +1,554 @@
+#!/usr/bin/env python3
+"""flatten_test.py - MPI integration tests of `shardflow flatten` and `schema`.
+
+Runs the shardflow binary under mpiexec on a generated nested dataset (the
+orders of `shardflow gen orders`, with hand-written edge lines mixed in) and
+checks its output byte for byte, its column types and its manifest counts
+against the independent reference tests/reference/flatten.py. CTest calls one
+subcommand per test (see tests/mpi/CMakeLists.txt):
+
+  flatten_test.py COMMON setup              dataset (gen on 2 and 3 ranks: same bytes)
+  flatten_test.py COMMON variant --name V --np N   one option set against the reference
+  flatten_test.py COMMON ranks               1..4 ranks, both schedules: same files
+  flatten_test.py COMMON single --np N       --single-file
+  flatten_test.py COMMON partition --np N    --partition-by a column and to_date(ts)
+  flatten_test.py COMMON hdf5 --np N         --format hdf5 prints like the CSV output
+  flatten_test.py COMMON schema --np N       schema table and DDL against the reference
+  flatten_test.py COMMON roundtrip --np N    flatten -> CSV -> read back -> same values
+  flatten_test.py COMMON errors --np N       explosion guard, usage errors, no commit
+  flatten_test.py COMMON order_lines --np N  jobs/order_lines.json against its reference
+
+COMMON: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --oracle flatten.py
+        --job order_lines.json --job-oracle order_lines.py --work DIR
+
+Every check fails loudly (no skips). Exit status 0 = pass, 1 = fail.
+"""
+
+import argparse
+import csv
+import glob
+import importlib.util
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+TIMEOUT = 100
+ORDERS = 4000
+VARIANTS = {
+    "default": [],
+    "explode": ["--explode", "items", "--explode", "discounts", "--lists", "join"],
+    "options": ["--sep", "_", "--lists", "json", "--max-depth", "2", "--on-collision", "last"],
+    "first": ["--on-collision", "first", "--explode", "items", "--max-depth", "1",
+              "--lists", "join", "--join-sep", "|"],
+    "nested": ["--explode", "orders", "--explode", "orders.items", "--explode", "tags"],
+}
+COUNT_KEYS = ("lines_read", "blank_lines", "rows_rejected", "records", "rows", "duplicate_keys",
+              "collisions")
+
+# Lines mixed into the generated orders: every rule of docs/flatten.md.
+EDGE_LINES = [
+    b'{"order_id":"x1","dup":1,"dup":2,"p":{"x":1},"p":{"y":2}}',
+    b'{"order_id":"x2","a.b":1,"a":{"b":2},"a_b":3,"a":{"b":4}}',
+    b'{"bad json',
+    b'[1,2,3]',
+    b'',
+    b'{"order_id":"x3","items":[{"sku":"Z","qty":1,"price":1.5,"tags":["a,b","c\\"d"]}],'
+    b'"matrix":[[1,2],[3,[4]]],"empty":{},"nil":null,"uni":"\\u00e9\\u4e2d\xe2\x82\xac",'
+    b'"big":9007199254740993,"neg":-0.0,"exp":1e-7,"deep":{"l1":{"l2":{"l3":{"v":true}}}}}',
+    b'{"order_id":"x4","items":"not-an-array","discounts":null}',
+    b'{}',
+    b'{"order_id":"x5","note":"line1\\r\\nline2, \\"quoted\\"","q":"\\t"}',
+    b'{"k\\u00e9y":{"x y":1},"customer":{"id":"C-77"},"rating":true}',
+    b'{"n":99999999999999999999}',
+    b'{"s":"\xff\xfe"}',
+    b'   ',
+    b'{"orders":[{"o":1,"items":[{"s":"a"},{"s":"b"}]},{"o":2,"items":[]},{"o":3}],'
+    b'"tags":["t1",null,"t3"],"x":{"y":[1,{"z":2}]}}',
+    b'{"order_id":"x6","items":[],"discounts":[{"code":"A","amount":1},{"code":"B","amount":2}]}',
+    b'{"order_id":"x7","coupon":{"code":"nested"},"items":[{"sku":"Q","qty":2,"price":3}]}',
+]
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def tail(data, n=40):
+    lines = data.decode("utf-8", "replace").splitlines()
+    if len(lines) > n:
+        lines = ["[... %d lines ...]" % (len(lines) - n)] + lines[-n:]
+    return "\n".join(lines)
+
+
+def run(cmd, expect_ok=True):
+    """Runs cmd in its own process group; returns (rc, stdout, stderr)."""
+    log("$ " + " ".join(cmd))
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        raise Failure("timed out: %s\n%s" % (" ".join(cmd), tail(err)))
+    if expect_ok and p.returncode != 0:
+        raise Failure("exit code %d: %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
+            p.returncode, " ".join(cmd), tail(out), tail(err)))
+    return p.returncode, out, err
+
+
+def mpi(args, np, sub):
+    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
+
+
+def reset_dir(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+
+
+def dataset(args):
+    path = os.path.join(args.work, "flatten", "orders.jsonl")
+    if not os.path.isfile(path):
+        raise Failure("%s is missing: the setup test (mpi.flatten.setup) must run first" % path)
+    return path
+
+
+def oracle(args, inputs, out_dir, extra):
+    reset_dir(out_dir)
+    run([sys.executable, args.oracle] + inputs + ["--out", out_dir] + extra)
+    with open(os.path.join(out_dir, "counts.json")) as f:
+        counts = json.load(f)
+    if counts["records"] == 0:
+        raise Failure("the reference flattened no record: the test would prove nothing")
+    return counts
+
+
+def concat_parts(files):
+    """The rows of CSV part files in order, behind one header."""
+    out = b""
+    for i, path in enumerate(files):
+        with open(path, "rb") as f:
+            data = f.read()
+        if i:
+            data = data[data.index(b"\n") + 1:]
+        out += data
+    return out
+
+
+def data_files(root):
+    """Relative paths of the data files under root (markers excluded)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
+        for name in filenames:
+            if not name.startswith(("_", ".")):
+                found.append(os.path.relpath(os.path.join(dirpath, name), root))
+    return sorted(found)
+
+
+def first_difference(got, want):
+    a, b = got.split(b"\n"), want.split(b"\n")
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return "line %d:\n  got:  %r\n  want: %r" % (i + 1, x[:300], y[:300])
+    return "lengths differ: %d lines vs %d" % (len(a), len(b))
+
+
+def manifest(out_dir):
+    for name in ("_SUCCESS", "_MANIFEST.json"):
+        if not os.path.isfile(os.path.join(out_dir, name)):
+            raise Failure("%s has no %s" % (out_dir, name))
+    with open(os.path.join(out_dir, "_MANIFEST.json")) as f:
+        return json.load(f)
+
+
+def check_manifest(out_dir, ref):
+    m = manifest(out_dir)
+    got = m["counts"]
+    for key in COUNT_KEYS:
+        if got[key] != ref[key]:
+            raise Failure("manifest counts.%s = %s, reference %s" % (key, got[key], ref[key]))
+    if got["lines_read"] != got["records"] + got["rows_rejected"] + got["blank_lines"]:
+        raise Failure("manifest line accounting does not add up: %s" % got)
+    if got["rows_exploded"] != got["rows"] - got["records"]:
+        raise Failure("rows_exploded %s != rows - records" % got["rows_exploded"])
+    cols = [(c["name"], c["type"]) for c in m["output"]["columns"]]
+    want = [(c["name"], c["type"]) for c in ref["columns"]
+            if c["name"] not in m["output"]["partition_by"]]
+    if cols != want:
+        raise Failure("manifest columns differ from the reference:\n  got  %s\n  want %s" % (
+            cols[:12], want[:12]))
+    return m
+
+
+def check_table(out_dir, ref_dir):
+    files = sorted(glob.glob(os.path.join(out_dir, "part-*.csv")))
+    if not files:
+        raise Failure("%s holds no part files" % out_dir)
+    got = concat_parts(files)
+    with open(os.path.join(ref_dir, "table.csv"), "rb") as f:
+        want = f.read()
+    if got != want:
+        raise Failure("%s differs from the reference: %s" % (out_dir, first_difference(got, want)))
+    log("  %s: %d part files, %d bytes, equal to the reference" % (out_dir, len(files), len(got)))
+
+
+def flatten_run(args, np, out, extra):
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    run(mpi(args, np, ["flatten", dataset(args), "-o", out, "--no-progress", "--quiet"] + extra))
+
+
+# ---- subcommands ----
+
+def cmd_setup(args):
+    base = os.path.join(args.work, "flatten")
+    reset_dir(base)
+    gens = []
+    for np in (2, 3):
+        d = os.path.join(base, "gen%d" % np)
+        run(mpi(args, np, ["gen", "orders", "--orders", str(ORDERS), "--customers", "300",
+                           "--skus", "40", "--seed", "11", "-o", d]))
+        with open(os.path.join(d, "orders.jsonl"), "rb") as f:
+            gens.append(f.read())
+    if gens[0] != gens[1]:
+        raise Failure("gen orders wrote different bytes on 2 and 3 ranks")
+    lines = gens[0].split(b"\n")[:-1]
+    if len(lines) != ORDERS:
+        raise Failure("gen orders wrote %d lines, not %d" % (len(lines), ORDERS))
+    out = []
+    step = len(lines) // (len(EDGE_LINES) + 1)
+    for i, line in enumerate(lines):
+        out.append(line)
+        k = i // step
+        if i % step == step - 1 and k < len(EDGE_LINES):
+            out.append(EDGE_LINES[k])
+    with open(os.path.join(base, "orders.jsonl"), "wb") as f:
+        f.write(b"\n".join(out) + b"\n")
+    log("dataset: %d lines" % len(out))
+
+
+def cmd_variant(args):
+    extra = VARIANTS[args.name]
+    base = os.path.join(args.work, "flatten", "variant_%s_n%d" % (args.name, args.np))
+    ref_dir = os.path.join(base, "ref")
+    ref = oracle(args, [dataset(args)], ref_dir, extra)
+    out = os.path.join(base, "out")
+    flatten_run(args, args.np, out, extra)
+    check_table(out, ref_dir)
+    check_manifest(out, ref)
+
+
+def cmd_ranks(args):
+    base = os.path.join(args.work, "flatten", "ranks")
+    extra = ["--explode", "items", "--chunk-size", "64K"]
+    ref_dir = os.path.join(base, "ref")
+    ref = oracle(args, [dataset(args)], ref_dir, ["--explode", "items"])
+    trees = {}
+    for np in (1, 2, 3, 4):
+        for schedule in ("static", "dynamic"):
+            out = os.path.join(base, "n%d_%s" % (np, schedule), "out")
+            flatten_run(args, np, out, extra + ["--schedule", schedule])
+            check_manifest(out, ref)
+            tree = {}
+            for rel in data_files(out):
+                with open(os.path.join(out, rel), "rb") as f:
+                    tree[rel] = f.read()
+            trees[(np, schedule)] = tree
+    first = trees[(1, "static")]
+    if len(first) < 20:
+        raise Failure("only %d part files: chunks too large to test anything" % len(first))
+    for key, tree in trees.items():
+        if tree != first:
+            diff = sorted(set(tree) ^ set(first)) or [r for r in tree if tree[r] != first[r]]
+            raise Failure("the output of %d ranks (%s) differs from 1 rank: %s" % (
+                key[0], key[1], diff[:5]))
+    check_table(os.path.join(base, "n1_static", "out"), ref_dir)
+    log("  %d part files, byte-identical on 1..4 ranks, both schedules" % len(first))
+
+
+def cmd_single(args):
+    base = os.path.join(args.work, "flatten", "single_n%d" % args.np)
+    extra = ["--explode", "items", "--sep", "__"]
+    ref_dir = os.path.join(base, "ref")
+    ref = oracle(args, [dataset(args)], ref_dir, extra)
+    out = os.path.join(base, "out")
+    flatten_run(args, args.np, out, extra + ["--single-file", "--chunk-size", "128K"])
+    if data_files(out) != ["part-00000.csv"]:
+        raise Failure("--single-file wrote %s" % data_files(out))
+    with open(os.path.join(out, "part-00000.csv"), "rb") as f:
+        got = f.read()
+    with open(os.path.join(ref_dir, "table.csv"), "rb") as f:
+        want = f.read()
+    if got != want:
+        raise Failure("single file differs: " + first_difference(got, want))
+    m = check_manifest(out, ref)
+    if m["files"][0]["rows"] != ref["rows"] or m["output"]["layout"] != "single":
+        raise Failure("manifest of the single file: %s" % m["files"])
+
+
+def cmd_partition(args):
+    base = os.path.join(args.work, "flatten", "partition_n%d" % args.np)
+    keys = ["--partition-by", "status", "--partition-by", "day=to_date(ts)"]
+    ref_dir = os.path.join(base, "ref")
+    ref = oracle(args, [dataset(args)], ref_dir, ["--explode", "items"] + keys)
+    out = os.path.join(base, "out")
+    flatten_run(args, args.np, out, ["--explode", "items", "--chunk-size", "256K"] + keys)
+    want_dirs = sorted(os.path.relpath(d, os.path.join(ref_dir, "parts"))
+                       for d in glob.glob(os.path.join(ref_dir, "parts", "*", "*")))
+    got_dirs = sorted(set(os.path.dirname(r) for r in data_files(out)))
+    if got_dirs != want_dirs:
+        raise Failure("partition directories differ:\n  got  %s\n  want %s" % (
+            got_dirs[:8], want_dirs[:8]))
+    for d in want_dirs:
+        got = concat_parts(sorted(glob.glob(os.path.join(out, d, "part-*.csv"))))
+        with open(os.path.join(ref_dir, "parts", d, "rows.csv"), "rb") as f:
+            want = f.read()
+        if got != want:
+            raise Failure("partition %s differs: %s" % (d, first_difference(got, want)))
+    m = manifest(out)
+    if m["output"]["partition_by"] != ["status", "day"]:
+        raise Failure("manifest partition_by: %s" % m["output"]["partition_by"])
+    check_manifest(out, ref)
+    log("  %d partitions equal to the reference" % len(want_dirs))
+
+
+def cmd_hdf5(args):
+    base = os.path.join(args.work, "flatten", "hdf5_n%d" % args.np)
+    extra = ["--explode", "items"]
+    ref_dir = os.path.join(base, "ref")
+    ref = oracle(args, [dataset(args)], ref_dir, extra)
+    out = os.path.join(base, "out")
+    flatten_run(args, args.np, out, extra + ["--format", "hdf5", "--chunk-size", "512K"])
+    if not all(r.endswith(".h5") for r in data_files(out)):
+        raise Failure("--format hdf5 wrote %s" % data_files(out))
+    check_manifest(out, ref)
+    _, got, _ = run([args.shardflow, "cat", out])
+    with open(os.path.join(ref_dir, "table.csv"), "rb") as f:
+        want = f.read()
+    if got != want:
+        raise Failure("cat of the HDF5 output differs from the reference: " +
+                      first_difference(got, want))
+
+
+def parse_schema_table(text):
+    rows = text.decode("utf-8").splitlines()
+    if not rows or not rows[0].startswith("column"):
+        raise Failure("schema output has no header: %r" % rows[:2])
+    cols = []
+    for line in rows[1:]:
+        if line.startswith("("):
+            break
+        parts = line.split()
+        cols.append((" ".join(parts[:-3]), parts[-3], int(parts[-2])))
+    return cols
+
+
+def cmd_schema(args):
+    base = os.path.join(args.work, "flatten", "schema_n%d" % args.np)
+    extra = ["--explode", "items", "--lists", "join"]
+    ref = oracle(args, [dataset(args)], os.path.join(base, "ref"), extra)
+    _, out, _ = run(mpi(args, args.np, ["schema", dataset(args), "--no-progress"] + extra))
+    got = parse_schema_table(out)
+    want = [(c["name"], c["type"], c["nonnull"]) for c in ref["columns"]]
+    # Names with spaces are joined back by the parser; compare exactly.
+    if got != want:
+        raise Failure("schema differs from the reference:\n  got  %s\n  want %s" % (
+            got[:10], want[:10]))
+    sql = {"duckdb": {"int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN",
+                      "string": "VARCHAR"},
+           "postgres": {"int64": "bigint", "double": "double precision", "bool": "boolean",
+                        "string": "text"},
+           "snowflake": {"int64": "NUMBER(19,0)", "double": "FLOAT", "bool": "BOOLEAN",
+                         "string": "VARCHAR"}}
+    for ddl, types in sql.items():
+        _, out, _ = run(mpi(args, args.np, ["schema", dataset(args), "--no-progress", "--ddl",
+                                            ddl, "--table", "order_lines"] + extra))
+        lines = out.decode("utf-8").splitlines()
+        if lines[0] != 'CREATE TABLE "order_lines" (' or lines[-1] != ");":
+            raise Failure("%s DDL is not one CREATE TABLE: %s" % (ddl, lines[:2]))
+        if len(lines) != len(want) + 2:
+            raise Failure("%s DDL has %d columns, want %d" % (ddl, len(lines) - 2, len(want)))
+        for line, (name, typ, nonnull) in zip(lines[1:-1], want):
+            expect = '    "%s" %s%s' % (name.replace('"', '""'), types[typ],
+                                       " NOT NULL" if nonnull == ref["rows"] else "")
+            if line.rstrip(",") != expect:
+                raise Failure("%s DDL line %r, want %r" % (ddl, line, expect))
+    log("  %d columns with types and non-null counts equal to the reference" % len(want))
+
+
+def load_reference(args):
+    spec = importlib.util.spec_from_file_location("flatten_reference", args.oracle)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def parse_typed(text, typ):
+    if text == "":
+        return None
+    if typ == "int64":
+        return int(text)
+    if typ == "double":
+        return float(text)
+    if typ == "bool":
+        if text not in ("true", "false"):
+            raise Failure("bool cell %r" % text)
+        return text == "true"
+    return text
+
+
+def cmd_roundtrip(args):
+    """flatten -> CSV -> shardflow's CSV reader (cat) -> values equal to the
+    flattened JSON values, typed by the inferred schema."""
+    base = os.path.join(args.work, "flatten", "roundtrip_n%d" % args.np)
+    extra = ["--explode", "items", "--lists", "json"]
+    out = os.path.join(base, "out")
+    flatten_run(args, args.np, out, extra + ["--chunk-size", "256K"])
+    m = manifest(out)
+    types = {c["name"]: c["type"] for c in m["output"]["columns"]}
+    _, text, _ = run([args.shardflow, "cat", out])
+    reader = csv.reader(io.StringIO(text.decode("utf-8"), newline=""))
+    header = next(reader)
+    if header != [c["name"] for c in m["output"]["columns"]]:
+        raise Failure("cat header differs from the manifest columns")
+    got = [[parse_typed(v, types[h]) for h, v in zip(header, row)] for row in reader]
+    # The same records flattened by the reference, values typed the same way.
+    ref = load_reference(args)
+    opts = argparse.Namespace(sep=".", lists="json", join_sep=",", max_depth=None,
+                              max_rows_per_record=10000, on_collision="error",
+                              explode=["items"])
+    flat, dec = ref.Flattener(opts), ref.Decoder()
+    want = []
+    for line in ref.read_lines(dataset(args)):
+        try:
+            rows, _, _ = flat.record(dec.decode(line.decode("utf-8")))
+        except (ref.Reject, UnicodeDecodeError):
+            continue
+        for cells in rows:
+            d = dict(cells)
+            row = []
+            for h in header:
+                v = d.get(h)
+                if v is not None and types[h] == "double":
+                    v = float(v)
+                elif v is not None and types[h] == "string":
+                    v = ref.text_of(v)
+                if v == "":
+                    v = None  # CSV cannot tell an empty string from null
+                row.append(v)
+            want.append(row)
+    if len(got) != len(want):
+        raise Failure("read back %d rows, flattened %d" % (len(got), len(want)))
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            bad = [(h, a, b) for h, a, b in zip(header, g, w) if a != b]
+            raise Failure("row %d read back differs: %s" % (i + 1, bad[:5]))
+    log("  %d rows x %d columns read back equal" % (len(got), len(header)))
+
+
+def cmd_errors(args):
+    base = os.path.join(args.work, "flatten", "errors_n%d" % args.np)
+    reset_dir(base)
+    big = os.path.join(base, "big.jsonl")
+    arr = "[" + ",".join(str(i) for i in range(20)) + "]"
+    with open(big, "w") as f:
+        f.write('{"a":[1],"b":[2]}\n\n{"a":%s,"b":%s}\n{"a":[3]}\n' % (arr, arr))
+    out = os.path.join(base, "out")
+    rc, _, err = run(mpi(args, args.np, ["flatten", big, "-o", out, "--explode", "a",
+                                         "--explode", "b", "--max-rows-per-record", "100"]),
+                     expect_ok=False)
+    text = err.decode("utf-8", "replace")
+    if rc != 1 or "big.jsonl:3 (byte 19)" not in text or "too many rows" not in text:
+        raise Failure("the explosion guard: exit %d, stderr:\n%s" % (rc, text))
+    if os.path.exists(out):
+        raise Failure("a failed flatten left %s behind" % out)
+    # The same input within the limit is fine, and an existing output is
+    # only replaced with --overwrite.
+    ok = ["flatten", big, "-o", out, "--explode", "a", "--explode", "b", "--quiet"]
+    run(mpi(args, args.np, ok))
+    if manifest(out)["counts"]["rows"] != 1 + 400 + 1:
+        raise Failure("rows of the exploded input: %s" % manifest(out)["counts"])
+    rc, _, err = run(mpi(args, args.np, ok), expect_ok=False)
+    if rc == 0 or b"already exists" not in err:
+        raise Failure("an existing output was not refused: exit %d" % rc)
+    run(mpi(args, args.np, ok + ["--overwrite"]))
+    for bad, want in ((["--lists", "flat"], b"--lists takes index, join or json"),
+                      (["--explode", "a..b"], b"empty key"),
+                      (["--partition-by", "d=to_date(nope)"], b"unknown column"),
+                      (["--single-file", "--partition-by", "a"], b"exclude each other")):
+        rc, _, err = run(mpi(args, args.np, ["flatten", big, "-o", out + "2"] + bad),
+                         expect_ok=False)
+        if rc == 0 or want not in err:
+            raise Failure("%s: exit %d, stderr %r" % (bad, rc, tail(err)))
+        if os.path.exists(out + "2"):
+            raise Failure("%s left an output behind" % bad)
+
+
+def cmd_order_lines(args):
+    base = os.path.join(args.work, "flatten", "order_lines_n%d" % args.np)
+    reset_dir(base)
+    data = os.path.join(args.work, "flatten", "gen2", "orders.jsonl")
+    if not os.path.isfile(data):
+        raise Failure("%s is missing: run mpi.flatten.setup first" % data)
+    ref_dir = os.path.join(base, "ref")
+    run([sys.executable, args.job_oracle, "--orders", data, "--out", ref_dir,
+         "--counts", os.path.join(base, "ref_counts.json")])
+    out = os.path.join(base, "out")
+    run(mpi(args, args.np, ["run", args.job, "--input", "orders=" + data, "--output", out,
+                            "--no-progress", "--quiet", "--chunk-size", "256K"]))
+    got_files, want_files = data_files(out), data_files(ref_dir)
+    if not want_files or got_files != want_files:
+        raise Failure("order_lines files differ:\n  got  %s\n  want %s" % (
+            got_files[:5], want_files[:5]))
+    for rel in want_files:
+        with open(os.path.join(out, rel), "rb") as f:
+            got = f.read()
+        with open(os.path.join(ref_dir, rel), "rb") as f:
+            want = f.read()
+        if got != want:
+            raise Failure("%s differs: %s" % (rel, first_difference(got, want)))
+    with open(os.path.join(base, "ref_counts.json")) as f:
+        want_counts = json.load(f)
+    got_counts = manifest(out)["counts"]
+    for key, value in want_counts.items():
+        if got_counts.get(key) != value:
+            raise Failure("manifest counts.%s = %s, reference %s" % (
+                key, got_counts.get(key), value))
+    log("  %d partitions equal to the reference; counts %s" % (len(want_files), want_counts))
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="shardflow flatten MPI integration tests")
+    ap.add_argument("--shardflow", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--np-flag", default="-n")
+    ap.add_argument("--oracle", required=True)
+    ap.add_argument("--job", required=True)
+    ap.add_argument("--job-oracle", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("command", choices=("setup", "variant", "ranks", "single", "partition",
+                                        "hdf5", "schema", "roundtrip", "errors", "order_lines"))
+    ap.add_argument("--np", type=int, default=1)
+    ap.add_argument("--name", choices=sorted(VARIANTS), default="default")
+    args = ap.parse_args(argv)
+    os.makedirs(args.work, exist_ok=True)
+    try:
+        globals()["cmd_" + args.command](args)
+    except Failure as e:
+        log("FAIL: %s" % e)
+        return 1
+    log("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
