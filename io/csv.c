@@ -142,41 +142,35 @@ void sf_csv_write_field(sf_csv_writer *w, const char *p, size_t n)
     csv_putc(w, '"');
 }
 
+size_t sf_csv_value_text(const sf_value *v, char *buf)
+{
+    switch ((sf_type)v->type) {
+    case SF_BOOL:
+        memcpy(buf, v->u.b ? "true" : "false", v->u.b ? 5 : 6);
+        return v->u.b ? 4 : 5;
+    case SF_INT: return (size_t)sf_fmt_int(v->u.i, buf);
+    case SF_DOUBLE: return (size_t)sf_fmt_double(v->u.d, buf);
+    case SF_DATE: return (size_t)sf_fmt_date(v->u.date, buf);
+    default:
+        /* NULL is an empty field; a string is its own bytes; an unknown tag
+         * (a bug upstream) also gives an empty field, keeping columns aligned. */
+        buf[0] = '\0';
+        return 0;
+    }
+}
+
+int sf_csv_needs_quotes(const char *p, size_t n) { return csv_needs_quotes(p, n); }
+
 void sf_csv_write_value(sf_csv_writer *w, const sf_value *v)
 {
-    char tmp[SF_FMT_BUF];
-    int n;
-    switch ((sf_type)v->type) {
-    case SF_NULL:
-        csv_separate(w);
-        return;
-    case SF_BOOL:
-        csv_separate(w);
-        if (v->u.b)
-            csv_put(w, "true", 4);
-        else
-            csv_put(w, "false", 5);
-        return;
-    case SF_INT:
-        n = sf_fmt_int(v->u.i, tmp);
-        break;
-    case SF_DOUBLE:
-        n = sf_fmt_double(v->u.d, tmp);
-        break;
-    case SF_DATE:
-        n = sf_fmt_date(v->u.date, tmp);
-        break;
-    case SF_STRING:
+    if (v->type == SF_STRING) {
         sf_csv_write_field(w, v->u.s.p, v->u.s.n);
         return;
-    default:
-        /* An unknown tag is a bug upstream; an empty field keeps the
-         * columns aligned. */
-        csv_separate(w);
-        return;
     }
+    char tmp[SF_FMT_BUF];
+    size_t n = sf_csv_value_text(v, tmp);
     csv_separate(w);
-    csv_put(w, tmp, (size_t)n);
+    csv_put(w, tmp, n);
 }
 
 void sf_csv_end_row(sf_csv_writer *w)

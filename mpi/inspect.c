@@ -389,10 +389,7 @@ static void em_sep(emitter *e)
 static void em_field(emitter *e, const char *p, size_t n)
 {
     em_sep(e);
-    int quote = 0;
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = p[i] == ',' || p[i] == '"' || p[i] == '\n' || p[i] == '\r';
-    if (!quote) {
+    if (!sf_csv_needs_quotes(p, n)) {
         fwrite(p, 1, n, e->f);
         return;
     }
@@ -407,29 +404,14 @@ static void em_field(emitter *e, const char *p, size_t n)
 
 static void em_value(emitter *e, const sf_value *v)
 {
-    char tmp[SF_FMT_BUF];
-    int n = 0;
-    switch ((sf_type)v->type) {
-    case SF_NULL:
-        em_sep(e);
-        return;
-    case SF_BOOL:
-        em_field(e, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
-        return;
-    case SF_STRING:
+    if (v->type == SF_STRING) {
         em_field(e, v->u.s.p, v->u.s.n);
         return;
-    case SF_INT:
-        n = sf_fmt_int(v->u.i, tmp);
-        break;
-    case SF_DOUBLE:
-        n = sf_fmt_double(v->u.d, tmp);
-        break;
-    case SF_DATE:
-        n = sf_fmt_date(v->u.date, tmp);
-        break;
     }
-    em_field(e, tmp, (size_t)n);
+    char tmp[SF_FMT_BUF];
+    size_t n = sf_csv_value_text(v, tmp);
+    em_sep(e);
+    fwrite(tmp, 1, n, e->f);
 }
 
 static void em_end(emitter *e)
