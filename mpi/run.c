@@ -24,21 +24,20 @@
 #include "core/rows.h"
 #include "core/spec.h"
 #include "core/window.h"
+#include "io/badrec.h"
 #include "io/commit.h"
 #include "io/csv.h"
 #include "io/dimtable.h"
 #include "io/fsutil.h"
 #include "io/h5file.h"
 #include "io/hive.h"
-#include "io/badrec.h"
 #include "io/inputs.h"
 #include "mpi/h5single.h"
 #include "mpi/metrics.h"
 #include "mpi/scan.h"
-#include "mpi/stream.h"
 #include "mpi/shuffle.h"
+#include "mpi/stream.h"
 #include "partition/partitioner.h"
-
 
 typedef struct out_file {
     char path[512]; /* relative to the output directory */
@@ -124,8 +123,7 @@ void sf_run_catch_signals(void)
 
 void sf_run_opts_init(sf_run_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->chunk_size = 0;
+    memset(o, 0, sizeof *o); /* chunk_size 0: automatic */
     o->schedule = SF_SCHED_DYNAMIC;
     o->shuffle_round = (uint64_t)64 << 20;
     o->max_line = (uint64_t)16 << 20;
