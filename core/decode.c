@@ -55,6 +55,8 @@ const char *sf_reject_reason_name(sf_reject_reason r)
     case SF_REJ_INT_OVERFLOW: return "int64 overflow";
     case SF_REJ_TOO_DEEP: return "nesting too deep";
     case SF_REJ_LINE_TOO_LONG: return "line too long";
+    case SF_REJ_KEY_COLLISION: return "key collision";
+    case SF_REJ_TOO_MANY_ROWS: return "too many rows";
     case SF_REJ_NREASONS: break;
     }
     return "unknown";

@@ -27,6 +27,8 @@ typedef enum sf_reject_reason {
     SF_REJ_INT_OVERFLOW,
     SF_REJ_TOO_DEEP,
     SF_REJ_LINE_TOO_LONG,
+    SF_REJ_KEY_COLLISION,  /* flatten: two paths give one column (core/flatten.h) */
+    SF_REJ_TOO_MANY_ROWS,  /* flatten: explode over the rows-per-record limit */
     SF_REJ_NREASONS
 } sf_reject_reason;
 

@@ -27,7 +27,9 @@
  * Invariant: the string buffer and the key buffer each hold at least len + 1
  * bytes for the current line (decoded text is never longer than its source),
  * so neither moves while a line is decoded and string values may point into
- * them.
+ * them. In visitor mode escaped keys go to the string buffer too (the keys
+ * and strings of a line together are never longer than the line), so every
+ * key and string handed to the visitor stays valid for the whole line.
  */
 #include "core/jsonproj.h"
 
@@ -1007,24 +1009,40 @@ INLINE int32_t find_child(sf_jsonproj *p, int32_t obj, const char *k, size_t kle
     return c;
 }
 
-int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
-                       size_t msgcap)
+/* The rejection message of the line's recorded error; returns 1 + reason. */
+COLD int reject_msg(const sf_jsonproj *p, const unsigned char *b, char *msg, size_t msgcap)
 {
-    if (len + 1 > p->cap && grow(p, len + 1) != 0)
-        return SF_E_NOMEM;
-    if (!line)
-        line = "";
-    for (size_t i = 0; i < p->nvals; i++)
-        p->vals[i].kind = K_MISSING;
-    p->sused = 0;
+    if (p->ebyte >= 0)
+        snprintf(msg, msgcap, "%s at column %zu: %s 0x%02x", sf_reject_reason_name(p->reason),
+                 (size_t)(p->epos - b) + 1, p->ewhat, (unsigned)p->ebyte);
+    else
+        snprintf(msg, msgcap, "%s at column %zu: %s", sf_reject_reason_name(p->reason),
+                 (size_t)(p->epos - b) + 1, p->ewhat);
+    return 1 + p->reason;
+}
 
-    const unsigned char *const b = (const unsigned char *)line, *const e = b + len;
+/* Calls a visitor callback when visiting; a non-zero return stops the walk. */
+#define VISIT(call)                                                                           \
+    do {                                                                                      \
+        if (visiting && (vrc = (call)) != 0)                                                  \
+            return vrc < 0 ? vrc : SF_E_INVAL;                                                \
+    } while (0)
+
+/* The one grammar of both entry points: validates [b, e) as a JSON text,
+ * recording projected values (decoding) or reporting every event to vis
+ * (visiting; nothing is projected). visiting is a constant at each call
+ * site, so the decoder's copy carries none of the visitor's code. Returns 0
+ * with *topp set to the first byte of the top-level value, 1 with the error
+ * recorded, or a visitor callback's error (negative). */
+INLINE int walk(sf_jsonproj *p, const unsigned char *const b, const unsigned char *const e,
+                const sf_json_visitor *vis, const int visiting, unsigned *topp)
+{
     const unsigned char *s = skip_ws(b, e);
     p->lb = b;
     const unsigned top = s < e ? *s : 0; /* first byte of the top-level value */
     int depth = 0;
-    int32_t cur = 0; /* trie node of the value at s; -1 when not projected */
-    int rc;
+    int32_t cur = visiting ? -1 : 0; /* trie node of the value at s; -1 when not projected */
+    int vrc = 0;
 
     /* Whitespace is looked for only where the expected byte is not found:
      * most lines have none. */
@@ -1033,7 +1051,7 @@ value:
         goto too_deep;
     if (s == e) {
         set_error(p, SF_REJ_INVALID_JSON, s, "unexpected end of input, a value expected");
-        goto fail;
+        return 1;
     }
     switch (*s) {
     case ' ': case '\t': case '\n': case '\r':
@@ -1042,6 +1060,7 @@ value:
     case '{':
         record(p, cur, K_OBJ);
         p->stack[depth++] = cur >= 0 && p->nodes[cur].child >= 0 ? cur : -1;
+        VISIT(vis->object_begin(vis->ctx));
         s++;
         if (s < e && *s == '"')
             goto key;
@@ -1049,16 +1068,19 @@ value:
         if (s < e && *s == '}') {
             s++;
             depth--;
+            VISIT(vis->object_end(vis->ctx));
             goto after_value;
         }
         goto key;
     case '[':
         record(p, cur, K_ARR);
         p->stack[depth++] = ARR_MARK;
+        VISIT(vis->array_begin(vis->ctx));
         s = skip_ws(s + 1, e);
         if (s < e && *s == ']') {
             s++;
             depth--;
+            VISIT(vis->array_end(vis->ctx));
             goto after_value;
         }
         goto element;
@@ -1067,8 +1089,9 @@ value:
         const unsigned char *start = ++s;
         int flags = 0;
         size_t n = 0;
-        if (scan_string(p, &s, e, b, st >= 0 ? p->sbuf + p->sused : NULL, &n, &flags) != 0)
-            goto fail;
+        if (scan_string(p, &s, e, b, visiting || st >= 0 ? p->sbuf + p->sused : NULL, &n,
+                        &flags) != 0)
+            return 1;
         if (st >= 0) {
             pval *v = &p->vals[st];
             v->kind = K_STR;
@@ -1083,6 +1106,16 @@ value:
                 v->len = (size_t)(s - 1 - start);
             }
         }
+        if (visiting) {
+            sf_value v;
+            if (flags & STR_ESC) {
+                v = sf_string(p->sbuf + p->sused, n);
+                p->sused += n;
+            } else {
+                v = sf_string((const char *)start, (size_t)(s - 1 - start));
+            }
+            VISIT(vis->scalar(vis->ctx, &v));
+        }
         goto after_value;
     }
     case '-': case '0': case '1': case '2': case '3': case '4':
@@ -1091,7 +1124,7 @@ value:
         int64_t iv = 0;
         int real = 0;
         if (lex_number(p, &s, e, &iv, &real) != 0)
-            goto fail;
+            return 1;
         int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
         if (st >= 0) {
             pval *v = &p->vals[st];
@@ -1100,12 +1133,20 @@ value:
             v->off = (size_t)(start - b);
             v->len = (size_t)(s - start);
         }
+        if (visiting) {
+            sf_value v = real ? sf_double(real_value(p, start, (size_t)(s - start))) : sf_int(iv);
+            VISIT(vis->scalar(vis->ctx, &v));
+        }
         goto after_scalar;
     }
     case 't':
         if (e - s >= 4 && memcmp(s, "true", 4) == 0) {
             s += 4;
             record(p, cur, K_TRUE);
+            if (visiting) {
+                sf_value v = sf_bool(1);
+                VISIT(vis->scalar(vis->ctx, &v));
+            }
             goto after_scalar;
         }
         goto bad_token;
@@ -1113,6 +1154,10 @@ value:
         if (e - s >= 5 && memcmp(s, "false", 5) == 0) {
             s += 5;
             record(p, cur, K_FALSE);
+            if (visiting) {
+                sf_value v = sf_bool(0);
+                VISIT(vis->scalar(vis->ctx, &v));
+            }
             goto after_scalar;
         }
         goto bad_token;
@@ -1120,6 +1165,10 @@ value:
         if (e - s >= 4 && memcmp(s, "null", 4) == 0) {
             s += 4;
             record(p, cur, K_NULL);
+            if (visiting) {
+                sf_value v = sf_null();
+                VISIT(vis->scalar(vis->ctx, &v));
+            }
             goto after_scalar;
         }
         goto bad_token;
@@ -1137,7 +1186,7 @@ after_value:
         goto done;
     if (s == e) {
         set_error(p, SF_REJ_INVALID_JSON, s, "unexpected end of input");
-        goto fail;
+        return 1;
     }
     if (p->stack[depth - 1] != ARR_MARK) {
         if (*s == ',') {
@@ -1150,6 +1199,7 @@ after_value:
         if (*s == '}') {
             s++;
             depth--;
+            VISIT(vis->object_end(vis->ctx));
             goto after_value;
         }
     } else {
@@ -1160,6 +1210,7 @@ after_value:
         if (*s == ']') {
             s++;
             depth--;
+            VISIT(vis->array_end(vis->ctx));
             goto after_value;
         }
     }
@@ -1177,7 +1228,7 @@ element:
      * check: there it is a syntax error even when nested too deep. */
     if (s == e) {
         set_error(p, SF_REJ_INVALID_JSON, s, "unexpected end of input in an array");
-        goto fail;
+        return 1;
     }
     cur = -1;
     goto value;
@@ -1190,18 +1241,29 @@ key:
         const unsigned char *kq = s, *ks = ++s;
         int flags = 0;
         size_t kn = 0;
-        if (scan_string(p, &s, e, b, obj >= 0 ? p->kbuf : NULL, &kn, &flags) != 0)
-            goto fail;
+        char *kout = visiting ? p->sbuf + p->sused : obj >= 0 ? p->kbuf : NULL;
+        if (scan_string(p, &s, e, b, kout, &kn, &flags) != 0)
+            return 1;
         int32_t child = -1;
         if (flags) {
             if (flags & STR_NUL) {
                 set_error(p, SF_REJ_INVALID_JSON, kq, "NUL byte in object key");
-                goto fail;
+                return 1;
             }
             if (obj >= 0)
                 child = find_child(p, obj, p->kbuf, kn);
         } else if (obj >= 0) {
             child = find_child(p, obj, (const char *)ks, (size_t)(s - 1 - ks));
+        }
+        const char *kp = kout;
+        if (visiting) {
+            /* Keys stay valid for the whole line, like string values. */
+            if (flags) {
+                p->sused += kn;
+            } else {
+                kp = (const char *)ks;
+                kn = (size_t)(s - 1 - ks);
+            }
         }
         if (s < e && *s == ':') {
             s++;
@@ -1217,6 +1279,7 @@ key:
             for (int32_t i = nd->lo; i < nd->hi; i++)
                 p->vals[i].kind = K_MISSING;
         }
+        VISIT(vis->key(vis->ctx, kp, kn));
         cur = child;
         goto value;
     }
@@ -1226,37 +1289,73 @@ done:
     if (s != e) {
         if (!lex_error(p, s, e))
             set_error(p, SF_REJ_INVALID_JSON, s, "end of input expected after the value");
-        goto fail;
+        return 1;
     }
-    if (top != '{') {
-        snprintf(msg, msgcap, "not an object: the line is %s",
-                 top == '[' ? "an array" : "a scalar");
-        return 1 + SF_REJ_NOT_OBJECT;
-    }
-    for (size_t i = 0; i < p->nfields; i++) {
-        const pfield *f = &p->fields[i];
-        rc = convert(p, line, f, &row[f->slot], msg, msgcap);
-        if (rc)
-            return rc;
-    }
+    *topp = top;
     return 0;
 
 bad_token:
     if (!lex_error(p, s, e))
         set_error(p, SF_REJ_INVALID_JSON, s,
                   s == e ? "unexpected end of input" : "unexpected token");
-    goto fail;
+    return 1;
 
 too_deep:
     if (!lex_error(p, s, e))
         set_error(p, SF_REJ_TOO_DEEP, s, "maximum nesting depth (2048) reached");
+    return 1;
+}
 
-fail:
-    if (p->ebyte >= 0)
-        snprintf(msg, msgcap, "%s at column %zu: %s 0x%02x", sf_reject_reason_name(p->reason),
-                 (size_t)(p->epos - b) + 1, p->ewhat, (unsigned)p->ebyte);
-    else
-        snprintf(msg, msgcap, "%s at column %zu: %s", sf_reject_reason_name(p->reason),
-                 (size_t)(p->epos - b) + 1, p->ewhat);
-    return 1 + p->reason;
+#undef VISIT
+
+static int not_object(unsigned top, char *msg, size_t msgcap)
+{
+    snprintf(msg, msgcap, "not an object: the line is %s", top == '[' ? "an array" : "a scalar");
+    return 1 + SF_REJ_NOT_OBJECT;
+}
+
+int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
+                       size_t msgcap)
+{
+    if (len + 1 > p->cap && grow(p, len + 1) != 0)
+        return SF_E_NOMEM;
+    if (!line)
+        line = "";
+    for (size_t i = 0; i < p->nvals; i++)
+        p->vals[i].kind = K_MISSING;
+    p->sused = 0;
+
+    const unsigned char *const b = (const unsigned char *)line;
+    unsigned top = 0;
+    if (walk(p, b, b + len, NULL, 0, &top) != 0)
+        return reject_msg(p, b, msg, msgcap);
+    if (top != '{')
+        return not_object(top, msg, msgcap);
+    for (size_t i = 0; i < p->nfields; i++) {
+        const pfield *f = &p->fields[i];
+        int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int sf_jsonproj_visit(sf_jsonproj *p, const char *line, size_t len, const sf_json_visitor *v,
+                      char *msg, size_t msgcap)
+{
+    if (len + 1 > p->cap && grow(p, len + 1) != 0)
+        return SF_E_NOMEM;
+    if (!line)
+        line = "";
+    p->sused = 0;
+    const unsigned char *const b = (const unsigned char *)line;
+    unsigned top = 0;
+    int rc = walk(p, b, b + len, v, 1, &top);
+    if (rc < 0)
+        return rc;
+    if (rc > 0)
+        return reject_msg(p, b, msg, msgcap);
+    if (top != '{')
+        return not_object(top, msg, msgcap);
+    return 0;
 }

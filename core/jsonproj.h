@@ -13,6 +13,11 @@
  * or both reject with the same sf_reject_reason, and every extracted value
  * is equal (numbers to the bit, strings byte for byte after unescaping).
  * Differential fuzzing (tests/fuzz/) checks it.
+ *
+ * The same pass also serves whole-record work (flatten, explode): in visitor
+ * mode (sf_jsonproj_visit) it reports every object and array boundary, key
+ * and scalar of the line instead of projecting, with the same validation
+ * and the same reject reasons and messages; the grammar is written once.
  */
 #ifndef SF_JSONPROJ_H
 #define SF_JSONPROJ_H
@@ -35,6 +40,36 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields);
  * invalid JSON messages give the byte column. */
 int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
                        size_t msgcap);
+
+/* Events of a visit, in document order. Every callback is required and
+ * returns 0 to go on or a negative SF_E_* code, which stops the visit and is
+ * its return value. key() comes before the value it names; scalar() gets
+ * null (SF_NULL), true/false (SF_BOOL), an integer literal (SF_INT), a real
+ * literal (SF_DOUBLE, the same double as jansson/strtod) or a string
+ * (SF_STRING, unescaped UTF-8 that may hold NUL bytes). Key and string
+ * bytes are borrowed from the line or from the decoder and stay valid until
+ * the next decode or visit call on the same decoder. Duplicate keys are
+ * reported as they occur; last-wins is the visitor's business. */
+typedef struct sf_json_visitor {
+    int (*object_begin)(void *ctx);
+    int (*object_end)(void *ctx);
+    int (*array_begin)(void *ctx);
+    int (*array_end)(void *ctx);
+    int (*key)(void *ctx, const char *k, size_t n);
+    int (*scalar)(void *ctx, const sf_value *v);
+    void *ctx;
+} sf_json_visitor;
+
+/* Visits one line (p's fields are ignored: sf_jsonproj_new(NULL, 0) is
+ * enough). Returns 0 for a valid object, 1 + sf_reject_reason with the same
+ * message sf_jsonproj_decode() gives (invalid JSON/UTF-8, int64 overflow,
+ * nesting too deep, and "not an object" for any other valid JSON text, whose
+ * events were all delivered), a callback's negative return, or SF_E_NOMEM.
+ * A line found invalid part-way has had the events before its error
+ * delivered: discard what they built. Allocates nothing once p has seen a
+ * line as long. */
+int sf_jsonproj_visit(sf_jsonproj *p, const char *line, size_t len, const sf_json_visitor *v,
+                      char *msg, size_t msgcap);
 
 /* Frees p; NULL is a no-op. */
 void sf_jsonproj_free(sf_jsonproj *p);

@@ -1,4 +1,13 @@
-/* pipeline.c - decode, derive, filter, join, pre-aggregate one line. */
+/* pipeline.c - decode, derive, filter, join, pre-aggregate one line.
+ *
+ * A fact input with flatten settings or explode paths goes through
+ * core/flatten instead of the projection decoder: a line may give several
+ * rows. Lines still land in exactly one count, by the fate of their first
+ * row; the other rows are counted in rows_exploded and their fates in the
+ * exploded_* counts (see pipeline.h). A shipped row of such a pipeline
+ * carries a trailing bool saying whether it is its line's first row, so the
+ * receiving rank counts it the same way.
+ */
 #include "core/pipeline.h"
 
 #include <stdio.h>
@@ -7,6 +16,8 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/flatten.h"
+#include "core/fmt.h"
 
 struct sf_pipeline {
     const sf_job *job;
@@ -33,6 +44,7 @@ struct sf_pipeline {
     size_t nsamples;
     int last_reason; /* of the last rejected line, -1 before any */
     char last_msg[240];
+    sf_flatten *flat; /* flattened fact input; NULL: the projection decoder */
 };
 
 sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
@@ -57,9 +69,28 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     p->groups = sf_job_new_groups(job);
     if (!p->groups)
         goto nomem;
-    p->dec = sf_decoder_new(decoder, fields, fact->ncolumns);
-    if (!p->dec)
-        goto nomem;
+    if (fact->flatten) {
+        /* Only the job's columns are kept; column i is fact column i. */
+        sf_flatten_opts o = fact->flatten_opts;
+        o.known_only = 1;
+        int rc = sf_flatten_new(&o, &p->flat, err);
+        for (size_t i = 0; !rc && i < fact->ncolumns; i++) {
+            sf_flatten_column c = {fact->columns[i].name, strlen(fact->columns[i].name),
+                                   SF_NULL, 0, 0, (uint32_t)i};
+            rc = sf_flatten_column_add(p->flat, &c, NULL);
+        }
+        if (rc == SF_E_NOMEM)
+            goto nomem;
+        if (rc) {
+            free(fields);
+            sf_pipeline_free(p);
+            return NULL;
+        }
+    } else {
+        p->dec = sf_decoder_new(decoder, fields, fact->ncolumns);
+        if (!p->dec)
+            goto nomem;
+    }
     sf_arena_init(&p->scratch, 16 * 1024);
     free(fields);
     return p;
@@ -91,6 +122,7 @@ void sf_pipeline_free(sf_pipeline *p)
     if (!p)
         return;
     sf_decoder_free(p->dec);
+    sf_flatten_free(p->flat);
     sf_groups_free(p->groups);
     sf_arena_free(&p->scratch);
     sf_buf_free(&p->key);
@@ -222,6 +254,37 @@ static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena 
     return 0;
 }
 
+/* The counts a row after its line's first moves. Such a row runs through
+ * the same code as any (which counts it as a line); recount() then moves
+ * what it counted to the exploded_* counts, so the line counts stay lines
+ * and the hot path of unflattened inputs is untouched. */
+typedef struct fate {
+    uint64_t filtered, dropped, aggregated;
+    uint64_t by_input[SF_MAX_INPUTS];
+} fate;
+
+static void fate_save(const sf_pipeline *p, fate *f)
+{
+    f->filtered = p->counts.rows_filtered;
+    f->dropped = p->counts.rows_dropped_by_join;
+    f->aggregated = p->counts.rows_aggregated;
+    memcpy(f->by_input, p->counts.dropped_by_join, sizeof f->by_input);
+}
+
+static void recount(sf_pipeline *p, const fate *f)
+{
+    sf_counts *c = &p->counts;
+    c->exploded_filtered += c->rows_filtered - f->filtered;
+    c->exploded_dropped_by_join += c->rows_dropped_by_join - f->dropped;
+    c->exploded_aggregated += c->rows_aggregated - f->aggregated;
+    c->rows_filtered = f->filtered;
+    c->rows_dropped_by_join = f->dropped;
+    c->rows_aggregated = f->aggregated;
+    memcpy(c->dropped_by_join, f->by_input, sizeof f->by_input);
+}
+
+static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset);
+
 int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset)
 {
     const sf_job *job = p->job;
@@ -231,6 +294,8 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
         p->counts.blank_lines++;
         return 0;
     }
+    if (p->flat)
+        return push_flat(p, line, len, file, offset);
     char msg[240];
     int rc = sf_decoder_decode(p->dec, line, len, row, msg, sizeof msg);
     if (rc < 0)
@@ -260,6 +325,133 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
     return p->emit(p->emit_ctx, hash, p->rec.p, p->rec.n);
 }
 
+/* ---- flattened fact input ---- */
+
+/* The reference's description of a value in a type-mismatch message. */
+static void describe(const sf_value *v, char *out, size_t cap)
+{
+    char b[SF_FMT_BUF];
+    switch (v->type) {
+    case SF_STRING:
+        snprintf(out, cap, "string \"%.*s%s\"", (int)(v->u.s.n > 40 ? 40 : v->u.s.n), v->u.s.p,
+                 v->u.s.n > 40 ? "..." : "");
+        break;
+    case SF_INT: snprintf(out, cap, "int64 %lld", (long long)v->u.i); break;
+    case SF_DOUBLE: sf_fmt_double(v->u.d, b); snprintf(out, cap, "double %s", b); break;
+    case SF_BOOL: snprintf(out, cap, "bool %s", v->u.b ? "true" : "false"); break;
+    default: snprintf(out, cap, "null"); break;
+    }
+}
+
+/* A flattened value as the type of fact column col, as the decoders
+ * convert: int64 to double, an ISO text to a date. Returns 0, or 1 with a
+ * type-mismatch message in msg (when msg is not NULL). */
+static int convert_cell(const sf_job_column *col, const sf_value *v, sf_value *out, char *msg,
+                        size_t cap)
+{
+    int32_t days;
+    if (v->type == SF_NULL || v->type == col->type) {
+        *out = *v;
+        return 0;
+    }
+    if (col->type == SF_DOUBLE && v->type == SF_INT) {
+        *out = sf_double((double)v->u.i);
+        return 0;
+    }
+    if (col->type == SF_DATE && v->type == SF_STRING &&
+        sf_parse_iso_date(v->u.s.p, v->u.s.n, &days) == 0) {
+        *out = sf_date(days);
+        return 0;
+    }
+    if (msg) {
+        char what[96];
+        describe(v, what, sizeof what);
+        snprintf(msg, cap, "%s: expected %s%s, got %s", col->name, sf_type_name(col->type),
+                 col->type == SF_DATE ? " (YYYY-MM-DD)" : "", what);
+    }
+    return 1;
+}
+
+/* Fills the fact slots of row from flattened row r (the values were checked). */
+static void fill_row(sf_pipeline *p, size_t r, sf_value *row)
+{
+    const sf_job_input *fact = &p->job->inputs[p->job->fact];
+    for (size_t i = 0; i < fact->ncolumns; i++)
+        row[fact->columns[i].slot] = sf_null();
+    size_t nc;
+    const sf_flatten_cell *cells = sf_flatten_row(p->flat, r, &nc);
+    for (size_t k = 0; k < nc; k++) {
+        const sf_job_column *col = &fact->columns[cells[k].col];
+        convert_cell(col, &cells[k].v, &row[col->slot], NULL, 0);
+    }
+}
+
+static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset)
+{
+    const sf_job *job = p->job;
+    const sf_job_input *fact = &job->inputs[job->fact];
+    char msg[240];
+    int rc = sf_flatten_record(p->flat, line, len, offset, msg, sizeof msg);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        reject(p, file, offset, (sf_reject_reason)(rc - 1), msg);
+        return 0;
+    }
+    size_t nrows = sf_flatten_nrows(p->flat);
+    /* A line is rejected or taken whole: every value is checked first. */
+    for (size_t r = 0; r < nrows; r++) {
+        size_t nc;
+        const sf_flatten_cell *cells = sf_flatten_row(p->flat, r, &nc);
+        for (size_t k = 0; k < nc; k++) {
+            sf_value v;
+            if (convert_cell(&fact->columns[cells[k].col], &cells[k].v, &v, msg, sizeof msg)) {
+                reject(p, file, offset, SF_REJ_TYPE_MISMATCH, msg);
+                return 0;
+            }
+        }
+    }
+    p->counts.rows_exploded += nrows - 1;
+    sf_value *row = p->row;
+    for (size_t r = 0; r < nrows; r++) {
+        fate before;
+        if (r > 0)
+            fate_save(p, &before);
+        fill_row(p, r, row);
+        sf_arena_reset(&p->scratch);
+        rc = 0;
+        if (!p->emit) {
+            if (run_steps(p, row, 0, job->nsteps, &p->scratch))
+                rc = aggregate(p, row, &p->key, &p->scratch);
+            if (r > 0)
+                recount(p, &before);
+            if (rc)
+                return rc;
+            continue;
+        }
+        int on = run_steps(p, row, 0, p->split, &p->scratch);
+        /* Recounted before emit(), which may take in rows from other
+         * ranks (sf_pipeline_push_row) and count them. */
+        if (r > 0)
+            recount(p, &before);
+        if (!on)
+            continue;
+        p->key.n = 0;
+        p->rec.n = 0;
+        sf_value first = sf_bool(r == 0);
+        if (encode_slots(&p->key, row, p->route, p->nroute) != 0 ||
+            encode_slots(&p->rec, row, p->ship, p->nship) != 0 ||
+            sf_buf_reserve(&p->rec, sf_value_encoded_size(&first)) != 0)
+            return SF_E_NOMEM;
+        p->rec.n += sf_value_encode(&first, p->rec.p + p->rec.n);
+        p->counts.rows_shipped++;
+        rc = p->emit(p->emit_ctx, sf_groups_hash(p->key.p, p->key.n), p->rec.p, p->rec.n);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len)
 {
     sf_value *row = p->row_b;
@@ -270,13 +462,29 @@ int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len)
             return SF_E_PARSE;
         pos += used;
     }
+    /* Rows of a flattened input say whether they are their line's first. */
+    int first = 1;
+    if (p->flat) {
+        sf_value f;
+        size_t used = sf_value_decode(rec + pos, len - pos, &f);
+        if (!used || f.type != SF_BOOL)
+            return SF_E_PARSE;
+        pos += used;
+        first = f.u.b;
+    }
     if (pos != len)
         return SF_E_PARSE;
     p->counts.rows_received++;
     sf_arena_reset(&p->scratch_b);
-    if (!run_steps(p, row, p->split, p->job->nsteps, &p->scratch_b))
-        return 0;
-    return aggregate(p, row, &p->key_b, &p->scratch_b);
+    fate before;
+    if (!first)
+        fate_save(p, &before);
+    int rc = 0;
+    if (run_steps(p, row, p->split, p->job->nsteps, &p->scratch_b))
+        rc = aggregate(p, row, &p->key_b, &p->scratch_b);
+    if (!first)
+        recount(p, &before);
+    return rc;
 }
 
 static void mark_slot(void *ctx, int slot)

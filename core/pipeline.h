@@ -6,6 +6,12 @@
  * Every line lands in exactly one count, so summed over ranks
  *   lines_read = blank + rejected + filtered + dropped_by_join + aggregated
  * (in a split pipeline a shipped row is counted where its journey ends).
+ * A fact input with flatten settings or explode paths (core/flatten) may
+ * turn a line into several rows: the line is counted by the fate of its
+ * first row, and the others are counted apart, so that also
+ *   rows_exploded = exploded_filtered + exploded_dropped_by_join
+ *                   + exploded_aggregated
+ * and the rows that reached the combiner are aggregated + exploded_aggregated.
  * The hot path allocates nothing per line: one scratch arena reset per line,
  * one reused key buffer.
  */
@@ -32,6 +38,10 @@ typedef struct sf_counts {
     uint64_t rows_aggregated;
     uint64_t rows_shipped;  /* split pipelines: rows handed to another stage */
     uint64_t rows_received; /* ... and rows taken in from one */
+    uint64_t rows_exploded; /* explode: rows beyond the first of their line */
+    uint64_t exploded_filtered;        /* ... and where they ended */
+    uint64_t exploded_dropped_by_join;
+    uint64_t exploded_aggregated;
     uint64_t bytes_scanned;
     uint64_t rejected_by_reason[SF_REJ_NREASONS];
     uint64_t dropped_by_join[SF_MAX_INPUTS]; /* by dimension input index */

@@ -186,10 +186,92 @@ static sf_expr *compile_expr(loader *L, const char *text, const char *field, int
 
 /* ---- inputs ---- */
 
+/* The fact input's "flatten" settings and "explode" paths (either turns
+ * flattening on); checked by building an engine once. */
+static int load_flatten(loader *L, json_t *spec, const char *field, sf_job_input *in)
+{
+    static const char *const fields[] = {"separator", "lists", "join_separator", "max_depth",
+                                         "max_rows_per_record", "on_collision", NULL};
+    json_t *fl = json_object_get(spec, "flatten"), *ex = json_object_get(spec, "explode");
+    if (!fl && !ex)
+        return 0;
+    char f[340];
+    if (!in->is_fact)
+        return fail(L, field, "\"flatten\" and \"explode\" are for the fact input only", NULL,
+                    NULL);
+    in->flatten = 1;
+    sf_flatten_opts *o = &in->flatten_opts;
+    sf_flatten_opts_init(o);
+    int rc = 0;
+    if (fl) {
+        snprintf(f, sizeof f, "%s.flatten", field);
+        if (!json_is_object(fl))
+            return fail(L, f, "must be an object of flatten settings", NULL, NULL);
+        if ((rc = check_fields(L, fl, f, fields)) != 0)
+            return rc;
+        const char *sep = get_string(L, fl, "separator", f, 0, &rc);
+        const char *lists = rc ? NULL : get_string(L, fl, "lists", f, 0, &rc);
+        const char *join = rc ? NULL : get_string(L, fl, "join_separator", f, 0, &rc);
+        const char *coll = rc ? NULL : get_string(L, fl, "on_collision", f, 0, &rc);
+        if (rc)
+            return rc;
+        if (sep && !(o->sep = ldup(L, sep)))
+            return nomem(L);
+        if (join && !(o->join_sep = ldup(L, join)))
+            return nomem(L);
+        if (lists && sf_lists_policy_parse(lists, &o->lists) != 0)
+            return fail(L, f, "lists must be \"index\", \"join\" or \"json\", got '%s'", lists,
+                        NULL);
+        if (coll && sf_collision_policy_parse(coll, &o->on_collision) != 0)
+            return fail(L, f, "on_collision must be \"error\", \"first\" or \"last\", got '%s'",
+                        coll, NULL);
+        json_t *md = json_object_get(fl, "max_depth");
+        if (md && (!json_is_integer(md) || json_integer_value(md) < 0 ||
+                   json_integer_value(md) > 100000))
+            return fail(L, f, "max_depth must be an integer >= 0", NULL, NULL);
+        if (md)
+            o->max_depth = (int)json_integer_value(md);
+        json_t *mr = json_object_get(fl, "max_rows_per_record");
+        if (mr && (!json_is_integer(mr) || json_integer_value(mr) < 1))
+            return fail(L, f, "max_rows_per_record must be an integer >= 1", NULL, NULL);
+        if (mr)
+            o->max_rows = (uint64_t)json_integer_value(mr);
+    }
+    if (ex) {
+        snprintf(f, sizeof f, "%s.explode", field);
+        if (!json_is_array(ex) || json_array_size(ex) > SF_FLATTEN_MAX_EXPLODE)
+            return fail(L, f, "must be an array of at most 64 array paths, e.g. [\"items\"]",
+                        NULL, NULL);
+        const char **paths = lalloc(L, (json_array_size(ex) + 1) * sizeof *paths);
+        if (!paths)
+            return nomem(L);
+        for (size_t i = 0; i < json_array_size(ex); i++) {
+            json_t *v = json_array_get(ex, i);
+            if (!json_is_string(v))
+                return fail(L, f, "must hold path strings (keys joined with '.')", NULL, NULL);
+            if (!(paths[i] = ldup(L, json_string_value(v))))
+                return nomem(L);
+        }
+        o->explode = paths;
+        o->nexplode = json_array_size(ex);
+    }
+    sf_flatten *probe = NULL;
+    sf_error e;
+    sf_error_clear(&e);
+    rc = sf_flatten_new(o, &probe, &e);
+    sf_flatten_free(probe);
+    if (rc == SF_E_NOMEM)
+        return nomem(L);
+    if (rc)
+        return fail(L, ex ? f : field, "%.600s", e.msg, NULL);
+    return 0;
+}
+
 static int load_input(loader *L, const char *name, json_t *spec, const sf_job_overrides *ov,
                       sf_job_input *in)
 {
-    static const char *const fields[] = {"role", "format", "path", "columns", "key", NULL};
+    static const char *const fields[] = {"role",  "format", "path",    "columns",
+                                         "key",   "flatten", "explode", NULL};
     char field[300];
     snprintf(field, sizeof field, "inputs.%s", name);
     int rc = 0;
@@ -258,6 +340,8 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
         k++;
     }
     in->key_col = -1;
+    if ((rc = load_flatten(L, spec, field, in)) != 0)
+        return rc;
     const char *key = get_string(L, spec, "key", field, !in->is_fact, &rc);
     if (rc)
         return rc;
@@ -582,6 +666,11 @@ static int load_aggregates(loader *L, json_t *root)
                         "count_distinct(x); got a plain expression", NULL, NULL);
         a->arg = sf_expr_agg_arg(a->expr);
         a->type = sf_expr_type(a->expr);
+        /* No output format can hold a column typed null (the HDF5 reader
+         * cannot read one back), and such a column is always empty. */
+        if (a->type == SF_NULL)
+            return fail(L, field, "the aggregate is always null; give its argument a type, "
+                        "e.g. max(if(false, 0, null))", NULL, NULL);
         if ((rc = result_add(L, a->name, a->type, field)) != 0)
             return rc;
     }

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/expr.h"
+#include "core/flatten.h"
 #include "core/value.h"
 
 #define SF_MAX_INPUTS 32
@@ -35,6 +36,11 @@ typedef struct sf_job_input {
     sf_job_column *columns;
     size_t ncolumns;
     int key_col; /* dimension: index of the key column, else -1 */
+    /* Fact input with "flatten" or "explode": each line goes through
+     * core/flatten with these options (strings owned by the job) and may
+     * give several rows; columns then name flattened columns. */
+    int flatten;
+    sf_flatten_opts flatten_opts;
 } sf_job_input;
 
 typedef enum { SF_STEP_DERIVE, SF_STEP_FILTER, SF_STEP_JOIN } sf_step_kind;

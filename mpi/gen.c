@@ -1,11 +1,12 @@
-/* gen.c - `shardflow gen kpi`: every rank writes its slice of each file.
+/* gen.c - `shardflow gen kpi|orders`: every rank writes its slice of each
+ * file.
  *
  * Each file is written in two passes over this rank's contiguous range of
  * line indices: pass 1 only measures the lines, an exclusive prefix sum of
  * the byte counts gives the rank's file offset, pass 2 generates the lines
  * again into a large buffer and pwrite()s them in place. Because a line is a
- * pure function of its index (core/gen_kpi.h), the two passes agree and the
- * file is byte-identical for any rank count.
+ * pure function of its index (core/gen_kpi.h, core/gen_orders.h), the two
+ * passes agree and the file is byte-identical for any rank count.
  *
  * Invariant: every rank goes through the same sequence of collective calls.
  * A local failure is never returned directly; it is agreed on first with
@@ -26,12 +27,14 @@
 
 #include "core/error.h"
 #include "core/gen_kpi.h"
+#include "core/gen_orders.h"
 #include "io/fsutil.h"
 
 #define GEN_BUF_SIZE (4u << 20)
 
 static const char *const gen_usage =
     "usage: shardflow gen kpi [OPTIONS]\n"
+    "       shardflow gen orders [OPTIONS]\n"
     "\n"
     "Writes the daily KPI sample dataset: DIR/events.jsonl, DIR/users.jsonl and\n"
     "DIR/items.jsonl. Every line is a pure function of the seed and its index,\n"
@@ -47,17 +50,36 @@ static const char *const gen_usage =
     "  -o DIR, --output DIR  output directory (required; created if missing)\n"
     "  -h, --help            this help\n"
     "\n"
+    "gen orders writes DIR/orders.jsonl: nested orders (customer, items, discounts,\n"
+    "payment, shipping; about 600 bytes a line) for flatten and jobs/order_lines.json.\n"
+    "  --orders N            number of orders (default 1000000)\n"
+    "  --customers N         number of customers (default 10000)\n"
+    "  --skus N              number of products (default 200)\n"
+    "  --seed S, -o DIR      as above\n"
+    "\n"
     "Counts take plain digits or a K, M or G suffix (decimal: 1M = 1000000).\n"
     "\n"
     "example:\n"
-    "  mpirun -np 2 shardflow gen kpi --events 1M --seed 42 -o data/kpi_1m\n";
+    "  mpirun -np 2 shardflow gen kpi --events 1M --seed 42 -o data/kpi_1m\n"
+    "  mpirun -np 2 shardflow gen orders --orders 1M -o data/orders_1m\n";
 
-typedef size_t (*gen_line_fn)(const sf_gen_kpi_params *, uint64_t, char *);
+/* Line i of a dataset into buf (room for the dataset's line maximum). */
+typedef size_t (*gen_line_fn)(const void *params, uint64_t i, char *buf);
 
 typedef struct gen_opts {
+    int orders; /* the dataset: 0 kpi, 1 orders */
     sf_gen_kpi_params params;
+    sf_gen_orders_params oparams;
     const char *dir;
 } gen_opts;
+
+static size_t kpi_event(const void *p, uint64_t i, char *buf) { return sf_gen_kpi_event(p, i, buf); }
+static size_t kpi_user(const void *p, uint64_t i, char *buf) { return sf_gen_kpi_user(p, i, buf); }
+static size_t kpi_item(const void *p, uint64_t i, char *buf) { return sf_gen_kpi_item(p, i, buf); }
+static size_t order_line(const void *p, uint64_t i, char *buf)
+{
+    return sf_gen_orders_line(p, i, buf);
+}
 
 /* Parses a count: digits with an optional K, M or G suffix (powers of 1000,
  * since these are counts, not bytes). Returns 0 or -1. */
@@ -95,6 +117,10 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
     o->params.users = 1000;
     o->params.items = 200;
     o->params.seed = 42;
+    o->oparams.orders = 1000000;
+    o->oparams.customers = 10000;
+    o->oparams.skus = 200;
+    o->oparams.seed = 42;
     o->dir = NULL;
     for (int i = 1; i < argc; i++) {
         /* "--opt=value" and "--opt value" both work, as for `shardflow run`. */
@@ -110,16 +136,22 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
         }
         uint64_t *count = NULL;
         int skew = 0;
-        if (strcmp(a, "--skew") == 0)
+        if (strcmp(a, "--skew") == 0 && !o->orders)
             skew = 1;
-        else if (strcmp(a, "--events") == 0)
+        else if (strcmp(a, "--events") == 0 && !o->orders)
             count = &o->params.events;
-        else if (strcmp(a, "--users") == 0)
+        else if (strcmp(a, "--users") == 0 && !o->orders)
             count = &o->params.users;
-        else if (strcmp(a, "--items") == 0)
+        else if (strcmp(a, "--items") == 0 && !o->orders)
             count = &o->params.items;
+        else if (strcmp(a, "--orders") == 0 && o->orders)
+            count = &o->oparams.orders;
+        else if (strcmp(a, "--customers") == 0 && o->orders)
+            count = &o->oparams.customers;
+        else if (strcmp(a, "--skus") == 0 && o->orders)
+            count = &o->oparams.skus;
         else if (strcmp(a, "--seed") == 0)
-            count = &o->params.seed;
+            count = o->orders ? &o->oparams.seed : &o->params.seed;
         else if (strcmp(a, "-o") != 0 && strcmp(a, "--output") != 0) {
             if (rank == 0)
                 fprintf(stderr, "shardflow gen: unknown argument '%s'\n\n%s", argv[i], gen_usage);
@@ -163,6 +195,12 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
     if (o->params.users == 0 || o->params.items == 0) {
         if (rank == 0)
             fprintf(stderr, "shardflow gen: --users and --items must be at least 1\n");
+        return 2;
+    }
+    if (o->oparams.customers == 0 || o->oparams.skus == 0 || o->oparams.skus > 9999) {
+        if (rank == 0)
+            fprintf(stderr, "shardflow gen: --customers must be at least 1 and --skus from 1 "
+                    "to 9999\n");
         return 2;
     }
     return 0;
@@ -209,14 +247,14 @@ static int pwrite_all(int fd, const char *data, size_t len, uint64_t off, const 
     return 0;
 }
 
-/* Generates lines [lo, hi) into buf and writes them from offset off on.
- * Returns 0 or SF_E_IO. */
-static int write_range(int fd, const char *path, const sf_gen_kpi_params *p, gen_line_fn fn,
+/* Generates lines [lo, hi) (at most line_max bytes each) into buf and
+ * writes them from offset off on. Returns 0 or SF_E_IO. */
+static int write_range(int fd, const char *path, const void *p, gen_line_fn fn, size_t line_max,
                        uint64_t lo, uint64_t hi, uint64_t off, char *buf, sf_error *err)
 {
     size_t used = 0;
     for (uint64_t i = lo; i < hi; i++) {
-        if (GEN_BUF_SIZE - used < SF_GEN_LINE_MAX) {
+        if (GEN_BUF_SIZE - used < line_max) {
             if (pwrite_all(fd, buf, used, off, path, err) != 0)
                 return SF_E_IO;
             off += used;
@@ -230,7 +268,7 @@ static int write_range(int fd, const char *path, const sf_gen_kpi_params *p, gen
 /* Writes one file with every rank. Collective over comm. Returns 0, or 1
  * on every rank after rank 0 printed the error. */
 static int gen_file(MPI_Comm comm, int rank, int size, const char *path, uint64_t lines,
-                    const sf_gen_kpi_params *p, gen_line_fn fn, char *buf)
+                    const void *p, gen_line_fn fn, size_t line_max, char *buf)
 {
     sf_error err;
     sf_error_clear(&err);
@@ -258,7 +296,7 @@ static int gen_file(MPI_Comm comm, int rank, int size, const char *path, uint64_
     uint64_t lo = (uint64_t)((unsigned __int128)lines * (unsigned)rank / (unsigned)size);
     uint64_t hi = (uint64_t)((unsigned __int128)lines * (unsigned)(rank + 1) / (unsigned)size);
     uint64_t bytes = 0;
-    char line[SF_GEN_LINE_MAX];
+    char line[SF_GEN_ORDERS_LINE_MAX > SF_GEN_LINE_MAX ? SF_GEN_ORDERS_LINE_MAX : SF_GEN_LINE_MAX];
     for (uint64_t i = lo; i < hi; i++)
         bytes += fn(p, i, line);
     uint64_t off = 0, total = 0;
@@ -267,7 +305,7 @@ static int gen_file(MPI_Comm comm, int rank, int size, const char *path, uint64_
         off = 0; /* MPI_Exscan leaves rank 0's result undefined */
     MPI_Allreduce(&bytes, &total, 1, MPI_UINT64_T, MPI_SUM, comm);
 
-    write_range(fd, path, p, fn, lo, hi, off, buf, &err);
+    write_range(fd, path, p, fn, line_max, lo, hi, off, buf, &err);
     if (status_agree(comm, rank, size, &err) != 0) {
         close(fd);
         return 1;
@@ -305,13 +343,14 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
             return 0;
         }
     }
-    if (strcmp(argv[0], "kpi") != 0) {
+    if (strcmp(argv[0], "kpi") != 0 && strcmp(argv[0], "orders") != 0) {
         if (rank == 0)
-            fprintf(stderr, "shardflow gen: unknown dataset '%s' (known: kpi)\n\n%s", argv[0],
-                    gen_usage);
+            fprintf(stderr, "shardflow gen: unknown dataset '%s' (known: kpi, orders)\n\n%s",
+                    argv[0], gen_usage);
         return 2;
     }
     gen_opts o;
+    o.orders = strcmp(argv[0], "orders") == 0;
     int rc = parse_gen_opts(argc, argv, rank, &o);
     if (rc != 0)
         return rc;
@@ -332,9 +371,15 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
         return 1;
     }
 
-    static const char *const names[] = {"events.jsonl", "users.jsonl", "items.jsonl"};
-    const uint64_t counts[] = {o.params.events, o.params.users, o.params.items};
-    const gen_line_fn fns[] = {sf_gen_kpi_event, sf_gen_kpi_user, sf_gen_kpi_item};
+    static const char *const kpi_names[] = {"events.jsonl", "users.jsonl", "items.jsonl"};
+    static const char *const order_names[] = {"orders.jsonl"};
+    const char *const *names = o.orders ? order_names : kpi_names;
+    int nfiles = o.orders ? 1 : 3;
+    const uint64_t counts[] = {o.orders ? o.oparams.orders : o.params.events, o.params.users,
+                               o.params.items};
+    const gen_line_fn fns[] = {o.orders ? order_line : kpi_event, kpi_user, kpi_item};
+    const void *params = o.orders ? (const void *)&o.oparams : (const void *)&o.params;
+    size_t line_max = o.orders ? SF_GEN_ORDERS_LINE_MAX : SF_GEN_LINE_MAX;
     size_t dlen = strlen(o.dir);
     char *path = malloc(dlen + 32);
     if (!path)
@@ -345,9 +390,9 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
         sf_gen_kpi_release(&o.params);
         return 1;
     }
-    for (int f = 0; f < 3 && rc == 0; f++) {
+    for (int f = 0; f < nfiles && rc == 0; f++) {
         snprintf(path, dlen + 32, "%s/%s", o.dir, names[f]);
-        rc = gen_file(comm, rank, size, path, counts[f], &o.params, fns[f], buf);
+        rc = gen_file(comm, rank, size, path, counts[f], params, fns[f], line_max, buf);
     }
     free(buf);
     free(path);

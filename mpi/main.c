@@ -15,6 +15,7 @@
 #include "core/fmt.h"
 #include "mpi/cli.h"
 #include "mpi/experiment.h"
+#include "mpi/flatten.h"
 #include "mpi/gen.h"
 #include "mpi/inspect.h"
 #include "mpi/run.h"
@@ -29,7 +30,9 @@ static const char *const main_usage =
     "  run JOB.json        run a job spec (see docs/job-spec.md)\n"
     "  validate JOB.json   check a job spec without reading data\n"
     "  experiment JOB.json run every strategy and write mode, compare, report\n"
-    "  gen kpi             generate the daily KPI sample dataset\n"
+    "  flatten INPUT...    nested JSON Lines to a flat CSV/HDF5 table (docs/flatten.md)\n"
+    "  schema INPUT...     the flat schema flatten infers, as a table or SQL DDL\n"
+    "  gen kpi|orders      generate the daily KPI or the nested orders dataset\n"
     "  inspect PATH        partitions, files, columns and row counts of an output\n"
     "  cat PATH            print an output (CSV or HDF5) as CSV\n"
     "\n"
@@ -189,6 +192,10 @@ int main(int argc, char **argv)
         return with_mpi(argc, argv, sf_experiment_main, argc - 2, argv + 2);
     if (strcmp(cmd, "gen") == 0)
         return with_mpi(argc, argv, cmd_gen, argc - 2, argv + 2);
+    if (strcmp(cmd, "flatten") == 0)
+        return with_mpi(argc, argv, sf_flatten_main, argc - 2, argv + 2);
+    if (strcmp(cmd, "schema") == 0)
+        return with_mpi(argc, argv, sf_schema_main, argc - 2, argv + 2);
     fprintf(stderr, "shardflow: unknown command '%s'\n\n%s", cmd, main_usage);
     return 2;
 }

@@ -111,7 +111,8 @@ int sf_shuffle_exchange(MPI_Comm comm, sf_buf *out, uint64_t round_bytes, sf_shu
             total = 0;
         }
         for (int d = 0; d < nranks && total; d++) {
-            memcpy(sbuf + sdispl[d], out[d].p + sent[d], (size_t)scount[d]);
+            if (scount[d]) /* out[d].p may be NULL for a destination with no records */
+                memcpy(sbuf + sdispl[d], out[d].p + sent[d], (size_t)scount[d]);
             sent[d] += (size_t)scount[d];
             local.bytes_sent += (uint64_t)scount[d];
             local.messages_sent += scount[d] > 0;

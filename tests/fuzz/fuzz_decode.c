@@ -5,16 +5,28 @@
  * (the daily KPI columns, plus nested, string, bool, date and conflicting
  * paths) and aborts on any disagreement: accept vs reject, the reason, the
  * message where it must be identical (type mismatch, not an object), or any
- * extracted value (numbers to the bit, strings byte for byte). Built by
- * scripts/fuzz with libFuzzer, and by tests/fuzz/CMakeLists.txt with a plain
- * replay driver over the committed corpus.
+ * extracted value (numbers to the bit, strings byte for byte). The same
+ * input also goes through the visitor mode of the fast decoder
+ * (sf_jsonproj_visit, what flatten uses): its verdict and message must be
+ * the decoders' (a type mismatch aside, which a visit does not check), and
+ * the value its events rebuild with jansson must equal jansson's own parse,
+ * key order and last-wins duplicates included. Built by scripts/fuzz with
+ * libFuzzer, and by tests/fuzz/CMakeLists.txt with a plain replay driver
+ * over the committed corpus.
+ *
+ * While the reference decoder lives, jansson allocates from its arena,
+ * which the reference's next decode resets; the trees compared here are
+ * built after both decodes and dropped before the next input.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/decode.h"
+#include "core/jsonproj.h"
 #include "core/value.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,6 +74,155 @@ static int same_value(const sf_value *a, const sf_value *b)
     return 0;
 }
 
+/* ---- the visitor's events rebuilt as a jansson value ---- */
+
+#define BUILD_DEPTH 2100 /* above the nesting limit */
+
+typedef struct builder {
+    json_t *root;
+    json_t *open[BUILD_DEPTH];
+    int depth;
+    const char *key;
+    size_t klen;
+    int bad;
+} builder;
+
+static int attach(builder *b, json_t *v)
+{
+    if (!v) {
+        b->bad = 1;
+        return -1;
+    }
+    if (b->depth == 0) {
+        b->bad |= b->root != NULL;
+        b->root = v;
+        return 0;
+    }
+    json_t *top = b->open[b->depth - 1];
+    if (json_is_array(top) ? json_array_append_new(top, v)
+                           : json_object_setn_new(top, b->key, b->klen, v))
+        b->bad = 1;
+    return 0;
+}
+
+static int open_container(builder *b, json_t *c)
+{
+    if (!c || b->depth == BUILD_DEPTH) {
+        b->bad = 1;
+        return -1;
+    }
+    attach(b, json_incref(c));
+    b->open[b->depth++] = c;
+    return 0;
+}
+
+static int v_obj(void *ctx) { return open_container(ctx, json_object()); }
+static int v_arr(void *ctx) { return open_container(ctx, json_array()); }
+
+static int v_end(void *ctx)
+{
+    builder *b = ctx;
+    if (b->depth == 0) {
+        b->bad = 1;
+        return -1;
+    }
+    json_decref(b->open[--b->depth]);
+    return 0;
+}
+
+static int v_key(void *ctx, const char *k, size_t n)
+{
+    builder *b = ctx;
+    b->key = k;
+    b->klen = n;
+    return 0;
+}
+
+static int v_scalar(void *ctx, const sf_value *v)
+{
+    builder *b = ctx;
+    switch (v->type) {
+    case SF_NULL: return attach(b, json_null());
+    case SF_BOOL: return attach(b, json_boolean(v->u.b));
+    case SF_INT: return attach(b, json_integer(v->u.i));
+    case SF_DOUBLE: return attach(b, json_real(v->u.d));
+    case SF_STRING: return attach(b, json_stringn(v->u.s.p, v->u.s.n));
+    }
+    b->bad = 1;
+    return -1;
+}
+
+/* Exact equality: reals to the bit, object keys in the same order. */
+static int same_json(const json_t *a, const json_t *b)
+{
+    if (json_typeof(a) != json_typeof(b))
+        return 0;
+    switch (json_typeof(a)) {
+    case JSON_INTEGER: return json_integer_value(a) == json_integer_value(b);
+    case JSON_REAL: {
+        double x = json_real_value(a), y = json_real_value(b);
+        return memcmp(&x, &y, sizeof x) == 0;
+    }
+    case JSON_STRING:
+        return json_string_length(a) == json_string_length(b) &&
+               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+    case JSON_ARRAY:
+        if (json_array_size(a) != json_array_size(b))
+            return 0;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!same_json(json_array_get(a, i), json_array_get(b, i)))
+                return 0;
+        return 1;
+    case JSON_OBJECT: {
+        if (json_object_size(a) != json_object_size(b))
+            return 0;
+        void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
+        for (; ia && ib; ia = json_object_iter_next((json_t *)a, ia),
+                         ib = json_object_iter_next((json_t *)b, ib)) {
+            size_t n = json_object_iter_key_len(ia);
+            if (n != json_object_iter_key_len(ib) ||
+                memcmp(json_object_iter_key(ia), json_object_iter_key(ib), n) != 0 ||
+                !same_json(json_object_iter_value(ia), json_object_iter_value(ib)))
+                return 0;
+        }
+        return 1;
+    }
+    default: return 1;
+    }
+}
+
+/* Visits the line and checks it against the decoders' verdict rc and
+ * message m1, and against jansson's parse. */
+static void check_visit(const char *line, size_t size, int rc, const char *m1)
+{
+    static sf_jsonproj *vis;
+    static builder b;
+    if (!vis && !(vis = sf_jsonproj_new(NULL, 0))) {
+        fprintf(stderr, "fuzz_decode: cannot create the visitor\n");
+        abort();
+    }
+    memset(&b, 0, sizeof b);
+    sf_json_visitor v = {v_obj, v_end, v_arr, v_end, v_key, v_scalar, &b};
+    char m3[512];
+    strcpy(m3, "(none)");
+    int rv = sf_jsonproj_visit(vis, line, size, &v, m3, sizeof m3);
+    int want = rc == 1 + SF_REJ_TYPE_MISMATCH ? 0 : rc;
+    if (rv != want)
+        fail("visitor return code", 0, m3, m1);
+    if (rv > 0 && strcmp(m3, m1) != 0)
+        fail("visitor message", 0, m3, m1);
+    if (rv == 0 || rv == 1 + SF_REJ_NOT_OBJECT) {
+        json_error_t jerr;
+        json_t *ref = json_loadb(line, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (!ref || b.bad || b.depth != 0 || !b.root || !same_json(b.root, ref))
+            fail("visited value", 0, "(rebuilt from events)", "(json_loadb)");
+        json_decref(ref);
+    }
+    json_decref(b.root);
+    while (b.depth > 0)
+        json_decref(b.open[--b.depth]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static sf_decoder *fast, *ref;
@@ -98,6 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!same_value(&r1[i], &r2[i]))
                 fail("value", i, m1, m2);
     }
+    check_visit(line, size, rc1, m1);
     free(line);
     return 0;
 }

@@ -70,6 +70,10 @@ EDGE_LINES = [
     b'"tags":["t1",null,"t3"],"x":{"y":[1,{"z":2}]}}',
     b'{"order_id":"x6","items":[],"discounts":[{"code":"A","amount":1},{"code":"B","amount":2}]}',
     b'{"order_id":"x7","coupon":{"code":"nested"},"items":[{"sku":"Q","qty":2,"price":3}]}',
+    # a wide object with repeated keys, then the same key again with new keys
+    ('{"order_id":"x8","w":{%s,"k5":"five","k40":-1},"w":{%s,"k3":3}}' % (
+        ",".join('"k%d":%d' % (i, i) for i in range(60)),
+        ",".join('"k%d":%d' % (i, i) for i in range(60, 90)))).encode(),
 ]
 
 
@@ -297,7 +301,8 @@ def cmd_single(args):
 
 def cmd_partition(args):
     base = os.path.join(args.work, "flatten", "partition_n%d" % args.np)
-    keys = ["--partition-by", "status", "--partition-by", "day=to_date(ts)"]
+    # A string key last: its directory names end without a formatted value.
+    keys = ["--partition-by", "day=to_date(ts)", "--partition-by", "status"]
     ref_dir = os.path.join(base, "ref")
     ref = oracle(args, [dataset(args)], ref_dir, ["--explode", "items"] + keys)
     out = os.path.join(base, "out")
@@ -315,7 +320,7 @@ def cmd_partition(args):
         if got != want:
             raise Failure("partition %s differs: %s" % (d, first_difference(got, want)))
     m = manifest(out)
-    if m["output"]["partition_by"] != ["status", "day"]:
+    if m["output"]["partition_by"] != ["day", "status"]:
         raise Failure("manifest partition_by: %s" % m["output"]["partition_by"])
     check_manifest(out, ref)
     log("  %d partitions equal to the reference" % len(want_dirs))
@@ -481,6 +486,16 @@ def cmd_errors(args):
     if rc == 0 or b"already exists" not in err:
         raise Failure("an existing output was not refused: exit %d" % rc)
     run(mpi(args, args.np, ok + ["--overwrite"]))
+    # An empty input commits a header-only table; schema lists no column.
+    empty = os.path.join(base, "empty.jsonl")
+    open(empty, "w").close()
+    eout = os.path.join(base, "empty_out")
+    run(mpi(args, args.np, ["flatten", empty, "-o", eout, "--quiet"]))
+    if data_files(eout) != ["part-00000.csv"] or manifest(eout)["counts"]["lines_read"] != 0:
+        raise Failure("flatten of an empty input: %s" % data_files(eout))
+    _, text, _ = run(mpi(args, args.np, ["schema", empty]))
+    if b"(0 columns; 0 rows" not in text:
+        raise Failure("schema of an empty input: %r" % text)
     for bad, want in ((["--lists", "flat"], b"--lists takes index, join or json"),
                       (["--explode", "a..b"], b"empty key"),
                       (["--partition-by", "d=to_date(nope)"], b"unknown column"),
@@ -496,33 +511,38 @@ def cmd_errors(args):
 def cmd_order_lines(args):
     base = os.path.join(args.work, "flatten", "order_lines_n%d" % args.np)
     reset_dir(base)
-    data = os.path.join(args.work, "flatten", "gen2", "orders.jsonl")
-    if not os.path.isfile(data):
-        raise Failure("%s is missing: run mpi.flatten.setup first" % data)
+    data = dataset(args)
     ref_dir = os.path.join(base, "ref")
     run([sys.executable, args.job_oracle, "--orders", data, "--out", ref_dir,
          "--counts", os.path.join(base, "ref_counts.json")])
-    out = os.path.join(base, "out")
-    run(mpi(args, args.np, ["run", args.job, "--input", "orders=" + data, "--output", out,
-                            "--no-progress", "--quiet", "--chunk-size", "256K"]))
-    got_files, want_files = data_files(out), data_files(ref_dir)
-    if not want_files or got_files != want_files:
-        raise Failure("order_lines files differ:\n  got  %s\n  want %s" % (
-            got_files[:5], want_files[:5]))
-    for rel in want_files:
-        with open(os.path.join(out, rel), "rb") as f:
-            got = f.read()
-        with open(os.path.join(ref_dir, rel), "rb") as f:
-            want = f.read()
-        if got != want:
-            raise Failure("%s differs: %s" % (rel, first_difference(got, want)))
     with open(os.path.join(base, "ref_counts.json")) as f:
         want_counts = json.load(f)
-    got_counts = manifest(out)["counts"]
-    for key, value in want_counts.items():
-        if got_counts.get(key) != value:
-            raise Failure("manifest counts.%s = %s, reference %s" % (
-                key, got_counts.get(key), value))
+    want_files = data_files(ref_dir)
+    if not want_files:
+        raise Failure("the reference wrote no partition")
+    # The default plan, and raw exploded rows shipped to their group's
+    # owner (a split pipeline: rows carry their line's first-row flag).
+    for strategy in ("before-aggregate", "none"):
+        out = os.path.join(base, "out_" + strategy)
+        run(mpi(args, args.np, ["run", args.job, "--input", "orders=" + data, "--output", out,
+                                "--no-progress", "--quiet", "--chunk-size", "256K",
+                                "--repartition", strategy]))
+        got_files = data_files(out)
+        if got_files != want_files:
+            raise Failure("order_lines files differ (%s):\n  got  %s\n  want %s" % (
+                strategy, got_files[:5], want_files[:5]))
+        for rel in want_files:
+            with open(os.path.join(out, rel), "rb") as f:
+                got = f.read()
+            with open(os.path.join(ref_dir, rel), "rb") as f:
+                want = f.read()
+            if got != want:
+                raise Failure("%s differs (%s): %s" % (rel, strategy, first_difference(got, want)))
+        got_counts = manifest(out)["counts"]
+        for key, value in want_counts.items():
+            if got_counts.get(key) != value:
+                raise Failure("manifest counts.%s = %s, reference %s (%s)" % (
+                    key, got_counts.get(key), value, strategy))
     log("  %d partitions equal to the reference; counts %s" % (len(want_files), want_counts))
 
 

@@ -6,6 +6,14 @@
  * values (doubles to the bit, strings byte for byte), and the same message
  * where the message is part of the contract (type mismatch, not an object).
  * Tests then check the expected values explicitly.
+ *
+ * run() also visits every line with the visitor mode (sf_jsonproj_visit):
+ * it must reach the same verdict as the decoders (a valid line is valid for
+ * it whatever the field types) with the same message, and the value its
+ * events rebuild as a jansson tree must equal jansson's own parse of the
+ * line, key order and duplicate handling included. While the reference
+ * decoder lives, jansson allocates from its arena, which the next decode
+ * resets: the trees are built and dropped before that.
  */
 #include <float.h>
 #include <math.h>
@@ -18,6 +26,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "core/decode.h"
 #include "core/error.h"
@@ -38,6 +47,7 @@ static const sf_decode_field default_fields[] = {
 
 typedef struct fixture {
     sf_decoder *fast, *ref;
+    sf_jsonproj *vis;
     size_t nfields;
     sf_value frow[MAXF], rrow[MAXF];
     char fmsg[512], rmsg[512];
@@ -49,15 +59,19 @@ static void open_fx(fixture *fx, const sf_decode_field *f, size_t n)
     fx->nfields = n;
     fx->fast = sf_decoder_new(SF_DECODER_FAST, f, n);
     fx->ref = sf_decoder_new(SF_DECODER_JANSSON, f, n);
+    fx->vis = sf_jsonproj_new(NULL, 0);
     assert_non_null(fx->fast);
     assert_non_null(fx->ref);
+    assert_non_null(fx->vis);
 }
 
 static void close_fx(fixture *fx)
 {
     sf_decoder_free(fx->fast);
     sf_decoder_free(fx->ref);
+    sf_jsonproj_free(fx->vis);
     fx->fast = fx->ref = NULL;
+    fx->vis = NULL;
 }
 
 static void reopen(fixture *fx, const sf_decode_field *f, size_t n)
@@ -103,6 +117,159 @@ static void assert_same_value(const sf_value *a, const sf_value *b, size_t field
     }
 }
 
+/* ---- rebuilding a visited value with jansson ---- */
+
+#define BUILD_DEPTH 2100 /* above the decoder's nesting limit */
+
+typedef struct builder {
+    json_t *root;
+    json_t *open[BUILD_DEPTH];
+    int depth;
+    const char *key;
+    size_t klen;
+    int failed;
+} builder;
+
+static int attach(builder *b, json_t *v)
+{
+    if (!v) {
+        b->failed = 1;
+        return SF_E_NOMEM;
+    }
+    if (b->depth == 0) {
+        if (b->root)
+            b->failed = 1; /* a second top-level value */
+        b->root = v;
+        return 0;
+    }
+    json_t *top = b->open[b->depth - 1];
+    int rc = json_is_array(top) ? json_array_append_new(top, v)
+                                : json_object_setn_new(top, b->key, b->klen, v);
+    if (rc)
+        b->failed = 1;
+    return 0;
+}
+
+static int open_container(builder *b, json_t *c)
+{
+    if (!c || b->depth >= BUILD_DEPTH) {
+        b->failed = 1;
+        return SF_E_NOMEM;
+    }
+    json_incref(c); /* attach() hands one reference to the parent */
+    attach(b, c);
+    b->open[b->depth++] = c;
+    return 0;
+}
+
+static int close_container(builder *b)
+{
+    if (b->depth == 0) {
+        b->failed = 1;
+        return 0;
+    }
+    json_decref(b->open[--b->depth]);
+    return 0;
+}
+
+static int b_obj(void *ctx) { return open_container(ctx, json_object()); }
+static int b_arr(void *ctx) { return open_container(ctx, json_array()); }
+static int b_end(void *ctx) { return close_container(ctx); }
+
+static int b_key(void *ctx, const char *k, size_t n)
+{
+    builder *b = ctx;
+    b->key = k;
+    b->klen = n;
+    return 0;
+}
+
+static int b_scalar(void *ctx, const sf_value *v)
+{
+    builder *b = ctx;
+    switch (v->type) {
+    case SF_NULL: return attach(b, json_null());
+    case SF_BOOL: return attach(b, json_boolean(v->u.b));
+    case SF_INT: return attach(b, json_integer(v->u.i));
+    case SF_DOUBLE: return attach(b, json_real(v->u.d));
+    case SF_STRING: return attach(b, json_stringn(v->u.s.p, v->u.s.n));
+    default: b->failed = 1; return 0;
+    }
+}
+
+/* Exact equality: types, integers, reals to the bit, strings byte for
+ * byte, object keys in the same order. */
+static int json_same(const json_t *a, const json_t *b)
+{
+    if (json_typeof(a) != json_typeof(b))
+        return 0;
+    switch (json_typeof(a)) {
+    case JSON_INTEGER: return json_integer_value(a) == json_integer_value(b);
+    case JSON_REAL: {
+        double x = json_real_value(a), y = json_real_value(b);
+        return memcmp(&x, &y, sizeof x) == 0;
+    }
+    case JSON_STRING:
+        return json_string_length(a) == json_string_length(b) &&
+               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+    case JSON_ARRAY:
+        if (json_array_size(a) != json_array_size(b))
+            return 0;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!json_same(json_array_get(a, i), json_array_get(b, i)))
+                return 0;
+        return 1;
+    case JSON_OBJECT: {
+        if (json_object_size(a) != json_object_size(b))
+            return 0;
+        void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
+        for (; ia && ib; ia = json_object_iter_next((json_t *)a, ia),
+                         ib = json_object_iter_next((json_t *)b, ib)) {
+            if (json_object_iter_key_len(ia) != json_object_iter_key_len(ib) ||
+                memcmp(json_object_iter_key(ia), json_object_iter_key(ib),
+                       json_object_iter_key_len(ia)) != 0 ||
+                !json_same(json_object_iter_value(ia), json_object_iter_value(ib)))
+                return 0;
+        }
+        return 1;
+    }
+    default: return 1;
+    }
+}
+
+/* Visits the line; asserts the verdict matches the decoders' (rf) and that
+ * the events rebuild jansson's value. */
+static void check_visit(fixture *fx, const char *line, size_t len, int rf)
+{
+    builder *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    sf_json_visitor v = {b_obj, b_end, b_arr, b_end, b_key, b_scalar, b};
+    char msg[512] = "(unset)";
+    int rv = sf_jsonproj_visit(fx->vis, line, len, &v, msg, sizeof msg);
+    int want = rf == 1 + SF_REJ_TYPE_MISMATCH ? 0 : rf;
+    if (rv != want)
+        fail_msg("visit of \"%.*s\": %d (%s), decoders %d (%s)", (int)(len > 200 ? 200 : len),
+                 line, rv, msg, rf, fx->fmsg);
+    if (rv > 0)
+        assert_string_equal(msg, fx->fmsg);
+    if (rv == 0 || rv == 1 + SF_REJ_NOT_OBJECT) {
+        json_error_t jerr;
+        json_t *ref = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        assert_non_null(ref);
+        assert_false(b->failed);
+        assert_int_equal(b->depth, 0);
+        assert_non_null(b->root);
+        if (!json_same(b->root, ref))
+            fail_msg("visit of \"%.*s\" rebuilds a different value", (int)(len > 200 ? 200 : len),
+                     line);
+        json_decref(ref);
+    }
+    json_decref(b->root);
+    for (int i = b->depth; i > 0; i--)
+        json_decref(b->open[i - 1]);
+    free(b);
+}
+
 /* Decodes with both decoders, asserts they agree, returns the result. */
 static int run(fixture *fx, const char *line, size_t len)
 {
@@ -120,6 +287,7 @@ static int run(fixture *fx, const char *line, size_t len)
     if (rf == 0)
         for (size_t i = 0; i < fx->nfields; i++)
             assert_same_value(&fx->frow[i], &fx->rrow[i], i);
+    check_visit(fx, line, len, rf);
     return rf;
 }
 
@@ -940,6 +1108,191 @@ static void test_jsonproj_api_decodes_directly(void **state)
     sf_jsonproj_free(p);
 }
 
+/* ---- visitor mode ---- */
+
+/* Writes the events as text: { } [ ] for containers, k=KEY for keys,
+ * n / t / f / i:INT / d:DOUBLE / s:STRING for scalars, space-separated. */
+typedef struct logger {
+    char text[1024];
+    size_t n;
+    int stop_after; /* events before returning SF_E_NOMEM; 0: never */
+    int events;
+    const char *keys[8]; /* the first keys and strings, to check they stay valid */
+    size_t klens[8];
+    int nkeys;
+} logger;
+
+static int log_event(logger *l, const char *fmt, const char *p, size_t n)
+{
+    if (l->stop_after && l->events == l->stop_after)
+        return SF_E_NOMEM;
+    l->events++;
+    int w = snprintf(l->text + l->n, sizeof l->text - l->n, "%s", l->n ? " " : "");
+    l->n += (size_t)w;
+    w = snprintf(l->text + l->n, sizeof l->text - l->n, fmt, (int)n, p);
+    l->n += (size_t)w;
+    return 0;
+}
+
+static void keep(logger *l, const char *p, size_t n)
+{
+    if (l->nkeys < 8) {
+        l->keys[l->nkeys] = p;
+        l->klens[l->nkeys++] = n;
+    }
+}
+
+static int l_obj(void *c) { return log_event(c, "{%.*s", "", 0); }
+static int l_oend(void *c) { return log_event(c, "}%.*s", "", 0); }
+static int l_arr(void *c) { return log_event(c, "[%.*s", "", 0); }
+static int l_aend(void *c) { return log_event(c, "]%.*s", "", 0); }
+
+static int l_key(void *c, const char *k, size_t n)
+{
+    keep(c, k, n);
+    return log_event(c, "k=%.*s", k, n);
+}
+
+static int l_scalar(void *c, const sf_value *v)
+{
+    char b[SF_FMT_BUF];
+    switch (v->type) {
+    case SF_NULL: return log_event(c, "n%.*s", "", 0);
+    case SF_BOOL: return log_event(c, "%.*s", v->u.b ? "t" : "f", 1);
+    case SF_INT: sf_fmt_int(v->u.i, b); return log_event(c, "i:%.*s", b, strlen(b));
+    case SF_DOUBLE: sf_fmt_double(v->u.d, b); return log_event(c, "d:%.*s", b, strlen(b));
+    case SF_STRING: keep(c, v->u.s.p, v->u.s.n); return log_event(c, "s:%.*s", v->u.s.p, v->u.s.n);
+    default: return SF_E_INTERNAL;
+    }
+}
+
+static int visit_log(sf_jsonproj *p, const char *line, logger *l, char *msg, size_t cap)
+{
+    sf_json_visitor v = {l_obj, l_oend, l_arr, l_aend, l_key, l_scalar, l};
+    return sf_jsonproj_visit(p, line, strlen(line), &v, msg, cap);
+}
+
+static void test_visit_reports_events_in_document_order(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(NULL, 0);
+    assert_non_null(p);
+    logger l = {.n = 0};
+    char msg[128];
+    assert_int_equal(visit_log(p, "{\"a\":1,\"b\":{\"c\":[true,false,null,\"x\",2.5,[]]},\"d\":{}}",
+                               &l, msg, sizeof msg), 0);
+    assert_string_equal(l.text, "{ k=a i:1 k=b { k=c [ t f n s:x d:2.5 [ ] ] } k=d { } }");
+    sf_jsonproj_free(p);
+}
+
+static void test_visit_keeps_json_number_kinds(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(NULL, 0);
+    assert_non_null(p);
+    logger l = {.n = 0};
+    char msg[128];
+    assert_int_equal(visit_log(p, "{\"a\":1,\"b\":1.0,\"c\":-0,\"d\":-0.0,\"e\":1e2,"
+                               "\"f\":-9223372036854775808}", &l, msg, sizeof msg), 0);
+    assert_string_equal(l.text, "{ k=a i:1 k=b d:1.0 k=c i:0 k=d d:-0.0 k=e d:100.0 "
+                        "k=f i:-9223372036854775808 }");
+    sf_jsonproj_free(p);
+}
+
+static void test_visit_unescapes_keys_and_strings_valid_until_the_next_call(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(NULL, 0);
+    assert_non_null(p);
+    logger l = {.n = 0};
+    char msg[128];
+    assert_int_equal(visit_log(p, "{\"k\\u00e9y\":\"v\\n1\",\"plain\":\"a\\\"b\",\"x\":\"raw\"}",
+                               &l, msg, sizeof msg), 0);
+    /* Every key and string seen is still intact after the visit. */
+    assert_int_equal(l.nkeys, 6);
+    assert_memory_equal(l.keys[0], "k\xc3\xa9y", 4);
+    assert_memory_equal(l.keys[1], "v\n1", 3);
+    assert_memory_equal(l.keys[2], "plain", 5);
+    assert_memory_equal(l.keys[3], "a\"b", 3);
+    assert_memory_equal(l.keys[4], "x", 1);
+    assert_memory_equal(l.keys[5], "raw", 3);
+    assert_int_equal(l.klens[0], 4);
+    assert_int_equal(l.klens[3], 3);
+    sf_jsonproj_free(p);
+}
+
+static void test_visit_reports_duplicate_keys_as_they_occur(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(NULL, 0);
+    assert_non_null(p);
+    logger l = {.n = 0};
+    char msg[128];
+    assert_int_equal(visit_log(p, "{\"a\":1,\"a\":{\"b\":2}}", &l, msg, sizeof msg), 0);
+    assert_string_equal(l.text, "{ k=a i:1 k=a { k=b i:2 } }");
+    sf_jsonproj_free(p);
+}
+
+static void test_visit_callback_error_stops_the_visit(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(NULL, 0);
+    assert_non_null(p);
+    logger l = {.n = 0, .stop_after = 3};
+    char msg[128];
+    assert_int_equal(visit_log(p, "{\"a\":1,\"b\":2}", &l, msg, sizeof msg), SF_E_NOMEM);
+    assert_string_equal(l.text, "{ k=a i:1");
+    sf_jsonproj_free(p);
+}
+
+static void test_visit_of_non_object_delivers_events_then_rejects(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(NULL, 0);
+    assert_non_null(p);
+    logger l = {.n = 0};
+    char msg[128];
+    assert_int_equal(visit_log(p, "[1,{\"a\":\"b\"}]", &l, msg, sizeof msg),
+                     REJ(SF_REJ_NOT_OBJECT));
+    assert_string_equal(msg, "not an object: the line is an array");
+    assert_string_equal(l.text, "[ i:1 { k=a s:b } ]");
+    sf_jsonproj_free(p);
+}
+
+static void test_visit_rejects_with_the_decoder_reason_and_message(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(NULL, 0);
+    assert_non_null(p);
+    logger l = {.n = 0};
+    char msg[128];
+    assert_int_equal(visit_log(p, "{\"a\":[1,2}", &l, msg, sizeof msg), REJ(SF_REJ_INVALID_JSON));
+    assert_string_equal(msg, "invalid JSON at column 10: unexpected token");
+    l.n = 0;
+    assert_int_equal(visit_log(p, "{\"a\":99999999999999999999}", &l, msg, sizeof msg),
+                     REJ(SF_REJ_INT_OVERFLOW));
+    l.n = 0;
+    assert_int_equal(visit_log(p, "{\"a\":\"\xff\"}", &l, msg, sizeof msg),
+                     REJ(SF_REJ_INVALID_UTF8));
+    sf_jsonproj_free(p);
+}
+
+static void test_visit_ignores_projected_fields_of_its_decoder(void **state)
+{
+    (void)state;
+    sf_jsonproj *p = sf_jsonproj_new(default_fields, NDEFAULT);
+    assert_non_null(p);
+    logger l = {.n = 0};
+    char msg[128];
+    assert_int_equal(visit_log(p, "{\"ts\":\"not an int\"}", &l, msg, sizeof msg), 0);
+    assert_string_equal(l.text, "{ k=ts s:not an int }");
+    sf_value row[NDEFAULT];
+    const char *line = "{\"ts\":5}";
+    assert_int_equal(sf_jsonproj_decode(p, line, strlen(line), row, msg, sizeof msg), 0);
+    assert_true(row[TS].u.i == 5);
+    sf_jsonproj_free(p);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1007,6 +1360,14 @@ int main(void)
         cmocka_unit_test(test_decoder_kind_names_round_trip),
         cmocka_unit_test(test_fast_decoders_coexist_and_free_null_is_a_no_op),
         cmocka_unit_test(test_jsonproj_api_decodes_directly),
+        cmocka_unit_test(test_visit_reports_events_in_document_order),
+        cmocka_unit_test(test_visit_keeps_json_number_kinds),
+        cmocka_unit_test(test_visit_unescapes_keys_and_strings_valid_until_the_next_call),
+        cmocka_unit_test(test_visit_reports_duplicate_keys_as_they_occur),
+        cmocka_unit_test(test_visit_callback_error_stops_the_visit),
+        cmocka_unit_test(test_visit_of_non_object_delivers_events_then_rejects),
+        cmocka_unit_test(test_visit_rejects_with_the_decoder_reason_and_message),
+        cmocka_unit_test(test_visit_ignores_projected_fields_of_its_decoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,7 +155,7 @@ static void test_valid_lines_are_aggregated(void **state)
     check_identity(c);
 }
 
-/* Result j of the group whose key is country (NULL: the NULL group). */
+/* Result j of the group whose key is the string country (NULL: the NULL group). */
 static sf_value group_result(sf_groups *g, const char *country, size_t j)
 {
     sf_value k = country ? sf_string(country, strlen(country)) : sf_null();
@@ -425,6 +425,193 @@ static void test_free_null_is_a_no_op(void **state)
     sf_pipeline_free(NULL);
 }
 
+/* ---- a flattened fact input with an explode path ---- */
+
+static const char explode_spec[] =
+    "{\"name\": \"x\","
+    " \"inputs\": {"
+    "  \"ord\": {\"role\": \"fact\", \"path\": \"o\", \"explode\": [\"items\"],"
+    "          \"flatten\": {\"max_rows_per_record\": 4},"
+    "          \"columns\": {\"uid\": \"int64\", \"items.sku\": \"string\","
+    "          \"items.qty\": \"int64\", \"items.price\": \"double\", \"day\": \"date\"}},"
+    "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"uid\","
+    "             \"columns\": {\"uid\": \"int64\", \"country\": \"string\"}}},"
+    " \"steps\": ["
+    "  {\"filter\": \"items.qty > 0\"},"
+    "  {\"join\": \"users\", \"on\": \"uid\", \"select\": [\"country\"]}],"
+    " \"group_by\": [\"items.sku\"],"
+    " \"aggregates\": {\"n\": \"count()\", \"units\": \"sum(items.qty)\","
+    "                 \"revenue\": \"sum(items.price)\", \"days\": \"count_distinct(day)\"},"
+    " \"output\": {\"path\": \"out\"}}";
+
+enum { X_N, X_UNITS, X_REVENUE, X_DAYS };
+
+static int setup_explode(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(explode_spec, strlen(explode_spec), "x.json", NULL, &f->job, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        free(f);
+        return -1;
+    }
+    f->dims[1] = sf_join_table_new(2, 0);
+    const sf_value users[][2] = {{sf_int(1), sf_string("FR", 2)}, {sf_int(2), sf_string("DE", 2)}};
+    for (size_t i = 0; i < 2; i++) {
+        if (sf_join_table_add(f->dims[1], users[i]) != 0)
+            return -1;
+    }
+    f->p = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    if (!f->p) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* Both accounting identities of a pipeline with exploded rows. */
+static void check_explode_identity(const sf_counts *c)
+{
+    check_identity(c);
+    assert_int_equal(c->rows_exploded, c->exploded_filtered + c->exploded_dropped_by_join +
+                                           c->exploded_aggregated);
+}
+
+static void test_exploded_line_counts_once_by_its_first_row(void **state)
+{
+    fixture *f = *state;
+    /* aggregated first row; then one filtered and one aggregated row */
+    push(f, "{\"uid\":1,\"items\":[{\"sku\":\"a\",\"qty\":1},{\"sku\":\"b\",\"qty\":0},"
+            "{\"sku\":\"a\",\"qty\":2,\"price\":1.5}]}");
+    /* both rows dropped by the join */
+    push(f, "{\"uid\":9,\"items\":[{\"sku\":\"c\",\"qty\":1},{\"sku\":\"d\",\"qty\":3}]}");
+    /* filtered first row, aggregated second */
+    push(f, "{\"uid\":2,\"items\":[{\"sku\":\"a\",\"qty\":0},{\"sku\":\"a\",\"qty\":5}]}");
+    /* no items: one row with NULL qty, filtered */
+    push(f, "{\"uid\":1}");
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 4);
+    assert_int_equal(c->rows_aggregated, 1);
+    assert_int_equal(c->rows_dropped_by_join, 1);
+    assert_int_equal(c->dropped_by_join[1], 1);
+    assert_int_equal(c->rows_filtered, 2);
+    assert_int_equal(c->rows_exploded, 4);
+    assert_int_equal(c->exploded_filtered, 1);
+    assert_int_equal(c->exploded_dropped_by_join, 1);
+    assert_int_equal(c->exploded_aggregated, 2);
+    check_explode_identity(c);
+    sf_groups *g = sf_pipeline_groups(f->p);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_count(g), 1);
+    assert_int_value(group_result(g, "a", X_N), 3);
+    assert_int_value(group_result(g, "a", X_UNITS), 8);
+    assert_double_value(group_result(g, "a", X_REVENUE), 1.5);
+}
+
+static void test_bad_value_in_any_exploded_row_rejects_the_whole_line(void **state)
+{
+    fixture *f = *state;
+    push(f, "{\"uid\":1,\"items\":[{\"sku\":\"a\",\"qty\":1},{\"sku\":\"b\",\"qty\":\"x\"}]}");
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->rows_rejected, 1);
+    assert_int_equal(c->rejected_by_reason[SF_REJ_TYPE_MISMATCH], 1);
+    assert_int_equal(c->rows_aggregated + c->rows_exploded, 0);
+    const char *msg;
+    assert_int_equal(sf_pipeline_last_reject(f->p, &msg), SF_REJ_TYPE_MISMATCH);
+    assert_string_equal(msg, "items.qty: expected int64, got string \"x\"");
+    assert_int_equal(sf_groups_count(sf_pipeline_groups(f->p)), 0);
+    check_explode_identity(c);
+}
+
+static void test_explosion_over_the_row_limit_is_rejected(void **state)
+{
+    fixture *f = *state;
+    push(f, "{\"uid\":1,\"items\":[{\"qty\":1},{\"qty\":1},{\"qty\":1},{\"qty\":1},{\"qty\":1}]}");
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->rejected_by_reason[SF_REJ_TOO_MANY_ROWS], 1);
+    assert_int_equal(c->rows_exploded, 0);
+    check_explode_identity(c);
+}
+
+static void test_flattened_values_convert_like_the_decoders(void **state)
+{
+    fixture *f = *state;
+    /* an int64 price is a double, an ISO text a date */
+    push(f, "{\"uid\":1,\"day\":\"2025-08-01T10:00:00Z\",\"items\":[{\"sku\":\"a\","
+            "\"qty\":1,\"price\":2}]}");
+    push(f, "{\"uid\":1,\"day\":\"not a date\",\"items\":[{\"sku\":\"a\",\"qty\":1}]}");
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->rows_aggregated, 1);
+    assert_int_equal(c->rows_rejected, 1);
+    const char *msg;
+    sf_pipeline_last_reject(f->p, &msg);
+    assert_string_equal(msg, "day: expected date (YYYY-MM-DD), got string \"not a date\"");
+    sf_groups *g = sf_pipeline_groups(f->p);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_double_value(group_result(g, "a", X_REVENUE), 2.0);
+    assert_int_value(group_result(g, "a", X_DAYS), 1);
+}
+
+static void test_undeclared_fields_never_reject_a_flattened_line(void **state)
+{
+    fixture *f = *state;
+    /* a.b collides, but the job reads neither */
+    push(f, "{\"uid\":1,\"a.b\":1,\"a\":{\"b\":2},\"items\":[{\"sku\":\"z\",\"qty\":1,"
+            "\"extra\":[1,2]}]}");
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->rows_aggregated, 1);
+    assert_int_equal(c->rows_rejected, 0);
+}
+
+typedef struct shipped {
+    unsigned char rec[16][256];
+    size_t len[16];
+    size_t n;
+} shipped;
+
+static int keep_record(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
+{
+    shipped *s = ctx;
+    (void)hash;
+    assert_true(s->n < 16 && len <= sizeof s->rec[0]);
+    memcpy(s->rec[s->n], rec, len);
+    s->len[s->n++] = len;
+    return 0;
+}
+
+static void test_split_pipeline_counts_shipped_exploded_rows_alike(void **state)
+{
+    fixture *f = *state;
+    shipped s = {.n = 0};
+    /* Ship after the filter: the join and the aggregation run on arrival. */
+    const int route = f->job->steps[1].on_slot;
+    assert_int_equal(sf_pipeline_split(f->p, 1, &route, 1, keep_record, &s), 0);
+    push(f, "{\"uid\":1,\"items\":[{\"sku\":\"a\",\"qty\":1},{\"sku\":\"b\",\"qty\":0},"
+            "{\"sku\":\"a\",\"qty\":2}]}");
+    push(f, "{\"uid\":9,\"items\":[{\"sku\":\"c\",\"qty\":1},{\"sku\":\"d\",\"qty\":3}]}");
+    assert_int_equal(s.n, 4);
+    for (size_t i = 0; i < s.n; i++)
+        assert_int_equal(sf_pipeline_push_row(f->p, s.rec[i], s.len[i]), 0);
+    /* A record without its first-row flag is malformed. */
+    assert_int_equal(sf_pipeline_push_row(f->p, s.rec[0], s.len[0] - 2), SF_E_PARSE);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->rows_shipped, 4);
+    assert_int_equal(c->rows_received, 4);
+    assert_int_equal(c->rows_aggregated, 1);
+    assert_int_equal(c->rows_dropped_by_join, 1);
+    assert_int_equal(c->rows_exploded, 3);
+    assert_int_equal(c->exploded_filtered, 1);
+    assert_int_equal(c->exploded_aggregated, 1);
+    assert_int_equal(c->exploded_dropped_by_join, 1);
+    check_explode_identity(c);
+}
+
+#define X(name) cmocka_unit_test_setup_teardown(name, setup_explode, teardown)
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_jansson, teardown), \
                 cmocka_unit_test_setup_teardown(name, setup_fast, teardown)
 
@@ -444,6 +631,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_live_jansson_pipeline_is_refused_with_an_error,
                                         setup_jansson, teardown),
         cmocka_unit_test(test_free_null_is_a_no_op),
+        X(test_exploded_line_counts_once_by_its_first_row),
+        X(test_bad_value_in_any_exploded_row_rejects_the_whole_line),
+        X(test_explosion_over_the_row_limit_is_rejected),
+        X(test_flattened_values_convert_like_the_decoders),
+        X(test_undeclared_fields_never_reject_a_flattened_line),
+        X(test_split_pipeline_counts_shipped_exploded_rows_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -531,6 +531,25 @@ static void test_aggregate_that_is_a_plain_expression(void **state)
                      "count_distinct(x); got a plain expression");
 }
 
+/* Found by fuzz_spec: min(null) typed a result column null, which the
+ * HDF5 writer stored and `shardflow cat` could not read back. */
+static void test_aggregate_that_is_always_null(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.aggs = "{\"n\": \"count()\", \"m\": \"min(null)\"}";
+    expect_error(&p, "t.json: aggregates.m: the aggregate is always null; give its argument "
+                     "a type, e.g. max(if(false, 0, null))");
+    p.aggs = "{\"s\": \"sum(-null)\"}";
+    expect_error(&p, "t.json: aggregates.s: the aggregate is always null; give its argument "
+                     "a type, e.g. max(if(false, 0, null))");
+    p.aggs = "{\"m\": \"max(if(false, 0, null))\", \"a\": \"mean(null)\"}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->aggs[0].type, SF_INT);
+    assert_int_equal(job->aggs[1].type, SF_DOUBLE);
+    sf_job_free(job);
+}
+
 static void test_aggregate_of_unknown_column(void **state)
 {
     (void)state;
@@ -684,6 +703,82 @@ static void test_override_supplies_a_path_the_spec_lacks(void **state)
     free(text);
 }
 
+/* ---- flatten settings of the fact input ---- */
+
+#define FLAT_EV(extra)                                                                       \
+    "{\"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", " extra ", \"columns\": "      \
+    "{\"uid\": \"int64\", \"items.sku\": \"string\"}}}"
+
+static void test_explode_and_flatten_settings_are_loaded(void **state)
+{
+    (void)state;
+    parts p = {.inputs = FLAT_EV("\"explode\": [\"items\", \"items.parts\"], \"flatten\": "
+                                 "{\"separator\": \".\", \"lists\": \"join\", "
+                                 "\"join_separator\": \";\", \"max_depth\": 3, "
+                                 "\"max_rows_per_record\": 50, \"on_collision\": \"last\"}")};
+    sf_job *job = load_parts(&p, NULL);
+    const sf_job_input *in = &job->inputs[job->fact];
+    assert_int_equal(in->flatten, 1);
+    const sf_flatten_opts *o = &in->flatten_opts;
+    assert_int_equal(o->nexplode, 2);
+    assert_string_equal(o->explode[0], "items");
+    assert_string_equal(o->explode[1], "items.parts");
+    assert_string_equal(o->sep, ".");
+    assert_string_equal(o->join_sep, ";");
+    assert_int_equal(o->lists, SF_LISTS_JOIN);
+    assert_int_equal(o->max_depth, 3);
+    assert_int_equal(o->max_rows, 50);
+    assert_int_equal(o->on_collision, SF_COLLISION_LAST);
+    assert_string_equal(job->slot_names[1], "items.sku");
+    sf_job_free(job);
+}
+
+static void test_input_without_flatten_settings_is_projected(void **state)
+{
+    (void)state;
+    parts p = {0};
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->inputs[job->fact].flatten, 0);
+    sf_job_free(job);
+    parts q = {.inputs = FLAT_EV("\"flatten\": {}")};
+    job = load_parts(&q, NULL);
+    assert_int_equal(job->inputs[job->fact].flatten, 1);
+    assert_int_equal(job->inputs[job->fact].flatten_opts.nexplode, 0);
+    sf_job_free(job);
+}
+
+static void test_bad_flatten_settings_name_the_field(void **state)
+{
+    (void)state;
+    parts p = {.inputs = FLAT_EV("\"explode\": [\"items..x\"]")};
+    expect_error(&p, "t.json: inputs.ev.explode: explode path 'items..x': empty key (keys are "
+                     "joined with '.', e.g. orders.items)");
+    p.inputs = FLAT_EV("\"explode\": \"items\"");
+    expect_error(&p, "t.json: inputs.ev.explode: must be an array of at most 64 array paths, "
+                     "e.g. [\"items\"]");
+    p.inputs = FLAT_EV("\"flatten\": {\"lists\": \"flat\"}");
+    expect_error(&p, "t.json: inputs.ev.flatten: lists must be \"index\", \"join\" or "
+                     "\"json\", got 'flat'");
+    p.inputs = FLAT_EV("\"flatten\": {\"sep\": \"_\"}");
+    expect_error(&p, "t.json: inputs.ev.flatten: unknown field 'sep' (expected one of: "
+                     "separator, lists, join_separator, max_depth, max_rows_per_record, "
+                     "on_collision)");
+    p.inputs = FLAT_EV("\"flatten\": {\"max_rows_per_record\": 0}");
+    expect_error(&p, "t.json: inputs.ev.flatten: max_rows_per_record must be an integer >= 1");
+    p.inputs = FLAT_EV("\"flatten\": {\"separator\": \"\"}");
+    expect_error(&p, "t.json: inputs.ev: the key separator must not be empty");
+}
+
+static void test_explode_on_a_dimension_input_is_refused(void **state)
+{
+    (void)state;
+    parts p = {.inputs = "{" FACT_EV ", \"users\": {\"role\": \"dimension\", \"path\": "
+                         "\"u\", \"key\": \"uid\", \"explode\": [\"x\"], \"columns\": "
+                         "{\"uid\": \"int64\"}}}"};
+    expect_error(&p, "t.json: inputs.users: \"flatten\" and \"explode\" are for the fact input "
+                     "only");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_unknown_column_in_filter_names_field_and_position),
         cmocka_unit_test(test_step_sees_only_columns_of_earlier_steps),
         cmocka_unit_test(test_aggregate_that_is_a_plain_expression),
+        cmocka_unit_test(test_aggregate_that_is_always_null),
         cmocka_unit_test(test_aggregate_of_unknown_column),
         cmocka_unit_test(test_duplicate_result_names),
         cmocka_unit_test(test_window_over_unknown_column),
@@ -732,6 +828,10 @@ int main(void)
         cmocka_unit_test(test_output_without_path_or_override),
         cmocka_unit_test(test_override_of_an_unknown_input_name),
         cmocka_unit_test(test_override_supplies_a_path_the_spec_lacks),
+        cmocka_unit_test(test_explode_and_flatten_settings_are_loaded),
+        cmocka_unit_test(test_input_without_flatten_settings_is_projected),
+        cmocka_unit_test(test_bad_flatten_settings_name_the_field),
+        cmocka_unit_test(test_explode_on_a_dimension_input_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

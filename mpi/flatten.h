@@ -1,0 +1,25 @@
+/* flatten.h - `shardflow flatten` and `shardflow schema`: nested JSON Lines
+ * to flat tables, and the schema they infer, on every rank of the world.
+ *
+ * Both read the inputs in two distributed passes over the same chunks:
+ * pass 1 flattens every line to infer the columns (local dictionaries
+ * merged on rank 0 by first appearance, so the column order and types do
+ * not depend on the rank count); schema prints them, flatten then writes
+ * pass 2 with that header: a part per chunk in input order, one file in
+ * input order (--single-file), or Hive directories (--partition-by), CSV or
+ * HDF5, committed atomically with _MANIFEST.json and _SUCCESS like a job.
+ * The flatten rules are core/flatten.h's; docs/flatten.md has them all.
+ */
+#ifndef SF_MPI_FLATTEN_H
+#define SF_MPI_FLATTEN_H
+
+extern const char *const sf_flatten_usage;
+extern const char *const sf_schema_usage;
+
+/* `shardflow flatten ARGS...` / `shardflow schema ARGS...` (argv without
+ * the command). Collective over MPI_COMM_WORLD. Returns the exit code: 0,
+ * 1 (runtime failure: nothing committed) or 2 (usage); rank 0 prints. */
+int sf_flatten_main(int argc, char **argv, int rank);
+int sf_schema_main(int argc, char **argv, int rank);
+
+#endif
