@@ -1088,7 +1088,13 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                             (unsigned long long)c->dropped_by_join[i]);
         first = 0;
     }
-    rc |= sf_buf_printf(m, "}\n  },\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n"
+    rc |= sf_buf_printf(m, "}\n  },\n  \"exploded\": {\"rows\": %llu, \"filtered\": %llu, "
+                        "\"dropped_by_join\": %llu, \"aggregated\": %llu},",
+                        (unsigned long long)c->rows_exploded,
+                        (unsigned long long)c->exploded_filtered,
+                        (unsigned long long)c->exploded_dropped_by_join,
+                        (unsigned long long)c->exploded_aggregated);
+    rc |= sf_buf_printf(m, "\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n"
                         "  \"rejected_samples\": [",
                         R->o->mode == SF_MODE_FAILFAST        ? "failfast"
                         : R->o->mode == SF_MODE_DROPMALFORMED ? "dropmalformed"
@@ -1155,6 +1161,12 @@ static void print_summary(run *R, const out_file *files, size_t nfiles,
             (unsigned long long)c->lines_read, (unsigned long long)c->rows_aggregated,
             (unsigned long long)c->rows_filtered, (unsigned long long)c->rows_rejected,
             (unsigned long long)c->rows_dropped_by_join, (unsigned long long)c->blank_lines);
+    if (c->rows_exploded)
+        fprintf(stderr, "  rows from explode beyond each line's first: %llu = aggregated %llu + "
+                "filtered %llu + dropped by join %llu\n", (unsigned long long)c->rows_exploded,
+                (unsigned long long)c->exploded_aggregated,
+                (unsigned long long)c->exploded_filtered,
+                (unsigned long long)c->exploded_dropped_by_join);
     for (size_t i = 0; i < R->nsamples && i < 3; i++)
         fprintf(stderr, "  rejected: %s: byte %llu: %s\n", R->facts.paths[R->samples[i].file],
                 (unsigned long long)R->samples[i].offset, R->samples[i].msg);
@@ -1255,7 +1267,9 @@ static int finish(run *R, double t_start)
         qsort(files, nfiles, sizeof *files, cmp_files);
         const sf_counts *c = &R->counts;
         if (c->lines_read != c->blank_lines + c->rows_rejected + c->rows_filtered +
-                                 c->rows_dropped_by_join + c->rows_aggregated)
+                                 c->rows_dropped_by_join + c->rows_aggregated ||
+            c->rows_exploded != c->exploded_filtered + c->exploded_dropped_by_join +
+                                    c->exploded_aggregated)
             rc = sf_error_set(&R->err, SF_E_INTERNAL, "internal error: line accounting does not "
                               "add up (read %llu)", (unsigned long long)c->lines_read);
         if (!rc)
@@ -1700,6 +1714,13 @@ static void print_plan(const sf_job *job)
         for (size_t c = 0; c < in->ncolumns; c++)
             printf("      %-24s %s%s\n", in->columns[c].name, sf_type_name(in->columns[c].type),
                    (int)c == in->key_col ? " (key)" : "");
+        if (in->is_fact && in->flatten) {
+            const sf_flatten_opts *f = &in->flatten_opts;
+            printf("      flattened with separator '%s'", f->sep ? f->sep : ".");
+            for (size_t k = 0; k < f->nexplode; k++)
+                printf("%s%s", k ? ", " : "; exploding ", f->explode[k]);
+            printf("\n");
+        }
     }
     for (size_t i = 0; i < job->nsteps; i++) {
         const sf_job_step *st = &job->steps[i];
