@@ -42,6 +42,8 @@ struct sf_pipeline {
     sf_buf key_b;
     sf_reject_sample samples[SF_MAX_SAMPLES];
     size_t nsamples;
+    int *req;        /* fact column indexes that are required, and how many */
+    size_t nreq;
     int last_reason; /* of the last rejected line, -1 before any */
     char last_msg[240];
     sf_flatten *flat; /* flattened fact input; NULL: the projection decoder */
@@ -59,8 +61,13 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     p->dims = dims;
     p->last_reason = -1;
     p->row = calloc(job->nslots ? job->nslots : 1, sizeof *p->row);
-    if (!p->row)
+    p->req = calloc(fact->ncolumns ? fact->ncolumns : 1, sizeof *p->req);
+    if (!p->row || !p->req)
         goto nomem;
+    for (size_t i = 0; i < fact->ncolumns; i++) {
+        if (fact->columns[i].required)
+            p->req[p->nreq++] = (int)i;
+    }
     for (size_t i = 0; i < fact->ncolumns; i++) {
         fields[i].path = fact->columns[i].name;
         fields[i].type = fact->columns[i].type;
@@ -127,6 +134,7 @@ void sf_pipeline_free(sf_pipeline *p)
     sf_arena_free(&p->scratch);
     sf_buf_free(&p->key);
     free(p->row);
+    free(p->req);
     free(p->route);
     free(p->ship);
     sf_buf_free(&p->rec);
@@ -304,6 +312,14 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
         reject(p, file, offset, (sf_reject_reason)(rc - 1), msg);
         return 0;
     }
+    for (size_t i = 0; i < p->nreq; i++) {
+        const sf_job_column *col = &job->inputs[job->fact].columns[p->req[i]];
+        if (row[col->slot].type == SF_NULL) {
+            snprintf(msg, sizeof msg, "missing required column '%s'", col->name);
+            reject(p, file, offset, SF_REJ_MISSING_COLUMN, msg);
+            return 0;
+        }
+    }
     sf_arena_reset(&p->scratch);
     if (!p->emit) {
         if (!run_steps(p, row, 0, job->nsteps, &p->scratch))
@@ -407,6 +423,17 @@ static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uin
             sf_value v;
             if (convert_cell(&fact->columns[cells[k].col], &cells[k].v, &v, msg, sizeof msg)) {
                 reject(p, file, offset, SF_REJ_TYPE_MISMATCH, msg);
+                return 0;
+            }
+        }
+        for (size_t i = 0; i < p->nreq; i++) {
+            size_t k = 0;
+            while (k < nc && !((int)cells[k].col == p->req[i] && cells[k].v.type != SF_NULL))
+                k++;
+            if (k == nc) {
+                snprintf(msg, sizeof msg, "missing required column '%s'",
+                         fact->columns[p->req[i]].name);
+                reject(p, file, offset, SF_REJ_MISSING_COLUMN, msg);
                 return 0;
             }
         }

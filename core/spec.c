@@ -267,11 +267,35 @@ static int load_flatten(loader *L, json_t *spec, const char *field, sf_job_input
     return 0;
 }
 
+/* "required": fact columns a line must have (not missing, not null). */
+static int load_required(loader *L, json_t *spec, const char *field, sf_job_input *in)
+{
+    json_t *req = json_object_get(spec, "required");
+    if (!req)
+        return 0;
+    char f[340];
+    snprintf(f, sizeof f, "%s.required", field);
+    if (!in->is_fact)
+        return fail(L, f, "only the fact input has required columns", NULL, NULL);
+    if (!json_is_array(req))
+        return fail(L, f, "must be an array of column names", NULL, NULL);
+    for (size_t i = 0; i < json_array_size(req); i++) {
+        const char *name = json_string_value(json_array_get(req, i));
+        size_t c = 0;
+        while (name && c < in->ncolumns && strcmp(in->columns[c].name, name) != 0)
+            c++;
+        if (!name || c == in->ncolumns)
+            return fail(L, f, "'%s' is not one of the input's columns", name ? name : "?", NULL);
+        in->columns[c].required = 1;
+    }
+    return 0;
+}
+
 static int load_input(loader *L, const char *name, json_t *spec, const sf_job_overrides *ov,
                       sf_job_input *in)
 {
-    static const char *const fields[] = {"role",  "format", "path",    "columns",
-                                         "key",   "flatten", "explode", NULL};
+    static const char *const fields[] = {"role", "format",  "path",     "columns", "key",
+                                         "flatten", "explode", "required", NULL};
     char field[300];
     snprintf(field, sizeof field, "inputs.%s", name);
     int rc = 0;
@@ -358,7 +382,7 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
             return fail(L, field, "key '%s' must not be a double (use int64 or string)", key,
                         NULL);
     }
-    return 0;
+    return load_required(L, spec, field, in);
 }
 
 static int load_inputs(loader *L, json_t *root, const sf_job_overrides *ov)

@@ -26,6 +26,7 @@ typedef struct sf_job_column {
     const char *name; /* as written; a dotted path for nested JSON */
     sf_type type;
     int slot;         /* fact input: row slot; dimension: column index */
+    int required;     /* fact input: a line without a value here is rejected */
 } sf_job_column;
 
 typedef struct sf_job_input {

@@ -21,8 +21,8 @@
 enum { C_ID, C_CATEGORY, C_PRICE, C_LAUNCHED, C_ACTIVE, NCOLS };
 
 static sf_job_column item_columns[NCOLS] = {
-    {"item_id", SF_INT, 0},     {"category", SF_STRING, 1}, {"price", SF_DOUBLE, 2},
-    {"launched", SF_DATE, 3},   {"active", SF_BOOL, 4},
+    {"item_id", SF_INT, 0, 0},     {"category", SF_STRING, 1, 0}, {"price", SF_DOUBLE, 2, 0},
+    {"launched", SF_DATE, 3, 0},   {"active", SF_BOOL, 4, 0},
 };
 
 static sf_job_input items(sf_input_format format)
@@ -39,7 +39,7 @@ static sf_job_input items(sf_input_format format)
     return in;
 }
 
-static sf_job_column user_columns[2] = {{"user", SF_STRING, 0}, {"country", SF_STRING, 1}};
+static sf_job_column user_columns[2] = {{"user", SF_STRING, 0, 0}, {"country", SF_STRING, 1, 0}};
 
 /* A dimension keyed by a string column. */
 static sf_job_input users(sf_input_format format)

@@ -419,6 +419,43 @@ static void test_second_live_jansson_pipeline_is_refused_with_an_error(void **st
     assert_true(err.msg[0] != '\0');
 }
 
+/* A required column that is missing or null rejects the line with its own
+ * reason, with either decoder. */
+static void test_missing_required_column_rejects_the_line(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\", \"required\": [\"ts\"],"
+        " \"columns\": {\"uid\": \"int64\", \"ts\": \"int64\"}}},"
+        " \"group_by\": [\"uid\"], \"aggregates\": {\"n\": \"count()\"},"
+        " \"output\": {\"path\": \"o\"}}";
+    for (int k = 0; k < 2; k++) {
+        sf_job *job = NULL;
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_job_load(spec, strlen(spec), "r.json", NULL, &job, &err), 0);
+        sf_join_table *dims[1] = {NULL};
+        sf_pipeline *p = sf_pipeline_new(job, dims, k ? SF_DECODER_JANSSON : SF_DECODER_FAST,
+                                         &err);
+        assert_non_null(p);
+        const char *lines[] = {"{\"uid\": 1, \"ts\": 5}", "{\"uid\": 2}",
+                               "{\"uid\": 3, \"ts\": null}"};
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(sf_pipeline_push(p, lines[i], strlen(lines[i]), 0, (uint64_t)i), 0);
+        const sf_counts *c = sf_pipeline_counts(p);
+        assert_int_equal(c->rows_aggregated, 1);
+        assert_int_equal(c->rows_rejected, 2);
+        assert_int_equal(c->rejected_by_reason[SF_REJ_MISSING_COLUMN], 2);
+        const char *msg;
+        assert_int_equal(sf_pipeline_last_reject(p, &msg), SF_REJ_MISSING_COLUMN);
+        assert_string_equal(msg, "missing required column 'ts'");
+        assert_string_equal(sf_reject_reason_name(SF_REJ_MISSING_COLUMN),
+                            "missing required column");
+        sf_pipeline_free(p);
+        sf_job_free(job);
+    }
+}
+
 static void test_free_null_is_a_no_op(void **state)
 {
     (void)state;
@@ -630,6 +667,7 @@ int main(void)
         T(test_add_bytes_accumulates_bytes_scanned),
         cmocka_unit_test_setup_teardown(test_second_live_jansson_pipeline_is_refused_with_an_error,
                                         setup_jansson, teardown),
+        cmocka_unit_test(test_missing_required_column_rejects_the_line),
         cmocka_unit_test(test_free_null_is_a_no_op),
         X(test_exploded_line_counts_once_by_its_first_row),
         X(test_bad_value_in_any_exploded_row_rejects_the_whole_line),
