@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +49,7 @@
 #include "io/hive.h"
 #include "io/inputs.h"
 #include "mpi/cli.h"
+#include "mpi/collective.h"
 #include "mpi/run.h"
 #include "mpi/scan.h"
 
@@ -381,66 +381,19 @@ static int parse_opts(int argc, char **argv, const char *usage, int schema, fl_o
 
 /* ---- agreement and moving bytes ---- */
 
-/* Collective. 1 if any rank's rc is non-zero; a failing rank prints its
- * message, or rank 0 alone when every rank has the same one. */
 static int agree(fl *F, int rc, int same_everywhere)
 {
-    int bad = rc != 0, any = 0;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, F->comm);
-    if (bad && (!same_everywhere || F->rank == 0)) {
-        if (same_everywhere || F->nranks == 1)
-            fprintf(stderr, "shardflow: error: %s\n", F->err.msg);
-        else
-            fprintf(stderr, "shardflow: rank %d: error: %s\n", F->rank, F->err.msg);
-    }
-    return any;
+    return sf_mpi_agree(F->comm, rc, same_everywhere, &F->err);
 }
 
-/* Collective: rank 0's len bytes to every rank (a new buffer elsewhere). */
 static char *bcast_bytes(fl *F, char *data, int64_t *len)
 {
-    MPI_Bcast(len, 1, MPI_INT64_T, 0, F->comm);
-    if (*len < 0)
-        return NULL;
-    if (F->rank != 0) {
-        data = malloc((size_t)*len + 1);
-        if (!data)
-            MPI_Abort(F->comm, 1); /* cannot take part in the broadcast */
-    }
-    for (int64_t off = 0; off < *len;) {
-        int n = *len - off > (1 << 30) ? (1 << 30) : (int)(*len - off);
-        MPI_Bcast(data + off, n, MPI_BYTE, 0, F->comm);
-        off += n;
-    }
-    data[*len] = '\0';
-    return data;
+    return sf_mpi_bcast_bytes(F->comm, data, len);
 }
 
-/* Collective: every rank's bytes, concatenated in rank order on rank 0 (a
- * new buffer; NULL elsewhere). */
 static void *gather_bytes(fl *F, const void *data, size_t len, size_t *total)
 {
-    int mine = (int)len;
-    int *counts = F->rank == 0 ? calloc((size_t)F->nranks, sizeof(int)) : NULL;
-    int *displs = F->rank == 0 ? calloc((size_t)F->nranks, sizeof(int)) : NULL;
-    if (F->rank == 0 && (!counts || !displs))
-        MPI_Abort(F->comm, 1);
-    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, F->comm);
-    char *all = NULL;
-    *total = 0;
-    if (F->rank == 0) {
-        for (int r = 0; r < F->nranks; r++) {
-            displs[r] = (int)*total;
-            *total += (size_t)counts[r];
-        }
-        all = malloc(*total ? *total : 1);
-        if (!all)
-            MPI_Abort(F->comm, 1);
-    }
-    MPI_Gatherv(data, mine, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, F->comm);
-    free(counts);
-    free(displs);
-    return all;
+    return sf_mpi_gather_bytes(F->comm, data, len, total);
 }
 
 /* ---- plan ---- */
@@ -1206,12 +1159,6 @@ static int cmp_files(const void *a, const void *b)
     return strcmp(((const out_file *)a)->path, ((const out_file *)b)->path);
 }
 
-static uint64_t peak_rss_bytes(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (uint64_t)ru.ru_maxrss * 1024;
-}
 
 static int json_strings(sf_buf *m, const char *const *v, size_t n)
 {
@@ -1360,7 +1307,7 @@ static int finish(fl *F)
     size_t nbytes = 0;
     out_file *files = gather_bytes(F, F->files, F->nfiles_out * sizeof *F->files, &nbytes);
     size_t nfiles = nbytes / sizeof *files;
-    uint64_t myrss = peak_rss_bytes();
+    uint64_t myrss = sf_peak_rss_bytes();
     uint64_t *rss = F->rank == 0 ? calloc((size_t)F->nranks, sizeof *rss) : NULL;
     MPI_Gather(&myrss, 1, MPI_UINT64_T, rss, 1, MPI_UINT64_T, 0, F->comm);
     int rc = 0;

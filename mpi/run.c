@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +31,7 @@
 #include "io/h5file.h"
 #include "io/hive.h"
 #include "io/inputs.h"
+#include "mpi/collective.h"
 #include "mpi/h5single.h"
 #include "mpi/metrics.h"
 #include "mpi/scan.h"
@@ -145,46 +145,14 @@ uint64_t sf_run_chunk_size(uint64_t requested, uint64_t input_bytes, int nranks)
 
 /* ---- agreement and errors ---- */
 
-/* Collective. Returns 1 if any rank's rc is non-zero. A failing rank prints
- * its own message unless same_everywhere says every rank has the same one,
- * in which case rank 0 alone prints it. */
 static int agree(run *R, int rc, int same_everywhere)
 {
-    if (!rc && sf_interrupted) {
-        rc = sf_error_set(&R->err, SF_E_INTR, "interrupted by %s",
-                          sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM");
-        same_everywhere = 0;
-    }
-    int bad = rc != 0, any = 0;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, R->comm);
-    if (bad && (!same_everywhere || R->rank == 0)) {
-        if (same_everywhere || R->nranks == 1)
-            fprintf(stderr, "shardflow: error: %s\n", R->err.msg);
-        else
-            fprintf(stderr, "shardflow: rank %d: error: %s\n", R->rank, R->err.msg);
-    }
-    return any;
+    return sf_mpi_agree(R->comm, rc, same_everywhere, &R->err);
 }
 
-/* Broadcasts a byte string from rank 0 (len -1 means "failed"). Returns a
- * new NUL-terminated buffer on every rank, or NULL (and *len -1). */
 static char *bcast_bytes(run *R, char *data, int64_t *len)
 {
-    MPI_Bcast(len, 1, MPI_INT64_T, 0, R->comm);
-    if (*len < 0)
-        return NULL;
-    if (R->rank != 0) {
-        data = malloc((size_t)*len + 1);
-        if (!data)
-            MPI_Abort(R->comm, 1); /* cannot take part in the broadcast */
-    }
-    for (int64_t off = 0; off < *len;) {
-        int n = *len - off > (1 << 30) ? (1 << 30) : (int)(*len - off);
-        MPI_Bcast(data + off, n, MPI_BYTE, 0, R->comm);
-        off += n;
-    }
-    data[*len] = '\0';
-    return data;
+    return sf_mpi_bcast_bytes(R->comm, data, len);
 }
 
 /* ---- plan ---- */
@@ -931,31 +899,9 @@ static int write_output(run *R)
 
 /* ---- manifest and summary (rank 0, after gathering) ---- */
 
-/* Collective. Concatenates every rank's bytes on rank 0, in rank order.
- * Returns a new buffer on rank 0 (NULL elsewhere) and its length. */
 static void *gather_bytes(run *R, const void *data, size_t len, size_t *total)
 {
-    int mine = (int)len;
-    int *counts = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
-    int *displs = R->rank == 0 ? calloc((size_t)R->nranks, sizeof(int)) : NULL;
-    if (R->rank == 0 && (!counts || !displs))
-        MPI_Abort(R->comm, 1); /* cannot take part in the gather */
-    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, R->comm);
-    char *all = NULL;
-    *total = 0;
-    if (R->rank == 0) {
-        for (int r = 0; r < R->nranks; r++) {
-            displs[r] = (int)*total;
-            *total += (size_t)counts[r];
-        }
-        all = malloc(*total ? *total : 1);
-        if (!all)
-            MPI_Abort(R->comm, 1);
-    }
-    MPI_Gatherv(data, mine, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, R->comm);
-    free(counts);
-    free(displs);
-    return all;
+    return sf_mpi_gather_bytes(R->comm, data, len, total);
 }
 
 static int cmp_files(const void *a, const void *b)
@@ -975,12 +921,6 @@ static void gather_stats(run *R)
     free(all);
 }
 
-static uint64_t peak_rss_bytes(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (uint64_t)ru.ru_maxrss * 1024;
-}
 
 static const char *repartition_text(sf_repartition r)
 {
@@ -1242,7 +1182,7 @@ static int finish(run *R, double t_start)
     out_file *files = gather_bytes(R, R->files, R->nfiles * sizeof *R->files, &nbytes);
     size_t nfiles = nbytes / sizeof *files;
     gather_stats(R);
-    uint64_t myrss = peak_rss_bytes();
+    uint64_t myrss = sf_peak_rss_bytes();
     uint64_t *rss = R->rank == 0 ? calloc((size_t)R->nranks, sizeof *rss) : NULL;
     MPI_Gather(&myrss, 1, MPI_UINT64_T, rss, 1, MPI_UINT64_T, 0, R->comm);
     sf_shuffle_stats sh;
