@@ -11,12 +11,11 @@
 
 #include <math.h>
 #include <stdlib.h>
-
-#include "core/error.h"
-
 #include <string.h>
 
-#define GOLDEN 0x9e3779b97f4a7c15ULL
+#include "core/error.h"
+#include "core/gen_text.h"
+
 
 enum { STREAM_EVENT = 1, STREAM_USER = 2, STREAM_ITEM = 3 };
 
@@ -43,83 +42,13 @@ enum { EV_VIEW, EV_CLICK, EV_ADD, EV_REMOVE, EV_PURCHASE, EV_COUNT };
 static const char *const event_types[EV_COUNT] = {"view", "click", "add_to_cart",
                                                   "remove_from_cart", "purchase"};
 
-/* splitmix64's output function (Steele, Lea, Flood 2014). */
-static uint64_t mix64(uint64_t z)
-{
-    z += GOLDEN;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static uint64_t line_key(const sf_gen_kpi_params *p, uint64_t stream, uint64_t i)
 {
-    return mix64(mix64(p->seed ^ (stream << 60)) ^ i);
+    return sf_gen_mix64(sf_gen_mix64(p->seed ^ (stream << 60)) ^ i);
 }
 
-/* Uniform in [0, n) by multiply-shift; the bias (n / 2^64) is far below
- * anything a dataset of this size could show. */
-static uint64_t draw(uint64_t key, unsigned field, uint64_t n)
-{
-    uint64_t r = mix64(key + (uint64_t)(field + 1) * GOLDEN);
-    return (uint64_t)(((unsigned __int128)r * n) >> 64);
-}
 
-static char *put_lit(char *b, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(b, s, n);
-    return b + n;
-}
-
-/* Decimal digits of v, at least width of them (zero-padded). */
-static char *put_u64w(char *b, uint64_t v, int width)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width)
-        tmp[n++] = '0';
-    while (n)
-        *b++ = tmp[--n];
-    return b;
-}
-
-static char *put_u64(char *b, uint64_t v) { return put_u64w(b, v, 1); }
-
-/* A two-decimal amount from integer cents: -35441 -> "-354.41". */
-static char *put_cents(char *b, int64_t cents)
-{
-    uint64_t mag = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-    if (cents < 0)
-        *b++ = '-';
-    b = put_u64(b, mag / 100);
-    *b++ = '.';
-    return put_u64w(b, mag % 100, 2);
-}
-
-/* Proleptic Gregorian civil date of a day count, after the era-based method
- * in Howard Hinnant's "chrono-compatible low-level date algorithms". */
-static char *put_date(char *b, int64_t days)
-{
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    b = put_u64w(b, (uint64_t)y, 4);
-    *b++ = '-';
-    b = put_u64w(b, (uint64_t)m, 2);
-    *b++ = '-';
-    return put_u64w(b, (uint64_t)d, 2);
-}
 
 static double *zipf_cdf(uint64_t n, double s)
 {
@@ -163,8 +92,8 @@ void sf_gen_kpi_release(sf_gen_kpi_params *p)
 static uint64_t draw_id(uint64_t key, unsigned field, uint64_t n, const double *cdf)
 {
     if (!cdf || n == 0)
-        return draw(key, field, n ? n : 1);
-    double u = (double)(mix64(key + (uint64_t)(field + 1) * GOLDEN) >> 11) * 0x1p-53;
+        return sf_gen_draw(key, field, n ? n : 1);
+    double u = (double)(sf_gen_mix64(key + (uint64_t)(field + 1) * SF_GEN_GOLDEN) >> 11) * 0x1p-53;
     uint64_t lo = 0, hi = n - 1;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
@@ -182,47 +111,47 @@ size_t sf_gen_kpi_event(const sf_gen_kpi_params *p, uint64_t i, char *buf)
     uint64_t user = 1 + draw_id(key, F_USER, p->users, p->user_cdf);
     uint64_t item = 1 + draw_id(key, F_ITEM, p->items, p->item_cdf);
     /* One event in 500 names an id past the end of a dimension table. */
-    uint64_t bad = draw(key, F_BAD, 1000);
+    uint64_t bad = sf_gen_draw(key, F_BAD, 1000);
     if (bad == 0)
-        user = p->users + 1 + draw(key, F_BAD_ID, 10);
+        user = p->users + 1 + sf_gen_draw(key, F_BAD_ID, 10);
     else if (bad == 1)
-        item = p->items + 1 + draw(key, F_BAD_ID, 10);
-    unsigned type = (unsigned)draw(key, F_TYPE, EV_COUNT);
-    int64_t ts = TS_LO + (int64_t)draw(key, F_TS, (uint64_t)(TS_HI - TS_LO));
+        item = p->items + 1 + sf_gen_draw(key, F_BAD_ID, 10);
+    unsigned type = (unsigned)sf_gen_draw(key, F_TYPE, EV_COUNT);
+    int64_t ts = TS_LO + (int64_t)sf_gen_draw(key, F_TS, (uint64_t)(TS_HI - TS_LO));
 
     char *b = buf;
-    b = put_lit(b, "{\"event_id\":\"e");
-    b = put_u64w(b, i + 1, 10);
-    b = put_lit(b, "\",\"user_id\":");
-    b = put_u64(b, user);
-    b = put_lit(b, ",\"item_id\":");
-    b = put_u64(b, item);
-    b = put_lit(b, ",\"event_type\":\"");
-    b = put_lit(b, event_types[type]);
-    b = put_lit(b, "\",\"ts\":");
-    b = put_u64(b, (uint64_t)ts);
-    b = put_lit(b, ",\"props\":{");
+    b = sf_gen_put_lit(b, "{\"event_id\":\"e");
+    b = sf_gen_put_u64w(b, i + 1, 10);
+    b = sf_gen_put_lit(b, "\",\"user_id\":");
+    b = sf_gen_put_u64(b, user);
+    b = sf_gen_put_lit(b, ",\"item_id\":");
+    b = sf_gen_put_u64(b, item);
+    b = sf_gen_put_lit(b, ",\"event_type\":\"");
+    b = sf_gen_put_lit(b, event_types[type]);
+    b = sf_gen_put_lit(b, "\",\"ts\":");
+    b = sf_gen_put_u64(b, (uint64_t)ts);
+    b = sf_gen_put_lit(b, ",\"props\":{");
     switch (type) {
     case EV_VIEW:
-        b = put_lit(b, "\"duration\":");
-        b = put_u64(b, 5 + draw(key, F_PROP, 296));
+        b = sf_gen_put_lit(b, "\"duration\":");
+        b = sf_gen_put_u64(b, 5 + sf_gen_draw(key, F_PROP, 296));
         break;
     case EV_ADD:
-        b = put_lit(b, "\"quantity\":");
-        b = put_u64(b, 1 + draw(key, F_PROP, 5));
+        b = sf_gen_put_lit(b, "\"quantity\":");
+        b = sf_gen_put_u64(b, 1 + sf_gen_draw(key, F_PROP, 5));
         break;
     case EV_PURCHASE: {
-        int64_t cents = 100 + (int64_t)draw(key, F_PROP, 49901);
-        if (draw(key, F_SIGN, 100) < 14)
+        int64_t cents = 100 + (int64_t)sf_gen_draw(key, F_PROP, 49901);
+        if (sf_gen_draw(key, F_SIGN, 100) < 14)
             cents = -cents;
-        b = put_lit(b, "\"price\":");
-        b = put_cents(b, cents);
+        b = sf_gen_put_lit(b, "\"price\":");
+        b = sf_gen_put_cents(b, cents);
         break;
     }
     default:
         break;
     }
-    b = put_lit(b, "}}\n");
+    b = sf_gen_put_lit(b, "}}\n");
     return (size_t)(b - buf);
 }
 
@@ -230,17 +159,17 @@ size_t sf_gen_kpi_user(const sf_gen_kpi_params *p, uint64_t i, char *buf)
 {
     uint64_t key = line_key(p, STREAM_USER, i);
     char *b = buf;
-    b = put_lit(b, "{\"user_id\":");
-    b = put_u64(b, i + 1);
-    b = put_lit(b, ",\"country\":\"");
-    b = put_lit(b, countries[draw(key, F_COUNTRY, 10)]);
-    b = put_lit(b, "\",\"age\":");
-    b = put_u64(b, 18 + draw(key, F_AGE, 63));
-    b = put_lit(b, ",\"gender\":\"");
-    b = put_lit(b, genders[draw(key, F_GENDER, 3)]);
-    b = put_lit(b, "\",\"registration_date\":\"");
-    b = put_date(b, REG_LO + (int64_t)draw(key, F_REG, REG_HI - REG_LO + 1));
-    b = put_lit(b, "\"}\n");
+    b = sf_gen_put_lit(b, "{\"user_id\":");
+    b = sf_gen_put_u64(b, i + 1);
+    b = sf_gen_put_lit(b, ",\"country\":\"");
+    b = sf_gen_put_lit(b, countries[sf_gen_draw(key, F_COUNTRY, 10)]);
+    b = sf_gen_put_lit(b, "\",\"age\":");
+    b = sf_gen_put_u64(b, 18 + sf_gen_draw(key, F_AGE, 63));
+    b = sf_gen_put_lit(b, ",\"gender\":\"");
+    b = sf_gen_put_lit(b, genders[sf_gen_draw(key, F_GENDER, 3)]);
+    b = sf_gen_put_lit(b, "\",\"registration_date\":\"");
+    b = sf_gen_put_date(b, REG_LO + (int64_t)sf_gen_draw(key, F_REG, REG_HI - REG_LO + 1));
+    b = sf_gen_put_lit(b, "\"}\n");
     return (size_t)(b - buf);
 }
 
@@ -248,16 +177,16 @@ size_t sf_gen_kpi_item(const sf_gen_kpi_params *p, uint64_t i, char *buf)
 {
     uint64_t key = line_key(p, STREAM_ITEM, i);
     char *b = buf;
-    b = put_lit(b, "{\"item_id\":");
-    b = put_u64(b, i + 1);
-    b = put_lit(b, ",\"category\":\"");
-    b = put_lit(b, categories[draw(key, F_CATEGORY, 8)]);
-    b = put_lit(b, "\",\"price\":");
-    b = put_cents(b, 100 + (int64_t)draw(key, F_PRICE, 49901));
-    b = put_lit(b, ",\"brand\":\"brand-");
-    b = put_u64w(b, 1 + draw(key, F_BRAND, 50), 2);
-    b = put_lit(b, "\",\"name\":\"item-");
-    b = put_u64(b, i + 1);
-    b = put_lit(b, "\"}\n");
+    b = sf_gen_put_lit(b, "{\"item_id\":");
+    b = sf_gen_put_u64(b, i + 1);
+    b = sf_gen_put_lit(b, ",\"category\":\"");
+    b = sf_gen_put_lit(b, categories[sf_gen_draw(key, F_CATEGORY, 8)]);
+    b = sf_gen_put_lit(b, "\",\"price\":");
+    b = sf_gen_put_cents(b, 100 + (int64_t)sf_gen_draw(key, F_PRICE, 49901));
+    b = sf_gen_put_lit(b, ",\"brand\":\"brand-");
+    b = sf_gen_put_u64w(b, 1 + sf_gen_draw(key, F_BRAND, 50), 2);
+    b = sf_gen_put_lit(b, "\",\"name\":\"item-");
+    b = sf_gen_put_u64(b, i + 1);
+    b = sf_gen_put_lit(b, "\"}\n");
     return (size_t)(b - buf);
 }

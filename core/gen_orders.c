@@ -10,9 +10,10 @@
  */
 #include "core/gen_orders.h"
 
+#include "core/gen_text.h"
+
 #include <string.h>
 
-#define GOLDEN 0x9e3779b97f4a7c15ULL
 #define STREAM_ORDER 4
 
 enum {
@@ -50,154 +51,108 @@ static const char *const notes[] = {
     "\"\"",
 };
 
-/* splitmix64's output function (Steele, Lea, Flood 2014). */
-static uint64_t mix64(uint64_t z)
-{
-    z += GOLDEN;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
-/* Uniform in [0, n) by multiply-shift. */
-static uint64_t draw(uint64_t key, unsigned field, uint64_t n)
-{
-    uint64_t r = mix64(key + (uint64_t)(field + 1) * GOLDEN);
-    return (uint64_t)(((unsigned __int128)r * n) >> 64);
-}
 
-static char *put_lit(char *b, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(b, s, n);
-    return b + n;
-}
-
-/* Decimal digits of v, at least width of them (zero-padded). */
-static char *put_u64w(char *b, uint64_t v, int width)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width)
-        tmp[n++] = '0';
-    while (n)
-        *b++ = tmp[--n];
-    return b;
-}
-
-static char *put_u64(char *b, uint64_t v) { return put_u64w(b, v, 1); }
-
-/* Two decimals from integer cents: 1999 -> "19.99". */
-static char *put_cents(char *b, uint64_t cents)
-{
-    b = put_u64(b, cents / 100);
-    *b++ = '.';
-    return put_u64w(b, cents % 100, 2);
-}
 
 size_t sf_gen_orders_line(const sf_gen_orders_params *p, uint64_t i, char *buf)
 {
-    uint64_t key = mix64(mix64(p->seed ^ ((uint64_t)STREAM_ORDER << 60)) ^ i);
-    uint64_t cust = 1 + draw(key, F_CUSTOMER, p->customers);
-    unsigned place = (unsigned)draw(key, F_CITY, sizeof places / sizeof places[0]);
+    uint64_t key = sf_gen_mix64(sf_gen_mix64(p->seed ^ ((uint64_t)STREAM_ORDER << 60)) ^ i);
+    uint64_t cust = 1 + sf_gen_draw(key, F_CUSTOMER, p->customers);
+    unsigned place = (unsigned)sf_gen_draw(key, F_CITY, sizeof places / sizeof places[0]);
     char *b = buf;
-    b = put_lit(b, "{\"order_id\":\"o");
-    b = put_u64w(b, i + 1, 10);
-    b = put_lit(b, "\",\"ts\":");
-    b = put_u64(b, (uint64_t)TS_LO + draw(key, F_TS, (uint64_t)(TS_HI - TS_LO)));
-    b = put_lit(b, ",\"status\":\"");
-    b = put_lit(b, statuses[draw(key, F_STATUS, 5)]);
-    b = put_lit(b, "\",\"channel\":\"");
-    b = put_lit(b, channels[draw(key, F_CHANNEL, 4)]);
-    b = put_lit(b, "\",\"customer\":{\"id\":");
-    b = put_u64(b, cust);
-    b = put_lit(b, ",\"name\":\"Customer ");
-    b = put_u64(b, cust);
-    b = put_lit(b, "\",\"tier\":");
-    b = put_lit(b, tiers[draw(key, F_TIER, 4)]);
-    b = put_lit(b, ",\"address\":{\"city\":\"");
-    b = put_lit(b, places[place].city);
-    b = put_lit(b, "\",\"country\":\"");
-    b = put_lit(b, places[place].country);
-    b = put_lit(b, "\",\"zip\":\"");
-    b = put_u64w(b, draw(key, F_ZIP, 100000), 5);
-    b = put_lit(b, "\"}},\"items\":[");
+    b = sf_gen_put_lit(b, "{\"order_id\":\"o");
+    b = sf_gen_put_u64w(b, i + 1, 10);
+    b = sf_gen_put_lit(b, "\",\"ts\":");
+    b = sf_gen_put_u64(b, (uint64_t)TS_LO + sf_gen_draw(key, F_TS, (uint64_t)(TS_HI - TS_LO)));
+    b = sf_gen_put_lit(b, ",\"status\":\"");
+    b = sf_gen_put_lit(b, statuses[sf_gen_draw(key, F_STATUS, 5)]);
+    b = sf_gen_put_lit(b, "\",\"channel\":\"");
+    b = sf_gen_put_lit(b, channels[sf_gen_draw(key, F_CHANNEL, 4)]);
+    b = sf_gen_put_lit(b, "\",\"customer\":{\"id\":");
+    b = sf_gen_put_u64(b, cust);
+    b = sf_gen_put_lit(b, ",\"name\":\"Customer ");
+    b = sf_gen_put_u64(b, cust);
+    b = sf_gen_put_lit(b, "\",\"tier\":");
+    b = sf_gen_put_lit(b, tiers[sf_gen_draw(key, F_TIER, 4)]);
+    b = sf_gen_put_lit(b, ",\"address\":{\"city\":\"");
+    b = sf_gen_put_lit(b, places[place].city);
+    b = sf_gen_put_lit(b, "\",\"country\":\"");
+    b = sf_gen_put_lit(b, places[place].country);
+    b = sf_gen_put_lit(b, "\",\"zip\":\"");
+    b = sf_gen_put_u64w(b, sf_gen_draw(key, F_ZIP, 100000), 5);
+    b = sf_gen_put_lit(b, "\"}},\"items\":[");
     /* About 2% of orders have no items; the rest 1 to 5. */
-    uint64_t nitems = draw(key, F_NITEMS, 50) == 0 ? 0 : 1 + draw(key, F_NITEMS_N, 5);
+    uint64_t nitems = sf_gen_draw(key, F_NITEMS, 50) == 0 ? 0 : 1 + sf_gen_draw(key, F_NITEMS_N, 5);
     for (uint64_t k = 0; k < nitems; k++) {
         unsigned f = F_ITEM + 8 * (unsigned)k;
         if (k)
             *b++ = ',';
-        uint64_t sku = 1 + draw(key, f, p->skus);
-        b = put_lit(b, "{\"sku\":\"SKU-");
-        b = put_u64w(b, sku, 4);
-        b = put_lit(b, "\",\"name\":\"Product ");
-        b = put_u64(b, sku);
-        b = put_lit(b, "\",\"qty\":");
-        b = put_u64(b, 1 + draw(key, f + 1, 5));
-        b = put_lit(b, ",\"price\":");
-        b = put_cents(b, 199 + draw(key, f + 2, 19801));
-        b = put_lit(b, ",\"tags\":[");
-        uint64_t ntags = draw(key, f + 3, 3);
+        uint64_t sku = 1 + sf_gen_draw(key, f, p->skus);
+        b = sf_gen_put_lit(b, "{\"sku\":\"SKU-");
+        b = sf_gen_put_u64w(b, sku, 4);
+        b = sf_gen_put_lit(b, "\",\"name\":\"Product ");
+        b = sf_gen_put_u64(b, sku);
+        b = sf_gen_put_lit(b, "\",\"qty\":");
+        b = sf_gen_put_u64(b, 1 + sf_gen_draw(key, f + 1, 5));
+        b = sf_gen_put_lit(b, ",\"price\":");
+        b = sf_gen_put_cents(b, 199 + sf_gen_draw(key, f + 2, 19801));
+        b = sf_gen_put_lit(b, ",\"tags\":[");
+        uint64_t ntags = sf_gen_draw(key, f + 3, 3);
         for (uint64_t t = 0; t < ntags; t++) {
             if (t)
                 *b++ = ',';
             *b++ = '"';
-            b = put_lit(b, tags[draw(key, f + 4 + (unsigned)t, 6)]);
+            b = sf_gen_put_lit(b, tags[sf_gen_draw(key, f + 4 + (unsigned)t, 6)]);
             *b++ = '"';
         }
-        b = put_lit(b, "]}");
+        b = sf_gen_put_lit(b, "]}");
     }
-    b = put_lit(b, "],\"discounts\":[");
-    uint64_t ndisc = draw(key, F_NDISC, 5);
+    b = sf_gen_put_lit(b, "],\"discounts\":[");
+    uint64_t ndisc = sf_gen_draw(key, F_NDISC, 5);
     ndisc = ndisc < 3 ? 0 : ndisc - 2; /* 0 (60%), 1 or 2 */
     for (uint64_t k = 0; k < ndisc; k++) {
         unsigned f = F_DISC + 4 * (unsigned)k;
         if (k)
             *b++ = ',';
-        b = put_lit(b, "{\"code\":\"");
-        b = put_lit(b, codes[draw(key, f, 5)]);
-        b = put_lit(b, "\",\"amount\":");
-        b = put_cents(b, 100 + draw(key, f + 1, 2000));
+        b = sf_gen_put_lit(b, "{\"code\":\"");
+        b = sf_gen_put_lit(b, codes[sf_gen_draw(key, f, 5)]);
+        b = sf_gen_put_lit(b, "\",\"amount\":");
+        b = sf_gen_put_cents(b, 100 + sf_gen_draw(key, f + 1, 2000));
         *b++ = '}';
     }
-    unsigned method = (unsigned)draw(key, F_PAY, 3);
-    b = put_lit(b, "],\"payment\":{\"method\":\"");
-    b = put_lit(b, methods[method]);
-    b = put_lit(b, "\",\"installments\":");
+    unsigned method = (unsigned)sf_gen_draw(key, F_PAY, 3);
+    b = sf_gen_put_lit(b, "],\"payment\":{\"method\":\"");
+    b = sf_gen_put_lit(b, methods[method]);
+    b = sf_gen_put_lit(b, "\",\"installments\":");
     static const unsigned inst[] = {1, 1, 3, 6};
-    b = put_u64(b, inst[draw(key, F_INST, 4)]);
+    b = sf_gen_put_u64(b, inst[sf_gen_draw(key, F_INST, 4)]);
     if (method == 0) {
-        b = put_lit(b, ",\"card\":{\"brand\":\"");
-        b = put_lit(b, brands[draw(key, F_CARD, 3)]);
-        b = put_lit(b, "\",\"last4\":\"");
-        b = put_u64w(b, draw(key, F_LAST4, 10000), 4);
-        b = put_lit(b, "\"}");
+        b = sf_gen_put_lit(b, ",\"card\":{\"brand\":\"");
+        b = sf_gen_put_lit(b, brands[sf_gen_draw(key, F_CARD, 3)]);
+        b = sf_gen_put_lit(b, "\",\"last4\":\"");
+        b = sf_gen_put_u64w(b, sf_gen_draw(key, F_LAST4, 10000), 4);
+        b = sf_gen_put_lit(b, "\"}");
     }
-    int express = draw(key, F_SHIP, 4) == 0;
-    b = put_lit(b, "},\"shipping\":{\"method\":\"");
-    b = put_lit(b, express ? "express" : "standard");
-    b = put_lit(b, "\",\"cost\":");
-    b = put_cents(b, express ? 999 : 299 + 100 * draw(key, F_SHIPCOST, 3));
-    b = put_lit(b, "},\"gift\":");
-    b = put_lit(b, draw(key, F_GIFT, 10) == 0 ? "true" : "false");
-    b = put_lit(b, ",\"note\":");
-    uint64_t note = draw(key, F_NOTE, 8 * (sizeof notes / sizeof notes[0]));
-    b = put_lit(b, note < sizeof notes / sizeof notes[0] ? notes[note] : "null");
-    if (draw(key, F_COUPON, 10) == 0) {
-        b = put_lit(b, ",\"coupon\":");
-        b = put_lit(b, draw(key, F_COUPON_KIND, 2) ? "\"SAVE15\"" : "15");
+    int express = sf_gen_draw(key, F_SHIP, 4) == 0;
+    b = sf_gen_put_lit(b, "},\"shipping\":{\"method\":\"");
+    b = sf_gen_put_lit(b, express ? "express" : "standard");
+    b = sf_gen_put_lit(b, "\",\"cost\":");
+    b = sf_gen_put_cents(b, express ? 999 : 299 + 100 * sf_gen_draw(key, F_SHIPCOST, 3));
+    b = sf_gen_put_lit(b, "},\"gift\":");
+    b = sf_gen_put_lit(b, sf_gen_draw(key, F_GIFT, 10) == 0 ? "true" : "false");
+    b = sf_gen_put_lit(b, ",\"note\":");
+    uint64_t note = sf_gen_draw(key, F_NOTE, 8 * (sizeof notes / sizeof notes[0]));
+    b = sf_gen_put_lit(b, note < sizeof notes / sizeof notes[0] ? notes[note] : "null");
+    if (sf_gen_draw(key, F_COUPON, 10) == 0) {
+        b = sf_gen_put_lit(b, ",\"coupon\":");
+        b = sf_gen_put_lit(b, sf_gen_draw(key, F_COUPON_KIND, 2) ? "\"SAVE15\"" : "15");
     }
-    uint64_t rating = draw(key, F_RATING, 8);
+    uint64_t rating = sf_gen_draw(key, F_RATING, 8);
     if (rating < 3) {
         static const char *const ratings[] = {"4", "4.5", "null"};
-        b = put_lit(b, ",\"rating\":");
-        b = put_lit(b, ratings[rating]);
+        b = sf_gen_put_lit(b, ",\"rating\":");
+        b = sf_gen_put_lit(b, ratings[rating]);
     }
-    b = put_lit(b, "}\n");
+    b = sf_gen_put_lit(b, "}\n");
     return (size_t)(b - buf);
 }
