@@ -10,9 +10,9 @@
  */
 #include "core/gen_orders.h"
 
-#include "core/gen_text.h"
-
 #include <string.h>
+
+#include "core/gen_text.h"
 
 #define STREAM_ORDER 4
 
