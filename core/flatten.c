@@ -224,50 +224,6 @@ sf_type sf_flatten_type_merge(sf_type a, sf_type b)
     return SF_STRING;
 }
 
-static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-
-/* Why this is the shortest repr: if m / 10^p (m < 10^15, so at most 15
- * significant digits) rounds to d, no decimal with fewer fraction digits
- * does (the first p that works is taken), and no other decimal with p
- * fraction digits does either, since distinct decimals of at most 15
- * significant digits never round to the same double (DBL_DIG). m is found
- * as round(d * 10^p): for m < 2^50 the product's rounding error is far below
- * one half, and the test (double)m / 10^p == d is exact because m and 10^p
- * are exact doubles and IEEE division rounds correctly, like strtod. */
-int sf_flatten_fmt_double(double d, char *buf)
-{
-    double a = d < 0 ? -d : d;
-    if (!(a >= 1e-4 && a < 1e15))
-        return sf_fmt_double(d, buf);
-    for (int p = 0; p < 16; p++) {
-        double m = nearbyint(a * pow10[p]);
-        if (m >= 1e15)
-            break;
-        if (m / pow10[p] != a)
-            continue;
-        uint64_t u = (uint64_t)m, scale = (uint64_t)pow10[p];
-        uint64_t ip = u / scale, fp = u % scale;
-        char *o = buf;
-        if (d < 0)
-            *o++ = '-';
-        o += sf_fmt_int((int64_t)ip, o);
-        *o++ = '.';
-        if (p == 0) {
-            *o++ = '0';
-        } else {
-            for (int k = p - 1; k >= 0; k--) {
-                o[k] = (char)('0' + fp % 10);
-                fp /= 10;
-            }
-            o += p;
-        }
-        *o = '\0';
-        return (int)(o - buf);
-    }
-    return sf_fmt_double(d, buf);
-}
-
 /* ---- building and freeing ---- */
 
 static int32_t trie_child(const sf_flatten *f, int32_t t, const char *k, size_t n)
@@ -642,7 +598,7 @@ static int scalar_text(sf_buf *b, const sf_value *v, int json)
     case SF_NULL: return json ? sf_buf_append(b, "null", 4) : 0;
     case SF_BOOL: return v->u.b ? sf_buf_append(b, "true", 4) : sf_buf_append(b, "false", 5);
     case SF_INT: return sf_buf_append(b, num, (size_t)sf_fmt_int(v->u.i, num));
-    case SF_DOUBLE: return sf_buf_append(b, num, (size_t)sf_flatten_fmt_double(v->u.d, num));
+    case SF_DOUBLE: return sf_buf_append(b, num, (size_t)sf_fmt_double(v->u.d, num));
     case SF_STRING:
         return json ? json_string(b, v->u.s.p, v->u.s.n) : sf_buf_append(b, v->u.s.p, v->u.s.n);
     default: return SF_E_INTERNAL;

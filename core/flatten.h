@@ -177,10 +177,5 @@ int sf_flatten_columns_order(const sf_flatten *f, uint32_t *order);
 /* The wider of two inferred types (see the banner). Cannot fail. */
 sf_type sf_flatten_type_merge(sf_type a, sf_type b);
 
-/* Writes d exactly as sf_fmt_double() does (core/fmt.h: Python's repr)
- * into buf (SF_FMT_BUF bytes) and returns the length, without its search
- * through printf and strtod when d is a decimal of at most 15 significant
- * digits in [1e-4, 1e15), which JSON data mostly holds. Cannot fail. */
-int sf_flatten_fmt_double(double d, char *buf);
 
 #endif

@@ -96,7 +96,59 @@ static int shortest_try(double a, int p, int pow2, char *dig, int *e)
     return 1;
 }
 
+static const double pow10_16[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* Fast path for the common case, decimals with at most 15 significant
+ * digits and exponents -4..14. Why it is the shortest repr: if m / 10^p
+ * (m < 10^15, so at most 15 significant digits) rounds to d, no decimal
+ * with fewer fraction digits does (the first p that works is taken), and
+ * no other decimal with p fraction digits does either, since distinct
+ * decimals of at most 15 significant digits never round to the same double
+ * (DBL_DIG). m is found as round(d * 10^p): for m < 2^50 the product's
+ * rounding error is far below one half, and the test (double)m / 10^p == d
+ * is exact because m and 10^p are exact doubles and IEEE division rounds
+ * correctly, like strtod. Returns 0 when it does not apply. */
+static int fmt_double_fast(double d, char *buf)
+{
+    double a = d < 0 ? -d : d;
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int p = 0; p < 16; p++) {
+        double m = nearbyint(a * pow10_16[p]);
+        if (m >= 1e15)
+            break;
+        if (m / pow10_16[p] != a)
+            continue;
+        uint64_t u = (uint64_t)m, scale = (uint64_t)pow10_16[p];
+        uint64_t ip = u / scale, fp = u % scale;
+        char *o = buf;
+        if (d < 0)
+            *o++ = '-';
+        o += sf_fmt_int((int64_t)ip, o);
+        *o++ = '.';
+        if (p == 0) {
+            *o++ = '0';
+        } else {
+            for (int k = p - 1; k >= 0; k--) {
+                o[k] = (char)('0' + fp % 10);
+                fp /= 10;
+            }
+            o += p;
+        }
+        *o = '\0';
+        return (int)(o - buf);
+    }
+    return 0;
+}
+
 int sf_fmt_double(double d, char *buf)
+{
+    int n = fmt_double_fast(d, buf);
+    return n ? n : sf_fmt_double_reference(d, buf);
+}
+
+int sf_fmt_double_reference(double d, char *buf)
 {
     if (isnan(d))
         return put_str(buf, "nan");

@@ -18,6 +18,9 @@
 /* Each writes a NUL-terminated text into buf (SF_FMT_BUF bytes) and returns
  * its length. They cannot fail. */
 int sf_fmt_double(double d, char *buf);
+/* The same text found by a search over precisions (snprintf and strtod):
+ * slower, the reference sf_fmt_double's fast path is tested against. */
+int sf_fmt_double_reference(double d, char *buf);
 int sf_fmt_int(int64_t i, char *buf);
 int sf_fmt_date(int32_t days, char *buf); /* years outside 0..9999 print as +/-YYYYY */
 

@@ -830,7 +830,7 @@ static sf_value typed(fl *F, const sf_value *v, sf_type t)
     switch (v->type) {
     case SF_BOOL: p = v->u.b ? "true" : "false"; n = strlen(p); break;
     case SF_INT: n = (size_t)sf_fmt_int(v->u.i, b); break;
-    case SF_DOUBLE: n = (size_t)sf_flatten_fmt_double(v->u.d, b); break;
+    case SF_DOUBLE: n = (size_t)sf_fmt_double(v->u.d, b); break;
     default: return *v;
     }
     char *s = sf_arena_memdup(&F->scratch, p, n);
@@ -950,7 +950,7 @@ static int write_rows(fl *F)
                 if (v.type == SF_DOUBLE) {
                     /* The same text sf_csv_write_value() prints, found faster. */
                     char b[SF_FMT_BUF];
-                    sf_csv_write_field(p->csv, b, (size_t)sf_flatten_fmt_double(v.u.d, b));
+                    sf_csv_write_field(p->csv, b, (size_t)sf_fmt_double(v.u.d, b));
                 } else {
                     sf_csv_write_value(p->csv, &v);
                 }
