@@ -858,6 +858,9 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
             if (!contains(o->partition_by, o->npartition, (int)i))
                 o->columns[o->ncolumns++] = (int)i;
         }
+        if (o->ncolumns == 0)
+            return fail(L, "output.partition_by", "every result column is a partition column: "
+                        "the files would have no columns (list output.columns)", NULL, NULL);
     }
     json_t *sb = json_object_get(out, "sort_by");
     if (sb) {

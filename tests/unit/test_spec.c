@@ -628,6 +628,18 @@ static void test_window_with_unknown_field(void **state)
                      "column, preceding, partition_by, order_by)");
 }
 
+static void test_output_with_only_partition_columns_is_refused(void **state)
+{
+    (void)state;
+    const char *text = "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", "
+                       "\"columns\": {\"a\": \"int64\"}}}, \"group_by\": [\"a\"], "
+                       "\"aggregates\": {\"n\": \"count()\"}, "
+                       "\"output\": {\"path\": \"o\", \"partition_by\": [\"a\", \"n\"]}}";
+    expect_text_error(text, NULL, SF_E_SPEC,
+                      "t.json: output.partition_by: every result column is a partition column: "
+                      "the files would have no columns (list output.columns)");
+}
+
 static void test_required_column_must_be_a_fact_column(void **state)
 {
     (void)state;
@@ -836,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_output_format_that_is_neither_csv_nor_hdf5),
         cmocka_unit_test(test_single_layout_needs_hdf5),
         cmocka_unit_test(test_required_column_must_be_a_fact_column),
+        cmocka_unit_test(test_output_with_only_partition_columns_is_refused),
         cmocka_unit_test(test_output_column_unknown),
         cmocka_unit_test(test_output_without_path_or_override),
         cmocka_unit_test(test_override_of_an_unknown_input_name),
