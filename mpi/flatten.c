@@ -50,6 +50,7 @@
 #include "io/inputs.h"
 #include "mpi/cli.h"
 #include "mpi/collective.h"
+#include "mpi/manifest.h"
 #include "mpi/run.h"
 #include "mpi/scan.h"
 
@@ -155,11 +156,7 @@ typedef struct fl_counts {
     uint64_t rejected_by_reason[SF_REJ_NREASONS];
 } fl_counts;
 
-typedef struct out_file {
-    char path[512]; /* relative to the output directory */
-    uint64_t rows;
-    uint64_t bytes;
-} out_file;
+typedef sf_out_file out_file;
 
 /* A partition key: a column (written in the path, left out of the files)
  * or NAME=EXPR. */
@@ -966,15 +963,7 @@ static int write_rows(fl *F)
 
 static int add_file(fl *F, const char *rel, uint64_t rows, uint64_t bytes)
 {
-    out_file *f = realloc(F->files, (F->nfiles_out + 1) * sizeof *f);
-    if (!f)
-        return nomem(F);
-    F->files = f;
-    snprintf(f[F->nfiles_out].path, sizeof f->path, "%s", rel);
-    f[F->nfiles_out].rows = rows;
-    f[F->nfiles_out].bytes = bytes;
-    F->nfiles_out++;
-    return 0;
+    return sf_out_files_add(&F->files, &F->nfiles_out, rel, rows, bytes) ? nomem(F) : 0;
 }
 
 /* Closes the files of the chunk just written; keeps the first error. */
@@ -1154,11 +1143,6 @@ static int write_pass(fl *F)
 
 /* ---- manifest and commit ---- */
 
-static int cmp_files(const void *a, const void *b)
-{
-    return strcmp(((const out_file *)a)->path, ((const out_file *)b)->path);
-}
-
 
 static int json_strings(sf_buf *m, const char *const *v, size_t n)
 {
@@ -1238,30 +1222,16 @@ static int build_manifest(fl *F, out_file *files, size_t nfiles, const uint64_t 
                             (unsigned long long)c->rejected_by_reason[r]);
         first = 0;
     }
-    rc |= sf_buf_printf(m, "}\n  },\n  \"rejected_samples\": [");
-    for (size_t i = 0; i < F->nall_samples; i++) {
-        const sf_reject_sample *s = &F->all_samples[i];
-        const char *path = F->paths[s->file];
-        rc |= sf_buf_printf(m, "%s\n    {\"file\": ", i ? "," : "");
-        rc |= sf_buf_json_string(m, path, strlen(path));
-        rc |= sf_buf_printf(m, ", \"offset\": %llu, \"reason\": \"%s\", \"message\": ",
-                            (unsigned long long)s->offset,
-                            sf_reject_reason_name((sf_reject_reason)s->reason));
-        rc |= sf_buf_json_string(m, s->msg, strlen(s->msg));
-        rc |= sf_buf_printf(m, "}");
-    }
-    rc |= sf_buf_printf(m, "%s],\n  \"files\": [", F->nall_samples ? "\n  " : "");
-    for (size_t i = 0; i < nfiles; i++) {
-        rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
-        rc |= sf_buf_json_string(m, files[i].path, strlen(files[i].path));
-        rc |= sf_buf_printf(m, ", \"rows\": %llu, \"bytes\": %llu}",
-                            (unsigned long long)files[i].rows, (unsigned long long)files[i].bytes);
-    }
-    rc |= sf_buf_printf(m, "%s],\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
+    rc |= sf_buf_printf(m, "}\n  },\n  \"rejected_samples\": ");
+    rc |= sf_manifest_samples(m, F->all_samples, F->nall_samples,
+                              (const char *const *)F->paths);
+    rc |= sf_buf_printf(m, ",\n  \"files\": ");
+    rc |= sf_manifest_files(m, files, nfiles);
+    rc |= sf_buf_printf(m, ",\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
                         "  \"phases_seconds\": {\"plan\": %.6f, \"schema\": %.6f, "
                         "\"write\": %.6f, \"commit\": %.6f},\n  \"wall_seconds\": %.6f,\n"
                         "  \"peak_rss_bytes\": [",
-                        nfiles ? "\n  " : "", (unsigned long long)out_bytes,
+                        (unsigned long long)out_bytes,
                         (unsigned long long)c->bytes_scanned, F->tphase[0], F->tphase[1],
                         F->tphase[2], F->tphase[3], wall);
     for (int r = 0; r < F->nranks; r++)
@@ -1318,7 +1288,7 @@ static int finish(fl *F)
             rows += files[i].rows;
         if (F->o->single_file && nfiles == 1)
             files[0].rows = rows = c->rows;
-        qsort(files, nfiles, sizeof *files, cmp_files);
+        sf_out_files_sort(files, nfiles);
         if (!rss)
             rc = nomem(F);
         else if (c->lines_read != c->records + c->rows_rejected + c->blank_lines)

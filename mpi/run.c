@@ -33,17 +33,14 @@
 #include "io/inputs.h"
 #include "mpi/collective.h"
 #include "mpi/h5single.h"
+#include "mpi/manifest.h"
 #include "mpi/metrics.h"
 #include "mpi/scan.h"
 #include "mpi/shuffle.h"
 #include "mpi/stream.h"
 #include "partition/partitioner.h"
 
-typedef struct out_file {
-    char path[512]; /* relative to the output directory */
-    uint64_t rows;
-    uint64_t bytes;
-} out_file;
+typedef sf_out_file out_file;
 
 typedef struct run {
     MPI_Comm comm;
@@ -626,15 +623,7 @@ static int windows(run *R)
 
 static int add_file(run *R, const char *rel, uint64_t rows, uint64_t bytes)
 {
-    out_file *f = realloc(R->files, (R->nfiles + 1) * sizeof *f);
-    if (!f)
-        return SF_E_NOMEM;
-    R->files = f;
-    snprintf(f[R->nfiles].path, sizeof f->path, "%s", rel);
-    f[R->nfiles].rows = rows;
-    f[R->nfiles].bytes = bytes;
-    R->nfiles++;
-    return 0;
+    return sf_out_files_add(&R->files, &R->nfiles, rel, rows, bytes);
 }
 
 /* Hash of a whole result row; summed over all written rows it gives a
@@ -904,11 +893,6 @@ static void *gather_bytes(run *R, const void *data, size_t len, size_t *total)
     return sf_mpi_gather_bytes(R->comm, data, len, total);
 }
 
-static int cmp_files(const void *a, const void *b)
-{
-    return strcmp(((const out_file *)a)->path, ((const out_file *)b)->path);
-}
-
 static void gather_stats(run *R)
 {
     MPI_Reduce(&R->local_counts, &R->counts, sizeof R->counts / sizeof(uint64_t), MPI_UINT64_T,
@@ -1035,33 +1019,18 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                         (unsigned long long)c->exploded_dropped_by_join,
                         (unsigned long long)c->exploded_aggregated);
     rc |= sf_buf_printf(m, "\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n"
-                        "  \"rejected_samples\": [",
+                        "  \"rejected_samples\": ",
                         R->o->mode == SF_MODE_FAILFAST        ? "failfast"
                         : R->o->mode == SF_MODE_DROPMALFORMED ? "dropmalformed"
                                                               : "permissive",
                         (unsigned long long)R->bad_written);
-    for (size_t i = 0; i < R->nsamples; i++) {
-        const sf_reject_sample *s = &R->samples[i];
-        const char *path = R->facts.paths[s->file];
-        rc |= sf_buf_printf(m, "%s\n    {\"file\": ", i ? "," : "");
-        rc |= sf_buf_json_string(m, path, strlen(path));
-        rc |= sf_buf_printf(m, ", \"offset\": %llu, \"reason\": \"%s\", \"message\": ",
-                            (unsigned long long)s->offset,
-                            sf_reject_reason_name((sf_reject_reason)s->reason));
-        rc |= sf_buf_json_string(m, s->msg, strlen(s->msg));
-        rc |= sf_buf_printf(m, "}");
-    }
-    rc |= sf_buf_printf(m, "%s],\n  \"files\": [", R->nsamples ? "\n  " : "");
-    for (size_t i = 0; i < nfiles; i++) {
-        rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
-        rc |= sf_buf_json_string(m, files[i].path, strlen(files[i].path));
-        rc |= sf_buf_printf(m, ", \"rows\": %llu, \"bytes\": %llu}",
-                            (unsigned long long)files[i].rows,
-                            (unsigned long long)files[i].bytes);
-    }
-    rc |= sf_buf_printf(m, "%s],\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
+    rc |= sf_manifest_samples(m, R->samples, R->nsamples,
+                              (const char *const *)R->facts.paths);
+    rc |= sf_buf_printf(m, ",\n  \"files\": ");
+    rc |= sf_manifest_files(m, files, nfiles);
+    rc |= sf_buf_printf(m, ",\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
                         "  \"phases_seconds\": {",
-                        nfiles ? "\n  " : "", (unsigned long long)out_bytes,
+                        (unsigned long long)out_bytes,
                         (unsigned long long)c->bytes_scanned);
     for (int p = 0; p < SF_PH_COUNT; p++)
         rc |= sf_buf_printf(m, "%s\"%s\": %.6f", p ? ", " : "", sf_phase_name(p), tmax[p]);
@@ -1204,7 +1173,7 @@ static int finish(run *R, double t_start)
     sf_metrics_begin(&R->m, &R->shuffle);
     int rc = 0;
     if (R->rank == 0) {
-        qsort(files, nfiles, sizeof *files, cmp_files);
+        sf_out_files_sort(files, nfiles);
         const sf_counts *c = &R->counts;
         if (c->lines_read != c->blank_lines + c->rows_rejected + c->rows_filtered +
                                  c->rows_dropped_by_join + c->rows_aggregated ||
