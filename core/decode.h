@@ -17,30 +17,9 @@
 
 #include <stddef.h>
 
+#include "core/jsonproj.h" /* sf_decode_field; decode dispatches to jsonproj, never the reverse */
+#include "core/reject.h"
 #include "core/value.h"
-
-typedef enum sf_reject_reason {
-    SF_REJ_INVALID_JSON = 0,
-    SF_REJ_INVALID_UTF8,
-    SF_REJ_NOT_OBJECT,
-    SF_REJ_TYPE_MISMATCH,
-    SF_REJ_INT_OVERFLOW,
-    SF_REJ_TOO_DEEP,
-    SF_REJ_LINE_TOO_LONG,
-    SF_REJ_KEY_COLLISION,  /* flatten: two paths give one column (core/flatten.h) */
-    SF_REJ_TOO_MANY_ROWS,  /* flatten: explode over the rows-per-record limit */
-    SF_REJ_MISSING_COLUMN, /* a required column (job spec) is missing or null */
-    SF_REJ_NREASONS
-} sf_reject_reason;
-
-/* Short name of a reason as used in manifests: "invalid JSON", ... */
-const char *sf_reject_reason_name(sf_reject_reason r);
-
-typedef struct sf_decode_field {
-    const char *path; /* dotted path: "props.price" */
-    sf_type type;
-    int slot;
-} sf_decode_field;
 
 typedef struct sf_decoder sf_decoder;
 

@@ -24,8 +24,16 @@
 
 #include <stddef.h>
 
-#include "core/decode.h"
+#include "core/reject.h"
 #include "core/value.h"
+
+/* One projected column: where it is in the line and where it goes in the
+ * row. Shared by both decoders (core/decode.h). */
+typedef struct sf_decode_field {
+    const char *path; /* dotted path: "props.price" */
+    sf_type type;
+    int slot;
+} sf_decode_field;
 
 typedef struct sf_jsonproj sf_jsonproj;
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/fmt.h"
+#include "core/value_text.h"
 
 #define CSV_WBUF ((size_t)1 << 20)
 
@@ -142,23 +143,6 @@ void sf_csv_write_field(sf_csv_writer *w, const char *p, size_t n)
     csv_putc(w, '"');
 }
 
-size_t sf_csv_value_text(const sf_value *v, char *buf)
-{
-    switch ((sf_type)v->type) {
-    case SF_BOOL:
-        memcpy(buf, v->u.b ? "true" : "false", v->u.b ? 5 : 6);
-        return v->u.b ? 4 : 5;
-    case SF_INT: return (size_t)sf_fmt_int(v->u.i, buf);
-    case SF_DOUBLE: return (size_t)sf_fmt_double(v->u.d, buf);
-    case SF_DATE: return (size_t)sf_fmt_date(v->u.date, buf);
-    default:
-        /* NULL is an empty field; a string is its own bytes; an unknown tag
-         * (a bug upstream) also gives an empty field, keeping columns aligned. */
-        buf[0] = '\0';
-        return 0;
-    }
-}
-
 int sf_csv_needs_quotes(const char *p, size_t n) { return csv_needs_quotes(p, n); }
 
 void sf_csv_write_value(sf_csv_writer *w, const sf_value *v)
@@ -168,7 +152,7 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v)
         return;
     }
     char tmp[SF_FMT_BUF];
-    size_t n = sf_csv_value_text(v, tmp);
+    size_t n = sf_value_text_format(v, tmp);
     csv_separate(w);
     csv_put(w, tmp, n);
 }

@@ -27,12 +27,6 @@ int sf_csv_writer_open(sf_csv_writer **out, const char *path, sf_error *err);
 void sf_csv_write_field(sf_csv_writer *w, const char *p, size_t n);
 void sf_csv_write_value(sf_csv_writer *w, const sf_value *v);
 
-/* The text of a non-string value as a field holds it (NULL: empty, bools
- * true/false, int64, shortest round-trip doubles, YYYY-MM-DD dates) into buf
- * (SF_FMT_BUF bytes); returns its length. For strings returns 0 and leaves
- * buf alone: a string field is its own bytes. Cannot fail. */
-size_t sf_csv_value_text(const sf_value *v, char *buf);
-
 /* 1 if a field with these bytes must be quoted (',', '"', CR or LF). */
 int sf_csv_needs_quotes(const char *p, size_t n);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/fmt.h"
+#include "core/value_text.h"
 #include "io/csv.h"
 
 static int add_row(const sf_job_input *in, sf_join_table *t, const sf_value *row, long line,
@@ -99,42 +100,8 @@ static int parse_cell(const sf_job_input *in, long line, const sf_job_column *c,
         *out = sf_null();
         return 0;
     }
-    int32_t days;
-    switch (c->type) {
-    case SF_STRING:
-        *out = sf_string(f->p, f->n);
+    if (sf_value_text_parse(f->p, f->n, c->type, out) == 0)
         return 0;
-    case SF_INT:
-        if (sf_parse_int64(f->p, f->n, &out->u.i) == 0) {
-            out->type = SF_INT;
-            return 0;
-        }
-        break;
-    case SF_DOUBLE:
-        if (sf_parse_double(f->p, f->n, &out->u.d) == 0) {
-            out->type = SF_DOUBLE;
-            return 0;
-        }
-        break;
-    case SF_BOOL:
-        if (f->n == 4 && memcmp(f->p, "true", 4) == 0) {
-            *out = sf_bool(1);
-            return 0;
-        }
-        if (f->n == 5 && memcmp(f->p, "false", 5) == 0) {
-            *out = sf_bool(0);
-            return 0;
-        }
-        break;
-    case SF_DATE:
-        if (sf_parse_iso_date(f->p, f->n, &days) == 0) {
-            *out = sf_date(days);
-            return 0;
-        }
-        break;
-    case SF_NULL:
-        break;
-    }
     char got[80];
     snprintf(got, sizeof got, "\"%.*s%s\"", (int)(f->n > 40 ? 40 : f->n), f->p,
              f->n > 40 ? "..." : "");

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/fmt.h"
+#include "core/value_text.h"
 
 static int safe_byte(unsigned char c)
 {
@@ -40,17 +40,14 @@ int sf_hive_dirname(const char *const *names, const sf_value *values, size_t n, 
         if (rc)
             return rc;
         char tmp[SF_FMT_BUF];
-        switch ((sf_type)v->type) {
-        case SF_NULL: rc = sf_buf_printf(out, SF_HIVE_NULL); break;
-        case SF_BOOL: rc = sf_buf_printf(out, "%s", v->u.b ? "true" : "false"); break;
-        case SF_INT: sf_fmt_int(v->u.i, tmp); rc = sf_buf_printf(out, "%s", tmp); break;
-        case SF_DOUBLE: sf_fmt_double(v->u.d, tmp); rc = sf_buf_printf(out, "%s", tmp); break;
-        case SF_DATE: sf_fmt_date(v->u.date, tmp); rc = sf_buf_printf(out, "%s", tmp); break;
-        case SF_STRING:
-            rc = v->u.s.n ? append_escaped(out, v->u.s.p, v->u.s.n)
-                          : sf_buf_printf(out, SF_HIVE_NULL);
-            break;
-        }
+        const char *text;
+        size_t len = sf_value_text(v, tmp, &text);
+        if (v->type == SF_NULL || (v->type == SF_STRING && len == 0))
+            rc = sf_buf_printf(out, SF_HIVE_NULL);
+        else if (v->type == SF_STRING)
+            rc = append_escaped(out, text, len);
+        else
+            rc = sf_buf_append(out, text, len);
         if (rc)
             return rc;
     }

@@ -30,6 +30,7 @@
 #include "io/h5read.h"
 #include "io/hive.h"
 #include "core/value.h"
+#include "core/value_text.h"
 
 #define READ_BATCH 4096
 
@@ -409,7 +410,7 @@ static void em_value(emitter *e, const sf_value *v)
         return;
     }
     char tmp[SF_FMT_BUF];
-    size_t n = sf_csv_value_text(v, tmp);
+    size_t n = sf_value_text_format(v, tmp);
     em_sep(e);
     fwrite(tmp, 1, n, e->f);
 }
@@ -660,31 +661,8 @@ static int typed_field(const sf_csv_field *f, sf_type t, sf_value *v)
         *v = sf_null();
         return 0;
     }
-    int32_t days;
-    switch (t) {
-    case SF_INT:
-        v->type = SF_INT;
-        return sf_parse_int64(f->p, f->n, &v->u.i);
-    case SF_DOUBLE:
-        v->type = SF_DOUBLE;
-        return sf_parse_double(f->p, f->n, &v->u.d);
-    case SF_DATE:
-        if (sf_parse_iso_date(f->p, f->n, &days) != 0)
-            return -1;
-        *v = sf_date(days);
-        return 0;
-    case SF_BOOL:
-        if (f->n == 4 && memcmp(f->p, "true", 4) == 0)
-            *v = sf_bool(1);
-        else if (f->n == 5 && memcmp(f->p, "false", 5) == 0)
-            *v = sf_bool(0);
-        else
-            return -1;
-        return 0;
-    default:
-        *v = sf_string(f->p, f->n);
-        return 0;
-    }
+    /* Columns typed null in the manifest read back as their text. */
+    return sf_value_text_parse(f->p, f->n, t == SF_NULL ? SF_STRING : t, v);
 }
 
 static int cursor_next(cursor *c, const row_order *ord, sf_error *err)

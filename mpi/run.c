@@ -22,6 +22,7 @@
 #include "core/pipeline.h"
 #include "core/rows.h"
 #include "core/spec.h"
+#include "core/value_text.h"
 #include "core/window.h"
 #include "io/badrec.h"
 #include "io/commit.h"
@@ -485,15 +486,10 @@ static void offer_key(run *R, const sf_value *row, uint64_t nrows)
     for (size_t k = 0; k < R->job->ngroup && !rc; k++) {
         char tmp[SF_FMT_BUF];
         const sf_value *v = &row[k];
+        const char *p;
+        size_t n = sf_value_text(v, tmp, &p);
         rc = k ? sf_buf_append(&text, "|", 1) : 0;
-        switch ((sf_type)v->type) {
-        case SF_NULL: rc |= sf_buf_printf(&text, "null"); break;
-        case SF_BOOL: rc |= sf_buf_printf(&text, "%s", v->u.b ? "true" : "false"); break;
-        case SF_INT: sf_fmt_int(v->u.i, tmp); rc |= sf_buf_printf(&text, "%s", tmp); break;
-        case SF_DOUBLE: sf_fmt_double(v->u.d, tmp); rc |= sf_buf_printf(&text, "%s", tmp); break;
-        case SF_DATE: sf_fmt_date(v->u.date, tmp); rc |= sf_buf_printf(&text, "%s", tmp); break;
-        case SF_STRING: rc |= sf_buf_append(&text, v->u.s.p, v->u.s.n); break;
-        }
+        rc |= v->type == SF_NULL ? sf_buf_printf(&text, "null") : sf_buf_append(&text, p, n);
     }
     if (!rc && sf_buf_append(&text, "", 1) == 0)
         sf_metrics_offer_key(&R->m, (const char *)text.p, nrows);
