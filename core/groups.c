@@ -173,7 +173,7 @@ void sf_groups_free(sf_groups *g)
 
 uint64_t sf_groups_hash(const unsigned char *key, size_t klen)
 {
-    return sf_hash_bytes(key, klen, 0x5348415244464c57ull);
+    return sf_hash_bytes(key, klen, SF_KEY_HASH_SEED);
 }
 
 /* Finds or creates a group; new groups get their index and initial states. */

@@ -16,6 +16,12 @@
 
 /* A fast, well-mixed 64-bit hash; the same on every rank and run. */
 uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed);
+
+/* The one seed of grouping / routing key hashes: the combiner's table
+ * (core/groups) and every routing decision (partition/keyhash) hash a key
+ * with it, so a group's hash can be sent along and routed without
+ * rehashing. */
+#define SF_KEY_HASH_SEED 0x5348415244464c57ull
 uint64_t sf_hash_u64(uint64_t x);
 
 typedef struct sf_hmap sf_hmap;

@@ -36,41 +36,12 @@ void sf_metrics_end(sf_metrics *m, int phase, const sf_shuffle_stats *sh, uint64
     p->recs_recv += sh->records_received - m->at_start.records_received;
 }
 
-/* Keeps the list sorted by rows (then key, so ties do not depend on which
- * rank reports first). */
-static void insert_top(sf_heavy_key *top, int *n, const sf_heavy_key *k)
-{
-    int pos = *n;
-    while (pos > 0 && (top[pos - 1].rows < k->rows ||
-                       (top[pos - 1].rows == k->rows && strcmp(top[pos - 1].key, k->key) > 0)))
-        pos--;
-    if (pos >= SF_TOP_KEYS)
-        return;
-    int keep = *n < SF_TOP_KEYS ? *n : SF_TOP_KEYS - 1;
-    memmove(&top[pos + 1], &top[pos], (size_t)(keep - pos) * sizeof *top);
-    top[pos] = *k;
-    if (*n < SF_TOP_KEYS)
-        (*n)++;
-}
-
 void sf_metrics_offer_key(sf_metrics *m, const char *key, uint64_t rows)
 {
     sf_heavy_key k;
     snprintf(k.key, sizeof k.key, "%s", key);
     k.rows = rows;
-    insert_top(m->top, &m->ntop, &k);
-}
-
-static void stats(const double *v, int n, double *max, double *mean)
-{
-    double sum = 0;
-    *max = 0;
-    for (int i = 0; i < n; i++) {
-        sum += v[i];
-        if (v[i] > *max)
-            *max = v[i];
-    }
-    *mean = n ? sum / n : 0;
+    sf_skew_top_insert(m->top, &m->ntop, &k);
 }
 
 int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_groups,
@@ -112,7 +83,7 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
         double max, mean;
         for (int r = 0; r < nranks; r++)
             secs[r] = all[r].ph[p].secs;
-        stats(secs, nranks, &max, &mean);
+        sf_skew_stats(secs, nranks, &max, &mean);
         sf_phase_stat *total = sum->total;
         memset(&total[p], 0, sizeof total[p]);
         total[p].secs = max;
@@ -152,8 +123,8 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
         rows[p] = (double)sums[nparts + p];
     }
     double gmax, gmean, rmax, rmean;
-    stats(groups, nparts, &gmax, &gmean);
-    stats(rows, nparts, &rmax, &rmean);
+    sf_skew_stats(groups, nparts, &gmax, &gmean);
+    sf_skew_stats(rows, nparts, &rmax, &rmean);
     rc |= sf_buf_printf(out, "\n  ],\n  \"partitions\": {\"count\": %d, \"groups\": [", nparts);
     for (int p = 0; p < nparts; p++)
         rc |= sf_buf_printf(out, "%s%llu", p ? ", " : "", (unsigned long long)sums[p]);
@@ -163,10 +134,10 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     for (int r = 0; r < nranks; r++)
         secs[r] = (double)all[r].stream_rows_in;
     double smax, smean;
-    stats(secs, nranks, &smax, &smean);
-    sum->stream_skew = smean > 0 ? smax / smean : 0;
-    sum->groups_skew = gmean > 0 ? gmax / gmean : 0;
-    sum->rows_skew = rmean > 0 ? rmax / rmean : 0;
+    sf_skew_stats(secs, nranks, &smax, &smean);
+    sum->stream_skew = sf_skew_ratio(smax, smean);
+    sum->groups_skew = sf_skew_ratio(gmax, gmean);
+    sum->rows_skew = sf_skew_ratio(rmax, rmean);
     rc |= sf_buf_printf(out, "],\n    \"groups_skew\": %.4f, \"rows_skew\": %.4f},\n"
                         "  \"stream\": {\"rows_received\": [", sum->groups_skew, sum->rows_skew);
     for (int r = 0; r < nranks; r++)
@@ -183,7 +154,7 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     int ntop = 0;
     for (int r = 0; r < nranks; r++) {
         for (int i = 0; i < all[r].ntop; i++)
-            insert_top(top, &ntop, &all[r].top[i]);
+            sf_skew_top_insert(top, &ntop, &all[r].top[i]);
     }
     for (int i = 0; i < ntop; i++) {
         rc |= sf_buf_printf(out, "%s\n    {\"key\": ", i ? "," : "");

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "mpi/shuffle.h"
+#include "partition/skew.h"
 
 enum {
     SF_PH_PLAN,
@@ -41,13 +42,6 @@ typedef struct sf_file_stats {
     uint64_t count;
     uint64_t bytes, min_bytes, max_bytes;
 } sf_file_stats;
-
-#define SF_TOP_KEYS 5
-
-typedef struct sf_heavy_key {
-    char key[240]; /* group key values joined with '|' */
-    uint64_t rows;
-} sf_heavy_key;
 
 typedef struct sf_metrics {
     sf_phase_stat ph[SF_PH_COUNT];

@@ -39,7 +39,11 @@
 #include "mpi/scan.h"
 #include "mpi/shuffle.h"
 #include "mpi/stream.h"
+#include "partition/coalesce.h"
+#include "partition/dimension.h"
+#include "partition/keyhash.h"
 #include "partition/partitioner.h"
+#include "partition/salt.h"
 
 typedef sf_out_file out_file;
 
@@ -69,11 +73,7 @@ typedef struct run {
     sf_repartition repartition; /* in effect (may differ from --repartition) */
     int join_step;       /* before-join: the partitioned join step, else -1 */
     sf_stream *stream;   /* raw-row stream of split pipelines */
-    struct hot {         /* space-saving sketch of route keys (--salt) */
-        uint64_t hash, count;
-    } hot[64];
-    int nhot;
-    uint64_t routed;     /* rows routed so far */
+    sf_salt salt;        /* hot route keys (--salt) */
     char runid[48];
     int replacing;
     sf_output_stage stage;
@@ -166,8 +166,6 @@ static sf_job_overrides overrides_of(const sf_run_opts *o)
     return ov;
 }
 
-static uint32_t partition_of(const run *R, uint64_t hash);
-static int owner_of(const run *R, uint32_t partition);
 
 static int load_job(run *R)
 {
@@ -288,30 +286,12 @@ static int bcast_facts(run *R)
 /* Keeps only the rows of a dimension table whose key this rank owns. */
 static int partition_dimension(run *R, int input)
 {
-    sf_join_table *all = R->dims[input];
     const sf_job_input *in = &R->job->inputs[input];
-    sf_join_table *mine = sf_join_table_new(in->ncolumns, in->key_col);
-    unsigned char small[256];
-    int rc = mine ? 0 : SF_E_NOMEM;
-    for (size_t i = 0; i < sf_join_table_rows(all) && !rc; i++) {
-        const sf_value *row = sf_join_table_row(all, i);
-        size_t klen = sf_value_encoded_size(&row[in->key_col]);
-        unsigned char *k = klen <= sizeof small ? small : malloc(klen);
-        if (!k) {
-            rc = SF_E_NOMEM;
-            break;
-        }
-        sf_value_encode(&row[in->key_col], k);
-        if (owner_of(R, partition_of(R, sf_groups_hash(k, klen))) == R->rank)
-            rc = sf_join_table_add(mine, row);
-        if (k != small)
-            free(k);
-    }
-    if (rc) {
-        sf_join_table_free(mine);
+    sf_join_table *mine = NULL;
+    if (sf_partition_join_table(R->dims[input], in->ncolumns, in->key_col, R->nparts, R->nranks,
+                                R->rank, &mine) != 0)
         return sf_error_set(&R->err, SF_E_NOMEM, "out of memory partitioning '%s'", in->name);
-    }
-    sf_join_table_free(all);
+    sf_join_table_free(R->dims[input]);
     R->dims[input] = mine;
     return 0;
 }
@@ -424,17 +404,6 @@ static int plan(run *R)
 
 /* ---- shuffle partial aggregates, reduce ---- */
 
-/* The partition of a key hash, and the rank that owns a partition. */
-static uint32_t partition_of(const run *R, uint64_t hash)
-{
-    return sf_partition_of(hash, (uint32_t)R->nparts);
-}
-
-static int owner_of(const run *R, uint32_t partition)
-{
-    return (int)(partition % (uint32_t)R->nranks);
-}
-
 static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
 {
     run *R = ctx;
@@ -460,7 +429,7 @@ static int shuffle_groups(run *R)
         rec.n = 0;
         rc = sf_groups_export(local, i, &rec);
         if (!rc)
-            rc = sf_shuffle_put(&out[owner_of(R, partition_of(R, hash))], rec.p, rec.n);
+            rc = sf_shuffle_put(&out[sf_partition_rank(hash, R->nparts, R->nranks)], rec.p, rec.n);
     }
     sf_buf_free(&rec);
     /* The local partials are in the send buffers now: free them early. */
@@ -522,7 +491,7 @@ static int reduce(run *R)
             row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &R->sum_overflow);
         /* Strings borrow from R->reduced, which lives until the end. */
         uint64_t nrows = sf_groups_rows(R->reduced, i);
-        uint32_t part = partition_of(R, hash);
+        uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
         R->part_groups[part]++;
         R->part_rows[part] += nrows;
         if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)
@@ -557,15 +526,9 @@ static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         const sf_value *row = sf_rows_at(&R->rows, i);
         int to = dest;
-        if (to < 0) {
-            key.n = 0;
-            for (size_t k = 0; k < nkeys && !rc; k++) {
-                rc = sf_buf_reserve(&key, sf_value_encoded_size(&row[keys[k]]));
-                if (!rc)
-                    key.n += sf_value_encode(&row[keys[k]], key.p + key.n);
-            }
-            to = owner_of(R, partition_of(R, sf_groups_hash(key.p, key.n)));
-        }
+        uint64_t hash;
+        if (to < 0 && (rc = sf_key_hash_columns(row, keys, nkeys, &key, &hash)) == 0)
+            to = sf_partition_rank(hash, R->nparts, R->nranks);
         unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[to],
                                                          sf_rows_encoded_size(row, ncols));
         if (!p)
@@ -632,7 +595,7 @@ static uint64_t row_hash(run *R, const sf_value *row)
     if (!p)
         return 0;
     sf_rows_encode(row, R->rows.ncols, p);
-    uint64_t h = sf_groups_hash(p, n);
+    uint64_t h = sf_key_hash(p, n);
     if (p != small)
         free(p);
     return h;
@@ -836,10 +799,7 @@ static int write_output(run *R)
         rc = route_rows(R, o->partition_by, o->npartition, -1);
         break;
     case SF_WRITE_COALESCE: {
-        int n = R->o->coalesce < R->nranks ? R->o->coalesce : R->nranks;
-        part = (int)((int64_t)R->rank * n / R->nranks);
-        /* Writer k is the first rank of its group, so writers are spread. */
-        int writer = (int)(((int64_t)part * R->nranks + n - 1) / n);
+        int writer = sf_coalesce_writer(R->rank, R->nranks, R->o->coalesce, &part);
         rc = route_rows(R, NULL, 0, writer);
         break;
     }
@@ -1384,42 +1344,11 @@ static int finish_bad_lines(run *R)
 
 /* ---- raw-row streams (before-join, none) ---- */
 
-/* Counts a route key in the space-saving sketch (Metwally et al.): a key
- * not in the full sketch replaces the smallest counter, inheriting its
- * count. Returns the key's estimated count (an upper bound). */
-static uint64_t sketch_count(run *R, uint64_t hash)
-{
-    int min = 0;
-    for (int i = 0; i < R->nhot; i++) {
-        if (R->hot[i].hash == hash)
-            return ++R->hot[i].count;
-        if (R->hot[i].count < R->hot[min].count)
-            min = i;
-    }
-    if (R->nhot < (int)(sizeof R->hot / sizeof R->hot[0])) {
-        R->hot[R->nhot].hash = hash;
-        R->hot[R->nhot].count = 1;
-        return R->hot[R->nhot++].count;
-    }
-    R->hot[min].hash = hash;
-    return ++R->hot[min].count;
-}
-
 static int emit_row(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
 {
     run *R = ctx;
-    R->routed++;
-    int dest = owner_of(R, partition_of(R, hash));
-    if (R->o->salt > 1 && R->repartition == SF_REPART_NONE) {
-        /* A key with more than half a partition's fair share of the rows
-         * seen so far is hot: its rows rotate over salt consecutive ranks
-         * from its owner (as partial owners); the group shuffle then merges
-         * the partials exactly. */
-        uint64_t c = sketch_count(R, hash);
-        if (R->routed >= 1024 && c * 2 * (uint64_t)R->nparts > R->routed)
-            dest = (int)(((uint64_t)dest + R->routed % (uint64_t)R->o->salt) %
-                         (uint64_t)R->nranks);
-    }
+    int salt = R->repartition == SF_REPART_NONE ? R->o->salt : 1;
+    int dest = sf_salt_route(&R->salt, hash, R->nparts, R->nranks, salt);
     return sf_stream_put(R->stream, dest, rec, len);
 }
 
@@ -1448,6 +1377,7 @@ static int setup_stream(run *R)
         route = &job->steps[R->join_step].on_slot;
         nroute = 1;
     }
+    sf_salt_init(&R->salt);
     size_t batch = R->o->shuffle_round / (uint64_t)R->nranks;
     if (batch > ((size_t)4 << 20))
         batch = (size_t)4 << 20;

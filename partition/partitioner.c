@@ -17,3 +17,13 @@ uint32_t sf_partition_of(uint64_t hash, uint32_t nparts)
         return 0;
     return (uint32_t)(((unsigned __int128)hash * nparts) >> 64);
 }
+
+int sf_partition_owner(uint32_t partition, int nranks)
+{
+    return (int)(partition % (uint32_t)nranks);
+}
+
+int sf_partition_rank(uint64_t hash, int nparts, int nranks)
+{
+    return sf_partition_owner(sf_partition_of(hash, (uint32_t)nparts), nranks);
+}

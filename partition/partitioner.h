@@ -14,4 +14,12 @@
  * (0 is treated as 1). Cannot fail. */
 uint32_t sf_partition_of(uint64_t hash, uint32_t nparts);
 
+/* The rank that owns a partition: partition p belongs to rank p mod
+ * nranks (nranks >= 1). Cannot fail. */
+int sf_partition_owner(uint32_t partition, int nranks);
+
+/* The rank that owns a key hash: sf_partition_owner(sf_partition_of(hash,
+ * nparts), nranks). Cannot fail. */
+int sf_partition_rank(uint64_t hash, int nparts, int nranks);
+
 #endif

@@ -71,6 +71,25 @@ static void test_seven_partitions_are_uniform(void **state)
     check_uniform(7);
 }
 
+static void test_partition_p_belongs_to_rank_p_mod_ranks(void **state)
+{
+    (void)state;
+    assert_int_equal(sf_partition_owner(0, 3), 0);
+    assert_int_equal(sf_partition_owner(4, 3), 1);
+    assert_int_equal(sf_partition_owner(5, 3), 2);
+    assert_int_equal(sf_partition_owner(7, 1), 0);
+}
+
+static void test_rank_of_a_hash_is_the_owner_of_its_partition(void **state)
+{
+    (void)state;
+    for (uint64_t i = 0; i < 1000; i++) {
+        uint64_t h = sf_hash_u64(i);
+        assert_int_equal(sf_partition_rank(h, 5, 3), (int)(sf_partition_of(h, 5) % 3));
+        assert_int_equal(sf_partition_rank(h, 4, 4), (int)sf_partition_of(h, 4));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -79,6 +98,8 @@ int main(void)
         cmocka_unit_test(test_partition_follows_high_bits),
         cmocka_unit_test(test_three_partitions_are_uniform),
         cmocka_unit_test(test_seven_partitions_are_uniform),
+        cmocka_unit_test(test_partition_p_belongs_to_rank_p_mod_ranks),
+        cmocka_unit_test(test_rank_of_a_hash_is_the_owner_of_its_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
