@@ -50,7 +50,7 @@
 #include "io/inputs.h"
 #include "mpi/cli.h"
 #include "mpi/collective.h"
-#include "mpi/manifest.h"
+#include "io/manifest.h"
 #include "mpi/run.h"
 #include "mpi/scan.h"
 
@@ -1144,16 +1144,6 @@ static int write_pass(fl *F)
 /* ---- manifest and commit ---- */
 
 
-static int json_strings(sf_buf *m, const char *const *v, size_t n)
-{
-    int rc = sf_buf_printf(m, "[");
-    for (size_t i = 0; i < n; i++) {
-        rc |= sf_buf_printf(m, "%s", i ? ", " : "");
-        rc |= sf_buf_json_string(m, v[i], strlen(v[i]));
-    }
-    return rc | sf_buf_printf(m, "]");
-}
-
 static int build_manifest(fl *F, out_file *files, size_t nfiles, const uint64_t *rss,
                           double wall, sf_buf *m)
 {
@@ -1180,7 +1170,7 @@ static int build_manifest(fl *F, out_file *files, size_t nfiles, const uint64_t 
     rc |= sf_buf_printf(m, ", \"lists\": \"%s\", \"join_sep\": ", sf_lists_policy_name(fo->lists));
     rc |= sf_buf_json_string(m, fo->join_sep, strlen(fo->join_sep));
     rc |= sf_buf_printf(m, ", \"explode\": ");
-    rc |= json_strings(m, fo->explode, fo->nexplode);
+    rc |= sf_manifest_strings(m, fo->explode, fo->nexplode);
     if (fo->max_depth >= 0)
         rc |= sf_buf_printf(m, ", \"max_depth\": %d", fo->max_depth);
     else
@@ -1194,7 +1184,7 @@ static int build_manifest(fl *F, out_file *files, size_t nfiles, const uint64_t 
     rc |= sf_buf_printf(m, "  \"output\": {\"format\": \"%s\", \"layout\": \"%s\", "
                         "\"order\": \"input\", \"partition_by\": ", F->h5 ? "hdf5" : "csv",
                         F->o->single_file ? "single" : "hive");
-    rc |= json_strings(m, pnames, F->nps);
+    rc |= sf_manifest_strings(m, pnames, F->nps);
     rc |= sf_buf_printf(m, ",\n    \"columns\": [");
     for (size_t i = 0; i < F->nfcols; i++) {
         rc |= sf_buf_printf(m, "%s{\"name\": ", i ? ", " : "");
@@ -1206,23 +1196,15 @@ static int build_manifest(fl *F, out_file *files, size_t nfiles, const uint64_t 
                         "    \"records\": %llu,\n    \"rows\": %llu,\n"
                         "    \"rows_exploded\": %llu,\n    \"duplicate_keys\": %llu,\n"
                         "    \"collisions\": %llu,\n    \"output_rows\": %llu,\n"
-                        "    \"rejected_by_reason\": {",
+                        "    \"rejected_by_reason\": ",
                         (unsigned long long)c->lines_read, (unsigned long long)c->blank_lines,
                         (unsigned long long)c->rows_rejected, (unsigned long long)c->records,
                         (unsigned long long)c->rows,
                         (unsigned long long)(c->rows - c->records),
                         (unsigned long long)c->duplicate_keys, (unsigned long long)c->collisions,
                         (unsigned long long)out_rows);
-    int first = 1;
-    for (int r = 0; r < SF_REJ_NREASONS; r++) {
-        if (!c->rejected_by_reason[r])
-            continue;
-        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? "" : ", ",
-                            sf_reject_reason_name((sf_reject_reason)r),
-                            (unsigned long long)c->rejected_by_reason[r]);
-        first = 0;
-    }
-    rc |= sf_buf_printf(m, "}\n  },\n  \"rejected_samples\": ");
+    rc |= sf_manifest_reasons(m, c->rejected_by_reason);
+    rc |= sf_buf_printf(m, "\n  },\n  \"rejected_samples\": ");
     rc |= sf_manifest_samples(m, F->all_samples, F->nall_samples,
                               (const char *const *)F->paths);
     rc |= sf_buf_printf(m, ",\n  \"files\": ");
@@ -1234,8 +1216,7 @@ static int build_manifest(fl *F, out_file *files, size_t nfiles, const uint64_t 
                         (unsigned long long)out_bytes,
                         (unsigned long long)c->bytes_scanned, F->tphase[0], F->tphase[1],
                         F->tphase[2], F->tphase[3], wall);
-    for (int r = 0; r < F->nranks; r++)
-        rc |= sf_buf_printf(m, "%s%llu", r ? ", " : "", (unsigned long long)rss[r]);
+    rc |= sf_manifest_u64s(m, rss, (size_t)F->nranks);
     rc |= sf_buf_printf(m, "]\n}\n");
     return rc ? SF_E_NOMEM : 0;
 }

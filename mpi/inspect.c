@@ -12,7 +12,6 @@
 #include "mpi/inspect.h"
 
 #include <dirent.h>
-#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -29,6 +28,7 @@
 #include "io/csv.h"
 #include "io/h5read.h"
 #include "io/hive.h"
+#include "io/manifest.h"
 #include "core/value.h"
 #include "core/value_text.h"
 
@@ -272,105 +272,6 @@ static int collect(output *o, const char *path, sf_error *err)
     return 0;
 }
 
-/* ---- partition paths ---- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Appends p[0..n) with %XX escapes decoded, as sf_hive_dirname wrote them. */
-static int unescape(const char *p, size_t n, sf_buf *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-            (lo = hexval(p[i + 2])) >= 0) {
-            unsigned char c = (unsigned char)(hi * 16 + lo);
-            if (sf_buf_append(out, &c, 1))
-                return SF_E_NOMEM;
-            i += 2;
-        } else if (sf_buf_append(out, &p[i], 1)) {
-            return SF_E_NOMEM;
-        }
-    }
-    return 0;
-}
-
-/* A partition path split into its keys and values, unescaped: field k is
- * text.p[off[k] .. off[k] + len[k]); a NULL value has null[k] set. */
-typedef struct partkv {
-    size_t n;
-    sf_buf text;
-    size_t off[2 * 64], len[2 * 64];
-    int null[64];
-} partkv;
-
-static int parse_part(const char *part, partkv *kv, sf_error *err)
-{
-    kv->n = 0;
-    kv->text.n = 0;
-    const char *p = part;
-    while (*p) {
-        const char *end = strchr(p, '/');
-        size_t clen = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', clen);
-        if (!eq)
-            return sf_error_set(err, SF_E_PARSE,
-                                "partition '%s': component '%.*s' is not key=value", part,
-                                (int)clen, p);
-        if (kv->n == 64)
-            return sf_error_set(err, SF_E_LIMIT, "partition '%s': more than 64 keys", part);
-        size_t k = kv->n;
-        size_t klen = (size_t)(eq - p), vlen = clen - klen - 1;
-        kv->off[2 * k] = kv->text.n;
-        if (unescape(p, klen, &kv->text))
-            return sf_error_set(err, SF_E_NOMEM, "out of memory");
-        kv->len[2 * k] = kv->text.n - kv->off[2 * k];
-        kv->null[k] = vlen == strlen(SF_HIVE_NULL) && memcmp(eq + 1, SF_HIVE_NULL, vlen) == 0;
-        kv->off[2 * k + 1] = kv->text.n;
-        if (!kv->null[k] && unescape(eq + 1, vlen, &kv->text))
-            return sf_error_set(err, SF_E_NOMEM, "out of memory");
-        kv->len[2 * k + 1] = kv->text.n - kv->off[2 * k + 1];
-        kv->n++;
-        p += clen;
-        if (*p == '/')
-            p++;
-    }
-    return 0;
-}
-
-static const char *kv_key(const partkv *kv, size_t k, size_t *n)
-{
-    *n = kv->len[2 * k];
-    return (const char *)kv->text.p + kv->off[2 * k];
-}
-
-static const char *kv_value(const partkv *kv, size_t k, size_t *n)
-{
-    *n = kv->len[2 * k + 1];
-    return (const char *)kv->text.p + kv->off[2 * k + 1];
-}
-
-static int same_keys(const partkv *a, const partkv *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t k = 0; k < a->n; k++) {
-        size_t na, nb;
-        const char *ka = kv_key(a, k, &na), *kb = kv_key(b, k, &nb);
-        if (na != nb || memcmp(ka, kb, na) != 0)
-            return 0;
-    }
-    return 1;
-}
-
 /* ---- CSV text on a stdio stream ---- */
 
 /* The quoting rule and value forms of io/csv.h, so the text is what the CSV
@@ -421,11 +322,11 @@ static void em_end(emitter *e)
     e->row_open = 0;
 }
 
-static void em_partition(emitter *e, const partkv *kv)
+static void em_partition(emitter *e, const sf_hive_parts *kv)
 {
     for (size_t k = 0; k < kv->n; k++) {
         size_t n;
-        const char *v = kv_value(kv, k, &n);
+        const char *v = sf_hive_value(kv, k, &n);
         if (kv->null[k])
             em_sep(e);
         else
@@ -539,7 +440,7 @@ static int table_open(table *t, const source *s, sf_error *err)
 
 /* Emits up to *left rows of t (led by the partition fields), counting
  * them down. */
-static int table_emit(table *t, emitter *e, const partkv *kv, uint64_t *left, sf_error *err)
+static int table_emit(table *t, emitter *e, const sf_hive_parts *kv, uint64_t *left, sf_error *err)
 {
     while (*left > 0) {
         if (t->h5) {
@@ -603,34 +504,27 @@ static void order_free(row_order *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Reads output.columns and output.sort_by from DIR/_MANIFEST.json. Returns
- * 1 when the order is known, 0 when there is no usable manifest (cat then
- * keeps file order). */
+/* The merge order from DIR/_MANIFEST.json (io/manifest): output.sort_by
+ * columns that are written, then every written column. Returns 1 when the
+ * order is known, 0 when there is no usable manifest (cat then keeps file
+ * order). */
 static int order_load(const char *dir, row_order *r)
 {
     memset(r, 0, sizeof *r);
-    char *path = join(dir, "/", "_MANIFEST.json");
-    json_t *m = path ? json_load_file(path, 0, NULL) : NULL;
-    free(path);
-    json_t *out = json_object_get(m, "output");
-    json_t *cols = json_object_get(out, "columns"), *sort = json_object_get(out, "sort_by");
-    int ok = json_is_array(cols) && json_is_array(sort) && json_array_size(cols) > 0;
+    sf_manifest_columns mc;
+    int ok = sf_manifest_read_columns(dir, &mc);
     if (ok) {
-        r->ncols = json_array_size(cols);
+        r->ncols = mc.ncols;
         r->types = calloc(r->ncols, sizeof *r->types);
-        r->keys = calloc(json_array_size(sort) + r->ncols, sizeof *r->keys);
+        r->keys = calloc(mc.nsort + r->ncols, sizeof *r->keys);
         ok = r->types && r->keys;
     }
-    for (size_t c = 0; ok && c < r->ncols; c++) {
-        const char *t = json_string_value(json_object_get(json_array_get(cols, c), "type"));
-        ok = t && sf_type_parse(t, &r->types[c]) == 0;
-    }
-    for (size_t k = 0; ok && k < json_array_size(sort); k++) {
-        const char *name = json_string_value(json_array_get(sort, k));
+    for (size_t c = 0; ok && c < r->ncols; c++)
+        r->types[c] = mc.types[c];
+    for (size_t k = 0; ok && k < mc.nsort; k++) {
         int found = -1;
-        for (size_t c = 0; name && c < r->ncols; c++) {
-            const char *cn = json_string_value(json_object_get(json_array_get(cols, c), "name"));
-            if (cn && strcmp(cn, name) == 0)
+        for (size_t c = 0; mc.sort_by[k] && c < r->ncols; c++) {
+            if (mc.names[c] && strcmp(mc.names[c], mc.sort_by[k]) == 0)
                 found = (int)c;
         }
         if (found >= 0) /* a sort column that is not written cannot be compared */
@@ -638,7 +532,7 @@ static int order_load(const char *dir, row_order *r)
     }
     for (size_t c = 0; ok && c < r->ncols; c++)
         r->keys[r->nkeys++] = (int)c;
-    json_decref(m);
+    sf_manifest_columns_free(&mc);
     if (!ok)
         order_free(r);
     return ok;
@@ -713,7 +607,7 @@ static int row_cmp(const row_order *ord, const sf_value *a, const sf_value *b)
 /* Emits the rows of sources [first, last) - one partition - merged in
  * row order; checks their columns against the header's. */
 static int merge_emit(const output *o, size_t first, size_t last, const row_order *ord,
-                      const table *head, emitter *e, const partkv *kv, uint64_t *left,
+                      const table *head, emitter *e, const sf_hive_parts *kv, uint64_t *left,
                       sf_error *err)
 {
     size_t n = last - first;
@@ -761,20 +655,20 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
     if (o->n == 0 || limit == 0)
         return 0;
     emitter e = {f, 0};
-    partkv *first = calloc(1, sizeof *first), *kv = calloc(1, sizeof *kv);
+    sf_hive_parts *first = calloc(1, sizeof *first), *kv = calloc(1, sizeof *kv);
     table head, t;
     memset(&head, 0, sizeof head);
     memset(&t, 0, sizeof t);
     int rc = first && kv ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
     if (!rc)
-        rc = parse_part(o->s[0].part, first, err);
+        rc = sf_hive_parse(o->s[0].part, first, err);
     /* The first table fixes the header everything else must match. */
     if (!rc)
         rc = table_open(&head, &o->s[0], err);
     if (!rc) {
         for (size_t k = 0; k < first->n; k++) {
             size_t n;
-            const char *key = kv_key(first, k, &n);
+            const char *key = sf_hive_key(first, k, &n);
             em_field(&e, key, n);
         }
         for (size_t c = 0; c < head.ncols; c++)
@@ -790,8 +684,8 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
         while (last < o->n && strcmp(o->s[last].part, o->s[i].part) == 0)
             last++;
         if (ordered && last - i > 1) {
-            rc = parse_part(o->s[i].part, kv, err);
-            if (!rc && !same_keys(first, kv))
+            rc = sf_hive_parse(o->s[i].part, kv, err);
+            if (!rc && !sf_hive_same_keys(first, kv))
                 rc = sf_error_set(err, SF_E_PARSE,
                                   "%s: partition keys of '%s' differ from those of '%s'", o->path,
                                   o->s[i].part, o->s[0].part);
@@ -803,8 +697,8 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
         table *cur = &head;
         if (i > 0) {
             cur = &t;
-            rc = parse_part(o->s[i].part, kv, err);
-            if (!rc && !same_keys(first, kv))
+            rc = sf_hive_parse(o->s[i].part, kv, err);
+            if (!rc && !sf_hive_same_keys(first, kv))
                 rc = sf_error_set(err, SF_E_PARSE,
                                   "%s: partition keys of '%s' differ from those of '%s'", o->path,
                                   o->s[i].part, o->s[0].part);
@@ -828,9 +722,9 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
     table_close(&head);
     table_close(&t);
     if (first)
-        sf_buf_free(&first->text);
+        sf_hive_parts_free(first);
     if (kv)
-        sf_buf_free(&kv->text);
+        sf_hive_parts_free(kv);
     free(first);
     free(kv);
     return rc;
@@ -1048,19 +942,19 @@ int sf_inspect_main(int argc, char **argv)
     uint64_t total_rows = 0, total_bytes = 0;
     size_t nparts = 0, nfiles = 0;
     if (!rc && o.n > 0) {
-        partkv *kv = calloc(1, sizeof *kv);
-        rc = kv ? parse_part(o.s[0].part, kv, &err) : sf_error_set(&err, SF_E_NOMEM, "out of memory");
+        sf_hive_parts *kv = calloc(1, sizeof *kv);
+        rc = kv ? sf_hive_parse(o.s[0].part, kv, &err) : sf_error_set(&err, SF_E_NOMEM, "out of memory");
         if (!rc) {
             printf("partitioned by: ");
             for (size_t k = 0; k < kv->n; k++) {
                 size_t n;
-                const char *key = kv_key(kv, k, &n);
+                const char *key = sf_hive_key(kv, k, &n);
                 printf("%s%.*s", k ? ", " : "", (int)n, key);
             }
             printf("%s\n", kv->n ? "" : "(not partitioned)");
         }
         if (kv)
-            sf_buf_free(&kv->text);
+            sf_hive_parts_free(kv);
         free(kv);
         /* Partitions may have failed to parse as key=value: inspect still
          * lists them, only cat needs the keys. */

@@ -34,7 +34,7 @@
 #include "io/inputs.h"
 #include "mpi/collective.h"
 #include "mpi/h5single.h"
-#include "mpi/manifest.h"
+#include "io/manifest.h"
 #include "mpi/metrics.h"
 #include "mpi/scan.h"
 #include "mpi/shuffle.h"
@@ -944,23 +944,15 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                         "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"
                         "    \"rows_filtered\": %llu,\n    \"rows_dropped_by_join\": %llu,\n"
                         "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n"
-                        "    \"output_rows\": %llu,\n    \"rejected_by_reason\": {",
+                        "    \"output_rows\": %llu,\n    \"rejected_by_reason\": ",
                         (unsigned long long)c->lines_read, (unsigned long long)c->blank_lines,
                         (unsigned long long)c->rows_rejected, (unsigned long long)c->rows_filtered,
                         (unsigned long long)c->rows_dropped_by_join,
                         (unsigned long long)c->rows_aggregated, (unsigned long long)out_rows,
                         (unsigned long long)out_rows);
+    rc |= sf_manifest_reasons(m, c->rejected_by_reason);
+    rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
     int first = 1;
-    for (int r = 0; r < SF_REJ_NREASONS; r++) {
-        if (!c->rejected_by_reason[r])
-            continue;
-        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? "" : ", ",
-                            sf_reject_reason_name((sf_reject_reason)r),
-                            (unsigned long long)c->rejected_by_reason[r]);
-        first = 0;
-    }
-    rc |= sf_buf_printf(m, "},\n    \"dropped_by_join\": {");
-    first = 1;
     for (size_t i = 0; i < job->ninputs; i++) {
         if (job->inputs[i].is_fact)
             continue;
@@ -996,8 +988,7 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                         wall, (unsigned long long)sh->bytes_sent,
                         (unsigned long long)sh->records_sent, (unsigned long long)sh->messages_sent,
                         (unsigned long long)sh->rounds);
-    for (int r = 0; r < R->nranks; r++)
-        rc |= sf_buf_printf(m, "%s%llu", r ? ", " : "", (unsigned long long)rss[r]);
+    rc |= sf_manifest_u64s(m, rss, (size_t)R->nranks);
     rc |= sf_buf_printf(m, "]\n}\n");
     return rc ? SF_E_NOMEM : 0;
 }

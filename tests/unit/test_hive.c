@@ -148,6 +148,67 @@ static void test_appends_to_the_buffer_and_zero_columns_add_nothing(void **state
     sf_buf_free(&out);
 }
 
+/* Writes names/values as a dirname, parses it back and checks each key
+ * and value (want_null: the value was the default partition). */
+static void test_parse_reads_back_what_dirname_wrote(void **state)
+{
+    (void)state;
+    const char *names[4] = {"date", "a/b=c", "s", "n"};
+    sf_value v[4] = {sf_date(20301), sf_string("x/y=%z..", 8), sf_string("", 0), sf_null()};
+    sf_buf path = SF_BUF_INIT;
+    assert_int_equal(sf_hive_dirname(names, v, 4, &path), 0);
+    assert_int_equal(sf_buf_append(&path, "", 1), 0);
+    sf_hive_parts kv;
+    memset(&kv, 0, sizeof kv);
+    sf_error err;
+    assert_int_equal(sf_hive_parse((const char *)path.p, &kv, &err), 0);
+    assert_int_equal(kv.n, 4);
+    const char *want_val[4] = {"2025-08-01", "x/y=%z..", "", ""};
+    for (size_t k = 0; k < 4; k++) {
+        size_t n;
+        const char *key = sf_hive_key(&kv, k, &n);
+        assert_int_equal(n, strlen(names[k]));
+        assert_memory_equal(key, names[k], n);
+        const char *val = sf_hive_value(&kv, k, &n);
+        assert_int_equal(n, strlen(want_val[k]));
+        assert_memory_equal(val, want_val[k], n);
+        assert_int_equal(kv.null[k], k >= 2);
+    }
+    sf_hive_parts_free(&kv);
+    sf_buf_free(&path);
+}
+
+static void test_parse_refuses_a_component_without_equals(void **state)
+{
+    (void)state;
+    sf_hive_parts kv;
+    memset(&kv, 0, sizeof kv);
+    sf_error err;
+    assert_int_equal(sf_hive_parse("date=2025-08-01/oops", &kv, &err), SF_E_PARSE);
+    assert_non_null(strstr(err.msg, "'oops' is not key=value"));
+    assert_int_equal(sf_hive_parse("", &kv, &err), 0);
+    assert_int_equal(kv.n, 0);
+    sf_hive_parts_free(&kv);
+}
+
+static void test_same_keys_compares_names_in_order(void **state)
+{
+    (void)state;
+    sf_hive_parts a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    sf_error err;
+    assert_int_equal(sf_hive_parse("x=1/y=2", &a, &err), 0);
+    assert_int_equal(sf_hive_parse("x=3/y=4", &b, &err), 0);
+    assert_true(sf_hive_same_keys(&a, &b));
+    assert_int_equal(sf_hive_parse("y=3/x=4", &b, &err), 0);
+    assert_false(sf_hive_same_keys(&a, &b));
+    assert_int_equal(sf_hive_parse("x=3", &b, &err), 0);
+    assert_false(sf_hive_same_keys(&a, &b));
+    sf_hive_parts_free(&a);
+    sf_hive_parts_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +223,9 @@ int main(void)
         cmocka_unit_test(test_column_names_are_escaped_too),
         cmocka_unit_test(test_several_columns_are_joined_with_slash),
         cmocka_unit_test(test_appends_to_the_buffer_and_zero_columns_add_nothing),
+        cmocka_unit_test(test_parse_reads_back_what_dirname_wrote),
+        cmocka_unit_test(test_parse_refuses_a_component_without_equals),
+        cmocka_unit_test(test_same_keys_compares_names_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,153 @@
+/* manifest.c - the pieces of _MANIFEST.json, and its reader. */
+#include "io/manifest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/error.h"
+
+int sf_out_files_add(sf_out_file **files, size_t *n, const char *rel, uint64_t rows,
+                     uint64_t bytes)
+{
+    sf_out_file *f = realloc(*files, (*n + 1) * sizeof *f);
+    if (!f)
+        return SF_E_NOMEM;
+    *files = f;
+    snprintf(f[*n].path, sizeof f->path, "%s", rel);
+    f[*n].rows = rows;
+    f[*n].bytes = bytes;
+    (*n)++;
+    return 0;
+}
+
+static int cmp_files(const void *a, const void *b)
+{
+    return strcmp(((const sf_out_file *)a)->path, ((const sf_out_file *)b)->path);
+}
+
+void sf_out_files_sort(sf_out_file *files, size_t n)
+{
+    if (n > 1)
+        qsort(files, n, sizeof *files, cmp_files);
+}
+
+int sf_manifest_samples(sf_buf *m, const sf_reject_sample *s, size_t n,
+                        const char *const *paths)
+{
+    int rc = sf_buf_printf(m, "[");
+    for (size_t i = 0; i < n; i++) {
+        const char *path = paths[s[i].file];
+        rc |= sf_buf_printf(m, "%s\n    {\"file\": ", i ? "," : "");
+        rc |= sf_buf_json_string(m, path, strlen(path));
+        rc |= sf_buf_printf(m, ", \"offset\": %llu, \"reason\": \"%s\", \"message\": ",
+                            (unsigned long long)s[i].offset,
+                            sf_reject_reason_name((sf_reject_reason)s[i].reason));
+        rc |= sf_buf_json_string(m, s[i].msg, strlen(s[i].msg));
+        rc |= sf_buf_printf(m, "}");
+    }
+    rc |= sf_buf_printf(m, "%s]", n ? "\n  " : "");
+    return rc ? SF_E_NOMEM : 0;
+}
+
+int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n)
+{
+    int rc = sf_buf_printf(m, "[");
+    for (size_t i = 0; i < n; i++) {
+        rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
+        rc |= sf_buf_json_string(m, files[i].path, strlen(files[i].path));
+        rc |= sf_buf_printf(m, ", \"rows\": %llu, \"bytes\": %llu}",
+                            (unsigned long long)files[i].rows,
+                            (unsigned long long)files[i].bytes);
+    }
+    rc |= sf_buf_printf(m, "%s]", n ? "\n  " : "");
+    return rc ? SF_E_NOMEM : 0;
+}
+
+int sf_manifest_reasons(sf_buf *m, const uint64_t *counts)
+{
+    int rc = sf_buf_printf(m, "{"), first = 1;
+    for (int r = 0; r < SF_REJ_NREASONS; r++) {
+        if (!counts[r])
+            continue;
+        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? "" : ", ",
+                            sf_reject_reason_name((sf_reject_reason)r),
+                            (unsigned long long)counts[r]);
+        first = 0;
+    }
+    rc |= sf_buf_printf(m, "}");
+    return rc ? SF_E_NOMEM : 0;
+}
+
+int sf_manifest_strings(sf_buf *m, const char *const *v, size_t n)
+{
+    int rc = sf_buf_printf(m, "[");
+    for (size_t i = 0; i < n; i++) {
+        rc |= sf_buf_printf(m, "%s", i ? ", " : "");
+        rc |= sf_buf_json_string(m, v[i], strlen(v[i]));
+    }
+    rc |= sf_buf_printf(m, "]");
+    return rc ? SF_E_NOMEM : 0;
+}
+
+int sf_manifest_u64s(sf_buf *m, const uint64_t *v, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        rc |= sf_buf_printf(m, "%s%llu", i ? ", " : "", (unsigned long long)v[i]);
+    return rc ? SF_E_NOMEM : 0;
+}
+
+void sf_manifest_columns_free(sf_manifest_columns *c)
+{
+    for (size_t i = 0; c->names && i < c->ncols; i++)
+        free(c->names[i]);
+    for (size_t i = 0; c->sort_by && i < c->nsort; i++)
+        free(c->sort_by[i]);
+    free(c->names);
+    free(c->types);
+    free(c->sort_by);
+    memset(c, 0, sizeof *c);
+}
+
+int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
+{
+    memset(c, 0, sizeof *c);
+    size_t n = strlen(dir) + sizeof "/_MANIFEST.json";
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s/_MANIFEST.json", dir);
+    json_t *m = path ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    json_t *out = json_object_get(m, "output");
+    json_t *cols = json_object_get(out, "columns"), *sort = json_object_get(out, "sort_by");
+    int ok = json_is_array(cols) && json_is_array(sort) && json_array_size(cols) > 0;
+    if (ok) {
+        c->ncols = json_array_size(cols);
+        c->nsort = json_array_size(sort);
+        c->names = calloc(c->ncols, sizeof *c->names);
+        c->types = calloc(c->ncols, sizeof *c->types);
+        c->sort_by = calloc(c->nsort ? c->nsort : 1, sizeof *c->sort_by);
+        ok = c->names && c->types && c->sort_by;
+    }
+    for (size_t i = 0; ok && i < c->ncols; i++) {
+        json_t *col = json_array_get(cols, i);
+        const char *t = json_string_value(json_object_get(col, "type"));
+        ok = t && sf_type_parse(t, &c->types[i]) == 0;
+        /* A column without a name (NULL) matches no sort column. */
+        const char *name = json_string_value(json_object_get(col, "name"));
+        if (ok)
+            ok = (c->names[i] = name ? strdup(name) : NULL) != NULL || !name;
+    }
+    for (size_t k = 0; ok && k < c->nsort; k++) {
+        /* A sort entry that is not a string matches no column. */
+        const char *name = json_string_value(json_array_get(sort, k));
+        ok = (c->sort_by[k] = name ? strdup(name) : NULL) != NULL || !name;
+    }
+    json_decref(m);
+    if (!ok)
+        sf_manifest_columns_free(c);
+    return ok;
+}

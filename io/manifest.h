@@ -1,0 +1,73 @@
+/* manifest.h - _MANIFEST.json: the one owner of the format, both ways.
+ *
+ * Every command's manifest is built from these pieces (the output files,
+ * the rejected-line samples and counts per reason, string arrays, peak RSS
+ * per rank), and `shardflow inspect`/`cat` read the output columns and
+ * sort order back through sf_manifest_read_columns(). The commands add
+ * their own fields (a run's strategy, flatten's options) between them.
+ * No MPI: files are gathered by the caller. */
+#ifndef SF_MANIFEST_H
+#define SF_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/pipeline.h"
+
+typedef struct sf_out_file {
+    char path[512]; /* relative to the output directory */
+    uint64_t rows;
+    uint64_t bytes;
+} sf_out_file;
+
+/* Appends a file to *files (n entries, grown by realloc). Returns 0 or
+ * SF_E_NOMEM (the list unchanged). */
+int sf_out_files_add(sf_out_file **files, size_t *n, const char *rel, uint64_t rows,
+                     uint64_t bytes);
+
+/* Sorts files by path. */
+void sf_out_files_sort(sf_out_file *files, size_t n);
+
+/* Appends the JSON array of the samples ([{file, offset, reason, message}]),
+ * file names taken from paths[sample.file]. Returns 0 or SF_E_NOMEM. */
+int sf_manifest_samples(sf_buf *m, const sf_reject_sample *s, size_t n,
+                        const char *const *paths);
+
+/* Appends the JSON array of the files ([{path, rows, bytes}]). Returns 0 or
+ * SF_E_NOMEM. */
+int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n);
+
+/* Appends the JSON object of the non-zero counts per reject reason
+ * ({"invalid JSON": 3, ...}; counts has SF_REJ_NREASONS entries). Returns 0
+ * or SF_E_NOMEM. */
+int sf_manifest_reasons(sf_buf *m, const uint64_t *counts);
+
+/* Appends a JSON array of n strings. Returns 0 or SF_E_NOMEM. */
+int sf_manifest_strings(sf_buf *m, const char *const *v, size_t n);
+
+/* Appends the n numbers of v separated by ", " (the inside of a JSON array
+ * such as "peak_rss_bytes"). Returns 0 or SF_E_NOMEM. */
+int sf_manifest_u64s(sf_buf *m, const uint64_t *v, size_t n);
+
+/* What a manifest says about the written table: output.columns (names and
+ * types, in file order) and output.sort_by (names). */
+typedef struct sf_manifest_columns {
+    size_t ncols;
+    char **names;
+    sf_type *types;
+    size_t nsort;
+    char **sort_by;
+} sf_manifest_columns;
+
+/* Reads output.columns and output.sort_by from DIR/_MANIFEST.json into *c
+ * (new strings, NULL for a name or sort entry that is not a string: free
+ * with sf_manifest_columns_free). Returns 1 when both
+ * are there with at least one column and every type is known, 0 when there
+ * is no usable manifest (*c is then empty). Cannot fail otherwise. */
+int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c);
+
+/* Frees what sf_manifest_read_columns() filled and empties *c. */
+void sf_manifest_columns_free(sf_manifest_columns *c);
+
+#endif

@@ -1,0 +1,114 @@
+/* test_manifest.c - io/manifest.h: the pieces every manifest is built
+ * from, and reading output.columns / output.sort_by back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "io/manifest.h"
+
+static void assert_buf(const sf_buf *b, const char *want)
+{
+    assert_int_equal(b->n, strlen(want));
+    assert_memory_equal(b->p, want, b->n);
+}
+
+static void test_files_are_sorted_and_listed(void **state)
+{
+    (void)state;
+    sf_out_file *f = NULL;
+    size_t n = 0;
+    assert_int_equal(sf_out_files_add(&f, &n, "b/part-00000.csv", 2, 20), 0);
+    assert_int_equal(sf_out_files_add(&f, &n, "a/part-00000.csv", 1, 10), 0);
+    sf_out_files_sort(f, n);
+    sf_buf m = SF_BUF_INIT;
+    assert_int_equal(sf_manifest_files(&m, f, n), 0);
+    assert_buf(&m, "[\n    {\"path\": \"a/part-00000.csv\", \"rows\": 1, \"bytes\": 10},"
+                   "\n    {\"path\": \"b/part-00000.csv\", \"rows\": 2, \"bytes\": 20}\n  ]");
+    sf_buf_free(&m);
+    free(f);
+}
+
+static void test_reasons_list_only_nonzero_counts(void **state)
+{
+    (void)state;
+    uint64_t counts[SF_REJ_NREASONS] = {0};
+    sf_buf m = SF_BUF_INIT;
+    assert_int_equal(sf_manifest_reasons(&m, counts), 0);
+    assert_buf(&m, "{}");
+    counts[SF_REJ_INVALID_JSON] = 3;
+    counts[SF_REJ_LINE_TOO_LONG] = 1;
+    m.n = 0;
+    assert_int_equal(sf_manifest_reasons(&m, counts), 0);
+    assert_buf(&m, "{\"invalid JSON\": 3, \"line too long\": 1}");
+    sf_buf_free(&m);
+}
+
+static void test_strings_and_numbers(void **state)
+{
+    (void)state;
+    const char *v[2] = {"a\"b", "c"};
+    uint64_t u[3] = {1, 22, 333};
+    sf_buf m = SF_BUF_INIT;
+    assert_int_equal(sf_manifest_strings(&m, v, 2), 0);
+    assert_int_equal(sf_manifest_u64s(&m, u, 3), 0);
+    assert_buf(&m, "[\"a\\\"b\", \"c\"]1, 22, 333");
+    sf_buf_free(&m);
+}
+
+static void write_manifest(const char *dir, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/_MANIFEST.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_read_columns_gives_names_types_and_sort(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sf_manifest_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_manifest(dir, "{\"output\": {\"columns\": [{\"name\": \"country\", \"type\": \"string\"},"
+                        " {\"name\": \"revenue\", \"type\": \"double\"}],"
+                        " \"sort_by\": [\"country\", 7]}}");
+    sf_manifest_columns c;
+    assert_int_equal(sf_manifest_read_columns(dir, &c), 1);
+    assert_int_equal(c.ncols, 2);
+    assert_string_equal(c.names[0], "country");
+    assert_int_equal(c.types[1], SF_DOUBLE);
+    assert_int_equal(c.nsort, 2);
+    assert_string_equal(c.sort_by[0], "country");
+    assert_null(c.sort_by[1]); /* not a string: matches nothing */
+    sf_manifest_columns_free(&c);
+    assert_int_equal(c.ncols, 0);
+
+    write_manifest(dir, "{\"output\": {\"columns\": [{\"name\": \"x\", \"type\": \"blob\"}],"
+                        " \"sort_by\": []}}");
+    assert_int_equal(sf_manifest_read_columns(dir, &c), 0); /* unknown type */
+    assert_null(c.names);
+    char path[512];
+    snprintf(path, sizeof path, "%s/_MANIFEST.json", dir);
+    unlink(path);
+    assert_int_equal(sf_manifest_read_columns(dir, &c), 0); /* no manifest */
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_files_are_sorted_and_listed),
+        cmocka_unit_test(test_reasons_list_only_nonzero_counts),
+        cmocka_unit_test(test_strings_and_numbers),
+        cmocka_unit_test(test_read_columns_gives_names_types_and_sort),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
