@@ -134,7 +134,7 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
                 return 2;
         } else if (allow_run_opts && IS_OPT("--max-line-bytes")) {
             NEXT_VALUE();
-            if (parse_size_opt("--max-line-bytes", val, &o->max_line) != 0)
+            if (parse_size_opt("--max-line-bytes", val, &o->scan.max_line) != 0)
                 return 2;
         } else if (allow_run_opts && IS_OPT("--repartition")) {
             NEXT_VALUE();
@@ -187,9 +187,9 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
         } else if (allow_run_opts && IS_OPT("--schedule")) {
             NEXT_VALUE();
             if (strcmp(val, "dynamic") == 0)
-                o->schedule = SF_SCHED_DYNAMIC;
+                o->scan.schedule = SF_SCHED_DYNAMIC;
             else if (strcmp(val, "static") == 0)
-                o->schedule = SF_SCHED_STATIC;
+                o->scan.schedule = SF_SCHED_STATIC;
             else
                 return sf_cli_usage_error(usage, "--schedule takes static or dynamic, got '%s'", val);
         } else if (allow_run_opts && strcmp(a, "--progress") == 0) {

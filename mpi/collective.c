@@ -1,31 +1,71 @@
-/* collective.c - agreement, broadcast and gather of byte strings. */
+/* collective.c - signals, agreement, broadcast and gather of byte strings. */
 #include "mpi/collective.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
-#include "mpi/run.h"
+volatile sig_atomic_t sf_interrupted;
+
+static void on_signal(int sig) { sf_interrupted = sig; }
+
+void sf_mpi_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+int sf_mpi_agree_error(MPI_Comm comm, int rc, sf_error *err, int *first)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (!rc && sf_interrupted)
+        rc = sf_error_set(err, SF_E_INTR, "interrupted by %s",
+                          sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+    int mine = rc ? rank : INT_MAX, low = INT_MAX;
+    MPI_Allreduce(&mine, &low, 1, MPI_INT, MPI_MIN, comm);
+    if (first)
+        *first = low;
+    if (low == INT_MAX)
+        return 0;
+    struct {
+        int code;
+        char msg[sizeof err->msg];
+    } m;
+    memset(&m, 0, sizeof m);
+    if (rank == low) {
+        m.code = rc;
+        memcpy(m.msg, err->msg, sizeof m.msg);
+    }
+    MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, low, comm);
+    m.msg[sizeof m.msg - 1] = '\0';
+    err->code = m.code;
+    memcpy(err->msg, m.msg, sizeof m.msg);
+    return m.code ? m.code : SF_E_INTERNAL;
+}
 
 int sf_mpi_agree(MPI_Comm comm, int rc, int same_everywhere, sf_error *err)
 {
-    int rank, nranks;
+    int rank, nranks, first;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &nranks);
-    if (!rc && sf_interrupted) {
-        rc = sf_error_set(err, SF_E_INTR, "interrupted by %s",
-                          sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM");
-        same_everywhere = 0;
-    }
-    int bad = rc != 0, any = 0;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
-    if (bad && (!same_everywhere || rank == 0)) {
-        if (same_everywhere || nranks == 1)
+    if (!sf_mpi_agree_error(comm, rc, err, &first))
+        return 0;
+    if (rank == 0) {
+        /* A signal is one rank's, even where errors would be shared. */
+        if ((same_everywhere && err->code != SF_E_INTR) || nranks == 1)
             fprintf(stderr, "shardflow: error: %s\n", err->msg);
         else
-            fprintf(stderr, "shardflow: rank %d: error: %s\n", rank, err->msg);
+            fprintf(stderr, "shardflow: rank %d: error: %s\n", first, err->msg);
     }
-    return any;
+    return 1;
 }
 
 char *sf_mpi_bcast_bytes(MPI_Comm comm, char *data, int64_t *len)

@@ -1,23 +1,45 @@
-/* collective.h - small collective helpers shared by the commands.
+/* collective.h - how ranks agree, and small collectives shared by every
+ * command.
  *
- * agree() is how every phase of a command ends: an MPI_Allreduce of the
- * phase's status, so a failure on any rank stops every rank at the same
- * point, with the failing rank's own message printed once.
+ * sf_mpi_agree_error() is the one way ranks agree on an error: every rank
+ * brings its status, a pending SIGINT/SIGTERM counts as a failure, and
+ * every rank leaves with the code and message of the lowest failing rank.
+ * Every phase of a command ends with it (directly, or through
+ * sf_mpi_agree(), which also prints the verdict once), so a failure on any
+ * rank stops every rank at the same point, with no hang.
  */
 #ifndef SF_COLLECTIVE_H
 #define SF_COLLECTIVE_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
 
-/* Collective over comm. Returns 1 if any rank's rc is non-zero. A failing
- * rank prints err's message ("shardflow: rank N: error: ..."), or rank 0
- * alone when same_everywhere says every rank has the same one. A pending
- * SIGINT/SIGTERM (sf_interrupted) counts as a failure of this rank and
- * fills err. */
+/* Set by SIGINT/SIGTERM (to the signal number) once sf_mpi_catch_signals()
+ * has run; the scan and every agreement check it, so a run stops promptly,
+ * on every rank, and removes what it staged. */
+extern volatile sig_atomic_t sf_interrupted;
+
+/* Installs the SIGINT/SIGTERM handlers and ignores SIGXFSZ (a write over
+ * RLIMIT_FSIZE then fails with EFBIG, reported with the file's name,
+ * instead of killing the process). Not collective. */
+void sf_mpi_catch_signals(void);
+
+/* Collective over comm. rc is this rank's status (0 or a negative SF_E_*
+ * code with err filled); a pending signal turns a 0 into SF_E_INTR. Returns
+ * 0 when no rank failed; otherwise the code of the lowest failing rank,
+ * whose message every rank then holds in err (err->code set), and *first
+ * (may be NULL) is that rank. */
+int sf_mpi_agree_error(MPI_Comm comm, int rc, sf_error *err, int *first);
+
+/* Collective over comm: sf_mpi_agree_error(), then rank 0 prints the agreed
+ * message once: "shardflow: error: ..." when same_everywhere says every
+ * rank has the same one (or there is one rank), else "shardflow: rank N:
+ * error: ..." naming the lowest failing rank. Returns 1 if any rank
+ * failed, else 0. */
 int sf_mpi_agree(MPI_Comm comm, int rc, int same_everywhere, sf_error *err);
 
 /* Collective: rank 0's *len bytes to every rank (*len -1 from rank 0 means

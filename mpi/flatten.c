@@ -347,14 +347,14 @@ static int parse_opts(int argc, char **argv, const char *usage, int schema, fl_o
         } else if (strcmp(a, "--table") == 0 && schema) {
             o->table = val;
         } else if (strcmp(a, "--chunk-size") == 0 || strcmp(a, "--max-line-bytes") == 0) {
-            uint64_t *dst = a[2] == 'c' ? &o->run.chunk_size : &o->run.max_line;
+            uint64_t *dst = a[2] == 'c' ? &o->run.chunk_size : &o->run.scan.max_line;
             if (sf_parse_size(val, dst) != 0 || *dst == 0)
                 return sf_cli_usage_error(usage, "invalid size '%s' (e.g. 4M, 64M, 1G)", val);
         } else if (strcmp(a, "--schedule") == 0) {
             if (strcmp(val, "dynamic") == 0)
-                o->run.schedule = SF_SCHED_DYNAMIC;
+                o->run.scan.schedule = SF_SCHED_DYNAMIC;
             else if (strcmp(val, "static") == 0)
-                o->run.schedule = SF_SCHED_STATIC;
+                o->run.scan.schedule = SF_SCHED_STATIC;
             else
                 return sf_cli_usage_error(usage, "--schedule takes static or dynamic, got '%s'",
                                           val);
@@ -645,7 +645,7 @@ static int scan(fl *F, sf_scan_sink *sink)
     int progress = F->o->run.progress >= 0 ? F->o->run.progress : isatty(STDERR_FILENO);
     sf_scan_stats st = {0, 0};
     return sf_scan_run(F->comm, (const char *const *)F->paths, F->chunks, F->nchunks,
-                       &F->o->run, progress, sink, NULL, &st, &F->err);
+                       &F->o->run.scan, progress, sink, NULL, &st, &F->err);
 }
 
 static int schema_pass(fl *F)
@@ -1158,7 +1158,7 @@ static int build_manifest(fl *F, out_file *files, size_t nfiles, const uint64_t 
                            "\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\",\n"
                            "  \"chunk_size\": %llu,\n  \"status\": \"committed\",\n  \"inputs\": [",
                            SF_VERSION, F->runid, F->nranks,
-                           F->o->run.schedule == SF_SCHED_STATIC ? "static" : "dynamic",
+                           F->o->run.scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic",
                            (unsigned long long)F->chunk_size);
     for (size_t i = 0; i < F->nfiles; i++) {
         rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");

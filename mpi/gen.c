@@ -29,6 +29,7 @@
 #include "core/gen_kpi.h"
 #include "core/gen_orders.h"
 #include "io/fsutil.h"
+#include "mpi/collective.h"
 
 #define GEN_BUF_SIZE (4u << 20)
 
@@ -206,24 +207,18 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
     return 0;
 }
 
-/* Agrees on success across comm. A failed rank passes its error; if any rank
- * failed, rank 0 prints the message of the lowest failed rank and every rank
- * gets 1, else 0. Collective over comm. */
+/* Agrees on success across comm (sf_mpi_agree_error). A failed rank
+ * passes its error; if any rank failed, rank 0 prints the message of the
+ * lowest failed rank and every rank gets 1, else 0. Collective over comm. */
 static int status_agree(MPI_Comm comm, int rank, int size, const sf_error *err)
 {
-    int mine = err->code != 0 ? rank : size;
-    int first = size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == size)
+    (void)size;
+    sf_error e = *err;
+    int first;
+    if (!sf_mpi_agree_error(comm, err->code, &e, &first))
         return 0;
-    char msg[sizeof err->msg];
-    if (rank == first)
-        memcpy(msg, err->msg, sizeof msg);
-    MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
-    if (rank == 0) {
-        msg[sizeof msg - 1] = '\0';
-        fprintf(stderr, "shardflow gen: rank %d: %s\n", first, msg);
-    }
+    if (rank == 0)
+        fprintf(stderr, "shardflow gen: rank %d: %s\n", first, e.msg);
     return 1;
 }
 

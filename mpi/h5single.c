@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "mpi/collective.h"
 
 #define TOKEN_TAG 7301
 #define HAS_NULL 1
@@ -49,31 +50,23 @@ typedef struct single {
     int agreed;           /* the agreed failure code, 0 while none */
 } single;
 
-/* Collective. Every rank learns the first failure (lowest failing rank) and
- * its message; returns its code, or 0 when no rank failed. */
+/* Collective. Every rank learns the first failure (lowest failing rank,
+ * through sf_mpi_agree_error) and its message; returns its code, or 0 when
+ * no rank failed. */
 static int agree(single *S, int rc)
 {
     /* Once a failure is agreed every rank knows it: nothing to exchange. */
     if (S->agreed)
         return S->agreed;
-    int mine = rc ? S->rank : INT_MAX, first = INT_MAX;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, S->comm);
-    if (first == INT_MAX)
+    int first;
+    int code = sf_mpi_agree_error(S->comm, rc, &S->err, &first);
+    if (!code)
         return 0;
-    struct {
-        int code;
-        char msg[sizeof S->err.msg];
-    } m;
-    memset(&m, 0, sizeof m);
-    if (S->rank == first) {
-        m.code = rc;
-        memcpy(m.msg, S->err.msg, sizeof m.msg);
-    }
-    MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, S->comm);
-    m.msg[sizeof m.msg - 1] = '\0';
-    sf_error_set(&S->err, m.code, "rank %d: %s", first, m.msg);
-    S->agreed = m.code;
-    return m.code;
+    char msg[sizeof S->err.msg];
+    memcpy(msg, S->err.msg, sizeof msg);
+    sf_error_set(&S->err, code, "rank %d: %s", first, msg);
+    S->agreed = code;
+    return code;
 }
 
 static const sf_value *value_at(const single *S, const sf_h5single_part *p, size_t row, size_t c)

@@ -14,6 +14,7 @@
 
 #include "core/fmt.h"
 #include "mpi/cli.h"
+#include "mpi/collective.h"
 #include "mpi/experiment.h"
 #include "mpi/flatten.h"
 #include "mpi/gen.h"
@@ -125,7 +126,7 @@ static int with_mpi(int argc, char **argv, int (*fn)(int, char **, int), int sub
     H5dont_atexit();
     H5open();
     MPI_Init(&argc, &argv);
-    sf_run_catch_signals(); /* after MPI_Init, which installs handlers of its own */
+    sf_mpi_catch_signals(); /* after MPI_Init, which installs handlers of its own */
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int rc = fn(sub_argc, sub_argv, rank);

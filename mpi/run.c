@@ -104,27 +104,12 @@ typedef struct run {
     size_t nsamples;
 } run;
 
-volatile sig_atomic_t sf_interrupted;
-
-static void on_signal(int sig) { sf_interrupted = sig; }
-
-void sf_run_catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGXFSZ, SIG_IGN);
-}
-
 void sf_run_opts_init(sf_run_opts *o)
 {
     memset(o, 0, sizeof *o); /* chunk_size 0: automatic */
-    o->schedule = SF_SCHED_DYNAMIC;
+    o->scan.schedule = SF_SCHED_DYNAMIC;
     o->shuffle_round = (uint64_t)64 << 20;
-    o->max_line = (uint64_t)16 << 20;
+    o->scan.max_line = (uint64_t)16 << 20;
     o->broadcast_limit = (uint64_t)64 << 20;
     o->max_bad_pct = -1;
     o->progress = -1;
@@ -899,7 +884,7 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
                         "  \"partitioned_join\": %s%s%s,\n  \"partitions\": %d,\n"
                         "  \"write\": \"%s\",\n  \"status\": \"committed\",\n  \"inputs\": [",
                         R->runid, R->nranks,
-                        R->o->schedule == SF_SCHED_STATIC ? "static" : "dynamic",
+                        R->o->scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic",
                         sf_decoder_kind_name((sf_decoder_kind)R->o->decoder),
                         (unsigned long long)R->chunk_size, repartition_text(R->repartition),
                         R->join_step >= 0 ? "\"" : "",
@@ -1419,7 +1404,7 @@ static int run_job(run *R)
     R->chunk_lines = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_lines);
     if (!R->chunk_lines)
         MPI_Abort(R->comm, 1); /* every rank is about to start the scan */
-    rc = sf_scan_run(R->comm, (const char *const *)R->facts.paths, chunks, nchunks, R->o,
+    rc = sf_scan_run(R->comm, (const char *const *)R->facts.paths, chunks, nchunks, &R->o->scan,
                      progress, &sink, R->stream, &R->scan, &R->err);
     if (R->stream) {
         sf_stream_stats(R->stream, &R->shuffle);

@@ -8,12 +8,12 @@
 #ifndef SF_RUN_H
 #define SF_RUN_H
 
-#include <signal.h>
 #include <stdint.h>
+
+#include "mpi/scan.h"
 
 #define SF_MAX_INPUT_OVERRIDES 64
 
-typedef enum { SF_SCHED_DYNAMIC = 0, SF_SCHED_STATIC } sf_schedule;
 
 /* What happens to a bad input line (Spark's names). */
 typedef enum {
@@ -47,7 +47,7 @@ typedef struct sf_run_opts {
     const char *compression; /* NULL: the spec's output.compression */
     int overwrite;
     uint64_t chunk_size;  /* bytes; 0 = automatic (see sf_run_chunk_size) */
-    sf_schedule schedule;
+    sf_scan_opts scan;    /* schedule and max line length */
     uint64_t shuffle_round; /* bytes per all-to-all round, summed over ranks */
     int partitions;       /* shuffle partitions; 0 = one per rank */
     sf_repartition repartition;
@@ -56,7 +56,6 @@ typedef struct sf_run_opts {
     int coalesce;         /* writers for SF_WRITE_COALESCE */
     int salt;             /* > 1: hot group keys of raw-row shuffles go to this
                            * many partial owners before the final merge */
-    uint64_t max_line;    /* bytes */
     int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */
     int quiet;            /* no summary table */
     int decoder;          /* sf_decoder_kind: SF_DECODER_FAST (default) or _JANSSON */
@@ -90,16 +89,6 @@ int sf_run_job(const sf_run_opts *o, sf_run_result *res);
  * down (to no less than 1 MiB) until there are at least 4 chunks per rank,
  * so dynamic scheduling can balance small inputs too. */
 uint64_t sf_run_chunk_size(uint64_t requested, uint64_t input_bytes, int nranks);
-
-/* Set by SIGINT/SIGTERM (to the signal number) once sf_run_catch_signals()
- * has run; the scan and every phase boundary check it, so a run stops
- * promptly, on every rank, and removes what it staged. */
-extern volatile sig_atomic_t sf_interrupted;
-
-/* Installs the SIGINT/SIGTERM handlers and ignores SIGXFSZ (a write over
- * RLIMIT_FSIZE then fails with EFBIG, reported with the file's name, instead
- * of killing the process). */
-void sf_run_catch_signals(void);
 
 /* Defaults for every option. Cannot fail. */
 void sf_run_opts_init(sf_run_opts *o);

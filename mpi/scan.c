@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "io/range_reader.h"
+#include "mpi/collective.h"
 
 #define TAG_REQ 101
 #define TAG_CHUNK 102
@@ -26,30 +27,6 @@
 #define SERVE_EVERY 2048
 #define NO_MORE (-1)
 #define ABORTED (-2)
-
-static int pipeline_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
-{
-    return sf_pipeline_push(ctx, line, len, file, offset);
-}
-
-static int pipeline_too_long(void *ctx, int file, uint64_t offset, const char *msg)
-{
-    sf_pipeline_reject(ctx, file, offset, SF_REJ_LINE_TOO_LONG, msg);
-    return 0;
-}
-
-static int pipeline_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
-{
-    (void)chunk;
-    sf_pipeline_add_bytes(ctx, bytes);
-    return 0;
-}
-
-sf_scan_sink sf_scan_pipeline_sink(sf_pipeline *p)
-{
-    sf_scan_sink k = {pipeline_line, pipeline_too_long, NULL, pipeline_chunk_end, p};
-    return k;
-}
 
 sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
                               size_t *n)
@@ -78,7 +55,7 @@ typedef struct scan_state {
     const char *const *paths;
     const sf_chunk *chunks;
     size_t nchunks;
-    const sf_run_opts *o;
+    const sf_scan_opts *o;
     const sf_scan_sink *sink;
     sf_stream *stream;
     sf_scan_stats *stats;
@@ -311,7 +288,7 @@ static int scan_dynamic(scan_state *s)
 }
 
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
-                const sf_run_opts *o, int progress, const sf_scan_sink *sink, sf_stream *stream,
+                const sf_scan_opts *o, int progress, const sf_scan_sink *sink, sf_stream *stream,
                 sf_scan_stats *stats, sf_error *err)
 {
     scan_state s;

@@ -14,9 +14,15 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "core/pipeline.h"
-#include "mpi/run.h"
 #include "mpi/stream.h"
+
+typedef enum { SF_SCHED_DYNAMIC = 0, SF_SCHED_STATIC } sf_schedule;
+
+/* What a scan needs from the command line. */
+typedef struct sf_scan_opts {
+    sf_schedule schedule;
+    uint64_t max_line; /* bytes: longer lines go to the sink's too_long() */
+} sf_scan_opts;
 
 typedef struct sf_chunk {
     int32_t file;   /* index into the file list */
@@ -37,9 +43,6 @@ typedef struct sf_scan_sink {
     void *ctx;
 } sf_scan_sink;
 
-/* A sink that pushes lines through a pipeline (sf_pipeline_push). */
-sf_scan_sink sf_scan_pipeline_sink(sf_pipeline *p);
-
 typedef struct sf_scan_stats {
     uint64_t chunks;   /* chunks this rank scanned */
     uint64_t requests; /* dynamic: chunk requests served (rank 0) */
@@ -59,7 +62,7 @@ sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chu
  * (sf_stream_finish) before the scan's closing collective. Returns 0, or an error (read failure, out of memory) after which
  * every rank has stopped scanning and returns the same verdict. */
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
-                const sf_run_opts *o, int progress, const sf_scan_sink *sink, sf_stream *stream,
+                const sf_scan_opts *o, int progress, const sf_scan_sink *sink, sf_stream *stream,
                 sf_scan_stats *stats, sf_error *err);
 
 #endif
