@@ -37,7 +37,7 @@
 #include "io/h5read.h"
 #include "io/hive.h"
 #include "mpi/h5single.h"
-#include "mpi/inspect.h"
+#include "cli/inspect.h"
 
 #define NPARTS 9
 #define WIDE 7  /* values per generated row: date, n, country, revenue, flag, day, note */

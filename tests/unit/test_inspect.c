@@ -18,7 +18,7 @@
 
 #include "io/fsutil.h"
 #include "io/h5file.h"
-#include "mpi/inspect.h"
+#include "cli/inspect.h"
 
 typedef struct fixture {
     char dir[256];

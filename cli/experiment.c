@@ -1,5 +1,5 @@
 /* experiment.c - strategy sweeps inside one MPI world, and their report. */
-#include "mpi/experiment.h"
+#include "cli/experiment.h"
 
 #include <mpi.h>
 #include <stddef.h>
@@ -9,9 +9,9 @@
 
 #include "core/buf.h"
 #include "io/fsutil.h"
-#include "mpi/cli.h"
+#include "cli/options.h"
 #include "mpi/metrics.h"
-#include "mpi/run.h"
+#include "cli/run.h"
 
 #define MAX_CHOICES 16
 

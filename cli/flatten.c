@@ -22,7 +22,7 @@
  * column its CSV text), so both formats hold the same typed table and
  * `shardflow cat` prints them the same.
  */
-#include "mpi/flatten.h"
+#include "cli/flatten.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,10 +48,10 @@
 #include "io/h5file.h"
 #include "io/hive.h"
 #include "io/inputs.h"
-#include "mpi/cli.h"
+#include "cli/options.h"
 #include "mpi/collective.h"
 #include "io/manifest.h"
-#include "mpi/run.h"
+#include "cli/run.h"
 #include "mpi/scan.h"
 
 #define MAX_INPUTS 64

@@ -13,7 +13,7 @@
  * status_agree(), so either all ranks go on or all return 1 - no rank is
  * left waiting in a collective.
  */
-#include "mpi/gen.h"
+#include "cli/gen.h"
 
 #include <errno.h>
 #include <fcntl.h>

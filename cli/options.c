@@ -3,7 +3,7 @@
  * Every rank parses the same argv and reaches the same verdict, so ranks
  * other than 0 parse quietly (one copy of a usage error is enough).
  */
-#include "mpi/cli.h"
+#include "cli/options.h"
 
 #include <stdio.h>
 #include <stdlib.h>

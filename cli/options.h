@@ -2,7 +2,7 @@
 #ifndef SF_CLI_H
 #define SF_CLI_H
 
-#include "mpi/run.h"
+#include "cli/run.h"
 
 /* Ranks other than 0 call this with 1 so usage errors print once. */
 void sf_cli_set_quiet(int quiet);

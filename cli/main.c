@@ -13,13 +13,13 @@
 #include <unistd.h>
 
 #include "core/fmt.h"
-#include "mpi/cli.h"
+#include "cli/options.h"
 #include "mpi/collective.h"
-#include "mpi/experiment.h"
-#include "mpi/flatten.h"
-#include "mpi/gen.h"
-#include "mpi/inspect.h"
-#include "mpi/run.h"
+#include "cli/experiment.h"
+#include "cli/flatten.h"
+#include "cli/gen.h"
+#include "cli/inspect.h"
+#include "cli/run.h"
 
 static const char *const main_usage =
     "usage: shardflow COMMAND [OPTIONS]\n"

@@ -9,7 +9,7 @@
  * print the same. CSV part files are read through mmap, HDF5 tables in
  * batches, so neither needs a whole file in memory.
  */
-#include "mpi/inspect.h"
+#include "cli/inspect.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  * Errors that every rank hits identically (a bad spec, an unreadable input
  * checked by rank 0 and broadcast) are printed once, by rank 0.
  */
-#include "mpi/run.h"
+#include "cli/run.h"
 
 #include <errno.h>
 #include <stdio.h>

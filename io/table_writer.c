@@ -1,0 +1,82 @@
+/* table_writer.c - the output formats behind one writer (see table_writer.h). */
+#include "io/table_writer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/csv.h"
+
+struct sf_table_writer {
+    sf_table_format format;
+    size_t ncols;
+    uint64_t rows;
+    sf_csv_writer *csv;
+    sf_h5_writer *h5;
+};
+
+int sf_table_format_parse(const char *name, sf_table_format *f)
+{
+    if (strcmp(name, "csv") == 0)
+        *f = SF_TABLE_CSV;
+    else if (strcmp(name, "hdf5") == 0)
+        *f = SF_TABLE_HDF5;
+    else
+        return SF_E_INVAL;
+    return 0;
+}
+
+const char *sf_table_format_ext(sf_table_format f) { return f == SF_TABLE_HDF5 ? "h5" : "csv"; }
+
+int sf_table_writer_open(sf_table_writer **out, sf_table_format f, const char *path,
+                         const sf_table_schema *s, sf_error *err)
+{
+    *out = NULL;
+    sf_table_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", path);
+    w->format = f;
+    w->ncols = s->ncols;
+    int rc;
+    if (f == SF_TABLE_HDF5) {
+        rc = sf_h5_writer_open(&w->h5, path, s->ncols, s->names, s->types, s->h5, err);
+    } else {
+        rc = sf_csv_writer_open(&w->csv, path, err);
+        for (size_t c = 0; !rc && s->header && c < s->ncols; c++)
+            sf_csv_write_field(w->csv, s->names[c], strlen(s->names[c]));
+        if (!rc && s->header)
+            sf_csv_end_row(w->csv);
+    }
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+int sf_table_writer_append(sf_table_writer *w, const sf_value *row, const int *cols)
+{
+    w->rows++;
+    if (w->h5)
+        return cols ? sf_h5_writer_append_cols(w->h5, row, cols) : sf_h5_writer_append(w->h5, row);
+    for (size_t c = 0; c < w->ncols; c++)
+        sf_csv_write_value(w->csv, &row[cols ? (size_t)cols[c] : c]);
+    sf_csv_end_row(w->csv);
+    return 0;
+}
+
+int sf_table_writer_close(sf_table_writer *w, uint64_t *rows, uint64_t *bytes, sf_error *err)
+{
+    if (!w)
+        return 0;
+    int rc;
+    if (w->h5) {
+        rc = sf_h5_writer_close(w->h5, rows, bytes, err);
+    } else {
+        rc = sf_csv_writer_close(w->csv, bytes, err);
+        if (rows)
+            *rows = w->rows;
+    }
+    free(w);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/* table_writer.h - one output file of typed rows, whatever its format.
+ *
+ * The write phase of every command goes through this interface: open a
+ * file for a table (column names and types), append rows, close it and
+ * learn its rows and bytes. CSV (io/csv) and HDF5 (io/h5file) are its
+ * backends today; a new format (Parquet) is one more case in
+ * table_writer.c and one more sf_table_format, and no command changes.
+ */
+#ifndef SF_TABLE_WRITER_H
+#define SF_TABLE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/value.h"
+#include "io/h5file.h"
+
+typedef enum sf_table_format {
+    SF_TABLE_CSV = 0,
+    SF_TABLE_HDF5
+} sf_table_format;
+
+/* "csv" or "hdf5" to a format. Returns 0 or SF_E_INVAL. */
+int sf_table_format_parse(const char *name, sf_table_format *f);
+
+/* The file name extension of a format, without the dot: "csv", "h5". */
+const char *sf_table_format_ext(sf_table_format f);
+
+/* What a file holds. The arrays are borrowed for the open call only (the
+ * backends copy what they keep). */
+typedef struct sf_table_schema {
+    size_t ncols;
+    const char *const *names;
+    const sf_type *types;
+    const sf_h5_options *h5; /* HDF5 file options; NULL for the defaults */
+    int header;              /* CSV: write the header row (0 for a headless piece) */
+} sf_table_schema;
+
+typedef struct sf_table_writer sf_table_writer;
+
+/* Creates (truncates) path for a table. Returns 0 and *w, or SF_E_INVAL,
+ * SF_E_IO or SF_E_NOMEM with err naming path. */
+int sf_table_writer_open(sf_table_writer **w, sf_table_format f, const char *path,
+                         const sf_table_schema *s, sf_error *err);
+
+/* Appends one row: column c is row[cols[c]], or row[c] when cols is NULL.
+ * CSV prints values in their text form (core/value_text) and cannot fail
+ * here (write errors come out of close); HDF5 returns 0, SF_E_TYPE (a
+ * value whose type is not its column's) or SF_E_NOMEM. */
+int sf_table_writer_append(sf_table_writer *w, const sf_value *row, const int *cols);
+
+/* Finishes, syncs and closes the file and frees w. Returns 0 with *rows
+ * and *bytes (either may be NULL), or the first failure with err naming the
+ * file. NULL w is a no-op returning 0. */
+int sf_table_writer_close(sf_table_writer *w, uint64_t *rows, uint64_t *bytes, sf_error *err);
+
+#endif

@@ -1,0 +1,164 @@
+/* lifecycle.c - run id, inputs, staging, gathers, commit (see lifecycle.h). */
+#include "mpi/lifecycle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/fsutil.h"
+#include "mpi/collective.h"
+
+void sf_life_init(sf_lifecycle *L, MPI_Comm comm)
+{
+    memset(L, 0, sizeof *L);
+    L->comm = comm;
+    MPI_Comm_rank(comm, &L->rank);
+    MPI_Comm_size(comm, &L->nranks);
+    L->t_start = MPI_Wtime();
+}
+
+void sf_life_runid(sf_lifecycle *L)
+{
+    if (L->rank == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(L->runid, sizeof L->runid, "%04d%02d%02dT%02d%02d%02d-%ld", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
+    }
+    MPI_Bcast(L->runid, sizeof L->runid, MPI_CHAR, 0, L->comm);
+}
+
+int sf_life_expand(sf_lifecycle *L, const char *name, const char *path, sf_error *err)
+{
+    sf_input_files more;
+    int rc = sf_inputs_expand(name, path, &more, err);
+    if (rc)
+        return rc;
+    sf_input_files *in = &L->inputs;
+    size_t n = in->n + more.n;
+    char **paths = realloc(in->paths, (n ? n : 1) * sizeof *paths);
+    if (paths)
+        in->paths = paths;
+    uint64_t *sizes = paths ? realloc(in->sizes, (n ? n : 1) * sizeof *sizes) : NULL;
+    if (sizes)
+        in->sizes = sizes;
+    if (!paths || !sizes) {
+        sf_inputs_free(&more);
+        return sf_error_set(err, SF_E_NOMEM, "input '%s': out of memory", name);
+    }
+    memcpy(in->paths + in->n, more.paths, more.n * sizeof *paths);
+    memcpy(in->sizes + in->n, more.sizes, more.n * sizeof *sizes);
+    in->n = n;
+    free(more.paths); /* the strings now belong to L->inputs */
+    free(more.sizes);
+    return 0;
+}
+
+int sf_life_stage(sf_lifecycle *L, const char *out, int overwrite, sf_error *err)
+{
+    int rc = sf_output_prepare(&L->stage, out, overwrite, L->runid, err);
+    L->staged = rc == 0;
+    L->staging = rc == 0;
+    L->replacing = L->stage.replacing;
+    return rc;
+}
+
+int sf_life_share(sf_lifecycle *L, const char *out, sf_error *err)
+{
+    sf_input_files *in = &L->inputs;
+    uint64_t hdr[2] = {in->n, (uint64_t)L->replacing};
+    MPI_Bcast(hdr, 2, MPI_UINT64_T, 0, L->comm);
+    size_t n = (size_t)hdr[0];
+    L->replacing = (int)hdr[1];
+    sf_buf names = SF_BUF_INIT;
+    for (size_t i = 0; L->rank == 0 && i < n; i++) {
+        if (sf_buf_append(&names, in->paths[i], strlen(in->paths[i]) + 1) != 0)
+            MPI_Abort(L->comm, 1); /* the others wait in the broadcast */
+    }
+    int64_t len = (int64_t)names.n;
+    char *text = sf_mpi_bcast_bytes(L->comm, (char *)names.p, &len);
+    if (L->rank == 0)
+        names.p = NULL; /* sf_mpi_bcast_bytes returned rank 0's own buffer */
+    sf_buf_free(&names);
+    int rc = text ? 0 : SF_E_NOMEM;
+    if (L->rank != 0 && !rc) {
+        in->n = n;
+        in->paths = calloc(n ? n : 1, sizeof *in->paths);
+        in->sizes = calloc(n ? n : 1, sizeof *in->sizes);
+        if (!in->paths || !in->sizes)
+            MPI_Abort(L->comm, 1); /* cannot take part in the next broadcast */
+        const char *p = text;
+        for (size_t i = 0; i < n; i++) {
+            in->paths[i] = strdup(p);
+            if (!in->paths[i])
+                MPI_Abort(L->comm, 1);
+            p += strlen(p) + 1;
+        }
+    }
+    MPI_Bcast(in->sizes, (int)n, MPI_UINT64_T, 0, L->comm);
+    free(text);
+    if (out) {
+        L->staging = 1;
+        if (L->rank != 0 && sf_output_paths(&L->stage, out, L->replacing, L->runid) != 0)
+            rc = SF_E_NOMEM;
+    }
+    if (rc)
+        sf_error_set(err, SF_E_NOMEM, "out of memory");
+    return rc;
+}
+
+int sf_life_add_file(sf_lifecycle *L, const char *rel, uint64_t rows, uint64_t bytes)
+{
+    return sf_out_files_add(&L->files, &L->nfiles, rel, rows, bytes);
+}
+
+sf_out_file *sf_life_gather(sf_lifecycle *L, size_t *nfiles, uint64_t **rss)
+{
+    size_t nbytes = 0;
+    sf_out_file *files = sf_mpi_gather_bytes(L->comm, L->files, L->nfiles * sizeof *L->files,
+                                             &nbytes);
+    *nfiles = nbytes / sizeof *files;
+    uint64_t myrss = sf_peak_rss_bytes();
+    *rss = L->rank == 0 ? calloc((size_t)L->nranks, sizeof **rss) : NULL;
+    MPI_Gather(&myrss, 1, MPI_UINT64_T, *rss, 1, MPI_UINT64_T, 0, L->comm);
+    return files;
+}
+
+int sf_life_commit(sf_lifecycle *L, const sf_buf *metrics, const sf_buf *manifest,
+                   sf_error *err)
+{
+    int rc = 0;
+    if (metrics) {
+        size_t n = strlen(L->stage.tmpdir) + 16;
+        char *path = malloc(n);
+        if (!path)
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        snprintf(path, n, "%s/_METRICS.json", L->stage.tmpdir);
+        rc = sf_write_file_atomic(path, metrics->p, metrics->n, err);
+        free(path);
+    }
+    if (!rc)
+        rc = sf_output_commit(&L->stage, (const char *)manifest->p, manifest->n, err);
+    if (!rc)
+        L->staged = 0;
+    return rc;
+}
+
+void sf_life_end(sf_lifecycle *L, int failed, const char *what)
+{
+    if (failed && L->rank == 0 && L->staged)
+        fprintf(stderr, "shardflow: %s failed; nothing was committed%s\n", what,
+                L->replacing ? " and the previous output is untouched" : "");
+    if (L->rank == 0 && L->staged)
+        sf_output_abort(&L->stage);
+    L->staged = 0;
+    sf_output_stage_free(&L->stage);
+    sf_inputs_free(&L->inputs);
+    free(L->files);
+    L->files = NULL;
+    L->nfiles = 0;
+}
