@@ -122,6 +122,8 @@ sf_out_file *sf_life_gather(sf_lifecycle *L, size_t *nfiles, uint64_t **rss)
     sf_out_file *files = sf_mpi_gather_bytes(L->comm, L->files, L->nfiles * sizeof *L->files,
                                              &nbytes);
     *nfiles = nbytes / sizeof *files;
+    if (files)
+        sf_out_files_sort(files, *nfiles);
     uint64_t myrss = sf_peak_rss_bytes();
     *rss = L->rank == 0 ? calloc((size_t)L->nranks, sizeof **rss) : NULL;
     MPI_Gather(&myrss, 1, MPI_UINT64_T, *rss, 1, MPI_UINT64_T, 0, L->comm);

@@ -1,0 +1,145 @@
+/* run_internal.h - the state of one `shardflow run` and its phases, shared
+ * by the files of the run driver only (mpiFileUtils style: one driver split
+ * by phase behind an internal header).
+ *
+ *   run.c         options, the phase sequence, agreement, cleanup
+ *   run_plan.c    plan: spec, inputs, output checks, strategy, dimensions
+ *   run_map.c     scan+map: the scan's sink, bad lines, raw-row streams
+ *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
+ *   run_write.c   output files through io/table_writer, --layout single
+ *   run_report.c  gathers, accounting checks, manifest, summary, commit
+ *
+ * Every phase function is collective over R->comm unless it says "rank 0";
+ * a phase returns 0 or an SF_E_* code with R->err set, and run.c agrees on
+ * it (sf_mpi_agree) before the next phase. Where a phase agrees inside
+ * (windows, the single-file write), it returns SF_RUN_AGREED once a
+ * failure has been agreed and printed.
+ */
+#ifndef SF_RUN_INTERNAL_H
+#define SF_RUN_INTERNAL_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "cli/run.h"
+#include "core/groups.h"
+#include "core/pipeline.h"
+#include "core/rows.h"
+#include "core/spec.h"
+#include "io/badrec.h"
+#include "io/h5file.h"
+#include "io/manifest.h"
+#include "mpi/collective.h"
+#include "mpi/lifecycle.h"
+#include "mpi/metrics.h"
+#include "mpi/scan.h"
+#include "mpi/shuffle.h"
+#include "mpi/stream.h"
+#include "partition/salt.h"
+
+/* A phase's failure that was already agreed on and printed. */
+#define SF_RUN_AGREED 1
+
+typedef struct sf_run {
+    MPI_Comm comm;
+    int rank, nranks;
+    const sf_run_opts *o;
+    sf_error err;
+    sf_job *job;
+    sf_join_table *dims[SF_MAX_INPUTS];
+    uint64_t fact_size;  /* all fact files */
+    uint64_t input_size[SF_MAX_INPUTS];
+    sf_lifecycle life;   /* run id, the fact input's files (life.inputs), staging,
+                          * written files (life.files) */
+    struct sf_run_acct {  /* per fact file, this rank's share */
+        uint64_t lines, blank, rejected, bytes;
+    } *acct;
+    const sf_chunk *chunks; /* of the scan under way */
+    size_t nchunks;
+    size_t cur_chunk;       /* chunk being scanned, and lines read in it */
+    uint64_t cur_line;
+    uint64_t *chunk_lines;  /* lines of each chunk this rank scanned */
+    sf_badrec_spill *spill; /* --mode permissive: this rank's bad lines */
+    uint64_t bad_written;   /* bad records written (all ranks, rank 0) */
+    int exit_code;          /* for a failed run: 1, or 2 for bad input */
+    struct sf_run_acct *acct_all; /* summed over ranks (rank 0, at the end) */
+    uint64_t chunk_size; /* in effect */
+    sf_repartition repartition; /* in effect (may differ from --repartition) */
+    int join_step;       /* before-join: the partitioned join step, else -1 */
+    sf_stream *stream;   /* raw-row stream of split pipelines */
+    sf_salt salt;        /* hot route keys (--salt) */
+    sf_pipeline *pipe;
+    sf_groups *reduced;
+    sf_rows rows;
+    int sum_overflow;
+    sf_metrics m;
+    sf_run_result *res;    /* where to report, or NULL */
+    const char **out_names; /* names and types of the output columns */
+    sf_type *out_types;
+    sf_h5_options h5opt;
+    char spec_hash[24];
+    uint64_t digest;       /* sum of this rank's output row hashes */
+    int nparts;            /* shuffle partitions; partition p belongs to rank p % nranks */
+    uint64_t *part_groups; /* per partition: groups and input rows this rank owns */
+    uint64_t *part_rows;
+    sf_shuffle_stats shuffle;
+    sf_scan_stats scan;
+    sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
+    sf_reject_sample local_samples[SF_MAX_SAMPLES];
+    size_t nlocal_samples;
+    sf_counts counts; /* summed over ranks, on rank 0 */
+    sf_reject_sample samples[SF_MAX_SAMPLES];
+    size_t nsamples;
+} sf_run;
+
+/* Collective: agrees on rc (mpi/collective.h); 1 if any rank failed. */
+static inline int sf_run_agree(sf_run *R, int rc, int same_everywhere)
+{
+    return sf_mpi_agree(R->comm, rc, same_everywhere, &R->err);
+}
+
+/* run_plan.c */
+sf_job_overrides sf_run_overrides(const sf_run_opts *o);
+const char *sf_run_write_mode_text(const sf_run_opts *o);
+const char *sf_run_repartition_text(sf_repartition r);
+/* Rank 0 reads the spec, every rank compiles it and prepares the output
+ * columns. Collective. Returns 0 or SF_E_* (a bad spec: exit code 2). */
+int sf_run_load_job(sf_run *R);
+/* Inputs, output staging, dimension tables, strategy. Collective; agrees
+ * inside: returns 0 or SF_RUN_AGREED. */
+int sf_run_plan(sf_run *R);
+
+/* run_map.c */
+/* Splits the pipeline and opens the row stream where the strategy ships
+ * raw rows. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_setup_stream(sf_run *R);
+/* Scans every chunk through the pipeline. Collective. Returns 0 or SF_E_*. */
+int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress);
+/* --max-bad, then _bad_records from every rank's spill. Collective; agrees
+ * inside: returns 0 or SF_RUN_AGREED. */
+int sf_run_finish_bad_lines(sf_run *R);
+
+/* run_reduce.c */
+/* Partial aggregates to their owners, merged there. Collective. */
+int sf_run_shuffle_groups(sf_run *R);
+/* This rank's groups into result rows. Not collective. */
+int sf_run_reduce(sf_run *R);
+/* Every row to the owner of the hash of its keys, or all to rank dest >= 0.
+ * Collective. */
+int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest);
+/* Every window: route, sort, evaluate. Collective; agrees inside: returns
+ * 0 or SF_RUN_AGREED. */
+int sf_run_windows(sf_run *R);
+
+/* run_write.c */
+/* Forms and writes the output files as --write says. Collective. Returns 0,
+ * SF_E_* or SF_RUN_AGREED. */
+int sf_run_write_output(sf_run *R);
+
+/* run_report.c */
+/* Gathers every rank's figures, checks the accounting, writes
+ * _METRICS.json and the manifest and commits (rank 0), prints the
+ * summary. Collective. Returns 0 or SF_E_* (rank 0). */
+int sf_run_finish(sf_run *R);
+
+#endif

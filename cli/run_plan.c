@@ -1,0 +1,223 @@
+/* run_plan.c - `shardflow run`, plan: the spec on every rank, rank 0's
+ * checks of the inputs and the output, the dimension tables broadcast as
+ * bytes, and the strategy (--repartition) settled. */
+#include "cli/run_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/hash.h"
+#include "io/dimtable.h"
+#include "io/fsutil.h"
+#include "partition/dimension.h"
+
+static int prepare_output(sf_run *R);
+
+const char *sf_run_repartition_text(sf_repartition r)
+{
+    return r == SF_REPART_BEFORE_JOIN ? "before-join"
+           : r == SF_REPART_NONE      ? "none"
+                                      : "before-aggregate";
+}
+
+const char *sf_run_write_mode_text(const sf_run_opts *o)
+{
+    static char text[32];
+    if (o->write_mode == SF_WRITE_LOCAL)
+        return "local";
+    if (o->write_mode == SF_WRITE_COALESCE) {
+        snprintf(text, sizeof text, "coalesce=%d", o->coalesce);
+        return text;
+    }
+    return "repartition";
+}
+
+sf_job_overrides sf_run_overrides(const sf_run_opts *o)
+{
+    sf_job_overrides ov = {o->input_names, o->input_paths, (size_t)o->ninputs, o->output,
+                           o->format,      o->layout,      o->compression};
+    return ov;
+}
+
+
+int sf_run_load_job(sf_run *R)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t n = -1;
+    if (R->rank == 0 && sf_read_file(R->o->job_path, &text, &len, &R->err) == 0)
+        n = (int64_t)len;
+    text = sf_mpi_bcast_bytes(R->comm, text, &n);
+    int rc = text ? 0 : SF_E_IO;
+    if (rc == 0) {
+        sf_job_overrides ov = sf_run_overrides(R->o);
+        rc = sf_job_load(text, (size_t)n, R->o->job_path, &ov, &R->job, &R->err);
+        snprintf(R->spec_hash, sizeof R->spec_hash, "%016llx",
+                 (unsigned long long)sf_hash_bytes(text, (size_t)n, 0));
+    }
+    free(text);
+    if (rc == 0)
+        rc = prepare_output(R);
+    return rc;
+}
+
+/* Output column names and types, HDF5 options and the checks that need the
+ * output format; the same on every rank. */
+static int prepare_output(sf_run *R)
+{
+    const sf_job *job = R->job;
+    const sf_job_output *o = &job->output;
+    R->out_names = calloc(o->ncolumns + 1, sizeof *R->out_names);
+    R->out_types = calloc(o->ncolumns + 1, sizeof *R->out_types);
+    if (!R->out_names || !R->out_types)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    for (size_t c = 0; c < o->ncolumns; c++) {
+        R->out_names[c] = job->result_names[o->columns[c]];
+        R->out_types[c] = job->result_types[o->columns[c]];
+    }
+    sf_h5_options_init(&R->h5opt);
+    R->h5opt.job = job->name;
+    R->h5opt.spec_hash = R->spec_hash;
+    if (strcmp(o->format, "hdf5") != 0)
+        return 0;
+    int rc = sf_h5_parse_compression(o->compression, &R->h5opt, &R->err);
+    if (!rc)
+        rc = sf_h5_check_columns(o->ncolumns, R->out_names, &R->err);
+    if (!rc && strcmp(o->layout, "single") == 0 && R->o->write_mode != SF_WRITE_REPARTITION)
+        rc = sf_error_set(&R->err, SF_E_SPEC, "--layout single writes each partition once: it "
+                          "takes --write repartition, not %s", sf_run_write_mode_text(R->o));
+    if (rc)
+        sf_error_prefix(&R->err, "%s", job->source);
+    return rc ? SF_E_SPEC : 0;
+}
+
+/* Fault injection for the tests (docs/testing.md): SF_FAULT=grow:PATH makes
+ * rank 0 append a line to PATH once the run is planned, as a writer
+ * appending to an input during the run would. */
+static void inject_fault(sf_run *R)
+{
+    const char *f = getenv("SF_FAULT");
+    if (R->rank != 0 || !f || strncmp(f, "grow:", 5) != 0)
+        return;
+    FILE *fp = fopen(f + 5, "a");
+    if (fp) {
+        fputs("{\"appended\": true}\n", fp);
+        fclose(fp);
+    }
+}
+
+/* Keeps only the rows of a dimension table whose key this rank owns. */
+static int partition_dimension(sf_run *R, int input)
+{
+    const sf_job_input *in = &R->job->inputs[input];
+    sf_join_table *mine = NULL;
+    if (sf_partition_join_table(R->dims[input], in->ncolumns, in->key_col, R->nparts, R->nranks,
+                                R->rank, &mine) != 0)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory partitioning '%s'", in->name);
+    sf_join_table_free(R->dims[input]);
+    R->dims[input] = mine;
+    return 0;
+}
+
+/* Settles --repartition: before-join takes the join with the largest
+ * dimension table; before-aggregate switches to a partitioned join on its
+ * own for a table over --broadcast-limit (and says so). */
+static int choose_strategy(sf_run *R)
+{
+    const sf_job *job = R->job;
+    R->repartition = R->o->repartition;
+    R->join_step = -1;
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        if (st->kind != SF_STEP_JOIN)
+            continue;
+        uint64_t size = R->input_size[st->input];
+        if (R->repartition == SF_REPART_BEFORE_JOIN &&
+            (R->join_step < 0 || size > R->input_size[job->steps[R->join_step].input]))
+            R->join_step = (int)i;
+        if (R->repartition == SF_REPART_BEFORE_AGGREGATE && size > R->o->broadcast_limit) {
+            R->repartition = SF_REPART_BEFORE_JOIN;
+            R->join_step = (int)i;
+            if (R->rank == 0)
+                fprintf(stderr, "shardflow: dimension '%s' (%llu bytes) is larger than "
+                        "--broadcast-limit (%llu bytes): joining it partitioned "
+                        "(--repartition before-join)\n", job->inputs[st->input].name,
+                        (unsigned long long)size, (unsigned long long)R->o->broadcast_limit);
+        }
+    }
+    if (R->repartition == SF_REPART_BEFORE_JOIN && R->join_step < 0)
+        return sf_error_set(&R->err, SF_E_SPEC, "--repartition before-join: the job has no "
+                            "join step");
+    if (R->repartition == SF_REPART_BEFORE_JOIN)
+        return partition_dimension(R, job->steps[R->join_step].input);
+    return 0;
+}
+
+/* Rank 0 checks every input and the output before any work; then the fact
+ * size and the dimension tables' bytes are broadcast. */
+int sf_run_plan(sf_run *R)
+{
+    const sf_job *job = R->job;
+    int rc = 0;
+    if (R->rank == 0) {
+        for (size_t i = 0; i < job->ninputs && !rc; i++) {
+            uint64_t size;
+            if ((int)i == job->fact) {
+                rc = sf_life_expand(&R->life, job->inputs[i].name, job->inputs[i].path,
+                                    &R->err);
+                for (size_t f = 0; !rc && f < R->life.inputs.n; f++)
+                    R->fact_size += R->life.inputs.sizes[f];
+                R->input_size[i] = R->fact_size;
+                continue;
+            }
+            rc = sf_file_size(job->inputs[i].path, &size, &R->err);
+            if (rc == SF_E_NOTFOUND || rc == SF_E_INVAL)
+                sf_error_prefix(&R->err, "input '%s'", job->inputs[i].name);
+            if (!rc)
+                R->input_size[i] = size;
+            if (!rc && access(job->inputs[i].path, R_OK) != 0)
+                rc = sf_error_set(&R->err, SF_E_IO, "input '%s': cannot read '%s'",
+                                  job->inputs[i].name, job->inputs[i].path);
+        }
+        if (!rc) {
+            rc = sf_life_stage(&R->life, job->output.path, R->o->overwrite, &R->err);
+            if (!rc && R->life.stage.note[0])
+                fprintf(stderr, "shardflow: %s\n", R->life.stage.note);
+        }
+    }
+    if (sf_run_agree(R, rc, 1))
+        return SF_RUN_AGREED;
+    MPI_Bcast(&R->fact_size, 1, MPI_UINT64_T, 0, R->comm);
+    MPI_Bcast(R->input_size, SF_MAX_INPUTS, MPI_UINT64_T, 0, R->comm);
+    rc = sf_life_share(&R->life, job->output.path, &R->err);
+    size_t nf = R->life.inputs.n;
+    R->acct = calloc(nf ? nf : 1, sizeof *R->acct);
+    if (!rc && !R->acct)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    if (sf_run_agree(R, rc, 0))
+        return SF_RUN_AGREED;
+
+    for (size_t i = 0; i < job->ninputs; i++) {
+        if ((int)i == job->fact)
+            continue;
+        const sf_job_input *in = &job->inputs[i];
+        char *data = NULL;
+        size_t len = 0;
+        int64_t n = -1;
+        if (R->rank == 0 && sf_read_file(in->path, &data, &len, &R->err) == 0)
+            n = (int64_t)len;
+        data = sf_mpi_bcast_bytes(R->comm, data, &n);
+        rc = data ? sf_dimtable_load(in, data, (size_t)n, &R->dims[i], &R->err) : SF_E_IO;
+        free(data);
+        if (sf_run_agree(R, rc, 1))
+            return SF_RUN_AGREED;
+    }
+    rc = choose_strategy(R);
+    if (sf_run_agree(R, rc, 1))
+        return SF_RUN_AGREED;
+    inject_fault(R);
+    return 0;
+}
+

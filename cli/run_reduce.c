@@ -1,0 +1,189 @@
+/* run_reduce.c - `shardflow run`, after the scan: partial aggregates
+ * shuffled to the owners of their keys and merged, reduced to result rows
+ * (with the heaviest keys noted for _METRICS.json), and windows evaluated
+ * after routing rows by their partition columns. Where a row or group
+ * goes is partition/'s decision. */
+#include "cli/run_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/value_text.h"
+#include "core/window.h"
+#include "partition/keyhash.h"
+#include "partition/partitioner.h"
+
+static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    sf_run *R = ctx;
+    (void)source;
+    return sf_groups_merge_record(R->reduced, rec, len, &R->err);
+}
+
+int sf_run_shuffle_groups(sf_run *R)
+{
+    sf_groups *local = sf_pipeline_groups(R->pipe);
+    sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
+    sf_buf rec = SF_BUF_INIT;
+    int rc = out ? sf_groups_prepare_export(local) : SF_E_NOMEM;
+    R->reduced = sf_job_new_groups(R->job);
+    if (!R->reduced)
+        rc = SF_E_NOMEM;
+    size_t n = rc ? 0 : sf_groups_count(local);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(local, i, &key, &klen, &hash);
+        rec.n = 0;
+        rc = sf_groups_export(local, i, &rec);
+        if (!rc)
+            rc = sf_shuffle_put(&out[sf_partition_rank(hash, R->nparts, R->nranks)], rec.p, rec.n);
+    }
+    sf_buf_free(&rec);
+    /* The local partials are in the send buffers now: free them early. */
+    sf_pipeline_free(R->pipe);
+    R->pipe = NULL;
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
+    if (out)
+        rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, merge_group, R, &R->shuffle,
+                                 rc ? NULL : &R->err);
+    for (int d = 0; out && d < R->nranks; d++)
+        sf_buf_free(&out[d]);
+    free(out);
+    return rc;
+}
+
+/* Offers a group to the heaviest-keys list, its key printed as the group
+ * values joined with '|'. */
+static void offer_key(sf_run *R, const sf_value *row, uint64_t nrows)
+{
+    sf_buf text = SF_BUF_INIT;
+    int rc = 0;
+    for (size_t k = 0; k < R->job->ngroup && !rc; k++) {
+        char tmp[SF_FMT_BUF];
+        const sf_value *v = &row[k];
+        const char *p;
+        size_t n = sf_value_text(v, tmp, &p);
+        rc = k ? sf_buf_append(&text, "|", 1) : 0;
+        rc |= v->type == SF_NULL ? sf_buf_printf(&text, "null") : sf_buf_append(&text, p, n);
+    }
+    if (!rc && sf_buf_append(&text, "", 1) == 0)
+        sf_metrics_offer_key(&R->m, (const char *)text.p, nrows);
+    sf_buf_free(&text);
+}
+
+/* Final rows of this rank's groups: group key values, aggregates, NULL
+ * window columns. */
+int sf_run_reduce(sf_run *R)
+{
+    const sf_job *job = R->job;
+    sf_rows_init(&R->rows, job->nresult);
+    R->part_groups = calloc((size_t)R->nparts, sizeof *R->part_groups);
+    R->part_rows = calloc((size_t)R->nparts, sizeof *R->part_rows);
+    int rc = R->part_groups && R->part_rows ? sf_groups_prepare_export(R->reduced) : SF_E_NOMEM;
+    size_t n = rc ? 0 : sf_groups_count(R->reduced);
+    for (size_t i = 0; i < n && !rc; i++) {
+        sf_value *row = sf_rows_append(&R->rows);
+        if (!row) {
+            rc = SF_E_NOMEM;
+            break;
+        }
+        const unsigned char *key;
+        size_t klen, p = 0;
+        uint64_t hash;
+        sf_groups_key(R->reduced, i, &key, &klen, &hash);
+        for (size_t k = 0; k < job->ngroup; k++)
+            p += sf_value_decode(key + p, klen - p, &row[k]);
+        for (size_t j = 0; j < job->naggs; j++)
+            row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &R->sum_overflow);
+        /* Strings borrow from R->reduced, which lives until the end. */
+        uint64_t nrows = sf_groups_rows(R->reduced, i);
+        uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
+        R->part_groups[part]++;
+        R->part_rows[part] += nrows;
+        if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)
+            offer_key(R, row, nrows);
+    }
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory building result rows");
+    return rc;
+}
+
+/* ---- moving rows between ranks ---- */
+
+static int keep_row(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    sf_run *R = ctx;
+    (void)source;
+    int rc = sf_rows_append_record(&R->rows, rec, len);
+    if (rc)
+        sf_error_set(&R->err, rc, "bad or unstorable row record from rank %d", source);
+    return rc;
+}
+
+/* Sends every row to the rank owning the hash of its key columns, or, when
+ * dest >= 0, every row to rank dest; the rows table then holds the rows
+ * this rank received. Collective. */
+int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest)
+{
+    sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
+    sf_buf key = SF_BUF_INIT;
+    int rc = out ? 0 : SF_E_NOMEM;
+    size_t ncols = R->rows.ncols;
+    for (size_t i = 0; i < R->rows.n && !rc; i++) {
+        const sf_value *row = sf_rows_at(&R->rows, i);
+        int to = dest;
+        uint64_t hash;
+        if (to < 0 && (rc = sf_key_hash_columns(row, keys, nkeys, &key, &hash)) == 0)
+            to = sf_partition_rank(hash, R->nparts, R->nranks);
+        unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[to],
+                                                         sf_rows_encoded_size(row, ncols));
+        if (!p)
+            rc = SF_E_NOMEM;
+        else
+            sf_rows_encode(row, ncols, p);
+    }
+    sf_buf_free(&key);
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory routing rows");
+    /* The records hold copies: the old table can go before receiving. */
+    sf_rows old = R->rows;
+    sf_rows_init(&R->rows, ncols);
+    if (out)
+        rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, keep_row, R, &R->shuffle,
+                                 rc ? NULL : &R->err);
+    sf_rows_free(&old);
+    for (int d = 0; out && d < R->nranks; d++)
+        sf_buf_free(&out[d]);
+    free(out);
+    return rc;
+}
+
+int sf_run_windows(sf_run *R)
+{
+    const sf_job *job = R->job;
+    for (size_t w = 0; w < job->nwindows; w++) {
+        const sf_job_window *win = &job->windows[w];
+        int rc = sf_run_route_rows(R, win->partition_by, win->npartition, -1);
+        if (sf_run_agree(R, rc, 0))
+            return SF_RUN_AGREED;
+        int *keys = malloc((win->npartition + 1) * sizeof *keys);
+        rc = keys ? 0 : SF_E_NOMEM;
+        if (keys) {
+            memcpy(keys, win->partition_by, win->npartition * sizeof *keys);
+            keys[win->npartition] = win->order_by;
+            rc = sf_rows_sort(&R->rows, keys, win->npartition + 1);
+        }
+        free(keys);
+        if (!rc)
+            rc = sf_window_eval(&R->rows, win, (int)(job->ngroup + job->naggs + w));
+        if (rc)
+            sf_error_set(&R->err, rc, "out of memory evaluating window '%s'", win->name);
+        if (sf_run_agree(R, rc, 0))
+            return SF_RUN_AGREED;
+    }
+    return 0;
+}
+

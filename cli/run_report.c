@@ -1,0 +1,314 @@
+/* run_report.c - `shardflow run`, the end: every rank's counts, samples,
+ * files, figures and peak RSS gathered on rank 0, the accounting checked
+ * (lines read = aggregated + filtered + rejected + dropped by join + blank,
+ * every fact file scanned to its planned size and unchanged), then
+ * _METRICS.json, _MANIFEST.json (io/manifest) and the commit through the
+ * lifecycle, and the summary on stderr. */
+#include "cli/run_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/decode.h"
+#include "io/fsutil.h"
+
+static void gather_stats(sf_run *R)
+{
+    MPI_Reduce(&R->local_counts, &R->counts, sizeof R->counts / sizeof(uint64_t), MPI_UINT64_T,
+               MPI_SUM, 0, R->comm);
+    size_t total = 0;
+    sf_reject_sample *all = sf_mpi_gather_bytes(R->comm, R->local_samples,
+                                         R->nlocal_samples * sizeof *all, &total);
+    for (size_t i = 0; all && i < total / sizeof *all; i++)
+        sf_samples_insert(R->samples, &R->nsamples, &all[i]);
+    free(all);
+}
+
+
+static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, const double *tmax,
+                          const uint64_t *rss, const sf_shuffle_stats *sh, double wall,
+                          sf_buf *m)
+{
+    const sf_job *job = R->job;
+    const sf_counts *c = &R->counts;
+    uint64_t out_rows = 0, out_bytes = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        out_rows += files[i].rows;
+        out_bytes += files[i].bytes;
+    }
+    int rc = sf_buf_printf(m, "{\n  \"shardflow_version\": \"%s\",\n  \"job\": ", SF_VERSION);
+    rc |= sf_buf_json_string(m, job->name, strlen(job->name));
+    rc |= sf_buf_printf(m, ",\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\","
+                        "\n  \"decoder\": \"%s\",\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
+                        "  \"partitioned_join\": %s%s%s,\n  \"partitions\": %d,\n"
+                        "  \"write\": \"%s\",\n  \"status\": \"committed\",\n  \"inputs\": [",
+                        R->life.runid, R->nranks,
+                        R->o->scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic",
+                        sf_decoder_kind_name((sf_decoder_kind)R->o->decoder),
+                        (unsigned long long)R->chunk_size, sf_run_repartition_text(R->repartition),
+                        R->join_step >= 0 ? "\"" : "",
+                        R->join_step >= 0 ? job->inputs[job->steps[R->join_step].input].name
+                                          : "null",
+                        R->join_step >= 0 ? "\"" : "", R->nparts, sf_run_write_mode_text(R->o));
+    for (size_t i = 0; i < job->ninputs; i++) {
+        uint64_t size = R->input_size[i]; /* as planned; all files for the fact input */
+        rc |= sf_buf_printf(m, "%s\n    {\"name\": \"%s\", \"role\": \"%s\", \"path\": ",
+                            i ? "," : "", job->inputs[i].name,
+                            job->inputs[i].is_fact ? "fact" : "dimension");
+        rc |= sf_buf_json_string(m, job->inputs[i].path, strlen(job->inputs[i].path));
+        rc |= sf_buf_printf(m, ", \"bytes\": %llu", (unsigned long long)size);
+        if (!job->inputs[i].is_fact)
+            rc |= sf_buf_printf(m, ", \"rows\": %zu", sf_join_table_rows(R->dims[i]));
+        for (size_t f = 0; job->inputs[i].is_fact && f < R->life.inputs.n; f++) {
+            const struct sf_run_acct *a = &R->acct_all[f];
+            rc |= sf_buf_printf(m, "%s\n      {\"path\": ", f ? "," : ", \"files\": [");
+            rc |= sf_buf_json_string(m, R->life.inputs.paths[f], strlen(R->life.inputs.paths[f]));
+            rc |= sf_buf_printf(m, ", \"bytes\": %llu, \"lines\": %llu, \"blank\": %llu, "
+                                "\"rejected\": %llu}%s", (unsigned long long)a->bytes,
+                                (unsigned long long)a->lines, (unsigned long long)a->blank,
+                                (unsigned long long)a->rejected,
+                                f + 1 == R->life.inputs.n ? "]" : "");
+        }
+        rc |= sf_buf_printf(m, "}");
+    }
+    const sf_job_output *out = &job->output;
+    rc |= sf_buf_printf(m, "\n  ],\n  \"output\": {\"format\": \"%s\", \"layout\": \"%s\", "
+                        "\"partition_by\": [", out->format, out->layout);
+    for (size_t k = 0; k < out->npartition; k++)
+        rc |= sf_buf_printf(m, "%s\"%s\"", k ? ", " : "", job->result_names[out->partition_by[k]]);
+    rc |= sf_buf_printf(m, "],\n    \"columns\": [");
+    for (size_t k = 0; k < out->ncolumns; k++)
+        rc |= sf_buf_printf(m, "%s{\"name\": \"%s\", \"type\": \"%s\"}", k ? ", " : "",
+                            R->out_names[k], sf_type_name(R->out_types[k]));
+    rc |= sf_buf_printf(m, "],\n    \"sort_by\": [");
+    for (size_t k = 0; k < out->nsort; k++)
+        rc |= sf_buf_printf(m, "%s\"%s\"", k ? ", " : "", job->result_names[out->sort_by[k]]);
+    rc |= sf_buf_printf(m, "]},");
+    rc |= sf_buf_printf(m, "\n  \"counts\": {\n    \"lines_read\": %llu,\n"
+                        "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"
+                        "    \"rows_filtered\": %llu,\n    \"rows_dropped_by_join\": %llu,\n"
+                        "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n"
+                        "    \"output_rows\": %llu,\n    \"rejected_by_reason\": ",
+                        (unsigned long long)c->lines_read, (unsigned long long)c->blank_lines,
+                        (unsigned long long)c->rows_rejected, (unsigned long long)c->rows_filtered,
+                        (unsigned long long)c->rows_dropped_by_join,
+                        (unsigned long long)c->rows_aggregated, (unsigned long long)out_rows,
+                        (unsigned long long)out_rows);
+    rc |= sf_manifest_reasons(m, c->rejected_by_reason);
+    rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
+    int first = 1;
+    for (size_t i = 0; i < job->ninputs; i++) {
+        if (job->inputs[i].is_fact)
+            continue;
+        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? "" : ", ", job->inputs[i].name,
+                            (unsigned long long)c->dropped_by_join[i]);
+        first = 0;
+    }
+    rc |= sf_buf_printf(m, "}\n  },\n  \"exploded\": {\"rows\": %llu, \"filtered\": %llu, "
+                        "\"dropped_by_join\": %llu, \"aggregated\": %llu},",
+                        (unsigned long long)c->rows_exploded,
+                        (unsigned long long)c->exploded_filtered,
+                        (unsigned long long)c->exploded_dropped_by_join,
+                        (unsigned long long)c->exploded_aggregated);
+    rc |= sf_buf_printf(m, "\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n"
+                        "  \"rejected_samples\": ",
+                        R->o->mode == SF_MODE_FAILFAST        ? "failfast"
+                        : R->o->mode == SF_MODE_DROPMALFORMED ? "dropmalformed"
+                                                              : "permissive",
+                        (unsigned long long)R->bad_written);
+    rc |= sf_manifest_samples(m, R->samples, R->nsamples,
+                              (const char *const *)R->life.inputs.paths);
+    rc |= sf_buf_printf(m, ",\n  \"files\": ");
+    rc |= sf_manifest_files(m, files, nfiles);
+    rc |= sf_buf_printf(m, ",\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
+                        "  \"phases_seconds\": {",
+                        (unsigned long long)out_bytes,
+                        (unsigned long long)c->bytes_scanned);
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        rc |= sf_buf_printf(m, "%s\"%s\": %.6f", p ? ", " : "", sf_phase_name(p), tmax[p]);
+    rc |= sf_buf_printf(m, "},\n  \"wall_seconds\": %.6f,\n  \"shuffle\": {\"bytes_sent\": %llu, "
+                        "\"records_sent\": %llu, \"messages_sent\": %llu, \"rounds\": %llu},\n"
+                        "  \"peak_rss_bytes\": [",
+                        wall, (unsigned long long)sh->bytes_sent,
+                        (unsigned long long)sh->records_sent, (unsigned long long)sh->messages_sent,
+                        (unsigned long long)sh->rounds);
+    rc |= sf_manifest_u64s(m, rss, (size_t)R->nranks);
+    rc |= sf_buf_printf(m, "]\n}\n");
+    return rc ? SF_E_NOMEM : 0;
+}
+
+static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
+                          const sf_phase_stat *total, const uint64_t *rss, double wall)
+{
+    const sf_counts *c = &R->counts;
+    uint64_t rows = 0, maxrss = 0;
+    for (size_t i = 0; i < nfiles; i++)
+        rows += files[i].rows;
+    for (int r = 0; r < R->nranks; r++)
+        maxrss = rss[r] > maxrss ? rss[r] : maxrss;
+    double mb = (double)c->bytes_scanned / 1e6;
+    fprintf(stderr, "shardflow: %s: %llu lines, %.1f MB in %.2f s on %d rank%s (%.1f MB/s)\n",
+            R->job->name, (unsigned long long)c->lines_read, mb, wall, R->nranks,
+            R->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0);
+    fprintf(stderr, "  %-10s %9s %12s %12s %10s\n", "phase", "max s", "rows in", "rows out",
+            "MB sent");
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        fprintf(stderr, "  %-10s %9.3f %12llu %12llu %10.2f\n", sf_phase_name(p), total[p].secs,
+                (unsigned long long)total[p].rows_in, (unsigned long long)total[p].rows_out,
+                (double)total[p].bytes_sent / 1e6);
+    fprintf(stderr, "  lines read %llu = aggregated %llu + filtered %llu + rejected %llu + "
+            "dropped by join %llu + blank %llu\n",
+            (unsigned long long)c->lines_read, (unsigned long long)c->rows_aggregated,
+            (unsigned long long)c->rows_filtered, (unsigned long long)c->rows_rejected,
+            (unsigned long long)c->rows_dropped_by_join, (unsigned long long)c->blank_lines);
+    if (c->rows_exploded)
+        fprintf(stderr, "  rows from explode beyond each line's first: %llu = aggregated %llu + "
+                "filtered %llu + dropped by join %llu\n", (unsigned long long)c->rows_exploded,
+                (unsigned long long)c->exploded_aggregated,
+                (unsigned long long)c->exploded_filtered,
+                (unsigned long long)c->exploded_dropped_by_join);
+    for (size_t i = 0; i < R->nsamples && i < 3; i++)
+        fprintf(stderr, "  rejected: %s: byte %llu: %s\n", R->life.inputs.paths[R->samples[i].file],
+                (unsigned long long)R->samples[i].offset, R->samples[i].msg);
+    if (c->rows_rejected > 3)
+        fprintf(stderr, "  (%llu rejected lines in all; see _MANIFEST.json)\n",
+                (unsigned long long)c->rows_rejected);
+    if (R->sum_overflow)
+        fprintf(stderr, "  warning: an int64 sum overflowed; its value is empty in the output\n");
+    fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
+    fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->life.stage.out, nfiles,
+            nfiles == 1 ? "" : "s", (unsigned long long)rows);
+}
+
+/* Per fact file: every byte planned was scanned, the lines add up, and the
+ * file has not changed size since it was planned (rank 0). */
+static int check_files(sf_run *R)
+{
+    const char *name = R->job->inputs[R->job->fact].name;
+    uint64_t lines = 0;
+    for (size_t f = 0; f < R->life.inputs.n; f++) {
+        const struct sf_run_acct *a = &R->acct_all[f];
+        uint64_t now = 0;
+        sf_error e;
+        lines += a->lines;
+        if (sf_file_size(R->life.inputs.paths[f], &now, &e) != 0 || now != R->life.inputs.sizes[f])
+            return sf_error_set(&R->err, SF_E_IO, "input '%s': '%s' changed during the run "
+                                "(%llu bytes when planned, %llu now); nothing was committed",
+                                name, R->life.inputs.paths[f], (unsigned long long)R->life.inputs.sizes[f],
+                                (unsigned long long)now);
+        if (a->bytes != R->life.inputs.sizes[f])
+            return sf_error_set(&R->err, SF_E_INTERNAL, "internal error: input '%s': scanned "
+                                "%llu bytes of '%s', planned %llu", name,
+                                (unsigned long long)a->bytes, R->life.inputs.paths[f],
+                                (unsigned long long)R->life.inputs.sizes[f]);
+        if (a->blank + a->rejected > a->lines)
+            return sf_error_set(&R->err, SF_E_INTERNAL, "internal error: input '%s': line "
+                                "counts of '%s' do not add up", name, R->life.inputs.paths[f]);
+    }
+    if (lines != R->counts.lines_read)
+        return sf_error_set(&R->err, SF_E_INTERNAL, "internal error: %llu lines counted per "
+                            "file, %llu in all", (unsigned long long)lines,
+                            (unsigned long long)R->counts.lines_read);
+    return 0;
+}
+
+static void fill_result(sf_run *R, const sf_out_file *files, size_t nfiles, const double *tmax,
+                        const sf_shuffle_stats *sh, double wall, uint64_t digest,
+                        const sf_metrics_summary *sum)
+{
+    sf_run_result *res = R->res;
+    memset(res, 0, sizeof *res);
+    res->wall = wall;
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        res->phase[p] = tmax[p];
+    res->bytes_moved = sh->bytes_sent;
+    res->messages = sh->messages_sent;
+    res->files = nfiles;
+    for (size_t i = 0; i < nfiles; i++) {
+        res->output_bytes += files[i].bytes;
+        res->output_rows += files[i].rows;
+    }
+    res->digest = digest;
+    res->repartition = sf_run_repartition_text(R->repartition);
+    res->groups_skew = sum->groups_skew;
+    res->stream_skew = sum->stream_skew;
+    res->rows_skew = sum->rows_skew;
+}
+
+int sf_run_finish(sf_run *R)
+{
+    double t_start = R->life.t_start;
+    size_t nfiles = 0;
+    uint64_t *rss = NULL;
+    sf_out_file *files = sf_life_gather(&R->life, &nfiles, &rss);
+    gather_stats(R);
+    sf_shuffle_stats sh;
+    MPI_Reduce(&R->shuffle, &sh, sizeof sh / sizeof(uint64_t), MPI_UINT64_T, MPI_SUM, 0,
+               R->comm);
+    int overflow = 0;
+    MPI_Reduce(&R->sum_overflow, &overflow, 1, MPI_INT, MPI_MAX, 0, R->comm);
+    R->sum_overflow = overflow;
+    uint64_t digest = 0;
+    MPI_Reduce(&R->digest, &digest, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    size_t nf = R->life.inputs.n;
+    R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;
+    if (R->rank == 0 && !R->acct_all)
+        MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
+    MPI_Reduce(R->acct, R->acct_all, (int)(4 * nf), MPI_UINT64_T, MPI_SUM, 0, R->comm);
+
+    /* Commit is rank 0's work; its time is measured up to the metrics
+     * report, which has to be written before the commit moves it. */
+    sf_metrics_begin(&R->m, &R->shuffle);
+    int rc = 0;
+    if (R->rank == 0) {
+        const sf_counts *c = &R->counts;
+        if (c->lines_read != c->blank_lines + c->rows_rejected + c->rows_filtered +
+                                 c->rows_dropped_by_join + c->rows_aggregated ||
+            c->rows_exploded != c->exploded_filtered + c->exploded_dropped_by_join +
+                                    c->exploded_aggregated)
+            rc = sf_error_set(&R->err, SF_E_INTERNAL, "internal error: line accounting does not "
+                              "add up (read %llu)", (unsigned long long)c->lines_read);
+        if (!rc)
+            rc = check_files(R);
+        sf_metrics_end(&R->m, SF_PH_COMMIT, &R->shuffle, nfiles, nfiles);
+    }
+    sf_buf metrics = SF_BUF_INIT;
+    sf_metrics_summary sum;
+    memset(&sum, 0, sizeof sum);
+    double tmax[SF_PH_COUNT] = {0};
+    sf_file_stats fstats = {0, 0, 0, 0};
+    for (size_t i = 0; i < nfiles; i++) {
+        uint64_t b = files[i].bytes;
+        fstats.count++;
+        fstats.bytes += b;
+        fstats.min_bytes = i == 0 || b < fstats.min_bytes ? b : fstats.min_bytes;
+        fstats.max_bytes = b > fstats.max_bytes ? b : fstats.max_bytes;
+    }
+    if (sf_metrics_report(R->comm, &R->m, R->part_groups, R->part_rows, R->nparts, &fstats,
+                          &metrics, &sum) != 0 && !rc)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building _METRICS.json");
+    for (int p = 0; p < SF_PH_COUNT; p++)
+        tmax[p] = sum.total[p].secs;
+    if (R->rank == 0) {
+        double t0 = MPI_Wtime();
+        sf_buf m = SF_BUF_INIT;
+        double wall = MPI_Wtime() - t_start;
+        if (!rc && build_manifest(R, files, nfiles, tmax, rss, &sh, wall, &m) != 0)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building the manifest");
+        if (!rc)
+            rc = sf_life_commit(&R->life, &metrics, &m, &R->err);
+        tmax[SF_PH_COMMIT] += MPI_Wtime() - t0;
+        wall = MPI_Wtime() - t_start;
+        if (!rc && R->res)
+            fill_result(R, files, nfiles, tmax, &sh, wall, digest, &sum);
+        if (!rc && !R->o->quiet)
+            print_summary(R, files, nfiles, sum.total, rss, wall);
+        sf_buf_free(&m);
+    }
+    sf_buf_free(&metrics);
+    free(files);
+    free(rss);
+    return rc;
+}
+
