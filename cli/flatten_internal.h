@@ -1,0 +1,161 @@
+/* flatten_internal.h - the state of one `shardflow flatten` / `schema`,
+ * shared by the files of that driver only.
+ *
+ *   flatten.c        plan, the lines of both passes, the schema pass, the
+ *                    schema printout, manifest, summary, commit, entry
+ *   flatten_opts.c   usage texts and options
+ *   flatten_write.c  the write pass: partition keys, part files through
+ *                    io/table_writer, --single-file assembly
+ *
+ * Phase functions are collective over F->comm and end in an agreement
+ * (sf_mpi_agree): they return 0, or -1 once a failure has been agreed on
+ * and printed.
+ */
+#ifndef SF_FLATTEN_INTERNAL_H
+#define SF_FLATTEN_INTERNAL_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "cli/run.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/expr.h"
+#include "core/flatten.h"
+#include "core/hash.h"
+#include "core/pipeline.h"
+#include "io/h5file.h"
+#include "io/manifest.h"
+#include "io/table_writer.h"
+#include "mpi/collective.h"
+#include "mpi/lifecycle.h"
+#include "mpi/scan.h"
+
+#define MAX_INPUTS 64
+#define MAX_PARTITION 16
+
+typedef struct fl_opts {
+    const char *inputs[MAX_INPUTS];
+    int ninputs;
+    const char *output;
+    sf_flatten_opts fo;
+    const char *explode[SF_FLATTEN_MAX_EXPLODE];
+    int single_file;
+    const char *partition[MAX_PARTITION];
+    int npartition;
+    const char *format;
+    const char *compression;
+    const char *ddl;
+    const char *table;
+    sf_run_opts run; /* overwrite, chunk size, schedule, max line, progress, quiet */
+} fl_opts;
+
+/* Counts of one rank (summed on rank 0): all uint64_t, reduced as an array. */
+typedef struct fl_counts {
+    uint64_t lines_read;
+    uint64_t blank_lines;
+    uint64_t rows_rejected;
+    uint64_t records;
+    uint64_t rows;
+    uint64_t duplicate_keys;
+    uint64_t collisions;
+    uint64_t bytes_scanned;
+    uint64_t rejected_by_reason[SF_REJ_NREASONS];
+} fl_counts;
+
+/* A partition key: a column (written in the path, left out of the files)
+ * or NAME=EXPR. */
+typedef struct pspec {
+    char *name;
+    const char *text; /* the EXPR, or the column name */
+    int col;          /* the column, or -1 */
+    sf_expr *expr;
+} pspec;
+
+/* A file open for the chunk being written. */
+typedef struct part {
+    char *rel;
+    sf_table_writer *w; /* io/table_writer: CSV or HDF5 */
+    uint64_t rows;
+} part;
+
+typedef struct fl {
+    MPI_Comm comm;
+    int rank, nranks;
+    fl_opts *o;
+    int schema_only;
+    int h5;
+    sf_error err;
+    double t0, tphase[4]; /* plan, schema, write, commit */
+    sf_lifecycle life;  /* run id, inputs, staging, written files, commit */
+    /* inputs (paths and sizes borrowed from life.inputs) */
+    char **paths;
+    uint64_t *sizes, *base;
+    size_t nfiles;
+    uint64_t total;
+    sf_chunk *chunks;
+    size_t nchunks;
+    uint64_t chunk_size;
+    int digits; /* of part numbers */
+    /* output */
+    sf_h5_options h5opt;
+    /* passes */
+    sf_flatten *eng;
+    int pass;
+    fl_counts c, all; /* this rank's (current pass), summed on rank 0 */
+    fl_counts first;  /* this rank's schema-pass counts */
+    sf_reject_sample samples[SF_MAX_SAMPLES], all_samples[SF_MAX_SAMPLES];
+    size_t nsamples, nall_samples;
+    /* the schema, in header order (all ranks) */
+    size_t ncols;
+    const char **names;
+    sf_type *types;
+    uint64_t *nonnull;
+    /* the write pass */
+    int *fcols; /* columns written to files */
+    size_t nfcols;
+    const char **fnames;
+    sf_type *ftypes;
+    pspec ps[MAX_PARTITION];
+    size_t nps;
+    int *prefs; /* columns partition keys read */
+    size_t nprefs;
+    sf_value *dense, *typedrow, *hrow, pvals[MAX_PARTITION];
+    sf_arena scratch;
+    sf_buf dir;
+    size_t chunk; /* being written */
+    part *parts;
+    size_t nparts, partcap;
+    sf_hmap *partmap; /* partition path -> index in parts */
+    uint64_t *piece; /* --single-file: bytes of each chunk's piece (0 unless mine) */
+} fl;
+
+
+/* Collective: agrees on rc (mpi/collective.h); 1 if any rank failed. */
+static inline int sf_fl_agree(fl *F, int rc, int same_everywhere)
+{
+    return sf_mpi_agree(F->comm, rc, same_everywhere, &F->err);
+}
+
+static inline int sf_fl_nomem(fl *F) { return sf_error_set(&F->err, SF_E_NOMEM, "out of memory"); }
+
+/* flatten_opts.c: parses argv (without the command). Returns 0 or 2 after a
+ * usage error (printed on rank 0). */
+int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_opts *o);
+
+/* flatten.c: the scan sink's line callbacks (both passes), and one scan of
+ * every chunk. Collective: sf_fl_scan. */
+int sf_fl_on_line(void *ctx, const char *line, size_t len, int file, uint64_t offset);
+int sf_fl_on_too_long(void *ctx, int file, uint64_t offset, const char *msg);
+int sf_fl_scan(fl *F, sf_scan_sink *sink);
+
+/* flatten_write.c */
+/* Writes the current record's rows to their part files. Not collective.
+ * Returns 0 or SF_E_* with F->err set. */
+int sf_fl_write_rows(fl *F);
+/* The whole write pass. Collective: 0 or -1 (agreed). */
+int sf_fl_write_pass(fl *F);
+/* Closes what the write pass left open and frees its state. */
+void sf_fl_write_free(fl *F);
+
+#endif

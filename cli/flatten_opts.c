@@ -1,0 +1,225 @@
+/* flatten_opts.c - `shardflow flatten` and `schema`: usage and options. */
+#include "cli/flatten.h"
+#include "cli/flatten_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/options.h"
+#include "core/fmt.h"
+
+const char *const sf_flatten_usage =
+    "usage: shardflow flatten INPUT... -o OUT [OPTIONS]\n"
+    "\n"
+    "Flattens nested JSON Lines into a flat table: nested keys joined with the\n"
+    "separator (user.profile.name), arrays by the list policy, chosen arrays\n"
+    "exploded into one row per element. The header is the union of all keys in\n"
+    "order of first appearance, with types inferred over the whole input; the\n"
+    "output keeps input order and is the same bytes for any number of ranks.\n"
+    "INPUT is a file, a glob or a directory. OUT is committed atomically:\n"
+    "OUT/part-NNNNN.csv (one per input chunk, in input order), _MANIFEST.json\n"
+    "and _SUCCESS. See docs/flatten.md.\n"
+    "\n"
+    "flatten options:\n"
+    "  --sep S               key separator (default \".\"; e.g. _ or __)\n"
+    "  --lists index|join|json  arrays: tags.0, tags.1 (default, 0-based); one\n"
+    "                        string joined with --join-sep (arrays of scalars\n"
+    "                        only, else index); or the array's JSON text\n"
+    "  --join-sep S          separator for --lists join (default \",\")\n"
+    "  --explode PATH        one row per element of the array at PATH (keys\n"
+    "                        joined with '.', e.g. items or orders.items);\n"
+    "                        repeatable: several paths give the cartesian product\n"
+    "  --max-depth N         objects and arrays deeper than N keys stay JSON text\n"
+    "  --max-rows-per-record N  a record exploding into more rows is an error\n"
+    "                        naming the line (default 10000)\n"
+    "  --on-collision error|first|last  two paths giving one column ({\"a.b\":1,\n"
+    "                        \"a\":{\"b\":2}}): reject the line (default), keep the\n"
+    "                        first or the last value\n"
+    "\n"
+    "output options:\n"
+    "  -o OUT, --output OUT  output directory (required)\n"
+    "  --single-file         one OUT/part-00000.csv in input order\n"
+    "  --partition-by P      Hive directories by P: a column (left out of the\n"
+    "                        files) or NAME=EXPR, e.g. date=to_date(ts); repeatable\n"
+    "  --format csv|hdf5     output format (default csv; hdf5 columns are typed)\n"
+    "  --compression C       hdf5: none, gzip or gzip:N (default gzip:4)\n"
+    "  --overwrite           replace an existing OUT once the new one is complete\n"
+    "\n"
+    "run options:\n"
+    "  --chunk-size SIZE     bytes per scan chunk (default 64M, cut down to give at\n"
+    "                        least 4 chunks per rank, not below 1M)\n"
+    "  --schedule dynamic|static  chunk scheduling (default dynamic)\n"
+    "  --max-line-bytes SIZE longer lines are rejected (default 16M)\n"
+    "  --progress, --no-progress, --quiet, -h/--help\n"
+    "\n"
+    "examples:\n"
+    "  mpirun -np 4 shardflow flatten orders.jsonl -o out/orders\n"
+    "  shardflow flatten api.jsonl --sep _ --lists join -o out/api --single-file\n"
+    "  shardflow flatten orders.jsonl --explode items --explode discounts -o out/lines\n"
+    "  shardflow flatten events.jsonl --partition-by date=to_date(ts) -o out/events\n";
+
+const char *const sf_schema_usage =
+    "usage: shardflow schema INPUT... [OPTIONS]\n"
+    "\n"
+    "Prints the flat schema of nested JSON Lines: every column `flatten` would\n"
+    "write with the same options, in the same order, with its type inferred over\n"
+    "the whole input (bool, int64, double, string; int64 and double widen to\n"
+    "double, any other mix to string; a column holding only nulls is string) and\n"
+    "how many rows hold a value. The inference is a distributed pass over all\n"
+    "lines, not a sample.\n"
+    "\n"
+    "options:\n"
+    "  --ddl duckdb|postgres|snowflake  print CREATE TABLE instead of the table\n"
+    "  --table NAME          table name for --ddl (default: the first input's name)\n"
+    "  --sep, --lists, --join-sep, --explode, --max-depth, --max-rows-per-record,\n"
+    "  --on-collision        as for `shardflow flatten`\n"
+    "  --chunk-size, --schedule, --max-line-bytes, --progress, --no-progress\n"
+    "\n"
+    "example:\n"
+    "  shardflow schema orders.jsonl --explode items --ddl duckdb\n";
+
+static int parse_count(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!*text || *end || errno || text[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    sf_flatten_opts_init(&o->fo);
+    sf_run_opts_init(&o->run);
+    o->format = "csv";
+    o->compression = "gzip:4";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        char name[48];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            val = eq + 1;
+            a = name;
+        }
+        static const char *const flags[] = {"--single-file", "--overwrite", "--progress",
+                                            "--no-progress", "--quiet", NULL};
+        int is_flag = 0;
+        for (int k = 0; flags[k]; k++)
+            is_flag |= strcmp(a, flags[k]) == 0;
+        if (is_flag) {
+            if (val)
+                return sf_cli_usage_error(usage, "option %s takes no value", a);
+            if (strcmp(a, "--single-file") == 0 && !schema)
+                o->single_file = 1;
+            else if (strcmp(a, "--overwrite") == 0 && !schema)
+                o->run.overwrite = 1;
+            else if (strcmp(a, "--progress") == 0)
+                o->run.progress = 1;
+            else if (strcmp(a, "--no-progress") == 0)
+                o->run.progress = 0;
+            else if (strcmp(a, "--quiet") == 0)
+                o->run.quiet = 1;
+            else
+                return sf_cli_usage_error(usage, "unknown option '%s'", a);
+            continue;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (o->ninputs == MAX_INPUTS)
+                return sf_cli_usage_error(usage, "too many inputs (at most %s)", "64");
+            o->inputs[o->ninputs++] = a;
+            continue;
+        }
+        if (!val) {
+            if (i + 1 >= argc)
+                return sf_cli_usage_error(usage, "option %s needs a value", a);
+            val = argv[++i];
+        }
+        uint64_t n;
+        if (strcmp(a, "--sep") == 0) {
+            if (!*val)
+                return sf_cli_usage_error(usage, "--sep must not be empty%s", "");
+            o->fo.sep = val;
+        } else if (strcmp(a, "--lists") == 0) {
+            if (sf_lists_policy_parse(val, &o->fo.lists) != 0)
+                return sf_cli_usage_error(usage, "--lists takes index, join or json, got '%s'",
+                                          val);
+        } else if (strcmp(a, "--join-sep") == 0) {
+            o->fo.join_sep = val;
+        } else if (strcmp(a, "--explode") == 0) {
+            if (o->fo.nexplode == SF_FLATTEN_MAX_EXPLODE)
+                return sf_cli_usage_error(usage, "too many --explode paths (at most %s)", "64");
+            o->explode[o->fo.nexplode++] = val;
+        } else if (strcmp(a, "--max-depth") == 0) {
+            if (parse_count(val, &n) != 0 || n > 100000)
+                return sf_cli_usage_error(usage, "--max-depth takes a number >= 0, got '%s'",
+                                          val);
+            o->fo.max_depth = (int)n;
+        } else if (strcmp(a, "--max-rows-per-record") == 0) {
+            if (parse_count(val, &n) != 0 || n == 0)
+                return sf_cli_usage_error(usage, "--max-rows-per-record takes a number >= 1, "
+                                          "got '%s'", val);
+            o->fo.max_rows = n;
+        } else if (strcmp(a, "--on-collision") == 0) {
+            if (sf_collision_policy_parse(val, &o->fo.on_collision) != 0)
+                return sf_cli_usage_error(usage, "--on-collision takes error, first or last, "
+                                          "got '%s'", val);
+        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && !schema) {
+            o->output = val;
+        } else if (strcmp(a, "--partition-by") == 0 && !schema) {
+            if (o->npartition == MAX_PARTITION)
+                return sf_cli_usage_error(usage, "too many --partition-by keys (at most %s)",
+                                          "16");
+            if (!*val || val[0] == '=')
+                return sf_cli_usage_error(usage, "--partition-by takes a column or NAME=EXPR, "
+                                          "got '%s'", val);
+            o->partition[o->npartition++] = val;
+        } else if (strcmp(a, "--format") == 0 && !schema) {
+            if (strcmp(val, "csv") != 0 && strcmp(val, "hdf5") != 0)
+                return sf_cli_usage_error(usage, "--format takes csv or hdf5, got '%s'", val);
+            o->format = val;
+        } else if (strcmp(a, "--compression") == 0 && !schema) {
+            o->compression = val;
+        } else if (strcmp(a, "--ddl") == 0 && schema) {
+            if (strcmp(val, "duckdb") != 0 && strcmp(val, "postgres") != 0 &&
+                strcmp(val, "snowflake") != 0)
+                return sf_cli_usage_error(usage, "--ddl takes duckdb, postgres or snowflake, "
+                                          "got '%s'", val);
+            o->ddl = val;
+        } else if (strcmp(a, "--table") == 0 && schema) {
+            o->table = val;
+        } else if (strcmp(a, "--chunk-size") == 0 || strcmp(a, "--max-line-bytes") == 0) {
+            uint64_t *dst = a[2] == 'c' ? &o->run.chunk_size : &o->run.scan.max_line;
+            if (sf_parse_size(val, dst) != 0 || *dst == 0)
+                return sf_cli_usage_error(usage, "invalid size '%s' (e.g. 4M, 64M, 1G)", val);
+        } else if (strcmp(a, "--schedule") == 0) {
+            if (strcmp(val, "dynamic") == 0)
+                o->run.scan.schedule = SF_SCHED_DYNAMIC;
+            else if (strcmp(val, "static") == 0)
+                o->run.scan.schedule = SF_SCHED_STATIC;
+            else
+                return sf_cli_usage_error(usage, "--schedule takes static or dynamic, got '%s'",
+                                          val);
+        } else {
+            return sf_cli_usage_error(usage, "unknown option '%s'", a);
+        }
+    }
+    o->fo.explode = o->explode;
+    if (o->ninputs == 0)
+        return sf_cli_usage_error(usage, "missing INPUT%s", "");
+    if (!schema && (!o->output || !*o->output))
+        return sf_cli_usage_error(usage, "missing -o OUT%s", "");
+    if (o->single_file && o->npartition)
+        return sf_cli_usage_error(usage, "--single-file and --partition-by exclude each "
+                                  "other%s", "");
+    if (o->single_file && strcmp(o->format, "hdf5") == 0)
+        return sf_cli_usage_error(usage, "--single-file writes CSV; for one HDF5 table per "
+                                  "chunk drop it%s", "");
+    return 0;
+}
+

@@ -1,0 +1,431 @@
+/* flatten_write.c - `shardflow flatten`, the write pass: the same chunks
+ * again through an engine seeded with the merged dictionary; chunk k's
+ * rows go to part-k (input order within and across parts), to DIR/part-k
+ * per partition value (--partition-by, Hive paths by io/hive), or
+ * (--single-file) to a headerless piece copied into place at its offset by
+ * the rank that wrote it. Files are written through io/table_writer, as
+ * their column's inferred type in CSV and HDF5 alike. */
+#include "cli/flatten_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fmt.h"
+#include "io/fsutil.h"
+#include "io/hive.h"
+
+static int resolve_column(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
+{
+    fl *F = ctx;
+    int64_t id = sf_flatten_column_find(F->eng, name, len);
+    if (id < 0)
+        return -1;
+    *slot = (int)id;
+    *type = F->types[id];
+    return 0;
+}
+
+static void mark_ref(void *ctx, int slot)
+{
+    fl *F = ctx;
+    for (size_t i = 0; i < F->nprefs; i++) {
+        if (F->prefs[i] == slot)
+            return;
+    }
+    F->prefs[F->nprefs++] = slot;
+}
+
+static int setup_write(fl *F)
+{
+    F->prefs = calloc(F->ncols + MAX_PARTITION + 1, sizeof *F->prefs);
+    F->fcols = calloc(F->ncols + 1, sizeof *F->fcols);
+    F->fnames = calloc(F->ncols + 1, sizeof *F->fnames);
+    F->ftypes = calloc(F->ncols + 1, sizeof *F->ftypes);
+    F->dense = calloc(F->ncols + 1, sizeof *F->dense);
+    F->typedrow = calloc(F->ncols + 1, sizeof *F->typedrow);
+    F->hrow = calloc(F->ncols + 1, sizeof *F->hrow);
+    F->piece = calloc(F->nchunks + 1, sizeof *F->piece);
+    if (!F->prefs || !F->fcols || !F->fnames || !F->ftypes || !F->dense || !F->typedrow ||
+        !F->hrow || !F->piece)
+        return sf_fl_nomem(F);
+    sf_arena_init(&F->scratch, 16 * 1024);
+    for (int k = 0; k < F->o->npartition; k++) {
+        pspec *p = &F->ps[F->nps++];
+        const char *arg = F->o->partition[k], *eq = strchr(arg, '=');
+        p->col = -1;
+        p->name = eq ? strndup(arg, (size_t)(eq - arg)) : strdup(arg);
+        if (!p->name)
+            return sf_fl_nomem(F);
+        p->text = eq ? eq + 1 : arg;
+        if (!eq) {
+            int64_t id = sf_flatten_column_find(F->eng, arg, strlen(arg));
+            if (id < 0)
+                return sf_error_set(&F->err, SF_E_SPEC, "--partition-by %s: no such column "
+                                    "(give NAME=EXPR for a derived key)", arg);
+            p->col = (int)id;
+            mark_ref(F, p->col);
+            continue;
+        }
+        if (sf_flatten_column_find(F->eng, p->name, strlen(p->name)) >= 0)
+            return sf_error_set(&F->err, SF_E_SPEC, "--partition-by %s: '%s' is already a "
+                                "column; name the key differently", arg, p->name);
+        sf_expr_columns cols = {resolve_column, F};
+        sf_error e;
+        sf_error_clear(&e);
+        p->expr = sf_expr_parse(p->text, &cols, 0, &e);
+        if (!p->expr)
+            return sf_error_set(&F->err, e.code == SF_E_NOMEM ? SF_E_NOMEM : SF_E_SPEC,
+                                "--partition-by %s: %s", arg, e.msg);
+        sf_expr_visit_columns(p->expr, mark_ref, F);
+    }
+    for (size_t i = 0; i < F->ncols; i++) {
+        int skip = 0;
+        for (size_t k = 0; k < F->nps; k++)
+            skip |= F->ps[k].col == (int)i;
+        if (skip)
+            continue;
+        F->fcols[F->nfcols] = (int)i;
+        F->fnames[F->nfcols] = F->names[i];
+        F->ftypes[F->nfcols] = F->types[i];
+        F->nfcols++;
+    }
+    if (F->h5 && F->nfcols && sf_h5_check_columns(F->nfcols, F->fnames, &F->err) != 0)
+        return SF_E_SPEC;
+    return 0;
+}
+
+/* v as a value of column type t: int64 widens to double, anything else in
+ * a string column becomes its CSV text (in the scratch arena). */
+static sf_value typed(fl *F, const sf_value *v, sf_type t)
+{
+    if (v->type == SF_NULL || v->type == t)
+        return *v;
+    if (t == SF_DOUBLE && v->type == SF_INT)
+        return sf_double((double)v->u.i);
+    char b[SF_FMT_BUF];
+    const char *p = b;
+    size_t n;
+    switch (v->type) {
+    case SF_BOOL: p = v->u.b ? "true" : "false"; n = strlen(p); break;
+    case SF_INT: n = (size_t)sf_fmt_int(v->u.i, b); break;
+    case SF_DOUBLE: n = (size_t)sf_fmt_double(v->u.d, b); break;
+    default: return *v;
+    }
+    char *s = sf_arena_memdup(&F->scratch, p, n);
+    return s ? sf_string(s, n) : sf_null();
+}
+
+/* The file of the current chunk for the partition path in F->dir ("" when
+ * unpartitioned): opened on first use. */
+static int open_part(fl *F, part **out)
+{
+    const char *dir = F->dir.n ? (const char *)F->dir.p : "";
+    uint64_t h = sf_hash_bytes(dir, F->dir.n, 0);
+    uint32_t *idx = F->partmap ? sf_hmap_find(F->partmap, dir, F->dir.n, h) : NULL;
+    if (idx) {
+        *out = &F->parts[*idx];
+        return 0;
+    }
+    if (!F->partmap && !(F->partmap = sf_hmap_new(sizeof(uint32_t), 16)))
+        return sf_fl_nomem(F);
+    if (F->nparts == F->partcap) {
+        size_t cap = F->partcap ? F->partcap * 2 : 8;
+        part *p = realloc(F->parts, cap * sizeof *p);
+        if (!p)
+            return sf_fl_nomem(F);
+        F->parts = p;
+        F->partcap = cap;
+    }
+    part *p = &F->parts[F->nparts];
+    memset(p, 0, sizeof *p);
+    sf_buf rel = SF_BUF_INIT;
+    int rc;
+    if (F->o->single_file)
+        rc = sf_buf_printf(&rel, "_pieces/piece-%0*zu.csv", F->digits, F->chunk);
+    else
+        rc = sf_buf_printf(&rel, "%.*s%spart-%0*zu.%s", (int)F->dir.n, dir, F->dir.n ? "/" : "",
+                           F->digits, F->chunk, F->h5 ? "h5" : "csv");
+    char *path = NULL;
+    if (!rc) {
+        size_t n = strlen(F->life.stage.tmpdir) + rel.n + 2;
+        path = malloc(n);
+        if (path)
+            snprintf(path, n, "%s/%s", F->life.stage.tmpdir, (const char *)rel.p);
+    }
+    if (rc || !path) {
+        sf_buf_free(&rel);
+        free(path);
+        return sf_fl_nomem(F);
+    }
+    *strrchr(path, '/') = '\0';
+    rc = sf_mkdirs(path, &F->err);
+    path[strlen(path)] = '/';
+    /* Pieces of --single-file are headless: the header is written once. */
+    sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, &F->h5opt, !F->o->single_file};
+    if (!rc)
+        rc = sf_table_writer_open(&p->w, F->h5 ? SF_TABLE_HDF5 : SF_TABLE_CSV, path, &schema,
+                                  &F->err);
+    free(path);
+    if (rc) {
+        sf_buf_free(&rel);
+        return rc;
+    }
+    p->rel = (char *)rel.p;
+    int inserted;
+    uint32_t *slot = sf_hmap_upsert(F->partmap, dir, F->dir.n, h, &inserted);
+    if (!slot)
+        return sf_fl_nomem(F);
+    *slot = (uint32_t)F->nparts++;
+    *out = p;
+    return 0;
+}
+
+int sf_fl_write_rows(fl *F)
+{
+    sf_arena_reset(&F->scratch);
+    for (size_t r = 0; r < sf_flatten_nrows(F->eng); r++) {
+        size_t nc;
+        const sf_flatten_cell *cells = sf_flatten_row(F->eng, r, &nc);
+        for (size_t i = 0; i < nc; i++) {
+            if (cells[i].col >= F->ncols)
+                return sf_error_set(&F->err, SF_E_INTERNAL, "the write pass found a column the "
+                                    "schema pass did not see: did the input change?");
+            F->dense[cells[i].col] = cells[i].v;
+        }
+        F->dir.n = 0;
+        if (F->nps) {
+            for (size_t i = 0; i < F->nprefs; i++)
+                F->typedrow[F->prefs[i]] = typed(F, &F->dense[F->prefs[i]],
+                                                 F->types[F->prefs[i]]);
+            const char *names[MAX_PARTITION];
+            for (size_t k = 0; k < F->nps; k++) {
+                const pspec *p = &F->ps[k];
+                names[k] = p->name;
+                F->pvals[k] = p->expr ? sf_expr_eval(p->expr, F->typedrow, &F->scratch)
+                                      : F->typedrow[p->col];
+            }
+            if (sf_hive_dirname(names, F->pvals, F->nps, &F->dir) != 0)
+                return sf_fl_nomem(F);
+        }
+        part *p;
+        int rc = open_part(F, &p);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < F->nfcols; i++)
+            F->hrow[i] = typed(F, &F->dense[F->fcols[i]], F->ftypes[i]);
+        rc = sf_table_writer_append(p->w, F->hrow, NULL);
+        if (rc)
+            return sf_error_set(&F->err, rc, "%s: cannot buffer a row", p->rel);
+        p->rows++;
+        for (size_t i = 0; i < nc; i++)
+            F->dense[cells[i].col] = sf_null();
+    }
+    return 0;
+}
+
+static int add_file(fl *F, const char *rel, uint64_t rows, uint64_t bytes)
+{
+    return sf_life_add_file(&F->life, rel, rows, bytes) ? sf_fl_nomem(F) : 0;
+}
+
+/* Closes the files of the chunk just written; keeps the first error. */
+static int close_parts(fl *F, int rc)
+{
+    for (size_t i = 0; i < F->nparts; i++) {
+        part *p = &F->parts[i];
+        uint64_t bytes = 0, rows = 0;
+        sf_error e;
+        int crc = sf_table_writer_close(p->w, &rows, &bytes, &e);
+        if (crc && !rc) {
+            F->err = e;
+            rc = crc;
+        }
+        if (!rc && F->o->single_file)
+            F->piece[F->chunk] = bytes;
+        else if (!rc)
+            rc = add_file(F, p->rel, p->rows, bytes);
+        free(p->rel);
+    }
+    F->nparts = 0;
+    sf_hmap_free(F->partmap);
+    F->partmap = NULL;
+    return rc;
+}
+
+static int on_chunk_begin(void *ctx, size_t chunk)
+{
+    fl *F = ctx;
+    F->chunk = chunk;
+    return 0;
+}
+
+static int on_chunk_end_write(void *ctx, size_t chunk, uint64_t bytes)
+{
+    fl *F = ctx;
+    (void)chunk;
+    F->c.bytes_scanned += bytes;
+    return close_parts(F, 0);
+}
+
+/* --single-file: each rank copies its pieces into OUT/part-00000.csv at
+ * their offsets, after the header. Collective. */
+static int assemble_single(fl *F)
+{
+    uint64_t *sizes = calloc(F->nchunks + 1, sizeof *sizes);
+    if (!sizes)
+        MPI_Abort(F->comm, 1); /* cannot take part in the reduction */
+    MPI_Allreduce(F->piece, sizes, (int)F->nchunks, MPI_UINT64_T, MPI_SUM, F->comm);
+    int rc = 0;
+    size_t n = strlen(F->life.stage.tmpdir) + 64;
+    char *path = malloc(n), *piece = malloc(n);
+    if (!path || !piece)
+        MPI_Abort(F->comm, 1);
+    snprintf(path, n, "%s/part-%0*d.csv", F->life.stage.tmpdir, F->digits, 0);
+    uint64_t header = 0;
+    if (F->rank == 0) {
+        sf_table_writer *w = NULL;
+        sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, NULL, 1};
+        rc = sf_table_writer_open(&w, SF_TABLE_CSV, path, &schema, &F->err);
+        if (!rc)
+            rc = sf_table_writer_close(w, NULL, &header, &F->err);
+    }
+    MPI_Bcast(&header, 1, MPI_UINT64_T, 0, F->comm);
+    if (sf_fl_agree(F, rc, 0)) {
+        free(sizes);
+        free(path);
+        free(piece);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        rc = sf_error_set(&F->err, SF_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    uint64_t off = header;
+    char *buf = rc ? NULL : malloc((size_t)4 << 20);
+    if (!rc && !buf)
+        rc = sf_fl_nomem(F);
+    for (size_t k = 0; k < F->nchunks && !rc; k++) {
+        uint64_t at = off;
+        off += sizes[k];
+        if (!F->piece[k])
+            continue;
+        snprintf(piece, n, "%s/_pieces/piece-%0*zu.csv", F->life.stage.tmpdir, F->digits, k);
+        int in = open(piece, O_RDONLY);
+        if (in < 0) {
+            rc = sf_error_set(&F->err, SF_E_IO, "cannot open '%s': %s", piece, strerror(errno));
+            break;
+        }
+        for (;;) {
+            ssize_t got = read(in, buf, (size_t)4 << 20);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0) {
+                rc = sf_error_set(&F->err, SF_E_IO, "cannot read '%s': %s", piece,
+                                  strerror(errno));
+                break;
+            }
+            if (got == 0)
+                break;
+            for (ssize_t done = 0; done < got && !rc;) {
+                ssize_t w = pwrite(fd, buf + done, (size_t)(got - done), (off_t)at);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w < 0)
+                    rc = sf_error_set(&F->err, SF_E_IO, "cannot write '%s': %s", path,
+                                      strerror(errno));
+                else {
+                    done += w;
+                    at += (uint64_t)w;
+                }
+            }
+            if (rc)
+                break;
+        }
+        close(in);
+        unlink(piece);
+    }
+    free(buf);
+    if (fd >= 0 && fsync(fd) != 0 && !rc)
+        rc = sf_error_set(&F->err, SF_E_IO, "cannot sync '%s': %s", path, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && !rc)
+        rc = sf_error_set(&F->err, SF_E_IO, "cannot close '%s': %s", path, strerror(errno));
+    if (sf_fl_agree(F, rc, 0)) {
+        free(sizes);
+        free(path);
+        free(piece);
+        return -1;
+    }
+    if (F->rank == 0) {
+        snprintf(piece, n, "%s/_pieces", F->life.stage.tmpdir);
+        sf_error ignored;
+        sf_rmtree(piece, &ignored);
+        if (truncate(path, (off_t)off) != 0)
+            rc = sf_error_set(&F->err, SF_E_IO, "cannot truncate '%s': %s", path,
+                              strerror(errno));
+        if (!rc)
+            rc = add_file(F, path + strlen(F->life.stage.tmpdir) + 1, 0, off);
+    }
+    free(sizes);
+    free(path);
+    free(piece);
+    return sf_fl_agree(F, rc, 0) ? -1 : 0;
+}
+
+int sf_fl_write_pass(fl *F)
+{
+    int rc = setup_write(F);
+    if (sf_fl_agree(F, rc, 1))
+        return -1;
+    F->pass = 2;
+    memset(&F->c, 0, sizeof F->c);
+    sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin, on_chunk_end_write,
+                         F};
+    rc = sf_fl_scan(F, &sink);
+    rc = close_parts(F, rc);
+    if (sf_fl_agree(F, rc, 0))
+        return -1;
+    /* An unpartitioned output with no rows still gets its header. */
+    uint64_t mine = F->c.rows, rows = 0;
+    MPI_Allreduce(&mine, &rows, 1, MPI_UINT64_T, MPI_SUM, F->comm);
+    if (rows == 0 && F->nps == 0 && !F->o->single_file && F->rank == 0) {
+        F->chunk = 0;
+        F->dir.n = 0;
+        part *p;
+        rc = open_part(F, &p);
+        rc = close_parts(F, rc);
+    }
+    if (sf_fl_agree(F, rc, 0))
+        return -1;
+    if (F->o->single_file && assemble_single(F) != 0)
+        return -1;
+    return 0;
+}
+
+
+void sf_fl_write_free(fl *F)
+{
+    free(F->fcols);
+    free(F->fnames);
+    free(F->ftypes);
+    for (size_t k = 0; k < F->nps; k++) {
+        free(F->ps[k].name);
+        sf_expr_free(F->ps[k].expr);
+    }
+    free(F->prefs);
+    free(F->dense);
+    free(F->typedrow);
+    free(F->hrow);
+    sf_arena_free(&F->scratch);
+    sf_buf_free(&F->dir);
+    for (size_t i = 0; i < F->nparts; i++) {
+        sf_error ignored;
+        sf_table_writer_close(F->parts[i].w, NULL, NULL, &ignored);
+        free(F->parts[i].rel);
+    }
+    free(F->parts);
+    sf_hmap_free(F->partmap);
+    free(F->piece);
+}
