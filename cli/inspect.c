@@ -1,9 +1,9 @@
 /* inspect.c - `shardflow inspect` and `shardflow cat` (see inspect.h).
  *
- * Both start from the same list of tables ("sources"): every part file
- * under the output directory, skipping names that start with '_' or '.'
- * (_SUCCESS, _MANIFEST.json, _temporary, ...), every table group of an
- * .h5 file, sorted by partition path and then by file name. Invariant: the
+ * Both start from the same list of tables ("sources", io/dataset): every
+ * part file under the output directory, skipping names that start with '_'
+ * or '.' (_SUCCESS, _MANIFEST.json, _temporary, ...), every table group of
+ * an .h5 file, sorted by partition path and then by file name. Invariant: the
  * CSV text `cat` prints depends only on that list and the values in it, not
  * on the file format, which is what makes the CSV and HDF5 outputs of a job
  * print the same. CSV part files are read through mmap, HDF5 tables in
@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/fmt.h"
 #include "io/csv.h"
+#include "io/dataset.h"
 #include "io/h5read.h"
 #include "io/hive.h"
 #include "io/manifest.h"
@@ -61,216 +62,10 @@ const char *const sf_cat_usage =
     "  --format csv  the output format (csv is the only one)\n"
     "  -h, --help    this help\n";
 
-typedef enum { SRC_CSV, SRC_H5 } src_kind;
-
-typedef struct source {
-    char *part;  /* partition path, "" when unpartitioned */
-    char *file;  /* path of the file */
-    char *name;  /* what inspect lists: the file relative to the output, ":/group" */
-    char *group; /* HDF5 table group ("" for the root); NULL for CSV */
-    src_kind kind;
-} source;
-
-typedef struct output {
-    const char *path;
-    int is_dir;
-    source *s;
-    size_t n, cap;
-} output;
-
-static void output_free(output *o)
-{
-    for (size_t i = 0; i < o->n; i++) {
-        free(o->s[i].part);
-        free(o->s[i].file);
-        free(o->s[i].name);
-        free(o->s[i].group);
-    }
-    free(o->s);
-    o->s = NULL;
-    o->n = o->cap = 0;
-}
-
-/* "a" + sep + "b", or the non-empty one of them. New string or NULL. */
-static char *join(const char *a, const char *sep, const char *b)
-{
-    if (!a[0] || !b[0]) {
-        return strdup(a[0] ? a : b);
-    }
-    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s%s", a, sep, b);
-    return s;
-}
-
-static int push_source(output *o, src_kind kind, const char *file, const char *part,
-                       const char *name, const char *group, sf_error *err)
-{
-    if (o->n == o->cap) {
-        size_t ncap = o->cap ? o->cap * 2 : 32;
-        source *s = realloc(o->s, ncap * sizeof *s);
-        if (!s)
-            return sf_error_set(err, SF_E_NOMEM, "out of memory");
-        o->s = s;
-        o->cap = ncap;
-    }
-    source *s = &o->s[o->n];
-    memset(s, 0, sizeof *s);
-    s->kind = kind;
-    s->file = strdup(file);
-    s->part = strdup(part);
-    s->name = group && group[0] ? join(name, ":/", group) : strdup(name);
-    s->group = group ? strdup(group) : NULL;
-    o->n++;
-    if (!s->file || !s->part || !s->name || (group && !s->group))
-        return sf_error_set(err, SF_E_NOMEM, "out of memory");
-    return 0;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* 1 if the file starts with the HDF5 signature. */
-static int looks_hdf5(const char *path)
-{
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    unsigned char head[8];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    return n == sizeof head && memcmp(head, sig, sizeof sig) == 0;
-}
-
-/* Adds the tables of one file. partdir is the partition directory it sits
- * in; name is what inspect shows. direct: the file was named on the command
- * line, so its kind is sniffed rather than taken from its extension. */
-static int add_file(output *o, const char *file, const char *partdir, const char *name,
-                    int direct, sf_error *err)
-{
-    int h5 = ends_with(file, ".h5") || ends_with(file, ".hdf5");
-    int csv = ends_with(file, ".csv");
-    if (direct && !h5 && !csv) {
-        h5 = looks_hdf5(file);
-        csv = !h5;
-    }
-    if (csv)
-        return push_source(o, SRC_CSV, file, partdir, name, NULL, err);
-    if (!h5)
-        return 0; /* not a part file: a README or the like */
-    char **tables = NULL;
-    size_t nt = 0;
-    int rc = sf_h5_tables(file, &tables, &nt, err);
-    for (size_t i = 0; i < nt && !rc; i++) {
-        char *part = join(partdir, "/", tables[i]);
-        rc = part ? push_source(o, SRC_H5, file, part, name, tables[i], err)
-                  : sf_error_set(err, SF_E_NOMEM, "out of memory");
-        free(part);
-    }
-    sf_h5_tables_free(tables, nt);
-    return rc;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Walks dir (whose path relative to the output is rel). */
-static int walk(output *o, const char *dir, const char *rel, int depth, sf_error *err)
-{
-    if (depth > 32)
-        return sf_error_set(err, SF_E_LIMIT, "%s: directories nested too deep", dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return sf_error_set(err, SF_E_IO, "cannot read directory '%s': %s", dir, strerror(errno));
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    struct dirent *e;
-    while (!rc && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '_' || e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **p = realloc(names, cap * sizeof *p);
-            if (!p) {
-                rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
-                break;
-            }
-            names = p;
-        }
-        names[n] = strdup(e->d_name);
-        if (!names[n])
-            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
-        else
-            n++;
-    }
-    closedir(d);
-    /* qsort wants a non-NULL array even for no elements. */
-    if (!rc && n > 1)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && !rc; i++) {
-        char *path = join(dir, "/", names[i]);
-        char *relpath = join(rel, "/", names[i]);
-        struct stat st;
-        if (!path || !relpath)
-            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
-        else if (stat(path, &st) != 0)
-            rc = sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", path, strerror(errno));
-        else if (S_ISDIR(st.st_mode))
-            rc = walk(o, path, relpath, depth + 1, err);
-        else if (S_ISREG(st.st_mode))
-            rc = add_file(o, path, rel, relpath, 0, err);
-        free(path);
-        free(relpath);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
-}
-
-static int cmp_source(const void *a, const void *b)
-{
-    const source *x = a, *y = b;
-    int c = strcmp(x->part, y->part);
-    return c ? c : strcmp(x->name, y->name);
-}
-
-/* Lists the tables of the output at path, in partition order. */
-static int collect(output *o, const char *path, sf_error *err)
-{
-    memset(o, 0, sizeof *o);
-    o->path = path;
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return sf_error_set(err, errno == ENOENT ? SF_E_NOTFOUND : SF_E_IO, "cannot open '%s': %s",
-                            path, strerror(errno));
-    int rc;
-    if (S_ISDIR(st.st_mode)) {
-        o->is_dir = 1;
-        rc = walk(o, path, "", 0, err);
-    } else {
-        const char *base = strrchr(path, '/');
-        rc = add_file(o, path, "", base ? base + 1 : path, 1, err);
-    }
-    if (rc)
-        return rc;
-    if (o->n > 1)
-        qsort(o->s, o->n, sizeof *o->s, cmp_source);
-    for (size_t i = 1; i < o->n; i++) {
-        if (o->s[i].kind != o->s[0].kind)
-            return sf_error_set(err, SF_E_INVAL, "%s: mixes CSV and HDF5 files ('%s' and '%s')",
-                                path, o->s[0].name, o->s[i].name);
-    }
-    return 0;
-}
+/* The dataset reader's types (io/dataset.h), by their short names here. */
+typedef sf_dataset_source source;
+typedef sf_dataset output;
+typedef sf_dataset_table table;
 
 /* ---- CSV text on a stdio stream ---- */
 
@@ -334,112 +129,6 @@ static void em_partition(emitter *e, const sf_hive_parts *kv)
     }
 }
 
-/* ---- reading tables ---- */
-
-typedef struct mapped {
-    char *p;
-    size_t n;
-} mapped;
-
-static int map_file(const char *path, mapped *m, sf_error *err)
-{
-    m->p = NULL;
-    m->n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sf_error_set(err, SF_E_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) != 0) {
-        rc = sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", path, strerror(errno));
-    } else if (st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED)
-            rc = sf_error_set(err, SF_E_IO, "cannot map '%s': %s", path, strerror(errno));
-        else {
-            m->p = p;
-            m->n = (size_t)st.st_size;
-        }
-    }
-    close(fd);
-    return rc;
-}
-
-static void unmap_file(mapped *m)
-{
-    if (m->p)
-        munmap(m->p, m->n);
-    m->p = NULL;
-}
-
-/* One open table of either kind. */
-typedef struct table {
-    const source *src;
-    mapped map;
-    sf_csv_reader *csv;
-    sf_h5_reader *h5;
-    char **cols; /* column names (new strings) */
-    size_t ncols;
-} table;
-
-static void table_close(table *t)
-{
-    sf_csv_reader_free(t->csv);
-    unmap_file(&t->map);
-    sf_h5_reader_close(t->h5);
-    for (size_t c = 0; c < t->ncols; c++)
-        free(t->cols[c]);
-    free(t->cols);
-    memset(t, 0, sizeof *t);
-}
-
-static int table_open(table *t, const source *s, sf_error *err)
-{
-    memset(t, 0, sizeof *t);
-    t->src = s;
-    int rc;
-    if (s->kind == SRC_H5) {
-        rc = sf_h5_reader_open(&t->h5, s->file, s->group, err);
-        if (rc)
-            return rc;
-        t->ncols = sf_h5_reader_ncols(t->h5);
-        t->cols = calloc(t->ncols ? t->ncols : 1, sizeof *t->cols);
-        if (!t->cols)
-            return sf_error_set(err, SF_E_NOMEM, "out of memory");
-        for (size_t c = 0; c < t->ncols; c++) {
-            t->cols[c] = strdup(sf_h5_reader_name(t->h5, c));
-            if (!t->cols[c])
-                return sf_error_set(err, SF_E_NOMEM, "out of memory");
-        }
-        return 0;
-    }
-    rc = map_file(s->file, &t->map, err);
-    if (rc)
-        return rc;
-    t->csv = sf_csv_reader_new(t->map.p ? t->map.p : "", t->map.n, s->file);
-    if (!t->csv)
-        return sf_error_set(err, SF_E_NOMEM, "out of memory");
-    const sf_csv_field *f;
-    size_t nf;
-    rc = sf_csv_reader_next(t->csv, &f, &nf, err);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return sf_error_set(err, SF_E_PARSE, "%s: empty CSV file (no header line)", s->file);
-    t->ncols = nf;
-    t->cols = calloc(nf ? nf : 1, sizeof *t->cols);
-    if (!t->cols)
-        return sf_error_set(err, SF_E_NOMEM, "out of memory");
-    for (size_t c = 0; c < nf; c++) {
-        t->cols[c] = strndup(f[c].p, f[c].n);
-        if (!t->cols[c])
-            return sf_error_set(err, SF_E_NOMEM, "out of memory");
-    }
-    return 0;
-}
-
-/* Emits up to *left rows of t (led by the partition fields), counting
- * them down. */
 static int table_emit(table *t, emitter *e, const sf_hive_parts *kv, uint64_t *left, sf_error *err)
 {
     while (*left > 0) {
@@ -614,7 +303,7 @@ static int merge_emit(const output *o, size_t first, size_t last, const row_orde
     cursor *c = calloc(n, sizeof *c);
     int rc = c ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
-        rc = table_open(&c[i].t, &o->s[first + i], err);
+        rc = sf_dataset_table_open(&c[i].t, &o->s[first + i], err);
         int same = !rc && c[i].t.ncols == head->ncols && head->ncols == ord->ncols;
         for (size_t k = 0; same && k < head->ncols; k++)
             same = strcmp(c[i].t.cols[k], head->cols[k]) == 0;
@@ -642,7 +331,7 @@ static int merge_emit(const output *o, size_t first, size_t last, const row_orde
         rc = cursor_next(&c[best], ord, err);
     }
     for (size_t i = 0; c && i < n; i++) {
-        table_close(&c[i].t);
+        sf_dataset_table_close(&c[i].t);
         free(c[i].row);
     }
     free(c);
@@ -664,7 +353,7 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
         rc = sf_hive_parse(o->s[0].part, first, err);
     /* The first table fixes the header everything else must match. */
     if (!rc)
-        rc = table_open(&head, &o->s[0], err);
+        rc = sf_dataset_table_open(&head, &o->s[0], err);
     if (!rc) {
         for (size_t k = 0; k < first->n; k++) {
             size_t n;
@@ -703,7 +392,7 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
                                   "%s: partition keys of '%s' differ from those of '%s'", o->path,
                                   o->s[i].part, o->s[0].part);
             if (!rc)
-                rc = table_open(&t, &o->s[i], err);
+                rc = sf_dataset_table_open(&t, &o->s[i], err);
             int same = !rc && t.ncols == head.ncols;
             for (size_t c = 0; same && c < t.ncols; c++)
                 same = strcmp(t.cols[c], head.cols[c]) == 0;
@@ -715,12 +404,12 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
             rc = table_emit(cur, &e, i > 0 ? kv : first, &left, err);
         /* head stays open to the end: its column names are the header. */
         if (i > 0)
-            table_close(&t);
+            sf_dataset_table_close(&t);
     }
     if (ordered)
         order_free(&ord);
-    table_close(&head);
-    table_close(&t);
+    sf_dataset_table_close(&head);
+    sf_dataset_table_close(&t);
     if (first)
         sf_hive_parts_free(first);
     if (kv)
@@ -795,10 +484,10 @@ int sf_cat_main(int argc, char **argv)
     output o;
     sf_error err;
     sf_error_clear(&err);
-    int rc = collect(&o, path, &err);
+    int rc = sf_dataset_open(&o, path, &err);
     if (!rc)
         rc = emit(&o, stdout, UINT64_MAX, &err);
-    output_free(&o);
+    sf_dataset_free(&o);
     int code = finish_stdout("cat");
     return rc ? fail("cat", &err) : code;
 }
@@ -824,7 +513,7 @@ static int measure(const source *s, uint64_t *rows, uint64_t *bytes, sf_error *e
         return sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", s->file, strerror(errno));
     *bytes = (uint64_t)st.st_size;
     table t;
-    int rc = table_open(&t, s, err);
+    int rc = sf_dataset_table_open(&t, s, err);
     if (!rc && t.h5) {
         *rows = sf_h5_reader_nrows(t.h5);
     } else if (!rc) {
@@ -833,7 +522,7 @@ static int measure(const source *s, uint64_t *rows, uint64_t *bytes, sf_error *e
         while ((rc = sf_csv_reader_next(t.csv, &f, &nf, err)) > 0)
             (*rows)++;
     }
-    table_close(&t);
+    sf_dataset_table_close(&t);
     return rc;
 }
 
@@ -860,7 +549,7 @@ static void print_header(const output *o, const table *t)
     else
         printf("format:     csv\n");
     if (o->is_dir) {
-        char *success = join(o->path, "/", "_SUCCESS");
+        char *success = sf_dataset_join(o->path, "/", "_SUCCESS");
         struct stat st;
         int ok = success && stat(success, &st) == 0;
         printf("committed:  %s\n", ok ? "yes (_SUCCESS present)"
@@ -927,17 +616,17 @@ int sf_inspect_main(int argc, char **argv)
     output o;
     sf_error err;
     sf_error_clear(&err);
-    int rc = collect(&o, path, &err);
+    int rc = sf_dataset_open(&o, path, &err);
     table first;
     memset(&first, 0, sizeof first);
     if (!rc && o.n == 0) {
         printf("output:     %s\n", path);
         printf("tables:     none (no part files: an output without rows, or not an output)\n");
     } else if (!rc) {
-        rc = table_open(&first, &o.s[0], &err);
+        rc = sf_dataset_table_open(&first, &o.s[0], &err);
         if (!rc)
             print_header(&o, &first);
-        table_close(&first);
+        sf_dataset_table_close(&first);
     }
     uint64_t total_rows = 0, total_bytes = 0;
     size_t nparts = 0, nfiles = 0;
@@ -992,7 +681,8 @@ int sf_inspect_main(int argc, char **argv)
         printf("first %llu rows:\n", (unsigned long long)head);
         rc = emit(&o, stdout, head, &err);
     }
-    output_free(&o);
+    sf_dataset_free(&o);
     int code = finish_stdout("inspect");
     return rc ? fail("inspect", &err) : code;
 }
+

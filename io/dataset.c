@@ -1,0 +1,298 @@
+/* dataset.c - a shardflow output's tables, listed and opened (see
+ * dataset.h). */
+#include "io/dataset.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void sf_dataset_free(sf_dataset *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        free(o->s[i].part);
+        free(o->s[i].file);
+        free(o->s[i].name);
+        free(o->s[i].group);
+    }
+    free(o->s);
+    o->s = NULL;
+    o->n = o->cap = 0;
+}
+
+/* "a" + sep + "b", or the non-empty one of them. New string or NULL. */
+char *sf_dataset_join(const char *a, const char *sep, const char *b)
+{
+    if (!a[0] || !b[0]) {
+        return strdup(a[0] ? a : b);
+    }
+    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s%s", a, sep, b);
+    return s;
+}
+
+static int push_source(sf_dataset *o, sf_dataset_kind kind, const char *file, const char *part,
+                       const char *name, const char *group, sf_error *err)
+{
+    if (o->n == o->cap) {
+        size_t ncap = o->cap ? o->cap * 2 : 32;
+        sf_dataset_source *s = realloc(o->s, ncap * sizeof *s);
+        if (!s)
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        o->s = s;
+        o->cap = ncap;
+    }
+    sf_dataset_source *s = &o->s[o->n];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->file = strdup(file);
+    s->part = strdup(part);
+    s->name = group && group[0] ? sf_dataset_join(name, ":/", group) : strdup(name);
+    s->group = group ? strdup(group) : NULL;
+    o->n++;
+    if (!s->file || !s->part || !s->name || (group && !s->group))
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* 1 if the file starts with the HDF5 signature. */
+static int looks_hdf5(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && memcmp(head, sig, sizeof sig) == 0;
+}
+
+/* Adds the tables of one file. partdir is the partition directory it sits
+ * in; name is what inspect shows. direct: the file was named on the command
+ * line, so its kind is sniffed rather than taken from its extension. */
+static int add_file(sf_dataset *o, const char *file, const char *partdir, const char *name,
+                    int direct, sf_error *err)
+{
+    int h5 = ends_with(file, ".h5") || ends_with(file, ".hdf5");
+    int csv = ends_with(file, ".csv");
+    if (direct && !h5 && !csv) {
+        h5 = looks_hdf5(file);
+        csv = !h5;
+    }
+    if (csv)
+        return push_source(o, SRC_CSV, file, partdir, name, NULL, err);
+    if (!h5)
+        return 0; /* not a part file: a README or the like */
+    char **tables = NULL;
+    size_t nt = 0;
+    int rc = sf_h5_tables(file, &tables, &nt, err);
+    for (size_t i = 0; i < nt && !rc; i++) {
+        char *part = sf_dataset_join(partdir, "/", tables[i]);
+        rc = part ? push_source(o, SRC_H5, file, part, name, tables[i], err)
+                  : sf_error_set(err, SF_E_NOMEM, "out of memory");
+        free(part);
+    }
+    sf_h5_tables_free(tables, nt);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Walks dir (whose path relative to the sf_dataset is rel). */
+static int walk(sf_dataset *o, const char *dir, const char *rel, int depth, sf_error *err)
+{
+    if (depth > 32)
+        return sf_error_set(err, SF_E_LIMIT, "%s: directories nested too deep", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return sf_error_set(err, SF_E_IO, "cannot read directory '%s': %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while (!rc && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '_' || e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **p = realloc(names, cap * sizeof *p);
+            if (!p) {
+                rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+                break;
+            }
+            names = p;
+        }
+        names[n] = strdup(e->d_name);
+        if (!names[n])
+            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    /* qsort wants a non-NULL array even for no elements. */
+    if (!rc && n > 1)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *path = sf_dataset_join(dir, "/", names[i]);
+        char *relpath = sf_dataset_join(rel, "/", names[i]);
+        struct stat st;
+        if (!path || !relpath)
+            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+        else if (stat(path, &st) != 0)
+            rc = sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", path, strerror(errno));
+        else if (S_ISDIR(st.st_mode))
+            rc = walk(o, path, relpath, depth + 1, err);
+        else if (S_ISREG(st.st_mode))
+            rc = add_file(o, path, rel, relpath, 0, err);
+        free(path);
+        free(relpath);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int cmp_source(const void *a, const void *b)
+{
+    const sf_dataset_source *x = a, *y = b;
+    int c = strcmp(x->part, y->part);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* Lists the tables of the sf_dataset at path, in partition order. */
+int sf_dataset_open(sf_dataset *o, const char *path, sf_error *err)
+{
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sf_error_set(err, errno == ENOENT ? SF_E_NOTFOUND : SF_E_IO, "cannot open '%s': %s",
+                            path, strerror(errno));
+    int rc;
+    if (S_ISDIR(st.st_mode)) {
+        o->is_dir = 1;
+        rc = walk(o, path, "", 0, err);
+    } else {
+        const char *base = strrchr(path, '/');
+        rc = add_file(o, path, "", base ? base + 1 : path, 1, err);
+    }
+    if (rc)
+        return rc;
+    if (o->n > 1)
+        qsort(o->s, o->n, sizeof *o->s, cmp_source);
+    for (size_t i = 1; i < o->n; i++) {
+        if (o->s[i].kind != o->s[0].kind)
+            return sf_error_set(err, SF_E_INVAL, "%s: mixes CSV and HDF5 files ('%s' and '%s')",
+                                path, o->s[0].name, o->s[i].name);
+    }
+    return 0;
+}
+
+static int map_file(const char *path, sf_dataset_map *m, sf_error *err)
+{
+    m->p = NULL;
+    m->n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sf_error_set(err, SF_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", path, strerror(errno));
+    } else if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+            rc = sf_error_set(err, SF_E_IO, "cannot map '%s': %s", path, strerror(errno));
+        else {
+            m->p = p;
+            m->n = (size_t)st.st_size;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+static void unmap_file(sf_dataset_map *m)
+{
+    if (m->p)
+        munmap(m->p, m->n);
+    m->p = NULL;
+}
+
+void sf_dataset_table_close(sf_dataset_table *t)
+{
+    sf_csv_reader_free(t->csv);
+    unmap_file(&t->map);
+    sf_h5_reader_close(t->h5);
+    for (size_t c = 0; c < t->ncols; c++)
+        free(t->cols[c]);
+    free(t->cols);
+    memset(t, 0, sizeof *t);
+}
+
+int sf_dataset_table_open(sf_dataset_table *t, const sf_dataset_source *s, sf_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->src = s;
+    int rc;
+    if (s->kind == SRC_H5) {
+        rc = sf_h5_reader_open(&t->h5, s->file, s->group, err);
+        if (rc)
+            return rc;
+        t->ncols = sf_h5_reader_ncols(t->h5);
+        t->cols = calloc(t->ncols ? t->ncols : 1, sizeof *t->cols);
+        if (!t->cols)
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        for (size_t c = 0; c < t->ncols; c++) {
+            t->cols[c] = strdup(sf_h5_reader_name(t->h5, c));
+            if (!t->cols[c])
+                return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        }
+        return 0;
+    }
+    rc = map_file(s->file, &t->map, err);
+    if (rc)
+        return rc;
+    t->csv = sf_csv_reader_new(t->map.p ? t->map.p : "", t->map.n, s->file);
+    if (!t->csv)
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    const sf_csv_field *f;
+    size_t nf;
+    rc = sf_csv_reader_next(t->csv, &f, &nf, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return sf_error_set(err, SF_E_PARSE, "%s: empty CSV file (no header line)", s->file);
+    t->ncols = nf;
+    t->cols = calloc(nf ? nf : 1, sizeof *t->cols);
+    if (!t->cols)
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    for (size_t c = 0; c < nf; c++) {
+        t->cols[c] = strndup(f[c].p, f[c].n);
+        if (!t->cols[c])
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Emits up to *left rows of t (led by the partition fields), counting
+ * them down. */
