@@ -107,8 +107,22 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
             val = eq + 1;
             a = name;
         }
-        static const char *const flags[] = {"--single-file", "--overwrite", "--progress",
-                                            "--no-progress", "--quiet", NULL};
+        /* The options run shares (cli/options.c), then flatten's own. */
+        const sf_cli_option *opt = sf_cli_shared_find(a);
+        if (opt && (!opt->writes || !schema)) {
+            if (!opt->has_value && val)
+                return sf_cli_usage_error(usage, "option %s takes no value", a);
+            if (opt->has_value && !val) {
+                if (i + 1 >= argc)
+                    return sf_cli_usage_error(usage, "option %s needs a value", a);
+                val = argv[++i];
+            }
+            int rc = sf_cli_shared_apply(opt, val, usage, &o->run);
+            if (rc)
+                return rc;
+            continue;
+        }
+        static const char *const flags[] = {"--single-file", "--overwrite", NULL};
         int is_flag = 0;
         for (int k = 0; flags[k]; k++)
             is_flag |= strcmp(a, flags[k]) == 0;
@@ -117,14 +131,6 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
                 return sf_cli_usage_error(usage, "option %s takes no value", a);
             if (strcmp(a, "--single-file") == 0 && !schema)
                 o->single_file = 1;
-            else if (strcmp(a, "--overwrite") == 0 && !schema)
-                o->run.overwrite = 1;
-            else if (strcmp(a, "--progress") == 0)
-                o->run.progress = 1;
-            else if (strcmp(a, "--no-progress") == 0)
-                o->run.progress = 0;
-            else if (strcmp(a, "--quiet") == 0)
-                o->run.quiet = 1;
             else
                 return sf_cli_usage_error(usage, "unknown option '%s'", a);
             continue;
@@ -193,18 +199,6 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
             o->ddl = val;
         } else if (strcmp(a, "--table") == 0 && schema) {
             o->table = val;
-        } else if (strcmp(a, "--chunk-size") == 0 || strcmp(a, "--max-line-bytes") == 0) {
-            uint64_t *dst = a[2] == 'c' ? &o->run.chunk_size : &o->run.scan.max_line;
-            if (sf_parse_size(val, dst) != 0 || *dst == 0)
-                return sf_cli_usage_error(usage, "invalid size '%s' (e.g. 4M, 64M, 1G)", val);
-        } else if (strcmp(a, "--schedule") == 0) {
-            if (strcmp(val, "dynamic") == 0)
-                o->run.scan.schedule = SF_SCHED_DYNAMIC;
-            else if (strcmp(val, "static") == 0)
-                o->run.scan.schedule = SF_SCHED_STATIC;
-            else
-                return sf_cli_usage_error(usage, "--schedule takes static or dynamic, got '%s'",
-                                          val);
         } else {
             return sf_cli_usage_error(usage, "unknown option '%s'", a);
         }

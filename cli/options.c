@@ -1,4 +1,5 @@
-/* cli.c - command-line parsing shared by run, validate and experiment.
+/* options.c - command-line parsing shared by run, validate, experiment and
+ * flatten.
  *
  * Every rank parses the same argv and reaches the same verdict, so ranks
  * other than 0 parse quietly (one copy of a usage error is enough).
@@ -38,6 +39,48 @@ static int parse_size_opt(const char *name, const char *text, uint64_t *out)
     return 0;
 }
 
+static const sf_cli_option shared[] = {
+    {"--chunk-size", 1, 0},  {"--max-line-bytes", 1, 0}, {"--schedule", 1, 0},
+    {"--progress", 0, 0},    {"--no-progress", 0, 0},     {"--quiet", 0, 0},
+    {"--overwrite", 0, 1},
+};
+
+const sf_cli_option *sf_cli_shared_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        if (strcmp(name, shared[i].name) == 0)
+            return &shared[i];
+    }
+    return NULL;
+}
+
+int sf_cli_shared_apply(const sf_cli_option *opt, const char *val, const char *usage,
+                        sf_run_opts *o)
+{
+    const char *a = opt->name;
+    if (strcmp(a, "--chunk-size") == 0)
+        return parse_size_opt(a, val, &o->chunk_size) != 0 ? 2 : 0;
+    if (strcmp(a, "--max-line-bytes") == 0)
+        return parse_size_opt(a, val, &o->scan.max_line) != 0 ? 2 : 0;
+    if (strcmp(a, "--schedule") == 0) {
+        if (strcmp(val, "dynamic") == 0)
+            o->scan.schedule = SF_SCHED_DYNAMIC;
+        else if (strcmp(val, "static") == 0)
+            o->scan.schedule = SF_SCHED_STATIC;
+        else
+            return sf_cli_usage_error(usage, "--schedule takes static or dynamic, got '%s'", val);
+    } else if (strcmp(a, "--progress") == 0) {
+        o->progress = 1;
+    } else if (strcmp(a, "--no-progress") == 0) {
+        o->progress = 0;
+    } else if (strcmp(a, "--quiet") == 0) {
+        o->quiet = 1;
+    } else if (strcmp(a, "--overwrite") == 0) {
+        o->overwrite = 1;
+    }
+    return 0;
+}
+
 int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opts,
                      sf_run_opts *o)
 {
@@ -57,7 +100,17 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
         }                                                                             \
     } while (0)
 #define IS_OPT(name) (strcmp(a, name) == 0 || strncmp(a, name "=", sizeof(name)) == 0)
-        if (IS_OPT("--input")) {
+        char name[48];
+        size_t nlen = strcspn(a, "=");
+        snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : 0), a);
+        const sf_cli_option *opt = allow_run_opts ? sf_cli_shared_find(name) : NULL;
+        if (opt && (opt->has_value || !a[nlen])) {
+            if (opt->has_value)
+                NEXT_VALUE();
+            int rc = sf_cli_shared_apply(opt, val, usage, o);
+            if (rc)
+                return rc;
+        } else if (IS_OPT("--input")) {
             /* --input=NAME=PATH would be ambiguous with the '=' split; the
              * first '=' after "--input" separates the option. */
             if (strcmp(a, "--input") == 0) {
@@ -122,19 +175,9 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
         } else if (allow_run_opts && IS_OPT("--compression")) {
             NEXT_VALUE();
             o->compression = val;
-        } else if (allow_run_opts && strcmp(a, "--overwrite") == 0) {
-            o->overwrite = 1;
-        } else if (allow_run_opts && IS_OPT("--chunk-size")) {
-            NEXT_VALUE();
-            if (parse_size_opt("--chunk-size", val, &o->chunk_size) != 0)
-                return 2;
         } else if (allow_run_opts && IS_OPT("--shuffle-round")) {
             NEXT_VALUE();
             if (parse_size_opt("--shuffle-round", val, &o->shuffle_round) != 0)
-                return 2;
-        } else if (allow_run_opts && IS_OPT("--max-line-bytes")) {
-            NEXT_VALUE();
-            if (parse_size_opt("--max-line-bytes", val, &o->scan.max_line) != 0)
                 return 2;
         } else if (allow_run_opts && IS_OPT("--repartition")) {
             NEXT_VALUE();
@@ -184,20 +227,6 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
                 return sf_cli_usage_error(usage, "--write takes repartition, coalesce=N or local, got "
                                    "'%s'", val);
             }
-        } else if (allow_run_opts && IS_OPT("--schedule")) {
-            NEXT_VALUE();
-            if (strcmp(val, "dynamic") == 0)
-                o->scan.schedule = SF_SCHED_DYNAMIC;
-            else if (strcmp(val, "static") == 0)
-                o->scan.schedule = SF_SCHED_STATIC;
-            else
-                return sf_cli_usage_error(usage, "--schedule takes static or dynamic, got '%s'", val);
-        } else if (allow_run_opts && strcmp(a, "--progress") == 0) {
-            o->progress = 1;
-        } else if (allow_run_opts && strcmp(a, "--no-progress") == 0) {
-            o->progress = 0;
-        } else if (allow_run_opts && strcmp(a, "--quiet") == 0) {
-            o->quiet = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             return sf_cli_usage_error(usage, "unknown option '%s'", a);
         } else if (!o->job_path) {

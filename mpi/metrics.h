@@ -53,12 +53,13 @@ typedef struct sf_metrics {
 } sf_metrics;
 
 /* Marks the start / end of a phase; sh is the run's cumulative shuffle
- * counters at that moment. Cannot fail. */
+ * counters at that moment. Not collective; cannot fail. */
 void sf_metrics_begin(sf_metrics *m, const sf_shuffle_stats *sh);
 void sf_metrics_end(sf_metrics *m, int phase, const sf_shuffle_stats *sh, uint64_t rows_in,
                     uint64_t rows_out);
 
-/* Offers a group (its printable key and rows) to the top list. */
+/* Offers a group (its printable key and rows) to the top list. Not
+ * collective. */
 void sf_metrics_offer_key(sf_metrics *m, const char *key, uint64_t rows);
 
 /* Figures of the whole run, on rank 0. */

@@ -24,11 +24,11 @@ typedef struct sf_shuffle_stats {
 } sf_shuffle_stats;
 
 /* Appends one record (len bytes) to a destination's buffer, framed with its
- * length. Returns 0 or SF_E_NOMEM. */
+ * length. Not collective. Returns 0 or SF_E_NOMEM. */
 int sf_shuffle_put(sf_buf *dest, const void *rec, size_t len);
 
 /* Reserves a record of len bytes in dest and returns where to write it, or
- * NULL when out of memory. */
+ * NULL when out of memory. Not collective. */
 unsigned char *sf_shuffle_reserve(sf_buf *dest, size_t len);
 
 typedef int (*sf_shuffle_fn)(void *ctx, const unsigned char *rec, size_t len, int source);

@@ -40,19 +40,22 @@ typedef void (*sf_stream_idle_fn)(void *ctx);
 sf_stream *sf_stream_new(MPI_Comm comm, int tag, size_t batch, sf_stream_fn fn, void *ctx,
                          sf_stream_idle_fn idle, void *idle_ctx);
 
-/* Replaces the idle hook (NULL for none). */
+/* Replaces the idle hook (NULL for none). Not collective. */
 void sf_stream_set_idle(sf_stream *s, sf_stream_idle_fn idle, void *idle_ctx);
 
-/* Queues one record (len bytes) for rank dest. Returns 0, an earlier
- * callback error, or SF_E_NOMEM. */
+/* Queues one record (len bytes) for rank dest; a full batch is sent
+ * point to point. Not collective. Returns 0, an earlier callback error, or
+ * SF_E_NOMEM. */
 int sf_stream_put(sf_stream *s, int dest, const void *rec, size_t len);
 
-/* Takes in every batch that has arrived. Cheap when nothing has. */
+/* Takes in every batch that has arrived. Cheap when nothing has. Not
+ * collective. */
 int sf_stream_poll(sf_stream *s);
 
-/* Sends what is buffered, tells every rank this one is done, and receives
- * until every rank has said so. Every rank must call it once (it does not
- * synchronize more than that). Returns 0 or the first error of this rank. */
+/* Collective over the stream's comm: sends what is buffered, tells every
+ * rank this one is done, and receives until every rank has said so. Every
+ * rank must call it once (it does not synchronize more than that). Returns
+ * 0 or the first error of this rank. */
 int sf_stream_finish(sf_stream *s, sf_error *err);
 
 /* Adds this stream's traffic to stats. */
