@@ -10,8 +10,8 @@
  * HDF5, committed atomically with _MANIFEST.json and _SUCCESS like a job.
  * The flatten rules are core/flatten.h's; docs/flatten.md has them all.
  */
-#ifndef SF_MPI_FLATTEN_H
-#define SF_MPI_FLATTEN_H
+#ifndef SF_CLI_FLATTEN_H
+#define SF_CLI_FLATTEN_H
 
 extern const char *const sf_flatten_usage;
 extern const char *const sf_schema_usage;

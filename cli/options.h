@@ -1,8 +1,8 @@
 /* options.h - command-line parsing shared by the commands: usage errors,
  * the one table of the options that run and flatten share, and the
  * options of run, validate and experiment. */
-#ifndef SF_CLI_H
-#define SF_CLI_H
+#ifndef SF_OPTIONS_H
+#define SF_OPTIONS_H
 
 #include "cli/run.h"
 

@@ -52,7 +52,7 @@ char *sf_mpi_bcast_bytes(MPI_Comm comm, char *data, int64_t *len);
  * buffer on rank 0 (*total its length); NULL elsewhere. */
 void *sf_mpi_gather_bytes(MPI_Comm comm, const void *data, size_t len, size_t *total);
 
-/* This process's peak resident set size in bytes. */
+/* This process's peak resident set size in bytes. Not collective. */
 uint64_t sf_peak_rss_bytes(void);
 
 #endif

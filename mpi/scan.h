@@ -50,7 +50,8 @@ typedef struct sf_scan_stats {
 
 /* Cuts files into chunks of at most chunk_size bytes (empty files give
  * none). Returns a new array (caller frees) and *n, or NULL if out of memory
- * (with *n = 0 also for no chunks at all: check nfiles/sizes). */
+ * (with *n = 0 also for no chunks at all: check nfiles/sizes). Not
+ * collective: every rank computes the same list. */
 sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
                               size_t *n);
 

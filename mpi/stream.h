@@ -58,7 +58,7 @@ int sf_stream_poll(sf_stream *s);
  * 0 or the first error of this rank. */
 int sf_stream_finish(sf_stream *s, sf_error *err);
 
-/* Adds this stream's traffic to stats. */
+/* Adds this stream's traffic to stats. Not collective. */
 void sf_stream_stats(const sf_stream *s, sf_shuffle_stats *stats);
 
 /* Frees s; NULL is a no-op. Call only after sf_stream_finish(). */
