@@ -79,6 +79,9 @@ int sf_life_share(sf_lifecycle *L, const char *out, sf_error *err)
         if (sf_buf_append(&names, in->paths[i], strlen(in->paths[i]) + 1) != 0)
             MPI_Abort(L->comm, 1); /* the others wait in the broadcast */
     }
+    /* sf_mpi_bcast_bytes terminates rank 0's buffer in place. */
+    if (L->rank == 0 && sf_buf_reserve(&names, 1) != 0)
+        MPI_Abort(L->comm, 1);
     int64_t len = (int64_t)names.n;
     char *text = sf_mpi_bcast_bytes(L->comm, (char *)names.p, &len);
     if (L->rank == 0)
