@@ -346,12 +346,10 @@ static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64
         out_rows += files[i].rows;
         out_bytes += files[i].bytes;
     }
-    int rc = sf_buf_printf(m, "{\n  \"shardflow_version\": \"%s\",\n  \"command\": \"flatten\","
-                           "\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\",\n"
-                           "  \"chunk_size\": %llu,\n  \"status\": \"committed\",\n  \"inputs\": [",
-                           SF_VERSION, F->life.runid, F->nranks,
-                           F->o->run.scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic",
-                           (unsigned long long)F->chunk_size);
+    int rc = sf_manifest_begin(m, "command", "flatten", F->life.runid, F->nranks,
+                               F->o->run.scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic");
+    rc |= sf_buf_printf(m, ",\n  \"chunk_size\": %llu,\n  \"status\": \"committed\",\n"
+                        "  \"inputs\": [", (unsigned long long)F->chunk_size);
     for (size_t i = 0; i < F->nfiles; i++) {
         rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
         rc |= sf_buf_json_string(m, F->paths[i], strlen(F->paths[i]));

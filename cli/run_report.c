@@ -37,14 +37,11 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
         out_rows += files[i].rows;
         out_bytes += files[i].bytes;
     }
-    int rc = sf_buf_printf(m, "{\n  \"shardflow_version\": \"%s\",\n  \"job\": ", SF_VERSION);
-    rc |= sf_buf_json_string(m, job->name, strlen(job->name));
-    rc |= sf_buf_printf(m, ",\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\","
-                        "\n  \"decoder\": \"%s\",\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
+    int rc = sf_manifest_begin(m, "job", job->name, R->life.runid, R->nranks,
+                               R->o->scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic");
+    rc |= sf_buf_printf(m, ",\n  \"decoder\": \"%s\",\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
                         "  \"partitioned_join\": %s%s%s,\n  \"partitions\": %d,\n"
                         "  \"write\": \"%s\",\n  \"status\": \"committed\",\n  \"inputs\": [",
-                        R->life.runid, R->nranks,
-                        R->o->scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic",
                         sf_decoder_kind_name((sf_decoder_kind)R->o->decoder),
                         (unsigned long long)R->chunk_size, sf_run_repartition_text(R->repartition),
                         R->join_step >= 0 ? "\"" : "",

@@ -66,6 +66,16 @@ int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n)
     return rc ? SF_E_NOMEM : 0;
 }
 
+int sf_manifest_begin(sf_buf *m, const char *key, const char *value, const char *runid,
+                      int ranks, const char *schedule)
+{
+    int rc = sf_buf_printf(m, "{\n  \"shardflow_version\": \"%s\",\n  \"%s\": ", SF_VERSION, key);
+    rc |= sf_buf_json_string(m, value, strlen(value));
+    rc |= sf_buf_printf(m, ",\n  \"run_id\": \"%s\",\n  \"ranks\": %d,\n  \"schedule\": \"%s\"",
+                        runid, ranks, schedule);
+    return rc ? SF_E_NOMEM : 0;
+}
+
 int sf_manifest_reasons(sf_buf *m, const uint64_t *counts)
 {
     int rc = sf_buf_printf(m, "{"), first = 1;

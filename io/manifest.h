@@ -38,6 +38,14 @@ int sf_manifest_samples(sf_buf *m, const sf_reject_sample *s, size_t n,
  * SF_E_NOMEM. */
 int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n);
 
+/* Opens the manifest object with the fields every command writes first:
+ * "shardflow_version", then key (the job's name for "job", the command
+ * for "command") with value, "run_id", "ranks" and "schedule". The command
+ * continues with ",\n  \"field\": ..." and closes the object. Returns 0
+ * or SF_E_NOMEM. */
+int sf_manifest_begin(sf_buf *m, const char *key, const char *value, const char *runid,
+                      int ranks, const char *schedule);
+
 /* Appends the JSON object of the non-zero counts per reject reason
  * ({"invalid JSON": 3, ...}; counts has SF_REJ_NREASONS entries). Returns 0
  * or SF_E_NOMEM. */

@@ -62,6 +62,18 @@ static void test_strings_and_numbers(void **state)
     sf_buf_free(&m);
 }
 
+static void test_begin_writes_the_common_head(void **state)
+{
+    (void)state;
+    sf_buf m = SF_BUF_INIT;
+    assert_int_equal(sf_manifest_begin(&m, "job", "daily \"kpi\"", "20250801T120000-42", 3,
+                                       "static"), 0);
+    assert_buf(&m, "{\n  \"shardflow_version\": \"" SF_VERSION "\",\n  \"job\": "
+                   "\"daily \\\"kpi\\\"\",\n  \"run_id\": \"20250801T120000-42\",\n"
+                   "  \"ranks\": 3,\n  \"schedule\": \"static\"");
+    sf_buf_free(&m);
+}
+
 static void write_manifest(const char *dir, const char *text)
 {
     char path[512];
@@ -108,6 +120,7 @@ int main(void)
         cmocka_unit_test(test_files_are_sorted_and_listed),
         cmocka_unit_test(test_reasons_list_only_nonzero_counts),
         cmocka_unit_test(test_strings_and_numbers),
+        cmocka_unit_test(test_begin_writes_the_common_head),
         cmocka_unit_test(test_read_columns_gives_names_types_and_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
