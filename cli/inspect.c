@@ -11,27 +11,24 @@
  */
 #include "cli/inspect.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/fmt.h"
+#include "core/value.h"
+#include "core/value_text.h"
 #include "io/csv.h"
 #include "io/dataset.h"
 #include "io/h5read.h"
 #include "io/hive.h"
 #include "io/manifest.h"
-#include "core/value.h"
-#include "core/value_text.h"
 
 #define READ_BATCH 4096
 
