@@ -72,6 +72,7 @@ struct sf_parquet_writer {
 
     size_t ncols;
     pq_col *cols;
+    sf_value *gather; /* ncols slots for _append_cols */
     uint64_t rg_rows;  /* rows buffered in the current row group */
     uint64_t rg_bytes; /* their estimated PLAIN size */
     uint64_t rows;     /* rows in finished row groups */
@@ -222,6 +223,7 @@ static void pq_writer_free(sf_parquet_writer *w)
         sf_buf_free(&c->smax);
     }
     free(w->cols);
+    free(w->gather);
     for (size_t i = 0; i < w->opt.nkv; i++) {
         if (w->kv_keys)
             free(w->kv_keys[i]);
@@ -270,11 +272,12 @@ int sf_parquet_writer_open(sf_parquet_writer **out, const char *path, size_t nco
     w->path = strdup(path);
     w->ncols = ncols;
     w->cols = calloc(ncols, sizeof *w->cols);
+    w->gather = calloc(ncols, sizeof *w->gather);
     if (opt->nkv) {
         w->kv_keys = calloc(opt->nkv, sizeof *w->kv_keys);
         w->kv_values = calloc(opt->nkv, sizeof *w->kv_values);
     }
-    if (!w->path || !w->cols || (opt->nkv && (!w->kv_keys || !w->kv_values))) {
+    if (!w->path || !w->cols || !w->gather || (opt->nkv && (!w->kv_keys || !w->kv_values))) {
         w->opt.nkv = 0;
         pq_writer_free(w);
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", path);
@@ -532,6 +535,14 @@ int sf_parquet_writer_append(sf_parquet_writer *w, const sf_value *row, sf_error
     if (w->failed && err)
         *err = w->ferr;
     return w->failed;
+}
+
+int sf_parquet_writer_append_cols(sf_parquet_writer *w, const sf_value *row, const int *cols,
+                                  sf_error *err)
+{
+    for (size_t i = 0; i < w->ncols; i++)
+        w->gather[i] = row[cols[i]];
+    return sf_parquet_writer_append(w, w->gather, err);
 }
 
 /* ---- pages ------------------------------------------------------------- */

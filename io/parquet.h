@@ -71,6 +71,11 @@ int sf_parquet_writer_open(sf_parquet_writer **out, const char *path, size_t nco
  * the writer only accepts _discard (or _close, which reports the error). */
 int sf_parquet_writer_append(sf_parquet_writer *w, const sf_value *row, sf_error *err);
 
+/* The same for a row whose column i is row[cols[i]] (a result row with
+ * more slots than the file has columns, as run's output rows are). */
+int sf_parquet_writer_append_cols(sf_parquet_writer *w, const sf_value *row, const int *cols,
+                                  sf_error *err);
+
 /* Writes the last row group and the footer, fsyncs and closes the file,
  * and frees w (also on failure). *rows and *bytes (either may be NULL) get
  * the rows written and the file size. Returns 0, or the first error of the

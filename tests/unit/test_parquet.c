@@ -403,6 +403,17 @@ static void test_metadata_and_int_into_double(void **state)
     sf_value rows[] = {sf_int(3), sf_null(), sf_double(2.5), sf_null()};
     write_table(2, names, types, rows, 2, &o);
     check_rows(2, names, types, rows, 2, 10);
+    /* append_cols picks the file's columns out of a wider row */
+    sf_parquet_writer *w = NULL;
+    sf_error err;
+    assert_int_equal(sf_parquet_writer_open(&w, path, 2, names, types, &o, &err), 0);
+    const int cols[] = {2, 0};
+    sf_value wide[] = {sf_null(), sf_string("x", 1), sf_int(3), sf_null(), sf_string("y", 1), sf_double(2.5)};
+    assert_int_equal(sf_parquet_writer_append_cols(w, wide, cols, &err), 0);
+    assert_int_equal(sf_parquet_writer_append_cols(w, wide + 3, cols, &err), 0);
+    assert_int_equal(sf_parquet_writer_close(w, NULL, NULL, &err), 0);
+    sf_value picked[] = {sf_int(3), sf_null(), sf_double(2.5), sf_null()};
+    check_rows(2, names, types, picked, 2, 10);
     sf_parquet_reader *r = open_reader();
     assert_string_equal(sf_parquet_reader_kv(r, "job"), "daily_kpi");
     assert_string_equal(sf_parquet_reader_kv(r, "run_id"), "r-123");
