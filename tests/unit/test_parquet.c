@@ -20,7 +20,6 @@
 #include "io/parquet.h"
 #include "io/parquet_format.h"
 #include "io/parquet_read.h"
-#include "io/thrift_compact.h"
 
 static char tmpdir[256];
 static char path[320];
@@ -596,104 +595,6 @@ static void test_not_parquet_and_lying_footer(void **state)
     path[strlen(path) - 5] = '\0';
 }
 
-/* ---- encodings --------------------------------------------------------- */
-
-static void test_hybrid_round_trip(void **state)
-{
-    (void)state;
-    size_t n = 1000;
-    uint32_t *v = malloc(n * sizeof *v), *back = malloc(n * sizeof *back);
-    for (int width = 0; width <= 32; width++) {
-        uint64_t lim = width == 32 ? 0xffffffffull : ((uint64_t)1 << width) - 1;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t x = (i / 37) % 3 == 0 ? 5 : i * 2654435761u; /* runs and noise */
-            v[i] = (uint32_t)(lim ? x % (lim + 1) : 0);
-        }
-        for (size_t m = 0; m <= n; m += (m < 20 ? 1 : 97)) {
-            sf_buf b = SF_BUF_INIT;
-            assert_int_equal(sf_pq_hybrid_encode(v, m, width, &b), 0);
-            const char *why = NULL;
-            assert_int_equal(sf_pq_hybrid_decode(b.p, b.n, width, m, back, &why), 0);
-            if (m)
-                assert_memory_equal(v, back, m * sizeof *v);
-            sf_buf_free(&b);
-        }
-    }
-    /* The spec's example: 0..7 with bit width 3 bit-packed. */
-    const unsigned char ex[] = {0x03, 0x88, 0xc6, 0xfa};
-    const char *why;
-    assert_int_equal(sf_pq_hybrid_decode(ex, 4, 3, 8, back, &why), 0);
-    for (uint32_t i = 0; i < 8; i++)
-        assert_int_equal(back[i], i);
-    free(v);
-    free(back);
-}
-
-static void test_thrift_compact_round_trip(void **state)
-{
-    (void)state;
-    sf_buf b = SF_BUF_INIT;
-    sf_tc_writer w;
-    sf_tc_writer_init(&w, &b);
-    sf_tc_struct_begin(&w);
-    sf_tc_field_i32(&w, 1, -1);
-    sf_tc_field_i64(&w, 2, INT64_MIN);
-    sf_tc_field_bool(&w, 3, 1);
-    sf_tc_field_string(&w, 40, "hi"); /* long-form header (delta > 15) */
-    sf_tc_field_list(&w, 41, SF_TC_I32, 20);
-    for (int i = 0; i < 20; i++)
-        sf_tc_i32(&w, i * 1000);
-    sf_tc_field_struct(&w, 42);
-    sf_tc_field_bool(&w, 1, 0);
-    sf_tc_struct_end(&w);
-    sf_tc_struct_end(&w);
-    assert_int_equal(w.err, 0);
-    assert_int_equal(b.p[0], 0x15); /* delta 1, i32 */
-    assert_int_equal(b.p[1], 0x01); /* zigzag(-1) */
-
-    sf_tc_reader r;
-    sf_tc_reader_init(&r, b.p, b.n);
-    assert_true(sf_tc_struct_enter(&r));
-    int16_t last = 0, id;
-    int type, seen = 0;
-    while (sf_tc_next_field(&r, &last, &id, &type)) {
-        seen++;
-        if (id == 1)
-            assert_int_equal(sf_tc_read_i32(&r), -1);
-        else if (id == 2)
-            assert_true(sf_tc_read_i64(&r) == INT64_MIN);
-        else if (id == 3)
-            assert_int_equal(type, SF_TC_TRUE);
-        else if (id == 40) {
-            const unsigned char *p;
-            size_t n;
-            sf_tc_read_binary(&r, &p, &n);
-            assert_int_equal(n, 2);
-            assert_memory_equal(p, "hi", 2);
-        } else if (id == 41) {
-            int et;
-            size_t n;
-            sf_tc_read_list(&r, &et, &n);
-            assert_int_equal(n, 20);
-            for (int i = 0; i < 20; i++)
-                assert_int_equal(sf_tc_read_i32(&r), i * 1000);
-        } else {
-            assert_int_equal(id, 42);
-            sf_tc_skip(&r, type);
-        }
-    }
-    assert_int_equal(r.err, 0);
-    assert_int_equal(seen, 6);
-    assert_true(r.p == b.p + b.n);
-    /* Every truncation fails cleanly. */
-    for (size_t n = 0; n < b.n; n++) {
-        sf_tc_reader_init(&r, b.p, n);
-        sf_tc_skip(&r, SF_TC_STRUCT);
-        assert_int_equal(r.err, 1);
-    }
-    sf_buf_free(&b);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,8 +612,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_truncation_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_flips_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_parquet_and_lying_footer, setup, teardown),
-        cmocka_unit_test(test_hybrid_round_trip),
-        cmocka_unit_test(test_thrift_compact_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
