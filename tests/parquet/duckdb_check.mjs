@@ -1,7 +1,7 @@
 // duckdb_check.mjs - DuckDB reads the Parquet files of pq_cases and must
 // return the rows, the types and the statistics the writer stored.
-// usage: node duckdb_check.mjs WORKDIR   (run from a folder where
-// @duckdb/node-api resolves; duckdb_test.sh copies it into .deps/node)
+// usage: node duckdb_check.mjs WORKDIR [PQ_CASES]   (run from a folder
+// where @duckdb/node-api resolves; duckdb_test.sh copies it into .deps/node)
 //
 // Per file (WORKDIR/cases.json): DESCRIBE gives the expected SQL types;
 // read_parquet(..., file_row_number = true) ordered by file_row_number gives
@@ -10,8 +10,13 @@
 // group and column, num_values, null count, codec, dictionary page and the
 // min/max statistics, which must equal what the writer stored. DuckDB
 // hides double min/max of a chunk that holds NaN (its own caution); that is
-// accepted only for chunks that really hold NaN. Prints one line per file
-// and exits 1 on the first difference.
+// accepted only for chunks that really hold NaN.
+// Then the other way round, when PQ_CASES is given: DuckDB writes edge
+// values with every codec and several row groups, `PQ_CASES --dump FILE`
+// reads them with io/parquet_read, and the rows and types must be what
+// DuckDB reads from the same file.
+// Prints one line per file and exits 1 if anything differs.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 
@@ -151,8 +156,57 @@ for (const cs of cases) {
     console.log(`duckdb_check: ${file}: ${cs.rows.length} rows, ${cs.columns.length} columns, ` +
                 `${cs.row_groups.length} row groups (${cs.codec}): rows, types and statistics agree`);
 }
+// DuckDB writes, shardflow's reader reads.
+const pqCases = process.argv[3];
+const duckTypes = { BOOLEAN: 'bool', BIGINT: 'int64', INTEGER: 'int64', DOUBLE: 'double',
+                    FLOAT: 'double', VARCHAR: 'string', DATE: 'date' };
+const edgeSQL = `
+  SELECT * FROM (VALUES
+    (true, CAST('-9223372036854775808' AS BIGINT), CAST('NaN' AS DOUBLE), '', DATE '1970-01-01', 1::INTEGER, CAST(1.5 AS FLOAT)),
+    (false, CAST('9223372036854775807' AS BIGINT), CAST('-0.0' AS DOUBLE), NULL, NULL, NULL, NULL),
+    (NULL, NULL, CAST('inf' AS DOUBLE), 'Zürich', DATE '0001-01-01', -2147483648, CAST('-inf' AS FLOAT)),
+    (true, 0, CAST('-inf' AS DOUBLE), '日本語 \u{1F600}', DATE '9999-12-31', 2147483647, CAST('NaN' AS FLOAT)),
+    (false, -1, NULL, repeat('x', 1000000), DATE '2024-02-29', 0, CAST(-0.0 AS FLOAT))
+  ) t(b, i, d, s, dt, i32, f)
+  UNION ALL
+  SELECT i % 3 = 0, i * 1000003, i / 7, CASE WHEN i % 11 = 0 THEN NULL ELSE 'k' || (i % 50) END,
+         DATE '2020-01-01' + (i % 400)::INTEGER, (i % 7)::INTEGER, (i / 3)::FLOAT
+  FROM range(5000) r(i)`;
+if (pqCases) {
+  for (const codec of ['uncompressed', 'snappy', 'gzip', 'zstd']) {
+    const file = `duck_${codec}.parquet`;
+    const path = `${dir}/${file}`;
+    const before = failures;
+    await con.run(`COPY (${edgeSQL}) TO ${q(path)} (FORMAT parquet, COMPRESSION ${codec}, ROW_GROUP_SIZE 2048)`);
+    let dump;
+    try {
+      dump = JSON.parse(execFileSync(pqCases, ['--dump', path], { maxBuffer: 1 << 28 }).toString());
+    } catch (e) {
+      fail(file, `shardflow's reader failed: ${e.stderr || e.message}`);
+      continue;
+    }
+    const desc = (await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${q(path)})`)).getRows();
+    const cols = desc.map((d) => ({ name: d[0], type: duckTypes[d[1]] }));
+    if (JSON.stringify(cols) !== JSON.stringify(dump.columns))
+      fail(file, `columns ${JSON.stringify(dump.columns)}, DuckDB ${JSON.stringify(cols)}`);
+    const rows = (await con.runAndReadAll(
+      `SELECT ${cols.map(expr).join(', ')} FROM read_parquet(${q(path)}, file_row_number = true) ORDER BY file_row_number`)).getRows();
+    if (rows.length !== dump.rows.length) fail(file, `${dump.rows.length} rows, DuckDB ${rows.length}`);
+    for (let r = 0; r < Math.min(rows.length, dump.rows.length) && failures - before < 5; r++) {
+      cols.forEach((col, c) => {
+        if (!sameValue(col.type, rows[r][c], dump.rows[r][c]))
+          fail(file, `row ${r} column ${col.name}: shardflow ${show(dump.rows[r][c])}, DuckDB ${show(rows[r][c])}`);
+      });
+    }
+    if (failures === before)
+      console.log(`duckdb_check: ${file}: written by DuckDB (${codec}), ${rows.length} rows in ` +
+                  `${dump.row_groups} row groups: shardflow's reader reads the same rows and types`);
+  }
+}
+
 if (failures) {
   console.error(`duckdb_check: ${failures} difference(s)`);
   process.exit(1);
 }
-console.log(`duckdb_check: all ${cases.length} files agree with DuckDB`);
+console.log(`duckdb_check: all ${cases.length} files agree with DuckDB` +
+            (pqCases ? ', and shardflow reads DuckDB\'s 4 files as DuckDB does' : ''));

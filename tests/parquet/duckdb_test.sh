@@ -18,4 +18,4 @@ mkdir -p "$2"
 # ES modules resolve packages from the script's own folder, so the check
 # runs from a copy beside the installed node_modules.
 cp "$here/duckdb_check.mjs" "$root/.deps/node/duckdb_check.mjs"
-node "$root/.deps/node/duckdb_check.mjs" "$2"
+node "$root/.deps/node/duckdb_check.mjs" "$2" "$1"

@@ -2,6 +2,7 @@
  * (tests/parquet/duckdb_check.mjs), and OUTDIR/cases.json describing them.
  *
  * usage: pq_cases OUTDIR
+ *        pq_cases --dump FILE   (a file's rows as io/parquet_read reads them)
  *
  * Files: edge values (NULL and empty string apart, NaN, -0.0, +-inf, int64
  * extremes, 1 MB strings, non-ASCII, extreme dates) in several row groups
@@ -198,10 +199,55 @@ static void write_case(const char *dir, const char *name, size_t ncols, const ch
     sf_parquet_reader_close(rd);
 }
 
+/* --dump FILE: prints the file's columns and rows as read by
+ * io/parquet_read, in the JSON of cases.json (one object). */
+static int dump(const char *path)
+{
+    sf_parquet_reader *r;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_parquet_reader_open(&r, path, &err) != 0)
+        die("dump", err.msg);
+    size_t nc = sf_parquet_reader_ncols(r);
+    sf_buf_printf(&json, "{\"columns\": [");
+    for (size_t c = 0; c < nc; c++) {
+        sf_buf_printf(&json, "%s{\"name\": ", c ? ", " : "");
+        const char *name = sf_parquet_reader_name(r, c);
+        sf_buf_json_string(&json, name, strlen(name));
+        sf_buf_printf(&json, ", \"type\": \"%s\"}", sf_type_name(sf_parquet_reader_type(r, c)));
+    }
+    sf_buf_printf(&json, "], \"row_groups\": %zu, \"rows\": [", sf_parquet_reader_row_groups(r));
+    size_t total = 0;
+    for (;;) {
+        const sf_value *rows;
+        size_t n;
+        if (sf_parquet_reader_next(r, 1000, &rows, &n, &err) != 0)
+            die("dump", err.msg);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++, total++) {
+            sf_buf_printf(&json, "%s[", total ? ",\n  " : "");
+            for (size_t c = 0; c < nc; c++) {
+                if (c)
+                    sf_buf_printf(&json, ", ");
+                put_value(&rows[i * nc + c]);
+            }
+            sf_buf_printf(&json, "]");
+        }
+    }
+    sf_buf_printf(&json, "]}\n");
+    fwrite(json.p, 1, json.n, stdout);
+    sf_parquet_reader_close(r);
+    sf_buf_free(&json);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--dump") == 0)
+        return dump(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: pq_cases OUTDIR\n");
+        fprintf(stderr, "usage: pq_cases OUTDIR | pq_cases --dump FILE\n");
         return 2;
     }
     const char *dir = argv[1];
