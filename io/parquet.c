@@ -26,10 +26,6 @@
 #include "io/parquet_format.h"
 #include "io/thrift_compact.h"
 
-#ifndef SF_VERSION
-#define SF_VERSION "unknown"
-#endif
-
 #define PQ_PAGE_ROWS 65536            /* rows per data page at most */
 #define PQ_PAGE_BYTES ((size_t)1 << 20) /* PLAIN value bytes per data page (soft) */
 #define PQ_OBUF ((size_t)1 << 20)     /* output buffer */
@@ -637,7 +633,6 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
                           uint64_t *rg_unc, uint64_t *rg_comp, uint64_t *rg_first)
 {
     uint64_t unc = 0, comp = 0;
-    uint64_t start = w->offset;
     int has_dict = c->dict && sf_hmap_count(c->dict) > 0;
     uint64_t dict_rows = c->fallen ? c->fb_row : nrows;
     uint64_t dict_off = 0, data_off;
@@ -650,7 +645,6 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
     }
     data_off = w->offset;
     *rg_first = has_dict ? dict_off : data_off;
-    (void)start;
 
     /* RLE_DICTIONARY pages. */
     size_t idx_at = 0;
@@ -711,48 +705,43 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
         return w->failed;
 
     /* ColumnChunk */
-    sf_tc_struct_begin(meta);
-    sf_tc_field_i64(meta, 2, 0);
-    sf_tc_field_struct(meta, 3);
-    sf_tc_field_i32(meta, 1, c->phys);
-    int encs[3], nenc = 0;
-    encs[nenc++] = PQ_ENC_PLAIN;
-    encs[nenc++] = PQ_ENC_RLE;
+    sf_pq_chunk_meta m;
+    memset(&m, 0, sizeof m);
+    m.name = c->name;
+    m.phys = c->phys;
+    m.codec = w->codec;
+    m.encodings = 1u << PQ_ENC_PLAIN | 1u << PQ_ENC_RLE;
     if (has_dict && dict_rows > 0)
-        encs[nenc++] = PQ_ENC_RLE_DICTIONARY;
-    sf_tc_field_list(meta, 2, SF_TC_I32, (size_t)nenc);
-    for (int i = 0; i < nenc; i++)
-        sf_tc_i32(meta, encs[i]);
-    sf_tc_field_list(meta, 3, SF_TC_BINARY, 1);
-    sf_tc_binary(meta, c->name, strlen(c->name));
-    sf_tc_field_i32(meta, 4, w->codec);
-    sf_tc_field_i64(meta, 5, (int64_t)nrows);
-    sf_tc_field_i64(meta, 6, (int64_t)unc);
-    sf_tc_field_i64(meta, 7, (int64_t)comp);
-    sf_tc_field_i64(meta, 9, (int64_t)data_off);
-    if (has_dict)
-        sf_tc_field_i64(meta, 11, (int64_t)dict_off);
-    sf_tc_field_struct(meta, 12);
-    sf_tc_field_i64(meta, 3, (int64_t)c->nulls);
+        m.encodings |= 1u << PQ_ENC_RLE_DICTIONARY;
+    m.num_values = (int64_t)nrows;
+    m.unc = (int64_t)unc;
+    m.comp = (int64_t)comp;
+    m.data_off = (int64_t)data_off;
+    m.dict_off = has_dict ? (int64_t)dict_off : 0;
+    m.has_null_count = 1;
+    m.null_count = (int64_t)c->nulls;
+    m.has_nan_count = c->type == SF_DOUBLE;
+    m.nan_count = (int64_t)c->nans;
+    unsigned char mn[8], mx[8];
     if (c->has_minmax) {
-        unsigned char mn[8], mx[8];
-        const void *pmin = mn, *pmax = mx;
-        size_t nmin = 0, nmax = 0;
+        m.has_min = m.has_max = m.min_exact = m.max_exact = 1;
+        m.min = mn;
+        m.max = mx;
         switch (c->type) {
         case SF_BOOL:
             mn[0] = (unsigned char)c->imin;
             mx[0] = (unsigned char)c->imax;
-            nmin = nmax = 1;
+            m.nmin = m.nmax = 1;
             break;
         case SF_DATE:
             sf_pq_put32(mn, (uint32_t)c->imin);
             sf_pq_put32(mx, (uint32_t)c->imax);
-            nmin = nmax = 4;
+            m.nmin = m.nmax = 4;
             break;
         case SF_INT:
             sf_pq_put64(mn, (uint64_t)c->imin);
             sf_pq_put64(mx, (uint64_t)c->imax);
-            nmin = nmax = 8;
+            m.nmin = m.nmax = 8;
             break;
         case SF_DOUBLE: {
             /* The spec's rule for zeros: min -0.0, max +0.0. */
@@ -763,25 +752,17 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
             sf_pq_put64(mn, b);
             memcpy(&b, &dmax, 8);
             sf_pq_put64(mx, b);
-            nmin = nmax = 8;
+            m.nmin = m.nmax = 8;
             break;
         }
         default:
-            pmin = c->smin.p;
-            nmin = c->smin.n;
-            pmax = c->smax.p;
-            nmax = c->smax.n;
+            m.min = c->smin.p;
+            m.nmin = c->smin.n;
+            m.max = c->smax.p;
+            m.nmax = c->smax.n;
         }
-        sf_tc_field_binary(meta, 5, pmax, nmax);
-        sf_tc_field_binary(meta, 6, pmin, nmin);
-        sf_tc_field_bool(meta, 7, 1);
-        sf_tc_field_bool(meta, 8, 1);
     }
-    if (c->type == SF_DOUBLE)
-        sf_tc_field_i64(meta, 9, (int64_t)c->nans);
-    sf_tc_struct_end(meta); /* Statistics */
-    sf_tc_struct_end(meta); /* ColumnMetaData */
-    sf_tc_struct_end(meta); /* ColumnChunk */
+    sf_pq_put_column_chunk(meta, &m);
     *rg_unc += unc;
     *rg_comp += comp;
     return 0;
@@ -806,18 +787,8 @@ static int pq_flush_row_group(sf_parquet_writer *w)
     }
     sf_tc_writer rg;
     sf_tc_writer_init(&rg, &w->rgmeta);
-    sf_tc_struct_begin(&rg);
-    sf_tc_field_list(&rg, 1, SF_TC_STRUCT, w->ncols);
-    sf_tc_raw(&rg, w->chunkmeta.p, w->chunkmeta.n);
-    sf_tc_field_i64(&rg, 2, (int64_t)unc);
-    sf_tc_field_i64(&rg, 3, (int64_t)nrows);
-    sf_tc_field_i64(&rg, 5, (int64_t)first);
-    sf_tc_field_i64(&rg, 6, (int64_t)comp);
-    if (w->nrg <= INT16_MAX) {
-        sf_tc_field(&rg, 7, SF_TC_I16);
-        sf_tc_i32(&rg, (int32_t)w->nrg);
-    }
-    sf_tc_struct_end(&rg);
+    sf_pq_put_row_group(&rg, w->chunkmeta.p, w->chunkmeta.n, w->ncols, (int64_t)unc,
+                        (int64_t)nrows, (int64_t)first, (int64_t)comp, (int64_t)w->nrg);
     if (meta.err || rg.err)
         return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
     w->nrg++;
@@ -834,61 +805,24 @@ uint64_t sf_parquet_writer_row_groups(const sf_parquet_writer *w) { return w->nr
 static int pq_write_footer(sf_parquet_writer *w)
 {
     sf_buf foot = SF_BUF_INIT;
-    sf_tc_writer t;
-    sf_tc_writer_init(&t, &foot);
-    sf_tc_struct_begin(&t);
-    sf_tc_field_i32(&t, 1, 1);
-    sf_tc_field_list(&t, 2, SF_TC_STRUCT, w->ncols + 1);
-    sf_tc_struct_begin(&t);
-    sf_tc_field_string(&t, 4, "schema");
-    sf_tc_field_i32(&t, 5, (int32_t)w->ncols);
-    sf_tc_struct_end(&t);
-    for (size_t i = 0; i < w->ncols; i++) {
-        const pq_col *c = &w->cols[i];
-        sf_tc_struct_begin(&t);
-        sf_tc_field_i32(&t, 1, c->phys);
-        sf_tc_field_i32(&t, 3, PQ_OPTIONAL);
-        sf_tc_field_string(&t, 4, c->name);
-        if (c->type == SF_STRING || c->type == SF_DATE) {
-            sf_tc_field_i32(&t, 6, c->type == SF_STRING ? PQ_CT_UTF8 : PQ_CT_DATE);
-            sf_tc_field_struct(&t, 10); /* LogicalType */
-            sf_tc_field_struct(&t, c->type == SF_STRING ? PQ_LT_STRING : PQ_LT_DATE);
-            sf_tc_struct_end(&t);
-            sf_tc_struct_end(&t);
-        }
-        sf_tc_struct_end(&t);
+    const char **names = malloc(w->ncols * sizeof *names);
+    sf_type *types = malloc(w->ncols * sizeof *types);
+    int rc = names && types ? 0 : SF_E_NOMEM;
+    for (size_t i = 0; !rc && i < w->ncols; i++) {
+        names[i] = w->cols[i].name;
+        types[i] = w->cols[i].type;
     }
-    sf_tc_field_i64(&t, 3, (int64_t)w->rows);
-    sf_tc_field_list(&t, 4, SF_TC_STRUCT, (size_t)w->nrg);
-    sf_tc_raw(&t, w->rgmeta.p, w->rgmeta.n);
-    if (w->opt.nkv) {
-        sf_tc_field_list(&t, 5, SF_TC_STRUCT, w->opt.nkv);
-        for (size_t i = 0; i < w->opt.nkv; i++) {
-            sf_tc_struct_begin(&t);
-            sf_tc_field_string(&t, 1, w->kv_keys[i]);
-            if (w->kv_values[i])
-                sf_tc_field_string(&t, 2, w->kv_values[i]);
-            sf_tc_struct_end(&t);
-        }
-    }
-    sf_tc_field_string(&t, 6, "shardflow version " SF_VERSION);
-    sf_tc_field_list(&t, 7, SF_TC_STRUCT, w->ncols);
-    for (size_t i = 0; i < w->ncols; i++) {
-        sf_tc_struct_begin(&t); /* ColumnOrder */
-        sf_tc_field_struct(&t, 1); /* TYPE_ORDER: TypeDefinedOrder {} */
-        sf_tc_struct_end(&t);
-        sf_tc_struct_end(&t);
-    }
-    sf_tc_struct_end(&t);
-    if (t.err || foot.n > UINT32_MAX) {
+    if (!rc)
+        rc = sf_pq_put_footer(&foot, w->ncols, names, types, w->rows, w->nrg, w->rgmeta.p,
+                              w->rgmeta.n, (const char *const *)w->kv_keys,
+                              (const char *const *)w->kv_values, w->opt.nkv);
+    free(names);
+    free(types);
+    if (rc) {
         sf_buf_free(&foot);
         return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
     }
-    unsigned char tail[8];
-    sf_pq_put32(tail, (uint32_t)foot.n);
-    memcpy(tail + 4, "PAR1", 4);
     pq_out(w, foot.p, foot.n);
-    pq_out(w, tail, 8);
     sf_buf_free(&foot);
     return w->failed;
 }

@@ -12,6 +12,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#ifndef SF_VERSION
+#define SF_VERSION "unknown"
+#endif
+
 const char *sf_pq_codec_name(int codec)
 {
     switch (codec) {
@@ -323,4 +327,135 @@ int sf_pq_hybrid_decode(const unsigned char *p, size_t len, int width, size_t n,
         }
     }
     return 0;
+}
+
+/* ---- footer serialization ----------------------------------------------- */
+
+void sf_pq_put_column_chunk(sf_tc_writer *t, const sf_pq_chunk_meta *m)
+{
+    sf_tc_struct_begin(t);
+    sf_tc_field_i64(t, 2, 0);
+    sf_tc_field_struct(t, 3);
+    sf_tc_field_i32(t, 1, m->phys);
+    size_t nenc = 0;
+    for (int e = 0; e < 32; e++)
+        nenc += (m->encodings >> e) & 1;
+    sf_tc_field_list(t, 2, SF_TC_I32, nenc);
+    for (int e = 0; e < 32; e++)
+        if ((m->encodings >> e) & 1)
+            sf_tc_i32(t, e);
+    sf_tc_field_list(t, 3, SF_TC_BINARY, 1);
+    sf_tc_binary(t, m->name, strlen(m->name));
+    sf_tc_field_i32(t, 4, m->codec);
+    sf_tc_field_i64(t, 5, m->num_values);
+    sf_tc_field_i64(t, 6, m->unc);
+    sf_tc_field_i64(t, 7, m->comp);
+    sf_tc_field_i64(t, 9, m->data_off);
+    if (m->dict_off)
+        sf_tc_field_i64(t, 11, m->dict_off);
+    sf_tc_field_struct(t, 12);
+    if (m->has_null_count)
+        sf_tc_field_i64(t, 3, m->null_count);
+    if (m->has_max)
+        sf_tc_field_binary(t, 5, m->max, m->nmax);
+    if (m->has_min)
+        sf_tc_field_binary(t, 6, m->min, m->nmin);
+    if (m->has_max && m->max_exact)
+        sf_tc_field_bool(t, 7, 1);
+    if (m->has_min && m->min_exact)
+        sf_tc_field_bool(t, 8, 1);
+    if (m->has_nan_count)
+        sf_tc_field_i64(t, 9, m->nan_count);
+    sf_tc_struct_end(t); /* Statistics */
+    sf_tc_struct_end(t); /* ColumnMetaData */
+    sf_tc_struct_end(t); /* ColumnChunk */
+}
+
+void sf_pq_put_row_group(sf_tc_writer *t, const void *chunks, size_t nchunks, size_t ncols,
+                         int64_t total_unc, int64_t num_rows, int64_t file_offset,
+                         int64_t total_comp, int64_t ordinal)
+{
+    sf_tc_struct_begin(t);
+    sf_tc_field_list(t, 1, SF_TC_STRUCT, ncols);
+    sf_tc_raw(t, chunks, nchunks);
+    sf_tc_field_i64(t, 2, total_unc);
+    sf_tc_field_i64(t, 3, num_rows);
+    sf_tc_field_i64(t, 5, file_offset);
+    sf_tc_field_i64(t, 6, total_comp);
+    if (ordinal <= INT16_MAX) {
+        sf_tc_field(t, 7, SF_TC_I16);
+        sf_tc_i32(t, (int32_t)ordinal);
+    }
+    sf_tc_struct_end(t);
+}
+
+int sf_pq_phys_of(sf_type t)
+{
+    switch (t) {
+    case SF_BOOL: return PQ_BOOLEAN;
+    case SF_INT: return PQ_INT64;
+    case SF_DOUBLE: return PQ_DOUBLE;
+    case SF_DATE: return PQ_INT32;
+    default: return PQ_BYTE_ARRAY;
+    }
+}
+
+int sf_pq_put_footer(sf_buf *out, size_t ncols, const char *const *names, const sf_type *types,
+                     uint64_t num_rows, uint64_t nrg, const void *rgs, size_t rgs_len,
+                     const char *const *kv_keys, const char *const *kv_values, size_t nkv)
+{
+    size_t start = out->n;
+    sf_tc_writer t;
+    sf_tc_writer_init(&t, out);
+    sf_tc_struct_begin(&t);
+    sf_tc_field_i32(&t, 1, 1);
+    sf_tc_field_list(&t, 2, SF_TC_STRUCT, ncols + 1);
+    sf_tc_struct_begin(&t);
+    sf_tc_field_string(&t, 4, "schema");
+    sf_tc_field_i32(&t, 5, (int32_t)ncols);
+    sf_tc_struct_end(&t);
+    for (size_t i = 0; i < ncols; i++) {
+        sf_type ty = types[i] == SF_NULL ? SF_STRING : types[i];
+        sf_tc_struct_begin(&t);
+        sf_tc_field_i32(&t, 1, sf_pq_phys_of(ty));
+        sf_tc_field_i32(&t, 3, PQ_OPTIONAL);
+        sf_tc_field_string(&t, 4, names[i]);
+        if (ty == SF_STRING || ty == SF_DATE) {
+            sf_tc_field_i32(&t, 6, ty == SF_STRING ? PQ_CT_UTF8 : PQ_CT_DATE);
+            sf_tc_field_struct(&t, 10); /* LogicalType */
+            sf_tc_field_struct(&t, ty == SF_STRING ? PQ_LT_STRING : PQ_LT_DATE);
+            sf_tc_struct_end(&t);
+            sf_tc_struct_end(&t);
+        }
+        sf_tc_struct_end(&t);
+    }
+    sf_tc_field_i64(&t, 3, (int64_t)num_rows);
+    sf_tc_field_list(&t, 4, SF_TC_STRUCT, (size_t)nrg);
+    sf_tc_raw(&t, rgs, rgs_len);
+    if (nkv) {
+        sf_tc_field_list(&t, 5, SF_TC_STRUCT, nkv);
+        for (size_t i = 0; i < nkv; i++) {
+            sf_tc_struct_begin(&t);
+            sf_tc_field_string(&t, 1, kv_keys[i] ? kv_keys[i] : "");
+            if (kv_values[i])
+                sf_tc_field_string(&t, 2, kv_values[i]);
+            sf_tc_struct_end(&t);
+        }
+    }
+    sf_tc_field_string(&t, 6, "shardflow version " SF_VERSION);
+    sf_tc_field_list(&t, 7, SF_TC_STRUCT, ncols);
+    for (size_t i = 0; i < ncols; i++) {
+        sf_tc_struct_begin(&t);    /* ColumnOrder */
+        sf_tc_field_struct(&t, 1); /* TYPE_ORDER: TypeDefinedOrder {} */
+        sf_tc_struct_end(&t);
+        sf_tc_struct_end(&t);
+    }
+    sf_tc_struct_end(&t);
+    size_t len = out->n - start;
+    if (t.err || len > UINT32_MAX)
+        return SF_E_NOMEM;
+    unsigned char tail[8];
+    sf_pq_put32(tail, (uint32_t)len);
+    memcpy(tail + 4, "PAR1", 4);
+    return sf_buf_append(out, tail, 8);
 }

@@ -13,6 +13,8 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/value.h"
+#include "io/thrift_compact.h"
 
 /* parquet.thrift enums (only the values shardflow writes or reads). */
 enum { PQ_BOOLEAN = 0, PQ_INT32 = 1, PQ_INT64 = 2, PQ_INT96 = 3, PQ_FLOAT = 4,
@@ -57,6 +59,44 @@ int sf_pq_hybrid_encode_u8(const uint8_t *v, size_t n, int width, sf_buf *out);
  * n-th value are ignored (bit-packed runs are padded to groups of 8). */
 int sf_pq_hybrid_decode(const unsigned char *p, size_t len, int width, size_t n, uint32_t *out,
                         const char **why);
+
+/* ---- footer serialization (the writer and sf_parquet_concat) ---------- */
+
+/* What the footer says of one column chunk. */
+typedef struct sf_pq_chunk_meta {
+    const char *name;        /* path_in_schema, one element */
+    int phys, codec;
+    uint32_t encodings;      /* bit e set for each Encoding e */
+    int64_t num_values, unc, comp; /* unc/comp: bytes with page headers */
+    int64_t data_off, dict_off;    /* dict_off 0: no dictionary page */
+    int has_null_count;
+    int64_t null_count;
+    int has_nan_count;
+    int64_t nan_count;
+    int has_min, has_max, min_exact, max_exact;
+    const void *min, *max;   /* PLAIN bytes (strings without the length) */
+    size_t nmin, nmax;
+} sf_pq_chunk_meta;
+
+/* Appends a ColumnChunk struct (file_offset 0, meta_data with statistics). */
+void sf_pq_put_column_chunk(sf_tc_writer *t, const sf_pq_chunk_meta *m);
+
+/* Appends a RowGroup struct whose columns list holds the ncols ColumnChunk
+ * structs already serialized in chunks[0..nchunks). */
+void sf_pq_put_row_group(sf_tc_writer *t, const void *chunks, size_t nchunks, size_t ncols,
+                         int64_t total_unc, int64_t num_rows, int64_t file_offset,
+                         int64_t total_comp, int64_t ordinal);
+
+/* The physical type shardflow writes for a column type (SF_NULL as string). */
+int sf_pq_phys_of(sf_type t);
+
+/* Appends FileMetaData (schema of OPTIONAL leaves typed as the writer types
+ * them, num_rows, the nrg RowGroup structs serialized in rgs[0..rgs_len),
+ * key-value metadata, created_by, TypeDefinedOrder for every column), then
+ * its 4-byte length and "PAR1". Returns 0 or SF_E_NOMEM. */
+int sf_pq_put_footer(sf_buf *out, size_t ncols, const char *const *names, const sf_type *types,
+                     uint64_t num_rows, uint64_t nrg, const void *rgs, size_t rgs_len,
+                     const char *const *kv_keys, const char *const *kv_values, size_t nkv);
 
 /* Little-endian stores and loads. */
 static inline void sf_pq_put32(unsigned char *p, uint32_t v)

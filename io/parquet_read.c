@@ -40,6 +40,7 @@ typedef struct pr_chunk {
     int has_null, has_nan;
     int64_t null_count, nan_count;
     pr_stat min, max, min_old, max_old;
+    int min_exact, max_exact;
     uint64_t start, len; /* byte range of the pages */
 } pr_chunk;
 
@@ -241,6 +242,8 @@ static void pr_read_stats(sf_tc_reader *t, pr_chunk *c)
         } else if (id == 9 && type == SF_TC_I64) {
             c->nan_count = sf_tc_read_i64(t);
             c->has_nan = 1;
+        } else if ((id == 7 || id == 8) && (type == SF_TC_TRUE || type == SF_TC_FALSE)) {
+            *(id == 7 ? &c->max_exact : &c->min_exact) = type == SF_TC_TRUE;
         } else {
             sf_tc_skip(t, type);
         }
@@ -1226,4 +1229,209 @@ int sf_parquet_reader_next(sf_parquet_reader *r, size_t max, const sf_value **ro
     *rows = r->batch;
     *n = want;
     return 0;
+}
+
+/* ---- concatenation ------------------------------------------------------ */
+
+int sf_parquet_piece_range(const char *path, uint64_t *off, uint64_t *len, sf_error *err)
+{
+    sf_parquet_reader *r;
+    int rc = sf_parquet_reader_open(&r, path, err);
+    if (rc)
+        return rc;
+    *off = 4;
+    *len = r->size - 8 - r->footer_len - 4;
+    sf_parquet_reader_close(r);
+    return 0;
+}
+
+/* Checks that piece r has the columns a shardflow writer makes for
+ * names/types. */
+static int pr_same_schema(sf_parquet_reader *r, size_t ncols, const char *const *names,
+                          const sf_type *types, sf_error *err)
+{
+    if (r->ncols != ncols)
+        return pr_fail(r, err, SF_E_INVAL, "has %zu columns, the output %zu", r->ncols, ncols);
+    for (size_t i = 0; i < ncols; i++) {
+        const pr_col *c = &r->cols[i];
+        sf_type t = types[i] == SF_NULL ? SF_STRING : types[i];
+        if (strcmp(c->name, names[i]) != 0 || !c->optional || c->type != t ||
+            c->phys != sf_pq_phys_of(t))
+            return pr_fail(r, err, SF_E_INVAL,
+                           "column %zu is '%s' (%s), the output's '%s' (%s): not a piece of it",
+                           i, c->name, sf_type_name(c->type), names[i], sf_type_name(t));
+    }
+    return 0;
+}
+
+int sf_parquet_concat_footer(size_t ncols, const char *const *names, const sf_type *types,
+                             const char *const *pieces, size_t n, const uint64_t *at,
+                             const sf_parquet_options *opt, sf_buf *footer, uint64_t *rows,
+                             sf_error *err)
+{
+    sf_buf rgs = SF_BUF_INIT, chunks = SF_BUF_INIT;
+    uint64_t total = 0, nrg = 0;
+    int rc = 0;
+    for (size_t p = 0; p < n && !rc; p++) {
+        sf_parquet_reader *r;
+        rc = sf_parquet_reader_open(&r, pieces[p], err);
+        if (rc)
+            break;
+        rc = pr_same_schema(r, ncols, names, types, err);
+        uint64_t body_end = r->size - 8 - r->footer_len;
+        if (!rc && at[p] < 4)
+            rc = pr_fail(r, err, SF_E_INVAL, "placed at offset %llu, before the magic",
+                         (unsigned long long)at[p]);
+        int64_t shift = (int64_t)at[p] - 4;
+        for (size_t g = 0; !rc && g < r->nrg; g++) {
+            chunks.n = 0;
+            sf_tc_writer t;
+            sf_tc_writer_init(&t, &chunks);
+            int64_t unc = 0, comp = 0, first = INT64_MAX;
+            for (size_t i = 0; i < ncols; i++) {
+                const pr_chunk *k = &r->chunks[g * ncols + i];
+                if (k->start + k->len > body_end) {
+                    rc = pr_fail(r, err, SF_E_PARSE, "a column chunk overlaps the footer");
+                    break;
+                }
+                sf_pq_chunk_meta m;
+                memset(&m, 0, sizeof m);
+                m.name = names[i];
+                m.phys = k->phys;
+                m.codec = k->codec;
+                m.encodings = k->encodings;
+                m.num_values = k->num_values;
+                m.unc = k->unc;
+                m.comp = k->comp;
+                m.data_off = k->data_off + shift;
+                m.dict_off = k->has_dict_off && k->dict_off > 0 ? k->dict_off + shift : 0;
+                m.has_null_count = k->has_null;
+                m.null_count = k->null_count;
+                m.has_nan_count = k->has_nan;
+                m.nan_count = k->nan_count;
+                m.has_min = k->min.set;
+                m.min = k->min.p;
+                m.nmin = k->min.n;
+                m.min_exact = k->min_exact;
+                m.has_max = k->max.set;
+                m.max = k->max.p;
+                m.nmax = k->max.n;
+                m.max_exact = k->max_exact;
+                sf_pq_put_column_chunk(&t, &m);
+                unc += k->unc > 0 ? k->unc : 0;
+                comp += k->comp;
+                if ((int64_t)k->start + shift < first)
+                    first = (int64_t)k->start + shift;
+            }
+            if (rc)
+                break;
+            sf_tc_writer rt;
+            sf_tc_writer_init(&rt, &rgs);
+            sf_pq_put_row_group(&rt, chunks.p, chunks.n, ncols, unc, (int64_t)r->rg_rows[g],
+                                first, comp, (int64_t)nrg);
+            if (t.err || rt.err)
+                rc = pr_fail(r, err, SF_E_NOMEM, "out of memory");
+            nrg++;
+            total += r->rg_rows[g];
+        }
+        sf_parquet_reader_close(r);
+    }
+    if (!rc) {
+        sf_parquet_options defaults;
+        if (!opt) {
+            sf_parquet_options_init(&defaults);
+            opt = &defaults;
+        }
+        rc = sf_pq_put_footer(footer, ncols, names, types, total, nrg, rgs.p, rgs.n,
+                              opt->kv_keys, opt->kv_values, opt->nkv);
+        if (rc)
+            rc = sf_error_set(err, SF_E_NOMEM, "out of memory building a Parquet footer");
+    }
+    if (!rc && rows)
+        *rows = total;
+    sf_buf_free(&rgs);
+    sf_buf_free(&chunks);
+    return rc;
+}
+
+static int pr_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int sf_parquet_concat(const char *out, size_t ncols, const char *const *names,
+                      const sf_type *types, const char *const *pieces, size_t n,
+                      const sf_parquet_options *opt, uint64_t *rows, uint64_t *bytes,
+                      sf_error *err)
+{
+    uint64_t *at = calloc(n + 1, sizeof *at);
+    char *buf = malloc((size_t)1 << 20);
+    sf_buf footer = SF_BUF_INIT;
+    int rc = 0, fd = -1;
+    uint64_t pos = 4;
+    if (!at || !buf) {
+        rc = sf_error_set(err, SF_E_NOMEM, "%s: out of memory", out);
+        goto done;
+    }
+    fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0 || pr_write_all(fd, "PAR1", 4) != 0) {
+        rc = sf_error_set(err, SF_E_IO, "%s: cannot write: %s", out, strerror(errno));
+        goto done;
+    }
+    for (size_t p = 0; p < n; p++) {
+        uint64_t off, len;
+        rc = sf_parquet_piece_range(pieces[p], &off, &len, err);
+        if (rc)
+            goto done;
+        int in = open(pieces[p], O_RDONLY | O_CLOEXEC);
+        if (in < 0) {
+            rc = sf_error_set(err, SF_E_IO, "%s: cannot open: %s", pieces[p], strerror(errno));
+            goto done;
+        }
+        at[p] = pos;
+        for (uint64_t done = 0; done < len && !rc;) {
+            size_t want = len - done < ((uint64_t)1 << 20) ? (size_t)(len - done) : (size_t)1 << 20;
+            ssize_t k = pread(in, buf, want, (off_t)(off + done));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                rc = sf_error_set(err, SF_E_IO, "%s: read failed: %s", pieces[p],
+                                  k ? strerror(errno) : "file shrank");
+            else if (pr_write_all(fd, buf, (size_t)k) != 0)
+                rc = sf_error_set(err, SF_E_IO, "%s: write failed: %s", out, strerror(errno));
+            else
+                done += (uint64_t)k;
+        }
+        close(in);
+        if (rc)
+            goto done;
+        pos += len;
+    }
+    rc = sf_parquet_concat_footer(ncols, names, types, pieces, n, at, opt, &footer, rows, err);
+    if (rc)
+        goto done;
+    if (pr_write_all(fd, footer.p, footer.n) != 0 || (fsync(fd) != 0 && errno != EINVAL)) {
+        rc = sf_error_set(err, SF_E_IO, "%s: write failed: %s", out, strerror(errno));
+        goto done;
+    }
+    pos += footer.n;
+    if (bytes)
+        *bytes = pos;
+done:
+    if (fd >= 0 && close(fd) != 0 && !rc)
+        rc = sf_error_set(err, SF_E_IO, "%s: close failed: %s", out, strerror(errno));
+    free(at);
+    free(buf);
+    sf_buf_free(&footer);
+    return rc;
 }

@@ -21,8 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/value.h"
+#include "io/parquet.h"
 
 typedef struct sf_parquet_reader sf_parquet_reader;
 
@@ -82,5 +84,37 @@ int sf_parquet_reader_next(sf_parquet_reader *r, size_t max, const sf_value **ro
 
 /* Closes the file and frees r; NULL is a no-op. */
 void sf_parquet_reader_close(sf_parquet_reader *r);
+
+/* ---- concatenation: one file from the row groups of several pieces -----
+ *
+ * Pieces are files the writer made with the same columns (names and
+ * types); their pages are copied, not decoded, and the new footer moves
+ * every offset. The pieces' key-value metadata is dropped; opt (may be
+ * NULL) gives the output's. Errors name the piece or the output file. */
+
+/* The bytes of piece that hold its row groups: [*off, *off + *len) (from
+ * after the magic to the footer). Returns 0, or the errors of
+ * sf_parquet_reader_open(). */
+int sf_parquet_piece_range(const char *path, uint64_t *off, uint64_t *len, sf_error *err);
+
+/* The footer (FileMetaData, its length and "PAR1") of a file made of
+ * "PAR1" and then, for each piece i, its range placed at output offset
+ * at[i] (the first at 4), appended to *footer; *rows (may be NULL) gets
+ * the rows. For pieces copied in parallel (each rank writes its pieces at
+ * their offsets, one rank appends the footer). Returns 0, SF_E_INVAL (a
+ * piece of other columns), the reader's errors, or SF_E_NOMEM. */
+int sf_parquet_concat_footer(size_t ncols, const char *const *names, const sf_type *types,
+                             const char *const *pieces, size_t n, const uint64_t *at,
+                             const sf_parquet_options *opt, sf_buf *footer, uint64_t *rows,
+                             sf_error *err);
+
+/* The whole job on one process: creates out, copies every piece's range in
+ * order, appends the footer, fsyncs. *rows and *bytes (may be NULL) get the
+ * rows and the file size. Zero pieces make a valid file with no rows. The
+ * pieces are left in place. Returns 0, SF_E_IO, or the errors above. */
+int sf_parquet_concat(const char *out, size_t ncols, const char *const *names,
+                      const sf_type *types, const char *const *pieces, size_t n,
+                      const sf_parquet_options *opt, uint64_t *rows, uint64_t *bytes,
+                      sf_error *err);
 
 #endif

@@ -6,7 +6,8 @@
  *
  * Files: edge values (NULL and empty string apart, NaN, -0.0, +-inf, int64
  * extremes, 1 MB strings, non-ASCII, extreme dates) in several row groups
- * with a dictionary that falls back to PLAIN, once per codec; a larger
+ * with a dictionary that falls back to PLAIN, once per codec; the four
+ * joined into one by sf_parquet_concat; a larger
  * dictionary-fallback table; zero rows; columns that are all NULL or all
  * NaN. For each file cases.json holds the columns, every row, and per row
  * group and column the statistics the writer stored, read back with
@@ -124,6 +125,9 @@ static int same(const sf_value *a, const sf_value *b)
     return a->u.i == b->u.i;
 }
 
+static void describe(const char *dir, const char *name, size_t ncols, const char *const *names,
+                     const sf_type *types, const sf_value *rows, size_t nrows, const char *codec);
+
 static void write_case(const char *dir, const char *name, size_t ncols, const char *const *names,
                        const sf_type *types, const sf_value *rows, size_t nrows,
                        const sf_parquet_options *opt)
@@ -140,14 +144,25 @@ static void write_case(const char *dir, const char *name, size_t ncols, const ch
             die("append", err.msg);
     if (sf_parquet_writer_close(w, NULL, NULL, &err) != 0)
         die("close", err.msg);
+    describe(dir, name, ncols, names, types, rows, nrows, sf_parquet_codec_name(opt->codec));
+}
 
+/* Appends the case of file DIR/NAME.parquet to cases.json, after checking
+ * its stored statistics against the rows'. */
+static void describe(const char *dir, const char *name, size_t ncols, const char *const *names,
+                     const sf_type *types, const sf_value *rows, size_t nrows, const char *codec)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.parquet", dir, name);
+    sf_error err;
+    sf_error_clear(&err);
     sf_parquet_reader *rd;
     if (sf_parquet_reader_open(&rd, path, &err) != 0)
         die("reader", err.msg);
     if (json.n > 1)
         sf_buf_printf(&json, ",\n");
     sf_buf_printf(&json, "{\"file\": \"%s.parquet\", \"codec\": \"%s\", \"columns\": [", name,
-                  sf_parquet_codec_name(opt->codec));
+                  codec);
     for (size_t c = 0; c < ncols; c++)
         sf_buf_printf(&json, "%s{\"name\": \"%s\", \"type\": \"%s\"}", c ? ", " : "", names[c],
                       sf_type_name(types[c] == SF_NULL ? SF_STRING : types[c]));
@@ -297,6 +312,28 @@ int main(int argc, char **argv)
         write_case(dir, name, 6, enames, etypes, rows, n, &o);
     }
 
+    /* The four edge files joined by sf_parquet_concat (pages copied, mixed
+     * codecs in one file). */
+    {
+        char paths[4][4096];
+        const char *list[4];
+        sf_value *all = malloc(4 * n * 6 * sizeof *all);
+        for (size_t k = 0; k < 4; k++) {
+            static const char *nm[] = {"none", "snappy", "gzip", "zstd"};
+            snprintf(paths[k], sizeof paths[k], "%s/edge_%s.parquet", dir, nm[k]);
+            list[k] = paths[k];
+            memcpy(all + k * n * 6, rows, n * 6 * sizeof *all);
+        }
+        char out[4096];
+        snprintf(out, sizeof out, "%s/concat.parquet", dir);
+        sf_error err;
+        sf_error_clear(&err);
+        if (sf_parquet_concat(out, 6, enames, etypes, list, 4, NULL, NULL, NULL, &err) != 0)
+            die("concat", err.msg);
+        describe(dir, "concat", 6, enames, etypes, all, 4 * n, "mixed");
+        free(all);
+    }
+
     /* A bigger dictionary fallback in the middle of one chunk. */
     size_t fn = 20000;
     const char *fnames[] = {"k", "v", "x"};
@@ -337,7 +374,7 @@ int main(int argc, char **argv)
     FILE *f = fopen(path, "w");
     if (!f || fwrite(json.p, 1, json.n, f) != json.n || fclose(f) != 0)
         die("cannot write", path);
-    printf("pq_cases: wrote 7 Parquet files and %s\n", path);
+    printf("pq_cases: wrote 8 Parquet files and %s\n", path);
     free(rows);
     free(keys);
     free(frows);

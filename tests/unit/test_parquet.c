@@ -461,6 +461,71 @@ static void test_parse_codec(void **state)
     }
 }
 
+static void test_concat_joins_pieces_without_reencoding(void **state)
+{
+    (void)state;
+    size_t n;
+    sf_value *rows = edge_rows(&n);
+    char pieces[4][400];
+    const char *codecs[] = {"zstd", "none", "gzip", "snappy"};
+    size_t cut[] = {0, 17, 17, 40, n}; /* piece 1 has no rows */
+    for (size_t k = 0; k < 4; k++) {
+        snprintf(pieces[k], sizeof pieces[k], "%s/piece-%zu.parquet", tmpdir, k);
+        sf_parquet_options o;
+        sf_parquet_options_init(&o);
+        sf_error err;
+        assert_int_equal(sf_parquet_parse_codec(codecs[k], &o, &err), 0);
+        o.row_group_rows = 10;
+        sf_parquet_writer *w;
+        assert_int_equal(sf_parquet_writer_open(&w, pieces[k], 5, edge_names, edge_types, &o, &err), 0);
+        for (size_t i = cut[k]; i < cut[k + 1]; i++)
+            assert_int_equal(sf_parquet_writer_append(w, rows + i * 5, &err), 0);
+        assert_int_equal(sf_parquet_writer_close(w, NULL, NULL, &err), 0);
+    }
+    const char *list[] = {pieces[0], pieces[1], pieces[2], pieces[3]};
+    const char *keys[] = {"job"}, *vals[] = {"concat"};
+    sf_parquet_options o;
+    sf_parquet_options_init(&o);
+    o.kv_keys = keys;
+    o.kv_values = vals;
+    o.nkv = 1;
+    sf_error err;
+    sf_error_clear(&err);
+    uint64_t nr = 0, bytes = 0, size = 0;
+    if (sf_parquet_concat(path, 5, edge_names, edge_types, list, 4, &o, &nr, &bytes, &err) != 0)
+        fail_msg("concat: %s", err.msg);
+    assert_int_equal(nr, n);
+    assert_int_equal(sf_file_size(path, &size, &err), 0);
+    assert_int_equal(size, bytes);
+    check_rows(5, edge_names, edge_types, rows, n, 9);
+    /* the row groups and their statistics are the pieces' */
+    sf_parquet_reader *r = open_reader();
+    assert_string_equal(sf_parquet_reader_kv(r, "job"), "concat");
+    assert_int_equal(sf_parquet_reader_row_groups(r), 2 + 0 + 3 + 2);
+    sf_parquet_chunk_info a, b;
+    sf_parquet_reader_chunk(r, 2, 1, &a);
+    assert_string_equal(a.codec, "GZIP");
+    sf_parquet_reader *p2;
+    assert_int_equal(sf_parquet_reader_open(&p2, pieces[2], &err), 0);
+    sf_parquet_reader_chunk(p2, 0, 1, &b);
+    assert_int_equal(a.rows, b.rows);
+    assert_int_equal(a.null_count, b.null_count);
+    assert_true(a.has_minmax && b.has_minmax);
+    assert_true(a.min.u.i == b.min.u.i && a.max.u.i == b.max.u.i);
+    sf_parquet_reader_close(p2);
+    sf_parquet_reader_close(r);
+
+    /* no pieces: a valid empty file */
+    assert_int_equal(sf_parquet_concat(path, 5, edge_names, edge_types, NULL, 0, NULL, &nr, NULL, &err), 0);
+    check_rows(5, edge_names, edge_types, NULL, 0, 9);
+    /* a piece of other columns is refused, naming it */
+    const char *other[] = {"b", "i", "d", "s", "when"};
+    assert_int_equal(sf_parquet_concat(path, 5, other, edge_types, list, 4, NULL, NULL, NULL, &err),
+                     SF_E_INVAL);
+    assert_non_null(strstr(err.msg, pieces[0]));
+    free(rows);
+}
+
 /* ---- malformed files ---------------------------------------------------- */
 
 static unsigned char *slurp(size_t *n)
@@ -609,6 +674,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metadata_and_int_into_double, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_type_is_refused, setup, teardown),
         cmocka_unit_test(test_parse_codec),
+        cmocka_unit_test_setup_teardown(test_concat_joins_pieces_without_reencoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_truncation_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_flips_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_parquet_and_lying_footer, setup, teardown),
