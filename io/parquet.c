@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fmt.h"
 #include "core/hash.h"
 #include "io/parquet_format.h"
 #include "io/thrift_compact.h"
@@ -134,6 +135,41 @@ int sf_parquet_parse_codec(const char *text, sf_parquet_options *o, sf_error *er
     }
     return sf_error_set(err, SF_E_INVAL,
                         "compression '%s': must be none, snappy, gzip[:1-9] or zstd[:1-22]", text);
+}
+
+int sf_parquet_parse_row_group_size(const char *text, sf_parquet_options *o, sf_error *err)
+{
+    uint64_t rows = o->row_group_rows, bytes = o->row_group_bytes;
+    int have_rows = 0, have_bytes = 0;
+    const char *p = text;
+    for (int item = 0; item < 2; item++) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char part[64];
+        if (n == 0 || n >= sizeof part)
+            goto bad;
+        memcpy(part, p, n);
+        part[n] = '\0';
+        int unit = part[n - 1] < '0' || part[n - 1] > '9';
+        uint64_t v;
+        if (sf_parse_size(part, &v) != 0 || v == 0)
+            goto bad;
+        if (unit ? have_bytes++ : have_rows++)
+            goto bad;
+        *(unit ? &bytes : &rows) = v;
+        if (!comma)
+            break;
+        if (item == 1)
+            goto bad;
+        p = comma + 1;
+    }
+    o->row_group_rows = rows;
+    o->row_group_bytes = bytes;
+    return 0;
+bad:
+    return sf_error_set(err, SF_E_INVAL,
+                        "--row-group-size '%s': give rows (1000000), a size (128MiB) or both "
+                        "(1000000,128MiB), each above 0", text);
 }
 
 /* ---- output ------------------------------------------------------------ */

@@ -51,6 +51,12 @@ void sf_parquet_options_init(sf_parquet_options *o);
  * or SF_E_INVAL with err quoting text; o is unchanged on failure. */
 int sf_parquet_parse_codec(const char *text, sf_parquet_options *o, sf_error *err);
 
+/* Parses a --row-group-size value: a bare number is rows, a size with a
+ * unit (64MiB, 128M, 1G, 500KB) is bytes, and "ROWS,SIZE" (either order)
+ * sets both; what is not given keeps its value in o. Returns 0, or
+ * SF_E_INVAL with err quoting text (o unchanged). */
+int sf_parquet_parse_row_group_size(const char *text, sf_parquet_options *o, sf_error *err);
+
 /* Name of a codec as parse accepts it: "none", "snappy", "gzip", "zstd". */
 const char *sf_parquet_codec_name(sf_parquet_codec c);
 

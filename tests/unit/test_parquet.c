@@ -526,6 +526,29 @@ static void test_concat_joins_pieces_without_reencoding(void **state)
     free(rows);
 }
 
+static void test_parse_row_group_size(void **state)
+{
+    (void)state;
+    sf_parquet_options o;
+    sf_parquet_options_init(&o);
+    sf_error err;
+    assert_int_equal(sf_parquet_parse_row_group_size("500000", &o, &err), 0);
+    assert_int_equal(o.row_group_rows, 500000);
+    assert_int_equal(o.row_group_bytes, (uint64_t)128 << 20);
+    assert_int_equal(sf_parquet_parse_row_group_size("64MiB", &o, &err), 0);
+    assert_int_equal(o.row_group_rows, 500000);
+    assert_int_equal(o.row_group_bytes, (uint64_t)64 << 20);
+    assert_int_equal(sf_parquet_parse_row_group_size("1G,2000", &o, &err), 0);
+    assert_int_equal(o.row_group_rows, 2000);
+    assert_int_equal(o.row_group_bytes, (uint64_t)1 << 30);
+    const char *bad[] = {"", "0", "0MiB", "x", "10,20", "1M,2M", "1,2,3", "10,", ",10", "5Q"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sf_parquet_parse_row_group_size(bad[i], &o, &err), SF_E_INVAL);
+        assert_int_equal(o.row_group_rows, 2000);
+        assert_int_equal(o.row_group_bytes, (uint64_t)1 << 30);
+    }
+}
+
 /* ---- malformed files ---------------------------------------------------- */
 
 static unsigned char *slurp(size_t *n)
@@ -674,6 +697,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metadata_and_int_into_double, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_type_is_refused, setup, teardown),
         cmocka_unit_test(test_parse_codec),
+        cmocka_unit_test(test_parse_row_group_size),
         cmocka_unit_test_setup_teardown(test_concat_joins_pieces_without_reencoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_truncation_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_flips_never_crash, setup, teardown),
