@@ -877,14 +877,13 @@ static int pr_inflate(sf_parquet_reader *r, pr_col *c, unsigned char **buf, size
     return 0;
 }
 
-static int pr_decode_dict(sf_parquet_reader *r, pr_col *c, size_t n, uint64_t len,
-                          int64_t count, sf_error *err, const char *where)
+static int pr_decode_dict(sf_parquet_reader *r, pr_col *c, uint64_t len, int64_t count,
+                          sf_error *err, const char *where)
 {
     if (count < 0 || (uint64_t)count > len * 8 + 8 || (uint64_t)count > PR_MAX_PAGE_VALUES)
         return pr_fail(r, err, SF_E_PARSE, "%s: bad dictionary size", where);
     if (pr_grow((void **)&c->dict, &c->dict_cap, (size_t)count + 1, sizeof(sf_value)) != 0)
         return pr_fail(r, err, SF_E_NOMEM, "%s: out of memory for a dictionary", where);
-    (void)n;
     const unsigned char *p = c->dict_buf, *end = c->dict_buf + len;
     for (int64_t i = 0; i < count; i++) {
         sf_value *v = &c->dict[i];
@@ -965,7 +964,7 @@ static int pr_next_page(sf_parquet_reader *r, size_t ci, sf_error *err)
             if (pr_inflate(r, c, &c->dict_buf, &c->dict_buf_cap, body, (size_t)h.comp,
                            (uint64_t)h.unc, err, where) != 0)
                 return r->failed;
-            if (pr_decode_dict(r, c, 0, (uint64_t)h.unc, h.num_values, err, where) != 0)
+            if (pr_decode_dict(r, c, (uint64_t)h.unc, h.num_values, err, where) != 0)
                 return r->failed;
             continue;
         }
