@@ -31,6 +31,7 @@
 #define PQ_PAGE_BYTES ((size_t)1 << 20) /* PLAIN value bytes per data page (soft) */
 #define PQ_OBUF ((size_t)1 << 20)     /* output buffer */
 #define PQ_DICT_SEED 0x7061727175657431ull
+#define PQ_DICT_ENTRY_COST 64 /* bytes a dictionary entry holds beyond its key */
 
 typedef struct pq_col {
     char *name;
@@ -72,6 +73,7 @@ struct sf_parquet_writer {
     sf_value *gather; /* ncols slots for _append_cols */
     uint64_t rg_rows;  /* rows buffered in the current row group */
     uint64_t rg_bytes; /* their estimated PLAIN size */
+    uint64_t rg_mem;   /* memory they hold (levels, indices, dictionaries, PLAIN values) */
     uint64_t rows;     /* rows in finished row groups */
     uint64_t nrg;
 
@@ -493,7 +495,7 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
                 c->fallen = 1;
                 c->fb_row = row;
             } else {
-                if (!c->dict && !(c->dict = sf_hmap_new(sizeof(uint32_t), 1024)))
+                if (!c->dict && !(c->dict = sf_hmap_new(sizeof(uint32_t), 8)))
                     return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
                 size_t count = sf_hmap_count(c->dict);
                 slot = sf_hmap_upsert(c->dict, bytes, n, h, NULL);
@@ -501,11 +503,13 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
                     return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
                 *slot = (uint32_t)count;
                 c->dict_bytes += plain_size;
+                /* the key padded in the arena, its value block, entry and slots */
+                w->rg_mem += ((n + 15) & ~(size_t)15) + PQ_DICT_ENTRY_COST;
             }
         }
         if (slot) {
             if (c->nidx == c->idx_cap) {
-                size_t cap = c->idx_cap ? c->idx_cap * 2 : 4096;
+                size_t cap = c->idx_cap ? c->idx_cap * 2 : 64;
                 uint32_t *p = realloc(c->idx, cap * sizeof *p);
                 if (!p)
                     return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
@@ -513,6 +517,7 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
                 c->idx_cap = cap;
             }
             c->idx[c->nidx++] = *slot;
+            w->rg_mem += sizeof(uint32_t);
             return 0;
         }
     }
@@ -525,6 +530,7 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
     if (n && sf_buf_append(&c->plain, bytes, n) != 0)
         return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
     c->nplain++;
+    w->rg_mem += plain_size;
     return 0;
 }
 
@@ -539,7 +545,7 @@ int sf_parquet_writer_append(sf_parquet_writer *w, const sf_value *row, sf_error
     for (size_t i = 0; i < w->ncols; i++) {
         pq_col *c = &w->cols[i];
         if (r == c->def_cap) {
-            size_t cap = c->def_cap ? c->def_cap * 2 : 4096;
+            size_t cap = c->def_cap ? c->def_cap * 2 : 64;
             uint8_t *p = realloc(c->def, cap);
             if (!p) {
                 pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
@@ -561,7 +567,9 @@ int sf_parquet_writer_append(sf_parquet_writer *w, const sf_value *row, sf_error
     if (!w->failed) {
         w->rg_rows++;
         w->rg_bytes += w->ncols / 8 + 1;
-        if (w->rg_rows >= w->opt.row_group_rows || w->rg_bytes >= w->opt.row_group_bytes)
+        w->rg_mem += w->ncols; /* definition levels */
+        if (w->rg_rows >= w->opt.row_group_rows || w->rg_bytes >= w->opt.row_group_bytes ||
+            w->rg_mem >= w->opt.row_group_bytes)
             pq_flush_row_group(w);
     }
     if (w->failed && err)
@@ -831,6 +839,7 @@ static int pq_flush_row_group(sf_parquet_writer *w)
     w->rows += nrows;
     w->rg_rows = 0;
     w->rg_bytes = 0;
+    w->rg_mem = 0;
     return 0;
 }
 

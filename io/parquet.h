@@ -14,9 +14,10 @@
  *
  * Memory: one row group is buffered, per column (fixed-width values in
  * arrays, strings in one byte buffer, dictionary indices as uint32), and
- * written when it reaches row_group_rows or row_group_bytes (the estimated
- * uncompressed size); appends do no allocation per row except when a buffer
- * grows. The file is written with write(2) as row groups complete; the
+ * written when it reaches row_group_rows, or row_group_bytes of either its
+ * estimated uncompressed size or the memory it holds (dictionaries
+ * included, which matters for wide tables of many small dictionaries);
+ * appends do no allocation per row except when a buffer grows. The file is written with write(2) as row groups complete; the
  * footer (FileMetaData) is written by sf_parquet_writer_close().
  */
 #ifndef SF_PARQUET_H
@@ -36,7 +37,8 @@ typedef struct sf_parquet_options {
     sf_parquet_codec codec;
     int level;                 /* 0 = the codec's default (gzip 6, zstd 3) */
     uint64_t row_group_rows;   /* default 1,048,576 */
-    uint64_t row_group_bytes;  /* default 128 MiB (uncompressed, estimated) */
+    uint64_t row_group_bytes;  /* default 128 MiB (uncompressed, estimated; also caps the
+                                  memory a buffered row group holds) */
     uint64_t dict_limit_bytes; /* per column chunk; past it fall back to PLAIN; default 1 MiB */
     const char *const *kv_keys, *const *kv_values; /* key-value metadata (borrowed until open returns) */
     size_t nkv;

@@ -371,6 +371,37 @@ static void test_several_row_groups(void **state)
     free(rows);
 }
 
+/* A wide table of distinct values: its dictionaries take far more memory
+ * than its PLAIN size, and row_group_bytes caps that memory too. */
+static void test_row_group_bytes_caps_dictionary_memory(void **state)
+{
+    (void)state;
+    size_t nc = 500, n = 100;
+    char **names = calloc(nc, sizeof *names);
+    sf_type *types = calloc(nc, sizeof *types);
+    sf_value *rows = calloc(nc * n, sizeof *rows);
+    for (size_t c = 0; c < nc; c++) {
+        names[c] = malloc(16);
+        snprintf(names[c], 16, "c%zu", c);
+        types[c] = SF_INT;
+        for (size_t r = 0; r < n; r++)
+            rows[r * nc + c] = sf_int((int64_t)(r * 7919 + c));
+    }
+    sf_parquet_options o;
+    sf_parquet_options_init(&o);
+    o.row_group_bytes = 256 << 10; /* PLAIN alone would cut every 64 rows */
+    write_table(nc, (const char *const *)names, types, rows, n, &o);
+    check_rows(nc, (const char *const *)names, types, rows, n, 1000);
+    sf_parquet_reader *r = open_reader();
+    assert_true(sf_parquet_reader_row_groups(r) >= 10);
+    sf_parquet_reader_close(r);
+    for (size_t c = 0; c < nc; c++)
+        free(names[c]);
+    free(names);
+    free(types);
+    free(rows);
+}
+
 static void test_large_table_pages_and_batches(void **state)
 {
     (void)state;
@@ -693,6 +724,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zero_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dictionary_falls_back_to_plain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_row_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_row_group_bytes_caps_dictionary_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_table_pages_and_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_and_int_into_double, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_type_is_refused, setup, teardown),
