@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -474,6 +476,44 @@ static void test_wrong_type_is_refused(void **state)
     sf_parquet_writer_discard(w);
 }
 
+/* A full disk (here RLIMIT_FSIZE, with SIGXFSZ ignored as the commands
+ * do) fails the append or close with SF_E_IO naming the file. */
+static void test_write_failure_names_the_file(void **state)
+{
+    (void)state;
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 100000;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    const char *names[] = {"s"};
+    const sf_type types[] = {SF_STRING};
+    sf_parquet_options o;
+    sf_parquet_options_init(&o);
+    o.codec = SF_PQ_NONE;
+    o.row_group_rows = 100;
+    sf_parquet_writer *w = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    int rc = sf_parquet_writer_open(&w, path, 1, names, types, &o, &err);
+    char text[64];
+    for (int i = 0; rc == 0 && i < 20000; i++) {
+        int n = snprintf(text, sizeof text, "distinct value number %d", i);
+        sf_value v = sf_string(text, (size_t)n);
+        rc = sf_parquet_writer_append(w, &v, &err);
+    }
+    if (rc == 0)
+        rc = sf_parquet_writer_close(w, NULL, NULL, &err);
+    else
+        sf_parquet_writer_discard(w);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(rc, SF_E_IO);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "write failed"));
+}
+
 static void test_parse_codec(void **state)
 {
     (void)state;
@@ -733,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large_table_pages_and_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_and_int_into_double, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_type_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure_names_the_file, setup, teardown),
         cmocka_unit_test(test_parse_codec),
         cmocka_unit_test(test_parse_row_group_size),
         cmocka_unit_test_setup_teardown(test_concat_joins_pieces_without_reencoding, setup, teardown),
