@@ -53,9 +53,11 @@ char *sf_claim_path(const char *out)
 }
 
 /* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat),
- * or 0 when unknown. */
-static unsigned long long pid_start_time(long pid)
+ * or 0 when unknown; *state gets field 3 ('Z': a zombie, dead but not yet
+ * reaped, as a killed rank is until mpiexec collects it), or 0. */
+static unsigned long long pid_stat(long pid, char *state)
 {
+    *state = 0;
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *fp = fopen(path, "r");
@@ -68,6 +70,9 @@ static unsigned long long pid_start_time(long pid)
     if (!p)
         return 0;
     p++;
+    while (*p == ' ')
+        p++;
+    *state = *p;
     /* After ')': field 3 (state) onwards; starttime is field 22. */
     for (int field = 3; field < 22 && *p; field++) {
         while (*p == ' ')
@@ -146,7 +151,10 @@ static const char *stale_reason(const sf_claim_info *c, double timeout_s, char *
     if (strcmp(host, c->host) == 0 && c->pid > 0) {
         if (kill((pid_t)c->pid, 0) != 0 && errno == ESRCH)
             return "its process is gone";
-        unsigned long long start = pid_start_time(c->pid);
+        char state;
+        unsigned long long start = pid_stat(c->pid, &state);
+        if (state == 'Z' || state == 'X')
+            return "its process is gone";
         if (c->pid_start != 0 && start != 0 && start != c->pid_start)
             return "its process is gone (the pid now belongs to another process)";
     }
@@ -242,7 +250,8 @@ int sf_claim_take(sf_claim **claim, const char *out, const char *runid, double t
     snprintf(me->run_id, sizeof me->run_id, "%s", runid);
     host_name(me->host, sizeof me->host);
     me->pid = (long)getpid();
-    me->pid_start = pid_start_time(me->pid);
+    char state;
+    me->pid_start = pid_stat(me->pid, &state);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
