@@ -123,7 +123,17 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
             NEXT_VALUE();
             o->compression = val;
         } else if (allow_run_opts && strcmp(a, "--overwrite") == 0) {
-            o->overwrite = 1;
+            o->commit_mode = SF_COMMIT_OVERWRITE;
+        } else if (allow_run_opts && IS_OPT("--write-mode")) {
+            NEXT_VALUE();
+            if (sf_commit_mode_parse(val, &o->commit_mode) != 0)
+                return sf_cli_usage_error(usage, "--write-mode takes error, overwrite, "
+                                          "overwrite-partitions or append, got '%s'", val);
+        } else if (allow_run_opts && IS_OPT("--claim-timeout")) {
+            NEXT_VALUE();
+            if (sf_cli_parse_seconds(val, &o->claim_timeout) != 0)
+                return sf_cli_usage_error(usage, "--claim-timeout takes seconds (or a number "
+                                          "with s, m, h or d), got '%s'", val);
         } else if (allow_run_opts && IS_OPT("--chunk-size")) {
             NEXT_VALUE();
             if (parse_size_opt("--chunk-size", val, &o->chunk_size) != 0)
@@ -220,3 +230,24 @@ void sf_cli_free_run(sf_run_opts *o)
     o->ninputs = 0;
 }
 
+
+int sf_cli_parse_seconds(const char *text, double *seconds)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || v < 0 || v != v)
+        return -1;
+    double unit = 1;
+    if (*end == 'm')
+        unit = 60;
+    else if (*end == 'h')
+        unit = 3600;
+    else if (*end == 'd')
+        unit = 86400;
+    else if (*end != 's' && *end != '\0')
+        return -1;
+    if (*end && end[1] != '\0')
+        return -1;
+    *seconds = v * unit;
+    return 0;
+}

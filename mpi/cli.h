@@ -18,4 +18,8 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
                      sf_run_opts *o);
 void sf_cli_free_run(sf_run_opts *o);
 
+/* Parses a duration: a non-negative number of seconds, optionally followed
+ * by s, m, h or d. Returns 0 or -1. */
+int sf_cli_parse_seconds(const char *text, double *seconds);
+
 #endif

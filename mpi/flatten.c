@@ -271,7 +271,7 @@ static int parse_opts(int argc, char **argv, const char *usage, int schema, fl_o
             if (strcmp(a, "--single-file") == 0 && !schema)
                 o->single_file = 1;
             else if (strcmp(a, "--overwrite") == 0 && !schema)
-                o->run.overwrite = 1;
+                o->run.commit_mode = SF_COMMIT_OVERWRITE;
             else if (strcmp(a, "--progress") == 0)
                 o->run.progress = 1;
             else if (strcmp(a, "--no-progress") == 0)
@@ -419,7 +419,7 @@ static int plan_rank0(fl *F, sf_buf *list)
     gmtime_r(&ts.tv_sec, &tm);
     snprintf(F->runid, sizeof F->runid, "%04d%02d%02dT%02d%02d%02d-%ld", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
-    int rc = sf_output_prepare(&F->stage, F->o->output, F->o->run.overwrite, F->runid, &F->err);
+    int rc = sf_output_prepare(&F->stage, F->o->output, F->o->run.commit_mode, F->runid, &F->err);
     F->staged = rc == 0;
     F->replacing = F->stage.replacing;
     return rc;
@@ -1226,7 +1226,7 @@ static int build_manifest(fl *F, out_file *files, size_t nfiles, const uint64_t 
     rc |= sf_manifest_samples(m, F->all_samples, F->nall_samples,
                               (const char *const *)F->paths);
     rc |= sf_buf_printf(m, ",\n  \"files\": ");
-    rc |= sf_manifest_files(m, files, nfiles);
+    rc |= sf_manifest_files(m, files, nfiles, F->runid);
     rc |= sf_buf_printf(m, ",\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
                         "  \"phases_seconds\": {\"plan\": %.6f, \"schema\": %.6f, "
                         "\"write\": %.6f, \"commit\": %.6f},\n  \"wall_seconds\": %.6f,\n"

@@ -50,15 +50,17 @@ int sf_manifest_samples(sf_buf *m, const sf_reject_sample *s, size_t n,
     return rc ? SF_E_NOMEM : 0;
 }
 
-int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n)
+int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n, const char *run_id)
 {
     int rc = sf_buf_printf(m, "[");
     for (size_t i = 0; i < n; i++) {
         rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
         rc |= sf_buf_json_string(m, files[i].path, strlen(files[i].path));
-        rc |= sf_buf_printf(m, ", \"rows\": %llu, \"bytes\": %llu}",
+        rc |= sf_buf_printf(m, ", \"rows\": %llu, \"bytes\": %llu, \"run_id\": ",
                             (unsigned long long)files[i].rows,
                             (unsigned long long)files[i].bytes);
+        rc |= sf_buf_json_string(m, run_id, strlen(run_id));
+        rc |= sf_buf_printf(m, "}");
     }
     rc |= sf_buf_printf(m, "%s]", n ? "\n  " : "");
     return rc ? SF_E_NOMEM : 0;

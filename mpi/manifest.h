@@ -28,8 +28,9 @@ void sf_out_files_sort(sf_out_file *files, size_t n);
 int sf_manifest_samples(sf_buf *m, const sf_reject_sample *s, size_t n,
                         const char *const *paths);
 
-/* Appends the JSON array of the files ([{path, rows, bytes}]). Returns 0 or
- * SF_E_NOMEM. */
-int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n);
+/* Appends the JSON array of the files ([{path, rows, bytes, run_id}]): every
+ * file with the run that wrote it (io/filelist.h merges these lists across
+ * runs). Returns 0 or SF_E_NOMEM. */
+int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n, const char *run_id);
 
 #endif

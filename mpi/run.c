@@ -376,7 +376,7 @@ static int plan(run *R)
                                   job->inputs[i].name, job->inputs[i].path);
         }
         if (!rc) {
-            rc = sf_output_prepare(&R->stage, job->output.path, R->o->overwrite, R->runid,
+            rc = sf_output_prepare(&R->stage, job->output.path, R->o->commit_mode, R->runid,
                                    &R->err);
             if (!rc && R->stage.note[0])
                 fprintf(stderr, "shardflow: %s\n", R->stage.note);
@@ -1027,7 +1027,7 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
     rc |= sf_manifest_samples(m, R->samples, R->nsamples,
                               (const char *const *)R->facts.paths);
     rc |= sf_buf_printf(m, ",\n  \"files\": ");
-    rc |= sf_manifest_files(m, files, nfiles);
+    rc |= sf_manifest_files(m, files, nfiles, R->runid);
     rc |= sf_buf_printf(m, ",\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
                         "  \"phases_seconds\": {",
                         (unsigned long long)out_bytes,
