@@ -24,6 +24,7 @@
 #include "core/spec.h"
 #include "core/window.h"
 #include "io/badrec.h"
+#include "io/claim.h"
 #include "io/commit.h"
 #include "io/csv.h"
 #include "io/dimtable.h"
@@ -77,6 +78,7 @@ typedef struct run {
     int replacing;
     sf_output_stage stage;
     int staged;
+    sf_claim *claim;     /* rank 0: the output's claim, from plan to run_free */
     sf_pipeline *pipe;
     sf_groups *reduced;
     sf_rows rows;
@@ -127,6 +129,7 @@ void sf_run_opts_init(sf_run_opts *o)
     o->broadcast_limit = (uint64_t)64 << 20;
     o->max_bad_pct = -1;
     o->progress = -1;
+    o->claim_timeout = 86400;
 }
 
 uint64_t sf_run_chunk_size(uint64_t requested, uint64_t input_bytes, int nranks)
@@ -374,6 +377,13 @@ static int plan(run *R)
             if (!rc && access(job->inputs[i].path, R_OK) != 0)
                 rc = sf_error_set(&R->err, SF_E_IO, "input '%s': cannot read '%s'",
                                   job->inputs[i].name, job->inputs[i].path);
+        }
+        if (!rc) { /* one writer per output, from before staging to after commit */
+            char note[1024];
+            rc = sf_claim_take(&R->claim, job->output.path, R->runid, R->o->claim_timeout, note,
+                               sizeof note, &R->err);
+            if (note[0])
+                fprintf(stderr, "shardflow: %s\n", note);
         }
         if (!rc) {
             rc = sf_output_prepare(&R->stage, job->output.path, R->o->commit_mode, R->runid,
@@ -1087,6 +1097,12 @@ static void print_summary(run *R, const out_file *files, size_t nfiles,
     fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
     fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->stage.out, nfiles,
             nfiles == 1 ? "" : "s", (unsigned long long)rows);
+    if (R->stage.mode == SF_COMMIT_APPEND || R->stage.mode == SF_COMMIT_OVERWRITE_PARTITIONS)
+        fprintf(stderr, "  %s: the output now holds %zu files, %llu rows from %zu run%s (%zu "
+                "earlier files kept, %zu replaced)\n", sf_commit_mode_name(R->stage.mode),
+                R->stage.merged.files_total, (unsigned long long)R->stage.merged.rows_total,
+                R->stage.merged.runs, R->stage.merged.runs == 1 ? "" : "s",
+                R->stage.merged.files_kept, R->stage.merged.files_dropped);
 }
 
 /* Per fact file: every byte planned was scanned, the lines add up, and the
@@ -1575,6 +1591,9 @@ static void run_free(run *R)
         sf_join_table_free(R->dims[i]);
     if (R->rank == 0 && R->staged)
         sf_output_abort(&R->stage);
+    sf_error cerr;
+    if (sf_claim_release(R->claim, &cerr) != 0)
+        fprintf(stderr, "shardflow: warning: %s\n", cerr.msg);
     sf_output_stage_free(&R->stage);
     sf_job_free(R->job);
     sf_inputs_free(&R->facts);
