@@ -42,6 +42,7 @@
 #include "core/hash.h"
 #include "core/pipeline.h"
 #include "io/badrec.h"
+#include "io/claim.h"
 #include "io/commit.h"
 #include "io/csv.h"
 #include "io/fsutil.h"
@@ -92,7 +93,11 @@ const char *const sf_flatten_usage =
     "                        files) or NAME=EXPR, e.g. date=to_date(ts); repeatable\n"
     "  --format csv|hdf5     output format (default csv; hdf5 columns are typed)\n"
     "  --compression C       hdf5: none, gzip or gzip:N (default gzip:4)\n"
-    "  --overwrite           replace an existing OUT once the new one is complete\n"
+    "  --write-mode MODE     error (default), overwrite, overwrite-partitions (replace\n"
+    "                        only the partition directories written, keep the rest)\n"
+    "                        or append (run-unique file names, nothing replaced)\n"
+    "  --overwrite           the same as --write-mode overwrite\n"
+    "  --claim-timeout T     break another host's claim on OUT after T (default 1d)\n"
     "\n"
     "run options:\n"
     "  --chunk-size SIZE     bytes per scan chunk (default 64M, cut down to give at\n"
@@ -196,6 +201,7 @@ typedef struct fl {
     char runid[48];
     sf_output_stage stage;
     int staged, replacing;
+    sf_claim *claim; /* rank 0: the output's claim, from plan to fl_free */
     sf_h5_options h5opt;
     /* passes */
     sf_flatten *eng;
@@ -338,6 +344,14 @@ static int parse_opts(int argc, char **argv, const char *usage, int schema, fl_o
             o->format = val;
         } else if (strcmp(a, "--compression") == 0 && !schema) {
             o->compression = val;
+        } else if (strcmp(a, "--write-mode") == 0 && !schema) {
+            if (sf_commit_mode_parse(val, &o->run.commit_mode) != 0)
+                return sf_cli_usage_error(usage, "--write-mode takes error, overwrite, "
+                                          "overwrite-partitions or append, got '%s'", val);
+        } else if (strcmp(a, "--claim-timeout") == 0 && !schema) {
+            if (sf_cli_parse_seconds(val, &o->run.claim_timeout) != 0)
+                return sf_cli_usage_error(usage, "--claim-timeout takes seconds (or a number "
+                                          "with s, m, h or d), got '%s'", val);
         } else if (strcmp(a, "--ddl") == 0 && schema) {
             if (strcmp(val, "duckdb") != 0 && strcmp(val, "postgres") != 0 &&
                 strcmp(val, "snowflake") != 0)
@@ -419,7 +433,15 @@ static int plan_rank0(fl *F, sf_buf *list)
     gmtime_r(&ts.tv_sec, &tm);
     snprintf(F->runid, sizeof F->runid, "%04d%02d%02dT%02d%02d%02d-%ld", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid());
-    int rc = sf_output_prepare(&F->stage, F->o->output, F->o->run.commit_mode, F->runid, &F->err);
+    /* One writer per output, from before staging to after commit. */
+    char note[1024];
+    int rc = sf_claim_take(&F->claim, F->o->output, F->runid, F->o->run.claim_timeout, note,
+                           sizeof note, &F->err);
+    if (note[0])
+        fprintf(stderr, "shardflow: %s\n", note);
+    if (!rc)
+        rc = sf_output_prepare(&F->stage, F->o->output, F->o->run.commit_mode, F->runid,
+                               &F->err);
     F->staged = rc == 0;
     F->replacing = F->stage.replacing;
     return rc;
@@ -1264,6 +1286,12 @@ static void print_summary(fl *F, size_t nfiles, uint64_t rows, const uint64_t *r
             "per rank %.1f MiB (max)\n", F->tphase[0], F->tphase[1], F->tphase[2], F->tphase[3],
             (double)maxrss / 1048576.0);
     fprintf(stderr, "  output: %s (%zu file%s)\n", F->stage.out, nfiles, nfiles == 1 ? "" : "s");
+    if (F->stage.mode == SF_COMMIT_APPEND || F->stage.mode == SF_COMMIT_OVERWRITE_PARTITIONS)
+        fprintf(stderr, "  %s: the output now holds %zu files, %llu rows from %zu run%s (%zu "
+                "earlier files kept, %zu replaced)\n", sf_commit_mode_name(F->stage.mode),
+                F->stage.merged.files_total, (unsigned long long)F->stage.merged.rows_total,
+                F->stage.merged.runs, F->stage.merged.runs == 1 ? "" : "s",
+                F->stage.merged.files_kept, F->stage.merged.files_dropped);
 }
 
 static int finish(fl *F)
@@ -1330,6 +1358,9 @@ static void fl_free(fl *F)
 {
     if (F->rank == 0 && F->staged)
         sf_output_abort(&F->stage);
+    sf_error cerr;
+    if (sf_claim_release(F->claim, &cerr) != 0)
+        fprintf(stderr, "shardflow: warning: %s\n", cerr.msg);
     sf_output_stage_free(&F->stage);
     for (size_t i = 0; i < F->nfiles; i++)
         free(F->paths ? F->paths[i] : NULL);
