@@ -76,17 +76,28 @@ def mpi(args, np, sub):
 
 
 def gen(args, out, events, seed):
+    """A KPI dataset in out, shared by the tests: generated once, into a
+    directory of this process, then renamed into place (tests run at once)."""
     if not os.path.isfile(os.path.join(out, "events.jsonl")):
+        tmp = "%s.tmp%d" % (out, os.getpid())
+        shutil.rmtree(tmp, ignore_errors=True)
         run(mpi(args, 1, ["gen", "kpi", "--events", str(events), "--seed", str(seed),
-                          "-o", out]))
+                          "-o", tmp]))
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # another test made it first
     return out
 
 
-def kpi_cmd(args, data, out, extra, np=1):
+def kpi_cmd(args, data, out, extra, np=1, direct=False, quiet=True):
+    """The daily KPI job over data into out; direct: the binary alone (an
+    MPI singleton) instead of under mpiexec."""
     sub = ["run", args.job]
     for name in ("events", "users", "items"):
         sub += ["--input", "%s=%s" % (name, os.path.join(data, name + ".jsonl"))]
-    return mpi(args, np, sub + ["--output", out, "--quiet"] + extra)
+    sub += ["--output", out] + (["--quiet"] if quiet else []) + extra
+    return [args.shardflow] + sub if direct else mpi(args, np, sub)
 
 
 def data_files(root):
@@ -146,7 +157,7 @@ def concurrent_trial(args, base, datasets, refs, rng, t, stats):
     out = os.path.join(base, "out%d" % t)
     order = list(range(args.writers))
     rng.shuffle(order)
-    offsets = sorted(rng.uniform(0, 0.4) for _ in order)
+    offsets = sorted(rng.uniform(0, 0.2) for _ in order)
     procs = {}
     t0 = time.time()
     for i, off in zip(order, offsets):
@@ -155,7 +166,8 @@ def concurrent_trial(args, base, datasets, refs, rng, t, stats):
             time.sleep(delay)
         extra = [] if mode == "error" else (["--overwrite"] if t % 4 == 1
                                             else ["--write-mode", "overwrite"])
-        procs[i] = subprocess.Popen(kpi_cmd(args, datasets[i], out, extra),
+        procs[i] = subprocess.Popen(kpi_cmd(args, datasets[i], out, extra,
+                                            direct=args.launch == "direct"),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True)
     results = {}
@@ -212,7 +224,7 @@ def cmd_concurrent(args):
     shutil.rmtree(base, ignore_errors=True)
     os.makedirs(base)
     shared = os.path.join(args.work, "commit_data")
-    sizes = [(120000, 11), (8000, 12), (30000, 13)][:args.writers]
+    sizes = [(12000, 11), (2000, 12), (5000, 13)][:args.writers]
     datasets = [gen(args, os.path.join(shared, "kpi_%d_%d" % s), *s) for s in sizes]
     refs = []
     for i, data in enumerate(datasets):
@@ -240,6 +252,215 @@ def cmd_concurrent(args):
         raise Failure("no run ever met another's claim: the trials did not overlap")
 
 
+# ---- stale claims ----
+
+def claim_of(out):
+    return out.rstrip("/") + CLAIM_SUFFIX
+
+
+def cmd_stale_claim(args):
+    base = os.path.join(args.work, "commit_stale")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    shared = os.path.join(args.work, "commit_data")
+    big = gen(args, os.path.join(shared, "kpi_400000_21"), 400000, 21)
+    small = gen(args, os.path.join(shared, "kpi_4000_12"), 4000, 12)
+    ref = os.path.join(base, "ref")
+    run(kpi_cmd(args, small, ref, []))
+    out = os.path.join(base, "out")
+
+    # A slow run holds the claim; a second run is refused at once.
+    slow = ["--decoder", "jansson", "--chunk-size", "1M"]
+    cmd = kpi_cmd(args, big, out, slow, np=2)
+    log("$ " + " ".join(cmd) + " &")
+    holder = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    t0 = time.time()
+    info = None
+    while time.time() - t0 < 20 and info is None:
+        try:
+            with open(claim_of(out), encoding="utf-8") as fh:
+                info = json.load(fh)
+        except (OSError, ValueError):
+            time.sleep(0.02)
+    if info is None:
+        os.killpg(holder.pid, signal.SIGKILL)
+        raise Failure("the slow run took no claim on %s in 20 s" % out)
+    t1 = time.time()
+    rc, _, err = run(kpi_cmd(args, small, out, [], direct=True), expect_ok=False)
+    took = time.time() - t1
+    want = ("%s is being written by run %s (host %s, pid %d, since %s)" % (
+        out, info["run_id"], info["host"], info["pid"], info["since"])).encode()
+    if rc == 0 or want not in err:
+        os.killpg(holder.pid, signal.SIGKILL)
+        raise Failure("a run on a claimed output: exit %d, want %r in:\n%s"
+                      % (rc, want, tail(err)))
+    if took > 5:
+        raise Failure("the refused run took %.1f s: a claim must refuse at once" % took)
+    if holder.poll() is not None:
+        raise Failure("the slow run ended before it could be killed: make it slower")
+    log("refused in %.2f s: %s" % (took, want.decode()))
+
+    # SIGKILL the holder: its claim stays; the next run breaks it.
+    os.killpg(holder.pid, signal.SIGKILL)
+    holder.communicate()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(
+            os.path.exists("/proc/%d" % pid) and open("/proc/%d/stat" % pid).read().split(
+                ")")[-1].split()[0] not in "ZX" for pid in [info["pid"]]):
+        time.sleep(0.05)
+    if not os.path.exists(claim_of(out)):
+        raise Failure("the killed run's claim is gone: nothing to break")
+    rc, _, err = run(kpi_cmd(args, small, out, [], np=2))
+    said = ("broke the claim on '%s' left by run %s" % (out, info["run_id"])).encode()
+    if said not in err or b"its process is gone" not in err:
+        raise Failure("the stale claim was not reported as broken:\n%s" % tail(err))
+    if tree(out) != tree(ref):
+        raise Failure("the run after a broken claim did not commit its own output")
+    check_clean(base, out)
+    log("a SIGKILLed holder's claim was broken by the next run, which committed")
+
+    # A claim from another host is only broken after --claim-timeout.
+    with open(claim_of(out), "w", encoding="utf-8") as fh:
+        json.dump({"run_id": "20250101T000000-99", "host": "node-elsewhere", "pid": 99,
+                   "pid_start": 0, "since": "2025-01-01T00:00:00Z",
+                   "since_epoch": int(time.time()) - 120}, fh)
+    rc, _, err = run(kpi_cmd(args, small, out, ["--write-mode", "overwrite"], direct=True),
+                     expect_ok=False)
+    if rc == 0 or b"is being written by run 20250101T000000-99 (host node-elsewhere" not in err:
+        raise Failure("another host's young claim did not hold:\n%s" % tail(err))
+    rc, _, err = run(kpi_cmd(args, small, out, ["--write-mode", "overwrite",
+                                                "--claim-timeout", "1m"], direct=True))
+    if b"over --claim-timeout 60 s" not in err:
+        raise Failure("another host's old claim was not reported as timed out:\n%s" % tail(err))
+    check_clean(base, out)
+    log("another host's claim held until --claim-timeout, then was broken")
+
+
+# ---- write modes ----
+
+DAY = "2025-08-16"
+
+
+def day_events(src, dst):
+    """dst gets src's users and items and the events of DAY only."""
+    os.makedirs(dst, exist_ok=True)
+    lo = int(datetime.datetime(2025, 8, 16, tzinfo=datetime.timezone.utc).timestamp())
+    n = 0
+    with open(os.path.join(src, "events.jsonl"), encoding="utf-8") as fi, \
+            open(os.path.join(dst, "events.jsonl"), "w", encoding="utf-8") as fo:
+        for line in fi:
+            ts = json.loads(line).get("ts")
+            if isinstance(ts, int) and lo <= ts < lo + 86400:
+                fo.write(line)
+                n += 1
+    for name in ("users", "items"):
+        shutil.copy(os.path.join(src, name + ".jsonl"), os.path.join(dst, name + ".jsonl"))
+    if n < 50:
+        raise Failure("only %d events on %s: the day run would prove little" % (n, DAY))
+    return dst
+
+
+def content(args, path):
+    """What a data file holds: its bytes (CSV), or `shardflow cat` of it
+    (HDF5 files embed object times, so equal data need not be equal bytes)."""
+    if path.endswith(".h5"):
+        return run([args.shardflow, "cat", path])[1]
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def cmd_write_modes(args):
+    base = os.path.join(args.work, "commit_modes_%s_%s" % (args.tool, args.format))
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    shared = os.path.join(args.work, "commit_data")
+    full = gen(args, os.path.join(shared, "kpi_10000_31"), 10000, 31)
+    day = day_events(gen(args, os.path.join(shared, "kpi_10000_32"), 10000, 32),
+                     os.path.join(base, "day"))
+    ext = ".h5" if args.format == "hdf5" else ".csv"
+
+    def write(data, out, extra):
+        if args.tool == "run":
+            cmd = kpi_cmd(args, data, out, ["--format", args.format] + extra, np=2,
+                          quiet=False)
+        else:
+            cmd = mpi(args, 2, ["flatten", os.path.join(data, "events.jsonl"), "-o", out,
+                                "--partition-by", "date=to_date(ts)", "--format",
+                                args.format, "--chunk-size", "1M"] + extra)
+        return run(cmd)[2]
+
+    ref_day = os.path.join(base, "ref_day")
+    write(day, ref_day, ["--quiet"])
+    ref_files = data_files(ref_day)
+    if not ref_files or any(not f.startswith("date=%s/" % DAY) for f in ref_files):
+        raise Failure("the day run wrote %s, not only date=%s" % (ref_files, DAY))
+    out = os.path.join(base, "out")
+    write(full, out, ["--quiet"])
+    first_run = manifest(out)["run_id"]
+    before = tree(out)
+    parts = {f.split("/")[0] for f in before}
+    if "date=" + DAY not in parts or len(parts) < 20:
+        raise Failure("the full run wrote partitions %s" % sorted(parts))
+
+    # overwrite-partitions: DAY replaced by what a fresh run writes, the rest kept.
+    err = write(day, out, ["--write-mode", "overwrite-partitions"])
+    if b"overwrite-partitions: the output now holds" not in err:
+        raise Failure("no overwrite-partitions summary line:\n%s" % tail(err))
+    after = tree(out)
+    for f, h in before.items():
+        if not f.startswith("date=%s/" % DAY) and after.get(f) != h:
+            raise Failure("overwrite-partitions changed the untouched file %s" % f)
+    got_day = sorted(f for f in after if f.startswith("date=%s/" % DAY))
+    if got_day != ref_files:
+        raise Failure("the replaced partition holds %s, a fresh run writes %s"
+                      % (got_day, ref_files))
+    for f in ref_files:
+        if content(args, os.path.join(out, f)) != content(args, os.path.join(ref_day, f)):
+            raise Failure("replaced %s differs from a fresh run's" % f)
+    if sorted(after) != sorted(before) and set(after) - set(before) - set(ref_files):
+        raise Failure("overwrite-partitions added files outside the day: %s"
+                      % sorted(set(after) - set(before)))
+    m = check_manifest_lists_files(out)
+    day_run = m["run_id"]
+    for e in m["files"]:
+        want = day_run if e["path"].startswith("date=%s/" % DAY) else first_run
+        if e["run_id"] != want:
+            raise Failure("manifest: %s is from run %s, want %s" % (e["path"], e["run_id"], want))
+    if [r["run_id"] for r in m["runs"]] != [first_run, day_run]:
+        raise Failure("manifest runs %r" % m["runs"])
+    if not os.path.exists(os.path.join(out, "_SUCCESS")):
+        raise Failure("no _SUCCESS after overwrite-partitions")
+    log("overwrite-partitions: %d untouched files kept their bytes, date=%s equals a fresh "
+        "run's" % (len(before) - len(ref_files), DAY))
+
+    # append, twice: new run-unique files, nothing replaced.
+    for k in range(2):
+        before = tree(out)
+        err = write(day, out, ["--write-mode", "append"])
+        after = tree(out)
+        for f, h in before.items():
+            if after.get(f) != h:
+                raise Failure("append #%d changed or removed %s" % (k + 1, f))
+        m = check_manifest_lists_files(out)
+        rid = m["run_id"]
+        added = sorted(set(after) - set(before))
+        want = sorted(f[:-len(ext)] + "-" + rid + ext for f in ref_files)
+        if added != want:
+            raise Failure("append #%d added %s, want %s" % (k + 1, added, want))
+        for f, r in zip(added, ref_files):
+            if content(args, os.path.join(out, f)) != content(args, os.path.join(ref_day, r)):
+                raise Failure("appended %s differs from a fresh run's %s" % (f, r))
+        if any(e["run_id"] != rid for e in m["files"] if e["path"] in added):
+            raise Failure("appended files not recorded with run %s" % rid)
+        if m["runs"][-1]["run_id"] != rid or m["runs"][-1]["files"] != len(added):
+            raise Failure("manifest runs after append: %r" % m["runs"])
+        if b"append: the output now holds" not in err:
+            raise Failure("no append summary line:\n%s" % tail(err))
+    check_clean(base, out)
+    log("append twice: %d files added each time under run-unique names, none replaced"
+        % len(ref_files))
+
 def main(argv):
     ap = argparse.ArgumentParser(description="shardflow claim and commit tests")
     ap.add_argument("--shardflow", required=True)
@@ -252,8 +473,17 @@ def main(argv):
     p.add_argument("--writers", type=int, default=2)
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--seed", type=int, default=13)
+    # mpiexec adds about 2 s to every failed run (its teardown), which would
+    # put 20 trials far over the time budget; the claim is rank 0's alone,
+    # so MPI singletons exercise the same code.
+    p.add_argument("--launch", choices=("direct", "mpiexec"), default="direct")
+    sub.add_parser("stale_claim")
+    p = sub.add_parser("write_modes")
+    p.add_argument("--tool", choices=("run", "flatten"), required=True)
+    p.add_argument("--format", choices=("csv", "hdf5"), required=True)
     args = ap.parse_args(argv)
-    handlers = {"concurrent": cmd_concurrent}
+    handlers = {"concurrent": cmd_concurrent, "stale_claim": cmd_stale_claim,
+                "write_modes": cmd_write_modes}
     try:
         handlers[args.command](args)
     except Failure as e:
