@@ -314,3 +314,76 @@ int sf_manifest_merge(const char *prev, size_t prev_len, const char *next, size_
     sf_filelist_free(&ml);
     return rc;
 }
+
+static sf_manifest_run *run_slot(sf_manifest_run **runs, size_t *n, const char *id)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*runs)[i].run_id, id) == 0)
+            return &(*runs)[i];
+    }
+    sf_manifest_run *v = realloc(*runs, (*n + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    *runs = v;
+    memset(&v[*n], 0, sizeof v[*n]);
+    snprintf(v[*n].run_id, sizeof v[*n].run_id, "%s", id);
+    return &v[(*n)++];
+}
+
+int sf_manifest_runs(const char *json, size_t len, sf_manifest_run **runs, size_t *n,
+                     sf_error *err)
+{
+    *runs = NULL;
+    *n = 0;
+    json_error_t je;
+    json_t *root = json_loadb(json, len, 0, &je);
+    if (!root)
+        return sf_error_set(err, SF_E_PARSE, "manifest: line %d: %s", je.line, je.text);
+    int rc = 0;
+    json_t *arr = json_object_get(root, "runs");
+    const char *top_mode = json_string_value(json_object_get(root, "write_mode"));
+    if (json_is_array(arr)) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(arr, i, r) {
+            const char *id = json_string_value(json_object_get(r, "run_id"));
+            const char *mode = json_string_value(json_object_get(r, "write_mode"));
+            sf_manifest_run *s = id ? run_slot(runs, n, id) : NULL;
+            if (id && !s) {
+                rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+                break;
+            }
+            if (!s)
+                continue;
+            snprintf(s->write_mode, sizeof s->write_mode, "%s", mode ? mode : "");
+            s->files = (uint64_t)json_integer_value(json_object_get(r, "files"));
+            s->rows = (uint64_t)json_integer_value(json_object_get(r, "rows"));
+        }
+    } else {
+        sf_filelist fl = SF_FILELIST_INIT;
+        rc = list_from_json(root, &fl, err);
+        for (size_t i = 0; !rc && i < fl.n; i++) {
+            sf_manifest_run *s = run_slot(runs, n, fl.v[i].run_id);
+            if (!s) {
+                rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+                break;
+            }
+            s->files++;
+            s->rows += fl.v[i].rows;
+        }
+        sf_filelist_free(&fl);
+        const char *top = json_string_value(json_object_get(root, "run_id"));
+        if (!rc && *n == 0 && top && !run_slot(runs, n, top))
+            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < *n; i++)
+            snprintf((*runs)[i].write_mode, sizeof (*runs)[i].write_mode, "%s",
+                     top_mode ? top_mode : "");
+    }
+    json_decref(root);
+    if (rc) {
+        free(*runs);
+        *runs = NULL;
+        *n = 0;
+    }
+    return rc;
+}

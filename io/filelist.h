@@ -88,4 +88,19 @@ int sf_manifest_merge(const char *prev, size_t prev_len, const char *next, size_
                       const char *runid, const char *mode_name, sf_merge_kind kind, char **out,
                       size_t *out_len, sf_merge_stats *stats, sf_error *err);
 
+/* One run that built an output, as a manifest records it. */
+typedef struct sf_manifest_run {
+    char run_id[64];
+    char write_mode[32]; /* "" when the manifest does not say */
+    uint64_t files;
+    uint64_t rows;
+} sf_manifest_run;
+
+/* The runs that built an output: the manifest's "runs" (append and
+ * overwrite-partitions), else its files grouped by run_id in order of first
+ * appearance, else its top-level run_id alone. *runs is new (caller frees),
+ * *n may be 0. Returns 0, SF_E_PARSE or SF_E_NOMEM with err set. */
+int sf_manifest_runs(const char *json, size_t len, sf_manifest_run **runs, size_t *n,
+                     sf_error *err);
+
 #endif

@@ -460,6 +460,16 @@ def cmd_write_modes(args):
     check_clean(base, out)
     log("append twice: %d files added each time under run-unique names, none replaced"
         % len(ref_files))
+    # inspect shows the runs that built the output, oldest first.
+    shown = run([args.shardflow, "inspect", out])[1].decode()
+    at = [shown.find("  " + r["run_id"] + " ") for r in m["runs"]]
+    if "runs:       4" not in shown or min(at) < 0 or at != sorted(at):
+        raise Failure("inspect does not list the 4 runs in order:\n%s" % shown)
+    for r, mode in zip(m["runs"], ("error", "overwrite-partitions", "append", "append")):
+        if r.get("write_mode") != mode:
+            raise Failure("manifest runs: %r, want modes error, overwrite-partitions, append x2"
+                          % m["runs"])
+    log("inspect lists the 4 runs that built the output")
 
 def main(argv):
     ap = argparse.ArgumentParser(description="shardflow claim and commit tests")

@@ -158,6 +158,41 @@ static void test_manifest_merge_keeps_the_new_fields_and_lists_the_runs(void **s
     free(out);
 }
 
+static void test_runs_come_from_runs_or_from_the_files(void **state)
+{
+    (void)state;
+    sf_manifest_run *runs = NULL;
+    size_t n = 0;
+    sf_error err;
+    const char *merged = "{\"runs\": [{\"run_id\": \"a\", \"write_mode\": \"error\", "
+                         "\"files\": 3, \"rows\": 30}, {\"run_id\": \"b\", \"write_mode\": "
+                         "\"append\", \"files\": 1, \"rows\": 5}]}";
+    assert_int_equal(sf_manifest_runs(merged, strlen(merged), &runs, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(runs[1].run_id, "b");
+    assert_string_equal(runs[1].write_mode, "append");
+    assert_int_equal(runs[0].files, 3);
+    assert_int_equal(runs[0].rows, 30);
+    free(runs);
+    const char *one = "{\"run_id\": \"r\", \"files\": [{\"path\": \"p\", \"rows\": 2, "
+                      "\"bytes\": 1, \"run_id\": \"r\"}, {\"path\": \"q\", \"rows\": 3, "
+                      "\"bytes\": 1, \"run_id\": \"r\"}]}";
+    assert_int_equal(sf_manifest_runs(one, strlen(one), &runs, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(runs[0].run_id, "r");
+    assert_int_equal(runs[0].files, 2);
+    assert_int_equal(runs[0].rows, 5);
+    assert_string_equal(runs[0].write_mode, "");
+    free(runs);
+    const char *empty = "{\"run_id\": \"solo\", \"files\": []}";
+    assert_int_equal(sf_manifest_runs(empty, strlen(empty), &runs, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(runs[0].run_id, "solo");
+    free(runs);
+    assert_int_equal(sf_manifest_runs("nope", 4, &runs, &n, &err), SF_E_PARSE);
+    assert_null(runs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_replace_partitions_drops_only_rewritten_directories),
         cmocka_unit_test(test_append_refuses_a_path_already_in_the_output),
         cmocka_unit_test(test_manifest_merge_keeps_the_new_fields_and_lists_the_runs),
+        cmocka_unit_test(test_runs_come_from_runs_or_from_the_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
