@@ -19,6 +19,10 @@ Runs the shardflow binary under mpiexec (see tests/mpi/CMakeLists.txt):
       overwrite-partitions keeps the bytes of untouched partitions and makes
       replaced ones equal to a fresh run's; append adds run-unique files and
       never replaces one; the manifest lists every file with its run.
+  commit_test.py COMMON_OPTIONS faults --mode overwrite|overwrite-partitions|append
+      SIGKILL, SIGINT and a full disk during a run of that mode leave the
+      committed output as it was; the next run after a SIGKILL breaks the
+      claim, removes the staging and commits.
 
 COMMON_OPTIONS: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --job JOB --work DIR
 
@@ -302,13 +306,7 @@ def cmd_stale_claim(args):
     log("refused in %.2f s: %s" % (took, want.decode()))
 
     # SIGKILL the holder: its claim stays; the next run breaks it.
-    os.killpg(holder.pid, signal.SIGKILL)
-    holder.communicate()
-    deadline = time.time() + 10
-    while time.time() < deadline and any(
-            os.path.exists("/proc/%d" % pid) and open("/proc/%d/stat" % pid).read().split(
-                ")")[-1].split()[0] not in "ZX" for pid in [info["pid"]]):
-        time.sleep(0.05)
+    kill_all(holder, out)
     if not os.path.exists(claim_of(out)):
         raise Failure("the killed run's claim is gone: nothing to break")
     rc, _, err = run(kpi_cmd(args, small, out, [], np=2))
@@ -471,6 +469,158 @@ def cmd_write_modes(args):
                           % m["runs"])
     log("inspect lists the 4 runs that built the output")
 
+# ---- faults in every write mode ----
+
+def snapshot(root):
+    """Every path under root with its content hash (markers included)."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            snap[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
+        for name in filenames:
+            snap[os.path.relpath(os.path.join(dirpath, name), root)] = digest(
+                os.path.join(dirpath, name))
+    return snap
+
+
+def rank_pids(out):
+    """PIDs of the shardflow processes writing out (not mpiexec)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if argv and os.path.basename(argv[0]) == b"shardflow" and out.encode() in argv:
+            pids.append(int(d))
+    return pids
+
+
+def gone(pid):
+    """True once pid has exited (a zombie counts: it holds nothing)."""
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def kill_all(p, out):
+    """SIGKILL of mpiexec and every rank (ranks are in process groups of
+    their own), as a lost node would; waits until they are gone."""
+    pids = rank_pids(out)
+    os.killpg(p.pid, signal.SIGKILL)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p.communicate()
+    deadline = time.time() + 10
+    while time.time() < deadline and not all(gone(pid) for pid in pids):
+        time.sleep(0.02)
+
+
+def start_slow(args, data, out, mode):
+    cmd = kpi_cmd(args, data, out, ["--decoder", "jansson", "--chunk-size", "1M",
+                                    "--write-mode", mode], np=2)
+    log("$ " + " ".join(cmd) + " &")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    # Staged: the claim names rank 0 and its tree exists beside OUT.
+    t0 = time.time()
+    while time.time() - t0 < 20:
+        try:
+            with open(claim_of(out), encoding="utf-8") as fh:
+                info = json.load(fh)
+            if os.path.isdir("%s.shardflow-%s" % (out, info["run_id"])):
+                time.sleep(0.3)  # into the scan
+                if p.poll() is None:
+                    return p, info
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    os.killpg(p.pid, signal.SIGKILL)
+    raise Failure("the slow %s run did not stage in time (exit %r)" % (mode, p.poll()))
+
+
+def cmd_faults(args):
+    mode = args.mode
+    base = os.path.join(args.work, "commit_faults_" + mode)
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    shared = os.path.join(args.work, "commit_data")
+    big = gen(args, os.path.join(shared, "kpi_400000_21"), 400000, 21)
+    full = gen(args, os.path.join(shared, "kpi_10000_31"), 10000, 31)
+    out = os.path.join(base, "out")
+    run(kpi_cmd(args, full, out, [], direct=True))
+
+    # SIGKILL of every process: OUT untouched; the next run breaks the
+    # claim, removes the staging and commits.
+    before = snapshot(out)
+    p, info = start_slow(args, big, out, mode)
+    kill_all(p, out)
+    if snapshot(out) != before:
+        raise Failure("%s: a SIGKILLed run changed the committed output" % mode)
+    rc, _, err = run(kpi_cmd(args, full, out, ["--write-mode", mode], np=2))
+    for want in (b"broke the claim", b"left by a run that did not finish"):
+        if want not in err:
+            raise Failure("%s: after SIGKILL the next run did not say %r:\n%s"
+                          % (mode, want, tail(err)))
+    check_clean(base, out)
+    check_manifest_lists_files(out)
+    log("%s: SIGKILL left the output intact; the next run broke the claim and committed" % mode)
+
+    # SIGINT to rank 0: every rank stops, nothing changes, nothing is left.
+    before = snapshot(out)
+    p, info = start_slow(args, big, out, mode)
+    os.kill(info["pid"], signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise Failure("%s: the run did not stop after SIGINT" % mode)
+    if p.returncode == 0 or b"interrupted by SIGINT" not in err:
+        raise Failure("%s: SIGINT: exit %d:\n%s" % (mode, p.returncode, tail(err)))
+    if snapshot(out) != before:
+        raise Failure("%s: an interrupted run changed the committed output" % mode)
+    check_clean(base, out)
+    log("%s: SIGINT stopped the run; output intact, claim released, no staging" % mode)
+
+    # Disk full on a small tmpfs.
+    small = os.path.join(base, "small")
+    os.makedirs(small)
+    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small],
+                           capture_output=True)
+    if probe.returncode != 0:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)"
+            % probe.stderr.decode(errors="replace").strip())
+        return
+    try:
+        prev = os.path.join(small, "prev")
+        put = {"_SUCCESS": "", "_MANIFEST.json": '{"run_id": "old", "files": [{"path": '
+               '"date=2000-01-01/part-00000.csv", "rows": 1, "bytes": 3}]}\n',
+               "date=2000-01-01/part-00000.csv": "x\n1\n"}
+        for rel, text in put.items():
+            os.makedirs(os.path.dirname(os.path.join(prev, rel)), exist_ok=True)
+            with open(os.path.join(prev, rel), "w") as fh:
+                fh.write(text)
+        before = snapshot(prev)
+        with open(os.path.join(small, "filler"), "wb") as fh:
+            fh.write(b"\0" * 200000)  # leaves less room than the ~90 KB output
+        for fmt in ("csv", "hdf5"):
+            rc, _, err = run(kpi_cmd(args, full, prev, ["--write-mode", mode, "--format", fmt],
+                                     direct=True), expect_ok=False)
+            if rc != 1 or b"No space left on device" not in err or b"Segmentation" in err:
+                raise Failure("%s: disk full (%s): exit %d:\n%s" % (mode, fmt, rc, tail(err)))
+            if sorted(os.listdir(small)) != ["filler", "prev"] or snapshot(prev) != before:
+                raise Failure("%s: disk full (%s) left %r" % (mode, fmt, os.listdir(small)))
+        log("%s: disk full fails cleanly, output intact, claim released (csv, hdf5)" % mode)
+    finally:
+        subprocess.run(["umount", small])
+
 def main(argv):
     ap = argparse.ArgumentParser(description="shardflow claim and commit tests")
     ap.add_argument("--shardflow", required=True)
@@ -491,9 +641,12 @@ def main(argv):
     p = sub.add_parser("write_modes")
     p.add_argument("--tool", choices=("run", "flatten"), required=True)
     p.add_argument("--format", choices=("csv", "hdf5"), required=True)
+    p = sub.add_parser("faults")
+    p.add_argument("--mode", choices=("overwrite", "overwrite-partitions", "append"),
+                   required=True)
     args = ap.parse_args(argv)
     handlers = {"concurrent": cmd_concurrent, "stale_claim": cmd_stale_claim,
-                "write_modes": cmd_write_modes}
+                "write_modes": cmd_write_modes, "faults": cmd_faults}
     try:
         handlers[args.command](args)
     except Failure as e:
