@@ -217,6 +217,10 @@ static int prepare_output(run *R)
     if (!rc && strcmp(o->layout, "single") == 0 && R->o->write_mode != SF_WRITE_REPARTITION)
         rc = sf_error_set(&R->err, SF_E_SPEC, "--layout single writes each partition once: it "
                           "takes --write repartition, not %s", write_mode_text(R->o));
+    if (!rc && strcmp(o->layout, "single") == 0 &&
+        R->o->commit_mode == SF_COMMIT_OVERWRITE_PARTITIONS)
+        rc = sf_error_set(&R->err, SF_E_SPEC, "--layout single keeps every partition in one "
+                          "file: --write-mode overwrite-partitions needs --layout hive");
     if (rc)
         sf_error_prefix(&R->err, "%s", job->source);
     return rc ? SF_E_SPEC : 0;
