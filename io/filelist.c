@@ -209,6 +209,32 @@ static json_t *runs_json(json_t *prev_root, const sf_filelist *files, const char
     return runs;
 }
 
+/* The new output must have the shape of the one it joins: one format,
+ * layout, partition columns and columns (names, types, order), or readers
+ * (cat, DuckDB over the Hive tree) would meet files that disagree. A
+ * manifest without "output" (an old one) has nothing to compare. */
+static int same_shape(json_t *prev, json_t *next, const char *mode_name, sf_error *err)
+{
+    static const char *const keys[] = {"format", "layout", "partition_by", "columns"};
+    json_t *po = json_object_get(prev, "output"), *no = json_object_get(next, "output");
+    if (!json_is_object(po) || !json_is_object(no))
+        return 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *a = json_object_get(po, keys[i]), *b = json_object_get(no, keys[i]);
+        if (!a || !b || json_equal(a, b))
+            continue;
+        char *ta = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        char *tb = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        int rc = sf_error_set(err, SF_E_INVAL, "--write-mode %s: the new output's %s %.400s "
+                              "differ from the existing output's %.400s; nothing was "
+                              "committed", mode_name, keys[i], tb ? tb : "?", ta ? ta : "?");
+        free(ta);
+        free(tb);
+        return rc;
+    }
+    return 0;
+}
+
 int sf_manifest_merge(const char *prev, size_t prev_len, const char *next, size_t next_len,
                       const char *runid, const char *mode_name, sf_merge_kind kind, char **out,
                       size_t *out_len, sf_merge_stats *stats, sf_error *err)
@@ -231,6 +257,8 @@ int sf_manifest_merge(const char *prev, size_t prev_len, const char *next, size_
             rc = list_from_json(proot, &pl, err);
         if (rc)
             sf_error_prefix(err, "previous _MANIFEST.json");
+        if (!rc)
+            rc = same_shape(proot, nroot, mode_name, err);
     }
     if (!rc)
         rc = list_from_json(nroot, &nl, err);

@@ -82,8 +82,11 @@ typedef struct sf_merge_stats {
  * object) with its "files" replaced by the merge of prev's list (prev may
  * be NULL: no previous output) and next's, next's entries taking run_id
  * runid (and, for append, their unique names), plus "write_mode" and
- * "runs". Returns 0 with *out (new, NUL-terminated, caller frees) and
- * *out_len, or SF_E_PARSE / SF_E_EXISTS / SF_E_NOMEM with err set. */
+ * "runs". The two manifests' "output" must agree on format, layout,
+ * partition_by and columns (names, types and order), else SF_E_INVAL: an
+ * output whose files disagree could not be read as one table. Returns 0
+ * with *out (new, NUL-terminated, caller frees) and *out_len, or
+ * SF_E_PARSE / SF_E_INVAL / SF_E_EXISTS / SF_E_NOMEM with err set. */
 int sf_manifest_merge(const char *prev, size_t prev_len, const char *next, size_t next_len,
                       const char *runid, const char *mode_name, sf_merge_kind kind, char **out,
                       size_t *out_len, sf_merge_stats *stats, sf_error *err);

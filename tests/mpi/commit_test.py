@@ -359,6 +359,30 @@ def day_events(src, dst):
     return dst
 
 
+def flatten_inputs(full, day, base):
+    """Inputs for flatten, whose columns are inferred from the data in order
+    of first appearance: an output only takes a run of the same columns in
+    the same order. full2 = DAY's lines first, then full's other days; day2
+    = DAY's lines with another event_id each, so the partition a day run
+    rewrites has other bytes, and the columns come in the same order."""
+    lo = int(datetime.datetime(2025, 8, 16, tzinfo=datetime.timezone.utc).timestamp())
+    with open(os.path.join(day, "events.jsonl"), encoding="utf-8") as fh:
+        day_lines = fh.readlines()
+    with open(os.path.join(full, "events.jsonl"), encoding="utf-8") as fh:
+        others = [ln for ln in fh if not lo <= json.loads(ln).get("ts", 0) < lo + 86400]
+    full2, day2 = os.path.join(base, "flat_full"), os.path.join(base, "flat_day")
+    os.makedirs(full2)
+    os.makedirs(day2)
+    with open(os.path.join(full2, "events.jsonl"), "w", encoding="utf-8") as fh:
+        fh.writelines(day_lines + others)
+    with open(os.path.join(day2, "events.jsonl"), "w", encoding="utf-8") as fh:
+        for ln in day_lines:
+            rec = json.loads(ln)
+            rec["event_id"] = str(rec.get("event_id")) + "-b"
+            fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    return full2, day2
+
+
 def content(args, path):
     """What a data file holds: its bytes (CSV), or `shardflow cat` of it
     (HDF5 files embed object times, so equal data need not be equal bytes)."""
@@ -377,6 +401,9 @@ def cmd_write_modes(args):
     day = day_events(gen(args, os.path.join(shared, "kpi_10000_32"), 10000, 32),
                      os.path.join(base, "day"))
     ext = ".h5" if args.format == "hdf5" else ".csv"
+    plain_full = full
+    if args.tool == "flatten":
+        full, day = flatten_inputs(full, day, base)
 
     def write(data, out, extra):
         if args.tool == "run":
@@ -468,6 +495,27 @@ def cmd_write_modes(args):
             raise Failure("manifest runs: %r, want modes error, overwrite-partitions, append x2"
                           % m["runs"])
     log("inspect lists the 4 runs that built the output")
+    # ... and the output still reads as one table.
+    text = run([args.shardflow, "cat", out])[1]
+    rows = sum(e["rows"] for e in m["files"])
+    if text.count(b"\n") != rows + 1:
+        raise Failure("cat printed %d lines for %d rows" % (text.count(b"\n"), rows))
+    log("cat reads the merged output: %d rows" % rows)
+
+    if args.tool == "flatten":
+        # Another dataset infers its columns in another order: refused, and
+        # the output stays as it was.
+        before = snapshot(out)
+        cmd = mpi(args, 2, ["flatten", os.path.join(plain_full, "events.jsonl"), "-o", out,
+                            "--partition-by", "date=to_date(ts)", "--format", args.format,
+                            "--write-mode", "append"])
+        rc, _, err = run(cmd, expect_ok=False)
+        if rc == 0 or b"the new output's columns" not in err:
+            raise Failure("append of other columns: exit %d:\n%s" % (rc, tail(err)))
+        if snapshot(out) != before:
+            raise Failure("a refused append changed the output")
+        check_clean(base, out)
+        log("append of an output with other columns refused, output unchanged")
 
 # ---- faults in every write mode ----
 

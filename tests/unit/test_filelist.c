@@ -193,6 +193,36 @@ static void test_runs_come_from_runs_or_from_the_files(void **state)
     assert_null(runs);
 }
 
+static void test_merge_refuses_an_output_of_another_shape(void **state)
+{
+    (void)state;
+    const char *prev = "{\"output\": {\"format\": \"csv\", \"columns\": [{\"name\": \"a\", "
+                       "\"type\": \"int64\"}, {\"name\": \"b\", \"type\": \"string\"}]}, "
+                       "\"files\": []}";
+    const char *swapped = "{\"output\": {\"format\": \"csv\", \"columns\": [{\"name\": "
+                          "\"b\", \"type\": \"string\"}, {\"name\": \"a\", \"type\": "
+                          "\"int64\"}]}, \"files\": []}";
+    const char *h5 = "{\"output\": {\"format\": \"hdf5\"}, \"files\": []}";
+    const char *same = "{\"output\": {\"format\": \"csv\", \"columns\": [{\"name\": \"a\", "
+                       "\"type\": \"int64\"}, {\"name\": \"b\", \"type\": \"string\"}]}, "
+                       "\"files\": []}";
+    char *out = NULL;
+    size_t len;
+    sf_error err;
+    assert_int_equal(sf_manifest_merge(prev, strlen(prev), swapped, strlen(swapped), "r",
+                                       "append", SF_MERGE_APPEND, &out, &len, NULL, &err),
+                     SF_E_INVAL);
+    assert_null(out);
+    assert_non_null(strstr(err.msg, "--write-mode append: the new output's columns "
+                                    "[{\"name\":\"b\""));
+    assert_int_equal(sf_manifest_merge(prev, strlen(prev), h5, strlen(h5), "r", "append",
+                                       SF_MERGE_APPEND, &out, &len, NULL, &err), SF_E_INVAL);
+    assert_non_null(strstr(err.msg, "format \"hdf5\" differ from the existing output's \"csv\""));
+    assert_int_equal(sf_manifest_merge(prev, strlen(prev), same, strlen(same), "r", "append",
+                                       SF_MERGE_APPEND, &out, &len, NULL, &err), 0);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_append_refuses_a_path_already_in_the_output),
         cmocka_unit_test(test_manifest_merge_keeps_the_new_fields_and_lists_the_runs),
         cmocka_unit_test(test_runs_come_from_runs_or_from_the_files),
+        cmocka_unit_test(test_merge_refuses_an_output_of_another_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
