@@ -476,11 +476,11 @@ static int link_kept(const char *from, const char *to, sf_commit_mode mode, int 
  * at root (removed by the caller). */
 static int swap_in(sf_output_stage *st, sf_error *err)
 {
-    if (rename2(st->root, st->out, RENAME_EXCHANGE) == 0) {
+    if (!st->two_renames && rename2(st->root, st->out, RENAME_EXCHANGE) == 0) {
         st->exchanged = 1;
         return 0;
     }
-    if (!unsupported(errno))
+    if (!st->two_renames && !unsupported(errno))
         return sf_error_set(err, SF_E_IO, "cannot exchange '%s' and '%s': %s", st->root,
                             st->out, strerror(errno));
     /* Two renames: OUT is absent between them (see commit.h). */

@@ -71,6 +71,8 @@ typedef struct sf_output_stage {
                     * as a whole (ROOT == OUT): removed by abort */
     size_t nmade;
     int exchanged; /* the commit swapped with RENAME_EXCHANGE */
+    int two_renames; /* set before commit: swap by the two-rename fallback
+                      * even where RENAME_EXCHANGE works (tests) */
     sf_merge_stats merged; /* append / overwrite-partitions: after commit */
 } sf_output_stage;
 

@@ -648,6 +648,26 @@ static void test_overwrite_swaps_in_a_tree_and_leaves_no_old_copy(void **state)
     sf_output_stage_free(&st);
 }
 
+static void test_two_rename_fallback_commits_the_same_tree(void **state)
+{
+    fixture *f = *state;
+    make_partitioned_output(f);
+    ino_t kept = inode_of(path_of(f->out, "date=2025-08-01/part-00000.csv"));
+    sf_output_stage st;
+    sf_error err;
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_OVERWRITE_PARTITIONS, "r1", &err),
+                     0);
+    st.two_renames = 1; /* as on NFS or Lustre */
+    put(st.tmpdir, "date=2025-08-02/part-00000.csv", "new d02\n");
+    assert_int_equal(sf_output_commit(&st, NEW_MANIFEST, strlen(NEW_MANIFEST), &err), 0);
+    assert_int_equal(st.exchanged, 0);
+    assert_listing(f->out, "_MANIFEST.json,_SUCCESS,date=2025-08-01,date=2025-08-02");
+    assert_true(inode_of(path_of(f->out, "date=2025-08-01/part-00000.csv")) == kept);
+    assert_file_text(path_of(f->out, "date=2025-08-02/part-00000.csv"), "new d02\n");
+    assert_listing(f->dir, "out"); /* neither the .old tree nor the staging left */
+    sf_output_stage_free(&st);
+}
+
 static void test_output_lost_between_fallback_renames_is_put_back(void **state)
 {
     fixture *f = *state;
@@ -699,6 +719,7 @@ int main(void)
         T(test_merge_modes_refuse_an_output_without_manifest),
         T(test_failed_commit_into_new_output_removes_only_what_it_moved),
         T(test_overwrite_swaps_in_a_tree_and_leaves_no_old_copy),
+        T(test_two_rename_fallback_commits_the_same_tree),
         T(test_output_lost_between_fallback_renames_is_put_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
