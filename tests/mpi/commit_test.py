@@ -205,7 +205,7 @@ def concurrent_trial(args, base, datasets, refs, rng, t, stats):
     # (the last to commit), recognised by its fact input.
     m = manifest(out)
     fact = [inp for inp in m["inputs"] if inp["role"] == "fact"][0]["path"]
-    owner = [i for i in range(args.writers) if fact.startswith(datasets[i])]
+    owner = [i for i in range(args.writers) if os.path.dirname(fact) == datasets[i]]
     if len(owner) != 1 or owner[0] not in ok:
         raise Failure("trial %d (%s): the output in place is from %s, successes %s"
                       % (t, mode, fact, ok))
