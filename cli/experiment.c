@@ -330,7 +330,7 @@ int sf_experiment_main(int argc, char **argv, int rank)
             for (char *p = out + strlen(runs_dir); *p; p++)
                 *p = *p == '=' ? '-' : *p;
             t.output = out;
-            t.overwrite = 1;
+            t.commit_mode = SF_COMMIT_OVERWRITE;
             t.quiet = 1;
             t.progress = 0;
             sf_run_result res;

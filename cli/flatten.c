@@ -55,7 +55,8 @@ static int plan(fl *F)
     for (int i = 0; F->rank == 0 && i < F->o->ninputs && !rc; i++)
         rc = sf_life_expand(L, "input", F->o->inputs[i], &F->err);
     if (F->rank == 0 && !rc && !F->schema_only)
-        rc = sf_life_stage(L, F->o->output, F->o->run.overwrite, &F->err);
+        rc = sf_life_stage(L, F->o->output, F->o->run.commit_mode, F->o->run.claim_timeout,
+                           &F->err);
     if (agree(F, rc, 1))
         return -1;
     rc = sf_life_share(L, F->schema_only ? NULL : F->o->output, &F->err);
@@ -398,7 +399,7 @@ static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64
     rc |= sf_manifest_samples(m, F->all_samples, F->nall_samples,
                               (const char *const *)F->paths);
     rc |= sf_buf_printf(m, ",\n  \"files\": ");
-    rc |= sf_manifest_files(m, files, nfiles);
+    rc |= sf_manifest_files(m, files, nfiles, F->life.runid);
     rc |= sf_buf_printf(m, ",\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
                         "  \"phases_seconds\": {\"plan\": %.6f, \"schema\": %.6f, "
                         "\"write\": %.6f, \"commit\": %.6f},\n  \"wall_seconds\": %.6f,\n"
@@ -435,6 +436,7 @@ static void print_summary(fl *F, size_t nfiles, uint64_t rows, const uint64_t *r
             "per rank %.1f MiB (max)\n", F->tphase[0], F->tphase[1], F->tphase[2], F->tphase[3],
             (double)maxrss / 1048576.0);
     fprintf(stderr, "  output: %s (%zu file%s)\n", F->life.stage.out, nfiles, nfiles == 1 ? "" : "s");
+    sf_life_say_merged(&F->life);
 }
 
 static int finish(fl *F)

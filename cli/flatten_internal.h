@@ -47,7 +47,8 @@ typedef struct fl_opts {
     const char *compression;
     const char *ddl;
     const char *table;
-    sf_run_opts run; /* overwrite, chunk size, schedule, max line, progress, quiet */
+    sf_run_opts run; /* write mode, claim timeout, chunk size, schedule, max line,
+                      * progress, quiet */
 } fl_opts;
 
 /* Counts of one rank (summed on rank 0): all uint64_t, reduced as an array. */

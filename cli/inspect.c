@@ -535,6 +535,22 @@ static int first_of_file(const output *o, size_t i)
     return 1;
 }
 
+/* The runs that built the output, from its _MANIFEST.json (if any). */
+static void print_runs(const char *dir)
+{
+    sf_error err;
+    sf_manifest_run *runs = NULL;
+    size_t n = 0;
+    if (sf_manifest_read_runs(dir, &runs, &n, &err) == 0 && n > 0) {
+        printf("runs:       %zu\n", n);
+        for (size_t i = 0; i < n; i++)
+            printf("  %-28s %-22s %8llu files %12llu rows\n", runs[i].run_id,
+                   runs[i].write_mode[0] ? runs[i].write_mode : "-",
+                   (unsigned long long)runs[i].files, (unsigned long long)runs[i].rows);
+    }
+    free(runs);
+}
+
 static void print_header(const output *o, const table *t)
 {
     printf("output:     %s\n", o->path);
@@ -552,6 +568,7 @@ static void print_header(const output *o, const table *t)
         printf("committed:  %s\n", ok ? "yes (_SUCCESS present)"
                                       : "no (no _SUCCESS: the run failed or is still running)");
         free(success);
+        print_runs(o->path);
     }
     if (t->h5) {
         const char *job = sf_h5_reader_attr(t->h5, "job");

@@ -42,7 +42,7 @@ static int parse_size_opt(const char *name, const char *text, uint64_t *out)
 static const sf_cli_option shared[] = {
     {"--chunk-size", 1, 0},  {"--max-line-bytes", 1, 0}, {"--schedule", 1, 0},
     {"--progress", 0, 0},    {"--no-progress", 0, 0},     {"--quiet", 0, 0},
-    {"--overwrite", 0, 1},
+    {"--overwrite", 0, 1},   {"--write-mode", 1, 1},      {"--claim-timeout", 1, 1},
 };
 
 const sf_cli_option *sf_cli_shared_find(const char *name)
@@ -76,7 +76,15 @@ int sf_cli_shared_apply(const sf_cli_option *opt, const char *val, const char *u
     } else if (strcmp(a, "--quiet") == 0) {
         o->quiet = 1;
     } else if (strcmp(a, "--overwrite") == 0) {
-        o->overwrite = 1;
+        o->commit_mode = SF_COMMIT_OVERWRITE;
+    } else if (strcmp(a, "--write-mode") == 0) {
+        if (sf_commit_mode_parse(val, &o->commit_mode) != 0)
+            return sf_cli_usage_error(usage, "--write-mode takes error, overwrite, "
+                                      "overwrite-partitions or append, got '%s'", val);
+    } else if (strcmp(a, "--claim-timeout") == 0) {
+        if (sf_cli_parse_seconds(val, &o->claim_timeout) != 0)
+            return sf_cli_usage_error(usage, "--claim-timeout takes seconds (or a number "
+                                      "with s, m, h or d), got '%s'", val);
     }
     return 0;
 }
@@ -249,3 +257,23 @@ void sf_cli_free_run(sf_run_opts *o)
     o->ninputs = 0;
 }
 
+int sf_cli_parse_seconds(const char *text, double *seconds)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || v < 0 || v != v)
+        return -1;
+    double unit = 1;
+    if (*end == 'm')
+        unit = 60;
+    else if (*end == 'h')
+        unit = 3600;
+    else if (*end == 'd')
+        unit = 86400;
+    else if (*end != 's' && *end != '\0')
+        return -1;
+    if (*end && end[1] != '\0')
+        return -1;
+    *seconds = v * unit;
+    return 0;
+}

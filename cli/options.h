@@ -15,7 +15,7 @@ int sf_cli_usage_error(const char *usage, const char *fmt, const char *arg);
 
 /* The options run and flatten (and schema) share: --chunk-size,
  * --max-line-bytes, --schedule, --progress, --no-progress, --quiet and
- * (not for schema) --overwrite. */
+ * (not for schema) --overwrite, --write-mode and --claim-timeout. */
 typedef struct sf_cli_option {
     const char *name;
     int has_value;  /* takes a value (--name V or --name=V) */
@@ -36,5 +36,9 @@ int sf_cli_shared_apply(const sf_cli_option *opt, const char *val, const char *u
 int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opts,
                      sf_run_opts *o);
 void sf_cli_free_run(sf_run_opts *o);
+
+/* Parses a duration: a non-negative number of seconds, optionally followed
+ * by s, m, h or d. Returns 0 or -1. */
+int sf_cli_parse_seconds(const char *text, double *seconds);
 
 #endif

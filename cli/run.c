@@ -22,6 +22,7 @@ void sf_run_opts_init(sf_run_opts *o)
     o->shuffle_round = (uint64_t)64 << 20;
     o->scan.max_line = (uint64_t)16 << 20;
     o->broadcast_limit = (uint64_t)64 << 20;
+    o->claim_timeout = 86400; /* 1d: another host's claim is stale after a day */
     o->max_bad_pct = -1;
     o->progress = -1;
 }

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "io/commit.h"
 #include "mpi/scan.h"
 
 #define SF_MAX_INPUT_OVERRIDES 64
@@ -45,7 +46,8 @@ typedef struct sf_run_opts {
     const char *format;   /* NULL: the spec's output.format (csv|hdf5) */
     const char *layout;   /* NULL: the spec's output.layout (hive|single) */
     const char *compression; /* NULL: the spec's output.compression */
-    int overwrite;
+    sf_commit_mode commit_mode; /* --write-mode (--overwrite: SF_COMMIT_OVERWRITE) */
+    double claim_timeout; /* seconds after which another host's claim is stale; 0: never */
     uint64_t chunk_size;  /* bytes; 0 = automatic (see sf_run_chunk_size) */
     sf_scan_opts scan;    /* schedule and max line length */
     uint64_t shuffle_round; /* bytes per all-to-all round, summed over ranks */

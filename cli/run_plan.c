@@ -88,6 +88,10 @@ static int prepare_output(sf_run *R)
     if (!rc && strcmp(o->layout, "single") == 0 && R->o->write_mode != SF_WRITE_REPARTITION)
         rc = sf_error_set(&R->err, SF_E_SPEC, "--layout single writes each partition once: it "
                           "takes --write repartition, not %s", sf_run_write_mode_text(R->o));
+    if (!rc && strcmp(o->layout, "single") == 0 &&
+        R->o->commit_mode == SF_COMMIT_OVERWRITE_PARTITIONS)
+        rc = sf_error_set(&R->err, SF_E_SPEC, "--layout single keeps every partition in one "
+                          "file: --write-mode overwrite-partitions needs --layout hive");
     if (rc)
         sf_error_prefix(&R->err, "%s", job->source);
     return rc ? SF_E_SPEC : 0;
@@ -182,7 +186,8 @@ int sf_run_plan(sf_run *R)
                                   job->inputs[i].name, job->inputs[i].path);
         }
         if (!rc) {
-            rc = sf_life_stage(&R->life, job->output.path, R->o->overwrite, &R->err);
+            rc = sf_life_stage(&R->life, job->output.path, R->o->commit_mode,
+                               R->o->claim_timeout, &R->err);
             if (!rc && R->life.stage.note[0])
                 fprintf(stderr, "shardflow: %s\n", R->life.stage.note);
         }

@@ -117,7 +117,7 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     rc |= sf_manifest_samples(m, R->samples, R->nsamples,
                               (const char *const *)R->life.inputs.paths);
     rc |= sf_buf_printf(m, ",\n  \"files\": ");
-    rc |= sf_manifest_files(m, files, nfiles);
+    rc |= sf_manifest_files(m, files, nfiles, R->life.runid);
     rc |= sf_buf_printf(m, ",\n  \"output_bytes\": %llu,\n  \"bytes_scanned\": %llu,\n"
                         "  \"phases_seconds\": {",
                         (unsigned long long)out_bytes,
@@ -176,6 +176,7 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
     fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->life.stage.out, nfiles,
             nfiles == 1 ? "" : "s", (unsigned long long)rows);
+    sf_life_say_merged(&R->life);
 }
 
 /* Per fact file: every byte planned was scanned, the lines add up, and the

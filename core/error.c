@@ -21,6 +21,7 @@ const char *sf_strerror(int code)
     case SF_E_LIMIT: return "limit exceeded";
     case SF_E_INTERNAL: return "internal error";
     case SF_E_INTR: return "interrupted";
+    case SF_E_BUSY: return "busy";
     default: return "unknown error";
     }
 }

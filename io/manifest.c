@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "core/error.h"
+#include "io/fsutil.h"
 
 int sf_out_files_add(sf_out_file **files, size_t *n, const char *rel, uint64_t rows,
                      uint64_t bytes)
@@ -52,15 +53,17 @@ int sf_manifest_samples(sf_buf *m, const sf_reject_sample *s, size_t n,
     return rc ? SF_E_NOMEM : 0;
 }
 
-int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n)
+int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n, const char *run_id)
 {
     int rc = sf_buf_printf(m, "[");
     for (size_t i = 0; i < n; i++) {
         rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
         rc |= sf_buf_json_string(m, files[i].path, strlen(files[i].path));
-        rc |= sf_buf_printf(m, ", \"rows\": %llu, \"bytes\": %llu}",
+        rc |= sf_buf_printf(m, ", \"rows\": %llu, \"bytes\": %llu, \"run_id\": ",
                             (unsigned long long)files[i].rows,
                             (unsigned long long)files[i].bytes);
+        rc |= sf_buf_json_string(m, run_id, strlen(run_id));
+        rc |= sf_buf_printf(m, "}");
     }
     rc |= sf_buf_printf(m, "%s]", n ? "\n  " : "");
     return rc ? SF_E_NOMEM : 0;
@@ -160,4 +163,26 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
     if (!ok)
         sf_manifest_columns_free(c);
     return ok;
+}
+
+int sf_manifest_read_runs(const char *dir, sf_manifest_run **runs, size_t *n, sf_error *err)
+{
+    *runs = NULL;
+    *n = 0;
+    size_t plen = strlen(dir) + sizeof "/_MANIFEST.json";
+    char *path = malloc(plen);
+    if (!path)
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    snprintf(path, plen, "%s/_MANIFEST.json", dir);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = sf_read_file(path, &data, &len, err); /* its errors name the path */
+    if (!rc) {
+        rc = sf_manifest_runs(data, len, runs, n, err);
+        if (rc == SF_E_PARSE)
+            sf_error_prefix(err, "%s", path);
+    }
+    free(data);
+    free(path);
+    return rc;
 }

@@ -3,7 +3,8 @@
  * Every command's manifest is built from these pieces (the output files,
  * the rejected-line samples and counts per reason, string arrays, peak RSS
  * per rank), and `shardflow inspect`/`cat` read the output columns and
- * sort order back through sf_manifest_read_columns(). The commands add
+ * sort order back through sf_manifest_read_columns() and the runs that
+ * built the output through sf_manifest_read_runs(). The commands add
  * their own fields (a run's strategy, flatten's options) between them.
  * No MPI: files are gathered by the caller. */
 #ifndef SF_MANIFEST_H
@@ -14,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/pipeline.h"
+#include "io/filelist.h"
 
 typedef struct sf_out_file {
     char path[512]; /* relative to the output directory */
@@ -34,9 +36,10 @@ void sf_out_files_sort(sf_out_file *files, size_t n);
 int sf_manifest_samples(sf_buf *m, const sf_reject_sample *s, size_t n,
                         const char *const *paths);
 
-/* Appends the JSON array of the files ([{path, rows, bytes}]). Returns 0 or
- * SF_E_NOMEM. */
-int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n);
+/* Appends the JSON array of the files ([{path, rows, bytes, run_id}]): every
+ * file with the run that wrote it (io/filelist.h merges these lists across
+ * runs). Returns 0 or SF_E_NOMEM. */
+int sf_manifest_files(sf_buf *m, const sf_out_file *files, size_t n, const char *run_id);
 
 /* Opens the manifest object with the fields every command writes first:
  * "shardflow_version", then key (the job's name for "job", the command
@@ -77,5 +80,12 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c);
 
 /* Frees what sf_manifest_read_columns() filled and empties *c. */
 void sf_manifest_columns_free(sf_manifest_columns *c);
+
+/* Reads the runs that built the output from DIR/_MANIFEST.json
+ * (sf_manifest_runs in io/filelist.h). *runs is new (caller frees), *n may
+ * be 0. Returns 0, or SF_E_NOTFOUND / SF_E_IO (no readable manifest),
+ * SF_E_PARSE or
+ * SF_E_NOMEM with err set. */
+int sf_manifest_read_runs(const char *dir, sf_manifest_run **runs, size_t *n, sf_error *err);
 
 #endif

@@ -58,9 +58,18 @@ int sf_life_expand(sf_lifecycle *L, const char *name, const char *path, sf_error
     return 0;
 }
 
-int sf_life_stage(sf_lifecycle *L, const char *out, int overwrite, sf_error *err)
+int sf_life_stage(sf_lifecycle *L, const char *out, sf_commit_mode mode, double claim_timeout,
+                  sf_error *err)
 {
-    int rc = sf_output_prepare(&L->stage, out, overwrite, L->runid, err);
+    /* One writer per output, from before staging to after commit or
+     * rollback: the stale staging prepare removes could otherwise be a
+     * live run's. */
+    char note[1024];
+    int rc = sf_claim_take(&L->claim, out, L->runid, claim_timeout, note, sizeof note, err);
+    if (note[0])
+        fprintf(stderr, "shardflow: %s\n", note);
+    if (!rc)
+        rc = sf_output_prepare(&L->stage, out, mode, L->runid, err);
     L->staged = rc == 0;
     L->staging = rc == 0;
     L->replacing = L->stage.replacing;
@@ -153,6 +162,17 @@ int sf_life_commit(sf_lifecycle *L, const sf_buf *metrics, const sf_buf *manifes
     return rc;
 }
 
+void sf_life_say_merged(const sf_lifecycle *L)
+{
+    const sf_output_stage *st = &L->stage;
+    if (L->rank != 0 || (st->mode != SF_COMMIT_APPEND && st->mode != SF_COMMIT_OVERWRITE_PARTITIONS))
+        return;
+    fprintf(stderr, "  %s: the output now holds %zu files, %llu rows from %zu run%s (%zu "
+            "earlier files kept, %zu replaced)\n", sf_commit_mode_name(st->mode),
+            st->merged.files_total, (unsigned long long)st->merged.rows_total, st->merged.runs,
+            st->merged.runs == 1 ? "" : "s", st->merged.files_kept, st->merged.files_dropped);
+}
+
 void sf_life_end(sf_lifecycle *L, int failed, const char *what)
 {
     if (failed && L->rank == 0 && L->staged)
@@ -161,6 +181,10 @@ void sf_life_end(sf_lifecycle *L, int failed, const char *what)
     if (L->rank == 0 && L->staged)
         sf_output_abort(&L->stage);
     L->staged = 0;
+    sf_error cerr;
+    if (sf_claim_release(L->claim, &cerr) != 0) /* after commit, failure or SIGINT */
+        fprintf(stderr, "shardflow: warning: %s\n", cerr.msg);
+    L->claim = NULL;
     sf_output_stage_free(&L->stage);
     sf_inputs_free(&L->inputs);
     free(L->files);

@@ -4,19 +4,23 @@
  *   sf_life_init        every rank: communicator, start time
  *   sf_life_runid       collective: rank 0 names the run, every rank learns it
  *   sf_life_expand      rank 0: an input path, glob or directory to files
- *   sf_life_stage       rank 0: staging for the output (io/commit)
+ *   sf_life_stage       rank 0: the output's claim (io/claim), then staging
+ *                       for the output in its write mode (io/commit)
  *   sf_life_share       collective: the files, their sizes and the staging
  *                       paths on every rank
  *   sf_life_add_file    every rank: a file it wrote under the staging dir
  *   sf_life_gather      collective: the files (sorted by path) and peak RSS
  *                       of every rank, on rank 0
  *   sf_life_commit      rank 0: _METRICS.json, then commit with the manifest
+ *   sf_life_say_merged  rank 0: what append / overwrite-partitions merged
  *   sf_life_end         rank 0: on failure, says nothing was committed and
- *                       removes the staging; every rank frees
+ *                       removes what the run made; releases the claim;
+ *                       every rank frees
  *
- * Staging and commit happen here and nowhere else, so a claim on the
- * output and write modes (overwrite-partitions, append) have one place to
- * go. The manifest's contents are the command's (io/manifest builds it).
+ * Claim, staging and commit happen here and nowhere else: one writer per
+ * output from before staging until after commit or rollback, for run and
+ * flatten alike. The manifest's contents are the command's (io/manifest
+ * builds it).
  */
 #ifndef SF_LIFECYCLE_H
 #define SF_LIFECYCLE_H
@@ -27,6 +31,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "io/claim.h"
 #include "io/commit.h"
 #include "io/inputs.h"
 #include "io/manifest.h"
@@ -42,6 +47,7 @@ typedef struct sf_lifecycle {
     int staging;           /* an output is staged (every rank after sf_life_share) */
     int staged;            /* rank 0: staging exists and is removed on failure */
     int replacing;         /* an existing output is replaced at commit */
+    sf_claim *claim;       /* rank 0: the output's claim, from sf_life_stage to sf_life_end */
     sf_out_file *files;    /* the files this rank wrote */
     size_t nfiles;
 } sf_lifecycle;
@@ -57,10 +63,14 @@ void sf_life_runid(sf_lifecycle *L);
  * files to L->inputs. Returns 0 or an SF_E_* code with err set. */
 int sf_life_expand(sf_lifecycle *L, const char *name, const char *path, sf_error *err);
 
-/* Rank 0: prepares the staging of output out (io/commit: checks, stale
- * staging removed and said in L->stage.note) under L->runid. Returns 0 or
- * an SF_E_* code with err set. */
-int sf_life_stage(sf_lifecycle *L, const char *out, int overwrite, sf_error *err);
+/* Rank 0: takes the claim on output out (io/claim; a stale claim broken is
+ * said on stderr; claim_timeout in seconds, <= 0: no age rule), then
+ * prepares its staging in write mode mode (io/commit: checks, stale staging
+ * removed and said in L->stage.note) under L->runid. The claim is held
+ * until sf_life_end. Returns 0, SF_E_BUSY (another run holds the claim:
+ * err says which) or another SF_E_* code with err set. */
+int sf_life_stage(sf_lifecycle *L, const char *out, sf_commit_mode mode, double claim_timeout,
+                  sf_error *err);
 
 /* Collective over L->comm: sends rank 0's input files and sizes, and
  * (out not NULL) whether the output is replaced, so that every rank has
@@ -85,9 +95,16 @@ sf_out_file *sf_life_gather(sf_lifecycle *L, size_t *nfiles, uint64_t **rss);
 int sf_life_commit(sf_lifecycle *L, const sf_buf *metrics, const sf_buf *manifest,
                    sf_error *err);
 
+/* Rank 0, after a successful sf_life_commit in mode append or
+ * overwrite-partitions: prints what the output now holds (files, rows,
+ * runs, earlier files kept and replaced) to stderr. Prints nothing in the
+ * other modes. */
+void sf_life_say_merged(const sf_lifecycle *L);
+
 /* Ends the run: when failed, rank 0 says "shardflow: WHAT failed; nothing
- * was committed" (if anything was staged) and removes the staging. Frees
- * what L holds on every rank. Not collective. */
+ * was committed" (if anything was staged) and removes what the run made;
+ * then rank 0 releases the output's claim (a warning if it was lost).
+ * Frees what L holds on every rank. Not collective. */
 void sf_life_end(sf_lifecycle *L, int failed, const char *what);
 
 #endif

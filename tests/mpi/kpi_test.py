@@ -753,6 +753,7 @@ def wait_for_ranks(out, n, timeout=30):
         staging = os.path.join(out, "_temporary")
         if len(pids) >= n and (os.path.isdir(staging) or os.path.isdir(out + ".shardflow")
                                or any(p.startswith(os.path.basename(out) + ".shardflow-")
+                                      and not p.endswith("-claim")  # a killed run's claim
                                       for p in os.listdir(os.path.dirname(out)))):
             return pids
         time.sleep(0.05)

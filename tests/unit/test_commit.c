@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "io/commit.h"
+#include "io/filelist.h"
 #include "io/fsutil.h"
 
 typedef struct fixture {
@@ -420,6 +421,276 @@ static void test_stage_free_twice_is_safe(void **state)
     sf_output_stage_free(NULL);
 }
 
+/* ---- write modes, rollback of only what a run made, the manifest ---- */
+
+/* Writes text to dir/rel, creating rel's directories. */
+static void put(const char *dir, const char *rel, const char *text)
+{
+    char path[700], sub[700];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    snprintf(sub, sizeof sub, "%s", path);
+    *strrchr(sub, '/') = '\0';
+    sf_error err;
+    assert_int_equal(sf_mkdirs(sub, &err), 0);
+    write_text(path, text);
+}
+
+static ino_t inode_of(const char *p)
+{
+    struct stat st;
+    assert_int_equal(lstat(p, &st), 0);
+    return st.st_ino;
+}
+
+/* The whole file, NUL-terminated, in *data (caller frees). */
+static void read_all(const char *p, char **data)
+{
+    size_t len = 0;
+    sf_error err;
+    *data = NULL;
+    assert_int_equal(sf_read_file(p, data, &len, &err), 0);
+}
+
+static const char *const OLD_MANIFEST =
+    "{\"run_id\": \"r0\", \"files\": [\n"
+    "  {\"path\": \"date=2025-08-01/part-00000.csv\", \"rows\": 1, \"bytes\": 4},\n"
+    "  {\"path\": \"date=2025-08-02/part-00000.csv\", \"rows\": 2, \"bytes\": 4}]}\n";
+
+/* A committed output of run r0 with two partitions. */
+static void make_partitioned_output(const fixture *f)
+{
+    put(f->out, "date=2025-08-01/part-00000.csv", "d01\n");
+    put(f->out, "date=2025-08-02/part-00000.csv", "d02\n");
+    write_text(path_of(f->out, "_MANIFEST.json"), OLD_MANIFEST);
+    write_text(path_of(f->out, "_SUCCESS"), "");
+    write_text(path_of(f->out, "_METRICS.json"), "{\"old\": 1}");
+}
+
+static const char *const NEW_MANIFEST =
+    "{\"run_id\": \"r1\", \"files\": [\n"
+    "  {\"path\": \"date=2025-08-02/part-00000.csv\", \"rows\": 5, \"bytes\": 8},\n"
+    "  {\"path\": \"date=2025-08-03/part-00000.csv\", \"rows\": 3, \"bytes\": 8}]}\n";
+
+static void test_mode_names_parse_and_print(void **state)
+{
+    (void)state;
+    const char *names[] = {"error", "overwrite", "overwrite-partitions", "append"};
+    for (int i = 0; i < 4; i++) {
+        sf_commit_mode m;
+        assert_int_equal(sf_commit_mode_parse(names[i], &m), 0);
+        assert_int_equal((int)m, i);
+        assert_string_equal(sf_commit_mode_name(m), names[i]);
+    }
+    sf_commit_mode m;
+    assert_int_equal(sf_commit_mode_parse("replace", &m), SF_E_INVAL);
+}
+
+static void test_overwrite_partitions_replaces_only_the_partitions_written(void **state)
+{
+    fixture *f = *state;
+    make_partitioned_output(f);
+    ino_t kept_inode = inode_of(path_of(f->out, "date=2025-08-01/part-00000.csv"));
+    sf_output_stage st;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_OVERWRITE_PARTITIONS, "r1", &err),
+                     0);
+    assert_int_equal(st.replacing, 1);
+    put(st.tmpdir, "date=2025-08-02/part-00000.csv", "new d02\n");
+    put(st.tmpdir, "date=2025-08-03/part-00000.csv", "new d03\n");
+    write_text(path_of(st.tmpdir, "_METRICS.json"), "{\"new\": 1}");
+    /* Until the commit OUT is the old output. */
+    assert_listing(f->out, "_MANIFEST.json,_METRICS.json,_SUCCESS,date=2025-08-01,"
+                           "date=2025-08-02");
+    assert_int_equal(sf_output_commit(&st, NEW_MANIFEST, strlen(NEW_MANIFEST), &err), 0);
+    assert_listing(f->out, "_MANIFEST.json,_METRICS.json,_SUCCESS,date=2025-08-01,"
+                           "date=2025-08-02,date=2025-08-03");
+    /* Untouched: the very same file. Replaced: only the new file. */
+    assert_file_text(path_of(f->out, "date=2025-08-01/part-00000.csv"), "d01\n");
+    assert_true(inode_of(path_of(f->out, "date=2025-08-01/part-00000.csv")) == kept_inode);
+    assert_listing(path_of(f->out, "date=2025-08-02"), "part-00000.csv");
+    assert_file_text(path_of(f->out, "date=2025-08-02/part-00000.csv"), "new d02\n");
+    assert_file_text(path_of(f->out, "date=2025-08-03/part-00000.csv"), "new d03\n");
+    assert_file_text(path_of(f->out, "_METRICS.json"), "{\"new\": 1}");
+    assert_file_text(path_of(f->out, "_SUCCESS"), "");
+    assert_listing(f->dir, "out");
+    assert_int_equal(st.merged.files_total, 3);
+    assert_int_equal(st.merged.files_kept, 1);
+    assert_int_equal(st.merged.files_dropped, 1);
+    assert_int_equal(st.merged.rows_total, 9);
+    /* The manifest lists every file with the run that wrote it. */
+    char *m;
+    read_all(path_of(f->out, "_MANIFEST.json"), &m);
+    sf_filelist fl = SF_FILELIST_INIT;
+    assert_int_equal(sf_filelist_from_manifest(m, strlen(m), &fl, &err), 0);
+    assert_int_equal(fl.n, 3);
+    assert_string_equal(fl.v[0].path, "date=2025-08-01/part-00000.csv");
+    assert_string_equal(fl.v[0].run_id, "r0");
+    assert_string_equal(fl.v[1].path, "date=2025-08-02/part-00000.csv");
+    assert_string_equal(fl.v[1].run_id, "r1");
+    assert_int_equal(fl.v[1].rows, 5);
+    assert_string_equal(fl.v[2].run_id, "r1");
+    assert_non_null(strstr(m, "\"write_mode\": \"overwrite-partitions\""));
+    sf_filelist_free(&fl);
+    free(m);
+    sf_output_stage_free(&st);
+}
+
+static void test_append_adds_run_unique_files_and_replaces_none(void **state)
+{
+    fixture *f = *state;
+    make_partitioned_output(f);
+    sf_error err;
+    sf_error_clear(&err);
+    const char *runs[] = {"r1", "r2"};
+    for (int k = 0; k < 2; k++) {
+        sf_output_stage st;
+        assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_APPEND, runs[k], &err), 0);
+        put(st.tmpdir, "date=2025-08-02/part-00000.csv", "more\n");
+        put(st.tmpdir, "_bad_records/part-00000.jsonl", "{}\n");
+        write_text(path_of(st.tmpdir, "_METRICS.json"), "{}");
+        const char *man = "{\"run_id\": \"x\", \"files\": [{\"path\": "
+                          "\"date=2025-08-02/part-00000.csv\", \"rows\": 1, \"bytes\": 5}]}";
+        assert_int_equal(sf_output_commit(&st, man, strlen(man), &err), 0);
+        sf_output_stage_free(&st);
+    }
+    assert_listing(path_of(f->out, "date=2025-08-01"), "part-00000.csv");
+    assert_listing(path_of(f->out, "date=2025-08-02"),
+                   "part-00000-r1.csv,part-00000-r2.csv,part-00000.csv");
+    assert_file_text(path_of(f->out, "date=2025-08-02/part-00000.csv"), "d02\n");
+    assert_file_text(path_of(f->out, "date=2025-08-02/part-00000-r2.csv"), "more\n");
+    assert_listing(path_of(f->out, "_bad_records"), "part-00000-r1.jsonl,part-00000-r2.jsonl");
+    char *m;
+    read_all(path_of(f->out, "_MANIFEST.json"), &m);
+    sf_filelist fl = SF_FILELIST_INIT;
+    assert_int_equal(sf_filelist_from_manifest(m, strlen(m), &fl, &err), 0);
+    assert_int_equal(fl.n, 4);
+    assert_string_equal(fl.v[1].path, "date=2025-08-02/part-00000-r1.csv");
+    assert_string_equal(fl.v[1].run_id, "r1");
+    assert_string_equal(fl.v[3].path, "date=2025-08-02/part-00000.csv");
+    assert_string_equal(fl.v[3].run_id, "r0");
+    /* "runs": the three runs that built the output, oldest first. */
+    const char *rl = strstr(m, "\"runs\": [");
+    assert_non_null(rl);
+    const char *r0 = strstr(rl, "\"run_id\": \"r0\"");
+    const char *r1 = strstr(rl, "\"run_id\": \"r1\"");
+    const char *r2 = strstr(rl, "\"run_id\": \"r2\"");
+    assert_non_null(r0);
+    assert_non_null(r1);
+    assert_non_null(r2);
+    assert_true(r0 < r1 && r1 < r2);
+    sf_filelist_free(&fl);
+    free(m);
+    assert_listing(f->dir, "out");
+}
+
+static void test_append_to_a_new_output_creates_it(void **state)
+{
+    fixture *f = *state;
+    sf_output_stage st;
+    sf_error err;
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_APPEND, "r1", &err), 0);
+    assert_int_equal(st.replacing, 0);
+    put(st.tmpdir, "date=2025-08-02/part-00000.csv", "x\n");
+    assert_int_equal(sf_output_commit(&st, NEW_MANIFEST, strlen(NEW_MANIFEST), &err), 0);
+    assert_listing(path_of(f->out, "date=2025-08-02"), "part-00000-r1.csv");
+    assert_listing(f->out, "_MANIFEST.json,_SUCCESS,date=2025-08-02");
+    sf_output_stage_free(&st);
+}
+
+static void test_merge_modes_refuse_an_output_without_manifest(void **state)
+{
+    fixture *f = *state;
+    make_old_output(f);
+    assert_int_equal(unlink(path_of(f->out, "_MANIFEST.json")), 0);
+    sf_output_stage st;
+    memset(&st, 0, sizeof st);
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_APPEND, "r", &err), SF_E_INVAL);
+    assert_non_null(strstr(err.msg, "has no _MANIFEST.json"));
+    assert_listing(f->dir, "out");
+    sf_output_stage_free(&st);
+}
+
+static void test_failed_commit_into_new_output_removes_only_what_it_moved(void **state)
+{
+    fixture *f = *state;
+    sf_output_stage st;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_ERROR, "r", &err), 0);
+    put(st.tmpdir, "date=2025-08-01/part-00000.csv", "mine\n");
+    put(st.tmpdir, "date=2025-08-09/part-00000.csv", "mine\n");
+    /* Something this run did not make appears in OUT meanwhile. */
+    put(f->out, "date=2025-08-09/part-00000.csv", "theirs\n");
+    assert_int_equal(sf_output_commit(&st, "{}", 2, &err), SF_E_IO);
+    assert_non_null(strstr(err.msg, "cannot rename"));
+    sf_output_abort(&st);
+    /* Rollback took back its own entries and left the other's. */
+    assert_listing(f->out, "date=2025-08-09");
+    assert_file_text(path_of(f->out, "date=2025-08-09/part-00000.csv"), "theirs\n");
+    sf_output_stage_free(&st);
+}
+
+static void test_overwrite_swaps_in_a_tree_and_leaves_no_old_copy(void **state)
+{
+    fixture *f = *state;
+    make_partitioned_output(f);
+    sf_output_stage st;
+    sf_error err;
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_OVERWRITE, "r1", &err), 0);
+    put(st.tmpdir, "date=2025-08-03/part-00000.csv", "n\n");
+    assert_int_equal(sf_output_commit(&st, "{}", 2, &err), 0);
+    assert_listing(f->out, "_MANIFEST.json,_SUCCESS,date=2025-08-03");
+    assert_file_text(path_of(f->out, "_MANIFEST.json"), "{}");
+    assert_listing(f->dir, "out");
+    sf_output_stage_free(&st);
+}
+
+static void test_two_rename_fallback_commits_the_same_tree(void **state)
+{
+    fixture *f = *state;
+    make_partitioned_output(f);
+    ino_t kept = inode_of(path_of(f->out, "date=2025-08-01/part-00000.csv"));
+    sf_output_stage st;
+    sf_error err;
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_OVERWRITE_PARTITIONS, "r1", &err),
+                     0);
+    st.two_renames = 1; /* as on NFS or Lustre */
+    put(st.tmpdir, "date=2025-08-02/part-00000.csv", "new d02\n");
+    assert_int_equal(sf_output_commit(&st, NEW_MANIFEST, strlen(NEW_MANIFEST), &err), 0);
+    assert_int_equal(st.exchanged, 0);
+    assert_listing(f->out, "_MANIFEST.json,_SUCCESS,date=2025-08-01,date=2025-08-02");
+    assert_true(inode_of(path_of(f->out, "date=2025-08-01/part-00000.csv")) == kept);
+    assert_file_text(path_of(f->out, "date=2025-08-02/part-00000.csv"), "new d02\n");
+    assert_listing(f->dir, "out"); /* neither the .old tree nor the staging left */
+    sf_output_stage_free(&st);
+}
+
+static void test_output_lost_between_fallback_renames_is_put_back(void **state)
+{
+    fixture *f = *state;
+    /* A run killed between OUT -> ROOT.old and ROOT -> OUT. */
+    char old[400], root[400];
+    snprintf(old, sizeof old, "%s.shardflow-20260101T000000-7.old", f->out);
+    snprintf(root, sizeof root, "%s.shardflow-20260101T000000-7", f->out);
+    assert_int_equal(mkdir(old, 0777), 0);
+    write_text(path_of(old, "_SUCCESS"), "");
+    write_text(path_of(old, "old.csv"), "old\n");
+    assert_int_equal(mkdir(root, 0777), 0);
+    write_text(path_of(root, "new.csv"), "new\n");
+    sf_output_stage st;
+    sf_error err;
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_OVERWRITE, "r9", &err), 0);
+    assert_non_null(strstr(st.note, "put back"));
+    assert_file_text(path_of(f->out, "old.csv"), "old\n");
+    sf_output_abort(&st);
+    assert_listing(f->dir, "out");
+    assert_listing(f->out, "_SUCCESS,old.csv");
+    sf_output_stage_free(&st);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -441,6 +712,15 @@ int main(void)
         T(test_paths_match_prepare_without_touching_the_disk),
         T(test_trailing_slash_names_the_same_output),
         T(test_stage_free_twice_is_safe),
+        T(test_mode_names_parse_and_print),
+        T(test_overwrite_partitions_replaces_only_the_partitions_written),
+        T(test_append_adds_run_unique_files_and_replaces_none),
+        T(test_append_to_a_new_output_creates_it),
+        T(test_merge_modes_refuse_an_output_without_manifest),
+        T(test_failed_commit_into_new_output_removes_only_what_it_moved),
+        T(test_overwrite_swaps_in_a_tree_and_leaves_no_old_copy),
+        T(test_two_rename_fallback_commits_the_same_tree),
+        T(test_output_lost_between_fallback_renames_is_put_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

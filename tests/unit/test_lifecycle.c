@@ -91,7 +91,7 @@ static void test_commit_writes_metrics_manifest_and_files_sorted(void **state)
     sf_life_runid(&L);
     sf_error err;
     const char *out = at("out");
-    assert_int_equal(sf_life_stage(&L, out, 0, &err), 0);
+    assert_int_equal(sf_life_stage(&L, out, SF_COMMIT_ERROR, 86400, &err), 0);
     assert_int_equal(sf_life_share(&L, out, &err), 0);
     assert_true(L.staged);
     char path[600];
@@ -135,12 +135,38 @@ static void test_failed_run_removes_its_staging(void **state)
     sf_life_runid(&L);
     sf_error err;
     const char *out = at("failed");
-    assert_int_equal(sf_life_stage(&L, out, 0, &err), 0);
+    assert_int_equal(sf_life_stage(&L, out, SF_COMMIT_ERROR, 86400, &err), 0);
     assert_int_equal(sf_life_share(&L, out, &err), 0);
     assert_true(exists(L.stage.tmpdir));
     sf_life_end(&L, 1, "test");
     assert_false(exists(at("failed/_SUCCESS")));
     assert_false(exists(at("failed/_temporary")));
+}
+
+static void test_stage_holds_the_claim_until_end(void **state)
+{
+    (void)state;
+    sf_lifecycle L, M;
+    sf_life_init(&L, MPI_COMM_WORLD);
+    sf_life_runid(&L);
+    sf_error err;
+    const char *out = at("claimed");
+    assert_int_equal(sf_life_stage(&L, out, SF_COMMIT_ERROR, 86400, &err), 0);
+    assert_non_null(L.claim);
+    assert_true(exists(at("claimed.shardflow-claim")));
+    /* A second run on the same output is refused while the first lives. */
+    sf_life_init(&M, MPI_COMM_WORLD);
+    snprintf(M.runid, sizeof M.runid, "%s", "20250101T000000-1");
+    assert_int_equal(sf_life_stage(&M, out, SF_COMMIT_OVERWRITE, 86400, &err), SF_E_BUSY);
+    assert_non_null(strstr(err.msg, "is being written by run"));
+    assert_false(M.staged);
+    sf_life_end(&M, 1, "test");
+    assert_true(exists(at("claimed.shardflow-claim"))); /* not the refused run's to remove */
+    assert_true(exists(L.stage.tmpdir));
+    sf_life_end(&L, 1, "test");
+    assert_null(L.claim);
+    assert_false(exists(at("claimed.shardflow-claim")));
+    assert_false(exists(at("claimed")));
 }
 
 int main(int argc, char **argv)
@@ -156,6 +182,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_inputs_expand_in_order_with_sizes),
         cmocka_unit_test(test_commit_writes_metrics_manifest_and_files_sorted),
         cmocka_unit_test(test_failed_run_removes_its_staging),
+        cmocka_unit_test(test_stage_holds_the_claim_until_end),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sf_error err;

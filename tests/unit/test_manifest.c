@@ -28,9 +28,11 @@ static void test_files_are_sorted_and_listed(void **state)
     assert_int_equal(sf_out_files_add(&f, &n, "a/part-00000.csv", 1, 10), 0);
     sf_out_files_sort(f, n);
     sf_buf m = SF_BUF_INIT;
-    assert_int_equal(sf_manifest_files(&m, f, n), 0);
-    assert_buf(&m, "[\n    {\"path\": \"a/part-00000.csv\", \"rows\": 1, \"bytes\": 10},"
-                   "\n    {\"path\": \"b/part-00000.csv\", \"rows\": 2, \"bytes\": 20}\n  ]");
+    assert_int_equal(sf_manifest_files(&m, f, n, "R1"), 0);
+    assert_buf(&m, "[\n    {\"path\": \"a/part-00000.csv\", \"rows\": 1, \"bytes\": 10, "
+                   "\"run_id\": \"R1\"},"
+                   "\n    {\"path\": \"b/part-00000.csv\", \"rows\": 2, \"bytes\": 20, "
+                   "\"run_id\": \"R1\"}\n  ]");
     sf_buf_free(&m);
     free(f);
 }
@@ -114,6 +116,38 @@ static void test_read_columns_gives_names_types_and_sort(void **state)
     rmdir(dir);
 }
 
+static void test_read_runs_lists_the_runs_of_an_output(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sf_manifest_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    sf_manifest_run *runs = NULL;
+    size_t n = 7;
+    sf_error err;
+    assert_int_equal(sf_manifest_read_runs(dir, &runs, &n, &err), SF_E_NOTFOUND);
+    assert_int_equal(n, 0);
+    /* Files grouped by run in order of first appearance. */
+    write_manifest(dir, "{\"run_id\": \"B\", \"files\": ["
+                        "{\"path\": \"d=1/p.csv\", \"rows\": 3, \"bytes\": 9, \"run_id\": \"A\"},"
+                        "{\"path\": \"d=2/p.csv\", \"rows\": 4, \"bytes\": 9, \"run_id\": \"B\"},"
+                        "{\"path\": \"d=3/p.csv\", \"rows\": 5, \"bytes\": 9, \"run_id\": \"A\"}]}");
+    assert_int_equal(sf_manifest_read_runs(dir, &runs, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(runs[0].run_id, "A");
+    assert_int_equal(runs[0].files, 2);
+    assert_int_equal(runs[0].rows, 8);
+    assert_string_equal(runs[1].run_id, "B");
+    assert_int_equal(runs[1].rows, 4);
+    free(runs);
+    write_manifest(dir, "not json");
+    assert_int_equal(sf_manifest_read_runs(dir, &runs, &n, &err), SF_E_PARSE);
+    assert_non_null(strstr(err.msg, "_MANIFEST.json")); /* names the file */
+    char path[512];
+    snprintf(path, sizeof path, "%s/_MANIFEST.json", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_strings_and_numbers),
         cmocka_unit_test(test_begin_writes_the_common_head),
         cmocka_unit_test(test_read_columns_gives_names_types_and_sort),
+        cmocka_unit_test(test_read_runs_lists_the_runs_of_an_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
