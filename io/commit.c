@@ -150,7 +150,7 @@ static int looks_like_output(const char *dir)
     return empty;
 }
 
-/* 1 if name looks like a run id (YYYYMMDDTHHMMSS-PID, see mpi/run.c). */
+/* 1 if name looks like a run id (YYYYMMDDTHHMMSS-PID, see sf_life_runid in mpi/lifecycle.c). */
 static int is_runid(const char *name)
 {
     size_t n = strlen(name);

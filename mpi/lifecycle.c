@@ -165,7 +165,8 @@ int sf_life_commit(sf_lifecycle *L, const sf_buf *metrics, const sf_buf *manifes
 void sf_life_say_merged(const sf_lifecycle *L)
 {
     const sf_output_stage *st = &L->stage;
-    if (L->rank != 0 || (st->mode != SF_COMMIT_APPEND && st->mode != SF_COMMIT_OVERWRITE_PARTITIONS))
+    int merged = st->mode == SF_COMMIT_APPEND || st->mode == SF_COMMIT_OVERWRITE_PARTITIONS;
+    if (L->rank != 0 || !merged)
         return;
     fprintf(stderr, "  %s: the output now holds %zu files, %llu rows from %zu run%s (%zu "
             "earlier files kept, %zu replaced)\n", sf_commit_mode_name(st->mode),

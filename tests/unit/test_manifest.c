@@ -128,9 +128,12 @@ static void test_read_runs_lists_the_runs_of_an_output(void **state)
     assert_int_equal(n, 0);
     /* Files grouped by run in order of first appearance. */
     write_manifest(dir, "{\"run_id\": \"B\", \"files\": ["
-                        "{\"path\": \"d=1/p.csv\", \"rows\": 3, \"bytes\": 9, \"run_id\": \"A\"},"
-                        "{\"path\": \"d=2/p.csv\", \"rows\": 4, \"bytes\": 9, \"run_id\": \"B\"},"
-                        "{\"path\": \"d=3/p.csv\", \"rows\": 5, \"bytes\": 9, \"run_id\": \"A\"}]}");
+                        "{\"path\": \"d=1/p.csv\", \"rows\": 3, \"bytes\": 9, "
+                        "\"run_id\": \"A\"},"
+                        "{\"path\": \"d=2/p.csv\", \"rows\": 4, \"bytes\": 9, "
+                        "\"run_id\": \"B\"},"
+                        "{\"path\": \"d=3/p.csv\", \"rows\": 5, \"bytes\": 9, "
+                        "\"run_id\": \"A\"}]}");
     assert_int_equal(sf_manifest_read_runs(dir, &runs, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_string_equal(runs[0].run_id, "A");
