@@ -30,6 +30,7 @@ typedef enum sf_reject_reason {
     SF_REJ_KEY_COLLISION,  /* flatten: two paths give one column (core/flatten.h) */
     SF_REJ_TOO_MANY_ROWS,  /* flatten: explode over the rows-per-record limit */
     SF_REJ_MISSING_COLUMN, /* a required column (job spec) is missing or null */
+    SF_REJ_DOUBLE_OVERFLOW, /* a number read as a double is beyond its range */
     SF_REJ_NREASONS
 } sf_reject_reason;
 

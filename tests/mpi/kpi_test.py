@@ -610,10 +610,15 @@ def edge_cases(base):
         "deep_nesting_100k": (nested + b"\n" + ok_line(1) + b"\n",
                               {"lines_read": 2, "rows_rejected": 1,
                                "rejected_by_reason": {"nesting too deep": 1}}),
+        # Beyond int64 in an int64 column: a type mismatch that quotes it.
         "huge_numbers": (b'{"user_id":123456789012345678901234567890,"item_id":10}\n'
                          + ok_line(1) + b"\n",
                          {"lines_read": 2, "rows_rejected": 1,
-                          "rejected_by_reason": {"int64 overflow": 1}}),
+                          "rejected_by_reason": {"type mismatch": 1}}),
+        # ... and in fields the job does not read, no reason to reject.
+        "huge_numbers_unread": (ok_line(1)[:-1] + b',"id":123456789012345678901234567890,'
+                                b'"r":1e400,"q":-1E+99999}\n' + ok_line(2) + b"\n",
+                                {"lines_read": 2, "rows_rejected": 0, "rows_aggregated": 2}),
         "duplicate_keys": (b'{"user_id":1,"item_id":10,"event_type":"view","event_type":"purchase",'
                            b'"ts":1754006400,"props":{"price":7.25}}\n',
                            {"lines_read": 1, "rows_aggregated": 1}),
