@@ -279,8 +279,8 @@ static int convert(const field *f, const json_t *v, sf_value *out, char *msg, si
  * beyond the double range) and keys holding U+0000, while the contract
  * (core/jsonproj.h) accepts both; and it loses a NUL byte that follows a
  * number or a literal. So the reference loads a copy of the line in which
- * each such number is replaced by a one-digit integer (after its minus sign)
- * padded with spaces (the same length, so every error keeps its column) and each `\u0000`
+ * each such number is replaced by "0e0" or "1e0" (with its minus sign) after
+ * spaces (the same length, so every error keeps its column) and each `\u0000`
  * escape in a key by an escape of a code point no field path holds (such a
  * key can never match a field either way). To tell which projected values
  * came from a replaced number, the copy is loaded in pairs of passes: in
@@ -525,12 +525,20 @@ static int decode_jansson(sf_decoder *d, const char *line, size_t len, sf_value 
             size_t j = pass / 2;
             unsigned inv = pass & 1;
             for (size_t k = 0; k < ps.nnums; k++) {
-                /* A minus sign stays, so the digit never joins a number
-                 * just before it ("-9-9...9" stays two tokens). */
+                /* "[-]De0" ends where the number ended: jansson reads
+                 * the byte after a number (an invalid UTF-8 byte there is
+                 * its error); the exponent keeps a following '.' or 'e'
+                 * from joining it ("1e400.5" stays invalid), and the
+                 * spaces before keep it from joining a token before
+                 * ("-9-9...9" stays two numbers). */
                 char *t = copy + ps.nums[k].off;
-                size_t lead = *t == '-';
-                memset(t + lead, ' ', ps.nums[k].len - lead);
-                t[lead] = (char)('0' + ((((k >> j) & 1) ^ inv) & 1));
+                size_t len = ps.nums[k].len;
+                int neg = *t == '-';
+                memset(t, ' ', len);
+                memcpy(t + len - 3, "0e0", 3);
+                t[len - 3] = (char)('0' + ((((k >> j) & 1) ^ inv) & 1));
+                if (neg)
+                    t[len - 4] = '-';
             }
             roots[pass] = json_loadb(copy, len, flags, &jerr);
             if (d->oom)
@@ -552,12 +560,12 @@ static int decode_jansson(sf_decoder *d, const char *line, size_t len, sf_value 
     for (size_t i = 0; i < d->nfields; i++) {
         const field *f = &d->fields[i];
         const json_t *v = lookup(f, root);
-        if (ps.nnums && json_is_integer(v)) {
+        if (ps.nnums && json_is_real(v)) {
             const json_t *w = lookup(f, roots[1]);
-            if (json_is_integer(w) && json_integer_value(w) != json_integer_value(v)) {
+            if (json_is_real(w) && json_real_value(w) != json_real_value(v)) {
                 size_t k = 0;
                 for (size_t pass = 0; pass < npasses; pass += 2)
-                    if (llabs((long long)json_integer_value(lookup(f, roots[pass]))) == 1)
+                    if (fabs(json_real_value(lookup(f, roots[pass]))) == 1.0)
                         k |= (size_t)1 << (pass / 2);
                 const big *n = &ps.nums[k];
                 char *scratch = sf_arena_alloc(&d->arena, n->len + 1);

@@ -27,7 +27,7 @@
 
 #define ZR_DEFAULT_BUF ((size_t)4 << 20)
 #define ZR_DEFAULT_MAX_LINE ((size_t)16 << 20)
-#define ZR_IN_BUF ((size_t)256 << 10)
+#define ZR_IN_BUF ((size_t)128 << 10)
 
 /* ---- magic bytes ------------------------------------------------------- */
 
@@ -304,6 +304,14 @@ int sf_decompress_split(const char *path, sf_codec codec, uint64_t size, uint64_
         count = 0;
         nunits = 0;
         range_start = cut_prev = 0;
+    }
+    if (count == cap) {
+        sf_zrange *nr = realloc(r, (cap + 1) * sizeof *r);
+        if (!nr) {
+            free(r);
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        }
+        r = nr;
     }
     r[count].start = range_start;
     r[count].end = size;

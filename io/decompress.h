@@ -26,7 +26,7 @@
  * size): offsets come relative to it, and the ubytes of the ranges before a
  * range (sf_zreader_ubytes, e.g. summed across ranks) give it.
  *
- * Memory per reader: the compressed read buffer (256 KiB), the line buffer
+ * Memory per reader: the compressed read buffer (128 KiB), the line buffer
  * (buf_size, grown only for a longer line, up to max_line) and the codec's
  * state (zlib 32 KiB window; zstd up to its window, 8 MiB at the default
  * levels, larger for --long files). Nothing is allocated per line.
