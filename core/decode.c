@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/fmt.h"
 #include "core/jsonproj.h"
+#include "core/rejmsg.h"
 #include "core/utf8.h"
 
 typedef struct field {
@@ -477,9 +478,8 @@ static int jansson_reject(const json_error_t *jerr, char *msg, size_t msgcap)
     }
     /* jansson's text may quote a token cut inside a UTF-8 sequence; its
      * column counts characters, the contract's counts bytes. */
-    snprintf(msg, msgcap, "%s at column %d: %s", sf_reject_reason_name(reason),
-             jerr->position, jerr->text);
-    sf_utf8_clean(msg);
+    sf_rejmsg_at(msg, msgcap, sf_reject_reason_name(reason), (size_t)jerr->position,
+                 jerr->text);
     return 1 + reason;
 }
 

@@ -43,6 +43,7 @@
 
 #include "core/error.h"
 #include "core/fmt.h"
+#include "core/rejmsg.h"
 #include "core/utf8.h"
 
 #if defined(__SSE2__)
@@ -1056,12 +1057,12 @@ INLINE int32_t find_child(sf_jsonproj *p, int32_t obj, const char *k, size_t kle
 /* The rejection message of the line's recorded error; returns 1 + reason. */
 COLD int reject_msg(const sf_jsonproj *p, const unsigned char *b, char *msg, size_t msgcap)
 {
+    char what[96];
     if (p->ebyte >= 0)
-        snprintf(msg, msgcap, "%s at column %zu: %s 0x%02x", sf_reject_reason_name(p->reason),
-                 (size_t)(p->epos - b) + 1, p->ewhat, (unsigned)p->ebyte);
+        snprintf(what, sizeof what, "%s 0x%02x", p->ewhat, (unsigned)p->ebyte);
     else
-        snprintf(msg, msgcap, "%s at column %zu: %s", sf_reject_reason_name(p->reason),
-                 (size_t)(p->epos - b) + 1, p->ewhat);
+        snprintf(what, sizeof what, "%s", p->ewhat);
+    sf_rejmsg_at(msg, msgcap, sf_reject_reason_name(p->reason), (size_t)(p->epos - b) + 1, what);
     return 1 + p->reason;
 }
 
