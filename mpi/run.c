@@ -20,6 +20,7 @@
 #include "core/groups.h"
 #include "core/hash.h"
 #include "core/pipeline.h"
+#include "core/rejmsg.h"
 #include "core/rows.h"
 #include "core/spec.h"
 #include "core/window.h"
@@ -1241,7 +1242,7 @@ static int finish(run *R, double t_start)
 
 /* A line the pipeline rejected, as --mode says: spilled for
  * _bad_records (permissive), only counted (dropmalformed), or the end of
- * the run with file:line:offset (failfast). */
+ * the run with file:line:column (failfast). */
 static int bad_line(run *R, int file, uint64_t offset, const char *text, size_t len)
 {
     const char *msg;
@@ -1251,12 +1252,13 @@ static int bad_line(run *R, int file, uint64_t offset, const char *text, size_t 
     if (R->o->mode == SF_MODE_FAILFAST) {
         uint64_t before = 0;
         sf_error e;
-        if (sf_count_lines_before(path, offset, &before, &e) != 0)
-            return sf_error_set(&R->err, SF_E_PARSE, "%s:?:%llu: %s (--mode failfast)", path,
-                                (unsigned long long)offset, msg);
-        R->exit_code = 2;
-        return sf_error_set(&R->err, SF_E_PARSE, "%s:%llu:%llu: %s (--mode failfast)", path,
-                            (unsigned long long)before + 1, (unsigned long long)offset, msg);
+        char place[sizeof R->err.msg];
+        int counted = sf_count_lines_before(path, offset, &before, &e) == 0;
+        sf_rejmsg_place(place, sizeof place, path, counted ? before + 1 : 0, offset, msg,
+                        "--mode failfast");
+        if (counted)
+            R->exit_code = 2;
+        return sf_error_set(&R->err, SF_E_PARSE, "%s", place);
     }
     if (R->o->mode != SF_MODE_PERMISSIVE)
         return 0;
