@@ -57,3 +57,24 @@ void sf_rejmsg_place(char *out, size_t cap, const char *path, uint64_t line, uin
                  note ? "; " : "", note ? note : "");
     sf_utf8_clean(out);
 }
+
+void sf_rejmsg_all_rejected(char *out, size_t cap, uint64_t read, uint64_t rejected,
+                            const char *top, uint64_t top_count, const char *sample_path,
+                            uint64_t sample_offset, const char *sample_msg, const char *codec)
+{
+    if (!cap)
+        return;
+    int n = snprintf(out, cap,
+                     "all %" PRIu64 " lines read were rejected (%" PRIu64 " bad, the rest "
+                     "blank; most as '%s': %" PRIu64 ")",
+                     read, rejected, top, top_count);
+    if (sample_path && n >= 0 && (size_t)n < cap)
+        n += snprintf(out + n, cap - (size_t)n, "; first: %s: byte %" PRIu64 ": %s", sample_path,
+                      sample_offset, sample_msg);
+    if (codec && n >= 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n,
+                 "; %s looks %s-compressed (its first bytes are %s's magic): decompress it "
+                 "first, e.g. zcat/zstdcat into a file",
+                 sample_path ? sample_path : "the input", codec, codec);
+    sf_utf8_clean(out);
+}

@@ -29,4 +29,15 @@ size_t sf_rejmsg_column(const char *msg, size_t *reason_len, const char **what);
 void sf_rejmsg_place(char *out, size_t cap, const char *path, uint64_t line, uint64_t offset,
                      const char *msg, const char *note);
 
+/* The error of a run that read lines and rejected every one that was not
+ * blank (so it would have committed an empty result): "all READ lines
+ * read were rejected (REJECTED; most as 'TOP': COUNT); first: PATH:
+ * byte OFFSET: MSG". codec, when not NULL, is the compression the file's
+ * magic bytes show ("gzip"), which is then named as the likely cause.
+ * sample_path NULL leaves out the sample. Writes at most cap bytes. Cannot
+ * fail. */
+void sf_rejmsg_all_rejected(char *out, size_t cap, uint64_t read, uint64_t rejected,
+                            const char *top, uint64_t top_count, const char *sample_path,
+                            uint64_t sample_offset, const char *sample_msg, const char *codec);
+
 #endif

@@ -57,6 +57,22 @@ static void test_cut_messages_stay_valid_utf8(void **state)
     assert_string_equal(out, "r at column 1: ");
 }
 
+static void test_all_rejected_names_reason_sample_and_compression(void **state)
+{
+    (void)state;
+    char out[512];
+    sf_rejmsg_all_rejected(out, sizeof out, 10, 9, "invalid UTF-8", 7, "ev.jsonl", 0,
+                           "invalid UTF-8 at column 1: unable to decode byte 0x8b", "gzip");
+    assert_string_equal(out, "all 10 lines read were rejected (9 bad, the rest blank; most as "
+                             "'invalid UTF-8': 7); first: ev.jsonl: byte 0: invalid UTF-8 at "
+                             "column 1: unable to decode byte 0x8b; ev.jsonl looks "
+                             "gzip-compressed (its first bytes are gzip's magic): decompress "
+                             "it first, e.g. zcat/zstdcat into a file");
+    sf_rejmsg_all_rejected(out, sizeof out, 3, 3, "type mismatch", 3, NULL, 0, NULL, NULL);
+    assert_string_equal(out, "all 3 lines read were rejected (3 bad, the rest blank; most as "
+                             "'type mismatch': 3)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -64,6 +80,7 @@ int main(void)
         cmocka_unit_test(test_message_without_column_reads_as_column_zero),
         cmocka_unit_test(test_place_puts_file_line_column_first_and_the_offset_after),
         cmocka_unit_test(test_cut_messages_stay_valid_utf8),
+        cmocka_unit_test(test_all_rejected_names_reason_sample_and_compression),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
