@@ -27,6 +27,7 @@
 #include "io/badrec.h"
 #include "io/commit.h"
 #include "io/csv.h"
+#include "io/decompress.h"
 #include "io/dimtable.h"
 #include "io/fsutil.h"
 #include "io/h5file.h"
@@ -1327,11 +1328,54 @@ static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
     return 0;
 }
 
+/* Never a silent empty success: a run that read lines and rejected every
+ * one that was not blank fails (exit 2, nothing committed), naming the top
+ * reason, the first bad line, and the compression the file's magic bytes
+ * show. Collective; returns 1 when the run must stop. */
+static int fail_if_all_rejected(run *R)
+{
+    const sf_counts *c = sf_pipeline_counts(R->pipe);
+    uint64_t mine[3 + SF_REJ_NREASONS] = {c->rows_rejected, c->lines_read, c->blank_lines};
+    memcpy(mine + 3, c->rejected_by_reason, sizeof c->rejected_by_reason);
+    uint64_t all[3 + SF_REJ_NREASONS];
+    MPI_Allreduce(mine, all, 3 + SF_REJ_NREASONS, MPI_UINT64_T, MPI_SUM, R->comm);
+    if (all[0] == 0 || all[0] + all[2] != all[1])
+        return 0;
+    size_t total = 0;
+    sf_reject_sample *s = gather_bytes(R, R->local_samples,
+                                       R->nlocal_samples * sizeof *s, &total);
+    sf_reject_sample first[SF_MAX_SAMPLES];
+    size_t nfirst = 0;
+    for (size_t i = 0; s && i < total / sizeof *s; i++)
+        sf_samples_insert(first, &nfirst, &s[i]);
+    free(s);
+    int top = 0;
+    for (int r = 1; r < SF_REJ_NREASONS; r++)
+        if (all[3 + r] > all[3 + top])
+            top = r;
+    const char *path = nfirst ? R->facts.paths[first[0].file] : NULL;
+    sf_codec codec = SF_CODEC_NONE;
+    sf_error ignored;
+    if (R->rank == 0 && path && sf_codec_of_file(path, &codec, &ignored) != 0)
+        codec = SF_CODEC_NONE;
+    char msg[sizeof R->err.msg];
+    sf_rejmsg_all_rejected(msg, sizeof msg, all[1], all[0],
+                           sf_reject_reason_name((sf_reject_reason)top), all[3 + top], path,
+                           nfirst ? first[0].offset : 0, nfirst ? first[0].msg : NULL,
+                           codec != SF_CODEC_NONE ? sf_codec_name(codec) : NULL);
+    sf_error_set(&R->err, SF_E_PARSE, "%s; nothing was committed", msg);
+    R->exit_code = 2;
+    agree(R, SF_E_PARSE, 1);
+    return 1;
+}
+
 /* After the scan: --max-bad, then (permissive) every rank's spill becomes
  * _bad_records/part-<rank>.jsonl, numbered from the per-chunk line counts
  * of all ranks. Collective. */
 static int finish_bad_lines(run *R)
 {
+    if (fail_if_all_rejected(R))
+        return -1;
     uint64_t mine[2] = {sf_pipeline_counts(R->pipe)->rows_rejected,
                         sf_pipeline_counts(R->pipe)->lines_read};
     uint64_t all[2];

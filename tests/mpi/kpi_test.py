@@ -24,6 +24,7 @@ Exit status 0 = pass, 1 = fail.
 import argparse
 import csv
 import hashlib
+import gzip
 import json
 import os
 import shutil
@@ -352,6 +353,16 @@ def cmd_modes(args):
                      expect_ok=False)
     if rc != 2 or b"exceed --max-bad 11" not in err or os.path.exists(out):
         raise Failure("--max-bad 11: exit %d, stderr %r" % (rc, tail(err)))
+    # Never a silent empty success: a gzipped events file is read as text,
+    # every line is rejected, and the run says why instead of committing.
+    gz = os.path.join(base, "events.jsonl.gz")
+    with open(events, "rb") as src, gzip.open(gz, "wb") as dst:
+        dst.write(src.read())
+    gz_inputs = [(n, gz if n == "events" else p) for n, p in inputs]
+    rc, _, err = run(engine_run(args, args.np, gz_inputs, out, []), expect_ok=False)
+    if rc != 2 or b"were rejected" not in err or b"looks gzip-compressed" not in err \
+            or os.path.exists(out):
+        raise Failure("all-rejected gzip input: exit %d, stderr %r" % (rc, tail(err)))
     run(engine_run(args, args.np, inputs, out, ["--max-bad", "12", "--mode", "dropmalformed"]))
     if os.path.exists(os.path.join(out, "_bad_records")):
         raise Failure("dropmalformed wrote _bad_records")
