@@ -253,7 +253,11 @@ def cmd_setup(args):
     log("reference: %d groups over %d partitions" % (c["groups"], len(data_files(d["ref"]))))
 
 
-def engine_run(args, np, inputs, out_dir, extra):
+def engine_run(args, np, inputs, out_dir, extra, default_max_bad=False):
+    """The run command; --max-bad 100% unless extra sets --max-bad or the
+    test is about the default (10%): the test inputs are mostly bad."""
+    if "--max-bad" not in extra and not default_max_bad:
+        extra = extra + ["--max-bad", "100%"]
     sub = ["run", args.job]
     for name, path in inputs:
         sub += ["--input", "%s=%s" % (name, path)]
@@ -359,10 +363,16 @@ def cmd_modes(args):
     with open(events, "rb") as src, gzip.open(gz, "wb") as dst:
         dst.write(src.read())
     gz_inputs = [(n, gz if n == "events" else p) for n, p in inputs]
-    rc, _, err = run(engine_run(args, args.np, gz_inputs, out, []), expect_ok=False)
+    rc, _, err = run(engine_run(args, args.np, gz_inputs, out, [], default_max_bad=True),
+                     expect_ok=False)
     if rc != 2 or b"were rejected" not in err or b"looks gzip-compressed" not in err \
             or os.path.exists(out):
         raise Failure("all-rejected gzip input: exit %d, stderr %r" % (rc, tail(err)))
+    # The default --max-bad is 10%: bad_lines has 12 bad lines of 56.
+    rc, _, err = run(engine_run(args, args.np, inputs, out, [], default_max_bad=True),
+                     expect_ok=False)
+    if rc != 2 or b"exceed --max-bad 10%" not in err or os.path.exists(out):
+        raise Failure("default --max-bad: exit %d, stderr %r" % (rc, tail(err)))
     run(engine_run(args, args.np, inputs, out, ["--max-bad", "12", "--mode", "dropmalformed"]))
     if os.path.exists(os.path.join(out, "_bad_records")):
         raise Failure("dropmalformed wrote _bad_records")
