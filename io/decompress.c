@@ -353,6 +353,13 @@ struct sf_zreader {
     size_t max_line;
     int started, skip_first, skipping, done, out_eof;
     sf_zrange range;
+    /* sf_zreader_next_block: a line read that did not fit, kept for the
+     * next call (it stays valid: nothing is decoded before it is taken) */
+    int held, held_limit; /* held_limit: an SF_E_LIMIT to report next */
+    sf_error held_err;
+    const char *held_p;
+    size_t held_n;
+    uint64_t held_off;
     int failed; /* a sticky error code */
     sf_error ferr;
 };
@@ -809,4 +816,77 @@ int sf_zreader_next(sf_zreader *r, const char **line, size_t *len, uint64_t *off
         *offset = p - r->origin;
         return 1;
     }
+}
+
+int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, uint64_t *offset,
+                          sf_error *err)
+{
+    *used = 0;
+    if (r->held_limit) {
+        r->held_limit = 0;
+        *offset = r->held_off;
+        if (err)
+            *err = r->held_err;
+        return SF_E_LIMIT;
+    }
+    for (;;) {
+        const char *p;
+        size_t raw;
+        uint64_t off;
+        if (r->held) {
+            p = r->held_p;
+            raw = r->held_n;
+            off = r->held_off;
+            r->held = 0;
+        } else {
+            const char *line;
+            size_t len;
+            int rc = sf_zreader_next(r, &line, &len, &off, err);
+            if (rc == SF_E_LIMIT) {
+                if (!*used) {
+                    *offset = off;
+                    return rc;
+                }
+                /* Send the lines before it first. */
+                r->held_limit = 1;
+                r->held_off = off;
+                if (err)
+                    r->held_err = *err;
+                return 1;
+            }
+            if (rc <= 0)
+                return *used ? 1 : rc;
+            p = line;
+            raw = (size_t)(r->buf + r->head - line); /* as it was: '\r', '\n' too */
+        }
+        if (*used + raw > cap) {
+            if (!*used)
+                return sf_error_set(err, SF_E_INVAL, "%s: a block of %zu bytes cannot hold a "
+                                    "line of %zu", r->path, cap, raw);
+            r->held = 1;
+            r->held_p = p;
+            r->held_n = raw;
+            r->held_off = off;
+            return 1;
+        }
+        if (!*used)
+            *offset = off;
+        memcpy(dst + *used, p, raw);
+        *used += raw;
+    }
+}
+
+int sf_zblock_next_line(const char *block, size_t n, size_t *pos, const char **line,
+                        size_t *len, uint64_t *rel)
+{
+    if (*pos >= n)
+        return 0;
+    const char *s = block + *pos;
+    const char *nl = memchr(s, '\n', n - *pos);
+    size_t k = nl ? (size_t)(nl - s) : n - *pos;
+    *line = s;
+    *rel = *pos;
+    *pos += nl ? k + 1 : k;
+    *len = k && s[k - 1] == '\r' ? k - 1 : k;
+    return 1;
 }

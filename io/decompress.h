@@ -112,6 +112,30 @@ sf_codec sf_zreader_codec(const sf_zreader *r);
 int sf_zreader_next(sf_zreader *r, const char **line, size_t *len, uint64_t *offset,
                     sf_error *err);
 
+/* Streaming whole lines to other ranks (stdin, a FIFO, one compressed file
+ * that cannot be split): rank 0 reads blocks of whole lines and sends them;
+ * the receivers walk each block with sf_zblock_next_line.
+ *
+ * Copies the next owned lines as they are in the stream ('\r' and '\n'
+ * included; a last line without '\n' as it is) into dst, as many whole
+ * lines as fit in cap bytes (cap must be at least max_line + 2, so any line
+ * sf_zreader_next would return fits). Returns 1 with *used > 0 bytes and
+ * *offset of the block's first byte (as sf_zreader_next counts offsets);
+ * 0 at the end; SF_E_LIMIT for a line over max_line (skipped; *offset is
+ * its offset, *used 0: the lines before it came in the block before); or
+ * sf_zreader_next's errors. A line that does not fit is kept for the next
+ * call. */
+int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, uint64_t *offset,
+                          sf_error *err);
+
+/* The next line of a block from sf_zreader_next_block (n bytes), from *pos
+ * (0 for the first): returns 1 with *line (pointing into block), *len
+ * (without '\n' and one '\r') and *rel (its offset from the block's first
+ * byte, to add to the block's offset), and advances *pos; 0 at the end of
+ * the block. Cannot fail. */
+int sf_zblock_next_line(const char *block, size_t n, size_t *pos, const char **line,
+                        size_t *len, uint64_t *rel);
+
 /* Uncompressed bytes of the range: U_e - U_s once sf_zreader_next has
  * returned 0 (before that, the owned bytes consumed so far). */
 uint64_t sf_zreader_ubytes(const sf_zreader *r);

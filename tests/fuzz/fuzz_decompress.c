@@ -13,7 +13,8 @@
  * For modes 1-3 the lines of every range, in order, must be the model's
  * lines of the payload (same bytes without '\n' and one '\r', BOM at 0
  * skipped, same offset once the earlier ranges' ubytes are added), and the
- * whole file read as one stream must give the same. For mode 0, whatever
+ * whole file read as one stream, and read in blocks of whole lines
+ * (sf_zreader_next_block), must give the same. For mode 0, whatever
  * the whole read gives, a split read that succeeds must give the same.
  */
 /* SF_FUZZ_SOURCES: io/decompress.c */
@@ -202,6 +203,47 @@ static int read_ranges(const char *path, sf_codec codec, const sf_zrange *r, siz
     return 0;
 }
 
+/* Reads the whole file in blocks of whole lines (sf_zreader_next_block,
+ * what a rank streaming to others would send) and checks them against
+ * want. */
+static void read_blocks(const char *path, sf_codec codec, uint64_t size, size_t bufsz,
+                        size_t maxline, const lines *want)
+{
+    sf_zrange whole = {0, size, 0};
+    sf_zreader *z;
+    sf_error err;
+    if (sf_zreader_open(&z, path, codec, &whole, bufsz, maxline, &err) != 0)
+        die("cannot open for blocks");
+    size_t cap = maxline + 2 + (size_t)(size % 7), used, k = 0;
+    char *block = malloc(cap);
+    if (!block)
+        abort();
+    uint64_t off;
+    int rc;
+    while ((rc = sf_zreader_next_block(z, block, cap, &used, &off, &err)) == 1 ||
+           rc == SF_E_LIMIT) {
+        if (rc == SF_E_LIMIT) {
+            if (used || k >= want->n || want->len[k] <= maxline || off != want->off[k])
+                die("a block limit error out of place");
+            k++;
+            continue;
+        }
+        size_t pos = 0, len;
+        const char *line;
+        uint64_t rel;
+        while (sf_zblock_next_line(block, used, &pos, &line, &len, &rel)) {
+            if (k >= want->n || len != want->len[k] || memcmp(line, want->p[k], len) != 0 ||
+                off + rel != want->off[k])
+                die("a block line differs from the model");
+            k++;
+        }
+    }
+    if (rc != 0 || k != want->n)
+        die("blocks do not give every line");
+    free(block);
+    sf_zreader_close(z);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4)
@@ -247,6 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             die("a made file does not read whole");
         if (read_ranges(s->path, codec, ranges, nr, bufsz, maxline, &want, NULL) != 0)
             die("a made file does not read in ranges");
+        read_blocks(s->path, codec, file.n, bufsz, maxline, &want);
         if (mode == 1 && n > unit * 2 && target < unit / 8 && nr < 2)
             die("BGZF blocks were not split");
         free(want.off);

@@ -723,6 +723,94 @@ static void test_empty_files_have_no_lines(void **state)
     free(z.p);
 }
 
+static void test_blocks_of_whole_lines_rebuild_every_line_and_offset(void **state)
+{
+    fixture *f = *state;
+    bytes z = make_zstd_frames(&f->text, 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        for (size_t w = 0; w < z.n;) {
+            ssize_t k = write(fds[1], z.p + w, z.n - w);
+            if (k <= 0)
+                _exit(1);
+            w += (size_t)k;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    sf_zreader *r;
+    sf_error err;
+    const size_t max_line = 120000;
+    assert_int_equal(sf_zreader_open_fd(&r, fds[0], "-", 0, max_line, &err), 0);
+    size_t cap = max_line + 2;
+    char *block = malloc(cap);
+    size_t used, k = 0, blocks = 0;
+    uint64_t off;
+    int rc;
+    while ((rc = sf_zreader_next_block(r, block, cap, &used, &off, &err)) == 1) {
+        assert_true(used > 0 && used <= cap);
+        blocks++;
+        size_t pos = 0, len;
+        const char *line;
+        uint64_t rel;
+        while (sf_zblock_next_line(block, used, &pos, &line, &len, &rel)) {
+            assert_true(k < f->lines.n);
+            assert_int_equal(len, f->lines.len[k]);
+            assert_memory_equal(line, f->lines.p[k], len);
+            assert_true(off + rel == f->lines.off[k]);
+            k++;
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(k, f->lines.n);
+    assert_true(blocks > 10);
+    free(block);
+    sf_zreader_close(r);
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    free(z.p);
+}
+
+static void test_block_reports_a_too_long_line_after_the_lines_before_it(void **state)
+{
+    (void)state;
+    bytes t = {0};
+    put(&t, "ab\r\ncd\n", 7);
+    for (int i = 0; i < 300; i++)
+        put(&t, "x", 1);
+    put(&t, "\nef", 3);
+    const char *path = write_file("blk.txt", &t);
+    sf_zrange whole = {0, t.n, 0};
+    sf_zreader *r;
+    sf_error err;
+    assert_int_equal(sf_zreader_open(&r, path, SF_CODEC_NONE, &whole, 64, 100, &err), 0);
+    char block[102];
+    size_t used;
+    uint64_t off;
+    /* The lines before the long one come first, then its error. */
+    assert_int_equal(sf_zreader_next_block(r, block, sizeof block, &used, &off, &err), 1);
+    assert_int_equal(used, 7);
+    assert_true(off == 0);
+    assert_memory_equal(block, "ab\r\ncd\n", 7);
+    assert_int_equal(sf_zreader_next_block(r, block, sizeof block, &used, &off, &err),
+                     SF_E_LIMIT);
+    assert_int_equal(used, 0);
+    assert_true(off == 7);
+    assert_non_null(strstr(err.msg, "longer than 100"));
+    assert_int_equal(sf_zreader_next_block(r, block, sizeof block, &used, &off, &err), 1);
+    assert_int_equal(used, 2);
+    assert_true(off == 308);
+    assert_memory_equal(block, "ef", 2);
+    assert_int_equal(sf_zreader_next_block(r, block, sizeof block, &used, &off, &err), 0);
+    sf_zreader_close(r);
+    free(t.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +831,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsupported_codec_is_refused_by_name, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_line_over_max_line_is_skipped_with_a_limit_error, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_empty_files_have_no_lines, setup_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_blocks_of_whole_lines_rebuild_every_line_and_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_reports_a_too_long_line_after_the_lines_before_it, setup_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
