@@ -890,3 +890,27 @@ int sf_zblock_next_line(const char *block, size_t n, size_t *pos, const char **l
     *len = k && s[k - 1] == '\r' ? k - 1 : k;
     return 1;
 }
+
+int sf_zcount_before(const char *path, sf_codec codec, uint64_t cstart, uint64_t *lines,
+                     uint64_t *ubytes, sf_error *err)
+{
+    *lines = *ubytes = 0;
+    if (cstart == 0)
+        return 0;
+    sf_zrange before = {0, cstart, 0};
+    sf_zreader *r;
+    int rc = sf_zreader_open(&r, path, codec, &before, 0, 0, err);
+    if (rc)
+        return rc;
+    const char *line;
+    size_t len;
+    uint64_t off, n = 0;
+    while ((rc = sf_zreader_next(r, &line, &len, &off, err)) == 1 || rc == SF_E_LIMIT)
+        n++;
+    if (!rc) {
+        *lines = n;
+        *ubytes = sf_zreader_ubytes(r);
+    }
+    sf_zreader_close(r);
+    return rc;
+}

@@ -83,6 +83,14 @@ int sf_decompress_split(const char *path, sf_codec codec, uint64_t size, uint64_
 
 typedef struct sf_zreader sf_zreader;
 
+/* The lines and uncompressed bytes owned by the ranges before the unit
+ * boundary cstart (0 for cstart 0): decodes [0, cstart), so a rank can
+ * turn its range's line numbers and offsets into the file's without a
+ * collective (failfast reports). Returns 0, or the errors of
+ * sf_zreader_open / sf_zreader_next. */
+int sf_zcount_before(const char *path, sf_codec codec, uint64_t cstart, uint64_t *lines,
+                     uint64_t *ubytes, sf_error *err);
+
 /* Opens path for one range of its units (from sf_decompress_split; a range
  * {0, size, 0} reads the whole file). codec may be SF_CODEC_NONE (the bytes
  * as they are). buf_size 0 means 4 MiB; max_line 0 means 16 MiB. Returns 0

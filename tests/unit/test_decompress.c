@@ -311,6 +311,15 @@ static size_t check_ranges(const char *path, sf_codec codec, uint64_t target,
     for (size_t i = 0; i < n; i++) {
         if (i)
             assert_true(ranges[i].start == ranges[i - 1].end && ranges[i].prev < ranges[i].start);
+        if (n <= 64 || i % (n / 16) == 0) {
+            /* What the ranges before own, found by decoding them. */
+            uint64_t lines_before, bytes_before;
+            if (sf_zcount_before(path, codec, ranges[i].start, &lines_before, &bytes_before,
+                                 &err) != 0)
+                fail_msg("count before: %s", err.msg);
+            assert_true(lines_before == k);
+            assert_true(bytes_before == base);
+        }
         sf_zreader *r;
         if (sf_zreader_open(&r, path, codec, &ranges[i], buf_size, 0, &err) != 0)
             fail_msg("open: %s", err.msg);
