@@ -62,6 +62,7 @@ typedef struct run {
     size_t cur_chunk;       /* chunk being scanned, and lines read in it */
     uint64_t cur_line;
     uint64_t *chunk_lines;  /* lines of each chunk this rank scanned */
+    uint64_t *chunk_ubytes; /* decoded bytes of each compressed chunk scanned */
     sf_badrec_spill *spill; /* --mode permissive: this rank's bad lines */
     uint64_t bad_written;   /* bad records written (all ranks, rank 0) */
     int exit_code;          /* for a failed run: 1, or 2 for bad input */
@@ -1257,7 +1258,18 @@ static int bad_line(run *R, int file, uint64_t offset, const char *text, size_t 
         uint64_t before = 0;
         sf_error e;
         char place[sizeof R->err.msg];
-        int counted = sf_count_lines_before(path, offset, &before, &e) == 0;
+        const sf_chunk *c = &R->chunks[R->cur_chunk];
+        int counted;
+        if (c->codec) {
+            /* Decode what the earlier chunks own to place the line. */
+            uint64_t ubytes = 0;
+            counted = sf_zcount_before(path, (sf_codec)c->codec, c->start, &before, &ubytes,
+                                       &e) == 0;
+            before += R->cur_line - 1;
+            offset += ubytes;
+        } else {
+            counted = sf_count_lines_before(path, offset, &before, &e) == 0;
+        }
         sf_rejmsg_place(place, sizeof place, path, counted ? before + 1 : 0, offset, msg,
                         "--mode failfast");
         if (counted)
@@ -1325,9 +1337,72 @@ static int run_chunk_begin(void *ctx, size_t chunk)
 static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
 {
     run *R = ctx;
-    sf_pipeline_add_bytes(R->pipe, bytes);
-    R->acct[R->chunks[chunk].file].bytes += bytes;
+    const sf_chunk *c = &R->chunks[chunk];
+    /* A compressed chunk accounts for its share of the file; its decoded
+     * bytes place its lines' offsets in the file (finish_bad_lines). */
+    uint64_t planned = c->codec ? c->end - c->start : bytes;
+    if (c->codec)
+        R->chunk_ubytes[chunk] = bytes;
+    sf_pipeline_add_bytes(R->pipe, planned);
+    R->acct[c->file].bytes += planned;
     R->chunk_lines[chunk] = R->cur_line;
+    return 0;
+}
+
+/* Compressed fact files (told by their magic bytes on rank 0) are cut into
+ * ranges of units of about the chunk size (io/decompress); plain files keep
+ * their byte chunks. Collective: rank 0 plans, every rank gets the list
+ * when any file is compressed. Returns 0 or the error (rank 0). */
+static int plan_compressed(run *R, sf_chunk **chunks, size_t *n)
+{
+    int rc = 0, any = 0;
+    sf_buf plan = SF_BUF_INIT;
+    for (size_t f = 0; R->rank == 0 && *chunks && !rc && f < R->facts.n; f++) {
+        const char *path = R->facts.paths[f];
+        sf_codec codec = SF_CODEC_NONE;
+        if (R->facts.sizes[f] > 0)
+            rc = sf_codec_of_file(path, &codec, &R->err);
+        if (!rc && !sf_codec_supported(codec))
+            rc = sf_error_set(&R->err, SF_E_INVAL, "%s is %s-compressed; shardflow reads gzip "
+                              "and zstd inputs (decompress it first)", path,
+                              sf_codec_name(codec));
+        if (rc)
+            break;
+        if (codec == SF_CODEC_NONE) {
+            for (size_t i = 0; i < *n; i++)
+                if ((*chunks)[i].file == (int32_t)f)
+                    rc |= sf_buf_append(&plan, &(*chunks)[i], sizeof **chunks);
+            continue;
+        }
+        any = 1;
+        sf_zrange *zr = NULL;
+        size_t nz = 0;
+        rc = sf_decompress_split(path, codec, R->facts.sizes[f], R->chunk_size, &zr, &nz, NULL,
+                                 &R->err);
+        for (size_t i = 0; !rc && i < nz; i++) {
+            sf_chunk c = {(int32_t)f, (int32_t)codec, zr[i].start, zr[i].end, zr[i].prev};
+            rc = sf_buf_append(&plan, &c, sizeof c);
+        }
+        free(zr);
+        if (rc && !R->err.msg[0])
+            sf_error_set(&R->err, rc, "out of memory planning chunks");
+    }
+    int flag[2] = {rc != 0, any};
+    MPI_Bcast(flag, 2, MPI_INT, 0, R->comm);
+    if (flag[0] || !flag[1]) {
+        sf_buf_free(&plan);
+        return rc;
+    }
+    int64_t len = (int64_t)plan.n;
+    char *bytes = bcast_bytes(R, (char *)plan.p, &len);
+    if (R->rank == 0)
+        plan.p = NULL; /* bcast_bytes returned rank 0's own buffer */
+    sf_buf_free(&plan);
+    if (!bytes)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    free(*chunks);
+    *chunks = (sf_chunk *)(void *)bytes;
+    *n = (size_t)len / sizeof **chunks;
     return 0;
 }
 
@@ -1415,6 +1490,26 @@ static int finish_bad_lines(run *R)
         lines[c] = next;
         next += n;
     }
+    /* Compressed chunks give offsets from their first line: add the
+     * decoded bytes of the file's earlier chunks. */
+    int compressed = 0;
+    for (size_t c = 0; c < R->nchunks; c++)
+        compressed |= R->chunks[c].codec != 0;
+    uint64_t *base = NULL;
+    if (compressed) {
+        base = calloc(R->nchunks, sizeof *base);
+        if (!base)
+            MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
+        MPI_Allreduce(R->chunk_ubytes, base, (int)R->nchunks, MPI_UINT64_T, MPI_SUM, R->comm);
+        uint64_t at = 0;
+        for (size_t c = 0; c < R->nchunks; c++) {
+            if (c == 0 || R->chunks[c].file != R->chunks[c - 1].file)
+                at = 0;
+            uint64_t n = base[c];
+            base[c] = at;
+            at += n;
+        }
+    }
     int rc = 0;
     uint64_t count = 0;
     if (R->spill) {
@@ -1425,12 +1520,13 @@ static int finish_bad_lines(run *R)
         else {
             snprintf(path, n, "%s/_bad_records/part-%05d.jsonl", R->stage.tmpdir, R->rank);
             rc = sf_badrec_finish(R->spill, path, (const char *const *)R->facts.paths, lines,
-                                  &count, &R->err);
+                                  base, &count, &R->err);
         }
         R->spill = NULL;
         free(path);
     }
     free(lines);
+    free(base);
     MPI_Reduce(&count, &R->bad_written, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
     return agree(R, rc, 0) ? -1 : 0;
 }
@@ -1536,6 +1632,9 @@ static int run_job(run *R)
                                                        R->chunk_size, &nchunks);
     if (!rc && !chunks)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    int prc = plan_compressed(R, &chunks, &nchunks);
+    if (!rc)
+        rc = prc;
     if (!rc)
         rc = setup_stream(R);
     sf_metrics_end(&R->m, SF_PH_PLAN, &R->shuffle, 0, 0);
@@ -1549,7 +1648,8 @@ static int run_job(run *R)
     R->chunks = chunks;
     R->nchunks = nchunks;
     R->chunk_lines = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_lines);
-    if (!R->chunk_lines)
+    R->chunk_ubytes = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_ubytes);
+    if (!R->chunk_lines || !R->chunk_ubytes)
         MPI_Abort(R->comm, 1); /* every rank is about to start the scan */
     rc = sf_scan_run(R->comm, (const char *const *)R->facts.paths, chunks, nchunks, R->o,
                      progress, &sink, R->stream, &R->scan, &R->err);
@@ -1617,6 +1717,7 @@ static void run_free(run *R)
     sf_stream_free(R->stream);
     sf_badrec_discard(R->spill);
     free(R->chunk_lines);
+    free(R->chunk_ubytes);
     sf_pipeline_free(R->pipe);
     sf_groups_free(R->reduced);
     sf_rows_free(&R->rows);

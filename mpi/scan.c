@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/decompress.h"
 #include "io/range_reader.h"
 
 #define TAG_REQ 101
@@ -64,6 +65,8 @@ sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chu
     for (size_t f = 0; f < nfiles; f++) {
         for (uint64_t s = 0; s < sizes[f]; s += chunk_size) {
             c[*n].file = (int32_t)f;
+            c[*n].codec = 0;
+            c[*n].prev = s;
             c[*n].start = s;
             c[*n].end = s + chunk_size < sizes[f] ? s + chunk_size : sizes[f];
             (*n)++;
@@ -200,19 +203,28 @@ static int other_failed(scan_state *s)
 static int scan_chunk(scan_state *s, const sf_chunk *c)
 {
     sf_range_reader *r = NULL;
+    sf_zreader *z = NULL; /* a compressed file's chunk */
     const char *path = s->paths[c->file];
     size_t index = (size_t)(c - s->chunks);
     int rc = s->sink->chunk_begin ? s->sink->chunk_begin(s->sink->ctx, index) : 0;
     if (rc)
         return rc;
-    rc = sf_range_reader_open(&r, path, c->start, c->end, 0, (size_t)s->o->max_line, s->err);
+    if (c->codec) {
+        sf_zrange zr = {c->start, c->end, c->prev};
+        rc = sf_zreader_open(&z, path, (sf_codec)c->codec, &zr, 0, (size_t)s->o->max_line,
+                             s->err);
+    } else {
+        rc = sf_range_reader_open(&r, path, c->start, c->end, 0, (size_t)s->o->max_line,
+                                  s->err);
+    }
     if (rc)
         return rc;
     const char *line;
     size_t len;
     uint64_t off, nlines = 0;
     for (;;) {
-        rc = sf_range_reader_next(r, &line, &len, &off, s->err);
+        rc = z ? sf_zreader_next(z, &line, &len, &off, s->err)
+               : sf_range_reader_next(r, &line, &len, &off, s->err);
         if (rc == 1) {
             rc = s->sink->line(s->sink->ctx, line, len, c->file, off);
             if (rc) {
@@ -247,13 +259,14 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
             if (s->rank == 0 && s->dynamic)
                 serve(s, 0);
             if (s->rank == 0)
-                print_progress(s, sf_range_reader_bytes(r), 0);
+                print_progress(s, z ? sf_zreader_cbytes(z) : sf_range_reader_bytes(r), 0);
         }
     }
     if (rc && s->abort_from < 0)
         send_abort(s);
-    uint64_t bytes = sf_range_reader_bytes(r);
+    uint64_t bytes = z ? sf_zreader_ubytes(z) : sf_range_reader_bytes(r);
     sf_range_reader_close(r);
+    sf_zreader_close(z);
     s->stats->chunks++;
     if (!rc && s->sink->chunk_end)
         rc = s->sink->chunk_end(s->sink->ctx, index, bytes);

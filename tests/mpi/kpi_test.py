@@ -751,6 +751,88 @@ def cmd_huge_line(args):
     log("200 MiB line rejected, peak RSS %d MiB" % (peak >> 20))
 
 
+def bad_records(out):
+    """The bad records of a run without their file names, in order."""
+    recs = []
+    d = os.path.join(out, "_bad_records")
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        with open(os.path.join(d, name), encoding="utf-8") as fh:
+            for line in fh:
+                r = json.loads(line)
+                r.pop("file", None)
+                recs.append(r)
+    return sorted(recs, key=lambda r: r["line"])
+
+
+def cmd_compressed(args):
+    """gzip (one member, several members, BGZF) and zstd (one frame, several
+    frames) inputs, told by their magic bytes, give byte-identical outputs,
+    the same bad records (lines and uncompressed offsets) and the same
+    failfast place as the plain file."""
+    base = os.path.join(args.work, "compressed_n%d" % args.np)
+    reset_dir(base)
+    data = os.path.join(base, "data")
+    run(mpi(args, 1, ["gen", "kpi", "--events", "30000", "--users", "200", "--items", "40",
+                      "--seed", "11", "-o", data]))
+    events = os.path.join(data, "events.jsonl")
+    with open(events, "rb") as fh:
+        text = fh.read()
+    # Bad lines spread through the file, CRLF and a missing final newline.
+    lines = text.split(b"\n")[:-1]
+    first_bad = 2500  # well past the first chunk: failfast counts what precedes
+    for i in range(first_bad, len(lines), 997):
+        lines[i] = lines[i][:20]
+    lines[5] += b"\r"
+    text = b"\n".join(lines)
+    first_bad_offset = len(b"\n".join(lines[:first_bad])) + 1
+    with open(events, "wb") as fh:
+        fh.write(text)
+    dims = [(n, os.path.join(data, n + ".jsonl")) for n in ("users", "items")]
+    variants = {"gzip": os.path.join(base, "ev.gzip")}
+    with gzip.open(variants["gzip"], "wb") as fh:
+        fh.write(text)
+    variants["gzip_members"] = os.path.join(base, "ev.members")
+    with open(variants["gzip_members"], "wb") as fh:
+        step = len(text) // 9 + 101
+        for i in range(0, len(text), step):
+            fh.write(gzip.compress(text[i:i + step]))
+    tools = {"bgzf": "bgzip -c '%s' > '%s'", "zstd": "zstd -q -c '%s' > '%s'",
+             "zstd_frames": "pzstd -q -p 2 -c '%s' > '%s' 2>/dev/null"}
+    for name, cmd in tools.items():
+        if shutil.which(cmd.split()[0]):
+            variants[name] = os.path.join(base, "ev." + name)
+            subprocess.run(cmd % (events, variants[name]), shell=True, check=True)
+        else:
+            log("%s not installed: %s skipped" % (cmd.split()[0], name))
+    opts = ["--chunk-size", "16K", "--max-bad", "100%"]
+    plain = os.path.join(base, "plain")
+    run(engine_run(args, args.np, [("events", events)] + dims, plain, opts))
+    want_files = data_files(plain)
+    want_bad = bad_records(plain)
+    if not want_bad:
+        raise Failure("the plain run kept no bad records")
+    for name, path in sorted(variants.items()):
+        out = os.path.join(base, "out_" + name)
+        run(engine_run(args, args.np, [("events", path)] + dims, out, opts))
+        if data_files(out) != want_files:
+            raise Failure("%s: files %s, plain %s" % (name, data_files(out), want_files))
+        for rel in want_files:
+            with open(os.path.join(out, rel), "rb") as a, open(os.path.join(plain, rel), "rb") as b:
+                if a.read() != b.read():
+                    raise Failure("%s: %s differs from the plain run's" % (name, rel))
+        if bad_records(out) != want_bad:
+            raise Failure("%s: bad records differ from the plain run's" % name)
+        ff = os.path.join(base, "ff_" + name)
+        rc, _, err = run(engine_run(args, args.np, [("events", path)] + dims, ff,
+                                    opts + ["--mode", "failfast"]), expect_ok=False)
+        place = ("%s:%d:21: invalid JSON" % (path, first_bad + 1)).encode()
+        if rc != 2 or place not in err \
+                or ("(byte offset %d;" % first_bad_offset).encode() not in err:
+            raise Failure("%s failfast: exit %d, stderr %r" % (name, rc, tail(err)))
+    log("%d compressed variants match the plain file: %s" % (len(variants),
+                                                          ", ".join(sorted(variants))))
+
+
 def start_run(args, np, inputs, out, extra):
     """Starts a run in its own process group; returns the Popen."""
     cmd = engine_run(args, np, inputs, out, extra)
@@ -965,12 +1047,14 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("huge_line")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("compressed")
+    p.add_argument("--np", type=int, required=True)
     sub.add_parser("faults")
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
                 "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "modes": cmd_modes, "edge": cmd_edge,
-                "huge_line": cmd_huge_line, "faults": cmd_faults}
+                "huge_line": cmd_huge_line, "faults": cmd_faults, "compressed": cmd_compressed}
     try:
         handlers[args.command](args)
     except Failure as e:
