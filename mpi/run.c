@@ -1408,8 +1408,8 @@ static int plan_compressed(run *R, sf_chunk **chunks, size_t *n)
 
 /* Never a silent empty success: a run that read lines and rejected every
  * one that was not blank fails (exit 2, nothing committed), naming the top
- * reason, the first bad line, and the compression the file's magic bytes
- * show. Collective; returns 1 when the run must stop. */
+ * reason and the first bad line. Collective; returns 1 when the run must
+ * stop. */
 static int fail_if_all_rejected(run *R)
 {
     const sf_counts *c = sf_pipeline_counts(R->pipe);
@@ -1432,15 +1432,11 @@ static int fail_if_all_rejected(run *R)
         if (all[3 + r] > all[3 + top])
             top = r;
     const char *path = nfirst ? R->facts.paths[first[0].file] : NULL;
-    sf_codec codec = SF_CODEC_NONE;
-    sf_error ignored;
-    if (R->rank == 0 && path && sf_codec_of_file(path, &codec, &ignored) != 0)
-        codec = SF_CODEC_NONE;
+    /* (No "looks compressed" note: compressed fact files are decoded.) */
     char msg[sizeof R->err.msg];
     sf_rejmsg_all_rejected(msg, sizeof msg, all[1], all[0],
                            sf_reject_reason_name((sf_reject_reason)top), all[3 + top], path,
-                           nfirst ? first[0].offset : 0, nfirst ? first[0].msg : NULL,
-                           codec != SF_CODEC_NONE ? sf_codec_name(codec) : NULL);
+                           nfirst ? first[0].offset : 0, nfirst ? first[0].msg : NULL, NULL);
     sf_error_set(&R->err, SF_E_PARSE, "%s; nothing was committed", msg);
     R->exit_code = 2;
     agree(R, SF_E_PARSE, 1);

@@ -357,17 +357,25 @@ def cmd_modes(args):
                      expect_ok=False)
     if rc != 2 or b"exceed --max-bad 11" not in err or os.path.exists(out):
         raise Failure("--max-bad 11: exit %d, stderr %r" % (rc, tail(err)))
-    # Never a silent empty success: a gzipped events file is read as text,
-    # every line is rejected, and the run says why instead of committing.
-    gz = os.path.join(base, "events.jsonl.gz")
-    with open(events, "rb") as src, gzip.open(gz, "wb") as dst:
-        dst.write(src.read())
-    gz_inputs = [(n, gz if n == "events" else p) for n, p in inputs]
-    rc, _, err = run(engine_run(args, args.np, gz_inputs, out, [], default_max_bad=True),
+    # Never a silent empty success: when every line is rejected the run
+    # says why (top reason, first bad line) instead of committing.
+    arrays = os.path.join(base, "arrays.jsonl")
+    with open(arrays, "wb") as fh:
+        fh.write(b"[1,2]\n" * 50 + b"\n")
+    bad_inputs = [(n, arrays if n == "events" else p) for n, p in inputs]
+    rc, _, err = run(engine_run(args, args.np, bad_inputs, out, [], default_max_bad=True),
                      expect_ok=False)
-    if rc != 2 or b"were rejected" not in err or b"looks gzip-compressed" not in err \
-            or os.path.exists(out):
-        raise Failure("all-rejected gzip input: exit %d, stderr %r" % (rc, tail(err)))
+    if rc != 2 or b"all 51 lines read were rejected" not in err \
+            or b"most as 'not an object': 50" not in err or os.path.exists(out):
+        raise Failure("all-rejected input: exit %d, stderr %r" % (rc, tail(err)))
+    # A compressed file it cannot decode is refused by name.
+    bz = os.path.join(base, "events.jsonl.bz2")
+    with open(bz, "wb") as fh:
+        fh.write(b"BZh91AY&SY" + b"\0" * 64)
+    bz_inputs = [(n, bz if n == "events" else p) for n, p in inputs]
+    rc, _, err = run(engine_run(args, args.np, bz_inputs, out, []), expect_ok=False)
+    if rc == 0 or b"is bzip2-compressed" not in err or os.path.exists(out):
+        raise Failure("bzip2 input: exit %d, stderr %r" % (rc, tail(err)))
     # The default --max-bad is 10%: bad_lines has 12 bad lines of 56.
     rc, _, err = run(engine_run(args, args.np, inputs, out, [], default_max_bad=True),
                      expect_ok=False)
