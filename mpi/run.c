@@ -1384,9 +1384,9 @@ static int plan_compressed(run *R, sf_chunk **chunks, size_t *n)
             rc = sf_buf_append(&plan, &c, sizeof c);
         }
         free(zr);
-        if (rc && !R->err.msg[0])
-            sf_error_set(&R->err, rc, "out of memory planning chunks");
     }
+    if (rc && !R->err.msg[0])
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
     int flag[2] = {rc != 0, any};
     MPI_Bcast(flag, 2, MPI_INT, 0, R->comm);
     if (flag[0] || !flag[1]) {
