@@ -56,7 +56,9 @@ typedef struct run {
     sf_input_files facts; /* the fact input's files, in order (every rank) */
     struct file_acct {    /* per fact file, this rank's share */
         uint64_t lines, blank, rejected, bytes;
+        uint64_t ubytes;  /* decoded bytes (= bytes for a plain file) */
     } *acct;
+    int32_t *fact_codec;  /* sf_codec of each fact file (rank 0, planned) */
     const sf_chunk *chunks; /* of the scan under way */
     size_t nchunks;
     size_t cur_chunk;       /* chunk being scanned, and lines read in it */
@@ -970,10 +972,13 @@ static int build_manifest(run *R, const out_file *files, size_t nfiles, const do
             rc |= sf_buf_printf(m, "%s\n      {\"path\": ", f ? "," : ", \"files\": [");
             rc |= sf_buf_json_string(m, R->facts.paths[f], strlen(R->facts.paths[f]));
             rc |= sf_buf_printf(m, ", \"bytes\": %llu, \"lines\": %llu, \"blank\": %llu, "
-                                "\"rejected\": %llu}%s", (unsigned long long)a->bytes,
-                                (unsigned long long)a->lines, (unsigned long long)a->blank,
-                                (unsigned long long)a->rejected,
-                                f + 1 == R->facts.n ? "]" : "");
+                                "\"rejected\": %llu, \"codec\": \"%s\", "
+                                "\"uncompressed_bytes\": %llu}%s",
+                                (unsigned long long)a->bytes, (unsigned long long)a->lines,
+                                (unsigned long long)a->blank, (unsigned long long)a->rejected,
+                                sf_codec_name(R->fact_codec ? (sf_codec)R->fact_codec[f]
+                                                            : SF_CODEC_NONE),
+                                (unsigned long long)a->ubytes, f + 1 == R->facts.n ? "]" : "");
         }
         rc |= sf_buf_printf(m, "}");
     }
@@ -1172,7 +1177,8 @@ static int finish(run *R, double t_start)
     R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;
     if (R->rank == 0 && !R->acct_all)
         MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
-    MPI_Reduce(R->acct, R->acct_all, (int)(4 * nf), MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    MPI_Reduce(R->acct, R->acct_all, (int)(sizeof *R->acct / sizeof(uint64_t) * nf), MPI_UINT64_T,
+               MPI_SUM, 0, R->comm);
 
     /* Commit is rank 0's work; its time is measured up to the metrics
      * report, which has to be written before the commit moves it. */
@@ -1345,6 +1351,7 @@ static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
         R->chunk_ubytes[chunk] = bytes;
     sf_pipeline_add_bytes(R->pipe, planned);
     R->acct[c->file].bytes += planned;
+    R->acct[c->file].ubytes += bytes;
     R->chunk_lines[chunk] = R->cur_line;
     return 0;
 }
@@ -1357,6 +1364,11 @@ static int plan_compressed(run *R, sf_chunk **chunks, size_t *n)
 {
     int rc = 0, any = 0;
     sf_buf plan = SF_BUF_INIT;
+    if (R->rank == 0 && !R->fact_codec) {
+        R->fact_codec = calloc(R->facts.n ? R->facts.n : 1, sizeof *R->fact_codec);
+        if (!R->fact_codec)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    }
     for (size_t f = 0; R->rank == 0 && *chunks && !rc && f < R->facts.n; f++) {
         const char *path = R->facts.paths[f];
         sf_codec codec = SF_CODEC_NONE;
@@ -1368,6 +1380,7 @@ static int plan_compressed(run *R, sf_chunk **chunks, size_t *n)
                               sf_codec_name(codec));
         if (rc)
             break;
+        R->fact_codec[f] = (int32_t)codec;
         if (codec == SF_CODEC_NONE) {
             for (size_t i = 0; i < *n; i++)
                 if ((*chunks)[i].file == (int32_t)f)
@@ -1726,6 +1739,7 @@ static void run_free(run *R)
     sf_inputs_free(&R->facts);
     free(R->acct);
     free(R->acct_all);
+    free(R->fact_codec);
     free(R->out_names);
     free(R->out_types);
     free(R->files);

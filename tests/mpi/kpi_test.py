@@ -830,6 +830,12 @@ def cmd_compressed(args):
                     raise Failure("%s: %s differs from the plain run's" % (name, rel))
         if bad_records(out) != want_bad:
             raise Failure("%s: bad records differ from the plain run's" % name)
+        with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+            files = [i for i in json.load(fh)["inputs"] if i["role"] == "fact"][0]["files"]
+        codec = "zstd" if name.startswith("zstd") else "gzip"
+        if files[0]["codec"] != codec or files[0]["uncompressed_bytes"] != len(text) \
+                or files[0]["bytes"] != os.path.getsize(path):
+            raise Failure("%s: manifest file entry %r" % (name, files[0]))
         ff = os.path.join(base, "ff_" + name)
         rc, _, err = run(engine_run(args, args.np, [("events", path)] + dims, ff,
                                     opts + ["--mode", "failfast"]), expect_ok=False)
