@@ -836,13 +836,30 @@ def cmd_compressed(args):
         if files[0]["codec"] != codec or files[0]["uncompressed_bytes"] != len(text) \
                 or files[0]["bytes"] != os.path.getsize(path):
             raise Failure("%s: manifest file entry %r" % (name, files[0]))
+        # Failfast on one rank: with several, whichever rank meets a bad line
+        # first stops the run, not necessarily the one with the first.
         ff = os.path.join(base, "ff_" + name)
-        rc, _, err = run(engine_run(args, args.np, [("events", path)] + dims, ff,
+        rc, _, err = run(engine_run(args, 1, [("events", path)] + dims, ff,
                                     opts + ["--mode", "failfast"]), expect_ok=False)
         place = ("%s:%d:21: invalid JSON" % (path, first_bad + 1)).encode()
         if rc != 2 or place not in err \
                 or ("(byte offset %d;" % first_bad_offset).encode() not in err:
             raise Failure("%s failfast: exit %d, stderr %r" % (name, rc, tail(err)))
+    # Many compressed files of different sizes (each one chunk, dealt out
+    # largest first): the same output as the one plain file.
+    many = os.path.join(base, "many")
+    os.makedirs(many)
+    cut = [0, len(lines) // 10, len(lines) // 3, len(lines)]
+    for k in range(3):
+        part = b"\n".join(lines[cut[k]:cut[k + 1]]) + b"\n"
+        with open(os.path.join(many, "part-%d.jsonl.gz" % k), "wb") as fh:
+            fh.write(gzip.compress(part))
+    out = os.path.join(base, "out_many")
+    run(engine_run(args, args.np, [("events", many)] + dims, out, opts))
+    for rel in want_files:
+        with open(os.path.join(out, rel), "rb") as a, open(os.path.join(plain, rel), "rb") as b:
+            if a.read() != b.read():
+                raise Failure("many gzip files: %s differs from the plain run's" % rel)
     log("%d compressed variants match the plain file: %s" % (len(variants),
                                                           ", ".join(sorted(variants))))
 
