@@ -149,7 +149,7 @@ int sf_run_finish_bad_lines(sf_run *R)
         else {
             snprintf(path, n, "%s/_bad_records/part-%05d.jsonl", R->life.stage.tmpdir, R->rank);
             rc = sf_badrec_finish(R->spill, path, (const char *const *)R->life.inputs.paths, lines,
-                                  &count, &R->err);
+                                  NULL, &count, &R->err);
         }
         R->spill = NULL;
         free(path);
