@@ -22,7 +22,10 @@ void sf_run_opts_init(sf_run_opts *o)
     o->shuffle_round = (uint64_t)64 << 20;
     o->scan.max_line = (uint64_t)16 << 20;
     o->broadcast_limit = (uint64_t)64 << 20;
-    o->max_bad_pct = -1;
+    /* --max-bad 10%: a run that rejects more than a tenth of its lines
+     * fails rather than commit a result that silently lacks them. */
+    o->max_bad_set = 1;
+    o->max_bad_pct = 10;
     o->progress = -1;
 }
 
