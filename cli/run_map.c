@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rejmsg.h"
 #include "io/fsutil.h"
 
 /* A line the pipeline rejected, as --mode says: spilled for
  * _bad_records (permissive), only counted (dropmalformed), or the end of
- * the run with file:line:offset (failfast). */
+ * the run with FILE:LINE:COLUMN (failfast). */
 static int bad_line(sf_run *R, int file, uint64_t offset, const char *text, size_t len)
 {
     const char *msg;
@@ -24,12 +25,13 @@ static int bad_line(sf_run *R, int file, uint64_t offset, const char *text, size
     if (R->o->mode == SF_MODE_FAILFAST) {
         uint64_t before = 0;
         sf_error e;
-        if (sf_count_lines_before(path, offset, &before, &e) != 0)
-            return sf_error_set(&R->err, SF_E_PARSE, "%s:?:%llu: %s (--mode failfast)", path,
-                                (unsigned long long)offset, msg);
-        R->exit_code = 2;
-        return sf_error_set(&R->err, SF_E_PARSE, "%s:%llu:%llu: %s (--mode failfast)", path,
-                            (unsigned long long)before + 1, (unsigned long long)offset, msg);
+        char place[sizeof R->err.msg];
+        int counted = sf_count_lines_before(path, offset, &before, &e) == 0;
+        sf_rejmsg_place(place, sizeof place, path, counted ? before + 1 : 0, offset, msg,
+                        "--mode failfast");
+        if (counted)
+            R->exit_code = 2;
+        return sf_error_set(&R->err, SF_E_PARSE, "%s", place);
     }
     if (R->o->mode != SF_MODE_PERMISSIVE)
         return 0;
