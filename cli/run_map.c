@@ -100,11 +100,49 @@ static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
     return 0;
 }
 
+/* Never a silent empty success: a run that read lines and rejected every
+ * one that was not blank fails (exit 2, nothing committed), naming the top
+ * reason and the first bad line. (No "looks compressed" note: compressed
+ * fact files are decoded.) Collective; returns 1 when the run must stop. */
+static int fail_if_all_rejected(sf_run *R)
+{
+    const sf_counts *c = sf_pipeline_counts(R->pipe);
+    uint64_t mine[3 + SF_REJ_NREASONS] = {c->rows_rejected, c->lines_read, c->blank_lines};
+    memcpy(mine + 3, c->rejected_by_reason, sizeof c->rejected_by_reason);
+    uint64_t all[3 + SF_REJ_NREASONS];
+    MPI_Allreduce(mine, all, 3 + SF_REJ_NREASONS, MPI_UINT64_T, MPI_SUM, R->comm);
+    if (all[0] == 0 || all[0] + all[2] != all[1])
+        return 0;
+    size_t total = 0;
+    sf_reject_sample *s = sf_mpi_gather_bytes(R->comm, R->local_samples,
+                                              R->nlocal_samples * sizeof *s, &total);
+    sf_reject_sample first[SF_MAX_SAMPLES];
+    size_t nfirst = 0;
+    for (size_t i = 0; s && i < total / sizeof *s; i++)
+        sf_samples_insert(first, &nfirst, &s[i]);
+    free(s);
+    int top = 0;
+    for (int r = 1; r < SF_REJ_NREASONS; r++)
+        if (all[3 + r] > all[3 + top])
+            top = r;
+    const char *path = nfirst ? R->life.inputs.paths[first[0].file] : NULL;
+    char msg[sizeof R->err.msg];
+    sf_rejmsg_all_rejected(msg, sizeof msg, all[1], all[0],
+                           sf_reject_reason_name((sf_reject_reason)top), all[3 + top], path,
+                           nfirst ? first[0].offset : 0, nfirst ? first[0].msg : NULL, NULL);
+    sf_error_set(&R->err, SF_E_PARSE, "%s; nothing was committed", msg);
+    R->exit_code = 2;
+    sf_run_agree(R, SF_E_PARSE, 1);
+    return 1;
+}
+
 /* After the scan: --max-bad, then (permissive) every rank's spill becomes
  * _bad_records/part-<rank>.jsonl, numbered from the per-chunk line counts
  * of all ranks. Collective. */
 int sf_run_finish_bad_lines(sf_run *R)
 {
+    if (fail_if_all_rejected(R))
+        return SF_RUN_AGREED;
     uint64_t mine[2] = {sf_pipeline_counts(R->pipe)->rows_rejected,
                         sf_pipeline_counts(R->pipe)->lines_read};
     uint64_t all[2];
