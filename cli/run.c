@@ -64,6 +64,9 @@ static int run_job(sf_run *R)
                                                        R->chunk_size, &nchunks);
     if (!rc && !chunks)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    int prc = sf_run_plan_compressed(R, &chunks, &nchunks);
+    if (!rc)
+        rc = prc;
     if (!rc)
         rc = sf_run_setup_stream(R);
     sf_metrics_end(&R->m, SF_PH_PLAN, &R->shuffle, 0, 0);
@@ -129,6 +132,8 @@ static void run_free(sf_run *R)
     sf_stream_free(R->stream);
     sf_badrec_discard(R->spill);
     free(R->chunk_lines);
+    free(R->chunk_ubytes);
+    free(R->fact_codec);
     sf_pipeline_free(R->pipe);
     sf_groups_free(R->reduced);
     sf_rows_free(&R->rows);

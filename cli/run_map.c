@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/rejmsg.h"
+#include "io/decompress.h"
 #include "io/fsutil.h"
 
 /* A line the pipeline rejected, as --mode says: spilled for
@@ -26,7 +27,18 @@ static int bad_line(sf_run *R, int file, uint64_t offset, const char *text, size
         uint64_t before = 0;
         sf_error e;
         char place[sizeof R->err.msg];
-        int counted = sf_count_lines_before(path, offset, &before, &e) == 0;
+        const sf_chunk *c = &R->chunks[R->cur_chunk];
+        int counted;
+        if (c->codec) {
+            /* Decode what the earlier chunks own to place the line. */
+            uint64_t ubytes = 0;
+            counted = sf_zcount_before(path, (sf_codec)c->codec, c->start, &before, &ubytes,
+                                       &e) == 0;
+            before += R->cur_line - 1;
+            offset += ubytes;
+        } else {
+            counted = sf_count_lines_before(path, offset, &before, &e) == 0;
+        }
         sf_rejmsg_place(place, sizeof place, path, counted ? before + 1 : 0, offset, msg,
                         "--mode failfast");
         if (counted)
@@ -94,8 +106,15 @@ static int run_chunk_begin(void *ctx, size_t chunk)
 static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
 {
     sf_run *R = ctx;
-    sf_pipeline_add_bytes(R->pipe, bytes);
-    R->acct[R->chunks[chunk].file].bytes += bytes;
+    const sf_chunk *c = &R->chunks[chunk];
+    /* A compressed chunk accounts for its share of the file; its decoded
+     * bytes place its lines' offsets in the file (sf_run_finish_bad_lines). */
+    uint64_t planned = c->codec ? c->end - c->start : bytes;
+    if (c->codec)
+        R->chunk_ubytes[chunk] = bytes;
+    sf_pipeline_add_bytes(R->pipe, planned);
+    R->acct[c->file].bytes += planned;
+    R->acct[c->file].ubytes += bytes;
     R->chunk_lines[chunk] = R->cur_line;
     return 0;
 }
@@ -179,6 +198,26 @@ int sf_run_finish_bad_lines(sf_run *R)
         lines[c] = next;
         next += n;
     }
+    /* Compressed chunks give offsets from their first line: add the
+     * decoded bytes of the file's earlier chunks. */
+    int compressed = 0;
+    for (size_t c = 0; c < R->nchunks; c++)
+        compressed |= R->chunks[c].codec != 0;
+    uint64_t *base = NULL;
+    if (compressed) {
+        base = calloc(R->nchunks, sizeof *base);
+        if (!base)
+            MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
+        MPI_Allreduce(R->chunk_ubytes, base, (int)R->nchunks, MPI_UINT64_T, MPI_SUM, R->comm);
+        uint64_t at = 0;
+        for (size_t c = 0; c < R->nchunks; c++) {
+            if (c == 0 || R->chunks[c].file != R->chunks[c - 1].file)
+                at = 0;
+            uint64_t n = base[c];
+            base[c] = at;
+            at += n;
+        }
+    }
     int rc = 0;
     uint64_t count = 0;
     if (R->spill) {
@@ -189,12 +228,13 @@ int sf_run_finish_bad_lines(sf_run *R)
         else {
             snprintf(path, n, "%s/_bad_records/part-%05d.jsonl", R->life.stage.tmpdir, R->rank);
             rc = sf_badrec_finish(R->spill, path, (const char *const *)R->life.inputs.paths, lines,
-                                  NULL, &count, &R->err);
+                                  base, &count, &R->err);
         }
         R->spill = NULL;
         free(path);
     }
     free(lines);
+    free(base);
     MPI_Reduce(&count, &R->bad_written, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
     return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : 0;
 }
@@ -251,7 +291,8 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress)
     R->chunks = chunks;
     R->nchunks = nchunks;
     R->chunk_lines = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_lines);
-    if (!R->chunk_lines)
+    R->chunk_ubytes = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_ubytes);
+    if (!R->chunk_lines || !R->chunk_ubytes)
         MPI_Abort(R->comm, 1); /* every rank is about to start the scan */
     int rc = sf_scan_run(R->comm, (const char *const *)R->life.inputs.paths, chunks, nchunks,
                          &R->o->scan, progress, &sink, R->stream, &R->scan, &R->err);
