@@ -98,7 +98,7 @@ static const char *const run_usage =
     "                        byte offset and reason), dropmalformed (counted only),\n"
     "                        failfast (the first stops the run, exit code 2)\n"
     "  --max-bad N|P%        fail (exit code 2) when more than N lines, or P% of the\n"
-    "                        lines read, are bad\n"
+    "                        lines read, are bad (default 10%; 100% turns it off)\n"
     "  --decoder KIND        JSON decoder: fast (default; a strict projection\n"
     "                        decoder) or jansson (the reference; same results)\n"
     "  --progress            progress on stderr (default: when stderr is a terminal)\n"

@@ -23,7 +23,10 @@ void sf_run_opts_init(sf_run_opts *o)
     o->scan.max_line = (uint64_t)16 << 20;
     o->broadcast_limit = (uint64_t)64 << 20;
     o->claim_timeout = 86400; /* 1d: another host's claim is stale after a day */
-    o->max_bad_pct = -1;
+    /* --max-bad 10%: a run that rejects more than a tenth of its lines
+     * fails rather than commit a result that silently lacks them. */
+    o->max_bad_set = 1;
+    o->max_bad_pct = 10;
     o->progress = -1;
 }
 
@@ -62,6 +65,9 @@ static int run_job(sf_run *R)
                                                        R->chunk_size, &nchunks);
     if (!rc && !chunks)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    int prc = sf_run_plan_compressed(R, &chunks, &nchunks);
+    if (!rc)
+        rc = prc;
     if (!rc)
         rc = sf_run_setup_stream(R);
     sf_metrics_end(&R->m, SF_PH_PLAN, &R->shuffle, 0, 0);
@@ -127,6 +133,8 @@ static void run_free(sf_run *R)
     sf_stream_free(R->stream);
     sf_badrec_discard(R->spill);
     free(R->chunk_lines);
+    free(R->chunk_ubytes);
+    free(R->fact_codec);
     sf_pipeline_free(R->pipe);
     sf_groups_free(R->reduced);
     sf_rows_free(&R->rows);

@@ -53,12 +53,15 @@ typedef struct sf_run {
                           * written files (life.files) */
     struct sf_run_acct {  /* per fact file, this rank's share */
         uint64_t lines, blank, rejected, bytes;
+        uint64_t ubytes;  /* decoded bytes (= bytes for a plain file) */
     } *acct;
+    int32_t *fact_codec;  /* sf_codec of each fact file (rank 0, planned) */
     const sf_chunk *chunks; /* of the scan under way */
     size_t nchunks;
     size_t cur_chunk;       /* chunk being scanned, and lines read in it */
     uint64_t cur_line;
     uint64_t *chunk_lines;  /* lines of each chunk this rank scanned */
+    uint64_t *chunk_ubytes; /* decoded bytes of each compressed chunk scanned */
     sf_badrec_spill *spill; /* --mode permissive: this rank's bad lines */
     uint64_t bad_written;   /* bad records written (all ranks, rank 0) */
     int exit_code;          /* for a failed run: 1, or 2 for bad input */
@@ -108,6 +111,11 @@ int sf_run_load_job(sf_run *R);
 /* Inputs, output staging, dimension tables, strategy. Collective; agrees
  * inside: returns 0 or SF_RUN_AGREED. */
 int sf_run_plan(sf_run *R);
+/* Compressed fact files (told by their magic bytes on rank 0) replace their
+ * byte chunks in *chunks with ranges of their units (io/decompress); bzip2
+ * and xz are refused. Collective: rank 0 plans, every rank gets the list
+ * when any file is compressed. Returns 0 or SF_E_* (rank 0's error). */
+int sf_run_plan_compressed(sf_run *R, sf_chunk **chunks, size_t *n);
 
 /* run_map.c */
 /* Splits the pipeline and opens the row stream where the strategy ships

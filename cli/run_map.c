@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rejmsg.h"
+#include "io/decompress.h"
 #include "io/fsutil.h"
 
 /* A line the pipeline rejected, as --mode says: spilled for
  * _bad_records (permissive), only counted (dropmalformed), or the end of
- * the run with file:line:offset (failfast). */
+ * the run with FILE:LINE:COLUMN (failfast). */
 static int bad_line(sf_run *R, int file, uint64_t offset, const char *text, size_t len)
 {
     const char *msg;
@@ -24,12 +26,24 @@ static int bad_line(sf_run *R, int file, uint64_t offset, const char *text, size
     if (R->o->mode == SF_MODE_FAILFAST) {
         uint64_t before = 0;
         sf_error e;
-        if (sf_count_lines_before(path, offset, &before, &e) != 0)
-            return sf_error_set(&R->err, SF_E_PARSE, "%s:?:%llu: %s (--mode failfast)", path,
-                                (unsigned long long)offset, msg);
-        R->exit_code = 2;
-        return sf_error_set(&R->err, SF_E_PARSE, "%s:%llu:%llu: %s (--mode failfast)", path,
-                            (unsigned long long)before + 1, (unsigned long long)offset, msg);
+        char place[sizeof R->err.msg];
+        const sf_chunk *c = &R->chunks[R->cur_chunk];
+        int counted;
+        if (c->codec) {
+            /* Decode what the earlier chunks own to place the line. */
+            uint64_t ubytes = 0;
+            counted = sf_zcount_before(path, (sf_codec)c->codec, c->start, &before, &ubytes,
+                                       &e) == 0;
+            before += R->cur_line - 1;
+            offset += ubytes;
+        } else {
+            counted = sf_count_lines_before(path, offset, &before, &e) == 0;
+        }
+        sf_rejmsg_place(place, sizeof place, path, counted ? before + 1 : 0, offset, msg,
+                        "--mode failfast");
+        if (counted)
+            R->exit_code = 2;
+        return sf_error_set(&R->err, SF_E_PARSE, "%s", place);
     }
     if (R->o->mode != SF_MODE_PERMISSIVE)
         return 0;
@@ -92,10 +106,53 @@ static int run_chunk_begin(void *ctx, size_t chunk)
 static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
 {
     sf_run *R = ctx;
-    sf_pipeline_add_bytes(R->pipe, bytes);
-    R->acct[R->chunks[chunk].file].bytes += bytes;
+    const sf_chunk *c = &R->chunks[chunk];
+    /* A compressed chunk accounts for its share of the file; its decoded
+     * bytes place its lines' offsets in the file (sf_run_finish_bad_lines). */
+    uint64_t planned = c->codec ? c->end - c->start : bytes;
+    if (c->codec)
+        R->chunk_ubytes[chunk] = bytes;
+    sf_pipeline_add_bytes(R->pipe, planned);
+    R->acct[c->file].bytes += planned;
+    R->acct[c->file].ubytes += bytes;
     R->chunk_lines[chunk] = R->cur_line;
     return 0;
+}
+
+/* Never a silent empty success: a run that read lines and rejected every
+ * one that was not blank fails (exit 2, nothing committed), naming the top
+ * reason and the first bad line. (No "looks compressed" note: compressed
+ * fact files are decoded.) Collective; returns 1 when the run must stop. */
+static int fail_if_all_rejected(sf_run *R)
+{
+    const sf_counts *c = sf_pipeline_counts(R->pipe);
+    uint64_t mine[3 + SF_REJ_NREASONS] = {c->rows_rejected, c->lines_read, c->blank_lines};
+    memcpy(mine + 3, c->rejected_by_reason, sizeof c->rejected_by_reason);
+    uint64_t all[3 + SF_REJ_NREASONS];
+    MPI_Allreduce(mine, all, 3 + SF_REJ_NREASONS, MPI_UINT64_T, MPI_SUM, R->comm);
+    if (all[0] == 0 || all[0] + all[2] != all[1])
+        return 0;
+    size_t total = 0;
+    sf_reject_sample *s = sf_mpi_gather_bytes(R->comm, R->local_samples,
+                                              R->nlocal_samples * sizeof *s, &total);
+    sf_reject_sample first[SF_MAX_SAMPLES];
+    size_t nfirst = 0;
+    for (size_t i = 0; s && i < total / sizeof *s; i++)
+        sf_samples_insert(first, &nfirst, &s[i]);
+    free(s);
+    int top = 0;
+    for (int r = 1; r < SF_REJ_NREASONS; r++)
+        if (all[3 + r] > all[3 + top])
+            top = r;
+    const char *path = nfirst ? R->life.inputs.paths[first[0].file] : NULL;
+    char msg[sizeof R->err.msg];
+    sf_rejmsg_all_rejected(msg, sizeof msg, all[1], all[0],
+                           sf_reject_reason_name((sf_reject_reason)top), all[3 + top], path,
+                           nfirst ? first[0].offset : 0, nfirst ? first[0].msg : NULL, NULL);
+    sf_error_set(&R->err, SF_E_PARSE, "%s; nothing was committed", msg);
+    R->exit_code = 2;
+    sf_run_agree(R, SF_E_PARSE, 1);
+    return 1;
 }
 
 /* After the scan: --max-bad, then (permissive) every rank's spill becomes
@@ -103,6 +160,8 @@ static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
  * of all ranks. Collective. */
 int sf_run_finish_bad_lines(sf_run *R)
 {
+    if (fail_if_all_rejected(R))
+        return SF_RUN_AGREED;
     uint64_t mine[2] = {sf_pipeline_counts(R->pipe)->rows_rejected,
                         sf_pipeline_counts(R->pipe)->lines_read};
     uint64_t all[2];
@@ -139,6 +198,26 @@ int sf_run_finish_bad_lines(sf_run *R)
         lines[c] = next;
         next += n;
     }
+    /* Compressed chunks give offsets from their first line: add the
+     * decoded bytes of the file's earlier chunks. */
+    int compressed = 0;
+    for (size_t c = 0; c < R->nchunks; c++)
+        compressed |= R->chunks[c].codec != 0;
+    uint64_t *base = NULL;
+    if (compressed) {
+        base = calloc(R->nchunks, sizeof *base);
+        if (!base)
+            MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
+        MPI_Allreduce(R->chunk_ubytes, base, (int)R->nchunks, MPI_UINT64_T, MPI_SUM, R->comm);
+        uint64_t at = 0;
+        for (size_t c = 0; c < R->nchunks; c++) {
+            if (c == 0 || R->chunks[c].file != R->chunks[c - 1].file)
+                at = 0;
+            uint64_t n = base[c];
+            base[c] = at;
+            at += n;
+        }
+    }
     int rc = 0;
     uint64_t count = 0;
     if (R->spill) {
@@ -149,12 +228,13 @@ int sf_run_finish_bad_lines(sf_run *R)
         else {
             snprintf(path, n, "%s/_bad_records/part-%05d.jsonl", R->life.stage.tmpdir, R->rank);
             rc = sf_badrec_finish(R->spill, path, (const char *const *)R->life.inputs.paths, lines,
-                                  &count, &R->err);
+                                  base, &count, &R->err);
         }
         R->spill = NULL;
         free(path);
     }
     free(lines);
+    free(base);
     MPI_Reduce(&count, &R->bad_written, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
     return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : 0;
 }
@@ -211,7 +291,8 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress)
     R->chunks = chunks;
     R->nchunks = nchunks;
     R->chunk_lines = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_lines);
-    if (!R->chunk_lines)
+    R->chunk_ubytes = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_ubytes);
+    if (!R->chunk_lines || !R->chunk_ubytes)
         MPI_Abort(R->comm, 1); /* every rank is about to start the scan */
     int rc = sf_scan_run(R->comm, (const char *const *)R->life.inputs.paths, chunks, nchunks,
                          &R->o->scan, progress, &sink, R->stream, &R->scan, &R->err);

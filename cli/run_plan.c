@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/hash.h"
+#include "io/decompress.h"
 #include "io/dimtable.h"
 #include "io/fsutil.h"
 #include "partition/dimension.h"
@@ -226,3 +228,64 @@ int sf_run_plan(sf_run *R)
     return 0;
 }
 
+
+int sf_run_plan_compressed(sf_run *R, sf_chunk **chunks, size_t *n)
+{
+    int rc = 0, any = 0;
+    sf_buf plan = SF_BUF_INIT;
+    const sf_input_files *in = &R->life.inputs;
+    if (R->rank == 0 && !R->fact_codec) {
+        R->fact_codec = calloc(in->n ? in->n : 1, sizeof *R->fact_codec);
+        if (!R->fact_codec)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    }
+    for (size_t f = 0; R->rank == 0 && *chunks && !rc && f < in->n; f++) {
+        const char *path = in->paths[f];
+        sf_codec codec = SF_CODEC_NONE;
+        if (in->sizes[f] > 0)
+            rc = sf_codec_of_file(path, &codec, &R->err);
+        if (!rc && !sf_codec_supported(codec))
+            rc = sf_error_set(&R->err, SF_E_INVAL, "%s is %s-compressed; shardflow reads gzip "
+                              "and zstd inputs (decompress it first)", path,
+                              sf_codec_name(codec));
+        if (rc)
+            break;
+        R->fact_codec[f] = (int32_t)codec;
+        if (codec == SF_CODEC_NONE) {
+            for (size_t i = 0; i < *n; i++)
+                if ((*chunks)[i].file == (int32_t)f)
+                    rc |= sf_buf_append(&plan, &(*chunks)[i], sizeof **chunks);
+            continue;
+        }
+        any = 1;
+        sf_zrange *zr = NULL;
+        size_t nz = 0;
+        rc = sf_decompress_split(path, codec, in->sizes[f], R->chunk_size, &zr, &nz, NULL,
+                                 &R->err);
+        for (size_t i = 0; !rc && i < nz; i++) {
+            sf_chunk c = {(int32_t)f, (int32_t)codec, zr[i].start, zr[i].end, zr[i].prev};
+            rc = sf_buf_append(&plan, &c, sizeof c);
+        }
+        free(zr);
+    }
+    /* sf_mpi_bcast_bytes ends rank 0's buffer with a NUL: room for it. */
+    if (!rc && R->rank == 0)
+        rc = sf_buf_reserve(&plan, 1);
+    if (rc && !R->err.msg[0])
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
+    int flag[2] = {rc != 0, any};
+    MPI_Bcast(flag, 2, MPI_INT, 0, R->comm);
+    if (flag[0] || !flag[1]) {
+        sf_buf_free(&plan);
+        return rc;
+    }
+    int64_t len = (int64_t)plan.n;
+    char *bytes = sf_mpi_bcast_bytes(R->comm, (char *)plan.p, &len);
+    if (R->rank == 0)
+        plan.p = NULL; /* sf_mpi_bcast_bytes returned rank 0's own buffer */
+    sf_buf_free(&plan);
+    free(*chunks);
+    *chunks = (sf_chunk *)(void *)bytes;
+    *n = (size_t)len / sizeof **chunks;
+    return 0;
+}

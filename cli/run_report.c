@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/decode.h"
+#include "io/decompress.h"
 #include "io/fsutil.h"
 
 static void gather_stats(sf_run *R)
@@ -62,9 +63,13 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
             rc |= sf_buf_printf(m, "%s\n      {\"path\": ", f ? "," : ", \"files\": [");
             rc |= sf_buf_json_string(m, R->life.inputs.paths[f], strlen(R->life.inputs.paths[f]));
             rc |= sf_buf_printf(m, ", \"bytes\": %llu, \"lines\": %llu, \"blank\": %llu, "
-                                "\"rejected\": %llu}%s", (unsigned long long)a->bytes,
-                                (unsigned long long)a->lines, (unsigned long long)a->blank,
-                                (unsigned long long)a->rejected,
+                                "\"rejected\": %llu, \"codec\": \"%s\", "
+                                "\"uncompressed_bytes\": %llu}%s",
+                                (unsigned long long)a->bytes, (unsigned long long)a->lines,
+                                (unsigned long long)a->blank, (unsigned long long)a->rejected,
+                                sf_codec_name(R->fact_codec ? (sf_codec)R->fact_codec[f]
+                                                            : SF_CODEC_NONE),
+                                (unsigned long long)a->ubytes,
                                 f + 1 == R->life.inputs.n ? "]" : "");
         }
         rc |= sf_buf_printf(m, "}");
@@ -253,7 +258,8 @@ int sf_run_finish(sf_run *R)
     R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;
     if (R->rank == 0 && !R->acct_all)
         MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
-    MPI_Reduce(R->acct, R->acct_all, (int)(4 * nf), MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    MPI_Reduce(R->acct, R->acct_all, (int)(sizeof *R->acct / sizeof(uint64_t) * nf), MPI_UINT64_T,
+               MPI_SUM, 0, R->comm);
 
     /* Commit is rank 0's work; its time is measured up to the metrics
      * report, which has to be written before the commit moves it. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 int sf_buf_reserve(sf_buf *b, size_t extra)
 {
@@ -62,8 +63,18 @@ int sf_buf_json_string(sf_buf *b, const char *s, size_t n)
             rc = sf_buf_append(b, esc, 2);
         } else if (c < 0x20) {
             rc = sf_buf_printf(b, "\\u%04x", c);
-        } else {
+        } else if (c < 0x80) {
             rc = sf_buf_append(b, &s[i], 1);
+        } else {
+            /* Valid UTF-8 is copied; any other byte becomes U+FFFD, so the
+             * output is always a valid JSON string. */
+            size_t m = sf_utf8_seq((const unsigned char *)s + i, n - i);
+            if (m) {
+                rc = sf_buf_append(b, &s[i], m);
+                i += m - 1;
+            } else {
+                rc = sf_buf_append(b, "\xef\xbf\xbd", 3);
+            }
         }
     }
     if (rc == 0)

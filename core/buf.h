@@ -27,7 +27,8 @@ int sf_buf_append(sf_buf *b, const void *p, size_t n);
  * Returns 0 or SF_E_NOMEM. */
 int sf_buf_printf(sf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Appends s as a JSON string literal (quotes and escapes included). */
+/* Appends s as a JSON string literal (quotes and escapes included); bytes
+ * that are not valid UTF-8 become U+FFFD, so the literal is always valid. */
 int sf_buf_json_string(sf_buf *b, const char *s, size_t n);
 
 /* Frees the memory; b is empty again. */

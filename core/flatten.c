@@ -746,10 +746,21 @@ static int leaf(sf_flatten *f, node *n, sf_value v)
 
 /* Appends sep (below the top level) and a key or an index to the name
  * being built. */
+/* Appends a key to the column name being built. A key may hold U+0000
+ * (valid JSON); column names are text, so it is written as the escape
+ * "\u0000" instead of cutting the name short. */
 static int push_key(sf_flatten *f, const char *k, size_t n, int top)
 {
     if (!top && put(&f->name, f->sep, f->seplen) != 0)
         return SF_E_NOMEM;
+    const char *z;
+    while ((z = n ? memchr(k, '\0', n) : NULL) != NULL) {
+        size_t m = (size_t)(z - k);
+        if (put(&f->name, k, m) != 0 || put(&f->name, "\\u0000", 6) != 0)
+            return SF_E_NOMEM;
+        k += m + 1;
+        n -= m + 1;
+    }
     return put(&f->name, k, n);
 }
 

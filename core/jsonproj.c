@@ -43,6 +43,8 @@
 
 #include "core/error.h"
 #include "core/fmt.h"
+#include "core/rejmsg.h"
+#include "core/utf8.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -52,7 +54,14 @@
  * containers is rejected. */
 #define MAX_DEPTH 2048
 
-enum { K_MISSING = 0, K_NULL, K_TRUE, K_FALSE, K_INT, K_REAL, K_STR, K_OBJ, K_ARR };
+/* K_BIG: a number outside int64 (integer literal) or beyond the double range
+ * (real literal), kept as its source text. */
+enum { K_MISSING = 0, K_NULL, K_TRUE, K_FALSE, K_INT, K_REAL, K_BIG, K_STR, K_OBJ, K_ARR };
+
+/* lex_number()'s *is_real */
+#define NUM_INT 0
+#define NUM_REAL 1
+#define NUM_BIG 2
 
 /* Stack entry of an open array; objects store their trie node or -1. */
 #define ARR_MARK (-2)
@@ -63,7 +72,7 @@ enum { K_MISSING = 0, K_NULL, K_TRUE, K_FALSE, K_INT, K_REAL, K_STR, K_OBJ, K_AR
 
 /* lex_number() results besides 0 */
 #define NUM_INVALID 1 /* not a number; jansson sets no error for this token */
-#define NUM_ERROR 2   /* reading it sets an error (UTF-8, overflow) */
+#define NUM_ERROR 2   /* reading it sets an error (invalid UTF-8) */
 
 #define INLINE static inline __attribute__((always_inline))
 #define COLD static __attribute__((noinline, cold))
@@ -84,7 +93,7 @@ typedef struct pval {
     uint8_t kind;
     uint8_t inbuf;   /* string bytes are in sbuf rather than in the line */
     int64_t i;       /* K_INT */
-    size_t off, len; /* K_REAL: source span in the line; K_STR: the bytes */
+    size_t off, len; /* K_REAL, K_BIG: source span in the line; K_STR: the bytes */
 } pval;
 
 typedef struct pfield {
@@ -110,6 +119,9 @@ struct sf_jsonproj {
     const unsigned char *epos;
     const char *ewhat;
     int ebyte; /* offending byte to show, or -1 */
+    /* visiting: the first number too big for the visitor's scalars */
+    const unsigned char *bigpos;
+    int bigreason;
     const unsigned char *lb; /* start of the current line */
     int32_t stack[MAX_DEPTH];
 };
@@ -617,9 +629,10 @@ static double strtod_span(const unsigned char *s, size_t n, char *buf, int *over
 }
 
 /* A JSON number at *sp (a '-' or a digit), by RFC 8259's grammar, read the
- * way jansson reads it. 0: *sp is past it, with *ival for an integer;
- * NUM_INVALID or NUM_ERROR with the error recorded. An integer outside int64
- * and a real beyond the double range are errors; reals are not converted,
+ * way jansson reads it. 0: *sp is past it, *is_real says NUM_INT (with
+ * *ival), NUM_REAL or NUM_BIG (an integer outside int64 or a real beyond the
+ * double range: valid JSON, converted only if a field reads it);
+ * NUM_INVALID or NUM_ERROR with the error recorded. Reals are not converted,
  * but their magnitude is bounded from the digits so that only numbers within
  * a factor of ten of DBL_MAX need strtod to decide. */
 static int lex_number_full(sf_jsonproj *p, const unsigned char **sp, const unsigned char *e,
@@ -650,13 +663,13 @@ static int lex_number_full(sf_jsonproj *p, const unsigned char **sp, const unsig
             /* No leading zeros, so 20 digits are always too many. */
             const uint64_t lim = (uint64_t)INT64_MAX + (uint64_t)neg;
             if (nint > 19 || u > lim) {
-                if (bad_utf8_at(p, s, e))
-                    return NUM_ERROR;
-                return set_error(p, SF_REJ_INT_OVERFLOW, start, "integer out of int64 range");
+                *is_real = NUM_BIG;
+                *sp = s;
+                return 0;
             }
         }
         *ival = neg ? (int64_t)(~u + 1) : (int64_t)u;
-        *is_real = 0;
+        *is_real = NUM_INT;
         *sp = s;
         return 0;
     }
@@ -705,12 +718,12 @@ static int lex_number_full(sf_jsonproj *p, const unsigned char **sp, const unsig
         if (k == 309)
             strtod_span(start, (size_t)(s - start), p->kbuf, &overflow);
         if (overflow) {
-            if (bad_utf8_at(p, s, e))
-                return NUM_ERROR;
-            return set_error(p, SF_REJ_INVALID_JSON, start, "real number overflow");
+            *is_real = NUM_BIG;
+            *sp = s;
+            return 0;
         }
     }
-    *is_real = 1;
+    *is_real = NUM_REAL;
     *sp = s;
     return 0;
 }
@@ -770,7 +783,7 @@ digits_done:;
     size_t nd = (size_t)(q - ds);
     if (nd - 1 < 18 && (*ds != '0' || nd == 1) && (q == e || (*q != '.' && (*q | 0x20) != 'e'))) {
         *ival = ds != *sp ? -(int64_t)u : (int64_t)u;
-        *is_real = 0;
+        *is_real = NUM_INT;
         *sp = q;
         return 0;
     }
@@ -872,9 +885,8 @@ static void describe(sf_jsonproj *p, const char *line, const pval *v, char *out,
 {
     switch (v->kind) {
     case K_STR: {
-        size_t n = v->len;
-        snprintf(out, cap, "string \"%.*s%s\"", (int)(n > 40 ? 40 : n), str_ptr(p, line, v),
-                 n > 40 ? "..." : "");
+        size_t n = v->len, k = sf_utf8_cut(str_ptr(p, line, v), n, 40);
+        snprintf(out, cap, "string \"%.*s%s\"", (int)k, str_ptr(p, line, v), k < n ? "..." : "");
         break;
     }
     case K_INT: snprintf(out, cap, "int64 %lld", (long long)v->i); break;
@@ -899,6 +911,36 @@ static int mismatch(sf_jsonproj *p, const char *line, const pfield *f, const pva
     describe(p, line, v, what, sizeof what);
     snprintf(msg, cap, "%s: expected %s%s, got %s", f->path, sf_type_name(f->type),
              f->type == SF_DATE ? " (YYYY-MM-DD)" : "", what);
+    sf_utf8_clean(msg);
+    return 1 + SF_REJ_TYPE_MISMATCH;
+}
+
+int sf_jsonproj_big_number(const char *path, sf_type type, const char *text, size_t n,
+                           char *scratch, sf_value *out, char *msg, size_t cap)
+{
+    size_t k = sf_utf8_cut(text, n, 40);
+    if (type == SF_DOUBLE) {
+        int overflow;
+        double d = strtod_span((const unsigned char *)text, n, scratch, &overflow);
+        if (!overflow) {
+            *out = sf_double(d);
+            return 0;
+        }
+        snprintf(msg, cap, "%s: number %.*s%s is beyond the double range", path, (int)k, text,
+                 k < n ? "..." : "");
+        sf_utf8_clean(msg);
+        return 1 + SF_REJ_DOUBLE_OVERFLOW;
+    }
+    if (type == SF_NULL) {
+        *out = sf_null();
+        return 0;
+    }
+    snprintf(msg, cap, "%s: expected %s%s, got number %.*s%s (%s)", path, sf_type_name(type),
+             type == SF_DATE ? " (YYYY-MM-DD)" : "", (int)k, text, k < n ? "..." : "",
+             memchr(text, '.', n) || memchr(text, 'e', n) || memchr(text, 'E', n)
+                 ? "beyond the double range"
+                 : "outside int64");
+    sf_utf8_clean(msg);
     return 1 + SF_REJ_TYPE_MISMATCH;
 }
 
@@ -910,6 +952,9 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
         *out = sf_null();
         return 0;
     }
+    if (v->kind == K_BIG)
+        return sf_jsonproj_big_number(f->path, f->type, line + v->off, v->len, p->kbuf, out, msg,
+                                      cap);
     switch (f->type) {
     case SF_INT:
         if (v->kind != K_INT)
@@ -1012,12 +1057,12 @@ INLINE int32_t find_child(sf_jsonproj *p, int32_t obj, const char *k, size_t kle
 /* The rejection message of the line's recorded error; returns 1 + reason. */
 COLD int reject_msg(const sf_jsonproj *p, const unsigned char *b, char *msg, size_t msgcap)
 {
+    char what[96];
     if (p->ebyte >= 0)
-        snprintf(msg, msgcap, "%s at column %zu: %s 0x%02x", sf_reject_reason_name(p->reason),
-                 (size_t)(p->epos - b) + 1, p->ewhat, (unsigned)p->ebyte);
+        snprintf(what, sizeof what, "%s 0x%02x", p->ewhat, (unsigned)p->ebyte);
     else
-        snprintf(msg, msgcap, "%s at column %zu: %s", sf_reject_reason_name(p->reason),
-                 (size_t)(p->epos - b) + 1, p->ewhat);
+        snprintf(what, sizeof what, "%s", p->ewhat);
+    sf_rejmsg_at(msg, msgcap, sf_reject_reason_name(p->reason), (size_t)(p->epos - b) + 1, what);
     return 1 + p->reason;
 }
 
@@ -1128,13 +1173,30 @@ value:
         int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
         if (st >= 0) {
             pval *v = &p->vals[st];
-            v->kind = real ? K_REAL : K_INT;
+            v->kind = real == NUM_INT ? K_INT : real == NUM_REAL ? K_REAL : K_BIG;
             v->i = iv;
             v->off = (size_t)(start - b);
             v->len = (size_t)(s - start);
         }
         if (visiting) {
-            sf_value v = real ? sf_double(real_value(p, start, (size_t)(s - start))) : sf_int(iv);
+            sf_value v;
+            if (real == NUM_INT) {
+                v = sf_int(iv);
+            } else if (real == NUM_REAL) {
+                v = sf_double(real_value(p, start, (size_t)(s - start)));
+            } else {
+                /* Every value is read when visiting: the line is rejected
+                 * once its grammar is known to be valid (see walk's end). */
+                v = sf_null();
+                if (!p->bigpos) {
+                    p->bigpos = start;
+                    p->bigreason = memchr(start, '.', (size_t)(s - start)) ||
+                                           memchr(start, 'e', (size_t)(s - start)) ||
+                                           memchr(start, 'E', (size_t)(s - start))
+                                       ? SF_REJ_DOUBLE_OVERFLOW
+                                       : SF_REJ_INT_OVERFLOW;
+                }
+            }
             VISIT(vis->scalar(vis->ctx, &v));
         }
         goto after_scalar;
@@ -1177,10 +1239,8 @@ value:
     }
 
 after_scalar:
-    /* jansson's lexer reads one byte past a number or literal and puts it
-     * back; a NUL byte put back that way is lost, so skip it likewise. */
-    if (s < e && *s == '\0')
-        s++;
+    /* (jansson loses a NUL byte it reads past a number or literal; a NUL
+     * byte is never valid JSON, so it is an unexpected token here.) */
 after_value:
     if (depth == 0)
         goto done;
@@ -1238,7 +1298,7 @@ key:
         goto bad_token;
     {
         int32_t obj = p->stack[depth - 1];
-        const unsigned char *kq = s, *ks = ++s;
+        const unsigned char *ks = ++s;
         int flags = 0;
         size_t kn = 0;
         char *kout = visiting ? p->sbuf + p->sused : obj >= 0 ? p->kbuf : NULL;
@@ -1246,10 +1306,8 @@ key:
             return 1;
         int32_t child = -1;
         if (flags) {
-            if (flags & STR_NUL) {
-                set_error(p, SF_REJ_INVALID_JSON, kq, "NUL byte in object key");
-                return 1;
-            }
+            /* A key may hold U+0000 (RFC 8259); no field path does, so such
+             * a key never matches one. */
             if (obj >= 0)
                 child = find_child(p, obj, p->kbuf, kn);
         } else if (obj >= 0) {
@@ -1350,6 +1408,7 @@ int sf_jsonproj_visit(sf_jsonproj *p, const char *line, size_t len, const sf_jso
     p->sused = 0;
     const unsigned char *const b = (const unsigned char *)line;
     unsigned top = 0;
+    p->bigpos = NULL;
     int rc = walk(p, b, b + len, v, 1, &top);
     if (rc < 0)
         return rc;
@@ -1357,5 +1416,11 @@ int sf_jsonproj_visit(sf_jsonproj *p, const char *line, size_t len, const sf_jso
         return reject_msg(p, b, msg, msgcap);
     if (top != '{')
         return not_object(top, msg, msgcap);
+    if (p->bigpos) {
+        set_error(p, p->bigreason, p->bigpos,
+                  p->bigreason == SF_REJ_INT_OVERFLOW ? "integer out of int64 range"
+                                                      : "real number beyond the double range");
+        return reject_msg(p, b, msg, msgcap);
+    }
     return 0;
 }

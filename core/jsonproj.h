@@ -1,13 +1,21 @@
 /* jsonproj.h - the hot-path JSON decoder: strict, streaming, projecting.
  *
- * Validates one line as a JSON text exactly as strictly as the jansson
- * reference decoder in core/decode.c is configured (RFC 8259, UTF-8, no
- * NaN/Infinity, `\u0000` allowed, lone surrogate escapes rejected, integer
- * literals outside int64 rejected as "int64 overflow", reals beyond double
- * range rejected, nesting deeper than jansson's limit rejected), builds no
- * tree and allocates nothing per line, and extracts only the projected
- * paths into typed row slots. Duplicate keys: the last occurrence wins, for
- * nested paths too (a later "props" object replaces an earlier one).
+ * Validates one line as a JSON text as the jansson reference decoder in
+ * core/decode.c does (RFC 8259, UTF-8, no NaN/Infinity, `\u0000` allowed in
+ * strings and in keys, lone surrogate escapes rejected, nesting deeper than
+ * jansson's limit rejected, nothing but whitespace after the value: a NUL
+ * byte anywhere is invalid), builds no tree and allocates nothing per line,
+ * and extracts only the projected paths into typed row slots. Duplicate
+ * keys: the last occurrence wins, for nested paths too (a later "props"
+ * object replaces an earlier one).
+ *
+ * Numbers are checked against the grammar only; a number is converted only
+ * when a field reads it, so a 30-digit id or 1e400 in a field the job does
+ * not read never rejects a line. Into a double field any number becomes the
+ * nearest double, and one beyond the double range is rejected as "double
+ * overflow"; into an int64 field a real or an integer outside int64 is a
+ * type mismatch whose message quotes the number (sf_jsonproj_big_number).
+ * Messages are always valid UTF-8.
  *
  * Agreement with the reference is the contract: for every input both accept
  * or both reject with the same sf_reject_reason, and every extracted value
@@ -49,6 +57,15 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields);
 int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
                        size_t msgcap);
 
+/* The verdict for a number literal (n bytes at text, valid JSON) that is an
+ * integer outside int64 or a real beyond the double range, read by the field
+ * path of type type: 0 with *out (double: the nearest double; a NULL type:
+ * null), or 1 + SF_REJ_DOUBLE_OVERFLOW / 1 + SF_REJ_TYPE_MISMATCH with a
+ * message quoting the number. scratch holds at least n + 1 bytes. Both
+ * decoders use it so that they agree to the byte. Cannot fail otherwise. */
+int sf_jsonproj_big_number(const char *path, sf_type type, const char *text, size_t n,
+                           char *scratch, sf_value *out, char *msg, size_t cap);
+
 /* Events of a visit, in document order. Every callback is required and
  * returns 0 to go on or a negative SF_E_* code, which stops the visit and is
  * its return value. key() comes before the value it names; scalar() gets
@@ -70,9 +87,13 @@ typedef struct sf_json_visitor {
 
 /* Visits one line (p's fields are ignored: sf_jsonproj_new(NULL, 0) is
  * enough). Returns 0 for a valid object, 1 + sf_reject_reason with the same
- * message sf_jsonproj_decode() gives (invalid JSON/UTF-8, int64 overflow,
- * nesting too deep, and "not an object" for any other valid JSON text, whose
- * events were all delivered), a callback's negative return, or SF_E_NOMEM.
+ * message sf_jsonproj_decode() gives (invalid JSON/UTF-8, nesting too deep,
+ * and "not an object" for any other valid JSON text, whose events were all
+ * delivered), a callback's negative return, or SF_E_NOMEM. A visit reads
+ * every value, so a valid object holding an integer outside int64 or a real
+ * beyond the double range is then rejected as "int64 overflow" or "double
+ * overflow" (the first such number; all events were delivered, that number
+ * as a null scalar).
  * A line found invalid part-way has had the events before its error
  * delivered: discard what they built. Allocates nothing once p has seen a
  * line as long. */

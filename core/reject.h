@@ -1,8 +1,8 @@
 /* reject.h - why an input line is rejected.
  *
  * One list of reasons for every stage that can turn a line away: decoding
- * (invalid JSON or UTF-8, not an object, type mismatch, int64 overflow,
- * nesting too deep), reading (line too long), flattening (key collision,
+ * (invalid JSON or UTF-8, not an object, type mismatch, int64 or double
+ * overflow, nesting too deep), reading (line too long), flattening (key collision,
  * too many rows) and the job spec (missing required column). Decoders,
  * the flattener and the pipeline return 1 + a reason; the manifest and
  * _bad_records print its name. Depends on nothing.
@@ -21,6 +21,7 @@ typedef enum sf_reject_reason {
     SF_REJ_KEY_COLLISION,  /* flatten: two paths give one column (core/flatten.h) */
     SF_REJ_TOO_MANY_ROWS,  /* flatten: explode over the rows-per-record limit */
     SF_REJ_MISSING_COLUMN, /* a required column (job spec) is missing or null */
+    SF_REJ_DOUBLE_OVERFLOW, /* a number read as a double is beyond its range */
     SF_REJ_NREASONS
 } sf_reject_reason;
 

@@ -130,7 +130,8 @@ static int get_str(FILE *f, sf_buf *b)
 }
 
 int sf_badrec_finish(sf_badrec_spill *s, const char *out_path, const char *const *files,
-                     const uint64_t *first_line, uint64_t *count, sf_error *err)
+                     const uint64_t *first_line, const uint64_t *offset_base, uint64_t *count,
+                     sf_error *err)
 {
     *count = 0;
     int rc = 0;
@@ -159,7 +160,7 @@ int sf_badrec_finish(sf_badrec_spill *s, const char *out_path, const char *const
         rc = sf_buf_printf(&line, "{\"file\": ");
         rc |= sf_buf_json_string(&line, files[file], strlen(files[file]));
         rc |= sf_buf_printf(&line, ", \"offset\": %llu, \"line\": %llu, \"reason\": ",
-                            (unsigned long long)offset,
+                            (unsigned long long)(offset + (offset_base ? offset_base[chunk] : 0)),
                             (unsigned long long)(first_line[chunk] + lic - 1));
         rc |= sf_buf_json_string(&line, (const char *)reason.p, reason.n);
         rc |= sf_buf_printf(&line, ", \"message\": ");

@@ -33,11 +33,14 @@ int sf_badrec_add(sf_badrec_spill *s, uint64_t chunk, uint64_t line_in_chunk, in
                   size_t len);
 
 /* Converts the spill to JSONL at out_path (created), numbering lines with
- * first_line[chunk] + line_in_chunk - 1, naming files by files[i]; removes
- * the spill and frees s. *count gets the records written. Returns 0 or
- * SF_E_IO / SF_E_NOMEM / SF_E_PARSE (a corrupt spill). */
+ * first_line[chunk] + line_in_chunk - 1 and adding offset_base[chunk] to
+ * offsets (chunk-relative offsets of compressed inputs; NULL adds
+ * nothing), naming files by files[i]; removes the spill and frees s.
+ * *count gets the records written. Returns 0 or SF_E_IO / SF_E_NOMEM /
+ * SF_E_PARSE (a corrupt spill). */
 int sf_badrec_finish(sf_badrec_spill *s, const char *out_path, const char *const *files,
-                     const uint64_t *first_line, uint64_t *count, sf_error *err);
+                     const uint64_t *first_line, const uint64_t *offset_base, uint64_t *count,
+                     sf_error *err);
 
 /* Removes the spill (after a failed run) and frees s; NULL is a no-op. */
 void sf_badrec_discard(sf_badrec_spill *s);

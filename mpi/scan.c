@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/decompress.h"
 #include "io/range_reader.h"
 #include "mpi/collective.h"
 
@@ -41,6 +42,8 @@ sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chu
     for (size_t f = 0; f < nfiles; f++) {
         for (uint64_t s = 0; s < sizes[f]; s += chunk_size) {
             c[*n].file = (int32_t)f;
+            c[*n].codec = 0;
+            c[*n].prev = s;
             c[*n].start = s;
             c[*n].end = s + chunk_size < sizes[f] ? s + chunk_size : sizes[f];
             (*n)++;
@@ -62,7 +65,8 @@ typedef struct scan_state {
     sf_error *err;
     /* rank 0, dynamic */
     int dynamic;
-    size_t next;        /* next chunk to hand out */
+    size_t next;        /* next chunk to hand out, as an index into order */
+    size_t *order;      /* chunks by size, largest first (NULL: in order) */
     int workers_left;   /* workers not yet told NO_MORE */
     MPI_Request req;
     long req_buf;
@@ -103,6 +107,42 @@ static void print_progress(scan_state *s, uint64_t current, int final)
     fflush(stderr);
 }
 
+/* The next chunk to hand out. Compressed files that are one chunk each (a
+ * gzip file, one zstd frame: files are then the unit of work) go first,
+ * largest first, so that a big one starts early instead of holding up the
+ * end of the scan; every other chunk keeps file order. */
+static size_t next_chunk(scan_state *s)
+{
+    size_t i = s->next++;
+    return s->order ? s->order[i] : i;
+}
+
+static const sf_chunk *order_chunks; /* for cmp_size (qsort has no context) */
+static size_t order_n;
+
+/* A compressed file's only chunk: the whole file is the unit of work. */
+static int whole_compressed(size_t i)
+{
+    const sf_chunk *c = order_chunks;
+    return c[i].codec && (i == 0 || c[i - 1].file != c[i].file) &&
+           (i + 1 == order_n || c[i + 1].file != c[i].file);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int wx = whole_compressed(x), wy = whole_compressed(y);
+    if (wx != wy)
+        return wx ? -1 : 1;
+    if (wx) {
+        uint64_t nx = order_chunks[x].end - order_chunks[x].start;
+        uint64_t ny = order_chunks[y].end - order_chunks[y].start;
+        if (nx != ny)
+            return nx > ny ? -1 : 1;
+    }
+    return x < y ? -1 : x > y; /* file order among the rest */
+}
+
 /* Rank 0: answers every request that has arrived (blocking until one does
  * if wait is set). */
 static void serve(scan_state *s, int wait)
@@ -128,7 +168,7 @@ static void serve(scan_state *s, int wait)
         if (s->aborted)
             answer = ABORTED;
         else if (s->next < s->nchunks)
-            answer = (long)s->next++;
+            answer = (long)next_chunk(s);
         else
             answer = NO_MORE;
         if (answer < 0)
@@ -177,19 +217,28 @@ static int other_failed(scan_state *s)
 static int scan_chunk(scan_state *s, const sf_chunk *c)
 {
     sf_range_reader *r = NULL;
+    sf_zreader *z = NULL; /* a compressed file's chunk */
     const char *path = s->paths[c->file];
     size_t index = (size_t)(c - s->chunks);
     int rc = s->sink->chunk_begin ? s->sink->chunk_begin(s->sink->ctx, index) : 0;
     if (rc)
         return rc;
-    rc = sf_range_reader_open(&r, path, c->start, c->end, 0, (size_t)s->o->max_line, s->err);
+    if (c->codec) {
+        sf_zrange zr = {c->start, c->end, c->prev};
+        rc = sf_zreader_open(&z, path, (sf_codec)c->codec, &zr, 0, (size_t)s->o->max_line,
+                             s->err);
+    } else {
+        rc = sf_range_reader_open(&r, path, c->start, c->end, 0, (size_t)s->o->max_line,
+                                  s->err);
+    }
     if (rc)
         return rc;
     const char *line;
     size_t len;
     uint64_t off, nlines = 0;
     for (;;) {
-        rc = sf_range_reader_next(r, &line, &len, &off, s->err);
+        rc = z ? sf_zreader_next(z, &line, &len, &off, s->err)
+               : sf_range_reader_next(r, &line, &len, &off, s->err);
         if (rc == 1) {
             rc = s->sink->line(s->sink->ctx, line, len, c->file, off);
             if (rc) {
@@ -224,13 +273,14 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
             if (s->rank == 0 && s->dynamic)
                 serve(s, 0);
             if (s->rank == 0)
-                print_progress(s, sf_range_reader_bytes(r), 0);
+                print_progress(s, z ? sf_zreader_cbytes(z) : sf_range_reader_bytes(r), 0);
         }
     }
     if (rc && s->abort_from < 0)
         send_abort(s);
-    uint64_t bytes = sf_range_reader_bytes(r);
+    uint64_t bytes = z ? sf_zreader_ubytes(z) : sf_range_reader_bytes(r);
     sf_range_reader_close(r);
+    sf_zreader_close(z);
     s->stats->chunks++;
     if (!rc && s->sink->chunk_end)
         rc = s->sink->chunk_end(s->sink->ctx, index, bytes);
@@ -254,7 +304,7 @@ static int scan_dynamic(scan_state *s)
         if (s->workers_left > 0)
             MPI_Irecv(&s->req_buf, 1, MPI_LONG, MPI_ANY_SOURCE, TAG_REQ, s->comm, &s->req);
         while (!rc && s->next < s->nchunks) {
-            size_t k = s->next++;
+            size_t k = next_chunk(s);
             rc = scan_chunk(s, &s->chunks[k]);
             s->done_bytes += chunk_bytes(&s->chunks[k]);
             serve(s, 0);
@@ -314,6 +364,17 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     int rc = 0;
     if (stream)
         sf_stream_set_idle(stream, scan_idle, &s);
+    if (s.dynamic && s.rank == 0 && nchunks > 1) {
+        /* Without memory for the order, chunks go out in file order. */
+        s.order = malloc(nchunks * sizeof *s.order);
+        for (size_t i = 0; s.order && i < nchunks; i++)
+            s.order[i] = i;
+        if (s.order) {
+            order_chunks = chunks;
+            order_n = nchunks;
+            qsort(s.order, nchunks, sizeof *s.order, cmp_size);
+        }
+    }
     if (s.dynamic) {
         rc = scan_dynamic(&s);
     } else {
@@ -350,5 +411,6 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     }
     if (anybad && !rc)
         rc = sf_error_set(err, SF_E_INTERNAL, "scan stopped: another rank failed");
+    free(s.order);
     return rc;
 }

@@ -1,7 +1,9 @@
 /* scan.h - the scan+map phase: chunks of the fact input through the pipeline.
  *
  * Chunks are byte ranges of input files (a chunk owns the lines that start in
- * it, see io/range_reader.h). Static scheduling gives rank i the i-th
+ * it, see io/range_reader.h); a chunk of a compressed file is a range of its
+ * units (io/decompress.h) and owns the lines that start in its decoded
+ * bytes, with offsets counted from its first owned line. Static scheduling gives rank i the i-th
  * contiguous share of chunks; dynamic scheduling lets every rank take the
  * next chunk on request from rank 0, which serves requests between batches
  * of its own lines, so no rank idles while another has a backlog.
@@ -26,15 +28,18 @@ typedef struct sf_scan_opts {
 
 typedef struct sf_chunk {
     int32_t file;   /* index into the file list */
+    int32_t codec;  /* sf_codec of the file (io/decompress.h); 0: plain */
     uint64_t start; /* [start, end) */
     uint64_t end;
+    uint64_t prev;  /* compressed: the unit before start (sf_zrange.prev) */
 } sf_chunk;
 
 /* Where scanned lines go. line() gets every owned line of a chunk in order
  * (len 0 for an empty line) and returns 0 or an error that stops the scan;
  * too_long() gets a line over --max-line-bytes (skipped) with the reader's
  * message, and may stop the scan too; chunk_begin()/chunk_end() (may be NULL) bracket each chunk this
- * rank scans, chunk_end() with the bytes the chunk owned. */
+ * rank scans, chunk_end() with the bytes the chunk owned (decoded bytes for
+ * a compressed chunk). */
 typedef struct sf_scan_sink {
     int (*line)(void *ctx, const char *line, size_t len, int file, uint64_t offset);
     int (*too_long)(void *ctx, int file, uint64_t offset, const char *msg);

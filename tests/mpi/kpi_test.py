@@ -24,6 +24,7 @@ Exit status 0 = pass, 1 = fail.
 import argparse
 import csv
 import hashlib
+import gzip
 import json
 import os
 import shutil
@@ -252,7 +253,11 @@ def cmd_setup(args):
     log("reference: %d groups over %d partitions" % (c["groups"], len(data_files(d["ref"]))))
 
 
-def engine_run(args, np, inputs, out_dir, extra):
+def engine_run(args, np, inputs, out_dir, extra, default_max_bad=False):
+    """The run command; --max-bad 100% unless extra sets --max-bad or the
+    test is about the default (10%): the test inputs are mostly bad."""
+    if "--max-bad" not in extra and not default_max_bad:
+        extra = extra + ["--max-bad", "100%"]
     sub = ["run", args.job]
     for name, path in inputs:
         sub += ["--input", "%s=%s" % (name, path)]
@@ -329,7 +334,7 @@ def check_bad_records(out, events):
 
 
 def cmd_modes(args):
-    """--mode failfast stops at the first bad line (exit 2, file:line:offset,
+    """--mode failfast stops at the first bad line (exit 2, file:line:column,
     nothing committed); --max-bad over the limit exits 2; dropmalformed
     writes no _bad_records."""
     base = os.path.join(args.work, "modes_n%d" % args.np)
@@ -341,15 +346,42 @@ def cmd_modes(args):
                                                                "--chunk-size", "1K"]),
                      expect_ok=False)
     events = dict(inputs)["events"]
-    if rc != 2 or ("%s:5:273: invalid JSON" % events).encode() not in err:
+    # FILE:LINE:COLUMN first, as compilers write it; the byte offset after.
+    if rc != 2 or ("%s:5:30: invalid JSON: " % events).encode() not in err \
+            or b"(byte offset 273; --mode failfast)" not in err:
         raise Failure("failfast: exit %d, stderr %r" % (rc, tail(err)))
     if os.path.exists(out):
         raise Failure("failfast left %s behind" % out)
-    rc, _, err = run(engine_run(args, args.np, inputs, out, ["--max-bad", "12"]),
+    # 12 bad lines (huge numbers in unread fields are not among them).
+    rc, _, err = run(engine_run(args, args.np, inputs, out, ["--max-bad", "11"]),
                      expect_ok=False)
-    if rc != 2 or b"exceed --max-bad 12" not in err or os.path.exists(out):
-        raise Failure("--max-bad 12: exit %d, stderr %r" % (rc, tail(err)))
-    run(engine_run(args, args.np, inputs, out, ["--max-bad", "13", "--mode", "dropmalformed"]))
+    if rc != 2 or b"exceed --max-bad 11" not in err or os.path.exists(out):
+        raise Failure("--max-bad 11: exit %d, stderr %r" % (rc, tail(err)))
+    # Never a silent empty success: when every line is rejected the run
+    # says why (top reason, first bad line) instead of committing.
+    arrays = os.path.join(base, "arrays.jsonl")
+    with open(arrays, "wb") as fh:
+        fh.write(b"[1,2]\n" * 50 + b"\n")
+    bad_inputs = [(n, arrays if n == "events" else p) for n, p in inputs]
+    rc, _, err = run(engine_run(args, args.np, bad_inputs, out, [], default_max_bad=True),
+                     expect_ok=False)
+    if rc != 2 or b"all 51 lines read were rejected" not in err \
+            or b"most as 'not an object': 50" not in err or os.path.exists(out):
+        raise Failure("all-rejected input: exit %d, stderr %r" % (rc, tail(err)))
+    # A compressed file it cannot decode is refused by name.
+    bz = os.path.join(base, "events.jsonl.bz2")
+    with open(bz, "wb") as fh:
+        fh.write(b"BZh91AY&SY" + b"\0" * 64)
+    bz_inputs = [(n, bz if n == "events" else p) for n, p in inputs]
+    rc, _, err = run(engine_run(args, args.np, bz_inputs, out, []), expect_ok=False)
+    if rc == 0 or b"is bzip2-compressed" not in err or os.path.exists(out):
+        raise Failure("bzip2 input: exit %d, stderr %r" % (rc, tail(err)))
+    # The default --max-bad is 10%: bad_lines has 12 bad lines of 56.
+    rc, _, err = run(engine_run(args, args.np, inputs, out, [], default_max_bad=True),
+                     expect_ok=False)
+    if rc != 2 or b"exceed --max-bad 10%" not in err or os.path.exists(out):
+        raise Failure("default --max-bad: exit %d, stderr %r" % (rc, tail(err)))
+    run(engine_run(args, args.np, inputs, out, ["--max-bad", "12", "--mode", "dropmalformed"]))
     if os.path.exists(os.path.join(out, "_bad_records")):
         raise Failure("dropmalformed wrote _bad_records")
     log("failfast, --max-bad and dropmalformed behave")
@@ -610,10 +642,15 @@ def edge_cases(base):
         "deep_nesting_100k": (nested + b"\n" + ok_line(1) + b"\n",
                               {"lines_read": 2, "rows_rejected": 1,
                                "rejected_by_reason": {"nesting too deep": 1}}),
+        # Beyond int64 in an int64 column: a type mismatch that quotes it.
         "huge_numbers": (b'{"user_id":123456789012345678901234567890,"item_id":10}\n'
                          + ok_line(1) + b"\n",
                          {"lines_read": 2, "rows_rejected": 1,
-                          "rejected_by_reason": {"int64 overflow": 1}}),
+                          "rejected_by_reason": {"type mismatch": 1}}),
+        # ... and in fields the job does not read, no reason to reject.
+        "huge_numbers_unread": (ok_line(1)[:-1] + b',"id":123456789012345678901234567890,'
+                                b'"r":1e400,"q":-1E+99999}\n' + ok_line(2) + b"\n",
+                                {"lines_read": 2, "rows_rejected": 0, "rows_aggregated": 2}),
         "duplicate_keys": (b'{"user_id":1,"item_id":10,"event_type":"view","event_type":"purchase",'
                            b'"ts":1754006400,"props":{"price":7.25}}\n',
                            {"lines_read": 1, "rows_aggregated": 1}),
@@ -720,6 +757,111 @@ def cmd_huge_line(args):
         raise Failure("200 MiB line: peak RSS %d MiB" % (peak >> 20))
     os.remove(path)
     log("200 MiB line rejected, peak RSS %d MiB" % (peak >> 20))
+
+
+def bad_records(out):
+    """The bad records of a run without their file names, in order."""
+    recs = []
+    d = os.path.join(out, "_bad_records")
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        with open(os.path.join(d, name), encoding="utf-8") as fh:
+            for line in fh:
+                r = json.loads(line)
+                r.pop("file", None)
+                recs.append(r)
+    return sorted(recs, key=lambda r: r["line"])
+
+
+def cmd_compressed(args):
+    """gzip (one member, several members, BGZF) and zstd (one frame, several
+    frames) inputs, told by their magic bytes, give byte-identical outputs,
+    the same bad records (lines and uncompressed offsets) and the same
+    failfast place as the plain file."""
+    base = os.path.join(args.work, "compressed_n%d" % args.np)
+    reset_dir(base)
+    data = os.path.join(base, "data")
+    run(mpi(args, 1, ["gen", "kpi", "--events", "30000", "--users", "200", "--items", "40",
+                      "--seed", "11", "-o", data]))
+    events = os.path.join(data, "events.jsonl")
+    with open(events, "rb") as fh:
+        text = fh.read()
+    # Bad lines spread through the file, CRLF and a missing final newline.
+    lines = text.split(b"\n")[:-1]
+    first_bad = 2500  # well past the first chunk: failfast counts what precedes
+    for i in range(first_bad, len(lines), 997):
+        lines[i] = lines[i][:20]
+    lines[5] += b"\r"
+    text = b"\n".join(lines)
+    first_bad_offset = len(b"\n".join(lines[:first_bad])) + 1
+    with open(events, "wb") as fh:
+        fh.write(text)
+    dims = [(n, os.path.join(data, n + ".jsonl")) for n in ("users", "items")]
+    variants = {"gzip": os.path.join(base, "ev.gzip")}
+    with gzip.open(variants["gzip"], "wb") as fh:
+        fh.write(text)
+    variants["gzip_members"] = os.path.join(base, "ev.members")
+    with open(variants["gzip_members"], "wb") as fh:
+        step = len(text) // 9 + 101
+        for i in range(0, len(text), step):
+            fh.write(gzip.compress(text[i:i + step]))
+    tools = {"bgzf": "bgzip -c '%s' > '%s'", "zstd": "zstd -q -c '%s' > '%s'",
+             "zstd_frames": "pzstd -q -p 2 -c '%s' > '%s' 2>/dev/null"}
+    for name, cmd in tools.items():
+        if shutil.which(cmd.split()[0]):
+            variants[name] = os.path.join(base, "ev." + name)
+            subprocess.run(cmd % (events, variants[name]), shell=True, check=True)
+        else:
+            log("%s not installed: %s skipped" % (cmd.split()[0], name))
+    opts = ["--chunk-size", "16K", "--max-bad", "100%"]
+    plain = os.path.join(base, "plain")
+    run(engine_run(args, args.np, [("events", events)] + dims, plain, opts))
+    want_files = data_files(plain)
+    want_bad = bad_records(plain)
+    if not want_bad:
+        raise Failure("the plain run kept no bad records")
+    for name, path in sorted(variants.items()):
+        out = os.path.join(base, "out_" + name)
+        run(engine_run(args, args.np, [("events", path)] + dims, out, opts))
+        if data_files(out) != want_files:
+            raise Failure("%s: files %s, plain %s" % (name, data_files(out), want_files))
+        for rel in want_files:
+            with open(os.path.join(out, rel), "rb") as a, open(os.path.join(plain, rel), "rb") as b:
+                if a.read() != b.read():
+                    raise Failure("%s: %s differs from the plain run's" % (name, rel))
+        if bad_records(out) != want_bad:
+            raise Failure("%s: bad records differ from the plain run's" % name)
+        with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+            files = [i for i in json.load(fh)["inputs"] if i["role"] == "fact"][0]["files"]
+        codec = "zstd" if name.startswith("zstd") else "gzip"
+        if files[0]["codec"] != codec or files[0]["uncompressed_bytes"] != len(text) \
+                or files[0]["bytes"] != os.path.getsize(path):
+            raise Failure("%s: manifest file entry %r" % (name, files[0]))
+        # Failfast on one rank: with several, whichever rank meets a bad line
+        # first stops the run, not necessarily the one with the first.
+        ff = os.path.join(base, "ff_" + name)
+        rc, _, err = run(engine_run(args, 1, [("events", path)] + dims, ff,
+                                    opts + ["--mode", "failfast"]), expect_ok=False)
+        place = ("%s:%d:21: invalid JSON" % (path, first_bad + 1)).encode()
+        if rc != 2 or place not in err \
+                or ("(byte offset %d;" % first_bad_offset).encode() not in err:
+            raise Failure("%s failfast: exit %d, stderr %r" % (name, rc, tail(err)))
+    # Many compressed files of different sizes (each one chunk, dealt out
+    # largest first): the same output as the one plain file.
+    many = os.path.join(base, "many")
+    os.makedirs(many)
+    cut = [0, len(lines) // 10, len(lines) // 3, len(lines)]
+    for k in range(3):
+        part = b"\n".join(lines[cut[k]:cut[k + 1]]) + b"\n"
+        with open(os.path.join(many, "part-%d.jsonl.gz" % k), "wb") as fh:
+            fh.write(gzip.compress(part))
+    out = os.path.join(base, "out_many")
+    run(engine_run(args, args.np, [("events", many)] + dims, out, opts))
+    for rel in want_files:
+        with open(os.path.join(out, rel), "rb") as a, open(os.path.join(plain, rel), "rb") as b:
+            if a.read() != b.read():
+                raise Failure("many gzip files: %s differs from the plain run's" % rel)
+    log("%d compressed variants match the plain file: %s" % (len(variants),
+                                                          ", ".join(sorted(variants))))
 
 
 def start_run(args, np, inputs, out, extra):
@@ -937,12 +1079,14 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("huge_line")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("compressed")
+    p.add_argument("--np", type=int, required=True)
     sub.add_parser("faults")
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
                 "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "modes": cmd_modes, "edge": cmd_edge,
-                "huge_line": cmd_huge_line, "faults": cmd_faults}
+                "huge_line": cmd_huge_line, "faults": cmd_faults, "compressed": cmd_compressed}
     try:
         handlers[args.command](args)
     except Failure as e:

@@ -11,9 +11,11 @@ usage: daily_kpi.py --events EVENTS.jsonl --users USERS.jsonl|.csv
 Semantics, per events line (split on b'\\n', one trailing b'\\r' stripped, a
 UTF-8 BOM at the start of the file skipped):
   empty line -> blank; not UTF-8 -> rejected "invalid UTF-8"; not JSON (NaN
-  and Infinity included) -> "invalid JSON"; an integer outside int64 anywhere
-  -> "int64 overflow"; not an object -> "not an object"; a field of the wrong
-  type -> "type mismatch". revenue = props.price for purchases, else 0.0;
+  and Infinity included) -> "invalid JSON"; not an object -> "not an object";
+  a field of the wrong type -> "type mismatch" (an integer outside int64 read
+  as an int64 too); a number read as a double becomes the nearest double, one
+  beyond the double range -> "double overflow". Numbers in fields the job
+  does not read are never converted, so they never reject a line. revenue = props.price for purchases, else 0.0;
   rows with revenue < 0 are filtered; then inner joins on items (item_id) and
   users (user_id); then group by (date, country, category) and a 7-row
   rolling revenue sum per (country, category) ordered by date.
@@ -38,18 +40,18 @@ class Reject(Exception):
     """A line that cannot become a row; args[0] is the reason."""
 
 
-class _Overflow:
-    """Marks an integer literal too long to be an int64 (Python would
+class _Big:
+    """An integer literal too long to be an int64, kept as text (Python would
     otherwise refuse to convert integers with thousands of digits)."""
 
-
-OVERFLOW = _Overflow()
+    def __init__(self, text):
+        self.text = text
 
 
 def _parse_int(text):
     digits = text.lstrip("-")
     if len(digits) > 19:
-        return OVERFLOW
+        return _Big(text)
     return int(text)
 
 
@@ -57,28 +59,10 @@ def _no_constants(name):
     raise ValueError("invalid constant " + name)
 
 
-def _has_overflow(doc):
-    stack = [doc]
-    while stack:
-        v = stack.pop()
-        if v is OVERFLOW:
-            return True
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, int):
-            if v < INT64_MIN or v > INT64_MAX:
-                return True
-        elif isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
-
-
 def _int64(v):
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int):
+    if isinstance(v, bool) or not isinstance(v, int) or not INT64_MIN <= v <= INT64_MAX:
         raise Reject("type mismatch")
     return v
 
@@ -86,9 +70,14 @@ def _int64(v):
 def _double(v):
     if v is None:
         return None
+    if isinstance(v, _Big):
+        v = float(v.text)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise Reject("type mismatch")
-    return float(v)
+    v = float(v)
+    if math.isinf(v):  # JSON has no infinity: the literal overflowed
+        raise Reject("double overflow")
+    return v
 
 
 def _string(v):
@@ -111,8 +100,6 @@ def decode_event(line):
         raise Reject("invalid JSON")
     except RecursionError:
         raise Reject("invalid JSON")
-    if _has_overflow(doc):
-        raise Reject("int64 overflow")
     if not isinstance(doc, dict):
         raise Reject("not an object")
     props = doc.get("props")

@@ -152,6 +152,16 @@ static void test_nested_objects_give_dotted_keys(void **state)
     sf_flatten_free(f);
 }
 
+static void test_nul_in_a_key_is_written_as_its_escape(void **state)
+{
+    (void)state;
+    sf_flatten *f = make_default();
+    /* Keys may hold U+0000; a column name shows it rather than stop at it. */
+    assert_string_equal(flat(f, "{\"a\\u0000b\":{\"\\u0000\":1},\"c\":2}"),
+                        "a\\u0000b.\\u0000=1 c=2");
+    sf_flatten_free(f);
+}
+
 static void test_separator_option_joins_keys(void **state)
 {
     (void)state;
@@ -1020,6 +1030,7 @@ int main(void)
         cmocka_unit_test(test_tutorial_large_cartesian_product_hits_the_guard),
         cmocka_unit_test(test_tutorial_api_response_with_join_policy),
         cmocka_unit_test(test_tutorial_event_log_explosion),
+        cmocka_unit_test(test_nul_in_a_key_is_written_as_its_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
