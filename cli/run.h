@@ -42,9 +42,11 @@ typedef struct sf_run_opts {
     const char *input_paths[SF_MAX_INPUT_OVERRIDES];
     int ninputs;
     const char *output;   /* NULL: the spec's output.path */
-    const char *format;   /* NULL: the spec's output.format (csv|hdf5) */
+    const char *format;   /* NULL: the spec's output.format (csv|hdf5|parquet) */
     const char *layout;   /* NULL: the spec's output.layout (hive|single) */
     const char *compression; /* NULL: the spec's output.compression */
+    const char *row_group_size; /* parquet: --row-group-size (checked when parsed);
+                                   NULL: the writer's defaults */
     int overwrite;
     uint64_t chunk_size;  /* bytes; 0 = automatic (see sf_run_chunk_size) */
     sf_scan_opts scan;    /* schedule and max line length */
