@@ -354,6 +354,8 @@ static int parquet_footer(fl *F, const char *path, const uint64_t *sizes, uint64
  * offsets (io/parquet_read's sf_parquet_concat_footer). Collective. */
 static int assemble_single(fl *F)
 {
+    if (F->fmt == SF_TABLE_PARQUET && F->nfcols == 0)
+        return 0; /* no rows and no columns: a Parquet file needs a column */
     uint64_t *sizes = calloc(F->nchunks + 1, sizeof *sizes);
     if (!sizes)
         MPI_Abort(F->comm, 1); /* cannot take part in the reduction */
@@ -487,10 +489,12 @@ int sf_fl_write_pass(fl *F)
     rc = close_parts(F, rc);
     if (sf_fl_agree(F, rc, 0))
         return -1;
-    /* An unpartitioned output with no rows still gets its header. */
+    /* An unpartitioned output with no rows still gets its header (a
+     * Parquet file needs a column: an input with none gets no file). */
     uint64_t mine = F->c.rows, rows = 0;
     MPI_Allreduce(&mine, &rows, 1, MPI_UINT64_T, MPI_SUM, F->comm);
-    if (rows == 0 && F->nps == 0 && !F->o->single_file && F->rank == 0) {
+    if (rows == 0 && F->nps == 0 && !F->o->single_file && F->rank == 0 &&
+        !(F->fmt == SF_TABLE_PARQUET && F->nfcols == 0)) {
         F->chunk = 0;
         F->dir.n = 0;
         part *p;
