@@ -76,7 +76,7 @@ typedef struct pspec {
 /* A file open for the chunk being written. */
 typedef struct part {
     char *rel;
-    sf_table_writer *w; /* io/table_writer: CSV or HDF5 */
+    sf_table_writer *w; /* io/table_writer: CSV, HDF5 or Parquet */
     uint64_t rows;
 } part;
 

@@ -35,7 +35,7 @@ static const char *const main_usage =
     "  schema INPUT...     the flat schema flatten infers, as a table or SQL DDL\n"
     "  gen kpi|orders      generate the daily KPI or the nested orders dataset\n"
     "  inspect PATH        partitions, files, columns and row counts of an output\n"
-    "  cat PATH            print an output (CSV or HDF5) as CSV\n"
+    "  cat PATH            print an output (CSV, HDF5 or Parquet) as CSV\n"
     "\n"
     "options:\n"
     "  -h, --help          this help; `shardflow COMMAND --help` for a command\n"
