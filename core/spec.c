@@ -823,9 +823,12 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
         return fail(L, fsrc, "must be csv, hdf5 or parquet, got '%s'", format, NULL);
     if (strcmp(layout, "hive") != 0 && strcmp(layout, "single") != 0)
         return fail(L, lsrc, "must be hive or single, got '%s'", layout, NULL);
+    if (strcmp(layout, "single") == 0 && parquet)
+        return fail(L, lsrc, "'single' is an hdf5 layout; parquet outputs are hive (a "
+                    "part-NNNNN.parquet per partition value)", NULL, NULL);
     if (strcmp(layout, "single") == 0 && strcmp(format, "hdf5") != 0)
-        return fail(L, lsrc, "'single' is an hdf5 layout; %s outputs are hive (Hive "
-                    "directories of part files)", format, NULL);
+        return fail(L, lsrc, "'single' is an hdf5 layout; csv outputs are hive (%s)", format,
+                    NULL);
     int level = -1;
     char extra = 0;
     if (!parquet && strcmp(comp, "none") != 0 && strcmp(comp, "gzip") != 0 &&

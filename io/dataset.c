@@ -82,6 +82,11 @@ static int looks_hdf5(const char *path)
     return n == sizeof head && memcmp(head, sig, sizeof sig) == 0;
 }
 
+static const char *kind_name(sf_dataset_kind k)
+{
+    return k == SRC_H5 ? "HDF5" : k == SRC_PQ ? "Parquet" : "CSV";
+}
+
 /* 1 if the file starts with the Parquet magic. */
 static int looks_parquet(const char *path)
 {
@@ -217,9 +222,12 @@ int sf_dataset_open(sf_dataset *o, const char *path, sf_error *err)
         qsort(o->s, o->n, sizeof *o->s, cmp_source);
     for (size_t i = 1; i < o->n; i++) {
         if (o->s[i].kind != o->s[0].kind)
-            return sf_error_set(err, SF_E_INVAL, "%s: mixes formats (CSV, HDF5, Parquet) in "
-                                "one output ('%s' and '%s')",
-                                path, o->s[0].name, o->s[i].name);
+            return sf_error_set(err, SF_E_INVAL, "%s: mixes %s and %s files ('%s' and '%s')",
+                                path, kind_name(o->s[0].kind < o->s[i].kind ? o->s[0].kind
+                                                                            : o->s[i].kind),
+                                kind_name(o->s[0].kind < o->s[i].kind ? o->s[i].kind
+                                                                      : o->s[0].kind),
+                                o->s[0].name, o->s[i].name);
     }
     return 0;
 }
