@@ -34,7 +34,8 @@ static const char *const usage =
     "                        e.g. repartition,coalesce=2,local)\n"
     "  --repeat N            runs per combination (default 3)\n"
     "  --input NAME=PATH, --chunk-size, --schedule, --shuffle-round, --partitions,\n"
-    "  --broadcast-limit, --max-line-bytes: as for `shardflow run`\n";
+    "  --broadcast-limit, --max-line-bytes, --format csv|hdf5|parquet,\n"
+    "  --compression, --row-group-size: as for `shardflow run`\n";
 
 typedef struct combo {
     char strategy[32];

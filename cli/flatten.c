@@ -84,6 +84,23 @@ static int plan(fl *F)
         F->h5opt.job = "flatten";
         rc = sf_h5_parse_compression(F->o->compression, &F->h5opt, &F->err);
     }
+    sf_parquet_options_init(&F->pqopt);
+    if (!rc && F->fmt == SF_TABLE_PARQUET) {
+        /* Many partition files can be open at once (one per partition value
+         * in a chunk): row groups of 16 MiB bound the memory of each unless
+         * --row-group-size says otherwise. */
+        F->pqopt.row_group_bytes = (uint64_t)16 << 20;
+        const char *keys[3] = {"shardflow.job", "shardflow.version", "shardflow.run_id"};
+        const char *vals[3] = {"flatten", SF_VERSION, L->runid};
+        memcpy(F->pq_kv_keys, keys, sizeof keys);
+        memcpy(F->pq_kv_values, vals, sizeof vals);
+        F->pqopt.kv_keys = F->pq_kv_keys;
+        F->pqopt.kv_values = F->pq_kv_values;
+        F->pqopt.nkv = 3;
+        rc = sf_parquet_parse_codec(F->o->compression, &F->pqopt, &F->err);
+        if (!rc && F->o->run.row_group_size)
+            rc = sf_parquet_parse_row_group_size(F->o->run.row_group_size, &F->pqopt, &F->err);
+    }
     return agree(F, rc, 1) ? -1 : 0;
 }
 
@@ -373,7 +390,7 @@ static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64
     for (size_t k = 0; k < F->nps; k++)
         pnames[k] = F->ps[k].name;
     rc |= sf_buf_printf(m, "  \"output\": {\"format\": \"%s\", \"layout\": \"%s\", "
-                        "\"order\": \"input\", \"partition_by\": ", F->h5 ? "hdf5" : "csv",
+                        "\"order\": \"input\", \"partition_by\": ", F->fmt == SF_TABLE_PARQUET ? "parquet" : F->h5 ? "hdf5" : "csv",
                         F->o->single_file ? "single" : "hive");
     rc |= sf_manifest_strings(m, pnames, F->nps);
     rc |= sf_buf_printf(m, ",\n    \"columns\": [");
@@ -564,7 +581,9 @@ static int main_common(int argc, char **argv, int rank, int schema)
         F->nranks = F->life.nranks;
         F->o = o;
         F->schema_only = schema;
-        F->h5 = strcmp(o->format, "hdf5") == 0;
+        F->fmt = SF_TABLE_CSV;
+        sf_table_format_parse(o->format, &F->fmt); /* the options checked it */
+        F->h5 = F->fmt == SF_TABLE_HDF5;
         sf_error_clear(&F->err);
         rc = run(F);
         fl_free(F);

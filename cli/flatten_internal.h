@@ -26,6 +26,7 @@
 #include "core/pipeline.h"
 #include "io/h5file.h"
 #include "io/manifest.h"
+#include "io/parquet.h"
 #include "io/table_writer.h"
 #include "mpi/collective.h"
 #include "mpi/lifecycle.h"
@@ -76,7 +77,7 @@ typedef struct pspec {
 /* A file open for the chunk being written. */
 typedef struct part {
     char *rel;
-    sf_table_writer *w; /* io/table_writer: CSV or HDF5 */
+    sf_table_writer *w; /* io/table_writer: CSV, HDF5 or Parquet */
     uint64_t rows;
 } part;
 
@@ -85,7 +86,8 @@ typedef struct fl {
     int rank, nranks;
     fl_opts *o;
     int schema_only;
-    int h5;
+    int h5;             /* fmt == SF_TABLE_HDF5 */
+    sf_table_format fmt;
     sf_error err;
     double t0, tphase[4]; /* plan, schema, write, commit */
     sf_lifecycle life;  /* run id, inputs, staging, written files, commit */
@@ -100,6 +102,8 @@ typedef struct fl {
     int digits; /* of part numbers */
     /* output */
     sf_h5_options h5opt;
+    sf_parquet_options pqopt; /* codec, row groups, key-value metadata (pq_kv_*) */
+    const char *pq_kv_keys[3], *pq_kv_values[3];
     /* passes */
     sf_flatten *eng;
     int pass;
@@ -128,7 +132,8 @@ typedef struct fl {
     part *parts;
     size_t nparts, partcap;
     sf_hmap *partmap; /* partition path -> index in parts */
-    uint64_t *piece; /* --single-file: bytes of each chunk's piece (0 unless mine) */
+    uint64_t *piece; /* --single-file: bytes of each chunk's piece (0 unless mine); for
+                        Parquet the bytes of its row groups (sf_parquet_piece_range) */
 } fl;
 
 

@@ -39,11 +39,15 @@ const char *const sf_flatten_usage =
     "\n"
     "output options:\n"
     "  -o OUT, --output OUT  output directory (required)\n"
-    "  --single-file         one OUT/part-00000.csv in input order\n"
+    "  --single-file         one OUT/part-00000.csv (or .parquet) in input order\n"
     "  --partition-by P      Hive directories by P: a column (left out of the\n"
     "                        files) or NAME=EXPR, e.g. date=to_date(ts); repeatable\n"
-    "  --format csv|hdf5     output format (default csv; hdf5 columns are typed)\n"
-    "  --compression C       hdf5: none, gzip or gzip:N (default gzip:4)\n"
+    "  --format csv|hdf5|parquet  output format (default csv; hdf5 and parquet\n"
+    "                        columns are typed)\n"
+    "  --compression C       hdf5: none, gzip or gzip:N (default gzip:4); parquet:\n"
+    "                        none, snappy (default), gzip[:N] or zstd[:N]\n"
+    "  --row-group-size R    parquet: rows, bytes (64MiB) or ROWS,BYTES per row\n"
+    "                        group (default 1048576 rows or 16 MiB)\n"
     "  --write-mode MODE     error (default), overwrite, overwrite-partitions (replace\n"
     "                        only the partition directories written, keep the rest)\n"
     "                        or append (run-unique file names, nothing replaced)\n"
@@ -100,7 +104,7 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
     sf_flatten_opts_init(&o->fo);
     sf_run_opts_init(&o->run);
     o->format = "csv";
-    o->compression = "gzip:4";
+    o->compression = NULL; /* by format, below */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         char name[48];
@@ -190,8 +194,10 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
                                           "got '%s'", val);
             o->partition[o->npartition++] = val;
         } else if (strcmp(a, "--format") == 0 && !schema) {
-            if (strcmp(val, "csv") != 0 && strcmp(val, "hdf5") != 0)
-                return sf_cli_usage_error(usage, "--format takes csv or hdf5, got '%s'", val);
+            if (strcmp(val, "csv") != 0 && strcmp(val, "hdf5") != 0 &&
+                strcmp(val, "parquet") != 0)
+                return sf_cli_usage_error(usage, "--format takes csv, hdf5 or parquet, got '%s'",
+                                          val);
             o->format = val;
         } else if (strcmp(a, "--compression") == 0 && !schema) {
             o->compression = val;
@@ -208,6 +214,15 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
         }
     }
     o->fo.explode = o->explode;
+    if (!o->compression)
+        o->compression = strcmp(o->format, "parquet") == 0 ? "snappy" : "gzip:4";
+    if (strcmp(o->format, "parquet") == 0) {
+        sf_parquet_options check;
+        sf_parquet_options_init(&check);
+        sf_error err = {0};
+        if (sf_parquet_parse_codec(o->compression, &check, &err) != 0)
+            return sf_cli_usage_error(usage, "--compression: %s", err.msg);
+    }
     if (o->ninputs == 0)
         return sf_cli_usage_error(usage, "missing INPUT%s", "");
     if (!schema && (!o->output || !*o->output))

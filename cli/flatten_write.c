@@ -17,6 +17,7 @@
 #include "core/fmt.h"
 #include "io/fsutil.h"
 #include "io/hive.h"
+#include "io/parquet_read.h"
 
 static int resolve_column(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
 {
@@ -145,10 +146,11 @@ static int open_part(fl *F, part **out)
     sf_buf rel = SF_BUF_INIT;
     int rc;
     if (F->o->single_file)
-        rc = sf_buf_printf(&rel, "_pieces/piece-%0*zu.csv", F->digits, F->chunk);
+        rc = sf_buf_printf(&rel, "_pieces/piece-%0*zu.%s", F->digits, F->chunk,
+                           sf_table_format_ext(F->fmt));
     else
         rc = sf_buf_printf(&rel, "%.*s%spart-%0*zu.%s", (int)F->dir.n, dir, F->dir.n ? "/" : "",
-                           F->digits, F->chunk, F->h5 ? "h5" : "csv");
+                           F->digits, F->chunk, sf_table_format_ext(F->fmt));
     char *path = NULL;
     if (!rc) {
         size_t n = strlen(F->life.stage.tmpdir) + rel.n + 2;
@@ -164,11 +166,12 @@ static int open_part(fl *F, part **out)
     *strrchr(path, '/') = '\0';
     rc = sf_mkdirs(path, &F->err);
     path[strlen(path)] = '/';
-    /* Pieces of --single-file are headless: the header is written once. */
-    sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, &F->h5opt, !F->o->single_file};
+    /* CSV pieces of --single-file are headless: the header is written once
+     * (Parquet pieces are whole files whose row groups are copied). */
+    sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, &F->h5opt, !F->o->single_file,
+                              &F->pqopt};
     if (!rc)
-        rc = sf_table_writer_open(&p->w, F->h5 ? SF_TABLE_HDF5 : SF_TABLE_CSV, path, &schema,
-                                  &F->err);
+        rc = sf_table_writer_open(&p->w, F->fmt, path, &schema, &F->err);
     free(path);
     if (rc) {
         sf_buf_free(&rel);
@@ -218,8 +221,13 @@ int sf_fl_write_rows(fl *F)
         for (size_t i = 0; i < F->nfcols; i++)
             F->hrow[i] = typed(F, &F->dense[F->fcols[i]], F->ftypes[i]);
         rc = sf_table_writer_append(p->w, F->hrow, NULL);
-        if (rc)
-            return sf_error_set(&F->err, rc, "%s: cannot buffer a row", p->rel);
+        if (rc) {
+            sf_table_writer_discard(p->w, &F->err);
+            p->w = NULL;
+            if (!F->err.msg[0])
+                sf_error_set(&F->err, rc, "%s: cannot buffer a row", p->rel);
+            return rc;
+        }
         p->rows++;
         for (size_t i = 0; i < nc; i++)
             F->dense[cells[i].col] = sf_null();
@@ -230,6 +238,20 @@ int sf_fl_write_rows(fl *F)
 static int add_file(fl *F, const char *rel, uint64_t rows, uint64_t bytes)
 {
     return sf_life_add_file(&F->life, rel, rows, bytes) ? sf_fl_nomem(F) : 0;
+}
+
+/* The bytes of a Parquet piece's row groups (what --single-file copies). */
+static int piece_range(fl *F, const char *rel, uint64_t *len)
+{
+    size_t n = strlen(F->life.stage.tmpdir) + strlen(rel) + 2;
+    char *path = malloc(n);
+    if (!path)
+        return sf_fl_nomem(F);
+    snprintf(path, n, "%s/%s", F->life.stage.tmpdir, rel);
+    uint64_t off = 0;
+    int rc = sf_parquet_piece_range(path, &off, len, &F->err);
+    free(path);
+    return rc;
 }
 
 /* Closes the files of the chunk just written; keeps the first error. */
@@ -244,7 +266,9 @@ static int close_parts(fl *F, int rc)
             F->err = e;
             rc = crc;
         }
-        if (!rc && F->o->single_file)
+        if (!rc && F->o->single_file && F->fmt == SF_TABLE_PARQUET)
+            rc = piece_range(F, p->rel, &F->piece[F->chunk]);
+        else if (!rc && F->o->single_file)
             F->piece[F->chunk] = bytes;
         else if (!rc)
             rc = add_file(F, p->rel, p->rows, bytes);
@@ -271,10 +295,67 @@ static int on_chunk_end_write(void *ctx, size_t chunk, uint64_t bytes)
     return close_parts(F, 0);
 }
 
+/* Rank 0, Parquet --single-file: the footer of OUT/part-00000.parquet over
+ * the pieces copied at their offsets, written at off (then the file's end).
+ * *rows gets the rows. */
+static int parquet_footer(fl *F, const char *path, const uint64_t *sizes, uint64_t *off,
+                          uint64_t *rows)
+{
+    size_t n = strlen(F->life.stage.tmpdir) + 64, np = 0;
+    char **pieces = calloc(F->nchunks + 1, sizeof *pieces);
+    uint64_t *at = calloc(F->nchunks + 1, sizeof *at);
+    int rc = pieces && at ? 0 : sf_fl_nomem(F);
+    uint64_t pos = 4;
+    for (size_t k = 0; k < F->nchunks && !rc; k++) {
+        if (!sizes[k])
+            continue;
+        if (!(pieces[np] = malloc(n))) {
+            rc = sf_fl_nomem(F);
+            break;
+        }
+        snprintf(pieces[np], n, "%s/_pieces/piece-%0*zu.parquet", F->life.stage.tmpdir,
+                 F->digits, k);
+        at[np++] = pos;
+        pos += sizes[k];
+    }
+    sf_buf footer = SF_BUF_INIT;
+    if (!rc)
+        rc = sf_parquet_concat_footer(F->nfcols, F->fnames, F->ftypes,
+                                      (const char *const *)pieces, np, at, &F->pqopt, &footer,
+                                      rows, &F->err);
+    int fd = rc ? -1 : open(path, O_WRONLY);
+    if (!rc && fd < 0)
+        rc = sf_error_set(&F->err, SF_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    for (size_t done = 0; !rc && done < footer.n;) {
+        ssize_t w = pwrite(fd, (const char *)footer.p + done, footer.n - done,
+                           (off_t)(*off + done));
+        if (w < 0 && errno != EINTR)
+            rc = sf_error_set(&F->err, SF_E_IO, "cannot write '%s': %s", path, strerror(errno));
+        else if (w > 0)
+            done += (size_t)w;
+    }
+    if (fd >= 0 && fsync(fd) != 0 && !rc)
+        rc = sf_error_set(&F->err, SF_E_IO, "cannot sync '%s': %s", path, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && !rc)
+        rc = sf_error_set(&F->err, SF_E_IO, "cannot close '%s': %s", path, strerror(errno));
+    if (!rc)
+        *off += footer.n;
+    sf_buf_free(&footer);
+    for (size_t i = 0; pieces && i < np; i++)
+        free(pieces[i]);
+    free(pieces);
+    free(at);
+    return rc;
+}
+
 /* --single-file: each rank copies its pieces into OUT/part-00000.csv at
- * their offsets, after the header. Collective. */
+ * their offsets, after the header; for Parquet the pieces' row groups go
+ * after the magic and rank 0 then appends the footer that moves their
+ * offsets (io/parquet_read's sf_parquet_concat_footer). Collective. */
 static int assemble_single(fl *F)
 {
+    if (F->fmt == SF_TABLE_PARQUET && F->nfcols == 0)
+        return 0; /* no rows and no columns: a Parquet file needs a column */
     uint64_t *sizes = calloc(F->nchunks + 1, sizeof *sizes);
     if (!sizes)
         MPI_Abort(F->comm, 1); /* cannot take part in the reduction */
@@ -284,11 +365,20 @@ static int assemble_single(fl *F)
     char *path = malloc(n), *piece = malloc(n);
     if (!path || !piece)
         MPI_Abort(F->comm, 1);
-    snprintf(path, n, "%s/part-%0*d.csv", F->life.stage.tmpdir, F->digits, 0);
+    const char *ext = sf_table_format_ext(F->fmt);
+    int pq = F->fmt == SF_TABLE_PARQUET;
+    snprintf(path, n, "%s/part-%0*d.%s", F->life.stage.tmpdir, F->digits, 0, ext);
     uint64_t header = 0;
-    if (F->rank == 0) {
+    if (F->rank == 0 && pq) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, "PAR1", 4) != 4)
+            rc = sf_error_set(&F->err, SF_E_IO, "cannot write '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        header = 4;
+    } else if (F->rank == 0) {
         sf_table_writer *w = NULL;
-        sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, NULL, 1};
+        sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, NULL, 1, NULL};
         rc = sf_table_writer_open(&w, SF_TABLE_CSV, path, &schema, &F->err);
         if (!rc)
             rc = sf_table_writer_close(w, NULL, &header, &F->err);
@@ -312,14 +402,18 @@ static int assemble_single(fl *F)
         off += sizes[k];
         if (!F->piece[k])
             continue;
-        snprintf(piece, n, "%s/_pieces/piece-%0*zu.csv", F->life.stage.tmpdir, F->digits, k);
+        snprintf(piece, n, "%s/_pieces/piece-%0*zu.%s", F->life.stage.tmpdir, F->digits, k, ext);
+        uint64_t from = 0, len = sizes[k];
+        if (pq && (rc = sf_parquet_piece_range(piece, &from, &len, &F->err)) != 0)
+            break;
         int in = open(piece, O_RDONLY);
         if (in < 0) {
             rc = sf_error_set(&F->err, SF_E_IO, "cannot open '%s': %s", piece, strerror(errno));
             break;
         }
-        for (;;) {
-            ssize_t got = read(in, buf, (size_t)4 << 20);
+        for (uint64_t left = len; left > 0;) {
+            size_t want = left < ((size_t)4 << 20) ? (size_t)left : (size_t)4 << 20;
+            ssize_t got = pread(in, buf, want, (off_t)from);
             if (got < 0 && errno == EINTR)
                 continue;
             if (got < 0) {
@@ -327,8 +421,12 @@ static int assemble_single(fl *F)
                                   strerror(errno));
                 break;
             }
-            if (got == 0)
+            if (got == 0) {
+                rc = sf_error_set(&F->err, SF_E_IO, "'%s' is shorter than it was", piece);
                 break;
+            }
+            from += (uint64_t)got;
+            left -= (uint64_t)got;
             for (ssize_t done = 0; done < got && !rc;) {
                 ssize_t w = pwrite(fd, buf + done, (size_t)(got - done), (off_t)at);
                 if (w < 0 && errno == EINTR)
@@ -345,7 +443,8 @@ static int assemble_single(fl *F)
                 break;
         }
         close(in);
-        unlink(piece);
+        if (!pq) /* Parquet pieces are read again for the footer */
+            unlink(piece);
     }
     free(buf);
     if (fd >= 0 && fsync(fd) != 0 && !rc)
@@ -359,14 +458,17 @@ static int assemble_single(fl *F)
         return -1;
     }
     if (F->rank == 0) {
+        uint64_t rows = 0;
+        if (pq)
+            rc = parquet_footer(F, path, sizes, &off, &rows);
         snprintf(piece, n, "%s/_pieces", F->life.stage.tmpdir);
         sf_error ignored;
         sf_rmtree(piece, &ignored);
-        if (truncate(path, (off_t)off) != 0)
+        if (!rc && truncate(path, (off_t)off) != 0)
             rc = sf_error_set(&F->err, SF_E_IO, "cannot truncate '%s': %s", path,
                               strerror(errno));
         if (!rc)
-            rc = add_file(F, path + strlen(F->life.stage.tmpdir) + 1, 0, off);
+            rc = add_file(F, path + strlen(F->life.stage.tmpdir) + 1, rows, off);
     }
     free(sizes);
     free(path);
@@ -387,10 +489,12 @@ int sf_fl_write_pass(fl *F)
     rc = close_parts(F, rc);
     if (sf_fl_agree(F, rc, 0))
         return -1;
-    /* An unpartitioned output with no rows still gets its header. */
+    /* An unpartitioned output with no rows still gets its header (a
+     * Parquet file needs a column: an input with none gets no file). */
     uint64_t mine = F->c.rows, rows = 0;
     MPI_Allreduce(&mine, &rows, 1, MPI_UINT64_T, MPI_SUM, F->comm);
-    if (rows == 0 && F->nps == 0 && !F->o->single_file && F->rank == 0) {
+    if (rows == 0 && F->nps == 0 && !F->o->single_file && F->rank == 0 &&
+        !(F->fmt == SF_TABLE_PARQUET && F->nfcols == 0)) {
         F->chunk = 0;
         F->dir.n = 0;
         part *p;

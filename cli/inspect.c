@@ -36,9 +36,11 @@ const char *const sf_inspect_usage =
     "usage: shardflow inspect PATH [--head N]\n"
     "\n"
     "Describes a shardflow output: format and layout, whether it was committed\n"
-    "(_SUCCESS), the job that wrote it (HDF5), its columns and types, and per\n"
-    "partition its files, rows and bytes, with totals. PATH is an output\n"
-    "directory (CSV or HDF5, --layout hive or single) or one .csv / .h5 file.\n"
+    "(_SUCCESS), the job that wrote it (HDF5, Parquet), its columns and types,\n"
+    "and per partition its files, rows and bytes, with totals; for Parquet also\n"
+    "each row group's column chunks (codec, encoding, sizes, statistics),\n"
+    "created_by and the key-value metadata. PATH is an output directory (CSV,\n"
+    "HDF5 or Parquet) or one .csv / .h5 / .parquet file.\n"
     "No MPI is needed.\n"
     "\n"
     "options:\n"
@@ -48,12 +50,13 @@ const char *const sf_inspect_usage =
 const char *const sf_cat_usage =
     "usage: shardflow cat PATH [--format csv]\n"
     "\n"
-    "Prints a shardflow output (CSV or HDF5, either layout) as one CSV text on\n"
+    "Prints a shardflow output (CSV, HDF5 or Parquet) as one CSV text on\n"
     "stdout: a header line with the partition keys and then the columns, then\n"
     "every row, partition directories (or groups) in string order, files in name\n"
-    "order, rows in file order, each row led by its partition values. The CSV\n"
-    "and HDF5 outputs of the same job print exactly the same bytes.\n"
-    "PATH is an output directory or one .csv / .h5 file. No MPI is needed.\n"
+    "order, rows in file order, each row led by its partition values. The CSV,\n"
+    "HDF5 and Parquet outputs of the same job print exactly the same bytes.\n"
+    "PATH is an output directory or one .csv / .h5 / .parquet file. No MPI is\n"
+    "needed.\n"
     "\n"
     "options:\n"
     "  --format csv  the output format (csv is the only one)\n"
@@ -129,11 +132,11 @@ static void em_partition(emitter *e, const sf_hive_parts *kv)
 static int table_emit(table *t, emitter *e, const sf_hive_parts *kv, uint64_t *left, sf_error *err)
 {
     while (*left > 0) {
-        if (t->h5) {
+        if (t->h5 || t->pq) {
             const sf_value *rows;
             size_t n;
             size_t want = *left < READ_BATCH ? (size_t)*left : READ_BATCH;
-            int rc = sf_h5_reader_next(t->h5, want, &rows, &n, err);
+            int rc = sf_dataset_table_next(t, want, &rows, &n, err);
             if (rc)
                 return rc;
             if (n == 0)
@@ -227,7 +230,7 @@ static int order_load(const char *dir, row_order *r)
 /* One file of a split partition, positioned on its current row. */
 typedef struct cursor {
     table t;
-    const sf_value *batch; /* HDF5: rows read, borrowed until the next read */
+    const sf_value *batch; /* HDF5, Parquet: rows read, borrowed until the next read */
     size_t nbatch, at;
     sf_value *row;         /* CSV: the current row, typed */
     const sf_value *cur;   /* the current row, or NULL at the end */
@@ -248,9 +251,9 @@ static int typed_field(const sf_csv_field *f, sf_type t, sf_value *v)
 static int cursor_next(cursor *c, const row_order *ord, sf_error *err)
 {
     c->cur = NULL;
-    if (c->t.h5) {
+    if (c->t.h5 || c->t.pq) {
         if (c->at == c->nbatch) {
-            int rc = sf_h5_reader_next(c->t.h5, READ_BATCH, &c->batch, &c->nbatch, err);
+            int rc = sf_dataset_table_next(&c->t, READ_BATCH, &c->batch, &c->nbatch, err);
             if (rc)
                 return rc;
             c->at = 0;
@@ -513,6 +516,8 @@ static int measure(const source *s, uint64_t *rows, uint64_t *bytes, sf_error *e
     int rc = sf_dataset_table_open(&t, s, err);
     if (!rc && t.h5) {
         *rows = sf_h5_reader_nrows(t.h5);
+    } else if (!rc && t.pq) {
+        *rows = sf_parquet_reader_nrows(t.pq);
     } else if (!rc) {
         const sf_csv_field *f;
         size_t nf;
@@ -521,6 +526,55 @@ static int measure(const source *s, uint64_t *rows, uint64_t *bytes, sf_error *e
     }
     sf_dataset_table_close(&t);
     return rc;
+}
+
+/* A statistic for inspect: strings quoted and cut at 24 bytes, other
+ * values in their text form. */
+static void print_stat(const sf_value *v)
+{
+    if (v->type == SF_STRING) {
+        int n = v->u.s.n > 24 ? 24 : (int)v->u.s.n;
+        printf("\"%.*s\"%s", n, v->u.s.p, v->u.s.n > 24 ? "..." : "");
+        return;
+    }
+    char tmp[SF_FMT_BUF];
+    size_t n = sf_value_text_format(v, tmp);
+    printf("%.*s", (int)n, tmp);
+}
+
+/* Per row group of a Parquet file, per column chunk: codec, encoding,
+ * compressed and uncompressed bytes and the statistics the footer holds. */
+static int print_parquet_chunks(const source *s, sf_error *err)
+{
+    sf_parquet_reader *r;
+    int rc = sf_parquet_reader_open(&r, s->file, err);
+    if (rc)
+        return rc;
+    size_t nrg = sf_parquet_reader_row_groups(r), ncols = sf_parquet_reader_ncols(r);
+    for (size_t g = 0; g < nrg; g++) {
+        for (size_t c = 0; c < ncols; c++) {
+            sf_parquet_chunk_info ci;
+            sf_parquet_reader_chunk(r, g, c, &ci);
+            if (c == 0)
+                printf("      row group %zu: %llu rows\n", g, (unsigned long long)ci.rows);
+            printf("        %-20s %-12s %-10s %10llu bytes (%llu uncompressed)",
+                   sf_parquet_reader_name(r, c), ci.codec, ci.dictionary ? "dictionary" : "plain",
+                   (unsigned long long)ci.compressed, (unsigned long long)ci.uncompressed);
+            if (ci.has_null_count)
+                printf("  nulls %llu", (unsigned long long)ci.null_count);
+            if (ci.has_nan_count)
+                printf("  NaN %llu", (unsigned long long)ci.nan_count);
+            if (ci.has_minmax) {
+                printf("  min ");
+                print_stat(&ci.min);
+                printf("  max ");
+                print_stat(&ci.max);
+            }
+            putchar('\n');
+        }
+    }
+    sf_parquet_reader_close(r);
+    return 0;
 }
 
 /* Whether source i is the first table listed from its file. */
@@ -559,6 +613,8 @@ static void print_header(const output *o, const table *t)
         printf("format:     hdf5, %s layout\n", layout && strcmp(layout, "single") == 0
                                                      ? "single-file"
                                                      : "hive");
+    else if (t->pq)
+        printf("format:     parquet\n");
     else
         printf("format:     csv\n");
     if (o->is_dir) {
@@ -577,14 +633,26 @@ static void print_header(const output *o, const table *t)
         printf("job:        %s (spec hash %s, shardflow %s)\n", job && job[0] ? job : "-",
                hash && hash[0] ? hash : "-", ver && ver[0] ? ver : "-");
     }
+    if (t->pq) {
+        const char *job = sf_parquet_reader_kv(t->pq, "shardflow.job");
+        const char *hash = sf_parquet_reader_kv(t->pq, "shardflow.spec_hash");
+        const char *ver = sf_parquet_reader_kv(t->pq, "shardflow.version");
+        const char *cb = sf_parquet_reader_created_by(t->pq);
+        printf("job:        %s (spec hash %s, shardflow %s)\n", job && job[0] ? job : "-",
+               hash && hash[0] ? hash : "-", ver && ver[0] ? ver : "-");
+        const char *rid = sf_parquet_reader_kv(t->pq, "shardflow.run_id");
+        printf("run id:     %s\n", rid && rid[0] ? rid : "-");
+        printf("created by: %s\n", cb ? cb : "-");
+    }
     size_t width = 0;
     for (size_t c = 0; c < t->ncols; c++)
         width = strlen(t->cols[c]) > width ? strlen(t->cols[c]) : width;
-    printf("columns:    %zu%s\n", t->ncols, t->h5 ? "" : " (CSV: untyped text)");
+    printf("columns:    %zu%s\n", t->ncols, t->h5 || t->pq ? "" : " (CSV: untyped text)");
     for (size_t c = 0; c < t->ncols; c++) {
-        if (t->h5)
+        if (t->h5 || t->pq)
             printf("  %-*s  %s\n", (int)width, t->cols[c],
-                   sf_type_name(sf_h5_reader_type(t->h5, c)));
+                   sf_type_name(t->h5 ? sf_h5_reader_type(t->h5, c)
+                                      : sf_parquet_reader_type(t->pq, c)));
         else
             printf("  %s\n", t->cols[c]);
     }
@@ -674,6 +742,8 @@ int sf_inspect_main(int argc, char **argv)
                 break;
             printf("  %-24s %-40s %10llu rows %12llu bytes\n", o.s[i].part[0] ? o.s[i].part : "-",
                    o.s[i].name, (unsigned long long)rows, (unsigned long long)bytes);
+            if (o.s[i].kind == SRC_PQ && (rc = print_parquet_chunks(&o.s[i], &err)) != 0)
+                break;
             total_rows += rows;
             if (i == 0 || strcmp(o.s[i].part, o.s[i - 1].part) != 0)
                 nparts++;

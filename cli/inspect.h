@@ -1,7 +1,7 @@
 /* inspect.h - `shardflow inspect` and `shardflow cat`: read an output back.
  *
- * Both take an output directory (CSV or HDF5, --layout hive or single) or a
- * single .csv / .h5 file, and need no MPI. An output is a list of tables in
+ * Both take an output directory (CSV, HDF5 in either layout, or Parquet) or a
+ * single .csv / .h5 / .parquet file, and need no MPI. An output is a list of tables in
  * partition order: partition paths ("date=2025-08-01", the directory of a
  * part file or the group of a single-layout file) sorted as strings
  * (strcmp), then files by name; the files of a partition that several

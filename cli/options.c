@@ -12,6 +12,7 @@
 
 #include "core/decode.h"
 #include "core/fmt.h"
+#include "io/parquet.h"
 
 /* Set on ranks other than 0: every rank parses the same argv and reaches the
  * same verdict, so one copy of a usage error is enough. */
@@ -43,6 +44,7 @@ static const sf_cli_option shared[] = {
     {"--chunk-size", 1, 0},  {"--max-line-bytes", 1, 0}, {"--schedule", 1, 0},
     {"--progress", 0, 0},    {"--no-progress", 0, 0},     {"--quiet", 0, 0},
     {"--overwrite", 0, 1},   {"--write-mode", 1, 1},      {"--claim-timeout", 1, 1},
+    {"--row-group-size", 1, 1},
 };
 
 const sf_cli_option *sf_cli_shared_find(const char *name)
@@ -85,6 +87,15 @@ int sf_cli_shared_apply(const sf_cli_option *opt, const char *val, const char *u
         if (sf_cli_parse_seconds(val, &o->claim_timeout) != 0)
             return sf_cli_usage_error(usage, "--claim-timeout takes seconds (or a number "
                                       "with s, m, h or d), got '%s'", val);
+    } else if (strcmp(a, "--row-group-size") == 0) {
+        /* Checked now so a bad value is a usage error; applied to the
+         * Parquet writer's options when the output is planned. */
+        sf_parquet_options check;
+        sf_parquet_options_init(&check);
+        sf_error err = {0};
+        if (sf_parquet_parse_row_group_size(val, &check, &err) != 0)
+            return sf_cli_usage_error(usage, "%s", err.msg);
+        o->row_group_size = val;
     }
     return 0;
 }

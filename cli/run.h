@@ -43,11 +43,13 @@ typedef struct sf_run_opts {
     const char *input_paths[SF_MAX_INPUT_OVERRIDES];
     int ninputs;
     const char *output;   /* NULL: the spec's output.path */
-    const char *format;   /* NULL: the spec's output.format (csv|hdf5) */
+    const char *format;   /* NULL: the spec's output.format (csv|hdf5|parquet) */
     const char *layout;   /* NULL: the spec's output.layout (hive|single) */
     const char *compression; /* NULL: the spec's output.compression */
     sf_commit_mode commit_mode; /* --write-mode (--overwrite: SF_COMMIT_OVERWRITE) */
     double claim_timeout; /* seconds after which another host's claim is stale; 0: never */
+    const char *row_group_size; /* parquet: --row-group-size (checked when parsed);
+                                   NULL: the writer's defaults */
     uint64_t chunk_size;  /* bytes; 0 = automatic (see sf_run_chunk_size) */
     sf_scan_opts scan;    /* schedule and max line length */
     uint64_t shuffle_round; /* bytes per all-to-all round, summed over ranks */

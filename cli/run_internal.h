@@ -29,6 +29,7 @@
 #include "io/badrec.h"
 #include "io/h5file.h"
 #include "io/manifest.h"
+#include "io/parquet.h"
 #include "mpi/collective.h"
 #include "mpi/lifecycle.h"
 #include "mpi/metrics.h"
@@ -80,6 +81,8 @@ typedef struct sf_run {
     const char **out_names; /* names and types of the output columns */
     sf_type *out_types;
     sf_h5_options h5opt;
+    sf_parquet_options pqopt; /* codec, row groups, key-value metadata (pq_kv_*) */
+    const char *pq_kv_keys[4], *pq_kv_values[4];
     char spec_hash[24];
     uint64_t digest;       /* sum of this rank's output row hashes */
     int nparts;            /* shuffle partitions; partition p belongs to rank p % nranks */

@@ -82,6 +82,25 @@ static int prepare_output(sf_run *R)
     sf_h5_options_init(&R->h5opt);
     R->h5opt.job = job->name;
     R->h5opt.spec_hash = R->spec_hash;
+    sf_parquet_options_init(&R->pqopt);
+    if (strcmp(o->format, "parquet") == 0) {
+        /* The run id is named later (sf_life_runid); the writer copies the
+         * values when a file is opened, after that. */
+        const char *keys[4] = {"shardflow.job", "shardflow.spec_hash", "shardflow.version",
+                               "shardflow.run_id"};
+        const char *vals[4] = {job->name, R->spec_hash, SF_VERSION, R->life.runid};
+        memcpy(R->pq_kv_keys, keys, sizeof keys);
+        memcpy(R->pq_kv_values, vals, sizeof vals);
+        R->pqopt.kv_keys = R->pq_kv_keys;
+        R->pqopt.kv_values = R->pq_kv_values;
+        R->pqopt.nkv = 4;
+        int rc = sf_parquet_parse_codec(o->compression, &R->pqopt, &R->err);
+        if (!rc && R->o->row_group_size)
+            rc = sf_parquet_parse_row_group_size(R->o->row_group_size, &R->pqopt, &R->err);
+        if (rc)
+            sf_error_prefix(&R->err, "%s", job->source);
+        return rc ? SF_E_SPEC : 0;
+    }
     if (strcmp(o->format, "hdf5") != 0)
         return 0;
     int rc = sf_h5_parse_compression(o->compression, &R->h5opt, &R->err);

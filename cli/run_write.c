@@ -1,7 +1,7 @@
 /* run_write.c - `shardflow run`, write: rows go where --write says
  * (partition/coalesce for coalesce=N), are sorted, and every partition
  * value becomes a file under the staging directory through the one writer
- * interface (io/table_writer: CSV or HDF5); --layout single writes one
+ * interface (io/table_writer: CSV, HDF5 or Parquet); --layout single writes one
  * HDF5 file with every rank at once (mpi/h5single). Every file is recorded
  * in the lifecycle (mpi/lifecycle) for the manifest. */
 #include "cli/run_internal.h"
@@ -54,17 +54,17 @@ static int partition_dir(sf_run *R, size_t lo, sf_buf *out)
 static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64_t *bytes)
 {
     const sf_job_output *o = &R->job->output;
-    sf_table_format f = strcmp(o->format, "hdf5") == 0 ? SF_TABLE_HDF5 : SF_TABLE_CSV;
-    sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1};
+    sf_table_format f = SF_TABLE_CSV;
+    sf_table_format_parse(o->format, &f); /* the spec checked it */
+    sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1, &R->pqopt};
     sf_table_writer *w = NULL;
     int rc = sf_table_writer_open(&w, f, path, &schema, &R->err);
     for (size_t i = lo; i < hi && !rc; i++)
         rc = sf_table_writer_append(w, sf_rows_at(&R->rows, i), o->columns);
     if (rc) {
-        sf_error ignored;
-        if (rc != SF_E_IO && rc != SF_E_NOMEM && rc != SF_E_TYPE)
+        if (rc != SF_E_IO && rc != SF_E_NOMEM && rc != SF_E_TYPE && rc != SF_E_LIMIT)
             rc = SF_E_IO;
-        sf_table_writer_close(w, NULL, NULL, &ignored);
+        sf_table_writer_discard(w, &R->err);
         if (!R->err.msg[0])
             sf_error_set(&R->err, rc, "%s: cannot write a row", path);
         return rc;
@@ -73,10 +73,11 @@ static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64
     return sf_table_writer_close(w, &rows, bytes, &R->err);
 }
 
-/* Writes rows [lo, hi) - one partition value - to DIR/part-NNNNN.csv|h5. */
+/* Writes rows [lo, hi) - one partition value - to DIR/part-NNNNN.csv|h5|parquet. */
 static int write_partition(sf_run *R, size_t lo, size_t hi, int part)
 {
-    sf_table_format f = strcmp(R->job->output.format, "hdf5") == 0 ? SF_TABLE_HDF5 : SF_TABLE_CSV;
+    sf_table_format f = SF_TABLE_CSV;
+    sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
     sf_buf rel = SF_BUF_INIT;
     int rc = partition_dir(R, lo, &rel);
     if (!rc)

@@ -815,17 +815,23 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
     const char *csrc = ov && ov->compression ? "--compression" : "output.compression";
     format = ov && ov->format ? ov->format : format ? format : "csv";
     layout = ov && ov->layout ? ov->layout : layout ? layout : "hive";
-    comp = ov && ov->compression ? ov->compression : comp ? comp : "gzip:4";
-    if (strcmp(format, "csv") != 0 && strcmp(format, "hdf5") != 0)
-        return fail(L, fsrc, "must be csv or hdf5, got '%s'", format, NULL);
+    int parquet = strcmp(format, "parquet") == 0;
+    /* Parquet's codecs default to snappy and are checked where the writer's
+     * options are made (io/parquet's sf_parquet_parse_codec, at plan time). */
+    comp = ov && ov->compression ? ov->compression : comp ? comp : parquet ? "snappy" : "gzip:4";
+    if (strcmp(format, "csv") != 0 && strcmp(format, "hdf5") != 0 && !parquet)
+        return fail(L, fsrc, "must be csv, hdf5 or parquet, got '%s'", format, NULL);
     if (strcmp(layout, "hive") != 0 && strcmp(layout, "single") != 0)
         return fail(L, lsrc, "must be hive or single, got '%s'", layout, NULL);
+    if (strcmp(layout, "single") == 0 && parquet)
+        return fail(L, lsrc, "'single' is an hdf5 layout; parquet outputs are hive (a "
+                    "part-NNNNN.parquet per partition value)", NULL, NULL);
     if (strcmp(layout, "single") == 0 && strcmp(format, "hdf5") != 0)
         return fail(L, lsrc, "'single' is an hdf5 layout; csv outputs are hive (%s)", format,
                     NULL);
     int level = -1;
     char extra = 0;
-    if (strcmp(comp, "none") != 0 && strcmp(comp, "gzip") != 0 &&
+    if (!parquet && strcmp(comp, "none") != 0 && strcmp(comp, "gzip") != 0 &&
         !(sscanf(comp, "gzip:%d%c", &level, &extra) == 1 && level >= 0 && level <= 9))
         return fail(L, csrc, "must be none, gzip or gzip:N with N in 0..9, got '%s'", comp,
                     NULL);

@@ -82,6 +82,23 @@ static int looks_hdf5(const char *path)
     return n == sizeof head && memcmp(head, sig, sizeof sig) == 0;
 }
 
+static const char *kind_name(sf_dataset_kind k)
+{
+    return k == SRC_H5 ? "HDF5" : k == SRC_PQ ? "Parquet" : "CSV";
+}
+
+/* 1 if the file starts with the Parquet magic. */
+static int looks_parquet(const char *path)
+{
+    unsigned char b[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    return n == 4 && memcmp(b, "PAR1", 4) == 0;
+}
+
 /* Adds the tables of one file. partdir is the partition directory it sits
  * in; name is what inspect shows. direct: the file was named on the command
  * line, so its kind is sniffed rather than taken from its extension. */
@@ -90,10 +107,14 @@ static int add_file(sf_dataset *o, const char *file, const char *partdir, const 
 {
     int h5 = ends_with(file, ".h5") || ends_with(file, ".hdf5");
     int csv = ends_with(file, ".csv");
-    if (direct && !h5 && !csv) {
+    int pq = ends_with(file, ".parquet");
+    if (direct && !h5 && !csv && !pq) {
         h5 = looks_hdf5(file);
-        csv = !h5;
+        pq = !h5 && looks_parquet(file);
+        csv = !h5 && !pq;
     }
+    if (pq)
+        return push_source(o, SRC_PQ, file, partdir, name, NULL, err);
     if (csv)
         return push_source(o, SRC_CSV, file, partdir, name, NULL, err);
     if (!h5)
@@ -201,8 +222,12 @@ int sf_dataset_open(sf_dataset *o, const char *path, sf_error *err)
         qsort(o->s, o->n, sizeof *o->s, cmp_source);
     for (size_t i = 1; i < o->n; i++) {
         if (o->s[i].kind != o->s[0].kind)
-            return sf_error_set(err, SF_E_INVAL, "%s: mixes CSV and HDF5 files ('%s' and '%s')",
-                                path, o->s[0].name, o->s[i].name);
+            return sf_error_set(err, SF_E_INVAL, "%s: mixes %s and %s files ('%s' and '%s')",
+                                path, kind_name(o->s[0].kind < o->s[i].kind ? o->s[0].kind
+                                                                            : o->s[i].kind),
+                                kind_name(o->s[0].kind < o->s[i].kind ? o->s[i].kind
+                                                                      : o->s[0].kind),
+                                o->s[0].name, o->s[i].name);
     }
     return 0;
 }
@@ -243,6 +268,7 @@ void sf_dataset_table_close(sf_dataset_table *t)
     sf_csv_reader_free(t->csv);
     unmap_file(&t->map);
     sf_h5_reader_close(t->h5);
+    sf_parquet_reader_close(t->pq);
     for (size_t c = 0; c < t->ncols; c++)
         free(t->cols[c]);
     free(t->cols);
@@ -264,6 +290,21 @@ int sf_dataset_table_open(sf_dataset_table *t, const sf_dataset_source *s, sf_er
             return sf_error_set(err, SF_E_NOMEM, "out of memory");
         for (size_t c = 0; c < t->ncols; c++) {
             t->cols[c] = strdup(sf_h5_reader_name(t->h5, c));
+            if (!t->cols[c])
+                return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        }
+        return 0;
+    }
+    if (s->kind == SRC_PQ) {
+        rc = sf_parquet_reader_open(&t->pq, s->file, err);
+        if (rc)
+            return rc;
+        t->ncols = sf_parquet_reader_ncols(t->pq);
+        t->cols = calloc(t->ncols ? t->ncols : 1, sizeof *t->cols);
+        if (!t->cols)
+            return sf_error_set(err, SF_E_NOMEM, "out of memory");
+        for (size_t c = 0; c < t->ncols; c++) {
+            t->cols[c] = strdup(sf_parquet_reader_name(t->pq, c));
             if (!t->cols[c])
                 return sf_error_set(err, SF_E_NOMEM, "out of memory");
         }
@@ -292,6 +333,14 @@ int sf_dataset_table_open(sf_dataset_table *t, const sf_dataset_source *s, sf_er
             return sf_error_set(err, SF_E_NOMEM, "out of memory");
     }
     return 0;
+}
+
+int sf_dataset_table_next(sf_dataset_table *t, size_t max, const sf_value **rows, size_t *n,
+                          sf_error *err)
+{
+    if (t->pq)
+        return sf_parquet_reader_next(t->pq, max, rows, n, err);
+    return sf_h5_reader_next(t->h5, max, rows, n, err);
 }
 
 /* Emits up to *left rows of t (led by the partition fields), counting

@@ -1,13 +1,14 @@
 /* dataset.h - reading a shardflow output back: its tables, in order.
  *
- * A dataset is an output directory (CSV or HDF5, --layout hive or single)
- * or one .csv / .h5 file. Its sources are every part file under the
+ * A dataset is an output directory (CSV, HDF5 or Parquet; HDF5 in --layout
+ * hive or single) or one .csv / .h5 / .parquet file. Its sources are every part file under the
  * directory, skipping names that start with '_' or '.' (_SUCCESS,
  * _MANIFEST.json, _temporary, ...), and every table group of an .h5 file,
  * sorted by partition path and then by file name; a directory may not mix
- * CSV and HDF5. A table is one source open for reading: its column names,
- * then rows (CSV through mmap and io/csv, HDF5 in batches through
- * io/h5read, so neither needs a whole file in memory). `shardflow
+ * formats. A table is one source open for reading: its column names, then
+ * rows (CSV through mmap and io/csv, HDF5 in batches through io/h5read,
+ * Parquet in batches through io/parquet_read, so none needs a whole file in
+ * memory). `shardflow
  * inspect` and `cat` (cli/inspect.c) are built on it; partition paths are
  * parsed by io/hive, the manifest by io/manifest. No MPI.
  */
@@ -19,8 +20,9 @@
 #include "core/error.h"
 #include "io/csv.h"
 #include "io/h5read.h"
+#include "io/parquet_read.h"
 
-typedef enum { SRC_CSV, SRC_H5 } sf_dataset_kind;
+typedef enum { SRC_CSV, SRC_H5, SRC_PQ } sf_dataset_kind;
 
 typedef struct sf_dataset_source {
     char *part;  /* partition path, "" when unpartitioned */
@@ -54,13 +56,14 @@ typedef struct sf_dataset_map {
     size_t n;
 } sf_dataset_map;
 
-/* One open table of either kind: csv is positioned after the header line,
- * h5 before the first row. */
+/* One open table of any kind: csv is positioned after the header line, h5
+ * and pq before the first row. */
 typedef struct sf_dataset_table {
     const sf_dataset_source *src;
     sf_dataset_map map;
     sf_csv_reader *csv;
     sf_h5_reader *h5;
+    sf_parquet_reader *pq;
     char **cols; /* column names (new strings) */
     size_t ncols;
 } sf_dataset_table;
@@ -68,6 +71,13 @@ typedef struct sf_dataset_table {
 /* Opens source s. Returns 0, or SF_E_IO, SF_E_PARSE (an empty CSV file),
  * SF_E_NOMEM, or io/h5read's errors, with err set; close t either way. */
 int sf_dataset_table_open(sf_dataset_table *t, const sf_dataset_source *s, sf_error *err);
+
+/* The next at most max typed rows of an HDF5 or Parquet table (t->h5 or
+ * t->pq set): *rows holds *n rows of t->ncols values, borrowed until the
+ * next call or close; *n is 0 at the end. Returns 0 or the reader's error
+ * with err set. */
+int sf_dataset_table_next(sf_dataset_table *t, size_t max, const sf_value **rows, size_t *n,
+                          sf_error *err);
 
 /* Closes t and frees what it holds; a zeroed t is a no-op. */
 void sf_dataset_table_close(sf_dataset_table *t);

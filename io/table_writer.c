@@ -12,6 +12,8 @@ struct sf_table_writer {
     uint64_t rows;
     sf_csv_writer *csv;
     sf_h5_writer *h5;
+    sf_parquet_writer *pq;
+    sf_error err; /* why an append failed (Parquet) */
 };
 
 int sf_table_format_parse(const char *name, sf_table_format *f)
@@ -20,12 +22,17 @@ int sf_table_format_parse(const char *name, sf_table_format *f)
         *f = SF_TABLE_CSV;
     else if (strcmp(name, "hdf5") == 0)
         *f = SF_TABLE_HDF5;
+    else if (strcmp(name, "parquet") == 0)
+        *f = SF_TABLE_PARQUET;
     else
         return SF_E_INVAL;
     return 0;
 }
 
-const char *sf_table_format_ext(sf_table_format f) { return f == SF_TABLE_HDF5 ? "h5" : "csv"; }
+const char *sf_table_format_ext(sf_table_format f)
+{
+    return f == SF_TABLE_HDF5 ? "h5" : f == SF_TABLE_PARQUET ? "parquet" : "csv";
+}
 
 int sf_table_writer_open(sf_table_writer **out, sf_table_format f, const char *path,
                          const sf_table_schema *s, sf_error *err)
@@ -39,6 +46,8 @@ int sf_table_writer_open(sf_table_writer **out, sf_table_format f, const char *p
     int rc;
     if (f == SF_TABLE_HDF5) {
         rc = sf_h5_writer_open(&w->h5, path, s->ncols, s->names, s->types, s->h5, err);
+    } else if (f == SF_TABLE_PARQUET) {
+        rc = sf_parquet_writer_open(&w->pq, path, s->ncols, s->names, s->types, s->pq, err);
     } else {
         rc = sf_csv_writer_open(&w->csv, path, err);
         for (size_t c = 0; !rc && s->header && c < s->ncols; c++)
@@ -59,6 +68,9 @@ int sf_table_writer_append(sf_table_writer *w, const sf_value *row, const int *c
     w->rows++;
     if (w->h5)
         return cols ? sf_h5_writer_append_cols(w->h5, row, cols) : sf_h5_writer_append(w->h5, row);
+    if (w->pq)
+        return cols ? sf_parquet_writer_append_cols(w->pq, row, cols, &w->err)
+                    : sf_parquet_writer_append(w->pq, row, &w->err);
     for (size_t c = 0; c < w->ncols; c++)
         sf_csv_write_value(w->csv, &row[cols ? (size_t)cols[c] : c]);
     sf_csv_end_row(w->csv);
@@ -72,6 +84,8 @@ int sf_table_writer_close(sf_table_writer *w, uint64_t *rows, uint64_t *bytes, s
     int rc;
     if (w->h5) {
         rc = sf_h5_writer_close(w->h5, rows, bytes, err);
+    } else if (w->pq) {
+        rc = sf_parquet_writer_close(w->pq, rows, bytes, err);
     } else {
         rc = sf_csv_writer_close(w->csv, bytes, err);
         if (rows)
@@ -79,4 +93,22 @@ int sf_table_writer_close(sf_table_writer *w, uint64_t *rows, uint64_t *bytes, s
     }
     free(w);
     return rc;
+}
+
+void sf_table_writer_discard(sf_table_writer *w, sf_error *err)
+{
+    if (!w)
+        return;
+    if (err && !err->msg[0] && w->err.msg[0])
+        *err = w->err;
+    if (w->pq) {
+        sf_parquet_writer_discard(w->pq);
+    } else {
+        sf_error ignored;
+        if (w->h5)
+            sf_h5_writer_close(w->h5, NULL, NULL, &ignored);
+        else
+            sf_csv_writer_close(w->csv, NULL, &ignored);
+    }
+    free(w);
 }

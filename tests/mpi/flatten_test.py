@@ -13,6 +13,8 @@ subcommand per test (see tests/mpi/CMakeLists.txt):
   flatten_test.py COMMON single --np N       --single-file
   flatten_test.py COMMON partition --np N    --partition-by a column and to_date(ts)
   flatten_test.py COMMON hdf5 --np N         --format hdf5 prints like the CSV output
+  flatten_test.py COMMON parquet --np N      --format parquet (hive, partitioned, single
+                                             file) prints like the CSV output
   flatten_test.py COMMON schema --np N       schema table and DDL against the reference
   flatten_test.py COMMON roundtrip --np N    flatten -> CSV -> read back -> same values
   flatten_test.py COMMON errors --np N       explosion guard, usage errors, no commit
@@ -344,6 +346,46 @@ def cmd_hdf5(args):
                       first_difference(got, want))
 
 
+def cmd_parquet(args):
+    """flatten --format parquet: Hive part files, partitioned by an
+    expression and a column, and --single-file (pieces joined by their row
+    groups and one footer) all print through `shardflow cat` what the CSV
+    output of the same flatten prints; the manifest says parquet; a bad
+    codec is a usage error."""
+    base = os.path.join(args.work, "flatten", "parquet_n%d" % args.np)
+    keys = ["--partition-by", "day=to_date(ts)", "--partition-by", "status"]
+    cases = (("hive", ["--explode", "items", "--chunk-size", "512K"], []),
+             ("partition", ["--explode", "items", "--chunk-size", "256K"] + keys,
+              ["--compression", "zstd", "--row-group-size", "50"]),
+             ("single", ["--explode", "items", "--sep", "__", "--single-file",
+                         "--chunk-size", "128K"], ["--row-group-size", "1000,1MiB"]))
+    for name, extra, pq in cases:
+        csv_out = os.path.join(base, name + "_csv")
+        pq_out = os.path.join(base, name + "_parquet")
+        flatten_run(args, args.np, csv_out, extra)
+        flatten_run(args, args.np, pq_out, extra + ["--format", "parquet"] + pq)
+        files = data_files(pq_out)
+        if not files or not all(f.endswith(".parquet") for f in files):
+            raise Failure("--format parquet (%s) wrote %s" % (name, files[:5]))
+        if name == "single" and files != ["part-00000.parquet"]:
+            raise Failure("--single-file --format parquet wrote %s" % files)
+        if manifest(pq_out)["output"]["format"] != "parquet":
+            raise Failure("manifest of %s: %s" % (pq_out, manifest(pq_out)["output"]))
+        _, want, _ = run([args.shardflow, "cat", csv_out])
+        _, got, _ = run([args.shardflow, "cat", pq_out])
+        if got != want:
+            raise Failure("cat of the Parquet output (%s) differs from the CSV output's: %s"
+                          % (name, first_difference(got, want)))
+        log("  %s: %d Parquet files print like the CSV output (%d bytes)"
+            % (name, len(files), len(got)))
+    rc, _, err = run(mpi(args, 1, ["flatten", dataset(args), "-o", os.path.join(base, "bad"),
+                                   "--format", "parquet", "--compression", "lz4"]),
+                     expect_ok=False)
+    if rc != 2 or b"lz4" not in err:
+        raise Failure("--compression lz4 for Parquet: want a usage error, got exit %d:\n%s"
+                      % (rc, tail(err)))
+
+
 def parse_schema_table(text):
     rows = text.decode("utf-8").splitlines()
     if not rows or not rows[0].startswith("column"):
@@ -556,7 +598,8 @@ def main(argv):
     ap.add_argument("--job-oracle", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("command", choices=("setup", "variant", "ranks", "single", "partition",
-                                        "hdf5", "schema", "roundtrip", "errors", "order_lines"))
+                                        "hdf5", "parquet", "schema", "roundtrip", "errors",
+                                        "order_lines"))
     ap.add_argument("--np", type=int, default=1)
     ap.add_argument("--name", choices=sorted(VARIANTS), default="default")
     args = ap.parse_args(argv)

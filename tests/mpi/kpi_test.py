@@ -12,6 +12,7 @@ one subcommand per test (see tests/mpi/CMakeLists.txt):
   kpi_test.py COMMON_OPTIONS daily_kpi --np N --schedule static|dynamic
   kpi_test.py COMMON_OPTIONS bad_lines --np N
   kpi_test.py COMMON_OPTIONS existing_output
+  kpi_test.py COMMON_OPTIONS parquet --np N
 
 COMMON_OPTIONS: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --job JOB
                 --oracle daily_kpi.py --cases tests/cases --work DIR
@@ -23,6 +24,7 @@ Exit status 0 = pass, 1 = fail.
 
 import argparse
 import csv
+import glob
 import hashlib
 import gzip
 import json
@@ -559,6 +561,81 @@ def cmd_skew(args):
     log("same rows; stream skew %.3f without salt, %.3f with" % (plain, salted))
 
 
+def cmd_parquet(args):
+    """Parquet outputs in every write mode (repartition, coalesce, local),
+    with several codecs and row group sizes, print through `shardflow cat`
+    exactly what the CSV output of the same job prints; the files are
+    Parquet (magic at both ends), the manifest says parquet, inspect shows
+    row groups and the run id the manifest holds; --layout single is
+    refused for Parquet; experiment writes Parquet too."""
+    d = kpi_dirs(args)
+    if not os.path.isfile(d["stamp"]):
+        raise Failure("the dataset fixture (mpi.setup) has not completed: %s missing" % d["stamp"])
+    inputs = [(n, os.path.join(d["data"], n + ".jsonl")) for n in ("events", "users", "items")]
+    csv_out = os.path.join(d["base"], "parquet_n%d_csv" % args.np)
+    shutil.rmtree(csv_out, ignore_errors=True)
+    run(engine_run(args, args.np, inputs, csv_out, ["--chunk-size", "64K"]))
+    want = run([args.shardflow, "cat", csv_out])[1]
+    if not want.count(b"\n") > 100:
+        raise Failure("cat of the CSV output printed too little to prove anything")
+    coalesce = "coalesce=%d" % max(1, args.np - 1)
+    variants = (("repartition", ["--write", "repartition"]),
+                ("coalesce", ["--write", coalesce, "--compression", "zstd:5",
+                              "--row-group-size", "7"]),
+                ("local", ["--write", "local", "--compression", "none",
+                           "--row-group-size", "20,64KiB"]))
+    for name, extra in variants:
+        out = os.path.join(d["base"], "parquet_n%d_%s" % (args.np, name))
+        shutil.rmtree(out, ignore_errors=True)
+        run(engine_run(args, args.np, inputs, out,
+                       ["--chunk-size", "64K", "--format", "parquet"] + extra))
+        files = data_files(out)
+        if not files or not all(f.endswith(".parquet") for f in files):
+            raise Failure("--format parquet (%s) wrote %s" % (name, files[:5]))
+        for f in files:
+            with open(os.path.join(out, f), "rb") as fh:
+                data = fh.read()
+            if data[:4] != b"PAR1" or data[-4:] != b"PAR1":
+                raise Failure("%s/%s is not a Parquet file" % (out, f))
+        with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+            m = json.load(fh)
+        if m["output"]["format"] != "parquet":
+            raise Failure("manifest of %s says format %r" % (name, m["output"]["format"]))
+        got = run([args.shardflow, "cat", out])[1]
+        if got != want:
+            raise Failure("cat of the Parquet output (%s) differs from the CSV output's; %s"
+                          % (name, first_difference(got, want)))
+        text = run([args.shardflow, "inspect", out])[1].decode()
+        if "format:     parquet" not in text or "row group 0:" not in text:
+            raise Failure("inspect of %s shows no Parquet details:\n%s" % (out, text[:2000]))
+        if "run id:     %s" % m["run_id"] not in text:
+            raise Failure("inspect of %s does not show the manifest's run id %s"
+                          % (out, m["run_id"]))
+        if name == "coalesce" and ("ZSTD" not in text or "row group 1:" not in text):
+            raise Failure("--compression zstd:5 --row-group-size 7: inspect shows:\n%s"
+                          % text[:2000])
+        log("  parquet %s: %d files, cat equals the CSV output's" % (name, len(files)))
+    bad = os.path.join(d["base"], "parquet_n%d_single" % args.np)
+    rc, _, err = run(engine_run(args, 1, inputs, bad, ["--format", "parquet", "--layout",
+                                                        "single"]), expect_ok=False)
+    if rc == 0 or b"'single' is an hdf5 layout" not in err:
+        raise Failure("--format parquet --layout single: want a clear refusal, got exit %d:\n%s"
+                      % (rc, tail(err)))
+    report = os.path.join(d["base"], "parquet_n%d_experiment" % args.np)
+    shutil.rmtree(report, ignore_errors=True)
+    sub = ["experiment", args.job, "--format", "parquet", "--report", report,
+           "--strategies", "before-aggregate", "--write", "local", "--chunk-size", "256K"]
+    for n, path in inputs:
+        sub += ["--input", "%s=%s" % (n, path)]
+    run(mpi(args, args.np, sub))
+    kept = [f for f in glob.glob(os.path.join(report, "runs", "**", "*"), recursive=True)
+            if os.path.isfile(f) and not os.path.basename(f).startswith("_")]
+    if not kept or not all(f.endswith(".parquet") for f in kept):
+        raise Failure("experiment --format parquet kept %s" % kept[:5])
+    log("cat of Parquet outputs (repartition, %s, local) equals the CSV output's; "
+        "--layout single refused; experiment ran with --format parquet" % coalesce)
+
+
 def cmd_hdf5(args):
     """HDF5 outputs (hive and single layouts) print, through `shardflow cat`,
     exactly what the CSV output of the same job prints; h5dump and h5py read
@@ -1073,6 +1150,8 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("hdf5")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("parquet")
+    p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("modes")
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("edge")
@@ -1085,7 +1164,7 @@ def main(argv):
     sub.add_parser("existing_output")
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
-                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "modes": cmd_modes, "edge": cmd_edge,
+                "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "parquet": cmd_parquet, "modes": cmd_modes, "edge": cmd_edge,
                 "huge_line": cmd_huge_line, "faults": cmd_faults, "compressed": cmd_compressed}
     try:
         handlers[args.command](args)

@@ -18,6 +18,7 @@
 
 #include "io/fsutil.h"
 #include "io/h5file.h"
+#include "io/parquet.h"
 #include "cli/inspect.h"
 
 typedef struct fixture {
@@ -325,6 +326,67 @@ static void test_cat_fails_on_a_row_with_the_wrong_field_count(void **state)
     assert_non_null(strstr(f->err, "line 3 has 1 fields, the header 2"));
 }
 
+/* The rows of csv_output as Parquet part files, with the metadata run
+ * writes. */
+static void parquet_output(fixture *f, const char *root)
+{
+    const char *names[] = {"country", "revenue"};
+    sf_type types[] = {SF_STRING, SF_DOUBLE};
+    const char *keys[] = {"shardflow.job", "shardflow.run_id"}, *vals[] = {"kpi", "RUN1"};
+    sf_parquet_options o;
+    sf_parquet_options_init(&o);
+    o.kv_keys = keys;
+    o.kv_values = vals;
+    o.nkv = 2;
+    sf_value p1[] = {sf_string("AU", 2), sf_double(354.41), sf_string("BR", 2), sf_double(-0.0)};
+    sf_value p2[] = {sf_string("FR", 2), sf_double(1.5), sf_string("a,b", 3), sf_null()};
+    const char *days[] = {"2025-08-01", "2025-08-02"};
+    const sf_value *rows[] = {p1, p2};
+    for (int d = 0; d < 2; d++) {
+        char rel[256], dir[512];
+        snprintf(rel, sizeof rel, "%s/date=%s/part-00000.parquet", root, days[d]);
+        snprintf(dir, sizeof dir, "%s", at(f, rel));
+        *strrchr(dir, '/') = '\0';
+        sf_error err;
+        assert_int_equal(sf_mkdirs(dir, &err), 0);
+        sf_parquet_writer *w = NULL;
+        if (sf_parquet_writer_open(&w, at(f, rel), 2, names, types, &o, &err) != 0)
+            fail_msg("%s", err.msg);
+        for (size_t i = 0; i < 2; i++)
+            assert_int_equal(sf_parquet_writer_append(w, rows[d] + 2 * i, &err), 0);
+        assert_int_equal(sf_parquet_writer_close(w, NULL, NULL, &err), 0);
+    }
+}
+
+static void test_cat_of_parquet_parts_equals_cat_of_the_csv_output(void **state)
+{
+    fixture *f = *state;
+    parquet_output(f, "pq");
+    assert_int_equal(cat(f, at(f, "pq")), 0);
+    EXPECT(f, csv_cat);
+}
+
+static void test_inspect_of_parquet_shows_row_groups_and_statistics(void **state)
+{
+    fixture *f = *state;
+    parquet_output(f, "pq");
+    char *argv[] = {(char *)at(f, "pq")};
+    assert_int_equal(run(f, sf_inspect_main, 1, argv), 0);
+    assert_non_null(strstr(f->text, "format:     parquet\n"));
+    assert_non_null(strstr(f->text, "job:        kpi (spec hash -, shardflow -)\n"));
+    assert_non_null(strstr(f->text, "run id:     RUN1\n"));
+    assert_non_null(strstr(f->text, "created by: shardflow version "));
+    assert_non_null(strstr(f->text, "  country  string\n  revenue  double\n"));
+    assert_non_null(strstr(f->text, "      row group 0: 2 rows\n"));
+    const char *rev = strstr(f->text, "date=2025-08-02/part-00000.parquet");
+    assert_non_null(rev);
+    rev = strstr(rev, "        revenue ");
+    assert_non_null(rev);
+    assert_non_null(strstr(rev, "SNAPPY"));
+    assert_non_null(strstr(rev, "nulls 1  NaN 0  min 1.5  max 1.5\n"));
+    assert_non_null(strstr(f->text, "total:      2 partitions, 2 files, 4 rows, "));
+}
+
 static void test_cat_refuses_a_mix_of_csv_and_hdf5(void **state)
 {
     fixture *f = *state;
@@ -459,6 +521,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cat_prints_one_header_and_partition_columns_first,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cat_of_parquet_parts_equals_cat_of_the_csv_output,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inspect_of_parquet_shows_row_groups_and_statistics,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_cat_of_hdf5_parts_equals_cat_of_the_csv_output, setup,
                                         teardown),

@@ -669,8 +669,33 @@ static void test_output_format_that_is_neither_csv_nor_hdf5(void **state)
 {
     (void)state;
     parts p = {0};
-    p.output = "{\"path\": \"out\", \"format\": \"parquet\"}";
-    expect_error(&p, "t.json: output.format: must be csv or hdf5, got 'parquet'");
+    p.output = "{\"path\": \"out\", \"format\": \"xlsx\"}";
+    expect_error(&p, "t.json: output.format: must be csv, hdf5 or parquet, got 'xlsx'");
+}
+
+static void test_parquet_output_is_hive_and_snappy_by_default(void **state)
+{
+    (void)state;
+    const char *text = "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", "
+                       "\"columns\": {\"a\": \"int64\"}}}, \"group_by\": [\"a\"], "
+                       "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o\", "
+                       "\"format\": \"parquet\"}}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", NULL, &job, &err), 0);
+    assert_string_equal(job->output.format, "parquet");
+    assert_string_equal(job->output.layout, "hive");
+    assert_string_equal(job->output.compression, "snappy");
+    sf_job_free(job);
+    sf_job_overrides zstd = {.compression = "zstd:7"};
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", &zstd, &job, &err), 0);
+    assert_string_equal(job->output.compression, "zstd:7");
+    sf_job_free(job);
+    sf_job_overrides single = {.layout = "single"};
+    expect_text_error(text, &single, SF_E_SPEC,
+                      "t.json: --layout: 'single' is an hdf5 layout; parquet outputs are hive (a "
+                      "part-NNNNN.parquet per partition value)");
 }
 
 static void test_output_column_unknown(void **state)
@@ -846,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_window_with_negative_preceding),
         cmocka_unit_test(test_window_with_unknown_field),
         cmocka_unit_test(test_output_format_that_is_neither_csv_nor_hdf5),
+        cmocka_unit_test(test_parquet_output_is_hive_and_snappy_by_default),
         cmocka_unit_test(test_single_layout_needs_hdf5),
         cmocka_unit_test(test_required_column_must_be_a_fact_column),
         cmocka_unit_test(test_output_with_only_partition_columns_is_refused),
