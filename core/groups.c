@@ -27,10 +27,16 @@ typedef struct dsum {
 /* The distinct (group, value) pairs of one count_distinct aggregate. Values
  * of a fixed-width type (int64, double, date, bool) live inline in a flat
  * open-addressing table of pairs - one cache line per probe, no allocation
- * per value; strings go to a generic map keyed by group index + encoding. */
+ * per value. Strings are interned first: each distinct string gets a dense
+ * id (0, 1, 2, ... in order of first sight on this rank) from a dictionary,
+ * and the (group, id) pairs go to the same pair table - or to bitmaps over
+ * the ids, which are a small range by construction. The ids never leave the
+ * rank: export writes the strings themselves. Other types (none today) go
+ * to a generic map keyed by group index + encoding. */
 typedef struct distinct_set {
     sf_type type;    /* static type of the argument */
     int fixed;       /* 1: pair table; 0: generic map */
+    sf_hmap *dict;   /* strings: string bytes -> uint32 id (its entry number) */
     uint64_t *pairs; /* fixed: 2 words per slot: group index + 1 (0 = empty), value bits */
     size_t mask;     /* fixed: slots - 1 */
     size_t count;    /* fixed: pairs stored */
@@ -111,10 +117,14 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
             g->distinct[j] = (int)g->nsets++;
             ds->type = defs[j].arg_type;
             ds->fixed = ds->type == SF_INT || ds->type == SF_DOUBLE || ds->type == SF_DATE ||
-                        ds->type == SF_BOOL;
+                        ds->type == SF_BOOL || ds->type == SF_STRING;
             sf_arena_init(&ds->bitmem, 256 * 1024);
-            if (ds->type != SF_INT && ds->type != SF_DATE)
+            if (ds->type != SF_INT && ds->type != SF_DATE && ds->type != SF_STRING)
                 ds->dense = -1;
+            if (ds->type == SF_STRING && !(ds->dict = sf_hmap_new(sizeof(uint32_t), 1024))) {
+                sf_groups_free(g);
+                return NULL;
+            }
             if (ds->fixed) {
                 ds->mask = 1023;
                 ds->pairs = calloc(2 * (ds->mask + 1), sizeof *ds->pairs);
@@ -156,6 +166,7 @@ void sf_groups_free(sf_groups *g)
     }
     for (size_t s = 0; s < g->nsets; s++) {
         sf_hmap_free(g->sets[s].set);
+        sf_hmap_free(g->sets[s].dict);
         free(g->sets[s].pairs);
         free(g->sets[s].bitmaps);
         sf_arena_free(&g->sets[s].bitmem);
@@ -236,10 +247,18 @@ static uint64_t fixed_bits(sf_type t, const sf_value *v)
     }
 }
 
-static sf_value fixed_value(sf_type t, uint64_t bits)
+/* The value a pair's bits stand for (strings borrowed from the set's
+ * dictionary). */
+static sf_value fixed_value(const distinct_set *ds, uint64_t bits)
 {
     double d;
-    switch (t) {
+    if (ds->dict) {
+        const void *k;
+        size_t kl;
+        sf_hmap_entry(ds->dict, (size_t)bits, &k, &kl, NULL, NULL);
+        return sf_string(k, kl);
+    }
+    switch (ds->type) {
     case SF_INT: return sf_int((int64_t)bits);
     case SF_DOUBLE: memcpy(&d, &bits, sizeof d); return sf_double(d);
     case SF_DATE: return sf_date((int32_t)(uint32_t)bits);
@@ -276,7 +295,7 @@ static int pairs_grow(distinct_set *ds)
     return 0;
 }
 
-/* The int64 a dense-capable value stands for (int64 or date). */
+/* The int64 a dense-capable value stands for (int64, date or string id). */
 static int64_t dense_value(sf_type t, uint64_t bits)
 {
     return t == SF_DATE ? (int64_t)(int32_t)(uint32_t)bits : (int64_t)bits;
@@ -367,7 +386,8 @@ static int maybe_go_dense(distinct_set *ds, size_t ngroups)
     }
     ds->dense = 1;
     ds->span = span;
-    ds->base = ds->vmin - (int64_t)((span - range) / 2);
+    /* String ids start at 0 and only grow: all the room goes above. */
+    ds->base = ds->dict ? 0 : ds->vmin - (int64_t)((span - range) / 2);
     uint64_t *old = ds->pairs;
     size_t old_slots = ds->mask + 1;
     ds->pairs = calloc(2 * old_slots, sizeof *ds->pairs);
@@ -396,7 +416,25 @@ static int distinct_add(sf_groups *g, int set, uint32_t idx, const sf_value *v)
 {
     distinct_set *ds = &g->sets[set];
     if (ds->fixed) {
-        uint64_t tag = (uint64_t)idx + 1, bits = fixed_bits(ds->type, v);
+        uint64_t tag = (uint64_t)idx + 1, bits;
+        if (ds->dict) {
+            if (v->type != SF_STRING)
+                return SF_E_PARSE;
+            size_t before = sf_hmap_count(ds->dict);
+            int ins = 0;
+            uint32_t *id = before >= UINT32_MAX - 1 ? NULL
+                           : sf_hmap_upsert(ds->dict, v->u.s.p, v->u.s.n,
+                                            sf_hash_bytes(v->u.s.p, v->u.s.n, 0x44495354ull), &ins);
+            if (!id)
+                return SF_E_NOMEM;
+            /* The dictionary is insertion-ordered: a new string's id is its
+             * entry number, which sf_hmap_entry() finds again. */
+            if (ins)
+                *id = (uint32_t)before;
+            bits = *id;
+        } else {
+            bits = fixed_bits(ds->type, v);
+        }
         int added = 0, rc;
         if (ds->dense == 1) {
             rc = dense_set(ds, idx, dense_value(ds->type, bits), &added);
@@ -626,14 +664,16 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
             for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64 && !rc; w++) {
                 for (uint64_t word = bm[w]; word && !rc; word &= word - 1) {
                     int64_t x = ds->base + (int64_t)(w * 64 + (uint64_t)__builtin_ctzll(word));
-                    sf_value v = ds->type == SF_DATE ? sf_date((int32_t)x) : sf_int(x);
+                    sf_value v = ds->type == SF_DATE ? sf_date((int32_t)x)
+                                 : ds->dict         ? fixed_value(ds, (uint64_t)x)
+                                                    : sf_int(x);
                     if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
                         out->n += sf_value_encode(&v, out->p + out->n);
                 }
             }
             for (uint32_t e = ds->head[i]; e && rc == 0; e = ds->next[e - 1]) {
                 if (ds->fixed) {
-                    sf_value v = fixed_value(ds->type, ds->pairs[2 * (e - 1) + 1]);
+                    sf_value v = fixed_value(ds, ds->pairs[2 * (e - 1) + 1]);
                     if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
                         out->n += sf_value_encode(&v, out->p + out->n);
                     continue;
@@ -808,6 +848,7 @@ size_t sf_groups_memory(const sf_groups *g)
     for (size_t s = 0; s < g->nsets; s++) {
         const distinct_set *ds = &g->sets[s];
         m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved : sf_hmap_memory(ds->set);
+        m += ds->dict ? sf_hmap_memory(ds->dict) : 0;
     }
     return m;
 }
