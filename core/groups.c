@@ -1,7 +1,8 @@
 /* groups.c - group table with mergeable aggregate states.
  *
  * Layout of a group's state block (16-byte aligned, from the hash map):
- *   uint32 group index (insertion order), 4 bytes padding, uint64 input
+ *   uint32 group index (insertion order), uint8 retired flag, 3 bytes
+ *   padding, uint64 input
  *   rows (for skew metrics), then one slot per aggregate at def_off[j].
  * Invariant: a state block only ever holds exact or order-free states, so
  * merging partial blocks in any order gives identical results.
@@ -76,9 +77,11 @@ struct sf_groups {
     sf_arena strings;   /* min/max string copies */
     sf_buf tmp;         /* distinct key scratch */
     int prepared;
+    size_t nretired;
 };
 
 #define HDR 16
+#define RETIRED_OFF 4
 #define ROWS_OFF 8
 
 static size_t state_size(const sf_agg_def *d)
@@ -521,6 +524,8 @@ int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64
     char *st = group_upsert(g, key, klen, hash);
     if (!st)
         return SF_E_NOMEM;
+    if (st[RETIRED_OFF])
+        return SF_E_INVAL;
     (*(uint64_t *)(st + ROWS_OFF))++;
     for (size_t j = 0; j < g->ndefs; j++) {
         sf_value v = g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch) : sf_null();
@@ -532,6 +537,26 @@ int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64
 }
 
 size_t sf_groups_count(const sf_groups *g) { return sf_hmap_count(g->map); }
+
+static char *state_of(const sf_groups *g, size_t i)
+{
+    void *st;
+    sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
+    return st;
+}
+
+void sf_groups_retire(sf_groups *g, size_t i)
+{
+    char *st = state_of(g, i);
+    if (!st[RETIRED_OFF]) {
+        st[RETIRED_OFF] = 1;
+        g->nretired++;
+    }
+}
+
+int sf_groups_live(const sf_groups *g, size_t i) { return !state_of(g, i)[RETIRED_OFF]; }
+
+size_t sf_groups_live_count(const sf_groups *g) { return sf_hmap_count(g->map) - g->nretired; }
 
 void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size_t *klen,
                    uint64_t *hash)
@@ -713,6 +738,8 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
     char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
     if (!st)
         return SF_E_NOMEM;
+    if (st[RETIRED_OFF])
+        return sf_error_set(err, SF_E_INVAL, "group record for a retired group");
     *(uint64_t *)(st + ROWS_OFF) += nrows;
     for (size_t j = 0; j < g->ndefs; j++) {
         const sf_agg_def *d = &g->defs[j];
