@@ -447,22 +447,26 @@ static int shuffle_groups(run *R)
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf rec = SF_BUF_INIT;
     int rc = out ? sf_groups_prepare_export(local) : SF_E_NOMEM;
-    R->reduced = sf_job_new_groups(R->job);
-    if (!R->reduced)
-        rc = SF_E_NOMEM;
+    /* The combiner becomes the reduce table: groups this rank owns stay
+     * where they are; the others are exported to their owners and retired
+     * here, and records from other ranks merge in. */
+    R->reduced = sf_pipeline_take_groups(R->pipe);
     size_t n = rc ? 0 : sf_groups_count(local);
     for (size_t i = 0; i < n && !rc; i++) {
         const unsigned char *key;
         size_t klen;
         uint64_t hash;
         sf_groups_key(local, i, &key, &klen, &hash);
+        int to = owner_of(R, partition_of(R, hash));
+        if (to == R->rank)
+            continue;
         rec.n = 0;
         rc = sf_groups_export(local, i, &rec);
         if (!rc)
-            rc = sf_shuffle_put(&out[owner_of(R, partition_of(R, hash))], rec.p, rec.n);
+            rc = sf_shuffle_put(&out[to], rec.p, rec.n);
+        sf_groups_retire(R->reduced, i);
     }
     sf_buf_free(&rec);
-    /* The local partials are in the send buffers now: free them early. */
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
     if (rc)
@@ -511,6 +515,8 @@ static int reduce(run *R)
     int rc = R->part_groups && R->part_rows ? sf_groups_prepare_export(R->reduced) : SF_E_NOMEM;
     size_t n = rc ? 0 : sf_groups_count(R->reduced);
     for (size_t i = 0; i < n && !rc; i++) {
+        if (!sf_groups_live(R->reduced, i))
+            continue;
         sf_value *row = sf_rows_append(&R->rows);
         if (!row) {
             rc = SF_E_NOMEM;
@@ -1530,13 +1536,13 @@ static int run_job(run *R)
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
-                   R->reduced ? sf_groups_count(R->reduced) : 0);
+                   R->reduced ? sf_groups_live_count(R->reduced) : 0);
     if (agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = reduce(R);
-    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, sf_groups_count(R->reduced), R->rows.n);
+    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, sf_groups_live_count(R->reduced), R->rows.n);
     if (agree(R, rc, 0))
         return 1;
 
