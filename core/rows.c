@@ -200,11 +200,11 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
         return 0;
     sort_item *items = malloc(r->n * sizeof *items);
     sf_type *ktype = malloc((nkeys ? nkeys : 1) * sizeof *ktype);
-    sf_value *sorted = malloc(r->n * r->ncols * sizeof *sorted);
-    if (!items || !ktype || !sorted) {
+    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
+    if (!items || !ktype || !tmp) {
         free(items);
         free(ktype);
-        free(sorted);
+        free(tmp);
         return SF_E_NOMEM;
     }
     /* The keys that can go into the prefix: each column's one non-NULL
@@ -236,13 +236,28 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
     sort_keys = keys;
     sort_nkeys = nkeys;
     qsort(items, r->n, sizeof *items, cmp_items);
-    for (size_t i = 0; i < r->n; i++)
-        memcpy(sorted + i * r->ncols, sf_rows_at(r, items[i].row), r->ncols * sizeof *sorted);
-    free(r->v);
+    /* Rows move into place along the cycles of the permutation (row i
+     * takes row items[i].row), with one row of room instead of a second
+     * table: the peak memory of a sort is its items, not another copy of
+     * every row. A placed position is marked SIZE_MAX. */
+    size_t width = r->ncols * sizeof *tmp;
+    for (size_t i = 0; i < r->n; i++) {
+        if (items[i].row == SIZE_MAX || items[i].row == i)
+            continue;
+        memcpy(tmp, sf_rows_at(r, i), width);
+        size_t j = i;
+        while (items[j].row != i) {
+            size_t from = items[j].row;
+            memcpy(sf_rows_at(r, j), sf_rows_at(r, from), width);
+            items[j].row = SIZE_MAX;
+            j = from;
+        }
+        memcpy(sf_rows_at(r, j), tmp, width);
+        items[j].row = SIZE_MAX;
+    }
     free(items);
     free(ktype);
-    r->v = sorted;
-    r->cap = r->n;
+    free(tmp);
     return 0;
 }
 
