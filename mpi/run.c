@@ -530,7 +530,8 @@ static int reduce(run *R)
             p += sf_value_decode(key + p, klen - p, &row[k]);
         for (size_t j = 0; j < job->naggs; j++)
             row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &R->sum_overflow);
-        /* Strings borrow from R->reduced, which lives until the end. */
+        /* Strings borrow from R->reduced, which lives until the rows
+         * are routed (route_rows) or the run ends. */
         uint64_t nrows = sf_groups_rows(R->reduced, i);
         uint32_t part = partition_of(R, hash);
         R->part_groups[part]++;
@@ -589,10 +590,14 @@ static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
     /* The records hold copies: the old table can go before receiving. */
     sf_rows old = R->rows;
     sf_rows_init(&R->rows, ncols);
+    sf_rows_free(&old);
+    /* Nothing borrows from the group table any more (the old rows did):
+     * free it before the new rows arrive. */
+    sf_groups_free(R->reduced);
+    R->reduced = NULL;
     if (out)
         rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, keep_row, R, &R->shuffle,
                                  rc ? NULL : &R->err);
-    sf_rows_free(&old);
     for (int d = 0; out && d < R->nranks; d++)
         sf_buf_free(&out[d]);
     free(out);
