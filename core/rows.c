@@ -120,19 +120,22 @@ static int cmp_rows(const void *a, const void *b)
 /* Normalized key prefixes.
  *
  * Each row gets PREFIX_BYTES of an order-preserving byte image of its
- * leading sort keys, so almost every comparison is three integer compares
+ * leading sort keys, so almost every comparison is a few integer compares
  * on data that sits next to the row number, instead of sf_value_cmp
  * through a pointer per row (and another per string). Per key column: one
  * byte, 0 for NULL (sf_value_cmp puts NULL first) and 1 otherwise, then for
  * a non-NULL value its image: int64 and date big-endian with the sign bit
- * flipped, bool one byte; a string's bytes zero-padded to the end of the
- * prefix, which then stops (a shorter string, equal so far, pads with
- * zeros and so never sorts after a longer one). A double column, or one
- * whose non-NULL values are of more than one type (sf_value_cmp compares
- * int64 with double by value), ends the prefix before its image. Images
- * cut at the end of the prefix stay monotone. So prefix(a) < prefix(b)
- * implies row a sorts first, and equal prefixes fall back to cmp_rows. */
-#define PREFIX_WORDS 3
+ * flipped; bool one byte; a double's bits made monotone (negative: all bits
+ * flipped, else the sign bit; -0.0 as 0.0, every NaN as all ones, last, as
+ * sf_value_cmp has them); a string's bytes with each 0x00 written 0x00 0xFF
+ * and 0x00 0x00 after the last, so a string sorts before every longer one
+ * that starts with it and the next column can follow. A column whose
+ * non-NULL values are of more than one type (sf_value_cmp compares int64
+ * with double by value) ends the prefix. The image of the whole key list
+ * orders rows as the keys do, and cutting it at PREFIX_BYTES keeps that
+ * (weakly): prefix(a) < prefix(b) implies row a sorts first, and equal
+ * prefixes fall back to cmp_rows. */
+#define PREFIX_WORDS 4
 #define PREFIX_BYTES (8 * PREFIX_WORDS)
 
 typedef struct sort_item {
@@ -158,6 +161,12 @@ static void put_be(unsigned char *b, size_t *pos, uint64_t v, int width)
         b[(*pos)++] = (unsigned char)(v >> (8 * i));
 }
 
+static void put_byte(unsigned char *b, size_t *pos, unsigned char c)
+{
+    if (*pos < PREFIX_BYTES)
+        b[(*pos)++] = c;
+}
+
 /* The prefix of row x over the first nprefix keys, whose non-NULL values
  * have types ktype[]. */
 static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_t nprefix,
@@ -170,21 +179,33 @@ static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_
         b[pos++] = v->type != SF_NULL;
         if (v->type == SF_NULL)
             continue;
-        int stop = 0;
         switch (ktype[k]) {
         case SF_INT: put_be(b, &pos, (uint64_t)v->u.i ^ (1ull << 63), 8); break;
         case SF_DATE: put_be(b, &pos, (uint32_t)v->u.date ^ (1u << 31), 4); break;
         case SF_BOOL: put_be(b, &pos, (uint64_t)(v->u.b != 0), 1); break;
-        case SF_STRING: {
-            size_t n = PREFIX_BYTES - pos < v->u.s.n ? PREFIX_BYTES - pos : v->u.s.n;
-            memcpy(b + pos, v->u.s.p, n);
-            stop = 1;
+        case SF_DOUBLE: {
+            double d = v->u.d == 0 ? 0.0 : v->u.d;
+            uint64_t bits;
+            memcpy(&bits, &d, sizeof bits);
+            if (d != d)
+                bits = UINT64_MAX;
+            else
+                bits = bits >> 63 ? ~bits : bits ^ (1ull << 63);
+            put_be(b, &pos, bits, 8);
             break;
         }
-        default: stop = 1; break;
-        }
-        if (stop)
+        case SF_STRING:
+            for (size_t i = 0; i < v->u.s.n && pos < PREFIX_BYTES; i++) {
+                unsigned char c = (unsigned char)v->u.s.p[i];
+                b[pos++] = c;
+                if (c == 0)
+                    put_byte(b, &pos, 0xff);
+            }
+            put_byte(b, &pos, 0);
+            put_byte(b, &pos, 0);
             break;
+        default: break;
+        }
     }
     for (int w = 0; w < PREFIX_WORDS; w++) {
         uint64_t word = 0;
@@ -208,8 +229,8 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
         return SF_E_NOMEM;
     }
     /* The keys that can go into the prefix: each column's one non-NULL
-     * type, up to the first double or mixed column, and at most as many
-     * as can contribute a byte. */
+     * type, up to the first mixed column, and at most as many as can
+     * contribute a byte. */
     size_t nprefix = 0;
     while (nprefix < nkeys && nprefix < PREFIX_BYTES) {
         sf_type t = SF_NULL;
@@ -221,11 +242,9 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
             else if (vt != SF_NULL)
                 t = vt;
         }
-        if (mixed || t == SF_DOUBLE)
+        if (mixed)
             break;
         ktype[nprefix++] = t;
-        if (t == SF_STRING)
-            break;
     }
     for (size_t i = 0; i < r->n; i++) {
         items[i].row = i;

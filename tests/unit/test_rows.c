@@ -322,7 +322,7 @@ static void test_sort_of_empty_and_single_row_tables(void **state)
  * every column, on values built to trip a key prefix: strings that share
  * their first 30 bytes, differ only in a trailing NUL or in length, NULLs,
  * negative and huge int64s, dates before 1970, bools, and doubles (0.0 and
- * -0.0 among them) after the strings. */
+ * -0.0, infinities and NaN among them). */
 static void test_sort_agrees_with_value_order_on_prefix_edge_cases(void **state)
 {
     (void)state;
@@ -345,7 +345,10 @@ static void test_sort_agrees_with_value_order_on_prefix_edge_cases(void **state)
         v[2] = d % 13 == 0 ? sf_null() : sf_string(strs[(d >> 4) % ns], lens[(d >> 4) % ns]);
         static const int64_t ints[] = {INT64_MIN, -1, 0, 1, INT64_MAX, 256, -256};
         v[3] = d % 17 == 0 ? sf_null() : sf_int(ints[(d >> 8) % 7]);
-        v[4] = sf_double((d >> 12) % 3 == 0 ? -0.0 : (double)((d >> 14) % 4) - 1.5);
+        static const double dbls[] = {-0.0, 0.0, -1.5, 2.5, 1e300, -1e-300};
+        v[4] = (d >> 12) % 9 == 0   ? sf_double(NAN)
+               : (d >> 12) % 9 == 1 ? sf_double((d >> 16) & 1 ? INFINITY : -INFINITY)
+                                    : sf_double(dbls[(d >> 14) % 6]);
         set_row(&r, v);
     }
     const int orders[][5] = {{0, 1, 2, 3, 4}, {2, 3, 0, 1, 4}, {3, 1, 4, 2, 0}, {4, 2, 0, 1, 3}};
