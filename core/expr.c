@@ -1337,7 +1337,15 @@ static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
             c = (l.u.s.n > r.u.s.n) - (l.u.s.n < r.u.s.n);
         break;
     }
-    default: c = sf_value_cmp(&l, &r); break;
+    default:
+        /* C_NUM: int64 and double mixed; same-typed operands inline. */
+        if (l.type == SF_DOUBLE && r.type == SF_DOUBLE && l.u.d == l.u.d && r.u.d == r.u.d)
+            c = (l.u.d > r.u.d) - (l.u.d < r.u.d);
+        else if (l.type == SF_INT && r.type == SF_INT)
+            c = (l.u.i > r.u.i) - (l.u.i < r.u.i);
+        else
+            c = sf_value_cmp(&l, &r);
+        break;
     }
     return sf_bool(cmp_result(n->op, c));
 }
@@ -1532,6 +1540,11 @@ static sf_value ev(const node *n, const sf_value *row, sf_arena *scratch)
     default: /* K_AGG: evaluated by the aggregation code, not here */
         return sf_null();
     }
+}
+
+int sf_expr_slot(const sf_expr *e)
+{
+    return e && e->root->kind == K_COL ? e->root->u.slot : -1;
 }
 
 sf_value sf_expr_eval(const sf_expr *e, const sf_value *row, sf_arena *scratch)

@@ -68,6 +68,7 @@ static uint64_t no_bitmap_mark;
 struct sf_groups {
     sf_agg_def *defs;
     size_t ndefs;
+    int *argslot;       /* aggregate j's argument as a row slot, or -1 */
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
     distinct_set *sets;
@@ -104,12 +105,15 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     g->off = calloc(ndefs ? ndefs : 1, sizeof *g->off);
     g->distinct = calloc(ndefs ? ndefs : 1, sizeof *g->distinct);
     g->sets = calloc(ndefs ? ndefs : 1, sizeof *g->sets);
-    if (!g->defs || !g->off || !g->distinct || !g->sets) {
+    g->argslot = calloc(ndefs ? ndefs : 1, sizeof *g->argslot);
+    if (!g->defs || !g->off || !g->distinct || !g->sets || !g->argslot) {
         sf_groups_free(g);
         return NULL;
     }
     memcpy(g->defs, defs, ndefs * sizeof *defs);
     g->ndefs = ndefs;
+    for (size_t j = 0; j < ndefs; j++)
+        g->argslot[j] = sf_expr_slot(defs[j].arg);
     size_t off = HDR;
     for (size_t j = 0; j < ndefs; j++) {
         g->off[j] = off;
@@ -180,6 +184,7 @@ void sf_groups_free(sf_groups *g)
     sf_buf_free(&g->tmp);
     free(g->sets);
     free(g->distinct);
+    free(g->argslot);
     free(g->off);
     free(g->defs);
     free(g);
@@ -528,7 +533,9 @@ int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64
         return SF_E_INVAL;
     (*(uint64_t *)(st + ROWS_OFF))++;
     for (size_t j = 0; j < g->ndefs; j++) {
-        sf_value v = g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch) : sf_null();
+        sf_value v = g->argslot[j] >= 0 ? row[g->argslot[j]]
+                     : g->defs[j].arg   ? sf_expr_eval(g->defs[j].arg, row, scratch)
+                                        : sf_null();
         int rc = add_value(g, st, j, &v);
         if (rc)
             return rc;
