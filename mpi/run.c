@@ -558,13 +558,17 @@ static int keep_row(void *ctx, const unsigned char *rec, size_t len, int source)
 
 /* Sends every row to the rank owning the hash of its key columns, or, when
  * dest >= 0, every row to rank dest; the rows table then holds the rows
- * this rank received. Collective. */
+ * this rank kept and received. Collective. */
 static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
 {
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf key = SF_BUF_INIT;
     int rc = out ? 0 : SF_E_NOMEM;
     size_t ncols = R->rows.ncols;
+    /* Rows that stay on this rank go straight into the new table (with
+     * their own copies of strings), not through encode, exchange, decode. */
+    sf_rows mine;
+    sf_rows_init(&mine, ncols);
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         const sf_value *row = sf_rows_at(&R->rows, i);
         int to = dest;
@@ -576,6 +580,15 @@ static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
                     key.n += sf_value_encode(&row[keys[k]], key.p + key.n);
             }
             to = owner_of(R, partition_of(R, sf_groups_hash(key.p, key.n)));
+        }
+        if (to == R->rank && !rc) {
+            sf_value *copy = sf_rows_append(&mine);
+            rc = copy ? 0 : SF_E_NOMEM;
+            for (size_t c = 0; c < ncols && !rc; c++) {
+                copy[c] = row[c];
+                rc = sf_rows_keep_string(&mine, &copy[c]);
+            }
+            continue;
         }
         unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[to],
                                                          sf_rows_encoded_size(row, ncols));
@@ -589,7 +602,7 @@ static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
         sf_error_set(&R->err, rc, "out of memory routing rows");
     /* The records hold copies: the old table can go before receiving. */
     sf_rows old = R->rows;
-    sf_rows_init(&R->rows, ncols);
+    R->rows = mine;
     sf_rows_free(&old);
     /* Nothing borrows from the group table any more (the old rows did):
      * free it before the new rows arrive. */
