@@ -1331,6 +1331,11 @@ static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
     case C_DATE: c = (l.u.date > r.u.date) - (l.u.date < r.u.date); break;
     case C_BOOL: c = l.u.b - r.u.b; break;
     case C_STR: {
+        if (n->op == OP_EQ || n->op == OP_NE) {
+            /* Equality needs no order: strings of other lengths differ. */
+            int eq = l.u.s.n == r.u.s.n && (l.u.s.n == 0 || memcmp(l.u.s.p, r.u.s.p, l.u.s.n) == 0);
+            return sf_bool(n->op == OP_EQ ? eq : !eq);
+        }
         size_t m = l.u.s.n < r.u.s.n ? l.u.s.n : r.u.s.n;
         c = m ? memcmp(l.u.s.p, r.u.s.p, m) : 0;
         if (c == 0)
