@@ -387,8 +387,13 @@ static int maybe_go_dense(distinct_set *ds, size_t ngroups)
 {
     uint64_t range = (uint64_t)ds->vmax - (uint64_t)ds->vmin + 1;
     uint64_t span = (2 * range + 63) & ~(uint64_t)63;
+    /* Bitmaps pay when groups hold many values: ngroups bitmaps of span
+     * bits against about 32 bytes of pair table per pair stored (a 4x
+     * margin for the bitmaps' speed). With groups close to rows (one or
+     * two values each) they would be almost all zeros. */
     if (range == 0 || range > DENSE_MAX_SPAN / 2 || ngroups * (span / 8) > DENSE_BUDGET ||
-        ds->vmin < INT64_MIN / 2 || ds->vmax > INT64_MAX / 2) {
+        (uint64_t)ngroups * span > 1024 * (uint64_t)ds->count || ds->vmin < INT64_MIN / 2 ||
+        ds->vmax > INT64_MAX / 2) {
         ds->dense = -1;
         return 0;
     }
