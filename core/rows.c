@@ -14,6 +14,20 @@ void sf_rows_init(sf_rows *r, size_t ncols)
     sf_arena_init(&r->mem, 0);
 }
 
+int sf_rows_reserve(sf_rows *r, size_t n)
+{
+    if (n <= r->cap)
+        return 0;
+    if (r->ncols && n > SIZE_MAX / r->ncols / sizeof(sf_value))
+        return SF_E_NOMEM;
+    sf_value *v = realloc(r->v, (n ? n : 1) * r->ncols * sizeof *v);
+    if (!v)
+        return SF_E_NOMEM;
+    r->v = v;
+    r->cap = n;
+    return 0;
+}
+
 sf_value *sf_rows_append(sf_rows *r)
 {
     if (r->n == r->cap) {

@@ -365,9 +365,30 @@ static void test_sort_agrees_with_value_order_on_prefix_edge_cases(void **state)
     sf_rows_free(&r);
 }
 
+static void test_reserve_holds_exactly_and_keeps_rows(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    sf_value a[2] = {sf_int(1), sf_string("x", 1)};
+    set_row(&r, a);
+    assert_int_equal(sf_rows_reserve(&r, 1000), 0);
+    assert_int_equal(r.cap, 1000);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(sf_rows_at(&r, 0)[0].u.i, 1);
+    for (int i = 1; i < 1000; i++)
+        assert_non_null(sf_rows_append(&r));
+    assert_int_equal(r.cap, 1000);
+    assert_int_equal(sf_rows_reserve(&r, 10), 0); /* never shrinks */
+    assert_int_equal(r.cap, 1000);
+    assert_int_equal(r.n, 1000);
+    sf_rows_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reserve_holds_exactly_and_keeps_rows),
         cmocka_unit_test(test_sort_agrees_with_value_order_on_prefix_edge_cases),
         cmocka_unit_test(test_append_gives_a_row_of_nulls),
         cmocka_unit_test(test_keep_string_copies_into_the_table),
