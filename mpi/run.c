@@ -513,6 +513,8 @@ static int reduce(run *R)
     R->part_groups = calloc((size_t)R->nparts, sizeof *R->part_groups);
     R->part_rows = calloc((size_t)R->nparts, sizeof *R->part_rows);
     int rc = R->part_groups && R->part_rows ? sf_groups_prepare_export(R->reduced) : SF_E_NOMEM;
+    if (!rc)
+        rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced));
     size_t n = rc ? 0 : sf_groups_count(R->reduced);
     for (size_t i = 0; i < n && !rc; i++) {
         if (!sf_groups_live(R->reduced, i))
@@ -565,10 +567,13 @@ static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
     sf_buf key = SF_BUF_INIT;
     int rc = out ? 0 : SF_E_NOMEM;
     size_t ncols = R->rows.ncols;
-    /* Rows that stay on this rank go straight into the new table (with
-     * their own copies of strings), not through encode, exchange, decode. */
+    /* Rows that stay on this rank are not encoded, exchanged and decoded:
+     * they move down to the front of the same table (row i to kept <= i),
+     * with copies of their strings in a new arena, so no second table is
+     * ever held. */
     sf_rows mine;
     sf_rows_init(&mine, ncols);
+    size_t kept = 0;
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         const sf_value *row = sf_rows_at(&R->rows, i);
         int to = dest;
@@ -582,12 +587,11 @@ static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
             to = owner_of(R, partition_of(R, sf_groups_hash(key.p, key.n)));
         }
         if (to == R->rank && !rc) {
-            sf_value *copy = sf_rows_append(&mine);
-            rc = copy ? 0 : SF_E_NOMEM;
-            for (size_t c = 0; c < ncols && !rc; c++) {
-                copy[c] = row[c];
-                rc = sf_rows_keep_string(&mine, &copy[c]);
-            }
+            sf_value *dst = sf_rows_at(&R->rows, kept++);
+            if (dst != row)
+                memcpy(dst, row, ncols * sizeof *dst);
+            for (size_t c = 0; c < ncols && !rc; c++)
+                rc = sf_rows_keep_string(&mine, &dst[c]);
             continue;
         }
         unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[to],
@@ -600,10 +604,12 @@ static int route_rows(run *R, const int *keys, size_t nkeys, int dest)
     sf_buf_free(&key);
     if (rc)
         sf_error_set(&R->err, rc, "out of memory routing rows");
-    /* The records hold copies: the old table can go before receiving. */
-    sf_rows old = R->rows;
-    R->rows = mine;
-    sf_rows_free(&old);
+    /* The records hold copies of the rows that left; the kept rows and
+     * the arena of their strings make the new table, and the old arena
+     * goes before anything is received. */
+    sf_arena_free(&R->rows.mem);
+    R->rows.mem = mine.mem;
+    R->rows.n = rc ? 0 : kept;
     /* Nothing borrows from the group table any more (the old rows did):
      * free it before the new rows arrive. */
     sf_groups_free(R->reduced);
