@@ -46,6 +46,8 @@ static const char *const gen_usage =
     "  --users N             number of users (default 1000)\n"
     "  --items N             number of items (default 200)\n"
     "  --seed S              random seed (default 42)\n"
+    "  --ids int|string      user_id and item_id as numbers (default) or as strings\n"
+    "                        like the seed dataset's: \"user_000783\", \"item_000055\"\n"
     "  --skew zipf:S         Zipf-distributed user_id and item_id with exponent S\n"
     "                        (e.g. zipf:1.1; id 1 the hottest), default uniform\n"
     "  -o DIR, --output DIR  output directory (required; created if missing)\n"
@@ -136,9 +138,11 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
             val = eq + 1;
         }
         uint64_t *count = NULL;
-        int skew = 0;
+        int skew = 0, ids = 0;
         if (strcmp(a, "--skew") == 0 && !o->orders)
             skew = 1;
+        else if (strcmp(a, "--ids") == 0 && !o->orders)
+            ids = 1;
         else if (strcmp(a, "--events") == 0 && !o->orders)
             count = &o->params.events;
         else if (strcmp(a, "--users") == 0 && !o->orders)
@@ -166,7 +170,14 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
             }
             val = argv[++i];
         }
-        if (skew) {
+        if (ids) {
+            if (strcmp(val, "int") != 0 && strcmp(val, "string") != 0) {
+                if (rank == 0)
+                    fprintf(stderr, "shardflow gen: --ids takes int or string, got '%s'\n", val);
+                return 2;
+            }
+            o->params.string_ids = strcmp(val, "string") == 0;
+        } else if (skew) {
             char *end = NULL;
             double z = strncmp(val, "zipf:", 5) == 0 ? strtod(val + 5, &end) : -1;
             if (strcmp(val, "uniform") == 0) {

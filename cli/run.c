@@ -95,13 +95,13 @@ static int run_job(sf_run *R)
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = sf_run_shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
-                   R->reduced ? sf_groups_count(R->reduced) : 0);
+                   R->reduced ? sf_groups_live_count(R->reduced) : 0);
     if (sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = sf_run_reduce(R);
-    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, sf_groups_count(R->reduced), R->rows.n);
+    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, sf_groups_live_count(R->reduced), R->rows.n);
     if (sf_run_agree(R, rc, 0))
         return 1;
 

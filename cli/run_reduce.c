@@ -26,22 +26,29 @@ int sf_run_shuffle_groups(sf_run *R)
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf rec = SF_BUF_INIT;
     int rc = out ? sf_groups_prepare_export(local) : SF_E_NOMEM;
-    R->reduced = sf_job_new_groups(R->job);
-    if (!R->reduced)
-        rc = SF_E_NOMEM;
+    /* The combiner becomes the reduce table: groups this rank owns stay
+     * where they are; the others are exported to their owners and retired
+     * here, and records from other ranks merge in. From here on, whatever
+     * reads R->reduced skips groups for which sf_groups_live() is false. */
+    R->reduced = sf_pipeline_take_groups(R->pipe);
     size_t n = rc ? 0 : sf_groups_count(local);
     for (size_t i = 0; i < n && !rc; i++) {
         const unsigned char *key;
         size_t klen;
         uint64_t hash;
         sf_groups_key(local, i, &key, &klen, &hash);
+        int to = sf_partition_rank(hash, R->nparts, R->nranks);
+        if (to == R->rank)
+            continue;
         rec.n = 0;
         rc = sf_groups_export(local, i, &rec);
         if (!rc)
-            rc = sf_shuffle_put(&out[sf_partition_rank(hash, R->nparts, R->nranks)], rec.p, rec.n);
+            rc = sf_shuffle_put(&out[to], rec.p, rec.n);
+        sf_groups_retire(R->reduced, i);
     }
     sf_buf_free(&rec);
-    /* The local partials are in the send buffers now: free them early. */
+    /* The exported partials are in the send buffers now; the rest of the
+     * pipeline (decoder, dimension lookups) can go. */
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
     if (rc)
@@ -83,8 +90,13 @@ int sf_run_reduce(sf_run *R)
     R->part_groups = calloc((size_t)R->nparts, sizeof *R->part_groups);
     R->part_rows = calloc((size_t)R->nparts, sizeof *R->part_rows);
     int rc = R->part_groups && R->part_rows ? sf_groups_prepare_export(R->reduced) : SF_E_NOMEM;
+    /* The table holds exactly the live groups' rows: no doubling growth. */
+    if (!rc)
+        rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced));
     size_t n = rc ? 0 : sf_groups_count(R->reduced);
     for (size_t i = 0; i < n && !rc; i++) {
+        if (!sf_groups_live(R->reduced, i))
+            continue;
         sf_value *row = sf_rows_append(&R->rows);
         if (!row) {
             rc = SF_E_NOMEM;
@@ -98,7 +110,8 @@ int sf_run_reduce(sf_run *R)
             p += sf_value_decode(key + p, klen - p, &row[k]);
         for (size_t j = 0; j < job->naggs; j++)
             row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &R->sum_overflow);
-        /* Strings borrow from R->reduced, which lives until the end. */
+        /* Strings borrow from R->reduced, which lives until the rows
+         * are routed (sf_run_route_rows) or the run ends. */
         uint64_t nrows = sf_groups_rows(R->reduced, i);
         uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
         R->part_groups[part]++;
@@ -125,19 +138,34 @@ static int keep_row(void *ctx, const unsigned char *rec, size_t len, int source)
 
 /* Sends every row to the rank owning the hash of its key columns, or, when
  * dest >= 0, every row to rank dest; the rows table then holds the rows
- * this rank received. Collective. */
+ * this rank kept and received. Collective. */
 int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest)
 {
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf key = SF_BUF_INIT;
     int rc = out ? 0 : SF_E_NOMEM;
     size_t ncols = R->rows.ncols;
+    /* Rows that stay on this rank are not encoded, exchanged and decoded:
+     * they move down to the front of the same table (row i to kept <= i),
+     * with copies of their strings in a new arena, so no second table is
+     * ever held. */
+    sf_rows mine;
+    sf_rows_init(&mine, ncols);
+    size_t kept = 0;
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         const sf_value *row = sf_rows_at(&R->rows, i);
         int to = dest;
         uint64_t hash;
         if (to < 0 && (rc = sf_key_hash_columns(row, keys, nkeys, &key, &hash)) == 0)
             to = sf_partition_rank(hash, R->nparts, R->nranks);
+        if (to == R->rank && !rc) {
+            sf_value *dst = sf_rows_at(&R->rows, kept++);
+            if (dst != row)
+                memcpy(dst, row, ncols * sizeof *dst);
+            for (size_t c = 0; c < ncols && !rc; c++)
+                rc = sf_rows_keep_string(&mine, &dst[c]);
+            continue;
+        }
         unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[to],
                                                          sf_rows_encoded_size(row, ncols));
         if (!p)
@@ -148,13 +176,19 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest)
     sf_buf_free(&key);
     if (rc)
         sf_error_set(&R->err, rc, "out of memory routing rows");
-    /* The records hold copies: the old table can go before receiving. */
-    sf_rows old = R->rows;
-    sf_rows_init(&R->rows, ncols);
+    /* The records hold copies of the rows that left; the kept rows and
+     * the arena of their strings make the new table, and the old arena
+     * goes before anything is received. */
+    sf_arena_free(&R->rows.mem);
+    R->rows.mem = mine.mem;
+    R->rows.n = rc ? 0 : kept;
+    /* Nothing borrows from the group table any more (the old rows did):
+     * free it before the new rows arrive. */
+    sf_groups_free(R->reduced);
+    R->reduced = NULL;
     if (out)
         rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, keep_row, R, &R->shuffle,
                                  rc ? NULL : &R->err);
-    sf_rows_free(&old);
     for (int d = 0; out && d < R->nranks; d++)
         sf_buf_free(&out[d]);
     free(out);

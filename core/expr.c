@@ -1331,13 +1331,26 @@ static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
     case C_DATE: c = (l.u.date > r.u.date) - (l.u.date < r.u.date); break;
     case C_BOOL: c = l.u.b - r.u.b; break;
     case C_STR: {
+        if (n->op == OP_EQ || n->op == OP_NE) {
+            /* Equality needs no order: strings of other lengths differ. */
+            int eq = l.u.s.n == r.u.s.n && (l.u.s.n == 0 || memcmp(l.u.s.p, r.u.s.p, l.u.s.n) == 0);
+            return sf_bool(n->op == OP_EQ ? eq : !eq);
+        }
         size_t m = l.u.s.n < r.u.s.n ? l.u.s.n : r.u.s.n;
         c = m ? memcmp(l.u.s.p, r.u.s.p, m) : 0;
         if (c == 0)
             c = (l.u.s.n > r.u.s.n) - (l.u.s.n < r.u.s.n);
         break;
     }
-    default: c = sf_value_cmp(&l, &r); break;
+    default:
+        /* C_NUM: int64 and double mixed; same-typed operands inline. */
+        if (l.type == SF_DOUBLE && r.type == SF_DOUBLE && l.u.d == l.u.d && r.u.d == r.u.d)
+            c = (l.u.d > r.u.d) - (l.u.d < r.u.d);
+        else if (l.type == SF_INT && r.type == SF_INT)
+            c = (l.u.i > r.u.i) - (l.u.i < r.u.i);
+        else
+            c = sf_value_cmp(&l, &r);
+        break;
     }
     return sf_bool(cmp_result(n->op, c));
 }
@@ -1532,6 +1545,11 @@ static sf_value ev(const node *n, const sf_value *row, sf_arena *scratch)
     default: /* K_AGG: evaluated by the aggregation code, not here */
         return sf_null();
     }
+}
+
+int sf_expr_slot(const sf_expr *e)
+{
+    return e && e->root->kind == K_COL ? e->root->u.slot : -1;
 }
 
 sf_value sf_expr_eval(const sf_expr *e, const sf_value *row, sf_arena *scratch)

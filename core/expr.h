@@ -77,4 +77,8 @@ const sf_expr *sf_expr_agg_arg(const sf_expr *e);
 /* Calls fn(ctx, slot) for every column reference in e (with repeats). */
 void sf_expr_visit_columns(const sf_expr *e, void (*fn)(void *ctx, int slot), void *ctx);
 
+/* The row slot e reads when e is just a column reference, else -1: lets a
+ * hot loop take row[slot] instead of evaluating. */
+int sf_expr_slot(const sf_expr *e);
+
 #endif

@@ -105,6 +105,18 @@ static uint64_t draw_id(uint64_t key, unsigned field, uint64_t n, const double *
     return lo;
 }
 
+/* An id as JSON: the number, or with string_ids "<prefix>_<6+ digits>". */
+static char *put_id(char *b, const sf_gen_kpi_params *p, const char *prefix, uint64_t id)
+{
+    if (!p->string_ids)
+        return sf_gen_put_u64(b, id);
+    *b++ = '"';
+    b = sf_gen_put_lit(b, prefix);
+    b = sf_gen_put_u64w(b, id, 6);
+    *b++ = '"';
+    return b;
+}
+
 size_t sf_gen_kpi_event(const sf_gen_kpi_params *p, uint64_t i, char *buf)
 {
     uint64_t key = line_key(p, STREAM_EVENT, i);
@@ -123,9 +135,9 @@ size_t sf_gen_kpi_event(const sf_gen_kpi_params *p, uint64_t i, char *buf)
     b = sf_gen_put_lit(b, "{\"event_id\":\"e");
     b = sf_gen_put_u64w(b, i + 1, 10);
     b = sf_gen_put_lit(b, "\",\"user_id\":");
-    b = sf_gen_put_u64(b, user);
+    b = put_id(b, p, "user_", user);
     b = sf_gen_put_lit(b, ",\"item_id\":");
-    b = sf_gen_put_u64(b, item);
+    b = put_id(b, p, "item_", item);
     b = sf_gen_put_lit(b, ",\"event_type\":\"");
     b = sf_gen_put_lit(b, event_types[type]);
     b = sf_gen_put_lit(b, "\",\"ts\":");
@@ -160,7 +172,7 @@ size_t sf_gen_kpi_user(const sf_gen_kpi_params *p, uint64_t i, char *buf)
     uint64_t key = line_key(p, STREAM_USER, i);
     char *b = buf;
     b = sf_gen_put_lit(b, "{\"user_id\":");
-    b = sf_gen_put_u64(b, i + 1);
+    b = put_id(b, p, "user_", i + 1);
     b = sf_gen_put_lit(b, ",\"country\":\"");
     b = sf_gen_put_lit(b, countries[sf_gen_draw(key, F_COUNTRY, 10)]);
     b = sf_gen_put_lit(b, "\",\"age\":");
@@ -178,7 +190,7 @@ size_t sf_gen_kpi_item(const sf_gen_kpi_params *p, uint64_t i, char *buf)
     uint64_t key = line_key(p, STREAM_ITEM, i);
     char *b = buf;
     b = sf_gen_put_lit(b, "{\"item_id\":");
-    b = sf_gen_put_u64(b, i + 1);
+    b = put_id(b, p, "item_", i + 1);
     b = sf_gen_put_lit(b, ",\"category\":\"");
     b = sf_gen_put_lit(b, categories[sf_gen_draw(key, F_CATEGORY, 8)]);
     b = sf_gen_put_lit(b, "\",\"price\":");

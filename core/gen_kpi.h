@@ -11,14 +11,18 @@
  *   P: {} for click and remove_from_cart, {"quantity":1..5} for add_to_cart,
  *   {"duration":5..300} for view, {"price":p} for purchase with p printed
  *   with two decimals, about 14% of them negative (refunds).
+ *   U and I are numbers, or with string_ids strings in the seed dataset's
+ *   format: "user_000783", "item_000055" (the number zero-padded to 6
+ *   digits, more when the count needs them; the same text in users.jsonl
+ *   and items.jsonl).
  *   U is uniform in 1..users and I in 1..items (or Zipf-distributed with
  *   exponent zipf_s: id 1 the most frequent), except about 0.2% of events
  *   that name a user or item id that does not exist (users+1.., items+1..),
  *   so inner joins have something to drop.
- * users.jsonl, user_id 1..users:
+ * users.jsonl, user_id 1..users (a string with string_ids, as above):
  *   {"user_id":N,"country":C,"age":18..80,"gender":"f"|"m"|"x",
  *    "registration_date":"YYYY-MM-DD"}   C: one of 10 country codes
- * items.jsonl, item_id 1..items:
+ * items.jsonl, item_id 1..items (a string with string_ids):
  *   {"item_id":N,"category":K,"price":p,"brand":"brand-NN","name":"item-N"}
  *   K: one of 8 categories
  */
@@ -39,6 +43,7 @@ typedef struct sf_gen_kpi_params {
      * for user_id and item_id. With s > 0, sf_gen_kpi_prepare() must have
      * built the tables below. */
     double zipf_s;
+    int string_ids; /* 1: user_id and item_id as "user_000783", "item_000055" */
     double *user_cdf; /* users entries, cumulative, ending at 1.0 */
     double *item_cdf;
 } sf_gen_kpi_params;

@@ -44,8 +44,23 @@ uint64_t sf_groups_hash(const unsigned char *key, size_t klen);
 int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
                      const sf_value *row, sf_arena *scratch);
 
-/* Number of groups. */
+/* Number of groups (retired ones included: indexes run to this). */
 size_t sf_groups_count(const sf_groups *g);
+
+/* Marks group i as retired: its partial state went to another table (the
+ * shuffle exported it to the rank that owns it), so this table no longer
+ * answers for it. A retired group keeps its index and memory, takes no
+ * more updates from sf_groups_update() or sf_groups_merge_record() for its
+ * key (both return SF_E_INVAL), and is skipped by whoever reads results.
+ * This lets a rank keep its combiner as its reduce table: only the groups
+ * it does not own are exported and retired. */
+void sf_groups_retire(sf_groups *g, size_t i);
+
+/* 1 if group i is not retired. */
+int sf_groups_live(const sf_groups *g, size_t i);
+
+/* Number of groups that are not retired. */
+size_t sf_groups_live_count(const sf_groups *g);
 
 /* Key of group i (borrowed, stable) and its hash. */
 void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size_t *klen,

@@ -56,6 +56,16 @@ static uint64_t load_le64(const unsigned char *p)
     return v;
 }
 
+static uint32_t load_le32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
 uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed)
 {
     const unsigned char *b = p;
@@ -66,9 +76,18 @@ uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed)
     for (; i + 8 <= n; i += 8)
         h = fold_mul(h ^ load_le64(b + i), HASH_K1);
     if (i < n) {
-        uint64_t w = 0;
-        for (size_t k = 0; i + k < n; k++)
-            w |= (uint64_t)b[i + k] << (8 * k);
+        /* The tail bytes as a little-endian word, zero above: the same
+         * value a byte loop gives, from at most three loads. */
+        size_t rem = n - i;
+        uint64_t w;
+        if (n >= 8) {
+            w = load_le64(b + n - 8) >> (8 * (8 - rem));
+        } else if (rem >= 4) {
+            w = (uint64_t)load_le32(b + i) | (uint64_t)load_le32(b + n - 4) << (8 * (rem - 4));
+        } else {
+            w = (uint64_t)b[i] | (uint64_t)b[i + rem / 2] << (8 * (rem / 2)) |
+                (uint64_t)b[n - 1] << (8 * (rem - 1));
+        }
         h = fold_mul(h ^ w ^ HASH_K3, HASH_K1);
     }
     return finalize(h);
@@ -162,9 +181,28 @@ void sf_hmap_free(sf_hmap *m)
     free(m);
 }
 
+/* Equal bytes, inline for the short keys that are the rule here (group
+ * keys, ids): overlapping word loads instead of a call to memcmp. */
+static inline int same_bytes(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    if (n >= 8 && n <= 32) {
+        uint64_t x, y, d = 0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            d |= x ^ y;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return (d | (x ^ y)) == 0;
+    }
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
 static int hmap_same(const hmap_entry *e, const void *key, size_t klen, uint64_t hash)
 {
-    return e->hash == hash && e->klen == klen && (klen == 0 || memcmp(e->key, key, klen) == 0);
+    return e->hash == hash && e->klen == klen && same_bytes(e->key, key, klen);
 }
 
 /* Slot holding key, or the empty slot where it would go. */

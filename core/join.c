@@ -3,7 +3,10 @@
  * Rows live in one array; the index maps a key to a row number. int64 keys
  * (the common case: ids) use a flat open-addressing table of (key, row + 1)
  * pairs, so a lookup is a multiply-shift hash and usually one cache line;
- * other key types use the generic byte-keyed map over the encoded key.
+ * string keys (ids like "user_000783") a flat table of (hash, length, row
+ * + 1) slots whose key bytes are the row's own key string, so a lookup
+ * hashes the bytes once, with no encoding and no entry indirection; other
+ * key types use the generic byte-keyed map over the encoded key.
  */
 #include "core/join.h"
 
@@ -23,6 +26,12 @@ typedef struct int_slot {
     uint32_t row; /* row index + 1; 0 = empty */
 } int_slot;
 
+typedef struct str_slot {
+    uint64_t hash;
+    uint32_t row; /* row index + 1; 0 = empty */
+    uint32_t len;
+} str_slot;
+
 struct sf_join_table {
     size_t ncols;
     int key_col;
@@ -30,7 +39,8 @@ struct sf_join_table {
     size_t nrows, cap;
     int int_keys;   /* the index is ints (decided by the first key added) */
     int_slot *slots;
-    size_t mask;
+    str_slot *sslots; /* string keys (int_keys == 0, first key a string) */
+    size_t mask;      /* of slots or sslots */
     sf_hmap *map;   /* encoded key -> uint32 row index */
     sf_arena strings;
     sf_buf key;     /* encoding scratch for adds */
@@ -85,6 +95,61 @@ static int_slot *int_probe(const sf_join_table *t, int64_t key)
     return &t->slots[p];
 }
 
+static uint64_t str_hash(const char *p, size_t n) { return sf_hash_bytes(p, n, JOIN_SEED); }
+
+static int same_str(const char *a, const char *b, size_t n)
+{
+    if (n <= 16 && n >= 8) {
+        uint64_t x0, y0, x1, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
+/* Finds a string key: the slot holding it or the empty slot where it
+ * would go. */
+static str_slot *str_probe(const sf_join_table *t, const char *p, size_t n, uint64_t h)
+{
+    size_t pos = (size_t)h & t->mask;
+    for (;;) {
+        str_slot *s = &t->sslots[pos];
+        if (!s->row)
+            return s;
+        if (s->hash == h && s->len == n) {
+            const sf_value *k = &t->rows[(size_t)(s->row - 1) * t->ncols + (size_t)t->key_col];
+            if (same_str(k->u.s.p, p, n))
+                return s;
+        }
+        pos = (pos + 1) & t->mask;
+    }
+}
+
+static int str_index_grow(sf_join_table *t)
+{
+    size_t slots = t->sslots ? 2 * (t->mask + 1) : 64;
+    str_slot *fresh = calloc(slots, sizeof *fresh);
+    if (!fresh)
+        return SF_E_NOMEM;
+    str_slot *old = t->sslots;
+    size_t old_slots = old ? t->mask + 1 : 0;
+    t->sslots = fresh;
+    t->mask = slots - 1;
+    for (size_t i = 0; i < old_slots; i++) {
+        if (!old[i].row)
+            continue;
+        size_t p = (size_t)old[i].hash & t->mask;
+        while (t->sslots[p].row)
+            p = (p + 1) & t->mask;
+        t->sslots[p] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
 static int encode_key(sf_buf *b, const sf_value *key)
 {
     b->n = 0;
@@ -104,11 +169,17 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
         return SF_E_NOMEM;
     if (t->int_keys < 0) {
         t->int_keys = key->type == SF_INT;
-        if (!t->int_keys && !(t->map = sf_hmap_new(sizeof(uint32_t), 256)))
+        if (key->type == SF_STRING) {
+            if (str_index_grow(t) != 0)
+                return SF_E_NOMEM;
+        } else if (!t->int_keys && !(t->map = sf_hmap_new(sizeof(uint32_t), 256))) {
             return SF_E_NOMEM;
+        }
     }
     if (t->int_keys && key->type != SF_INT)
         return SF_E_INVAL; /* one key type per table (the spec fixes it) */
+    if (t->sslots && (key->type != SF_STRING || key->u.s.n > UINT32_MAX))
+        return SF_E_INVAL;
 
     if (t->nrows == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 64;
@@ -120,8 +191,17 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
     }
     /* Index before copying, so a duplicate leaves the table unchanged. */
     int_slot *slot = NULL;
+    str_slot *sslot = NULL;
+    uint64_t shash = 0;
     uint32_t *mapped = NULL;
-    if (t->int_keys) {
+    if (t->sslots) {
+        if ((t->nrows + 1) * 10 > (t->mask + 1) * 7 && str_index_grow(t) != 0)
+            return SF_E_NOMEM;
+        shash = str_hash(key->u.s.p, key->u.s.n);
+        sslot = str_probe(t, key->u.s.p, key->u.s.n, shash);
+        if (sslot->row)
+            return SF_E_EXISTS;
+    } else if (t->int_keys) {
         if ((t->nrows + 1) * 10 > (t->slots ? t->mask + 1 : 0) * 7 && int_index_grow(t) != 0)
             return SF_E_NOMEM;
         slot = int_probe(t, key->u.i);
@@ -152,7 +232,11 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
         }
     }
     t->nrows++;
-    if (slot) {
+    if (sslot) {
+        sslot->hash = shash;
+        sslot->len = (uint32_t)key->u.s.n;
+        sslot->row = (uint32_t)t->nrows;
+    } else if (slot) {
         slot->key = key->u.i;
         slot->row = (uint32_t)t->nrows;
     } else {
@@ -169,6 +253,12 @@ const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key)
         if (key->type != SF_INT)
             return NULL;
         const int_slot *s = int_probe(t, key->u.i);
+        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
+    }
+    if (t->sslots) {
+        if (key->type != SF_STRING)
+            return NULL;
+        const str_slot *s = str_probe(t, key->u.s.p, key->u.s.n, str_hash(key->u.s.p, key->u.s.n));
         return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
     }
     /* Encode on the stack: keys are short; a longer one takes the heap. */
@@ -197,6 +287,7 @@ void sf_join_table_free(sf_join_table *t)
         return;
     free(t->rows);
     free(t->slots);
+    free(t->sslots);
     sf_hmap_free(t->map);
     sf_arena_free(&t->strings);
     sf_buf_free(&t->key);

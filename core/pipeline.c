@@ -586,3 +586,10 @@ const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n)
 }
 
 sf_groups *sf_pipeline_groups(sf_pipeline *p) { return p->groups; }
+
+sf_groups *sf_pipeline_take_groups(sf_pipeline *p)
+{
+    sf_groups *g = p->groups;
+    p->groups = NULL;
+    return g;
+}

@@ -87,6 +87,10 @@ const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n);
 /* The combiner (borrowed; owned by p). */
 sf_groups *sf_pipeline_groups(sf_pipeline *p);
 
+/* Hands the combiner over: the caller owns it (sf_groups_free) and p has
+ * none after this; p must not process lines or rows any more. */
+sf_groups *sf_pipeline_take_groups(sf_pipeline *p);
+
 /* Keeps sample s among samples[0..*n) if it is among the first SF_MAX_SAMPLES
  * by (file, offset). Used to merge samples across ranks too. */
 void sf_samples_insert(sf_reject_sample *samples, size_t *n, const sf_reject_sample *s);

@@ -14,6 +14,20 @@ void sf_rows_init(sf_rows *r, size_t ncols)
     sf_arena_init(&r->mem, 0);
 }
 
+int sf_rows_reserve(sf_rows *r, size_t n)
+{
+    if (n <= r->cap)
+        return 0;
+    if (r->ncols && n > SIZE_MAX / r->ncols / sizeof(sf_value))
+        return SF_E_NOMEM;
+    sf_value *v = realloc(r->v, (n ? n : 1) * r->ncols * sizeof *v);
+    if (!v)
+        return SF_E_NOMEM;
+    r->v = v;
+    r->cap = n;
+    return 0;
+}
+
 sf_value *sf_rows_append(sf_rows *r)
 {
     if (r->n == r->cap) {
@@ -117,30 +131,166 @@ static int cmp_rows(const void *a, const void *b)
     return 0;
 }
 
+/* Normalized key prefixes.
+ *
+ * Each row gets PREFIX_BYTES of an order-preserving byte image of its
+ * leading sort keys, so almost every comparison is a few integer compares
+ * on data that sits next to the row number, instead of sf_value_cmp
+ * through a pointer per row (and another per string). Per key column: one
+ * byte, 0 for NULL (sf_value_cmp puts NULL first) and 1 otherwise, then for
+ * a non-NULL value its image: int64 and date big-endian with the sign bit
+ * flipped; bool one byte; a double's bits made monotone (negative: all bits
+ * flipped, else the sign bit; -0.0 as 0.0, every NaN as all ones, last, as
+ * sf_value_cmp has them); a string's bytes with each 0x00 written 0x00 0xFF
+ * and 0x00 0x00 after the last, so a string sorts before every longer one
+ * that starts with it and the next column can follow. A column whose
+ * non-NULL values are of more than one type (sf_value_cmp compares int64
+ * with double by value) ends the prefix. The image of the whole key list
+ * orders rows as the keys do, and cutting it at PREFIX_BYTES keeps that
+ * (weakly): prefix(a) < prefix(b) implies row a sorts first, and equal
+ * prefixes fall back to cmp_rows. */
+#define PREFIX_WORDS 4
+#define PREFIX_BYTES (8 * PREFIX_WORDS)
+
+typedef struct sort_item {
+    uint64_t k[PREFIX_WORDS]; /* big-endian words of the prefix */
+    size_t row;
+} sort_item;
+
+static int cmp_items(const void *a, const void *b)
+{
+    const sort_item *x = a, *y = b;
+    for (int w = 0; w < PREFIX_WORDS; w++) {
+        if (x->k[w] != y->k[w])
+            return x->k[w] < y->k[w] ? -1 : 1;
+    }
+    return cmp_rows(&x->row, &y->row);
+}
+
+/* Appends the big-endian bytes of v (width bytes) at b[*pos], as many as
+ * fit. */
+static void put_be(unsigned char *b, size_t *pos, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0 && *pos < PREFIX_BYTES; i--)
+        b[(*pos)++] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_byte(unsigned char *b, size_t *pos, unsigned char c)
+{
+    if (*pos < PREFIX_BYTES)
+        b[(*pos)++] = c;
+}
+
+/* The prefix of row x over the first nprefix keys, whose non-NULL values
+ * have types ktype[]. */
+static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_t nprefix,
+                        const sf_type *ktype)
+{
+    unsigned char b[PREFIX_BYTES] = {0};
+    size_t pos = 0;
+    for (size_t k = 0; k < nprefix && pos < PREFIX_BYTES; k++) {
+        const sf_value *v = &x[keys[k]];
+        b[pos++] = v->type != SF_NULL;
+        if (v->type == SF_NULL)
+            continue;
+        switch (ktype[k]) {
+        case SF_INT: put_be(b, &pos, (uint64_t)v->u.i ^ (1ull << 63), 8); break;
+        case SF_DATE: put_be(b, &pos, (uint32_t)v->u.date ^ (1u << 31), 4); break;
+        case SF_BOOL: put_be(b, &pos, (uint64_t)(v->u.b != 0), 1); break;
+        case SF_DOUBLE: {
+            double d = v->u.d == 0 ? 0.0 : v->u.d;
+            uint64_t bits;
+            memcpy(&bits, &d, sizeof bits);
+            if (d != d)
+                bits = UINT64_MAX;
+            else
+                bits = bits >> 63 ? ~bits : bits ^ (1ull << 63);
+            put_be(b, &pos, bits, 8);
+            break;
+        }
+        case SF_STRING:
+            for (size_t i = 0; i < v->u.s.n && pos < PREFIX_BYTES; i++) {
+                unsigned char c = (unsigned char)v->u.s.p[i];
+                b[pos++] = c;
+                if (c == 0)
+                    put_byte(b, &pos, 0xff);
+            }
+            put_byte(b, &pos, 0);
+            put_byte(b, &pos, 0);
+            break;
+        default: break;
+        }
+    }
+    for (int w = 0; w < PREFIX_WORDS; w++) {
+        uint64_t word = 0;
+        for (int i = 0; i < 8; i++)
+            word = word << 8 | b[8 * w + i];
+        it->k[w] = word;
+    }
+}
+
 int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
 {
     if (r->n < 2)
         return 0;
-    size_t *idx = malloc(r->n * sizeof *idx);
-    sf_value *sorted = malloc(r->n * r->ncols * sizeof *sorted);
-    if (!idx || !sorted) {
-        free(idx);
-        free(sorted);
+    sort_item *items = malloc(r->n * sizeof *items);
+    sf_type *ktype = malloc((nkeys ? nkeys : 1) * sizeof *ktype);
+    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
+    if (!items || !ktype || !tmp) {
+        free(items);
+        free(ktype);
+        free(tmp);
         return SF_E_NOMEM;
     }
-    for (size_t i = 0; i < r->n; i++)
-        idx[i] = i;
+    /* The keys that can go into the prefix: each column's one non-NULL
+     * type, up to the first mixed column, and at most as many as can
+     * contribute a byte. */
+    size_t nprefix = 0;
+    while (nprefix < nkeys && nprefix < PREFIX_BYTES) {
+        sf_type t = SF_NULL;
+        int mixed = 0;
+        for (size_t i = 0; i < r->n && !mixed; i++) {
+            sf_type vt = (sf_type)sf_rows_at(r, i)[keys[nprefix]].type;
+            if (vt != SF_NULL && t != SF_NULL && vt != t)
+                mixed = 1;
+            else if (vt != SF_NULL)
+                t = vt;
+        }
+        if (mixed)
+            break;
+        ktype[nprefix++] = t;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        items[i].row = i;
+        make_prefix(&items[i], sf_rows_at(r, i), keys, nprefix, ktype);
+    }
     sort_base = r->v;
     sort_ncols = r->ncols;
     sort_keys = keys;
     sort_nkeys = nkeys;
-    qsort(idx, r->n, sizeof *idx, cmp_rows);
-    for (size_t i = 0; i < r->n; i++)
-        memcpy(sorted + i * r->ncols, sf_rows_at(r, idx[i]), r->ncols * sizeof *sorted);
-    free(r->v);
-    free(idx);
-    r->v = sorted;
-    r->cap = r->n;
+    qsort(items, r->n, sizeof *items, cmp_items);
+    /* Rows move into place along the cycles of the permutation (row i
+     * takes row items[i].row), with one row of room instead of a second
+     * table: the peak memory of a sort is its items, not another copy of
+     * every row. A placed position is marked SIZE_MAX. */
+    size_t width = r->ncols * sizeof *tmp;
+    for (size_t i = 0; i < r->n; i++) {
+        if (items[i].row == SIZE_MAX || items[i].row == i)
+            continue;
+        memcpy(tmp, sf_rows_at(r, i), width);
+        size_t j = i;
+        while (items[j].row != i) {
+            size_t from = items[j].row;
+            memcpy(sf_rows_at(r, j), sf_rows_at(r, from), width);
+            items[j].row = SIZE_MAX;
+            j = from;
+        }
+        memcpy(sf_rows_at(r, j), tmp, width);
+        items[j].row = SIZE_MAX;
+    }
+    free(items);
+    free(ktype);
+    free(tmp);
     return 0;
 }
 

@@ -26,6 +26,11 @@ void sf_rows_init(sf_rows *r, size_t ncols);
 /* Row i (borrowed until the table changes size). */
 static inline sf_value *sf_rows_at(const sf_rows *r, size_t i) { return r->v + i * r->ncols; }
 
+/* Makes room for n rows in all (no-op when there is): a table whose size
+ * is known up front then holds exactly that, not up to twice as much.
+ * Returns 0 or SF_E_NOMEM (the table is unchanged). */
+int sf_rows_reserve(sf_rows *r, size_t n);
+
 /* Appends a row of NULLs and returns it, or NULL when out of memory. */
 sf_value *sf_rows_append(sf_rows *r);
 

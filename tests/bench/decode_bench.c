@@ -8,7 +8,9 @@
  * is decoded N times and the fastest pass is reported, which is the useful
  * number on a shared, noisy machine.
  *
- * usage: sf_bench_decode [--decoder fast|jansson] [--repeat N] [--limit LINES] FILE
+ * usage: sf_bench_decode [--decoder fast|jansson] [--repeat N] [--limit LINES]
+ *                        [--string-ids] FILE
+ * (--string-ids: user_id and item_id as strings, for `gen kpi --ids string`)
  * prints: FILE: decoder D: N lines (R rejected), B bytes, T s, X MB/s, Y ns/line
  *         (MB = 1e6 bytes of line text, newlines excluded)
  */
@@ -23,7 +25,7 @@
 
 #define BLOCK (16u << 20)
 
-static const sf_decode_field kpi_fields[] = {
+static sf_decode_field kpi_fields[] = {
     {"user_id", SF_INT, 0},   {"item_id", SF_INT, 1},          {"event_type", SF_STRING, 2},
     {"ts", SF_INT, 3},        {"props.price", SF_DOUBLE, 4},
 };
@@ -124,6 +126,8 @@ int main(int argc, char **argv)
             kind_name = argv[++i];
         else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
             repeat = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--string-ids") == 0)
+            kpi_fields[0].type = kpi_fields[1].type = SF_STRING;
         else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc)
             limit = strtoull(argv[++i], NULL, 10);
         else if (argv[i][0] != '-' && !path)
@@ -134,7 +138,8 @@ int main(int argc, char **argv)
     sf_decoder_kind kind;
     if (!path || repeat < 1 || sf_decoder_kind_parse(kind_name, &kind) != 0) {
         fprintf(stderr,
-                "usage: %s [--decoder fast|jansson] [--repeat N] [--limit LINES] FILE.jsonl\n",
+                "usage: %s [--decoder fast|jansson] [--repeat N] [--limit LINES] [--string-ids] "
+                "FILE.jsonl\n",
                 argv[0]);
         return 2;
     }

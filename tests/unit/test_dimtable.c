@@ -172,6 +172,21 @@ static void test_jsonl_string_key_and_strings_with_escapes(void **state)
     sf_join_table_free(t);
 }
 
+static void test_jsonl_dotted_column_name_is_a_literal_key(void **state)
+{
+    (void)state;
+    sf_job_column cols[2] = {{"id", SF_INT, 0, 0}, {"geo.country", SF_STRING, 1, 0}};
+    sf_job_input in = users(SF_FORMAT_JSONL);
+    in.columns = cols;
+    in.key_col = 0;
+    sf_join_table *t = load_ok(&in,
+        "{\"id\": 1, \"geo.country\": \"FR\", \"geo\": {\"country\": \"DE\"}}\n"
+        "{\"id\": 2, \"geo\": {\"country\": \"DE\"}}\n");
+    assert_str(&find_int(t, 1)[1], "FR");
+    assert_int_equal(find_int(t, 2)[1].type, SF_NULL);
+    sf_join_table_free(t);
+}
+
 static void test_jsonl_invalid_json_names_file_line_and_column(void **state)
 {
     (void)state;
@@ -384,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_jsonl_missing_and_null_fields_are_null),
         cmocka_unit_test(test_jsonl_blank_lines_crlf_and_bom_are_accepted),
         cmocka_unit_test(test_jsonl_string_key_and_strings_with_escapes),
+        cmocka_unit_test(test_jsonl_dotted_column_name_is_a_literal_key),
         cmocka_unit_test(test_jsonl_invalid_json_names_file_line_and_column),
         cmocka_unit_test(test_jsonl_line_that_is_not_an_object),
         cmocka_unit_test(test_jsonl_type_mismatch_names_column_and_types),

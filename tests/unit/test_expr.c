@@ -191,6 +191,24 @@ static void check_error(const char *text, int flags, int code, const char *want,
 
 /* ------------------------------------------------ precedence, assoc */
 
+static void test_slot_of_a_bare_column_and_minus_one_otherwise(void **state)
+{
+    (void)state;
+    sf_expr *e = parse_ok("ts", 0, __LINE__);
+    assert_int_equal(sf_expr_slot(e), S_TS);
+    sf_expr_free(e);
+    e = parse_ok("ts + 1", 0, __LINE__);
+    assert_int_equal(sf_expr_slot(e), -1);
+    sf_expr_free(e);
+    e = parse_ok("(props.price)", 0, __LINE__);
+    assert_int_equal(sf_expr_slot(e), S_PRICE);
+    sf_expr_free(e);
+    e = parse_ok("1", 0, __LINE__);
+    assert_int_equal(sf_expr_slot(e), -1);
+    sf_expr_free(e);
+    assert_int_equal(sf_expr_slot(NULL), -1);
+}
+
 static void test_mul_binds_tighter_than_add(void **state)
 {
     (void)state;
@@ -1334,6 +1352,7 @@ static void test_free_null_is_a_noop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_slot_of_a_bare_column_and_minus_one_otherwise),
         cmocka_unit_test(test_mul_binds_tighter_than_add),
         cmocka_unit_test(test_binary_operators_are_left_associative),
         cmocka_unit_test(test_unary_minus_binds_tighter_than_binary),

@@ -310,7 +310,7 @@ static void test_item_fields_have_types_and_ranges(void **state)
     (void)state;
     static const char *cats[] = {"electronics", "books", "clothing", "home",
                                  "sports", "toys", "beauty", "grocery"};
-    char buf[SF_GEN_LINE_MAX + 16], want[32];
+    char buf[SF_GEN_LINE_MAX + 16], want[SF_GEN_LINE_MAX + 16];
     long seen_cat[8] = {0};
     for (uint64_t i = 0; i < 20000; i++) {
         size_t n = gen_checked(sf_gen_kpi_item, &params, i, buf);
@@ -354,7 +354,53 @@ static void test_huge_counts_still_fit_the_line_limit(void **state)
         gen_checked(sf_gen_kpi_event, &p, i, buf);
         gen_checked(sf_gen_kpi_user, &p, i, buf);
         gen_checked(sf_gen_kpi_item, &p, i, buf);
+        p.string_ids = 1;
+        gen_checked(sf_gen_kpi_event, &p, i, buf);
+        gen_checked(sf_gen_kpi_user, &p, i, buf);
+        gen_checked(sf_gen_kpi_item, &p, i, buf);
+        p.string_ids = 0;
     }
+}
+
+static void test_string_ids_use_the_seed_format_and_match_the_tables(void **state)
+{
+    (void)state;
+    sf_gen_kpi_params p = params;
+    p.string_ids = 1;
+    char buf[SF_GEN_LINE_MAX + 16], want[SF_GEN_LINE_MAX + 16];
+    for (uint64_t i = 0; i < 2000; i++) {
+        size_t n = gen_checked(sf_gen_kpi_event, &p, i, buf);
+        json_t *doc = parse_line(buf, n);
+        const char *u = get_str(doc, "user_id"), *it = get_str(doc, "item_id");
+        assert_int_equal(strlen(u), 11);
+        assert_int_equal(strlen(it), 11);
+        assert_memory_equal(u, "user_", 5);
+        assert_memory_equal(it, "item_", 5);
+        assert_int_equal(strspn(u + 5, "0123456789"), 6);
+        assert_int_equal(strspn(it + 5, "0123456789"), 6);
+        /* The same draws as with numbers: only the text changes. */
+        size_t m = gen_checked(sf_gen_kpi_event, &params, i, want);
+        json_t *num = parse_line(want, m);
+        assert_int_equal(strtoull(u + 5, NULL, 10), get_int(num, "user_id"));
+        assert_int_equal(strtoull(it + 5, NULL, 10), get_int(num, "item_id"));
+        json_decref(num);
+        json_decref(doc);
+    }
+    size_t n = gen_checked(sf_gen_kpi_user, &p, 782, buf);
+    json_t *doc = parse_line(buf, n);
+    assert_string_equal(get_str(doc, "user_id"), "user_000783");
+    json_decref(doc);
+    n = gen_checked(sf_gen_kpi_item, &p, 54, buf);
+    doc = parse_line(buf, n);
+    assert_string_equal(get_str(doc, "item_id"), "item_000055");
+    json_decref(doc);
+    /* Past a million the number keeps all its digits. */
+    p.users = 5000000;
+    n = gen_checked(sf_gen_kpi_user, &p, 1234566, buf);
+    doc = parse_line(buf, n);
+    snprintf(want, sizeof want, "user_%d", 1234567);
+    assert_string_equal(get_str(doc, "user_id"), want);
+    json_decref(doc);
 }
 
 int main(void)
@@ -369,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_user_fields_have_types_and_ranges),
         cmocka_unit_test(test_item_fields_have_types_and_ranges),
         cmocka_unit_test(test_huge_counts_still_fit_the_line_limit),
+        cmocka_unit_test(test_string_ids_use_the_seed_format_and_match_the_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

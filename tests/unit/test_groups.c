@@ -386,6 +386,108 @@ static void test_count_distinct_exact_through_dense_mode(void **state)
     sf_groups_free(merged);
 }
 
+/* count_distinct of strings interns them into dense ids, which go to
+ * bitmaps once enough values were seen; ids are local to a table, so the
+ * merged counts must still be exact when the two tables met the strings in
+ * different orders. */
+static void test_count_distinct_of_strings_exact_through_ids_and_merges(void **state)
+{
+    const aggs *a = *state;
+    enum { NGROUPS = 5, PER_TABLE = 80000, NKINDS = 3000 };
+    static const char *const countries[NGROUPS] = {"A", "B", "C", "D", "E"};
+    static unsigned char seen[NGROUPS][NKINDS];
+    memset(seen, 0, sizeof seen);
+    sf_groups *parts[2], *merged = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(merged);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    uint64_t x = 777;
+    char kind[32];
+    for (int t = 0; t < 2; t++) {
+        parts[t] = sf_groups_new(a->defs, NAGGS);
+        assert_non_null(parts[t]);
+        for (int i = 0; i < PER_TABLE; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int grp = (int)((x >> 33) % NGROUPS);
+            /* Table 1 sees the kinds in the reverse order of table 0. */
+            int k = (int)((x >> 40) % (t == 0 ? 2000 : NKINDS));
+            if (t == 1)
+                k = NKINDS - 1 - k;
+            snprintf(kind, sizeof kind, "kind-%d", k);
+            in_row r = {countries[grp], 1, 1, 1, 1.0, 1, kind};
+            feed(parts[t], &r, &scratch);
+            seen[grp][k] = 1;
+        }
+    }
+    sf_buf rec = SF_BUF_INIT;
+    sf_error err;
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(sf_groups_prepare_export(parts[t]), 0);
+        for (size_t i = 0; i < sf_groups_count(parts[t]); i++) {
+            rec.n = 0;
+            assert_int_equal(sf_groups_export(parts[t], i, &rec), 0);
+            assert_int_equal(sf_groups_merge_record(merged, rec.p, rec.n, &err), 0);
+        }
+    }
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    for (int grp = 0; grp < NGROUPS; grp++) {
+        int64_t want = 0;
+        for (int k = 0; k < NKINDS; k++)
+            want += seen[grp][k];
+        assert_int_result(merged, countries[grp], A_KINDS, want);
+    }
+    sf_buf_free(&rec);
+    sf_arena_free(&scratch);
+    for (int t = 0; t < 2; t++)
+        sf_groups_free(parts[t]);
+    sf_groups_free(merged);
+}
+
+/* A table kept as the reduce table: the groups exported elsewhere are
+ * retired; the rest take merges as before, and a retired key refuses
+ * updates and records. */
+static void test_retired_groups_are_skipped_and_refuse_updates(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = table_of(a, small, 6);
+    long fr = group_of(g, "FR"), de = group_of(g, "DE");
+    assert_true(fr >= 0 && de >= 0);
+    size_t n = sf_groups_count(g);
+    sf_buf rec = SF_BUF_INIT;
+    assert_int_equal(sf_groups_export(g, (size_t)de, &rec), 0);
+    sf_groups_retire(g, (size_t)de);
+    sf_groups_retire(g, (size_t)de);
+    assert_int_equal(sf_groups_count(g), n);
+    assert_int_equal(sf_groups_live_count(g), n - 1);
+    assert_false(sf_groups_live(g, (size_t)de));
+    assert_true(sf_groups_live(g, (size_t)fr));
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_groups_merge_record(g, rec.p, rec.n, &err), SF_E_INVAL);
+    sf_value row[NCOLS] = {sf_string("DE", 2), sf_int(1), sf_double(1), sf_int(1),
+                           sf_string("a", 1)};
+    unsigned char key[64];
+    size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    assert_int_equal(sf_groups_update(g, key, klen, sf_groups_hash(key, klen), row, &scratch),
+                     SF_E_INVAL);
+    /* A live group still merges: FR twice over. */
+    sf_groups *other = table_of(a, small, 6);
+    rec.n = 0;
+    assert_int_equal(sf_groups_export(other, (size_t)group_of(other, "FR"), &rec), 0);
+    assert_int_equal(sf_groups_merge_record(g, rec.p, rec.n, &err), 0);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    sf_groups *once = table_of(a, small, 6);
+    assert_int_result(g, "FR", A_COUNT, 2 * result(once, "FR", A_COUNT).u.i);
+    assert_int_result(g, "FR", A_USERS, result(once, "FR", A_USERS).u.i);
+    sf_arena_free(&scratch);
+    sf_buf_free(&rec);
+    sf_groups_free(once);
+    sf_groups_free(other);
+    sf_groups_free(g);
+}
+
 static void test_count_distinct_is_per_group(void **state)
 {
     /* The same user in two groups counts once in each. */
@@ -757,6 +859,8 @@ int main(void)
         cmocka_unit_test(test_min_max_strings_are_copied_from_the_row),
         cmocka_unit_test(test_mean_of_int_and_double),
         cmocka_unit_test(test_count_distinct_counts_each_value_once),
+        cmocka_unit_test(test_count_distinct_of_strings_exact_through_ids_and_merges),
+        cmocka_unit_test(test_retired_groups_are_skipped_and_refuse_updates),
         cmocka_unit_test(test_count_distinct_is_per_group),
         cmocka_unit_test(test_count_distinct_exact_through_dense_mode),
         cmocka_unit_test(test_null_inputs_are_skipped),

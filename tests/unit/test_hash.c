@@ -42,6 +42,23 @@ static void test_hash_values_are_fixed_across_builds(void **state)
     assert_int_equal(sf_hash_u64(0), 0x794a6348269ec044ull);
 }
 
+/* Every tail length (0..7 bytes after the words) at three alignments, as
+ * one fixed digest: the tail is loaded with overlapping words, which must
+ * give what a byte loop gives. */
+static void test_hash_of_every_length_and_alignment_is_fixed(void **state)
+{
+    (void)state;
+    unsigned char b[64];
+    for (int i = 0; i < 64; i++)
+        b[i] = (unsigned char)(i * 37 + 11);
+    uint64_t acc = 0;
+    for (int n = 0; n <= 40; n++) {
+        for (int off = 0; off < 3; off++)
+            acc = acc * 31 + sf_hash_bytes(b + off, (size_t)n, (uint64_t)n * 7);
+    }
+    assert_int_equal(acc, 0x11147ce7c21498a6ull);
+}
+
 static void test_hash_depends_on_length_seed_and_every_byte(void **state)
 {
     (void)state;
@@ -356,6 +373,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_same_bytes_same_value_at_any_alignment),
         cmocka_unit_test(test_hash_values_are_fixed_across_builds),
+        cmocka_unit_test(test_hash_of_every_length_and_alignment_is_fixed),
         cmocka_unit_test(test_hash_depends_on_length_seed_and_every_byte),
         cmocka_unit_test(test_hash_of_sequential_decimal_strings_spreads),
         cmocka_unit_test(test_hash_u64_of_sequential_integers_spreads),

@@ -86,6 +86,49 @@ static void test_find_by_string_key_with_key_in_middle_column(void **state)
     sf_join_table_free(t);
 }
 
+/* Many string keys through index growth: every one is found with its own
+ * row, keys that differ in one byte, a NUL or the length are not confused,
+ * and an int never matches a string key. */
+static void test_many_string_keys_through_growth(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    sf_join_table *t = sf_join_table_new(2, 0);
+    char k[32];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(k, sizeof k, "user_%06d", i);
+        sf_value row[2] = {sf_string(k, (size_t)n), sf_int(i)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    sf_value nul[2] = {sf_string("user_000001\0", 12), sf_int(-1)};
+    assert_int_equal(sf_join_table_add(t, nul), 0);
+    sf_value dup[2] = {sf_string("user_000007", 11), sf_int(-2)};
+    assert_int_equal(sf_join_table_add(t, dup), SF_E_EXISTS);
+    sf_value intkey[2] = {sf_int(5), sf_int(-3)};
+    assert_int_equal(sf_join_table_add(t, intkey), SF_E_INVAL);
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(k, sizeof k, "user_%06d", i);
+        sf_value key = sf_string(k, (size_t)n);
+        const sf_value *r = sf_join_table_find(t, &key);
+        assert_non_null(r);
+        assert_int_equal(r[1].u.i, i);
+        key = sf_string(k, (size_t)n - 1); /* every key has 6 digits */
+        assert_null(sf_join_table_find(t, &key));
+        k[n - 1] = (char)(k[n - 1] == '9' ? 'x' : k[n - 1] + 1);
+        key = sf_string(k, (size_t)n);
+        r = sf_join_table_find(t, &key);
+        assert_true(r == NULL || r[1].u.i == i + 1);
+    }
+    sf_value key = sf_string("user_000001\0", 12);
+    assert_int_equal(sf_join_table_find(t, &key)[1].u.i, -1);
+    key = sf_string("user_000001", 11);
+    assert_int_equal(sf_join_table_find(t, &key)[1].u.i, 1);
+    key = sf_int(1);
+    assert_null(sf_join_table_find(t, &key));
+    assert_int_equal(sf_join_table_rows(t), N + 1);
+    sf_join_table_free(t);
+}
+
 static void test_string_key_longer_than_64_bytes(void **state)
 {
     (void)state;
@@ -193,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_find_by_int_key_returns_the_whole_row),
         cmocka_unit_test(test_int_key_does_not_match_equal_double_or_string),
         cmocka_unit_test(test_find_by_string_key_with_key_in_middle_column),
+        cmocka_unit_test(test_many_string_keys_through_growth),
         cmocka_unit_test(test_string_key_longer_than_64_bytes),
         cmocka_unit_test(test_duplicate_key_is_exists_and_keeps_first_row),
         cmocka_unit_test(test_null_key_is_invalid_and_not_added),

@@ -318,9 +318,78 @@ static void test_sort_of_empty_and_single_row_tables(void **state)
     sf_rows_free(&r);
 }
 
+/* The sorted table is in the order of sf_value_cmp over the keys and then
+ * every column, on values built to trip a key prefix: strings that share
+ * their first 30 bytes, differ only in a trailing NUL or in length, NULLs,
+ * negative and huge int64s, dates before 1970, bools, and doubles (0.0 and
+ * -0.0, infinities and NaN among them). */
+static void test_sort_agrees_with_value_order_on_prefix_edge_cases(void **state)
+{
+    (void)state;
+    static const char *strs[] = {"", "a", "a\0", "a\0b", "ab", "\xff", "user_000123",
+                                 "user_000124", "user_0001234",
+                                 "0123456789012345678901234567890a",
+                                 "0123456789012345678901234567890b",
+                                 "0123456789012345678901234567890"};
+    static const size_t lens[] = {0, 1, 2, 3, 2, 1, 11, 11, 12, 32, 32, 31};
+    const size_t ns = sizeof lens / sizeof lens[0];
+    sf_rows r;
+    sf_rows_init(&r, 5);
+    uint64_t x = 12345;
+    for (size_t i = 0; i < 600; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        sf_value v[5];
+        v[0] = d % 7 == 0 ? sf_null() : sf_bool((int)(d & 1));
+        v[1] = d % 11 == 0 ? sf_null() : sf_date((int32_t)(d % 5) - 2);
+        v[2] = d % 13 == 0 ? sf_null() : sf_string(strs[(d >> 4) % ns], lens[(d >> 4) % ns]);
+        static const int64_t ints[] = {INT64_MIN, -1, 0, 1, INT64_MAX, 256, -256};
+        v[3] = d % 17 == 0 ? sf_null() : sf_int(ints[(d >> 8) % 7]);
+        static const double dbls[] = {-0.0, 0.0, -1.5, 2.5, 1e300, -1e-300};
+        v[4] = (d >> 12) % 9 == 0   ? sf_double(NAN)
+               : (d >> 12) % 9 == 1 ? sf_double((d >> 16) & 1 ? INFINITY : -INFINITY)
+                                    : sf_double(dbls[(d >> 14) % 6]);
+        set_row(&r, v);
+    }
+    const int orders[][5] = {{0, 1, 2, 3, 4}, {2, 3, 0, 1, 4}, {3, 1, 4, 2, 0}, {4, 2, 0, 1, 3}};
+    for (size_t o = 0; o < 4; o++) {
+        assert_int_equal(sf_rows_sort(&r, orders[o], 5), 0);
+        for (size_t i = 1; i < r.n; i++) {
+            const sf_value *a = sf_rows_at(&r, i - 1), *b = sf_rows_at(&r, i);
+            int c = 0;
+            for (size_t k = 0; k < 5 && c == 0; k++)
+                c = sf_value_cmp(&a[orders[o][k]], &b[orders[o][k]]);
+            assert_true(c <= 0);
+        }
+    }
+    sf_rows_free(&r);
+}
+
+static void test_reserve_holds_exactly_and_keeps_rows(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    sf_value a[2] = {sf_int(1), sf_string("x", 1)};
+    set_row(&r, a);
+    assert_int_equal(sf_rows_reserve(&r, 1000), 0);
+    assert_int_equal(r.cap, 1000);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(sf_rows_at(&r, 0)[0].u.i, 1);
+    for (int i = 1; i < 1000; i++)
+        assert_non_null(sf_rows_append(&r));
+    assert_int_equal(r.cap, 1000);
+    assert_int_equal(sf_rows_reserve(&r, 10), 0); /* never shrinks */
+    assert_int_equal(r.cap, 1000);
+    assert_int_equal(r.n, 1000);
+    sf_rows_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reserve_holds_exactly_and_keeps_rows),
+        cmocka_unit_test(test_sort_agrees_with_value_order_on_prefix_edge_cases),
         cmocka_unit_test(test_append_gives_a_row_of_nulls),
         cmocka_unit_test(test_keep_string_copies_into_the_table),
         cmocka_unit_test(test_encode_and_append_record_round_trip_every_type),
