@@ -161,8 +161,12 @@ static int table_emit(table *t, emitter *e, const sf_hive_parts *kv, uint64_t *l
                                     t->src->file, (long long)sf_csv_reader_line(t->csv), nf,
                                     t->ncols);
             em_partition(e, kv);
-            for (size_t c = 0; c < nf; c++)
-                em_field(e, f[c].p, f[c].n);
+            for (size_t c = 0; c < nf; c++) {
+                if (f[c].n == 0 && !f[c].quoted)
+                    em_sep(e); /* NULL stays an empty field, "" stays "" */
+                else
+                    em_field(e, f[c].p, f[c].n);
+            }
             em_end(e);
             (*left)--;
         }

@@ -110,8 +110,12 @@ static void csv_separate(sf_csv_writer *w)
     w->row_open = 1;
 }
 
+/* The empty string is quoted ("") so that an empty field means NULL only:
+ * loaders (DuckDB, Spark, pandas) read an empty field as NULL. */
 static int csv_needs_quotes(const char *p, size_t n)
 {
+    if (n == 0)
+        return 1;
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
         if (c == ',' || c == '"' || c == '\n' || c == '\r')

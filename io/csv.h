@@ -1,9 +1,11 @@
 /* csv.h - RFC 4180 CSV: a buffered writer and an in-memory reader.
  *
  * Writer: fields are separated by ',' and rows end in '\n'; a field is quoted
- * when it contains ',', '"', '\r' or '\n' (quotes doubled inside). Values
- * print as: NULL -> empty field, bool -> true/false, int64 -> decimal,
- * double -> sf_fmt_double, date -> YYYY-MM-DD, string -> its bytes.
+ * when it is empty or contains ',', '"', '\r' or '\n' (quotes doubled
+ * inside). Values print as: NULL -> empty field (the only empty field),
+ * bool -> true/false, int64 -> decimal, double -> sf_fmt_double, date ->
+ * YYYY-MM-DD, string -> its bytes, the empty string as "" - so NULL and ""
+ * stay apart, as RFC 4180 allows and loaders (DuckDB, Spark) read them.
  * Reader: parses a whole buffer (e.g. a broadcast dimension table), accepts
  * '\n' or "\r\n" row ends and quoted fields with embedded newlines.
  */
@@ -27,7 +29,7 @@ int sf_csv_writer_open(sf_csv_writer **out, const char *path, sf_error *err);
 void sf_csv_write_field(sf_csv_writer *w, const char *p, size_t n);
 void sf_csv_write_value(sf_csv_writer *w, const sf_value *v);
 
-/* 1 if a field with these bytes must be quoted (',', '"', CR or LF). */
+/* 1 if a field with these bytes must be quoted (empty, ',', '"', CR or LF). */
 int sf_csv_needs_quotes(const char *p, size_t n);
 
 /* Ends the current row. */

@@ -92,6 +92,12 @@ int sf_h5_fail(sf_error *err, int code, const char *fmt, ...)
 
 int sf_h5_check_columns(size_t ncols, const char *const *names, sf_error *err)
 {
+    if (ncols > SF_H5_MAX_COLUMNS)
+        return sf_error_set(err, SF_E_INVAL,
+                            "HDF5 output takes at most %d columns (their names are an attribute "
+                            "of the table, which an HDF5 object header holds up to 64 KiB); this "
+                            "table has %zu: write it with --format csv or --format parquet",
+                            SF_H5_MAX_COLUMNS, ncols);
     for (size_t i = 0; i < ncols; i++) {
         if (!names[i] || !names[i][0])
             return sf_error_set(err, SF_E_INVAL, "column %zu has an empty name", i + 1);

@@ -58,10 +58,20 @@ void sf_h5_options_init(sf_h5_options *opt);
  * "gzip:N" with N in 0..9. Returns 0, or SF_E_INVAL with err quoting text. */
 int sf_h5_parse_compression(const char *text, sf_h5_options *opt, sf_error *err);
 
-/* Checks that names can be stored together: none empty, no two equal, and
- * none equal to another's "<name>.valid". Writers call it; a job can call it
- * at plan time to fail before reading data. Returns 0 or SF_E_INVAL naming
- * the column(s). */
+/* The most columns an HDF5 table can have. The table attributes "columns"
+ * and "types" are arrays of variable-length strings (16 bytes an element in
+ * the attribute message); an attribute message of the default (compact)
+ * object header holds at most 64 KiB, which is 4091 elements with the
+ * message's own header (tests/unit/test_h5file.c writes 4091 and sees 4092
+ * fail in the library). */
+#define SF_H5_MAX_COLUMNS 4091
+
+/* Checks that names can be stored together: at most SF_H5_MAX_COLUMNS of
+ * them (checked first, so a wide table is refused at once with an error
+ * that names the count and the limit and suggests CSV or Parquet), none
+ * empty, no two equal, and none equal to another's "<name>.valid". Writers
+ * call it; a job can call it at plan time to fail before reading data.
+ * Returns 0 or SF_E_INVAL naming the column(s). */
 int sf_h5_check_columns(size_t ncols, const char *const *names, sf_error *err);
 
 /* ---- per-partition file writer ---- */

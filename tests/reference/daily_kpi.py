@@ -195,7 +195,7 @@ def csv_field(v):
     if isinstance(v, float):
         return repr(v)
     s = str(v)
-    if any(c in s for c in ',"\r\n'):
+    if s == "" or any(c in s for c in ',"\r\n'):
         return '"' + s.replace('"', '""') + '"'
     return s
 

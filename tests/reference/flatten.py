@@ -243,15 +243,19 @@ def widen(a, b):
 
 
 def typed_text(v, t):
+    """The CSV text of v in a column of type t; None for null."""
     if v is None:
-        return ""
+        return None
     if t == "double" and isinstance(v, int) and not isinstance(v, bool):
         return repr(float(v))
     return text_of(v)
 
 
 def csv_field(text):
-    if any(c in text for c in ',"\r\n'):
+    # null is the only empty field; the empty string is written "".
+    if text is None:
+        return ""
+    if text == "" or any(c in text for c in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
 

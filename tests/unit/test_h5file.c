@@ -211,6 +211,99 @@ static void test_check_columns_rejects_empty_duplicate_and_valid_suffix(void **s
     assert_non_null(strstr(err.msg, "'rev'"));
 }
 
+/* SF_H5_MAX_COLUMNS + 1 distinct names "c0", "c1", ... (static storage). */
+static const char *const *wide_names(void)
+{
+    static char text[SF_H5_MAX_COLUMNS + 1][8];
+    static const char *names[SF_H5_MAX_COLUMNS + 1];
+    for (size_t i = 0; i <= SF_H5_MAX_COLUMNS; i++) {
+        snprintf(text[i], sizeof text[i], "c%zu", i);
+        names[i] = text[i];
+    }
+    return names;
+}
+
+static void test_check_columns_refuses_one_past_the_limit_naming_count_and_formats(void **state)
+{
+    (void)state;
+    const char *const *names = wide_names();
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_h5_check_columns(SF_H5_MAX_COLUMNS, names, &err), 0);
+    assert_int_equal(sf_h5_check_columns(SF_H5_MAX_COLUMNS + 1, names, &err), SF_E_INVAL);
+    assert_non_null(strstr(err.msg, "at most 4091 columns"));
+    assert_non_null(strstr(err.msg, "has 4092"));
+    assert_non_null(strstr(err.msg, "--format csv or --format parquet"));
+    /* The count is checked before the names (no quadratic scan first). */
+    const char *const dup[SF_H5_MAX_COLUMNS + 1] = {"same", "same"};
+    assert_int_equal(sf_h5_check_columns(SF_H5_MAX_COLUMNS + 1, dup, &err), SF_E_INVAL);
+    assert_non_null(strstr(err.msg, "has 4092"));
+}
+
+/* The limit is the library's: the table attributes of SF_H5_MAX_COLUMNS
+ * columns are written and read back, one more column is refused by HDF5. */
+static void test_table_attrs_hold_exactly_the_max_columns(void **state)
+{
+    (void)state;
+    const char *const *names = wide_names();
+    static sf_type types[SF_H5_MAX_COLUMNS + 1];
+    for (size_t i = 0; i <= SF_H5_MAX_COLUMNS; i++)
+        types[i] = SF_STRING;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    sf_error err;
+    sf_error_clear(&err);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    assert_int_equal(sf_h5_table_attrs(f, SF_H5_MAX_COLUMNS, names, types, 7, "t", &err), 0);
+    hid_t a = H5Aopen(f, "columns", H5P_DEFAULT);
+    assert_true(a >= 0);
+    hid_t sp = H5Aget_space(a);
+    hsize_t dim = 0;
+    assert_int_equal(H5Sget_simple_extent_dims(sp, &dim, NULL), 1);
+    assert_int_equal(dim, SF_H5_MAX_COLUMNS);
+    H5Sclose(sp);
+    H5Aclose(a);
+    H5Fclose(f);
+
+    f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    assert_int_equal(sf_h5_table_attrs(f, SF_H5_MAX_COLUMNS + 1, names, types, 7, "t", &err),
+                     SF_E_IO);
+    assert_non_null(strstr(err.msg, "'columns'"));
+    H5Fclose(f);
+    H5Eset_auto2(H5E_DEFAULT, (H5E_auto2_t)H5Eprint2, stderr);
+}
+
+/* The writer at the limit makes a file; one column more is refused at
+ * open, before any row is buffered. */
+static void test_writer_takes_max_columns_and_refuses_one_more_at_open(void **state)
+{
+    (void)state;
+    const char *const *names = wide_names();
+    static sf_type types[SF_H5_MAX_COLUMNS + 1];
+    static sf_value row[SF_H5_MAX_COLUMNS + 1];
+    for (size_t i = 0; i <= SF_H5_MAX_COLUMNS; i++) {
+        types[i] = SF_INT;
+        row[i] = sf_int((int64_t)i);
+    }
+    sf_h5_options opt;
+    sf_h5_options_init(&opt);
+    sf_h5_writer *w = open_writer(SF_H5_MAX_COLUMNS, names, types, &opt);
+    append(w, row);
+    close_ok(w, 1);
+    hid_t f = open_file();
+    assert_true(has_link(f, "c4090"));
+    H5Fclose(f);
+
+    sf_error err;
+    sf_error_clear(&err);
+    w = NULL;
+    assert_int_equal(sf_h5_writer_open(&w, path, SF_H5_MAX_COLUMNS + 1, names, types, &opt, &err),
+                     SF_E_INVAL);
+    assert_null(w);
+    assert_non_null(strstr(err.msg, "has 4092"));
+}
+
 static void test_link_name_escapes_slash_percent_and_dot(void **state)
 {
     (void)state;
@@ -739,6 +832,9 @@ int main(void)
         cmocka_unit_test(test_parse_compression_accepts_none_gzip_and_levels),
         cmocka_unit_test(test_parse_compression_rejects_bad_text),
         cmocka_unit_test(test_check_columns_rejects_empty_duplicate_and_valid_suffix),
+        cmocka_unit_test(test_check_columns_refuses_one_past_the_limit_naming_count_and_formats),
+        cmocka_unit_test(test_table_attrs_hold_exactly_the_max_columns),
+        cmocka_unit_test(test_writer_takes_max_columns_and_refuses_one_more_at_open),
         cmocka_unit_test(test_link_name_escapes_slash_percent_and_dot),
         cmocka_unit_test(test_each_type_has_its_documented_hdf5_type),
         cmocka_unit_test(test_values_are_stored_in_row_order),
