@@ -17,11 +17,11 @@
 /* A line the pipeline rejected, as --mode says: spilled for
  * _bad_records (permissive), only counted (dropmalformed), or the end of
  * the run with FILE:LINE:COLUMN (failfast). */
-static int bad_line(sf_run *R, int file, uint64_t offset, const char *text, size_t len)
+static int bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offset,
+                    const char *text, size_t len)
 {
-    const char *msg;
-    int reason = sf_pipeline_last_reject(R->pipe, &msg);
-    const char *why = sf_reject_reason_name((sf_reject_reason)reason);
+    const char *msg = v->msg;
+    const char *why = sf_reject_reason_name(v->reason);
     const char *path = R->life.inputs.paths[file];
     if (R->o->mode == SF_MODE_FAILFAST) {
         uint64_t before = 0;
@@ -73,14 +73,14 @@ static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t 
 {
     sf_run *R = ctx;
     struct sf_run_acct *a = &R->acct[file];
-    uint64_t rejected = sf_pipeline_counts(R->pipe)->rows_rejected;
     a->lines++;
     a->blank += len == 0;
     R->cur_line++;
-    int rc = sf_pipeline_push(R->pipe, line, len, file, offset);
-    if (!rc && sf_pipeline_counts(R->pipe)->rows_rejected != rejected) {
+    sf_line_verdict v;
+    int rc = sf_pipeline_push_line(R->pipe, line, len, file, offset, &v);
+    if (!rc && v.rejected) {
         a->rejected++;
-        rc = bad_line(R, file, offset, line, len);
+        rc = bad_line(R, &v, file, offset, line, len);
     }
     return rc;
 }
@@ -92,7 +92,8 @@ static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
     R->acct[file].rejected++;
     R->cur_line++;
     sf_pipeline_reject(R->pipe, file, offset, SF_REJ_LINE_TOO_LONG, msg);
-    return bad_line(R, file, offset, "", 0);
+    sf_line_verdict v = {1, SF_REJ_LINE_TOO_LONG, msg};
+    return bad_line(R, &v, file, offset, "", 0);
 }
 
 static int run_chunk_begin(void *ctx, size_t chunk)

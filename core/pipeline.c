@@ -341,6 +341,17 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
     return p->emit(p->emit_ctx, hash, p->rec.p, p->rec.n);
 }
 
+int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file,
+                          uint64_t offset, sf_line_verdict *v)
+{
+    uint64_t before = p->counts.rows_rejected;
+    int rc = sf_pipeline_push(p, line, len, file, offset);
+    v->rejected = p->counts.rows_rejected != before;
+    v->reason = v->rejected ? (sf_reject_reason)p->last_reason : (sf_reject_reason)0;
+    v->msg = v->rejected ? p->last_msg : "";
+    return rc;
+}
+
 /* ---- flattened fact input ---- */
 
 /* The reference's description of a value in a type-mismatch message. */

@@ -69,6 +69,21 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
  * Bad lines are counted, not errors. Returns 0 or SF_E_NOMEM. */
 int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset);
 
+/* What became of one line pushed with sf_pipeline_push_line(). */
+typedef struct sf_line_verdict {
+    int rejected;            /* 1: the line was rejected (and counted as such) */
+    sf_reject_reason reason; /* why, when rejected */
+    const char *msg;         /* the message, when rejected: borrowed until the next
+                              * line is pushed or rejected; "" otherwise */
+} sf_line_verdict;
+
+/* sf_pipeline_push() that also returns the line's verdict in *v, so a
+ * caller handles a bad line (spills it, stops the run) from what this call
+ * says instead of asking the pipeline afterwards. Returns what
+ * sf_pipeline_push() returns; *v is filled in either case. */
+int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file,
+                          uint64_t offset, sf_line_verdict *v);
+
 /* Counts a line that was read but never reached the decoder (e.g. one over
  * --max-line-bytes) as read and rejected. */
 void sf_pipeline_reject(sf_pipeline *p, int file, uint64_t offset, sf_reject_reason reason,

@@ -564,6 +564,25 @@ static void test_bad_value_in_any_exploded_row_rejects_the_whole_line(void **sta
     check_explode_identity(c);
 }
 
+static void test_push_line_returns_each_lines_verdict(void **state)
+{
+    fixture *f = *state;
+    const char *good = "{\"uid\":1,\"items\":[{\"sku\":\"a\",\"qty\":1}]}";
+    const char *bad = "{\"uid\":1,\"items\":[{\"sku\":\"b\",\"qty\":\"x\"}]}";
+    sf_line_verdict v;
+    assert_int_equal(sf_pipeline_push_line(f->p, bad, strlen(bad), 0, 0, &v), 0);
+    assert_int_equal(v.rejected, 1);
+    assert_int_equal(v.reason, SF_REJ_TYPE_MISMATCH);
+    assert_string_equal(v.msg, "items.qty: expected int64, got string \"x\"");
+    /* the next line's verdict does not carry the last reject over */
+    assert_int_equal(sf_pipeline_push_line(f->p, good, strlen(good), 0, 100, &v), 0);
+    assert_int_equal(v.rejected, 0);
+    assert_string_equal(v.msg, "");
+    assert_int_equal(sf_pipeline_push_line(f->p, "", 0, 0, 200, &v), 0);
+    assert_int_equal(v.rejected, 0);
+    assert_int_equal(sf_pipeline_counts(f->p)->rows_rejected, 1);
+}
+
 static void test_explosion_over_the_row_limit_is_rejected(void **state)
 {
     fixture *f = *state;
@@ -671,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_free_null_is_a_no_op),
         X(test_exploded_line_counts_once_by_its_first_row),
         X(test_bad_value_in_any_exploded_row_rejects_the_whole_line),
+        X(test_push_line_returns_each_lines_verdict),
         X(test_explosion_over_the_row_limit_is_rejected),
         X(test_flattened_values_convert_like_the_decoders),
         X(test_undeclared_fields_never_reject_a_flattened_line),
