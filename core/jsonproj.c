@@ -313,32 +313,11 @@ static inline const unsigned char *skip_ws(const unsigned char *s, const unsigne
     return s;
 }
 
-/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0 for a
- * stray continuation byte, an overlong form, a UTF-16 surrogate, a code point
- * above U+10FFFF or a sequence cut by the end of the line: the same rules as
- * jansson's utf8_check_first/utf8_check_full. */
+/* The UTF-8 rules are jansson's utf8_check_first/utf8_check_full: no
+ * overlong forms, no surrogates, nothing above U+10FFFF (sf_utf8_seq). */
 static inline size_t utf8_seq(const unsigned char *s, const unsigned char *e)
 {
-    unsigned c = s[0];
-    size_t avail = (size_t)(e - s);
-    if (c < 0xC2)
-        return 0;
-    if (c < 0xE0)
-        return avail >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        if (avail < 3)
-            return 0;
-        unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (c < 0xF5) {
-        if (avail < 4)
-            return 0;
-        unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4
-                                                                                           : 0;
-    }
-    return 0;
+    return sf_utf8_seq(s, (size_t)(e - s));
 }
 
 /* jansson validates every byte it reads as UTF-8, wherever it is. For a byte
