@@ -215,7 +215,14 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
     }
     o->fo.explode = o->explode;
     if (!o->compression)
-        o->compression = strcmp(o->format, "parquet") == 0 ? "snappy" : "gzip:4";
+        o->compression = strcmp(o->format, "parquet") == 0 ? "snappy"
+                         : strcmp(o->format, "csv") == 0 ? "none" : "gzip:4";
+    if (strcmp(o->format, "csv") == 0) {
+        sf_csv_options check;
+        sf_error err = {0};
+        if (sf_csv_parse_compression(o->compression, &check, &err) != 0)
+            return sf_cli_usage_error(usage, "--compression: %s", err.msg);
+    }
     if (strcmp(o->format, "parquet") == 0) {
         sf_parquet_options check;
         sf_parquet_options_init(&check);
