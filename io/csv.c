@@ -71,7 +71,7 @@ int sf_csv_parse_compression(const char *text, sf_csv_options *opt, sf_error *er
         return 0;
     }
     return sf_error_set(err, SF_E_INVAL,
-                        "--compression '%s' for csv: must be none, gzip, gzip:N (N in 1..9), "
+                        "'%s' is not a csv codec: must be none, gzip, gzip:N (N in 1..9), "
                         "zstd or zstd:N (N in 1..22)", text);
 }
 
