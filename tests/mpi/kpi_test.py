@@ -731,6 +731,19 @@ def cmd_csv_compressed(args):
                               % (out, n, rows))
             if n is not None:
                 log("  DuckDB read_csv('**/*.csv.gz', hive_partitioning=true): %d rows" % n)
+            # append keeps the compression suffix last: part-NNNNN-RUNID.csv.gz
+            run(engine_run(args, args.np, inputs, out,
+                           ["--chunk-size", "64K", "--compression", comp, "--write-mode",
+                            "append"]))
+            again = data_files(out)
+            if len(again) != 2 * len(files) or not all(f.endswith(ext) for f in again):
+                raise Failure("--write-mode append with --compression %s: %d files before, "
+                              "now %s" % (comp, len(files), again[:6]))
+            text = run([args.shardflow, "cat", out])[1]
+            if text.count(b"\n") - 1 != 2 * rows:
+                raise Failure("cat after append prints %d rows, want %d"
+                              % (text.count(b"\n") - 1, 2 * rows))
+            log("  append: %d %s files, cat prints both runs' rows" % (len(again), ext))
     bad = os.path.join(d["base"], "csvz_n%d_bad" % args.np)
     rc, _, err = run(engine_run(args, 1, inputs, bad, ["--compression", "snappy"]),
                      expect_ok=False)
