@@ -84,6 +84,8 @@ static int plan(fl *F)
         F->h5opt.job = "flatten";
         rc = sf_h5_parse_compression(F->o->compression, &F->h5opt, &F->err);
     }
+    if (!rc && F->fmt == SF_TABLE_CSV)
+        rc = sf_csv_parse_compression(F->o->compression, &F->csvopt, &F->err);
     sf_parquet_options_init(&F->pqopt);
     if (!rc && F->fmt == SF_TABLE_PARQUET) {
         /* Many partition files can be open at once (one per partition value

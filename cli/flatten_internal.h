@@ -102,6 +102,7 @@ typedef struct fl {
     int digits; /* of part numbers */
     /* output */
     sf_h5_options h5opt;
+    sf_csv_options csvopt;    /* CSV compression (plain, gzip, zstd) */
     sf_parquet_options pqopt; /* codec, row groups, key-value metadata (pq_kv_*) */
     const char *pq_kv_keys[3], *pq_kv_values[3];
     /* passes */

@@ -45,7 +45,8 @@ const char *const sf_flatten_usage =
     "  --format csv|hdf5|parquet  output format (default csv; hdf5 and parquet\n"
     "                        columns are typed)\n"
     "  --compression C       hdf5: none, gzip or gzip:N (default gzip:4); parquet:\n"
-    "                        none, snappy (default), gzip[:N] or zstd[:N]\n"
+    "                        none, snappy (default), gzip[:N] or zstd[:N]; csv:\n"
+    "                        none (default), gzip[:N] or zstd[:N] (.csv.gz / .csv.zst)\n"
     "  --row-group-size R    parquet: rows, bytes (64MiB) or ROWS,BYTES per row\n"
     "                        group (default 1048576 rows or 16 MiB)\n"
     "  --write-mode MODE     error (default), overwrite, overwrite-partitions (replace\n"
@@ -215,7 +216,14 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
     }
     o->fo.explode = o->explode;
     if (!o->compression)
-        o->compression = strcmp(o->format, "parquet") == 0 ? "snappy" : "gzip:4";
+        o->compression = strcmp(o->format, "parquet") == 0 ? "snappy"
+                         : strcmp(o->format, "csv") == 0 ? "none" : "gzip:4";
+    if (strcmp(o->format, "csv") == 0) {
+        sf_csv_options check;
+        sf_error err = {0};
+        if (sf_csv_parse_compression(o->compression, &check, &err) != 0)
+            return sf_cli_usage_error(usage, "--compression: %s", err.msg);
+    }
     if (strcmp(o->format, "parquet") == 0) {
         sf_parquet_options check;
         sf_parquet_options_init(&check);

@@ -147,10 +147,10 @@ static int open_part(fl *F, part **out)
     int rc;
     if (F->o->single_file)
         rc = sf_buf_printf(&rel, "_pieces/piece-%0*zu.%s", F->digits, F->chunk,
-                           sf_table_format_ext(F->fmt));
+                           sf_table_file_ext(F->fmt, &F->csvopt));
     else
         rc = sf_buf_printf(&rel, "%.*s%spart-%0*zu.%s", (int)F->dir.n, dir, F->dir.n ? "/" : "",
-                           F->digits, F->chunk, sf_table_format_ext(F->fmt));
+                           F->digits, F->chunk, sf_table_file_ext(F->fmt, &F->csvopt));
     char *path = NULL;
     if (!rc) {
         size_t n = strlen(F->life.stage.tmpdir) + rel.n + 2;
@@ -169,7 +169,7 @@ static int open_part(fl *F, part **out)
     /* CSV pieces of --single-file are headless: the header is written once
      * (Parquet pieces are whole files whose row groups are copied). */
     sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, &F->h5opt, !F->o->single_file,
-                              &F->pqopt};
+                              &F->pqopt, &F->csvopt};
     if (!rc)
         rc = sf_table_writer_open(&p->w, F->fmt, path, &schema, &F->err);
     free(path);
@@ -365,7 +365,7 @@ static int assemble_single(fl *F)
     char *path = malloc(n), *piece = malloc(n);
     if (!path || !piece)
         MPI_Abort(F->comm, 1);
-    const char *ext = sf_table_format_ext(F->fmt);
+    const char *ext = sf_table_file_ext(F->fmt, &F->csvopt);
     int pq = F->fmt == SF_TABLE_PARQUET;
     snprintf(path, n, "%s/part-%0*d.%s", F->life.stage.tmpdir, F->digits, 0, ext);
     uint64_t header = 0;
@@ -378,7 +378,7 @@ static int assemble_single(fl *F)
         header = 4;
     } else if (F->rank == 0) {
         sf_table_writer *w = NULL;
-        sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, NULL, 1, NULL};
+        sf_table_schema schema = {F->nfcols, F->fnames, F->ftypes, NULL, 1, NULL, &F->csvopt};
         rc = sf_table_writer_open(&w, SF_TABLE_CSV, path, &schema, &F->err);
         if (!rc)
             rc = sf_table_writer_close(w, NULL, &header, &F->err);

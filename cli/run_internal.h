@@ -27,6 +27,7 @@
 #include "core/rows.h"
 #include "core/spec.h"
 #include "io/badrec.h"
+#include "io/csv.h"
 #include "io/h5file.h"
 #include "io/manifest.h"
 #include "io/parquet.h"
@@ -81,6 +82,7 @@ typedef struct sf_run {
     const char **out_names; /* names and types of the output columns */
     sf_type *out_types;
     sf_h5_options h5opt;
+    sf_csv_options csvopt;    /* CSV compression (plain, gzip, zstd) */
     sf_parquet_options pqopt; /* codec, row groups, key-value metadata (pq_kv_*) */
     const char *pq_kv_keys[4], *pq_kv_values[4];
     char spec_hash[24];

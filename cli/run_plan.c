@@ -101,6 +101,13 @@ static int prepare_output(sf_run *R)
             sf_error_prefix(&R->err, "%s", job->source);
         return rc ? SF_E_SPEC : 0;
     }
+    if (strcmp(o->format, "csv") == 0) {
+        int rc = sf_csv_parse_compression(o->compression, &R->csvopt, &R->err);
+        if (rc)
+            sf_error_prefix(&R->err, "%s: %s", job->source,
+                            R->o->compression ? "--compression" : "output.compression");
+        return rc ? SF_E_SPEC : 0;
+    }
     if (strcmp(o->format, "hdf5") != 0)
         return 0;
     int rc = sf_h5_parse_compression(o->compression, &R->h5opt, &R->err);

@@ -56,7 +56,8 @@ static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64
     const sf_job_output *o = &R->job->output;
     sf_table_format f = SF_TABLE_CSV;
     sf_table_format_parse(o->format, &f); /* the spec checked it */
-    sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1, &R->pqopt};
+    sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1, &R->pqopt,
+                              &R->csvopt};
     sf_table_writer *w = NULL;
     int rc = sf_table_writer_open(&w, f, path, &schema, &R->err);
     for (size_t i = lo; i < hi && !rc; i++)
@@ -82,7 +83,7 @@ static int write_partition(sf_run *R, size_t lo, size_t hi, int part)
     int rc = partition_dir(R, lo, &rel);
     if (!rc)
         rc = sf_buf_printf(&rel, "%spart-%05d.%s", rel.n ? "/" : "", part,
-                           sf_table_format_ext(f));
+                           sf_table_file_ext(f, &R->csvopt));
     char *dir = NULL, *path = NULL;
     if (!rc) {
         size_t n = strlen(R->life.stage.tmpdir) + rel.n + 2;

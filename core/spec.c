@@ -818,7 +818,11 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
     int parquet = strcmp(format, "parquet") == 0;
     /* Parquet's codecs default to snappy and are checked where the writer's
      * options are made (io/parquet's sf_parquet_parse_codec, at plan time). */
-    comp = ov && ov->compression ? ov->compression : comp ? comp : parquet ? "snappy" : "gzip:4";
+    int csv = strcmp(format, "csv") == 0;
+    /* CSV's codecs (none by default, gzip or zstd) are checked where the
+     * writer's options are made (io/csv's sf_csv_parse_compression). */
+    comp = ov && ov->compression ? ov->compression : comp ? comp
+           : parquet ? "snappy" : csv ? "none" : "gzip:4";
     if (strcmp(format, "csv") != 0 && strcmp(format, "hdf5") != 0 && !parquet)
         return fail(L, fsrc, "must be csv, hdf5 or parquet, got '%s'", format, NULL);
     if (strcmp(layout, "hive") != 0 && strcmp(layout, "single") != 0)
@@ -831,7 +835,7 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
                     NULL);
     int level = -1;
     char extra = 0;
-    if (!parquet && strcmp(comp, "none") != 0 && strcmp(comp, "gzip") != 0 &&
+    if (!parquet && !csv && strcmp(comp, "none") != 0 && strcmp(comp, "gzip") != 0 &&
         !(sscanf(comp, "gzip:%d%c", &level, &extra) == 1 && level >= 0 && level <= 9))
         return fail(L, csrc, "must be none, gzip or gzip:N with N in 0..9, got '%s'", comp,
                     NULL);

@@ -82,7 +82,8 @@ typedef struct sf_job_output {
     const char *path;
     const char *format;  /* "csv" or "hdf5" */
     const char *layout;  /* hdf5: "hive" (a file per partition) or "single" */
-    const char *compression; /* hdf5: "none", "gzip" or "gzip:N" */
+    const char *compression; /* hdf5: "none", "gzip" or "gzip:N"; csv: "none", "gzip[:N]",
+                                "zstd[:N]"; parquet: its codecs */
     int *partition_by;   /* result columns that name directories */
     size_t npartition;
     int *columns;        /* result columns written, in order */

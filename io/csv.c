@@ -12,24 +12,75 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <zlib.h>
+#include <zstd.h>
 
 #include "core/fmt.h"
 #include "core/value_text.h"
 
 #define CSV_WBUF ((size_t)1 << 20)
+#define CSV_ZBUF ((size_t)256 << 10) /* compressed bytes between write(2)s */
 
 struct sf_csv_writer {
     int fd;
     int err_no;    /* first write/fsync/close error, 0 if none */
+    int zfail;     /* the codec failed (its message is in zmsg) */
     int row_open;  /* a field was written to the current row */
     char *path;
-    char *buf;
+    char *buf;     /* text not yet written (or compressed) */
     size_t len;
-    uint64_t written;
+    uint64_t written; /* bytes in the file */
+    sf_csv_codec codec;
+    char *zbuf;    /* compressed output, CSV_ZBUF bytes (owned; NULL when plain) */
+    z_stream gz;   /* gzip: deflate state (initialised when codec is GZIP) */
+    ZSTD_CCtx *zc; /* zstd: owned */
+    char zmsg[128];
 };
+
+int sf_csv_parse_compression(const char *text, sf_csv_options *opt, sf_error *err)
+{
+    opt->codec = SF_CSV_PLAIN;
+    opt->level = 0;
+    if (!text || strcmp(text, "none") == 0)
+        return 0;
+    int level = -1;
+    char extra = 0;
+    if (strcmp(text, "gzip") == 0) {
+        opt->codec = SF_CSV_GZIP;
+        opt->level = 6;
+        return 0;
+    }
+    if (strcmp(text, "zstd") == 0) {
+        opt->codec = SF_CSV_ZSTD;
+        opt->level = 3;
+        return 0;
+    }
+    if (sscanf(text, "gzip:%d%c", &level, &extra) == 1 && level >= 1 && level <= 9) {
+        opt->codec = SF_CSV_GZIP;
+        opt->level = level;
+        return 0;
+    }
+    if (sscanf(text, "zstd:%d%c", &level, &extra) == 1 && level >= 1 && level <= 22) {
+        opt->codec = SF_CSV_ZSTD;
+        opt->level = level;
+        return 0;
+    }
+    return sf_error_set(err, SF_E_INVAL,
+                        "'%s' is not a csv codec: must be none, gzip, gzip:N (N in 1..9), "
+                        "zstd or zstd:N (N in 1..22)", text);
+}
+
+const char *sf_csv_ext(const sf_csv_options *opt)
+{
+    if (!opt)
+        return "csv";
+    return opt->codec == SF_CSV_GZIP ? "csv.gz" : opt->codec == SF_CSV_ZSTD ? "csv.zst" : "csv";
+}
 
 static void csv_write_all(sf_csv_writer *w, const char *p, size_t n)
 {
@@ -47,9 +98,52 @@ static void csv_write_all(sf_csv_writer *w, const char *p, size_t n)
     }
 }
 
+/* Compresses p[0..n) into the file; with end set, also ends the gzip
+ * member or zstd frame. Output goes through zbuf, CSV_ZBUF bytes at a time. */
+static void csv_deflate(sf_csv_writer *w, const char *p, size_t n, int end)
+{
+    if (w->codec == SF_CSV_GZIP) {
+        w->gz.next_in = (Bytef *)p;
+        w->gz.avail_in = (uInt)n; /* n <= CSV_WBUF */
+        for (;;) {
+            w->gz.next_out = (Bytef *)w->zbuf;
+            w->gz.avail_out = (uInt)CSV_ZBUF;
+            int zr = deflate(&w->gz, end ? Z_FINISH : Z_NO_FLUSH);
+            if (zr == Z_STREAM_ERROR) {
+                w->zfail = 1;
+                snprintf(w->zmsg, sizeof w->zmsg, "gzip: deflate failed");
+                return;
+            }
+            csv_write_all(w, w->zbuf, CSV_ZBUF - w->gz.avail_out);
+            if (w->err_no)
+                return;
+            if (end ? zr == Z_STREAM_END : w->gz.avail_in == 0 && w->gz.avail_out != 0)
+                return;
+        }
+    }
+    ZSTD_inBuffer in = {p, n, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {w->zbuf, CSV_ZBUF, 0};
+        size_t left = ZSTD_compressStream2(w->zc, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(left)) {
+            w->zfail = 1;
+            snprintf(w->zmsg, sizeof w->zmsg, "zstd: %s", ZSTD_getErrorName(left));
+            return;
+        }
+        csv_write_all(w, w->zbuf, out.pos);
+        if (w->err_no)
+            return;
+        if (end ? left == 0 : in.pos == in.size)
+            return;
+    }
+}
+
 static void csv_flush(sf_csv_writer *w)
 {
-    csv_write_all(w, w->buf, w->len);
+    if (w->codec == SF_CSV_PLAIN)
+        csv_write_all(w, w->buf, w->len);
+    else if (!w->zfail && !w->err_no)
+        csv_deflate(w, w->buf, w->len, 0);
     w->len = 0;
 }
 
@@ -60,7 +154,14 @@ static void csv_put(sf_csv_writer *w, const char *p, size_t n)
     if (n > CSV_WBUF - w->len) {
         csv_flush(w);
         if (n >= CSV_WBUF) {
-            csv_write_all(w, p, n);
+            if (w->codec == SF_CSV_PLAIN) {
+                csv_write_all(w, p, n);
+                return;
+            }
+            for (size_t k; n > 0 && !w->zfail && !w->err_no; p += k, n -= k) {
+                k = n < CSV_WBUF ? n : CSV_WBUF;
+                csv_deflate(w, p, k, 0);
+            }
             return;
         }
     }
@@ -76,7 +177,54 @@ static void csv_putc(sf_csv_writer *w, char c)
         w->buf[w->len++] = c;
 }
 
+static void csv_writer_free(sf_csv_writer *w)
+{
+    if (w->codec == SF_CSV_GZIP)
+        deflateEnd(&w->gz);
+    ZSTD_freeCCtx(w->zc);
+    free(w->zbuf);
+    free(w->path);
+    free(w->buf);
+    free(w);
+}
+
+/* Starts the codec of a writer whose path and buffers exist. */
+static int csv_codec_start(sf_csv_writer *w, const sf_csv_options *opt, sf_error *err)
+{
+    if (!opt || opt->codec == SF_CSV_PLAIN)
+        return 0;
+    w->zbuf = malloc(CSV_ZBUF);
+    if (!w->zbuf)
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory for the compression buffer",
+                            w->path);
+    if (opt->codec == SF_CSV_GZIP) {
+        /* windowBits 15 + 16: a gzip header and trailer around deflate. */
+        if (deflateInit2(&w->gz, opt->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            return sf_error_set(err, SF_E_INTERNAL, "%s: gzip: cannot start the compressor",
+                                w->path);
+        w->codec = SF_CSV_GZIP;
+        return 0;
+    }
+    w->zc = ZSTD_createCCtx();
+    if (!w->zc)
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory for the zstd compressor",
+                            w->path);
+    size_t zr = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, opt->level);
+    if (!ZSTD_isError(zr))
+        zr = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
+    if (ZSTD_isError(zr))
+        return sf_error_set(err, SF_E_INTERNAL, "%s: zstd: %s", w->path, ZSTD_getErrorName(zr));
+    w->codec = SF_CSV_ZSTD;
+    return 0;
+}
+
 int sf_csv_writer_open(sf_csv_writer **out, const char *path, sf_error *err)
+{
+    return sf_csv_writer_open_opt(out, path, NULL, err);
+}
+
+int sf_csv_writer_open_opt(sf_csv_writer **out, const char *path, const sf_csv_options *opt,
+                           sf_error *err)
 {
     *out = NULL;
     sf_csv_writer *w = calloc(1, sizeof *w);
@@ -91,12 +239,15 @@ int sf_csv_writer_open(sf_csv_writer **out, const char *path, sf_error *err)
         free(w);
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory for the write buffer", path);
     }
+    int rc = csv_codec_start(w, opt, err);
+    if (rc) {
+        csv_writer_free(w);
+        return rc;
+    }
     w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (w->fd < 0) {
         int e = errno;
-        free(w->path);
-        free(w->buf);
-        free(w);
+        csv_writer_free(w);
         return sf_error_set(err, SF_E_IO, "cannot create '%s': %s", path, strerror(e));
     }
     *out = w;
@@ -172,6 +323,8 @@ int sf_csv_writer_close(sf_csv_writer *w, uint64_t *bytes, sf_error *err)
     if (!w)
         return 0;
     csv_flush(w);
+    if (w->codec != SF_CSV_PLAIN && !w->zfail && !w->err_no)
+        csv_deflate(w, "", 0, 1);
     /* Devices and pipes cannot be synced (EINVAL); that is not a failure
      * of the data already written to them. */
     if (!w->err_no && fsync(w->fd) != 0 && errno != EINVAL)
@@ -181,11 +334,11 @@ int sf_csv_writer_close(sf_csv_writer *w, uint64_t *bytes, sf_error *err)
     int rc = 0;
     if (w->err_no)
         rc = sf_error_set(err, SF_E_IO, "cannot write '%s': %s", w->path, strerror(w->err_no));
+    else if (w->zfail)
+        rc = sf_error_set(err, SF_E_IO, "cannot write '%s': %s", w->path, w->zmsg);
     else if (bytes)
         *bytes = w->written;
-    free(w->path);
-    free(w->buf);
-    free(w);
+    csv_writer_free(w);
     return rc;
 }
 

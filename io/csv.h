@@ -20,9 +20,33 @@
 
 typedef struct sf_csv_writer sf_csv_writer;
 
+/* How the bytes of a CSV file are stored: plain, one gzip member (zlib) or
+ * one zstd frame (libzstd), streamed into the file through bounded buffers.
+ * Several such files concatenated are still one valid .gz / .zst stream. */
+typedef enum sf_csv_codec { SF_CSV_PLAIN = 0, SF_CSV_GZIP, SF_CSV_ZSTD } sf_csv_codec;
+
+typedef struct sf_csv_options {
+    sf_csv_codec codec;
+    int level; /* gzip 1..9 (default 6), zstd 1..22 (default 3) */
+} sf_csv_options;
+
+/* Parses a --compression value for CSV: "none", "gzip", "gzip:N" (1..9),
+ * "zstd" or "zstd:N" (1..22); NULL is "none". Returns 0 or SF_E_INVAL with
+ * err naming the option and the accepted values. */
+int sf_csv_parse_compression(const char *text, sf_csv_options *opt, sf_error *err);
+
+/* The file name extension for opt (NULL: plain), without the dot: "csv",
+ * "csv.gz" or "csv.zst". */
+const char *sf_csv_ext(const sf_csv_options *opt);
+
 /* Creates (truncates) path. Returns 0 and *out, or SF_E_IO / SF_E_NOMEM
  * with err naming the file. */
 int sf_csv_writer_open(sf_csv_writer **out, const char *path, sf_error *err);
+
+/* As sf_csv_writer_open, compressing as opt says (NULL: plain). Returns 0,
+ * SF_E_IO, SF_E_NOMEM or SF_E_INTERNAL (the codec could not start). */
+int sf_csv_writer_open_opt(sf_csv_writer **out, const char *path, const sf_csv_options *opt,
+                           sf_error *err);
 
 /* Appends one field to the current row. They cannot fail: write errors are
  * remembered and reported by sf_csv_writer_close(). */
@@ -35,8 +59,8 @@ int sf_csv_needs_quotes(const char *p, size_t n);
 /* Ends the current row. */
 void sf_csv_end_row(sf_csv_writer *w);
 
-/* Flushes, fsyncs and closes; frees w. Returns 0 and (if bytes is not NULL)
- * the file size, or SF_E_IO with err naming the file and the system error
+/* Flushes (ends the gzip member / zstd frame), fsyncs and closes; frees w.
+ * Returns 0 and (if bytes is not NULL) the file size on disk, or SF_E_IO with err naming the file and the system error
  * (e.g. "No space left on device") - also for a write that failed earlier.
  * NULL w is a no-op returning 0. */
 int sf_csv_writer_close(sf_csv_writer *w, uint64_t *bytes, sf_error *err);

@@ -13,6 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+#include <zstd.h>
+
+#include "io/decompress.h"
+
 void sf_dataset_free(sf_dataset *o)
 {
     for (size_t i = 0; i < o->n; i++) {
@@ -106,7 +111,7 @@ static int add_file(sf_dataset *o, const char *file, const char *partdir, const 
                     int direct, sf_error *err)
 {
     int h5 = ends_with(file, ".h5") || ends_with(file, ".hdf5");
-    int csv = ends_with(file, ".csv");
+    int csv = ends_with(file, ".csv") || ends_with(file, ".csv.gz") || ends_with(file, ".csv.zst");
     int pq = ends_with(file, ".parquet");
     if (direct && !h5 && !csv && !pq) {
         h5 = looks_hdf5(file);
@@ -258,9 +263,102 @@ static int map_file(const char *path, sf_dataset_map *m, sf_error *err)
 
 static void unmap_file(sf_dataset_map *m)
 {
-    if (m->p)
+    if (m->p && m->heap)
+        free(m->p);
+    else if (m->p)
         munmap(m->p, m->n);
     m->p = NULL;
+    m->heap = 0;
+}
+
+/* Appends to the growing buffer *out (*n used, *cap allocated) room for at
+ * least want more bytes. Returns 0 or SF_E_NOMEM. */
+static int grow(char **out, size_t n, size_t *cap, size_t want)
+{
+    if (*cap - n >= want)
+        return 0;
+    size_t ncap = *cap ? *cap : (size_t)1 << 16;
+    while (ncap - n < want)
+        ncap *= 2;
+    char *p = realloc(*out, ncap);
+    if (!p)
+        return SF_E_NOMEM;
+    *out = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* Decodes the whole compressed CSV in (a mapping of n bytes): every gzip
+ * member or zstd frame in turn, so concatenated pieces read as one text.
+ * Returns 0 with m holding a malloc'ed copy, or SF_E_PARSE / SF_E_NOMEM. */
+static int inflate_file(const char *path, sf_codec codec, const char *in, size_t n,
+                        sf_dataset_map *m, sf_error *err)
+{
+    char *out = NULL;
+    size_t used = 0, cap = 0;
+    int rc = 0;
+    if (codec == SF_CODEC_GZIP) {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        if (inflateInit2(&z, 15 + 32) != Z_OK)
+            return sf_error_set(err, SF_E_NOMEM, "%s: cannot start gzip decoding", path);
+        z.next_in = (Bytef *)in;
+        z.avail_in = 0;
+        size_t left = n;
+        for (;;) {
+            if (z.avail_in == 0 && left > 0) {
+                z.avail_in = left > (1u << 30) ? (1u << 30) : (uInt)left;
+                left -= z.avail_in;
+            }
+            if ((rc = grow(&out, used, &cap, (size_t)1 << 16)) != 0)
+                break;
+            z.next_out = (Bytef *)out + used;
+            z.avail_out = (uInt)(cap - used > (1u << 30) ? (1u << 30) : cap - used);
+            uInt before = z.avail_out;
+            int zr = inflate(&z, Z_NO_FLUSH);
+            used += before - z.avail_out;
+            if (zr == Z_STREAM_END) {
+                if (z.avail_in == 0 && left == 0)
+                    break;
+                inflateReset(&z); /* the next member */
+            } else if (zr != Z_OK && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
+                rc = sf_error_set(err, SF_E_PARSE, "%s: gzip data %s", path,
+                                  zr == Z_BUF_ERROR ? "ends early" : "is corrupt");
+                break;
+            }
+        }
+        inflateEnd(&z);
+    } else {
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        if (!d)
+            return sf_error_set(err, SF_E_NOMEM, "%s: out of memory for zstd", path);
+        ZSTD_inBuffer zi = {in, n, 0};
+        size_t last = 1;
+        while (!rc && (zi.pos < zi.size || last != 0)) {
+            if ((rc = grow(&out, used, &cap, ZSTD_DStreamOutSize())) != 0)
+                break;
+            ZSTD_outBuffer zo = {out + used, cap - used, 0};
+            size_t pos = zi.pos;
+            last = ZSTD_decompressStream(d, &zo, &zi);
+            used += zo.pos;
+            if (ZSTD_isError(last))
+                rc = sf_error_set(err, SF_E_PARSE, "%s: zstd: %s", path,
+                                  ZSTD_getErrorName(last));
+            else if (last != 0 && zi.pos == zi.size && zo.pos == 0 && pos == zi.pos)
+                rc = sf_error_set(err, SF_E_PARSE, "%s: zstd data ends early", path);
+        }
+        ZSTD_freeDCtx(d);
+    }
+    if (rc == SF_E_NOMEM)
+        sf_error_set(err, SF_E_NOMEM, "%s: out of memory decoding", path);
+    if (rc) {
+        free(out);
+        return rc;
+    }
+    m->p = out;
+    m->n = used;
+    m->heap = 1;
+    return 0;
 }
 
 void sf_dataset_table_close(sf_dataset_table *t)
@@ -310,9 +408,23 @@ int sf_dataset_table_open(sf_dataset_table *t, const sf_dataset_source *s, sf_er
         }
         return 0;
     }
-    rc = map_file(s->file, &t->map, err);
+    sf_codec codec = SF_CODEC_NONE;
+    rc = sf_codec_of_file(s->file, &codec, err);
+    if (!rc)
+        rc = map_file(s->file, &t->map, err);
     if (rc)
         return rc;
+    if (codec == SF_CODEC_GZIP || codec == SF_CODEC_ZSTD) {
+        sf_dataset_map z = {0};
+        rc = inflate_file(s->file, codec, t->map.p ? t->map.p : "", t->map.n, &z, err);
+        unmap_file(&t->map);
+        if (rc)
+            return rc;
+        t->map = z;
+    } else if (codec != SF_CODEC_NONE) {
+        return sf_error_set(err, SF_E_INVAL, "%s: %s-compressed CSV is not read here (gzip "
+                            "and zstd are)", s->file, sf_codec_name(codec));
+    }
     t->csv = sf_csv_reader_new(t->map.p ? t->map.p : "", t->map.n, s->file);
     if (!t->csv)
         return sf_error_set(err, SF_E_NOMEM, "out of memory");

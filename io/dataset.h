@@ -54,6 +54,7 @@ char *sf_dataset_join(const char *a, const char *sep, const char *b);
 typedef struct sf_dataset_map {
     char *p;
     size_t n;
+    int heap; /* p is malloc'ed (a decompressed .csv.gz / .csv.zst), not mapped */
 } sf_dataset_map;
 
 /* One open table of any kind: csv is positioned after the header line, h5

@@ -88,6 +88,15 @@ int sf_filelist_unique_name(const char *rel, const char *runid, char *out, size_
     const char *base = strrchr(rel, '/');
     base = base ? base + 1 : rel;
     const char *dot = strrchr(base, '.');
+    /* A compression suffix belongs to the extension: "part-00000.csv.gz"
+     * -> "part-00000-RUNID.csv.gz", so readers still see a .csv.gz. */
+    if (dot && dot > base && (strcmp(dot, ".gz") == 0 || strcmp(dot, ".zst") == 0)) {
+        const char *inner = dot - 1;
+        while (inner > base && *inner != '.')
+            inner--;
+        if (inner > base)
+            dot = inner;
+    }
     if (!dot || dot == base)
         dot = rel + strlen(rel);
     int n = snprintf(out, cap, "%.*s-%s%s", (int)(dot - rel), rel, runid, dot);

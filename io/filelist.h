@@ -49,7 +49,7 @@ int sf_filelist_from_manifest(const char *json, size_t len, sf_filelist *fl, sf_
 
 /* The name append gives a staged file: RUNID before the last extension of
  * the file name ("date=x/part-00000.csv" -> "date=x/part-00000-RUNID.csv",
- * "part" -> "part-RUNID"). Writes it to out (cap bytes). Returns 0 or
+ * "part" -> "part-RUNID"; "part-00000.csv.gz" -> "part-00000-RUNID.csv.gz"). Writes it to out (cap bytes). Returns 0 or
  * SF_E_RANGE when it does not fit. */
 int sf_filelist_unique_name(const char *rel, const char *runid, char *out, size_t cap);
 

@@ -34,6 +34,11 @@ const char *sf_table_format_ext(sf_table_format f)
     return f == SF_TABLE_HDF5 ? "h5" : f == SF_TABLE_PARQUET ? "parquet" : "csv";
 }
 
+const char *sf_table_file_ext(sf_table_format f, const sf_csv_options *csv)
+{
+    return f == SF_TABLE_CSV ? sf_csv_ext(csv) : sf_table_format_ext(f);
+}
+
 int sf_table_writer_open(sf_table_writer **out, sf_table_format f, const char *path,
                          const sf_table_schema *s, sf_error *err)
 {
@@ -49,7 +54,7 @@ int sf_table_writer_open(sf_table_writer **out, sf_table_format f, const char *p
     } else if (f == SF_TABLE_PARQUET) {
         rc = sf_parquet_writer_open(&w->pq, path, s->ncols, s->names, s->types, s->pq, err);
     } else {
-        rc = sf_csv_writer_open(&w->csv, path, err);
+        rc = sf_csv_writer_open_opt(&w->csv, path, s->csv, err);
         for (size_t c = 0; !rc && s->header && c < s->ncols; c++)
             sf_csv_write_field(w->csv, s->names[c], strlen(s->names[c]));
         if (!rc && s->header)

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/value.h"
+#include "io/csv.h"
 #include "io/h5file.h"
 #include "io/parquet.h"
 
@@ -30,6 +31,11 @@ int sf_table_format_parse(const char *name, sf_table_format *f);
  * "parquet". */
 const char *sf_table_format_ext(sf_table_format f);
 
+/* The file name extension of the files a writer makes: as
+ * sf_table_format_ext, but "csv.gz" / "csv.zst" for compressed CSV (csv may
+ * be NULL: plain). */
+const char *sf_table_file_ext(sf_table_format f, const sf_csv_options *csv);
+
 /* What a file holds. The arrays are borrowed for the open call only (the
  * backends copy what they keep). */
 typedef struct sf_table_schema {
@@ -40,6 +46,7 @@ typedef struct sf_table_schema {
     int header;              /* CSV: write the header row (0 for a headless piece) */
     const sf_parquet_options *pq; /* Parquet options (codec, row groups, key-value
                                      metadata); NULL for the defaults */
+    const sf_csv_options *csv; /* CSV compression; NULL: plain */
 } sf_table_schema;
 
 typedef struct sf_table_writer sf_table_writer;

@@ -636,6 +636,126 @@ def cmd_parquet(args):
         "--layout single refused; experiment ran with --format parquet" % coalesce)
 
 
+def duckdb_count(args, pattern):
+    """Rows DuckDB reads with read_csv(pattern, hive_partitioning=true), or
+    None (with a message) when DuckDB cannot be installed (scripts/duckdb-setup)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rc = subprocess.run([os.path.join(root, "scripts", "duckdb-setup")],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if rc.returncode != 0:
+        log("SKIP DuckDB check: scripts/duckdb-setup exited %d: %s"
+            % (rc.returncode, rc.stdout.decode("utf-8", "replace").strip()[-300:]))
+        return None
+    script = os.path.join(root, ".deps", "node", "csv_count.mjs")
+    with open(script, "w", encoding="utf-8") as fh:
+        fh.write("import { DuckDBInstance } from '@duckdb/node-api';\n"
+                 "const inst = await DuckDBInstance.create(':memory:', { threads: '2' });\n"
+                 "const con = await inst.connect();\n"
+                 "const p = process.argv[2].replace(/'/g, \"''\");\n"
+                 "const r = await con.runAndReadAll(`SELECT count(*) AS n FROM read_csv('${p}', "
+                 "hive_partitioning=true)`);\n"
+                 "console.log(String(r.getRows()[0][0]));\n")
+    out = run(["node", script, pattern])[1]
+    return int(out.decode().strip())
+
+
+def cmd_csv_compressed(args):
+    """--compression gzip / zstd on CSV writes part-NNNNN.csv.gz / .csv.zst
+    (gzip and zstd magic), the manifest lists those names and their sizes,
+    and `shardflow cat` prints exactly what it prints for the plain CSV
+    output; an unknown codec is refused naming --compression; DuckDB reads
+    the .csv.gz output's rows when it can be installed."""
+    d = kpi_dirs(args)
+    if not os.path.isfile(d["stamp"]):
+        raise Failure("the dataset fixture (mpi.setup) has not completed: %s missing" % d["stamp"])
+    inputs = [(n, os.path.join(d["data"], n + ".jsonl")) for n in ("events", "users", "items")]
+    plain = os.path.join(d["base"], "csvz_n%d_plain" % args.np)
+    shutil.rmtree(plain, ignore_errors=True)
+    run(engine_run(args, args.np, inputs, plain, ["--chunk-size", "64K"]))
+    pfiles = data_files(plain)
+    if not pfiles or not all(f.endswith(".csv") for f in pfiles):
+        raise Failure("the default CSV output wrote %s" % pfiles[:5])
+    want = run([args.shardflow, "cat", plain])[1]
+    if not want.count(b"\n") > 100:
+        raise Failure("cat of the CSV output printed too little to prove anything")
+    rows = want.count(b"\n") - 1
+    magic = {"gzip": b"\x1f\x8b", "zstd": b"\x28\xb5\x2f\xfd"}
+    for comp, ext, extra in (("gzip", ".csv.gz", []), ("zstd:7", ".csv.zst", []),
+                             ("gzip:1", ".csv.gz", ["--write", "local"])):
+        out = os.path.join(d["base"], "csvz_n%d_%s" % (args.np, comp.replace(":", "")))
+        shutil.rmtree(out, ignore_errors=True)
+        run(engine_run(args, args.np, inputs, out,
+                       ["--chunk-size", "64K", "--compression", comp] + extra))
+        files = data_files(out)
+        if not files or not all(f.endswith(ext) for f in files):
+            raise Failure("--compression %s wrote %s" % (comp, files[:5]))
+        with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+            mtext = fh.read()
+        for f in files:
+            path = os.path.join(out, f)
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+            if not head.startswith(magic[comp.split(":")[0]]):
+                raise Failure("%s is not %s data (starts %r)" % (path, comp, head))
+            if os.path.basename(f) not in mtext:
+                raise Failure("the manifest of %s does not list %s" % (out, f))
+        m = json.loads(mtext)
+        sizes = {}
+        def walk(x):
+            if isinstance(x, dict):
+                if "path" in x and "bytes" in x:
+                    sizes[x["path"]] = x["bytes"]
+                for v in x.values():
+                    walk(v)
+            elif isinstance(x, list):
+                for v in x:
+                    walk(v)
+        walk(m)
+        for p, b in sizes.items():
+            real = os.path.join(out, p)
+            if os.path.isfile(real) and os.path.getsize(real) != b:
+                raise Failure("manifest says %s has %d bytes, the file has %d"
+                              % (p, b, os.path.getsize(real)))
+        got = run([args.shardflow, "cat", out])[1]
+        if got != want:
+            raise Failure("cat of the --compression %s output differs from the plain CSV "
+                          "output's; %s" % (comp, first_difference(got, want)))
+        log("  csv --compression %s %s: %d files (%d bytes vs %d plain), cat equals plain"
+            % (comp, " ".join(extra), len(files),
+               sum(os.path.getsize(os.path.join(out, f)) for f in files),
+               sum(os.path.getsize(os.path.join(plain, f)) for f in pfiles)))
+        if comp == "gzip":
+            n = duckdb_count(args, os.path.join(out, "**", "*.csv.gz"))
+            if n is not None and n != rows:
+                raise Failure("DuckDB read_csv of %s/**/*.csv.gz: %d rows, cat prints %d"
+                              % (out, n, rows))
+            if n is not None:
+                log("  DuckDB read_csv('**/*.csv.gz', hive_partitioning=true): %d rows" % n)
+            # append keeps the compression suffix last: part-NNNNN-RUNID.csv.gz
+            run(engine_run(args, args.np, inputs, out,
+                           ["--chunk-size", "64K", "--compression", comp, "--write-mode",
+                            "append"]))
+            again = data_files(out)
+            if len(again) != 2 * len(files) or not all(f.endswith(ext) for f in again):
+                raise Failure("--write-mode append with --compression %s: %d files before, "
+                              "now %s" % (comp, len(files), again[:6]))
+            text = run([args.shardflow, "cat", out])[1]
+            if text.count(b"\n") - 1 != 2 * rows:
+                raise Failure("cat after append prints %d rows, want %d"
+                              % (text.count(b"\n") - 1, 2 * rows))
+            log("  append: %d %s files, cat prints both runs' rows" % (len(again), ext))
+    bad = os.path.join(d["base"], "csvz_n%d_bad" % args.np)
+    rc, _, err = run(engine_run(args, 1, inputs, bad, ["--compression", "snappy"]),
+                     expect_ok=False)
+    if rc == 0 or b"--compression" not in err or b"zstd" not in err:
+        raise Failure("csv --compression snappy: want a refusal naming --compression and the "
+                      "accepted values, got exit %d:\n%s" % (rc, tail(err)))
+    if os.path.exists(os.path.join(bad, "_MANIFEST.json")):
+        raise Failure("a refused --compression committed an output")
+    log("csv --compression gzip / zstd:7 / gzip:1 local: cat equals the plain output's; "
+        "snappy refused")
+
+
 def cmd_hdf5(args):
     """HDF5 outputs (hive and single layouts) print, through `shardflow cat`,
     exactly what the CSV output of the same job prints; h5dump and h5py read
@@ -1158,6 +1278,8 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("huge_line")
     p.add_argument("--np", type=int, required=True)
+    p = sub.add_parser("csv_compressed")
+    p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("compressed")
     p.add_argument("--np", type=int, required=True)
     sub.add_parser("faults")
@@ -1165,7 +1287,8 @@ def main(argv):
     args = ap.parse_args(argv)
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
                 "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "parquet": cmd_parquet, "modes": cmd_modes, "edge": cmd_edge,
-                "huge_line": cmd_huge_line, "faults": cmd_faults, "compressed": cmd_compressed}
+                "huge_line": cmd_huge_line, "faults": cmd_faults, "compressed": cmd_compressed,
+                "csv_compressed": cmd_csv_compressed}
     try:
         handlers[args.command](args)
     except Failure as e:

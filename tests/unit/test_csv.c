@@ -453,9 +453,41 @@ static void test_reader_free_null_is_noop(void **state)
     sf_csv_reader_free(NULL);
 }
 
+static void test_parse_compression(void **state)
+{
+    (void)state;
+    sf_csv_options o;
+    sf_error err;
+    assert_int_equal(sf_csv_parse_compression(NULL, &o, &err), 0);
+    assert_int_equal(o.codec, SF_CSV_PLAIN);
+    assert_string_equal(sf_csv_ext(&o), "csv");
+    assert_int_equal(sf_csv_parse_compression("none", &o, &err), 0);
+    assert_int_equal(o.codec, SF_CSV_PLAIN);
+    assert_int_equal(sf_csv_parse_compression("gzip", &o, &err), 0);
+    assert_int_equal(o.codec, SF_CSV_GZIP);
+    assert_int_equal(o.level, 6);
+    assert_string_equal(sf_csv_ext(&o), "csv.gz");
+    assert_int_equal(sf_csv_parse_compression("gzip:9", &o, &err), 0);
+    assert_int_equal(o.level, 9);
+    assert_int_equal(sf_csv_parse_compression("zstd", &o, &err), 0);
+    assert_int_equal(o.codec, SF_CSV_ZSTD);
+    assert_int_equal(o.level, 3);
+    assert_string_equal(sf_csv_ext(&o), "csv.zst");
+    assert_int_equal(sf_csv_parse_compression("zstd:22", &o, &err), 0);
+    assert_int_equal(o.level, 22);
+    static const char *const bad[] = {"snappy", "gzip:0", "gzip:10", "zstd:23", "zstd:x",
+                                      "gzip:4x", "", "GZIP"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(sf_csv_parse_compression(bad[i], &o, &err), SF_E_INVAL);
+        assert_non_null(strstr(err.msg, "zstd:N"));
+    }
+    assert_string_equal(sf_csv_ext(NULL), "csv");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_compression),
         cmocka_unit_test(test_writer_quotes_only_fields_that_need_it),
         cmocka_unit_test(test_writer_separates_fields_and_ends_rows),
         cmocka_unit_test(test_writer_prints_every_value_type),

@@ -24,6 +24,12 @@ static void test_unique_name_goes_before_the_extension(void **state)
     assert_string_equal(out, "a.b/part-R1");
     assert_int_equal(sf_filelist_unique_name("output.h5", "R1", out, sizeof out), 0);
     assert_string_equal(out, "output-R1.h5");
+    assert_int_equal(sf_filelist_unique_name("d=1/part-00000.csv.gz", "R1", out, sizeof out), 0);
+    assert_string_equal(out, "d=1/part-00000-R1.csv.gz");
+    assert_int_equal(sf_filelist_unique_name("part-00000.csv.zst", "R1", out, sizeof out), 0);
+    assert_string_equal(out, "part-00000-R1.csv.zst");
+    assert_int_equal(sf_filelist_unique_name("x.gz", "R1", out, sizeof out), 0);
+    assert_string_equal(out, "x-R1.gz");
     assert_int_equal(sf_filelist_unique_name("output.h5", "R1", out, 8), SF_E_RANGE);
 }
 
