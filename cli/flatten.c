@@ -284,6 +284,15 @@ static int schema_pass(fl *F)
     F->c.collisions = st->collisions;
     F->first = F->c;
     gather_counts(F, 1);
+    /* An --explode path no record holds is likely a typo: said in the
+     * summary and the manifest. */
+    size_t ne = F->o->fo.nexplode;
+    for (size_t i = 0; i < ne; i++)
+        F->explode_seen[i] = sf_flatten_explode_seen(F->eng, i);
+    if (ne)
+        MPI_Allreduce(MPI_IN_PLACE, F->explode_seen, (int)ne, MPI_INT, MPI_MAX, F->comm);
+    for (size_t i = 0; i < ne; i++)
+        F->nexplode_missing += !F->explode_seen[i];
     rc = merge_columns(F);
     return agree(F, rc, 0) ? -1 : 0;
 }
@@ -353,6 +362,26 @@ static void print_schema(fl *F)
 
 /* ---- manifest and commit ---- */
 
+/* The warning for an --explode path no record holds. */
+static void explode_warning(char *out, size_t cap, const char *path)
+{
+    snprintf(out, cap, "--explode %s: no record holds this path (a typo?); nothing was "
+             "exploded there", path);
+}
+
+/* Prints the warnings (rank 0) to stderr, indented under a summary or
+ * after a schema. */
+static void print_warnings(fl *F)
+{
+    for (size_t i = 0; i < F->o->fo.nexplode; i++) {
+        char w[512];
+        if (F->explode_seen[i])
+            continue;
+        explode_warning(w, sizeof w, F->o->fo.explode[i]);
+        fprintf(stderr, "  warning: %s\n", w);
+    }
+}
+
 
 static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64_t *rss,
                           double wall, sf_buf *m)
@@ -386,6 +415,16 @@ static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64
     rc |= sf_buf_printf(m, ", \"max_rows_per_record\": %llu, \"on_collision\": \"%s\"},\n",
                         (unsigned long long)fo->max_rows,
                         sf_collision_policy_name(fo->on_collision));
+    rc |= sf_buf_printf(m, "  \"warnings\": [");
+    for (size_t i = 0, k = 0; i < fo->nexplode; i++) {
+        char w[512];
+        if (F->explode_seen[i])
+            continue;
+        explode_warning(w, sizeof w, fo->explode[i]);
+        rc |= sf_buf_printf(m, "%s", k++ ? ", " : "");
+        rc |= sf_buf_json_string(m, w, strlen(w));
+    }
+    rc |= sf_buf_printf(m, "],\n");
     const char *pnames[MAX_PARTITION];
     for (size_t k = 0; k < F->nps; k++)
         pnames[k] = F->ps[k].name;
@@ -449,6 +488,7 @@ static void print_summary(fl *F, size_t nfiles, uint64_t rows, const uint64_t *r
     for (size_t i = 0; i < F->nall_samples && i < 3; i++)
         fprintf(stderr, "  rejected: %s: byte %llu: %s\n", F->paths[F->all_samples[i].file],
                 (unsigned long long)F->all_samples[i].offset, F->all_samples[i].msg);
+    print_warnings(F);
     fprintf(stderr, "  phases: plan %.2f s, schema %.2f s, write %.2f s, commit %.2f s; peak RSS "
             "per rank %.1f MiB (max)\n", F->tphase[0], F->tphase[1], F->tphase[2], F->tphase[3],
             (double)maxrss / 1048576.0);
@@ -543,8 +583,26 @@ static int run(fl *F)
         return 1;
     F->tphase[1] = MPI_Wtime() - t;
     if (F->schema_only) {
-        if (F->rank == 0)
+        if (F->rank == 0 && F->o->ddl && F->ncols == 0) {
+            /* A CREATE TABLE with no column is not SQL any database takes. */
+            fprintf(stderr, "shardflow: schema --ddl: the input has no columns (%llu lines "
+                    "read: %llu records without a key, %llu rejected, %llu blank); nothing "
+                    "to declare\n", (unsigned long long)F->all.lines_read,
+                    (unsigned long long)F->all.records, (unsigned long long)F->all.rows_rejected,
+                    (unsigned long long)F->all.blank_lines);
+            if (F->nall_samples)
+                fprintf(stderr, "  first rejected: %s: byte %llu: %s\n",
+                        F->paths[F->all_samples[0].file],
+                        (unsigned long long)F->all_samples[0].offset, F->all_samples[0].msg);
+        }
+        if (F->o->ddl && F->ncols == 0)
+            return 2;
+        if (F->rank == 0) {
             print_schema(F);
+            if (F->nexplode_missing)
+                fprintf(stderr, "shardflow: schema:\n");
+            print_warnings(F);
+        }
         return 0;
     }
     t = MPI_Wtime();

@@ -109,6 +109,8 @@ typedef struct fl {
     int pass;
     fl_counts c, all; /* this rank's (current pass), summed on rank 0 */
     fl_counts first;  /* this rank's schema-pass counts */
+    int explode_seen[SF_FLATTEN_MAX_EXPLODE]; /* some rank's record held --explode path i */
+    size_t nexplode_missing;                   /* paths no record held (likely typos) */
     sf_reject_sample samples[SF_MAX_SAMPLES], all_samples[SF_MAX_SAMPLES];
     size_t nsamples, nall_samples;
     /* the schema, in header order (all ranks) */

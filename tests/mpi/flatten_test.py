@@ -19,6 +19,7 @@ subcommand per test (see tests/mpi/CMakeLists.txt):
   flatten_test.py COMMON roundtrip --np N    flatten -> CSV -> read back -> same values
   flatten_test.py COMMON errors --np N       explosion guard, usage errors, no commit
   flatten_test.py COMMON order_lines --np N  jobs/order_lines.json against its reference
+  flatten_test.py COMMON inputs --np N       --explode typo warning, schema --ddl of no column
 
 COMMON: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --oracle flatten.py
         --job order_lines.json --job-oracle order_lines.py --work DIR
@@ -550,6 +551,55 @@ def cmd_errors(args):
             raise Failure("%s left an output behind" % bad)
 
 
+def cmd_inputs(args):
+    """Inputs as users have them: an --explode path no record holds is a
+    warning in the summary and the manifest; schema --ddl of an input with
+    no column is an error."""
+    base = os.path.join(args.work, "flatten", "inputs_n%d" % args.np)
+    reset_dir(base)
+    tweets = os.path.join(base, "tweets.jsonl")
+    with open(tweets, "w") as f:
+        for i in range(40):
+            f.write('{"id":%d,"entities":{"hashtags":["a","b%d"]}}\n' % (i, i))
+    out = os.path.join(base, "typo")
+    _, _, err = run(mpi(args, args.np, ["flatten", tweets, "-o", out, "--no-progress",
+                                        "--explode", "entities.hashtags",
+                                        "--explode", "entities.hashtag"]))
+    want = ("--explode entities.hashtag: no record holds this path (a typo?); nothing was "
+            "exploded there")
+    text = err.decode("utf-8", "replace")
+    if ("  warning: " + want) not in text or "entities.hashtags:" in text:
+        raise Failure("the explode typo is not in the summary:\n%s" % text)
+    m = manifest(out)
+    if m.get("warnings") != [want] or m["counts"]["rows"] != 80:
+        raise Failure("manifest warnings %r, rows %s" % (m.get("warnings"),
+                                                          m["counts"]["rows"]))
+    good = os.path.join(base, "good")
+    run(mpi(args, args.np, ["flatten", tweets, "-o", good, "--quiet",
+                            "--explode", "entities.hashtags"]))
+    if manifest(good).get("warnings") != []:
+        raise Failure("warnings without a typo: %r" % manifest(good).get("warnings"))
+    _, _, err = run(mpi(args, args.np, ["schema", tweets, "--explode", "nope"]))
+    if b"warning: --explode nope: no record holds this path" not in err:
+        raise Failure("schema does not warn of the explode typo: %r" % tail(err))
+    # Every line a JSON array: no column to declare.
+    arrays = os.path.join(base, "arrays.jsonl")
+    with open(arrays, "w") as f:
+        for i in range(30):
+            f.write("[%d,%d]\n" % (i, i + 1))
+    for ddl in ("duckdb", "postgres"):
+        rc, sout, err = run(mpi(args, args.np, ["schema", arrays, "--ddl", ddl]),
+                            expect_ok=False)
+        if rc != 2 or b"CREATE TABLE" in sout or \
+                b"schema --ddl: the input has no columns (30 lines read: 0 records" not in err:
+            raise Failure("schema --ddl of arrays: exit %d, stdout %r, stderr %r" % (
+                rc, sout, tail(err)))
+    # Without --ddl the table of no column is still printed.
+    _, sout, _ = run(mpi(args, args.np, ["schema", arrays]))
+    if b"(0 columns; 0 rows from 0 records, 30 lines rejected)" not in sout:
+        raise Failure("schema of arrays: %r" % sout)
+
+
 def cmd_order_lines(args):
     base = os.path.join(args.work, "flatten", "order_lines_n%d" % args.np)
     reset_dir(base)
@@ -599,7 +649,7 @@ def main(argv):
     ap.add_argument("--work", required=True)
     ap.add_argument("command", choices=("setup", "variant", "ranks", "single", "partition",
                                         "hdf5", "parquet", "schema", "roundtrip", "errors",
-                                        "order_lines"))
+                                        "order_lines", "inputs"))
     ap.add_argument("--np", type=int, default=1)
     ap.add_argument("--name", choices=sorted(VARIANTS), default="default")
     args = ap.parse_args(argv)
