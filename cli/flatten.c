@@ -31,7 +31,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/bad_lines.h"
 #include "cli/options.h"
+#include "core/rejmsg.h"
 #include "core/decode.h"
 #include "io/badrec.h"
 #include "io/fsutil.h"
@@ -108,24 +110,47 @@ static int plan(fl *F)
 
 /* ---- lines (both passes) ---- */
 
-static void reject(fl *F, int file, uint64_t offset, int reason, const char *msg)
+/* A rejected line: counted; in the schema pass also sampled, and handled as
+ * --mode says (spilled for _bad_records, only counted, or the end of the
+ * flatten with FILE:LINE:COLUMN). Returns 0 or SF_E_* with F->err set. */
+static int reject(fl *F, int file, uint64_t offset, int reason, const char *msg,
+                  const char *text, size_t len)
 {
     F->c.rows_rejected++;
     F->c.rejected_by_reason[reason]++;
     if (F->pass != 1)
-        return;
+        return 0;
+    if (!F->schema_only && F->o->run.mode == SF_MODE_FAILFAST) {
+        uint64_t before = 0;
+        sf_error e;
+        char place[sizeof F->err.msg];
+        int counted = sf_count_lines_before(F->paths[file], offset, &before, &e) == 0;
+        sf_rejmsg_place(place, sizeof place, F->paths[file], counted ? before + 1 : 0, offset,
+                        msg, "--mode failfast");
+        F->exit_code = 2;
+        return sf_error_set(&F->err, SF_E_PARSE, "%s", place);
+    }
+    if (!F->schema_only && F->o->run.mode == SF_MODE_PERMISSIVE) {
+        int rc = sf_bad_spill(&F->spill, F->life.stage.tmpdir, F->rank, F->cur_chunk,
+                              F->cur_line, file, offset, sf_reject_reason_name(reason), msg,
+                              text, len, &F->err);
+        if (rc)
+            return rc;
+    }
     sf_reject_sample s;
     s.file = file;
     s.reason = reason;
     s.offset = offset;
     snprintf(s.msg, sizeof s.msg, "%s", msg);
     sf_samples_insert(F->samples, &F->nsamples, &s);
+    return 0;
 }
 
 int sf_fl_on_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
 {
     fl *F = ctx;
     F->c.lines_read++;
+    F->cur_line++;
     if (len == 0) {
         F->c.blank_lines++;
         return 0;
@@ -145,10 +170,8 @@ int sf_fl_on_line(void *ctx, const char *line, size_t len, int file, uint64_t of
         return sf_error_set(&F->err, SF_E_LIMIT, "%s:%llu (byte %llu): %s", F->paths[file],
                             (unsigned long long)before + 1, (unsigned long long)offset, msg);
     }
-    if (rc > 0) {
-        reject(F, file, offset, rc - 1, msg);
-        return 0;
-    }
+    if (rc > 0)
+        return reject(F, file, offset, rc - 1, msg, line, len);
     F->c.records++;
     F->c.rows += sf_flatten_nrows(F->eng);
     return F->pass == 2 ? sf_fl_write_rows(F) : 0;
@@ -158,14 +181,23 @@ int sf_fl_on_too_long(void *ctx, int file, uint64_t offset, const char *msg)
 {
     fl *F = ctx;
     F->c.lines_read++;
-    reject(F, file, offset, SF_REJ_LINE_TOO_LONG, msg);
+    F->cur_line++;
+    return reject(F, file, offset, SF_REJ_LINE_TOO_LONG, msg, "", 0);
+}
+
+static int on_chunk_begin_schema(void *ctx, size_t chunk)
+{
+    fl *F = ctx;
+    F->cur_chunk = chunk;
+    F->cur_line = 0;
     return 0;
 }
 
 static int on_chunk_end_schema(void *ctx, size_t chunk, uint64_t bytes)
 {
-    (void)chunk;
-    ((fl *)ctx)->c.bytes_scanned += bytes;
+    fl *F = ctx;
+    F->c.bytes_scanned += bytes;
+    F->chunk_lines[chunk] = F->cur_line;
     return 0;
 }
 
@@ -270,6 +302,29 @@ int sf_fl_scan(fl *F, sf_scan_sink *sink)
                        &F->o->run.scan, progress, sink, NULL, &st, &F->err);
 }
 
+/* After the schema pass of a flatten: never a silent empty success (every
+ * line that was not blank rejected), --max-bad, then (permissive) the
+ * spills become _bad_records/part-RANK.jsonl (cli/bad_lines). Collective:
+ * 0 or -1 (agreed). */
+static int bad_lines(fl *F)
+{
+    sf_bad_counts mine = {F->c.rows_rejected, F->c.lines_read, F->c.blank_lines,
+                          F->c.rejected_by_reason};
+    if (sf_bad_all_rejected(F->comm, &mine, F->samples, F->nsamples,
+                            (const char *const *)F->paths, &F->err) ||
+        sf_bad_over_limit(F->comm, &F->o->run, F->c.rows_rejected, F->c.lines_read, &F->err)) {
+        F->exit_code = 2;
+        agree(F, F->err.code ? F->err.code : SF_E_PARSE, 1);
+        return -1;
+    }
+    uint64_t count = 0;
+    int rc = sf_bad_write_records(F->comm, F->rank, &F->spill, F->chunks, F->nchunks,
+                                  F->chunk_lines, NULL, (const char *const *)F->paths,
+                                  F->life.stage.tmpdir, &count, &F->err);
+    MPI_Reduce(&count, &F->bad_written, 1, MPI_UINT64_T, MPI_SUM, 0, F->comm);
+    return agree(F, rc, 0) ? -1 : 0;
+}
+
 static int schema_pass(fl *F)
 {
     F->pass = 1;
@@ -277,15 +332,32 @@ static int schema_pass(fl *F)
     int rc = new_engine(F);
     if (agree(F, rc, 1))
         return -1;
-    sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, NULL, on_chunk_end_schema, F};
+    F->chunk_lines = calloc(F->nchunks ? F->nchunks : 1, sizeof *F->chunk_lines);
+    if (!F->chunk_lines)
+        rc = nomem(F);
+    if (agree(F, rc, 1))
+        return -1;
+    sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin_schema,
+                         on_chunk_end_schema, F};
     rc = sf_fl_scan(F, &sink);
     if (agree(F, rc, 0))
+        return -1;
+    if (!F->schema_only && bad_lines(F) != 0)
         return -1;
     const sf_flatten_stats *st = sf_flatten_get_stats(F->eng);
     F->c.duplicate_keys = st->duplicate_keys;
     F->c.collisions = st->collisions;
     F->first = F->c;
     gather_counts(F, 1);
+    /* An --explode path no record holds is likely a typo: said in the
+     * summary and the manifest. */
+    size_t ne = F->o->fo.nexplode;
+    for (size_t i = 0; i < ne; i++)
+        F->explode_seen[i] = sf_flatten_explode_seen(F->eng, i);
+    if (ne)
+        MPI_Allreduce(MPI_IN_PLACE, F->explode_seen, (int)ne, MPI_INT, MPI_MAX, F->comm);
+    for (size_t i = 0; i < ne; i++)
+        F->nexplode_missing += !F->explode_seen[i];
     rc = merge_columns(F);
     return agree(F, rc, 0) ? -1 : 0;
 }
@@ -355,6 +427,26 @@ static void print_schema(fl *F)
 
 /* ---- manifest and commit ---- */
 
+/* The warning for an --explode path no record holds. */
+static void explode_warning(char *out, size_t cap, const char *path)
+{
+    snprintf(out, cap, "--explode %s: no record holds this path (a typo?); nothing was "
+             "exploded there", path);
+}
+
+/* Prints the warnings (rank 0) to stderr, indented under a summary or
+ * after a schema. */
+static void print_warnings(fl *F)
+{
+    for (size_t i = 0; i < F->o->fo.nexplode; i++) {
+        char w[512];
+        if (F->explode_seen[i])
+            continue;
+        explode_warning(w, sizeof w, F->o->fo.explode[i]);
+        fprintf(stderr, "  warning: %s\n", w);
+    }
+}
+
 
 static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64_t *rss,
                           double wall, sf_buf *m)
@@ -388,6 +480,21 @@ static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64
     rc |= sf_buf_printf(m, ", \"max_rows_per_record\": %llu, \"on_collision\": \"%s\"},\n",
                         (unsigned long long)fo->max_rows,
                         sf_collision_policy_name(fo->on_collision));
+    rc |= sf_buf_printf(m, "  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n",
+                        F->o->run.mode == SF_MODE_FAILFAST        ? "failfast"
+                        : F->o->run.mode == SF_MODE_DROPMALFORMED ? "dropmalformed"
+                                                                  : "permissive",
+                        (unsigned long long)F->bad_written);
+    rc |= sf_buf_printf(m, "  \"warnings\": [");
+    for (size_t i = 0, k = 0; i < fo->nexplode; i++) {
+        char w[512];
+        if (F->explode_seen[i])
+            continue;
+        explode_warning(w, sizeof w, fo->explode[i]);
+        rc |= sf_buf_printf(m, "%s", k++ ? ", " : "");
+        rc |= sf_buf_json_string(m, w, strlen(w));
+    }
+    rc |= sf_buf_printf(m, "],\n");
     const char *pnames[MAX_PARTITION];
     for (size_t k = 0; k < F->nps; k++)
         pnames[k] = F->ps[k].name;
@@ -451,6 +558,10 @@ static void print_summary(fl *F, size_t nfiles, uint64_t rows, const uint64_t *r
     for (size_t i = 0; i < F->nall_samples && i < 3; i++)
         fprintf(stderr, "  rejected: %s: byte %llu: %s\n", F->paths[F->all_samples[i].file],
                 (unsigned long long)F->all_samples[i].offset, F->all_samples[i].msg);
+    if (F->bad_written)
+        fprintf(stderr, "  bad lines: %llu in %s/_bad_records/\n",
+                (unsigned long long)F->bad_written, F->o->output);
+    print_warnings(F);
     fprintf(stderr, "  phases: plan %.2f s, schema %.2f s, write %.2f s, commit %.2f s; peak RSS "
             "per rank %.1f MiB (max)\n", F->tphase[0], F->tphase[1], F->tphase[2], F->tphase[3],
             (double)maxrss / 1048576.0);
@@ -520,6 +631,8 @@ static void fl_free(fl *F)
     free(F->names);
     free(F->types);
     free(F->nonnull);
+    free(F->chunk_lines);
+    sf_badrec_discard(F->spill);
     sf_fl_write_free(F);
 }
 
@@ -541,12 +654,34 @@ static int run(fl *F)
         return 1;
     F->tphase[0] = MPI_Wtime() - F->t0;
     double t = MPI_Wtime();
-    if (schema_pass(F) != 0)
-        return 1;
+    if (schema_pass(F) != 0) {
+        /* Every rank fails with the exit code of the rank that found why. */
+        int code = F->exit_code;
+        MPI_Allreduce(MPI_IN_PLACE, &code, 1, MPI_INT, MPI_MAX, F->comm);
+        return code ? code : 1;
+    }
     F->tphase[1] = MPI_Wtime() - t;
     if (F->schema_only) {
-        if (F->rank == 0)
+        if (F->rank == 0 && F->o->ddl && F->ncols == 0) {
+            /* A CREATE TABLE with no column is not SQL any database takes. */
+            fprintf(stderr, "shardflow: schema --ddl: the input has no columns (%llu lines "
+                    "read: %llu records without a key, %llu rejected, %llu blank); nothing "
+                    "to declare\n", (unsigned long long)F->all.lines_read,
+                    (unsigned long long)F->all.records, (unsigned long long)F->all.rows_rejected,
+                    (unsigned long long)F->all.blank_lines);
+            if (F->nall_samples)
+                fprintf(stderr, "  first rejected: %s: byte %llu: %s\n",
+                        F->paths[F->all_samples[0].file],
+                        (unsigned long long)F->all_samples[0].offset, F->all_samples[0].msg);
+        }
+        if (F->o->ddl && F->ncols == 0)
+            return 2;
+        if (F->rank == 0) {
             print_schema(F);
+            if (F->nexplode_missing)
+                fprintf(stderr, "shardflow: schema:\n");
+            print_warnings(F);
+        }
         return 0;
     }
     t = MPI_Wtime();

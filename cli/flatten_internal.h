@@ -24,6 +24,7 @@
 #include "core/flatten.h"
 #include "core/hash.h"
 #include "core/pipeline.h"
+#include "io/badrec.h"
 #include "io/h5file.h"
 #include "io/manifest.h"
 #include "io/parquet.h"
@@ -110,6 +111,14 @@ typedef struct fl {
     int pass;
     fl_counts c, all; /* this rank's (current pass), summed on rank 0 */
     fl_counts first;  /* this rank's schema-pass counts */
+    int explode_seen[SF_FLATTEN_MAX_EXPLODE]; /* some rank's record held --explode path i */
+    size_t nexplode_missing;                   /* paths no record held (likely typos) */
+    /* bad lines (schema pass; cli/bad_lines) */
+    sf_badrec_spill *spill; /* --mode permissive: this rank's bad lines */
+    uint64_t cur_chunk, cur_line; /* the line's chunk and number in it */
+    uint64_t *chunk_lines;        /* lines of each chunk (mine; 0 elsewhere) */
+    uint64_t bad_written;         /* _bad_records lines (rank 0: all ranks') */
+    int exit_code;                /* 2 for a bad input (failfast, --max-bad, all rejected) */
     sf_reject_sample samples[SF_MAX_SAMPLES], all_samples[SF_MAX_SAMPLES];
     size_t nsamples, nall_samples;
     /* the schema, in header order (all ranks) */

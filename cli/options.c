@@ -44,7 +44,7 @@ static const sf_cli_option shared[] = {
     {"--chunk-size", 1, 0},  {"--max-line-bytes", 1, 0}, {"--schedule", 1, 0},
     {"--progress", 0, 0},    {"--no-progress", 0, 0},     {"--quiet", 0, 0},
     {"--overwrite", 0, 1},   {"--write-mode", 1, 1},      {"--claim-timeout", 1, 1},
-    {"--row-group-size", 1, 1},
+    {"--row-group-size", 1, 1}, {"--mode", 1, 1},            {"--max-bad", 1, 1},
 };
 
 const sf_cli_option *sf_cli_shared_find(const char *name)
@@ -96,6 +96,27 @@ int sf_cli_shared_apply(const sf_cli_option *opt, const char *val, const char *u
         if (sf_parquet_parse_row_group_size(val, &check, &err) != 0)
             return sf_cli_usage_error(usage, "%s", err.msg);
         o->row_group_size = val;
+    } else if (strcmp(a, "--mode") == 0) {
+        if (strcmp(val, "permissive") == 0)
+            o->mode = SF_MODE_PERMISSIVE;
+        else if (strcmp(val, "dropmalformed") == 0)
+            o->mode = SF_MODE_DROPMALFORMED;
+        else if (strcmp(val, "failfast") == 0)
+            o->mode = SF_MODE_FAILFAST;
+        else
+            return sf_cli_usage_error(usage, "--mode takes permissive, dropmalformed or "
+                                      "failfast, got '%s'", val);
+    } else if (strcmp(a, "--max-bad") == 0) {
+        char *end;
+        double v = strtod(val, &end);
+        int pct = *end == '%';
+        if (end == val || (pct ? end[1] != '\0' : *end != '\0') || v < 0 ||
+            (pct && v > 100) || (!pct && v != (double)(uint64_t)v))
+            return sf_cli_usage_error(usage, "--max-bad takes a count (1000) or a "
+                                      "percentage (0.5%%), got '%s'", val);
+        o->max_bad_set = 1;
+        o->max_bad_pct = pct ? v : -1;
+        o->max_bad = pct ? 0 : (uint64_t)v;
     }
     return 0;
 }
@@ -156,29 +177,6 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
         } else if (allow_run_opts && (IS_OPT("--output") || strcmp(a, "-o") == 0)) {
             NEXT_VALUE();
             o->output = val;
-        } else if (allow_run_opts && IS_OPT("--mode")) {
-            NEXT_VALUE();
-            if (strcmp(val, "permissive") == 0)
-                o->mode = SF_MODE_PERMISSIVE;
-            else if (strcmp(val, "dropmalformed") == 0)
-                o->mode = SF_MODE_DROPMALFORMED;
-            else if (strcmp(val, "failfast") == 0)
-                o->mode = SF_MODE_FAILFAST;
-            else
-                return sf_cli_usage_error(usage, "--mode takes permissive, dropmalformed or "
-                                          "failfast, got '%s'", val);
-        } else if (allow_run_opts && IS_OPT("--max-bad")) {
-            NEXT_VALUE();
-            char *end;
-            double v = strtod(val, &end);
-            int pct = *end == '%';
-            if (end == val || (pct ? end[1] != '\0' : *end != '\0') || v < 0 ||
-                (pct && v > 100) || (!pct && v != (double)(uint64_t)v))
-                return sf_cli_usage_error(usage, "--max-bad takes a count (1000) or a "
-                                          "percentage (0.5%%), got '%s'", val);
-            o->max_bad_set = 1;
-            o->max_bad_pct = pct ? v : -1;
-            o->max_bad = pct ? 0 : (uint64_t)v;
         } else if (allow_run_opts && IS_OPT("--decoder")) {
             NEXT_VALUE();
             sf_decoder_kind k;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/bad_lines.h"
 #include "core/rejmsg.h"
 #include "io/decompress.h"
 #include "io/fsutil.h"
@@ -47,26 +48,8 @@ static int bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offs
     }
     if (R->o->mode != SF_MODE_PERMISSIVE)
         return 0;
-    if (!R->spill) {
-        size_t n = strlen(R->life.stage.tmpdir) + 64;
-        char *dir = malloc(n), *spill = malloc(n);
-        int rc = dir && spill ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-        if (!rc) {
-            snprintf(dir, n, "%s/_bad_records", R->life.stage.tmpdir);
-            snprintf(spill, n, "%s/.spill-%05d", dir, R->rank);
-            rc = sf_mkdirs(dir, &R->err);
-        }
-        if (!rc)
-            rc = sf_badrec_open(&R->spill, spill, &R->err);
-        free(dir);
-        free(spill);
-        if (rc)
-            return rc;
-    }
-    if (sf_badrec_add(R->spill, R->cur_chunk, R->cur_line, file, offset, why, msg, text, len))
-        return sf_error_set(&R->err, SF_E_IO, "cannot spill bad records under %s: %s",
-                            R->life.stage.tmpdir, strerror(errno));
-    return 0;
+    return sf_bad_spill(&R->spill, R->life.stage.tmpdir, R->rank, R->cur_chunk, R->cur_line,
+                        file, offset, why, msg, text, len, &R->err);
 }
 
 static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
@@ -120,122 +103,32 @@ static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
     return 0;
 }
 
-/* Never a silent empty success: a run that read lines and rejected every
- * one that was not blank fails (exit 2, nothing committed), naming the top
- * reason and the first bad line. (No "looks compressed" note: compressed
- * fact files are decoded.) Collective; returns 1 when the run must stop. */
-static int fail_if_all_rejected(sf_run *R)
-{
-    const sf_counts *c = sf_pipeline_counts(R->pipe);
-    uint64_t mine[3 + SF_REJ_NREASONS] = {c->rows_rejected, c->lines_read, c->blank_lines};
-    memcpy(mine + 3, c->rejected_by_reason, sizeof c->rejected_by_reason);
-    uint64_t all[3 + SF_REJ_NREASONS];
-    MPI_Allreduce(mine, all, 3 + SF_REJ_NREASONS, MPI_UINT64_T, MPI_SUM, R->comm);
-    if (all[0] == 0 || all[0] + all[2] != all[1])
-        return 0;
-    size_t total = 0;
-    sf_reject_sample *s = sf_mpi_gather_bytes(R->comm, R->local_samples,
-                                              R->nlocal_samples * sizeof *s, &total);
-    sf_reject_sample first[SF_MAX_SAMPLES];
-    size_t nfirst = 0;
-    for (size_t i = 0; s && i < total / sizeof *s; i++)
-        sf_samples_insert(first, &nfirst, &s[i]);
-    free(s);
-    int top = 0;
-    for (int r = 1; r < SF_REJ_NREASONS; r++)
-        if (all[3 + r] > all[3 + top])
-            top = r;
-    const char *path = nfirst ? R->life.inputs.paths[first[0].file] : NULL;
-    char msg[sizeof R->err.msg];
-    sf_rejmsg_all_rejected(msg, sizeof msg, all[1], all[0],
-                           sf_reject_reason_name((sf_reject_reason)top), all[3 + top], path,
-                           nfirst ? first[0].offset : 0, nfirst ? first[0].msg : NULL, NULL);
-    sf_error_set(&R->err, SF_E_PARSE, "%s; nothing was committed", msg);
-    R->exit_code = 2;
-    sf_run_agree(R, SF_E_PARSE, 1);
-    return 1;
-}
-
 /* After the scan: --max-bad, then (permissive) every rank's spill becomes
  * _bad_records/part-<rank>.jsonl, numbered from the per-chunk line counts
  * of all ranks. Collective. */
 int sf_run_finish_bad_lines(sf_run *R)
 {
-    if (fail_if_all_rejected(R))
-        return SF_RUN_AGREED;
-    uint64_t mine[2] = {sf_pipeline_counts(R->pipe)->rows_rejected,
-                        sf_pipeline_counts(R->pipe)->lines_read};
-    uint64_t all[2];
-    MPI_Allreduce(mine, all, 2, MPI_UINT64_T, MPI_SUM, R->comm);
-    const sf_run_opts *o = R->o;
-    double pct = all[1] ? 100.0 * (double)all[0] / (double)all[1] : 0;
-    if (o->max_bad_set && (o->max_bad_pct >= 0 ? pct > o->max_bad_pct : all[0] > o->max_bad)) {
-        char limit[64];
-        if (o->max_bad_pct >= 0)
-            snprintf(limit, sizeof limit, "%g%%", o->max_bad_pct);
-        else
-            snprintf(limit, sizeof limit, "%llu", (unsigned long long)o->max_bad);
+    /* Never a silent empty success: a run that read lines and rejected
+     * every one that was not blank fails (exit 2, nothing committed). (No
+     * "looks compressed" note: compressed fact files are decoded.) */
+    const sf_counts *pc = sf_pipeline_counts(R->pipe);
+    sf_bad_counts mine = {pc->rows_rejected, pc->lines_read, pc->blank_lines,
+                          pc->rejected_by_reason};
+    if (sf_bad_all_rejected(R->comm, &mine, R->local_samples, R->nlocal_samples,
+                            (const char *const *)R->life.inputs.paths, &R->err)) {
         R->exit_code = 2;
-        sf_error_set(&R->err, SF_E_LIMIT, "%llu bad lines (%.3g%% of %llu read) exceed "
-                     "--max-bad %s; nothing was committed", (unsigned long long)all[0], pct,
-                     (unsigned long long)all[1], limit);
+        sf_run_agree(R, SF_E_PARSE, 1);
+        return SF_RUN_AGREED;
+    }
+    if (sf_bad_over_limit(R->comm, R->o, pc->rows_rejected, pc->lines_read, &R->err)) {
+        R->exit_code = 2;
         return sf_run_agree(R, SF_E_LIMIT, 1) ? SF_RUN_AGREED : 0;
     }
-    int any = R->spill != NULL;
-    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, R->comm);
-    if (!any)
-        return 0;
-    uint64_t *lines = calloc(R->nchunks ? R->nchunks : 1, sizeof *lines);
-    if (!lines)
-        MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
-    MPI_Allreduce(R->chunk_lines, lines, (int)R->nchunks, MPI_UINT64_T, MPI_SUM, R->comm);
-    /* First line number of each chunk: 1 + the lines of the earlier chunks
-     * of its file (chunks are in file order, then offset order). */
-    uint64_t next = 1;
-    for (size_t c = 0; c < R->nchunks; c++) {
-        if (c == 0 || R->chunks[c].file != R->chunks[c - 1].file)
-            next = 1;
-        uint64_t n = lines[c];
-        lines[c] = next;
-        next += n;
-    }
-    /* Compressed chunks give offsets from their first line: add the
-     * decoded bytes of the file's earlier chunks. */
-    int compressed = 0;
-    for (size_t c = 0; c < R->nchunks; c++)
-        compressed |= R->chunks[c].codec != 0;
-    uint64_t *base = NULL;
-    if (compressed) {
-        base = calloc(R->nchunks, sizeof *base);
-        if (!base)
-            MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
-        MPI_Allreduce(R->chunk_ubytes, base, (int)R->nchunks, MPI_UINT64_T, MPI_SUM, R->comm);
-        uint64_t at = 0;
-        for (size_t c = 0; c < R->nchunks; c++) {
-            if (c == 0 || R->chunks[c].file != R->chunks[c - 1].file)
-                at = 0;
-            uint64_t n = base[c];
-            base[c] = at;
-            at += n;
-        }
-    }
-    int rc = 0;
     uint64_t count = 0;
-    if (R->spill) {
-        size_t n = strlen(R->life.stage.tmpdir) + 64;
-        char *path = malloc(n);
-        if (!path)
-            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-        else {
-            snprintf(path, n, "%s/_bad_records/part-%05d.jsonl", R->life.stage.tmpdir, R->rank);
-            rc = sf_badrec_finish(R->spill, path, (const char *const *)R->life.inputs.paths, lines,
-                                  base, &count, &R->err);
-        }
-        R->spill = NULL;
-        free(path);
-    }
-    free(lines);
-    free(base);
+    int rc = sf_bad_write_records(R->comm, R->rank, &R->spill, R->chunks, R->nchunks,
+                                  R->chunk_lines, R->chunk_ubytes,
+                                  (const char *const *)R->life.inputs.paths, R->life.stage.tmpdir,
+                                  &count, &R->err);
     MPI_Reduce(&count, &R->bad_written, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
     return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : 0;
 }

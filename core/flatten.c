@@ -59,6 +59,7 @@ typedef struct etrie {
     size_t klen;
     int32_t child, next;
     int ends; /* an explode path ends here */
+    int seen; /* a record held this path (any value) */
 } etrie;
 
 typedef struct column {
@@ -114,6 +115,7 @@ struct sf_flatten {
     size_t seplen, joinlen;
     etrie *trie;
     size_t ntrie;
+    int32_t enode[SF_FLATTEN_MAX_EXPLODE]; /* explode path i's trie node */
     sf_jsonproj *dec;
     /* columns */
     sf_hmap *dict; /* name -> uint32 id */
@@ -270,6 +272,7 @@ static int trie_add(sf_flatten *f, const char *path, sf_error *err)
     if (f->trie[t].ends)
         return sf_error_set(err, SF_E_INVAL, "explode path '%s' is given twice", path);
     f->trie[t].ends = 1;
+    f->enode[f->o.nexplode++] = t;
     return 0;
 }
 
@@ -314,6 +317,7 @@ int sf_flatten_new(const sf_flatten_opts *o, sf_flatten **out, sf_error *err)
     f->joinlen = strlen(f->join_sep);
     f->trie[0].child = f->trie[0].next = -1;
     f->ntrie = 1;
+    f->o.nexplode = 0; /* counted again by trie_add */
     for (size_t i = 0; i < o->nexplode; i++) {
         int rc = trie_add(f, o->explode[i], err);
         if (rc) {
@@ -791,6 +795,8 @@ static int annotate(sf_flatten *f, node *n, int depth, int32_t et, int elem, uin
     int md = f->o.max_depth;
     int rc = 0;
     *rows = 1;
+    if (et >= 0)
+        f->trie[et].seen |= f->trie[et].ends;
     n->flags = 0;
     if (n->kind == N_SCALAR)
         return leaf(f, n, n->v);
@@ -1123,6 +1129,11 @@ const sf_flatten_cell *sf_flatten_row(const sf_flatten *f, size_t i, size_t *nce
 }
 
 const sf_flatten_stats *sf_flatten_get_stats(const sf_flatten *f) { return &f->stats; }
+
+int sf_flatten_explode_seen(const sf_flatten *f, size_t i)
+{
+    return i < f->o.nexplode && f->trie[f->enode[i]].seen;
+}
 
 /* ---- the column dictionary ---- */
 

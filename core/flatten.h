@@ -136,6 +136,11 @@ typedef struct sf_flatten_stats {
 /* Counts since the engine was made (borrowed). */
 const sf_flatten_stats *sf_flatten_get_stats(const sf_flatten *f);
 
+/* 1 if a record given to f held explode path i (of the options' explode
+ * list; any value, even null or an empty array), else 0: a path no record
+ * holds is likely a typo. Cannot fail. */
+int sf_flatten_explode_seen(const sf_flatten *f, size_t i);
+
 /* ---- the column dictionary ---- */
 
 typedef struct sf_flatten_column {

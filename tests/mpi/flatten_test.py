@@ -19,6 +19,8 @@ subcommand per test (see tests/mpi/CMakeLists.txt):
   flatten_test.py COMMON roundtrip --np N    flatten -> CSV -> read back -> same values
   flatten_test.py COMMON errors --np N       explosion guard, usage errors, no commit
   flatten_test.py COMMON order_lines --np N  jobs/order_lines.json against its reference
+  flatten_test.py COMMON badlines --np N     --mode, _bad_records, --max-bad, all rejected
+  flatten_test.py COMMON inputs --np N       --explode typo warning, schema --ddl of no column
 
 COMMON: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --oracle flatten.py
         --job order_lines.json --job-oracle order_lines.py --work DIR
@@ -550,6 +552,159 @@ def cmd_errors(args):
             raise Failure("%s left an output behind" % bad)
 
 
+def cmd_inputs(args):
+    """Inputs as users have them: an --explode path no record holds is a
+    warning in the summary and the manifest; schema --ddl of an input with
+    no column is an error."""
+    base = os.path.join(args.work, "flatten", "inputs_n%d" % args.np)
+    reset_dir(base)
+    tweets = os.path.join(base, "tweets.jsonl")
+    with open(tweets, "w") as f:
+        for i in range(40):
+            f.write('{"id":%d,"entities":{"hashtags":["a","b%d"]}}\n' % (i, i))
+    out = os.path.join(base, "typo")
+    _, _, err = run(mpi(args, args.np, ["flatten", tweets, "-o", out, "--no-progress",
+                                        "--explode", "entities.hashtags",
+                                        "--explode", "entities.hashtag"]))
+    want = ("--explode entities.hashtag: no record holds this path (a typo?); nothing was "
+            "exploded there")
+    text = err.decode("utf-8", "replace")
+    if ("  warning: " + want) not in text or "entities.hashtags:" in text:
+        raise Failure("the explode typo is not in the summary:\n%s" % text)
+    m = manifest(out)
+    if m.get("warnings") != [want] or m["counts"]["rows"] != 80:
+        raise Failure("manifest warnings %r, rows %s" % (m.get("warnings"),
+                                                          m["counts"]["rows"]))
+    good = os.path.join(base, "good")
+    run(mpi(args, args.np, ["flatten", tweets, "-o", good, "--quiet",
+                            "--explode", "entities.hashtags"]))
+    if manifest(good).get("warnings") != []:
+        raise Failure("warnings without a typo: %r" % manifest(good).get("warnings"))
+    _, _, err = run(mpi(args, args.np, ["schema", tweets, "--explode", "nope"]))
+    if b"warning: --explode nope: no record holds this path" not in err:
+        raise Failure("schema does not warn of the explode typo: %r" % tail(err))
+    # Every line a JSON array: no column to declare.
+    arrays = os.path.join(base, "arrays.jsonl")
+    with open(arrays, "w") as f:
+        for i in range(30):
+            f.write("[%d,%d]\n" % (i, i + 1))
+    for ddl in ("duckdb", "postgres"):
+        rc, sout, err = run(mpi(args, args.np, ["schema", arrays, "--ddl", ddl]),
+                            expect_ok=False)
+        if rc != 2 or b"CREATE TABLE" in sout or \
+                b"schema --ddl: the input has no columns (30 lines read: 0 records" not in err:
+            raise Failure("schema --ddl of arrays: exit %d, stdout %r, stderr %r" % (
+                rc, sout, tail(err)))
+    # Without --ddl the table of no column is still printed.
+    _, sout, _ = run(mpi(args, args.np, ["schema", arrays]))
+    if b"(0 columns; 0 rows from 0 records, 30 lines rejected)" not in sout:
+        raise Failure("schema of arrays: %r" % sout)
+
+
+def cmd_badlines(args):
+    """Bad lines in each --mode: the exact _bad_records lines (file, offset,
+    line, reason, message, text), failfast's FILE:LINE:COLUMN, --max-bad,
+    and an input whose lines are all rejected: exit 2, nothing committed."""
+    base = os.path.join(args.work, "flatten", "badlines_n%d" % args.np)
+    reset_dir(base)
+    # About 3 MB, so that 1M chunks spread the lines over every rank and
+    # the line numbers of the bad lines cross chunks.
+    pad = b"p" * 1500
+    lines = [b'{"id":%d,"v":"x%d","pad":"%s"}' % (i, i, pad) for i in range(2000)]
+    lines[6] = b'{"id":6,'
+    lines[1030] = b'[30]'
+    lines[1031] = b''
+    lines[1947] = b'{"id":47,"v":"\xff"}'
+    data = b"\n".join(lines) + b"\n"
+    src = os.path.join(base, "events.jsonl")
+    with open(src, "wb") as f:
+        f.write(data)
+
+    def offset(i):
+        return len(b"\n".join(lines[:i])) + 1
+
+    want = [
+        {"file": src, "offset": offset(6), "line": 7, "reason": "invalid JSON",
+         "message": "invalid JSON at column 9: unexpected end of input", "text": '{"id":6,'},
+        {"file": src, "offset": offset(1030), "line": 1031, "reason": "not an object",
+         "message": "not an object: the line is an array", "text": "[30]"},
+        {"file": src, "offset": offset(1947), "line": 1948, "reason": "invalid UTF-8",
+         "text": '{"id":47,"v":"\ufffd"}', "text_lossy": True},
+    ]
+    small = ["--chunk-size", "1M", "--no-progress"]
+    out = os.path.join(base, "permissive")
+    _, _, err = run(mpi(args, args.np, ["flatten", src, "-o", out] + small))
+    got = []
+    for part in sorted(glob.glob(os.path.join(out, "_bad_records", "part-*.jsonl"))):
+        with open(part, "rb") as f:
+            got += [json.loads(x) for x in f.read().decode("utf-8").splitlines()]
+    got.sort(key=lambda r: r["line"])
+    for g in got:
+        if g.get("reason") == "invalid UTF-8":
+            g.pop("message", None)  # the decoder's wording of the bad byte
+    if got != want:
+        raise Failure("_bad_records:\n  got  %s\n  want %s" % (got, want))
+    m = manifest(out)
+    if m["mode"] != "permissive" or m["bad_records"] != 3 or m["counts"]["rows_rejected"] != 3 \
+            or m["counts"]["records"] != 1996:
+        raise Failure("permissive manifest: mode %s, bad_records %s, counts %s" % (
+            m["mode"], m["bad_records"], m["counts"]))
+    if b"bad lines: 3 in " not in err:
+        raise Failure("the summary does not count the bad lines:\n%s" % tail(err))
+    # dropmalformed: counted, no _bad_records, the same table.
+    drop = os.path.join(base, "drop")
+    run(mpi(args, args.np, ["flatten", src, "-o", drop, "--mode", "dropmalformed"] + small))
+    if os.path.exists(os.path.join(drop, "_bad_records")) or \
+            manifest(drop)["counts"]["rows_rejected"] != 3 or manifest(drop)["bad_records"] != 0:
+        raise Failure("dropmalformed wrote bad records or miscounted: %s" % os.listdir(drop))
+    for name in data_files(out):
+        with open(os.path.join(out, name), "rb") as a, open(os.path.join(drop, name), "rb") as b:
+            if a.read() != b.read():
+                raise Failure("%s differs between permissive and dropmalformed" % name)
+    # failfast: the first bad line, as compilers place it; nothing committed.
+    ff = os.path.join(base, "failfast")
+    rc, _, err = run(mpi(args, args.np, ["flatten", src, "-o", ff, "--mode", "failfast"] + small),
+                     expect_ok=False)
+    msg = ("%s:7:9: invalid JSON: unexpected end of input (byte offset %d; --mode failfast)" % (
+        src, offset(6))).encode()
+    if rc != 2 or msg not in err or os.path.exists(ff):
+        raise Failure("failfast: exit %d, committed %s, stderr:\n%s" % (rc, os.path.exists(ff),
+                                                                          tail(err)))
+    # --max-bad: 3 of 2000 lines is 0.15%.
+    for limit, ok in (("2", False), ("3", True), ("0.1%", False), ("0.2%", True),
+                      ("100%", True)):
+        mb = os.path.join(base, "maxbad")
+        shutil.rmtree(mb, ignore_errors=True)
+        rc, _, err = run(mpi(args, args.np, ["flatten", src, "-o", mb, "--max-bad", limit] +
+                             small), expect_ok=False)
+        if ok != (rc == 0) or (not ok and (rc != 2 or os.path.exists(mb) or
+                                           b"3 bad lines (0.15% of 2000 read) exceed --max-bad "
+                                           + limit.encode() not in err)):
+            raise Failure("--max-bad %s: exit %d, stderr:\n%s" % (limit, rc, tail(err)))
+    # The default --max-bad is 10%: 20 bad lines of 60 fail.
+    worse = os.path.join(base, "worse.jsonl")
+    with open(worse, "wb") as f:
+        f.write(b"".join((b"[%d]\n" if i % 3 == 0 else b'{"i":%d}\n') % i for i in range(60)))
+    shutil.rmtree(mb, ignore_errors=True)
+    rc, _, err = run(mpi(args, args.np, ["flatten", worse, "-o", mb] + small), expect_ok=False)
+    if rc != 2 or b"exceed --max-bad 10%" not in err or os.path.exists(mb):
+        raise Failure("the default --max-bad: exit %d, stderr:\n%s" % (rc, tail(err)))
+    # Every line rejected (a blank one aside): exit 2, nothing committed,
+    # the top reason and a sample named.
+    arrays = os.path.join(base, "arrays.jsonl")
+    with open(arrays, "wb") as f:
+        f.write(b"".join(b"[%d,%d]\n" % (i, i) for i in range(25)) + b"\n")
+    ao = os.path.join(base, "arrays_out")
+    rc, _, err = run(mpi(args, args.np, ["flatten", arrays, "-o", ao, "--max-bad", "100%"] +
+                         small), expect_ok=False)
+    want_msg = ("all 26 lines read were rejected (25 bad, the rest blank; most as 'not an "
+                "object': 25); first: %s: byte 0: not an object" % arrays).encode()
+    if rc != 2 or want_msg not in err or b"nothing was committed" not in err or \
+            os.path.exists(ao):
+        raise Failure("all rejected: exit %d, committed %s, stderr:\n%s" % (
+            rc, os.path.exists(ao), tail(err)))
+
+
 def cmd_order_lines(args):
     base = os.path.join(args.work, "flatten", "order_lines_n%d" % args.np)
     reset_dir(base)
@@ -599,7 +754,7 @@ def main(argv):
     ap.add_argument("--work", required=True)
     ap.add_argument("command", choices=("setup", "variant", "ranks", "single", "partition",
                                         "hdf5", "parquet", "schema", "roundtrip", "errors",
-                                        "order_lines"))
+                                        "order_lines", "inputs", "badlines"))
     ap.add_argument("--np", type=int, default=1)
     ap.add_argument("--name", choices=sorted(VARIANTS), default="default")
     args = ap.parse_args(argv)

@@ -311,6 +311,25 @@ static void test_escaped_and_unicode_keys_are_unescaped(void **state)
     sf_flatten_free(f);
 }
 
+static void test_explode_path_no_record_holds_is_not_seen(void **state)
+{
+    (void)state;
+    const char *paths[] = {"entities.hashtags", "entities.hashtag", "gone", "x"};
+    sf_flatten *f = make_explode(paths, 4);
+    assert_false(sf_flatten_explode_seen(f, 0));
+    /* Any value at the path counts: an array, null, an empty array. */
+    flat(f, "{\"entities\":{\"hashtags\":[\"a\",\"b\"]},\"x\":null}");
+    assert_true(sf_flatten_explode_seen(f, 0));
+    assert_false(sf_flatten_explode_seen(f, 1));
+    assert_false(sf_flatten_explode_seen(f, 2));
+    assert_true(sf_flatten_explode_seen(f, 3));
+    flat(f, "{\"gone\":[]}");
+    assert_true(sf_flatten_explode_seen(f, 2));
+    assert_false(sf_flatten_explode_seen(f, 1));
+    assert_false(sf_flatten_explode_seen(f, 4)); /* past the list */
+    sf_flatten_free(f);
+}
+
 /* ---- explode ---- */
 
 static void test_explode_gives_one_row_per_element(void **state)
@@ -1001,6 +1020,7 @@ int main(void)
         cmocka_unit_test(test_max_rows_per_record_rejects_large_cartesian_product),
         cmocka_unit_test(test_guard_counts_without_overflowing),
         cmocka_unit_test(test_explode_paths_are_checked),
+        cmocka_unit_test(test_explode_path_no_record_holds_is_not_seen),
         cmocka_unit_test(test_duplicate_keys_last_wins_at_the_first_place_and_are_counted),
         cmocka_unit_test(test_repeated_object_key_replaces_its_nested_fields),
         cmocka_unit_test(test_repeated_keys_of_a_wide_object_last_wins),
