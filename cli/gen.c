@@ -52,6 +52,7 @@ static const char *const gen_usage =
     "  --skew zipf:S         Zipf-distributed user_id and item_id with exponent S\n"
     "                        (e.g. zipf:1.1; id 1 the hottest), default uniform\n"
     "  -o DIR, --output DIR  output directory (required; created if missing)\n"
+    "  --overwrite           replace existing output files (default: refuse)\n"
     "  -h, --help            this help\n"
     "\n"
     "gen orders writes DIR/orders.jsonl: nested orders (customer, items, discounts,\n"
@@ -75,6 +76,7 @@ typedef struct gen_opts {
     sf_gen_kpi_params params;
     sf_gen_orders_params oparams;
     const char *dir;
+    int overwrite; /* --overwrite: replace existing output files */
 } gen_opts;
 
 static size_t kpi_event(const void *p, uint64_t i, char *buf) { return sf_gen_kpi_event(p, i, buf); }
@@ -126,6 +128,7 @@ static int parse_gen_opts(int argc, char **argv, gen_opts *o)
     o->oparams.skus = 200;
     o->oparams.seed = 42;
     o->dir = NULL;
+    o->overwrite = 0;
     for (int i = 1; i < argc; i++) {
         /* "--opt=value" and "--opt value" both work, as for `shardflow run`. */
         char name[32];
@@ -146,6 +149,12 @@ static int parse_gen_opts(int argc, char **argv, gen_opts *o)
         }
         uint64_t *count = NULL;
         int skew = 0, ids = 0;
+        if (strcmp(a, "--overwrite") == 0) {
+            if (val)
+                return sf_cli_usage_error(gen_usage, "option %s takes no value", a);
+            o->overwrite = 1;
+            continue;
+        }
         if (strcmp(a, "--skew") == 0 && !o->orders)
             skew = 1;
         else if (strcmp(a, "--ids") == 0 && !o->orders)
@@ -352,8 +361,21 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
     double t0 = MPI_Wtime();
     sf_error err;
     sf_error_clear(&err);
+    static const char *const kpi_names[] = {"events.jsonl", "users.jsonl", "items.jsonl"};
+    static const char *const order_names[] = {"orders.jsonl"};
+    const char *const *names = o.orders ? order_names : kpi_names;
+    int nfiles = o.orders ? 1 : 3;
     if (rank == 0)
         sf_mkdirs(o.dir, &err);
+    /* An existing file is kept unless --overwrite: a typo in -o must not
+     * replace a dataset that took an hour to generate. */
+    for (int f = 0; f < nfiles && rank == 0 && err.code == 0 && !o.overwrite; f++) {
+        char existing[4096];
+        snprintf(existing, sizeof existing, "%s/%s", o.dir, names[f]);
+        struct stat st;
+        if (lstat(existing, &st) == 0)
+            sf_error_set(&err, SF_E_EXISTS, "%s exists; --overwrite replaces it", existing);
+    }
     char *buf = malloc(GEN_BUF_SIZE);
     if (!buf && err.code == 0)
         sf_error_set(&err, SF_E_NOMEM, "cannot allocate a %u-byte write buffer", GEN_BUF_SIZE);
@@ -365,10 +387,6 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
         return 1;
     }
 
-    static const char *const kpi_names[] = {"events.jsonl", "users.jsonl", "items.jsonl"};
-    static const char *const order_names[] = {"orders.jsonl"};
-    const char *const *names = o.orders ? order_names : kpi_names;
-    int nfiles = o.orders ? 1 : 3;
     const uint64_t counts[] = {o.orders ? o.oparams.orders : o.params.events, o.params.users,
                                o.params.items};
     const gen_line_fn fns[] = {o.orders ? order_line : kpi_event, kpi_user, kpi_item};
