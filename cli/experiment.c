@@ -254,6 +254,12 @@ int sf_experiment_main(int argc, char **argv, int rank)
     sf_cli_set_quiet(rank != 0);
     for (int i = 0; i < argc && !rc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            /* "--" ends the options: it and the rest go to the run parser */
+            while (i < argc)
+                rest[nrest++] = argv[i++];
+            break;
+        }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             if (rank == 0)
                 fputs(usage, stdout);

@@ -117,8 +117,19 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
     sf_run_opts_init(&o->run);
     o->format = "csv";
     o->compression = NULL; /* by format, below */
+    int opts_done = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
+        if (!opts_done && strcmp(a, "--") == 0) {
+            opts_done = 1; /* "--" ends the options: the rest are inputs */
+            continue;
+        }
+        if (opts_done) {
+            if (o->ninputs == MAX_INPUTS)
+                return sf_cli_usage_error(usage, "too many inputs (at most %s)", "64");
+            o->inputs[o->ninputs++] = a;
+            continue;
+        }
         char name[48];
         const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
         if (eq && (size_t)(eq - a) < sizeof name) {
@@ -152,7 +163,7 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
             if (strcmp(a, "--single-file") == 0 && !schema)
                 o->single_file = 1;
             else
-                return sf_cli_usage_error(usage, "unknown option '%s'", a);
+                return sf_cli_unknown_option(usage, a);
             continue;
         }
         if (a[0] != '-' || a[1] == '\0') {
@@ -222,7 +233,7 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
         } else if (strcmp(a, "--table") == 0 && schema) {
             o->table = val;
         } else {
-            return sf_cli_usage_error(usage, "unknown option '%s'", a);
+            return sf_cli_unknown_option(usage, a);
         }
     }
     o->fo.explode = o->explode;

@@ -29,6 +29,7 @@
 #include "core/gen_kpi.h"
 #include "core/gen_orders.h"
 #include "io/fsutil.h"
+#include "cli/options.h"
 #include "mpi/collective.h"
 
 #define GEN_BUF_SIZE (4u << 20)
@@ -51,6 +52,7 @@ static const char *const gen_usage =
     "  --skew zipf:S         Zipf-distributed user_id and item_id with exponent S\n"
     "                        (e.g. zipf:1.1; id 1 the hottest), default uniform\n"
     "  -o DIR, --output DIR  output directory (required; created if missing)\n"
+    "  --overwrite           replace existing output files (default: refuse)\n"
     "  -h, --help            this help\n"
     "\n"
     "gen orders writes DIR/orders.jsonl: nested orders (customer, items, discounts,\n"
@@ -74,6 +76,7 @@ typedef struct gen_opts {
     sf_gen_kpi_params params;
     sf_gen_orders_params oparams;
     const char *dir;
+    int overwrite; /* --overwrite: replace existing output files */
 } gen_opts;
 
 static size_t kpi_event(const void *p, uint64_t i, char *buf) { return sf_gen_kpi_event(p, i, buf); }
@@ -111,9 +114,9 @@ static int parse_count(const char *text, uint64_t *out)
     return 0;
 }
 
-/* Returns 0, or 2 after printing a usage error on rank 0. Every rank parses
+/* Returns 0, or 2 after a usage error (printed on rank 0 only). Every rank parses
  * the same argv, so all reach the same verdict without communicating. */
-static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
+static int parse_gen_opts(int argc, char **argv, gen_opts *o)
 {
     memset(&o->params, 0, sizeof o->params); /* uniform ids, no tables */
     o->params.events = 1000000;
@@ -125,11 +128,18 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
     o->oparams.skus = 200;
     o->oparams.seed = 42;
     o->dir = NULL;
+    o->overwrite = 0;
     for (int i = 1; i < argc; i++) {
         /* "--opt=value" and "--opt value" both work, as for `shardflow run`. */
         char name[32];
         const char *a = argv[i];
         const char *val = NULL;
+        if (strcmp(a, "--") == 0) {
+            /* "--" ends the options; gen takes no further arguments */
+            if (i + 1 < argc)
+                return sf_cli_usage_error(gen_usage, "unexpected argument '%s'", argv[i + 1]);
+            break;
+        }
         const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
         if (eq && (size_t)(eq - a) < sizeof name) {
             memcpy(name, a, (size_t)(eq - a));
@@ -139,6 +149,12 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
         }
         uint64_t *count = NULL;
         int skew = 0, ids = 0;
+        if (strcmp(a, "--overwrite") == 0) {
+            if (val)
+                return sf_cli_usage_error(gen_usage, "option %s takes no value", a);
+            o->overwrite = 1;
+            continue;
+        }
         if (strcmp(a, "--skew") == 0 && !o->orders)
             skew = 1;
         else if (strcmp(a, "--ids") == 0 && !o->orders)
@@ -158,24 +174,18 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
         else if (strcmp(a, "--seed") == 0)
             count = o->orders ? &o->oparams.seed : &o->params.seed;
         else if (strcmp(a, "-o") != 0 && strcmp(a, "--output") != 0) {
-            if (rank == 0)
-                fprintf(stderr, "shardflow gen: unknown argument '%s'\n\n%s", argv[i], gen_usage);
-            return 2;
+            if (a[0] == '-' && a[1])
+                return sf_cli_unknown_option(gen_usage, argv[i]);
+            return sf_cli_usage_error(gen_usage, "unexpected argument '%s'", argv[i]);
         }
         if (!val) {
-            if (i + 1 >= argc) {
-                if (rank == 0)
-                    fprintf(stderr, "shardflow gen: option %s needs a value\n\n%s", a, gen_usage);
-                return 2;
-            }
+            if (i + 1 >= argc)
+                return sf_cli_usage_error(gen_usage, "option %s needs a value", a);
             val = argv[++i];
         }
         if (ids) {
-            if (strcmp(val, "int") != 0 && strcmp(val, "string") != 0) {
-                if (rank == 0)
-                    fprintf(stderr, "shardflow gen: --ids takes int or string, got '%s'\n", val);
-                return 2;
-            }
+            if (strcmp(val, "int") != 0 && strcmp(val, "string") != 0)
+                return sf_cli_usage_error(gen_usage, "--ids takes int or string, got '%s'", val);
             o->params.string_ids = strcmp(val, "string") == 0;
         } else if (skew) {
             char *end = NULL;
@@ -183,37 +193,26 @@ static int parse_gen_opts(int argc, char **argv, int rank, gen_opts *o)
             if (strcmp(val, "uniform") == 0) {
                 o->params.zipf_s = 0;
             } else if (!end || *end || !(z > 0 && z <= 10)) {
-                if (rank == 0)
-                    fprintf(stderr, "shardflow gen: --skew takes zipf:S with 0 < S <= 10 or "
-                            "uniform, got '%s'\n", val);
-                return 2;
+                return sf_cli_usage_error(gen_usage, "--skew takes zipf:S with 0 < S <= 10 or "
+                                          "uniform, got '%s'", val);
             } else {
                 o->params.zipf_s = z;
             }
         } else if (!count) {
             o->dir = val;
         } else if (parse_count(val, count) != 0) {
-            if (rank == 0)
-                fprintf(stderr, "shardflow gen: %s: invalid number '%s' (e.g. 1000, 50K, 1M)\n",
-                        a, val);
-            return 2;
+            char what[96];
+            snprintf(what, sizeof what, "%s: invalid number '%%s' (e.g. 1000, 50K, 1M)", a);
+            return sf_cli_usage_error(gen_usage, what, val);
         }
     }
-    if (!o->dir || !o->dir[0]) {
-        if (rank == 0)
-            fprintf(stderr, "shardflow gen: missing -o DIR\n\n%s", gen_usage);
-        return 2;
-    }
-    if (o->params.users == 0 || o->params.items == 0) {
-        if (rank == 0)
-            fprintf(stderr, "shardflow gen: --users and --items must be at least 1\n");
-        return 2;
-    }
+    if (!o->dir || !o->dir[0])
+        return sf_cli_usage_error(gen_usage, "missing -o DIR%s", "");
+    if (o->params.users == 0 || o->params.items == 0)
+        return sf_cli_usage_error(gen_usage, "--users and --items must be at least 1%s", "");
     if (o->oparams.customers == 0 || o->oparams.skus == 0 || o->oparams.skus > 9999) {
-        if (rank == 0)
-            fprintf(stderr, "shardflow gen: --customers must be at least 1 and --skus from 1 "
-                    "to 9999\n");
-        return 2;
+        return sf_cli_usage_error(gen_usage, "--customers must be at least 1 and --skus "
+                                  "from 1 to 9999%s", "");
     }
     return 0;
 }
@@ -337,35 +336,46 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
 
+    sf_cli_set_quiet(rank != 0);
     if (argc < 1 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {
         if (rank == 0)
             fputs(gen_usage, argc < 1 ? stderr : stdout);
         return argc < 1 ? 2 : 0;
     }
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             if (rank == 0)
                 fputs(gen_usage, stdout);
             return 0;
         }
     }
-    if (strcmp(argv[0], "kpi") != 0 && strcmp(argv[0], "orders") != 0) {
-        if (rank == 0)
-            fprintf(stderr, "shardflow gen: unknown dataset '%s' (known: kpi, orders)\n\n%s",
-                    argv[0], gen_usage);
-        return 2;
-    }
+    if (strcmp(argv[0], "kpi") != 0 && strcmp(argv[0], "orders") != 0)
+        return sf_cli_usage_error(gen_usage, "unknown dataset '%s' (known: kpi, orders)",
+                                  argv[0]);
     gen_opts o;
     o.orders = strcmp(argv[0], "orders") == 0;
-    int rc = parse_gen_opts(argc, argv, rank, &o);
+    int rc = parse_gen_opts(argc, argv, &o);
     if (rc != 0)
         return rc;
 
     double t0 = MPI_Wtime();
     sf_error err;
     sf_error_clear(&err);
+    static const char *const kpi_names[] = {"events.jsonl", "users.jsonl", "items.jsonl"};
+    static const char *const order_names[] = {"orders.jsonl"};
+    const char *const *names = o.orders ? order_names : kpi_names;
+    int nfiles = o.orders ? 1 : 3;
     if (rank == 0)
         sf_mkdirs(o.dir, &err);
+    /* An existing file is kept unless --overwrite: a typo in -o must not
+     * replace a dataset that took an hour to generate. */
+    for (int f = 0; f < nfiles && rank == 0 && err.code == 0 && !o.overwrite; f++) {
+        char existing[4096];
+        snprintf(existing, sizeof existing, "%s/%s", o.dir, names[f]);
+        struct stat st;
+        if (lstat(existing, &st) == 0)
+            sf_error_set(&err, SF_E_EXISTS, "%s exists; --overwrite replaces it", existing);
+    }
     char *buf = malloc(GEN_BUF_SIZE);
     if (!buf && err.code == 0)
         sf_error_set(&err, SF_E_NOMEM, "cannot allocate a %u-byte write buffer", GEN_BUF_SIZE);
@@ -377,10 +387,6 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
         return 1;
     }
 
-    static const char *const kpi_names[] = {"events.jsonl", "users.jsonl", "items.jsonl"};
-    static const char *const order_names[] = {"orders.jsonl"};
-    const char *const *names = o.orders ? order_names : kpi_names;
-    int nfiles = o.orders ? 1 : 3;
     const uint64_t counts[] = {o.orders ? o.oparams.orders : o.params.events, o.params.users,
                                o.params.items};
     const gen_line_fn fns[] = {o.orders ? order_line : kpi_event, kpi_user, kpi_item};

@@ -10,6 +10,7 @@
  * batches, so neither needs a whole file in memory.
  */
 #include "cli/inspect.h"
+#include "cli/options.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -428,18 +429,22 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
 
 static int wants_help(int argc, char **argv)
 {
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             return 1;
     }
     return 0;
 }
 
+/* One line naming the problem, then "Try 'shardflow CMD --help'." (options.c). */
 static int usage_error(const char *cmd, const char *usage, const char *what, const char *arg)
 {
-    fprintf(stderr, "shardflow %s: %s%s%s\n\n%s", cmd, what, arg ? " " : "", arg ? arg : "",
-            usage);
-    return 2;
+    (void)cmd;
+    if (arg && strcmp(what, "unknown option") == 0)
+        return sf_cli_unknown_option(usage, arg);
+    char line[512];
+    snprintf(line, sizeof line, "%s%s%s", what, arg ? " " : "", arg ? arg : "");
+    return sf_cli_usage_error(usage, "%s", line);
 }
 
 static int fail(const char *cmd, const sf_error *err)
@@ -465,10 +470,17 @@ int sf_cat_main(int argc, char **argv)
         return 0;
     }
     const char *path = NULL;
+    int opts_done = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *fmt = NULL;
-        if (strcmp(a, "--format") == 0) {
+        if (!opts_done && strcmp(a, "--") == 0) {
+            opts_done = 1;
+        } else if (opts_done) {
+            if (path)
+                return usage_error("cat", sf_cat_usage, "more than one path:", a);
+            path = a;
+        } else if (strcmp(a, "--format") == 0) {
             if (i + 1 >= argc)
                 return usage_error("cat", sf_cat_usage, "--format needs a value", NULL);
             fmt = argv[++i];
@@ -672,10 +684,17 @@ int sf_inspect_main(int argc, char **argv)
     const char *path = NULL;
     uint64_t head = 0;
     int want_head = 0;
+    int opts_done = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
-        if (strcmp(a, "--head") == 0) {
+        if (!opts_done && strcmp(a, "--") == 0) {
+            opts_done = 1;
+        } else if (opts_done) {
+            if (path)
+                return usage_error("inspect", sf_inspect_usage, "more than one path:", a);
+            path = a;
+        } else if (strcmp(a, "--head") == 0) {
             if (i + 1 >= argc)
                 return usage_error("inspect", sf_inspect_usage, "--head needs a number", NULL);
             val = argv[++i];

@@ -123,7 +123,7 @@ static const char *const validate_usage =
 
 static int wants_help(int argc, char **argv)
 {
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             return 1;
     }
@@ -166,6 +166,30 @@ static int cmd_gen(int argc, char **argv, int rank)
     return sf_gen_main(argc, argv, MPI_COMM_WORLD);
 }
 
+static const char *const commands[] = {"run",  "validate", "experiment", "flatten", "schema",
+                                       "gen",  "inspect",  "cat",        "help",    "version",
+                                       NULL};
+
+/* "unknown command" with the nearest command within edit distance 2. */
+static int unknown_command(const char *cmd)
+{
+    const char *best = NULL;
+    size_t bestd = 3;
+    for (int i = 0; commands[i]; i++) {
+        size_t d = sf_cli_edit_distance(cmd, strlen(cmd), commands[i], strlen(commands[i]));
+        if (d < bestd) {
+            bestd = d;
+            best = commands[i];
+        }
+    }
+    fprintf(stderr, "shardflow: unknown command '%s'", cmd);
+    if (best)
+        fprintf(stderr, "; did you mean %s?", best);
+    fputc('\n', stderr);
+    sf_cli_try_line(main_usage);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -173,6 +197,18 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 && argc >= 3) {
+        /* `shardflow help CMD` is `shardflow CMD --help`, word for word. */
+        if (argc > 3)
+            return sf_cli_usage_error(main_usage, "help takes one command, got '%s'", argv[3]);
+        char help[] = "--help";
+        char *hargv[] = {argv[0], argv[2], help, NULL};
+        if (strcmp(argv[2], "help") == 0 || argv[2][0] == '-') {
+            fputs(main_usage, stdout);
+            return 0;
+        }
+        return main(3, hargv);
+    }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         fputs(main_usage, stdout);
         return 0;
@@ -212,6 +248,7 @@ int main(int argc, char **argv)
         return with_mpi(argc, argv, sf_flatten_main, argc - 2, argv + 2);
     if (strcmp(cmd, "schema") == 0)
         return with_mpi(argc, argv, sf_schema_main, argc - 2, argv + 2);
-    fprintf(stderr, "shardflow: unknown command '%s'\n\n%s", cmd, main_usage);
-    return 2;
+    if (cmd[0] == '-')
+        return sf_cli_unknown_option(main_usage, cmd);
+    return unknown_command(cmd);
 }

@@ -20,13 +20,114 @@ static int usage_silent;
 
 void sf_cli_set_quiet(int quiet) { usage_silent = quiet; }
 
+/* The command a usage text is for: the word after "usage: shardflow " ("run",
+ * "gen"), copied into cmd; "" for the top-level usage ("COMMAND"). */
+static void usage_command(const char *usage, char *cmd, size_t cap)
+{
+    static const char lead[] = "usage: shardflow ";
+    cmd[0] = '\0';
+    if (!usage || strncmp(usage, lead, sizeof lead - 1) != 0)
+        return;
+    const char *w = usage + sizeof lead - 1;
+    size_t n = strspn(w, "abcdefghijklmnopqrstuvwxyz");
+    if (n == 0 || n >= cap)
+        return;
+    memcpy(cmd, w, n);
+    cmd[n] = '\0';
+}
+
+void sf_cli_try_line(const char *usage)
+{
+    char cmd[32];
+    usage_command(usage, cmd, sizeof cmd);
+    fprintf(stderr, "Try 'shardflow %s%s--help'.\n", cmd, cmd[0] ? " " : "");
+}
+
 int sf_cli_usage_error(const char *usage, const char *fmt, const char *arg)
 {
     if (usage_silent)
         return 2;
-    fprintf(stderr, "shardflow: ");
+    char cmd[32];
+    usage_command(usage, cmd, sizeof cmd);
+    fprintf(stderr, "shardflow%s%s: ", cmd[0] ? " " : "", cmd);
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage);
+    fputc('\n', stderr);
+    sf_cli_try_line(usage);
+    return 2;
+}
+
+size_t sf_cli_edit_distance(const char *a, size_t alen, const char *b, size_t blen)
+{
+    /* Levenshtein distance over two rows; option names are short. */
+    size_t row[2][64];
+    if (alen >= 64 || blen >= 64)
+        return (size_t)-1;
+    for (size_t j = 0; j <= blen; j++)
+        row[0][j] = j;
+    for (size_t i = 1; i <= alen; i++) {
+        size_t *prev = row[(i - 1) & 1], *cur = row[i & 1];
+        cur[0] = i;
+        for (size_t j = 1; j <= blen; j++) {
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t m = del < ins ? del : ins;
+            cur[j] = m < sub ? m : sub;
+        }
+    }
+    return row[alen & 1][blen];
+}
+
+int sf_cli_suggest(const char *usage, const char *arg, char *out, size_t cap)
+{
+    /* The known options are the "--name" words of the command's usage text,
+     * so a new option documented there is suggested without another table. */
+    size_t alen = strcspn(arg, "=");
+    if (alen < 3 || strncmp(arg, "--", 2) != 0 || !usage)
+        return -1;
+    size_t best = 3, nprefix = 0;
+    int found = 0;
+    char prefix[64] = "";
+    for (const char *p = strstr(usage, "--"); p; p = strstr(p + 2, "--")) {
+        if (p > usage && p[-1] != ' ' && p[-1] != ',' && p[-1] != '/' && p[-1] != '(' && p[-1] != '[' &&
+            p[-1] != '`')
+            continue;
+        size_t n = 2 + strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (n < 4 || n >= 64 || n >= cap)
+            continue;
+        if (n == alen && strncmp(p, arg, n) == 0)
+            return -1; /* known: the problem is not the name */
+        if (alen < n && strncmp(p, arg, alen) == 0 &&
+            (nprefix == 0 || strlen(prefix) != n || strncmp(prefix, p, n) != 0)) {
+            nprefix++;
+            memcpy(prefix, p, n);
+            prefix[n] = '\0';
+        }
+        size_t d = sf_cli_edit_distance(arg, alen, p, n);
+        if (d < best) {
+            best = d;
+            memcpy(out, p, n);
+            out[n] = '\0';
+            found = 1;
+        }
+    }
+    if (!found && nprefix == 1 && strlen(prefix) < cap) {
+        strcpy(out, prefix);
+        found = 1;
+    }
+    return found ? 0 : -1;
+}
+
+int sf_cli_unknown_option(const char *usage, const char *arg)
+{
+    if (usage_silent)
+        return 2;
+    char cmd[32], hint[64];
+    usage_command(usage, cmd, sizeof cmd);
+    fprintf(stderr, "shardflow%s%s: unknown option '%s'", cmd[0] ? " " : "", cmd, arg);
+    if (sf_cli_suggest(usage, arg, hint, sizeof hint) == 0)
+        fprintf(stderr, "; did you mean %s?", hint);
+    fputc('\n', stderr);
+    sf_cli_try_line(usage);
     return 2;
 }
 
@@ -125,9 +226,20 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
                      sf_run_opts *o)
 {
     sf_run_opts_init(o);
+    int opts_done = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
+        if (!opts_done && strcmp(a, "--") == 0) {
+            opts_done = 1; /* "--" ends the options: the rest are arguments */
+            continue;
+        }
+        if (opts_done) {
+            if (o->job_path)
+                return sf_cli_usage_error(usage, "unexpected argument '%s'", a);
+            o->job_path = a;
+            continue;
+        }
 #define NEXT_VALUE()                                                                  \
     do {                                                                              \
         const char *eq = strchr(a, '=');                                              \
@@ -245,7 +357,7 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
                                    "'%s'", val);
             }
         } else if (a[0] == '-' && a[1] != '\0') {
-            return sf_cli_usage_error(usage, "unknown option '%s'", a);
+            return sf_cli_unknown_option(usage, a);
         } else if (!o->job_path) {
             o->job_path = a;
         } else {

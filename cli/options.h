@@ -4,14 +4,32 @@
 #ifndef SF_OPTIONS_H
 #define SF_OPTIONS_H
 
+#include <stddef.h>
+
 #include "cli/run.h"
 
 /* Ranks other than 0 call this with 1 so usage errors print once. */
 void sf_cli_set_quiet(int quiet);
 
-/* Prints "shardflow: <fmt with arg>" and the usage text (unless quiet);
- * returns 2, the usage-error exit code. */
+/* Prints one line "shardflow CMD: <fmt with arg>" and "Try 'shardflow CMD
+ * --help'." (CMD taken from the usage text; unless quiet); returns 2, the
+ * usage-error exit code. */
 int sf_cli_usage_error(const char *usage, const char *fmt, const char *arg);
+
+/* The same for an unknown option arg, with "; did you mean --NAME?" when a
+ * "--NAME" of the usage text is within edit distance 2 or the one option arg
+ * is a prefix of. Returns 2. */
+int sf_cli_unknown_option(const char *usage, const char *arg);
+
+/* Prints "Try 'shardflow CMD --help'." for the command of usage. */
+void sf_cli_try_line(const char *usage);
+
+/* The near miss of arg ("--outptu", "--out=x") among the usage text's options,
+ * into out; 0, or -1 when there is none (or arg is itself known). */
+int sf_cli_suggest(const char *usage, const char *arg, char *out, size_t cap);
+
+/* Levenshtein distance of a[0..alen) and b[0..blen); (size_t)-1 past 63. */
+size_t sf_cli_edit_distance(const char *a, size_t alen, const char *b, size_t blen);
 
 /* The options run and flatten (and schema) share: --chunk-size,
  * --max-line-bytes, --schedule, --progress, --no-progress, --quiet and

@@ -95,7 +95,7 @@ gen_main() {
     local params="events=$events users=$SF_USERS items=$SF_ITEMS seed=$SF_SEED"
     rm -f "$dir/gen.params"
     SHARDFLOW_BIN="$SF_BIN" bash "$SF_SLURM_DIR/shardflow.sbatch" gen kpi --events "$events" \
-        --users "$SF_USERS" --items "$SF_ITEMS" --seed "$SF_SEED" -o "$dir" || exit $?
+        --users "$SF_USERS" --items "$SF_ITEMS" --seed "$SF_SEED" --overwrite -o "$dir" || exit $?
     # Written last, so a dataset is reused only when its generation finished.
     echo "$params" >"$dir/gen.params"
 }
