@@ -12,6 +12,7 @@
 #include "cli/options.h"
 #include "mpi/metrics.h"
 #include "cli/run.h"
+#include "cli/verdict.h"
 
 #define MAX_CHOICES 16
 
@@ -21,8 +22,9 @@ static const char *const usage =
     "Runs the job once per combination of strategy and write mode (after one\n"
     "warm-up run), --repeat times, in this MPI world; checks that all outputs\n"
     "hold the same rows; writes DIR/report.csv (one row per run), DIR/report.md\n"
-    "(medians, the fastest marked, ratios to the default) and, with gnuplot,\n"
-    "DIR/phases.png|svg and DIR/bytes.png|svg. Each combination's last output\n"
+    "(min, median and max wall time; a combination marked fastest only when its\n"
+    "range lies below all others'; a one-line recommendation) and, with gnuplot,\n"
+    "DIR/bytes.png|svg and DIR/phases.png|svg. Each combination's last output\n"
     "is kept under DIR/runs/.\n"
     "\n"
     "options:\n"
@@ -157,22 +159,46 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
                           (unsigned long long)x->output_rows, x->repartition);
         }
     }
-    int fastest = 0;
-    double base = median(c[0].runs, repeat, offsetof(sf_run_result, wall));
-    for (int i = 1; i < ncombo; i++) {
-        if (median(c[i].runs, repeat, offsetof(sf_run_result, wall)) <
-            median(c[fastest].runs, repeat, offsetof(sf_run_result, wall)))
-            fastest = i;
+    /* The verdict: min..max of each combination's repeats; "fastest" only
+     * when one range lies below all the others. */
+    sf_range wall_r[MAX_CHOICES * MAX_CHOICES];
+    double mb_med[MAX_CHOICES * MAX_CHOICES], scan_share[MAX_CHOICES * MAX_CHOICES];
+    char labels[MAX_CHOICES * MAX_CHOICES][72];
+    const char *names[MAX_CHOICES * MAX_CHOICES];
+    for (int i = 0; i < ncombo; i++) {
+        double walls[64];
+        int k = repeat < 64 ? repeat : 64;
+        for (int r = 0; r < k; r++)
+            walls[r] = c[i].runs[r].wall;
+        sf_range_of(walls, k, &wall_r[i]);
+        mb_med[i] = median_u64(c[i].runs, repeat, offsetof(sf_run_result, bytes_moved)) / 1e6;
+        double scan = median(c[i].runs, repeat,
+                             offsetof(sf_run_result, phase) + sizeof(double) * SF_PH_SCAN);
+        scan_share[i] = wall_r[i].median > 0 ? scan / wall_r[i].median : 0;
+        snprintf(labels[i], sizeof labels[i], "%s/%s", c[i].strategy, c[i].write);
+        names[i] = labels[i];
     }
-    sf_buf_printf(&md, "# Strategy experiment\n\n%d rank%s, %d repeat%s per combination, "
-                  "medians. Ratio: wall time over the first combination's (%s, %s).\n\n",
+    int fastest = sf_verdict_fastest(wall_r, ncombo);
+    char verdict[1024];
+    sf_verdict_line(verdict, sizeof verdict, names, wall_r, mb_med, scan_share, ncombo);
+    double base = wall_r[0].median;
+    fprintf(stderr, "shardflow: experiment: %s\n", verdict);
+    int have_gnuplot = system("gnuplot --version > /dev/null 2>&1") == 0;
+    sf_buf_printf(&md, "# Strategy experiment\n\n%d rank%s, %d repeat%s per combination. "
+                  "Wall time: min, median and max of the repeats; other columns: medians. "
+                  "Ratio: median wall time over the first combination's (%s, %s). A "
+                  "combination is marked fastest only when its whole range lies below "
+                  "every other's.\n\n**Recommendation:** %s\n\n",
                   nranks, nranks == 1 ? "" : "s", repeat, repeat == 1 ? "" : "s",
-                  c[0].strategy, c[0].write);
-    sf_buf_printf(&md, "| strategy | write | wall s | ratio |");
+                  c[0].strategy, c[0].write, verdict);
+    if (have_gnuplot)
+        sf_buf_printf(&md, "![Bytes moved per strategy](bytes.png)\n\n"
+                      "![Phase time per strategy](phases.png)\n\n");
+    sf_buf_printf(&md, "| strategy | write | wall min s | wall median s | wall max s | ratio |");
     for (int p = 0; p < SF_PH_COUNT; p++)
         sf_buf_printf(&md, " %s s |", sf_phase_name(p));
     sf_buf_printf(&md, " MB moved | messages | rows skew | stream skew | files |\n"
-                  "|---|---|---:|---:|");
+                  "|---|---|---:|---:|---:|---:|");
     for (int p = 0; p < SF_PH_COUNT; p++)
         sf_buf_printf(&md, "---:|");
     sf_buf_printf(&md, "---:|---:|---:|---:|---:|\n");
@@ -182,9 +208,10 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
     sf_buf_printf(&dat, " mb_moved\n");
     for (int i = 0; i < ncombo; i++) {
         const sf_run_result *runs = c[i].runs;
-        double wall = median(runs, repeat, offsetof(sf_run_result, wall));
-        sf_buf_printf(&md, "| %s%s%s | %s | %.3f | %.2f |", i == fastest ? "**" : "",
-                      c[i].strategy, i == fastest ? "** (fastest)" : "", c[i].write, wall,
+        double wall = wall_r[i].median;
+        sf_buf_printf(&md, "| %s%s%s | %s | %.3f | %.3f | %.3f | %.2f |",
+                      i == fastest ? "**" : "", c[i].strategy, i == fastest ? "** (fastest)" : "",
+                      c[i].write, wall_r[i].min, wall, wall_r[i].max,
                       base > 0 ? wall / base : 0);
         sf_buf_printf(&dat, "\"%s %s\"", c[i].strategy, c[i].write);
         for (int p = 0; p < SF_PH_COUNT; p++) {
@@ -192,7 +219,7 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
             sf_buf_printf(&md, " %.3f |", v);
             sf_buf_printf(&dat, " %.6f", v);
         }
-        double mb = median_u64(runs, repeat, offsetof(sf_run_result, bytes_moved)) / 1e6;
+        double mb = mb_med[i];
         sf_buf_printf(&md, " %.2f | %.0f | %.3f | %.3f | %.0f |\n", mb,
                       median_u64(runs, repeat, offsetof(sf_run_result, messages)),
                       median(runs, repeat, offsetof(sf_run_result, rows_skew)),
@@ -204,7 +231,7 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
              write_text(dir, "report.dat", &dat);
 
     /* Plots: stacked phase bars and bytes moved, when gnuplot is there. */
-    if (system("gnuplot --version > /dev/null 2>&1") == 0) {
+    if (have_gnuplot) {
         for (int svg = 0; svg <= 1; svg++) {
             const char *term = svg ? "svg size 900,500" : "pngcairo size 900,500";
             const char *ext = svg ? "svg" : "png";

@@ -516,9 +516,28 @@ def cmd_experiment(args):
             raise Failure("report.csv says %s ranks, want %d" % (r["ranks"], args.np))
     with open(os.path.join(report, "report.md"), encoding="utf-8") as fh:
         md = fh.read()
-    if "(fastest)" not in md:
-        raise Failure("report.md marks no fastest combination")
+    # A combination is marked fastest only when its range of repeats lies
+    # below every other's; otherwise the recommendation says so.
+    if "(fastest)" in md:
+        if "**Recommendation:** Use " not in md:
+            raise Failure("report.md marks a fastest combination but recommends none")
+    elif "**Recommendation:** No clear difference at this size" not in md:
+        raise Failure("report.md marks no fastest combination and gives no verdict")
+    if "| wall min s | wall median s | wall max s |" not in md:
+        raise Failure("report.md lacks min, median and max wall time")
+    per_combo = {}
+    for r in rows:
+        per_combo.setdefault((r["strategy"], r["write"]), []).append(float(r["wall_s"]))
+    for (strategy, write), walls in per_combo.items():
+        line = [l for l in md.splitlines() if l.startswith("| ") and strategy in l
+                and ("| %s |" % write) in l]
+        if len(line) != 1 or ("| %.3f |" % min(walls)) not in line[0] \
+                or ("| %.3f |" % max(walls)) not in line[0]:
+            raise Failure("report.md row for %s/%s lacks min %.3f / max %.3f: %r"
+                          % (strategy, write, min(walls), max(walls), line))
     if shutil.which("gnuplot"):
+        if not 0 <= md.find("(bytes.png)") < md.find("(phases.png)"):
+            raise Failure("report.md does not show the bytes-moved plot first")
         for f in ("phases.png", "phases.svg", "bytes.png", "bytes.svg"):
             if not os.path.getsize(os.path.join(report, f)):
                 raise Failure("plot %s is empty" % f)

@@ -1,0 +1,31 @@
+/* verdict.h - what an experiment may claim: ranges of repeated timings, a
+ * "faster" only when ranges do not overlap, and a one-line recommendation.
+ *
+ * Pure C (no MPI): `shardflow experiment` feeds it the repeats' wall times,
+ * bytes moved and scan time per combination.
+ */
+#ifndef SF_VERDICT_H
+#define SF_VERDICT_H
+
+#include <stddef.h>
+
+typedef struct sf_range {
+    double min, median, max;
+} sf_range;
+
+/* The min, median and max of v[0..n). n >= 1; v is not changed. */
+void sf_range_of(const double *v, int n, sf_range *out);
+
+/* The index of the combination whose whole range (max) lies below every
+ * other combination's min, or -1 when the lowest range overlaps another
+ * (or n < 2): "no clear difference at this size". */
+int sf_verdict_fastest(const sf_range *wall, int n);
+
+/* Writes one line (no newline) into out (size cap): the verdict and why.
+ * names[i] label the combinations; wall[i] their wall-time ranges;
+ * mb[i] the median MB moved; scan_share[i] the median share of wall time
+ * spent scanning (0..1). Truncates to cap - 1 chars. */
+void sf_verdict_line(char *out, size_t cap, const char *const *names, const sf_range *wall,
+                     const double *mb, const double *scan_share, int n);
+
+#endif
