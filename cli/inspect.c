@@ -622,6 +622,30 @@ static void print_runs(const char *dir)
     free(runs);
 }
 
+/* What the output's _MANIFEST.json (if any) says about the lines read:
+ * rows, rejected lines by reason, and where the bad lines went. */
+static void print_counts(const char *dir)
+{
+    sf_manifest_counts c;
+    if (!sf_manifest_read_counts(dir, &c))
+        return;
+    printf("rows:       %llu written from %llu lines read (_MANIFEST.json)\n",
+           (unsigned long long)c.output_rows, (unsigned long long)c.lines_read);
+    printf("rejected:   %llu line%s%s%s%s\n", (unsigned long long)c.rows_rejected,
+           c.rows_rejected == 1 ? "" : "s", c.mode[0] ? " (--mode " : "", c.mode,
+           c.mode[0] ? ")" : "");
+    for (size_t i = 0; i < c.nreasons; i++)
+        printf("  %-28s %12llu\n", c.reason[i], (unsigned long long)c.reason_count[i]);
+    if (c.bad_records) {
+        char *bad = sf_dataset_join(dir, "/", "_bad_records/");
+        struct stat st;
+        int there = bad && stat(bad, &st) == 0 && S_ISDIR(st.st_mode);
+        printf("bad lines:  %llu in %s%s\n", (unsigned long long)c.bad_records,
+               bad ? bad : "_bad_records/", there ? "" : " (missing)");
+        free(bad);
+    }
+}
+
 static void print_header(const output *o, const table *t)
 {
     printf("output:     %s\n", o->path);
@@ -642,6 +666,7 @@ static void print_header(const output *o, const table *t)
                                       : "no (no _SUCCESS: the run failed or is still running)");
         free(success);
         print_runs(o->path);
+        print_counts(o->path);
     }
     if (t->h5) {
         const char *job = sf_h5_reader_attr(t->h5, "job");
@@ -664,15 +689,33 @@ static void print_header(const output *o, const table *t)
     size_t width = 0;
     for (size_t c = 0; c < t->ncols; c++)
         width = strlen(t->cols[c]) > width ? strlen(t->cols[c]) : width;
-    printf("columns:    %zu%s\n", t->ncols, t->h5 || t->pq ? "" : " (CSV: untyped text)");
+    /* CSV holds text: the types are the manifest's, when it names every
+     * column of the file. */
+    sf_manifest_columns mc;
+    memset(&mc, 0, sizeof mc);
+    const char **csv_types = calloc(t->ncols ? t->ncols : 1, sizeof *csv_types); /* owned */
+    int typed = csv_types && !t->h5 && !t->pq && o->is_dir &&
+                sf_manifest_read_columns(o->path, &mc);
+    for (size_t c = 0; typed && c < t->ncols; c++) {
+        for (size_t k = 0; k < mc.ncols && !csv_types[c]; k++) {
+            if (mc.names[k] && strcmp(mc.names[k], t->cols[c]) == 0)
+                csv_types[c] = sf_type_name(mc.types[k]);
+        }
+        typed = csv_types[c] != NULL;
+    }
+    sf_manifest_columns_free(&mc);
+    printf("columns:    %zu%s\n", t->ncols,
+           t->h5 || t->pq ? "" : typed ? " (types from _MANIFEST.json)" : " (CSV: untyped text)");
     for (size_t c = 0; c < t->ncols; c++) {
-        if (t->h5 || t->pq)
+        if (t->h5 || t->pq || typed)
             printf("  %-*s  %s\n", (int)width, t->cols[c],
-                   sf_type_name(t->h5 ? sf_h5_reader_type(t->h5, c)
-                                      : sf_parquet_reader_type(t->pq, c)));
+                   typed ? csv_types[c]
+                         : sf_type_name(t->h5 ? sf_h5_reader_type(t->h5, c)
+                                              : sf_parquet_reader_type(t->pq, c)));
         else
             printf("  %s\n", t->cols[c]);
     }
+    free(csv_types);
 }
 
 int sf_inspect_main(int argc, char **argv)

@@ -176,6 +176,9 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     if (c->rows_rejected > 3)
         fprintf(stderr, "  (%llu rejected lines in all; see _MANIFEST.json)\n",
                 (unsigned long long)c->rows_rejected);
+    if (R->bad_written)
+        fprintf(stderr, "  bad lines: %llu in %s/_bad_records/\n",
+                (unsigned long long)R->bad_written, R->life.stage.out);
     if (R->sum_overflow)
         fprintf(stderr, "  warning: an int64 sum overflowed; its value is empty in the output\n");
     fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);

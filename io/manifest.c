@@ -165,6 +165,43 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
     return ok;
 }
 
+static uint64_t json_u64(json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+int sf_manifest_read_counts(const char *dir, sf_manifest_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    size_t n = strlen(dir) + sizeof "/_MANIFEST.json";
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s/_MANIFEST.json", dir);
+    json_t *m = path ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    json_t *counts = json_object_get(m, "counts");
+    int ok = json_is_object(counts);
+    if (ok) {
+        c->lines_read = json_u64(json_object_get(counts, "lines_read"));
+        c->rows_rejected = json_u64(json_object_get(counts, "rows_rejected"));
+        c->output_rows = json_u64(json_object_get(counts, "output_rows"));
+        c->bad_records = json_u64(json_object_get(m, "bad_records"));
+        const char *mode = json_string_value(json_object_get(m, "mode"));
+        snprintf(c->mode, sizeof c->mode, "%s", mode ? mode : "");
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(counts, "rejected_by_reason"), key, v)
+        {
+            if (c->nreasons == SF_MANIFEST_REASONS)
+                break;
+            snprintf(c->reason[c->nreasons], sizeof c->reason[0], "%s", key);
+            c->reason_count[c->nreasons++] = json_u64(v);
+        }
+    }
+    json_decref(m);
+    return ok;
+}
+
 int sf_manifest_read_runs(const char *dir, sf_manifest_run **runs, size_t *n, sf_error *err)
 {
     *runs = NULL;

@@ -81,6 +81,28 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c);
 /* Frees what sf_manifest_read_columns() filled and empties *c. */
 void sf_manifest_columns_free(sf_manifest_columns *c);
 
+/* What a manifest says about the lines read: counts.lines_read,
+ * counts.rows_rejected, counts.output_rows, counts.rejected_by_reason and
+ * the top-level bad_records and mode (run and flatten write all of them).
+ * A field the manifest lacks reads 0 / "". At most SF_MANIFEST_REASONS
+ * reasons are kept (there are fewer reject reasons than that). */
+#define SF_MANIFEST_REASONS 16
+typedef struct sf_manifest_counts {
+    uint64_t lines_read;
+    uint64_t rows_rejected;
+    uint64_t output_rows;
+    uint64_t bad_records;
+    char mode[16];
+    size_t nreasons;
+    char reason[SF_MANIFEST_REASONS][48];
+    uint64_t reason_count[SF_MANIFEST_REASONS];
+} sf_manifest_counts;
+
+/* Reads the counts from DIR/_MANIFEST.json into *c. Returns 1 when the
+ * manifest parses and has a "counts" object, 0 otherwise (*c then zero).
+ * Cannot fail otherwise. */
+int sf_manifest_read_counts(const char *dir, sf_manifest_counts *c);
+
 /* Reads the runs that built the output from DIR/_MANIFEST.json
  * (sf_manifest_runs in io/filelist.h). *runs is new (caller frees), *n may
  * be 0. Returns 0, or SF_E_NOTFOUND / SF_E_IO (no readable manifest),

@@ -29,6 +29,7 @@ import hashlib
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -297,11 +298,29 @@ def cmd_bad_lines(args):
             raise Failure("the reference rejected nothing in the bad_lines case")
     out = os.path.join(base, "out")
     # Chunks far smaller than the file, so lines straddle chunk edges.
-    run(engine_run(args, args.np, inputs, out,
-                   ["--chunk-size", "1K", "--schedule", "dynamic", "--shuffle-round", "16K",
-                    "--decoder", args.decoder]))
+    err = run(engine_run(args, args.np, inputs, out,
+                         ["--chunk-size", "1K", "--schedule", "dynamic", "--shuffle-round", "16K",
+                          "--decoder", args.decoder]))[2].decode()
     compare_run(out, ref, counts)
     check_bad_records(out, dict(inputs)["events"])
+    with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    bad = manifest["bad_records"]
+    # The summary and inspect name where the bad lines went.
+    want = "bad lines: %d in %s/_bad_records/" % (bad, out)
+    if want not in err:
+        raise Failure("the run's summary does not say %r:\n%s" % (want, tail(err.encode())))
+    shown = run([args.shardflow, "inspect", out])[1].decode()
+    for line in ("columns:    %d (types from _MANIFEST.json)" % len(manifest["output"]["columns"]),
+                 "rows:       %d written from %d lines read"
+                 % (manifest["counts"]["output_rows"], manifest["counts"]["lines_read"]),
+                 "rejected:   %d lines (--mode permissive)" % manifest["counts"]["rows_rejected"],
+                 "bad lines:  %d in %s/_bad_records/" % (bad, out)):
+        if line not in shown:
+            raise Failure("inspect does not show %r:\n%s" % (line, shown))
+    for reason, n in manifest["counts"]["rejected_by_reason"].items():
+        if not re.search(r"\n  %s +%d\n" % (re.escape(reason), n), shown):
+            raise Failure("inspect does not count %d %r:\n%s" % (n, reason, shown))
 
 
 def check_bad_records(out, events):

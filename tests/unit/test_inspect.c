@@ -455,6 +455,47 @@ static void test_inspect_lists_partitions_rows_bytes_and_totals(void **state)
     assert_null(strstr(f->text, "first"));
 }
 
+static void test_inspect_reads_types_counts_and_bad_records_from_the_manifest(void **state)
+{
+    fixture *f = *state;
+    csv_output(f, "out");
+    PUT(f, "out/_MANIFEST.json",
+        "{\"run_id\": \"R1\", \"mode\": \"permissive\", \"bad_records\": 3,"
+        " \"output\": {\"columns\": [{\"name\": \"country\", \"type\": \"string\"},"
+        " {\"name\": \"revenue\", \"type\": \"double\"}], \"sort_by\": [\"country\"]},"
+        " \"counts\": {\"lines_read\": 10, \"rows_rejected\": 3, \"output_rows\": 4,"
+        " \"rejected_by_reason\": {\"invalid JSON\": 2, \"type mismatch\": 1}},"
+        " \"files\": [{\"path\": \"date=2025-08-01/part-00000.csv\", \"rows\": 2,"
+        " \"bytes\": 34, \"run_id\": \"R1\"}]}\n");
+    PUT(f, "out/_bad_records/part-00000.jsonl", "{}\n{}\n{}\n");
+    char *argv[] = {(char *)at(f, "out")};
+    assert_int_equal(run(f, sf_inspect_main, 1, argv), 0);
+    assert_non_null(strstr(f->text, "columns:    2 (types from _MANIFEST.json)\n"
+                                    "  country  string\n  revenue  double\n"));
+    assert_null(strstr(f->text, "untyped"));
+    assert_non_null(strstr(f->text, "rows:       4 written from 10 lines read"));
+    assert_non_null(strstr(f->text, "rejected:   3 lines (--mode permissive)\n"));
+    char line[256];
+    snprintf(line, sizeof line, "  %-28s %12d\n", "invalid JSON", 2);
+    assert_non_null(strstr(f->text, line));
+    snprintf(line, sizeof line, "  %-28s %12d\n", "type mismatch", 1);
+    assert_non_null(strstr(f->text, line));
+    snprintf(line, sizeof line, "bad lines:  3 in %s/_bad_records/\n", at(f, "out"));
+    assert_non_null(strstr(f->text, line));
+    assert_non_null(strstr(f->text, "runs:       1\n  R1 "));
+
+    /* A manifest whose columns are not the file's: untyped, as before; no
+     * bad lines: no path. */
+    PUT(f, "out/_MANIFEST.json",
+        "{\"bad_records\": 0, \"output\": {\"columns\": [{\"name\": \"other\","
+        " \"type\": \"int64\"}], \"sort_by\": []}, \"counts\": {\"lines_read\": 4,"
+        " \"rows_rejected\": 0, \"output_rows\": 4}}\n");
+    assert_int_equal(run(f, sf_inspect_main, 1, argv), 0);
+    assert_non_null(strstr(f->text, "columns:    2 (CSV: untyped text)\n  country\n"));
+    assert_non_null(strstr(f->text, "rejected:   0 lines\n"));
+    assert_null(strstr(f->text, "bad lines:"));
+}
+
 static void test_inspect_of_hdf5_shows_types_and_job(void **state)
 {
     fixture *f = *state;
@@ -552,6 +593,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_help_texts_go_to_stdout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inspect_lists_partitions_rows_bytes_and_totals, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_inspect_reads_types_counts_and_bad_records_from_the_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inspect_of_hdf5_shows_types_and_job, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inspect_head_prints_the_first_rows_as_cat_does,

@@ -151,6 +151,42 @@ static void test_read_runs_lists_the_runs_of_an_output(void **state)
     rmdir(dir);
 }
 
+static void test_read_counts_gives_rows_rejects_by_reason_and_bad_records(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sf_manifest_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    sf_manifest_counts c;
+    assert_int_equal(sf_manifest_read_counts(dir, &c), 0); /* no manifest */
+    write_manifest(dir, "{\"mode\": \"permissive\", \"bad_records\": 5, \"counts\": {"
+                        "\"lines_read\": 100, \"rows_rejected\": 5, \"output_rows\": 42,"
+                        " \"rejected_by_reason\": {\"invalid JSON\": 3, \"type\": 2}}}");
+    assert_int_equal(sf_manifest_read_counts(dir, &c), 1);
+    assert_int_equal(c.lines_read, 100);
+    assert_int_equal(c.rows_rejected, 5);
+    assert_int_equal(c.output_rows, 42);
+    assert_int_equal(c.bad_records, 5);
+    assert_string_equal(c.mode, "permissive");
+    assert_int_equal(c.nreasons, 2);
+    assert_string_equal(c.reason[0], "invalid JSON");
+    assert_int_equal(c.reason_count[0], 3);
+    assert_string_equal(c.reason[1], "type");
+    assert_int_equal(c.reason_count[1], 2);
+    /* Missing fields read as zero; no counts object is no answer. */
+    write_manifest(dir, "{\"counts\": {\"lines_read\": 7}}");
+    assert_int_equal(sf_manifest_read_counts(dir, &c), 1);
+    assert_int_equal(c.lines_read, 7);
+    assert_int_equal(c.nreasons, 0);
+    assert_int_equal(c.bad_records, 0);
+    assert_string_equal(c.mode, "");
+    write_manifest(dir, "{\"files\": []}");
+    assert_int_equal(sf_manifest_read_counts(dir, &c), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/_MANIFEST.json", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_begin_writes_the_common_head),
         cmocka_unit_test(test_read_columns_gives_names_types_and_sort),
         cmocka_unit_test(test_read_runs_lists_the_runs_of_an_output),
+        cmocka_unit_test(test_read_counts_gives_rows_rejects_by_reason_and_bad_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
