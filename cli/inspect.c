@@ -463,41 +463,54 @@ static int finish_stdout(const char *cmd)
     return 0;
 }
 
+/* Parses the arguments of a command that takes one PATH and one option with
+ * a value (opt VALUE or opt=VALUE); "--" ends the options. Sets *path and
+ * *val (NULL when the option is not given). Returns -1 when the arguments
+ * are well formed, else the exit code of the usage error it printed
+ * (missing_value names a missing value). */
+static int path_and_option(const char *cmd, const char *usage, const char *opt,
+                           const char *missing_value, int argc, char **argv, const char **path,
+                           const char **val)
+{
+    size_t olen = strlen(opt);
+    int opts_done = 0;
+    *path = *val = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!opts_done && strcmp(a, "--") == 0) {
+            opts_done = 1;
+        } else if (!opts_done && strcmp(a, opt) == 0) {
+            if (i + 1 >= argc)
+                return usage_error(cmd, usage, missing_value, NULL);
+            *val = argv[++i];
+        } else if (!opts_done && strncmp(a, opt, olen) == 0 && a[olen] == '=') {
+            *val = a + olen + 1;
+        } else if (!opts_done && a[0] == '-' && a[1]) {
+            return usage_error(cmd, usage, "unknown option", a);
+        } else if (*path) {
+            return usage_error(cmd, usage, "more than one path:", a);
+        } else {
+            *path = a;
+        }
+    }
+    if (!*path)
+        return usage_error(cmd, usage, "missing PATH", NULL);
+    return -1;
+}
+
 int sf_cat_main(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
         fputs(sf_cat_usage, stdout);
         return 0;
     }
-    const char *path = NULL;
-    int opts_done = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *fmt = NULL;
-        if (!opts_done && strcmp(a, "--") == 0) {
-            opts_done = 1;
-        } else if (opts_done) {
-            if (path)
-                return usage_error("cat", sf_cat_usage, "more than one path:", a);
-            path = a;
-        } else if (strcmp(a, "--format") == 0) {
-            if (i + 1 >= argc)
-                return usage_error("cat", sf_cat_usage, "--format needs a value", NULL);
-            fmt = argv[++i];
-        } else if (strncmp(a, "--format=", 9) == 0) {
-            fmt = a + 9;
-        } else if (a[0] == '-' && a[1]) {
-            return usage_error("cat", sf_cat_usage, "unknown option", a);
-        } else if (path) {
-            return usage_error("cat", sf_cat_usage, "more than one path:", a);
-        } else {
-            path = a;
-        }
-        if (fmt && strcmp(fmt, "csv") != 0)
-            return usage_error("cat", sf_cat_usage, "unsupported --format (only csv):", fmt);
-    }
-    if (!path)
-        return usage_error("cat", sf_cat_usage, "missing PATH", NULL);
+    const char *path, *fmt;
+    int bad = path_and_option("cat", sf_cat_usage, "--format", "--format needs a value", argc, argv,
+                              &path, &fmt);
+    if (bad >= 0)
+        return bad;
+    if (fmt && strcmp(fmt, "csv") != 0)
+        return usage_error("cat", sf_cat_usage, "unsupported --format (only csv):", fmt);
     output o;
     sf_error err;
     sf_error_clear(&err);
@@ -724,43 +737,21 @@ int sf_inspect_main(int argc, char **argv)
         fputs(sf_inspect_usage, stdout);
         return 0;
     }
-    const char *path = NULL;
+    const char *path, *val;
     uint64_t head = 0;
     int want_head = 0;
-    int opts_done = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        if (!opts_done && strcmp(a, "--") == 0) {
-            opts_done = 1;
-        } else if (opts_done) {
-            if (path)
-                return usage_error("inspect", sf_inspect_usage, "more than one path:", a);
-            path = a;
-        } else if (strcmp(a, "--head") == 0) {
-            if (i + 1 >= argc)
-                return usage_error("inspect", sf_inspect_usage, "--head needs a number", NULL);
-            val = argv[++i];
-        } else if (strncmp(a, "--head=", 7) == 0) {
-            val = a + 7;
-        } else if (a[0] == '-' && a[1]) {
-            return usage_error("inspect", sf_inspect_usage, "unknown option", a);
-        } else if (path) {
-            return usage_error("inspect", sf_inspect_usage, "more than one path:", a);
-        } else {
-            path = a;
-        }
-        if (val) {
-            int64_t n;
-            if (sf_parse_int64(val, strlen(val), &n) != 0 || n < 0)
-                return usage_error("inspect", sf_inspect_usage,
-                                   "--head needs a non-negative number, not", val);
-            head = (uint64_t)n;
-            want_head = 1;
-        }
+    int bad = path_and_option("inspect", sf_inspect_usage, "--head", "--head needs a number", argc,
+                              argv, &path, &val);
+    if (bad >= 0)
+        return bad;
+    if (val) {
+        int64_t n;
+        if (sf_parse_int64(val, strlen(val), &n) != 0 || n < 0)
+            return usage_error("inspect", sf_inspect_usage,
+                               "--head needs a non-negative number, not", val);
+        head = (uint64_t)n;
+        want_head = 1;
     }
-    if (!path)
-        return usage_error("inspect", sf_inspect_usage, "missing PATH", NULL);
 
     output o;
     sf_error err;
