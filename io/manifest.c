@@ -125,15 +125,23 @@ void sf_manifest_columns_free(sf_manifest_columns *c)
     memset(c, 0, sizeof *c);
 }
 
-int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
+/* DIR/_MANIFEST.json parsed, or NULL when it cannot be read or parsed
+ * (new reference: json_decref it). */
+static json_t *load_manifest(const char *dir)
 {
-    memset(c, 0, sizeof *c);
     size_t n = strlen(dir) + sizeof "/_MANIFEST.json";
     char *path = malloc(n);
     if (path)
         snprintf(path, n, "%s/_MANIFEST.json", dir);
     json_t *m = path ? json_load_file(path, 0, NULL) : NULL;
     free(path);
+    return m;
+}
+
+int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
+{
+    memset(c, 0, sizeof *c);
+    json_t *m = load_manifest(dir);
     json_t *out = json_object_get(m, "output");
     json_t *cols = json_object_get(out, "columns"), *sort = json_object_get(out, "sort_by");
     int ok = json_is_array(cols) && json_is_array(sort) && json_array_size(cols) > 0;
@@ -173,12 +181,7 @@ static uint64_t json_u64(json_t *v)
 int sf_manifest_read_counts(const char *dir, sf_manifest_counts *c)
 {
     memset(c, 0, sizeof *c);
-    size_t n = strlen(dir) + sizeof "/_MANIFEST.json";
-    char *path = malloc(n);
-    if (path)
-        snprintf(path, n, "%s/_MANIFEST.json", dir);
-    json_t *m = path ? json_load_file(path, 0, NULL) : NULL;
-    free(path);
+    json_t *m = load_manifest(dir);
     json_t *counts = json_object_get(m, "counts");
     int ok = json_is_object(counts);
     if (ok) {
