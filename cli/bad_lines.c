@@ -86,6 +86,21 @@ int sf_bad_spill(sf_badrec_spill **spill, const char *tmpdir, int rank, uint64_t
     return 0;
 }
 
+/* Turns per-chunk amounts v into where each chunk starts within its file:
+ * first plus the amounts of the file's earlier chunks (chunks are in file
+ * order, then offset order). */
+static void file_starts(uint64_t *v, const sf_chunk *chunks, size_t nchunks, uint64_t first)
+{
+    uint64_t at = first;
+    for (size_t c = 0; c < nchunks; c++) {
+        if (c == 0 || chunks[c].file != chunks[c - 1].file)
+            at = first;
+        uint64_t n = v[c];
+        v[c] = at;
+        at += n;
+    }
+}
+
 int sf_bad_write_records(MPI_Comm comm, int rank, sf_badrec_spill **spill, const sf_chunk *chunks,
                          size_t nchunks, const uint64_t *chunk_lines,
                          const uint64_t *chunk_ubytes, const char *const *paths,
@@ -100,16 +115,8 @@ int sf_bad_write_records(MPI_Comm comm, int rank, sf_badrec_spill **spill, const
     if (!lines)
         MPI_Abort(comm, 1); /* cannot take part in the reduction */
     MPI_Allreduce(chunk_lines, lines, (int)nchunks, MPI_UINT64_T, MPI_SUM, comm);
-    /* First line number of each chunk: 1 + the lines of the earlier chunks
-     * of its file (chunks are in file order, then offset order). */
-    uint64_t next = 1;
-    for (size_t c = 0; c < nchunks; c++) {
-        if (c == 0 || chunks[c].file != chunks[c - 1].file)
-            next = 1;
-        uint64_t n = lines[c];
-        lines[c] = next;
-        next += n;
-    }
+    /* First line number of each chunk in its file. */
+    file_starts(lines, chunks, nchunks, 1);
     /* Compressed chunks give offsets from their first line: add the
      * decoded bytes of the file's earlier chunks. */
     int compressed = 0;
@@ -121,14 +128,7 @@ int sf_bad_write_records(MPI_Comm comm, int rank, sf_badrec_spill **spill, const
         if (!base)
             MPI_Abort(comm, 1); /* cannot take part in the reduction */
         MPI_Allreduce(chunk_ubytes, base, (int)nchunks, MPI_UINT64_T, MPI_SUM, comm);
-        uint64_t at = 0;
-        for (size_t c = 0; c < nchunks; c++) {
-            if (c == 0 || chunks[c].file != chunks[c - 1].file)
-                at = 0;
-            uint64_t n = base[c];
-            base[c] = at;
-            at += n;
-        }
+        file_starts(base, chunks, nchunks, 0);
     }
     int rc = 0;
     if (*spill) {
