@@ -301,6 +301,18 @@ static int row_cmp(const row_order *ord, const sf_value *a, const sf_value *b)
 
 /* Emits the rows of sources [first, last) - one partition - merged in
  * row order; checks their columns against the header's. */
+/* Parses the partition values of table i into kv and checks that they
+ * have the keys of the first table (first). Returns 0 or SF_E_PARSE. */
+static int part_keys(const output *o, size_t i, const sf_hive_parts *first, sf_hive_parts *kv,
+                     sf_error *err)
+{
+    int rc = sf_hive_parse(o->s[i].part, kv, err);
+    if (!rc && !sf_hive_same_keys(first, kv))
+        rc = sf_error_set(err, SF_E_PARSE, "%s: partition keys of '%s' differ from those of '%s'",
+                          o->path, o->s[i].part, o->s[0].part);
+    return rc;
+}
+
 static int merge_emit(const output *o, size_t first, size_t last, const row_order *ord,
                       const table *head, emitter *e, const sf_hive_parts *kv, uint64_t *left,
                       sf_error *err)
@@ -379,11 +391,7 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
         while (last < o->n && strcmp(o->s[last].part, o->s[i].part) == 0)
             last++;
         if (ordered && last - i > 1) {
-            rc = sf_hive_parse(o->s[i].part, kv, err);
-            if (!rc && !sf_hive_same_keys(first, kv))
-                rc = sf_error_set(err, SF_E_PARSE,
-                                  "%s: partition keys of '%s' differ from those of '%s'", o->path,
-                                  o->s[i].part, o->s[0].part);
+            rc = part_keys(o, i, first, kv, err);
             if (!rc)
                 rc = merge_emit(o, i, last, &ord, &head, &e, kv, &left, err);
             i = last - 1;
@@ -392,11 +400,7 @@ static int emit(const output *o, FILE *f, uint64_t limit, sf_error *err)
         table *cur = &head;
         if (i > 0) {
             cur = &t;
-            rc = sf_hive_parse(o->s[i].part, kv, err);
-            if (!rc && !sf_hive_same_keys(first, kv))
-                rc = sf_error_set(err, SF_E_PARSE,
-                                  "%s: partition keys of '%s' differ from those of '%s'", o->path,
-                                  o->s[i].part, o->s[0].part);
+            rc = part_keys(o, i, first, kv, err);
             if (!rc)
                 rc = sf_dataset_table_open(&t, &o->s[i], err);
             int same = !rc && t.ncols == head.ncols;
