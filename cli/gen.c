@@ -1,4 +1,4 @@
-/* gen.c - `shardflow gen kpi|orders`: every rank writes its slice of each
+/* gen.c - `shardflow gen kpi|orders|learning|video`: every rank writes its slice of each
  * file.
  *
  * Each file is written in two passes over this rank's contiguous range of
@@ -27,7 +27,9 @@
 
 #include "core/error.h"
 #include "core/gen_kpi.h"
+#include "core/gen_learning.h"
 #include "core/gen_orders.h"
+#include "core/gen_video.h"
 #include "io/fsutil.h"
 #include "cli/options.h"
 #include "mpi/collective.h"
@@ -37,6 +39,8 @@
 static const char *const gen_usage =
     "usage: shardflow gen kpi [OPTIONS]\n"
     "       shardflow gen orders [OPTIONS]\n"
+    "       shardflow gen learning [OPTIONS]\n"
+    "       shardflow gen video [OPTIONS]\n"
     "\n"
     "Writes the daily KPI sample dataset: DIR/events.jsonl, DIR/users.jsonl and\n"
     "DIR/items.jsonl. Every line is a pure function of the seed and its index,\n"
@@ -62,6 +66,22 @@ static const char *const gen_usage =
     "  --skus N              number of products (default 200)\n"
     "  --seed S, -o DIR      as above\n"
     "\n"
+    "gen learning writes DIR/users.csv and DIR/events.jsonl: an e-learning product's\n"
+    "users and events (logins, video watches, quizzes, payments; ISO-8601 times) with\n"
+    "the dirt of real exports: duplicate user rows and event_ids, mixed-case types and\n"
+    "plans, lower-case countries, missing user_id or event_time, events dated 2027.\n"
+    "  --users N             number of users (default 10000)\n"
+    "  --events N            number of events (default 30 per user)\n"
+    "  --seed S, -o DIR      as above\n"
+    "\n"
+    "gen video writes DIR/events.jsonl (nested playback events with duplicates,\n"
+    "unknown video and device ids, mixed-case types), DIR/users.csv, DIR/videos.csv\n"
+    "(titles with commas and quotes) and DIR/devices.csv (two devices a user).\n"
+    "  --events N            number of events (default 1000000)\n"
+    "  --users N             number of users (default 10000)\n"
+    "  --videos N            number of videos (default 500)\n"
+    "  --seed S, -o DIR      as above\n"
+    "\n"
     "Counts take plain digits or a K, M or G suffix (decimal: 1M = 1000000).\n"
     "\n"
     "example:\n"
@@ -71,10 +91,14 @@ static const char *const gen_usage =
 /* Line i of a dataset into buf (room for the dataset's line maximum). */
 typedef size_t (*gen_line_fn)(const void *params, uint64_t i, char *buf);
 
+typedef enum { GEN_KPI, GEN_ORDERS, GEN_LEARNING, GEN_VIDEO } gen_dataset;
+
 typedef struct gen_opts {
-    int orders; /* the dataset: 0 kpi, 1 orders */
+    gen_dataset dataset;
     sf_gen_kpi_params params;
     sf_gen_orders_params oparams;
+    sf_gen_learning_params lparams;
+    sf_gen_video_params vparams;
     const char *dir;
     int overwrite; /* --overwrite: replace existing output files */
 } gen_opts;
@@ -85,6 +109,21 @@ static size_t kpi_item(const void *p, uint64_t i, char *buf) { return sf_gen_kpi
 static size_t order_line(const void *p, uint64_t i, char *buf)
 {
     return sf_gen_orders_line(p, i, buf);
+}
+static size_t learning_user(const void *p, uint64_t i, char *buf)
+{
+    return sf_gen_learning_user(p, i, buf);
+}
+static size_t learning_event(const void *p, uint64_t i, char *buf)
+{
+    return sf_gen_learning_event(p, i, buf);
+}
+static size_t video_event(const void *p, uint64_t i, char *buf) { return sf_gen_video_event(p, i, buf); }
+static size_t video_user(const void *p, uint64_t i, char *buf) { return sf_gen_video_user(p, i, buf); }
+static size_t video_video(const void *p, uint64_t i, char *buf) { return sf_gen_video_video(p, i, buf); }
+static size_t video_device(const void *p, uint64_t i, char *buf)
+{
+    return sf_gen_video_device(p, i, buf);
 }
 
 /* Parses a count: digits with an optional K, M or G suffix (powers of 1000,
@@ -127,6 +166,13 @@ static int parse_gen_opts(int argc, char **argv, gen_opts *o)
     o->oparams.customers = 10000;
     o->oparams.skus = 200;
     o->oparams.seed = 42;
+    o->lparams.users = 10000;
+    o->lparams.events = 0; /* 30 per user unless given */
+    o->lparams.seed = 42;
+    o->vparams.events = 1000000;
+    o->vparams.users = 10000;
+    o->vparams.videos = 500;
+    o->vparams.seed = 42;
     o->dir = NULL;
     o->overwrite = 0;
     for (int i = 1; i < argc; i++) {
@@ -155,24 +201,39 @@ static int parse_gen_opts(int argc, char **argv, gen_opts *o)
             o->overwrite = 1;
             continue;
         }
-        if (strcmp(a, "--skew") == 0 && !o->orders)
+        const gen_dataset d = o->dataset;
+        if (d == GEN_LEARNING && strcmp(a, "--users") == 0)
+            count = &o->lparams.users;
+        else if (d == GEN_LEARNING && strcmp(a, "--events") == 0)
+            count = &o->lparams.events;
+        else if (d == GEN_LEARNING && strcmp(a, "--seed") == 0)
+            count = &o->lparams.seed;
+        else if (d == GEN_VIDEO && strcmp(a, "--events") == 0)
+            count = &o->vparams.events;
+        else if (d == GEN_VIDEO && strcmp(a, "--users") == 0)
+            count = &o->vparams.users;
+        else if (d == GEN_VIDEO && strcmp(a, "--videos") == 0)
+            count = &o->vparams.videos;
+        else if (d == GEN_VIDEO && strcmp(a, "--seed") == 0)
+            count = &o->vparams.seed;
+        else if (strcmp(a, "--skew") == 0 && d == GEN_KPI)
             skew = 1;
-        else if (strcmp(a, "--ids") == 0 && !o->orders)
+        else if (strcmp(a, "--ids") == 0 && d == GEN_KPI)
             ids = 1;
-        else if (strcmp(a, "--events") == 0 && !o->orders)
+        else if (strcmp(a, "--events") == 0 && d == GEN_KPI)
             count = &o->params.events;
-        else if (strcmp(a, "--users") == 0 && !o->orders)
+        else if (strcmp(a, "--users") == 0 && d == GEN_KPI)
             count = &o->params.users;
-        else if (strcmp(a, "--items") == 0 && !o->orders)
+        else if (strcmp(a, "--items") == 0 && d == GEN_KPI)
             count = &o->params.items;
-        else if (strcmp(a, "--orders") == 0 && o->orders)
+        else if (strcmp(a, "--orders") == 0 && d == GEN_ORDERS)
             count = &o->oparams.orders;
-        else if (strcmp(a, "--customers") == 0 && o->orders)
+        else if (strcmp(a, "--customers") == 0 && d == GEN_ORDERS)
             count = &o->oparams.customers;
-        else if (strcmp(a, "--skus") == 0 && o->orders)
+        else if (strcmp(a, "--skus") == 0 && d == GEN_ORDERS)
             count = &o->oparams.skus;
-        else if (strcmp(a, "--seed") == 0)
-            count = o->orders ? &o->oparams.seed : &o->params.seed;
+        else if (strcmp(a, "--seed") == 0 && d <= GEN_ORDERS)
+            count = d == GEN_ORDERS ? &o->oparams.seed : &o->params.seed;
         else if (strcmp(a, "-o") != 0 && strcmp(a, "--output") != 0) {
             if (a[0] == '-' && a[1])
                 return sf_cli_unknown_option(gen_usage, argv[i]);
@@ -208,6 +269,10 @@ static int parse_gen_opts(int argc, char **argv, gen_opts *o)
     }
     if (!o->dir || !o->dir[0])
         return sf_cli_usage_error(gen_usage, "missing -o DIR%s", "");
+    if (o->lparams.users == 0 || o->vparams.users == 0 || o->vparams.videos == 0)
+        return sf_cli_usage_error(gen_usage, "--users and --videos must be at least 1%s", "");
+    if (o->lparams.events == 0)
+        o->lparams.events = 30 * o->lparams.users;
     if (o->params.users == 0 || o->params.items == 0)
         return sf_cli_usage_error(gen_usage, "--users and --items must be at least 1%s", "");
     if (o->oparams.customers == 0 || o->oparams.skus == 0 || o->oparams.skus > 9999) {
@@ -301,7 +366,11 @@ static int gen_file(MPI_Comm comm, int rank, int size, const char *path, uint64_
     uint64_t lo = (uint64_t)((unsigned __int128)lines * (unsigned)rank / (unsigned)size);
     uint64_t hi = (uint64_t)((unsigned __int128)lines * (unsigned)(rank + 1) / (unsigned)size);
     uint64_t bytes = 0;
-    char line[SF_GEN_ORDERS_LINE_MAX > SF_GEN_LINE_MAX ? SF_GEN_ORDERS_LINE_MAX : SF_GEN_LINE_MAX];
+    _Static_assert(SF_GEN_ORDERS_LINE_MAX >= SF_GEN_LINE_MAX &&
+                   SF_GEN_ORDERS_LINE_MAX >= SF_GEN_LEARNING_LINE_MAX &&
+                   SF_GEN_ORDERS_LINE_MAX >= SF_GEN_VIDEO_LINE_MAX,
+                   "the line buffer holds the longest line of every dataset");
+    char line[SF_GEN_ORDERS_LINE_MAX];
     for (uint64_t i = lo; i < hi; i++)
         bytes += fn(p, i, line);
     uint64_t off = 0, total = 0;
@@ -330,6 +399,54 @@ static int gen_file(MPI_Comm comm, int rank, int size, const char *path, uint64_
     return 0;
 }
 
+/* One file of a dataset: its name, line count and line function. */
+typedef struct gen_file_spec {
+    const char *name;
+    uint64_t lines;
+    gen_line_fn fn;
+    const void *params;
+    size_t line_max;
+} gen_file_spec;
+
+/* Fills files[] (room for 4) with the chosen dataset's files; returns how
+ * many. */
+static int gen_files(const gen_opts *o, gen_file_spec *files)
+{
+    const sf_gen_video_params *v = &o->vparams;
+    const sf_gen_learning_params *l = &o->lparams;
+    switch (o->dataset) {
+    case GEN_ORDERS:
+        files[0] = (gen_file_spec){"orders.jsonl", o->oparams.orders, order_line, &o->oparams,
+                                   SF_GEN_ORDERS_LINE_MAX};
+        return 1;
+    case GEN_LEARNING:
+        files[0] = (gen_file_spec){"users.csv", 1 + l->users + sf_gen_learning_dup_users(l),
+                                   learning_user, l, SF_GEN_LEARNING_LINE_MAX};
+        files[1] = (gen_file_spec){"events.jsonl", l->events, learning_event, l,
+                                   SF_GEN_LEARNING_LINE_MAX};
+        return 2;
+    case GEN_VIDEO:
+        files[0] = (gen_file_spec){"events.jsonl", v->events, video_event, v, SF_GEN_VIDEO_LINE_MAX};
+        files[1] = (gen_file_spec){"users.csv", sf_gen_video_user_lines(v), video_user, v,
+                                   SF_GEN_VIDEO_LINE_MAX};
+        files[2] = (gen_file_spec){"videos.csv", sf_gen_video_video_lines(v), video_video, v,
+                                   SF_GEN_VIDEO_LINE_MAX};
+        files[3] = (gen_file_spec){"devices.csv", sf_gen_video_device_lines(v), video_device, v,
+                                   SF_GEN_VIDEO_LINE_MAX};
+        return 4;
+    case GEN_KPI:
+    default:
+        break;
+    }
+    files[0] = (gen_file_spec){"events.jsonl", o->params.events, kpi_event, &o->params,
+                               SF_GEN_LINE_MAX};
+    files[1] = (gen_file_spec){"users.jsonl", o->params.users, kpi_user, &o->params,
+                               SF_GEN_LINE_MAX};
+    files[2] = (gen_file_spec){"items.jsonl", o->params.items, kpi_item, &o->params,
+                               SF_GEN_LINE_MAX};
+    return 3;
+}
+
 int sf_gen_main(int argc, char **argv, MPI_Comm comm)
 {
     int rank = 0, size = 1;
@@ -349,11 +466,14 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
             return 0;
         }
     }
-    if (strcmp(argv[0], "kpi") != 0 && strcmp(argv[0], "orders") != 0)
-        return sf_cli_usage_error(gen_usage, "unknown dataset '%s' (known: kpi, orders)",
-                                  argv[0]);
+    static const char *const datasets[] = {"kpi", "orders", "learning", "video"};
     gen_opts o;
-    o.orders = strcmp(argv[0], "orders") == 0;
+    o.dataset = GEN_KPI;
+    while (o.dataset <= GEN_VIDEO && strcmp(argv[0], datasets[o.dataset]) != 0)
+        o.dataset++;
+    if (o.dataset > GEN_VIDEO)
+        return sf_cli_usage_error(gen_usage, "unknown dataset '%s' (known: kpi, orders, "
+                                  "learning, video)", argv[0]);
     int rc = parse_gen_opts(argc, argv, &o);
     if (rc != 0)
         return rc;
@@ -361,17 +481,15 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
     double t0 = MPI_Wtime();
     sf_error err;
     sf_error_clear(&err);
-    static const char *const kpi_names[] = {"events.jsonl", "users.jsonl", "items.jsonl"};
-    static const char *const order_names[] = {"orders.jsonl"};
-    const char *const *names = o.orders ? order_names : kpi_names;
-    int nfiles = o.orders ? 1 : 3;
+    gen_file_spec files[4];
+    int nfiles = gen_files(&o, files);
     if (rank == 0)
         sf_mkdirs(o.dir, &err);
     /* An existing file is kept unless --overwrite: a typo in -o must not
      * replace a dataset that took an hour to generate. */
     for (int f = 0; f < nfiles && rank == 0 && err.code == 0 && !o.overwrite; f++) {
         char existing[4096];
-        snprintf(existing, sizeof existing, "%s/%s", o.dir, names[f]);
+        snprintf(existing, sizeof existing, "%s/%s", o.dir, files[f].name);
         struct stat st;
         if (lstat(existing, &st) == 0)
             sf_error_set(&err, SF_E_EXISTS, "%s exists; --overwrite replaces it", existing);
@@ -387,11 +505,6 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
         return 1;
     }
 
-    const uint64_t counts[] = {o.orders ? o.oparams.orders : o.params.events, o.params.users,
-                               o.params.items};
-    const gen_line_fn fns[] = {o.orders ? order_line : kpi_event, kpi_user, kpi_item};
-    const void *params = o.orders ? (const void *)&o.oparams : (const void *)&o.params;
-    size_t line_max = o.orders ? SF_GEN_ORDERS_LINE_MAX : SF_GEN_LINE_MAX;
     size_t dlen = strlen(o.dir);
     char *path = malloc(dlen + 32);
     if (!path)
@@ -403,8 +516,9 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
         return 1;
     }
     for (int f = 0; f < nfiles && rc == 0; f++) {
-        snprintf(path, dlen + 32, "%s/%s", o.dir, names[f]);
-        rc = gen_file(comm, rank, size, path, counts[f], params, fns[f], line_max, buf);
+        snprintf(path, dlen + 32, "%s/%s", o.dir, files[f].name);
+        rc = gen_file(comm, rank, size, path, files[f].lines, files[f].params, files[f].fn,
+                      files[f].line_max, buf);
     }
     free(buf);
     free(path);

@@ -33,7 +33,7 @@ static const char *const main_usage =
     "  experiment JOB.json run every strategy and write mode, compare, report\n"
     "  flatten INPUT...    nested JSON Lines to a flat CSV/HDF5 table (docs/flatten.md)\n"
     "  schema INPUT...     the flat schema flatten infers, as a table or SQL DDL\n"
-    "  gen kpi|orders      generate the daily KPI or the nested orders dataset\n"
+    "  gen DATASET         generate a sample dataset: kpi, orders, learning, video\n"
     "  inspect PATH        partitions, files, columns and row counts of an output\n"
     "  cat PATH            print an output (CSV, HDF5 or Parquet) as CSV\n"
     "\n"
