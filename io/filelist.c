@@ -234,9 +234,8 @@ static int same_shape(json_t *prev, json_t *next, const char *mode_name, sf_erro
             continue;
         char *ta = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
         char *tb = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-        int rc = sf_error_set(err, SF_E_INVAL, "--write-mode %s: the new output's %s %.400s "
-                              "differ from the existing output's %.400s; nothing was "
-                              "committed", mode_name, keys[i], tb ? tb : "?", ta ? ta : "?");
+        int rc = sf_error_set(err, SF_E_INVAL, "--write-mode %s: the new output has %s %.400s, "
+                              "the existing output %.400s; nothing was committed", mode_name, keys[i], tb ? tb : "?", ta ? ta : "?");
         free(ta);
         free(tb);
         return rc;

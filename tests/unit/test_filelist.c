@@ -219,11 +219,11 @@ static void test_merge_refuses_an_output_of_another_shape(void **state)
                                        "append", SF_MERGE_APPEND, &out, &len, NULL, &err),
                      SF_E_INVAL);
     assert_null(out);
-    assert_non_null(strstr(err.msg, "--write-mode append: the new output's columns "
+    assert_non_null(strstr(err.msg, "--write-mode append: the new output has columns "
                                     "[{\"name\":\"b\""));
     assert_int_equal(sf_manifest_merge(prev, strlen(prev), h5, strlen(h5), "r", "append",
                                        SF_MERGE_APPEND, &out, &len, NULL, &err), SF_E_INVAL);
-    assert_non_null(strstr(err.msg, "format \"hdf5\" differ from the existing output's \"csv\""));
+    assert_non_null(strstr(err.msg, "the new output has format \"hdf5\", the existing output \"csv\""));
     assert_int_equal(sf_manifest_merge(prev, strlen(prev), same, strlen(same), "r", "append",
                                        SF_MERGE_APPEND, &out, &len, NULL, &err), 0);
     free(out);
