@@ -164,11 +164,11 @@ int sf_fl_on_line(void *ctx, const char *line, size_t len, int file, uint64_t of
         /* An unintended explosion: stop, naming the line. */
         uint64_t before = 0;
         sf_error ignored;
-        if (sf_count_lines_before(F->paths[file], offset, &before, &ignored) != 0)
-            return sf_error_set(&F->err, SF_E_LIMIT, "%s: byte %llu: %s", F->paths[file],
-                                (unsigned long long)offset, msg);
-        return sf_error_set(&F->err, SF_E_LIMIT, "%s:%llu (byte %llu): %s", F->paths[file],
-                            (unsigned long long)before + 1, (unsigned long long)offset, msg);
+        uint64_t lineno = sf_count_lines_before(F->paths[file], offset, &before, &ignored) == 0
+                              ? before + 1 : 0; /* 0: unknown, "path:?" */
+        char place[sizeof F->err.msg];
+        sf_rejmsg_place(place, sizeof place, F->paths[file], lineno, offset, msg, NULL);
+        return sf_error_set(&F->err, SF_E_LIMIT, "%s", place);
     }
     if (rc > 0)
         return reject(F, file, offset, rc - 1, msg, line, len);

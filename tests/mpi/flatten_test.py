@@ -516,7 +516,7 @@ def cmd_errors(args):
                                          "--explode", "b", "--max-rows-per-record", "100"]),
                      expect_ok=False)
     text = err.decode("utf-8", "replace")
-    if rc != 1 or "big.jsonl:3 (byte 19)" not in text or "too many rows" not in text:
+    if rc != 1 or "big.jsonl:3: too many rows" not in text or "(byte offset 19)" not in text:
         raise Failure("the explosion guard: exit %d, stderr:\n%s" % (rc, text))
     if os.path.exists(out):
         raise Failure("a failed flatten left %s behind" % out)
