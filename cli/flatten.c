@@ -684,6 +684,17 @@ static int run(fl *F)
         }
         return 0;
     }
+    uint64_t records = F->all.records;
+    MPI_Bcast(&records, 1, MPI_UINT64_T, 0, F->comm);
+    if (F->ncols == 0 && records > 0) {
+        /* Records without a single field (all {}): a table of empty rows
+         * is no result, and Parquet cannot even hold it. */
+        if (F->rank == 0)
+            fprintf(stderr, "shardflow: error: flatten: the input's %llu records have no fields "
+                    "(every record is an empty object); nothing to write\n",
+                    (unsigned long long)records);
+        return 2;
+    }
     t = MPI_Wtime();
     if (sf_fl_write_pass(F) != 0)
         return 1;

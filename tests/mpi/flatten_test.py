@@ -703,6 +703,17 @@ def cmd_badlines(args):
             os.path.exists(ao):
         raise Failure("all rejected: exit %d, committed %s, stderr:\n%s" % (
             rc, os.path.exists(ao), tail(err)))
+    # Records without any field (all {}): no table to write, in any format.
+    empties = os.path.join(base, "empties.jsonl")
+    with open(empties, "wb") as f:
+        f.write(b"{}\n" * 30)
+    for fmt in ("csv", "parquet"):
+        eo = os.path.join(base, "empties_" + fmt)
+        rc, _, err = run(mpi(args, args.np, ["flatten", empties, "-o", eo, "--format", fmt] +
+                             small), expect_ok=False)
+        if rc != 2 or b"30 records have no fields" not in err or os.path.exists(eo):
+            raise Failure("records without fields to %s: exit %d, committed %s, stderr:\n%s" % (
+                fmt, rc, os.path.exists(eo), tail(err)))
 
 
 def cmd_order_lines(args):
