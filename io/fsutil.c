@@ -182,6 +182,37 @@ int sf_path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+char *sf_output_target(const char *out, sf_error *err)
+{
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/')
+        n--;
+    char *p = malloc(n + 1);
+    if (!p) {
+        sf_error_set(err, SF_E_NOMEM, "output '%s': out of memory", out);
+        return NULL;
+    }
+    memcpy(p, out, n);
+    p[n] = '\0';
+    struct stat st;
+    if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
+        return p;
+    char *real = realpath(p, NULL);
+    if (!real) {
+        int e = errno;
+        char target[1024];
+        ssize_t t = readlink(p, target, sizeof target - 1);
+        target[t > 0 ? t : 0] = '\0';
+        sf_error_set(err, SF_E_INVAL, "output '%s' is a symbolic link to '%s', which cannot be "
+                     "resolved (%s); create the directory it names or give another path", p,
+                     target, strerror(e));
+        free(p);
+        return NULL;
+    }
+    free(p);
+    return real;
+}
+
 int sf_is_dir(const char *path)
 {
     struct stat st;

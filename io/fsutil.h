@@ -18,6 +18,14 @@ int sf_rmtree(const char *path, sf_error *err);
 /* 1 if path exists (any type, not following a final symlink), else 0. */
 int sf_path_exists(const char *path);
 
+/* The path to write for output out: out itself (trailing slashes dropped),
+ * or, when out is a symbolic link, the real path of what it points to, so
+ * that the claim, the staging and the commit act on the directory the link
+ * names and a run given the link and one given the target share one claim.
+ * A link to nothing is an error. Returns a new string (free it) or NULL
+ * with err set. */
+char *sf_output_target(const char *out, sf_error *err);
+
 /* 1 if path is a directory, else 0. */
 int sf_is_dir(const char *path);
 

@@ -65,11 +65,21 @@ int sf_life_stage(sf_lifecycle *L, const char *out, sf_commit_mode mode, double 
      * rollback: the stale staging prepare removes could otherwise be a
      * live run's. */
     char note[1024];
-    int rc = sf_claim_take(&L->claim, out, L->runid, claim_timeout, note, sizeof note, err);
+    free(L->out);
+    L->out = sf_output_target(out, err);
+    if (!L->out)
+        return err->code;
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/')
+        n--;
+    if (strlen(L->out) != n || strncmp(L->out, out, n) != 0)
+        fprintf(stderr, "shardflow: output '%s' is a symbolic link: writing into its target "
+                "'%s'\n", out, L->out);
+    int rc = sf_claim_take(&L->claim, L->out, L->runid, claim_timeout, note, sizeof note, err);
     if (note[0])
         fprintf(stderr, "shardflow: %s\n", note);
     if (!rc)
-        rc = sf_output_prepare(&L->stage, out, mode, L->runid, err);
+        rc = sf_output_prepare(&L->stage, L->out, mode, L->runid, err);
     L->staged = rc == 0;
     L->staging = rc == 0;
     L->replacing = L->stage.replacing;
@@ -114,9 +124,16 @@ int sf_life_share(sf_lifecycle *L, const char *out, sf_error *err)
     MPI_Bcast(in->sizes, (int)n, MPI_UINT64_T, 0, L->comm);
     free(text);
     if (out) {
+        /* Rank 0's resolved output path (sf_life_stage) for everyone. */
+        int64_t olen = L->rank == 0 ? (int64_t)strlen(L->out) : 0; /* NUL kept in place */
+        char *target = sf_mpi_bcast_bytes(L->comm, L->rank == 0 ? L->out : NULL, &olen);
         L->staging = 1;
-        if (L->rank != 0 && sf_output_paths(&L->stage, out, L->replacing, L->runid) != 0)
-            rc = SF_E_NOMEM;
+        if (L->rank != 0) {
+            free(L->out);
+            L->out = target;
+            if (!target || sf_output_paths(&L->stage, target, L->replacing, L->runid) != 0)
+                rc = SF_E_NOMEM;
+        }
     }
     if (rc)
         sf_error_set(err, SF_E_NOMEM, "out of memory");
@@ -187,6 +204,8 @@ void sf_life_end(sf_lifecycle *L, int failed, const char *what)
         fprintf(stderr, "shardflow: warning: %s\n", cerr.msg);
     L->claim = NULL;
     sf_output_stage_free(&L->stage);
+    free(L->out);
+    L->out = NULL;
     sf_inputs_free(&L->inputs);
     free(L->files);
     L->files = NULL;

@@ -43,6 +43,9 @@ typedef struct sf_lifecycle {
     char runid[48];
     sf_input_files inputs; /* every input file in order, sizes as planned (all ranks
                             * after sf_life_share) */
+    char *out;             /* the output path written (a symlink resolved, io/fsutil
+                            * sf_output_target): rank 0 after sf_life_stage, every rank
+                            * after sf_life_share; owned */
     sf_output_stage stage; /* paths on every rank after sf_life_share */
     int staging;           /* an output is staged (every rank after sf_life_share) */
     int staged;            /* rank 0: staging exists and is removed on failure */
@@ -63,7 +66,8 @@ void sf_life_runid(sf_lifecycle *L);
  * files to L->inputs. Returns 0 or an SF_E_* code with err set. */
 int sf_life_expand(sf_lifecycle *L, const char *name, const char *path, sf_error *err);
 
-/* Rank 0: takes the claim on output out (io/claim; a stale claim broken is
+/* Rank 0: resolves out when it is a symbolic link (L->out: the link's
+ * target, said on stderr), takes the claim on it (io/claim; a stale claim broken is
  * said on stderr; claim_timeout in seconds, <= 0: no age rule), then
  * prepares its staging in write mode mode (io/commit: checks, stale staging
  * removed and said in L->stage.note) under L->runid. The claim is held

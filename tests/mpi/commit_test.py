@@ -334,6 +334,37 @@ def cmd_stale_claim(args):
     check_clean(base, out)
     log("another host's claim held until --claim-timeout, then was broken")
 
+    # An output given as a symbolic link is written through it: the claim
+    # is the target's (a run given the link meets a run given the target),
+    # the commit replaces the target and the link stays a link.
+    link = os.path.join(base, "link")
+    os.symlink(out, link)
+    with open(claim_of(out), "w", encoding="utf-8") as fh:
+        json.dump({"run_id": "20250101T000000-98", "host": "node-elsewhere", "pid": 98,
+                   "pid_start": 0, "since": "2025-01-01T00:00:00Z",
+                   "since_epoch": int(time.time())}, fh)
+    rc, _, err = run(kpi_cmd(args, small, link, ["--write-mode", "overwrite"], direct=True),
+                     expect_ok=False)
+    if rc == 0 or b"is being written by run 20250101T000000-98" not in err:
+        raise Failure("a run through a link did not meet the target's claim:\n%s" % tail(err))
+    if os.path.exists(claim_of(link)):
+        raise Failure("a claim was made beside the link: %s" % claim_of(link))
+    os.unlink(claim_of(out))
+    rc, _, err = run(kpi_cmd(args, small, link + "/", ["--write-mode", "overwrite"], np=2))
+    if b"is a symbolic link: writing into its target" not in err:
+        raise Failure("writing through a link is not said:\n%s" % tail(err))
+    if not os.path.islink(link) or tree(out) != tree(ref):
+        raise Failure("the link was replaced, or the target does not hold the new output")
+    dangling = os.path.join(base, "dangling")
+    os.symlink(os.path.join(base, "nowhere"), dangling)
+    rc, _, err = run(kpi_cmd(args, small, dangling, [], direct=True), expect_ok=False)
+    if rc == 0 or b"is a symbolic link to" not in err or os.path.exists(claim_of(dangling)):
+        raise Failure("a link to nothing: exit %d:\n%s" % (rc, tail(err)))
+    os.unlink(link)
+    os.unlink(dangling)
+    check_clean(base, out)
+    log("a link as the output: the target's claim, the target replaced, the link kept")
+
 
 # ---- write modes ----
 

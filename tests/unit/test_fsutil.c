@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +391,43 @@ static void test_fsync_dir_of_directory_and_missing_path(void **state)
     assert_string_equal(err.msg, want);
 }
 
+static void test_output_target_resolves_a_link_only(void **state)
+{
+    (void)state;
+    char dir[512], link[512], dangling[512], nowhere[512], want[PATH_MAX];
+    tp(dir, sizeof dir, "target_dir");
+    tp(link, sizeof link, "out_link");
+    tp(dangling, sizeof dangling, "dangling_link");
+    tp(nowhere, sizeof nowhere, "nowhere");
+    assert_int_equal(mkdir(dir, 0777), 0);
+    assert_int_equal(symlink(dir, link), 0);
+    assert_int_equal(symlink(nowhere, dangling), 0);
+    assert_non_null(realpath(dir, want));
+    sf_error err;
+    sf_error_clear(&err);
+    /* not a link: as given, trailing slashes dropped; a missing path too */
+    char *t = sf_output_target("some/where//", &err);
+    assert_string_equal(t, "some/where");
+    free(t);
+    t = sf_output_target(dir, &err);
+    assert_string_equal(t, dir);
+    free(t);
+    /* a link, with or without a trailing slash: its target */
+    t = sf_output_target(link, &err);
+    assert_string_equal(t, want);
+    free(t);
+    char slash[520];
+    snprintf(slash, sizeof slash, "%s/", link);
+    t = sf_output_target(slash, &err);
+    assert_string_equal(t, want);
+    free(t);
+    /* a link to nothing: an error naming both */
+    assert_null(sf_output_target(dangling, &err));
+    assert_int_equal(err.code, SF_E_INVAL);
+    assert_non_null(strstr(err.msg, dangling));
+    assert_non_null(strstr(err.msg, nowhere));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_write_file_atomic_failed_rename_removes_temporary),
         cmocka_unit_test(test_rename_moves_file_and_errors_name_both_paths),
         cmocka_unit_test(test_fsync_dir_of_directory_and_missing_path),
+        cmocka_unit_test(test_output_target_resolves_a_link_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
