@@ -13,13 +13,12 @@
 #include "core/fmt.h"
 #include "core/value_text.h"
 
-static int64_t floor_div(int64_t a, int64_t b)
+/* a mod b in [0, b) for b > 0, without a product that could overflow. */
+static int64_t floor_mod(int64_t a, int64_t b)
 {
-    int64_t q = a / b;
-    return (a % b != 0 && a < 0) ? q - 1 : q;
+    int64_t r = a % b;
+    return r < 0 ? r + b : r;
 }
-
-static int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
 
 int sf_exprfn_unit_parse(const char *p, size_t n, sf_time_unit *u)
 {
@@ -314,7 +313,7 @@ sf_value sf_exprfn_format_ts(int64_t us, const char *fmt, size_t n, sf_arena *sc
     if (!out)
         return sf_null();
     int32_t days = sf_timestamp_date(us);
-    int64_t tod = us - (int64_t)days * SF_US_PER_DAY;
+    int64_t tod = floor_mod(us, SF_US_PER_DAY);
     int64_t secs = tod / SF_US_PER_SEC;
     int y, m, d;
     sf_date_to_ymd(days, &y, &m, &d);

@@ -594,7 +594,9 @@ int32_t sf_timestamp_date(int64_t us)
 int sf_fmt_timestamp(int64_t us, char *buf)
 {
     int64_t days = floor_div(us, SF_US_PER_DAY);
-    int64_t rem = us - days * SF_US_PER_DAY; /* 0 .. one day */
+    int64_t rem = us % SF_US_PER_DAY; /* 0 .. one day, with no product to overflow */
+    if (rem < 0)
+        rem += SF_US_PER_DAY;
     int o = sf_fmt_date((int32_t)days, buf);
     char *q = buf + o;
     int64_t secs = rem / SF_US_PER_SEC, frac = rem % SF_US_PER_SEC;
