@@ -6,7 +6,10 @@ timestamp form, tie-prone prices, UTF-8 names and malformed codes, run on
 to tests/reference/expr_funcs.py (Python 3 standard library only). Then the
 same job writes Parquet and HDF5 on 2 ranks, and `shardflow cat` of each
 must print the bytes `cat` prints for the CSV output (timestamps read back
-from Parquet's TIMESTAMP(MICROS) and HDF5's int64 microseconds).
+from Parquet's TIMESTAMP(MICROS) and HDF5's int64 microseconds). When
+DuckDB for node installs (scripts/duckdb-setup), DuckDB must read the
+Parquet timestamps as TIMESTAMP WITH TIME ZONE with the reference's
+instants (expr_duckdb.mjs); otherwise that part is skipped, with a note.
 
 Usage: expr_test.py --shardflow BIN --mpiexec MPIEXEC --np-flag=-n
                     --job JOB --oracle REF --work DIR
@@ -149,7 +152,42 @@ def main(argv):
         if got != csv_cat:
             raise Failure("cat of the %s output differs from cat of the CSV output" % fmt)
         print("%s: cat prints the CSV output's bytes" % fmt, flush=True)
+    duckdb_check(os.path.join(work, "out_parquet_n2"), ref, a.oracle)
     return 0
+
+
+def duckdb_check(out, ref, oracle):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    setup = subprocess.run([os.path.join(root, "scripts", "duckdb-setup")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if setup.returncode != 0:
+        print("DuckDB check skipped: %s" % setup.stdout.decode(errors="replace").strip())
+        return
+    node_dir = os.path.join(root, ".deps", "node")
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "expr_duckdb.mjs"),
+                node_dir)
+    got = json.loads(run(["node", os.path.join(node_dir, "expr_duckdb.mjs"), out]))
+    for c in ("last_ts", "first_ms"):
+        if got["types"].get(c) != "TIMESTAMP WITH TIME ZONE":
+            raise Failure("DuckDB reads %s as %s" % (c, got["types"].get(c)))
+    # The reference's texts, parsed by the reference's own parser.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(oracle)))
+    import expr_funcs
+    want = {"last_ts": [], "first_ms": []}
+    for rel in data_files(ref):
+        with open(os.path.join(ref, rel), encoding="utf-8") as fh:
+            header = fh.readline().rstrip("\n").split(",")
+            for line in fh:
+                fields = line.rstrip("\n").split(",")
+                for c in want:
+                    v = fields[header.index(c)]
+                    if v:
+                        want[c].append(str(expr_funcs.parse_ts(v)))
+    for c in want:
+        if sorted(want[c]) != got[c]:
+            raise Failure("DuckDB's %s values differ from the reference's" % c)
+    print("DuckDB: %d timestamps read as the reference's instants" %
+          (len(got["last_ts"]) + len(got["first_ms"])), flush=True)
 
 
 if __name__ == "__main__":
