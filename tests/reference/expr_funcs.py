@@ -192,8 +192,19 @@ def main(argv):
             g = groups.setdefault(key, {"n": 0, "amount": [], "weekend": 0, "codes": 0,
                                         "num": [], "ms": [], "ts": [], "lag": [], "tags": set(),
                                         "months": set(), "floor": [], "hours": [], "qtr": [],
-                                        "wk": [], "label": [], "early": 0})
+                                        "wk": [], "label": [], "early": 0, "ab": 0,
+                                        "ymd": [], "ceil": [], "mon": [], "tsp": []})
             g["n"] += 1
+            g["ab"] += sku.startswith("AB")
+            if day is not None:
+                dd = EPOCH + dt.timedelta(days=day)
+                g["ymd"].append(dd.year * 10000 + dd.month * 100 + dd.day)
+                g["mon"].append((dt.date(dd.year, dd.month, 1) - EPOCH).days)
+            if price is not None:
+                g["ceil"].append(float(math.ceil(price)))
+            if ts is not None:
+                td = EPOCH + dt.timedelta(days=ts // US_PER_DAY)
+                g["tsp"].append(td.year + td.month + td.day)
             if amount is not None:
                 g["amount"].append(amount)
             g["weekend"] += weekend is True
@@ -222,7 +233,7 @@ def main(argv):
 
     cols = ["hour_ts", "prefix", "n", "amount", "weekend_rows", "codes", "num_max", "first_ms",
             "last_ts", "lag_sum", "tags", "months", "floor_sum", "hours", "qtr", "wk", "label",
-            "early"]
+            "early", "ab_codes", "ymd", "ceil_sum", "mon", "ts_parts"]
     parts = {}
     for (day_of_ts, hour_ts, prefix), g in groups.items():
         row = [("ts", hour_ts) if hour_ts is not None else None, prefix, g["n"],
@@ -236,7 +247,10 @@ def main(argv):
                ("date", min(g["qtr"])) if g["qtr"] else None,
                ("date", min(g["wk"])) if g["wk"] else None,
                max(g["label"], key=lambda s: s.encode("utf-8")),
-               g["early"]]
+               g["early"], g["ab"], max(g["ymd"]) if g["ymd"] else None,
+               math.fsum(g["ceil"]) if g["ceil"] else None,
+               ("date", min(g["mon"])) if g["mon"] else None,
+               max(g["tsp"]) if g["tsp"] else None]
         sort_key = (hour_ts is not None, hour_ts or 0, prefix.encode("utf-8"))
         parts.setdefault(day_of_ts, []).append((sort_key, row))
     for day_of_ts, rows in parts.items():
