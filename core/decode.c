@@ -205,7 +205,8 @@ static int mismatch(const field *f, const json_t *v, char *msg, size_t cap)
     char what[96];
     describe(v, what, sizeof what);
     snprintf(msg, cap, "%s: expected %s%s, got %s", f->f.path, sf_type_name(f->f.type),
-             f->f.type == SF_DATE ? " (YYYY-MM-DD)" : "", what);
+             f->f.type == SF_DATE ? " (YYYY-MM-DD)"
+             : f->f.type == SF_TIMESTAMP ? " (ISO-8601 text or unix seconds)" : "", what);
     sf_utf8_clean(msg);
     return 1 + SF_REJ_TYPE_MISMATCH;
 }
@@ -246,6 +247,16 @@ static int convert(const field *f, const json_t *v, sf_value *out, char *msg, si
             sf_parse_iso_date(json_string_value(v), json_string_length(v), &days) != 0)
             return mismatch(f, v, msg, cap);
         *out = sf_date(days);
+        return 0;
+    }
+    case SF_TIMESTAMP: {
+        int64_t us;
+        if (json_is_string(v) ? sf_parse_iso_timestamp(json_string_value(v),
+                                                       json_string_length(v), &us) != 0
+            : !json_is_integer(v) ||
+                  sf_timestamp_from_unix(json_integer_value(v), SF_US_PER_SEC, &us) != 0)
+            return mismatch(f, v, msg, cap);
+        *out = sf_timestamp(us);
         return 0;
     }
     case SF_NULL:

@@ -20,13 +20,16 @@
 #include "core/expr.h"
 
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/expr_fn.h"
 #include "core/fmt.h"
+#include "core/value_text.h"
 
 #define SF_EXPR_MAX_DEPTH 256
 
@@ -63,11 +66,35 @@ enum node_kind {
     K_DATE_FROM_ISO,
     K_ABS_I,
     K_ABS_D,
-    K_AGG
+    K_AGG,
+    K_ROUND_I,     /* a, optional b: places */
+    K_ROUND_D,
+    K_FLOOR_D,
+    K_CEIL_D,
+    K_CAST,        /* op: target sf_type */
+    K_LENGTH,
+    K_SUBSTR,      /* a, b: start, optional c: length */
+    K_CONCAT,      /* args */
+    K_REPLACE,
+    K_STARTS_WITH,
+    K_CONTAINS,
+    K_SPLIT_PART,
+    K_REGEX,       /* a; aux: the compiled regex_t */
+    K_IN,          /* args[0]: x; args[1..]: K_CMP nodes (x == element) */
+    K_DATE_PART,   /* op: sf_date_part */
+    K_TS_PART,
+    K_DATE_TRUNC,  /* op: sf_time_unit */
+    K_TS_TRUNC,
+    K_TS_ADD_DAYS, /* timestamp + int64 days */
+    K_TO_TS_I,     /* op: microseconds per unit index, see unit_us[] */
+    K_TO_TS_D,
+    K_DATE_TO_TS,
+    K_TS_TO_DATE,
+    K_FORMAT_DATE  /* a: timestamp, b: the format literal */
 };
 
 /* Comparison classes: how the two operands of a K_CMP are ordered. */
-enum cmp_class { C_INT, C_NUM, C_STR, C_DATE, C_BOOL };
+enum cmp_class { C_INT, C_NUM, C_STR, C_DATE, C_BOOL, C_TS };
 
 enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
 
@@ -80,6 +107,7 @@ struct node {
     uint16_t height;
     uint32_t nargs; /* K_COALESCE */
     size_t pos;     /* byte offset of the token that made the node */
+    void *aux;      /* K_REGEX: its regex_t */
     union {
         sf_value k; /* K_CONST */
         int slot;   /* K_COL */
@@ -90,8 +118,16 @@ struct node {
     } u;
 };
 
+/* A compiled pattern of regexp_match(), in the expression's arena; the
+ * list lets sf_expr_free release what regcomp allocated. */
+typedef struct expr_regex {
+    regex_t re;
+    struct expr_regex *next;
+} expr_regex;
+
 struct sf_expr {
     const node *root;
+    expr_regex *regexes;
     sf_type type;
     sf_agg_kind agg;
     sf_expr *agg_arg; /* a view into this arena; never freed on its own */
@@ -157,6 +193,7 @@ typedef struct parser {
     size_t first_agg_pos;
     const char *first_agg_name;
     sf_arena *arena;
+    expr_regex **regexes; /* the expression's list */
     sf_error *err;
     int failed;
 } parser;
@@ -582,7 +619,8 @@ enum { A_ADD, A_SUB, A_MUL, A_DIV, A_MOD };
 static node *make_arith(parser *p, int aop, node *l, node *r, size_t pos)
 {
     sf_type ta = (sf_type)l->type, tb = (sf_type)r->type;
-    int bad = ta == SF_BOOL || ta == SF_STRING || tb == SF_BOOL || tb == SF_STRING;
+    int bad = ta == SF_BOOL || ta == SF_STRING || tb == SF_BOOL || tb == SF_STRING ||
+              ta == SF_TIMESTAMP || tb == SF_TIMESTAMP;
     if (!bad && (ta == SF_DATE || tb == SF_DATE)) {
         /* A NULL literal stands for whichever operand type makes sense. */
         if (aop == A_ADD) {
@@ -640,8 +678,37 @@ static int literal_to_date(parser *p, node *n)
     return 0;
 }
 
+/* A string literal compared with a timestamp becomes a timestamp. */
+static int literal_to_ts(parser *p, node *n)
+{
+    int64_t us;
+    if (sf_parse_iso_timestamp(n->u.k.u.s.p, n->u.k.u.s.n, &us) != 0) {
+        size_t len = n->u.k.u.s.n;
+        fail_at(p, n->pos, SF_E_PARSE, "invalid timestamp literal '%.*s'",
+                len > 40 ? 40 : (int)len, n->u.k.u.s.p);
+        return -1;
+    }
+    n->u.k = sf_timestamp(us);
+    n->type = SF_TIMESTAMP;
+    return 0;
+}
+
 static node *make_cmp(parser *p, int op, node *l, node *r, size_t pos)
 {
+    if (l->type == SF_TIMESTAMP && r->kind == K_CONST && r->type == SF_STRING) {
+        if (literal_to_ts(p, r) != 0)
+            return NULL;
+    } else if (r->type == SF_TIMESTAMP && l->kind == K_CONST && l->type == SF_STRING) {
+        if (literal_to_ts(p, l) != 0)
+            return NULL;
+    }
+    /* A date meets a timestamp as its midnight (UTC). */
+    if (l->type == SF_DATE && r->type == SF_TIMESTAMP)
+        l = new_node(p, K_DATE_TO_TS, SF_TIMESTAMP, l->pos, l, NULL, NULL);
+    else if (r->type == SF_DATE && l->type == SF_TIMESTAMP)
+        r = new_node(p, K_DATE_TO_TS, SF_TIMESTAMP, r->pos, r, NULL, NULL);
+    if (!l || !r)
+        return NULL;
     if (l->type == SF_DATE && r->kind == K_CONST && r->type == SF_STRING) {
         if (literal_to_date(p, r) != 0)
             return NULL;
@@ -660,6 +727,8 @@ static node *make_cmp(parser *p, int op, node *l, node *r, size_t pos)
         cls = C_STR;
     else if (ea == eb && ea == SF_DATE)
         cls = C_DATE;
+    else if (ea == eb && ea == SF_TIMESTAMP)
+        cls = C_TS;
     else if (ea == eb && ea == SF_BOOL && (op == OP_EQ || op == OP_NE))
         cls = C_BOOL;
     if (cls < 0) {
@@ -698,7 +767,29 @@ enum fn_id {
     F_TO_DATE,
     F_DATE_FROM_ISO,
     F_ABS,
-    F_AGG
+    F_AGG,
+    F_ROUND,
+    F_FLOOR,
+    F_CEIL,
+    F_CAST,
+    F_LENGTH,
+    F_SUBSTR,
+    F_CONCAT,
+    F_REPLACE,
+    F_STARTS_WITH,
+    F_CONTAINS,
+    F_SPLIT_PART,
+    F_REGEXP_MATCH,
+    F_YEAR,
+    F_MONTH,
+    F_DAY,
+    F_HOUR,
+    F_DOW,
+    F_DATE_TRUNC,
+    F_DATE_ADD,
+    F_DATE_DIFF,
+    F_TO_TIMESTAMP,
+    F_FORMAT_DATE
 };
 
 typedef struct fn_def {
@@ -718,6 +809,28 @@ static const fn_def fn_table[] = {
     {"to_date", F_TO_DATE, 1, 1, SF_AGG_NONE},
     {"date_from_iso", F_DATE_FROM_ISO, 1, 1, SF_AGG_NONE},
     {"abs", F_ABS, 1, 1, SF_AGG_NONE},
+    {"round", F_ROUND, 1, 2, SF_AGG_NONE},
+    {"floor", F_FLOOR, 1, 1, SF_AGG_NONE},
+    {"ceil", F_CEIL, 1, 1, SF_AGG_NONE},
+    {"cast", F_CAST, 2, 2, SF_AGG_NONE},
+    {"length", F_LENGTH, 1, 1, SF_AGG_NONE},
+    {"substr", F_SUBSTR, 2, 3, SF_AGG_NONE},
+    {"concat", F_CONCAT, 1, -1, SF_AGG_NONE},
+    {"replace", F_REPLACE, 3, 3, SF_AGG_NONE},
+    {"starts_with", F_STARTS_WITH, 2, 2, SF_AGG_NONE},
+    {"contains", F_CONTAINS, 2, 2, SF_AGG_NONE},
+    {"split_part", F_SPLIT_PART, 3, 3, SF_AGG_NONE},
+    {"regexp_match", F_REGEXP_MATCH, 2, 2, SF_AGG_NONE},
+    {"year", F_YEAR, 1, 1, SF_AGG_NONE},
+    {"month", F_MONTH, 1, 1, SF_AGG_NONE},
+    {"day", F_DAY, 1, 1, SF_AGG_NONE},
+    {"hour", F_HOUR, 1, 1, SF_AGG_NONE},
+    {"dow", F_DOW, 1, 1, SF_AGG_NONE},
+    {"date_trunc", F_DATE_TRUNC, 2, 2, SF_AGG_NONE},
+    {"date_add", F_DATE_ADD, 2, 2, SF_AGG_NONE},
+    {"date_diff", F_DATE_DIFF, 2, 2, SF_AGG_NONE},
+    {"to_timestamp", F_TO_TIMESTAMP, 1, 2, SF_AGG_NONE},
+    {"format_date", F_FORMAT_DATE, 2, 2, SF_AGG_NONE},
     {"count", F_AGG, 0, 0, SF_AGG_COUNT},
     {"count_if", F_AGG, 1, 1, SF_AGG_COUNT_IF},
     {"sum", F_AGG, 1, 1, SF_AGG_SUM},
@@ -773,6 +886,299 @@ static node *make_agg(parser *p, const fn_def *f, size_t pos, node **args)
     if (n)
         n->op = (uint8_t)f->agg;
     return n;
+}
+
+/* Argument i of f must have type t (or be NULL); 0, or -1 with the error. */
+static int want_arg(parser *p, const fn_def *f, node **args, uint32_t i, sf_type t)
+{
+    sf_type got = (sf_type)args[i]->type;
+    if (got == t || got == SF_NULL)
+        return 0;
+    fail_at(p, args[i]->pos, SF_E_TYPE, "%s() argument %u must be %s, got %s", f->name, i + 1,
+            tname(t), tname(got));
+    return -1;
+}
+
+/* Argument i of f must be a string literal: returns it (borrowed from the
+ * parse arena, NUL-terminated), or NULL with the error. */
+static const sf_value *literal_arg(parser *p, const fn_def *f, node **args, uint32_t i,
+                                   const char *what)
+{
+    if (args[i]->kind != K_CONST || args[i]->type != SF_STRING) {
+        fail_at(p, args[i]->pos, SF_E_TYPE, "%s() argument %u must be a string literal (%s)",
+                f->name, i + 1, what);
+        return NULL;
+    }
+    return &args[i]->u.k;
+}
+
+/* A date or timestamp argument: 0 (date), 1 (timestamp), or -1 with the
+ * error. A NULL literal counts as a date; a string literal becomes a date
+ * ('YYYY-MM-DD') or a timestamp (with a time). */
+static int date_or_ts(parser *p, const fn_def *f, node **args, uint32_t i)
+{
+    node *a = args[i];
+    if (a->kind == K_CONST && a->type == SF_STRING &&
+        (a->u.k.u.s.n == 10 ? literal_to_date(p, a) : literal_to_ts(p, a)) != 0)
+        return -1;
+    sf_type t = (sf_type)args[i]->type;
+    if (t == SF_DATE || t == SF_NULL)
+        return 0;
+    if (t == SF_TIMESTAMP)
+        return 1;
+    fail_at(p, args[i]->pos, SF_E_TYPE, "%s() argument %u must be date or timestamp, got %s",
+            f->name, i + 1, tname(t));
+    return -1;
+}
+
+static const int64_t unit_us[] = {1000000, 1000, 1}; /* to_timestamp: 's', 'ms', 'us' */
+
+static node *make_regex(parser *p, const fn_def *f, size_t pos, node **args)
+{
+    if (want_arg(p, f, args, 0, SF_STRING) != 0)
+        return NULL;
+    const sf_value *pat = literal_arg(p, f, args, 1, "a POSIX extended regular expression");
+    if (!pat)
+        return NULL;
+    if (memchr(pat->u.s.p, '\0', pat->u.s.n)) {
+        fail_at(p, args[1]->pos, SF_E_PARSE, "regexp_match() pattern holds a NUL byte");
+        return NULL;
+    }
+    expr_regex *rx = sf_arena_alloc(p->arena, sizeof *rx);
+    char *text = rx ? sf_arena_memdup(p->arena, pat->u.s.p, pat->u.s.n) : NULL;
+    if (!text) {
+        fail_nomem(p);
+        return NULL;
+    }
+    int rc = regcomp(&rx->re, text, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[200];
+        regerror(rc, &rx->re, why, sizeof why);
+        size_t n = pat->u.s.n;
+        fail_at(p, args[1]->pos, SF_E_PARSE, "regexp_match(): invalid pattern '%.*s': %s",
+                n > 60 ? 60 : (int)n, text, why);
+        return NULL;
+    }
+    rx->next = *p->regexes;
+    *p->regexes = rx;
+    node *n = new_node(p, K_REGEX, SF_BOOL, pos, args[0], NULL, NULL);
+    if (n)
+        n->aux = &rx->re;
+    return n;
+}
+
+static node *make_cast(parser *p, const fn_def *f, size_t pos, node **args)
+{
+    const sf_value *name = literal_arg(p, f, args, 1, "a type name such as 'int64'");
+    if (!name)
+        return NULL;
+    sf_type to;
+    char tn[32];
+    size_t tl = name->u.s.n < sizeof tn ? name->u.s.n : sizeof tn - 1;
+    memcpy(tn, name->u.s.p, tl);
+    tn[tl] = '\0';
+    if (name->u.s.n >= sizeof tn || memchr(name->u.s.p, '\0', name->u.s.n) ||
+        sf_type_parse(tn, &to) != 0 || to == SF_NULL) {
+        size_t n = name->u.s.n;
+        fail_at(p, args[1]->pos, SF_E_TYPE,
+                "cast() to unknown type '%.*s' (bool, int64, double, string, date, timestamp)",
+                n > 40 ? 40 : (int)n, name->u.s.p);
+        return NULL;
+    }
+    sf_type from = (sf_type)args[0]->type;
+    if (from != SF_NULL && !sf_exprfn_cast_ok(from, to)) {
+        fail_at(p, pos, SF_E_TYPE, "cannot cast %s to %s", tname(from), tname(to));
+        return NULL;
+    }
+    if (from == to)
+        return args[0];
+    node *n = new_node(p, K_CAST, to, pos, args[0], NULL, NULL);
+    if (n)
+        n->op = (uint8_t)to;
+    return n;
+}
+
+/* Node of a function with all its arguments in args[] (concat, in). */
+static node *new_list_node(parser *p, int kind, sf_type t, size_t pos, node **args,
+                           uint32_t nargs)
+{
+    unsigned h = 0;
+    for (uint32_t i = 0; i < nargs; i++) {
+        if (args[i]->height > h)
+            h = args[i]->height;
+    }
+    if (h + 1 > SF_EXPR_MAX_DEPTH) {
+        fail_at(p, pos, SF_E_LIMIT, "expression nested too deeply (limit %d)", SF_EXPR_MAX_DEPTH);
+        return NULL;
+    }
+    node *n = new_node(p, kind, t, pos, NULL, NULL, NULL);
+    if (!n)
+        return NULL;
+    n->height = (uint16_t)(h + 1);
+    n->u.args = args;
+    n->nargs = nargs;
+    return n;
+}
+
+/* The functions added with the timestamp type: text, rounding, casts and
+ * calendar functions. NULL in gives NULL out, except for concat. */
+static node *make_call2(parser *p, const fn_def *f, size_t pos, node **args, uint32_t nargs)
+{
+    node *a = args[0];
+    sf_type ta = (sf_type)a->type;
+    int ts;
+    switch (f->id) {
+    case F_ROUND:
+        if (!is_num(ta) && ta != SF_NULL)
+            return fn_arg_error(p, f, pos, a);
+        if (nargs == 2 && want_arg(p, f, args, 1, SF_INT) != 0)
+            return NULL;
+        if (ta == SF_DOUBLE)
+            return new_node(p, K_ROUND_D, SF_DOUBLE, pos, a, nargs == 2 ? args[1] : NULL, NULL);
+        if (nargs == 1)
+            return a; /* round of an int64 is itself */
+        return new_node(p, K_ROUND_I, ta, pos, a, args[1], NULL);
+    case F_FLOOR:
+    case F_CEIL:
+        if (!is_num(ta) && ta != SF_NULL)
+            return fn_arg_error(p, f, pos, a);
+        if (ta != SF_DOUBLE)
+            return a;
+        return new_node(p, f->id == F_FLOOR ? K_FLOOR_D : K_CEIL_D, SF_DOUBLE, pos, a, NULL, NULL);
+    case F_CAST:
+        return make_cast(p, f, pos, args);
+    case F_LENGTH:
+        if (want_arg(p, f, args, 0, SF_STRING) != 0)
+            return NULL;
+        return new_node(p, K_LENGTH, SF_INT, pos, a, NULL, NULL);
+    case F_SUBSTR:
+        if (want_arg(p, f, args, 0, SF_STRING) != 0 || want_arg(p, f, args, 1, SF_INT) != 0 ||
+            (nargs == 3 && want_arg(p, f, args, 2, SF_INT) != 0))
+            return NULL;
+        return new_node(p, K_SUBSTR, SF_STRING, pos, a, args[1], nargs == 3 ? args[2] : NULL);
+    case F_CONCAT:
+        return new_list_node(p, K_CONCAT, SF_STRING, pos, args, nargs);
+    case F_REPLACE:
+        if (want_arg(p, f, args, 0, SF_STRING) != 0 || want_arg(p, f, args, 1, SF_STRING) != 0 ||
+            want_arg(p, f, args, 2, SF_STRING) != 0)
+            return NULL;
+        return new_node(p, K_REPLACE, SF_STRING, pos, a, args[1], args[2]);
+    case F_STARTS_WITH:
+    case F_CONTAINS:
+        if (want_arg(p, f, args, 0, SF_STRING) != 0 || want_arg(p, f, args, 1, SF_STRING) != 0)
+            return NULL;
+        return new_node(p, f->id == F_CONTAINS ? K_CONTAINS : K_STARTS_WITH, SF_BOOL, pos, a,
+                        args[1], NULL);
+    case F_SPLIT_PART:
+        if (want_arg(p, f, args, 0, SF_STRING) != 0 || want_arg(p, f, args, 1, SF_STRING) != 0 ||
+            want_arg(p, f, args, 2, SF_INT) != 0)
+            return NULL;
+        return new_node(p, K_SPLIT_PART, SF_STRING, pos, a, args[1], args[2]);
+    case F_REGEXP_MATCH:
+        return make_regex(p, f, pos, args);
+    case F_YEAR:
+    case F_MONTH:
+    case F_DAY:
+    case F_HOUR:
+    case F_DOW: {
+        if ((ts = date_or_ts(p, f, args, 0)) < 0)
+            return NULL;
+        static const sf_date_part parts[] = {SF_DP_YEAR, SF_DP_MONTH, SF_DP_DAY, SF_DP_HOUR,
+                                             SF_DP_DOW};
+        node *n = new_node(p, ts ? K_TS_PART : K_DATE_PART, SF_INT, pos, a, NULL, NULL);
+        if (n)
+            n->op = (uint8_t)parts[f->id - F_YEAR];
+        return n;
+    }
+    case F_DATE_TRUNC: {
+        const sf_value *unit = literal_arg(p, f, args, 0, "'year', 'quarter', 'month', 'week', "
+                                                          "'day' or 'hour'");
+        sf_time_unit u;
+        if (!unit)
+            return NULL;
+        if (sf_exprfn_unit_parse(unit->u.s.p, unit->u.s.n, &u) != 0) {
+            size_t n = unit->u.s.n;
+            fail_at(p, a->pos, SF_E_PARSE,
+                    "date_trunc() unit '%.*s' is not one of year, quarter, month, week, day, "
+                    "hour",
+                    n > 40 ? 40 : (int)n, unit->u.s.p);
+            return NULL;
+        }
+        if ((ts = date_or_ts(p, f, args, 1)) < 0)
+            return NULL;
+        node *n = new_node(p, ts ? K_TS_TRUNC : K_DATE_TRUNC, ts ? SF_TIMESTAMP : SF_DATE, pos,
+                           args[1], NULL, NULL);
+        if (n)
+            n->op = (uint8_t)u;
+        return n;
+    }
+    case F_DATE_ADD:
+        if ((ts = date_or_ts(p, f, args, 0)) < 0 || want_arg(p, f, args, 1, SF_INT) != 0)
+            return NULL;
+        return new_node(p, ts ? K_TS_ADD_DAYS : K_DATE_ADD, ts ? SF_TIMESTAMP : SF_DATE, pos, a,
+                        args[1], NULL);
+    case F_DATE_DIFF: {
+        /* Days from a to b (b - a, as DuckDB's date_diff('day', a, b)):
+         * day boundaries crossed, so timestamps count by their dates. */
+        node *x[2];
+        for (uint32_t i = 0; i < 2; i++) {
+            if ((ts = date_or_ts(p, f, args, i)) < 0)
+                return NULL;
+            x[i] = ts ? new_node(p, K_TS_TO_DATE, SF_DATE, args[i]->pos, args[i], NULL, NULL)
+                      : args[i];
+            if (!x[i])
+                return NULL;
+        }
+        return new_node(p, K_DATE_DIFF, SF_INT, pos, x[1], x[0], NULL);
+    }
+    case F_TO_TIMESTAMP: {
+        if (!is_num(ta) && ta != SF_NULL)
+            return fn_arg_error(p, f, pos, a);
+        int unit = 0;
+        if (nargs == 2) {
+            const sf_value *u = literal_arg(p, f, args, 1, "'s', 'ms' or 'us'");
+            if (!u)
+                return NULL;
+            static const char *const names[] = {"s", "ms", "us"};
+            for (unit = 0; unit < 3; unit++) {
+                if (strlen(names[unit]) == u->u.s.n && memcmp(names[unit], u->u.s.p, u->u.s.n) == 0)
+                    break;
+            }
+            if (unit == 3) {
+                fail_at(p, args[1]->pos, SF_E_PARSE,
+                        "to_timestamp() unit must be 's', 'ms' or 'us'");
+                return NULL;
+            }
+        }
+        node *n = new_node(p, ta == SF_DOUBLE ? K_TO_TS_D : K_TO_TS_I, SF_TIMESTAMP, pos, a, NULL,
+                           NULL);
+        if (n)
+            n->op = (uint8_t)unit;
+        return n;
+    }
+    case F_FORMAT_DATE: {
+        if ((ts = date_or_ts(p, f, args, 0)) < 0)
+            return NULL;
+        const sf_value *fmt = literal_arg(p, f, args, 1, "a format such as '%Y-%m'");
+        if (!fmt)
+            return NULL;
+        long bad = sf_exprfn_format_check(fmt->u.s.p, fmt->u.s.n);
+        if (bad >= 0) {
+            fail_at(p, args[1]->pos, SF_E_PARSE,
+                    "format_date() format: '%%%.1s' at byte %ld is not one of %%Y %%m %%d %%H "
+                    "%%M %%S %%f %%j %%u %%w %%%%",
+                    (size_t)bad + 1 < fmt->u.s.n ? fmt->u.s.p + bad + 1 : "", bad + 1);
+            return NULL;
+        }
+        node *x = ts ? a : new_node(p, K_DATE_TO_TS, SF_TIMESTAMP, a->pos, a, NULL, NULL);
+        if (!x)
+            return NULL;
+        return new_node(p, K_FORMAT_DATE, SF_STRING, pos, x, args[1], NULL);
+    }
+    default:
+        fail_at(p, pos, SF_E_INTERNAL, "function %s() has no implementation", f->name);
+        return NULL;
+    }
 }
 
 static node *make_call(parser *p, const fn_def *f, size_t pos, node **args, uint32_t nargs)
@@ -841,6 +1247,8 @@ static node *make_call(parser *p, const fn_def *f, size_t pos, node **args, uint
         return new_node(p, f->id == F_LOWER ? K_LOWER : f->id == F_UPPER ? K_UPPER : K_TRIM,
                         SF_STRING, pos, a, NULL, NULL);
     case F_TO_DATE:
+        if (ta == SF_TIMESTAMP)
+            return new_node(p, K_TS_TO_DATE, SF_DATE, pos, a, NULL, NULL);
         if (!is_num(ta) && ta != SF_NULL)
             return fn_arg_error(p, f, pos, a);
         return new_node(p, ta == SF_DOUBLE ? K_TO_DATE_D : K_TO_DATE_I, SF_DATE, pos, a, NULL,
@@ -853,8 +1261,10 @@ static node *make_call(parser *p, const fn_def *f, size_t pos, node **args, uint
         if (!is_num(ta) && ta != SF_NULL)
             return fn_arg_error(p, f, pos, a);
         return new_node(p, ta == SF_DOUBLE ? K_ABS_D : K_ABS_I, ta, pos, a, NULL, NULL);
-    default:
+    case F_AGG:
         return make_agg(p, f, pos, args);
+    default:
+        return make_call2(p, f, pos, args, nargs);
     }
 }
 
@@ -953,7 +1363,7 @@ static node *parse_column(parser *p, size_t start, size_t len)
                 name);
         return NULL;
     }
-    if (slot < 0 || (int)type < SF_NULL || (int)type > SF_DATE) {
+    if (slot < 0 || (int)type < SF_NULL || (int)type > SF_TIMESTAMP) {
         fail_at(p, start, SF_E_INTERNAL, "column '%.*s' resolved to slot %d of type %d",
                 len > 200 ? 200 : (int)len, name, slot, (int)type);
         return NULL;
@@ -1140,11 +1550,83 @@ static int cmp_op_of(int kind)
     }
 }
 
+/* x in (e1, e2, ...): each element is type-checked as x == e. */
+static node *parse_in(parser *p, node *x)
+{
+    size_t pos = p->cur.start;
+    if (advance(p) != 0) /* 'in' */
+        return NULL;
+    if (p->cur.kind != T_LP) {
+        fail_found(p, "'(' after 'in'");
+        return NULL;
+    }
+    if (advance(p) != 0)
+        return NULL;
+    node **args = NULL;
+    uint32_t nargs = 1, cap = 0;
+    for (;;) {
+        node *e = parse_or(p);
+        if (!e)
+            return NULL;
+        if (nargs + 1 > cap) {
+            uint32_t ncap = cap ? cap * 2 : 8;
+            node **na = sf_arena_alloc(p->arena, ncap * sizeof *na);
+            if (!na) {
+                fail_nomem(p);
+                return NULL;
+            }
+            if (args)
+                memcpy(na, args, nargs * sizeof *na);
+            args = na;
+            cap = ncap;
+        }
+        node *c = make_cmp(p, OP_EQ, x, e, e->pos);
+        if (!c)
+            return NULL;
+        if (c->u.x.a != x) {
+            fail_at(p, e->pos, SF_E_TYPE,
+                    "'in' compares a %s with a %s; cast one of them so both have one type",
+                    tname(x->type), tname(e->type));
+            return NULL;
+        }
+        args[nargs++] = c;
+        if (p->cur.kind == T_COMMA) {
+            if (advance(p) != 0)
+                return NULL;
+            continue;
+        }
+        if (p->cur.kind != T_RP) {
+            fail_found(p, "',' or ')'");
+            return NULL;
+        }
+        break;
+    }
+    if (advance(p) != 0)
+        return NULL;
+    args[0] = x;
+    return new_list_node(p, K_IN, SF_BOOL, pos, args, nargs);
+}
+
+static int is_keyword_in(const parser *p)
+{
+    return p->cur.kind == T_NAME && p->cur.end - p->cur.start == 2 &&
+           memcmp(p->text + p->cur.start, "in", 2) == 0;
+}
+
 static node *parse_cmp(parser *p)
 {
     node *l = parse_add(p);
     if (!l)
         return NULL;
+    if (is_keyword_in(p)) {
+        node *n = parse_in(p, l);
+        if (n && (cmp_op_of(p->cur.kind) >= 0 || is_keyword_in(p))) {
+            fail_at(p, p->cur.start, SF_E_PARSE,
+                    "comparisons cannot be chained; use parentheses or '&&'");
+            return NULL;
+        }
+        return n;
+    }
     int op = cmp_op_of(p->cur.kind);
     if (op < 0)
         return l;
@@ -1215,6 +1697,7 @@ sf_expr *sf_expr_parse(const char *text, const sf_expr_columns *cols, int flags,
     p.cols = cols;
     p.flags = flags;
     p.arena = &e->arena;
+    p.regexes = &e->regexes;
     p.err = err;
 
     node *root = NULL;
@@ -1263,6 +1746,8 @@ void sf_expr_free(sf_expr *e)
 {
     if (!e)
         return;
+    for (expr_regex *r = e->regexes; r; r = r->next)
+        regfree(&r->re);
     sf_arena_free(&e->arena);
     free(e);
 }
@@ -1282,8 +1767,15 @@ static void visit(const node *n, void (*fn)(void *ctx, int slot), void *ctx)
         fn(ctx, n->u.slot);
         return;
     case K_COALESCE:
+    case K_CONCAT:
         for (uint32_t i = 0; i < n->nargs; i++)
             visit(n->u.args[i], fn, ctx);
+        return;
+    case K_IN:
+        /* args[1..] compare args[0] with an element: visit it once. */
+        visit(n->u.args[0], fn, ctx);
+        for (uint32_t i = 1; i < n->nargs; i++)
+            visit(n->u.args[i]->u.x.b, fn, ctx);
         return;
     default:
         if (n->u.x.a)
@@ -1327,7 +1819,8 @@ static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
         return r;
     int c;
     switch (n->cls) {
-    case C_INT: c = (l.u.i > r.u.i) - (l.u.i < r.u.i); break;
+    case C_INT:
+    case C_TS: c = (l.u.i > r.u.i) - (l.u.i < r.u.i); break;
     case C_DATE: c = (l.u.date > r.u.date) - (l.u.date < r.u.date); break;
     case C_BOOL: c = l.u.b - r.u.b; break;
     case C_STR: {
@@ -1404,6 +1897,166 @@ static inline int operands(const node *n, const sf_value *row, sf_arena *scratch
         return 0;
     *r = ev(n->u.x.b, row, scratch);
     return r->type != SF_NULL;
+}
+
+/* x in (...): true on a match; else NULL when x or an element is NULL. */
+static sf_value ev_in(const node *n, const sf_value *row, sf_arena *scratch)
+{
+    sf_value x = ev(n->u.args[0], row, scratch);
+    if (x.type == SF_NULL)
+        return x;
+    int saw_null = 0;
+    for (uint32_t k = 1; k < n->nargs; k++) {
+        const node *c = n->u.args[k];
+        sf_value e = ev(c->u.x.b, row, scratch);
+        if (e.type == SF_NULL) {
+            saw_null = 1;
+            continue;
+        }
+        int eq;
+        switch (c->cls) {
+        case C_INT:
+        case C_TS: eq = x.u.i == e.u.i; break;
+        case C_DATE: eq = x.u.date == e.u.date; break;
+        case C_BOOL: eq = x.u.b == e.u.b; break;
+        case C_STR:
+            eq = x.u.s.n == e.u.s.n && (x.u.s.n == 0 || memcmp(x.u.s.p, e.u.s.p, x.u.s.n) == 0);
+            break;
+        default: eq = sf_value_cmp(&x, &e) == 0; break;
+        }
+        if (eq)
+            return sf_bool(1);
+    }
+    return saw_null ? sf_null() : sf_bool(0);
+}
+
+/* concat(): every argument as text (NULL as ''), in scratch. */
+static sf_value ev_concat(const node *n, const sf_value *row, sf_arena *scratch)
+{
+    sf_value *v = scratch ? sf_arena_alloc(scratch, n->nargs * sizeof *v) : NULL;
+    if (!v)
+        return sf_null();
+    size_t cap = 0;
+    for (uint32_t k = 0; k < n->nargs; k++) {
+        v[k] = ev(n->u.args[k], row, scratch);
+        cap += v[k].type == SF_STRING ? v[k].u.s.n : v[k].type == SF_NULL ? 0 : SF_FMT_BUF;
+    }
+    char *out = sf_arena_alloc(scratch, cap ? cap : 1);
+    if (!out)
+        return sf_null();
+    size_t o = 0;
+    for (uint32_t k = 0; k < n->nargs; k++) {
+        if (v[k].type == SF_STRING) {
+            if (v[k].u.s.n)
+                memcpy(out + o, v[k].u.s.p, v[k].u.s.n);
+            o += v[k].u.s.n;
+        } else if (v[k].type != SF_NULL) {
+            char buf[SF_FMT_BUF];
+            size_t m = sf_value_text_format(&v[k], buf);
+            memcpy(out + o, buf, m);
+            o += m;
+        }
+    }
+    return sf_string(out, o);
+}
+
+/* Evaluates the children a, b (and c when present) of n; 0 when one is
+ * NULL. Missing optional children are left as SF_NULL with *has_* 0. */
+static int args3(const node *n, const sf_value *row, sf_arena *scratch, sf_value *a, sf_value *b,
+                 sf_value *c)
+{
+    *a = ev(n->u.x.a, row, scratch);
+    if (a->type == SF_NULL)
+        return 0;
+    *b = n->u.x.b ? ev(n->u.x.b, row, scratch) : sf_null();
+    if (n->u.x.b && b->type == SF_NULL)
+        return 0;
+    *c = n->u.x.c ? ev(n->u.x.c, row, scratch) : sf_null();
+    return !(n->u.x.c && c->type == SF_NULL);
+}
+
+/* The node kinds of the functions added with timestamps (make_call2). */
+static sf_value ev_fn(const node *n, const sf_value *row, sf_arena *scratch)
+{
+    sf_value a, b, c, out;
+    int64_t i;
+    int32_t days;
+    switch (n->kind) {
+    case K_IN:
+        return ev_in(n, row, scratch);
+    case K_CONCAT:
+        return ev_concat(n, row, scratch);
+    default:
+        break;
+    }
+    if (!args3(n, row, scratch, &a, &b, &c))
+        return sf_null();
+    switch (n->kind) {
+    case K_ROUND_I:
+        return sf_exprfn_round_int(a.u.i, b.u.i, &i) == 0 ? sf_int(i) : sf_null();
+    case K_ROUND_D:
+        return sf_double(sf_exprfn_round_double(a.u.d, n->u.x.b ? b.u.i : 0));
+    case K_FLOOR_D:
+        return sf_double(floor(a.u.d));
+    case K_CEIL_D:
+        return sf_double(ceil(a.u.d));
+    case K_CAST:
+        return sf_exprfn_cast(a, (sf_type)n->op, scratch, &out) == 0 ? out : sf_null();
+    case K_LENGTH:
+        return sf_int(sf_exprfn_length(a.u.s.p, a.u.s.n));
+    case K_SUBSTR:
+        return sf_exprfn_substr(a, b.u.i, n->u.x.c != NULL, c.u.i);
+    case K_REPLACE:
+        return sf_exprfn_replace(a, b, c, scratch);
+    case K_STARTS_WITH:
+        return sf_bool(sf_exprfn_starts_with(a, b));
+    case K_CONTAINS:
+        return sf_bool(sf_exprfn_contains(a, b));
+    case K_SPLIT_PART:
+        return sf_exprfn_split_part(a, b, c.u.i);
+    case K_REGEX: {
+        regmatch_t m[1];
+        m[0].rm_so = 0;
+        m[0].rm_eo = (regoff_t)a.u.s.n;
+        return sf_bool(regexec((const regex_t *)n->aux, a.u.s.n ? a.u.s.p : "", 1, m,
+                               REG_STARTEND) == 0);
+    }
+    case K_DATE_PART:
+        return sf_int(sf_exprfn_date_part(a.u.date, (sf_date_part)n->op));
+    case K_TS_PART:
+        return sf_int(sf_exprfn_ts_part(a.u.i, (sf_date_part)n->op));
+    case K_DATE_TRUNC:
+        return sf_exprfn_date_trunc(a.u.date, (sf_time_unit)n->op, &days) == 0 ? sf_date(days)
+                                                                             : sf_null();
+    case K_TS_TRUNC:
+        return sf_exprfn_ts_trunc(a.u.i, (sf_time_unit)n->op, &i) == 0 ? sf_timestamp(i)
+                                                                      : sf_null();
+    case K_TS_ADD_DAYS: {
+        int64_t d;
+        if (__builtin_mul_overflow(b.u.i, SF_US_PER_DAY, &d) ||
+            __builtin_add_overflow(a.u.i, d, &i) || sf_timestamp_from_unix(i, 1, &i) != 0)
+            return sf_null();
+        return sf_timestamp(i);
+    }
+    case K_TO_TS_I:
+        return sf_timestamp_from_unix(a.u.i, unit_us[n->op], &i) == 0 ? sf_timestamp(i)
+                                                                      : sf_null();
+    case K_TO_TS_D: {
+        double us = round(a.u.d * (double)unit_us[n->op]);
+        if (!(us >= -9223372036854775808.0 && us < 9223372036854775808.0) ||
+            sf_timestamp_from_unix((int64_t)us, 1, &i) != 0)
+            return sf_null();
+        return sf_timestamp(i);
+    }
+    case K_DATE_TO_TS:
+        return sf_exprfn_cast(a, SF_TIMESTAMP, NULL, &out) == 0 ? out : sf_null();
+    case K_TS_TO_DATE:
+        return sf_date(sf_timestamp_date(a.u.i));
+    case K_FORMAT_DATE:
+        return sf_exprfn_format_ts(a.u.i, b.u.s.p, b.u.s.n, scratch);
+    default:
+        return sf_null();
+    }
 }
 
 static sf_value ev(const node *n, const sf_value *row, sf_arena *scratch)
@@ -1542,8 +2195,10 @@ static sf_value ev(const node *n, const sf_value *row, sf_arena *scratch)
     case K_ABS_D:
         l = ev(n->u.x.a, row, scratch);
         return l.type == SF_NULL ? l : sf_double(fabs(l.u.d));
-    default: /* K_AGG: evaluated by the aggregation code, not here */
-        return sf_null();
+    case K_AGG:
+        return sf_null(); /* evaluated by the aggregation code, not here */
+    default:
+        return ev_fn(n, row, scratch);
     }
 }
 

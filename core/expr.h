@@ -3,7 +3,8 @@
  * Grammar (lowest to highest precedence):
  *   or      := and ('||' and)*
  *   and     := cmp ('&&' cmp)*
- *   cmp     := add (('=='|'!='|'<'|'<='|'>'|'>=') add)?
+ *   cmp     := add (('=='|'!='|'<'|'<='|'>'|'>=') add
+ *                  | 'in' '(' or (',' or)* ')')?
  *   add     := mul (('+'|'-') mul)*
  *   mul     := unary (('*'|'/'|'%') unary)*
  *   unary   := ('!'|'-') unary | primary
@@ -11,13 +12,18 @@
  *            | name '(' args ')' | column | '(' or ')'
  *   column  := ident ('.' ident)*      -- dotted path into nested JSON
  * Strings take '' or \' inside single quotes (and "" or \" inside double).
+ * The scalar functions (round, cast, substr, date_trunc, ...) are listed in
+ * fn_table in expr.c and computed by core/expr_fn.h; arguments that must be
+ * literals (units, formats, regexp patterns, cast types) are checked here,
+ * and a regexp is compiled once, when the expression is parsed.
  *
  * Types are checked at parse time against the columns the caller resolves;
  * errors name the position as "at LINE:COL" (1-based) and set err->line and
  * err->column. Evaluation cannot fail: NULL propagates SQL-style (arithmetic
  * and comparisons with NULL give NULL, && and || are three-valued, if() takes
  * the else branch on NULL), integer overflow and division by zero give NULL,
- * '/' always gives double.
+ * '/' always gives double, and a cast() of a value that does not convert
+ * gives NULL (TRY_CAST).
  */
 #ifndef SF_EXPR_H
 #define SF_EXPR_H

@@ -579,3 +579,118 @@ int sf_parse_double(const char *p, size_t n, double *out)
     *out = v;
     return 0;
 }
+
+/* ---- timestamps ---------------------------------------------------------
+ *
+ * Microseconds since the epoch in an int64; whole days are limited to
+ * SF_TIMESTAMP_MAX_DAYS either way so that a day count times the day length
+ * plus the time of day can never overflow. */
+
+int32_t sf_timestamp_date(int64_t us)
+{
+    return (int32_t)floor_div(us, SF_US_PER_DAY);
+}
+
+int sf_fmt_timestamp(int64_t us, char *buf)
+{
+    int64_t days = floor_div(us, SF_US_PER_DAY);
+    int64_t rem = us % SF_US_PER_DAY; /* 0 .. one day, with no product to overflow */
+    if (rem < 0)
+        rem += SF_US_PER_DAY;
+    int o = sf_fmt_date((int32_t)days, buf);
+    char *q = buf + o;
+    int64_t secs = rem / SF_US_PER_SEC, frac = rem % SF_US_PER_SEC;
+    *q++ = 'T';
+    q = put_digits(q, secs / 3600, 2);
+    *q++ = ':';
+    q = put_digits(q, secs / 60 % 60, 2);
+    *q++ = ':';
+    q = put_digits(q, secs % 60, 2);
+    if (frac) {
+        *q++ = '.';
+        q = put_digits(q, frac, 6);
+    }
+    *q++ = 'Z';
+    *q = '\0';
+    return (int)(q - buf);
+}
+
+int sf_timestamp_from_unix(int64_t t, int64_t unit_us, int64_t *us)
+{
+    int64_t v;
+    if (__builtin_mul_overflow(t, unit_us, &v))
+        return SF_E_RANGE;
+    int64_t days = floor_div(v, SF_US_PER_DAY);
+    if (days < SF_TIMESTAMP_MIN_DAYS || days > SF_TIMESTAMP_MAX_DAYS)
+        return SF_E_RANGE;
+    *us = v;
+    return 0;
+}
+
+int sf_parse_iso_timestamp(const char *p, size_t n, int64_t *us)
+{
+    size_t at = 0;
+    int y = iso_digits(p, n, &at, 4);
+    if (y < 0 || !iso_char(p, n, &at, '-'))
+        return SF_E_PARSE;
+    int m = iso_digits(p, n, &at, 2);
+    if (m < 0 || !iso_char(p, n, &at, '-'))
+        return SF_E_PARSE;
+    int d = iso_digits(p, n, &at, 2);
+    int32_t day;
+    if (d < 0 || sf_date_from_ymd(y, m, d, &day) != 0)
+        return SF_E_PARSE;
+    int64_t tod = 0; /* microseconds into the day, before the offset */
+    int offset = 0;  /* minutes east of UTC */
+    if (at < n) {
+        if (p[at] != 'T' && p[at] != ' ')
+            return SF_E_PARSE;
+        at++;
+        int hh = iso_digits(p, n, &at, 2);
+        if (hh < 0 || hh > 23 || !iso_char(p, n, &at, ':'))
+            return SF_E_PARSE;
+        int mi = iso_digits(p, n, &at, 2);
+        if (mi < 0 || mi > 59)
+            return SF_E_PARSE;
+        int ss = 0;
+        int64_t frac = 0;
+        if (iso_char(p, n, &at, ':')) {
+            ss = iso_digits(p, n, &at, 2);
+            if (ss < 0 || ss > 59)
+                return SF_E_PARSE;
+            if (iso_char(p, n, &at, '.') || iso_char(p, n, &at, ',')) {
+                int k = 0;
+                while (at < n && p[at] >= '0' && p[at] <= '9') {
+                    if (++k > 6)
+                        return SF_E_PARSE;
+                    frac = frac * 10 + (p[at++] - '0');
+                }
+                if (k == 0)
+                    return SF_E_PARSE;
+                for (; k < 6; k++)
+                    frac *= 10;
+            }
+        }
+        tod = ((int64_t)hh * 3600 + mi * 60 + ss) * SF_US_PER_SEC + frac;
+        if (iso_char(p, n, &at, 'Z')) {
+            offset = 0;
+        } else if (at < n && (p[at] == '+' || p[at] == '-')) {
+            int sign = p[at] == '-' ? -1 : 1;
+            at++;
+            int oh = iso_digits(p, n, &at, 2);
+            if (oh < 0 || oh > 23)
+                return SF_E_PARSE;
+            iso_char(p, n, &at, ':');
+            int om = iso_digits(p, n, &at, 2);
+            if (om < 0 || om > 59)
+                return SF_E_PARSE;
+            offset = sign * (oh * 60 + om);
+        }
+        if (at != n)
+            return SF_E_PARSE;
+    }
+    if (day < SF_TIMESTAMP_MIN_DAYS || day > SF_TIMESTAMP_MAX_DAYS)
+        return SF_E_RANGE;
+    *us = (int64_t)day * SF_US_PER_DAY + tod - (int64_t)offset * 60 * SF_US_PER_SEC;
+    return 0;
+}

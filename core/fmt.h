@@ -38,6 +38,33 @@ int sf_date_from_unix(int64_t secs, int32_t *days);
  * "+HHMM"); the result is the UTC date. Returns 0, or SF_E_PARSE. */
 int sf_parse_iso_date(const char *p, size_t n, int32_t *days);
 
+/* Timestamps are int64 microseconds since 1970-01-01T00:00:00Z (UTC, no
+ * leap seconds), the range of SF_TIMESTAMP_MIN_DAYS..MAX_DAYS whole days. */
+#define SF_US_PER_SEC INT64_C(1000000)
+#define SF_US_PER_DAY INT64_C(86400000000)
+#define SF_TIMESTAMP_MAX_DAYS INT64_C(106751990) /* days * SF_US_PER_DAY fits */
+#define SF_TIMESTAMP_MIN_DAYS (-SF_TIMESTAMP_MAX_DAYS)
+
+/* Writes "YYYY-MM-DDTHH:MM:SSZ", with ".ffffff" (always six digits) before
+ * the Z when the microseconds are not zero; years outside 0..9999 print as
+ * for dates. Cannot fail. */
+int sf_fmt_timestamp(int64_t us, char *buf);
+
+/* Parses ISO-8601 text as a timestamp: "YYYY-MM-DD" (midnight UTC), or that
+ * followed by 'T' or ' ', "HH:MM[:SS[.f]]" with 1 to 6 fraction digits, and
+ * an optional "Z" or "+HH:MM"/"-HH:MM" (or "+HHMM") offset, converted to
+ * UTC; no offset means UTC. A leap second (:60) and a seventh fraction digit
+ * are refused. Returns 0, SF_E_PARSE, or SF_E_RANGE beyond the range. */
+int sf_parse_iso_timestamp(const char *p, size_t n, int64_t *us);
+
+/* Microseconds of a unix time given in units of unit_us microseconds
+ * (1000000 for seconds, 1000 for milliseconds, 1 for microseconds).
+ * Returns 0, or SF_E_RANGE outside the timestamp range. */
+int sf_timestamp_from_unix(int64_t t, int64_t unit_us, int64_t *us);
+
+/* Days since 1970-01-01 of a timestamp (floor): its UTC date. */
+int32_t sf_timestamp_date(int64_t us);
+
 /* Parses a byte size: digits with an optional K, M, G or T suffix (powers of
  * 1024; "KiB"/"MB" style suffixes are accepted too). Returns 0, SF_E_PARSE or
  * SF_E_RANGE. */

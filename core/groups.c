@@ -136,7 +136,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
             g->distinct[j] = (int)g->nsets++;
             ds->type = defs[j].arg_type;
             ds->fixed = ds->type == SF_INT || ds->type == SF_DOUBLE || ds->type == SF_DATE ||
-                        ds->type == SF_BOOL || ds->type == SF_STRING;
+                        ds->type == SF_BOOL || ds->type == SF_STRING ||
+                        ds->type == SF_TIMESTAMP;
             sf_arena_init(&ds->bitmem, 256 * 1024);
             if (ds->type != SF_INT && ds->type != SF_DATE && ds->type != SF_STRING)
                 ds->dense = -1;
@@ -262,6 +263,7 @@ static uint64_t fixed_bits(sf_type t, const sf_value *v)
         return bits;
     }
     case SF_DATE: return (uint32_t)v->u.date;
+    case SF_TIMESTAMP: return (uint64_t)v->u.i;
     case SF_BOOL: return (uint64_t)v->u.b;
     default: return 0;
     }
@@ -282,6 +284,7 @@ static sf_value fixed_value(const distinct_set *ds, uint64_t bits)
     case SF_INT: return sf_int((int64_t)bits);
     case SF_DOUBLE: memcpy(&d, &bits, sizeof d); return sf_double(d);
     case SF_DATE: return sf_date((int32_t)(uint32_t)bits);
+    case SF_TIMESTAMP: return sf_timestamp((int64_t)bits);
     case SF_BOOL: return sf_bool((int)bits);
     default: return sf_null();
     }

@@ -889,7 +889,8 @@ static int mismatch(sf_jsonproj *p, const char *line, const pfield *f, const pva
     char what[96];
     describe(p, line, v, what, sizeof what);
     snprintf(msg, cap, "%s: expected %s%s, got %s", f->path, sf_type_name(f->type),
-             f->type == SF_DATE ? " (YYYY-MM-DD)" : "", what);
+             f->type == SF_DATE ? " (YYYY-MM-DD)"
+             : f->type == SF_TIMESTAMP ? " (ISO-8601 text or unix seconds)" : "", what);
     sf_utf8_clean(msg);
     return 1 + SF_REJ_TYPE_MISMATCH;
 }
@@ -963,6 +964,14 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
         if (v->kind != K_STR || sf_parse_iso_date(str_ptr(p, line, v), v->len, &days) != 0)
             return mismatch(p, line, f, v, msg, cap);
         *out = sf_date(days);
+        return 0;
+    }
+    case SF_TIMESTAMP: {
+        int64_t us;
+        if (v->kind == K_STR ? sf_parse_iso_timestamp(str_ptr(p, line, v), v->len, &us) != 0
+            : v->kind != K_INT || sf_timestamp_from_unix(v->i, SF_US_PER_SEC, &us) != 0)
+            return mismatch(p, line, f, v, msg, cap);
+        *out = sf_timestamp(us);
         return 0;
     }
     case SF_NULL: break;

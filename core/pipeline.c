@@ -390,11 +390,18 @@ static int convert_cell(const sf_job_column *col, const sf_value *v, sf_value *o
         *out = sf_date(days);
         return 0;
     }
+    if (col->type == SF_TIMESTAMP &&
+        (v->type == SF_STRING ? sf_parse_iso_timestamp(v->u.s.p, v->u.s.n, &out->u.i) == 0
+         : v->type == SF_INT && sf_timestamp_from_unix(v->u.i, SF_US_PER_SEC, &out->u.i) == 0)) {
+        out->type = SF_TIMESTAMP;
+        return 0;
+    }
     if (msg) {
         char what[96];
         describe(v, what, sizeof what);
         snprintf(msg, cap, "%s: expected %s%s, got %s", col->name, sf_type_name(col->type),
-                 col->type == SF_DATE ? " (YYYY-MM-DD)" : "", what);
+                 col->type == SF_DATE ? " (YYYY-MM-DD)"
+                 : col->type == SF_TIMESTAMP ? " (ISO-8601 text or unix seconds)" : "", what);
     }
     return 1;
 }

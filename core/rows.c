@@ -194,7 +194,8 @@ static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_
         if (v->type == SF_NULL)
             continue;
         switch (ktype[k]) {
-        case SF_INT: put_be(b, &pos, (uint64_t)v->u.i ^ (1ull << 63), 8); break;
+        case SF_INT:
+        case SF_TIMESTAMP: put_be(b, &pos, (uint64_t)v->u.i ^ (1ull << 63), 8); break;
         case SF_DATE: put_be(b, &pos, (uint32_t)v->u.date ^ (1u << 31), 4); break;
         case SF_BOOL: put_be(b, &pos, (uint64_t)(v->u.b != 0), 1); break;
         case SF_DOUBLE: {

@@ -14,6 +14,7 @@ const char *sf_type_name(sf_type t)
     case SF_DOUBLE: return "double";
     case SF_STRING: return "string";
     case SF_DATE: return "date";
+    case SF_TIMESTAMP: return "timestamp";
     }
     return "unknown";
 }
@@ -23,7 +24,7 @@ int sf_type_parse(const char *name, sf_type *t)
     static const struct { const char *name; sf_type t; } names[] = {
         {"bool", SF_BOOL},     {"int64", SF_INT},     {"int", SF_INT},
         {"double", SF_DOUBLE}, {"float", SF_DOUBLE},  {"string", SF_STRING},
-        {"date", SF_DATE},
+        {"date", SF_DATE},     {"timestamp", SF_TIMESTAMP},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i].name) == 0) {
@@ -78,6 +79,7 @@ int sf_value_cmp(const sf_value *a, const sf_value *b)
     case SF_INT: return (a->u.i > b->u.i) - (a->u.i < b->u.i);
     case SF_DOUBLE: return cmp_double(a->u.d, b->u.d);
     case SF_DATE: return (a->u.date > b->u.date) - (a->u.date < b->u.date);
+    case SF_TIMESTAMP: return (a->u.i > b->u.i) - (a->u.i < b->u.i);
     case SF_STRING: {
         size_t n = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
         int c = n ? memcmp(a->u.s.p, b->u.s.p, n) : 0;
@@ -117,6 +119,7 @@ size_t sf_value_encoded_size(const sf_value *v)
     case SF_INT:
     case SF_DOUBLE: return 9;
     case SF_DATE: return 5;
+    case SF_TIMESTAMP: return 9;
     case SF_STRING: return 1 + leb128_size(v->u.s.n) + v->u.s.n;
     }
     return 1;
@@ -142,7 +145,8 @@ size_t sf_value_encode(const sf_value *v, unsigned char *out)
     switch ((sf_type)v->type) {
     case SF_NULL: return 1;
     case SF_BOOL: out[1] = (unsigned char)v->u.b; return 2;
-    case SF_INT: put_le(out + 1, (uint64_t)v->u.i, 8); return 9;
+    case SF_INT:
+    case SF_TIMESTAMP: put_le(out + 1, (uint64_t)v->u.i, 8); return 9;
     case SF_DOUBLE: {
         uint64_t bits;
         memcpy(&bits, &v->u.d, 8);
@@ -178,6 +182,10 @@ size_t sf_value_decode(const unsigned char *p, size_t avail, sf_value *v)
     case SF_INT:
         if (avail < 9) return 0;
         *v = sf_int((int64_t)get_le(p + 1, 8));
+        return 9;
+    case SF_TIMESTAMP:
+        if (avail < 9) return 0;
+        *v = sf_timestamp((int64_t)get_le(p + 1, 8));
         return 9;
     case SF_DOUBLE: {
         if (avail < 9) return 0;

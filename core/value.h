@@ -17,7 +17,8 @@ typedef enum sf_type {
     SF_INT,    /* int64 */
     SF_DOUBLE, /* IEEE double */
     SF_STRING, /* UTF-8 bytes, not NUL-terminated */
-    SF_DATE    /* days since 1970-01-01 (UTC), int32 */
+    SF_DATE,   /* days since 1970-01-01 (UTC), int32 */
+    SF_TIMESTAMP /* microseconds since 1970-01-01T00:00:00Z, int64 in u.i */
 } sf_type;
 
 typedef struct sf_value {
@@ -39,10 +40,11 @@ static inline sf_value sf_bool(int b) { sf_value v; v.type = SF_BOOL; v.u.b = b 
 static inline sf_value sf_int(int64_t i) { sf_value v; v.type = SF_INT; v.u.i = i; return v; }
 static inline sf_value sf_double(double d) { sf_value v; v.type = SF_DOUBLE; v.u.d = d; return v; }
 static inline sf_value sf_date(int32_t days) { sf_value v; v.type = SF_DATE; v.u.i = 0; v.u.date = days; return v; }
+static inline sf_value sf_timestamp(int64_t us) { sf_value v; v.type = SF_TIMESTAMP; v.u.i = us; return v; }
 static inline sf_value sf_string(const char *p, size_t n) { sf_value v; v.type = SF_STRING; v.u.s.p = p; v.u.s.n = n; return v; }
 
 /* Name of a type as used in job specs: "null", "bool", "int64", "double",
- * "string", "date". Never NULL. */
+ * "string", "date", "timestamp". Never NULL. */
 const char *sf_type_name(sf_type t);
 
 /* Parses a spec type name (the names above; "int" and "float" are accepted

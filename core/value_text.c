@@ -12,6 +12,7 @@ size_t sf_value_text_format(const sf_value *v, char *buf)
     case SF_INT: return (size_t)sf_fmt_int(v->u.i, buf);
     case SF_DOUBLE: return (size_t)sf_fmt_double(v->u.d, buf);
     case SF_DATE: return (size_t)sf_fmt_date(v->u.date, buf);
+    case SF_TIMESTAMP: return (size_t)sf_fmt_timestamp(v->u.i, buf);
     default:
         /* NULL and strings are the caller's; an unknown tag (a bug
          * upstream) also gives "", which keeps columns aligned. */
@@ -48,6 +49,9 @@ int sf_value_text_parse(const char *p, size_t n, sf_type t, sf_value *out)
             return -1;
         *out = sf_date(days);
         return 0;
+    case SF_TIMESTAMP:
+        out->type = SF_TIMESTAMP;
+        return sf_parse_iso_timestamp(p, n, &out->u.i) == 0 ? 0 : -1;
     case SF_BOOL:
         if (n == 4 && memcmp(p, "true", 4) == 0)
             *out = sf_bool(1);

@@ -125,6 +125,13 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
             else if (col->type == SF_DATE && json_is_string(v) &&
                      sf_parse_iso_date(json_string_value(v), json_string_length(v), &days) == 0)
                 *out = sf_date(days);
+            else if (col->type == SF_TIMESTAMP && json_is_string(v) &&
+                     sf_value_text_parse(json_string_value(v), json_string_length(v),
+                                         SF_TIMESTAMP, out) == 0)
+                ;
+            else if (col->type == SF_TIMESTAMP && json_is_integer(v) &&
+                     sf_timestamp_from_unix(json_integer_value(v), SF_US_PER_SEC, &out->u.i) == 0)
+                out->type = SF_TIMESTAMP;
             else
                 rc = type_error(in, line, col,
                                 json_is_string(v) ? "a string" : json_is_integer(v) ? "an int64"

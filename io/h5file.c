@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define H5_DATE_UNITS "days since 1970-01-01"
+#define H5_TIMESTAMP_UNITS "microseconds since 1970-01-01T00:00:00Z"
 
 void sf_h5_options_init(sf_h5_options *opt)
 {
@@ -150,6 +151,7 @@ hid_t sf_h5_type(sf_type type, int nul_bytes, int in_memory)
 {
     switch (type) {
     case SF_INT:
+    case SF_TIMESTAMP:
         return H5Tcopy(in_memory ? H5T_NATIVE_INT64 : H5T_STD_I64LE);
     case SF_DOUBLE:
         return H5Tcopy(in_memory ? H5T_NATIVE_DOUBLE : H5T_IEEE_F64LE);
@@ -321,6 +323,8 @@ int sf_h5_dataset_create(hid_t loc, const char *column, sf_type type, int validi
         rc = sf_h5_attr_string(d, "type", sf_type_name(type), what, err);
         if (!rc && type == SF_DATE)
             rc = sf_h5_attr_string(d, "units", H5_DATE_UNITS, what, err);
+        if (!rc && type == SF_TIMESTAMP)
+            rc = sf_h5_attr_string(d, "units", H5_TIMESTAMP_UNITS, what, err);
     }
     if (rc && d >= 0) {
         H5Dclose(d);
@@ -344,6 +348,7 @@ static size_t elem_size(sf_type type)
     switch (type) {
     case SF_INT:
     case SF_DOUBLE:
+    case SF_TIMESTAMP:
         return 8;
     case SF_DATE:
         return 4;
@@ -415,6 +420,7 @@ int sf_h5_column_push(sf_h5_column *c, const sf_value *v)
     size_t i = c->n;
     switch (c->type) {
     case SF_INT:
+    case SF_TIMESTAMP:
         ((int64_t *)c->data)[i] = isnull ? 0 : v->u.i;
         break;
     case SF_DOUBLE:

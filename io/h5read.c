@@ -318,6 +318,7 @@ static int type_fits(hid_t ft, sf_type t, int *seq)
     switch (t) {
     case SF_INT:
     case SF_DATE:
+    case SF_TIMESTAMP:
         return cl == H5T_INTEGER;
     case SF_DOUBLE:
         return cl == H5T_FLOAT;
@@ -547,6 +548,9 @@ static void convert_column(sf_h5_reader *r, size_t c, size_t k)
         switch (col->type) {
         case SF_INT:
             *v = sf_int(((const int64_t *)r->buf)[i]);
+            break;
+        case SF_TIMESTAMP:
+            *v = sf_timestamp(((const int64_t *)r->buf)[i]);
             break;
         case SF_DOUBLE:
             *v = sf_double(((const double *)r->buf)[i]);

@@ -44,7 +44,7 @@ int sf_hive_dirname(const char *const *names, const sf_value *values, size_t n, 
         size_t len = sf_value_text(v, tmp, &text);
         if (v->type == SF_NULL || (v->type == SF_STRING && len == 0))
             rc = sf_buf_printf(out, SF_HIVE_NULL);
-        else if (v->type == SF_STRING)
+        else if (v->type == SF_STRING || v->type == SF_TIMESTAMP) /* ':' */
             rc = append_escaped(out, text, len);
         else
             rc = sf_buf_append(out, text, len);

@@ -329,7 +329,8 @@ int sf_parquet_writer_open(sf_parquet_writer **out, const char *path, size_t nco
         c->type = types[i] == SF_NULL ? SF_STRING : types[i];
         switch (c->type) {
         case SF_BOOL: c->phys = PQ_BOOLEAN; break;
-        case SF_INT: c->phys = PQ_INT64; break;
+        case SF_INT:
+        case SF_TIMESTAMP: c->phys = PQ_INT64; break;
         case SF_DOUBLE: c->phys = PQ_DOUBLE; break;
         case SF_STRING: c->phys = PQ_BYTE_ARRAY; break;
         case SF_DATE: c->phys = PQ_INT32; break;
@@ -445,6 +446,7 @@ static const void *pq_value_bytes(const pq_col *c, const sf_value *v, unsigned c
         *n = 4;
         return tmp;
     case SF_INT:
+    case SF_TIMESTAMP:
         sf_pq_put64(tmp, (uint64_t)v->u.i);
         *n = 8;
         return tmp;
@@ -719,7 +721,9 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
         while (r1 < nrows && r1 - r0 < PQ_PAGE_ROWS && bytes < PQ_PAGE_BYTES) {
             if (c->def[r1]) {
                 size_t vn = c->type == SF_STRING ? 4 + sf_pq_get32(c->plain.p + at + bytes)
-                            : c->type == SF_INT || c->type == SF_DOUBLE ? 8
+                            : c->type == SF_INT || c->type == SF_DOUBLE ||
+                                      c->type == SF_TIMESTAMP
+                                  ? 8
                             : c->type == SF_DATE ? 4 : 1;
                 bytes += vn;
                 k++;
@@ -783,6 +787,7 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
             m.nmin = m.nmax = 4;
             break;
         case SF_INT:
+        case SF_TIMESTAMP:
             sf_pq_put64(mn, (uint64_t)c->imin);
             sf_pq_put64(mx, (uint64_t)c->imax);
             m.nmin = m.nmax = 8;

@@ -394,6 +394,7 @@ int sf_pq_phys_of(sf_type t)
     switch (t) {
     case SF_BOOL: return PQ_BOOLEAN;
     case SF_INT: return PQ_INT64;
+    case SF_TIMESTAMP: return PQ_INT64;
     case SF_DOUBLE: return PQ_DOUBLE;
     case SF_DATE: return PQ_INT32;
     default: return PQ_BYTE_ARRAY;
@@ -424,6 +425,20 @@ int sf_pq_put_footer(sf_buf *out, size_t ncols, const char *const *names, const 
             sf_tc_field_i32(&t, 6, ty == SF_STRING ? PQ_CT_UTF8 : PQ_CT_DATE);
             sf_tc_field_struct(&t, 10); /* LogicalType */
             sf_tc_field_struct(&t, ty == SF_STRING ? PQ_LT_STRING : PQ_LT_DATE);
+            sf_tc_struct_end(&t);
+            sf_tc_struct_end(&t);
+        }
+        if (ty == SF_TIMESTAMP) {
+            /* TIMESTAMP(isAdjustedToUTC=true, MICROS), and the converted
+             * type older readers know it by. */
+            sf_tc_field_i32(&t, 6, PQ_CT_TIMESTAMP_MICROS);
+            sf_tc_field_struct(&t, 10);              /* LogicalType */
+            sf_tc_field_struct(&t, PQ_LT_TIMESTAMP); /* TimestampType */
+            sf_tc_field_bool(&t, 1, 1);              /* isAdjustedToUTC */
+            sf_tc_field_struct(&t, 2);               /* unit: TimeUnit */
+            sf_tc_field_struct(&t, PQ_TU_MICROS);    /* MicroSeconds {} */
+            sf_tc_struct_end(&t);
+            sf_tc_struct_end(&t);
             sf_tc_struct_end(&t);
             sf_tc_struct_end(&t);
         }

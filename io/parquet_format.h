@@ -19,7 +19,8 @@
 /* parquet.thrift enums (only the values shardflow writes or reads). */
 enum { PQ_BOOLEAN = 0, PQ_INT32 = 1, PQ_INT64 = 2, PQ_INT96 = 3, PQ_FLOAT = 4,
        PQ_DOUBLE = 5, PQ_BYTE_ARRAY = 6, PQ_FIXED_LEN_BYTE_ARRAY = 7 };
-enum { PQ_CT_UTF8 = 0, PQ_CT_DATE = 6 };
+enum { PQ_CT_UTF8 = 0, PQ_CT_DATE = 6, PQ_CT_TIMESTAMP_MILLIS = 9,
+       PQ_CT_TIMESTAMP_MICROS = 10 };
 enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 };
 enum { PQ_ENC_PLAIN = 0, PQ_ENC_PLAIN_DICTIONARY = 2, PQ_ENC_RLE = 3,
        PQ_ENC_BIT_PACKED = 4, PQ_ENC_RLE_DICTIONARY = 8 };
@@ -27,7 +28,9 @@ enum { PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2,
        PQ_CODEC_ZSTD = 6 };
 enum { PQ_PAGE_DATA = 0, PQ_PAGE_INDEX = 1, PQ_PAGE_DICTIONARY = 2, PQ_PAGE_DATA_V2 = 3 };
 /* LogicalType union members. */
-enum { PQ_LT_STRING = 1, PQ_LT_DATE = 6 };
+enum { PQ_LT_STRING = 1, PQ_LT_DATE = 6, PQ_LT_TIMESTAMP = 8 };
+/* TimeUnit union members (TimestampType.unit). */
+enum { PQ_TU_MILLIS = 1, PQ_TU_MICROS = 2, PQ_TU_NANOS = 3 };
 
 /* Name of a thrift CompressionCodec value ("UNCOMPRESSED", "SNAPPY", ...;
  * "codec N" text is not produced: unknown values give "UNKNOWN"). */

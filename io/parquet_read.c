@@ -484,7 +484,15 @@ static int pr_parse_footer(sf_parquet_reader *r, sf_error *err)
         case PQ_INT32:
             c->type = (e->converted == PQ_CT_DATE || e->logical == PQ_LT_DATE) ? SF_DATE : SF_INT;
             break;
-        case PQ_INT64: c->type = SF_INT; break;
+        case PQ_INT64:
+            /* Only microsecond timestamps read as timestamps (shardflow
+             * writes those); a millisecond one stays the int64 it stores. */
+            c->type = e->converted == PQ_CT_TIMESTAMP_MICROS ||
+                              (e->logical == PQ_LT_TIMESTAMP &&
+                               e->converted != PQ_CT_TIMESTAMP_MILLIS)
+                          ? SF_TIMESTAMP
+                          : SF_INT;
+            break;
         case PQ_FLOAT:
         case PQ_DOUBLE: c->type = SF_DOUBLE; break;
         case PQ_BYTE_ARRAY: c->type = SF_STRING; break;
@@ -732,6 +740,7 @@ static int pr_stat_value(const pr_col *col, const pr_stat *s, sf_value *v)
         if (s->n != 8)
             return 0;
         *v = sf_int((int64_t)sf_pq_get64(s->p));
+        v->type = (uint8_t)(col->type == SF_TIMESTAMP ? SF_TIMESTAMP : SF_INT);
         return 1;
     }
     case PQ_FLOAT: {
@@ -899,7 +908,10 @@ static int pr_decode_dict(sf_parquet_reader *r, pr_col *c, uint64_t len, int64_t
         if ((size_t)(end - p) < need)
             return pr_fail(r, err, SF_E_PARSE, "%s: dictionary page too short", where);
         switch (c->phys) {
-        case PQ_INT64: *v = sf_int((int64_t)sf_pq_get64(p)); break;
+        case PQ_INT64:
+            *v = sf_int((int64_t)sf_pq_get64(p));
+            v->type = (uint8_t)(c->type == SF_TIMESTAMP ? SF_TIMESTAMP : SF_INT);
+            break;
         case PQ_INT32:
             *v = c->type == SF_DATE ? sf_date((int32_t)sf_pq_get32(p))
                                     : sf_int((int32_t)sf_pq_get32(p));
@@ -1097,6 +1109,7 @@ static int pr_value(sf_parquet_reader *r, pr_col *c, sf_value *v, sf_error *err)
         if (left < 8)
             break;
         *v = sf_int((int64_t)sf_pq_get64(c->vp));
+        v->type = (uint8_t)(c->type == SF_TIMESTAMP ? SF_TIMESTAMP : SF_INT);
         c->vp += 8;
         return 0;
     case PQ_INT32:

@@ -43,6 +43,7 @@ static const column columns[] = {
     {"since", SF_DATE},      {"z", SF_NULL},          {"props.price", SF_DOUBLE},
     {"props.quantity", SF_INT}, {"props.tag", SF_STRING}, {"a.b.c.d", SF_BOOL},
     {"event_type", SF_STRING}, {"ts", SF_INT},        {"user_id", SF_INT},
+    {"at", SF_TIMESTAMP},      {"until", SF_TIMESTAMP},
 };
 #define NCOLS (sizeof columns / sizeof columns[0])
 #define NROWS 4
@@ -102,6 +103,11 @@ static void init_rows(void)
             rows[2][c] = sf_date(c % 2 ? INT32_MIN : INT32_MAX);
             rows[3][c] = sf_date(-1);
             break;
+        case SF_TIMESTAMP:
+            rows[0][c] = sf_timestamp(INT64_C(1772368496789000));
+            rows[2][c] = sf_timestamp(c % 2 ? INT64_MIN : INT64_MAX);
+            rows[3][c] = sf_timestamp(-1);
+            break;
         default:
             rows[0][c] = sf_null();
             rows[2][c] = sf_null();
@@ -119,7 +125,8 @@ static int identical(const sf_value *a, const sf_value *b)
     switch (a->type) {
     case SF_NULL: return 1;
     case SF_BOOL: return a->u.b == b->u.b;
-    case SF_INT: return a->u.i == b->u.i;
+    case SF_INT:
+    case SF_TIMESTAMP: return a->u.i == b->u.i;
     case SF_DOUBLE: return memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0;
     case SF_DATE: return a->u.date == b->u.date;
     case SF_STRING:
@@ -140,7 +147,7 @@ static volatile unsigned sink;
 static void check_eval(const sf_expr *e, const char *text, sf_arena *scratch)
 {
     sf_type t = sf_expr_type(e);
-    if ((int)t < SF_NULL || (int)t > SF_DATE)
+    if ((int)t < SF_NULL || (int)t > SF_TIMESTAMP)
         die("static type out of range", text);
     sf_expr_visit_columns(e, check_slot, (void *)text);
     for (size_t r = 0; r < NROWS; r++) {

@@ -123,6 +123,7 @@ static int same_value(const sf_value *a, const sf_value *b)
     case SF_BOOL:
         return a->u.b == b->u.b;
     case SF_INT:
+    case SF_TIMESTAMP:
         return a->u.i == b->u.i;
     case SF_DOUBLE:
         return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;

@@ -75,6 +75,7 @@ static void assert_same_value(const sf_value *got, const sf_value *want)
         assert_int_equal(got->u.b, want->u.b);
         break;
     case SF_INT:
+    case SF_TIMESTAMP:
         assert_true(got->u.i == want->u.i);
         break;
     case SF_DOUBLE:
@@ -133,6 +134,39 @@ static void test_every_type_round_trips(void **state)
     }
     expect_rows(r, rows, 3, 100);
     sf_h5_reader_close(r);
+}
+
+/* A timestamp is int64 microseconds on disk, with a "units" attribute,
+ * and reads back as a timestamp (the "type" attribute says so). */
+static void test_timestamp_round_trips_as_int64_microseconds(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"ts"};
+    static const sf_type types[] = {SF_TIMESTAMP};
+    sf_value rows[] = {sf_timestamp(INT64_C(1772368496789000)), sf_null(), sf_timestamp(-1)};
+    write_table(1, names, types, rows, 3, NULL);
+    sf_h5_reader *r = open_reader(NULL);
+    assert_int_equal(sf_h5_reader_type(r, 0), SF_TIMESTAMP);
+    expect_rows(r, rows, 3, 2);
+    sf_h5_reader_close(r);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "ts", H5P_DEFAULT);
+    hid_t t = H5Dget_type(d);
+    assert_true(H5Tequal(t, H5T_STD_I64LE) > 0);
+    hid_t a = H5Aopen(d, "units", H5P_DEFAULT);
+    hid_t at = H5Aget_type(a);
+    char *units = NULL;
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, H5T_VARIABLE);
+    assert_true(H5Aread(a, mt, &units) >= 0);
+    assert_string_equal(units, "microseconds since 1970-01-01T00:00:00Z");
+    H5free_memory(units);
+    H5Tclose(mt);
+    H5Tclose(at);
+    H5Aclose(a);
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
 }
 
 static void test_nan_round_trips_as_nan_not_null(void **state)
@@ -525,6 +559,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_type_round_trips),
+        cmocka_unit_test(test_timestamp_round_trips_as_int64_microseconds),
         cmocka_unit_test(test_nan_round_trips_as_nan_not_null),
         cmocka_unit_test(test_nulls_come_back_as_nulls_in_every_type),
         cmocka_unit_test(test_empty_table_reads_zero_rows),

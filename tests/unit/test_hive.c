@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "io/hive.h"
+#include "core/value_text.h"
 
 /* The dirname of one column called name. */
 static void assert_dirname1(const char *name, sf_value v, const char *want)
@@ -36,6 +37,31 @@ static void test_date_prints_as_iso_day(void **state)
     assert_dirname1("date", sf_date(20301), "date=2025-08-01");
     assert_dirname1("date", sf_date(0), "date=1970-01-01");
     assert_dirname1("date", sf_date(-1), "date=1969-12-31");
+}
+
+/* A timestamp's colons are escaped (as Spark writes them), and the value
+ * parses back to the ISO text value_text reads. */
+static void test_timestamp_is_iso_text_with_escaped_colons(void **state)
+{
+    (void)state;
+    assert_dirname1("ts", sf_timestamp(INT64_C(1772366400000000)),
+                    "ts=2026-03-01T12%3A00%3A00Z");
+    const char *names[1] = {"ts"};
+    sf_value v = sf_timestamp(INT64_C(1772368496789000));
+    sf_buf path = SF_BUF_INIT;
+    assert_int_equal(sf_hive_dirname(names, &v, 1, &path), 0);
+    assert_int_equal(sf_buf_append(&path, "", 1), 0);
+    sf_hive_parts kv;
+    memset(&kv, 0, sizeof kv);
+    sf_error err;
+    assert_int_equal(sf_hive_parse((const char *)path.p, &kv, &err), 0);
+    size_t n;
+    const char *val = sf_hive_value(&kv, 0, &n);
+    sf_value back;
+    assert_int_equal(sf_value_text_parse(val, n, SF_TIMESTAMP, &back), 0);
+    assert_true(back.type == SF_TIMESTAMP && back.u.i == v.u.i);
+    sf_hive_parts_free(&kv);
+    sf_buf_free(&path);
 }
 
 static void test_int_double_and_bool_print_as_in_csv(void **state)
@@ -213,6 +239,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_date_prints_as_iso_day),
+        cmocka_unit_test(test_timestamp_is_iso_text_with_escaped_colons),
         cmocka_unit_test(test_int_double_and_bool_print_as_in_csv),
         cmocka_unit_test(test_plain_string_is_kept),
         cmocka_unit_test(test_null_and_empty_string_are_the_default_partition),

@@ -109,6 +109,7 @@ static void assert_same_value(const sf_value *a, const sf_value *b, size_t field
     case SF_INT: assert_true(a->u.i == b->u.i); break;
     case SF_DOUBLE: assert_memory_equal(&a->u.d, &b->u.d, sizeof a->u.d); break;
     case SF_DATE: assert_int_equal(a->u.date, b->u.date); break;
+    case SF_TIMESTAMP: assert_true(a->u.i == b->u.i); break;
     case SF_STRING:
         assert_int_equal(a->u.s.n, b->u.s.n);
         if (a->u.s.n)
@@ -1062,6 +1063,37 @@ static void test_date_and_bool_fields_convert(void **state)
     assert_int_equal(fx->frow[DAY].u.date, days);
 }
 
+/* A timestamp column reads ISO-8601 text (offsets converted to UTC) or a
+ * JSON integer of unix seconds; anything else is a type mismatch that says
+ * which forms it takes. */
+static void test_timestamp_fields_read_iso_text_or_unix_seconds(void **state)
+{
+    fixture *fx = *state;
+    static const sf_decode_field f[] = {{"t", SF_TIMESTAMP, 0}};
+    reopen(fx, f, 1);
+    assert_int_equal(RUN(fx, "{\"t\":\"2026-03-01T14:34:56.789+02:00\"}"), 0);
+    assert_int_equal(fx->frow[0].type, SF_TIMESTAMP);
+    assert_true(fx->frow[0].u.i == INT64_C(1772368496789000));
+    assert_int_equal(RUN(fx, "{\"t\":\"2026-03-01 12:34:56\"}"), 0);
+    assert_true(fx->frow[0].u.i == INT64_C(1772368496000000));
+    assert_int_equal(RUN(fx, "{\"t\":1772368496}"), 0);
+    assert_true(fx->frow[0].u.i == INT64_C(1772368496000000));
+    assert_int_equal(RUN(fx, "{\"t\":-1}"), 0);
+    assert_true(fx->frow[0].u.i == -1000000);
+    assert_int_equal(RUN(fx, "{\"t\":null}"), 0);
+    assert_int_equal(fx->frow[0].type, SF_NULL);
+    assert_int_equal(RUN(fx, "{\"t\":1.5}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg,
+                        "t: expected timestamp (ISO-8601 text or unix seconds), got double 1.5");
+    assert_int_equal(RUN(fx, "{\"t\":\"yesterday\"}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_string_equal(fx->fmsg, "t: expected timestamp (ISO-8601 text or unix seconds), got "
+                                  "string \"yesterday\"");
+    /* Seconds beyond the microsecond range are a mismatch, not a wrap. */
+    assert_int_equal(RUN(fx, "{\"t\":9223372036854775807}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_int_equal(RUN(fx, "{\"t\":\"2026-03-01T12:34:56.1234567Z\"}"),
+                     REJ(SF_REJ_TYPE_MISMATCH));
+}
+
 static void test_top_level_non_objects_are_not_objects(void **state)
 {
     fixture *fx = *state;
@@ -1476,6 +1508,7 @@ int main(void)
         T(test_syntax_error_beats_type_mismatch),
         T(test_null_value_gives_null_for_every_type),
         T(test_date_and_bool_fields_convert),
+        T(test_timestamp_fields_read_iso_text_or_unix_seconds),
         T(test_top_level_non_objects_are_not_objects),
         T(test_nesting_at_the_limit_is_accepted),
         T(test_nesting_beyond_the_limit_is_too_deep),

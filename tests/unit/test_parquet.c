@@ -87,7 +87,8 @@ static int same_value(const sf_value *a, const sf_value *b)
     switch (a->type) {
     case SF_NULL: return 1;
     case SF_BOOL: return a->u.b == b->u.b;
-    case SF_INT: return a->u.i == b->u.i;
+    case SF_INT:
+    case SF_TIMESTAMP: return a->u.i == b->u.i;
     case SF_DATE: return a->u.date == b->u.date;
     case SF_DOUBLE: return memcmp(&a->u.d, &b->u.d, 8) == 0; /* bitwise: -0.0, NaN */
     default:
@@ -180,6 +181,38 @@ static void test_roundtrip_edge_values_every_codec(void **state)
         sf_parquet_reader_close(r);
     }
     free(rows);
+}
+
+/* INT64 with TIMESTAMP(isAdjustedToUTC=true, MICROS): the reader knows it
+ * by that annotation and gives timestamps back. */
+static void test_timestamp_column_round_trips_as_micros(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"ts", "i"};
+    static const sf_type types[] = {SF_TIMESTAMP, SF_INT};
+    sf_value rows[] = {
+        sf_timestamp(INT64_C(1772368496789000)), sf_int(1),
+        sf_null(),                               sf_int(2),
+        sf_timestamp(-1),                        sf_int(3),
+        sf_timestamp(INT64_C(1772368496789000)), sf_int(4),
+    };
+    write_table(2, names, types, rows, 4, NULL);
+    check_rows(2, names, types, rows, 4, 3);
+    /* The footer's schema element, in thrift compact bytes: field 6
+     * converted_type = TIMESTAMP_MICROS (10, zigzag 0x14), then field 10
+     * logicalType { 8: TimestampType { 1: isAdjustedToUTC true,
+     * 2: unit { 2: MICROS {} } } }. */
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    static const unsigned char lt[] = {0x25, 0x14, 0x4c, 0x8c, 0x11, 0x1c,
+                                       0x2c, 0x00, 0x00, 0x00, 0x00};
+    int found = 0;
+    for (size_t i = 0; i + sizeof lt <= n && !found; i++)
+        found = memcmp(buf + i, lt, sizeof lt) == 0;
+    assert_true(found);
 }
 
 static void test_nulls_and_empty_strings_stay_apart(void **state)
@@ -767,6 +800,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_statistics_follow_the_spec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_megabyte_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zero_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timestamp_column_round_trips_as_micros, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dictionary_falls_back_to_plain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_row_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_row_group_bytes_caps_dictionary_memory, setup, teardown),
