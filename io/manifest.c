@@ -156,7 +156,8 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
     for (size_t i = 0; ok && i < c->ncols; i++) {
         json_t *col = json_array_get(cols, i);
         const char *t = json_string_value(json_object_get(col, "type"));
-        ok = t && sf_type_parse(t, &c->types[i]) == 0;
+        sf_dec_type dec;
+        ok = t && sf_type_parse_full(t, &c->types[i], &dec) == 0;
         /* A column without a name (NULL) matches no sort column. */
         const char *name = json_string_value(json_object_get(col, "name"));
         if (ok)
