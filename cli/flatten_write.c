@@ -74,7 +74,7 @@ static int setup_write(fl *F)
         if (sf_flatten_column_find(F->eng, p->name, strlen(p->name)) >= 0)
             return sf_error_set(&F->err, SF_E_SPEC, "--partition-by %s: '%s' is already a "
                                 "column; name the key differently", arg, p->name);
-        sf_expr_columns cols = {resolve_column, F};
+        sf_expr_columns cols = {resolve_column, F, NULL};
         sf_error e;
         sf_error_clear(&e);
         p->expr = sf_expr_parse(p->text, &cols, 0, &e);

@@ -711,12 +711,13 @@ static void print_header(const output *o, const table *t)
     sf_manifest_columns mc;
     memset(&mc, 0, sizeof mc);
     const char **csv_types = calloc(t->ncols ? t->ncols : 1, sizeof *csv_types); /* owned */
-    int typed = csv_types && !t->h5 && !t->pq && o->is_dir &&
+    char(*tnames)[24] = calloc(t->ncols ? t->ncols : 1, sizeof *tnames); /* "decimal(P,S)" */
+    int typed = csv_types && tnames && !t->h5 && !t->pq && o->is_dir &&
                 sf_manifest_read_columns(o->path, &mc);
     for (size_t c = 0; typed && c < t->ncols; c++) {
         for (size_t k = 0; k < mc.ncols && !csv_types[c]; k++) {
             if (mc.names[k] && strcmp(mc.names[k], t->cols[c]) == 0)
-                csv_types[c] = sf_type_name(mc.types[k]);
+                csv_types[c] = sf_type_format(mc.types[k], mc.decs[k], tnames[c]);
         }
         typed = csv_types[c] != NULL;
     }
@@ -733,6 +734,7 @@ static void print_header(const output *o, const table *t)
             printf("  %s\n", t->cols[c]);
     }
     free(csv_types);
+    free(tnames);
 }
 
 int sf_inspect_main(int argc, char **argv)

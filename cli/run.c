@@ -145,6 +145,7 @@ static void run_free(sf_run *R)
     free(R->acct_all);
     free(R->out_names);
     free(R->out_types);
+    free(R->out_dec);
     free(R->part_groups);
     free(R->part_rows);
 }

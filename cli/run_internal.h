@@ -81,6 +81,7 @@ typedef struct sf_run {
     sf_run_result *res;    /* where to report, or NULL */
     const char **out_names; /* names and types of the output columns */
     sf_type *out_types;
+    sf_dec_type *out_dec; /* decimal output columns: P and S */
     sf_h5_options h5opt;
     sf_csv_options csvopt;    /* CSV compression (plain, gzip, zstd) */
     sf_parquet_options pqopt; /* codec, row groups, key-value metadata (pq_kv_*) */

@@ -79,6 +79,11 @@ static int prepare_output(sf_run *R)
         R->out_names[c] = job->result_names[o->columns[c]];
         R->out_types[c] = job->result_types[o->columns[c]];
     }
+    R->out_dec = calloc(o->ncolumns + 1, sizeof *R->out_dec);
+    if (!R->out_dec)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    for (size_t c = 0; c < o->ncolumns; c++)
+        R->out_dec[c] = sf_job_result_dec(job, o->columns[c]);
     sf_h5_options_init(&R->h5opt);
     R->h5opt.job = job->name;
     R->h5opt.spec_hash = R->spec_hash;

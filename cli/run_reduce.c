@@ -81,6 +81,28 @@ static void offer_key(sf_run *R, const sf_value *row, uint64_t nrows)
     sf_buf_free(&text);
 }
 
+/* The error for aggregate j of the group whose key values open row: a
+ * decimal sum beyond 38 digits fails the run (nothing is committed). */
+static int decimal_overflow(sf_run *R, size_t j, const sf_value *row)
+{
+    const sf_job *job = R->job;
+    char key[512] = "", buf[SF_FMT_BUF];
+    size_t used = 0;
+    for (size_t k = 0; k < job->ngroup && used < sizeof key; k++) {
+        const char *p;
+        size_t n = row[k].type == SF_NULL ? 4 : sf_value_text(&row[k], buf, &p);
+        if (row[k].type == SF_NULL)
+            p = "null";
+        int w = snprintf(key + used, sizeof key - used, "%s%s=%.*s", k ? ", " : "",
+                         job->result_names[k], n > 100 ? 100 : (int)n, p);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return sf_error_set(&R->err, SF_E_RANGE,
+                        "aggregate '%s': the decimal %s of group (%s) needs more than 38 digits",
+                        job->aggs[j].name, job->aggs[j].kind == SF_AGG_SUM ? "sum" : "mean",
+                        job->ngroup ? key : "all rows");
+}
+
 /* Final rows of this rank's groups: group key values, aggregates, NULL
  * window columns. */
 int sf_run_reduce(sf_run *R)
@@ -108,8 +130,16 @@ int sf_run_reduce(sf_run *R)
         sf_groups_key(R->reduced, i, &key, &klen, &hash);
         for (size_t k = 0; k < job->ngroup; k++)
             p += sf_value_decode(key + p, klen - p, &row[k]);
-        for (size_t j = 0; j < job->naggs; j++)
-            row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &R->sum_overflow);
+        for (size_t j = 0; j < job->naggs && !rc; j++) {
+            int overflow = 0;
+            row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &overflow);
+            if (overflow == 2)
+                rc = decimal_overflow(R, j, row);
+            else if (overflow)
+                R->sum_overflow = 1;
+        }
+        if (rc)
+            break;
         /* Strings borrow from R->reduced, which lives until the rows
          * are routed (sf_run_route_rows) or the run ends. */
         uint64_t nrows = sf_groups_rows(R->reduced, i);
@@ -119,7 +149,7 @@ int sf_run_reduce(sf_run *R)
         if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)
             offer_key(R, row, nrows);
     }
-    if (rc)
+    if (rc == SF_E_NOMEM)
         sf_error_set(&R->err, rc, "out of memory building result rows");
     return rc;
 }
@@ -213,7 +243,10 @@ int sf_run_windows(sf_run *R)
         free(keys);
         if (!rc)
             rc = sf_window_eval(&R->rows, win, (int)(job->ngroup + job->naggs + w));
-        if (rc)
+        if (rc == SF_E_RANGE)
+            sf_error_set(&R->err, rc, "window '%s': a decimal %s needs more than 38 digits",
+                         win->name, win->func == SF_AGG_SUM ? "sum" : "mean");
+        else if (rc)
             sf_error_set(&R->err, rc, "out of memory evaluating window '%s'", win->name);
         if (sf_run_agree(R, rc, 0))
             return SF_RUN_AGREED;

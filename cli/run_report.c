@@ -80,9 +80,11 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     for (size_t k = 0; k < out->npartition; k++)
         rc |= sf_buf_printf(m, "%s\"%s\"", k ? ", " : "", job->result_names[out->partition_by[k]]);
     rc |= sf_buf_printf(m, "],\n    \"columns\": [");
-    for (size_t k = 0; k < out->ncolumns; k++)
+    for (size_t k = 0; k < out->ncolumns; k++) {
+        char tb[24];
         rc |= sf_buf_printf(m, "%s{\"name\": \"%s\", \"type\": \"%s\"}", k ? ", " : "",
-                            R->out_names[k], sf_type_name(R->out_types[k]));
+                            R->out_names[k], sf_type_format(R->out_types[k], R->out_dec[k], tb));
+    }
     rc |= sf_buf_printf(m, "],\n    \"sort_by\": [");
     for (size_t k = 0; k < out->nsort; k++)
         rc |= sf_buf_printf(m, "%s\"%s\"", k ? ", " : "", job->result_names[out->sort_by[k]]);

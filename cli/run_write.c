@@ -179,7 +179,13 @@ static int write_single(sf_run *R)
     if (!path)
         MPI_Abort(R->comm, 1); /* cannot skip the collective write */
     snprintf(path, n, "%s/output.h5", R->life.stage.tmpdir);
-    sf_h5single_table table = {o->ncolumns, R->out_names, R->out_types, o->columns,
+    /* HDF5 holds decimals as their exact text: string columns. */
+    sf_type *h5types = malloc((o->ncolumns ? o->ncolumns : 1) * sizeof *h5types);
+    if (!h5types)
+        MPI_Abort(R->comm, 1); /* cannot skip the collective write */
+    for (size_t c = 0; c < o->ncolumns; c++)
+        h5types[c] = R->out_types[c] == SF_DECIMAL ? SF_STRING : R->out_types[c];
+    sf_h5single_table table = {o->ncolumns, R->out_names, h5types, o->columns,
                                R->rows.ncols};
     uint64_t rows = 0, bytes = 0;
     rc = sf_h5single_write(R->comm, path, &table, parts, nparts, &R->h5opt, &rows, &bytes,
@@ -187,6 +193,7 @@ static int write_single(sf_run *R)
     if (!rc && R->rank == 0 && sf_life_add_file(&R->life, "output.h5", rows, bytes) != 0)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     free(path);
+    free(h5types);
     free(parts);
     free(name_at);
     sf_buf_free(&names);

@@ -14,9 +14,12 @@ static void print_plan(const sf_job *job)
         const sf_job_input *in = &job->inputs[i];
         printf("  input %-10s %-9s %-5s %s\n", in->name, in->is_fact ? "fact" : "dimension",
                in->format == SF_FORMAT_CSV ? "csv" : "jsonl", in->path);
-        for (size_t c = 0; c < in->ncolumns; c++)
-            printf("      %-24s %s%s\n", in->columns[c].name, sf_type_name(in->columns[c].type),
+        for (size_t c = 0; c < in->ncolumns; c++) {
+            char tb[24];
+            printf("      %-24s %s%s\n", in->columns[c].name,
+                   sf_type_format(in->columns[c].type, in->columns[c].dec, tb),
                    (int)c == in->key_col ? " (key)" : "");
+        }
         if (in->is_fact && in->flatten) {
             const sf_flatten_opts *f = &in->flatten_opts;
             printf("      flattened with separator '%s'", f->sep ? f->sep : ".");
@@ -27,9 +30,10 @@ static void print_plan(const sf_job *job)
     }
     for (size_t i = 0; i < job->nsteps; i++) {
         const sf_job_step *st = &job->steps[i];
+        char tb[24];
         if (st->kind == SF_STEP_DERIVE)
             printf("  %s derive %s: %s\n", st->field, job->slot_names[st->slot],
-                   sf_type_name(job->slot_types[st->slot]));
+                   sf_type_format(job->slot_types[st->slot], sf_job_slot_dec(job, st->slot), tb));
         else if (st->kind == SF_STEP_FILTER)
             printf("  %s filter\n", st->field);
         else
@@ -41,8 +45,11 @@ static void print_plan(const sf_job *job)
     for (size_t i = 0; i < job->ngroup; i++)
         printf("%s %s", i ? "," : "", job->slot_names[job->group_slots[i]]);
     printf("%s\n  result columns:\n", job->ngroup ? "" : " (one group)");
-    for (size_t i = 0; i < job->nresult; i++)
-        printf("      %-24s %s\n", job->result_names[i], sf_type_name(job->result_types[i]));
+    for (size_t i = 0; i < job->nresult; i++) {
+        char tb[24];
+        printf("      %-24s %s\n", job->result_names[i],
+               sf_type_format(job->result_types[i], sf_job_result_dec(job, (int)i), tb));
+    }
     printf("  output: %s (%s", job->output.path, job->output.format);
     for (size_t i = 0; i < job->output.npartition; i++)
         printf("%s%s=...", i ? "/" : ", partitioned by ",

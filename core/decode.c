@@ -26,6 +26,9 @@ typedef struct field {
     sf_decode_field f;
     char **segs; /* path split at '.' */
     size_t nsegs;
+    /* decimal fields: jansson keeps no number text, so this field alone is
+     * read by the projection decoder, exactly from the text */
+    sf_jsonproj *dec;
 } field;
 
 struct sf_decoder {
@@ -130,6 +133,11 @@ sf_decoder *sf_decoder_new_jansson(const sf_decode_field *fields, size_t nfields
                 break;
             p = dot + 1;
         }
+        if (fields[i].type == SF_DECIMAL && !(f->dec = sf_jsonproj_new(&fields[i], 1))) {
+            d->nfields = i + 1;
+            sf_decoder_free(d);
+            return NULL;
+        }
     }
     /* A code point (3 bytes in UTF-8) that no field path holds. */
     for (unsigned cp = 0xFFFF; cp >= 0x800; cp--) {
@@ -170,6 +178,7 @@ void sf_decoder_free(sf_decoder *d)
         for (size_t s = 0; s < d->fields[i].nsegs; s++)
             free(d->fields[i].segs[s]);
         free(d->fields[i].segs);
+        sf_jsonproj_free(d->fields[i].dec);
     }
     free(d->fields);
     sf_arena_free(&d->arena);
@@ -260,6 +269,7 @@ static int convert(const field *f, const json_t *v, sf_value *out, char *msg, si
         return 0;
     }
     case SF_NULL:
+    case SF_DECIMAL: /* read by f->dec */
         break;
     }
     *out = sf_null();
@@ -551,6 +561,12 @@ static int decode_jansson(sf_decoder *d, const char *line, size_t len, sf_value 
     }
     for (size_t i = 0; i < d->nfields; i++) {
         const field *f = &d->fields[i];
+        if (f->dec) {
+            int rc = sf_jsonproj_decode(f->dec, line, len, row, msg, msgcap);
+            if (rc)
+                return rc;
+            continue;
+        }
         const json_t *v = lookup(f, root);
         if (ps.nnums && json_is_real(v)) {
             const json_t *w = lookup(f, roots[1]);

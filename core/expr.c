@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/decimal.h"
 #include "core/expr_fn.h"
 #include "core/fmt.h"
 #include "core/value_text.h"
@@ -90,7 +91,16 @@ enum node_kind {
     K_TO_TS_D,
     K_DATE_TO_TS,
     K_TS_TO_DATE,
-    K_FORMAT_DATE  /* a: timestamp, b: the format literal */
+    K_FORMAT_DATE, /* a: timestamp, b: the format literal */
+    /* decimals: operands already at the scales the node needs */
+    K_DEC_TO_DEC,    /* int64 or decimal to this node's scale */
+    K_DEC_ADD,
+    K_DEC_SUB,
+    K_DEC_MUL,       /* scale: the sum of the operands' */
+    K_DEC_MOD,
+    K_DEC_NEG,
+    K_DEC_ABS,
+    K_DEC_TO_DOUBLE
 };
 
 /* Comparison classes: how the two operands of a K_CMP are ordered. */
@@ -105,6 +115,8 @@ struct node {
     uint8_t op;     /* enum cmp_op for K_CMP, sf_agg_kind for K_AGG */
     uint8_t cls;    /* enum cmp_class for K_CMP */
     uint16_t height;
+    uint8_t dprec;  /* type SF_DECIMAL: precision ... */
+    uint8_t dscale; /* ... and scale */
     uint32_t nargs; /* K_COALESCE */
     size_t pos;     /* byte offset of the token that made the node */
     void *aux;      /* K_REGEX: its regex_t */
@@ -616,6 +628,211 @@ static const char *tname(int t) { return sf_type_name((sf_type)t); }
 static const char *const arith_text[] = {"+", "-", "*", "/", "%"};
 enum { A_ADD, A_SUB, A_MUL, A_DIV, A_MOD };
 
+/* ---- decimals ----
+ *
+ * A decimal node knows its precision and scale (dprec, dscale) statically;
+ * its values carry the same scale. int64 operands and integer literals join
+ * a decimal as decimal(19,0) and decimal(digits,0); a real literal joins it
+ * as the exact decimal of its text (0.5 is decimal(1,1)); any other double
+ * is an error that says to cast, since mixing would silently round. */
+
+static sf_dec_type dec_of(const node *n)
+{
+    sf_dec_type d = {1, 0};
+    if (n->type == SF_DECIMAL) {
+        d.prec = n->dprec;
+        d.scale = n->dscale;
+    } else if (n->type == SF_INT && n->kind == K_CONST) {
+        uint64_t m = n->u.k.u.i < 0 ? (uint64_t)0 - (uint64_t)n->u.k.u.i : (uint64_t)n->u.k.u.i;
+        for (d.prec = 1; m >= 10; m /= 10)
+            d.prec++;
+    } else if (n->type == SF_INT) {
+        d.prec = 19;
+    }
+    return d;
+}
+
+static void describe_type(const node *n, char *buf)
+{
+    sf_dec_type d = dec_of(n);
+    sf_type_format((sf_type)n->type, d, buf);
+}
+
+/* A real literal becomes the decimal its shortest text spells. */
+static int literal_to_decimal(parser *p, node *n)
+{
+    char text[SF_FMT_BUF];
+    int len = sf_fmt_double(n->u.k.u.d, text);
+    int scale = 0, exp = 0, prec = 0;
+    const char *dot = memchr(text, '.', (size_t)len), *e = memchr(text, 'e', (size_t)len);
+    if (dot)
+        for (const char *q = dot + 1; q < text + len && *q >= '0' && *q <= '9'; q++)
+            scale++;
+    if (e)
+        exp = atoi(e + 1);
+    scale = scale - exp < 0 ? 0 : scale - exp;
+    sf_i128 v;
+    if (scale > SF_DEC_MAX_PREC ||
+        sf_dec_parse(text, (size_t)len, SF_DEC_MAX_PREC, scale, &v) != 0) {
+        fail_at(p, n->pos, SF_E_RANGE, "literal %s does not fit a decimal(38,S)", text);
+        return -1;
+    }
+    char digits[SF_DEC_BUF];
+    sf_dec_format(v < 0 ? -v : v, 0, digits);
+    prec = (int)strlen(digits);
+    if (prec < scale)
+        prec = scale;
+    if (prec == 0)
+        prec = 1;
+    n->u.k = sf_decimal(v, scale);
+    n->type = SF_DECIMAL;
+    n->dprec = (uint8_t)prec;
+    n->dscale = (uint8_t)scale;
+    return 0;
+}
+
+/* The double side of a decimal operation: a literal converts, anything
+ * else is an error at pos naming both types. */
+static int double_with_decimal(parser *p, node *dbl, const node *dec, const char *what,
+                               size_t pos)
+{
+    if (dbl->kind == K_CONST)
+        return literal_to_decimal(p, dbl);
+    char tb[24];
+    describe_type(dec, tb);
+    fail_at(p, pos, SF_E_TYPE,
+            "cannot apply %s to %s and double: cast one side (cast(x, 'double') or "
+            "cast(x, '%s'))", what, tb, tb);
+    return -1;
+}
+
+/* n (int64, decimal or the NULL literal) delivering decimals at scale. */
+static node *as_dec(parser *p, node *n, int scale)
+{
+    if (n->type == SF_NULL || (n->type == SF_DECIMAL && n->dscale == scale))
+        return n;
+    sf_dec_type d = dec_of(n);
+    int prec = d.prec + (scale - d.scale);
+    if (prec > SF_DEC_MAX_PREC)
+        prec = SF_DEC_MAX_PREC;
+    if (prec < 1)
+        prec = 1;
+    if (n->kind == K_CONST) {
+        sf_i128 v = n->type == SF_INT ? (sf_i128)n->u.k.u.i : sf_decimal_get(&n->u.k), w;
+        if (sf_dec_rescale(v, d.scale, scale, SF_DEC_MAX_PREC, &w) != 0) {
+            fail_at(p, n->pos, SF_E_RANGE, "literal does not fit a decimal with %d places",
+                    scale);
+            return NULL;
+        }
+        n->u.k = sf_decimal(w, scale);
+        n->type = SF_DECIMAL;
+        n->dprec = (uint8_t)prec;
+        n->dscale = (uint8_t)scale;
+        return n;
+    }
+    node *c = new_node(p, K_DEC_TO_DEC, SF_DECIMAL, n->pos, n, NULL, NULL);
+    if (c) {
+        c->dprec = (uint8_t)prec;
+        c->dscale = (uint8_t)scale;
+    }
+    return c;
+}
+
+static node *dec_to_double(parser *p, node *n)
+{
+    if (n->type != SF_DECIMAL)
+        return as_double(p, n);
+    return new_node(p, K_DEC_TO_DOUBLE, SF_DOUBLE, n->pos, n, NULL, NULL);
+}
+
+static node *make_dec_arith(parser *p, int aop, node *l, node *r, size_t pos)
+{
+    char what[8];
+    snprintf(what, sizeof what, "'%s'", arith_text[aop]);
+    if (l->type == SF_DOUBLE && double_with_decimal(p, l, r, what, pos) != 0)
+        return NULL;
+    if (r->type == SF_DOUBLE && double_with_decimal(p, r, l, what, pos) != 0)
+        return NULL;
+    if (aop == A_DIV) {
+        /* '/' gives double, as it does for int64: a quotient rarely has a
+         * finite decimal expansion. */
+        l = dec_to_double(p, l);
+        r = l ? dec_to_double(p, r) : NULL;
+        if (!l || !r)
+            return NULL;
+        return new_node(p, K_DIV, SF_DOUBLE, pos, l, r, NULL);
+    }
+    sf_dec_type a = dec_of(l), b = dec_of(r), t;
+    if (aop == A_MUL) {
+        if (sf_dec_type_mul(a, b, &t) != 0) {
+            fail_at(p, pos, SF_E_RANGE, "a product of decimals with %d + %d places has more "
+                    "than 38", a.scale, b.scale);
+            return NULL;
+        }
+        l = as_dec(p, l, a.scale);
+        r = l ? as_dec(p, r, b.scale) : NULL;
+    } else {
+        if (aop == A_MOD)
+            t = sf_dec_type_unify(a, b);
+        else
+            sf_dec_type_add(a, b, &t);
+        l = as_dec(p, l, t.scale);
+        r = l ? as_dec(p, r, t.scale) : NULL;
+    }
+    if (!l || !r)
+        return NULL;
+    static const int kd[] = {K_DEC_ADD, K_DEC_SUB, K_DEC_MUL, 0, K_DEC_MOD};
+    node *n = new_node(p, kd[aop], SF_DECIMAL, pos, l, r, NULL);
+    if (n) {
+        n->dprec = t.prec;
+        n->dscale = t.scale;
+    }
+    return n;
+}
+
+/* Branches of if() or coalesce() of which one is a decimal: the common
+ * decimal type, every branch brought to its scale. Returns 0 or -1. */
+static int unify_dec(parser *p, node **args, uint32_t nargs, const char *what, size_t pos,
+                     sf_dec_type *out)
+{
+    const node *dec = NULL;
+    for (uint32_t i = 0; i < nargs; i++)
+        if (args[i]->type == SF_DECIMAL)
+            dec = args[i];
+    sf_dec_type t = {1, 0};
+    int first = 1;
+    for (uint32_t i = 0; i < nargs; i++) {
+        sf_type ti = (sf_type)args[i]->type;
+        if (ti == SF_DOUBLE && double_with_decimal(p, args[i], dec, what, pos) != 0)
+            return -1;
+        ti = (sf_type)args[i]->type;
+        if (ti != SF_DECIMAL && ti != SF_INT && ti != SF_NULL) {
+            char tb[24];
+            describe_type(dec, tb);
+            fail_at(p, pos, SF_E_TYPE, "%s has incompatible types %s and %s", what, tb,
+                    tname(ti));
+            return -1;
+        }
+        if (ti == SF_NULL)
+            continue;
+        t = first ? dec_of(args[i]) : sf_dec_type_unify(t, dec_of(args[i]));
+        first = 0;
+    }
+    for (uint32_t i = 0; i < nargs; i++)
+        if (!(args[i] = as_dec(p, args[i], t.scale)))
+            return -1;
+    *out = t;
+    return 0;
+}
+
+static int has_dec(node *const *args, uint32_t nargs)
+{
+    for (uint32_t i = 0; i < nargs; i++)
+        if (args[i]->type == SF_DECIMAL)
+            return 1;
+    return 0;
+}
+
 static node *make_arith(parser *p, int aop, node *l, node *r, size_t pos)
 {
     sf_type ta = (sf_type)l->type, tb = (sf_type)r->type;
@@ -641,6 +858,8 @@ static node *make_arith(parser *p, int aop, node *l, node *r, size_t pos)
                 tname(tb));
         return NULL;
     }
+    if (ta == SF_DECIMAL || tb == SF_DECIMAL)
+        return make_dec_arith(p, aop, l, r, pos);
     if (aop == A_DIV) {
         l = as_double(p, l);
         r = l ? as_double(p, r) : NULL;
@@ -716,10 +935,22 @@ static node *make_cmp(parser *p, int op, node *l, node *r, size_t pos)
         if (literal_to_date(p, l) != 0)
             return NULL;
     }
+    if (l->type == SF_DECIMAL || r->type == SF_DECIMAL) {
+        /* int64 and decimals of any scale compare exactly (sf_value_cmp) */
+        char what[8];
+        snprintf(what, sizeof what, "'%s'", cmp_text[op]);
+        if (l->type == SF_DOUBLE && double_with_decimal(p, l, r, what, pos) != 0)
+            return NULL;
+        if (r->type == SF_DOUBLE && double_with_decimal(p, r, l, what, pos) != 0)
+            return NULL;
+    }
     sf_type ta = (sf_type)l->type, tb = (sf_type)r->type;
     sf_type ea = ta == SF_NULL ? tb : ta, eb = tb == SF_NULL ? ta : tb;
     int cls = -1;
-    if (ea == SF_NULL || (ea == SF_INT && eb == SF_INT))
+    int dec_ok = (ea == SF_DECIMAL || ea == SF_INT) && (eb == SF_DECIMAL || eb == SF_INT);
+    if (dec_ok && (ea == SF_DECIMAL || eb == SF_DECIMAL))
+        cls = C_NUM;
+    else if (ea == SF_NULL || (ea == SF_INT && eb == SF_INT))
         cls = C_INT;
     else if (is_num(ea) && is_num(eb))
         cls = C_NUM;
@@ -872,6 +1103,18 @@ static node *make_agg(parser *p, const fn_def *f, size_t pos, node **args)
         break;
     case SF_AGG_SUM:
     case SF_AGG_MEAN:
+        if (ta == SF_DECIMAL) {
+            /* decimal(38,S) and decimal(38,S+4) (core/decimal.h) */
+            sf_dec_type d = f->agg == SF_AGG_SUM ? sf_dec_type_sum(dec_of(a))
+                                                 : sf_dec_type_mean(dec_of(a));
+            node *n = new_node(p, K_AGG, SF_DECIMAL, pos, a, NULL, NULL);
+            if (n) {
+                n->op = (uint8_t)f->agg;
+                n->dprec = d.prec;
+                n->dscale = d.scale;
+            }
+            return n;
+        }
         if (!is_num(ta) && ta != SF_NULL)
             return fn_arg_error(p, f, pos, a);
         t = f->agg == SF_AGG_MEAN ? SF_DOUBLE : ta;
@@ -885,6 +1128,10 @@ static node *make_agg(parser *p, const fn_def *f, size_t pos, node **args)
     node *n = new_node(p, K_AGG, t, pos, a, NULL, NULL);
     if (n)
         n->op = (uint8_t)f->agg;
+    if (n && a && t == SF_DECIMAL) { /* min, max */
+        n->dprec = a->dprec;
+        n->dscale = a->dscale;
+    }
     return n;
 }
 
@@ -1191,6 +1438,17 @@ static node *make_call(parser *p, const fn_def *f, size_t pos, node **args, uint
             fail_at(p, pos, SF_E_TYPE, "if() condition must be bool, got %s", tname(ta));
             return NULL;
         }
+        if (has_dec(args + 1, 2)) {
+            sf_dec_type d;
+            if (unify_dec(p, args + 1, 2, "if()", pos, &d) != 0)
+                return NULL;
+            node *n = new_node(p, K_IF, SF_DECIMAL, pos, a, args[1], args[2]);
+            if (n) {
+                n->dprec = d.prec;
+                n->dscale = d.scale;
+            }
+            return n;
+        }
         int t = unify((sf_type)args[1]->type, (sf_type)args[2]->type);
         if (t < 0) {
             fail_at(p, pos, SF_E_TYPE, "if() branches have incompatible types %s and %s",
@@ -1209,7 +1467,13 @@ static node *make_call(parser *p, const fn_def *f, size_t pos, node **args, uint
     case F_COALESCE: {
         int t = SF_NULL;
         unsigned h = 0;
-        for (uint32_t i = 0; i < nargs; i++) {
+        sf_dec_type dt = {0, 0};
+        if (has_dec(args, nargs)) {
+            if (unify_dec(p, args, nargs, "coalesce()", pos, &dt) != 0)
+                return NULL;
+            t = SF_DECIMAL;
+        }
+        for (uint32_t i = 0; i < nargs && t != SF_DECIMAL; i++) {
             int u = unify((sf_type)t, (sf_type)args[i]->type);
             if (u < 0) {
                 fail_at(p, pos, SF_E_TYPE, "coalesce() arguments have incompatible types %s and %s",
@@ -1235,6 +1499,8 @@ static node *make_call(parser *p, const fn_def *f, size_t pos, node **args, uint
         n->height = (uint16_t)(h + 1);
         n->u.args = args;
         n->nargs = nargs;
+        n->dprec = dt.prec;
+        n->dscale = dt.scale;
         return n;
     }
     case F_IS_NULL:
@@ -1258,6 +1524,14 @@ static node *make_call(parser *p, const fn_def *f, size_t pos, node **args, uint
             return fn_arg_error(p, f, pos, a);
         return new_node(p, K_DATE_FROM_ISO, SF_DATE, pos, a, NULL, NULL);
     case F_ABS:
+        if (ta == SF_DECIMAL) {
+            node *n = new_node(p, K_DEC_ABS, SF_DECIMAL, pos, a, NULL, NULL);
+            if (n) {
+                n->dprec = a->dprec;
+                n->dscale = a->dscale;
+            }
+            return n;
+        }
         if (!is_num(ta) && ta != SF_NULL)
             return fn_arg_error(p, f, pos, a);
         return new_node(p, ta == SF_DOUBLE ? K_ABS_D : K_ABS_I, ta, pos, a, NULL, NULL);
@@ -1363,7 +1637,8 @@ static node *parse_column(parser *p, size_t start, size_t len)
                 name);
         return NULL;
     }
-    if (slot < 0 || (int)type < SF_NULL || (int)type > SF_TIMESTAMP) {
+    if (slot < 0 || (int)type < SF_NULL || strcmp(sf_type_name(type), "unknown") == 0 ||
+        (type == SF_DECIMAL && !p->cols->decimal)) {
         fail_at(p, start, SF_E_INTERNAL, "column '%.*s' resolved to slot %d of type %d",
                 len > 200 ? 200 : (int)len, name, slot, (int)type);
         return NULL;
@@ -1371,6 +1646,12 @@ static node *parse_column(parser *p, size_t start, size_t len)
     node *n = new_node(p, K_COL, type, start, NULL, NULL, NULL);
     if (n)
         n->u.slot = slot;
+    if (n && type == SF_DECIMAL) {
+        sf_dec_type d = {0, 0};
+        p->cols->decimal(p->cols->ctx, slot, &d);
+        n->dprec = d.prec;
+        n->dscale = d.scale;
+    }
     return n;
 }
 
@@ -1475,6 +1756,14 @@ static node *parse_unary_inner(parser *p)
             return NULL;
         if (a->type == SF_DOUBLE)
             return new_node(p, K_NEG_D, SF_DOUBLE, pos, a, NULL, NULL);
+        if (a->type == SF_DECIMAL) {
+            node *n = new_node(p, K_DEC_NEG, SF_DECIMAL, pos, a, NULL, NULL);
+            if (n) {
+                n->dprec = a->dprec;
+                n->dscale = a->dscale;
+            }
+            return n;
+        }
         if (a->type == SF_INT || a->type == SF_NULL)
             return new_node(p, K_NEG_I, (sf_type)a->type, pos, a, NULL, NULL);
         fail_at(p, pos, SF_E_TYPE, "cannot apply '-' to %s", tname(a->type));
@@ -1753,6 +2042,16 @@ void sf_expr_free(sf_expr *e)
 }
 
 sf_type sf_expr_type(const sf_expr *e) { return e->type; }
+
+sf_dec_type sf_expr_decimal(const sf_expr *e)
+{
+    sf_dec_type d = {0, 0};
+    if (e->type == SF_DECIMAL) {
+        d.prec = e->root->dprec;
+        d.scale = e->root->dscale;
+    }
+    return d;
+}
 
 sf_agg_kind sf_expr_agg_kind(const sf_expr *e) { return e->agg; }
 
@@ -2195,6 +2494,44 @@ static sf_value ev(const node *n, const sf_value *row, sf_arena *scratch)
     case K_ABS_D:
         l = ev(n->u.x.a, row, scratch);
         return l.type == SF_NULL ? l : sf_double(fabs(l.u.d));
+    case K_DEC_TO_DEC: {
+        l = ev(n->u.x.a, row, scratch);
+        if (l.type == SF_NULL)
+            return l;
+        sf_i128 v = l.type == SF_INT ? (sf_i128)l.u.i : sf_decimal_get(&l), w;
+        if (sf_dec_rescale(v, l.type == SF_INT ? 0 : l.scale, n->dscale, n->dprec, &w) != 0)
+            return sf_null();
+        return sf_decimal(w, n->dscale);
+    }
+    case K_DEC_ADD:
+    case K_DEC_SUB:
+    case K_DEC_MUL:
+    case K_DEC_MOD: {
+        if (!operands(n, row, scratch, &l, &r))
+            return sf_null();
+        sf_i128 a = sf_decimal_get(&l), b = sf_decimal_get(&r), w;
+        int rc;
+        if (n->kind == K_DEC_ADD)
+            rc = sf_dec_add(a, b, n->dprec, &w);
+        else if (n->kind == K_DEC_SUB)
+            rc = sf_dec_sub(a, b, n->dprec, &w);
+        else if (n->kind == K_DEC_MUL)
+            rc = sf_dec_mul(a, b, n->dprec, &w);
+        else if ((rc = b == 0) == 0)
+            w = a % b; /* |a|, |b| < 10^38: no INT128_MIN % -1 */
+        return rc ? sf_null() : sf_decimal(w, n->dscale);
+    }
+    case K_DEC_NEG:
+    case K_DEC_ABS:
+        l = ev(n->u.x.a, row, scratch);
+        if (l.type == SF_NULL)
+            return l;
+        if (n->kind == K_DEC_NEG || sf_decimal_get(&l) < 0)
+            return sf_decimal(-sf_decimal_get(&l), l.scale);
+        return l;
+    case K_DEC_TO_DOUBLE:
+        l = ev(n->u.x.a, row, scratch);
+        return l.type == SF_NULL ? l : sf_double(sf_dec_to_double(sf_decimal_get(&l), l.scale));
     case K_AGG:
         return sf_null(); /* evaluated by the aggregation code, not here */
     default:

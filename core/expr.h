@@ -24,6 +24,14 @@
  * the else branch on NULL), integer overflow and division by zero give NULL,
  * '/' always gives double, and a cast() of a value that does not convert
  * gives NULL (TRY_CAST).
+ *
+ * Decimals (core/decimal.h): + - * % of a decimal with a decimal, an int64
+ * or an integer literal give a decimal (+ - keep the larger scale, * adds
+ * the scales, precision capped at 38; a result beyond its precision gives
+ * NULL, as int64 overflow does); '/' gives double; a real literal next to a
+ * decimal is read as the exact decimal it spells; any other double next to
+ * a decimal is a type error that says to cast one side. Comparisons of
+ * decimals with decimals or int64 are exact.
  */
 #ifndef SF_EXPR_H
 #define SF_EXPR_H
@@ -42,16 +50,19 @@ typedef struct sf_expr sf_expr;
 typedef struct sf_expr_columns {
     int (*resolve)(void *ctx, const char *name, size_t len, int *slot, sf_type *type);
     void *ctx;
+    /* Precision and scale of a column resolve() called SF_DECIMAL; may be
+     * NULL when no column is a decimal. */
+    void (*decimal)(void *ctx, int slot, sf_dec_type *d);
 } sf_expr_columns;
 
 typedef enum sf_agg_kind {
     SF_AGG_NONE = 0,
     SF_AGG_COUNT,         /* count()              -> int64 */
     SF_AGG_COUNT_IF,      /* count_if(bool)       -> int64 */
-    SF_AGG_SUM,           /* sum(int64|double)    -> same type */
+    SF_AGG_SUM,           /* sum(int64|double)    -> same type; decimal(P,S) -> decimal(38,S) */
     SF_AGG_MIN,           /* min(any but bool)    -> same type */
     SF_AGG_MAX,           /* max(any but bool)    -> same type */
-    SF_AGG_MEAN,          /* mean(int64|double)   -> double */
+    SF_AGG_MEAN,          /* mean(int64|double)   -> double; decimal -> decimal (core/decimal.h) */
     SF_AGG_COUNT_DISTINCT /* count_distinct(any)  -> int64 */
 } sf_agg_kind;
 
@@ -68,6 +79,9 @@ void sf_expr_free(sf_expr *e);
 
 /* Static result type. SF_NULL only for an expression that is always NULL. */
 sf_type sf_expr_type(const sf_expr *e);
+
+/* Precision and scale of a decimal expression ({0, 0} for other types). */
+sf_dec_type sf_expr_decimal(const sf_expr *e);
 
 /* Evaluates e over row (an array indexed by slot). Strings in the result are
  * borrowed from row or allocated in scratch (valid until its reset).

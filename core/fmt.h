@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SF_FMT_BUF 40 /* enough for any number or date below */
+#define SF_FMT_BUF 48 /* enough for any number or date below, and any decimal(38,S) */
 
 /* Each writes a NUL-terminated text into buf (SF_FMT_BUF bytes) and returns
  * its length. They cannot fail. */

@@ -14,6 +14,7 @@
 
 #include "core/hash.h"
 #include "core/xsum.h"
+#include "core/decimal.h"
 
 typedef struct isum {
     __int128 sum;
@@ -24,6 +25,21 @@ typedef struct dsum {
     sf_xsum x;
     int64_t n;
 } dsum;
+
+/* sum/mean of decimals: an exact 192-bit sum of the scaled integers
+ * (sf_dec_acc, flattened so the state takes 32 bytes). */
+typedef struct decsum {
+    sf_u128 lo;
+    int64_t hi;
+    int64_t n;
+} decsum;
+
+/* The state of a sum or mean of doubles (an sf_xsum to init and free). */
+static int is_xsum(const sf_agg_def *d)
+{
+    return (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type != SF_INT &&
+           d->arg_type != SF_DECIMAL;
+}
 
 /* The distinct (group, value) pairs of one count_distinct aggregate. Values
  * of a fixed-width type (int64, double, date, bool) live inline in a flat
@@ -89,7 +105,10 @@ static size_t state_size(const sf_agg_def *d)
 {
     switch (d->kind) {
     case SF_AGG_SUM:
-    case SF_AGG_MEAN: return d->arg_type == SF_INT ? sizeof(isum) : sizeof(dsum);
+    case SF_AGG_MEAN:
+        return d->arg_type == SF_INT ? sizeof(isum)
+               : d->arg_type == SF_DECIMAL ? sizeof(decsum)
+                                           : sizeof(dsum);
     case SF_AGG_MIN:
     case SF_AGG_MAX: return sizeof(sf_value);
     default: return sizeof(int64_t);
@@ -98,6 +117,8 @@ static size_t state_size(const sf_agg_def *d)
 
 static size_t state_align(const sf_agg_def *d)
 {
+    if ((d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type == SF_DECIMAL)
+        return _Alignof(decsum);
     return (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type == SF_INT
                ? _Alignof(isum)
                : 8;
@@ -178,7 +199,7 @@ void sf_groups_free(sf_groups *g)
             sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
             for (size_t j = 0; j < g->ndefs; j++) {
                 const sf_agg_def *d = &g->defs[j];
-                if ((d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type != SF_INT)
+                if (is_xsum(d))
                     sf_xsum_free(&((dsum *)((char *)st + g->off[j]))->x);
             }
         }
@@ -220,7 +241,7 @@ static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, u
     for (size_t j = 0; j < g->ndefs; j++) {
         const sf_agg_def *d = &g->defs[j];
         char *s = st + g->off[j];
-        if ((d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type != SF_INT)
+        if (is_xsum(d))
             sf_xsum_init(&((dsum *)s)->x);
         else if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
             *(sf_value *)s = sf_null();
@@ -523,6 +544,15 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v)
             ((isum *)s)->n++;
             return 0;
         }
+        if (d->arg_type == SF_DECIMAL) {
+            decsum *ds = (decsum *)s;
+            sf_dec_acc a = {ds->lo, ds->hi};
+            sf_dec_acc_add(&a, sf_decimal_get(v));
+            ds->lo = a.lo;
+            ds->hi = a.hi;
+            ds->n++;
+            return 0;
+        }
         ((dsum *)s)->n++;
         return sf_xsum_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
     case SF_AGG_MIN:
@@ -693,6 +723,8 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
         case SF_AGG_MEAN:
             if (d->arg_type == SF_INT) {
                 rc = sf_buf_append(out, s, sizeof(__int128) + 8);
+            } else if (d->arg_type == SF_DECIMAL) {
+                rc = sf_buf_append(out, s, 32); /* lo, hi, n */
             } else {
                 const dsum *ds = (const dsum *)s;
                 size_t n = sf_xsum_serialized_size(&ds->x);
@@ -785,7 +817,21 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
         }
         case SF_AGG_SUM:
         case SF_AGG_MEAN:
-            if (d->arg_type == SF_INT) {
+            if (d->arg_type == SF_DECIMAL) {
+                decsum in;
+                if (len - p < 32)
+                    return bad_record(err, "decimal sum");
+                memcpy(&in.lo, rec + p, 16);
+                memcpy(&in.hi, rec + p + 16, 8);
+                memcpy(&in.n, rec + p + 24, 8);
+                p += 32;
+                decsum *ds = (decsum *)s;
+                sf_dec_acc a = {ds->lo, ds->hi}, b = {in.lo, in.hi};
+                sf_dec_acc_merge(&a, &b);
+                ds->lo = a.lo;
+                ds->hi = a.hi;
+                ds->n += in.n;
+            } else if (d->arg_type == SF_INT) {
                 isum in;
                 if (len - p < sizeof(__int128) + 8)
                     return bad_record(err, "sum");
@@ -862,6 +908,21 @@ sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
         return sf_int(*(const int64_t *)s);
     case SF_AGG_SUM:
     case SF_AGG_MEAN:
+        if (d->arg_type == SF_DECIMAL) {
+            const decsum *ds = (const decsum *)s;
+            sf_dec_acc a = {ds->lo, ds->hi};
+            sf_i128 sum, out;
+            if (ds->n == 0)
+                return sf_null();
+            if (sf_dec_acc_get(&a, SF_DEC_MAX_PREC, &sum) != 0 ||
+                (d->kind == SF_AGG_MEAN &&
+                 sf_dec_mean(sum, ds->n, d->out_dec.scale - d->arg_dec.scale, d->out_dec.prec,
+                             &out) != 0)) {
+                *overflow = 2;
+                return sf_null();
+            }
+            return sf_decimal(d->kind == SF_AGG_MEAN ? out : sum, d->out_dec.scale);
+        }
         if (d->arg_type == SF_INT) {
             const isum *is = (const isum *)s;
             if (is->n == 0)

@@ -4,7 +4,7 @@
  * group holds one state block with every aggregate's state. The same table
  * type pre-aggregates on each rank and merges partial aggregates that arrive
  * through the shuffle, so a group's final state is the same whichever rank
- * saw which rows: counts and int sums are integers, double sums are exact
+ * saw which rows: counts, int and decimal sums are integers, double sums are exact
  * (sf_xsum), min/max are order-free, and count_distinct keeps the distinct
  * (group, value) pairs themselves, which are shipped with their group.
  */
@@ -25,6 +25,8 @@ typedef struct sf_agg_def {
     const sf_expr *arg; /* evaluated over the input row; NULL for count() */
     sf_type arg_type;   /* static type of arg */
     sf_type out_type;   /* result type */
+    sf_dec_type arg_dec; /* decimal argument / result: P and S */
+    sf_dec_type out_dec;
 } sf_agg_def;
 
 typedef struct sf_groups sf_groups;
@@ -78,8 +80,11 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
 
 /* Final value of aggregate j of group i. Strings are borrowed from g.
  * Call sf_groups_prepare_export() (it also counts distinct values) first.
- * *overflow is set to 1 when an int64 sum left the int64 range (the value is
- * then NULL). */
+ * *overflow is set to 1 when an int64 sum left the int64 range, and to 2 when
+ * a decimal sum or mean needs more than 38 digits (the value is then NULL;
+ * 2 is an error for the caller, which names the group). Decimal sums are
+ * exact 192-bit sums, so the verdict does not depend on how rows were
+ * spread over ranks. */
 sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow);
 
 /* Number of input rows that went into group i (summed over merges). */

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/decimal.h"
 #include "core/error.h"
 #include "core/fmt.h"
 #include "core/rejmsg.h"
@@ -99,6 +100,7 @@ typedef struct pval {
 typedef struct pfield {
     char *path;
     sf_type type;
+    sf_dec_type dec;
     int slot;
     int32_t state;
 } pfield;
@@ -229,6 +231,7 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields)
         if (!f->path)
             goto oom;
         f->type = fields[i].type;
+        f->dec = fields[i].dec;
         f->slot = fields[i].slot;
         int32_t n = 0;
         const char *seg = f->path;
@@ -886,9 +889,9 @@ static void describe(sf_jsonproj *p, const char *line, const pval *v, char *out,
 static int mismatch(sf_jsonproj *p, const char *line, const pfield *f, const pval *v, char *msg,
                     size_t cap)
 {
-    char what[96];
+    char what[96], tb[24];
     describe(p, line, v, what, sizeof what);
-    snprintf(msg, cap, "%s: expected %s%s, got %s", f->path, sf_type_name(f->type),
+    snprintf(msg, cap, "%s: expected %s%s, got %s", f->path, sf_type_format(f->type, f->dec, tb),
              f->type == SF_DATE ? " (YYYY-MM-DD)"
              : f->type == SF_TIMESTAMP ? " (ISO-8601 text or unix seconds)" : "", what);
     sf_utf8_clean(msg);
@@ -924,6 +927,27 @@ int sf_jsonproj_big_number(const char *path, sf_type type, const char *text, siz
     return 1 + SF_REJ_TYPE_MISMATCH;
 }
 
+/* A number into a decimal(P,S) field, exactly from its text. */
+static int convert_decimal(sf_jsonproj *p, const char *line, const pfield *f, const pval *v,
+                           sf_value *out, char *msg, size_t cap)
+{
+    if (v->kind != K_INT && v->kind != K_REAL && v->kind != K_BIG)
+        return mismatch(p, line, f, v, msg, cap);
+    const char *text = line + v->off;
+    sf_i128 x;
+    if (sf_dec_parse(text, v->len, f->dec.prec, f->dec.scale, &x) == 0) {
+        *out = sf_decimal(x, f->dec.scale);
+        return 0;
+    }
+    char tb[24];
+    size_t k = sf_utf8_cut(text, v->len, 40);
+    snprintf(msg, cap, "%s: expected %s, got number %.*s%s (more than %d digits)", f->path,
+             sf_type_format(f->type, f->dec, tb), (int)k, text, k < v->len ? "..." : "",
+             f->dec.prec);
+    sf_utf8_clean(msg);
+    return 1 + SF_REJ_TYPE_MISMATCH;
+}
+
 static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *out, char *msg,
                    size_t cap)
 {
@@ -932,6 +956,8 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
         *out = sf_null();
         return 0;
     }
+    if (f->type == SF_DECIMAL)
+        return convert_decimal(p, line, f, v, out, msg, cap);
     if (v->kind == K_BIG)
         return sf_jsonproj_big_number(f->path, f->type, line + v->off, v->len, p->kbuf, out, msg,
                                       cap);
@@ -974,7 +1000,8 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
         *out = sf_timestamp(us);
         return 0;
     }
-    case SF_NULL: break;
+    case SF_NULL:
+    case SF_DECIMAL: break;
     }
     *out = sf_null();
     return 0;

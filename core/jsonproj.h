@@ -15,6 +15,9 @@
  * nearest double, and one beyond the double range is rejected as "double
  * overflow"; into an int64 field a real or an integer outside int64 is a
  * type mismatch whose message quotes the number (sf_jsonproj_big_number).
+ * Into a decimal(P,S) field a number is parsed exactly from its text
+ * (core/decimal.h; extra places round half to even), and one that needs
+ * more than P digits is a type mismatch quoting the number.
  * Messages are always valid UTF-8.
  *
  * Agreement with the reference is the contract: for every input both accept
@@ -41,6 +44,7 @@ typedef struct sf_decode_field {
     const char *path; /* dotted path: "props.price" */
     sf_type type;
     int slot;
+    sf_dec_type dec; /* SF_DECIMAL: precision and scale */
 } sf_decode_field;
 
 typedef struct sf_jsonproj sf_jsonproj;

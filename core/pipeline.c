@@ -10,6 +10,8 @@
  */
 #include "core/pipeline.h"
 
+#include "core/decimal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
         fields[i].path = fact->columns[i].name;
         fields[i].type = fact->columns[i].type;
         fields[i].slot = fact->columns[i].slot;
+        fields[i].dec = fact->columns[i].dec;
     }
     p->groups = sf_job_new_groups(job);
     if (!p->groups)
@@ -118,6 +121,9 @@ sf_groups *sf_job_new_groups(const sf_job *job)
         defs[j].arg = job->aggs[j].arg;
         defs[j].arg_type = job->aggs[j].arg ? sf_expr_type(job->aggs[j].arg) : SF_NULL;
         defs[j].out_type = job->aggs[j].type;
+        defs[j].out_dec = job->aggs[j].dec;
+        if (job->aggs[j].arg)
+            defs[j].arg_dec = sf_expr_decimal(job->aggs[j].arg);
     }
     sf_groups *g = sf_groups_new(defs, job->naggs);
     free(defs);
@@ -396,10 +402,23 @@ static int convert_cell(const sf_job_column *col, const sf_value *v, sf_value *o
         out->type = SF_TIMESTAMP;
         return 0;
     }
+    /* Flattened reals arrive as doubles: a decimal takes the shortest text
+     * of the double, exact for the 15 significant digits a double keeps. */
+    if (col->type == SF_DECIMAL && (v->type == SF_INT || v->type == SF_DOUBLE)) {
+        sf_i128 x;
+        int rc = v->type == SF_INT
+                     ? sf_dec_rescale(v->u.i, 0, col->dec.scale, col->dec.prec, &x)
+                     : sf_dec_from_double(v->u.d, col->dec.prec, col->dec.scale, &x);
+        if (rc == 0) {
+            *out = sf_decimal(x, col->dec.scale);
+            return 0;
+        }
+    }
     if (msg) {
-        char what[96];
+        char what[96], tb[24];
         describe(v, what, sizeof what);
-        snprintf(msg, cap, "%s: expected %s%s, got %s", col->name, sf_type_name(col->type),
+        snprintf(msg, cap, "%s: expected %s%s, got %s", col->name,
+                 sf_type_format(col->type, col->dec, tb),
                  col->type == SF_DATE ? " (YYYY-MM-DD)"
                  : col->type == SF_TIMESTAMP ? " (ISO-8601 text or unix seconds)" : "", what);
     }

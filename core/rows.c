@@ -257,7 +257,9 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
             else if (vt != SF_NULL)
                 t = vt;
         }
-        if (mixed)
+        /* Decimals compare across scales (sf_value_cmp); they end the
+         * prefix rather than trust one scale per column. */
+        if (mixed || t == SF_DECIMAL)
             break;
         ktype[nprefix++] = t;
     }

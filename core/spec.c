@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/decimal.h"
 
 typedef struct job_impl {
     sf_job job; /* first, so sf_job * and job_impl * convert */
@@ -25,6 +26,7 @@ typedef struct loader {
     sf_error *err;
     const char *source;
     size_t slot_cap;
+    size_t slot_dec_cap;
 } loader;
 
 static char *ldup(loader *L, const char *s)
@@ -154,6 +156,49 @@ static int slot_add(loader *L, const char *name, sf_type type)
     return (int)job->nslots++;
 }
 
+/* slot_add() for a column that may be a decimal: also records its P and S. */
+static int slot_add_dec(loader *L, const char *name, sf_type type, sf_dec_type dec)
+{
+    int s = slot_add(L, name, type);
+    if (s < 0)
+        return s;
+    sf_job *job = &L->impl->job;
+    if (job->nslots > L->slot_dec_cap) {
+        size_t cap = L->slot_cap;
+        sf_dec_type *d = lalloc(L, cap * sizeof *d);
+        if (!d)
+            return -1;
+        if (job->nslot_dec)
+            memcpy(d, job->slot_dec, job->nslot_dec * sizeof *d);
+        job->slot_dec = d;
+        L->slot_dec_cap = cap;
+    }
+    job->slot_dec[s] = dec;
+    job->nslot_dec = job->nslots;
+    return s;
+}
+
+sf_dec_type sf_job_slot_dec(const sf_job *job, int s)
+{
+    sf_dec_type none = {0, 0};
+    return s >= 0 && (size_t)s < job->nslot_dec && job->slot_types[s] == SF_DECIMAL
+               ? job->slot_dec[s]
+               : none;
+}
+
+sf_dec_type sf_job_result_dec(const sf_job *job, int i)
+{
+    sf_dec_type none = {0, 0};
+    return i >= 0 && (size_t)i < job->nresult_dec && job->result_types[i] == SF_DECIMAL
+               ? job->result_dec[i]
+               : none;
+}
+
+static void resolve_dec(void *ctx, int slot, sf_dec_type *d)
+{
+    *d = sf_job_slot_dec(ctx, slot);
+}
+
 static int resolve_slot(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
 {
     const sf_job *job = ctx;
@@ -169,7 +214,7 @@ static int resolve_slot(void *ctx, const char *name, size_t len, int *slot, sf_t
 
 static sf_expr *compile_expr(loader *L, const char *text, const char *field, int flags)
 {
-    sf_expr_columns cols = {resolve_slot, &L->impl->job};
+    sf_expr_columns cols = {resolve_slot, &L->impl->job, resolve_dec};
     sf_error e;
     sf_error_clear(&e);
     sf_expr *x = sf_expr_parse(text, &cols, flags, &e);
@@ -356,8 +401,10 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
         if (!in->is_fact && strchr(cname, '.'))
             return fail(L, f, "dimension columns are top-level fields; '%s' is a path", cname,
                         NULL);
-        if (!json_is_string(ctype) || sf_type_parse(json_string_value(ctype), &c->type) != 0)
-            return fail(L, f, "type must be one of string, int64, double, bool, date, timestamp; got %s",
+        if (!json_is_string(ctype) ||
+            sf_type_parse_full(json_string_value(ctype), &c->type, &c->dec) != 0)
+            return fail(L, f, "type must be one of string, int64, double, bool, date, "
+                        "timestamp, decimal(P,S) (1 <= P <= 38, 0 <= S <= P); got %s",
                         json_is_string(ctype) ? json_string_value(ctype) : "a non-string", NULL);
         c->name = ldup(L, cname);
         c->slot = (int)k;
@@ -431,7 +478,8 @@ static int load_inputs(loader *L, json_t *root, const sf_job_overrides *ov)
     /* The fact input's columns are the first slots. */
     sf_job_input *fact = &job->inputs[job->fact];
     for (size_t i = 0; i < fact->ncolumns; i++) {
-        int s = slot_add(L, fact->columns[i].name, fact->columns[i].type);
+        int s = slot_add_dec(L, fact->columns[i].name, fact->columns[i].type,
+                             fact->columns[i].dec);
         if (s < 0)
             return nomem(L);
         fact->columns[i].slot = s;
@@ -514,7 +562,8 @@ static int load_join(loader *L, json_t *st, const char *field, sf_job_step *step
             return fail(L, field, "select: column '%s' already exists in the row; select "
                         "fewer columns", cname, NULL);
         step->select_cols[i] = col;
-        step->select_slots[i] = slot_add(L, cname, in->columns[col].type);
+        step->select_slots[i] = slot_add_dec(L, cname, in->columns[col].type,
+                                             in->columns[col].dec);
         if (step->select_slots[i] < 0)
             return nomem(L);
     }
@@ -568,7 +617,7 @@ static int load_steps(loader *L, json_t *root)
             if (t == SF_NULL)
                 return fail(L, f, "the expression is always null; give it a type, e.g. "
                             "if(false, 0, null)", NULL, NULL);
-            step->slot = slot_add(L, ldup(L, name), t);
+            step->slot = slot_add_dec(L, ldup(L, name), t, sf_expr_decimal(step->expr));
             if (step->slot < 0)
                 return nomem(L);
         } else if (json_object_get(st, "filter")) {
@@ -636,6 +685,19 @@ static int result_add(loader *L, const char *name, sf_type type, const char *fie
     return 0;
 }
 
+/* result_add() for a column that may be a decimal: also records its P, S. */
+static int result_add_dec(loader *L, const char *name, sf_type type, sf_dec_type dec,
+                          const char *field)
+{
+    sf_job *job = &L->impl->job;
+    int rc = result_add(L, name, type, field);
+    if (rc == 0 && job->result_dec) {
+        job->result_dec[job->nresult - 1] = dec;
+        job->nresult_dec = job->nresult;
+    }
+    return rc;
+}
+
 static int load_aggregates(loader *L, json_t *root)
 {
     sf_job *job = &L->impl->job;
@@ -661,11 +723,13 @@ static int load_aggregates(loader *L, json_t *root)
     size_t cap = job->ngroup + job->naggs + nwin;
     job->result_names = lalloc(L, cap * sizeof *job->result_names);
     job->result_types = lalloc(L, cap * sizeof *job->result_types);
-    if (!job->aggs || !job->result_names || !job->result_types)
+    job->result_dec = lalloc(L, cap * sizeof *job->result_dec);
+    if (!job->aggs || !job->result_names || !job->result_types || !job->result_dec)
         return nomem(L);
     for (size_t i = 0; i < job->ngroup; i++) {
         int s = job->group_slots[i];
-        if ((rc = result_add(L, job->slot_names[s], job->slot_types[s], "group_by")) != 0)
+        if ((rc = result_add_dec(L, job->slot_names[s], job->slot_types[s],
+                                 sf_job_slot_dec(job, s), "group_by")) != 0)
             return rc;
     }
     const char *name;
@@ -690,12 +754,13 @@ static int load_aggregates(loader *L, json_t *root)
                         "count_distinct(x); got a plain expression", NULL, NULL);
         a->arg = sf_expr_agg_arg(a->expr);
         a->type = sf_expr_type(a->expr);
+        a->dec = sf_expr_decimal(a->expr);
         /* No output format can hold a column typed null (the HDF5 reader
          * cannot read one back), and such a column is always empty. */
         if (a->type == SF_NULL)
             return fail(L, field, "the aggregate is always null; give its argument a type, "
                         "e.g. max(if(false, 0, null))", NULL, NULL);
-        if ((rc = result_add(L, a->name, a->type, field)) != 0)
+        if ((rc = result_add_dec(L, a->name, a->type, a->dec, field)) != 0)
             return rc;
     }
 
@@ -734,11 +799,18 @@ static int load_aggregates(loader *L, json_t *root)
             return fail(L, field, "column: unknown result column '%s' (group keys and "
                         "aggregates)", col, NULL);
         sf_type ct = job->result_types[w->column];
-        if ((w->func == SF_AGG_SUM || w->func == SF_AGG_MEAN) && ct != SF_INT && ct != SF_DOUBLE)
+        if ((w->func == SF_AGG_SUM || w->func == SF_AGG_MEAN) && ct != SF_INT &&
+            ct != SF_DOUBLE && ct != SF_DECIMAL)
             return fail(L, field, "%s() needs a numeric column; '%s' is not", fn, col);
         if ((w->func == SF_AGG_MIN || w->func == SF_AGG_MAX) && ct == SF_BOOL)
             return fail(L, field, "%s() cannot take the bool column '%s'", fn, col);
-        w->type = w->func == SF_AGG_MEAN ? SF_DOUBLE : ct;
+        w->type = w->func == SF_AGG_MEAN && ct != SF_DECIMAL ? SF_DOUBLE : ct;
+        if (ct == SF_DECIMAL) {
+            sf_dec_type cd = sf_job_result_dec(job, w->column);
+            w->dec = w->func == SF_AGG_SUM    ? sf_dec_type_sum(cd)
+                     : w->func == SF_AGG_MEAN ? sf_dec_type_mean(cd)
+                                              : cd;
+        }
         json_t *pre = json_object_get(val, "preceding");
         if (!json_is_integer(pre) || json_integer_value(pre) < 0 ||
             json_integer_value(pre) > 1000000)
@@ -769,7 +841,8 @@ static int load_aggregates(loader *L, json_t *root)
     for (size_t i = 0; i < nwin; i++) {
         char field[300];
         snprintf(field, sizeof field, "windows.%s", job->windows[i].name);
-        if ((rc = result_add(L, job->windows[i].name, job->windows[i].type, field)) != 0)
+        if ((rc = result_add_dec(L, job->windows[i].name, job->windows[i].type,
+                                 job->windows[i].dec, field)) != 0)
             return rc;
     }
     return 0;
@@ -900,7 +973,7 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
     if (!impl)
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", source);
     sf_arena_init(&impl->arena, 16 * 1024);
-    loader L = {impl, err, source, 0};
+    loader L = {impl, err, source, 0, 0};
     sf_job *job = &impl->job;
     job->source = ldup(&L, source);
     job->fact = -1;

@@ -27,6 +27,7 @@ typedef struct sf_job_column {
     sf_type type;
     int slot;         /* fact input: row slot; dimension: column index */
     int required;     /* fact input: a line without a value here is rejected */
+    sf_dec_type dec;  /* decimal(P,S): P and S; {0, 0} for other types */
 } sf_job_column;
 
 typedef struct sf_job_input {
@@ -65,6 +66,7 @@ typedef struct sf_job_agg {
     sf_agg_kind kind;
     const sf_expr *arg;  /* NULL for count() */
     sf_type type;        /* result type */
+    sf_dec_type dec;     /* decimal result: P and S */
 } sf_job_agg;
 
 typedef struct sf_job_window {
@@ -76,6 +78,7 @@ typedef struct sf_job_window {
     size_t npartition;
     int order_by;        /* result column */
     sf_type type;        /* result type */
+    sf_dec_type dec;     /* decimal result: P and S */
 } sf_job_window;
 
 typedef struct sf_job_output {
@@ -119,6 +122,13 @@ typedef struct sf_job {
     size_t nwindows;
 
     sf_job_output output;
+
+    /* Precision and scale of decimal slots and result columns (read them
+     * with sf_job_slot_dec and sf_job_result_dec). */
+    sf_dec_type *slot_dec;
+    size_t nslot_dec;
+    sf_dec_type *result_dec;
+    size_t nresult_dec;
 } sf_job;
 
 typedef struct sf_job_overrides {
@@ -142,6 +152,11 @@ void sf_job_free(sf_job *job);
 
 /* Index of the result column named name, or -1. */
 int sf_job_result_index(const sf_job *job, const char *name);
+
+/* Precision and scale of slot s or result column i when it is a decimal;
+ * {0, 0} otherwise. */
+sf_dec_type sf_job_slot_dec(const sf_job *job, int s);
+sf_dec_type sf_job_result_dec(const sf_job *job, int i);
 
 /* Index of the input named name, or -1. */
 int sf_job_input_index(const sf_job *job, const char *name);

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "core/decimal.h"
 #include "core/error.h"
+#include <stdio.h>
 
 const char *sf_type_name(sf_type t)
 {
@@ -15,6 +17,7 @@ const char *sf_type_name(sf_type t)
     case SF_STRING: return "string";
     case SF_DATE: return "date";
     case SF_TIMESTAMP: return "timestamp";
+    case SF_DECIMAL: return "decimal";
     }
     return "unknown";
 }
@@ -33,6 +36,44 @@ int sf_type_parse(const char *name, sf_type *t)
         }
     }
     return SF_E_INVAL;
+}
+
+int sf_type_parse_full(const char *name, sf_type *t, sf_dec_type *d)
+{
+    d->prec = d->scale = 0;
+    if (strncmp(name, "decimal(", 8) != 0)
+        return sf_type_parse(name, t);
+    const char *p = name + 8;
+    int v[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1)
+            while (*p == ' ')
+                p++;
+        if (*p < '0' || *p > '9')
+            return SF_E_INVAL;
+        for (int digits = 0; *p >= '0' && *p <= '9'; p++) {
+            if (++digits > 2)
+                return SF_E_INVAL;
+            v[k] = v[k] * 10 + (*p - '0');
+        }
+        if (*p++ != (k == 0 ? ',' : ')'))
+            return SF_E_INVAL;
+    }
+    if (*p != '\0' || v[0] < 1 || v[0] > SF_DEC_MAX_PREC || v[1] > v[0])
+        return SF_E_INVAL;
+    *t = SF_DECIMAL;
+    d->prec = (uint8_t)v[0];
+    d->scale = (uint8_t)v[1];
+    return 0;
+}
+
+const char *sf_type_format(sf_type t, sf_dec_type d, char *buf)
+{
+    if (t == SF_DECIMAL)
+        snprintf(buf, 24, "decimal(%u,%u)", (unsigned)d.prec, (unsigned)d.scale);
+    else
+        snprintf(buf, 24, "%s", sf_type_name(t));
+    return buf;
 }
 
 static int cmp_int_double(int64_t i, double d)
@@ -72,6 +113,12 @@ int sf_value_cmp(const sf_value *a, const sf_value *b)
         return cmp_int_double(a->u.i, b->u.d);
     if (a->type == SF_DOUBLE && b->type == SF_INT)
         return -cmp_int_double(b->u.i, a->u.d);
+    if (a->type == SF_DECIMAL && (b->type == SF_DECIMAL || b->type == SF_INT))
+        return sf_dec_cmp(sf_decimal_get(a), a->scale,
+                          b->type == SF_INT ? (sf_i128)b->u.i : sf_decimal_get(b),
+                          b->type == SF_INT ? 0 : b->scale);
+    if (a->type == SF_INT && b->type == SF_DECIMAL)
+        return sf_dec_cmp((sf_i128)a->u.i, 0, sf_decimal_get(b), b->scale);
     if (a->type != b->type)
         return a->type < b->type ? -1 : 1;
     switch ((sf_type)a->type) {
@@ -87,7 +134,8 @@ int sf_value_cmp(const sf_value *a, const sf_value *b)
             return c < 0 ? -1 : 1;
         return (a->u.s.n > b->u.s.n) - (a->u.s.n < b->u.s.n);
     }
-    case SF_NULL: return 0;
+    case SF_NULL:
+    case SF_DECIMAL: return 0; /* handled above */
     }
     return 0;
 }
@@ -98,6 +146,8 @@ int sf_value_same(const sf_value *a, const sf_value *b)
         return 0;
     if (a->type == SF_DOUBLE)
         return memcmp(&a->u.d, &b->u.d, sizeof(double)) == 0;
+    if (a->type == SF_DECIMAL) /* same value at the same scale: same bytes */
+        return a->scale == b->scale && a->u.dec.lo == b->u.dec.lo && a->u.dec.hi == b->u.dec.hi;
     return sf_value_cmp(a, b) == 0;
 }
 
@@ -121,6 +171,7 @@ size_t sf_value_encoded_size(const sf_value *v)
     case SF_DATE: return 5;
     case SF_TIMESTAMP: return 9;
     case SF_STRING: return 1 + leb128_size(v->u.s.n) + v->u.s.n;
+    case SF_DECIMAL: return 18;
     }
     return 1;
 }
@@ -165,6 +216,11 @@ size_t sf_value_encode(const sf_value *v, unsigned char *out)
             memcpy(out + k, v->u.s.p, v->u.s.n);
         return k + v->u.s.n;
     }
+    case SF_DECIMAL:
+        out[1] = v->scale;
+        put_le(out + 2, v->u.dec.lo, 8);
+        put_le(out + 10, (uint64_t)v->u.dec.hi, 8);
+        return 18;
     }
     return 1;
 }
@@ -216,6 +272,14 @@ size_t sf_value_decode(const unsigned char *p, size_t avail, sf_value *v)
         *v = sf_string((const char *)p + k, n);
         return k + n;
     }
+    case SF_DECIMAL:
+        if (avail < 18 || p[1] > SF_DEC_MAX_PREC)
+            return 0;
+        v->type = SF_DECIMAL;
+        v->scale = p[1];
+        v->u.dec.lo = get_le(p + 2, 8);
+        v->u.dec.hi = (int64_t)get_le(p + 10, 8);
+        return 18;
     }
     return 0;
 }

@@ -18,11 +18,20 @@ typedef enum sf_type {
     SF_DOUBLE, /* IEEE double */
     SF_STRING, /* UTF-8 bytes, not NUL-terminated */
     SF_DATE,   /* days since 1970-01-01 (UTC), int32 */
-    SF_TIMESTAMP /* microseconds since 1970-01-01T00:00:00Z, int64 in u.i */
+    SF_TIMESTAMP, /* microseconds since 1970-01-01T00:00:00Z, int64 in u.i */
+    SF_DECIMAL    /* decimal(P,S): a scaled 128-bit integer, see core/decimal.h */
 } sf_type;
+
+/* Precision and scale of a decimal(P,S) column or expression; {0, 0} for
+ * every other type. */
+typedef struct sf_dec_type {
+    uint8_t prec;
+    uint8_t scale;
+} sf_dec_type;
 
 typedef struct sf_value {
     uint8_t type; /* sf_type */
+    uint8_t scale; /* SF_DECIMAL only: S, the value is u.dec / 10^S */
     union {
         int b; /* 0 or 1 */
         int64_t i;
@@ -32,6 +41,10 @@ typedef struct sf_value {
             const char *p;
             size_t n;
         } s;
+        struct {
+            uint64_t lo; /* low half of the two's complement int128 */
+            int64_t hi;
+        } dec;
     } u;
 } sf_value;
 
@@ -51,6 +64,16 @@ const char *sf_type_name(sf_type t);
  * as aliases). Returns 0 and sets *t, or SF_E_INVAL. */
 int sf_type_parse(const char *name, sf_type *t);
 
+/* As sf_type_parse, and also "decimal(P,S)" (1 <= P <= 38, 0 <= S <= P;
+ * spaces allowed after the comma), which sets *d; *d is {0, 0} for other
+ * types. Returns 0 or SF_E_INVAL. */
+int sf_type_parse_full(const char *name, sf_type *t, sf_dec_type *d);
+
+/* The spec name of a type with its precision and scale: "decimal(18,2)"
+ * for SF_DECIMAL, else sf_type_name(t). buf holds at least 24 bytes;
+ * returns buf. Cannot fail. */
+const char *sf_type_format(sf_type t, sf_dec_type d, char *buf);
+
 #endif
 
 #ifndef SF_VALUE_CODEC
@@ -60,6 +83,7 @@ int sf_type_parse(const char *name, sf_type *t);
  * then by length; NaN after every other double. Values of unrelated types
  * order by type tag. */
 int sf_value_cmp(const sf_value *a, const sf_value *b);
+/* (Decimals compare exactly with decimals of any scale and with int64.) */
 
 /* Equality in the sense of sf_value_cmp() == 0 but without cross-type
  * numeric equality: used for group keys and join keys, where int64 1 and
@@ -68,7 +92,8 @@ int sf_value_same(const sf_value *a, const sf_value *b);
 
 /* Byte encoding of values for keys and row shipping: a type tag, then
  * int64/double as 8 little-endian bytes, date 4, bool 1, string as a LEB128
- * length and the bytes. Equal values (sf_value_same) encode to equal bytes.
+ * length and the bytes, decimal as its scale byte and 16 little-endian
+ * bytes. Equal values (sf_value_same) encode to equal bytes.
  * sf_value_encoded_size() is the exact size; sf_value_encode() writes it and
  * returns it. */
 size_t sf_value_encoded_size(const sf_value *v);

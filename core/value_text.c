@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "core/decimal.h"
+
 size_t sf_value_text_format(const sf_value *v, char *buf)
 {
     switch ((sf_type)v->type) {
@@ -13,6 +15,7 @@ size_t sf_value_text_format(const sf_value *v, char *buf)
     case SF_DOUBLE: return (size_t)sf_fmt_double(v->u.d, buf);
     case SF_DATE: return (size_t)sf_fmt_date(v->u.date, buf);
     case SF_TIMESTAMP: return (size_t)sf_fmt_timestamp(v->u.i, buf);
+    case SF_DECIMAL: return sf_dec_format(sf_decimal_get(v), v->scale, buf);
     default:
         /* NULL and strings are the caller's; an unknown tag (a bug
          * upstream) also gives "", which keeps columns aligned. */
@@ -60,6 +63,18 @@ int sf_value_text_parse(const char *p, size_t n, sf_type t, sf_value *out)
         else
             return -1;
         return 0;
+    case SF_DECIMAL: {
+        /* The scale is the text's own: the digits after its point. */
+        const char *dot = memchr(p, '.', n);
+        size_t scale = 0;
+        while (dot && dot + 1 + scale < p + n && dot[1 + scale] >= '0' && dot[1 + scale] <= '9')
+            scale++;
+        sf_i128 x;
+        if (scale > SF_DEC_MAX_PREC || sf_dec_parse(p, n, SF_DEC_MAX_PREC, (int)scale, &x) != 0)
+            return -1;
+        *out = sf_decimal(x, (int)scale);
+        return 0;
+    }
     case SF_NULL:
         break;
     }

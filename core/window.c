@@ -3,6 +3,7 @@
  * for, and every result stays exact and independent of evaluation order. */
 #include "core/window.h"
 
+#include "core/decimal.h"
 #include "core/error.h"
 #include "core/xsum.h"
 
@@ -14,6 +15,37 @@ static int same_partition(const sf_rows *rows, const sf_job_window *w, size_t a,
             return 0;
     }
     return 1;
+}
+
+/* sum or mean of a decimal column: exact; SF_E_RANGE beyond 38 digits. */
+static int eval_decimal_frame(const sf_rows *rows, const sf_job_window *w, size_t lo, size_t hi,
+                              sf_value *out)
+{
+    sf_dec_acc acc;
+    sf_dec_acc_init(&acc);
+    int64_t n = 0;
+    int scale = 0;
+    for (size_t i = lo; i <= hi; i++) {
+        const sf_value *v = &sf_rows_at(rows, i)[w->column];
+        if (v->type != SF_DECIMAL)
+            continue;
+        sf_dec_acc_add(&acc, sf_decimal_get(v));
+        scale = v->scale;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    sf_i128 sum, mean;
+    if (sf_dec_acc_get(&acc, SF_DEC_MAX_PREC, &sum) != 0)
+        return SF_E_RANGE;
+    if (w->func == SF_AGG_SUM) {
+        *out = sf_decimal(sum, scale);
+        return 0;
+    }
+    if (sf_dec_mean(sum, n, w->dec.scale - scale, w->dec.prec, &mean) != 0)
+        return SF_E_RANGE;
+    *out = sf_decimal(mean, w->dec.scale);
+    return 0;
 }
 
 static int eval_frame(const sf_rows *rows, const sf_job_window *w, size_t lo, size_t hi,
@@ -32,6 +64,8 @@ static int eval_frame(const sf_rows *rows, const sf_job_window *w, size_t lo, si
         }
         return 0;
     }
+    if (w->type == SF_DECIMAL)
+        return eval_decimal_frame(rows, w, lo, hi, out);
     sf_xsum x;
     sf_xsum_init(&x);
     __int128 isum = 0;

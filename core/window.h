@@ -13,8 +13,9 @@
 #include "core/rows.h"
 #include "core/spec.h"
 
-/* Computes window w into column out_col of every row. Returns 0 or
- * SF_E_NOMEM. */
+/* Computes window w into column out_col of every row. Returns 0,
+ * SF_E_NOMEM, or SF_E_RANGE when a decimal sum or mean needs more than 38
+ * digits. Decimal sums are exact (core/decimal.h). */
 int sf_window_eval(sf_rows *rows, const sf_job_window *w, int out_col);
 
 #endif

@@ -57,6 +57,7 @@ static sf_decoder *fast_decoder(const sf_job_input *in)
         fields[c].path = in->columns[c].name;
         fields[c].type = in->columns[c].type;
         fields[c].slot = (int)c;
+        fields[c].dec = in->columns[c].dec;
     }
     sf_decoder *d = sf_decoder_new(SF_DECODER_FAST, fields, in->ncolumns);
     free(fields);

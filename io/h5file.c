@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/value_text.h"
+
 #define H5_DATE_UNITS "days since 1970-01-01"
 #define H5_TIMESTAMP_UNITS "microseconds since 1970-01-01T00:00:00Z"
 
@@ -163,6 +165,7 @@ hid_t sf_h5_type(sf_type type, int nul_bytes, int in_memory)
         if (nul_bytes)
             return H5Tvlen_create(in_memory ? H5T_NATIVE_UCHAR : H5T_STD_U8LE);
         return string_type();
+    case SF_DECIMAL: /* never here: decimals are stored as text columns */
     case SF_NULL:
         return H5Tcopy(in_memory ? H5T_NATIVE_UINT8 : H5T_STD_U8LE);
     }
@@ -355,6 +358,7 @@ static size_t elem_size(sf_type type)
     case SF_STRING:
         return sizeof(size_t);
     case SF_BOOL:
+    case SF_DECIMAL: /* never here: decimals are stored as text columns */
     case SF_NULL:
         break;
     }
@@ -412,6 +416,12 @@ static int column_put_bytes(sf_h5_column *c, const char *p, size_t n)
 
 int sf_h5_column_push(sf_h5_column *c, const sf_value *v)
 {
+    if (c->type == SF_STRING && v->type == SF_DECIMAL) {
+        /* decimals are stored as their exact text (the bytes are copied) */
+        char b[SF_FMT_BUF];
+        sf_value s = sf_string(b, sf_value_text_format(v, b));
+        return sf_h5_column_push(c, &s);
+    }
     int isnull = v->type == SF_NULL;
     if (!isnull && v->type != c->type)
         return SF_E_TYPE;
@@ -442,6 +452,7 @@ int sf_h5_column_push(sf_h5_column *c, const sf_value *v)
             c->nul_bytes = 1;
         break;
     }
+    case SF_DECIMAL: /* never here: decimals are stored as text columns */
     case SF_NULL:
         ((uint8_t *)c->data)[i] = 0;
         break;
@@ -623,8 +634,9 @@ int sf_h5_writer_open(sf_h5_writer **out, const char *path, size_t ncols,
         bad = 1;
     for (size_t c = 0; c < ncols && !bad; c++) {
         w->names[c] = dup_or_null(names[c], &bad);
-        w->types[c] = types[c];
-        sf_h5_column_init(&w->cols[c], types[c]);
+        /* A decimal column is a string column of exact texts ("990.15"). */
+        w->types[c] = types[c] == SF_DECIMAL ? SF_STRING : types[c];
+        sf_h5_column_init(&w->cols[c], w->types[c]);
     }
     if (opt)
         w->opt = *opt;

@@ -336,6 +336,7 @@ static int type_fits(hid_t ft, sf_type t, int *seq)
             return ok;
         }
         return 0;
+    case SF_DECIMAL: /* never here: decimals are stored as text columns */
     case SF_NULL:
         return 1;
     }
@@ -570,6 +571,7 @@ static void convert_column(sf_h5_reader *r, size_t c, size_t k)
                 *v = s ? sf_string(s, strlen(s)) : sf_string("", 0);
             }
             break;
+        case SF_DECIMAL: /* never here: decimals are stored as text columns */
         case SF_NULL:
             *v = sf_null();
             break;

@@ -122,6 +122,7 @@ void sf_manifest_columns_free(sf_manifest_columns *c)
     free(c->names);
     free(c->types);
     free(c->sort_by);
+    free(c->decs);
     memset(c, 0, sizeof *c);
 }
 
@@ -150,13 +151,14 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
         c->nsort = json_array_size(sort);
         c->names = calloc(c->ncols, sizeof *c->names);
         c->types = calloc(c->ncols, sizeof *c->types);
+        c->decs = calloc(c->ncols, sizeof *c->decs);
         c->sort_by = calloc(c->nsort ? c->nsort : 1, sizeof *c->sort_by);
-        ok = c->names && c->types && c->sort_by;
+        ok = c->names && c->types && c->sort_by && c->decs;
     }
     for (size_t i = 0; ok && i < c->ncols; i++) {
         json_t *col = json_array_get(cols, i);
         const char *t = json_string_value(json_object_get(col, "type"));
-        ok = t && sf_type_parse(t, &c->types[i]) == 0;
+        ok = t && sf_type_parse_full(t, &c->types[i], &c->decs[i]) == 0;
         /* A column without a name (NULL) matches no sort column. */
         const char *name = json_string_value(json_object_get(col, "name"));
         if (ok)

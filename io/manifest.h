@@ -69,6 +69,7 @@ typedef struct sf_manifest_columns {
     sf_type *types;
     size_t nsort;
     char **sort_by;
+    sf_dec_type *decs; /* per column: P and S of a decimal, else {0, 0} */
 } sf_manifest_columns;
 
 /* Reads output.columns and output.sort_by from DIR/_MANIFEST.json into *c

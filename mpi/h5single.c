@@ -94,7 +94,8 @@ static int describe_parts(single *S, sf_buf *out)
                 const sf_value *v = value_at(S, p, r, c);
                 if (v->type == SF_NULL)
                     flags[c] |= HAS_NULL;
-                else if (v->type != t->types[c])
+                else if (v->type != t->types[c] &&
+                         !(v->type == SF_DECIMAL && t->types[c] == SF_STRING))
                     return sf_error_set(&S->err, SF_E_TYPE,
                                         "%s: partition '%s', row %zu, column '%s': a %s value "
                                         "in a %s column",

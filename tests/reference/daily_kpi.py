@@ -14,8 +14,11 @@ UTF-8 BOM at the start of the file skipped):
   and Infinity included) -> "invalid JSON"; not an object -> "not an object";
   a field of the wrong type -> "type mismatch" (an integer outside int64 read
   as an int64 too); a number read as a double becomes the nearest double, one
-  beyond the double range -> "double overflow". Numbers in fields the job
-  does not read are never converted, so they never reject a line. revenue = props.price for purchases, else 0.0;
+  beyond the double range -> "double overflow"; props.price is a decimal(18,2):
+  read exactly from the number text (Python's decimal module), rounded half
+  to even to 2 places, more than 18 digits -> "type mismatch"; there is no
+  negative zero. Numbers in fields the job does not read are never
+  converted, so they never reject a line. revenue = props.price for purchases, else 0;
   rows with revenue < 0 are filtered; then inner joins on items (item_id) and
   users (user_id); then group by (date, country, category) and a 7-row
   rolling revenue sum per (country, category) ordered by date.
@@ -24,8 +27,8 @@ Output: DIR/date=YYYY-MM-DD/part-00000.csv per date.
 
 import argparse
 import csv
+import decimal
 import json
-import math
 import os
 import sys
 
@@ -67,17 +70,26 @@ def _int64(v):
     return v
 
 
-def _double(v):
+PRICE_PLACES = decimal.Decimal("0.01")
+PRICE_LIMIT = decimal.Decimal(10) ** 16  # decimal(18,2): |v| < 10^(18-2)
+# Wide enough that sums of decimal(18,2) values are exact.
+EXACT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
+
+
+def _decimal_18_2(v):
+    """A JSON number (its text: an int, a _Big or a Decimal) as decimal(18,2)."""
     if v is None:
         return None
-    if isinstance(v, _Big):
-        v = float(v.text)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, bool) or not isinstance(v, (int, _Big, decimal.Decimal)):
         raise Reject("type mismatch")
-    v = float(v)
-    if math.isinf(v):  # JSON has no infinity: the literal overflowed
-        raise Reject("double overflow")
-    return v
+    d = decimal.Decimal(v.text) if isinstance(v, _Big) else decimal.Decimal(v)
+    try:
+        q = d.quantize(PRICE_PLACES, context=EXACT)
+    except decimal.InvalidOperation:  # more digits than the context holds
+        raise Reject("type mismatch")
+    if abs(q) >= PRICE_LIMIT:
+        raise Reject("type mismatch")
+    return abs(q) if q == 0 else q
 
 
 def _string(v):
@@ -95,7 +107,8 @@ def decode_event(line):
     except UnicodeDecodeError:
         raise Reject("invalid UTF-8")
     try:
-        doc = json.loads(text, parse_int=_parse_int, parse_constant=_no_constants)
+        doc = json.loads(text, parse_int=_parse_int, parse_float=decimal.Decimal,
+                         parse_constant=_no_constants)
     except ValueError:
         raise Reject("invalid JSON")
     except RecursionError:
@@ -109,7 +122,7 @@ def decode_event(line):
         _int64(doc.get("item_id")),
         _string(doc.get("event_type")),
         _int64(doc.get("ts")),
-        _double(price),
+        _decimal_18_2(price),
     )
 
 
@@ -194,6 +207,8 @@ def csv_field(v):
         return str(v)
     if isinstance(v, float):
         return repr(v)
+    if isinstance(v, decimal.Decimal):  # decimal(38,2): exactly 2 places
+        return format(v.quantize(PRICE_PLACES, context=EXACT), "f")
     s = str(v)
     if s == "" or any(c in s for c in ',"\r\n'):
         return '"' + s.replace('"', '""') + '"'
@@ -232,7 +247,7 @@ def run(events_path, users_path, items_path):
             counts["rejected_by_reason"][reason] = counts["rejected_by_reason"].get(reason, 0) + 1
             continue
         is_purchase = event_type == "purchase"
-        revenue = price if (is_purchase and price is not None) else 0.0
+        revenue = price if (is_purchase and price is not None) else decimal.Decimal(0)
         if not revenue >= 0:
             counts["rows_filtered"] += 1
             continue
@@ -263,7 +278,7 @@ def run(events_path, users_path, items_path):
             "category": category,
             "events_total": g["events"],
             "purchases": g["purchases"],
-            "revenue": math.fsum(g["revenue"]),
+            "revenue": sum(g["revenue"], decimal.Decimal(0)),
             "unique_users": len(g["users"]),
         })
 
@@ -278,7 +293,7 @@ def run(events_path, users_path, items_path):
         part.sort(key=full_key)
         for i, r in enumerate(part):
             lo = max(0, i - (WINDOW_ROWS - 1))
-            r["revenue_7d"] = math.fsum(p["revenue"] for p in part[lo:i + 1])
+            r["revenue_7d"] = sum((p["revenue"] for p in part[lo:i + 1]), decimal.Decimal(0))
 
     counts["groups"] = len(groups)
     counts["output_rows"] = len(rows)
@@ -309,6 +324,7 @@ def main(argv):
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--counts", help="write the accounting counts as JSON here")
     args = ap.parse_args(argv)
+    decimal.setcontext(EXACT)
     rows, counts = run(args.events, args.users, args.items)
     write_output(rows, args.out)
     if args.counts:

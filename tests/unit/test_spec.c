@@ -382,7 +382,7 @@ static void test_unknown_type_name(void **state)
     p.inputs = "{\"ev\": {\"role\": \"fact\", \"path\": \"e\", \"columns\": {\"uid\": "
                "\"integer\"}}}";
     expect_error(&p, "t.json: inputs.ev.columns.uid: type must be one of string, int64, "
-                     "double, bool, date, timestamp; got integer");
+                     "double, bool, date, timestamp, decimal(P,S) (1 <= P <= 38, 0 <= S <= P); got integer");
 }
 
 static void test_two_fact_inputs(void **state)

@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""decimal_test.py - MPI tests of decimal(P,S) against Python's decimal module.
+
+The reference here is independent of the engine: it reads the same JSON
+Lines with json.loads(parse_float=decimal.Decimal), rounds with
+ROUND_HALF_EVEN and sums in a 100-digit context, so every figure is exact.
+
+  decimal_test.py COMMON exact --np N [--decoder fast|jansson]
+      A job with a decimal(12,2) column read from number text of many
+      shapes (more places than 2, exponents, ties, integers, negatives,
+      nulls, values beyond 12 digits that must be rejected), a derived
+      product, sum, mean (decimal(38,6)), min, max and two rolling
+      windows. Output files must equal the reference byte for byte and the
+      manifest must count the rejected lines as type mismatches.
+  decimal_test.py COMMON overflow --np N
+      A group whose partial sums pass 2^127 but whose total fits gives the
+      exact total; a group whose total passes 38 digits fails the run with
+      a message naming the group, and nothing is committed.
+
+COMMON: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --work DIR
+Exit status 0 = pass, 1 = fail.
+"""
+
+import argparse
+import decimal
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+TIMEOUT = 120
+D = decimal.Decimal
+EXACT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
+HEADER = ["day", "n", "total", "avg", "lo", "hi", "gross", "roll", "roll_avg"]
+
+
+class Failure(Exception):
+    pass
+
+
+def quantize(v, places):
+    q = v.quantize(D(10) ** -places, context=EXACT)
+    return abs(q) if q == 0 else q
+
+
+def text(v, places):
+    return "" if v is None else format(quantize(v, places), "f")
+
+
+# ---- data ---------------------------------------------------------------
+
+def amount_texts(rng):
+    """Number texts of every shape JSON allows."""
+    shapes = [
+        lambda: "%d.%03d" % (rng.randint(0, 999), rng.randint(0, 999)),
+        lambda: "-%d.%02d5" % (rng.randint(0, 99), rng.randint(0, 99)),  # ties
+        lambda: "%d" % rng.randint(-50, 5000),
+        lambda: "%de-%d" % (rng.randint(1, 99999), rng.randint(1, 5)),
+        lambda: "%d.%dE+%d" % (rng.randint(1, 9), rng.randint(0, 9), rng.randint(0, 6)),
+        lambda: rng.choice(["0.125", "2.675", "-1.005", "0.005", "1e-2", "-0.5", "0", "-0",
+                            "9999999999.99", "-9999999999.994", "0.30000000000000004"]),
+        lambda: "%d.%d" % (rng.randint(1, 9), rng.randint(0, 10 ** 30)),  # long fractions
+    ]
+    return rng.choice(shapes)()
+
+
+def make_events(path, seed):
+    rng = random.Random(seed)
+    lines = []
+    for i in range(600):
+        r = rng.random()
+        if r < 0.03:
+            amount = rng.choice(["12345678901.5", "1e10", "-99999999999", "1e400"])  # too wide
+        elif r < 0.07:
+            amount = "null"
+        elif r < 0.09:
+            amount = None  # missing
+        else:
+            amount = amount_texts(rng)
+        fields = ['"k": "g%d"' % rng.randint(0, 4), '"day": %d' % rng.randint(1, 8),
+                  '"qty": %d' % rng.randint(1, 6)]
+        if amount is not None:
+            fields.append('"amount": ' + amount)
+        rng.shuffle(fields)
+        lines.append("{" + ", ".join(fields) + "}")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+JOB = {
+    "name": "decimal_exact",
+    "inputs": {"ev": {"role": "fact", "format": "jsonl", "path": "events.jsonl",
+                      "columns": {"k": "string", "day": "int64", "qty": "int64",
+                                  "amount": "decimal(12,2)"}}},
+    "steps": [{"derive": "line_total", "expr": "amount * qty"},
+              {"filter": "qty < 6"}],
+    "group_by": ["k", "day"],
+    "aggregates": {"n": "count()", "total": "sum(amount)", "avg": "mean(amount)",
+                   "lo": "min(amount)", "hi": "max(line_total)", "gross": "sum(line_total)"},
+    "windows": {
+        "roll": {"function": "sum", "column": "total", "preceding": 2,
+                 "partition_by": ["k"], "order_by": "day"},
+        "roll_avg": {"function": "mean", "column": "gross", "preceding": 2,
+                     "partition_by": ["k"], "order_by": "day"}},
+    "output": {"path": "out", "format": "csv", "partition_by": ["k"], "columns": HEADER,
+               "sort_by": ["day"]},
+}
+
+
+# ---- the reference --------------------------------------------------------
+
+def reference(events_path, out_dir):
+    """Writes the expected output files; returns the number of rejected lines."""
+    rejected = 0
+    groups = {}
+    with open(events_path, encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line, parse_float=D)
+            amount = doc.get("amount")
+            if amount is not None:
+                try:
+                    q = quantize(D(amount), 2)
+                except decimal.InvalidOperation:  # beyond 100 digits
+                    q = None
+                if q is None or abs(q) >= D(10) ** 10:  # decimal(12,2)
+                    rejected += 1
+                    continue
+                amount = q
+            if not doc["qty"] < 6:
+                continue
+            g = groups.setdefault((doc["k"], doc["day"]), {"n": 0, "vals": [], "totals": []})
+            g["n"] += 1
+            if amount is not None:
+                g["vals"].append(amount)
+                g["totals"].append(amount * doc["qty"])
+    rows = {}
+    for (k, day), g in groups.items():
+        vals, totals = g["vals"], g["totals"]
+        total = sum(vals, D(0)) if vals else None
+        rows.setdefault(k, []).append({
+            "day": day, "n": g["n"], "total": total,
+            # mean(decimal(12,2)) is decimal(38,6); the window means below
+            # are over decimal(38,2) sums, so they keep 2 places.
+            "avg": (EXACT.divide(total, len(vals))) if vals else None,
+            "lo": min(vals) if vals else None,
+            "hi": max(totals) if totals else None,
+            "gross": sum(totals, D(0)) if totals else None,
+        })
+    for k, part in rows.items():
+        part.sort(key=lambda r: r["day"])
+        for i, r in enumerate(part):
+            frame = part[max(0, i - 2):i + 1]
+            totals = [p["total"] for p in frame if p["total"] is not None]
+            gross = [p["gross"] for p in frame if p["gross"] is not None]
+            r["roll"] = sum(totals, D(0)) if totals else None
+            r["roll_avg"] = EXACT.divide(sum(gross, D(0)), len(gross)) if gross else None
+        d = os.path.join(out_dir, "k=" + k)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "part-00000.csv"), "w", encoding="utf-8", newline="") as f:
+            f.write(",".join(HEADER) + "\n")
+            for r in part:
+                f.write(",".join([str(r["day"]), str(r["n"]), text(r["total"], 2),
+                                  text(r["avg"], 6), text(r["lo"], 2), text(r["hi"], 2),
+                                  text(r["gross"], 2), text(r["roll"], 2),
+                                  text(r["roll_avg"], 2)]) + "\n")
+    return rejected
+
+
+# ---- running --------------------------------------------------------------
+
+def run(args, np, sub, expect_ok=True):
+    cmd = [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
+    p = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT)
+    if expect_ok and p.returncode != 0:
+        raise Failure("exit %d: %s\n%s" % (p.returncode, " ".join(cmd),
+                                           p.stderr.decode("utf-8", "replace")[-3000:]))
+    return p
+
+
+def data_files(root):
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d[0] not in "_."]
+        found += [os.path.relpath(os.path.join(dirpath, f), root)
+                  for f in filenames if f[0] not in "_."]
+    return sorted(found)
+
+
+def compare_dirs(got_dir, want_dir):
+    want, got = data_files(want_dir), data_files(got_dir)
+    if not want:
+        raise Failure("the reference wrote nothing: the test would prove nothing")
+    if want != got:
+        raise Failure("files differ: got %s, want %s" % (got, want))
+    for f in want:
+        with open(os.path.join(got_dir, f), "rb") as a, open(os.path.join(want_dir, f), "rb") as b:
+            ga, wb = a.read().split(b"\n"), b.read().split(b"\n")
+        for i in range(max(len(ga), len(wb))):
+            gl = ga[i] if i < len(ga) else None
+            wl = wb[i] if i < len(wb) else None
+            if gl != wl:
+                raise Failure("%s line %d:\n  got:  %r\n  want: %r" % (f, i + 1, gl, wl))
+
+
+def write_job(path, job):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(job, f, indent=1)
+
+
+def cmd_exact(args):
+    work = os.path.join(args.work, "exact.n%d.%s" % (args.np, args.decoder))
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    events = os.path.join(work, "events.jsonl")
+    make_events(events, 17)
+    want_dir = os.path.join(work, "want")
+    rejected = reference(events, want_dir)
+    if rejected == 0:
+        raise Failure("the data has no line beyond decimal(12,2): the test would prove less")
+    job = json.loads(json.dumps(JOB))
+    job["inputs"]["ev"]["path"] = events
+    job_path = os.path.join(work, "job.json")
+    write_job(job_path, job)
+    out = os.path.join(work, "out")
+    run(args, args.np, ["run", job_path, "--output", out, "--decoder", args.decoder])
+    compare_dirs(out, want_dir)
+    with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as f:
+        m = json.load(f)
+    by_reason = m["counts"]["rejected_by_reason"]
+    if by_reason.get("type mismatch") != rejected or m["counts"]["rows_rejected"] != rejected:
+        raise Failure("manifest rejects %s, want %d type mismatches" % (by_reason, rejected))
+    types = {c["name"]: c["type"] for c in m["output"]["columns"]}
+    want_types = {"total": "decimal(38,2)", "avg": "decimal(38,6)", "lo": "decimal(12,2)",
+                  "hi": "decimal(31,2)", "roll_avg": "decimal(38,2)"}
+    for name, t in want_types.items():
+        if types.get(name) != t:
+            raise Failure("manifest type of %s is %s, want %s" % (name, types.get(name), t))
+    print("exact: np %d, %s decoder: output equals the decimal-module reference, %d rejected"
+          % (args.np, args.decoder, rejected))
+
+
+def cmd_overflow(args):
+    work = os.path.join(args.work, "overflow.n%d" % args.np)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    big = "9" * 37
+    # g0: +big twenty times, then -big twenty times, then 7: partial sums
+    # pass 2^127 on one rank, the total is 7 on every rank count.
+    cancel = ['{"k": "g0", "v": %s}' % big] * 20 + ['{"k": "g0", "v": -%s}' % big] * 20
+    cancel.append('{"k": "g0", "v": 7}')
+    over = ['{"k": "g1", "v": %s}' % big] * 11  # 11 * (10^37 - 1) > 10^38 - 1
+    job = {"name": "decimal_overflow",
+           "inputs": {"ev": {"role": "fact", "format": "jsonl", "path": "",
+                             "columns": {"k": "string", "v": "decimal(37,0)"}}},
+           "group_by": ["k"], "aggregates": {"total": "sum(v)", "rows": "count()"},
+           "output": {"path": "out", "format": "csv", "columns": ["k", "total", "rows"],
+                      "sort_by": ["k"]}}
+    for name, lines, ok in (("cancel", cancel, True), ("over", cancel + over, False)):
+        events = os.path.join(work, name + ".jsonl")
+        with open(events, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        job["inputs"]["ev"]["path"] = events
+        job_path = os.path.join(work, name + ".json")
+        write_job(job_path, job)
+        out = os.path.join(work, "out_" + name)
+        p = run(args, args.np, ["run", job_path, "--output", out], expect_ok=ok)
+        if ok:
+            files = data_files(out)
+            body = b"".join(open(os.path.join(out, f), "rb").read() for f in files)
+            if body != b"k,total,rows\ng0,7,41\n":
+                raise Failure("cancelling sums gave %r" % body)
+            continue
+        err = p.stderr.decode("utf-8", "replace")
+        want = "aggregate 'total': the decimal sum of group (k=g1) needs more than 38 digits"
+        if p.returncode == 0 or want not in err:
+            raise Failure("overflow run: exit %d, stderr lacks %r:\n%s" % (p.returncode, want,
+                                                                          err[-2000:]))
+        if os.path.isdir(out) and (os.path.exists(os.path.join(out, "_SUCCESS")) or
+                                   data_files(out)):
+            raise Failure("a failed run left output in %s" % out)
+    print("overflow: np %d: exact total through 2^127, overflow names the group" % args.np)
+
+
+def main(argv):
+    decimal.setcontext(EXACT)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shardflow", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--np-flag", default="-n")
+    ap.add_argument("--work", required=True)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("exact")
+    e.add_argument("--np", type=int, default=1)
+    e.add_argument("--decoder", default="fast", choices=["fast", "jansson"])
+    o = sub.add_parser("overflow")
+    o.add_argument("--np", type=int, default=1)
+    args = ap.parse_args(argv)
+    try:
+        (cmd_exact if args.cmd == "exact" else cmd_overflow)(args)
+    except Failure as f:
+        print("FAIL: %s" % f)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
