@@ -39,7 +39,17 @@ const char *sf_run_write_mode_text(const sf_run_opts *o)
 sf_job_overrides sf_run_overrides(const sf_run_opts *o)
 {
     sf_job_overrides ov = {o->input_names, o->input_paths, (size_t)o->ninputs, o->output,
-                           o->format,      o->layout,      o->compression};
+                           o->format,      o->layout,      o->compression, NULL};
+    /* Paths in the spec are relative to the spec file's directory. One job
+     * per process: the directory lives in static storage. */
+    static char dir[4096];
+    const char *slash = o->job_path ? strrchr(o->job_path, '/') : NULL;
+    if (slash && (size_t)(slash - o->job_path) < sizeof dir) {
+        size_t n = slash == o->job_path ? 1 : (size_t)(slash - o->job_path);
+        memcpy(dir, o->job_path, n);
+        dir[n] = '\0';
+        ov.spec_dir = dir;
+    }
     return ov;
 }
 

@@ -81,11 +81,23 @@ static void offer_key(sf_run *R, const sf_value *row, uint64_t nrows)
     sf_buf_free(&text);
 }
 
+/* "having" on a result row (group keys and aggregates filled): kept when
+ * true; false and NULL drop it, as SQL's HAVING does. */
+static int keep_having(const sf_job *job, const sf_value *row, sf_arena *scratch)
+{
+    sf_value v = sf_expr_eval(job->having, row, scratch);
+    sf_arena_reset(scratch);
+    return v.type == SF_BOOL && v.u.b;
+}
+
 /* Final rows of this rank's groups: group key values, aggregates, NULL
- * window columns. */
+ * window columns; a row "having" rejects is dropped here, before windows,
+ * sort and limit. */
 int sf_run_reduce(sf_run *R)
 {
     const sf_job *job = R->job;
+    sf_arena scratch; /* strings "having" makes, reset after each row */
+    sf_arena_init(&scratch, 0);
     sf_rows_init(&R->rows, job->nresult);
     R->part_groups = calloc((size_t)R->nparts, sizeof *R->part_groups);
     R->part_rows = calloc((size_t)R->nparts, sizeof *R->part_rows);
@@ -118,7 +130,12 @@ int sf_run_reduce(sf_run *R)
         R->part_rows[part] += nrows;
         if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)
             offer_key(R, row, nrows);
+        if (job->having && !keep_having(job, row, &scratch)) {
+            R->rows.n--; /* the row just appended */
+            R->having_dropped++;
+        }
     }
+    sf_arena_free(&scratch);
     if (rc)
         sf_error_set(&R->err, rc, "out of memory building result rows");
     return rc;

@@ -121,6 +121,26 @@ static const char *get_string(loader *L, json_t *obj, const char *key, const cha
     return json_string_value(v);
 }
 
+/* A path written in the spec, resolved against the spec file's directory
+ * (ov->spec_dir) when it is relative: a new string in the job's arena, or
+ * NULL when out of memory. */
+static char *spec_path(loader *L, const sf_job_overrides *ov, const char *path)
+{
+    const char *dir = ov && ov->spec_dir ? ov->spec_dir : "";
+    if (path[0] == '/' || !dir[0] || strcmp(dir, ".") == 0)
+        return ldup(L, path);
+    size_t nd = strlen(dir), np = strlen(path);
+    char *out = lalloc(L, nd + np + 2);
+    if (!out)
+        return NULL;
+    memcpy(out, dir, nd);
+    size_t k = nd;
+    if (dir[nd - 1] != '/')
+        out[k++] = '/';
+    memcpy(out + k, path, np + 1);
+    return out;
+}
+
 /* ---- slots ---- */
 
 static int slot_find(const sf_job *job, const char *name)
@@ -327,13 +347,18 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
     const char *path = get_string(L, spec, "path", field, 0, &rc);
     if (rc)
         return rc;
+    int given = 0; /* by --input: as given, not relative to the spec */
     for (size_t i = 0; ov && i < ov->ninputs; i++) {
-        if (strcmp(ov->input_names[i], name) == 0)
+        if (strcmp(ov->input_names[i], name) == 0) {
             path = ov->input_paths[i];
+            given = 1;
+        }
     }
     if (!path)
         return fail(L, field, "no path: give \"path\" in the spec or --input %s=PATH", name, NULL);
-    in->path = ldup(L, path);
+    in->path = given ? ldup(L, path) : spec_path(L, ov, path);
+    if (!in->path)
+        return nomem(L);
 
     json_t *cols = json_object_get(spec, "columns");
     char cfield[340];
@@ -784,10 +809,119 @@ static int contains(const int *a, size_t n, int x)
     return 0;
 }
 
+/* "sort_by": result column names, each optionally followed by " desc" or
+ * " asc" ("revenue desc"); a name may not be listed twice. */
+static int load_sort_by(loader *L, json_t *arr, sf_job_output *o)
+{
+    const char *field = "output.sort_by";
+    if (!json_is_array(arr))
+        return fail(L, field, "must be an array of result column names, each optionally "
+                    "followed by \" desc\" or \" asc\"", NULL, NULL);
+    size_t n = json_array_size(arr);
+    o->sort_by = lalloc(L, (n ? n : 1) * sizeof(int));
+    o->sort_desc = lalloc(L, n ? n : 1);
+    if (!o->sort_by || !o->sort_desc)
+        return nomem(L);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_string(v))
+            return fail(L, field, "must be an array of result column names, each optionally "
+                        "followed by \" desc\" or \" asc\"", NULL, NULL);
+        const char *text = json_string_value(v);
+        char name[256];
+        size_t len = strlen(text);
+        int desc = 0;
+        const char *sp = strrchr(text, ' ');
+        if (sp && (strcmp(sp + 1, "desc") == 0 || strcmp(sp + 1, "asc") == 0)) {
+            desc = sp[1] == 'd';
+            len = (size_t)(sp - text);
+            while (len > 0 && text[len - 1] == ' ')
+                len--;
+        }
+        if (len >= sizeof name)
+            return fail(L, field, "unknown result column '%.200s'", text, NULL);
+        memcpy(name, text, len);
+        name[len] = '\0';
+        int idx = sf_job_result_index(&L->impl->job, name);
+        if (idx < 0 && sp && !desc && strcmp(sp + 1, "asc") != 0)
+            return fail(L, field, "unknown result column '%s' (a direction is \" desc\" or "
+                        "\" asc\" after the name, e.g. \"revenue desc\")", text, NULL);
+        if (idx < 0)
+            return fail(L, field, "unknown result column '%s'", name, NULL);
+        for (size_t j = 0; j < i; j++) {
+            if (o->sort_by[j] == idx)
+                return fail(L, field, "'%s' is listed twice", name, NULL);
+        }
+        o->sort_by[i] = idx;
+        o->sort_desc[i] = (unsigned char)desc;
+    }
+    o->nsort = n;
+    return 0;
+}
+
+/* "limit": N >= 0 rows of the sorted result; absent: -1 (every row). */
+static int load_limit(loader *L, json_t *out, sf_job_output *o)
+{
+    json_t *lim = json_object_get(out, "limit");
+    o->limit = -1;
+    if (!lim)
+        return 0;
+    if (!json_is_integer(lim) || json_integer_value(lim) < 0)
+        return fail(L, "output.limit", "must be an integer >= 0 (the number of rows kept, in "
+                    "sort_by order)", NULL, NULL);
+    o->limit = (int64_t)json_integer_value(lim);
+    return 0;
+}
+
+/* Columns a "having" expression may read: group keys and aggregates (not
+ * windows, which are computed after it); the slot is the result index. */
+static int resolve_having(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
+{
+    const sf_job *job = ctx;
+    for (size_t i = 0; i < job->ngroup + job->naggs; i++) {
+        if (strlen(job->result_names[i]) == len && memcmp(job->result_names[i], name, len) == 0) {
+            *slot = (int)i;
+            *type = job->result_types[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Top-level "having": a bool expression over group keys and aggregates,
+ * applied to the result rows before windows, sort and limit. */
+static int load_having(loader *L, json_t *root)
+{
+    sf_job *job = &L->impl->job;
+    json_t *h = json_object_get(root, "having");
+    if (!h)
+        return 0;
+    if (!json_is_string(h))
+        return fail(L, "having", "must be an expression string over group keys and "
+                    "aggregates, e.g. \"revenue > 100\"", NULL, NULL);
+    sf_expr_columns cols = {resolve_having, job};
+    sf_error e;
+    sf_error_clear(&e);
+    job->having = sf_expr_parse(json_string_value(h), &cols, 0, &e);
+    if (!job->having) {
+        if (e.code == SF_E_NOMEM)
+            return nomem(L);
+        sf_error_set(L->err, SF_E_SPEC, "%s: having: %s", L->source, e.msg);
+        L->err->line = e.line;
+        L->err->column = e.column;
+        return SF_E_SPEC;
+    }
+    sf_type t = sf_expr_type(job->having);
+    if (t != SF_BOOL && t != SF_NULL)
+        return fail(L, "having", "must be a bool expression, this one is %s", sf_type_name(t),
+                    NULL);
+    return 0;
+}
+
 static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
 {
     static const char *const fields[] = {"path",    "format",  "layout", "compression",
-                                         "partition_by", "columns", "sort_by", NULL};
+                                         "partition_by", "columns", "sort_by", "limit", NULL};
     sf_job *job = &L->impl->job;
     sf_job_output *o = &job->output;
     json_t *out = json_object_get(root, "output");
@@ -799,6 +933,8 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
     const char *path = get_string(L, out, "path", "output", 0, &rc);
     if (rc)
         return rc;
+    if (!(ov && ov->output) && path && *path)
+        path = spec_path(L, ov, path);
     if (ov && ov->output)
         path = ov->output;
     if (!path || !*path)
@@ -874,26 +1010,26 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
     }
     json_t *sb = json_object_get(out, "sort_by");
     if (sb) {
-        if ((rc = load_name_list(L, sb, "output.sort_by", &o->sort_by, &o->nsort,
-                                 sf_job_result_index, "result column")) != 0)
+        if ((rc = load_sort_by(L, sb, o)) != 0)
             return rc;
     } else {
         o->sort_by = lalloc(L, (job->ngroup ? job->ngroup : 1) * sizeof(int));
-        if (!o->sort_by)
+        o->sort_desc = lalloc(L, job->ngroup ? job->ngroup : 1);
+        if (!o->sort_by || !o->sort_desc)
             return nomem(L);
         for (size_t i = 0; i < job->ngroup; i++) {
             if (!contains(o->partition_by, o->npartition, (int)i))
                 o->sort_by[o->nsort++] = (int)i;
         }
     }
-    return 0;
+    return load_limit(L, out, o);
 }
 
 int sf_job_load(const char *text, size_t len, const char *source, const sf_job_overrides *ov,
                 sf_job **out, sf_error *err)
 {
     static const char *const fields[] = {"name", "description", "inputs", "steps", "group_by",
-                                         "aggregates", "windows", "output", NULL};
+                                         "aggregates", "windows", "output", "having", NULL};
     sf_error_clear(err);
     *out = NULL;
     job_impl *impl = calloc(1, sizeof *impl);
@@ -931,6 +1067,8 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
             rc = load_aggregates(&L, root);
         if (rc == 0)
             rc = load_output(&L, root, ov);
+        if (rc == 0)
+            rc = load_having(&L, root);
     }
     json_decref(root);
     if (rc != 0) {
@@ -949,6 +1087,7 @@ void sf_job_free(sf_job *job)
         sf_expr_free(job->steps[i].expr);
     for (size_t i = 0; i < job->naggs; i++)
         sf_expr_free(job->aggs[i].expr);
+    sf_expr_free(job->having);
     job_impl *impl = (job_impl *)job;
     sf_arena_free(&impl->arena);
     free(impl);

@@ -12,6 +12,7 @@
 #define SF_SPEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/expr.h"
@@ -90,6 +91,10 @@ typedef struct sf_job_output {
     size_t ncolumns;
     int *sort_by;        /* result columns rows are sorted by within a file */
     size_t nsort;
+    unsigned char *sort_desc; /* per sort_by entry: 1 for "NAME desc", else 0 */
+    int64_t limit;       /* "limit": keep the first N rows of the sorted result
+                          * (sort_by, then every result column ascending), over
+                          * the whole output, not per partition; -1: no limit */
 } sf_job_output;
 
 typedef struct sf_job {
@@ -119,6 +124,11 @@ typedef struct sf_job {
     size_t nwindows;
 
     sf_job_output output;
+
+    /* "having": a bool expression over the result row (slots are result
+     * column indexes; group keys and aggregates only); a result row is kept
+     * when it is true. NULL when the spec has none. Owned by the job. */
+    sf_expr *having;
 } sf_job;
 
 typedef struct sf_job_overrides {
@@ -129,6 +139,10 @@ typedef struct sf_job_overrides {
     const char *format; /* --format, --layout, --compression, or NULL */
     const char *layout;
     const char *compression;
+    const char *spec_dir; /* relative paths in the spec ("path" of inputs and
+                           * the output) resolve against this directory (the
+                           * spec file's); NULL or "": as written. Paths given
+                           * by --input / --output are used as given. */
 } sf_job_overrides;
 
 /* Parses and compiles the spec text (len bytes; source names it in

@@ -372,7 +372,7 @@ static void test_unknown_top_level_field(void **state)
     (void)state;
     expect_text_error("{\"nmae\": \"x\"}", NULL, SF_E_SPEC,
                       "t.json: (top level): unknown field 'nmae' (expected one of: name, "
-                      "description, inputs, steps, group_by, aggregates, windows, output)");
+                      "description, inputs, steps, group_by, aggregates, windows, output, having)");
 }
 
 static void test_unknown_type_name(void **state)
@@ -827,9 +827,177 @@ static void test_explode_on_a_dimension_input_is_refused(void **state)
                      "only");
 }
 
+/* ---- output shaping: sort directions, limit, having; spec-relative paths ---- */
+
+static void test_sort_by_entries_take_desc_and_asc(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.aggs = "{\"n\": \"count()\", \"revenue\": \"sum(price)\"}";
+    p.output = "{\"path\": \"out\", \"sort_by\": [\"revenue desc\", \"uid asc\"], "
+               "\"limit\": 10}";
+    sf_job *job = load_parts(&p, NULL);
+    const sf_job_output *o = &job->output;
+    assert_int_equal(o->nsort, 2);
+    assert_int_equal(o->sort_by[0], 2);
+    assert_int_equal(o->sort_desc[0], 1);
+    assert_int_equal(o->sort_by[1], 0);
+    assert_int_equal(o->sort_desc[1], 0);
+    assert_int_equal(o->limit, 10);
+    sf_job_free(job);
+}
+
+static void test_default_sort_is_ascending_without_limit(void **state)
+{
+    (void)state;
+    parts p = {0};
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->output.nsort, 1);
+    assert_int_equal(job->output.sort_desc[0], 0);
+    assert_int_equal(job->output.limit, -1);
+    assert_null(job->having);
+    sf_job_free(job);
+}
+
+static void test_sort_by_with_an_unknown_direction_says_how(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.output = "{\"path\": \"out\", \"sort_by\": [\"n descending\"]}";
+    expect_error(&p, "t.json: output.sort_by: unknown result column 'n descending' (a "
+                 "direction is \" desc\" or \" asc\" after the name, e.g. \"revenue desc\")");
+    p.output = "{\"path\": \"out\", \"sort_by\": [\"nope desc\"]}";
+    expect_error(&p, "t.json: output.sort_by: unknown result column 'nope'");
+    p.output = "{\"path\": \"out\", \"sort_by\": [\"n desc\", \"n\"]}";
+    expect_error(&p, "t.json: output.sort_by: 'n' is listed twice");
+}
+
+static void test_limit_must_be_a_count(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.output = "{\"path\": \"out\", \"limit\": -1}";
+    expect_error(&p, "t.json: output.limit: must be an integer >= 0 (the number of rows "
+                 "kept, in sort_by order)");
+    p.output = "{\"path\": \"out\", \"limit\": \"10\"}";
+    expect_error(&p, "t.json: output.limit: must be an integer >= 0 (the number of rows "
+                 "kept, in sort_by order)");
+    p.output = "{\"path\": \"out\", \"limit\": 0}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->output.limit, 0);
+    sf_job_free(job);
+}
+
+static char *with_having(const parts *p, const char *having)
+{
+    char *text = build(p);
+    size_t n = strlen(text) + strlen(having) + 32;
+    char *out = malloc(n);
+    assert_non_null(out);
+    /* build() ends with the output object and the closing brace. */
+    text[strlen(text) - 1] = '\0';
+    snprintf(out, n, "%s, \"having\": %s}", text, having);
+    free(text);
+    return out;
+}
+
+static void test_having_reads_group_keys_and_aggregates(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.aggs = "{\"n\": \"count()\", \"revenue\": \"sum(price)\"}";
+    char *text = with_having(&p, "\"n >= 2 && revenue > 10.5 && uid != 7\"");
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", NULL, &job, &err), 0);
+    assert_non_null(job->having);
+    assert_int_equal(sf_expr_type(job->having), SF_BOOL);
+    /* Slots are result columns: uid, n, revenue. */
+    sf_value row[3] = {sf_int(1), sf_int(3), sf_double(11.0)};
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    sf_value v = sf_expr_eval(job->having, row, &scratch);
+    assert_int_equal(v.type, SF_BOOL);
+    assert_int_equal(v.u.b, 1);
+    row[1] = sf_int(1);
+    v = sf_expr_eval(job->having, row, &scratch);
+    assert_int_equal(v.u.b, 0);
+    sf_arena_free(&scratch);
+    sf_job_free(job);
+    free(text);
+}
+
+static void test_having_errors_name_the_place(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.aggs = "{\"n\": \"count()\"}";
+    char *text = with_having(&p, "\"n > 1 && price > 2\"");
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: having: unknown column 'price' at 1:10");
+    free(text);
+    text = with_having(&p, "\"n + 1\"");
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: having: must be a bool expression, this "
+                      "one is int64");
+    free(text);
+    text = with_having(&p, "3");
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: having: must be an expression string "
+                      "over group keys and aggregates, e.g. \"revenue > 100\"");
+    free(text);
+    /* A window is computed after having: it is not visible there. */
+    p.aggs = "{\"n\": \"count()\"}";
+    p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"preceding\": 1, "
+                "\"order_by\": \"uid\"}}";
+    text = with_having(&p, "\"w > 1\"");
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: having: unknown column 'w' at 1:1");
+    free(text);
+}
+
+static void test_relative_spec_paths_resolve_against_the_spec_dir(void **state)
+{
+    (void)state;
+    const char *text = "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"../data/e.jsonl\", "
+                       "\"columns\": {\"a\": \"int64\"}}, \"d\": {\"role\": \"dimension\", "
+                       "\"path\": \"/abs/d.jsonl\", \"key\": \"a\", \"columns\": {\"a\": "
+                       "\"int64\", \"b\": \"string\"}}}, \"group_by\": [\"a\"], "
+                       "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"out/x\"}}";
+    sf_job_overrides ov = {.spec_dir = "jobs"};
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(text, strlen(text), "jobs/t.json", &ov, &job, &err), 0);
+    assert_string_equal(job->inputs[0].path, "jobs/../data/e.jsonl");
+    assert_string_equal(job->inputs[1].path, "/abs/d.jsonl");
+    assert_string_equal(job->output.path, "jobs/out/x");
+    sf_job_free(job);
+    /* --input and --output are used as given (relative to the cwd). */
+    const char *names[] = {"e"};
+    const char *paths[] = {"here/e.jsonl"};
+    sf_job_overrides given = {.input_names = names, .input_paths = paths, .ninputs = 1,
+                              .output = "o2", .spec_dir = "/srv/jobs/"};
+    assert_int_equal(sf_job_load(text, strlen(text), "/srv/jobs/t.json", &given, &job, &err),
+                     0);
+    assert_string_equal(job->inputs[0].path, "here/e.jsonl");
+    assert_string_equal(job->output.path, "o2");
+    sf_job_free(job);
+    /* No spec dir (or "."): as written. */
+    sf_job_overrides dot = {.spec_dir = "."};
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", &dot, &job, &err), 0);
+    assert_string_equal(job->inputs[0].path, "../data/e.jsonl");
+    assert_string_equal(job->output.path, "out/x");
+    sf_job_free(job);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sort_by_entries_take_desc_and_asc),
+        cmocka_unit_test(test_default_sort_is_ascending_without_limit),
+        cmocka_unit_test(test_sort_by_with_an_unknown_direction_says_how),
+        cmocka_unit_test(test_limit_must_be_a_count),
+        cmocka_unit_test(test_having_reads_group_keys_and_aggregates),
+        cmocka_unit_test(test_having_errors_name_the_place),
+        cmocka_unit_test(test_relative_spec_paths_resolve_against_the_spec_dir),
         cmocka_unit_test(test_daily_kpi_inputs),
         cmocka_unit_test(test_daily_kpi_row_slots),
         cmocka_unit_test(test_daily_kpi_steps),
