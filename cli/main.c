@@ -29,7 +29,7 @@ static const char *const main_usage =
     "\n"
     "commands:\n"
     "  run JOB.json        run a job spec (see docs/job-spec.md)\n"
-    "  validate JOB.json   check a job spec without reading data\n"
+    "  validate JOB.json   check a job spec and that its inputs are readable\n"
     "  experiment JOB.json run every strategy and write mode, compare, report\n"
     "  flatten INPUT...    nested JSON Lines to a flat CSV/HDF5 table (docs/flatten.md)\n"
     "  schema INPUT...     the flat schema flatten infers, as a table or SQL DDL\n"
@@ -118,8 +118,11 @@ static const char *const validate_usage =
     "usage: shardflow validate JOB.json [--input NAME=PATH]...\n"
     "\n"
     "Loads the job spec, checks every field, column and expression, and prints\n"
-    "the plan (inputs, columns, steps, groups, aggregates, windows, output)\n"
-    "without reading any data. Exit code 0 if valid, 2 if not.\n";
+    "the plan (inputs, columns, steps, groups, aggregates, having, windows,\n"
+    "output, sort and limit) without reading any data. Then checks that every\n"
+    "input exists and is readable, and prints the path each one resolved to:\n"
+    "relative paths in the spec are relative to the spec file's directory,\n"
+    "--input paths to the current directory. Exit code 0 if valid, 2 if not.\n";
 
 static int wants_help(int argc, char **argv)
 {

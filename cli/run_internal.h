@@ -77,6 +77,7 @@ typedef struct sf_run {
     sf_groups *reduced;
     sf_rows rows;
     uint64_t having_dropped; /* result rows "having" removed on this rank */
+    uint64_t limit_dropped;  /* result rows "limit" removed on this rank */
     int sum_overflow;
     sf_metrics m;
     sf_run_result *res;    /* where to report, or NULL */

@@ -91,12 +91,16 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
                         "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"
                         "    \"rows_filtered\": %llu,\n    \"rows_dropped_by_join\": %llu,\n"
                         "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n"
+                        "    \"groups_dropped_by_having\": %llu,\n"
+                        "    \"rows_dropped_by_limit\": %llu,\n"
                         "    \"output_rows\": %llu,\n    \"rejected_by_reason\": ",
                         (unsigned long long)c->lines_read, (unsigned long long)c->blank_lines,
                         (unsigned long long)c->rows_rejected, (unsigned long long)c->rows_filtered,
                         (unsigned long long)c->rows_dropped_by_join,
-                        (unsigned long long)c->rows_aggregated, (unsigned long long)out_rows,
-                        (unsigned long long)out_rows);
+                        (unsigned long long)c->rows_aggregated,
+                        (unsigned long long)(out_rows + R->having_dropped + R->limit_dropped),
+                        (unsigned long long)R->having_dropped,
+                        (unsigned long long)R->limit_dropped, (unsigned long long)out_rows);
     rc |= sf_manifest_reasons(m, c->rejected_by_reason);
     rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
     int first = 1;
@@ -182,6 +186,12 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     if (R->sum_overflow)
         fprintf(stderr, "  warning: an int64 sum overflowed; its value is empty in the output\n");
     fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
+    if (R->job->having)
+        fprintf(stderr, "  having dropped %llu group%s\n", (unsigned long long)R->having_dropped,
+                R->having_dropped == 1 ? "" : "s");
+    if (R->job->output.limit >= 0)
+        fprintf(stderr, "  limit %lld dropped %llu row%s\n", (long long)R->job->output.limit,
+                (unsigned long long)R->limit_dropped, R->limit_dropped == 1 ? "" : "s");
     fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->life.stage.out, nfiles,
             nfiles == 1 ? "" : "s", (unsigned long long)rows);
     sf_life_say_merged(&R->life);
@@ -257,6 +267,10 @@ int sf_run_finish(sf_run *R)
     R->sum_overflow = overflow;
     uint64_t digest = 0;
     MPI_Reduce(&R->digest, &digest, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    uint64_t dropped[2] = {R->having_dropped, R->limit_dropped}, all_dropped[2] = {0, 0};
+    MPI_Reduce(dropped, all_dropped, 2, MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    R->having_dropped = all_dropped[0];
+    R->limit_dropped = all_dropped[1];
     size_t nf = R->life.inputs.n;
     R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;
     if (R->rank == 0 && !R->acct_all)

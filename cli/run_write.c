@@ -215,8 +215,10 @@ static int apply_limit(sf_run *R)
     int rc = sf_rows_sort_dir(&R->rows, o->sort_by, o->sort_desc, o->nsort);
     if (rc)
         sf_error_set(&R->err, rc, "out of memory sorting rows for the limit");
-    else if (R->rows.n > limit)
+    else if (R->rows.n > limit) {
+        R->limit_dropped += R->rows.n - limit;
         R->rows.n = limit;
+    }
     if (sf_run_agree(R, rc, 0))
         return SF_RUN_AGREED;
     rc = sf_run_route_rows(R, NULL, 0, 0);
@@ -226,8 +228,10 @@ static int apply_limit(sf_run *R)
         rc = sf_rows_sort_dir(&R->rows, o->sort_by, o->sort_desc, o->nsort);
         if (rc)
             sf_error_set(&R->err, rc, "out of memory sorting rows for the limit");
-        else if (R->rows.n > limit)
+        else if (R->rows.n > limit) {
+            R->limit_dropped += R->rows.n - limit;
             R->rows.n = limit;
+        }
     }
     return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : 0;
 }

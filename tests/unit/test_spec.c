@@ -45,7 +45,13 @@ static sf_job *load_daily_kpi(const sf_job_overrides *ov)
     sf_job *job = NULL;
     sf_error err;
     sf_error_clear(&err);
-    int rc = sf_job_load(text, len, "jobs/daily_kpi.json", ov, &job, &err);
+    /* As run and validate load it from the repository root: the spec's
+     * paths are relative to jobs/. */
+    sf_job_overrides in_jobs = {0};
+    if (ov)
+        in_jobs = *ov;
+    in_jobs.spec_dir = "jobs";
+    int rc = sf_job_load(text, len, "jobs/daily_kpi.json", &in_jobs, &job, &err);
     free(text);
     if (rc != 0)
         fail_msg("daily_kpi.json: %s", err.msg);
@@ -70,7 +76,7 @@ static void test_daily_kpi_inputs(void **state)
     assert_int_equal(job->fact, 0);
     const sf_job_input *ev = &job->inputs[0];
     assert_string_equal(ev->name, "events");
-    assert_string_equal(ev->path, "data/sample/events.jsonl");
+    assert_string_equal(ev->path, "jobs/../data/sample/events.jsonl");
     assert_int_equal(ev->format, SF_FORMAT_JSONL);
     assert_int_equal(ev->is_fact, 1);
     assert_int_equal(ev->key_col, -1);
@@ -91,7 +97,7 @@ static void test_daily_kpi_inputs(void **state)
     assert_int_equal(items->columns[1].slot, 1); /* dimension: column index */
     const sf_job_input *users = &job->inputs[2];
     assert_string_equal(users->name, "users");
-    assert_string_equal(users->path, "data/sample/users.jsonl");
+    assert_string_equal(users->path, "jobs/../data/sample/users.jsonl");
     assert_int_equal(users->key_col, 0);
     assert_string_equal(users->columns[4].name, "registration_date");
     assert_int_equal(users->columns[4].type, SF_DATE);
@@ -210,7 +216,7 @@ static void test_daily_kpi_output(void **state)
     (void)state;
     sf_job *job = load_daily_kpi(NULL);
     const sf_job_output *o = &job->output;
-    assert_string_equal(o->path, "out/daily_kpi");
+    assert_string_equal(o->path, "jobs/../out/daily_kpi");
     assert_string_equal(o->format, "csv");
     const int part[] = {0}, cols[] = {1, 2, 3, 4, 5, 6, 7}, sort[] = {1, 2};
     assert_ints(o->partition_by, o->npartition, part, 1);
@@ -227,9 +233,9 @@ static void test_input_overrides_replace_spec_paths(void **state)
     sf_job_overrides ov = {.input_names = names, .input_paths = paths, .ninputs = 2};
     sf_job *job = load_daily_kpi(&ov);
     assert_string_equal(job->inputs[0].path, "/data/e-*.jsonl");
-    assert_string_equal(job->inputs[1].path, "data/sample/items.jsonl");
+    assert_string_equal(job->inputs[1].path, "jobs/../data/sample/items.jsonl");
     assert_string_equal(job->inputs[2].path, "/data/u.jsonl");
-    assert_string_equal(job->output.path, "out/daily_kpi");
+    assert_string_equal(job->output.path, "jobs/../out/daily_kpi");
     sf_job_free(job);
 }
 
@@ -239,7 +245,7 @@ static void test_output_override_replaces_spec_output_path(void **state)
     sf_job_overrides ov = {.output = "/scratch/kpi"};
     sf_job *job = load_daily_kpi(&ov);
     assert_string_equal(job->output.path, "/scratch/kpi");
-    assert_string_equal(job->inputs[0].path, "data/sample/events.jsonl");
+    assert_string_equal(job->inputs[0].path, "jobs/../data/sample/events.jsonl");
     sf_job_free(job);
 }
 
