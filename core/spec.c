@@ -25,6 +25,8 @@ typedef struct loader {
     sf_error *err;
     const char *source;
     size_t slot_cap;
+    const char *prefix; /* before field names in messages: "outputs[1]." while an
+                         * element of "outputs" loads, else "" */
 } loader;
 
 static char *ldup(loader *L, const char *s)
@@ -44,7 +46,7 @@ static int fail(loader *L, const char *field, const char *fmt, const char *a, co
 {
     char text[768];
     snprintf(text, sizeof text, fmt, a ? a : "", b ? b : "");
-    return sf_error_set(L->err, SF_E_SPEC, "%s: %s: %s", L->source, field, text);
+    return sf_error_set(L->err, SF_E_SPEC, "%s: %s%s: %s", L->source, L->prefix, field, text);
 }
 
 static int nomem(loader *L)
@@ -197,7 +199,7 @@ static sf_expr *compile_expr(loader *L, const char *text, const char *field, int
         if (e.code == SF_E_NOMEM)
             nomem(L);
         else
-            sf_error_set(L->err, SF_E_SPEC, "%s: %s: %s", L->source, field, e.msg);
+            sf_error_set(L->err, SF_E_SPEC, "%s: %s%s: %s", L->source, L->prefix, field, e.msg);
         L->err->line = e.line;
         L->err->column = e.column;
     }
@@ -906,7 +908,7 @@ static int load_having(loader *L, json_t *root)
     if (!job->having) {
         if (e.code == SF_E_NOMEM)
             return nomem(L);
-        sf_error_set(L->err, SF_E_SPEC, "%s: having: %s", L->source, e.msg);
+        sf_error_set(L->err, SF_E_SPEC, "%s: %shaving: %s", L->source, L->prefix, e.msg);
         L->err->line = e.line;
         L->err->column = e.column;
         return SF_E_SPEC;
@@ -1025,18 +1027,152 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
     return load_limit(L, out, o);
 }
 
+/* Output directory of element k of "outputs" when --output OUT is given:
+ * OUT/<name>, a new string in the job's arena (NULL: out of memory). */
+static char *output_dir_of(loader *L, const char *out, const char *name)
+{
+    size_t n = strlen(out) + strlen(name) + 2;
+    char *p = lalloc(L, n);
+    if (p)
+        snprintf(p, n, "%s%s%s", out, out[0] && out[strlen(out) - 1] == '/' ? "" : "/", name);
+    return p;
+}
+
+/* 1 when directory a is b or lies inside it (by its text). */
+static int path_within(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    while (n > 1 && b[n - 1] == '/')
+        n--;
+    return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* One output's group_by, aggregates, windows, having and output from obj
+ * (the spec itself, or an element of "outputs"), into the job's own
+ * fields; then a view of the job (a shallow copy: inputs, slots and steps
+ * shared) holds them as job->outputs[job->noutputs++]. */
+static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, const char *name)
+{
+    sf_job *job = &L->impl->job;
+    /* The previous output's view holds its results; start this one empty. */
+    job->group_slots = NULL;
+    job->ngroup = 0;
+    job->nresult = 0;
+    job->result_names = NULL;
+    job->result_types = NULL;
+    job->windows = NULL;
+    job->nwindows = 0;
+    memset(&job->output, 0, sizeof job->output);
+    int rc = load_aggregates(L, obj);
+    if (rc == 0)
+        rc = load_output(L, obj, ov);
+    if (rc == 0)
+        rc = load_having(L, obj);
+    if (rc)
+        return rc;
+    sf_job *v = &job->outputs[job->noutputs++];
+    *v = *job;
+    v->outputs = NULL;
+    v->noutputs = 0;
+    v->output_name = name;
+    /* The view owns them now (sf_job_free frees each view's). */
+    job->aggs = NULL;
+    job->naggs = 0;
+    job->having = NULL;
+    return 0;
+}
+
+/* The single-output form (group_by, aggregates, ... at the top level) or
+ * "outputs": [{name, group_by, aggregates, having, windows, output}, ...].
+ * Either way job->outputs holds one view per output and the job's own
+ * result fields mirror outputs[0]. */
+static int load_outputs(loader *L, json_t *root, const sf_job_overrides *ov)
+{
+    static const char *const fields[] = {"name", "group_by", "aggregates", "having",
+                                         "windows", "output", NULL};
+    static const char *const top[] = {"group_by", "aggregates", "windows", "output", "having",
+                                      NULL};
+    sf_job *job = &L->impl->job;
+    json_t *outs = json_object_get(root, "outputs");
+    size_t n = outs ? json_array_size(outs) : 1;
+    if (outs && (!json_is_array(outs) || n == 0 || n > 64))
+        return fail(L, "outputs", "must be an array of 1 to 64 outputs, each {\"name\", "
+                    "\"group_by\", \"aggregates\", \"output\", ...}", NULL, NULL);
+    for (size_t i = 0; outs && top[i]; i++) {
+        if (json_object_get(root, top[i]))
+            return fail(L, top[i], "with \"outputs\", each output has its own \"%s\"; move it "
+                        "into the outputs", top[i], NULL);
+    }
+    job->outputs = lalloc(L, n * sizeof *job->outputs);
+    if (!job->outputs)
+        return nomem(L);
+    int rc = 0;
+    if (!outs) {
+        rc = load_one_output(L, root, ov, NULL);
+    } else {
+        for (size_t k = 0; k < n && !rc; k++) {
+            json_t *o = json_array_get(outs, k);
+            char field[64];
+            snprintf(field, sizeof field, "outputs[%zu]", k);
+            if (!json_is_object(o))
+                return fail(L, field, "must be an object {\"name\", \"group_by\", "
+                            "\"aggregates\", \"output\", ...}", NULL, NULL);
+            if ((rc = check_fields(L, o, field, fields)) != 0)
+                return rc;
+            const char *name = get_string(L, o, "name", field, 1, &rc);
+            if (rc)
+                return rc;
+            if (!is_ident(name))
+                return fail(L, field, "name '%s' must be an identifier (it names the output's "
+                            "directory under --output)", name, NULL);
+            for (size_t j = 0; j < k; j++) {
+                if (strcmp(job->outputs[j].output_name, name) == 0)
+                    return fail(L, field, "two outputs are named '%s'", name, NULL);
+            }
+            sf_job_overrides ovk = ov ? *ov : (sf_job_overrides){0};
+            if (ov && ov->output && !(ovk.output = output_dir_of(L, ov->output, name)))
+                return nomem(L);
+            char prefix[80];
+            snprintf(prefix, sizeof prefix, "%s.", field);
+            L->prefix = ldup(L, prefix);
+            const char *dup = ldup(L, name);
+            if (!L->prefix || !dup)
+                return nomem(L);
+            rc = load_one_output(L, o, &ovk, dup);
+            L->prefix = "";
+            for (size_t j = 0; j < k && !rc; j++) {
+                const char *a = job->outputs[k].output.path, *b = job->outputs[j].output.path;
+                if (path_within(a, b) || path_within(b, a))
+                    return fail(L, field, "output.path '%s' is the directory of output '%s' or "
+                                "inside it (or around it); give each output its own",
+                                a, job->outputs[j].output_name);
+            }
+        }
+    }
+    if (rc)
+        return rc;
+    sf_job *outputs = job->outputs;
+    size_t count = job->noutputs;
+    *job = job->outputs[0]; /* same inputs and steps; outputs[0]'s results */
+    job->outputs = outputs;
+    job->noutputs = count;
+    job->output_name = NULL;
+    return 0;
+}
+
 int sf_job_load(const char *text, size_t len, const char *source, const sf_job_overrides *ov,
                 sf_job **out, sf_error *err)
 {
     static const char *const fields[] = {"name", "description", "inputs", "steps", "group_by",
-                                         "aggregates", "windows", "output", "having", NULL};
+                                         "aggregates", "windows", "output", "having", "outputs",
+                                         NULL};
     sf_error_clear(err);
     *out = NULL;
     job_impl *impl = calloc(1, sizeof *impl);
     if (!impl)
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", source);
     sf_arena_init(&impl->arena, 16 * 1024);
-    loader L = {impl, err, source, 0};
+    loader L = {impl, err, source, 0, ""};
     sf_job *job = &impl->job;
     job->source = ldup(&L, source);
     job->fact = -1;
@@ -1064,11 +1200,7 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
         if (rc == 0)
             rc = load_steps(&L, root);
         if (rc == 0)
-            rc = load_aggregates(&L, root);
-        if (rc == 0)
-            rc = load_output(&L, root, ov);
-        if (rc == 0)
-            rc = load_having(&L, root);
+            rc = load_outputs(&L, root, ov);
     }
     json_decref(root);
     if (rc != 0) {
@@ -1085,9 +1217,19 @@ void sf_job_free(sf_job *job)
         return;
     for (size_t i = 0; i < job->nsteps; i++)
         sf_expr_free(job->steps[i].expr);
-    for (size_t i = 0; i < job->naggs; i++)
+    for (size_t k = 0; k < job->noutputs; k++) {
+        const sf_job *v = &job->outputs[k];
+        for (size_t i = 0; v->aggs && i < v->naggs; i++)
+            sf_expr_free(v->aggs[i].expr);
+        sf_expr_free(v->having);
+    }
+    /* The job's own fields mirror outputs[0]; while an output was being
+     * loaded (a failed load) they held that output alone. */
+    int mirrored = job->noutputs > 0 && job->aggs == job->outputs[0].aggs;
+    for (size_t i = 0; !mirrored && job->aggs && i < job->naggs; i++)
         sf_expr_free(job->aggs[i].expr);
-    sf_expr_free(job->having);
+    if (!mirrored || job->having != job->outputs[0].having)
+        sf_expr_free(job->having);
     job_impl *impl = (job_impl *)job;
     sf_arena_free(&impl->arena);
     free(impl);

@@ -129,6 +129,20 @@ typedef struct sf_job {
      * column indexes; group keys and aggregates only); a result row is kept
      * when it is true. NULL when the spec has none. Owned by the job. */
     sf_expr *having;
+
+    /* Every output of the job: "outputs": [{name, group_by, aggregates,
+     * having, windows, output}, ...], all fed by one scan of the inputs
+     * through the same steps; the single-output form gives one. Each is a
+     * view of this job: a copy sharing its inputs, slots and steps, with
+     * its own group_slots, aggs, result columns, windows, output and
+     * having, and output_name set (NULL for the single-output form).
+     * The job's own fields above mirror outputs[0], so code that knows one
+     * output works on the first. Views are owned by the job: pass them
+     * where an sf_job is read, never to sf_job_free. A view's own
+     * outputs/noutputs are NULL/0. */
+    struct sf_job *outputs;
+    size_t noutputs;
+    const char *output_name;
 } sf_job;
 
 typedef struct sf_job_overrides {

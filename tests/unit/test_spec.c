@@ -378,7 +378,8 @@ static void test_unknown_top_level_field(void **state)
     (void)state;
     expect_text_error("{\"nmae\": \"x\"}", NULL, SF_E_SPEC,
                       "t.json: (top level): unknown field 'nmae' (expected one of: name, "
-                      "description, inputs, steps, group_by, aggregates, windows, output, having)");
+                      "description, inputs, steps, group_by, aggregates, windows, output, "
+                      "having, outputs)");
 }
 
 static void test_unknown_type_name(void **state)
@@ -994,10 +995,146 @@ static void test_relative_spec_paths_resolve_against_the_spec_dir(void **state)
     sf_job_free(job);
 }
 
+/* ---- several outputs from one scan ---- */
+
+#define MULTI_INPUTS                                                                         \
+    "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", \"columns\": "          \
+    "{\"u\": \"int64\", \"c\": \"string\", \"x\": \"double\"}}}, "                           \
+    "\"steps\": [{\"derive\": \"y\", \"expr\": \"x * 2\"}], "
+
+static void test_outputs_each_get_a_view_and_the_job_mirrors_the_first(void **state)
+{
+    (void)state;
+    const char *text = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"by_user\", \"group_by\": [\"u\"], \"aggregates\": "
+        "{\"n\": \"count()\"}, \"having\": \"n > 1\", \"output\": {\"path\": \"o/u\", "
+        "\"sort_by\": [\"n desc\"], \"limit\": 3}}, {\"name\": \"by_country\", \"group_by\": "
+        "[\"c\"], \"aggregates\": {\"s\": \"sum(y)\", \"m\": \"max(x)\"}, \"windows\": {\"w\": "
+        "{\"function\": \"sum\", \"column\": \"s\", \"preceding\": 1, \"order_by\": \"c\"}}, "
+        "\"output\": {\"path\": \"o/c\", \"partition_by\": [\"c\"]}}]}";
+    sf_job_overrides ov = {.spec_dir = "specs"};
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    int rc = sf_job_load(text, strlen(text), "specs/t.json", &ov, &job, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(job->noutputs, 2);
+    const sf_job *a = &job->outputs[0], *b = &job->outputs[1];
+    assert_string_equal(a->output_name, "by_user");
+    assert_string_equal(b->output_name, "by_country");
+    assert_null(job->output_name);
+    /* Shared: inputs, slots, steps. */
+    assert_ptr_equal(a->steps, job->steps);
+    assert_ptr_equal(b->slot_names, job->slot_names);
+    assert_int_equal(b->nslots, 4);
+    /* Own: groups, aggregates, results, windows, output, having. */
+    assert_int_equal(a->ngroup, 1);
+    assert_int_equal(a->group_slots[0], 0);
+    assert_int_equal(b->group_slots[0], 1);
+    assert_int_equal(a->naggs, 1);
+    assert_int_equal(b->naggs, 2);
+    assert_int_equal(a->nresult, 2);
+    assert_int_equal(b->nresult, 4);
+    assert_string_equal(b->result_names[3], "w");
+    assert_int_equal(b->nwindows, 1);
+    assert_int_equal(a->nwindows, 0);
+    assert_non_null(a->having);
+    assert_null(b->having);
+    assert_string_equal(a->output.path, "specs/o/u");
+    assert_string_equal(b->output.path, "specs/o/c");
+    assert_int_equal(a->output.limit, 3);
+    assert_int_equal(b->output.limit, -1);
+    assert_int_equal(b->output.npartition, 1);
+    /* The job's own fields are the first output's. */
+    assert_ptr_equal(job->aggs, a->aggs);
+    assert_ptr_equal(job->having, a->having);
+    assert_string_equal(job->output.path, "specs/o/u");
+    assert_int_equal(job->nresult, 2);
+    sf_job_free(job);
+}
+
+static void test_single_output_form_is_one_view(void **state)
+{
+    (void)state;
+    parts p = {0};
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->noutputs, 1);
+    assert_null(job->outputs[0].output_name);
+    assert_ptr_equal(job->outputs[0].aggs, job->aggs);
+    assert_string_equal(job->outputs[0].output.path, "out");
+    sf_job_free(job);
+}
+
+static void test_output_override_names_a_directory_per_output(void **state)
+{
+    (void)state;
+    const char *text = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"output\": {}}, {\"name\": \"b\", \"group_by\": [], \"aggregates\": "
+        "{\"n\": \"count()\"}, \"output\": {\"path\": \"x\"}}]}";
+    sf_job_overrides ov = {.output = "/scratch/out/"};
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", &ov, &job, &err), 0);
+    assert_string_equal(job->outputs[0].output.path, "/scratch/out/a");
+    assert_string_equal(job->outputs[1].output.path, "/scratch/out/b");
+    sf_job_free(job);
+    /* Without --output, an output without a path is an error naming it. */
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: outputs[0].output: no path: give "
+                      "\"path\" in the spec or --output DIR");
+}
+
+static void test_outputs_errors_name_the_output(void **state)
+{
+    (void)state;
+    const char *bad_agg = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"output\": {\"path\": \"a\"}}, {\"name\": \"b\", \"group_by\": "
+        "[\"u\"], \"aggregates\": {\"n\": \"sum(nope)\"}, \"output\": {\"path\": \"b\"}}]}";
+    expect_text_error(bad_agg, NULL, SF_E_SPEC,
+                      "t.json: outputs[1].aggregates.n: unknown column 'nope' at 1:5");
+    const char *bad_having = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"having\": \"n > \", \"output\": {\"path\": \"a\"}}]}";
+    sf_job *job = (sf_job *)1;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(bad_having, strlen(bad_having), "t.json", NULL, &job, &err),
+                     SF_E_SPEC);
+    assert_null(job);
+    assert_non_null(strstr(err.msg, "t.json: outputs[0].having: "));
+    const char *twice = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"output\": {\"path\": \"a\"}}, {\"name\": \"a\", \"group_by\": "
+        "[\"u\"], \"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"b\"}}]}";
+    expect_text_error(twice, NULL, SF_E_SPEC, "t.json: outputs[1]: two outputs are named 'a'");
+    const char *nested = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"output\": {\"path\": \"o\"}}, {\"name\": \"b\", \"group_by\": "
+        "[\"u\"], \"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o/b\"}}]}";
+    expect_text_error(nested, NULL, SF_E_SPEC, "t.json: outputs[1]: output.path 'o/b' is the "
+                      "directory of output 'a' or inside it (or around it); give each output "
+                      "its own");
+    const char *mixed = MULTI_INPUTS
+        "\"group_by\": [\"u\"], \"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], "
+        "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o\"}}]}";
+    expect_text_error(mixed, NULL, SF_E_SPEC, "t.json: group_by: with \"outputs\", each output "
+                      "has its own \"group_by\"; move it into the outputs");
+    const char *empty = MULTI_INPUTS "\"outputs\": []}";
+    expect_text_error(empty, NULL, SF_E_SPEC, "t.json: outputs: must be an array of 1 to 64 "
+                      "outputs, each {\"name\", \"group_by\", \"aggregates\", \"output\", ...}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_by_entries_take_desc_and_asc),
+        cmocka_unit_test(test_outputs_each_get_a_view_and_the_job_mirrors_the_first),
+        cmocka_unit_test(test_single_output_form_is_one_view),
+        cmocka_unit_test(test_output_override_names_a_directory_per_output),
+        cmocka_unit_test(test_outputs_errors_name_the_output),
         cmocka_unit_test(test_default_sort_is_ascending_without_limit),
         cmocka_unit_test(test_sort_by_with_an_unknown_direction_says_how),
         cmocka_unit_test(test_limit_must_be_a_count),
