@@ -22,7 +22,9 @@ static int merge_group(void *ctx, const unsigned char *rec, size_t len, int sour
 
 int sf_run_shuffle_groups(sf_run *R)
 {
-    sf_groups *local = sf_pipeline_groups(R->pipe);
+    /* With several outputs, R->reduced already holds this output's
+     * combiner, taken from the pipeline. */
+    sf_groups *local = R->reduced ? R->reduced : sf_pipeline_groups(R->pipe);
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf rec = SF_BUF_INIT;
     int rc = out ? sf_groups_prepare_export(local) : SF_E_NOMEM;
@@ -30,7 +32,8 @@ int sf_run_shuffle_groups(sf_run *R)
      * where they are; the others are exported to their owners and retired
      * here, and records from other ranks merge in. From here on, whatever
      * reads R->reduced skips groups for which sf_groups_live() is false. */
-    R->reduced = sf_pipeline_take_groups(R->pipe);
+    if (!R->reduced)
+        R->reduced = sf_pipeline_take_groups(R->pipe);
     size_t n = rc ? 0 : sf_groups_count(local);
     for (size_t i = 0; i < n && !rc; i++) {
         const unsigned char *key;

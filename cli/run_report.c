@@ -40,6 +40,8 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     }
     int rc = sf_manifest_begin(m, "job", job->name, R->life.runid, R->nranks,
                                R->o->scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic");
+    if (job->output_name) /* one of several outputs of the job */
+        rc |= sf_buf_printf(m, ",\n  \"output_name\": \"%s\"", job->output_name);
     rc |= sf_buf_printf(m, ",\n  \"decoder\": \"%s\",\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
                         "  \"partitioned_join\": %s%s%s,\n  \"partitions\": %d,\n"
                         "  \"write\": \"%s\",\n  \"status\": \"committed\",\n  \"inputs\": [",
@@ -154,9 +156,11 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     for (int r = 0; r < R->nranks; r++)
         maxrss = rss[r] > maxrss ? rss[r] : maxrss;
     double mb = (double)c->bytes_scanned / 1e6;
-    fprintf(stderr, "shardflow: %s: %llu lines, %.1f MB in %.2f s on %d rank%s (%.1f MB/s)\n",
-            R->job->name, (unsigned long long)c->lines_read, mb, wall, R->nranks,
-            R->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0);
+    fprintf(stderr, "shardflow: %s%s%s%s: %llu lines, %.1f MB in %.2f s on %d rank%s "
+            "(%.1f MB/s)\n", R->job->name, R->job->output_name ? " (output '" : "",
+            R->job->output_name ? R->job->output_name : "", R->job->output_name ? "')" : "",
+            (unsigned long long)c->lines_read, mb, wall, R->nranks, R->nranks == 1 ? "" : "s",
+            wall > 0 ? mb / wall : 0);
     fprintf(stderr, "  %-10s %9s %12s %12s %10s\n", "phase", "max s", "rows in", "rows out",
             "MB sent");
     for (int p = 0; p < SF_PH_COUNT; p++)
@@ -317,8 +321,18 @@ int sf_run_finish(sf_run *R)
         double wall = MPI_Wtime() - t_start;
         if (!rc && build_manifest(R, files, nfiles, tmax, rss, &sh, wall, &m) != 0)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building the manifest");
-        if (!rc)
+        if (!rc && R->pending) {
+            /* Several outputs: committed together once all are written
+             * (cli/run.c, run_outputs). */
+            struct sf_run_pending *p = &R->pending[R->out_index];
+            p->metrics = metrics;
+            p->manifest = m;
+            metrics = (sf_buf)SF_BUF_INIT;
+            m = (sf_buf)SF_BUF_INIT;
+            p->ready = 1;
+        } else if (!rc) {
             rc = sf_life_commit(&R->life, &metrics, &m, &R->err);
+        }
         tmax[SF_PH_COMMIT] += MPI_Wtime() - t0;
         wall = MPI_Wtime() - t_start;
         if (!rc && R->res)

@@ -12,6 +12,8 @@
 #include "io/fsutil.h"
 #include "io/inputs.h"
 
+static void print_output(const sf_job *job);
+
 static void print_plan(const sf_job *job)
 {
     printf("job %s: valid\n", job->name);
@@ -42,6 +44,15 @@ static void print_plan(const sf_job *job)
                    st->inner ? "inner" : "left", job->inputs[st->input].name,
                    job->slot_names[st->on_slot], st->nselect, st->nselect == 1 ? "" : "s");
     }
+    for (size_t k = 0; k < job->noutputs; k++)
+        print_output(&job->outputs[k]);
+}
+
+/* One output: its groups, result columns, having, directory, order, limit. */
+static void print_output(const sf_job *job)
+{
+    if (job->output_name)
+        printf("  output '%s':\n", job->output_name);
     printf("  group by:");
     for (size_t i = 0; i < job->ngroup; i++)
         printf("%s %s", i ? "," : "", job->slot_names[job->group_slots[i]]);
