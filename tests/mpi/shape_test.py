@@ -2,8 +2,8 @@
 """shape_test.py - MPI tests of output shaping against tests/reference/shape.py:
 `having`, `sort_by` with ` desc`, `limit` over the whole result (with and
 without partition_by), one file for an unpartitioned output in every
---write mode, paths in a spec relative to the spec file, and `validate`
-checking the inputs. CTest calls (tests/mpi/CMakeLists.txt):
+--write mode, several outputs from one scan ("outputs", OUT/<name>), paths
+in a spec relative to the spec file, and `validate` checking the inputs. CTest calls (tests/mpi/CMakeLists.txt):
 
   shape_test.py --shardflow BIN --mpiexec MPIEXEC [--np-flag -n]
                 --oracle shape.py --work DIR --np N
@@ -163,6 +163,7 @@ def main(argv):
                 o2 = os.path.join(base, "out", "%s.%s" % (name, mode))
                 run(mpi + ["run", job, "--quiet", "--write", mode, "--output", o2])
                 compare(o2, ref, "%s --write %s np=%d" % (name, mode, a.np))
+        check_outputs(a, base, mpi)
         if a.np == 1:
             check_validate(a, base, elsewhere)
     except Failure as e:
@@ -170,6 +171,53 @@ def main(argv):
         return 1
     log("PASS")
     return 0
+
+
+def check_outputs(a, base, mpi):
+    """One spec with "outputs": every output from one scan, each in
+    OUT/<name> with its own manifest, equal to the single-output runs'
+    reference; and a run whose second output cannot be staged commits
+    neither."""
+    names = ["top_users", "top_by_country", "countries_desc"]
+    spec = {"name": "multi",
+            "inputs": {"ev": {"role": "fact", "path": "../data/events.jsonl",
+                              "columns": COLUMNS}},
+            "outputs": []}
+    for name in names:
+        extra = SPECS[name]
+        o = {"name": name, "group_by": extra["group_by"], "aggregates": AGGS,
+             "output": dict(extra["output"])}
+        if "having" in extra:
+            o["having"] = extra["having"]
+        spec["outputs"].append(o)
+    job = os.path.join(base, "jobs", "multi.json")
+    with open(job, "w", encoding="utf-8") as f:
+        json.dump(spec, f, indent=1)
+    out = os.path.join(base, "out", "multi")
+    run(mpi + ["run", job, "--quiet", "--output", out])
+    for name in names:
+        d = os.path.join(out, name)
+        if not os.path.exists(os.path.join(d, "_SUCCESS")):
+            raise Failure("multi: no %s/_SUCCESS" % name)
+        compare(d, os.path.join(base, "ref", name), "multi/%s np=%d" % (name, a.np))
+        with open(os.path.join(base, "ref", name + ".counts.json"), encoding="utf-8") as f:
+            check_counts(d, json.load(f), "multi/%s np=%d" % (name, a.np))
+        with open(os.path.join(d, "_MANIFEST.json"), encoding="utf-8") as f:
+            m = json.load(f)
+        if m.get("output_name") != name or m["counts"]["lines_read"] != 700:
+            raise Failure("multi/%s: manifest output_name %r, lines_read %r"
+                          % (name, m.get("output_name"), m["counts"]["lines_read"]))
+    log("ok: 3 outputs from one scan on %d rank(s) equal the reference" % a.np)
+    # The second output's directory is taken: nothing is committed at all.
+    bad = os.path.join(base, "out", "multi_bad")
+    os.makedirs(os.path.join(bad, names[1]))
+    with open(os.path.join(bad, names[1], "keep"), "w") as f:
+        f.write("x\n")
+    rc, _, err = run(mpi + ["run", job, "--output", bad], expect_ok=False)
+    left = sorted(os.listdir(bad))
+    if rc == 0 or left != [names[1]] or "nothing was committed" not in err:
+        raise Failure("multi with a taken output: exit %d, left %r, stderr %r" % (rc, left, err))
+    log("ok: an output that cannot be staged commits no output")
 
 
 def check_validate(a, base, elsewhere):
