@@ -92,17 +92,21 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     rc |= sf_buf_printf(m, "\n  \"counts\": {\n    \"lines_read\": %llu,\n"
                         "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"
                         "    \"rows_filtered\": %llu,\n    \"rows_dropped_by_join\": %llu,\n"
-                        "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n"
-                        "    \"groups_dropped_by_having\": %llu,\n"
-                        "    \"rows_dropped_by_limit\": %llu,\n"
-                        "    \"output_rows\": %llu,\n    \"rejected_by_reason\": ",
+                        "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n",
                         (unsigned long long)c->lines_read, (unsigned long long)c->blank_lines,
                         (unsigned long long)c->rows_rejected, (unsigned long long)c->rows_filtered,
                         (unsigned long long)c->rows_dropped_by_join,
                         (unsigned long long)c->rows_aggregated,
-                        (unsigned long long)(out_rows + R->having_dropped + R->limit_dropped),
-                        (unsigned long long)R->having_dropped,
-                        (unsigned long long)R->limit_dropped, (unsigned long long)out_rows);
+                        (unsigned long long)(out_rows + R->having_dropped + R->limit_dropped));
+    /* Only for a job that has them: other manifests keep their keys. */
+    if (job->having)
+        rc |= sf_buf_printf(m, "    \"groups_dropped_by_having\": %llu,\n",
+                            (unsigned long long)R->having_dropped);
+    if (out->limit >= 0)
+        rc |= sf_buf_printf(m, "    \"rows_dropped_by_limit\": %llu,\n",
+                            (unsigned long long)R->limit_dropped);
+    rc |= sf_buf_printf(m, "    \"output_rows\": %llu,\n    \"rejected_by_reason\": ",
+                        (unsigned long long)out_rows);
     rc |= sf_manifest_reasons(m, c->rejected_by_reason);
     rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
     int first = 1;

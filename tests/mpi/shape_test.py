@@ -119,6 +119,9 @@ def check_counts(out_dir, ref_counts, what):
     for k, v in ref_counts.items():
         if c.get(k) != v:
             raise Failure("%s: manifest %s = %r, reference %r" % (what, k, c.get(k), v))
+    for k in ("groups_dropped_by_having", "rows_dropped_by_limit"):
+        if k in c and k not in ref_counts:
+            raise Failure("%s: manifest has %s, for a job without it" % (what, k))
 
 
 def main(argv):

@@ -134,8 +134,12 @@ def run(events, q):
     if q["limit"] is not None and len(rows) > q["limit"]:
         limit_dropped = len(rows) - q["limit"]
         rows = rows[:q["limit"]]
-    counts = {"groups": ngroups, "groups_dropped_by_having": having_dropped,
-              "rows_dropped_by_limit": limit_dropped, "output_rows": len(rows)}
+    # The manifest has the having / limit counts only for a job with them.
+    counts = {"groups": ngroups, "output_rows": len(rows)}
+    if q["having"]:
+        counts["groups_dropped_by_having"] = having_dropped
+    if q["limit"] is not None:
+        counts["rows_dropped_by_limit"] = limit_dropped
     return rows, counts
 
 
