@@ -123,12 +123,17 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
                         (unsigned long long)c->exploded_filtered,
                         (unsigned long long)c->exploded_dropped_by_join,
                         (unsigned long long)c->exploded_aggregated);
-    rc |= sf_buf_printf(m, "\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n"
-                        "  \"rejected_samples\": ",
+    rc |= sf_buf_printf(m, "\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n",
                         R->o->mode == SF_MODE_FAILFAST        ? "failfast"
                         : R->o->mode == SF_MODE_DROPMALFORMED ? "dropmalformed"
                                                               : "permissive",
-                        (unsigned long long)R->bad_written);
+                        /* With several outputs the bad records are in the
+                         * first output's _bad_records/ only. */
+                        (unsigned long long)(R->out_index ? 0 : R->bad_written));
+    if (R->out_index && R->bad_written)
+        rc |= sf_buf_printf(m, "  \"bad_records_in_output\": \"%s\",\n",
+                            R->spec->outputs[0].output_name);
+    rc |= sf_buf_printf(m, "  \"rejected_samples\": ");
     rc |= sf_manifest_samples(m, R->samples, R->nsamples,
                               (const char *const *)R->life.inputs.paths);
     rc |= sf_buf_printf(m, ",\n  \"files\": ");
@@ -188,9 +193,12 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     if (c->rows_rejected > 3)
         fprintf(stderr, "  (%llu rejected lines in all; see _MANIFEST.json)\n",
                 (unsigned long long)c->rows_rejected);
-    if (R->bad_written)
+    if (R->bad_written && R->out_index == 0)
         fprintf(stderr, "  bad lines: %llu in %s/_bad_records/\n",
                 (unsigned long long)R->bad_written, R->life.stage.out);
+    else if (R->bad_written)
+        fprintf(stderr, "  bad lines: %llu in the _bad_records/ of output '%s'\n",
+                (unsigned long long)R->bad_written, R->spec->outputs[0].output_name);
     if (R->sum_overflow)
         fprintf(stderr, "  warning: an int64 sum overflowed; its value is empty in the output\n");
     fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
