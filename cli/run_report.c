@@ -288,6 +288,7 @@ int sf_run_finish(sf_run *R)
     R->having_dropped = all_dropped[0];
     R->limit_dropped = all_dropped[1];
     size_t nf = R->life.inputs.n;
+    free(R->acct_all); /* several outputs: finished once each */
     R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;
     if (R->rank == 0 && !R->acct_all)
         MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
