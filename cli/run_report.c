@@ -87,7 +87,8 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
                             R->out_names[k], sf_type_name(R->out_types[k]));
     rc |= sf_buf_printf(m, "],\n    \"sort_by\": [");
     for (size_t k = 0; k < out->nsort; k++)
-        rc |= sf_buf_printf(m, "%s\"%s\"", k ? ", " : "", job->result_names[out->sort_by[k]]);
+        rc |= sf_buf_printf(m, "%s\"%s%s\"", k ? ", " : "", job->result_names[out->sort_by[k]],
+                            out->sort_desc[k] ? " desc" : "");
     rc |= sf_buf_printf(m, "]},");
     rc |= sf_buf_printf(m, "\n  \"counts\": {\n    \"lines_read\": %llu,\n"
                         "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"

@@ -122,6 +122,7 @@ void sf_manifest_columns_free(sf_manifest_columns *c)
     free(c->names);
     free(c->types);
     free(c->sort_by);
+    free(c->sort_desc);
     memset(c, 0, sizeof *c);
 }
 
@@ -151,7 +152,8 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
         c->names = calloc(c->ncols, sizeof *c->names);
         c->types = calloc(c->ncols, sizeof *c->types);
         c->sort_by = calloc(c->nsort ? c->nsort : 1, sizeof *c->sort_by);
-        ok = c->names && c->types && c->sort_by;
+        c->sort_desc = calloc(c->nsort ? c->nsort : 1, 1);
+        ok = c->names && c->types && c->sort_by && c->sort_desc;
     }
     for (size_t i = 0; ok && i < c->ncols; i++) {
         json_t *col = json_array_get(cols, i);
@@ -166,6 +168,12 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
         /* A sort entry that is not a string matches no column. */
         const char *name = json_string_value(json_array_get(sort, k));
         ok = (c->sort_by[k] = name ? strdup(name) : NULL) != NULL || !name;
+        /* "NAME desc" / "NAME asc": the direction, then the bare name. */
+        char *sp = ok && c->sort_by[k] ? strrchr(c->sort_by[k], ' ') : NULL;
+        if (sp && (strcmp(sp, " desc") == 0 || strcmp(sp, " asc") == 0)) {
+            c->sort_desc[k] = sp[1] == 'd';
+            *sp = '\0';
+        }
     }
     json_decref(m);
     if (!ok)

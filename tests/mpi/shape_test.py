@@ -73,6 +73,8 @@ SPECS = {
     "top_by_country": {"group_by": ["country", "user"], "having": "top_price > 1.0",
                        "output": {"partition_by": ["country"], "sort_by": ["revenue desc"],
                                   "limit": 10}},
+    "desc_by_country": {"group_by": ["country", "user"],
+                        "output": {"partition_by": ["country"], "sort_by": ["revenue desc"]}},
     "countries_desc": {"group_by": ["country"], "output": {"sort_by": ["country desc"]}},
     "limit_zero": {"group_by": ["user"], "output": {"sort_by": ["orders asc"], "limit": 0}},
 }
@@ -166,6 +168,16 @@ def main(argv):
                 o2 = os.path.join(base, "out", "%s.%s" % (name, mode))
                 run(mpi + ["run", job, "--quiet", "--write", mode, "--output", o2])
                 compare(o2, ref, "%s --write %s np=%d" % (name, mode, a.np))
+            # A partitioned output split over ranks' files: cat merges them
+            # in the written order, descending keys included.
+            if name == "desc_by_country" and a.np > 1:
+                o2 = os.path.join(base, "out", name + ".local")
+                run(mpi + ["run", job, "--quiet", "--write", "local", "--output", o2])
+                _, split, _ = run([a.shardflow, "cat", o2])
+                _, whole, _ = run([a.shardflow, "cat", out])
+                if split != whole or len(whole.splitlines()) < 10:
+                    raise Failure("%s: cat of --write local differs from one file per "
+                                  "partition:\n%s\n---\n%s" % (name, split, whole))
         check_outputs(a, base, mpi)
         if a.np == 1:
             check_validate(a, base, elsewhere)

@@ -89,6 +89,14 @@ QUERIES = {
         "limit": 10,
         "partition_by": ["country"],
     },
+    "desc_by_country": {
+        "group_by": ["country", "user"],
+        "result": ["country", "user", "orders", "revenue", "top_price"],
+        "having": None,
+        "sort_by": [("revenue", True)],
+        "limit": None,
+        "partition_by": ["country"],
+    },
     "countries_desc": {
         "group_by": ["country"],
         "result": ["country", "orders", "revenue", "top_price"],
