@@ -129,7 +129,9 @@ static int run_outputs(sf_run *R)
         for (size_t k = 0; k < n && !rc; k++) {
             struct sf_run_pending *p = &R->pending[k];
             sf_lifecycle *L = k ? &R->lives[k - 1] : &R->life;
-            rc = sf_life_commit(L, &p->metrics, &p->manifest, &R->err);
+            rc = p->ready ? sf_life_commit(L, &p->metrics, &p->manifest, &R->err)
+                          : sf_error_set(&R->err, SF_E_INTERNAL, "internal error: output '%s' "
+                                         "was not finished", R->spec->outputs[k].output_name);
             p->committed = rc == 0;
             done += p->committed;
             if (!rc && !R->o->quiet)
@@ -156,11 +158,11 @@ static int run_job(sf_run *R)
         return 2;
     }
     sf_life_runid(&R->life);
-    if (R->spec->noutputs > 1 && setup_outputs(R) != 0) {
-        if (R->rank == 0)
-            fprintf(stderr, "shardflow: out of memory\n");
+    int src = R->spec->noutputs > 1 ? setup_outputs(R) : 0;
+    if (src)
+        sf_error_set(&R->err, src, "out of memory setting up %zu outputs", R->spec->noutputs);
+    if (sf_run_agree(R, src, 0))
         return 1;
-    }
     R->nparts = R->o->partitions > 0 ? R->o->partitions : R->nranks;
     sf_metrics_begin(&R->m, &R->shuffle);
     if (sf_run_plan(R) != 0)
