@@ -1188,6 +1188,11 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
         err->offset = jerr.position;
     } else if (!json_is_object(root)) {
         rc = fail(&L, "(top level)", "a job spec must be a JSON object", NULL, NULL);
+    } else if (json_object_get(root, "limit") || json_object_get(root, "sort_by")) {
+        /* Next to "having" at the top level is where a SQL user looks. */
+        const char *f = json_object_get(root, "limit") ? "limit" : "sort_by";
+        rc = fail(&L, f, "belongs in \"output\", with the order it limits: \"output\": "
+                  "{\"sort_by\": [\"revenue desc\"], \"limit\": 10}", NULL, NULL);
     } else if ((rc = check_fields(&L, root, "(top level)", fields)) == 0) {
         const char *name = get_string(&L, root, "name", "name", 0, &rc);
         if (rc == 0) {

@@ -879,6 +879,20 @@ static void test_sort_by_with_an_unknown_direction_says_how(void **state)
     expect_error(&p, "t.json: output.sort_by: 'n' is listed twice");
 }
 
+static void test_top_level_limit_says_where_it_belongs(void **state)
+{
+    (void)state;
+    parts p = {0};
+    char *text = build(&p);
+    text[strlen(text) - 1] = '\0';
+    char buf[8400];
+    snprintf(buf, sizeof buf, "%s, \"limit\": 10}", text);
+    expect_text_error(buf, NULL, SF_E_SPEC, "t.json: limit: belongs in \"output\", with the "
+                      "order it limits: \"output\": {\"sort_by\": [\"revenue desc\"], "
+                      "\"limit\": 10}");
+    free(text);
+}
+
 static void test_limit_must_be_a_count(void **state)
 {
     (void)state;
@@ -1138,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_default_sort_is_ascending_without_limit),
         cmocka_unit_test(test_sort_by_with_an_unknown_direction_says_how),
         cmocka_unit_test(test_limit_must_be_a_count),
+        cmocka_unit_test(test_top_level_limit_says_where_it_belongs),
         cmocka_unit_test(test_having_reads_group_keys_and_aggregates),
         cmocka_unit_test(test_having_errors_name_the_place),
         cmocka_unit_test(test_relative_spec_paths_resolve_against_the_spec_dir),
