@@ -180,8 +180,9 @@ static int table_emit(table *t, emitter *e, const sf_hive_parts *kv, uint64_t *l
  *
  * A partition written by several ranks (--write local or coalesce=N) is
  * several files, each sorted. cat merges them in the order the writer
- * sorts by: the manifest's output.sort_by columns, then every written
- * column in order, comparing typed values (types from the manifest). That
+ * sorts by: the manifest's output.sort_by columns (each ascending or, for
+ * "NAME desc", descending), then every written column in order, comparing
+ * typed values (types from the manifest). That
  * is the order a one-file partition already has, so `cat` prints the same
  * text whatever the split. */
 
@@ -189,6 +190,7 @@ typedef struct row_order {
     size_t ncols;
     sf_type *types;  /* of each written column */
     int *keys;       /* column indexes to compare, in order */
+    unsigned char *desc; /* per key: 1 for a descending sort_by entry */
     size_t nkeys;
 } row_order;
 
@@ -196,6 +198,7 @@ static void order_free(row_order *r)
 {
     free(r->types);
     free(r->keys);
+    free(r->desc);
     memset(r, 0, sizeof *r);
 }
 
@@ -212,7 +215,8 @@ static int order_load(const char *dir, row_order *r)
         r->ncols = mc.ncols;
         r->types = calloc(r->ncols, sizeof *r->types);
         r->keys = calloc(mc.nsort + r->ncols, sizeof *r->keys);
-        ok = r->types && r->keys;
+        r->desc = calloc(mc.nsort + r->ncols, 1);
+        ok = r->types && r->keys && r->desc;
     }
     for (size_t c = 0; ok && c < r->ncols; c++)
         r->types[c] = mc.types[c];
@@ -222,8 +226,10 @@ static int order_load(const char *dir, row_order *r)
             if (mc.names[c] && strcmp(mc.names[c], mc.sort_by[k]) == 0)
                 found = (int)c;
         }
-        if (found >= 0) /* a sort column that is not written cannot be compared */
+        if (found >= 0) { /* a sort column that is not written cannot be compared */
+            r->desc[r->nkeys] = mc.sort_desc[k];
             r->keys[r->nkeys++] = found;
+        }
     }
     for (size_t c = 0; ok && c < r->ncols; c++)
         r->keys[r->nkeys++] = (int)c;
@@ -294,7 +300,7 @@ static int row_cmp(const row_order *ord, const sf_value *a, const sf_value *b)
     for (size_t k = 0; k < ord->nkeys; k++) {
         int c = sf_value_cmp(&a[ord->keys[k]], &b[ord->keys[k]]);
         if (c)
-            return c;
+            return ord->desc[k] ? -c : c;
     }
     return 0;
 }

@@ -29,7 +29,7 @@ static const char *const main_usage =
     "\n"
     "commands:\n"
     "  run JOB.json        run a job spec (see docs/job-spec.md)\n"
-    "  validate JOB.json   check a job spec without reading data\n"
+    "  validate JOB.json   check a job spec and that its inputs are readable\n"
     "  experiment JOB.json run every strategy and write mode, compare, report\n"
     "  flatten INPUT...    nested JSON Lines to a flat CSV/HDF5 table (docs/flatten.md)\n"
     "  schema INPUT...     the flat schema flatten infers, as a table or SQL DDL\n"
@@ -54,8 +54,10 @@ static const char *const run_usage =
     "\n"
     "options:\n"
     "  --input NAME=PATH     read input NAME from PATH instead of the spec's path\n"
-    "                        (repeatable)\n"
-    "  --output DIR, -o DIR  output directory (default: the spec's output.path)\n"
+    "                        (repeatable; relative to the current directory, while\n"
+    "                        paths in the spec are relative to the spec file)\n"
+    "  --output DIR, -o DIR  output directory (default: the spec's output.path); a\n"
+    "                        job with several \"outputs\" writes DIR/<name> for each\n"
     "  --write-mode MODE     error (default: OUT must not exist), overwrite (replace\n"
     "                        OUT once the new one is complete), overwrite-partitions\n"
     "                        (replace only the partition directories this run\n"
@@ -118,8 +120,11 @@ static const char *const validate_usage =
     "usage: shardflow validate JOB.json [--input NAME=PATH]...\n"
     "\n"
     "Loads the job spec, checks every field, column and expression, and prints\n"
-    "the plan (inputs, columns, steps, groups, aggregates, windows, output)\n"
-    "without reading any data. Exit code 0 if valid, 2 if not.\n";
+    "the plan (inputs, columns, steps, groups, aggregates, having, windows,\n"
+    "output, sort and limit) without reading any data. Then checks that every\n"
+    "input exists and is readable, and prints the path each one resolved to:\n"
+    "relative paths in the spec are relative to the spec file's directory,\n"
+    "--input paths to the current directory. Exit code 0 if valid, 2 if not.\n";
 
 static int wants_help(int argc, char **argv)
 {

@@ -41,6 +41,114 @@ uint64_t sf_run_chunk_size(uint64_t requested, uint64_t input_bytes, int nranks)
     return cs;
 }
 
+static int run_output(sf_run *R);
+
+/* Several outputs: a lifecycle (claim, staging, files) per further output,
+ * under the run's id, and a pending commit per output. Not collective.
+ * Returns 0 or SF_E_NOMEM. */
+static int setup_outputs(sf_run *R)
+{
+    size_t n = R->spec->noutputs;
+    R->lives = calloc(n - 1, sizeof *R->lives);
+    R->pending = calloc(n, sizeof *R->pending);
+    if (!R->lives || !R->pending)
+        return SF_E_NOMEM;
+    for (size_t k = 0; k + 1 < n; k++) {
+        sf_life_init(&R->lives[k], R->comm);
+        memcpy(R->lives[k].runid, R->life.runid, sizeof R->life.runid);
+        R->lives[k].t_start = R->life.t_start;
+    }
+    return 0;
+}
+
+/* Makes output k's lifecycle R->life (k >= 1), or puts it back: the same
+ * call both ways. The fact input's files stay in R->life. */
+static void swap_life(sf_run *R, size_t k)
+{
+    sf_input_files in = R->life.inputs;
+    sf_lifecycle tmp = R->life;
+    R->life = R->lives[k - 1];
+    R->lives[k - 1] = tmp;
+    memset(&R->lives[k - 1].inputs, 0, sizeof R->lives[k - 1].inputs);
+    R->life.inputs = in;
+}
+
+/* Several outputs from one scan: each output in turn is shuffled, reduced,
+ * windowed and written to its own staging, with its own manifest; only
+ * when every output is written does rank 0 commit them, in order. A
+ * failure before that commits nothing; a failure while committing leaves
+ * the outputs before it committed, and says which. Collective. Returns the
+ * exit code. */
+static int run_outputs(sf_run *R)
+{
+    sf_metrics m0 = R->m;
+    sf_shuffle_stats sh0 = R->shuffle;
+    size_t n = R->spec->noutputs;
+    /* Every combiner leaves the pipeline now: the first output's shuffle
+     * frees the pipeline. */
+    sf_groups **comb = calloc(n, sizeof *comb);
+    for (size_t k = 0; comb && k < n; k++)
+        comb[k] = sf_pipeline_take_output_groups(R->pipe, k);
+    int code = 0;
+    for (size_t k = 0; k < n && !code; k++) {
+        int rc = comb ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+        R->out_index = k;
+        R->job = &R->spec->outputs[k];
+        R->reduced = comb ? comb[k] : NULL;
+        if (comb)
+            comb[k] = NULL;
+        if (k > 0) {
+            swap_life(R, k);
+            sf_rows_free(&R->rows);
+            free(R->part_groups);
+            free(R->part_rows);
+            R->part_groups = R->part_rows = NULL;
+            R->m = m0;
+            R->shuffle = sh0;
+            R->sum_overflow = 0;
+            R->digest = 0;
+            R->having_dropped = R->limit_dropped = 0;
+            R->nsamples = 0;
+            rc = sf_run_prepare_output(R);
+        }
+        if (!rc && !R->reduced)
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory: no combiner for output '%s'",
+                              R->job->output_name);
+        code = sf_run_agree(R, rc, 0) ? 1 : run_output(R);
+        if (k > 0)
+            swap_life(R, k);
+    }
+    for (size_t k = 0; comb && k < n; k++)
+        sf_groups_free(comb[k]);
+    free(comb);
+    if (code)
+        return code;
+    int rc = 0;
+    if (R->rank == 0) {
+        size_t done = 0;
+        for (size_t k = 0; k < n && !rc; k++) {
+            struct sf_run_pending *p = &R->pending[k];
+            sf_lifecycle *L = k ? &R->lives[k - 1] : &R->life;
+            rc = p->ready ? sf_life_commit(L, &p->metrics, &p->manifest, &R->err)
+                          : sf_error_set(&R->err, SF_E_INTERNAL, "internal error: output '%s' "
+                                         "was not finished", R->spec->outputs[k].output_name);
+            p->committed = rc == 0;
+            done += p->committed;
+            if (!rc && !R->o->quiet)
+                fprintf(stderr, "shardflow: output '%s' committed: %s\n",
+                        R->spec->outputs[k].output_name, L->stage.out);
+        }
+        if (rc) {
+            fprintf(stderr, "shardflow: committed %zu of %zu outputs:", done, n);
+            for (size_t k = 0; k < n; k++)
+                fprintf(stderr, " %s (%s)", R->spec->outputs[k].output_name,
+                        R->pending[k].committed ? "committed" : "not committed");
+            fprintf(stderr, "\n");
+        }
+    }
+    return sf_run_agree(R, rc, 1) ? 1 : 0;
+}
+
 /* The phases in order. Collective. Returns the exit code. */
 static int run_job(sf_run *R)
 {
@@ -50,6 +158,11 @@ static int run_job(sf_run *R)
         return 2;
     }
     sf_life_runid(&R->life);
+    int src = R->spec->noutputs > 1 ? setup_outputs(R) : 0;
+    if (src)
+        sf_error_set(&R->err, src, "out of memory setting up %zu outputs", R->spec->noutputs);
+    if (sf_run_agree(R, src, 0))
+        return 1;
     R->nparts = R->o->partitions > 0 ? R->o->partitions : R->nranks;
     sf_metrics_begin(&R->m, &R->shuffle);
     if (sf_run_plan(R) != 0)
@@ -92,7 +205,20 @@ static int run_job(sf_run *R)
     if (rc)
         return R->exit_code;
 
+    if (R->spec->noutputs > 1)
+        return run_outputs(R);
+    return run_output(R);
+}
+
+/* Shuffle, reduce, windows, write and finish of R->job's output (with
+ * several outputs: its commit is only prepared). Collective. Returns the
+ * exit code. */
+static int run_output(sf_run *R)
+{
+    int rc;
     sf_metrics_begin(&R->m, &R->shuffle);
+    uint64_t local_groups = sf_groups_count(R->reduced ? R->reduced
+                                                       : sf_pipeline_groups(R->pipe));
     rc = sf_run_shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
                    R->reduced ? sf_groups_live_count(R->reduced) : 0);
@@ -140,7 +266,12 @@ static void run_free(sf_run *R)
     sf_rows_free(&R->rows);
     for (size_t i = 0; i < SF_MAX_INPUTS; i++)
         sf_join_table_free(R->dims[i]);
-    sf_job_free(R->job);
+    for (size_t k = 0; R->pending && k < R->spec->noutputs; k++) {
+        sf_buf_free(&R->pending[k].metrics);
+        sf_buf_free(&R->pending[k].manifest);
+    }
+    free(R->pending);
+    sf_job_free(R->spec ? R->spec : R->job);
     free(R->acct);
     free(R->acct_all);
     free(R->out_names);
@@ -169,8 +300,20 @@ int sf_run_job(const sf_run_opts *o, sf_run_result *res)
     sf_error_clear(&R->err);
     sf_rows_init(&R->rows, 0);
     int rc = run_job(R);
+    size_t nlives = R->lives ? R->spec->noutputs - 1 : 0;
+    for (size_t k = 0; k < nlives; k++) {
+        /* An output committed before a later one failed stays committed. */
+        const char *name = R->spec->outputs[k + 1].output_name;
+        char what[96];
+        snprintf(what, sizeof what, "run (output '%s')", name);
+        sf_life_end(&R->lives[k], rc != 0, what);
+    }
+    free(R->lives);
+    char what0[96] = "run";
+    if (nlives)
+        snprintf(what0, sizeof what0, "run (output '%s')", R->spec->outputs[0].output_name);
     run_free(R);
-    sf_life_end(&R->life, rc != 0, "run");
+    sf_life_end(&R->life, rc != 0, what0);
     free(R);
     return rc;
 }

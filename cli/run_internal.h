@@ -47,7 +47,17 @@ typedef struct sf_run {
     int rank, nranks;
     const sf_run_opts *o;
     sf_error err;
-    sf_job *job;
+    sf_job *job;         /* the job; after the scan, the view of the output being
+                          * reduced and written (spec->outputs[out_index]) */
+    sf_job *spec;        /* the whole job as loaded (owned) */
+    size_t out_index;
+    sf_lifecycle *lives; /* several outputs: claim, staging and files of outputs
+                          * 1.. (output 0's are in life) */
+    struct sf_run_pending { /* several outputs, rank 0: an output written and */
+        sf_buf metrics;     /* waiting for its commit */
+        sf_buf manifest;
+        int ready, committed;
+    } *pending;
     sf_join_table *dims[SF_MAX_INPUTS];
     uint64_t fact_size;  /* all fact files */
     uint64_t input_size[SF_MAX_INPUTS];
@@ -76,6 +86,8 @@ typedef struct sf_run {
     sf_pipeline *pipe;
     sf_groups *reduced;
     sf_rows rows;
+    uint64_t having_dropped; /* result rows "having" removed on this rank */
+    uint64_t limit_dropped;  /* result rows "limit" removed on this rank */
     int sum_overflow;
     sf_metrics m;
     sf_run_result *res;    /* where to report, or NULL */
@@ -114,9 +126,13 @@ const char *sf_run_repartition_text(sf_repartition r);
 /* Rank 0 reads the spec, every rank compiles it and prepares the output
  * columns. Collective. Returns 0 or SF_E_* (a bad spec: exit code 2). */
 int sf_run_load_job(sf_run *R);
-/* Inputs, output staging, dimension tables, strategy. Collective; agrees
- * inside: returns 0 or SF_RUN_AGREED. */
+/* Inputs, output staging (of every output), dimension tables, strategy.
+ * Collective; agrees inside: returns 0 or SF_RUN_AGREED. */
 int sf_run_plan(sf_run *R);
+/* Output column names and types and the writer options of R->job's output;
+ * the same on every rank. Not collective. Returns 0 or SF_E_* (a bad spec:
+ * SF_E_SPEC). */
+int sf_run_prepare_output(sf_run *R);
 /* Compressed fact files (told by their magic bytes on rank 0) replace their
  * byte chunks in *chunks with ranges of their units (io/decompress); bzip2
  * and xz are refused. Collective: rank 0 plans, every rank gets the list

@@ -15,7 +15,6 @@
 #include "io/fsutil.h"
 #include "partition/dimension.h"
 
-static int prepare_output(sf_run *R);
 
 const char *sf_run_repartition_text(sf_repartition r)
 {
@@ -39,7 +38,17 @@ const char *sf_run_write_mode_text(const sf_run_opts *o)
 sf_job_overrides sf_run_overrides(const sf_run_opts *o)
 {
     sf_job_overrides ov = {o->input_names, o->input_paths, (size_t)o->ninputs, o->output,
-                           o->format,      o->layout,      o->compression};
+                           o->format,      o->layout,      o->compression, NULL};
+    /* Paths in the spec are relative to the spec file's directory. One job
+     * per process: the directory lives in static storage. */
+    static char dir[4096];
+    const char *slash = o->job_path ? strrchr(o->job_path, '/') : NULL;
+    if (slash && (size_t)(slash - o->job_path) < sizeof dir) {
+        size_t n = slash == o->job_path ? 1 : (size_t)(slash - o->job_path);
+        memcpy(dir, o->job_path, n);
+        dir[n] = '\0';
+        ov.spec_dir = dir;
+    }
     return ov;
 }
 
@@ -60,17 +69,26 @@ int sf_run_load_job(sf_run *R)
                  (unsigned long long)sf_hash_bytes(text, (size_t)n, 0));
     }
     free(text);
-    if (rc == 0)
-        rc = prepare_output(R);
+    R->spec = R->job;
+    /* Every output's format options are checked now, before any work; the
+     * first output's stay prepared. */
+    for (size_t k = R->spec ? R->spec->noutputs : 0; rc == 0 && k-- > 0;) {
+        R->job = &R->spec->outputs[k];
+        rc = sf_run_prepare_output(R);
+    }
+    R->job = R->spec;
     return rc;
 }
 
 /* Output column names and types, HDF5 options and the checks that need the
  * output format; the same on every rank. */
-static int prepare_output(sf_run *R)
+int sf_run_prepare_output(sf_run *R)
 {
     const sf_job *job = R->job;
     const sf_job_output *o = &job->output;
+    free(R->out_names);
+    free(R->out_types);
+    memset(&R->csvopt, 0, sizeof R->csvopt);
     R->out_names = calloc(o->ncolumns + 1, sizeof *R->out_names);
     R->out_types = calloc(o->ncolumns + 1, sizeof *R->out_types);
     if (!R->out_names || !R->out_types)
@@ -224,12 +242,24 @@ int sf_run_plan(sf_run *R)
             if (!rc && R->life.stage.note[0])
                 fprintf(stderr, "shardflow: %s\n", R->life.stage.note);
         }
+        /* Several outputs: each is claimed and staged as the first is. */
+        for (size_t k = 1; !rc && k < job->noutputs; k++) {
+            sf_lifecycle *L = &R->lives[k - 1];
+            rc = sf_life_stage(L, job->outputs[k].output.path, R->o->commit_mode,
+                               R->o->claim_timeout, &R->err);
+            if (!rc && L->stage.note[0])
+                fprintf(stderr, "shardflow: %s\n", L->stage.note);
+        }
     }
     if (sf_run_agree(R, rc, 1))
         return SF_RUN_AGREED;
     MPI_Bcast(&R->fact_size, 1, MPI_UINT64_T, 0, R->comm);
     MPI_Bcast(R->input_size, SF_MAX_INPUTS, MPI_UINT64_T, 0, R->comm);
     rc = sf_life_share(&R->life, job->output.path, &R->err);
+    for (size_t k = 1; k < job->noutputs; k++) {
+        int krc = sf_life_share(&R->lives[k - 1], job->outputs[k].output.path, &R->err);
+        rc = rc ? rc : krc;
+    }
     size_t nf = R->life.inputs.n;
     R->acct = calloc(nf ? nf : 1, sizeof *R->acct);
     if (!rc && !R->acct)

@@ -22,7 +22,9 @@ static int merge_group(void *ctx, const unsigned char *rec, size_t len, int sour
 
 int sf_run_shuffle_groups(sf_run *R)
 {
-    sf_groups *local = sf_pipeline_groups(R->pipe);
+    /* With several outputs, R->reduced already holds this output's
+     * combiner, taken from the pipeline. */
+    sf_groups *local = R->reduced ? R->reduced : sf_pipeline_groups(R->pipe);
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf rec = SF_BUF_INIT;
     int rc = out ? sf_groups_prepare_export(local) : SF_E_NOMEM;
@@ -30,7 +32,8 @@ int sf_run_shuffle_groups(sf_run *R)
      * where they are; the others are exported to their owners and retired
      * here, and records from other ranks merge in. From here on, whatever
      * reads R->reduced skips groups for which sf_groups_live() is false. */
-    R->reduced = sf_pipeline_take_groups(R->pipe);
+    if (!R->reduced)
+        R->reduced = sf_pipeline_take_groups(R->pipe);
     size_t n = rc ? 0 : sf_groups_count(local);
     for (size_t i = 0; i < n && !rc; i++) {
         const unsigned char *key;
@@ -103,11 +106,23 @@ static int decimal_overflow(sf_run *R, size_t j, const sf_value *row)
                         job->ngroup ? key : "all rows");
 }
 
+/* "having" on a result row (group keys and aggregates filled): kept when
+ * true; false and NULL drop it, as SQL's HAVING does. */
+static int keep_having(const sf_job *job, const sf_value *row, sf_arena *scratch)
+{
+    sf_value v = sf_expr_eval(job->having, row, scratch);
+    sf_arena_reset(scratch);
+    return v.type == SF_BOOL && v.u.b;
+}
+
 /* Final rows of this rank's groups: group key values, aggregates, NULL
- * window columns. */
+ * window columns; a row "having" rejects is dropped here, before windows,
+ * sort and limit. */
 int sf_run_reduce(sf_run *R)
 {
     const sf_job *job = R->job;
+    sf_arena scratch; /* strings "having" makes, reset after each row */
+    sf_arena_init(&scratch, 0);
     sf_rows_init(&R->rows, job->nresult);
     R->part_groups = calloc((size_t)R->nparts, sizeof *R->part_groups);
     R->part_rows = calloc((size_t)R->nparts, sizeof *R->part_rows);
@@ -148,7 +163,12 @@ int sf_run_reduce(sf_run *R)
         R->part_rows[part] += nrows;
         if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)
             offer_key(R, row, nrows);
+        if (job->having && !keep_having(job, row, &scratch)) {
+            R->rows.n--; /* the row just appended */
+            R->having_dropped++;
+        }
     }
+    sf_arena_free(&scratch);
     if (rc == SF_E_NOMEM)
         sf_error_set(&R->err, rc, "out of memory building result rows");
     return rc;

@@ -40,6 +40,8 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     }
     int rc = sf_manifest_begin(m, "job", job->name, R->life.runid, R->nranks,
                                R->o->scan.schedule == SF_SCHED_STATIC ? "static" : "dynamic");
+    if (job->output_name) /* one of several outputs of the job */
+        rc |= sf_buf_printf(m, ",\n  \"output_name\": \"%s\"", job->output_name);
     rc |= sf_buf_printf(m, ",\n  \"decoder\": \"%s\",\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
                         "  \"partitioned_join\": %s%s%s,\n  \"partitions\": %d,\n"
                         "  \"write\": \"%s\",\n  \"status\": \"committed\",\n  \"inputs\": [",
@@ -87,17 +89,26 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     }
     rc |= sf_buf_printf(m, "],\n    \"sort_by\": [");
     for (size_t k = 0; k < out->nsort; k++)
-        rc |= sf_buf_printf(m, "%s\"%s\"", k ? ", " : "", job->result_names[out->sort_by[k]]);
+        rc |= sf_buf_printf(m, "%s\"%s%s\"", k ? ", " : "", job->result_names[out->sort_by[k]],
+                            out->sort_desc[k] ? " desc" : "");
     rc |= sf_buf_printf(m, "]},");
     rc |= sf_buf_printf(m, "\n  \"counts\": {\n    \"lines_read\": %llu,\n"
                         "    \"blank_lines\": %llu,\n    \"rows_rejected\": %llu,\n"
                         "    \"rows_filtered\": %llu,\n    \"rows_dropped_by_join\": %llu,\n"
-                        "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n"
-                        "    \"output_rows\": %llu,\n    \"rejected_by_reason\": ",
+                        "    \"rows_aggregated\": %llu,\n    \"groups\": %llu,\n",
                         (unsigned long long)c->lines_read, (unsigned long long)c->blank_lines,
                         (unsigned long long)c->rows_rejected, (unsigned long long)c->rows_filtered,
                         (unsigned long long)c->rows_dropped_by_join,
-                        (unsigned long long)c->rows_aggregated, (unsigned long long)out_rows,
+                        (unsigned long long)c->rows_aggregated,
+                        (unsigned long long)(out_rows + R->having_dropped + R->limit_dropped));
+    /* Only for a job that has them: other manifests keep their keys. */
+    if (job->having)
+        rc |= sf_buf_printf(m, "    \"groups_dropped_by_having\": %llu,\n",
+                            (unsigned long long)R->having_dropped);
+    if (out->limit >= 0)
+        rc |= sf_buf_printf(m, "    \"rows_dropped_by_limit\": %llu,\n",
+                            (unsigned long long)R->limit_dropped);
+    rc |= sf_buf_printf(m, "    \"output_rows\": %llu,\n    \"rejected_by_reason\": ",
                         (unsigned long long)out_rows);
     rc |= sf_manifest_reasons(m, c->rejected_by_reason);
     rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
@@ -115,12 +126,17 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
                         (unsigned long long)c->exploded_filtered,
                         (unsigned long long)c->exploded_dropped_by_join,
                         (unsigned long long)c->exploded_aggregated);
-    rc |= sf_buf_printf(m, "\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n"
-                        "  \"rejected_samples\": ",
+    rc |= sf_buf_printf(m, "\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n",
                         R->o->mode == SF_MODE_FAILFAST        ? "failfast"
                         : R->o->mode == SF_MODE_DROPMALFORMED ? "dropmalformed"
                                                               : "permissive",
-                        (unsigned long long)R->bad_written);
+                        /* With several outputs the bad records are in the
+                         * first output's _bad_records/ only. */
+                        (unsigned long long)(R->out_index ? 0 : R->bad_written));
+    if (R->out_index && R->bad_written)
+        rc |= sf_buf_printf(m, "  \"bad_records_in_output\": \"%s\",\n",
+                            R->spec->outputs[0].output_name);
+    rc |= sf_buf_printf(m, "  \"rejected_samples\": ");
     rc |= sf_manifest_samples(m, R->samples, R->nsamples,
                               (const char *const *)R->life.inputs.paths);
     rc |= sf_buf_printf(m, ",\n  \"files\": ");
@@ -152,9 +168,11 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     for (int r = 0; r < R->nranks; r++)
         maxrss = rss[r] > maxrss ? rss[r] : maxrss;
     double mb = (double)c->bytes_scanned / 1e6;
-    fprintf(stderr, "shardflow: %s: %llu lines, %.1f MB in %.2f s on %d rank%s (%.1f MB/s)\n",
-            R->job->name, (unsigned long long)c->lines_read, mb, wall, R->nranks,
-            R->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0);
+    fprintf(stderr, "shardflow: %s%s%s%s: %llu lines, %.1f MB in %.2f s on %d rank%s "
+            "(%.1f MB/s)\n", R->job->name, R->job->output_name ? " (output '" : "",
+            R->job->output_name ? R->job->output_name : "", R->job->output_name ? "')" : "",
+            (unsigned long long)c->lines_read, mb, wall, R->nranks, R->nranks == 1 ? "" : "s",
+            wall > 0 ? mb / wall : 0);
     fprintf(stderr, "  %-10s %9s %12s %12s %10s\n", "phase", "max s", "rows in", "rows out",
             "MB sent");
     for (int p = 0; p < SF_PH_COUNT; p++)
@@ -178,12 +196,21 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     if (c->rows_rejected > 3)
         fprintf(stderr, "  (%llu rejected lines in all; see _MANIFEST.json)\n",
                 (unsigned long long)c->rows_rejected);
-    if (R->bad_written)
+    if (R->bad_written && R->out_index == 0)
         fprintf(stderr, "  bad lines: %llu in %s/_bad_records/\n",
                 (unsigned long long)R->bad_written, R->life.stage.out);
+    else if (R->bad_written)
+        fprintf(stderr, "  bad lines: %llu in the _bad_records/ of output '%s'\n",
+                (unsigned long long)R->bad_written, R->spec->outputs[0].output_name);
     if (R->sum_overflow)
         fprintf(stderr, "  warning: an int64 sum overflowed; its value is empty in the output\n");
     fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
+    if (R->job->having)
+        fprintf(stderr, "  having dropped %llu group%s\n", (unsigned long long)R->having_dropped,
+                R->having_dropped == 1 ? "" : "s");
+    if (R->job->output.limit >= 0)
+        fprintf(stderr, "  limit %lld dropped %llu row%s\n", (long long)R->job->output.limit,
+                (unsigned long long)R->limit_dropped, R->limit_dropped == 1 ? "" : "s");
     fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->life.stage.out, nfiles,
             nfiles == 1 ? "" : "s", (unsigned long long)rows);
     sf_life_say_merged(&R->life);
@@ -259,7 +286,12 @@ int sf_run_finish(sf_run *R)
     R->sum_overflow = overflow;
     uint64_t digest = 0;
     MPI_Reduce(&R->digest, &digest, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    uint64_t dropped[2] = {R->having_dropped, R->limit_dropped}, all_dropped[2] = {0, 0};
+    MPI_Reduce(dropped, all_dropped, 2, MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    R->having_dropped = all_dropped[0];
+    R->limit_dropped = all_dropped[1];
     size_t nf = R->life.inputs.n;
+    free(R->acct_all); /* several outputs: finished once each */
     R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;
     if (R->rank == 0 && !R->acct_all)
         MPI_Abort(R->comm, 1); /* cannot take part in the reduction */
@@ -305,8 +337,18 @@ int sf_run_finish(sf_run *R)
         double wall = MPI_Wtime() - t_start;
         if (!rc && build_manifest(R, files, nfiles, tmax, rss, &sh, wall, &m) != 0)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory building the manifest");
-        if (!rc)
+        if (!rc && R->pending) {
+            /* Several outputs: committed together once all are written
+             * (cli/run.c, run_outputs). */
+            struct sf_run_pending *p = &R->pending[R->out_index];
+            p->metrics = metrics;
+            p->manifest = m;
+            metrics = (sf_buf)SF_BUF_INIT;
+            m = (sf_buf)SF_BUF_INIT;
+            p->ready = 1;
+        } else if (!rc) {
             rc = sf_life_commit(&R->life, &metrics, &m, &R->err);
+        }
         tmax[SF_PH_COMMIT] += MPI_Wtime() - t0;
         wall = MPI_Wtime() - t_start;
         if (!rc && R->res)

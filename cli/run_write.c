@@ -209,21 +209,63 @@ static int same_values(const sf_value *a, const sf_value *b, const int *cols, si
     return 1;
 }
 
+/* "limit": the first N rows of the whole result in sort_by order (then
+ * every result column ascending, so the choice among ties is one total
+ * order). Each rank keeps its own first N, rank 0 merges those (at most
+ * N x ranks rows) and keeps the first N: the N rows the whole sorted
+ * result would start with, on any rank count, and no rank ever holds more
+ * than N x ranks rows for it. Collective; agrees inside. */
+static int apply_limit(sf_run *R)
+{
+    const sf_job_output *o = &R->job->output;
+    size_t limit = (uint64_t)o->limit > SIZE_MAX ? SIZE_MAX : (size_t)o->limit;
+    int rc = sf_rows_sort_dir(&R->rows, o->sort_by, o->sort_desc, o->nsort);
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory sorting rows for the limit");
+    else if (R->rows.n > limit) {
+        R->limit_dropped += R->rows.n - limit;
+        R->rows.n = limit;
+    }
+    if (sf_run_agree(R, rc, 0))
+        return SF_RUN_AGREED;
+    rc = sf_run_route_rows(R, NULL, 0, 0);
+    if (sf_run_agree(R, rc, 0))
+        return SF_RUN_AGREED;
+    if (R->rank == 0) {
+        rc = sf_rows_sort_dir(&R->rows, o->sort_by, o->sort_desc, o->nsort);
+        if (rc)
+            sf_error_set(&R->err, rc, "out of memory sorting rows for the limit");
+        else if (R->rows.n > limit) {
+            R->limit_dropped += R->rows.n - limit;
+            R->rows.n = limit;
+        }
+    }
+    return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : 0;
+}
+
 /* Forms the output files as --write says: repartition sends each row to the
  * owner of its partition value (one part-00000 per value); coalesce=N sends
  * all rows of ranks [k*P/N, (k+1)*P/N) to writer k without rehashing (at
  * most N files per value, part-<k>); local writes what each rank holds
- * (part-<rank>). Within a file rows are in sort_by order. */
+ * (part-<rank>). An output without partition columns is one file
+ * (part-00000, written by rank 0) whatever --write says. Within a file
+ * rows are in sort_by order, each entry ascending or descending. */
 int sf_run_write_output(sf_run *R)
 {
     const sf_job_output *o = &R->job->output;
     int part = 0, rc = 0;
-    switch (R->o->write_mode) {
+    if (o->limit >= 0 && (rc = apply_limit(R)) != 0)
+        return rc;
+    /* An output without partition columns is one file in every write
+     * mode: its rows go to rank 0, which writes part-00000. */
+    sf_write_mode mode = o->npartition == 0 ? SF_WRITE_COALESCE : R->o->write_mode;
+    switch (mode) {
     case SF_WRITE_REPARTITION:
         rc = sf_run_route_rows(R, o->partition_by, o->npartition, -1);
         break;
     case SF_WRITE_COALESCE: {
-        int writer = sf_coalesce_writer(R->rank, R->nranks, R->o->coalesce, &part);
+        int writer = o->npartition == 0 ? 0
+                     : sf_coalesce_writer(R->rank, R->nranks, R->o->coalesce, &part);
         rc = sf_run_route_rows(R, NULL, 0, writer);
         break;
     }
@@ -238,15 +280,18 @@ int sf_run_write_output(sf_run *R)
      * partition into files prints the same. */
     size_t nkeys = o->npartition + o->nsort + o->ncolumns;
     int *keys = malloc((nkeys + 1) * sizeof *keys);
-    rc = keys ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-    if (keys) {
+    unsigned char *desc = calloc(nkeys + 1, 1);
+    rc = keys && desc ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    if (keys && desc) {
         memcpy(keys, o->partition_by, o->npartition * sizeof *keys);
         memcpy(keys + o->npartition, o->sort_by, o->nsort * sizeof *keys);
+        memcpy(desc + o->npartition, o->sort_desc, o->nsort);
         memcpy(keys + o->npartition + o->nsort, o->columns, o->ncolumns * sizeof *keys);
-        if (sf_rows_sort(&R->rows, keys, nkeys) != 0)
+        if (sf_rows_sort_dir(&R->rows, keys, desc, nkeys) != 0)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
     }
     free(keys);
+    free(desc);
     if (strcmp(o->layout, "single") == 0)
         return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : write_single(R);
     size_t lo = 0;

@@ -1,11 +1,18 @@
 /* validate.c - `shardflow validate`: loads and checks a job spec without
- * reading data, and prints the plan. No MPI. */
+ * reading data, prints the plan, and checks that every input (its path
+ * resolved against the spec file's directory, or as --input gives it)
+ * names readable files. No MPI. */
 #include "cli/run_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "io/fsutil.h"
+#include "io/inputs.h"
+
+static void print_output(const sf_job *job);
 
 static void print_plan(const sf_job *job)
 {
@@ -41,6 +48,15 @@ static void print_plan(const sf_job *job)
                    st->inner ? "inner" : "left", job->inputs[st->input].name,
                    job->slot_names[st->on_slot], st->nselect, st->nselect == 1 ? "" : "s");
     }
+    for (size_t k = 0; k < job->noutputs; k++)
+        print_output(&job->outputs[k]);
+}
+
+/* One output: its groups, result columns, having, directory, order, limit. */
+static void print_output(const sf_job *job)
+{
+    if (job->output_name)
+        printf("  output '%s':\n", job->output_name);
     printf("  group by:");
     for (size_t i = 0; i < job->ngroup; i++)
         printf("%s %s", i ? "," : "", job->slot_names[job->group_slots[i]]);
@@ -50,11 +66,66 @@ static void print_plan(const sf_job *job)
         printf("      %-24s %s\n", job->result_names[i],
                sf_type_format(job->result_types[i], sf_job_result_dec(job, (int)i), tb));
     }
+    if (job->having)
+        printf("  having: a filter on group keys and aggregates\n");
     printf("  output: %s (%s", job->output.path, job->output.format);
     for (size_t i = 0; i < job->output.npartition; i++)
         printf("%s%s=...", i ? "/" : ", partitioned by ",
                job->result_names[job->output.partition_by[i]]);
+    if (job->output.npartition == 0)
+        printf(", one file");
     printf(")\n");
+    printf("  sorted by:");
+    for (size_t i = 0; i < job->output.nsort; i++)
+        printf("%s %s%s", i ? "," : "", job->result_names[job->output.sort_by[i]],
+               job->output.sort_desc[i] ? " desc" : "");
+    printf("%s\n", job->output.nsort ? "" : " (every column)");
+    if (job->output.limit >= 0)
+        printf("  limit: %lld rows\n", (long long)job->output.limit);
+}
+
+/* Every input's path, resolved (relative paths in the spec are relative to
+ * the spec file): it must name readable files, as a run checks them before
+ * any work. Prints what each resolved to. Returns 0 or 2 (the first
+ * failure printed). */
+static int check_inputs(const sf_job *job)
+{
+    for (size_t i = 0; i < job->ninputs; i++) {
+        const sf_job_input *in = &job->inputs[i];
+        sf_error err;
+        sf_error_clear(&err);
+        if (!in->is_fact) {
+            /* As run checks a dimension: one file, its size, readable. */
+            uint64_t size = 0;
+            int rc = sf_file_size(in->path, &size, &err);
+            if (!rc && access(in->path, R_OK) != 0)
+                rc = sf_error_set(&err, SF_E_IO, "cannot read '%s'", in->path);
+            if (rc) {
+                fprintf(stderr, "shardflow: %s: inputs.%s: %s\n", job->source, in->name,
+                        err.msg);
+                return 2;
+            }
+            printf("  input %s: %s (%llu bytes, readable)\n", in->name, in->path,
+                   (unsigned long long)size);
+            continue;
+        }
+        sf_input_files files = {0};
+        if (sf_inputs_expand(in->name, in->path, &files, &err) != 0) {
+            fprintf(stderr, "shardflow: %s: inputs.%s: %s\n", job->source, in->name, err.msg);
+            return 2;
+        }
+        uint64_t bytes = 0;
+        for (size_t f = 0; f < files.n; f++)
+            bytes += files.sizes[f];
+        printf("  input %s: %s (%zu file%s, %llu bytes, readable)\n", in->name, in->path,
+               files.n, files.n == 1 ? "" : "s", (unsigned long long)bytes);
+        for (size_t f = 0; f < files.n && files.n > 1 && f < 10; f++)
+            printf("      %s\n", files.paths[f]);
+        if (files.n > 10)
+            printf("      ... and %zu more\n", files.n - 10);
+        sf_inputs_free(&files);
+    }
+    return 0;
 }
 
 int sf_validate_main(const sf_run_opts *o)
@@ -76,6 +147,7 @@ int sf_validate_main(const sf_run_opts *o)
         return 2;
     }
     print_plan(job);
+    rc = check_inputs(job);
     sf_job_free(job);
-    return 0;
+    return rc;
 }

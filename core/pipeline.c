@@ -49,6 +49,8 @@ struct sf_pipeline {
     int last_reason; /* of the last rejected line, -1 before any */
     char last_msg[240];
     sf_flatten *flat; /* flattened fact input; NULL: the projection decoder */
+    sf_groups **more; /* combiners of job->outputs[1..noutputs) ("outputs") */
+    size_t nmore;
 };
 
 sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
@@ -79,6 +81,16 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     p->groups = sf_job_new_groups(job);
     if (!p->groups)
         goto nomem;
+    /* One scan feeds every output: a combiner per further output. */
+    if (job->noutputs > 1) {
+        p->more = calloc(job->noutputs - 1, sizeof *p->more);
+        if (!p->more)
+            goto nomem;
+        for (size_t k = 1; k < job->noutputs; k++, p->nmore++) {
+            if (!(p->more[k - 1] = sf_job_new_groups(&job->outputs[k])))
+                goto nomem;
+        }
+    }
     if (fact->flatten) {
         /* Only the job's columns are kept; column i is fact column i. */
         sf_flatten_opts o = fact->flatten_opts;
@@ -137,6 +149,9 @@ void sf_pipeline_free(sf_pipeline *p)
     sf_decoder_free(p->dec);
     sf_flatten_free(p->flat);
     sf_groups_free(p->groups);
+    for (size_t k = 0; k < p->nmore; k++)
+        sf_groups_free(p->more[k]);
+    free(p->more);
     sf_arena_free(&p->scratch);
     sf_buf_free(&p->key);
     free(p->row);
@@ -262,6 +277,14 @@ static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena 
         return SF_E_NOMEM;
     int rc = sf_groups_update(p->groups, key->p, key->n, sf_groups_hash(key->p, key->n), row,
                               scratch);
+    for (size_t k = 0; k < p->nmore && !rc; k++) {
+        const sf_job *o = &job->outputs[k + 1];
+        key->n = 0;
+        if (encode_slots(key, row, o->group_slots, o->ngroup) != 0)
+            return SF_E_NOMEM;
+        rc = sf_groups_update(p->more[k], key->p, key->n, sf_groups_hash(key->p, key->n), row,
+                              scratch);
+    }
     if (rc)
         return rc;
     p->counts.rows_aggregated++;
@@ -592,11 +615,14 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
         if (st->kind == SF_STEP_JOIN)
             needed[st->on_slot] = 1;
     }
-    for (size_t i = 0; i < job->ngroup; i++)
-        needed[job->group_slots[i]] = 1;
-    for (size_t j = 0; j < job->naggs; j++) {
-        if (job->aggs[j].arg)
-            sf_expr_visit_columns(job->aggs[j].arg, mark_slot, needed);
+    for (size_t k = 0; k < (job->noutputs ? job->noutputs : 1); k++) {
+        const sf_job *o = job->noutputs ? &job->outputs[k] : job;
+        for (size_t i = 0; i < o->ngroup; i++)
+            needed[o->group_slots[i]] = 1;
+        for (size_t j = 0; j < o->naggs; j++) {
+            if (o->aggs[j].arg)
+                sf_expr_visit_columns(o->aggs[j].arg, mark_slot, needed);
+        }
     }
     p->nship = 0;
     for (size_t s = 0; s < job->nslots; s++) {
@@ -628,5 +654,16 @@ sf_groups *sf_pipeline_take_groups(sf_pipeline *p)
 {
     sf_groups *g = p->groups;
     p->groups = NULL;
+    return g;
+}
+
+sf_groups *sf_pipeline_take_output_groups(sf_pipeline *p, size_t k)
+{
+    if (k == 0)
+        return sf_pipeline_take_groups(p);
+    if (k > p->nmore)
+        return NULL;
+    sf_groups *g = p->more[k - 1];
+    p->more[k - 1] = NULL;
     return g;
 }

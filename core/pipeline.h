@@ -106,6 +106,12 @@ sf_groups *sf_pipeline_groups(sf_pipeline *p);
  * none after this; p must not process lines or rows any more. */
 sf_groups *sf_pipeline_take_groups(sf_pipeline *p);
 
+/* With several outputs (job->noutputs > 1) every aggregated row updates one
+ * combiner per output, keyed by that output's group_by. Hands over the
+ * combiner of output k (k = 0: sf_pipeline_take_groups); the caller owns
+ * it. NULL when k is out of range or was taken already. */
+sf_groups *sf_pipeline_take_output_groups(sf_pipeline *p, size_t k);
+
 /* Keeps sample s among samples[0..*n) if it is among the first SF_MAX_SAMPLES
  * by (file, offset). Used to merge samples across ranks too. */
 void sf_samples_insert(sf_reject_sample *samples, size_t *n, const sf_reject_sample *s);

@@ -101,25 +101,25 @@ int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len)
 static const sf_value *sort_base;
 static size_t sort_ncols;
 static const int *sort_keys;
+static const unsigned char *sort_desc;
 static size_t sort_nkeys;
 
-static int cmp_rows(const void *a, const void *b)
+int sf_rows_cmp_dir(const sf_value *x, const sf_value *y, size_t ncols, const int *keys,
+                    const unsigned char *desc, size_t nkeys)
 {
-    const sf_value *x = sort_base + *(const size_t *)a * sort_ncols;
-    const sf_value *y = sort_base + *(const size_t *)b * sort_ncols;
-    for (size_t k = 0; k < sort_nkeys; k++) {
-        int c = sf_value_cmp(&x[sort_keys[k]], &y[sort_keys[k]]);
+    for (size_t k = 0; k < nkeys; k++) {
+        int c = sf_value_cmp(&x[keys[k]], &y[keys[k]]);
         if (c)
-            return c;
+            return desc && desc[k] ? -c : c;
     }
-    for (size_t c = 0; c < sort_ncols; c++) {
+    for (size_t c = 0; c < ncols; c++) {
         int d = sf_value_cmp(&x[c], &y[c]);
         if (d)
             return d;
     }
     /* sf_value_cmp calls 0.0 and -0.0 (and NaNs with other payloads) equal;
      * their encodings differ, which makes the order total. */
-    for (size_t c = 0; c < sort_ncols; c++) {
+    for (size_t c = 0; c < ncols; c++) {
         if (x[c].type == SF_DOUBLE && y[c].type == SF_DOUBLE) {
             uint64_t a, b;
             memcpy(&a, &x[c].u.d, sizeof a);
@@ -129,6 +129,13 @@ static int cmp_rows(const void *a, const void *b)
         }
     }
     return 0;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const sf_value *x = sort_base + *(const size_t *)a * sort_ncols;
+    const sf_value *y = sort_base + *(const size_t *)b * sort_ncols;
+    return sf_rows_cmp_dir(x, y, sort_ncols, sort_keys, sort_desc, sort_nkeys);
 }
 
 /* Normalized key prefixes.
@@ -181,46 +188,22 @@ static void put_byte(unsigned char *b, size_t *pos, unsigned char c)
         b[(*pos)++] = c;
 }
 
+static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_type kt);
+
 /* The prefix of row x over the first nprefix keys, whose non-NULL values
- * have types ktype[]. */
+ * have types ktype[]. A descending key has the bytes of its image
+ * inverted: the images are prefix-free, so two rows first differ inside
+ * one key's image, where inverting reverses the comparison. */
 static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_t nprefix,
-                        const sf_type *ktype)
+                        const sf_type *ktype, const unsigned char *desc)
 {
     unsigned char b[PREFIX_BYTES] = {0};
     size_t pos = 0;
     for (size_t k = 0; k < nprefix && pos < PREFIX_BYTES; k++) {
-        const sf_value *v = &x[keys[k]];
-        b[pos++] = v->type != SF_NULL;
-        if (v->type == SF_NULL)
-            continue;
-        switch (ktype[k]) {
-        case SF_INT:
-        case SF_TIMESTAMP: put_be(b, &pos, (uint64_t)v->u.i ^ (1ull << 63), 8); break;
-        case SF_DATE: put_be(b, &pos, (uint32_t)v->u.date ^ (1u << 31), 4); break;
-        case SF_BOOL: put_be(b, &pos, (uint64_t)(v->u.b != 0), 1); break;
-        case SF_DOUBLE: {
-            double d = v->u.d == 0 ? 0.0 : v->u.d;
-            uint64_t bits;
-            memcpy(&bits, &d, sizeof bits);
-            if (d != d)
-                bits = UINT64_MAX;
-            else
-                bits = bits >> 63 ? ~bits : bits ^ (1ull << 63);
-            put_be(b, &pos, bits, 8);
-            break;
-        }
-        case SF_STRING:
-            for (size_t i = 0; i < v->u.s.n && pos < PREFIX_BYTES; i++) {
-                unsigned char c = (unsigned char)v->u.s.p[i];
-                b[pos++] = c;
-                if (c == 0)
-                    put_byte(b, &pos, 0xff);
-            }
-            put_byte(b, &pos, 0);
-            put_byte(b, &pos, 0);
-            break;
-        default: break;
-        }
+        size_t start = pos;
+        put_key_image(b, &pos, &x[keys[k]], ktype[k]);
+        for (size_t i = start; desc && desc[k] && i < pos; i++)
+            b[i] = (unsigned char)~b[i];
     }
     for (int w = 0; w < PREFIX_WORDS; w++) {
         uint64_t word = 0;
@@ -230,7 +213,53 @@ static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_
     }
 }
 
+/* Appends the order-preserving image of one key value (a NULL flag byte,
+ * then the value as described above) at b[*pos], as much as fits. */
+static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_type kt)
+{
+    size_t pos = *posp;
+    b[pos++] = v->type != SF_NULL;
+    if (v->type == SF_NULL) {
+        *posp = pos;
+        return;
+    }
+    switch (kt) {
+    case SF_INT:
+    case SF_TIMESTAMP: put_be(b, &pos, (uint64_t)v->u.i ^ (1ull << 63), 8); break;
+    case SF_DATE: put_be(b, &pos, (uint32_t)v->u.date ^ (1u << 31), 4); break;
+    case SF_BOOL: put_be(b, &pos, (uint64_t)(v->u.b != 0), 1); break;
+    case SF_DOUBLE: {
+        double d = v->u.d == 0 ? 0.0 : v->u.d;
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        if (d != d)
+            bits = UINT64_MAX;
+        else
+            bits = bits >> 63 ? ~bits : bits ^ (1ull << 63);
+        put_be(b, &pos, bits, 8);
+        break;
+    }
+    case SF_STRING:
+        for (size_t i = 0; i < v->u.s.n && pos < PREFIX_BYTES; i++) {
+            unsigned char c = (unsigned char)v->u.s.p[i];
+            b[pos++] = c;
+            if (c == 0)
+                put_byte(b, &pos, 0xff);
+        }
+        put_byte(b, &pos, 0);
+        put_byte(b, &pos, 0);
+        break;
+    default: break;
+    }
+    *posp = pos;
+}
+
 int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
+{
+    return sf_rows_sort_dir(r, keys, NULL, nkeys);
+}
+
+int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys)
 {
     if (r->n < 2)
         return 0;
@@ -265,11 +294,12 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
     }
     for (size_t i = 0; i < r->n; i++) {
         items[i].row = i;
-        make_prefix(&items[i], sf_rows_at(r, i), keys, nprefix, ktype);
+        make_prefix(&items[i], sf_rows_at(r, i), keys, nprefix, ktype, desc);
     }
     sort_base = r->v;
     sort_ncols = r->ncols;
     sort_keys = keys;
+    sort_desc = desc;
     sort_nkeys = nkeys;
     qsort(items, r->n, sizeof *items, cmp_items);
     /* Rows move into place along the cycles of the permutation (row i

@@ -52,6 +52,18 @@ int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len);
  * Returns 0 or SF_E_NOMEM. */
 int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys);
 
+/* sf_rows_sort with a direction per key: desc[k] != 0 orders key k
+ * descending, the exact reverse of its ascending order (so NULLs, first
+ * ascending, come last). desc may be NULL (all ascending). The tie-break
+ * over every column stays ascending, so the order is still total. Returns 0
+ * or SF_E_NOMEM. */
+int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys);
+
+/* Compares rows a and b (ncols columns each) in the order sf_rows_sort_dir
+ * gives them: <0, 0 or >0. */
+int sf_rows_cmp_dir(const sf_value *a, const sf_value *b, size_t ncols, const int *keys,
+                    const unsigned char *desc, size_t nkeys);
+
 /* Frees everything; the table is empty again. */
 void sf_rows_free(sf_rows *r);
 

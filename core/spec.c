@@ -27,6 +27,8 @@ typedef struct loader {
     const char *source;
     size_t slot_cap;
     size_t slot_dec_cap;
+    const char *prefix; /* before field names in messages: "outputs[1]." while an
+                         * element of "outputs" loads, else "" */
 } loader;
 
 static char *ldup(loader *L, const char *s)
@@ -46,7 +48,7 @@ static int fail(loader *L, const char *field, const char *fmt, const char *a, co
 {
     char text[768];
     snprintf(text, sizeof text, fmt, a ? a : "", b ? b : "");
-    return sf_error_set(L->err, SF_E_SPEC, "%s: %s: %s", L->source, field, text);
+    return sf_error_set(L->err, SF_E_SPEC, "%s: %s%s: %s", L->source, L->prefix, field, text);
 }
 
 static int nomem(loader *L)
@@ -121,6 +123,26 @@ static const char *get_string(loader *L, json_t *obj, const char *key, const cha
         return NULL;
     }
     return json_string_value(v);
+}
+
+/* A path written in the spec, resolved against the spec file's directory
+ * (ov->spec_dir) when it is relative: a new string in the job's arena, or
+ * NULL when out of memory. */
+static char *spec_path(loader *L, const sf_job_overrides *ov, const char *path)
+{
+    const char *dir = ov && ov->spec_dir ? ov->spec_dir : "";
+    if (path[0] == '/' || !dir[0] || strcmp(dir, ".") == 0)
+        return ldup(L, path);
+    size_t nd = strlen(dir), np = strlen(path);
+    char *out = lalloc(L, nd + np + 2);
+    if (!out)
+        return NULL;
+    memcpy(out, dir, nd);
+    size_t k = nd;
+    if (dir[nd - 1] != '/')
+        out[k++] = '/';
+    memcpy(out + k, path, np + 1);
+    return out;
 }
 
 /* ---- slots ---- */
@@ -199,6 +221,12 @@ static void resolve_dec(void *ctx, int slot, sf_dec_type *d)
     *d = sf_job_slot_dec(ctx, slot);
 }
 
+/* "having" reads result columns: their precision and scale. */
+static void resolve_result_dec(void *ctx, int col, sf_dec_type *d)
+{
+    *d = sf_job_result_dec(ctx, col);
+}
+
 static int resolve_slot(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
 {
     const sf_job *job = ctx;
@@ -222,7 +250,7 @@ static sf_expr *compile_expr(loader *L, const char *text, const char *field, int
         if (e.code == SF_E_NOMEM)
             nomem(L);
         else
-            sf_error_set(L->err, SF_E_SPEC, "%s: %s: %s", L->source, field, e.msg);
+            sf_error_set(L->err, SF_E_SPEC, "%s: %s%s: %s", L->source, L->prefix, field, e.msg);
         L->err->line = e.line;
         L->err->column = e.column;
     }
@@ -372,13 +400,18 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
     const char *path = get_string(L, spec, "path", field, 0, &rc);
     if (rc)
         return rc;
+    int given = 0; /* by --input: as given, not relative to the spec */
     for (size_t i = 0; ov && i < ov->ninputs; i++) {
-        if (strcmp(ov->input_names[i], name) == 0)
+        if (strcmp(ov->input_names[i], name) == 0) {
             path = ov->input_paths[i];
+            given = 1;
+        }
     }
     if (!path)
         return fail(L, field, "no path: give \"path\" in the spec or --input %s=PATH", name, NULL);
-    in->path = ldup(L, path);
+    in->path = given ? ldup(L, path) : spec_path(L, ov, path);
+    if (!in->path)
+        return nomem(L);
 
     json_t *cols = json_object_get(spec, "columns");
     char cfield[340];
@@ -857,10 +890,119 @@ static int contains(const int *a, size_t n, int x)
     return 0;
 }
 
+/* "sort_by": result column names, each optionally followed by " desc" or
+ * " asc" ("revenue desc"); a name may not be listed twice. */
+static int load_sort_by(loader *L, json_t *arr, sf_job_output *o)
+{
+    const char *field = "output.sort_by";
+    if (!json_is_array(arr))
+        return fail(L, field, "must be an array of result column names, each optionally "
+                    "followed by \" desc\" or \" asc\"", NULL, NULL);
+    size_t n = json_array_size(arr);
+    o->sort_by = lalloc(L, (n ? n : 1) * sizeof(int));
+    o->sort_desc = lalloc(L, n ? n : 1);
+    if (!o->sort_by || !o->sort_desc)
+        return nomem(L);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_string(v))
+            return fail(L, field, "must be an array of result column names, each optionally "
+                        "followed by \" desc\" or \" asc\"", NULL, NULL);
+        const char *text = json_string_value(v);
+        char name[256];
+        size_t len = strlen(text);
+        int desc = 0;
+        const char *sp = strrchr(text, ' ');
+        if (sp && (strcmp(sp + 1, "desc") == 0 || strcmp(sp + 1, "asc") == 0)) {
+            desc = sp[1] == 'd';
+            len = (size_t)(sp - text);
+            while (len > 0 && text[len - 1] == ' ')
+                len--;
+        }
+        if (len >= sizeof name)
+            return fail(L, field, "unknown result column '%.200s'", text, NULL);
+        memcpy(name, text, len);
+        name[len] = '\0';
+        int idx = sf_job_result_index(&L->impl->job, name);
+        if (idx < 0 && sp && !desc && strcmp(sp + 1, "asc") != 0)
+            return fail(L, field, "unknown result column '%s' (a direction is \" desc\" or "
+                        "\" asc\" after the name, e.g. \"revenue desc\")", text, NULL);
+        if (idx < 0)
+            return fail(L, field, "unknown result column '%s'", name, NULL);
+        for (size_t j = 0; j < i; j++) {
+            if (o->sort_by[j] == idx)
+                return fail(L, field, "'%s' is listed twice", name, NULL);
+        }
+        o->sort_by[i] = idx;
+        o->sort_desc[i] = (unsigned char)desc;
+    }
+    o->nsort = n;
+    return 0;
+}
+
+/* "limit": N >= 0 rows of the sorted result; absent: -1 (every row). */
+static int load_limit(loader *L, json_t *out, sf_job_output *o)
+{
+    json_t *lim = json_object_get(out, "limit");
+    o->limit = -1;
+    if (!lim)
+        return 0;
+    if (!json_is_integer(lim) || json_integer_value(lim) < 0)
+        return fail(L, "output.limit", "must be an integer >= 0 (the number of rows kept, in "
+                    "sort_by order)", NULL, NULL);
+    o->limit = (int64_t)json_integer_value(lim);
+    return 0;
+}
+
+/* Columns a "having" expression may read: group keys and aggregates (not
+ * windows, which are computed after it); the slot is the result index. */
+static int resolve_having(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
+{
+    const sf_job *job = ctx;
+    for (size_t i = 0; i < job->ngroup + job->naggs; i++) {
+        if (strlen(job->result_names[i]) == len && memcmp(job->result_names[i], name, len) == 0) {
+            *slot = (int)i;
+            *type = job->result_types[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Top-level "having": a bool expression over group keys and aggregates,
+ * applied to the result rows before windows, sort and limit. */
+static int load_having(loader *L, json_t *root)
+{
+    sf_job *job = &L->impl->job;
+    json_t *h = json_object_get(root, "having");
+    if (!h)
+        return 0;
+    if (!json_is_string(h))
+        return fail(L, "having", "must be an expression string over group keys and "
+                    "aggregates, e.g. \"revenue > 100\"", NULL, NULL);
+    sf_expr_columns cols = {resolve_having, job, resolve_result_dec};
+    sf_error e;
+    sf_error_clear(&e);
+    job->having = sf_expr_parse(json_string_value(h), &cols, 0, &e);
+    if (!job->having) {
+        if (e.code == SF_E_NOMEM)
+            return nomem(L);
+        sf_error_set(L->err, SF_E_SPEC, "%s: %shaving: %s", L->source, L->prefix, e.msg);
+        L->err->line = e.line;
+        L->err->column = e.column;
+        return SF_E_SPEC;
+    }
+    sf_type t = sf_expr_type(job->having);
+    if (t != SF_BOOL && t != SF_NULL)
+        return fail(L, "having", "must be a bool expression, this one is %s", sf_type_name(t),
+                    NULL);
+    return 0;
+}
+
 static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
 {
     static const char *const fields[] = {"path",    "format",  "layout", "compression",
-                                         "partition_by", "columns", "sort_by", NULL};
+                                         "partition_by", "columns", "sort_by", "limit", NULL};
     sf_job *job = &L->impl->job;
     sf_job_output *o = &job->output;
     json_t *out = json_object_get(root, "output");
@@ -872,6 +1014,8 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
     const char *path = get_string(L, out, "path", "output", 0, &rc);
     if (rc)
         return rc;
+    if (!(ov && ov->output) && path && *path)
+        path = spec_path(L, ov, path);
     if (ov && ov->output)
         path = ov->output;
     if (!path || !*path)
@@ -947,18 +1091,153 @@ static int load_output(loader *L, json_t *root, const sf_job_overrides *ov)
     }
     json_t *sb = json_object_get(out, "sort_by");
     if (sb) {
-        if ((rc = load_name_list(L, sb, "output.sort_by", &o->sort_by, &o->nsort,
-                                 sf_job_result_index, "result column")) != 0)
+        if ((rc = load_sort_by(L, sb, o)) != 0)
             return rc;
     } else {
         o->sort_by = lalloc(L, (job->ngroup ? job->ngroup : 1) * sizeof(int));
-        if (!o->sort_by)
+        o->sort_desc = lalloc(L, job->ngroup ? job->ngroup : 1);
+        if (!o->sort_by || !o->sort_desc)
             return nomem(L);
         for (size_t i = 0; i < job->ngroup; i++) {
             if (!contains(o->partition_by, o->npartition, (int)i))
                 o->sort_by[o->nsort++] = (int)i;
         }
     }
+    return load_limit(L, out, o);
+}
+
+/* Output directory of element k of "outputs" when --output OUT is given:
+ * OUT/<name>, a new string in the job's arena (NULL: out of memory). */
+static char *output_dir_of(loader *L, const char *out, const char *name)
+{
+    size_t n = strlen(out) + strlen(name) + 2;
+    char *p = lalloc(L, n);
+    if (p)
+        snprintf(p, n, "%s%s%s", out, out[0] && out[strlen(out) - 1] == '/' ? "" : "/", name);
+    return p;
+}
+
+/* 1 when directory a is b or lies inside it (by its text). */
+static int path_within(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    while (n > 1 && b[n - 1] == '/')
+        n--;
+    return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* One output's group_by, aggregates, windows, having and output from obj
+ * (the spec itself, or an element of "outputs"), into the job's own
+ * fields; then a view of the job (a shallow copy: inputs, slots and steps
+ * shared) holds them as job->outputs[job->noutputs++]. */
+static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, const char *name)
+{
+    sf_job *job = &L->impl->job;
+    /* The previous output's view holds its results; start this one empty. */
+    job->group_slots = NULL;
+    job->ngroup = 0;
+    job->nresult = 0;
+    job->result_names = NULL;
+    job->result_types = NULL;
+    job->result_dec = NULL;
+    job->nresult_dec = 0;
+    job->windows = NULL;
+    job->nwindows = 0;
+    memset(&job->output, 0, sizeof job->output);
+    int rc = load_aggregates(L, obj);
+    if (rc == 0)
+        rc = load_output(L, obj, ov);
+    if (rc == 0)
+        rc = load_having(L, obj);
+    if (rc)
+        return rc;
+    sf_job *v = &job->outputs[job->noutputs++];
+    *v = *job;
+    v->outputs = NULL;
+    v->noutputs = 0;
+    v->output_name = name;
+    /* The view owns them now (sf_job_free frees each view's). */
+    job->aggs = NULL;
+    job->naggs = 0;
+    job->having = NULL;
+    return 0;
+}
+
+/* The single-output form (group_by, aggregates, ... at the top level) or
+ * "outputs": [{name, group_by, aggregates, having, windows, output}, ...].
+ * Either way job->outputs holds one view per output and the job's own
+ * result fields mirror outputs[0]. */
+static int load_outputs(loader *L, json_t *root, const sf_job_overrides *ov)
+{
+    static const char *const fields[] = {"name", "group_by", "aggregates", "having",
+                                         "windows", "output", NULL};
+    static const char *const top[] = {"group_by", "aggregates", "windows", "output", "having",
+                                      NULL};
+    sf_job *job = &L->impl->job;
+    json_t *outs = json_object_get(root, "outputs");
+    size_t n = outs ? json_array_size(outs) : 1;
+    if (outs && (!json_is_array(outs) || n == 0 || n > 64))
+        return fail(L, "outputs", "must be an array of 1 to 64 outputs, each {\"name\", "
+                    "\"group_by\", \"aggregates\", \"output\", ...}", NULL, NULL);
+    for (size_t i = 0; outs && top[i]; i++) {
+        if (json_object_get(root, top[i]))
+            return fail(L, top[i], "with \"outputs\", each output has its own \"%s\"; move it "
+                        "into the outputs", top[i], NULL);
+    }
+    job->outputs = lalloc(L, n * sizeof *job->outputs);
+    if (!job->outputs)
+        return nomem(L);
+    int rc = 0;
+    if (!outs) {
+        rc = load_one_output(L, root, ov, NULL);
+    } else {
+        for (size_t k = 0; k < n && !rc; k++) {
+            json_t *o = json_array_get(outs, k);
+            char field[64];
+            snprintf(field, sizeof field, "outputs[%zu]", k);
+            if (!json_is_object(o))
+                return fail(L, field, "must be an object {\"name\", \"group_by\", "
+                            "\"aggregates\", \"output\", ...}", NULL, NULL);
+            if ((rc = check_fields(L, o, field, fields)) != 0)
+                return rc;
+            const char *name = get_string(L, o, "name", field, 1, &rc);
+            if (rc)
+                return rc;
+            if (!is_ident(name))
+                return fail(L, field, "name '%s' must be an identifier (it names the output's "
+                            "directory under --output)", name, NULL);
+            for (size_t j = 0; j < k; j++) {
+                if (strcmp(job->outputs[j].output_name, name) == 0)
+                    return fail(L, field, "two outputs are named '%s'", name, NULL);
+            }
+            sf_job_overrides ovk = ov ? *ov : (sf_job_overrides){0};
+            if (ov && ov->output && !(ovk.output = output_dir_of(L, ov->output, name)))
+                return nomem(L);
+            char prefix[80];
+            snprintf(prefix, sizeof prefix, "%s.", field);
+            L->prefix = ldup(L, prefix);
+            const char *dup = ldup(L, name);
+            if (!L->prefix || !dup)
+                return nomem(L);
+            rc = load_one_output(L, o, &ovk, dup);
+            L->prefix = "";
+            for (size_t j = 0; j < k && !rc; j++) {
+                const char *a = job->outputs[k].output.path, *b = job->outputs[j].output.path;
+                if (path_within(a, b) || path_within(b, a))
+                    return fail(L, field, "output.path '%s' is the directory of output '%s' or "
+                                "inside it (or around it); give each output its own",
+                                a, job->outputs[j].output_name);
+            }
+        }
+    }
+    if (rc)
+        return rc;
+    sf_job *outputs = job->outputs;
+    size_t count = job->noutputs;
+    *job = job->outputs[0]; /* same inputs and steps; outputs[0]'s results */
+    job->outputs = outputs;
+    job->noutputs = count;
+    job->output_name = NULL;
     return 0;
 }
 
@@ -966,14 +1245,15 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
                 sf_job **out, sf_error *err)
 {
     static const char *const fields[] = {"name", "description", "inputs", "steps", "group_by",
-                                         "aggregates", "windows", "output", NULL};
+                                         "aggregates", "windows", "output", "having", "outputs",
+                                         NULL};
     sf_error_clear(err);
     *out = NULL;
     job_impl *impl = calloc(1, sizeof *impl);
     if (!impl)
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", source);
     sf_arena_init(&impl->arena, 16 * 1024);
-    loader L = {impl, err, source, 0, 0};
+    loader L = {impl, err, source, 0, 0, ""};
     sf_job *job = &impl->job;
     job->source = ldup(&L, source);
     job->fact = -1;
@@ -989,6 +1269,11 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
         err->offset = jerr.position;
     } else if (!json_is_object(root)) {
         rc = fail(&L, "(top level)", "a job spec must be a JSON object", NULL, NULL);
+    } else if (json_object_get(root, "limit") || json_object_get(root, "sort_by")) {
+        /* Next to "having" at the top level is where a SQL user looks. */
+        const char *f = json_object_get(root, "limit") ? "limit" : "sort_by";
+        rc = fail(&L, f, "belongs in \"output\", with the order it limits: \"output\": "
+                  "{\"sort_by\": [\"revenue desc\"], \"limit\": 10}", NULL, NULL);
     } else if ((rc = check_fields(&L, root, "(top level)", fields)) == 0) {
         const char *name = get_string(&L, root, "name", "name", 0, &rc);
         if (rc == 0) {
@@ -1001,9 +1286,7 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
         if (rc == 0)
             rc = load_steps(&L, root);
         if (rc == 0)
-            rc = load_aggregates(&L, root);
-        if (rc == 0)
-            rc = load_output(&L, root, ov);
+            rc = load_outputs(&L, root, ov);
     }
     json_decref(root);
     if (rc != 0) {
@@ -1020,8 +1303,19 @@ void sf_job_free(sf_job *job)
         return;
     for (size_t i = 0; i < job->nsteps; i++)
         sf_expr_free(job->steps[i].expr);
-    for (size_t i = 0; i < job->naggs; i++)
+    for (size_t k = 0; k < job->noutputs; k++) {
+        const sf_job *v = &job->outputs[k];
+        for (size_t i = 0; v->aggs && i < v->naggs; i++)
+            sf_expr_free(v->aggs[i].expr);
+        sf_expr_free(v->having);
+    }
+    /* The job's own fields mirror outputs[0]; while an output was being
+     * loaded (a failed load) they held that output alone. */
+    int mirrored = job->noutputs > 0 && job->aggs == job->outputs[0].aggs;
+    for (size_t i = 0; !mirrored && job->aggs && i < job->naggs; i++)
         sf_expr_free(job->aggs[i].expr);
+    if (!mirrored || job->having != job->outputs[0].having)
+        sf_expr_free(job->having);
     job_impl *impl = (job_impl *)job;
     sf_arena_free(&impl->arena);
     free(impl);

@@ -12,6 +12,7 @@
 #define SF_SPEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/expr.h"
@@ -93,6 +94,10 @@ typedef struct sf_job_output {
     size_t ncolumns;
     int *sort_by;        /* result columns rows are sorted by within a file */
     size_t nsort;
+    unsigned char *sort_desc; /* per sort_by entry: 1 for "NAME desc", else 0 */
+    int64_t limit;       /* "limit": keep the first N rows of the sorted result
+                          * (sort_by, then every result column ascending), over
+                          * the whole output, not per partition; -1: no limit */
 } sf_job_output;
 
 typedef struct sf_job {
@@ -129,6 +134,24 @@ typedef struct sf_job {
     size_t nslot_dec;
     sf_dec_type *result_dec;
     size_t nresult_dec;
+    /* "having": a bool expression over the result row (slots are result
+     * column indexes; group keys and aggregates only); a result row is kept
+     * when it is true. NULL when the spec has none. Owned by the job. */
+    sf_expr *having;
+
+    /* Every output of the job: "outputs": [{name, group_by, aggregates,
+     * having, windows, output}, ...], all fed by one scan of the inputs
+     * through the same steps; the single-output form gives one. Each is a
+     * view of this job: a copy sharing its inputs, slots and steps, with
+     * its own group_slots, aggs, result columns, windows, output and
+     * having, and output_name set (NULL for the single-output form).
+     * The job's own fields above mirror outputs[0], so code that knows one
+     * output works on the first. Views are owned by the job: pass them
+     * where an sf_job is read, never to sf_job_free. A view's own
+     * outputs/noutputs are NULL/0. */
+    struct sf_job *outputs;
+    size_t noutputs;
+    const char *output_name;
 } sf_job;
 
 typedef struct sf_job_overrides {
@@ -139,6 +162,10 @@ typedef struct sf_job_overrides {
     const char *format; /* --format, --layout, --compression, or NULL */
     const char *layout;
     const char *compression;
+    const char *spec_dir; /* relative paths in the spec ("path" of inputs and
+                           * the output) resolve against this directory (the
+                           * spec file's); NULL or "": as written. Paths given
+                           * by --input / --output are used as given. */
 } sf_job_overrides;
 
 /* Parses and compiles the spec text (len bytes; source names it in

@@ -123,6 +123,7 @@ void sf_manifest_columns_free(sf_manifest_columns *c)
     free(c->types);
     free(c->sort_by);
     free(c->decs);
+    free(c->sort_desc);
     memset(c, 0, sizeof *c);
 }
 
@@ -153,7 +154,8 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
         c->types = calloc(c->ncols, sizeof *c->types);
         c->decs = calloc(c->ncols, sizeof *c->decs);
         c->sort_by = calloc(c->nsort ? c->nsort : 1, sizeof *c->sort_by);
-        ok = c->names && c->types && c->sort_by && c->decs;
+        c->sort_desc = calloc(c->nsort ? c->nsort : 1, 1);
+        ok = c->names && c->types && c->sort_by && c->decs && c->sort_desc;
     }
     for (size_t i = 0; ok && i < c->ncols; i++) {
         json_t *col = json_array_get(cols, i);
@@ -168,6 +170,12 @@ int sf_manifest_read_columns(const char *dir, sf_manifest_columns *c)
         /* A sort entry that is not a string matches no column. */
         const char *name = json_string_value(json_array_get(sort, k));
         ok = (c->sort_by[k] = name ? strdup(name) : NULL) != NULL || !name;
+        /* "NAME desc" / "NAME asc": the direction, then the bare name. */
+        char *sp = ok && c->sort_by[k] ? strrchr(c->sort_by[k], ' ') : NULL;
+        if (sp && (strcmp(sp, " desc") == 0 || strcmp(sp, " asc") == 0)) {
+            c->sort_desc[k] = sp[1] == 'd';
+            *sp = '\0';
+        }
     }
     json_decref(m);
     if (!ok)

@@ -62,7 +62,8 @@ int sf_manifest_strings(sf_buf *m, const char *const *v, size_t n);
 int sf_manifest_u64s(sf_buf *m, const uint64_t *v, size_t n);
 
 /* What a manifest says about the written table: output.columns (names and
- * types, in file order) and output.sort_by (names). */
+ * types, in file order) and output.sort_by (names; an entry "NAME desc" is
+ * NAME with sort_desc 1, as in job specs). */
 typedef struct sf_manifest_columns {
     size_t ncols;
     char **names;
@@ -70,6 +71,7 @@ typedef struct sf_manifest_columns {
     size_t nsort;
     char **sort_by;
     sf_dec_type *decs; /* per column: P and S of a decimal, else {0, 0} */
+    unsigned char *sort_desc; /* per sort_by entry: 1 descending, else 0 */
 } sf_manifest_columns;
 
 /* Reads output.columns and output.sort_by from DIR/_MANIFEST.json into *c

@@ -322,6 +322,14 @@ static void check_job(const sf_job *job)
     check_list(o->sort_by, o->nsort, job->nresult, "output.sort_by");
     if (o->npartition > 16)
         die("more than 16 partition columns", NULL);
+    if (o->limit < -1)
+        die("limit below -1", NULL);
+    for (size_t i = 0; i < o->nsort; i++) {
+        if (!o->sort_desc || o->sort_desc[i] > 1)
+            die("sort direction not 0 or 1", NULL);
+    }
+    if (job->having && sf_expr_type(job->having) != SF_BOOL && sf_expr_type(job->having) != SF_NULL)
+        die("having is not bool", NULL);
 }
 
 static void check_failure(int rc, const sf_job *job, const sf_error *err)
@@ -344,6 +352,10 @@ static void load_and_check(const char *text, size_t len, const sf_job_overrides 
         if (!job)
             die("success without a job", text);
         check_job(job);
+        if (job->noutputs < 1 || job->noutputs > 64 || job->outputs[0].aggs != job->aggs)
+            die("outputs: none, too many, or the job does not mirror the first", NULL);
+        for (size_t k = 0; k < job->noutputs; k++)
+            check_job(&job->outputs[k]);
         sf_job_free(job);
     } else {
         check_failure(rc, job, &err);

@@ -116,6 +116,31 @@ static void test_read_columns_gives_names_types_and_sort(void **state)
     rmdir(dir);
 }
 
+static void test_read_columns_gives_sort_directions(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sf_manifest_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_manifest(dir, "{\"output\": {\"columns\": [{\"name\": \"country\", "
+                        "\"type\": \"string\"}, {\"name\": \"revenue\", \"type\": "
+                        "\"double\"}], \"sort_by\": [\"revenue desc\", \"country asc\", "
+                        "\"x\"]}}");
+    sf_manifest_columns c;
+    assert_int_equal(sf_manifest_read_columns(dir, &c), 1);
+    assert_int_equal(c.nsort, 3);
+    assert_string_equal(c.sort_by[0], "revenue");
+    assert_int_equal(c.sort_desc[0], 1);
+    assert_string_equal(c.sort_by[1], "country");
+    assert_int_equal(c.sort_desc[1], 0);
+    assert_string_equal(c.sort_by[2], "x");
+    assert_int_equal(c.sort_desc[2], 0);
+    sf_manifest_columns_free(&c);
+    char path[512];
+    snprintf(path, sizeof path, "%s/_MANIFEST.json", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_read_runs_lists_the_runs_of_an_output(void **state)
 {
     (void)state;
@@ -195,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_strings_and_numbers),
         cmocka_unit_test(test_begin_writes_the_common_head),
         cmocka_unit_test(test_read_columns_gives_names_types_and_sort),
+        cmocka_unit_test(test_read_columns_gives_sort_directions),
         cmocka_unit_test(test_read_runs_lists_the_runs_of_an_output),
         cmocka_unit_test(test_read_counts_gives_rows_rejects_by_reason_and_bad_records),
     };

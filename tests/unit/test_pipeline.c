@@ -671,10 +671,62 @@ static void test_split_pipeline_counts_shipped_exploded_rows_alike(void **state)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_jansson, teardown), \
                 cmocka_unit_test_setup_teardown(name, setup_fast, teardown)
 
+/* "outputs": one pushed line updates a combiner per output, each keyed by
+ * its own group_by; a filtered line reaches none; counts count lines once. */
+static void test_every_output_gets_its_own_combiner(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\","
+        " \"columns\": {\"uid\": \"int64\", \"c\": \"string\", \"x\": \"int64\"}}},"
+        " \"steps\": [{\"filter\": \"x >= 0\"}],"
+        " \"outputs\": [{\"name\": \"u\", \"group_by\": [\"uid\"],"
+        "   \"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"a\"}},"
+        "  {\"name\": \"c\", \"group_by\": [\"c\"], \"aggregates\": {\"s\": \"sum(x)\","
+        "   \"n\": \"count()\"}, \"output\": {\"path\": \"b\"}}]}";
+    for (int k = 0; k < 2; k++) {
+        sf_job *job = NULL;
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_job_load(spec, strlen(spec), "m.json", NULL, &job, &err), 0);
+        sf_join_table *dims[1] = {NULL};
+        sf_pipeline *p = sf_pipeline_new(job, dims, k ? SF_DECODER_JANSSON : SF_DECODER_FAST,
+                                         &err);
+        assert_non_null(p);
+        const char *lines[] = {"{\"uid\": 1, \"c\": \"FR\", \"x\": 5}",
+                               "{\"uid\": 2, \"c\": \"FR\", \"x\": 7}",
+                               "{\"uid\": 1, \"c\": \"DE\", \"x\": 1}",
+                               "{\"uid\": 3, \"c\": \"DE\", \"x\": -1}",
+                               "{\"uid\": 3, \"x\": 2}"};
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(sf_pipeline_push(p, lines[i], strlen(lines[i]), 0, (uint64_t)i), 0);
+        const sf_counts *c = sf_pipeline_counts(p);
+        assert_int_equal(c->rows_aggregated, 4);
+        assert_int_equal(c->rows_filtered, 1);
+        sf_groups *gu = sf_pipeline_take_output_groups(p, 0);
+        sf_groups *gc = sf_pipeline_take_output_groups(p, 1);
+        assert_non_null(gu);
+        assert_non_null(gc);
+        assert_null(sf_pipeline_take_output_groups(p, 1));
+        assert_null(sf_pipeline_take_output_groups(p, 2));
+        assert_int_equal(sf_groups_count(gu), 3); /* uid 1, 2, 3 */
+        assert_int_equal(sf_groups_count(gc), 3); /* FR, DE, NULL */
+        assert_int_value(group_result(gc, "FR", 0), 12);
+        assert_int_value(group_result(gc, "FR", 1), 2);
+        assert_int_value(group_result(gc, "DE", 0), 1);
+        assert_int_value(group_result(gc, NULL, 0), 2);
+        sf_groups_free(gu);
+        sf_groups_free(gc);
+        sf_pipeline_free(p);
+        sf_job_free(job);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_valid_lines_are_aggregated),
+        cmocka_unit_test(test_every_output_gets_its_own_combiner),
         T(test_groups_hold_joined_and_derived_columns),
         T(test_every_line_lands_in_exactly_one_count),
         T(test_rejected_lines_are_sampled_with_place_and_reason),

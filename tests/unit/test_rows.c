@@ -385,6 +385,76 @@ static void test_reserve_holds_exactly_and_keeps_rows(void **state)
     sf_rows_free(&r);
 }
 
+static void test_descending_key_reverses_its_order_and_puts_nulls_last(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    /* (revenue, user): revenue desc; equal revenues by user ascending. */
+    sf_value a[2] = {sf_double(5.5), sf_int(3)}, b[2] = {sf_null(), sf_int(1)},
+             c[2] = {sf_double(9.0), sf_int(2)}, d[2] = {sf_double(5.5), sf_int(1)};
+    set_row(&r, a);
+    set_row(&r, b);
+    set_row(&r, c);
+    set_row(&r, d);
+    const int keys[] = {0};
+    const unsigned char desc[] = {1};
+    assert_int_equal(sf_rows_sort_dir(&r, keys, desc, 1), 0);
+    assert_true(sf_rows_at(&r, 0)[0].u.d == 9.0);
+    assert_true(sf_rows_at(&r, 1)[0].u.d == 5.5);
+    assert_int_equal(sf_rows_at(&r, 1)[1].u.i, 1);
+    assert_true(sf_rows_at(&r, 2)[0].u.d == 5.5);
+    assert_int_equal(sf_rows_at(&r, 2)[1].u.i, 3);
+    assert_int_equal(sf_rows_at(&r, 3)[0].type, SF_NULL);
+    sf_rows_free(&r);
+}
+
+/* Mixed directions on the prefix edge cases (strings that share a long
+ * prefix or differ by a trailing NUL, NULLs, extreme int64s, -0.0 and
+ * NaN): the sorted table agrees with sf_rows_cmp_dir, which agrees with
+ * sf_value_cmp negated on the descending keys. */
+static void test_mixed_directions_agree_with_the_row_comparison(void **state)
+{
+    (void)state;
+    static const char *strs[] = {"", "a", "a\0", "a\0b", "ab", "\xff",
+                                 "0123456789012345678901234567890a",
+                                 "0123456789012345678901234567890b",
+                                 "0123456789012345678901234567890"};
+    static const size_t lens[] = {0, 1, 2, 3, 2, 1, 32, 32, 31};
+    const size_t ns = sizeof lens / sizeof lens[0];
+    sf_rows r;
+    sf_rows_init(&r, 4);
+    uint64_t x = 777;
+    for (size_t i = 0; i < 500; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        static const int64_t ints[] = {INT64_MIN, -1, 0, 1, INT64_MAX};
+        static const double dbls[] = {-0.0, 0.0, -1.5, 2.5, 1e300};
+        sf_value v[4];
+        v[0] = d % 13 == 0 ? sf_null() : sf_string(strs[(d >> 4) % ns], lens[(d >> 4) % ns]);
+        v[1] = d % 11 == 0 ? sf_null() : sf_int(ints[(d >> 8) % 5]);
+        v[2] = (d >> 12) % 7 == 0 ? sf_double(NAN) : sf_double(dbls[(d >> 14) % 5]);
+        v[3] = sf_date((int32_t)(d % 5) - 2);
+        set_row(&r, v);
+    }
+    const int orders[][3] = {{0, 1, 2}, {1, 0, 3}, {2, 3, 0}};
+    const unsigned char dirs[][3] = {{1, 0, 1}, {1, 1, 1}, {0, 1, 0}};
+    for (size_t o = 0; o < 3; o++) {
+        assert_int_equal(sf_rows_sort_dir(&r, orders[o], dirs[o], 3), 0);
+        for (size_t i = 1; i < r.n; i++) {
+            const sf_value *a = sf_rows_at(&r, i - 1), *b = sf_rows_at(&r, i);
+            assert_true(sf_rows_cmp_dir(a, b, 4, orders[o], dirs[o], 3) <= 0);
+            int c = 0;
+            for (size_t k = 0; k < 3 && c == 0; k++) {
+                c = sf_value_cmp(&a[orders[o][k]], &b[orders[o][k]]);
+                c = dirs[o][k] ? -c : c;
+            }
+            assert_true(c <= 0);
+        }
+    }
+    sf_rows_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +472,8 @@ int main(void)
         cmocka_unit_test(test_same_rows_in_two_orders_sort_identically),
         cmocka_unit_test(test_rows_differing_only_in_zero_sign_sort_identically),
         cmocka_unit_test(test_sort_of_empty_and_single_row_tables),
+        cmocka_unit_test(test_descending_key_reverses_its_order_and_puts_nulls_last),
+        cmocka_unit_test(test_mixed_directions_agree_with_the_row_comparison),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

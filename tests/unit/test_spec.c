@@ -45,7 +45,13 @@ static sf_job *load_daily_kpi(const sf_job_overrides *ov)
     sf_job *job = NULL;
     sf_error err;
     sf_error_clear(&err);
-    int rc = sf_job_load(text, len, "jobs/daily_kpi.json", ov, &job, &err);
+    /* As run and validate load it from the repository root: the spec's
+     * paths are relative to jobs/. */
+    sf_job_overrides in_jobs = {0};
+    if (ov)
+        in_jobs = *ov;
+    in_jobs.spec_dir = "jobs";
+    int rc = sf_job_load(text, len, "jobs/daily_kpi.json", &in_jobs, &job, &err);
     free(text);
     if (rc != 0)
         fail_msg("daily_kpi.json: %s", err.msg);
@@ -70,7 +76,7 @@ static void test_daily_kpi_inputs(void **state)
     assert_int_equal(job->fact, 0);
     const sf_job_input *ev = &job->inputs[0];
     assert_string_equal(ev->name, "events");
-    assert_string_equal(ev->path, "data/sample/events.jsonl");
+    assert_string_equal(ev->path, "jobs/../data/sample/events.jsonl");
     assert_int_equal(ev->format, SF_FORMAT_JSONL);
     assert_int_equal(ev->is_fact, 1);
     assert_int_equal(ev->key_col, -1);
@@ -91,7 +97,7 @@ static void test_daily_kpi_inputs(void **state)
     assert_int_equal(items->columns[1].slot, 1); /* dimension: column index */
     const sf_job_input *users = &job->inputs[2];
     assert_string_equal(users->name, "users");
-    assert_string_equal(users->path, "data/sample/users.jsonl");
+    assert_string_equal(users->path, "jobs/../data/sample/users.jsonl");
     assert_int_equal(users->key_col, 0);
     assert_string_equal(users->columns[4].name, "registration_date");
     assert_int_equal(users->columns[4].type, SF_DATE);
@@ -210,7 +216,7 @@ static void test_daily_kpi_output(void **state)
     (void)state;
     sf_job *job = load_daily_kpi(NULL);
     const sf_job_output *o = &job->output;
-    assert_string_equal(o->path, "out/daily_kpi");
+    assert_string_equal(o->path, "jobs/../out/daily_kpi");
     assert_string_equal(o->format, "csv");
     const int part[] = {0}, cols[] = {1, 2, 3, 4, 5, 6, 7}, sort[] = {1, 2};
     assert_ints(o->partition_by, o->npartition, part, 1);
@@ -227,9 +233,9 @@ static void test_input_overrides_replace_spec_paths(void **state)
     sf_job_overrides ov = {.input_names = names, .input_paths = paths, .ninputs = 2};
     sf_job *job = load_daily_kpi(&ov);
     assert_string_equal(job->inputs[0].path, "/data/e-*.jsonl");
-    assert_string_equal(job->inputs[1].path, "data/sample/items.jsonl");
+    assert_string_equal(job->inputs[1].path, "jobs/../data/sample/items.jsonl");
     assert_string_equal(job->inputs[2].path, "/data/u.jsonl");
-    assert_string_equal(job->output.path, "out/daily_kpi");
+    assert_string_equal(job->output.path, "jobs/../out/daily_kpi");
     sf_job_free(job);
 }
 
@@ -239,7 +245,7 @@ static void test_output_override_replaces_spec_output_path(void **state)
     sf_job_overrides ov = {.output = "/scratch/kpi"};
     sf_job *job = load_daily_kpi(&ov);
     assert_string_equal(job->output.path, "/scratch/kpi");
-    assert_string_equal(job->inputs[0].path, "data/sample/events.jsonl");
+    assert_string_equal(job->inputs[0].path, "jobs/../data/sample/events.jsonl");
     sf_job_free(job);
 }
 
@@ -372,7 +378,8 @@ static void test_unknown_top_level_field(void **state)
     (void)state;
     expect_text_error("{\"nmae\": \"x\"}", NULL, SF_E_SPEC,
                       "t.json: (top level): unknown field 'nmae' (expected one of: name, "
-                      "description, inputs, steps, group_by, aggregates, windows, output)");
+                      "description, inputs, steps, group_by, aggregates, windows, output, "
+                      "having, outputs)");
 }
 
 static void test_unknown_type_name(void **state)
@@ -827,9 +834,328 @@ static void test_explode_on_a_dimension_input_is_refused(void **state)
                      "only");
 }
 
+/* ---- output shaping: sort directions, limit, having; spec-relative paths ---- */
+
+static void test_sort_by_entries_take_desc_and_asc(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.aggs = "{\"n\": \"count()\", \"revenue\": \"sum(price)\"}";
+    p.output = "{\"path\": \"out\", \"sort_by\": [\"revenue desc\", \"uid asc\"], "
+               "\"limit\": 10}";
+    sf_job *job = load_parts(&p, NULL);
+    const sf_job_output *o = &job->output;
+    assert_int_equal(o->nsort, 2);
+    assert_int_equal(o->sort_by[0], 2);
+    assert_int_equal(o->sort_desc[0], 1);
+    assert_int_equal(o->sort_by[1], 0);
+    assert_int_equal(o->sort_desc[1], 0);
+    assert_int_equal(o->limit, 10);
+    sf_job_free(job);
+}
+
+static void test_default_sort_is_ascending_without_limit(void **state)
+{
+    (void)state;
+    parts p = {0};
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->output.nsort, 1);
+    assert_int_equal(job->output.sort_desc[0], 0);
+    assert_int_equal(job->output.limit, -1);
+    assert_null(job->having);
+    sf_job_free(job);
+}
+
+static void test_sort_by_with_an_unknown_direction_says_how(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.output = "{\"path\": \"out\", \"sort_by\": [\"n descending\"]}";
+    expect_error(&p, "t.json: output.sort_by: unknown result column 'n descending' (a "
+                 "direction is \" desc\" or \" asc\" after the name, e.g. \"revenue desc\")");
+    p.output = "{\"path\": \"out\", \"sort_by\": [\"nope desc\"]}";
+    expect_error(&p, "t.json: output.sort_by: unknown result column 'nope'");
+    p.output = "{\"path\": \"out\", \"sort_by\": [\"n desc\", \"n\"]}";
+    expect_error(&p, "t.json: output.sort_by: 'n' is listed twice");
+}
+
+static void test_top_level_limit_says_where_it_belongs(void **state)
+{
+    (void)state;
+    parts p = {0};
+    char *text = build(&p);
+    text[strlen(text) - 1] = '\0';
+    char buf[8400];
+    snprintf(buf, sizeof buf, "%s, \"limit\": 10}", text);
+    expect_text_error(buf, NULL, SF_E_SPEC, "t.json: limit: belongs in \"output\", with the "
+                      "order it limits: \"output\": {\"sort_by\": [\"revenue desc\"], "
+                      "\"limit\": 10}");
+    free(text);
+}
+
+static void test_limit_must_be_a_count(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.output = "{\"path\": \"out\", \"limit\": -1}";
+    expect_error(&p, "t.json: output.limit: must be an integer >= 0 (the number of rows "
+                 "kept, in sort_by order)");
+    p.output = "{\"path\": \"out\", \"limit\": \"10\"}";
+    expect_error(&p, "t.json: output.limit: must be an integer >= 0 (the number of rows "
+                 "kept, in sort_by order)");
+    p.output = "{\"path\": \"out\", \"limit\": 0}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->output.limit, 0);
+    sf_job_free(job);
+}
+
+static char *with_having(const parts *p, const char *having)
+{
+    char *text = build(p);
+    size_t n = strlen(text) + strlen(having) + 32;
+    char *out = malloc(n);
+    assert_non_null(out);
+    /* build() ends with the output object and the closing brace. */
+    text[strlen(text) - 1] = '\0';
+    snprintf(out, n, "%s, \"having\": %s}", text, having);
+    free(text);
+    return out;
+}
+
+static void test_having_reads_group_keys_and_aggregates(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.aggs = "{\"n\": \"count()\", \"revenue\": \"sum(price)\"}";
+    char *text = with_having(&p, "\"n >= 2 && revenue > 10.5 && uid != 7\"");
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", NULL, &job, &err), 0);
+    assert_non_null(job->having);
+    assert_int_equal(sf_expr_type(job->having), SF_BOOL);
+    /* Slots are result columns: uid, n, revenue. */
+    sf_value row[3] = {sf_int(1), sf_int(3), sf_double(11.0)};
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    sf_value v = sf_expr_eval(job->having, row, &scratch);
+    assert_int_equal(v.type, SF_BOOL);
+    assert_int_equal(v.u.b, 1);
+    row[1] = sf_int(1);
+    v = sf_expr_eval(job->having, row, &scratch);
+    assert_int_equal(v.u.b, 0);
+    sf_arena_free(&scratch);
+    sf_job_free(job);
+    free(text);
+}
+
+static void test_having_errors_name_the_place(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.aggs = "{\"n\": \"count()\"}";
+    char *text = with_having(&p, "\"n > 1 && price > 2\"");
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: having: unknown column 'price' at 1:10");
+    free(text);
+    text = with_having(&p, "\"n + 1\"");
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: having: must be a bool expression, this "
+                      "one is int64");
+    free(text);
+    text = with_having(&p, "3");
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: having: must be an expression string "
+                      "over group keys and aggregates, e.g. \"revenue > 100\"");
+    free(text);
+    /* A window is computed after having: it is not visible there. */
+    p.aggs = "{\"n\": \"count()\"}";
+    p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"preceding\": 1, "
+                "\"order_by\": \"uid\"}}";
+    text = with_having(&p, "\"w > 1\"");
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: having: unknown column 'w' at 1:1");
+    free(text);
+}
+
+static void test_relative_spec_paths_resolve_against_the_spec_dir(void **state)
+{
+    (void)state;
+    const char *text = "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"../data/e.jsonl\", "
+                       "\"columns\": {\"a\": \"int64\"}}, \"d\": {\"role\": \"dimension\", "
+                       "\"path\": \"/abs/d.jsonl\", \"key\": \"a\", \"columns\": {\"a\": "
+                       "\"int64\", \"b\": \"string\"}}}, \"group_by\": [\"a\"], "
+                       "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"out/x\"}}";
+    sf_job_overrides ov = {.spec_dir = "jobs"};
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(text, strlen(text), "jobs/t.json", &ov, &job, &err), 0);
+    assert_string_equal(job->inputs[0].path, "jobs/../data/e.jsonl");
+    assert_string_equal(job->inputs[1].path, "/abs/d.jsonl");
+    assert_string_equal(job->output.path, "jobs/out/x");
+    sf_job_free(job);
+    /* --input and --output are used as given (relative to the cwd). */
+    const char *names[] = {"e"};
+    const char *paths[] = {"here/e.jsonl"};
+    sf_job_overrides given = {.input_names = names, .input_paths = paths, .ninputs = 1,
+                              .output = "o2", .spec_dir = "/srv/jobs/"};
+    assert_int_equal(sf_job_load(text, strlen(text), "/srv/jobs/t.json", &given, &job, &err),
+                     0);
+    assert_string_equal(job->inputs[0].path, "here/e.jsonl");
+    assert_string_equal(job->output.path, "o2");
+    sf_job_free(job);
+    /* No spec dir (or "."): as written. */
+    sf_job_overrides dot = {.spec_dir = "."};
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", &dot, &job, &err), 0);
+    assert_string_equal(job->inputs[0].path, "../data/e.jsonl");
+    assert_string_equal(job->output.path, "out/x");
+    sf_job_free(job);
+}
+
+/* ---- several outputs from one scan ---- */
+
+#define MULTI_INPUTS                                                                         \
+    "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", \"columns\": "          \
+    "{\"u\": \"int64\", \"c\": \"string\", \"x\": \"double\"}}}, "                           \
+    "\"steps\": [{\"derive\": \"y\", \"expr\": \"x * 2\"}], "
+
+static void test_outputs_each_get_a_view_and_the_job_mirrors_the_first(void **state)
+{
+    (void)state;
+    const char *text = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"by_user\", \"group_by\": [\"u\"], \"aggregates\": "
+        "{\"n\": \"count()\"}, \"having\": \"n > 1\", \"output\": {\"path\": \"o/u\", "
+        "\"sort_by\": [\"n desc\"], \"limit\": 3}}, {\"name\": \"by_country\", \"group_by\": "
+        "[\"c\"], \"aggregates\": {\"s\": \"sum(y)\", \"m\": \"max(x)\"}, \"windows\": {\"w\": "
+        "{\"function\": \"sum\", \"column\": \"s\", \"preceding\": 1, \"order_by\": \"c\"}}, "
+        "\"output\": {\"path\": \"o/c\", \"partition_by\": [\"c\"]}}]}";
+    sf_job_overrides ov = {.spec_dir = "specs"};
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    int rc = sf_job_load(text, strlen(text), "specs/t.json", &ov, &job, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(job->noutputs, 2);
+    const sf_job *a = &job->outputs[0], *b = &job->outputs[1];
+    assert_string_equal(a->output_name, "by_user");
+    assert_string_equal(b->output_name, "by_country");
+    assert_null(job->output_name);
+    /* Shared: inputs, slots, steps. */
+    assert_ptr_equal(a->steps, job->steps);
+    assert_ptr_equal(b->slot_names, job->slot_names);
+    assert_int_equal(b->nslots, 4);
+    /* Own: groups, aggregates, results, windows, output, having. */
+    assert_int_equal(a->ngroup, 1);
+    assert_int_equal(a->group_slots[0], 0);
+    assert_int_equal(b->group_slots[0], 1);
+    assert_int_equal(a->naggs, 1);
+    assert_int_equal(b->naggs, 2);
+    assert_int_equal(a->nresult, 2);
+    assert_int_equal(b->nresult, 4);
+    assert_string_equal(b->result_names[3], "w");
+    assert_int_equal(b->nwindows, 1);
+    assert_int_equal(a->nwindows, 0);
+    assert_non_null(a->having);
+    assert_null(b->having);
+    assert_string_equal(a->output.path, "specs/o/u");
+    assert_string_equal(b->output.path, "specs/o/c");
+    assert_int_equal(a->output.limit, 3);
+    assert_int_equal(b->output.limit, -1);
+    assert_int_equal(b->output.npartition, 1);
+    /* The job's own fields are the first output's. */
+    assert_ptr_equal(job->aggs, a->aggs);
+    assert_ptr_equal(job->having, a->having);
+    assert_string_equal(job->output.path, "specs/o/u");
+    assert_int_equal(job->nresult, 2);
+    sf_job_free(job);
+}
+
+static void test_single_output_form_is_one_view(void **state)
+{
+    (void)state;
+    parts p = {0};
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->noutputs, 1);
+    assert_null(job->outputs[0].output_name);
+    assert_ptr_equal(job->outputs[0].aggs, job->aggs);
+    assert_string_equal(job->outputs[0].output.path, "out");
+    sf_job_free(job);
+}
+
+static void test_output_override_names_a_directory_per_output(void **state)
+{
+    (void)state;
+    const char *text = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"output\": {}}, {\"name\": \"b\", \"group_by\": [], \"aggregates\": "
+        "{\"n\": \"count()\"}, \"output\": {\"path\": \"x\"}}]}";
+    sf_job_overrides ov = {.output = "/scratch/out/"};
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", &ov, &job, &err), 0);
+    assert_string_equal(job->outputs[0].output.path, "/scratch/out/a");
+    assert_string_equal(job->outputs[1].output.path, "/scratch/out/b");
+    sf_job_free(job);
+    /* Without --output, an output without a path is an error naming it. */
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: outputs[0].output: no path: give "
+                      "\"path\" in the spec or --output DIR");
+}
+
+static void test_outputs_errors_name_the_output(void **state)
+{
+    (void)state;
+    const char *bad_agg = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"output\": {\"path\": \"a\"}}, {\"name\": \"b\", \"group_by\": "
+        "[\"u\"], \"aggregates\": {\"n\": \"sum(nope)\"}, \"output\": {\"path\": \"b\"}}]}";
+    expect_text_error(bad_agg, NULL, SF_E_SPEC,
+                      "t.json: outputs[1].aggregates.n: unknown column 'nope' at 1:5");
+    const char *bad_having = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"having\": \"n > \", \"output\": {\"path\": \"a\"}}]}";
+    sf_job *job = (sf_job *)1;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(bad_having, strlen(bad_having), "t.json", NULL, &job, &err),
+                     SF_E_SPEC);
+    assert_null(job);
+    assert_non_null(strstr(err.msg, "t.json: outputs[0].having: "));
+    const char *twice = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"output\": {\"path\": \"a\"}}, {\"name\": \"a\", \"group_by\": "
+        "[\"u\"], \"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"b\"}}]}";
+    expect_text_error(twice, NULL, SF_E_SPEC, "t.json: outputs[1]: two outputs are named 'a'");
+    const char *nested = MULTI_INPUTS
+        "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], \"aggregates\": {\"n\": "
+        "\"count()\"}, \"output\": {\"path\": \"o\"}}, {\"name\": \"b\", \"group_by\": "
+        "[\"u\"], \"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o/b\"}}]}";
+    expect_text_error(nested, NULL, SF_E_SPEC, "t.json: outputs[1]: output.path 'o/b' is the "
+                      "directory of output 'a' or inside it (or around it); give each output "
+                      "its own");
+    const char *mixed = MULTI_INPUTS
+        "\"group_by\": [\"u\"], \"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], "
+        "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o\"}}]}";
+    expect_text_error(mixed, NULL, SF_E_SPEC, "t.json: group_by: with \"outputs\", each output "
+                      "has its own \"group_by\"; move it into the outputs");
+    const char *empty = MULTI_INPUTS "\"outputs\": []}";
+    expect_text_error(empty, NULL, SF_E_SPEC, "t.json: outputs: must be an array of 1 to 64 "
+                      "outputs, each {\"name\", \"group_by\", \"aggregates\", \"output\", ...}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sort_by_entries_take_desc_and_asc),
+        cmocka_unit_test(test_outputs_each_get_a_view_and_the_job_mirrors_the_first),
+        cmocka_unit_test(test_single_output_form_is_one_view),
+        cmocka_unit_test(test_output_override_names_a_directory_per_output),
+        cmocka_unit_test(test_outputs_errors_name_the_output),
+        cmocka_unit_test(test_default_sort_is_ascending_without_limit),
+        cmocka_unit_test(test_sort_by_with_an_unknown_direction_says_how),
+        cmocka_unit_test(test_limit_must_be_a_count),
+        cmocka_unit_test(test_top_level_limit_says_where_it_belongs),
+        cmocka_unit_test(test_having_reads_group_keys_and_aggregates),
+        cmocka_unit_test(test_having_errors_name_the_place),
+        cmocka_unit_test(test_relative_spec_paths_resolve_against_the_spec_dir),
         cmocka_unit_test(test_daily_kpi_inputs),
         cmocka_unit_test(test_daily_kpi_row_slots),
         cmocka_unit_test(test_daily_kpi_steps),
