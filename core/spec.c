@@ -636,6 +636,40 @@ static int result_add(loader *L, const char *name, sf_type type, const char *fie
     return 0;
 }
 
+/* A window's "range": "N days" over a date order column (N from 0 to
+ * 100000; "day" and "days" both read). Fills w->range in days. */
+static int load_window_range(loader *L, json_t *val, const char *field, sf_job_window *w)
+{
+    const sf_job *job = &L->impl->job;
+    int rc = 0;
+    const char *text = get_string(L, val, "range", field, 1, &rc);
+    if (rc)
+        return rc;
+    char f[340];
+    snprintf(f, sizeof f, "%s.range", field);
+    const char *p = text;
+    int64_t n = 0;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9' && digits < 7) {
+        n = n * 10 + (*p++ - '0');
+        digits++;
+    }
+    const char *unit = p;
+    while (*unit == ' ')
+        unit++;
+    if (digits == 0 || unit == p || n > 100000 ||
+        (strcmp(unit, "days") != 0 && strcmp(unit, "day") != 0))
+        return fail(L, f, "must be \"N days\" with N from 0 to 100000 (the frame is the rows "
+                    "whose order value is within N days before the current one), got '%s'",
+                    text, NULL);
+    if (job->result_types[w->order_by] != SF_DATE)
+        return fail(L, f, "a range in days needs a date order_by column; '%s' is %s",
+                    job->result_names[w->order_by],
+                    sf_type_name(job->result_types[w->order_by]));
+    w->range = n;
+    return 0;
+}
+
 static int load_aggregates(loader *L, json_t *root)
 {
     sf_job *job = &L->impl->job;
@@ -706,7 +740,7 @@ static int load_aggregates(loader *L, json_t *root)
     k = 0;
     json_object_foreach(wins, name, val) {
         static const char *const fields[] = {"function", "column", "preceding",
-                                             "partition_by", "order_by", NULL};
+                                             "partition_by", "order_by", "range", NULL};
         sf_job_window *w = &job->windows[k++];
         char field[300];
         snprintf(field, sizeof field, "windows.%s", name);
@@ -740,11 +774,18 @@ static int load_aggregates(loader *L, json_t *root)
             return fail(L, field, "%s() cannot take the bool column '%s'", fn, col);
         w->type = w->func == SF_AGG_MEAN ? SF_DOUBLE : ct;
         json_t *pre = json_object_get(val, "preceding");
-        if (!json_is_integer(pre) || json_integer_value(pre) < 0 ||
-            json_integer_value(pre) > 1000000)
+        w->range = -1;
+        if (pre && json_object_get(val, "range"))
+            return fail(L, field, "give one of \"preceding\" (rows) and \"range\" (e.g. "
+                        "\"6 days\"), not both", NULL, NULL);
+        if (!pre && !json_object_get(val, "range"))
+            return fail(L, field, "needs \"preceding\" (rows before the current one) or "
+                        "\"range\" (e.g. \"6 days\")", NULL, NULL);
+        if (pre && (!json_is_integer(pre) || json_integer_value(pre) < 0 ||
+                    json_integer_value(pre) > 1000000))
             return fail(L, field, "preceding must be an integer from 0 to 1000000 (rows before "
                         "the current one)", NULL, NULL);
-        w->preceding = (int)json_integer_value(pre);
+        w->preceding = pre ? (int)json_integer_value(pre) : 0;
         json_t *pb = json_object_get(val, "partition_by");
         char f[340];
         snprintf(f, sizeof f, "%s.partition_by", field);
@@ -763,6 +804,8 @@ static int load_aggregates(loader *L, json_t *root)
         w->order_by = sf_job_result_index(job, ob);
         if (w->order_by < 0)
             return fail(L, field, "order_by: unknown result column '%s'", ob, NULL);
+        if (!pre && (rc = load_window_range(L, val, field, w)) != 0)
+            return rc;
     }
     /* Windows are added after all aggregates so a window can read any
      * aggregate but not another window. */

@@ -12,6 +12,7 @@
 #define SF_SPEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/expr.h"
@@ -76,6 +77,11 @@ typedef struct sf_job_window {
     size_t npartition;
     int order_by;        /* result column */
     sf_type type;        /* result type */
+    /* A range frame ("range": "6 days"): the rows of the partition whose
+     * order value lies in [v - range, v], v the current row's; range is in
+     * the order column's unit (days for a date). -1: a rows frame
+     * (preceding). */
+    int64_t range;
 } sf_job_window;
 
 typedef struct sf_job_output {
