@@ -521,6 +521,40 @@ static int load_join(loader *L, json_t *st, const char *field, sf_job_step *step
     return 0;
 }
 
+static int load_name_list(loader *L, json_t *arr, const char *field, int **out, size_t *n,
+                          int (*lookup)(const sf_job *, const char *), const char *what);
+
+/* {"dedupe": [cols], "keep": "first"}: one per job; the columns must exist
+ * at this step. */
+static int load_dedupe(loader *L, json_t *st, const char *field, sf_job_step *step, size_t i)
+{
+    static const char *const fields[] = {"dedupe", "keep", NULL};
+    sf_job *job = &L->impl->job;
+    int rc = check_fields(L, st, field, fields);
+    if (rc)
+        return rc;
+    step->kind = SF_STEP_DEDUPE;
+    if (job->dedupe_step >= 0)
+        return fail(L, field, "a job has at most one dedupe step (the first is %s)",
+                    job->steps[job->dedupe_step].field, NULL);
+    const char *keep = get_string(L, st, "keep", field, 0, &rc);
+    if (rc)
+        return rc;
+    if (keep && strcmp(keep, "first") != 0)
+        return fail(L, field, "keep must be \"first\" (the first row in input order), got '%s'",
+                    keep, NULL);
+    char f[96];
+    snprintf(f, sizeof f, "%s.dedupe", field);
+    json_t *cols = json_object_get(st, "dedupe");
+    if (json_is_array(cols) && json_array_size(cols) == 0)
+        return fail(L, f, "must list at least one column", NULL, NULL);
+    if ((rc = load_name_list(L, cols, f, &step->dedupe_slots, &step->ndedupe, slot_find,
+                             "column")) != 0)
+        return rc;
+    job->dedupe_step = (int)i;
+    return 0;
+}
+
 static int load_steps(loader *L, json_t *root)
 {
     sf_job *job = &L->impl->job;
@@ -546,6 +580,8 @@ static int load_steps(loader *L, json_t *root)
         int rc = 0;
         if (json_object_get(st, "join")) {
             rc = load_join(L, st, field, step);
+        } else if (json_object_get(st, "dedupe")) {
+            rc = load_dedupe(L, st, field, step, i);
         } else if (json_object_get(st, "derive")) {
             static const char *const fields[] = {"derive", "expr", NULL};
             if ((rc = check_fields(L, st, field, fields)) != 0)
@@ -589,8 +625,8 @@ static int load_steps(loader *L, json_t *root)
                 return fail(L, f, "a filter must be a bool expression, this one is %s",
                             sf_type_name(t), NULL);
         } else {
-            return fail(L, field, "must have one of the fields derive, filter, join", NULL,
-                        NULL);
+            return fail(L, field, "must have one of the fields derive, filter, join, dedupe",
+                        NULL, NULL);
         }
         if (rc)
             return rc;
@@ -947,6 +983,7 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
     sf_job *job = &impl->job;
     job->source = ldup(&L, source);
     job->fact = -1;
+    job->dedupe_step = -1;
 
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -45,7 +45,7 @@ typedef struct sf_job_input {
     sf_flatten_opts flatten_opts;
 } sf_job_input;
 
-typedef enum { SF_STEP_DERIVE, SF_STEP_FILTER, SF_STEP_JOIN } sf_step_kind;
+typedef enum { SF_STEP_DERIVE, SF_STEP_FILTER, SF_STEP_JOIN, SF_STEP_DEDUPE } sf_step_kind;
 
 typedef struct sf_job_step {
     sf_step_kind kind;
@@ -58,6 +58,8 @@ typedef struct sf_job_step {
     int *select_cols;  /* join: dimension column indexes ... */
     int *select_slots; /* ... and the slots they fill */
     size_t nselect;
+    int *dedupe_slots; /* dedupe: the key columns (keep "first" in input order) */
+    size_t ndedupe;
 } sf_job_step;
 
 typedef struct sf_job_agg {
@@ -125,6 +127,7 @@ typedef struct sf_job {
     size_t nwindows;
 
     sf_job_output output;
+    int dedupe_step;     /* index of the one dedupe step, or -1 */
 } sf_job;
 
 typedef struct sf_job_overrides {
