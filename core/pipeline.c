@@ -19,6 +19,8 @@
 #include "core/dedupe.h"
 #include "core/flatten.h"
 #include "core/fmt.h"
+#include "core/utf8.h"
+#include "core/value_text.h"
 
 struct sf_pipeline {
     const sf_job *job;
@@ -320,6 +322,7 @@ static void recount(sf_pipeline *p, const fate *f)
 }
 
 static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset);
+static int push_decoded(sf_pipeline *p, int file, uint64_t offset);
 
 /* Appends a row's ordinal to the record being shipped: file, chunk, byte
  * offset of its line, row within the line (as four int64 values). */
@@ -339,7 +342,6 @@ void sf_pipeline_set_chunk(sf_pipeline *p, uint64_t chunk) { p->chunk = chunk; }
 
 int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset)
 {
-    const sf_job *job = p->job;
     sf_value *row = p->row;
     p->counts.lines_read++;
     if (len == 0) {
@@ -356,6 +358,16 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
         reject(p, file, offset, (sf_reject_reason)(rc - 1), msg);
         return 0;
     }
+    return push_decoded(p, file, offset);
+}
+
+/* The rest of a line once its fact slots are in p->row: required columns,
+ * the steps, then the combiner or the row's shipping. */
+static int push_decoded(sf_pipeline *p, int file, uint64_t offset)
+{
+    const sf_job *job = p->job;
+    sf_value *row = p->row;
+    char msg[240];
     for (size_t i = 0; i < p->nreq; i++) {
         const sf_job_column *col = &job->inputs[job->fact].columns[p->req[i]];
         if (row[col->slot].type == SF_NULL) {
@@ -384,6 +396,62 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
         return SF_E_NOMEM;
     p->counts.rows_shipped++;
     return p->emit(p->emit_ctx, hash, p->rec.p, p->rec.n);
+}
+
+int sf_pipeline_push_cells(sf_pipeline *p, const sf_value *cells, int file, uint64_t offset,
+                           sf_line_verdict *v)
+{
+    const sf_job_input *fact = &p->job->inputs[p->job->fact];
+    uint64_t before = p->counts.rows_rejected;
+    int rc = 0;
+    p->counts.lines_read++;
+    for (size_t i = 0; i < fact->ncolumns; i++) {
+        const sf_job_column *col = &fact->columns[i];
+        sf_value *out = &p->row[col->slot];
+        const sf_value *c = &cells[i];
+        if (c->type == SF_NULL) {
+            *out = sf_null();
+            continue;
+        }
+        size_t k = 0;
+        while (k < c->u.s.n) { /* strings stay UTF-8, as JSON's do */
+            unsigned char b = (unsigned char)c->u.s.p[k];
+            size_t step = b < 0x80 ? 1 : sf_utf8_seq((const unsigned char *)c->u.s.p + k,
+                                                     c->u.s.n - k);
+            if (!step || b == 0) {
+                char msg[240];
+                snprintf(msg, sizeof msg, "%s: %s at byte %zu of the field", col->name,
+                         b ? "invalid UTF-8" : "a NUL byte", k + 1);
+                reject(p, file, offset, b ? SF_REJ_INVALID_UTF8 : SF_REJ_INVALID_CSV, msg);
+                goto done;
+            }
+            k += step;
+        }
+        double d;
+        if (col->type == SF_DOUBLE && sf_parse_double(c->u.s.p, c->u.s.n, &d) == SF_E_RANGE) {
+            char msg[240];
+            size_t n = sf_utf8_cut(c->u.s.p, c->u.s.n, 40);
+            snprintf(msg, sizeof msg, "%s: %.*s%s is beyond the range of a double", col->name,
+                     (int)n, c->u.s.p, n < c->u.s.n ? "..." : "");
+            reject(p, file, offset, SF_REJ_DOUBLE_OVERFLOW, msg);
+            goto done;
+        }
+        if (sf_value_text_parse(c->u.s.p, c->u.s.n, col->type, out) != 0) {
+            char msg[240];
+            size_t n = sf_utf8_cut(c->u.s.p, c->u.s.n, 40);
+            snprintf(msg, sizeof msg, "%s: expected %s%s, got \"%.*s%s\"", col->name,
+                     sf_type_name(col->type), col->type == SF_DATE ? " (YYYY-MM-DD)" : "",
+                     (int)n, c->u.s.p, n < c->u.s.n ? "..." : "");
+            reject(p, file, offset, SF_REJ_TYPE_MISMATCH, msg);
+            goto done;
+        }
+    }
+    rc = push_decoded(p, file, offset);
+done:
+    v->rejected = p->counts.rows_rejected != before;
+    v->reason = v->rejected ? (sf_reject_reason)p->last_reason : (sf_reject_reason)0;
+    v->msg = v->rejected ? p->last_msg : "";
+    return rc;
 }
 
 int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file,

@@ -88,6 +88,16 @@ typedef struct sf_line_verdict {
 int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file,
                           uint64_t offset, sf_line_verdict *v);
 
+/* A line of a CSV fact input, split into fields by the caller (io/csv) and
+ * mapped by the file's header: cells[i] is the text of fact column i (an
+ * SF_STRING borrowed for the call) or SF_NULL for an empty unquoted field.
+ * Each is converted to its column's type as sf_value_text_parse() reads
+ * text (a mismatch, invalid UTF-8 or a NUL byte rejects the line), then the
+ * line goes on as with sf_pipeline_push(); *v gets its verdict. Returns 0 or
+ * SF_E_NOMEM. Blank lines go to sf_pipeline_push(). */
+int sf_pipeline_push_cells(sf_pipeline *p, const sf_value *cells, int file, uint64_t offset,
+                           sf_line_verdict *v);
+
 /* Counts a line that was read but never reached the decoder (e.g. one over
  * --max-line-bytes) as read and rejected. */
 void sf_pipeline_reject(sf_pipeline *p, int file, uint64_t offset, sf_reject_reason reason,

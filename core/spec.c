@@ -319,11 +319,10 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
         return rc;
     if (!format || strcmp(format, "jsonl") == 0)
         in->format = SF_FORMAT_JSONL;
-    else if (strcmp(format, "csv") == 0 && !in->is_fact)
+    else if (strcmp(format, "csv") == 0)
         in->format = SF_FORMAT_CSV;
     else
-        return fail(L, field, "format must be \"jsonl\"%s, got '%s'",
-                    in->is_fact ? "" : " or \"csv\"", format);
+        return fail(L, field, "format must be \"jsonl\" or \"csv\", got '%s'", format, NULL);
     const char *path = get_string(L, spec, "path", field, 0, &rc);
     if (rc)
         return rc;
@@ -366,6 +365,9 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
     in->key_col = -1;
     if ((rc = load_flatten(L, spec, field, in)) != 0)
         return rc;
+    if (in->flatten && in->format == SF_FORMAT_CSV)
+        return fail(L, field, "flatten and explode read JSON; a CSV input has flat columns",
+                    NULL, NULL);
     const char *key = get_string(L, spec, "key", field, !in->is_fact, &rc);
     if (rc)
         return rc;
