@@ -738,6 +738,57 @@ static void test_dedupe_keeps_the_first_in_input_order_whatever_the_arrival(void
     check_dedupe_result(f);
 }
 
+
+/* ---- CSV fact lines (fields already split, as text) ---- */
+
+static sf_value text(const char *s) { return sf_string(s, strlen(s)); }
+
+static void test_csv_cells_convert_to_the_column_types(void **state)
+{
+    fixture *f = *state;
+    /* dedupe_spec's fact columns: eid, country, price */
+    sf_line_verdict v;
+    sf_value cells[3] = {text("7"), text("FR"), text("2.5")};
+    assert_int_equal(sf_pipeline_push_cells(f->p, cells, 0, 0, &v), 0);
+    assert_false(v.rejected);
+    sf_value nulls[3] = {text("8"), sf_null(), sf_null()}; /* NULL price: filtered */
+    assert_int_equal(sf_pipeline_push_cells(f->p, nulls, 0, 10, &v), 0);
+    assert_false(v.rejected);
+    assert_int_equal(sf_pipeline_finish_dedupe(f->p), 0);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 2);
+    assert_int_equal(c->rows_aggregated, 1);
+    assert_int_equal(c->rows_filtered, 1);
+    assert_double_value(group_result(sf_pipeline_groups(f->p), "FR", 1), 2.5);
+}
+
+static void test_csv_cells_that_do_not_convert_reject_the_line(void **state)
+{
+    fixture *f = *state;
+    sf_line_verdict v;
+    sf_value a[3] = {text("1.5"), text("FR"), text("1")};
+    assert_int_equal(sf_pipeline_push_cells(f->p, a, 0, 0, &v), 0);
+    assert_true(v.rejected);
+    assert_int_equal(v.reason, SF_REJ_TYPE_MISMATCH);
+    assert_string_equal(v.msg, "eid: expected int64, got \"1.5\"");
+    sf_value b[3] = {text("1"), text("FR"), text("1e400")};
+    assert_int_equal(sf_pipeline_push_cells(f->p, b, 0, 5, &v), 0);
+    assert_true(v.rejected);
+    assert_int_equal(v.reason, SF_REJ_DOUBLE_OVERFLOW);
+    assert_string_equal(v.msg, "price: 1e400 is beyond the range of a double");
+    sf_value c3[3] = {text("1"), sf_string("F\xff", 2), text("1")};
+    assert_int_equal(sf_pipeline_push_cells(f->p, c3, 0, 9, &v), 0);
+    assert_true(v.rejected);
+    assert_int_equal(v.reason, SF_REJ_INVALID_UTF8);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 3);
+    assert_int_equal(c->rows_rejected, 3);
+    size_t n;
+    const sf_reject_sample *smp = sf_pipeline_samples(f->p, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(smp[1].offset, 5);
+}
+
 static void test_split_pipeline_counts_shipped_exploded_rows_alike(void **state)
 {
     fixture *f = *state;
@@ -797,6 +848,8 @@ int main(void)
         X(test_split_pipeline_counts_shipped_exploded_rows_alike),
         D(test_dedupe_keeps_the_first_row_per_key),
         D(test_dedupe_keeps_the_first_in_input_order_whatever_the_arrival),
+        D(test_csv_cells_convert_to_the_column_types),
+        D(test_csv_cells_that_do_not_convert_reject_the_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -692,6 +692,73 @@ static void test_window_range_text_and_order_type(void **state)
                      "'uid' is int64");
 }
 
+
+static void test_dedupe_step_is_compiled(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.steps = "[{\"filter\": \"uid > 0\"}, {\"dedupe\": [\"ts\", \"item\"], \"keep\": \"first\"}, "
+              "{\"derive\": \"x\", \"expr\": \"uid + 1\"}]";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->dedupe_step, 1);
+    const sf_job_step *st = &job->steps[1];
+    assert_int_equal(st->kind, SF_STEP_DEDUPE);
+    assert_int_equal(st->ndedupe, 2);
+    assert_string_equal(job->slot_names[st->dedupe_slots[0]], "ts");
+    assert_string_equal(job->slot_names[st->dedupe_slots[1]], "item");
+    sf_job_free(job);
+    p.steps = "[{\"dedupe\": [\"uid\"]}]"; /* keep defaults to first */
+    job = load_parts(&p, NULL);
+    assert_int_equal(job->dedupe_step, 0);
+    sf_job_free(job);
+    p.steps = NULL;
+    job = load_parts(&p, NULL);
+    assert_int_equal(job->dedupe_step, -1);
+    sf_job_free(job);
+}
+
+static void test_dedupe_step_errors(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.steps = "[{\"dedupe\": [\"uid\"], \"keep\": \"last\"}]";
+    expect_error(&p, "t.json: steps[0]: keep must be \"first\" (the first row in input order), "
+                     "got 'last'");
+    p.steps = "[{\"dedupe\": []}]";
+    expect_error(&p, "t.json: steps[0].dedupe: must list at least one column");
+    p.steps = "[{\"dedupe\": [\"nope\"]}]";
+    expect_error(&p, "t.json: steps[0].dedupe: unknown column 'nope'");
+    p.steps = "[{\"dedupe\": \"uid\"}]";
+    expect_error(&p, "t.json: steps[0].dedupe: must be an array of column names");
+    p.steps = "[{\"dedupe\": [\"uid\"]}, {\"dedupe\": [\"ts\"]}]";
+    expect_error(&p, "t.json: steps[1]: a job has at most one dedupe step (the first is "
+                     "steps[0])");
+    p.steps = "[{\"dedupe\": [\"uid\"], \"on\": \"x\"}]";
+    expect_error(&p, "t.json: steps[0]: unknown field 'on' (expected one of: dedupe, keep)");
+    p.steps = "[{\"select\": [\"uid\"]}]";
+    expect_error(&p, "t.json: steps[0]: must have one of the fields derive, filter, join, "
+                     "dedupe");
+}
+
+static void test_csv_fact_input(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"format\": \"csv\", \"path\": \"ev.csv\", "
+               "\"columns\": {\"uid\": \"int64\", \"props.price\": \"double\"}}}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->inputs[0].format, SF_FORMAT_CSV);
+    assert_true(job->inputs[0].is_fact);
+    sf_job_free(job);
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"format\": \"csv\", \"path\": \"ev.csv\", "
+               "\"explode\": [\"a\"], \"columns\": {\"uid\": \"int64\"}}}";
+    expect_error(&p, "t.json: inputs.ev: flatten and explode read JSON; a CSV input has flat "
+                     "columns");
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"format\": \"tsv\", \"path\": \"ev.tsv\", "
+               "\"columns\": {\"uid\": \"int64\"}}}";
+    expect_error(&p, "t.json: inputs.ev: format must be \"jsonl\" or \"csv\", got 'tsv'");
+}
+
 static void test_output_with_only_partition_columns_is_refused(void **state)
 {
     (void)state;
@@ -937,6 +1004,9 @@ int main(void)
         cmocka_unit_test(test_window_with_a_range_in_days),
         cmocka_unit_test(test_window_with_range_and_preceding),
         cmocka_unit_test(test_window_range_text_and_order_type),
+        cmocka_unit_test(test_dedupe_step_is_compiled),
+        cmocka_unit_test(test_dedupe_step_errors),
+        cmocka_unit_test(test_csv_fact_input),
         cmocka_unit_test(test_output_format_that_is_neither_csv_nor_hdf5),
         cmocka_unit_test(test_parquet_output_is_hive_and_snappy_by_default),
         cmocka_unit_test(test_single_layout_needs_hdf5),
