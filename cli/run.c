@@ -257,6 +257,7 @@ static int run_output(sf_run *R)
 static void run_free(sf_run *R)
 {
     sf_stream_free(R->stream);
+    sf_run_csv_free(R);
     sf_badrec_discard(R->spill);
     free(R->chunk_lines);
     free(R->chunk_ubytes);

@@ -5,6 +5,7 @@
  *   run.c         options, the phase sequence, agreement, cleanup
  *   run_plan.c    plan: spec, inputs, output checks, strategy, dimensions
  *   run_map.c     scan+map: the scan's sink, bad lines, raw-row streams
+ *   run_csv.c     a CSV fact input: headers, lines into fields
  *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
  *   run_write.c   output files through io/table_writer, --layout single
  *   run_report.c  gathers, accounting checks, manifest, summary, commit
@@ -111,6 +112,7 @@ typedef struct sf_run {
     sf_counts counts; /* summed over ranks, on rank 0 */
     sf_reject_sample samples[SF_MAX_SAMPLES];
     size_t nsamples;
+    struct sf_run_csv *csv; /* a CSV fact input: headers and the line parser */
 } sf_run;
 
 /* Collective: agrees on rc (mpi/collective.h); 1 if any rank failed. */
@@ -148,6 +150,25 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress);
 /* --max-bad, then _bad_records from every rank's spill. Collective; agrees
  * inside: returns 0 or SF_RUN_AGREED. */
 int sf_run_finish_bad_lines(sf_run *R);
+
+/* A line the pipeline rejected (verdict v), as --mode says: spilled for
+ * _bad_records, only counted, or the end of the run (failfast). Returns 0
+ * or SF_E_* with R->err. */
+int sf_run_bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offset,
+                    const char *text, size_t len);
+
+/* run_csv.c: a CSV fact input. Each file's first line is its header; a
+ * rank reads a file's header (once) when it starts a chunk of the file. */
+/* Prepares chunk (the scan's chunk_begin). Not collective. Returns 0 or
+ * SF_E_* with R->err (a header without one of the job's columns). */
+int sf_run_csv_chunk_begin(sf_run *R, size_t chunk);
+/* One line of a CSV fact file (the scan's line callback for CSV): the
+ * header line is skipped (numbered, not counted); a line that is not one
+ * CSV record of the header's width is rejected as "invalid CSV". Returns 0
+ * or SF_E_*. */
+int sf_run_csv_line(sf_run *R, const char *line, size_t len, int file, uint64_t offset);
+/* Frees R->csv; NULL is a no-op. */
+void sf_run_csv_free(sf_run *R);
 
 /* run_reduce.c */
 /* Partial aggregates to their owners, merged there. Collective. */

@@ -18,7 +18,7 @@
 /* A line the pipeline rejected, as --mode says: spilled for
  * _bad_records (permissive), only counted (dropmalformed), or the end of
  * the run with FILE:LINE:COLUMN (failfast). */
-static int bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offset,
+int sf_run_bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offset,
                     const char *text, size_t len)
 {
     const char *msg = v->msg;
@@ -55,6 +55,8 @@ static int bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offs
 static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
 {
     sf_run *R = ctx;
+    if (R->csv)
+        return sf_run_csv_line(R, line, len, file, offset);
     struct sf_run_acct *a = &R->acct[file];
     a->lines++;
     a->blank += len == 0;
@@ -63,7 +65,7 @@ static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t 
     int rc = sf_pipeline_push_line(R->pipe, line, len, file, offset, &v);
     if (!rc && v.rejected) {
         a->rejected++;
-        rc = bad_line(R, &v, file, offset, line, len);
+        rc = sf_run_bad_line(R, &v, file, offset, line, len);
     }
     return rc;
 }
@@ -76,7 +78,7 @@ static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
     R->cur_line++;
     sf_pipeline_reject(R->pipe, file, offset, SF_REJ_LINE_TOO_LONG, msg);
     sf_line_verdict v = {1, SF_REJ_LINE_TOO_LONG, msg};
-    return bad_line(R, &v, file, offset, "", 0);
+    return sf_run_bad_line(R, &v, file, offset, "", 0);
 }
 
 static int run_chunk_begin(void *ctx, size_t chunk)
@@ -84,7 +86,9 @@ static int run_chunk_begin(void *ctx, size_t chunk)
     sf_run *R = ctx;
     R->cur_chunk = chunk;
     R->cur_line = 0;
-    return 0;
+    sf_pipeline_set_chunk(R->pipe, chunk); /* a dedupe step's ordinals */
+    return R->job->inputs[R->job->fact].format == SF_FORMAT_CSV ? sf_run_csv_chunk_begin(R, chunk)
+                                                                : 0;
 }
 
 static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
@@ -153,17 +157,25 @@ static int take_row(void *ctx, const unsigned char *rec, size_t len, int source)
     return rc;
 }
 
-/* Splits the pipeline where the strategy ships raw rows and opens the row
- * stream; before-aggregate needs neither. */
+/* Splits the pipeline where the strategy ships raw rows, or at a dedupe
+ * step (rows by their dedupe key), and opens the row stream; a
+ * before-aggregate job without dedupe needs neither. */
 int sf_run_setup_stream(sf_run *R)
 {
     const sf_job *job = R->job;
-    if (R->repartition == SF_REPART_BEFORE_AGGREGATE)
-        return 0;
     size_t split = job->nsteps;
     const int *route = job->group_slots;
     size_t nroute = job->ngroup;
-    if (R->repartition == SF_REPART_BEFORE_JOIN) {
+    if (job->dedupe_step >= 0) {
+        /* Rows meet at their dedupe key's owner (choose_strategy kept
+         * before-aggregate): the pipeline's own split, with our stream. */
+        split = (size_t)job->dedupe_step;
+        route = job->steps[split].dedupe_slots;
+        nroute = job->steps[split].ndedupe;
+    } else if (R->repartition == SF_REPART_BEFORE_AGGREGATE) {
+        return 0;
+    }
+    if (R->repartition == SF_REPART_BEFORE_JOIN && job->dedupe_step < 0) {
         split = (size_t)R->join_step;
         route = &job->steps[R->join_step].on_slot;
         nroute = 1;
@@ -195,6 +207,9 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress)
         sf_stream_free(R->stream);
         R->stream = NULL;
     }
+    /* Every row has reached its dedupe key's owner: the kept ones go on. */
+    if (!rc && (rc = sf_pipeline_finish_dedupe(R->pipe)) != 0)
+        sf_error_set(&R->err, rc, "out of memory or a bad row finishing the dedupe step");
     /* Keep the counts: the shuffle frees the pipeline. */
     R->local_counts = *sf_pipeline_counts(R->pipe);
     const sf_reject_sample *s = sf_pipeline_samples(R->pipe, &R->nlocal_samples);

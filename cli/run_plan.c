@@ -184,6 +184,11 @@ static int choose_strategy(sf_run *R)
     const sf_job *job = R->job;
     R->repartition = R->o->repartition;
     R->join_step = -1;
+    if (job->dedupe_step >= 0 && R->repartition != SF_REPART_BEFORE_AGGREGATE)
+        return sf_error_set(&R->err, SF_E_SPEC, "--repartition %s: the job has a dedupe step "
+                            "(%s), which ships rows by its columns; only before-aggregate "
+                            "runs it", sf_run_repartition_text(R->repartition),
+                            job->steps[job->dedupe_step].field);
     for (size_t i = 0; i < job->nsteps; i++) {
         const sf_job_step *st = &job->steps[i];
         if (st->kind != SF_STEP_JOIN)
@@ -192,7 +197,8 @@ static int choose_strategy(sf_run *R)
         if (R->repartition == SF_REPART_BEFORE_JOIN &&
             (R->join_step < 0 || size > R->input_size[job->steps[R->join_step].input]))
             R->join_step = (int)i;
-        if (R->repartition == SF_REPART_BEFORE_AGGREGATE && size > R->o->broadcast_limit) {
+        if (R->repartition == SF_REPART_BEFORE_AGGREGATE && size > R->o->broadcast_limit &&
+            job->dedupe_step < 0) {
             R->repartition = SF_REPART_BEFORE_JOIN;
             R->join_step = (int)i;
             if (R->rank == 0)

@@ -111,6 +111,10 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     rc |= sf_buf_printf(m, "    \"output_rows\": %llu,\n    \"rejected_by_reason\": ",
                         (unsigned long long)out_rows);
     rc |= sf_manifest_reasons(m, c->rejected_by_reason);
+    /* Only jobs that dedupe have the count, so other manifests keep their shape. */
+    if (job->dedupe_step >= 0)
+        rc |= sf_buf_printf(m, ",\n    \"duplicates_dropped\": %llu",
+                            (unsigned long long)c->rows_deduped);
     rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
     int first = 1;
     for (size_t i = 0; i < job->ninputs; i++) {
@@ -121,11 +125,15 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
         first = 0;
     }
     rc |= sf_buf_printf(m, "}\n  },\n  \"exploded\": {\"rows\": %llu, \"filtered\": %llu, "
-                        "\"dropped_by_join\": %llu, \"aggregated\": %llu},",
+                        "\"dropped_by_join\": %llu, \"aggregated\": %llu",
                         (unsigned long long)c->rows_exploded,
                         (unsigned long long)c->exploded_filtered,
                         (unsigned long long)c->exploded_dropped_by_join,
                         (unsigned long long)c->exploded_aggregated);
+    if (job->dedupe_step >= 0)
+        rc |= sf_buf_printf(m, ", \"duplicates_dropped\": %llu",
+                            (unsigned long long)c->exploded_deduped);
+    rc |= sf_buf_printf(m, "},");
     rc |= sf_buf_printf(m, "\n  \"mode\": \"%s\",\n  \"bad_records\": %llu,\n",
                         R->o->mode == SF_MODE_FAILFAST        ? "failfast"
                         : R->o->mode == SF_MODE_DROPMALFORMED ? "dropmalformed"
@@ -184,12 +192,18 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
             (unsigned long long)c->lines_read, (unsigned long long)c->rows_aggregated,
             (unsigned long long)c->rows_filtered, (unsigned long long)c->rows_rejected,
             (unsigned long long)c->rows_dropped_by_join, (unsigned long long)c->blank_lines);
+    if (R->job->dedupe_step >= 0)
+        fprintf(stderr, "    + duplicates dropped %llu (%s)\n", (unsigned long long)c->rows_deduped,
+                R->job->steps[R->job->dedupe_step].field);
     if (c->rows_exploded)
         fprintf(stderr, "  rows from explode beyond each line's first: %llu = aggregated %llu + "
                 "filtered %llu + dropped by join %llu\n", (unsigned long long)c->rows_exploded,
                 (unsigned long long)c->exploded_aggregated,
                 (unsigned long long)c->exploded_filtered,
                 (unsigned long long)c->exploded_dropped_by_join);
+    if (c->rows_exploded && R->job->dedupe_step >= 0)
+        fprintf(stderr, "    + duplicates dropped %llu\n",
+                (unsigned long long)c->exploded_deduped);
     for (size_t i = 0; i < R->nsamples && i < 3; i++)
         fprintf(stderr, "  rejected: %s: byte %llu: %s\n", R->life.inputs.paths[R->samples[i].file],
                 (unsigned long long)R->samples[i].offset, R->samples[i].msg);
@@ -305,9 +319,9 @@ int sf_run_finish(sf_run *R)
     if (R->rank == 0) {
         const sf_counts *c = &R->counts;
         if (c->lines_read != c->blank_lines + c->rows_rejected + c->rows_filtered +
-                                 c->rows_dropped_by_join + c->rows_aggregated ||
+                                 c->rows_dropped_by_join + c->rows_aggregated + c->rows_deduped ||
             c->rows_exploded != c->exploded_filtered + c->exploded_dropped_by_join +
-                                    c->exploded_aggregated)
+                                    c->exploded_aggregated + c->exploded_deduped)
             rc = sf_error_set(&R->err, SF_E_INTERNAL, "internal error: line accounting does not "
                               "add up (read %llu)", (unsigned long long)c->lines_read);
         if (!rc)

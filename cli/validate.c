@@ -14,6 +14,14 @@
 
 static void print_output(const sf_job *job);
 
+static void print_dedupe(const sf_job *job, const sf_job_step *st)
+{
+    printf("  %s dedupe on", st->field);
+    for (size_t k = 0; k < st->ndedupe; k++)
+        printf("%s %s", k ? "," : "", job->slot_names[st->dedupe_slots[k]]);
+    printf(" (keep the first row in input order)\n");
+}
+
 static void print_plan(const sf_job *job)
 {
     printf("job %s: valid\n", job->name);
@@ -43,6 +51,8 @@ static void print_plan(const sf_job *job)
                    sf_type_format(job->slot_types[st->slot], sf_job_slot_dec(job, st->slot), tb));
         else if (st->kind == SF_STEP_FILTER)
             printf("  %s filter\n", st->field);
+        else if (st->kind == SF_STEP_DEDUPE)
+            print_dedupe(job, st);
         else
             printf("  %s %s join %s on %s (+%zu column%s)\n", st->field,
                    st->inner ? "inner" : "left", job->inputs[st->input].name,

@@ -18,8 +18,11 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/dedupe.h"
 #include "core/flatten.h"
 #include "core/fmt.h"
+#include "core/utf8.h"
+#include "core/value_text.h"
 
 struct sf_pipeline {
     const sf_job *job;
@@ -51,7 +54,20 @@ struct sf_pipeline {
     sf_flatten *flat; /* flattened fact input; NULL: the projection decoder */
     sf_groups **more; /* combiners of job->outputs[1..noutputs) ("outputs") */
     size_t nmore;
+    /* A dedupe step: the pipeline is split there (by the driver, or with
+     * itself as the receiver); shipped rows carry their ordinal, and the
+     * receiving side keeps the first per key in dd until
+     * sf_pipeline_finish_dedupe() runs the rest of the steps on them. */
+    sf_dedupe *dd;
+    int dedupe_split;  /* the split is at the dedupe step */
+    uint64_t chunk;    /* ordinal of the chunk being read (sf_pipeline_set_chunk) */
 };
+
+static int self_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
+{
+    (void)hash;
+    return sf_pipeline_push_row(ctx, rec, len);
+}
 
 sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
                              sf_decoder_kind decoder, sf_error *err)
@@ -115,6 +131,17 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     }
     sf_arena_init(&p->scratch, 16 * 1024);
     free(fields);
+    if (job->dedupe_step >= 0) {
+        /* One process: rows go from the dedupe step to this pipeline's own
+         * table; a driver that ships them re-splits with its emit. */
+        const sf_job_step *st = &job->steps[job->dedupe_step];
+        p->dd = sf_dedupe_new();
+        if (!p->dd || sf_pipeline_split(p, (size_t)job->dedupe_step, st->dedupe_slots,
+                                        st->ndedupe, self_emit, p) != 0) {
+            fields = NULL;
+            goto nomem;
+        }
+    }
     return p;
 nomem:
     free(fields);
@@ -163,6 +190,7 @@ void sf_pipeline_free(sf_pipeline *p)
     if (p->row_b || p->emit)
         sf_arena_free(&p->scratch_b);
     sf_buf_free(&p->key_b);
+    sf_dedupe_free(p->dd);
     free(p);
 }
 
@@ -252,6 +280,8 @@ static int run_steps(sf_pipeline *p, sf_value *row, size_t from, size_t to, sf_a
                 row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
             break;
         }
+        case SF_STEP_DEDUPE: /* the pipeline is split here: never run */
+            break;
         }
     }
     return 1;
@@ -321,10 +351,26 @@ static void recount(sf_pipeline *p, const fate *f)
 }
 
 static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset);
+static int push_decoded(sf_pipeline *p, int file, uint64_t offset);
+
+/* Appends a row's ordinal to the record being shipped: file, chunk, byte
+ * offset of its line, row within the line (as four int64 values). */
+static int encode_ordinal(sf_pipeline *p, int file, uint64_t offset, size_t r)
+{
+    sf_value v[4] = {sf_int(file), sf_int((int64_t)p->chunk), sf_int((int64_t)offset),
+                     sf_int((int64_t)r)};
+    for (int k = 0; k < 4; k++) {
+        if (sf_buf_reserve(&p->rec, sf_value_encoded_size(&v[k])) != 0)
+            return SF_E_NOMEM;
+        p->rec.n += sf_value_encode(&v[k], p->rec.p + p->rec.n);
+    }
+    return 0;
+}
+
+void sf_pipeline_set_chunk(sf_pipeline *p, uint64_t chunk) { p->chunk = chunk; }
 
 int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset)
 {
-    const sf_job *job = p->job;
     sf_value *row = p->row;
     p->counts.lines_read++;
     if (len == 0) {
@@ -341,6 +387,16 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
         reject(p, file, offset, (sf_reject_reason)(rc - 1), msg);
         return 0;
     }
+    return push_decoded(p, file, offset);
+}
+
+/* The rest of a line once its fact slots are in p->row: required columns,
+ * the steps, then the combiner or the row's shipping. */
+static int push_decoded(sf_pipeline *p, int file, uint64_t offset)
+{
+    const sf_job *job = p->job;
+    sf_value *row = p->row;
+    char msg[240];
     for (size_t i = 0; i < p->nreq; i++) {
         const sf_job_column *col = &job->inputs[job->fact].columns[p->req[i]];
         if (row[col->slot].type == SF_NULL) {
@@ -364,10 +420,67 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
         return SF_E_NOMEM;
     uint64_t hash = sf_groups_hash(p->key.p, p->key.n);
     p->rec.n = 0;
-    if (encode_slots(&p->rec, row, p->ship, p->nship) != 0)
+    if (encode_slots(&p->rec, row, p->ship, p->nship) != 0 ||
+        (p->dedupe_split && encode_ordinal(p, file, offset, 0) != 0))
         return SF_E_NOMEM;
     p->counts.rows_shipped++;
     return p->emit(p->emit_ctx, hash, p->rec.p, p->rec.n);
+}
+
+int sf_pipeline_push_cells(sf_pipeline *p, const sf_value *cells, int file, uint64_t offset,
+                           sf_line_verdict *v)
+{
+    const sf_job_input *fact = &p->job->inputs[p->job->fact];
+    uint64_t before = p->counts.rows_rejected;
+    int rc = 0;
+    p->counts.lines_read++;
+    for (size_t i = 0; i < fact->ncolumns; i++) {
+        const sf_job_column *col = &fact->columns[i];
+        sf_value *out = &p->row[col->slot];
+        const sf_value *c = &cells[i];
+        if (c->type == SF_NULL) {
+            *out = sf_null();
+            continue;
+        }
+        size_t k = 0;
+        while (k < c->u.s.n) { /* strings stay UTF-8, as JSON's do */
+            unsigned char b = (unsigned char)c->u.s.p[k];
+            size_t step = b < 0x80 ? 1 : sf_utf8_seq((const unsigned char *)c->u.s.p + k,
+                                                     c->u.s.n - k);
+            if (!step || b == 0) {
+                char msg[240];
+                snprintf(msg, sizeof msg, "%s: %s at byte %zu of the field", col->name,
+                         b ? "invalid UTF-8" : "a NUL byte", k + 1);
+                reject(p, file, offset, b ? SF_REJ_INVALID_UTF8 : SF_REJ_INVALID_CSV, msg);
+                goto done;
+            }
+            k += step;
+        }
+        double d;
+        if (col->type == SF_DOUBLE && sf_parse_double(c->u.s.p, c->u.s.n, &d) == SF_E_RANGE) {
+            char msg[240];
+            size_t n = sf_utf8_cut(c->u.s.p, c->u.s.n, 40);
+            snprintf(msg, sizeof msg, "%s: %.*s%s is beyond the range of a double", col->name,
+                     (int)n, c->u.s.p, n < c->u.s.n ? "..." : "");
+            reject(p, file, offset, SF_REJ_DOUBLE_OVERFLOW, msg);
+            goto done;
+        }
+        if (sf_value_text_parse(c->u.s.p, c->u.s.n, col->type, out) != 0) {
+            char msg[240];
+            size_t n = sf_utf8_cut(c->u.s.p, c->u.s.n, 40);
+            snprintf(msg, sizeof msg, "%s: expected %s%s, got \"%.*s%s\"", col->name,
+                     sf_type_name(col->type), col->type == SF_DATE ? " (YYYY-MM-DD)" : "",
+                     (int)n, c->u.s.p, n < c->u.s.n ? "..." : "");
+            reject(p, file, offset, SF_REJ_TYPE_MISMATCH, msg);
+            goto done;
+        }
+    }
+    rc = push_decoded(p, file, offset);
+done:
+    v->rejected = p->counts.rows_rejected != before;
+    v->reason = v->rejected ? (sf_reject_reason)p->last_reason : (sf_reject_reason)0;
+    v->msg = v->rejected ? p->last_msg : "";
+    return rc;
 }
 
 int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file,
@@ -531,6 +644,8 @@ static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uin
             sf_buf_reserve(&p->rec, sf_value_encoded_size(&first)) != 0)
             return SF_E_NOMEM;
         p->rec.n += sf_value_encode(&first, p->rec.p + p->rec.n);
+        if (p->dedupe_split && encode_ordinal(p, file, offset, r) != 0)
+            return SF_E_NOMEM;
         p->counts.rows_shipped++;
         rc = p->emit(p->emit_ctx, sf_groups_hash(p->key.p, p->key.n), p->rec.p, p->rec.n);
         if (rc)
@@ -539,9 +654,12 @@ static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uin
     return 0;
 }
 
-int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len)
+/* Decodes a shipped record into row: the shipped slots, the first-row flag
+ * of a flattened input (*first, else 1) and the ordinal of a dedupe split
+ * (*ord). Returns 0 or SF_E_PARSE. */
+static int decode_rec(const sf_pipeline *p, const unsigned char *rec, size_t len, sf_value *row,
+                      int *first, sf_dedupe_ord *ord)
 {
-    sf_value *row = p->row_b;
     size_t pos = 0;
     for (size_t i = 0; i < p->nship; i++) {
         size_t used = sf_value_decode(rec + pos, len - pos, &row[p->ship[i]]);
@@ -550,27 +668,100 @@ int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len)
         pos += used;
     }
     /* Rows of a flattened input say whether they are their line's first. */
-    int first = 1;
+    *first = 1;
     if (p->flat) {
         sf_value f;
         size_t used = sf_value_decode(rec + pos, len - pos, &f);
         if (!used || f.type != SF_BOOL)
             return SF_E_PARSE;
         pos += used;
-        first = f.u.b;
+        *first = f.u.b;
     }
-    if (pos != len)
-        return SF_E_PARSE;
-    p->counts.rows_received++;
+    if (p->dedupe_split) {
+        uint64_t *o[4] = {&ord->file, &ord->chunk, &ord->offset, &ord->row};
+        for (int k = 0; k < 4; k++) {
+            sf_value v;
+            size_t used = sf_value_decode(rec + pos, len - pos, &v);
+            if (!used || v.type != SF_INT || v.u.i < 0)
+                return SF_E_PARSE;
+            pos += used;
+            *o[k] = (uint64_t)v.u.i;
+        }
+    }
+    return pos == len ? 0 : SF_E_PARSE;
+}
+
+/* Runs steps [from, n) and the aggregation on a received row. */
+static int finish_row(sf_pipeline *p, sf_value *row, size_t from, int first)
+{
     sf_arena_reset(&p->scratch_b);
     fate before;
     if (!first)
         fate_save(p, &before);
     int rc = 0;
-    if (run_steps(p, row, p->split, p->job->nsteps, &p->scratch_b))
+    if (run_steps(p, row, from, p->job->nsteps, &p->scratch_b))
         rc = aggregate(p, row, &p->key_b, &p->scratch_b);
     if (!first)
         recount(p, &before);
+    return rc;
+}
+
+static void count_duplicate(sf_pipeline *p, int first)
+{
+    if (first)
+        p->counts.rows_deduped++;
+    else
+        p->counts.exploded_deduped++;
+}
+
+int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len)
+{
+    sf_value *row = p->row_b;
+    int first;
+    sf_dedupe_ord ord;
+    if (decode_rec(p, rec, len, row, &first, &ord) != 0)
+        return SF_E_PARSE;
+    p->counts.rows_received++;
+    if (!p->dedupe_split)
+        return finish_row(p, row, p->split, first);
+    /* The dedupe step: keep the earliest row per key until the scan ends. */
+    const sf_job_step *st = &p->job->steps[p->split];
+    p->key_b.n = 0;
+    if (encode_slots(&p->key_b, row, st->dedupe_slots, st->ndedupe) != 0)
+        return SF_E_NOMEM;
+    int old_first = 1;
+    int rc = sf_dedupe_offer(p->dd, p->key_b.p, p->key_b.n,
+                             sf_groups_hash(p->key_b.p, p->key_b.n), &ord, rec, len, first,
+                             &old_first);
+    if (rc < 0)
+        return rc;
+    if (rc == SF_DEDUPE_REPLACED)
+        count_duplicate(p, old_first);
+    else if (rc == SF_DEDUPE_DROPPED)
+        count_duplicate(p, first);
+    return 0;
+}
+
+int sf_pipeline_finish_dedupe(sf_pipeline *p)
+{
+    if (!p->dd)
+        return 0;
+    int rc = 0;
+    size_t n = sf_dedupe_count(p->dd);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const void *rec;
+        size_t len;
+        int first;
+        sf_dedupe_ord ord;
+        sf_dedupe_entry(p->dd, i, &rec, &len, NULL, NULL);
+        rc = decode_rec(p, rec, len, p->row_b, &first, &ord);
+        if (!rc)
+            rc = finish_row(p, p->row_b, p->split + 1, first);
+    }
+    if (!rc) {
+        sf_dedupe_free(p->dd);
+        p->dd = NULL;
+    }
     return rc;
 }
 
@@ -583,6 +774,9 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
                       sf_emit_fn emit, void *ctx)
 {
     const sf_job *job = p->job;
+    /* Rows past a dedupe step must meet at their key's owner first. */
+    if (job->dedupe_step >= 0 && split != (size_t)job->dedupe_step)
+        return SF_E_INVAL;
     unsigned char *defined = calloc(job->nslots + 1, 1);
     unsigned char *needed = calloc(job->nslots + 1, 1);
     free(p->route);
@@ -614,6 +808,8 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
             sf_expr_visit_columns(st->expr, mark_slot, needed);
         if (st->kind == SF_STEP_JOIN)
             needed[st->on_slot] = 1;
+        for (size_t k = 0; st->kind == SF_STEP_DEDUPE && k < st->ndedupe; k++)
+            needed[st->dedupe_slots[k]] = 1;
     }
     for (size_t k = 0; k < (job->noutputs ? job->noutputs : 1); k++) {
         const sf_job *o = job->noutputs ? &job->outputs[k] : job;
@@ -632,6 +828,7 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
     memcpy(p->route, route, nroute * sizeof *route);
     p->nroute = nroute;
     p->split = split;
+    p->dedupe_split = job->dedupe_step >= 0;
     p->emit = emit;
     p->emit_ctx = ctx;
     sf_arena_init(&p->scratch_b, 16 * 1024);

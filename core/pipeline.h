@@ -12,6 +12,8 @@
  *   rows_exploded = exploded_filtered + exploded_dropped_by_join
  *                   + exploded_aggregated
  * and the rows that reached the combiner are aggregated + exploded_aggregated.
+ * A job with a dedupe step adds deduped (and exploded_deduped) to these
+ * sums: a row dropped as a later duplicate of its key.
  * The hot path allocates nothing per line: one scratch arena reset per line,
  * one reused key buffer.
  */
@@ -45,6 +47,8 @@ typedef struct sf_counts {
     uint64_t bytes_scanned;
     uint64_t rejected_by_reason[SF_REJ_NREASONS];
     uint64_t dropped_by_join[SF_MAX_INPUTS]; /* by dimension input index */
+    uint64_t rows_deduped;     /* dedupe: lines whose (first) row was a duplicate */
+    uint64_t exploded_deduped; /* ... and later rows of lines that were */
 } sf_counts;
 
 /* A rejected line kept as an example; the first SF_MAX_SAMPLES by
@@ -83,6 +87,16 @@ typedef struct sf_line_verdict {
  * sf_pipeline_push() returns; *v is filled in either case. */
 int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file,
                           uint64_t offset, sf_line_verdict *v);
+
+/* A line of a CSV fact input, split into fields by the caller (io/csv) and
+ * mapped by the file's header: cells[i] is the text of fact column i (an
+ * SF_STRING borrowed for the call) or SF_NULL for an empty unquoted field.
+ * Each is converted to its column's type as sf_value_text_parse() reads
+ * text (a mismatch, invalid UTF-8 or a NUL byte rejects the line), then the
+ * line goes on as with sf_pipeline_push(); *v gets its verdict. Returns 0 or
+ * SF_E_NOMEM. Blank lines go to sf_pipeline_push(). */
+int sf_pipeline_push_cells(sf_pipeline *p, const sf_value *cells, int file, uint64_t offset,
+                           sf_line_verdict *v);
 
 /* Counts a line that was read but never reached the decoder (e.g. one over
  * --max-line-bytes) as read and rejected. */
@@ -131,7 +145,9 @@ typedef int (*sf_emit_fn)(void *ctx, uint64_t hash, const unsigned char *rec, si
  * the rest of the pipeline reads, is handed to emit instead of going on.
  * split = nsteps with the group keys as route ships rows to aggregate
  * elsewhere (no combiner); split = a join step with its key as route gives a
- * partitioned join. Returns 0 or SF_E_NOMEM. */
+ * partitioned join. A job with a dedupe step is split there (and only
+ * there: else SF_E_INVAL), with its columns as route; a new pipeline is
+ * already split so, with itself as the receiver. Returns 0 or SF_E_NOMEM. */
 int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nroute,
                       sf_emit_fn emit, void *ctx);
 
@@ -140,6 +156,18 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
  * sf_pipeline_push() is in the middle of a line. Returns 0, SF_E_PARSE for
  * a malformed record, or SF_E_NOMEM. */
 int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len);
+
+/* Dedupe: the ordinal of the chunk the following lines come from (chunks
+ * numbered in input order; lines of one chunk by byte offset). Rows of a
+ * dedupe key are kept by (file, chunk, offset, row within the line). */
+void sf_pipeline_set_chunk(sf_pipeline *p, uint64_t chunk);
+
+/* Dedupe: runs the steps after the dedupe step and the aggregation on the
+ * row kept for each key this pipeline received (sf_pipeline_push_row), then
+ * frees the table. Call once, after every row has arrived (after the scan)
+ * and before sf_pipeline_take_groups(). No-op without a dedupe step.
+ * Returns 0 or SF_E_NOMEM / SF_E_PARSE. */
+int sf_pipeline_finish_dedupe(sf_pipeline *p);
 
 /* Frees p (and its decoder); NULL is a no-op. */
 void sf_pipeline_free(sf_pipeline *p);

@@ -15,6 +15,7 @@ const char *sf_reject_reason_name(sf_reject_reason r)
     case SF_REJ_TOO_MANY_ROWS: return "too many rows";
     case SF_REJ_MISSING_COLUMN: return "missing required column";
     case SF_REJ_DOUBLE_OVERFLOW: return "double overflow";
+    case SF_REJ_INVALID_CSV: return "invalid CSV";
     case SF_REJ_NREASONS: break;
     }
     return "unknown";

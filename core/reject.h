@@ -22,6 +22,7 @@ typedef enum sf_reject_reason {
     SF_REJ_TOO_MANY_ROWS,  /* flatten: explode over the rows-per-record limit */
     SF_REJ_MISSING_COLUMN, /* a required column (job spec) is missing or null */
     SF_REJ_DOUBLE_OVERFLOW, /* a number read as a double is beyond its range */
+    SF_REJ_INVALID_CSV,     /* a CSV fact line: bad quoting, a field count unlike the header's */
     SF_REJ_NREASONS
 } sf_reject_reason;
 

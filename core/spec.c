@@ -392,11 +392,10 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
         return rc;
     if (!format || strcmp(format, "jsonl") == 0)
         in->format = SF_FORMAT_JSONL;
-    else if (strcmp(format, "csv") == 0 && !in->is_fact)
+    else if (strcmp(format, "csv") == 0)
         in->format = SF_FORMAT_CSV;
     else
-        return fail(L, field, "format must be \"jsonl\"%s, got '%s'",
-                    in->is_fact ? "" : " or \"csv\"", format);
+        return fail(L, field, "format must be \"jsonl\" or \"csv\", got '%s'", format, NULL);
     const char *path = get_string(L, spec, "path", field, 0, &rc);
     if (rc)
         return rc;
@@ -446,6 +445,9 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
     in->key_col = -1;
     if ((rc = load_flatten(L, spec, field, in)) != 0)
         return rc;
+    if (in->flatten && in->format == SF_FORMAT_CSV)
+        return fail(L, field, "flatten and explode read JSON; a CSV input has flat columns",
+                    NULL, NULL);
     const char *key = get_string(L, spec, "key", field, !in->is_fact, &rc);
     if (rc)
         return rc;
@@ -603,6 +605,40 @@ static int load_join(loader *L, json_t *st, const char *field, sf_job_step *step
     return 0;
 }
 
+static int load_name_list(loader *L, json_t *arr, const char *field, int **out, size_t *n,
+                          int (*lookup)(const sf_job *, const char *), const char *what);
+
+/* {"dedupe": [cols], "keep": "first"}: one per job; the columns must exist
+ * at this step. */
+static int load_dedupe(loader *L, json_t *st, const char *field, sf_job_step *step, size_t i)
+{
+    static const char *const fields[] = {"dedupe", "keep", NULL};
+    sf_job *job = &L->impl->job;
+    int rc = check_fields(L, st, field, fields);
+    if (rc)
+        return rc;
+    step->kind = SF_STEP_DEDUPE;
+    if (job->dedupe_step >= 0)
+        return fail(L, field, "a job has at most one dedupe step (the first is %s)",
+                    job->steps[job->dedupe_step].field, NULL);
+    const char *keep = get_string(L, st, "keep", field, 0, &rc);
+    if (rc)
+        return rc;
+    if (keep && strcmp(keep, "first") != 0)
+        return fail(L, field, "keep must be \"first\" (the first row in input order), got '%s'",
+                    keep, NULL);
+    char f[96];
+    snprintf(f, sizeof f, "%s.dedupe", field);
+    json_t *cols = json_object_get(st, "dedupe");
+    if (json_is_array(cols) && json_array_size(cols) == 0)
+        return fail(L, f, "must list at least one column", NULL, NULL);
+    if ((rc = load_name_list(L, cols, f, &step->dedupe_slots, &step->ndedupe, slot_find,
+                             "column")) != 0)
+        return rc;
+    job->dedupe_step = (int)i;
+    return 0;
+}
+
 static int load_steps(loader *L, json_t *root)
 {
     sf_job *job = &L->impl->job;
@@ -628,6 +664,8 @@ static int load_steps(loader *L, json_t *root)
         int rc = 0;
         if (json_object_get(st, "join")) {
             rc = load_join(L, st, field, step);
+        } else if (json_object_get(st, "dedupe")) {
+            rc = load_dedupe(L, st, field, step, i);
         } else if (json_object_get(st, "derive")) {
             static const char *const fields[] = {"derive", "expr", NULL};
             if ((rc = check_fields(L, st, field, fields)) != 0)
@@ -671,8 +709,8 @@ static int load_steps(loader *L, json_t *root)
                 return fail(L, f, "a filter must be a bool expression, this one is %s",
                             sf_type_name(t), NULL);
         } else {
-            return fail(L, field, "must have one of the fields derive, filter, join", NULL,
-                        NULL);
+            return fail(L, field, "must have one of the fields derive, filter, join, dedupe",
+                        NULL, NULL);
         }
         if (rc)
             return rc;
@@ -729,6 +767,40 @@ static int result_add_dec(loader *L, const char *name, sf_type type, sf_dec_type
         job->nresult_dec = job->nresult;
     }
     return rc;
+}
+
+/* A window's "range": "N days" over a date order column (N from 0 to
+ * 100000; "day" and "days" both read). Fills w->range in days. */
+static int load_window_range(loader *L, json_t *val, const char *field, sf_job_window *w)
+{
+    const sf_job *job = &L->impl->job;
+    int rc = 0;
+    const char *text = get_string(L, val, "range", field, 1, &rc);
+    if (rc)
+        return rc;
+    char f[340];
+    snprintf(f, sizeof f, "%s.range", field);
+    const char *p = text;
+    int64_t n = 0;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9' && digits < 7) {
+        n = n * 10 + (*p++ - '0');
+        digits++;
+    }
+    const char *unit = p;
+    while (*unit == ' ')
+        unit++;
+    if (digits == 0 || unit == p || n > 100000 ||
+        (strcmp(unit, "days") != 0 && strcmp(unit, "day") != 0))
+        return fail(L, f, "must be \"N days\" with N from 0 to 100000 (the frame is the rows "
+                    "whose order value is within N days before the current one), got '%s'",
+                    text, NULL);
+    if (job->result_types[w->order_by] != SF_DATE)
+        return fail(L, f, "a range in days needs a date order_by column; '%s' is %s",
+                    job->result_names[w->order_by],
+                    sf_type_name(job->result_types[w->order_by]));
+    w->range = n;
+    return 0;
 }
 
 static int load_aggregates(loader *L, json_t *root)
@@ -804,7 +876,7 @@ static int load_aggregates(loader *L, json_t *root)
     k = 0;
     json_object_foreach(wins, name, val) {
         static const char *const fields[] = {"function", "column", "preceding",
-                                             "partition_by", "order_by", NULL};
+                                             "partition_by", "order_by", "range", NULL};
         sf_job_window *w = &job->windows[k++];
         char field[300];
         snprintf(field, sizeof field, "windows.%s", name);
@@ -845,11 +917,18 @@ static int load_aggregates(loader *L, json_t *root)
                                               : cd;
         }
         json_t *pre = json_object_get(val, "preceding");
-        if (!json_is_integer(pre) || json_integer_value(pre) < 0 ||
-            json_integer_value(pre) > 1000000)
+        w->range = -1;
+        if (pre && json_object_get(val, "range"))
+            return fail(L, field, "give one of \"preceding\" (rows) and \"range\" (e.g. "
+                        "\"6 days\"), not both", NULL, NULL);
+        if (!pre && !json_object_get(val, "range"))
+            return fail(L, field, "needs \"preceding\" (rows before the current one) or "
+                        "\"range\" (e.g. \"6 days\")", NULL, NULL);
+        if (pre && (!json_is_integer(pre) || json_integer_value(pre) < 0 ||
+                    json_integer_value(pre) > 1000000))
             return fail(L, field, "preceding must be an integer from 0 to 1000000 (rows before "
                         "the current one)", NULL, NULL);
-        w->preceding = (int)json_integer_value(pre);
+        w->preceding = pre ? (int)json_integer_value(pre) : 0;
         json_t *pb = json_object_get(val, "partition_by");
         char f[340];
         snprintf(f, sizeof f, "%s.partition_by", field);
@@ -868,6 +947,8 @@ static int load_aggregates(loader *L, json_t *root)
         w->order_by = sf_job_result_index(job, ob);
         if (w->order_by < 0)
             return fail(L, field, "order_by: unknown result column '%s'", ob, NULL);
+        if (!pre && (rc = load_window_range(L, val, field, w)) != 0)
+            return rc;
     }
     /* Windows are added after all aggregates so a window can read any
      * aggregate but not another window. */
@@ -1257,6 +1338,7 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
     sf_job *job = &impl->job;
     job->source = ldup(&L, source);
     job->fact = -1;
+    job->dedupe_step = -1;
 
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

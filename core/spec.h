@@ -46,7 +46,7 @@ typedef struct sf_job_input {
     sf_flatten_opts flatten_opts;
 } sf_job_input;
 
-typedef enum { SF_STEP_DERIVE, SF_STEP_FILTER, SF_STEP_JOIN } sf_step_kind;
+typedef enum { SF_STEP_DERIVE, SF_STEP_FILTER, SF_STEP_JOIN, SF_STEP_DEDUPE } sf_step_kind;
 
 typedef struct sf_job_step {
     sf_step_kind kind;
@@ -59,6 +59,8 @@ typedef struct sf_job_step {
     int *select_cols;  /* join: dimension column indexes ... */
     int *select_slots; /* ... and the slots they fill */
     size_t nselect;
+    int *dedupe_slots; /* dedupe: the key columns (keep "first" in input order) */
+    size_t ndedupe;
 } sf_job_step;
 
 typedef struct sf_job_agg {
@@ -80,6 +82,11 @@ typedef struct sf_job_window {
     int order_by;        /* result column */
     sf_type type;        /* result type */
     sf_dec_type dec;     /* decimal result: P and S */
+    /* A range frame ("range": "6 days"): the rows of the partition whose
+     * order value lies in [v - range, v], v the current row's; range is in
+     * the order column's unit (days for a date). -1: a rows frame
+     * (preceding). */
+    int64_t range;
 } sf_job_window;
 
 typedef struct sf_job_output {
@@ -152,6 +159,7 @@ typedef struct sf_job {
     struct sf_job *outputs;
     size_t noutputs;
     const char *output_name;
+    int dedupe_step;     /* index of the one dedupe step, or -1 */
 } sf_job;
 
 typedef struct sf_job_overrides {

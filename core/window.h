@@ -3,7 +3,11 @@
  * Rows must be sorted by the window's partition columns, then its order
  * column (sf_rows_sort does that, with a total tie-break). For each row the
  * frame is the current row and up to `preceding` rows before it in the same
- * partition (SQL: ROWS BETWEEN n PRECEDING AND CURRENT ROW). NULL inputs are
+ * partition (SQL: ROWS BETWEEN n PRECEDING AND CURRENT ROW), or with
+ * range >= 0 the rows of the partition whose date order value lies in
+ * [v - range, v] (SQL: RANGE BETWEEN n PRECEDING AND CURRENT ROW, peers
+ * included; NULL order values frame each other). Linear in the rows. NULL
+ * inputs are
  * skipped; a frame with no non-NULL input gives NULL. Sums are exact
  * (correctly rounded, like math.fsum), so they do not depend on row order.
  */

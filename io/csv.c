@@ -357,6 +357,7 @@ struct sf_csv_reader {
     size_t fcap;
     char *buf;          /* unescaped text of fields with doubled quotes */
     size_t blen, bcap;
+    const char *what;   /* the last syntax error, without its place */
 };
 
 sf_csv_reader *sf_csv_reader_new(const char *data, size_t len, const char *name)
@@ -378,6 +379,7 @@ sf_csv_reader *sf_csv_reader_new(const char *data, size_t len, const char *name)
 static int csv_error(sf_csv_reader *r, size_t at, int64_t line, size_t line_start,
                      const char *what, sf_error *err)
 {
+    r->what = what;
     int rc = sf_error_set(err, SF_E_PARSE, "%s: line %lld (byte %zu): %s", r->name,
                           (long long)line, at, what);
     if (err) {
@@ -549,6 +551,30 @@ int sf_csv_reader_next(sf_csv_reader *r, const sf_csv_field **fields, size_t *nf
         r->rec_line = line;
     }
     return rc;
+}
+
+int sf_csv_reader_one_line(sf_csv_reader *r, const char *line, size_t len,
+                           const sf_csv_field **fields, size_t *nfields, char *msg, size_t cap)
+{
+    r->data = line;
+    r->len = len;
+    r->pos = 0;
+    r->line = 1;
+    r->line_start = 0;
+    sf_error err;
+    sf_error_clear(&err);
+    int rc = csv_parse_record(r, fields, nfields, &err);
+    if (rc == 1 && r->pos < len) /* a record ended by a newline inside the line */
+        rc = csv_error(r, r->pos - 1, 1, 0, "a line break inside the line", &err);
+    if (rc != SF_E_PARSE)
+        return rc;
+    if (strcmp(r->what, "unterminated quoted field") == 0)
+        snprintf(msg, cap, "quoted field from column %d runs past the end of the line (a "
+                 "newline inside a quoted field is not supported in CSV fact inputs)",
+                 err.column);
+    else
+        snprintf(msg, cap, "%s at column %d", r->what, err.column);
+    return SF_E_PARSE;
 }
 
 int64_t sf_csv_reader_line(const sf_csv_reader *r)

@@ -83,6 +83,16 @@ sf_csv_reader *sf_csv_reader_new(const char *data, size_t len, const char *name)
 int sf_csv_reader_next(sf_csv_reader *r, const sf_csv_field **fields, size_t *nfields,
                        sf_error *err);
 
+/* One line of a CSV fact input (line: len bytes without its newline,
+ * borrowed) as one record, reusing r's buffers (r then reads that line;
+ * its own data is forgotten). Returns 1 with *fields and *nfields
+ * (borrowed until the next call on r), SF_E_PARSE with what is wrong and
+ * the 1-based byte column in msg (cap bytes; a quote left open at the end
+ * of the line says a newline inside a quoted field is not supported), or
+ * SF_E_NOMEM. */
+int sf_csv_reader_one_line(sf_csv_reader *r, const char *line, size_t len,
+                           const sf_csv_field **fields, size_t *nfields, char *msg, size_t cap);
+
 /* 1-based line number where the record last returned starts. */
 int64_t sf_csv_reader_line(const sf_csv_reader *r);
 

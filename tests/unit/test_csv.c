@@ -484,6 +484,55 @@ static void test_parse_compression(void **state)
     assert_string_equal(sf_csv_ext(NULL), "csv");
 }
 
+
+static void test_one_line_gives_the_fields_of_one_record(void **state)
+{
+    (void)state;
+    sf_csv_reader *r = sf_csv_reader_new("", 0, "t");
+    const sf_csv_field *f;
+    size_t n;
+    char msg[240];
+    const char *line = "1,\"a,\"\"b\"\"\",,\"\"";
+    assert_int_equal(sf_csv_reader_one_line(r, line, strlen(line), &f, &n, msg, sizeof msg), 1);
+    assert_int_equal(n, 4);
+    assert_int_equal(f[0].n, 1);
+    assert_memory_equal(f[1].p, "a,\"b\"", 5);
+    assert_int_equal(f[1].n, 5);
+    assert_int_equal(f[2].n, 0);
+    assert_false(f[2].quoted);
+    assert_int_equal(f[3].n, 0);
+    assert_true(f[3].quoted);
+    /* The reader is reused: the next line forgets the previous one. */
+    assert_int_equal(sf_csv_reader_one_line(r, "x", 1, &f, &n, msg, sizeof msg), 1);
+    assert_int_equal(n, 1);
+    assert_memory_equal(f[0].p, "x", 1);
+    sf_csv_reader_free(r);
+}
+
+static void test_one_line_with_an_open_quote_says_newlines_are_not_supported(void **state)
+{
+    (void)state;
+    sf_csv_reader *r = sf_csv_reader_new("", 0, "t");
+    const sf_csv_field *f;
+    size_t n;
+    char msg[240];
+    const char *line = "1,\"starts here";
+    assert_int_equal(sf_csv_reader_one_line(r, line, strlen(line), &f, &n, msg, sizeof msg),
+                     SF_E_PARSE);
+    assert_string_equal(msg, "quoted field from column 3 runs past the end of the line (a "
+                             "newline inside a quoted field is not supported in CSV fact "
+                             "inputs)");
+    line = "1,a\"b";
+    assert_int_equal(sf_csv_reader_one_line(r, line, strlen(line), &f, &n, msg, sizeof msg),
+                     SF_E_PARSE);
+    assert_string_equal(msg, "quote inside unquoted field at column 4");
+    line = "\"a\"b";
+    assert_int_equal(sf_csv_reader_one_line(r, line, strlen(line), &f, &n, msg, sizeof msg),
+                     SF_E_PARSE);
+    assert_string_equal(msg, "unexpected character after closing quote at column 4");
+    sf_csv_reader_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +558,8 @@ int main(void)
         cmocka_unit_test(test_reader_bare_carriage_return_is_error),
         cmocka_unit_test(test_reader_error_repeats_at_same_place),
         cmocka_unit_test(test_reader_free_null_is_noop),
+        cmocka_unit_test(test_one_line_gives_the_fields_of_one_record),
+        cmocka_unit_test(test_one_line_with_an_open_quote_says_newlines_are_not_supported),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -623,6 +623,83 @@ static void test_undeclared_fields_never_reject_a_flattened_line(void **state)
     assert_int_equal(c->rows_rejected, 0);
 }
 
+
+
+/* ---- dedupe ---- */
+
+static const char dedupe_spec[] =
+    "{\"name\": \"d\","
+    " \"inputs\": {"
+    "  \"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"eid\": \"int64\","
+    "          \"country\": \"string\", \"price\": \"double\"}}},"
+    " \"steps\": ["
+    "  {\"filter\": \"price >= 0\"},"
+    "  {\"dedupe\": [\"eid\"], \"keep\": \"first\"},"
+    "  {\"filter\": \"price < 1000\"}],"
+    " \"group_by\": [\"country\"],"
+    " \"aggregates\": {\"n\": \"count()\", \"rev\": \"sum(price)\"},"
+    " \"output\": {\"path\": \"out\"}}";
+
+static int setup_dedupe(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(dedupe_spec, strlen(dedupe_spec), "d.json", NULL, &f->job, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        free(f);
+        return -1;
+    }
+    f->p = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    if (!f->p) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static const char *const dup_lines[] = {
+    "{\"eid\": 1, \"country\": \"FR\", \"price\": 1.5}",
+    "{\"eid\": 2, \"country\": \"FR\", \"price\": -1}",   /* filtered before dedupe */
+    "{\"eid\": 1, \"country\": \"DE\", \"price\": 100}",  /* duplicate of line 0 */
+    "{\"eid\": 2, \"country\": \"DE\", \"price\": 2}",    /* first eid 2 that passes */
+    "{\"eid\": 3, \"country\": \"DE\", \"price\": 5000}", /* kept, filtered after */
+    "{\"eid\": 3, \"country\": \"FR\", \"price\": 1}",    /* duplicate of the one before */
+    "{\"eid\": 2, \"country\": \"FR\", \"price\": 0.5}",  /* duplicate */
+};
+
+static void check_dedupe_result(fixture *f)
+{
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 7);
+    assert_int_equal(c->rows_deduped, 3);
+    assert_int_equal(c->rows_filtered, 2);
+    assert_int_equal(c->rows_aggregated, 2);
+    assert_int_equal(c->lines_read, c->blank_lines + c->rows_rejected + c->rows_filtered +
+                                        c->rows_dropped_by_join + c->rows_aggregated +
+                                        c->rows_deduped);
+    sf_groups *g = sf_pipeline_groups(f->p);
+    assert_int_equal(sf_groups_count(g), 2);
+    assert_int_value(group_result(g, "FR", 0), 1);
+    assert_double_value(group_result(g, "FR", 1), 1.5);
+    assert_int_value(group_result(g, "DE", 0), 1);
+    assert_double_value(group_result(g, "DE", 1), 2.0);
+}
+
+static void test_dedupe_keeps_the_first_row_per_key(void **state)
+{
+    fixture *f = *state;
+    for (size_t i = 0; i < 7; i++)
+        push(f, dup_lines[i]);
+    /* Nothing past the dedupe step runs before the table is finished. */
+    assert_int_equal(sf_groups_count(sf_pipeline_groups(f->p)), 0);
+    assert_int_equal(sf_pipeline_finish_dedupe(f->p), 0);
+    check_dedupe_result(f);
+}
+
 typedef struct shipped {
     unsigned char rec[16][256];
     size_t len[16];
@@ -637,6 +714,79 @@ static int keep_record(void *ctx, uint64_t hash, const unsigned char *rec, size_
     memcpy(s->rec[s->n], rec, len);
     s->len[s->n++] = len;
     return 0;
+}
+
+static void test_dedupe_keeps_the_first_in_input_order_whatever_the_arrival(void **state)
+{
+    fixture *f = *state;
+    shipped s = {.n = 0};
+    const sf_job_step *st = &f->job->steps[1];
+    /* Splitting anywhere but at the dedupe step is refused. */
+    assert_int_equal(sf_pipeline_split(f->p, 0, st->dedupe_slots, 1, keep_record, &s),
+                     SF_E_INVAL);
+    assert_int_equal(sf_pipeline_split(f->p, 1, st->dedupe_slots, 1, keep_record, &s), 0);
+    /* Lines 4..6 come from a later chunk, read first elsewhere. */
+    for (size_t i = 0; i < 7; i++) {
+        sf_pipeline_set_chunk(f->p, i < 4 ? 0 : 1);
+        push(f, dup_lines[i]);
+    }
+    assert_int_equal(s.n, 6);
+    for (size_t i = s.n; i-- > 0;)
+        assert_int_equal(sf_pipeline_push_row(f->p, s.rec[i], s.len[i]), 0);
+    assert_int_equal(sf_pipeline_push_row(f->p, s.rec[0], s.len[0] - 1), SF_E_PARSE);
+    assert_int_equal(sf_pipeline_finish_dedupe(f->p), 0);
+    check_dedupe_result(f);
+}
+
+
+/* ---- CSV fact lines (fields already split, as text) ---- */
+
+static sf_value text(const char *s) { return sf_string(s, strlen(s)); }
+
+static void test_csv_cells_convert_to_the_column_types(void **state)
+{
+    fixture *f = *state;
+    /* dedupe_spec's fact columns: eid, country, price */
+    sf_line_verdict v;
+    sf_value cells[3] = {text("7"), text("FR"), text("2.5")};
+    assert_int_equal(sf_pipeline_push_cells(f->p, cells, 0, 0, &v), 0);
+    assert_false(v.rejected);
+    sf_value nulls[3] = {text("8"), sf_null(), sf_null()}; /* NULL price: filtered */
+    assert_int_equal(sf_pipeline_push_cells(f->p, nulls, 0, 10, &v), 0);
+    assert_false(v.rejected);
+    assert_int_equal(sf_pipeline_finish_dedupe(f->p), 0);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 2);
+    assert_int_equal(c->rows_aggregated, 1);
+    assert_int_equal(c->rows_filtered, 1);
+    assert_double_value(group_result(sf_pipeline_groups(f->p), "FR", 1), 2.5);
+}
+
+static void test_csv_cells_that_do_not_convert_reject_the_line(void **state)
+{
+    fixture *f = *state;
+    sf_line_verdict v;
+    sf_value a[3] = {text("1.5"), text("FR"), text("1")};
+    assert_int_equal(sf_pipeline_push_cells(f->p, a, 0, 0, &v), 0);
+    assert_true(v.rejected);
+    assert_int_equal(v.reason, SF_REJ_TYPE_MISMATCH);
+    assert_string_equal(v.msg, "eid: expected int64, got \"1.5\"");
+    sf_value b[3] = {text("1"), text("FR"), text("1e400")};
+    assert_int_equal(sf_pipeline_push_cells(f->p, b, 0, 5, &v), 0);
+    assert_true(v.rejected);
+    assert_int_equal(v.reason, SF_REJ_DOUBLE_OVERFLOW);
+    assert_string_equal(v.msg, "price: 1e400 is beyond the range of a double");
+    sf_value c3[3] = {text("1"), sf_string("F\xff", 2), text("1")};
+    assert_int_equal(sf_pipeline_push_cells(f->p, c3, 0, 9, &v), 0);
+    assert_true(v.rejected);
+    assert_int_equal(v.reason, SF_REJ_INVALID_UTF8);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->lines_read, 3);
+    assert_int_equal(c->rows_rejected, 3);
+    size_t n;
+    const sf_reject_sample *smp = sf_pipeline_samples(f->p, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(smp[1].offset, 5);
 }
 
 static void test_split_pipeline_counts_shipped_exploded_rows_alike(void **state)
@@ -667,6 +817,7 @@ static void test_split_pipeline_counts_shipped_exploded_rows_alike(void **state)
 }
 
 #define X(name) cmocka_unit_test_setup_teardown(name, setup_explode, teardown)
+#define D(name) cmocka_unit_test_setup_teardown(name, setup_dedupe, teardown)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_jansson, teardown), \
                 cmocka_unit_test_setup_teardown(name, setup_fast, teardown)
@@ -747,6 +898,10 @@ int main(void)
         X(test_flattened_values_convert_like_the_decoders),
         X(test_undeclared_fields_never_reject_a_flattened_line),
         X(test_split_pipeline_counts_shipped_exploded_rows_alike),
+        D(test_dedupe_keeps_the_first_row_per_key),
+        D(test_dedupe_keeps_the_first_in_input_order_whatever_the_arrival),
+        D(test_csv_cells_convert_to_the_column_types),
+        D(test_csv_cells_that_do_not_convert_reject_the_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -632,7 +632,138 @@ static void test_window_with_unknown_field(void **state)
     p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"preceding\": 1, "
                 "\"order\": \"uid\"}}";
     expect_error(&p, "t.json: windows.w: unknown field 'order' (expected one of: function, "
-                     "column, preceding, partition_by, order_by)");
+                     "column, preceding, partition_by, order_by, range)");
+}
+
+
+#define FACT_DATED                                                                           \
+    "{\"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"uid\": \"int64\", " \
+    "\"day\": \"date\"}}}"
+
+static void test_window_with_a_range_in_days(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = FACT_DATED;
+    p.group_by = "[\"uid\", \"day\"]";
+    p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"range\": \"6 days\", "
+                "\"partition_by\": [\"uid\"], \"order_by\": \"day\"}, "
+                "\"v\": {\"function\": \"max\", \"column\": \"n\", \"range\": \"1 day\", "
+                "\"order_by\": \"day\"}, "
+                "\"r\": {\"function\": \"max\", \"column\": \"n\", \"preceding\": 2, "
+                "\"order_by\": \"day\"}}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->nwindows, 3);
+    assert_int_equal(job->windows[0].range, 6);
+    assert_int_equal(job->windows[1].range, 1);
+    assert_int_equal(job->windows[2].range, -1);
+    assert_int_equal(job->windows[2].preceding, 2);
+    sf_job_free(job);
+}
+
+static void test_window_with_range_and_preceding(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = FACT_DATED;
+    p.group_by = "[\"day\"]";
+    p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"range\": \"6 days\", "
+                "\"preceding\": 6, \"order_by\": \"day\"}}";
+    expect_error(&p, "t.json: windows.w: give one of \"preceding\" (rows) and \"range\" (e.g. "
+                     "\"6 days\"), not both");
+    p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"order_by\": \"day\"}}";
+    expect_error(&p, "t.json: windows.w: needs \"preceding\" (rows before the current one) or "
+                     "\"range\" (e.g. \"6 days\")");
+}
+
+static void test_window_range_text_and_order_type(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = FACT_DATED;
+    p.group_by = "[\"uid\", \"day\"]";
+    const char *bad[] = {"6", "days", "6 weeks", "-1 days", "100001 days", " 6 days", "6 days "};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char win[256], msg[512];
+        snprintf(win, sizeof win, "{\"w\": {\"function\": \"sum\", \"column\": \"n\", "
+                 "\"range\": \"%s\", \"order_by\": \"day\"}}", bad[i]);
+        snprintf(msg, sizeof msg, "t.json: windows.w.range: must be \"N days\" with N from 0 to "
+                 "100000 (the frame is the rows whose order value is within N days before the "
+                 "current one), got '%s'", bad[i]);
+        p.windows = win;
+        expect_error(&p, msg);
+    }
+    p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"range\": \"6 days\", "
+                "\"order_by\": \"uid\"}}";
+    expect_error(&p, "t.json: windows.w.range: a range in days needs a date order_by column; "
+                     "'uid' is int64");
+}
+
+
+static void test_dedupe_step_is_compiled(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.steps = "[{\"filter\": \"uid > 0\"}, {\"dedupe\": [\"ts\", \"item\"], \"keep\": \"first\"}, "
+              "{\"derive\": \"x\", \"expr\": \"uid + 1\"}]";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->dedupe_step, 1);
+    const sf_job_step *st = &job->steps[1];
+    assert_int_equal(st->kind, SF_STEP_DEDUPE);
+    assert_int_equal(st->ndedupe, 2);
+    assert_string_equal(job->slot_names[st->dedupe_slots[0]], "ts");
+    assert_string_equal(job->slot_names[st->dedupe_slots[1]], "item");
+    sf_job_free(job);
+    p.steps = "[{\"dedupe\": [\"uid\"]}]"; /* keep defaults to first */
+    job = load_parts(&p, NULL);
+    assert_int_equal(job->dedupe_step, 0);
+    sf_job_free(job);
+    p.steps = NULL;
+    job = load_parts(&p, NULL);
+    assert_int_equal(job->dedupe_step, -1);
+    sf_job_free(job);
+}
+
+static void test_dedupe_step_errors(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.steps = "[{\"dedupe\": [\"uid\"], \"keep\": \"last\"}]";
+    expect_error(&p, "t.json: steps[0]: keep must be \"first\" (the first row in input order), "
+                     "got 'last'");
+    p.steps = "[{\"dedupe\": []}]";
+    expect_error(&p, "t.json: steps[0].dedupe: must list at least one column");
+    p.steps = "[{\"dedupe\": [\"nope\"]}]";
+    expect_error(&p, "t.json: steps[0].dedupe: unknown column 'nope'");
+    p.steps = "[{\"dedupe\": \"uid\"}]";
+    expect_error(&p, "t.json: steps[0].dedupe: must be an array of column names");
+    p.steps = "[{\"dedupe\": [\"uid\"]}, {\"dedupe\": [\"ts\"]}]";
+    expect_error(&p, "t.json: steps[1]: a job has at most one dedupe step (the first is "
+                     "steps[0])");
+    p.steps = "[{\"dedupe\": [\"uid\"], \"on\": \"x\"}]";
+    expect_error(&p, "t.json: steps[0]: unknown field 'on' (expected one of: dedupe, keep)");
+    p.steps = "[{\"select\": [\"uid\"]}]";
+    expect_error(&p, "t.json: steps[0]: must have one of the fields derive, filter, join, "
+                     "dedupe");
+}
+
+static void test_csv_fact_input(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"format\": \"csv\", \"path\": \"ev.csv\", "
+               "\"columns\": {\"uid\": \"int64\", \"props.price\": \"double\"}}}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->inputs[0].format, SF_FORMAT_CSV);
+    assert_true(job->inputs[0].is_fact);
+    sf_job_free(job);
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"format\": \"csv\", \"path\": \"ev.csv\", "
+               "\"explode\": [\"a\"], \"columns\": {\"uid\": \"int64\"}}}";
+    expect_error(&p, "t.json: inputs.ev: flatten and explode read JSON; a CSV input has flat "
+                     "columns");
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"format\": \"tsv\", \"path\": \"ev.tsv\", "
+               "\"columns\": {\"uid\": \"int64\"}}}";
+    expect_error(&p, "t.json: inputs.ev: format must be \"jsonl\" or \"csv\", got 'tsv'");
 }
 
 static void test_output_with_only_partition_columns_is_refused(void **state)
@@ -1196,6 +1327,12 @@ int main(void)
         cmocka_unit_test(test_sum_window_over_a_string_column),
         cmocka_unit_test(test_window_with_negative_preceding),
         cmocka_unit_test(test_window_with_unknown_field),
+        cmocka_unit_test(test_window_with_a_range_in_days),
+        cmocka_unit_test(test_window_with_range_and_preceding),
+        cmocka_unit_test(test_window_range_text_and_order_type),
+        cmocka_unit_test(test_dedupe_step_is_compiled),
+        cmocka_unit_test(test_dedupe_step_errors),
+        cmocka_unit_test(test_csv_fact_input),
         cmocka_unit_test(test_output_format_that_is_neither_csv_nor_hdf5),
         cmocka_unit_test(test_parquet_output_is_hive_and_snappy_by_default),
         cmocka_unit_test(test_single_layout_needs_hdf5),
