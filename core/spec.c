@@ -357,7 +357,8 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
             return fail(L, f, "dimension columns are top-level fields; '%s' is a path", cname,
                         NULL);
         if (!json_is_string(ctype) || sf_type_parse(json_string_value(ctype), &c->type) != 0)
-            return fail(L, f, "type must be one of string, int64, double, bool, date, timestamp; got %s",
+            return fail(L, f,
+                        "type must be one of string, int64, double, bool, date, timestamp; got %s",
                         json_is_string(ctype) ? json_string_value(ctype) : "a non-string", NULL);
         c->name = ldup(L, cname);
         c->slot = (int)k;
