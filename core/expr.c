@@ -105,7 +105,7 @@ struct node {
     uint8_t op;     /* enum cmp_op for K_CMP, sf_agg_kind for K_AGG */
     uint8_t cls;    /* enum cmp_class for K_CMP */
     uint16_t height;
-    uint32_t nargs; /* K_COALESCE */
+    uint32_t nargs; /* K_COALESCE, K_CONCAT, K_IN */
     size_t pos;     /* byte offset of the token that made the node */
     void *aux;      /* K_REGEX: its regex_t */
     union {
@@ -1339,6 +1339,9 @@ static node *parse_call(parser *p, size_t name_pos, size_t name_len)
         if (f->max_args < 0)
             fail_at(p, name_pos, SF_E_PARSE, "%s() takes at least %d argument%s, got %u", f->name,
                     f->min_args, f->min_args == 1 ? "" : "s", nargs);
+        else if (f->min_args != f->max_args)
+            fail_at(p, name_pos, SF_E_PARSE, "%s() takes %d to %d arguments, got %u", f->name,
+                    f->min_args, f->max_args, nargs);
         else
             fail_at(p, name_pos, SF_E_PARSE, "%s() takes %d argument%s, got %u", f->name,
                     f->min_args, f->min_args == 1 ? "" : "s", nargs);
