@@ -117,7 +117,7 @@ struct node {
     uint16_t height;
     uint8_t dprec;  /* type SF_DECIMAL: precision ... */
     uint8_t dscale; /* ... and scale */
-    uint32_t nargs; /* K_COALESCE */
+    uint32_t nargs; /* K_COALESCE, K_CONCAT, K_IN */
     size_t pos;     /* byte offset of the token that made the node */
     void *aux;      /* K_REGEX: its regex_t */
     union {
@@ -1613,6 +1613,9 @@ static node *parse_call(parser *p, size_t name_pos, size_t name_len)
         if (f->max_args < 0)
             fail_at(p, name_pos, SF_E_PARSE, "%s() takes at least %d argument%s, got %u", f->name,
                     f->min_args, f->min_args == 1 ? "" : "s", nargs);
+        else if (f->min_args != f->max_args)
+            fail_at(p, name_pos, SF_E_PARSE, "%s() takes %d to %d arguments, got %u", f->name,
+                    f->min_args, f->max_args, nargs);
         else
             fail_at(p, name_pos, SF_E_PARSE, "%s() takes %d argument%s, got %u", f->name,
                     f->min_args, f->min_args == 1 ? "" : "s", nargs);

@@ -51,6 +51,8 @@ static const sf_decode_field fields[] = {
     {"n", SF_NULL, 13},
     {"", SF_STRING, 14},
     {"user_id", SF_DOUBLE, 15},
+    {"at", SF_TIMESTAMP, 16},
+    {"ts", SF_TIMESTAMP, 17},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -68,7 +70,8 @@ static int same_value(const sf_value *a, const sf_value *b)
     switch (a->type) {
     case SF_NULL: return 1;
     case SF_BOOL: return a->u.b == b->u.b;
-    case SF_INT: return a->u.i == b->u.i;
+    case SF_INT:
+    case SF_TIMESTAMP: return a->u.i == b->u.i;
     case SF_DOUBLE: return memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0;
     case SF_DATE: return a->u.date == b->u.date;
     case SF_STRING:

@@ -95,7 +95,8 @@ static int same_value(sf_value a, sf_value b)
     switch ((sf_type)a.type) {
     case SF_NULL: return 1;
     case SF_BOOL: return a.u.b == b.u.b;
-    case SF_INT: return a.u.i == b.u.i;
+    case SF_INT:
+    case SF_TIMESTAMP: return a.u.i == b.u.i;
     case SF_DOUBLE:
         /* Bitwise, so 0.0 and -0.0 differ; any NaN matches any NaN. */
         if (isnan(a.u.d) || isnan(b.u.d))

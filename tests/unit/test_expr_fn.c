@@ -257,6 +257,9 @@ static void test_cast_errors_name_the_types(void **state)
     EXPECT_ERR("cast(n, 'decimal')",
                "cast() to unknown type 'decimal' (bool, int64, double, string, date, "
                "timestamp) at 1:9");
+    EXPECT_ERR("round(d, 1, 2)", "round() takes 1 to 2 arguments, got 3 at 1:1");
+    EXPECT_ERR("substr(s)", "substr() takes 2 to 3 arguments, got 1 at 1:1");
+    EXPECT_ERR("concat()", "concat() takes at least 1 argument, got 0 at 1:1");
     EXPECT_ERR("cast(n, s)",
                "cast() argument 2 must be a string literal (a type name such as 'int64') at 1:9");
 }

@@ -1090,6 +1090,8 @@ static void test_timestamp_fields_read_iso_text_or_unix_seconds(void **state)
                                   "string \"yesterday\"");
     /* Seconds beyond the microsecond range are a mismatch, not a wrap. */
     assert_int_equal(RUN(fx, "{\"t\":9223372036854775807}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_int_equal(RUN(fx, "{\"t\":99999999999999999999}"), REJ(SF_REJ_TYPE_MISMATCH));
+    assert_int_equal(RUN(fx, "{\"t\":1e400}"), REJ(SF_REJ_TYPE_MISMATCH));
     assert_int_equal(RUN(fx, "{\"t\":\"2026-03-01T12:34:56.1234567Z\"}"),
                      REJ(SF_REJ_TYPE_MISMATCH));
 }
