@@ -76,12 +76,15 @@ static void test_daily_kpi_inputs(void **state)
     assert_int_equal(ev->key_col, -1);
     assert_int_equal(ev->ncolumns, 5);
     const char *names[] = {"user_id", "item_id", "event_type", "ts", "props.price"};
-    const sf_type types[] = {SF_INT, SF_INT, SF_STRING, SF_INT, SF_DOUBLE};
+    const sf_type types[] = {SF_INT, SF_INT, SF_STRING, SF_INT, SF_DECIMAL};
     for (size_t i = 0; i < 5; i++) {
         assert_string_equal(ev->columns[i].name, names[i]);
         assert_int_equal(ev->columns[i].type, types[i]);
         assert_int_equal(ev->columns[i].slot, (int)i);
     }
+    /* money is decimal(18,2) */
+    assert_int_equal(ev->columns[4].dec.prec, 18);
+    assert_int_equal(ev->columns[4].dec.scale, 2);
     const sf_job_input *items = &job->inputs[1];
     assert_string_equal(items->name, "items");
     assert_int_equal(items->is_fact, 0);
@@ -106,13 +109,19 @@ static void test_daily_kpi_row_slots(void **state)
     sf_job *job = load_daily_kpi(NULL);
     const char *names[] = {"user_id", "item_id", "event_type", "ts", "props.price",
                            "revenue", "category", "country", "date"};
-    const sf_type types[] = {SF_INT,    SF_INT,    SF_STRING, SF_INT, SF_DOUBLE,
-                             SF_DOUBLE, SF_STRING, SF_STRING, SF_DATE};
+    const sf_type types[] = {SF_INT,     SF_INT,    SF_STRING, SF_INT, SF_DECIMAL,
+                             SF_DECIMAL, SF_STRING, SF_STRING, SF_DATE};
     assert_int_equal(job->nslots, 9);
     for (size_t i = 0; i < 9; i++) {
         assert_string_equal(job->slot_names[i], names[i]);
         assert_int_equal(job->slot_types[i], types[i]);
     }
+    /* props.price and revenue (if(..., props.price, 0)) are decimal(18,2) */
+    for (int i = 4; i <= 5; i++) {
+        assert_int_equal(sf_job_slot_dec(job, i).prec, 18);
+        assert_int_equal(sf_job_slot_dec(job, i).scale, 2);
+    }
+    assert_int_equal(sf_job_slot_dec(job, 0).prec, 0);
     sf_job_free(job);
 }
 
@@ -126,7 +135,7 @@ static void test_daily_kpi_steps(void **state)
     assert_string_equal(s[0].field, "steps[0]");
     assert_int_equal(s[0].slot, 5);
     assert_non_null(s[0].expr);
-    assert_int_equal(sf_expr_type(s[0].expr), SF_DOUBLE);
+    assert_int_equal(sf_expr_type(s[0].expr), SF_DECIMAL);
 
     assert_int_equal(s[1].kind, SF_STEP_FILTER);
     assert_int_equal(sf_expr_type(s[1].expr), SF_BOOL);
@@ -163,7 +172,7 @@ static void test_daily_kpi_groups_and_aggregates(void **state)
     const char *names[] = {"events_total", "purchases", "revenue", "unique_users"};
     const sf_agg_kind kinds[] = {SF_AGG_COUNT, SF_AGG_COUNT_IF, SF_AGG_SUM,
                                  SF_AGG_COUNT_DISTINCT};
-    const sf_type types[] = {SF_INT, SF_INT, SF_DOUBLE, SF_INT};
+    const sf_type types[] = {SF_INT, SF_INT, SF_DECIMAL, SF_INT};
     for (size_t i = 0; i < 4; i++) {
         assert_string_equal(job->aggs[i].name, names[i]);
         assert_int_equal(job->aggs[i].kind, kinds[i]);
@@ -172,7 +181,9 @@ static void test_daily_kpi_groups_and_aggregates(void **state)
     }
     assert_null(job->aggs[0].arg);
     assert_int_equal(sf_expr_type(job->aggs[1].arg), SF_BOOL);
-    assert_int_equal(sf_expr_type(job->aggs[2].arg), SF_DOUBLE);
+    assert_int_equal(sf_expr_type(job->aggs[2].arg), SF_DECIMAL);
+    assert_int_equal(job->aggs[2].dec.prec, 38); /* sum(decimal(18,2)) */
+    assert_int_equal(job->aggs[2].dec.scale, 2);
     assert_int_equal(sf_expr_type(job->aggs[3].arg), SF_INT);
     sf_job_free(job);
 }
@@ -183,8 +194,8 @@ static void test_daily_kpi_results_and_window(void **state)
     sf_job *job = load_daily_kpi(NULL);
     const char *names[] = {"date", "country", "category", "events_total", "purchases",
                            "revenue", "unique_users", "revenue_7d"};
-    const sf_type types[] = {SF_DATE, SF_STRING, SF_STRING, SF_INT,
-                             SF_INT,  SF_DOUBLE, SF_INT,    SF_DOUBLE};
+    const sf_type types[] = {SF_DATE, SF_STRING,  SF_STRING, SF_INT,
+                             SF_INT,  SF_DECIMAL, SF_INT,    SF_DECIMAL};
     assert_int_equal(job->nresult, 8);
     for (size_t i = 0; i < 8; i++) {
         assert_string_equal(job->result_names[i], names[i]);
@@ -201,7 +212,10 @@ static void test_daily_kpi_results_and_window(void **state)
     const int part[] = {1, 2};
     assert_ints(w->partition_by, w->npartition, part, 2);
     assert_int_equal(w->order_by, 0);
-    assert_int_equal(w->type, SF_DOUBLE);
+    assert_int_equal(w->type, SF_DECIMAL);
+    assert_int_equal(w->dec.prec, 38);
+    assert_int_equal(w->dec.scale, 2);
+    assert_int_equal(sf_job_result_dec(job, 7).scale, 2);
     sf_job_free(job);
 }
 
