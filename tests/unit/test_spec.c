@@ -841,6 +841,31 @@ static void test_explode_on_a_dimension_input_is_refused(void **state)
                      "only");
 }
 
+static void test_decimal_columns_and_join_keys(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"path\": \"e\", \"columns\": {\"uid\": "
+               "\"int64\", \"amt\": \"decimal(10,2)\"}}, \"prices\": {\"role\": \"dimension\", "
+               "\"path\": \"p.csv\", \"format\": \"csv\", \"key\": \"amt\", \"columns\": "
+               "{\"amt\": \"decimal(12,3)\", \"label\": \"string\"}}}";
+    p.steps = "[{\"join\": \"prices\", \"on\": \"amt\"}]";
+    expect_error(&p, "t.json: steps[0]: on: 'amt' is decimal(10,2) but the key of 'prices' is "
+                     "decimal(12,3) (a decimal key needs the same scale)");
+    p.steps = NULL;
+    p.aggs = "{\"total\": \"sum(amt)\", \"avg\": \"mean(amt)\"}";
+    p.windows = "{\"roll\": {\"function\": \"mean\", \"column\": \"total\", "
+                "\"preceding\": 1, \"order_by\": \"uid\"}}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->aggs[0].type, SF_DECIMAL);
+    assert_int_equal(sf_job_result_dec(job, 1).prec, 38); /* sum: decimal(38,2) */
+    assert_int_equal(sf_job_result_dec(job, 1).scale, 2);
+    assert_int_equal(sf_job_result_dec(job, 2).scale, 6); /* mean: decimal(38,6) */
+    assert_int_equal(sf_job_result_dec(job, 3).scale, 2); /* mean of a decimal(38,2) */
+    assert_int_equal(sf_job_result_dec(job, 0).prec, 0);  /* uid */
+    sf_job_free(job);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -897,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_input_without_flatten_settings_is_projected),
         cmocka_unit_test(test_bad_flatten_settings_name_the_field),
         cmocka_unit_test(test_explode_on_a_dimension_input_is_refused),
+        cmocka_unit_test(test_decimal_columns_and_join_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
