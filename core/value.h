@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/decimal.h" /* sf_i128, sf_dec_type; decimal includes no value */
+
 typedef enum sf_type {
     SF_NULL = 0, /* also "no value" / SQL NULL */
     SF_BOOL,
@@ -20,13 +22,6 @@ typedef enum sf_type {
     SF_DATE,   /* days since 1970-01-01 (UTC), int32 */
     SF_DECIMAL /* decimal(P,S): a scaled 128-bit integer, see core/decimal.h */
 } sf_type;
-
-/* Precision and scale of a decimal(P,S) column or expression; {0, 0} for
- * every other type. */
-typedef struct sf_dec_type {
-    uint8_t prec;
-    uint8_t scale;
-} sf_dec_type;
 
 typedef struct sf_value {
     uint8_t type; /* sf_type */
@@ -53,6 +48,23 @@ static inline sf_value sf_int(int64_t i) { sf_value v; v.type = SF_INT; v.u.i = 
 static inline sf_value sf_double(double d) { sf_value v; v.type = SF_DOUBLE; v.u.d = d; return v; }
 static inline sf_value sf_date(int32_t days) { sf_value v; v.type = SF_DATE; v.u.i = 0; v.u.date = days; return v; }
 static inline sf_value sf_string(const char *p, size_t n) { sf_value v; v.type = SF_STRING; v.u.s.p = p; v.u.s.n = n; return v; }
+
+/* A decimal: the scaled integer v (|v| < 10^38) at scale S. */
+static inline sf_value sf_decimal(sf_i128 v, int scale)
+{
+    sf_value x;
+    x.type = SF_DECIMAL;
+    x.scale = (uint8_t)scale;
+    x.u.dec.lo = (uint64_t)(sf_u128)v;
+    x.u.dec.hi = (int64_t)(v >> 64);
+    return x;
+}
+
+/* The scaled integer of a decimal value. */
+static inline sf_i128 sf_decimal_get(const sf_value *v)
+{
+    return (sf_i128)(((sf_u128)(uint64_t)v->u.dec.hi << 64) | (sf_u128)v->u.dec.lo);
+}
 
 /* Name of a type as used in job specs: "null", "bool", "int64", "double",
  * "string", "date". Never NULL. */
