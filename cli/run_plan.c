@@ -106,6 +106,7 @@ int sf_run_prepare_output(sf_run *R)
     R->h5opt.job = job->name;
     R->h5opt.spec_hash = R->spec_hash;
     sf_parquet_options_init(&R->pqopt);
+    R->pqopt.decs = R->out_dec;
     if (strcmp(o->format, "parquet") == 0) {
         /* The run id is named later (sf_life_runid); the writer copies the
          * values when a file is opened, after that. */

@@ -2,8 +2,11 @@
  *
  * A decimal(P,S) value v stands for v / 10^S with |v| < 10^P, P <= 38. The
  * scaled integer lives in sf_value (u.dec, two 64-bit halves, so sf_value
- * keeps its size) with the scale beside the type tag (sf_value.scale);
- * the precision is static, in the column's or expression's sf_dec_type.
+ * keeps its size) with the scale beside the type tag (sf_value.scale; see
+ * sf_decimal() in core/value.h); the precision is static, in the column's
+ * or expression's sf_dec_type. This module works on the scaled integers
+ * alone and includes no other module but error and fmt (value includes
+ * it).
  *
  * Text is parsed exactly, never through a double: JSON number text such as
  * `42.10`, `1e-2`, `-0.5` or `7`. More fractional digits than S are rounded
@@ -22,8 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/value.h"
-
 __extension__ typedef __int128 sf_i128;
 __extension__ typedef unsigned __int128 sf_u128;
 
@@ -32,20 +33,12 @@ __extension__ typedef unsigned __int128 sf_u128;
  * "0", the NUL. */
 #define SF_DEC_BUF 44
 
-static inline sf_value sf_decimal(sf_i128 v, int scale)
-{
-    sf_value x;
-    x.type = SF_DECIMAL;
-    x.scale = (uint8_t)scale;
-    x.u.dec.lo = (uint64_t)(sf_u128)v;
-    x.u.dec.hi = (int64_t)(v >> 64);
-    return x;
-}
-
-static inline sf_i128 sf_decimal_get(const sf_value *v)
-{
-    return (sf_i128)(((sf_u128)(uint64_t)v->u.dec.hi << 64) | (sf_u128)v->u.dec.lo);
-}
+/* Precision and scale of a decimal(P,S) column or expression; {0, 0} for
+ * every other type. */
+typedef struct sf_dec_type {
+    uint8_t prec;
+    uint8_t scale;
+} sf_dec_type;
 
 /* 10^k for 0 <= k <= 38. */
 sf_i128 sf_dec_pow10(int k);

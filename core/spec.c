@@ -552,6 +552,15 @@ static int load_join(loader *L, json_t *st, const char *field, sf_job_step *step
                  in->name, sf_type_name(kt));
         return fail(L, field, "on: %s%s", msg, NULL);
     }
+    /* Decimal keys match by their scaled integers: the scales must agree. */
+    sf_dec_type kd = in->columns[in->key_col].dec, fd = sf_job_slot_dec(job, step->on_slot);
+    if (kt == SF_DECIMAL && kd.scale != fd.scale) {
+        char msg[200], a[24], b[24];
+        snprintf(msg, sizeof msg, "'%s' is %s but the key of '%s' is %s (a decimal key needs "
+                 "the same scale)", on, sf_type_format(ft, fd, a), in->name,
+                 sf_type_format(kt, kd, b));
+        return fail(L, field, "on: %s%s", msg, NULL);
+    }
     const char *type = get_string(L, st, "type", field, 0, &rc);
     if (rc)
         return rc;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/decimal.h" /* sf_i128, sf_dec_type; decimal includes no value */
+
 typedef enum sf_type {
     SF_NULL = 0, /* also "no value" / SQL NULL */
     SF_BOOL,
@@ -21,13 +23,6 @@ typedef enum sf_type {
     SF_TIMESTAMP, /* microseconds since 1970-01-01T00:00:00Z, int64 in u.i */
     SF_DECIMAL    /* decimal(P,S): a scaled 128-bit integer, see core/decimal.h */
 } sf_type;
-
-/* Precision and scale of a decimal(P,S) column or expression; {0, 0} for
- * every other type. */
-typedef struct sf_dec_type {
-    uint8_t prec;
-    uint8_t scale;
-} sf_dec_type;
 
 typedef struct sf_value {
     uint8_t type; /* sf_type */
@@ -55,6 +50,23 @@ static inline sf_value sf_double(double d) { sf_value v; v.type = SF_DOUBLE; v.u
 static inline sf_value sf_date(int32_t days) { sf_value v; v.type = SF_DATE; v.u.i = 0; v.u.date = days; return v; }
 static inline sf_value sf_timestamp(int64_t us) { sf_value v; v.type = SF_TIMESTAMP; v.u.i = us; return v; }
 static inline sf_value sf_string(const char *p, size_t n) { sf_value v; v.type = SF_STRING; v.u.s.p = p; v.u.s.n = n; return v; }
+
+/* A decimal: the scaled integer v (|v| < 10^38) at scale S. */
+static inline sf_value sf_decimal(sf_i128 v, int scale)
+{
+    sf_value x;
+    x.type = SF_DECIMAL;
+    x.scale = (uint8_t)scale;
+    x.u.dec.lo = (uint64_t)(sf_u128)v;
+    x.u.dec.hi = (int64_t)(v >> 64);
+    return x;
+}
+
+/* The scaled integer of a decimal value. */
+static inline sf_i128 sf_decimal_get(const sf_value *v)
+{
+    return (sf_i128)(((sf_u128)(uint64_t)v->u.dec.hi << 64) | (sf_u128)v->u.dec.lo);
+}
 
 /* Name of a type as used in job specs: "null", "bool", "int64", "double",
  * "string", "date", "timestamp". Never NULL. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/decimal.h"
 #include "core/decode.h"
 #include "core/fmt.h"
 #include "core/value_text.h"
@@ -38,8 +39,30 @@ static int add_row(const sf_job_input *in, sf_join_table *t, const sf_value *row
 static int type_error(const sf_job_input *in, long line, const sf_job_column *c,
                       const char *got, sf_error *err)
 {
+    char tb[24];
     return sf_error_set(err, SF_E_TYPE, "%s: line %ld: column '%s': expected %s, got %s",
-                        in->path, line, c->name, sf_type_name(c->type), got);
+                        in->path, line, c->name, sf_type_format(c->type, c->dec, tb), got);
+}
+
+/* A number for decimal column c of a JSONL line (s, n bytes) that the
+ * projection decoder refused: jansson keeps no number text, so the column
+ * alone is read again from the text, exactly, for its value or its reason.
+ * Only on this error path, so the decoder is made and freed here. */
+static int decimal_cell(const sf_job_input *in, long line, const sf_job_column *c,
+                        const char *s, size_t n, sf_value *out, sf_error *err)
+{
+    sf_decode_field f = {c->name, SF_DECIMAL, 0, c->dec};
+    sf_decoder *d = sf_decoder_new(SF_DECODER_FAST, &f, 1);
+    if (!d)
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
+    char msg[256];
+    int rc = sf_decoder_decode(d, s, n, out, msg, sizeof msg);
+    sf_decoder_free(d);
+    if (rc == 0)
+        return 0;
+    if (rc < 0)
+        return sf_error_set(err, rc, "%s: out of memory", in->path);
+    return sf_error_set(err, SF_E_TYPE, "%s: line %ld: column %s", in->path, line, msg);
 }
 
 /* The projection decoder for in's columns (column c into row[c]), or NULL
@@ -133,6 +156,8 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
             else if (col->type == SF_TIMESTAMP && json_is_integer(v) &&
                      sf_timestamp_from_unix(json_integer_value(v), SF_US_PER_SEC, &out->u.i) == 0)
                 out->type = SF_TIMESTAMP;
+            else if (col->type == SF_DECIMAL && json_is_number(v))
+                rc = decimal_cell(in, line, col, s, n, out, err);
             else
                 rc = type_error(in, line, col,
                                 json_is_string(v) ? "a string" : json_is_integer(v) ? "an int64"
@@ -154,8 +179,15 @@ static int parse_cell(const sf_job_input *in, long line, const sf_job_column *c,
         *out = sf_null();
         return 0;
     }
-    if (sf_value_text_parse(f->p, f->n, c->type, out) == 0)
+    sf_i128 x;
+    if (c->type == SF_DECIMAL) { /* at the column's scale, as from JSON */
+        if (sf_dec_parse(f->p, f->n, c->dec.prec, c->dec.scale, &x) == 0) {
+            *out = sf_decimal(x, c->dec.scale);
+            return 0;
+        }
+    } else if (sf_value_text_parse(f->p, f->n, c->type, out) == 0) {
         return 0;
+    }
     char got[80];
     snprintf(got, sizeof got, "\"%.*s%s\"", (int)(f->n > 40 ? 40 : f->n), f->p,
              f->n > 40 ? "..." : "");

@@ -162,10 +162,10 @@ hid_t sf_h5_type(sf_type type, int nul_bytes, int in_memory)
     case SF_DATE:
         return H5Tcopy(in_memory ? H5T_NATIVE_INT32 : H5T_STD_I32LE);
     case SF_STRING:
+    case SF_DECIMAL: /* decimals are stored as their exact text */
         if (nul_bytes)
             return H5Tvlen_create(in_memory ? H5T_NATIVE_UCHAR : H5T_STD_U8LE);
         return string_type();
-    case SF_DECIMAL: /* never here: decimals are stored as text columns */
     case SF_NULL:
         return H5Tcopy(in_memory ? H5T_NATIVE_UINT8 : H5T_STD_U8LE);
     }
@@ -356,9 +356,9 @@ static size_t elem_size(sf_type type)
     case SF_DATE:
         return 4;
     case SF_STRING:
+    case SF_DECIMAL:
         return sizeof(size_t);
     case SF_BOOL:
-    case SF_DECIMAL: /* never here: decimals are stored as text columns */
     case SF_NULL:
         break;
     }
@@ -368,7 +368,7 @@ static size_t elem_size(sf_type type)
 void sf_h5_column_init(sf_h5_column *c, sf_type type)
 {
     memset(c, 0, sizeof *c);
-    c->type = type;
+    c->type = type == SF_DECIMAL ? SF_STRING : type; /* decimals as their text */
 }
 
 static int column_grow(sf_h5_column *c)
@@ -452,8 +452,8 @@ int sf_h5_column_push(sf_h5_column *c, const sf_value *v)
             c->nul_bytes = 1;
         break;
     }
-    case SF_DECIMAL: /* never here: decimals are stored as text columns */
     case SF_NULL:
+    case SF_DECIMAL: /* never: sf_h5_column_init makes it a string column */
         ((uint8_t *)c->data)[i] = 0;
         break;
     }

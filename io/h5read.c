@@ -324,6 +324,8 @@ static int type_fits(hid_t ft, sf_type t, int *seq)
         return cl == H5T_FLOAT;
     case SF_BOOL:
         return cl == H5T_ENUM;
+    case SF_DECIMAL: /* never a column type here: decimals are written as strings */
+        return 0;
     case SF_STRING:
         if (cl == H5T_STRING)
             return H5Tis_variable_str(ft) > 0;
@@ -336,7 +338,6 @@ static int type_fits(hid_t ft, sf_type t, int *seq)
             return ok;
         }
         return 0;
-    case SF_DECIMAL: /* never here: decimals are stored as text columns */
     case SF_NULL:
         return 1;
     }
@@ -571,8 +572,8 @@ static void convert_column(sf_h5_reader *r, size_t c, size_t k)
                 *v = s ? sf_string(s, strlen(s)) : sf_string("", 0);
             }
             break;
-        case SF_DECIMAL: /* never here: decimals are stored as text columns */
         case SF_NULL:
+        case SF_DECIMAL: /* never: type_fits() refuses it */
             *v = sf_null();
             break;
         }

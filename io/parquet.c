@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/decimal.h"
 #include "core/buf.h"
 #include "core/fmt.h"
 #include "core/hash.h"
@@ -35,8 +36,10 @@
 
 typedef struct pq_col {
     char *name;
-    sf_type type; /* SF_BOOL, SF_INT, SF_DOUBLE, SF_STRING, SF_DATE */
+    sf_type type; /* SF_BOOL, SF_INT, SF_DOUBLE, SF_STRING, SF_DATE; SF_DECIMAL for
+                     a 16-byte decimal (one of P <= 18 is an SF_INT column) */
     int phys;     /* PQ_* physical type */
+    sf_dec_type dec; /* decimal columns: P and S ({0, 0} otherwise) */
 
     uint8_t *def; /* per row of the row group: 1 present, 0 NULL */
     size_t def_cap;
@@ -327,6 +330,16 @@ int sf_parquet_writer_open(sf_parquet_writer **out, const char *path, size_t nco
     for (size_t i = 0; i < ncols; i++) {
         pq_col *c = &w->cols[i];
         c->type = types[i] == SF_NULL ? SF_STRING : types[i];
+        if (c->type == SF_DECIMAL) {
+            if (!opt || !opt->decs) {
+                pq_writer_free(w);
+                return sf_error_set(err, SF_E_INVAL, "%s: decimal column %zu without its "
+                                    "precision and scale", path, i);
+            }
+            c->dec = opt->decs[i];
+            if (c->dec.prec <= PQ_DECIMAL_INT64_MAX_PREC)
+                c->type = SF_INT; /* the scaled integer as INT64 */
+        }
         switch (c->type) {
         case SF_BOOL: c->phys = PQ_BOOLEAN; break;
         case SF_INT:
@@ -334,6 +347,7 @@ int sf_parquet_writer_open(sf_parquet_writer **out, const char *path, size_t nco
         case SF_DOUBLE: c->phys = PQ_DOUBLE; break;
         case SF_STRING: c->phys = PQ_BYTE_ARRAY; break;
         case SF_DATE: c->phys = PQ_INT32; break;
+        case SF_DECIMAL: c->phys = PQ_FIXED_LEN_BYTE_ARRAY; break;
         default:
             pq_writer_free(w);
             return sf_error_set(err, SF_E_INVAL, "%s: column %zu has an unknown type %d", path,
@@ -416,6 +430,8 @@ static int pq_stats(pq_col *c, const sf_value *v)
             return SF_E_NOMEM;
         return 0;
     }
+    case SF_DECIMAL: /* no min/max: they would need a signed 16-byte order */
+        return 0;
     default: {
         int64_t i = c->type == SF_BOOL ? v->u.b : c->type == SF_DATE ? v->u.date : v->u.i;
         if (!c->has_minmax) {
@@ -457,6 +473,13 @@ static const void *pq_value_bytes(const pq_col *c, const sf_value *v, unsigned c
         *n = 8;
         return tmp;
     }
+    case SF_DECIMAL: {
+        sf_u128 x = (sf_u128)sf_decimal_get(v);
+        for (int k = PQ_DECIMAL_FLBA_LEN - 1; k >= 0; k--, x >>= 8)
+            tmp[k] = (unsigned char)x;
+        *n = PQ_DECIMAL_FLBA_LEN;
+        return tmp;
+    }
     default:
         *n = v->u.s.n;
         return v->u.s.p;
@@ -472,6 +495,10 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
         if (c->type == SF_DOUBLE && v->type == SF_INT) {
             *conv = sf_double((double)v->u.i);
             v = conv;
+        } else if (c->type == SF_INT && c->dec.prec && v->type == SF_DECIMAL &&
+                   v->scale == c->dec.scale) {
+            *conv = sf_int((int64_t)sf_decimal_get(v)); /* |v| < 10^18 */
+            v = conv;
         } else {
             char msg[160];
             snprintf(msg, sizeof msg, "column '%.64s' of type %s got a %s value", c->name,
@@ -484,7 +511,7 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
                        c->name);
     if (pq_stats(c, v) != 0)
         return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
-    unsigned char tmp[8];
+    unsigned char tmp[PQ_DECIMAL_FLBA_LEN];
     size_t n;
     const void *bytes = pq_value_bytes(c, v, tmp, &n);
     size_t plain_size = c->type == SF_STRING ? 4 + n : n;
@@ -724,6 +751,7 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
                             : c->type == SF_INT || c->type == SF_DOUBLE ||
                                       c->type == SF_TIMESTAMP
                                   ? 8
+                            : c->type == SF_DECIMAL ? PQ_DECIMAL_FLBA_LEN
                             : c->type == SF_DATE ? 4 : 1;
                 bytes += vn;
                 k++;
@@ -857,17 +885,20 @@ static int pq_write_footer(sf_parquet_writer *w)
     sf_buf foot = SF_BUF_INIT;
     const char **names = malloc(w->ncols * sizeof *names);
     sf_type *types = malloc(w->ncols * sizeof *types);
-    int rc = names && types ? 0 : SF_E_NOMEM;
+    sf_dec_type *decs = malloc(w->ncols * sizeof *decs);
+    int rc = names && types && decs ? 0 : SF_E_NOMEM;
     for (size_t i = 0; !rc && i < w->ncols; i++) {
         names[i] = w->cols[i].name;
-        types[i] = w->cols[i].type;
+        types[i] = w->cols[i].dec.prec ? SF_DECIMAL : w->cols[i].type;
+        decs[i] = w->cols[i].dec;
     }
     if (!rc)
-        rc = sf_pq_put_footer(&foot, w->ncols, names, types, w->rows, w->nrg, w->rgmeta.p,
+        rc = sf_pq_put_footer(&foot, w->ncols, names, types, decs, w->rows, w->nrg, w->rgmeta.p,
                               w->rgmeta.n, (const char *const *)w->kv_keys,
                               (const char *const *)w->kv_values, w->opt.nkv);
     free(names);
     free(types);
+    free(decs);
     if (rc) {
         sf_buf_free(&foot);
         return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");

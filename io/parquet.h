@@ -42,6 +42,11 @@ typedef struct sf_parquet_options {
     uint64_t dict_limit_bytes; /* per column chunk; past it fall back to PLAIN; default 1 MiB */
     const char *const *kv_keys, *const *kv_values; /* key-value metadata (borrowed until open returns) */
     size_t nkv;
+    /* Per column: precision and scale of SF_DECIMAL columns (borrowed until
+     * open returns); a decimal column needs it. Written as Parquet DECIMAL:
+     * INT64 for P <= 18, else a 16-byte FIXED_LEN_BYTE_ARRAY (big-endian
+     * two's complement), without min/max statistics. */
+    const sf_dec_type *decs;
 } sf_parquet_options;
 
 /* Defaults: snappy, codec level default, 1,048,576 rows or 128 MiB per row

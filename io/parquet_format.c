@@ -402,7 +402,7 @@ int sf_pq_phys_of(sf_type t)
 }
 
 int sf_pq_put_footer(sf_buf *out, size_t ncols, const char *const *names, const sf_type *types,
-                     uint64_t num_rows, uint64_t nrg, const void *rgs, size_t rgs_len,
+                     const sf_dec_type *decs, uint64_t num_rows, uint64_t nrg, const void *rgs, size_t rgs_len,
                      const char *const *kv_keys, const char *const *kv_values, size_t nkv)
 {
     size_t start = out->n;
@@ -418,6 +418,26 @@ int sf_pq_put_footer(sf_buf *out, size_t ncols, const char *const *names, const 
     for (size_t i = 0; i < ncols; i++) {
         sf_type ty = types[i] == SF_NULL ? SF_STRING : types[i];
         sf_tc_struct_begin(&t);
+        if (ty == SF_DECIMAL) {
+            sf_dec_type d = decs ? decs[i] : (sf_dec_type){38, 0};
+            int flba = d.prec > PQ_DECIMAL_INT64_MAX_PREC;
+            sf_tc_field_i32(&t, 1, flba ? PQ_FIXED_LEN_BYTE_ARRAY : PQ_INT64);
+            if (flba)
+                sf_tc_field_i32(&t, 2, PQ_DECIMAL_FLBA_LEN);
+            sf_tc_field_i32(&t, 3, PQ_OPTIONAL);
+            sf_tc_field_string(&t, 4, names[i]);
+            sf_tc_field_i32(&t, 6, PQ_CT_DECIMAL);
+            sf_tc_field_i32(&t, 7, d.scale);
+            sf_tc_field_i32(&t, 8, d.prec);
+            sf_tc_field_struct(&t, 10);            /* LogicalType */
+            sf_tc_field_struct(&t, PQ_LT_DECIMAL); /* DecimalType */
+            sf_tc_field_i32(&t, 1, d.scale);
+            sf_tc_field_i32(&t, 2, d.prec);
+            sf_tc_struct_end(&t);
+            sf_tc_struct_end(&t);
+            sf_tc_struct_end(&t);
+            continue;
+        }
         sf_tc_field_i32(&t, 1, sf_pq_phys_of(ty));
         sf_tc_field_i32(&t, 3, PQ_OPTIONAL);
         sf_tc_field_string(&t, 4, names[i]);

@@ -19,7 +19,7 @@
 /* parquet.thrift enums (only the values shardflow writes or reads). */
 enum { PQ_BOOLEAN = 0, PQ_INT32 = 1, PQ_INT64 = 2, PQ_INT96 = 3, PQ_FLOAT = 4,
        PQ_DOUBLE = 5, PQ_BYTE_ARRAY = 6, PQ_FIXED_LEN_BYTE_ARRAY = 7 };
-enum { PQ_CT_UTF8 = 0, PQ_CT_DATE = 6, PQ_CT_TIMESTAMP_MILLIS = 9,
+enum { PQ_CT_UTF8 = 0, PQ_CT_DECIMAL = 5, PQ_CT_DATE = 6, PQ_CT_TIMESTAMP_MILLIS = 9,
        PQ_CT_TIMESTAMP_MICROS = 10 };
 enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 };
 enum { PQ_ENC_PLAIN = 0, PQ_ENC_PLAIN_DICTIONARY = 2, PQ_ENC_RLE = 3,
@@ -28,9 +28,13 @@ enum { PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2,
        PQ_CODEC_ZSTD = 6 };
 enum { PQ_PAGE_DATA = 0, PQ_PAGE_INDEX = 1, PQ_PAGE_DICTIONARY = 2, PQ_PAGE_DATA_V2 = 3 };
 /* LogicalType union members. */
-enum { PQ_LT_STRING = 1, PQ_LT_DATE = 6, PQ_LT_TIMESTAMP = 8 };
+enum { PQ_LT_STRING = 1, PQ_LT_DECIMAL = 5, PQ_LT_DATE = 6, PQ_LT_TIMESTAMP = 8 };
 /* TimeUnit union members (TimestampType.unit). */
 enum { PQ_TU_MILLIS = 1, PQ_TU_MICROS = 2, PQ_TU_NANOS = 3 };
+/* decimal(P,S): INT64 for P <= 18, else FIXED_LEN_BYTE_ARRAY of this many
+ * bytes (big-endian two's complement), as the Parquet spec allows. */
+#define PQ_DECIMAL_INT64_MAX_PREC 18
+#define PQ_DECIMAL_FLBA_LEN 16
 
 /* Name of a thrift CompressionCodec value ("UNCOMPRESSED", "SNAPPY", ...;
  * "codec N" text is not produced: unknown values give "UNKNOWN"). */
@@ -96,9 +100,11 @@ int sf_pq_phys_of(sf_type t);
 /* Appends FileMetaData (schema of OPTIONAL leaves typed as the writer types
  * them, num_rows, the nrg RowGroup structs serialized in rgs[0..rgs_len),
  * key-value metadata, created_by, TypeDefinedOrder for every column), then
- * its 4-byte length and "PAR1". Returns 0 or SF_E_NOMEM. */
+ * its 4-byte length and "PAR1". A SF_DECIMAL column takes its precision
+ * and scale from decs[i] (DECIMAL converted and logical type; INT64 or
+ * FIXED_LEN_BYTE_ARRAY, see PQ_DECIMAL_*). Returns 0 or SF_E_NOMEM. */
 int sf_pq_put_footer(sf_buf *out, size_t ncols, const char *const *names, const sf_type *types,
-                     uint64_t num_rows, uint64_t nrg, const void *rgs, size_t rgs_len,
+                     const sf_dec_type *decs, uint64_t num_rows, uint64_t nrg, const void *rgs, size_t rgs_len,
                      const char *const *kv_keys, const char *const *kv_values, size_t nkv);
 
 /* Little-endian stores and loads. */

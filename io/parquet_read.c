@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/decimal.h"
 #include "io/parquet_format.h"
 #include "io/thrift_compact.h"
 
@@ -48,6 +49,8 @@ typedef struct pr_col {
     char *name;
     sf_type type;
     int phys;
+    sf_dec_type dec;     /* SF_DECIMAL: P and S */
+    int32_t type_length; /* FIXED_LEN_BYTE_ARRAY: bytes per value */
     int optional;
 
     unsigned char *chunk; /* current chunk's bytes */
@@ -163,6 +166,7 @@ static int pr_pread(sf_parquet_reader *r, void *buf, size_t n, uint64_t off)
 
 typedef struct pr_schema_el {
     int type, repetition, converted, logical, has_children;
+    int32_t type_length, scale, precision;
     int32_t num_children;
     const unsigned char *name;
     size_t name_len;
@@ -194,9 +198,21 @@ static void pr_read_schema_el(sf_tc_reader *t, pr_schema_el *e)
             if (sf_tc_expect(t, type, SF_TC_I32))
                 e->type = sf_tc_read_i32(t);
             break;
+        case 2:
+            if (sf_tc_expect(t, type, SF_TC_I32))
+                e->type_length = sf_tc_read_i32(t);
+            break;
         case 3:
             if (sf_tc_expect(t, type, SF_TC_I32))
                 e->repetition = sf_tc_read_i32(t);
+            break;
+        case 7:
+            if (sf_tc_expect(t, type, SF_TC_I32))
+                e->scale = sf_tc_read_i32(t);
+            break;
+        case 8:
+            if (sf_tc_expect(t, type, SF_TC_I32))
+                e->precision = sf_tc_read_i32(t);
             break;
         case 4:
             if (sf_tc_expect(t, type, SF_TC_BINARY))
@@ -479,6 +495,24 @@ static int pr_parse_footer(sf_parquet_reader *r, sf_error *err)
         }
         c->optional = e->repetition == PQ_OPTIONAL;
         c->phys = e->type;
+        if (e->converted == PQ_CT_DECIMAL || e->logical == PQ_LT_DECIMAL) {
+            /* INT32, INT64 or a FIXED_LEN_BYTE_ARRAY of at most 16 bytes */
+            if (e->precision < 1 || e->precision > 38 || e->scale < 0 ||
+                e->scale > e->precision ||
+                (e->type != PQ_INT32 && e->type != PQ_INT64 &&
+                 (e->type != PQ_FIXED_LEN_BYTE_ARRAY || e->type_length < 1 ||
+                  e->type_length > 16))) {
+                rc = pr_fail(r, err, SF_E_PARSE, "column '%s': unsupported decimal(%d,%d) "
+                             "of physical type %d", c->name, (int)e->precision, (int)e->scale,
+                             e->type);
+                goto out;
+            }
+            c->type = SF_DECIMAL;
+            c->dec.prec = (uint8_t)e->precision;
+            c->dec.scale = (uint8_t)e->scale;
+            c->type_length = e->type_length;
+            continue;
+        }
         switch (e->type) {
         case PQ_BOOLEAN: c->type = SF_BOOL; break;
         case PQ_INT32:
@@ -720,6 +754,23 @@ const char *sf_parquet_reader_kv(const sf_parquet_reader *r, const char *key)
 
 /* A PLAIN statistic as a value of the column's type; 0 if its size is not
  * the type's. */
+/* An INT32/INT64 value of column c: a decimal's scaled integer, or int64. */
+static sf_value pr_int(const pr_col *c, int64_t i)
+{
+    if (c->type == SF_DECIMAL)
+        return sf_decimal(i, c->dec.scale);
+    return c->type == SF_TIMESTAMP ? sf_timestamp(i) : sf_int(i);
+}
+
+/* A FIXED_LEN_BYTE_ARRAY decimal: big-endian two's complement. */
+static sf_value pr_flba_decimal(const pr_col *c, const unsigned char *p)
+{
+    sf_u128 x = p[0] & 0x80 ? ~(sf_u128)0 : 0; /* sign extension */
+    for (int32_t k = 0; k < c->type_length; k++)
+        x = x << 8 | p[k];
+    return sf_decimal((sf_i128)x, c->dec.scale);
+}
+
 static int pr_stat_value(const pr_col *col, const pr_stat *s, sf_value *v)
 {
     if (!s->set)
@@ -734,15 +785,19 @@ static int pr_stat_value(const pr_col *col, const pr_stat *s, sf_value *v)
         if (s->n != 4)
             return 0;
         *v = col->type == SF_DATE ? sf_date((int32_t)sf_pq_get32(s->p))
-                                  : sf_int((int32_t)sf_pq_get32(s->p));
+                                  : pr_int(col, (int32_t)sf_pq_get32(s->p));
         return 1;
     case PQ_INT64: {
         if (s->n != 8)
             return 0;
-        *v = sf_int((int64_t)sf_pq_get64(s->p));
-        v->type = (uint8_t)(col->type == SF_TIMESTAMP ? SF_TIMESTAMP : SF_INT);
+        *v = pr_int(col, (int64_t)sf_pq_get64(s->p));
         return 1;
     }
+    case PQ_FIXED_LEN_BYTE_ARRAY:
+        if (col->type != SF_DECIMAL || s->n != (size_t)col->type_length)
+            return 0;
+        *v = pr_flba_decimal(col, s->p);
+        return 1;
     case PQ_FLOAT: {
         if (s->n != 4)
             return 0;
@@ -898,7 +953,8 @@ static int pr_decode_dict(sf_parquet_reader *r, pr_col *c, uint64_t len, int64_t
         sf_value *v = &c->dict[i];
         size_t need = c->phys == PQ_INT64 || c->phys == PQ_DOUBLE ? 8
                       : c->phys == PQ_INT32 || c->phys == PQ_FLOAT ? 4
-                      : c->phys == PQ_BYTE_ARRAY ? 4 : 0;
+                      : c->phys == PQ_BYTE_ARRAY ? 4
+                      : c->phys == PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)c->type_length : 0;
         if (c->phys == PQ_BOOLEAN) {
             if ((uint64_t)i / 8 >= len)
                 return pr_fail(r, err, SF_E_PARSE, "%s: dictionary page too short", where);
@@ -908,14 +964,12 @@ static int pr_decode_dict(sf_parquet_reader *r, pr_col *c, uint64_t len, int64_t
         if ((size_t)(end - p) < need)
             return pr_fail(r, err, SF_E_PARSE, "%s: dictionary page too short", where);
         switch (c->phys) {
-        case PQ_INT64:
-            *v = sf_int((int64_t)sf_pq_get64(p));
-            v->type = (uint8_t)(c->type == SF_TIMESTAMP ? SF_TIMESTAMP : SF_INT);
-            break;
+        case PQ_INT64: *v = pr_int(c, (int64_t)sf_pq_get64(p)); break;
         case PQ_INT32:
             *v = c->type == SF_DATE ? sf_date((int32_t)sf_pq_get32(p))
-                                    : sf_int((int32_t)sf_pq_get32(p));
+                                    : pr_int(c, (int32_t)sf_pq_get32(p));
             break;
+        case PQ_FIXED_LEN_BYTE_ARRAY: *v = pr_flba_decimal(c, p); break;
         case PQ_DOUBLE: {
             uint64_t b = sf_pq_get64(p);
             double d;
@@ -1108,16 +1162,21 @@ static int pr_value(sf_parquet_reader *r, pr_col *c, sf_value *v, sf_error *err)
     case PQ_INT64:
         if (left < 8)
             break;
-        *v = sf_int((int64_t)sf_pq_get64(c->vp));
-        v->type = (uint8_t)(c->type == SF_TIMESTAMP ? SF_TIMESTAMP : SF_INT);
+        *v = pr_int(c, (int64_t)sf_pq_get64(c->vp));
         c->vp += 8;
         return 0;
     case PQ_INT32:
         if (left < 4)
             break;
         *v = c->type == SF_DATE ? sf_date((int32_t)sf_pq_get32(c->vp))
-                                : sf_int((int32_t)sf_pq_get32(c->vp));
+                                : pr_int(c, (int32_t)sf_pq_get32(c->vp));
         c->vp += 4;
+        return 0;
+    case PQ_FIXED_LEN_BYTE_ARRAY:
+        if (left < (size_t)c->type_length)
+            break;
+        *v = pr_flba_decimal(c, c->vp);
+        c->vp += c->type_length;
         return 0;
     case PQ_DOUBLE: {
         if (left < 8)
@@ -1267,8 +1326,9 @@ static int pr_same_schema(sf_parquet_reader *r, size_t ncols, const char *const 
     for (size_t i = 0; i < ncols; i++) {
         const pr_col *c = &r->cols[i];
         sf_type t = types[i] == SF_NULL ? SF_STRING : types[i];
-        if (strcmp(c->name, names[i]) != 0 || !c->optional || c->type != t ||
-            c->phys != sf_pq_phys_of(t))
+        int phys_ok = t == SF_DECIMAL ? c->phys == PQ_INT64 || c->phys == PQ_FIXED_LEN_BYTE_ARRAY
+                                      : c->phys == sf_pq_phys_of(t);
+        if (strcmp(c->name, names[i]) != 0 || !c->optional || c->type != t || !phys_ok)
             return pr_fail(r, err, SF_E_INVAL,
                            "column %zu is '%s' (%s), the output's '%s' (%s): not a piece of it",
                            i, c->name, sf_type_name(c->type), names[i], sf_type_name(t));
@@ -1283,13 +1343,21 @@ int sf_parquet_concat_footer(size_t ncols, const char *const *names, const sf_ty
 {
     sf_buf rgs = SF_BUF_INIT, chunks = SF_BUF_INIT;
     uint64_t total = 0, nrg = 0;
-    int rc = 0;
+    /* decimals keep the precision and scale of the pieces */
+    sf_dec_type *decs = calloc(ncols ? ncols : 1, sizeof *decs);
+    int rc = decs ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
     for (size_t p = 0; p < n && !rc; p++) {
         sf_parquet_reader *r;
         rc = sf_parquet_reader_open(&r, pieces[p], err);
         if (rc)
             break;
         rc = pr_same_schema(r, ncols, names, types, err);
+        for (size_t i = 0; !rc && i < ncols; i++) {
+            if (p > 0 && (r->cols[i].dec.prec != decs[i].prec ||
+                          r->cols[i].dec.scale != decs[i].scale))
+                rc = pr_fail(r, err, SF_E_INVAL, "column %zu has another decimal type", i);
+            decs[i] = r->cols[i].dec;
+        }
         uint64_t body_end = r->size - 8 - r->footer_len;
         if (!rc && at[p] < 4)
             rc = pr_fail(r, err, SF_E_INVAL, "placed at offset %llu, before the magic",
@@ -1354,7 +1422,7 @@ int sf_parquet_concat_footer(size_t ncols, const char *const *names, const sf_ty
             sf_parquet_options_init(&defaults);
             opt = &defaults;
         }
-        rc = sf_pq_put_footer(footer, ncols, names, types, total, nrg, rgs.p, rgs.n,
+        rc = sf_pq_put_footer(footer, ncols, names, types, decs, total, nrg, rgs.p, rgs.n,
                               opt->kv_keys, opt->kv_values, opt->nkv);
         if (rc)
             rc = sf_error_set(err, SF_E_NOMEM, "out of memory building a Parquet footer");
@@ -1363,6 +1431,7 @@ int sf_parquet_concat_footer(size_t ncols, const char *const *names, const sf_ty
         *rows = total;
     sf_buf_free(&rgs);
     sf_buf_free(&chunks);
+    free(decs);
     return rc;
 }
 

@@ -11,7 +11,9 @@ ROUND_HALF_EVEN and sums in a 100-digit context, so every figure is exact.
       nulls, values beyond 12 digits that must be rejected), a derived
       product, sum, mean (decimal(38,6)), min, max and two rolling
       windows. Output files must equal the reference byte for byte and the
-      manifest must count the rejected lines as type mismatches.
+      manifest must count the rejected lines as type mismatches. A second
+      job groups by the decimal and partitions by it (Hive directories
+      named by its text), and `shardflow cat` reads that back.
   decimal_test.py COMMON overflow --np N
       A group whose partial sums pass 2^127 but whose total fits gives the
       exact total; a group whose total passes 38 digits fails the run with
@@ -237,8 +239,57 @@ def cmd_exact(args):
     for name, t in want_types.items():
         if types.get(name) != t:
             raise Failure("manifest type of %s is %s, want %s" % (name, types.get(name), t))
+    keys_by_decimal(args, work, events)
     print("exact: np %d, %s decoder: output equals the decimal-module reference, %d rejected"
           % (args.np, args.decoder, rejected))
+
+
+def keys_by_decimal(args, work, events):
+    """Groups by amount rounded to whole units (a decimal(13,0) key, also the
+    Hive partition) and by amount itself; checks the rows `cat` prints."""
+    job = {"name": "decimal_keys",
+           "inputs": {"ev": {"role": "fact", "format": "jsonl", "path": events,
+                             "columns": {"amount": "decimal(12,2)", "qty": "int64"}}},
+           "steps": [{"derive": "band", "expr": "amount - amount % 1000"}],
+           "group_by": ["band", "amount"],
+           "aggregates": {"rows": "count()", "qty": "sum(qty)"},
+           "output": {"path": "out", "format": "csv", "partition_by": ["band"],
+                      "columns": ["amount", "rows", "qty"], "sort_by": ["amount"]}}
+    job_path = os.path.join(work, "keys.json")
+    write_job(job_path, job)
+    out = os.path.join(work, "out_keys")
+    run(args, args.np, ["run", job_path, "--output", out, "--decoder", args.decoder])
+    groups = {}
+    with open(events, encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line, parse_float=D)
+            a = doc.get("amount")
+            if a is not None:
+                try:
+                    a = quantize(D(a), 2)
+                except decimal.InvalidOperation:
+                    continue
+                if abs(a) >= D(10) ** 10:
+                    continue
+            band = None if a is None else a - (a % 1000)  # Decimal % truncates, as C does
+            g = groups.setdefault((band, a), [0, 0])
+            g[0] += 1
+            g[1] += doc["qty"]
+    if len(groups) < 50:
+        raise Failure("only %d groups: the key test would prove little" % len(groups))
+    # cat: the partition column first; partitions in the string order of
+    # their directory names, rows by amount (NULL first) within each.
+    order = sorted(groups, key=lambda k: (
+        "__HIVE_DEFAULT_PARTITION__" if k[0] is None else text(k[0], 2),
+        (k[1] is not None, k[1] or 0)))
+    want = ["band,amount,rows,qty"] + ["%s,%s,%d,%d" % (text(b, 2), text(a, 2), *groups[(b, a)])
+                                       for b, a in order]
+    got = run(args, 1, ["cat", out]).stdout.decode("utf-8").rstrip("\n").split("\n")
+    if got != want:
+        for i, (g, w) in enumerate(zip(got + [""] * len(want), want + [""] * len(got))):
+            if g != w:
+                raise Failure("cat of the decimal-keyed output, line %d:\n  got:  %r\n  "
+                              "want: %r" % (i + 1, g, w))
 
 
 def cmd_overflow(args):

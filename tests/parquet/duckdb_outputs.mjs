@@ -28,6 +28,8 @@ const ident = (s) => '"' + s.replace(/"/g, '""') + '"';
 const sqlType = { bool: 'BOOLEAN', int64: 'BIGINT', double: 'DOUBLE', string: 'VARCHAR',
                   date: 'DATE', null: 'VARCHAR' };
 const all = async (sql) => (await con.runAndReadAll(sql)).getRows();
+// decimal(P,S) in a manifest is DuckDB's DECIMAL(P,S).
+const sqlTypeOf = (t) => (t.startsWith('decimal(') ? t.toUpperCase() : sqlType[t]);
 
 let failures = 0;
 function fail(label, what) {
@@ -39,7 +41,7 @@ for (let i = 0; i < argv.length; i += 3) {
   const [label, csvOut, pqOut] = argv.slice(i, i + 3);
   const before = failures;
   const man = JSON.parse(readFileSync(`${csvOut}/_MANIFEST.json`, 'utf8'));
-  const cols = man.output.columns.map((c) => `${q(c.name)}: ${q(sqlType[c.type])}`).join(', ');
+  const cols = man.output.columns.map((c) => `${q(c.name)}: ${q(sqlTypeOf(c.type))}`).join(', ');
   const csvSrc = `read_csv(${q(csvOut + '/**/*.csv')}, hive_partitioning = true, header = true, ` +
                  `columns = {${cols}})`;
   const pqSrc = `read_parquet(${q(pqOut + '/**/*.parquet')}, hive_partitioning = true)`;

@@ -19,7 +19,9 @@
 
 #include "core/decimal.h"
 #include "core/error.h"
+#include "core/buf.h"
 #include "core/expr.h"
+#include "core/groups.h"
 #include "core/value_text.h"
 
 /* ---- helpers ---- */
@@ -318,15 +320,15 @@ static void test_type_names(void **state)
 
 /* ---- expressions ---- */
 
-enum { C_PRICE, C_QTY, C_X, C_RATE, C_NAME, NCOLS };
+enum { C_PRICE, C_QTY, C_X, C_RATE, C_NAME, C_BIG, NCOLS };
 
 static int resolve(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
 {
     static const struct {
         const char *name;
         sf_type type;
-    } cs[] = {{"price", SF_DECIMAL}, {"qty", SF_INT}, {"x", SF_DOUBLE}, {"rate", SF_DECIMAL},
-              {"name", SF_STRING}};
+    } cs[] = {{"price", SF_DECIMAL}, {"qty", SF_INT},     {"x", SF_DOUBLE},
+              {"rate", SF_DECIMAL},  {"name", SF_STRING}, {"big", SF_DECIMAL}};
     (void)ctx;
     for (int i = 0; i < NCOLS; i++) {
         if (strlen(cs[i].name) == len && memcmp(cs[i].name, name, len) == 0) {
@@ -341,8 +343,8 @@ static int resolve(void *ctx, const char *name, size_t len, int *slot, sf_type *
 static void decimal_of(void *ctx, int slot, sf_dec_type *d)
 {
     (void)ctx;
-    d->prec = slot == C_PRICE ? 18 : 10;
-    d->scale = slot == C_PRICE ? 2 : 4;
+    d->prec = slot == C_PRICE ? 18 : slot == C_BIG ? 38 : 10;
+    d->scale = slot == C_PRICE ? 2 : slot == C_BIG ? 0 : 4;
 }
 
 static const sf_expr_columns cols = {resolve, NULL, decimal_of};
@@ -354,6 +356,7 @@ static void row_init(sf_value *row)
     row[C_X] = sf_double(0.5);
     row[C_RATE] = sf_decimal(1250, 4);    /* 0.1250 */
     row[C_NAME] = sf_string("a", 1);
+    row[C_BIG] = sf_decimal(0, 0);
 }
 
 /* Parses text, checks its static type, evaluates it over the test row and
@@ -463,6 +466,139 @@ static void test_expr_aggregate_types(void **state)
     }
 }
 
+/* ---- groups: partial aggregates merged as the shuffle merges them ---- */
+
+#define NDEC_AGGS 5
+static const char *const dec_aggs[NDEC_AGGS] = {"sum(price)", "mean(price)",
+                                                "count_distinct(price)", "min(price)",
+                                                "max(price)"};
+
+static sf_groups *dec_groups(sf_expr **exprs)
+{
+    sf_agg_def defs[NDEC_AGGS];
+    memset(defs, 0, sizeof defs);
+    for (int j = 0; j < NDEC_AGGS; j++) {
+        sf_error err;
+        exprs[j] = sf_expr_parse(dec_aggs[j], &cols, SF_EXPR_ALLOW_AGG, &err);
+        assert_non_null(exprs[j]);
+        defs[j].kind = sf_expr_agg_kind(exprs[j]);
+        defs[j].arg = sf_expr_agg_arg(exprs[j]);
+        defs[j].arg_type = sf_expr_type(defs[j].arg);
+        defs[j].arg_dec = sf_expr_decimal(defs[j].arg);
+        defs[j].out_type = sf_expr_type(exprs[j]);
+        defs[j].out_dec = sf_expr_decimal(exprs[j]);
+    }
+    sf_groups *g = sf_groups_new(defs, NDEC_AGGS);
+    assert_non_null(g);
+    return g;
+}
+
+static void feed_price(sf_groups *g, const char *key, const char *price)
+{
+    sf_value row[NCOLS];
+    row_init(row);
+    sf_i128 v;
+    if (price) {
+        assert_int_equal(sf_dec_parse(price, strlen(price), 18, 2, &v), 0);
+        row[C_PRICE] = sf_decimal(v, 2);
+    } else {
+        row[C_PRICE] = sf_null();
+    }
+    sf_value k = sf_string(key, strlen(key));
+    unsigned char kb[32];
+    size_t kl = sf_value_encode(&k, kb);
+    assert_int_equal(sf_groups_update(g, kb, kl, sf_groups_hash(kb, kl), row, NULL), 0);
+}
+
+static void expect_result(const sf_groups *g, size_t j, const char *want)
+{
+    int overflow = 0;
+    sf_value v = sf_groups_result(g, 0, j, &overflow);
+    assert_int_equal(overflow, 0);
+    char buf[SF_FMT_BUF];
+    const char *p;
+    size_t n = sf_value_text(&v, buf, &p);
+    if (strlen(want) != n || memcmp(p, want, n) != 0)
+        fail_msg("%s gave '%.*s', want '%s'", dec_aggs[j], (int)n, p, want);
+}
+
+static void test_groups_merge_decimal_states_exactly(void **state)
+{
+    (void)state;
+    sf_expr *ea[NDEC_AGGS], *eb[NDEC_AGGS];
+    sf_groups *a = dec_groups(ea), *b = dec_groups(eb);
+    feed_price(a, "x", "0.10");
+    feed_price(a, "x", "0.20");
+    feed_price(a, "x", "0.10");
+    feed_price(b, "x", "0.30");
+    feed_price(b, "x", NULL);
+    /* b's partial state travels to a, as the shuffle sends it */
+    sf_buf rec = SF_BUF_INIT;
+    assert_int_equal(sf_groups_prepare_export(b), 0);
+    assert_int_equal(sf_groups_export(b, 0, &rec), 0);
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_groups_merge_record(a, rec.p, rec.n, &err), 0);
+    assert_int_equal(sf_groups_prepare_export(a), 0);
+    expect_result(a, 0, "0.70");
+    expect_result(a, 1, "0.175000"); /* 0.70 / 4, decimal(38,6) */
+    expect_result(a, 2, "3");
+    expect_result(a, 3, "0.10");
+    expect_result(a, 4, "0.30");
+    /* a truncated record is refused */
+    assert_int_equal(sf_groups_merge_record(a, rec.p, rec.n - 1, &err), SF_E_PARSE);
+    sf_buf_free(&rec);
+    sf_groups_free(a);
+    sf_groups_free(b);
+    for (int j = 0; j < NDEC_AGGS; j++) {
+        sf_expr_free(ea[j]);
+        sf_expr_free(eb[j]);
+    }
+}
+
+static void test_groups_decimal_sum_overflow_is_reported(void **state)
+{
+    (void)state;
+    sf_expr *e[NDEC_AGGS];
+    sf_groups *g = dec_groups(e);
+    for (int i = 0; i < 3; i++)
+        feed_price(g, "y", "9999999999999999.99"); /* the largest decimal(18,2) */
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    expect_result(g, 0, "29999999999999999.97"); /* 20 digits: fits decimal(38,2) */
+    sf_groups_free(g);
+    for (int j = 0; j < NDEC_AGGS; j++)
+        sf_expr_free(e[j]);
+
+    /* decimal(38,0) values: eleven of the largest pass 38 digits */
+    sf_agg_def def;
+    memset(&def, 0, sizeof def);
+    sf_error err;
+    sf_expr *sum = sf_expr_parse("sum(big)", &cols, SF_EXPR_ALLOW_AGG, &err);
+    assert_non_null(sum);
+    def.kind = SF_AGG_SUM;
+    def.arg = sf_expr_agg_arg(sum);
+    def.arg_type = SF_DECIMAL;
+    def.arg_dec = sf_expr_decimal(def.arg);
+    def.out_type = SF_DECIMAL;
+    def.out_dec = sf_expr_decimal(sum);
+    g = sf_groups_new(&def, 1);
+    sf_value row[NCOLS];
+    row_init(row);
+    row[C_BIG] = sf_decimal(sf_dec_pow10(38) - 1, 0);
+    unsigned char kb[4];
+    sf_value k = sf_null();
+    size_t kl = sf_value_encode(&k, kb);
+    for (int i = 0; i < 11; i++)
+        assert_int_equal(sf_groups_update(g, kb, kl, sf_groups_hash(kb, kl), row, NULL), 0);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    int overflow = 0;
+    sf_value v = sf_groups_result(g, 0, 0, &overflow);
+    assert_int_equal(overflow, 2);
+    assert_int_equal(v.type, SF_NULL);
+    sf_groups_free(g);
+    sf_expr_free(sum);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +620,8 @@ int main(void)
         cmocka_unit_test(test_expr_overflow_gives_null),
         cmocka_unit_test(test_expr_double_with_decimal_says_to_cast),
         cmocka_unit_test(test_expr_aggregate_types),
+        cmocka_unit_test(test_groups_merge_decimal_states_exactly),
+        cmocka_unit_test(test_groups_decimal_sum_overflow_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

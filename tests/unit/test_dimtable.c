@@ -392,6 +392,71 @@ static void test_csv_unterminated_quote_is_a_parse_error(void **state)
     assert_non_null(strstr(err.msg, "line 2"));
 }
 
+/* ---- decimal columns ---- */
+
+static sf_job_column price_columns[2] = {{"sku", SF_INT, 0, 0, {0, 0}},
+                                         {"price", SF_DECIMAL, 1, 0, {8, 2}}};
+
+static sf_job_input prices(sf_input_format format)
+{
+    sf_job_input in;
+    memset(&in, 0, sizeof in);
+    in.name = "prices";
+    in.path = format == SF_FORMAT_CSV ? "p.csv" : "p.jsonl";
+    in.format = format;
+    in.columns = price_columns;
+    in.ncolumns = 2;
+    in.key_col = 0;
+    return in;
+}
+
+static void assert_price(const sf_join_table *t, int64_t sku, int64_t scaled)
+{
+    const sf_value *r = find_int(t, sku);
+    assert_non_null(r);
+    assert_int_equal(r[1].type, SF_DECIMAL);
+    assert_int_equal(r[1].scale, 2);
+    assert_true(r[1].u.dec.lo == (uint64_t)scaled && r[1].u.dec.hi == (scaled < 0 ? -1 : 0));
+}
+
+static void test_decimal_columns_read_exactly_at_their_scale(void **state)
+{
+    (void)state;
+    sf_job_input in = prices(SF_FORMAT_JSONL);
+    sf_join_table *t = load_ok(&in, "{\"sku\": 1, \"price\": 494.79}\n"
+                                    "{\"sku\": 2, \"price\": 7}\n"
+                                    "{\"sku\": 3, \"price\": 0.125}\n"
+                                    "{\"sku\": 4, \"price\": -1e-1}\n");
+    assert_price(t, 1, 49479);
+    assert_price(t, 2, 700);
+    assert_price(t, 3, 12); /* half to even */
+    assert_price(t, 4, -10);
+    sf_join_table_free(t);
+    in = prices(SF_FORMAT_CSV);
+    t = load_ok(&in, "sku,price\n1,494.79\n2,7\n3,0.135\n");
+    assert_price(t, 1, 49479);
+    assert_price(t, 2, 700);
+    assert_price(t, 3, 14);
+    sf_join_table_free(t);
+}
+
+static void test_decimal_beyond_its_precision_is_an_error(void **state)
+{
+    (void)state;
+    sf_job_input in = prices(SF_FORMAT_JSONL);
+    const char *text = "{\"sku\": 1, \"price\": 1.5}\n{\"price\": 1234567.891, \"sku\": 2}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "p.jsonl: line 2: column price: expected decimal(8,2), got number "
+                      "1234567.891 (more than 8 digits)");
+    text = "{\"sku\": 1, \"price\": \"1.5\"}\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "p.jsonl: line 1: column 'price': expected decimal(8,2), got a string");
+    in = prices(SF_FORMAT_CSV);
+    text = "sku,price\n1,1e9\n";
+    assert_load_error(&in, text, strlen(text), SF_E_TYPE,
+                      "p.csv: line 2: column 'price': expected decimal(8,2), got \"1e9\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +479,8 @@ int main(void)
         cmocka_unit_test(test_csv_line_numbers_count_embedded_newlines),
         cmocka_unit_test(test_csv_type_mismatch_quotes_the_field),
         cmocka_unit_test(test_csv_duplicate_and_missing_key),
+        cmocka_unit_test(test_decimal_columns_read_exactly_at_their_scale),
+        cmocka_unit_test(test_decimal_beyond_its_precision_is_an_error),
         cmocka_unit_test(test_csv_without_header_is_an_error),
         cmocka_unit_test(test_csv_unterminated_quote_is_a_parse_error),
     };

@@ -105,7 +105,6 @@ static int same_value(sf_value a, sf_value b)
     case SF_DATE: return a.u.date == b.u.date;
     case SF_STRING:
         return a.u.s.n == b.u.s.n && (a.u.s.n == 0 || memcmp(a.u.s.p, b.u.s.p, a.u.s.n) == 0);
-    case SF_TIMESTAMP: return a.u.i == b.u.i;
     case SF_DECIMAL: return a.scale == b.scale && sf_decimal_get(&a) == sf_decimal_get(&b);
     }
     return 0;

@@ -82,12 +82,15 @@ static void test_daily_kpi_inputs(void **state)
     assert_int_equal(ev->key_col, -1);
     assert_int_equal(ev->ncolumns, 5);
     const char *names[] = {"user_id", "item_id", "event_type", "ts", "props.price"};
-    const sf_type types[] = {SF_INT, SF_INT, SF_STRING, SF_INT, SF_DOUBLE};
+    const sf_type types[] = {SF_INT, SF_INT, SF_STRING, SF_INT, SF_DECIMAL};
     for (size_t i = 0; i < 5; i++) {
         assert_string_equal(ev->columns[i].name, names[i]);
         assert_int_equal(ev->columns[i].type, types[i]);
         assert_int_equal(ev->columns[i].slot, (int)i);
     }
+    /* money is decimal(18,2) */
+    assert_int_equal(ev->columns[4].dec.prec, 18);
+    assert_int_equal(ev->columns[4].dec.scale, 2);
     const sf_job_input *items = &job->inputs[1];
     assert_string_equal(items->name, "items");
     assert_int_equal(items->is_fact, 0);
@@ -112,13 +115,19 @@ static void test_daily_kpi_row_slots(void **state)
     sf_job *job = load_daily_kpi(NULL);
     const char *names[] = {"user_id", "item_id", "event_type", "ts", "props.price",
                            "revenue", "category", "country", "date"};
-    const sf_type types[] = {SF_INT,    SF_INT,    SF_STRING, SF_INT, SF_DOUBLE,
-                             SF_DOUBLE, SF_STRING, SF_STRING, SF_DATE};
+    const sf_type types[] = {SF_INT,     SF_INT,    SF_STRING, SF_INT, SF_DECIMAL,
+                             SF_DECIMAL, SF_STRING, SF_STRING, SF_DATE};
     assert_int_equal(job->nslots, 9);
     for (size_t i = 0; i < 9; i++) {
         assert_string_equal(job->slot_names[i], names[i]);
         assert_int_equal(job->slot_types[i], types[i]);
     }
+    /* props.price and revenue (if(..., props.price, 0)) are decimal(18,2) */
+    for (int i = 4; i <= 5; i++) {
+        assert_int_equal(sf_job_slot_dec(job, i).prec, 18);
+        assert_int_equal(sf_job_slot_dec(job, i).scale, 2);
+    }
+    assert_int_equal(sf_job_slot_dec(job, 0).prec, 0);
     sf_job_free(job);
 }
 
@@ -132,7 +141,7 @@ static void test_daily_kpi_steps(void **state)
     assert_string_equal(s[0].field, "steps[0]");
     assert_int_equal(s[0].slot, 5);
     assert_non_null(s[0].expr);
-    assert_int_equal(sf_expr_type(s[0].expr), SF_DOUBLE);
+    assert_int_equal(sf_expr_type(s[0].expr), SF_DECIMAL);
 
     assert_int_equal(s[1].kind, SF_STEP_FILTER);
     assert_int_equal(sf_expr_type(s[1].expr), SF_BOOL);
@@ -169,7 +178,7 @@ static void test_daily_kpi_groups_and_aggregates(void **state)
     const char *names[] = {"events_total", "purchases", "revenue", "unique_users"};
     const sf_agg_kind kinds[] = {SF_AGG_COUNT, SF_AGG_COUNT_IF, SF_AGG_SUM,
                                  SF_AGG_COUNT_DISTINCT};
-    const sf_type types[] = {SF_INT, SF_INT, SF_DOUBLE, SF_INT};
+    const sf_type types[] = {SF_INT, SF_INT, SF_DECIMAL, SF_INT};
     for (size_t i = 0; i < 4; i++) {
         assert_string_equal(job->aggs[i].name, names[i]);
         assert_int_equal(job->aggs[i].kind, kinds[i]);
@@ -178,7 +187,9 @@ static void test_daily_kpi_groups_and_aggregates(void **state)
     }
     assert_null(job->aggs[0].arg);
     assert_int_equal(sf_expr_type(job->aggs[1].arg), SF_BOOL);
-    assert_int_equal(sf_expr_type(job->aggs[2].arg), SF_DOUBLE);
+    assert_int_equal(sf_expr_type(job->aggs[2].arg), SF_DECIMAL);
+    assert_int_equal(job->aggs[2].dec.prec, 38); /* sum(decimal(18,2)) */
+    assert_int_equal(job->aggs[2].dec.scale, 2);
     assert_int_equal(sf_expr_type(job->aggs[3].arg), SF_INT);
     sf_job_free(job);
 }
@@ -189,8 +200,8 @@ static void test_daily_kpi_results_and_window(void **state)
     sf_job *job = load_daily_kpi(NULL);
     const char *names[] = {"date", "country", "category", "events_total", "purchases",
                            "revenue", "unique_users", "revenue_7d"};
-    const sf_type types[] = {SF_DATE, SF_STRING, SF_STRING, SF_INT,
-                             SF_INT,  SF_DOUBLE, SF_INT,    SF_DOUBLE};
+    const sf_type types[] = {SF_DATE, SF_STRING,  SF_STRING, SF_INT,
+                             SF_INT,  SF_DECIMAL, SF_INT,    SF_DECIMAL};
     assert_int_equal(job->nresult, 8);
     for (size_t i = 0; i < 8; i++) {
         assert_string_equal(job->result_names[i], names[i]);
@@ -207,7 +218,10 @@ static void test_daily_kpi_results_and_window(void **state)
     const int part[] = {1, 2};
     assert_ints(w->partition_by, w->npartition, part, 2);
     assert_int_equal(w->order_by, 0);
-    assert_int_equal(w->type, SF_DOUBLE);
+    assert_int_equal(w->type, SF_DECIMAL);
+    assert_int_equal(w->dec.prec, 38);
+    assert_int_equal(w->dec.scale, 2);
+    assert_int_equal(sf_job_result_dec(job, 7).scale, 2);
     sf_job_free(job);
 }
 
@@ -1272,6 +1286,31 @@ static void test_outputs_errors_name_the_output(void **state)
                       "outputs, each {\"name\", \"group_by\", \"aggregates\", \"output\", ...}");
 }
 
+static void test_decimal_columns_and_join_keys(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"path\": \"e\", \"columns\": {\"uid\": "
+               "\"int64\", \"amt\": \"decimal(10,2)\"}}, \"prices\": {\"role\": \"dimension\", "
+               "\"path\": \"p.csv\", \"format\": \"csv\", \"key\": \"amt\", \"columns\": "
+               "{\"amt\": \"decimal(12,3)\", \"label\": \"string\"}}}";
+    p.steps = "[{\"join\": \"prices\", \"on\": \"amt\"}]";
+    expect_error(&p, "t.json: steps[0]: on: 'amt' is decimal(10,2) but the key of 'prices' is "
+                     "decimal(12,3) (a decimal key needs the same scale)");
+    p.steps = NULL;
+    p.aggs = "{\"total\": \"sum(amt)\", \"avg\": \"mean(amt)\"}";
+    p.windows = "{\"roll\": {\"function\": \"mean\", \"column\": \"total\", "
+                "\"preceding\": 1, \"order_by\": \"uid\"}}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_int_equal(job->aggs[0].type, SF_DECIMAL);
+    assert_int_equal(sf_job_result_dec(job, 1).prec, 38); /* sum: decimal(38,2) */
+    assert_int_equal(sf_job_result_dec(job, 1).scale, 2);
+    assert_int_equal(sf_job_result_dec(job, 2).scale, 6); /* mean: decimal(38,6) */
+    assert_int_equal(sf_job_result_dec(job, 3).scale, 2); /* mean of a decimal(38,2) */
+    assert_int_equal(sf_job_result_dec(job, 0).prec, 0);  /* uid */
+    sf_job_free(job);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1346,6 +1385,7 @@ int main(void)
         cmocka_unit_test(test_input_without_flatten_settings_is_projected),
         cmocka_unit_test(test_bad_flatten_settings_name_the_field),
         cmocka_unit_test(test_explode_on_a_dimension_input_is_refused),
+        cmocka_unit_test(test_decimal_columns_and_join_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
