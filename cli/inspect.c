@@ -659,6 +659,9 @@ static void print_counts(const char *dir)
            c.mode[0] ? ")" : "");
     for (size_t i = 0; i < c.nreasons; i++)
         printf("  %-28s %12llu\n", c.reason[i], (unsigned long long)c.reason_count[i]);
+    if (c.has_duplicates)
+        printf("duplicates: %llu dropped by the dedupe step\n",
+               (unsigned long long)c.duplicates_dropped);
     if (c.bad_records) {
         char *bad = sf_dataset_join(dir, "/", "_bad_records/");
         struct stat st;

@@ -254,7 +254,8 @@ static int slide_value(slide *s, size_t lo, size_t hi, sf_value *out)
     return 0;
 }
 
-/* The range frame's order value: a date's day number. */
+/* The range frame's order value: a date's day number; an integer-valued
+ * order type (range in its unit) reads u.i. */
 static int order_null(const sf_rows *rows, const sf_job_window *w, size_t i)
 {
     return sf_rows_at(rows, i)[w->order_by].type == SF_NULL;
@@ -262,7 +263,8 @@ static int order_null(const sf_rows *rows, const sf_job_window *w, size_t i)
 
 static int64_t order_at(const sf_rows *rows, const sf_job_window *w, size_t i)
 {
-    return sf_rows_at(rows, i)[w->order_by].u.date;
+    const sf_value *v = &sf_rows_at(rows, i)[w->order_by];
+    return v->type == SF_DATE ? (int64_t)v->u.date : v->u.i;
 }
 
 /* Evaluates rows [start, end), one partition. */

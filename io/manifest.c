@@ -198,6 +198,9 @@ int sf_manifest_read_counts(const char *dir, sf_manifest_counts *c)
         c->lines_read = json_u64(json_object_get(counts, "lines_read"));
         c->rows_rejected = json_u64(json_object_get(counts, "rows_rejected"));
         c->output_rows = json_u64(json_object_get(counts, "output_rows"));
+        json_t *dup = json_object_get(counts, "duplicates_dropped");
+        c->has_duplicates = dup != NULL;
+        c->duplicates_dropped = json_u64(dup);
         c->bad_records = json_u64(json_object_get(m, "bad_records"));
         const char *mode = json_string_value(json_object_get(m, "mode"));
         snprintf(c->mode, sizeof c->mode, "%s", mode ? mode : "");

@@ -86,7 +86,8 @@ void sf_manifest_columns_free(sf_manifest_columns *c);
 
 /* What a manifest says about the lines read: counts.lines_read,
  * counts.rows_rejected, counts.output_rows, counts.rejected_by_reason and
- * the top-level bad_records and mode (run and flatten write all of them).
+ * the top-level bad_records and mode (run and flatten write all of them),
+ * and counts.duplicates_dropped where a job had a dedupe step.
  * A field the manifest lacks reads 0 / "". At most SF_MANIFEST_REASONS
  * reasons are kept (there are fewer reject reasons than that). */
 #define SF_MANIFEST_REASONS 16
@@ -99,6 +100,8 @@ typedef struct sf_manifest_counts {
     size_t nreasons;
     char reason[SF_MANIFEST_REASONS][48];
     uint64_t reason_count[SF_MANIFEST_REASONS];
+    int has_duplicates;          /* the job had a dedupe step ... */
+    uint64_t duplicates_dropped; /* ... which dropped this many lines' rows */
 } sf_manifest_counts;
 
 /* Reads the counts from DIR/_MANIFEST.json into *c. Returns 1 when the

@@ -12,7 +12,9 @@
  *   have the same number of fields with the same bytes (the quoted flag
  *   aside, since the writer quotes only what needs it); the writer's byte
  *   count must be the file size; and writing the re-read records again
- *   must give the same file, byte for byte (the writer is canonical).
+ *   must give the same file, byte for byte (the writer is canonical);
+ * - a line alone as a CSV fact line (sf_csv_reader_one_line) is read
+ *   otherwise than the buffer reader reads that line.
  */
 /* SF_FUZZ_SOURCES: io/csv.c */
 #include <stdint.h>
@@ -171,6 +173,53 @@ static void same_tables(const table *a, const table *b)
     }
 }
 
+/* Every non-empty line of buf alone (as a CSV fact line: no '\n', one
+ * trailing '\r' dropped) through sf_csv_reader_one_line must agree with the
+ * buffer reader on that line: the same one record, or an error both ways,
+ * with a message. */
+static void check_lines(const char *buf, size_t size)
+{
+    sf_csv_reader *one = sf_csv_reader_new("", 0, "line");
+    if (!one)
+        abort();
+    for (size_t s = 0; s < size;) {
+        const char *nl = memchr(buf + s, '\n', size - s);
+        size_t e = nl ? (size_t)(nl - buf) : size, len = e - s;
+        if (len && buf[s + len - 1] == '\r')
+            len--;
+        if (len) {
+            const sf_csv_field *f, *g;
+            size_t nf, ng;
+            char msg[240] = "";
+            sf_error err;
+            sf_error_clear(&err);
+            int rc = sf_csv_reader_one_line(one, buf + s, len, &f, &nf, msg, sizeof msg);
+            sf_csv_reader *whole = sf_csv_reader_new(buf + s, len, "whole");
+            if (!whole)
+                abort();
+            int rw = sf_csv_reader_next(whole, &g, &ng, &err);
+            if ((rc == 1) != (rw == 1))
+                die("one line and the buffer reader disagree on whether it is a record", msg);
+            if (rc != 1 && (rc != SF_E_PARSE || !msg[0]))
+                die("a bad line gives no SF_E_PARSE with a message", msg);
+            if (rc == 1) {
+                if (nf != ng)
+                    die("one line gives another field count than the buffer reader", NULL);
+                for (size_t k = 0; k < nf; k++) {
+                    if (f[k].n != g[k].n || f[k].quoted != g[k].quoted ||
+                        memcmp(f[k].p, g[k].p, f[k].n) != 0)
+                        die("one line gives another field than the buffer reader", NULL);
+                }
+                if (sf_csv_reader_next(whole, &g, &ng, &err) != 0)
+                    die("a line read as one record holds another", NULL);
+            }
+            sf_csv_reader_free(whole);
+        }
+        s = e + 1;
+    }
+    sf_csv_reader_free(one);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* An exact-size copy, so reading past the buffer is caught. */
@@ -181,6 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     table first = {0}, second = {0};
     read_all(buf, size, &first, "fuzz.csv");
+    check_lines(buf, size);
 
     size_t n1, n2;
     char *out1 = write_all(&first, &n1);

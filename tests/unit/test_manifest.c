@@ -197,6 +197,11 @@ static void test_read_counts_gives_rows_rejects_by_reason_and_bad_records(void *
     assert_int_equal(c.reason_count[0], 3);
     assert_string_equal(c.reason[1], "type");
     assert_int_equal(c.reason_count[1], 2);
+    assert_false(c.has_duplicates);
+    write_manifest(dir, "{\"counts\": {\"lines_read\": 9, \"duplicates_dropped\": 4}}");
+    assert_int_equal(sf_manifest_read_counts(dir, &c), 1);
+    assert_true(c.has_duplicates);
+    assert_int_equal(c.duplicates_dropped, 4);
     /* Missing fields read as zero; no counts object is no answer. */
     write_manifest(dir, "{\"counts\": {\"lines_read\": 7}}");
     assert_int_equal(sf_manifest_read_counts(dir, &c), 1);

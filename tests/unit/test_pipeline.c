@@ -789,6 +789,56 @@ static void test_csv_cells_that_do_not_convert_reject_the_line(void **state)
     assert_int_equal(smp[1].offset, 5);
 }
 
+
+static void test_dedupe_of_exploded_rows_counts_lines_by_their_first_row(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ord\": {\"role\": \"fact\", \"path\": \"o\", \"explode\": [\"items\"],"
+        " \"columns\": {\"oid\": \"int64\", \"items.sku\": \"string\", \"items.qty\": \"int64\"}}},"
+        " \"steps\": [{\"dedupe\": [\"items.sku\"]}],"
+        " \"group_by\": [\"items.sku\"], \"aggregates\": {\"n\": \"count()\","
+        " \"first_oid\": \"min(oid)\", \"qty\": \"sum(items.qty)\"},"
+        " \"output\": {\"path\": \"out\"}}";
+    sf_error err;
+    sf_error_clear(&err);
+    sf_job *job = NULL;
+    assert_int_equal(sf_job_load(spec, strlen(spec), "e.json", NULL, &job, &err), 0);
+    sf_pipeline *p = sf_pipeline_new(job, NULL, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    const char *lines[] = {
+        "{\"oid\": 1, \"items\": [{\"sku\": \"a\", \"qty\": 1}, {\"sku\": \"a\", \"qty\": 2}]}",
+        "{\"oid\": 2, \"items\": [{\"sku\": \"b\", \"qty\": 3}, {\"sku\": \"a\", \"qty\": 4}]}",
+        "{\"oid\": 3, \"items\": [{\"sku\": \"b\", \"qty\": 5}]}",
+    };
+    uint64_t off = 0;
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(sf_pipeline_push(p, lines[i], strlen(lines[i]), 0, off), 0);
+        off += strlen(lines[i]) + 1;
+    }
+    assert_int_equal(sf_pipeline_finish_dedupe(p), 0);
+    const sf_counts *c = sf_pipeline_counts(p);
+    /* line 1: first row kept (a), second a duplicate; line 2: b kept, a
+     * dropped; line 3: b dropped, its only row. */
+    assert_int_equal(c->lines_read, 3);
+    assert_int_equal(c->rows_aggregated, 2);
+    assert_int_equal(c->rows_deduped, 1);
+    assert_int_equal(c->rows_exploded, 2);
+    assert_int_equal(c->exploded_deduped, 2);
+    assert_int_equal(c->exploded_aggregated, 0);
+    sf_groups *g = sf_pipeline_groups(p);
+    assert_int_equal(sf_groups_count(g), 2);
+    for (size_t i = 0; i < 2; i++) {
+        int overflow = 0;
+        sf_value oid = sf_groups_result(g, i, 1, &overflow);
+        sf_value qty = sf_groups_result(g, i, 2, &overflow);
+        assert_int_equal(oid.u.i, i == 0 ? 1 : 2); /* a first, from order 1 */
+        assert_int_equal(qty.u.i, i == 0 ? 1 : 3);
+    }
+    sf_pipeline_free(p);
+    sf_job_free(job);
+}
+
 static void test_split_pipeline_counts_shipped_exploded_rows_alike(void **state)
 {
     fixture *f = *state;
@@ -902,6 +952,7 @@ int main(void)
         D(test_dedupe_keeps_the_first_in_input_order_whatever_the_arrival),
         D(test_csv_cells_convert_to_the_column_types),
         D(test_csv_cells_that_do_not_convert_reject_the_line),
+        cmocka_unit_test(test_dedupe_of_exploded_rows_counts_lines_by_their_first_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
