@@ -225,8 +225,9 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     if (R->job->output.limit >= 0)
         fprintf(stderr, "  limit %lld dropped %llu row%s\n", (long long)R->job->output.limit,
                 (unsigned long long)R->limit_dropped, R->limit_dropped == 1 ? "" : "s");
-    fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->life.stage.out, nfiles,
-            nfiles == 1 ? "" : "s", (unsigned long long)rows);
+    fprintf(stderr, "  output: %s (%zu file%s, %llu rows%s)\n", R->life.stage.out, nfiles,
+            nfiles == 1 ? "" : "s", (unsigned long long)rows,
+            R->pending ? "; committed once every output is written" : "");
     sf_life_say_merged(&R->life);
 }
 

@@ -233,6 +233,44 @@ def check_outputs(a, base, mpi):
     if rc == 0 or left != [names[1]] or "nothing was committed" not in err:
         raise Failure("multi with a taken output: exit %d, left %r, stderr %r" % (rc, left, err))
     log("ok: an output that cannot be staged commits no output")
+    if a.np == 2:
+        check_disk_full(a, base, mpi, spec)
+
+
+def check_disk_full(a, base, mpi, spec):
+    """The last output's disk fills up while it is written: the first
+    output, already written to its staging, is not committed either."""
+    small = os.path.join(base, "tmpfs")
+    os.makedirs(small)
+    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small],
+                           capture_output=True)
+    if probe.returncode != 0:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)"
+            % probe.stderr.decode(errors="replace").strip())
+        return
+    try:
+        with open(os.path.join(small, "filler"), "wb") as f:
+            f.write(b"\0" * 60000)
+        spec = json.loads(json.dumps(spec))
+        earlier = []
+        for k, o in enumerate(spec["outputs"][:-1]):
+            earlier.append(os.path.join(base, "out", "full_%d" % k))
+            o["output"]["path"] = earlier[-1]
+        spec["outputs"][-1]["output"]["path"] = os.path.join(small, "last")
+        spec["outputs"][-1]["group_by"] = ["country", "user"]  # a ~5 KB file
+        job = os.path.join(base, "jobs", "full.json")
+        with open(job, "w", encoding="utf-8") as f:
+            json.dump(spec, f)
+        rc, _, err = run(mpi + ["run", job], expect_ok=False)
+        if rc == 0 or "No space left on device" not in err or "Segmentation" in err:
+            raise Failure("disk full on the last output: exit %d, stderr %r" % (rc, err))
+        left = [d for d in earlier if os.path.exists(d)]
+        if left or sorted(os.listdir(small)) != ["filler"]:
+            raise Failure("disk full on the last output left %r and %r"
+                          % (left, os.listdir(small)))
+        log("ok: a disk full on the last output commits no output")
+    finally:
+        subprocess.run(["umount", small], capture_output=True)
 
 
 def check_validate(a, base, elsewhere):
