@@ -193,7 +193,8 @@ def main(argv):
                                         "num": [], "ms": [], "ts": [], "lag": [], "tags": set(),
                                         "months": set(), "floor": [], "hours": [], "qtr": [],
                                         "wk": [], "label": [], "early": 0, "ab": 0,
-                                        "ymd": [], "ceil": [], "mon": [], "tsp": []})
+                                        "ymd": [], "ceil": [], "mon": [], "tsp": [],
+                                        "msh": set()})
             g["n"] += 1
             g["ab"] += sku.startswith("AB")
             if day is not None:
@@ -213,6 +214,7 @@ def main(argv):
                 g["num"].append(num)
             if ms_ts is not None:
                 g["ms"].append(ms_ts)
+                g["msh"].add(ms_ts - ms_ts % (3600 * 10**6))
             if ts is not None:
                 g["ts"].append(ts)
                 g["months"].add(month)
@@ -233,7 +235,7 @@ def main(argv):
 
     cols = ["hour_ts", "prefix", "n", "amount", "weekend_rows", "codes", "num_max", "first_ms",
             "last_ts", "lag_sum", "tags", "months", "floor_sum", "hours", "qtr", "wk", "label",
-            "early", "ab_codes", "ymd", "ceil_sum", "mon", "ts_parts"]
+            "early", "ab_codes", "ymd", "ceil_sum", "mon", "ts_parts", "ms_distinct"]
     parts = {}
     for (day_of_ts, hour_ts, prefix), g in groups.items():
         row = [("ts", hour_ts) if hour_ts is not None else None, prefix, g["n"],
@@ -250,7 +252,7 @@ def main(argv):
                g["early"], g["ab"], max(g["ymd"]) if g["ymd"] else None,
                math.fsum(g["ceil"]) if g["ceil"] else None,
                ("date", min(g["mon"])) if g["mon"] else None,
-               max(g["tsp"]) if g["tsp"] else None]
+               max(g["tsp"]) if g["tsp"] else None, len(g["msh"])]
         sort_key = (hour_ts is not None, hour_ts or 0, prefix.encode("utf-8"))
         parts.setdefault(day_of_ts, []).append((sort_key, row))
     for day_of_ts, rows in parts.items():

@@ -216,6 +216,35 @@ static void test_sort_by_key_columns_then_the_rest(void **state)
     sf_rows_free(&r);
 }
 
+/* Timestamps sort by their int64 microseconds through the key prefix:
+ * negative before positive, the extremes at the ends, NULL first. */
+static void test_sort_orders_timestamps_including_extremes(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    const int64_t in[] = {INT64_MAX, -5, 0, 3, INT64_MIN, -5, 1};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        sf_value v[2] = {in[i] == 0 ? sf_null() : sf_timestamp(in[i]), sf_int((int64_t)i)};
+        set_row(&r, v);
+    }
+    const int keys[] = {0};
+    assert_int_equal(sf_rows_sort(&r, keys, 1), 0);
+    const int64_t want_ts[] = {0, INT64_MIN, -5, -5, 1, 3, INT64_MAX};
+    const int64_t want_i[] = {2, 4, 1, 5, 6, 3, 0};
+    for (size_t i = 0; i < 7; i++) {
+        const sf_value *row = sf_rows_at(&r, i);
+        if (want_ts[i] == 0) {
+            assert_int_equal(row[0].type, SF_NULL);
+        } else {
+            assert_int_equal(row[0].type, SF_TIMESTAMP);
+            assert_true(row[0].u.i == want_ts[i]);
+        }
+        assert_int_equal(row[1].u.i, want_i[i]);
+    }
+    sf_rows_free(&r);
+}
+
 static void test_sort_puts_nulls_first_in_key_columns(void **state)
 {
     (void)state;
@@ -468,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_record_with_trailing_bytes_is_rejected),
         cmocka_unit_test(test_truncated_record_is_rejected_at_every_cut),
         cmocka_unit_test(test_sort_by_key_columns_then_the_rest),
+        cmocka_unit_test(test_sort_orders_timestamps_including_extremes),
         cmocka_unit_test(test_sort_puts_nulls_first_in_key_columns),
         cmocka_unit_test(test_same_rows_in_two_orders_sort_identically),
         cmocka_unit_test(test_rows_differing_only_in_zero_sign_sort_identically),
