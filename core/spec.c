@@ -799,16 +799,29 @@ static int load_window_range(loader *L, json_t *val, const char *field, sf_job_w
     const char *unit = p;
     while (*unit == ' ')
         unit++;
-    if (digits == 0 || unit == p || n > 100000 ||
-        (strcmp(unit, "days") != 0 && strcmp(unit, "day") != 0))
-        return fail(L, f, "must be \"N days\" with N from 0 to 100000 (the frame is the rows "
-                    "whose order value is within N days before the current one), got '%s'",
-                    text, NULL);
-    if (job->result_types[w->order_by] != SF_DATE)
-        return fail(L, f, "a range in days needs a date order_by column; '%s' is %s",
-                    job->result_names[w->order_by],
-                    sf_type_name(job->result_types[w->order_by]));
-    w->range = n;
+    /* Units and their length in the order column's unit: days for a date,
+     * microseconds for a timestamp. */
+    static const struct { const char *name; int64_t us; } units[] = {
+        {"days", 86400000000LL}, {"day", 86400000000LL}, {"hours", 3600000000LL},
+        {"hour", 3600000000LL},  {"minutes", 60000000LL}, {"minute", 60000000LL},
+        {"seconds", 1000000LL},  {"second", 1000000LL}};
+    int64_t unit_us = 0;
+    for (size_t k = 0; k < sizeof units / sizeof units[0] && unit != p; k++) {
+        if (strcmp(unit, units[k].name) == 0)
+            unit_us = units[k].us;
+    }
+    if (digits == 0 || unit_us == 0 || n > 100000)
+        return fail(L, f, "must be \"N days\" (or N hours, minutes, seconds over a timestamp) "
+                    "with N from 0 to 100000 (the frame is the rows whose order value is within "
+                    "that span before the current one), got '%s'", text, NULL);
+    sf_type ot = job->result_types[w->order_by];
+    if (ot == SF_DATE && unit_us % 86400000000LL != 0)
+        return fail(L, f, "a date order_by column '%s' takes a range in days, got '%s'",
+                    job->result_names[w->order_by], text);
+    if (ot != SF_DATE && ot != SF_TIMESTAMP)
+        return fail(L, f, "a range needs a date or timestamp order_by column; '%s' is %s",
+                    job->result_names[w->order_by], sf_type_name(ot));
+    w->range = ot == SF_DATE ? n * (unit_us / 86400000000LL) : n * unit_us;
     return 0;
 }
 

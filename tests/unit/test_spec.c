@@ -701,16 +701,44 @@ static void test_window_range_text_and_order_type(void **state)
         char win[256], msg[512];
         snprintf(win, sizeof win, "{\"w\": {\"function\": \"sum\", \"column\": \"n\", "
                  "\"range\": \"%s\", \"order_by\": \"day\"}}", bad[i]);
-        snprintf(msg, sizeof msg, "t.json: windows.w.range: must be \"N days\" with N from 0 to "
-                 "100000 (the frame is the rows whose order value is within N days before the "
-                 "current one), got '%s'", bad[i]);
+        snprintf(msg, sizeof msg, "t.json: windows.w.range: must be \"N days\" (or N hours, "
+                 "minutes, seconds over a timestamp) with N from 0 to 100000 (the frame is the "
+                 "rows whose order value is within that span before the current one), got '%s'",
+                 bad[i]);
         p.windows = win;
         expect_error(&p, msg);
     }
     p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"range\": \"6 days\", "
                 "\"order_by\": \"uid\"}}";
-    expect_error(&p, "t.json: windows.w.range: a range in days needs a date order_by column; "
-                     "'uid' is int64");
+    expect_error(&p, "t.json: windows.w.range: a range needs a date or timestamp order_by "
+                     "column; 'uid' is int64");
+    p.windows = "{\"w\": {\"function\": \"sum\", \"column\": \"n\", \"range\": \"6 hours\", "
+                "\"order_by\": \"day\"}}";
+    expect_error(&p, "t.json: windows.w.range: a date order_by column 'day' takes a range in "
+                 "days, got '6 hours'");
+}
+
+/* Over a timestamp order column a range is kept in microseconds. */
+static void test_window_range_over_a_timestamp(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": "
+               "{\"uid\": \"int64\", \"at\": \"timestamp\"}}}";
+    p.group_by = "[\"uid\", \"at\"]";
+    const char *ranges[] = {"6 hours", "90 minutes", "2 days", "1 second"};
+    const int64_t us[] = {6 * 3600000000LL, 90 * 60000000LL, 2 * 86400000000LL, 1000000LL};
+    for (size_t i = 0; i < 4; i++) {
+        char win[256];
+        snprintf(win, sizeof win, "{\"w\": {\"function\": \"sum\", \"column\": \"n\", "
+                 "\"range\": \"%s\", \"partition_by\": [\"uid\"], \"order_by\": \"at\"}}",
+                 ranges[i]);
+        p.windows = win;
+        sf_job *job = load_parts(&p, NULL);
+        assert_int_equal(job->nwindows, 1);
+        assert_true(job->windows[0].range == us[i]);
+        sf_job_free(job);
+    }
 }
 
 
@@ -1369,6 +1397,7 @@ int main(void)
         cmocka_unit_test(test_window_with_a_range_in_days),
         cmocka_unit_test(test_window_with_range_and_preceding),
         cmocka_unit_test(test_window_range_text_and_order_type),
+        cmocka_unit_test(test_window_range_over_a_timestamp),
         cmocka_unit_test(test_dedupe_step_is_compiled),
         cmocka_unit_test(test_dedupe_step_errors),
         cmocka_unit_test(test_csv_fact_input),
