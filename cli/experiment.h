@@ -13,4 +13,9 @@
  * code: 0, 1 (a run failed or outputs disagree), 2 (usage). */
 int sf_experiment_main(int argc, char **argv, int rank);
 
+/* Checks the arguments of sf_experiment_main() without MPI (before
+ * MPI_Init): 0, 1 (out of memory), or 2 after a usage error, printed unless
+ * sf_cli_set_quiet(1). */
+int sf_experiment_check_args(int argc, char **argv);
+
 #endif

@@ -296,10 +296,15 @@ static void gather_counts(fl *F, int samples)
 
 int sf_fl_scan(fl *F, sf_scan_sink *sink)
 {
-    int progress = F->o->run.progress >= 0 ? F->o->run.progress : isatty(STDERR_FILENO);
+    /* Both passes read every byte, so each is named on the progress line. */
+    const char *label = F->schema_only ? "schema: scan"
+                        : F->pass == 1 ? "flatten: pass 1/2 schema"
+                                       : "flatten: pass 2/2 write";
+    sf_progress prog;
+    sf_progress_init(&prog, sf_progress_pick(F->o->run.progress, F->rank), label);
     sf_scan_stats st = {0, 0};
     return sf_scan_run(F->comm, (const char *const *)F->paths, F->chunks, F->nchunks,
-                       &F->o->run.scan, progress, sink, NULL, &st, &F->err);
+                       &F->o->run.scan, &prog, sink, NULL, &st, &F->err);
 }
 
 /* After the schema pass of a flatten: never a silent empty success (every
@@ -727,6 +732,20 @@ static int main_common(int argc, char **argv, int rank, int schema)
         sf_life_end(&F->life, rc != 0, "flatten");
     }
     free(F);
+    free(o);
+    return rc;
+}
+
+int sf_flatten_check_args(int argc, char **argv, int schema)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 0;
+    }
+    fl_opts *o = calloc(1, sizeof *o);
+    if (!o)
+        return 1;
+    int rc = sf_fl_parse_opts(argc, argv, schema ? sf_schema_usage : sf_flatten_usage, schema, o);
     free(o);
     return rc;
 }

@@ -22,4 +22,9 @@ extern const char *const sf_schema_usage;
 int sf_flatten_main(int argc, char **argv, int rank);
 int sf_schema_main(int argc, char **argv, int rank);
 
+/* Checks the arguments of flatten (schema 0) or schema (1) without MPI
+ * (before MPI_Init): 0, 1 (out of memory) or 2 after a usage error, printed
+ * unless sf_cli_set_quiet(1). */
+int sf_flatten_check_args(int argc, char **argv, int schema);
+
 #endif

@@ -9,4 +9,8 @@
  * error, 2 usage error); rank 0 prints messages. */
 int sf_gen_main(int argc, char **argv, MPI_Comm comm);
 
+/* Checks the arguments of sf_gen_main() without MPI (before MPI_Init):
+ * 0, or 2 after a usage error, printed unless sf_cli_set_quiet(1). */
+int sf_gen_check_args(int argc, char **argv);
+
 #endif

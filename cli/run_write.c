@@ -213,11 +213,11 @@ int sf_run_write_output(sf_run *R)
     int part = 0, rc = 0;
     switch (R->o->write_mode) {
     case SF_WRITE_REPARTITION:
-        rc = sf_run_route_rows(R, o->partition_by, o->npartition, -1);
+        rc = sf_run_route_rows(R, o->partition_by, o->npartition, -1, "run: write shuffle");
         break;
     case SF_WRITE_COALESCE: {
         int writer = sf_coalesce_writer(R->rank, R->nranks, R->o->coalesce, &part);
-        rc = sf_run_route_rows(R, NULL, 0, writer);
+        rc = sf_run_route_rows(R, NULL, 0, writer, "run: write shuffle");
         break;
     }
     case SF_WRITE_LOCAL:
