@@ -353,6 +353,11 @@ int sf_experiment_check_args(int argc, char **argv)
 {
     exp_args *a = malloc(sizeof *a);
     int rc = a ? exp_parse(argc, argv, a) : 1;
+    if (!rc && a->help) {
+        if (!sf_cli_is_quiet())
+            fputs(usage, stdout);
+        rc = -1;
+    }
     if (a)
         exp_args_free(a);
     free(a);

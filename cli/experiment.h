@@ -14,8 +14,9 @@
 int sf_experiment_main(int argc, char **argv, int rank);
 
 /* Checks the arguments of sf_experiment_main() without MPI (before
- * MPI_Init): 0, 1 (out of memory), or 2 after a usage error, printed unless
- * sf_cli_set_quiet(1). */
+ * MPI_Init): 0, 1 (out of memory), 2 after a usage error, or -1 when the
+ * help was asked for (printed like the error unless sf_cli_set_quiet(1);
+ * exit 0). */
 int sf_experiment_check_args(int argc, char **argv);
 
 #endif

@@ -681,13 +681,19 @@ static int run(fl *F)
         }
         if (F->o->ddl && F->ncols == 0)
             return 2;
+        int rc = 0;
         if (F->rank == 0) {
-            print_schema(F);
+            if (F->o->jobspec)
+                rc = sf_fl_print_jobspec(F);
+            else
+                print_schema(F);
             if (F->nexplode_missing)
                 fprintf(stderr, "shardflow: schema:\n");
             print_warnings(F);
         }
-        return 0;
+        /* Every rank exits with rank 0's verdict on the draft. */
+        MPI_Bcast(&rc, 1, MPI_INT, 0, F->comm);
+        return rc;
     }
     t = MPI_Wtime();
     if (sf_fl_write_pass(F) != 0)
@@ -739,8 +745,11 @@ static int main_common(int argc, char **argv, int rank, int schema)
 int sf_flatten_check_args(int argc, char **argv, int schema)
 {
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 0;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            if (!sf_cli_is_quiet())
+                fputs(schema ? sf_schema_usage : sf_flatten_usage, stdout);
+            return -1;
+        }
     }
     fl_opts *o = calloc(1, sizeof *o);
     if (!o)

@@ -357,8 +357,8 @@ static int gen_args(int argc, char **argv, gen_opts *o, int print_help)
 int sf_gen_check_args(int argc, char **argv)
 {
     gen_opts o;
-    int rc = gen_args(argc, argv, &o, 0);
-    return rc == 3 ? 0 : rc;
+    int rc = gen_args(argc, argv, &o, !sf_cli_is_quiet());
+    return rc == 3 ? -1 : rc;
 }
 
 int sf_gen_main(int argc, char **argv, MPI_Comm comm)

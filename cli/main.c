@@ -32,7 +32,8 @@ static const char *const main_usage =
     "  validate JOB.json   check a job spec without reading data\n"
     "  experiment JOB.json run every strategy and write mode, compare, report\n"
     "  flatten INPUT...    nested JSON Lines to a flat CSV/HDF5 table (docs/flatten.md)\n"
-    "  schema INPUT...     the flat schema flatten infers, as a table or SQL DDL\n"
+    "  schema INPUT...     the flat schema flatten infers: a table, SQL DDL or a\n"
+    "                      draft job spec\n"
     "  gen kpi|orders      generate the daily KPI or the nested orders dataset\n"
     "  inspect PATH        partitions, files, columns and row counts of an output\n"
     "  cat PATH            print an output (CSV, HDF5 or Parquet) as CSV\n"
@@ -147,8 +148,9 @@ static int launcher_rank(void)
     return 0;
 }
 
-/* Checks a command's arguments with check (0, or an exit code after
- * printing a usage error on the launcher's rank 0 only), then runs
+/* Checks a command's arguments with check (0; an exit code after printing
+ * a usage error on the launcher's rank 0 only; -1 after printing the help
+ * there: exit 0), then runs
  * fn(sub_argc, sub_argv, rank) between MPI_Init and MPI_Finalize. Usage
  * errors end the process before MPI_Init: no MPI runtime starts for a
  * typo, and nothing but the error is printed (mpirun adds lines of its own
@@ -160,7 +162,7 @@ static int with_mpi(int argc, char **argv, int (*check)(int, char **),
     int crc = check(sub_argc, sub_argv);
     sf_cli_set_quiet(0);
     if (crc)
-        return crc;
+        return crc < 0 ? 0 : crc;
     /* HDF5 starts before MPI and never shuts down on its own: initialized
      * under MPI, it would close leftover files in MPI_Finalize, and HDF5
      * 1.10 crashes there on a file whose close failed (disk full). Every
