@@ -179,8 +179,15 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
         names[i] = labels[i];
     }
     int fastest = sf_verdict_fastest(wall_r, ncombo);
-    char verdict[1024];
-    sf_verdict_line(verdict, sizeof verdict, names, wall_r, mb_med, scan_share, ncombo);
+    char verdict[1536];
+    /* Every combination ran on the same data: the first run's counts and
+     * the key skew of the combination that hashes rows by group key. */
+    sf_shape shape = {(double)c[0].runs[0].rows_in, (double)c[0].runs[0].output_rows, 0};
+    for (int i = 0; i < ncombo; i++) {
+        double skew = median(c[i].runs, repeat, offsetof(sf_run_result, rows_skew));
+        shape.skew = skew > shape.skew ? skew : shape.skew;
+    }
+    sf_verdict_line(verdict, sizeof verdict, names, wall_r, mb_med, scan_share, ncombo, &shape);
     double base = wall_r[0].median;
     fprintf(stderr, "shardflow: experiment: %s\n", verdict);
     int have_gnuplot = system("gnuplot --version > /dev/null 2>&1") == 0;
