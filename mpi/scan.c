@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "io/decompress.h"
 #include "io/range_reader.h"
 #include "mpi/collective.h"
