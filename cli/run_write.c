@@ -60,8 +60,12 @@ static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64
                               &R->csvopt};
     sf_table_writer *w = NULL;
     int rc = sf_table_writer_open(&w, f, path, &schema, &R->err);
-    for (size_t i = lo; i < hi && !rc; i++)
+    for (size_t i = lo; i < hi && !rc; i++) {
         rc = sf_table_writer_append(w, sf_rows_at(&R->rows, i), o->columns);
+        /* Rows are written in table order: i rows of this rank are done. */
+        if ((i & 0xffff) == 0)
+            sf_progress_update(&R->prog, i);
+    }
     if (rc) {
         if (rc != SF_E_IO && rc != SF_E_NOMEM && rc != SF_E_TYPE && rc != SF_E_LIMIT)
             rc = SF_E_IO;
@@ -242,6 +246,10 @@ int sf_run_write_output(sf_run *R)
     free(keys);
     if (strcmp(o->layout, "single") == 0)
         return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : write_single(R);
+    /* Rank 0 shows its own rows: every rank writes its share at once. */
+    sf_progress_init(&R->prog, R->progress, "run: write, rank 0");
+    sf_progress_count_rows(&R->prog);
+    sf_progress_start(&R->prog, R->rows.n);
     size_t lo = 0;
     for (size_t i = 1; i <= R->rows.n && !rc; i++) {
         if (i == R->rows.n || !same_values(sf_rows_at(&R->rows, lo), sf_rows_at(&R->rows, i),
@@ -256,6 +264,7 @@ int sf_run_write_output(sf_run *R)
     MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, R->comm);
     if (!rc && o->npartition == 0 && all == 0 && R->rank == 0)
         rc = write_partition(R, 0, 0, 0);
+    sf_progress_end(&R->prog, R->rows.n);
     return rc;
 }
 

@@ -67,8 +67,11 @@ void sf_progress_init(sf_progress *p, sf_progress_mode mode, const char *label)
 {
     memset(p, 0, sizeof *p);
     p->mode = mode;
+    p->unit = "MB";
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
 }
+
+void sf_progress_count_rows(sf_progress *p) { p->unit = "rows"; }
 
 void sf_progress_start(sf_progress *p, uint64_t total)
 {
@@ -94,26 +97,51 @@ static void put_eta(char *buf, size_t cap, double s)
         snprintf(buf, cap, "ETA %.1f h", s / 3600);
 }
 
-size_t sf_progress_format(char *buf, size_t cap, const char *label, uint64_t done,
-                          uint64_t total, double elapsed, int final)
+size_t sf_progress_format(char *buf, size_t cap, const char *label, const char *unit,
+                          uint64_t done, uint64_t total, double elapsed, int final)
 {
     if (cap == 0)
         return 0;
+    const char *u = unit ? unit : "MB";
+    if (strcmp(u, "rows") == 0) {
+        /* Rows are counted one by one, not in millions. */
+        if (total && done > total)
+            done = total;
+        double rate = elapsed > 0 ? (double)done / elapsed : 0;
+        char eta[32] = "";
+        if (!final && total && rate > 0)
+            put_eta(eta, sizeof eta, (double)(total - done) / rate);
+        int n;
+        if (final)
+            n = snprintf(buf, cap, "%s: %llu rows in %.1f s (%.0f rows/s)", label,
+                         (unsigned long long)done, elapsed, rate);
+        else if (total)
+            n = snprintf(buf, cap, "%s: %llu / %llu rows (%.0f%%)  %.0f rows/s%s%s", label,
+                         (unsigned long long)done, (unsigned long long)total,
+                         100.0 * (double)done / (double)total, rate, eta[0] ? "  " : "", eta);
+        else
+            n = snprintf(buf, cap, "%s: %llu rows  %.0f rows/s", label, (unsigned long long)done,
+                         rate);
+        if (n < 0)
+            n = 0;
+        return (size_t)n < cap ? (size_t)n : cap - 1;
+    }
     if (total && done > total)
         done = total;
     double mb = (double)done / 1e6, rate = elapsed > 0 ? mb / elapsed : 0;
     int n;
     if (final) {
-        n = snprintf(buf, cap, "%s: %.1f MB in %.1f s (%.1f MB/s)", label, mb, elapsed, rate);
+        n = snprintf(buf, cap, "%s: %.1f %s in %.1f s (%.1f %s/s)", label, mb, u, elapsed, rate,
+                     u);
     } else if (total) {
         char eta[32] = "";
         if (rate > 0)
             put_eta(eta, sizeof eta, ((double)total / 1e6 - mb) / rate);
-        n = snprintf(buf, cap, "%s: %.1f / %.1f MB (%.0f%%)  %.1f MB/s%s%s", label, mb,
-                     (double)total / 1e6, 100.0 * (double)done / (double)total, rate,
+        n = snprintf(buf, cap, "%s: %.1f / %.1f %s (%.0f%%)  %.1f %s/s%s%s", label, mb,
+                     (double)total / 1e6, u, 100.0 * (double)done / (double)total, rate, u,
                      eta[0] ? "  " : "", eta);
     } else {
-        n = snprintf(buf, cap, "%s: %.1f MB  %.1f MB/s", label, mb, rate);
+        n = snprintf(buf, cap, "%s: %.1f %s  %.1f %s/s", label, mb, u, rate, u);
     }
     if (n < 0)
         n = 0;
@@ -143,7 +171,8 @@ void sf_progress_update(sf_progress *p, uint64_t done)
         return;
     p->last = t;
     char text[160];
-    size_t len = sf_progress_format(text, sizeof text, p->label, done, p->total, t - p->t0, 0);
+    size_t len = sf_progress_format(text, sizeof text, p->label, p->unit, done, p->total,
+                                    t - p->t0, 0);
     show(p, text, len);
 }
 
@@ -162,7 +191,7 @@ void sf_progress_end(sf_progress *p, uint64_t done)
     if (done == 0)
         return; /* nothing was done: no line to say so */
     char text[160];
-    size_t len = sf_progress_format(text, sizeof text, p->label, done, p->total,
+    size_t len = sf_progress_format(text, sizeof text, p->label, p->unit, done, p->total,
                                     now_s() - p->t0, 1);
     show(p, text, len);
 }

@@ -8,7 +8,8 @@
  *
  *     run: scan: 74.6 / 114.1 MB (65%)  14.8 MB/s  ETA 3 s
  *
- * (MB done / total, rate and ETA only where the total is known).
+ * (MB done / total, rate and ETA only where the total is known; a phase
+ * that counts rows, such as run's write, counts "rows" instead of MB).
  *
  * A terminal is found through the launcher too: under `mpirun` a rank's
  * stderr is a pipe to mpirun, so rank 0 also looks at the stderr of its
@@ -43,15 +44,20 @@ sf_progress_mode sf_progress_pick(int requested, int rank);
 typedef struct sf_progress {
     sf_progress_mode mode;
     char label[48];
-    uint64_t total;   /* bytes of the phase; 0 when unknown */
+    const char *unit; /* "MB" (bytes, the default) or "rows" */
+    uint64_t total;   /* bytes (or rows) of the phase; 0 when unknown */
     double t0, last;  /* monotonic seconds: start, last print */
     double interval;  /* seconds between prints */
     size_t shown;     /* tty: width of the text on screen (0: none) */
 } sf_progress;
 
-/* Sets mode and label (copied, cut to fit) for the next phase; nothing is
- * printed. p may be zeroed memory: SF_PROGRESS_OFF prints nothing at all. */
+/* Sets mode and label (copied, cut to fit) for the next phase, counted in
+ * bytes; nothing is printed. p may be zeroed memory: SF_PROGRESS_OFF prints
+ * nothing at all. */
 void sf_progress_init(sf_progress *p, sf_progress_mode mode, const char *label);
+
+/* The phase counts rows, not bytes (after sf_progress_init()). */
+void sf_progress_count_rows(sf_progress *p);
 
 /* Starts the phase: total bytes (0: unknown) and the clock. The interval is
  * 0.25 s on a terminal and 1 s for lines, or SHARDFLOW_PROGRESS_INTERVAL
@@ -68,8 +74,10 @@ void sf_progress_end(sf_progress *p, uint64_t done);
 
 /* The text of one update, without "\r" or "\n": "LABEL: D / T MB (P%)  R
  * MB/s  ETA E s", or "LABEL: D MB  R MB/s" without a total; final gives
- * "LABEL: T MB in S s (R MB/s)". Returns the length written (cut to cap-1). */
-size_t sf_progress_format(char *buf, size_t cap, const char *label, uint64_t done,
-                          uint64_t total, double elapsed, int final);
+ * "LABEL: T MB in S s (R MB/s)". unit NULL or "MB": done and total are
+ * bytes, shown in MB; "rows": rows, shown one by one ("LABEL: D / T rows
+ * (P%)  R rows/s  ETA E s"). Returns the length written (cut to cap-1). */
+size_t sf_progress_format(char *buf, size_t cap, const char *label, const char *unit,
+                          uint64_t done, uint64_t total, double elapsed, int final);
 
 #endif

@@ -19,7 +19,7 @@ static void test_line_has_done_total_rate_and_eta(void **state)
     (void)state;
     char b[160];
     /* 74.6 of 114.1 MB at 14.8 MB/s: 39.5 MB left is 2.7 s. */
-    size_t n = sf_progress_format(b, sizeof b, "run: scan", 74600000, 114100000,
+    size_t n = sf_progress_format(b, sizeof b, "run: scan", NULL, 74600000, 114100000,
                                   74.6 / 14.8, 0);
     assert_string_equal(b, "run: scan: 74.6 / 114.1 MB (65%)  14.8 MB/s  ETA 3 s");
     assert_int_equal(n, strlen(b));
@@ -29,9 +29,9 @@ static void test_no_eta_before_a_rate_or_without_a_total(void **state)
 {
     (void)state;
     char b[160];
-    sf_progress_format(b, sizeof b, "run: shuffle", 0, 5000000, 0, 0);
+    sf_progress_format(b, sizeof b, "run: shuffle", NULL, 0, 5000000, 0, 0);
     assert_string_equal(b, "run: shuffle: 0.0 / 5.0 MB (0%)  0.0 MB/s");
-    sf_progress_format(b, sizeof b, "x", 3000000, 0, 2, 0);
+    sf_progress_format(b, sizeof b, "x", NULL, 3000000, 0, 2, 0);
     assert_string_equal(b, "x: 3.0 MB  1.5 MB/s");
 }
 
@@ -39,12 +39,12 @@ static void test_done_past_total_is_capped_and_long_eta_in_minutes(void **state)
 {
     (void)state;
     char b[160];
-    sf_progress_format(b, sizeof b, "s", 9000000, 4000000, 1, 0);
+    sf_progress_format(b, sizeof b, "s", NULL, 9000000, 4000000, 1, 0);
     assert_string_equal(b, "s: 4.0 / 4.0 MB (100%)  4.0 MB/s  ETA 0 s");
-    sf_progress_format(b, sizeof b, "s", 1000000, 1001000000, 1, 0);
+    sf_progress_format(b, sizeof b, "s", NULL, 1000000, 1001000000, 1, 0);
     assert_string_equal(b, "s: 1.0 / 1001.0 MB (0%)  1.0 MB/s  ETA 17 min");
     char small[8];
-    size_t n = sf_progress_format(small, sizeof small, "run: scan", 1, 2, 1, 0);
+    size_t n = sf_progress_format(small, sizeof small, "run: scan", NULL, 1, 2, 1, 0);
     assert_int_equal(n, 7);
     assert_int_equal(strlen(small), 7);
 }
@@ -53,8 +53,23 @@ static void test_final_line_says_time_and_rate(void **state)
 {
     (void)state;
     char b[160];
-    sf_progress_format(b, sizeof b, "flatten: pass 2/2 write", 20000000, 20000000, 4, 1);
+    sf_progress_format(b, sizeof b, "flatten: pass 2/2 write", NULL, 20000000, 20000000, 4, 1);
     assert_string_equal(b, "flatten: pass 2/2 write: 20.0 MB in 4.0 s (5.0 MB/s)");
+}
+
+static void test_a_row_count_says_rows(void **state)
+{
+    (void)state;
+    char b[160];
+    sf_progress_format(b, sizeof b, "run: write", "rows", 1200000, 4100000, 2, 0);
+    assert_string_equal(b, "run: write: 1200000 / 4100000 rows (29%)  600000 rows/s  ETA 5 s");
+    sf_progress_format(b, sizeof b, "run: write", "rows", 1240, 1240, 0.5, 1);
+    assert_string_equal(b, "run: write: 1240 rows in 0.5 s (2480 rows/s)");
+    sf_progress p;
+    sf_progress_init(&p, SF_PROGRESS_LINES, "run: write");
+    assert_string_equal(p.unit, "MB");
+    sf_progress_count_rows(&p);
+    assert_string_equal(p.unit, "rows");
 }
 
 static void test_pick_follows_the_options(void **state)
@@ -150,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_no_eta_before_a_rate_or_without_a_total),
         cmocka_unit_test(test_done_past_total_is_capped_and_long_eta_in_minutes),
         cmocka_unit_test(test_final_line_says_time_and_rate),
+        cmocka_unit_test(test_a_row_count_says_rows),
         cmocka_unit_test(test_pick_follows_the_options),
         cmocka_unit_test(test_terminal_rewrites_one_line_and_clears_it),
         cmocka_unit_test(test_lines_mode_writes_a_line_per_update_and_a_final_one),
