@@ -15,7 +15,10 @@
  * stderr is a pipe to mpirun, so rank 0 also looks at the stderr of its
  * parent process when that parent is the launcher (mpirun, mpiexec,
  * orterun, prterun). That is the terminal the user sees, and "2> log" or
- * "|& tee" on mpirun's command line turn it off, as they should.
+ * "|& tee" on mpirun's command line turn it off, as they should. (isatty(1)
+ * says nothing: Open MPI gives every rank a pty for stdout. A rank 0 that
+ * a remote orted started, or one under srun, sees no terminal; srun --pty
+ * gives it one on stderr itself.)
  *
  * Nothing here is collective; only the rank that prints uses it.
  */
