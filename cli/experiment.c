@@ -179,8 +179,15 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
         names[i] = labels[i];
     }
     int fastest = sf_verdict_fastest(wall_r, ncombo);
-    char verdict[1024];
-    sf_verdict_line(verdict, sizeof verdict, names, wall_r, mb_med, scan_share, ncombo);
+    char verdict[1536];
+    /* Every combination ran on the same data: the first run's counts and
+     * the key skew of the combination that hashes rows by group key. */
+    sf_shape shape = {(double)c[0].runs[0].rows_in, (double)c[0].runs[0].output_rows, 0};
+    for (int i = 0; i < ncombo; i++) {
+        double skew = median(c[i].runs, repeat, offsetof(sf_run_result, rows_skew));
+        shape.skew = skew > shape.skew ? skew : shape.skew;
+    }
+    sf_verdict_line(verdict, sizeof verdict, names, wall_r, mb_med, scan_share, ncombo, &shape);
     double base = wall_r[0].median;
     fprintf(stderr, "shardflow: experiment: %s\n", verdict);
     int have_gnuplot = system("gnuplot --version > /dev/null 2>&1") == 0;
@@ -267,70 +274,120 @@ static int report(const char *dir, combo *c, int ncombo, int repeat, int nranks)
     return rc;
 }
 
-int sf_experiment_main(int argc, char **argv, int rank)
-{
+/* The parsed command line of an experiment. */
+typedef struct exp_args {
     char strategies[MAX_CHOICES][32], writes[MAX_CHOICES][32];
-    int nstrat = 0, nwrite = 0, repeat = 3, rc = 0;
-    const char *dir = NULL;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0;
-    if (!rest)
+    int nstrat, nwrite, repeat;
+    const char *dir;
+    char **rest; /* the options for the run parser (new; exp_args_free) */
+    int nrest;
+    int help;    /* -h/--help seen: nothing else was checked */
+    sf_run_opts o;
+} exp_args;
+
+static void exp_args_free(exp_args *a)
+{
+    if (a->rest)
+        sf_cli_free_run(&a->o);
+    free(a->rest);
+    a->rest = NULL;
+}
+
+/* Parses the command line into a (exp_args_free releases it, whatever
+ * the result). Returns 0, 1 (out of memory) or 2 after a usage error
+ * (printed unless quiet). No MPI call, so main can check the arguments
+ * before MPI_Init. */
+static int exp_parse(int argc, char **argv, exp_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->repeat = 3;
+    a->rest = calloc((size_t)argc + 1, sizeof *a->rest);
+    if (!a->rest)
         return 1;
-    split_list("before-aggregate,before-join,none", strategies, &nstrat);
-    split_list("repartition", writes, &nwrite);
-    sf_cli_set_quiet(rank != 0);
+    sf_run_opts_init(&a->o);
+    split_list("before-aggregate,before-join,none", a->strategies, &a->nstrat);
+    split_list("repartition", a->writes, &a->nwrite);
+    int rc = 0;
     for (int i = 0; i < argc && !rc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
+        const char *a_ = argv[i];
+        if (strcmp(a_, "--") == 0) {
             /* "--" ends the options: it and the rest go to the run parser */
             while (i < argc)
-                rest[nrest++] = argv[i++];
+                a->rest[a->nrest++] = argv[i++];
             break;
         }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            if (rank == 0)
-                fputs(usage, stdout);
-            free(rest);
+        if (strcmp(a_, "-h") == 0 || strcmp(a_, "--help") == 0) {
+            a->help = 1;
             return 0;
         }
-        int takes = strcmp(a, "--strategies") == 0 || strcmp(a, "--write") == 0 ||
-                    strcmp(a, "--repeat") == 0 || strcmp(a, "--report") == 0;
+        int takes = strcmp(a_, "--strategies") == 0 || strcmp(a_, "--write") == 0 ||
+                    strcmp(a_, "--repeat") == 0 || strcmp(a_, "--report") == 0;
         if (!takes) {
-            rest[nrest++] = argv[i];
+            a->rest[a->nrest++] = argv[i];
             continue;
         }
         if (i + 1 >= argc) {
-            rc = sf_cli_usage_error(usage, "option %s needs a value", a);
+            rc = sf_cli_usage_error(usage, "option %s needs a value", a_);
             break;
         }
         const char *v = argv[++i];
-        if (strcmp(a, "--strategies") == 0 && split_list(v, strategies, &nstrat) != 0)
+        if (strcmp(a_, "--strategies") == 0 && split_list(v, a->strategies, &a->nstrat) != 0)
             rc = sf_cli_usage_error(usage, "--strategies takes a comma list, got '%s'", v);
-        else if (strcmp(a, "--write") == 0 && split_list(v, writes, &nwrite) != 0)
+        else if (strcmp(a_, "--write") == 0 && split_list(v, a->writes, &a->nwrite) != 0)
             rc = sf_cli_usage_error(usage, "--write takes a comma list, got '%s'", v);
-        else if (strcmp(a, "--repeat") == 0 && ((repeat = atoi(v)) < 1 || repeat > 64))
+        else if (strcmp(a_, "--repeat") == 0 && ((a->repeat = atoi(v)) < 1 || a->repeat > 64))
             rc = sf_cli_usage_error(usage, "--repeat takes 1 to 64, got '%s'", v);
-        else if (strcmp(a, "--report") == 0)
-            dir = v;
+        else if (strcmp(a_, "--report") == 0)
+            a->dir = v;
     }
-    sf_run_opts o;
     if (!rc)
-        rc = sf_cli_parse_run(nrest, rest, usage, 1, &o);
-    if (!rc && !dir)
+        rc = sf_cli_parse_run(a->nrest, a->rest, usage, 1, &a->o);
+    if (!rc && !a->dir)
         rc = sf_cli_usage_error(usage, "%s", "--report DIR is required");
-    for (int s = 0; !rc && s < nstrat; s++) {
-        for (int w = 0; !rc && w < nwrite; w++) {
-            sf_run_opts t = o;
-            if (apply(&t, strategies[s], writes[w]) != 0)
+    for (int s = 0; !rc && s < a->nstrat; s++) {
+        for (int w = 0; !rc && w < a->nwrite; w++) {
+            sf_run_opts t = a->o;
+            if (apply(&t, a->strategies[s], a->writes[w]) != 0)
                 rc = sf_cli_usage_error(usage, "unknown strategy or write mode in '%s' (see "
-                                        "--help)", apply(&t, strategies[s], "repartition")
-                                                       ? strategies[s] : writes[w]);
+                                        "--help)", apply(&t, a->strategies[s], "repartition")
+                                                       ? a->strategies[s] : a->writes[w]);
         }
     }
-    if (rc) {
-        free(rest);
+    return rc;
+}
+
+int sf_experiment_check_args(int argc, char **argv)
+{
+    exp_args *a = malloc(sizeof *a);
+    int rc = a ? exp_parse(argc, argv, a) : 1;
+    if (!rc && a->help) {
+        if (!sf_cli_is_quiet())
+            fputs(usage, stdout);
+        rc = -1;
+    }
+    if (a)
+        exp_args_free(a);
+    free(a);
+    return rc;
+}
+
+int sf_experiment_main(int argc, char **argv, int rank)
+{
+    sf_cli_set_quiet(rank != 0);
+    exp_args *a = malloc(sizeof *a);
+    int rc = a ? exp_parse(argc, argv, a) : 1;
+    if (!rc && a->help && rank == 0)
+        fputs(usage, stdout);
+    if (rc || a->help) {
+        if (a)
+            exp_args_free(a);
+        free(a);
         return rc;
     }
+    char (*strategies)[32] = a->strategies, (*writes)[32] = a->writes;
+    int nstrat = a->nstrat, nwrite = a->nwrite, repeat = a->repeat;
+    const char *dir = a->dir;
+    sf_run_opts o = a->o;
 
     int nranks;
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
@@ -400,8 +457,8 @@ int sf_experiment_main(int argc, char **argv, int rank)
     for (int i = 0; c && i < ncombo; i++)
         free(c[i].runs);
     free(c);
-    sf_cli_free_run(&o);
-    free(rest);
+    exp_args_free(a);
+    free(a);
     MPI_Allreduce(MPI_IN_PLACE, &mismatch, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     return ok && !mismatch ? 0 : 1;

@@ -13,4 +13,10 @@
  * code: 0, 1 (a run failed or outputs disagree), 2 (usage). */
 int sf_experiment_main(int argc, char **argv, int rank);
 
+/* Checks the arguments of sf_experiment_main() without MPI (before
+ * MPI_Init): 0, 1 (out of memory), 2 after a usage error, or -1 when the
+ * help was asked for (printed like the error unless sf_cli_set_quiet(1);
+ * exit 0). */
+int sf_experiment_check_args(int argc, char **argv);
+
 #endif

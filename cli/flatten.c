@@ -296,10 +296,15 @@ static void gather_counts(fl *F, int samples)
 
 int sf_fl_scan(fl *F, sf_scan_sink *sink)
 {
-    int progress = F->o->run.progress >= 0 ? F->o->run.progress : isatty(STDERR_FILENO);
+    /* Both passes read every byte, so each is named on the progress line. */
+    const char *label = F->schema_only ? "schema: scan"
+                        : F->pass == 1 ? "flatten: pass 1/2 schema"
+                                       : "flatten: pass 2/2 write";
+    sf_progress prog;
+    sf_progress_init(&prog, sf_progress_pick(F->o->run.progress, F->rank), label);
     sf_scan_stats st = {0, 0};
     return sf_scan_run(F->comm, (const char *const *)F->paths, F->chunks, F->nchunks,
-                       &F->o->run.scan, progress, sink, NULL, &st, &F->err);
+                       &F->o->run.scan, &prog, sink, NULL, &st, &F->err);
 }
 
 /* After the schema pass of a flatten: never a silent empty success (every
@@ -676,13 +681,19 @@ static int run(fl *F)
         }
         if (F->o->ddl && F->ncols == 0)
             return 2;
+        int rc = 0;
         if (F->rank == 0) {
-            print_schema(F);
+            if (F->o->jobspec)
+                rc = sf_fl_print_jobspec(F);
+            else
+                print_schema(F);
             if (F->nexplode_missing)
                 fprintf(stderr, "shardflow: schema:\n");
             print_warnings(F);
         }
-        return 0;
+        /* Every rank exits with rank 0's verdict on the draft. */
+        MPI_Bcast(&rc, 1, MPI_INT, 0, F->comm);
+        return rc;
     }
     uint64_t records = F->all.records;
     MPI_Bcast(&records, 1, MPI_UINT64_T, 0, F->comm);
@@ -738,6 +749,23 @@ static int main_common(int argc, char **argv, int rank, int schema)
         sf_life_end(&F->life, rc != 0, "flatten");
     }
     free(F);
+    free(o);
+    return rc;
+}
+
+int sf_flatten_check_args(int argc, char **argv, int schema)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            if (!sf_cli_is_quiet())
+                fputs(schema ? sf_schema_usage : sf_flatten_usage, stdout);
+            return -1;
+        }
+    }
+    fl_opts *o = calloc(1, sizeof *o);
+    if (!o)
+        return 1;
+    int rc = sf_fl_parse_opts(argc, argv, schema ? sf_schema_usage : sf_flatten_usage, schema, o);
     free(o);
     return rc;
 }

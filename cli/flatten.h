@@ -22,4 +22,10 @@ extern const char *const sf_schema_usage;
 int sf_flatten_main(int argc, char **argv, int rank);
 int sf_schema_main(int argc, char **argv, int rank);
 
+/* Checks the arguments of flatten (schema 0) or schema (1) without MPI
+ * (before MPI_Init): 0, 1 (out of memory), 2 after a usage error, or -1
+ * when the help was asked for (printed like the error unless
+ * sf_cli_set_quiet(1); exit 0). */
+int sf_flatten_check_args(int argc, char **argv, int schema);
+
 #endif

@@ -49,6 +49,7 @@ typedef struct fl_opts {
     const char *compression;
     const char *ddl;
     const char *table;
+    int jobspec;     /* schema --format jobspec */
     sf_run_opts run; /* write mode, claim timeout, chunk size, schedule, max line,
                       * progress, quiet */
 } fl_opts;
@@ -171,6 +172,13 @@ int sf_fl_scan(fl *F, sf_scan_sink *sink);
 int sf_fl_write_rows(fl *F);
 /* The whole write pass. Collective: 0 or -1 (agreed). */
 int sf_fl_write_pass(fl *F);
+
+/* schema_jobspec.c */
+/* Rank 0, after the schema pass: prints the draft job spec of schema
+ * --format jobspec on stdout (checked with the spec loader first). Returns
+ * 0, 2 when no column can be named in a spec, or 1 (out of memory, or a
+ * draft the loader refuses), with the message on stderr. */
+int sf_fl_print_jobspec(fl *F);
 /* Closes what the write pass left open and frees its state. */
 void sf_fl_write_free(fl *F);
 

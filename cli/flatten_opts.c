@@ -89,15 +89,26 @@ const char *const sf_schema_usage =
     "lines, not a sample.\n"
     "\n"
     "options:\n"
+    "  --format table|jobspec  table (default) or a DRAFT job spec (JSON on stdout):\n"
+    "                        the input as the fact input with the inferred column\n"
+    "                        types (and the --sep/--lists/--explode settings),\n"
+    "                        no steps, and one count() over all rows; `shardflow\n"
+    "                        validate` accepts it and `run` runs it as it is; then\n"
+    "                        edit its steps, group_by, aggregates and output.\n"
+    "                        Columns a job could not read from these lines (array\n"
+    "                        indexes such as items.0.sku, strings mixed with\n"
+    "                        numbers) are left out and named on stderr\n"
     "  --ddl duckdb|postgres|snowflake  print CREATE TABLE instead of the table\n"
     "                        (an error, exit 2, when the input has no column)\n"
-    "  --table NAME          table name for --ddl (default: the first input's name)\n"
+    "  --table NAME          table name for --ddl, input name for --format jobspec\n"
+    "                        (default: the first input's file name)\n"
     "  --sep, --lists, --join-sep, --explode, --max-depth, --max-rows-per-record,\n"
     "  --on-collision        as for `shardflow flatten`\n"
     "  --chunk-size, --schedule, --max-line-bytes, --progress, --no-progress\n"
     "\n"
-    "example:\n"
-    "  shardflow schema orders.jsonl --explode items --ddl duckdb\n";
+    "examples:\n"
+    "  shardflow schema orders.jsonl --explode items --ddl duckdb\n"
+    "  shardflow schema events.jsonl --format jobspec > jobs/events.json\n";
 
 static int parse_count(const char *text, uint64_t *out)
 {
@@ -224,6 +235,10 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
             o->format = val;
         } else if (strcmp(a, "--compression") == 0 && !schema) {
             o->compression = val;
+        } else if (strcmp(a, "--format") == 0 && schema) {
+            if (strcmp(val, "table") != 0 && strcmp(val, "jobspec") != 0)
+                return sf_cli_usage_error(usage, "--format takes table or jobspec, got '%s'", val);
+            o->jobspec = strcmp(val, "jobspec") == 0;
         } else if (strcmp(a, "--ddl") == 0 && schema) {
             if (strcmp(val, "duckdb") != 0 && strcmp(val, "postgres") != 0 &&
                 strcmp(val, "snowflake") != 0)
@@ -255,6 +270,8 @@ int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_op
     }
     if (o->ninputs == 0)
         return sf_cli_usage_error(usage, "missing INPUT%s", "");
+    if (o->jobspec && o->ddl)
+        return sf_cli_usage_error(usage, "--format jobspec and --ddl exclude each other%s", "");
     if (!schema && (!o->output || !*o->output))
         return sf_cli_usage_error(usage, "missing -o OUT%s", "");
     if (o->single_file && o->npartition)

@@ -447,6 +447,40 @@ static int gen_files(const gen_opts *o, gen_file_spec *files)
     return 3;
 }
 
+/* The whole command line: 0 (o filled), 2 after a usage error, or 3 when
+ * the usage text was asked for (printed to stdout when print_help; with no
+ * arguments at all it goes to stderr and the result is 2). No MPI call. */
+static int gen_args(int argc, char **argv, gen_opts *o, int print_help)
+{
+    if (argc < 1 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {
+        if (print_help)
+            fputs(gen_usage, argc < 1 ? stderr : stdout);
+        return argc < 1 ? 2 : 3;
+    }
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            if (print_help)
+                fputs(gen_usage, stdout);
+            return 3;
+        }
+    }
+    static const char *const datasets[] = {"kpi", "orders", "learning", "video"};
+    o->dataset = GEN_KPI;
+    while (o->dataset <= GEN_VIDEO && strcmp(argv[0], datasets[o->dataset]) != 0)
+        o->dataset++;
+    if (o->dataset > GEN_VIDEO)
+        return sf_cli_usage_error(gen_usage, "unknown dataset '%s' (known: kpi, orders, "
+                                  "learning, video)", argv[0]);
+    return parse_gen_opts(argc, argv, o);
+}
+
+int sf_gen_check_args(int argc, char **argv)
+{
+    gen_opts o;
+    int rc = gen_args(argc, argv, &o, !sf_cli_is_quiet());
+    return rc == 3 ? -1 : rc;
+}
+
 int sf_gen_main(int argc, char **argv, MPI_Comm comm)
 {
     int rank = 0, size = 1;
@@ -454,29 +488,10 @@ int sf_gen_main(int argc, char **argv, MPI_Comm comm)
     MPI_Comm_size(comm, &size);
 
     sf_cli_set_quiet(rank != 0);
-    if (argc < 1 || strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {
-        if (rank == 0)
-            fputs(gen_usage, argc < 1 ? stderr : stdout);
-        return argc < 1 ? 2 : 0;
-    }
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            if (rank == 0)
-                fputs(gen_usage, stdout);
-            return 0;
-        }
-    }
-    static const char *const datasets[] = {"kpi", "orders", "learning", "video"};
     gen_opts o;
-    o.dataset = GEN_KPI;
-    while (o.dataset <= GEN_VIDEO && strcmp(argv[0], datasets[o.dataset]) != 0)
-        o.dataset++;
-    if (o.dataset > GEN_VIDEO)
-        return sf_cli_usage_error(gen_usage, "unknown dataset '%s' (known: kpi, orders, "
-                                  "learning, video)", argv[0]);
-    int rc = parse_gen_opts(argc, argv, &o);
+    int rc = gen_args(argc, argv, &o, rank == 0);
     if (rc != 0)
-        return rc;
+        return rc == 3 ? 0 : rc;
 
     double t0 = MPI_Wtime();
     sf_error err;

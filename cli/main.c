@@ -32,7 +32,8 @@ static const char *const main_usage =
     "  validate JOB.json   check a job spec and that its inputs are readable\n"
     "  experiment JOB.json run every strategy and write mode, compare, report\n"
     "  flatten INPUT...    nested JSON Lines to a flat CSV/HDF5 table (docs/flatten.md)\n"
-    "  schema INPUT...     the flat schema flatten infers, as a table or SQL DDL\n"
+    "  schema INPUT...     the flat schema flatten infers: a table, SQL DDL or a\n"
+    "                      draft job spec\n"
     "  gen DATASET         generate a sample dataset: kpi, orders, learning, video\n"
     "  inspect PATH        partitions, files, columns and row counts of an output\n"
     "  cat PATH            print an output (CSV, HDF5 or Parquet) as CSV\n"
@@ -113,7 +114,9 @@ static const char *const run_usage =
     "                        lines read, are bad (default 10%; 100% turns it off)\n"
     "  --decoder KIND        JSON decoder: fast (default; a strict projection\n"
     "                        decoder) or jansson (the reference; same results)\n"
-    "  --progress            progress on stderr (default: when stderr is a terminal)\n"
+    "  --progress            progress on stderr also into a file or pipe, one line\n"
+    "                        per update (default: one line rewritten in place when\n"
+    "                        stderr, or mpirun's stderr, is a terminal)\n"
     "  --no-progress         no progress lines\n"
     "  --quiet               no end-of-run summary\n"
     "  -h, --help            this help\n";
@@ -137,10 +140,36 @@ static int wants_help(int argc, char **argv)
     return 0;
 }
 
-/* Runs fn(sub_argc, sub_argv, rank) between MPI_Init and MPI_Finalize. */
-static int with_mpi(int argc, char **argv, int (*fn)(int, char **, int), int sub_argc,
-                    char **sub_argv)
+/* This process's rank as the launcher told it in the environment (Open
+ * MPI's mpirun, PMIx, PMI, srun), before MPI_Init can; 0 when started
+ * alone. */
+static int launcher_rank(void)
 {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                       "SLURM_PROCID", NULL};
+    for (int i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return atoi(v);
+    }
+    return 0;
+}
+
+/* Checks a command's arguments with check (0; an exit code after printing
+ * a usage error on the launcher's rank 0 only; -1 after printing the help
+ * there: exit 0), then runs
+ * fn(sub_argc, sub_argv, rank) between MPI_Init and MPI_Finalize. Usage
+ * errors end the process before MPI_Init: no MPI runtime starts for a
+ * typo, and nothing but the error is printed (mpirun adds lines of its own
+ * for any non-zero exit unless run with -q: README). */
+static int with_mpi(int argc, char **argv, int (*check)(int, char **),
+                    int (*fn)(int, char **, int), int sub_argc, char **sub_argv)
+{
+    sf_cli_set_quiet(launcher_rank() != 0);
+    int crc = check(sub_argc, sub_argv);
+    sf_cli_set_quiet(0);
+    if (crc)
+        return crc < 0 ? 0 : crc;
     /* HDF5 starts before MPI and never shuts down on its own: initialized
      * under MPI, it would close leftover files in MPI_Finalize, and HDF5
      * 1.10 crashes there on a file whose close failed (disk full). Every
@@ -166,6 +195,18 @@ static int cmd_run(int argc, char **argv, int rank)
     sf_cli_free_run(&o);
     return rc;
 }
+
+static int check_run(int argc, char **argv)
+{
+    sf_run_opts o;
+    int rc = sf_cli_parse_run(argc, argv, run_usage, 1, &o);
+    sf_cli_free_run(&o);
+    return rc;
+}
+
+static int check_flatten(int argc, char **argv) { return sf_flatten_check_args(argc, argv, 0); }
+
+static int check_schema(int argc, char **argv) { return sf_flatten_check_args(argc, argv, 1); }
 
 static int cmd_gen(int argc, char **argv, int rank)
 {
@@ -229,7 +270,7 @@ int main(int argc, char **argv)
             fputs(run_usage, stdout);
             return 0;
         }
-        return with_mpi(argc, argv, cmd_run, argc - 2, argv + 2);
+        return with_mpi(argc, argv, check_run, cmd_run, argc - 2, argv + 2);
     }
     if (strcmp(cmd, "validate") == 0) {
         if (wants_help(argc - 2, argv + 2)) {
@@ -248,13 +289,14 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "cat") == 0)
         return sf_cat_main(argc - 2, argv + 2);
     if (strcmp(cmd, "experiment") == 0)
-        return with_mpi(argc, argv, sf_experiment_main, argc - 2, argv + 2);
+        return with_mpi(argc, argv, sf_experiment_check_args, sf_experiment_main, argc - 2,
+                        argv + 2);
     if (strcmp(cmd, "gen") == 0)
-        return with_mpi(argc, argv, cmd_gen, argc - 2, argv + 2);
+        return with_mpi(argc, argv, sf_gen_check_args, cmd_gen, argc - 2, argv + 2);
     if (strcmp(cmd, "flatten") == 0)
-        return with_mpi(argc, argv, sf_flatten_main, argc - 2, argv + 2);
+        return with_mpi(argc, argv, check_flatten, sf_flatten_main, argc - 2, argv + 2);
     if (strcmp(cmd, "schema") == 0)
-        return with_mpi(argc, argv, sf_schema_main, argc - 2, argv + 2);
+        return with_mpi(argc, argv, check_schema, sf_schema_main, argc - 2, argv + 2);
     if (cmd[0] == '-')
         return sf_cli_unknown_option(main_usage, cmd);
     return unknown_command(cmd);

@@ -20,6 +20,8 @@ static int usage_silent;
 
 void sf_cli_set_quiet(int quiet) { usage_silent = quiet; }
 
+int sf_cli_is_quiet(void) { return usage_silent; }
+
 /* The command a usage text is for: the word after "usage: shardflow " ("run",
  * "gen"), copied into cmd; "" for the top-level usage ("COMMAND"). */
 static void usage_command(const char *usage, char *cmd, size_t cap)

@@ -11,6 +11,9 @@
 /* Ranks other than 0 call this with 1 so usage errors print once. */
 void sf_cli_set_quiet(int quiet);
 
+/* What sf_cli_set_quiet() set last (0 at start). */
+int sf_cli_is_quiet(void);
+
 /* Prints one line "shardflow CMD: <fmt with arg>" and "Try 'shardflow CMD
  * --help'." (CMD taken from the usage text; unless quiet); returns 2, the
  * usage-error exit code. */

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 void sf_run_opts_init(sf_run_opts *o)
 {
@@ -167,7 +166,7 @@ static int run_job(sf_run *R)
     sf_metrics_begin(&R->m, &R->shuffle);
     if (sf_run_plan(R) != 0)
         return 1;
-    int progress = R->o->progress >= 0 ? R->o->progress : isatty(STDERR_FILENO);
+    R->progress = sf_progress_pick(R->o->progress, R->rank);
     int rc = 0;
     R->pipe = sf_pipeline_new(R->job, R->dims, (sf_decoder_kind)R->o->decoder, &R->err);
     if (!R->pipe)
@@ -190,7 +189,7 @@ static int run_job(sf_run *R)
     }
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    rc = sf_run_scan(R, chunks, nchunks, progress);
+    rc = sf_run_scan(R, chunks, nchunks);
     uint64_t local_groups = sf_groups_count(sf_pipeline_groups(R->pipe));
     sf_metrics_end(&R->m, SF_PH_SCAN, &R->shuffle, R->local_counts.lines_read, local_groups);
     if (sf_run_agree(R, rc, 0)) {

@@ -81,6 +81,7 @@ typedef struct sf_run_result {
     uint64_t files;           /* output files */
     uint64_t output_bytes;
     uint64_t output_rows;
+    uint64_t rows_in;         /* rows aggregated (after filters and joins), all ranks */
     uint64_t digest;          /* order-free digest of the output rows */
     const char *repartition;  /* strategy in effect */
 } sf_run_result;

@@ -35,6 +35,7 @@
 #include "mpi/collective.h"
 #include "mpi/lifecycle.h"
 #include "mpi/metrics.h"
+#include "mpi/progress.h"
 #include "mpi/scan.h"
 #include "mpi/shuffle.h"
 #include "mpi/stream.h"
@@ -106,6 +107,8 @@ typedef struct sf_run {
     uint64_t *part_rows;
     sf_shuffle_stats shuffle;
     sf_scan_stats scan;
+    sf_progress_mode progress; /* rank 0's progress line (mpi/progress) */
+    sf_progress prog;          /* the phase under way; labelled by each phase */
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
     size_t nlocal_samples;
@@ -146,7 +149,7 @@ int sf_run_plan_compressed(sf_run *R, sf_chunk **chunks, size_t *n);
  * raw rows. Not collective. Returns 0 or SF_E_NOMEM. */
 int sf_run_setup_stream(sf_run *R);
 /* Scans every chunk through the pipeline. Collective. Returns 0 or SF_E_*. */
-int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress);
+int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks);
 /* --max-bad, then _bad_records from every rank's spill. Collective; agrees
  * inside: returns 0 or SF_RUN_AGREED. */
 int sf_run_finish_bad_lines(sf_run *R);
@@ -175,9 +178,9 @@ void sf_run_csv_free(sf_run *R);
 int sf_run_shuffle_groups(sf_run *R);
 /* This rank's groups into result rows. Not collective. */
 int sf_run_reduce(sf_run *R);
-/* Every row to the owner of the hash of its keys, or all to rank dest >= 0.
- * Collective. */
-int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest);
+/* Every row to the owner of the hash of its keys, or all to rank dest >= 0;
+ * label names the exchange on the progress line. Collective. */
+int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label);
 /* Every window: route, sort, evaluate. Collective; agrees inside: returns
  * 0 or SF_RUN_AGREED. */
 int sf_run_windows(sf_run *R);

@@ -191,7 +191,7 @@ int sf_run_setup_stream(sf_run *R)
 }
 
 
-int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress)
+int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks)
 {
     sf_scan_sink sink = {run_line, run_too_long, run_chunk_begin, run_chunk_end, R};
     R->chunks = chunks;
@@ -200,8 +200,9 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress)
     R->chunk_ubytes = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_ubytes);
     if (!R->chunk_lines || !R->chunk_ubytes)
         MPI_Abort(R->comm, 1); /* every rank is about to start the scan */
+    sf_progress_init(&R->prog, R->progress, "run: scan");
     int rc = sf_scan_run(R->comm, (const char *const *)R->life.inputs.paths, chunks, nchunks,
-                         &R->o->scan, progress, &sink, R->stream, &R->scan, &R->err);
+                         &R->o->scan, &R->prog, &sink, R->stream, &R->scan, &R->err);
     if (R->stream) {
         sf_stream_stats(R->stream, &R->shuffle);
         sf_stream_free(R->stream);

@@ -56,9 +56,10 @@ int sf_run_shuffle_groups(sf_run *R)
     R->pipe = NULL;
     if (rc)
         sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
+    sf_progress_init(&R->prog, R->progress, "run: shuffle");
     if (out)
         rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, merge_group, R, &R->shuffle,
-                                 rc ? NULL : &R->err);
+                                 &R->prog, rc ? NULL : &R->err);
     for (int d = 0; out && d < R->nranks; d++)
         sf_buf_free(&out[d]);
     free(out);
@@ -189,7 +190,7 @@ static int keep_row(void *ctx, const unsigned char *rec, size_t len, int source)
 /* Sends every row to the rank owning the hash of its key columns, or, when
  * dest >= 0, every row to rank dest; the rows table then holds the rows
  * this rank kept and received. Collective. */
-int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest)
+int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label)
 {
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     sf_buf key = SF_BUF_INIT;
@@ -236,9 +237,10 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest)
      * free it before the new rows arrive. */
     sf_groups_free(R->reduced);
     R->reduced = NULL;
+    sf_progress_init(&R->prog, R->progress, label);
     if (out)
         rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, keep_row, R, &R->shuffle,
-                                 rc ? NULL : &R->err);
+                                 &R->prog, rc ? NULL : &R->err);
     for (int d = 0; out && d < R->nranks; d++)
         sf_buf_free(&out[d]);
     free(out);
@@ -250,7 +252,8 @@ int sf_run_windows(sf_run *R)
     const sf_job *job = R->job;
     for (size_t w = 0; w < job->nwindows; w++) {
         const sf_job_window *win = &job->windows[w];
-        int rc = sf_run_route_rows(R, win->partition_by, win->npartition, -1);
+        int rc = sf_run_route_rows(R, win->partition_by, win->npartition, -1,
+                                   "run: window shuffle");
         if (sf_run_agree(R, rc, 0))
             return SF_RUN_AGREED;
         int *keys = malloc((win->npartition + 1) * sizeof *keys);

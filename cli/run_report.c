@@ -284,6 +284,7 @@ static void fill_result(sf_run *R, const sf_out_file *files, size_t nfiles, cons
     res->groups_skew = sum->groups_skew;
     res->stream_skew = sum->stream_skew;
     res->rows_skew = sum->rows_skew;
+    res->rows_in = R->counts.rows_aggregated;
 }
 
 int sf_run_finish(sf_run *R)

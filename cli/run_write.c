@@ -60,8 +60,12 @@ static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64
                               &R->csvopt};
     sf_table_writer *w = NULL;
     int rc = sf_table_writer_open(&w, f, path, &schema, &R->err);
-    for (size_t i = lo; i < hi && !rc; i++)
+    for (size_t i = lo; i < hi && !rc; i++) {
         rc = sf_table_writer_append(w, sf_rows_at(&R->rows, i), o->columns);
+        /* Rows are written in table order: i rows of this rank are done. */
+        if ((i & 0xffff) == 0)
+            sf_progress_update(&R->prog, i);
+    }
     if (rc) {
         if (rc != SF_E_IO && rc != SF_E_NOMEM && rc != SF_E_TYPE && rc != SF_E_LIMIT)
             rc = SF_E_IO;
@@ -228,7 +232,7 @@ static int apply_limit(sf_run *R)
     }
     if (sf_run_agree(R, rc, 0))
         return SF_RUN_AGREED;
-    rc = sf_run_route_rows(R, NULL, 0, 0);
+    rc = sf_run_route_rows(R, NULL, 0, 0, "run: limit");
     if (sf_run_agree(R, rc, 0))
         return SF_RUN_AGREED;
     if (R->rank == 0) {
@@ -261,12 +265,12 @@ int sf_run_write_output(sf_run *R)
     sf_write_mode mode = o->npartition == 0 ? SF_WRITE_COALESCE : R->o->write_mode;
     switch (mode) {
     case SF_WRITE_REPARTITION:
-        rc = sf_run_route_rows(R, o->partition_by, o->npartition, -1);
+        rc = sf_run_route_rows(R, o->partition_by, o->npartition, -1, "run: write shuffle");
         break;
     case SF_WRITE_COALESCE: {
         int writer = o->npartition == 0 ? 0
                      : sf_coalesce_writer(R->rank, R->nranks, R->o->coalesce, &part);
-        rc = sf_run_route_rows(R, NULL, 0, writer);
+        rc = sf_run_route_rows(R, NULL, 0, writer, "run: write shuffle");
         break;
     }
     case SF_WRITE_LOCAL:
@@ -294,6 +298,10 @@ int sf_run_write_output(sf_run *R)
     free(desc);
     if (strcmp(o->layout, "single") == 0)
         return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : write_single(R);
+    /* Rank 0 shows its own rows: every rank writes its share at once. */
+    sf_progress_init(&R->prog, R->progress, "run: write, rank 0");
+    sf_progress_count_rows(&R->prog);
+    sf_progress_start(&R->prog, R->rows.n);
     size_t lo = 0;
     for (size_t i = 1; i <= R->rows.n && !rc; i++) {
         if (i == R->rows.n || !same_values(sf_rows_at(&R->rows, lo), sf_rows_at(&R->rows, i),
@@ -308,6 +316,7 @@ int sf_run_write_output(sf_run *R)
     MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, R->comm);
     if (!rc && o->npartition == 0 && all == 0 && R->rank == 0)
         rc = write_partition(R, 0, 0, 0);
+    sf_progress_end(&R->prog, R->rows.n);
     return rc;
 }
 

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -38,14 +39,35 @@ int sf_verdict_fastest(const sf_range *wall, int n)
     return best;
 }
 
+/* The shape in words: rows, groups, what a combiner does to them, skew. */
+static void shape_text(char *out, size_t cap, const sf_shape *s)
+{
+    double pct = s->rows > 0 ? 100 * s->groups / s->rows : 0;
+    const char *combine = pct < 10    ? "a combiner shrinks the rows to move"
+                          : pct < 50 ? "a combiner helps somewhat"
+                                     : "nearly a group per row, so a combiner barely helps";
+    snprintf(out, cap, " Data shape: %.0f rows into %.0f groups (%.2f%%: %s), partition "
+             "skew %.2f (max/mean rows: %s).", s->rows, s->groups, pct, combine, s->skew,
+             s->skew >= 1.5 ? "skewed keys" : "even");
+}
+
 void sf_verdict_line(char *out, size_t cap, const char *const *names, const sf_range *wall,
-                     const double *mb, const double *scan_share, int n)
+                     const double *mb, const double *scan_share, int n, const sf_shape *shape)
 {
     if (cap == 0)
         return;
     out[0] = '\0';
     if (n < 1)
         return;
+    char tail[512] = "";
+    if (shape) {
+        shape_text(tail, sizeof tail, shape);
+        if (shape->skew >= 1.5) {
+            size_t used = strlen(tail);
+            snprintf(tail + used, sizeof tail - used, " Hot keys make one partition %.1fx the "
+                     "mean: try none/salt=K, which spreads them over K ranks.", shape->skew);
+        }
+    }
     int least = 0; /* moves the least data */
     int most = 0;
     double share = 0;
@@ -66,14 +88,15 @@ void sf_verdict_line(char *out, size_t cap, const char *const *names, const sf_r
         }
         snprintf(out, cap,
                  "Use %s: faster in every repeat (%.3f..%.3f s against %.3f s at best for %s); "
-                 "it moves %.2f MB (all combinations: %.2f..%.2f MB); scan is %.0f%% of wall time.",
+                 "it moves %.2f MB (all combinations: %.2f..%.2f MB); scan is %.0f%% of wall "
+                 "time.%s",
                  names[best], wall[best].min, wall[best].max, wall[next].min, names[next],
-                 mb[best], mb[least], mb[most], share);
+                 mb[best], mb[least], mb[most], share, tail);
     } else {
         snprintf(out, cap,
                  "No clear difference at this size: the repeats' ranges overlap and scan, "
                  "which strategies do not change, is %.0f%% of wall time; %s moves the least "
-                 "(%.2f MB against %.2f MB at most), so prefer it as the data grows.",
-                 share, names[least], mb[least], mb[most]);
+                 "(%.2f MB against %.2f MB at most), so prefer it as the data grows.%s",
+                 share, names[least], mb[least], mb[most], tail);
     }
 }

@@ -66,6 +66,7 @@ typedef struct column {
     const char *name;
     size_t len;
     uint8_t type;
+    uint8_t seen; /* bit 1 << t for every type t of a non-null value */
     uint64_t nonnull;
     uint64_t first;
     uint32_t ordinal;
@@ -993,6 +994,7 @@ static int add_column(sf_flatten *f, const char *name, size_t len, uint64_t firs
     c->name = copy;
     c->len = len;
     c->type = SF_NULL;
+    c->seen = 0;
     c->nonnull = 0;
     c->first = first;
     c->ordinal = ordinal;
@@ -1021,6 +1023,7 @@ static int commit(sf_flatten *f, uint64_t order)
             continue;
         column *c = &f->cols[cell->col];
         c->nonnull++;
+        c->seen |= (uint8_t)(1u << cell->v.type);
         if (c->type != cell->v.type)
             c->type = (uint8_t)sf_flatten_type_merge((sf_type)c->type, (sf_type)cell->v.type);
     }
@@ -1148,6 +1151,7 @@ void sf_flatten_column_get(const sf_flatten *f, uint32_t id, sf_flatten_column *
     c->nonnull = k->nonnull;
     c->first = k->first;
     c->ordinal = k->ordinal;
+    c->seen = k->seen;
 }
 
 int64_t sf_flatten_column_find(const sf_flatten *f, const char *name, size_t len)
@@ -1169,6 +1173,7 @@ int sf_flatten_column_add(sf_flatten *f, const sf_flatten_column *c, uint32_t *i
         col->ordinal = c->ordinal;
     }
     col->type = (uint8_t)sf_flatten_type_merge((sf_type)col->type, c->type);
+    col->seen |= c->seen;
     col->nonnull += c->nonnull;
     if (id)
         *id = k;
@@ -1195,7 +1200,7 @@ int sf_flatten_columns_encode(const sf_flatten *f, sf_buf *out)
 {
     for (size_t i = 0; i < f->ncols; i++) {
         const column *c = &f->cols[i];
-        if (sf_buf_reserve(out, 29 + c->len) != 0)
+        if (sf_buf_reserve(out, 30 + c->len) != 0)
             return SF_E_NOMEM;
         unsigned char *p = out->p + out->n;
         put_u64(p, c->len);
@@ -1206,8 +1211,9 @@ int sf_flatten_columns_encode(const sf_flatten *f, sf_buf *out)
         p[26] = (unsigned char)(c->ordinal >> 16);
         p[27] = (unsigned char)(c->ordinal >> 24);
         p[28] = c->type;
-        memcpy(p + 29, c->name, c->len);
-        out->n += 29 + c->len;
+        p[29] = c->seen;
+        memcpy(p + 30, c->name, c->len);
+        out->n += 30 + c->len;
     }
     return 0;
 }
@@ -1216,11 +1222,11 @@ int sf_flatten_columns_merge(sf_flatten *f, const unsigned char *rec, size_t len
 {
     size_t pos = 0;
     while (pos < len) {
-        if (len - pos < 29)
+        if (len - pos < 30)
             return SF_E_PARSE;
         const unsigned char *p = rec + pos;
         uint64_t n = get_u64(p);
-        if (n > len - pos - 29 || p[28] > SF_STRING)
+        if (n > len - pos - 30 || p[28] > SF_STRING)
             return SF_E_PARSE;
         sf_flatten_column c;
         c.len = (size_t)n;
@@ -1229,10 +1235,11 @@ int sf_flatten_columns_merge(sf_flatten *f, const unsigned char *rec, size_t len
         c.ordinal = (uint32_t)p[24] | (uint32_t)p[25] << 8 | (uint32_t)p[26] << 16 |
                     (uint32_t)p[27] << 24;
         c.type = (sf_type)p[28];
-        c.name = (const char *)p + 29;
+        c.seen = p[29];
+        c.name = (const char *)p + 30;
         if (sf_flatten_column_add(f, &c, NULL) != 0)
             return SF_E_NOMEM;
-        pos += 29 + c.len;
+        pos += 30 + c.len;
     }
     return 0;
 }

@@ -150,6 +150,9 @@ typedef struct sf_flatten_column {
     uint64_t nonnull; /* rows holding a non-null value in it */
     uint64_t first;   /* order of the record it first appeared in ... */
     uint32_t ordinal; /* ... and its leaf's place in that record */
+    unsigned seen;    /* bit 1 << t for each type t of its non-null values (a
+                       * string column of several types is a mix, say int64
+                       * and string); add ORs it in */
 } sf_flatten_column;
 
 size_t sf_flatten_ncolumns(const sf_flatten *f);

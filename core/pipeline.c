@@ -114,7 +114,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
         int rc = sf_flatten_new(&o, &p->flat, err);
         for (size_t i = 0; !rc && i < fact->ncolumns; i++) {
             sf_flatten_column c = {fact->columns[i].name, strlen(fact->columns[i].name),
-                                   SF_NULL, 0, 0, (uint32_t)i};
+                                   SF_NULL, 0, 0, (uint32_t)i, 0};
             rc = sf_flatten_column_add(p->flat, &c, NULL);
         }
         if (rc == SF_E_NOMEM)

@@ -109,6 +109,8 @@ static int is_column_name(const char *s)
     }
 }
 
+int sf_job_column_name_ok(const char *name) { return is_column_name(name); }
+
 static const char *get_string(loader *L, json_t *obj, const char *key, const char *field,
                               int required, int *rc)
 {

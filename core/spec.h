@@ -185,6 +185,10 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
 /* Frees job; NULL is a no-op. */
 void sf_job_free(sf_job *job);
 
+/* 1 if name may name an input column: identifiers ([A-Za-z_][A-Za-z0-9_]*)
+ * joined by '.', as expressions can reference it; else 0. */
+int sf_job_column_name_ok(const char *name);
+
 /* Index of the result column named name, or -1. */
 int sf_job_result_index(const sf_job *job, const char *name);
 

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "io/decompress.h"
 #include "io/range_reader.h"
@@ -74,37 +73,29 @@ typedef struct scan_state {
     MPI_Request *abort_req; /* TAG_ABORT sends of a failed rank */
     int abort_from;     /* rank whose TAG_ABORT arrived, or -1 */
     /* progress (rank 0) */
-    int progress;
+    sf_progress *progress; /* NULL: none */
     uint64_t total_bytes;
     uint64_t done_bytes; /* chunks finished (dynamic: by any rank; static: by rank 0) */
-    double t0, last_print;
 } scan_state;
 
 static uint64_t chunk_bytes(const sf_chunk *c) { return c->end - c->start; }
 
-/* Prints progress; current is how far rank 0 is into its current chunk.
- * With static scheduling rank 0 sees only its own share, so the total is
- * estimated as its share's progress times the number of ranks. */
+/* Updates the progress line; current is how far rank 0 is into its current
+ * chunk. With static scheduling rank 0 sees only its own share, so the
+ * total is estimated as its share's progress times the number of ranks. */
 static void print_progress(scan_state *s, uint64_t current, int final)
 {
-    double now = MPI_Wtime();
-    if (!s->progress || (!final && now - s->last_print < 1.0))
+    if (!s->progress)
         return;
-    s->last_print = now;
     uint64_t done = s->done_bytes + current;
     if (!s->dynamic)
         done *= (uint64_t)s->nranks;
     if (final || done > s->total_bytes)
         done = s->total_bytes;
-    double el = now - s->t0, mb = (double)done / 1e6;
-    double rate = el > 0 ? mb / el : 0;
-    double frac = s->total_bytes ? (double)done / (double)s->total_bytes : 1.0;
-    double eta = rate > 0 ? ((double)s->total_bytes / 1e6 - mb) / rate : 0;
-    int tty = isatty(STDERR_FILENO);
-    fprintf(stderr, "%sscan: %.1f / %.1f MB (%.0f%%)  %.1f MB/s  ETA %.0f s%s",
-            tty ? "\r" : "", mb, (double)s->total_bytes / 1e6, 100 * frac, rate, eta,
-            tty && !final ? "   " : "\n");
-    fflush(stderr);
+    if (final)
+        sf_progress_end(s->progress, done);
+    else
+        sf_progress_update(s->progress, done);
 }
 
 /* The next chunk to hand out. Compressed files that are one chunk each (a
@@ -338,8 +329,8 @@ static int scan_dynamic(scan_state *s)
 }
 
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
-                const sf_scan_opts *o, int progress, const sf_scan_sink *sink, sf_stream *stream,
-                sf_scan_stats *stats, sf_error *err)
+                const sf_scan_opts *o, sf_progress *progress, const sf_scan_sink *sink,
+                sf_stream *stream, sf_scan_stats *stats, sf_error *err)
 {
     scan_state s;
     memset(&s, 0, sizeof s);
@@ -355,10 +346,11 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     s.stats = stats;
     s.err = err;
     s.dynamic = o->schedule == SF_SCHED_DYNAMIC && s.nranks > 1;
-    s.progress = progress && s.rank == 0;
+    s.progress = s.rank == 0 && progress && progress->mode != SF_PROGRESS_OFF ? progress : NULL;
     for (size_t i = 0; i < nchunks; i++)
         s.total_bytes += chunk_bytes(&chunks[i]);
-    s.t0 = s.last_print = MPI_Wtime();
+    if (s.progress)
+        sf_progress_start(s.progress, s.total_bytes);
     s.abort_from = -1;
 
     int rc = 0;

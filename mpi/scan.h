@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "mpi/progress.h"
 #include "mpi/stream.h"
 
 typedef enum { SF_SCHED_DYNAMIC = 0, SF_SCHED_STATIC } sf_schedule;
@@ -61,14 +62,15 @@ sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chu
                               size_t *n);
 
 /* Collective over comm. Scans the chunks this rank is given, handing every
- * owned line to sink. paths[i] names file i. progress: rank 0 prints bytes
- * done, MB/s and ETA at most once a second. stream (may be NULL) is a row
+ * owned line to sink. paths[i] names file i. progress (may be NULL; used
+ * on rank 0 only, labelled by the caller) is started with the bytes of all
+ * chunks, updated as chunks are done and ended when the scan ends. stream (may be NULL) is a row
  * stream the pipeline feeds: the scan polls it while it waits, and rank 0
  * serves chunk requests while the stream waits, and the stream is finished
  * (sf_stream_finish) before the scan's closing collective. Returns 0, or an error (read failure, out of memory) after which
  * every rank has stopped scanning and returns the same verdict. */
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
-                const sf_scan_opts *o, int progress, const sf_scan_sink *sink, sf_stream *stream,
-                sf_scan_stats *stats, sf_error *err);
+                const sf_scan_opts *o, sf_progress *progress, const sf_scan_sink *sink,
+                sf_stream *stream, sf_scan_stats *stats, sf_error *err);
 
 #endif

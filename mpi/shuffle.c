@@ -39,7 +39,7 @@ static size_t frame_len(const unsigned char *p)
 }
 
 int sf_shuffle_exchange(MPI_Comm comm, sf_buf *out, uint64_t round_bytes, sf_shuffle_fn fn,
-                        void *ctx, sf_shuffle_stats *stats, sf_error *err)
+                        void *ctx, sf_shuffle_stats *stats, sf_progress *progress, sf_error *err)
 {
     int nranks, rank;
     MPI_Comm_size(comm, &nranks);
@@ -61,13 +61,28 @@ int sf_shuffle_exchange(MPI_Comm comm, sf_buf *out, uint64_t round_bytes, sf_shu
     if (rc)
         sf_error_set(err, rc, "shuffle: out of memory");
     sf_shuffle_stats local = {0};
+    if (rank != 0 || (progress && progress->mode == SF_PROGRESS_OFF))
+        progress = NULL;
+    uint64_t total_left = 0; /* all ranks' bytes to send, at the first round */
 
     for (;;) {
-        /* Agree on whether to go on: anyone with data left, or anyone failed. */
-        int mine[2] = {0, rc ? 1 : 0}, all[2];
+        /* Agree on whether to go on: anyone with data left (the sum of the
+         * bytes left, which also drives the progress line), or anyone
+         * failed. */
+        uint64_t mine[2] = {0, rc ? 1 : 0}, all[2];
         for (int d = 0; d < nranks && !rc; d++)
-            mine[0] |= sent[d] < out[d].n;
-        MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, comm);
+            mine[0] += out[d].n - sent[d];
+        MPI_Allreduce(mine, all, 2, MPI_UINT64_T, MPI_SUM, comm);
+        if (progress) {
+            if (local.rounds == 0) {
+                total_left = all[0];
+                sf_progress_start(progress, total_left);
+            }
+            if (all[0] && !all[1])
+                sf_progress_update(progress, total_left - all[0]);
+            else
+                sf_progress_end(progress, total_left - all[0]);
+        }
         if (all[1]) {
             if (!rc) {
                 rc = SF_E_INTERNAL;

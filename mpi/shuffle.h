@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "mpi/progress.h"
 
 typedef struct sf_shuffle_stats {
     uint64_t bytes_sent, bytes_received; /* record bytes, framing included */
@@ -35,10 +36,12 @@ typedef int (*sf_shuffle_fn)(void *ctx, const unsigned char *rec, size_t len, in
 
 /* Collective over comm. Sends out[d] (framed records) to rank d for every d,
  * calling fn for every record received. The out buffers are emptied.
- * stats (may be NULL) is added to. Returns 0, or the first error of any rank
+ * stats (may be NULL) is added to. progress (may be NULL; rank 0 only,
+ * labelled by the caller) shows the bytes all ranks have sent. Returns 0, or the first error of any rank
  * (fn's return value, SF_E_NOMEM, SF_E_LIMIT for a record over 1 GiB); every
  * rank returns the same verdict, and err is filled on the rank that failed. */
 int sf_shuffle_exchange(MPI_Comm comm, sf_buf *out, uint64_t round_bytes, sf_shuffle_fn fn,
-                        void *ctx, sf_shuffle_stats *stats, sf_error *err);
+                        void *ctx, sf_shuffle_stats *stats, sf_progress *progress,
+                        sf_error *err);
 
 #endif

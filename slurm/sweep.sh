@@ -19,13 +19,23 @@
 #                          before-join:--repartition before-join;none:--repartition none")
 #   --repeats N           runs per rank count and strategy (default 3)
 #   --studies LIST        strong, weak or both (default strong,weak)
-#   --job FILE            job spec reading inputs events, users, items (default
-#                         jobs/daily_kpi.json of this repository)
+#   --job FILE            the job spec (default jobs/daily_kpi.json of this
+#                         repository); its input names are read from it, and
+#                         each input is read from (first that applies):
+#                         --input NAME=PATH; with --data DIR, DIR/NAME.jsonl,
+#                         the generated file name below, or the spec path's
+#                         file name in DIR; the generated KPI dataset (the fact
+#                         input reads events.jsonl; a dimension named users or
+#                         items, or keyed by user_id or item_id, reads
+#                         users.jsonl or items.jsonl); else the spec's own path
+#   --input NAME=PATH     read input NAME from PATH in every run (repeatable;
+#                         for the fact input: in strong scaling, since weak
+#                         scaling generates it)
 #   --events N            strong scaling: total events (default 8M; K/M/G suffixes)
 #   --events-per-rank N   weak scaling: events per rank (default 1M)
 #   --users N, --items N, --seed S   generator settings (default 1000, 200, 42)
-#   --data DIR            strong scaling reads this dataset (DIR/events.jsonl,
-#                         users.jsonl, items.jsonl) instead of generating one
+#   --data DIR            strong scaling reads this dataset (see --job) instead
+#                         of generating one
 #   --data-dir DIR        where generated datasets go (default OUT/data); a
 #                         dataset already generated there with the same
 #                         settings is reused
@@ -77,14 +87,21 @@ task_main() {
     read -r -a flags <<<"${SF_STRATEGY_FLAGS[$s]}"
     local extra_flags=()
     read -r -a extra_flags <<<"$SF_EXTRA"
-    local data="$SF_STRONG_DATA"
-    [[ "$study" == weak ]] && data="$SF_DATA_DIR/weak-n$ranks"
+    # Each input's path for this study; @WEAK@ is the generated weak dataset.
+    local inputs=() i path
+    for (( i = 0; i < ${#SF_INPUT_NAMES[@]}; i++ )); do
+        if [[ "$study" == weak ]]; then
+            path="${SF_WEAK_PATHS[$i]//@WEAK@/$SF_DATA_DIR/weak-n$ranks}"
+        else
+            path="${SF_STRONG_PATHS[$i]}"
+        fi
+        inputs+=(--input "${SF_INPUT_NAMES[$i]}=$path")
+    done
     local run="$out/runs/$study/n$ranks/$name/r$rep"
     mkdir -p "$(dirname "$run")"
     echo "sweep.sh: $study scaling, $ranks ranks, strategy $name, repeat $rep -> $run"
     SHARDFLOW_BIN="$SF_BIN" bash "$SF_SLURM_DIR/shardflow.sbatch" run "$SF_JOB" \
-        --input "events=$data/events.jsonl" --input "users=$data/users.jsonl" \
-        --input "items=$data/items.jsonl" --output "$run" --overwrite --quiet --no-progress \
+        "${inputs[@]}" --output "$run" --overwrite --quiet --no-progress \
         "${extra_flags[@]}" "${flags[@]}"
 }
 
@@ -140,6 +157,7 @@ time_limit="01:00:00"
 sbatch_flags=""
 bin="${SHARDFLOW_BIN:-$repo/build/shardflow}"
 dry_run=0
+input_opts=()
 
 need() { [[ $# -ge 2 ]] || die "$1 needs a value (see --help)"; }
 while [[ $# -gt 0 ]]; do
@@ -155,6 +173,7 @@ while [[ $# -gt 0 ]]; do
         --items) need "$@"; items="$2"; shift 2 ;;
         --seed) need "$@"; seed="$2"; shift 2 ;;
         --data) need "$@"; data="$2"; shift 2 ;;
+        --input) need "$@"; input_opts+=("$2"); shift 2 ;;
         --data-dir) need "$@"; data_dir="$2"; shift 2 ;;
         --out) need "$@"; out="$2"; shift 2 ;;
         --extra) need "$@"; extra="$2"; shift 2 ;;
@@ -218,15 +237,52 @@ done
 
 [[ -x "$bin" ]] || die "shardflow binary '$bin' not found (build it: scripts/build, or pass --bin)"
 [[ -f "$job" ]] || die "job spec '$job' not found"
-if [[ -n "$data" ]]; then
-    for f in events users items; do
-        [[ -f "$data/$f.jsonl" ]] || die "--data: $data/$f.jsonl not found"
-    done
-fi
+[[ -z "$data" || -d "$data" ]] || die "--data: '$data' is not a directory"
 if [[ $dry_run -eq 0 ]]; then
     command -v sbatch >/dev/null 2>&1 || die "sbatch not found: is this a Slurm login node?"
 fi
 command -v python3 >/dev/null 2>&1 || die "python3 not found (the collector needs it)"
+
+# The spec's inputs: name, role, key and path, one tab-separated line each.
+spec_inputs=$(python3 - "$job" <<'PY'
+import json, sys
+try:
+    spec = json.load(open(sys.argv[1]))
+    inputs = spec["inputs"]
+    assert isinstance(inputs, dict) and inputs
+except Exception as e:
+    sys.exit("cannot read the inputs of %s: %s" % (sys.argv[1], e))
+for name, inp in inputs.items():
+    fields = [name, str(inp.get("role", "")), str(inp.get("key", "")), str(inp.get("path", ""))]
+    if any("\t" in f or "\n" in f for f in fields):
+        sys.exit("input %r: a tab or newline in its name, key or path" % name)
+    print("\t".join(fields))
+PY
+) || die "--job: $job: cannot read its inputs (see above)"
+input_names=()
+input_roles=()
+input_keys=()
+input_spec_paths=()
+while IFS=$'\t' read -r n r k p; do
+    input_names+=("$n")
+    input_roles+=("$r")
+    input_keys+=("$k")
+    input_spec_paths+=("$p")
+done <<<"$spec_inputs"
+facts=0
+for r in "${input_roles[@]}"; do [[ "$r" == fact ]] && facts=$(( facts + 1 )); done
+[[ $facts -eq 1 ]] || die "--job: $job has $facts fact inputs; a job has exactly one"
+declare -A given=()
+for o in "${input_opts[@]}"; do
+    [[ "$o" == ?*=?* ]] || die "--input takes NAME=PATH, got '$o'"
+    n="${o%%=*}"
+    known=0
+    for m in "${input_names[@]}"; do [[ "$m" == "$n" ]] && known=1; done
+    [[ $known -eq 1 ]] || die "--input $n: the job has no input '$n' (it has: ${input_names[*]})"
+    p="${o#*=}"
+    [[ -e "$p" ]] || die "--input $n: '$p' not found"
+    given[$n]=$(cd "$(dirname "$p")" && echo "$PWD/$(basename "$p")")
+done
 
 abspath() { mkdir -p "$1" && (cd "$1" && pwd); }
 [[ -n "$out" ]] || out="out/sweep-$(date +%Y%m%d-%H%M%S)"
@@ -240,6 +296,58 @@ job=$(cd "$(dirname "$job")" && echo "$PWD/$(basename "$job")")
 mkdir -p "$out/logs" "$out/runs" "$out/results" || die "cannot write under $out"
 
 strong_data="${data:-$data_dir/strong}"
+
+# gen_file I: the file of the generated KPI dataset input I reads, or "".
+gen_file() {
+    local i="$1"
+    if [[ "${input_roles[$i]}" == fact ]]; then echo events.jsonl; return; fi
+    case "${input_names[$i]}:${input_keys[$i]}" in
+        users:*|*:user_id) echo users.jsonl ;;
+        items:*|*:item_id) echo items.jsonl ;;
+        *) echo "" ;;
+    esac
+}
+# spec_path I: the spec's own path of input I made absolute, or "" if none
+# exists there.
+spec_path() {
+    local p="${input_spec_paths[$1]}"
+    [[ -n "$p" && -e "$p" ]] || return 0
+    (cd "$(dirname "$p")" && echo "$PWD/$(basename "$p")")
+}
+strong_paths=()
+weak_paths=()
+strong_gen=0   # some strong input reads the generated dataset
+for (( i = 0; i < ${#input_names[@]}; i++ )); do
+    n="${input_names[$i]}"
+    g=$(gen_file "$i")
+    s=""
+    if [[ -n "${given[$n]:-}" ]]; then
+        s="${given[$n]}"
+    elif [[ -n "$data" ]]; then
+        for f in "$n.jsonl" "$g" "$(basename "${input_spec_paths[$i]}")"; do
+            [[ -n "$f" && -e "$data/$f" ]] && { s="$data/$f"; break; }
+        done
+        [[ -n "$s" ]] || die "--data: no file for input '$n' in $data (tried $n.jsonl${g:+, $g}" \
+                             "and the spec's file name; or give --input $n=PATH)"
+    elif [[ -n "$g" ]]; then
+        s="$strong_data/$g"
+        strong_gen=1
+    else
+        s=$(spec_path "$i")
+        [[ -n "$s" ]] || die "input '$n': not in the generated KPI dataset and its spec path" \
+                             "'${input_spec_paths[$i]}' does not exist; give --input $n=PATH"
+    fi
+    strong_paths+=("$s")
+    if [[ "${input_roles[$i]}" == fact ]]; then
+        weak_paths+=("@WEAK@/events.jsonl") # weak scaling generates it, whatever --input says
+    elif [[ -n "${given[$n]:-}" ]]; then
+        weak_paths+=("${given[$n]}")
+    elif [[ -n "$g" ]]; then
+        weak_paths+=("@WEAK@/$g")
+    else
+        weak_paths+=("$s")
+    fi
+done
 {
     echo "# settings of this sweep, read by its jobs (written by slurm/sweep.sh)"
     printf 'SF_BIN=%q\n' "$bin"
@@ -249,7 +357,9 @@ strong_data="${data:-$data_dir/strong}"
     printf 'SF_EXTRA=%q\n' "$extra"
     printf 'SF_USERS=%q\nSF_ITEMS=%q\nSF_SEED=%q\n' "$users" "$items" "$seed"
     printf 'SF_DATA_DIR=%q\n' "$data_dir"
-    printf 'SF_STRONG_DATA=%q\n' "$strong_data"
+    printf 'SF_INPUT_NAMES=('; printf '%q ' "${input_names[@]}"; printf ')\n'
+    printf 'SF_STRONG_PATHS=('; printf '%q ' "${strong_paths[@]}"; printf ')\n'
+    printf 'SF_WEAK_PATHS=('; printf '%q ' "${weak_paths[@]}"; printf ')\n'
     printf 'SF_STRATEGY_NAMES=('; printf '%q ' "${strategy_names[@]}"; printf ')\n'
     printf 'SF_STRATEGY_FLAGS=('; printf '%q ' "${strategy_flags[@]}"; printf ')\n'
 } >"$out/sweep.env"
@@ -334,9 +444,13 @@ submit_arrays() {
 }
 
 if [[ $do_strong -eq 1 ]]; then
-    echo "strong scaling: $( [[ -n "$data" ]] && echo "dataset $data" || echo "$events_n events")"
+    if [[ $strong_gen -eq 1 ]]; then
+        echo "strong scaling: $events_n events"
+    else
+        echo "strong scaling: inputs ${strong_paths[*]}"
+    fi
     gen=""
-    if [[ -z "$data" ]]; then
+    if [[ $strong_gen -eq 1 ]]; then
         max_r=0
         for r in "${ranks[@]}"; do (( r > max_r )) && max_r=$r; done
         gen_job "$strong_data" "$events_n" "$max_r" || cancel_submitted

@@ -22,6 +22,11 @@ CTest runs it as slurm.end_to_end (label slurm, see CMakeLists.txt here):
    reference, and checks the collector's CSV (one row per run,
    the strategy's flags really applied, speedup 1 at one rank), its summary,
    and a PNG per study when gnuplot is installed.
+   A second sweep runs a copy of the job whose inputs are named clicks,
+   customers and products (and whose spec paths lead nowhere): strong
+   scaling reads the dataset through `--input NAME=PATH` (no generator), weak
+   scaling generates the fact input and finds the dimensions by their keys;
+   its strong run must equal the reference too.
 5. Always cancels its jobs that are still queued and stops the daemons it
    started (scripts/slurm-stop --state), also on failure or SIGTERM.
 
@@ -31,6 +36,7 @@ Exit status: 0 pass, 1 fail, 77 skip.
 import argparse
 import csv
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -39,7 +45,7 @@ import sys
 import time
 
 SKIP = 77
-DEADLINE = 105          # seconds for the whole test; CTest's TIMEOUT is above
+DEADLINE = 135          # seconds for the whole test; CTest's TIMEOUT is above
 DATASET = {"events": 20000, "users": 300, "items": 60, "seed": 7}
 WEAK_PER_RANK = 10000
 STRATEGIES = ["static", "dynamic"]
@@ -265,7 +271,7 @@ def main():
 
 
 def body(args, src, work, jobs):
-    for d in ("data", "logs", "ref", "out_srun", "out_mpirun", "sweep"):
+    for d in ("data", "logs", "ref", "out_srun", "out_mpirun", "sweep", "sweep_renamed"):
         shutil.rmtree(os.path.join(work, d), ignore_errors=True)
     os.makedirs(os.path.join(work, "logs"))
     data = os.path.join(work, "data")
@@ -310,6 +316,38 @@ def body(args, src, work, jobs):
     if sweep_ids != read_text(os.path.join(sweep, "jobs.txt")).split():
         raise Failure("jobs.txt does not list the ids sweep.sh printed")
 
+    # The same job with other input names, and spec paths that lead nowhere.
+    with open(job) as f:
+        spec = json.load(f)
+    rename = {"events": "clicks", "users": "customers", "items": "products"}
+    spec["inputs"] = {rename[k]: dict(v, path="nowhere/%s.jsonl" % k)
+                      for k, v in spec["inputs"].items()}
+    for step in spec["steps"]:
+        if "join" in step:
+            step["join"] = rename[step["join"]]
+    renamed_job = os.path.join(work, "renamed.json")
+    with open(renamed_job, "w") as f:
+        json.dump(spec, f, indent=2)
+    sweep2 = os.path.join(work, "sweep_renamed")
+    _, out2, _ = run([os.path.join(src, "slurm", "sweep.sh"), "--ranks", "2",
+                      "--strategies", "dynamic:--schedule dynamic", "--repeats", "1",
+                      "--studies", "strong,weak", "--events-per-rank", str(WEAK_PER_RANK),
+                      "--users", str(DATASET["users"]), "--items", str(DATASET["items"]),
+                      "--seed", str(DATASET["seed"]), "--bin", binary, "--job", renamed_job,
+                      "--input", "clicks=%s/events.jsonl" % data,
+                      "--input", "customers=%s/users.jsonl" % data,
+                      "--input", "products=%s/items.jsonl" % data,
+                      "--out", sweep2, "--time", "5"], env=env, cwd=work)
+    log(out2.rstrip())
+    last2 = [l for l in out2.splitlines() if l.startswith("jobs: ")]
+    if not last2:
+        raise Failure("sweep.sh (renamed inputs) did not print its job ids")
+    sweep2_ids = last2[-1].split()[1:]
+    jobs.extend(sweep2_ids)
+    if "strong scaling: inputs " not in out2 or out2.count("generator job") != 1:
+        raise Failure("renamed sweep: strong scaling should read the --input files and only "
+                      "weak scaling generate data")
+
     # The reference runs while Slurm works through the queue.
     ref = os.path.join(work, "ref")
     run([args.mpiexec, args.np_flag, "2", binary] + run_args + ["--output", ref], env=env,
@@ -344,6 +382,20 @@ def body(args, src, work, jobs):
         if p["study"] == "strong":
             same_output(ref, os.path.join(sweep, p["run_dir"]), "sweep run " + p["run_dir"])
     check_collector(sweep, shutil.which("gnuplot") is not None)
+
+    # Renamed inputs: a strong array, a weak generator and array, the collector.
+    for job_id in sweep2_ids:
+        check_completed(job_id, 1, os.path.join(sweep2, "logs"))
+    same_output(ref, os.path.join(sweep2, "runs", "strong", "n2", "dynamic", "r1"),
+                "renamed-input sweep, strong run")
+    with open(os.path.join(sweep2, "results", "results.csv"), newline="") as f:
+        rows2 = {r["study"]: r for r in csv.DictReader(f)}
+    if sorted(rows2) != ["strong", "weak"]:
+        raise Failure("renamed sweep: results.csv studies %s" % sorted(rows2))
+    if int(rows2["weak"]["lines_read"]) != 2 * WEAK_PER_RANK:
+        raise Failure("renamed sweep: the weak run read %s lines, expected %d" % (
+            rows2["weak"]["lines_read"], 2 * WEAK_PER_RANK))
+    log("ok: a sweep of a job with other input names (--input and generated)")
     log("slurm.end_to_end passed in %.1f s" % (time.monotonic() - START))
 
 

@@ -751,6 +751,38 @@ static void test_merged_dictionaries_order_like_one_pass(void **state)
     sf_flatten_free(m);
 }
 
+static unsigned column_seen(const sf_flatten *f, const char *name)
+{
+    sf_flatten_column c;
+    sf_flatten_column_get(f, (uint32_t)sf_flatten_column_find(f, name, strlen(name)), &c);
+    return c.seen;
+}
+
+static void test_columns_note_every_type_they_held_across_merges(void **state)
+{
+    (void)state;
+    sf_flatten *x = make_default(), *y = make_default(), *m = make_default();
+    flat(x, "{\"coupon\":\"SAVE\",\"n\":1,\"z\":null}");
+    flat(y, "{\"coupon\":15,\"n\":2.5,\"s\":\"t\"}");
+    sf_buf a = SF_BUF_INIT, b = SF_BUF_INIT;
+    assert_int_equal(sf_flatten_columns_encode(x, &a), 0);
+    assert_int_equal(sf_flatten_columns_encode(y, &b), 0);
+    assert_int_equal(sf_flatten_columns_merge(m, a.p, a.n), 0);
+    assert_int_equal(sf_flatten_columns_merge(m, b.p, b.n), 0);
+    /* A string column that also held a number is a mix; one that only held
+     * strings is not, though both are typed string. */
+    assert_int_equal(column_type(m, "coupon"), SF_STRING);
+    assert_int_equal(column_seen(m, "coupon"), (1u << SF_STRING) | (1u << SF_INT));
+    assert_int_equal(column_seen(m, "s"), 1u << SF_STRING);
+    assert_int_equal(column_seen(m, "n"), (1u << SF_INT) | (1u << SF_DOUBLE));
+    assert_int_equal(column_seen(m, "z"), 0); /* nulls are no type */
+    sf_buf_free(&a);
+    sf_buf_free(&b);
+    sf_flatten_free(x);
+    sf_flatten_free(y);
+    sf_flatten_free(m);
+}
+
 static void test_malformed_column_record_is_a_parse_error(void **state)
 {
     (void)state;
@@ -772,7 +804,7 @@ static void test_seeded_columns_keep_their_ids(void **state)
 {
     (void)state;
     sf_flatten *f = make_default();
-    sf_flatten_column c = {"z", 1, SF_NULL, 0, 0, 0};
+    sf_flatten_column c = {"z", 1, SF_NULL, 0, 0, 0, 0};
     uint32_t id;
     assert_int_equal(sf_flatten_column_add(f, &c, &id), 0);
     assert_int_equal(id, 0);
@@ -1036,6 +1068,7 @@ int main(void)
         cmocka_unit_test(test_type_inference_widens),
         cmocka_unit_test(test_columns_count_their_non_null_rows),
         cmocka_unit_test(test_merged_dictionaries_order_like_one_pass),
+        cmocka_unit_test(test_columns_note_every_type_they_held_across_merges),
         cmocka_unit_test(test_malformed_column_record_is_a_parse_error),
         cmocka_unit_test(test_seeded_columns_keep_their_ids),
         cmocka_unit_test(test_policy_names_round_trip),
