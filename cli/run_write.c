@@ -254,12 +254,29 @@ static int apply_limit(sf_run *R)
  * (part-<rank>). An output without partition columns is one file
  * (part-00000, written by rank 0) whatever --write says. Within a file
  * rows are in sort_by order, each entry ascending or descending. */
+/* Hive names NULL and the empty string alike (__HIVE_DEFAULT_PARTITION__):
+ * as Spark does, an empty string partition value becomes NULL, so both
+ * land in one partition instead of two that would write the same files. */
+static void empty_partition_values_to_null(sf_run *R)
+{
+    const sf_job_output *o = &R->job->output;
+    for (size_t i = 0; i < R->rows.n && o->npartition; i++) {
+        sf_value *row = sf_rows_at(&R->rows, i);
+        for (size_t k = 0; k < o->npartition; k++) {
+            sf_value *v = &row[o->partition_by[k]];
+            if (v->type == SF_STRING && v->u.s.n == 0)
+                *v = sf_null();
+        }
+    }
+}
+
 int sf_run_write_output(sf_run *R)
 {
     const sf_job_output *o = &R->job->output;
     int part = 0, rc = 0;
     if (o->limit >= 0 && (rc = apply_limit(R)) != 0)
         return rc;
+    empty_partition_values_to_null(R);
     /* An output without partition columns is one file in every write
      * mode: its rows go to rank 0, which writes part-00000. */
     sf_write_mode mode = o->npartition == 0 ? SF_WRITE_COALESCE : R->o->write_mode;
