@@ -35,22 +35,22 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const sf_decode_field fields[] = {
-    {"user_id", SF_INT, 0},
-    {"item_id", SF_INT, 1},
-    {"event_type", SF_STRING, 2},
-    {"ts", SF_INT, 3},
-    {"props.price", SF_DOUBLE, 4},
-    {"props.quantity", SF_INT, 5},
-    {"props.tag", SF_STRING, 6},
-    {"props.deep.x", SF_DOUBLE, 7},
-    {"ok", SF_BOOL, 8},
-    {"day", SF_DATE, 9},
-    {"name", SF_STRING, 10},
-    {"a", SF_DOUBLE, 11},
-    {"a.b", SF_INT, 12},
-    {"n", SF_NULL, 13},
-    {"", SF_STRING, 14},
-    {"user_id", SF_DOUBLE, 15},
+    {"user_id", SF_INT, 0, {0, 0}},
+    {"item_id", SF_INT, 1, {0, 0}},
+    {"event_type", SF_STRING, 2, {0, 0}},
+    {"ts", SF_INT, 3, {0, 0}},
+    {"props.price", SF_DOUBLE, 4, {0, 0}},
+    {"props.quantity", SF_INT, 5, {0, 0}},
+    {"props.tag", SF_STRING, 6, {0, 0}},
+    {"props.deep.x", SF_DOUBLE, 7, {0, 0}},
+    {"ok", SF_BOOL, 8, {0, 0}},
+    {"day", SF_DATE, 9, {0, 0}},
+    {"name", SF_STRING, 10, {0, 0}},
+    {"a", SF_DOUBLE, 11, {0, 0}},
+    {"a.b", SF_INT, 12, {0, 0}},
+    {"n", SF_NULL, 13, {0, 0}},
+    {"", SF_STRING, 14, {0, 0}},
+    {"user_id", SF_DOUBLE, 15, {0, 0}},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
