@@ -13,7 +13,10 @@ ROUND_HALF_EVEN and sums in a 100-digit context, so every figure is exact.
       windows. Output files must equal the reference byte for byte and the
       manifest must count the rejected lines as type mismatches. A second
       job groups by the decimal and partitions by it (Hive directories
-      named by its text), and `shardflow cat` reads that back.
+      named by its text), and `shardflow cat` reads that back. The first
+      job written as Parquet (DECIMAL as INT64 and as 16-byte
+      FIXED_LEN_BYTE_ARRAY) and as HDF5 (exact text) must `cat` to the
+      bytes of its CSV output.
   decimal_test.py COMMON overflow --np N
       A group whose partial sums pass 2^127 but whose total fits gives the
       exact total; a group whose total passes 38 digits fails the run with
@@ -239,6 +242,19 @@ def cmd_exact(args):
     for name, t in want_types.items():
         if types.get(name) != t:
             raise Failure("manifest type of %s is %s, want %s" % (name, types.get(name), t))
+    want_cat = run(args, 1, ["cat", out]).stdout
+    for fmt in ("parquet", "hdf5"):
+        other = os.path.join(work, "out_" + fmt)
+        run(args, args.np, ["run", job_path, "--output", other, "--decoder", args.decoder,
+                            "--format", fmt])
+        got_cat = run(args, 1, ["cat", other]).stdout
+        if got_cat != want_cat:
+            g, w = got_cat.split(b"\n"), want_cat.split(b"\n")
+            i = next(i for i in range(min(len(g), len(w))) if g[i] != w[i]) \
+                if any(a != b for a, b in zip(g, w)) else min(len(g), len(w))
+            raise Failure("cat of the %s output differs from the CSV output's at line %d:\n"
+                          "  got:  %r\n  want: %r" % (fmt, i + 1, g[i] if i < len(g) else None,
+                                                      w[i] if i < len(w) else None))
     keys_by_decimal(args, work, events)
     print("exact: np %d, %s decoder: output equals the decimal-module reference, %d rejected"
           % (args.np, args.decoder, rejected))
