@@ -100,6 +100,12 @@ static int eval_frame(const sf_rows *rows, const sf_job_window *w, size_t lo, si
 
 int sf_window_eval(sf_rows *rows, const sf_job_window *w, int out_col)
 {
+    size_t at;
+    return sf_window_eval_at(rows, w, out_col, &at);
+}
+
+int sf_window_eval_at(sf_rows *rows, const sf_job_window *w, int out_col, size_t *failed_row)
+{
     size_t start = 0; /* first row of the current partition */
     for (size_t i = 0; i < rows->n; i++) {
         if (i > 0 && !same_partition(rows, w, i - 1, i))
@@ -107,8 +113,10 @@ int sf_window_eval(sf_rows *rows, const sf_job_window *w, int out_col)
         size_t lo = i - start > (size_t)w->preceding ? i - (size_t)w->preceding : start;
         sf_value v;
         int rc = eval_frame(rows, w, lo, i, &v);
-        if (rc)
+        if (rc) {
+            *failed_row = i;
             return rc;
+        }
         sf_rows_at(rows, i)[out_col] = v;
     }
     return 0;

@@ -20,7 +20,8 @@ ROUND_HALF_EVEN and sums in a 100-digit context, so every figure is exact.
   decimal_test.py COMMON overflow --np N
       A group whose partial sums pass 2^127 but whose total fits gives the
       exact total; a group whose total passes 38 digits fails the run with
-      a message naming the group, and nothing is committed.
+      a message naming the group, and nothing is committed; so does a
+      rolling sum past 38 digits, naming its partition and order value.
 
 COMMON: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --work DIR
 Exit status 0 = pass, 1 = fail.
@@ -347,7 +348,29 @@ def cmd_overflow(args):
         if os.path.isdir(out) and (os.path.exists(os.path.join(out, "_SUCCESS")) or
                                    data_files(out)):
             raise Failure("a failed run left output in %s" % out)
-    print("overflow: np %d: exact total through 2^127, overflow names the group" % args.np)
+    # Each day's total fits; two days together do not.
+    days = ['{"k": "g0", "day": %d, "v": 6%s}' % (d, "0" * 37) for d in (1, 2, 3)]
+    events = os.path.join(work, "window.jsonl")
+    with open(events, "w", encoding="utf-8") as f:
+        f.write("\n".join(days) + "\n")
+    wjob = {"name": "decimal_window_overflow",
+            "inputs": {"ev": {"role": "fact", "format": "jsonl", "path": events,
+                              "columns": {"k": "string", "day": "int64", "v": "decimal(38,0)"}}},
+            "group_by": ["k", "day"], "aggregates": {"total": "sum(v)"},
+            "windows": {"roll": {"function": "sum", "column": "total", "preceding": 1,
+                                 "partition_by": ["k"], "order_by": "day"}},
+            "output": {"path": "out", "format": "csv"}}
+    job_path = os.path.join(work, "window.json")
+    write_job(job_path, wjob)
+    out = os.path.join(work, "out_window")
+    p = run(args, args.np, ["run", job_path, "--output", out], expect_ok=False)
+    err = p.stderr.decode("utf-8", "replace")
+    want = "window 'roll': the decimal sum at (k=g0, day=2) needs more than 38 digits"
+    if p.returncode == 0 or want not in err or os.path.exists(os.path.join(out, "_SUCCESS")):
+        raise Failure("window overflow: exit %d, stderr lacks %r:\n%s" % (p.returncode, want,
+                                                                          err[-2000:]))
+    print("overflow: np %d: exact total through 2^127, overflow names the group or the "
+          "window partition" % args.np)
 
 
 def main(argv):
