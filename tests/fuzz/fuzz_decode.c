@@ -51,6 +51,8 @@ static const sf_decode_field fields[] = {
     {"n", SF_NULL, 13, {0, 0}},
     {"", SF_STRING, 14, {0, 0}},
     {"user_id", SF_DOUBLE, 15, {0, 0}},
+    {"props.price", SF_DECIMAL, 16, {18, 2}}, /* the reference reads decimals from the text too */
+    {"a", SF_DECIMAL, 17, {38, 5}},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -71,6 +73,8 @@ static int same_value(const sf_value *a, const sf_value *b)
     case SF_INT: return a->u.i == b->u.i;
     case SF_DOUBLE: return memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0;
     case SF_DATE: return a->u.date == b->u.date;
+    case SF_DECIMAL:
+        return a->scale == b->scale && a->u.dec.lo == b->u.dec.lo && a->u.dec.hi == b->u.dec.hi;
     case SF_STRING:
         return a->u.s.n == b->u.s.n && (a->u.s.n == 0 || memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0);
     }
