@@ -734,11 +734,14 @@ static void print_header(const output *o, const table *t)
     printf("columns:    %zu%s\n", t->ncols,
            t->h5 || t->pq ? "" : typed ? " (types from _MANIFEST.json)" : " (CSV: untyped text)");
     for (size_t c = 0; c < t->ncols; c++) {
+        char tb[24];
+        if (t->pq && !typed) /* decimal(P,S) from the Parquet schema */
+            sf_type_format(sf_parquet_reader_type(t->pq, c), sf_parquet_reader_dec(t->pq, c), tb);
         if (t->h5 || t->pq || typed)
             printf("  %-*s  %s\n", (int)width, t->cols[c],
                    typed ? csv_types[c]
-                         : sf_type_name(t->h5 ? sf_h5_reader_type(t->h5, c)
-                                              : sf_parquet_reader_type(t->pq, c)));
+                   : t->pq ? tb
+                           : sf_type_name(sf_h5_reader_type(t->h5, c)));
         else
             printf("  %s\n", t->cols[c]);
     }

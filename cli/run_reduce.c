@@ -116,6 +116,26 @@ static int keep_having(const sf_job *job, const sf_value *row, sf_arena *scratch
     return v.type == SF_BOOL && v.u.b;
 }
 
+/* The error for window win whose frame at row overflowed: names the
+ * partition and the order value. */
+static void window_overflow(sf_run *R, const sf_job_window *win, const sf_value *row)
+{
+    const sf_job *job = R->job;
+    char where[512] = "", buf[SF_FMT_BUF];
+    size_t used = 0;
+    for (size_t k = 0; k <= win->npartition && used < sizeof where; k++) {
+        int col = k < win->npartition ? win->partition_by[k] : win->order_by;
+        const char *p = "null";
+        size_t n = row[col].type == SF_NULL ? 4 : sf_value_text(&row[col], buf, &p);
+        int wr = snprintf(where + used, sizeof where - used, "%s%s=%.*s", k ? ", " : "",
+                          job->result_names[col], n > 100 ? 100 : (int)n, p);
+        used += wr > 0 ? (size_t)wr : 0;
+    }
+    sf_error_set(&R->err, SF_E_RANGE,
+                 "window '%s': the decimal %s at (%s) needs more than 38 digits", win->name,
+                 win->func == SF_AGG_SUM ? "sum" : "mean", where);
+}
+
 /* Final rows of this rank's groups: group key values, aggregates, NULL
  * window columns; a row "having" rejects is dropped here, before windows,
  * sort and limit. */
@@ -264,11 +284,11 @@ int sf_run_windows(sf_run *R)
             rc = sf_rows_sort(&R->rows, keys, win->npartition + 1);
         }
         free(keys);
+        size_t bad = 0;
         if (!rc)
-            rc = sf_window_eval(&R->rows, win, (int)(job->ngroup + job->naggs + w));
+            rc = sf_window_eval_at(&R->rows, win, (int)(job->ngroup + job->naggs + w), &bad);
         if (rc == SF_E_RANGE)
-            sf_error_set(&R->err, rc, "window '%s': a decimal %s needs more than 38 digits",
-                         win->name, win->func == SF_AGG_SUM ? "sum" : "mean");
+            window_overflow(R, win, sf_rows_at(&R->rows, bad));
         else if (rc)
             sf_error_set(&R->err, rc, "out of memory evaluating window '%s'", win->name);
         if (sf_run_agree(R, rc, 0))

@@ -268,7 +268,7 @@ static int64_t order_at(const sf_rows *rows, const sf_job_window *w, size_t i)
 }
 
 /* Evaluates rows [start, end), one partition. */
-static int eval_partition(slide *s, size_t start, size_t end, int out_col)
+static int eval_partition(slide *s, size_t start, size_t end, int out_col, size_t *failed_row)
 {
     const sf_rows *rows = s->rows;
     const sf_job_window *w = s->w;
@@ -306,11 +306,19 @@ static int eval_partition(slide *s, size_t start, size_t end, int out_col)
             rc = slide_value(s, want_lo, want_hi, &out);
         if (!rc)
             sf_rows_at(rows, i)[out_col] = out;
+        else
+            *failed_row = i;
     }
     return rc;
 }
 
 int sf_window_eval(sf_rows *rows, const sf_job_window *w, int out_col)
+{
+    size_t at;
+    return sf_window_eval_at(rows, w, out_col, &at);
+}
+
+int sf_window_eval_at(sf_rows *rows, const sf_job_window *w, int out_col, size_t *failed_row)
 {
     slide s;
     s.rows = rows;
@@ -323,7 +331,7 @@ int sf_window_eval(sf_rows *rows, const sf_job_window *w, int out_col)
     size_t start = 0; /* first row of the current partition */
     for (size_t i = 1; i <= rows->n && !rc; i++) {
         if (i == rows->n || !same_partition(rows, w, i - 1, i)) {
-            rc = eval_partition(&s, start, i, out_col);
+            rc = eval_partition(&s, start, i, out_col, failed_row);
             start = i;
         }
     }

@@ -22,4 +22,8 @@
  * digits. Decimal sums are exact (core/decimal.h). */
 int sf_window_eval(sf_rows *rows, const sf_job_window *w, int out_col);
 
+/* As sf_window_eval, and on failure *failed_row is the row whose frame
+ * failed (its partition names the failure). */
+int sf_window_eval_at(sf_rows *rows, const sf_job_window *w, int out_col, size_t *failed_row);
+
 #endif

@@ -58,6 +58,7 @@ typedef struct pq_col {
     uint64_t nulls, nans;
     int has_minmax;
     int64_t imin, imax; /* bool, int64, date */
+    sf_i128 decmin, decmax; /* 16-byte decimals: scaled integers */
     double dmin, dmax;
     sf_buf smin, smax;
 } pq_col;
@@ -430,8 +431,19 @@ static int pq_stats(pq_col *c, const sf_value *v)
             return SF_E_NOMEM;
         return 0;
     }
-    case SF_DECIMAL: /* no min/max: they would need a signed 16-byte order */
+    case SF_DECIMAL: { /* one scale per column: the scaled integers order the values */
+        sf_i128 x = sf_decimal_get(v);
+        if (!c->has_minmax) {
+            c->decmin = c->decmax = x;
+            c->has_minmax = 1;
+        } else {
+            if (x < c->decmin)
+                c->decmin = x;
+            if (x > c->decmax)
+                c->decmax = x;
+        }
         return 0;
+    }
     default: {
         int64_t i = c->type == SF_BOOL ? v->u.b : c->type == SF_DATE ? v->u.date : v->u.i;
         if (!c->has_minmax) {
@@ -798,7 +810,7 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
     m.null_count = (int64_t)c->nulls;
     m.has_nan_count = c->type == SF_DOUBLE;
     m.nan_count = (int64_t)c->nans;
-    unsigned char mn[8], mx[8];
+    unsigned char mn[PQ_DECIMAL_FLBA_LEN], mx[PQ_DECIMAL_FLBA_LEN];
     if (c->has_minmax) {
         m.has_min = m.has_max = m.min_exact = m.max_exact = 1;
         m.min = mn;
@@ -830,6 +842,14 @@ static int pq_write_chunk(sf_parquet_writer *w, pq_col *c, uint64_t nrows, sf_tc
             memcpy(&b, &dmax, 8);
             sf_pq_put64(mx, b);
             m.nmin = m.nmax = 8;
+            break;
+        }
+        case SF_DECIMAL: { /* big-endian two's complement, as the values */
+            sf_value lo = sf_decimal(c->decmin, 0), hi = sf_decimal(c->decmax, 0);
+            size_t n;
+            pq_value_bytes(c, &lo, mn, &n); /* writes the 16 bytes into mn */
+            pq_value_bytes(c, &hi, mx, &n);
+            m.nmin = m.nmax = n;
             break;
         }
         default:

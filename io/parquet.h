@@ -45,7 +45,7 @@ typedef struct sf_parquet_options {
     /* Per column: precision and scale of SF_DECIMAL columns (borrowed until
      * open returns); a decimal column needs it. Written as Parquet DECIMAL:
      * INT64 for P <= 18, else a 16-byte FIXED_LEN_BYTE_ARRAY (big-endian
-     * two's complement), without min/max statistics. */
+     * two's complement); min/max statistics for both. */
     const sf_dec_type *decs;
 } sf_parquet_options;
 

@@ -740,6 +740,10 @@ sf_type sf_parquet_reader_type(const sf_parquet_reader *r, size_t col)
 {
     return r->cols[col].type;
 }
+sf_dec_type sf_parquet_reader_dec(const sf_parquet_reader *r, size_t col)
+{
+    return r->cols[col].dec;
+}
 uint64_t sf_parquet_reader_nrows(const sf_parquet_reader *r) { return r->nrows; }
 const char *sf_parquet_reader_created_by(const sf_parquet_reader *r) { return r->created_by; }
 size_t sf_parquet_reader_row_groups(const sf_parquet_reader *r) { return r->nrg; }

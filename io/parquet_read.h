@@ -40,6 +40,8 @@ int sf_parquet_reader_open(sf_parquet_reader **out, const char *path, sf_error *
 size_t sf_parquet_reader_ncols(const sf_parquet_reader *r);
 const char *sf_parquet_reader_name(const sf_parquet_reader *r, size_t col);
 sf_type sf_parquet_reader_type(const sf_parquet_reader *r, size_t col);
+/* Precision and scale of a SF_DECIMAL column ({0, 0} for other types). */
+sf_dec_type sf_parquet_reader_dec(const sf_parquet_reader *r, size_t col);
 uint64_t sf_parquet_reader_nrows(const sf_parquet_reader *r);
 
 /* The footer's created_by, or NULL; borrowed until close. */

@@ -26,8 +26,8 @@
 #define BLOCK (16u << 20)
 
 static sf_decode_field kpi_fields[] = {
-    {"user_id", SF_INT, 0},   {"item_id", SF_INT, 1},          {"event_type", SF_STRING, 2},
-    {"ts", SF_INT, 3},        {"props.price", SF_DOUBLE, 4},
+    {"user_id", SF_INT, 0, {0, 0}},   {"item_id", SF_INT, 1, {0, 0}},          {"event_type", SF_STRING, 2, {0, 0}},
+    {"ts", SF_INT, 3, {0, 0}},        {"props.price", SF_DOUBLE, 4, {0, 0}},
 };
 #define NFIELDS (sizeof kpi_fields / sizeof kpi_fields[0])
 

@@ -35,24 +35,24 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const sf_decode_field fields[] = {
-    {"user_id", SF_INT, 0},
-    {"item_id", SF_INT, 1},
-    {"event_type", SF_STRING, 2},
-    {"ts", SF_INT, 3},
-    {"props.price", SF_DOUBLE, 4},
-    {"props.quantity", SF_INT, 5},
-    {"props.tag", SF_STRING, 6},
-    {"props.deep.x", SF_DOUBLE, 7},
-    {"ok", SF_BOOL, 8},
-    {"day", SF_DATE, 9},
-    {"name", SF_STRING, 10},
-    {"a", SF_DOUBLE, 11},
-    {"a.b", SF_INT, 12},
-    {"n", SF_NULL, 13},
-    {"", SF_STRING, 14},
-    {"user_id", SF_DOUBLE, 15},
-    {"at", SF_TIMESTAMP, 16},
-    {"ts", SF_TIMESTAMP, 17},
+    {"user_id", SF_INT, 0, {0, 0}},
+    {"item_id", SF_INT, 1, {0, 0}},
+    {"event_type", SF_STRING, 2, {0, 0}},
+    {"ts", SF_INT, 3, {0, 0}},
+    {"props.price", SF_DOUBLE, 4, {0, 0}},
+    {"props.quantity", SF_INT, 5, {0, 0}},
+    {"props.tag", SF_STRING, 6, {0, 0}},
+    {"props.deep.x", SF_DOUBLE, 7, {0, 0}},
+    {"ok", SF_BOOL, 8, {0, 0}},
+    {"day", SF_DATE, 9, {0, 0}},
+    {"name", SF_STRING, 10, {0, 0}},
+    {"a", SF_DOUBLE, 11, {0, 0}},
+    {"a.b", SF_INT, 12, {0, 0}},
+    {"n", SF_NULL, 13, {0, 0}},
+    {"", SF_STRING, 14, {0, 0}},
+    {"user_id", SF_DOUBLE, 15, {0, 0}},
+    {"props.price", SF_DECIMAL, 16, {18, 2}}, /* the reference reads decimals from the text too */
+    {"a", SF_DECIMAL, 17, {38, 5}},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -74,6 +74,8 @@ static int same_value(const sf_value *a, const sf_value *b)
     case SF_TIMESTAMP: return a->u.i == b->u.i;
     case SF_DOUBLE: return memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0;
     case SF_DATE: return a->u.date == b->u.date;
+    case SF_DECIMAL:
+        return a->scale == b->scale && a->u.dec.lo == b->u.dec.lo && a->u.dec.hi == b->u.dec.hi;
     case SF_STRING:
         return a->u.s.n == b->u.s.n && (a->u.s.n == 0 || memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0);
     }

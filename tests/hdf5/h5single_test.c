@@ -131,8 +131,8 @@ static int same_value(const sf_value *a, const sf_value *b)
         return a->u.date == b->u.date;
     case SF_STRING:
         return a->u.s.n == b->u.s.n && memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
-    case SF_DECIMAL: /* HDF5 holds decimals as text: never a column type here */
-        return 0;
+    case SF_DECIMAL:
+        return a->scale == b->scale && sf_value_cmp(a, b) == 0;
     }
     return 0;
 }

@@ -13,11 +13,15 @@ ROUND_HALF_EVEN and sums in a 100-digit context, so every figure is exact.
       windows. Output files must equal the reference byte for byte and the
       manifest must count the rejected lines as type mismatches. A second
       job groups by the decimal and partitions by it (Hive directories
-      named by its text), and `shardflow cat` reads that back.
+      named by its text), and `shardflow cat` reads that back. The first
+      job written as Parquet (DECIMAL as INT64 and as 16-byte
+      FIXED_LEN_BYTE_ARRAY) and as HDF5 (exact text) must `cat` to the
+      bytes of its CSV output.
   decimal_test.py COMMON overflow --np N
       A group whose partial sums pass 2^127 but whose total fits gives the
       exact total; a group whose total passes 38 digits fails the run with
-      a message naming the group, and nothing is committed.
+      a message naming the group, and nothing is committed; so does a
+      rolling sum past 38 digits, naming its partition and order value.
 
 COMMON: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --work DIR
 Exit status 0 = pass, 1 = fail.
@@ -239,6 +243,19 @@ def cmd_exact(args):
     for name, t in want_types.items():
         if types.get(name) != t:
             raise Failure("manifest type of %s is %s, want %s" % (name, types.get(name), t))
+    want_cat = run(args, 1, ["cat", out]).stdout
+    for fmt in ("parquet", "hdf5"):
+        other = os.path.join(work, "out_" + fmt)
+        run(args, args.np, ["run", job_path, "--output", other, "--decoder", args.decoder,
+                            "--format", fmt])
+        got_cat = run(args, 1, ["cat", other]).stdout
+        if got_cat != want_cat:
+            g, w = got_cat.split(b"\n"), want_cat.split(b"\n")
+            i = next(i for i in range(min(len(g), len(w))) if g[i] != w[i]) \
+                if any(a != b for a, b in zip(g, w)) else min(len(g), len(w))
+            raise Failure("cat of the %s output differs from the CSV output's at line %d:\n"
+                          "  got:  %r\n  want: %r" % (fmt, i + 1, g[i] if i < len(g) else None,
+                                                      w[i] if i < len(w) else None))
     keys_by_decimal(args, work, events)
     print("exact: np %d, %s decoder: output equals the decimal-module reference, %d rejected"
           % (args.np, args.decoder, rejected))
@@ -331,7 +348,29 @@ def cmd_overflow(args):
         if os.path.isdir(out) and (os.path.exists(os.path.join(out, "_SUCCESS")) or
                                    data_files(out)):
             raise Failure("a failed run left output in %s" % out)
-    print("overflow: np %d: exact total through 2^127, overflow names the group" % args.np)
+    # Each day's total fits; two days together do not.
+    days = ['{"k": "g0", "day": %d, "v": 6%s}' % (d, "0" * 37) for d in (1, 2, 3)]
+    events = os.path.join(work, "window.jsonl")
+    with open(events, "w", encoding="utf-8") as f:
+        f.write("\n".join(days) + "\n")
+    wjob = {"name": "decimal_window_overflow",
+            "inputs": {"ev": {"role": "fact", "format": "jsonl", "path": events,
+                              "columns": {"k": "string", "day": "int64", "v": "decimal(38,0)"}}},
+            "group_by": ["k", "day"], "aggregates": {"total": "sum(v)"},
+            "windows": {"roll": {"function": "sum", "column": "total", "preceding": 1,
+                                 "partition_by": ["k"], "order_by": "day"}},
+            "output": {"path": "out", "format": "csv"}}
+    job_path = os.path.join(work, "window.json")
+    write_job(job_path, wjob)
+    out = os.path.join(work, "out_window")
+    p = run(args, args.np, ["run", job_path, "--output", out], expect_ok=False)
+    err = p.stderr.decode("utf-8", "replace")
+    want = "window 'roll': the decimal sum at (k=g0, day=2) needs more than 38 digits"
+    if p.returncode == 0 or want not in err or os.path.exists(os.path.join(out, "_SUCCESS")):
+        raise Failure("window overflow: exit %d, stderr lacks %r:\n%s" % (p.returncode, want,
+                                                                          err[-2000:]))
+    print("overflow: np %d: exact total through 2^127, overflow names the group or the "
+          "window partition" % args.np)
 
 
 def main(argv):

@@ -21,8 +21,8 @@
 enum { C_ID, C_CATEGORY, C_PRICE, C_LAUNCHED, C_ACTIVE, NCOLS };
 
 static sf_job_column item_columns[NCOLS] = {
-    {"item_id", SF_INT, 0, 0},     {"category", SF_STRING, 1, 0}, {"price", SF_DOUBLE, 2, 0},
-    {"launched", SF_DATE, 3, 0},   {"active", SF_BOOL, 4, 0},
+    {"item_id", SF_INT, 0, 0, {0, 0}},     {"category", SF_STRING, 1, 0, {0, 0}}, {"price", SF_DOUBLE, 2, 0, {0, 0}},
+    {"launched", SF_DATE, 3, 0, {0, 0}},   {"active", SF_BOOL, 4, 0, {0, 0}},
 };
 
 static sf_job_input items(sf_input_format format)
@@ -39,7 +39,7 @@ static sf_job_input items(sf_input_format format)
     return in;
 }
 
-static sf_job_column user_columns[2] = {{"user", SF_STRING, 0, 0}, {"country", SF_STRING, 1, 0}};
+static sf_job_column user_columns[2] = {{"user", SF_STRING, 0, 0, {0, 0}}, {"country", SF_STRING, 1, 0, {0, 0}}};
 
 /* A dimension keyed by a string column. */
 static sf_job_input users(sf_input_format format)
@@ -175,7 +175,7 @@ static void test_jsonl_string_key_and_strings_with_escapes(void **state)
 static void test_jsonl_dotted_column_name_is_a_literal_key(void **state)
 {
     (void)state;
-    sf_job_column cols[2] = {{"id", SF_INT, 0, 0}, {"geo.country", SF_STRING, 1, 0}};
+    sf_job_column cols[2] = {{"id", SF_INT, 0, 0, {0, 0}}, {"geo.country", SF_STRING, 1, 0, {0, 0}}};
     sf_job_input in = users(SF_FORMAT_JSONL);
     in.columns = cols;
     in.key_col = 0;

@@ -66,7 +66,7 @@ static int resolve(void *ctx, const char *name, size_t len, int *slot, sf_type *
     return -1;
 }
 
-static const sf_expr_columns cols = {resolve, NULL};
+static const sf_expr_columns cols = {resolve, NULL, NULL};
 
 /* A row with every slot NULL; tests set the slots they use. */
 static void empty_row(sf_value *row)
@@ -105,7 +105,7 @@ static int same_value(sf_value a, sf_value b)
     case SF_DATE: return a.u.date == b.u.date;
     case SF_STRING:
         return a.u.s.n == b.u.s.n && (a.u.s.n == 0 || memcmp(a.u.s.p, b.u.s.p, a.u.s.n) == 0);
-    case SF_DECIMAL: return a.scale == b.scale && sf_decimal_get(&a) == sf_decimal_get(&b);
+    case SF_DECIMAL: return a.scale == b.scale && sf_value_cmp(&a, &b) == 0;
     }
     return 0;
 }

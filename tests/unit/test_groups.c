@@ -83,7 +83,7 @@ static int setup(void **state)
     aggs *a = calloc(1, sizeof *a);
     if (!a)
         return -1;
-    const sf_expr_columns cols = {resolve, NULL};
+    const sf_expr_columns cols = {resolve, NULL, NULL};
     for (int j = 0; j < NAGGS; j++) {
         sf_error err;
         sf_error_clear(&err);

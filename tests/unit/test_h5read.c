@@ -89,7 +89,7 @@ static void assert_same_value(const sf_value *got, const sf_value *want)
         assert_int_equal(got->u.s.n, want->u.s.n);
         assert_memory_equal(got->u.s.p, want->u.s.p, want->u.s.n);
         break;
-    case SF_DECIMAL: /* HDF5 holds decimals as text: the reader gives strings */
+    case SF_DECIMAL: /* HDF5 holds decimals as text: never read back as one */
         fail_msg("a decimal value read from HDF5");
         break;
     }

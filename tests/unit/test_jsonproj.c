@@ -37,11 +37,11 @@
 enum { USER_ID, ITEM_ID, EVENT_TYPE, TS, PRICE, NAME, OK, DAY, A, QUANTITY, NDEFAULT };
 
 static const sf_decode_field default_fields[] = {
-    {"user_id", SF_INT, USER_ID},   {"item_id", SF_INT, ITEM_ID},
-    {"event_type", SF_STRING, EVENT_TYPE}, {"ts", SF_INT, TS},
-    {"props.price", SF_DOUBLE, PRICE}, {"name", SF_STRING, NAME},
-    {"ok", SF_BOOL, OK},            {"day", SF_DATE, DAY},
-    {"a", SF_DOUBLE, A},            {"props.quantity", SF_INT, QUANTITY},
+    {"user_id", SF_INT, USER_ID, {0, 0}},   {"item_id", SF_INT, ITEM_ID, {0, 0}},
+    {"event_type", SF_STRING, EVENT_TYPE, {0, 0}}, {"ts", SF_INT, TS, {0, 0}},
+    {"props.price", SF_DOUBLE, PRICE, {0, 0}}, {"name", SF_STRING, NAME, {0, 0}},
+    {"ok", SF_BOOL, OK, {0, 0}},            {"day", SF_DATE, DAY, {0, 0}},
+    {"a", SF_DOUBLE, A, {0, 0}},            {"props.quantity", SF_INT, QUANTITY, {0, 0}},
 };
 
 #define MAXF 16
@@ -878,7 +878,7 @@ static void test_key_differing_in_any_one_byte_does_not_match(void **state)
         for (size_t i = 0; i < n; i++)
             key[i] = (char)('a' + i);
         key[n] = '\0';
-        const sf_decode_field f[] = {{key, SF_INT, 0}};
+        const sf_decode_field f[] = {{key, SF_INT, 0, {0, 0}}};
         reopen(fx, f, 1);
         for (size_t i = 0; i < n; i++) {
             memcpy(other, key, n + 1);
@@ -897,7 +897,7 @@ static void test_field_that_is_also_a_path_prefix(void **state)
 {
     fixture *fx = *state;
     static const sf_decode_field f[] = {
-        {"props.price", SF_DOUBLE, 0}, {"props", SF_STRING, 1}, {"props.price", SF_INT, 2}};
+        {"props.price", SF_DOUBLE, 0, {0, 0}}, {"props", SF_STRING, 1, {0, 0}}, {"props.price", SF_INT, 2, {0, 0}}};
     reopen(fx, f, 3);
     assert_int_equal(RUN(fx, "{\"props\":\"flat\"}"), 0);
     expect_null(fx, 0);
@@ -910,7 +910,7 @@ static void test_field_that_is_also_a_path_prefix(void **state)
 static void test_same_path_twice_fills_both_slots(void **state)
 {
     fixture *fx = *state;
-    static const sf_decode_field f[] = {{"v", SF_INT, 1}, {"v", SF_DOUBLE, 0}};
+    static const sf_decode_field f[] = {{"v", SF_INT, 1, {0, 0}}, {"v", SF_DOUBLE, 0, {0, 0}}};
     reopen(fx, f, 2);
     assert_int_equal(RUN(fx, "{\"v\":3}"), 0);
     expect_int(fx, 1, 3);
@@ -920,8 +920,8 @@ static void test_same_path_twice_fills_both_slots(void **state)
 static void test_empty_key_and_deep_paths(void **state)
 {
     fixture *fx = *state;
-    static const sf_decode_field f[] = {{"", SF_STRING, 0}, {"a.b.c.d", SF_INT, 1},
-                                        {"a.b", SF_BOOL, 2}};
+    static const sf_decode_field f[] = {{"", SF_STRING, 0, {0, 0}}, {"a.b.c.d", SF_INT, 1, {0, 0}},
+                                        {"a.b", SF_BOOL, 2, {0, 0}}};
     reopen(fx, f, 3);
     assert_int_equal(RUN(fx, "{\"\":\"e\",\"a\":{\"b\":{\"c\":{\"d\":4}}}}"), REJ(SF_REJ_TYPE_MISMATCH));
     assert_string_equal(fx->fmsg, "a.b: expected bool, got an object");
@@ -1069,7 +1069,7 @@ static void test_date_and_bool_fields_convert(void **state)
 static void test_timestamp_fields_read_iso_text_or_unix_seconds(void **state)
 {
     fixture *fx = *state;
-    static const sf_decode_field f[] = {{"t", SF_TIMESTAMP, 0}};
+    static const sf_decode_field f[] = {{"t", SF_TIMESTAMP, 0, {0, 0}}};
     reopen(fx, f, 1);
     assert_int_equal(RUN(fx, "{\"t\":\"2026-03-01T14:34:56.789+02:00\"}"), 0);
     assert_int_equal(fx->frow[0].type, SF_TIMESTAMP);
