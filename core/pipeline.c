@@ -465,12 +465,22 @@ int sf_pipeline_push_cells(sf_pipeline *p, const sf_value *cells, int file, uint
             reject(p, file, offset, SF_REJ_DOUBLE_OVERFLOW, msg);
             goto done;
         }
-        if (sf_value_text_parse(c->u.s.p, c->u.s.n, col->type, out) != 0) {
-            char msg[240];
+        /* A decimal is read at the column's own precision and scale (the
+         * text's scale would mix scales within a column). */
+        sf_i128 dec = 0;
+        int bad = col->type == SF_DECIMAL
+                      ? sf_dec_parse(c->u.s.p, c->u.s.n, col->dec.prec, col->dec.scale, &dec)
+                      : sf_value_text_parse(c->u.s.p, c->u.s.n, col->type, out);
+        if (col->type == SF_DECIMAL && !bad)
+            *out = sf_decimal(dec, col->dec.scale);
+        if (bad) {
+            char msg[240], tb[24];
             size_t n = sf_utf8_cut(c->u.s.p, c->u.s.n, 40);
-            snprintf(msg, sizeof msg, "%s: expected %s%s, got \"%.*s%s\"", col->name,
-                     sf_type_name(col->type), col->type == SF_DATE ? " (YYYY-MM-DD)" : "",
-                     (int)n, c->u.s.p, n < c->u.s.n ? "..." : "");
+            snprintf(msg, sizeof msg, "%s: expected %s%s, got \"%.*s%s\"%s", col->name,
+                     sf_type_format(col->type, col->dec, tb),
+                     col->type == SF_DATE ? " (YYYY-MM-DD)" : "", (int)n, c->u.s.p,
+                     n < c->u.s.n ? "..." : "",
+                     col->type == SF_DECIMAL && bad == SF_E_RANGE ? " (too many digits)" : "");
             reject(p, file, offset, SF_REJ_TYPE_MISMATCH, msg);
             goto done;
         }

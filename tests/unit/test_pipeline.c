@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/groups.h"
 #include "core/join.h"
+#include "core/decimal.h"
 #include "core/pipeline.h"
 #include "core/spec.h"
 
@@ -790,6 +791,47 @@ static void test_csv_cells_that_do_not_convert_reject_the_line(void **state)
 }
 
 
+/* A decimal CSV cell is read at its column's scale whatever its text's
+ * (1.5 and 2.25 sum exactly at scale 2), rounded half to even past it, and
+ * a value with more digits than the precision is a type mismatch. */
+static void test_csv_decimal_cells_take_the_column_scale(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"format\": \"csv\", \"path\": \"e.csv\","
+        " \"columns\": {\"k\": \"string\", \"amount\": \"decimal(6,2)\"}}},"
+        " \"group_by\": [\"k\"], \"aggregates\": {\"total\": \"sum(amount)\"},"
+        " \"output\": {\"path\": \"out\"}}";
+    sf_error err;
+    sf_error_clear(&err);
+    sf_job *job = NULL;
+    assert_int_equal(sf_job_load(spec, strlen(spec), "e.json", NULL, &job, &err), 0);
+    sf_pipeline *p = sf_pipeline_new(job, NULL, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    sf_line_verdict v;
+    const char *amounts[] = {"1.5", "2.25", "3", "0.125"}; /* 0.125 -> 0.12 */
+    for (size_t i = 0; i < 4; i++) {
+        sf_value cells[2] = {text("a"), text(amounts[i])};
+        assert_int_equal(sf_pipeline_push_cells(p, cells, 0, i * 10, &v), 0);
+        assert_false(v.rejected);
+    }
+    sf_value big[2] = {text("a"), text("12345.6")};
+    assert_int_equal(sf_pipeline_push_cells(p, big, 0, 99, &v), 0);
+    assert_true(v.rejected);
+    assert_int_equal(v.reason, SF_REJ_TYPE_MISMATCH);
+    assert_string_equal(v.msg, "amount: expected decimal(6,2), got \"12345.6\" (too many digits)");
+    sf_groups *g = sf_pipeline_groups(p);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_count(g), 1);
+    int overflow = 0;
+    sf_value total = sf_groups_result(g, 0, 0, &overflow);
+    assert_int_equal(total.type, SF_DECIMAL);
+    assert_int_equal(total.scale, 2);
+    assert_true(sf_decimal_get(&total) == 687); /* 1.50 + 2.25 + 3.00 + 0.12 */
+    sf_pipeline_free(p);
+    sf_job_free(job);
+}
+
 static void test_dedupe_of_exploded_rows_counts_lines_by_their_first_row(void **state)
 {
     (void)state;
@@ -952,6 +994,7 @@ int main(void)
         D(test_dedupe_keeps_the_first_in_input_order_whatever_the_arrival),
         D(test_csv_cells_convert_to_the_column_types),
         D(test_csv_cells_that_do_not_convert_reject_the_line),
+        cmocka_unit_test(test_csv_decimal_cells_take_the_column_scale),
         cmocka_unit_test(test_dedupe_of_exploded_rows_counts_lines_by_their_first_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
