@@ -120,8 +120,8 @@ int sf_bad_write_records(MPI_Comm comm, int rank, sf_badrec_spill **spill, const
     /* Compressed chunks give offsets from their first line: add the
      * decoded bytes of the file's earlier chunks. */
     int compressed = 0;
-    for (size_t c = 0; c < nchunks; c++)
-        compressed |= chunks[c].codec != 0;
+    for (size_t c = 0; chunk_ubytes && c < nchunks; c++)
+        compressed |= chunks[c].codec != 0 && chunks[c].kind == SF_CHUNK_RANGE;
     uint64_t *base = NULL;
     if (compressed) {
         base = calloc(nchunks, sizeof *base);

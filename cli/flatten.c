@@ -26,6 +26,8 @@
 #include "cli/flatten.h"
 #include "cli/flatten_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 #include "core/rejmsg.h"
 #include "core/decode.h"
 #include "io/badrec.h"
+#include "io/decompress.h"
 #include "io/fsutil.h"
 
 /* ---- agreement ---- */
@@ -45,6 +48,99 @@ static int agree(fl *F, int rc, int same_everywhere) { return sf_fl_agree(F, rc,
 static int nomem(fl *F) { return sf_fl_nomem(F); }
 
 /* ---- plan ---- */
+
+/* The feeds: streams (stdin, FIFOs) and compressed files (rank 0 tells
+ * them by their magic bytes) are read by rank 0 in the schema pass and
+ * dealt out in blocks; their chunks are dropped. flatten (not schema)
+ * spools each one's decoded bytes to STAGING/_spool-NNNNN, which the write
+ * pass reads as a plain file. Collective. Returns 0 or SF_E_* (rank 0's
+ * error, on every rank). */
+static int plan_feeds(fl *F)
+{
+    int rc = 0;
+    F->codec = calloc(F->nfiles ? F->nfiles : 1, sizeof *F->codec);
+    F->feeds = calloc(F->nfiles ? F->nfiles : 1, sizeof *F->feeds);
+    F->read_paths = calloc(F->nfiles ? F->nfiles : 1, sizeof *F->read_paths);
+    if (!F->codec || !F->feeds || !F->read_paths)
+        MPI_Abort(F->comm, 1); /* the others wait in the broadcast */
+    for (size_t f = 0; F->rank == 0 && !rc && f < F->nfiles; f++) {
+        sf_codec c = SF_CODEC_NONE;
+        if (!F->life.inputs.streamed[f] && F->sizes[f] > 0)
+            rc = sf_codec_of_file(F->paths[f], &c, &F->err);
+        if (!rc && !sf_codec_supported(c))
+            rc = sf_error_set(&F->err, SF_E_INVAL, "%s is %s-compressed; shardflow reads gzip "
+                              "and zstd inputs (decompress it first)", F->paths[f],
+                              sf_codec_name(c));
+        F->codec[f] = (int32_t)c;
+    }
+    MPI_Bcast(&rc, 1, MPI_INT, 0, F->comm);
+    if (rc)
+        return rc;
+    MPI_Bcast(F->codec, (int)F->nfiles, MPI_INT32_T, 0, F->comm);
+    uint64_t block = (uint64_t)4 << 20;
+    if (F->o->run.chunk_size && F->o->run.chunk_size < block)
+        block = F->o->run.chunk_size;
+    size_t keep = 0;
+    for (size_t i = 0; i < F->nchunks; i++) {
+        int f = F->chunks[i].file;
+        if (!F->codec[f] && !F->life.inputs.streamed[f])
+            F->chunks[keep++] = F->chunks[i];
+    }
+    F->nchunks = keep;
+    for (size_t f = 0; f < F->nfiles; f++) {
+        F->read_paths[f] = F->paths[f];
+        if (!F->codec[f] && !F->life.inputs.streamed[f])
+            continue;
+        sf_scan_feed *fd = &F->feeds[F->nfeeds++];
+        fd->file = (int32_t)f;
+        fd->fd = strcmp(F->paths[f], "-") == 0 ? STDIN_FILENO : -1;
+        fd->size = F->sizes[f];
+        fd->block = block;
+        fd->spool_fd = -1;
+        if (F->schema_only)
+            continue;
+        size_t n = strlen(F->life.stage.tmpdir) + 32;
+        char *spool = malloc(n);
+        if (!spool)
+            return nomem(F);
+        snprintf(spool, n, "%s/_spool-%05zu", F->life.stage.tmpdir, f);
+        F->read_paths[f] = spool;
+        if (F->rank == 0 && !rc) {
+            fd->spool_fd = open(spool, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd->spool_fd < 0)
+                rc = sf_error_set(&F->err, SF_E_IO, "cannot create the spool '%s': %s", spool,
+                                  strerror(errno));
+        }
+    }
+    return rc;
+}
+
+/* The write pass reads each fed input's spool: the chunks are cut again
+ * over the decoded sizes (as for the plain file, so the parts are the
+ * same). Every rank. Returns 0 or SF_E_NOMEM. */
+static int plan_write_chunks(fl *F)
+{
+    F->total = 0;
+    for (size_t i = 0; i < F->nfeeds; i++) {
+        sf_scan_feed *fd = &F->feeds[i];
+        if (fd->spool_fd >= 0 && close(fd->spool_fd) != 0)
+            return sf_error_set(&F->err, SF_E_IO, "cannot write the spool '%s': %s",
+                                F->read_paths[fd->file], strerror(errno));
+        fd->spool_fd = -1;
+        F->sizes[fd->file] = fd->ubytes;
+    }
+    for (size_t f = 0; f < F->nfiles; f++)
+        F->total += F->sizes[f];
+    F->chunk_size = sf_run_chunk_size(F->o->run.chunk_size, F->total, F->nranks);
+    free(F->chunks);
+    F->chunks = sf_scan_make_chunks(F->sizes, F->nfiles, F->chunk_size, &F->nchunks);
+    if (!F->chunks)
+        return nomem(F);
+    F->digits = 5;
+    for (size_t c = F->nchunks; c >= 100000; c /= 10)
+        F->digits++;
+    return 0;
+}
 
 /* Rank 0 expands the inputs and stages the output; every rank learns the
  * files, their sizes and the staging paths (mpi/lifecycle), then cuts the
@@ -71,13 +167,18 @@ static int plan(fl *F)
     if (agree(F, rc, 0))
         return -1;
 
+    /* A record's place in the input, for the first-appearance order of
+     * columns: its file, then its decoded offset (a stream's size is not
+     * known before it is read). */
     for (size_t i = 0; i < F->nfiles; i++) {
-        F->base[i] = F->total;
+        F->base[i] = (uint64_t)i << 44;
         F->total += F->sizes[i];
     }
     F->chunk_size = sf_run_chunk_size(F->o->run.chunk_size, F->total, F->nranks);
     F->chunks = sf_scan_make_chunks(F->sizes, F->nfiles, F->chunk_size, &F->nchunks);
     rc = F->chunks ? 0 : nomem(F);
+    if (!rc)
+        rc = plan_feeds(F);
     F->digits = 5;
     for (size_t c = F->nchunks; c >= 100000; c /= 10)
         F->digits++;
@@ -110,6 +211,19 @@ static int plan(fl *F)
 
 /* ---- lines (both passes) ---- */
 
+/* The lines of file before the current line (at offset): a feed's block
+ * knows its file's lines before it; a plain file is counted. Returns 1, or
+ * 0 when they cannot be counted. */
+static int line_before(fl *F, int file, uint64_t offset, uint64_t *before)
+{
+    sf_error e;
+    if (F->cur_c.kind != SF_CHUNK_RANGE) {
+        *before = F->cur_c.lines_before + F->cur_line - 1;
+        return 1;
+    }
+    return sf_count_lines_before(F->read_paths[file], offset, before, &e) == 0;
+}
+
 /* A rejected line: counted; in the schema pass also sampled, and handled as
  * --mode says (spilled for _bad_records, only counted, or the end of the
  * flatten with FILE:LINE:COLUMN). Returns 0 or SF_E_* with F->err set. */
@@ -122,9 +236,8 @@ static int reject(fl *F, int file, uint64_t offset, int reason, const char *msg,
         return 0;
     if (!F->schema_only && F->o->run.mode == SF_MODE_FAILFAST) {
         uint64_t before = 0;
-        sf_error e;
         char place[sizeof F->err.msg];
-        int counted = sf_count_lines_before(F->paths[file], offset, &before, &e) == 0;
+        int counted = line_before(F, file, offset, &before);
         sf_rejmsg_place(place, sizeof place, F->paths[file], counted ? before + 1 : 0, offset,
                         msg, "--mode failfast");
         F->exit_code = 2;
@@ -163,8 +276,7 @@ int sf_fl_on_line(void *ctx, const char *line, size_t len, int file, uint64_t of
     if (rc == 1 + SF_REJ_TOO_MANY_ROWS) {
         /* An unintended explosion: stop, naming the line. */
         uint64_t before = 0;
-        sf_error ignored;
-        if (sf_count_lines_before(F->paths[file], offset, &before, &ignored) != 0)
+        if (!line_before(F, file, offset, &before))
             return sf_error_set(&F->err, SF_E_LIMIT, "%s: byte %llu: %s", F->paths[file],
                                 (unsigned long long)offset, msg);
         return sf_error_set(&F->err, SF_E_LIMIT, "%s:%llu (byte %llu): %s", F->paths[file],
@@ -185,18 +297,37 @@ int sf_fl_on_too_long(void *ctx, int file, uint64_t offset, const char *msg)
     return reject(F, file, offset, SF_REJ_LINE_TOO_LONG, msg, "", 0);
 }
 
-static int on_chunk_begin_schema(void *ctx, size_t chunk)
+/* Makes chunk_lines hold n entries (new ones 0): a feed's blocks are
+ * numbered after the planned chunks. */
+static int grow_chunk_lines(fl *F, size_t n)
 {
-    fl *F = ctx;
-    F->cur_chunk = chunk;
-    F->cur_line = 0;
+    if (n <= F->chunk_cap)
+        return 0;
+    size_t cap = F->chunk_cap * 2 > n ? F->chunk_cap * 2 : n;
+    uint64_t *l = realloc(F->chunk_lines, cap * sizeof *l);
+    if (!l)
+        return nomem(F);
+    memset(l + F->chunk_cap, 0, (cap - F->chunk_cap) * sizeof *l);
+    F->chunk_lines = l;
+    F->chunk_cap = cap;
     return 0;
 }
 
-static int on_chunk_end_schema(void *ctx, size_t chunk, uint64_t bytes)
+static int on_chunk_begin_schema(void *ctx, size_t chunk, const sf_chunk *c)
 {
     fl *F = ctx;
-    F->c.bytes_scanned += bytes;
+    F->cur_chunk = chunk;
+    F->cur_c = *c;
+    F->cur_line = 0;
+    return grow_chunk_lines(F, chunk + 1);
+}
+
+static int on_chunk_end_schema(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes)
+{
+    fl *F = ctx;
+    /* A feed's decoded bytes are counted once, on rank 0, after the scan. */
+    if (c->kind == SF_CHUNK_RANGE)
+        F->c.bytes_scanned += bytes;
     F->chunk_lines[chunk] = F->cur_line;
     return 0;
 }
@@ -298,8 +429,24 @@ int sf_fl_scan(fl *F, sf_scan_sink *sink)
 {
     int progress = F->o->run.progress >= 0 ? F->o->run.progress : isatty(STDERR_FILENO);
     sf_scan_stats st = {0, 0};
-    return sf_scan_run(F->comm, (const char *const *)F->paths, F->chunks, F->nchunks,
-                       &F->o->run.scan, progress, sink, NULL, &st, &F->err);
+    if (F->pass == 2)
+        return sf_scan_run(F->comm, (const char *const *)F->read_paths, F->chunks, F->nchunks,
+                           &F->o->run.scan, progress, sink, NULL, &st, &F->err);
+    sf_chunk *all = NULL;
+    size_t nall = 0;
+    int rc = sf_scan_run_feeds(F->comm, (const char *const *)F->paths, F->chunks, F->nchunks,
+                               F->feeds, F->nfeeds, &F->o->run.scan, progress, sink, NULL, &st,
+                               &all, &nall, &F->err);
+    if (rc)
+        return rc;
+    /* The chunks are now the planned ones and the feeds' blocks. */
+    free(F->chunks);
+    F->chunks = all;
+    F->nchunks = nall;
+    rc = grow_chunk_lines(F, nall ? nall : 1);
+    for (size_t i = 0; i < F->nfeeds && F->rank == 0; i++)
+        F->c.bytes_scanned += F->feeds[i].ubytes;
+    return rc;
 }
 
 /* After the schema pass of a flatten: never a silent empty success (every
@@ -332,9 +479,7 @@ static int schema_pass(fl *F)
     int rc = new_engine(F);
     if (agree(F, rc, 1))
         return -1;
-    F->chunk_lines = calloc(F->nchunks ? F->nchunks : 1, sizeof *F->chunk_lines);
-    if (!F->chunk_lines)
-        rc = nomem(F);
+    rc = grow_chunk_lines(F, F->nchunks ? F->nchunks : 1);
     if (agree(F, rc, 1))
         return -1;
     sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin_schema,
@@ -408,7 +553,8 @@ static void print_schema(fl *F)
         snprintf(table, sizeof table, "%s", F->o->table);
     } else {
         const char *b = strrchr(F->o->inputs[0], '/');
-        snprintf(table, sizeof table, "%s", b ? b + 1 : F->o->inputs[0]);
+        snprintf(table, sizeof table, "%s",
+                 strcmp(F->o->inputs[0], "-") == 0 ? "stdin" : b ? b + 1 : F->o->inputs[0]);
         char *dot = strchr(table, '.');
         if (dot && dot != table)
             *dot = '\0';
@@ -463,9 +609,21 @@ static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64
     rc |= sf_buf_printf(m, ",\n  \"chunk_size\": %llu,\n  \"status\": \"committed\",\n"
                         "  \"inputs\": [", (unsigned long long)F->chunk_size);
     for (size_t i = 0; i < F->nfiles; i++) {
+        /* A fed input: the bytes read (compressed if it was), and decoded. */
+        uint64_t bytes = F->sizes[i], ubytes = F->sizes[i];
+        int32_t codec = F->codec[i];
+        for (size_t k = 0; k < F->nfeeds; k++) {
+            if (F->feeds[k].file == (int32_t)i) {
+                bytes = F->feeds[k].cbytes;
+                codec = F->feeds[k].codec;
+            }
+        }
         rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
         rc |= sf_buf_json_string(m, F->paths[i], strlen(F->paths[i]));
-        rc |= sf_buf_printf(m, ", \"bytes\": %llu}", (unsigned long long)F->sizes[i]);
+        rc |= sf_buf_printf(m, ", \"bytes\": %llu, \"codec\": \"%s\", \"uncompressed_bytes\": "
+                            "%llu}", (unsigned long long)bytes,
+                            sf_codec_name((sf_codec)codec),
+                            (unsigned long long)ubytes);
     }
     rc |= sf_buf_printf(m, "\n  ],\n  \"flatten\": {\"sep\": ");
     rc |= sf_buf_json_string(m, fo->sep, strlen(fo->sep));
@@ -625,6 +783,16 @@ static int finish(fl *F)
 
 static void fl_free(fl *F)
 {
+    for (size_t i = 0; i < F->nfeeds; i++) {
+        int f = F->feeds[i].file;
+        if (F->feeds[i].spool_fd >= 0)
+            close(F->feeds[i].spool_fd);
+        if (F->read_paths && F->read_paths[f] != F->paths[f])
+            free(F->read_paths[f]);
+    }
+    free(F->feeds);
+    free(F->codec);
+    free(F->read_paths);
     free(F->base);
     free(F->chunks);
     sf_flatten_free(F->eng);
@@ -685,8 +853,15 @@ static int run(fl *F)
         return 0;
     }
     t = MPI_Wtime();
-    if (sf_fl_write_pass(F) != 0)
+    if (agree(F, plan_write_chunks(F), 1) || sf_fl_write_pass(F) != 0)
         return 1;
+    for (size_t i = 0; F->rank == 0 && i < F->nfeeds; i++) {
+        /* The spools go before the commit moves the staging into place. */
+        const char *spool = F->read_paths[F->feeds[i].file];
+        if (spool != F->paths[F->feeds[i].file] && unlink(spool) != 0)
+            fprintf(stderr, "shardflow: warning: cannot remove '%s': %s\n", spool,
+                    strerror(errno));
+    }
     F->tphase[2] = MPI_Wtime() - t;
     return finish(F) != 0 ? 1 : 0;
 }

@@ -99,6 +99,15 @@ typedef struct fl {
     uint64_t total;
     sf_chunk *chunks;
     size_t nchunks;
+    /* Inputs rank 0 feeds in blocks in the schema pass (mpi/scan.h): stdin,
+     * FIFOs and compressed files. flatten spools each one's decoded bytes
+     * under the staging directory, and the write pass reads that spool. */
+    sf_scan_feed *feeds;
+    size_t nfeeds;
+    int32_t *codec;    /* per file, as rank 0 found it (0: plain) */
+    char **read_paths; /* per file, what the write pass reads (borrowed, or a spool) */
+    sf_chunk cur_c;    /* the chunk being scanned */
+    size_t chunk_cap;  /* entries of chunk_lines */
     uint64_t chunk_size;
     int digits; /* of part numbers */
     /* output */

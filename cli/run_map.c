@@ -28,9 +28,13 @@ static int bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offs
         uint64_t before = 0;
         sf_error e;
         char place[sizeof R->err.msg];
-        const sf_chunk *c = &R->chunks[R->cur_chunk];
+        const sf_chunk *c = &R->cur_c;
         int counted;
-        if (c->codec) {
+        if (c->kind != SF_CHUNK_RANGE) {
+            /* A feed's block knows its file's lines before it. */
+            before = c->lines_before + R->cur_line - 1;
+            counted = 1;
+        } else if (c->codec) {
             /* Decode what the earlier chunks own to place the line. */
             uint64_t ubytes = 0;
             counted = sf_zcount_before(path, (sf_codec)c->codec, c->start, &before, &ubytes,
@@ -79,18 +83,45 @@ static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
     return bad_line(R, &v, file, offset, "", 0);
 }
 
-static int run_chunk_begin(void *ctx, size_t chunk)
+/* Makes chunk_lines and chunk_ubytes hold n entries (new ones 0): a
+ * feed's blocks are numbered after the planned chunks. */
+static int grow_chunk_arrays(sf_run *R, size_t n)
 {
-    sf_run *R = ctx;
-    R->cur_chunk = chunk;
-    R->cur_line = 0;
+    if (n <= R->chunk_cap)
+        return 0;
+    size_t cap = R->chunk_cap * 2 > n ? R->chunk_cap * 2 : n;
+    uint64_t *l = realloc(R->chunk_lines, cap * sizeof *l);
+    if (l)
+        R->chunk_lines = l;
+    uint64_t *u = l ? realloc(R->chunk_ubytes, cap * sizeof *u) : NULL;
+    if (u)
+        R->chunk_ubytes = u;
+    if (!l || !u)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    memset(l + R->chunk_cap, 0, (cap - R->chunk_cap) * sizeof *l);
+    memset(u + R->chunk_cap, 0, (cap - R->chunk_cap) * sizeof *u);
+    R->chunk_cap = cap;
     return 0;
 }
 
-static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
+static int run_chunk_begin(void *ctx, size_t chunk, const sf_chunk *c)
 {
     sf_run *R = ctx;
-    const sf_chunk *c = &R->chunks[chunk];
+    R->cur_chunk = chunk;
+    R->cur_c = *c;
+    R->cur_line = 0;
+    return grow_chunk_arrays(R, chunk + 1);
+}
+
+static int run_chunk_end(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes)
+{
+    sf_run *R = ctx;
+    if (c->kind != SF_CHUNK_RANGE) {
+        /* A feed's block: its offsets are the file's already; the feed's
+         * bytes are counted once, by rank 0, after the scan. */
+        R->chunk_lines[chunk] = R->cur_line;
+        return 0;
+    }
     /* A compressed chunk accounts for its share of the file; its decoded
      * bytes place its lines' offsets in the file (sf_run_finish_bad_lines). */
     uint64_t planned = c->codec ? c->end - c->start : bytes;
@@ -184,12 +215,35 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress)
     sf_scan_sink sink = {run_line, run_too_long, run_chunk_begin, run_chunk_end, R};
     R->chunks = chunks;
     R->nchunks = nchunks;
-    R->chunk_lines = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_lines);
-    R->chunk_ubytes = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_ubytes);
-    if (!R->chunk_lines || !R->chunk_ubytes)
+    if (grow_chunk_arrays(R, nchunks ? nchunks : 1) != 0)
         MPI_Abort(R->comm, 1); /* every rank is about to start the scan */
-    int rc = sf_scan_run(R->comm, (const char *const *)R->life.inputs.paths, chunks, nchunks,
-                         &R->o->scan, progress, &sink, R->stream, &R->scan, &R->err);
+    size_t nall = 0;
+    int rc = sf_scan_run_feeds(R->comm, (const char *const *)R->life.inputs.paths, chunks,
+                               nchunks, R->feeds, R->nfeeds, &R->o->scan, progress, &sink,
+                               R->stream, &R->scan, &R->all_chunks, &nall, &R->err);
+    if (!rc && R->nfeeds) {
+        /* From here on the chunks are the planned ones and the blocks. */
+        R->chunks = R->all_chunks;
+        R->nchunks = nall;
+        if (grow_chunk_arrays(R, nall) != 0)
+            MPI_Abort(R->comm, 1); /* the bad-line reductions need every entry */
+        for (size_t i = 0; i < R->nfeeds; i++) {
+            const sf_scan_feed *fd = &R->feeds[i];
+            if (R->life.inputs.streamed[fd->file]) {
+                /* A stream's size is known now: what was read. */
+                R->life.inputs.sizes[fd->file] = fd->cbytes;
+                R->fact_size += fd->cbytes;
+                R->input_size[R->job->fact] += fd->cbytes;
+            }
+            if (R->rank == 0) {
+                R->acct[fd->file].bytes += fd->cbytes;
+                R->acct[fd->file].ubytes += fd->ubytes;
+                sf_pipeline_add_bytes(R->pipe, fd->cbytes);
+                if (R->fact_codec)
+                    R->fact_codec[fd->file] = fd->codec;
+            }
+        }
+    }
     if (R->stream) {
         sf_stream_stats(R->stream, &R->shuffle);
         sf_stream_free(R->stream);

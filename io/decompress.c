@@ -821,7 +821,15 @@ int sf_zreader_next(sf_zreader *r, const char **line, size_t *len, uint64_t *off
 int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, uint64_t *offset,
                           sf_error *err)
 {
+    uint64_t lines;
+    return sf_zreader_fill_block(r, dst, cap, cap, used, offset, &lines, err);
+}
+
+int sf_zreader_fill_block(sf_zreader *r, char *dst, size_t cap, size_t target, size_t *used,
+                          uint64_t *offset, uint64_t *lines, sf_error *err)
+{
     *used = 0;
+    *lines = 0;
     if (r->held_limit) {
         r->held_limit = 0;
         *offset = r->held_off;
@@ -859,7 +867,7 @@ int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, ui
             p = line;
             raw = (size_t)(r->buf + r->head - line); /* as it was: '\r', '\n' too */
         }
-        if (*used + raw > cap) {
+        if (*used + raw > cap || (*used && *used + raw > target)) {
             if (!*used)
                 return sf_error_set(err, SF_E_INVAL, "%s: a block of %zu bytes cannot hold a "
                                     "line of %zu", r->path, cap, raw);
@@ -873,6 +881,9 @@ int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, ui
             *offset = off;
         memcpy(dst + *used, p, raw);
         *used += raw;
+        (*lines)++;
+        if (*used >= target)
+            return 1;
     }
 }
 
