@@ -99,6 +99,11 @@ int sf_inputs_expand(const char *name, const char *path, sf_input_files *out, sf
             sf_inputs_free(out);
         return rc;
     }
+    if (strncmp(path, "/dev/fd/", 8) == 0 && access(path, F_OK) != 0)
+        return sf_error_set(err, SF_E_NOTFOUND, "input '%s': '%s' does not exist here: a "
+                            "process substitution <(...) does not reach the ranks mpirun "
+                            "starts; pipe into stdin (--input %s=-) or use a FIFO (mkfifo)",
+                            name, path, name);
     if (strpbrk(path, "*?[")) {
         glob_t g;
         int grc = glob(path, GLOB_ERR, NULL, &g);
