@@ -56,6 +56,43 @@ static int bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offs
                         file, offset, why, msg, text, len, &R->err);
 }
 
+/* The offset the pipeline keeps for a rejected line's sample: in a chunk
+ * of a compressed file, offsets count from the chunk's first decoded byte,
+ * whose place in the file is known only after the scan; the chunk's index
+ * goes in the high bits (samples stay in file order) and place_samples
+ * turns it into the file's offset. */
+#define SAMPLE_CHUNK_SHIFT 40
+static uint64_t sample_key(const sf_run *R, uint64_t offset)
+{
+    if (!sf_bad_chunk_relative(&R->cur_c))
+        return offset;
+    return (uint64_t)R->cur_chunk << SAMPLE_CHUNK_SHIFT | offset;
+}
+
+/* After the scan: this rank's samples from compressed chunks get their
+ * file's decoded offsets (messages and the manifest name the byte).
+ * Collective. */
+static void place_samples(sf_run *R)
+{
+    uint64_t *base = sf_bad_offset_bases(R->comm, R->chunks, R->nchunks, R->chunk_ubytes);
+    if (!base)
+        return;
+    for (size_t f = 0; f < R->nlocal_samples; f++) {
+        sf_reject_sample *s = &R->local_samples[f];
+        for (size_t c = 0; c < R->nchunks; c++) {
+            if (R->chunks[c].file == s->file && sf_bad_chunk_relative(&R->chunks[c])) {
+                /* Every chunk of this file is relative: decode the key. */
+                uint64_t k = s->offset >> SAMPLE_CHUNK_SHIFT;
+                uint64_t rel = s->offset & (((uint64_t)1 << SAMPLE_CHUNK_SHIFT) - 1);
+                if (k < R->nchunks)
+                    s->offset = base[k] + rel;
+                break;
+            }
+        }
+    }
+    free(base);
+}
+
 static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
 {
     sf_run *R = ctx;
@@ -64,7 +101,7 @@ static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t 
     a->blank += len == 0;
     R->cur_line++;
     sf_line_verdict v;
-    int rc = sf_pipeline_push_line(R->pipe, line, len, file, offset, &v);
+    int rc = sf_pipeline_push_line(R->pipe, line, len, file, sample_key(R, offset), &v);
     if (!rc && v.rejected) {
         a->rejected++;
         rc = bad_line(R, &v, file, offset, line, len);
@@ -78,7 +115,7 @@ static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
     R->acct[file].lines++;
     R->acct[file].rejected++;
     R->cur_line++;
-    sf_pipeline_reject(R->pipe, file, offset, SF_REJ_LINE_TOO_LONG, msg);
+    sf_pipeline_reject(R->pipe, file, sample_key(R, offset), SF_REJ_LINE_TOO_LONG, msg);
     sf_line_verdict v = {1, SF_REJ_LINE_TOO_LONG, msg};
     return bad_line(R, &v, file, offset, "", 0);
 }
@@ -142,6 +179,7 @@ int sf_run_finish_bad_lines(sf_run *R)
     /* Never a silent empty success: a run that read lines and rejected
      * every one that was not blank fails (exit 2, nothing committed). (No
      * "looks compressed" note: compressed fact files are decoded.) */
+    place_samples(R);
     const sf_counts *pc = sf_pipeline_counts(R->pipe);
     sf_bad_counts mine = {pc->rows_rejected, pc->lines_read, pc->blank_lines,
                           pc->rejected_by_reason};
