@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "io/fsutil.h"
+#include "io/inputs.h"
 #include "cli/options.h"
 #include "mpi/metrics.h"
 #include "cli/run.h"
@@ -318,6 +319,13 @@ int sf_experiment_main(int argc, char **argv, int rank)
         rc = sf_cli_parse_run(nrest, rest, usage, 1, &o);
     if (!rc && !dir)
         rc = sf_cli_usage_error(usage, "%s", "--report DIR is required");
+    for (int i = 0; !rc && i < o.ninputs; i++) {
+        /* Every combination reads the input again: a stream is read once. */
+        if (sf_inputs_is_stream(o.input_paths[i]))
+            rc = sf_cli_usage_error(usage, "--input %s: an experiment runs the job several "
+                                    "times and stdin or a FIFO can be read once; give a file",
+                                    o.input_paths[i]);
+    }
     for (int s = 0; !rc && s < nstrat; s++) {
         for (int w = 0; !rc && w < nwrite; w++) {
             sf_run_opts t = o;

@@ -285,9 +285,21 @@ int sf_run_plan_compressed(sf_run *R, sf_chunk **chunks, size_t *n)
         }
         any = 1;
         sf_zrange *zr = NULL;
-        size_t nz = 0;
-        rc = sf_decompress_split(path, codec, in->sizes[f], R->chunk_size, &zr, &nz, NULL,
+        size_t nz = 0, units = 0;
+        rc = sf_decompress_split(path, codec, in->sizes[f], R->chunk_size, &zr, &nz, &units,
                                  &R->err);
+        /* A range also decodes the unit before it (for its last byte): with
+         * large units (zstd frames of a few MiB) and the automatic chunk
+         * size, ranges of a few units would decode a third more than the
+         * file. Fewer, larger ranges, while there are still two per rank. */
+        size_t per = units / (2 * (size_t)R->nranks);
+        per = per > 8 ? 8 : per;
+        if (!rc && !R->o->chunk_size && nz > 1 && per > 1 && units / nz < per) {
+            free(zr);
+            zr = NULL;
+            rc = sf_decompress_split(path, codec, in->sizes[f], in->sizes[f] / units * per, &zr,
+                                     &nz, NULL, &R->err);
+        }
         for (size_t i = 0; !rc && i < nz; i++) {
             sf_chunk c = {(int32_t)f, (int32_t)codec, zr[i].start, zr[i].end, zr[i].prev, 0,
                           SF_CHUNK_RANGE, 0};

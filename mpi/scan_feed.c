@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,6 +455,7 @@ static int feed_rank0(feed_state *f)
             MPI_Abort(s->comm, 1); /* cannot answer the others */
         if (s->stream)
             sf_stream_poll(s->stream);
+        sched_yield();
     }
     if (n > 1) {
         /* Every credit has come in and been answered: the receive posted
@@ -498,6 +500,8 @@ static int feed_worker(feed_state *f)
             MPI_Test(&req[i], &flag, MPI_STATUS_IGNORE);
             if (!flag && s->stream)
                 sf_stream_poll(s->stream);
+            if (!flag)
+                sched_yield(); /* rank 0 may be decoding on this core */
         }
         const feed_hdr *h = (const feed_hdr *)(void *)buf[i];
         if (h->index < 0) {
