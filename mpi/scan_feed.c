@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -541,6 +542,11 @@ int sf_scan_feeds(scan_state *s, int rc, sf_scan_feed *feeds, size_t nfeeds, sf_
     }
     if (cap < s->o->max_line + 2)
         cap = s->o->max_line + 2;
+    if (cap > (uint64_t)INT_MAX - sizeof(feed_hdr))
+        /* Every rank computes the same and stops before the protocol. */
+        return rc ? rc : sf_error_set(s->err, SF_E_LIMIT, "--max-line-bytes %llu: a block of "
+                                      "a stream is one MPI message, at most 2 GiB",
+                                      (unsigned long long)s->o->max_line);
     f.cap = (size_t)cap;
     f.msg_cap = sizeof(feed_hdr) + f.cap;
     s->feeding = 1;
