@@ -127,7 +127,7 @@ int sf_run_plan(sf_run *R);
  * when any file is compressed. Returns 0 or SF_E_* (rank 0's error). */
 int sf_run_plan_compressed(sf_run *R, sf_chunk **chunks, size_t *n);
 /* The feeds (mpi/scan.h): streams (stdin, FIFOs), and, on more than one
- * rank, a compressed file that is one chunk and more than a fair share of
+ * rank, a compressed file that is one chunk and more than half of
  * the input (rank 0 decodes it while every rank parses); their chunks are
  * dropped from *chunks. Not collective (every rank computes the same).
  * Returns 0 or SF_E_NOMEM. */

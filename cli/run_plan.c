@@ -351,10 +351,12 @@ int sf_run_plan_feeds(sf_run *R, sf_chunk *chunks, size_t *n)
                 first = count++ ? first : i;
             }
         }
-        /* One big compressed chunk would keep one rank busy while the
-         * others wait: rank 0 decodes it and every rank parses. */
+        /* A compressed file that is one chunk and most of the input would
+         * keep one rank decoding and parsing while the others wait: rank 0
+         * decodes it and every rank parses. Smaller ones stay a chunk each,
+         * decoded in parallel by the ranks that take them. */
         if (!feed && count == 1 && chunks[first].codec && R->nranks > 1 &&
-            in->sizes[f] * (uint64_t)R->nranks > R->fact_size)
+            in->sizes[f] * 2 > R->fact_size)
             feed = 1;
         if (!feed)
             continue;

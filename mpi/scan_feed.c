@@ -398,8 +398,10 @@ static void feed_serve(feed_state *f)
         while (r != 0 && f->credits[r] > 0) {
             feed_slot *sl = free_slot(f);
             if (!sl) {
-                feed_fail(f, sf_error_set(s->err, SF_E_NOMEM, "out of memory feeding blocks"));
-                return; /* answered once memory is back: below, with small markers */
+                /* No buffer for even an end marker: rank r would wait for
+                 * its answer forever. */
+                fprintf(stderr, "shardflow: rank 0: out of memory feeding blocks\n");
+                MPI_Abort(s->comm, 1);
             }
             int got = feed_read(f, sl->buf);
             feed_hdr *h = (feed_hdr *)(void *)sl->buf;
