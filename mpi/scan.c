@@ -62,7 +62,7 @@ static uint64_t chunk_bytes(const sf_chunk *c) { return c->end - c->start; }
 void sf_scan_progress(scan_state *s, uint64_t current, int final)
 {
     double now = MPI_Wtime();
-    if (!s->progress || (!final && now - s->last_print < 1.0))
+    if (!s->progress || (!final && now - s->last_print < 1.0) || (final && s->feeds_pending))
         return;
     s->last_print = now;
     uint64_t done = s->done_bytes + current;
@@ -355,6 +355,7 @@ int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *c
     s.progress = progress && s.rank == 0;
     for (size_t i = 0; i < nchunks; i++)
         s.total_bytes += chunk_bytes(&chunks[i]);
+    s.feeds_pending = nfeeds > 0; /* the chunks' end is not the scan's */
     for (size_t i = 0; i < nfeeds; i++) {
         s.total_bytes += feeds[i].size;
         s.total_unknown |= feeds[i].size == 0;

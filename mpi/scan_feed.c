@@ -552,6 +552,7 @@ int sf_scan_feeds(scan_state *s, int rc, sf_scan_feed *feeds, size_t nfeeds, sf_
     f.cap = (size_t)cap;
     f.msg_cap = sizeof(feed_hdr) + f.cap;
     s->feeding = 1;
+    s->feeds_pending = 0;
     for (size_t i = 0; i < nfeeds; i++)
         s->total_bytes -= feeds[i].size;
     s->chunk_total = s->total_bytes; /* the chunks are done */

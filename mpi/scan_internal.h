@@ -43,6 +43,7 @@ typedef struct scan_state {
     int feeding;         /* in the feed phase (done_bytes: chunks + bytes fed) */
     uint64_t chunk_total; /* bytes of the chunks (the feed phase comes after them) */
     int stopped;         /* this rank stopped only because another failed */
+    int feeds_pending;   /* feeds follow the chunks: no final progress line yet */
 } scan_state;
 
 /* Rank 0: prints progress at most once a second (final: always, and a
