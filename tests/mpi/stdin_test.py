@@ -9,7 +9,8 @@ decoded offsets), the same failfast place, and manifest sizes that say what
 was read. CTest calls one subcommand per rank count:
 
   stdin_test.py COMMON run --np N       run: stdin (gzip), FIFO (zstd), failfast
-  stdin_test.py COMMON flatten --np N   flatten from stdin and a FIFO; schema from a pipe
+  stdin_test.py COMMON flatten --np N   flatten from stdin, a FIFO, gzip and zstd files;
+                                        schema from a pipe and a gzip file
 
 COMMON: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --job daily_kpi.json
         --work DIR
@@ -295,6 +296,21 @@ def cmd_flatten(args):
     run_fifo(flat(os.path.join(base, "o.fifo"), out), os.path.join(base, "o.fifo"), text)
     same_output("flatten FIFO (plain)", out, plain)
 
+    # Compressed files (told by their first bytes, whatever their names):
+    # fed by rank 0 and spooled like a stream.
+    gz = os.path.join(base, "orders.data")
+    with open(gz, "wb") as fh:
+        fh.write(gzip.compress(text))
+    out = os.path.join(base, "file_gzip")
+    run(flat(gz, out))
+    same_output("flatten gzip file", out, plain)
+    if shutil.which("zstd"):
+        zst = os.path.join(base, "orders.zst")
+        subprocess.run(["zstd", "-q", "-f", src, "-o", zst], check=True)
+        out = os.path.join(base, "file_zstd")
+        run(flat(zst, out))
+        same_output("flatten zstd file", out, plain)
+
     # schema from a pipe prints what it prints for the file.
     _, want, _ = run(mpi(args, args.np, ["schema", src, "--explode", "items",
                                          "--max-line-bytes", "2K"]))
@@ -302,6 +318,11 @@ def cmd_flatten(args):
                                         "--max-line-bytes", "2K"]), stdin=gzip.compress(text))
     if got != want or b"items.sku" not in got:
         raise Failure("schema from a pipe:\n%s\nfrom the file:\n%s" % (tail(got), tail(want)))
+    _, got, _ = run(mpi(args, args.np, ["schema", gz, "--explode", "items",
+                                        "--max-line-bytes", "2K"]))
+    if got != want:
+        raise Failure("schema of a gzip file:\n%s\nfrom the plain file:\n%s" % (tail(got),
+                                                                                 tail(want)))
     _, ddl, _ = run(mpi(args, args.np, ["schema", "-", "--ddl", "duckdb"]), stdin=text)
     if not ddl.startswith(b'CREATE TABLE "stdin" ('):
         raise Failure("schema --ddl from stdin: %s" % tail(ddl))
