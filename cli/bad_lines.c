@@ -101,6 +101,22 @@ static void file_starts(uint64_t *v, const sf_chunk *chunks, size_t nchunks, uin
     }
 }
 
+uint64_t *sf_bad_offset_bases(MPI_Comm comm, const sf_chunk *chunks, size_t nchunks,
+                              const uint64_t *chunk_ubytes)
+{
+    int compressed = 0;
+    for (size_t c = 0; chunk_ubytes && c < nchunks; c++)
+        compressed |= sf_bad_chunk_relative(&chunks[c]);
+    if (!compressed)
+        return NULL;
+    uint64_t *base = calloc(nchunks, sizeof *base);
+    if (!base)
+        MPI_Abort(comm, 1); /* cannot take part in the reduction */
+    MPI_Allreduce(chunk_ubytes, base, (int)nchunks, MPI_UINT64_T, MPI_SUM, comm);
+    file_starts(base, chunks, nchunks, 0);
+    return base;
+}
+
 int sf_bad_write_records(MPI_Comm comm, int rank, sf_badrec_spill **spill, const sf_chunk *chunks,
                          size_t nchunks, const uint64_t *chunk_lines,
                          const uint64_t *chunk_ubytes, const char *const *paths,
@@ -119,17 +135,7 @@ int sf_bad_write_records(MPI_Comm comm, int rank, sf_badrec_spill **spill, const
     file_starts(lines, chunks, nchunks, 1);
     /* Compressed chunks give offsets from their first line: add the
      * decoded bytes of the file's earlier chunks. */
-    int compressed = 0;
-    for (size_t c = 0; c < nchunks; c++)
-        compressed |= chunks[c].codec != 0;
-    uint64_t *base = NULL;
-    if (compressed) {
-        base = calloc(nchunks, sizeof *base);
-        if (!base)
-            MPI_Abort(comm, 1); /* cannot take part in the reduction */
-        MPI_Allreduce(chunk_ubytes, base, (int)nchunks, MPI_UINT64_T, MPI_SUM, comm);
-        file_starts(base, chunks, nchunks, 0);
-    }
+    uint64_t *base = sf_bad_offset_bases(comm, chunks, nchunks, chunk_ubytes);
     int rc = 0;
     if (*spill) {
         size_t n = strlen(tmpdir) + 64;

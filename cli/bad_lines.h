@@ -45,6 +45,21 @@ int sf_bad_spill(sf_badrec_spill **spill, const char *tmpdir, int rank, uint64_t
                  uint64_t line, int file, uint64_t offset, const char *why, const char *msg,
                  const char *text, size_t len, sf_error *err);
 
+/* 1 when the lines of chunk c have offsets relative to its first decoded
+ * byte (a range of a compressed file's units), not the file's. */
+static inline int sf_bad_chunk_relative(const sf_chunk *c)
+{
+    return c->codec != 0 && c->kind == SF_CHUNK_RANGE;
+}
+
+/* After the scan, when some chunk's offsets are chunk-relative: a new array
+ * (caller frees) of where each chunk starts in its file's decoded bytes,
+ * from every rank's chunk_ubytes (the decoded bytes of the chunks it
+ * scanned); NULL when no chunk is relative (the same on every rank).
+ * Collective. */
+uint64_t *sf_bad_offset_bases(MPI_Comm comm, const sf_chunk *chunks, size_t nchunks,
+                              const uint64_t *chunk_ubytes);
+
 /* After the scan: every rank's spill becomes TMPDIR/_bad_records/
  * part-RANK.jsonl, numbered from the per-chunk line counts of all ranks
  * (chunk_lines; chunk_ubytes, the decoded bytes of compressed chunks, may

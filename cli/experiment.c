@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "io/fsutil.h"
+#include "io/inputs.h"
 #include "cli/options.h"
 #include "mpi/metrics.h"
 #include "cli/run.h"
@@ -344,6 +345,13 @@ static int exp_parse(int argc, char **argv, exp_args *a)
         rc = sf_cli_parse_run(a->nrest, a->rest, usage, 1, &a->o);
     if (!rc && !a->dir)
         rc = sf_cli_usage_error(usage, "%s", "--report DIR is required");
+    for (int i = 0; !rc && i < a->o.ninputs; i++) {
+        /* Every combination reads the input again: a stream is read once. */
+        if (sf_inputs_is_stream(a->o.input_paths[i]))
+            rc = sf_cli_usage_error(usage, "--input %s: an experiment runs the job several "
+                                    "times and stdin or a FIFO can be read once; give a file",
+                                    a->o.input_paths[i]);
+    }
     for (int s = 0; !rc && s < a->nstrat; s++) {
         for (int w = 0; !rc && w < a->nwrite; w++) {
             sf_run_opts t = a->o;

@@ -3,13 +3,15 @@
  * Phases, each ending with agree() (an MPI_Allreduce of the status) so a
  * failure anywhere stops every rank at the same point and rank 0 removes
  * what was staged:
- *  1. plan (rank 0, broadcast; mpi/lifecycle): expand the inputs, stage
- *     the output;
+ *  1. plan (flatten_plan.c; rank 0, broadcast; mpi/lifecycle): expand the
+ *     inputs, stage the output; compressed inputs and streams become feeds
+ *     rank 0 deals out in blocks, spooled for the write pass;
  *  2. schema pass: every owned line through a core/flatten engine; the
  *     engines' column dictionaries are gathered and merged on rank 0, which
  *     orders them by first appearance (record position in the input, then
  *     place in the record) and broadcasts the result;
- *  3. write pass (flatten_write.c): the same chunks again through an engine seeded with that
+ *  3. write pass (flatten_write.c): the inputs again (a feed's spool as a
+ *     plain file) through an engine seeded with that
  *     dictionary, so a column id is its place in the header; chunk k's rows
  *     go to part-k (input order within and across parts), or to
  *     DIR/part-k per partition value, or (--single-file) to a headerless
@@ -36,6 +38,7 @@
 #include "core/rejmsg.h"
 #include "core/decode.h"
 #include "io/badrec.h"
+#include "io/decompress.h"
 #include "io/fsutil.h"
 
 /* ---- agreement ---- */
@@ -44,71 +47,20 @@ static int agree(fl *F, int rc, int same_everywhere) { return sf_fl_agree(F, rc,
 
 static int nomem(fl *F) { return sf_fl_nomem(F); }
 
-/* ---- plan ---- */
-
-/* Rank 0 expands the inputs and stages the output; every rank learns the
- * files, their sizes and the staging paths (mpi/lifecycle), then cuts the
- * chunks. Collective: 0 or -1 (agreed). */
-static int plan(fl *F)
-{
-    sf_lifecycle *L = &F->life;
-    int rc = 0;
-    sf_life_runid(L);
-    for (int i = 0; F->rank == 0 && i < F->o->ninputs && !rc; i++)
-        rc = sf_life_expand(L, "input", F->o->inputs[i], &F->err);
-    if (F->rank == 0 && !rc && !F->schema_only)
-        rc = sf_life_stage(L, F->o->output, F->o->run.commit_mode, F->o->run.claim_timeout,
-                           &F->err);
-    if (agree(F, rc, 1))
-        return -1;
-    rc = sf_life_share(L, F->schema_only ? NULL : F->o->output, &F->err);
-    F->paths = L->inputs.paths;
-    F->sizes = L->inputs.sizes;
-    F->nfiles = L->inputs.n;
-    F->base = calloc(F->nfiles ? F->nfiles : 1, sizeof *F->base);
-    if (!rc && !F->base)
-        rc = nomem(F);
-    if (agree(F, rc, 0))
-        return -1;
-
-    for (size_t i = 0; i < F->nfiles; i++) {
-        F->base[i] = F->total;
-        F->total += F->sizes[i];
-    }
-    F->chunk_size = sf_run_chunk_size(F->o->run.chunk_size, F->total, F->nranks);
-    F->chunks = sf_scan_make_chunks(F->sizes, F->nfiles, F->chunk_size, &F->nchunks);
-    rc = F->chunks ? 0 : nomem(F);
-    F->digits = 5;
-    for (size_t c = F->nchunks; c >= 100000; c /= 10)
-        F->digits++;
-    if (!rc && F->h5) {
-        sf_h5_options_init(&F->h5opt);
-        F->h5opt.job = "flatten";
-        rc = sf_h5_parse_compression(F->o->compression, &F->h5opt, &F->err);
-    }
-    if (!rc && F->fmt == SF_TABLE_CSV)
-        rc = sf_csv_parse_compression(F->o->compression, &F->csvopt, &F->err);
-    sf_parquet_options_init(&F->pqopt);
-    if (!rc && F->fmt == SF_TABLE_PARQUET) {
-        /* Many partition files can be open at once (one per partition value
-         * in a chunk): row groups of 16 MiB bound the memory of each unless
-         * --row-group-size says otherwise. */
-        F->pqopt.row_group_bytes = (uint64_t)16 << 20;
-        const char *keys[3] = {"shardflow.job", "shardflow.version", "shardflow.run_id"};
-        const char *vals[3] = {"flatten", SF_VERSION, L->runid};
-        memcpy(F->pq_kv_keys, keys, sizeof keys);
-        memcpy(F->pq_kv_values, vals, sizeof vals);
-        F->pqopt.kv_keys = F->pq_kv_keys;
-        F->pqopt.kv_values = F->pq_kv_values;
-        F->pqopt.nkv = 3;
-        rc = sf_parquet_parse_codec(F->o->compression, &F->pqopt, &F->err);
-        if (!rc && F->o->run.row_group_size)
-            rc = sf_parquet_parse_row_group_size(F->o->run.row_group_size, &F->pqopt, &F->err);
-    }
-    return agree(F, rc, 1) ? -1 : 0;
-}
-
 /* ---- lines (both passes) ---- */
+
+/* The lines of file before the current line (at offset): a feed's block
+ * knows its file's lines before it; a plain file is counted. Returns 1, or
+ * 0 when they cannot be counted. */
+static int line_before(fl *F, int file, uint64_t offset, uint64_t *before)
+{
+    sf_error e;
+    if (F->cur_c.kind != SF_CHUNK_RANGE) {
+        *before = F->cur_c.lines_before + F->cur_line - 1;
+        return 1;
+    }
+    return sf_count_lines_before(F->read_paths[file], offset, before, &e) == 0;
+}
 
 /* A rejected line: counted; in the schema pass also sampled, and handled as
  * --mode says (spilled for _bad_records, only counted, or the end of the
@@ -122,9 +74,8 @@ static int reject(fl *F, int file, uint64_t offset, int reason, const char *msg,
         return 0;
     if (!F->schema_only && F->o->run.mode == SF_MODE_FAILFAST) {
         uint64_t before = 0;
-        sf_error e;
         char place[sizeof F->err.msg];
-        int counted = sf_count_lines_before(F->paths[file], offset, &before, &e) == 0;
+        int counted = line_before(F, file, offset, &before);
         sf_rejmsg_place(place, sizeof place, F->paths[file], counted ? before + 1 : 0, offset,
                         msg, "--mode failfast");
         F->exit_code = 2;
@@ -163,9 +114,7 @@ int sf_fl_on_line(void *ctx, const char *line, size_t len, int file, uint64_t of
     if (rc == 1 + SF_REJ_TOO_MANY_ROWS) {
         /* An unintended explosion: stop, naming the line. */
         uint64_t before = 0;
-        sf_error ignored;
-        uint64_t lineno = sf_count_lines_before(F->paths[file], offset, &before, &ignored) == 0
-                              ? before + 1 : 0; /* 0: unknown, "path:?" */
+        uint64_t lineno = line_before(F, file, offset, &before) ? before + 1 : 0; /* 0: "path:?" */
         char place[sizeof F->err.msg];
         sf_rejmsg_place(place, sizeof place, F->paths[file], lineno, offset, msg, NULL);
         return sf_error_set(&F->err, SF_E_LIMIT, "%s", place);
@@ -185,18 +134,21 @@ int sf_fl_on_too_long(void *ctx, int file, uint64_t offset, const char *msg)
     return reject(F, file, offset, SF_REJ_LINE_TOO_LONG, msg, "", 0);
 }
 
-static int on_chunk_begin_schema(void *ctx, size_t chunk)
+static int on_chunk_begin_schema(void *ctx, size_t chunk, const sf_chunk *c)
 {
     fl *F = ctx;
     F->cur_chunk = chunk;
+    F->cur_c = *c;
     F->cur_line = 0;
-    return 0;
+    return sf_fl_grow_chunk_lines(F, chunk + 1);
 }
 
-static int on_chunk_end_schema(void *ctx, size_t chunk, uint64_t bytes)
+static int on_chunk_end_schema(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes)
 {
     fl *F = ctx;
-    F->c.bytes_scanned += bytes;
+    /* A feed's decoded bytes are counted once, on rank 0, after the scan. */
+    if (c->kind == SF_CHUNK_RANGE)
+        F->c.bytes_scanned += bytes;
     F->chunk_lines[chunk] = F->cur_line;
     return 0;
 }
@@ -294,19 +246,6 @@ static void gather_counts(fl *F, int samples)
     free(all);
 }
 
-int sf_fl_scan(fl *F, sf_scan_sink *sink)
-{
-    /* Both passes read every byte, so each is named on the progress line. */
-    const char *label = F->schema_only ? "schema: scan"
-                        : F->pass == 1 ? "flatten: pass 1/2 schema"
-                                       : "flatten: pass 2/2 write";
-    sf_progress prog;
-    sf_progress_init(&prog, sf_progress_pick(F->o->run.progress, F->rank), label);
-    sf_scan_stats st = {0, 0};
-    return sf_scan_run(F->comm, (const char *const *)F->paths, F->chunks, F->nchunks,
-                       &F->o->run.scan, &prog, sink, NULL, &st, &F->err);
-}
-
 /* After the schema pass of a flatten: never a silent empty success (every
  * line that was not blank rejected), --max-bad, then (permissive) the
  * spills become _bad_records/part-RANK.jsonl (cli/bad_lines). Collective:
@@ -337,9 +276,7 @@ static int schema_pass(fl *F)
     int rc = new_engine(F);
     if (agree(F, rc, 1))
         return -1;
-    F->chunk_lines = calloc(F->nchunks ? F->nchunks : 1, sizeof *F->chunk_lines);
-    if (!F->chunk_lines)
-        rc = nomem(F);
+    rc = sf_fl_grow_chunk_lines(F, F->nchunks ? F->nchunks : 1);
     if (agree(F, rc, 1))
         return -1;
     sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin_schema,
@@ -413,7 +350,8 @@ static void print_schema(fl *F)
         snprintf(table, sizeof table, "%s", F->o->table);
     } else {
         const char *b = strrchr(F->o->inputs[0], '/');
-        snprintf(table, sizeof table, "%s", b ? b + 1 : F->o->inputs[0]);
+        snprintf(table, sizeof table, "%s",
+                 strcmp(F->o->inputs[0], "-") == 0 ? "stdin" : b ? b + 1 : F->o->inputs[0]);
         char *dot = strchr(table, '.');
         if (dot && dot != table)
             *dot = '\0';
@@ -468,9 +406,21 @@ static int build_manifest(fl *F, sf_out_file *files, size_t nfiles, const uint64
     rc |= sf_buf_printf(m, ",\n  \"chunk_size\": %llu,\n  \"status\": \"committed\",\n"
                         "  \"inputs\": [", (unsigned long long)F->chunk_size);
     for (size_t i = 0; i < F->nfiles; i++) {
+        /* A fed input: the bytes read (compressed if it was), and decoded. */
+        uint64_t bytes = F->sizes[i], ubytes = F->sizes[i];
+        int32_t codec = F->codec[i];
+        for (size_t k = 0; k < F->nfeeds; k++) {
+            if (F->feeds[k].file == (int32_t)i) {
+                bytes = F->feeds[k].cbytes;
+                codec = F->feeds[k].codec;
+            }
+        }
         rc |= sf_buf_printf(m, "%s\n    {\"path\": ", i ? "," : "");
         rc |= sf_buf_json_string(m, F->paths[i], strlen(F->paths[i]));
-        rc |= sf_buf_printf(m, ", \"bytes\": %llu}", (unsigned long long)F->sizes[i]);
+        rc |= sf_buf_printf(m, ", \"bytes\": %llu, \"codec\": \"%s\", \"uncompressed_bytes\": "
+                            "%llu}", (unsigned long long)bytes,
+                            sf_codec_name((sf_codec)codec),
+                            (unsigned long long)ubytes);
     }
     rc |= sf_buf_printf(m, "\n  ],\n  \"flatten\": {\"sep\": ");
     rc |= sf_buf_json_string(m, fo->sep, strlen(fo->sep));
@@ -630,6 +580,7 @@ static int finish(fl *F)
 
 static void fl_free(fl *F)
 {
+    sf_fl_plan_free(F);
     free(F->base);
     free(F->chunks);
     sf_flatten_free(F->eng);
@@ -655,7 +606,7 @@ static int run(fl *F)
             return 2;
         }
     }
-    if (plan(F) != 0)
+    if (sf_fl_plan(F) != 0)
         return 1;
     F->tphase[0] = MPI_Wtime() - F->t0;
     double t = MPI_Wtime();
@@ -707,8 +658,9 @@ static int run(fl *F)
         return 2;
     }
     t = MPI_Wtime();
-    if (sf_fl_write_pass(F) != 0)
+    if (agree(F, sf_fl_plan_write(F), 1) || sf_fl_write_pass(F) != 0)
         return 1;
+    sf_fl_remove_spools(F);
     F->tphase[2] = MPI_Wtime() - t;
     return finish(F) != 0 ? 1 : 0;
 }

@@ -1,8 +1,9 @@
 /* flatten_internal.h - the state of one `shardflow flatten` / `schema`,
  * shared by the files of that driver only.
  *
- *   flatten.c        plan, the lines of both passes, the schema pass, the
+ *   flatten.c        the lines of both passes, the schema pass, the
  *                    schema printout, manifest, summary, commit, entry
+ *   flatten_plan.c   inputs, staging, feeds and spools, chunks, the scan
  *   flatten_opts.c   usage texts and options
  *   flatten_write.c  the write pass: partition keys, part files through
  *                    io/table_writer, --single-file assembly
@@ -100,6 +101,15 @@ typedef struct fl {
     uint64_t total;
     sf_chunk *chunks;
     size_t nchunks;
+    /* Inputs rank 0 feeds in blocks in the schema pass (mpi/scan.h): stdin,
+     * FIFOs and compressed files. flatten spools each one's decoded bytes
+     * under the staging directory, and the write pass reads that spool. */
+    sf_scan_feed *feeds;
+    size_t nfeeds;
+    int32_t *codec;    /* per file, as rank 0 found it (0: plain) */
+    char **read_paths; /* per file, what the write pass reads (borrowed, or a spool) */
+    sf_chunk cur_c;    /* the chunk being scanned */
+    size_t chunk_cap;  /* entries of chunk_lines */
     uint64_t chunk_size;
     int digits; /* of part numbers */
     /* output */
@@ -160,11 +170,29 @@ static inline int sf_fl_nomem(fl *F) { return sf_error_set(&F->err, SF_E_NOMEM, 
  * usage error (printed on rank 0). */
 int sf_fl_parse_opts(int argc, char **argv, const char *usage, int schema, fl_opts *o);
 
-/* flatten.c: the scan sink's line callbacks (both passes), and one scan of
- * every chunk. Collective: sf_fl_scan. */
+/* flatten.c: the scan sink's line callbacks (both passes). */
 int sf_fl_on_line(void *ctx, const char *line, size_t len, int file, uint64_t offset);
 int sf_fl_on_too_long(void *ctx, int file, uint64_t offset, const char *msg);
+
+/* flatten_plan.c */
+/* Rank 0 expands the inputs and stages the output; every rank learns the
+ * files, the staging paths, the chunks and the feeds. Collective: 0 or -1
+ * (agreed). */
+int sf_fl_plan(fl *F);
+/* Before the write pass: closes the spools and cuts every input again as a
+ * plain file (a fed one's spool at its decoded size). Every rank. Returns 0
+ * or SF_E_* (to agree on). */
+int sf_fl_plan_write(fl *F);
+/* One scan of every chunk (the schema pass also reads the feeds, and the
+ * chunks become the planned ones and the feeds' blocks). Collective. */
 int sf_fl_scan(fl *F, sf_scan_sink *sink);
+/* Makes chunk_lines hold n entries. Returns 0 or SF_E_NOMEM. */
+int sf_fl_grow_chunk_lines(fl *F, size_t n);
+/* Rank 0, after the write pass: removes the spools (before the commit
+ * moves the staging into place). A failure is a warning. */
+void sf_fl_remove_spools(fl *F);
+/* Frees what sf_fl_plan made for the feeds (closing a spool left open). */
+void sf_fl_plan_free(fl *F);
 
 /* flatten_write.c */
 /* Writes the current record's rows to their part files. Not collective.

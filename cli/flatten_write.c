@@ -280,17 +280,19 @@ static int close_parts(fl *F, int rc)
     return rc;
 }
 
-static int on_chunk_begin(void *ctx, size_t chunk)
+static int on_chunk_begin(void *ctx, size_t chunk, const sf_chunk *c)
 {
     fl *F = ctx;
+    (void)c;
     F->chunk = chunk;
     return 0;
 }
 
-static int on_chunk_end_write(void *ctx, size_t chunk, uint64_t bytes)
+static int on_chunk_end_write(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes)
 {
     fl *F = ctx;
     (void)chunk;
+    (void)c;
     F->c.bytes_scanned += bytes;
     return close_parts(F, 0);
 }

@@ -181,6 +181,8 @@ static int run_job(sf_run *R)
     if (!rc)
         rc = prc;
     if (!rc)
+        rc = sf_run_plan_feeds(R, chunks, &nchunks);
+    if (!rc)
         rc = sf_run_setup_stream(R);
     sf_metrics_end(&R->m, SF_PH_PLAN, &R->shuffle, 0, 0);
     if (sf_run_agree(R, rc, 0)) {
@@ -260,6 +262,8 @@ static void run_free(sf_run *R)
     sf_badrec_discard(R->spill);
     free(R->chunk_lines);
     free(R->chunk_ubytes);
+    free(R->all_chunks);
+    free(R->feeds);
     free(R->fact_codec);
     sf_pipeline_free(R->pipe);
     sf_groups_free(R->reduced);

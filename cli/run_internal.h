@@ -70,10 +70,15 @@ typedef struct sf_run {
         uint64_t ubytes;  /* decoded bytes (= bytes for a plain file) */
     } *acct;
     int32_t *fact_codec;  /* sf_codec of each fact file (rank 0, planned) */
-    const sf_chunk *chunks; /* of the scan under way */
+    const sf_chunk *chunks; /* of the scan under way; after it, with the feeds' blocks */
     size_t nchunks;
+    sf_chunk *all_chunks;   /* the chunks and the feeds' blocks (every rank, after the scan) */
+    sf_scan_feed *feeds;    /* fact files rank 0 reads and deals out in blocks */
+    size_t nfeeds;
     size_t cur_chunk;       /* chunk being scanned, and lines read in it */
+    sf_chunk cur_c;         /* that chunk (a feed's block is in no list during the scan) */
     uint64_t cur_line;
+    size_t chunk_cap;       /* entries of chunk_lines and chunk_ubytes */
     uint64_t *chunk_lines;  /* lines of each chunk this rank scanned */
     uint64_t *chunk_ubytes; /* decoded bytes of each compressed chunk scanned */
     sf_badrec_spill *spill; /* --mode permissive: this rank's bad lines */
@@ -143,6 +148,12 @@ int sf_run_prepare_output(sf_run *R);
  * and xz are refused. Collective: rank 0 plans, every rank gets the list
  * when any file is compressed. Returns 0 or SF_E_* (rank 0's error). */
 int sf_run_plan_compressed(sf_run *R, sf_chunk **chunks, size_t *n);
+/* The feeds (mpi/scan.h): streams (stdin, FIFOs), and, on more than one
+ * rank, a compressed file that is one chunk and more than half of
+ * the input (rank 0 decodes it while every rank parses); their chunks are
+ * dropped from *chunks. Not collective (every rank computes the same).
+ * Returns 0 or SF_E_NOMEM. */
+int sf_run_plan_feeds(sf_run *R, sf_chunk *chunks, size_t *n);
 
 /* run_map.c */
 /* Splits the pipeline and opens the row stream where the strategy ships

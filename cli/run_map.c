@@ -28,9 +28,13 @@ int sf_run_bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offs
         uint64_t before = 0;
         sf_error e;
         char place[sizeof R->err.msg];
-        const sf_chunk *c = &R->chunks[R->cur_chunk];
+        const sf_chunk *c = &R->cur_c;
         int counted;
-        if (c->codec) {
+        if (c->kind != SF_CHUNK_RANGE) {
+            /* A feed's block knows its file's lines before it. */
+            before = c->lines_before + R->cur_line - 1;
+            counted = 1;
+        } else if (c->codec) {
             /* Decode what the earlier chunks own to place the line. */
             uint64_t ubytes = 0;
             counted = sf_zcount_before(path, (sf_codec)c->codec, c->start, &before, &ubytes,
@@ -52,6 +56,43 @@ int sf_run_bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offs
                         file, offset, why, msg, text, len, &R->err);
 }
 
+/* The offset the pipeline keeps for a rejected line's sample: in a chunk
+ * of a compressed file, offsets count from the chunk's first decoded byte,
+ * whose place in the file is known only after the scan; the chunk's index
+ * goes in the high bits (samples stay in file order) and place_samples
+ * turns it into the file's offset. */
+#define SAMPLE_CHUNK_SHIFT 40
+static uint64_t sample_key(const sf_run *R, uint64_t offset)
+{
+    if (!sf_bad_chunk_relative(&R->cur_c))
+        return offset;
+    return (uint64_t)R->cur_chunk << SAMPLE_CHUNK_SHIFT | offset;
+}
+
+/* After the scan: this rank's samples from compressed chunks get their
+ * file's decoded offsets (messages and the manifest name the byte).
+ * Collective. */
+static void place_samples(sf_run *R)
+{
+    uint64_t *base = sf_bad_offset_bases(R->comm, R->chunks, R->nchunks, R->chunk_ubytes);
+    if (!base)
+        return;
+    for (size_t f = 0; f < R->nlocal_samples; f++) {
+        sf_reject_sample *s = &R->local_samples[f];
+        for (size_t c = 0; c < R->nchunks; c++) {
+            if (R->chunks[c].file == s->file && sf_bad_chunk_relative(&R->chunks[c])) {
+                /* Every chunk of this file is relative: decode the key. */
+                uint64_t k = s->offset >> SAMPLE_CHUNK_SHIFT;
+                uint64_t rel = s->offset & (((uint64_t)1 << SAMPLE_CHUNK_SHIFT) - 1);
+                if (k < R->nchunks)
+                    s->offset = base[k] + rel;
+                break;
+            }
+        }
+    }
+    free(base);
+}
+
 static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
 {
     sf_run *R = ctx;
@@ -62,7 +103,7 @@ static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t 
     a->blank += len == 0;
     R->cur_line++;
     sf_line_verdict v;
-    int rc = sf_pipeline_push_line(R->pipe, line, len, file, offset, &v);
+    int rc = sf_pipeline_push_line(R->pipe, line, len, file, sample_key(R, offset), &v);
     if (!rc && v.rejected) {
         a->rejected++;
         rc = sf_run_bad_line(R, &v, file, offset, line, len);
@@ -76,25 +117,54 @@ static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
     R->acct[file].lines++;
     R->acct[file].rejected++;
     R->cur_line++;
-    sf_pipeline_reject(R->pipe, file, offset, SF_REJ_LINE_TOO_LONG, msg);
+    sf_pipeline_reject(R->pipe, file, sample_key(R, offset), SF_REJ_LINE_TOO_LONG, msg);
     sf_line_verdict v = {1, SF_REJ_LINE_TOO_LONG, msg};
     return sf_run_bad_line(R, &v, file, offset, "", 0);
 }
 
-static int run_chunk_begin(void *ctx, size_t chunk)
+/* Makes chunk_lines and chunk_ubytes hold n entries (new ones 0): a
+ * feed's blocks are numbered after the planned chunks. */
+static int grow_chunk_arrays(sf_run *R, size_t n)
+{
+    if (n <= R->chunk_cap)
+        return 0;
+    size_t cap = R->chunk_cap * 2 > n ? R->chunk_cap * 2 : n;
+    uint64_t *l = realloc(R->chunk_lines, cap * sizeof *l);
+    if (l)
+        R->chunk_lines = l;
+    uint64_t *u = l ? realloc(R->chunk_ubytes, cap * sizeof *u) : NULL;
+    if (u)
+        R->chunk_ubytes = u;
+    if (!l || !u)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    memset(l + R->chunk_cap, 0, (cap - R->chunk_cap) * sizeof *l);
+    memset(u + R->chunk_cap, 0, (cap - R->chunk_cap) * sizeof *u);
+    R->chunk_cap = cap;
+    return 0;
+}
+
+static int run_chunk_begin(void *ctx, size_t chunk, const sf_chunk *c)
 {
     sf_run *R = ctx;
     R->cur_chunk = chunk;
+    R->cur_c = *c;
     R->cur_line = 0;
     sf_pipeline_set_chunk(R->pipe, chunk); /* a dedupe step's ordinals */
-    return R->job->inputs[R->job->fact].format == SF_FORMAT_CSV ? sf_run_csv_chunk_begin(R, chunk)
-                                                                : 0;
+    int rc = grow_chunk_arrays(R, chunk + 1);
+    if (!rc && R->job->inputs[R->job->fact].format == SF_FORMAT_CSV)
+        rc = sf_run_csv_chunk_begin(R, chunk);
+    return rc;
 }
 
-static int run_chunk_end(void *ctx, size_t chunk, uint64_t bytes)
+static int run_chunk_end(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes)
 {
     sf_run *R = ctx;
-    const sf_chunk *c = &R->chunks[chunk];
+    if (c->kind != SF_CHUNK_RANGE) {
+        /* A feed's block: its offsets are the file's already; the feed's
+         * bytes are counted once, by rank 0, after the scan. */
+        R->chunk_lines[chunk] = R->cur_line;
+        return 0;
+    }
     /* A compressed chunk accounts for its share of the file; its decoded
      * bytes place its lines' offsets in the file (sf_run_finish_bad_lines). */
     uint64_t planned = c->codec ? c->end - c->start : bytes;
@@ -115,6 +185,7 @@ int sf_run_finish_bad_lines(sf_run *R)
     /* Never a silent empty success: a run that read lines and rejected
      * every one that was not blank fails (exit 2, nothing committed). (No
      * "looks compressed" note: compressed fact files are decoded.) */
+    place_samples(R);
     const sf_counts *pc = sf_pipeline_counts(R->pipe);
     sf_bad_counts mine = {pc->rows_rejected, pc->lines_read, pc->blank_lines,
                           pc->rejected_by_reason};
@@ -196,13 +267,36 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks)
     sf_scan_sink sink = {run_line, run_too_long, run_chunk_begin, run_chunk_end, R};
     R->chunks = chunks;
     R->nchunks = nchunks;
-    R->chunk_lines = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_lines);
-    R->chunk_ubytes = calloc(nchunks ? nchunks : 1, sizeof *R->chunk_ubytes);
-    if (!R->chunk_lines || !R->chunk_ubytes)
+    if (grow_chunk_arrays(R, nchunks ? nchunks : 1) != 0)
         MPI_Abort(R->comm, 1); /* every rank is about to start the scan */
+    size_t nall = 0;
     sf_progress_init(&R->prog, R->progress, "run: scan");
-    int rc = sf_scan_run(R->comm, (const char *const *)R->life.inputs.paths, chunks, nchunks,
-                         &R->o->scan, &R->prog, &sink, R->stream, &R->scan, &R->err);
+    int rc = sf_scan_run_feeds(R->comm, (const char *const *)R->life.inputs.paths, chunks,
+                               nchunks, R->feeds, R->nfeeds, &R->o->scan, &R->prog, &sink,
+                               R->stream, &R->scan, &R->all_chunks, &nall, &R->err);
+    if (!rc && R->nfeeds) {
+        /* From here on the chunks are the planned ones and the blocks. */
+        R->chunks = R->all_chunks;
+        R->nchunks = nall;
+        if (grow_chunk_arrays(R, nall) != 0)
+            MPI_Abort(R->comm, 1); /* the bad-line reductions need every entry */
+        for (size_t i = 0; i < R->nfeeds; i++) {
+            const sf_scan_feed *fd = &R->feeds[i];
+            if (R->life.inputs.streamed[fd->file]) {
+                /* A stream's size is known now: what was read. */
+                R->life.inputs.sizes[fd->file] = fd->cbytes;
+                R->fact_size += fd->cbytes;
+                R->input_size[R->job->fact] += fd->cbytes;
+            }
+            if (R->rank == 0) {
+                R->acct[fd->file].bytes += fd->cbytes;
+                R->acct[fd->file].ubytes += fd->ubytes;
+                sf_pipeline_add_bytes(R->pipe, fd->cbytes);
+                if (R->fact_codec)
+                    R->fact_codec[fd->file] = fd->codec;
+            }
+        }
+    }
     if (R->stream) {
         sf_stream_stats(R->stream, &R->shuffle);
         sf_stream_free(R->stream);

@@ -327,11 +327,24 @@ int sf_run_plan_compressed(sf_run *R, sf_chunk **chunks, size_t *n)
         }
         any = 1;
         sf_zrange *zr = NULL;
-        size_t nz = 0;
-        rc = sf_decompress_split(path, codec, in->sizes[f], R->chunk_size, &zr, &nz, NULL,
+        size_t nz = 0, units = 0;
+        rc = sf_decompress_split(path, codec, in->sizes[f], R->chunk_size, &zr, &nz, &units,
                                  &R->err);
+        /* A range also decodes the unit before it (for its last byte): with
+         * large units (zstd frames of a few MiB) and the automatic chunk
+         * size, ranges of a few units would decode a third more than the
+         * file. Fewer, larger ranges, while there are still two per rank. */
+        size_t per = units / (2 * (size_t)R->nranks);
+        per = per > 8 ? 8 : per;
+        if (!rc && !R->o->chunk_size && nz > 1 && per > 1 && units / nz < per) {
+            free(zr);
+            zr = NULL;
+            rc = sf_decompress_split(path, codec, in->sizes[f], in->sizes[f] / units * per, &zr,
+                                     &nz, NULL, &R->err);
+        }
         for (size_t i = 0; !rc && i < nz; i++) {
-            sf_chunk c = {(int32_t)f, (int32_t)codec, zr[i].start, zr[i].end, zr[i].prev};
+            sf_chunk c = {(int32_t)f, (int32_t)codec, zr[i].start, zr[i].end, zr[i].prev, 0,
+                          SF_CHUNK_RANGE, 0};
             rc = sf_buf_append(&plan, &c, sizeof c);
         }
         free(zr);
@@ -355,5 +368,50 @@ int sf_run_plan_compressed(sf_run *R, sf_chunk **chunks, size_t *n)
     free(*chunks);
     *chunks = (sf_chunk *)(void *)bytes;
     *n = (size_t)len / sizeof **chunks;
+    return 0;
+}
+
+/* Bytes of whole lines per block of a feed: --chunk-size when smaller,
+ * else 4 MiB (a few blocks per rank are in memory at once). */
+static uint64_t feed_block(const sf_run *R)
+{
+    uint64_t b = (uint64_t)4 << 20;
+    return R->o->chunk_size && R->o->chunk_size < b ? R->o->chunk_size : b;
+}
+
+int sf_run_plan_feeds(sf_run *R, sf_chunk *chunks, size_t *n)
+{
+    const sf_input_files *in = &R->life.inputs;
+    R->feeds = calloc(in->n ? in->n : 1, sizeof *R->feeds);
+    if (!R->feeds)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning feeds");
+    for (size_t f = 0; f < in->n; f++) {
+        int feed = in->streamed[f];
+        size_t first = *n, count = 0;
+        for (size_t i = 0; i < *n; i++) {
+            if (chunks[i].file == (int32_t)f) {
+                first = count++ ? first : i;
+            }
+        }
+        /* A compressed file that is one chunk and most of the input would
+         * keep one rank decoding and parsing while the others wait: rank 0
+         * decodes it and every rank parses. Smaller ones stay a chunk each,
+         * decoded in parallel by the ranks that take them. */
+        if (!feed && count == 1 && chunks[first].codec && R->nranks > 1 &&
+            in->sizes[f] * 2 > R->fact_size)
+            feed = 1;
+        if (!feed)
+            continue;
+        if (count == 1) {
+            memmove(chunks + first, chunks + first + 1, (*n - first - 1) * sizeof *chunks);
+            (*n)--;
+        }
+        sf_scan_feed *fd = &R->feeds[R->nfeeds++];
+        fd->file = (int32_t)f;
+        fd->fd = strcmp(in->paths[f], "-") == 0 ? STDIN_FILENO : -1;
+        fd->size = in->streamed[f] ? 0 : in->sizes[f];
+        fd->block = feed_block(R);
+        fd->spool_fd = -1;
+    }
     return 0;
 }

@@ -242,7 +242,8 @@ static int check_files(sf_run *R)
         uint64_t now = 0;
         sf_error e;
         lines += a->lines;
-        if (sf_file_size(R->life.inputs.paths[f], &now, &e) != 0 || now != R->life.inputs.sizes[f])
+        if (!R->life.inputs.streamed[f] &&
+            (sf_file_size(R->life.inputs.paths[f], &now, &e) != 0 || now != R->life.inputs.sizes[f]))
             return sf_error_set(&R->err, SF_E_IO, "input '%s': '%s' changed during the run "
                                 "(%llu bytes when planned, %llu now); nothing was committed",
                                 name, R->life.inputs.paths[f], (unsigned long long)R->life.inputs.sizes[f],

@@ -727,6 +727,19 @@ static int zr_start(sf_zreader *r, sf_error *err)
     return 0;
 }
 
+/* SF_E_LIMIT for a line over max_line at offset, in io/range_reader's
+ * words. The byte is named only where offsets are the file's (the first
+ * range, a stream): elsewhere they count from the range, and the caller
+ * knows the place. */
+static int zr_too_long(sf_zreader *r, uint64_t offset, sf_error *err)
+{
+    if (r->ustart == 0)
+        return sf_error_set(err, SF_E_LIMIT, "%s: byte %" PRIu64 ": line longer than %zu "
+                            "bytes (--max-line-bytes)", r->path, offset, r->max_line);
+    return sf_error_set(err, SF_E_LIMIT, "%s: line longer than %zu bytes (--max-line-bytes)",
+                        r->path, r->max_line);
+}
+
 int sf_zreader_next(sf_zreader *r, const char **line, size_t *len, uint64_t *offset,
                     sf_error *err)
 {
@@ -785,10 +798,7 @@ int sf_zreader_next(sf_zreader *r, const char **line, size_t *len, uint64_t *off
                 r->skipping = 1;
                 r->bytes += pending;
                 r->head = r->scan = r->tail;
-                return sf_error_set(err, SF_E_LIMIT,
-                                    "%s: line at uncompressed byte %" PRIu64
-                                    " of its range is longer than %zu bytes",
-                                    r->path, *offset, r->max_line);
+                return zr_too_long(r, *offset, err);
             }
             if ((rc = zr_more(r, err)) != 0)
                 return rc;
@@ -801,10 +811,7 @@ int sf_zreader_next(sf_zreader *r, const char **line, size_t *len, uint64_t *off
             *offset = p - r->origin;
             r->bytes += adv;
             r->head = r->scan = r->head + adv;
-            return sf_error_set(err, SF_E_LIMIT,
-                                "%s: line at uncompressed byte %" PRIu64
-                                " of its range is longer than %zu bytes",
-                                r->path, *offset, r->max_line);
+            return zr_too_long(r, *offset, err);
         }
         r->head += adv;
         r->scan = r->head;
@@ -821,7 +828,15 @@ int sf_zreader_next(sf_zreader *r, const char **line, size_t *len, uint64_t *off
 int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, uint64_t *offset,
                           sf_error *err)
 {
+    uint64_t lines;
+    return sf_zreader_fill_block(r, dst, cap, cap, used, offset, &lines, err);
+}
+
+int sf_zreader_fill_block(sf_zreader *r, char *dst, size_t cap, size_t target, size_t *used,
+                          uint64_t *offset, uint64_t *lines, sf_error *err)
+{
     *used = 0;
+    *lines = 0;
     if (r->held_limit) {
         r->held_limit = 0;
         *offset = r->held_off;
@@ -859,7 +874,7 @@ int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, ui
             p = line;
             raw = (size_t)(r->buf + r->head - line); /* as it was: '\r', '\n' too */
         }
-        if (*used + raw > cap) {
+        if (*used + raw > cap || (*used && *used + raw > target)) {
             if (!*used)
                 return sf_error_set(err, SF_E_INVAL, "%s: a block of %zu bytes cannot hold a "
                                     "line of %zu", r->path, cap, raw);
@@ -873,6 +888,9 @@ int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, ui
             *offset = off;
         memcpy(dst + *used, p, raw);
         *used += raw;
+        (*lines)++;
+        if (*used >= target)
+            return 1;
     }
 }
 

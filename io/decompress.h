@@ -136,6 +136,15 @@ int sf_zreader_next(sf_zreader *r, const char **line, size_t *len, uint64_t *off
 int sf_zreader_next_block(sf_zreader *r, char *dst, size_t cap, size_t *used, uint64_t *offset,
                           sf_error *err);
 
+/* As sf_zreader_next_block, but a block holds as many whole lines as fit
+ * in target bytes (target <= cap; a first line longer than target is
+ * taken alone if it fits cap), and
+ * *lines gets the number of lines copied (a too-long line is not one of
+ * them: it is reported as SF_E_LIMIT, with *lines 0). With target == cap
+ * this is sf_zreader_next_block. */
+int sf_zreader_fill_block(sf_zreader *r, char *dst, size_t cap, size_t target, size_t *used,
+                          uint64_t *offset, uint64_t *lines, sf_error *err);
+
 /* The next line of a block from sf_zreader_next_block (n bytes), from *pos
  * (0 for the first): returns 1 with *line (pointing into block), *len
  * (without '\n' and one '\r') and *rel (its offset from the block's first

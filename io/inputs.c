@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/fsutil.h"
@@ -63,11 +64,46 @@ static int list_dir(const char *name, const char *dir, sf_input_files *f, size_t
     return 0;
 }
 
+int sf_inputs_is_stream(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return 1;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    return S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
 int sf_inputs_expand(const char *name, const char *path, sf_input_files *out, sf_error *err)
 {
     memset(out, 0, sizeof *out);
     size_t cap = 0;
     int rc = 0;
+    int stream = sf_inputs_is_stream(path);
+    if (stream) {
+        /* Read once by rank 0: not opened here (opening a FIFO waits for
+         * its writer). */
+        rc = push(out, path, &cap);
+        if (!rc && !(out->sizes = calloc(1, sizeof *out->sizes)))
+            rc = SF_E_NOMEM;
+        if (!rc && !(out->streamed = calloc(1, 1)))
+            rc = SF_E_NOMEM;
+        if (!rc)
+            out->streamed[0] = 1;
+        if (!rc && strcmp(path, "-") != 0 && access(path, R_OK) != 0)
+            rc = sf_error_set(err, SF_E_IO, "input '%s': cannot read '%s': %s", name, path,
+                              strerror(errno));
+        else if (rc)
+            sf_error_set(err, rc, "input '%s': out of memory", name);
+        if (rc)
+            sf_inputs_free(out);
+        return rc;
+    }
+    if (strncmp(path, "/dev/fd/", 8) == 0 && access(path, F_OK) != 0)
+        return sf_error_set(err, SF_E_NOTFOUND, "input '%s': '%s' does not exist here: a "
+                            "process substitution <(...) does not reach the ranks mpirun "
+                            "starts; pipe into stdin (--input %s=-) or use a FIFO (mkfifo)",
+                            name, path, name);
     if (strpbrk(path, "*?[")) {
         glob_t g;
         int grc = glob(path, GLOB_ERR, NULL, &g);
@@ -94,7 +130,8 @@ int sf_inputs_expand(const char *name, const char *path, sf_input_files *out, sf
     }
     if (!rc)
         qsort(out->paths, out->n, sizeof *out->paths, cmp_path);
-    if (!rc && !(out->sizes = calloc(out->n ? out->n : 1, sizeof *out->sizes)))
+    if (!rc && (!(out->sizes = calloc(out->n ? out->n : 1, sizeof *out->sizes)) ||
+                !(out->streamed = calloc(out->n ? out->n : 1, 1))))
         rc = sf_error_set(err, SF_E_NOMEM, "input '%s': out of memory", name);
     for (size_t i = 0; i < out->n && !rc; i++) {
         rc = sf_file_size(out->paths[i], &out->sizes[i], err);
@@ -120,5 +157,6 @@ void sf_inputs_free(sf_input_files *f)
         free(f->paths[i]);
     free(f->paths);
     free(f->sizes);
+    free(f->streamed);
     memset(f, 0, sizeof *f);
 }

@@ -46,15 +46,20 @@ int sf_life_expand(sf_lifecycle *L, const char *name, const char *path, sf_error
     uint64_t *sizes = paths ? realloc(in->sizes, (n ? n : 1) * sizeof *sizes) : NULL;
     if (sizes)
         in->sizes = sizes;
-    if (!paths || !sizes) {
+    unsigned char *streamed = sizes ? realloc(in->streamed, n ? n : 1) : NULL;
+    if (streamed)
+        in->streamed = streamed;
+    if (!paths || !sizes || !streamed) {
         sf_inputs_free(&more);
         return sf_error_set(err, SF_E_NOMEM, "input '%s': out of memory", name);
     }
     memcpy(in->paths + in->n, more.paths, more.n * sizeof *paths);
     memcpy(in->sizes + in->n, more.sizes, more.n * sizeof *sizes);
+    memcpy(in->streamed + in->n, more.streamed, more.n);
     in->n = n;
     free(more.paths); /* the strings now belong to L->inputs */
     free(more.sizes);
+    free(more.streamed);
     return 0;
 }
 
@@ -111,7 +116,8 @@ int sf_life_share(sf_lifecycle *L, const char *out, sf_error *err)
         in->n = n;
         in->paths = calloc(n ? n : 1, sizeof *in->paths);
         in->sizes = calloc(n ? n : 1, sizeof *in->sizes);
-        if (!in->paths || !in->sizes)
+        in->streamed = calloc(n ? n : 1, 1);
+        if (!in->paths || !in->sizes || !in->streamed)
             MPI_Abort(L->comm, 1); /* cannot take part in the next broadcast */
         const char *p = text;
         for (size_t i = 0; i < n; i++) {
@@ -122,6 +128,7 @@ int sf_life_share(sf_lifecycle *L, const char *out, sf_error *err)
         }
     }
     MPI_Bcast(in->sizes, (int)n, MPI_UINT64_T, 0, L->comm);
+    MPI_Bcast(in->streamed, (int)n, MPI_UNSIGNED_CHAR, 0, L->comm);
     free(text);
     if (out) {
         /* Rank 0's resolved output path (sf_life_stage) for everyone. */

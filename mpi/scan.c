@@ -12,6 +12,7 @@
  * stops within a batch instead of at the end of every rank's share.
  */
 #include "mpi/scan.h"
+#include "mpi/scan_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,6 @@
 
 #define TAG_REQ 101
 #define TAG_CHUNK 102
-#define TAG_ABORT 103
-#define SERVE_EVERY 2048
 #define NO_MORE (-1)
 #define ABORTED (-2)
 
@@ -40,8 +39,9 @@ sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chu
         return NULL;
     for (size_t f = 0; f < nfiles; f++) {
         for (uint64_t s = 0; s < sizes[f]; s += chunk_size) {
+            memset(&c[*n], 0, sizeof c[*n]);
             c[*n].file = (int32_t)f;
-            c[*n].codec = 0;
+            c[*n].kind = SF_CHUNK_RANGE;
             c[*n].prev = s;
             c[*n].start = s;
             c[*n].end = s + chunk_size < sizes[f] ? s + chunk_size : sizes[f];
@@ -51,46 +51,23 @@ sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chu
     return c;
 }
 
-typedef struct scan_state {
-    MPI_Comm comm;
-    int rank, nranks;
-    const char *const *paths;
-    const sf_chunk *chunks;
-    size_t nchunks;
-    const sf_scan_opts *o;
-    const sf_scan_sink *sink;
-    sf_stream *stream;
-    sf_scan_stats *stats;
-    sf_error *err;
-    /* rank 0, dynamic */
-    int dynamic;
-    size_t next;        /* next chunk to hand out, as an index into order */
-    size_t *order;      /* chunks by size, largest first (NULL: in order) */
-    int workers_left;   /* workers not yet told NO_MORE */
-    MPI_Request req;
-    long req_buf;
-    int aborted;        /* rank 0 failed: answer ABORTED */
-    MPI_Request *abort_req; /* TAG_ABORT sends of a failed rank */
-    int abort_from;     /* rank whose TAG_ABORT arrived, or -1 */
-    /* progress (rank 0) */
-    sf_progress *progress; /* NULL: none */
-    uint64_t total_bytes;
-    uint64_t done_bytes; /* chunks finished (dynamic: by any rank; static: by rank 0) */
-} scan_state;
+
 
 static uint64_t chunk_bytes(const sf_chunk *c) { return c->end - c->start; }
 
 /* Updates the progress line; current is how far rank 0 is into its current
  * chunk. With static scheduling rank 0 sees only its own share, so the
- * total is estimated as its share's progress times the number of ranks. */
-static void print_progress(scan_state *s, uint64_t current, int final)
+ * total is estimated as its share's progress times the number of ranks. A
+ * stream of unknown length has no total: bytes read and the rate, no ETA
+ * (mpi/progress). */
+void sf_scan_progress(scan_state *s, uint64_t current, int final)
 {
-    if (!s->progress)
+    if (!s->progress || (final && s->feeds_pending))
         return;
     uint64_t done = s->done_bytes + current;
-    if (!s->dynamic)
+    if (!s->dynamic && !s->feeding)
         done *= (uint64_t)s->nranks;
-    if (final || done > s->total_bytes)
+    if (!s->total_unknown && (final || done > s->total_bytes))
         done = s->total_bytes;
     if (final)
         sf_progress_end(s->progress, done);
@@ -168,13 +145,13 @@ static void serve(scan_state *s, int wait)
         MPI_Send(&answer, 1, MPI_LONG, st.MPI_SOURCE, TAG_CHUNK, s->comm);
         if (s->workers_left > 0)
             MPI_Irecv(&s->req_buf, 1, MPI_LONG, MPI_ANY_SOURCE, TAG_REQ, s->comm, &s->req);
-        print_progress(s, 0, 0);
+        sf_scan_progress(s, 0, 0);
         wait = 0;
     }
 }
 
 /* Tells every other rank that this one failed (once). */
-static void send_abort(scan_state *s)
+void sf_scan_send_abort(scan_state *s)
 {
     static const int one = 1;
     if (s->abort_req || s->abort_from >= 0)
@@ -190,7 +167,7 @@ static void send_abort(scan_state *s)
 }
 
 /* 1 if another rank has said it failed. */
-static int other_failed(scan_state *s)
+int sf_scan_other_failed(scan_state *s)
 {
     if (s->abort_from >= 0)
         return 1;
@@ -211,7 +188,7 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
     sf_zreader *z = NULL; /* a compressed file's chunk */
     const char *path = s->paths[c->file];
     size_t index = (size_t)(c - s->chunks);
-    int rc = s->sink->chunk_begin ? s->sink->chunk_begin(s->sink->ctx, index) : 0;
+    int rc = s->sink->chunk_begin ? s->sink->chunk_begin(s->sink->ctx, index, c) : 0;
     if (rc)
         return rc;
     if (c->codec) {
@@ -254,9 +231,10 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
                                   sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM", path);
                 break;
             }
-            if (s->nranks > 1 && other_failed(s)) {
+            if (s->nranks > 1 && sf_scan_other_failed(s)) {
                 rc = sf_error_set(s->err, SF_E_INTERNAL, "scan stopped: rank %d failed",
                                   s->abort_from);
+                s->stopped = 1;
                 break;
             }
             if (s->stream)
@@ -264,17 +242,17 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
             if (s->rank == 0 && s->dynamic)
                 serve(s, 0);
             if (s->rank == 0)
-                print_progress(s, z ? sf_zreader_cbytes(z) : sf_range_reader_bytes(r), 0);
+                sf_scan_progress(s, z ? sf_zreader_cbytes(z) : sf_range_reader_bytes(r), 0);
         }
     }
     if (rc && s->abort_from < 0)
-        send_abort(s);
+        sf_scan_send_abort(s);
     uint64_t bytes = z ? sf_zreader_ubytes(z) : sf_range_reader_bytes(r);
     sf_range_reader_close(r);
     sf_zreader_close(z);
     s->stats->chunks++;
     if (!rc && s->sink->chunk_end)
-        rc = s->sink->chunk_end(s->sink->ctx, index, bytes);
+        rc = s->sink->chunk_end(s->sink->ctx, index, c, bytes);
     return rc;
 }
 
@@ -304,7 +282,7 @@ static int scan_dynamic(scan_state *s)
             s->aborted = 1;
         while (s->workers_left > 0)
             serve(s, 1);
-        print_progress(s, 0, 1);
+        sf_scan_progress(s, 0, 1);
     } else {
         long done = -1, k;
         for (;;) {
@@ -332,8 +310,21 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
                 const sf_scan_opts *o, sf_progress *progress, const sf_scan_sink *sink,
                 sf_stream *stream, sf_scan_stats *stats, sf_error *err)
 {
+    return sf_scan_run_feeds(comm, paths, chunks, nchunks, NULL, 0, o, progress, sink, stream,
+                             stats, NULL, NULL, err);
+}
+
+int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
+                      size_t nchunks, sf_scan_feed *feeds, size_t nfeeds, const sf_scan_opts *o,
+                      sf_progress *progress, const sf_scan_sink *sink, sf_stream *stream,
+                      sf_scan_stats *stats, sf_chunk **all, size_t *nall, sf_error *err)
+{
     scan_state s;
     memset(&s, 0, sizeof s);
+    if (all) {
+        *all = NULL;
+        *nall = 0;
+    }
     s.comm = comm;
     MPI_Comm_rank(comm, &s.rank);
     MPI_Comm_size(comm, &s.nranks);
@@ -349,8 +340,13 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
     s.progress = s.rank == 0 && progress && progress->mode != SF_PROGRESS_OFF ? progress : NULL;
     for (size_t i = 0; i < nchunks; i++)
         s.total_bytes += chunk_bytes(&chunks[i]);
+    s.feeds_pending = nfeeds > 0; /* the chunks' end is not the scan's */
+    for (size_t i = 0; i < nfeeds; i++) {
+        s.total_bytes += feeds[i].size;
+        s.total_unknown |= feeds[i].size == 0;
+    }
     if (s.progress)
-        sf_progress_start(s.progress, s.total_bytes);
+        sf_progress_start(s.progress, s.total_unknown ? 0 : s.total_bytes);
     s.abort_from = -1;
 
     int rc = 0;
@@ -377,8 +373,11 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
             s.done_bytes += chunk_bytes(&chunks[k]);
         }
         if (s.rank == 0)
-            print_progress(&s, 0, 1);
+            sf_scan_progress(&s, 0, 1);
     }
+    sf_buf blocks = SF_BUF_INIT;
+    if (nfeeds)
+        rc = sf_scan_feeds(&s, rc, feeds, nfeeds, &blocks);
     if (stream) {
         /* Finish the stream before any blocking collective: a rank waiting
          * in one would stop receiving and hold up every sender. Every rank
@@ -387,7 +386,10 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
         rc = rc ? rc : src;
         sf_stream_set_idle(stream, NULL, NULL);
     }
-    /* Agree: a failed rank makes every rank fail, with its own message kept. */
+    /* Agree: a failed rank makes every rank fail, with the message of the
+     * lowest rank that failed by itself (not one that only stopped because
+     * another failed), so a failfast stop names the bad line. */
+    int primary = rc && !s.stopped ? rc : 0;
     int bad = rc != 0, anybad = 0;
     MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, comm);
     if (s.abort_req) {
@@ -398,11 +400,19 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
      * none is left pending for a later scan in this MPI world. */
     if (anybad) {
         s.abort_from = -1;
-        while (other_failed(&s))
+        while (sf_scan_other_failed(&s))
             s.abort_from = -1;
     }
-    if (anybad && !rc)
-        rc = sf_error_set(err, SF_E_INTERNAL, "scan stopped: another rank failed");
+    if (anybad) {
+        int code = sf_mpi_agree_error(comm, primary, err, NULL);
+        if (code)
+            rc = code;
+        else if (!rc)
+            rc = sf_error_set(err, SF_E_INTERNAL, "scan stopped: another rank failed");
+    }
     free(s.order);
+    if (!anybad && all)
+        sf_scan_share_blocks(&s, feeds, nfeeds, &blocks, all, nall);
+    sf_buf_free(&blocks);
     return rc;
 }

@@ -7,6 +7,18 @@
  * contiguous share of chunks; dynamic scheduling lets every rank take the
  * next chunk on request from rank 0, which serves requests between batches
  * of its own lines, so no rank idles while another has a backlog.
+ *
+ * Feeds. An input that only rank 0 can read, once and in order (stdin, a
+ * FIFO: io/inputs.h's streams), or a compressed file that cannot be split
+ * and would leave the other ranks idle, is a feed: after the chunks, rank 0
+ * reads it in blocks of whole lines (io/decompress, plain or compressed by
+ * its magic bytes) and deals the blocks out on request, parsing blocks
+ * itself whenever no rank is asking. Each block becomes a chunk of its own
+ * (kind SF_CHUNK_BLOCK), numbered after the planned chunks in the order the
+ * blocks were read, with the number of its file's lines before it, so line
+ * numbers and offsets are exact. Memory: every other rank holds at most two
+ * blocks (one it parses, one arriving), rank 0 its own block and the blocks
+ * still being sent.
  */
 #ifndef SF_SCAN_H
 #define SF_SCAN_H
@@ -27,25 +39,54 @@ typedef struct sf_scan_opts {
     uint64_t max_line; /* bytes: longer lines go to the sink's too_long() */
 } sf_scan_opts;
 
+/* What a chunk is. */
+enum {
+    SF_CHUNK_RANGE = 0, /* a byte range (or range of units) its rank reads itself */
+    SF_CHUNK_BLOCK = 1, /* a feed's block: whole lines rank 0 read and sent; [start, end)
+                         * are the decoded offsets of its bytes in the file */
+    SF_CHUNK_LONG = 2   /* a feed's line over max_line, skipped: start is its offset */
+};
+
 typedef struct sf_chunk {
     int32_t file;   /* index into the file list */
     int32_t codec;  /* sf_codec of the file (io/decompress.h); 0: plain */
     uint64_t start; /* [start, end) */
     uint64_t end;
     uint64_t prev;  /* compressed: the unit before start (sf_zrange.prev) */
+    uint64_t lines_before; /* block, long: the file's lines before it; else 0 */
+    int32_t kind;   /* SF_CHUNK_* */
+    int32_t pad_;
 } sf_chunk;
+
+/* An input rank 0 feeds (see above). */
+typedef struct sf_scan_feed {
+    int32_t file;   /* index into the file list */
+    int fd;         /* rank 0: an open descriptor to read (stays the caller's), or -1 to
+                     * open the path */
+    uint64_t size;  /* bytes of the input when known (a regular file; progress), else 0 */
+    uint64_t block; /* target bytes per block (whole lines; a longer line is one block) */
+    int spool_fd;   /* rank 0: every block's bytes are also written here, in order (a
+                     * regular file the caller reads again), or -1 */
+    /* Results, on every rank after the scan: */
+    int32_t codec;  /* sf_codec found by the magic bytes */
+    uint64_t cbytes; /* bytes read from the input (compressed if it was) */
+    uint64_t ubytes; /* decoded bytes */
+    uint64_t lines;  /* lines, too-long ones included */
+} sf_scan_feed;
 
 /* Where scanned lines go. line() gets every owned line of a chunk in order
  * (len 0 for an empty line) and returns 0 or an error that stops the scan;
  * too_long() gets a line over --max-line-bytes (skipped) with the reader's
  * message, and may stop the scan too; chunk_begin()/chunk_end() (may be NULL) bracket each chunk this
  * rank scans, chunk_end() with the bytes the chunk owned (decoded bytes for
- * a compressed chunk). */
+ * a compressed chunk; for a feed's block, its bytes, whose lines' offsets
+ * are the file's decoded offsets). c describes the chunk (borrowed for the
+ * call); for a feed's block, chunk is >= the number of planned chunks. */
 typedef struct sf_scan_sink {
     int (*line)(void *ctx, const char *line, size_t len, int file, uint64_t offset);
     int (*too_long)(void *ctx, int file, uint64_t offset, const char *msg);
-    int (*chunk_begin)(void *ctx, size_t chunk);
-    int (*chunk_end)(void *ctx, size_t chunk, uint64_t bytes);
+    int (*chunk_begin)(void *ctx, size_t chunk, const sf_chunk *c);
+    int (*chunk_end)(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes);
     void *ctx;
 } sf_scan_sink;
 
@@ -72,5 +113,15 @@ sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chu
 int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks, size_t nchunks,
                 const sf_scan_opts *o, sf_progress *progress, const sf_scan_sink *sink,
                 sf_stream *stream, sf_scan_stats *stats, sf_error *err);
+
+/* Collective over comm. sf_scan_run, then the feeds (nfeeds, the same on
+ * every rank, in order; their files have no planned chunks). On success
+ * *all (new, every rank; caller frees) is the planned chunks followed by
+ * every feed's blocks, *nall their count, and each feed's results are
+ * filled in on every rank. Returns as sf_scan_run. */
+int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
+                      size_t nchunks, sf_scan_feed *feeds, size_t nfeeds, const sf_scan_opts *o,
+                      sf_progress *progress, const sf_scan_sink *sink, sf_stream *stream,
+                      sf_scan_stats *stats, sf_chunk **all, size_t *nall, sf_error *err);
 
 #endif

@@ -820,10 +820,56 @@ static void test_block_reports_a_too_long_line_after_the_lines_before_it(void **
     free(t.p);
 }
 
+static void test_fill_block_closes_at_target_and_counts_lines(void **state)
+{
+    (void)state;
+    bytes t = {0};
+    for (int i = 0; i < 100; i++) {
+        char l[32];
+        int n = snprintf(l, sizeof l, "{\"i\":%d}\n", i);
+        put(&t, l, (size_t)n);
+    }
+    const char *path = write_file("fill.txt", &t);
+    sf_zrange whole = {0, t.n, 0};
+    sf_zreader *r;
+    sf_error err;
+    assert_int_equal(sf_zreader_open(&r, path, SF_CODEC_NONE, &whole, 64, 100, &err), 0);
+    char block[102];
+    size_t used, total = 0, nblocks = 0;
+    uint64_t off, lines, all = 0;
+    int rc;
+    while ((rc = sf_zreader_fill_block(r, block, sizeof block, 40, &used, &off, &lines, &err)) ==
+           1) {
+        /* As many whole lines as fit in the target: the next one would
+         * not (lines here are 8 to 11 bytes); never a cut line. */
+        assert_true(used <= 40);
+        assert_true(used > 40 - 11 || total + used == t.n);
+        assert_true(off == total);
+        assert_memory_equal(block, t.p + total, used);
+        assert_int_equal(block[used - 1], '\n');
+        size_t pos = 0, len;
+        const char *line;
+        uint64_t rel, n = 0;
+        while (sf_zblock_next_line(block, used, &pos, &line, &len, &rel))
+            n++;
+        assert_true(n == lines);
+        all += lines;
+        total += used;
+        nblocks++;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(total, t.n);
+    assert_true(all == 100);
+    assert_true(nblocks > 20);
+    sf_zreader_close(r);
+    free(t.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_magic_bytes_name_the_codec),
+        cmocka_unit_test_setup_teardown(test_fill_block_closes_at_target_and_counts_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_codec_is_found_by_content_not_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_text_reads_through_the_same_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gzip_single_member_reads_every_line, setup, teardown),
