@@ -56,6 +56,8 @@ static const char *const run_usage =
     "  --input NAME=PATH     read input NAME from PATH instead of the spec's path\n"
     "                        (repeatable; relative to the current directory, while\n"
     "                        paths in the spec are relative to the spec file)\n"
+    "  --param NAME=VALUE    set the job parameter NAME (declared in the spec's\n"
+    "                        \"params\"; ${NAME} in its expressions) (repeatable)\n"
     "  --output DIR, -o DIR  output directory (default: the spec's output.path); a\n"
     "                        job with several \"outputs\" writes DIR/<name> for each\n"
     "  --write-mode MODE     error (default: OUT must not exist), overwrite (replace\n"
@@ -119,7 +121,7 @@ static const char *const run_usage =
     "  -h, --help            this help\n";
 
 static const char *const validate_usage =
-    "usage: shardflow validate JOB.json [--input NAME=PATH]...\n"
+    "usage: shardflow validate JOB.json [--input NAME=PATH]... [--param NAME=VALUE]...\n"
     "\n"
     "Loads the job spec, checks every field, column and expression, and prints\n"
     "the plan (inputs, columns, steps, groups, aggregates, having, windows,\n"
