@@ -1247,6 +1247,42 @@ static void test_grid_names_its_dimension_key_date_and_bounds(void **state)
                       "last date of the groups), got 'April'");
 }
 
+/* Each of several outputs has its own grid and computed columns. */
+static void test_outputs_have_their_own_grid_and_compute(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"name\": \"g\", \"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", "
+        "\"columns\": {\"uid\": \"string\", \"day\": \"date\"}}, \"users\": {\"role\": "
+        "\"dimension\", \"path\": \"u.csv\", \"format\": \"csv\", \"key\": \"uid\", \"columns\": "
+        "{\"uid\": \"string\", \"signup\": \"date\"}}},"
+        " \"outputs\": ["
+        "{\"name\": \"a\", \"group_by\": [\"uid\", \"day\"], \"aggregates\": {\"n\": \"count()\"},"
+        " \"grid\": {\"dimension\": \"users\", \"key\": \"uid\", \"date\": \"day\"},"
+        " \"compute\": {\"y\": \"year(day)\"}, \"output\": {\"path\": \"a\"}},"
+        "{\"name\": \"b\", \"group_by\": [\"day\"], \"aggregates\": {\"n\": \"count()\"},"
+        " \"output\": {\"path\": \"b\"}}]}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(text, strlen(text), "t.json", NULL, &job, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(job->noutputs, 2);
+    assert_true(job->outputs[0].grid.on);
+    assert_int_equal(job->outputs[0].ncomputes, 1);
+    assert_string_equal(job->outputs[0].result_names[3], "y");
+    assert_false(job->outputs[1].grid.on);
+    assert_int_equal(job->outputs[1].ncomputes, 0);
+    assert_int_equal(job->outputs[1].nresult, 2);
+    sf_job_free(job);
+    const char *top = "{\"name\": \"g\", \"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": "
+                      "\"e\", \"columns\": {\"day\": \"date\"}}}, \"compute\": {\"y\": "
+                      "\"year(day)\"}, \"outputs\": [{\"name\": \"a\", \"group_by\": [\"day\"], "
+                      "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"a\"}}]}";
+    expect_text_error(top, NULL, SF_E_SPEC, "t.json: compute: with \"outputs\", each output "
+                      "has its own \"compute\"; move it into the outputs");
+}
+
 static void test_dimension_duplicates_option(void **state)
 {
     (void)state;
@@ -1558,6 +1594,7 @@ int main(void)
         cmocka_unit_test(test_compute_columns_follow_the_windows),
         cmocka_unit_test(test_grid_names_its_dimension_key_date_and_bounds),
         cmocka_unit_test(test_dimension_duplicates_option),
+        cmocka_unit_test(test_outputs_have_their_own_grid_and_compute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
