@@ -6,7 +6,8 @@
  * The grid routes rows by the key alone, so each key's dates meet on one
  * rank, which also makes the rows of the dimension keys it owns (every rank
  * holds the dimension; the owner is the hash of the key value, the same
- * function that routed the rows). */
+ * function that routed the rows). A calendar grid (no dimension) routes by
+ * the date and each rank makes the dates it owns. */
 #include "cli/run_internal.h"
 
 #include <stdlib.h>
@@ -102,6 +103,44 @@ static int grid_key(sf_run *R, sf_rows *out, const sf_value *key, int32_t lo, in
     return rc;
 }
 
+/* A calendar grid (no dimension): rows were routed by their date, so this
+ * rank makes the dates of [start, end] whose hash it owns; the rows (sorted
+ * by date) inside the range are kept, the missing dates filled. */
+static int grid_dates(sf_run *R, sf_rows *out, int64_t start, int64_t end, unsigned char *used)
+{
+    const sf_job *job = R->job;
+    const int col = job->grid.date;
+    size_t i = 0;
+    int rc = 0;
+    for (int64_t d = start; d <= end && !rc; d++) {
+        sf_value day = sf_date((int32_t)d);
+        uint64_t hash;
+        if ((rc = sf_key_hash_value(&day, &hash)) != 0)
+            break;
+        if (sf_partition_rank(hash, R->nparts, R->nranks) != R->rank)
+            continue;
+        while (i < R->rows.n) {
+            const sf_value *dv = &sf_rows_at(&R->rows, i)[col];
+            if (dv->type != SF_NULL && dv->u.date >= d)
+                break;
+            i++; /* NULL or before the range: not in the grid */
+        }
+        if (i < R->rows.n && sf_rows_at(&R->rows, i)[col].u.date == d) {
+            used[i] = 1;
+            rc = copy_row(out, sf_rows_at(&R->rows, i++));
+            continue;
+        }
+        sf_value *dst = sf_rows_append(out);
+        if (!dst)
+            return SF_E_NOMEM;
+        dst[col] = day;
+        for (size_t j = 0; j < job->naggs; j++)
+            dst[job->ngroup + j] = empty_agg(job, j);
+        R->grid_added++;
+    }
+    return rc;
+}
+
 int sf_run_grid(sf_run *R)
 {
     const sf_job *job = R->job;
@@ -122,20 +161,23 @@ int sf_run_grid(sf_run *R)
     int64_t start = g->has_start ? g->start : mm[0];
     int64_t end = g->has_end ? g->end : (mm[1] == INT64_MAX ? INT64_MIN : -mm[1]);
 
-    int rc = sf_run_route_rows(R, &g->key, 1, -1);
+    const int calendar = g->key < 0;
+    int rc = sf_run_route_rows(R, calendar ? &g->date : &g->key, 1, -1);
     if (sf_run_agree(R, rc, 0))
         return SF_RUN_AGREED;
-    int keys[2] = {g->key, g->date};
-    rc = sf_rows_sort(&R->rows, keys, 2);
+    int keys[2] = {calendar ? g->date : g->key, g->date};
+    rc = sf_rows_sort(&R->rows, keys, calendar ? 1 : 2);
     unsigned char *used = calloc(R->rows.n ? R->rows.n : 1, 1);
     sf_rows out;
     sf_rows_init(&out, R->rows.ncols);
     sf_buf scratch = SF_BUF_INIT;
-    const sf_join_table *dim = R->dims[g->input];
-    const sf_job_input *in = &job->inputs[g->input];
+    const sf_join_table *dim = calendar ? NULL : R->dims[g->input];
+    const sf_job_input *in = calendar ? NULL : &job->inputs[g->input];
     if (!rc && !used)
         rc = SF_E_NOMEM;
-    size_t ndim = rc ? 0 : sf_join_table_rows(dim);
+    if (!rc && calendar)
+        rc = grid_dates(R, &out, start, end, used);
+    size_t ndim = rc || calendar ? 0 : sf_join_table_rows(dim);
     for (size_t k = 0; k < ndim && !rc && start <= end; k++) {
         const sf_value *drow = sf_join_table_row(dim, k);
         uint64_t hash;

@@ -78,7 +78,10 @@ static void print_output(const sf_job *job)
     }
     if (job->having)
         printf("  having: a filter on group keys and aggregates\n");
-    if (job->grid.on) {
+    if (job->grid.on && job->grid.key < 0) {
+        printf("  grid: every %s of the range (before the windows)\n",
+               job->result_names[job->grid.date]);
+    } else if (job->grid.on) {
         const sf_job_grid *g = &job->grid;
         const sf_job_input *in = &job->inputs[g->input];
         printf("  grid: every %s of %s x every %s", job->result_names[g->key], in->name,

@@ -1238,6 +1238,32 @@ static int grid_date(loader *L, json_t *g, const char *key, int *given, int32_t 
     return 0;
 }
 
+/* "grid" without a dimension: every date of [start, end] (a calendar);
+ * group_by is that date alone. */
+static int load_calendar_grid(loader *L, json_t *gj, const char *key, const char *from,
+                              const char *date)
+{
+    sf_job *job = &L->impl->job;
+    sf_job_grid *g = &job->grid;
+    if (key || from)
+        return fail(L, "grid", "\"%s\" needs a \"dimension\" (without one the grid is every "
+                    "date of the range)", key ? "key" : "from", NULL);
+    g->key = -1;
+    g->input = -1;
+    g->from_col = -1;
+    g->date = sf_job_result_index(job, date);
+    if (job->ngroup != 1 || g->date != 0)
+        return fail(L, "grid", "group_by must be exactly the grid's date ('%s')", date, NULL);
+    if (job->result_types[0] != SF_DATE)
+        return fail(L, "grid.date", "'%s' must be a date group key", date, NULL);
+    int rc;
+    if ((rc = grid_date(L, gj, "start", &g->has_start, &g->start)) != 0 ||
+        (rc = grid_date(L, gj, "end", &g->has_end, &g->end)) != 0)
+        return rc;
+    g->on = 1;
+    return 0;
+}
+
 /* "grid": {"dimension", "key", "date", "from", "start", "end"}. */
 static int load_grid(loader *L, json_t *root)
 {
@@ -1255,12 +1281,14 @@ static int load_grid(loader *L, json_t *root)
                     NULL, NULL);
     if ((rc = check_fields(L, gj, "grid", fields)) != 0)
         return rc;
-    const char *dim = get_string(L, gj, "dimension", "grid", 1, &rc);
-    const char *key = rc ? NULL : get_string(L, gj, "key", "grid", 1, &rc);
+    const char *dim = get_string(L, gj, "dimension", "grid", 0, &rc);
+    const char *key = rc ? NULL : get_string(L, gj, "key", "grid", dim != NULL, &rc);
     const char *date = rc ? NULL : get_string(L, gj, "date", "grid", 1, &rc);
     const char *from = rc ? NULL : get_string(L, gj, "from", "grid", 0, &rc);
     if (rc)
         return rc;
+    if (!dim)
+        return load_calendar_grid(L, gj, key, from, date);
     g->input = sf_job_input_index(job, dim);
     if (g->input < 0 || job->inputs[g->input].is_fact)
         return fail(L, "grid.dimension", "'%s' is not a dimension input", dim, NULL);

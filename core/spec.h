@@ -101,16 +101,19 @@ typedef struct sf_job_compute {
 } sf_job_compute;
 
 /* "grid": fill the result with a row for every key of a dimension and every
- * date of a range, bounded below by a per-key date of the dimension. The
- * group keys are exactly key and date. Rows of groups outside the grid are
+ * date of a range, bounded below by a per-key date of the dimension (the
+ * group keys are exactly key and date), or without a dimension with a row
+ * for every date of the range (key and input -1; the date is the only
+ * group key). Rows of groups outside the grid are
  * dropped; missing rows get aggregates of an empty group with 0 for counts
  * and sums (min, max and mean are NULL). Applied after "having", before the
  * windows. */
 typedef struct sf_job_grid {
     int on;              /* 0: no grid */
-    int key;             /* result column (a group key) matched to the dimension key */
+    int key;             /* result column (a group key) matched to the dimension key,
+                          * or -1 for a calendar grid */
     int date;            /* result column (a date group key) */
-    int input;           /* the dimension input */
+    int input;           /* the dimension input, or -1 */
     int from_col;        /* dimension column (date) where a key's dates start, or -1 */
     int has_start, has_end; /* given; else the first / last date of the groups */
     int32_t start, end;  /* days since 1970-01-01 */

@@ -1283,6 +1283,32 @@ static void test_outputs_have_their_own_grid_and_compute(void **state)
                       "has its own \"compute\"; move it into the outputs");
 }
 
+/* A grid without a dimension is a calendar over the one date group key. */
+static void test_calendar_grid_needs_the_date_alone(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"path\": \"e\", \"columns\": {\"day\": \"date\", "
+               "\"uid\": \"int64\"}}}";
+    p.group_by = "[\"day\"]";
+    p.output = "{\"path\": \"out\"}, \"grid\": {\"date\": \"day\", \"start\": \"2025-01-01\"}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_true(job->grid.on);
+    assert_int_equal(job->grid.key, -1);
+    assert_int_equal(job->grid.input, -1);
+    assert_int_equal(job->grid.date, 0);
+    assert_true(job->grid.has_start);
+    assert_int_equal(job->grid.start, 20089);
+    assert_false(job->grid.has_end);
+    sf_job_free(job);
+    p.group_by = "[\"day\", \"uid\"]";
+    expect_error(&p, "t.json: grid: group_by must be exactly the grid's date ('day')");
+    p.group_by = "[\"day\"]";
+    p.output = "{\"path\": \"out\"}, \"grid\": {\"date\": \"day\", \"key\": \"uid\"}";
+    expect_error(&p, "t.json: grid: \"key\" needs a \"dimension\" (without one the grid is "
+                 "every date of the range)");
+}
+
 static void test_dimension_duplicates_option(void **state)
 {
     (void)state;
@@ -1594,6 +1620,7 @@ int main(void)
         cmocka_unit_test(test_compute_columns_follow_the_windows),
         cmocka_unit_test(test_grid_names_its_dimension_key_date_and_bounds),
         cmocka_unit_test(test_dimension_duplicates_option),
+        cmocka_unit_test(test_calendar_grid_needs_the_date_alone),
         cmocka_unit_test(test_outputs_have_their_own_grid_and_compute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
