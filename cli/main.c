@@ -60,6 +60,8 @@ static const char *const run_usage =
     "                        fact input may be - (stdin) or a FIFO, plain, gzip or\n"
     "                        zstd, read by rank 0 and dealt out in blocks (under\n"
     "                        mpirun only rank 0 has stdin)\n"
+    "  --param NAME=VALUE    set the job parameter NAME (declared in the spec's\n"
+    "                        \"params\"; ${NAME} in its expressions) (repeatable)\n"
     "  --output DIR, -o DIR  output directory (default: the spec's output.path); a\n"
     "                        job with several \"outputs\" writes DIR/<name> for each\n"
     "  --write-mode MODE     error (default: OUT must not exist), overwrite (replace\n"
@@ -125,7 +127,7 @@ static const char *const run_usage =
     "  -h, --help            this help\n";
 
 static const char *const validate_usage =
-    "usage: shardflow validate JOB.json [--input NAME=PATH]...\n"
+    "usage: shardflow validate JOB.json [--input NAME=PATH]... [--param NAME=VALUE]...\n"
     "\n"
     "Loads the job spec, checks every field, column and expression, and prints\n"
     "the plan (inputs, columns, steps, groups, aggregates, having, windows,\n"

@@ -288,6 +288,28 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
             o->input_names[o->ninputs] = name;
             o->input_paths[o->ninputs] = eq + 1;
             o->ninputs++;
+        } else if (IS_OPT("--param")) {
+            if (strcmp(a, "--param") == 0) {
+                if (i + 1 >= argc)
+                    return sf_cli_usage_error(usage, "option %s needs NAME=VALUE", a);
+                val = argv[++i];
+            } else {
+                val = a + strlen("--param=");
+            }
+            const char *eq = strchr(val, '=');
+            if (!eq || eq == val)
+                return sf_cli_usage_error(usage, "--param takes NAME=VALUE, got '%s'", val);
+            if (o->nparams >= SF_MAX_INPUT_OVERRIDES)
+                return sf_cli_usage_error(usage, "too many --param options (at most %s)", "64");
+            size_t n = (size_t)(eq - val);
+            char *name = malloc(n + 1);
+            if (!name)
+                return 2;
+            memcpy(name, val, n);
+            name[n] = '\0';
+            o->param_names[o->nparams] = name;
+            o->param_values[o->nparams] = eq + 1;
+            o->nparams++;
         } else if (allow_run_opts && (IS_OPT("--output") || strcmp(a, "-o") == 0)) {
             NEXT_VALUE();
             o->output = val;
@@ -378,6 +400,9 @@ void sf_cli_free_run(sf_run_opts *o)
     for (int i = 0; i < o->ninputs; i++)
         free((char *)o->input_names[i]);
     o->ninputs = 0;
+    for (int i = 0; i < o->nparams; i++)
+        free((char *)o->param_names[i]);
+    o->nparams = 0;
 }
 
 int sf_cli_parse_seconds(const char *text, double *seconds)

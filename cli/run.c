@@ -107,6 +107,7 @@ static int run_outputs(sf_run *R)
             R->sum_overflow = 0;
             R->digest = 0;
             R->having_dropped = R->limit_dropped = 0;
+            R->grid_added = R->grid_dropped = 0;
             R->nsamples = 0;
             rc = sf_run_prepare_output(R);
         }
@@ -234,9 +235,15 @@ static int run_output(sf_run *R)
 
     sf_metrics_begin(&R->m, &R->shuffle);
     uint64_t rows_before = R->rows.n;
+    rc = R->job->grid.on ? sf_run_grid(R) : 0;
+    if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
+        return 1;
     rc = sf_run_windows(R);
-    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n);
     if (rc)
+        return 1;
+    rc = sf_run_compute(R);
+    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n);
+    if (sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);

@@ -42,6 +42,9 @@ typedef struct sf_run_opts {
     const char *input_names[SF_MAX_INPUT_OVERRIDES];
     const char *input_paths[SF_MAX_INPUT_OVERRIDES];
     int ninputs;
+    const char *param_names[SF_MAX_INPUT_OVERRIDES]; /* --param NAME=VALUE (names owned) */
+    const char *param_values[SF_MAX_INPUT_OVERRIDES];
+    int nparams;
     const char *output;   /* NULL: the spec's output.path */
     const char *format;   /* NULL: the spec's output.format (csv|hdf5|parquet) */
     const char *layout;   /* NULL: the spec's output.layout (hive|single) */

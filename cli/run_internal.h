@@ -7,6 +7,7 @@
  *   run_map.c     scan+map: the scan's sink, bad lines, raw-row streams
  *   run_csv.c     a CSV fact input: headers, lines into fields
  *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
+ *   run_grid.c    the dense grid before windows, computed columns after them
  *   run_write.c   output files through io/table_writer, --layout single
  *   run_report.c  gathers, accounting checks, manifest, summary, commit
  *
@@ -95,6 +96,10 @@ typedef struct sf_run {
     sf_rows rows;
     uint64_t having_dropped; /* result rows "having" removed on this rank */
     uint64_t limit_dropped;  /* result rows "limit" removed on this rank */
+    uint64_t grid_added;     /* "grid": rows it filled in on this rank ... */
+    uint64_t grid_dropped;   /* ... and groups outside the grid it removed */
+    uint64_t dim_dropped[SF_MAX_INPUTS]; /* "duplicates": "first": rows skipped per
+                                          * dimension (the same on every rank) */
     int sum_overflow;
     sf_metrics m;
     sf_run_result *res;    /* where to report, or NULL */
@@ -195,6 +200,15 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const 
 /* Every window: route, sort, evaluate. Collective; agrees inside: returns
  * 0 or SF_RUN_AGREED. */
 int sf_run_windows(sf_run *R);
+
+/* run_grid.c */
+/* "grid": rows routed by the grid key, every (dimension key, date) of the
+ * range made present (missing ones as empty groups), groups outside it
+ * dropped. Collective; agrees inside: returns 0, SF_E_* or SF_RUN_AGREED. */
+int sf_run_grid(sf_run *R);
+/* "compute": the computed columns of every row. Not collective. Returns 0
+ * or SF_E_NOMEM. */
+int sf_run_compute(sf_run *R);
 
 /* run_write.c */
 /* Forms and writes the output files as --write says. Collective. Returns 0,

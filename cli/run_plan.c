@@ -38,7 +38,11 @@ const char *sf_run_write_mode_text(const sf_run_opts *o)
 sf_job_overrides sf_run_overrides(const sf_run_opts *o)
 {
     sf_job_overrides ov = {o->input_names, o->input_paths, (size_t)o->ninputs, o->output,
-                           o->format,      o->layout,      o->compression, NULL};
+                           o->format,      o->layout,      o->compression, NULL,
+                           NULL,           NULL,           0};
+    ov.param_names = o->param_names;
+    ov.param_values = o->param_values;
+    ov.nparams = (size_t)o->nparams;
     /* Paths in the spec are relative to the spec file's directory. One job
      * per process: the directory lives in static storage. */
     static char dir[4096];
@@ -284,7 +288,8 @@ int sf_run_plan(sf_run *R)
         if (R->rank == 0 && sf_read_file(in->path, &data, &len, &R->err) == 0)
             n = (int64_t)len;
         data = sf_mpi_bcast_bytes(R->comm, data, &n);
-        rc = data ? sf_dimtable_load(in, data, (size_t)n, &R->dims[i], &R->err) : SF_E_IO;
+        rc = data ? sf_dimtable_load_counted(in, data, (size_t)n, &R->dims[i],
+                                                       &R->dim_dropped[i], &R->err) : SF_E_IO;
         free(data);
         if (sf_run_agree(R, rc, 1))
             return SF_RUN_AGREED;

@@ -100,7 +100,13 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
                         (unsigned long long)c->rows_rejected, (unsigned long long)c->rows_filtered,
                         (unsigned long long)c->rows_dropped_by_join,
                         (unsigned long long)c->rows_aggregated,
-                        (unsigned long long)(out_rows + R->having_dropped + R->limit_dropped));
+                        (unsigned long long)(out_rows + R->having_dropped + R->limit_dropped +
+                                             R->grid_dropped - R->grid_added));
+    if (job->grid.on)
+        rc |= sf_buf_printf(m, "    \"grid_rows_added\": %llu,\n"
+                            "    \"groups_dropped_by_grid\": %llu,\n",
+                            (unsigned long long)R->grid_added,
+                            (unsigned long long)R->grid_dropped);
     /* Only for a job that has them: other manifests keep their keys. */
     if (job->having)
         rc |= sf_buf_printf(m, "    \"groups_dropped_by_having\": %llu,\n",
@@ -115,6 +121,20 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     if (job->dedupe_step >= 0)
         rc |= sf_buf_printf(m, ",\n    \"duplicates_dropped\": %llu",
                             (unsigned long long)c->rows_deduped);
+    for (size_t i = 0, first = 1; i < job->ninputs; i++) {
+        if (!job->inputs[i].keep_first_key)
+            continue;
+        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? ",\n    \"dimension_duplicates_dropped\": {"
+                                                   : ", ",
+                            job->inputs[i].name, (unsigned long long)R->dim_dropped[i]);
+        first = 0;
+    }
+    for (size_t i = 0; i < job->ninputs; i++) {
+        if (job->inputs[i].keep_first_key) {
+            rc |= sf_buf_printf(m, "}");
+            break;
+        }
+    }
     rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
     int first = 1;
     for (size_t i = 0; i < job->ninputs; i++) {
@@ -303,10 +323,13 @@ int sf_run_finish(sf_run *R)
     R->sum_overflow = overflow;
     uint64_t digest = 0;
     MPI_Reduce(&R->digest, &digest, 1, MPI_UINT64_T, MPI_SUM, 0, R->comm);
-    uint64_t dropped[2] = {R->having_dropped, R->limit_dropped}, all_dropped[2] = {0, 0};
-    MPI_Reduce(dropped, all_dropped, 2, MPI_UINT64_T, MPI_SUM, 0, R->comm);
+    uint64_t dropped[4] = {R->having_dropped, R->limit_dropped, R->grid_added, R->grid_dropped};
+    uint64_t all_dropped[4] = {0, 0, 0, 0};
+    MPI_Reduce(dropped, all_dropped, 4, MPI_UINT64_T, MPI_SUM, 0, R->comm);
     R->having_dropped = all_dropped[0];
     R->limit_dropped = all_dropped[1];
+    R->grid_added = all_dropped[2];
+    R->grid_dropped = all_dropped[3];
     size_t nf = R->life.inputs.n;
     free(R->acct_all); /* several outputs: finished once each */
     R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;

@@ -78,6 +78,20 @@ static void print_output(const sf_job *job)
     }
     if (job->having)
         printf("  having: a filter on group keys and aggregates\n");
+    if (job->grid.on && job->grid.key < 0) {
+        printf("  grid: every %s of the range (before the windows)\n",
+               job->result_names[job->grid.date]);
+    } else if (job->grid.on) {
+        const sf_job_grid *g = &job->grid;
+        const sf_job_input *in = &job->inputs[g->input];
+        printf("  grid: every %s of %s x every %s", job->result_names[g->key], in->name,
+               job->result_names[g->date]);
+        if (g->from_col >= 0)
+            printf(" from its %s", in->columns[g->from_col].name);
+        printf(" (before the windows)\n");
+    }
+    for (size_t i = 0; i < job->ncomputes; i++)
+        printf("  compute %s (after the windows)\n", job->computes[i].name);
     printf("  output: %s (%s", job->output.path, job->output.format);
     for (size_t i = 0; i < job->output.npartition; i++)
         printf("%s%s=...", i ? "/" : ", partitioned by ",

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/decimal.h"
+#include "core/fmt.h"
 
 typedef struct job_impl {
     sf_job job; /* first, so sf_job * and job_impl * convert */
@@ -29,6 +31,9 @@ typedef struct loader {
     size_t slot_dec_cap;
     const char *prefix; /* before field names in messages: "outputs[1]." while an
                          * element of "outputs" loads, else "" */
+    const char **pnames; /* "params" and their values after --param (arena) */
+    const char **pvalues;
+    size_t nparams;
 } loader;
 
 static char *ldup(loader *L, const char *s)
@@ -242,11 +247,96 @@ static int resolve_slot(void *ctx, const char *name, size_t len, int *slot, sf_t
     return -1;
 }
 
+/* "params": {"NAME": "default", ...}; --param NAME=VALUE replaces a
+ * default and must name one of them. */
+static int load_params(loader *L, json_t *root, const sf_job_overrides *ov)
+{
+    json_t *ps = json_object_get(root, "params");
+    if (ps && !json_is_object(ps))
+        return fail(L, "params", "must be an object of name -> default value (a string or a "
+                    "number), e.g. {\"as_of\": \"2025-04-20\"}", NULL, NULL);
+    size_t n = ps ? json_object_size(ps) : 0;
+    L->pnames = lalloc(L, (n ? n : 1) * sizeof *L->pnames);
+    L->pvalues = lalloc(L, (n ? n : 1) * sizeof *L->pvalues);
+    if (!L->pnames || !L->pvalues)
+        return nomem(L);
+    const char *name;
+    json_t *val;
+    json_object_foreach(ps, name, val) {
+        char field[300], num[64];
+        snprintf(field, sizeof field, "params.%s", name);
+        if (!is_ident(name))
+            return fail(L, field, "parameter name '%s' must be an identifier", name, NULL);
+        const char *text = json_is_string(val) ? json_string_value(val) : NULL;
+        if (json_is_integer(val))
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(val));
+        else if (json_is_real(val))
+            snprintf(num, sizeof num, "%.17g", json_real_value(val));
+        else if (!text)
+            return fail(L, field, "the default must be a string or a number", NULL, NULL);
+        L->pnames[L->nparams] = ldup(L, name);
+        L->pvalues[L->nparams] = ldup(L, text ? text : num);
+        if (!L->pnames[L->nparams] || !L->pvalues[L->nparams])
+            return nomem(L);
+        L->nparams++;
+    }
+    for (size_t i = 0; ov && i < ov->nparams; i++) {
+        size_t k = 0;
+        while (k < L->nparams && strcmp(L->pnames[k], ov->param_names[i]) != 0)
+            k++;
+        if (k == L->nparams)
+            return sf_error_set(L->err, SF_E_SPEC, "%s: --param %s: the job has no parameter "
+                                "'%s' (its \"params\" object lists them)", L->source,
+                                ov->param_names[i], ov->param_names[i]);
+        if (!(L->pvalues[k] = ldup(L, ov->param_values[i])))
+            return nomem(L);
+    }
+    return 0;
+}
+
+/* text with every ${NAME} replaced by parameter NAME's value (in the
+ * loader's arena), or NULL with L->err set (an unknown parameter, an
+ * unclosed ${, or no memory). A text without "${" is returned as it is. */
+static const char *expand_params(loader *L, const char *text, const char *field)
+{
+    if (!strstr(text, "${"))
+        return text;
+    sf_buf b = SF_BUF_INIT;
+    int rc = 0;
+    const char *p = text;
+    for (const char *q; !rc && (q = strstr(p, "${")) != NULL;) {
+        const char *end = strchr(q + 2, '}');
+        size_t k = 0, len = end ? (size_t)(end - q - 2) : 0;
+        while (end && k < L->nparams &&
+               (strlen(L->pnames[k]) != len || memcmp(L->pnames[k], q + 2, len) != 0))
+            k++;
+        if (!end || k == L->nparams) {
+            sf_buf_free(&b);
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", end ? (int)(len < 100 ? len : 100) : 0, q + 2);
+            fail(L, field, end ? "unknown parameter '${%s}' (declare it in \"params\")"
+                               : "'${' without a closing '}'%s", name, NULL);
+            return NULL;
+        }
+        rc = sf_buf_append(&b, p, (size_t)(q - p));
+        rc |= sf_buf_append(&b, L->pvalues[k], strlen(L->pvalues[k]));
+        p = end + 1;
+    }
+    rc |= sf_buf_append(&b, p, strlen(p));
+    const char *out = rc ? NULL : sf_arena_memdup(&L->impl->arena, (const char *)b.p, b.n);
+    sf_buf_free(&b);
+    if (!out)
+        nomem(L);
+    return out;
+}
+
 static sf_expr *compile_expr(loader *L, const char *text, const char *field, int flags)
 {
     sf_expr_columns cols = {resolve_slot, &L->impl->job, resolve_dec};
     sf_error e;
     sf_error_clear(&e);
+    if (!(text = expand_params(L, text, field)))
+        return NULL;
     sf_expr *x = sf_expr_parse(text, &cols, flags, &e);
     if (!x) {
         if (e.code == SF_E_NOMEM)
@@ -370,7 +460,8 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
                       sf_job_input *in)
 {
     static const char *const fields[] = {"role", "format",  "path",     "columns", "key",
-                                         "flatten", "explode", "required", NULL};
+                                         "flatten", "explode", "required", "duplicates",
+                                         NULL};
     char field[300];
     snprintf(field, sizeof field, "inputs.%s", name);
     int rc = 0;
@@ -466,6 +557,17 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
             return fail(L, field, "key '%s' must not be a double (use int64 or string)", key,
                         NULL);
     }
+    const char *dups = get_string(L, spec, "duplicates", field, 0, &rc);
+    if (rc)
+        return rc;
+    if (dups && in->is_fact)
+        return fail(L, field, "\"duplicates\" is for dimension inputs (a fact input has the "
+                    "dedupe step)", NULL, NULL);
+    if (dups && strcmp(dups, "first") == 0)
+        in->keep_first_key = 1;
+    else if (dups && strcmp(dups, "error") != 0)
+        return fail(L, field, "duplicates must be \"error\" (the default) or \"first\" (the "
+                    "first row of a key in file order wins), got '%s'", dups, NULL);
     return load_required(L, spec, field, in);
 }
 
@@ -849,7 +951,9 @@ static int load_aggregates(loader *L, json_t *root)
 
     job->naggs = json_object_size(aggs);
     job->aggs = lalloc(L, job->naggs * sizeof *job->aggs);
-    size_t cap = job->ngroup + job->naggs + nwin;
+    json_t *comp = json_object_get(root, "compute");
+    size_t cap = job->ngroup + job->naggs + nwin + (json_is_object(comp) ? json_object_size(comp)
+                                                                          : 0);
     job->result_names = lalloc(L, cap * sizeof *job->result_names);
     job->result_types = lalloc(L, cap * sizeof *job->result_types);
     job->result_dec = lalloc(L, cap * sizeof *job->result_dec);
@@ -1059,6 +1163,176 @@ static int load_limit(loader *L, json_t *out, sf_job_output *o)
     return 0;
 }
 
+/* Columns a "compute" expression may read: every result column so far. */
+static int resolve_result(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
+{
+    const sf_job *job = ctx;
+    for (size_t i = 0; i < job->nresult; i++) {
+        if (strlen(job->result_names[i]) == len && memcmp(job->result_names[i], name, len) == 0) {
+            *slot = (int)i;
+            *type = job->result_types[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* "compute": {"NAME": "EXPR", ...}, after the windows, in order. */
+static int load_compute(loader *L, json_t *root)
+{
+    sf_job *job = &L->impl->job;
+    json_t *comp = json_object_get(root, "compute");
+    job->computes = NULL;
+    job->ncomputes = 0;
+    if (!comp)
+        return 0;
+    if (!json_is_object(comp))
+        return fail(L, "compute", "must be an object of name -> expression over result "
+                    "columns, e.g. {\"month\": \"format_date(date, '%%Y-%%m')\"}", NULL, NULL);
+    size_t n = json_object_size(comp);
+    job->computes = lalloc(L, (n ? n : 1) * sizeof *job->computes);
+    if (!job->computes)
+        return nomem(L);
+    const char *name;
+    json_t *val;
+    json_object_foreach(comp, name, val) {
+        char field[300];
+        snprintf(field, sizeof field, "compute.%s", name);
+        if (!is_ident(name))
+            return fail(L, field, "column name '%s' must be an identifier", name, NULL);
+        if (!json_is_string(val))
+            return fail(L, field, "must be an expression string", NULL, NULL);
+        const char *text = expand_params(L, json_string_value(val), field);
+        if (!text)
+            return L->err->code;
+        sf_expr_columns cols = {resolve_result, job, resolve_result_dec};
+        sf_error e;
+        sf_error_clear(&e);
+        sf_job_compute *c = &job->computes[job->ncomputes];
+        c->expr = sf_expr_parse(text, &cols, 0, &e);
+        if (!c->expr) {
+            if (e.code == SF_E_NOMEM)
+                return nomem(L);
+            sf_error_set(L->err, SF_E_SPEC, "%s: %s%s: %s", L->source, L->prefix, field, e.msg);
+            L->err->line = e.line;
+            L->err->column = e.column;
+            return SF_E_SPEC;
+        }
+        job->ncomputes++;
+        c->name = ldup(L, name);
+        c->column = (int)job->nresult;
+        sf_type t = sf_expr_type(c->expr);
+        if (t == SF_NULL)
+            return fail(L, field, "the expression is always null; give it a type, e.g. "
+                        "cast(null, 'int64')", NULL, NULL);
+        int rc = result_add_dec(L, c->name, t, sf_expr_decimal(c->expr), field);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A date text of "grid" (start, end); "" or absent: *given = 0. */
+static int grid_date(loader *L, json_t *g, const char *key, int *given, int32_t *out)
+{
+    char field[64];
+    snprintf(field, sizeof field, "grid.%s", key);
+    int rc = 0;
+    const char *text = get_string(L, g, key, "grid", 0, &rc);
+    if (rc)
+        return rc;
+    *given = 0;
+    if (text && !(text = expand_params(L, text, field)))
+        return L->err->code;
+    if (!text || !*text)
+        return 0;
+    if (sf_parse_iso_date(text, strlen(text), out) != 0)
+        return fail(L, field, "must be a date YYYY-MM-DD (or \"\" for the first / last date of "
+                    "the groups), got '%s'", text, NULL);
+    *given = 1;
+    return 0;
+}
+
+/* "grid" without a dimension: every date of [start, end] (a calendar);
+ * group_by is that date alone. */
+static int load_calendar_grid(loader *L, json_t *gj, const char *key, const char *from,
+                              const char *date)
+{
+    sf_job *job = &L->impl->job;
+    sf_job_grid *g = &job->grid;
+    if (key || from)
+        return fail(L, "grid", "\"%s\" needs a \"dimension\" (without one the grid is every "
+                    "date of the range)", key ? "key" : "from", NULL);
+    g->key = -1;
+    g->input = -1;
+    g->from_col = -1;
+    g->date = sf_job_result_index(job, date);
+    if (job->ngroup != 1 || g->date != 0)
+        return fail(L, "grid", "group_by must be exactly the grid's date ('%s')", date, NULL);
+    if (job->result_types[0] != SF_DATE)
+        return fail(L, "grid.date", "'%s' must be a date group key", date, NULL);
+    int rc;
+    if ((rc = grid_date(L, gj, "start", &g->has_start, &g->start)) != 0 ||
+        (rc = grid_date(L, gj, "end", &g->has_end, &g->end)) != 0)
+        return rc;
+    g->on = 1;
+    return 0;
+}
+
+/* "grid": {"dimension", "key", "date", "from", "start", "end"}. */
+static int load_grid(loader *L, json_t *root)
+{
+    static const char *const fields[] = {"dimension", "key", "date", "from", "start", "end",
+                                         NULL};
+    sf_job *job = &L->impl->job;
+    sf_job_grid *g = &job->grid;
+    memset(g, 0, sizeof *g);
+    json_t *gj = json_object_get(root, "grid");
+    if (!gj)
+        return 0;
+    int rc;
+    if (!json_is_object(gj))
+        return fail(L, "grid", "must be an object {\"dimension\", \"key\", \"date\", ...}",
+                    NULL, NULL);
+    if ((rc = check_fields(L, gj, "grid", fields)) != 0)
+        return rc;
+    const char *dim = get_string(L, gj, "dimension", "grid", 0, &rc);
+    const char *key = rc ? NULL : get_string(L, gj, "key", "grid", dim != NULL, &rc);
+    const char *date = rc ? NULL : get_string(L, gj, "date", "grid", 1, &rc);
+    const char *from = rc ? NULL : get_string(L, gj, "from", "grid", 0, &rc);
+    if (rc)
+        return rc;
+    if (!dim)
+        return load_calendar_grid(L, gj, key, from, date);
+    g->input = sf_job_input_index(job, dim);
+    if (g->input < 0 || job->inputs[g->input].is_fact)
+        return fail(L, "grid.dimension", "'%s' is not a dimension input", dim, NULL);
+    const sf_job_input *in = &job->inputs[g->input];
+    g->key = sf_job_result_index(job, key);
+    g->date = sf_job_result_index(job, date);
+    if (job->ngroup != 2 || g->key < 0 || g->date < 0 || (size_t)g->key >= job->ngroup ||
+        (size_t)g->date >= job->ngroup || g->key == g->date)
+        return fail(L, "grid", "group_by must be exactly the grid's key and date ('%s' and "
+                    "'%s')", key, date);
+    if (job->result_types[g->date] != SF_DATE)
+        return fail(L, "grid.date", "'%s' must be a date group key", date, NULL);
+    if (job->result_types[g->key] != in->columns[in->key_col].type)
+        return fail(L, "grid.key", "'%s' must have the type of the key of dimension '%s'", key,
+                    dim);
+    g->from_col = -1;
+    for (size_t i = 0; from && i < in->ncolumns; i++) {
+        if (strcmp(in->columns[i].name, from) == 0)
+            g->from_col = (int)i;
+    }
+    if (from && (g->from_col < 0 || in->columns[g->from_col].type != SF_DATE))
+        return fail(L, "grid.from", "'%s' is not a date column of dimension '%s'", from, dim);
+    if ((rc = grid_date(L, gj, "start", &g->has_start, &g->start)) != 0 ||
+        (rc = grid_date(L, gj, "end", &g->has_end, &g->end)) != 0)
+        return rc;
+    g->on = 1;
+    return 0;
+}
+
 /* Columns a "having" expression may read: group keys and aggregates (not
  * windows, which are computed after it); the slot is the result index. */
 static int resolve_having(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
@@ -1088,7 +1362,10 @@ static int load_having(loader *L, json_t *root)
     sf_expr_columns cols = {resolve_having, job, resolve_result_dec};
     sf_error e;
     sf_error_clear(&e);
-    job->having = sf_expr_parse(json_string_value(h), &cols, 0, &e);
+    const char *text = expand_params(L, json_string_value(h), "having");
+    if (!text)
+        return L->err->code;
+    job->having = sf_expr_parse(text, &cols, 0, &e);
     if (!job->having) {
         if (e.code == SF_E_NOMEM)
             return nomem(L);
@@ -1251,6 +1528,10 @@ static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, c
     memset(&job->output, 0, sizeof job->output);
     int rc = load_aggregates(L, obj);
     if (rc == 0)
+        rc = load_compute(L, obj);
+    if (rc == 0)
+        rc = load_grid(L, obj);
+    if (rc == 0)
         rc = load_output(L, obj, ov);
     if (rc == 0)
         rc = load_having(L, obj);
@@ -1265,6 +1546,8 @@ static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, c
     job->aggs = NULL;
     job->naggs = 0;
     job->having = NULL;
+    job->computes = NULL;
+    job->ncomputes = 0;
     return 0;
 }
 
@@ -1275,9 +1558,9 @@ static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, c
 static int load_outputs(loader *L, json_t *root, const sf_job_overrides *ov)
 {
     static const char *const fields[] = {"name", "group_by", "aggregates", "having",
-                                         "windows", "output", NULL};
+                                         "windows", "compute", "grid", "output", NULL};
     static const char *const top[] = {"group_by", "aggregates", "windows", "output", "having",
-                                      NULL};
+                                      "compute", "grid", NULL};
     sf_job *job = &L->impl->job;
     json_t *outs = json_object_get(root, "outputs");
     size_t n = outs ? json_array_size(outs) : 1;
@@ -1351,14 +1634,14 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
 {
     static const char *const fields[] = {"name", "description", "inputs", "steps", "group_by",
                                          "aggregates", "windows", "output", "having", "outputs",
-                                         NULL};
+                                         "params", "compute", "grid", NULL};
     sf_error_clear(err);
     *out = NULL;
     job_impl *impl = calloc(1, sizeof *impl);
     if (!impl)
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", source);
     sf_arena_init(&impl->arena, 16 * 1024);
-    loader L = {impl, err, source, 0, 0, ""};
+    loader L = {impl, err, source, 0, 0, "", NULL, NULL, 0};
     sf_job *job = &impl->job;
     job->source = ldup(&L, source);
     job->fact = -1;
@@ -1388,6 +1671,8 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
                 rc = nomem(&L);
         }
         if (rc == 0)
+            rc = load_params(&L, root, ov);
+        if (rc == 0)
             rc = load_inputs(&L, root, ov);
         if (rc == 0)
             rc = load_steps(&L, root);
@@ -1414,6 +1699,8 @@ void sf_job_free(sf_job *job)
         for (size_t i = 0; v->aggs && i < v->naggs; i++)
             sf_expr_free(v->aggs[i].expr);
         sf_expr_free(v->having);
+        for (size_t i = 0; v->computes && i < v->ncomputes; i++)
+            sf_expr_free(v->computes[i].expr);
     }
     /* The job's own fields mirror outputs[0]; while an output was being
      * loaded (a failed load) they held that output alone. */
@@ -1422,6 +1709,9 @@ void sf_job_free(sf_job *job)
         sf_expr_free(job->aggs[i].expr);
     if (!mirrored || job->having != job->outputs[0].having)
         sf_expr_free(job->having);
+    int cmirrored = job->noutputs > 0 && job->computes == job->outputs[0].computes;
+    for (size_t i = 0; !cmirrored && job->computes && i < job->ncomputes; i++)
+        sf_expr_free(job->computes[i].expr);
     job_impl *impl = (job_impl *)job;
     sf_arena_free(&impl->arena);
     free(impl);

@@ -39,6 +39,8 @@ typedef struct sf_job_input {
     sf_job_column *columns;
     size_t ncolumns;
     int key_col; /* dimension: index of the key column, else -1 */
+    int keep_first_key; /* dimension with "duplicates": "first": a later row of a
+                         * key is skipped (and counted), not an error */
     /* Fact input with "flatten" or "explode": each line goes through
      * core/flatten with these options (strings owned by the job) and may
      * give several rows; columns then name flattened columns. */
@@ -89,6 +91,34 @@ typedef struct sf_job_window {
     int64_t range;
 } sf_job_window;
 
+/* "compute": {"NAME": "EXPR", ...}: a result column computed per result row
+ * after the windows, from group keys, aggregates, windows and earlier
+ * computed columns (in the order written). */
+typedef struct sf_job_compute {
+    const char *name;
+    sf_expr *expr;       /* slots are result column indexes; owned by the job */
+    int column;          /* the result column it fills */
+} sf_job_compute;
+
+/* "grid": fill the result with a row for every key of a dimension and every
+ * date of a range, bounded below by a per-key date of the dimension (the
+ * group keys are exactly key and date), or without a dimension with a row
+ * for every date of the range (key and input -1; the date is the only
+ * group key). Rows of groups outside the grid are
+ * dropped; missing rows get aggregates of an empty group with 0 for counts
+ * and sums (min, max and mean are NULL). Applied after "having", before the
+ * windows. */
+typedef struct sf_job_grid {
+    int on;              /* 0: no grid */
+    int key;             /* result column (a group key) matched to the dimension key,
+                          * or -1 for a calendar grid */
+    int date;            /* result column (a date group key) */
+    int input;           /* the dimension input, or -1 */
+    int from_col;        /* dimension column (date) where a key's dates start, or -1 */
+    int has_start, has_end; /* given; else the first / last date of the groups */
+    int32_t start, end;  /* days since 1970-01-01 */
+} sf_job_grid;
+
 typedef struct sf_job_output {
     const char *path;
     const char *format;  /* "csv" or "hdf5" */
@@ -126,7 +156,8 @@ typedef struct sf_job {
     sf_job_agg *aggs;
     size_t naggs;
 
-    /* Result rows: group keys, then aggregates, then windows. */
+    /* Result rows: group keys, then aggregates, then windows, then
+     * computed columns. */
     size_t nresult;
     const char **result_names;
     sf_type *result_types;
@@ -160,6 +191,12 @@ typedef struct sf_job {
     size_t noutputs;
     const char *output_name;
     int dedupe_step;     /* index of the one dedupe step, or -1 */
+
+    /* After windows: computed result columns (result indexes after the
+     * windows'), and the dense grid. */
+    sf_job_compute *computes;
+    size_t ncomputes;
+    sf_job_grid grid;
 } sf_job;
 
 typedef struct sf_job_overrides {
@@ -174,6 +211,9 @@ typedef struct sf_job_overrides {
                            * the output) resolve against this directory (the
                            * spec file's); NULL or "": as written. Paths given
                            * by --input / --output are used as given. */
+    const char *const *param_names; /* --param NAME=VALUE: replaces the default */
+    const char *const *param_values; /* of "params" NAME (which must exist) */
+    size_t nparams;
 } sf_job_overrides;
 
 /* Parses and compiles the spec text (len bytes; source names it in

@@ -20,11 +20,20 @@
 #include "core/value_text.h"
 #include "io/csv.h"
 
+/* One load's figures: rows a "duplicates": "first" dimension skipped. */
+typedef struct dim_load {
+    uint64_t dropped;
+} dim_load;
+
 static int add_row(const sf_job_input *in, sf_join_table *t, const sf_value *row, long line,
-                   sf_error *err)
+                   sf_error *err, dim_load *dl)
 {
     int rc = sf_join_table_add(t, row);
     const char *key = in->columns[in->key_col].name;
+    if (rc == SF_E_EXISTS && in->keep_first_key) {
+        dl->dropped++; /* a later row of a key seen before: the first wins */
+        return 0;
+    }
     if (rc == SF_E_EXISTS)
         return sf_error_set(err, SF_E_EXISTS, "%s: line %ld: duplicate key %s (keys of a "
                             "dimension table must be unique)", in->path, line, key);
@@ -88,7 +97,7 @@ static sf_decoder *fast_decoder(const sf_job_input *in)
 }
 
 static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_join_table *t,
-                      sf_value *row, sf_error *err)
+                      sf_value *row, sf_error *err, dim_load *dl)
 {
     size_t pos = 0;
     long line = 0;
@@ -112,7 +121,7 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
             char msg[8];
             rc = sf_decoder_decode(fast, s, n, row, msg, sizeof msg);
             if (rc == 0) {
-                rc = add_row(in, t, row, line, err); /* copies strings */
+                rc = add_row(in, t, row, line, err, dl); /* copies strings */
                 continue;
             }
             if (rc < 0) {
@@ -165,7 +174,7 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
                                 : "an object or array", err);
         }
         if (!rc)
-            rc = add_row(in, t, row, line, err); /* copies strings before decref */
+            rc = add_row(in, t, row, line, err, dl); /* copies strings before decref */
         json_decref(obj);
     }
     sf_decoder_free(fast);
@@ -195,7 +204,7 @@ static int parse_cell(const sf_job_input *in, long line, const sf_job_column *c,
 }
 
 static int load_csv(const sf_job_input *in, const char *data, size_t len, sf_join_table *t,
-                    sf_value *row, sf_error *err)
+                    sf_value *row, sf_error *err, dim_load *dl)
 {
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
         data += 3;
@@ -242,7 +251,7 @@ static int load_csv(const sf_job_input *in, const char *data, size_t len, sf_joi
         for (size_t c = 0; c < in->ncolumns && !rc; c++)
             rc = parse_cell(in, line, &in->columns[c], &f[colmap[c]], &row[c], err);
         if (!rc)
-            rc = add_row(in, t, row, line, err);
+            rc = add_row(in, t, row, line, err, dl);
     }
     sf_csv_reader_free(r);
     free(colmap);
@@ -252,6 +261,13 @@ static int load_csv(const sf_job_input *in, const char *data, size_t len, sf_joi
 int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
                      sf_join_table **out, sf_error *err)
 {
+    return sf_dimtable_load_counted(in, data, len, out, NULL, err);
+}
+
+int sf_dimtable_load_counted(const sf_job_input *in, const char *data, size_t len,
+                             sf_join_table **out, uint64_t *dropped, sf_error *err)
+{
+    dim_load dl = {0};
     *out = NULL;
     sf_join_table *t = sf_join_table_new(in->ncolumns, in->key_col);
     sf_value *row = calloc(in->ncolumns, sizeof *row);
@@ -260,8 +276,10 @@ int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
         free(row);
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
     }
-    int rc = in->format == SF_FORMAT_CSV ? load_csv(in, data, len, t, row, err)
-                                         : load_jsonl(in, data, len, t, row, err);
+    int rc = in->format == SF_FORMAT_CSV ? load_csv(in, data, len, t, row, err, &dl)
+                                         : load_jsonl(in, data, len, t, row, err, &dl);
+    if (dropped)
+        *dropped = dl.dropped;
     free(row);
     if (rc) {
         sf_join_table_free(t);

@@ -184,8 +184,11 @@ def run(args):
             win = {}
             for w in WINDOWS:
                 lo = max(0, k - (w - 1))
+                # a window sums the day's result values (doubles) exactly,
+                # as a window over the total_watch_minutes column does
                 win[w] = (sum(per[j][0] for j in range(lo, k + 1)),
-                          sum((per[j][2] for j in range(lo, k + 1)), Fraction(0)))
+                          sum((Fraction(float(per[j][2])) for j in range(lo, k + 1)),
+                              Fraction(0)))
             since = "" if last_active is None else str((d - last_active).days)
             rows.append((d, [uid, d.isoformat(), str(a[0]), str(a[1]), fmt_double(a[2]),
                              str(a[3]), str(len(a[4]))]

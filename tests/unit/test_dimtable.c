@@ -238,6 +238,42 @@ static void test_jsonl_duplicate_key_names_line(void **state)
                       "table must be unique)");
 }
 
+/* "duplicates": "first": the first row of a key in file order wins, the
+ * later ones are counted, in both formats. */
+static void test_duplicates_first_keeps_the_first_row_and_counts(void **state)
+{
+    (void)state;
+    const sf_input_format formats[2] = {SF_FORMAT_CSV, SF_FORMAT_JSONL};
+    const char *texts[2] = {
+        "user,country\nu1,FR\nu2,DE\nu1,US\nu1,IT\n",
+        "{\"user\": \"u1\", \"country\": \"FR\"}\n{\"user\": \"u2\", \"country\": \"DE\"}\n"
+        "{\"user\": \"u1\", \"country\": \"US\"}\n{\"user\": \"u1\", \"country\": \"IT\"}\n"};
+    for (int f = 0; f < 2; f++) {
+        sf_job_input in = users(formats[f]);
+        in.keep_first_key = 1;
+        sf_join_table *t = NULL;
+        uint64_t dropped = 99;
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_dimtable_load_counted(&in, texts[f], strlen(texts[f]), &t, &dropped,
+                                                  &err), 0);
+        assert_int_equal(dropped, 2);
+        assert_int_equal(sf_join_table_rows(t), 2);
+        sf_value key = sf_string("u1", 2);
+        const sf_value *row = sf_join_table_find(t, &key);
+        assert_non_null(row);
+        assert_int_equal(row[1].u.s.n, 2);
+        assert_memory_equal(row[1].u.s.p, "FR", 2);
+        sf_join_table_free(t);
+        /* Without the option the same text is an error. */
+        in.keep_first_key = 0;
+        t = (sf_join_table *)1;
+        assert_int_equal(sf_dimtable_load_counted(&in, texts[f], strlen(texts[f]), &t, &dropped,
+                                                  &err), SF_E_EXISTS);
+        assert_null(t);
+    }
+}
+
 static void test_jsonl_missing_or_null_key_names_line(void **state)
 {
     (void)state;
@@ -483,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_decimal_beyond_its_precision_is_an_error),
         cmocka_unit_test(test_csv_without_header_is_an_error),
         cmocka_unit_test(test_csv_unterminated_quote_is_a_parse_error),
+        cmocka_unit_test(test_duplicates_first_keeps_the_first_row_and_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

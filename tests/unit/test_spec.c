@@ -393,7 +393,7 @@ static void test_unknown_top_level_field(void **state)
     expect_text_error("{\"nmae\": \"x\"}", NULL, SF_E_SPEC,
                       "t.json: (top level): unknown field 'nmae' (expected one of: name, "
                       "description, inputs, steps, group_by, aggregates, windows, output, "
-                      "having, outputs)");
+                      "having, outputs, params, compute, grid)");
 }
 
 static void test_unknown_type_name(void **state)
@@ -1122,6 +1122,235 @@ static void test_having_reads_group_keys_and_aggregates(void **state)
     free(text);
 }
 
+/* ---- params, compute, grid, dimension duplicates (issue 18) ---- */
+
+/* A grid job: events by user and day, the users dimension with a sign-up
+ * date; %s is the rest of the top level (after "aggregates"). */
+#define GRID_JOB                                                                             \
+    "{\"name\": \"g\", \"params\": {\"as_of\": \"2025-04-20\", \"start\": \"\"},"               \
+    " \"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": "         \
+    "{\"uid\": \"string\", \"day\": \"date\", \"mins\": \"double\"}},"                         \
+    " \"users\": {\"role\": \"dimension\", \"path\": \"u.csv\", \"format\": \"csv\", "         \
+    "\"key\": \"uid\", \"duplicates\": \"first\", \"columns\": {\"uid\": \"string\", "         \
+    "\"signup\": \"date\"}}},"                                                                 \
+    " \"steps\": [{\"filter\": \"day <= '${as_of}'\"}],"                                       \
+    " \"group_by\": [\"uid\", \"day\"], \"aggregates\": {\"n\": \"count()\", "                 \
+    "\"m\": \"sum(mins)\", \"last\": \"max(day)\"}%s}"
+
+static char *grid_job(const char *rest)
+{
+    size_t n = strlen(GRID_JOB) + strlen(rest) + 1;
+    char *text = malloc(n);
+    assert_non_null(text);
+    snprintf(text, n, GRID_JOB, rest);
+    return text;
+}
+
+static sf_job *load_grid_job(const char *rest, const sf_job_overrides *ov)
+{
+    char *text = grid_job(rest);
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(text, strlen(text), "t.json", ov, &job, &err) != 0)
+        fail_msg("%s\n  in %s", err.msg, text);
+    free(text);
+    return job;
+}
+
+static void expect_grid_error(const char *rest, const sf_job_overrides *ov, const char *msg)
+{
+    char *text = grid_job(rest);
+    expect_text_error(text, ov, SF_E_SPEC, msg);
+    free(text);
+}
+
+/* The filter's ${as_of} takes the default, or --param's value. */
+static int filter_keeps(const sf_job *job, int32_t day)
+{
+    sf_value row[4] = {sf_string("u", 1), sf_date(day), sf_double(1.0), sf_null()};
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    sf_value v = sf_expr_eval(job->steps[0].expr, row, &scratch);
+    sf_arena_free(&scratch);
+    return v.type == SF_BOOL && v.u.b;
+}
+
+static void test_params_replace_their_references_and_take_param_overrides(void **state)
+{
+    (void)state;
+    const int32_t apr20 = 20198, apr21 = 20199; /* 2025-04-20, 2025-04-21 */
+    sf_job *job = load_grid_job(", \"output\": {\"path\": \"out\"}", NULL);
+    assert_true(filter_keeps(job, apr20));
+    assert_false(filter_keeps(job, apr21));
+    sf_job_free(job);
+    const char *names[1] = {"as_of"}, *values[1] = {"2025-04-21"};
+    sf_job_overrides ov = {.param_names = names, .param_values = values, .nparams = 1};
+    job = load_grid_job(", \"output\": {\"path\": \"out\"}", &ov);
+    assert_true(filter_keeps(job, apr21));
+    sf_job_free(job);
+    names[0] = "asof";
+    expect_grid_error(", \"output\": {\"path\": \"out\"}", &ov,
+                      "t.json: --param asof: the job has no parameter 'asof' (its \"params\" "
+                      "object lists them)");
+}
+
+static void test_unknown_param_reference_names_the_field(void **state)
+{
+    (void)state;
+    expect_grid_error(", \"compute\": {\"x\": \"date_add(day, ${days})\"}, \"output\": "
+                      "{\"path\": \"out\"}", NULL,
+                      "t.json: compute.x: unknown parameter '${days}' (declare it in "
+                      "\"params\")");
+    expect_grid_error(", \"compute\": {\"x\": \"date_add(day, ${days)\"}, \"output\": "
+                      "{\"path\": \"out\"}", NULL,
+                      "t.json: compute.x: '${' without a closing '}'");
+}
+
+static void test_compute_columns_follow_the_windows(void **state)
+{
+    (void)state;
+    sf_job *job = load_grid_job(
+        ", \"windows\": {\"seen\": {\"function\": \"max\", \"column\": \"last\", \"range\": "
+        "\"100000 days\", \"partition_by\": [\"uid\"], \"order_by\": \"day\"}},"
+        " \"compute\": {\"since\": \"date_diff(seen, day)\", \"month\": "
+        "\"format_date(day, '%Y-%m')\"},"
+        " \"output\": {\"path\": \"out\", \"partition_by\": [\"month\"], \"columns\": "
+        "[\"uid\", \"day\", \"since\"]}", NULL);
+    assert_int_equal(job->nresult, 8);
+    assert_int_equal(job->ncomputes, 2);
+    assert_int_equal(job->computes[0].column, 6);
+    assert_string_equal(job->result_names[6], "since");
+    assert_int_equal(job->result_types[6], SF_INT);
+    assert_string_equal(job->result_names[7], "month");
+    assert_int_equal(job->result_types[7], SF_STRING);
+    assert_int_equal(job->output.partition_by[0], 7);
+    /* uid, day, n, m, last, seen: since = day - seen. */
+    sf_value row[8] = {sf_string("u", 1), sf_date(20198), sf_int(0), sf_double(0.0), sf_null(),
+                       sf_date(20195), sf_null(), sf_null()};
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    sf_value v = sf_expr_eval(job->computes[0].expr, row, &scratch);
+    assert_int_equal(v.type, SF_INT);
+    assert_int_equal(v.u.i, 3);
+    v = sf_expr_eval(job->computes[1].expr, row, &scratch);
+    assert_int_equal(v.type, SF_STRING);
+    assert_memory_equal(v.u.s.p, "2025-04", 7);
+    sf_arena_free(&scratch);
+    sf_job_free(job);
+    expect_grid_error(", \"compute\": {\"x\": \"nope + 1\"}, \"output\": {\"path\": \"out\"}",
+                      NULL, "t.json: compute.x: unknown column 'nope' at 1:1");
+}
+
+static void test_grid_names_its_dimension_key_date_and_bounds(void **state)
+{
+    (void)state;
+    sf_job *job = load_grid_job(
+        ", \"grid\": {\"dimension\": \"users\", \"key\": \"uid\", \"date\": \"day\", \"from\": "
+        "\"signup\", \"start\": \"${start}\", \"end\": \"2025-04-30\"}, \"output\": "
+        "{\"path\": \"out\"}", NULL);
+    assert_true(job->grid.on);
+    assert_int_equal(job->grid.key, 0);
+    assert_int_equal(job->grid.date, 1);
+    assert_int_equal(job->grid.input, 1);
+    assert_int_equal(job->grid.from_col, 1);
+    assert_false(job->grid.has_start); /* "${start}" is "" */
+    assert_true(job->grid.has_end);
+    assert_int_equal(job->grid.end, 20208);
+    assert_true(job->inputs[1].keep_first_key);
+    sf_job_free(job);
+    expect_grid_error(", \"grid\": {\"dimension\": \"ev\", \"key\": \"uid\", \"date\": \"day\"}, "
+                      "\"output\": {\"path\": \"out\"}", NULL,
+                      "t.json: grid.dimension: 'ev' is not a dimension input");
+    expect_grid_error(", \"grid\": {\"dimension\": \"users\", \"key\": \"uid\", \"date\": "
+                      "\"n\"}, \"output\": {\"path\": \"out\"}", NULL,
+                      "t.json: grid: group_by must be exactly the grid's key and date ('uid' "
+                      "and 'n')");
+    expect_grid_error(", \"grid\": {\"dimension\": \"users\", \"key\": \"uid\", \"date\": "
+                      "\"day\", \"from\": \"uid\"}, \"output\": {\"path\": \"out\"}", NULL,
+                      "t.json: grid.from: 'uid' is not a date column of dimension 'users'");
+    expect_grid_error(", \"grid\": {\"dimension\": \"users\", \"key\": \"uid\", \"date\": "
+                      "\"day\", \"end\": \"April\"}, \"output\": {\"path\": \"out\"}", NULL,
+                      "t.json: grid.end: must be a date YYYY-MM-DD (or \"\" for the first / "
+                      "last date of the groups), got 'April'");
+}
+
+/* Each of several outputs has its own grid and computed columns. */
+static void test_outputs_have_their_own_grid_and_compute(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"name\": \"g\", \"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", "
+        "\"columns\": {\"uid\": \"string\", \"day\": \"date\"}}, \"users\": {\"role\": "
+        "\"dimension\", \"path\": \"u.csv\", \"format\": \"csv\", \"key\": \"uid\", \"columns\": "
+        "{\"uid\": \"string\", \"signup\": \"date\"}}},"
+        " \"outputs\": ["
+        "{\"name\": \"a\", \"group_by\": [\"uid\", \"day\"], \"aggregates\": {\"n\": \"count()\"},"
+        " \"grid\": {\"dimension\": \"users\", \"key\": \"uid\", \"date\": \"day\"},"
+        " \"compute\": {\"y\": \"year(day)\"}, \"output\": {\"path\": \"a\"}},"
+        "{\"name\": \"b\", \"group_by\": [\"day\"], \"aggregates\": {\"n\": \"count()\"},"
+        " \"output\": {\"path\": \"b\"}}]}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(text, strlen(text), "t.json", NULL, &job, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(job->noutputs, 2);
+    assert_true(job->outputs[0].grid.on);
+    assert_int_equal(job->outputs[0].ncomputes, 1);
+    assert_string_equal(job->outputs[0].result_names[3], "y");
+    assert_false(job->outputs[1].grid.on);
+    assert_int_equal(job->outputs[1].ncomputes, 0);
+    assert_int_equal(job->outputs[1].nresult, 2);
+    sf_job_free(job);
+    const char *top = "{\"name\": \"g\", \"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": "
+                      "\"e\", \"columns\": {\"day\": \"date\"}}}, \"compute\": {\"y\": "
+                      "\"year(day)\"}, \"outputs\": [{\"name\": \"a\", \"group_by\": [\"day\"], "
+                      "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"a\"}}]}";
+    expect_text_error(top, NULL, SF_E_SPEC, "t.json: compute: with \"outputs\", each output "
+                      "has its own \"compute\"; move it into the outputs");
+}
+
+/* A grid without a dimension is a calendar over the one date group key. */
+static void test_calendar_grid_needs_the_date_alone(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"path\": \"e\", \"columns\": {\"day\": \"date\", "
+               "\"uid\": \"int64\"}}}";
+    p.group_by = "[\"day\"]";
+    p.output = "{\"path\": \"out\"}, \"grid\": {\"date\": \"day\", \"start\": \"2025-01-01\"}";
+    sf_job *job = load_parts(&p, NULL);
+    assert_true(job->grid.on);
+    assert_int_equal(job->grid.key, -1);
+    assert_int_equal(job->grid.input, -1);
+    assert_int_equal(job->grid.date, 0);
+    assert_true(job->grid.has_start);
+    assert_int_equal(job->grid.start, 20089);
+    assert_false(job->grid.has_end);
+    sf_job_free(job);
+    p.group_by = "[\"day\", \"uid\"]";
+    expect_error(&p, "t.json: grid: group_by must be exactly the grid's date ('day')");
+    p.group_by = "[\"day\"]";
+    p.output = "{\"path\": \"out\"}, \"grid\": {\"date\": \"day\", \"key\": \"uid\"}";
+    expect_error(&p, "t.json: grid: \"key\" needs a \"dimension\" (without one the grid is "
+                 "every date of the range)");
+}
+
+static void test_dimension_duplicates_option(void **state)
+{
+    (void)state;
+    parts p = {0};
+    p.inputs = "{" FACT_EV ", \"users\": {\"role\": \"dimension\", \"path\": \"u.csv\", "
+               "\"key\": \"uid\", \"duplicates\": \"last\", \"columns\": {\"uid\": \"int64\"}}}";
+    expect_error(&p, "t.json: inputs.users: duplicates must be \"error\" (the default) or "
+                 "\"first\" (the first row of a key in file order wins), got 'last'");
+    p.inputs = "{\"ev\": {\"role\": \"fact\", \"path\": \"e\", \"duplicates\": \"first\", "
+               "\"columns\": {\"uid\": \"int64\"}}}";
+    expect_error(&p, "t.json: inputs.ev: \"duplicates\" is for dimension inputs (a fact input "
+                 "has the dedupe step)");
+}
+
 static void test_having_errors_name_the_place(void **state)
 {
     (void)state;
@@ -1415,6 +1644,13 @@ int main(void)
         cmocka_unit_test(test_bad_flatten_settings_name_the_field),
         cmocka_unit_test(test_explode_on_a_dimension_input_is_refused),
         cmocka_unit_test(test_decimal_columns_and_join_keys),
+        cmocka_unit_test(test_params_replace_their_references_and_take_param_overrides),
+        cmocka_unit_test(test_unknown_param_reference_names_the_field),
+        cmocka_unit_test(test_compute_columns_follow_the_windows),
+        cmocka_unit_test(test_grid_names_its_dimension_key_date_and_bounds),
+        cmocka_unit_test(test_dimension_duplicates_option),
+        cmocka_unit_test(test_calendar_grid_needs_the_date_alone),
+        cmocka_unit_test(test_outputs_have_their_own_grid_and_compute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
