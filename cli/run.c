@@ -50,6 +50,8 @@ static int run_job(sf_run *R)
         return 2;
     }
     sf_life_runid(&R->life);
+    if (sf_run_agree(R, sf_run_budget(R), 0))
+        return 2;
     R->nparts = R->o->partitions > 0 ? R->o->partitions : R->nranks;
     sf_metrics_begin(&R->m, &R->shuffle);
     if (sf_run_plan(R) != 0)
@@ -92,16 +94,20 @@ static int run_job(sf_run *R)
     if (rc)
         return R->exit_code;
 
+    /* Under a memory budget that some rank exceeded, shuffle and reduce
+     * run together, one spill pass at a time (run_spill.c). */
+    sf_run_spill_agree(R);
     sf_metrics_begin(&R->m, &R->shuffle);
-    rc = sf_run_shuffle_groups(R);
+    rc = R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
-                   R->reduced ? sf_groups_live_count(R->reduced) : 0);
-    if (sf_run_agree(R, rc, 0))
+                   R->reduced ? sf_groups_live_count(R->reduced) : R->rows.n);
+    if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    rc = sf_run_reduce(R);
-    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, sf_groups_live_count(R->reduced), R->rows.n);
+    uint64_t reduce_groups = R->reduced ? sf_groups_live_count(R->reduced) : R->rows.n;
+    rc = R->mem.spilled ? 0 : sf_run_reduce(R);
+    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups, R->rows.n);
     if (sf_run_agree(R, rc, 0))
         return 1;
 
@@ -131,6 +137,7 @@ static int run_job(sf_run *R)
 static void run_free(sf_run *R)
 {
     sf_stream_free(R->stream);
+    sf_run_spill_close(R);
     sf_badrec_discard(R->spill);
     free(R->chunk_lines);
     free(R->chunk_ubytes);
@@ -162,7 +169,8 @@ int sf_run_job(const sf_run_opts *o, sf_run_result *res)
     R->comm = R->life.comm;
     R->rank = R->life.rank;
     R->nranks = R->life.nranks;
-    R->o = o;
+    R->opts = *o;
+    R->o = &R->opts;
     R->res = res;
     R->exit_code = 1;
     sf_error_clear(&R->err);

@@ -6,6 +6,8 @@
  *   run_plan.c    plan: spec, inputs, output checks, strategy, dimensions
  *   run_map.c     scan+map: the scan's sink, bad lines, raw-row streams
  *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
+ *   run_spill.c   the memory budget: combiner flushes to spill files during
+ *                 the scan, then shuffle and reduce one spill pass at a time
  *   run_write.c   output files through io/table_writer, --layout single
  *   run_report.c  gathers, accounting checks, manifest, summary, commit
  *
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "cli/run.h"
+#include "core/budget.h"
 #include "core/groups.h"
 #include "core/pipeline.h"
 #include "core/rows.h"
@@ -31,8 +34,10 @@
 #include "io/h5file.h"
 #include "io/manifest.h"
 #include "io/parquet.h"
+#include "io/spill.h"
 #include "mpi/collective.h"
 #include "mpi/lifecycle.h"
+#include "mpi/membudget.h"
 #include "mpi/metrics.h"
 #include "mpi/scan.h"
 #include "mpi/shuffle.h"
@@ -45,7 +50,8 @@
 typedef struct sf_run {
     MPI_Comm comm;
     int rank, nranks;
-    const sf_run_opts *o;
+    const sf_run_opts *o;  /* = &opts */
+    sf_run_opts opts;      /* the options, with what the budget settles (shuffle round) */
     sf_error err;
     sf_job *job;
     sf_join_table *dims[SF_MAX_INPUTS];
@@ -92,6 +98,20 @@ typedef struct sf_run {
     uint64_t *part_rows;
     sf_shuffle_stats shuffle;
     sf_scan_stats scan;
+    struct sf_run_budget {   /* --memory-limit (run_spill.c) */
+        sf_budget b;         /* state share agreed (the least over ranks) */
+        sf_node_memory node;
+        const char *dir;     /* spill directory in effect */
+        uint32_t nspill;     /* spill partitions (same on every rank) */
+        sf_spill *store;     /* this rank's spill files, opened on first use */
+        uint32_t tick;       /* lines since the last look at the combiner */
+        int spilled;         /* agreed: some rank spilled; reduce runs in passes */
+        uint64_t flushes;    /* combiner flushes during the scan (this rank) */
+        uint64_t passes;     /* shuffle+reduce passes (every rank the same) */
+        uint64_t map_bytes;  /* bytes spilled during the scan (this rank, on disk) */
+        uint64_t bytes;      /* all bytes spilled (this rank, on disk) */
+        uint64_t peak_state; /* largest combiner or pass table seen */
+    } mem;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
     size_t nlocal_samples;
@@ -132,11 +152,43 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks, int progress);
  * inside: returns 0 or SF_RUN_AGREED. */
 int sf_run_finish_bad_lines(sf_run *R);
 
+/* run_spill.c */
+/* Works out the memory budget (option, spec, or the node's share), shrinks
+ * the shuffle round to fit it, refuses a limit too small to make progress
+ * (SF_E_LIMIT naming the minimum) and removes spill directories of killed
+ * runs on this node. Collective. Returns 0 or SF_E_LIMIT. */
+int sf_run_budget(sf_run *R);
+/* During the scan, every 1024 lines or rows: when the combiner is over
+ * the budget, its partial aggregates go to spill partitions and it starts
+ * again empty. Not collective. Returns 0 or SF_E_*. */
+int sf_run_spill_check(sf_run *R);
+static inline int sf_run_spill_tick(sf_run *R)
+{
+    return R->mem.b.limit && ++R->mem.tick >= 1024 ? sf_run_spill_check(R) : 0;
+}
+/* After the scan: whether any rank spilled (R->mem.spilled). Collective. */
+void sf_run_spill_agree(sf_run *R);
+/* Instead of sf_run_shuffle_groups + sf_run_reduce when R->mem.spilled:
+ * every partial goes to the spill, then pass by pass (spill partitions
+ * grouped to fit the budget) the partials are routed to their owners,
+ * merged into a table of that pass only and turned into result rows.
+ * Collective; agrees inside: returns 0 or SF_RUN_AGREED. */
+int sf_run_spill_passes(sf_run *R);
+/* Closes and removes this rank's spill files. Not collective. */
+void sf_run_spill_close(sf_run *R);
+
 /* run_reduce.c */
 /* Partial aggregates to their owners, merged there. Collective. */
 int sf_run_shuffle_groups(sf_run *R);
 /* This rank's groups into result rows. Not collective. */
 int sf_run_reduce(sf_run *R);
+/* The empty result rows and per-partition counts that sf_run_reduce_groups
+ * fills. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_reduce_begin(sf_run *R);
+/* Appends the result rows of g's live groups; with keep_strings their
+ * strings are copied into the rows' arena (g may then be freed), else
+ * they borrow from g. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings);
 /* Every row to the owner of the hash of its keys, or all to rank dest >= 0.
  * Collective. */
 int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest);
