@@ -181,7 +181,17 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
                 (unsigned long long)R->bad_written, R->life.stage.out);
     if (R->sum_overflow)
         fprintf(stderr, "  warning: an int64 sum overflowed; its value is empty in the output\n");
-    fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
+    fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)", (double)maxrss / 1048576.0);
+    if (R->mem.b.limit)
+        fprintf(stderr, "; memory limit %.1f MiB per rank", (double)R->mem.b.limit / 1048576.0);
+    fputc('\n', stderr);
+    const sf_phase_stat *sc = &total[SF_PH_SCAN], *sh = &total[SF_PH_SHUFFLE];
+    if (sc->spill_bytes + sh->spill_bytes)
+        fprintf(stderr, "  spilled to %s: scan+map %.2f MB (combiner written out %llu time%s, "
+                "most on one rank), shuffle %.2f MB; reduced in %llu pass%s\n", R->mem.dir,
+                (double)sc->spill_bytes / 1e6, (unsigned long long)sc->spill_passes,
+                sc->spill_passes == 1 ? "" : "s", (double)sh->spill_bytes / 1e6,
+                (unsigned long long)sh->spill_passes, sh->spill_passes == 1 ? "" : "es");
     fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->life.stage.out, nfiles,
             nfiles == 1 ? "" : "s", (unsigned long long)rows);
     sf_life_say_merged(&R->life);

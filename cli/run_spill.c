@@ -54,6 +54,7 @@ int sf_run_budget(sf_run *R)
     }
     sf_budget_fixed f = {sf_membudget_rss(), READ_BUFFER, 2 * R->o->shuffle_round, SPILL_BUFFERS};
     int rc = sf_budget_init(&M->b, limit, &f, &R->err);
+    R->m.memory_limit = limit;
     /* Every rank works with the least state share, so every rank forms the
      * same spill partitions and passes. */
     uint64_t state = rc ? 0 : M->b.state;
@@ -130,15 +131,18 @@ int sf_run_spill_check(sf_run *R)
     if (!rc && (rc = sf_pipeline_reset_groups(R->pipe)) != 0)
         sf_error_set(&R->err, rc, "out of memory starting the combiner again after a spill");
     M->flushes++;
-    M->map_bytes = M->store ? sf_spill_total_bytes(M->store) : 0;
     return rc;
 }
 
 void sf_run_spill_agree(sf_run *R)
 {
-    int any = R->mem.flushes > 0;
+    struct sf_run_budget *M = &R->mem;
+    int any = M->flushes > 0;
     MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, R->comm);
-    R->mem.spilled = any;
+    M->spilled = any;
+    M->map_bytes = M->store ? sf_spill_total_bytes(M->store) : 0;
+    R->m.ph[SF_PH_SCAN].spill_bytes = M->map_bytes;
+    R->m.ph[SF_PH_SCAN].spill_passes = M->flushes;
 }
 
 static int merge_pass(void *ctx, const unsigned char *rec, size_t len, int source)
@@ -221,13 +225,15 @@ int sf_run_spill_passes(sf_run *R)
     for (uint32_t p = 0; p < np; p++)
         bytes[p] = sf_spill_part_bytes(M->store, p);
     MPI_Allreduce(MPI_IN_PLACE, bytes, (int)np, MPI_UINT64_T, MPI_SUM, R->comm);
-    M->bytes = sf_spill_disk_bytes(M->store);
+    M->bytes = sf_spill_total_bytes(M->store);
+    R->m.ph[SF_PH_SHUFFLE].spill_bytes = M->bytes - M->map_bytes;
     /* A pass's partials, spread over the ranks, become a table of about
      * three times their bytes on each owner (measured on S3-like data):
      * let that take half the state share. */
     uint64_t cap = M->b.state / 6 * (uint64_t)R->nranks;
     size_t passes = sf_budget_plan_passes(bytes, np, cap ? cap : 1, first);
     M->passes = passes;
+    R->m.ph[SF_PH_SHUFFLE].spill_passes = passes;
     int failed = 0;
     for (size_t k = 0; k < passes && !failed; k++) {
         R->reduced = sf_job_new_groups(R->job);
