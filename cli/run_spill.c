@@ -36,6 +36,20 @@
 #define READ_BUFFER ((uint64_t)4 << 20)   /* io/range_reader's default */
 #define MAX_ROUND ((uint64_t)64 << 20)
 
+/* The fixed part of a budget of limit bytes. A round of the shuffle (and
+ * of raw-row streams) is held twice, sent and received; under a limit it
+ * takes at most a sixteenth of it unless --shuffle-round says otherwise
+ * (R->opts.shuffle_round is set to the round in effect). */
+static sf_budget_fixed fixed_for(sf_run *R, uint64_t limit, uint64_t rss)
+{
+    if (limit && !R->o->shuffle_round_set) {
+        uint64_t round = limit / 16;
+        R->opts.shuffle_round = round < MAX_ROUND ? round : MAX_ROUND;
+    }
+    sf_budget_fixed f = {rss, READ_BUFFER, 2 * R->o->shuffle_round, SPILL_BUFFERS};
+    return f;
+}
+
 int sf_run_budget(sf_run *R)
 {
     struct sf_run_budget *M = &R->mem;
@@ -46,13 +60,24 @@ int sf_run_budget(sf_run *R)
     else if (R->job->memory_limit_set)
         limit = R->job->memory_limit;
     M->dir = sf_spill_default_dir(R->o->spill_dir);
-    /* A round of the shuffle (and of raw-row streams) is held twice, sent
-     * and received; under a limit it takes at most a sixteenth of it. */
-    if (limit && !R->o->shuffle_round_set) {
-        uint64_t round = limit / 16;
-        R->opts.shuffle_round = round < MAX_ROUND ? round : MAX_ROUND;
+    uint64_t rss = sf_membudget_rss();
+    sf_budget_fixed f = fixed_for(R, limit, rss);
+    /* Refused: name the least limit that works with the shuffle round it
+     * would get (the round grows with the limit, so iterate to the fixed
+     * point; each step adds an eighth of the last). */
+    uint64_t need = limit ? sf_budget_minimum(&f) : 0;
+    for (int i = 0; i < 12 && need > limit; i++) {
+        sf_budget_fixed g = fixed_for(R, need, rss);
+        f = g;
+        uint64_t next = sf_budget_minimum(&g);
+        if (next <= need)
+            break;
+        need = next;
     }
-    sf_budget_fixed f = {sf_membudget_rss(), READ_BUFFER, 2 * R->o->shuffle_round, SPILL_BUFFERS};
+    if (need <= limit)
+        f = fixed_for(R, limit, rss);
+    else
+        R->opts.shuffle_round = f.shuffle_round / 2;
     int rc = sf_budget_init(&M->b, limit, &f, &R->err);
     R->m.memory_limit = limit;
     /* Every rank works with the least state share, so every rank forms the

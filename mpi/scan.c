@@ -264,7 +264,7 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
                 break;
             }
             if (s->nranks > 1 && other_failed(s)) {
-                rc = sf_error_set(s->err, SF_E_INTERNAL, "scan stopped: rank %d failed",
+                rc = sf_error_set(s->err, SF_E_PEER, "scan stopped: rank %d failed",
                                   s->abort_from);
                 break;
             }
@@ -410,7 +410,7 @@ int sf_scan_run(MPI_Comm comm, const char *const *paths, const sf_chunk *chunks,
             s.abort_from = -1;
     }
     if (anybad && !rc)
-        rc = sf_error_set(err, SF_E_INTERNAL, "scan stopped: another rank failed");
+        rc = sf_error_set(err, SF_E_PEER, "scan stopped: another rank failed");
     free(s.order);
     return rc;
 }
