@@ -100,26 +100,28 @@ static int run_job(sf_run *R)
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
-                   R->reduced ? sf_groups_live_count(R->reduced) : R->rows.n);
+                   R->reduced ? sf_groups_live_count(R->reduced)
+                              : R->rows.n + R->mem.rows_out);
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    uint64_t reduce_groups = R->reduced ? sf_groups_live_count(R->reduced) : R->rows.n;
+    uint64_t reduce_groups = R->reduced ? sf_groups_live_count(R->reduced)
+                                        : R->rows.n + R->mem.rows_out;
     rc = R->mem.spilled ? 0 : sf_run_reduce(R);
-    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups, R->rows.n);
+    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups, R->rows.n + R->mem.rows_out);
     if (sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    uint64_t rows_before = R->rows.n;
+    uint64_t rows_before = R->rows.n + R->mem.rows_out;
     rc = sf_run_windows(R);
-    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n);
+    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n + R->mem.rows_out);
     if (rc)
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    rows_before = R->rows.n;
+    rows_before = R->rows.n + R->mem.rows_out;
     rc = sf_run_write_output(R);
     uint64_t written = 0;
     for (size_t i = 0; i < R->life.nfiles; i++)

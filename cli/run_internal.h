@@ -111,6 +111,10 @@ typedef struct sf_run {
         uint64_t map_bytes;  /* bytes spilled during the scan (this rank, on disk) */
         uint64_t bytes;      /* all bytes spilled (this rank, on disk) */
         uint64_t peak_state; /* largest combiner or pass table seen */
+        sf_spill *rows;      /* sorted runs of result rows, one per pass */
+        size_t row_runs;     /* runs written (0: rows stay in memory) */
+        int write_part;      /* file number this rank writes (sf_run_write_route) */
+        uint64_t rows_out;   /* result rows written to runs (this rank) */
     } mem;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
@@ -177,6 +181,19 @@ int sf_run_spill_passes(sf_run *R);
 /* Closes and removes this rank's spill files. Not collective. */
 void sf_run_spill_close(sf_run *R);
 
+/* run_spill_write.c */
+/* 1 when the rows of spill passes go to sorted runs on disk rather than
+ * stay in memory: the run spilled, has no windows and writes hive files. */
+int sf_run_spill_rows(const sf_run *R);
+/* In each spill pass, once R->rows holds the pass's result rows: routes
+ * them to their writers, sorts them and writes them as sorted run `pass`;
+ * R->rows is then empty. Collective. Returns 0 or SF_E_*. */
+int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes);
+/* The write phase over sorted runs: a k-way merge of this rank's runs
+ * writes each partition value's file in order. Collective (the empty
+ * unpartitioned output). Returns 0 or SF_E_*. */
+int sf_run_spill_write(sf_run *R);
+
 /* run_reduce.c */
 /* Partial aggregates to their owners, merged there. Collective. */
 int sf_run_shuffle_groups(sf_run *R);
@@ -197,6 +214,18 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest);
 int sf_run_windows(sf_run *R);
 
 /* run_write.c */
+/* Sends every row to its writer as --write says (repartition: the owner
+ * of its partition value; coalesce: writer k; local: stays) and sets *part
+ * to the file number this rank writes. Collective. Returns 0 or SF_E_*. */
+int sf_run_write_route(sf_run *R, int *part);
+/* The columns output rows are sorted by (partition, sort_by, written
+ * columns); new (free), *nkeys set; NULL when out of memory. */
+int *sf_run_write_keys(sf_run *R, size_t *nkeys);
+/* The Hive directory of row's partition ("" when not partitioned),
+ * appended to out. Returns 0 or SF_E_*. */
+int sf_run_partition_dir(sf_run *R, const sf_value *row, sf_buf *out);
+/* Hash of a whole result row, summed into R->digest. Cannot fail. */
+uint64_t sf_run_row_hash(sf_run *R, const sf_value *row);
 /* Forms and writes the output files as --write says. Collective. Returns 0,
  * SF_E_* or SF_RUN_AGREED. */
 int sf_run_write_output(sf_run *R);

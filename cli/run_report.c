@@ -186,12 +186,17 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
         fprintf(stderr, "; memory limit %.1f MiB per rank", (double)R->mem.b.limit / 1048576.0);
     fputc('\n', stderr);
     const sf_phase_stat *sc = &total[SF_PH_SCAN], *sh = &total[SF_PH_SHUFFLE];
-    if (sc->spill_bytes + sh->spill_bytes)
+    const sf_phase_stat *wr = &total[SF_PH_WRITE];
+    if (sc->spill_bytes + sh->spill_bytes) {
         fprintf(stderr, "  spilled to %s: scan+map %.2f MB (combiner written out %llu time%s, "
-                "most on one rank), shuffle %.2f MB; reduced in %llu pass%s\n", R->mem.dir,
+                "most on one rank), shuffle %.2f MB; reduced in %llu pass%s", R->mem.dir,
                 (double)sc->spill_bytes / 1e6, (unsigned long long)sc->spill_passes,
                 sc->spill_passes == 1 ? "" : "s", (double)sh->spill_bytes / 1e6,
                 (unsigned long long)sh->spill_passes, sh->spill_passes == 1 ? "" : "es");
+        if (wr->spill_bytes)
+            fprintf(stderr, "; write %.2f MB of sorted runs, merged", (double)wr->spill_bytes / 1e6);
+        fputc('\n', stderr);
+    }
     fprintf(stderr, "  output: %s (%zu file%s, %llu rows)\n", R->life.stage.out, nfiles,
             nfiles == 1 ? "" : "s", (unsigned long long)rows);
     sf_life_say_merged(&R->life);

@@ -20,8 +20,10 @@
  * there are. Spill records are the group's export record (core/groups)
  * behind the key hash (8 bytes, little-endian) that routes it.
  *
- * Not under the budget yet: the result rows themselves (windows, sort and
- * write hold them all), dimension tables.
+ * The result rows of each pass go to sorted runs and an external merge
+ * writes them (run_spill_write.c), except for jobs with windows and
+ * --layout single, whose rows stay in memory. Dimension tables are not
+ * counted yet.
  */
 #include "cli/run_internal.h"
 
@@ -278,6 +280,9 @@ int sf_run_spill_passes(sf_run *R)
         sf_groups_free(R->reduced);
         R->reduced = NULL;
         failed = sf_run_agree(R, rc, 0);
+        /* Rows beyond the budget go to sorted runs (run_spill_write.c). */
+        if (!failed && sf_run_spill_rows(R))
+            failed = sf_run_agree(R, sf_run_spill_rows_pass(R, k, passes), 0);
     }
     for (int d = 0; d < R->nranks; d++)
         sf_buf_free(&out[d]);
@@ -291,4 +296,6 @@ void sf_run_spill_close(sf_run *R)
 {
     sf_spill_close(R->mem.store);
     R->mem.store = NULL;
+    sf_spill_close(R->mem.rows);
+    R->mem.rows = NULL;
 }

@@ -107,19 +107,24 @@ static int cmp_rows(const void *a, const void *b)
 {
     const sf_value *x = sort_base + *(const size_t *)a * sort_ncols;
     const sf_value *y = sort_base + *(const size_t *)b * sort_ncols;
-    for (size_t k = 0; k < sort_nkeys; k++) {
-        int c = sf_value_cmp(&x[sort_keys[k]], &y[sort_keys[k]]);
+    return sf_rows_cmp(x, y, sort_ncols, sort_keys, sort_nkeys);
+}
+
+int sf_rows_cmp(const sf_value *x, const sf_value *y, size_t ncols, const int *keys, size_t nkeys)
+{
+    for (size_t k = 0; k < nkeys; k++) {
+        int c = sf_value_cmp(&x[keys[k]], &y[keys[k]]);
         if (c)
             return c;
     }
-    for (size_t c = 0; c < sort_ncols; c++) {
+    for (size_t c = 0; c < ncols; c++) {
         int d = sf_value_cmp(&x[c], &y[c]);
         if (d)
             return d;
     }
     /* sf_value_cmp calls 0.0 and -0.0 (and NaNs with other payloads) equal;
      * their encodings differ, which makes the order total. */
-    for (size_t c = 0; c < sort_ncols; c++) {
+    for (size_t c = 0; c < ncols; c++) {
         if (x[c].type == SF_DOUBLE && y[c].type == SF_DOUBLE) {
             uint64_t a, b;
             memcpy(&a, &x[c].u.d, sizeof a);

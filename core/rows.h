@@ -52,6 +52,13 @@ int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len);
  * Returns 0 or SF_E_NOMEM. */
 int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys);
 
+/* The order sf_rows_sort() puts rows of ncols columns in: < 0, 0 or > 0
+ * as x sorts before, with or after y (0 only for rows of equal bytes).
+ * An external merge of sorted runs uses it to give the same order.
+ * Cannot fail. */
+int sf_rows_cmp(const sf_value *x, const sf_value *y, size_t ncols, const int *keys,
+                size_t nkeys);
+
 /* Frees everything; the table is empty again. */
 void sf_rows_free(sf_rows *r);
 

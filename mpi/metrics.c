@@ -158,7 +158,8 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
                         "\"bytes\": %llu, \"min_bytes\": %llu, \"max_bytes\": %llu, "
                         "\"mean_bytes\": %.1f},\n  \"heaviest_keys\": [",
                         (unsigned long long)(sum->total[SF_PH_SCAN].spill_bytes +
-                                             sum->total[SF_PH_SHUFFLE].spill_bytes),
+                                             sum->total[SF_PH_SHUFFLE].spill_bytes +
+                                             sum->total[SF_PH_WRITE].spill_bytes),
                         (unsigned long long)sum->total[SF_PH_SHUFFLE].spill_passes,
                         (unsigned long long)files->count, (unsigned long long)files->bytes,
                         (unsigned long long)files->min_bytes,
