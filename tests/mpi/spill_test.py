@@ -162,6 +162,31 @@ def cmd_limits(args):
         log("%s: same output; spilled %d bytes (%d in the scan, %d flushes), %d passes"
             % (what, total, scan, flushes, passes))
 
+    # With a window the result rows stay in memory (routed and sorted by the
+    # window's partitions), after the same spill passes.
+    with open(args.job) as fh:
+        spec = json.load(fh)
+    spec["windows"] = {"events_7d": {"function": "sum", "column": "events", "preceding": 6,
+                                     "partition_by": ["user_id"], "order_by": "date"}}
+    wjob = os.path.join(base, "s3_window.json")
+    with open(wjob, "w") as fh:
+        json.dump(spec, fh)
+    wargs = argparse.Namespace(**dict(vars(args), job=wjob))
+    wref = os.path.join(base, "window_unlimited")
+    run(run_cmd(wargs, 1, inputs, wref, ["--memory-limit", "none", "--quiet"]))
+    for np in (2, 3):
+        need = minimum_for(wargs, np, inputs, base)
+        out = os.path.join(base, "window_n%d" % np)
+        run(run_cmd(wargs, np, inputs, out, ["--memory-limit", "%dM" % (need + 3),
+                                             "--spill-dir", spill, "--quiet"]))
+        same_output(out, wref, "window job on np %d" % np)
+        scan, flushes, total, passes = spill_figures(out)
+        if scan <= 0 or passes < 2:
+            raise Failure("window job on np %d did not spill: %d bytes, %d passes"
+                          % (np, scan, passes))
+        empty_dir(spill)
+        log("window job on np %d: same output after %d spill passes" % (np, passes))
+
 
 def spill_dirs(d):
     return [n for n in os.listdir(d) if n.startswith("shardflow-")] if os.path.isdir(d) else []
