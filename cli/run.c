@@ -56,6 +56,8 @@ static int run_job(sf_run *R)
     sf_metrics_begin(&R->m, &R->shuffle);
     if (sf_run_plan(R) != 0)
         return 1;
+    if (sf_run_agree(R, sf_run_budget_dims(R), 0))
+        return 2;
     int progress = R->o->progress >= 0 ? R->o->progress : isatty(STDERR_FILENO);
     int rc = 0;
     R->pipe = sf_pipeline_new(R->job, R->dims, (sf_decoder_kind)R->o->decoder, &R->err);

@@ -162,6 +162,10 @@ int sf_run_finish_bad_lines(sf_run *R);
  * (SF_E_LIMIT naming the minimum) and removes spill directories of killed
  * runs on this node. Collective. Returns 0 or SF_E_LIMIT. */
 int sf_run_budget(sf_run *R);
+/* After the plan: the dimension tables (the largest share on any rank)
+ * come off the state share; a budget they leave too small is refused with
+ * the least limit that fits them. Collective. Returns 0 or SF_E_LIMIT. */
+int sf_run_budget_dims(sf_run *R);
 /* During the scan, every 1024 lines or rows: when the combiner is over
  * the budget, its partial aggregates go to spill partitions and it starts
  * again empty. Not collective. Returns 0 or SF_E_*. */

@@ -97,6 +97,27 @@ int sf_run_budget(sf_run *R)
     return rc;
 }
 
+int sf_run_budget_dims(sf_run *R)
+{
+    struct sf_run_budget *M = &R->mem;
+    uint64_t dims = 0;
+    for (size_t i = 0; i < SF_MAX_INPUTS; i++)
+        dims += sf_join_table_memory(R->dims[i]);
+    MPI_Allreduce(MPI_IN_PLACE, &dims, 1, MPI_UINT64_T, MPI_MAX, R->comm);
+    if (!M->b.limit)
+        return 0;
+    if (M->b.state < dims + SF_BUDGET_MIN_STATE)
+        return sf_error_set(&R->err, SF_E_LIMIT,
+                            "--memory-limit %lluM is too small for this job's dimension tables "
+                            "(%lluM on one rank): it needs at least %lluM per rank",
+                            (unsigned long long)(M->b.limit >> 20),
+                            (unsigned long long)((dims + (1u << 20) - 1) >> 20),
+                            (unsigned long long)((M->b.limit - M->b.state + dims +
+                                                  SF_BUDGET_MIN_STATE + (1u << 20) - 1) >> 20));
+    M->b.state -= dims;
+    return 0;
+}
+
 /* Opens this rank's spill files: as many partitions as keep one
  * partition's share of this rank's input within a quarter of the state
  * share. */
