@@ -63,11 +63,26 @@ static sf_decoder *fast_decoder(const sf_job_input *in)
     return d;
 }
 
+/* The rows of a partitioned join that this rank keeps (keep NULL: all). */
+typedef struct keep_rows {
+    sf_dimtable_keep_fn fn;
+    void *ctx;
+} keep_rows;
+
+static int add_kept(const sf_job_input *in, sf_join_table *t, const sf_value *row, long line,
+                    const keep_rows *k, sf_error *err)
+{
+    if (k && k->fn && !k->fn(k->ctx, row))
+        return 0;
+    return add_row(in, t, row, line, err);
+}
+
+/* Lines data[0..len) numbered from *linep + 1; *linep is advanced. */
 static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_join_table *t,
-                      sf_value *row, sf_error *err)
+                      sf_value *row, long *linep, const keep_rows *keep, sf_error *err)
 {
     size_t pos = 0;
-    long line = 0;
+    long line = *linep;
     sf_decoder *fast = fast_decoder(in);
     int rc = 0;
     while (pos < len && !rc) {
@@ -88,7 +103,7 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
             char msg[8];
             rc = sf_decoder_decode(fast, s, n, row, msg, sizeof msg);
             if (rc == 0) {
-                rc = add_row(in, t, row, line, err); /* copies strings */
+                rc = add_kept(in, t, row, line, keep, err); /* copies strings */
                 continue;
             }
             if (rc < 0) {
@@ -132,10 +147,11 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
                                 : "an object or array", err);
         }
         if (!rc)
-            rc = add_row(in, t, row, line, err); /* copies strings before decref */
+            rc = add_kept(in, t, row, line, keep, err); /* copies strings before decref */
         json_decref(obj);
     }
     sf_decoder_free(fast);
+    *linep = line;
     return rc;
 }
 
@@ -220,8 +236,9 @@ int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
         free(row);
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
     }
+    long line = 0;
     int rc = in->format == SF_FORMAT_CSV ? load_csv(in, data, len, t, row, err)
-                                         : load_jsonl(in, data, len, t, row, err);
+                                         : load_jsonl(in, data, len, t, row, &line, NULL, err);
     free(row);
     if (rc) {
         sf_join_table_free(t);
@@ -229,4 +246,19 @@ int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
     }
     *out = t;
     return 0;
+}
+
+int sf_dimtable_load_jsonl_part(const sf_job_input *in, const char *data, size_t len, long *line,
+                                sf_dimtable_keep_fn keep, void *ctx, sf_join_table **t,
+                                sf_error *err)
+{
+    if (!*t && !(*t = sf_join_table_new(in->ncolumns, in->key_col)))
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
+    sf_value *row = calloc(in->ncolumns ? in->ncolumns : 1, sizeof *row);
+    if (!row)
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
+    keep_rows k = {keep, ctx};
+    int rc = load_jsonl(in, data, len, *t, row, line, &k, err);
+    free(row);
+    return rc;
 }
