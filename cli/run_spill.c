@@ -88,8 +88,9 @@ int sf_run_budget(sf_run *R)
     MPI_Allreduce(MPI_IN_PLACE, &state, 1, MPI_UINT64_T, MPI_MIN, R->comm);
     M->b.state = state;
     /* Spill directories of killed runs on this node go first (the node's
-     * first rank looks; a live run's directory is never touched). */
-    if (!rc && limit && M->node.node_rank == 0) {
+     * first rank looks; a live run's directory is never touched), with or
+     * without a limit this time. */
+    if (M->node.node_rank == 0) {
         char note[512];
         if (sf_spill_clean_stale(M->dir, note, sizeof note) > 0)
             fprintf(stderr, "shardflow: %s\n", note);
