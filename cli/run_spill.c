@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fmt.h"
 #include "partition/partitioner.h"
@@ -194,6 +195,22 @@ void sf_run_spill_agree(sf_run *R)
     R->m.ph[SF_PH_SCAN].spill_passes = M->flushes;
 }
 
+/* Rank 0, when progress is on: "reduce: pass K / N, X MB spilled", at
+ * most once a second (and the last), in the scan's progress style. */
+static void pass_progress(sf_run *R, size_t done, size_t passes, double *last)
+{
+    int on = R->o->progress >= 0 ? R->o->progress : isatty(STDERR_FILENO);
+    double now = MPI_Wtime();
+    if (R->rank != 0 || !on || (done < passes && now - *last < 1.0))
+        return;
+    *last = now;
+    int tty = isatty(STDERR_FILENO);
+    fprintf(stderr, "%sreduce: spill pass %zu / %zu, %.1f MB spilled on rank 0%s",
+            tty ? "\r" : "", done, passes, (double)R->mem.bytes / 1e6,
+            tty && done < passes ? "   " : "\n");
+    fflush(stderr);
+}
+
 static int merge_pass(void *ctx, const unsigned char *rec, size_t len, int source)
 {
     sf_run *R = ctx;
@@ -284,7 +301,9 @@ int sf_run_spill_passes(sf_run *R)
     M->passes = passes;
     R->m.ph[SF_PH_SHUFFLE].spill_passes = passes;
     int failed = 0;
+    double last = 0;
     for (size_t k = 0; k < passes && !failed; k++) {
+        pass_progress(R, k, passes, &last);
         R->reduced = sf_job_new_groups(R->job);
         rc = R->reduced ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory in spill pass");
         if (!rc)
@@ -306,6 +325,8 @@ int sf_run_spill_passes(sf_run *R)
         if (!failed && sf_run_spill_rows(R))
             failed = sf_run_agree(R, sf_run_spill_rows_pass(R, k, passes), 0);
     }
+    if (!failed)
+        pass_progress(R, passes, passes, &last);
     for (int d = 0; d < R->nranks; d++)
         sf_buf_free(&out[d]);
     free(out);
