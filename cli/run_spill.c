@@ -82,6 +82,16 @@ int sf_run_budget(sf_run *R)
     else
         R->opts.shuffle_round = f.shuffle_round / 2;
     int rc = sf_budget_init(&M->b, limit, &f, &R->err);
+    if (rc && !R->o->memory_limit_set) {
+        /* Say where a limit nobody typed came from. */
+        size_t n = strlen(R->err.msg);
+        if (R->job->memory_limit_set)
+            snprintf(R->err.msg + n, sizeof R->err.msg - n, " (the spec's memory_limit)");
+        else
+            snprintf(R->err.msg + n, sizeof R->err.msg - n, " (the default: 75%% of this "
+                     "node's memory over its %d ranks; give --memory-limit)",
+                     M->node.ranks_on_node);
+    }
     R->m.memory_limit = limit;
     /* Every rank works with the least state share, so every rank forms the
      * same spill partitions and passes. */
