@@ -110,7 +110,6 @@ typedef struct sf_run {
         uint64_t passes;     /* shuffle+reduce passes (every rank the same) */
         uint64_t map_bytes;  /* bytes spilled during the scan (this rank, on disk) */
         uint64_t bytes;      /* all bytes spilled (this rank, on disk) */
-        uint64_t peak_state; /* largest combiner or pass table seen */
         sf_spill *rows;      /* sorted runs of result rows, one per pass */
         size_t row_runs;     /* runs written (0: rows stay in memory) */
         int write_part;      /* file number this rank writes (sf_run_write_route) */

@@ -183,8 +183,8 @@ int sf_run_spill_check(sf_run *R)
     M->tick = 0;
     sf_groups *g = sf_pipeline_groups(R->pipe);
     uint64_t used = sf_groups_memory(g);
-    if (used > M->peak_state)
-        M->peak_state = used;
+    if (used > R->m.largest_table)
+        R->m.largest_table = used;
     if (!sf_budget_over(&M->b, used))
         return 0;
     int rc = spill_groups(R, g);
@@ -324,8 +324,8 @@ int sf_run_spill_passes(sf_run *R)
             rc = xrc;
         if (!rc && R->reduced) {
             uint64_t used = sf_groups_memory(R->reduced);
-            if (used > M->peak_state)
-                M->peak_state = used;
+            if (used > R->m.largest_table)
+                R->m.largest_table = used;
             rc = sf_run_reduce_groups(R, R->reduced, 1);
         }
         sf_groups_free(R->reduced);

@@ -153,6 +153,10 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
                         sum->stream_skew);
     for (int r = 0; r < nranks; r++)
         rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "", (unsigned long long)all[r].memory_limit);
+    rc |= sf_buf_printf(out, "], \"largest_table_bytes\": [");
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
+                            (unsigned long long)all[r].largest_table);
     rc |= sf_buf_printf(out, "], \"spill_bytes\": %llu, \"spill_passes\": %llu},\n"
                         "  \"output_files\": {\"count\": %llu, "
                         "\"bytes\": %llu, \"min_bytes\": %llu, \"max_bytes\": %llu, "

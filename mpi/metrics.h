@@ -54,6 +54,8 @@ typedef struct sf_metrics {
     int ntop;
     uint64_t stream_rows_in;  /* raw rows this rank received (split pipelines) */
     uint64_t memory_limit;    /* this rank's --memory-limit in effect; 0: none */
+    uint64_t largest_table;   /* under a limit: the largest combiner or spill pass
+                               * table seen (sf_groups_memory), bytes */
 } sf_metrics;
 
 /* Marks the start / end of a phase; sh is the run's cumulative shuffle
