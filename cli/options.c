@@ -332,6 +332,19 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
             NEXT_VALUE();
             if (parse_size_opt("--shuffle-round", val, &o->shuffle_round) != 0)
                 return 2;
+            o->shuffle_round_set = 1;
+        } else if (allow_run_opts && IS_OPT("--memory-limit")) {
+            NEXT_VALUE();
+            o->memory_limit_set = 1;
+            o->memory_limit = 0;
+            if (strcmp(val, "none") != 0 &&
+                parse_size_opt("--memory-limit", val, &o->memory_limit) != 0)
+                return 2;
+        } else if (allow_run_opts && IS_OPT("--spill-dir")) {
+            NEXT_VALUE();
+            if (!*val)
+                return sf_cli_usage_error(usage, "--spill-dir needs a directory%s", "");
+            o->spill_dir = val;
         } else if (allow_run_opts && IS_OPT("--repartition")) {
             NEXT_VALUE();
             if (strcmp(val, "before-aggregate") == 0)

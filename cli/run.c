@@ -158,6 +158,8 @@ static int run_job(sf_run *R)
         return 2;
     }
     sf_life_runid(&R->life);
+    if (sf_run_agree(R, sf_run_budget(R), 0))
+        return 2;
     int src = R->spec->noutputs > 1 ? setup_outputs(R) : 0;
     if (src)
         sf_error_set(&R->err, src, "out of memory setting up %zu outputs", R->spec->noutputs);
@@ -167,6 +169,8 @@ static int run_job(sf_run *R)
     sf_metrics_begin(&R->m, &R->shuffle);
     if (sf_run_plan(R) != 0)
         return 1;
+    if (sf_run_agree(R, sf_run_budget_dims(R), 0))
+        return 2;
     R->progress = sf_progress_pick(R->o->progress, R->rank);
     int rc = 0;
     R->pipe = sf_pipeline_new(R->job, R->dims, (sf_decoder_kind)R->o->decoder, &R->err);
@@ -218,23 +222,29 @@ static int run_job(sf_run *R)
 static int run_output(sf_run *R)
 {
     int rc;
-    sf_metrics_begin(&R->m, &R->shuffle);
     uint64_t local_groups = sf_groups_count(R->reduced ? R->reduced
                                                        : sf_pipeline_groups(R->pipe));
-    rc = sf_run_shuffle_groups(R);
+    /* Under a memory budget that some rank exceeded, shuffle and reduce
+     * run together, one spill pass at a time (run_spill.c). */
+    sf_run_spill_agree(R);
+    sf_metrics_begin(&R->m, &R->shuffle);
+    rc = R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
-                   R->reduced ? sf_groups_live_count(R->reduced) : 0);
+                   R->reduced ? sf_groups_live_count(R->reduced)
+                              : R->rows.n + R->mem.rows_out);
+    if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
+        return 1;
+
+    sf_metrics_begin(&R->m, &R->shuffle);
+    uint64_t reduce_groups = R->reduced ? sf_groups_live_count(R->reduced)
+                                        : R->rows.n + R->mem.rows_out;
+    rc = R->mem.spilled ? 0 : sf_run_reduce(R);
+    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups, R->rows.n + R->mem.rows_out);
     if (sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    rc = sf_run_reduce(R);
-    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, sf_groups_live_count(R->reduced), R->rows.n);
-    if (sf_run_agree(R, rc, 0))
-        return 1;
-
-    sf_metrics_begin(&R->m, &R->shuffle);
-    uint64_t rows_before = R->rows.n;
+    uint64_t rows_before = R->rows.n + R->mem.rows_out;
     rc = R->job->grid.on ? sf_run_grid(R) : 0;
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return 1;
@@ -242,12 +252,12 @@ static int run_output(sf_run *R)
     if (rc)
         return 1;
     rc = sf_run_compute(R);
-    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n);
+    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n + R->mem.rows_out);
     if (sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    rows_before = R->rows.n;
+    rows_before = R->rows.n + R->mem.rows_out;
     rc = sf_run_write_output(R);
     uint64_t written = 0;
     for (size_t i = 0; i < R->life.nfiles; i++)
@@ -265,6 +275,7 @@ static int run_output(sf_run *R)
 static void run_free(sf_run *R)
 {
     sf_stream_free(R->stream);
+    sf_run_spill_close(R);
     sf_run_csv_free(R);
     sf_badrec_discard(R->spill);
     free(R->chunk_lines);
@@ -305,7 +316,8 @@ int sf_run_job(const sf_run_opts *o, sf_run_result *res)
     R->comm = R->life.comm;
     R->rank = R->life.rank;
     R->nranks = R->life.nranks;
-    R->o = o;
+    R->opts = *o;
+    R->o = &R->opts;
     R->res = res;
     R->exit_code = 1;
     sf_error_clear(&R->err);

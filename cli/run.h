@@ -61,6 +61,11 @@ typedef struct sf_run_opts {
     uint64_t broadcast_limit; /* larger dimension tables are joined partitioned */
     sf_write_mode write_mode;
     int coalesce;         /* writers for SF_WRITE_COALESCE */
+    uint64_t memory_limit; /* --memory-limit bytes per rank; 0 with memory_limit_set:
+                            * none (unlimited) */
+    int memory_limit_set;  /* --memory-limit given */
+    const char *spill_dir; /* --spill-dir, or NULL: $TMPDIR, else /tmp */
+    int shuffle_round_set; /* --shuffle-round given (else a budget may shrink it) */
     int salt;             /* > 1: hot group keys of raw-row shuffles go to this
                            * many partial owners before the final merge */
     int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */

@@ -8,6 +8,8 @@
  *   run_csv.c     a CSV fact input: headers, lines into fields
  *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
  *   run_grid.c    the dense grid before windows, computed columns after them
+ *   run_spill.c   the memory budget: combiner flushes to spill files during
+ *                 the scan, then shuffle and reduce one spill pass at a time
  *   run_write.c   output files through io/table_writer, --layout single
  *   run_report.c  gathers, accounting checks, manifest, summary, commit
  *
@@ -24,6 +26,7 @@
 #include <stdint.h>
 
 #include "cli/run.h"
+#include "core/budget.h"
 #include "core/groups.h"
 #include "core/pipeline.h"
 #include "core/rows.h"
@@ -33,8 +36,10 @@
 #include "io/h5file.h"
 #include "io/manifest.h"
 #include "io/parquet.h"
+#include "io/spill.h"
 #include "mpi/collective.h"
 #include "mpi/lifecycle.h"
+#include "mpi/membudget.h"
 #include "mpi/metrics.h"
 #include "mpi/progress.h"
 #include "mpi/scan.h"
@@ -48,7 +53,8 @@
 typedef struct sf_run {
     MPI_Comm comm;
     int rank, nranks;
-    const sf_run_opts *o;
+    const sf_run_opts *o;  /* = &opts */
+    sf_run_opts opts;      /* the options, with what the budget settles (shuffle round) */
     sf_error err;
     sf_job *job;         /* the job; after the scan, the view of the output being
                           * reduced and written (spec->outputs[out_index]) */
@@ -119,6 +125,23 @@ typedef struct sf_run {
     sf_scan_stats scan;
     sf_progress_mode progress; /* rank 0's progress line (mpi/progress) */
     sf_progress prog;          /* the phase under way; labelled by each phase */
+    struct sf_run_budget {   /* --memory-limit (run_spill.c) */
+        sf_budget b;         /* state share agreed (the least over ranks) */
+        sf_node_memory node;
+        const char *dir;     /* spill directory in effect */
+        uint32_t nspill;     /* spill partitions (same on every rank) */
+        sf_spill *store;     /* this rank's spill files, opened on first use */
+        uint32_t tick;       /* lines since the last look at the combiner */
+        int spilled;         /* agreed: some rank spilled; reduce runs in passes */
+        uint64_t flushes;    /* combiner flushes during the scan (this rank) */
+        uint64_t passes;     /* shuffle+reduce passes (every rank the same) */
+        uint64_t map_bytes;  /* bytes spilled during the scan (this rank, on disk) */
+        uint64_t bytes;      /* all bytes spilled (this rank, on disk) */
+        sf_spill *rows;      /* sorted runs of result rows, one per pass */
+        size_t row_runs;     /* runs written (0: rows stay in memory) */
+        int write_part;      /* file number this rank writes (sf_run_write_route) */
+        uint64_t rows_out;   /* result rows written to runs (this rank) */
+    } mem;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
     size_t nlocal_samples;
@@ -188,12 +211,60 @@ int sf_run_csv_chunk_begin(sf_run *R, size_t chunk);
 int sf_run_csv_line(sf_run *R, const char *line, size_t len, int file, uint64_t offset);
 /* Frees R->csv; NULL is a no-op. */
 void sf_run_csv_free(sf_run *R);
+/* run_spill.c */
+/* Works out the memory budget (option, spec, or the node's share), shrinks
+ * the shuffle round to fit it, refuses a limit too small to make progress
+ * (SF_E_LIMIT naming the minimum) and removes spill directories of killed
+ * runs on this node. Collective. Returns 0 or SF_E_LIMIT. */
+int sf_run_budget(sf_run *R);
+/* After the plan: the dimension tables (the largest share on any rank)
+ * come off the state share; a budget they leave too small is refused with
+ * the least limit that fits them. Collective. Returns 0 or SF_E_LIMIT. */
+int sf_run_budget_dims(sf_run *R);
+/* During the scan, every 1024 lines or rows: when the combiner is over
+ * the budget, its partial aggregates go to spill partitions and it starts
+ * again empty. Not collective. Returns 0 or SF_E_*. */
+int sf_run_spill_check(sf_run *R);
+static inline int sf_run_spill_tick(sf_run *R)
+{
+    return R->mem.b.limit && ++R->mem.tick >= 1024 ? sf_run_spill_check(R) : 0;
+}
+/* After the scan: whether any rank spilled (R->mem.spilled). Collective. */
+void sf_run_spill_agree(sf_run *R);
+/* Instead of sf_run_shuffle_groups + sf_run_reduce when R->mem.spilled:
+ * every partial goes to the spill, then pass by pass (spill partitions
+ * grouped to fit the budget) the partials are routed to their owners,
+ * merged into a table of that pass only and turned into result rows.
+ * Collective; agrees inside: returns 0 or SF_RUN_AGREED. */
+int sf_run_spill_passes(sf_run *R);
+/* Closes and removes this rank's spill files. Not collective. */
+void sf_run_spill_close(sf_run *R);
+
+/* run_spill_write.c */
+/* 1 when the rows of spill passes go to sorted runs on disk rather than
+ * stay in memory: the run spilled, has no windows and writes hive files. */
+int sf_run_spill_rows(const sf_run *R);
+/* In each spill pass, once R->rows holds the pass's result rows: routes
+ * them to their writers, sorts them and writes them as sorted run `pass`;
+ * R->rows is then empty. Collective. Returns 0 or SF_E_*. */
+int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes);
+/* The write phase over sorted runs: a k-way merge of this rank's runs
+ * writes each partition value's file in order. Collective (the empty
+ * unpartitioned output). Returns 0 or SF_E_*. */
+int sf_run_spill_write(sf_run *R);
 
 /* run_reduce.c */
 /* Partial aggregates to their owners, merged there. Collective. */
 int sf_run_shuffle_groups(sf_run *R);
 /* This rank's groups into result rows. Not collective. */
 int sf_run_reduce(sf_run *R);
+/* The empty result rows and per-partition counts that sf_run_reduce_groups
+ * fills. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_reduce_begin(sf_run *R);
+/* Appends the result rows of g's live groups; with keep_strings their
+ * strings are copied into the rows' arena (g may then be freed), else
+ * they borrow from g. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings);
 /* Every row to the owner of the hash of its keys, or all to rank dest >= 0;
  * label names the exchange on the progress line. Collective. */
 int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label);
@@ -211,6 +282,22 @@ int sf_run_grid(sf_run *R);
 int sf_run_compute(sf_run *R);
 
 /* run_write.c */
+/* Sends every row to its writer as --write says (repartition: the owner
+ * of its partition value; coalesce: writer k; local: stays) and sets *part
+ * to the file number this rank writes. Collective. Returns 0 or SF_E_*. */
+int sf_run_write_route(sf_run *R, int *part);
+/* The columns output rows are sorted by (partition, sort_by, written
+ * columns); new (free), *nkeys set, and *desc (new, free) the direction
+ * of each (1: descending, from sort_by); NULL when out of memory. */
+int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc);
+/* An empty string partition value becomes NULL in every row: Hive names
+ * both __HIVE_DEFAULT_PARTITION__. Not collective. Cannot fail. */
+void sf_run_write_normalize(sf_run *R);
+/* The Hive directory of row's partition ("" when not partitioned),
+ * appended to out. Returns 0 or SF_E_*. */
+int sf_run_partition_dir(sf_run *R, const sf_value *row, sf_buf *out);
+/* Hash of a whole result row, summed into R->digest. Cannot fail. */
+uint64_t sf_run_row_hash(sf_run *R, const sf_value *row);
 /* Forms and writes the output files as --write says. Collective. Returns 0,
  * SF_E_* or SF_RUN_AGREED. */
 int sf_run_write_output(sf_run *R);

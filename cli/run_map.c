@@ -108,7 +108,7 @@ static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t 
         a->rejected++;
         rc = sf_run_bad_line(R, &v, file, offset, line, len);
     }
-    return rc;
+    return rc ? rc : sf_run_spill_tick(R);
 }
 
 static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
@@ -225,7 +225,7 @@ static int take_row(void *ctx, const unsigned char *rec, size_t len, int source)
     int rc = sf_pipeline_push_row(R->pipe, rec, len);
     if (rc)
         sf_error_set(&R->err, rc, "bad or unstorable row from rank %d", source);
-    return rc;
+    return rc ? rc : sf_run_spill_tick(R);
 }
 
 /* Splits the pipeline where the strategy ships raw rows, or at a dedupe

@@ -216,9 +216,113 @@ static int choose_strategy(sf_run *R)
     if (R->repartition == SF_REPART_BEFORE_JOIN && R->join_step < 0)
         return sf_error_set(&R->err, SF_E_SPEC, "--repartition before-join: the job has no "
                             "join step");
-    if (R->repartition == SF_REPART_BEFORE_JOIN)
-        return partition_dimension(R, job->steps[R->join_step].input);
     return 0;
+}
+
+/* The input whose table is partitioned (before-join), or -1. */
+static int partitioned_input(const sf_run *R)
+{
+    if (R->repartition != SF_REPART_BEFORE_JOIN || R->join_step < 0)
+        return -1;
+    return R->job->steps[R->join_step].input;
+}
+
+static int keep_mine(void *ctx, const sf_value *row)
+{
+    sf_run *R = ctx;
+    const sf_job_input *in = &R->job->inputs[partitioned_input(R)];
+    return sf_partition_dimension_keeps(&row[in->key_col], R->nparts, R->nranks, R->rank);
+}
+
+#define DIM_PIECE ((size_t)8 << 20)
+
+/* Rank 0: the next piece of fp into buf (whole lines of about DIM_PIECE
+ * bytes; a longer line makes a longer piece; at the end, what is left):
+ * its length, 0 at the end, or -1 on a read or allocation failure. */
+static int64_t next_piece(FILE *fp, char **buf, size_t *have, size_t *cap, int *eof)
+{
+    while (!*eof) {
+        if (*have == *cap) {
+            char *b = realloc(*buf, *cap + DIM_PIECE + 1); /* + 1: bcast's NUL */
+            if (!b)
+                return -1;
+            *buf = b;
+            *cap += DIM_PIECE;
+        }
+        size_t got = fread(*buf + *have, 1, *cap - *have, fp);
+        *have += got;
+        if (ferror(fp))
+            return -1;
+        *eof = got == 0;
+        if (*have == *cap) {
+            size_t n = *have;
+            while (n > 0 && (*buf)[n - 1] != '\n')
+                n--;
+            if (n > 0)
+                return (int64_t)n;
+        }
+    }
+    return (int64_t)*have;
+}
+
+/* A JSONL dimension table in pieces of whole lines (about 8 MiB): rank 0
+ * reads and broadcasts each, every rank indexes it, keeping only its own
+ * rows when the table is partitioned. So no rank holds the whole file, and
+ * a partitioned table never exists whole. Collective. */
+static int load_jsonl_pieces(sf_run *R, int input)
+{
+    const sf_job_input *in = &R->job->inputs[input];
+    int mine = input == partitioned_input(R);
+    FILE *fp = NULL;
+    char *buf = NULL;
+    size_t have = 0, cap = 0;
+    int eof = 0, rc = 0;
+    long line = 0;
+    if (R->rank == 0 && !(fp = fopen(in->path, "rb")))
+        sf_error_set(&R->err, SF_E_IO, "cannot open '%s'", in->path);
+    for (;;) {
+        int64_t n = 0;
+        char saved = 0;
+        if (R->rank == 0) {
+            n = fp ? next_piece(fp, &buf, &have, &cap, &eof) : -1;
+            if (n < 0 && fp)
+                sf_error_set(&R->err, SF_E_IO, "cannot read '%s'", in->path);
+            if (n > 0)
+                saved = buf[n]; /* the broadcast writes a NUL there */
+        }
+        char none[1];
+        char *piece = sf_mpi_bcast_bytes(R->comm, n > 0 ? buf : n == 0 ? none : NULL, &n);
+        if (n < 0) {
+            rc = SF_E_IO;
+            if (R->rank != 0)
+                sf_error_set(&R->err, SF_E_IO, "cannot read '%s' (rank 0 could not)", in->path);
+            break;
+        }
+        if (n > 0 && !rc)
+            rc = sf_dimtable_load_jsonl_part(in, piece, (size_t)n, &line, mine ? keep_mine : NULL,
+                                             R, &R->dims[input], &R->dim_dropped[input],
+                                             &R->err);
+        if (R->rank != 0) {
+            free(piece);
+        } else if (n > 0) {
+            buf[n] = saved;
+            memmove(buf, buf + n, have - (size_t)n);
+            have -= (size_t)n;
+        }
+        if (n == 0)
+            break;
+    }
+    if (fp)
+        fclose(fp);
+    free(buf);
+    if (!rc && !R->dims[input])
+        rc = sf_dimtable_load_jsonl_part(in, "", 0, &line, NULL, NULL, &R->dims[input], NULL,
+                                         &R->err);
+    /* A partitioned table's duplicates were seen by the rank owning their
+     * key: the count is the sum (every rank calls this, rc or not). */
+    if (mine)
+        MPI_Allreduce(MPI_IN_PLACE, &R->dim_dropped[input], 1, MPI_UINT64_T, MPI_SUM, R->comm);
+    return rc;
 }
 
 /* Rank 0 checks every input and the output before any work; then the fact
@@ -278,10 +382,23 @@ int sf_run_plan(sf_run *R)
     if (sf_run_agree(R, rc, 0))
         return SF_RUN_AGREED;
 
+    /* The strategy first (it needs only the sizes): a partitioned table
+     * is then kept partitioned while it loads. */
+    rc = choose_strategy(R);
+    if (sf_run_agree(R, rc, 1))
+        return SF_RUN_AGREED;
     for (size_t i = 0; i < job->ninputs; i++) {
         if ((int)i == job->fact)
             continue;
         const sf_job_input *in = &job->inputs[i];
+        if (in->format != SF_FORMAT_CSV) {
+            /* A duplicate key shows on the rank that keeps it. */
+            rc = load_jsonl_pieces(R, (int)i);
+            if (sf_run_agree(R, rc, (int)i != partitioned_input(R)))
+                return SF_RUN_AGREED;
+            continue;
+        }
+        /* CSV fields may hold newlines: the file goes whole. */
         char *data = NULL;
         size_t len = 0;
         int64_t n = -1;
@@ -291,12 +408,11 @@ int sf_run_plan(sf_run *R)
         rc = data ? sf_dimtable_load_counted(in, data, (size_t)n, &R->dims[i],
                                                        &R->dim_dropped[i], &R->err) : SF_E_IO;
         free(data);
+        if (!rc && (int)i == partitioned_input(R))
+            rc = partition_dimension(R, (int)i);
         if (sf_run_agree(R, rc, 1))
             return SF_RUN_AGREED;
     }
-    rc = choose_strategy(R);
-    if (sf_run_agree(R, rc, 1))
-        return SF_RUN_AGREED;
     inject_fault(R);
     return 0;
 }

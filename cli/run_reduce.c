@@ -136,24 +136,37 @@ static void window_overflow(sf_run *R, const sf_job_window *win, const sf_value 
                  win->func == SF_AGG_SUM ? "sum" : "mean", where);
 }
 
+int sf_run_reduce_begin(sf_run *R)
+{
+    sf_rows_init(&R->rows, R->job->nresult);
+    R->part_groups = calloc((size_t)R->nparts, sizeof *R->part_groups);
+    R->part_rows = calloc((size_t)R->nparts, sizeof *R->part_rows);
+    if (!R->part_groups || !R->part_rows)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory building result rows");
+    return 0;
+}
+
 /* Final rows of this rank's groups: group key values, aggregates, NULL
  * window columns; a row "having" rejects is dropped here, before windows,
  * sort and limit. */
 int sf_run_reduce(sf_run *R)
 {
+    int rc = sf_run_reduce_begin(R);
+    /* The table holds exactly the live groups' rows: no doubling growth. */
+    if (!rc && (rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced))) != 0)
+        return sf_error_set(&R->err, rc, "out of memory building result rows");
+    return rc ? rc : sf_run_reduce_groups(R, R->reduced, 0);
+}
+
+int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
+{
     const sf_job *job = R->job;
     sf_arena scratch; /* strings "having" makes, reset after each row */
     sf_arena_init(&scratch, 0);
-    sf_rows_init(&R->rows, job->nresult);
-    R->part_groups = calloc((size_t)R->nparts, sizeof *R->part_groups);
-    R->part_rows = calloc((size_t)R->nparts, sizeof *R->part_rows);
-    int rc = R->part_groups && R->part_rows ? sf_groups_prepare_export(R->reduced) : SF_E_NOMEM;
-    /* The table holds exactly the live groups' rows: no doubling growth. */
-    if (!rc)
-        rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced));
-    size_t n = rc ? 0 : sf_groups_count(R->reduced);
+    int rc = sf_groups_prepare_export(g);
+    size_t n = rc ? 0 : sf_groups_count(g);
     for (size_t i = 0; i < n && !rc; i++) {
-        if (!sf_groups_live(R->reduced, i))
+        if (!sf_groups_live(g, i))
             continue;
         sf_value *row = sf_rows_append(&R->rows);
         if (!row) {
@@ -163,12 +176,12 @@ int sf_run_reduce(sf_run *R)
         const unsigned char *key;
         size_t klen, p = 0;
         uint64_t hash;
-        sf_groups_key(R->reduced, i, &key, &klen, &hash);
+        sf_groups_key(g, i, &key, &klen, &hash);
         for (size_t k = 0; k < job->ngroup; k++)
             p += sf_value_decode(key + p, klen - p, &row[k]);
         for (size_t j = 0; j < job->naggs && !rc; j++) {
             int overflow = 0;
-            row[job->ngroup + j] = sf_groups_result(R->reduced, i, j, &overflow);
+            row[job->ngroup + j] = sf_groups_result(g, i, j, &overflow);
             if (overflow == 2)
                 rc = decimal_overflow(R, j, row);
             else if (overflow)
@@ -176,9 +189,12 @@ int sf_run_reduce(sf_run *R)
         }
         if (rc)
             break;
-        /* Strings borrow from R->reduced, which lives until the rows
-         * are routed (sf_run_route_rows) or the run ends. */
-        uint64_t nrows = sf_groups_rows(R->reduced, i);
+        /* Strings borrow from g (R->reduced lives until the rows are
+         * routed, sf_run_route_rows, or the run ends), unless they are
+         * kept in the rows' own arena. */
+        for (size_t c = 0; keep_strings && c < job->ngroup + job->naggs && !rc; c++)
+            rc = sf_rows_keep_string(&R->rows, &row[c]);
+        uint64_t nrows = sf_groups_rows(g, i);
         uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
         R->part_groups[part]++;
         R->part_rows[part] += nrows;

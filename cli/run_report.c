@@ -238,7 +238,22 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
                 (unsigned long long)R->bad_written, R->spec->outputs[0].output_name);
     if (R->sum_overflow)
         fprintf(stderr, "  warning: an int64 sum overflowed; its value is empty in the output\n");
-    fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)\n", (double)maxrss / 1048576.0);
+    fprintf(stderr, "  peak RSS per rank: %.1f MiB (max)", (double)maxrss / 1048576.0);
+    if (R->mem.b.limit)
+        fprintf(stderr, "; memory limit %.1f MiB per rank", (double)R->mem.b.limit / 1048576.0);
+    fputc('\n', stderr);
+    const sf_phase_stat *sc = &total[SF_PH_SCAN], *sh = &total[SF_PH_SHUFFLE];
+    const sf_phase_stat *wr = &total[SF_PH_WRITE];
+    if (sc->spill_bytes + sh->spill_bytes) {
+        fprintf(stderr, "  spilled to %s: scan+map %.2f MB (combiner written out %llu time%s, "
+                "most on one rank), shuffle %.2f MB; reduced in %llu pass%s", R->mem.dir,
+                (double)sc->spill_bytes / 1e6, (unsigned long long)sc->spill_passes,
+                sc->spill_passes == 1 ? "" : "s", (double)sh->spill_bytes / 1e6,
+                (unsigned long long)sh->spill_passes, sh->spill_passes == 1 ? "" : "es");
+        if (wr->spill_bytes)
+            fprintf(stderr, "; write %.2f MB of sorted runs, merged", (double)wr->spill_bytes / 1e6);
+        fputc('\n', stderr);
+    }
     if (R->job->having)
         fprintf(stderr, "  having dropped %llu group%s\n", (unsigned long long)R->having_dropped,
                 R->having_dropped == 1 ? "" : "s");

@@ -20,7 +20,7 @@ static int same_values(const sf_value *a, const sf_value *b, const int *cols, si
 
 /* Hash of a whole result row; summed over all written rows it gives a
  * digest of the output that does not depend on how rows were split. */
-static uint64_t row_hash(sf_run *R, const sf_value *row)
+uint64_t sf_run_row_hash(sf_run *R, const sf_value *row)
 {
     unsigned char small[512];
     size_t n = sf_rows_encoded_size(row, R->rows.ncols);
@@ -38,9 +38,13 @@ static uint64_t row_hash(sf_run *R, const sf_value *row)
  * output is not partitioned), appended to out. */
 static int partition_dir(sf_run *R, size_t lo, sf_buf *out)
 {
+    return sf_run_partition_dir(R, sf_rows_at(&R->rows, lo), out);
+}
+
+int sf_run_partition_dir(sf_run *R, const sf_value *first, sf_buf *out)
+{
     const sf_job *job = R->job;
     const sf_job_output *o = &job->output;
-    const sf_value *first = sf_rows_at(&R->rows, lo);
     sf_value pv[16] = {{0}}; /* the spec allows at most 16 partition columns */
     const char *pn[16] = {0};
     for (size_t k = 0; k < o->npartition; k++) {
@@ -111,7 +115,7 @@ static int write_partition(sf_run *R, size_t lo, size_t hi, int part)
     if (!rc && sf_life_add_file(&R->life, (const char *)rel.p, hi - lo, bytes) != 0)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     for (size_t i = lo; i < hi && !rc; i++)
-        R->digest += row_hash(R, sf_rows_at(&R->rows, i));
+        R->digest += sf_run_row_hash(R, sf_rows_at(&R->rows, i));
     sf_buf_free(&rel);
     free(dir);
     free(path);
@@ -154,7 +158,7 @@ static int write_single(sf_run *R)
         parts[nparts].nrows = i - lo;
         nparts++;
         for (size_t k = lo; k < i; k++)
-            R->digest += row_hash(R, sf_rows_at(&R->rows, k));
+            R->digest += sf_run_row_hash(R, sf_rows_at(&R->rows, k));
         lo = i;
     }
     /* An unpartitioned output with no rows still gets its (empty) table. */
@@ -254,10 +258,35 @@ static int apply_limit(sf_run *R)
  * (part-<rank>). An output without partition columns is one file
  * (part-00000, written by rank 0) whatever --write says. Within a file
  * rows are in sort_by order, each entry ascending or descending. */
+int sf_run_write_route(sf_run *R, int *part)
+{
+    const sf_job_output *o = &R->job->output;
+    int rc = 0;
+    *part = 0;
+    /* An output without partition columns is one file in every write
+     * mode: its rows go to rank 0, which writes part-00000. */
+    sf_write_mode mode = o->npartition == 0 ? SF_WRITE_COALESCE : R->o->write_mode;
+    switch (mode) {
+    case SF_WRITE_REPARTITION:
+        rc = sf_run_route_rows(R, o->partition_by, o->npartition, -1, "run: write shuffle");
+        break;
+    case SF_WRITE_COALESCE: {
+        int writer = o->npartition == 0 ? 0
+                     : sf_coalesce_writer(R->rank, R->nranks, R->o->coalesce, part);
+        rc = sf_run_route_rows(R, NULL, 0, writer, "run: write shuffle");
+        break;
+    }
+    case SF_WRITE_LOCAL:
+        *part = R->rank;
+        break;
+    }
+    return rc;
+}
+
 /* Hive names NULL and the empty string alike (__HIVE_DEFAULT_PARTITION__):
  * as Spark does, an empty string partition value becomes NULL, so both
  * land in one partition instead of two that would write the same files. */
-static void empty_partition_values_to_null(sf_run *R)
+void sf_run_write_normalize(sf_run *R)
 {
     const sf_job_output *o = &R->job->output;
     for (size_t i = 0; i < R->rows.n && o->npartition; i++) {
@@ -270,47 +299,46 @@ static void empty_partition_values_to_null(sf_run *R)
     }
 }
 
-int sf_run_write_output(sf_run *R)
+int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc)
 {
-    const sf_job_output *o = &R->job->output;
-    int part = 0, rc = 0;
-    if (o->limit >= 0 && (rc = apply_limit(R)) != 0)
-        return rc;
-    empty_partition_values_to_null(R);
-    /* An output without partition columns is one file in every write
-     * mode: its rows go to rank 0, which writes part-00000. */
-    sf_write_mode mode = o->npartition == 0 ? SF_WRITE_COALESCE : R->o->write_mode;
-    switch (mode) {
-    case SF_WRITE_REPARTITION:
-        rc = sf_run_route_rows(R, o->partition_by, o->npartition, -1, "run: write shuffle");
-        break;
-    case SF_WRITE_COALESCE: {
-        int writer = o->npartition == 0 ? 0
-                     : sf_coalesce_writer(R->rank, R->nranks, R->o->coalesce, &part);
-        rc = sf_run_route_rows(R, NULL, 0, writer, "run: write shuffle");
-        break;
-    }
-    case SF_WRITE_LOCAL:
-        part = R->rank;
-        break;
-    }
-    if (sf_run_agree(R, rc, 0))
-        return SF_RUN_AGREED;
     /* Partition, sort_by, then the written columns in their order: the same
      * order `shardflow cat` merges split partitions in, so any split of a
      * partition into files prints the same. */
-    size_t nkeys = o->npartition + o->nsort + o->ncolumns;
-    int *keys = malloc((nkeys + 1) * sizeof *keys);
-    unsigned char *desc = calloc(nkeys + 1, 1);
-    rc = keys && desc ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-    if (keys && desc) {
-        memcpy(keys, o->partition_by, o->npartition * sizeof *keys);
-        memcpy(keys + o->npartition, o->sort_by, o->nsort * sizeof *keys);
-        memcpy(desc + o->npartition, o->sort_desc, o->nsort);
-        memcpy(keys + o->npartition + o->nsort, o->columns, o->ncolumns * sizeof *keys);
-        if (sf_rows_sort_dir(&R->rows, keys, desc, nkeys) != 0)
-            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
+    const sf_job_output *o = &R->job->output;
+    *nkeys = o->npartition + o->nsort + o->ncolumns;
+    int *keys = malloc((*nkeys + 1) * sizeof *keys);
+    *desc = calloc(*nkeys + 1, 1);
+    if (!keys || !*desc) {
+        free(keys);
+        free(*desc);
+        *desc = NULL;
+        return NULL;
     }
+    memcpy(keys, o->partition_by, o->npartition * sizeof *keys);
+    memcpy(keys + o->npartition, o->sort_by, o->nsort * sizeof *keys);
+    memcpy(*desc + o->npartition, o->sort_desc, o->nsort);
+    memcpy(keys + o->npartition + o->nsort, o->columns, o->ncolumns * sizeof *keys);
+    return keys;
+}
+
+int sf_run_write_output(sf_run *R)
+{
+    const sf_job_output *o = &R->job->output;
+    if (R->mem.row_runs)
+        return sf_run_spill_write(R);
+    int part = 0, rc = 0;
+    if (o->limit >= 0 && (rc = apply_limit(R)) != 0)
+        return rc;
+    sf_run_write_normalize(R);
+    rc = sf_run_write_route(R, &part);
+    if (sf_run_agree(R, rc, 0))
+        return SF_RUN_AGREED;
+    size_t nkeys;
+    unsigned char *desc = NULL;
+    int *keys = sf_run_write_keys(R, &nkeys, &desc);
+    rc = keys ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    if (keys && sf_rows_sort_dir(&R->rows, keys, desc, nkeys) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
     free(keys);
     free(desc);
     if (strcmp(o->layout, "single") == 0)

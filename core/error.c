@@ -22,6 +22,7 @@ const char *sf_strerror(int code)
     case SF_E_INTERNAL: return "internal error";
     case SF_E_INTR: return "interrupted";
     case SF_E_BUSY: return "busy";
+    case SF_E_PEER: return "another rank failed";
     default: return "unknown error";
     }
 }

@@ -24,7 +24,8 @@ enum {
     SF_E_LIMIT = -10,   /* a configured limit was hit */
     SF_E_INTERNAL = -11, /* an invariant broke: a bug */
     SF_E_INTR = -12,     /* interrupted by a signal */
-    SF_E_BUSY = -13      /* held by someone else (an output claimed by another run) */
+    SF_E_BUSY = -13,     /* held by someone else (an output claimed by another run) */
+    SF_E_PEER = -14      /* stopped because another rank failed (its error is the one to report) */
 };
 
 typedef struct sf_error {

@@ -46,6 +46,18 @@ struct sf_join_table {
     sf_buf key;     /* encoding scratch for adds */
 };
 
+size_t sf_join_table_memory(const sf_join_table *t)
+{
+    if (!t)
+        return 0;
+    size_t m = t->cap * t->ncols * sizeof *t->rows + t->strings.reserved + t->key.cap;
+    if (t->slots)
+        m += (t->mask + 1) * sizeof *t->slots;
+    if (t->sslots)
+        m += (t->mask + 1) * sizeof *t->sslots;
+    return m + (t->map ? sf_hmap_memory(t->map) : 0);
+}
+
 sf_join_table *sf_join_table_new(size_t ncols, int key_col)
 {
     sf_join_table *t = calloc(1, sizeof *t);

@@ -32,6 +32,10 @@ const sf_value *sf_join_table_row(const sf_join_table *t, size_t i);
 /* Number of rows. */
 size_t sf_join_table_rows(const sf_join_table *t);
 
+/* Bytes of memory held (rows, index, strings), for the memory budget.
+ * Cannot fail; 0 for NULL. */
+size_t sf_join_table_memory(const sf_join_table *t);
+
 /* Frees t; NULL is a no-op. */
 void sf_join_table_free(sf_join_table *t);
 

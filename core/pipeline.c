@@ -857,6 +857,16 @@ const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n)
 
 sf_groups *sf_pipeline_groups(sf_pipeline *p) { return p->groups; }
 
+int sf_pipeline_reset_groups(sf_pipeline *p)
+{
+    sf_groups *g = sf_job_new_groups(p->job);
+    if (!g)
+        return SF_E_NOMEM;
+    sf_groups_free(p->groups);
+    p->groups = g;
+    return 0;
+}
+
 sf_groups *sf_pipeline_take_groups(sf_pipeline *p)
 {
     sf_groups *g = p->groups;

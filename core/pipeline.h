@@ -116,6 +116,12 @@ const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n);
 /* The combiner (borrowed; owned by p). */
 sf_groups *sf_pipeline_groups(sf_pipeline *p);
 
+/* Starts the combiner again, empty, after its partial aggregates were
+ * saved elsewhere (a spill under a memory budget: partials merge exactly,
+ * so the answer does not change). Returns 0, or SF_E_NOMEM with the old
+ * table kept. */
+int sf_pipeline_reset_groups(sf_pipeline *p);
+
 /* Hands the combiner over: the caller owns it (sf_groups_free) and p has
  * none after this; p must not process lines or rows any more. */
 sf_groups *sf_pipeline_take_groups(sf_pipeline *p);

@@ -131,6 +131,11 @@ int sf_rows_cmp_dir(const sf_value *x, const sf_value *y, size_t ncols, const in
     return 0;
 }
 
+int sf_rows_cmp(const sf_value *x, const sf_value *y, size_t ncols, const int *keys, size_t nkeys)
+{
+    return sf_rows_cmp_dir(x, y, ncols, keys, NULL, nkeys);
+}
+
 static int cmp_rows(const void *a, const void *b)
 {
     const sf_value *x = sort_base + *(const size_t *)a * sort_ncols;

@@ -1629,12 +1629,29 @@ static int load_outputs(loader *L, json_t *root, const sf_job_overrides *ov)
     return 0;
 }
 
+/* "memory_limit": a size with K/M/G/T ("128M") or "none". */
+static int load_memory_limit(loader *L, json_t *root)
+{
+    int rc = 0;
+    const char *text = get_string(L, root, "memory_limit", "memory_limit", 0, &rc);
+    if (rc || !text)
+        return rc;
+    sf_job *job = &L->impl->job;
+    job->memory_limit_set = 1;
+    if (strcmp(text, "none") == 0)
+        return 0;
+    if (sf_parse_size(text, &job->memory_limit) != 0 || job->memory_limit == 0)
+        return fail(L, "memory_limit", "'%s' is not a size (e.g. 512M, 4G) or \"none\"", text,
+                    NULL);
+    return 0;
+}
+
 int sf_job_load(const char *text, size_t len, const char *source, const sf_job_overrides *ov,
                 sf_job **out, sf_error *err)
 {
     static const char *const fields[] = {"name", "description", "inputs", "steps", "group_by",
                                          "aggregates", "windows", "output", "having", "outputs",
-                                         "params", "compute", "grid", NULL};
+                                         "params", "compute", "grid", "memory_limit", NULL};
     sf_error_clear(err);
     *out = NULL;
     job_impl *impl = calloc(1, sizeof *impl);
@@ -1676,6 +1693,8 @@ int sf_job_load(const char *text, size_t len, const char *source, const sf_job_o
             rc = load_inputs(&L, root, ov);
         if (rc == 0)
             rc = load_steps(&L, root);
+        if (rc == 0)
+            rc = load_memory_limit(&L, root); /* before the output views copy the job */
         if (rc == 0)
             rc = load_outputs(&L, root, ov);
     }

@@ -197,6 +197,10 @@ typedef struct sf_job {
     sf_job_compute *computes;
     size_t ncomputes;
     sf_job_grid grid;
+    /* "memory_limit": bytes per rank ("128M"), 0 for "none" (unlimited);
+     * memory_limit_set is 0 when the spec does not say. */
+    uint64_t memory_limit;
+    int memory_limit_set;
 } sf_job;
 
 typedef struct sf_job_overrides {

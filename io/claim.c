@@ -83,6 +83,25 @@ static unsigned long long pid_stat(long pid, char *state)
     return strtoull(p, NULL, 10);
 }
 
+unsigned long long sf_claim_process_start(long pid)
+{
+    char state;
+    return pid_stat(pid, &state);
+}
+
+int sf_claim_process_gone(long pid, unsigned long long start)
+{
+    if (pid <= 0)
+        return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    char state;
+    unsigned long long now = pid_stat(pid, &state);
+    if (state == 'Z' || state == 'X')
+        return 1;
+    return start != 0 && now != 0 && now != start;
+}
+
 static void host_name(char *host, size_t cap)
 {
     if (gethostname(host, cap) != 0)

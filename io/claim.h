@@ -66,4 +66,14 @@ int sf_claim_release(sf_claim *claim, sf_error *err);
  * SF_E_PARSE (empty or not a claim: e.g. being written) or SF_E_IO. */
 int sf_claim_read(const char *path, sf_claim_info *info, sf_error *err);
 
+/* The start time of process pid of this host in clock ticks since boot
+ * (from /proc), or 0 when unknown or gone. Cannot fail. */
+unsigned long long sf_claim_process_start(long pid);
+
+/* 1 when process pid of this host is gone: no such process, a zombie, or
+ * a process of the same number started at another time than start (0:
+ * unknown, not compared). 0 while it may still run. Cannot fail. Spill
+ * directories (io/spill) judge their owners with it too. */
+int sf_claim_process_gone(long pid, unsigned long long start);
+
 #endif

@@ -96,11 +96,27 @@ static sf_decoder *fast_decoder(const sf_job_input *in)
     return d;
 }
 
+/* The rows of a partitioned join that this rank keeps (keep NULL: all). */
+typedef struct keep_rows {
+    sf_dimtable_keep_fn fn;
+    void *ctx;
+} keep_rows;
+
+static int add_kept(const sf_job_input *in, sf_join_table *t, const sf_value *row, long line,
+                    const keep_rows *k, sf_error *err, dim_load *dl)
+{
+    if (k && k->fn && !k->fn(k->ctx, row))
+        return 0;
+    return add_row(in, t, row, line, err, dl);
+}
+
+/* Lines data[0..len) numbered from *linep + 1; *linep is advanced. */
 static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_join_table *t,
-                      sf_value *row, sf_error *err, dim_load *dl)
+                      sf_value *row, long *linep, const keep_rows *keep, sf_error *err,
+                      dim_load *dl)
 {
     size_t pos = 0;
-    long line = 0;
+    long line = *linep;
     sf_decoder *fast = fast_decoder(in);
     int rc = 0;
     while (pos < len && !rc) {
@@ -121,7 +137,7 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
             char msg[8];
             rc = sf_decoder_decode(fast, s, n, row, msg, sizeof msg);
             if (rc == 0) {
-                rc = add_row(in, t, row, line, err, dl); /* copies strings */
+                rc = add_kept(in, t, row, line, keep, err, dl); /* copies strings */
                 continue;
             }
             if (rc < 0) {
@@ -174,10 +190,11 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
                                 : "an object or array", err);
         }
         if (!rc)
-            rc = add_row(in, t, row, line, err, dl); /* copies strings before decref */
+            rc = add_kept(in, t, row, line, keep, err, dl); /* copies strings before decref */
         json_decref(obj);
     }
     sf_decoder_free(fast);
+    *linep = line;
     return rc;
 }
 
@@ -276,8 +293,9 @@ int sf_dimtable_load_counted(const sf_job_input *in, const char *data, size_t le
         free(row);
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
     }
+    long line = 0;
     int rc = in->format == SF_FORMAT_CSV ? load_csv(in, data, len, t, row, err, &dl)
-                                         : load_jsonl(in, data, len, t, row, err, &dl);
+                                         : load_jsonl(in, data, len, t, row, &line, NULL, err, &dl);
     if (dropped)
         *dropped = dl.dropped;
     free(row);
@@ -287,4 +305,22 @@ int sf_dimtable_load_counted(const sf_job_input *in, const char *data, size_t le
     }
     *out = t;
     return 0;
+}
+
+int sf_dimtable_load_jsonl_part(const sf_job_input *in, const char *data, size_t len, long *line,
+                                sf_dimtable_keep_fn keep, void *ctx, sf_join_table **t,
+                                uint64_t *dropped, sf_error *err)
+{
+    if (!*t && !(*t = sf_join_table_new(in->ncolumns, in->key_col)))
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
+    sf_value *row = calloc(in->ncolumns ? in->ncolumns : 1, sizeof *row);
+    if (!row)
+        return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);
+    keep_rows k = {keep, ctx};
+    dim_load dl = {0};
+    int rc = load_jsonl(in, data, len, *t, row, line, &k, err, &dl);
+    if (dropped)
+        *dropped += dl.dropped;
+    free(row);
+    return rc;
 }

@@ -30,4 +30,20 @@ int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
 int sf_dimtable_load_counted(const sf_job_input *in, const char *data, size_t len,
                              sf_join_table **out, uint64_t *dropped, sf_error *err);
 
+/* Whether a row is kept (1) or skipped (0): a partitioned join keeps only
+ * the rows whose key this rank owns. */
+typedef int (*sf_dimtable_keep_fn)(void *ctx, const sf_value *row);
+
+/* Adds the JSONL lines data[0..len) (whole lines) of input in to *t (a new
+ * table when *t is NULL), numbering them from *line + 1 and advancing
+ * *line past them, keeping only the rows for which keep (NULL: every row)
+ * returns 1. For a JSONL table broadcast in pieces, so no rank holds the
+ * whole file and, partitioned, not the whole table either. With
+ * "duplicates": "first", rows of a key already in *t are skipped and
+ * counted into *dropped (when not NULL). Returns 0 or an error as
+ * sf_dimtable_load(); *t stays the caller's to free. */
+int sf_dimtable_load_jsonl_part(const sf_job_input *in, const char *data, size_t len, long *line,
+                                sf_dimtable_keep_fn keep, void *ctx, sf_join_table **t,
+                                uint64_t *dropped, sf_error *err);
+
 #endif

@@ -29,8 +29,11 @@ int sf_mpi_agree_error(MPI_Comm comm, int rc, sf_error *err, int *first)
     if (!rc && sf_interrupted)
         rc = sf_error_set(err, SF_E_INTR, "interrupted by %s",
                           sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM");
-    int mine = rc ? rank : INT_MAX, low = INT_MAX;
-    MPI_Allreduce(&mine, &low, 1, MPI_INT, MPI_MIN, comm);
+    /* The lowest rank with an error of its own wins over ranks that only
+     * stopped because of it (SF_E_PEER), so the message says what broke. */
+    int v[2] = {rc && rc != SF_E_PEER ? rank : INT_MAX, rc ? rank : INT_MAX};
+    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MIN, comm);
+    int low = v[0] != INT_MAX ? v[0] : v[1];
     if (first)
         *first = low;
     if (low == INT_MAX)

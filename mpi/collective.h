@@ -30,7 +30,8 @@ void sf_mpi_catch_signals(void);
 
 /* Collective over comm. rc is this rank's status (0 or a negative SF_E_*
  * code with err filled); a pending signal turns a 0 into SF_E_INTR. Returns
- * 0 when no rank failed; otherwise the code of the lowest failing rank,
+ * 0 when no rank failed; otherwise the code of the lowest failing rank
+ * (preferring ranks whose error is not SF_E_PEER, a stop caused by another),
  * whose message every rank then holds in err (err->code set), and *first
  * (may be NULL) is that rank. */
 int sf_mpi_agree_error(MPI_Comm comm, int rc, sf_error *err, int *first);

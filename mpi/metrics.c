@@ -97,6 +97,9 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
             total[p].msgs_recv += s->msgs_recv;
             total[p].recs_sent += s->recs_sent;
             total[p].recs_recv += s->recs_recv;
+            total[p].spill_bytes += s->spill_bytes;
+            if (s->spill_passes > total[p].spill_passes)
+                total[p].spill_passes = s->spill_passes;
         }
         rc |= sf_buf_printf(out, "%s\n    {\"phase\": \"%s\", \"seconds_max\": %.6f, "
                             "\"seconds_mean\": %.6f, \"per_rank\": [", p ? "," : "",
@@ -107,14 +110,17 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
                                 "%llu, \"rows_out\": %llu, \"bytes_sent\": %llu, "
                                 "\"bytes_received\": %llu, \"messages_sent\": %llu, "
                                 "\"messages_received\": %llu, \"records_sent\": %llu, "
-                                "\"records_received\": %llu}", r ? "," : "", r, s->secs,
+                                "\"records_received\": %llu, \"spill_bytes\": %llu, "
+                                "\"spill_passes\": %llu}", r ? "," : "", r, s->secs,
                                 (unsigned long long)s->rows_in, (unsigned long long)s->rows_out,
                                 (unsigned long long)s->bytes_sent,
                                 (unsigned long long)s->bytes_recv,
                                 (unsigned long long)s->msgs_sent,
                                 (unsigned long long)s->msgs_recv,
                                 (unsigned long long)s->recs_sent,
-                                (unsigned long long)s->recs_recv);
+                                (unsigned long long)s->recs_recv,
+                                (unsigned long long)s->spill_bytes,
+                                (unsigned long long)s->spill_passes);
         }
         rc |= sf_buf_printf(out, "\n    ]}");
     }
@@ -143,9 +149,22 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     for (int r = 0; r < nranks; r++)
         rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
                             (unsigned long long)all[r].stream_rows_in);
-    rc |= sf_buf_printf(out, "], \"skew\": %.4f},\n  \"output_files\": {\"count\": %llu, "
+    rc |= sf_buf_printf(out, "], \"skew\": %.4f},\n  \"memory\": {\"limit_bytes\": [",
+                        sum->stream_skew);
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "", (unsigned long long)all[r].memory_limit);
+    rc |= sf_buf_printf(out, "], \"largest_table_bytes\": [");
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
+                            (unsigned long long)all[r].largest_table);
+    rc |= sf_buf_printf(out, "], \"spill_bytes\": %llu, \"spill_passes\": %llu},\n"
+                        "  \"output_files\": {\"count\": %llu, "
                         "\"bytes\": %llu, \"min_bytes\": %llu, \"max_bytes\": %llu, "
-                        "\"mean_bytes\": %.1f},\n  \"heaviest_keys\": [", sum->stream_skew,
+                        "\"mean_bytes\": %.1f},\n  \"heaviest_keys\": [",
+                        (unsigned long long)(sum->total[SF_PH_SCAN].spill_bytes +
+                                             sum->total[SF_PH_SHUFFLE].spill_bytes +
+                                             sum->total[SF_PH_WRITE].spill_bytes),
+                        (unsigned long long)sum->total[SF_PH_SHUFFLE].spill_passes,
                         (unsigned long long)files->count, (unsigned long long)files->bytes,
                         (unsigned long long)files->min_bytes,
                         (unsigned long long)files->max_bytes,

@@ -35,6 +35,9 @@ typedef struct sf_phase_stat {
     uint64_t bytes_sent, bytes_recv;
     uint64_t msgs_sent, msgs_recv;
     uint64_t recs_sent, recs_recv; /* records (rows, partial groups) moved */
+    uint64_t spill_bytes;  /* written to spill files during the phase */
+    uint64_t spill_passes; /* scan+map: times the combiner was written out;
+                            * shuffle: merge passes over the spill (totals: max) */
 } sf_phase_stat;
 
 /* Output files of a run: count and sizes. */
@@ -50,6 +53,9 @@ typedef struct sf_metrics {
     sf_heavy_key top[SF_TOP_KEYS]; /* this rank's heaviest groups, heaviest first */
     int ntop;
     uint64_t stream_rows_in;  /* raw rows this rank received (split pipelines) */
+    uint64_t memory_limit;    /* this rank's --memory-limit in effect; 0: none */
+    uint64_t largest_table;   /* under a limit: the largest combiner or spill pass
+                               * table seen (sf_groups_memory), bytes */
 } sf_metrics;
 
 /* Marks the start / end of a phase; sh is the run's cumulative shuffle

@@ -232,7 +232,7 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
                 break;
             }
             if (s->nranks > 1 && sf_scan_other_failed(s)) {
-                rc = sf_error_set(s->err, SF_E_INTERNAL, "scan stopped: rank %d failed",
+                rc = sf_error_set(s->err, SF_E_PEER, "scan stopped: rank %d failed",
                                   s->abort_from);
                 s->stopped = 1;
                 break;
@@ -408,7 +408,7 @@ int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *c
         if (code)
             rc = code;
         else if (!rc)
-            rc = sf_error_set(err, SF_E_INTERNAL, "scan stopped: another rank failed");
+            rc = sf_error_set(err, SF_E_PEER, "scan stopped: another rank failed");
     }
     free(s.order);
     if (!anybad && all)

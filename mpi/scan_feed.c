@@ -145,7 +145,7 @@ static int feed_parse(feed_state *f, const feed_hdr *h, const char *bytes,
                 break;
             }
             if (s->nranks > 1 && sf_scan_other_failed(s)) {
-                rc = sf_error_set(s->err, SF_E_INTERNAL, "scan stopped: rank %d failed",
+                rc = sf_error_set(s->err, SF_E_PEER, "scan stopped: rank %d failed",
                                   s->abort_from);
                 s->stopped = 1;
                 break;
@@ -390,7 +390,7 @@ static void feed_serve(feed_state *f)
     take_credits(f);
     if (!f->aborted && s->nranks > 1 && sf_scan_other_failed(s)) {
         s->stopped = !f->rc;
-        feed_fail(f, sf_error_set(s->err, SF_E_INTERNAL, "scan stopped: rank %d failed",
+        feed_fail(f, sf_error_set(s->err, SF_E_PEER, "scan stopped: rank %d failed",
                                   s->abort_from));
     }
     for (int k = 0; k < s->nranks; k++) {

@@ -24,3 +24,11 @@ int sf_partition_join_table(const sf_join_table *all, size_t ncols, int key_col,
     *mine = t;
     return rc ? SF_E_NOMEM : 0;
 }
+
+int sf_partition_dimension_keeps(const sf_value *key, int nparts, int nranks, int rank)
+{
+    uint64_t hash;
+    if (sf_key_hash_value(key, &hash) != 0)
+        return 1;
+    return sf_partition_rank(hash, nparts, nranks) == rank;
+}

@@ -19,4 +19,10 @@
 int sf_partition_join_table(const sf_join_table *all, size_t ncols, int key_col, int nparts,
                             int nranks, int rank, sf_join_table **mine);
 
+/* 1 when rank `rank` keeps a row with this key value (nranks ranks,
+ * nparts partitions), else 0: the rule of sf_partition_join_table(), for
+ * a table filtered while it loads. Cannot fail (a key that cannot be
+ * hashed is kept everywhere, for the join to report). */
+int sf_partition_dimension_keeps(const sf_value *key, int nparts, int nranks, int rank);
+
 #endif

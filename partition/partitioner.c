@@ -27,3 +27,10 @@ int sf_partition_rank(uint64_t hash, int nparts, int nranks)
 {
     return sf_partition_owner(sf_partition_of(hash, (uint32_t)nparts), nranks);
 }
+
+uint32_t sf_partition_spill(uint64_t hash, uint32_t nspill)
+{
+    if (nspill <= 1)
+        return 0;
+    return (uint32_t)(((uint64_t)(uint32_t)(hash >> 16) * nspill) >> 32);
+}

@@ -22,4 +22,12 @@ int sf_partition_owner(uint32_t partition, int nranks);
  * nparts), nranks). Cannot fail. */
 int sf_partition_rank(uint64_t hash, int nparts, int nranks);
 
+/* The spill partition in [0, nspill) of a key hash (nspill >= 1; 0 is
+ * treated as 1): floor(bits 16..47 of the hash * nspill / 2^32). For
+ * nspill <= 256 that reads bits 40..47, which neither sf_partition_of()
+ * (the top bits, for up to 65536 partitions) nor a hash map's index (the
+ * low bits) depends on, so one spill pass holds keys of every rank and
+ * fills tables evenly. Cannot fail. */
+uint32_t sf_partition_spill(uint64_t hash, uint32_t nspill);
+
 #endif

@@ -230,6 +230,24 @@ static void test_free_null_is_a_no_op(void **state)
     sf_join_table_free(NULL);
 }
 
+static void test_memory_grows_with_rows_and_strings(void **state)
+{
+    (void)state;
+    assert_int_equal(sf_join_table_memory(NULL), 0);
+    sf_join_table *t = sf_join_table_new(2, 0);
+    size_t empty = sf_join_table_memory(t);
+    char k[32];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(k, sizeof k, "user_%06d", i);
+        sf_value row[2] = {sf_string(k, (size_t)n), sf_int(i)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    /* At least the rows' values and the key bytes. */
+    size_t full = sf_join_table_memory(t);
+    assert_true(full >= empty + 5000 * (2 * sizeof(sf_value) + 11));
+    sf_join_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_int_key_does_not_match_equal_double_or_string),
         cmocka_unit_test(test_find_by_string_key_with_key_in_middle_column),
         cmocka_unit_test(test_many_string_keys_through_growth),
+        cmocka_unit_test(test_memory_grows_with_rows_and_strings),
         cmocka_unit_test(test_string_key_longer_than_64_bytes),
         cmocka_unit_test(test_duplicate_key_is_exists_and_keeps_first_row),
         cmocka_unit_test(test_null_key_is_invalid_and_not_added),

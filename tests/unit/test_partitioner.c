@@ -90,6 +90,29 @@ static void test_rank_of_a_hash_is_the_owner_of_its_partition(void **state)
     }
 }
 
+static void test_spill_partition_is_independent_of_rank(void **state)
+{
+    (void)state;
+    /* Every (rank partition, spill partition) pair of 4 x 16 is hit, and
+     * spill partitions are near-uniform: a pass holds every rank's keys. */
+    uint32_t hits[4][16] = {{0}};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 64000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint32_t s = sf_partition_spill(x, 16);
+        assert_true(s < 16);
+        hits[sf_partition_of(x, 4)][s]++;
+    }
+    for (int r = 0; r < 4; r++)
+        for (int s = 0; s < 16; s++)
+            assert_true(hits[r][s] > 800 && hits[r][s] < 1200);
+    assert_int_equal(sf_partition_spill(UINT64_MAX, 1), 0);
+    assert_int_equal(sf_partition_spill(UINT64_MAX, 0), 0);
+    assert_int_equal(sf_partition_spill(UINT64_MAX, 256), 255);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_seven_partitions_are_uniform),
         cmocka_unit_test(test_partition_p_belongs_to_rank_p_mod_ranks),
         cmocka_unit_test(test_rank_of_a_hash_is_the_owner_of_its_partition),
+        cmocka_unit_test(test_spill_partition_is_independent_of_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -484,10 +484,63 @@ static void test_mixed_directions_agree_with_the_row_comparison(void **state)
     sf_rows_free(&r);
 }
 
+static void test_cmp_is_the_order_sort_gives(void **state)
+{
+    (void)state;
+    /* Rows sorted in two halves and merged by sf_rows_cmp come out in the
+     * order sf_rows_sort gives the whole table (the external merge's
+     * promise), equal rows included; 0.0 and -0.0 are told apart. */
+    sf_rows all, half[2];
+    sf_rows_init(&all, 3);
+    sf_rows_init(&half[0], 3);
+    sf_rows_init(&half[1], 3);
+    uint64_t x = 99;
+    for (size_t i = 0; i < 400; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        static const char *strs[] = {"a", "b", "ab", ""};
+        sf_value v[3] = {d % 5 == 0 ? sf_null() : sf_int((int64_t)(d % 4)),
+                         sf_string(strs[(d >> 3) % 4], strlen(strs[(d >> 3) % 4])),
+                         sf_double((d >> 6) & 1 ? -0.0 : 0.0)};
+        set_row(&all, v);
+        set_row(&half[i & 1], v);
+    }
+    const int keys[] = {1, 0};
+    assert_int_equal(sf_rows_sort(&all, keys, 2), 0);
+    assert_int_equal(sf_rows_sort(&half[0], keys, 2), 0);
+    assert_int_equal(sf_rows_sort(&half[1], keys, 2), 0);
+    size_t at[2] = {0, 0};
+    for (size_t i = 0; i < all.n; i++) {
+        int from;
+        if (at[0] == half[0].n)
+            from = 1;
+        else if (at[1] == half[1].n)
+            from = 0;
+        else
+            from = sf_rows_cmp(sf_rows_at(&half[1], at[1]), sf_rows_at(&half[0], at[0]), 3,
+                               keys, 2) < 0;
+        const sf_value *got = sf_rows_at(&half[from], at[from]++);
+        const sf_value *want = sf_rows_at(&all, i);
+        assert_int_equal(sf_rows_cmp(got, want, 3, keys, 2), 0);
+        if (i > 0)
+            assert_true(sf_rows_cmp(sf_rows_at(&all, i - 1), want, 3, keys, 2) <= 0);
+    }
+    sf_value neg[3] = {sf_int(1), sf_string("a", 1), sf_double(-0.0)};
+    sf_value pos[3] = {sf_int(1), sf_string("a", 1), sf_double(0.0)};
+    int c = sf_rows_cmp(neg, pos, 3, keys, 2);
+    assert_true(c != 0);
+    assert_true((c < 0) == (sf_rows_cmp(pos, neg, 3, keys, 2) > 0));
+    assert_int_equal(sf_rows_cmp(neg, neg, 3, keys, 2), 0);
+    sf_rows_free(&all);
+    sf_rows_free(&half[0]);
+    sf_rows_free(&half[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reserve_holds_exactly_and_keeps_rows),
+        cmocka_unit_test(test_cmp_is_the_order_sort_gives),
         cmocka_unit_test(test_sort_agrees_with_value_order_on_prefix_edge_cases),
         cmocka_unit_test(test_append_gives_a_row_of_nulls),
         cmocka_unit_test(test_keep_string_copies_into_the_table),

@@ -393,7 +393,7 @@ static void test_unknown_top_level_field(void **state)
     expect_text_error("{\"nmae\": \"x\"}", NULL, SF_E_SPEC,
                       "t.json: (top level): unknown field 'nmae' (expected one of: name, "
                       "description, inputs, steps, group_by, aggregates, windows, output, "
-                      "having, outputs, params, compute, grid)");
+                      "having, outputs, params, compute, grid, memory_limit)");
 }
 
 static void test_unknown_type_name(void **state)
@@ -1568,6 +1568,38 @@ static void test_decimal_columns_and_join_keys(void **state)
     sf_job_free(job);
 }
 
+static void test_memory_limit_is_a_size_or_none(void **state)
+{
+    (void)state;
+    const char *head = "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", "
+                       "\"columns\": {\"a\": \"int64\"}}}, \"group_by\": [\"a\"], "
+                       "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o\"}";
+    char text[512];
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    snprintf(text, sizeof text, "%s}", head);
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", NULL, &job, &err), 0);
+    assert_int_equal(job->memory_limit_set, 0);
+    sf_job_free(job);
+    snprintf(text, sizeof text, "%s, \"memory_limit\": \"128M\"}", head);
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", NULL, &job, &err), 0);
+    assert_int_equal(job->memory_limit_set, 1);
+    assert_true(job->memory_limit == (uint64_t)128 << 20);
+    sf_job_free(job);
+    snprintf(text, sizeof text, "%s, \"memory_limit\": \"none\"}", head);
+    assert_int_equal(sf_job_load(text, strlen(text), "t.json", NULL, &job, &err), 0);
+    assert_int_equal(job->memory_limit_set, 1);
+    assert_true(job->memory_limit == 0);
+    sf_job_free(job);
+    snprintf(text, sizeof text, "%s, \"memory_limit\": \"lots\"}", head);
+    expect_text_error(text, NULL, SF_E_SPEC, "t.json: memory_limit: 'lots' is not a size (e.g. "
+                      "512M, 4G) or \"none\"");
+    snprintf(text, sizeof text, "%s, \"memory_limit\": 5}", head);
+    expect_text_error(text, NULL, SF_E_SPEC,
+                      "t.json: memory_limit: field 'memory_limit' must be a string");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1632,6 +1664,7 @@ int main(void)
         cmocka_unit_test(test_csv_fact_input),
         cmocka_unit_test(test_output_format_that_is_neither_csv_nor_hdf5),
         cmocka_unit_test(test_parquet_output_is_hive_and_snappy_by_default),
+        cmocka_unit_test(test_memory_limit_is_a_size_or_none),
         cmocka_unit_test(test_single_layout_needs_hdf5),
         cmocka_unit_test(test_required_column_must_be_a_fact_column),
         cmocka_unit_test(test_output_with_only_partition_columns_is_refused),

@@ -1,0 +1,303 @@
+/* run_spill_write.c - `shardflow run` under a memory budget, the write
+ * side: result rows larger than the budget go through sorted runs on disk
+ * and an external merge instead of one table in memory.
+ *
+ * When a run spilled (run_spill.c) and has no windows and a hive layout,
+ * each spill pass's result rows are routed to their writers at once
+ * (sf_run_write_route, as the in-memory write does), sorted by the write
+ * order (sf_run_write_keys) and written as one sorted run: run k of this
+ * rank holds the rows that pass k gave it. The write phase then merges the
+ * runs with a heap of one cursor per run (the cursor's row borrows from
+ * its reader's block, which only moves when that cursor advances) and
+ * writes rows in order, opening the next partition value's file when the
+ * partition columns change. sf_rows_cmp_dir is sf_rows_sort_dir's order, so the
+ * files are the bytes the in-memory path writes.
+ *
+ * Still in memory: rows of jobs with windows (they are routed and sorted
+ * by their window partitions first) and --layout single.
+ */
+#include "cli/run_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/fsutil.h"
+#include "io/table_writer.h"
+
+#define ROW_BUFFERS ((uint64_t)4 << 20) /* write (and read) blocks of all runs together */
+
+int sf_run_spill_rows(const sf_run *R)
+{
+    /* Windows, the grid, computed columns and limit need every result row
+     * at once; they and --layout single keep the rows in memory. */
+    const sf_job *job = R->job;
+    return R->mem.spilled && job->nwindows == 0 && !job->grid.on && job->ncomputes == 0 &&
+           job->output.limit < 0 && strcmp(job->output.layout, "single") != 0;
+}
+
+int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes)
+{
+    struct sf_run_budget *M = &R->mem;
+    sf_run_write_normalize(R);
+    int rc = sf_run_write_route(R, &M->write_part);
+    if (rc)
+        return rc;
+    if (!M->rows) {
+        char id[sizeof R->life.runid + 8];
+        snprintf(id, sizeof id, "%s-rows", R->life.runid);
+        size_t block = (size_t)(ROW_BUFFERS / (passes ? passes : 1));
+        rc = sf_spill_open(&M->rows, M->dir, id, R->rank, (uint32_t)passes, block, &R->err);
+        if (rc)
+            return rc;
+    }
+    size_t nkeys;
+    unsigned char *desc = NULL;
+    int *keys = sf_run_write_keys(R, &nkeys, &desc);
+    if (!keys || sf_rows_sort_dir(&R->rows, keys, desc, nkeys) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
+    free(keys);
+    free(desc);
+    sf_buf rec = SF_BUF_INIT;
+    size_t ncols = R->rows.ncols;
+    for (size_t i = 0; i < R->rows.n && !rc; i++) {
+        const sf_value *row = sf_rows_at(&R->rows, i);
+        rec.n = 0;
+        if (sf_buf_reserve(&rec, sf_rows_encoded_size(row, ncols)) != 0) {
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory spilling output rows");
+            break;
+        }
+        size_t n = sf_rows_encode(row, ncols, rec.p);
+        rc = sf_spill_put(M->rows, (uint32_t)pass, rec.p, n, &R->err);
+    }
+    sf_buf_free(&rec);
+    M->rows_out += R->rows.n;
+    M->row_runs = passes;
+    sf_rows_free(&R->rows);
+    sf_rows_init(&R->rows, R->job->nresult);
+    return rc;
+}
+
+/* One sorted run being merged. */
+typedef struct cursor {
+    sf_spill_reader *r;
+    sf_value *row; /* current row; strings borrow from r */
+} cursor;
+
+typedef struct merge {
+    sf_run *R;
+    cursor *c;
+    size_t *heap; /* cursor numbers, a min-heap by row */
+    size_t n;
+    int *keys;
+    size_t nkeys;
+    unsigned char *desc; /* per key: 1 descending (sort_by " desc") */
+} merge;
+
+/* Reads cursor k's next row: 1, 0 at the end, or SF_E_*. */
+static int advance(merge *m, size_t k)
+{
+    sf_run *R = m->R;
+    const unsigned char *rec;
+    size_t len;
+    int got = sf_spill_read_next(m->c[k].r, &rec, &len, &R->err);
+    if (got != 1)
+        return got;
+    size_t p = 0;
+    for (size_t c = 0; c < R->rows.ncols; c++) {
+        size_t used = sf_value_decode(rec + p, len - p, &m->c[k].row[c]);
+        if (!used)
+            return sf_error_set(&R->err, SF_E_IO, "a row in spill run %zu does not decode", k);
+        p += used;
+    }
+    return 1;
+}
+
+static int less(const merge *m, size_t a, size_t b)
+{
+    return sf_rows_cmp_dir(m->c[a].row, m->c[b].row, m->R->rows.ncols, m->keys, m->desc,
+                           m->nkeys) < 0;
+}
+
+static void sift_down(merge *m, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, s = i;
+        if (l < m->n && less(m, m->heap[l], m->heap[s]))
+            s = l;
+        if (r < m->n && less(m, m->heap[r], m->heap[s]))
+            s = r;
+        if (s == i)
+            return;
+        size_t t = m->heap[i];
+        m->heap[i] = m->heap[s];
+        m->heap[s] = t;
+        i = s;
+    }
+}
+
+/* The file of the partition value that row starts. */
+static int open_file(sf_run *R, const sf_value *row, sf_table_writer **w, sf_buf *rel,
+                     char **path)
+{
+    sf_table_format f = SF_TABLE_CSV;
+    sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
+    rel->n = 0;
+    int rc = sf_run_partition_dir(R, row, rel);
+    if (!rc)
+        rc = sf_buf_printf(rel, "%spart-%05d.%s", rel->n ? "/" : "", R->mem.write_part,
+                           sf_table_file_ext(f, &R->csvopt));
+    if (!rc)
+        rc = sf_buf_append(rel, "", 1) ? SF_E_NOMEM : 0;
+    size_t n = strlen(R->life.stage.tmpdir) + rel->n + 2;
+    *path = rc ? NULL : malloc(n);
+    if (!*path)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    rel->n--; /* the NUL stays behind the text */
+    snprintf(*path, n, "%s/%s", R->life.stage.tmpdir, (const char *)rel->p);
+    char *slash = strrchr(*path, '/');
+    *slash = '\0';
+    rc = sf_mkdirs(*path, &R->err);
+    *slash = '/';
+    const sf_job_output *o = &R->job->output;
+    sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1, &R->pqopt,
+                              &R->csvopt};
+    return rc ? rc : sf_table_writer_open(w, f, *path, &schema, &R->err);
+}
+
+/* Closes the current file and records it. */
+static int close_file(sf_run *R, sf_table_writer **w, const sf_buf *rel, char **path,
+                      uint64_t nrows)
+{
+    uint64_t rows = 0, bytes = 0;
+    int rc = sf_table_writer_close(*w, &rows, &bytes, &R->err);
+    *w = NULL;
+    if (!rc && sf_life_add_file(&R->life, (const char *)rel->p, nrows, bytes) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    free(*path);
+    *path = NULL;
+    return rc;
+}
+
+static int same_partition(sf_run *R, const sf_value *a, const sf_value *b)
+{
+    const sf_job_output *o = &R->job->output;
+    for (size_t k = 0; k < o->npartition; k++) {
+        if (sf_value_cmp(&a[o->partition_by[k]], &b[o->partition_by[k]]) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Merges the runs into files. Not collective. */
+static int merge_runs(sf_run *R, uint64_t *written)
+{
+    struct sf_run_budget *M = &R->mem;
+    size_t k = M->row_runs, ncols = R->rows.ncols;
+    merge m = {R, calloc(k, sizeof(cursor)), calloc(k, sizeof(size_t)), 0, NULL, 0, NULL};
+    sf_value *rows = calloc(k * ncols + ncols, sizeof *rows);
+    int rc = m.c && m.heap && rows ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    if (!rc && !(m.keys = sf_run_write_keys(R, &m.nkeys, &m.desc)))
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < k && !rc; i++) {
+        m.c[i].row = rows + i * ncols;
+        rc = sf_spill_read_open(M->rows, (uint32_t)i, &m.c[i].r, &R->err);
+        int got = rc ? rc : advance(&m, i);
+        if (got == 1)
+            m.heap[m.n++] = i;
+        else if (got < 0)
+            rc = got;
+    }
+    for (size_t i = m.n / 2; !rc && i-- > 0;)
+        sift_down(&m, i);
+    sf_value *last = rows + k * ncols; /* the open file's first row's partition values */
+    sf_table_writer *w = NULL;
+    sf_buf rel = SF_BUF_INIT, hold = SF_BUF_INIT;
+    char *path = NULL;
+    uint64_t in_file = 0;
+    const sf_job_output *o = &R->job->output;
+    while (!rc && m.n > 0) {
+        size_t top = m.heap[0];
+        const sf_value *row = m.c[top].row;
+        if (w && !same_partition(R, last, row)) {
+            rc = close_file(R, &w, &rel, &path, in_file);
+            in_file = 0;
+        }
+        if (!rc && !w) {
+            rc = open_file(R, row, &w, &rel, &path);
+            /* A copy of the file's first row (its strings in hold), so
+             * its partition values outlive the reader's block. */
+            hold.n = 0;
+            if (!rc && sf_buf_reserve(&hold, sf_rows_encoded_size(row, ncols)) != 0)
+                rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+            if (!rc) {
+                hold.n = sf_rows_encode(row, ncols, hold.p);
+                for (size_t c = 0, p = 0; c < ncols; c++)
+                    p += sf_value_decode(hold.p + p, hold.n - p, &last[c]);
+            }
+        }
+        if (!rc && (rc = sf_table_writer_append(w, row, o->columns)) != 0) {
+            if (!R->err.msg[0])
+                sf_error_set(&R->err, rc, "%s: cannot write a row", path);
+        }
+        if (!rc) {
+            R->digest += sf_run_row_hash(R, row);
+            in_file++;
+            (*written)++;
+            int got = advance(&m, top);
+            if (got == 1) {
+                sift_down(&m, 0);
+            } else if (got == 0) {
+                m.heap[0] = m.heap[--m.n];
+                sift_down(&m, 0);
+            } else {
+                rc = got;
+            }
+        }
+    }
+    if (w && !rc)
+        rc = close_file(R, &w, &rel, &path, in_file);
+    else if (w)
+        sf_table_writer_discard(w, &R->err);
+    free(path);
+    sf_buf_free(&rel);
+    sf_buf_free(&hold);
+    for (size_t i = 0; m.c && i < k; i++)
+        sf_spill_read_close(m.c[i].r);
+    free(m.c);
+    free(m.heap);
+    free(m.keys);
+    free(m.desc);
+    free(rows);
+    return rc;
+}
+
+int sf_run_spill_write(sf_run *R)
+{
+    uint64_t written = 0;
+    /* The runs count as the write's spill, merged in one pass. */
+    R->m.ph[SF_PH_WRITE].spill_bytes = sf_spill_total_bytes(R->mem.rows);
+    R->m.ph[SF_PH_WRITE].spill_passes = 1;
+    int rc = merge_runs(R, &written);
+    sf_spill_close(R->mem.rows);
+    R->mem.rows = NULL;
+    /* An unpartitioned output with no rows at all still gets one file (a
+     * header), from rank 0, as in memory. */
+    uint64_t all = 0;
+    MPI_Allreduce(&written, &all, 1, MPI_UINT64_T, MPI_SUM, R->comm);
+    if (!rc && R->job->output.npartition == 0 && all == 0 && R->rank == 0) {
+        sf_table_writer *w = NULL;
+        sf_buf rel = SF_BUF_INIT;
+        char *path = NULL;
+        sf_value *none = calloc(R->rows.ncols ? R->rows.ncols : 1, sizeof *none);
+        rc = none ? open_file(R, none, &w, &rel, &path) : SF_E_NOMEM;
+        if (!rc)
+            rc = close_file(R, &w, &rel, &path, 0);
+        else if (w)
+            sf_table_writer_discard(w, &R->err);
+        free(path);
+        free(none);
+        sf_buf_free(&rel);
+    }
+    return rc;
+}

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""MPI tests of the memory budget and spill (issue 14), run by ctest.
+
+Subcommands (each generates the small S3-shaped dataset it needs once,
+under WORK/spill_data, shared):
+
+  quick    limits on np 2 only (for the sanitizer build's subset)
+  limits   a limit too small to make progress is refused at start (exit 2)
+           with the minimum it needs, nothing created; that minimum plus a
+           few MiB forces the combiner to spill during the scan and the
+           shuffle to run in several passes on np 1..4 (dynamic; static on
+           2; --repartition none on 3): every output byte-identical to the
+           unlimited run, _METRICS.json shows spilled bytes and passes, the
+           summary says so, and the spill directory is empty afterwards.
+  faults   SIGKILL of every rank while spill files exist leaves their
+           directories; the next run on the node removes them with a
+           message. SIGINT to rank 0 removes them at once. A full spill
+           disk (a small tmpfs, when one can be mounted) stops the run
+           naming the directory, with nothing committed.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+TIMEOUT = 100
+DATA = {"events": "160000", "users": "16000", "seed": "11"}
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def tail(data, n=30):
+    lines = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(lines[-n:])
+
+
+def run(cmd, expect_ok=True):
+    log("$ " + " ".join(cmd))
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        raise Failure("timed out: %s\n%s" % (" ".join(cmd), tail(err)))
+    if expect_ok and p.returncode != 0:
+        raise Failure("exit code %d: %s\n%s" % (p.returncode, " ".join(cmd), tail(err)))
+    return p.returncode, out, err
+
+
+def mpi(args, np, sub):
+    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
+
+
+def dataset(args):
+    """The S3-shaped dataset (string ids, one group per date, user and
+    country: groups come close to rows), generated once."""
+    d = os.path.join(args.work, "spill_data")
+    if not os.path.exists(os.path.join(d, "ok")):
+        shutil.rmtree(d, ignore_errors=True)
+        run(mpi(args, 2, ["gen", "kpi", "--events", DATA["events"], "--users", DATA["users"],
+                          "--seed", DATA["seed"], "--ids", "string", "-o", d]))
+        open(os.path.join(d, "ok"), "w").close()
+    return [("events", os.path.join(d, "events.jsonl")), ("users", os.path.join(d, "users.jsonl"))]
+
+
+def run_cmd(args, np, inputs, out, extra):
+    sub = ["run", args.job]
+    for name, path in inputs:
+        sub += ["--input", "%s=%s" % (name, path)]
+    return mpi(args, np, sub + ["--output", out, "--no-progress"] + extra)
+
+
+def data_files(root):
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d[0] not in "_."]
+        for f in filenames:
+            if f[0] not in "_.":
+                p = os.path.join(dirpath, f)
+                with open(p, "rb") as fh:
+                    found[os.path.relpath(p, root)] = fh.read()
+    return found
+
+
+def same_output(got_dir, want_dir, what):
+    got, want = data_files(got_dir), data_files(want_dir)
+    if sorted(got) != sorted(want):
+        raise Failure("%s: files %r, want %r" % (what, sorted(got)[:5], sorted(want)[:5]))
+    for k in want:
+        if got[k] != want[k]:
+            raise Failure("%s: %s differs from the unlimited run" % (what, k))
+    if not want:
+        raise Failure("%s: no output files" % what)
+
+
+def minimum_for(args, np, inputs, base):
+    """Runs with a 1M limit: refused (exit 2) with the minimum, nothing
+    created. Returns the minimum in MiB."""
+    out = os.path.join(base, "refused")
+    rc, _, err = run(run_cmd(args, np, inputs, out, ["--memory-limit", "1M"]), expect_ok=False)
+    m = re.search(rb"needs at least (\d+)M per rank", err)
+    if rc != 2 or not m:
+        raise Failure("1M limit on np %d: exit %d, stderr %s" % (np, rc, tail(err)))
+    if os.path.exists(out):
+        raise Failure("a refused run created %s" % out)
+    return int(m.group(1))
+
+
+def spill_figures(out):
+    with open(os.path.join(out, "_METRICS.json")) as fh:
+        m = json.load(fh)
+    phases = {p["phase"]: p for p in m["phases"]}
+    scan = sum(r["spill_bytes"] for r in phases["scan+map"]["per_rank"])
+    flushes = max(r["spill_passes"] for r in phases["scan+map"]["per_rank"])
+    return scan, flushes, m["memory"]["spill_bytes"], m["memory"]["spill_passes"]
+
+
+def empty_dir(d):
+    left = os.listdir(d) if os.path.isdir(d) else []
+    if left:
+        raise Failure("spill files left behind in %s: %r" % (d, left))
+
+
+def cmd_limits(args):
+    inputs = dataset(args)
+    base = os.path.join(args.work, "spill_limits")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    spill = os.path.join(base, "spill")
+    os.makedirs(spill)
+    ref = os.path.join(base, "unlimited")
+    run(run_cmd(args, 1, inputs, ref, ["--memory-limit", "none", "--quiet"]))
+    cases = [(1, []), (2, []), (3, []), (4, []), (2, ["--schedule", "static"]),
+             (3, ["--repartition", "none"])]
+    if args.command == "quick":
+        cases = [(2, [])]
+    for np, extra in cases:
+        need = minimum_for(args, np, inputs, base)
+        out = os.path.join(base, "n%d%s" % (np, "".join(extra).replace("-", "")))
+        limit = "%dM" % (need + 3)
+        _, _, err = run(run_cmd(args, np, inputs, out, ["--memory-limit", limit, "--spill-dir",
+                                                        spill] + extra))
+        what = "np %d %s --memory-limit %s" % (np, " ".join(extra), limit)
+        same_output(out, ref, what)
+        scan, flushes, total, passes = spill_figures(out)
+        if scan <= 0 or flushes < 1 or total < scan or passes < 2:
+            raise Failure("%s: did not spill in the scan and reduce in passes: scan %d bytes, "
+                          "%d flushes, %d in all, %d passes" % (what, scan, flushes, total, passes))
+        if b"spilled to " + spill.encode() not in err:
+            raise Failure("%s: the summary does not say it spilled: %s" % (what, tail(err)))
+        empty_dir(spill)
+        log("%s: same output; spilled %d bytes (%d in the scan, %d flushes), %d passes"
+            % (what, total, scan, flushes, passes))
+
+    if args.command == "quick":
+        return
+    # With a window the result rows stay in memory (routed and sorted by the
+    # window's partitions), after the same spill passes.
+    with open(args.job) as fh:
+        spec = json.load(fh)
+    spec["windows"] = {"events_7d": {"function": "sum", "column": "events", "preceding": 6,
+                                     "partition_by": ["user_id"], "order_by": "date"}}
+    wjob = os.path.join(base, "s3_window.json")
+    with open(wjob, "w") as fh:
+        json.dump(spec, fh)
+    wargs = argparse.Namespace(**dict(vars(args), job=wjob))
+    wref = os.path.join(base, "window_unlimited")
+    run(run_cmd(wargs, 1, inputs, wref, ["--memory-limit", "none", "--quiet"]))
+    for np in (2, 3):
+        need = minimum_for(wargs, np, inputs, base)
+        out = os.path.join(base, "window_n%d" % np)
+        run(run_cmd(wargs, np, inputs, out, ["--memory-limit", "%dM" % (need + 3),
+                                             "--spill-dir", spill, "--quiet"]))
+        same_output(out, wref, "window job on np %d" % np)
+        scan, flushes, total, passes = spill_figures(out)
+        if scan <= 0 or passes < 2:
+            raise Failure("window job on np %d did not spill: %d bytes, %d passes"
+                          % (np, scan, passes))
+        empty_dir(spill)
+        log("window job on np %d: same output after %d spill passes" % (np, passes))
+
+
+def spill_dirs(d):
+    return [n for n in os.listdir(d) if n.startswith("shardflow-")] if os.path.isdir(d) else []
+
+
+def start_when_spilling(args, np, inputs, out, extra, spill):
+    """Starts a run; returns (Popen, rank pids) once its spill files exist."""
+    cmd = run_cmd(args, np, inputs, out, extra)
+    log("$ " + " ".join(cmd) + " &")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    t0 = time.time()
+    while time.time() - t0 < 60 and p.poll() is None:
+        pids = []
+        for n in spill_dirs(spill):
+            try:
+                with open(os.path.join(spill, n, "owner")) as fh:
+                    pids.append(int(fh.read().split("\n")[1]))
+            except (OSError, ValueError, IndexError):
+                pass
+        if len(pids) == np:
+            return p, pids
+        time.sleep(0.01)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.communicate()
+    raise Failure("the run ended or hung before every rank had spill files")
+
+
+def cmd_faults(args):
+    inputs = dataset(args)
+    base = os.path.join(args.work, "spill_faults")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    spill = os.path.join(base, "spill")
+    os.makedirs(spill)
+    need = minimum_for(args, 2, inputs, base)
+    slow = ["--memory-limit", "%dM" % (need + 3), "--spill-dir", spill, "--decoder", "jansson",
+            "--chunk-size", "1M"]
+
+    # SIGKILL of every rank: nothing can clean up; the next run does.
+    out = os.path.join(base, "out")
+    p, pids = start_when_spilling(args, 2, inputs, out, slow, spill)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise Failure("the job did not end after its ranks were killed")
+    left = spill_dirs(spill)
+    if len(left) != 2:
+        raise Failure("killed ranks should leave their 2 spill directories: %r" % left)
+    _, _, err = run(run_cmd(args, 2, inputs, os.path.join(base, "next"), slow + ["--quiet"]))
+    if b"removed 2 spill directories of killed runs under " + spill.encode() not in err:
+        raise Failure("the next run did not report the stale spill: %s" % tail(err))
+    empty_dir(spill)
+    log("SIGKILL of every rank: the next run removed the 2 spill directories left")
+
+    # SIGINT to rank 0: every rank stops and removes its spill.
+    out = os.path.join(base, "int")
+    p, pids = start_when_spilling(args, 2, inputs, out, slow, spill)
+    os.kill(min(pids), signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise Failure("the job did not stop after SIGINT to rank 0")
+    if p.returncode == 0 or os.path.exists(os.path.join(out, "_SUCCESS")):
+        raise Failure("SIGINT: exit %d, stderr %s" % (p.returncode, tail(err)))
+    empty_dir(spill)
+    log("SIGINT to rank 0: the run stopped and removed its spill files")
+
+    # A full spill disk.
+    small = os.path.join(base, "small")
+    os.makedirs(small)
+    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", small],
+                           capture_output=True)
+    if probe.returncode != 0:
+        log("full spill disk: not checked (cannot mount a tmpfs here: %s)"
+            % probe.stderr.decode(errors="replace").strip())
+        return
+    try:
+        out = os.path.join(base, "full")
+        rc, _, err = run(run_cmd(args, 2, inputs, out,
+                                 ["--memory-limit", "%dM" % (need + 3), "--spill-dir", small]),
+                         expect_ok=False)
+        if rc != 1 or b"spill directory " + small.encode() + b" is full" not in err:
+            raise Failure("full spill disk: exit %d, stderr %s" % (rc, tail(err)))
+        if os.path.exists(out) or os.listdir(small):
+            raise Failure("full spill disk left %r / %r" % (os.path.exists(out), os.listdir(small)))
+        log("full spill disk: the run stopped naming the directory, nothing committed or left")
+    finally:
+        subprocess.run(["umount", small])
+
+
+def main(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shardflow", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--np-flag", default="-n")
+    ap.add_argument("--job", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("command", choices=["limits", "quick", "faults"])
+    args = ap.parse_args(argv)
+    os.makedirs(args.work, exist_ok=True)
+    try:
+        {"limits": cmd_limits, "quick": cmd_limits, "faults": cmd_faults}[args.command](args)
+    except Failure as e:
+        log("FAIL: %s" % e)
+        return 1
+    log("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
