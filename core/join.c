@@ -175,8 +175,10 @@ static int encode_key(sf_buf *b, const sf_value *key)
     return 0;
 }
 
-/* The table's one copy of the string p[0, n), made on first sight; NULL
- * when out of memory. */
+/* The table's one copy of the string p[0, n): the interning map's own
+ * copy of the key (stable until the map is freed), found again through
+ * the entry the insert made (entries are numbered in insertion order).
+ * NULL when out of memory. */
 static char *intern(sf_join_table *t, const char *p, size_t n)
 {
     if (!t->interned && !(t->interned = sf_hmap_new(sizeof(char *), 256)))
@@ -185,10 +187,10 @@ static char *intern(sf_join_table *t, const char *p, size_t n)
     char **copy = sf_hmap_upsert(t->interned, p, n, sf_hash_bytes(p, n, JOIN_SEED), &inserted);
     if (!copy)
         return NULL;
-    if (inserted && !(*copy = sf_arena_memdup(&t->strings, p, n))) {
-        /* Leave no entry that points nowhere: an empty copy is never
-         * handed out, the next request for the bytes fails the same way. */
-        return NULL;
+    if (inserted) {
+        const void *k;
+        sf_hmap_entry(t->interned, sf_hmap_count(t->interned) - 1, &k, NULL, NULL, NULL);
+        *copy = (char *)k;
     }
     return *copy;
 }
