@@ -2111,14 +2111,11 @@ static int cmp_result(int op, int c)
     }
 }
 
-static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
+/* The truth of comparison n between two non-NULL operands (1 or 0); the
+ * interpreter and the fast path below share it. */
+static inline int cmp_values(const node *n, const sf_value *lp, const sf_value *rp)
 {
-    sf_value l = ev(n->u.x.a, row, scratch);
-    if (l.type == SF_NULL)
-        return l;
-    sf_value r = ev(n->u.x.b, row, scratch);
-    if (r.type == SF_NULL)
-        return r;
+    const sf_value l = *lp, r = *rp;
     int c;
     switch (n->cls) {
     case C_INT:
@@ -2129,7 +2126,7 @@ static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
         if (n->op == OP_EQ || n->op == OP_NE) {
             /* Equality needs no order: strings of other lengths differ. */
             int eq = l.u.s.n == r.u.s.n && (l.u.s.n == 0 || memcmp(l.u.s.p, r.u.s.p, l.u.s.n) == 0);
-            return sf_bool(n->op == OP_EQ ? eq : !eq);
+            return n->op == OP_EQ ? eq : !eq;
         }
         size_t m = l.u.s.n < r.u.s.n ? l.u.s.n : r.u.s.n;
         c = m ? memcmp(l.u.s.p, r.u.s.p, m) : 0;
@@ -2143,11 +2140,26 @@ static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
             c = (l.u.d > r.u.d) - (l.u.d < r.u.d);
         else if (l.type == SF_INT && r.type == SF_INT)
             c = (l.u.i > r.u.i) - (l.u.i < r.u.i);
+        else if (l.type == SF_DOUBLE && r.type == SF_INT && l.u.d == l.u.d &&
+                 r.u.i >= -(INT64_C(1) << 53) && r.u.i <= (INT64_C(1) << 53))
+            /* (revenue >= 0): an int64 this small is exact as a double. */
+            c = (l.u.d > (double)r.u.i) - (l.u.d < (double)r.u.i);
         else
             c = sf_value_cmp(&l, &r);
         break;
     }
-    return sf_bool(cmp_result(n->op, c));
+    return cmp_result(n->op, c);
+}
+
+static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
+{
+    sf_value l = ev(n->u.x.a, row, scratch);
+    if (l.type == SF_NULL)
+        return l;
+    sf_value r = ev(n->u.x.b, row, scratch);
+    if (r.type == SF_NULL)
+        return r;
+    return sf_bool(cmp_values(n, &l, &r));
 }
 
 /* lower()/upper(): the input itself when nothing changes, else a copy in
@@ -2547,7 +2559,124 @@ int sf_expr_slot(const sf_expr *e)
     return e && e->root->kind == K_COL ? e->root->u.slot : -1;
 }
 
+/* ------------------------------------------------------------ fast path
+ *
+ * The shapes jobs use in derives, filters and count_if - a column compared
+ * with a literal, null tests, and/or/not of those, if() choosing between
+ * columns and literals, to_date() of a column - evaluated beside the tree
+ * walk: columns and literals are read where they are (no sf_value copied
+ * out per leaf) and conditions stay three-valued ints (FAST_NULL) instead
+ * of sf_values. Every other node goes to ev(), so the two agree by
+ * construction on what the fast path does not know, and the unit tests
+ * compare them on every expression they evaluate (sf_expr_eval_tree). */
+
+enum { FAST_FALSE = 0, FAST_TRUE = 1, FAST_NULL = 2 };
+
+static sf_value fast_value(const node *n, const sf_value *row, sf_arena *scratch);
+
+/* A leaf's value in place, or NULL when n is not a leaf. */
+static inline const sf_value *fast_leaf(const node *n, const sf_value *row)
+{
+    return n->kind == K_COL ? &row[n->u.slot] : n->kind == K_CONST ? &n->u.k : NULL;
+}
+
+/* The value of a boolean node as FAST_FALSE, FAST_TRUE or FAST_NULL. */
+static int fast_cond(const node *n, const sf_value *row, sf_arena *scratch)
+{
+    const sf_value *v = fast_leaf(n, row);
+    if (v)
+        return v->type == SF_NULL ? FAST_NULL : v->u.b != 0;
+    switch (n->kind) {
+    case K_CMP: {
+        sf_value lv, rv;
+        const sf_value *l = fast_leaf(n->u.x.a, row), *r;
+        if (!l) {
+            lv = fast_value(n->u.x.a, row, scratch);
+            l = &lv;
+        }
+        if (l->type == SF_NULL)
+            return FAST_NULL;
+        if (!(r = fast_leaf(n->u.x.b, row))) {
+            rv = fast_value(n->u.x.b, row, scratch);
+            r = &rv;
+        }
+        if (r->type == SF_NULL)
+            return FAST_NULL;
+        return cmp_values(n, l, r);
+    }
+    case K_AND: {
+        int a = fast_cond(n->u.x.a, row, scratch);
+        if (a == FAST_FALSE)
+            return FAST_FALSE;
+        int b = fast_cond(n->u.x.b, row, scratch);
+        if (b == FAST_FALSE)
+            return FAST_FALSE;
+        return a == FAST_NULL || b == FAST_NULL ? FAST_NULL : FAST_TRUE;
+    }
+    case K_OR: {
+        int a = fast_cond(n->u.x.a, row, scratch);
+        if (a == FAST_TRUE)
+            return FAST_TRUE;
+        int b = fast_cond(n->u.x.b, row, scratch);
+        if (b == FAST_TRUE)
+            return FAST_TRUE;
+        return a == FAST_NULL || b == FAST_NULL ? FAST_NULL : FAST_FALSE;
+    }
+    case K_NOT: {
+        int a = fast_cond(n->u.x.a, row, scratch);
+        return a == FAST_NULL ? FAST_NULL : !a;
+    }
+    case K_IS_NULL: {
+        const sf_value *a = fast_leaf(n->u.x.a, row);
+        if (a)
+            return a->type == SF_NULL;
+        return fast_value(n->u.x.a, row, scratch).type == SF_NULL;
+    }
+    default: {
+        sf_value x = ev(n, row, scratch);
+        return x.type == SF_NULL ? FAST_NULL : x.u.b != 0;
+    }
+    }
+}
+
+static sf_value fast_value(const node *n, const sf_value *row, sf_arena *scratch)
+{
+    switch (n->kind) {
+    case K_COL:
+        return row[n->u.slot];
+    case K_CONST:
+        return n->u.k;
+    case K_IF:
+        return fast_value(fast_cond(n->u.x.a, row, scratch) == FAST_TRUE ? n->u.x.b : n->u.x.c,
+                          row, scratch);
+    case K_CMP:
+    case K_AND:
+    case K_OR:
+    case K_NOT:
+    case K_IS_NULL: {
+        int c = fast_cond(n, row, scratch);
+        return c == FAST_NULL ? sf_null() : sf_bool(c);
+    }
+    case K_TO_DATE_I: {
+        const sf_value *a = fast_leaf(n->u.x.a, row);
+        int32_t days;
+        if (!a)
+            return ev(n, row, scratch);
+        if (a->type == SF_NULL || sf_date_from_unix(a->u.i, &days) != 0)
+            return sf_null();
+        return sf_date(days);
+    }
+    default:
+        return ev(n, row, scratch);
+    }
+}
+
 sf_value sf_expr_eval(const sf_expr *e, const sf_value *row, sf_arena *scratch)
+{
+    return fast_value(e->root, row, scratch);
+}
+
+sf_value sf_expr_eval_tree(const sf_expr *e, const sf_value *row, sf_arena *scratch)
 {
     return ev(e->root, row, scratch);
 }

@@ -88,6 +88,11 @@ sf_dec_type sf_expr_decimal(const sf_expr *e);
  * Must not be called on an aggregate root. Cannot fail. */
 sf_value sf_expr_eval(const sf_expr *e, const sf_value *row, sf_arena *scratch);
 
+/* The same value through the plain tree-walking interpreter only, without
+ * sf_expr_eval's fast path for common shapes: the reference the unit tests
+ * check the fast path against. */
+sf_value sf_expr_eval_tree(const sf_expr *e, const sf_value *row, sf_arena *scratch);
+
 /* For an expression parsed with SF_EXPR_ALLOW_AGG: the aggregate at its root
  * (SF_AGG_NONE if it is a plain expression) and its argument (borrowed from
  * e; NULL for count()). */

@@ -40,6 +40,18 @@ static int is_xsum(const sf_agg_def *d)
     return (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type != SF_INT &&
            d->arg_type != SF_DECIMAL;
 }
+/* A count_distinct state in the group's block. The group's first value of
+ * a fixed-width set (its bits) is kept here, beside the other states, and
+ * only the second and later distinct values go to the set's bitmaps or
+ * pair table: with groups close to rows (one value per group, the common
+ * case of S3) most groups never touch the pair table, which saves a cache
+ * miss per row and the table's memory. Each value lives in exactly one
+ * place: here, in a bitmap or in the pair table. */
+typedef struct dstate {
+    int64_t count;      /* distinct values, set by sf_groups_prepare_export */
+    uint64_t has_first; /* 1: first holds a value */
+    uint64_t first;     /* bits of the first value (fixed sets only) */
+} dstate;
 
 /* The distinct (group, value) pairs of one count_distinct aggregate. Values
  * of a fixed-width type (int64, double, date, bool) live inline in a flat
@@ -111,6 +123,7 @@ static size_t state_size(const sf_agg_def *d)
                                            : sizeof(dsum);
     case SF_AGG_MIN:
     case SF_AGG_MAX: return sizeof(sf_value);
+    case SF_AGG_COUNT_DISTINCT: return sizeof(dstate);
     default: return sizeof(int64_t);
     }
 }
@@ -461,7 +474,7 @@ static int maybe_go_dense(distinct_set *ds, size_t ngroups)
     return rc;
 }
 
-static int distinct_add(sf_groups *g, int set, uint32_t idx, const sf_value *v)
+static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const sf_value *v)
 {
     distinct_set *ds = &g->sets[set];
     if (ds->fixed) {
@@ -484,6 +497,14 @@ static int distinct_add(sf_groups *g, int set, uint32_t idx, const sf_value *v)
         } else {
             bits = fixed_bits(ds->type, v);
         }
+        if (!dst->has_first) {
+            dst->has_first = 1;
+            dst->first = bits;
+            g->prepared = 0;
+            return 0;
+        }
+        if (dst->first == bits)
+            return 0;
         int added = 0, rc;
         if (ds->dense == 1) {
             rc = dense_set(ds, idx, dense_value(ds->type, bits), &added);
@@ -565,7 +586,7 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v)
             return 0;
         uint32_t idx;
         memcpy(&idx, st, sizeof idx);
-        return distinct_add(g, g->distinct[j], idx, v);
+        return distinct_add(g, g->distinct[j], (dstate *)s, idx, v);
     }
     case SF_AGG_NONE:
         break;
@@ -661,13 +682,14 @@ int sf_groups_prepare_export(sf_groups *g)
             if (g->distinct[j] < 0)
                 continue;
             distinct_set *ds = &g->sets[g->distinct[j]];
-            int64_t c = 0;
+            dstate *dst = (dstate *)((char *)st + g->off[j]);
+            int64_t c = dst->has_first ? 1 : 0;
             for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
                 c++;
             const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
             for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64; w++)
                 c += __builtin_popcountll(bm[w]);
-            *(int64_t *)((char *)st + g->off[j]) = c;
+            dst->count = c;
         }
     }
     g->prepared = 1;
@@ -743,7 +765,13 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
         }
         case SF_AGG_COUNT_DISTINCT: {
             const distinct_set *ds = &g->sets[g->distinct[j]];
-            rc = put_leb(out, (uint64_t)*(const int64_t *)s);
+            const dstate *dst = (const dstate *)s;
+            rc = put_leb(out, (uint64_t)dst->count);
+            if (dst->has_first && rc == 0) {
+                sf_value v = fixed_value(ds, dst->first);
+                if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
+                    out->n += sf_value_encode(&v, out->p + out->n);
+            }
             const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
             for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64 && !rc; w++) {
                 for (uint64_t word = bm[w]; word && !rc; word &= word - 1) {
@@ -879,7 +907,7 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
                 if (!used)
                     return bad_record(err, "distinct value");
                 p += used;
-                if ((rc = distinct_add(g, g->distinct[j], idx, &v)) != 0)
+                if ((rc = distinct_add(g, g->distinct[j], (dstate *)s, idx, &v)) != 0)
                     return rc;
             }
             break;
@@ -904,8 +932,9 @@ sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
     switch (d->kind) {
     case SF_AGG_COUNT:
     case SF_AGG_COUNT_IF:
-    case SF_AGG_COUNT_DISTINCT:
         return sf_int(*(const int64_t *)s);
+    case SF_AGG_COUNT_DISTINCT:
+        return sf_int(((const dstate *)s)->count);
     case SF_AGG_SUM:
     case SF_AGG_MEAN:
         if (d->arg_type == SF_DECIMAL) {

@@ -4,9 +4,15 @@
  * (the common case: ids) use a flat open-addressing table of (key, row + 1)
  * pairs, so a lookup is a multiply-shift hash and usually one cache line;
  * string keys (ids like "user_000783") a flat table of (hash, length, row
- * + 1) slots whose key bytes are the row's own key string, so a lookup
- * hashes the bytes once, with no encoding and no entry indirection; other
+ * + 1, first STR_INLINE key bytes) slots, so a lookup hashes the bytes once
+ * and compares a short key in the slot itself (a longer one goes on in the
+ * row's own key string), with no encoding and no entry indirection; other
  * key types use the generic byte-keyed map over the encoded key.
+ *
+ * The other string columns are interned: rows with the same value (the
+ * country of 100k users) share one copy, which stays in cache, so a lookup
+ * in a table far larger than the caches costs the slot and the row, not a
+ * third miss for the selected string.
  */
 #include "core/join.h"
 
@@ -26,10 +32,13 @@ typedef struct int_slot {
     uint32_t row; /* row index + 1; 0 = empty */
 } int_slot;
 
+#define STR_INLINE 16
+
 typedef struct str_slot {
     uint64_t hash;
     uint32_t row; /* row index + 1; 0 = empty */
     uint32_t len;
+    char key[STR_INLINE]; /* the key's first bytes, zero-padded */
 } str_slot;
 
 struct sf_join_table {
@@ -42,6 +51,7 @@ struct sf_join_table {
     str_slot *sslots; /* string keys (int_keys == 0, first key a string) */
     size_t mask;      /* of slots or sslots */
     sf_hmap *map;   /* encoded key -> uint32 row index */
+    sf_hmap *interned; /* non-key string bytes -> their one copy (char *) */
     sf_arena strings;
     sf_buf key;     /* encoding scratch for adds */
 };
@@ -132,9 +142,15 @@ static str_slot *str_probe(const sf_join_table *t, const char *p, size_t n, uint
         if (!s->row)
             return s;
         if (s->hash == h && s->len == n) {
-            const sf_value *k = &t->rows[(size_t)(s->row - 1) * t->ncols + (size_t)t->key_col];
-            if (same_str(k->u.s.p, p, n))
-                return s;
+            if (n <= STR_INLINE) {
+                if (same_str(s->key, p, n))
+                    return s;
+            } else if (same_str(s->key, p, STR_INLINE)) {
+                const sf_value *k =
+                    &t->rows[(size_t)(s->row - 1) * t->ncols + (size_t)t->key_col];
+                if (same_str(k->u.s.p + STR_INLINE, p + STR_INLINE, n - STR_INLINE))
+                    return s;
+            }
         }
         pos = (pos + 1) & t->mask;
     }
@@ -169,6 +185,26 @@ static int encode_key(sf_buf *b, const sf_value *key)
         return SF_E_NOMEM;
     b->n = sf_value_encode(key, b->p);
     return 0;
+}
+
+/* The table's one copy of the string p[0, n): the interning map's own
+ * copy of the key (stable until the map is freed), found again through
+ * the entry the insert made (entries are numbered in insertion order).
+ * NULL when out of memory. */
+static char *intern(sf_join_table *t, const char *p, size_t n)
+{
+    if (!t->interned && !(t->interned = sf_hmap_new(sizeof(char *), 256)))
+        return NULL;
+    int inserted = 0;
+    char **copy = sf_hmap_upsert(t->interned, p, n, sf_hash_bytes(p, n, JOIN_SEED), &inserted);
+    if (!copy)
+        return NULL;
+    if (inserted) {
+        const void *k;
+        sf_hmap_entry(t->interned, sf_hmap_count(t->interned) - 1, &k, NULL, NULL, NULL);
+        *copy = (char *)k;
+    }
+    return *copy;
 }
 
 int sf_join_table_add(sf_join_table *t, const sf_value *row)
@@ -234,7 +270,8 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
     for (size_t c = 0; c < t->ncols; c++) {
         dst[c] = row[c];
         if (row[c].type == SF_STRING) {
-            char *copy = sf_arena_memdup(&t->strings, row[c].u.s.p, row[c].u.s.n);
+            char *copy = (int)c == t->key_col ? sf_arena_memdup(&t->strings, row[c].u.s.p, row[c].u.s.n)
+                                              : intern(t, row[c].u.s.p, row[c].u.s.n);
             if (!copy) {
                 dst[c] = sf_null(); /* the row is complete (if short of a string) */
                 rc = SF_E_NOMEM;
@@ -248,6 +285,8 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
         sslot->hash = shash;
         sslot->len = (uint32_t)key->u.s.n;
         sslot->row = (uint32_t)t->nrows;
+        memset(sslot->key, 0, STR_INLINE);
+        memcpy(sslot->key, key->u.s.p, key->u.s.n < STR_INLINE ? key->u.s.n : STR_INLINE);
     } else if (slot) {
         slot->key = key->u.i;
         slot->row = (uint32_t)t->nrows;
@@ -301,6 +340,7 @@ void sf_join_table_free(sf_join_table *t)
     free(t->slots);
     free(t->sslots);
     sf_hmap_free(t->map);
+    sf_hmap_free(t->interned);
     sf_arena_free(&t->strings);
     sf_buf_free(&t->key);
     free(t);

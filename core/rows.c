@@ -169,6 +169,9 @@ typedef struct sort_item {
     size_t row;
 } sort_item;
 
+/* Prefix, then the rows, then (rows equal under cmp_rows, such as an
+ * int64 and a double of one value) the input position: the order of a
+ * stable sort, whatever algorithm gets there. */
 static int cmp_items(const void *a, const void *b)
 {
     const sort_item *x = a, *y = b;
@@ -176,13 +179,116 @@ static int cmp_items(const void *a, const void *b)
         if (x->k[w] != y->k[w])
             return x->k[w] < y->k[w] ? -1 : 1;
     }
-    return cmp_rows(&x->row, &y->row);
+    int c = cmp_rows(&x->row, &y->row);
+    if (c)
+        return c;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Byte i of an item's prefix. */
+static inline unsigned prefix_byte(const sort_item *it, size_t i)
+{
+    return (unsigned)(it->k[i >> 3] >> (56 - 8 * (i & 7))) & 0xffu;
+}
+
+#define SMALL_SORT 32
+
+/* x after y? The prefix words inline, cmp_items only on equal prefixes. */
+static inline int item_after(const sort_item *x, const sort_item *y)
+{
+    for (int w = 0; w < PREFIX_WORDS; w++) {
+        if (x->k[w] != y->k[w])
+            return x->k[w] > y->k[w];
+    }
+    return cmp_items(x, y) > 0;
+}
+
+static void insertion_sort(sort_item *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        sort_item it = a[i];
+        size_t j = i;
+        while (j > 0 && item_after(&a[j - 1], &it)) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = it;
+    }
+}
+
+/* Sorts items a[0, n) whose prefixes agree on their first `byte` bytes:
+ * most-significant-digit radix sort in place (American flag sort) on the
+ * prefix bytes, a byte where every item agrees costing one counting pass;
+ * small buckets by insertion, items with equal prefixes by cmp_items (the
+ * rows themselves). Linear in the rows for a bounded prefix, no extra
+ * memory but 4 KiB of counts per level, at most PREFIX_BYTES levels. */
+static void radix_sort(sort_item *a, size_t n, size_t byte)
+{
+    if (n > SMALL_SORT && byte < PREFIX_BYTES) {
+        /* Skip the bytes every item shares (a partition column's value, a
+         * common string start) in one pass: the first byte where any
+         * item differs from the first one. */
+        size_t w0 = byte >> 3;
+        uint64_t diff[PREFIX_WORDS] = {0};
+        for (size_t i = 1; i < n; i++) {
+            for (size_t w = w0; w < PREFIX_WORDS; w++)
+                diff[w] |= a[i].k[w] ^ a[0].k[w];
+        }
+        diff[w0] &= byte & 7 ? UINT64_MAX >> (8 * (byte & 7)) : UINT64_MAX;
+        size_t w = w0;
+        while (w < PREFIX_WORDS && !diff[w])
+            w++;
+        byte = w < PREFIX_WORDS ? 8 * w + (size_t)__builtin_clzll(diff[w]) / 8 : PREFIX_BYTES;
+    }
+    if (n > SMALL_SORT && byte < PREFIX_BYTES) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[prefix_byte(&a[i], byte)]++;
+        size_t next[256], end[256], at = 0;
+        for (int b = 0; b < 256; b++) {
+            next[b] = at;
+            at += count[b];
+            end[b] = at;
+        }
+        for (int b = 0; b < 256; b++) {
+            while (next[b] < end[b]) {
+                sort_item it = a[next[b]];
+                unsigned d = prefix_byte(&it, byte);
+                while (d != (unsigned)b) {
+                    sort_item t = a[next[d]];
+                    a[next[d]++] = it;
+                    it = t;
+                    d = prefix_byte(&it, byte);
+                }
+                a[next[b]++] = it;
+            }
+        }
+        for (int b = 0; b < 256; b++) {
+            size_t start = end[b] - count[b];
+            if (count[b] > 1)
+                radix_sort(a + start, count[b], byte + 1);
+        }
+        return;
+    }
+    if (n <= SMALL_SORT)
+        insertion_sort(a, n);
+    else
+        qsort(a, n, sizeof *a, cmp_items); /* equal prefixes: the rows decide */
 }
 
 /* Appends the big-endian bytes of v (width bytes) at b[*pos], as many as
  * fit. */
-static void put_be(unsigned char *b, size_t *pos, uint64_t v, int width)
+static inline void put_be(unsigned char *b, size_t *pos, uint64_t v, int width)
 {
+    if (*pos + 8 <= PREFIX_BYTES) {
+        /* Whole words at once; bytes past width are overwritten later or
+         * stay as the zero padding they must be. */
+        uint64_t w = v << (64 - 8 * width);
+        for (int i = 0; i < 8; i++)
+            b[*pos + (size_t)i] = (unsigned char)(w >> (56 - 8 * i));
+        *pos += (size_t)width;
+        return;
+    }
     for (int i = width - 1; i >= 0 && *pos < PREFIX_BYTES; i--)
         b[(*pos)++] = (unsigned char)(v >> (8 * i));
 }
@@ -211,9 +317,15 @@ static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_
             b[i] = (unsigned char)~b[i];
     }
     for (int w = 0; w < PREFIX_WORDS; w++) {
-        uint64_t word = 0;
+        uint64_t word;
+        memcpy(&word, b + 8 * w, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        word = __builtin_bswap64(word);
+#else
+        word = 0;
         for (int i = 0; i < 8; i++)
             word = word << 8 | b[8 * w + i];
+#endif
         it->k[w] = word;
     }
 }
@@ -244,7 +356,18 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
         put_be(b, &pos, bits, 8);
         break;
     }
-    case SF_STRING:
+    case SF_STRING: {
+        /* Without a 0x00 among them the bytes go as they are. */
+        size_t m = v->u.s.n < PREFIX_BYTES - pos ? v->u.s.n : PREFIX_BYTES - pos;
+        if (m && !memchr(v->u.s.p, 0, m)) {
+            memcpy(b + pos, v->u.s.p, m);
+            pos += m;
+            if (m == v->u.s.n) {
+                put_byte(b, &pos, 0);
+                put_byte(b, &pos, 0);
+            }
+            break;
+        }
         for (size_t i = 0; i < v->u.s.n && pos < PREFIX_BYTES; i++) {
             unsigned char c = (unsigned char)v->u.s.p[i];
             b[pos++] = c;
@@ -254,6 +377,7 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
         put_byte(b, &pos, 0);
         put_byte(b, &pos, 0);
         break;
+    }
     default: break;
     }
     *posp = pos;
@@ -280,22 +404,33 @@ int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, siz
     /* The keys that can go into the prefix: each column's one non-NULL
      * type, up to the first mixed column, and at most as many as can
      * contribute a byte. */
-    size_t nprefix = 0;
-    while (nprefix < nkeys && nprefix < PREFIX_BYTES) {
+    size_t nprefix = 0, least = 0; /* least: bytes the prefix keys take at least */
+    while (nprefix < nkeys && least < PREFIX_BYTES) {
         sf_type t = SF_NULL;
-        int mixed = 0;
+        int mixed = 0, has_null = 0;
+        size_t shortest = SIZE_MAX;
         for (size_t i = 0; i < r->n && !mixed; i++) {
-            sf_type vt = (sf_type)sf_rows_at(r, i)[keys[nprefix]].type;
+            const sf_value *v = &sf_rows_at(r, i)[keys[nprefix]];
+            sf_type vt = (sf_type)v->type;
             if (vt != SF_NULL && t != SF_NULL && vt != t)
                 mixed = 1;
             else if (vt != SF_NULL)
                 t = vt;
+            has_null |= vt == SF_NULL;
+            if (vt == SF_STRING && v->u.s.n < shortest)
+                shortest = v->u.s.n;
         }
         /* Decimals compare across scales (sf_value_cmp); they end the
          * prefix rather than trust one scale per column. */
         if (mixed || t == SF_DECIMAL)
             break;
         ktype[nprefix++] = t;
+        /* A key after the first PREFIX_BYTES bytes adds nothing: stop
+         * looking at more columns once the keys so far fill the prefix. */
+        size_t w = t == SF_INT || t == SF_DOUBLE ? 8 : t == SF_DATE ? 4 : t == SF_BOOL ? 1
+                   : t == SF_STRING                                 ? shortest + 2
+                                                                    : 0;
+        least += 1 + (has_null ? 0 : w);
     }
     for (size_t i = 0; i < r->n; i++) {
         items[i].row = i;
@@ -306,7 +441,7 @@ int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, siz
     sort_keys = keys;
     sort_desc = desc;
     sort_nkeys = nkeys;
-    qsort(items, r->n, sizeof *items, cmp_items);
+    radix_sort(items, r->n, 0);
     /* Rows move into place along the cycles of the permutation (row i
      * takes row items[i].row), with one row of room instead of a second
      * table: the peak memory of a sort is its items, not another copy of

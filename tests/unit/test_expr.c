@@ -131,7 +131,12 @@ static void check_value(const char *text, const sf_value *row, sf_value want, in
     sf_arena scratch;
     sf_arena_init(&scratch, 0);
     sf_value got = sf_expr_eval(e, row, &scratch);
+    sf_value tree = sf_expr_eval_tree(e, row, &scratch);
     char gs[128], ws[128];
+    describe(tree, ws, sizeof ws);
+    describe(got, gs, sizeof gs);
+    if (!same_value(got, tree))
+        fail_msg("line %d: \"%s\" gave %s, the interpreter %s", line, text, gs, ws);
     describe(got, gs, sizeof gs);
     describe(want, ws, sizeof ws);
     if (!same_value(got, want))
@@ -477,6 +482,17 @@ static void test_int_double_comparison_is_exact(void **state)
     row[S_X] = sf_double(3.0);
     EXPECT_BOOL("qty == x", row, 1);
     EXPECT_BOOL("x >= qty", row, 1);
+    /* A double against an int64 literal, both sides of 2^53. */
+    row[S_X] = sf_double(9007199254740992.0);
+    EXPECT_BOOL("x == 9007199254740992", row, 1);
+    EXPECT_BOOL("x < 9007199254740993", row, 1);
+    EXPECT_BOOL("x > -9007199254740993", row, 1);
+    row[S_X] = sf_double(-0.0);
+    EXPECT_BOOL("x >= 0", row, 1);
+    EXPECT_BOOL("x < 0", row, 0);
+    row[S_X] = sf_double(NAN);
+    EXPECT_BOOL("x >= 0", row, 1); /* NaN orders last, as in the sort */
+    EXPECT_BOOL("x == 0", row, 0);
 }
 
 static void test_double_comparisons(void **state)

@@ -56,7 +56,7 @@ static int resolve(void *ctx, const char *name, size_t len, int *slot, sf_type *
     return -1;
 }
 
-static const sf_expr_columns cols = {resolve, NULL};
+static const sf_expr_columns cols = {resolve, NULL, NULL};
 
 static void fill_row(sf_value *row)
 {

@@ -312,6 +312,57 @@ static void test_count_distinct_counts_each_value_once(void **state)
     sf_groups_free(g);
 }
 
+/* A group's first distinct value is kept in its state block, the later
+ * ones in the set's tables: a value seen again (in the same table or
+ * merged from another) must not count twice, whichever place holds it,
+ * and an exported group carries all its values. */
+static void test_count_distinct_first_value_counts_once_wherever_it_lives(void **state)
+{
+    const aggs *a = *state;
+    static const in_row one[] = {
+        ROW("FR", 1, 1.0, 7, "buy"), ROW("FR", 1, 1.0, 7, "buy"), ROW("DE", 1, 2.0, 5, "view"),
+    };
+    static const in_row two[] = {
+        ROW("DE", 1, 2.0, 6, "buy"), ROW("FR", 1, 1.0, 8, "view"), ROW("FR", 1, 3.0, 7, "buy"),
+        ROW("DE", 1, 2.0, 5, "buy"),
+    };
+    sf_groups *g1 = table_of(a, one, 3), *g2 = table_of(a, two, 4);
+    assert_int_result(g1, "FR", A_USERS, 1);
+    assert_int_result(g1, "FR", A_KINDS, 1);
+    assert_int_result(g1, "FR", A_PRICES, 1);
+    assert_int_result(g2, "FR", A_USERS, 2);
+    assert_int_result(g2, "DE", A_USERS, 2);
+    assert_int_result(g2, "FR", A_PRICES, 2);
+    /* Both orders of merging give the union. */
+    sf_groups *m[2] = {sf_groups_new(a->defs, NAGGS), sf_groups_new(a->defs, NAGGS)};
+    assert_non_null(m[0]);
+    assert_non_null(m[1]);
+    sf_buf rec = SF_BUF_INIT;
+    sf_error err;
+    for (int k = 0; k < 2; k++) {
+        sf_groups *from[2] = {k ? g2 : g1, k ? g1 : g2};
+        for (int t = 0; t < 2; t++) {
+            for (size_t i = 0; i < sf_groups_count(from[t]); i++) {
+                rec.n = 0;
+                assert_int_equal(sf_groups_export(from[t], i, &rec), 0);
+                assert_int_equal(sf_groups_merge_record(m[k], rec.p, rec.n, &err), 0);
+            }
+        }
+        assert_int_equal(sf_groups_prepare_export(m[k]), 0);
+        assert_int_result(m[k], "FR", A_USERS, 2);
+        assert_int_result(m[k], "DE", A_USERS, 2);
+        assert_int_result(m[k], "FR", A_KINDS, 2);
+        assert_int_result(m[k], "DE", A_KINDS, 2);
+        assert_int_result(m[k], "FR", A_PRICES, 2);
+        assert_int_result(m[k], "DE", A_PRICES, 1);
+    }
+    sf_buf_free(&rec);
+    for (int k = 0; k < 2; k++)
+        sf_groups_free(m[k]);
+    sf_groups_free(g1);
+    sf_groups_free(g2);
+}
+
 /* count_distinct of int64 values switches to per-group bitmaps once it has
  * seen 65536 values in a small range; values outside the range (before and
  * after the switch) stay in the pair table. Counts must stay exact through
@@ -862,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_count_distinct_of_strings_exact_through_ids_and_merges),
         cmocka_unit_test(test_retired_groups_are_skipped_and_refuse_updates),
         cmocka_unit_test(test_count_distinct_is_per_group),
+        cmocka_unit_test(test_count_distinct_first_value_counts_once_wherever_it_lives),
         cmocka_unit_test(test_count_distinct_exact_through_dense_mode),
         cmocka_unit_test(test_null_inputs_are_skipped),
         cmocka_unit_test(test_group_with_only_nulls_gives_null_sums_and_zero_counts),

@@ -224,6 +224,65 @@ static void test_null_and_other_columns_are_kept_as_given(void **state)
     sf_join_table_free(t);
 }
 
+/* Keys around the 16 bytes a slot holds: equal first 16 bytes, one byte
+ * past them apart, lengths 15, 16 and 17, with the same hash slot traffic
+ * as any; each finds its own row and a near miss finds none. */
+static void test_keys_sharing_the_inline_bytes_find_their_own_rows(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {"0123456789abcde", "0123456789abcdef",
+                                       "0123456789abcdefA", "0123456789abcdefB",
+                                       "0123456789abcdeX", "0123456789abcdefAB"};
+    enum { NK = sizeof keys / sizeof keys[0] };
+    sf_join_table *t = sf_join_table_new(2, 0);
+    assert_non_null(t);
+    for (int i = 0; i < NK; i++) {
+        sf_value row[2] = {sf_string(keys[i], strlen(keys[i])), sf_int(i)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (int i = 0; i < NK; i++) {
+        sf_value k = sf_string(keys[i], strlen(keys[i]));
+        const sf_value *r = sf_join_table_find(t, &k);
+        assert_non_null(r);
+        assert_int_equal(r[1].u.i, i);
+    }
+    static const char *const misses[] = {"0123456789abcdeY", "0123456789abcdefC",
+                                         "0123456789abcd", "0123456789abcdefAC"};
+    for (size_t i = 0; i < sizeof misses / sizeof misses[0]; i++) {
+        sf_value k = sf_string(misses[i], strlen(misses[i]));
+        assert_null(sf_join_table_find(t, &k));
+    }
+    sf_join_table_free(t);
+}
+
+/* Rows with the same value in a string column share one copy of it (the
+ * selected strings of a big table stay few and hot); the key is not
+ * shared and every value still reads back as given. */
+static void test_equal_non_key_strings_share_one_copy(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 0);
+    assert_non_null(t);
+    char id[16], country[4];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof id, "user_%06d", i);
+        snprintf(country, sizeof country, "C%d", i % 7);
+        sf_value row[2] = {sf_string(id, strlen(id)), sf_string(country, strlen(country))};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof id, "user_%06d", i);
+        snprintf(country, sizeof country, "C%d", i % 7);
+        sf_value k = sf_string(id, strlen(id));
+        const sf_value *r = sf_join_table_find(t, &k);
+        assert_non_null(r);
+        assert_string_value(&r[1], country, strlen(country));
+        assert_ptr_equal(r[1].u.s.p, sf_join_table_row(t, (size_t)(i % 7))[1].u.s.p);
+        assert_ptr_not_equal(r[0].u.s.p, id);
+    }
+    sf_join_table_free(t);
+}
+
 static void test_free_null_is_a_no_op(void **state)
 {
     (void)state;
@@ -261,6 +320,8 @@ int main(void)
         cmocka_unit_test(test_null_key_is_invalid_and_not_added),
         cmocka_unit_test(test_strings_are_copied_into_the_table),
         cmocka_unit_test(test_null_and_other_columns_are_kept_as_given),
+        cmocka_unit_test(test_keys_sharing_the_inline_bytes_find_their_own_rows),
+        cmocka_unit_test(test_equal_non_key_strings_share_one_copy),
         cmocka_unit_test(test_free_null_is_a_no_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -394,6 +395,81 @@ static void test_sort_agrees_with_value_order_on_prefix_edge_cases(void **state)
     sf_rows_free(&r);
 }
 
+/* A reference order: keys, then every column (sf_value_cmp), then the
+ * input position - what a stable sort by the full row order gives. */
+static const sf_value *ref_vals;
+static size_t ref_ncols;
+static const int *ref_keys;
+static size_t ref_nkeys;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const sf_value *x = ref_vals + i * ref_ncols, *y = ref_vals + j * ref_ncols;
+    for (size_t k = 0; k < ref_nkeys; k++) {
+        int c = sf_value_cmp(&x[ref_keys[k]], &y[ref_keys[k]]);
+        if (c)
+            return c;
+    }
+    for (size_t c = 0; c < ref_ncols; c++) {
+        int d = sf_value_cmp(&x[c], &y[c]);
+        if (d)
+            return d;
+    }
+    return (i > j) - (i < j);
+}
+
+/* Tens of thousands of rows whose key prefixes tie in long runs (one date,
+ * strings sharing their first 28 bytes, a few distinct ints) and in short
+ * ones, so the radix sort takes every path - skipped bytes, buckets, small
+ * buckets, equal prefixes - and must give the reference order exactly. */
+static void test_large_sort_gives_the_reference_order(void **state)
+{
+    (void)state;
+    enum { N = 40000, NC = 4 };
+    static sf_value vals[N * NC];
+    static char text[N][40];
+    uint64_t x = 987654321;
+    for (size_t i = 0; i < N; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        sf_value *v = &vals[i * NC];
+        v[0] = sf_date(d % 3 == 0 ? 19000 : 19000 + (int32_t)(d % 40));
+        int len = d % 5 == 0 ? snprintf(text[i], sizeof text[i], "u%u", (d >> 3) % 97)
+                             : snprintf(text[i], sizeof text[i], "shared_prefix_of_28_bytes___%05u",
+                                        (d >> 7) % 3000);
+        v[1] = d % 29 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
+        v[2] = sf_int((int64_t)((d >> 11) % 4) - 2);
+        v[3] = (d >> 13) % 7 == 0 ? sf_int(1) : sf_double((double)((d >> 15) % 3));
+    }
+    const int orders[][2] = {{0, 1}, {1, 0}, {2, 3}, {3, 1}};
+    size_t *idx = malloc(N * sizeof *idx);
+    assert_non_null(idx);
+    for (size_t o = 0; o < 4; o++) {
+        sf_rows r;
+        sf_rows_init(&r, NC);
+        for (size_t i = 0; i < N; i++)
+            set_row(&r, &vals[i * NC]);
+        assert_int_equal(sf_rows_sort(&r, orders[o], 2), 0);
+        for (size_t i = 0; i < N; i++)
+            idx[i] = i;
+        ref_vals = vals;
+        ref_ncols = NC;
+        ref_keys = orders[o];
+        ref_nkeys = 2;
+        qsort(idx, N, sizeof *idx, ref_cmp);
+        for (size_t i = 0; i < N; i++) {
+            const sf_value *got = sf_rows_at(&r, i), *want = &vals[idx[i] * NC];
+            for (size_t c = 0; c < NC; c++) {
+                assert_int_equal(got[c].type, want[c].type);
+                assert_int_equal(sf_value_cmp(&got[c], &want[c]), 0);
+            }
+        }
+        sf_rows_free(&r);
+    }
+    free(idx);
+}
+
 static void test_reserve_holds_exactly_and_keeps_rows(void **state)
 {
     (void)state;
@@ -541,6 +617,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reserve_holds_exactly_and_keeps_rows),
         cmocka_unit_test(test_cmp_is_the_order_sort_gives),
+        cmocka_unit_test(test_large_sort_gives_the_reference_order),
         cmocka_unit_test(test_sort_agrees_with_value_order_on_prefix_edge_cases),
         cmocka_unit_test(test_append_gives_a_row_of_nulls),
         cmocka_unit_test(test_keep_string_copies_into_the_table),
