@@ -224,6 +224,40 @@ int sf_cli_shared_apply(const sf_cli_option *opt, const char *val, const char *u
     return 0;
 }
 
+/* The NAME=VALUE of --input NAME=PATH or --param NAME=VALUE at argv[*i]
+ * (also --opt=NAME=..., where the first '=' after the option separates
+ * it): *name is new (free it), *value points into argv. what names the
+ * value in messages; empty_ok allows NAME=. Returns 0, or 2 after a usage
+ * error (*i moves past a separate value). */
+static int name_value_arg(const char *opt, const char *what, int empty_ok, int argc, char **argv,
+                          int *i, const char *usage, char **name, const char **value)
+{
+    const char *a = argv[*i], *val;
+    char fmt[96];
+    if (strcmp(a, opt) == 0) {
+        if (*i + 1 >= argc) {
+            snprintf(fmt, sizeof fmt, "option %%s needs NAME=%s", what);
+            return sf_cli_usage_error(usage, fmt, a);
+        }
+        val = argv[++*i];
+    } else {
+        val = a + strlen(opt) + 1;
+    }
+    const char *eq = strchr(val, '=');
+    if (!eq || eq == val || (!empty_ok && !eq[1])) {
+        snprintf(fmt, sizeof fmt, "%s takes NAME=%s, got '%%s'", opt, what);
+        return sf_cli_usage_error(usage, fmt, val);
+    }
+    size_t n = (size_t)(eq - val);
+    *name = malloc(n + 1);
+    if (!*name)
+        return 2;
+    memcpy(*name, val, n);
+    (*name)[n] = '\0';
+    *value = eq + 1;
+    return 0;
+}
+
 int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opts,
                      sf_run_opts *o)
 {
@@ -264,52 +298,28 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
             int rc = sf_cli_shared_apply(opt, val, usage, o);
             if (rc)
                 return rc;
-        } else if (IS_OPT("--input")) {
-            /* --input=NAME=PATH would be ambiguous with the '=' split; the
-             * first '=' after "--input" separates the option. */
-            if (strcmp(a, "--input") == 0) {
-                if (i + 1 >= argc)
-                    return sf_cli_usage_error(usage, "option %s needs NAME=PATH", a);
-                val = argv[++i];
+        } else if (IS_OPT("--input") || IS_OPT("--param")) {
+            int input = IS_OPT("--input");
+            const char *opt = input ? "--input" : "--param";
+            int *count = input ? &o->ninputs : &o->nparams;
+            if (*count >= SF_MAX_INPUT_OVERRIDES)
+                return sf_cli_usage_error(usage, input ? "too many --input options (at most %s)"
+                                                       : "too many --param options (at most %s)",
+                                          "64");
+            char *name = NULL;
+            const char *value = NULL;
+            int rc = name_value_arg(opt, input ? "PATH" : "VALUE", !input, argc, argv, &i, usage,
+                                    &name, &value);
+            if (rc)
+                return rc;
+            if (input) {
+                o->input_names[o->ninputs] = name;
+                o->input_paths[o->ninputs] = value;
             } else {
-                val = a + strlen("--input=");
+                o->param_names[o->nparams] = name;
+                o->param_values[o->nparams] = value;
             }
-            const char *eq = strchr(val, '=');
-            if (!eq || eq == val || !eq[1])
-                return sf_cli_usage_error(usage, "--input takes NAME=PATH, got '%s'", val);
-            if (o->ninputs >= SF_MAX_INPUT_OVERRIDES)
-                return sf_cli_usage_error(usage, "too many --input options (at most %s)", "64");
-            size_t n = (size_t)(eq - val);
-            char *name = malloc(n + 1);
-            if (!name)
-                return 2;
-            memcpy(name, val, n);
-            name[n] = '\0';
-            o->input_names[o->ninputs] = name;
-            o->input_paths[o->ninputs] = eq + 1;
-            o->ninputs++;
-        } else if (IS_OPT("--param")) {
-            if (strcmp(a, "--param") == 0) {
-                if (i + 1 >= argc)
-                    return sf_cli_usage_error(usage, "option %s needs NAME=VALUE", a);
-                val = argv[++i];
-            } else {
-                val = a + strlen("--param=");
-            }
-            const char *eq = strchr(val, '=');
-            if (!eq || eq == val)
-                return sf_cli_usage_error(usage, "--param takes NAME=VALUE, got '%s'", val);
-            if (o->nparams >= SF_MAX_INPUT_OVERRIDES)
-                return sf_cli_usage_error(usage, "too many --param options (at most %s)", "64");
-            size_t n = (size_t)(eq - val);
-            char *name = malloc(n + 1);
-            if (!name)
-                return 2;
-            memcpy(name, val, n);
-            name[n] = '\0';
-            o->param_names[o->nparams] = name;
-            o->param_values[o->nparams] = eq + 1;
-            o->nparams++;
+            (*count)++;
         } else if (allow_run_opts && (IS_OPT("--output") || strcmp(a, "-o") == 0)) {
             NEXT_VALUE();
             o->output = val;

@@ -371,18 +371,27 @@ static int iso_char(const char *p, size_t n, size_t *at, char c)
     return 0;
 }
 
+/* YYYY-MM-DD at p[*at...], a valid calendar date: its day number in *day
+ * and *at past it. Returns 0 or SF_E_PARSE. */
+static int iso_ymd(const char *p, size_t n, size_t *at, int32_t *day)
+{
+    int y = iso_digits(p, n, at, 4);
+    if (y < 0 || !iso_char(p, n, at, '-'))
+        return SF_E_PARSE;
+    int m = iso_digits(p, n, at, 2);
+    if (m < 0 || !iso_char(p, n, at, '-'))
+        return SF_E_PARSE;
+    int d = iso_digits(p, n, at, 2);
+    if (d < 0 || sf_date_from_ymd(y, m, d, day) != 0)
+        return SF_E_PARSE;
+    return 0;
+}
+
 int sf_parse_iso_date(const char *p, size_t n, int32_t *days)
 {
     size_t at = 0;
-    int y = iso_digits(p, n, &at, 4);
-    if (y < 0 || !iso_char(p, n, &at, '-'))
-        return SF_E_PARSE;
-    int m = iso_digits(p, n, &at, 2);
-    if (m < 0 || !iso_char(p, n, &at, '-'))
-        return SF_E_PARSE;
-    int d = iso_digits(p, n, &at, 2);
     int32_t day;
-    if (d < 0 || sf_date_from_ymd(y, m, d, &day) != 0)
+    if (iso_ymd(p, n, &at, &day) != 0)
         return SF_E_PARSE;
     if (at == n) {
         *days = day;
@@ -630,15 +639,8 @@ int sf_timestamp_from_unix(int64_t t, int64_t unit_us, int64_t *us)
 int sf_parse_iso_timestamp(const char *p, size_t n, int64_t *us)
 {
     size_t at = 0;
-    int y = iso_digits(p, n, &at, 4);
-    if (y < 0 || !iso_char(p, n, &at, '-'))
-        return SF_E_PARSE;
-    int m = iso_digits(p, n, &at, 2);
-    if (m < 0 || !iso_char(p, n, &at, '-'))
-        return SF_E_PARSE;
-    int d = iso_digits(p, n, &at, 2);
     int32_t day;
-    if (d < 0 || sf_date_from_ymd(y, m, d, &day) != 0)
+    if (iso_ymd(p, n, &at, &day) != 0)
         return SF_E_PARSE;
     int64_t tod = 0; /* microseconds into the day, before the offset */
     int offset = 0;  /* minutes east of UTC */
