@@ -682,6 +682,7 @@ static void test_expr_round_decimal_half_away_from_zero(void **state)
     expect_eval("round(-price, 1)", "decimal(18,1)", "-990.2");
     expect_eval("round(price, 2)", "decimal(18,2)", "990.15");
     expect_eval("round(price, 5)", "decimal(18,2)", "990.15");
+    expect_eval("round(price * 1.19, 2)", "decimal(21,2)", "1178.28"); /* docs/job-spec.md */
     expect_eval("round(cast('2.5', 'decimal(2,1)'))", "decimal(2,0)", "3");
     expect_eval("round(cast('-2.5', 'decimal(2,1)'))", "decimal(2,0)", "-3");
     expect_eval("round(cast('0.125', 'decimal(3,3)'), 2)", "decimal(3,2)", "0.13");
