@@ -100,7 +100,10 @@ enum node_kind {
     K_DEC_MOD,
     K_DEC_NEG,
     K_DEC_ABS,
-    K_DEC_TO_DOUBLE
+    K_DEC_TO_DOUBLE,
+    K_ROUND_DEC,     /* a, optional b: places; result at this node's scale */
+    K_FLOOR_DEC,     /* to scale 0 */
+    K_CEIL_DEC
 };
 
 /* Comparison classes: how the two operands of a K_CMP are ordered. */
@@ -1220,28 +1223,36 @@ static node *make_cast(parser *p, const fn_def *f, size_t pos, node **args)
     if (!name)
         return NULL;
     sf_type to;
+    sf_dec_type dt;
     char tn[32];
     size_t tl = name->u.s.n < sizeof tn ? name->u.s.n : sizeof tn - 1;
     memcpy(tn, name->u.s.p, tl);
     tn[tl] = '\0';
     if (name->u.s.n >= sizeof tn || memchr(name->u.s.p, '\0', name->u.s.n) ||
-        sf_type_parse(tn, &to) != 0 || to == SF_NULL) {
+        sf_type_parse_full(tn, &to, &dt) != 0 || to == SF_NULL) {
         size_t n = name->u.s.n;
         fail_at(p, args[1]->pos, SF_E_TYPE,
-                "cast() to unknown type '%.*s' (bool, int64, double, string, date, timestamp)",
+                "cast() to unknown type '%.*s' (bool, int64, double, decimal(P,S), string, "
+                "date, timestamp)",
                 n > 40 ? 40 : (int)n, name->u.s.p);
         return NULL;
     }
     sf_type from = (sf_type)args[0]->type;
     if (from != SF_NULL && !sf_exprfn_cast_ok(from, to)) {
-        fail_at(p, pos, SF_E_TYPE, "cannot cast %s to %s", tname(from), tname(to));
+        char fb[24], tb[24];
+        describe_type(args[0], fb);
+        fail_at(p, pos, SF_E_TYPE, "cannot cast %s to %s", fb, sf_type_format(to, dt, tb));
         return NULL;
     }
-    if (from == to)
+    if (from == to && (to != SF_DECIMAL ||
+                       (args[0]->dprec == dt.prec && args[0]->dscale == dt.scale)))
         return args[0];
     node *n = new_node(p, K_CAST, to, pos, args[0], NULL, NULL);
-    if (n)
+    if (n) {
         n->op = (uint8_t)to;
+        n->dprec = dt.prec; /* {0, 0} unless to is a decimal */
+        n->dscale = dt.scale;
+    }
     return n;
 }
 
@@ -1267,6 +1278,39 @@ static node *new_list_node(parser *p, int kind, sf_type t, size_t pos, node **ar
     return n;
 }
 
+/* round(x[, n]) of a decimal(P,S), rounding half away from zero as
+ * round() does for doubles. The result type: with n a literal (or absent:
+ * 0), the argument itself for n >= S, decimal(P, n) for 0 <= n < S (as
+ * DuckDB; P - n >= P - S + 1 integer digits hold the carry of 9.99 to
+ * 10.0), decimal(min(38, P - S + 1), 0) for n < 0; with n an expression,
+ * decimal(min(38, P + 1), S), the rounded value with trailing zeros. */
+static node *make_round_dec(parser *p, const fn_def *f, size_t pos, node **args, uint32_t nargs)
+{
+    node *a = args[0], *b = nargs == 2 ? args[1] : NULL;
+    if (b && want_arg(p, f, args, 1, SF_INT) != 0)
+        return NULL;
+    int prec = a->dprec, scale = a->dscale;
+    if (!b || (b->kind == K_CONST && b->type == SF_INT)) {
+        int64_t k = b ? b->u.k.u.i : 0;
+        if (k >= scale)
+            return a;
+        if (k >= 0) {
+            scale = (int)k;
+        } else {
+            prec = prec - scale + 1 > SF_DEC_MAX_PREC ? SF_DEC_MAX_PREC : prec - scale + 1;
+            scale = 0;
+        }
+    } else if (prec < SF_DEC_MAX_PREC) {
+        prec++;
+    }
+    node *n = new_node(p, K_ROUND_DEC, SF_DECIMAL, pos, a, b, NULL);
+    if (n) {
+        n->dprec = (uint8_t)prec;
+        n->dscale = (uint8_t)scale;
+    }
+    return n;
+}
+
 /* The functions added with the timestamp type: text, rounding, casts and
  * calendar functions. NULL in gives NULL out, except for concat. */
 static node *make_call2(parser *p, const fn_def *f, size_t pos, node **args, uint32_t nargs)
@@ -1276,6 +1320,8 @@ static node *make_call2(parser *p, const fn_def *f, size_t pos, node **args, uin
     int ts;
     switch (f->id) {
     case F_ROUND:
+        if (ta == SF_DECIMAL)
+            return make_round_dec(p, f, pos, args, nargs);
         if (!is_num(ta) && ta != SF_NULL)
             return fn_arg_error(p, f, pos, a);
         if (nargs == 2 && want_arg(p, f, args, 1, SF_INT) != 0)
@@ -1287,6 +1333,17 @@ static node *make_call2(parser *p, const fn_def *f, size_t pos, node **args, uin
         return new_node(p, K_ROUND_I, ta, pos, a, args[1], NULL);
     case F_FLOOR:
     case F_CEIL:
+        if (ta == SF_DECIMAL) {
+            if (a->dscale == 0)
+                return a;
+            /* decimal(P,0), as DuckDB: P - S + 1 integer digits are enough
+             * for the carry out of 9.99 and P >= P - S + 1 when S >= 1. */
+            node *n = new_node(p, f->id == F_FLOOR ? K_FLOOR_DEC : K_CEIL_DEC, SF_DECIMAL, pos,
+                               a, NULL, NULL);
+            if (n)
+                n->dprec = a->dprec;
+            return n;
+        }
         if (!is_num(ta) && ta != SF_NULL)
             return fn_arg_error(p, f, pos, a);
         if (ta != SF_DOUBLE)
@@ -2315,7 +2372,21 @@ static sf_value ev_fn(const node *n, const sf_value *row, sf_arena *scratch)
     case K_CEIL_D:
         return sf_double(ceil(a.u.d));
     case K_CAST:
+        if (n->type == SF_DECIMAL) {
+            sf_dec_type d = {n->dprec, n->dscale};
+            return sf_exprfn_cast_dec(a, d, &out) == 0 ? out : sf_null();
+        }
         return sf_exprfn_cast(a, (sf_type)n->op, scratch, &out) == 0 ? out : sf_null();
+    case K_ROUND_DEC:
+    case K_FLOOR_DEC:
+    case K_CEIL_DEC: {
+        static const sf_dec_round mode[] = {SF_DR_HALF_AWAY, SF_DR_FLOOR, SF_DR_CEIL};
+        sf_i128 w;
+        if (sf_exprfn_round_dec(sf_decimal_get(&a), a.scale, n->u.x.b ? b.u.i : 0,
+                                mode[n->kind - K_ROUND_DEC], n->dscale, n->dprec, &w) != 0)
+            return sf_null();
+        return sf_decimal(w, n->dscale);
+    }
     case K_LENGTH:
         return sf_int(sf_exprfn_length(a.u.s.p, a.u.s.n));
     case K_SUBSTR:

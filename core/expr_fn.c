@@ -10,6 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/decimal.h"
+#include "core/error.h"
 #include "core/fmt.h"
 #include "core/value_text.h"
 
@@ -217,6 +219,41 @@ int sf_exprfn_round_int(int64_t x, int64_t n, int64_t *out)
     return 0;
 }
 
+int sf_exprfn_round_dec(sf_i128 v, int scale, int64_t n, sf_dec_round mode, int to, int prec,
+                        sf_i128 *out)
+{
+    sf_i128 q = v;   /* the rounded value ... */
+    int64_t at = scale; /* ... at this scale */
+    if (n < scale) {
+        at = n;
+        /* Digits dropped; beyond 38 of them |v| / 10^k < 0.1. */
+        if (n < (int64_t)scale - SF_DEC_MAX_PREC) {
+            q = mode == SF_DR_FLOOR && v < 0 ? -1 : mode == SF_DR_CEIL && v > 0 ? 1 : 0;
+        } else {
+            sf_i128 P = sf_dec_pow10(scale - (int)n), r = v % P;
+            q = v / P; /* truncated towards zero */
+            if (mode == SF_DR_HALF_AWAY) {
+                sf_i128 m = r < 0 ? -r : r;
+                if (m >= P - m) /* 2 * |r| >= P, without overflow at P = 10^38 */
+                    q += v < 0 ? -1 : 1;
+            } else if (mode == SF_DR_FLOOR && r < 0) {
+                q -= 1;
+            } else if (mode == SF_DR_CEIL && r > 0) {
+                q += 1;
+            }
+        }
+    }
+    if (to < at)
+        return -1;
+    if (q != 0) {
+        if (to - at > SF_DEC_MAX_PREC ||
+            __builtin_mul_overflow(q, sf_dec_pow10((int)(to - at)), &q) || !sf_dec_fits(q, prec))
+            return -1;
+    }
+    *out = q;
+    return 0;
+}
+
 /* ---- dates and timestamps ---- */
 
 int64_t sf_exprfn_date_part(int32_t days, sf_date_part part)
@@ -358,7 +395,21 @@ sf_value sf_exprfn_format_ts(int64_t us, const char *fmt, size_t n, sf_arena *sc
 
 /* ---- cast ---- */
 
-static int numeric_like(sf_type t) { return t == SF_BOOL || t == SF_INT || t == SF_DOUBLE; }
+static int numeric_like(sf_type t)
+{
+    return t == SF_BOOL || t == SF_INT || t == SF_DOUBLE || t == SF_DECIMAL;
+}
+
+/* s without surrounding ASCII spaces and tabs (borrowed). */
+static void trim_blanks(const char **p, size_t *n)
+{
+    while (*n && (**p == ' ' || **p == '\t')) {
+        (*p)++;
+        (*n)--;
+    }
+    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+        (*n)--;
+}
 
 int sf_exprfn_cast_ok(sf_type from, sf_type to)
 {
@@ -372,6 +423,8 @@ int sf_exprfn_cast_ok(sf_type from, sf_type to)
 int sf_exprfn_cast(sf_value v, sf_type to, sf_arena *scratch, sf_value *out)
 {
     sf_type from = (sf_type)v.type;
+    if (to == SF_DECIMAL)
+        return -1; /* needs precision and scale: sf_exprfn_cast_dec */
     if (from == to) {
         *out = v;
         return 0;
@@ -389,13 +442,22 @@ int sf_exprfn_cast(sf_value v, sf_type to, sf_arena *scratch, sf_value *out)
     case SF_STRING: {
         const char *p = v.u.s.p;
         size_t n = v.u.s.n;
-        while (n && (*p == ' ' || *p == '\t')) {
-            p++;
-            n--;
-        }
-        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-            n--;
+        trim_blanks(&p, &n);
         return sf_value_text_parse(p, n, to, out) == 0 ? 0 : -1;
+    }
+    case SF_DECIMAL: {
+        sf_i128 w = sf_decimal_get(&v);
+        if (to == SF_BOOL) {
+            *out = sf_bool(w != 0);
+        } else if (to == SF_DOUBLE) {
+            *out = sf_double(sf_dec_to_double(w, v.scale));
+        } else {
+            if (sf_dec_rescale(w, v.scale, 0, SF_DEC_MAX_PREC, &w) != 0 || w < INT64_MIN ||
+                w > INT64_MAX)
+                return -1;
+            *out = sf_int((int64_t)w);
+        }
+        return 0;
     }
     case SF_BOOL:
         *out = to == SF_INT ? sf_int(v.u.b) : sf_double(v.u.b);
@@ -428,4 +490,37 @@ int sf_exprfn_cast(sf_value v, sf_type to, sf_arena *scratch, sf_value *out)
     default:
         return -1;
     }
+}
+
+int sf_exprfn_cast_dec(sf_value v, sf_dec_type to, sf_value *out)
+{
+    sf_i128 w;
+    int rc;
+    switch (v.type) {
+    case SF_BOOL:
+        rc = sf_dec_rescale(v.u.b ? 1 : 0, 0, to.scale, to.prec, &w);
+        break;
+    case SF_INT:
+        rc = sf_dec_rescale(v.u.i, 0, to.scale, to.prec, &w);
+        break;
+    case SF_DOUBLE:
+        rc = sf_dec_from_double(v.u.d, to.prec, to.scale, &w);
+        break;
+    case SF_DECIMAL:
+        rc = sf_dec_rescale(sf_decimal_get(&v), v.scale, to.scale, to.prec, &w);
+        break;
+    case SF_STRING: {
+        const char *p = v.u.s.p;
+        size_t n = v.u.s.n;
+        trim_blanks(&p, &n);
+        rc = n ? sf_dec_parse(p, n, to.prec, to.scale, &w) : SF_E_PARSE;
+        break;
+    }
+    default:
+        return -1;
+    }
+    if (rc != 0)
+        return -1;
+    *out = sf_decimal(w, to.scale);
+    return 0;
 }

@@ -70,6 +70,21 @@ double sf_exprfn_round_double(double x, int64_t n);
  * to a multiple of 10^-n. Returns 0, or -1 when the result leaves int64. */
 int sf_exprfn_round_int(int64_t x, int64_t n, int64_t *out);
 
+/* Rounding modes of sf_exprfn_round_dec. */
+typedef enum sf_dec_round {
+    SF_DR_HALF_AWAY = 0, /* round(): ties away from zero, as for doubles */
+    SF_DR_FLOOR,         /* towards minus infinity */
+    SF_DR_CEIL           /* towards plus infinity */
+} sf_dec_round;
+
+/* round(x, n), floor(x), ceil(x) of a decimal, exact in 128 bits: the
+ * value v / 10^scale rounded by mode to n places (n < 0 rounds to tens,
+ * hundreds, ...; n >= scale leaves it as it is), as a scaled integer at
+ * scale to (0 <= to <= 38, to >= min(n, scale): trailing zeros added).
+ * Returns 0 and *out, or -1 when the result needs more than prec digits. */
+int sf_exprfn_round_dec(sf_i128 v, int scale, int64_t n, sf_dec_round mode, int to, int prec,
+                        sf_i128 *out);
+
 /* A part of a date (days since 1970-01-01) or of a timestamp (microseconds
  * since 1970-01-01T00:00:00Z, UTC). hour of a date is 0. */
 int64_t sf_exprfn_date_part(int32_t days, sf_date_part part);
@@ -89,17 +104,31 @@ long sf_exprfn_format_check(const char *fmt, size_t n);
 sf_value sf_exprfn_format_ts(int64_t us, const char *fmt, size_t n, sf_arena *scratch);
 
 /* Whether cast(x, 'to') is defined for a value of type from (both not
- * SF_NULL): every type to string and from string; numbers and bools among
- * themselves; date and timestamp between themselves. */
+ * SF_NULL): every type to string and from string; numbers (int64, double,
+ * decimal) and bools among themselves; date and timestamp between
+ * themselves. */
 int sf_exprfn_cast_ok(sf_type from, sf_type to);
 
-/* cast of a non-NULL v to type to (sf_exprfn_cast_ok must hold). Strings
- * parse as the column text of value_text (core/value_text.h), with
- * surrounding ASCII spaces ignored; a double to int64 rounds half away
- * from zero; a number to bool is "not zero"; a date is midnight UTC as a
- * timestamp and a timestamp's UTC date is its date. Returns 0 with *out
- * set (strings borrowed from v or in scratch), or -1 when the value does
- * not convert (not a number, out of range, NaN to int64). */
+/* cast of a non-NULL v to type to (sf_exprfn_cast_ok must hold; to is not
+ * SF_DECIMAL, which needs sf_exprfn_cast_dec). Strings parse as the column
+ * text of value_text (core/value_text.h), with surrounding ASCII spaces
+ * ignored; a double to int64 rounds half away from zero; a decimal to
+ * int64 rounds half to even (as a cast to decimal(P,0) does, and Python's
+ * decimal module by default); a decimal to double is the nearest double;
+ * a number to bool is "not zero"; a date is midnight UTC as a timestamp
+ * and a timestamp's UTC date is its date. Returns 0 with *out set (strings
+ * borrowed from v or in scratch), or -1 when the value does not convert
+ * (not a number, out of range, NaN to int64). */
 int sf_exprfn_cast(sf_value v, sf_type to, sf_arena *scratch, sf_value *out);
+
+/* cast of a non-NULL bool, int64, double, decimal or string v to
+ * decimal(to.prec, to.scale): a bool is 0 or 1; a double converts from the
+ * shortest text that reads back as it (sf_dec_from_double: 0.1 is 0.10 at
+ * scale 2); a string is JSON number text (`42.10`, `1e-2`) with
+ * surrounding ASCII spaces ignored; places beyond to.scale round half to
+ * even (sf_dec_rescale, sf_dec_parse). Returns 0 with *out set, or -1 when
+ * the value does not convert (not a number, NaN, infinity, or more than
+ * to.prec digits). */
+int sf_exprfn_cast_dec(sf_value v, sf_dec_type to, sf_value *out);
 
 #endif

@@ -194,7 +194,26 @@ def main(argv):
                                         "months": set(), "floor": [], "hours": [], "qtr": [],
                                         "wk": [], "label": [], "early": 0, "ab": 0,
                                         "ymd": [], "ceil": [], "mon": [], "tsp": [],
-                                        "msh": set()})
+                                        "msh": set(), "damount": [], "dfloor": [],
+                                        "dint": [], "dtens": []})
+            # cast(price, 'decimal(12,3)'): the shortest text of the double
+            # (repr), half to even; NULL beyond 12 digits.
+            dprice = None
+            if price is not None:
+                dprice = decimal.Decimal(repr(float(price))).quantize(
+                    decimal.Decimal("0.001"), rounding=decimal.ROUND_HALF_EVEN)
+                if abs(dprice) >= 10**9:
+                    dprice = None
+            if dprice is not None:
+                g["dfloor"].append(int(dprice.to_integral_value(rounding=decimal.ROUND_FLOOR)))
+                g["dtens"].append(int(dprice.quantize(decimal.Decimal("1E1"),
+                                                      rounding=decimal.ROUND_HALF_UP)))
+                if qty is not None:
+                    prod = dprice * qty
+                    g["damount"].append(prod.quantize(decimal.Decimal("0.01"),
+                                                      rounding=decimal.ROUND_HALF_UP))
+                    g["dint"].append(int(prod.quantize(decimal.Decimal(1),
+                                                       rounding=decimal.ROUND_HALF_EVEN)))
             g["n"] += 1
             g["ab"] += sku.startswith("AB")
             if day is not None:
@@ -235,7 +254,7 @@ def main(argv):
 
     cols = ["hour_ts", "prefix", "n", "amount", "weekend_rows", "codes", "num_max", "first_ms",
             "last_ts", "lag_sum", "tags", "months", "floor_sum", "hours", "qtr", "wk", "label",
-            "early", "ab_codes", "ymd", "ceil_sum", "mon", "ts_parts", "ms_distinct"]
+            "early", "ab_codes", "ymd", "ceil_sum", "mon", "ts_parts", "ms_distinct", "dec_amount", "dec_floor", "dec_int", "dec_tens"]
     parts = {}
     for (day_of_ts, hour_ts, prefix), g in groups.items():
         row = [("ts", hour_ts) if hour_ts is not None else None, prefix, g["n"],
@@ -252,7 +271,11 @@ def main(argv):
                g["early"], g["ab"], max(g["ymd"]) if g["ymd"] else None,
                math.fsum(g["ceil"]) if g["ceil"] else None,
                ("date", min(g["mon"])) if g["mon"] else None,
-               max(g["tsp"]) if g["tsp"] else None, len(g["msh"])]
+               max(g["tsp"]) if g["tsp"] else None, len(g["msh"]),
+               format(sum(g["damount"]), ".2f") if g["damount"] else None,
+               sum(g["dfloor"]) if g["dfloor"] else None,
+               sum(g["dint"]) if g["dint"] else None,
+               max(g["dtens"]) if g["dtens"] else None]
         sort_key = (hour_ts is not None, hour_ts or 0, prefix.encode("utf-8"))
         parts.setdefault(day_of_ts, []).append((sort_key, row))
     for day_of_ts, rows in parts.items():

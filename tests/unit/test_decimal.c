@@ -599,6 +599,149 @@ static void test_groups_decimal_sum_overflow_is_reported(void **state)
     sf_expr_free(sum);
 }
 
+/* ---- cast, round, floor, ceil ---- */
+
+static void test_expr_cast_to_decimal(void **state)
+{
+    (void)state;
+    expect_eval("cast(qty, 'decimal(10,2)')", "decimal(10,2)", "3.00");
+    expect_eval("cast(-qty, 'decimal(1,0)')", "decimal(1,0)", "-3");
+    expect_eval("cast(x, 'decimal(5,3)')", "decimal(5,3)", "0.500");
+    expect_eval("cast(0.1, 'decimal(18,2)')", "decimal(18,2)", "0.10");
+    expect_eval("cast(-2.675, 'decimal(4,2)')", "decimal(4,2)", "-2.68"); /* text, not binary */
+    expect_eval("cast(' 42.105 ', 'decimal(10,2)')", "decimal(10,2)", "42.10"); /* half even */
+    expect_eval("cast('42.115', 'decimal(10, 2)')", "decimal(10,2)", "42.12");
+    expect_eval("cast('-1e-2', 'decimal(4,3)')", "decimal(4,3)", "-0.010");
+    expect_eval("cast(price, 'decimal(4,1)')", "decimal(4,1)", "990.2");
+    expect_eval("cast(-price, 'decimal(38,10)')", "decimal(38,10)", "-990.1500000000");
+    expect_eval("cast(price, 'decimal(18,2)')", "decimal(18,2)", "990.15");
+    expect_eval("cast(true, 'decimal(3,2)')", "decimal(3,2)", "1.00");
+    expect_eval("cast(qty, 'decimal(38,37)')", "decimal(38,37)",
+                "3.0000000000000000000000000000000000000");
+}
+
+static void test_expr_cast_to_decimal_that_does_not_fit_is_null(void **state)
+{
+    (void)state;
+    expect_eval("cast(price, 'decimal(3,1)')", "decimal(3,1)", "NULL");
+    expect_eval("cast(qty * 4, 'decimal(38,37)')", "decimal(38,37)", "NULL");
+    expect_eval("cast(true, 'decimal(2,2)')", "decimal(2,2)", "NULL");
+    expect_eval("cast(1e300, 'decimal(38,0)')", "decimal(38,0)", "NULL");
+    expect_eval("cast(x / 0.0, 'decimal(38,0)')", "decimal(38,0)", "NULL");
+    expect_eval("cast('abc', 'decimal(10,2)')", "decimal(10,2)", "NULL");
+    expect_eval("cast('  ', 'decimal(10,2)')", "decimal(10,2)", "NULL");
+    expect_eval("cast('1,5', 'decimal(10,2)')", "decimal(10,2)", "NULL");
+    expect_eval("cast(null, 'decimal(5,1)')", "decimal(5,1)", "NULL");
+}
+
+static void test_expr_cast_from_decimal(void **state)
+{
+    (void)state;
+    expect_eval("cast(price, 'double')", "double", "990.15");
+    expect_eval("cast(rate, 'double')", "double", "0.125");
+    expect_eval("cast(price, 'int64')", "int64", "990");
+    expect_eval("cast(-price, 'int64')", "int64", "-990");
+    expect_eval("cast(price, 'bool')", "bool", "true");
+    expect_eval("cast(big, 'bool')", "bool", "false");
+    expect_eval("cast(cast(null, 'decimal(3,1)'), 'int64')", "int64", "NULL");
+}
+
+static void test_expr_cast_decimal_to_int64_rounds_half_to_even(void **state)
+{
+    (void)state;
+    expect_eval("cast(cast('2.5', 'decimal(2,1)'), 'int64')", "int64", "2");
+    expect_eval("cast(cast('3.5', 'decimal(2,1)'), 'int64')", "int64", "4");
+    expect_eval("cast(cast('-2.5', 'decimal(2,1)'), 'int64')", "int64", "-2");
+    expect_eval("cast(cast('-3.5', 'decimal(2,1)'), 'int64')", "int64", "-4");
+    expect_eval("cast(cast('2.51', 'decimal(3,2)'), 'int64')", "int64", "3");
+    expect_eval("cast(cast('9223372036854775807.4', 'decimal(20,1)'), 'int64')", "int64",
+                "9223372036854775807");
+    expect_eval("cast(cast('9223372036854775807.5', 'decimal(20,1)'), 'int64')", "int64", "NULL");
+    expect_eval("cast(cast('-9223372036854775808.5', 'decimal(20,1)'), 'int64')", "int64",
+                "-9223372036854775808");
+    expect_eval("cast(cast('-9223372036854775809', 'decimal(19,0)'), 'int64')", "int64", "NULL");
+}
+
+static void test_expr_cast_decimal_errors(void **state)
+{
+    (void)state;
+    expect_error("cast(price, 'date')", "cannot cast decimal(18,2) to date at 1:1");
+    expect_error("cast(name, 'decimal(39,2)')",
+                 "cast() to unknown type 'decimal(39,2)' (bool, int64, double, decimal(P,S), "
+                 "string, date, timestamp) at 1:12");
+    expect_error("cast(qty, 'decimal(2,3)')",
+                 "cast() to unknown type 'decimal(2,3)' (bool, int64, double, decimal(P,S), "
+                 "string, date, timestamp) at 1:11");
+}
+
+static void test_expr_round_decimal_half_away_from_zero(void **state)
+{
+    (void)state;
+    expect_eval("round(price)", "decimal(18,0)", "990");
+    expect_eval("round(price, 1)", "decimal(18,1)", "990.2");
+    expect_eval("round(-price, 1)", "decimal(18,1)", "-990.2");
+    expect_eval("round(price, 2)", "decimal(18,2)", "990.15");
+    expect_eval("round(price, 5)", "decimal(18,2)", "990.15");
+    expect_eval("round(price * 1.19, 2)", "decimal(21,2)", "1178.28"); /* docs/job-spec.md */
+    expect_eval("round(cast('2.5', 'decimal(2,1)'))", "decimal(2,0)", "3");
+    expect_eval("round(cast('-2.5', 'decimal(2,1)'))", "decimal(2,0)", "-3");
+    expect_eval("round(cast('0.125', 'decimal(3,3)'), 2)", "decimal(3,2)", "0.13");
+    expect_eval("round(cast('-0.125', 'decimal(3,3)'), 2)", "decimal(3,2)", "-0.13");
+    expect_eval("round(cast('0.1249', 'decimal(4,4)'), 2)", "decimal(4,2)", "0.12");
+    expect_eval("round(cast('9.99', 'decimal(3,2)'), 1)", "decimal(3,1)", "10.0");
+    expect_eval("round(cast('-99.5', 'decimal(3,1)'))", "decimal(3,0)", "-100");
+}
+
+static void test_expr_round_decimal_to_tens(void **state)
+{
+    (void)state;
+    expect_eval("round(price, -1)", "decimal(17,0)", "990");
+    expect_eval("round(price, -2)", "decimal(17,0)", "1000");
+    expect_eval("round(-price, -3)", "decimal(17,0)", "-1000");
+    expect_eval("round(price, -4)", "decimal(17,0)", "0");
+    expect_eval("round(price, -100)", "decimal(17,0)", "0");
+    expect_eval("round(cast(qty * 333, 'decimal(3,0)'), -1)", "decimal(4,0)", "1000");
+    expect_eval("round(cast('-0.99', 'decimal(2,2)'), -1)", "decimal(1,0)", "0");
+    /* 38 nines round to 10^38, beyond decimal(38,0) */
+    expect_eval("round(cast('99999999999999999999999999999999999999', 'decimal(38,0)'), -1)",
+                "decimal(38,0)", "NULL");
+    expect_eval("round(cast('99999999999999999999999999999999999994', 'decimal(38,0)'), -1)",
+                "decimal(38,0)", "99999999999999999999999999999999999990");
+}
+
+static void test_expr_round_decimal_places_from_an_expression(void **state)
+{
+    (void)state;
+    expect_eval("round(price, qty - 2)", "decimal(19,2)", "990.20");
+    expect_eval("round(price, qty - 5)", "decimal(19,2)", "1000.00");
+    expect_eval("round(price, qty)", "decimal(19,2)", "990.15");
+    expect_eval("round(price, -qty * 1000)", "decimal(19,2)", "0.00");
+    expect_eval("round(price, cast(null, 'int64'))", "decimal(19,2)", "NULL");
+    expect_eval("round(cast('99999999999999999999999999999999999999', 'decimal(38,0)'), "
+                "qty - 4)", "decimal(38,0)", "NULL");
+    expect_eval("round(cast(null, 'decimal(5,2)'), 1)", "decimal(5,1)", "NULL");
+    expect_error("round(price, 'a')", "round() argument 2 must be int64, got string at 1:14");
+    expect_error("round(price, 1.5)", "round() argument 2 must be int64, got double at 1:14");
+}
+
+static void test_expr_floor_and_ceil_of_decimals(void **state)
+{
+    (void)state;
+    expect_eval("floor(price)", "decimal(18,0)", "990");
+    expect_eval("ceil(price)", "decimal(18,0)", "991");
+    expect_eval("floor(-price)", "decimal(18,0)", "-991");
+    expect_eval("ceil(-price)", "decimal(18,0)", "-990");
+    expect_eval("floor(cast('-0.5', 'decimal(2,1)'))", "decimal(2,0)", "-1");
+    expect_eval("ceil(cast('-0.5', 'decimal(2,1)'))", "decimal(2,0)", "0");
+    expect_eval("floor(cast('3.00', 'decimal(3,2)'))", "decimal(3,0)", "3");
+    expect_eval("ceil(cast('-3.00', 'decimal(3,2)'))", "decimal(3,0)", "-3");
+    expect_eval("ceil(cast('9.01', 'decimal(3,2)'))", "decimal(3,0)", "10");
+    expect_eval("ceil(cast('0.99', 'decimal(2,2)'))", "decimal(2,0)", "1");
+    expect_eval("floor(big)", "decimal(38,0)", "0");
+    expect_eval("floor(cast(null, 'decimal(5,2)'))", "decimal(5,0)", "NULL");
+    expect_eval("ceil(rate)", "decimal(10,0)", "1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -622,6 +765,15 @@ int main(void)
         cmocka_unit_test(test_expr_aggregate_types),
         cmocka_unit_test(test_groups_merge_decimal_states_exactly),
         cmocka_unit_test(test_groups_decimal_sum_overflow_is_reported),
+        cmocka_unit_test(test_expr_cast_to_decimal),
+        cmocka_unit_test(test_expr_cast_to_decimal_that_does_not_fit_is_null),
+        cmocka_unit_test(test_expr_cast_from_decimal),
+        cmocka_unit_test(test_expr_cast_decimal_to_int64_rounds_half_to_even),
+        cmocka_unit_test(test_expr_cast_decimal_errors),
+        cmocka_unit_test(test_expr_round_decimal_half_away_from_zero),
+        cmocka_unit_test(test_expr_round_decimal_to_tens),
+        cmocka_unit_test(test_expr_round_decimal_places_from_an_expression),
+        cmocka_unit_test(test_expr_floor_and_ceil_of_decimals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "core/decimal.h"
 #include "core/expr.h"
 #include "core/expr_fn.h"
 #include "core/fmt.h"
@@ -210,6 +211,115 @@ static void test_round_matches_an_exact_decimal_reference(void **state)
     }
 }
 
+/* round/floor/ceil of decimals against Python's decimal module
+ * (quantize with ROUND_HALF_UP, ROUND_FLOOR, ROUND_CEILING; the table was
+ * computed there): scaled integer, its scale, places, mode, the result's
+ * scale and precision, and the result's scaled integer or NULL. Ties,
+ * 38-digit values and places far beyond the digits are among them. */
+static const struct {
+    const char *v;
+    int scale;
+    int64_t n;
+    sf_dec_round mode;
+    int to, prec;
+    const char *want;
+} dec_round_cases[] = {
+    {"-4583055416886713464365000000000000000", 26, 2, SF_DR_HALF_AWAY, 2, 38, "-4583055416887"},
+    {"-1147254589684870143", 12, -5, SF_DR_FLOOR, 0, 38, "-1200000"},
+    {"142386264194877917", 4, -7, SF_DR_CEIL, 0, 15, "14238630000000"},
+    {"64", 30, 31, SF_DR_HALF_AWAY, 30, 38, "64"},
+    {"9335345011735759986", 1, -7, SF_DR_FLOOR, 0, 19, "933534501170000000"},
+    {"-5", 30, 29, SF_DR_CEIL, 29, 38, "0"},
+    {"-2500000000000000000", 15, 10, SF_DR_HALF_AWAY, 10, 19, "-25000000000000"},
+    {"-4", 17, 15, SF_DR_FLOOR, 15, 38, "-1"},
+    {"-707128931", 22, 16, SF_DR_CEIL, 16, 38, "-707"},
+    {"-666786605500000000", 3, -6, SF_DR_HALF_AWAY, 0, 38, "-666786606000000"},
+    {"-829820805655578763303273442213", 12, -1, SF_DR_FLOOR, 0, 30, "-829820805655578770"},
+    {"95", 31, 27, SF_DR_CEIL, 27, 38, "1"},
+    {"-7223262292383500000", 16, -1, SF_DR_HALF_AWAY, 0, 38, "-720"},
+    {"6583", 34, 31, SF_DR_FLOOR, 31, 5, "6"},
+    {"186139261436185288", 5, -6, SF_DR_CEIL, 0, 18, "1861393000000"},
+    {"-1500000000000000000", 15, 1, SF_DR_HALF_AWAY, 1, 19, "-15000"},
+    {"-820", 31, 30, SF_DR_FLOOR, 30, 1, "NULL"},
+    {"666141457746189652277226375934", 4, 1, SF_DR_CEIL, 1, 38, "666141457746189652277226376"},
+    {"63500", 23, 16, SF_DR_HALF_AWAY, 16, 1, "0"},
+    {"5", 10, 11, SF_DR_FLOOR, 10, 38, "5"},
+    {"198490038264281969", 13, 2, SF_DR_CEIL, 2, 6, "NULL"},
+    {"681963413222811500", 33, 13, SF_DR_HALF_AWAY, 13, 38, "0"},
+    {"-78883629615479611190686733145763904214", 32, 0, SF_DR_FLOOR, 0, 7, "-788837"},
+    {"179327189079658658244974935295", 29, 18, SF_DR_CEIL, 18, 30, "1793271890796586583"},
+    {"-6500", 0, -7, SF_DR_HALF_AWAY, 0, 38, "0"},
+    {"-736933886958065434754649556627", 6, -25, SF_DR_FLOOR, 0, 25, "NULL"},
+    {"37780303755705800784580981283278978127", 1, -14, SF_DR_CEIL, 0, 38, "3778030375570580078458100000000000000"},
+    {"-1500000000000000000", 34, 21, SF_DR_HALF_AWAY, 21, 19, "-150000"},
+    {"670166946648558207", 26, 18, SF_DR_FLOOR, 18, 38, "6701669466"},
+    {"13767196329321380900310507472894454952", 2, 2, SF_DR_CEIL, 2, 38, "13767196329321380900310507472894454952"},
+    {"-135425150000000000", 15, 10, SF_DR_HALF_AWAY, 10, 18, "-1354251500000"},
+    {"99033365169294178917596792611", 19, -1, SF_DR_FLOOR, 0, 12, "9903336510"},
+    {"246297923796705330", 36, 20, SF_DR_CEIL, 20, 18, "25"},
+    {"-55", 24, 24, SF_DR_HALF_AWAY, 24, 38, "-55"},
+    {"90990075768229353378513540710771533480", 31, 9, SF_DR_FLOOR, 9, 8, "NULL"},
+    {"-78", 9, 6, SF_DR_CEIL, 6, 1, "0"},
+    {"75405500000000000000000000000000000000", 18, -7, SF_DR_HALF_AWAY, 0, 21, "75405500000000000000"},
+    {"-539419268", 0, -1, SF_DR_FLOOR, 0, 38, "-539419270"},
+    {"-88611430905051012", 32, 24, SF_DR_CEIL, 24, 38, "-886114309"},
+    {"-50", 21, 22, SF_DR_HALF_AWAY, 21, 1, "NULL"},
+    {"-857193344559047118", 24, 14, SF_DR_FLOOR, 14, 38, "-85719335"},
+    {"-4749114560012432913", 13, 9, SF_DR_CEIL, 9, 19, "-474911456001243"},
+    {"-4985026894058324500", 13, 2, SF_DR_HALF_AWAY, 2, 38, "-49850269"},
+    {"9", 22, 22, SF_DR_FLOOR, 22, 1, "9"},
+    {"4783609726500580550", 28, 12, SF_DR_CEIL, 12, 1, "NULL"},
+    {"24850", 12, 8, SF_DR_HALF_AWAY, 8, 1, "2"},
+    {"58", 22, 23, SF_DR_FLOOR, 22, 38, "58"},
+    {"-856770585655004904490639178416", 15, 10, SF_DR_CEIL, 10, 16, "NULL"},
+    {"99999999999999999999999999999999999999", 0, -1, SF_DR_HALF_AWAY, 0, 38, "NULL"},
+    {"-99999999999999999999999999999999999999", 0, -1, SF_DR_HALF_AWAY, 0, 38, "NULL"},
+    {"99999999999999999999999999999999999999", 38, 0, SF_DR_HALF_AWAY, 0, 38, "1"},
+    {"-99999999999999999999999999999999999999", 38, 0, SF_DR_HALF_AWAY, 0, 38, "-1"},
+    {"50000000000000000000000000000000000000", 38, 0, SF_DR_HALF_AWAY, 0, 38, "1"},
+    {"-50000000000000000000000000000000000000", 38, 0, SF_DR_HALF_AWAY, 0, 38, "-1"},
+    {"1", 0, -60, SF_DR_HALF_AWAY, 0, 38, "0"},
+    {"-1", 0, -60, SF_DR_HALF_AWAY, 0, 38, "0"},
+    {"99999999999999999999999999999999999999", 0, -1, SF_DR_FLOOR, 0, 38, "99999999999999999999999999999999999990"},
+    {"-99999999999999999999999999999999999999", 0, -1, SF_DR_FLOOR, 0, 38, "NULL"},
+    {"99999999999999999999999999999999999999", 38, 0, SF_DR_FLOOR, 0, 38, "0"},
+    {"-99999999999999999999999999999999999999", 38, 0, SF_DR_FLOOR, 0, 38, "-1"},
+    {"50000000000000000000000000000000000000", 38, 0, SF_DR_FLOOR, 0, 38, "0"},
+    {"-50000000000000000000000000000000000000", 38, 0, SF_DR_FLOOR, 0, 38, "-1"},
+    {"1", 0, -60, SF_DR_FLOOR, 0, 38, "0"},
+    {"-1", 0, -60, SF_DR_FLOOR, 0, 38, "NULL"},
+    {"99999999999999999999999999999999999999", 0, -1, SF_DR_CEIL, 0, 38, "NULL"},
+    {"-99999999999999999999999999999999999999", 0, -1, SF_DR_CEIL, 0, 38, "-99999999999999999999999999999999999990"},
+    {"99999999999999999999999999999999999999", 38, 0, SF_DR_CEIL, 0, 38, "1"},
+    {"-99999999999999999999999999999999999999", 38, 0, SF_DR_CEIL, 0, 38, "0"},
+    {"50000000000000000000000000000000000000", 38, 0, SF_DR_CEIL, 0, 38, "1"},
+    {"-50000000000000000000000000000000000000", 38, 0, SF_DR_CEIL, 0, 38, "0"},
+    {"1", 0, -60, SF_DR_CEIL, 0, 38, "NULL"},
+    {"-1", 0, -60, SF_DR_CEIL, 0, 38, "0"},
+};
+
+static void test_round_dec_matches_pythons_decimal_module(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof dec_round_cases / sizeof dec_round_cases[0]; i++) {
+        sf_i128 v, w;
+        const char *t = dec_round_cases[i].v;
+        assert_int_equal(sf_dec_parse(t, strlen(t), SF_DEC_MAX_PREC, 0, &v), 0);
+        int rc = sf_exprfn_round_dec(v, dec_round_cases[i].scale, dec_round_cases[i].n,
+                                     dec_round_cases[i].mode, dec_round_cases[i].to,
+                                     dec_round_cases[i].prec, &w);
+        char got[SF_DEC_BUF];
+        if (rc == 0)
+            sf_dec_format(w, 0, got);
+        else
+            snprintf(got, sizeof got, "NULL");
+        if (strcmp(got, dec_round_cases[i].want) != 0)
+            fail_msg("case %zu: %s at scale %d, %lld places, mode %d: got %s, want %s", i, t,
+                     dec_round_cases[i].scale, (long long)dec_round_cases[i].n,
+                     (int)dec_round_cases[i].mode, got, dec_round_cases[i].want);
+    }
+}
+
 /* ---- cast ---- */
 
 static void test_cast_between_numbers_and_bools(void **state)
@@ -255,8 +365,8 @@ static void test_cast_errors_name_the_types(void **state)
     (void)state;
     EXPECT_ERR("cast(dt, 'int64')", "cannot cast date to int64 at 1:1");
     EXPECT_ERR("cast(n, 'decimal')",
-               "cast() to unknown type 'decimal' (bool, int64, double, string, date, "
-               "timestamp) at 1:9");
+               "cast() to unknown type 'decimal' (bool, int64, double, decimal(P,S), string, "
+               "date, timestamp) at 1:9");
     EXPECT_ERR("round(d, 1, 2)", "round() takes 1 to 2 arguments, got 3 at 1:1");
     EXPECT_ERR("substr(s)", "substr() takes 2 to 3 arguments, got 1 at 1:1");
     EXPECT_ERR("concat()", "concat() takes at least 1 argument, got 0 at 1:1");
@@ -609,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_round_of_an_int_is_the_int),
         cmocka_unit_test(test_floor_and_ceil_of_doubles),
         cmocka_unit_test(test_round_matches_an_exact_decimal_reference),
+        cmocka_unit_test(test_round_dec_matches_pythons_decimal_module),
         cmocka_unit_test(test_cast_between_numbers_and_bools),
         cmocka_unit_test(test_cast_to_and_from_string),
         cmocka_unit_test(test_cast_between_date_and_timestamp),
