@@ -141,11 +141,10 @@ static int read_header(sf_run *R, int f)
     return rc == 1 ? 0 : rc;
 }
 
-int sf_run_csv_chunk_begin(sf_run *R, size_t chunk)
+int sf_run_csv_chunk_begin(sf_run *R, const sf_chunk *ch)
 {
     if (!R->csv && setup(R) != 0)
         return SF_E_NOMEM;
-    const sf_chunk *ch = &R->chunks[chunk];
     R->csv->header_chunk = ch->start == 0;
     if (R->csv->width[ch->file] == 0)
         return read_header(R, ch->file);

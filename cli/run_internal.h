@@ -203,7 +203,7 @@ int sf_run_bad_line(sf_run *R, const sf_line_verdict *v, int file, uint64_t offs
  * rank reads a file's header (once) when it starts a chunk of the file. */
 /* Prepares chunk (the scan's chunk_begin). Not collective. Returns 0 or
  * SF_E_* with R->err (a header without one of the job's columns). */
-int sf_run_csv_chunk_begin(sf_run *R, size_t chunk);
+int sf_run_csv_chunk_begin(sf_run *R, const sf_chunk *c);
 /* One line of a CSV fact file (the scan's line callback for CSV): the
  * header line is skipped (numbered, not counted); a line that is not one
  * CSV record of the header's width is rejected as "invalid CSV". Returns 0

@@ -152,7 +152,7 @@ static int run_chunk_begin(void *ctx, size_t chunk, const sf_chunk *c)
     sf_pipeline_set_chunk(R->pipe, chunk); /* a dedupe step's ordinals */
     int rc = grow_chunk_arrays(R, chunk + 1);
     if (!rc && R->job->inputs[R->job->fact].format == SF_FORMAT_CSV)
-        rc = sf_run_csv_chunk_begin(R, chunk);
+        rc = sf_run_csv_chunk_begin(R, c);
     return rc;
 }
 

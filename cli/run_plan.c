@@ -506,8 +506,16 @@ int sf_run_plan_feeds(sf_run *R, sf_chunk *chunks, size_t *n)
     R->feeds = calloc(in->n ? in->n : 1, sizeof *R->feeds);
     if (!R->feeds)
         return sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning feeds");
+    /* A CSV fact file's header is read from the file itself by each rank
+     * (cli/run_csv.c), which a stream cannot give; and a fed block would
+     * leave every other rank without it. */
+    const int csv = R->job->inputs[R->job->fact].format == SF_FORMAT_CSV;
     for (size_t f = 0; f < in->n; f++) {
-        int feed = in->streamed[f];
+        if (csv && in->streamed[f])
+            return sf_error_set(&R->err, SF_E_INVAL, "input '%s': a CSV fact input cannot be "
+                                "read from stdin or a FIFO yet; write it to a file (gzip or "
+                                "zstd are fine)", R->job->inputs[R->job->fact].name);
+        int feed = !csv && in->streamed[f];
         size_t first = *n, count = 0;
         for (size_t i = 0; i < *n; i++) {
             if (chunks[i].file == (int32_t)f) {
@@ -518,7 +526,7 @@ int sf_run_plan_feeds(sf_run *R, sf_chunk *chunks, size_t *n)
          * keep one rank decoding and parsing while the others wait: rank 0
          * decodes it and every rank parses. Smaller ones stay a chunk each,
          * decoded in parallel by the ranks that take them. */
-        if (!feed && count == 1 && chunks[first].codec && R->nranks > 1 &&
+        if (!feed && !csv && count == 1 && chunks[first].codec && R->nranks > 1 &&
             in->sizes[f] * 2 > R->fact_size)
             feed = 1;
         if (!feed)
