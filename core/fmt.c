@@ -387,6 +387,40 @@ static int iso_ymd(const char *p, size_t n, size_t *at, int32_t *day)
     return 0;
 }
 
+/* "THH:MM" (or " HH:MM") at p[*at...]: hours and minutes, *at past them.
+ * Returns 0 or SF_E_PARSE. */
+static int iso_hm(const char *p, size_t n, size_t *at, int *hh, int *mi)
+{
+    if (*at >= n || (p[*at] != 'T' && p[*at] != ' '))
+        return SF_E_PARSE;
+    (*at)++;
+    *hh = iso_digits(p, n, at, 2);
+    if (*hh < 0 || *hh > 23 || !iso_char(p, n, at, ':'))
+        return SF_E_PARSE;
+    *mi = iso_digits(p, n, at, 2);
+    return *mi < 0 || *mi > 59 ? SF_E_PARSE : 0;
+}
+
+/* An optional zone at p[*at...]: "Z", "+HH:MM", "-HHMM" or nothing (UTC):
+ * *offset minutes east of UTC, *at past it. Returns 0 or SF_E_PARSE. */
+static int iso_zone(const char *p, size_t n, size_t *at, int *offset)
+{
+    *offset = 0;
+    if (iso_char(p, n, at, 'Z') || *at >= n || (p[*at] != '+' && p[*at] != '-'))
+        return 0;
+    int sign = p[*at] == '-' ? -1 : 1;
+    (*at)++;
+    int oh = iso_digits(p, n, at, 2);
+    if (oh < 0 || oh > 23)
+        return SF_E_PARSE;
+    iso_char(p, n, at, ':');
+    int om = iso_digits(p, n, at, 2);
+    if (om < 0 || om > 59)
+        return SF_E_PARSE;
+    *offset = sign * (oh * 60 + om);
+    return 0;
+}
+
 int sf_parse_iso_date(const char *p, size_t n, int32_t *days)
 {
     size_t at = 0;
@@ -397,14 +431,8 @@ int sf_parse_iso_date(const char *p, size_t n, int32_t *days)
         *days = day;
         return 0;
     }
-    if (p[at] != 'T' && p[at] != ' ')
-        return SF_E_PARSE;
-    at++;
-    int hh = iso_digits(p, n, &at, 2);
-    if (hh < 0 || hh > 23 || !iso_char(p, n, &at, ':'))
-        return SF_E_PARSE;
-    int mi = iso_digits(p, n, &at, 2);
-    if (mi < 0 || mi > 59)
+    int hh, mi;
+    if (iso_hm(p, n, &at, &hh, &mi) != 0)
         return SF_E_PARSE;
     if (iso_char(p, n, &at, ':')) {
         int ss = iso_digits(p, n, &at, 2);
@@ -418,22 +446,8 @@ int sf_parse_iso_date(const char *p, size_t n, int32_t *days)
                 return SF_E_PARSE;
         }
     }
-    int offset = 0; /* minutes east of UTC */
-    if (iso_char(p, n, &at, 'Z')) {
-        offset = 0;
-    } else if (at < n && (p[at] == '+' || p[at] == '-')) {
-        int sign = p[at] == '-' ? -1 : 1;
-        at++;
-        int oh = iso_digits(p, n, &at, 2);
-        if (oh < 0 || oh > 23)
-            return SF_E_PARSE;
-        iso_char(p, n, &at, ':');
-        int om = iso_digits(p, n, &at, 2);
-        if (om < 0 || om > 59)
-            return SF_E_PARSE;
-        offset = sign * (oh * 60 + om);
-    }
-    if (at != n)
+    int offset; /* minutes east of UTC */
+    if (iso_zone(p, n, &at, &offset) != 0 || at != n)
         return SF_E_PARSE;
     /* Seconds cannot move the date: the offset is in whole minutes. */
     int utc = hh * 60 + mi - offset;
@@ -645,14 +659,8 @@ int sf_parse_iso_timestamp(const char *p, size_t n, int64_t *us)
     int64_t tod = 0; /* microseconds into the day, before the offset */
     int offset = 0;  /* minutes east of UTC */
     if (at < n) {
-        if (p[at] != 'T' && p[at] != ' ')
-            return SF_E_PARSE;
-        at++;
-        int hh = iso_digits(p, n, &at, 2);
-        if (hh < 0 || hh > 23 || !iso_char(p, n, &at, ':'))
-            return SF_E_PARSE;
-        int mi = iso_digits(p, n, &at, 2);
-        if (mi < 0 || mi > 59)
+        int hh, mi;
+        if (iso_hm(p, n, &at, &hh, &mi) != 0)
             return SF_E_PARSE;
         int ss = 0;
         int64_t frac = 0;
@@ -674,21 +682,7 @@ int sf_parse_iso_timestamp(const char *p, size_t n, int64_t *us)
             }
         }
         tod = ((int64_t)hh * 3600 + mi * 60 + ss) * SF_US_PER_SEC + frac;
-        if (iso_char(p, n, &at, 'Z')) {
-            offset = 0;
-        } else if (at < n && (p[at] == '+' || p[at] == '-')) {
-            int sign = p[at] == '-' ? -1 : 1;
-            at++;
-            int oh = iso_digits(p, n, &at, 2);
-            if (oh < 0 || oh > 23)
-                return SF_E_PARSE;
-            iso_char(p, n, &at, ':');
-            int om = iso_digits(p, n, &at, 2);
-            if (om < 0 || om > 59)
-                return SF_E_PARSE;
-            offset = sign * (oh * 60 + om);
-        }
-        if (at != n)
+        if (iso_zone(p, n, &at, &offset) != 0 || at != n)
             return SF_E_PARSE;
     }
     if (day < SF_TIMESTAMP_MIN_DAYS || day > SF_TIMESTAMP_MAX_DAYS)
