@@ -1603,6 +1603,41 @@ static node *make_call(parser *p, const fn_def *f, size_t pos, node **args, uint
 
 static node *parse_or(parser *p);
 
+/* Appends a to the argument array *args (n used, cap allocated) in the
+ * parse arena, doubling it as it fills; the parse arena is freed with the
+ * expression, so the old copies cost nothing. Returns 0 or -1 (out of
+ * memory, said). */
+static int args_push(parser *p, node ***args, uint32_t *n, uint32_t *cap, node *a)
+{
+    if (*n >= *cap) {
+        uint32_t ncap = *cap ? *cap * 2 : 8;
+        node **na = sf_arena_alloc(p->arena, ncap * sizeof *na);
+        if (!na) {
+            fail_nomem(p);
+            return -1;
+        }
+        if (*args)
+            memcpy(na, *args, *n * sizeof *na);
+        *args = na;
+        *cap = ncap;
+    }
+    (*args)[(*n)++] = a;
+    return 0;
+}
+
+/* After a list element: 1 when a ',' (consumed) says another follows, 0 at
+ * the ')' (not consumed), -1 on anything else (said). */
+static int list_next(parser *p)
+{
+    if (p->cur.kind == T_COMMA)
+        return advance(p) != 0 ? -1 : 1;
+    if (p->cur.kind != T_RP) {
+        fail_found(p, "',' or ')'");
+        return -1;
+    }
+    return 0;
+}
+
 static node *parse_call(parser *p, size_t name_pos, size_t name_len)
 {
     const char *name = p->text + name_pos;
@@ -1627,38 +1662,20 @@ static node *parse_call(parser *p, size_t name_pos, size_t name_len)
     if (advance(p) != 0) /* the '(' */
         return NULL;
 
-    /* Arguments go to an arena array that doubles as it fills; the parse
-     * arena is freed with the expression, so the old copies cost nothing. */
-    node **args = NULL;
+    node **args = NULL; /* args_push */
     uint32_t nargs = 0, cap = 0;
     if (p->cur.kind != T_RP) {
         for (;;) {
             node *a = parse_or(p);
             if (!a)
                 return NULL;
-            if (nargs == cap) {
-                uint32_t ncap = cap ? cap * 2 : 4;
-                node **na = sf_arena_alloc(p->arena, ncap * sizeof *na);
-                if (!na) {
-                    fail_nomem(p);
-                    return NULL;
-                }
-                if (nargs)
-                    memcpy(na, args, nargs * sizeof *na);
-                args = na;
-                cap = ncap;
-            }
-            args[nargs++] = a;
-            if (p->cur.kind == T_COMMA) {
-                if (advance(p) != 0)
-                    return NULL;
-                continue;
-            }
-            if (p->cur.kind != T_RP) {
-                fail_found(p, "',' or ')'");
+            if (args_push(p, &args, &nargs, &cap, a) != 0)
                 return NULL;
-            }
-            break;
+            int more = list_next(p);
+            if (more < 0)
+                return NULL;
+            if (!more)
+                break;
         }
     }
     if (advance(p) != 0) /* the ')' */
@@ -1917,18 +1934,6 @@ static node *parse_in(parser *p, node *x)
         node *e = parse_or(p);
         if (!e)
             return NULL;
-        if (nargs + 1 > cap) {
-            uint32_t ncap = cap ? cap * 2 : 8;
-            node **na = sf_arena_alloc(p->arena, ncap * sizeof *na);
-            if (!na) {
-                fail_nomem(p);
-                return NULL;
-            }
-            if (args)
-                memcpy(na, args, nargs * sizeof *na);
-            args = na;
-            cap = ncap;
-        }
         node *c = make_cmp(p, OP_EQ, x, e, e->pos);
         if (!c)
             return NULL;
@@ -1938,17 +1943,13 @@ static node *parse_in(parser *p, node *x)
                     tname(x->type), tname(e->type));
             return NULL;
         }
-        args[nargs++] = c;
-        if (p->cur.kind == T_COMMA) {
-            if (advance(p) != 0)
-                return NULL;
-            continue;
-        }
-        if (p->cur.kind != T_RP) {
-            fail_found(p, "',' or ')'");
+        if (args_push(p, &args, &nargs, &cap, c) != 0)
             return NULL;
-        }
-        break;
+        int more = list_next(p);
+        if (more < 0)
+            return NULL;
+        if (!more)
+            break;
     }
     if (advance(p) != 0)
         return NULL;
