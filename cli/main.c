@@ -133,6 +133,9 @@ static const char *const run_usage =
     "                        stderr, or mpirun's stderr, is a terminal)\n"
     "  --no-progress         no progress lines\n"
     "  --quiet               no end-of-run summary\n"
+    "  --verbose             the summary also says, per rank, whether its combiner\n"
+    "                        pre-aggregated or stepped aside (groups close to rows:\n"
+    "                        rows go straight to their group's owner), and why\n"
     "  -h, --help            this help\n";
 
 static const char *const validate_usage =

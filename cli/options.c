@@ -323,6 +323,8 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
         } else if (allow_run_opts && (IS_OPT("--output") || strcmp(a, "-o") == 0)) {
             NEXT_VALUE();
             o->output = val;
+        } else if (allow_run_opts && strcmp(a, "--verbose") == 0) {
+            o->verbose = 1;
         } else if (allow_run_opts && IS_OPT("--decoder")) {
             NEXT_VALUE();
             sf_decoder_kind k;

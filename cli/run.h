@@ -70,6 +70,7 @@ typedef struct sf_run_opts {
                            * many partial owners before the final merge */
     int progress;         /* 1 on, 0 off, -1 when stderr is a terminal */
     int quiet;            /* no summary table */
+    int verbose;          /* --verbose: the summary says what each rank's combiner did */
     int decoder;          /* sf_decoder_kind: SF_DECODER_FAST (default) or _JANSSON */
     sf_bad_mode mode;
     int max_bad_set;      /* --max-bad given: */

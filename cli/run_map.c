@@ -14,6 +14,7 @@
 #include "core/rejmsg.h"
 #include "io/decompress.h"
 #include "io/fsutil.h"
+#include "partition/partitioner.h"
 
 /* A line the pipeline rejected, as --mode says: spilled for
  * _bad_records (permissive), only counted (dropmalformed), or the end of
@@ -228,9 +229,98 @@ static int take_row(void *ctx, const unsigned char *rec, size_t len, int source)
     return rc ? rc : sf_run_spill_tick(R);
 }
 
+/* ---- the combiner's step-aside (before-aggregate) ---- */
+
+static int aside_owner(void *ctx, uint64_t hash)
+{
+    sf_run *R = ctx;
+    int to = sf_partition_rank(hash, R->nparts, R->nranks);
+    return to == R->rank ? -1 : to;
+}
+
+static unsigned char *aside_reserve(void *ctx, int dest, size_t len)
+{
+    sf_run *R = ctx;
+    return sf_stream_reserve(R->stream, dest, len);
+}
+
+/* A row record from a rank whose combiner stepped aside: into this
+ * rank's combiner, which owns the row's group. */
+static int take_row_record(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    sf_run *R = ctx;
+    R->m.aside_rows_in++;
+    int rc = sf_groups_update_record(sf_pipeline_groups(R->pipe), rec, len, &R->err);
+    if (rc == SF_E_NOMEM)
+        sf_error_set(&R->err, rc, "out of memory taking in a row from rank %d", source);
+    else if (rc)
+        sf_error_set(&R->err, rc, "bad row record from rank %d: %s", source, R->err.msg);
+    return rc ? rc : sf_run_spill_tick(R);
+}
+
+/* SHARDFLOW_COMBINER (for tests, see docs/testing.md): auto (default),
+ * aside (step aside from the first row) or combine (never). */
+static int aside_mode(sf_run *R, sf_aside_mode *mode)
+{
+    const char *e = getenv("SHARDFLOW_COMBINER");
+    *mode = SF_ASIDE_AUTO;
+    if (!e || !*e || strcmp(e, "auto") == 0)
+        return 0;
+    if (strcmp(e, "aside") == 0)
+        *mode = SF_ASIDE_ON;
+    else if (strcmp(e, "combine") == 0)
+        *mode = SF_ASIDE_OFF;
+    else
+        return sf_error_set(&R->err, SF_E_INVAL, "SHARDFLOW_COMBINER takes auto, aside or "
+                            "combine, got '%s'", e);
+    return 0;
+}
+
+/* A before-aggregate job of one output on several ranks: the combiner
+ * may step aside (core/pipeline.h), its rows reaching their owners through
+ * a row stream during the scan (bounded batches, merged on arrival). Every
+ * rank opens the stream, since any rank may ship. A spill under
+ * --memory-limit needs nothing more: the records land in the combiner,
+ * which is written out when it outgrows the budget, as any other. */
+static int setup_aside(sf_run *R)
+{
+    sf_aside_mode mode;
+    R->m.combiner = SF_COMBINER_ONLY;
+    if (R->nranks < 2 || R->spec->noutputs > 1)
+        return 0;
+    int rc = aside_mode(R, &mode);
+    if (rc || mode == SF_ASIDE_OFF) {
+        R->m.combiner = SF_COMBINER_FORCED;
+        return rc;
+    }
+    size_t batch = R->o->shuffle_round / (uint64_t)R->nranks;
+    if (batch > ((size_t)4 << 20))
+        batch = (size_t)4 << 20;
+    sf_aside_ops ops = {aside_owner, aside_reserve, R};
+    R->stream = sf_stream_new(R->comm, 202, batch, take_row_record, R, NULL, NULL);
+    if (!R->stream || sf_pipeline_set_aside(R->pipe, mode, &ops) != 0)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory setting up the row stream");
+    R->m.combiner = mode == SF_ASIDE_ON ? SF_ASIDE_FORCED : SF_COMBINER_AUTO;
+    return 0;
+}
+
+/* After the scan: what the combiner did, for _METRICS.json. */
+static void note_aside(sf_run *R)
+{
+    const sf_aside_stats *a = sf_pipeline_aside_stats(R->pipe);
+    R->m.aside_sample_rows = a->sample_rows;
+    R->m.aside_sample_groups = a->sample_groups;
+    R->m.aside_rows_out = a->rows_shipped;
+    if (R->m.combiner == SF_COMBINER_AUTO)
+        R->m.combiner = a->decision == SF_ASIDE_DECIDED_ASIDE     ? SF_ASIDE_SAMPLED
+                        : a->decision == SF_ASIDE_DECIDED_COMBINE ? SF_COMBINER_SAMPLED
+                                                                  : SF_COMBINER_SMALL;
+}
+
 /* Splits the pipeline where the strategy ships raw rows, or at a dedupe
  * step (rows by their dedupe key), and opens the row stream; a
- * before-aggregate job without dedupe needs neither. */
+ * before-aggregate job without dedupe needs neither, but opens one for
+ * its combiner's step-aside (setup_aside). */
 int sf_run_setup_stream(sf_run *R)
 {
     const sf_job *job = R->job;
@@ -244,7 +334,7 @@ int sf_run_setup_stream(sf_run *R)
         route = job->steps[split].dedupe_slots;
         nroute = job->steps[split].ndedupe;
     } else if (R->repartition == SF_REPART_BEFORE_AGGREGATE) {
-        return 0;
+        return setup_aside(R);
     }
     if (R->repartition == SF_REPART_BEFORE_JOIN && job->dedupe_step < 0) {
         split = (size_t)R->join_step;
@@ -305,6 +395,7 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks)
     /* Every row has reached its dedupe key's owner: the kept ones go on. */
     if (!rc && (rc = sf_pipeline_finish_dedupe(R->pipe)) != 0)
         sf_error_set(&R->err, rc, "out of memory or a bad row finishing the dedupe step");
+    note_aside(R);
     /* Keep the counts: the shuffle frees the pipeline. */
     R->local_counts = *sf_pipeline_counts(R->pipe);
     const sf_reject_sample *s = sf_pipeline_samples(R->pipe, &R->nlocal_samples);

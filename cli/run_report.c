@@ -299,6 +299,22 @@ static int check_files(sf_run *R)
     return 0;
 }
 
+/* --verbose: what each rank's combiner did (all, rank 0 only: the
+ * gathered figures of every rank, 5 each). */
+static void print_combiner(const sf_run *R, const uint64_t *all)
+{
+    for (int r = 0; r < R->nranks; r++) {
+        const uint64_t *a = all + 5 * (size_t)r;
+        fprintf(stderr, "  combiner, rank %d: %s", r, sf_combiner_name((int)a[0]));
+        if (a[1])
+            fprintf(stderr, "; sample %llu rows, %llu new groups (%.0f%%)",
+                    (unsigned long long)a[1], (unsigned long long)a[2],
+                    100.0 * (double)a[2] / (double)a[1]);
+        fprintf(stderr, "; rows shipped %llu, received %llu\n", (unsigned long long)a[3],
+                (unsigned long long)a[4]);
+    }
+}
+
 static void fill_result(sf_run *R, const sf_out_file *files, size_t nfiles, const double *tmax,
                         const sf_shuffle_stats *sh, double wall, uint64_t digest,
                         const sf_metrics_summary *sum)
@@ -345,6 +361,12 @@ int sf_run_finish(sf_run *R)
     R->limit_dropped = all_dropped[1];
     R->grid_added = all_dropped[2];
     R->grid_dropped = all_dropped[3];
+    uint64_t comb[5] = {(uint64_t)R->m.combiner, R->m.aside_sample_rows, R->m.aside_sample_groups,
+                        R->m.aside_rows_out, R->m.aside_rows_in};
+    uint64_t *comb_all = R->o->verbose && R->rank == 0 ? calloc((size_t)R->nranks, sizeof comb)
+                                                       : NULL;
+    if (R->o->verbose)
+        MPI_Gather(comb, 5, MPI_UINT64_T, comb_all, 5, MPI_UINT64_T, 0, R->comm);
     size_t nf = R->life.inputs.n;
     free(R->acct_all); /* several outputs: finished once each */
     R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;
@@ -410,9 +432,12 @@ int sf_run_finish(sf_run *R)
             fill_result(R, files, nfiles, tmax, &sh, wall, digest, &sum);
         if (!rc && !R->o->quiet)
             print_summary(R, files, nfiles, sum.total, rss, wall);
+        if (!rc && comb_all)
+            print_combiner(R, comb_all);
         sf_buf_free(&m);
     }
     sf_buf_free(&metrics);
+    free(comb_all);
     free(files);
     free(rss);
     return rc;

@@ -996,3 +996,64 @@ size_t sf_groups_memory(const sf_groups *g)
     }
     return m;
 }
+
+/* ---- one-row records (the combiner's step-aside; added at the end of
+ * the file so the table's rework above stays apart) ----
+ * Record: LEB128 key length, the key, then each aggregate's argument as
+ * sf_value_encode() writes it (NULL for count()). Applying one is exactly
+ * sf_groups_update() on the row it came from. */
+
+size_t sf_groups_row_args(const sf_groups *g, size_t klen, const sf_value *row,
+                          sf_arena *scratch, sf_value *args)
+{
+    size_t n = klen + 1;
+    for (size_t k = klen; k >= 0x80; k >>= 7)
+        n++;
+    for (size_t j = 0; j < g->ndefs; j++) {
+        args[j] = g->argslot[j] >= 0 ? row[g->argslot[j]]
+                  : g->defs[j].arg   ? sf_expr_eval(g->defs[j].arg, row, scratch)
+                                     : sf_null();
+        n += sf_value_encoded_size(&args[j]);
+    }
+    return n;
+}
+
+void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t klen,
+                         const sf_value *args, unsigned char *out)
+{
+    size_t k = klen;
+    for (; k >= 0x80; k >>= 7)
+        *out++ = (unsigned char)(k | 0x80);
+    *out++ = (unsigned char)k;
+    memcpy(out, key, klen);
+    out += klen;
+    for (size_t j = 0; j < g->ndefs; j++)
+        out += sf_value_encode(&args[j], out);
+}
+
+int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
+{
+    uint64_t klen;
+    size_t p = get_leb(rec, len, &klen);
+    if (!p || klen > len - p)
+        return bad_record(err, "row key");
+    const unsigned char *key = rec + p;
+    p += klen;
+    char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
+    if (!st)
+        return SF_E_NOMEM;
+    if (st[RETIRED_OFF])
+        return sf_error_set(err, SF_E_INVAL, "row record for a retired group");
+    (*(uint64_t *)(st + ROWS_OFF))++;
+    for (size_t j = 0; j < g->ndefs; j++) {
+        sf_value v;
+        size_t used = sf_value_decode(rec + p, len - p, &v);
+        if (!used)
+            return bad_record(err, "row value");
+        p += used;
+        int rc = add_value(g, st, j, &v);
+        if (rc)
+            return rc;
+    }
+    return p == len ? 0 : bad_record(err, "trailing bytes after a row");
+}

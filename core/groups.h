@@ -93,4 +93,25 @@ uint64_t sf_groups_rows(const sf_groups *g, size_t i);
 /* Bytes of memory held. */
 size_t sf_groups_memory(const sf_groups *g);
 
+/* One-row records: the combiner's step-aside ships a row to the rank that
+ * owns its group as the group key and each aggregate's argument, and that
+ * rank applies it as sf_groups_update() would have. */
+
+/* Evaluates each aggregate's argument over row into args (one per
+ * aggregate, the caller's; strings borrow from row or scratch) and returns
+ * the size of the record of a klen-byte key. Cannot fail. */
+size_t sf_groups_row_args(const sf_groups *g, size_t klen, const sf_value *row,
+                          sf_arena *scratch, sf_value *args);
+
+/* Writes that record (exactly the size sf_groups_row_args() returned) at
+ * out. Cannot fail. */
+void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t klen,
+                         const sf_value *args, unsigned char *out);
+
+/* Applies one row record (len bytes) to g: its group is created on first
+ * use and updated as by sf_groups_update(). Returns 0, SF_E_PARSE for a
+ * malformed record (err says what), SF_E_INVAL for a retired group, or
+ * SF_E_NOMEM. */
+int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err);
+
 #endif

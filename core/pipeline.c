@@ -61,6 +61,12 @@ struct sf_pipeline {
     sf_dedupe *dd;
     int dedupe_split;  /* the split is at the dedupe step */
     uint64_t chunk;    /* ordinal of the chunk being read (sf_pipeline_set_chunk) */
+    /* The combiner's step-aside (sf_pipeline_set_aside): */
+    sf_aside_mode aside_mode;
+    int aside;         /* 1: rows of other ranks' groups leave as row records */
+    sf_aside_ops aside_ops;
+    sf_aside_stats aside_st;
+    sf_value *aside_args; /* one per aggregate: the argument values of a record */
 };
 
 static int self_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
@@ -191,6 +197,7 @@ void sf_pipeline_free(sf_pipeline *p)
         sf_arena_free(&p->scratch_b);
     sf_buf_free(&p->key_b);
     sf_dedupe_free(p->dd);
+    free(p->aside_args);
     free(p);
 }
 
@@ -299,14 +306,57 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
     return 0;
 }
 
+/* Counts a row of the sample (new_group: it made a group) and, at the end
+ * of the sample, decides: the combiner steps aside when more than
+ * SF_ASIDE_RATIO_PCT of the sampled rows made a new group, as combining
+ * then costs a table insert and an export per row and saves little. */
+static void aside_sample(sf_pipeline *p, int new_group)
+{
+    sf_aside_stats *a = &p->aside_st;
+    a->sample_rows++;
+    a->sample_groups += (uint64_t)new_group;
+    if (a->sample_rows < SF_ASIDE_SAMPLE)
+        return;
+    p->aside = a->sample_groups * 100 > a->sample_rows * SF_ASIDE_RATIO_PCT;
+    a->decision = p->aside ? SF_ASIDE_DECIDED_ASIDE : SF_ASIDE_DECIDED_COMBINE;
+}
+
+/* A row whose group another rank owns, stepped aside: its record goes
+ * straight into the send batch for dest, and the row counts as
+ * aggregated here (the owner merges the record, counting nothing). */
+static int ship_aside(sf_pipeline *p, int dest, const sf_value *row, const sf_buf *key,
+                      sf_arena *scratch)
+{
+    size_t n = sf_groups_row_args(p->groups, key->n, row, scratch, p->aside_args);
+    unsigned char *out = p->aside_ops.reserve(p->aside_ops.ctx, dest, n);
+    if (!out)
+        return SF_E_NOMEM;
+    /* reserve() may have taken in other ranks' records (even reset the
+     * combiner under a memory limit): only the aggregates' layout, which
+     * does not change, is read from p->groups here. */
+    sf_groups_row_write(p->groups, key->p, key->n, p->aside_args, out);
+    p->aside_st.rows_shipped++;
+    p->counts.rows_aggregated++;
+    return 0;
+}
+
 static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena *scratch)
 {
     const sf_job *job = p->job;
     key->n = 0;
     if (encode_slots(key, row, job->group_slots, job->ngroup) != 0)
         return SF_E_NOMEM;
-    int rc = sf_groups_update(p->groups, key->p, key->n, sf_groups_hash(key->p, key->n), row,
-                              scratch);
+    uint64_t hash = sf_groups_hash(key->p, key->n);
+    if (p->aside) {
+        int dest = p->aside_ops.owner(p->aside_ops.ctx, hash);
+        if (dest >= 0)
+            return ship_aside(p, dest, row, key, scratch);
+    }
+    int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
+    size_t before = sampling ? sf_groups_count(p->groups) : 0;
+    int rc = sf_groups_update(p->groups, key->p, key->n, hash, row, scratch);
+    if (sampling && !rc)
+        aside_sample(p, sf_groups_count(p->groups) > before);
     for (size_t k = 0; k < p->nmore && !rc; k++) {
         const sf_job *o = &job->outputs[k + 1];
         key->n = 0;
@@ -856,6 +906,25 @@ const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n)
 }
 
 sf_groups *sf_pipeline_groups(sf_pipeline *p) { return p->groups; }
+
+int sf_pipeline_set_aside(sf_pipeline *p, sf_aside_mode mode, const sf_aside_ops *ops)
+{
+    if (mode == SF_ASIDE_OFF)
+        return 0;
+    if (p->emit || p->nmore || !ops || !ops->owner || !ops->reserve)
+        return SF_E_INVAL;
+    free(p->aside_args);
+    p->aside_args = calloc(p->job->naggs ? p->job->naggs : 1, sizeof *p->aside_args);
+    if (!p->aside_args)
+        return SF_E_NOMEM;
+    p->aside_mode = mode;
+    p->aside_ops = *ops;
+    p->aside = mode == SF_ASIDE_ON;
+    p->aside_st.decision = p->aside ? SF_ASIDE_DECIDED_ASIDE : SF_ASIDE_UNDECIDED;
+    return 0;
+}
+
+const sf_aside_stats *sf_pipeline_aside_stats(const sf_pipeline *p) { return &p->aside_st; }
 
 int sf_pipeline_reset_groups(sf_pipeline *p)
 {

@@ -175,6 +175,55 @@ void sf_pipeline_set_chunk(sf_pipeline *p, uint64_t chunk);
  * Returns 0 or SF_E_NOMEM / SF_E_PARSE. */
 int sf_pipeline_finish_dedupe(sf_pipeline *p);
 
+/* ---- the combiner's step-aside ----
+ * When groups come close to rows, pre-aggregating costs a table insert per
+ * row and an export per group and saves little: the combiner steps aside
+ * and each row whose group another rank owns leaves as a one-row record
+ * (sf_groups_row_args/_write), encoded straight into the caller's send
+ * batch, to be applied there with sf_groups_update_record(); rows of this
+ * rank's own groups still go into the table, which is the reduce table.
+ * So every row is hashed into a table once, at its group's owner. In auto
+ * mode the first SF_ASIDE_SAMPLE rows aggregated here decide, from the
+ * data only: step aside when more than SF_ASIDE_RATIO_PCT percent of them
+ * made a new group. The final states are exact and order-free, so the
+ * answer is the same either way. */
+#define SF_ASIDE_SAMPLE 65536
+#define SF_ASIDE_RATIO_PCT 50
+
+typedef enum sf_aside_mode {
+    SF_ASIDE_OFF,  /* always combine (the default) */
+    SF_ASIDE_AUTO, /* decide on the sample */
+    SF_ASIDE_ON    /* step aside from the first row (tests) */
+} sf_aside_mode;
+
+typedef struct sf_aside_ops {
+    /* The rank that owns the group of this key hash, or -1 for this rank. */
+    int (*owner)(void *ctx, uint64_t hash);
+    /* Room for a record of len bytes to rank dest, to be written before
+     * any other call; NULL when out of memory. May take in records from
+     * other ranks (sf_groups_update_record on this pipeline's combiner). */
+    unsigned char *(*reserve)(void *ctx, int dest, size_t len);
+    void *ctx;
+} sf_aside_ops;
+
+enum { SF_ASIDE_UNDECIDED, SF_ASIDE_DECIDED_COMBINE, SF_ASIDE_DECIDED_ASIDE };
+
+typedef struct sf_aside_stats {
+    uint64_t sample_rows;   /* rows of the sample seen (auto mode) */
+    uint64_t sample_groups; /* ... and how many of them made a new group */
+    int decision;           /* SF_ASIDE_UNDECIDED (fewer rows than the sample, or off),
+                             * _COMBINE or _ASIDE */
+    uint64_t rows_shipped;  /* rows that left as row records */
+} sf_aside_stats;
+
+/* Lets p's combiner step aside (mode ON or AUTO; OFF changes nothing),
+ * routing through ops (copied). Only for a pipeline that is not split and
+ * feeds one output. Returns 0, SF_E_INVAL, or SF_E_NOMEM. */
+int sf_pipeline_set_aside(sf_pipeline *p, sf_aside_mode mode, const sf_aside_ops *ops);
+
+/* What the step-aside decided and did (borrowed from p). */
+const sf_aside_stats *sf_pipeline_aside_stats(const sf_pipeline *p);
+
 /* Frees p (and its decoder); NULL is a no-op. */
 void sf_pipeline_free(sf_pipeline *p);
 

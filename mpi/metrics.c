@@ -10,6 +10,15 @@
 static const char *const names[SF_PH_COUNT] = {"plan",   "scan+map", "shuffle", "reduce",
                                                "window", "write",    "commit"};
 
+const char *sf_combiner_name(int combiner)
+{
+    static const char *const what[] = {
+        "combine (no step-aside here)", "combine (forced)", "combine (undecided)",
+        "combine (fewer rows than the sample)", "combine (sample)", "step-aside (sample)",
+        "step-aside (forced)"};
+    return combiner >= 0 && combiner <= SF_ASIDE_FORCED ? what[combiner] : "?";
+}
+
 const char *sf_phase_name(int phase)
 {
     return phase >= 0 && phase < SF_PH_COUNT ? names[phase] : "unknown";
@@ -149,8 +158,21 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     for (int r = 0; r < nranks; r++)
         rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
                             (unsigned long long)all[r].stream_rows_in);
-    rc |= sf_buf_printf(out, "], \"skew\": %.4f},\n  \"memory\": {\"limit_bytes\": [",
+    rc |= sf_buf_printf(out, "], \"skew\": %.4f},\n  \"combiner\": {\"decision\": [",
                         sum->stream_skew);
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s\"%s\"", r ? ", " : "", sf_combiner_name(all[r].combiner));
+    const char *cols[] = {"sample_rows", "sample_new_groups", "rows_shipped", "rows_received"};
+    for (int k = 0; k < 4; k++) {
+        rc |= sf_buf_printf(out, "], \"%s\": [", cols[k]);
+        for (int r = 0; r < nranks; r++) {
+            const sf_metrics *a = &all[r];
+            uint64_t v = k == 0 ? a->aside_sample_rows : k == 1 ? a->aside_sample_groups
+                         : k == 2 ? a->aside_rows_out : a->aside_rows_in;
+            rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "", (unsigned long long)v);
+        }
+    }
+    rc |= sf_buf_printf(out, "]},\n  \"memory\": {\"limit_bytes\": [");
     for (int r = 0; r < nranks; r++)
         rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "", (unsigned long long)all[r].memory_limit);
     rc |= sf_buf_printf(out, "], \"largest_table_bytes\": [");

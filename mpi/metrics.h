@@ -46,6 +46,21 @@ typedef struct sf_file_stats {
     uint64_t bytes, min_bytes, max_bytes;
 } sf_file_stats;
 
+/* What a rank's combiner did (core/pipeline.h's step-aside). */
+enum {
+    SF_COMBINER_ONLY,    /* combined: no step-aside here (one rank, several outputs,
+                          * a raw-row strategy) */
+    SF_COMBINER_FORCED,  /* combined: SHARDFLOW_COMBINER=combine */
+    SF_COMBINER_AUTO,    /* (during the scan: to be decided) */
+    SF_COMBINER_SMALL,   /* combined: fewer rows than the sample */
+    SF_COMBINER_SAMPLED, /* combined: the sample said so */
+    SF_ASIDE_SAMPLED,    /* stepped aside: the sample said so */
+    SF_ASIDE_FORCED      /* stepped aside: SHARDFLOW_COMBINER=aside */
+};
+
+/* "combine", "step-aside" and why, for _METRICS.json and --verbose. */
+const char *sf_combiner_name(int combiner);
+
 typedef struct sf_metrics {
     sf_phase_stat ph[SF_PH_COUNT];
     double start;             /* of the phase under way */
@@ -53,6 +68,10 @@ typedef struct sf_metrics {
     sf_heavy_key top[SF_TOP_KEYS]; /* this rank's heaviest groups, heaviest first */
     int ntop;
     uint64_t stream_rows_in;  /* raw rows this rank received (split pipelines) */
+    int32_t combiner;         /* SF_COMBINER_* / SF_ASIDE_* */
+    uint64_t aside_sample_rows, aside_sample_groups; /* the sample: rows, new groups */
+    uint64_t aside_rows_out;  /* rows this rank shipped as row records */
+    uint64_t aside_rows_in;   /* row records this rank took in */
     uint64_t memory_limit;    /* this rank's --memory-limit in effect; 0: none */
     uint64_t largest_table;   /* under a limit: the largest combiner or spill pass
                                * table seen (sf_groups_memory), bytes */

@@ -182,6 +182,27 @@ int sf_stream_put(sf_stream *s, int dest, const void *rec, size_t len)
     return s->rc;
 }
 
+unsigned char *sf_stream_reserve(sf_stream *s, int dest, size_t len)
+{
+    dest_state *ds = &s->dest[dest];
+    size_t need = 4 + len;
+    /* A full batch leaves before the next record is framed, so the caller
+     * writes its record straight into the batch. */
+    if (ds->fill && ds->n + need > s->batch)
+        send_batch(s, dest);
+    if (!ds->fill) {
+        size_t cap = need > s->batch ? need : s->batch;
+        if (!(ds->fill = malloc(cap)))
+            return NULL;
+    }
+    unsigned char *p = ds->fill + ds->n;
+    for (int k = 0; k < 4; k++)
+        p[k] = (unsigned char)(len >> (8 * k));
+    ds->n += need;
+    s->st.records_sent++;
+    return p + 4;
+}
+
 int sf_stream_finish(sf_stream *s, sf_error *err)
 {
     for (int d = 0; d < s->nranks; d++) {

@@ -48,6 +48,13 @@ void sf_stream_set_idle(sf_stream *s, sf_stream_idle_fn idle, void *idle_ctx);
  * SF_E_NOMEM. */
 int sf_stream_put(sf_stream *s, int dest, const void *rec, size_t len);
 
+/* Frames a record of len bytes for rank dest (not this rank) in its batch
+ * and returns where to write the len bytes, now, before any other call on
+ * s; the batch leaves when the next record would not fit, or at
+ * sf_stream_finish(). May send (and so poll) first. Not collective.
+ * Returns NULL when out of memory. */
+unsigned char *sf_stream_reserve(sf_stream *s, int dest, size_t len);
+
 /* Takes in every batch that has arrived. Cheap when nothing has. Not
  * collective. */
 int sf_stream_poll(sf_stream *s);

@@ -900,6 +900,101 @@ static void test_free_null_is_a_no_op(void **state)
     sf_groups_free(NULL);
 }
 
+/* ---- one-row records (the combiner's step-aside) ---- */
+
+/* The row of r, as feed() builds it, and its key. */
+static size_t row_of(const in_row *r, sf_value *row, unsigned char *key)
+{
+    row[C_COUNTRY] = r->country ? sf_string(r->country, strlen(r->country)) : sf_null();
+    row[C_N] = r->has_n ? sf_int(r->n) : sf_null();
+    row[C_PRICE] = r->has_price ? sf_double(r->price) : sf_null();
+    row[C_USER] = r->user >= 0 ? sf_int(r->user) : sf_null();
+    row[C_KIND] = r->kind ? sf_string(r->kind, strlen(r->kind)) : sf_null();
+    return sf_value_encode(&row[C_COUNTRY], key);
+}
+
+/* Ships r as a row record from src's layout and applies it to dst; the
+ * record is scribbled over afterwards (dst must not borrow from it). */
+static void ship_row(sf_groups *src, sf_groups *dst, const in_row *r, sf_arena *scratch)
+{
+    sf_value row[NCOLS], args[NAGGS];
+    unsigned char key[64], rec[512];
+    size_t klen = row_of(r, row, key);
+    sf_arena_reset(scratch);
+    size_t n = sf_groups_row_args(src, klen, row, scratch, args);
+    assert_true(n < sizeof rec);
+    memset(rec, 0xee, sizeof rec);
+    sf_groups_row_write(src, key, klen, args, rec);
+    assert_int_equal(rec[n], 0xee); /* the size was exact: nothing written past it */
+    assert_int_not_equal(rec[n - 1], 0xee);
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_groups_update_record(dst, rec, n, &err), 0);
+    memset(rec, 0xcd, sizeof rec);
+}
+
+static void test_row_records_give_the_results_of_updates(void **state)
+{
+    const aggs *a = *state;
+    static in_row rows[NGEN];
+    generate(rows);
+    sf_groups *whole = table_of(a, rows, NGEN);
+    /* Owner: some rows directly, the rest as records from a sender whose
+     * table stays empty; then a combined part merged in as a partial. */
+    sf_groups *owner = sf_groups_new(a->defs, NAGGS), *sender = sf_groups_new(a->defs, NAGGS);
+    sf_groups *part = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (int i = 0; i < NGEN; i++) {
+        if (i % 3 == 0)
+            feed(owner, &rows[i], &scratch);
+        else if (i % 3 == 1)
+            ship_row(sender, owner, &rows[i], &scratch);
+        else
+            feed(part, &rows[i], &scratch);
+    }
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_count(sender), 0);
+    export_into(part, owner, 1);
+    assert_int_equal(sf_groups_prepare_export(owner), 0);
+    assert_same_results(whole, owner);
+    static const char *const keys[] = {"FR", "DE", "US", "", NULL};
+    for (int k = 0; k < 5; k++) /* a record counts as one input row */
+        assert_int_equal(sf_groups_rows(owner, (size_t)group_of(owner, keys[k])),
+                         sf_groups_rows(whole, (size_t)group_of(whole, keys[k])));
+    sf_groups_free(part);
+    sf_groups_free(sender);
+    sf_groups_free(owner);
+    sf_groups_free(whole);
+}
+
+static void test_malformed_row_records_are_parse_errors(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    sf_value row[NCOLS], args[NAGGS];
+    unsigned char key[64], rec[512];
+    in_row r = ROW("FR", 3, 10.5, 1, "buy");
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    size_t klen = row_of(&r, row, key);
+    size_t n = sf_groups_row_args(g, klen, row, &scratch, args);
+    sf_groups_row_write(g, key, klen, args, rec);
+    for (size_t cut = 0; cut < n; cut++) {
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_groups_update_record(g, rec, cut, &err), SF_E_PARSE);
+        assert_non_null(strstr(err.msg, "malformed group record: "));
+    }
+    rec[n] = SF_NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_groups_update_record(g, rec, n + 1, &err), SF_E_PARSE);
+    assert_string_equal(err.msg, "malformed group record: trailing bytes after a row");
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -928,6 +1023,8 @@ int main(void)
         cmocka_unit_test(test_record_with_trailing_bytes_is_parse_error),
         cmocka_unit_test(test_record_with_oversized_key_length_is_parse_error),
         cmocka_unit_test(test_free_null_is_a_no_op),
+        cmocka_unit_test(test_row_records_give_the_results_of_updates),
+        cmocka_unit_test(test_malformed_row_records_are_parse_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
