@@ -5,6 +5,7 @@
  * goes is partition/'s decision. */
 #include "cli/run_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,50 +21,62 @@ static int merge_group(void *ctx, const unsigned char *rec, size_t len, int sour
     return sf_groups_merge_record(R->reduced, rec, len, &R->err);
 }
 
-int sf_run_shuffle_groups(sf_run *R)
+/* The groups this rank exports, made round by round. */
+typedef struct export_cursor {
+    sf_run *R;
+    size_t next, n; /* groups [0, n) were the combiner's before the exchange */
+} export_cursor;
+
+/* One round's partial aggregates (sf_shuffle_fill_fn): each group another
+ * rank owns is encoded straight into its owner's round buffer and retired
+ * here. Records merged in earlier rounds may have added distinct values
+ * (moving the table's pairs), so the export lists are made again first
+ * when they did (sf_groups_prepare_export is a no-op otherwise). */
+static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
 {
-    /* With several outputs, R->reduced already holds this output's
-     * combiner, taken from the pipeline. */
-    sf_groups *local = R->reduced ? R->reduced : sf_pipeline_groups(R->pipe);
-    sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
-    sf_buf rec = SF_BUF_INIT;
-    int rc = out ? sf_groups_prepare_export(local) : SF_E_NOMEM;
-    /* The combiner becomes the reduce table: groups this rank owns stay
-     * where they are; the others are exported to their owners and retired
-     * here, and records from other ranks merge in. From here on, whatever
-     * reads R->reduced skips groups for which sf_groups_live() is false. */
-    if (!R->reduced)
-        R->reduced = sf_pipeline_take_groups(R->pipe);
-    size_t n = rc ? 0 : sf_groups_count(local);
-    for (size_t i = 0; i < n && !rc; i++) {
+    export_cursor *x = ctx;
+    sf_run *R = x->R;
+    int rc = sf_groups_prepare_export(R->reduced);
+    while (!rc && x->next < x->n) {
+        size_t i = x->next++;
         const unsigned char *key;
         size_t klen;
         uint64_t hash;
-        sf_groups_key(local, i, &key, &klen, &hash);
+        sf_groups_key(R->reduced, i, &key, &klen, &hash);
         int to = sf_partition_rank(hash, R->nparts, R->nranks);
         if (to == R->rank)
             continue;
-        rec.n = 0;
-        rc = sf_groups_export(local, i, &rec);
+        size_t mark = sf_shuffle_begin(&out[to]);
+        rc = mark == SIZE_MAX ? SF_E_NOMEM : sf_groups_export(R->reduced, i, &out[to]);
         if (!rc)
-            rc = sf_shuffle_put(&out[to], rec.p, rec.n);
+            rc = sf_shuffle_end(&out[to], mark);
         sf_groups_retire(R->reduced, i);
+        if (!rc && out[to].n >= quota)
+            return 0;
     }
-    sf_buf_free(&rec);
-    /* The exported partials are in the send buffers now; the rest of the
-     * pipeline (decoder, dimension lookups) can go. */
+    *done = 1;
+    if (rc)
+        sf_error_set(&R->err, rc, "%s serializing partial aggregates", sf_strerror(rc));
+    return rc;
+}
+
+int sf_run_shuffle_groups(sf_run *R)
+{
+    /* The combiner becomes the reduce table: groups this rank owns stay
+     * where they are; the others are exported to their owners round by
+     * round and retired here, and records from other ranks merge in. From
+     * here on, whatever reads R->reduced skips groups for which
+     * sf_groups_live() is false. With several outputs, R->reduced already
+     * holds this output's combiner, taken from the pipeline. */
+    if (!R->reduced)
+        R->reduced = sf_pipeline_take_groups(R->pipe);
+    /* The rest of the pipeline (decoder, dimension lookups) can go. */
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
-    if (rc)
-        sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
+    export_cursor x = {R, 0, sf_groups_count(R->reduced)};
     sf_progress_init(&R->prog, R->progress, "run: shuffle");
-    if (out)
-        rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, merge_group, R, &R->shuffle,
-                                 &R->prog, rc ? NULL : &R->err);
-    for (int d = 0; out && d < R->nranks; d++)
-        sf_buf_free(&out[d]);
-    free(out);
-    return rc;
+    return sf_shuffle_exchange_fill(R->comm, export_round, &x, R->o->shuffle_round, merge_group,
+                                    R, &R->shuffle, &R->prog, &R->err);
 }
 
 /* Offers a group to the heaviest-keys list, its key printed as the group

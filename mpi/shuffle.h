@@ -1,8 +1,8 @@
 /* shuffle.h - all-to-all exchange of records in rounds of bounded size.
  *
  * Senders frame records into one buffer per destination rank with
- * sf_shuffle_put(); sf_shuffle_exchange() moves them with MPI_Alltoallv in
- * rounds: in each round a rank sends each destination whole records worth
+ * sf_shuffle_put() (or make each round's records on demand,
+ * sf_shuffle_exchange_fill()); the exchange moves them in rounds: in each round a rank sends each destination whole records worth
  * at most round_bytes / nranks (at least one record), so a message never
  * nears MPI's 2 GiB int-count limit and receive memory stays bounded. Every
  * received record is handed to a callback, sources in rank order.
@@ -32,7 +32,23 @@ int sf_shuffle_put(sf_buf *dest, const void *rec, size_t len);
  * NULL when out of memory. Not collective. */
 unsigned char *sf_shuffle_reserve(sf_buf *dest, size_t len);
 
+/* Starts a record in dest whose length is not known yet (the caller then
+ * appends its bytes to dest): returns the mark sf_shuffle_end() takes, or
+ * SIZE_MAX when out of memory. Not collective. */
+size_t sf_shuffle_begin(sf_buf *dest);
+
+/* Ends the record begun at mark: its length is what was appended since.
+ * Returns 0, or SF_E_LIMIT for a record over 1 GiB. Cannot fail else. */
+int sf_shuffle_end(sf_buf *dest, size_t mark);
+
 typedef int (*sf_shuffle_fn)(void *ctx, const unsigned char *rec, size_t len, int source);
+
+/* Makes one round's records: appends whole framed records for rank d to
+ * out[d] (empty at the call) until some out[d] holds quota bytes or
+ * nothing is left, and sets *done once everything has been made. Records
+ * received in earlier rounds have reached their callback by then. Returns
+ * 0 or an SF_E_* code. */
+typedef int (*sf_shuffle_fill_fn)(void *ctx, sf_buf *out, size_t quota, int *done);
 
 /* Collective over comm. Sends out[d] (framed records) to rank d for every d,
  * calling fn for every record received. The out buffers are emptied.
@@ -43,5 +59,14 @@ typedef int (*sf_shuffle_fn)(void *ctx, const unsigned char *rec, size_t len, in
 int sf_shuffle_exchange(MPI_Comm comm, sf_buf *out, uint64_t round_bytes, sf_shuffle_fn fn,
                         void *ctx, sf_shuffle_stats *stats, sf_progress *progress,
                         sf_error *err);
+
+/* Collective over comm. As sf_shuffle_exchange(), but fill makes each
+ * round's records just before the round (encoding them straight into the
+ * buffers the round sends from), so a rank holds one round of records at
+ * a time, not all it sends. Every rank returns the same verdict; err is
+ * filled on the rank that failed. */
+int sf_shuffle_exchange_fill(MPI_Comm comm, sf_shuffle_fill_fn fill, void *fctx,
+                             uint64_t round_bytes, sf_shuffle_fn fn, void *ctx,
+                             sf_shuffle_stats *stats, sf_progress *progress, sf_error *err);
 
 #endif
