@@ -31,6 +31,7 @@ const char *sf_phase_name(int phase);
 
 typedef struct sf_phase_stat {
     double secs;
+    double cpu_secs;       /* this process's CPU time in the phase */
     uint64_t rows_in, rows_out;
     uint64_t bytes_sent, bytes_recv;
     uint64_t msgs_sent, msgs_recv;
@@ -64,6 +65,7 @@ const char *sf_combiner_name(int combiner);
 typedef struct sf_metrics {
     sf_phase_stat ph[SF_PH_COUNT];
     double start;             /* of the phase under way */
+    double cpu_start;         /* ... and the CPU time then */
     sf_shuffle_stats at_start;
     sf_heavy_key top[SF_TOP_KEYS]; /* this rank's heaviest groups, heaviest first */
     int ntop;
