@@ -152,42 +152,13 @@ static void send_batch(sf_stream *s, int d)
     ds->n = 0;
 }
 
-int sf_stream_put(sf_stream *s, int dest, const void *rec, size_t len)
-{
-    s->st.records_sent++;
-    if (dest == s->rank) {
-        /* Local records skip MPI; the framing is only for the wire. */
-        s->st.records_received++;
-        if (!s->rc)
-            s->rc = s->fn(s->ctx, rec, len, s->rank);
-        return s->rc;
-    }
-    dest_state *ds = &s->dest[dest];
-    size_t need = 4 + len;
-    if (ds->fill && ds->n + need > s->batch)
-        send_batch(s, dest);
-    if (!ds->fill) {
-        size_t cap = need > s->batch ? need : s->batch;
-        ds->fill = malloc(cap);
-        if (!ds->fill)
-            return SF_E_NOMEM;
-    }
-    unsigned char *p = ds->fill + ds->n;
-    for (int k = 0; k < 4; k++)
-        p[k] = (unsigned char)(len >> (8 * k));
-    memcpy(p + 4, rec, len);
-    ds->n += need;
-    if (ds->n >= s->batch)
-        send_batch(s, dest);
-    return s->rc;
-}
-
-unsigned char *sf_stream_reserve(sf_stream *s, int dest, size_t len)
+/* Frames a record of len bytes for rank dest in its batch (a full batch
+ * leaves first, so the record can be written in place) and returns where
+ * its bytes go, or NULL when out of memory. */
+static unsigned char *frame(sf_stream *s, int dest, size_t len)
 {
     dest_state *ds = &s->dest[dest];
     size_t need = 4 + len;
-    /* A full batch leaves before the next record is framed, so the caller
-     * writes its record straight into the batch. */
     if (ds->fill && ds->n + need > s->batch)
         send_batch(s, dest);
     if (!ds->fill) {
@@ -199,8 +170,33 @@ unsigned char *sf_stream_reserve(sf_stream *s, int dest, size_t len)
     for (int k = 0; k < 4; k++)
         p[k] = (unsigned char)(len >> (8 * k));
     ds->n += need;
-    s->st.records_sent++;
     return p + 4;
+}
+
+int sf_stream_put(sf_stream *s, int dest, const void *rec, size_t len)
+{
+    s->st.records_sent++;
+    if (dest == s->rank) {
+        /* Local records skip MPI; the framing is only for the wire. */
+        s->st.records_received++;
+        if (!s->rc)
+            s->rc = s->fn(s->ctx, rec, len, s->rank);
+        return s->rc;
+    }
+    unsigned char *p = frame(s, dest, len);
+    if (!p)
+        return SF_E_NOMEM;
+    memcpy(p, rec, len);
+    if (s->dest[dest].n >= s->batch)
+        send_batch(s, dest);
+    return s->rc;
+}
+
+unsigned char *sf_stream_reserve(sf_stream *s, int dest, size_t len)
+{
+    unsigned char *p = frame(s, dest, len);
+    s->st.records_sent += p != NULL;
+    return p;
 }
 
 int sf_stream_finish(sf_stream *s, sf_error *err)
