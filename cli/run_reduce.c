@@ -14,29 +14,41 @@
 #include "partition/keyhash.h"
 #include "partition/partitioner.h"
 
-static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
-{
-    sf_run *R = ctx;
-    (void)source;
-    return sf_groups_merge_record(R->reduced, rec, len, &R->err);
-}
-
-/* The groups this rank exports, made round by round. */
+/* The groups this rank exports, made round by round, and what arrives
+ * meanwhile. */
 typedef struct export_cursor {
     sf_run *R;
     size_t next, n; /* groups [0, n) were the combiner's before the exchange */
+    /* count_distinct: the export lists of sf_groups_prepare_export() would
+     * go stale if records merged while groups are still being exported (a
+     * merge may move the table's (group, value) pairs), so records that
+     * arrive before the last group left wait here, framed, and merge after
+     * the exchange; making the lists again each round would cost a pass
+     * over every group per round. Jobs without count_distinct merge at
+     * once. */
+    int hold;
+    sf_buf held;
 } export_cursor;
+
+static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    export_cursor *x = ctx;
+    (void)source;
+    if (x->hold && x->next < x->n)
+        return sf_shuffle_put(&x->held, rec, len) ? sf_error_set(&x->R->err, SF_E_NOMEM,
+                                                                 "out of memory in the shuffle")
+                                                  : 0;
+    return sf_groups_merge_record(x->R->reduced, rec, len, &x->R->err);
+}
 
 /* One round's partial aggregates (sf_shuffle_fill_fn): each group another
  * rank owns is encoded straight into its owner's round buffer and retired
- * here. Records merged in earlier rounds may have added distinct values
- * (moving the table's pairs), so the export lists are made again first
- * when they did (sf_groups_prepare_export is a no-op otherwise). */
+ * here. */
 static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
 {
     export_cursor *x = ctx;
     sf_run *R = x->R;
-    int rc = sf_groups_prepare_export(R->reduced);
+    int rc = 0;
     while (!rc && x->next < x->n) {
         size_t i = x->next++;
         const unsigned char *key;
@@ -60,6 +72,19 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
     return rc;
 }
 
+/* The records held back during the exchange, merged. */
+static int merge_held(export_cursor *x)
+{
+    int rc = 0;
+    for (size_t pos = 0; pos + 4 <= x->held.n && !rc;) {
+        const unsigned char *p = x->held.p + pos;
+        size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+        rc = sf_groups_merge_record(x->R->reduced, p + 4, len, &x->R->err);
+        pos += 4 + len;
+    }
+    return rc;
+}
+
 int sf_run_shuffle_groups(sf_run *R)
 {
     /* The combiner becomes the reduce table: groups this rank owns stay
@@ -73,10 +98,26 @@ int sf_run_shuffle_groups(sf_run *R)
     /* The rest of the pipeline (decoder, dimension lookups) can go. */
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
-    export_cursor x = {R, 0, sf_groups_count(R->reduced)};
+    export_cursor x = {R, 0, sf_groups_count(R->reduced), 0, SF_BUF_INIT};
+    for (size_t j = 0; j < R->job->naggs; j++)
+        x.hold |= R->job->aggs[j].kind == SF_AGG_COUNT_DISTINCT;
+    int rc = sf_groups_prepare_export(R->reduced);
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
     sf_progress_init(&R->prog, R->progress, "run: shuffle");
-    return sf_shuffle_exchange_fill(R->comm, export_round, &x, R->o->shuffle_round, merge_group,
-                                    R, &R->shuffle, &R->prog, &R->err);
+    /* A failure before the exchange still takes part in it (the fill
+     * makes nothing), so every rank reaches the same verdict. */
+    if (rc)
+        x.next = x.n;
+    int xrc = sf_shuffle_exchange_fill(R->comm, export_round, &x, R->o->shuffle_round,
+                                       merge_group, &x, &R->shuffle, &R->prog,
+                                       rc ? NULL : &R->err);
+    if (!rc)
+        rc = xrc;
+    if (!rc)
+        rc = merge_held(&x);
+    sf_buf_free(&x.held);
+    return rc;
 }
 
 /* Offers a group to the heaviest-keys list, its key printed as the group

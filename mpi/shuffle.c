@@ -296,7 +296,7 @@ int sf_shuffle_exchange_fill(MPI_Comm comm, sf_shuffle_fill_fn fill, void *fctx,
         uint64_t round = 0;
         for (int d = 0; d < x.nranks && rb; d++)
             rb[d].n = 0;
-        if (!rc && !done && (rc = fill(fctx, rb, x.quota, &done)) != 0 && !err->msg[0])
+        if (!rc && !done && (rc = fill(fctx, rb, x.quota, &done)) != 0 && err && !err->msg[0])
             sf_error_set(err, rc, "shuffle: %s making records", sf_strerror(rc));
         for (int d = 0; d < x.nranks && rb; d++) {
             if (rb[d].n > (size_t)INT32_MAX / 2 && !rc)
