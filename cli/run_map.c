@@ -251,10 +251,13 @@ static int take_row_record(void *ctx, const unsigned char *rec, size_t len, int 
     sf_run *R = ctx;
     R->m.aside_rows_in++;
     int rc = sf_groups_update_record(sf_pipeline_groups(R->pipe), rec, len, &R->err);
-    if (rc == SF_E_NOMEM)
+    if (rc == SF_E_NOMEM) {
         sf_error_set(&R->err, rc, "out of memory taking in a row from rank %d", source);
-    else if (rc)
-        sf_error_set(&R->err, rc, "bad row record from rank %d: %s", source, R->err.msg);
+    } else if (rc) {
+        char why[sizeof R->err.msg];
+        snprintf(why, sizeof why, "%s", R->err.msg);
+        sf_error_set(&R->err, rc, "bad row record from rank %d: %s", source, why);
+    }
     return rc ? rc : sf_run_spill_tick(R);
 }
 

@@ -908,6 +908,182 @@ static void test_split_pipeline_counts_shipped_exploded_rows_alike(void **state)
     check_explode_identity(c);
 }
 
+/* ---- the combiner's step-aside ---- */
+
+/* A stand-in for the rank runtime: "rank 1" owns the keys whose hash is
+ * odd (with step_all, every key); records to it are framed into sent. */
+typedef struct aside_stub {
+    sf_buf sent;
+    int step_all;
+    size_t reserved;
+} aside_stub;
+
+static int stub_owner(void *ctx, uint64_t hash)
+{
+    aside_stub *a = ctx;
+    return a->step_all || (hash & 1) ? 1 : -1;
+}
+
+static unsigned char *stub_reserve(void *ctx, int dest, size_t len)
+{
+    aside_stub *a = ctx;
+    assert_int_equal(dest, 1);
+    if (sf_buf_reserve(&a->sent, 4 + len) != 0)
+        return NULL;
+    unsigned char *p = a->sent.p + a->sent.n;
+    memcpy(p, &(uint32_t){(uint32_t)len}, 4);
+    a->sent.n += 4 + len;
+    a->reserved++;
+    return p + 4;
+}
+
+/* Applies every framed record of a->sent to g. */
+static void apply_sent(const aside_stub *a, sf_groups *g)
+{
+    for (size_t pos = 0; pos < a->sent.n;) {
+        uint32_t len;
+        memcpy(&len, a->sent.p + pos, 4);
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_groups_update_record(g, a->sent.p + pos + 4, len, &err), 0);
+        pos += 4 + len;
+    }
+}
+
+static void test_stepped_aside_rows_reach_the_owner_with_the_same_results(void **state)
+{
+    fixture *f = *state;
+    aside_stub a = {SF_BUF_INIT, 0, 0};
+    sf_aside_ops ops = {stub_owner, stub_reserve, &a};
+    assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_ON, &ops), 0);
+    sf_error err;
+    sf_error_clear(&err);
+    /* The fast decoder: only one jansson decoder may live at a time. */
+    sf_pipeline *plain = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    assert_non_null(plain);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < 5; i++) {
+            push(f, good_lines[i]);
+            assert_int_equal(sf_pipeline_push(plain, good_lines[i], strlen(good_lines[i]), 0,
+                                              0), 0);
+        }
+    }
+    const sf_aside_stats *st = sf_pipeline_aside_stats(f->p);
+    assert_int_equal(st->decision, SF_ASIDE_DECIDED_ASIDE);
+    assert_int_equal(st->rows_shipped, a.reserved);
+    assert_true(a.reserved > 0 && a.reserved < 15); /* some keys stay, some leave */
+    /* A shipped row counts as aggregated where it was read. */
+    assert_int_equal(sf_pipeline_counts(f->p)->rows_aggregated, 15);
+    check_identity(sf_pipeline_counts(f->p));
+    /* The owner's table (the records) beside this rank's: together they
+     * hold every group, each in exactly one, with the plain results. */
+    sf_groups *mine = sf_pipeline_groups(f->p), *owner = sf_job_new_groups(f->job);
+    apply_sent(&a, owner);
+    sf_groups *want = sf_pipeline_groups(plain);
+    assert_int_equal(sf_groups_prepare_export(want), 0);
+    assert_int_equal(sf_groups_prepare_export(mine), 0);
+    assert_int_equal(sf_groups_prepare_export(owner), 0);
+    assert_int_equal(sf_groups_count(mine) + sf_groups_count(owner), sf_groups_count(want));
+    static const char *const keys[] = {"FR", "DE", NULL};
+    for (size_t k = 0; k < 3; k++) {
+        sf_groups *g = NULL;
+        sf_value v = keys[k] ? sf_string(keys[k], strlen(keys[k])) : sf_null();
+        unsigned char enc[16];
+        size_t n = sf_value_encode(&v, enc);
+        for (int t = 0; t < 2 && !g; t++) {
+            sf_groups *h = t ? owner : mine;
+            for (size_t i = 0; i < sf_groups_count(h); i++) {
+                const unsigned char *key;
+                size_t klen;
+                uint64_t hash;
+                sf_groups_key(h, i, &key, &klen, &hash);
+                if (klen == n && memcmp(key, enc, n) == 0)
+                    g = h;
+            }
+        }
+        assert_non_null(g);
+        for (size_t j = A_N; j <= A_CATS; j++) {
+            sf_value x = group_result(g, keys[k], j), y = group_result(want, keys[k], j);
+            assert_true(sf_value_same(&x, &y));
+        }
+    }
+    sf_groups_free(owner);
+    sf_pipeline_free(plain);
+    sf_buf_free(&a.sent);
+}
+
+/* A job grouping by uid: group_by of the one fact column. */
+static sf_pipeline *uid_pipeline(sf_job **job)
+{
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\","
+        " \"columns\": {\"uid\": \"int64\"}}},"
+        " \"group_by\": [\"uid\"], \"aggregates\": {\"n\": \"count()\"},"
+        " \"output\": {\"path\": \"o\"}}";
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(spec, strlen(spec), "u.json", NULL, job, &err), 0);
+    sf_join_table *dims[SF_MAX_INPUTS] = {0};
+    sf_pipeline *p = sf_pipeline_new(*job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    return p;
+}
+
+static void push_uid(sf_pipeline *p, long uid)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "{\"uid\": %ld}", uid);
+    assert_int_equal(sf_pipeline_push(p, line, (size_t)n, 0, 0), 0);
+}
+
+static void test_sample_of_new_groups_decides_to_step_aside(void **state)
+{
+    (void)state;
+    for (int many = 0; many < 2; many++) {
+        sf_job *job = NULL;
+        sf_pipeline *p = uid_pipeline(&job);
+        aside_stub a = {SF_BUF_INIT, 1, 0};
+        sf_aside_ops ops = {stub_owner, stub_reserve, &a};
+        assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
+        /* many: every sampled row a new group; else 100 groups in all. */
+        for (long i = 0; i < SF_ASIDE_SAMPLE - 1; i++)
+            push_uid(p, many ? i : i % 100);
+        const sf_aside_stats *st = sf_pipeline_aside_stats(p);
+        assert_int_equal(st->decision, SF_ASIDE_UNDECIDED); /* one row short */
+        push_uid(p, many ? SF_ASIDE_SAMPLE : 7);
+        assert_int_equal(st->decision, many ? SF_ASIDE_DECIDED_ASIDE : SF_ASIDE_DECIDED_COMBINE);
+        assert_int_equal(st->sample_rows, SF_ASIDE_SAMPLE);
+        assert_int_equal(st->sample_groups, many ? SF_ASIDE_SAMPLE : 100);
+        assert_int_equal(a.reserved, 0); /* the sample itself is combined */
+        for (long i = 0; i < 10; i++)
+            push_uid(p, i);
+        assert_int_equal(a.reserved, many ? 10 : 0);
+        assert_int_equal(st->rows_shipped, a.reserved);
+        assert_int_equal(sf_groups_count(sf_pipeline_groups(p)), many ? SF_ASIDE_SAMPLE : 100);
+        sf_pipeline_free(p);
+        sf_job_free(job);
+        sf_buf_free(&a.sent);
+    }
+}
+
+static int stub_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
+{
+    (void)ctx, (void)hash, (void)rec, (void)len;
+    return 0;
+}
+
+static void test_step_aside_is_refused_for_a_split_pipeline(void **state)
+{
+    fixture *f = *state;
+    aside_stub a = {SF_BUF_INIT, 0, 0};
+    sf_aside_ops ops = {stub_owner, stub_reserve, &a};
+    assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_OFF, NULL), 0);
+    assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_ON, NULL), SF_E_INVAL);
+    static const int route[] = {0};
+    assert_int_equal(sf_pipeline_split(f->p, 0, route, 1, stub_emit, NULL), 0);
+    assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_AUTO, &ops), SF_E_INVAL);
+}
+
 #define X(name) cmocka_unit_test_setup_teardown(name, setup_explode, teardown)
 #define D(name) cmocka_unit_test_setup_teardown(name, setup_dedupe, teardown)
 
@@ -996,6 +1172,9 @@ int main(void)
         D(test_csv_cells_that_do_not_convert_reject_the_line),
         cmocka_unit_test(test_csv_decimal_cells_take_the_column_scale),
         cmocka_unit_test(test_dedupe_of_exploded_rows_counts_lines_by_their_first_row),
+        T(test_stepped_aside_rows_reach_the_owner_with_the_same_results),
+        cmocka_unit_test(test_sample_of_new_groups_decides_to_step_aside),
+        T(test_step_aside_is_refused_for_a_split_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
