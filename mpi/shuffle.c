@@ -306,7 +306,7 @@ int sf_shuffle_exchange_fill(MPI_Comm comm, sf_shuffle_fill_fn fill, void *fctx,
             round += (uint64_t)x.scount[d];
         }
         /* The bytes still to come are not known ahead: the progress line
-         * shows rounds by the bytes sent so far. */
+         * has no total here, only its start and end. */
         int go = xchg_agree(&x, rc ? 0 : round, 0, &rc, progress, &total_left, err);
         if (go <= 0)
             break;
