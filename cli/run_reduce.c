@@ -13,7 +13,7 @@
 #include "partition/keyhash.h"
 #include "partition/partitioner.h"
 
-static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
+int sf_run_merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
 {
     sf_run *R = ctx;
     (void)source;
@@ -34,6 +34,11 @@ int sf_run_shuffle_groups(sf_run *R)
      * reads R->reduced skips groups for which sf_groups_live() is false. */
     if (!R->reduced)
         R->reduced = sf_pipeline_take_groups(R->pipe);
+    /* Groups with many distinct values have them counted over every rank
+     * first; their records then carry none (run_distinct.c). */
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
+    int said = rc = sf_run_distinct_spread(R, local, rc);
     size_t n = rc ? 0 : sf_groups_count(local);
     for (size_t i = 0; i < n && !rc; i++) {
         const unsigned char *key;
@@ -54,15 +59,19 @@ int sf_run_shuffle_groups(sf_run *R)
      * pipeline (decoder, dimension lookups) can go. */
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
-    if (rc)
+    if (rc && !said)
         sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
     sf_progress_init(&R->prog, R->progress, "run: shuffle");
-    if (out)
-        rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, merge_group, R, &R->shuffle,
-                                 &R->prog, rc ? NULL : &R->err);
+    if (out) {
+        int xrc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, sf_run_merge_group, R,
+                                      &R->shuffle, &R->prog, rc ? NULL : &R->err);
+        rc = rc ? rc : xrc;
+    }
     for (int d = 0; out && d < R->nranks; d++)
         sf_buf_free(&out[d]);
     free(out);
+    if (!rc)
+        rc = sf_run_distinct_settle(R, R->reduced);
     return rc;
 }
 

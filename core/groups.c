@@ -748,13 +748,21 @@ int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j)
 {
     if (!sf_groups_distinct_spreadable(g, j))
         return SF_E_INVAL;
-    int rc = sf_groups_prepare_export(g);
-    if (rc)
-        return rc;
     distinct_set *ds = &g->sets[g->distinct[j]];
     dstate *dst = (dstate *)(state_of(g, i) + g->off[j]);
     if (dst->has_first == SPREAD)
         return 0;
+    if (!dst->has_first) {
+        /* No first value, so no value at all: nothing to take out (no
+         * preparation either, which merges rely on). */
+        dst->has_first = SPREAD;
+        dst->first = 0;
+        dst->count = 0;
+        return 0;
+    }
+    int rc = sf_groups_prepare_export(g);
+    if (rc)
+        return rc;
     /* Only group i's chain and bitmap change, so the other groups' chains
      * stay right and the table stays prepared. */
     for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
@@ -866,14 +874,31 @@ static int bad_record(sf_error *err, const char *what)
     return sf_error_set(err, SF_E_PARSE, "malformed group record: %s", what);
 }
 
+int sf_groups_record_key(const unsigned char *rec, size_t len, const unsigned char **key,
+                         size_t *klen)
+{
+    uint64_t n;
+    size_t p = get_leb(rec, len, &n);
+    if (!p || n > len - p)
+        return SF_E_PARSE;
+    *key = rec + p;
+    *klen = (size_t)n;
+    return 0;
+}
+
 int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
 {
-    uint64_t klen;
-    size_t p = get_leb(rec, len, &klen);
-    if (!p || klen > len - p)
+    return sf_groups_merge_record_spread(g, rec, len, NULL, NULL, err);
+}
+
+int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t len,
+                                  sf_groups_spread_fn fn, void *ctx, sf_error *err)
+{
+    const unsigned char *key;
+    size_t klen;
+    if (sf_groups_record_key(rec, len, &key, &klen) != 0)
         return bad_record(err, "key");
-    const unsigned char *key = rec + p;
-    p += klen;
+    size_t p = (size_t)(key - rec) + klen;
     if (len - p < 8)
         return bad_record(err, "row count");
     uint64_t nrows;
@@ -958,13 +983,19 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
             p += used;
             uint32_t idx;
             memcpy(&idx, st, sizeof idx);
+            /* Values of a spread group go to fn, not into the set. */
+            int spread = fn && sf_groups_distinct_spreadable(g, j);
+            if (spread && (rc = sf_groups_distinct_spread(g, idx, j)) != 0)
+                return rc;
             for (uint64_t k = 0; k < n; k++) {
                 sf_value v;
                 used = sf_value_decode(rec + p, len - p, &v);
                 if (!used)
                     return bad_record(err, "distinct value");
                 p += used;
-                if ((rc = distinct_add(g, g->distinct[j], (dstate *)s, idx, &v)) != 0)
+                rc = spread ? fn(ctx, j, &v)
+                            : distinct_add(g, g->distinct[j], (dstate *)s, idx, &v);
+                if (rc)
                     return rc;
             }
             break;

@@ -106,6 +106,19 @@ int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j);
  * SF_E_INVAL when j cannot be spread, or SF_E_NOMEM. */
 int sf_groups_distinct_add(sf_groups *g, size_t i, size_t j, uint64_t n);
 
+/* The group key of an exported record (borrowed from rec). Returns 0 or
+ * SF_E_PARSE. */
+int sf_groups_record_key(const unsigned char *rec, size_t len, const unsigned char **key,
+                         size_t *klen);
+
+/* sf_groups_merge_record(), except that the group's values of every
+ * count_distinct that can spread go to fn(ctx, j, value) instead of its
+ * set, and are taken out of it (sf_groups_distinct_spread). fn's non-zero
+ * return value stops the merge and is returned. */
+typedef int (*sf_groups_spread_fn)(void *ctx, size_t j, const sf_value *v);
+int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t len,
+                                  sf_groups_spread_fn fn, void *ctx, sf_error *err);
+
 /* Merges one exported record (len bytes) into g. Returns 0, SF_E_PARSE for a
  * malformed record, or SF_E_NOMEM. */
 int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err);
