@@ -89,32 +89,6 @@ void sf_run_distinct_free(sf_run *R)
     R->dist = NULL;
 }
 
-static int put_leb(sf_buf *out, uint64_t n)
-{
-    unsigned char b[10];
-    size_t k = 0;
-    do {
-        b[k] = n & 0x7f;
-        n >>= 7;
-        b[k] |= n ? 0x80 : 0;
-        k++;
-    } while (n);
-    return sf_buf_append(out, b, k);
-}
-
-static size_t get_leb(const unsigned char *p, size_t avail, uint64_t *n)
-{
-    uint64_t x = 0;
-    for (size_t k = 0; k < avail && k < 10; k++) {
-        x |= (uint64_t)(p[k] & 0x7f) << (7 * k);
-        if (!(p[k] & 0x80)) {
-            *n = x;
-            return k + 1;
-        }
-    }
-    return 0;
-}
-
 /* 1 when the job's aggregate a is a count_distinct whose values can be
  * spread: the job says so alike on every rank, table or no table (the
  * argument types core/groups keeps in its pair table). */
@@ -145,7 +119,8 @@ static int group_is_big(const sf_groups *g, size_t i, size_t naggs)
 static int name_big_groups(const sf_groups *local, size_t naggs, sf_buf *out)
 {
     int rc = 0;
-    size_t n = sf_groups_count(local);
+    /* Most tables have no big group at all: one look, no pass. */
+    size_t n = sf_groups_distinct_max(local) > SPREAD_MIN_VALUES ? sf_groups_count(local) : 0;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!sf_groups_live(local, i) || !group_is_big(local, i, naggs))
             continue;
@@ -153,7 +128,7 @@ static int name_big_groups(const sf_groups *local, size_t naggs, sf_buf *out)
         size_t klen;
         uint64_t hash;
         sf_groups_key(local, i, &key, &klen, &hash);
-        rc = put_leb(out, klen);
+        rc = sf_buf_put_leb(out, klen);
         if (!rc)
             rc = sf_buf_append(out, key, klen);
     }
@@ -189,7 +164,7 @@ static int agree_big_groups(sf_run *R, struct sf_run_distinct *D, const sf_buf *
         MPI_Allgatherv(mine->p, len, MPI_BYTE, all, lens, displs, MPI_BYTE, R->comm);
     for (int p = 0; !rc && p < total;) {
         uint64_t klen;
-        size_t used = get_leb(all + p, (size_t)(total - p), &klen);
+        size_t used = sf_leb_get(all + p, (size_t)(total - p), &klen);
         if (!used || klen > (uint64_t)(total - p) - used) {
             rc = sf_error_set(&R->err, SF_E_INTERNAL, "malformed list of spread groups");
             break;
@@ -217,6 +192,18 @@ static long gid_of(const struct sf_run_distinct *D, const unsigned char *key, si
 {
     const uint32_t *gid = sf_hmap_find(D->spread, key, klen, hash);
     return gid ? (long)*gid : -1;
+}
+
+/* The gid of group i of g when it is live and spread, else -1. */
+static long live_gid(const struct sf_run_distinct *D, const sf_groups *g, size_t i)
+{
+    if (!sf_groups_live(g, i))
+        return -1;
+    const unsigned char *key;
+    size_t klen;
+    uint64_t hash;
+    sf_groups_key(g, i, &key, &klen, &hash);
+    return gid_of(D, key, klen, hash);
 }
 
 /* ---- counting pairs on this rank, under the budget ---- */
@@ -385,11 +372,11 @@ static int finish_round(sf_run *R, struct sf_run_distinct *D, int rc)
 {
     if (!rc && !D->pairs)
         rc = begin_round(R, D, pair_budget(R, R->reduced)); /* nothing routed here yet */
-    if (D->pout) {
-        int xrc = sf_shuffle_exchange(R->comm, D->pout, R->o->shuffle_round, receive_pair, R,
-                                      &R->shuffle, NULL, rc ? NULL : &R->err);
-        rc = rc ? rc : xrc;
-    }
+    /* Every rank has its buffers (or every rank stops here). */
+    rc = sf_mpi_agree_error(R->comm, rc, &R->err, NULL);
+    if (!rc)
+        rc = sf_shuffle_exchange(R->comm, D->pout, R->o->shuffle_round, receive_pair, R,
+                                 &R->shuffle, NULL, &R->err);
     if (!rc)
         rc = count_pairs(R, D);
     sf_pairs_free(D->pairs);
@@ -414,13 +401,7 @@ static int settle(sf_run *R, struct sf_run_distinct *D, sf_groups *g)
     int rc = 0;
     size_t n = sf_groups_count(g);
     for (size_t i = 0; i < n && !rc; i++) {
-        if (!sf_groups_live(g, i))
-            continue;
-        const unsigned char *key;
-        size_t klen;
-        uint64_t hash;
-        sf_groups_key(g, i, &key, &klen, &hash);
-        long gid = gid_of(D, key, klen, hash);
+        long gid = live_gid(D, g, i);
         for (size_t a = 0; gid >= 0 && a < D->naggs && !rc; a++)
             rc = sf_groups_distinct_add(g, i, D->aggs[a], D->totals[(size_t)gid * D->naggs + a]);
     }
@@ -469,13 +450,7 @@ static int route_groups(sf_run *R, struct sf_run_distinct *D, sf_groups *local)
     size_t n = sf_groups_count(local);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        if (!sf_groups_live(local, i))
-            continue;
-        const unsigned char *key;
-        size_t klen;
-        uint64_t hash;
-        sf_groups_key(local, i, &key, &klen, &hash);
-        long gid = gid_of(D, key, klen, hash);
+        long gid = live_gid(D, local, i);
         if (gid < 0)
             continue;
         c.gid = (uint32_t)gid;

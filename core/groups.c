@@ -118,6 +118,7 @@ struct sf_groups {
     sf_buf tmp;         /* distinct key scratch */
     int prepared;
     size_t nretired;
+    int64_t distinct_max; /* largest count_distinct count, as of the last preparation */
 };
 
 #define HDR 16
@@ -657,6 +658,7 @@ int sf_groups_prepare_export(sf_groups *g)
             ds->head[idx] = (uint32_t)e + 1;
         }
     }
+    g->distinct_max = 0;
     for (size_t i = 0; i < ngroups; i++) {
         void *st;
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
@@ -672,6 +674,8 @@ int sf_groups_prepare_export(sf_groups *g)
             for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64; w++)
                 c += __builtin_popcountll(bm[w]);
             dst->count = c;
+            if (c > g->distinct_max)
+                g->distinct_max = c;
         }
     }
     g->prepared = 1;
@@ -738,6 +742,8 @@ int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_
     }
     return rc;
 }
+
+int64_t sf_groups_distinct_max(const sf_groups *g) { return g->distinct_max; }
 
 int sf_groups_distinct_spreadable(const sf_groups *g, size_t j)
 {

@@ -90,6 +90,11 @@ typedef int (*sf_groups_value_fn)(void *ctx, const sf_value *v);
 int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_value_fn fn,
                                void *ctx);
 
+/* The largest count of any count_distinct of any group, as the last
+ * sf_groups_prepare_export() counted (retired groups included). Cannot
+ * fail. */
+int64_t sf_groups_distinct_max(const sf_groups *g);
+
 /* 1 if aggregate j is a count_distinct whose values can be spread (every
  * argument type but decimal). Cannot fail. */
 int sf_groups_distinct_spreadable(const sf_groups *g, size_t j);

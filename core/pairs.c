@@ -255,36 +255,11 @@ uint64_t sf_pairs_hash(uint64_t group_hash, uint32_t agg, sf_type t, const sf_va
     return sf_hash_bytes(enc, n, seed);
 }
 
-static int put_leb(sf_buf *out, uint64_t n)
-{
-    unsigned char b[10];
-    size_t k = 0;
-    do {
-        unsigned char byte = n & 0x7f;
-        n >>= 7;
-        b[k++] = byte | (n ? 0x80 : 0);
-    } while (n);
-    return sf_buf_append(out, b, k);
-}
-
-static size_t get_leb(const unsigned char *p, size_t avail, uint64_t *n)
-{
-    uint64_t x = 0;
-    for (size_t k = 0; k < avail && k < 10; k++) {
-        x |= (uint64_t)(p[k] & 0x7f) << (7 * k);
-        if (!(p[k] & 0x80)) {
-            *n = x;
-            return k + 1;
-        }
-    }
-    return 0;
-}
-
 int sf_pairs_encode(sf_buf *out, uint32_t gid, uint32_t agg, const sf_value *v)
 {
-    int rc = put_leb(out, gid);
+    int rc = sf_buf_put_leb(out, gid);
     if (!rc)
-        rc = put_leb(out, agg);
+        rc = sf_buf_put_leb(out, agg);
     if (!rc && (rc = sf_buf_reserve(out, sf_value_encoded_size(v))) == 0)
         out->n += sf_value_encode(v, out->p + out->n);
     return rc;
@@ -294,8 +269,8 @@ int sf_pairs_decode(const unsigned char *rec, size_t len, uint32_t *gid, uint32_
                     sf_value *v)
 {
     uint64_t g, a;
-    size_t p = get_leb(rec, len, &g), q;
-    if (!p || g > UINT32_MAX || !(q = get_leb(rec + p, len - p, &a)) || a > UINT32_MAX)
+    size_t p = sf_leb_get(rec, len, &g), q;
+    if (!p || g > UINT32_MAX || !(q = sf_leb_get(rec + p, len - p, &a)) || a > UINT32_MAX)
         return SF_E_PARSE;
     p += q;
     size_t used = sf_value_decode(rec + p, len - p, v);

@@ -872,6 +872,7 @@ static void test_count_distinct_spread_takes_values_out_and_adds_counts(void **s
     rows[N + 1] = (in_row)ROW("FR", 1, 1, 6, "buy");
     sf_groups *g = table_of(a, rows, N + 2);
     long de = group_of(g, "DE"), fr = group_of(g, "FR");
+    assert_int_equal(sf_groups_distinct_max(g), N);
     struct value_sum vs = {0, 0};
     assert_int_equal(sf_groups_distinct_values(g, (size_t)de, A_USERS, sum_value, &vs), 0);
     assert_int_equal(vs.n, N);
