@@ -19,12 +19,22 @@
  *   4. an allreduce sums them, and after the group shuffle the owner adds
  *      the sum to the group's count (sf_run_distinct_settle).
  *
- * Groups with few values pay one allgather of the (empty) list per run and
- * nothing per group. The pair table counts against the memory budget:
- * when it would cross its share it is written to spill partitions by the
- * pair's hash and emptied; the partitions are then counted one at a time
- * (a pair always lands in the same partition, so each is deduplicated on
- * its own and the counts add up).
+ * Groups with few values pay a few small collectives per run (the verdicts
+ * and an allgather of the empty list) and nothing per group. The pair
+ * table counts against the memory budget: when it would cross its share
+ * it is written to spill partitions by the pair's hash and emptied; the
+ * partitions are then counted one at a time (a pair always lands in the
+ * same partition, so each is deduplicated on its own and the counts add
+ * up).
+ *
+ * When the combiner spilled during the scan (run_spill.c), each flush
+ * notes its big groups (sf_run_distinct_note); before the spill passes
+ * every rank agrees on them, and in the pass that holds such a group every
+ * rank merges its records with the values diverted to the pair shuffle
+ * (sf_run_distinct_pass_record); the pass's exchange then moves the
+ * values-free groups to their owners, counts the pairs and settles the
+ * counts there (sf_run_distinct_pass_exchange). A round of counting is
+ * the in-memory shuffle, or one spill pass.
  */
 #include "cli/run_internal.h"
 

@@ -857,6 +857,21 @@ static int sum_value(void *ctx, const sf_value *v)
     return 0;
 }
 
+struct spread_seen {
+    int users, other;
+};
+
+static int see_value(void *ctx, size_t j, const sf_value *v)
+{
+    struct spread_seen *seen = ctx;
+    (void)v;
+    if (j == A_USERS)
+        seen->users++;
+    else
+        seen->other++;
+    return 0;
+}
+
 /* A group's values handed out, taken out and counted back (the spread of
  * count_distinct over ranks): the other groups and aggregates keep theirs,
  * its export carries none, and an added count shows in its result. */
@@ -900,6 +915,30 @@ static void test_count_distinct_spread_takes_values_out_and_adds_counts(void **s
     assert_int_equal(sf_groups_prepare_export(h), 0);
     assert_int_result(h, "DE", A_USERS, 0);
     assert_int_result(h, "DE", A_COUNT, N);
+
+    /* A record with values merged "spread": the values go to the
+     * callback, the rest of the group merges as usual. */
+    sf_buf rec2 = SF_BUF_INIT;
+    assert_int_equal(sf_groups_export(g, (size_t)fr, &rec2), 0);
+    const unsigned char *key;
+    size_t klen;
+    assert_int_equal(sf_groups_record_key(rec2.p, rec2.n, &key, &klen), 0);
+    assert_int_equal(sf_groups_record_key(rec2.p, 0, &key, &klen), SF_E_PARSE);
+    struct spread_seen seen = {0, 0};
+    sf_groups *k = sf_groups_new(a->defs, NAGGS);
+    assert_int_equal(sf_groups_merge_record_spread(k, rec2.p, rec2.n, see_value, &seen, &err), 0);
+    assert_int_equal(seen.users, 2);
+    assert_int_equal(seen.other, 2); /* one kind, one price */
+    assert_int_equal(sf_groups_prepare_export(k), 0);
+    assert_int_result(k, "FR", A_USERS, 0);
+    assert_int_result(k, "FR", A_COUNT, 2);
+    assert_int_equal(sf_groups_merge_record_spread(k, rec2.p, rec2.n, see_value, &seen, &err), 0);
+    assert_int_equal(sf_groups_distinct_add(k, 0, A_USERS, 2), 0);
+    assert_int_equal(sf_groups_prepare_export(k), 0);
+    assert_int_result(k, "FR", A_USERS, 2);
+    assert_int_result(k, "FR", A_COUNT, 4);
+    sf_groups_free(k);
+    sf_buf_free(&rec2);
 
     /* Counts found elsewhere add up, beside values held here. */
     assert_int_equal(sf_groups_distinct_add(h, 0, A_USERS, 1234), 0);
