@@ -285,6 +285,7 @@ static void run_free(sf_run *R)
     free(R->fact_codec);
     sf_pipeline_free(R->pipe);
     sf_groups_free(R->reduced);
+    sf_run_distinct_free(R);
     sf_rows_free(&R->rows);
     for (size_t i = 0; i < SF_MAX_INPUTS; i++)
         sf_join_table_free(R->dims[i]);

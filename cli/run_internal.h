@@ -7,6 +7,8 @@
  *   run_map.c     scan+map: the scan's sink, bad lines, raw-row streams
  *   run_csv.c     a CSV fact input: headers, lines into fields
  *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
+ *   run_distinct.c  count_distinct of groups with many values spread over
+ *                 ranks by (group, value) before the group shuffle
  *   run_grid.c    the dense grid before windows, computed columns after them
  *   run_spill.c   the memory budget: combiner flushes to spill files during
  *                 the scan, then shuffle and reduce one spill pass at a time
@@ -149,6 +151,8 @@ typedef struct sf_run {
     sf_reject_sample samples[SF_MAX_SAMPLES];
     size_t nsamples;
     struct sf_run_csv *csv; /* a CSV fact input: headers and the line parser */
+    struct sf_run_distinct *dist; /* count_distinct groups spread over ranks, from
+                                   * the spread to the settle (run_distinct.c) */
 } sf_run;
 
 /* Collective: agrees on rc (mpi/collective.h); 1 if any rank failed. */
@@ -253,9 +257,44 @@ int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes);
  * unpartitioned output). Returns 0 or SF_E_*. */
 int sf_run_spill_write(sf_run *R);
 
+/* run_distinct.c */
+/* Before local's groups are exported: the groups that hold many distinct
+ * values of a count_distinct on some rank have their values routed by
+ * (group, value) to every rank, counted there (under the memory budget)
+ * and taken out of local; the counts are summed over ranks and kept in
+ * R->dist. rc is this rank's status so far: every rank takes part either
+ * way. Collective (none at all for a job without count_distinct).
+ * Returns 0 or the agreed SF_E_* (R->err set everywhere). */
+int sf_run_distinct_spread(sf_run *R, sf_groups *local, int rc);
+/* After the group shuffle: adds the spread counts to the groups g owns
+ * and frees R->dist. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_distinct_settle(sf_run *R, sf_groups *g);
+/* Under the budget: a combiner about to spill notes its groups with many
+ * distinct values (sf_run_distinct_big's test). Not collective. Returns 0
+ * or SF_E_NOMEM. */
+int sf_run_distinct_note(sf_run *R, const sf_groups *g);
+/* Before the spill passes: agrees on the groups every rank noted; if any,
+ * R->dist stays and each pass spreads them. Collective. Returns 0 or the
+ * agreed SF_E_*. */
+int sf_run_distinct_spilled(sf_run *R);
+/* In a spill pass, a record read back: when it is a spread group's, it
+ * is merged into R->reduced with its values routed as pairs, and *taken
+ * is 1. Not collective. Returns 0 or SF_E_*. */
+int sf_run_distinct_pass_record(sf_run *R, const unsigned char *rec, size_t len, int *taken);
+/* The exchange of a spill pass with spread groups (instead of
+ * sf_shuffle_exchange): spread groups merged here go to their owners, the
+ * pairs to their ranks, and their counts come back to the owners'
+ * R->reduced. Collective. Returns 0 or SF_E_*. */
+int sf_run_distinct_pass_exchange(sf_run *R, int rc, sf_buf *out);
+/* Frees R->dist; a no-op without it. */
+void sf_run_distinct_free(sf_run *R);
+
 /* run_reduce.c */
 /* Partial aggregates to their owners, merged there. Collective. */
 int sf_run_shuffle_groups(sf_run *R);
+/* The shuffle's callback that merges a partial aggregate record into
+ * R->reduced (ctx is R). Returns 0 or SF_E_* with R->err. */
+int sf_run_merge_group(void *ctx, const unsigned char *rec, size_t len, int source);
 /* This rank's groups into result rows. Not collective. */
 int sf_run_reduce(sf_run *R);
 /* The empty result rows and per-partition counts that sf_run_reduce_groups

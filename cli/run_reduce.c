@@ -30,6 +30,15 @@ typedef struct export_cursor {
     sf_buf held;
 } export_cursor;
 
+int sf_run_merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    sf_run *R = ctx;
+    (void)source;
+    return sf_groups_merge_record(R->reduced, rec, len, &R->err);
+}
+
+/* What arrives during the export (sf_shuffle_fn): merged, or held while
+ * count_distinct groups are still being exported. */
 static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
 {
     export_cursor *x = ctx;
@@ -104,6 +113,10 @@ int sf_run_shuffle_groups(sf_run *R)
     int rc = sf_groups_prepare_export(R->reduced);
     if (rc)
         sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
+    /* Groups with many distinct values have them counted over every rank
+     * first; their records then carry none (run_distinct.c). Collective:
+     * every rank calls it, with its verdict so far. */
+    rc = sf_run_distinct_spread(R, R->reduced, rc);
     sf_progress_init(&R->prog, R->progress, "run: shuffle");
     /* A failure before the exchange still takes part in it (the fill
      * makes nothing), so every rank reaches the same verdict. */
@@ -117,6 +130,10 @@ int sf_run_shuffle_groups(sf_run *R)
     if (!rc)
         rc = merge_held(&x);
     sf_buf_free(&x.held);
+    if (!rc)
+        rc = sf_run_distinct_settle(R, R->reduced);
+    else
+        sf_run_distinct_free(R);
     return rc;
 }
 

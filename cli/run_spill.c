@@ -151,6 +151,8 @@ static int spill_groups(sf_run *R, sf_groups *g)
     int rc = open_store(R);
     if (!rc)
         rc = sf_groups_prepare_export(g);
+    if (!rc) /* groups with many distinct values are spread in the passes */
+        rc = sf_run_distinct_note(R, g);
     sf_buf rec = SF_BUF_INIT;
     size_t n = rc ? 0 : sf_groups_count(g);
     for (size_t i = 0; i < n && !rc; i++) {
@@ -259,9 +261,12 @@ static int read_pass(sf_run *R, uint32_t first, uint32_t last, sf_buf *out)
                                     len, sf_spill_path(M->store));
                 break;
             }
-            int to = sf_partition_rank(get_hash(rec), R->nparts, R->nranks);
-            rc = to == R->rank ? sf_groups_merge_record(R->reduced, rec + 8, len - 8, &R->err)
-                               : sf_shuffle_put(&out[to], rec + 8, len - 8);
+            int to = sf_partition_rank(get_hash(rec), R->nparts, R->nranks), taken;
+            rc = sf_run_distinct_pass_record(R, rec + 8, len - 8, &taken);
+            if (!rc && !taken)
+                rc = to == R->rank
+                         ? sf_groups_merge_record(R->reduced, rec + 8, len - 8, &R->err)
+                         : sf_shuffle_put(&out[to], rec + 8, len - 8);
             if (rc) {
                 if (rc == SF_E_NOMEM)
                     sf_error_set(&R->err, rc, "out of memory in spill pass");
@@ -296,7 +301,8 @@ int sf_run_spill_passes(sf_run *R)
     uint32_t *first = calloc((size_t)np + 1, sizeof *first);
     sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
     rc = bytes && first && out ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-    if (sf_run_agree(R, rc, 0)) {
+    int drc = sf_run_distinct_spilled(R); /* run_distinct.c */
+    if (sf_run_agree(R, rc ? rc : drc, 0)) {
         free(bytes);
         free(first);
         free(out);
@@ -322,8 +328,9 @@ int sf_run_spill_passes(sf_run *R)
         rc = R->reduced ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory in spill pass");
         if (!rc)
             rc = read_pass(R, first[k], first[k + 1], out);
-        int xrc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, merge_pass, R,
-                                      &R->shuffle, NULL, rc ? NULL : &R->err);
+        int xrc = R->dist ? sf_run_distinct_pass_exchange(R, rc, out)
+                  : sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, merge_pass, R,
+                                        &R->shuffle, NULL, rc ? NULL : &R->err);
         if (!rc)
             rc = xrc;
         if (!rc && R->reduced) {

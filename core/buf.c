@@ -88,3 +88,28 @@ void sf_buf_free(sf_buf *b)
     b->p = NULL;
     b->n = b->cap = 0;
 }
+
+int sf_buf_put_leb(sf_buf *b, uint64_t n)
+{
+    unsigned char tmp[10];
+    size_t k = 0;
+    do {
+        tmp[k] = n & 0x7f;
+        n >>= 7;
+        tmp[k++] |= n ? 0x80 : 0;
+    } while (n);
+    return sf_buf_append(b, tmp, k);
+}
+
+size_t sf_leb_get(const unsigned char *p, size_t avail, uint64_t *n)
+{
+    uint64_t x = 0;
+    for (size_t k = 0; k < avail && k < 10; k++) {
+        x |= (uint64_t)(p[k] & 0x7f) << (7 * k);
+        if (!(p[k] & 0x80)) {
+            *n = x;
+            return k + 1;
+        }
+    }
+    return 0;
+}

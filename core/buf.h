@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sf_buf {
     unsigned char *p;
@@ -30,6 +31,15 @@ int sf_buf_printf(sf_buf *b, const char *fmt, ...) __attribute__((format(printf,
 /* Appends s as a JSON string literal (quotes and escapes included); bytes
  * that are not valid UTF-8 become U+FFFD, so the literal is always valid. */
 int sf_buf_json_string(sf_buf *b, const char *s, size_t n);
+
+/* Appends n as unsigned LEB128 (7 bits a byte, low first; 1 to 10
+ * bytes). Returns 0 or SF_E_NOMEM. */
+int sf_buf_put_leb(sf_buf *b, uint64_t n);
+
+/* Reads an unsigned LEB128 number from p (avail bytes) into *n. Returns
+ * the bytes it took, or 0 when p holds no complete one of at most 10
+ * bytes. Cannot fail otherwise. */
+size_t sf_leb_get(const unsigned char *p, size_t avail, uint64_t *n);
 
 /* Frees the memory; b is empty again. */
 void sf_buf_free(sf_buf *b);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/pairs.h"
 #include "core/xsum.h"
 #include "core/decimal.h"
 
@@ -49,9 +50,19 @@ static int is_xsum(const sf_agg_def *d)
  * place: here, in a bitmap or in the pair table. */
 typedef struct dstate {
     int64_t count;      /* distinct values, set by sf_groups_prepare_export */
-    uint64_t has_first; /* 1: first holds a value */
-    uint64_t first;     /* bits of the first value (fixed sets only) */
+    uint64_t has_first; /* 1: first holds a value; SPREAD: the values went */
+    uint64_t first;     /* bits of the first value (fixed sets only); SPREAD:
+                         * the count other ranks found (sf_groups_distinct_add) */
 } dstate;
+
+/* has_first of a group whose values of this aggregate were spread over
+ * ranks (sf_groups_distinct_spread): they are counted there, and the
+ * count comes back in first. */
+#define SPREAD 2
+
+/* Tag of a pair-table slot whose pair was taken out (a spread group's):
+ * probes go past it, growing drops it. */
+#define TOMB UINT64_MAX
 
 /* The distinct (group, value) pairs of one count_distinct aggregate. Values
  * of a fixed-width type (int64, double, date, bool) live inline in a flat
@@ -107,6 +118,7 @@ struct sf_groups {
     sf_buf tmp;         /* distinct key scratch */
     int prepared;
     size_t nretired;
+    int64_t distinct_max; /* largest count_distinct count, as of the last preparation */
 };
 
 #define HDR 16
@@ -280,48 +292,17 @@ static int keep_minmax(sf_groups *g, sf_value *cur, const sf_value *v, int want_
     return 0;
 }
 
-/* The 64 bits that identify a fixed-width value of type t (0.0 and -0.0,
- * and all NaNs, count as one value each). */
-static uint64_t fixed_bits(sf_type t, const sf_value *v)
-{
-    switch (t) {
-    case SF_INT: return (uint64_t)(v->type == SF_DOUBLE ? (int64_t)v->u.d : v->u.i);
-    case SF_DOUBLE: {
-        double d = v->type == SF_INT ? (double)v->u.i : v->u.d;
-        if (d == 0)
-            d = 0; /* folds -0.0 */
-        if (d != d)
-            return 0x7ff8000000000000ull;
-        uint64_t bits;
-        memcpy(&bits, &d, sizeof bits);
-        return bits;
-    }
-    case SF_DATE: return (uint32_t)v->u.date;
-    case SF_TIMESTAMP: return (uint64_t)v->u.i;
-    case SF_BOOL: return (uint64_t)v->u.b;
-    default: return 0;
-    }
-}
-
 /* The value a pair's bits stand for (strings borrowed from the set's
  * dictionary). */
 static sf_value fixed_value(const distinct_set *ds, uint64_t bits)
 {
-    double d;
     if (ds->dict) {
         const void *k;
         size_t kl;
         sf_hmap_entry(ds->dict, (size_t)bits, &k, &kl, NULL, NULL);
         return sf_string(k, kl);
     }
-    switch (ds->type) {
-    case SF_INT: return sf_int((int64_t)bits);
-    case SF_DOUBLE: memcpy(&d, &bits, sizeof d); return sf_double(d);
-    case SF_DATE: return sf_date((int32_t)(uint32_t)bits);
-    case SF_TIMESTAMP: return sf_timestamp((int64_t)bits);
-    case SF_BOOL: return sf_bool((int)bits);
-    default: return sf_null();
-    }
+    return sf_pairs_bits_value(ds->type, bits);
 }
 
 static size_t pair_slot(const distinct_set *ds, uint64_t tag, uint64_t bits)
@@ -341,9 +322,11 @@ static int pairs_grow(distinct_set *ds)
     size_t old_slots = ds->mask + 1;
     ds->pairs = fresh;
     ds->mask = slots - 1;
+    ds->count = 0;
     for (size_t i = 0; i < old_slots; i++) {
-        if (!old[2 * i])
+        if (!old[2 * i] || old[2 * i] == TOMB)
             continue;
+        ds->count++;
         size_t pos = pair_slot(ds, old[2 * i], old[2 * i + 1]);
         ds->pairs[2 * pos] = old[2 * i];
         ds->pairs[2 * pos + 1] = old[2 * i + 1];
@@ -460,7 +443,7 @@ static int maybe_go_dense(distinct_set *ds, size_t ngroups)
     ds->count = 0;
     int rc = 0;
     for (size_t i = 0; i < old_slots && !rc; i++) {
-        if (!old[2 * i])
+        if (!old[2 * i] || old[2 * i] == TOMB)
             continue;
         int added;
         rc = dense_set(ds, (uint32_t)(old[2 * i] - 1), dense_value(ds->type, old[2 * i + 1]),
@@ -495,7 +478,7 @@ static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const 
                 *id = (uint32_t)before;
             bits = *id;
         } else {
-            bits = fixed_bits(ds->type, v);
+            bits = sf_pairs_value_bits(ds->type, v);
         }
         if (!dst->has_first) {
             dst->has_first = 1;
@@ -503,7 +486,7 @@ static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const 
             g->prepared = 0;
             return 0;
         }
-        if (dst->first == bits)
+        if (dst->has_first == 1 && dst->first == bits)
             return 0;
         int added = 0, rc;
         if (ds->dense == 1) {
@@ -663,7 +646,7 @@ int sf_groups_prepare_export(sf_groups *g)
         for (size_t e = n; e-- > 0;) {
             uint32_t idx;
             if (ds->fixed) {
-                if (!ds->pairs[2 * e])
+                if (!ds->pairs[2 * e] || ds->pairs[2 * e] == TOMB)
                     continue;
                 idx = (uint32_t)(ds->pairs[2 * e] - 1);
             } else {
@@ -675,6 +658,7 @@ int sf_groups_prepare_export(sf_groups *g)
             ds->head[idx] = (uint32_t)e + 1;
         }
     }
+    g->distinct_max = 0;
     for (size_t i = 0; i < ngroups; i++) {
         void *st;
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
@@ -683,13 +667,15 @@ int sf_groups_prepare_export(sf_groups *g)
                 continue;
             distinct_set *ds = &g->sets[g->distinct[j]];
             dstate *dst = (dstate *)((char *)st + g->off[j]);
-            int64_t c = dst->has_first ? 1 : 0;
+            int64_t c = dst->has_first == SPREAD ? (int64_t)dst->first : dst->has_first ? 1 : 0;
             for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
                 c++;
             const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
             for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64; w++)
                 c += __builtin_popcountll(bm[w]);
             dst->count = c;
+            if (c > g->distinct_max)
+                g->distinct_max = c;
         }
     }
     g->prepared = 1;
@@ -719,6 +705,115 @@ static size_t get_leb(const unsigned char *p, size_t avail, uint64_t *n)
         }
     }
     return 0;
+}
+
+int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_value_fn fn,
+                               void *ctx)
+{
+    const distinct_set *ds = &g->sets[g->distinct[j]];
+    const dstate *dst = (const dstate *)(state_of(g, i) + g->off[j]);
+    int rc = 0;
+    if (dst->has_first == 1) {
+        sf_value v = fixed_value(ds, dst->first);
+        rc = fn(ctx, &v);
+    }
+    const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
+    for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64 && !rc; w++) {
+        for (uint64_t word = bm[w]; word && !rc; word &= word - 1) {
+            int64_t x = ds->base + (int64_t)(w * 64 + (uint64_t)__builtin_ctzll(word));
+            sf_value v = ds->type == SF_DATE ? sf_date((int32_t)x)
+                         : ds->dict         ? fixed_value(ds, (uint64_t)x)
+                                            : sf_int(x);
+            rc = fn(ctx, &v);
+        }
+    }
+    for (uint32_t e = ds->head[i]; e && rc == 0; e = ds->next[e - 1]) {
+        sf_value v;
+        if (ds->fixed) {
+            v = fixed_value(ds, ds->pairs[2 * (e - 1) + 1]);
+        } else {
+            const void *k;
+            size_t kl;
+            sf_hmap_entry(ds->set, e - 1, &k, &kl, NULL, NULL);
+            if (!sf_value_decode((const unsigned char *)k + 4, kl - 4, &v))
+                return SF_E_INTERNAL;
+        }
+        rc = fn(ctx, &v);
+    }
+    return rc;
+}
+
+int64_t sf_groups_distinct_max(const sf_groups *g) { return g->distinct_max; }
+
+int sf_groups_distinct_spreadable(const sf_groups *g, size_t j)
+{
+    return g->distinct[j] >= 0 && g->sets[g->distinct[j]].fixed;
+}
+
+int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j)
+{
+    if (!sf_groups_distinct_spreadable(g, j))
+        return SF_E_INVAL;
+    distinct_set *ds = &g->sets[g->distinct[j]];
+    dstate *dst = (dstate *)(state_of(g, i) + g->off[j]);
+    if (dst->has_first == SPREAD)
+        return 0;
+    if (!dst->has_first) {
+        /* No first value, so no value at all: nothing to take out (no
+         * preparation either, which merges rely on). */
+        dst->has_first = SPREAD;
+        dst->first = 0;
+        dst->count = 0;
+        return 0;
+    }
+    int rc = sf_groups_prepare_export(g);
+    if (rc)
+        return rc;
+    /* Only group i's chain and bitmap change, so the other groups' chains
+     * stay right and the table stays prepared. */
+    for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
+        ds->pairs[2 * (e - 1)] = TOMB;
+    ds->head[i] = 0;
+    uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
+    if (bm && bm != NO_BITMAP)
+        memset(bm, 0, ds->span / 8);
+    dst->has_first = SPREAD;
+    dst->first = 0;
+    dst->count = 0;
+    return 0;
+}
+
+int sf_groups_distinct_add(sf_groups *g, size_t i, size_t j, uint64_t n)
+{
+    if (!sf_groups_distinct_spreadable(g, j))
+        return SF_E_INVAL;
+    dstate *dst = (dstate *)(state_of(g, i) + g->off[j]);
+    if (dst->has_first != SPREAD) {
+        /* Values that are here stay counted here: a first value goes where
+         * a second one would (a bitmap or the pair table). */
+        uint64_t had = dst->has_first, bits = dst->first;
+        dst->has_first = SPREAD;
+        dst->first = 0;
+        g->prepared = 0;
+        if (had == 1) {
+            sf_value v = fixed_value(&g->sets[g->distinct[j]], bits);
+            int rc = distinct_add(g, g->distinct[j], dst, (uint32_t)i, &v);
+            if (rc)
+                return rc;
+        }
+    }
+    dst->first += n;
+    dst->count += (int64_t)n;
+    return 0;
+}
+
+static int encode_value(void *ctx, const sf_value *v)
+{
+    sf_buf *out = ctx;
+    int rc = sf_buf_reserve(out, sf_value_encoded_size(v));
+    if (!rc)
+        out->n += sf_value_encode(v, out->p + out->n);
+    return rc;
 }
 
 int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
@@ -764,37 +859,13 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
             break;
         }
         case SF_AGG_COUNT_DISTINCT: {
-            const distinct_set *ds = &g->sets[g->distinct[j]];
+            /* The values themselves; a count other ranks found for a
+             * spread group is not among them and is not exported. */
             const dstate *dst = (const dstate *)s;
-            rc = put_leb(out, (uint64_t)dst->count);
-            if (dst->has_first && rc == 0) {
-                sf_value v = fixed_value(ds, dst->first);
-                if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
-                    out->n += sf_value_encode(&v, out->p + out->n);
-            }
-            const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
-            for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64 && !rc; w++) {
-                for (uint64_t word = bm[w]; word && !rc; word &= word - 1) {
-                    int64_t x = ds->base + (int64_t)(w * 64 + (uint64_t)__builtin_ctzll(word));
-                    sf_value v = ds->type == SF_DATE ? sf_date((int32_t)x)
-                                 : ds->dict         ? fixed_value(ds, (uint64_t)x)
-                                                    : sf_int(x);
-                    if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
-                        out->n += sf_value_encode(&v, out->p + out->n);
-                }
-            }
-            for (uint32_t e = ds->head[i]; e && rc == 0; e = ds->next[e - 1]) {
-                if (ds->fixed) {
-                    sf_value v = fixed_value(ds, ds->pairs[2 * (e - 1) + 1]);
-                    if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
-                        out->n += sf_value_encode(&v, out->p + out->n);
-                    continue;
-                }
-                const void *k;
-                size_t kl;
-                sf_hmap_entry(ds->set, e - 1, &k, &kl, NULL, NULL);
-                rc = sf_buf_append(out, (const char *)k + 4, kl - 4);
-            }
+            uint64_t n = (uint64_t)dst->count - (dst->has_first == SPREAD ? dst->first : 0);
+            rc = put_leb(out, n);
+            if (!rc)
+                rc = sf_groups_distinct_values(g, i, j, encode_value, out);
             break;
         }
         case SF_AGG_NONE:
@@ -809,14 +880,31 @@ static int bad_record(sf_error *err, const char *what)
     return sf_error_set(err, SF_E_PARSE, "malformed group record: %s", what);
 }
 
+int sf_groups_record_key(const unsigned char *rec, size_t len, const unsigned char **key,
+                         size_t *klen)
+{
+    uint64_t n;
+    size_t p = get_leb(rec, len, &n);
+    if (!p || n > len - p)
+        return SF_E_PARSE;
+    *key = rec + p;
+    *klen = (size_t)n;
+    return 0;
+}
+
 int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
 {
-    uint64_t klen;
-    size_t p = get_leb(rec, len, &klen);
-    if (!p || klen > len - p)
+    return sf_groups_merge_record_spread(g, rec, len, NULL, NULL, err);
+}
+
+int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t len,
+                                  sf_groups_spread_fn fn, void *ctx, sf_error *err)
+{
+    const unsigned char *key;
+    size_t klen;
+    if (sf_groups_record_key(rec, len, &key, &klen) != 0)
         return bad_record(err, "key");
-    const unsigned char *key = rec + p;
-    p += klen;
+    size_t p = (size_t)(key - rec) + klen;
     if (len - p < 8)
         return bad_record(err, "row count");
     uint64_t nrows;
@@ -901,13 +989,19 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
             p += used;
             uint32_t idx;
             memcpy(&idx, st, sizeof idx);
+            /* Values of a spread group go to fn, not into the set. */
+            int spread = fn && sf_groups_distinct_spreadable(g, j);
+            if (spread && (rc = sf_groups_distinct_spread(g, idx, j)) != 0)
+                return rc;
             for (uint64_t k = 0; k < n; k++) {
                 sf_value v;
                 used = sf_value_decode(rec + p, len - p, &v);
                 if (!used)
                     return bad_record(err, "distinct value");
                 p += used;
-                if ((rc = distinct_add(g, g->distinct[j], (dstate *)s, idx, &v)) != 0)
+                rc = spread ? fn(ctx, j, &v)
+                            : distinct_add(g, g->distinct[j], (dstate *)s, idx, &v);
+                if (rc)
                     return rc;
             }
             break;

@@ -6,7 +6,9 @@
  * through the shuffle, so a group's final state is the same whichever rank
  * saw which rows: counts, int and decimal sums are integers, double sums are exact
  * (sf_xsum), min/max are order-free, and count_distinct keeps the distinct
- * (group, value) pairs themselves, which are shipped with their group.
+ * (group, value) pairs themselves, which are shipped with their group -
+ * or, for a group with many values, spread over ranks by the pair's hash
+ * and counted there (core/pairs, cli/run_distinct.c).
  */
 #ifndef SF_GROUPS_H
 #define SF_GROUPS_H
@@ -73,6 +75,54 @@ void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size
  * Call sf_groups_prepare_export() once before exporting groups. */
 int sf_groups_prepare_export(sf_groups *g);
 int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out);
+
+/* ---- count_distinct spread over ranks (cli/run_distinct.c) ----
+ * A group with many distinct values can have them counted elsewhere: its
+ * values of aggregate j are handed out (sf_groups_distinct_values), taken
+ * out of the table (sf_groups_distinct_spread), and the count found for
+ * them comes back with sf_groups_distinct_add. */
+
+/* Calls fn(ctx, value) for every distinct value of count_distinct
+ * aggregate j held for group i (strings borrowed from g). Call
+ * sf_groups_prepare_export() first. Returns fn's first non-zero return
+ * value, else 0. */
+typedef int (*sf_groups_value_fn)(void *ctx, const sf_value *v);
+int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_value_fn fn,
+                               void *ctx);
+
+/* The largest count of any count_distinct of any group, as the last
+ * sf_groups_prepare_export() counted (retired groups included). Cannot
+ * fail. */
+int64_t sf_groups_distinct_max(const sf_groups *g);
+
+/* 1 if aggregate j is a count_distinct whose values can be spread (every
+ * argument type but decimal). Cannot fail. */
+int sf_groups_distinct_spreadable(const sf_groups *g, size_t j);
+
+/* Takes group i's values of aggregate j out of g (they are counted
+ * elsewhere from now on); its count is 0 until sf_groups_distinct_add.
+ * Returns 0, SF_E_INVAL when j cannot be spread, or the error of
+ * sf_groups_prepare_export(). */
+int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j);
+
+/* Adds n values counted elsewhere to group i's count of aggregate j. The
+ * added count is not exported (sf_groups_export carries the values held
+ * here only): add once the group has reached its final table. Returns 0,
+ * SF_E_INVAL when j cannot be spread, or SF_E_NOMEM. */
+int sf_groups_distinct_add(sf_groups *g, size_t i, size_t j, uint64_t n);
+
+/* The group key of an exported record (borrowed from rec). Returns 0 or
+ * SF_E_PARSE. */
+int sf_groups_record_key(const unsigned char *rec, size_t len, const unsigned char **key,
+                         size_t *klen);
+
+/* sf_groups_merge_record(), except that the group's values of every
+ * count_distinct that can spread go to fn(ctx, j, value) instead of its
+ * set, and are taken out of it (sf_groups_distinct_spread). fn's non-zero
+ * return value stops the merge and is returned. */
+typedef int (*sf_groups_spread_fn)(void *ctx, size_t j, const sf_value *v);
+int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t len,
+                                  sf_groups_spread_fn fn, void *ctx, sf_error *err);
 
 /* Merges one exported record (len bytes) into g. Returns 0, SF_E_PARSE for a
  * malformed record, or SF_E_NOMEM. */

@@ -193,13 +193,23 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
         rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
                             (unsigned long long)all[r].largest_table);
     rc |= sf_buf_printf(out, "], \"spill_bytes\": %llu, \"spill_passes\": %llu},\n"
-                        "  \"output_files\": {\"count\": %llu, "
-                        "\"bytes\": %llu, \"min_bytes\": %llu, \"max_bytes\": %llu, "
-                        "\"mean_bytes\": %.1f},\n  \"heaviest_keys\": [",
+                        "  \"distinct\": {\"spread_groups\": %llu, \"pairs\": [",
                         (unsigned long long)(sum->total[SF_PH_SCAN].spill_bytes +
                                              sum->total[SF_PH_SHUFFLE].spill_bytes +
                                              sum->total[SF_PH_WRITE].spill_bytes),
                         (unsigned long long)sum->total[SF_PH_SHUFFLE].spill_passes,
+                        (unsigned long long)all[0].distinct_groups);
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
+                            (unsigned long long)all[r].distinct_pairs);
+    rc |= sf_buf_printf(out, "], \"spill_bytes\": [");
+    for (int r = 0; r < nranks; r++)
+        rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
+                            (unsigned long long)all[r].distinct_spill_bytes);
+    rc |= sf_buf_printf(out, "]},\n"
+                        "  \"output_files\": {\"count\": %llu, "
+                        "\"bytes\": %llu, \"min_bytes\": %llu, \"max_bytes\": %llu, "
+                        "\"mean_bytes\": %.1f},\n  \"heaviest_keys\": [",
                         (unsigned long long)files->count, (unsigned long long)files->bytes,
                         (unsigned long long)files->min_bytes,
                         (unsigned long long)files->max_bytes,

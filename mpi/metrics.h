@@ -77,6 +77,9 @@ typedef struct sf_metrics {
     uint64_t memory_limit;    /* this rank's --memory-limit in effect; 0: none */
     uint64_t largest_table;   /* under a limit: the largest combiner or spill pass
                                * table seen (sf_groups_memory), bytes */
+    uint64_t distinct_groups; /* groups whose distinct values were spread over ranks */
+    uint64_t distinct_pairs;  /* distinct (group, value) pairs of them counted here */
+    uint64_t distinct_spill_bytes; /* of those pairs written to spill files here */
 } sf_metrics;
 
 /* Marks the start / end of a phase; sh is the run's cumulative shuffle

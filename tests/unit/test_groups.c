@@ -844,6 +844,128 @@ static void test_prepare_after_more_updates_recounts_distinct(void **state)
     sf_groups_free(g);
 }
 
+struct value_sum {
+    uint64_t n;
+    int64_t sum;
+};
+
+static int sum_value(void *ctx, const sf_value *v)
+{
+    struct value_sum *vs = ctx;
+    vs->n++;
+    vs->sum += v->type == SF_INT ? v->u.i : 0;
+    return 0;
+}
+
+struct spread_seen {
+    int users, other;
+};
+
+static int see_value(void *ctx, size_t j, const sf_value *v)
+{
+    struct spread_seen *seen = ctx;
+    (void)v;
+    if (j == A_USERS)
+        seen->users++;
+    else
+        seen->other++;
+    return 0;
+}
+
+/* A group's values handed out, taken out and counted back (the spread of
+ * count_distinct over ranks): the other groups and aggregates keep theirs,
+ * its export carries none, and an added count shows in its result. */
+static void test_count_distinct_spread_takes_values_out_and_adds_counts(void **state)
+{
+    const aggs *a = *state;
+    enum { N = 100000 };
+    in_row *rows = calloc(N + 2, sizeof *rows);
+    assert_non_null(rows);
+    for (int k = 0; k < N; k++)
+        rows[k] = (in_row)ROW("DE", 1, 1, (k * 7) % N, "view");
+    rows[N] = (in_row)ROW("FR", 1, 1, 5, "buy");
+    rows[N + 1] = (in_row)ROW("FR", 1, 1, 6, "buy");
+    sf_groups *g = table_of(a, rows, N + 2);
+    long de = group_of(g, "DE"), fr = group_of(g, "FR");
+    assert_int_equal(sf_groups_distinct_max(g), N);
+    struct value_sum vs = {0, 0};
+    assert_int_equal(sf_groups_distinct_values(g, (size_t)de, A_USERS, sum_value, &vs), 0);
+    assert_int_equal(vs.n, N);
+    assert_int_equal(vs.sum, (int64_t)N * (N - 1) / 2);
+    assert_true(sf_groups_distinct_spreadable(g, A_USERS));
+    assert_false(sf_groups_distinct_spreadable(g, A_COUNT));
+    assert_int_equal(sf_groups_distinct_spread(g, 0, A_COUNT), SF_E_INVAL);
+    assert_int_equal(sf_groups_distinct_spread(g, (size_t)de, A_USERS), 0);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "DE", A_USERS, 0);
+    assert_int_result(g, "DE", A_KINDS, 1);
+    assert_int_result(g, "DE", A_COUNT, N);
+    assert_int_result(g, "FR", A_USERS, 2);
+    vs.n = 0;
+    assert_int_equal(sf_groups_distinct_values(g, (size_t)de, A_USERS, sum_value, &vs), 0);
+    assert_int_equal(vs.n, 0);
+
+    /* Its record merges as a group with no users. */
+    sf_buf rec = SF_BUF_INIT;
+    assert_int_equal(sf_groups_export(g, (size_t)de, &rec), 0);
+    sf_groups *h = sf_groups_new(a->defs, NAGGS);
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_groups_merge_record(h, rec.p, rec.n, &err), 0);
+    assert_int_equal(sf_groups_prepare_export(h), 0);
+    assert_int_result(h, "DE", A_USERS, 0);
+    assert_int_result(h, "DE", A_COUNT, N);
+
+    /* A record with values merged "spread": the values go to the
+     * callback, the rest of the group merges as usual. */
+    sf_buf rec2 = SF_BUF_INIT;
+    assert_int_equal(sf_groups_export(g, (size_t)fr, &rec2), 0);
+    const unsigned char *key;
+    size_t klen;
+    assert_int_equal(sf_groups_record_key(rec2.p, rec2.n, &key, &klen), 0);
+    assert_int_equal(sf_groups_record_key(rec2.p, 0, &key, &klen), SF_E_PARSE);
+    struct spread_seen seen = {0, 0};
+    sf_groups *k = sf_groups_new(a->defs, NAGGS);
+    assert_int_equal(sf_groups_merge_record_spread(k, rec2.p, rec2.n, see_value, &seen, &err), 0);
+    assert_int_equal(seen.users, 2);
+    assert_int_equal(seen.other, 2); /* one kind, one price */
+    assert_int_equal(sf_groups_prepare_export(k), 0);
+    assert_int_result(k, "FR", A_USERS, 0);
+    assert_int_result(k, "FR", A_COUNT, 2);
+    assert_int_equal(sf_groups_merge_record_spread(k, rec2.p, rec2.n, see_value, &seen, &err), 0);
+    assert_int_equal(sf_groups_distinct_add(k, 0, A_USERS, 2), 0);
+    assert_int_equal(sf_groups_prepare_export(k), 0);
+    assert_int_result(k, "FR", A_USERS, 2);
+    assert_int_result(k, "FR", A_COUNT, 4);
+    sf_groups_free(k);
+    sf_buf_free(&rec2);
+
+    /* Counts found elsewhere add up, beside values held here. */
+    assert_int_equal(sf_groups_distinct_add(h, 0, A_USERS, 1234), 0);
+    assert_int_equal(sf_groups_distinct_add(h, 0, A_USERS, 1), 0);
+    assert_int_equal(sf_groups_prepare_export(h), 0);
+    assert_int_result(h, "DE", A_USERS, 1235);
+    assert_int_equal(sf_groups_distinct_add(g, (size_t)fr, A_KINDS, 10), 0);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "FR", A_KINDS, 11);
+    vs.n = 0;
+    assert_int_equal(sf_groups_distinct_values(g, (size_t)fr, A_KINDS, sum_value, &vs), 0);
+    assert_int_equal(vs.n, 1);
+    /* More rows after the spread still count, once each. */
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    in_row more[2] = {ROW("DE", 1, 1, 3, "view"), ROW("DE", 1, 1, 3, "view")};
+    feed(g, &more[0], &scratch);
+    feed(g, &more[1], &scratch);
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "DE", A_USERS, 1);
+    sf_buf_free(&rec);
+    sf_groups_free(h);
+    sf_groups_free(g);
+    free(rows);
+}
+
 static void test_truncated_record_is_parse_error(void **state)
 {
     const aggs *a = *state;
@@ -1019,6 +1141,7 @@ int main(void)
         cmocka_unit_test(test_merged_tables_merge_again_identically),
         cmocka_unit_test(test_count_distinct_exact_across_overlapping_splits),
         cmocka_unit_test(test_prepare_after_more_updates_recounts_distinct),
+        cmocka_unit_test(test_count_distinct_spread_takes_values_out_and_adds_counts),
         cmocka_unit_test(test_truncated_record_is_parse_error),
         cmocka_unit_test(test_record_with_trailing_bytes_is_parse_error),
         cmocka_unit_test(test_record_with_oversized_key_length_is_parse_error),
