@@ -8,6 +8,7 @@
  *   run_csv.c     a CSV fact input: headers, lines into fields
  *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
  *   run_grid.c    the dense grid before windows, computed columns after them
+ *   run_stage.c   rows of row outputs, dimension outputs and stages ("from")
  *   run_spill.c   the memory budget: combiner flushes to spill files during
  *                 the scan, then shuffle and reduce one spill pass at a time
  *   run_write.c   output files through io/table_writer, --layout single
@@ -100,6 +101,8 @@ typedef struct sf_run {
     sf_pipeline *pipe;
     sf_groups *reduced;
     sf_rows rows;
+    sf_rows *taken;          /* per output: a row output's rows from the scan */
+    sf_rows *kept;           /* per output: result rows a later stage reads */
     uint64_t having_dropped; /* result rows "having" removed on this rank */
     uint64_t limit_dropped;  /* result rows "limit" removed on this rank */
     uint64_t grid_added;     /* "grid": rows it filled in on this rank ... */
@@ -280,6 +283,26 @@ int sf_run_grid(sf_run *R);
 /* "compute": the computed columns of every row. Not collective. Returns 0
  * or SF_E_NOMEM. */
 int sf_run_compute(sf_run *R);
+
+/* run_stage.c */
+/* After the scan: every row output's rows leave the pipeline for
+ * R->taken. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_take_rows(sf_run *R);
+/* A row or dimension output (instead of shuffle and reduce): R->rows gets
+ * the rows (a row output's own share; a dimension's rows whose key hash
+ * this rank owns, with the unknown member). Not collective. Returns 0 or
+ * SF_E_NOMEM. */
+int sf_run_direct_rows(sf_run *R);
+/* After the computed columns of an output a later stage reads: a copy of
+ * this rank's result rows in R->kept. Not collective. Returns 0 or
+ * SF_E_NOMEM. */
+int sf_run_keep_for_stage(sf_run *R);
+/* A stage: R->reduced becomes a combiner of the kept rows of the output it
+ * reads (this rank's share), ready for sf_run_shuffle_groups. Not
+ * collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_stage_groups(sf_run *R);
+/* Frees R->taken and R->kept. Cannot fail. */
+void sf_run_stage_free(sf_run *R);
 
 /* run_write.c */
 /* Sends every row to its writer as --write says (repartition: the owner

@@ -135,6 +135,20 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
             break;
         }
     }
+    /* Only for a job whose dimensions have an unknown member. */
+    for (size_t i = 0, first = 1; i < job->ninputs; i++) {
+        if (!job->inputs[i].has_unknown)
+            continue;
+        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? ",\n    \"rows_to_unknown\": {" : ", ",
+                            job->inputs[i].name, (unsigned long long)c->rows_to_unknown[i]);
+        first = 0;
+    }
+    for (size_t i = 0; i < job->ninputs; i++) {
+        if (job->inputs[i].has_unknown) {
+            rc |= sf_buf_printf(m, "}");
+            break;
+        }
+    }
     rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
     int first = 1;
     for (size_t i = 0; i < job->ninputs; i++) {

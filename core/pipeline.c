@@ -54,6 +54,11 @@ struct sf_pipeline {
     sf_flatten *flat; /* flattened fact input; NULL: the projection decoder */
     sf_groups **more; /* combiners of job->outputs[1..noutputs) ("outputs") */
     size_t nmore;
+    /* Per output (job->outputs[k]): its kind, and for a row output the
+     * table its rows go to (ncols 0 for other kinds). */
+    const sf_output_kind *kinds;
+    sf_rows *rowsets;
+    size_t nout;
     /* A dedupe step: the pipeline is split there (by the driver, or with
      * itself as the receiver); shipped rows carry their ordinal, and the
      * receiving side keeps the first per key in dd until
@@ -97,6 +102,21 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     p->groups = sf_job_new_groups(job);
     if (!p->groups)
         goto nomem;
+    /* Row outputs take the rows themselves; dimension outputs and stages
+     * take nothing from the scan (their combiners stay empty). */
+    p->nout = job->noutputs ? job->noutputs : 1;
+    p->rowsets = calloc(p->nout, sizeof *p->rowsets);
+    sf_output_kind *kinds = calloc(p->nout, sizeof *kinds);
+    if (!p->rowsets || !kinds) {
+        free(kinds);
+        goto nomem;
+    }
+    for (size_t k = 0; k < p->nout; k++) {
+        const sf_job *o = job->noutputs ? &job->outputs[k] : job;
+        kinds[k] = o->kind;
+        sf_rows_init(&p->rowsets[k], o->kind == SF_OUT_ROWS ? o->nresult : 0);
+    }
+    p->kinds = kinds;
     /* One scan feeds every output: a combiner per further output. */
     if (job->noutputs > 1) {
         p->more = calloc(job->noutputs - 1, sizeof *p->more);
@@ -191,6 +211,10 @@ void sf_pipeline_free(sf_pipeline *p)
         sf_arena_free(&p->scratch_b);
     sf_buf_free(&p->key_b);
     sf_dedupe_free(p->dd);
+    for (size_t k = 0; p->rowsets && k < p->nout; k++)
+        sf_rows_free(&p->rowsets[k]);
+    free(p->rowsets);
+    free((void *)p->kinds);
     free(p);
 }
 
@@ -271,6 +295,13 @@ static int run_steps(sf_pipeline *p, sf_value *row, size_t from, size_t to, sf_a
             const sf_value *key = &row[st->on_slot];
             const sf_value *dim =
                 key->type == SF_NULL ? NULL : sf_join_table_find(p->dims[st->input], key);
+            if (!dim && st->to_unknown) {
+                /* The unknown member: the key says so, the attributes are
+                 * its row's when the dimension has one, else NULL. */
+                row[st->on_slot] = job->inputs[st->input].unknown;
+                dim = sf_join_table_find(p->dims[st->input], &row[st->on_slot]);
+                p->counts.rows_to_unknown[st->input]++;
+            }
             if (!dim && st->inner) {
                 p->counts.rows_dropped_by_join++;
                 p->counts.dropped_by_join[st->input]++;
@@ -299,16 +330,39 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
     return 0;
 }
 
+/* A row output's copy of row: its slots, strings into the table's arena. */
+static int keep_row(sf_rows *t, const sf_value *row, size_t nslots)
+{
+    sf_value *dst = sf_rows_append(t);
+    if (!dst)
+        return SF_E_NOMEM;
+    memcpy(dst, row, nslots * sizeof *dst);
+    for (size_t c = 0; c < nslots; c++) {
+        if (dst[c].type == SF_STRING && sf_rows_keep_string(t, &dst[c]) != 0)
+            return SF_E_NOMEM;
+    }
+    return 0;
+}
+
 static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena *scratch)
 {
     const sf_job *job = p->job;
-    key->n = 0;
-    if (encode_slots(key, row, job->group_slots, job->ngroup) != 0)
-        return SF_E_NOMEM;
-    int rc = sf_groups_update(p->groups, key->p, key->n, sf_groups_hash(key->p, key->n), row,
+    int rc = 0;
+    for (size_t k = 0; k < p->nout && !rc; k++) {
+        if (p->kinds[k] == SF_OUT_ROWS)
+            rc = keep_row(&p->rowsets[k], row, job->nslots);
+    }
+    if (!rc && p->kinds[0] == SF_OUT_GROUPS) {
+        key->n = 0;
+        if (encode_slots(key, row, job->group_slots, job->ngroup) != 0)
+            return SF_E_NOMEM;
+        rc = sf_groups_update(p->groups, key->p, key->n, sf_groups_hash(key->p, key->n), row,
                               scratch);
+    }
     for (size_t k = 0; k < p->nmore && !rc; k++) {
         const sf_job *o = &job->outputs[k + 1];
+        if (o->kind != SF_OUT_GROUPS)
+            continue;
         key->n = 0;
         if (encode_slots(key, row, o->group_slots, o->ngroup) != 0)
             return SF_E_NOMEM;
@@ -823,6 +877,10 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
     }
     for (size_t k = 0; k < (job->noutputs ? job->noutputs : 1); k++) {
         const sf_job *o = job->noutputs ? &job->outputs[k] : job;
+        if (o->kind == SF_OUT_ROWS)
+            memset(needed, 1, job->nslots); /* the row itself is written */
+        if (o->kind != SF_OUT_GROUPS)
+            continue; /* a stage's group keys are another output's columns */
         for (size_t i = 0; i < o->ngroup; i++)
             needed[o->group_slots[i]] = 1;
         for (size_t j = 0; j < o->naggs; j++) {
@@ -872,6 +930,15 @@ sf_groups *sf_pipeline_take_groups(sf_pipeline *p)
     sf_groups *g = p->groups;
     p->groups = NULL;
     return g;
+}
+
+int sf_pipeline_take_output_rows(sf_pipeline *p, size_t k, sf_rows *out)
+{
+    if (k >= p->nout || p->kinds[k] != SF_OUT_ROWS)
+        return SF_E_INVAL;
+    *out = p->rowsets[k];
+    sf_rows_init(&p->rowsets[k], out->ncols);
+    return 0;
 }
 
 sf_groups *sf_pipeline_take_output_groups(sf_pipeline *p, size_t k)
