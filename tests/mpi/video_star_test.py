@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""video_star_test.py - the shipped pipeline jobs/video_star.json under
+mpiexec, against the independent reference tests/reference/video_star.py.
+
+usage: video_star_test.py --shardflow BIN --mpiexec MPIEXEC [--np-flag -n]
+                          --jobs DIR --reference DIR --work DIR
+                          --case star|fact --np N
+
+Generates a small video dataset with `shardflow gen video` (its dirt:
+re-sent events, mixed-case types, a null user_id, video and device ids no
+dimension has, plays without watch time, events without a player), runs
+the job with --chunk-size 16 KiB (an event's re-sent copies are read by
+other ranks) and checks:
+  star: every file of the seven tables (the fact table's dt partitions, the
+    three dimensions with their unknown row, the calendar, both marts)
+    equals the reference's byte for byte, and the manifests count the dirt
+    as the reference does: lines read, rejected lines, duplicates dropped,
+    rows given the unknown member per dimension, fact rows, and each
+    dimension output's rows (its table plus one unknown row);
+  fact: the fact table alone (a row output over every rank).
+Each test writes under WORK/CASE-nN only.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+TIMEOUT = 120
+TABLES = ["fact_video_events", "dim_users", "dim_videos", "dim_devices", "dim_date",
+          "daily_video_engagement", "user_retention_cohorts"]
+CASES = {"star": TABLES, "fact": ["fact_video_events"]}
+
+
+class Failure(Exception):
+    pass
+
+
+def run(cmd):
+    print("$ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        raise Failure("timed out: " + " ".join(cmd))
+    if p.returncode != 0:
+        raise Failure("exit code %d: %s\n%s%s" % (p.returncode, " ".join(cmd),
+                                                  out.decode(errors="replace"),
+                                                  err.decode(errors="replace")))
+    return err.decode(errors="replace")
+
+
+def files(root):
+    """Relative path -> bytes of every data file under root (not _*)."""
+    out = {}
+    for d, dirs, names in os.walk(root):
+        dirs[:] = [x for x in dirs if not x.startswith("_")]
+        for n in names:
+            if n.startswith("_"):
+                continue
+            p = os.path.join(d, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = f.read()
+    return out
+
+
+def manifest(out, table):
+    with open(os.path.join(out, table, "_MANIFEST.json"), encoding="utf-8") as f:
+        return json.load(f)["counts"]
+
+
+def check(a):
+    work = os.path.join(a.work, "%s-n%d" % (a.case, a.np))
+    shutil.rmtree(work, ignore_errors=True)
+    data = os.path.join(work, "data")
+    run([a.shardflow, "gen", "video", "--events", "4000", "--users", "60", "--videos", "30",
+         "--seed", "5", "-o", data])
+    ref_out = os.path.join(work, "ref")
+    counts_path = os.path.join(work, "ref_counts.json")
+    run([sys.executable, os.path.join(a.reference, "video_star.py"), "--data", data,
+         "--out", ref_out, "--counts", counts_path])
+    out = os.path.join(work, "out")
+    cmd = [a.mpiexec, a.np_flag, str(a.np), a.shardflow, "run",
+           os.path.join(a.jobs, "video_star.json"), "--output", out,
+           "--chunk-size", "16KiB", "--quiet"]
+    for name in ("events.jsonl", "users.csv", "videos.csv", "devices.csv"):
+        cmd += ["--input", "%s=%s" % (name.split(".")[0], os.path.join(data, name))]
+    run(cmd)
+
+    for table in CASES[a.case]:
+        got, want = files(os.path.join(out, table)), files(os.path.join(ref_out, table))
+        if sorted(got) != sorted(want):
+            raise Failure("%s: files %s, reference %s" % (table, sorted(got), sorted(want)))
+        for rel in want:
+            if got[rel] != want[rel]:
+                raise Failure("%s/%s differs from the reference" % (table, rel))
+
+    with open(counts_path, encoding="utf-8") as f:
+        ref = json.load(f)
+    c = manifest(out, "fact_video_events")
+    expect = {
+        "lines_read": ref["event_lines"],
+        "rows_rejected": ref["events_rejected"] + ref["events_invalid"],
+        "duplicates_dropped": ref["events_duplicates_dropped"],
+        "output_rows": ref["fact_rows"],
+        "rows_to_unknown": {"users": ref["unknown_user"], "videos": ref["unknown_video"],
+                            "devices": ref["unknown_device"]},
+    }
+    for k, v in expect.items():
+        if c[k] != v:
+            raise Failure("manifest counts.%s = %s, reference %s" % (k, c[k], v))
+    if min(ref["events_duplicates_dropped"], ref["unknown_user"], ref["unknown_video"],
+           ref["unknown_device"]) == 0:
+        raise Failure("the generated data lacks some dirt: %s" % ref)
+    if a.case == "star":
+        for table in ("dim_users", "dim_videos", "dim_devices"):
+            n = manifest(out, table)["output_rows"]
+            with open(os.path.join(data, table[4:] + ".csv"), encoding="utf-8") as f:
+                lines = sum(1 for _ in f) - 1
+            if n != lines + 1:
+                raise Failure("%s: %d rows, expected %d and the unknown one" % (table, n, lines))
+    print("ok: %s np=%d, %d fact rows, %d tables" % (a.case, a.np, c["output_rows"],
+                                                     len(CASES[a.case])))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shardflow", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--np-flag", default="-n")
+    ap.add_argument("--jobs", required=True)
+    ap.add_argument("--reference", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--case", required=True, choices=sorted(CASES))
+    ap.add_argument("--np", type=int, required=True)
+    a = ap.parse_args()
+    try:
+        check(a)
+    except Failure as e:
+        print("FAIL: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
