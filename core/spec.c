@@ -907,8 +907,8 @@ static int load_steps(loader *L, json_t *root)
                 return fail(L, f, "a filter must be a bool expression, this one is %s",
                             sf_type_name(t), NULL);
         } else {
-            return fail(L, field, "must have one of the fields derive, replace, filter, join, "
-                        "dedupe", NULL, NULL);
+            return fail(L, field, "must have one of the fields derive, filter, join, dedupe",
+                        NULL, NULL);
         }
         if (rc)
             return rc;
