@@ -58,6 +58,7 @@ struct sf_pipeline {
      * table its rows go to (ncols 0 for other kinds). */
     const sf_output_kind *kinds;
     sf_rows *rowsets;
+    unsigned char **row_keep; /* per row output: 1 for each slot it reads */
     size_t nout;
     /* A dedupe step: the pipeline is split there (by the driver, or with
      * itself as the receiver); shipped rows carry their ordinal, and the
@@ -67,6 +68,28 @@ struct sf_pipeline {
     int dedupe_split;  /* the split is at the dedupe step */
     uint64_t chunk;    /* ordinal of the chunk being read (sf_pipeline_set_chunk) */
 };
+
+static void mark_slot(void *ctx, int slot);
+
+/* The slots a row output keeps (result column i < nslots is slot i): the
+ * written, partition and sort columns and what its computed columns read;
+ * the others stay NULL in its table, so their strings are not copied. */
+static unsigned char *row_keep_mask(const sf_job *o)
+{
+    unsigned char *m = calloc(o->nresult + 1, 1);
+    if (!m)
+        return NULL;
+    const sf_job_output *out = &o->output;
+    for (size_t i = 0; i < out->ncolumns; i++)
+        m[out->columns[i]] = 1;
+    for (size_t i = 0; i < out->npartition; i++)
+        m[out->partition_by[i]] = 1;
+    for (size_t i = 0; i < out->nsort; i++)
+        m[out->sort_by[i]] = 1;
+    for (size_t c = 0; c < o->ncomputes; c++)
+        sf_expr_visit_columns(o->computes[c].expr, mark_slot, m);
+    return m;
+}
 
 static int self_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
 {
@@ -117,6 +140,14 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
         sf_rows_init(&p->rowsets[k], o->kind == SF_OUT_ROWS ? o->nresult : 0);
     }
     p->kinds = kinds;
+    p->row_keep = calloc(p->nout, sizeof *p->row_keep);
+    for (size_t k = 0; p->row_keep && k < p->nout; k++) {
+        const sf_job *o = job->noutputs ? &job->outputs[k] : job;
+        if (kinds[k] == SF_OUT_ROWS && !(p->row_keep[k] = row_keep_mask(o)))
+            goto nomem;
+    }
+    if (!p->row_keep)
+        goto nomem;
     /* One scan feeds every output: a combiner per further output. */
     if (job->noutputs > 1) {
         p->more = calloc(job->noutputs - 1, sizeof *p->more);
@@ -213,6 +244,9 @@ void sf_pipeline_free(sf_pipeline *p)
     sf_dedupe_free(p->dd);
     for (size_t k = 0; p->rowsets && k < p->nout; k++)
         sf_rows_free(&p->rowsets[k]);
+    for (size_t k = 0; p->row_keep && k < p->nout; k++)
+        free(p->row_keep[k]);
+    free(p->row_keep);
     free(p->rowsets);
     free((void *)p->kinds);
     free(p);
@@ -330,14 +364,17 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
     return 0;
 }
 
-/* A row output's copy of row: its slots, strings into the table's arena. */
-static int keep_row(sf_rows *t, const sf_value *row, size_t nslots)
+/* A row output's copy of row: the slots it reads (keep), strings into the
+ * table's arena; the others NULL. */
+static int keep_row(sf_rows *t, const sf_value *row, size_t nslots, const unsigned char *keep)
 {
     sf_value *dst = sf_rows_append(t);
     if (!dst)
         return SF_E_NOMEM;
-    memcpy(dst, row, nslots * sizeof *dst);
     for (size_t c = 0; c < nslots; c++) {
+        if (!keep[c])
+            continue;
+        dst[c] = row[c];
         if (dst[c].type == SF_STRING && sf_rows_keep_string(t, &dst[c]) != 0)
             return SF_E_NOMEM;
     }
@@ -350,7 +387,7 @@ static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena 
     int rc = 0;
     for (size_t k = 0; k < p->nout && !rc; k++) {
         if (p->kinds[k] == SF_OUT_ROWS)
-            rc = keep_row(&p->rowsets[k], row, job->nslots);
+            rc = keep_row(&p->rowsets[k], row, job->nslots, p->row_keep[k]);
     }
     if (!rc && p->kinds[0] == SF_OUT_GROUPS) {
         key->n = 0;
@@ -877,8 +914,8 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
     }
     for (size_t k = 0; k < (job->noutputs ? job->noutputs : 1); k++) {
         const sf_job *o = job->noutputs ? &job->outputs[k] : job;
-        if (o->kind == SF_OUT_ROWS)
-            memset(needed, 1, job->nslots); /* the row itself is written */
+        for (size_t s = 0; o->kind == SF_OUT_ROWS && s < job->nslots; s++)
+            needed[s] |= p->row_keep[k][s]; /* the row itself is written */
         if (o->kind != SF_OUT_GROUPS)
             continue; /* a stage's group keys are another output's columns */
         for (size_t i = 0; i < o->ngroup; i++)
