@@ -191,6 +191,8 @@ static int run_job(sf_run *R)
         rc = sf_run_plan_feeds(R, chunks, &nchunks);
     if (!rc)
         rc = sf_run_setup_stream(R);
+    if (!rc)
+        rc = sf_run_rowstream_setup(R);
     sf_metrics_end(&R->m, SF_PH_PLAN, &R->shuffle, 0, 0);
     if (sf_run_agree(R, rc, 0)) {
         free(chunks);
@@ -206,6 +208,11 @@ static int run_job(sf_run *R)
         R->chunks = NULL;
         MPI_Allreduce(MPI_IN_PLACE, &R->exit_code, 1, MPI_INT, MPI_MAX, R->comm);
         return R->exit_code;
+    }
+    if (sf_run_agree(R, sf_run_rowstream_finish(R, 0), 0)) {
+        free(chunks);
+        R->chunks = NULL;
+        return 1;
     }
     rc = sf_run_finish_bad_lines(R);
     free(chunks);
@@ -268,7 +275,7 @@ static int run_output(sf_run *R)
 
     sf_metrics_begin(&R->m, &R->shuffle);
     rows_before = R->rows.n + R->mem.rows_out;
-    rc = sf_run_write_output(R);
+    rc = sf_run_rowstream_written(R) ? 0 : sf_run_write_output(R);
     uint64_t written = 0;
     for (size_t i = 0; i < R->life.nfiles; i++)
         written += R->life.files[i].rows;
@@ -286,6 +293,7 @@ static void run_free(sf_run *R)
 {
     sf_stream_free(R->stream);
     sf_run_stage_free(R);
+    sf_run_rowstream_free(R);
     sf_run_spill_close(R);
     sf_run_csv_free(R);
     sf_badrec_discard(R->spill);

@@ -9,6 +9,7 @@
  *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
  *   run_grid.c    the dense grid before windows, computed columns after them
  *   run_stage.c   rows of row outputs, dimension outputs and stages ("from")
+ *   run_rowstream.c  unsorted row outputs streamed to their files
  *   run_spill.c   the memory budget: combiner flushes to spill files during
  *                 the scan, then shuffle and reduce one spill pass at a time
  *   run_write.c   output files through io/table_writer, --layout single
@@ -103,6 +104,12 @@ typedef struct sf_run {
     sf_rows rows;
     sf_rows *taken;          /* per output: a row output's rows from the scan */
     sf_rows *kept;           /* per output: result rows a later stage reads */
+    struct sf_run_rowout *rowouts; /* streamed row outputs (run_rowstream.c) */
+    size_t nrowouts;
+    sf_stream *rowstream;    /* their rows to the writers */
+    int rowstream_in_scan;   /* it is the scan's stream (R->stream) */
+    sf_buf rowrec;           /* a record being sent */
+    sf_arena rowscratch;     /* strings computed columns make, per row */
     uint64_t having_dropped; /* result rows "having" removed on this rank */
     uint64_t limit_dropped;  /* result rows "limit" removed on this rank */
     uint64_t grid_added;     /* "grid": rows it filled in on this rank ... */
@@ -303,6 +310,23 @@ int sf_run_keep_for_stage(sf_run *R);
 int sf_run_stage_groups(sf_run *R);
 /* Frees R->taken and R->kept. Cannot fail. */
 void sf_run_stage_free(sf_run *R);
+
+/* run_rowstream.c */
+/* Before the scan: every row output without a sort, limit or stage
+ * reading it (with a hive layout, and no raw-row stream unless the job
+ * dedupes) gets its rows streamed to its files: the pipeline's row sink
+ * sends them through a row stream, the scan's own when there is no other.
+ * Not collective. Returns 0 or SF_E_*. */
+int sf_run_rowstream_setup(sf_run *R);
+/* After the scan (and the dedupe step's kept rows): the row stream
+ * finished, every streamed file closed and recorded in its output's
+ * lifecycle. Collective. Returns 0 or SF_E_*. */
+int sf_run_rowstream_finish(sf_run *R, int failed);
+/* 1 when R->out_index is a streamed output (its files are written; its
+ * digest is set), else 0. Not collective. */
+int sf_run_rowstream_written(sf_run *R);
+/* Frees what run_rowstream.c holds. Cannot fail. */
+void sf_run_rowstream_free(sf_run *R);
 
 /* run_write.c */
 /* Sends every row to its writer as --write says (repartition: the owner

@@ -59,6 +59,8 @@ struct sf_pipeline {
     const sf_output_kind *kinds;
     sf_rows *rowsets;
     unsigned char **row_keep; /* per row output: 1 for each slot it reads */
+    sf_row_sink_fn *sinks;    /* per output: where its rows go instead, or NULL */
+    void **sink_ctx;
     size_t nout;
     /* A dedupe step: the pipeline is split there (by the driver, or with
      * itself as the receiver); shipped rows carry their ordinal, and the
@@ -140,6 +142,10 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
         sf_rows_init(&p->rowsets[k], o->kind == SF_OUT_ROWS ? o->nresult : 0);
     }
     p->kinds = kinds;
+    p->sinks = calloc(p->nout, sizeof *p->sinks);
+    p->sink_ctx = calloc(p->nout, sizeof *p->sink_ctx);
+    if (!p->sinks || !p->sink_ctx)
+        goto nomem;
     p->row_keep = calloc(p->nout, sizeof *p->row_keep);
     for (size_t k = 0; p->row_keep && k < p->nout; k++) {
         const sf_job *o = job->noutputs ? &job->outputs[k] : job;
@@ -247,6 +253,8 @@ void sf_pipeline_free(sf_pipeline *p)
     for (size_t k = 0; p->row_keep && k < p->nout; k++)
         free(p->row_keep[k]);
     free(p->row_keep);
+    free(p->sinks);
+    free(p->sink_ctx);
     free(p->rowsets);
     free((void *)p->kinds);
     free(p);
@@ -387,7 +395,8 @@ static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena 
     int rc = 0;
     for (size_t k = 0; k < p->nout && !rc; k++) {
         if (p->kinds[k] == SF_OUT_ROWS)
-            rc = keep_row(&p->rowsets[k], row, job->nslots, p->row_keep[k]);
+            rc = p->sinks[k] ? p->sinks[k](p->sink_ctx[k], k, row)
+                             : keep_row(&p->rowsets[k], row, job->nslots, p->row_keep[k]);
     }
     if (!rc && p->kinds[0] == SF_OUT_GROUPS) {
         key->n = 0;
@@ -967,6 +976,15 @@ sf_groups *sf_pipeline_take_groups(sf_pipeline *p)
     sf_groups *g = p->groups;
     p->groups = NULL;
     return g;
+}
+
+int sf_pipeline_set_row_sink(sf_pipeline *p, size_t k, sf_row_sink_fn fn, void *ctx)
+{
+    if (k >= p->nout || p->kinds[k] != SF_OUT_ROWS)
+        return SF_E_INVAL;
+    p->sinks[k] = fn;
+    p->sink_ctx[k] = ctx;
+    return 0;
 }
 
 int sf_pipeline_take_output_rows(sf_pipeline *p, size_t k, sf_rows *out)

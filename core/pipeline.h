@@ -142,6 +142,15 @@ sf_groups *sf_pipeline_take_output_groups(sf_pipeline *p, size_t k);
  * SF_E_INVAL when output k is not a row output. */
 int sf_pipeline_take_output_rows(sf_pipeline *p, size_t k, sf_rows *out);
 
+/* Receives one row of row output k instead of the output's table: row is
+ * the pipeline's row (its slots), borrowed for the call. Returns 0 or an
+ * error, which the pipeline returns. */
+typedef int (*sf_row_sink_fn)(void *ctx, size_t k, const sf_value *row);
+
+/* Rows of row output k go to fn from now on (a driver that streams them to
+ * their files). Not for other kinds: SF_E_INVAL. Returns 0. */
+int sf_pipeline_set_row_sink(sf_pipeline *p, size_t k, sf_row_sink_fn fn, void *ctx);
+
 /* Keeps sample s among samples[0..*n) if it is among the first SF_MAX_SAMPLES
  * by (file, offset). Used to merge samples across ranks too. */
 void sf_samples_insert(sf_reject_sample *samples, size_t *n, const sf_reject_sample *s);

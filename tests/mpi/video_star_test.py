@@ -4,7 +4,7 @@ mpiexec, against the independent reference tests/reference/video_star.py.
 
 usage: video_star_test.py --shardflow BIN --mpiexec MPIEXEC [--np-flag -n]
                           --jobs DIR --reference DIR --work DIR
-                          --case star|fact --np N
+                          --cases DIR --case star|stream --np N
 
 Generates a small video dataset with `shardflow gen video` (its dirt:
 re-sent events, mixed-case types, a null user_id, video and device ids no
@@ -17,7 +17,12 @@ other ranks) and checks:
     as the reference does: lines read, rejected lines, duplicates dropped,
     rows given the unknown member per dimension, fact rows, and each
     dimension output's rows (its table plus one unknown row);
-  fact: the fact table alone (a row output over every rank).
+  stream: row outputs without sort_by, streamed to their files:
+    tests/cases/pipelines/video_fact_stream.json (the fact table after the
+    dedupe step) holds per dt file the reference's rows in some order (a
+    header first, the sorted lines equal) next to a calendar equal byte for
+    byte; tests/cases/pipelines/events_stream.json (no dedupe: streamed
+    during the scan) holds every line's event_id under its day.
 Each test writes under WORK/CASE-nN only.
 """
 
@@ -32,7 +37,7 @@ import sys
 TIMEOUT = 120
 TABLES = ["fact_video_events", "dim_users", "dim_videos", "dim_devices", "dim_date",
           "daily_video_engagement", "user_retention_cohorts"]
-CASES = {"star": TABLES, "fact": ["fact_video_events"]}
+CASES = {"star": TABLES, "stream": ["dim_date"]}
 
 
 class Failure(Exception):
@@ -70,6 +75,50 @@ def files(root):
     return out
 
 
+def same_lines(got, want, what):
+    """A header, then the same lines in any order."""
+    g, w = got.split(b"\n"), want.split(b"\n")
+    if g[0] != w[0] or sorted(g[1:]) != sorted(w[1:]):
+        raise Failure("%s: not the reference's rows (in any order)" % what)
+
+
+def check_stream(a, data, ref_out, work):
+    """The streamed row outputs (see the banner)."""
+    out = os.path.join(work, "out")
+    run(run_cmd(a, os.path.join(a.cases, "pipelines", "video_fact_stream.json"), data, out))
+    got = files(os.path.join(out, "fact_video_events"))
+    want = files(os.path.join(ref_out, "fact_video_events"))
+    if sorted(got) != sorted(want):
+        raise Failure("fact_video_events: files %s, reference %s" % (sorted(got), sorted(want)))
+    for rel in want:
+        same_lines(got[rel], want[rel], "fact_video_events/" + rel)
+    ev_out = os.path.join(work, "events")
+    run([a.mpiexec, a.np_flag, str(a.np), a.shardflow, "run",
+         os.path.join(a.cases, "pipelines", "events_stream.json"), "--output", ev_out,
+         "--input", "events=" + os.path.join(data, "events.jsonl"), "--chunk-size", "16KiB",
+         "--quiet"])
+    by_day = {}
+    with open(os.path.join(data, "events.jsonl"), "rb") as f:
+        for raw in f:
+            e = json.loads(raw)
+            rel = "dt=%s/part-00000.csv" % e["event_time"][:10]
+            by_day.setdefault(rel, []).append(e["event_id"].encode())
+    got = files(ev_out)
+    if sorted(got) != sorted(by_day):
+        raise Failure("events_stream: files %s, expected %s" % (sorted(got), sorted(by_day)))
+    for rel, ids in by_day.items():
+        same_lines(got[rel], b"\n".join([b"event_id"] + ids) + b"\n", "events_stream/" + rel)
+    return out
+
+
+def run_cmd(a, job, data, out):
+    cmd = [a.mpiexec, a.np_flag, str(a.np), a.shardflow, "run", job, "--output", out,
+           "--chunk-size", "16KiB", "--quiet"]
+    for name in ("events.jsonl", "users.csv", "videos.csv", "devices.csv"):
+        cmd += ["--input", "%s=%s" % (name.split(".")[0], os.path.join(data, name))]
+    return cmd
+
+
 def manifest(out, table):
     with open(os.path.join(out, table, "_MANIFEST.json"), encoding="utf-8") as f:
         return json.load(f)["counts"]
@@ -79,19 +128,17 @@ def check(a):
     work = os.path.join(a.work, "%s-n%d" % (a.case, a.np))
     shutil.rmtree(work, ignore_errors=True)
     data = os.path.join(work, "data")
-    run([a.shardflow, "gen", "video", "--events", "4000", "--users", "60", "--videos", "30",
+    run([a.shardflow, "gen", "video", "--events", "3000", "--users", "60", "--videos", "30",
          "--seed", "5", "-o", data])
     ref_out = os.path.join(work, "ref")
     counts_path = os.path.join(work, "ref_counts.json")
     run([sys.executable, os.path.join(a.reference, "video_star.py"), "--data", data,
          "--out", ref_out, "--counts", counts_path])
-    out = os.path.join(work, "out")
-    cmd = [a.mpiexec, a.np_flag, str(a.np), a.shardflow, "run",
-           os.path.join(a.jobs, "video_star.json"), "--output", out,
-           "--chunk-size", "16KiB", "--quiet"]
-    for name in ("events.jsonl", "users.csv", "videos.csv", "devices.csv"):
-        cmd += ["--input", "%s=%s" % (name.split(".")[0], os.path.join(data, name))]
-    run(cmd)
+    if a.case == "stream":
+        out = check_stream(a, data, ref_out, work)
+    else:
+        out = os.path.join(work, "out")
+        run(run_cmd(a, os.path.join(a.jobs, "video_star.json"), data, out))
 
     for table in CASES[a.case]:
         got, want = files(os.path.join(out, table)), files(os.path.join(ref_out, table))
@@ -136,6 +183,7 @@ def main():
     ap.add_argument("--np-flag", default="-n")
     ap.add_argument("--jobs", required=True)
     ap.add_argument("--reference", required=True)
+    ap.add_argument("--cases", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--case", required=True, choices=sorted(CASES))
     ap.add_argument("--np", type=int, required=True)
