@@ -817,6 +817,7 @@ static int load_replace(loader *L, json_t *st, const char *field, sf_job_step *s
     char f[96];
     snprintf(f, sizeof f, "%s.expr", field);
     step->kind = SF_STEP_DERIVE;
+    step->replace = 1;
     step->expr = compile_expr(L, text, f, 0);
     if (!step->expr)
         return L->err->code;

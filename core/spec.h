@@ -62,6 +62,7 @@ typedef struct sf_job_step {
     const char *field; /* "steps[2]" */
     sf_expr *expr;     /* derive, filter */
     int slot;          /* derive: target slot */
+    int replace;       /* derive: a "replace" step (slot is an existing column's) */
     int input;         /* join: index of the dimension input */
     int on_slot;       /* join: slot of the fact key */
     int inner;         /* join: 1 inner, 0 left (or unknown) */
