@@ -74,14 +74,19 @@ struct sf_pipeline {
 static void mark_slot(void *ctx, int slot);
 
 /* The slots a row output keeps (result column i < nslots is slot i): the
- * written, partition and sort columns and what its computed columns read;
- * the others stay NULL in its table, so their strings are not copied. */
+ * written, partition and sort columns and what its computed columns read
+ * (all, when a stage reads its rows); the others stay NULL in its table,
+ * so their strings are not copied. */
 static unsigned char *row_keep_mask(const sf_job *o)
 {
     unsigned char *m = calloc(o->nresult + 1, 1);
     if (!m)
         return NULL;
     const sf_job_output *out = &o->output;
+    if (o->read_by_stage) { /* a stage may read any of them */
+        memset(m, 1, o->nresult);
+        return m;
+    }
     for (size_t i = 0; i < out->ncolumns; i++)
         m[out->columns[i]] = 1;
     for (size_t i = 0; i < out->npartition; i++)

@@ -22,7 +22,9 @@ other ranks) and checks:
     dedupe step) holds per dt file the reference's rows in some order (a
     header first, the sorted lines equal) next to a calendar equal byte for
     byte; tests/cases/pipelines/events_stream.json (no dedupe: streamed
-    during the scan) holds every line's event_id under its day.
+    during the scan) holds every line's event_id under its day; and
+    tests/cases/pipelines/stage_rows.json, a stage grouping a (held) row
+    output's rows by day, gives the events' days.
 Each test writes under WORK/CASE-nN only.
 """
 
@@ -108,6 +110,26 @@ def check_stream(a, data, ref_out, work):
         raise Failure("events_stream: files %s, expected %s" % (sorted(got), sorted(by_day)))
     for rel, ids in by_day.items():
         same_lines(got[rel], b"\n".join([b"event_id"] + ids) + b"\n", "events_stream/" + rel)
+    # A stage reading a row output: per day events, watch time, users.
+    st_out = os.path.join(work, "stage")
+    run([a.mpiexec, a.np_flag, str(a.np), a.shardflow, "run",
+         os.path.join(a.cases, "pipelines", "stage_rows.json"), "--output", st_out,
+         "--input", "events=" + os.path.join(data, "events.jsonl"), "--chunk-size", "16KiB",
+         "--quiet"])
+    days = {}
+    with open(os.path.join(data, "events.jsonl"), "rb") as f:
+        for raw in f:
+            e = json.loads(raw)
+            d = days.setdefault(e["event_time"][:10], [0, 0, set()])
+            d[0] += 1
+            d[1] += e.get("watch_time_sec") or 0
+            if e.get("user_id") is not None:
+                d[2].add(e["user_id"])
+    want = "dt,events,watch_time_sec,users\n" + "".join(
+        "%s,%d,%d,%d\n" % (k, v[0], v[1], len(v[2])) for k, v in sorted(days.items()))
+    with open(os.path.join(st_out, "per_day", "part-00000.csv"), encoding="utf-8") as f:
+        if f.read() != want:
+            raise Failure("stage_rows: per_day is not the events' days")
     return out
 
 
