@@ -96,6 +96,8 @@ static int run_outputs(sf_run *R)
         R->reduced = comb ? comb[k] : NULL;
         if (comb)
             comb[k] = NULL;
+        if (!rc && R->job->kind == SF_OUT_STAGE)
+            rc = sf_run_stage_groups(R);
         if (k > 0) {
             swap_life(R, k);
             sf_rows_free(&R->rows);
@@ -189,6 +191,8 @@ static int run_job(sf_run *R)
         rc = sf_run_plan_feeds(R, chunks, &nchunks);
     if (!rc)
         rc = sf_run_setup_stream(R);
+    if (!rc)
+        rc = sf_run_rowstream_setup(R);
     sf_metrics_end(&R->m, SF_PH_PLAN, &R->shuffle, 0, 0);
     if (sf_run_agree(R, rc, 0)) {
         free(chunks);
@@ -205,11 +209,18 @@ static int run_job(sf_run *R)
         MPI_Allreduce(MPI_IN_PLACE, &R->exit_code, 1, MPI_INT, MPI_MAX, R->comm);
         return R->exit_code;
     }
+    if (sf_run_agree(R, sf_run_rowstream_finish(R, 0), 0)) {
+        free(chunks);
+        R->chunks = NULL;
+        return 1;
+    }
     rc = sf_run_finish_bad_lines(R);
     free(chunks);
     R->chunks = NULL;
     if (rc)
         return R->exit_code;
+    if (sf_run_agree(R, sf_run_take_rows(R), 0))
+        return 1;
 
     if (R->spec->noutputs > 1)
         return run_outputs(R);
@@ -222,13 +233,17 @@ static int run_job(sf_run *R)
 static int run_output(sf_run *R)
 {
     int rc;
-    uint64_t local_groups = sf_groups_count(R->reduced ? R->reduced
-                                                       : sf_pipeline_groups(R->pipe));
+    /* A row or dimension output has its rows already: no shuffle, no
+     * reduce (run_stage.c). */
+    const int direct = R->job->kind == SF_OUT_ROWS || R->job->kind == SF_OUT_DIMENSION;
+    uint64_t local_groups = direct ? 0 : sf_groups_count(R->reduced ? R->reduced
+                                                                    : sf_pipeline_groups(R->pipe));
     /* Under a memory budget that some rank exceeded, shuffle and reduce
      * run together, one spill pass at a time (run_spill.c). */
     sf_run_spill_agree(R);
     sf_metrics_begin(&R->m, &R->shuffle);
-    rc = R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);
+    rc = direct ? sf_run_direct_rows(R)
+         : R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
                    R->reduced ? sf_groups_live_count(R->reduced)
                               : R->rows.n + R->mem.rows_out);
@@ -238,7 +253,7 @@ static int run_output(sf_run *R)
     sf_metrics_begin(&R->m, &R->shuffle);
     uint64_t reduce_groups = R->reduced ? sf_groups_live_count(R->reduced)
                                         : R->rows.n + R->mem.rows_out;
-    rc = R->mem.spilled ? 0 : sf_run_reduce(R);
+    rc = R->mem.spilled || direct ? 0 : sf_run_reduce(R);
     sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups, R->rows.n + R->mem.rows_out);
     if (sf_run_agree(R, rc, 0))
         return 1;
@@ -252,13 +267,15 @@ static int run_output(sf_run *R)
     if (rc)
         return 1;
     rc = sf_run_compute(R);
+    if (!rc)
+        rc = sf_run_keep_for_stage(R);
     sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n + R->mem.rows_out);
     if (sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
     rows_before = R->rows.n + R->mem.rows_out;
-    rc = sf_run_write_output(R);
+    rc = sf_run_rowstream_written(R) ? 0 : sf_run_write_output(R);
     uint64_t written = 0;
     for (size_t i = 0; i < R->life.nfiles; i++)
         written += R->life.files[i].rows;
@@ -275,6 +292,8 @@ static int run_output(sf_run *R)
 static void run_free(sf_run *R)
 {
     sf_stream_free(R->stream);
+    sf_run_stage_free(R);
+    sf_run_rowstream_free(R);
     sf_run_spill_close(R);
     sf_run_csv_free(R);
     sf_badrec_discard(R->spill);

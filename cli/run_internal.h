@@ -10,6 +10,8 @@
  *   run_distinct.c  count_distinct of groups with many values spread over
  *                 ranks by (group, value) before the group shuffle
  *   run_grid.c    the dense grid before windows, computed columns after them
+ *   run_stage.c   rows of row outputs, dimension outputs and stages ("from")
+ *   run_rowstream.c  unsorted row outputs streamed to their files
  *   run_spill.c   the memory budget: combiner flushes to spill files during
  *                 the scan, then shuffle and reduce one spill pass at a time
  *   run_write.c   output files through io/table_writer, --layout single
@@ -102,6 +104,14 @@ typedef struct sf_run {
     sf_pipeline *pipe;
     sf_groups *reduced;
     sf_rows rows;
+    sf_rows *taken;          /* per output: a row output's rows from the scan */
+    sf_rows *kept;           /* per output: result rows a later stage reads */
+    struct sf_run_rowout *rowouts; /* streamed row outputs (run_rowstream.c) */
+    size_t nrowouts;
+    sf_stream *rowstream;    /* their rows to the writers */
+    int rowstream_in_scan;   /* it is the scan's stream (R->stream) */
+    sf_buf rowrec;           /* a record being sent */
+    sf_arena rowscratch;     /* strings computed columns make, per row */
     uint64_t having_dropped; /* result rows "having" removed on this rank */
     uint64_t limit_dropped;  /* result rows "limit" removed on this rank */
     uint64_t grid_added;     /* "grid": rows it filled in on this rank ... */
@@ -319,6 +329,43 @@ int sf_run_grid(sf_run *R);
 /* "compute": the computed columns of every row. Not collective. Returns 0
  * or SF_E_NOMEM. */
 int sf_run_compute(sf_run *R);
+
+/* run_stage.c */
+/* After the scan: every row output's rows leave the pipeline for
+ * R->taken. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_take_rows(sf_run *R);
+/* A row or dimension output (instead of shuffle and reduce): R->rows gets
+ * the rows (a row output's own share; a dimension's rows whose key hash
+ * this rank owns, with the unknown member). Not collective. Returns 0 or
+ * SF_E_NOMEM. */
+int sf_run_direct_rows(sf_run *R);
+/* After the computed columns of an output a later stage reads: a copy of
+ * this rank's result rows in R->kept. Not collective. Returns 0 or
+ * SF_E_NOMEM. */
+int sf_run_keep_for_stage(sf_run *R);
+/* A stage: R->reduced becomes a combiner of the kept rows of the output it
+ * reads (this rank's share), ready for sf_run_shuffle_groups. Not
+ * collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_stage_groups(sf_run *R);
+/* Frees R->taken and R->kept. Cannot fail. */
+void sf_run_stage_free(sf_run *R);
+
+/* run_rowstream.c */
+/* Before the scan: every row output without a sort, limit or stage
+ * reading it (with a hive layout, and no raw-row stream unless the job
+ * dedupes) gets its rows streamed to its files: the pipeline's row sink
+ * sends them through a row stream, the scan's own when there is no other.
+ * Not collective. Returns 0 or SF_E_*. */
+int sf_run_rowstream_setup(sf_run *R);
+/* After the scan (and the dedupe step's kept rows): the row stream
+ * finished, every streamed file closed and recorded in its output's
+ * lifecycle. Collective. Returns 0 or SF_E_*. */
+int sf_run_rowstream_finish(sf_run *R, int failed);
+/* 1 when R->out_index is a streamed output (its files are written; its
+ * digest is set), else 0. Not collective. */
+int sf_run_rowstream_written(sf_run *R);
+/* Frees what run_rowstream.c holds. Cannot fail. */
+void sf_run_rowstream_free(sf_run *R);
 
 /* run_write.c */
 /* Sends every row to its writer as --write says (repartition: the owner

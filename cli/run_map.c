@@ -279,7 +279,7 @@ static int aside_mode(sf_run *R, sf_aside_mode *mode)
     return 0;
 }
 
-/* A before-aggregate job of one output on several ranks: the combiner
+/* A before-aggregate job of one grouped output on several ranks: the combiner
  * may step aside (core/pipeline.h), its rows reaching their owners through
  * a row stream during the scan (bounded batches, merged on arrival). Every
  * rank opens the stream, since any rank may ship. A spill under
@@ -289,7 +289,7 @@ static int setup_aside(sf_run *R)
 {
     sf_aside_mode mode;
     R->m.combiner = SF_COMBINER_ONLY;
-    if (R->nranks < 2 || R->spec->noutputs > 1)
+    if (R->nranks < 2 || R->spec->noutputs > 1 || R->job->kind != SF_OUT_GROUPS)
         return 0;
     int rc = aside_mode(R, &mode);
     if (rc || mode == SF_ASIDE_OFF) {

@@ -101,6 +101,7 @@ int sf_run_prepare_output(sf_run *R)
         R->out_names[c] = job->result_names[o->columns[c]];
         R->out_types[c] = job->result_types[o->columns[c]];
     }
+    free(R->out_dec); /* the previous output's (several outputs) */
     R->out_dec = calloc(o->ncolumns + 1, sizeof *R->out_dec);
     if (!R->out_dec)
         return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");

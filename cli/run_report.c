@@ -27,6 +27,22 @@ static void gather_stats(sf_run *R)
 }
 
 
+/* `,\n    "NAME": {"input": n, ...}` over the inputs pick[] selects (value
+ * v[i]); nothing when it selects none. Returns 0 or SF_E_NOMEM. */
+static int per_input(sf_buf *m, const char *name, const sf_job *job, const unsigned char *pick,
+                     const uint64_t *v)
+{
+    int rc = 0, first = 1;
+    for (size_t i = 0; i < job->ninputs; i++) {
+        if (!pick[i])
+            continue;
+        rc |= first ? sf_buf_printf(m, ",\n    \"%s\": {", name) : sf_buf_printf(m, ", ");
+        rc |= sf_buf_printf(m, "\"%s\": %llu", job->inputs[i].name, (unsigned long long)v[i]);
+        first = 0;
+    }
+    return first ? rc : rc | sf_buf_printf(m, "}");
+}
+
 static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, const double *tmax,
                           const uint64_t *rss, const sf_shuffle_stats *sh, double wall,
                           sf_buf *m)
@@ -121,20 +137,17 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
     if (job->dedupe_step >= 0)
         rc |= sf_buf_printf(m, ",\n    \"duplicates_dropped\": %llu",
                             (unsigned long long)c->rows_deduped);
-    for (size_t i = 0, first = 1; i < job->ninputs; i++) {
-        if (!job->inputs[i].keep_first_key)
-            continue;
-        rc |= sf_buf_printf(m, "%s\"%s\": %llu", first ? ",\n    \"dimension_duplicates_dropped\": {"
-                                                   : ", ",
-                            job->inputs[i].name, (unsigned long long)R->dim_dropped[i]);
-        first = 0;
-    }
+    /* Only for jobs whose dimensions have them, so other manifests keep
+     * their shape. */
+    uint64_t unknown[SF_MAX_INPUTS];
+    unsigned char keep_first[SF_MAX_INPUTS], has_unknown[SF_MAX_INPUTS];
     for (size_t i = 0; i < job->ninputs; i++) {
-        if (job->inputs[i].keep_first_key) {
-            rc |= sf_buf_printf(m, "}");
-            break;
-        }
+        keep_first[i] = (unsigned char)job->inputs[i].keep_first_key;
+        has_unknown[i] = (unsigned char)job->inputs[i].has_unknown;
+        unknown[i] = c->rows_to_unknown[i];
     }
+    rc |= per_input(m, "dimension_duplicates_dropped", job, keep_first, R->dim_dropped);
+    rc |= per_input(m, "rows_to_unknown", job, has_unknown, unknown);
     rc |= sf_buf_printf(m, ",\n    \"dropped_by_join\": {");
     int first = 1;
     for (size_t i = 0; i < job->ninputs; i++) {

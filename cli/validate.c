@@ -9,10 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/value_text.h"
 #include "io/fsutil.h"
 #include "io/inputs.h"
 
-static void print_output(const sf_job *job);
+static void print_output(const sf_job *spec, const sf_job *job);
 
 static void print_dedupe(const sf_job *job, const sf_job_step *st)
 {
@@ -35,6 +36,12 @@ static void print_plan(const sf_job *job)
                    sf_type_format(in->columns[c].type, in->columns[c].dec, tb),
                    (int)c == in->key_col ? " (key)" : "");
         }
+        if (in->has_unknown) {
+            char vb[SF_FMT_BUF];
+            const char *p;
+            size_t n = sf_value_text(&in->unknown, vb, &p);
+            printf("      unknown member: key '%.*s'\n", (int)n, p);
+        }
         if (in->is_fact && in->flatten) {
             const sf_flatten_opts *f = &in->flatten_opts;
             printf("      flattened with separator '%s'", f->sep ? f->sep : ".");
@@ -47,7 +54,8 @@ static void print_plan(const sf_job *job)
         const sf_job_step *st = &job->steps[i];
         char tb[24];
         if (st->kind == SF_STEP_DERIVE)
-            printf("  %s derive %s: %s\n", st->field, job->slot_names[st->slot],
+            printf("  %s %s %s: %s\n", st->field, st->replace ? "replace" : "derive",
+                   job->slot_names[st->slot],
                    sf_type_format(job->slot_types[st->slot], sf_job_slot_dec(job, st->slot), tb));
         else if (st->kind == SF_STEP_FILTER)
             printf("  %s filter\n", st->field);
@@ -55,22 +63,36 @@ static void print_plan(const sf_job *job)
             print_dedupe(job, st);
         else
             printf("  %s %s join %s on %s (+%zu column%s)\n", st->field,
-                   st->inner ? "inner" : "left", job->inputs[st->input].name,
+                   st->inner ? "inner" : st->to_unknown ? "unknown" : "left",
+                   job->inputs[st->input].name,
                    job->slot_names[st->on_slot], st->nselect, st->nselect == 1 ? "" : "s");
     }
     for (size_t k = 0; k < job->noutputs; k++)
-        print_output(&job->outputs[k]);
+        print_output(job, &job->outputs[k]);
 }
 
 /* One output: its groups, result columns, having, directory, order, limit. */
-static void print_output(const sf_job *job)
+static void print_output(const sf_job *spec, const sf_job *job)
 {
     if (job->output_name)
         printf("  output '%s':\n", job->output_name);
-    printf("  group by:");
-    for (size_t i = 0; i < job->ngroup; i++)
-        printf("%s %s", i ? "," : "", job->slot_names[job->group_slots[i]]);
-    printf("%s\n  result columns:\n", job->ngroup ? "" : " (one group)");
+    if (job->kind == SF_OUT_ROWS)
+        printf("  rows: each row after the steps%s\n", job->output.nsort || job->output.limit >= 0 ||
+                                                             job->read_by_stage
+                                                         ? " (held, sorted)"
+                                                         : " (streamed to its files, unsorted)");
+    else if (job->kind == SF_OUT_DIMENSION)
+        printf("  rows: dimension '%s'%s\n", job->inputs[job->kind_input].name,
+               job->inputs[job->kind_input].has_unknown ? " and its unknown member" : "");
+    else if (job->kind == SF_OUT_STAGE)
+        printf("  from: the result rows of output '%s'\n", spec->outputs[job->kind_from].output_name);
+    if (job->kind == SF_OUT_GROUPS || job->kind == SF_OUT_STAGE) {
+        printf("  group by:");
+        for (size_t i = 0; i < job->ngroup; i++)
+            printf("%s %s", i ? "," : "", job->slot_names[job->group_slots[i]]);
+        printf("%s\n", job->ngroup ? "" : " (one group)");
+    }
+    printf("  result columns:\n");
     for (size_t i = 0; i < job->nresult; i++) {
         char tb[24];
         printf("      %-24s %s\n", job->result_names[i],

@@ -54,6 +54,14 @@ struct sf_pipeline {
     sf_flatten *flat; /* flattened fact input; NULL: the projection decoder */
     sf_groups **more; /* combiners of job->outputs[1..noutputs) ("outputs") */
     size_t nmore;
+    /* Per output (job->outputs[k]): its kind, and for a row output the
+     * table its rows go to (ncols 0 for other kinds). */
+    const sf_output_kind *kinds;
+    sf_rows *rowsets;
+    unsigned char **row_keep; /* per row output: 1 for each slot it reads */
+    sf_row_sink_fn *sinks;    /* per output: where its rows go instead, or NULL */
+    void **sink_ctx;
+    size_t nout;
     /* A dedupe step: the pipeline is split there (by the driver, or with
      * itself as the receiver); shipped rows carry their ordinal, and the
      * receiving side keeps the first per key in dd until
@@ -68,6 +76,33 @@ struct sf_pipeline {
     sf_aside_stats aside_st;
     sf_value *aside_args; /* one per aggregate: the argument values of a record */
 };
+
+static void mark_slot(void *ctx, int slot);
+
+/* The slots a row output keeps (result column i < nslots is slot i): the
+ * written, partition and sort columns and what its computed columns read
+ * (all, when a stage reads its rows); the others stay NULL in its table,
+ * so their strings are not copied. */
+static unsigned char *row_keep_mask(const sf_job *o)
+{
+    unsigned char *m = calloc(o->nresult + 1, 1);
+    if (!m)
+        return NULL;
+    const sf_job_output *out = &o->output;
+    if (o->read_by_stage) { /* a stage may read any of them */
+        memset(m, 1, o->nresult);
+        return m;
+    }
+    for (size_t i = 0; i < out->ncolumns; i++)
+        m[out->columns[i]] = 1;
+    for (size_t i = 0; i < out->npartition; i++)
+        m[out->partition_by[i]] = 1;
+    for (size_t i = 0; i < out->nsort; i++)
+        m[out->sort_by[i]] = 1;
+    for (size_t c = 0; c < o->ncomputes; c++)
+        sf_expr_visit_columns(o->computes[c].expr, mark_slot, m);
+    return m;
+}
 
 static int self_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
 {
@@ -102,6 +137,33 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     }
     p->groups = sf_job_new_groups(job);
     if (!p->groups)
+        goto nomem;
+    /* Row outputs take the rows themselves; dimension outputs and stages
+     * take nothing from the scan (their combiners stay empty). */
+    p->nout = job->noutputs ? job->noutputs : 1;
+    p->rowsets = calloc(p->nout, sizeof *p->rowsets);
+    sf_output_kind *kinds = calloc(p->nout, sizeof *kinds);
+    if (!p->rowsets || !kinds) {
+        free(kinds);
+        goto nomem;
+    }
+    for (size_t k = 0; k < p->nout; k++) {
+        const sf_job *o = job->noutputs ? &job->outputs[k] : job;
+        kinds[k] = o->kind;
+        sf_rows_init(&p->rowsets[k], o->kind == SF_OUT_ROWS ? o->nresult : 0);
+    }
+    p->kinds = kinds;
+    p->sinks = calloc(p->nout, sizeof *p->sinks);
+    p->sink_ctx = calloc(p->nout, sizeof *p->sink_ctx);
+    if (!p->sinks || !p->sink_ctx)
+        goto nomem;
+    p->row_keep = calloc(p->nout, sizeof *p->row_keep);
+    for (size_t k = 0; p->row_keep && k < p->nout; k++) {
+        const sf_job *o = job->noutputs ? &job->outputs[k] : job;
+        if (kinds[k] == SF_OUT_ROWS && !(p->row_keep[k] = row_keep_mask(o)))
+            goto nomem;
+    }
+    if (!p->row_keep)
         goto nomem;
     /* One scan feeds every output: a combiner per further output. */
     if (job->noutputs > 1) {
@@ -198,6 +260,15 @@ void sf_pipeline_free(sf_pipeline *p)
     sf_buf_free(&p->key_b);
     sf_dedupe_free(p->dd);
     free(p->aside_args);
+    for (size_t k = 0; p->rowsets && k < p->nout; k++)
+        sf_rows_free(&p->rowsets[k]);
+    for (size_t k = 0; p->row_keep && k < p->nout; k++)
+        free(p->row_keep[k]);
+    free(p->row_keep);
+    free(p->sinks);
+    free(p->sink_ctx);
+    free(p->rowsets);
+    free((void *)p->kinds);
     free(p);
 }
 
@@ -278,6 +349,13 @@ static int run_steps(sf_pipeline *p, sf_value *row, size_t from, size_t to, sf_a
             const sf_value *key = &row[st->on_slot];
             const sf_value *dim =
                 key->type == SF_NULL ? NULL : sf_join_table_find(p->dims[st->input], key);
+            if (!dim && st->to_unknown) {
+                /* The unknown member: the key says so, the attributes are
+                 * its row's when the dimension has one, else NULL. */
+                row[st->on_slot] = job->inputs[st->input].unknown;
+                dim = sf_join_table_find(p->dims[st->input], &row[st->on_slot]);
+                p->counts.rows_to_unknown[st->input]++;
+            }
             if (!dim && st->inner) {
                 p->counts.rows_dropped_by_join++;
                 p->counts.dropped_by_join[st->input]++;
@@ -340,25 +418,54 @@ static int ship_aside(sf_pipeline *p, int dest, const sf_value *row, const sf_bu
     return 0;
 }
 
+/* A row output's copy of row: the slots it reads (keep), strings into the
+ * table's arena; the others NULL. */
+static int keep_row(sf_rows *t, const sf_value *row, size_t nslots, const unsigned char *keep)
+{
+    sf_value *dst = sf_rows_append(t);
+    if (!dst)
+        return SF_E_NOMEM;
+    for (size_t c = 0; c < nslots; c++) {
+        if (!keep[c])
+            continue;
+        dst[c] = row[c];
+        if (dst[c].type == SF_STRING && sf_rows_keep_string(t, &dst[c]) != 0)
+            return SF_E_NOMEM;
+    }
+    return 0;
+}
+
 static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena *scratch)
 {
     const sf_job *job = p->job;
-    key->n = 0;
-    if (encode_slots(key, row, job->group_slots, job->ngroup) != 0)
-        return SF_E_NOMEM;
-    uint64_t hash = sf_groups_hash(key->p, key->n);
-    if (p->aside) {
-        int dest = p->aside_ops.owner(p->aside_ops.ctx, hash);
-        if (dest >= 0)
-            return ship_aside(p, dest, row, key, scratch);
+    int rc = 0;
+    for (size_t k = 0; k < p->nout && !rc; k++) {
+        if (p->kinds[k] == SF_OUT_ROWS)
+            rc = p->sinks[k] ? p->sinks[k](p->sink_ctx[k], k, row)
+                             : keep_row(&p->rowsets[k], row, job->nslots, p->row_keep[k]);
     }
-    int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
-    size_t before = sampling ? sf_groups_count(p->groups) : 0;
-    int rc = sf_groups_update(p->groups, key->p, key->n, hash, row, scratch);
-    if (sampling && !rc)
-        aside_sample(p, sf_groups_count(p->groups) > before);
+    if (!rc && p->kinds[0] == SF_OUT_GROUPS) {
+        key->n = 0;
+        if (encode_slots(key, row, job->group_slots, job->ngroup) != 0)
+            return SF_E_NOMEM;
+        uint64_t hash = sf_groups_hash(key->p, key->n);
+        /* Step-aside is only ever on for a job with one output (run_map.c),
+         * so a shipped row has no other output to feed. */
+        if (p->aside) {
+            int dest = p->aside_ops.owner(p->aside_ops.ctx, hash);
+            if (dest >= 0)
+                return ship_aside(p, dest, row, key, scratch);
+        }
+        int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
+        size_t before = sampling ? sf_groups_count(p->groups) : 0;
+        rc = sf_groups_update(p->groups, key->p, key->n, hash, row, scratch);
+        if (sampling && !rc)
+            aside_sample(p, sf_groups_count(p->groups) > before);
+    }
     for (size_t k = 0; k < p->nmore && !rc; k++) {
         const sf_job *o = &job->outputs[k + 1];
+        if (o->kind != SF_OUT_GROUPS)
+            continue;
         key->n = 0;
         if (encode_slots(key, row, o->group_slots, o->ngroup) != 0)
             return SF_E_NOMEM;
@@ -873,6 +980,10 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
     }
     for (size_t k = 0; k < (job->noutputs ? job->noutputs : 1); k++) {
         const sf_job *o = job->noutputs ? &job->outputs[k] : job;
+        for (size_t s = 0; o->kind == SF_OUT_ROWS && s < job->nslots; s++)
+            needed[s] |= p->row_keep[k][s]; /* the row itself is written */
+        if (o->kind != SF_OUT_GROUPS)
+            continue; /* a stage's group keys are another output's columns */
         for (size_t i = 0; i < o->ngroup; i++)
             needed[o->group_slots[i]] = 1;
         for (size_t j = 0; j < o->naggs; j++) {
@@ -941,6 +1052,24 @@ sf_groups *sf_pipeline_take_groups(sf_pipeline *p)
     sf_groups *g = p->groups;
     p->groups = NULL;
     return g;
+}
+
+int sf_pipeline_set_row_sink(sf_pipeline *p, size_t k, sf_row_sink_fn fn, void *ctx)
+{
+    if (k >= p->nout || p->kinds[k] != SF_OUT_ROWS)
+        return SF_E_INVAL;
+    p->sinks[k] = fn;
+    p->sink_ctx[k] = ctx;
+    return 0;
+}
+
+int sf_pipeline_take_output_rows(sf_pipeline *p, size_t k, sf_rows *out)
+{
+    if (k >= p->nout || p->kinds[k] != SF_OUT_ROWS)
+        return SF_E_INVAL;
+    *out = p->rowsets[k];
+    sf_rows_init(&p->rowsets[k], out->ncols);
+    return 0;
 }
 
 sf_groups *sf_pipeline_take_output_groups(sf_pipeline *p, size_t k)

@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/groups.h"
 #include "core/join.h"
+#include "core/rows.h"
 #include "core/spec.h"
 
 #define SF_MAX_SAMPLES 20
@@ -49,6 +50,8 @@ typedef struct sf_counts {
     uint64_t dropped_by_join[SF_MAX_INPUTS]; /* by dimension input index */
     uint64_t rows_deduped;     /* dedupe: lines whose (first) row was a duplicate */
     uint64_t exploded_deduped; /* ... and later rows of lines that were */
+    uint64_t rows_to_unknown[SF_MAX_INPUTS]; /* join "type": "unknown": rows without a
+                                              * match given the unknown key, by input */
 } sf_counts;
 
 /* A rejected line kept as an example; the first SF_MAX_SAMPLES by
@@ -131,6 +134,22 @@ sf_groups *sf_pipeline_take_groups(sf_pipeline *p);
  * combiner of output k (k = 0: sf_pipeline_take_groups); the caller owns
  * it. NULL when k is out of range or was taken already. */
 sf_groups *sf_pipeline_take_output_groups(sf_pipeline *p, size_t k);
+
+/* A row output (job->outputs[k].kind == SF_OUT_ROWS) gets every aggregated
+ * row itself, its slots copied (strings too) into a table of the output's
+ * nresult columns (computed columns NULL). Hands that table over to *out
+ * (the caller owns it: sf_rows_free) and leaves p's empty. Returns 0, or
+ * SF_E_INVAL when output k is not a row output. */
+int sf_pipeline_take_output_rows(sf_pipeline *p, size_t k, sf_rows *out);
+
+/* Receives one row of row output k instead of the output's table: row is
+ * the pipeline's row (its slots), borrowed for the call. Returns 0 or an
+ * error, which the pipeline returns. */
+typedef int (*sf_row_sink_fn)(void *ctx, size_t k, const sf_value *row);
+
+/* Rows of row output k go to fn from now on (a driver that streams them to
+ * their files). Not for other kinds: SF_E_INVAL. Returns 0. */
+int sf_pipeline_set_row_sink(sf_pipeline *p, size_t k, sf_row_sink_fn fn, void *ctx);
 
 /* Keeps sample s among samples[0..*n) if it is among the first SF_MAX_SAMPLES
  * by (file, offset). Used to merge samples across ranks too. */

@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/decimal.h"
 #include "core/fmt.h"
+#include "core/value_text.h"
 
 typedef struct job_impl {
     sf_job job; /* first, so sf_job * and job_impl * convert */
@@ -456,12 +457,50 @@ static int load_required(loader *L, json_t *spec, const char *field, sf_job_inpu
     return 0;
 }
 
+/* A dimension's "unknown": the key of the member that stands for keys the
+ * dimension lacks: a JSON string (read as the key's type, as a CSV cell
+ * is) or, for an int64 key, a JSON integer. */
+static int load_unknown(loader *L, json_t *spec, const char *field, sf_job_input *in)
+{
+    json_t *u = json_object_get(spec, "unknown");
+    if (!u)
+        return 0;
+    char f[340];
+    snprintf(f, sizeof f, "%s.unknown", field);
+    if (in->is_fact)
+        return fail(L, f, "is for dimension inputs (the key that stands for keys the "
+                    "dimension lacks)", NULL, NULL);
+    const sf_job_column *key = &in->columns[in->key_col];
+    char tb[24];
+    if (json_is_integer(u) && key->type == SF_INT) {
+        in->unknown = sf_int((int64_t)json_integer_value(u));
+    } else if (json_is_string(u)) {
+        const char *text = json_string_value(u);
+        size_t n = strlen(text);
+        if (key->type == SF_STRING) {
+            char *copy = sf_arena_memdup(&L->impl->arena, text, n);
+            if (!copy)
+                return nomem(L);
+            in->unknown = sf_string(copy, n);
+        } else if (key->type == SF_DECIMAL || sf_value_text_parse(text, n, key->type,
+                                                                   &in->unknown) != 0) {
+            return fail(L, f, "'%s' is not a value of the key's type %s", text,
+                        sf_type_format(key->type, key->dec, tb));
+        }
+    } else {
+        return fail(L, f, "must be a key value of the key's type %s (a string, or an integer "
+                    "for an int64 key)", sf_type_format(key->type, key->dec, tb), NULL);
+    }
+    in->has_unknown = 1;
+    return 0;
+}
+
 static int load_input(loader *L, const char *name, json_t *spec, const sf_job_overrides *ov,
                       sf_job_input *in)
 {
     static const char *const fields[] = {"role", "format",  "path",     "columns", "key",
                                          "flatten", "explode", "required", "duplicates",
-                                         NULL};
+                                         "unknown", NULL};
     char field[300];
     snprintf(field, sizeof field, "inputs.%s", name);
     int rc = 0;
@@ -568,6 +607,8 @@ static int load_input(loader *L, const char *name, json_t *spec, const sf_job_ov
     else if (dups && strcmp(dups, "error") != 0)
         return fail(L, field, "duplicates must be \"error\" (the default) or \"first\" (the "
                     "first row of a key in file order wins), got '%s'", dups, NULL);
+    if ((rc = load_unknown(L, spec, field, in)) != 0)
+        return rc;
     return load_required(L, spec, field, in);
 }
 
@@ -670,14 +711,20 @@ static int load_join(loader *L, json_t *st, const char *field, sf_job_step *step
         return rc;
     if (!type || strcmp(type, "inner") == 0)
         step->inner = 1;
+    else if (strcmp(type, "unknown") == 0)
+        step->to_unknown = 1;
     else if (strcmp(type, "left") != 0)
-        return fail(L, field, "type must be \"inner\" or \"left\", got '%s'", type, NULL);
+        return fail(L, field, "type must be \"inner\", \"left\" or \"unknown\", got '%s'",
+                    type, NULL);
+    if (step->to_unknown && !in->has_unknown)
+        return fail(L, field, "type \"unknown\" needs an unknown member: give dimension '%s' "
+                    "an \"unknown\" key (e.g. \"unknown\": \"unknown\")", in->name, NULL);
 
     json_t *sel = json_object_get(st, "select");
     size_t nsel;
     if (sel) {
-        if (!json_is_array(sel) || json_array_size(sel) == 0)
-            return fail(L, field, "select must be a non-empty array of column names", NULL, NULL);
+        if (!json_is_array(sel))
+            return fail(L, field, "select must be an array of column names", NULL, NULL);
         nsel = json_array_size(sel);
     } else {
         nsel = in->ncolumns - 1; /* every column but the key */
@@ -752,6 +799,43 @@ static int load_dedupe(loader *L, json_t *st, const char *field, sf_job_step *st
     return 0;
 }
 
+/* {"replace": "COL", "expr": "..."}: a new value for an existing column,
+ * of the same type (a derive step that keeps the column's name and slot). */
+static int load_replace(loader *L, json_t *st, const char *field, sf_job_step *step)
+{
+    static const char *const fields[] = {"replace", "expr", NULL};
+    sf_job *job = &L->impl->job;
+    int rc = check_fields(L, st, field, fields);
+    const char *name = rc ? NULL : get_string(L, st, "replace", field, 1, &rc);
+    const char *text = rc ? NULL : get_string(L, st, "expr", field, 1, &rc);
+    if (rc)
+        return rc;
+    int slot = slot_find(job, name);
+    if (slot < 0)
+        return fail(L, field, "replace: unknown column '%s' (derive makes a new one)", name,
+                    NULL);
+    char f[96];
+    snprintf(f, sizeof f, "%s.expr", field);
+    step->kind = SF_STEP_DERIVE;
+    step->replace = 1;
+    step->expr = compile_expr(L, text, f, 0);
+    if (!step->expr)
+        return L->err->code;
+    step->slot = slot;
+    sf_type t = sf_expr_type(step->expr), ct = job->slot_types[slot];
+    sf_dec_type d = sf_expr_decimal(step->expr), cd = sf_job_slot_dec(job, slot);
+    char a[24], b[24];
+    if (t != ct || (t == SF_DECIMAL && (d.prec != cd.prec || d.scale != cd.scale))) {
+        if (t == SF_NULL)
+            return 0; /* a NULL of any type fits */
+        char msg[200];
+        snprintf(msg, sizeof msg, "'%s' is %s; its new value must be too, this one is %s",
+                 name, sf_type_format(ct, cd, a), sf_type_format(t, d, b));
+        return fail(L, f, "%s (cast it, or derive a new column)%s", msg, NULL);
+    }
+    return 0;
+}
+
 static int load_steps(loader *L, json_t *root)
 {
     sf_job *job = &L->impl->job;
@@ -779,6 +863,8 @@ static int load_steps(loader *L, json_t *root)
             rc = load_join(L, st, field, step);
         } else if (json_object_get(st, "dedupe")) {
             rc = load_dedupe(L, st, field, step, i);
+        } else if (json_object_get(st, "replace")) {
+            rc = load_replace(L, st, field, step);
         } else if (json_object_get(st, "derive")) {
             static const char *const fields[] = {"derive", "expr", NULL};
             if ((rc = check_fields(L, st, field, fields)) != 0)
@@ -1512,6 +1598,123 @@ static int path_within(const char *a, const char *b)
  * (the spec itself, or an element of "outputs"), into the job's own
  * fields; then a view of the job (a shallow copy: inputs, slots and steps
  * shared) holds them as job->outputs[job->noutputs++]. */
+/* Result columns of an output that does not aggregate: one per column of
+ * the given list (a row output: the row's slots; a dimension output: the
+ * dimension's columns), with room for the computed columns after them. */
+static int load_plain_results(loader *L, json_t *obj, const char *const *names,
+                              const sf_type *types, const sf_dec_type *decs, size_t n)
+{
+    sf_job *job = &L->impl->job;
+    json_t *comp = json_object_get(obj, "compute");
+    size_t cap = n + (json_is_object(comp) ? json_object_size(comp) : 0);
+    job->result_names = lalloc(L, (cap ? cap : 1) * sizeof *job->result_names);
+    job->result_types = lalloc(L, (cap ? cap : 1) * sizeof *job->result_types);
+    job->result_dec = lalloc(L, (cap ? cap : 1) * sizeof *job->result_dec);
+    job->windows = lalloc(L, sizeof *job->windows);
+    if (!job->result_names || !job->result_types || !job->result_dec || !job->windows)
+        return nomem(L);
+    for (size_t i = 0; i < n; i++) {
+        int rc = result_add_dec(L, names[i], types[i], decs ? decs[i] : (sf_dec_type){0, 0},
+                                "columns");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* What the output reads: "dimension" (a dimension input's rows), "from" (an
+ * earlier output's result rows), neither group_by nor aggregates (the fact
+ * rows themselves), or the fact rows grouped. Fields that do not fit the
+ * kind are refused. Sets job->kind, kind_input, kind_from; for a row or
+ * dimension output also its result columns. */
+static int load_kind(loader *L, json_t *obj)
+{
+    sf_job *job = &L->impl->job;
+    int rc = 0;
+    const char *dim = get_string(L, obj, "dimension", "dimension", 0, &rc);
+    const char *from = rc ? NULL : get_string(L, obj, "from", "from", 0, &rc);
+    if (rc)
+        return rc;
+    int grouped = json_object_get(obj, "group_by") || json_object_get(obj, "aggregates");
+    job->kind = dim ? SF_OUT_DIMENSION : from ? SF_OUT_STAGE
+                : grouped ? SF_OUT_GROUPS : SF_OUT_ROWS;
+    if (dim && from)
+        return fail(L, "from", "an output reads a \"dimension\" or an output (\"from\"), not "
+                    "both", NULL, NULL);
+    static const char *const not_rows[] = {"group_by", "aggregates", "windows", "grid",
+                                           "having", NULL};
+    const char *what = job->kind == SF_OUT_DIMENSION ? "a dimension output (its rows are the "
+                       "dimension's)" : "a row output (no group_by: each row is written)";
+    for (size_t i = 0; not_rows[i] && (job->kind == SF_OUT_ROWS ||
+                                       job->kind == SF_OUT_DIMENSION); i++) {
+        if (json_object_get(obj, not_rows[i]))
+            return fail(L, not_rows[i], "is not for %s", what, NULL);
+    }
+    if (job->kind == SF_OUT_ROWS) {
+        sf_dec_type *decs = lalloc(L, (job->nslots ? job->nslots : 1) * sizeof *decs);
+        if (!decs)
+            return nomem(L);
+        for (size_t i = 0; i < job->nslots; i++)
+            decs[i] = sf_job_slot_dec(job, (int)i);
+        return load_plain_results(L, obj, job->slot_names, job->slot_types, decs, job->nslots);
+    }
+    if (job->kind == SF_OUT_DIMENSION) {
+        job->kind_input = sf_job_input_index(job, dim);
+        if (job->kind_input < 0 || job->inputs[job->kind_input].is_fact)
+            return fail(L, "dimension", "'%s' is not a dimension input", dim, NULL);
+        const sf_job_input *in = &job->inputs[job->kind_input];
+        const char **names = lalloc(L, in->ncolumns * sizeof *names);
+        sf_type *types = lalloc(L, in->ncolumns * sizeof *types);
+        sf_dec_type *decs = lalloc(L, in->ncolumns * sizeof *decs);
+        if (!names || !types || !decs)
+            return nomem(L);
+        for (size_t i = 0; i < in->ncolumns; i++) {
+            names[i] = in->columns[i].name;
+            types[i] = in->columns[i].type;
+            decs[i] = in->columns[i].dec;
+        }
+        return load_plain_results(L, obj, names, types, decs, in->ncolumns);
+    }
+    if (job->kind == SF_OUT_STAGE) {
+        for (size_t k = 0; k < job->noutputs; k++) {
+            if (strcmp(job->outputs[k].output_name, from) == 0)
+                job->kind_from = (int)k;
+        }
+        if (job->kind_from < 0)
+            return fail(L, "from", "no earlier output is named '%s' (a stage reads an output "
+                        "listed before it)", from, NULL);
+        if (job->outputs[job->kind_from].output.limit >= 0)
+            return fail(L, "from", "output '%s' has a limit; a stage reads every result row "
+                        "of the output it names (drop the limit, or read another output)",
+                        from, NULL);
+    }
+    return 0;
+}
+
+/* A stage ("from") reads the result rows of an earlier output: while its
+ * fields load, that output's result columns are the columns expressions
+ * see (the view keeps them as its slots). Called with restore 0 before,
+ * 1 after. */
+static void stage_columns(loader *L, sf_job *saved, int restore)
+{
+    sf_job *job = &L->impl->job;
+    if (restore) {
+        job->slot_names = saved->slot_names;
+        job->slot_types = saved->slot_types;
+        job->nslots = saved->nslots;
+        job->slot_dec = saved->slot_dec;
+        job->nslot_dec = saved->nslot_dec;
+        return;
+    }
+    *saved = *job;
+    const sf_job *src = &job->outputs[job->kind_from];
+    job->slot_names = src->result_names;
+    job->slot_types = src->result_types;
+    job->nslots = src->nresult;
+    job->slot_dec = src->result_dec;
+    job->nslot_dec = src->nresult_dec;
+}
+
 static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, const char *name)
 {
     sf_job *job = &L->impl->job;
@@ -1526,7 +1729,17 @@ static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, c
     job->windows = NULL;
     job->nwindows = 0;
     memset(&job->output, 0, sizeof job->output);
-    int rc = load_aggregates(L, obj);
+    job->kind = SF_OUT_GROUPS;
+    job->kind_input = job->kind_from = -1;
+    job->read_by_stage = 0;
+    int rc = load_kind(L, obj);
+    if (rc)
+        return rc;
+    sf_job saved = *job;
+    if (job->kind == SF_OUT_STAGE)
+        stage_columns(L, &saved, 0);
+    if (job->kind == SF_OUT_GROUPS || job->kind == SF_OUT_STAGE)
+        rc = load_aggregates(L, obj);
     if (rc == 0)
         rc = load_compute(L, obj);
     if (rc == 0)
@@ -1535,10 +1748,18 @@ static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, c
         rc = load_output(L, obj, ov);
     if (rc == 0)
         rc = load_having(L, obj);
+    sf_job *v = &job->outputs[job->noutputs];
+    if (rc == 0) {
+        *v = *job;
+        job->noutputs++;
+    }
+    if (job->kind == SF_OUT_STAGE) {
+        stage_columns(L, &saved, 1);
+        if (rc == 0)
+            job->outputs[job->kind_from].read_by_stage = 1;
+    }
     if (rc)
         return rc;
-    sf_job *v = &job->outputs[job->noutputs++];
-    *v = *job;
     v->outputs = NULL;
     v->noutputs = 0;
     v->output_name = name;
@@ -1558,7 +1779,8 @@ static int load_one_output(loader *L, json_t *obj, const sf_job_overrides *ov, c
 static int load_outputs(loader *L, json_t *root, const sf_job_overrides *ov)
 {
     static const char *const fields[] = {"name", "group_by", "aggregates", "having",
-                                         "windows", "compute", "grid", "output", NULL};
+                                         "windows", "compute", "grid", "output",
+                                         "dimension", "from", NULL};
     static const char *const top[] = {"group_by", "aggregates", "windows", "output", "having",
                                       "compute", "grid", NULL};
     sf_job *job = &L->impl->job;

@@ -46,6 +46,13 @@ typedef struct sf_job_input {
      * give several rows; columns then name flattened columns. */
     int flatten;
     sf_flatten_opts flatten_opts;
+    /* Dimension with "unknown": KEY: the documented member that stands for
+     * every key the dimension lacks (a join step of type "unknown" gives a
+     * fact row without a match this key; a dimension output writes a row
+     * for it with NULL attributes). has_unknown 0: none. The string lives
+     * in the job's arena. */
+    int has_unknown;
+    sf_value unknown;
 } sf_job_input;
 
 typedef enum { SF_STEP_DERIVE, SF_STEP_FILTER, SF_STEP_JOIN, SF_STEP_DEDUPE } sf_step_kind;
@@ -55,9 +62,12 @@ typedef struct sf_job_step {
     const char *field; /* "steps[2]" */
     sf_expr *expr;     /* derive, filter */
     int slot;          /* derive: target slot */
+    int replace;       /* derive: a "replace" step (slot is an existing column's) */
     int input;         /* join: index of the dimension input */
     int on_slot;       /* join: slot of the fact key */
-    int inner;         /* join: 1 inner, 0 left */
+    int inner;         /* join: 1 inner, 0 left (or unknown) */
+    int to_unknown;    /* join "type": "unknown": a row without a match gets the
+                        * dimension's unknown key in its on column */
     int *select_cols;  /* join: dimension column indexes ... */
     int *select_slots; /* ... and the slots they fill */
     size_t nselect;
@@ -118,6 +128,18 @@ typedef struct sf_job_grid {
     int has_start, has_end; /* given; else the first / last date of the groups */
     int32_t start, end;  /* days since 1970-01-01 */
 } sf_job_grid;
+
+/* What an output's rows are made of. */
+typedef enum {
+    SF_OUT_GROUPS = 0, /* group_by + aggregates over the fact rows (the combiner) */
+    SF_OUT_ROWS,       /* no group_by: the fact rows themselves after the steps;
+                        * result columns are the row's slots, in slot order */
+    SF_OUT_DIMENSION,  /* "dimension": a dimension input's rows (+ its unknown
+                        * member); result columns are its columns */
+    SF_OUT_STAGE       /* "from": group_by + aggregates over the result rows of an
+                        * earlier output; the view's slots are that output's
+                        * result columns */
+} sf_output_kind;
 
 typedef struct sf_job_output {
     const char *path;
@@ -191,6 +213,15 @@ typedef struct sf_job {
     size_t noutputs;
     const char *output_name;
     int dedupe_step;     /* index of the one dedupe step, or -1 */
+    /* What this output reads (see sf_output_kind); kind_input is the
+     * dimension input of SF_OUT_DIMENSION, kind_from the index in outputs of
+     * the output an SF_OUT_STAGE reads (always an earlier one), else -1.
+     * read_by_stage: a later output reads this one's result rows, so they
+     * are kept after it is written. */
+    sf_output_kind kind;
+    int kind_input;
+    int kind_from;
+    int read_by_stage;
 
     /* After windows: computed result columns (result indexes after the
      * windows'), and the dense grid. */

@@ -4,7 +4,8 @@
 usage: python3 slurm/collect.py SWEEP_DIR [--results DIR] [--no-plot]
 
 Reads SWEEP_DIR/runs.tsv (the runs sweep.sh planned: study, ranks, strategy,
-repeat, run_dir) and each run's _MANIFEST.json, and writes into
+repeat, run_dir) and each run's _MANIFEST.json (a job with several outputs:
+one per output directory, merged), and writes into
 SWEEP_DIR/results (or --results):
 
   results.csv   one row per run: study, ranks, strategy, repeat, wall and phase
@@ -60,12 +61,38 @@ def read_plan(sweep):
     return rows
 
 
+def read_manifest(run_dir):
+    """The run's manifest as (path, dict). A job with several outputs
+    ("outputs") has one manifest per output, RUN/NAME/_MANIFEST.json: they
+    share the line counts; the run's wall time is the longest (the last
+    output written), its output rows the sum. Raises OSError or ValueError."""
+    where = os.path.join(run_dir, "_MANIFEST.json")
+    if os.path.exists(where) or not os.path.isdir(run_dir):
+        with open(where) as f:
+            return where, json.load(f)
+    parts = sorted(os.path.join(run_dir, d, "_MANIFEST.json") for d in os.listdir(run_dir)
+                   if os.path.isfile(os.path.join(run_dir, d, "_MANIFEST.json")))
+    if not parts:
+        with open(where) as f:  # raises: no manifest at all
+            return where, json.load(f)
+    ms = []
+    for p in parts:
+        with open(p) as f:
+            ms.append(json.load(f))
+    m = dict(max(ms, key=lambda x: x.get("wall_seconds", 0)))
+    m["counts"] = dict(m.get("counts", {}))
+    m["counts"]["output_rows"] = sum(x.get("counts", {}).get("output_rows", 0) for x in ms)
+    m["peak_rss_bytes"] = [max(x.get("peak_rss_bytes") or [0]) for x in ms]
+    if any(x.get("status", "committed") != "committed" for x in ms):
+        m["status"] = "not committed"
+    return os.path.join(run_dir, "*", "_MANIFEST.json"), m
+
+
 def load_run(sweep, plan):
     """Returns (row, None) or (None, problem) for one planned run."""
     where = os.path.join(sweep, plan["run_dir"], "_MANIFEST.json")
     try:
-        with open(where) as f:
-            m = json.load(f)
+        where, m = read_manifest(os.path.join(sweep, plan["run_dir"]))
     except OSError as e:
         return None, "%s: %s" % (where, e.strerror)
     except ValueError as e:

@@ -1141,6 +1141,134 @@ static void test_every_output_gets_its_own_combiner(void **state)
     }
 }
 
+
+/* ---- row outputs and the unknown member ---- */
+
+static const char star_spec[] =
+    "{\"name\": \"s\","
+    " \"inputs\": {"
+    "  \"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"eid\": \"int64\","
+    "          \"user\": \"string\", \"w\": \"int64\"}},"
+    "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"user\","
+    "             \"unknown\": \"unknown\", \"columns\": {\"user\": \"string\","
+    "             \"tier\": \"string\"}}},"
+    " \"steps\": [{\"join\": \"users\", \"on\": \"user\", \"type\": \"unknown\"},"
+    "            {\"replace\": \"w\", \"expr\": \"coalesce(w, 0)\"}],"
+    " \"outputs\": ["
+    "  {\"name\": \"fact\", \"output\": {\"path\": \"o/f\", \"columns\": [\"eid\", \"user\"]}},"
+    "  {\"name\": \"n\", \"group_by\": [\"user\"], \"aggregates\": {\"w\": \"sum(w)\"},"
+    "   \"output\": {\"path\": \"o/n\"}},"
+    "  {\"name\": \"dim\", \"dimension\": \"users\", \"output\": {\"path\": \"o/d\"}}]}";
+
+static const char *const star_lines[] = {
+    "{\"eid\": 1, \"user\": \"a\", \"w\": 5}",
+    "{\"eid\": 2, \"user\": \"zz\", \"w\": 7}", /* no such user */
+    "{\"eid\": 3, \"user\": null}",             /* NULL key, no w */
+    "{\"eid\": 4, \"user\": \"b\", \"w\": 1}",
+};
+
+static int setup_star(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(star_spec, strlen(star_spec), "s.json", NULL, &f->job, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        free(f);
+        return -1;
+    }
+    f->dims[1] = sf_join_table_new(2, 0);
+    const sf_value users[][2] = {{sf_string("a", 1), sf_string("gold", 4)},
+                                 {sf_string("b", 1), sf_null()}};
+    for (size_t i = 0; i < 2; i++) {
+        if (!f->dims[1] || sf_join_table_add(f->dims[1], users[i]) != 0)
+            return -1;
+    }
+    f->p = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    if (!f->p) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static void assert_str_value(sf_value v, const char *want)
+{
+    assert_int_equal(v.type, SF_STRING);
+    assert_int_equal(v.u.s.n, strlen(want));
+    assert_memory_equal(v.u.s.p, want, v.u.s.n);
+}
+
+static void test_unknown_join_and_row_output_keep_every_row(void **state)
+{
+    fixture *f = *state;
+    for (size_t i = 0; i < 4; i++)
+        push(f, star_lines[i]);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    assert_int_equal(c->rows_aggregated, 4);
+    assert_int_equal(c->rows_dropped_by_join, 0);
+    assert_int_equal(c->rows_to_unknown[1], 2);
+    /* The row output holds the rows, its written columns filled. */
+    sf_rows rows;
+    assert_int_equal(sf_pipeline_take_output_rows(f->p, 0, &rows), 0);
+    assert_int_equal(rows.n, 4);
+    assert_int_equal(rows.ncols, 4); /* eid, user, w, tier */
+    assert_int_value(sf_rows_at(&rows, 1)[0], 2);
+    assert_str_value(sf_rows_at(&rows, 0)[1], "a");
+    assert_str_value(sf_rows_at(&rows, 1)[1], "unknown");
+    assert_str_value(sf_rows_at(&rows, 2)[1], "unknown");
+    assert_int_equal(sf_rows_at(&rows, 0)[2].type, SF_NULL); /* not written: not kept */
+    sf_rows_free(&rows);
+    assert_int_equal(sf_pipeline_take_output_rows(f->p, 1, &rows), SF_E_INVAL);
+    /* The grouped output sees the unknown key and the replaced w. */
+    sf_groups *g = sf_pipeline_take_output_groups(f->p, 1);
+    assert_non_null(g);
+    assert_int_equal(sf_groups_count(g), 3);
+    int found = 0;
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    for (size_t i = 0; i < sf_groups_count(g); i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(g, i, &key, &klen, &hash);
+        sf_value k;
+        sf_value_decode(key, klen, &k);
+        int overflow = 0;
+        if (k.type == SF_STRING && k.u.s.n == 7) {
+            assert_int_value(sf_groups_result(g, i, 0, &overflow), 7); /* 7 + 0 */
+            found = 1;
+        }
+    }
+    assert_true(found);
+    sf_groups_free(g);
+}
+
+static int count_rows(void *ctx, size_t k, const sf_value *row)
+{
+    assert_int_equal(k, 0);
+    assert_int_equal(row[0].type, SF_INT);
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_row_sink_takes_the_rows_instead_of_the_table(void **state)
+{
+    fixture *f = *state;
+    int n = 0;
+    assert_int_equal(sf_pipeline_set_row_sink(f->p, 0, count_rows, &n), 0);
+    assert_int_equal(sf_pipeline_set_row_sink(f->p, 2, count_rows, &n), SF_E_INVAL);
+    for (size_t i = 0; i < 4; i++)
+        push(f, star_lines[i]);
+    assert_int_equal(n, 4);
+    sf_rows rows;
+    assert_int_equal(sf_pipeline_take_output_rows(f->p, 0, &rows), 0);
+    assert_int_equal(rows.n, 0);
+    sf_rows_free(&rows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1175,6 +1303,10 @@ int main(void)
         T(test_stepped_aside_rows_reach_the_owner_with_the_same_results),
         cmocka_unit_test(test_sample_of_new_groups_decides_to_step_aside),
         T(test_step_aside_is_refused_for_a_split_pipeline),
+        cmocka_unit_test_setup_teardown(test_unknown_join_and_row_output_keep_every_row,
+                                        setup_star, teardown),
+        cmocka_unit_test_setup_teardown(test_row_sink_takes_the_rows_instead_of_the_table,
+                                        setup_star, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

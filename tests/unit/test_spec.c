@@ -1600,6 +1600,172 @@ static void test_memory_limit_is_a_size_or_none(void **state)
                       "t.json: memory_limit: field 'memory_limit' must be a string");
 }
 
+
+/* ---- row outputs, dimension outputs, stages, replace, unknown ---- */
+
+#define STAR_INPUTS                                                                          \
+    "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", \"columns\": "          \
+    "{\"u\": \"string\", \"d\": \"date\", \"x\": \"int64\"}}, "                              \
+    "\"users\": {\"role\": \"dimension\", \"path\": \"u.csv\", \"format\": \"csv\", "         \
+    "\"key\": \"u\", \"unknown\": \"unknown\", \"columns\": {\"u\": \"string\", "             \
+    "\"tier\": \"string\"}}}, "
+
+static sf_job *load_ok(const char *text)
+{
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(text, strlen(text), "t.json", NULL, &job, &err) != 0)
+        fail_msg("%s", err.msg);
+    return job;
+}
+
+static void test_row_output_has_the_row_slots_as_result_columns(void **state)
+{
+    (void)state;
+    sf_job *job = load_ok(STAR_INPUTS
+        "\"steps\": [{\"derive\": \"y\", \"expr\": \"x * 2\"}], "
+        "\"outputs\": [{\"name\": \"fact\", \"compute\": {\"z\": \"y + 1\"}, \"output\": "
+        "{\"path\": \"o/f\", \"partition_by\": [\"d\"], \"sort_by\": [\"x desc\"]}}]}");
+    const sf_job *f = &job->outputs[0];
+    assert_int_equal(f->kind, SF_OUT_ROWS);
+    assert_int_equal(f->ngroup, 0);
+    assert_int_equal(f->naggs, 0);
+    assert_int_equal(f->nresult, 5); /* u, d, x, y, then z */
+    const char *names[] = {"u", "d", "x", "y", "z"};
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(f->result_names[i], names[i]);
+    assert_int_equal(f->result_types[1], SF_DATE);
+    assert_int_equal(f->output.npartition, 1);
+    assert_int_equal(f->output.ncolumns, 4); /* all but the partition column */
+    assert_int_equal(f->output.nsort, 1);
+    assert_int_equal(f->output.sort_desc[0], 1);
+    sf_job_free(job);
+}
+
+static void test_dimension_output_and_unknown_join(void **state)
+{
+    (void)state;
+    sf_job *job = load_ok(STAR_INPUTS
+        "\"steps\": [{\"join\": \"users\", \"on\": \"u\", \"select\": [], \"type\": "
+        "\"unknown\"}], \"outputs\": [{\"name\": \"dim\", \"dimension\": \"users\", "
+        "\"output\": {\"path\": \"o/d\"}}, {\"name\": \"n\", \"group_by\": [\"u\"], "
+        "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o/n\"}}]}");
+    const sf_job_input *users = &job->inputs[1];
+    assert_int_equal(users->has_unknown, 1);
+    assert_int_equal(users->unknown.type, SF_STRING);
+    assert_int_equal(users->unknown.u.s.n, 7);
+    assert_memory_equal(users->unknown.u.s.p, "unknown", 7);
+    assert_int_equal(job->steps[0].to_unknown, 1);
+    assert_int_equal(job->steps[0].inner, 0);
+    assert_int_equal(job->steps[0].nselect, 0);
+    const sf_job *d = &job->outputs[0];
+    assert_int_equal(d->kind, SF_OUT_DIMENSION);
+    assert_int_equal(d->kind_input, 1);
+    assert_int_equal(d->nresult, 2);
+    assert_string_equal(d->result_names[1], "tier");
+    assert_int_equal(job->outputs[1].kind, SF_OUT_GROUPS);
+    sf_job_free(job);
+}
+
+static void test_stage_reads_an_earlier_outputs_columns(void **state)
+{
+    (void)state;
+    sf_job *job = load_ok(STAR_INPUTS
+        "\"outputs\": [{\"name\": \"days\", \"group_by\": [\"u\", \"d\"], \"aggregates\": "
+        "{\"n\": \"count()\"}, \"windows\": {\"first\": {\"function\": \"min\", \"column\": "
+        "\"d\", \"range\": \"100000 days\", \"partition_by\": [\"u\"], \"order_by\": \"d\"}}, "
+        "\"output\": {\"path\": \"o/a\"}}, {\"name\": \"cohorts\", \"from\": \"days\", "
+        "\"group_by\": [\"first\", \"d\"], \"aggregates\": {\"users\": \"count()\", "
+        "\"events\": \"sum(n)\"}, \"output\": {\"path\": \"o/b\"}}]}");
+    const sf_job *a = &job->outputs[0], *b = &job->outputs[1];
+    assert_int_equal(a->read_by_stage, 1);
+    assert_int_equal(b->kind, SF_OUT_STAGE);
+    assert_int_equal(b->kind_from, 0);
+    /* The stage's slots are the first output's result columns. */
+    assert_int_equal(b->nslots, 4);
+    assert_int_equal(b->group_slots[0], 3); /* first */
+    assert_int_equal(b->group_slots[1], 1); /* d */
+    assert_int_equal(b->result_types[0], SF_DATE);
+    assert_int_equal(b->aggs[1].type, SF_INT);
+    /* The job's own slots are the fact row's again. */
+    assert_int_equal(job->nslots, 3);
+    assert_string_equal(job->slot_names[0], "u");
+    sf_job_free(job);
+}
+
+static void test_replace_keeps_the_slot(void **state)
+{
+    (void)state;
+    sf_job *job = load_ok(STAR_INPUTS
+        "\"steps\": [{\"replace\": \"u\", \"expr\": \"lower(u)\"}], "
+        "\"group_by\": [\"u\"], \"aggregates\": {\"n\": \"count()\"}, \"output\": "
+        "{\"path\": \"o\"}}");
+    assert_int_equal(job->nslots, 3);
+    assert_int_equal(job->steps[0].kind, SF_STEP_DERIVE);
+    assert_int_equal(job->steps[0].slot, 0);
+    sf_job_free(job);
+}
+
+static void test_kind_errors_name_the_place(void **state)
+{
+    (void)state;
+    expect_text_error(STAR_INPUTS "\"steps\": [{\"replace\": \"x\", \"expr\": \"u\"}], "
+                      "\"group_by\": [], \"aggregates\": {\"n\": \"count()\"}, \"output\": "
+                      "{\"path\": \"o\"}}", NULL, SF_E_SPEC,
+                      "t.json: steps[0].expr: 'x' is int64; its new value must be too, this "
+                      "one is string (cast it, or derive a new column)");
+    expect_text_error(STAR_INPUTS "\"steps\": [{\"replace\": \"nope\", \"expr\": \"u\"}], "
+                      "\"group_by\": [], \"aggregates\": {\"n\": \"count()\"}, \"output\": "
+                      "{\"path\": \"o\"}}", NULL, SF_E_SPEC,
+                      "t.json: steps[0]: replace: unknown column 'nope' (derive makes a new one)");
+    expect_text_error(STAR_INPUTS "\"outputs\": [{\"name\": \"r\", \"windows\": {}, "
+                      "\"output\": {\"path\": \"o\"}}]}", NULL, SF_E_SPEC,
+                      "t.json: outputs[0].windows: is not for a row output (no group_by: each "
+                      "row is written)");
+    expect_text_error(STAR_INPUTS "\"outputs\": [{\"name\": \"r\", \"dimension\": \"users\", "
+                      "\"group_by\": [], \"output\": {\"path\": \"o\"}}]}", NULL, SF_E_SPEC,
+                      "t.json: outputs[0].group_by: is not for a dimension output (its rows are "
+                      "the dimension's)");
+    expect_text_error(STAR_INPUTS "\"outputs\": [{\"name\": \"r\", \"dimension\": \"e\", "
+                      "\"output\": {\"path\": \"o\"}}]}", NULL, SF_E_SPEC,
+                      "t.json: outputs[0].dimension: 'e' is not a dimension input");
+    expect_text_error(STAR_INPUTS "\"outputs\": [{\"name\": \"s\", \"from\": \"later\", "
+                      "\"group_by\": [], \"aggregates\": {\"n\": \"count()\"}, \"output\": "
+                      "{\"path\": \"o/s\"}}, {\"name\": \"later\", \"group_by\": [\"u\"], "
+                      "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o/l\"}}]}",
+                      NULL, SF_E_SPEC, "t.json: outputs[0].from: no earlier output is named "
+                      "'later' (a stage reads an output listed before it)");
+    expect_text_error(STAR_INPUTS "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], "
+                      "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o/a\", "
+                      "\"limit\": 5}}, {\"name\": \"s\", \"from\": \"a\", \"group_by\": [], "
+                      "\"aggregates\": {\"n\": \"sum(x)\"}, \"output\": {\"path\": \"o/s\"}}]}",
+                      NULL, SF_E_SPEC, "t.json: outputs[1].from: output 'a' has a limit; a "
+                      "stage reads every result row of the output it names (drop the limit, or "
+                      "read another output)");
+    expect_text_error(STAR_INPUTS "\"outputs\": [{\"name\": \"a\", \"group_by\": [\"u\"], "
+                      "\"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o/a\"}}, "
+                      "{\"name\": \"s\", \"from\": \"a\", \"group_by\": [], \"aggregates\": "
+                      "{\"m\": \"sum(x)\"}, \"output\": {\"path\": \"o/s\"}}]}", NULL, SF_E_SPEC,
+                      "t.json: outputs[1].aggregates.m: unknown column 'x' at 1:5");
+    const char *no_unknown =
+        "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", \"columns\": "
+        "{\"u\": \"string\"}}, \"users\": {\"role\": \"dimension\", \"path\": \"u.csv\", "
+        "\"key\": \"u\", \"columns\": {\"u\": \"string\", \"t\": \"string\"}}}, "
+        "\"steps\": [{\"join\": \"users\", \"on\": \"u\", \"type\": \"unknown\"}], "
+        "\"group_by\": [], \"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o\"}}";
+    expect_text_error(no_unknown, NULL, SF_E_SPEC, "t.json: steps[0]: type \"unknown\" needs an "
+                      "unknown member: give dimension 'users' an \"unknown\" key (e.g. "
+                      "\"unknown\": \"unknown\")");
+    const char *int_key =
+        "{\"inputs\": {\"e\": {\"role\": \"fact\", \"path\": \"e.jsonl\", \"columns\": "
+        "{\"u\": \"int64\"}}, \"users\": {\"role\": \"dimension\", \"path\": \"u.csv\", "
+        "\"key\": \"u\", \"unknown\": \"x1\", \"columns\": {\"u\": \"int64\"}}}, "
+        "\"group_by\": [], \"aggregates\": {\"n\": \"count()\"}, \"output\": {\"path\": \"o\"}}";
+    expect_text_error(int_key, NULL, SF_E_SPEC, "t.json: inputs.users.unknown: 'x1' is not a "
+                      "value of the key's type int64");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1608,6 +1774,11 @@ int main(void)
         cmocka_unit_test(test_single_output_form_is_one_view),
         cmocka_unit_test(test_output_override_names_a_directory_per_output),
         cmocka_unit_test(test_outputs_errors_name_the_output),
+        cmocka_unit_test(test_row_output_has_the_row_slots_as_result_columns),
+        cmocka_unit_test(test_dimension_output_and_unknown_join),
+        cmocka_unit_test(test_stage_reads_an_earlier_outputs_columns),
+        cmocka_unit_test(test_replace_keeps_the_slot),
+        cmocka_unit_test(test_kind_errors_name_the_place),
         cmocka_unit_test(test_default_sort_is_ascending_without_limit),
         cmocka_unit_test(test_sort_by_with_an_unknown_direction_says_how),
         cmocka_unit_test(test_limit_must_be_a_count),
