@@ -88,6 +88,15 @@ static int run_outputs(sf_run *R)
     sf_groups **comb = calloc(n, sizeof *comb);
     for (size_t k = 0; comb && k < n; k++)
         comb[k] = sf_pipeline_take_output_groups(R->pipe, k);
+    /* Under a budget some rank exceeded, every combiner goes to its
+     * output's spill partitions now; each output then reduces in passes. */
+    int src = comb && R->mem.spilled ? sf_run_spill_outputs(R, comb, n) : 0;
+    if (sf_run_agree(R, src, 0)) {
+        for (size_t k = 0; k < n; k++)
+            sf_groups_free(comb[k]);
+        free(comb);
+        return 1;
+    }
     int code = 0;
     for (size_t k = 0; k < n && !code; k++) {
         int rc = comb ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
@@ -109,9 +118,11 @@ static int run_outputs(sf_run *R)
             R->having_dropped = R->limit_dropped = 0;
             R->grid_added = R->grid_dropped = 0;
             R->nsamples = 0;
+            R->mem.row_runs = 0;
+            R->mem.rows_out = 0;
             rc = sf_run_prepare_output(R);
         }
-        if (!rc && !R->reduced)
+        if (!rc && !R->reduced && !R->mem.spilled)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory: no combiner for output '%s'",
                               R->job->output_name);
         code = sf_run_agree(R, rc, 0) ? 1 : run_output(R);
@@ -211,6 +222,9 @@ static int run_job(sf_run *R)
     if (rc)
         return R->exit_code;
 
+    /* Under a memory budget that some rank exceeded, shuffle and reduce
+     * run together, one spill pass at a time (run_spill.c). */
+    sf_run_spill_agree(R);
     if (R->spec->noutputs > 1)
         return run_outputs(R);
     return run_output(R);
@@ -222,11 +236,8 @@ static int run_job(sf_run *R)
 static int run_output(sf_run *R)
 {
     int rc;
-    uint64_t local_groups = sf_groups_count(R->reduced ? R->reduced
-                                                       : sf_pipeline_groups(R->pipe));
-    /* Under a memory budget that some rank exceeded, shuffle and reduce
-     * run together, one spill pass at a time (run_spill.c). */
-    sf_run_spill_agree(R);
+    sf_groups *mine = R->reduced ? R->reduced : R->pipe ? sf_pipeline_groups(R->pipe) : NULL;
+    uint64_t local_groups = mine ? sf_groups_count(mine) : 0;
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,

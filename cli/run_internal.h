@@ -8,8 +8,10 @@
  *   run_csv.c     a CSV fact input: headers, lines into fields
  *   run_reduce.c  shuffle of partial aggregates, reduce, windows, row routing
  *   run_grid.c    the dense grid before windows, computed columns after them
- *   run_spill.c   the memory budget: combiner flushes to spill files during
- *                 the scan, then shuffle and reduce one spill pass at a time
+ *   run_spill.c   the memory budget: combiner (and dedupe table) flushes to
+ *                 spill files during the scan, then shuffle and reduce one
+ *                 spill pass at a time, per output
+ *   run_spill_write.c  sorted runs of result rows, merged for the write
  *   run_write.c   output files through io/table_writer, --layout single
  *   run_report.c  gathers, accounting checks, manifest, summary, commit
  *
@@ -141,6 +143,10 @@ typedef struct sf_run {
         size_t row_runs;     /* runs written (0: rows stay in memory) */
         int write_part;      /* file number this rank writes (sf_run_write_route) */
         uint64_t rows_out;   /* result rows written to runs (this rank) */
+        uint64_t *out_scan;  /* per output: bytes its combiner spilled in the scan */
+        uint64_t splits;     /* spill partitions split again (this output) */
+        sf_spill *dedupe;    /* kept rows of the dedupe step, spilled by key hash */
+        uint64_t dedupe_flushes; /* times that table was written out (this rank) */
     } mem;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
@@ -229,12 +235,25 @@ static inline int sf_run_spill_tick(sf_run *R)
 {
     return R->mem.b.limit && ++R->mem.tick >= 1024 ? sf_run_spill_check(R) : 0;
 }
+/* After the scan, before the combiners are taken: a dedupe step whose
+ * kept rows were spilled finishes partition by partition (the earliest
+ * row per key kept, then the steps after it and the aggregation, the
+ * combiners spilling as during the scan). No-op when nothing of it
+ * spilled. Not collective. Returns 0 or SF_E_*. */
+int sf_run_spill_dedupe_finish(sf_run *R);
 /* After the scan: whether any rank spilled (R->mem.spilled). Collective. */
 void sf_run_spill_agree(sf_run *R);
+/* Several outputs, when R->mem.spilled: every output's combiner (comb[k],
+ * freed and set to NULL) goes to its own spill partitions, so that the
+ * passes of one output do not sit beside the others' combiners. Not
+ * collective. Returns 0 or SF_E_*. */
+int sf_run_spill_outputs(sf_run *R, sf_groups **comb, size_t n);
 /* Instead of sf_run_shuffle_groups + sf_run_reduce when R->mem.spilled:
- * every partial goes to the spill, then pass by pass (spill partitions
- * grouped to fit the budget) the partials are routed to their owners,
- * merged into a table of that pass only and turned into result rows.
+ * every partial of output R->out_index goes to the spill, then pass by
+ * pass (its spill partitions grouped to fit the budget; one partition too
+ * big for a pass split again by other hash bits) the partials are routed
+ * to their owners, merged into a table of that pass only and turned into
+ * result rows.
  * Collective; agrees inside: returns 0 or SF_RUN_AGREED. */
 int sf_run_spill_passes(sf_run *R);
 /* Closes and removes this rank's spill files. Not collective. */
@@ -245,8 +264,9 @@ void sf_run_spill_close(sf_run *R);
  * stay in memory: the run spilled, has no windows and writes hive files. */
 int sf_run_spill_rows(const sf_run *R);
 /* In each spill pass, once R->rows holds the pass's result rows: routes
- * them to their writers, sorts them and writes them as sorted run `pass`;
- * R->rows is then empty. Collective. Returns 0 or SF_E_*. */
+ * them to their writers, sorts them and writes them as sorted run `pass`
+ * (of `passes` planned so far: more may follow); R->rows is then empty.
+ * Collective. Returns 0 or SF_E_*. */
 int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes);
 /* The write phase over sorted runs: a k-way merge of this rank's runs
  * writes each partition value's file in order. Collective (the empty

@@ -51,6 +51,9 @@ int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes)
         if (rc)
             return rc;
     }
+    /* A spill partition split again adds passes, and so runs. */
+    if ((rc = sf_spill_grow(M->rows, (uint32_t)(pass + 1), &R->err)) != 0)
+        return rc;
     size_t nkeys;
     unsigned char *desc = NULL;
     int *keys = sf_run_write_keys(R, &nkeys, &desc);
@@ -72,7 +75,7 @@ int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes)
     }
     sf_buf_free(&rec);
     M->rows_out += R->rows.n;
-    M->row_runs = passes;
+    M->row_runs = pass + 1;
     sf_rows_free(&R->rows);
     sf_rows_init(&R->rows, R->job->nresult);
     return rc;
