@@ -259,10 +259,12 @@ static int run_output(sf_run *R)
     rc = R->job->grid.on ? sf_run_grid(R) : 0;
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return 1;
-    rc = sf_run_windows(R);
+    /* Rows in sorted runs had their windows and computed columns in the
+     * spill passes (run_spill_window.c, run_spill_write.c). */
+    rc = R->mem.row_runs ? 0 : sf_run_windows(R);
     if (rc)
         return 1;
-    rc = sf_run_compute(R);
+    rc = R->mem.row_runs ? 0 : sf_run_compute(R);
     sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n + R->mem.rows_out);
     if (sf_run_agree(R, rc, 0))
         return 1;

@@ -12,6 +12,7 @@
  *                 spill files during the scan, then shuffle and reduce one
  *                 spill pass at a time, per output
  *   run_spill_write.c  sorted runs of result rows, merged for the write
+ *   run_spill_window.c windows over sorted runs, one partition at a time
  *   run_write.c   output files through io/table_writer, --layout single
  *   run_report.c  gathers, accounting checks, manifest, summary, commit
  *
@@ -147,6 +148,8 @@ typedef struct sf_run {
         uint64_t splits;     /* spill partitions split again (this output) */
         sf_spill *dedupe;    /* kept rows of the dedupe step, spilled by key hash */
         uint64_t dedupe_flushes; /* times that table was written out (this rank) */
+        sf_spill *win;       /* sorted runs of the window being evaluated */
+        size_t win_runs;
     } mem;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
@@ -261,13 +264,49 @@ void sf_run_spill_close(sf_run *R);
 
 /* run_spill_write.c */
 /* 1 when the rows of spill passes go to sorted runs on disk rather than
- * stay in memory: the run spilled, has no windows and writes hive files. */
+ * stay in memory: the run spilled, has no grid and no limit and writes
+ * hive files. */
 int sf_run_spill_rows(const sf_run *R);
+/* Sorts R->rows by keys (desc: per key 1 descending, or NULL) and writes
+ * them as run `run` of *store (opened on first use as
+ * DIR/shardflow-<run id>-<what>-r<rank>/ with blocks for about `runs`
+ * runs, grown as runs come); R->rows is then empty. Not collective.
+ * Returns 0 or SF_E_*. */
+int sf_run_spill_put_run(sf_run *R, sf_spill **store, const char *what, size_t run, size_t runs,
+                         const int *keys, const unsigned char *desc, size_t nkeys);
+/* A k-way merge of sorted runs 0..k-1 of a spill, in sf_rows_cmp_dir's
+ * order by keys/desc (borrowed until close): the order sf_rows_sort_dir
+ * gives, so merged runs read as one sorted table. */
+typedef struct sf_run_merge sf_run_merge;
+/* Opens it (*out new: sf_run_merge_close, set even on failure). Not
+ * collective. Returns 0 or SF_E_*. */
+int sf_run_merge_open(sf_run *R, sf_spill *runs, size_t k, size_t ncols, const int *keys,
+                      const unsigned char *desc, size_t nkeys, sf_run_merge **out);
+/* The least row left (its strings and *rec, when rec is not NULL, borrowed
+ * until the next sf_run_merge_next), or NULL when every run is done. */
+const sf_value *sf_run_merge_top(const sf_run_merge *m, const unsigned char **rec, size_t *len);
+/* Moves past the least row. Returns 0 or SF_E_* (a damaged run). */
+int sf_run_merge_next(sf_run_merge *m);
+/* Closes the readers and frees m; NULL is a no-op. */
+void sf_run_merge_close(sf_run_merge *m);
 /* In each spill pass, once R->rows holds the pass's result rows: routes
  * them to their writers, sorts them and writes them as sorted run `pass`
  * (of `passes` planned so far: more may follow); R->rows is then empty.
  * Collective. Returns 0 or SF_E_*. */
 int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes);
+/* run_spill_window.c */
+/* In each spill pass of a job with windows (instead of
+ * sf_run_spill_rows_pass): routes R->rows by the first window's partition
+ * columns and writes them as its sorted run `pass`. Collective. Returns 0
+ * or SF_E_*. */
+int sf_run_spill_window_pass(sf_run *R, size_t pass, size_t passes);
+/* After the passes: window by window, the runs are merged and evaluated
+ * one window partition at a time, in batches routed and written as runs
+ * of the next window, and after the last one as the write's runs
+ * (sf_run_spill_rows_pass). Collective; agrees inside: returns 0 or
+ * SF_RUN_AGREED. */
+int sf_run_spill_windows(sf_run *R);
+
 /* The write phase over sorted runs: a k-way merge of this rank's runs
  * writes each partition value's file in order. Collective (the empty
  * unpartitioned output). Returns 0 or SF_E_*. */
@@ -291,6 +330,9 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const 
 /* Every window: route, sort, evaluate. Collective; agrees inside: returns
  * 0 or SF_RUN_AGREED. */
 int sf_run_windows(sf_run *R);
+/* Sets R->err for window win whose decimal frame at row overflowed,
+ * naming the partition and the order value. Cannot fail. */
+void sf_run_window_overflow(sf_run *R, const sf_job_window *win, const sf_value *row);
 
 /* run_grid.c */
 /* "grid": rows routed by the grid key, every (dimension key, date) of the

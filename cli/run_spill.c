@@ -27,6 +27,7 @@
  */
 #include "cli/run_internal.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,10 +439,16 @@ static int one_pass(sf_run *R, sf_spill *s, uint32_t first, uint32_t last, passe
     }
     sf_groups_free(R->reduced);
     R->reduced = NULL;
+    /* The pass's table goes back to the system, not only to the heap
+     * (glibc keeps it otherwise): the budget is resident memory. */
+    malloc_trim(0);
     int failed = sf_run_agree(R, rc, 0);
-    /* Rows beyond the budget go to sorted runs (run_spill_write.c). */
+    /* Rows beyond the budget go to sorted runs: the first window's, or
+     * the write's (run_spill_window.c, run_spill_write.c). */
     if (!failed && sf_run_spill_rows(R))
-        failed = sf_run_agree(R, sf_run_spill_rows_pass(R, P->done, P->planned), 0);
+        failed = sf_run_agree(R, R->job->nwindows
+                                     ? sf_run_spill_window_pass(R, P->done, P->planned)
+                                     : sf_run_spill_rows_pass(R, P->done, P->planned), 0);
     P->done++;
     return failed ? SF_RUN_AGREED : 0;
 }
@@ -573,6 +580,8 @@ int sf_run_spill_passes(sf_run *R)
     R->m.spill_splits = M->splits;
     if (!failed)
         pass_progress(R, &P);
+    if (!failed && R->job->nwindows && sf_run_spill_rows(R))
+        failed = sf_run_spill_windows(R);
     for (int d = 0; d < R->nranks; d++)
         sf_buf_free(&P.out[d]);
     free(P.out);
@@ -585,6 +594,8 @@ void sf_run_spill_close(sf_run *R)
     R->mem.out_scan = NULL;
     sf_spill_close(R->mem.dedupe);
     R->mem.dedupe = NULL;
+    sf_spill_close(R->mem.win);
+    R->mem.win = NULL;
     sf_spill_close(R->mem.store);
     R->mem.store = NULL;
     sf_spill_close(R->mem.rows);

@@ -271,6 +271,18 @@ int sf_spill_grow(sf_spill *s, uint32_t nparts, sf_error *err)
     return 0;
 }
 
+int sf_spill_seal(sf_spill *s, uint32_t part, sf_error *err)
+{
+    spill_part *sp = &s->parts[part];
+    int rc = flush_part(s, part, err);
+    if (rc)
+        return rc;
+    free(sp->buf);
+    sp->buf = NULL;
+    sp->n = sp->cap = 0;
+    return 0;
+}
+
 int sf_spill_flush(sf_spill *s, sf_error *err)
 {
     for (uint32_t p = 0; p < s->nparts; p++) {

@@ -206,7 +206,7 @@ static void test_drop_and_close_leave_no_files(void **state)
     sf_spill_close(NULL);
 }
 
-static void test_grown_partitions_start_empty_and_round_trip(void **state)
+static void test_grown_and_sealed_partitions_round_trip(void **state)
 {
     (void)state;
     sf_spill *s;
@@ -219,6 +219,11 @@ static void test_grown_partitions_start_empty_and_round_trip(void **state)
     }
     assert_int_equal(sf_spill_grow(s, 1, &err), 0); /* fewer: no-op */
     assert_int_equal(sf_spill_nparts(s), 2);
+    assert_int_equal(sf_spill_seal(s, 1, &err), 0); /* written, buffer freed */
+    for (int i = 50; i < 60; i++) {
+        size_t len = make_rec(buf, 1, i);
+        assert_int_equal(sf_spill_put(s, 1, buf, len, &err), 0);
+    }
     assert_int_equal(sf_spill_grow(s, 5, &err), 0);
     assert_int_equal(sf_spill_nparts(s), 5);
     assert_int_equal(sf_spill_part_bytes(s, 4), 0);
@@ -237,7 +242,7 @@ static void test_grown_partitions_start_empty_and_round_trip(void **state)
             assert_int_equal(len, want);
             assert_memory_equal(rec, buf, len);
         }
-        assert_int_equal(i, p == 1 ? 50 : 80);
+        assert_int_equal(i, p == 1 ? 60 : 80);
         sf_spill_read_close(r);
     }
     sf_spill_reader *r;
@@ -326,7 +331,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_block_fails_its_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_short_file_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_and_close_leave_no_files, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grown_partitions_start_empty_and_round_trip, setup,
+        cmocka_unit_test_setup_teardown(test_grown_and_sealed_partitions_round_trip, setup,
                                         teardown),
         cmocka_unit_test(test_default_dir_is_tmpdir_then_tmp),
         cmocka_unit_test_setup_teardown(test_stale_directories_of_dead_owners_are_removed, setup,
