@@ -267,6 +267,11 @@ void sf_run_spill_close(sf_run *R);
  * stay in memory: the run spilled, has no grid and no limit and writes
  * hive files. */
 int sf_run_spill_rows(const sf_run *R);
+/* A job with a limit (and no windows, grid or computed columns), whose
+ * rows stay in memory: after each spill pass only this rank's first N
+ * rows in the limit's order are kept, so the rows held stay N however
+ * many groups there are. Not collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_spill_limit_pass(sf_run *R);
 /* Sorts R->rows by keys (desc: per key 1 descending, or NULL) and writes
  * them as run `run` of *store (opened on first use as
  * DIR/shardflow-<run id>-<what>-r<rank>/ with blocks for about `runs`

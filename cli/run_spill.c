@@ -449,6 +449,8 @@ static int one_pass(sf_run *R, sf_spill *s, uint32_t first, uint32_t last, passe
         failed = sf_run_agree(R, R->job->nwindows
                                      ? sf_run_spill_window_pass(R, P->done, P->planned)
                                      : sf_run_spill_rows_pass(R, P->done, P->planned), 0);
+    else if (!failed)
+        failed = sf_run_agree(R, sf_run_spill_limit_pass(R), 0);
     P->done++;
     return failed ? SF_RUN_AGREED : 0;
 }

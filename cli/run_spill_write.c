@@ -19,6 +19,7 @@
  */
 #include "cli/run_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,41 @@ int sf_run_spill_rows(const sf_run *R)
     const sf_job *job = R->job;
     return R->mem.spilled && !job->grid.on && job->output.limit < 0 &&
            strcmp(job->output.layout, "single") != 0;
+}
+
+int sf_run_spill_limit_pass(sf_run *R)
+{
+    const sf_job *job = R->job;
+    const sf_job_output *o = &job->output;
+    if (o->limit < 0 || job->nwindows || job->ncomputes || job->grid.on)
+        return 0;
+    size_t limit = (uint64_t)o->limit > SIZE_MAX ? SIZE_MAX : (size_t)o->limit;
+    if (R->rows.n <= limit)
+        return 0;
+    /* The first N of this rank's rows so far, in the limit's total order:
+     * what the write's limit would keep of them anyway. */
+    if (sf_rows_sort_dir(&R->rows, o->sort_by, o->sort_desc, o->nsort) != 0)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting rows for the limit");
+    R->limit_dropped += R->rows.n - limit;
+    /* A new table, so the dropped rows' strings go with the old arena. */
+    sf_rows kept;
+    sf_rows_init(&kept, R->rows.ncols);
+    int rc = sf_rows_reserve(&kept, limit);
+    for (size_t i = 0; i < limit && !rc; i++) {
+        sf_value *dst = sf_rows_append(&kept);
+        rc = dst ? 0 : SF_E_NOMEM;
+        if (dst)
+            memcpy(dst, sf_rows_at(&R->rows, i), R->rows.ncols * sizeof *dst);
+        for (size_t c = 0; c < R->rows.ncols && !rc; c++)
+            rc = sf_rows_keep_string(&kept, &dst[c]);
+    }
+    if (rc) {
+        sf_rows_free(&kept);
+        return sf_error_set(&R->err, rc, "out of memory keeping the rows of the limit");
+    }
+    sf_rows_free(&R->rows);
+    R->rows = kept;
+    return 0;
 }
 
 int sf_run_spill_put_run(sf_run *R, sf_spill **store, const char *what, size_t run, size_t runs,

@@ -12,6 +12,15 @@ under WORK/spill_data, shared):
            2; --repartition none on 3): every output byte-identical to the
            unlimited run, _METRICS.json shows spilled bytes and passes, the
            summary says so, and the spill directory is empty afterwards.
+  paths    the spill paths past the combiner, np 1 and 3, each run
+           byte-identical to the unlimited one with its spill directory
+           empty afterwards: one job with a dedupe step and three outputs
+           (one with two windows and computed columns, one with a limit),
+           every output spilling and reducing in passes, the dedupe table
+           written out, windows evaluated over sorted runs; and the S3 job
+           on a gzip copy of the input (its size underestimates the
+           state), where spill partitions too big for a pass are split
+           again.
   faults   SIGKILL of every rank while spill files exist leaves their
            directories; the next run on the node removes them with a
            message. SIGINT to rank 0 removes them at once. A full spill
@@ -19,6 +28,7 @@ under WORK/spill_data, shared):
            naming the directory, with nothing committed.
 """
 import argparse
+import gzip
 import json
 import os
 import re
@@ -167,8 +177,8 @@ def cmd_limits(args):
 
     if args.command == "quick":
         return
-    # With a window the result rows stay in memory (routed and sorted by the
-    # window's partitions), after the same spill passes.
+    # With a window the result rows go through sorted runs per window
+    # (routed by the window's partitions), after the same spill passes.
     with open(args.job) as fh:
         spec = json.load(fh)
     spec["windows"] = {"events_7d": {"function": "sum", "column": "events", "preceding": 6,
@@ -191,6 +201,109 @@ def cmd_limits(args):
                           % (np, scan, passes))
         empty_dir(spill)
         log("window job on np %d: same output after %d spill passes" % (np, passes))
+
+
+def paths_spec(job):
+    """One scan, a dedupe step and three outputs: windows and computed
+    columns on one, a limit on another (the S3 job's inputs and steps)."""
+    with open(job) as fh:
+        s3 = json.load(fh)
+    aggs = {"events": "count()", "revenue": "sum(revenue)", "items": "count_distinct(item_id)"}
+    return {
+        "name": "spill_paths", "inputs": s3["inputs"],
+        "steps": [{"dedupe": ["user_id", "item_id"], "keep": "first"}] + s3["steps"],
+        "outputs": [
+            {"name": "daily", "group_by": ["date", "user_id", "country"],
+             "aggregates": dict(aggs, purchases="count_if(event_type == 'purchase')"),
+             "windows": {
+                 "events_7d": {"function": "sum", "column": "events", "preceding": 6,
+                               "partition_by": ["user_id"], "order_by": "date"},
+                 "rev_country_7d": {"function": "sum", "column": "revenue", "range": "6 days",
+                                    "partition_by": ["country"], "order_by": "date"}},
+             "compute": {"month": "format_date(date, '%Y-%m')", "share": "events / events_7d"},
+             "output": {"format": "csv", "partition_by": ["date"], "sort_by": ["user_id"]}},
+            {"name": "top_users", "group_by": ["user_id"], "aggregates": aggs,
+             "output": {"format": "csv", "sort_by": ["revenue desc"], "limit": 50}},
+            {"name": "item_country", "group_by": ["item_id", "country"],
+             "aggregates": {"events": "count()", "users": "count_distinct(user_id)"},
+             "output": {"format": "csv", "partition_by": ["country"]}}]}
+
+
+def output_figures(out):
+    """(memory object, write-phase spill bytes) of one output's metrics."""
+    with open(os.path.join(out, "_METRICS.json")) as fh:
+        m = json.load(fh)
+    write = sum(r["spill_bytes"] for p in m["phases"] if p["phase"] == "write"
+                for r in p["per_rank"])
+    return m["memory"], write
+
+
+def cmd_paths(args):
+    inputs = dataset(args)
+    base = os.path.join(args.work, "spill_paths")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    spill = os.path.join(base, "spill")
+    os.makedirs(spill)
+    # The first 80000 events, plain; all of them gzipped.
+    events = dict(inputs)["events"]
+    half = os.path.join(base, "events80k.jsonl")
+    gz = os.path.join(base, "events.jsonl.gz")
+    with open(events, "rb") as src, open(half, "wb") as dst:
+        for i, line in enumerate(src):
+            if i == 80000:
+                break
+            dst.write(line)
+    with open(events, "rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
+        shutil.copyfileobj(src, dst)
+    users = ("users", dict(inputs)["users"])
+
+    job = os.path.join(base, "paths.json")
+    with open(job, "w") as fh:
+        json.dump(paths_spec(args.job), fh)
+    pargs = argparse.Namespace(**dict(vars(args), job=job))
+    small = [("events", half), users]
+    ref = os.path.join(base, "ref")
+    run(run_cmd(pargs, 1, small, ref, ["--memory-limit", "none", "--quiet"]))
+    needs = {}
+    for np in (1, 3):
+        need = needs[np] = minimum_for(pargs, np, small, base)
+        out = os.path.join(base, "n%d" % np)
+        _, _, err = run(run_cmd(pargs, np, small, out, ["--memory-limit", "%dM" % (need + 3),
+                                                        "--spill-dir", spill]))
+        what = "paths job on np %d" % np
+        same_output(out, ref, what)
+        empty_dir(spill)
+        for name in ("daily", "top_users", "item_country"):
+            mem, write = output_figures(os.path.join(out, name))
+            if mem["spill_passes"] < 1 or mem["dedupe_spills"] < 1:
+                raise Failure("%s, output %s: passes %d, dedupe table written out %d times"
+                              % (what, name, mem["spill_passes"], mem["dedupe_spills"]))
+            if name == "daily" and write <= 0:
+                raise Failure("%s: the windowed output's rows did not go through sorted runs"
+                              % what)
+        if b"dedupe table " not in err:
+            raise Failure("%s: the summary does not say the dedupe table spilled: %s"
+                          % (what, tail(err)))
+        log("%s: every output the same; dedupe table and combiners spilled, windows over "
+            "sorted runs" % what)
+
+    # The gzip input is an eighth of the bytes the state grows from: the
+    # spill partitions, sized by the input, come out too big for a pass.
+    ref = os.path.join(base, "s3_ref")
+    run(run_cmd(args, 1, inputs, ref, ["--memory-limit", "none", "--quiet"]))
+    need = needs[1]  # the least limit does not depend on the job (dimensions aside)
+    out = os.path.join(base, "s3_gz")
+    _, _, err = run(run_cmd(args, 1, [("events", gz), users], out,
+                            ["--memory-limit", "%dM" % (need + 8), "--spill-dir", spill]))
+    same_output(out, ref, "S3 job on gzip input")
+    empty_dir(spill)
+    mem, _ = output_figures(out)
+    if mem["spill_splits"] < 1 or b"split again" not in err:
+        raise Failure("S3 job on gzip input: no spill partition was split again: %r, %s"
+                      % (mem, tail(err)))
+    log("S3 job on gzip input: %d spill partitions split again, %d passes, same output"
+        % (mem["spill_splits"], mem["spill_passes"]))
 
 
 def spill_dirs(d):
@@ -294,11 +407,12 @@ def main(argv):
     ap.add_argument("--np-flag", default="-n")
     ap.add_argument("--job", required=True)
     ap.add_argument("--work", required=True)
-    ap.add_argument("command", choices=["limits", "quick", "faults"])
+    ap.add_argument("command", choices=["limits", "quick", "faults", "paths"])
     args = ap.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
     try:
-        {"limits": cmd_limits, "quick": cmd_limits, "faults": cmd_faults}[args.command](args)
+        {"limits": cmd_limits, "quick": cmd_limits, "faults": cmd_faults,
+         "paths": cmd_paths}[args.command](args)
     except Failure as e:
         log("FAIL: %s" % e)
         return 1
