@@ -2,28 +2,34 @@
  *
  * The budget (core/budget) is the limit minus what does not grow with the
  * data: the process at start, the read buffer, a shuffle round, the spill
- * write buffers. During the scan the combiner is looked at every 1024
- * lines (or streamed rows); once it holds more than the budget's state
- * share, each of its partial aggregates goes to a spill partition chosen
- * by its key hash (partition/partitioner's sf_partition_spill, independent
- * of the owner rank) and the combiner starts again empty. Partial
- * aggregates merge exactly, so nothing about the answer changes.
+ * write buffers. During the scan the combiners (one per output) and a
+ * dedupe step's table of kept rows are looked at every 1024 lines (or
+ * streamed rows); once together they hold more than the budget's state
+ * share, the larger goes out: each partial aggregate of each output to a
+ * spill partition of that output chosen by its key hash
+ * (partition/partitioner's sf_partition_spill, independent of the owner
+ * rank), or each kept row to a dedupe partition by the hash of its dedupe
+ * key, and the tables start again empty. Partial aggregates merge exactly,
+ * and the earliest row per key wins again when a dedupe partition is read
+ * back after the scan, so nothing about the answer changes.
  *
  * After the scan, if any rank spilled, every rank spills what its
- * combiner still holds and the shuffle and reduce run in passes: the
- * spill partitions (their sizes summed over ranks, so every rank forms the
- * same passes) are grouped into passes that fit the budget; in each pass a
- * rank reads its files of those partitions, sends each partial to the
- * owner of its key, merges what it owns into a table of this pass only,
- * turns that table into result rows (strings copied) and frees it. So the
+ * combiners still hold and each output's shuffle and reduce run in
+ * passes: its spill partitions (their sizes summed over ranks, so every
+ * rank forms the same passes) are grouped into passes that fit the
+ * budget; in each pass a rank reads its files of those partitions, sends
+ * each partial to the owner of its key, merges what it owns into a table
+ * of this pass only, turns that table into result rows (strings copied)
+ * and frees it. A partition alone over a pass's share is split again into
+ * SPLIT_PARTS by further bits of the hash (up to MAX_SPLIT levels). So the
  * largest table a rank holds is one pass's share, however many groups
  * there are. Spill records are the group's export record (core/groups)
  * behind the key hash (8 bytes, little-endian) that routes it.
  *
- * The result rows of each pass go to sorted runs and an external merge
- * writes them (run_spill_write.c), except for jobs with windows and
- * --layout single, whose rows stay in memory. Dimension tables are not
- * counted yet.
+ * The result rows of each pass go to sorted runs: of the first window
+ * (run_spill_window.c) or of the write (run_spill_write.c), except for
+ * jobs with a grid or a limit and --layout single, whose rows stay in
+ * memory (a limit keeps only the first N after each pass).
  */
 #include "cli/run_internal.h"
 
