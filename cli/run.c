@@ -256,11 +256,11 @@ static int run_output(sf_run *R)
 
     sf_metrics_begin(&R->m, &R->shuffle);
     uint64_t rows_before = R->rows.n + R->mem.rows_out;
-    rc = R->job->grid.on ? sf_run_grid(R) : 0;
+    rc = R->job->grid.on && !R->mem.row_runs ? sf_run_grid(R) : 0;
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return 1;
-    /* Rows in sorted runs had their windows and computed columns in the
-     * spill passes (run_spill_window.c, run_spill_write.c). */
+    /* Rows in sorted runs had their grid, windows and computed columns in
+     * the spill passes (run_spill_window.c, run_spill_write.c). */
     rc = R->mem.row_runs ? 0 : sf_run_windows(R);
     if (rc)
         return 1;

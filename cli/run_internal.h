@@ -148,8 +148,9 @@ typedef struct sf_run {
         uint64_t splits;     /* spill partitions split again (this output) */
         sf_spill *dedupe;    /* kept rows of the dedupe step, spilled by key hash */
         uint64_t dedupe_flushes; /* times that table was written out (this rank) */
-        sf_spill *win;       /* sorted runs of the window being evaluated */
+        sf_spill *win;       /* sorted runs of the stage (grid, window) being evaluated */
         size_t win_runs;
+        int64_t grid_mm[2];  /* the grid's default range: min date, -max date */
     } mem;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
@@ -300,16 +301,16 @@ void sf_run_merge_close(sf_run_merge *m);
  * Collective. Returns 0 or SF_E_*. */
 int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes);
 /* run_spill_window.c */
-/* In each spill pass of a job with windows (instead of
- * sf_run_spill_rows_pass): routes R->rows by the first window's partition
- * columns and writes them as its sorted run `pass`. Collective. Returns 0
- * or SF_E_*. */
+/* In each spill pass of a job with a grid or windows (instead of
+ * sf_run_spill_rows_pass): routes R->rows by the grid key or the first
+ * window's partition columns and writes them as the stage's sorted run
+ * `pass`. Collective. Returns 0 or SF_E_*. */
 int sf_run_spill_window_pass(sf_run *R, size_t pass, size_t passes);
-/* After the passes: window by window, the runs are merged and evaluated
- * one window partition at a time, in batches routed and written as runs
- * of the next window, and after the last one as the write's runs
- * (sf_run_spill_rows_pass). Collective; agrees inside: returns 0 or
- * SF_RUN_AGREED. */
+/* After the passes: the grid (one dimension key, or one date, at a time)
+ * and then window by window, the runs are merged and evaluated one unit at
+ * a time, in batches routed and written as runs of the next stage, and
+ * after the last one as the write's runs (sf_run_spill_rows_pass).
+ * Collective; agrees inside: returns 0 or SF_RUN_AGREED. */
 int sf_run_spill_windows(sf_run *R);
 
 /* The write phase over sorted runs: a k-way merge of this rank's runs
@@ -344,6 +345,10 @@ void sf_run_window_overflow(sf_run *R, const sf_job_window *win, const sf_value 
  * range made present (missing ones as empty groups), groups outside it
  * dropped. Collective; agrees inside: returns 0, SF_E_* or SF_RUN_AGREED. */
 int sf_run_grid(sf_run *R);
+/* Aggregate j of a group without rows (a row the grid fills in): 0 for
+ * counts and sums (of the sum's type), NULL for min, max and mean. Cannot
+ * fail. */
+sf_value sf_run_grid_empty_agg(const sf_job *job, size_t j);
 /* "compute": the computed columns of every row. Not collective. Returns 0
  * or SF_E_NOMEM. */
 int sf_run_compute(sf_run *R);

@@ -452,7 +452,7 @@ static int one_pass(sf_run *R, sf_spill *s, uint32_t first, uint32_t last, passe
     /* Rows beyond the budget go to sorted runs: the first window's, or
      * the write's (run_spill_window.c, run_spill_write.c). */
     if (!failed && sf_run_spill_rows(R))
-        failed = sf_run_agree(R, R->job->nwindows
+        failed = sf_run_agree(R, R->job->nwindows || R->job->grid.on
                                      ? sf_run_spill_window_pass(R, P->done, P->planned)
                                      : sf_run_spill_rows_pass(R, P->done, P->planned), 0);
     else if (!failed)
@@ -588,7 +588,7 @@ int sf_run_spill_passes(sf_run *R)
     R->m.spill_splits = M->splits;
     if (!failed)
         pass_progress(R, &P);
-    if (!failed && R->job->nwindows && sf_run_spill_rows(R))
+    if (!failed && (R->job->nwindows || R->job->grid.on) && sf_run_spill_rows(R))
         failed = sf_run_spill_windows(R);
     for (int d = 0; d < R->nranks; d++)
         sf_buf_free(&P.out[d]);

@@ -31,12 +31,11 @@
 
 int sf_run_spill_rows(const sf_run *R)
 {
-    /* The grid and limit need every result row at once; they and --layout
-     * single keep the rows in memory. Windows and computed columns go
+    /* A limit needs every result row at once; it and --layout single keep
+     * the rows in memory. The grid, windows and computed columns go
      * through sorted runs too (run_spill_window.c). */
     const sf_job *job = R->job;
-    return R->mem.spilled && !job->grid.on && job->output.limit < 0 &&
-           strcmp(job->output.layout, "single") != 0;
+    return R->mem.spilled && job->output.limit < 0 && strcmp(job->output.layout, "single") != 0;
 }
 
 int sf_run_spill_limit_pass(sf_run *R)

@@ -14,8 +14,9 @@ under WORK/spill_data, shared):
            summary says so, and the spill directory is empty afterwards.
   paths    the spill paths past the combiner, np 1 and 3, each run
            byte-identical to the unlimited one with its spill directory
-           empty afterwards: one job with a dedupe step and three outputs
-           (one with two windows and computed columns, one with a limit),
+           empty afterwards: one job with a dedupe step and five outputs
+           (two windows and computed columns; a limit; a dense grid and a
+           window; a calendar grid),
            every output spilling and reducing in passes, the dedupe table
            written out, windows evaluated over sorted runs; and the S3 job
            on a gzip copy of the input (its size underestimates the
@@ -203,9 +204,12 @@ def cmd_limits(args):
         log("window job on np %d: same output after %d spill passes" % (np, passes))
 
 
+OUTPUTS = ("daily", "top_users", "item_country", "user_grid", "calendar")
+
+
 def paths_spec(job):
-    """One scan, a dedupe step and three outputs: windows and computed
-    columns on one, a limit on another (the S3 job's inputs and steps)."""
+    """One scan, a dedupe step and five outputs: windows and computed
+    columns, a limit, grids (the S3 job's inputs and steps)."""
     with open(job) as fh:
         s3 = json.load(fh)
     aggs = {"events": "count()", "revenue": "sum(revenue)", "items": "count_distinct(item_id)"}
@@ -226,7 +230,20 @@ def paths_spec(job):
              "output": {"format": "csv", "sort_by": ["revenue desc"], "limit": 50}},
             {"name": "item_country", "group_by": ["item_id", "country"],
              "aggregates": {"events": "count()", "users": "count_distinct(user_id)"},
-             "output": {"format": "csv", "partition_by": ["country"]}}]}
+             "output": {"format": "csv", "partition_by": ["country"]}},
+            # A dense grid of every user and three days (rows outside it
+            # dropped, missing ones filled), then a window over it.
+            {"name": "user_grid", "group_by": ["user_id", "date"],
+             "aggregates": {"events": "count()", "revenue": "sum(revenue)"},
+             "grid": {"dimension": "users", "key": "user_id", "date": "date",
+                      "start": "2025-08-10", "end": "2025-08-12"},
+             "windows": {"events_2d": {"function": "sum", "column": "events", "preceding": 1,
+                                       "partition_by": ["user_id"], "order_by": "date"}},
+             "output": {"format": "csv", "partition_by": ["date"]}},
+            # A calendar grid reaching before and past the data.
+            {"name": "calendar", "group_by": ["date"], "aggregates": {"events": "count()"},
+             "grid": {"date": "date", "start": "2025-07-20", "end": "2025-08-20"},
+             "output": {"format": "csv"}}]}
 
 
 def output_figures(out):
@@ -274,14 +291,14 @@ def cmd_paths(args):
         what = "paths job on np %d" % np
         same_output(out, ref, what)
         empty_dir(spill)
-        for name in ("daily", "top_users", "item_country"):
+        for name in OUTPUTS:
             mem, write = output_figures(os.path.join(out, name))
             if mem["spill_passes"] < 1 or mem["dedupe_spills"] < 1:
                 raise Failure("%s, output %s: passes %d, dedupe table written out %d times"
                               % (what, name, mem["spill_passes"], mem["dedupe_spills"]))
-            if name == "daily" and write <= 0:
-                raise Failure("%s: the windowed output's rows did not go through sorted runs"
-                              % what)
+            if name in ("daily", "user_grid", "calendar") and write <= 0:
+                raise Failure("%s: output %s's rows did not go through sorted runs"
+                              % (what, name))
         if b"dedupe table " not in err:
             raise Failure("%s: the summary does not say the dedupe table spilled: %s"
                           % (what, tail(err)))
