@@ -139,6 +139,15 @@ static int grid_dates(sf_run *R, sf_rows *out, int64_t start, int64_t end, unsig
     return rc;
 }
 
+int sf_run_grid_owns(sf_run *R, const sf_value *drow, sf_buf *scratch, int *mine)
+{
+    const sf_job_input *in = &R->job->inputs[R->job->grid.input];
+    uint64_t hash;
+    int rc = sf_key_hash_columns(drow, &in->key_col, 1, scratch, &hash);
+    *mine = !rc && sf_partition_rank(hash, R->nparts, R->nranks) == R->rank;
+    return rc;
+}
+
 int sf_run_grid(sf_run *R)
 {
     const sf_job *job = R->job;
@@ -178,10 +187,8 @@ int sf_run_grid(sf_run *R)
     size_t ndim = rc || calendar ? 0 : sf_join_table_rows(dim);
     for (size_t k = 0; k < ndim && !rc && start <= end; k++) {
         const sf_value *drow = sf_join_table_row(dim, k);
-        uint64_t hash;
-        if ((rc = sf_key_hash_columns(drow, &in->key_col, 1, &scratch, &hash)) != 0)
-            break;
-        if (sf_partition_rank(hash, R->nparts, R->nranks) != R->rank)
+        int mine;
+        if ((rc = sf_run_grid_owns(R, drow, &scratch, &mine)) != 0 || !mine)
             continue;
         int64_t lo = start;
         if (g->from_col >= 0 && drow[g->from_col].type == SF_DATE &&

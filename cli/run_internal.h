@@ -345,6 +345,10 @@ void sf_run_window_overflow(sf_run *R, const sf_job_window *win, const sf_value 
  * range made present (missing ones as empty groups), groups outside it
  * dropped. Collective; agrees inside: returns 0, SF_E_* or SF_RUN_AGREED. */
 int sf_run_grid(sf_run *R);
+/* Whether this rank makes the grid rows of dimension row drow: the owner
+ * of its key's hash, as the grid routes rows (*mine). Not collective.
+ * Returns 0 or SF_E_NOMEM (scratch: a buffer for the key). */
+int sf_run_grid_owns(sf_run *R, const sf_value *drow, sf_buf *scratch, int *mine);
 /* Aggregate j of a group without rows (a row the grid fills in): 0 for
  * counts and sums (of the sum's type), NULL for min, max and mean. Cannot
  * fail. */

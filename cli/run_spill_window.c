@@ -400,10 +400,8 @@ static int eval_grid(sf_run *R)
         size_t ndim = sf_join_table_rows(dim);
         for (size_t k = 0; k < ndim && !rc; k++) {
             const sf_value *drow = sf_join_table_row(dim, k);
-            uint64_t hash;
-            if ((rc = sf_key_hash_columns(drow, &in->key_col, 1, &scratch, &hash)) != 0)
-                break;
-            if (sf_partition_rank(hash, R->nparts, R->nranks) != R->rank)
+            int mine;
+            if ((rc = sf_run_grid_owns(R, drow, &scratch, &mine)) != 0 || !mine)
                 continue;
             sf_value *dst = sf_rows_append(&gw.keys);
             if (!dst) {

@@ -145,13 +145,18 @@ def empty_dir(d):
         raise Failure("spill files left behind in %s: %r" % (d, left))
 
 
-def cmd_limits(args):
-    inputs = dataset(args)
-    base = os.path.join(args.work, "spill_limits")
+def fresh(args, name):
+    """An empty WORK/name with an empty spill directory in it."""
+    base = os.path.join(args.work, name)
     shutil.rmtree(base, ignore_errors=True)
-    os.makedirs(base)
     spill = os.path.join(base, "spill")
     os.makedirs(spill)
+    return base, spill
+
+
+def cmd_limits(args):
+    inputs = dataset(args)
+    base, spill = fresh(args, "spill_limits")
     ref = os.path.join(base, "unlimited")
     run(run_cmd(args, 1, inputs, ref, ["--memory-limit", "none", "--quiet"]))
     cases = [(1, []), (2, []), (3, []), (4, []), (2, ["--schedule", "static"]),
@@ -257,11 +262,7 @@ def output_figures(out):
 
 def cmd_paths(args):
     inputs = dataset(args)
-    base = os.path.join(args.work, "spill_paths")
-    shutil.rmtree(base, ignore_errors=True)
-    os.makedirs(base)
-    spill = os.path.join(base, "spill")
-    os.makedirs(spill)
+    base, spill = fresh(args, "spill_paths")
     # The first 80000 events, plain; all of them gzipped.
     events = dict(inputs)["events"]
     half = os.path.join(base, "events80k.jsonl")
@@ -353,11 +354,7 @@ def start_when_spilling(args, np, inputs, out, extra, spill):
 
 def cmd_faults(args):
     inputs = dataset(args)
-    base = os.path.join(args.work, "spill_faults")
-    shutil.rmtree(base, ignore_errors=True)
-    os.makedirs(base)
-    spill = os.path.join(base, "spill")
-    os.makedirs(spill)
+    base, spill = fresh(args, "spill_faults")
     need = minimum_for(args, 2, inputs, base)
     slow = ["--memory-limit", "%dM" % (need + 3), "--spill-dir", spill, "--decoder", "jansson",
             "--chunk-size", "1M"]
