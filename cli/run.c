@@ -120,6 +120,7 @@ static int run_outputs(sf_run *R)
             R->nsamples = 0;
             R->mem.row_runs = 0;
             R->mem.rows_out = 0;
+            R->mem.rows_done = 0;
             rc = sf_run_prepare_output(R);
         }
         if (!rc && !R->reduced && !R->mem.spilled)
@@ -256,15 +257,16 @@ static int run_output(sf_run *R)
 
     sf_metrics_begin(&R->m, &R->shuffle);
     uint64_t rows_before = R->rows.n + R->mem.rows_out;
-    rc = R->job->grid.on && !R->mem.row_runs ? sf_run_grid(R) : 0;
+    int done = R->mem.row_runs || R->mem.rows_done;
+    rc = R->job->grid.on && !done ? sf_run_grid(R) : 0;
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return 1;
     /* Rows in sorted runs had their grid, windows and computed columns in
      * the spill passes (run_spill_window.c, run_spill_write.c). */
-    rc = R->mem.row_runs ? 0 : sf_run_windows(R);
+    rc = done ? 0 : sf_run_windows(R);
     if (rc)
         return 1;
-    rc = R->mem.row_runs ? 0 : sf_run_compute(R);
+    rc = done ? 0 : sf_run_compute(R);
     sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n + R->mem.rows_out);
     if (sf_run_agree(R, rc, 0))
         return 1;

@@ -151,6 +151,8 @@ typedef struct sf_run {
         sf_spill *win;       /* sorted runs of the stage (grid, window) being evaluated */
         size_t win_runs;
         int64_t grid_mm[2];  /* the grid's default range: min date, -max date */
+        sf_rows kept;        /* a limit's first N rows after the grid or windows */
+        int rows_done;       /* R->rows had their grid, windows and computed columns */
     } mem;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
@@ -273,6 +275,11 @@ int sf_run_spill_rows(const sf_run *R);
  * rows in the limit's order are kept, so the rows held stay N however
  * many groups there are. Not collective. Returns 0 or SF_E_NOMEM. */
 int sf_run_spill_limit_pass(sf_run *R);
+/* A limit after a grid or windows: the last stage's batch (R->rows) gets
+ * its computed columns and joins R->mem.kept, which keeps only this rank's
+ * first N rows; R->rows is then empty and R->mem.rows_done set. Not
+ * collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_spill_limit_batch(sf_run *R);
 /* Sorts R->rows by keys (desc: per key 1 descending, or NULL) and writes
  * them as run `run` of *store (opened on first use as
  * DIR/shardflow-<run id>-<what>-r<rank>/ with blocks for about `runs`

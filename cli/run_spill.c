@@ -604,6 +604,7 @@ void sf_run_spill_close(sf_run *R)
     R->mem.dedupe = NULL;
     sf_spill_close(R->mem.win);
     R->mem.win = NULL;
+    sf_rows_free(&R->mem.kept);
     sf_spill_close(R->mem.store);
     R->mem.store = NULL;
     sf_spill_close(R->mem.rows);

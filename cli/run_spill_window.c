@@ -92,6 +92,8 @@ static int put_stage_run(sf_run *R, size_t stage, sf_spill **store, size_t run, 
 {
     if (stage < R->job->nwindows)
         return put_window_run(R, stage, store, run, runs);
+    if (R->job->output.limit >= 0)
+        return sf_run_spill_limit_batch(R);
     return sf_run_spill_rows_pass(R, run, runs);
 }
 
@@ -443,6 +445,13 @@ int sf_run_spill_windows(sf_run *R)
         malloc_trim(0);
         if (eval_window(R, w) != 0)
             return SF_RUN_AGREED;
+    }
+    /* A limit's first N rows, kept from the batches, are the result rows
+     * from here on (in memory, as the limit takes them). */
+    if (R->mem.rows_done) {
+        sf_rows_free(&R->rows);
+        R->rows = R->mem.kept;
+        memset(&R->mem.kept, 0, sizeof R->mem.kept);
     }
     return 0;
 }

@@ -31,46 +31,76 @@
 
 int sf_run_spill_rows(const sf_run *R)
 {
-    /* A limit needs every result row at once; it and --layout single keep
-     * the rows in memory. The grid, windows and computed columns go
-     * through sorted runs too (run_spill_window.c). */
+    /* --layout single writes every row at once: its rows stay in memory.
+     * The grid, windows and computed columns go through sorted runs
+     * (run_spill_window.c); a limit without them keeps its first N rows
+     * after each pass (sf_run_spill_limit_pass), and after them from each
+     * batch of the last stage (sf_run_spill_limit_batch). */
     const sf_job *job = R->job;
-    return R->mem.spilled && job->output.limit < 0 && strcmp(job->output.layout, "single") != 0;
+    return R->mem.spilled && strcmp(job->output.layout, "single") != 0 &&
+           (job->output.limit < 0 || job->nwindows || job->grid.on);
+}
+
+/* Appends rows [from, n) of src to dst, their strings copied into dst's
+ * arena. Returns 0 or SF_E_NOMEM. */
+static int copy_rows(sf_rows *dst, const sf_rows *src, size_t from, size_t n)
+{
+    int rc = sf_rows_reserve(dst, dst->n + (n - from));
+    for (size_t i = from; i < n && !rc; i++) {
+        sf_value *row = sf_rows_append(dst);
+        rc = row ? 0 : SF_E_NOMEM;
+        if (row)
+            memcpy(row, sf_rows_at(src, i), src->ncols * sizeof *row);
+        for (size_t c = 0; c < src->ncols && !rc; c++)
+            rc = sf_rows_keep_string(dst, &row[c]);
+    }
+    return rc;
+}
+
+/* Keeps the first N rows of *t in the limit's total order: what the
+ * write's limit would keep of them anyway. A new table, so the dropped
+ * rows' strings go with the old arena. Returns 0 or SF_E_NOMEM. */
+static int keep_first(sf_run *R, sf_rows *t)
+{
+    const sf_job_output *o = &R->job->output;
+    size_t limit = (uint64_t)o->limit > SIZE_MAX ? SIZE_MAX : (size_t)o->limit;
+    if (t->n <= limit)
+        return 0;
+    if (sf_rows_sort_dir(t, o->sort_by, o->sort_desc, o->nsort) != 0)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting rows for the limit");
+    R->limit_dropped += t->n - limit;
+    sf_rows kept;
+    sf_rows_init(&kept, t->ncols);
+    int rc = copy_rows(&kept, t, 0, limit);
+    if (rc) {
+        sf_rows_free(&kept);
+        return sf_error_set(&R->err, rc, "out of memory keeping the rows of the limit");
+    }
+    sf_rows_free(t);
+    *t = kept;
+    return 0;
 }
 
 int sf_run_spill_limit_pass(sf_run *R)
 {
     const sf_job *job = R->job;
-    const sf_job_output *o = &job->output;
-    if (o->limit < 0 || job->nwindows || job->ncomputes || job->grid.on)
+    if (job->output.limit < 0 || job->nwindows || job->ncomputes || job->grid.on)
         return 0;
-    size_t limit = (uint64_t)o->limit > SIZE_MAX ? SIZE_MAX : (size_t)o->limit;
-    if (R->rows.n <= limit)
-        return 0;
-    /* The first N of this rank's rows so far, in the limit's total order:
-     * what the write's limit would keep of them anyway. */
-    if (sf_rows_sort_dir(&R->rows, o->sort_by, o->sort_desc, o->nsort) != 0)
-        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting rows for the limit");
-    R->limit_dropped += R->rows.n - limit;
-    /* A new table, so the dropped rows' strings go with the old arena. */
-    sf_rows kept;
-    sf_rows_init(&kept, R->rows.ncols);
-    int rc = sf_rows_reserve(&kept, limit);
-    for (size_t i = 0; i < limit && !rc; i++) {
-        sf_value *dst = sf_rows_append(&kept);
-        rc = dst ? 0 : SF_E_NOMEM;
-        if (dst)
-            memcpy(dst, sf_rows_at(&R->rows, i), R->rows.ncols * sizeof *dst);
-        for (size_t c = 0; c < R->rows.ncols && !rc; c++)
-            rc = sf_rows_keep_string(&kept, &dst[c]);
-    }
-    if (rc) {
-        sf_rows_free(&kept);
-        return sf_error_set(&R->err, rc, "out of memory keeping the rows of the limit");
-    }
+    return keep_first(R, &R->rows);
+}
+
+int sf_run_spill_limit_batch(sf_run *R)
+{
+    struct sf_run_budget *M = &R->mem;
+    int rc = R->job->ncomputes ? sf_run_compute(R) : 0;
+    if (!M->kept.ncols)
+        sf_rows_init(&M->kept, R->rows.ncols);
+    if (!rc && (rc = copy_rows(&M->kept, &R->rows, 0, R->rows.n)) != 0)
+        sf_error_set(&R->err, rc, "out of memory keeping the rows of the limit");
     sf_rows_free(&R->rows);
-    R->rows = kept;
-    return 0;
+    sf_rows_init(&R->rows, M->kept.ncols);
+    M->rows_done = 1;
+    return rc ? rc : keep_first(R, &M->kept);
 }
 
 int sf_run_spill_put_run(sf_run *R, sf_spill **store, const char *what, size_t run, size_t runs,
