@@ -270,10 +270,11 @@ void sf_run_spill_close(sf_run *R);
  * stay in memory: the run spilled, has no grid and no limit and writes
  * hive files. */
 int sf_run_spill_rows(const sf_run *R);
-/* A job with a limit (and no windows, grid or computed columns), whose
- * rows stay in memory: after each spill pass only this rank's first N
- * rows in the limit's order are kept, so the rows held stay N however
- * many groups there are. Not collective. Returns 0 or SF_E_NOMEM. */
+/* A job with a limit (and no windows or grid), whose rows stay in
+ * memory: after each spill pass (computed columns made first) only this
+ * rank's first N rows in the limit's order are kept, so the rows held stay
+ * N however many groups there are. Not collective. Returns 0 or
+ * SF_E_NOMEM. */
 int sf_run_spill_limit_pass(sf_run *R);
 /* A limit after a grid or windows: the last stage's batch (R->rows) gets
  * its computed columns and joins R->mem.kept, which keeps only this rank's

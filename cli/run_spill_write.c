@@ -84,9 +84,13 @@ static int keep_first(sf_run *R, sf_rows *t)
 int sf_run_spill_limit_pass(sf_run *R)
 {
     const sf_job *job = R->job;
-    if (job->output.limit < 0 || job->nwindows || job->ncomputes || job->grid.on)
+    if (job->output.limit < 0 || job->nwindows || job->grid.on)
         return 0;
-    return keep_first(R, &R->rows);
+    /* The limit may sort by a computed column: they are made first (again
+     * for the rows kept from earlier passes: the same values). */
+    int rc = job->ncomputes ? sf_run_compute(R) : 0;
+    R->mem.rows_done = job->ncomputes > 0;
+    return rc ? rc : keep_first(R, &R->rows);
 }
 
 int sf_run_spill_limit_batch(sf_run *R)
