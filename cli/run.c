@@ -69,6 +69,9 @@ static void swap_life(sf_run *R, size_t k)
     R->life = R->lives[k - 1];
     R->lives[k - 1] = tmp;
     memset(&R->lives[k - 1].inputs, 0, sizeof R->lives[k - 1].inputs);
+    /* Output k's own list (empty: sf_life_share gave it on every rank)
+     * goes; the fact input's files stay with whichever is R->life. */
+    sf_inputs_free(&R->life.inputs);
     R->life.inputs = in;
 }
 
