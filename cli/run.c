@@ -69,6 +69,9 @@ static void swap_life(sf_run *R, size_t k)
     R->life = R->lives[k - 1];
     R->lives[k - 1] = tmp;
     memset(&R->lives[k - 1].inputs, 0, sizeof R->lives[k - 1].inputs);
+    /* Output k's own list (empty: sf_life_share gave it on every rank)
+     * goes; the fact input's files stay with whichever is R->life. */
+    sf_inputs_free(&R->life.inputs);
     R->life.inputs = in;
 }
 
@@ -88,6 +91,15 @@ static int run_outputs(sf_run *R)
     sf_groups **comb = calloc(n, sizeof *comb);
     for (size_t k = 0; comb && k < n; k++)
         comb[k] = sf_pipeline_take_output_groups(R->pipe, k);
+    /* Under a budget some rank exceeded, every combiner goes to its
+     * output's spill partitions now; each output then reduces in passes. */
+    int src = comb && R->mem.spilled ? sf_run_spill_outputs(R, comb, n) : 0;
+    if (sf_run_agree(R, src, 0)) {
+        for (size_t k = 0; k < n; k++)
+            sf_groups_free(comb[k]);
+        free(comb);
+        return 1;
+    }
     int code = 0;
     for (size_t k = 0; k < n && !code; k++) {
         int rc = comb ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
@@ -111,9 +123,12 @@ static int run_outputs(sf_run *R)
             R->having_dropped = R->limit_dropped = 0;
             R->grid_added = R->grid_dropped = 0;
             R->nsamples = 0;
+            R->mem.row_runs = 0;
+            R->mem.rows_out = 0;
+            R->mem.rows_done = 0;
             rc = sf_run_prepare_output(R);
         }
-        if (!rc && !R->reduced)
+        if (!rc && !R->reduced && !R->mem.spilled)
             rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory: no combiner for output '%s'",
                               R->job->output_name);
         code = sf_run_agree(R, rc, 0) ? 1 : run_output(R);
@@ -222,6 +237,9 @@ static int run_job(sf_run *R)
     if (sf_run_agree(R, sf_run_take_rows(R), 0))
         return 1;
 
+    /* Under a memory budget that some rank exceeded, shuffle and reduce
+     * run together, one spill pass at a time (run_spill.c). */
+    sf_run_spill_agree(R);
     if (R->spec->noutputs > 1)
         return run_outputs(R);
     return run_output(R);
@@ -236,11 +254,11 @@ static int run_output(sf_run *R)
     /* A row or dimension output has its rows already: no shuffle, no
      * reduce (run_stage.c). */
     const int direct = R->job->kind == SF_OUT_ROWS || R->job->kind == SF_OUT_DIMENSION;
-    uint64_t local_groups = direct ? 0 : sf_groups_count(R->reduced ? R->reduced
-                                                                    : sf_pipeline_groups(R->pipe));
-    /* Under a memory budget that some rank exceeded, shuffle and reduce
-     * run together, one spill pass at a time (run_spill.c). */
-    sf_run_spill_agree(R);
+    sf_groups *mine = direct ? NULL
+                      : R->reduced ? R->reduced
+                      : R->pipe    ? sf_pipeline_groups(R->pipe)
+                                   : NULL;
+    uint64_t local_groups = mine ? sf_groups_count(mine) : 0;
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = direct ? sf_run_direct_rows(R)
          : R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);
@@ -260,13 +278,16 @@ static int run_output(sf_run *R)
 
     sf_metrics_begin(&R->m, &R->shuffle);
     uint64_t rows_before = R->rows.n + R->mem.rows_out;
-    rc = R->job->grid.on ? sf_run_grid(R) : 0;
+    int done = R->mem.row_runs || R->mem.rows_done;
+    rc = R->job->grid.on && !done ? sf_run_grid(R) : 0;
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return 1;
-    rc = sf_run_windows(R);
+    /* Rows in sorted runs had their grid, windows and computed columns in
+     * the spill passes (run_spill_window.c, run_spill_write.c). */
+    rc = done ? 0 : sf_run_windows(R);
     if (rc)
         return 1;
-    rc = sf_run_compute(R);
+    rc = done ? 0 : sf_run_compute(R);
     if (!rc)
         rc = sf_run_keep_for_stage(R);
     sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n + R->mem.rows_out);

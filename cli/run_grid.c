@@ -17,9 +17,7 @@
 #include "partition/keyhash.h"
 #include "partition/partitioner.h"
 
-/* Aggregate j of a group without rows: 0 for counts and sums (of the sum's
- * type), NULL for min, max and mean. */
-static sf_value empty_agg(const sf_job *job, size_t j)
+sf_value sf_run_grid_empty_agg(const sf_job *job, size_t j)
 {
     const sf_job_agg *a = &job->aggs[j];
     switch (a->kind) {
@@ -96,7 +94,7 @@ static int grid_key(sf_run *R, sf_rows *out, const sf_value *key, int32_t lo, in
         dst[g->key] = *key;
         dst[g->date] = sf_date((int32_t)d);
         for (size_t j = 0; j < job->naggs; j++)
-            dst[job->ngroup + j] = empty_agg(job, j);
+            dst[job->ngroup + j] = sf_run_grid_empty_agg(job, j);
         rc = sf_rows_keep_string(out, &dst[g->key]);
         R->grid_added++;
     }
@@ -135,9 +133,18 @@ static int grid_dates(sf_run *R, sf_rows *out, int64_t start, int64_t end, unsig
             return SF_E_NOMEM;
         dst[col] = day;
         for (size_t j = 0; j < job->naggs; j++)
-            dst[job->ngroup + j] = empty_agg(job, j);
+            dst[job->ngroup + j] = sf_run_grid_empty_agg(job, j);
         R->grid_added++;
     }
+    return rc;
+}
+
+int sf_run_grid_owns(sf_run *R, const sf_value *drow, sf_buf *scratch, int *mine)
+{
+    const sf_job_input *in = &R->job->inputs[R->job->grid.input];
+    uint64_t hash;
+    int rc = sf_key_hash_columns(drow, &in->key_col, 1, scratch, &hash);
+    *mine = !rc && sf_partition_rank(hash, R->nparts, R->nranks) == R->rank;
     return rc;
 }
 
@@ -180,10 +187,8 @@ int sf_run_grid(sf_run *R)
     size_t ndim = rc || calendar ? 0 : sf_join_table_rows(dim);
     for (size_t k = 0; k < ndim && !rc && start <= end; k++) {
         const sf_value *drow = sf_join_table_row(dim, k);
-        uint64_t hash;
-        if ((rc = sf_key_hash_columns(drow, &in->key_col, 1, &scratch, &hash)) != 0)
-            break;
-        if (sf_partition_rank(hash, R->nparts, R->nranks) != R->rank)
+        int mine;
+        if ((rc = sf_run_grid_owns(R, drow, &scratch, &mine)) != 0 || !mine)
             continue;
         int64_t lo = start;
         if (g->from_col >= 0 && drow[g->from_col].type == SF_DATE &&

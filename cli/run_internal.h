@@ -12,8 +12,11 @@
  *   run_grid.c    the dense grid before windows, computed columns after them
  *   run_stage.c   rows of row outputs, dimension outputs and stages ("from")
  *   run_rowstream.c  unsorted row outputs streamed to their files
- *   run_spill.c   the memory budget: combiner flushes to spill files during
- *                 the scan, then shuffle and reduce one spill pass at a time
+ *   run_spill.c   the memory budget: combiner (and dedupe table) flushes to
+ *                 spill files during the scan, then shuffle and reduce one
+ *                 spill pass at a time, per output
+ *   run_spill_write.c  sorted runs of result rows, merged for the write
+ *   run_spill_window.c windows over sorted runs, one partition at a time
  *   run_write.c   output files through io/table_writer, --layout single
  *   run_report.c  gathers, accounting checks, manifest, summary, commit
  *
@@ -153,6 +156,15 @@ typedef struct sf_run {
         size_t row_runs;     /* runs written (0: rows stay in memory) */
         int write_part;      /* file number this rank writes (sf_run_write_route) */
         uint64_t rows_out;   /* result rows written to runs (this rank) */
+        uint64_t *out_scan;  /* per output: bytes its combiner spilled in the scan */
+        uint64_t splits;     /* spill partitions split again (this output) */
+        sf_spill *dedupe;    /* kept rows of the dedupe step, spilled by key hash */
+        uint64_t dedupe_flushes; /* times that table was written out (this rank) */
+        sf_spill *win;       /* sorted runs of the stage (grid, window) being evaluated */
+        size_t win_runs;
+        int64_t grid_mm[2];  /* the grid's default range: min date, -max date */
+        sf_rows kept;        /* a limit's first N rows after the grid or windows */
+        int rows_done;       /* R->rows had their grid, windows and computed columns */
     } mem;
     sf_counts local_counts; /* this rank's, kept when the pipeline is freed */
     sf_reject_sample local_samples[SF_MAX_SAMPLES];
@@ -243,12 +255,25 @@ static inline int sf_run_spill_tick(sf_run *R)
 {
     return R->mem.b.limit && ++R->mem.tick >= 1024 ? sf_run_spill_check(R) : 0;
 }
+/* After the scan, before the combiners are taken: a dedupe step whose
+ * kept rows were spilled finishes partition by partition (the earliest
+ * row per key kept, then the steps after it and the aggregation, the
+ * combiners spilling as during the scan). No-op when nothing of it
+ * spilled. Not collective. Returns 0 or SF_E_*. */
+int sf_run_spill_dedupe_finish(sf_run *R);
 /* After the scan: whether any rank spilled (R->mem.spilled). Collective. */
 void sf_run_spill_agree(sf_run *R);
+/* Several outputs, when R->mem.spilled: every output's combiner (comb[k],
+ * freed and set to NULL) goes to its own spill partitions, so that the
+ * passes of one output do not sit beside the others' combiners. Not
+ * collective. Returns 0 or SF_E_*. */
+int sf_run_spill_outputs(sf_run *R, sf_groups **comb, size_t n);
 /* Instead of sf_run_shuffle_groups + sf_run_reduce when R->mem.spilled:
- * every partial goes to the spill, then pass by pass (spill partitions
- * grouped to fit the budget) the partials are routed to their owners,
- * merged into a table of that pass only and turned into result rows.
+ * every partial of output R->out_index goes to the spill, then pass by
+ * pass (its spill partitions grouped to fit the budget; one partition too
+ * big for a pass split again by other hash bits) the partials are routed
+ * to their owners, merged into a table of that pass only and turned into
+ * result rows.
  * Collective; agrees inside: returns 0 or SF_RUN_AGREED. */
 int sf_run_spill_passes(sf_run *R);
 /* Closes and removes this rank's spill files. Not collective. */
@@ -256,12 +281,60 @@ void sf_run_spill_close(sf_run *R);
 
 /* run_spill_write.c */
 /* 1 when the rows of spill passes go to sorted runs on disk rather than
- * stay in memory: the run spilled, has no windows and writes hive files. */
+ * stay in memory: the run spilled, has no grid and no limit and writes
+ * hive files. */
 int sf_run_spill_rows(const sf_run *R);
+/* A job with a limit (and no windows or grid), whose rows stay in
+ * memory: after each spill pass (computed columns made first) only this
+ * rank's first N rows in the limit's order are kept, so the rows held stay
+ * N however many groups there are. Not collective. Returns 0 or
+ * SF_E_NOMEM. */
+int sf_run_spill_limit_pass(sf_run *R);
+/* A limit after a grid or windows: the last stage's batch (R->rows) gets
+ * its computed columns and joins R->mem.kept, which keeps only this rank's
+ * first N rows; R->rows is then empty and R->mem.rows_done set. Not
+ * collective. Returns 0 or SF_E_NOMEM. */
+int sf_run_spill_limit_batch(sf_run *R);
+/* Sorts R->rows by keys (desc: per key 1 descending, or NULL) and writes
+ * them as run `run` of *store (opened on first use as
+ * DIR/shardflow-<run id>-<what>-r<rank>/ with blocks for about `runs`
+ * runs, grown as runs come); R->rows is then empty. Not collective.
+ * Returns 0 or SF_E_*. */
+int sf_run_spill_put_run(sf_run *R, sf_spill **store, const char *what, size_t run, size_t runs,
+                         const int *keys, const unsigned char *desc, size_t nkeys);
+/* A k-way merge of sorted runs 0..k-1 of a spill, in sf_rows_cmp_dir's
+ * order by keys/desc (borrowed until close): the order sf_rows_sort_dir
+ * gives, so merged runs read as one sorted table. */
+typedef struct sf_run_merge sf_run_merge;
+/* Opens it (*out new: sf_run_merge_close, set even on failure). Not
+ * collective. Returns 0 or SF_E_*. */
+int sf_run_merge_open(sf_run *R, sf_spill *runs, size_t k, size_t ncols, const int *keys,
+                      const unsigned char *desc, size_t nkeys, sf_run_merge **out);
+/* The least row left (its strings and *rec, when rec is not NULL, borrowed
+ * until the next sf_run_merge_next), or NULL when every run is done. */
+const sf_value *sf_run_merge_top(const sf_run_merge *m, const unsigned char **rec, size_t *len);
+/* Moves past the least row. Returns 0 or SF_E_* (a damaged run). */
+int sf_run_merge_next(sf_run_merge *m);
+/* Closes the readers and frees m; NULL is a no-op. */
+void sf_run_merge_close(sf_run_merge *m);
 /* In each spill pass, once R->rows holds the pass's result rows: routes
- * them to their writers, sorts them and writes them as sorted run `pass`;
- * R->rows is then empty. Collective. Returns 0 or SF_E_*. */
+ * them to their writers, sorts them and writes them as sorted run `pass`
+ * (of `passes` planned so far: more may follow); R->rows is then empty.
+ * Collective. Returns 0 or SF_E_*. */
 int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes);
+/* run_spill_window.c */
+/* In each spill pass of a job with a grid or windows (instead of
+ * sf_run_spill_rows_pass): routes R->rows by the grid key or the first
+ * window's partition columns and writes them as the stage's sorted run
+ * `pass`. Collective. Returns 0 or SF_E_*. */
+int sf_run_spill_window_pass(sf_run *R, size_t pass, size_t passes);
+/* After the passes: the grid (one dimension key, or one date, at a time)
+ * and then window by window, the runs are merged and evaluated one unit at
+ * a time, in batches routed and written as runs of the next stage, and
+ * after the last one as the write's runs (sf_run_spill_rows_pass).
+ * Collective; agrees inside: returns 0 or SF_RUN_AGREED. */
+int sf_run_spill_windows(sf_run *R);
+
 /* The write phase over sorted runs: a k-way merge of this rank's runs
  * writes each partition value's file in order. Collective (the empty
  * unpartitioned output). Returns 0 or SF_E_*. */
@@ -320,12 +393,23 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const 
 /* Every window: route, sort, evaluate. Collective; agrees inside: returns
  * 0 or SF_RUN_AGREED. */
 int sf_run_windows(sf_run *R);
+/* Sets R->err for window win whose decimal frame at row overflowed,
+ * naming the partition and the order value. Cannot fail. */
+void sf_run_window_overflow(sf_run *R, const sf_job_window *win, const sf_value *row);
 
 /* run_grid.c */
 /* "grid": rows routed by the grid key, every (dimension key, date) of the
  * range made present (missing ones as empty groups), groups outside it
  * dropped. Collective; agrees inside: returns 0, SF_E_* or SF_RUN_AGREED. */
 int sf_run_grid(sf_run *R);
+/* Whether this rank makes the grid rows of dimension row drow: the owner
+ * of its key's hash, as the grid routes rows (*mine). Not collective.
+ * Returns 0 or SF_E_NOMEM (scratch: a buffer for the key). */
+int sf_run_grid_owns(sf_run *R, const sf_value *drow, sf_buf *scratch, int *mine);
+/* Aggregate j of a group without rows (a row the grid fills in): 0 for
+ * counts and sums (of the sum's type), NULL for min, max and mean. Cannot
+ * fail. */
+sf_value sf_run_grid_empty_agg(const sf_job *job, size_t j);
 /* "compute": the computed columns of every row. Not collective. Returns 0
  * or SF_E_NOMEM. */
 int sf_run_compute(sf_run *R);

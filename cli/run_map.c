@@ -395,7 +395,10 @@ int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks)
         sf_stream_free(R->stream);
         R->stream = NULL;
     }
-    /* Every row has reached its dedupe key's owner: the kept ones go on. */
+    /* Every row has reached its dedupe key's owner: the kept ones go on
+     * (those spilled under a budget, partition by partition, first). */
+    if (!rc)
+        rc = sf_run_spill_dedupe_finish(R);
     if (!rc && (rc = sf_pipeline_finish_dedupe(R->pipe)) != 0)
         sf_error_set(&R->err, rc, "out of memory or a bad row finishing the dedupe step");
     note_aside(R);

@@ -189,7 +189,7 @@ static int keep_having(const sf_job *job, const sf_value *row, sf_arena *scratch
 
 /* The error for window win whose frame at row overflowed: names the
  * partition and the order value. */
-static void window_overflow(sf_run *R, const sf_job_window *win, const sf_value *row)
+void sf_run_window_overflow(sf_run *R, const sf_job_window *win, const sf_value *row)
 {
     const sf_job *job = R->job;
     char where[512] = "", buf[SF_FMT_BUF];
@@ -375,7 +375,7 @@ int sf_run_windows(sf_run *R)
         if (!rc)
             rc = sf_window_eval_at(&R->rows, win, (int)(job->ngroup + job->naggs + w), &bad);
         if (rc == SF_E_RANGE)
-            window_overflow(R, win, sf_rows_at(&R->rows, bad));
+            sf_run_window_overflow(R, win, sf_rows_at(&R->rows, bad));
         else if (rc)
             sf_error_set(&R->err, rc, "out of memory evaluating window '%s'", win->name);
         if (sf_run_agree(R, rc, 0))

@@ -200,8 +200,9 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
 }
 
 static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
-                          const sf_phase_stat *total, const uint64_t *rss, double wall)
+                          const sf_metrics_summary *sum, const uint64_t *rss, double wall)
 {
+    const sf_phase_stat *total = sum->total;
     const sf_counts *c = &R->counts;
     uint64_t rows = 0, maxrss = 0;
     for (size_t i = 0; i < nfiles; i++)
@@ -259,10 +260,16 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
     const sf_phase_stat *wr = &total[SF_PH_WRITE];
     if (sc->spill_bytes + sh->spill_bytes) {
         fprintf(stderr, "  spilled to %s: scan+map %.2f MB (combiner written out %llu time%s, "
-                "most on one rank), shuffle %.2f MB; reduced in %llu pass%s", R->mem.dir,
-                (double)sc->spill_bytes / 1e6, (unsigned long long)sc->spill_passes,
-                sc->spill_passes == 1 ? "" : "s", (double)sh->spill_bytes / 1e6,
+                "most on one rank", R->mem.dir, (double)sc->spill_bytes / 1e6,
+                (unsigned long long)sc->spill_passes, sc->spill_passes == 1 ? "" : "s");
+        if (sum->dedupe_spills)
+            fprintf(stderr, "; dedupe table %llu time%s", (unsigned long long)sum->dedupe_spills,
+                    sum->dedupe_spills == 1 ? "" : "s");
+        fprintf(stderr, "), shuffle %.2f MB; reduced in %llu pass%s", (double)sh->spill_bytes / 1e6,
                 (unsigned long long)sh->spill_passes, sh->spill_passes == 1 ? "" : "es");
+        if (sum->spill_splits)
+            fprintf(stderr, " (%llu spill partition%s split again)",
+                    (unsigned long long)sum->spill_splits, sum->spill_splits == 1 ? "" : "s");
         if (wr->spill_bytes)
             fprintf(stderr, "; write %.2f MB of sorted runs, merged", (double)wr->spill_bytes / 1e6);
         fputc('\n', stderr);
@@ -444,7 +451,7 @@ int sf_run_finish(sf_run *R)
         if (!rc && R->res)
             fill_result(R, files, nfiles, tmax, &sh, wall, digest, &sum);
         if (!rc && !R->o->quiet)
-            print_summary(R, files, nfiles, sum.total, rss, wall);
+            print_summary(R, files, nfiles, &sum, rss, wall);
         if (!rc && comb_all)
             print_combiner(R, comb_all);
         sf_buf_free(&m);

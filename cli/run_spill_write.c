@@ -13,11 +13,13 @@
  * partition columns change. sf_rows_cmp_dir is sf_rows_sort_dir's order, so the
  * files are the bytes the in-memory path writes.
  *
- * Still in memory: rows of jobs with windows (they are routed and sorted
- * by their window partitions first) and --layout single.
+ * Windows go through runs of their own first (run_spill_window.c); the
+ * last window's batches come here. Still in memory: rows of jobs with a
+ * grid or a limit, and --layout single.
  */
 #include "cli/run_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,73 +31,169 @@
 
 int sf_run_spill_rows(const sf_run *R)
 {
-    /* Windows, the grid, computed columns and limit need every result row
-     * at once; they and --layout single keep the rows in memory. */
+    /* --layout single writes every row at once: its rows stay in memory.
+     * The grid, windows and computed columns go through sorted runs
+     * (run_spill_window.c); a limit without them keeps its first N rows
+     * after each pass (sf_run_spill_limit_pass), and after them from each
+     * batch of the last stage (sf_run_spill_limit_batch). */
     const sf_job *job = R->job;
-    return R->mem.spilled && job->nwindows == 0 && !job->grid.on && job->ncomputes == 0 &&
-           job->output.limit < 0 && strcmp(job->output.layout, "single") != 0;
+    return R->mem.spilled && strcmp(job->output.layout, "single") != 0 &&
+           (job->output.limit < 0 || job->nwindows || job->grid.on);
 }
 
-int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes)
+/* Appends rows [from, n) of src to dst, their strings copied into dst's
+ * arena. Returns 0 or SF_E_NOMEM. */
+static int copy_rows(sf_rows *dst, const sf_rows *src, size_t from, size_t n)
+{
+    int rc = sf_rows_reserve(dst, dst->n + (n - from));
+    for (size_t i = from; i < n && !rc; i++) {
+        sf_value *row = sf_rows_append(dst);
+        rc = row ? 0 : SF_E_NOMEM;
+        if (row)
+            memcpy(row, sf_rows_at(src, i), src->ncols * sizeof *row);
+        for (size_t c = 0; c < src->ncols && !rc; c++)
+            rc = sf_rows_keep_string(dst, &row[c]);
+    }
+    return rc;
+}
+
+/* Keeps the first N rows of *t in the limit's total order: what the
+ * write's limit would keep of them anyway. A new table, so the dropped
+ * rows' strings go with the old arena. Returns 0 or SF_E_NOMEM. */
+static int keep_first(sf_run *R, sf_rows *t)
+{
+    const sf_job_output *o = &R->job->output;
+    size_t limit = (uint64_t)o->limit > SIZE_MAX ? SIZE_MAX : (size_t)o->limit;
+    if (t->n <= limit)
+        return 0;
+    if (sf_rows_sort_dir(t, o->sort_by, o->sort_desc, o->nsort) != 0)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting rows for the limit");
+    R->limit_dropped += t->n - limit;
+    sf_rows kept;
+    sf_rows_init(&kept, t->ncols);
+    int rc = copy_rows(&kept, t, 0, limit);
+    if (rc) {
+        sf_rows_free(&kept);
+        return sf_error_set(&R->err, rc, "out of memory keeping the rows of the limit");
+    }
+    sf_rows_free(t);
+    *t = kept;
+    return 0;
+}
+
+int sf_run_spill_limit_pass(sf_run *R)
+{
+    const sf_job *job = R->job;
+    if (job->output.limit < 0 || job->nwindows || job->grid.on)
+        return 0;
+    /* The limit may sort by a computed column: they are made first (again
+     * for the rows kept from earlier passes: the same values). */
+    int rc = job->ncomputes ? sf_run_compute(R) : 0;
+    R->mem.rows_done = job->ncomputes > 0;
+    return rc ? rc : keep_first(R, &R->rows);
+}
+
+int sf_run_spill_limit_batch(sf_run *R)
 {
     struct sf_run_budget *M = &R->mem;
-    sf_run_write_normalize(R);
-    int rc = sf_run_write_route(R, &M->write_part);
-    if (rc)
-        return rc;
-    if (!M->rows) {
-        char id[sizeof R->life.runid + 8];
-        snprintf(id, sizeof id, "%s-rows", R->life.runid);
-        size_t block = (size_t)(ROW_BUFFERS / (passes ? passes : 1));
-        rc = sf_spill_open(&M->rows, M->dir, id, R->rank, (uint32_t)passes, block, &R->err);
+    int rc = R->job->ncomputes ? sf_run_compute(R) : 0;
+    if (!M->kept.ncols)
+        sf_rows_init(&M->kept, R->rows.ncols);
+    if (!rc && (rc = copy_rows(&M->kept, &R->rows, 0, R->rows.n)) != 0)
+        sf_error_set(&R->err, rc, "out of memory keeping the rows of the limit");
+    sf_rows_free(&R->rows);
+    sf_rows_init(&R->rows, M->kept.ncols);
+    M->rows_done = 1;
+    return rc ? rc : keep_first(R, &M->kept);
+}
+
+int sf_run_spill_put_run(sf_run *R, sf_spill **store, const char *what, size_t run, size_t runs,
+                         const int *keys, const unsigned char *desc, size_t nkeys)
+{
+    struct sf_run_budget *M = &R->mem;
+    int rc = 0;
+    if (!*store) {
+        char id[sizeof R->life.runid + 16];
+        snprintf(id, sizeof id, "%s-%s", R->life.runid, what);
+        size_t block = (size_t)(ROW_BUFFERS / (runs ? runs : 1));
+        rc = sf_spill_open(store, M->dir, id, R->rank, (uint32_t)(runs ? runs : 1), block,
+                           &R->err);
         if (rc)
             return rc;
     }
-    size_t nkeys;
-    unsigned char *desc = NULL;
-    int *keys = sf_run_write_keys(R, &nkeys, &desc);
-    if (!keys || sf_rows_sort_dir(&R->rows, keys, desc, nkeys) != 0)
-        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
-    free(keys);
-    free(desc);
+    /* A spill partition split again adds passes, and so runs. */
+    if ((rc = sf_spill_grow(*store, (uint32_t)(run + 1), &R->err)) != 0)
+        return rc;
+    if (sf_rows_sort_dir(&R->rows, keys, desc, nkeys) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting result rows");
     sf_buf rec = SF_BUF_INIT;
     size_t ncols = R->rows.ncols;
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         const sf_value *row = sf_rows_at(&R->rows, i);
         rec.n = 0;
         if (sf_buf_reserve(&rec, sf_rows_encoded_size(row, ncols)) != 0) {
-            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory spilling output rows");
+            rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory spilling result rows");
             break;
         }
         size_t n = sf_rows_encode(row, ncols, rec.p);
-        rc = sf_spill_put(M->rows, (uint32_t)pass, rec.p, n, &R->err);
+        rc = sf_spill_put(*store, (uint32_t)run, rec.p, n, &R->err);
     }
     sf_buf_free(&rec);
-    M->rows_out += R->rows.n;
-    M->row_runs = passes;
+    /* The run is complete: its buffer goes (runs are written one by one). */
+    if (!rc)
+        rc = sf_spill_seal(*store, (uint32_t)run, &R->err);
     sf_rows_free(&R->rows);
-    sf_rows_init(&R->rows, R->job->nresult);
+    sf_rows_init(&R->rows, ncols);
+    return rc;
+}
+
+int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes)
+{
+    struct sf_run_budget *M = &R->mem;
+    /* Computed columns read one row each: they are made here, batch by
+     * batch, after the windows (if any) and before the write order. */
+    int rc = R->job->ncomputes ? sf_run_compute(R) : 0;
+    sf_run_write_normalize(R);
+    int xrc = sf_run_write_route(R, &M->write_part); /* collective: every rank routes */
+    if (!rc)
+        rc = xrc;
+    if (rc)
+        return rc;
+    size_t nkeys;
+    unsigned char *desc = NULL;
+    int *keys = sf_run_write_keys(R, &nkeys, &desc);
+    M->rows_out += R->rows.n;
+    rc = keys ? sf_run_spill_put_run(R, &M->rows, "rows", pass, passes, keys, desc, nkeys)
+              : sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
+    free(keys);
+    free(desc);
+    M->row_runs = pass + 1;
     return rc;
 }
 
 /* One sorted run being merged. */
 typedef struct cursor {
     sf_spill_reader *r;
-    sf_value *row; /* current row; strings borrow from r */
+    sf_value *row;            /* current row; strings borrow from r */
+    const unsigned char *rec; /* its record (borrowed from r) */
+    size_t len;
 } cursor;
 
-typedef struct merge {
+struct sf_run_merge {
     sf_run *R;
     cursor *c;
+    size_t k;     /* runs */
+    size_t ncols;
     size_t *heap; /* cursor numbers, a min-heap by row */
     size_t n;
-    int *keys;
+    const int *keys;
     size_t nkeys;
-    unsigned char *desc; /* per key: 1 descending (sort_by " desc") */
-} merge;
+    const unsigned char *desc; /* per key: 1 descending; NULL: all ascending */
+    sf_value *rows;            /* k rows of ncols values */
+};
 
 /* Reads cursor k's next row: 1, 0 at the end, or SF_E_*. */
-static int advance(merge *m, size_t k)
+static int advance(sf_run_merge *m, size_t k)
 {
     sf_run *R = m->R;
     const unsigned char *rec;
@@ -103,8 +201,10 @@ static int advance(merge *m, size_t k)
     int got = sf_spill_read_next(m->c[k].r, &rec, &len, &R->err);
     if (got != 1)
         return got;
+    m->c[k].rec = rec;
+    m->c[k].len = len;
     size_t p = 0;
-    for (size_t c = 0; c < R->rows.ncols; c++) {
+    for (size_t c = 0; c < m->ncols; c++) {
         size_t used = sf_value_decode(rec + p, len - p, &m->c[k].row[c]);
         if (!used)
             return sf_error_set(&R->err, SF_E_IO, "a row in spill run %zu does not decode", k);
@@ -113,13 +213,12 @@ static int advance(merge *m, size_t k)
     return 1;
 }
 
-static int less(const merge *m, size_t a, size_t b)
+static int less(const sf_run_merge *m, size_t a, size_t b)
 {
-    return sf_rows_cmp_dir(m->c[a].row, m->c[b].row, m->R->rows.ncols, m->keys, m->desc,
-                           m->nkeys) < 0;
+    return sf_rows_cmp_dir(m->c[a].row, m->c[b].row, m->ncols, m->keys, m->desc, m->nkeys) < 0;
 }
 
-static void sift_down(merge *m, size_t i)
+static void sift_down(sf_run_merge *m, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, s = i;
@@ -134,6 +233,66 @@ static void sift_down(merge *m, size_t i)
         m->heap[s] = t;
         i = s;
     }
+}
+
+int sf_run_merge_open(sf_run *R, sf_spill *runs, size_t k, size_t ncols, const int *keys,
+                      const unsigned char *desc, size_t nkeys, sf_run_merge **out)
+{
+    sf_run_merge *m = calloc(1, sizeof *m);
+    *out = m;
+    if (!m)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory merging sorted runs");
+    *m = (sf_run_merge){R, calloc(k ? k : 1, sizeof(cursor)), k, ncols,
+                        calloc(k ? k : 1, sizeof(size_t)), 0, keys, nkeys, desc,
+                        calloc(k * ncols + 1, sizeof(sf_value))};
+    int rc = m->c && m->heap && m->rows ? 0 : sf_error_set(&R->err, SF_E_NOMEM,
+                                                           "out of memory merging sorted runs");
+    for (size_t i = 0; i < k && !rc; i++) {
+        m->c[i].row = m->rows + i * ncols;
+        rc = sf_spill_read_open(runs, (uint32_t)i, &m->c[i].r, &R->err);
+        int got = rc ? rc : advance(m, i);
+        if (got == 1)
+            m->heap[m->n++] = i;
+        else if (got < 0)
+            rc = got;
+    }
+    for (size_t i = m->n / 2; !rc && i-- > 0;)
+        sift_down(m, i);
+    return rc;
+}
+
+const sf_value *sf_run_merge_top(const sf_run_merge *m, const unsigned char **rec, size_t *len)
+{
+    if (m->n == 0)
+        return NULL;
+    const cursor *c = &m->c[m->heap[0]];
+    if (rec) {
+        *rec = c->rec;
+        *len = c->len;
+    }
+    return c->row;
+}
+
+int sf_run_merge_next(sf_run_merge *m)
+{
+    int got = advance(m, m->heap[0]);
+    if (got == 0)
+        m->heap[0] = m->heap[--m->n];
+    if (got >= 0)
+        sift_down(m, 0);
+    return got < 0 ? got : 0;
+}
+
+void sf_run_merge_close(sf_run_merge *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; m->c && i < m->k; i++)
+        sf_spill_read_close(m->c[i].r);
+    free(m->c);
+    free(m->heap);
+    free(m->rows);
+    free(m);
 }
 
 /* The file of the partition value that row starts. */
@@ -193,32 +352,22 @@ static int same_partition(sf_run *R, const sf_value *a, const sf_value *b)
 static int merge_runs(sf_run *R, uint64_t *written)
 {
     struct sf_run_budget *M = &R->mem;
-    size_t k = M->row_runs, ncols = R->rows.ncols;
-    merge m = {R, calloc(k, sizeof(cursor)), calloc(k, sizeof(size_t)), 0, NULL, 0, NULL};
-    sf_value *rows = calloc(k * ncols + ncols, sizeof *rows);
-    int rc = m.c && m.heap && rows ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-    if (!rc && !(m.keys = sf_run_write_keys(R, &m.nkeys, &m.desc)))
-        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < k && !rc; i++) {
-        m.c[i].row = rows + i * ncols;
-        rc = sf_spill_read_open(M->rows, (uint32_t)i, &m.c[i].r, &R->err);
-        int got = rc ? rc : advance(&m, i);
-        if (got == 1)
-            m.heap[m.n++] = i;
-        else if (got < 0)
-            rc = got;
-    }
-    for (size_t i = m.n / 2; !rc && i-- > 0;)
-        sift_down(&m, i);
-    sf_value *last = rows + k * ncols; /* the open file's first row's partition values */
+    size_t ncols = R->rows.ncols;
+    size_t nkeys = 0;
+    unsigned char *desc = NULL;
+    int *keys = sf_run_write_keys(R, &nkeys, &desc);
+    sf_value *last = calloc(ncols + 1, sizeof *last); /* the open file's first row */
+    sf_run_merge *m = NULL;
+    int rc = keys && last ? sf_run_merge_open(R, M->rows, M->row_runs, ncols, keys, desc, nkeys,
+                                              &m)
+                          : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     sf_table_writer *w = NULL;
     sf_buf rel = SF_BUF_INIT, hold = SF_BUF_INIT;
     char *path = NULL;
     uint64_t in_file = 0;
     const sf_job_output *o = &R->job->output;
-    while (!rc && m.n > 0) {
-        size_t top = m.heap[0];
-        const sf_value *row = m.c[top].row;
+    const sf_value *row;
+    while (!rc && (row = sf_run_merge_top(m, NULL, NULL)) != NULL) {
         if (w && !same_partition(R, last, row)) {
             rc = close_file(R, &w, &rel, &path, in_file);
             in_file = 0;
@@ -244,15 +393,7 @@ static int merge_runs(sf_run *R, uint64_t *written)
             R->digest += sf_run_row_hash(R, row);
             in_file++;
             (*written)++;
-            int got = advance(&m, top);
-            if (got == 1) {
-                sift_down(&m, 0);
-            } else if (got == 0) {
-                m.heap[0] = m.heap[--m.n];
-                sift_down(&m, 0);
-            } else {
-                rc = got;
-            }
+            rc = sf_run_merge_next(m);
         }
     }
     if (w && !rc)
@@ -262,13 +403,10 @@ static int merge_runs(sf_run *R, uint64_t *written)
     free(path);
     sf_buf_free(&rel);
     sf_buf_free(&hold);
-    for (size_t i = 0; m.c && i < k; i++)
-        sf_spill_read_close(m.c[i].r);
-    free(m.c);
-    free(m.heap);
-    free(m.keys);
-    free(m.desc);
-    free(rows);
+    sf_run_merge_close(m);
+    free(keys);
+    free(desc);
+    free(last);
     return rc;
 }
 

@@ -103,6 +103,15 @@ int sf_run_keep_for_stage(sf_run *R)
 {
     if (!R->job->read_by_stage)
         return 0;
+    /* Under a memory budget some rank exceeded, the result rows may have
+     * gone to sorted runs on disk (run_spill_write.c), which a stage does
+     * not read: refused rather than read as an empty output. */
+    if (R->mem.row_runs || R->mem.rows_done)
+        return sf_error_set(&R->err, SF_E_INVAL,
+                            "output '%s' is read by a stage, and its rows went to spill files "
+                            "under --memory-limit; a stage reads rows held in memory: raise "
+                            "--memory-limit (or give 'none') for this job",
+                            R->job->output_name);
     sf_rows *k = &R->kept[R->out_index];
     sf_rows_init(k, R->rows.ncols);
     int rc = sf_rows_reserve(k, R->rows.n);

@@ -122,6 +122,13 @@ void sf_dedupe_entry(const sf_dedupe *t, size_t i, const void **rec, size_t *len
         *tag = s->tag;
 }
 
+uint64_t sf_dedupe_hash(const sf_dedupe *t, size_t i)
+{
+    uint64_t h;
+    sf_hmap_entry(t->map, i, NULL, NULL, &h, NULL);
+    return h;
+}
+
 size_t sf_dedupe_memory(const sf_dedupe *t)
 {
     return sf_hmap_memory(t->map) + t->recs.reserved;

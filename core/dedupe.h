@@ -54,6 +54,10 @@ size_t sf_dedupe_count(const sf_dedupe *t);
 void sf_dedupe_entry(const sf_dedupe *t, size_t i, const void **rec, size_t *len,
                      sf_dedupe_ord *ord, int *tag);
 
+/* The hash of kept row i's key (as given to sf_dedupe_offer). Cannot
+ * fail. */
+uint64_t sf_dedupe_hash(const sf_dedupe *t, size_t i);
+
 /* Bytes of memory held. */
 size_t sf_dedupe_memory(const sf_dedupe *t);
 

@@ -881,14 +881,15 @@ static void count_duplicate(sf_pipeline *p, int first)
         p->counts.exploded_deduped++;
 }
 
-int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len)
+/* A received row (received = 1) or a spilled kept row offered again. */
+static int offer_row(sf_pipeline *p, const unsigned char *rec, size_t len, int received)
 {
     sf_value *row = p->row_b;
     int first;
     sf_dedupe_ord ord;
     if (decode_rec(p, rec, len, row, &first, &ord) != 0)
         return SF_E_PARSE;
-    p->counts.rows_received++;
+    p->counts.rows_received += (uint64_t)received;
     if (!p->dedupe_split)
         return finish_row(p, row, p->split, first);
     /* The dedupe step: keep the earliest row per key until the scan ends. */
@@ -907,6 +908,30 @@ int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len)
     else if (rc == SF_DEDUPE_DROPPED)
         count_duplicate(p, first);
     return 0;
+}
+
+int sf_pipeline_push_row(sf_pipeline *p, const unsigned char *rec, size_t len)
+{
+    return offer_row(p, rec, len, 1);
+}
+
+sf_dedupe *sf_pipeline_dedupe(sf_pipeline *p) { return p->dd; }
+
+int sf_pipeline_dedupe_reset(sf_pipeline *p)
+{
+    if (!p->dedupe_split)
+        return 0;
+    sf_dedupe *t = sf_dedupe_new();
+    if (!t)
+        return SF_E_NOMEM;
+    sf_dedupe_free(p->dd);
+    p->dd = t;
+    return 0;
+}
+
+int sf_pipeline_dedupe_reoffer(sf_pipeline *p, const unsigned char *rec, size_t len)
+{
+    return p->dd ? offer_row(p, rec, len, 0) : SF_E_INVAL;
 }
 
 int sf_pipeline_finish_dedupe(sf_pipeline *p)
@@ -1037,13 +1062,25 @@ int sf_pipeline_set_aside(sf_pipeline *p, sf_aside_mode mode, const sf_aside_ops
 
 const sf_aside_stats *sf_pipeline_aside_stats(const sf_pipeline *p) { return &p->aside_st; }
 
-int sf_pipeline_reset_groups(sf_pipeline *p)
+int sf_pipeline_reset_groups(sf_pipeline *p) { return sf_pipeline_reset_output_groups(p, 0); }
+
+sf_groups *sf_pipeline_output_groups(sf_pipeline *p, size_t k)
 {
-    sf_groups *g = sf_job_new_groups(p->job);
+    if (k == 0)
+        return p->groups;
+    return k <= p->nmore ? p->more[k - 1] : NULL;
+}
+
+int sf_pipeline_reset_output_groups(sf_pipeline *p, size_t k)
+{
+    if (k > p->nmore)
+        return SF_E_INVAL;
+    sf_groups *g = sf_job_new_groups(k ? &p->job->outputs[k] : p->job);
     if (!g)
         return SF_E_NOMEM;
-    sf_groups_free(p->groups);
-    p->groups = g;
+    sf_groups **slot = k ? &p->more[k - 1] : &p->groups;
+    sf_groups_free(*slot);
+    *slot = g;
     return 0;
 }
 

@@ -25,6 +25,7 @@
 
 #include "core/decode.h"
 #include "core/error.h"
+#include "core/dedupe.h"
 #include "core/groups.h"
 #include "core/join.h"
 #include "core/rows.h"
@@ -124,6 +125,15 @@ sf_groups *sf_pipeline_groups(sf_pipeline *p);
  * so the answer does not change). Returns 0, or SF_E_NOMEM with the old
  * table kept. */
 int sf_pipeline_reset_groups(sf_pipeline *p);
+
+/* The combiner of output k (k = 0: sf_pipeline_groups; with several
+ * outputs, 1 .. noutputs - 1), borrowed; NULL when k is out of range or
+ * its combiner was taken. Cannot fail. */
+sf_groups *sf_pipeline_output_groups(sf_pipeline *p, size_t k);
+
+/* sf_pipeline_reset_groups for the combiner of output k. Returns 0, or
+ * SF_E_NOMEM (the old table kept) or SF_E_INVAL (k out of range). */
+int sf_pipeline_reset_output_groups(sf_pipeline *p, size_t k);
 
 /* Hands the combiner over: the caller owns it (sf_groups_free) and p has
  * none after this; p must not process lines or rows any more. */
@@ -242,6 +252,21 @@ int sf_pipeline_set_aside(sf_pipeline *p, sf_aside_mode mode, const sf_aside_ops
 
 /* What the step-aside decided and did (borrowed from p). */
 const sf_aside_stats *sf_pipeline_aside_stats(const sf_pipeline *p);
+/* Dedupe under a memory budget: the table of kept rows (borrowed; NULL
+ * without a dedupe step or after sf_pipeline_finish_dedupe), for a driver
+ * that writes its rows out (sf_dedupe_entry, sf_dedupe_hash) ... */
+sf_dedupe *sf_pipeline_dedupe(sf_pipeline *p);
+
+/* ... and then starts it again empty (or makes a new one after
+ * sf_pipeline_finish_dedupe freed it). Returns 0 or SF_E_NOMEM (the old
+ * table kept); no-op without a dedupe step. */
+int sf_pipeline_dedupe_reset(sf_pipeline *p);
+
+/* Offers a kept row that was written out (its record as sf_dedupe_entry
+ * gave it) to the table again: as sf_pipeline_push_row, but not counted
+ * as received; when it meets a row of its key kept since, the later one
+ * is counted as a duplicate then. Returns 0, SF_E_PARSE or SF_E_NOMEM. */
+int sf_pipeline_dedupe_reoffer(sf_pipeline *p, const unsigned char *rec, size_t len);
 
 /* Frees p (and its decoder); NULL is a no-op. */
 void sf_pipeline_free(sf_pipeline *p);

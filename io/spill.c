@@ -256,6 +256,33 @@ int sf_spill_put(sf_spill *s, uint32_t part, const void *rec, size_t len, sf_err
     return 0;
 }
 
+int sf_spill_grow(sf_spill *s, uint32_t nparts, sf_error *err)
+{
+    if (nparts <= s->nparts)
+        return 0;
+    spill_part *p = realloc(s->parts, (size_t)nparts * sizeof *p);
+    if (!p)
+        return sf_error_set(err, SF_E_NOMEM, "out of memory adding spill partitions");
+    memset(p + s->nparts, 0, (size_t)(nparts - s->nparts) * sizeof *p);
+    for (uint32_t k = s->nparts; k < nparts; k++)
+        p[k].fd = -1;
+    s->parts = p;
+    s->nparts = nparts;
+    return 0;
+}
+
+int sf_spill_seal(sf_spill *s, uint32_t part, sf_error *err)
+{
+    spill_part *sp = &s->parts[part];
+    int rc = flush_part(s, part, err);
+    if (rc)
+        return rc;
+    free(sp->buf);
+    sp->buf = NULL;
+    sp->n = sp->cap = 0;
+    return 0;
+}
+
 int sf_spill_flush(sf_spill *s, sf_error *err)
 {
     for (uint32_t p = 0; p < s->nparts; p++) {

@@ -55,6 +55,18 @@ int sf_spill_open(sf_spill **out, const char *dir, const char *runid, int rank, 
  * for a record over 1 GiB, or SF_E_NOMEM. */
 int sf_spill_put(sf_spill *s, uint32_t part, const void *rec, size_t len, sf_error *err);
 
+/* Raises the number of partitions to nparts (no-op when it is not more):
+ * the new ones start empty, with the handle's block size. For runs whose
+ * count is only known as they are written (a spill pass split again adds
+ * passes). Returns 0 or SF_E_NOMEM (s unchanged). */
+int sf_spill_grow(sf_spill *s, uint32_t nparts, sf_error *err);
+
+/* Writes partition part's buffered records and frees its write buffer:
+ * for runs written one after another, so that only the run being written
+ * holds a buffer. Records may still be put (a new buffer is made).
+ * Returns 0 or SF_E_IO. */
+int sf_spill_seal(sf_spill *s, uint32_t part, sf_error *err);
+
 /* Writes every partition's buffered records. Returns 0 or SF_E_IO. */
 int sf_spill_flush(sf_spill *s, sf_error *err);
 

@@ -192,7 +192,17 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     for (int r = 0; r < nranks; r++)
         rc |= sf_buf_printf(out, "%s%llu", r ? ", " : "",
                             (unsigned long long)all[r].largest_table);
-    rc |= sf_buf_printf(out, "], \"spill_bytes\": %llu, \"spill_passes\": %llu},\n"
+    sum->spill_splits = sum->dedupe_spills = 0;
+    for (int r = 0; r < nranks; r++) {
+        if (all[r].spill_splits > sum->spill_splits)
+            sum->spill_splits = all[r].spill_splits;
+        if (all[r].dedupe_spills > sum->dedupe_spills)
+            sum->dedupe_spills = all[r].dedupe_spills;
+    }
+    rc |= sf_buf_printf(out, "], \"spill_splits\": %llu, \"dedupe_spills\": %llu",
+                        (unsigned long long)sum->spill_splits,
+                        (unsigned long long)sum->dedupe_spills);
+    rc |= sf_buf_printf(out, ", \"spill_bytes\": %llu, \"spill_passes\": %llu},\n"
                         "  \"distinct\": {\"spread_groups\": %llu, \"pairs\": [",
                         (unsigned long long)(sum->total[SF_PH_SCAN].spill_bytes +
                                              sum->total[SF_PH_SHUFFLE].spill_bytes +

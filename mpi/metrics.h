@@ -80,6 +80,8 @@ typedef struct sf_metrics {
     uint64_t distinct_groups; /* groups whose distinct values were spread over ranks */
     uint64_t distinct_pairs;  /* distinct (group, value) pairs of them counted here */
     uint64_t distinct_spill_bytes; /* of those pairs written to spill files here */
+    uint64_t spill_splits;    /* spill partitions too big for a pass, split again */
+    uint64_t dedupe_spills;   /* times the dedupe step's table of kept rows was written out */
 } sf_metrics;
 
 /* Marks the start / end of a phase; sh is the run's cumulative shuffle
@@ -98,6 +100,8 @@ typedef struct sf_metrics_summary {
     double groups_skew;               /* max/mean groups per partition */
     double rows_skew;                 /* max/mean input rows per partition */
     double stream_skew;               /* max/mean raw rows received per rank */
+    uint64_t spill_splits;            /* max over ranks (every rank the same) */
+    uint64_t dedupe_spills;           /* max over ranks */
 } sf_metrics_summary;
 
 /* Collective over comm: gathers every rank's metrics on rank 0 and appends

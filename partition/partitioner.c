@@ -34,3 +34,11 @@ uint32_t sf_partition_spill(uint64_t hash, uint32_t nspill)
         return 0;
     return (uint32_t)(((uint64_t)(uint32_t)(hash >> 16) * nspill) >> 32);
 }
+
+uint32_t sf_partition_spill_again(uint64_t hash, uint32_t nsub, int level)
+{
+    if (nsub <= 1 || level < 1 || level > 5)
+        return 0;
+    uint32_t byte = (uint32_t)(hash >> (40 - 8 * level)) & 0xffu;
+    return (uint32_t)((byte * (uint64_t)nsub) >> 8);
+}

@@ -30,4 +30,14 @@ int sf_partition_rank(uint64_t hash, int nparts, int nranks);
  * fills tables evenly. Cannot fail. */
 uint32_t sf_partition_spill(uint64_t hash, uint32_t nspill);
 
+/* The sub-partition in [0, nsub) (nsub <= 256; 0 is treated as 1) of a
+ * key hash when a spill partition too big for one pass is split again,
+ * for the level-th split (level >= 1): floor(byte * nsub / 256) of the
+ * hash's byte at bits 40 - 8 * level .. 47 - 8 * level. Those bits lie
+ * below the ones sf_partition_spill() reads for nspill <= 256, so the keys
+ * of one spill partition spread over the sub-partitions, and each level
+ * reads new bits (levels 1 and 2 stay above a hash map's index bits for
+ * tables under 16M slots). Cannot fail. */
+uint32_t sf_partition_spill_again(uint64_t hash, uint32_t nsub, int level);
+
 #endif

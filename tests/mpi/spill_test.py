@@ -12,6 +12,16 @@ under WORK/spill_data, shared):
            2; --repartition none on 3): every output byte-identical to the
            unlimited run, _METRICS.json shows spilled bytes and passes, the
            summary says so, and the spill directory is empty afterwards.
+  paths    the spill paths past the combiner, np 1 and 3, each run
+           byte-identical to the unlimited one with its spill directory
+           empty afterwards: one job with a dedupe step and five outputs
+           (two windows and computed columns; a limit; a dense grid, a
+           window and a limit; a calendar grid),
+           every output spilling and reducing in passes, the dedupe table
+           written out, windows evaluated over sorted runs; and the S3 job
+           on a gzip copy of the input (its size underestimates the
+           state), where spill partitions too big for a pass are split
+           again.
   faults   SIGKILL of every rank while spill files exist leaves their
            directories; the next run on the node removes them with a
            message. SIGINT to rank 0 removes them at once. A full spill
@@ -19,6 +29,7 @@ under WORK/spill_data, shared):
            naming the directory, with nothing committed.
 """
 import argparse
+import gzip
 import json
 import os
 import re
@@ -134,13 +145,18 @@ def empty_dir(d):
         raise Failure("spill files left behind in %s: %r" % (d, left))
 
 
-def cmd_limits(args):
-    inputs = dataset(args)
-    base = os.path.join(args.work, "spill_limits")
+def fresh(args, name):
+    """An empty WORK/name with an empty spill directory in it."""
+    base = os.path.join(args.work, name)
     shutil.rmtree(base, ignore_errors=True)
-    os.makedirs(base)
     spill = os.path.join(base, "spill")
     os.makedirs(spill)
+    return base, spill
+
+
+def cmd_limits(args):
+    inputs = dataset(args)
+    base, spill = fresh(args, "spill_limits")
     ref = os.path.join(base, "unlimited")
     run(run_cmd(args, 1, inputs, ref, ["--memory-limit", "none", "--quiet"]))
     cases = [(1, []), (2, []), (3, []), (4, []), (2, ["--schedule", "static"]),
@@ -167,8 +183,8 @@ def cmd_limits(args):
 
     if args.command == "quick":
         return
-    # With a window the result rows stay in memory (routed and sorted by the
-    # window's partitions), after the same spill passes.
+    # With a window the result rows go through sorted runs per window
+    # (routed by the window's partitions), after the same spill passes.
     with open(args.job) as fh:
         spec = json.load(fh)
     spec["windows"] = {"events_7d": {"function": "sum", "column": "events", "preceding": 6,
@@ -191,6 +207,125 @@ def cmd_limits(args):
                           % (np, scan, passes))
         empty_dir(spill)
         log("window job on np %d: same output after %d spill passes" % (np, passes))
+
+
+OUTPUTS = ("daily", "top_users", "item_country", "user_grid", "calendar")
+
+
+def paths_spec(job):
+    """One scan, a dedupe step and five outputs: windows and computed
+    columns, a limit, grids (the S3 job's inputs and steps)."""
+    with open(job) as fh:
+        s3 = json.load(fh)
+    aggs = {"events": "count()", "revenue": "sum(revenue)", "items": "count_distinct(item_id)"}
+    return {
+        "name": "spill_paths", "inputs": s3["inputs"],
+        "steps": [{"dedupe": ["user_id", "item_id"], "keep": "first"}] + s3["steps"],
+        "outputs": [
+            {"name": "daily", "group_by": ["date", "user_id", "country"],
+             "aggregates": dict(aggs, purchases="count_if(event_type == 'purchase')"),
+             "windows": {
+                 "events_7d": {"function": "sum", "column": "events", "preceding": 6,
+                               "partition_by": ["user_id"], "order_by": "date"},
+                 "rev_country_7d": {"function": "sum", "column": "revenue", "range": "6 days",
+                                    "partition_by": ["country"], "order_by": "date"}},
+             "compute": {"month": "format_date(date, '%Y-%m')", "share": "events / events_7d"},
+             "output": {"format": "csv", "partition_by": ["date"], "sort_by": ["user_id"]}},
+            {"name": "top_users", "group_by": ["user_id"], "aggregates": aggs,
+             "compute": {"per_event": "revenue / events"},
+             "output": {"format": "csv", "sort_by": ["per_event desc"], "limit": 50}},
+            {"name": "item_country", "group_by": ["item_id", "country"],
+             "aggregates": {"events": "count()", "users": "count_distinct(user_id)"},
+             "output": {"format": "csv", "partition_by": ["country"]}},
+            # A dense grid of every user and three days (rows outside it
+            # dropped, missing ones filled), a window over it, and a limit
+            # taking the first rows of its last stage's batches.
+            {"name": "user_grid", "group_by": ["user_id", "date"],
+             "aggregates": {"events": "count()", "revenue": "sum(revenue)"},
+             "grid": {"dimension": "users", "key": "user_id", "date": "date",
+                      "start": "2025-08-10", "end": "2025-08-12"},
+             "windows": {"events_2d": {"function": "sum", "column": "events", "preceding": 1,
+                                       "partition_by": ["user_id"], "order_by": "date"}},
+             "output": {"format": "csv", "partition_by": ["date"],
+                        "sort_by": ["events desc", "user_id"], "limit": 1000}},
+            # A calendar grid reaching before and past the data.
+            {"name": "calendar", "group_by": ["date"], "aggregates": {"events": "count()"},
+             "grid": {"date": "date", "start": "2025-07-20", "end": "2025-08-20"},
+             "output": {"format": "csv"}}]}
+
+
+def output_figures(out):
+    """(memory object, write-phase spill bytes) of one output's metrics."""
+    with open(os.path.join(out, "_METRICS.json")) as fh:
+        m = json.load(fh)
+    write = sum(r["spill_bytes"] for p in m["phases"] if p["phase"] == "write"
+                for r in p["per_rank"])
+    return m["memory"], write
+
+
+def cmd_paths(args):
+    inputs = dataset(args)
+    base, spill = fresh(args, "spill_paths")
+    # The first 80000 events, plain; all of them gzipped.
+    events = dict(inputs)["events"]
+    half = os.path.join(base, "events80k.jsonl")
+    gz = os.path.join(base, "events.jsonl.gz")
+    with open(events, "rb") as src, open(half, "wb") as dst:
+        for i, line in enumerate(src):
+            if i == 80000:
+                break
+            dst.write(line)
+    with open(events, "rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
+        shutil.copyfileobj(src, dst)
+    users = ("users", dict(inputs)["users"])
+
+    job = os.path.join(base, "paths.json")
+    with open(job, "w") as fh:
+        json.dump(paths_spec(args.job), fh)
+    pargs = argparse.Namespace(**dict(vars(args), job=job))
+    small = [("events", half), users]
+    ref = os.path.join(base, "ref")
+    run(run_cmd(pargs, 1, small, ref, ["--memory-limit", "none", "--quiet"]))
+    needs = {}
+    for np in (1, 3):
+        need = needs[np] = minimum_for(pargs, np, small, base)
+        out = os.path.join(base, "n%d" % np)
+        _, _, err = run(run_cmd(pargs, np, small, out, ["--memory-limit", "%dM" % (need + 3),
+                                                        "--spill-dir", spill]))
+        what = "paths job on np %d" % np
+        same_output(out, ref, what)
+        empty_dir(spill)
+        for name in OUTPUTS:
+            mem, write = output_figures(os.path.join(out, name))
+            if mem["spill_passes"] < 1 or mem["dedupe_spills"] < 1:
+                raise Failure("%s, output %s: passes %d, dedupe table written out %d times"
+                              % (what, name, mem["spill_passes"], mem["dedupe_spills"]))
+            if name in ("daily", "calendar") and write <= 0:
+                raise Failure("%s: output %s's rows did not go through sorted runs"
+                              % (what, name))
+        if b"dedupe table " not in err:
+            raise Failure("%s: the summary does not say the dedupe table spilled: %s"
+                          % (what, tail(err)))
+        log("%s: every output the same; dedupe table and combiners spilled, windows over "
+            "sorted runs" % what)
+
+    # The gzip input is a sixth of the bytes the state grows from: the
+    # spill partitions, sized by the input, come out too big for a pass
+    # (about 1.7 MB each against a pass's 0.7 MB at the least limit + 3M).
+    ref = os.path.join(base, "s3_ref")
+    run(run_cmd(args, 1, inputs, ref, ["--memory-limit", "none", "--quiet"]))
+    need = needs[1]  # the least limit does not depend on the job (dimensions aside)
+    out = os.path.join(base, "s3_gz")
+    _, _, err = run(run_cmd(args, 1, [("events", gz), users], out,
+                            ["--memory-limit", "%dM" % (need + 3), "--spill-dir", spill]))
+    same_output(out, ref, "S3 job on gzip input")
+    empty_dir(spill)
+    mem, _ = output_figures(out)
+    if mem["spill_splits"] < 1 or b"split again" not in err:
+        raise Failure("S3 job on gzip input: no spill partition was split again: %r, %s"
+                      % (mem, tail(err)))
+    log("S3 job on gzip input: %d spill partitions split again, %d passes, same output"
+        % (mem["spill_splits"], mem["spill_passes"]))
 
 
 def spill_dirs(d):
@@ -222,11 +357,7 @@ def start_when_spilling(args, np, inputs, out, extra, spill):
 
 def cmd_faults(args):
     inputs = dataset(args)
-    base = os.path.join(args.work, "spill_faults")
-    shutil.rmtree(base, ignore_errors=True)
-    os.makedirs(base)
-    spill = os.path.join(base, "spill")
-    os.makedirs(spill)
+    base, spill = fresh(args, "spill_faults")
     need = minimum_for(args, 2, inputs, base)
     slow = ["--memory-limit", "%dM" % (need + 3), "--spill-dir", spill, "--decoder", "jansson",
             "--chunk-size", "1M"]
@@ -294,11 +425,12 @@ def main(argv):
     ap.add_argument("--np-flag", default="-n")
     ap.add_argument("--job", required=True)
     ap.add_argument("--work", required=True)
-    ap.add_argument("command", choices=["limits", "quick", "faults"])
+    ap.add_argument("command", choices=["limits", "quick", "faults", "paths"])
     args = ap.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
     try:
-        {"limits": cmd_limits, "quick": cmd_limits, "faults": cmd_faults}[args.command](args)
+        {"limits": cmd_limits, "quick": cmd_limits, "faults": cmd_faults,
+         "paths": cmd_paths}[args.command](args)
     except Failure as e:
         log("FAIL: %s" % e)
         return 1

@@ -126,6 +126,21 @@ static void test_arrival_order_does_not_change_the_survivors(void **state)
     sf_dedupe_free(rev);
 }
 
+static void test_kept_row_gives_back_its_key_hash(void **state)
+{
+    (void)state;
+    /* A spill under a memory budget partitions kept rows by this hash. */
+    sf_dedupe *t = sf_dedupe_new();
+    assert_non_null(t);
+    assert_int_equal(offer(t, "k1", (sf_dedupe_ord){0, 0, 1, 0}, "r1", 1, NULL), SF_DEDUPE_NEW);
+    assert_int_equal(offer(t, "k2", (sf_dedupe_ord){0, 0, 2, 0}, "r2", 1, NULL), SF_DEDUPE_NEW);
+    assert_int_equal(offer(t, "k1", (sf_dedupe_ord){0, 0, 0, 0}, "r0", 1, NULL),
+                     SF_DEDUPE_REPLACED);
+    assert_true(sf_dedupe_hash(t, 0) == sf_hash_bytes("k1", 2, SF_KEY_HASH_SEED));
+    assert_true(sf_dedupe_hash(t, 1) == sf_hash_bytes("k2", 2, SF_KEY_HASH_SEED));
+    sf_dedupe_free(t);
+}
+
 static void test_free_null_is_a_no_op(void **state)
 {
     (void)state;
@@ -139,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_a_later_row_is_dropped),
         cmocka_unit_test(test_an_earlier_row_replaces_the_kept_one_and_reports_its_tag),
         cmocka_unit_test(test_arrival_order_does_not_change_the_survivors),
+        cmocka_unit_test(test_kept_row_gives_back_its_key_hash),
         cmocka_unit_test(test_free_null_is_a_no_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -113,6 +113,41 @@ static void test_spill_partition_is_independent_of_rank(void **state)
     assert_int_equal(sf_partition_spill(UINT64_MAX, 256), 255);
 }
 
+static void test_split_again_spreads_one_spill_partition(void **state)
+{
+    (void)state;
+    /* The keys of one spill partition (of 16) land in every one of 16
+     * sub-partitions at each level, near-uniformly, and a key's level-1 and
+     * level-2 sub-partitions are independent of each other. */
+    uint32_t hits[2][16] = {{0}}, pair[16][16] = {{0}};
+    uint64_t x = 0x243f6a8885a308d3ull;
+    int kept = 0;
+    while (kept < 64000) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if (sf_partition_spill(x, 16) != 5)
+            continue;
+        kept++;
+        uint32_t a = sf_partition_spill_again(x, 16, 1), b = sf_partition_spill_again(x, 16, 2);
+        assert_true(a < 16 && b < 16);
+        hits[0][a]++;
+        hits[1][b]++;
+        pair[a][b]++;
+    }
+    for (int s = 0; s < 16; s++) {
+        assert_true(hits[0][s] > 3600 && hits[0][s] < 4400);
+        assert_true(hits[1][s] > 3600 && hits[1][s] < 4400);
+        for (int t = 0; t < 16; t++)
+            assert_true(pair[s][t] > 120 && pair[s][t] < 380);
+    }
+    assert_int_equal(sf_partition_spill_again(UINT64_MAX, 1, 1), 0);
+    assert_int_equal(sf_partition_spill_again(UINT64_MAX, 16, 0), 0);
+    assert_int_equal(sf_partition_spill_again((uint64_t)0xff << 32, 16, 1), 15);
+    assert_int_equal(sf_partition_spill_again((uint64_t)0xff << 32, 16, 2), 0);
+    assert_int_equal(sf_partition_spill_again((uint64_t)0x80 << 24, 256, 2), 128);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_partition_p_belongs_to_rank_p_mod_ranks),
         cmocka_unit_test(test_rank_of_a_hash_is_the_owner_of_its_partition),
         cmocka_unit_test(test_spill_partition_is_independent_of_rank),
+        cmocka_unit_test(test_split_again_spreads_one_spill_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -739,6 +739,44 @@ static void test_dedupe_keeps_the_first_in_input_order_whatever_the_arrival(void
     check_dedupe_result(f);
 }
 
+/* Keeps a copy of every row the dedupe table holds now, as a spill does. */
+static void write_out_kept(fixture *f, shipped *s)
+{
+    sf_dedupe *t = sf_pipeline_dedupe(f->p);
+    assert_non_null(t);
+    for (size_t i = 0; i < sf_dedupe_count(t); i++) {
+        const void *rec;
+        size_t len;
+        sf_dedupe_entry(t, i, &rec, &len, NULL, NULL);
+        assert_int_equal(keep_record(s, sf_dedupe_hash(t, i), rec, len), 0);
+    }
+    assert_int_equal(sf_pipeline_dedupe_reset(f->p), 0);
+    assert_int_equal(sf_dedupe_count(sf_pipeline_dedupe(f->p)), 0);
+}
+
+static void test_dedupe_written_out_and_offered_again_keeps_the_same_rows(void **state)
+{
+    fixture *f = *state;
+    shipped s = {.n = 0};
+    /* The table is written out twice during the scan (a memory budget),
+     * then every written row is offered again: duplicates that were in
+     * different tables are counted then, none twice, and received rows
+     * are counted once. */
+    for (size_t i = 0; i < 7; i++) {
+        push(f, dup_lines[i]);
+        if (i == 2 || i == 4)
+            write_out_kept(f, &s);
+    }
+    write_out_kept(f, &s);
+    uint64_t received = sf_pipeline_counts(f->p)->rows_received;
+    for (size_t i = 0; i < s.n; i++)
+        assert_int_equal(sf_pipeline_dedupe_reoffer(f->p, s.rec[i], s.len[i]), 0);
+    assert_int_equal(sf_pipeline_counts(f->p)->rows_received, received);
+    assert_int_equal(sf_pipeline_finish_dedupe(f->p), 0);
+    assert_null(sf_pipeline_dedupe(f->p));
+    assert_int_equal(sf_pipeline_dedupe_reoffer(f->p, s.rec[0], s.len[0]), SF_E_INVAL);
+    check_dedupe_result(f);
+}
 
 /* ---- CSV fact lines (fields already split, as text) ---- */
 
@@ -1296,6 +1334,7 @@ int main(void)
         X(test_split_pipeline_counts_shipped_exploded_rows_alike),
         D(test_dedupe_keeps_the_first_row_per_key),
         D(test_dedupe_keeps_the_first_in_input_order_whatever_the_arrival),
+        D(test_dedupe_written_out_and_offered_again_keeps_the_same_rows),
         D(test_csv_cells_convert_to_the_column_types),
         D(test_csv_cells_that_do_not_convert_reject_the_line),
         cmocka_unit_test(test_csv_decimal_cells_take_the_column_scale),

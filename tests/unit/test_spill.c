@@ -206,6 +206,54 @@ static void test_drop_and_close_leave_no_files(void **state)
     sf_spill_close(NULL);
 }
 
+static void test_grown_and_sealed_partitions_round_trip(void **state)
+{
+    (void)state;
+    sf_spill *s;
+    sf_error err = {0};
+    assert_int_equal(sf_spill_open(&s, root, "grow", 0, 2, 128, &err), 0);
+    char buf[128];
+    for (int i = 0; i < 50; i++) {
+        size_t len = make_rec(buf, 1, i);
+        assert_int_equal(sf_spill_put(s, 1, buf, len, &err), 0);
+    }
+    assert_int_equal(sf_spill_grow(s, 1, &err), 0); /* fewer: no-op */
+    assert_int_equal(sf_spill_nparts(s), 2);
+    assert_int_equal(sf_spill_seal(s, 1, &err), 0); /* written, buffer freed */
+    for (int i = 50; i < 60; i++) {
+        size_t len = make_rec(buf, 1, i);
+        assert_int_equal(sf_spill_put(s, 1, buf, len, &err), 0);
+    }
+    assert_int_equal(sf_spill_grow(s, 5, &err), 0);
+    assert_int_equal(sf_spill_nparts(s), 5);
+    assert_int_equal(sf_spill_part_bytes(s, 4), 0);
+    for (int i = 0; i < 80; i++) {
+        size_t len = make_rec(buf, 4, i);
+        assert_int_equal(sf_spill_put(s, 4, buf, len, &err), 0);
+    }
+    for (uint32_t p = 1; p < 5; p += 3) {
+        sf_spill_reader *r;
+        assert_int_equal(sf_spill_read_open(s, p, &r, &err), 0);
+        const unsigned char *rec;
+        size_t len;
+        int i = 0;
+        while (sf_spill_read_next(r, &rec, &len, &err) == 1) {
+            size_t want = make_rec(buf, p, i++);
+            assert_int_equal(len, want);
+            assert_memory_equal(rec, buf, len);
+        }
+        assert_int_equal(i, p == 1 ? 60 : 80);
+        sf_spill_read_close(r);
+    }
+    sf_spill_reader *r;
+    assert_int_equal(sf_spill_read_open(s, 3, &r, &err), 0);
+    const unsigned char *rec;
+    size_t len;
+    assert_int_equal(sf_spill_read_next(r, &rec, &len, &err), 0);
+    sf_spill_read_close(r);
+    sf_spill_close(s);
+}
+
 static void test_default_dir_is_tmpdir_then_tmp(void **state)
 {
     (void)state;
@@ -283,6 +331,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_block_fails_its_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_short_file_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_and_close_leave_no_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grown_and_sealed_partitions_round_trip, setup,
+                                        teardown),
         cmocka_unit_test(test_default_dir_is_tmpdir_then_tmp),
         cmocka_unit_test_setup_teardown(test_stale_directories_of_dead_owners_are_removed, setup,
                                         teardown),
