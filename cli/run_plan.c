@@ -92,7 +92,6 @@ int sf_run_prepare_output(sf_run *R)
     const sf_job_output *o = &job->output;
     free(R->out_names);
     free(R->out_types);
-    free(R->out_dec);
     memset(&R->csvopt, 0, sizeof R->csvopt);
     R->out_names = calloc(o->ncolumns + 1, sizeof *R->out_names);
     R->out_types = calloc(o->ncolumns + 1, sizeof *R->out_types);
