@@ -95,10 +95,7 @@ def check_stream(a, data, ref_out, work):
     for rel in want:
         same_lines(got[rel], want[rel], "fact_video_events/" + rel)
     ev_out = os.path.join(work, "events")
-    run([a.mpiexec, a.np_flag, str(a.np), a.shardflow, "run",
-         os.path.join(a.cases, "pipelines", "events_stream.json"), "--output", ev_out,
-         "--input", "events=" + os.path.join(data, "events.jsonl"), "--chunk-size", "16KiB",
-         "--quiet"])
+    run_events_job(a, "events_stream.json", data, ev_out)
     by_day = {}
     with open(os.path.join(data, "events.jsonl"), "rb") as f:
         for raw in f:
@@ -112,10 +109,7 @@ def check_stream(a, data, ref_out, work):
         same_lines(got[rel], b"\n".join([b"event_id"] + ids) + b"\n", "events_stream/" + rel)
     # A stage reading a row output: per day events, watch time, users.
     st_out = os.path.join(work, "stage")
-    run([a.mpiexec, a.np_flag, str(a.np), a.shardflow, "run",
-         os.path.join(a.cases, "pipelines", "stage_rows.json"), "--output", st_out,
-         "--input", "events=" + os.path.join(data, "events.jsonl"), "--chunk-size", "16KiB",
-         "--quiet"])
+    run_events_job(a, "stage_rows.json", data, st_out)
     days = {}
     with open(os.path.join(data, "events.jsonl"), "rb") as f:
         for raw in f:
@@ -131,6 +125,14 @@ def check_stream(a, data, ref_out, work):
         if f.read() != want:
             raise Failure("stage_rows: per_day is not the events' days")
     return out
+
+
+def run_events_job(a, name, data, out):
+    """A job of tests/cases/pipelines/ that reads the events alone."""
+    run([a.mpiexec, a.np_flag, str(a.np), a.shardflow, "run",
+         os.path.join(a.cases, "pipelines", name), "--output", out,
+         "--input", "events=" + os.path.join(data, "events.jsonl"), "--chunk-size", "16KiB",
+         "--quiet"])
 
 
 def run_cmd(a, job, data, out):
