@@ -427,6 +427,10 @@ int sf_run_direct_rows(sf_run *R);
  * this rank's result rows in R->kept. Not collective. Returns 0 or
  * SF_E_NOMEM. */
 int sf_run_keep_for_stage(sf_run *R);
+/* Under the budget: the rows of one spill pass (computed columns made),
+ * kept for the stages that read this output before they go to a sorted
+ * run. Returns 0 or SF_E_NOMEM. */
+int sf_run_keep_pass_for_stage(sf_run *R);
 /* A stage: R->reduced becomes a combiner of the kept rows of the output it
  * reads (this rank's share), ready for sf_run_shuffle_groups. Not
  * collective. Returns 0 or SF_E_NOMEM. */

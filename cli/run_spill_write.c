@@ -153,6 +153,8 @@ int sf_run_spill_rows_pass(sf_run *R, size_t pass, size_t passes)
     /* Computed columns read one row each: they are made here, batch by
      * batch, after the windows (if any) and before the write order. */
     int rc = R->job->ncomputes ? sf_run_compute(R) : 0;
+    if (!rc)
+        rc = sf_run_keep_pass_for_stage(R); /* a stage reads these rows too */
     sf_run_write_normalize(R);
     int xrc = sf_run_write_route(R, &M->write_part); /* collective: every rank routes */
     if (!rc)

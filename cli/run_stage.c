@@ -99,25 +99,17 @@ int sf_run_direct_rows(sf_run *R)
     return rc;
 }
 
-int sf_run_keep_for_stage(sf_run *R)
+/* Appends the rows of src to what output R->out_index keeps for the
+ * stages that read it. Returns 0 or SF_E_NOMEM (R->err set). */
+static int keep_rows(sf_run *R, const sf_rows *src)
 {
-    if (!R->job->read_by_stage)
-        return 0;
-    /* Under a memory budget some rank exceeded, the result rows may have
-     * gone to sorted runs on disk (run_spill_write.c), which a stage does
-     * not read: refused rather than read as an empty output. */
-    if (R->mem.row_runs || R->mem.rows_done)
-        return sf_error_set(&R->err, SF_E_INVAL,
-                            "output '%s' is read by a stage, and its rows went to spill files "
-                            "under --memory-limit; a stage reads rows held in memory: raise "
-                            "--memory-limit (or give 'none') for this job",
-                            R->job->output_name);
     sf_rows *k = &R->kept[R->out_index];
-    sf_rows_init(k, R->rows.ncols);
-    int rc = sf_rows_reserve(k, R->rows.n);
-    for (size_t i = 0; i < R->rows.n && !rc; i++) {
+    if (!k->ncols)
+        sf_rows_init(k, src->ncols);
+    int rc = sf_rows_reserve(k, k->n + src->n);
+    for (size_t i = 0; i < src->n && !rc; i++) {
         sf_value *dst = sf_rows_append(k);
-        memcpy(dst, sf_rows_at(&R->rows, i), k->ncols * sizeof *dst);
+        memcpy(dst, sf_rows_at(src, i), k->ncols * sizeof *dst);
         for (size_t c = 0; c < k->ncols && !rc; c++)
             rc = sf_rows_keep_string(k, &dst[c]);
     }
@@ -125,6 +117,30 @@ int sf_run_keep_for_stage(sf_run *R)
         sf_error_set(&R->err, rc, "out of memory keeping the rows of output '%s' for a stage",
                      R->job->output_name);
     return rc;
+}
+
+int sf_run_keep_for_stage(sf_run *R)
+{
+    if (!R->job->read_by_stage)
+        return 0;
+    /* Under a memory budget some rank exceeded, a limit keeps only the
+     * first rows of each pass (run_spill_write.c), not the rows the stage
+     * would read without a budget: refused rather than read short. */
+    if (R->mem.rows_done)
+        return sf_error_set(&R->err, SF_E_INVAL,
+                            "output '%s' has a limit and is read by a stage, and its rows went "
+                            "through spill passes under --memory-limit; raise --memory-limit "
+                            "(or give 'none') for this job",
+                            R->job->output_name);
+    /* Rows in sorted runs were kept pass by pass (sf_run_keep_pass_for_stage). */
+    if (R->mem.row_runs)
+        return 0;
+    return keep_rows(R, &R->rows);
+}
+
+int sf_run_keep_pass_for_stage(sf_run *R)
+{
+    return R->job->read_by_stage ? keep_rows(R, &R->rows) : 0;
 }
 
 int sf_run_stage_groups(sf_run *R)
