@@ -4,7 +4,7 @@ mpiexec, against the independent reference tests/reference/video_star.py.
 
 usage: video_star_test.py --shardflow BIN --mpiexec MPIEXEC [--np-flag -n]
                           --jobs DIR --reference DIR --work DIR
-                          --cases DIR --case star|stream --np N
+                          --cases DIR --case star|stream|spill --np N
 
 Generates a small video dataset with `shardflow gen video` (its dirt:
 re-sent events, mixed-case types, a null user_id, video and device ids no
@@ -24,7 +24,11 @@ other ranks) and checks:
     byte; tests/cases/pipelines/events_stream.json (no dedupe: streamed
     during the scan) holds every line's event_id under its day; and
     tests/cases/pipelines/stage_rows.json, a stage grouping a (held) row
-    output's rows by day, gives the events' days.
+    output's rows by day, gives the events' days;
+  spill: 120k events under --memory-limit 46M (the least this job's
+    dimension tables allow is 45M): the run spills and reduces in passes,
+    and the stage behind user_retention_cohorts reads user_activity's rows
+    from those passes; every table equals the unlimited run's byte for byte.
 Each test writes under WORK/CASE-nN only.
 """
 
@@ -39,7 +43,7 @@ import sys
 TIMEOUT = 120
 TABLES = ["fact_video_events", "dim_users", "dim_videos", "dim_devices", "dim_date",
           "daily_video_engagement", "user_retention_cohorts"]
-CASES = {"star": TABLES, "stream": ["dim_date"]}
+CASES = {"star": TABLES, "stream": ["dim_date"], "spill": TABLES}
 
 
 class Failure(Exception):
@@ -148,8 +152,30 @@ def manifest(out, table):
         return json.load(f)["counts"]
 
 
+def check_spill(a, work):
+    data = os.path.join(work, "data")
+    run([a.shardflow, "gen", "video", "--events", "120000", "--seed", "5", "-o", data])
+    job = os.path.join(a.jobs, "video_star.json")
+    free, limited = os.path.join(work, "free"), os.path.join(work, "limited")
+    run(run_cmd(a, job, data, free) + ["--memory-limit", "none"])
+    run(run_cmd(a, job, data, limited) + ["--memory-limit", "46M"])
+    with open(os.path.join(limited, "user_activity", "_METRICS.json"), encoding="utf-8") as f:
+        spilled = json.load(f)["memory"]["spill_bytes"]
+    if not spilled:
+        raise Failure("user_activity did not spill under --memory-limit 46M")
+    for table in TABLES:
+        got, want = files(os.path.join(limited, table)), files(os.path.join(free, table))
+        if got != want:
+            raise Failure("%s under --memory-limit 46M differs from the unlimited run" % table)
+    print("ok: spill np=%d, %d bytes spilled by user_activity, %d tables the same"
+          % (a.np, spilled, len(TABLES)))
+
+
 def check(a):
     work = os.path.join(a.work, "%s-n%d" % (a.case, a.np))
+    if a.case == "spill":
+        shutil.rmtree(work, ignore_errors=True)
+        return check_spill(a, work)
     shutil.rmtree(work, ignore_errors=True)
     data = os.path.join(work, "data")
     run([a.shardflow, "gen", "video", "--events", "3000", "--users", "60", "--videos", "30",
