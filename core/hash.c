@@ -240,7 +240,8 @@ static int hmap_same(const hmap_head *e, const void *key, size_t klen, uint64_t 
 }
 
 /* Slot holding key, or the empty slot where it would go. */
-static size_t hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
+static inline __attribute__((always_inline)) size_t
+hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
 {
     uint64_t tag = hash >> (64 - HMAP_TAG_BITS);
     const uint64_t tag_mask = ((uint64_t)1 << HMAP_TAG_BITS) - 1;
@@ -285,14 +286,12 @@ static int hmap_grow_index(sf_hmap *m)
     return 0;
 }
 
-void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted)
+/* Inserts key at empty slot pos (from hmap_probe). Out of line: the hit
+ * path of sf_hmap_upsert, taken for almost every row, then needs no
+ * registers saved for the rare insert and growth. */
+static __attribute__((noinline)) void *hmap_insert(sf_hmap *m, size_t pos, const void *key,
+                                                   size_t klen, uint64_t hash)
 {
-    size_t pos = hmap_probe(m, key, klen, hash);
-    if (m->index[pos]) {
-        if (inserted)
-            *inserted = 0;
-        return hmap_value(hmap_slot_block(m->index[pos]));
-    }
     /* The arena doubles its block size until a request fits, so requests
      * near SIZE_MAX must not reach it. */
     if (m->count >= HMAP_MAX_ENTRIES || klen > SIZE_MAX / 4 - m->value_size)
@@ -329,9 +328,22 @@ void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, in
     m->entries[m->count] = h;
     m->count++;
     m->index[pos] = hmap_slot_of(h);
-    if (inserted)
-        *inserted = 1;
     return block;
+}
+
+void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted)
+{
+    size_t pos = hmap_probe(m, key, klen, hash);
+    hmap_slot s = m->index[pos];
+    if (s) {
+        if (inserted)
+            *inserted = 0;
+        return hmap_value(hmap_slot_block(s));
+    }
+    void *v = hmap_insert(m, pos, key, klen, hash);
+    if (v && inserted)
+        *inserted = 1;
+    return v;
 }
 
 size_t sf_hmap_count(const sf_hmap *m)
