@@ -6,16 +6,25 @@
  * host order, and 128-bit "folded" multiplies (the two halves of a 64x64
  * product xored together) to mix each 8-byte word into the state.
  *
- * Map layout: entries[] is dense and in insertion order; index[] is a power
- * of two of slots {entry number + 1, top 32 hash bits}, 0 meaning empty,
- * probed linearly from the slot picked by the low hash bits. Keeping the top
- * bits in the slot skips almost every key compare on a miss, and since the
- * partitioner routes by the high bits of the same hash, the low bits that
- * place keys here are still uniform within one rank's partition.
+ * Map layout: entries[] is dense and in insertion order, one pointer per
+ * entry to its block in the arena. An entry's block holds everything a
+ * lookup reads, in the order it reads it: a 16-byte header {hash, key
+ * length}, the key (NUL-terminated, padded to 16), then the value
+ * (16-aligned, zeroed).
+ * index[] is a power of two of 8-byte slots, probed linearly from the slot
+ * picked by the low hash bits; 0 is empty, else the slot packs the block's
+ * address (16-aligned, so address / 16 fits 44 bits on the 48-bit user
+ * address spaces of x86-64 and AArch64; an insert that gets a block above
+ * that fails like an allocation) with the top 20 bits of the hash. So one
+ * probe reads one slot, the tag skips almost every key compare on a miss,
+ * and a hit goes straight from the slot to one run of adjacent cache lines
+ * (header, key, value) - no side table in between. Since the partitioner
+ * routes by the high bits of the same hash, the low bits that place keys
+ * here are still uniform within one rank's partition.
+ * Growing the index reads the hashes stored in the blocks: no key is hashed
+ * again.
  * Invariants: count <= 0.7 * slots (so probes stay short and always meet an
- * empty slot); count < UINT32_MAX (entry numbers are uint32); each entry's
- * storage is one arena block, the value first (16-aligned, zeroed) and the
- * key after it, NUL-terminated for convenience.
+ * empty slot); count < UINT32_MAX.
  */
 #include "core/hash.h"
 
@@ -98,28 +107,53 @@ uint64_t sf_hash_u64(uint64_t x)
     return finalize(x + HASH_K2);
 }
 
-typedef struct hmap_entry {
+/* The head of an entry's block; the key follows it, then the value. */
+typedef struct hmap_head {
     uint64_t hash;
-    const void *key;
-    size_t klen;
-    void *value;
-} hmap_entry;
+    uint64_t klen;
+} hmap_head;
 
-typedef struct hmap_slot {
-    uint32_t entry; /* entry number + 1; 0 = empty */
-    uint32_t tag;   /* hash >> 32 */
-} hmap_slot;
+typedef uint64_t hmap_slot; /* 0, or (block address / 16) << 20 | tag */
+
+#define HMAP_TAG_BITS 20
+#define HMAP_ADDR_BITS 48
+
+static inline hmap_slot hmap_slot_of(const hmap_head *h)
+{
+    return (uint64_t)(uintptr_t)h >> 4 << HMAP_TAG_BITS | h->hash >> (64 - HMAP_TAG_BITS);
+}
+
+static inline hmap_head *hmap_slot_block(hmap_slot s)
+{
+    return (hmap_head *)(uintptr_t)(s >> HMAP_TAG_BITS << 4);
+}
 
 struct sf_hmap {
     size_t value_size;
-    size_t value_span; /* value_size rounded up to 16: the key follows */
-    hmap_entry *entries;
+    hmap_head **entries; /* per entry, in insertion order: its block */
     size_t count;
     size_t entries_cap;
     hmap_slot *index;
     size_t mask; /* slots - 1 */
     sf_arena arena;
 };
+
+/* Bytes from the start of a block to its value: the header and the key
+ * with its NUL, rounded up to 16 so the value is 16-aligned. */
+static inline size_t hmap_value_off(size_t klen)
+{
+    return sizeof(hmap_head) + ((klen + 1 + 15) & ~(size_t)15);
+}
+
+static inline const unsigned char *hmap_key(const hmap_head *h)
+{
+    return (const unsigned char *)(h + 1);
+}
+
+static inline void *hmap_value(const hmap_head *h)
+{
+    return (char *)h + hmap_value_off(h->klen);
+}
 
 #define HMAP_MIN_SLOTS 8
 #define HMAP_MAX_ENTRIES ((size_t)UINT32_MAX - 1)
@@ -150,7 +184,6 @@ sf_hmap *sf_hmap_new(size_t value_size, size_t initial_capacity)
     if (!m)
         return NULL;
     m->value_size = value_size;
-    m->value_span = (value_size + 15) & ~(size_t)15;
     m->entries_cap = initial_capacity > HMAP_MIN_SLOTS ? initial_capacity : HMAP_MIN_SLOTS;
     m->entries = malloc(m->entries_cap * sizeof *m->entries);
     m->index = calloc(slots, sizeof *m->index);
@@ -163,8 +196,9 @@ sf_hmap *sf_hmap_new(size_t value_size, size_t initial_capacity)
     m->mask = slots - 1;
     /* Size the first arena block for the expected entries (keys guessed at
      * 16 bytes), between 1 KiB and the arena's default 64 KiB. */
-    size_t guess = initial_capacity * (m->value_span + 32);
-    if (initial_capacity && guess / initial_capacity != m->value_span + 32)
+    size_t per = value_size + hmap_value_off(16);
+    size_t guess = initial_capacity * per;
+    if (initial_capacity && guess / initial_capacity != per)
         guess = SIZE_MAX;
     size_t block = guess < 1024 ? 1024 : guess > 65536 ? 65536 : guess;
     sf_arena_init(&m->arena, block);
@@ -200,21 +234,23 @@ static inline int same_bytes(const unsigned char *a, const unsigned char *b, siz
     return n == 0 || memcmp(a, b, n) == 0;
 }
 
-static int hmap_same(const hmap_entry *e, const void *key, size_t klen, uint64_t hash)
+static int hmap_same(const hmap_head *e, const void *key, size_t klen, uint64_t hash)
 {
-    return e->hash == hash && e->klen == klen && same_bytes(e->key, key, klen);
+    return e->hash == hash && e->klen == klen && same_bytes(hmap_key(e), key, klen);
 }
 
 /* Slot holding key, or the empty slot where it would go. */
-static size_t hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
+static inline __attribute__((always_inline)) size_t
+hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
 {
-    uint32_t tag = (uint32_t)(hash >> 32);
+    uint64_t tag = hash >> (64 - HMAP_TAG_BITS);
+    const uint64_t tag_mask = ((uint64_t)1 << HMAP_TAG_BITS) - 1;
     size_t pos = (size_t)hash & m->mask;
     for (;;) {
-        const hmap_slot *s = &m->index[pos];
-        if (s->entry == 0)
+        hmap_slot s = m->index[pos];
+        if (s == 0)
             return pos;
-        if (s->tag == tag && hmap_same(&m->entries[s->entry - 1], key, klen, hash))
+        if ((s & tag_mask) == tag && hmap_same(hmap_slot_block(s), key, klen, hash))
             return pos;
         pos = (pos + 1) & m->mask;
     }
@@ -222,8 +258,8 @@ static size_t hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_
 
 void *sf_hmap_find(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
 {
-    const hmap_slot *s = &m->index[hmap_probe(m, key, klen, hash)];
-    return s->entry ? m->entries[s->entry - 1].value : NULL;
+    hmap_slot s = m->index[hmap_probe(m, key, klen, hash)];
+    return s ? hmap_value(hmap_slot_block(s)) : NULL;
 }
 
 /* Rebuilds the index with twice the slots from the stored hashes. On
@@ -238,12 +274,11 @@ static int hmap_grow_index(sf_hmap *m)
         return -1;
     size_t mask = slots - 1;
     for (size_t i = 0; i < m->count; i++) {
-        uint64_t h = m->entries[i].hash;
-        size_t pos = (size_t)h & mask;
-        while (idx[pos].entry)
+        const hmap_head *h = m->entries[i];
+        size_t pos = (size_t)h->hash & mask;
+        while (idx[pos])
             pos = (pos + 1) & mask;
-        idx[pos].entry = (uint32_t)(i + 1);
-        idx[pos].tag = (uint32_t)(h >> 32);
+        idx[pos] = hmap_slot_of(h);
     }
     free(m->index);
     m->index = idx;
@@ -251,17 +286,15 @@ static int hmap_grow_index(sf_hmap *m)
     return 0;
 }
 
-void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted)
+/* Inserts key at empty slot pos (from hmap_probe). Out of line: the hit
+ * path of sf_hmap_upsert, taken for almost every row, then needs no
+ * registers saved for the rare insert and growth. */
+static __attribute__((noinline)) void *hmap_insert(sf_hmap *m, size_t pos, const void *key,
+                                                   size_t klen, uint64_t hash)
 {
-    size_t pos = hmap_probe(m, key, klen, hash);
-    if (m->index[pos].entry) {
-        if (inserted)
-            *inserted = 0;
-        return m->entries[m->index[pos].entry - 1].value;
-    }
     /* The arena doubles its block size until a request fits, so requests
      * near SIZE_MAX must not reach it. */
-    if (m->count >= HMAP_MAX_ENTRIES || klen > SIZE_MAX / 4 - m->value_span)
+    if (m->count >= HMAP_MAX_ENTRIES || klen > SIZE_MAX / 4 - m->value_size)
         return NULL;
     /* Grow what is needed before touching anything, so a failure leaves
      * the map as it was (only bigger). */
@@ -269,7 +302,7 @@ void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, in
         size_t cap = m->entries_cap * 2;
         if (cap > SIZE_MAX / sizeof *m->entries)
             return NULL;
-        hmap_entry *e = realloc(m->entries, cap * sizeof *e);
+        hmap_head **e = realloc(m->entries, cap * sizeof *e);
         if (!e)
             return NULL;
         m->entries = e;
@@ -280,25 +313,37 @@ void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, in
             return NULL;
         pos = hmap_probe(m, key, klen, hash);
     }
-    char *block = sf_arena_alloc(&m->arena, m->value_span + klen + 1);
-    if (!block)
-        return NULL;
-    memset(block, 0, m->value_size);
-    char *kcopy = block + m->value_span;
+    size_t voff = hmap_value_off(klen);
+    hmap_head *h = sf_arena_alloc(&m->arena, voff + m->value_size);
+    if (!h || (uint64_t)(uintptr_t)h >> HMAP_ADDR_BITS)
+        return NULL; /* the arena keeps the block; the map is unchanged */
+    h->hash = hash;
+    h->klen = klen;
+    unsigned char *kcopy = (unsigned char *)(h + 1);
     if (klen)
         memcpy(kcopy, key, klen);
     kcopy[klen] = '\0';
-    hmap_entry *e = &m->entries[m->count];
-    e->hash = hash;
-    e->key = kcopy;
-    e->klen = klen;
-    e->value = block;
+    char *block = (char *)h + voff;
+    memset(block, 0, m->value_size);
+    m->entries[m->count] = h;
     m->count++;
-    m->index[pos].entry = (uint32_t)m->count;
-    m->index[pos].tag = (uint32_t)(hash >> 32);
-    if (inserted)
-        *inserted = 1;
+    m->index[pos] = hmap_slot_of(h);
     return block;
+}
+
+void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted)
+{
+    size_t pos = hmap_probe(m, key, klen, hash);
+    hmap_slot s = m->index[pos];
+    if (s) {
+        if (inserted)
+            *inserted = 0;
+        return hmap_value(hmap_slot_block(s));
+    }
+    void *v = hmap_insert(m, pos, key, klen, hash);
+    if (v && inserted)
+        *inserted = 1;
+    return v;
 }
 
 size_t sf_hmap_count(const sf_hmap *m)
@@ -309,15 +354,15 @@ size_t sf_hmap_count(const sf_hmap *m)
 void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
                    uint64_t *hash, void **value)
 {
-    const hmap_entry *e = &m->entries[i];
+    const hmap_head *e = m->entries[i];
     if (key)
-        *key = e->key;
+        *key = hmap_key(e);
     if (klen)
-        *klen = e->klen;
+        *klen = (size_t)e->klen;
     if (hash)
         *hash = e->hash;
     if (value)
-        *value = e->value;
+        *value = hmap_value(e);
 }
 
 size_t sf_hmap_memory(const sf_hmap *m)

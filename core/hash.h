@@ -2,7 +2,8 @@
  * fixed-size value blocks.
  *
  * The map keeps its entries in insertion order in a dense array, with an
- * open-addressing index (linear probing) of entry numbers and stored hashes.
+ * open-addressing index (linear probing) whose 8-byte slots point straight
+ * at each entry's block (stored hash, key, value) with a hash tag beside.
  * Keys and value blocks are copied into the map's own arena, so pointers to
  * them stay valid until sf_hmap_free(). Lookups do no allocation; inserts
  * allocate only when the arena or index grows (amortized, never per row once

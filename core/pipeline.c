@@ -372,15 +372,23 @@ static int run_steps(sf_pipeline *p, sf_value *row, size_t from, size_t to, sf_a
     return 1;
 }
 
-/* Appends the encodings of row's values at slots to key. */
+/* Appends the encodings of row's values at slots to key. One bound for the
+ * whole key (a string's encoding is its bytes plus at most 11, any other
+ * value's at most 18) and one capacity check, not one per value: this runs
+ * for every row that reaches a group table. */
 static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size_t n)
 {
+    size_t need = 0;
     for (size_t i = 0; i < n; i++) {
         const sf_value *v = &row[slots[i]];
-        if (sf_buf_reserve(key, sf_value_encoded_size(v)) != 0)
-            return SF_E_NOMEM;
-        key->n += sf_value_encode(v, key->p + key->n);
+        need += v->type == SF_STRING ? 11 + v->u.s.n : 18;
     }
+    if (key->cap - key->n < need && sf_buf_reserve(key, need) != 0)
+        return SF_E_NOMEM;
+    unsigned char *out = key->p + key->n;
+    for (size_t i = 0; i < n; i++)
+        out += sf_value_encode(&row[slots[i]], out);
+    key->n = (size_t)(out - key->p);
     return 0;
 }
 

@@ -763,6 +763,53 @@ static void test_split_in_any_order_merges_to_identical_results(void **state)
     sf_groups_free(whole);
 }
 
+/* Thousands of groups whose keys run through every length from 1 to 60
+ * bytes: the table's index grows many times and blocks of every padding
+ * are laid out, yet each group keeps its key, hash, insertion index and
+ * states, and an export/merge in reverse gives identical results. */
+static void test_many_groups_of_every_key_length_survive_growth(void **state)
+{
+    const aggs *a = *state;
+    enum { NG = 3000 };
+    static char names[NG][64];
+    static in_row rows[2 * NG];
+    for (int i = 0; i < NG; i++) {
+        int len = 1 + i % 60;
+        int head = snprintf(names[i], sizeof names[i], "%d-", i);
+        for (int b = head; b < len; b++)
+            names[i][b] = (char)('a' + (i + b) % 26);
+        names[i][len > head ? len : head] = '\0';
+        in_row r = ROW(names[i], i, 0.25 * i, i % 7, i % 2 ? "buy" : "view");
+        rows[2 * i] = r;
+        rows[2 * i + 1] = r;
+    }
+    sf_groups *g = table_of(a, rows, 2 * NG);
+    assert_int_equal(sf_groups_count(g), NG);
+    for (int i = 0; i < NG; i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(g, (size_t)i, &key, &klen, &hash);
+        sf_value v = sf_string(names[i], strlen(names[i]));
+        unsigned char want[64];
+        size_t wlen = sf_value_encode(&v, want);
+        assert_int_equal(klen, wlen);
+        assert_memory_equal(key, want, wlen);
+        assert_int_equal(hash, sf_groups_hash(key, klen));
+        assert_int_equal(sf_groups_rows(g, (size_t)i), 2);
+        int overflow = 0;
+        assert_int_equal(sf_groups_result(g, (size_t)i, A_COUNT, &overflow).u.i, 2);
+        assert_int_equal(sf_groups_result(g, (size_t)i, A_SUM_N, &overflow).u.i, 2 * i);
+    }
+    sf_groups *merged = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(merged);
+    export_into(g, merged, 1);
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    assert_same_results(g, merged);
+    sf_groups_free(merged);
+    sf_groups_free(g);
+}
+
 static void test_merged_tables_merge_again_identically(void **state)
 {
     /* Two levels, as a tree reduction would: (p0 + p1) + (p2 + p3). */
@@ -1138,6 +1185,7 @@ int main(void)
         cmocka_unit_test(test_int64_sum_overflow_sets_overflow),
         cmocka_unit_test(test_int64_sum_may_pass_beyond_range_and_come_back),
         cmocka_unit_test(test_split_in_any_order_merges_to_identical_results),
+        cmocka_unit_test(test_many_groups_of_every_key_length_survive_growth),
         cmocka_unit_test(test_merged_tables_merge_again_identically),
         cmocka_unit_test(test_count_distinct_exact_across_overlapping_splits),
         cmocka_unit_test(test_prepare_after_more_updates_recounts_distinct),

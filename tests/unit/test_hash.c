@@ -368,6 +368,88 @@ static void test_value_size_zero_is_a_set(void **state)
     sf_hmap_free(m);
 }
 
+/* The index keeps only the top 20 hash bits in a slot: keys whose hashes
+ * agree there and in the slot bits must still be told apart by the full
+ * hash stored with the key, and by the key itself. */
+static void test_keys_sharing_tag_and_slot_are_told_apart(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(int), 0);
+    assert_non_null(m);
+    const uint64_t base = 0xabcde00000000007ull; /* tag 0xabcde, slot bits 7 */
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "t%d", i);
+        /* Middle bits only: the same tag and home slot at every index size
+         * this test reaches (512 slots at most). */
+        uint64_t h = base | (uint64_t)(i % 3) << 20;
+        int *v = sf_hmap_upsert(m, k, (size_t)kl, h, NULL);
+        assert_non_null(v);
+        *v = i;
+    }
+    assert_int_equal(sf_hmap_count(m), 300);
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "t%d", i);
+        uint64_t h = base | (uint64_t)(i % 3) << 20;
+        int *v = sf_hmap_find(m, k, (size_t)kl, h);
+        assert_non_null(v);
+        assert_int_equal(*v, i);
+        /* The same key under another hash of the same tag is absent. */
+        assert_null(sf_hmap_find(m, k, (size_t)kl, base | (uint64_t)3 << 20));
+    }
+    sf_hmap_free(m);
+}
+
+/* Keys of every length around the 16-byte padding of a block, with values
+ * filled to their last byte, through many index doublings: no value write
+ * reaches another entry's key, and every key is found where it was put. */
+static void test_keys_of_every_length_survive_growth_and_full_values(void **state)
+{
+    (void)state;
+    enum { N = 5000, VS = 40 };
+    sf_hmap *m = sf_hmap_new(VS, 0);
+    assert_non_null(m);
+    unsigned char k[80];
+    for (int i = 0; i < N; i++) {
+        size_t kl = (size_t)(i % 70);
+        for (size_t b = 0; b < kl; b++)
+            k[b] = (unsigned char)(i * 31 + (int)b * 7);
+        if (kl >= 4)
+            memcpy(k, &i, sizeof i); /* distinct from length 4 on */
+        int inserted = 0;
+        unsigned char *v = sf_hmap_upsert(m, k, kl, sf_hash_bytes(k, kl, SEED), &inserted);
+        assert_non_null(v);
+        if (!inserted)
+            continue; /* short keys repeat: i % 70 < 4 */
+        assert_int_equal((uintptr_t)v % 16, 0);
+        memset(v, (unsigned char)i, VS);
+    }
+    for (int i = 0; i < N; i++) {
+        size_t kl = (size_t)(i % 70);
+        if (kl < 4)
+            continue;
+        for (size_t b = 0; b < kl; b++)
+            k[b] = (unsigned char)(i * 31 + (int)b * 7);
+        memcpy(k, &i, sizeof i);
+        const unsigned char *v = sf_hmap_find(m, k, kl, sf_hash_bytes(k, kl, SEED));
+        assert_non_null(v);
+        for (int b = 0; b < VS; b++)
+            assert_int_equal(v[b], (unsigned char)i);
+    }
+    for (size_t e = 0; e < sf_hmap_count(m); e++) {
+        const void *key;
+        size_t klen;
+        uint64_t hash;
+        void *value;
+        sf_hmap_entry(m, e, &key, &klen, &hash, &value);
+        assert_int_equal(hash, sf_hash_bytes(key, klen, SEED));
+        assert_int_equal(((const char *)key)[klen], '\0');
+        assert_ptr_equal(sf_hmap_find(m, key, klen, hash), value);
+    }
+    sf_hmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +469,8 @@ int main(void)
         cmocka_unit_test(test_binary_keys_with_nul_bytes_are_distinct),
         cmocka_unit_test(test_keys_colliding_on_hash_are_told_apart),
         cmocka_unit_test(test_value_size_zero_is_a_set),
+        cmocka_unit_test(test_keys_sharing_tag_and_slot_are_told_apart),
+        cmocka_unit_test(test_keys_of_every_length_survive_growth_and_full_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
