@@ -22,10 +22,8 @@ reference or an engine that exits non-zero is a failure, never a skip.
 Exit status 0 = pass, 1 = fail.
 """
 
-import argparse
 import csv
 import glob
-import hashlib
 import gzip
 import json
 import os
@@ -36,83 +34,18 @@ import subprocess
 import time
 import sys
 
-TIMEOUT = 100  # seconds per command; CTest's own limit is above this
+import sftest
+from sftest import (Failure, bad_records, data_files, first_difference, log, mpi, rank_pids,
+                    reset_dir, run, snapshot, tail)
+
 DATASET = {"events": 30000, "users": 300, "items": 60, "seed": 7}
 MARKER_FILES = ("_MANIFEST.json", "_SUCCESS")
 MAX_REPORTED = 20
 
 
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def run(cmd, expect_ok=True, cwd=None):
-    """Runs cmd in its own process group (so a hung mpiexec and its ranks can
-    all be killed); returns (rc, stdout, stderr)."""
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise Failure("timed out after %d s: %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
-            TIMEOUT, " ".join(cmd), tail(out), tail(err)))
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit code %d: %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
-            p.returncode, " ".join(cmd), tail(out), tail(err)))
-    return p.returncode, out, err
-
-
-def tail(data, n=40):
-    lines = data.decode("utf-8", "replace").splitlines()
-    if len(lines) > n:
-        lines = ["[... %d lines ...]" % (len(lines) - n)] + lines[-n:]
-    return "\n".join(lines)
-
-
-def mpi(args, np, sub):
-    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
-
-
-def reset_dir(path):
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-
-
 def oracle(args, events, users, items, out_dir, counts):
     run([sys.executable, args.oracle, "--events", events, "--users", users,
          "--items", items, "--out", out_dir, "--counts", counts])
-
-
-def data_files(root):
-    """Relative paths of the data files under root: every file except those
-    with a path component starting with '_' or '.' (_MANIFEST.json,
-    _SUCCESS, _temporary/, metrics and bad-record side files)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d[0] not in "_.")
-        for f in sorted(filenames):
-            if f[0] not in "_.":
-                found.append(os.path.relpath(os.path.join(dirpath, f), root))
-    return sorted(found)
-
-
-def first_difference(got, want):
-    """Describes the first differing line of two byte strings."""
-    g = got.split(b"\n")
-    w = want.split(b"\n")
-    for i in range(max(len(g), len(w))):
-        gl = g[i] if i < len(g) else None
-        wl = w[i] if i < len(w) else None
-        if gl != wl:
-            return "first difference at line %d:\n    got:  %r\n    want: %r" % (i + 1, gl, wl)
-    return "files differ (same lines?)"
 
 
 def nonzero(d):
@@ -995,19 +928,6 @@ def cmd_huge_line(args):
     log("200 MiB line rejected, peak RSS %d MiB" % (peak >> 20))
 
 
-def bad_records(out):
-    """The bad records of a run without their file names, in order."""
-    recs = []
-    d = os.path.join(out, "_bad_records")
-    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        with open(os.path.join(d, name), encoding="utf-8") as fh:
-            for line in fh:
-                r = json.loads(line)
-                r.pop("file", None)
-                recs.append(r)
-    return sorted(recs, key=lambda r: r["line"])
-
-
 def cmd_compressed(args):
     """gzip (one member, several members, BGZF) and zstd (one frame, several
     frames) inputs, told by their magic bytes, give byte-identical outputs,
@@ -1102,26 +1022,7 @@ def cmd_compressed(args):
 
 def start_run(args, np, inputs, out, extra):
     """Starts a run in its own process group; returns the Popen."""
-    cmd = engine_run(args, np, inputs, out, extra)
-    log("$ " + " ".join(cmd) + " &")
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-
-
-def rank_pids(out):
-    """PIDs of the shardflow ranks writing out (not mpiexec)."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as fh:
-                argv = fh.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and os.path.basename(argv[0]) == b"shardflow" and out.encode() in argv:
-            pids.append(int(d))
-    return sorted(pids)
+    return sftest.start(engine_run(args, np, inputs, out, extra))
 
 
 def wait_for_ranks(out, n, timeout=30):
@@ -1240,19 +1141,6 @@ def cmd_faults(args):
         subprocess.run(["umount", small])
 
 
-def snapshot(root):
-    """Every path under root with its type and content hash."""
-    snap = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            snap[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
-        for name in filenames:
-            p = os.path.join(dirpath, name)
-            with open(p, "rb") as fh:
-                snap[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
-    return snap
-
-
 def cmd_existing_output(args):
     base = os.path.join(args.work, "existing_output")
     reset_dir(base)
@@ -1284,14 +1172,10 @@ def cmd_existing_output(args):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description="shardflow MPI integration tests")
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser("shardflow MPI integration tests")
     ap.add_argument("--job", required=True)
     ap.add_argument("--oracle", required=True)
     ap.add_argument("--cases", required=True)
-    ap.add_argument("--work", required=True)
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("setup")
     p = sub.add_parser("daily_kpi")
@@ -1328,13 +1212,7 @@ def main(argv):
                 "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "parquet": cmd_parquet, "modes": cmd_modes, "edge": cmd_edge,
                 "huge_line": cmd_huge_line, "faults": cmd_faults, "compressed": cmd_compressed,
                 "csv_compressed": cmd_csv_compressed}
-    try:
-        handlers[args.command](args)
-    except Failure as e:
-        print("FAIL: %s" % e, file=sys.stderr, flush=True)
-        return 1
-    log("PASS")
-    return 0
+    return sftest.main(handlers[args.command], args)
 
 
 if __name__ == "__main__":
