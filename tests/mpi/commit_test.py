@@ -40,7 +40,8 @@ import sys
 import time
 
 import sftest
-from sftest import Failure, data_files, log, mpi, rank_pids, run, snapshot, tail
+from sftest import (Failure, data_files, log, mount_tmpfs, mpi, rank_pids, run, snapshot,
+                    tail)
 from sftest import digest_tree as tree
 
 TIMEOUT = 60
@@ -591,12 +592,9 @@ def cmd_faults(args):
 
     # Disk full on a small tmpfs.
     small = os.path.join(base, "small")
-    os.makedirs(small)
-    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small],
-                           capture_output=True)
-    if probe.returncode != 0:
-        log("disk full: not checked (cannot mount a tmpfs here: %s)"
-            % probe.stderr.decode(errors="replace").strip())
+    why = mount_tmpfs(small, "256k")
+    if why:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)" % why)
         return
     try:
         prev = os.path.join(small, "prev")

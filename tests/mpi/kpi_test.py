@@ -35,8 +35,8 @@ import time
 import sys
 
 import sftest
-from sftest import (Failure, bad_records, data_files, first_difference, log, mpi, rank_pids,
-                    reset_dir, run, snapshot, tail)
+from sftest import (Failure, bad_records, data_files, first_difference, log, mount_tmpfs, mpi,
+                    rank_pids, reset_dir, run, snapshot, tail)
 
 DATASET = {"events": 30000, "users": 300, "items": 60, "seed": 7}
 MARKER_FILES = ("_MANIFEST.json", "_SUCCESS")
@@ -928,14 +928,18 @@ def cmd_huge_line(args):
     log("200 MiB line rejected, peak RSS %d MiB" % (peak >> 20))
 
 
-def cmd_compressed(args):
-    """gzip (one member, several members, BGZF) and zstd (one frame, several
-    frames) inputs, told by their magic bytes, give byte-identical outputs,
-    the same bad records (lines and uncompressed offsets) and the same
-    failfast place as the plain file."""
-    base = os.path.join(args.work, "compressed_n%d" % args.np)
+def compressed_dirs(args):
+    base = os.path.join(args.work, "compressed")
+    return base, os.path.join(base, "data"), os.path.join(base, "setup.json")
+
+
+def cmd_compressed_setup(args):
+    """The fixture of the compressed tests: a KPI dataset with bad lines
+    spread through it, CRLF and no final newline, as gzip (one member and
+    several members), BGZF, zstd (one frame and several frames) and three
+    gzip files of different sizes; made once for every rank count."""
+    base, data, stamp = compressed_dirs(args)
     reset_dir(base)
-    data = os.path.join(base, "data")
     run(mpi(args, 1, ["gen", "kpi", "--events", "30000", "--users", "200", "--items", "40",
                       "--seed", "11", "-o", data]))
     events = os.path.join(data, "events.jsonl")
@@ -951,7 +955,6 @@ def cmd_compressed(args):
     first_bad_offset = len(b"\n".join(lines[:first_bad])) + 1
     with open(events, "wb") as fh:
         fh.write(text)
-    dims = [(n, os.path.join(data, n + ".jsonl")) for n in ("users", "items")]
     variants = {"gzip": os.path.join(base, "ev.gzip")}
     with gzip.open(variants["gzip"], "wb") as fh:
         fh.write(text)
@@ -968,6 +971,37 @@ def cmd_compressed(args):
             subprocess.run(cmd % (events, variants[name]), shell=True, check=True)
         else:
             log("%s not installed: %s skipped" % (cmd.split()[0], name))
+    # Many compressed files of different sizes (each one chunk, dealt out
+    # largest first).
+    many = os.path.join(base, "many")
+    os.makedirs(many)
+    cut = [0, len(lines) // 10, len(lines) // 3, len(lines)]
+    for k in range(3):
+        part = b"\n".join(lines[cut[k]:cut[k + 1]]) + b"\n"
+        with open(os.path.join(many, "part-%d.jsonl.gz" % k), "wb") as fh:
+            fh.write(gzip.compress(part))
+    with open(stamp, "w", encoding="utf-8") as fh:
+        json.dump({"variants": variants, "many": many, "bytes": len(text),
+                   "first_bad": first_bad, "first_bad_offset": first_bad_offset}, fh)
+    log("%d compressed variants of %d bytes in %s" % (len(variants), len(text), base))
+
+
+def cmd_compressed(args):
+    """gzip (one member, several members, BGZF) and zstd (one frame, several
+    frames) inputs, told by their magic bytes, give byte-identical outputs
+    and the same bad records (lines and uncompressed offsets) as the plain
+    file on args.np ranks; on one rank also the same failfast place."""
+    root, data, stamp = compressed_dirs(args)
+    if not os.path.isfile(stamp):
+        raise Failure("the fixture (mpi.compressed.setup) has not completed: %s missing" % stamp)
+    with open(stamp, encoding="utf-8") as fh:
+        made = json.load(fh)
+    variants = made["variants"]
+    first_bad, first_bad_offset = made["first_bad"], made["first_bad_offset"]
+    base = os.path.join(root, "n%d" % args.np)
+    reset_dir(base)
+    events = os.path.join(data, "events.jsonl")
+    dims = [(n, os.path.join(data, n + ".jsonl")) for n in ("users", "items")]
     opts = ["--chunk-size", "16K", "--max-bad", "100%"]
     plain = os.path.join(base, "plain")
     run(engine_run(args, args.np, [("events", events)] + dims, plain, opts))
@@ -989,11 +1023,14 @@ def cmd_compressed(args):
         with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
             files = [i for i in json.load(fh)["inputs"] if i["role"] == "fact"][0]["files"]
         codec = "zstd" if name.startswith("zstd") else "gzip"
-        if files[0]["codec"] != codec or files[0]["uncompressed_bytes"] != len(text) \
+        if files[0]["codec"] != codec or files[0]["uncompressed_bytes"] != made["bytes"] \
                 or files[0]["bytes"] != os.path.getsize(path):
             raise Failure("%s: manifest file entry %r" % (name, files[0]))
         # Failfast on one rank: with several, whichever rank meets a bad line
-        # first stops the run, not necessarily the one with the first.
+        # first stops the run, not necessarily the one with the first; so
+        # only the one-rank test checks it (the same command for every np).
+        if args.np != 1:
+            continue
         ff = os.path.join(base, "ff_" + name)
         rc, _, err = run(engine_run(args, 1, [("events", path)] + dims, ff,
                                     opts + ["--mode", "failfast"]), expect_ok=False)
@@ -1001,17 +1038,10 @@ def cmd_compressed(args):
         if rc != 2 or place not in err \
                 or ("(byte offset %d;" % first_bad_offset).encode() not in err:
             raise Failure("%s failfast: exit %d, stderr %r" % (name, rc, tail(err)))
-    # Many compressed files of different sizes (each one chunk, dealt out
-    # largest first): the same output as the one plain file.
-    many = os.path.join(base, "many")
-    os.makedirs(many)
-    cut = [0, len(lines) // 10, len(lines) // 3, len(lines)]
-    for k in range(3):
-        part = b"\n".join(lines[cut[k]:cut[k + 1]]) + b"\n"
-        with open(os.path.join(many, "part-%d.jsonl.gz" % k), "wb") as fh:
-            fh.write(gzip.compress(part))
+    # Many compressed files of different sizes: the same output as the one
+    # plain file.
     out = os.path.join(base, "out_many")
-    run(engine_run(args, args.np, [("events", many)] + dims, out, opts))
+    run(engine_run(args, args.np, [("events", made["many"])] + dims, out, opts))
     for rel in want_files:
         with open(os.path.join(out, rel), "rb") as a, open(os.path.join(plain, rel), "rb") as b:
             if a.read() != b.read():
@@ -1115,12 +1145,9 @@ def cmd_faults(args):
 
     # Disk full on a small tmpfs.
     small = os.path.join(base, "small")
-    os.makedirs(small)
-    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small],
-                           capture_output=True)
-    if probe.returncode != 0:
-        log("disk full: not checked (cannot mount a tmpfs here: %s)"
-            % probe.stderr.decode(errors="replace").strip())
+    why = mount_tmpfs(small, "256k")
+    if why:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)" % why)
         return
     try:
         prev = os.path.join(small, "prev")
@@ -1203,6 +1230,7 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("csv_compressed")
     p.add_argument("--np", type=int, required=True)
+    sub.add_parser("compressed_setup")
     p = sub.add_parser("compressed")
     p.add_argument("--np", type=int, required=True)
     sub.add_parser("faults")
@@ -1211,6 +1239,7 @@ def main(argv):
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
                 "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "parquet": cmd_parquet, "modes": cmd_modes, "edge": cmd_edge,
                 "huge_line": cmd_huge_line, "faults": cmd_faults, "compressed": cmd_compressed,
+                "compressed_setup": cmd_compressed_setup,
                 "csv_compressed": cmd_csv_compressed}
     return sftest.main(handlers[args.command], args)
 

@@ -208,6 +208,19 @@ def bad_records(out, fix=None):
     return sorted(recs, key=lambda r: r["line"])
 
 
+def mount_tmpfs(path, size):
+    """Makes the directory path and mounts a tmpfs of size (mount's
+    notation: "256k") on it, for a test of a full disk; returns None, or
+    why it cannot be mounted here (not root, no mount privilege). The
+    caller unmounts it."""
+    os.makedirs(path)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path],
+                       capture_output=True)
+    if p.returncode == 0:
+        return None
+    return p.stderr.decode("utf-8", "replace").strip() or "mount exited %d" % p.returncode
+
+
 def rank_pids(out):
     """Sorted PIDs of the shardflow processes (ranks, not mpiexec) whose
     command line names out."""

@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 import sftest
-from sftest import Failure, log
+from sftest import Failure, log, mount_tmpfs
 from sftest import read_tree as tree
 
 # Commands' stdout and stderr as text.
@@ -203,12 +203,9 @@ def check_disk_full(a, base, mpi, spec):
     """The last output's disk fills up while it is written: the first
     output, already written to its staging, is not committed either."""
     small = os.path.join(base, "tmpfs")
-    os.makedirs(small)
-    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small],
-                           capture_output=True)
-    if probe.returncode != 0:
-        log("disk full: not checked (cannot mount a tmpfs here: %s)"
-            % probe.stderr.decode(errors="replace").strip())
+    why = mount_tmpfs(small, "64k")
+    if why:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)" % why)
         return
     try:
         with open(os.path.join(small, "filler"), "wb") as f:
