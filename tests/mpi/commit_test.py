@@ -29,54 +29,25 @@ COMMON_OPTIONS: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --job JOB --wor
 Exit status 0 = pass, 1 = fail.
 """
 
-import argparse
 import datetime
-import hashlib
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+import sftest
+from sftest import (Failure, data_files, log, mount_tmpfs, mpi, rank_pids, run, snapshot,
+                    tail)
+from sftest import digest_tree as tree
+
 TIMEOUT = 60
+sftest.TIMEOUT = TIMEOUT
 CLAIM_SUFFIX = ".shardflow-claim"
 CLAIM_MSG = b"is being written by run"
-
-
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def tail(data, n=30):
-    lines = data.decode("utf-8", "replace").splitlines()
-    return "\n".join(lines[-n:])
-
-
-def run(cmd, expect_ok=True):
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise Failure("timed out: %s\n%s" % (" ".join(cmd), tail(err)))
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit %d: %s\n%s" % (p.returncode, " ".join(cmd), tail(err)))
-    return p.returncode, out, err
-
-
-def mpi(args, np, sub):
-    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
 
 
 def gen(args, out, events, seed):
@@ -102,27 +73,6 @@ def kpi_cmd(args, data, out, extra, np=1, direct=False, quiet=True):
         sub += ["--input", "%s=%s" % (name, os.path.join(data, name + ".jsonl"))]
     sub += ["--output", out] + (["--quiet"] if quiet else []) + extra
     return [args.shardflow] + sub if direct else mpi(args, np, sub)
-
-
-def data_files(root):
-    """Data files under root (no component starting with '_' or '.')."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d[0] not in "_."]
-        for f in filenames:
-            if f[0] not in "_.":
-                found.append(os.path.relpath(os.path.join(dirpath, f), root))
-    return sorted(found)
-
-
-def digest(path):
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
-
-
-def tree(root):
-    """{relative data file: sha256}."""
-    return {f: digest(os.path.join(root, f)) for f in data_files(root)}
 
 
 def manifest(root):
@@ -550,32 +500,6 @@ def cmd_write_modes(args):
 
 # ---- faults in every write mode ----
 
-def snapshot(root):
-    """Every path under root with its content hash (markers included)."""
-    snap = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            snap[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
-        for name in filenames:
-            snap[os.path.relpath(os.path.join(dirpath, name), root)] = digest(
-                os.path.join(dirpath, name))
-    return snap
-
-
-def rank_pids(out):
-    """PIDs of the shardflow processes writing out (not mpiexec)."""
-    pids = []
-    for d in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as fh:
-                argv = fh.read().split(b"\0")
-        except (OSError, ValueError):
-            continue
-        if argv and os.path.basename(argv[0]) == b"shardflow" and out.encode() in argv:
-            pids.append(int(d))
-    return pids
-
-
 def gone(pid):
     """True once pid has exited (a zombie counts: it holds nothing)."""
     try:
@@ -604,9 +528,7 @@ def kill_all(p, out):
 def start_slow(args, data, out, mode):
     cmd = kpi_cmd(args, data, out, ["--decoder", "jansson", "--chunk-size", "1M",
                                     "--write-mode", mode], np=2)
-    log("$ " + " ".join(cmd) + " &")
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
+    p = sftest.start(cmd)
     # Staged: the claim names rank 0 and its tree exists beside OUT.
     t0 = time.time()
     while time.time() - t0 < 20:
@@ -670,12 +592,9 @@ def cmd_faults(args):
 
     # Disk full on a small tmpfs.
     small = os.path.join(base, "small")
-    os.makedirs(small)
-    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small],
-                           capture_output=True)
-    if probe.returncode != 0:
-        log("disk full: not checked (cannot mount a tmpfs here: %s)"
-            % probe.stderr.decode(errors="replace").strip())
+    why = mount_tmpfs(small, "256k")
+    if why:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)" % why)
         return
     try:
         prev = os.path.join(small, "prev")
@@ -701,12 +620,8 @@ def cmd_faults(args):
         subprocess.run(["umount", small])
 
 def main(argv):
-    ap = argparse.ArgumentParser(description="shardflow claim and commit tests")
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser("shardflow claim and commit tests")
     ap.add_argument("--job", required=True)
-    ap.add_argument("--work", required=True)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("concurrent")
     p.add_argument("--writers", type=int, default=2)
@@ -726,13 +641,7 @@ def main(argv):
     args = ap.parse_args(argv)
     handlers = {"concurrent": cmd_concurrent, "stale_claim": cmd_stale_claim,
                 "write_modes": cmd_write_modes, "faults": cmd_faults}
-    try:
-        handlers[args.command](args)
-    except Failure as e:
-        print("FAIL: %s" % e, file=sys.stderr, flush=True)
-        return 1
-    log("PASS")
-    return 0
+    return sftest.main(handlers[args.command], args)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ COMMON: --shardflow BIN --mpiexec MPIEXEC [--np-flag -n] --work DIR
 Exit status 0 = pass, 1 = fail.
 """
 
-import argparse
 import decimal
 import json
 import os
@@ -36,14 +35,13 @@ import shutil
 import subprocess
 import sys
 
-TIMEOUT = 120
+import sftest
+from sftest import Failure, data_files, mpi
+
+sftest.TIMEOUT = 120
 D = decimal.Decimal
 EXACT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
 HEADER = ["day", "n", "total", "avg", "lo", "hi", "gross", "roll", "roll_avg"]
-
-
-class Failure(Exception):
-    pass
 
 
 def quantize(v, places):
@@ -177,37 +175,15 @@ def reference(events_path, out_dir):
 # ---- running --------------------------------------------------------------
 
 def run(args, np, sub, expect_ok=True):
-    cmd = [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
-    p = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT)
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit %d: %s\n%s" % (p.returncode, " ".join(cmd),
-                                           p.stderr.decode("utf-8", "replace")[-3000:]))
-    return p
-
-
-def data_files(root):
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d[0] not in "_."]
-        found += [os.path.relpath(os.path.join(dirpath, f), root)
-                  for f in filenames if f[0] not in "_."]
-    return sorted(found)
+    """shardflow SUB under mpiexec on np ranks; returns the finished
+    process (stdout and stderr as bytes)."""
+    cmd = mpi(args, np, sub)
+    rc, out, err = sftest.run(cmd, expect_ok=expect_ok)
+    return subprocess.CompletedProcess(cmd, rc, out, err)
 
 
 def compare_dirs(got_dir, want_dir):
-    want, got = data_files(want_dir), data_files(got_dir)
-    if not want:
-        raise Failure("the reference wrote nothing: the test would prove nothing")
-    if want != got:
-        raise Failure("files differ: got %s, want %s" % (got, want))
-    for f in want:
-        with open(os.path.join(got_dir, f), "rb") as a, open(os.path.join(want_dir, f), "rb") as b:
-            ga, wb = a.read().split(b"\n"), b.read().split(b"\n")
-        for i in range(max(len(ga), len(wb))):
-            gl = ga[i] if i < len(ga) else None
-            wl = wb[i] if i < len(wb) else None
-            if gl != wl:
-                raise Failure("%s line %d:\n  got:  %r\n  want: %r" % (f, i + 1, gl, wl))
+    sftest.compare_trees(got_dir, want_dir, nonempty=True)
 
 
 def write_job(path, job):
@@ -375,11 +351,7 @@ def cmd_overflow(args):
 
 def main(argv):
     decimal.setcontext(EXACT)
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
-    ap.add_argument("--work", required=True)
+    ap = sftest.parser(__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("exact")
     e.add_argument("--np", type=int, default=1)
@@ -387,12 +359,7 @@ def main(argv):
     o = sub.add_parser("overflow")
     o.add_argument("--np", type=int, default=1)
     args = ap.parse_args(argv)
-    try:
-        (cmd_exact if args.cmd == "exact" else cmd_overflow)(args)
-    except Failure as f:
-        print("FAIL: %s" % f)
-        return 1
-    return 0
+    return sftest.main(cmd_exact if args.cmd == "exact" else cmd_overflow, args)
 
 
 if __name__ == "__main__":

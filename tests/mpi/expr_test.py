@@ -16,29 +16,22 @@ with a note.
 Usage: expr_test.py --shardflow BIN --mpiexec MPIEXEC --np-flag=-n
                     --job JOB --oracle REF --work DIR
 """
-import argparse
 import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 
-TIMEOUT = 120
+import sftest
+from sftest import Failure, compare_trees, data_files
 
-
-class Failure(Exception):
-    pass
+sftest.TIMEOUT = 120
 
 
 def run(cmd):
-    print("$ " + " ".join(cmd), flush=True)
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
-    if p.returncode != 0:
-        raise Failure("exit code %d: %s\n%s\n%s" % (p.returncode, " ".join(cmd),
-                                                   p.stdout.decode(errors="replace")[-3000:],
-                                                   p.stderr.decode(errors="replace")[-3000:]))
-    return p.stdout
+    """Runs cmd (a non-zero exit or a hang raises Failure); returns its
+    stdout."""
+    return sftest.run(cmd)[1]
 
 
 def gen_events(path, n=600, seed=17):
@@ -92,41 +85,10 @@ def day_text(days):
     return (dt.date(1970, 1, 1) + dt.timedelta(days=days)).isoformat()
 
 
-def data_files(root):
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d[0] not in "_."]
-        for f in filenames:
-            if f[0] not in "_.":
-                found.append(os.path.relpath(os.path.join(dirpath, f), root))
-    return sorted(found)
-
-
-def compare_trees(got, want):
-    g, w = data_files(got), data_files(want)
-    if g != w:
-        raise Failure("files differ:\n  got:  %s\n  want: %s" % (g, w))
-    for rel in w:
-        with open(os.path.join(got, rel), "rb") as a, open(os.path.join(want, rel), "rb") as b:
-            ga, wb = a.read(), b.read()
-        if ga != wb:
-            gl, wl = ga.split(b"\n"), wb.split(b"\n")
-            for k in range(max(len(gl), len(wl))):
-                x = gl[k] if k < len(gl) else None
-                y = wl[k] if k < len(wl) else None
-                if x != y:
-                    raise Failure("%s line %d:\n  got:  %r\n  want: %r" % (rel, k + 1, x, y))
-    return len(w)
-
-
 def main(argv):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser()
     ap.add_argument("--job", required=True)
     ap.add_argument("--oracle", required=True)
-    ap.add_argument("--work", required=True)
     a = ap.parse_args(argv)
     work = os.path.join(a.work, "expr_funcs")
     shutil.rmtree(work, ignore_errors=True)

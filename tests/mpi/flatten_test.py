@@ -36,11 +36,11 @@ import io
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 
-TIMEOUT = 100
+import sftest
+from sftest import Failure, data_files, first_difference, log, mpi, reset_dir, run, tail
+
 ORDERS = 4000
 VARIANTS = {
     "default": [],
@@ -81,47 +81,6 @@ EDGE_LINES = [
 ]
 
 
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def tail(data, n=40):
-    lines = data.decode("utf-8", "replace").splitlines()
-    if len(lines) > n:
-        lines = ["[... %d lines ...]" % (len(lines) - n)] + lines[-n:]
-    return "\n".join(lines)
-
-
-def run(cmd, expect_ok=True):
-    """Runs cmd in its own process group; returns (rc, stdout, stderr)."""
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise Failure("timed out: %s\n%s" % (" ".join(cmd), tail(err)))
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit code %d: %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
-            p.returncode, " ".join(cmd), tail(out), tail(err)))
-    return p.returncode, out, err
-
-
-def mpi(args, np, sub):
-    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
-
-
-def reset_dir(path):
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-
-
 def dataset(args):
     path = os.path.join(args.work, "flatten", "orders.jsonl")
     if not os.path.isfile(path):
@@ -149,25 +108,6 @@ def concat_parts(files):
             data = data[data.index(b"\n") + 1:]
         out += data
     return out
-
-
-def data_files(root):
-    """Relative paths of the data files under root (markers excluded)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
-        for name in filenames:
-            if not name.startswith(("_", ".")):
-                found.append(os.path.relpath(os.path.join(dirpath, name), root))
-    return sorted(found)
-
-
-def first_difference(got, want):
-    a, b = got.split(b"\n"), want.split(b"\n")
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return "line %d:\n  got:  %r\n  want: %r" % (i + 1, x[:300], y[:300])
-    return "lengths differ: %d lines vs %d" % (len(a), len(b))
 
 
 def manifest(out_dir):
@@ -755,14 +695,10 @@ def cmd_order_lines(args):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description="shardflow flatten MPI integration tests")
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser("shardflow flatten MPI integration tests")
     ap.add_argument("--oracle", required=True)
     ap.add_argument("--job", required=True)
     ap.add_argument("--job-oracle", required=True)
-    ap.add_argument("--work", required=True)
     ap.add_argument("command", choices=("setup", "variant", "ranks", "single", "partition",
                                         "hdf5", "parquet", "schema", "roundtrip", "errors",
                                         "order_lines", "inputs", "badlines"))
@@ -770,13 +706,7 @@ def main(argv):
     ap.add_argument("--name", choices=sorted(VARIANTS), default="default")
     args = ap.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
-    try:
-        globals()["cmd_" + args.command](args)
-    except Failure as e:
-        log("FAIL: %s" % e)
-        return 1
-    log("PASS")
-    return 0
+    return sftest.main(globals()["cmd_" + args.command], args)
 
 
 if __name__ == "__main__":

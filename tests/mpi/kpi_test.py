@@ -22,10 +22,8 @@ reference or an engine that exits non-zero is a failure, never a skip.
 Exit status 0 = pass, 1 = fail.
 """
 
-import argparse
 import csv
 import glob
-import hashlib
 import gzip
 import json
 import os
@@ -36,83 +34,18 @@ import subprocess
 import time
 import sys
 
-TIMEOUT = 100  # seconds per command; CTest's own limit is above this
+import sftest
+from sftest import (Failure, bad_records, data_files, first_difference, log, mount_tmpfs, mpi,
+                    rank_pids, reset_dir, run, snapshot, tail)
+
 DATASET = {"events": 30000, "users": 300, "items": 60, "seed": 7}
 MARKER_FILES = ("_MANIFEST.json", "_SUCCESS")
 MAX_REPORTED = 20
 
 
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def run(cmd, expect_ok=True, cwd=None):
-    """Runs cmd in its own process group (so a hung mpiexec and its ranks can
-    all be killed); returns (rc, stdout, stderr)."""
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise Failure("timed out after %d s: %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
-            TIMEOUT, " ".join(cmd), tail(out), tail(err)))
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit code %d: %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
-            p.returncode, " ".join(cmd), tail(out), tail(err)))
-    return p.returncode, out, err
-
-
-def tail(data, n=40):
-    lines = data.decode("utf-8", "replace").splitlines()
-    if len(lines) > n:
-        lines = ["[... %d lines ...]" % (len(lines) - n)] + lines[-n:]
-    return "\n".join(lines)
-
-
-def mpi(args, np, sub):
-    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
-
-
-def reset_dir(path):
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-
-
 def oracle(args, events, users, items, out_dir, counts):
     run([sys.executable, args.oracle, "--events", events, "--users", users,
          "--items", items, "--out", out_dir, "--counts", counts])
-
-
-def data_files(root):
-    """Relative paths of the data files under root: every file except those
-    with a path component starting with '_' or '.' (_MANIFEST.json,
-    _SUCCESS, _temporary/, metrics and bad-record side files)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d[0] not in "_.")
-        for f in sorted(filenames):
-            if f[0] not in "_.":
-                found.append(os.path.relpath(os.path.join(dirpath, f), root))
-    return sorted(found)
-
-
-def first_difference(got, want):
-    """Describes the first differing line of two byte strings."""
-    g = got.split(b"\n")
-    w = want.split(b"\n")
-    for i in range(max(len(g), len(w))):
-        gl = g[i] if i < len(g) else None
-        wl = w[i] if i < len(w) else None
-        if gl != wl:
-            return "first difference at line %d:\n    got:  %r\n    want: %r" % (i + 1, gl, wl)
-    return "files differ (same lines?)"
 
 
 def nonzero(d):
@@ -995,27 +928,18 @@ def cmd_huge_line(args):
     log("200 MiB line rejected, peak RSS %d MiB" % (peak >> 20))
 
 
-def bad_records(out):
-    """The bad records of a run without their file names, in order."""
-    recs = []
-    d = os.path.join(out, "_bad_records")
-    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        with open(os.path.join(d, name), encoding="utf-8") as fh:
-            for line in fh:
-                r = json.loads(line)
-                r.pop("file", None)
-                recs.append(r)
-    return sorted(recs, key=lambda r: r["line"])
+def compressed_dirs(args):
+    base = os.path.join(args.work, "compressed")
+    return base, os.path.join(base, "data"), os.path.join(base, "setup.json")
 
 
-def cmd_compressed(args):
-    """gzip (one member, several members, BGZF) and zstd (one frame, several
-    frames) inputs, told by their magic bytes, give byte-identical outputs,
-    the same bad records (lines and uncompressed offsets) and the same
-    failfast place as the plain file."""
-    base = os.path.join(args.work, "compressed_n%d" % args.np)
+def cmd_compressed_setup(args):
+    """The fixture of the compressed tests: a KPI dataset with bad lines
+    spread through it, CRLF and no final newline, as gzip (one member and
+    several members), BGZF, zstd (one frame and several frames) and three
+    gzip files of different sizes; made once for every rank count."""
+    base, data, stamp = compressed_dirs(args)
     reset_dir(base)
-    data = os.path.join(base, "data")
     run(mpi(args, 1, ["gen", "kpi", "--events", "30000", "--users", "200", "--items", "40",
                       "--seed", "11", "-o", data]))
     events = os.path.join(data, "events.jsonl")
@@ -1031,7 +955,6 @@ def cmd_compressed(args):
     first_bad_offset = len(b"\n".join(lines[:first_bad])) + 1
     with open(events, "wb") as fh:
         fh.write(text)
-    dims = [(n, os.path.join(data, n + ".jsonl")) for n in ("users", "items")]
     variants = {"gzip": os.path.join(base, "ev.gzip")}
     with gzip.open(variants["gzip"], "wb") as fh:
         fh.write(text)
@@ -1048,6 +971,37 @@ def cmd_compressed(args):
             subprocess.run(cmd % (events, variants[name]), shell=True, check=True)
         else:
             log("%s not installed: %s skipped" % (cmd.split()[0], name))
+    # Many compressed files of different sizes (each one chunk, dealt out
+    # largest first).
+    many = os.path.join(base, "many")
+    os.makedirs(many)
+    cut = [0, len(lines) // 10, len(lines) // 3, len(lines)]
+    for k in range(3):
+        part = b"\n".join(lines[cut[k]:cut[k + 1]]) + b"\n"
+        with open(os.path.join(many, "part-%d.jsonl.gz" % k), "wb") as fh:
+            fh.write(gzip.compress(part))
+    with open(stamp, "w", encoding="utf-8") as fh:
+        json.dump({"variants": variants, "many": many, "bytes": len(text),
+                   "first_bad": first_bad, "first_bad_offset": first_bad_offset}, fh)
+    log("%d compressed variants of %d bytes in %s" % (len(variants), len(text), base))
+
+
+def cmd_compressed(args):
+    """gzip (one member, several members, BGZF) and zstd (one frame, several
+    frames) inputs, told by their magic bytes, give byte-identical outputs
+    and the same bad records (lines and uncompressed offsets) as the plain
+    file on args.np ranks; on one rank also the same failfast place."""
+    root, data, stamp = compressed_dirs(args)
+    if not os.path.isfile(stamp):
+        raise Failure("the fixture (mpi.compressed.setup) has not completed: %s missing" % stamp)
+    with open(stamp, encoding="utf-8") as fh:
+        made = json.load(fh)
+    variants = made["variants"]
+    first_bad, first_bad_offset = made["first_bad"], made["first_bad_offset"]
+    base = os.path.join(root, "n%d" % args.np)
+    reset_dir(base)
+    events = os.path.join(data, "events.jsonl")
+    dims = [(n, os.path.join(data, n + ".jsonl")) for n in ("users", "items")]
     opts = ["--chunk-size", "16K", "--max-bad", "100%"]
     plain = os.path.join(base, "plain")
     run(engine_run(args, args.np, [("events", events)] + dims, plain, opts))
@@ -1069,11 +1023,14 @@ def cmd_compressed(args):
         with open(os.path.join(out, "_MANIFEST.json"), encoding="utf-8") as fh:
             files = [i for i in json.load(fh)["inputs"] if i["role"] == "fact"][0]["files"]
         codec = "zstd" if name.startswith("zstd") else "gzip"
-        if files[0]["codec"] != codec or files[0]["uncompressed_bytes"] != len(text) \
+        if files[0]["codec"] != codec or files[0]["uncompressed_bytes"] != made["bytes"] \
                 or files[0]["bytes"] != os.path.getsize(path):
             raise Failure("%s: manifest file entry %r" % (name, files[0]))
         # Failfast on one rank: with several, whichever rank meets a bad line
-        # first stops the run, not necessarily the one with the first.
+        # first stops the run, not necessarily the one with the first; so
+        # only the one-rank test checks it (the same command for every np).
+        if args.np != 1:
+            continue
         ff = os.path.join(base, "ff_" + name)
         rc, _, err = run(engine_run(args, 1, [("events", path)] + dims, ff,
                                     opts + ["--mode", "failfast"]), expect_ok=False)
@@ -1081,17 +1038,10 @@ def cmd_compressed(args):
         if rc != 2 or place not in err \
                 or ("(byte offset %d;" % first_bad_offset).encode() not in err:
             raise Failure("%s failfast: exit %d, stderr %r" % (name, rc, tail(err)))
-    # Many compressed files of different sizes (each one chunk, dealt out
-    # largest first): the same output as the one plain file.
-    many = os.path.join(base, "many")
-    os.makedirs(many)
-    cut = [0, len(lines) // 10, len(lines) // 3, len(lines)]
-    for k in range(3):
-        part = b"\n".join(lines[cut[k]:cut[k + 1]]) + b"\n"
-        with open(os.path.join(many, "part-%d.jsonl.gz" % k), "wb") as fh:
-            fh.write(gzip.compress(part))
+    # Many compressed files of different sizes: the same output as the one
+    # plain file.
     out = os.path.join(base, "out_many")
-    run(engine_run(args, args.np, [("events", many)] + dims, out, opts))
+    run(engine_run(args, args.np, [("events", made["many"])] + dims, out, opts))
     for rel in want_files:
         with open(os.path.join(out, rel), "rb") as a, open(os.path.join(plain, rel), "rb") as b:
             if a.read() != b.read():
@@ -1102,26 +1052,7 @@ def cmd_compressed(args):
 
 def start_run(args, np, inputs, out, extra):
     """Starts a run in its own process group; returns the Popen."""
-    cmd = engine_run(args, np, inputs, out, extra)
-    log("$ " + " ".join(cmd) + " &")
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-
-
-def rank_pids(out):
-    """PIDs of the shardflow ranks writing out (not mpiexec)."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as fh:
-                argv = fh.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and os.path.basename(argv[0]) == b"shardflow" and out.encode() in argv:
-            pids.append(int(d))
-    return sorted(pids)
+    return sftest.start(engine_run(args, np, inputs, out, extra))
 
 
 def wait_for_ranks(out, n, timeout=30):
@@ -1214,12 +1145,9 @@ def cmd_faults(args):
 
     # Disk full on a small tmpfs.
     small = os.path.join(base, "small")
-    os.makedirs(small)
-    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small],
-                           capture_output=True)
-    if probe.returncode != 0:
-        log("disk full: not checked (cannot mount a tmpfs here: %s)"
-            % probe.stderr.decode(errors="replace").strip())
+    why = mount_tmpfs(small, "256k")
+    if why:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)" % why)
         return
     try:
         prev = os.path.join(small, "prev")
@@ -1238,19 +1166,6 @@ def cmd_faults(args):
         log("disk full: clean failure naming the file, previous output intact (csv, hdf5)")
     finally:
         subprocess.run(["umount", small])
-
-
-def snapshot(root):
-    """Every path under root with its type and content hash."""
-    snap = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            snap[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
-        for name in filenames:
-            p = os.path.join(dirpath, name)
-            with open(p, "rb") as fh:
-                snap[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
-    return snap
 
 
 def cmd_existing_output(args):
@@ -1284,14 +1199,10 @@ def cmd_existing_output(args):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description="shardflow MPI integration tests")
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser("shardflow MPI integration tests")
     ap.add_argument("--job", required=True)
     ap.add_argument("--oracle", required=True)
     ap.add_argument("--cases", required=True)
-    ap.add_argument("--work", required=True)
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("setup")
     p = sub.add_parser("daily_kpi")
@@ -1319,6 +1230,7 @@ def main(argv):
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("csv_compressed")
     p.add_argument("--np", type=int, required=True)
+    sub.add_parser("compressed_setup")
     p = sub.add_parser("compressed")
     p.add_argument("--np", type=int, required=True)
     sub.add_parser("faults")
@@ -1327,14 +1239,9 @@ def main(argv):
     handlers = {"setup": cmd_setup, "daily_kpi": cmd_daily_kpi, "bad_lines": cmd_bad_lines,
                 "existing_output": cmd_existing_output, "strategies": cmd_strategies, "experiment": cmd_experiment, "skew": cmd_skew, "hdf5": cmd_hdf5, "parquet": cmd_parquet, "modes": cmd_modes, "edge": cmd_edge,
                 "huge_line": cmd_huge_line, "faults": cmd_faults, "compressed": cmd_compressed,
+                "compressed_setup": cmd_compressed_setup,
                 "csv_compressed": cmd_csv_compressed}
-    try:
-        handlers[args.command](args)
-    except Failure as e:
-        print("FAIL: %s" % e, file=sys.stderr, flush=True)
-        return 1
-    log("PASS")
-    return 0
+    return sftest.main(handlers[args.command], args)
 
 
 if __name__ == "__main__":

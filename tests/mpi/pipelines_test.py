@@ -28,12 +28,13 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 from datetime import date, timedelta
 
-TIMEOUT = 120
+import sftest
+from sftest import Failure
+
+sftest.TIMEOUT = 120
 CASES = {
     "calendar": [],
     "user_daily": [],
@@ -42,25 +43,10 @@ CASES = {
 }
 
 
-class Failure(Exception):
-    pass
-
-
 def run(cmd):
-    print("$ " + " ".join(cmd), flush=True)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise Failure("timed out: " + " ".join(cmd))
-    if p.returncode != 0:
-        raise Failure("exit code %d: %s\n%s%s" % (p.returncode, " ".join(cmd),
-                                                  out.decode(errors="replace"),
-                                                  err.decode(errors="replace")))
-    return err.decode(errors="replace")
+    """Runs cmd (a non-zero exit or a hang raises Failure); returns its
+    stderr as text."""
+    return sftest.run(cmd, text=True)[2]
 
 
 def partitions(root):

@@ -14,41 +14,20 @@ another directory, so the specs' relative paths are read against the spec
 file. Outputs must equal the reference byte for byte, and so do the
 manifest counts of having and limit. Exit status 0 = pass, 1 = fail.
 """
-import argparse
+import functools
 import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 
-TIMEOUT = 100
+import sftest
+from sftest import Failure, log, mount_tmpfs
+from sftest import read_tree as tree
 
-
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def run(cmd, cwd=None, expect_ok=True):
-    log("$ (cd %s) %s" % (cwd or ".", " ".join(cmd)))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        raise Failure("timed out: " + " ".join(cmd))
-    out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit code %d: %s\n--- stdout:\n%s\n--- stderr:\n%s"
-                      % (p.returncode, " ".join(cmd), out, err))
-    return p.returncode, out, err
+# Commands' stdout and stderr as text.
+run = functools.partial(sftest.run, text=True)
 
 
 def make_events(path):
@@ -92,19 +71,6 @@ def write_spec(path, name, extra):
         json.dump(spec, f, indent=1)
 
 
-def tree(root):
-    """Relative path -> bytes of every data file under root (no _ or . names)."""
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d[0] not in "_."]
-        for fn in filenames:
-            if fn[0] not in "_.":
-                p = os.path.join(dirpath, fn)
-                with open(p, "rb") as f:
-                    found[os.path.relpath(p, root)] = f.read()
-    return found
-
-
 def compare(got_dir, want_dir, what):
     got, want = tree(got_dir), tree(want_dir)
     if sorted(got) != sorted(want):
@@ -127,12 +93,8 @@ def check_counts(out_dir, ref_counts, what):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser()
     ap.add_argument("--oracle", required=True)
-    ap.add_argument("--work", required=True)
     ap.add_argument("--np", type=int, required=True)
     a = ap.parse_args(argv)
     base = os.path.abspath(os.path.join(a.work, "shape.n%d" % a.np))
@@ -241,12 +203,9 @@ def check_disk_full(a, base, mpi, spec):
     """The last output's disk fills up while it is written: the first
     output, already written to its staging, is not committed either."""
     small = os.path.join(base, "tmpfs")
-    os.makedirs(small)
-    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small],
-                           capture_output=True)
-    if probe.returncode != 0:
-        log("disk full: not checked (cannot mount a tmpfs here: %s)"
-            % probe.stderr.decode(errors="replace").strip())
+    why = mount_tmpfs(small, "64k")
+    if why:
+        log("disk full: not checked (cannot mount a tmpfs here: %s)" % why)
         return
     try:
         with open(os.path.join(small, "filler"), "wb") as f:

@@ -39,40 +39,9 @@ import subprocess
 import sys
 import time
 
-TIMEOUT = 100
+import sftest
+from sftest import Failure, log, mpi, read_tree, run, tail
 DATA = {"events": "160000", "users": "16000", "seed": "11"}
-
-
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def tail(data, n=30):
-    lines = data.decode("utf-8", "replace").splitlines()
-    return "\n".join(lines[-n:])
-
-
-def run(cmd, expect_ok=True):
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise Failure("timed out: %s\n%s" % (" ".join(cmd), tail(err)))
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit code %d: %s\n%s" % (p.returncode, " ".join(cmd), tail(err)))
-    return p.returncode, out, err
-
-
-def mpi(args, np, sub):
-    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
 
 
 def dataset(args):
@@ -94,20 +63,8 @@ def run_cmd(args, np, inputs, out, extra):
     return mpi(args, np, sub + ["--output", out, "--no-progress"] + extra)
 
 
-def data_files(root):
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d[0] not in "_."]
-        for f in filenames:
-            if f[0] not in "_.":
-                p = os.path.join(dirpath, f)
-                with open(p, "rb") as fh:
-                    found[os.path.relpath(p, root)] = fh.read()
-    return found
-
-
 def same_output(got_dir, want_dir, what):
-    got, want = data_files(got_dir), data_files(want_dir)
+    got, want = read_tree(got_dir), read_tree(want_dir)
     if sorted(got) != sorted(want):
         raise Failure("%s: files %r, want %r" % (what, sorted(got)[:5], sorted(want)[:5]))
     for k in want:
@@ -419,23 +376,13 @@ def cmd_faults(args):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser()
     ap.add_argument("--job", required=True)
-    ap.add_argument("--work", required=True)
     ap.add_argument("command", choices=["limits", "quick", "faults", "paths"])
     args = ap.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
-    try:
-        {"limits": cmd_limits, "quick": cmd_limits, "faults": cmd_faults,
-         "paths": cmd_paths}[args.command](args)
-    except Failure as e:
-        log("FAIL: %s" % e)
-        return 1
-    log("PASS")
-    return 0
+    return sftest.main({"limits": cmd_limits, "quick": cmd_limits, "faults": cmd_faults,
+                        "paths": cmd_paths}[args.command], args)
 
 
 if __name__ == "__main__":

@@ -24,43 +24,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 
-TIMEOUT = 120
+import sftest
+from sftest import Failure, data_files, log, mpi, reset_dir, run, tail
+from sftest import read_tree as tree
 
-
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def tail(data, n=30):
-    lines = data.decode("utf-8", "replace").splitlines()
-    return "\n".join(lines[-n:])
-
-
-def run(cmd, stdin=None, expect_ok=True):
-    """Runs cmd with stdin bytes (or none) in its own process group;
-    returns (rc, stdout, stderr)."""
-    log("$ " + " ".join(cmd) + (" < (%d bytes)" % len(stdin) if stdin is not None else ""))
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = p.communicate(input=stdin, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise Failure("timed out: %s\n%s" % (" ".join(cmd), tail(err)))
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit code %d: %s\n--- stderr:\n%s" % (p.returncode, " ".join(cmd),
-                                                            tail(err)))
-    return p.returncode, out, err
+sftest.TIMEOUT = 120
 
 
 def run_fifo(cmd, fifo, data):
@@ -82,34 +54,6 @@ def run_fifo(cmd, fifo, data):
     return res
 
 
-def mpi(args, np, sub):
-    return [args.mpiexec, args.np_flag, str(np), args.shardflow] + sub
-
-
-def reset_dir(path):
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-
-
-def data_files(root):
-    """Relative paths of the data files under root (markers excluded)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d[0] not in "_."]
-        for f in filenames:
-            if f[0] not in "_.":
-                found.append(os.path.relpath(os.path.join(dirpath, f), root))
-    return sorted(found)
-
-
-def tree(root):
-    out = {}
-    for rel in data_files(root):
-        with open(os.path.join(root, rel), "rb") as fh:
-            out[rel] = fh.read()
-    return out
-
-
 def strip_place(msg):
     """A message without the file name and byte a too-long line's message
     starts with (the record's own fields give them; inside a compressed
@@ -119,16 +63,7 @@ def strip_place(msg):
 
 def bad_records(out):
     """The bad records of an output without their file names, by line."""
-    recs = []
-    d = os.path.join(out, "_bad_records")
-    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        with open(os.path.join(d, name), encoding="utf-8") as fh:
-            for line in fh:
-                r = json.loads(line)
-                r.pop("file", None)
-                r["message"] = strip_place(r["message"])
-                recs.append(r)
-    return sorted(recs, key=lambda r: r["line"])
+    return sftest.bad_records(out, fix=lambda r: r.update(message=strip_place(r["message"])))
 
 
 def same_output(name, got, want):
@@ -330,23 +265,12 @@ def cmd_flatten(args):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--job", required=True)
-    ap.add_argument("--work", required=True)
     ap.add_argument("command", choices=("run", "flatten"))
     ap.add_argument("--np", type=int, default=2)
     args = ap.parse_args(argv)
-    try:
-        {"run": cmd_run, "flatten": cmd_flatten}[args.command](args)
-    except Failure as e:
-        log("FAIL: %s" % e)
-        return 1
-    log("PASS")
-    return 0
+    return sftest.main({"run": cmd_run, "flatten": cmd_flatten}[args.command], args)
 
 
 if __name__ == "__main__":
