@@ -26,11 +26,6 @@
 /* Past the range end only the last line is left: read in small steps
  * (growing with the pending line) instead of a whole buffer. */
 #define RR_TAIL_STEP ((size_t)64 << 10)
-/* Read-ahead: the kernel is asked (POSIX_FADV_WILLNEED) to start reading
- * this far past the bytes being read, so a cold file's next reads are on
- * their way while the current buffer is parsed instead of after it. The
- * kernel's own sequential read-ahead is far smaller than a 4 MiB pread. */
-#define RR_AHEAD ((uint64_t)16 << 20)
 
 struct sf_range_reader {
     int fd;
@@ -48,24 +43,7 @@ struct sf_range_reader {
     int done;
     int io_errno;   /* a failed read is reported again by every later call */
     uint64_t io_at;
-    uint64_t ahead; /* file offset up to which read-ahead was asked for */
 };
-
-/* Asks for read-ahead of the range's bytes up to RR_AHEAD past from, in
- * steps of at least a quarter of it (the advice itself costs a page-cache
- * walk). Advice only: a failure changes nothing. */
-static void rr_advise(sf_range_reader *r, uint64_t from)
-{
-    uint64_t to = from + RR_AHEAD;
-    if (to > r->end)
-        to = r->end;
-    if (r->ahead < from)
-        r->ahead = from;
-    if (to <= r->ahead || (to - r->ahead < RR_AHEAD / 4 && to < r->end))
-        return;
-    (void)posix_fadvise(r->fd, (off_t)r->ahead, (off_t)(to - r->ahead), POSIX_FADV_WILLNEED);
-    r->ahead = to;
-}
 
 static int rr_read_error(sf_range_reader *r, uint64_t at, int e, sf_error *err)
 {
@@ -95,8 +73,6 @@ static int64_t rr_read(sf_range_reader *r, sf_error *err)
         if (step < want)
             want = step;
     }
-    if (fpos < r->end)
-        rr_advise(r, fpos + want);
     for (;;) {
         ssize_t got = pread(r->fd, r->buf + r->tail, want, (off_t)fpos);
         if (got < 0) {

@@ -10,10 +10,7 @@
  * a UTF-8 byte order mark at offset 0 is skipped. Empty lines are returned
  * too (len 0) so callers can count them. Reads are large sequential pread()s
  * into one reused buffer: no allocation per line; memory is the buffer size,
- * grown only for a line longer than it (up to max_line). The kernel is asked
- * to read ahead (POSIX_FADV_WILLNEED) up to 16 MiB past the current read,
- * within the range, so a file not in the page cache is read while lines are
- * parsed.
+ * grown only for a line longer than it (up to max_line).
  */
 #ifndef SF_RANGE_READER_H
 #define SF_RANGE_READER_H
