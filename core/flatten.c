@@ -889,7 +889,11 @@ static int annotate(sf_flatten *f, node *n, int depth, int32_t et, int elem, uin
         uint32_t i = 0;
         for (node *c = n->first; c && !rc; c = c->next, i++) {
             char idx[SF_FMT_BUF];
-            int k = sf_fmt_int((int64_t)i, idx);
+            int k = 1;
+            if (i < 10) /* most arrays are short */
+                idx[0] = (char)('0' + i);
+            else
+                k = sf_fmt_int((int64_t)i, idx);
             uint64_t r;
             rc = push_key(f, idx, (size_t)k, 0, 0);
             if (!rc)

@@ -869,6 +869,15 @@ static void test_records_of_changing_shape_name_every_leaf(void **state)
     sf_flatten_free(f);
 }
 
+static void test_lists_index_names_elements_past_nine(void **state)
+{
+    (void)state;
+    sf_flatten *f = make_default();
+    assert_string_equal(flat(f, "{\"a\":[0,1,2,3,4,5,6,7,8,9,10,11]}"),
+                        "a.0=0 a.1=1 a.2=2 a.3=3 a.4=4 a.5=5 a.6=6 a.7=7 a.8=8 a.9=9 a.10=10 a.11=11");
+    sf_flatten_free(f);
+}
+
 static void test_repeated_keys_are_found_among_keys_alike(void **state)
 {
     (void)state;
@@ -1111,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_engine_reuse_keeps_no_cells_of_the_previous_record),
         cmocka_unit_test(test_records_of_changing_shape_name_every_leaf),
         cmocka_unit_test(test_repeated_keys_are_found_among_keys_alike),
+        cmocka_unit_test(test_lists_index_names_elements_past_nine),
         cmocka_unit_test(test_fast_double_format_equals_the_reference),
         cmocka_unit_test(test_tutorial_deep_nesting),
         cmocka_unit_test(test_tutorial_mixed_types),
