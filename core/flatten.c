@@ -44,12 +44,14 @@ typedef struct node {
     uint8_t kind;
     uint8_t flags;
     uint8_t indexed; /* object whose keys are in the key table */
+    uint8_t keynul;  /* its key holds a NUL byte (an escaped U+0000) */
     uint32_t epoch;  /* bumped when a repeated key empties the node, so its
                       * old keys in the key table no longer match */
     sf_value v; /* N_SCALAR */
     const char *key; /* name in the parent object */
     size_t klen;
     struct node *first, *last, *next;
+    uint64_t keysig; /* object: key_sig() of each of its keys, or-ed */
     uint32_t nchild;
     uint32_t lo, hi; /* its leaves, as cells [lo, hi) of the record */
 } node;
@@ -70,6 +72,7 @@ typedef struct column {
     uint64_t nonnull;
     uint64_t first;
     uint32_t ordinal;
+    uint32_t hint_at, hint_gen; /* its leaf in the hints of record hint_gen */
 } column;
 
 /* A column seen for the first time in the current record. */
@@ -83,8 +86,11 @@ typedef struct prov {
 } prov;
 
 /* A leaf name of the previous record and its column: records tend to
- * repeat the shape of the one before, so leaf i is first compared with the
- * previous record's leaf i, which skips hashing and probing the dictionary. */
+ * repeat the shape of the one before, so a leaf is first compared with the
+ * previous record's leaf at a cursor, which skips hashing and probing the
+ * dictionary. Where the shapes differ (one more array element), the leaf
+ * found through the dictionary moves the cursor past that column's place
+ * in the previous record, so the leaves after it match again. */
 typedef struct hint {
     size_t off, len; /* name bytes in the hint's name buffer */
     uint32_t id;     /* a committed column or DROPPED; NO_HINT otherwise */
@@ -130,6 +136,8 @@ struct sf_flatten {
     size_t nhints[2], hintcap[2];
     sf_buf hintnames[2];
     size_t nresolved;    /* leaves resolved in the current record */
+    size_t hcur;         /* the hint the next leaf is compared with */
+    uint32_t hgen;       /* the current record's number, for hint_gen */
     /* the current record */
     sf_arena mem;
     node **stack;
@@ -140,6 +148,8 @@ struct sf_flatten {
     node *root;
     const char *key;
     size_t klen;
+    int keynul; /* the pending key holds a NUL byte */
+    const char *line, *line_end; /* the current record's text */
     uint64_t dups;
     uint64_t colls;
     sf_buf name;  /* the name being built */
@@ -449,10 +459,24 @@ static int kt_add(sf_flatten *f, node *parent, node *child)
     return 0;
 }
 
+/* One bit for a key, from its length and its first and last bytes: an
+ * object's keys or-ed together tell most new keys from repeated ones. */
+static inline uint64_t key_sig(const char *k, size_t n)
+{
+    unsigned x = (unsigned)n * 7u;
+    if (n)
+        x += (unsigned char)k[0] * 3u + (unsigned char)k[n - 1] * 5u;
+    return 1ull << (x & 63);
+}
+
 /* The child of object parent with the pending key, or NULL. */
 static node *find_key(sf_flatten *f, node *parent)
 {
     if (!parent->indexed) {
+        /* Most keys are new to their object: the signature says so
+         * without comparing them with every earlier key. */
+        if (!(parent->keysig & key_sig(f->key, f->klen)))
+            return NULL;
         for (node *c = parent->first; c; c = c->next) {
             if (c->klen == f->klen && memcmp(c->key, f->key, f->klen) == 0)
                 return c;
@@ -475,6 +499,7 @@ static node *place(sf_flatten *f)
             c->first = c->last = NULL;
             c->nchild = 0;
             c->indexed = 0;
+            c->keysig = 0;
             c->epoch++;
             return c;
         }
@@ -490,6 +515,8 @@ static node *place(sf_flatten *f)
     if (parent->kind == N_OBJECT) {
         n->key = f->key;
         n->klen = f->klen;
+        n->keynul = (uint8_t)f->keynul;
+        parent->keysig |= key_sig(f->key, f->klen);
     }
     if (parent->last)
         parent->last->next = n;
@@ -536,6 +563,11 @@ static int ev_key(void *ctx, const char *k, size_t n)
     sf_flatten *f = ctx;
     f->key = k;
     f->klen = n;
+    /* A NUL byte in a key comes only from an escape: a key read from the
+     * line as it is has none (a raw NUL byte is never valid JSON). */
+    uintptr_t at = (uintptr_t)k;
+    f->keynul = !(at >= (uintptr_t)f->line && at < (uintptr_t)f->line_end) && n &&
+                memchr(k, '\0', n) != NULL;
     return 0;
 }
 
@@ -709,14 +741,21 @@ static int resolve_name(sf_flatten *f, uint32_t ordinal, uint32_t *id)
 static int resolve(sf_flatten *f, uint32_t ordinal, uint32_t *id)
 {
     const char *nm = f->name.n ? (const char *)f->name.p : "";
-    size_t len = f->name.n, i = f->nresolved++;
-    const hint *prev = i < f->nhints[0] ? &f->hints[0][i] : NULL;
+    size_t len = f->name.n, i = f->nresolved++, j = f->hcur;
+    const hint *prev = j < f->nhints[0] ? &f->hints[0][j] : NULL;
     int rc = 0;
     if (prev && prev->id != NO_HINT && prev->len == len &&
-        memcmp(f->hintnames[0].p + prev->off, nm, len) == 0)
+        memcmp(f->hintnames[0].p + prev->off, nm, len) == 0) {
         *id = prev->id;
-    else if ((rc = resolve_name(f, ordinal, id)) != 0)
-        return rc;
+        f->hcur = j + 1;
+    } else {
+        if ((rc = resolve_name(f, ordinal, id)) != 0)
+            return rc;
+        /* Only a name compared equal is ever taken from a hint, so a stale
+         * place here costs a dictionary lookup, never a wrong column. */
+        if (*id < f->ncols && f->cols[*id].hint_gen == f->hgen - 1 && f->cols[*id].hint_gen)
+            f->hcur = f->cols[*id].hint_at + 1;
+    }
     if (grow(&f->hints[1], &f->hintcap[1], i + 1, sizeof *f->hints[1]) != 0)
         return SF_E_NOMEM;
     hint *h = &f->hints[1][i];
@@ -724,6 +763,10 @@ static int resolve(sf_flatten *f, uint32_t ordinal, uint32_t *id)
     h->len = len;
     /* A provisional id is not the column's until its record is accepted. */
     h->id = *id == DROPPED || *id < f->ncols ? *id : NO_HINT;
+    if (*id < f->ncols) {
+        f->cols[*id].hint_at = (uint32_t)i;
+        f->cols[*id].hint_gen = f->hgen;
+    }
     f->nhints[1] = i + 1;
     return put(&f->hintnames[1], nm, len);
 }
@@ -749,15 +792,16 @@ static int leaf(sf_flatten *f, node *n, sf_value v)
     return 0;
 }
 
-/* Appends sep (below the top level) and a key or an index to the name
- * being built. */
-/* Appends a key to the column name being built. A key may hold U+0000
- * (valid JSON); column names are text, so it is written as the escape
- * "\u0000" instead of cutting the name short. */
-static int push_key(sf_flatten *f, const char *k, size_t n, int top)
+/* Appends sep (below the top level) and a key or an index to the column
+ * name being built. A key may hold U+0000 (valid JSON; nul says it does);
+ * column names are text, so it is written as the escape "\u0000" instead
+ * of cutting the name short. */
+static int push_key(sf_flatten *f, const char *k, size_t n, int top, int nul)
 {
     if (!top && put(&f->name, f->sep, f->seplen) != 0)
         return SF_E_NOMEM;
+    if (!nul)
+        return put(&f->name, k, n);
     const char *z;
     while ((z = n ? memchr(k, '\0', n) : NULL) != NULL) {
         size_t m = (size_t)(z - k);
@@ -845,9 +889,13 @@ static int annotate(sf_flatten *f, node *n, int depth, int32_t et, int elem, uin
         uint32_t i = 0;
         for (node *c = n->first; c && !rc; c = c->next, i++) {
             char idx[SF_FMT_BUF];
-            int k = sf_fmt_int((int64_t)i, idx);
+            int k = 1;
+            if (i < 10) /* most arrays are short */
+                idx[0] = (char)('0' + i);
+            else
+                k = sf_fmt_int((int64_t)i, idx);
             uint64_t r;
-            rc = push_key(f, idx, (size_t)k, 0);
+            rc = push_key(f, idx, (size_t)k, 0, 0);
             if (!rc)
                 rc = annotate(f, c, depth + 1, -1, 0, &r);
             f->name.n = base;
@@ -857,7 +905,7 @@ static int annotate(sf_flatten *f, node *n, int depth, int32_t et, int elem, uin
         for (node *c = n->first; c && !rc; c = c->next) {
             int32_t ct = et >= 0 ? trie_child(f, et, c->key, c->klen) : -1;
             uint64_t r;
-            rc = push_key(f, c->key, c->klen, depth == 0);
+            rc = push_key(f, c->key, c->klen, depth == 0, c->keynul);
             if (!rc)
                 rc = annotate(f, c, depth + 1, ct, 0, &r);
             f->name.n = base;
@@ -998,6 +1046,7 @@ static int add_column(sf_flatten *f, const char *name, size_t len, uint64_t firs
     c->nonnull = 0;
     c->first = first;
     c->ordinal = ordinal;
+    c->hint_at = c->hint_gen = 0;
     *id = (uint32_t)f->ncols++;
     return 0;
 }
@@ -1055,6 +1104,8 @@ static void reset_record(sf_flatten *f)
     f->nhints[1] = 0;
     f->hintnames[1].n = 0;
     f->nresolved = 0;
+    f->hcur = 0;
+    f->hgen++;
     if (f->ktn) {
         if (++f->ktgen == 0) {
             memset(f->kt, 0, f->ktcap * sizeof *f->kt);
@@ -1079,6 +1130,8 @@ int sf_flatten_record(sf_flatten *f, const char *line, size_t len, uint64_t orde
                       size_t msgcap)
 {
     reset_record(f);
+    f->line = line;
+    f->line_end = line + len;
     sf_json_visitor vis = {ev_object, ev_end, ev_array, ev_end, ev_key, ev_scalar, f};
     int rc = sf_jsonproj_visit(f->dec, line, len, &vis, msg, msgcap);
     if (rc) {

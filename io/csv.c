@@ -306,6 +306,10 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v)
         sf_csv_write_field(w, v->u.s.p, v->u.s.n);
         return;
     }
+    if (v->type == SF_NULL) { /* an empty field; wide flattened rows are mostly these */
+        csv_separate(w);
+        return;
+    }
     char tmp[SF_FMT_BUF];
     size_t n = sf_value_text_format(v, tmp);
     csv_separate(w);

@@ -851,6 +851,51 @@ static void test_engine_reuse_keeps_no_cells_of_the_previous_record(void **state
     sf_flatten_free(f);
 }
 
+static void test_records_of_changing_shape_name_every_leaf(void **state)
+{
+    (void)state;
+    sf_flatten *f = make_default();
+    /* Each record's leaves are first matched with the previous record's;
+     * an element more or less in the middle shifts the rest. */
+    assert_string_equal(flat(f, "{\"a\":[{\"x\":1}],\"b\":2,\"c\":3}"), "a.0.x=1 b=2 c=3");
+    assert_string_equal(flat(f, "{\"a\":[{\"x\":1},{\"x\":4}],\"b\":2,\"c\":3}"),
+                        "a.0.x=1 a.1.x=4 b=2 c=3");
+    assert_string_equal(flat(f, "{\"a\":[],\"c\":5,\"b\":6}"), "a=null c=5 b=6");
+    assert_string_equal(flat(f, "{\"b\":7,\"a\":[{\"x\":8},{\"x\":9}],\"c\":1}"),
+                        "b=7 a.0.x=8 a.1.x=9 c=1");
+    assert_string_equal(flat(f, "{\"c\":1}"), "c=1");
+    assert_string_equal(flat(f, "{\"a\":[{\"x\":1},{\"x\":4}],\"b\":2,\"c\":3}"),
+                        "a.0.x=1 a.1.x=4 b=2 c=3");
+    sf_flatten_free(f);
+}
+
+static void test_lists_index_names_elements_past_nine(void **state)
+{
+    (void)state;
+    sf_flatten *f = make_default();
+    assert_string_equal(flat(f, "{\"a\":[0,1,2,3,4,5,6,7,8,9,10,11]}"),
+                        "a.0=0 a.1=1 a.2=2 a.3=3 a.4=4 a.5=5 a.6=6 a.7=7 a.8=8 a.9=9 a.10=10 a.11=11");
+    sf_flatten_free(f);
+}
+
+static void test_repeated_keys_are_found_among_keys_alike(void **state)
+{
+    (void)state;
+    sf_flatten *f = make_default();
+    /* Keys of the same length, first and last byte (one signature bit)
+     * are still told apart, and a repeat is found after them. */
+    assert_string_equal(flat(f, "{\"axb\":1,\"ayb\":2,\"azb\":3,\"ayb\":4}"), "axb=1 ayb=4 azb=3");
+    assert_int_equal(sf_flatten_get_stats(f)->duplicate_keys, 1);
+    /* A replaced object forgets its old keys: none of them is a repeat. */
+    assert_string_equal(flat(f, "{\"p\":{\"k\":1,\"j\":2},\"p\":{\"j\":3,\"k\":4}}"),
+                        "p.j=3 p.k=4");
+    assert_int_equal(sf_flatten_get_stats(f)->duplicate_keys, 2);
+    /* An escaped key equals its plain spelling. */
+    assert_string_equal(flat(f, "{\"q\":1,\"\\u0071\":2,\"r\\u0000\":3}"), "q=2 r\\u0000=3");
+    assert_int_equal(sf_flatten_get_stats(f)->duplicate_keys, 3);
+    sf_flatten_free(f);
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng(void)
@@ -1073,6 +1118,9 @@ int main(void)
         cmocka_unit_test(test_seeded_columns_keep_their_ids),
         cmocka_unit_test(test_policy_names_round_trip),
         cmocka_unit_test(test_engine_reuse_keeps_no_cells_of_the_previous_record),
+        cmocka_unit_test(test_records_of_changing_shape_name_every_leaf),
+        cmocka_unit_test(test_repeated_keys_are_found_among_keys_alike),
+        cmocka_unit_test(test_lists_index_names_elements_past_nine),
         cmocka_unit_test(test_fast_double_format_equals_the_reference),
         cmocka_unit_test(test_tutorial_deep_nesting),
         cmocka_unit_test(test_tutorial_mixed_types),
