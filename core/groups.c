@@ -682,31 +682,6 @@ int sf_groups_prepare_export(sf_groups *g)
     return 0;
 }
 
-static int put_leb(sf_buf *out, uint64_t n)
-{
-    unsigned char b[10];
-    size_t k = 0;
-    do {
-        unsigned char byte = n & 0x7f;
-        n >>= 7;
-        b[k++] = byte | (n ? 0x80 : 0);
-    } while (n);
-    return sf_buf_append(out, b, k);
-}
-
-static size_t get_leb(const unsigned char *p, size_t avail, uint64_t *n)
-{
-    uint64_t x = 0;
-    for (size_t k = 0; k < avail && k < 10; k++) {
-        x |= (uint64_t)(p[k] & 0x7f) << (7 * k);
-        if (!(p[k] & 0x80)) {
-            *n = x;
-            return k + 1;
-        }
-    }
-    return 0;
-}
-
 int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_value_fn fn,
                                void *ctx)
 {
@@ -823,7 +798,7 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
     void *stv;
     sf_hmap_entry(g->map, i, &key, &klen, NULL, &stv);
     const char *st = stv;
-    int rc = put_leb(out, klen);
+    int rc = sf_buf_put_leb(out, klen);
     if (rc == 0)
         rc = sf_buf_append(out, key, klen);
     if (rc == 0)
@@ -863,7 +838,7 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
              * spread group is not among them and is not exported. */
             const dstate *dst = (const dstate *)s;
             uint64_t n = (uint64_t)dst->count - (dst->has_first == SPREAD ? dst->first : 0);
-            rc = put_leb(out, n);
+            rc = sf_buf_put_leb(out, n);
             if (!rc)
                 rc = sf_groups_distinct_values(g, i, j, encode_value, out);
             break;
@@ -884,7 +859,7 @@ int sf_groups_record_key(const unsigned char *rec, size_t len, const unsigned ch
                          size_t *klen)
 {
     uint64_t n;
-    size_t p = get_leb(rec, len, &n);
+    size_t p = sf_leb_get(rec, len, &n);
     if (!p || n > len - p)
         return SF_E_PARSE;
     *key = rec + p;
@@ -983,7 +958,7 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
         }
         case SF_AGG_COUNT_DISTINCT: {
             uint64_t n;
-            size_t used = get_leb(rec + p, len - p, &n);
+            size_t used = sf_leb_get(rec + p, len - p, &n);
             if (!used)
                 return bad_record(err, "distinct count");
             p += used;
@@ -1128,7 +1103,7 @@ void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t kl
 int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
 {
     uint64_t klen;
-    size_t p = get_leb(rec, len, &klen);
+    size_t p = sf_leb_get(rec, len, &klen);
     if (!p || klen > len - p)
         return bad_record(err, "row key");
     const unsigned char *key = rec + p;
