@@ -15,37 +15,15 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 
-TIMEOUT = 120
+import sftest
+from sftest import Failure, log, run
+
+sftest.TIMEOUT = 120
+
 LINES = 600000
 SMALL = 61  # small groups: every 16th line
-
-
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def run(cmd, expect_ok=True):
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        raise Failure("timed out: " + " ".join(cmd))
-    if expect_ok and p.returncode != 0:
-        raise Failure("exit code %d: %s\n%s" % (p.returncode, " ".join(cmd),
-                                                err.decode("utf-8", "replace")[-3000:]))
-    return p.returncode, out, err
 
 
 def generate(work):

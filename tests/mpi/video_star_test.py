@@ -36,49 +36,21 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 
-TIMEOUT = 120
+import sftest
+from sftest import Failure, read_tree, run
+
+sftest.TIMEOUT = 120
+
 TABLES = ["fact_video_events", "dim_users", "dim_videos", "dim_devices", "dim_date",
           "daily_video_engagement", "user_retention_cohorts"]
 CASES = {"star": TABLES, "stream": ["dim_date"], "spill": TABLES}
 
 
-class Failure(Exception):
-    pass
-
-
-def run(cmd):
-    print("$ " + " ".join(cmd), flush=True)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise Failure("timed out: " + " ".join(cmd))
-    if p.returncode != 0:
-        raise Failure("exit code %d: %s\n%s%s" % (p.returncode, " ".join(cmd),
-                                                  out.decode(errors="replace"),
-                                                  err.decode(errors="replace")))
-    return err.decode(errors="replace")
-
-
 def files(root):
     """Relative path -> bytes of every data file under root (not _*)."""
-    out = {}
-    for d, dirs, names in os.walk(root):
-        dirs[:] = [x for x in dirs if not x.startswith("_")]
-        for n in names:
-            if n.startswith("_"):
-                continue
-            p = os.path.join(d, n)
-            with open(p, "rb") as f:
-                out[os.path.relpath(p, root)] = f.read()
-    return out
+    return read_tree(root)
 
 
 def same_lines(got, want, what):
