@@ -542,16 +542,15 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
     if (c->type == SF_STRING && v->u.s.n > (size_t)INT32_MAX - 64)
         return pq_fail(w, SF_E_LIMIT, "%s: a string of column '%s' is over Parquet's 2 GiB",
                        c->name);
-    if (pq_stats(c, v) != 0)
-        return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
     unsigned char tmp[PQ_DECIMAL_FLBA_LEN];
     size_t n;
     const void *bytes = pq_value_bytes(c, v, tmp, &n);
     size_t plain_size = c->type == SF_STRING ? 4 + n : n;
     w->rg_bytes += plain_size;
+    uint32_t *slot = NULL;
+    int seen = 0; /* already in this chunk's dictionary, so in its min/max */
     if (!c->fallen) {
         uint64_t h = pq_dict_hash(bytes, n);
-        uint32_t *slot;
         if (c->dict_bytes + plain_size <= w->opt.dict_limit_bytes) {
             /* a new value would fit: one probe finds or inserts it */
             if (!c->dict && !(c->dict = sf_hmap_new(sizeof(uint32_t), 8)))
@@ -561,6 +560,7 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
             slot = sf_hmap_upsert(c->dict, bytes, n, h, &inserted);
             if (!slot)
                 return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
+            seen = !inserted;
             if (inserted) {
                 *slot = (uint32_t)count;
                 c->dict_bytes += plain_size;
@@ -569,32 +569,40 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
             }
         } else {
             slot = c->dict ? sf_hmap_find(c->dict, bytes, n, h) : NULL;
+            seen = slot != NULL;
             if (!slot) {
                 c->fallen = 1;
                 c->fb_row = row;
             }
         }
-        if (slot) {
-            if (c->nidx == c->idx_cap) {
-                size_t cap = c->idx_cap ? c->idx_cap * 2 : 64;
-                uint32_t *p = realloc(c->idx, cap * sizeof *p);
-                if (!p)
-                    return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
-                c->idx = p;
-                c->idx_cap = cap;
-            }
-            c->idx[c->nidx++] = *slot;
-            w->rg_mem += sizeof(uint32_t);
-            if (!c->probed && c->nidx == PQ_DICT_PROBE) {
-                c->probed = 1;
-                if (sf_hmap_count(c->dict) > PQ_DICT_PROBE / PQ_DICT_DISTINCT_DIV) {
-                    c->plain_only = 1;
-                    c->fallen = 1;
-                    c->fb_row = row + 1;
-                }
-            }
-            return 0;
+    }
+    /* A repeat leaves min/max as they are; NaNs are counted per value. */
+    if (seen) {
+        if (c->type == SF_DOUBLE && isnan(v->u.d))
+            c->nans++;
+    } else if (pq_stats(c, v) != 0) {
+        return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
+    }
+    if (slot) {
+        if (c->nidx == c->idx_cap) {
+            size_t cap = c->idx_cap ? c->idx_cap * 2 : 64;
+            uint32_t *p = realloc(c->idx, cap * sizeof *p);
+            if (!p)
+                return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
+            c->idx = p;
+            c->idx_cap = cap;
         }
+        c->idx[c->nidx++] = *slot;
+        w->rg_mem += sizeof(uint32_t);
+        if (!c->probed && c->nidx == PQ_DICT_PROBE) {
+            c->probed = 1;
+            if (sf_hmap_count(c->dict) > PQ_DICT_PROBE / PQ_DICT_DISTINCT_DIV) {
+                c->plain_only = 1;
+                c->fallen = 1;
+                c->fb_row = row + 1;
+            }
+        }
+        return 0;
     }
     if (c->type == SF_STRING) {
         unsigned char len[4];
