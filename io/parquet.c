@@ -33,8 +33,8 @@
 #define PQ_OBUF ((size_t)1 << 20)     /* output buffer */
 #define PQ_DICT_SEED 0x7061727175657431ull
 #define PQ_DICT_ENTRY_COST 64 /* bytes a dictionary entry holds beyond its key */
-/* The early verdict: after the first PQ_DICT_PROBE values of a column's
- * first dictionary, a column with more than PQ_DICT_PROBE / PQ_DICT_DISTINCT_DIV
+/* The early verdict: once a column chunk's dictionary has taken
+ * PQ_DICT_PROBE values (the first chunk that gets that far), a column with more than PQ_DICT_PROBE / PQ_DICT_DISTINCT_DIV
  * distinct values among them (ids, timestamps) is written PLAIN from there on,
  * in this chunk and every later chunk of the file: its dictionary would save
  * little and cost a hash lookup per value. */
