@@ -34,10 +34,11 @@
 #define PQ_DICT_SEED 0x7061727175657431ull
 #define PQ_DICT_ENTRY_COST 64 /* bytes a dictionary entry holds beyond its key */
 /* The early verdict: once a column chunk's dictionary has taken
- * PQ_DICT_PROBE values (the first chunk that gets that far), a column with more than PQ_DICT_PROBE / PQ_DICT_DISTINCT_DIV
- * distinct values among them (ids, timestamps) is written PLAIN from there on,
- * in this chunk and every later chunk of the file: its dictionary would save
- * little and cost a hash lookup per value. */
+ * PQ_DICT_PROBE values (the first chunk that gets that far), a column with
+ * more than PQ_DICT_PROBE / PQ_DICT_DISTINCT_DIV distinct values among them
+ * (ids, timestamps) is written PLAIN from there on, in this chunk and every
+ * later chunk of the file: its dictionary would save little and cost a hash
+ * lookup per value. */
 #define PQ_DICT_PROBE 1024
 #define PQ_DICT_DISTINCT_DIV 2
 
