@@ -33,6 +33,14 @@
 #define PQ_OBUF ((size_t)1 << 20)     /* output buffer */
 #define PQ_DICT_SEED 0x7061727175657431ull
 #define PQ_DICT_ENTRY_COST 64 /* bytes a dictionary entry holds beyond its key */
+/* The early verdict: once a column chunk's dictionary has taken
+ * PQ_DICT_PROBE values (the first chunk that gets that far), a column with
+ * more than PQ_DICT_PROBE / PQ_DICT_DISTINCT_DIV distinct values among them
+ * (ids, timestamps) is written PLAIN from there on, in this chunk and every
+ * later chunk of the file: its dictionary would save little and cost a hash
+ * lookup per value. */
+#define PQ_DICT_PROBE 1024
+#define PQ_DICT_DISTINCT_DIV 2
 
 typedef struct pq_col {
     char *name;
@@ -49,6 +57,8 @@ typedef struct pq_col {
     sf_hmap *dict; /* PLAIN bytes of a value (strings: the bytes) -> uint32 index */
     uint64_t dict_bytes; /* PLAIN size of the dictionary page */
     int fallen;          /* the dictionary is closed for this chunk */
+    int probed;          /* the early verdict is taken (in this file) */
+    int plain_only;      /* ... and it was PLAIN: later chunks have no dictionary */
     uint64_t fb_row;     /* first row written PLAIN */
 
     sf_buf plain;   /* PLAIN values from fb_row on (bool: one byte each) */
@@ -237,7 +247,7 @@ static void pq_col_reset(pq_col *c)
     sf_hmap_free(c->dict);
     c->dict = NULL;
     c->dict_bytes = 0;
-    c->fallen = c->type == SF_BOOL; /* booleans are always PLAIN */
+    c->fallen = c->type == SF_BOOL || c->plain_only; /* booleans are always PLAIN */
     c->fb_row = c->fallen ? 0 : UINT64_MAX;
     c->plain.n = 0;
     c->nplain = 0;
@@ -500,6 +510,18 @@ static const void *pq_value_bytes(const pq_col *c, const sf_value *v, unsigned c
 
 static int pq_flush_row_group(sf_parquet_writer *w);
 
+/* The dictionary's hash of a value's PLAIN bytes: fixed-width values
+ * (4, 8 bytes) as one word through a mixer, longer ones as bytes. */
+static uint64_t pq_dict_hash(const void *bytes, size_t n)
+{
+    if (n == 8 || n == 4) {
+        uint64_t x = 0;
+        memcpy(&x, bytes, n);
+        return sf_hash_u64(x ^ PQ_DICT_SEED);
+    }
+    return sf_hash_bytes(bytes, n, PQ_DICT_SEED);
+}
+
 static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const sf_value *v,
                            sf_value *conv)
 {
@@ -521,46 +543,67 @@ static int pq_append_value(sf_parquet_writer *w, pq_col *c, uint64_t row, const 
     if (c->type == SF_STRING && v->u.s.n > (size_t)INT32_MAX - 64)
         return pq_fail(w, SF_E_LIMIT, "%s: a string of column '%s' is over Parquet's 2 GiB",
                        c->name);
-    if (pq_stats(c, v) != 0)
-        return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
     unsigned char tmp[PQ_DECIMAL_FLBA_LEN];
     size_t n;
     const void *bytes = pq_value_bytes(c, v, tmp, &n);
     size_t plain_size = c->type == SF_STRING ? 4 + n : n;
     w->rg_bytes += plain_size;
+    uint32_t *slot = NULL;
+    int seen = 0; /* already in this chunk's dictionary, so in its min/max */
     if (!c->fallen) {
-        uint64_t h = sf_hash_bytes(bytes, n, PQ_DICT_SEED);
-        uint32_t *slot = c->dict ? sf_hmap_find(c->dict, bytes, n, h) : NULL;
-        if (!slot) {
-            if (c->dict_bytes + plain_size > w->opt.dict_limit_bytes) {
-                c->fallen = 1;
-                c->fb_row = row;
-            } else {
-                if (!c->dict && !(c->dict = sf_hmap_new(sizeof(uint32_t), 8)))
-                    return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
-                size_t count = sf_hmap_count(c->dict);
-                slot = sf_hmap_upsert(c->dict, bytes, n, h, NULL);
-                if (!slot)
-                    return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
+        uint64_t h = pq_dict_hash(bytes, n);
+        if (c->dict_bytes + plain_size <= w->opt.dict_limit_bytes) {
+            /* a new value would fit: one probe finds or inserts it */
+            if (!c->dict && !(c->dict = sf_hmap_new(sizeof(uint32_t), 8)))
+                return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
+            size_t count = sf_hmap_count(c->dict);
+            int inserted;
+            slot = sf_hmap_upsert(c->dict, bytes, n, h, &inserted);
+            if (!slot)
+                return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
+            seen = !inserted;
+            if (inserted) {
                 *slot = (uint32_t)count;
                 c->dict_bytes += plain_size;
                 /* the key padded in the arena, its value block, entry and slots */
                 w->rg_mem += ((n + 15) & ~(size_t)15) + PQ_DICT_ENTRY_COST;
             }
-        }
-        if (slot) {
-            if (c->nidx == c->idx_cap) {
-                size_t cap = c->idx_cap ? c->idx_cap * 2 : 64;
-                uint32_t *p = realloc(c->idx, cap * sizeof *p);
-                if (!p)
-                    return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
-                c->idx = p;
-                c->idx_cap = cap;
+        } else {
+            slot = c->dict ? sf_hmap_find(c->dict, bytes, n, h) : NULL;
+            seen = slot != NULL;
+            if (!slot) {
+                c->fallen = 1;
+                c->fb_row = row;
             }
-            c->idx[c->nidx++] = *slot;
-            w->rg_mem += sizeof(uint32_t);
-            return 0;
         }
+    }
+    /* A repeat leaves min/max as they are; NaNs are counted per value. */
+    if (seen) {
+        if (c->type == SF_DOUBLE && isnan(v->u.d))
+            c->nans++;
+    } else if (pq_stats(c, v) != 0) {
+        return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
+    }
+    if (slot) {
+        if (c->nidx == c->idx_cap) {
+            size_t cap = c->idx_cap ? c->idx_cap * 2 : 64;
+            uint32_t *p = realloc(c->idx, cap * sizeof *p);
+            if (!p)
+                return pq_fail(w, SF_E_NOMEM, "%s: out of memory%s", "");
+            c->idx = p;
+            c->idx_cap = cap;
+        }
+        c->idx[c->nidx++] = *slot;
+        w->rg_mem += sizeof(uint32_t);
+        if (!c->probed && c->nidx == PQ_DICT_PROBE) {
+            c->probed = 1;
+            if (sf_hmap_count(c->dict) > PQ_DICT_PROBE / PQ_DICT_DISTINCT_DIV) {
+                c->plain_only = 1;
+                c->fallen = 1;
+                c->fb_row = row + 1;
+            }
+        }
+        return 0;
     }
     if (c->type == SF_STRING) {
         unsigned char len[4];

@@ -7,7 +7,10 @@
  * date -> INT32 (DATE). Values are dictionary-encoded (a PLAIN dictionary
  * page, RLE_DICTIONARY data pages) until a column chunk's dictionary passes
  * dict_limit_bytes; the rest of that chunk is PLAIN (booleans are always
- * PLAIN). Each column chunk carries statistics (min_value, max_value,
+ * PLAIN). A column whose first 1024 dictionary-encoded values hold more
+ * than 512 distinct ones (ids, timestamps) is PLAIN from the next value on,
+ * in that chunk and every later chunk of the file; the choice depends only
+ * on the rows given to this writer, in their order. Each column chunk carries statistics (min_value, max_value,
  * null_count; nan_count for doubles) under TypeDefinedOrder, doubles
  * following the spec's rules: NaN never in min/max, no min/max when every
  * value is NaN, a zero min written as -0.0 and a zero max as +0.0.

@@ -8,8 +8,9 @@
  * extremes, 1 MB strings, non-ASCII, extreme dates) in several row groups
  * with a dictionary that falls back to PLAIN, once per codec; the four
  * joined into one by sf_parquet_concat; a larger
- * dictionary-fallback table; zero rows; columns that are all NULL or all
- * NaN. For each file cases.json holds the columns, every row, and per row
+ * dictionary-fallback table; a table whose distinct columns go PLAIN
+ * after the writer's early probe and stay PLAIN in later row groups; zero
+ * rows; columns that are all NULL or all NaN. For each file cases.json holds the columns, every row, and per row
  * group and column the statistics the writer stored, read back with
  * io/parquet_read and first checked here against statistics computed
  * independently from the rows (the spec's rules: NaN never in min/max,
@@ -352,6 +353,26 @@ int main(int argc, char **argv)
     o.dict_limit_bytes = 16384;
     write_case(dir, "fallback", 3, fnames, ftypes, frows, fn, &o);
 
+    /* The early verdict: distinct ids and int64s go PLAIN after the probe's
+     * 1024 values (a dictionary page, then PLAIN pages) and stay PLAIN in
+     * the later row groups; repeated strings and doubles keep dictionaries. */
+    size_t pn = 6000;
+    const char *pnames[] = {"id", "ts", "rep", "amount"};
+    const sf_type ptypes[] = {SF_STRING, SF_INT, SF_STRING, SF_DOUBLE};
+    sf_value *prows = calloc(pn * 4, sizeof *prows);
+    char *pkeys = malloc(pn * 24);
+    static const char *preps[] = {"play", "pause", "seek", "Zürich", ""};
+    for (size_t i = 0; i < pn; i++) {
+        int len = snprintf(pkeys + i * 24, 24, "ev-%08zu", i * 7919 % 1000003);
+        prows[i * 4] = sf_string(pkeys + i * 24, (size_t)len);
+        prows[i * 4 + 1] = i % 13 == 0 ? sf_null() : sf_int(1700000000000000 + (int64_t)i * 977);
+        prows[i * 4 + 2] = sf_string(preps[i % 5], strlen(preps[i % 5]));
+        prows[i * 4 + 3] = sf_double((double)(i % 40) / 4);
+    }
+    sf_parquet_options_init(&o);
+    o.row_group_rows = 2500;
+    write_case(dir, "early_plain", 4, pnames, ptypes, prows, pn, &o);
+
     /* Zero rows. */
     write_case(dir, "zero_rows", 6, enames, etypes, NULL, 0, &o);
 
@@ -379,6 +400,8 @@ int main(int argc, char **argv)
     free(keys);
     free(frows);
     free(fkeys);
+    free(prows);
+    free(pkeys);
     free(mb);
     sf_buf_free(&json);
     return 0;

@@ -411,6 +411,62 @@ static void test_several_row_groups(void **state)
     free(rows);
 }
 
+/* A column of distinct values (an id) stops paying for a dictionary after
+ * the writer's probe (1024 values): a dictionary page of those values, then
+ * PLAIN pages, and no dictionary in later row groups; a column of repeated
+ * values keeps its dictionary in every row group. Both read back. */
+static void test_distinct_column_falls_back_early(void **state)
+{
+    (void)state;
+    size_t n = 5000;
+    const char *names[] = {"id", "rep", "num"};
+    const sf_type types[] = {SF_STRING, SF_STRING, SF_INT};
+    sf_value *rows = calloc(n * 3, sizeof *rows);
+    char *text = malloc(n * 16);
+    static const char *reps[] = {"play", "pause", "seek", "stop", "ad"};
+    for (size_t i = 0; i < n; i++) {
+        int len = snprintf(text + i * 16, 16, "ev-%06zu", i * 7919 % 100003);
+        rows[i * 3] = i % 11 == 0 ? sf_null() : sf_string(text + i * 16, (size_t)len);
+        rows[i * 3 + 1] = sf_string(reps[i % 5], strlen(reps[i % 5]));
+        rows[i * 3 + 2] = sf_int((int64_t)(i % 3) * 1000003); /* repeated, fixed width */
+    }
+    sf_parquet_options o;
+    sf_parquet_options_init(&o);
+    o.row_group_rows = 3000;
+    write_table(3, names, types, rows, n, &o);
+    check_rows(3, names, types, rows, n, 777);
+    sf_parquet_reader *r = open_reader();
+    assert_int_equal(sf_parquet_reader_row_groups(r), 2);
+    sf_parquet_chunk_info in;
+    /* Row group 0: the id's 1024 first values in a dictionary, the rest PLAIN. */
+    sf_parquet_reader_chunk(r, 0, 0, &in);
+    assert_true(in.dictionary);
+    assert_true(in.encodings & (1u << PQ_ENC_RLE_DICTIONARY));
+    /* Row group 1: the verdict holds, no dictionary for the id. */
+    sf_parquet_reader_chunk(r, 1, 0, &in);
+    assert_false(in.dictionary);
+    assert_false(in.encodings & (1u << PQ_ENC_RLE_DICTIONARY));
+    for (size_t rg = 0; rg < 2; rg++)
+        for (size_t c = 1; c < 3; c++) {
+            sf_parquet_reader_chunk(r, rg, c, &in);
+            assert_true(in.dictionary);
+            assert_true(in.encodings & (1u << PQ_ENC_RLE_DICTIONARY));
+        }
+    sf_parquet_reader_close(r);
+
+    /* Under the probe's 1024 values nothing is decided: 1000 distinct ids
+     * stay in their dictionary. */
+    write_table(3, names, types, rows, 1000, &o);
+    check_rows(3, names, types, rows, 1000, 1000);
+    r = open_reader();
+    sf_parquet_reader_chunk(r, 0, 0, &in);
+    assert_true(in.dictionary);
+    assert_true(in.encodings & (1u << PQ_ENC_RLE_DICTIONARY));
+    sf_parquet_reader_close(r);
+    free(rows);
+    free(text);
+}
+
 /* A wide table of distinct values: its dictionaries take far more memory
  * than its PLAIN size, and row_group_bytes caps that memory too. */
 static void test_row_group_bytes_caps_dictionary_memory(void **state)
@@ -804,6 +860,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dictionary_falls_back_to_plain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_row_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_distinct_column_falls_back_early, setup, teardown),
         cmocka_unit_test_setup_teardown(test_row_group_bytes_caps_dictionary_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_table_pages_and_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_and_int_into_double, setup, teardown),
