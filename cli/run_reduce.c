@@ -226,8 +226,17 @@ int sf_run_reduce(sf_run *R)
     /* The table holds exactly the live groups' rows: no doubling growth. */
     if (!rc && (rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced))) != 0)
         return sf_error_set(&R->err, rc, "out of memory building result rows");
-    return rc ? rc : sf_run_reduce_groups(R, R->reduced, 0);
+    /* The rows keep their strings and the group table drains as they are
+     * made, so the two are never both whole (docs/memory.md). */
+    rc = rc ? rc : sf_run_reduce_groups(R, R->reduced, SF_RUN_REDUCE_DRAIN);
+    sf_groups_free(R->reduced);
+    R->reduced = NULL;
+    return rc;
 }
+
+/* Groups between two drains of the table while it becomes rows: a few
+ * arena blocks' worth, so a block goes soon after its last group. */
+#define DRAIN_EVERY 65536
 
 int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
 {
@@ -236,7 +245,10 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
     sf_arena_init(&scratch, 0);
     int rc = sf_groups_prepare_export(g);
     size_t n = rc ? 0 : sf_groups_count(g);
+    size_t drained = 0;
     for (size_t i = 0; i < n && !rc; i++) {
+        if (keep_strings == SF_RUN_REDUCE_DRAIN && i >= drained + DRAIN_EVERY)
+            sf_groups_drain_to(g, drained = i); /* groups before i are rows now */
         if (!sf_groups_live(g, i))
             continue;
         sf_value *row = sf_rows_append(&R->rows);
