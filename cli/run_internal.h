@@ -385,7 +385,10 @@ int sf_run_reduce(sf_run *R);
 int sf_run_reduce_begin(sf_run *R);
 /* Appends the result rows of g's live groups; with keep_strings their
  * strings are copied into the rows' arena (g may then be freed), else
- * they borrow from g. Not collective. Returns 0 or SF_E_NOMEM. */
+ * they borrow from g. With SF_RUN_REDUCE_DRAIN they are copied and g is
+ * drained as the rows are made (sf_groups_drain_to): g is then good only
+ * for sf_groups_free(). Not collective. Returns 0 or SF_E_NOMEM. */
+#define SF_RUN_REDUCE_DRAIN 2
 int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings);
 /* Every row to the owner of the hash of its keys, or all to rank dest >= 0;
  * label names the exchange on the progress line. Collective. */

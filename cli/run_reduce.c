@@ -25,10 +25,37 @@ typedef struct export_cursor {
      * arrive before the last group left wait here, framed, and merge after
      * the exchange; making the lists again each round would cost a pass
      * over every group per round. Jobs without count_distinct merge at
-     * once. */
+     * once. The held records are kept in chunks of about HELD_CHUNK
+     * bytes, each freed once merged, so they and the table they merge
+     * into never peak together (docs/memory.md). */
     int hold;
-    sf_buf held;
+    sf_buf *held;   /* chunks; the last one is being filled */
+    size_t nheld;
 } export_cursor;
+
+#define HELD_CHUNK ((size_t)8 << 20)
+
+/* Holds one arriving record (framed) in the last chunk, or a new one. */
+static int hold_record(export_cursor *x, const unsigned char *rec, size_t len)
+{
+    if (!x->nheld || x->held[x->nheld - 1].n >= HELD_CHUNK) {
+        sf_buf *h = realloc(x->held, (x->nheld + 1) * sizeof *h);
+        if (!h)
+            return SF_E_NOMEM;
+        x->held = h;
+        x->held[x->nheld++] = (sf_buf)SF_BUF_INIT;
+    }
+    return sf_shuffle_put(&x->held[x->nheld - 1], rec, len) ? SF_E_NOMEM : 0;
+}
+
+static void free_held(export_cursor *x)
+{
+    for (size_t c = 0; c < x->nheld; c++)
+        sf_buf_free(&x->held[c]);
+    free(x->held);
+    x->held = NULL;
+    x->nheld = 0;
+}
 
 int sf_run_merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
 {
@@ -44,9 +71,9 @@ static int merge_group(void *ctx, const unsigned char *rec, size_t len, int sour
     export_cursor *x = ctx;
     (void)source;
     if (x->hold && x->next < x->n)
-        return sf_shuffle_put(&x->held, rec, len) ? sf_error_set(&x->R->err, SF_E_NOMEM,
-                                                                 "out of memory in the shuffle")
-                                                  : 0;
+        return hold_record(x, rec, len) ? sf_error_set(&x->R->err, SF_E_NOMEM,
+                                                       "out of memory in the shuffle")
+                                        : 0;
     return sf_groups_merge_record(x->R->reduced, rec, len, &x->R->err);
 }
 
@@ -81,15 +108,21 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
     return rc;
 }
 
-/* The records held back during the exchange, merged. */
+/* The records held back during the exchange, merged, each chunk freed
+ * as soon as it is. */
 static int merge_held(export_cursor *x)
 {
     int rc = 0;
-    for (size_t pos = 0; pos + 4 <= x->held.n && !rc;) {
-        const unsigned char *p = x->held.p + pos;
-        size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
-        rc = sf_groups_merge_record(x->R->reduced, p + 4, len, &x->R->err);
-        pos += 4 + len;
+    for (size_t c = 0; c < x->nheld && !rc; c++) {
+        const sf_buf *b = &x->held[c];
+        for (size_t pos = 0; pos + 4 <= b->n && !rc;) {
+            const unsigned char *p = b->p + pos;
+            size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
+                         (size_t)p[3] << 24;
+            rc = sf_groups_merge_record(x->R->reduced, p + 4, len, &x->R->err);
+            pos += 4 + len;
+        }
+        sf_buf_free(&x->held[c]);
     }
     return rc;
 }
@@ -107,7 +140,7 @@ int sf_run_shuffle_groups(sf_run *R)
     /* The rest of the pipeline (decoder, dimension lookups) can go. */
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
-    export_cursor x = {R, 0, sf_groups_count(R->reduced), 0, SF_BUF_INIT};
+    export_cursor x = {R, 0, sf_groups_count(R->reduced), 0, NULL, 0};
     for (size_t j = 0; j < R->job->naggs; j++)
         x.hold |= R->job->aggs[j].kind == SF_AGG_COUNT_DISTINCT;
     int rc = sf_groups_prepare_export(R->reduced);
@@ -129,7 +162,7 @@ int sf_run_shuffle_groups(sf_run *R)
         rc = xrc;
     if (!rc)
         rc = merge_held(&x);
-    sf_buf_free(&x.held);
+    free_held(&x);
     if (!rc)
         rc = sf_run_distinct_settle(R, R->reduced);
     else
@@ -226,8 +259,17 @@ int sf_run_reduce(sf_run *R)
     /* The table holds exactly the live groups' rows: no doubling growth. */
     if (!rc && (rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced))) != 0)
         return sf_error_set(&R->err, rc, "out of memory building result rows");
-    return rc ? rc : sf_run_reduce_groups(R, R->reduced, 0);
+    /* The rows keep their strings and the group table drains as they are
+     * made, so the two are never both whole (docs/memory.md). */
+    rc = rc ? rc : sf_run_reduce_groups(R, R->reduced, SF_RUN_REDUCE_DRAIN);
+    sf_groups_free(R->reduced);
+    R->reduced = NULL;
+    return rc;
 }
+
+/* Groups between two drains of the table while it becomes rows: a few
+ * arena blocks' worth, so a block goes soon after its last group. */
+#define DRAIN_EVERY 65536
 
 int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
 {
@@ -236,7 +278,10 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
     sf_arena_init(&scratch, 0);
     int rc = sf_groups_prepare_export(g);
     size_t n = rc ? 0 : sf_groups_count(g);
+    size_t drained = 0;
     for (size_t i = 0; i < n && !rc; i++) {
+        if (keep_strings == SF_RUN_REDUCE_DRAIN && i >= drained + DRAIN_EVERY)
+            sf_groups_drain_to(g, drained = i); /* groups before i are rows now */
         if (!sf_groups_live(g, i))
             continue;
         sf_value *row = sf_rows_append(&R->rows);

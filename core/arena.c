@@ -87,6 +87,28 @@ void sf_arena_reset(sf_arena *a)
     a->used = 0;
 }
 
+size_t sf_arena_release_before(sf_arena *a, const void *p)
+{
+    const char *c = p;
+    sf_arena_block *b = a->head;
+    while (b && !(c >= (char *)b + SF_ARENA_HDR && c < (char *)b + SF_ARENA_HDR + b->size))
+        b = b->next;
+    if (!b)
+        return 0;
+    size_t released = 0;
+    sf_arena_block *old = b->next;
+    b->next = NULL;
+    while (old) {
+        sf_arena_block *next = old->next;
+        released += old->size;
+        free(old);
+        old = next;
+    }
+    a->reserved -= released;
+    a->used = a->used > released ? a->used - released : 0;
+    return released;
+}
+
 void sf_arena_free(sf_arena *a)
 {
     sf_arena_block *b = a->head;

@@ -35,6 +35,13 @@ char *sf_arena_memdup(sf_arena *a, const void *p, size_t n);
 /* Forgets every allocation but keeps (coalesced) memory for reuse. */
 void sf_arena_reset(sf_arena *a);
 
+/* Gives back every block older than the one holding p (the blocks are
+ * filled one after another, so those hold only what was allocated before
+ * p): for a reader that walks allocations in order and will not look back.
+ * Nothing happens when no block holds p. Returns the bytes given back.
+ * The arena stays usable; its counters then count what it still holds. */
+size_t sf_arena_release_before(sf_arena *a, const void *p);
+
 /* Gives all memory back; the arena may be used again after sf_arena_init. */
 void sf_arena_free(sf_arena *a);
 

@@ -118,6 +118,7 @@ struct sf_groups {
     sf_buf tmp;         /* distinct key scratch */
     int prepared;
     size_t nretired;
+    size_t drained;       /* groups [0, drained) are gone (sf_groups_drain_to) */
     int64_t distinct_max; /* largest count_distinct count, as of the last preparation */
 };
 
@@ -213,32 +214,47 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     return g;
 }
 
+/* Frees the heap partials of the double sums of groups [from, to). */
+static void free_sums(sf_groups *g, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        void *st;
+        sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
+        for (size_t j = 0; j < g->ndefs; j++) {
+            if (is_xsum(&g->defs[j]))
+                sf_xsum_free(&((dsum *)((char *)st + g->off[j]))->x);
+        }
+    }
+}
+
+/* Frees what a distinct set holds and leaves it empty (freeing it again
+ * is a no-op). */
+static void distinct_set_free(distinct_set *ds)
+{
+    sf_hmap_free(ds->set);
+    sf_hmap_free(ds->dict);
+    free(ds->pairs);
+    free(ds->bitmaps);
+    sf_arena_free(&ds->bitmem);
+    free(ds->head);
+    free(ds->next);
+    ds->set = ds->dict = NULL;
+    ds->pairs = NULL;
+    ds->bitmaps = NULL;
+    ds->head = ds->next = NULL;
+    ds->mask = ds->count = ds->nbitmaps = 0;
+}
+
 void sf_groups_free(sf_groups *g)
 {
     if (!g)
         return;
     if (g->map) {
-        size_t n = sf_hmap_count(g->map);
-        for (size_t i = 0; i < n; i++) {
-            void *st;
-            sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
-            for (size_t j = 0; j < g->ndefs; j++) {
-                const sf_agg_def *d = &g->defs[j];
-                if (is_xsum(d))
-                    sf_xsum_free(&((dsum *)((char *)st + g->off[j]))->x);
-            }
-        }
+        free_sums(g, g->drained, sf_hmap_count(g->map));
         sf_hmap_free(g->map);
     }
-    for (size_t s = 0; s < g->nsets; s++) {
-        sf_hmap_free(g->sets[s].set);
-        sf_hmap_free(g->sets[s].dict);
-        free(g->sets[s].pairs);
-        free(g->sets[s].bitmaps);
-        sf_arena_free(&g->sets[s].bitmem);
-        free(g->sets[s].head);
-        free(g->sets[s].next);
-    }
+    for (size_t s = 0; s < g->nsets; s++)
+        distinct_set_free(&g->sets[s]);
     sf_arena_free(&g->strings);
     sf_buf_free(&g->tmp);
     free(g->sets);
@@ -1046,6 +1062,22 @@ sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
         break;
     }
     return sf_null();
+}
+
+void sf_groups_drain_to(sf_groups *g, size_t i)
+{
+    size_t n = sf_hmap_count(g->map);
+    if (i > n)
+        i = n;
+    if (i <= g->drained && g->drained)
+        return;
+    /* The counts are in the states since sf_groups_prepare_export(): the
+     * sets themselves are not read again. */
+    for (size_t s = 0; s < g->nsets; s++)
+        distinct_set_free(&g->sets[s]);
+    free_sums(g, g->drained, i);
+    g->drained = i;
+    sf_hmap_drain_to(g->map, i);
 }
 
 uint64_t sf_groups_rows(const sf_groups *g, size_t i)

@@ -66,6 +66,16 @@ int sf_groups_live(const sf_groups *g, size_t i);
 /* Number of groups that are not retired. */
 size_t sf_groups_live_count(const sf_groups *g);
 
+/* Drain in group order, for a reader that turns groups into rows once
+ * (after sf_groups_prepare_export()): groups [0, i) will not be read
+ * again. Their memory goes as whole arena blocks are passed, and the
+ * table's index and distinct sets go at the first call, so nothing may
+ * update, merge, export or look up from then on; sf_groups_key(),
+ * sf_groups_live(), sf_groups_result() and sf_groups_rows() of group i and
+ * later still answer. A string from a drained group (its key, a min/max)
+ * is gone with it unless copied first. sf_groups_free() frees the rest. */
+void sf_groups_drain_to(sf_groups *g, size_t i);
+
 /* Key of group i (borrowed, stable) and its hash. */
 void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size_t *klen,
                    uint64_t *hash);

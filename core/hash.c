@@ -365,8 +365,23 @@ void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
         *value = hmap_value(e);
 }
 
+void sf_hmap_drain_to(sf_hmap *m, size_t i)
+{
+    free(m->index);
+    m->index = NULL;
+    m->mask = 0;
+    if (i >= m->count) {
+        /* Nothing is read any more: every block goes but the newest,
+         * which the next entry would have been in. */
+        if (m->count)
+            sf_arena_release_before(&m->arena, m->entries[m->count - 1]);
+        return;
+    }
+    sf_arena_release_before(&m->arena, m->entries[i]);
+}
+
 size_t sf_hmap_memory(const sf_hmap *m)
 {
     return sizeof *m + m->entries_cap * sizeof *m->entries +
-           (m->mask + 1) * sizeof *m->index + m->arena.reserved;
+           (m->index ? (m->mask + 1) * sizeof *m->index : 0) + m->arena.reserved;
 }

@@ -51,6 +51,13 @@ size_t sf_hmap_count(const sf_hmap *m);
 void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
                    uint64_t *hash, void **value);
 
+/* Drain in insertion order: entries [0, i) will not be read again. The
+ * index is freed (no find or upsert may follow the first call), and so are
+ * the arena blocks that hold only entries before i. Entry i and later stay
+ * readable; i may grow from call to call (the count at most).
+ * sf_hmap_free() still frees the rest. */
+void sf_hmap_drain_to(sf_hmap *m, size_t i);
+
 /* Bytes of memory held (index, entries, arena). */
 size_t sf_hmap_memory(const sf_hmap *m);
 

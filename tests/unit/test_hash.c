@@ -450,6 +450,48 @@ static void test_keys_of_every_length_survive_growth_and_full_values(void **stat
     sf_hmap_free(m);
 }
 
+/* A drain in insertion order: the index and the arena blocks behind the
+ * drain point go, everything from it on still reads back whole, and the
+ * map frees cleanly afterwards (ASan checks the rest). */
+static void test_drain_frees_blocks_behind_and_keeps_the_rest(void **state)
+{
+    (void)state;
+    enum { N = 20000, VS = 96 };
+    sf_hmap *m = sf_hmap_new(VS, 0);
+    assert_non_null(m);
+    for (int i = 0; i < N; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "key-%d", i);
+        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), NULL);
+        assert_non_null(v);
+        memset(v, (unsigned char)i, VS);
+    }
+    size_t before = sf_hmap_memory(m), last = before;
+    for (size_t at = 0; at <= N; at += 1000) {
+        sf_hmap_drain_to(m, at);
+        size_t now = sf_hmap_memory(m);
+        assert_true(now <= last);
+        last = now;
+        for (size_t e = at; e < N; e++) {
+            const void *key;
+            size_t klen;
+            void *value;
+            sf_hmap_entry(m, e, &key, &klen, NULL, &value);
+            char want[32];
+            int wl = snprintf(want, sizeof want, "key-%zu", e);
+            assert_int_equal(klen, (size_t)wl);
+            assert_memory_equal(key, want, klen);
+            for (int b = 0; b < VS; b++)
+                assert_int_equal(((unsigned char *)value)[b], (unsigned char)e);
+        }
+    }
+    /* The index and every arena block but the newest (about half of the
+     * doubling blocks) are gone by the end. */
+    assert_true(last < before * 3 / 4);
+    assert_int_equal(sf_hmap_count(m), N);
+    sf_hmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_value_size_zero_is_a_set),
         cmocka_unit_test(test_keys_sharing_tag_and_slot_are_told_apart),
         cmocka_unit_test(test_keys_of_every_length_survive_growth_and_full_values),
+        cmocka_unit_test(test_drain_frees_blocks_behind_and_keeps_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
