@@ -23,7 +23,6 @@ parseable event_time, as the reference reads it). Each test writes under
 WORK/CASE-nN only.
 """
 
-import argparse
 import importlib.util
 import json
 import os
@@ -167,23 +166,13 @@ def check(a):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shardflow", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--np-flag", default="-n")
+    ap = sftest.parser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", required=True)
     ap.add_argument("--reference", required=True)
     ap.add_argument("--cases", required=True)
-    ap.add_argument("--work", required=True)
     ap.add_argument("--case", required=True, choices=sorted(CASES))
     ap.add_argument("--np", type=int, required=True)
-    a = ap.parse_args()
-    try:
-        check(a)
-    except Failure as e:
-        print("FAIL: %s" % e, file=sys.stderr)
-        return 1
-    return 0
+    return sftest.main(check, ap.parse_args())
 
 
 if __name__ == "__main__":

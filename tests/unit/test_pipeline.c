@@ -57,21 +57,33 @@ typedef struct fixture {
     uint64_t offset; /* of the next line pushed with push() */
 } fixture;
 
+/* A fixture with spec (named name in errors) loaded, or NULL (the error
+ * printed). */
+static fixture *fixture_load(const char *spec, const char *name)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    if (sf_job_load(spec, strlen(spec), name, NULL, &f->job, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
 /* Every pipeline test runs once per decoder: they must count, reject and
  * describe lines identically. */
 static int setup_with(void **state, sf_decoder_kind decoder)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f = fixture_load(spec_text, "p.json");
     if (!f)
         return -1;
     f->decoder = decoder;
     sf_error err;
     sf_error_clear(&err);
-    if (sf_job_load(spec_text, strlen(spec_text), "p.json", NULL, &f->job, &err) != 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        free(f);
-        return -1;
-    }
     if (sf_job_input_index(f->job, "users") != IN_USERS ||
         sf_job_input_index(f->job, "items") != IN_ITEMS)
         return -1;
@@ -486,16 +498,11 @@ enum { X_N, X_UNITS, X_REVENUE, X_DAYS };
 
 static int setup_explode(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f = fixture_load(explode_spec, "x.json");
     if (!f)
         return -1;
     sf_error err;
     sf_error_clear(&err);
-    if (sf_job_load(explode_spec, strlen(explode_spec), "x.json", NULL, &f->job, &err) != 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        free(f);
-        return -1;
-    }
     f->dims[1] = sf_join_table_new(2, 0);
     const sf_value users[][2] = {{sf_int(1), sf_string("FR", 2)}, {sf_int(2), sf_string("DE", 2)}};
     for (size_t i = 0; i < 2; i++) {
@@ -643,16 +650,11 @@ static const char dedupe_spec[] =
 
 static int setup_dedupe(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f = fixture_load(dedupe_spec, "d.json");
     if (!f)
         return -1;
     sf_error err;
     sf_error_clear(&err);
-    if (sf_job_load(dedupe_spec, strlen(dedupe_spec), "d.json", NULL, &f->job, &err) != 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        free(f);
-        return -1;
-    }
     f->p = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
     if (!f->p) {
         fprintf(stderr, "%s\n", err.msg);
@@ -1207,16 +1209,11 @@ static const char *const star_lines[] = {
 
 static int setup_star(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f = fixture_load(star_spec, "s.json");
     if (!f)
         return -1;
     sf_error err;
     sf_error_clear(&err);
-    if (sf_job_load(star_spec, strlen(star_spec), "s.json", NULL, &f->job, &err) != 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        free(f);
-        return -1;
-    }
     f->dims[1] = sf_join_table_new(2, 0);
     const sf_value users[][2] = {{sf_string("a", 1), sf_string("gold", 4)},
                                  {sf_string("b", 1), sf_null()}};
