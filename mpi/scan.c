@@ -182,6 +182,20 @@ int sf_scan_other_failed(scan_state *s)
     return 1;
 }
 
+int sf_scan_tick(scan_state *s, const char *path)
+{
+    if (sf_interrupted)
+        return sf_error_set(s->err, SF_E_INTR, "interrupted by %s while reading %s",
+                            sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM", path);
+    if (s->nranks > 1 && sf_scan_other_failed(s)) {
+        s->stopped = 1;
+        return sf_error_set(s->err, SF_E_PEER, "scan stopped: rank %d failed", s->abort_from);
+    }
+    if (s->stream)
+        sf_stream_poll(s->stream);
+    return 0;
+}
+
 static int scan_chunk(scan_state *s, const sf_chunk *c)
 {
     sf_range_reader *r = NULL;
@@ -226,19 +240,8 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
             break; /* 0: end of range; < 0: read error with err set */
         }
         if (++nlines % SERVE_EVERY == 0) {
-            if (sf_interrupted) {
-                rc = sf_error_set(s->err, SF_E_INTR, "interrupted by %s while reading %s",
-                                  sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM", path);
+            if ((rc = sf_scan_tick(s, path)) != 0)
                 break;
-            }
-            if (s->nranks > 1 && sf_scan_other_failed(s)) {
-                rc = sf_error_set(s->err, SF_E_PEER, "scan stopped: rank %d failed",
-                                  s->abort_from);
-                s->stopped = 1;
-                break;
-            }
-            if (s->stream)
-                sf_stream_poll(s->stream);
             if (s->rank == 0 && s->dynamic)
                 serve(s, 0);
             if (s->rank == 0)

@@ -102,12 +102,9 @@ static void long_msg(char *out, size_t cap, const char *path, uint64_t offset, u
              (unsigned long long)offset, (unsigned long long)max);
 }
 
-/* Parses one block (its header and bytes) into the sink. Rank 0 serves
- * credits between batches of lines (serve may be NULL). */
-static int feed_parse(feed_state *f, const feed_hdr *h, const char *bytes,
-                      void (*serve)(feed_state *))
+/* The chunk a block stands for, as the sink and the block list see it. */
+static sf_chunk chunk_of(const feed_hdr *h)
 {
-    scan_state *s = f->s;
     sf_chunk c;
     memset(&c, 0, sizeof c);
     c.file = h->file;
@@ -116,6 +113,16 @@ static int feed_parse(feed_state *f, const feed_hdr *h, const char *bytes,
     c.start = c.prev = h->start;
     c.end = h->start + h->nbytes;
     c.lines_before = h->lines_before;
+    return c;
+}
+
+/* Parses one block (its header and bytes) into the sink. Rank 0 serves
+ * credits between batches of lines (serve may be NULL). */
+static int feed_parse(feed_state *f, const feed_hdr *h, const char *bytes,
+                      void (*serve)(feed_state *))
+{
+    scan_state *s = f->s;
+    sf_chunk c = chunk_of(h);
     size_t index = (size_t)h->index;
     const char *path = s->paths[h->file];
     int rc = s->sink->chunk_begin ? s->sink->chunk_begin(s->sink->ctx, index, &c) : 0;
@@ -139,19 +146,8 @@ static int feed_parse(feed_state *f, const feed_hdr *h, const char *bytes,
             break;
         }
         if (++n % SERVE_EVERY == 0) {
-            if (sf_interrupted) {
-                rc = sf_error_set(s->err, SF_E_INTR, "interrupted by %s while reading %s",
-                                  sf_interrupted == SIGINT ? "SIGINT" : "SIGTERM", path);
+            if ((rc = sf_scan_tick(s, path)) != 0)
                 break;
-            }
-            if (s->nranks > 1 && sf_scan_other_failed(s)) {
-                rc = sf_error_set(s->err, SF_E_PEER, "scan stopped: rank %d failed",
-                                  s->abort_from);
-                s->stopped = 1;
-                break;
-            }
-            if (s->stream)
-                sf_stream_poll(s->stream);
             if (serve)
                 serve(f);
         }
@@ -321,14 +317,7 @@ static int feed_read(feed_state *f, char *msg)
             f->spooled += used;
         }
         h->index = (int64_t)(s->nchunks + f->nblocks++);
-        sf_chunk c;
-        memset(&c, 0, sizeof c);
-        c.file = h->file;
-        c.codec = h->codec;
-        c.kind = h->kind;
-        c.start = c.prev = h->start;
-        c.end = h->start + h->nbytes;
-        c.lines_before = h->lines_before;
+        sf_chunk c = chunk_of(h);
         if (sf_buf_append(f->blocks, &c, sizeof c) != 0) {
             rc = sf_error_set(s->err, SF_E_NOMEM, "out of memory listing blocks");
             feed_fail(f, rc);

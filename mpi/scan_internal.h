@@ -55,6 +55,11 @@ void sf_scan_send_abort(scan_state *s);
 /* 1 if another rank has said it failed (s->abort_from names it). */
 int sf_scan_other_failed(scan_state *s);
 
+/* What every reader does each SERVE_EVERY lines: stops on SIGINT/SIGTERM
+ * (naming path) or when another rank failed, and polls the row stream.
+ * Returns 0 or the SF_E_* with s->err set. */
+int sf_scan_tick(scan_state *s, const char *path);
+
 /* The feed phase (scan_feed.c), after the chunks: rc is this rank's
  * verdict so far (a failed rank takes part without parsing). Rank 0
  * appends every block's sf_chunk to *blocks. Every rank calls it. Returns
