@@ -35,8 +35,8 @@ import time
 import sys
 
 import sftest
-from sftest import (Failure, bad_records, data_files, first_difference, log, mount_tmpfs, mpi,
-                    rank_pids, reset_dir, run, snapshot, tail)
+from sftest import (Failure, bad_records, data_files, first_difference, kill_ranks, log,
+                    mount_tmpfs, mpi, rank_pids, reset_dir, run, snapshot, tail)
 
 DATASET = {"events": 30000, "users": 300, "items": 60, "seed": 7}
 MARKER_FILES = ("_MANIFEST.json", "_SUCCESS")
@@ -1106,13 +1106,7 @@ def cmd_faults(args):
     p = start_run(args, 2, inputs, out, slow + ["--overwrite"])
     pids = wait_for_ranks(out, 2)
     time.sleep(0.5)
-    for pid in pids:
-        os.kill(pid, signal.SIGKILL)
-    try:
-        p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        raise Failure("the job did not end after its ranks were killed")
+    kill_ranks(p, pids)
     if snapshot(out) != before:
         raise Failure("a killed run changed the previous output %s" % out)
     if not any(n.startswith("out.shardflow-") for n in os.listdir(base)):

@@ -221,6 +221,19 @@ def mount_tmpfs(path, size):
     return p.stderr.decode("utf-8", "replace").strip() or "mount exited %d" % p.returncode
 
 
+def kill_ranks(p, pids):
+    """SIGKILLs every rank in pids (a lost node: nothing can clean up)
+    and waits up to 60 s for the job p (a start() process) to end; raises
+    Failure, killing its whole group, when it does not."""
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise Failure("the job did not end after its ranks were killed")
+
+
 def rank_pids(out):
     """Sorted PIDs of the shardflow processes (ranks, not mpiexec) whose
     command line names out."""

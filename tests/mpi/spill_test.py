@@ -40,7 +40,7 @@ import sys
 import time
 
 import sftest
-from sftest import Failure, log, mpi, read_tree, run, tail
+from sftest import Failure, kill_ranks, log, mpi, read_tree, run, tail
 DATA = {"events": "160000", "users": "16000", "seed": "11"}
 
 
@@ -322,13 +322,7 @@ def cmd_faults(args):
     # SIGKILL of every rank: nothing can clean up; the next run does.
     out = os.path.join(base, "out")
     p, pids = start_when_spilling(args, 2, inputs, out, slow, spill)
-    for pid in pids:
-        os.kill(pid, signal.SIGKILL)
-    try:
-        p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        raise Failure("the job did not end after its ranks were killed")
+    kill_ranks(p, pids)
     left = spill_dirs(spill)
     if len(left) != 2:
         raise Failure("killed ranks should leave their 2 spill directories: %r" % left)
