@@ -31,7 +31,7 @@ import sys
 from datetime import date, timedelta
 
 import sftest
-from sftest import Failure
+from sftest import Failure, mpi
 
 sftest.TIMEOUT = 120
 CASES = {
@@ -107,8 +107,8 @@ def check(a):
     work = os.path.join(a.work, "%s-n%d" % (a.case, a.np))
     shutil.rmtree(work, ignore_errors=True)
     data = os.path.join(work, "data")
-    run([a.shardflow, "gen", "learning", "--users", "150", "--events", "8000", "--seed", "11",
-         "-o", data])
+    run(mpi(a, 1, ["gen", "learning", "--users", "150", "--events", "8000", "--seed", "11",
+         "-o", data]))
     if a.case == "calendar":
         return check_calendar(a, work, data)
     params = CASES[a.case]

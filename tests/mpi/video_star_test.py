@@ -38,7 +38,7 @@ import shutil
 import sys
 
 import sftest
-from sftest import Failure, read_tree, run
+from sftest import Failure, mpi, read_tree, run
 
 sftest.TIMEOUT = 120
 
@@ -125,7 +125,7 @@ def manifest(out, table):
 
 def check_spill(a, work):
     data = os.path.join(work, "data")
-    run([a.shardflow, "gen", "video", "--events", "120000", "--seed", "5", "-o", data])
+    run(mpi(a, 1, ["gen", "video", "--events", "120000", "--seed", "5", "-o", data]))
     job = os.path.join(a.jobs, "video_star.json")
     free, limited = os.path.join(work, "free"), os.path.join(work, "limited")
     run(run_cmd(a, job, data, free) + ["--memory-limit", "none"])
@@ -149,8 +149,8 @@ def check(a):
         return check_spill(a, work)
     shutil.rmtree(work, ignore_errors=True)
     data = os.path.join(work, "data")
-    run([a.shardflow, "gen", "video", "--events", "3000", "--users", "60", "--videos", "30",
-         "--seed", "5", "-o", data])
+    run(mpi(a, 1, ["gen", "video", "--events", "3000", "--users", "60", "--videos", "30",
+         "--seed", "5", "-o", data]))
     ref_out = os.path.join(work, "ref")
     counts_path = os.path.join(work, "ref_counts.json")
     run([sys.executable, os.path.join(a.reference, "video_star.py"), "--data", data,
