@@ -29,109 +29,13 @@
 
 #include "core/decimal.h"
 #include "core/expr_fn.h"
+#include "core/expr_node.h"
 #include "core/fmt.h"
 #include "core/value_text.h"
 
 #define SF_EXPR_MAX_DEPTH 256
 
-enum node_kind {
-    K_CONST,
-    K_COL,
-    K_TO_DOUBLE,
-    K_NEG_I,
-    K_NEG_D,
-    K_ADD_I,
-    K_SUB_I,
-    K_MUL_I,
-    K_MOD_I,
-    K_ADD_D,
-    K_SUB_D,
-    K_MUL_D,
-    K_MOD_D,
-    K_DIV,
-    K_DATE_ADD,  /* date + int64 days */
-    K_DATE_SUB,  /* date - int64 days */
-    K_DATE_DIFF, /* date - date, in days */
-    K_CMP,
-    K_AND,
-    K_OR,
-    K_NOT,
-    K_IF,
-    K_COALESCE,
-    K_IS_NULL,
-    K_LOWER,
-    K_UPPER,
-    K_TRIM,
-    K_TO_DATE_I,
-    K_TO_DATE_D,
-    K_DATE_FROM_ISO,
-    K_ABS_I,
-    K_ABS_D,
-    K_AGG,
-    K_ROUND_I,     /* a, optional b: places */
-    K_ROUND_D,
-    K_FLOOR_D,
-    K_CEIL_D,
-    K_CAST,        /* op: target sf_type */
-    K_LENGTH,
-    K_SUBSTR,      /* a, b: start, optional c: length */
-    K_CONCAT,      /* args */
-    K_REPLACE,
-    K_STARTS_WITH,
-    K_CONTAINS,
-    K_SPLIT_PART,
-    K_REGEX,       /* a; aux: the compiled regex_t */
-    K_IN,          /* args[0]: x; args[1..]: K_CMP nodes (x == element) */
-    K_DATE_PART,   /* op: sf_date_part */
-    K_TS_PART,
-    K_DATE_TRUNC,  /* op: sf_time_unit */
-    K_TS_TRUNC,
-    K_TS_ADD_DAYS, /* timestamp + int64 days */
-    K_TO_TS_I,     /* op: microseconds per unit index, see unit_us[] */
-    K_TO_TS_D,
-    K_DATE_TO_TS,
-    K_TS_TO_DATE,
-    K_FORMAT_DATE, /* a: timestamp, b: the format literal */
-    /* decimals: operands already at the scales the node needs */
-    K_DEC_TO_DEC,    /* int64 or decimal to this node's scale */
-    K_DEC_ADD,
-    K_DEC_SUB,
-    K_DEC_MUL,       /* scale: the sum of the operands' */
-    K_DEC_MOD,
-    K_DEC_NEG,
-    K_DEC_ABS,
-    K_DEC_TO_DOUBLE,
-    K_ROUND_DEC,     /* a, optional b: places; result at this node's scale */
-    K_FLOOR_DEC,     /* to scale 0 */
-    K_CEIL_DEC
-};
-
-/* Comparison classes: how the two operands of a K_CMP are ordered. */
-enum cmp_class { C_INT, C_NUM, C_STR, C_DATE, C_BOOL, C_TS };
-
-enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
-
-typedef struct node node;
-struct node {
-    uint8_t kind;   /* enum node_kind */
-    uint8_t type;   /* static sf_type of the result */
-    uint8_t op;     /* enum cmp_op for K_CMP, sf_agg_kind for K_AGG */
-    uint8_t cls;    /* enum cmp_class for K_CMP */
-    uint16_t height;
-    uint8_t dprec;  /* type SF_DECIMAL: precision ... */
-    uint8_t dscale; /* ... and scale */
-    uint32_t nargs; /* K_COALESCE, K_CONCAT, K_IN */
-    size_t pos;     /* byte offset of the token that made the node */
-    void *aux;      /* K_REGEX: its regex_t */
-    union {
-        sf_value k; /* K_CONST */
-        int slot;   /* K_COL */
-        struct {
-            node *a, *b, *c;
-        } x;
-        node **args; /* K_COALESCE */
-    } u;
-};
+typedef sf_expr_node node;
 
 /* A compiled pattern of regexp_match(), in the expression's arena; the
  * list lets sf_expr_free release what regcomp allocated. */
@@ -142,6 +46,7 @@ typedef struct expr_regex {
 
 struct sf_expr {
     const node *root;
+    const sf_expr_fast *fast; /* root's compiled form, in arena */
     expr_regex *regexes;
     sf_type type;
     sf_agg_kind agg;
@@ -2073,6 +1978,11 @@ sf_expr *sf_expr_parse(const char *text, const sf_expr_columns *cols, int flags,
 
     e->root = root;
     e->type = (sf_type)root->type;
+    if (!(e->fast = sf_expr_fast_compile(root, &e->arena))) {
+        sf_error_set(err, SF_E_NOMEM, "out of memory while parsing an expression");
+        sf_expr_free(e);
+        return NULL;
+    }
     if (root->kind == K_AGG) {
         e->agg = (sf_agg_kind)root->op;
         if (root->u.x.a) {
@@ -2084,6 +1994,12 @@ sf_expr *sf_expr_parse(const char *text, const sf_expr_columns *cols, int flags,
             }
             memset(view, 0, sizeof *view);
             view->root = root->u.x.a;
+            view->fast = sf_expr_fast_compile(view->root, &e->arena);
+            if (!view->fast) {
+                sf_error_set(err, SF_E_NOMEM, "out of memory while parsing an expression");
+                sf_expr_free(e);
+                return NULL;
+            }
             view->type = (sf_type)root->u.x.a->type;
             view->agg = SF_AGG_NONE;
             e->agg_arg = view;
@@ -2157,58 +2073,6 @@ void sf_expr_visit_columns(const sf_expr *e, void (*fn)(void *ctx, int slot), vo
 
 static sf_value ev(const node *n, const sf_value *row, sf_arena *scratch);
 
-static int cmp_result(int op, int c)
-{
-    switch (op) {
-    case OP_EQ: return c == 0;
-    case OP_NE: return c != 0;
-    case OP_LT: return c < 0;
-    case OP_LE: return c <= 0;
-    case OP_GT: return c > 0;
-    default: return c >= 0;
-    }
-}
-
-/* The truth of comparison n between two non-NULL operands (1 or 0); the
- * interpreter and the fast path below share it. */
-static inline int cmp_values(const node *n, const sf_value *lp, const sf_value *rp)
-{
-    const sf_value l = *lp, r = *rp;
-    int c;
-    switch (n->cls) {
-    case C_INT:
-    case C_TS: c = (l.u.i > r.u.i) - (l.u.i < r.u.i); break;
-    case C_DATE: c = (l.u.date > r.u.date) - (l.u.date < r.u.date); break;
-    case C_BOOL: c = l.u.b - r.u.b; break;
-    case C_STR: {
-        if (n->op == OP_EQ || n->op == OP_NE) {
-            /* Equality needs no order: strings of other lengths differ. */
-            int eq = l.u.s.n == r.u.s.n && (l.u.s.n == 0 || memcmp(l.u.s.p, r.u.s.p, l.u.s.n) == 0);
-            return n->op == OP_EQ ? eq : !eq;
-        }
-        size_t m = l.u.s.n < r.u.s.n ? l.u.s.n : r.u.s.n;
-        c = m ? memcmp(l.u.s.p, r.u.s.p, m) : 0;
-        if (c == 0)
-            c = (l.u.s.n > r.u.s.n) - (l.u.s.n < r.u.s.n);
-        break;
-    }
-    default:
-        /* C_NUM: int64 and double mixed; same-typed operands inline. */
-        if (l.type == SF_DOUBLE && r.type == SF_DOUBLE && l.u.d == l.u.d && r.u.d == r.u.d)
-            c = (l.u.d > r.u.d) - (l.u.d < r.u.d);
-        else if (l.type == SF_INT && r.type == SF_INT)
-            c = (l.u.i > r.u.i) - (l.u.i < r.u.i);
-        else if (l.type == SF_DOUBLE && r.type == SF_INT && l.u.d == l.u.d &&
-                 r.u.i >= -(INT64_C(1) << 53) && r.u.i <= (INT64_C(1) << 53))
-            /* (revenue >= 0): an int64 this small is exact as a double. */
-            c = (l.u.d > (double)r.u.i) - (l.u.d < (double)r.u.i);
-        else
-            c = sf_value_cmp(&l, &r);
-        break;
-    }
-    return cmp_result(n->op, c);
-}
-
 static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
 {
     sf_value l = ev(n->u.x.a, row, scratch);
@@ -2217,7 +2081,7 @@ static sf_value ev_cmp(const node *n, const sf_value *row, sf_arena *scratch)
     sf_value r = ev(n->u.x.b, row, scratch);
     if (r.type == SF_NULL)
         return r;
-    return sf_bool(cmp_values(n, &l, &r));
+    return sf_bool(sf_expr_cmp_values(n, &l, &r));
 }
 
 /* lower()/upper(): the input itself when nothing changes, else a copy in
@@ -2631,121 +2495,32 @@ int sf_expr_slot(const sf_expr *e)
     return e && e->root->kind == K_COL ? e->root->u.slot : -1;
 }
 
-/* ------------------------------------------------------------ fast path
- *
- * The shapes jobs use in derives, filters and count_if - a column compared
- * with a literal, null tests, and/or/not of those, if() choosing between
- * columns and literals, to_date() of a column - evaluated beside the tree
- * walk: columns and literals are read where they are (no sf_value copied
- * out per leaf) and conditions stay three-valued ints (FAST_NULL) instead
- * of sf_values. Every other node goes to ev(), so the two agree by
- * construction on what the fast path does not know, and the unit tests
- * compare them on every expression they evaluate (sf_expr_eval_tree). */
 
-enum { FAST_FALSE = 0, FAST_TRUE = 1, FAST_NULL = 2 };
-
-static sf_value fast_value(const node *n, const sf_value *row, sf_arena *scratch);
-
-/* A leaf's value in place, or NULL when n is not a leaf. */
-static inline const sf_value *fast_leaf(const node *n, const sf_value *row)
+sf_value sf_expr_node_eval(const sf_expr_node *n, const sf_value *row, sf_arena *scratch)
 {
-    return n->kind == K_COL ? &row[n->u.slot] : n->kind == K_CONST ? &n->u.k : NULL;
-}
-
-/* The value of a boolean node as FAST_FALSE, FAST_TRUE or FAST_NULL. */
-static int fast_cond(const node *n, const sf_value *row, sf_arena *scratch)
-{
-    const sf_value *v = fast_leaf(n, row);
-    if (v)
-        return v->type == SF_NULL ? FAST_NULL : v->u.b != 0;
-    switch (n->kind) {
-    case K_CMP: {
-        sf_value lv, rv;
-        const sf_value *l = fast_leaf(n->u.x.a, row), *r;
-        if (!l) {
-            lv = fast_value(n->u.x.a, row, scratch);
-            l = &lv;
-        }
-        if (l->type == SF_NULL)
-            return FAST_NULL;
-        if (!(r = fast_leaf(n->u.x.b, row))) {
-            rv = fast_value(n->u.x.b, row, scratch);
-            r = &rv;
-        }
-        if (r->type == SF_NULL)
-            return FAST_NULL;
-        return cmp_values(n, l, r);
-    }
-    case K_AND: {
-        int a = fast_cond(n->u.x.a, row, scratch);
-        if (a == FAST_FALSE)
-            return FAST_FALSE;
-        int b = fast_cond(n->u.x.b, row, scratch);
-        if (b == FAST_FALSE)
-            return FAST_FALSE;
-        return a == FAST_NULL || b == FAST_NULL ? FAST_NULL : FAST_TRUE;
-    }
-    case K_OR: {
-        int a = fast_cond(n->u.x.a, row, scratch);
-        if (a == FAST_TRUE)
-            return FAST_TRUE;
-        int b = fast_cond(n->u.x.b, row, scratch);
-        if (b == FAST_TRUE)
-            return FAST_TRUE;
-        return a == FAST_NULL || b == FAST_NULL ? FAST_NULL : FAST_FALSE;
-    }
-    case K_NOT: {
-        int a = fast_cond(n->u.x.a, row, scratch);
-        return a == FAST_NULL ? FAST_NULL : !a;
-    }
-    case K_IS_NULL: {
-        const sf_value *a = fast_leaf(n->u.x.a, row);
-        if (a)
-            return a->type == SF_NULL;
-        return fast_value(n->u.x.a, row, scratch).type == SF_NULL;
-    }
-    default: {
-        sf_value x = ev(n, row, scratch);
-        return x.type == SF_NULL ? FAST_NULL : x.u.b != 0;
-    }
-    }
-}
-
-static sf_value fast_value(const node *n, const sf_value *row, sf_arena *scratch)
-{
-    switch (n->kind) {
-    case K_COL:
-        return row[n->u.slot];
-    case K_CONST:
-        return n->u.k;
-    case K_IF:
-        return fast_value(fast_cond(n->u.x.a, row, scratch) == FAST_TRUE ? n->u.x.b : n->u.x.c,
-                          row, scratch);
-    case K_CMP:
-    case K_AND:
-    case K_OR:
-    case K_NOT:
-    case K_IS_NULL: {
-        int c = fast_cond(n, row, scratch);
-        return c == FAST_NULL ? sf_null() : sf_bool(c);
-    }
-    case K_TO_DATE_I: {
-        const sf_value *a = fast_leaf(n->u.x.a, row);
-        int32_t days;
-        if (!a)
-            return ev(n, row, scratch);
-        if (a->type == SF_NULL || sf_date_from_unix(a->u.i, &days) != 0)
-            return sf_null();
-        return sf_date(days);
-    }
-    default:
-        return ev(n, row, scratch);
-    }
+    return ev(n, row, scratch);
 }
 
 sf_value sf_expr_eval(const sf_expr *e, const sf_value *row, sf_arena *scratch)
 {
-    return fast_value(e->root, row, scratch);
+    sf_value v;
+    e->fast->val(e->fast, row, scratch, &v);
+    return v;
+}
+
+void sf_expr_eval_to(const sf_expr *e, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    e->fast->val(e->fast, row, scratch, out);
+}
+
+int sf_expr_test(const sf_expr *e, const sf_value *row, sf_arena *scratch)
+{
+    const sf_expr_fast *x = e->fast;
+    if (x->cond)
+        return x->cond(x, row, scratch) == SF_XF_TRUE;
+    sf_value v;
+    x->val(x, row, scratch, &v);
+    return v.type == SF_BOOL && v.u.b;
 }
 
 sf_value sf_expr_eval_tree(const sf_expr *e, const sf_value *row, sf_arena *scratch)

@@ -88,9 +88,19 @@ sf_dec_type sf_expr_decimal(const sf_expr *e);
  * Must not be called on an aggregate root. Cannot fail. */
 sf_value sf_expr_eval(const sf_expr *e, const sf_value *row, sf_arena *scratch);
 
+/* sf_expr_eval into *out, which may be a slot of row that e reads (a
+ * derive that replaces its column): the value is written once, in place,
+ * after every operand was read. Cannot fail. */
+void sf_expr_eval_to(const sf_expr *e, const sf_value *row, sf_arena *scratch, sf_value *out);
+
+/* 1 when e is true over row, 0 when it is false or NULL (a filter's test),
+ * without building the bool value. Cannot fail. */
+int sf_expr_test(const sf_expr *e, const sf_value *row, sf_arena *scratch);
+
 /* The same value through the plain tree-walking interpreter only, without
- * sf_expr_eval's fast path for common shapes: the reference the unit tests
- * check the fast path against. */
+ * the forms compiled at parse time (core/expr_fast.c) that sf_expr_eval,
+ * sf_expr_eval_to and sf_expr_test run: the reference the unit tests and
+ * fuzz_expr check the compiled forms against. */
 sf_value sf_expr_eval_tree(const sf_expr *e, const sf_value *row, sf_arena *scratch);
 
 /* For an expression parsed with SF_EXPR_ALLOW_AGG: the aggregate at its root

@@ -335,16 +335,14 @@ static int run_steps(sf_pipeline *p, sf_value *row, size_t from, size_t to, sf_a
         const sf_job_step *st = &job->steps[i];
         switch (st->kind) {
         case SF_STEP_DERIVE:
-            row[st->slot] = sf_expr_eval(st->expr, row, scratch);
+            sf_expr_eval_to(st->expr, row, scratch, &row[st->slot]);
             break;
-        case SF_STEP_FILTER: {
-            sf_value v = sf_expr_eval(st->expr, row, scratch);
-            if (v.type != SF_BOOL || !v.u.b) {
+        case SF_STEP_FILTER:
+            if (!sf_expr_test(st->expr, row, scratch)) {
                 p->counts.rows_filtered++;
                 return 0;
             }
             break;
-        }
         case SF_STEP_JOIN: {
             const sf_value *key = &row[st->on_slot];
             const sf_value *dim =

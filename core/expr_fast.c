@@ -1,0 +1,389 @@
+/* expr_fast.c - compiles a parsed expression tree into evaluators chosen at
+ * parse time (core/expr_node.h, "compiled form").
+ *
+ * The interpreter in core/expr.c switches on the node kind at every node
+ * and moves sf_values by copy; on the shapes' per-row expressions (a string
+ * column == a literal, a number against a literal, is_null, if(), &&, ||,
+ * to_date of an int64 column) that dispatch is most of the cost. Here each
+ * node gets the function for its kind and its operands' static types once,
+ * so a row pays one indirect call per node and the checks the types leave.
+ *
+ * Invariants a maintainer must keep:
+ * - A specialised form gives exactly what sf_expr_node_eval() gives on the
+ *   same node (NULL semantics, NaN ordering, range checks); whatever it
+ *   does not cover goes to sf_expr_node_eval() whole. The unit tests
+ *   (tests/unit/test_expr.c) and fuzz_expr compare the two.
+ * - A form relies on the interpreter's invariant that a column holds its
+ *   static type or NULL; a double operand is still checked at run time and
+ *   anything else takes the general path.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "core/expr_node.h"
+
+typedef sf_expr_fast xf;
+
+/* ------------------------------------------------------------- general */
+
+static int c_tree(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    sf_value v = sf_expr_node_eval(x->n, row, scratch);
+    return v.type == SF_NULL ? SF_XF_NULL : v.u.b != 0;
+}
+
+static void v_tree(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    *out = sf_expr_node_eval(x->n, row, scratch);
+}
+
+/* --------------------------------------------------------------- leaves */
+
+static void v_col(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    (void)scratch;
+    *out = row[x->slot];
+}
+
+static void v_const(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    (void)row;
+    (void)scratch;
+    *out = x->k;
+}
+
+static int c_col(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    (void)scratch;
+    const sf_value *v = &row[x->slot];
+    return v->type == SF_NULL ? SF_XF_NULL : v->u.b != 0;
+}
+
+static int c_const(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    (void)row;
+    (void)scratch;
+    return x->k.type == SF_NULL ? SF_XF_NULL : x->k.u.b != 0;
+}
+
+/* A condition as a value: bool or NULL. */
+static void v_cond(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    int c = x->cond(x, row, scratch);
+    *out = c == SF_XF_NULL ? sf_null() : sf_bool(c);
+}
+
+/* ------------------------------------------- string column vs a literal
+ *
+ * Strings of equal length n are equal when their first and last words are:
+ * for 4 <= n <= 8 two 4-byte words cover every byte, for 8 <= n <= 16 two
+ * 8-byte words do (overlapping in the middle). Other lengths use memcmp. */
+
+static inline uint64_t load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint32_t load4(const char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+static inline int eq_w8(const xf *x, const char *p) { return load8(p) == x->w0 && load8(p + x->k.u.s.n - 8) == x->w1; }
+static inline int eq_w4(const xf *x, const char *p) { return load4(p) == (uint32_t)x->w0 && load4(p + x->k.u.s.n - 4) == (uint32_t)x->w1; }
+static inline int eq_mem(const xf *x, const char *p) { return x->k.u.s.n == 0 || memcmp(p, x->k.u.s.p, x->k.u.s.n) == 0; }
+
+#define STR_EQ_FORMS(name, eq)                                                                    \
+    static int c_str_eq_##name(const xf *x, const sf_value *row, sf_arena *scratch)              \
+    {                                                                                             \
+        (void)scratch;                                                                            \
+        const sf_value *v = &row[x->slot];                                                        \
+        if (v->type == SF_NULL)                                                                   \
+            return SF_XF_NULL;                                                                    \
+        return v->u.s.n == x->k.u.s.n && eq(x, v->u.s.p);                                         \
+    }                                                                                             \
+    static int c_str_ne_##name(const xf *x, const sf_value *row, sf_arena *scratch)              \
+    {                                                                                             \
+        (void)scratch;                                                                            \
+        const sf_value *v = &row[x->slot];                                                        \
+        if (v->type == SF_NULL)                                                                   \
+            return SF_XF_NULL;                                                                    \
+        return !(v->u.s.n == x->k.u.s.n && eq(x, v->u.s.p));                                      \
+    }
+
+STR_EQ_FORMS(w8, eq_w8)
+STR_EQ_FORMS(w4, eq_w4)
+STR_EQ_FORMS(mem, eq_mem)
+
+/* ------------------------------------------- number column vs a literal */
+
+/* A double column against a literal that is not NaN, ordered as
+ * sf_value_cmp orders them: a NaN value sorts after every number. */
+static int c_cmp_double(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    const sf_value *v = &row[x->slot];
+    if (v->type != SF_DOUBLE)
+        return v->type == SF_NULL ? SF_XF_NULL : c_tree(x, row, scratch);
+    double d = v->u.d, k = x->k.u.d;
+    int c = d != d ? 1 : (d > k) - (d < k);
+    return sf_expr_cmp_result(x->op, c);
+}
+
+/* An int64 or timestamp column against a literal of its type. */
+static int c_cmp_int(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    (void)scratch;
+    const sf_value *v = &row[x->slot];
+    if (v->type == SF_NULL)
+        return SF_XF_NULL;
+    int64_t i = v->u.i, k = x->k.u.i;
+    return sf_expr_cmp_result(x->op, (i > k) - (i < k));
+}
+
+static int c_cmp_date(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    (void)scratch;
+    const sf_value *v = &row[x->slot];
+    if (v->type == SF_NULL)
+        return SF_XF_NULL;
+    int32_t i = v->u.date, k = x->k.u.date;
+    return sf_expr_cmp_result(x->op, (i > k) - (i < k));
+}
+
+/* Any other comparison, its operands through their compiled forms. */
+static int c_cmp(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    sf_value l, r;
+    x->a->val(x->a, row, scratch, &l);
+    if (l.type == SF_NULL)
+        return SF_XF_NULL;
+    x->b->val(x->b, row, scratch, &r);
+    if (r.type == SF_NULL)
+        return SF_XF_NULL;
+    return sf_expr_cmp_values(x->n, &l, &r);
+}
+
+/* ---------------------------------------------------------------- logic */
+
+static int c_and(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    int a = x->a->cond(x->a, row, scratch);
+    if (a == SF_XF_FALSE)
+        return SF_XF_FALSE;
+    int b = x->b->cond(x->b, row, scratch);
+    if (b == SF_XF_FALSE)
+        return SF_XF_FALSE;
+    return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : SF_XF_TRUE;
+}
+
+static int c_or(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    int a = x->a->cond(x->a, row, scratch);
+    if (a == SF_XF_TRUE)
+        return SF_XF_TRUE;
+    int b = x->b->cond(x->b, row, scratch);
+    if (b == SF_XF_TRUE)
+        return SF_XF_TRUE;
+    return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : SF_XF_FALSE;
+}
+
+static int c_not(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    int a = x->a->cond(x->a, row, scratch);
+    return a == SF_XF_NULL ? SF_XF_NULL : !a;
+}
+
+static int c_is_null_col(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    (void)scratch;
+    return row[x->slot].type == SF_NULL;
+}
+
+/* !is_null(column), the guard of the KPI revenue: one test. */
+static int c_not_null_col(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    (void)scratch;
+    return row[x->slot].type != SF_NULL;
+}
+
+static int c_is_null(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    sf_value v;
+    x->a->val(x->a, row, scratch, &v);
+    return v.type == SF_NULL;
+}
+
+/* if(): the else branch unless the condition is true. */
+static void v_if(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    const xf *br = x->a->cond(x->a, row, scratch) == SF_XF_TRUE ? x->b : x->c;
+    br->val(br, row, scratch, out);
+}
+
+/* to_date() of an int64 column of Unix seconds: the UTC day, NULL when it
+ * does not fit a date (as sf_date_from_unix). */
+static void v_to_date_col(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    (void)scratch;
+    const sf_value *v = &row[x->slot];
+    if (v->type == SF_NULL) {
+        *out = sf_null();
+        return;
+    }
+    int64_t s = v->u.i, q = s / 86400;
+    if (s % 86400 != 0 && s < 0)
+        q--;
+    *out = q < INT32_MIN || q > INT32_MAX ? sf_null() : sf_date((int32_t)q);
+}
+
+/* ------------------------------------------------------------- compiler */
+
+static int mirror(int op)
+{
+    switch (op) {
+    case OP_LT: return OP_GT;
+    case OP_LE: return OP_GE;
+    case OP_GT: return OP_LT;
+    case OP_GE: return OP_LE;
+    default: return op;
+    }
+}
+
+/* A column compared with a literal: picks the specialised form, or leaves
+ * x->cond as it is (c_cmp) when none fits. */
+static void compile_cmp_leaf(xf *x)
+{
+    const sf_expr_node *n = x->n, *col = n->u.x.a, *lit = n->u.x.b;
+    int op = n->op;
+    if (col->kind == K_CONST && lit->kind == K_COL) {
+        col = n->u.x.b;
+        lit = n->u.x.a;
+        op = mirror(op);
+    }
+    if (col->kind != K_COL || lit->kind != K_CONST || lit->u.k.type == SF_NULL)
+        return;
+    sf_value k = lit->u.k;
+    x->slot = col->u.slot;
+    x->op = op;
+    if (n->cls == C_STR && col->type == SF_STRING && k.type == SF_STRING &&
+        (op == OP_EQ || op == OP_NE)) {
+        size_t len = k.u.s.n;
+        x->k = k;
+        if (len >= 8 && len <= 16) {
+            x->w0 = load8(k.u.s.p);
+            x->w1 = load8(k.u.s.p + len - 8);
+            x->cond = op == OP_EQ ? c_str_eq_w8 : c_str_ne_w8;
+        } else if (len >= 4 && len < 8) {
+            x->w0 = load4(k.u.s.p);
+            x->w1 = load4(k.u.s.p + len - 4);
+            x->cond = op == OP_EQ ? c_str_eq_w4 : c_str_ne_w4;
+        } else {
+            x->cond = op == OP_EQ ? c_str_eq_mem : c_str_ne_mem;
+        }
+    } else if (n->cls == C_NUM && col->type == SF_DOUBLE) {
+        /* An int64 literal within 2^53 is exact as a double. */
+        if (k.type == SF_DOUBLE && k.u.d == k.u.d) {
+            x->k = k;
+        } else if (k.type == SF_INT && k.u.i >= -(INT64_C(1) << 53) &&
+                   k.u.i <= (INT64_C(1) << 53)) {
+            x->k = sf_double((double)k.u.i);
+        } else {
+            return;
+        }
+        x->cond = c_cmp_double;
+    } else if ((n->cls == C_INT && col->type == SF_INT && k.type == SF_INT) ||
+               (n->cls == C_TS && col->type == SF_TIMESTAMP && k.type == SF_TIMESTAMP)) {
+        x->k = k;
+        x->cond = c_cmp_int;
+    } else if (n->cls == C_DATE && col->type == SF_DATE && k.type == SF_DATE) {
+        x->k = k;
+        x->cond = c_cmp_date;
+    }
+}
+
+static xf *compile(const sf_expr_node *n, sf_arena *arena)
+{
+    xf *x = sf_arena_alloc(arena, sizeof *x);
+    if (!x)
+        return NULL;
+    memset(x, 0, sizeof *x);
+    x->n = n;
+    x->val = v_tree;
+    if (n->type == SF_BOOL || n->type == SF_NULL)
+        x->cond = c_tree;
+    int kids = 0;
+    switch (n->kind) {
+    case K_IF: kids = 3; break;
+    case K_CMP:
+    case K_AND:
+    case K_OR: kids = 2; break;
+    case K_NOT:
+    case K_IS_NULL:
+    case K_TO_DATE_I: kids = 1; break;
+    default: break;
+    }
+    if ((kids >= 1 && !(x->a = compile(n->u.x.a, arena))) ||
+        (kids >= 2 && !(x->b = compile(n->u.x.b, arena))) ||
+        (kids >= 3 && !(x->c = compile(n->u.x.c, arena))))
+        return NULL;
+
+    switch (n->kind) {
+    case K_COL:
+        x->slot = n->u.slot;
+        x->val = v_col;
+        if (x->cond)
+            x->cond = c_col;
+        return x;
+    case K_CONST:
+        x->k = n->u.k;
+        x->val = v_const;
+        if (x->cond)
+            x->cond = c_const;
+        return x;
+    case K_CMP:
+        x->cond = c_cmp;
+        compile_cmp_leaf(x);
+        break;
+    case K_AND: x->cond = c_and; break;
+    case K_OR: x->cond = c_or; break;
+    case K_NOT:
+        x->cond = c_not;
+        if (n->u.x.a->kind == K_IS_NULL && n->u.x.a->u.x.a->kind == K_COL) {
+            x->slot = n->u.x.a->u.x.a->u.slot;
+            x->cond = c_not_null_col;
+        }
+        break;
+    case K_IS_NULL:
+        x->cond = c_is_null;
+        if (n->u.x.a->kind == K_COL) {
+            x->slot = n->u.x.a->u.slot;
+            x->cond = c_is_null_col;
+        }
+        break;
+    case K_IF:
+        /* The tree takes the then branch only on a bool true. */
+        if (x->a->cond)
+            x->val = v_if;
+        return x;
+    case K_TO_DATE_I:
+        if (n->u.x.a->kind == K_COL && n->u.x.a->type == SF_INT) {
+            x->slot = n->u.x.a->u.slot;
+            x->val = v_to_date_col;
+        }
+        return x;
+    default:
+        return x;
+    }
+    /* A logic or comparison node: its value is its condition. */
+    x->val = v_cond;
+    return x;
+}
+
+const sf_expr_fast *sf_expr_fast_compile(const sf_expr_node *n, sf_arena *arena)
+{
+    return compile(n, arena);
+}
