@@ -12,7 +12,8 @@
  * - a value is neither NULL nor the static type, or a decimal value's scale
  *   is not the static scale, or it has more digits than the static
  *   precision;
- * - two evaluations differ.
+ * - two evaluations differ, or sf_expr_eval (the compiled forms) and
+ *   sf_expr_eval_tree (the interpreter) differ.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -125,6 +126,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     die("a decimal value outside its static precision or scale", text);
                 if (!same(&v, &again))
                     die("two evaluations differ", text);
+                sf_value tree = sf_expr_eval_tree(e, rows[r], &scratch);
+                if (!same(&v, &tree))
+                    die("the compiled forms and the interpreter differ", text);
             }
             sf_arena_free(&scratch);
         }

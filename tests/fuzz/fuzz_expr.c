@@ -11,9 +11,11 @@
  * - a column reference names a slot outside the row;
  * - evaluating over the fixed rows (ordinary values, all NULL, extremes:
  *   INT64_MIN/MAX, NaN, -0.0, infinities, empty and padded strings, the
- *   int32 date bounds) gives a value that is neither NULL nor the static
- *   type, differs between two evaluations, or (for a string) cannot be
- *   read in full (ASan);
+ *   int32 date bounds; strings one byte shorter, empty) gives a value that
+ *   is neither NULL nor the static type, differs between two evaluations,
+ *   differs from the interpreter's (sf_expr_eval_tree; sf_expr_test and
+ *   sf_expr_eval_to in place too), or (for a string) cannot be read in
+ *   full (ASan);
  * - an aggregate's kind, argument and result type do not fit its rules.
  * Recursion is bounded by the parser's depth limit, so deep inputs must
  * fail cleanly, not overflow the stack.
@@ -46,7 +48,7 @@ static const column columns[] = {
     {"at", SF_TIMESTAMP},      {"until", SF_TIMESTAMP},
 };
 #define NCOLS (sizeof columns / sizeof columns[0])
-#define NROWS 4
+#define NROWS 5
 
 static sf_value rows[NROWS][NCOLS];
 
@@ -115,6 +117,17 @@ static void init_rows(void)
             break;
         }
         rows[1][c] = sf_null();
+        /* Near the first row: a string one byte shorter, or empty; zero
+         * doubles, days cut at midnight from either side. */
+        switch (columns[c].type) {
+        case SF_INT: rows[4][c] = sf_int(c % 2 ? -86401 : 86399); break;
+        case SF_DOUBLE: rows[4][c] = sf_double(c % 2 ? 0.0 : 12.500000000000002); break;
+        case SF_STRING: rows[4][c] = c % 2 ? sf_string("purchas", 7) : sf_string("", 0); break;
+        case SF_BOOL: rows[4][c] = sf_bool(!(c % 2)); break;
+        case SF_DATE: rows[4][c] = sf_date(20300); break;
+        case SF_TIMESTAMP: rows[4][c] = sf_timestamp(-INT64_C(86400000000)); break;
+        default: rows[4][c] = sf_null(); break;
+        }
     }
 }
 
@@ -143,6 +156,21 @@ static void check_slot(void *ctx, int slot)
 
 static volatile unsigned sink;
 
+static void keep_first(void *ctx, int slot)
+{
+    int *first = ctx;
+    if (*first < 0)
+        *first = slot;
+}
+
+/* The slot of the first column e reads, or 0 when it reads none. */
+static int first_slot(const sf_expr *e)
+{
+    int first = -1;
+    sf_expr_visit_columns(e, keep_first, &first);
+    return first < 0 ? 0 : first;
+}
+
 /* Evaluates e (a plain expression) over every row and checks the results. */
 static void check_eval(const sf_expr *e, const char *text, sf_arena *scratch)
 {
@@ -165,6 +193,18 @@ static void check_eval(const sf_expr *e, const char *text, sf_arena *scratch)
         sf_value again = sf_expr_eval(e, rows[r], scratch);
         if (!identical(&v, &again))
             die("two evaluations of the same row differ", text);
+        sf_value tree = sf_expr_eval_tree(e, rows[r], scratch);
+        if (!identical(&v, &tree))
+            die("the compiled forms and the interpreter differ", text);
+        if ((t == SF_BOOL || t == SF_NULL) &&
+            sf_expr_test(e, rows[r], scratch) != (tree.type == SF_BOOL && tree.u.b))
+            die("sf_expr_test differs from the interpreter's truth", text);
+        /* In place, over the slot of a column the expression reads. */
+        sf_value copy[NCOLS];
+        memcpy(copy, rows[r], sizeof copy);
+        sf_expr_eval_to(e, copy, scratch, &copy[first_slot(e)]);
+        if (!identical(&copy[first_slot(e)], &tree))
+            die("sf_expr_eval_to in place differs from the interpreter", text);
         sf_arena_reset(scratch);
     }
 }

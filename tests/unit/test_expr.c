@@ -1368,6 +1368,203 @@ static void test_free_null_is_a_noop(void **state)
     sf_expr_free(NULL);
 }
 
+/* ------------------------------ compiled forms against the interpreter
+ *
+ * sf_expr_eval, sf_expr_eval_to and sf_expr_test run the forms compiled at
+ * parse time (core/expr_fast.c); sf_expr_eval_tree is the plain
+ * interpreter. Every expression below hits one specialised form (or the
+ * general one beside it) and runs over rows that cross every column's
+ * values: NULL, NaN, signed zeros, infinities, the int64 and int32 bounds,
+ * empty strings and strings that differ from a literal only in length. */
+
+static const char *const fast_strings[] = {
+    "", "a", "ab", "abc", "abcd", "abcde", "abcdefg", "abcdefgh", "abcdefghi",
+    "abcdefghijklmno", "abcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnopX",
+    "purchase", "purchas", "purchasee", "Purchase", "view", "vie",
+    /* Same lengths as others above, differing only in the last byte. */
+    "abcX", "abcdX", "abcdefX", "abcdefgX", "abcdefghijklmnoX",
+};
+#define N_FAST_STRINGS (sizeof fast_strings / sizeof fast_strings[0])
+
+/* Row r of the cross: each column steps through its values at its own
+ * stride; index 0 of every list is NULL. */
+static void fast_row(size_t r, sf_value *row)
+{
+    static const double dbl[] = {0.0, -0.0, 475.0, 475.00000000000006, 474.99999999999994,
+                                 -1.5, 1e300, -INFINITY, INFINITY, 9007199254740992.0};
+    static const int64_t ints[] = {0, 3, -1, 2, 86399, 86400, -86400, -86401,
+                                   INT64_MIN, INT64_MAX, INT64_C(185542587187200),
+                                   INT64_C(-185542587187201)};
+    static const int32_t days[] = {DAY_2025_08_01, DAY_2025_07_01, DAY_2025_07_31, INT32_MIN,
+                                   INT32_MAX, 0};
+    size_t nd = sizeof dbl / sizeof dbl[0] + 2, ni = sizeof ints / sizeof ints[0] + 1;
+    size_t ns = N_FAST_STRINGS + 1, ny = sizeof days / sizeof days[0] + 1;
+    empty_row(row);
+    size_t k;
+    if ((k = r % ns) > 0)
+        row[S_EVENT_TYPE] = sf_string(fast_strings[k - 1], strlen(fast_strings[k - 1]));
+    if ((k = (r / 3) % ns) > 0)
+        row[S_NAME] = sf_string(fast_strings[k - 1], strlen(fast_strings[k - 1]));
+    /* Index 1 of the doubles is NaN. */
+    if ((k = r % nd) > 0)
+        row[S_PRICE] = sf_double(k == 1 ? NAN : dbl[k - 2]);
+    if ((k = (r / 2) % nd) > 0)
+        row[S_X] = sf_double(k == 1 ? NAN : dbl[k - 2]);
+    if ((k = (r / 5) % nd) > 0)
+        row[S_REVENUE] = sf_double(k == 1 ? NAN : dbl[k - 2]);
+    if ((k = r % ni) > 0)
+        row[S_QTY] = sf_int(ints[k - 1]);
+    if ((k = (r / 7) % ni) > 0)
+        row[S_TS] = sf_int(ints[k - 1]);
+    if ((k = r % ny) > 0)
+        row[S_DAY] = sf_date(days[k - 1]);
+    if ((k = r % 3) > 0)
+        row[S_FLAG] = sf_bool(k == 2);
+}
+
+static void first_slot_of(void *ctx, int slot)
+{
+    int *first = ctx;
+    if (*first < 0)
+        *first = slot;
+}
+
+static void check_fast_against_tree(const char *text, int line)
+{
+    sf_expr *e = parse_ok(text, 0, line);
+    sf_type t = sf_expr_type(e);
+    int slot = -1;
+    sf_expr_visit_columns(e, first_slot_of, &slot);
+    if (slot < 0)
+        slot = S_A;
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    size_t nrows = 4 * 1024;
+    for (size_t r = 0; r < nrows; r++) {
+        sf_value row[NSLOTS], copy[NSLOTS];
+        fast_row(r, row);
+        sf_value tree = sf_expr_eval_tree(e, row, &scratch);
+        sf_value got = sf_expr_eval(e, row, &scratch);
+        char gs[128], ws[128];
+        describe(tree, ws, sizeof ws);
+        describe(got, gs, sizeof gs);
+        if (!same_value(got, tree))
+            fail_msg("line %d: \"%s\" row %zu gave %s, the interpreter %s", line, text, r, gs, ws);
+        /* In place over a slot the expression reads, as a derive that
+         * replaces its column. */
+        memcpy(copy, row, sizeof copy);
+        sf_expr_eval_to(e, copy, &scratch, &copy[slot]);
+        describe(copy[slot], gs, sizeof gs);
+        if (!same_value(copy[slot], tree))
+            fail_msg("line %d: \"%s\" row %zu in place gave %s, the interpreter %s", line, text,
+                     r, gs, ws);
+        if (t == SF_BOOL || t == SF_NULL) {
+            int want = tree.type == SF_BOOL && tree.u.b;
+            if (sf_expr_test(e, row, &scratch) != want)
+                fail_msg("line %d: \"%s\" row %zu: sf_expr_test gave %d, the interpreter %s",
+                         line, text, r, !want, ws);
+        }
+        sf_arena_reset(&scratch);
+    }
+    sf_arena_free(&scratch);
+    sf_expr_free(e);
+}
+
+#define EXPECT_FAST(text) check_fast_against_tree(text, __LINE__)
+
+static void test_fast_string_equals_literal_of_every_length(void **state)
+{
+    (void)state;
+    /* Literals of length 0, 1-3 (memcmp), 4-7 (two 4-byte words), 8-16
+     * (two 8-byte words) and 17 (memcmp), both operand orders, == and !=. */
+    for (size_t i = 0; i < N_FAST_STRINGS; i++) {
+        char text[96];
+        snprintf(text, sizeof text, "event_type == '%s'", fast_strings[i]);
+        EXPECT_FAST(text);
+        snprintf(text, sizeof text, "name != '%s'", fast_strings[i]);
+        EXPECT_FAST(text);
+        snprintf(text, sizeof text, "'%s' == name", fast_strings[i]);
+        EXPECT_FAST(text);
+    }
+    EXPECT_FAST("event_type < 'purchase'");
+    EXPECT_FAST("event_type >= 'abcdefgh'");
+    EXPECT_FAST("event_type == name");
+    EXPECT_FAST("lower(event_type) == 'purchase'");
+}
+
+static void test_fast_double_column_against_literals(void **state)
+{
+    (void)state;
+    EXPECT_FAST("revenue >= 0");
+    EXPECT_FAST("props.price > 475.0");
+    EXPECT_FAST("props.price <= 475");
+    EXPECT_FAST("0 < x");
+    EXPECT_FAST("-1.5 >= x");
+    EXPECT_FAST("x == -0.0");
+    EXPECT_FAST("x != 0");
+    EXPECT_FAST("x < 1e300");
+    EXPECT_FAST("x > -1e308");
+    EXPECT_FAST("x == 9007199254740992");
+    /* Beyond 2^53 the int64 literal is not exact as a double: general. */
+    EXPECT_FAST("x >= 9007199254740993");
+    EXPECT_FAST("x < 9223372036854775807");
+    EXPECT_FAST("x > null");
+    EXPECT_FAST("x + 1 > qty");
+    EXPECT_FAST("qty > 2.5");
+}
+
+static void test_fast_int_and_date_columns_against_literals(void **state)
+{
+    (void)state;
+    EXPECT_FAST("qty > 2");
+    EXPECT_FAST("2 <= qty");
+    EXPECT_FAST("qty == -9223372036854775807 - 1");
+    EXPECT_FAST("qty != 9223372036854775807");
+    EXPECT_FAST("qty < -1");
+    EXPECT_FAST("qty == ts");
+    EXPECT_FAST("day >= '2025-08-01'");
+    EXPECT_FAST("'2025-07-31' > day");
+    EXPECT_FAST("day == '2025-07-01'");
+    EXPECT_FAST("day != day");
+}
+
+static void test_fast_logic_null_tests_and_if(void **state)
+{
+    (void)state;
+    EXPECT_FAST("flag");
+    EXPECT_FAST("!flag");
+    EXPECT_FAST("true");
+    EXPECT_FAST("null");
+    EXPECT_FAST("flag && x > 0");
+    EXPECT_FAST("flag || qty == 2");
+    EXPECT_FAST("!(flag || event_type == 'view')");
+    EXPECT_FAST("is_null(x)");
+    EXPECT_FAST("!is_null(name)");
+    EXPECT_FAST("is_null(x + 1)");
+    EXPECT_FAST("!is_null(x / 0)");
+    EXPECT_FAST("is_null(x) || x < 0 && event_type != 'purchase'");
+    EXPECT_FAST("event_type == 'purchase' && props.price > 475.0");
+    EXPECT_FAST("if(event_type == 'purchase' && !is_null(props.price), props.price, 0.0)");
+    EXPECT_FAST("if(flag, qty, 0)");
+    EXPECT_FAST("if(flag, qty, x)");
+    EXPECT_FAST("if(null, 1, 2)");
+    EXPECT_FAST("if(x > 0, name, 'none')");
+    EXPECT_FAST("if(is_null(flag), null, flag)");
+    EXPECT_FAST("coalesce(x, revenue, 0.0) >= 0");
+}
+
+static void test_fast_to_date_of_int_seconds(void **state)
+{
+    (void)state;
+    /* ts covers the day edges on both sides of 0 and the first seconds
+     * whose day no longer fits an int32 (NULL). */
+    EXPECT_FAST("to_date(ts)");
+    EXPECT_FAST("to_date(qty)");
+    EXPECT_FAST("to_date(qty + 1)");
+    EXPECT_FAST("to_date(x)");
+    EXPECT_FAST("to_date(ts) == day");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1458,6 +1655,11 @@ int main(void)
         cmocka_unit_test(test_string_constant_result),
         cmocka_unit_test(test_columns_return_row_values),
         cmocka_unit_test(test_free_null_is_a_noop),
+        cmocka_unit_test(test_fast_string_equals_literal_of_every_length),
+        cmocka_unit_test(test_fast_double_column_against_literals),
+        cmocka_unit_test(test_fast_int_and_date_columns_against_literals),
+        cmocka_unit_test(test_fast_logic_null_tests_and_if),
+        cmocka_unit_test(test_fast_to_date_of_int_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
