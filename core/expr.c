@@ -2503,8 +2503,17 @@ sf_value sf_expr_node_eval(const sf_expr_node *n, const sf_value *row, sf_arena 
 
 sf_value sf_expr_eval(const sf_expr *e, const sf_value *row, sf_arena *scratch)
 {
+    const sf_expr_fast *x = e->fast;
+    /* A condition (count_if's argument) is built right in the return
+     * slot: copying a value another function had just stored field by
+     * field stalls on store forwarding (~85% of this function's cycles
+     * under perf on S1). */
+    if (x->cond) {
+        int c = x->cond(x, row, scratch);
+        return c == SF_XF_NULL ? sf_null() : sf_bool(c);
+    }
     sf_value v;
-    e->fast->val(e->fast, row, scratch, &v);
+    x->val(x, row, scratch, &v);
     return v;
 }
 

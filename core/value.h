@@ -47,7 +47,22 @@ static inline sf_value sf_null(void) { sf_value v; v.type = SF_NULL; v.u.i = 0; 
 static inline sf_value sf_bool(int b) { sf_value v; v.type = SF_BOOL; v.u.b = b != 0; return v; }
 static inline sf_value sf_int(int64_t i) { sf_value v; v.type = SF_INT; v.u.i = i; return v; }
 static inline sf_value sf_double(double d) { sf_value v; v.type = SF_DOUBLE; v.u.d = d; return v; }
-static inline sf_value sf_date(int32_t days) { sf_value v; v.type = SF_DATE; v.u.i = 0; v.u.date = days; return v; }
+/* The date's union is written in one 8-byte store (the upper half zero, as
+ * it always was): an 8-byte store then a 4-byte one into it made every
+ * later load of the value wait for both to retire (a store-forwarding
+ * stall, ~80% of to_date's cycles under perf). */
+static inline sf_value sf_date(int32_t days)
+{
+    sf_value v;
+    v.type = SF_DATE;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v.u.i = (int64_t)(uint32_t)days;
+#else
+    v.u.i = 0;
+    v.u.date = days;
+#endif
+    return v;
+}
 static inline sf_value sf_timestamp(int64_t us) { sf_value v; v.type = SF_TIMESTAMP; v.u.i = us; return v; }
 static inline sf_value sf_string(const char *p, size_t n) { sf_value v; v.type = SF_STRING; v.u.s.p = p; v.u.s.n = n; return v; }
 
