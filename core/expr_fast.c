@@ -169,26 +169,27 @@ static int c_cmp(const xf *x, const sf_value *row, sf_arena *scratch)
 
 /* ---------------------------------------------------------------- logic */
 
-static int c_and(const xf *x, const sf_value *row, sf_arena *scratch)
+/* && and || alike: dom (FALSE for &&, TRUE for ||) decides alone, and
+ * short-circuits; otherwise NULL wins over the other value. */
+static inline int logic(const xf *x, const sf_value *row, sf_arena *scratch, int dom)
 {
     int a = x->a->cond(x->a, row, scratch);
-    if (a == SF_XF_FALSE)
-        return SF_XF_FALSE;
+    if (a == dom)
+        return dom;
     int b = x->b->cond(x->b, row, scratch);
-    if (b == SF_XF_FALSE)
-        return SF_XF_FALSE;
-    return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : SF_XF_TRUE;
+    if (b == dom)
+        return dom;
+    return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : !dom;
+}
+
+static int c_and(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    return logic(x, row, scratch, SF_XF_FALSE);
 }
 
 static int c_or(const xf *x, const sf_value *row, sf_arena *scratch)
 {
-    int a = x->a->cond(x->a, row, scratch);
-    if (a == SF_XF_TRUE)
-        return SF_XF_TRUE;
-    int b = x->b->cond(x->b, row, scratch);
-    if (b == SF_XF_TRUE)
-        return SF_XF_TRUE;
-    return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : SF_XF_FALSE;
+    return logic(x, row, scratch, SF_XF_TRUE);
 }
 
 static int c_not(const xf *x, const sf_value *row, sf_arena *scratch)

@@ -120,6 +120,19 @@ static sf_expr *parse_ok(const char *text, int flags, int line)
     return e;
 }
 
+/* Fails when got (from sf_expr_eval and the compiled forms) is not the
+ * interpreter's value; where says which evaluation. */
+static void expect_as_tree(sf_value got, sf_value tree, const char *text, const char *where,
+                           int line)
+{
+    if (same_value(got, tree))
+        return;
+    char gs[128], ws[128];
+    describe(got, gs, sizeof gs);
+    describe(tree, ws, sizeof ws);
+    fail_msg("line %d: \"%s\"%s gave %s, the interpreter %s", line, text, where, gs, ws);
+}
+
 static void check_value(const char *text, const sf_value *row, sf_value want, int line)
 {
     sf_value nulls[NSLOTS];
@@ -132,11 +145,8 @@ static void check_value(const char *text, const sf_value *row, sf_value want, in
     sf_arena_init(&scratch, 0);
     sf_value got = sf_expr_eval(e, row, &scratch);
     sf_value tree = sf_expr_eval_tree(e, row, &scratch);
+    expect_as_tree(got, tree, text, "", line);
     char gs[128], ws[128];
-    describe(tree, ws, sizeof ws);
-    describe(got, gs, sizeof gs);
-    if (!same_value(got, tree))
-        fail_msg("line %d: \"%s\" gave %s, the interpreter %s", line, text, gs, ws);
     describe(got, gs, sizeof gs);
     describe(want, ws, sizeof ws);
     if (!same_value(got, want))
@@ -1444,25 +1454,20 @@ static void check_fast_against_tree(const char *text, int line)
         sf_value row[NSLOTS], copy[NSLOTS];
         fast_row(r, row);
         sf_value tree = sf_expr_eval_tree(e, row, &scratch);
-        sf_value got = sf_expr_eval(e, row, &scratch);
-        char gs[128], ws[128];
-        describe(tree, ws, sizeof ws);
-        describe(got, gs, sizeof gs);
-        if (!same_value(got, tree))
-            fail_msg("line %d: \"%s\" row %zu gave %s, the interpreter %s", line, text, r, gs, ws);
+        char where[64];
+        snprintf(where, sizeof where, " row %zu", r);
+        expect_as_tree(sf_expr_eval(e, row, &scratch), tree, text, where, line);
         /* In place over a slot the expression reads, as a derive that
          * replaces its column. */
         memcpy(copy, row, sizeof copy);
         sf_expr_eval_to(e, copy, &scratch, &copy[slot]);
-        describe(copy[slot], gs, sizeof gs);
-        if (!same_value(copy[slot], tree))
-            fail_msg("line %d: \"%s\" row %zu in place gave %s, the interpreter %s", line, text,
-                     r, gs, ws);
+        snprintf(where, sizeof where, " row %zu in place", r);
+        expect_as_tree(copy[slot], tree, text, where, line);
         if (t == SF_BOOL || t == SF_NULL) {
             int want = tree.type == SF_BOOL && tree.u.b;
             if (sf_expr_test(e, row, &scratch) != want)
-                fail_msg("line %d: \"%s\" row %zu: sf_expr_test gave %d, the interpreter %s",
-                         line, text, r, !want, ws);
+                fail_msg("line %d: \"%s\" row %zu: sf_expr_test gave %d, the interpreter %d",
+                         line, text, r, !want, want);
         }
         sf_arena_reset(&scratch);
     }
