@@ -4,9 +4,10 @@
  * The interpreter in core/expr.c switches on the node kind at every node
  * and moves sf_values by copy; on the shapes' per-row expressions (a string
  * column == a literal, a number against a literal, is_null, if(), &&, ||,
- * to_date of an int64 column) that dispatch is most of the cost. Here each
- * node gets the function for its kind and its operands' static types once,
- * so a row pays one indirect call per node and the checks the types leave.
+ * to_date of an int64 or timestamp column) that dispatch is most of the
+ * cost. Here each node gets the function for its kind and its operands'
+ * static types once, so a row pays one indirect call per node and the
+ * checks the types leave.
  *
  * Invariants a maintainer must keep:
  * - A specialised form gives exactly what sf_expr_node_eval() gives on the
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "core/expr_node.h"
+#include "core/fmt.h"
 
 typedef sf_expr_fast xf;
 
@@ -225,20 +227,34 @@ static void v_if(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *
     br->val(br, row, scratch, out);
 }
 
-/* to_date() of an int64 column of Unix seconds: the UTC day, NULL when it
- * does not fit a date (as sf_date_from_unix). */
-static void v_to_date_col(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+/* to_date() of a column of Unix seconds (per = 86400) or of a timestamp
+ * column (microseconds, per = SF_US_PER_DAY): the UTC day by floor
+ * division, NULL when it does not fit a date (as sf_date_from_unix; a
+ * timestamp's day always fits). per is a constant in each caller, so the
+ * division is a multiplication. */
+static inline void day_of_col(const xf *x, const sf_value *row, sf_value *out, int64_t per)
 {
-    (void)scratch;
     const sf_value *v = &row[x->slot];
     if (v->type == SF_NULL) {
         *out = sf_null();
         return;
     }
-    int64_t s = v->u.i, q = s / 86400;
-    if (s % 86400 != 0 && s < 0)
+    int64_t s = v->u.i, q = s / per;
+    if (s % per != 0 && s < 0)
         q--;
     *out = q < INT32_MIN || q > INT32_MAX ? sf_null() : sf_date((int32_t)q);
+}
+
+static void v_day_of_secs(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    (void)scratch;
+    day_of_col(x, row, out, 86400);
+}
+
+static void v_day_of_ts(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    (void)scratch;
+    day_of_col(x, row, out, SF_US_PER_DAY);
 }
 
 /* ------------------------------------------------------------- compiler */
@@ -324,7 +340,8 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
     case K_OR: kids = 2; break;
     case K_NOT:
     case K_IS_NULL:
-    case K_TO_DATE_I: kids = 1; break;
+    case K_TO_DATE_I:
+    case K_TS_TO_DATE: kids = 1; break;
     default: break;
     }
     if ((kids >= 1 && !(x->a = compile(n->u.x.a, arena))) ||
@@ -371,9 +388,11 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
             x->val = v_if;
         return x;
     case K_TO_DATE_I:
-        if (n->u.x.a->kind == K_COL && n->u.x.a->type == SF_INT) {
+    case K_TS_TO_DATE:
+        if (n->u.x.a->kind == K_COL &&
+            n->u.x.a->type == (n->kind == K_TO_DATE_I ? SF_INT : SF_TIMESTAMP)) {
             x->slot = n->u.x.a->u.slot;
-            x->val = v_to_date_col;
+            x->val = n->kind == K_TO_DATE_I ? v_day_of_secs : v_day_of_ts;
         }
         return x;
     default:

@@ -37,6 +37,7 @@ enum {
     S_BIG,
     S_A,
     S_B,
+    S_AT,
     NSLOTS
 };
 
@@ -51,6 +52,7 @@ static const struct {
     {"flag", S_FLAG, SF_BOOL},               {"name", S_NAME, SF_STRING},
     {"x", S_X, SF_DOUBLE},                   {"big", S_BIG, SF_INT},
     {"a", S_A, SF_INT},                      {"b", S_B, SF_INT},
+    {"at", S_AT, SF_TIMESTAMP},
 };
 
 static int resolve(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
@@ -1430,6 +1432,12 @@ static void fast_row(size_t r, sf_value *row)
         row[S_DAY] = sf_date(days[k - 1]);
     if ((k = r % 3) > 0)
         row[S_FLAG] = sf_bool(k == 2);
+    /* Microseconds: the same values, and a day's edges either side of 0. */
+    static const int64_t us[] = {INT64_C(86399999999), INT64_C(86400000000), -1,
+                                 INT64_C(-86400000000), INT64_C(-86400000001)};
+    size_t nu = ni + sizeof us / sizeof us[0];
+    if ((k = (r / 11) % nu) > 0)
+        row[S_AT] = sf_timestamp(k < ni ? ints[k - 1] : us[k - ni]);
 }
 
 static void first_slot_of(void *ctx, int slot)
@@ -1558,7 +1566,7 @@ static void test_fast_logic_null_tests_and_if(void **state)
     EXPECT_FAST("coalesce(x, revenue, 0.0) >= 0");
 }
 
-static void test_fast_to_date_of_int_seconds(void **state)
+static void test_fast_to_date_of_int_seconds_and_timestamps(void **state)
 {
     (void)state;
     /* ts covers the day edges on both sides of 0 and the first seconds
@@ -1568,6 +1576,10 @@ static void test_fast_to_date_of_int_seconds(void **state)
     EXPECT_FAST("to_date(qty + 1)");
     EXPECT_FAST("to_date(x)");
     EXPECT_FAST("to_date(ts) == day");
+    EXPECT_FAST("to_date(at)");
+    EXPECT_FAST("to_date(at) >= day");
+    EXPECT_FAST("at >= '2025-08-01T00:00:00Z'");
+    EXPECT_FAST("at < at");
 }
 
 int main(void)
@@ -1664,7 +1676,7 @@ int main(void)
         cmocka_unit_test(test_fast_double_column_against_literals),
         cmocka_unit_test(test_fast_int_and_date_columns_against_literals),
         cmocka_unit_test(test_fast_logic_null_tests_and_if),
-        cmocka_unit_test(test_fast_to_date_of_int_seconds),
+        cmocka_unit_test(test_fast_to_date_of_int_seconds_and_timestamps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
