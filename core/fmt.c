@@ -96,6 +96,55 @@ static int shortest_try(double a, int p, int pow2, char *dig, int *e)
     return 1;
 }
 
+/* Writes the nd significant digits dig (no trailing zeros; the first has
+ * weight 10^e) in repr's layout: fixed for -4 <= e < 16, else scientific. */
+static int layout(char *buf, int neg, const char *dig, int nd, int e)
+{
+    char *o = buf;
+    if (neg)
+        *o++ = '-';
+    if (e >= -4 && e < 16) {
+        if (e < 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = 0; i < -e - 1; i++)
+                *o++ = '0';
+            memcpy(o, dig, (size_t)nd);
+            o += nd;
+        } else if (e + 1 < nd) {
+            memcpy(o, dig, (size_t)(e + 1));
+            o += e + 1;
+            *o++ = '.';
+            memcpy(o, dig + e + 1, (size_t)(nd - e - 1));
+            o += nd - e - 1;
+        } else {
+            memcpy(o, dig, (size_t)nd);
+            o += nd;
+            for (int i = nd; i < e + 1; i++)
+                *o++ = '0';
+            *o++ = '.';
+            *o++ = '0';
+        }
+        *o = '\0';
+    } else {
+        *o++ = dig[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, dig + 1, (size_t)(nd - 1));
+            o += nd - 1;
+        }
+        int ae = e < 0 ? -e : e;
+        *o++ = 'e';
+        *o++ = e < 0 ? '-' : '+';
+        if (ae >= 100)
+            *o++ = (char)('0' + ae / 100);
+        *o++ = (char)('0' + ae / 10 % 10);
+        *o++ = (char)('0' + ae % 10);
+        *o = '\0';
+    }
+    return (int)(o - buf);
+}
+
 static const double pow10_16[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
@@ -142,9 +191,131 @@ static int fmt_double_fast(double d, char *buf)
     return 0;
 }
 
+/* Exact path for doubles the fast path leaves (mostly 16 and 17 digits,
+ * e.g. means like 47.28333333333333), in [1e-5, 2^53): the shortest
+ * decimal found with 128-bit integers instead of snprintf and strtod.
+ * With a = M * 2^E (M < 2^53, -69 <= E <= 0) and k significant digits, the
+ * k-digit decimals are the integers D near v = a * 10^q, q = k - 1 - e10.
+ * Everything is scaled by den = 2^(2-E) * 10^max(-q, 0) so that
+ * num = v * den = 4M * 10^max(q, 0) is an integer, and so are the half
+ * gaps to the neighbouring doubles: 2 * 10^max(q, 0) above, and below the
+ * same or (just above a power of two, where the gap below is half) half of
+ * it. D reads back to a when D * den lies within them, their ends included
+ * when M is even (strtod rounds ties to even). The nearest k-digit decimal
+ * is floor(v) or floor(v) + 1: the closer one that reads back is taken, a
+ * tie to the even one, as "%.*e" rounds; the length is the least k for
+ * which one does (monotonic in k, so bisected as in the reference).
+ * Bounds: num < 2^55 * 10^21 < 2^125 and D * den < 10^17 * 2^71 < 2^128. */
+typedef unsigned __int128 u128;
+
+static u128 pow10_u128(int k)
+{
+    static const uint64_t p[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
+                                   1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+                                   10000000000ull, 100000000000ull, 1000000000000ull,
+                                   10000000000000ull, 100000000000000ull, 1000000000000000ull,
+                                   10000000000000000ull, 100000000000000000ull,
+                                   1000000000000000000ull, 10000000000000000000ull};
+    return k < 20 ? (u128)p[k] : (u128)p[19] * p[k - 19];
+}
+
+typedef struct exact_num {
+    uint64_t m;
+    int e;    /* a = m * 2^e */
+    int e10;  /* 10^e10 <= a < 10^(e10 + 1) */
+    int pow2; /* the gap below a is half the gap above */
+} exact_num;
+
+/* The k-digit decimal for x, or 0 when none reads back. */
+static uint64_t exact_try(const exact_num *x, int k)
+{
+    int q = k - 1 - x->e10;
+    u128 up = 2 * pow10_u128(q > 0 ? q : 0);
+    u128 down = x->pow2 ? up / 2 : up;
+    u128 num = (u128)(4 * x->m) * pow10_u128(q > 0 ? q : 0);
+    u128 den = ((u128)1 << (2 - x->e)) * pow10_u128(q < 0 ? -q : 0);
+    u128 lo = num - down, hi = num + up;
+    uint64_t d0 = (uint64_t)(num / den);
+    int even = (x->m & 1) == 0;
+    u128 at0 = (u128)d0 * den, at1 = at0 + den;
+    int in0 = even ? at0 >= lo : at0 > lo; /* at0 <= num < hi */
+    int in1 = even ? at1 <= hi : at1 < hi; /* at1 > num > lo */
+    if (in0 && in1) {
+        u128 below = num - at0, above = at1 - num;
+        if (below != above)
+            return below < above ? d0 : d0 + 1;
+        return d0 % 2 == 0 ? d0 : d0 + 1;
+    }
+    return in0 ? d0 : in1 ? d0 + 1 : 0;
+}
+
+static int fmt_double_exact(double d, char *buf)
+{
+    double a = d < 0 ? -d : d;
+    if (!(a >= 1e-5 && a < 9007199254740992.0))
+        return 0;
+    exact_num x;
+    int bexp;
+    double fr = frexp(a, &bexp); /* a = fr * 2^bexp, 0.5 <= fr < 1 */
+    x.m = (uint64_t)ldexp(fr, 53);
+    x.e = bexp - 53;
+    x.pow2 = x.m == (uint64_t)1 << 52;
+    /* log10 may be off by one next to a power of ten: the integer part of
+     * a * 10^(16 - e10) must have exactly 17 digits. */
+    x.e10 = (int)floor(log10(a));
+    for (int fix = 0; fix < 2; fix++) {
+        int q = 16 - x.e10;
+        u128 num = (u128)(4 * x.m) * pow10_u128(q > 0 ? q : 0);
+        u128 den = ((u128)1 << (2 - x.e)) * pow10_u128(q < 0 ? -q : 0);
+        u128 ip = num / den;
+        if (ip >= pow10_u128(17))
+            x.e10++;
+        else if (ip < pow10_u128(16))
+            x.e10--;
+        else
+            break;
+    }
+    int lo = 1, hi = 17;
+    uint64_t best = 0;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        uint64_t got = exact_try(&x, mid);
+        if (got) {
+            hi = mid;
+            best = got;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    if (!best) /* no length below 17 read back */
+        best = exact_try(&x, 17);
+    if (!best)
+        return 0; /* cannot happen: 17 digits always read back */
+    /* best has lo digits, or lo + 1 when floor(v) + 1 carried to 10^lo. */
+    int e = x.e10;
+    char dig[24];
+    int nd = 0;
+    if ((u128)best >= pow10_u128(lo)) {
+        e++;
+        dig[nd++] = '1';
+    } else {
+        char t[24];
+        int k = 0;
+        for (uint64_t u = best; u; u /= 10)
+            t[k++] = (char)('0' + u % 10);
+        while (k > 0)
+            dig[nd++] = t[--k];
+    }
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    return layout(buf, d < 0, dig, nd, e);
+}
+
 int sf_fmt_double(double d, char *buf)
 {
     int n = fmt_double_fast(d, buf);
+    if (!n)
+        n = fmt_double_exact(d, buf);
     return n ? n : sf_fmt_double_reference(d, buf);
 }
 
@@ -183,68 +354,41 @@ int sf_fmt_double_reference(double d, char *buf)
     while (nd > 1 && dig[nd - 1] == '0')
         nd--;
 
-    char *o = buf;
-    if (d < 0)
-        *o++ = '-';
-    if (e >= -4 && e < 16) {
-        if (e < 0) {
-            *o++ = '0';
-            *o++ = '.';
-            for (int i = 0; i < -e - 1; i++)
-                *o++ = '0';
-            memcpy(o, dig, (size_t)nd);
-            o += nd;
-        } else if (e + 1 < nd) {
-            memcpy(o, dig, (size_t)(e + 1));
-            o += e + 1;
-            *o++ = '.';
-            memcpy(o, dig + e + 1, (size_t)(nd - e - 1));
-            o += nd - e - 1;
-        } else {
-            memcpy(o, dig, (size_t)nd);
-            o += nd;
-            for (int i = nd; i < e + 1; i++)
-                *o++ = '0';
-            *o++ = '.';
-            *o++ = '0';
-        }
-        *o = '\0';
-    } else {
-        *o++ = dig[0];
-        if (nd > 1) {
-            *o++ = '.';
-            memcpy(o, dig + 1, (size_t)(nd - 1));
-            o += nd - 1;
-        }
-        int ae = e < 0 ? -e : e;
-        *o++ = 'e';
-        *o++ = e < 0 ? '-' : '+';
-        if (ae >= 100)
-            *o++ = (char)('0' + ae / 100);
-        *o++ = (char)('0' + ae / 10 % 10);
-        *o++ = (char)('0' + ae % 10);
-        *o = '\0';
-    }
-    return (int)(o - buf);
+    return layout(buf, d < 0, dig, nd, e);
 }
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* Digits of u, counted first so they are written in place from the end,
+ * two at a time. */
 int sf_fmt_int(int64_t i, char *buf)
 {
-    char t[24];
-    int k = 0;
     /* Negate in unsigned arithmetic so INT64_MIN needs no special case. */
     uint64_t u = i < 0 ? 0u - (uint64_t)i : (uint64_t)i;
-    do {
-        t[k++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    int n = 0;
+    int n = 1;
+    for (uint64_t t = u; t >= 10; t /= 10)
+        n++;
+    char *o = buf;
     if (i < 0)
-        buf[n++] = '-';
-    while (k > 0)
-        buf[n++] = t[--k];
-    buf[n] = '\0';
-    return n;
+        *o++ = '-';
+    char *p = o + n;
+    *p = '\0';
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
+    return (int)(o - buf) + n;
 }
 
 static int is_leap(int64_t y)
