@@ -154,7 +154,7 @@ typedef struct fl {
     size_t nps;
     int *prefs; /* columns partition keys read */
     size_t nprefs;
-    sf_value *dense, *typedrow, *hrow, pvals[MAX_PARTITION];
+    sf_value *dense, *typedrow, pvals[MAX_PARTITION]; /* dense: the row, typed */
     sf_arena scratch;
     sf_buf dir;
     size_t chunk; /* being written */

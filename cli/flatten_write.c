@@ -48,10 +48,9 @@ static int setup_write(fl *F)
     F->ftypes = calloc(F->ncols + 1, sizeof *F->ftypes);
     F->dense = calloc(F->ncols + 1, sizeof *F->dense);
     F->typedrow = calloc(F->ncols + 1, sizeof *F->typedrow);
-    F->hrow = calloc(F->ncols + 1, sizeof *F->hrow);
     F->piece = calloc(F->nchunks + 1, sizeof *F->piece);
     if (!F->prefs || !F->fcols || !F->fnames || !F->ftypes || !F->dense || !F->typedrow ||
-        !F->hrow || !F->piece)
+        !F->piece)
         return sf_fl_nomem(F);
     sf_arena_init(&F->scratch, 16 * 1024);
     for (int k = 0; k < F->o->npartition; k++) {
@@ -189,16 +188,21 @@ static int open_part(fl *F, part **out)
 
 int sf_fl_write_row(fl *F, const sf_flatten_cell *cells, size_t nc)
 {
+    /* Only the row's cells are typed (into dense, every other column NULL);
+     * the files take dense through fcols. */
     for (size_t i = 0; i < nc; i++) {
-        if (cells[i].col >= F->ncols)
+        uint32_t col = cells[i].col;
+        if (col >= F->ncols)
             return sf_error_set(&F->err, SF_E_INTERNAL, "the write pass found a column the "
                                 "schema pass did not see: did the input change?");
-        F->dense[cells[i].col] = cells[i].v;
+        const sf_value *v = &cells[i].v;
+        F->dense[col] = v->type == SF_NULL || v->type == F->types[col] ? *v
+                                                                       : typed(F, v, F->types[col]);
     }
     F->dir.n = 0;
     if (F->nps) {
         for (size_t i = 0; i < F->nprefs; i++)
-            F->typedrow[F->prefs[i]] = typed(F, &F->dense[F->prefs[i]], F->types[F->prefs[i]]);
+            F->typedrow[F->prefs[i]] = F->dense[F->prefs[i]];
         const char *names[MAX_PARTITION];
         for (size_t k = 0; k < F->nps; k++) {
             const pspec *p = &F->ps[k];
@@ -213,9 +217,7 @@ int sf_fl_write_row(fl *F, const sf_flatten_cell *cells, size_t nc)
     int rc = open_part(F, &p);
     if (rc)
         return rc;
-    for (size_t i = 0; i < F->nfcols; i++)
-        F->hrow[i] = typed(F, &F->dense[F->fcols[i]], F->ftypes[i]);
-    rc = sf_table_writer_append(p->w, F->hrow, NULL);
+    rc = sf_table_writer_append(p->w, F->dense, F->fcols);
     if (rc) {
         sf_table_writer_discard(p->w, &F->err);
         p->w = NULL;
@@ -538,7 +540,6 @@ void sf_fl_write_free(fl *F)
     free(F->prefs);
     free(F->dense);
     free(F->typedrow);
-    free(F->hrow);
     sf_arena_free(&F->scratch);
     sf_buf_free(&F->dir);
     for (size_t i = 0; i < F->nparts; i++) {
