@@ -164,27 +164,31 @@ static int fmt_double_fast(double d, char *buf)
     if (!(a >= 1e-4 && a < 1e15))
         return 0;
     for (int p = 0; p < 16; p++) {
-        double m = nearbyint(a * pow10_16[p]);
+        /* floor(x + 0.5) is exact for x < 2^52 and rounds ties up, not to
+         * even; that cannot matter: a product within rounding error of
+         * k + 0.5 is half a unit from every integer, so no m passes the
+         * test below whichever way the tie goes. */
+        double m = (double)(uint64_t)(a * pow10_16[p] + 0.5);
         if (m >= 1e15)
             break;
         if (m / pow10_16[p] != a)
             continue;
-        uint64_t u = (uint64_t)m, scale = (uint64_t)pow10_16[p];
-        uint64_t ip = u / scale, fp = u % scale;
+        /* The digits of m (at least p + 1 of them, zero-padded), with the
+         * point p digits from the end: no division by a variable 10^p. */
+        char t[24];
+        int n = 0;
+        for (uint64_t u = (uint64_t)m; u || n <= p; u /= 10)
+            t[n++] = (char)('0' + u % 10);
         char *o = buf;
         if (d < 0)
             *o++ = '-';
-        o += sf_fmt_int((int64_t)ip, o);
+        while (n > p)
+            *o++ = t[--n];
         *o++ = '.';
-        if (p == 0) {
+        if (p == 0)
             *o++ = '0';
-        } else {
-            for (int k = p - 1; k >= 0; k--) {
-                o[k] = (char)('0' + fp % 10);
-                fp /= 10;
-            }
-            o += p;
-        }
+        while (n > 0)
+            *o++ = t[--n];
         *o = '\0';
         return (int)(o - buf);
     }
@@ -235,7 +239,8 @@ static uint64_t exact_try(const exact_num *x, int k)
     u128 num = (u128)(4 * x->m) * pow10_u128(q > 0 ? q : 0);
     u128 den = ((u128)1 << (2 - x->e)) * pow10_u128(q < 0 ? -q : 0);
     u128 lo = num - down, hi = num + up;
-    uint64_t d0 = (uint64_t)(num / den);
+    /* den is a power of two unless q < 0: a shift then, not a division. */
+    uint64_t d0 = (uint64_t)(q >= 0 ? num >> (2 - x->e) : num / den);
     int even = (x->m & 1) == 0;
     u128 at0 = (u128)d0 * den, at1 = at0 + den;
     int in0 = even ? at0 >= lo : at0 > lo; /* at0 <= num < hi */
@@ -267,7 +272,7 @@ static int fmt_double_exact(double d, char *buf)
         int q = 16 - x.e10;
         u128 num = (u128)(4 * x.m) * pow10_u128(q > 0 ? q : 0);
         u128 den = ((u128)1 << (2 - x.e)) * pow10_u128(q < 0 ? -q : 0);
-        u128 ip = num / den;
+        u128 ip = q >= 0 ? num >> (2 - x.e) : num / den;
         if (ip >= pow10_u128(17))
             x.e10++;
         else if (ip < pow10_u128(16))
@@ -275,7 +280,10 @@ static int fmt_double_exact(double d, char *buf)
         else
             break;
     }
-    int lo = 1, hi = 17;
+    /* Called after the fast path: in [1, 1e15) it has ruled out every
+     * length up to 15 (a decimal of at most 15 digits there has at most
+     * 14 after the point), so the search starts at 16. */
+    int lo = a >= 1.0 && a < 1e15 ? 16 : 1, hi = 17;
     uint64_t best = 0;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
