@@ -210,6 +210,11 @@ static int fmt_double_fast(double d, char *buf)
  * tie to the even one, as "%.*e" rounds; the length is the least k for
  * which one does (monotonic in k, so bisected as in the reference).
  * Bounds: num < 2^55 * 10^21 < 2^125 and D * den < 10^17 * 2^71 < 2^128. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 typedef unsigned __int128 u128;
 
 static u128 pow10_u128(int k)
@@ -265,9 +270,11 @@ static int fmt_double_exact(double d, char *buf)
     x.m = (uint64_t)ldexp(fr, 53);
     x.e = bexp - 53;
     x.pow2 = x.m == (uint64_t)1 << 52;
-    /* log10 may be off by one next to a power of ten: the integer part of
+    /* 2^(bexp-1) <= a < 2^bexp, so floor(bexp * log10(2)) (78913 / 2^18 is
+     * log10(2) to 6 digits, enough for these exponents) is e10 or one above
+     * it, never below (which would overflow num): the integer part of
      * a * 10^(16 - e10) must have exactly 17 digits. */
-    x.e10 = (int)floor(log10(a));
+    x.e10 = (int)(((int64_t)bexp * 78913) >> 18);
     for (int fix = 0; fix < 2; fix++) {
         int q = 16 - x.e10;
         u128 num = (u128)(4 * x.m) * pow10_u128(q > 0 ? q : 0);
@@ -307,12 +314,12 @@ static int fmt_double_exact(double d, char *buf)
         e++;
         dig[nd++] = '1';
     } else {
-        char t[24];
-        int k = 0;
-        for (uint64_t u = best; u; u /= 10)
-            t[k++] = (char)('0' + u % 10);
-        while (k > 0)
-            dig[nd++] = t[--k];
+        nd = lo;
+        uint64_t u = best;
+        for (int k = nd; k >= 2; k -= 2, u /= 100)
+            memcpy(dig + k - 2, digit_pairs + 2 * (u % 100), 2);
+        if (nd & 1)
+            dig[0] = (char)('0' + u);
     }
     while (nd > 1 && dig[nd - 1] == '0')
         nd--;
@@ -365,10 +372,6 @@ int sf_fmt_double_reference(double d, char *buf)
     return layout(buf, d < 0, dig, nd, e);
 }
 
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
-                                     "25262728293031323334353637383940414243444546474849"
-                                     "50515253545556575859606162636465666768697071727374"
-                                     "75767778798081828384858687888990919293949596979899";
 
 /* Digits of u, counted first so they are written in place from the end,
  * two at a time. */
