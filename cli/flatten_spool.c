@@ -2,9 +2,12 @@
  * for the write pass, so the input is decoded and flattened once.
  *
  * In the schema pass every rank appends the rows of each record it accepts
- * to its own file, STAGING/_rows-RANK: per row its byte length (LEB128),
- * its cell count, then each cell as its column id in this rank's engine
- * (LEB128) and the value (core/value's byte codec). Each chunk's rows are
+ * to its own file, STAGING/_rows-RANK: per row its byte length and cell
+ * count (4 bytes each, host order: the file never leaves the process), then
+ * each cell as its column id in this rank's engine (LEB128), a type byte
+ * and the value: nothing for NULL, one byte for a bool, 8 for an int64 or
+ * a double, a 4-byte length and the bytes for a string (core/value's byte
+ * codec after the tag 0xff for anything else). Each chunk's rows are
  * one range of the file, noted with the chunk's number. Once the columns
  * are merged, the write pass reads the ranges back in the order they were
  * written, maps each local column id to its place in the header, and hands
@@ -70,12 +73,46 @@ static void spool_flush(fl *F)
 /* Room for a LEB128 number: at most 10 bytes. */
 static inline unsigned char *put_leb(unsigned char *o, uint64_t n)
 {
-    do {
-        unsigned char b = n & 0x7f;
+    while (n >= 0x80) {
+        *o++ = (unsigned char)(n | 0x80);
         n >>= 7;
-        *o++ = b | (n ? 0x80 : 0);
-    } while (n);
+    }
+    *o++ = (unsigned char)n;
     return o;
+}
+
+#define TAG_OTHER 0xff /* a value in core/value's byte codec */
+
+/* Appends one cell at o (room for it made by the caller). */
+static inline unsigned char *put_cell(unsigned char *o, const sf_flatten_cell *c)
+{
+    const sf_value *v = &c->v;
+    o = put_leb(o, c->col);
+    switch ((sf_type)v->type) {
+    case SF_NULL: *o++ = SF_NULL; return o;
+    case SF_BOOL: *o++ = SF_BOOL; *o++ = (unsigned char)v->u.b; return o;
+    case SF_INT: *o++ = SF_INT; memcpy(o, &v->u.i, 8); return o + 8;
+    case SF_DOUBLE: *o++ = SF_DOUBLE; memcpy(o, &v->u.d, 8); return o + 8;
+    case SF_STRING:
+        if (v->u.s.n <= UINT32_MAX) {
+            uint32_t n = (uint32_t)v->u.s.n;
+            *o++ = SF_STRING;
+            memcpy(o, &n, 4);
+            if (n)
+                memcpy(o + 4, v->u.s.p, n);
+            return o + 4 + n;
+        }
+        break;
+    default: break;
+    }
+    *o++ = TAG_OTHER;
+    return o + sf_value_encode(v, o);
+}
+
+/* Bytes put_cell may take for c. */
+static inline size_t cell_room(const sf_flatten_cell *c)
+{
+    return 11 + 1 + (c->v.type == SF_STRING ? 14 + c->v.u.s.n : 18);
 }
 
 int sf_fl_spool_rows(fl *F)
@@ -84,23 +121,22 @@ int sf_fl_spool_rows(fl *F)
     for (size_t r = 0; r < sf_flatten_nrows(F->eng); r++) {
         size_t nc;
         const sf_flatten_cell *cells = sf_flatten_row(F->eng, r, &nc);
-        size_t need = 10;
-        for (size_t i = 0; i < nc; i++)
-            need += 5 + sf_value_encoded_size(&cells[i].v);
-        /* The length prefix is written after the body, so the body starts
-         * past the widest prefix and is moved back over the gap. */
-        if (sf_buf_reserve(b, need + 10) != 0)
+        if (b->cap - b->n < 8 && sf_buf_reserve(b, 8) != 0)
             return sf_fl_nomem(F);
-        unsigned char *start = b->p + b->n, *body = start + 10, *o = body;
-        o = put_leb(o, nc);
+        size_t head = b->n;
+        b->n += 8;
         for (size_t i = 0; i < nc; i++) {
-            o = put_leb(o, cells[i].col);
-            o += sf_value_encode(&cells[i].v, o);
+            size_t room = cell_room(&cells[i]);
+            if (b->cap - b->n < room && sf_buf_reserve(b, room) != 0)
+                return sf_fl_nomem(F);
+            b->n = (size_t)(put_cell(b->p + b->n, &cells[i]) - b->p);
         }
-        size_t len = (size_t)(o - body);
-        unsigned char *after = put_leb(start, len);
-        memmove(after, body, len);
-        b->n += (size_t)(after - start) + len;
+        if (b->n - head - 8 > UINT32_MAX || nc > UINT32_MAX)
+            return sf_error_set(&F->err, SF_E_LIMIT, "a flattened row of %zu bytes is too large "
+                                "to keep", b->n - head - 8);
+        uint32_t len = (uint32_t)(b->n - head - 8), n32 = (uint32_t)nc;
+        memcpy(b->p + head, &len, 4);
+        memcpy(b->p + head + 4, &n32, 4);
     }
     if (b->n >= SPOOL_FLUSH)
         spool_flush(F);
@@ -183,6 +219,57 @@ static int corrupt(fl *F)
     return sf_error_set(&F->err, SF_E_INTERNAL, "the row spool '%s' is corrupt", F->spool_path);
 }
 
+/* Reads one cell at p (before end) into c. Returns the byte after it, or
+ * NULL for a malformed cell. */
+static const unsigned char *get_cell(const fl *F, const unsigned char *p,
+                                     const unsigned char *end, sf_flatten_cell *c)
+{
+    uint64_t col = 0;
+    if (p < end && *p < 0x80) {
+        col = *p++;
+    } else {
+        size_t k = sf_leb_get(p, (size_t)(end - p), &col);
+        if (!k)
+            return NULL;
+        p += k;
+    }
+    if (col >= F->spool_ncols || p >= end)
+        return NULL;
+    c->col = F->spool_map[col];
+    sf_value *v = &c->v;
+    unsigned char tag = *p++;
+    size_t left = (size_t)(end - p);
+    uint32_t n;
+    switch (tag) {
+    case SF_NULL: *v = sf_null(); return p;
+    case SF_BOOL:
+        if (left < 1)
+            return NULL;
+        *v = sf_bool(*p);
+        return p + 1;
+    case SF_INT:
+    case SF_DOUBLE:
+        if (left < 8)
+            return NULL;
+        v->type = tag;
+        memcpy(&v->u.i, p, 8);
+        return p + 8;
+    case SF_STRING:
+        if (left < 4)
+            return NULL;
+        memcpy(&n, p, 4);
+        if (n > left - 4)
+            return NULL;
+        *v = sf_string((const char *)p + 4, n);
+        return p + 4 + n;
+    case TAG_OTHER: {
+        size_t k = sf_value_decode(p, left, v);
+        return k ? p + k : NULL;
+    }
+    default: return NULL;
+    }
+}
+
 /* Writes one chunk's rows from the spool. */
 static int replay_range(fl *F, const fl_spool_range *s, sf_buf *buf, sf_flatten_cell **cells,
                         size_t *cap)
@@ -191,23 +278,21 @@ static int replay_range(fl *F, const fl_spool_range *s, sf_buf *buf, sf_flatten_
     uint64_t at = s->from;
     buf->n = 0;
     while (pos < buf->n || at < s->to) {
-        int rc = spool_fill(F, buf, &pos, &at, s->to, 10);
-        uint64_t len = 0, nc = 0;
-        size_t k = rc ? 0 : sf_leb_get(buf->p + pos, buf->n - pos, &len);
+        int rc = spool_fill(F, buf, &pos, &at, s->to, 8);
         if (rc)
             return rc;
-        if (!k)
+        if (buf->n - pos < 8)
             return corrupt(F);
-        pos += k;
-        if ((rc = spool_fill(F, buf, &pos, &at, s->to, (size_t)len)) != 0)
+        uint32_t len, nc;
+        memcpy(&len, buf->p + pos, 4);
+        memcpy(&nc, buf->p + pos + 4, 4);
+        pos += 8;
+        if ((rc = spool_fill(F, buf, &pos, &at, s->to, len)) != 0)
             return rc;
-        if (buf->n - pos < len)
+        if (buf->n - pos < len || nc > len)
             return corrupt(F);
         const unsigned char *p = buf->p + pos, *end = p + len;
-        pos += (size_t)len;
-        if (!(k = sf_leb_get(p, (size_t)(end - p), &nc)) || nc > len)
-            return corrupt(F);
-        p += k;
+        pos += len;
         if (nc > *cap) {
             sf_flatten_cell *c = realloc(*cells, nc * sizeof *c);
             if (!c)
@@ -215,18 +300,14 @@ static int replay_range(fl *F, const fl_spool_range *s, sf_buf *buf, sf_flatten_
             *cells = c;
             *cap = nc;
         }
-        for (uint64_t i = 0; i < nc; i++) {
-            uint64_t col;
-            if (!(k = sf_leb_get(p, (size_t)(end - p), &col)) || col >= F->spool_ncols)
+        for (uint32_t i = 0; i < nc; i++) {
+            if (!(p = get_cell(F, p, end, &(*cells)[i])))
                 return corrupt(F);
-            p += k;
-            (*cells)[i].col = F->spool_map[col];
-            if (!(k = sf_value_decode(p, (size_t)(end - p), &(*cells)[i].v)))
-                return corrupt(F);
-            p += k;
         }
+        if (p != end)
+            return corrupt(F);
         sf_arena_reset(&F->scratch);
-        if ((rc = sf_fl_write_row(F, *cells, (size_t)nc)) != 0)
+        if ((rc = sf_fl_write_row(F, *cells, nc)) != 0)
             return rc;
         F->c.rows++;
     }
