@@ -213,8 +213,11 @@ int sf_fl_write_row(fl *F, const sf_flatten_cell *cells, size_t nc)
         if (sf_hive_dirname(names, F->pvals, F->nps, &F->dir) != 0)
             return sf_fl_nomem(F);
     }
-    part *p;
-    int rc = open_part(F, &p);
+    part *p = F->parts;
+    int rc = 0;
+    /* Unpartitioned, a chunk has one file: no lookup once it is open. */
+    if (F->nps || F->nparts == 0)
+        rc = open_part(F, &p);
     if (rc)
         return rc;
     rc = sf_table_writer_append(p->w, F->dense, F->fcols);
