@@ -148,6 +148,28 @@ static int layout(char *buf, int neg, const char *dig, int nd, int e)
 static const double pow10_16[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
+/* After p = 0..2 failed: 0 when no p of the loop below can pass, found
+ * with one test at the loop's last p (pm, the largest p <= 15 with
+ * round(a * 10^p) < 10^15; the rounding is monotonic in p). A decimal of p
+ * fraction digits that rounds to a also has pm of them (zeros appended),
+ * and round(a * 10^pm) is that decimal times 10^(pm - p) exactly: a's half
+ * unit scaled by 10^pm is below 10^15 * 2^-53 < 1/2. So the test at pm
+ * passes whenever one at a smaller p does; values of 16 or 17 digits then
+ * skip the other dozen tries. */
+static int fast_may_pass(double a)
+{
+    int bexp;
+    frexp(a, &bexp); /* a < 2^bexp: e10 is this estimate or one below */
+    int pm = 14 - (int)(((int64_t)bexp * 78913) >> 18);
+    pm = pm < 0 ? 0 : pm > 15 ? 15 : pm;
+    while (pm < 15 && (double)(uint64_t)(a * pow10_16[pm + 1] + 0.5) < 1e15)
+        pm++;
+    double m = (double)(uint64_t)(a * pow10_16[pm] + 0.5);
+    while (pm > 0 && m >= 1e15)
+        m = (double)(uint64_t)(a * pow10_16[--pm] + 0.5);
+    return m < 1e15 && m / pow10_16[pm] == a;
+}
+
 /* Fast path for the common case, decimals with at most 15 significant
  * digits and exponents -4..14. Why it is the shortest repr: if m / 10^p
  * (m < 10^15, so at most 15 significant digits) rounds to d, no decimal
@@ -171,6 +193,8 @@ static int fmt_double_fast(double d, char *buf)
         double m = (double)(uint64_t)(a * pow10_16[p] + 0.5);
         if (m >= 1e15)
             break;
+        if (p == 3 && !fast_may_pass(a))
+            return 0;
         if (m / pow10_16[p] != a)
             continue;
         /* The digits of m (at least p + 1 of them, zero-padded), with the
