@@ -25,6 +25,12 @@
 
 #include "core/error.h"
 
+/* "00" .. "99": digits written two at a time. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 static int put_str(char *buf, const char *s)
 {
     size_t n = strlen(s);
@@ -197,22 +203,38 @@ static int fmt_double_fast(double d, char *buf)
             return 0;
         if (m / pow10_16[p] != a)
             continue;
-        /* The digits of m (at least p + 1 of them, zero-padded), with the
-         * point p digits from the end: no division by a variable 10^p. */
+        /* The digits of m, two at a time from the end, zero-padded to at
+         * least p + 1, with the point p digits from the end: no division
+         * by a variable 10^p. */
         char t[24];
-        int n = 0;
-        for (uint64_t u = (uint64_t)m; u || n <= p; u /= 10)
-            t[n++] = (char)('0' + u % 10);
+        char *q = t + sizeof t;
+        uint64_t u = (uint64_t)m;
+        while (u >= 100) {
+            q -= 2;
+            memcpy(q, digit_pairs + 2 * (u % 100), 2);
+            u /= 100;
+        }
+        if (u >= 10) {
+            q -= 2;
+            memcpy(q, digit_pairs + 2 * u, 2);
+        } else {
+            *--q = (char)('0' + u);
+        }
+        int n = (int)(t + sizeof t - q);
+        for (; n <= p; n++)
+            *--q = '0';
         char *o = buf;
         if (d < 0)
             *o++ = '-';
-        while (n > p)
-            *o++ = t[--n];
+        memcpy(o, q, (size_t)(n - p));
+        o += n - p;
         *o++ = '.';
-        if (p == 0)
+        if (p == 0) {
             *o++ = '0';
-        while (n > 0)
-            *o++ = t[--n];
+        } else {
+            memcpy(o, q + n - p, (size_t)p);
+            o += p;
+        }
         *o = '\0';
         return (int)(o - buf);
     }
@@ -234,10 +256,6 @@ static int fmt_double_fast(double d, char *buf)
  * tie to the even one, as "%.*e" rounds; the length is the least k for
  * which one does (monotonic in k, so bisected as in the reference).
  * Bounds: num < 2^55 * 10^21 < 2^125 and D * den < 10^17 * 2^71 < 2^128. */
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
-                                     "25262728293031323334353637383940414243444546474849"
-                                     "50515253545556575859606162636465666768697071727374"
-                                     "75767778798081828384858687888990919293949596979899";
 
 typedef unsigned __int128 u128;
 
@@ -352,6 +370,10 @@ static int fmt_double_exact(double d, char *buf)
 
 int sf_fmt_double(double d, char *buf)
 {
+    if (d == 0.0) { /* sums and counts of nothing: common */
+        memcpy(buf, signbit(d) ? "-0.0" : "0.0", signbit(d) ? 5 : 4);
+        return signbit(d) ? 4 : 3;
+    }
     int n = fmt_double_fast(d, buf);
     if (!n)
         n = fmt_double_exact(d, buf);
