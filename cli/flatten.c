@@ -513,8 +513,9 @@ static void print_summary(fl *F, size_t nfiles, uint64_t rows, const uint64_t *r
         maxrss = rss[r] > maxrss ? rss[r] : maxrss;
     double mb = (double)c->bytes_scanned / 1e6;
     fprintf(stderr, "shardflow: flatten: %llu lines, %.1f MB in %.2f s on %d rank%s "
-            "(%.1f MB/s, two passes)\n", (unsigned long long)c->lines_read, mb, wall, F->nranks,
-            F->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0);
+            "(%.1f MB/s, %s)\n", (unsigned long long)c->lines_read, mb, wall, F->nranks,
+            F->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0,
+            F->spooling ? "parsed once, rows kept for the write pass" : "two passes");
     fprintf(stderr, "  lines read %llu = records %llu + rejected %llu + blank %llu\n",
             (unsigned long long)c->lines_read, (unsigned long long)c->records,
             (unsigned long long)c->rows_rejected, (unsigned long long)c->blank_lines);

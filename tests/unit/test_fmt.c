@@ -126,6 +126,22 @@ static void test_double_sixteen_and_seventeen_digits_like_repr(void **state)
     check_double(nextafter(1e15, 0), "999999999999999.9");
 }
 
+static void check_like_reference(double d)
+{
+    char a[SF_FMT_BUF], b[SF_FMT_BUF];
+    sf_fmt_double(d, a);
+    sf_fmt_double_reference(d, b);
+    assert_string_equal(a, b);
+}
+
+/* p and the doubles either side of it. */
+static void check_neighbours_like_reference(double p)
+{
+    check_like_reference(p);
+    check_like_reference(nextafter(p, 0));
+    check_like_reference(nextafter(p, INFINITY));
+}
+
 /* Doubles of every binade the exact path covers (and a little beyond),
  * with random mantissas, next to powers of two and ten, and quotients like
  * means: the fast paths must print what the snprintf/strtod search does. */
@@ -133,39 +149,19 @@ static void test_double_fast_paths_match_reference(void **state)
 {
     (void)state;
     uint64_t st = 4242;
-    char a[SF_FMT_BUF], b[SF_FMT_BUF];
     for (int i = 0; i < 60000; i++) {
         int e = -20 + (int)(rng_next(&st) % 76); /* 2^-20 .. 2^55 */
         double d = ldexp(1.0 + (double)(rng_next(&st) >> 12) / 4503599627370496.0, e);
-        if (i & 1)
-            d = -d;
-        sf_fmt_double(d, a);
-        sf_fmt_double_reference(d, b);
-        assert_string_equal(a, b);
+        check_like_reference(i & 1 ? -d : d);
     }
-    for (int k = -20; k < 56; k++) {
-        double p = ldexp(1.0, k), v[3] = {p, nextafter(p, 0), nextafter(p, INFINITY)};
-        for (int j = 0; j < 3; j++) {
-            sf_fmt_double(v[j], a);
-            sf_fmt_double_reference(v[j], b);
-            assert_string_equal(a, b);
-        }
-    }
-    for (int k = -6; k < 17; k++) {
-        double p = pow(10, k), v[3] = {p, nextafter(p, 0), nextafter(p, INFINITY)};
-        for (int j = 0; j < 3; j++) {
-            sf_fmt_double(v[j], a);
-            sf_fmt_double_reference(v[j], b);
-            assert_string_equal(a, b);
-        }
-    }
+    for (int k = -20; k < 56; k++)
+        check_neighbours_like_reference(ldexp(1.0, k));
+    for (int k = -6; k < 17; k++)
+        check_neighbours_like_reference(pow(10, k));
     for (int i = 1; i < 20000; i++) {
-        double v[3] = {i / 3.0, i / 7.0, i * 0.01 / 9.0};
-        for (int j = 0; j < 3; j++) {
-            sf_fmt_double(v[j], a);
-            sf_fmt_double_reference(v[j], b);
-            assert_string_equal(a, b);
-        }
+        check_like_reference(i / 3.0);
+        check_like_reference(i / 7.0);
+        check_like_reference(i * 0.01 / 9.0);
     }
 }
 
