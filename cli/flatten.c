@@ -123,7 +123,9 @@ int sf_fl_on_line(void *ctx, const char *line, size_t len, int file, uint64_t of
         return reject(F, file, offset, rc - 1, msg, line, len);
     F->c.records++;
     F->c.rows += sf_flatten_nrows(F->eng);
-    return F->pass == 2 ? sf_fl_write_rows(F) : 0;
+    if (F->pass == 2)
+        return sf_fl_write_rows(F);
+    return F->spooling ? sf_fl_spool_rows(F) : 0;
 }
 
 int sf_fl_on_too_long(void *ctx, int file, uint64_t offset, const char *msg)
@@ -140,6 +142,8 @@ static int on_chunk_begin_schema(void *ctx, size_t chunk, const sf_chunk *c)
     F->cur_chunk = chunk;
     F->cur_c = *c;
     F->cur_line = 0;
+    if (F->spooling && sf_fl_spool_chunk(F, chunk, 0) != 0)
+        return SF_E_NOMEM;
     return sf_fl_grow_chunk_lines(F, chunk + 1);
 }
 
@@ -150,7 +154,7 @@ static int on_chunk_end_schema(void *ctx, size_t chunk, const sf_chunk *c, uint6
     if (c->kind == SF_CHUNK_RANGE)
         F->c.bytes_scanned += bytes;
     F->chunk_lines[chunk] = F->cur_line;
-    return 0;
+    return F->spooling ? sf_fl_spool_chunk(F, chunk, 1) : 0;
 }
 
 static int new_engine(fl *F)
@@ -207,10 +211,16 @@ static int merge_columns(fl *F)
     sf_buf_free(&final);
     if (!bytes)
         return rc ? rc : sf_error_set(&F->err, SF_E_INTERNAL, "rank 0 could not merge the schema");
-    /* The write pass's engine starts with the final dictionary. */
+    /* The write pass's engine starts with the final dictionary (the
+     * spool's rows are mapped to it from this rank's own). */
+    sf_flatten *local = F->eng;
+    F->eng = NULL;
     rc = new_engine(F);
     if (!rc && sf_flatten_columns_merge(F->eng, (const unsigned char *)bytes, (size_t)len) != 0)
         rc = nomem(F);
+    if (!rc && F->spooling)
+        rc = sf_fl_spool_map(F, local);
+    sf_flatten_free(local);
     free(bytes);
     if (rc)
         return rc;
@@ -277,7 +287,9 @@ static int schema_pass(fl *F)
     if (agree(F, rc, 1))
         return -1;
     rc = sf_fl_grow_chunk_lines(F, F->nchunks ? F->nchunks : 1);
-    if (agree(F, rc, 1))
+    if (!rc)
+        rc = sf_fl_spool_open(F);
+    if (agree(F, rc, 0))
         return -1;
     sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin_schema,
                          on_chunk_end_schema, F};
@@ -501,8 +513,9 @@ static void print_summary(fl *F, size_t nfiles, uint64_t rows, const uint64_t *r
         maxrss = rss[r] > maxrss ? rss[r] : maxrss;
     double mb = (double)c->bytes_scanned / 1e6;
     fprintf(stderr, "shardflow: flatten: %llu lines, %.1f MB in %.2f s on %d rank%s "
-            "(%.1f MB/s, two passes)\n", (unsigned long long)c->lines_read, mb, wall, F->nranks,
-            F->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0);
+            "(%.1f MB/s, %s)\n", (unsigned long long)c->lines_read, mb, wall, F->nranks,
+            F->nranks == 1 ? "" : "s", wall > 0 ? mb / wall : 0,
+            F->spooling ? "parsed once, rows kept for the write pass" : "two passes");
     fprintf(stderr, "  lines read %llu = records %llu + rejected %llu + blank %llu\n",
             (unsigned long long)c->lines_read, (unsigned long long)c->records,
             (unsigned long long)c->rows_rejected, (unsigned long long)c->blank_lines);
@@ -590,6 +603,7 @@ static void fl_free(fl *F)
     free(F->chunk_lines);
     sf_badrec_discard(F->spill);
     sf_fl_write_free(F);
+    sf_fl_spool_free(F);
 }
 
 static int run(fl *F)
@@ -683,6 +697,7 @@ static int main_common(int argc, char **argv, int rank, int schema)
         fprintf(stderr, "shardflow: out of memory\n");
         return 1;
     }
+    F->spool_fd = -1;
     sf_cli_set_quiet(rank != 0);
     int rc = sf_fl_parse_opts(argc, argv, usage, schema, o);
     if (rc == 0) {

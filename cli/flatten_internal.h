@@ -7,6 +7,8 @@
  *   flatten_opts.c   usage texts and options
  *   flatten_write.c  the write pass: partition keys, part files through
  *                    io/table_writer, --single-file assembly
+ *   flatten_spool.c  the schema pass's rows kept for the write pass (plain
+ *                    inputs), so each line is decoded and flattened once
  *
  * Phase functions are collective over F->comm and end in an agreement
  * (sf_mpi_agree): they return 0, or -1 once a failure has been agreed on
@@ -77,6 +79,12 @@ typedef struct pspec {
     sf_expr *expr;
 } pspec;
 
+/* The rows one chunk left in this rank's row spool: bytes [from, to). */
+typedef struct fl_spool_range {
+    size_t chunk;
+    uint64_t from, to;
+} fl_spool_range;
+
 /* A file open for the chunk being written. */
 typedef struct part {
     char *rel;
@@ -146,13 +154,24 @@ typedef struct fl {
     size_t nps;
     int *prefs; /* columns partition keys read */
     size_t nprefs;
-    sf_value *dense, *typedrow, *hrow, pvals[MAX_PARTITION];
+    sf_value *dense, *typedrow, pvals[MAX_PARTITION]; /* dense: the row, typed */
     sf_arena scratch;
     sf_buf dir;
     size_t chunk; /* being written */
     part *parts;
     size_t nparts, partcap;
     sf_hmap *partmap; /* partition path -> index in parts */
+    /* the row spool (flatten_spool.c) */
+    int spooling;        /* the schema pass keeps its rows; the write pass reads them */
+    int spool_fd;        /* STAGING/_rows-RANK, or -1 */
+    int spool_errno;     /* first failed write, reported by the replay */
+    char *spool_path;
+    sf_buf spool_out;    /* encoded rows not yet written */
+    uint64_t spool_bytes; /* bytes written to the file */
+    fl_spool_range *spool_chunks;
+    size_t nspool_chunks, spool_chunkcap;
+    uint32_t *spool_map; /* schema-pass column id -> header position */
+    size_t spool_ncols;
     uint64_t *piece; /* --single-file: bytes of each chunk's piece (0 unless mine); for
                         Parquet the bytes of its row groups (sf_parquet_piece_range) */
 } fl;
@@ -198,8 +217,37 @@ void sf_fl_plan_free(fl *F);
 /* Writes the current record's rows to their part files. Not collective.
  * Returns 0 or SF_E_* with F->err set. */
 int sf_fl_write_rows(fl *F);
+/* Writes one row of nc cells (column ids are header positions; strings
+ * borrowed for the call) to its part file of the current chunk. Values
+ * typed into F->scratch stay until the caller resets it. Not collective.
+ * Returns 0 or SF_E_* with F->err set. */
+int sf_fl_write_row(fl *F, const sf_flatten_cell *cells, size_t nc);
+/* Closes the files of the chunk just written; returns rc, or the first
+ * error closing them when rc is 0. Not collective. */
+int sf_fl_close_parts(fl *F, int rc);
 /* The whole write pass. Collective: 0 or -1 (agreed). */
 int sf_fl_write_pass(fl *F);
+
+/* flatten_spool.c (not collective; each rank has its own spool) */
+/* Before the schema pass: creates this rank's spool unless the run is a
+ * schema or has fed inputs (then F->spooling stays 0). Returns 0 or
+ * SF_E_IO / SF_E_NOMEM. */
+int sf_fl_spool_open(fl *F);
+/* Appends the rows of the record just accepted. Returns 0 or SF_E_NOMEM
+ * (a write error is kept for sf_fl_spool_replay). */
+int sf_fl_spool_rows(fl *F);
+/* Marks the begin (end 0) or end (end 1) of a chunk's rows. Returns 0 or
+ * SF_E_NOMEM. */
+int sf_fl_spool_chunk(fl *F, size_t chunk, int end);
+/* With the merged dictionary in F->eng: maps every column of the schema
+ * pass's engine local to its header position. Returns 0, SF_E_NOMEM or
+ * SF_E_INTERNAL (a column the merge lost). */
+int sf_fl_spool_map(fl *F, const sf_flatten *local);
+/* The write pass: every chunk of the spool through sf_fl_write_row, its
+ * files closed at its end; counts F->c.rows. Returns 0 or SF_E_*. */
+int sf_fl_spool_replay(fl *F);
+/* Closes and removes the spool and frees its state; safe to call twice. */
+void sf_fl_spool_free(fl *F);
 
 /* schema_jobspec.c */
 /* Rank 0, after the schema pass: prints the draft job spec of schema

@@ -48,10 +48,9 @@ static int setup_write(fl *F)
     F->ftypes = calloc(F->ncols + 1, sizeof *F->ftypes);
     F->dense = calloc(F->ncols + 1, sizeof *F->dense);
     F->typedrow = calloc(F->ncols + 1, sizeof *F->typedrow);
-    F->hrow = calloc(F->ncols + 1, sizeof *F->hrow);
     F->piece = calloc(F->nchunks + 1, sizeof *F->piece);
     if (!F->prefs || !F->fcols || !F->fnames || !F->ftypes || !F->dense || !F->typedrow ||
-        !F->hrow || !F->piece)
+        !F->piece)
         return sf_fl_nomem(F);
     sf_arena_init(&F->scratch, 16 * 1024);
     for (int k = 0; k < F->o->npartition; k++) {
@@ -187,50 +186,63 @@ static int open_part(fl *F, part **out)
     return 0;
 }
 
+int sf_fl_write_row(fl *F, const sf_flatten_cell *cells, size_t nc)
+{
+    /* Only the row's cells are typed (into dense, every other column NULL);
+     * the files take dense through fcols. */
+    for (size_t i = 0; i < nc; i++) {
+        uint32_t col = cells[i].col;
+        if (col >= F->ncols)
+            return sf_error_set(&F->err, SF_E_INTERNAL, "the write pass found a column the "
+                                "schema pass did not see: did the input change?");
+        const sf_value *v = &cells[i].v;
+        F->dense[col] = v->type == SF_NULL || v->type == F->types[col] ? *v
+                                                                       : typed(F, v, F->types[col]);
+    }
+    F->dir.n = 0;
+    if (F->nps) {
+        for (size_t i = 0; i < F->nprefs; i++)
+            F->typedrow[F->prefs[i]] = F->dense[F->prefs[i]];
+        const char *names[MAX_PARTITION];
+        for (size_t k = 0; k < F->nps; k++) {
+            const pspec *p = &F->ps[k];
+            names[k] = p->name;
+            F->pvals[k] = p->expr ? sf_expr_eval(p->expr, F->typedrow, &F->scratch)
+                                  : F->typedrow[p->col];
+        }
+        if (sf_hive_dirname(names, F->pvals, F->nps, &F->dir) != 0)
+            return sf_fl_nomem(F);
+    }
+    part *p = F->parts;
+    int rc = 0;
+    /* Unpartitioned, a chunk has one file: no lookup once it is open. */
+    if (F->nps || F->nparts == 0)
+        rc = open_part(F, &p);
+    if (rc)
+        return rc;
+    rc = sf_table_writer_append(p->w, F->dense, F->fcols);
+    if (rc) {
+        sf_table_writer_discard(p->w, &F->err);
+        p->w = NULL;
+        if (!F->err.msg[0])
+            sf_error_set(&F->err, rc, "%s: cannot buffer a row", p->rel);
+        return rc;
+    }
+    p->rows++;
+    for (size_t i = 0; i < nc; i++)
+        F->dense[cells[i].col] = sf_null();
+    return 0;
+}
+
 int sf_fl_write_rows(fl *F)
 {
     sf_arena_reset(&F->scratch);
     for (size_t r = 0; r < sf_flatten_nrows(F->eng); r++) {
         size_t nc;
         const sf_flatten_cell *cells = sf_flatten_row(F->eng, r, &nc);
-        for (size_t i = 0; i < nc; i++) {
-            if (cells[i].col >= F->ncols)
-                return sf_error_set(&F->err, SF_E_INTERNAL, "the write pass found a column the "
-                                    "schema pass did not see: did the input change?");
-            F->dense[cells[i].col] = cells[i].v;
-        }
-        F->dir.n = 0;
-        if (F->nps) {
-            for (size_t i = 0; i < F->nprefs; i++)
-                F->typedrow[F->prefs[i]] = typed(F, &F->dense[F->prefs[i]],
-                                                 F->types[F->prefs[i]]);
-            const char *names[MAX_PARTITION];
-            for (size_t k = 0; k < F->nps; k++) {
-                const pspec *p = &F->ps[k];
-                names[k] = p->name;
-                F->pvals[k] = p->expr ? sf_expr_eval(p->expr, F->typedrow, &F->scratch)
-                                      : F->typedrow[p->col];
-            }
-            if (sf_hive_dirname(names, F->pvals, F->nps, &F->dir) != 0)
-                return sf_fl_nomem(F);
-        }
-        part *p;
-        int rc = open_part(F, &p);
+        int rc = sf_fl_write_row(F, cells, nc);
         if (rc)
             return rc;
-        for (size_t i = 0; i < F->nfcols; i++)
-            F->hrow[i] = typed(F, &F->dense[F->fcols[i]], F->ftypes[i]);
-        rc = sf_table_writer_append(p->w, F->hrow, NULL);
-        if (rc) {
-            sf_table_writer_discard(p->w, &F->err);
-            p->w = NULL;
-            if (!F->err.msg[0])
-                sf_error_set(&F->err, rc, "%s: cannot buffer a row", p->rel);
-            return rc;
-        }
-        p->rows++;
-        for (size_t i = 0; i < nc; i++)
-            F->dense[cells[i].col] = sf_null();
     }
     return 0;
 }
@@ -254,8 +266,7 @@ static int piece_range(fl *F, const char *rel, uint64_t *len)
     return rc;
 }
 
-/* Closes the files of the chunk just written; keeps the first error. */
-static int close_parts(fl *F, int rc)
+int sf_fl_close_parts(fl *F, int rc)
 {
     for (size_t i = 0; i < F->nparts; i++) {
         part *p = &F->parts[i];
@@ -294,7 +305,7 @@ static int on_chunk_end_write(void *ctx, size_t chunk, const sf_chunk *c, uint64
     (void)chunk;
     (void)c;
     F->c.bytes_scanned += bytes;
-    return close_parts(F, 0);
+    return sf_fl_close_parts(F, 0);
 }
 
 /* Rank 0, Parquet --single-file: the footer of OUT/part-00000.parquet over
@@ -485,10 +496,19 @@ int sf_fl_write_pass(fl *F)
         return -1;
     F->pass = 2;
     memset(&F->c, 0, sizeof F->c);
-    sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin, on_chunk_end_write,
-                         F};
-    rc = sf_fl_scan(F, &sink);
-    rc = close_parts(F, rc);
+    if (F->spooling) {
+        /* The schema pass read every line: its counts stand, the rows are
+         * counted again as they are written. */
+        F->c = F->first;
+        F->c.rows = 0;
+        rc = sf_fl_spool_replay(F);
+        sf_fl_spool_free(F); /* before the commit moves the staging into place */
+    } else {
+        sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin,
+                             on_chunk_end_write, F};
+        rc = sf_fl_scan(F, &sink);
+    }
+    rc = sf_fl_close_parts(F, rc);
     if (sf_fl_agree(F, rc, 0))
         return -1;
     /* An unpartitioned output with no rows still gets its header (a
@@ -501,7 +521,7 @@ int sf_fl_write_pass(fl *F)
         F->dir.n = 0;
         part *p;
         rc = open_part(F, &p);
-        rc = close_parts(F, rc);
+        rc = sf_fl_close_parts(F, rc);
     }
     if (sf_fl_agree(F, rc, 0))
         return -1;
@@ -523,7 +543,6 @@ void sf_fl_write_free(fl *F)
     free(F->prefs);
     free(F->dense);
     free(F->typedrow);
-    free(F->hrow);
     sf_arena_free(&F->scratch);
     sf_buf_free(&F->dir);
     for (size_t i = 0; i < F->nparts; i++) {

@@ -25,6 +25,12 @@
 
 #include "core/error.h"
 
+/* "00" .. "99": digits written two at a time. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 static int put_str(char *buf, const char *s)
 {
     size_t n = strlen(s);
@@ -96,95 +102,12 @@ static int shortest_try(double a, int p, int pow2, char *dig, int *e)
     return 1;
 }
 
-static const double pow10_16[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-
-/* Fast path for the common case, decimals with at most 15 significant
- * digits and exponents -4..14. Why it is the shortest repr: if m / 10^p
- * (m < 10^15, so at most 15 significant digits) rounds to d, no decimal
- * with fewer fraction digits does (the first p that works is taken), and
- * no other decimal with p fraction digits does either, since distinct
- * decimals of at most 15 significant digits never round to the same double
- * (DBL_DIG). m is found as round(d * 10^p): for m < 2^50 the product's
- * rounding error is far below one half, and the test (double)m / 10^p == d
- * is exact because m and 10^p are exact doubles and IEEE division rounds
- * correctly, like strtod. Returns 0 when it does not apply. */
-static int fmt_double_fast(double d, char *buf)
+/* Writes the nd significant digits dig (no trailing zeros; the first has
+ * weight 10^e) in repr's layout: fixed for -4 <= e < 16, else scientific. */
+static int layout(char *buf, int neg, const char *dig, int nd, int e)
 {
-    double a = d < 0 ? -d : d;
-    if (!(a >= 1e-4 && a < 1e15))
-        return 0;
-    for (int p = 0; p < 16; p++) {
-        double m = nearbyint(a * pow10_16[p]);
-        if (m >= 1e15)
-            break;
-        if (m / pow10_16[p] != a)
-            continue;
-        uint64_t u = (uint64_t)m, scale = (uint64_t)pow10_16[p];
-        uint64_t ip = u / scale, fp = u % scale;
-        char *o = buf;
-        if (d < 0)
-            *o++ = '-';
-        o += sf_fmt_int((int64_t)ip, o);
-        *o++ = '.';
-        if (p == 0) {
-            *o++ = '0';
-        } else {
-            for (int k = p - 1; k >= 0; k--) {
-                o[k] = (char)('0' + fp % 10);
-                fp /= 10;
-            }
-            o += p;
-        }
-        *o = '\0';
-        return (int)(o - buf);
-    }
-    return 0;
-}
-
-int sf_fmt_double(double d, char *buf)
-{
-    int n = fmt_double_fast(d, buf);
-    return n ? n : sf_fmt_double_reference(d, buf);
-}
-
-int sf_fmt_double_reference(double d, char *buf)
-{
-    if (isnan(d))
-        return put_str(buf, "nan");
-    if (isinf(d))
-        return put_str(buf, d > 0 ? "inf" : "-inf");
-    if (d == 0.0)
-        return put_str(buf, signbit(d) ? "-0.0" : "0.0");
-
-    double a = fabs(d);
-    int bexp;
-    int pow2 = frexp(a, &bexp) == 0.5;
-    char dig[24];
-    char cand[24];
-    int e = 0;
-    int best = 0; /* length whose digits dig/e hold */
-    int lo = 1, hi = 17; /* 17 digits always read back */
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        int ce;
-        if (shortest_try(a, mid, pow2, cand, &ce)) {
-            hi = mid;
-            best = mid;
-            memcpy(dig, cand, (size_t)mid);
-            e = ce;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    if (best != lo)
-        shortest_try(a, lo, pow2, dig, &e);
-    int nd = lo;
-    while (nd > 1 && dig[nd - 1] == '0')
-        nd--;
-
     char *o = buf;
-    if (d < 0)
+    if (neg)
         *o++ = '-';
     if (e >= -4 && e < 16) {
         if (e < 0) {
@@ -228,23 +151,301 @@ int sf_fmt_double_reference(double d, char *buf)
     return (int)(o - buf);
 }
 
+static const double pow10_16[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* After p = 0..2 failed: 0 when no p of the loop below can pass, found
+ * with one test at the loop's last p (pm, the largest p <= 15 with
+ * round(a * 10^p) < 10^15; the rounding is monotonic in p). A decimal of p
+ * fraction digits that rounds to a also has pm of them (zeros appended),
+ * and round(a * 10^pm) is that decimal times 10^(pm - p) exactly: a's half
+ * unit scaled by 10^pm is below 10^15 * 2^-53 < 1/2. So the test at pm
+ * passes whenever one at a smaller p does; values of 16 or 17 digits then
+ * skip the other dozen tries. */
+static int fast_may_pass(double a)
+{
+    int bexp;
+    frexp(a, &bexp); /* a < 2^bexp: e10 is this estimate or one below */
+    int pm = 14 - (int)(((int64_t)bexp * 78913) >> 18);
+    pm = pm < 0 ? 0 : pm > 15 ? 15 : pm;
+    while (pm < 15 && (double)(uint64_t)(a * pow10_16[pm + 1] + 0.5) < 1e15)
+        pm++;
+    double m = (double)(uint64_t)(a * pow10_16[pm] + 0.5);
+    while (pm > 0 && m >= 1e15)
+        m = (double)(uint64_t)(a * pow10_16[--pm] + 0.5);
+    return m < 1e15 && m / pow10_16[pm] == a;
+}
+
+/* Fast path for the common case, decimals with at most 15 significant
+ * digits and exponents -4..14. Why it is the shortest repr: if m / 10^p
+ * (m < 10^15, so at most 15 significant digits) rounds to d, no decimal
+ * with fewer fraction digits does (the first p that works is taken), and
+ * no other decimal with p fraction digits does either, since distinct
+ * decimals of at most 15 significant digits never round to the same double
+ * (DBL_DIG). m is found as round(d * 10^p): for m < 2^50 the product's
+ * rounding error is far below one half, and the test (double)m / 10^p == d
+ * is exact because m and 10^p are exact doubles and IEEE division rounds
+ * correctly, like strtod. Returns 0 when it does not apply. */
+static int fmt_double_fast(double d, char *buf)
+{
+    double a = d < 0 ? -d : d;
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int p = 0; p < 16; p++) {
+        /* floor(x + 0.5) is exact for x < 2^52 and rounds ties up, not to
+         * even; that cannot matter: a product within rounding error of
+         * k + 0.5 is half a unit from every integer, so no m passes the
+         * test below whichever way the tie goes. */
+        double m = (double)(uint64_t)(a * pow10_16[p] + 0.5);
+        if (m >= 1e15)
+            break;
+        if (p == 3 && !fast_may_pass(a))
+            return 0;
+        if (m / pow10_16[p] != a)
+            continue;
+        /* The digits of m, two at a time from the end, zero-padded to at
+         * least p + 1, with the point p digits from the end: no division
+         * by a variable 10^p. */
+        char t[24];
+        char *q = t + sizeof t;
+        uint64_t u = (uint64_t)m;
+        while (u >= 100) {
+            q -= 2;
+            memcpy(q, digit_pairs + 2 * (u % 100), 2);
+            u /= 100;
+        }
+        if (u >= 10) {
+            q -= 2;
+            memcpy(q, digit_pairs + 2 * u, 2);
+        } else {
+            *--q = (char)('0' + u);
+        }
+        int n = (int)(t + sizeof t - q);
+        for (; n <= p; n++)
+            *--q = '0';
+        char *o = buf;
+        if (d < 0)
+            *o++ = '-';
+        memcpy(o, q, (size_t)(n - p));
+        o += n - p;
+        *o++ = '.';
+        if (p == 0) {
+            *o++ = '0';
+        } else {
+            memcpy(o, q + n - p, (size_t)p);
+            o += p;
+        }
+        *o = '\0';
+        return (int)(o - buf);
+    }
+    return 0;
+}
+
+/* Exact path for doubles the fast path leaves (mostly 16 and 17 digits,
+ * e.g. means like 47.28333333333333), in [1e-5, 2^53): the shortest
+ * decimal found with 128-bit integers instead of snprintf and strtod.
+ * With a = M * 2^E (M < 2^53, -69 <= E <= 0) and k significant digits, the
+ * k-digit decimals are the integers D near v = a * 10^q, q = k - 1 - e10.
+ * Everything is scaled by den = 2^(2-E) * 10^max(-q, 0) so that
+ * num = v * den = 4M * 10^max(q, 0) is an integer, and so are the half
+ * gaps to the neighbouring doubles: 2 * 10^max(q, 0) above, and below the
+ * same or (just above a power of two, where the gap below is half) half of
+ * it. D reads back to a when D * den lies within them, their ends included
+ * when M is even (strtod rounds ties to even). The nearest k-digit decimal
+ * is floor(v) or floor(v) + 1: the closer one that reads back is taken, a
+ * tie to the even one, as "%.*e" rounds; the length is the least k for
+ * which one does (monotonic in k, so bisected as in the reference).
+ * Bounds: num < 2^55 * 10^21 < 2^125 and D * den < 10^17 * 2^71 < 2^128. */
+
+typedef unsigned __int128 u128;
+
+static u128 pow10_u128(int k)
+{
+    static const uint64_t p[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
+                                   1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+                                   10000000000ull, 100000000000ull, 1000000000000ull,
+                                   10000000000000ull, 100000000000000ull, 1000000000000000ull,
+                                   10000000000000000ull, 100000000000000000ull,
+                                   1000000000000000000ull, 10000000000000000000ull};
+    return k < 20 ? (u128)p[k] : (u128)p[19] * p[k - 19];
+}
+
+typedef struct exact_num {
+    uint64_t m;
+    int e;    /* a = m * 2^e */
+    int e10;  /* 10^e10 <= a < 10^(e10 + 1) */
+    int pow2; /* the gap below a is half the gap above */
+} exact_num;
+
+/* The k-digit decimal for x, or 0 when none reads back. */
+static uint64_t exact_try(const exact_num *x, int k)
+{
+    int q = k - 1 - x->e10;
+    u128 up = 2 * pow10_u128(q > 0 ? q : 0);
+    u128 down = x->pow2 ? up / 2 : up;
+    u128 num = (u128)(4 * x->m) * pow10_u128(q > 0 ? q : 0);
+    u128 den = ((u128)1 << (2 - x->e)) * pow10_u128(q < 0 ? -q : 0);
+    u128 lo = num - down, hi = num + up;
+    /* den is a power of two unless q < 0: a shift then, not a division. */
+    uint64_t d0 = (uint64_t)(q >= 0 ? num >> (2 - x->e) : num / den);
+    int even = (x->m & 1) == 0;
+    u128 at0 = (u128)d0 * den, at1 = at0 + den;
+    int in0 = even ? at0 >= lo : at0 > lo; /* at0 <= num < hi */
+    int in1 = even ? at1 <= hi : at1 < hi; /* at1 > num > lo */
+    if (in0 && in1) {
+        u128 below = num - at0, above = at1 - num;
+        if (below != above)
+            return below < above ? d0 : d0 + 1;
+        return d0 % 2 == 0 ? d0 : d0 + 1;
+    }
+    return in0 ? d0 : in1 ? d0 + 1 : 0;
+}
+
+static int fmt_double_exact(double d, char *buf)
+{
+    double a = d < 0 ? -d : d;
+    if (!(a >= 1e-5 && a < 9007199254740992.0))
+        return 0;
+    exact_num x;
+    int bexp;
+    double fr = frexp(a, &bexp); /* a = fr * 2^bexp, 0.5 <= fr < 1 */
+    x.m = (uint64_t)ldexp(fr, 53);
+    x.e = bexp - 53;
+    x.pow2 = x.m == (uint64_t)1 << 52;
+    /* 2^(bexp-1) <= a < 2^bexp, so floor(bexp * log10(2)) (78913 / 2^18 is
+     * log10(2) to 6 digits, enough for these exponents) is e10 or one above
+     * it, never below (which would overflow num): the integer part of
+     * a * 10^(16 - e10) must have exactly 17 digits. */
+    x.e10 = (int)(((int64_t)bexp * 78913) >> 18);
+    for (int fix = 0; fix < 2; fix++) {
+        int q = 16 - x.e10;
+        u128 num = (u128)(4 * x.m) * pow10_u128(q > 0 ? q : 0);
+        u128 den = ((u128)1 << (2 - x.e)) * pow10_u128(q < 0 ? -q : 0);
+        u128 ip = q >= 0 ? num >> (2 - x.e) : num / den;
+        if (ip >= pow10_u128(17))
+            x.e10++;
+        else if (ip < pow10_u128(16))
+            x.e10--;
+        else
+            break;
+    }
+    /* Called after the fast path: in [1, 1e15) it has ruled out every
+     * length up to 15 (a decimal of at most 15 digits there has at most
+     * 14 after the point), so the search starts at 16. */
+    int lo = a >= 1.0 && a < 1e15 ? 16 : 1, hi = 17;
+    uint64_t best = 0;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        uint64_t got = exact_try(&x, mid);
+        if (got) {
+            hi = mid;
+            best = got;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    if (!best) /* no length below 17 read back */
+        best = exact_try(&x, 17);
+    if (!best)
+        return 0; /* cannot happen: 17 digits always read back */
+    /* best has lo digits, or lo + 1 when floor(v) + 1 carried to 10^lo. */
+    int e = x.e10;
+    char dig[24];
+    int nd = 0;
+    if ((u128)best >= pow10_u128(lo)) {
+        e++;
+        dig[nd++] = '1';
+    } else {
+        nd = lo;
+        uint64_t u = best;
+        for (int k = nd; k >= 2; k -= 2, u /= 100)
+            memcpy(dig + k - 2, digit_pairs + 2 * (u % 100), 2);
+        if (nd & 1)
+            dig[0] = (char)('0' + u);
+    }
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    return layout(buf, d < 0, dig, nd, e);
+}
+
+int sf_fmt_double(double d, char *buf)
+{
+    if (d == 0.0) { /* sums and counts of nothing: common */
+        memcpy(buf, signbit(d) ? "-0.0" : "0.0", signbit(d) ? 5 : 4);
+        return signbit(d) ? 4 : 3;
+    }
+    int n = fmt_double_fast(d, buf);
+    if (!n)
+        n = fmt_double_exact(d, buf);
+    return n ? n : sf_fmt_double_reference(d, buf);
+}
+
+int sf_fmt_double_reference(double d, char *buf)
+{
+    if (isnan(d))
+        return put_str(buf, "nan");
+    if (isinf(d))
+        return put_str(buf, d > 0 ? "inf" : "-inf");
+    if (d == 0.0)
+        return put_str(buf, signbit(d) ? "-0.0" : "0.0");
+
+    double a = fabs(d);
+    int bexp;
+    int pow2 = frexp(a, &bexp) == 0.5;
+    char dig[24];
+    char cand[24];
+    int e = 0;
+    int best = 0; /* length whose digits dig/e hold */
+    int lo = 1, hi = 17; /* 17 digits always read back */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        int ce;
+        if (shortest_try(a, mid, pow2, cand, &ce)) {
+            hi = mid;
+            best = mid;
+            memcpy(dig, cand, (size_t)mid);
+            e = ce;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    if (best != lo)
+        shortest_try(a, lo, pow2, dig, &e);
+    int nd = lo;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+
+    return layout(buf, d < 0, dig, nd, e);
+}
+
+
+/* Digits of u, counted first so they are written in place from the end,
+ * two at a time. */
 int sf_fmt_int(int64_t i, char *buf)
 {
-    char t[24];
-    int k = 0;
     /* Negate in unsigned arithmetic so INT64_MIN needs no special case. */
     uint64_t u = i < 0 ? 0u - (uint64_t)i : (uint64_t)i;
-    do {
-        t[k++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    int n = 0;
+    int n = 1;
+    for (uint64_t t = u; t >= 10; t /= 10)
+        n++;
+    char *o = buf;
     if (i < 0)
-        buf[n++] = '-';
-    while (k > 0)
-        buf[n++] = t[--k];
-    buf[n] = '\0';
-    return n;
+        *o++ = '-';
+    char *p = o + n;
+    *p = '\0';
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
+    return (int)(o - buf) + n;
 }
 
 static int is_leap(int64_t y)

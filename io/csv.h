@@ -53,6 +53,12 @@ int sf_csv_writer_open_opt(sf_csv_writer **out, const char *path, const sf_csv_o
 void sf_csv_write_field(sf_csv_writer *w, const char *p, size_t n);
 void sf_csv_write_value(sf_csv_writer *w, const sf_value *v);
 
+/* Appends the fields row[cols[0..n)] (row[0..n) when cols is NULL) as
+ * sf_csv_write_value would, one by one, and ends the row; the same bytes
+ * with one call per row and no copy through a field buffer. Cannot fail
+ * (as above). */
+void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int *cols);
+
 /* 1 if a field with these bytes must be quoted (empty, ',', '"', CR or LF). */
 int sf_csv_needs_quotes(const char *p, size_t n);
 

@@ -76,9 +76,7 @@ int sf_table_writer_append(sf_table_writer *w, const sf_value *row, const int *c
     if (w->pq)
         return cols ? sf_parquet_writer_append_cols(w->pq, row, cols, &w->err)
                     : sf_parquet_writer_append(w->pq, row, &w->err);
-    for (size_t c = 0; c < w->ncols; c++)
-        sf_csv_write_value(w->csv, &row[cols ? (size_t)cols[c] : c]);
-    sf_csv_end_row(w->csv);
+    sf_csv_write_row(w->csv, row, w->ncols, cols);
     return 0;
 }
 

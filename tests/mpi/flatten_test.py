@@ -114,6 +114,11 @@ def manifest(out_dir):
     for name in ("_SUCCESS", "_MANIFEST.json"):
         if not os.path.isfile(os.path.join(out_dir, name)):
             raise Failure("%s has no %s" % (out_dir, name))
+    # The row spools (_rows-RANK) and input spools (_spool-N) of a run are
+    # removed before the commit.
+    left = [n for n in os.listdir(out_dir) if n.startswith(("_rows-", "_spool-"))]
+    if left:
+        raise Failure("%s still holds the spools %s" % (out_dir, left))
     with open(os.path.join(out_dir, "_MANIFEST.json")) as f:
         return json.load(f)
 

@@ -121,6 +121,85 @@ static void test_writer_prints_every_value_type(void **state)
                    "1970-01-01,2022-01-08,1969-12-31,\"x,y\",\"\",\n");
 }
 
+static void test_write_row_prints_every_value_type_and_quotes(void **state)
+{
+    (void)state;
+    sf_csv_writer *w = open_writer();
+    sf_value v[] = {
+        sf_null(),          sf_bool(1),        sf_bool(0),       sf_int(0),
+        sf_int(-42),        sf_int(INT64_MIN), sf_double(354.41), sf_double(-0.0),
+        sf_double(1.0 / 3.0), sf_double(1e300 * 1e300), sf_date(19000),
+        sf_string("x,y", 3), sf_string("", 0),  sf_string("say \"hi\"", 8),
+        sf_string("a\nb", 3), sf_string("c\rd", 3),
+        sf_string("sixteen bytes ok, then a comma", 30), sf_null(),
+    };
+    int cols[] = {2, 0};
+    sf_csv_write_row(w, v, sizeof v / sizeof v[0], NULL);
+    sf_csv_write_row(w, v, 2, cols);
+    EXPECT_FILE(w, ",true,false,0,-42,-9223372036854775808,354.41,-0.0,0.3333333333333333,"
+                   "inf,2022-01-08,\"x,y\",\"\",\"say \"\"hi\"\"\",\"a\nb\",\"c\rd\","
+                   "\"sixteen bytes ok, then a comma\",\nfalse,\n");
+}
+
+/* Each special byte at every place of strings of 1..40 bytes (the 16-byte
+ * blocks and the tail alike): the row writer quotes exactly when the field
+ * writer does, and writes the same bytes. */
+static void test_write_row_same_bytes_as_field_writer(void **state)
+{
+    (void)state;
+    static const char special[] = {',', '"', '\n', '\r', 'a'};
+    char s[41];
+    char other[300];
+    snprintf(other, sizeof other, "%s/fields.csv", tmpdir);
+    sf_csv_writer *w = open_writer(), *f = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_csv_writer_open(&f, other, &err), 0);
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < sizeof special; k++) {
+                memset(s, 'x', n);
+                s[at] = special[k];
+                sf_value v[2] = {sf_string(s, n), sf_int((int64_t)n)};
+                sf_csv_write_row(w, v, 2, NULL);
+                sf_csv_write_value(f, &v[0]);
+                sf_csv_write_value(f, &v[1]);
+                sf_csv_end_row(f);
+                assert_int_equal(sf_csv_needs_quotes(s, n), k < 4);
+            }
+        }
+    }
+    /* A field larger than the write buffer, with a quote in it. */
+    size_t big = (size_t)3 << 20;
+    char *huge = malloc(big);
+    assert_non_null(huge);
+    memset(huge, 'y', big);
+    huge[big / 2] = '"';
+    sf_value hv[3] = {sf_int(1), sf_string(huge, big), sf_double(0.1)};
+    sf_csv_write_row(w, hv, 3, NULL);
+    for (int i = 0; i < 3; i++)
+        sf_csv_write_value(f, &hv[i]);
+    sf_csv_end_row(f);
+    free(huge);
+    uint64_t a = 0, b = 0;
+    assert_int_equal(sf_csv_writer_close(w, &a, &err), 0);
+    assert_int_equal(sf_csv_writer_close(f, &b, &err), 0);
+    assert_int_equal(a, b);
+    FILE *x = fopen(path, "rb"), *y = fopen(other, "rb");
+    assert_non_null(x);
+    assert_non_null(y);
+    char *p = malloc((size_t)a), *q = malloc((size_t)b);
+    assert_non_null(p);
+    assert_non_null(q);
+    assert_int_equal(fread(p, 1, (size_t)a, x), a);
+    assert_int_equal(fread(q, 1, (size_t)b, y), b);
+    assert_memory_equal(p, q, (size_t)a);
+    fclose(x);
+    fclose(y);
+    free(p);
+    free(q);
+}
+
 static void test_writer_output_larger_than_buffer_is_complete(void **state)
 {
     (void)state;
@@ -540,6 +619,8 @@ int main(void)
         cmocka_unit_test(test_writer_quotes_only_fields_that_need_it),
         cmocka_unit_test(test_writer_separates_fields_and_ends_rows),
         cmocka_unit_test(test_writer_prints_every_value_type),
+        cmocka_unit_test(test_write_row_prints_every_value_type_and_quotes),
+        cmocka_unit_test(test_write_row_same_bytes_as_field_writer),
         cmocka_unit_test(test_writer_output_larger_than_buffer_is_complete),
         cmocka_unit_test(test_round_trip_of_tricky_strings),
         cmocka_unit_test(test_open_in_missing_directory_is_io_error_naming_path),

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -108,6 +109,62 @@ static void test_double_text_reads_back_to_same_bits(void **state)
     }
 }
 
+static void test_double_sixteen_and_seventeen_digits_like_repr(void **state)
+{
+    (void)state;
+    /* The exact (128-bit) path: values the 15-digit fast path leaves. */
+    check_double(1.0 / 3.0, "0.3333333333333333");
+    check_double(100.0 / 7.0, "14.285714285714286");
+    check_double(0x1.7a44444444444p+5, "47.28333333333333");
+    check_double(-0x1.7a44444444444p+5, "-47.28333333333333");
+    check_double(9007199254740991.0, "9007199254740991.0");
+    check_double(nextafter(1e-5, 0), "9.999999999999999e-06");
+    check_double(nextafter(1e-5, 1), "1.0000000000000003e-05");
+    check_double(nextafter(1.0, 2), "1.0000000000000002");
+    check_double(nextafter(1.0, 0), "0.9999999999999999");
+    check_double(ldexp(1.0, -17), "7.62939453125e-06");
+    check_double(nextafter(1e15, 0), "999999999999999.9");
+}
+
+static void check_like_reference(double d)
+{
+    char a[SF_FMT_BUF], b[SF_FMT_BUF];
+    sf_fmt_double(d, a);
+    sf_fmt_double_reference(d, b);
+    assert_string_equal(a, b);
+}
+
+/* p and the doubles either side of it. */
+static void check_neighbours_like_reference(double p)
+{
+    check_like_reference(p);
+    check_like_reference(nextafter(p, 0));
+    check_like_reference(nextafter(p, INFINITY));
+}
+
+/* Doubles of every binade the exact path covers (and a little beyond),
+ * with random mantissas, next to powers of two and ten, and quotients like
+ * means: the fast paths must print what the snprintf/strtod search does. */
+static void test_double_fast_paths_match_reference(void **state)
+{
+    (void)state;
+    uint64_t st = 4242;
+    for (int i = 0; i < 60000; i++) {
+        int e = -20 + (int)(rng_next(&st) % 76); /* 2^-20 .. 2^55 */
+        double d = ldexp(1.0 + (double)(rng_next(&st) >> 12) / 4503599627370496.0, e);
+        check_like_reference(i & 1 ? -d : d);
+    }
+    for (int k = -20; k < 56; k++)
+        check_neighbours_like_reference(ldexp(1.0, k));
+    for (int k = -6; k < 17; k++)
+        check_neighbours_like_reference(pow(10, k));
+    for (int i = 1; i < 20000; i++) {
+        check_like_reference(i / 3.0);
+        check_like_reference(i / 7.0);
+        check_like_reference(i * 0.01 / 9.0);
+    }
+}
+
 static void test_int_texts(void **state)
 {
     (void)state;
@@ -120,6 +177,30 @@ static void test_int_texts(void **state)
     assert_string_equal(buf, "9223372036854775807");
     assert_int_equal(sf_fmt_int(INT64_MIN, buf), 20);
     assert_string_equal(buf, "-9223372036854775808");
+}
+
+static void test_int_texts_match_printf(void **state)
+{
+    (void)state;
+    uint64_t st = 99;
+    char buf[SF_FMT_BUF], want[SF_FMT_BUF];
+    int64_t v = 1;
+    for (int k = 0; k < 19; k++, v *= 10) {
+        int64_t c[6] = {v, v - 1, v + 1, -v, -(v - 1), -(v + 1)};
+        for (int j = 0; j < 6; j++) {
+            snprintf(want, sizeof want, "%lld", (long long)c[j]);
+            assert_int_equal(sf_fmt_int(c[j], buf), strlen(want));
+            assert_string_equal(buf, want);
+        }
+    }
+    for (int i = 0; i < 100000; i++) {
+        int64_t x = (int64_t)(rng_next(&st) >> (rng_next(&st) % 64));
+        if (i & 1)
+            x = -x;
+        snprintf(want, sizeof want, "%lld", (long long)x);
+        assert_int_equal(sf_fmt_int(x, buf), strlen(want));
+        assert_string_equal(buf, want);
+    }
 }
 
 static void check_date(int y, int m, int d, int32_t days, const char *text)
@@ -492,7 +573,10 @@ int main(void)
         cmocka_unit_test(test_double_power_of_two_uses_shorter_digits_above),
         cmocka_unit_test(test_double_zeros_and_non_finite),
         cmocka_unit_test(test_double_text_reads_back_to_same_bits),
+        cmocka_unit_test(test_double_sixteen_and_seventeen_digits_like_repr),
+        cmocka_unit_test(test_double_fast_paths_match_reference),
         cmocka_unit_test(test_int_texts),
+        cmocka_unit_test(test_int_texts_match_printf),
         cmocka_unit_test(test_known_dates_match_python),
         cmocka_unit_test(test_years_outside_four_digits_print_signed),
         cmocka_unit_test(test_invalid_civil_dates_are_range_errors),
