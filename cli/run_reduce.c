@@ -103,6 +103,10 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
             return 0;
     }
     *done = 1;
+    /* Every group another rank owns has left: their memory goes before
+     * the held records merge (docs/memory.md). */
+    if (!rc)
+        rc = sf_groups_drop_retired(R->reduced);
     if (rc)
         sf_error_set(&R->err, rc, "%s serializing partial aggregates", sf_strerror(rc));
     return rc;
