@@ -312,8 +312,8 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         /* Strings borrow from g (R->reduced lives until the rows are
          * routed, sf_run_route_rows, or the run ends), unless they are
          * kept in the rows' own arena. */
-        for (size_t c = 0; keep_strings && c < job->ngroup + job->naggs && !rc; c++)
-            rc = sf_rows_keep_string(&R->rows, &row[c]);
+        if (keep_strings)
+            rc = sf_rows_keep_strings(&R->rows, row);
         uint64_t nrows = sf_groups_rows(g, i);
         uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
         R->part_groups[part]++;
@@ -369,8 +369,7 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const 
             sf_value *dst = sf_rows_at(&R->rows, kept++);
             if (dst != row)
                 memcpy(dst, row, ncols * sizeof *dst);
-            for (size_t c = 0; c < ncols && !rc; c++)
-                rc = sf_rows_keep_string(&mine, &dst[c]);
+            rc = sf_rows_keep_strings(&mine, dst);
             continue;
         }
         unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[to],

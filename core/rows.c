@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/error.h"
+#include "core/hash.h"
 
 void sf_rows_init(sf_rows *r, size_t ncols)
 {
@@ -71,18 +73,39 @@ size_t sf_rows_encode(const sf_value *row, size_t ncols, unsigned char *out)
     return n;
 }
 
+int sf_rows_keep_strings(sf_rows *r, sf_value *row)
+{
+    size_t total = 0;
+    for (size_t c = 0; c < r->ncols; c++)
+        total += row[c].type == SF_STRING ? row[c].u.s.n : 0;
+    if (!total) {
+        for (size_t c = 0; c < r->ncols; c++) {
+            if (row[c].type == SF_STRING)
+                row[c].u.s.p = ""; /* nothing to keep; not a pointer into the source */
+        }
+        return 0;
+    }
+    char *p = sf_arena_alloc(&r->mem, total);
+    if (!p)
+        return SF_E_NOMEM;
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (row[c].type != SF_STRING)
+            continue;
+        memcpy(p, row[c].u.s.p, row[c].u.s.n);
+        row[c].u.s.p = p;
+        p += row[c].u.s.n;
+    }
+    return 0;
+}
+
 int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len)
 {
-    unsigned char *copy = sf_arena_alloc(&r->mem, len ? len : 1);
-    if (!copy)
-        return SF_E_NOMEM;
-    memcpy(copy, rec, len);
     sf_value *row = sf_rows_append(r);
     if (!row)
         return SF_E_NOMEM;
     size_t p = 0;
     for (size_t c = 0; c < r->ncols; c++) {
-        size_t used = sf_value_decode(copy + p, len - p, &row[c]);
+        size_t used = sf_value_decode(rec + p, len - p, &row[c]);
         if (!used) {
             r->n--;
             return SF_E_PARSE;
@@ -93,7 +116,12 @@ int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len)
         r->n--;
         return SF_E_PARSE;
     }
-    return 0;
+    /* The strings borrow from rec until copied: only they are kept, not
+     * the whole record. */
+    int rc = sf_rows_keep_strings(r, row);
+    if (rc)
+        r->n--;
+    return rc;
 }
 
 /* qsort has no context argument in C11; the sort runs on one thread, so the
@@ -465,6 +493,184 @@ int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, siz
     free(ktype);
     free(tmp);
     return 0;
+}
+
+/* ---- sorting one partition at a time ---- */
+
+/* Partition values told apart by their encodings: a column whose values
+ * are all NULL or of one of these types has equal encodings exactly where
+ * sf_value_cmp says equal (doubles do not: 0.0 and -0.0; nor columns
+ * mixing int64 with double or decimal). */
+static int parts_encodable(const sf_rows *r, const int *keys, size_t npart)
+{
+    for (size_t k = 0; k < npart; k++) {
+        sf_type t = SF_NULL;
+        for (size_t i = 0; i < r->n; i++) {
+            sf_type vt = (sf_type)sf_rows_at(r, i)[keys[k]].type;
+            if (vt == SF_NULL)
+                continue;
+            if (vt != SF_INT && vt != SF_DATE && vt != SF_TIMESTAMP && vt != SF_STRING &&
+                vt != SF_BOOL)
+                return 0;
+            if (t != SF_NULL && vt != t)
+                return 0;
+            t = vt;
+        }
+    }
+    return 1;
+}
+
+/* Number of partitions beyond which one sort of the whole table is kept:
+ * many small partitions save little and the map of their values costs. */
+static size_t parts_max(size_t n)
+{
+    return n / 64 > 4096 ? n / 64 : 4096;
+}
+
+/* The partition of each row (part[i], numbered in order of first sight)
+ * and each partition's first row (first[p]) and size (size[p]). Returns
+ * the number of partitions, 0 when there are more than parts_max(), or
+ * SIZE_MAX when out of memory. */
+static size_t parts_find(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
+                         size_t **first, size_t **size)
+{
+    size_t cap = parts_max(r->n), np = 0;
+    sf_hmap *map = sf_hmap_new(sizeof(uint32_t), 64);
+    *first = malloc(cap * sizeof **first);
+    *size = calloc(cap, sizeof **size);
+    sf_buf key = SF_BUF_INIT;
+    size_t rc = map && *first && *size ? 0 : SIZE_MAX;
+    for (size_t i = 0; i < r->n && !rc; i++) {
+        const sf_value *row = sf_rows_at(r, i);
+        key.n = 0;
+        for (size_t k = 0; k < npart && !rc; k++) {
+            const sf_value *v = &row[keys[k]];
+            if (sf_buf_reserve(&key, sf_value_encoded_size(v)) != 0)
+                rc = SIZE_MAX;
+            else
+                key.n += sf_value_encode(v, key.p + key.n);
+        }
+        int inserted = 0;
+        uint32_t *id = rc ? NULL
+                          : sf_hmap_upsert(map, key.p, key.n, sf_hash_bytes(key.p, key.n, 0),
+                                           &inserted);
+        if (!rc && !id)
+            rc = SIZE_MAX;
+        if (rc)
+            break;
+        if (inserted) {
+            if (np == cap) {
+                rc = 0;
+                np = 0; /* too many: the caller sorts the whole table */
+                break;
+            }
+            *id = (uint32_t)np;
+            (*first)[np++] = i;
+        }
+        part[i] = *id;
+        (*size)[*id]++;
+    }
+    sf_hmap_free(map);
+    sf_buf_free(&key);
+    if (rc == SIZE_MAX || np == 0) {
+        free(*first);
+        free(*size);
+        *first = *size = NULL;
+    }
+    return rc == SIZE_MAX ? SIZE_MAX : np;
+}
+
+/* Partition order (qsort over partition numbers): their first rows by the
+ * partition keys; sort_* hold the table and keys meanwhile. */
+static const size_t *sort_first;
+
+static int cmp_parts(const void *a, const void *b)
+{
+    const sf_value *x = sort_base + sort_first[*(const uint32_t *)a] * sort_ncols;
+    const sf_value *y = sort_base + sort_first[*(const uint32_t *)b] * sort_ncols;
+    return sf_rows_cmp_dir(x, y, sort_ncols, sort_keys, sort_desc, sort_nkeys);
+}
+
+static void swap_rows(sf_rows *r, size_t i, size_t j, sf_value *tmp)
+{
+    size_t width = r->ncols * sizeof *tmp;
+    memcpy(tmp, sf_rows_at(r, i), width);
+    memcpy(sf_rows_at(r, i), sf_rows_at(r, j), width);
+    memcpy(sf_rows_at(r, j), tmp, width);
+}
+
+int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                       size_t npart)
+{
+    if (npart == 0 || npart > nkeys || r->n < 2 || r->n > UINT32_MAX ||
+        !parts_encodable(r, keys, npart))
+        return sf_rows_sort_dir(r, keys, desc, nkeys);
+    uint32_t *part = malloc(r->n * sizeof *part);
+    if (!part)
+        return SF_E_NOMEM;
+    size_t *first, *size;
+    size_t np = parts_find(r, keys, npart, part, &first, &size);
+    if (np == SIZE_MAX || np == 0) {
+        free(part);
+        return np ? SF_E_NOMEM : sf_rows_sort_dir(r, keys, desc, nkeys);
+    }
+    uint32_t *order = malloc(np * sizeof *order);
+    size_t *next = malloc(np * sizeof *next), *end = malloc(np * sizeof *end);
+    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
+    int rc = order && next && end && tmp ? 0 : SF_E_NOMEM;
+    if (!rc) {
+        for (size_t p = 0; p < np; p++)
+            order[p] = (uint32_t)p;
+        sort_base = r->v;
+        sort_ncols = r->ncols;
+        sort_keys = keys;
+        sort_desc = desc;
+        sort_nkeys = npart;
+        sort_first = first;
+        qsort(order, np, sizeof *order, cmp_parts);
+        size_t at = 0;
+        for (size_t o = 0; o < np; o++) {
+            next[order[o]] = at;
+            at += size[order[o]];
+            end[order[o]] = at;
+        }
+        /* Rows to their partition's range in place (American flag
+         * sort): each swap puts one row where it belongs. */
+        for (size_t o = 0; o < np; o++) {
+            uint32_t p = order[o];
+            while (next[p] < end[p]) {
+                size_t i = next[p];
+                uint32_t d = part[i];
+                if (d == p) {
+                    next[p]++;
+                    continue;
+                }
+                size_t j = next[d]++;
+                swap_rows(r, i, j, tmp);
+                part[i] = part[j];
+                part[j] = d;
+            }
+        }
+    }
+    free(part);
+    /* Within a partition the partition keys are equal: each range sorts
+     * on the keys after them, to the order the whole sort gives it, with
+     * items for that range only. */
+    size_t at = 0;
+    for (size_t o = 0; o < np && !rc; o++) {
+        sf_rows range = *r;
+        range.v = sf_rows_at(r, at);
+        range.n = size[order[o]];
+        at += range.n;
+        rc = sf_rows_sort_dir(&range, keys + npart, desc ? desc + npart : NULL, nkeys - npart);
+    }
+    free(order);
+    free(next);
+    free(end);
+    free(tmp);
+    free(first);
+    free(size);
+    return rc;
 }
 
 void sf_rows_free(sf_rows *r)

@@ -38,6 +38,11 @@ sf_value *sf_rows_append(sf_rows *r);
  * SF_E_NOMEM. */
 int sf_rows_keep_string(sf_rows *r, sf_value *v);
 
+/* Copies every string of row (ncols values) into the table's arena, all
+ * of them in one piece (no NUL after each, unlike sf_rows_keep_string),
+ * so a row can keep them. Returns 0 or SF_E_NOMEM (row unchanged). */
+int sf_rows_keep_strings(sf_rows *r, sf_value *row);
+
 /* Encoded size of a row / encodes it (sf_value_encode of every column). */
 size_t sf_rows_encoded_size(const sf_value *row, size_t ncols);
 size_t sf_rows_encode(const sf_value *row, size_t ncols, unsigned char *out);
@@ -58,6 +63,18 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys);
  * over every column stays ascending, so the order is still total. Returns 0
  * or SF_E_NOMEM. */
 int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys);
+
+/* sf_rows_sort_dir, one partition at a time: the rows are first moved
+ * to their partition's range (equal values of the first npart keys; the
+ * ranges in the order of those keys), then each range is sorted alone,
+ * so the sort's working memory is for the largest partition instead of
+ * the whole table. The order is exactly sf_rows_sort_dir's. Partitions
+ * are told apart by their values' encodings, so a partition column with
+ * doubles or decimals, mixed types, or more partitions than
+ * max(4096, rows / 64), falls back to sorting the whole table at once.
+ * Returns 0 or SF_E_NOMEM. */
+int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                       size_t npart);
 
 /* Compares rows a and b (ncols columns each) in the order sf_rows_sort_dir
  * gives them: <0, 0 or >0. */

@@ -612,6 +612,90 @@ static void test_cmp_is_the_order_sort_gives(void **state)
     sf_rows_free(&half[1]);
 }
 
+/* sf_rows_sort_parts against sf_rows_sort_dir on the same rows: the same
+ * bytes, for partition columns of every kind it splits on (date, string
+ * with NULLs, int, two columns, a descending one) and of those it sorts
+ * whole (doubles with 0.0 and -0.0, int mixed with double, more
+ * partitions than it splits), and tables of 0 to 2 rows. */
+static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
+{
+    (void)state;
+    enum { N = 30000, NC = 5 };
+    static sf_value vals[N * NC];
+    static char text[N][24];
+    uint64_t x = 424242;
+    for (size_t i = 0; i < N; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        sf_value *v = &vals[i * NC];
+        v[0] = sf_date(19000 + (int32_t)(d % 31));
+        int len = snprintf(text[i], sizeof text[i], "c%u", (d >> 5) % 9);
+        v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
+        v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
+        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.0) : sf_int((int64_t)((d >> 19) % 6));
+        v[4] = sf_int((int64_t)(i % 20000)); /* 20000 values: too many partitions */
+    }
+    const int keys[][4] = {{0, 1, 3, 2}, {1, 0, 2, 4}, {0, 1, 4, 2}, {2, 0, 1, 3},
+                           {3, 0, 1, 2}, {4, 0, 1, 2}};
+    const size_t npart[] = {1, 1, 2, 1, 1, 1};
+    const unsigned char dirs[][4] = {{0, 1, 0, 0}, {1, 0, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 1},
+                                     {0, 1, 0, 0}, {0, 0, 1, 0}};
+    sf_buf want = SF_BUF_INIT, got = SF_BUF_INIT;
+    for (size_t o = 0; o < 6; o++) {
+        for (size_t n = 0; n <= N; n += n < 3 ? 1 : N - 3) {
+            sf_rows a, b;
+            sf_rows_init(&a, NC);
+            sf_rows_init(&b, NC);
+            for (size_t i = 0; i < n; i++) {
+                set_row(&a, &vals[i * NC]);
+                set_row(&b, &vals[i * NC]);
+            }
+            assert_int_equal(sf_rows_sort_dir(&a, keys[o], dirs[o], 4), 0);
+            assert_int_equal(sf_rows_sort_parts(&b, keys[o], dirs[o], 4, npart[o]), 0);
+            table_bytes(&a, &want);
+            table_bytes(&b, &got);
+            assert_int_equal(got.n, want.n);
+            assert_memory_equal(got.p, want.p, want.n);
+            sf_rows_free(&a);
+            sf_rows_free(&b);
+        }
+    }
+    sf_buf_free(&want);
+    sf_buf_free(&got);
+}
+
+static void test_keep_strings_copies_a_rows_strings_in_one_piece(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 4);
+    char a[] = "alpha", b[] = "";
+    char c[] = "gamma\0x";
+    sf_value *row = sf_rows_append(&r);
+    assert_non_null(row);
+    row[0] = sf_string(a, 5);
+    row[1] = sf_int(7);
+    row[2] = sf_string(b, 0);
+    row[3] = sf_string(c, 7);
+    assert_int_equal(sf_rows_keep_strings(&r, row), 0);
+    memset(a, 'z', 5);
+    memset(c, 'z', 7);
+    assert_int_equal(row[0].u.s.n, 5);
+    assert_memory_equal(row[0].u.s.p, "alpha", 5);
+    assert_int_equal(row[1].u.i, 7);
+    assert_int_equal(row[2].u.s.n, 0);
+    assert_int_equal(row[3].u.s.n, 7);
+    assert_memory_equal(row[3].u.s.p, "gamma\0x", 7);
+    assert_ptr_equal(row[3].u.s.p, row[0].u.s.p + 5); /* one piece */
+    /* A row whose strings are all empty keeps nothing of the source. */
+    row = sf_rows_append(&r);
+    row[0] = sf_string(a, 0);
+    assert_int_equal(sf_rows_keep_strings(&r, row), 0);
+    assert_true(row[0].u.s.p != a);
+    assert_int_equal(row[0].u.s.n, 0);
+    sf_rows_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +718,8 @@ int main(void)
         cmocka_unit_test(test_sort_of_empty_and_single_row_tables),
         cmocka_unit_test(test_descending_key_reverses_its_order_and_puts_nulls_last),
         cmocka_unit_test(test_mixed_directions_agree_with_the_row_comparison),
+        cmocka_unit_test(test_sort_by_partition_gives_the_whole_sort_order),
+        cmocka_unit_test(test_keep_strings_copies_a_rows_strings_in_one_piece),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
