@@ -98,30 +98,42 @@ int sf_rows_keep_strings(sf_rows *r, sf_value *row)
     return 0;
 }
 
+int sf_rows_decode_record(sf_rows *r, sf_value *row, const unsigned char *rec, size_t len)
+{
+    size_t p = 0;
+    for (size_t c = 0; c < r->ncols; c++) {
+        size_t used = sf_value_decode(rec + p, len - p, &row[c]);
+        if (!used)
+            return SF_E_PARSE;
+        p += used;
+    }
+    if (p != len)
+        return SF_E_PARSE;
+    /* The strings borrow from rec until copied: only they are kept, not
+     * the whole record. */
+    return sf_rows_keep_strings(r, row);
+}
+
 int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len)
 {
     sf_value *row = sf_rows_append(r);
     if (!row)
         return SF_E_NOMEM;
-    size_t p = 0;
-    for (size_t c = 0; c < r->ncols; c++) {
-        size_t used = sf_value_decode(rec + p, len - p, &row[c]);
-        if (!used) {
-            r->n--;
-            return SF_E_PARSE;
-        }
-        p += used;
-    }
-    if (p != len) {
-        r->n--;
-        return SF_E_PARSE;
-    }
-    /* The strings borrow from rec until copied: only they are kept, not
-     * the whole record. */
-    int rc = sf_rows_keep_strings(r, row);
+    int rc = sf_rows_decode_record(r, row, rec, len);
     if (rc)
         r->n--;
     return rc;
+}
+
+void sf_rows_fit(sf_rows *r)
+{
+    if (r->cap - r->n < r->cap / 8 || !r->ncols)
+        return;
+    sf_value *v = realloc(r->v, (r->n ? r->n : 1) * r->ncols * sizeof *v);
+    if (v) {
+        r->v = v;
+        r->cap = r->n ? r->n : 1;
+    }
 }
 
 /* qsort has no context argument in C11; the sort runs on one thread, so the

@@ -47,6 +47,18 @@ int sf_rows_keep_strings(sf_rows *r, sf_value *row);
 size_t sf_rows_encoded_size(const sf_value *row, size_t ncols);
 size_t sf_rows_encode(const sf_value *row, size_t ncols, unsigned char *out);
 
+/* Decodes an encoded record into row (ncols values, the caller's slot,
+ * say a row of r), its strings copied into r's arena. Returns 0,
+ * SF_E_PARSE when the record does not hold exactly ncols values (row is
+ * then undefined), or SF_E_NOMEM. */
+int sf_rows_decode_record(sf_rows *r, sf_value *row, const unsigned char *rec, size_t len);
+
+/* Gives back the room of rows allocated but unused, when it is more than
+ * an eighth of the table: a table that shrank does not keep its largest
+ * size. Rows keep their contents (their addresses may change). Cannot
+ * fail (out of memory keeps the room). */
+void sf_rows_fit(sf_rows *r);
+
 /* Appends a row from an encoded record (copied). Returns 0, SF_E_PARSE when
  * the record does not hold exactly ncols values, or SF_E_NOMEM. */
 int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len);

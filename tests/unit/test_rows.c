@@ -696,6 +696,62 @@ static void test_keep_strings_copies_a_rows_strings_in_one_piece(void **state)
     sf_rows_free(&r);
 }
 
+/* A record decodes into a row slot the caller picks (routing puts received
+ * rows into room other rows left), with its strings in the table's arena. */
+static void test_decode_record_fills_a_given_row_and_keeps_its_strings(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 3);
+    sf_value v[3] = {sf_string("north", 5), sf_int(-4), sf_date(19500)};
+    sf_value *row = sf_rows_append(&r);
+    sf_rows_append(&r);
+    unsigned char rec[64];
+    size_t n = sf_rows_encode(v, 3, rec);
+    assert_int_equal(sf_rows_decode_record(&r, sf_rows_at(&r, 1), rec, n), 0);
+    memset(rec, 0, sizeof rec);
+    const sf_value *got = sf_rows_at(&r, 1);
+    assert_int_equal(got[0].type, SF_STRING);
+    assert_int_equal(got[0].u.s.n, 5);
+    assert_memory_equal(got[0].u.s.p, "north", 5);
+    assert_int_equal(got[1].u.i, -4);
+    assert_int_equal(got[2].u.date, 19500);
+    assert_int_equal(row[0].type, SF_NULL); /* row 0 untouched */
+    assert_int_equal(r.n, 2);
+    n = sf_rows_encode(v, 3, rec);
+    assert_int_equal(sf_rows_decode_record(&r, row, rec, n - 1), SF_E_PARSE);
+    sf_rows_free(&r);
+}
+
+static void test_fit_gives_back_unused_room_and_keeps_rows(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    assert_int_equal(sf_rows_reserve(&r, 1000), 0);
+    for (int i = 0; i < 10; i++) {
+        sf_value *row = sf_rows_append(&r);
+        row[0] = sf_int(i);
+        row[1] = sf_int(-i);
+    }
+    sf_rows_fit(&r);
+    assert_int_equal(r.cap, 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(sf_rows_at(&r, (size_t)i)[1].u.i, -i);
+    assert_non_null(sf_rows_append(&r)); /* still grows: 11 rows of 20 */
+    sf_rows_fit(&r);
+    assert_int_equal(r.cap, 11);
+    for (int i = 0; i < 4; i++)
+        assert_non_null(sf_rows_append(&r));
+    sf_rows_fit(&r);
+    assert_int_equal(r.cap, 15);
+    assert_int_equal(sf_rows_reserve(&r, 16), 0);
+    sf_rows_fit(&r); /* one row of room in 16: less than an eighth, kept */
+    assert_int_equal(r.cap, 16);
+    assert_int_equal(r.n, 15);
+    sf_rows_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,6 +776,8 @@ int main(void)
         cmocka_unit_test(test_mixed_directions_agree_with_the_row_comparison),
         cmocka_unit_test(test_sort_by_partition_gives_the_whole_sort_order),
         cmocka_unit_test(test_keep_strings_copies_a_rows_strings_in_one_piece),
+        cmocka_unit_test(test_decode_record_fills_a_given_row_and_keeps_its_strings),
+        cmocka_unit_test(test_fit_gives_back_unused_room_and_keeps_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
