@@ -507,20 +507,27 @@ static void key_of(size_t i, char *k, int *kl)
     *kl = snprintf(k, 32, "key-%zu", i);
 }
 
-static void test_compact_removes_entries_and_keeps_numbers_and_values(void **state)
+/* A map of n entries "key-<i>", each value vs bytes of (unsigned char)i. */
+static sf_hmap *numbered_map(size_t n, size_t vs)
 {
-    (void)state;
-    enum { N = 30000, VS = 40 };
-    sf_hmap *m = sf_hmap_new(VS, 0);
+    sf_hmap *m = sf_hmap_new(vs, 0);
     assert_non_null(m);
-    for (size_t i = 0; i < N; i++) {
+    for (size_t i = 0; i < n; i++) {
         char k[32];
         int kl;
         key_of(i, k, &kl);
         unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), NULL);
         assert_non_null(v);
-        memset(v, (unsigned char)i, VS);
+        memset(v, (unsigned char)i, vs);
     }
+    return m;
+}
+
+static void test_compact_removes_entries_and_keeps_numbers_and_values(void **state)
+{
+    (void)state;
+    enum { N = 30000, VS = 40 };
+    sf_hmap *m = numbered_map(N, VS);
     size_t before = sf_hmap_memory(m), seen = 0;
     assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
     assert_int_equal(seen, N);
@@ -563,15 +570,7 @@ static void test_compacted_entries_leave_room_in_the_index(void **state)
 {
     (void)state;
     enum { N = 7000 }; /* 7000 entries need 16384 slots at load 0.7 */
-    sf_hmap *m = sf_hmap_new(8, 0);
-    assert_non_null(m);
-    for (size_t i = 0; i < N; i++) {
-        char k[32];
-        int kl;
-        key_of(i, k, &kl);
-        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), NULL);
-        *v = (unsigned char)i;
-    }
+    sf_hmap *m = numbered_map(N, 8);
     size_t seen = 0;
     assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
     size_t after = sf_hmap_memory(m);
@@ -613,15 +612,7 @@ static void test_drain_after_compact_skips_removed_entries(void **state)
 {
     (void)state;
     enum { N = 20000, VS = 64 };
-    sf_hmap *m = sf_hmap_new(VS, 0);
-    assert_non_null(m);
-    for (size_t i = 0; i < N; i++) {
-        char k[32];
-        int kl;
-        key_of(i, k, &kl);
-        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), NULL);
-        memset(v, (unsigned char)i, VS);
-    }
+    sf_hmap *m = numbered_map(N, VS);
     size_t seen = 0;
     assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
     for (size_t at = 1; at <= N; at += 999) {

@@ -41,6 +41,18 @@ static void table_bytes(const sf_rows *r, sf_buf *out)
     }
 }
 
+/* a and b hold the same rows in the same order, byte for byte. */
+static void assert_same_tables(const sf_rows *a, const sf_rows *b)
+{
+    sf_buf x = SF_BUF_INIT, y = SF_BUF_INIT;
+    table_bytes(a, &x);
+    table_bytes(b, &y);
+    assert_int_equal(x.n, y.n);
+    assert_memory_equal(x.p, y.p, x.n);
+    sf_buf_free(&x);
+    sf_buf_free(&y);
+}
+
 static void test_append_gives_a_row_of_nulls(void **state)
 {
     (void)state;
@@ -130,13 +142,7 @@ static void test_records_append_after_existing_rows(void **state)
         size_t n = sf_rows_encode(sf_rows_at(&a, i), 2, rec);
         assert_int_equal(sf_rows_append_record(&b, rec, n), 0);
     }
-    sf_buf x = SF_BUF_INIT, y = SF_BUF_INIT;
-    table_bytes(&a, &x);
-    table_bytes(&b, &y);
-    assert_int_equal(x.n, y.n);
-    assert_memory_equal(x.p, y.p, x.n);
-    sf_buf_free(&x);
-    sf_buf_free(&y);
+    assert_same_tables(&a, &b);
     sf_rows_free(&a);
     sf_rows_free(&b);
 }
@@ -283,13 +289,7 @@ static void assert_same_sorted_bytes(const sf_value *vals, size_t ncols, const s
     fill_in_order(&b, vals, ncols, p2, nrows);
     assert_int_equal(sf_rows_sort(&a, keys, nkeys), 0);
     assert_int_equal(sf_rows_sort(&b, keys, nkeys), 0);
-    sf_buf x = SF_BUF_INIT, y = SF_BUF_INIT;
-    table_bytes(&a, &x);
-    table_bytes(&b, &y);
-    assert_int_equal(x.n, y.n);
-    assert_memory_equal(x.p, y.p, x.n);
-    sf_buf_free(&x);
-    sf_buf_free(&y);
+    assert_same_tables(&a, &b);
     sf_rows_free(&a);
     sf_rows_free(&b);
 }
@@ -640,7 +640,6 @@ static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
     const size_t npart[] = {1, 1, 2, 1, 1, 1};
     const unsigned char dirs[][4] = {{0, 1, 0, 0}, {1, 0, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 1},
                                      {0, 1, 0, 0}, {0, 0, 1, 0}};
-    sf_buf want = SF_BUF_INIT, got = SF_BUF_INIT;
     for (size_t o = 0; o < 6; o++) {
         for (size_t n = 0; n <= N; n += n < 3 ? 1 : N - 3) {
             sf_rows a, b;
@@ -652,16 +651,11 @@ static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
             }
             assert_int_equal(sf_rows_sort_dir(&a, keys[o], dirs[o], 4), 0);
             assert_int_equal(sf_rows_sort_parts(&b, keys[o], dirs[o], 4, npart[o]), 0);
-            table_bytes(&a, &want);
-            table_bytes(&b, &got);
-            assert_int_equal(got.n, want.n);
-            assert_memory_equal(got.p, want.p, want.n);
+            assert_same_tables(&a, &b);
             sf_rows_free(&a);
             sf_rows_free(&b);
         }
     }
-    sf_buf_free(&want);
-    sf_buf_free(&got);
 }
 
 static void test_keep_strings_copies_a_rows_strings_in_one_piece(void **state)
