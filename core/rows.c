@@ -539,6 +539,75 @@ static size_t parts_max(size_t n)
     return n / 64 > 4096 ? n / 64 : 4096;
 }
 
+/* Where a row's partition number is looked up: one date or int64 column
+ * over a short range (the common date partition) indexes an array by
+ * value - lo, NULL at the end; anything else goes through a map of the
+ * encoded partition values. */
+typedef struct parts_index {
+    uint32_t *slot; /* dense: partition number + 1 per value, 0 unseen */
+    int64_t lo;
+    size_t span;
+    int col;
+    sf_hmap *map;
+    sf_buf key;
+} parts_index;
+
+#define PARTS_DENSE_SPAN 65536
+
+static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, size_t npart)
+{
+    memset(x, 0, sizeof *x);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; npart == 1 && i < r->n; i++) {
+        const sf_value *v = &sf_rows_at(r, i)[keys[0]];
+        if (v->type != SF_DATE && v->type != SF_INT && v->type != SF_NULL) {
+            hi = INT64_MIN; /* not dense */
+            break;
+        }
+        int64_t a = v->type == SF_DATE ? v->u.date : v->type == SF_INT ? v->u.i : lo;
+        if (v->type != SF_NULL) {
+            lo = a < lo ? a : lo;
+            hi = a > hi ? a : hi;
+        }
+    }
+    if (hi >= lo && (uint64_t)hi - (uint64_t)lo < PARTS_DENSE_SPAN) {
+        x->lo = lo;
+        x->span = (size_t)((uint64_t)hi - (uint64_t)lo) + 1;
+        x->col = keys[0];
+        x->slot = calloc(x->span + 1, sizeof *x->slot);
+        return x->slot ? 0 : SF_E_NOMEM;
+    }
+    x->map = sf_hmap_new(sizeof(uint32_t), 64);
+    return x->map ? 0 : SF_E_NOMEM;
+}
+
+/* The partition number slot of row (0 + 1-based number, or 0 when not
+ * seen yet), or NULL when out of memory. */
+static uint32_t *parts_slot(parts_index *x, const sf_value *row, const int *keys, size_t npart)
+{
+    if (x->slot) {
+        const sf_value *v = &row[x->col];
+        int64_t a = v->type == SF_DATE ? v->u.date : v->u.i;
+        return &x->slot[v->type == SF_NULL ? x->span : (size_t)((uint64_t)a - (uint64_t)x->lo)];
+    }
+    x->key.n = 0;
+    for (size_t k = 0; k < npart; k++) {
+        const sf_value *v = &row[keys[k]];
+        if (sf_buf_reserve(&x->key, sf_value_encoded_size(v)) != 0)
+            return NULL;
+        x->key.n += sf_value_encode(v, x->key.p + x->key.n);
+    }
+    return sf_hmap_upsert(x->map, x->key.p, x->key.n, sf_hash_bytes(x->key.p, x->key.n, 0),
+                          NULL);
+}
+
+static void parts_index_free(parts_index *x)
+{
+    free(x->slot);
+    sf_hmap_free(x->map);
+    sf_buf_free(&x->key);
+}
+
 /* The partition of each row (part[i], numbered in order of first sight)
  * and each partition's first row (first[p]) and size (size[p]). Returns
  * the number of partitions, 0 when there are more than parts_max(), or
@@ -547,49 +616,35 @@ static size_t parts_find(const sf_rows *r, const int *keys, size_t npart, uint32
                          size_t **first, size_t **size)
 {
     size_t cap = parts_max(r->n), np = 0;
-    sf_hmap *map = sf_hmap_new(sizeof(uint32_t), 64);
+    parts_index x;
+    int bad = parts_index_init(&x, r, keys, npart);
     *first = malloc(cap * sizeof **first);
     *size = calloc(cap, sizeof **size);
-    sf_buf key = SF_BUF_INIT;
-    size_t rc = map && *first && *size ? 0 : SIZE_MAX;
-    for (size_t i = 0; i < r->n && !rc; i++) {
-        const sf_value *row = sf_rows_at(r, i);
-        key.n = 0;
-        for (size_t k = 0; k < npart && !rc; k++) {
-            const sf_value *v = &row[keys[k]];
-            if (sf_buf_reserve(&key, sf_value_encoded_size(v)) != 0)
-                rc = SIZE_MAX;
-            else
-                key.n += sf_value_encode(v, key.p + key.n);
-        }
-        int inserted = 0;
-        uint32_t *id = rc ? NULL
-                          : sf_hmap_upsert(map, key.p, key.n, sf_hash_bytes(key.p, key.n, 0),
-                                           &inserted);
-        if (!rc && !id)
-            rc = SIZE_MAX;
-        if (rc)
+    bad |= !*first || !*size;
+    for (size_t i = 0; i < r->n && !bad; i++) {
+        uint32_t *id = parts_slot(&x, sf_rows_at(r, i), keys, npart);
+        if (!id) {
+            bad = 1;
             break;
-        if (inserted) {
+        }
+        if (*id == 0) {
             if (np == cap) {
-                rc = 0;
                 np = 0; /* too many: the caller sorts the whole table */
                 break;
             }
-            *id = (uint32_t)np;
             (*first)[np++] = i;
+            *id = (uint32_t)np;
         }
-        part[i] = *id;
-        (*size)[*id]++;
+        part[i] = *id - 1;
+        (*size)[*id - 1]++;
     }
-    sf_hmap_free(map);
-    sf_buf_free(&key);
-    if (rc == SIZE_MAX || np == 0) {
+    parts_index_free(&x);
+    if (bad || np == 0) {
         free(*first);
         free(*size);
         *first = *size = NULL;
     }
-    return rc == SIZE_MAX ? SIZE_MAX : np;
+    return bad ? SIZE_MAX : np;
 }
 
 /* Partition order (qsort over partition numbers): their first rows by the

@@ -614,9 +614,9 @@ static void test_cmp_is_the_order_sort_gives(void **state)
 
 /* sf_rows_sort_parts against sf_rows_sort_dir on the same rows: the same
  * bytes, for partition columns of every kind it splits on (date, string
- * with NULLs, int, two columns, a descending one) and of those it sorts
- * whole (doubles with 0.0 and -0.0, int mixed with double, more
- * partitions than it splits), and tables of 0 to 2 rows. */
+ * with NULLs, int with NULLs, two columns, descending ones) and of those it
+ * sorts whole (doubles with 0.0 and -0.0, int mixed with double, more
+ * partitions than it splits), and tables of 0 to 3 rows. */
 static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
 {
     (void)state;
@@ -632,15 +632,20 @@ static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
         int len = snprintf(text[i], sizeof text[i], "c%u", (d >> 5) % 9);
         v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
         v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
-        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.0) : sf_int((int64_t)((d >> 19) % 6));
-        v[4] = sf_int((int64_t)(i % 20000)); /* 20000 values: too many partitions */
+        /* An int and a double of one value would compare equal and keep
+         * their input order, which the two sorts do not share. */
+        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.5) : sf_int((int64_t)((d >> 19) % 6));
+        v[4] = i % 53 == 0 ? sf_null() : sf_int((int64_t)(i * 7 % 3000) - 1500);
     }
+    /* date; string with NULLs; two columns; double; int mixed with double;
+     * int with NULLs over a short range; two columns with too many
+     * partitions (3000 x 10). */
     const int keys[][4] = {{0, 1, 3, 2}, {1, 0, 2, 4}, {0, 1, 4, 2}, {2, 0, 1, 3},
-                           {3, 0, 1, 2}, {4, 0, 1, 2}};
-    const size_t npart[] = {1, 1, 2, 1, 1, 1};
+                           {3, 0, 1, 2}, {4, 0, 1, 2}, {4, 1, 0, 2}};
+    const size_t npart[] = {1, 1, 2, 1, 1, 1, 2};
     const unsigned char dirs[][4] = {{0, 1, 0, 0}, {1, 0, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 1},
-                                     {0, 1, 0, 0}, {0, 0, 1, 0}};
-    for (size_t o = 0; o < 6; o++) {
+                                     {0, 1, 0, 0}, {1, 0, 1, 0}, {0, 0, 1, 0}};
+    for (size_t o = 0; o < 7; o++) {
         for (size_t n = 0; n <= N; n += n < 3 ? 1 : N - 3) {
             sf_rows a, b;
             sf_rows_init(&a, NC);
