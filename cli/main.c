@@ -6,6 +6,9 @@
  * prints usage errors.
  */
 #include <hdf5.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,8 +266,23 @@ static int unknown_command(const char *cmd)
     return 2;
 }
 
+/* glibc raises its mmap threshold to the size of each large block freed
+ * (up to 32 MiB), after which blocks of that size come from the heap,
+ * where freed memory between live blocks is not given back: the group
+ * table's and the rows' arena blocks, the shuffle's round and held
+ * buffers, freed phase by phase, then stay resident. A fixed threshold
+ * keeps every block from 128 KiB up in its own mapping, returned on free
+ * (docs/memory.md: about 300 MiB less per rank at S3's peak). */
+static void keep_large_blocks_mapped(void)
+{
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    keep_large_blocks_mapped();
     if (argc < 2) {
         fputs(main_usage, stderr);
         return 2;

@@ -31,7 +31,13 @@ typedef struct export_cursor {
     int hold;
     sf_buf *held;   /* chunks; the last one is being filled */
     size_t nheld;
+    /* The retired groups' memory goes at each DROP_PARTS-th of the
+     * export, so the table's dead groups and the records held meanwhile
+     * never peak together (docs/memory.md). */
+    size_t drop_at;
 } export_cursor;
+
+#define DROP_PARTS 2
 
 #define HELD_CHUNK ((size_t)8 << 20)
 
@@ -99,10 +105,18 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
         if (!rc)
             rc = sf_shuffle_end(&out[to], mark);
         sf_groups_retire(R->reduced, i);
+        if (!rc && x->next >= x->drop_at && x->next < x->n) {
+            x->drop_at += x->n / DROP_PARTS + 1;
+            rc = sf_groups_drop_retired(R->reduced);
+        }
         if (!rc && out[to].n >= quota)
             return 0;
     }
     *done = 1;
+    /* Every group another rank owns has left: the last of their memory
+     * goes before the held records merge. */
+    if (!rc)
+        rc = sf_groups_drop_retired(R->reduced);
     if (rc)
         sf_error_set(&R->err, rc, "%s serializing partial aggregates", sf_strerror(rc));
     return rc;
@@ -140,7 +154,8 @@ int sf_run_shuffle_groups(sf_run *R)
     /* The rest of the pipeline (decoder, dimension lookups) can go. */
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
-    export_cursor x = {R, 0, sf_groups_count(R->reduced), 0, NULL, 0};
+    size_t n = sf_groups_count(R->reduced);
+    export_cursor x = {R, 0, n, 0, NULL, 0, n / DROP_PARTS + 1};
     for (size_t j = 0; j < R->job->naggs; j++)
         x.hold |= R->job->aggs[j].kind == SF_AGG_COUNT_DISTINCT;
     int rc = sf_groups_prepare_export(R->reduced);
@@ -308,8 +323,8 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         /* Strings borrow from g (R->reduced lives until the rows are
          * routed, sf_run_route_rows, or the run ends), unless they are
          * kept in the rows' own arena. */
-        for (size_t c = 0; keep_strings && c < job->ngroup + job->naggs && !rc; c++)
-            rc = sf_rows_keep_string(&R->rows, &row[c]);
+        if (keep_strings)
+            rc = sf_rows_keep_strings(&R->rows, row);
         uint64_t nrows = sf_groups_rows(g, i);
         uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
         R->part_groups[part]++;
@@ -329,73 +344,115 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
 
 /* ---- moving rows between ranks ---- */
 
-static int keep_row(void *ctx, const unsigned char *rec, size_t len, int source)
+/* The rows table while sf_run_route_rows() routes it, in place: rows
+ * [0, put) are the table's (kept and received), [put, next) is room
+ * left by rows already routed, [next, n0) are still to route, and rows
+ * received when there is no room go after n0, to move down at the end.
+ * So the table never holds more rows than it had or will have, and a
+ * round of records at a time is encoded, not every row that leaves. */
+typedef struct route_cursor {
+    sf_run *R;
+    const int *keys;
+    size_t nkeys;
+    int dest;
+    size_t next, n0, put;
+    sf_arena old; /* the strings of rows still to route */
+    sf_buf key;
+} route_cursor;
+
+/* Every row routed: the rows received past the room move down to it, and
+ * what the routed rows borrowed from goes. Cannot fail. */
+static void route_finish(route_cursor *c)
 {
-    sf_run *R = ctx;
-    (void)source;
-    int rc = sf_rows_append_record(&R->rows, rec, len);
+    sf_rows *rows = &c->R->rows;
+    size_t tail = rows->n - c->n0;
+    if (tail && c->put < c->n0)
+        memmove(sf_rows_at(rows, c->put), sf_rows_at(rows, c->n0),
+                tail * rows->ncols * sizeof(sf_value));
+    rows->n = c->put + tail;
+    c->next = c->n0 = c->put = rows->n; /* from now on rows append */
+    sf_arena_free(&c->old);
+    /* Nothing borrows from the group table any more (the old rows did). */
+    sf_groups_free(c->R->reduced);
+    c->R->reduced = NULL;
+}
+
+/* One round of rows that leave (sf_shuffle_fill_fn); the rows that stay
+ * move down to put, their strings into the table's new arena. */
+static int route_round(void *ctx, sf_buf *out, size_t quota, int *done)
+{
+    route_cursor *c = ctx;
+    sf_run *R = c->R;
+    size_t ncols = R->rows.ncols;
+    int rc = 0;
+    while (!rc && c->next < c->n0) {
+        sf_value *row = sf_rows_at(&R->rows, c->next++);
+        int to = c->dest;
+        uint64_t hash;
+        if (to < 0 && (rc = sf_key_hash_columns(row, c->keys, c->nkeys, &c->key, &hash)) == 0)
+            to = sf_partition_rank(hash, R->nparts, R->nranks);
+        if (rc)
+            break;
+        if (to == R->rank) {
+            sf_value *dst = sf_rows_at(&R->rows, c->put++);
+            if (dst != row)
+                memcpy(dst, row, ncols * sizeof *dst);
+            rc = sf_rows_keep_strings(&R->rows, dst);
+            continue;
+        }
+        unsigned char *p = sf_shuffle_reserve(&out[to], sf_rows_encoded_size(row, ncols));
+        if (!p)
+            rc = SF_E_NOMEM;
+        else
+            sf_rows_encode(row, ncols, p);
+        if (!rc && out[to].n >= quota)
+            return 0;
+    }
     if (rc)
-        sf_error_set(&R->err, rc, "bad or unstorable row record from rank %d", source);
+        return sf_error_set(&R->err, rc, "out of memory routing rows");
+    *done = 1;
+    route_finish(c);
+    return 0;
+}
+
+/* A received row (sf_shuffle_fn): into the room if there is some. */
+static int route_keep(void *ctx, const unsigned char *rec, size_t len, int source)
+{
+    route_cursor *c = ctx;
+    sf_rows *rows = &c->R->rows;
+    int rc;
+    if (c->put < c->next) {
+        rc = sf_rows_decode_record(rows, sf_rows_at(rows, c->put), rec, len);
+        c->put += rc == 0;
+    } else {
+        rc = sf_rows_append_record(rows, rec, len);
+    }
+    if (rc)
+        sf_error_set(&c->R->err, rc, "bad or unstorable row record from rank %d", source);
     return rc;
 }
 
 /* Sends every row to the rank owning the hash of its key columns, or, when
  * dest >= 0, every row to rank dest; the rows table then holds the rows
- * this rank kept and received. Collective. */
+ * this rank kept and received, in no particular order. Rows that stay
+ * are not encoded, exchanged and decoded: they move down in the same
+ * table, and received rows fill the room the others left (route_cursor).
+ * Collective. */
 int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label)
 {
-    sf_buf *out = calloc((size_t)R->nranks, sizeof *out);
-    sf_buf key = SF_BUF_INIT;
-    int rc = out ? 0 : SF_E_NOMEM;
-    size_t ncols = R->rows.ncols;
-    /* Rows that stay on this rank are not encoded, exchanged and decoded:
-     * they move down to the front of the same table (row i to kept <= i),
-     * with copies of their strings in a new arena, so no second table is
-     * ever held. */
-    sf_rows mine;
-    sf_rows_init(&mine, ncols);
-    size_t kept = 0;
-    for (size_t i = 0; i < R->rows.n && !rc; i++) {
-        const sf_value *row = sf_rows_at(&R->rows, i);
-        int to = dest;
-        uint64_t hash;
-        if (to < 0 && (rc = sf_key_hash_columns(row, keys, nkeys, &key, &hash)) == 0)
-            to = sf_partition_rank(hash, R->nparts, R->nranks);
-        if (to == R->rank && !rc) {
-            sf_value *dst = sf_rows_at(&R->rows, kept++);
-            if (dst != row)
-                memcpy(dst, row, ncols * sizeof *dst);
-            for (size_t c = 0; c < ncols && !rc; c++)
-                rc = sf_rows_keep_string(&mine, &dst[c]);
-            continue;
-        }
-        unsigned char *p = rc ? NULL : sf_shuffle_reserve(&out[to],
-                                                         sf_rows_encoded_size(row, ncols));
-        if (!p)
-            rc = SF_E_NOMEM;
-        else
-            sf_rows_encode(row, ncols, p);
-    }
-    sf_buf_free(&key);
-    if (rc)
-        sf_error_set(&R->err, rc, "out of memory routing rows");
-    /* The records hold copies of the rows that left; the kept rows and
-     * the arena of their strings make the new table, and the old arena
-     * goes before anything is received. */
-    sf_arena_free(&R->rows.mem);
-    R->rows.mem = mine.mem;
-    R->rows.n = rc ? 0 : kept;
-    /* Nothing borrows from the group table any more (the old rows did):
-     * free it before the new rows arrive. */
-    sf_groups_free(R->reduced);
-    R->reduced = NULL;
+    route_cursor c = {R, keys, nkeys, dest, 0, R->rows.n, 0, R->rows.mem, SF_BUF_INIT};
+    sf_arena_init(&R->rows.mem, 0); /* the strings of the rows from here on */
     sf_progress_init(&R->prog, R->progress, label);
-    if (out)
-        rc = sf_shuffle_exchange(R->comm, out, R->o->shuffle_round, keep_row, R, &R->shuffle,
-                                 &R->prog, rc ? NULL : &R->err);
-    for (int d = 0; out && d < R->nranks; d++)
-        sf_buf_free(&out[d]);
-    free(out);
+    int rc = sf_shuffle_exchange_fill(R->comm, route_round, &c, R->o->shuffle_round, route_keep,
+                                      &c, &R->shuffle, &R->prog, &R->err);
+    if (c.next < c.n0) /* a failure stopped the routing: no row is whole */
+        route_finish(&c);
+    if (rc)
+        R->rows.n = 0;
+    sf_buf_free(&c.key);
+    /* The room routing left behind goes back (a rank that sent more than
+     * it received). */
+    sf_rows_fit(&R->rows);
     return rc;
 }
 

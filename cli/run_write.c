@@ -375,7 +375,9 @@ int sf_run_write_output(sf_run *R)
     unsigned char *desc = NULL;
     int *keys = sf_run_write_keys(R, &nkeys, &desc);
     rc = keys ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-    if (keys && sf_rows_sort_dir(&R->rows, keys, desc, nkeys) != 0)
+    /* One partition at a time: the sort's items exist for the largest
+     * partition only (docs/memory.md). */
+    if (keys && sf_rows_sort_parts(&R->rows, keys, desc, nkeys, o->npartition) != 0)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
     free(keys);
     free(desc);

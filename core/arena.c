@@ -109,6 +109,25 @@ size_t sf_arena_release_before(sf_arena *a, const void *p)
     return released;
 }
 
+void sf_arena_put_behind(sf_arena *a, sf_arena *older)
+{
+    if (older->head) {
+        if (!a->head) {
+            a->head = older->head;
+            a->cur = older->cur;
+            a->end = older->end;
+        } else {
+            sf_arena_block *t = a->head;
+            while (t->next)
+                t = t->next;
+            t->next = older->head;
+        }
+        a->used += older->used;
+        a->reserved += older->reserved;
+    }
+    sf_arena_init(older, older->block_size);
+}
+
 void sf_arena_free(sf_arena *a)
 {
     sf_arena_block *b = a->head;

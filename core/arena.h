@@ -42,6 +42,12 @@ void sf_arena_reset(sf_arena *a);
  * The arena stays usable; its counters then count what it still holds. */
 size_t sf_arena_release_before(sf_arena *a, const void *p);
 
+/* Moves every block of older behind a's blocks, as if they had been
+ * allocated from a before a's own: a's allocations stay where they are
+ * and a goes on filling its newest block. older is left empty (as after
+ * sf_arena_init with its block size). Cannot fail. */
+void sf_arena_put_behind(sf_arena *a, sf_arena *older);
+
 /* Gives all memory back; the arena may be used again after sf_arena_init. */
 void sf_arena_free(sf_arena *a);
 

@@ -220,7 +220,7 @@ static void free_sums(sf_groups *g, size_t from, size_t to)
     for (size_t i = from; i < to; i++) {
         void *st;
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
-        for (size_t j = 0; j < g->ndefs; j++) {
+        for (size_t j = 0; st && j < g->ndefs; j++) {
             if (is_xsum(&g->defs[j]))
                 sf_xsum_free(&((dsum *)((char *)st + g->off[j]))->x);
         }
@@ -625,13 +625,17 @@ static char *state_of(const sf_groups *g, size_t i)
 void sf_groups_retire(sf_groups *g, size_t i)
 {
     char *st = state_of(g, i);
-    if (!st[RETIRED_OFF]) {
+    if (st && !st[RETIRED_OFF]) {
         st[RETIRED_OFF] = 1;
         g->nretired++;
     }
 }
 
-int sf_groups_live(const sf_groups *g, size_t i) { return !state_of(g, i)[RETIRED_OFF]; }
+int sf_groups_live(const sf_groups *g, size_t i)
+{
+    const char *st = state_of(g, i);
+    return st && !st[RETIRED_OFF];
+}
 
 size_t sf_groups_live_count(const sf_groups *g) { return sf_hmap_count(g->map) - g->nretired; }
 
@@ -678,7 +682,7 @@ int sf_groups_prepare_export(sf_groups *g)
     for (size_t i = 0; i < ngroups; i++) {
         void *st;
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
-        for (size_t j = 0; j < g->ndefs; j++) {
+        for (size_t j = 0; st && j < g->ndefs; j++) {
             if (g->distinct[j] < 0)
                 continue;
             distinct_set *ds = &g->sets[g->distinct[j]];
@@ -1084,7 +1088,30 @@ uint64_t sf_groups_rows(const sf_groups *g, size_t i)
 {
     void *st;
     sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
-    return *(const uint64_t *)((const char *)st + ROWS_OFF);
+    return st ? *(const uint64_t *)((const char *)st + ROWS_OFF) : 0;
+}
+
+/* sf_hmap_keep_fn of sf_groups_drop_retired(): live groups stay; a
+ * retired one's heap partials go with it. */
+static int keep_live(void *ctx, size_t i, void *value)
+{
+    const sf_groups *g = ctx;
+    char *st = value;
+    (void)i;
+    if (!st[RETIRED_OFF])
+        return 1;
+    for (size_t j = 0; j < g->ndefs; j++) {
+        if (is_xsum(&g->defs[j]))
+            sf_xsum_free(&((dsum *)(st + g->off[j]))->x);
+    }
+    return 0;
+}
+
+int sf_groups_drop_retired(sf_groups *g)
+{
+    if (!g->nretired || g->drained)
+        return 0;
+    return sf_hmap_compact(g->map, keep_live, g) ? SF_E_NOMEM : 0;
 }
 
 size_t sf_groups_memory(const sf_groups *g)

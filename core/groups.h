@@ -60,6 +60,18 @@ size_t sf_groups_count(const sf_groups *g);
  * it does not own are exported and retired. */
 void sf_groups_retire(sf_groups *g, size_t i);
 
+/* Gives back the memory of every retired group: their keys leave the
+ * index and their state blocks go; the live groups' blocks move (keys
+ * and strings borrowed from them before are stale) but keep their
+ * indexes, and a retired group stays retired (sf_groups_live() 0,
+ * skipped by readers). From then on a retired group's key is unknown to
+ * the table: an update or merge for it would make a new group, so call
+ * this once nothing will come for those keys (the shuffle has exported
+ * them to their owners). The distinct sets keep their (group, value)
+ * pairs. Returns 0, or SF_E_NOMEM (g stays valid; some retired groups
+ * may keep their memory). A no-op after sf_groups_drain_to(). */
+int sf_groups_drop_retired(sf_groups *g);
+
 /* 1 if group i is not retired. */
 int sf_groups_live(const sf_groups *g, size_t i);
 

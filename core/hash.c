@@ -23,8 +23,12 @@
  * here are still uniform within one rank's partition.
  * Growing the index reads the hashes stored in the blocks: no key is hashed
  * again.
- * Invariants: count <= 0.7 * slots (so probes stay short and always meet an
- * empty slot); count < UINT32_MAX.
+ * Removing entries (sf_hmap_compact) leaves their numbers in entries[] as
+ * NULL, so the numbers of the rest do not change; only the live entries
+ * count toward the load factor.
+ * Invariants: live <= 0.7 * slots (so probes stay short and always meet an
+ * empty slot); live <= count < UINT32_MAX; the arena's blocks hold the
+ * live entries in entry order (an older block only earlier entries).
  */
 #include "core/hash.h"
 
@@ -130,8 +134,10 @@ static inline hmap_head *hmap_slot_block(hmap_slot s)
 
 struct sf_hmap {
     size_t value_size;
-    hmap_head **entries; /* per entry, in insertion order: its block */
+    hmap_head **entries; /* per entry, in insertion order: its block, NULL
+                          * once removed (sf_hmap_compact) */
     size_t count;
+    size_t live; /* entries not removed */
     size_t entries_cap;
     hmap_slot *index;
     size_t mask; /* slots - 1 */
@@ -262,6 +268,20 @@ void *sf_hmap_find(const sf_hmap *m, const void *key, size_t klen, uint64_t hash
     return s ? hmap_value(hmap_slot_block(s)) : NULL;
 }
 
+/* Puts every live entry into the (empty) index. */
+static void hmap_fill_index(sf_hmap *m)
+{
+    for (size_t i = 0; i < m->count; i++) {
+        const hmap_head *h = m->entries[i];
+        if (!h)
+            continue;
+        size_t pos = (size_t)h->hash & m->mask;
+        while (m->index[pos])
+            pos = (pos + 1) & m->mask;
+        m->index[pos] = hmap_slot_of(h);
+    }
+}
+
 /* Rebuilds the index with twice the slots from the stored hashes. On
  * failure the old index stays. */
 static int hmap_grow_index(sf_hmap *m)
@@ -273,16 +293,10 @@ static int hmap_grow_index(sf_hmap *m)
     if (!idx)
         return -1;
     size_t mask = slots - 1;
-    for (size_t i = 0; i < m->count; i++) {
-        const hmap_head *h = m->entries[i];
-        size_t pos = (size_t)h->hash & mask;
-        while (idx[pos])
-            pos = (pos + 1) & mask;
-        idx[pos] = hmap_slot_of(h);
-    }
     free(m->index);
     m->index = idx;
     m->mask = mask;
+    hmap_fill_index(m);
     return 0;
 }
 
@@ -308,7 +322,7 @@ static __attribute__((noinline)) void *hmap_insert(sf_hmap *m, size_t pos, const
         m->entries = e;
         m->entries_cap = cap;
     }
-    if ((uint64_t)(m->count + 1) * 10 > (uint64_t)(m->mask + 1) * 7) {
+    if ((uint64_t)(m->live + 1) * 10 > (uint64_t)(m->mask + 1) * 7) {
         if (hmap_grow_index(m) != 0)
             return NULL;
         pos = hmap_probe(m, key, klen, hash);
@@ -327,6 +341,7 @@ static __attribute__((noinline)) void *hmap_insert(sf_hmap *m, size_t pos, const
     memset(block, 0, m->value_size);
     m->entries[m->count] = h;
     m->count++;
+    m->live++;
     m->index[pos] = hmap_slot_of(h);
     return block;
 }
@@ -356,13 +371,58 @@ void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
 {
     const hmap_head *e = m->entries[i];
     if (key)
-        *key = hmap_key(e);
+        *key = e ? hmap_key(e) : NULL;
     if (klen)
-        *klen = (size_t)e->klen;
+        *klen = e ? (size_t)e->klen : 0;
     if (hash)
-        *hash = e->hash;
+        *hash = e ? e->hash : 0;
     if (value)
-        *value = hmap_value(e);
+        *value = e ? hmap_value(e) : NULL;
+}
+
+int sf_hmap_compact(sf_hmap *m, sf_hmap_keep_fn keep, void *ctx)
+{
+    if (!m->index)
+        return -1; /* drained: the entries before the drain are gone */
+    /* The kept blocks are copied in entry order into a fresh arena, and
+     * each old block goes as soon as the copy has passed it: the map
+     * never holds the old and the new blocks whole at once. */
+    sf_arena old = m->arena;
+    sf_arena_init(&m->arena, 0);
+    int rc = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        hmap_head *h = m->entries[i];
+        if (!h)
+            continue;
+        if ((i & 4095) == 0)
+            sf_arena_release_before(&old, h); /* blocks of entries before i */
+        if (!keep(ctx, i, hmap_value(h))) {
+            m->entries[i] = NULL;
+            m->live--;
+            continue;
+        }
+        size_t n = hmap_value_off(h->klen) + m->value_size;
+        hmap_head *c = sf_arena_alloc(&m->arena, n);
+        if (!c || (uint64_t)(uintptr_t)c >> HMAP_ADDR_BITS) {
+            rc = -1;
+            break;
+        }
+        memcpy(c, h, n);
+        m->entries[i] = c;
+    }
+    if (rc == 0) {
+        sf_arena_free(&old);
+    } else {
+        /* Entries from the failed one on are still in the old blocks,
+         * which are newer than the copies: the order invariant holds
+         * with the copies behind them. */
+        sf_arena_put_behind(&old, &m->arena);
+        m->arena = old;
+    }
+    /* Same slots, only the live entries: no growth for entries gone. */
+    memset(m->index, 0, (m->mask + 1) * sizeof *m->index);
+    hmap_fill_index(m);
+    return rc;
 }
 
 void sf_hmap_drain_to(sf_hmap *m, size_t i)
@@ -370,14 +430,23 @@ void sf_hmap_drain_to(sf_hmap *m, size_t i)
     free(m->index);
     m->index = NULL;
     m->mask = 0;
-    if (i >= m->count) {
-        /* Nothing is read any more: every block goes but the newest,
-         * which the next entry would have been in. */
-        if (m->count)
-            sf_arena_release_before(&m->arena, m->entries[m->count - 1]);
+    /* The first live entry still to be read keeps its block and every
+     * newer one. */
+    while (i < m->count && !m->entries[i])
+        i++;
+    if (i < m->count) {
+        sf_arena_release_before(&m->arena, m->entries[i]);
         return;
     }
-    sf_arena_release_before(&m->arena, m->entries[i]);
+    /* Nothing is read any more: every block goes but the newest, which
+     * the next entry would have been in. */
+    size_t last = m->count;
+    while (last > 0 && !m->entries[last - 1])
+        last--;
+    if (last)
+        sf_arena_release_before(&m->arena, m->entries[last - 1]);
+    else
+        sf_arena_free(&m->arena); /* usable again: sf_arena_free re-initializes */
 }
 
 size_t sf_hmap_memory(const sf_hmap *m)

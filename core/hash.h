@@ -43,13 +43,29 @@ void *sf_hmap_find(const sf_hmap *m, const void *key, size_t klen, uint64_t hash
  * pointer that must not be dereferenced. */
 void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted);
 
-/* Number of entries. */
+/* Number of entries, removed ones (sf_hmap_compact) included: entry
+ * numbers run to it. */
 size_t sf_hmap_count(const sf_hmap *m);
 
-/* Entry i (0 <= i < count) in insertion order: its key (borrowed, stable) and
- * value block. Any of the out pointers may be NULL. */
+/* Entry i (0 <= i < count) in insertion order: its key (borrowed, stable
+ * until sf_hmap_compact) and value block. Any of the out pointers may be
+ * NULL. A removed entry gives a NULL key and value, length and hash 0. */
 void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
                    uint64_t *hash, void **value);
+
+/* Removes every entry for which keep(ctx, i, value) returns 0: its key
+ * leaves the index and its block's memory goes. The kept blocks move
+ * (keys and values of kept entries get new addresses: pointers taken
+ * before are stale); entry numbers do not change, and a removed entry
+ * reads as NULL (sf_hmap_entry). The index keeps its slots and holds the
+ * kept entries only, so the entries inserted later find room that the
+ * removed ones no longer take. Memory: the kept blocks are copied into
+ * new arena blocks while the old ones go as the copy passes them, so the
+ * map holds about one old block more than its kept entries need. Returns
+ * 0, or -1 when out of memory or after sf_hmap_drain_to(): the map is
+ * then valid, with every entry keep kept and perhaps some it did not. */
+typedef int (*sf_hmap_keep_fn)(void *ctx, size_t i, void *value);
+int sf_hmap_compact(sf_hmap *m, sf_hmap_keep_fn keep, void *ctx);
 
 /* Drain in insertion order: entries [0, i) will not be read again. The
  * index is freed (no find or upsert may follow the first call), and so are

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/error.h"
+#include "core/hash.h"
 
 void sf_rows_init(sf_rows *r, size_t ncols)
 {
@@ -71,29 +73,67 @@ size_t sf_rows_encode(const sf_value *row, size_t ncols, unsigned char *out)
     return n;
 }
 
+int sf_rows_keep_strings(sf_rows *r, sf_value *row)
+{
+    size_t total = 0;
+    for (size_t c = 0; c < r->ncols; c++)
+        total += row[c].type == SF_STRING ? row[c].u.s.n : 0;
+    if (!total) {
+        for (size_t c = 0; c < r->ncols; c++) {
+            if (row[c].type == SF_STRING)
+                row[c].u.s.p = ""; /* nothing to keep; not a pointer into the source */
+        }
+        return 0;
+    }
+    char *p = sf_arena_alloc(&r->mem, total);
+    if (!p)
+        return SF_E_NOMEM;
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (row[c].type != SF_STRING)
+            continue;
+        memcpy(p, row[c].u.s.p, row[c].u.s.n);
+        row[c].u.s.p = p;
+        p += row[c].u.s.n;
+    }
+    return 0;
+}
+
+int sf_rows_decode_record(sf_rows *r, sf_value *row, const unsigned char *rec, size_t len)
+{
+    size_t p = 0;
+    for (size_t c = 0; c < r->ncols; c++) {
+        size_t used = sf_value_decode(rec + p, len - p, &row[c]);
+        if (!used)
+            return SF_E_PARSE;
+        p += used;
+    }
+    if (p != len)
+        return SF_E_PARSE;
+    /* The strings borrow from rec until copied: only they are kept, not
+     * the whole record. */
+    return sf_rows_keep_strings(r, row);
+}
+
 int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len)
 {
-    unsigned char *copy = sf_arena_alloc(&r->mem, len ? len : 1);
-    if (!copy)
-        return SF_E_NOMEM;
-    memcpy(copy, rec, len);
     sf_value *row = sf_rows_append(r);
     if (!row)
         return SF_E_NOMEM;
-    size_t p = 0;
-    for (size_t c = 0; c < r->ncols; c++) {
-        size_t used = sf_value_decode(copy + p, len - p, &row[c]);
-        if (!used) {
-            r->n--;
-            return SF_E_PARSE;
-        }
-        p += used;
-    }
-    if (p != len) {
+    int rc = sf_rows_decode_record(r, row, rec, len);
+    if (rc)
         r->n--;
-        return SF_E_PARSE;
+    return rc;
+}
+
+void sf_rows_fit(sf_rows *r)
+{
+    if (r->cap - r->n < r->cap / 8 || !r->ncols)
+        return;
+    sf_value *v = realloc(r->v, (r->n ? r->n : 1) * r->ncols * sizeof *v);
+    if (v) {
+        r->v = v;
+        r->cap = r->n ? r->n : 1;
     }
-    return 0;
 }
 
 /* qsort has no context argument in C11; the sort runs on one thread, so the
@@ -465,6 +505,239 @@ int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, siz
     free(ktype);
     free(tmp);
     return 0;
+}
+
+/* ---- sorting one partition at a time ---- */
+
+/* Partition values told apart by their encodings: a column whose values
+ * are all NULL or of one of these types has equal encodings exactly where
+ * sf_value_cmp says equal (doubles do not: 0.0 and -0.0; nor columns
+ * mixing int64 with double or decimal). */
+static int parts_encodable(const sf_rows *r, const int *keys, size_t npart)
+{
+    for (size_t k = 0; k < npart; k++) {
+        sf_type t = SF_NULL;
+        for (size_t i = 0; i < r->n; i++) {
+            sf_type vt = (sf_type)sf_rows_at(r, i)[keys[k]].type;
+            if (vt == SF_NULL)
+                continue;
+            if (vt != SF_INT && vt != SF_DATE && vt != SF_TIMESTAMP && vt != SF_STRING &&
+                vt != SF_BOOL)
+                return 0;
+            if (t != SF_NULL && vt != t)
+                return 0;
+            t = vt;
+        }
+    }
+    return 1;
+}
+
+/* Number of partitions beyond which one sort of the whole table is kept:
+ * many small partitions save little and the map of their values costs. */
+static size_t parts_max(size_t n)
+{
+    return n / 64 > 4096 ? n / 64 : 4096;
+}
+
+/* Where a row's partition number is looked up: one date or int64 column
+ * over a short range (the common date partition) indexes an array by
+ * value - lo, NULL at the end; anything else goes through a map of the
+ * encoded partition values. */
+typedef struct parts_index {
+    uint32_t *slot; /* dense: partition number + 1 per value, 0 unseen */
+    int64_t lo;
+    size_t span;
+    int col;
+    sf_hmap *map;
+    sf_buf key;
+} parts_index;
+
+#define PARTS_DENSE_SPAN 65536
+
+static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, size_t npart)
+{
+    memset(x, 0, sizeof *x);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; npart == 1 && i < r->n; i++) {
+        const sf_value *v = &sf_rows_at(r, i)[keys[0]];
+        if (v->type != SF_DATE && v->type != SF_INT && v->type != SF_NULL) {
+            hi = INT64_MIN; /* not dense */
+            break;
+        }
+        int64_t a = v->type == SF_DATE ? v->u.date : v->type == SF_INT ? v->u.i : lo;
+        if (v->type != SF_NULL) {
+            lo = a < lo ? a : lo;
+            hi = a > hi ? a : hi;
+        }
+    }
+    if (hi >= lo && (uint64_t)hi - (uint64_t)lo < PARTS_DENSE_SPAN) {
+        x->lo = lo;
+        x->span = (size_t)((uint64_t)hi - (uint64_t)lo) + 1;
+        x->col = keys[0];
+        x->slot = calloc(x->span + 1, sizeof *x->slot);
+        return x->slot ? 0 : SF_E_NOMEM;
+    }
+    x->map = sf_hmap_new(sizeof(uint32_t), 64);
+    return x->map ? 0 : SF_E_NOMEM;
+}
+
+/* The partition number slot of row (0 + 1-based number, or 0 when not
+ * seen yet), or NULL when out of memory. */
+static uint32_t *parts_slot(parts_index *x, const sf_value *row, const int *keys, size_t npart)
+{
+    if (x->slot) {
+        const sf_value *v = &row[x->col];
+        int64_t a = v->type == SF_DATE ? v->u.date : v->u.i;
+        return &x->slot[v->type == SF_NULL ? x->span : (size_t)((uint64_t)a - (uint64_t)x->lo)];
+    }
+    x->key.n = 0;
+    for (size_t k = 0; k < npart; k++) {
+        const sf_value *v = &row[keys[k]];
+        if (sf_buf_reserve(&x->key, sf_value_encoded_size(v)) != 0)
+            return NULL;
+        x->key.n += sf_value_encode(v, x->key.p + x->key.n);
+    }
+    return sf_hmap_upsert(x->map, x->key.p, x->key.n, sf_hash_bytes(x->key.p, x->key.n, 0),
+                          NULL);
+}
+
+static void parts_index_free(parts_index *x)
+{
+    free(x->slot);
+    sf_hmap_free(x->map);
+    sf_buf_free(&x->key);
+}
+
+/* The partition of each row (part[i], numbered in order of first sight)
+ * and each partition's first row (first[p]) and size (size[p]). Returns
+ * the number of partitions, 0 when there are more than parts_max(), or
+ * SIZE_MAX when out of memory. */
+static size_t parts_find(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
+                         size_t **first, size_t **size)
+{
+    size_t cap = parts_max(r->n), np = 0;
+    parts_index x;
+    int bad = parts_index_init(&x, r, keys, npart);
+    *first = malloc(cap * sizeof **first);
+    *size = calloc(cap, sizeof **size);
+    bad |= !*first || !*size;
+    for (size_t i = 0; i < r->n && !bad; i++) {
+        uint32_t *id = parts_slot(&x, sf_rows_at(r, i), keys, npart);
+        if (!id) {
+            bad = 1;
+            break;
+        }
+        if (*id == 0) {
+            if (np == cap) {
+                np = 0; /* too many: the caller sorts the whole table */
+                break;
+            }
+            (*first)[np++] = i;
+            *id = (uint32_t)np;
+        }
+        part[i] = *id - 1;
+        (*size)[*id - 1]++;
+    }
+    parts_index_free(&x);
+    if (bad || np == 0) {
+        free(*first);
+        free(*size);
+        *first = *size = NULL;
+    }
+    return bad ? SIZE_MAX : np;
+}
+
+/* Partition order (qsort over partition numbers): their first rows by the
+ * partition keys; sort_* hold the table and keys meanwhile. */
+static const size_t *sort_first;
+
+static int cmp_parts(const void *a, const void *b)
+{
+    const sf_value *x = sort_base + sort_first[*(const uint32_t *)a] * sort_ncols;
+    const sf_value *y = sort_base + sort_first[*(const uint32_t *)b] * sort_ncols;
+    return sf_rows_cmp_dir(x, y, sort_ncols, sort_keys, sort_desc, sort_nkeys);
+}
+
+static void swap_rows(sf_rows *r, size_t i, size_t j, sf_value *tmp)
+{
+    size_t width = r->ncols * sizeof *tmp;
+    memcpy(tmp, sf_rows_at(r, i), width);
+    memcpy(sf_rows_at(r, i), sf_rows_at(r, j), width);
+    memcpy(sf_rows_at(r, j), tmp, width);
+}
+
+int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                       size_t npart)
+{
+    if (npart == 0 || npart > nkeys || r->n < 2 || r->n > UINT32_MAX ||
+        !parts_encodable(r, keys, npart))
+        return sf_rows_sort_dir(r, keys, desc, nkeys);
+    uint32_t *part = malloc(r->n * sizeof *part);
+    if (!part)
+        return SF_E_NOMEM;
+    size_t *first, *size;
+    size_t np = parts_find(r, keys, npart, part, &first, &size);
+    if (np == SIZE_MAX || np == 0) {
+        free(part);
+        return np ? SF_E_NOMEM : sf_rows_sort_dir(r, keys, desc, nkeys);
+    }
+    uint32_t *order = malloc(np * sizeof *order);
+    size_t *next = malloc(np * sizeof *next), *end = malloc(np * sizeof *end);
+    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
+    int rc = order && next && end && tmp ? 0 : SF_E_NOMEM;
+    if (!rc) {
+        for (size_t p = 0; p < np; p++)
+            order[p] = (uint32_t)p;
+        sort_base = r->v;
+        sort_ncols = r->ncols;
+        sort_keys = keys;
+        sort_desc = desc;
+        sort_nkeys = npart;
+        sort_first = first;
+        qsort(order, np, sizeof *order, cmp_parts);
+        size_t at = 0;
+        for (size_t o = 0; o < np; o++) {
+            next[order[o]] = at;
+            at += size[order[o]];
+            end[order[o]] = at;
+        }
+        /* Rows to their partition's range in place (American flag
+         * sort): each swap puts one row where it belongs. */
+        for (size_t o = 0; o < np; o++) {
+            uint32_t p = order[o];
+            while (next[p] < end[p]) {
+                size_t i = next[p];
+                uint32_t d = part[i];
+                if (d == p) {
+                    next[p]++;
+                    continue;
+                }
+                size_t j = next[d]++;
+                swap_rows(r, i, j, tmp);
+                part[i] = part[j];
+                part[j] = d;
+            }
+        }
+    }
+    free(part);
+    /* Within a partition the partition keys are equal: each range sorts
+     * on the keys after them, to the order the whole sort gives it, with
+     * items for that range only. */
+    size_t at = 0;
+    for (size_t o = 0; o < np && !rc; o++) {
+        sf_rows range = *r;
+        range.v = sf_rows_at(r, at);
+        range.n = size[order[o]];
+        at += range.n;
+        rc = sf_rows_sort_dir(&range, keys + npart, desc ? desc + npart : NULL, nkeys - npart);
+    }
+    free(order);
+    free(next);
+    free(end);
+    free(tmp);
+    free(first);
+    free(size);
+    return rc;
 }
 
 void sf_rows_free(sf_rows *r)

@@ -38,9 +38,26 @@ sf_value *sf_rows_append(sf_rows *r);
  * SF_E_NOMEM. */
 int sf_rows_keep_string(sf_rows *r, sf_value *v);
 
+/* Copies every string of row (ncols values) into the table's arena, all
+ * of them in one piece (no NUL after each, unlike sf_rows_keep_string),
+ * so a row can keep them. Returns 0 or SF_E_NOMEM (row unchanged). */
+int sf_rows_keep_strings(sf_rows *r, sf_value *row);
+
 /* Encoded size of a row / encodes it (sf_value_encode of every column). */
 size_t sf_rows_encoded_size(const sf_value *row, size_t ncols);
 size_t sf_rows_encode(const sf_value *row, size_t ncols, unsigned char *out);
+
+/* Decodes an encoded record into row (ncols values, the caller's slot,
+ * say a row of r), its strings copied into r's arena. Returns 0,
+ * SF_E_PARSE when the record does not hold exactly ncols values (row is
+ * then undefined), or SF_E_NOMEM. */
+int sf_rows_decode_record(sf_rows *r, sf_value *row, const unsigned char *rec, size_t len);
+
+/* Gives back the room of rows allocated but unused, when it is more than
+ * an eighth of the table: a table that shrank does not keep its largest
+ * size. Rows keep their contents (their addresses may change). Cannot
+ * fail (out of memory keeps the room). */
+void sf_rows_fit(sf_rows *r);
 
 /* Appends a row from an encoded record (copied). Returns 0, SF_E_PARSE when
  * the record does not hold exactly ncols values, or SF_E_NOMEM. */
@@ -58,6 +75,21 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys);
  * over every column stays ascending, so the order is still total. Returns 0
  * or SF_E_NOMEM. */
 int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys);
+
+/* sf_rows_sort_dir, one partition at a time: the rows are first moved
+ * to their partition's range (equal values of the first npart keys; the
+ * ranges in the order of those keys), then each range is sorted alone,
+ * so the sort's working memory is for the largest partition instead of
+ * the whole table. The order is exactly sf_rows_sort_dir's, but for rows
+ * that compare equal with different bytes (an int64 and a double of one
+ * value in one column), which both keep in their input order, and this
+ * one moves rows before sorting them. Partitions
+ * are told apart by their values' encodings, so a partition column with
+ * doubles or decimals, mixed types, or more partitions than
+ * max(4096, rows / 64), falls back to sorting the whole table at once.
+ * Returns 0 or SF_E_NOMEM. */
+int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                       size_t npart);
 
 /* Compares rows a and b (ncols columns each) in the order sf_rows_sort_dir
  * gives them: <0, 0 or >0. */

@@ -1168,22 +1168,61 @@ static void test_malformed_row_records_are_parse_errors(void **state)
  * from the drain point on answers as an undrained twin table does, the
  * memory shrinks, and the drained table frees cleanly (sums spilled to
  * the heap included; ASan checks for leaks and stale reads). */
+/* Rows of ng groups "g<i>" with per rows each: prices of very different
+ * sizes spill the exact double sum's partials to the heap, and `users`
+ * users a group exercise count_distinct. Static storage: the last call's. */
+static const in_row *numbered_rows(int ng, int per, int users)
+{
+    enum { MAXG = 20000, MAXPER = 6 };
+    static char names[MAXG][16];
+    static in_row rows[MAXG * MAXPER];
+    assert_true(ng <= MAXG && per <= MAXPER);
+    for (int i = 0; i < ng; i++) {
+        snprintf(names[i], sizeof names[i], "g%05d", i);
+        for (int r = 0; r < per; r++) {
+            in_row row = ROW(names[i], i + r, r % 2 ? 1e300 * (r + 1) : 1e-300 * (i + 1),
+                             (i + r) % users, r % 3 ? "buy" : "view");
+            rows[i * per + r] = row;
+        }
+    }
+    return rows;
+}
+
+/* Group i of g and of twin (the same rows, another history) agree: key,
+ * hash, rows and every result, down to the bits. */
+static void assert_same_group(const sf_groups *g, const sf_groups *twin, size_t i)
+{
+    const unsigned char *k1, *k2;
+    size_t l1, l2;
+    uint64_t h1, h2;
+    sf_groups_key(g, i, &k1, &l1, &h1);
+    sf_groups_key(twin, i, &k2, &l2, &h2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(k1, k2, l1);
+    assert_int_equal(h1, h2);
+    assert_int_equal(sf_groups_rows(g, i), sf_groups_rows(twin, i));
+    for (size_t j = 0; j < NAGGS; j++) {
+        int o1 = 0, o2 = 0;
+        sf_value v1 = sf_groups_result(g, i, j, &o1), v2 = sf_groups_result(twin, i, j, &o2);
+        assert_int_equal(o1, o2);
+        assert_int_equal(v1.type, v2.type);
+        if (v1.type == SF_STRING) {
+            assert_int_equal(v1.u.s.n, v2.u.s.n);
+            assert_memory_equal(v1.u.s.p, v2.u.s.p, v1.u.s.n);
+        } else if (v1.type == SF_DOUBLE) {
+            assert_memory_equal(&v1.u.d, &v2.u.d, sizeof v1.u.d);
+        } else if (v1.type != SF_NULL) {
+            assert_int_equal(v1.type, SF_INT);
+            assert_int_equal(v1.u.i, v2.u.i);
+        }
+    }
+}
+
 static void test_drain_keeps_the_groups_ahead_and_frees_those_behind(void **state)
 {
     const aggs *a = *state;
     enum { NG = 20000, PER = 6 };
-    static char names[NG][16];
-    static in_row rows[NG * PER];
-    for (int i = 0; i < NG; i++) {
-        snprintf(names[i], sizeof names[i], "g%05d", i);
-        for (int r = 0; r < PER; r++) {
-            /* Prices of very different sizes spill the exact double sum's
-             * partials to the heap; several users exercise count_distinct. */
-            in_row row = ROW(names[i], i + r, r % 2 ? 1e300 * (r + 1) : 1e-300 * (i + 1),
-                             (i + r) % 4, r % 3 ? "buy" : "view");
-            rows[i * PER + r] = row;
-        }
-    }
+    const in_row *rows = numbered_rows(NG, PER, 4);
     sf_groups *g = table_of(a, rows, NG * PER);
     sf_groups *twin = table_of(a, rows, NG * PER);
     sf_groups_retire(g, 7);
@@ -1193,33 +1232,66 @@ static void test_drain_keeps_the_groups_ahead_and_frees_those_behind(void **stat
         if (i % 1500 == 0)
             sf_groups_drain_to(g, i);
         assert_int_equal(sf_groups_live(g, i), sf_groups_live(twin, i));
-        const unsigned char *k1, *k2;
-        size_t l1, l2;
-        uint64_t h1, h2;
-        sf_groups_key(g, i, &k1, &l1, &h1);
-        sf_groups_key(twin, i, &k2, &l2, &h2);
-        assert_int_equal(l1, l2);
-        assert_memory_equal(k1, k2, l1);
-        assert_int_equal(h1, h2);
-        assert_int_equal(sf_groups_rows(g, i), sf_groups_rows(twin, i));
-        for (size_t j = 0; j < NAGGS; j++) {
-            int o1 = 0, o2 = 0;
-            sf_value v1 = sf_groups_result(g, i, j, &o1), v2 = sf_groups_result(twin, i, j, &o2);
-            assert_int_equal(o1, o2);
-            assert_int_equal(v1.type, v2.type);
-            if (v1.type == SF_STRING) {
-                assert_int_equal(v1.u.s.n, v2.u.s.n);
-                assert_memory_equal(v1.u.s.p, v2.u.s.p, v1.u.s.n);
-            } else if (v1.type == SF_DOUBLE) {
-                assert_memory_equal(&v1.u.d, &v2.u.d, sizeof v1.u.d);
-            } else if (v1.type != SF_NULL) {
-                assert_int_equal(v1.type, SF_INT);
-                assert_int_equal(v1.u.i, v2.u.i);
-            }
-        }
+        assert_same_group(g, twin, i);
     }
     sf_groups_drain_to(g, NG);
     assert_true(sf_groups_memory(g) < before / 2);
+    sf_groups_free(g);
+    sf_groups_free(twin);
+}
+
+/* The shuffle's end: the retired groups' memory goes, the live ones keep
+ * their indexes, states and distinct counts, and new groups still come. */
+static void test_drop_retired_frees_them_and_keeps_the_live_groups(void **state)
+{
+    const aggs *a = *state;
+    enum { NG = 20000, PER = 4 };
+    const in_row *rows = numbered_rows(NG, PER, 5);
+    sf_groups *g = table_of(a, rows, NG * PER);
+    sf_groups *twin = table_of(a, rows, NG * PER);
+    assert_int_equal(sf_groups_drop_retired(g), 0); /* nothing retired: no-op */
+    for (size_t i = 0; i < NG; i++) {
+        if (i % 4) {
+            sf_groups_retire(g, i);
+            sf_groups_retire(twin, i);
+        }
+    }
+    size_t before = sf_groups_memory(g);
+    assert_int_equal(sf_groups_drop_retired(g), 0);
+    assert_true(sf_groups_memory(g) < before);
+    assert_int_equal(sf_groups_count(g), NG);
+    assert_int_equal(sf_groups_live_count(g), NG / 4);
+    sf_groups_retire(g, 1); /* a dropped group stays retired */
+    assert_int_equal(sf_groups_live_count(g), NG / 4);
+    /* A group that was never here comes in after the drop. */
+    sf_value row[NCOLS] = {sf_string("new", 3), sf_int(2), sf_double(1), sf_int(1),
+                           sf_string("a", 1)};
+    unsigned char key[64];
+    size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    assert_int_equal(sf_groups_update(g, key, klen, sf_groups_hash(key, klen), row, &scratch), 0);
+    assert_int_equal(sf_groups_update(twin, key, klen, sf_groups_hash(key, klen), row, &scratch), 0);
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_prepare_export(twin), 0);
+    for (size_t i = 0; i <= NG; i++) {
+        assert_int_equal(sf_groups_live(g, i), sf_groups_live(twin, i));
+        if (!sf_groups_live(g, i)) {
+            assert_int_equal(sf_groups_rows(g, i), 0);
+            continue;
+        }
+        assert_same_group(g, twin, i);
+        sf_buf r1 = SF_BUF_INIT, r2 = SF_BUF_INIT;
+        assert_int_equal(sf_groups_export(g, i, &r1), 0);
+        assert_int_equal(sf_groups_export(twin, i, &r2), 0);
+        assert_int_equal(r1.n, r2.n);
+        assert_memory_equal(r1.p, r2.p, r1.n);
+        sf_buf_free(&r1);
+        sf_buf_free(&r2);
+    }
+    assert_int_equal(group_of(g, "g00001"), -1);
+    assert_int_equal(group_of(g, "g00004"), 4);
     sf_groups_free(g);
     sf_groups_free(twin);
 }
@@ -1236,6 +1308,7 @@ int main(void)
         cmocka_unit_test(test_count_distinct_counts_each_value_once),
         cmocka_unit_test(test_count_distinct_of_strings_exact_through_ids_and_merges),
         cmocka_unit_test(test_retired_groups_are_skipped_and_refuse_updates),
+        cmocka_unit_test(test_drop_retired_frees_them_and_keeps_the_live_groups),
         cmocka_unit_test(test_count_distinct_is_per_group),
         cmocka_unit_test(test_count_distinct_first_value_counts_once_wherever_it_lives),
         cmocka_unit_test(test_count_distinct_exact_through_dense_mode),

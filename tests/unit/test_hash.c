@@ -492,6 +492,144 @@ static void test_drain_frees_blocks_behind_and_keeps_the_rest(void **state)
     sf_hmap_free(m);
 }
 
+/* keep function of the compaction tests: entries whose number is not a
+ * multiple of 3 go. */
+static int keep_thirds(void *ctx, size_t i, void *value)
+{
+    size_t *seen = ctx;
+    (*seen)++;
+    assert_int_equal(*(unsigned char *)value, (unsigned char)i);
+    return i % 3 == 0;
+}
+
+static void key_of(size_t i, char *k, int *kl)
+{
+    *kl = snprintf(k, 32, "key-%zu", i);
+}
+
+/* A map of n entries "key-<i>", each value vs bytes of (unsigned char)i. */
+static sf_hmap *numbered_map(size_t n, size_t vs)
+{
+    sf_hmap *m = sf_hmap_new(vs, 0);
+    assert_non_null(m);
+    for (size_t i = 0; i < n; i++) {
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED), NULL);
+        assert_non_null(v);
+        memset(v, (unsigned char)i, vs);
+    }
+    return m;
+}
+
+static void test_compact_removes_entries_and_keeps_numbers_and_values(void **state)
+{
+    (void)state;
+    enum { N = 30000, VS = 40 };
+    sf_hmap *m = numbered_map(N, VS);
+    size_t before = sf_hmap_memory(m), seen = 0;
+    assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
+    assert_int_equal(seen, N);
+    assert_int_equal(sf_hmap_count(m), N);
+    /* Two thirds of the blocks are gone; the index keeps its slots. */
+    assert_true(sf_hmap_memory(m) < before * 3 / 4);
+    for (size_t i = 0; i < N; i++) {
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        const void *key;
+        size_t klen;
+        uint64_t hash;
+        void *value;
+        sf_hmap_entry(m, i, &key, &klen, &hash, &value);
+        unsigned char *found = sf_hmap_find(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED));
+        if (i % 3) {
+            assert_null(key);
+            assert_null(value);
+            assert_int_equal(klen, 0);
+            assert_int_equal(hash, 0);
+            assert_null(found);
+            continue;
+        }
+        assert_int_equal(klen, (size_t)kl);
+        assert_memory_equal(key, k, klen);
+        assert_int_equal(hash, sf_hash_bytes(k, (size_t)kl, SEED));
+        assert_ptr_equal(found, value);
+        for (int b = 0; b < VS; b++)
+            assert_int_equal(found[b], (unsigned char)i);
+    }
+    /* A second pass sees only the entries still there. */
+    seen = 0;
+    assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
+    assert_int_equal(seen, (N + 2) / 3);
+    sf_hmap_free(m);
+}
+
+static void test_compacted_entries_leave_room_in_the_index(void **state)
+{
+    (void)state;
+    enum { N = 7000 }; /* 7000 entries need 16384 slots at load 0.7 */
+    sf_hmap *m = numbered_map(N, 8);
+    size_t seen = 0;
+    assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
+    size_t after = sf_hmap_memory(m);
+    /* As many new keys as were removed: the live count is back where it
+     * was, so the index does not double; every key, old and new, is
+     * found, and a removed key can come back as a new entry. */
+    for (size_t i = N; i < N + N * 2 / 3; i++) {
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        int inserted = 0;
+        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED),
+                                          &inserted);
+        assert_non_null(v);
+        assert_int_equal(inserted, 1);
+        *v = (unsigned char)i;
+    }
+    assert_true(sf_hmap_memory(m) < after + (size_t)N * 64);
+    for (size_t i = 0; i < N + N * 2 / 3; i++) {
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        unsigned char *v = sf_hmap_find(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED));
+        if (i < N && i % 3) {
+            assert_null(v);
+            continue;
+        }
+        assert_non_null(v);
+        assert_int_equal(*v, (unsigned char)i);
+    }
+    int inserted = 0;
+    assert_non_null(sf_hmap_upsert(m, "key-1", 5, hs("key-1"), &inserted));
+    assert_int_equal(inserted, 1);
+    assert_int_equal(sf_hmap_count(m), N + N * 2 / 3 + 1);
+    sf_hmap_free(m);
+}
+
+static void test_drain_after_compact_skips_removed_entries(void **state)
+{
+    (void)state;
+    enum { N = 20000, VS = 64 };
+    sf_hmap *m = numbered_map(N, VS);
+    size_t seen = 0;
+    assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
+    for (size_t at = 1; at <= N; at += 999) {
+        sf_hmap_drain_to(m, at); /* at is never a kept entry's number */
+        for (size_t e = at; e < N; e += 3 - e % 3) {
+            if (e % 3)
+                continue;
+            void *value;
+            sf_hmap_entry(m, e, NULL, NULL, NULL, &value);
+            assert_int_equal(*(unsigned char *)value, (unsigned char)e);
+        }
+    }
+    sf_hmap_drain_to(m, N);
+    assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), -1);
+    sf_hmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +652,9 @@ int main(void)
         cmocka_unit_test(test_keys_sharing_tag_and_slot_are_told_apart),
         cmocka_unit_test(test_keys_of_every_length_survive_growth_and_full_values),
         cmocka_unit_test(test_drain_frees_blocks_behind_and_keeps_the_rest),
+        cmocka_unit_test(test_compact_removes_entries_and_keeps_numbers_and_values),
+        cmocka_unit_test(test_compacted_entries_leave_room_in_the_index),
+        cmocka_unit_test(test_drain_after_compact_skips_removed_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

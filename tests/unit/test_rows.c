@@ -41,6 +41,18 @@ static void table_bytes(const sf_rows *r, sf_buf *out)
     }
 }
 
+/* a and b hold the same rows in the same order, byte for byte. */
+static void assert_same_tables(const sf_rows *a, const sf_rows *b)
+{
+    sf_buf x = SF_BUF_INIT, y = SF_BUF_INIT;
+    table_bytes(a, &x);
+    table_bytes(b, &y);
+    assert_int_equal(x.n, y.n);
+    assert_memory_equal(x.p, y.p, x.n);
+    sf_buf_free(&x);
+    sf_buf_free(&y);
+}
+
 static void test_append_gives_a_row_of_nulls(void **state)
 {
     (void)state;
@@ -130,13 +142,7 @@ static void test_records_append_after_existing_rows(void **state)
         size_t n = sf_rows_encode(sf_rows_at(&a, i), 2, rec);
         assert_int_equal(sf_rows_append_record(&b, rec, n), 0);
     }
-    sf_buf x = SF_BUF_INIT, y = SF_BUF_INIT;
-    table_bytes(&a, &x);
-    table_bytes(&b, &y);
-    assert_int_equal(x.n, y.n);
-    assert_memory_equal(x.p, y.p, x.n);
-    sf_buf_free(&x);
-    sf_buf_free(&y);
+    assert_same_tables(&a, &b);
     sf_rows_free(&a);
     sf_rows_free(&b);
 }
@@ -283,13 +289,7 @@ static void assert_same_sorted_bytes(const sf_value *vals, size_t ncols, const s
     fill_in_order(&b, vals, ncols, p2, nrows);
     assert_int_equal(sf_rows_sort(&a, keys, nkeys), 0);
     assert_int_equal(sf_rows_sort(&b, keys, nkeys), 0);
-    sf_buf x = SF_BUF_INIT, y = SF_BUF_INIT;
-    table_bytes(&a, &x);
-    table_bytes(&b, &y);
-    assert_int_equal(x.n, y.n);
-    assert_memory_equal(x.p, y.p, x.n);
-    sf_buf_free(&x);
-    sf_buf_free(&y);
+    assert_same_tables(&a, &b);
     sf_rows_free(&a);
     sf_rows_free(&b);
 }
@@ -612,6 +612,145 @@ static void test_cmp_is_the_order_sort_gives(void **state)
     sf_rows_free(&half[1]);
 }
 
+/* sf_rows_sort_parts against sf_rows_sort_dir on the same rows: the same
+ * bytes, for partition columns of every kind it splits on (date, string
+ * with NULLs, int with NULLs, two columns, descending ones) and of those it
+ * sorts whole (doubles with 0.0 and -0.0, int mixed with double, more
+ * partitions than it splits), and tables of 0 to 3 rows. */
+static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
+{
+    (void)state;
+    enum { N = 30000, NC = 5 };
+    static sf_value vals[N * NC];
+    static char text[N][24];
+    uint64_t x = 424242;
+    for (size_t i = 0; i < N; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        sf_value *v = &vals[i * NC];
+        v[0] = sf_date(19000 + (int32_t)(d % 31));
+        int len = snprintf(text[i], sizeof text[i], "c%u", (d >> 5) % 9);
+        v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
+        v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
+        /* An int and a double of one value would compare equal and keep
+         * their input order, which the two sorts do not share. */
+        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.5) : sf_int((int64_t)((d >> 19) % 6));
+        v[4] = i % 53 == 0 ? sf_null() : sf_int((int64_t)(i * 7 % 3000) - 1500);
+    }
+    /* date; string with NULLs; two columns; double; int mixed with double;
+     * int with NULLs over a short range; two columns with too many
+     * partitions (3000 x 10). */
+    const int keys[][4] = {{0, 1, 3, 2}, {1, 0, 2, 4}, {0, 1, 4, 2}, {2, 0, 1, 3},
+                           {3, 0, 1, 2}, {4, 0, 1, 2}, {4, 1, 0, 2}};
+    const size_t npart[] = {1, 1, 2, 1, 1, 1, 2};
+    const unsigned char dirs[][4] = {{0, 1, 0, 0}, {1, 0, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 1},
+                                     {0, 1, 0, 0}, {1, 0, 1, 0}, {0, 0, 1, 0}};
+    for (size_t o = 0; o < 7; o++) {
+        for (size_t n = 0; n <= N; n += n < 3 ? 1 : N - 3) {
+            sf_rows a, b;
+            sf_rows_init(&a, NC);
+            sf_rows_init(&b, NC);
+            for (size_t i = 0; i < n; i++) {
+                set_row(&a, &vals[i * NC]);
+                set_row(&b, &vals[i * NC]);
+            }
+            assert_int_equal(sf_rows_sort_dir(&a, keys[o], dirs[o], 4), 0);
+            assert_int_equal(sf_rows_sort_parts(&b, keys[o], dirs[o], 4, npart[o]), 0);
+            assert_same_tables(&a, &b);
+            sf_rows_free(&a);
+            sf_rows_free(&b);
+        }
+    }
+}
+
+static void test_keep_strings_copies_a_rows_strings_in_one_piece(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 4);
+    char a[] = "alpha", b[] = "";
+    char c[] = "gamma\0x";
+    sf_value *row = sf_rows_append(&r);
+    assert_non_null(row);
+    row[0] = sf_string(a, 5);
+    row[1] = sf_int(7);
+    row[2] = sf_string(b, 0);
+    row[3] = sf_string(c, 7);
+    assert_int_equal(sf_rows_keep_strings(&r, row), 0);
+    memset(a, 'z', 5);
+    memset(c, 'z', 7);
+    assert_int_equal(row[0].u.s.n, 5);
+    assert_memory_equal(row[0].u.s.p, "alpha", 5);
+    assert_int_equal(row[1].u.i, 7);
+    assert_int_equal(row[2].u.s.n, 0);
+    assert_int_equal(row[3].u.s.n, 7);
+    assert_memory_equal(row[3].u.s.p, "gamma\0x", 7);
+    assert_ptr_equal(row[3].u.s.p, row[0].u.s.p + 5); /* one piece */
+    /* A row whose strings are all empty keeps nothing of the source. */
+    row = sf_rows_append(&r);
+    row[0] = sf_string(a, 0);
+    assert_int_equal(sf_rows_keep_strings(&r, row), 0);
+    assert_true(row[0].u.s.p != a);
+    assert_int_equal(row[0].u.s.n, 0);
+    sf_rows_free(&r);
+}
+
+/* A record decodes into a row slot the caller picks (routing puts received
+ * rows into room other rows left), with its strings in the table's arena. */
+static void test_decode_record_fills_a_given_row_and_keeps_its_strings(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 3);
+    sf_value v[3] = {sf_string("north", 5), sf_int(-4), sf_date(19500)};
+    sf_value *row = sf_rows_append(&r);
+    sf_rows_append(&r);
+    unsigned char rec[64];
+    size_t n = sf_rows_encode(v, 3, rec);
+    assert_int_equal(sf_rows_decode_record(&r, sf_rows_at(&r, 1), rec, n), 0);
+    memset(rec, 0, sizeof rec);
+    const sf_value *got = sf_rows_at(&r, 1);
+    assert_int_equal(got[0].type, SF_STRING);
+    assert_int_equal(got[0].u.s.n, 5);
+    assert_memory_equal(got[0].u.s.p, "north", 5);
+    assert_int_equal(got[1].u.i, -4);
+    assert_int_equal(got[2].u.date, 19500);
+    assert_int_equal(row[0].type, SF_NULL); /* row 0 untouched */
+    assert_int_equal(r.n, 2);
+    n = sf_rows_encode(v, 3, rec);
+    assert_int_equal(sf_rows_decode_record(&r, row, rec, n - 1), SF_E_PARSE);
+    sf_rows_free(&r);
+}
+
+static void test_fit_gives_back_unused_room_and_keeps_rows(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 2);
+    assert_int_equal(sf_rows_reserve(&r, 1000), 0);
+    for (int i = 0; i < 10; i++) {
+        sf_value *row = sf_rows_append(&r);
+        row[0] = sf_int(i);
+        row[1] = sf_int(-i);
+    }
+    sf_rows_fit(&r);
+    assert_int_equal(r.cap, 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(sf_rows_at(&r, (size_t)i)[1].u.i, -i);
+    assert_non_null(sf_rows_append(&r)); /* still grows: 11 rows of 20 */
+    sf_rows_fit(&r);
+    assert_int_equal(r.cap, 11);
+    for (int i = 0; i < 4; i++)
+        assert_non_null(sf_rows_append(&r));
+    sf_rows_fit(&r);
+    assert_int_equal(r.cap, 15);
+    assert_int_equal(sf_rows_reserve(&r, 16), 0);
+    sf_rows_fit(&r); /* one row of room in 16: less than an eighth, kept */
+    assert_int_equal(r.cap, 16);
+    assert_int_equal(r.n, 15);
+    sf_rows_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +773,10 @@ int main(void)
         cmocka_unit_test(test_sort_of_empty_and_single_row_tables),
         cmocka_unit_test(test_descending_key_reverses_its_order_and_puts_nulls_last),
         cmocka_unit_test(test_mixed_directions_agree_with_the_row_comparison),
+        cmocka_unit_test(test_sort_by_partition_gives_the_whole_sort_order),
+        cmocka_unit_test(test_keep_strings_copies_a_rows_strings_in_one_piece),
+        cmocka_unit_test(test_decode_record_fills_a_given_row_and_keeps_its_strings),
+        cmocka_unit_test(test_fit_gives_back_unused_room_and_keeps_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
