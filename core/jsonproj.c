@@ -88,6 +88,12 @@ typedef struct node {
     uint64_t lens;  /* bit min(klen, 63) set for each child's key length */
     int32_t hint;   /* child after the last one matched: keys tend to come in
                      * the same order line after line */
+    /* The key's bytes followed by '"' and ':' (klen + 2 <= 16 bytes, a key
+     * of printable ASCII without '"' or '\\'), as two words in line order
+     * and the mask of their used bytes: equal bytes at a key's first byte
+     * are this key, its closing quote and the colon, valid as they stand.
+     * pmask[0] == 0 when the key does not qualify. */
+    uint64_t pat[2], pmask[2];
 } node;
 
 typedef struct pval {
@@ -137,6 +143,26 @@ static inline int is_alpha(unsigned c) { return (c | 0x20) - 'a' < 26; }
 
 /* ---- building ---------------------------------------------------------- */
 
+static void set_pattern(node *nd)
+{
+    unsigned char b[16] = {0}, m[16] = {0};
+    nd->pmask[0] = nd->pmask[1] = nd->pat[0] = nd->pat[1] = 0;
+    if (nd->klen + 2 > sizeof b)
+        return;
+    for (size_t i = 0; i < nd->klen; i++) {
+        unsigned char c = (unsigned char)nd->key[i];
+        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\')
+            return;
+        b[i] = c;
+    }
+    b[nd->klen] = '"';
+    b[nd->klen + 1] = ':';
+    memset(m, 0xFF, nd->klen + 2);
+    /* Copied as the line's bytes will be, so byte order does not matter. */
+    memcpy(nd->pat, b, sizeof b);
+    memcpy(nd->pmask, m, sizeof m);
+}
+
 static int32_t add_node(sf_jsonproj *p, int32_t parent, const char *key, size_t klen)
 {
     for (int32_t c = p->nodes[parent].child; c >= 0; c = p->nodes[c].next)
@@ -147,6 +173,7 @@ static int32_t add_node(sf_jsonproj *p, int32_t parent, const char *key, size_t 
     p->nodes[parent].lens |= 1ull << (klen < 63 ? klen : 63);
     nd->key = key;
     nd->klen = klen;
+    set_pattern(nd);
     nd->child = -1;
     nd->parent = parent;
     nd->state = -1;
@@ -1314,6 +1341,25 @@ key:
     {
         int32_t obj = p->stack[depth - 1];
         const unsigned char *ks = ++s;
+        if (!visiting && obj >= 0 && e - ks >= 16) {
+            /* The key expected next, its quote and the colon, as two
+             * words: a match needs no scan, lookup or colon check. */
+            node *o = &p->nodes[obj];
+            const node *nd = &p->nodes[o->hint];
+            uint64_t w0, w1;
+            memcpy(&w0, ks, 8);
+            memcpy(&w1, ks + 8, 8);
+            if ((((w0 ^ nd->pat[0]) & nd->pmask[0]) | ((w1 ^ nd->pat[1]) & nd->pmask[1]) |
+                 (nd->pmask[0] == 0)) == 0) {
+                int32_t child = o->hint;
+                o->hint = nd->next >= 0 ? nd->next : o->child;
+                s = ks + nd->klen + 2;
+                for (int32_t i = nd->lo; i < nd->hi; i++)
+                    p->vals[i].kind = K_MISSING;
+                cur = child;
+                goto value;
+            }
+        }
         int flags = 0;
         size_t kn = 0;
         char *kout = visiting ? p->sbuf + p->sused : obj >= 0 ? p->kbuf : NULL;

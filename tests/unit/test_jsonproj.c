@@ -893,6 +893,54 @@ static void test_key_differing_in_any_one_byte_does_not_match(void **state)
     }
 }
 
+/* The key expected next (the one after the last match) is compared as two
+ * words with its closing quote and colon; every way of not being that key
+ * exactly must fall back to the scan and still agree with the reference. */
+static void test_expected_key_word_match_agrees_with_the_scan(void **state)
+{
+    fixture *fx = *state;
+    static const sf_decode_field f[] = {
+        {"abcdefghijklmn", SF_INT, 0, {0, 0}},  /* 14 bytes: the longest compared as words */
+        {"abcdefghijklmno", SF_INT, 1, {0, 0}}, /* 15: scanned */
+        {"k", SF_STRING, 2, {0, 0}},
+        {"p\xc3\xa9", SF_INT, 3, {0, 0}}, /* not ASCII: scanned */
+        {"o.k", SF_INT, 4, {0, 0}},
+    };
+    reopen(fx, f, 5);
+    static const char *lines[] = {
+        "{\"abcdefghijklmn\":1,\"abcdefghijklmno\":2,\"k\":\"v\",\"p\xc3\xa9\":4,\"o\":{\"k\":5}}",
+        "{\"abcdefghijklmn\":1,\"abcdefghijklmno\":2,\"k\":\"v\",\"p\xc3\xa9\":4,\"o\":{\"k\":5}}",
+        "{\"abcdefghijklmn\" :1,\"abcdefghijklmno\":2,\"k\"\t:\"v\"          ,\"o\":{\"k\":6}}",
+        "{\"abcdefghijklmnx\":1,\"abcdefghijklmm\":3,\"k\":\"w\",\"k\":\"z\",\"o\":{\"k\":7}}",
+        "{\"abcdefghijklm\\u006e\":8,\"k\":\"\\u0041\",\"o\":{\"k\":9,\"k\":10}}",
+        "{\"o\":{\"k\":1},\"k\":\"a\",\"abcdefghijklmn\":1,\"o\":{\"x\":2}}",
+        "{\"abcdefghijklmn\":1,\"k\":\"a\",\"abcdefghijklmn\":\"x\"}",
+        "{\"k\":\"a\",\"abcdefghijklmn\"",
+        "{\"k\":\"a\",\"abcdefghijklmn\":",
+        "{\"k\":\"a\",\"abcdefghijklmn\":}         ",
+        "{\"k\":\"a\",\"abcdefghijklmn\":\"\xff\"}         ",
+        "{\"k\":\"a\",\"abcdefghijklmn\":1,\"k\":\"\x01\"}         ",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        run(fx, lines[i], strlen(lines[i]));
+    assert_int_equal(run(fx, lines[0], strlen(lines[0])), 0);
+    expect_int(fx, 0, 1);
+    expect_int(fx, 1, 2);
+    EXPECT_STR(fx, 2, "v");
+    expect_int(fx, 3, 4);
+    expect_int(fx, 4, 5);
+    assert_int_equal(run(fx, lines[3], strlen(lines[3])), 0);
+    expect_null(fx, 0);
+    EXPECT_STR(fx, 2, "z");
+    expect_int(fx, 4, 7);
+    assert_int_equal(run(fx, lines[4], strlen(lines[4])), 0);
+    expect_int(fx, 0, 8);
+    EXPECT_STR(fx, 2, "A");
+    expect_int(fx, 4, 10);
+    assert_int_equal(run(fx, lines[5], strlen(lines[5])), 0);
+    expect_null(fx, 4);
+}
+
 static void test_field_that_is_also_a_path_prefix(void **state)
 {
     fixture *fx = *state;
@@ -1500,6 +1548,7 @@ int main(void)
         T(test_fields_inside_arrays_are_not_matched),
         T(test_escaped_key_matches_its_field),
         T(test_key_differing_in_any_one_byte_does_not_match),
+        T(test_expected_key_word_match_agrees_with_the_scan),
         T(test_field_that_is_also_a_path_prefix),
         T(test_same_path_twice_fills_both_slots),
         T(test_empty_key_and_deep_paths),
