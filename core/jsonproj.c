@@ -44,6 +44,7 @@
 #include "core/decimal.h"
 #include "core/error.h"
 #include "core/fmt.h"
+#include "core/jsonscan.h"
 #include "core/rejmsg.h"
 #include "core/utf8.h"
 
@@ -131,6 +132,8 @@ struct sf_jsonproj {
     const unsigned char *bigpos;
     int bigreason;
     const unsigned char *lb; /* start of the current line */
+    sf_simd_level level;     /* of the string scans, fixed at sf_jsonproj_new() */
+    sf_jsonscan_fn wide;     /* the scan past a string's first 16 bytes, or NULL */
     int32_t stack[MAX_DEPTH];
 };
 
@@ -236,6 +239,8 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields)
     sf_jsonproj *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->level = sf_jsonscan_level();
+    p->wide = sf_jsonscan_plain_fn(p->level);
     size_t maxnodes = 1;
     for (size_t i = 0; i < nfields; i++) {
         maxnodes++;
@@ -363,57 +368,76 @@ COLD int bad_utf8_at(sf_jsonproj *p, const unsigned char *s, const unsigned char
     return 0;
 }
 
-/* First byte at or after s that needs a look inside a string: '"', '\\', a
- * control byte or a non-ASCII byte; e if none. b is the start of the line:
- * near its end, one load of its last 16 bytes replaces a byte loop. */
-INLINE const unsigned char *skip_plain(const unsigned char *s, const unsigned char *e,
-                                       const unsigned char *b)
+/* skip_plain() eight bytes at a time: each term sets a byte's top bit for
+ * one class; borrows only run towards more significant bytes, so on
+ * little-endian machines the lowest set bit is exact. The scalar level. */
+static inline const unsigned char *skip_plain_swar(const unsigned char *s, const unsigned char *e)
 {
-#if defined(__SSE2__)
-    /* Signed "less than 0x20" is also true for bytes >= 0x80. */
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(' ');
-    while (e - s >= 16) {
-        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)s);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)),
-                                 _mm_cmplt_epi8(w, space));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
-        if (bits)
-            return s + __builtin_ctz(bits);
-        s += 16;
-    }
-    if (s < e && e - b >= 16) {
-        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)),
-                                 _mm_cmplt_epi8(w, space));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m) >> (16 - (e - s));
-        return bits ? s + __builtin_ctz(bits) : e;
-    }
-#else
-    /* Eight bytes at a time: each term sets a byte's top bit for one class;
-     * borrows only run towards more significant bytes, so on little-endian
-     * machines the lowest set bit is exact. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    (void)b;
     while (e - s >= 8) {
         uint64_t w;
         memcpy(&w, s, 8);
         uint64_t q = w ^ (ones * '"'), k = w ^ (ones * '\\');
         uint64_t m = ((q - ones) & ~q) | ((k - ones) & ~k) | ((w - ones * 0x20) & ~w) | w;
         m &= high;
-        if (m) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (m)
             return s + (__builtin_ctzll(m) >> 3);
-#else
-            break;
-#endif
-        }
         s += 8;
     }
 #endif
     while (s < e && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
         s++;
     return s;
+}
+
+/* First byte at or after s that needs a look inside a string: '"', '\\', a
+ * control byte or a non-ASCII byte; e if none. b is the start of the line:
+ * near its end, one load of its last 16 bytes replaces a byte loop. Most
+ * strings end within 16 bytes, so the first block is inline SSE2 at every
+ * vector level; a longer one goes on at the decoder's level (p->wide).
+ * vec: p->level >= SF_SIMD_SSE2, a constant where the caller is hot. */
+INLINE const unsigned char *skip_plain(const sf_jsonproj *p, const unsigned char *s,
+                                       const unsigned char *e, const unsigned char *b,
+                                       const int vec)
+{
+#if defined(__SSE2__)
+    if (vec) {
+        /* Signed "less than 0x20" is also true for bytes >= 0x80. */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        const __m128i space = _mm_set1_epi8(' ');
+#define STOPS16(w)                                                                                \
+    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)),                \
+                 _mm_cmplt_epi8(w, space))
+        if (e - s >= 16) {
+            __m128i w = _mm_loadu_si128((const __m128i *)(const void *)s);
+            unsigned bits = (unsigned)_mm_movemask_epi8(STOPS16(w));
+            if (bits)
+                return s + __builtin_ctz(bits);
+            s += 16;
+            if (p->wide && e - s >= 32)
+                return p->wide(s, e);
+            while (e - s >= 16) {
+                w = _mm_loadu_si128((const __m128i *)(const void *)s);
+                bits = (unsigned)_mm_movemask_epi8(STOPS16(w));
+                if (bits)
+                    return s + __builtin_ctz(bits);
+                s += 16;
+            }
+        }
+        if (s < e && e - b >= 16) {
+            __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
+            unsigned bits = (unsigned)_mm_movemask_epi8(STOPS16(w)) >> (16 - (e - s));
+            return bits ? s + __builtin_ctz(bits) : e;
+        }
+#undef STOPS16
+        while (s < e && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
+            s++;
+        return s;
+    }
+#endif
+    (void)b;
+    return skip_plain_swar(s, e);
 }
 
 static inline size_t put_utf8(char *out, uint32_t v)
@@ -478,7 +502,7 @@ COLD int scan_escaped(sf_jsonproj *p, const unsigned char *start, const unsigned
         memcpy(out, start, n);
     }
     for (;;) {
-        const unsigned char *q = skip_plain(s, e, p->lb);
+        const unsigned char *q = skip_plain(p, s, e, p->lb, p->level >= SF_SIMD_SSE2);
         if (out) {
             memcpy(out + n, s, (size_t)(q - s));
             n += (size_t)(q - s);
@@ -591,7 +615,7 @@ static int scan_string_slow(sf_jsonproj *p, const unsigned char *start, const un
                 bad_utf8_at(p, s, e);
                 return NUM_ERROR;
             }
-            s = skip_plain(s + m, e, p->lb);
+            s = skip_plain(p, s + m, e, p->lb, p->level >= SF_SIMD_SSE2);
             continue;
         }
         if (c == '\\')
@@ -607,9 +631,9 @@ static int scan_string_slow(sf_jsonproj *p, const unsigned char *start, const un
  * *flags the text is the source bytes, with it the decoded text is in out
  * (when not NULL), *outn bytes. */
 INLINE int scan_string(sf_jsonproj *p, const unsigned char **sp, const unsigned char *e,
-                       const unsigned char *b, char *out, size_t *outn, int *flags)
+                       const unsigned char *b, char *out, size_t *outn, int *flags, const int vec)
 {
-    const unsigned char *s = skip_plain(*sp, e, b);
+    const unsigned char *s = skip_plain(p, *sp, e, b, vec);
     if (s < e && *s == '"') {
         *sp = s + 1;
         return 0;
@@ -863,7 +887,7 @@ static int lex_error(sf_jsonproj *p, const unsigned char *s, const unsigned char
         const unsigned char *q = s + 1;
         int flags = 0;
         size_t n;
-        return scan_string(p, &q, e, p->lb, NULL, &n, &flags) != 0;
+        return scan_string(p, &q, e, p->lb, NULL, &n, &flags, p->level >= SF_SIMD_SSE2) != 0;
     }
     if (c == '-' || is_digit(c)) {
         const unsigned char *q = s;
@@ -1122,7 +1146,7 @@ COLD int reject_msg(const sf_jsonproj *p, const unsigned char *b, char *msg, siz
  * with *topp set to the first byte of the top-level value, 1 with the error
  * recorded, or a visitor callback's error (negative). */
 INLINE int walk(sf_jsonproj *p, const unsigned char *const b, const unsigned char *const e,
-                const sf_json_visitor *vis, const int visiting, unsigned *topp)
+                const sf_json_visitor *vis, const int visiting, const int vec, unsigned *topp)
 {
     const unsigned char *s = skip_ws(b, e);
     p->lb = b;
@@ -1177,7 +1201,7 @@ value:
         int flags = 0;
         size_t n = 0;
         if (scan_string(p, &s, e, b, visiting || st >= 0 ? p->sbuf + p->sused : NULL, &n,
-                        &flags) != 0)
+                        &flags, vec) != 0)
             return 1;
         if (st >= 0) {
             pval *v = &p->vals[st];
@@ -1363,7 +1387,7 @@ key:
         int flags = 0;
         size_t kn = 0;
         char *kout = visiting ? p->sbuf + p->sused : obj >= 0 ? p->kbuf : NULL;
-        if (scan_string(p, &s, e, b, kout, &kn, &flags) != 0)
+        if (scan_string(p, &s, e, b, kout, &kn, &flags, vec) != 0)
             return 1;
         int32_t child = -1;
         if (flags) {
@@ -1446,7 +1470,10 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
 
     const unsigned char *const b = (const unsigned char *)line;
     unsigned top = 0;
-    if (walk(p, b, b + len, NULL, 0, &top) != 0)
+    /* One copy of the walk per scan width, so the hot loop tests none. */
+    int rc = p->level >= SF_SIMD_SSE2 ? walk(p, b, b + len, NULL, 0, 1, &top)
+                                      : walk(p, b, b + len, NULL, 0, 0, &top);
+    if (rc != 0)
         return reject_msg(p, b, msg, msgcap);
     if (top != '{')
         return not_object(top, msg, msgcap);
@@ -1470,7 +1497,8 @@ int sf_jsonproj_visit(sf_jsonproj *p, const char *line, size_t len, const sf_jso
     const unsigned char *const b = (const unsigned char *)line;
     unsigned top = 0;
     p->bigpos = NULL;
-    int rc = walk(p, b, b + len, v, 1, &top);
+    int rc = p->level >= SF_SIMD_SSE2 ? walk(p, b, b + len, v, 1, 1, &top)
+                                      : walk(p, b, b + len, v, 1, 0, &top);
     if (rc < 0)
         return rc;
     if (rc > 0)

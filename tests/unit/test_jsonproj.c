@@ -32,6 +32,7 @@
 #include "core/error.h"
 #include "core/fmt.h"
 #include "core/jsonproj.h"
+#include "core/jsonscan.h"
 #include "core/utf8.h"
 
 enum { USER_ID, ITEM_ID, EVENT_TYPE, TS, PRICE, NAME, OK, DAY, A, QUANTITY, NDEFAULT };
@@ -1262,6 +1263,83 @@ static void test_very_long_strings_and_keys(void **state)
     expect_int(fx, USER_ID, 2);
 }
 
+/* Runs the n bytes at text as one line from a buffer of exactly n bytes,
+ * so that a read past the line's end is caught by ASan. */
+static int run_exact(fixture *fx, const char *text, size_t n)
+{
+    char *line = malloc(n ? n : 1);
+    assert_non_null(line);
+    memcpy(line, text, n);
+    int rc = run(fx, line, n);
+    free(line);
+    return rc;
+}
+
+/* Each byte sequence that stops a string scan, at every offset of strings up
+ * to 72 bytes long (so across the 16, 32 and 64-byte blocks of every scan
+ * width), in a value, in a key, and in a string the line's end cuts off. */
+static void test_string_stops_at_every_block_offset(void **state)
+{
+    fixture *fx = *state;
+    static const struct {
+        const char *s;
+        size_t n;
+    } stops[] = {
+        {"\\n", 2},          {"\\u00e9", 6},      {"\\ud83d\\ude00", 12}, {"\\\"", 2},
+        {"\xc3\xa9", 2},     {"\xe6\x9d\xb1", 3}, {"\xf0\x9f\x98\x80", 4}, {"\xff", 1},
+        {"\xc3", 1},         {"\x01", 1},         {"\x7f", 1},         {"\xed\xa0\x80", 3},
+        {"\\x", 2},          {"\\u12", 4},        {"\\ud800", 6},      {"\\", 1},
+    };
+    char line[160];
+    for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++)
+        for (size_t len = 0; len <= 72; len++)
+            for (size_t at = 0; at <= len; at++) {
+                char text[100];
+                memset(text, 'a', at);
+                memcpy(text + at, stops[k].s, stops[k].n);
+                memset(text + at + stops[k].n, 'b', len - at);
+                int tn = (int)(len + stops[k].n);
+                int n = snprintf(line, sizeof line, "{\"name\":\"%.*s\",\"ts\":1}", tn, text);
+                run_exact(fx, line, (size_t)n);
+                n = snprintf(line, sizeof line, "{\"%.*s\":\"x\",\"ts\":2}", tn, text);
+                run_exact(fx, line, (size_t)n);
+                n = snprintf(line, sizeof line, "{\"name\":\"%.*s", tn, text);
+                run_exact(fx, line, (size_t)n);
+            }
+    /* Lines shorter than any vector, and a plain string ending the buffer. */
+    assert_int_equal(run_exact(fx, "{}", 2), 0);
+    assert_int_equal(run_exact(fx, "{\"name\":\"\"}", 11), 0);
+    EXPECT_STR(fx, NAME, "");
+    assert_int_equal(run_exact(fx, "{\"name\":\"", 9), REJ(SF_REJ_INVALID_JSON));
+    static const char plain[] = "{\"name\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+    assert_int_equal(run_exact(fx, plain, sizeof plain - 1), REJ(SF_REJ_INVALID_JSON));
+}
+
+/* Skipped containers nested deep, with strings and escapes inside them. */
+static void test_deep_skipped_values_are_validated(void **state)
+{
+    fixture *fx = *state;
+    char *line = malloc(40000);
+    assert_non_null(line);
+    for (int bad = 0; bad < 3; bad++) {
+        size_t n = (size_t)sprintf(line, "{\"x\":");
+        for (int d = 0; d < 1000; d++)
+            n += (size_t)sprintf(line + n, d % 2 ? "[\"a\\\"b\"," : "{\"k\\u0041\":");
+        n += (size_t)sprintf(line + n, bad == 1 ? "tru" : bad == 2 ? "\"\xc3\"" : "null");
+        for (int d = 999; d >= 0; d--)
+            n += (size_t)sprintf(line + n, d % 2 ? "]" : "}");
+        n += (size_t)sprintf(line + n, ",\"user_id\":7}");
+        int rc = run_exact(fx, line, n);
+        if (bad == 0) {
+            assert_int_equal(rc, 0);
+            expect_int(fx, USER_ID, 7);
+        } else {
+            assert_int_equal(rc, bad == 1 ? REJ(SF_REJ_INVALID_JSON) : REJ(SF_REJ_INVALID_UTF8));
+        }
+    }
+    free(line);
+}
+
 /* ---- the API ---- */
 
 static void test_decoder_kind_names_round_trip(void **state)
@@ -1567,6 +1645,8 @@ int main(void)
         T(test_array_ending_where_too_deep_element_was_due_is_invalid_json),
         T(test_100k_deep_input_does_not_overflow_the_stack),
         T(test_very_long_strings_and_keys),
+        T(test_string_stops_at_every_block_offset),
+        T(test_deep_skipped_values_are_validated),
         cmocka_unit_test(test_decoder_kind_names_round_trip),
         cmocka_unit_test(test_fast_decoders_coexist_and_free_null_is_a_no_op),
         cmocka_unit_test(test_jsonproj_api_decodes_directly),
@@ -1579,5 +1659,17 @@ int main(void)
         cmocka_unit_test(test_visit_rejects_with_the_decoder_reason_and_message),
         cmocka_unit_test(test_visit_ignores_projected_fields_of_its_decoder),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Every test at every scan width this CPU has, the scalar one included
+     * (core/jsonscan.h): each must agree with the reference on its own. */
+    int failed = 0, last = -1;
+    for (int want = SF_SIMD_SCALAR; want <= SF_SIMD_AVX512; want++) {
+        int got = (int)sf_jsonscan_force(want);
+        if (got == last)
+            continue;
+        last = got;
+        print_message("scan level %s\n", sf_simd_level_name((sf_simd_level)got));
+        failed += cmocka_run_group_tests(tests, NULL, NULL);
+    }
+    sf_jsonscan_force(-1);
+    return failed;
 }
