@@ -100,7 +100,8 @@ typedef struct node {
 typedef struct pval {
     uint8_t kind;
     uint8_t inbuf;   /* string bytes are in sbuf rather than in the line */
-    int64_t i;       /* K_INT */
+    uint8_t frac;    /* K_REAL read exactly by lex_number(): see exact_real() */
+    int64_t i;       /* K_INT; K_REAL with frac: the digits as an integer */
     size_t off, len; /* K_REAL, K_BIG: source span in the line; K_STR: the bytes */
 } pval;
 
@@ -785,10 +786,15 @@ INLINE uint64_t eight_digits(uint64_t d)
 }
 #endif
 
-/* lex_number_full() with the common case inline: an integer of at most 18
- * digits, which cannot overflow. */
+/* lex_number_full() with the common cases inline: an integer of at most 18
+ * digits, which cannot overflow, and a real written as at most 15 digits
+ * with a point and no exponent. For that real *frac is set to the number of
+ * digits after the point (1..7), with FRAC_NEG for a minus sign, and *ival
+ * to all its digits as one integer: exact_real() gives its double without
+ * reading the text again. *frac is left alone otherwise. */
+#define FRAC_NEG 0x80
 INLINE int lex_number(sf_jsonproj *p, const unsigned char **sp, const unsigned char *e,
-                      int64_t *ival, int *is_real)
+                      int64_t *ival, int *is_real, unsigned *frac)
 {
     const unsigned char *ds = *sp + (**sp == '-'), *q = ds;
     uint64_t u = 0;
@@ -820,7 +826,36 @@ digits_done:;
         *sp = q;
         return 0;
     }
+#if FLT_EVAL_METHOD == 0
+    if (nd - 1 < 14 && (*ds != '0' || nd == 1) && q < e && *q == '.') {
+        /* Fractions are short (prices have two digits): a byte loop. */
+        const unsigned char *f = q + 1, *fe = e - f > 7 ? f + 7 : e;
+        uint64_t m = u;
+        while (f < fe && is_digit(*f)) {
+            m = m * 10 + (*f - '0');
+            f++;
+        }
+        unsigned nf = (unsigned)(f - q - 1);
+        if (nf > 0 && nd + nf <= 15 && (f == e || (!is_digit(*f) && (*f | 0x20) != 'e'))) {
+            *ival = (int64_t)m;
+            *frac = nf | (ds != *sp ? FRAC_NEG : 0);
+            *is_real = NUM_REAL;
+            *sp = f;
+            return 0;
+        }
+    }
+#endif
     return lex_number_full(p, sp, e, ival, is_real);
+}
+
+/* The double of a real that lex_number() read as digits m and frac: the
+ * same as real_value()'s, whose first case this is (m has at most 15
+ * digits, so it and 10^frac are exact doubles and one division rounds
+ * correctly; a zero keeps its sign). */
+static inline double exact_real(int64_t m, unsigned frac)
+{
+    double d = (double)m / pow10_exact[frac & ~FRAC_NEG];
+    return frac & FRAC_NEG ? -d : d;
 }
 
 /* The double strtod (and so jansson) gives for a validated JSON real.
@@ -893,7 +928,8 @@ static int lex_error(sf_jsonproj *p, const unsigned char *s, const unsigned char
         const unsigned char *q = s;
         int64_t iv;
         int real;
-        int rc = lex_number(p, &q, e, &iv, &real);
+        unsigned frac;
+        int rc = lex_number(p, &q, e, &iv, &real, &frac);
         /* A whole number was read with the byte after it. */
         return rc == NUM_ERROR || (rc == 0 && bad_utf8_at(p, q, e));
     }
@@ -1022,7 +1058,8 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
         if (v->kind == K_INT)
             *out = sf_double((double)v->i);
         else if (v->kind == K_REAL)
-            *out = sf_double(real_value(p, (const unsigned char *)line + v->off, v->len));
+            *out = sf_double(v->frac ? exact_real(v->i, v->frac)
+                                     : real_value(p, (const unsigned char *)line + v->off, v->len));
         else
             return mismatch(p, line, f, v, msg, cap);
         return 0;
@@ -1234,12 +1271,14 @@ value:
         const unsigned char *start = s;
         int64_t iv = 0;
         int real = 0;
-        if (lex_number(p, &s, e, &iv, &real) != 0)
+        unsigned frac = 0;
+        if (lex_number(p, &s, e, &iv, &real, &frac) != 0)
             return 1;
         int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
         if (st >= 0) {
             pval *v = &p->vals[st];
             v->kind = real == NUM_INT ? K_INT : real == NUM_REAL ? K_REAL : K_BIG;
+            v->frac = (uint8_t)frac;
             v->i = iv;
             v->off = (size_t)(start - b);
             v->len = (size_t)(s - start);
@@ -1249,7 +1288,8 @@ value:
             if (real == NUM_INT) {
                 v = sf_int(iv);
             } else if (real == NUM_REAL) {
-                v = sf_double(real_value(p, start, (size_t)(s - start)));
+                v = sf_double(frac ? exact_real(iv, frac)
+                                   : real_value(p, start, (size_t)(s - start)));
             } else {
                 /* Every value is read when visiting: the line is rejected
                  * once its grammar is known to be valid (see walk's end). */

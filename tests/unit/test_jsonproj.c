@@ -333,6 +333,18 @@ static void expect_null(const fixture *fx, int slot)
     assert_int_equal(fx->frow[slot].type, SF_NULL);
 }
 
+/* Runs the n bytes at text as one line from a buffer of exactly n bytes,
+ * so that a read past the line's end is caught by ASan. */
+static int run_exact(fixture *fx, const char *text, size_t n)
+{
+    char *line = malloc(n ? n : 1);
+    assert_non_null(line);
+    memcpy(line, text, n);
+    int rc = run(fx, line, n);
+    free(line);
+    return rc;
+}
+
 /* ---- values ---- */
 
 static void test_kpi_event_line_extracts_projected_fields(void **state)
@@ -607,6 +619,39 @@ static void test_exponent_forms_give_strtod_doubles(void **state)
     }
     assert_int_equal(RUN(fx, "{\"a\":1E+2}"), 0);
     expect_double(fx, A, 100.0);
+}
+
+/* Reals of up to 15 digits with a short fraction are read without strtod:
+ * the boundaries of that path (digit counts, an exponent after the
+ * fraction, a sign, zeros, the line's end right after the number). */
+static void test_short_reals_give_strtod_doubles(void **state)
+{
+    fixture *fx = *state;
+    static const char *nums[] = {
+        "0.5", "-0.0", "0.0", "-0.5", "189.38", "1.1", "0.1", "0.3", "9.999999", "1.2345678",
+        "12345678901234.5", "1234567890123.45", "123456789012345.6", "99999999999999.9",
+        "9007199254740.993", "0.000001", "0.0000001", "5.5e1", "5.5E-1", "7.25e+2", "1.0",
+        "-123.456", "3.14159265", "2.5000000", "100.01", "-99999999999999.9", "0.1234567",
+    };
+    char line[96];
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        double want = strtod(nums[i], NULL);
+        int n = snprintf(line, sizeof line, "{\"props\":{\"price\":%s}}", nums[i]);
+        assert_int_equal(run_exact(fx, line, (size_t)n), 0);
+        expect_double(fx, PRICE, want);
+        n = snprintf(line, sizeof line, "{\"props\":{\"price\":%s},\"ts\":1}", nums[i]);
+        assert_int_equal(run_exact(fx, line, (size_t)n), 0);
+        expect_double(fx, PRICE, want);
+        n = snprintf(line, sizeof line, "{\"a\":%s}", nums[i]);
+        assert_int_equal(run_exact(fx, line, (size_t)n), 0);
+        expect_double(fx, A, want);
+        n = snprintf(line, sizeof line, "{\"props\":{\"price\":%s", nums[i]);
+        assert_int_equal(run_exact(fx, line, (size_t)n), REJ(SF_REJ_INVALID_JSON));
+    }
+    static const char *bad[] = {"{\"a\":1.}", "{\"a\":1.", "{\"a\":01.5}", "{\"a\":-.5}",
+                                "{\"a\":1.5e}", "{\"a\":1.5x}", "{\"a\":1.5\xff}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_not_equal(run_exact(fx, bad[i], strlen(bad[i])), 0);
 }
 
 static void test_real_underflow_is_accepted(void **state)
@@ -1263,18 +1308,6 @@ static void test_very_long_strings_and_keys(void **state)
     expect_int(fx, USER_ID, 2);
 }
 
-/* Runs the n bytes at text as one line from a buffer of exactly n bytes,
- * so that a read past the line's end is caught by ASan. */
-static int run_exact(fixture *fx, const char *text, size_t n)
-{
-    char *line = malloc(n ? n : 1);
-    assert_non_null(line);
-    memcpy(line, text, n);
-    int rc = run(fx, line, n);
-    free(line);
-    return rc;
-}
-
 /* Each byte sequence that stops a string scan, at every offset of strings up
  * to 72 bytes long (so across the 16, 32 and 64-byte blocks of every scan
  * width), in a value, in a key, and in a string the line's end cuts off. */
@@ -1605,6 +1638,7 @@ int main(void)
         T(test_minus_zero_is_int_zero_and_double_negative_zero),
         T(test_malformed_numbers_are_invalid_json),
         T(test_exponent_forms_give_strtod_doubles),
+        T(test_short_reals_give_strtod_doubles),
         T(test_real_underflow_is_accepted),
         T(test_real_overflow_in_a_double_field_is_double_overflow),
         T(test_int64_limits),
