@@ -24,6 +24,10 @@
  * (its one-byte unget cannot restore a NUL), so "[1\0]" is valid for it; this
  * decoder skips such a byte too.
  *
+ * Keys: each trie node with children remembers the keys of its object in
+ * the order of the last line (struct keyslot), so on lines of one shape a
+ * key, projected or not, is recognised by two word compares.
+ *
  * Invariant: the string buffer and the key buffer each hold at least len + 1
  * bytes for the current line (decoded text is never longer than its source),
  * so neither moves while a line is decoded and string values may point into
@@ -79,6 +83,20 @@ enum { K_MISSING = 0, K_NULL, K_TRUE, K_FALSE, K_INT, K_REAL, K_BIG, K_STR, K_OB
 #define INLINE static inline __attribute__((always_inline))
 #define COLD static __attribute__((noinline, cold))
 
+/* Keys of an object, in the order of the last line: a key in a line is
+ * first compared with the slot of its position, as two masked words that
+ * hold its bytes, its closing quote and the colon (a key of at most 14
+ * bytes written without escapes). The slot was copied from an earlier line
+ * where the scan validated those bytes, so equal bytes are valid as they
+ * stand and name the same child; a slot that is stale (the shape changed)
+ * is still right for the key it holds, it just matches less. */
+#define TPL_KEYS 32
+typedef struct keyslot {
+    uint64_t pat[2], mask[2]; /* mask[0] == 0: empty */
+    int32_t child;            /* trie child the key names, -1 for none */
+    uint32_t len;             /* the key's bytes + 2 */
+} keyslot;
+
 typedef struct node {
     const char *key; /* a segment of a field's path, not NUL-terminated */
     size_t klen;
@@ -89,12 +107,10 @@ typedef struct node {
     uint64_t lens;  /* bit min(klen, 63) set for each child's key length */
     int32_t hint;   /* child after the last one matched: keys tend to come in
                      * the same order line after line */
-    /* The key's bytes followed by '"' and ':' (klen + 2 <= 16 bytes, a key
-     * of printable ASCII without '"' or '\\'), as two words in line order
-     * and the mask of their used bytes: equal bytes at a key's first byte
-     * are this key, its closing quote and the colon, valid as they stand.
-     * pmask[0] == 0 when the key does not qualify. */
-    uint64_t pat[2], pmask[2];
+    keyslot *tpl;   /* nodes with children: the keys of the object last seen
+                     * here, in order: TPL_KEYS slots and an empty one */
+    uint32_t pos;   /* which key of the open object comes next, at most
+                     * TPL_KEYS (the empty slot) */
 } node;
 
 typedef struct pval {
@@ -117,6 +133,7 @@ struct sf_jsonproj {
     pfield *fields;
     size_t nfields;
     node *nodes;
+    keyslot *tpls; /* every node's tpl, one block */
     size_t nnodes;
     pval *vals;
     size_t nvals;
@@ -147,26 +164,6 @@ static inline int is_alpha(unsigned c) { return (c | 0x20) - 'a' < 26; }
 
 /* ---- building ---------------------------------------------------------- */
 
-static void set_pattern(node *nd)
-{
-    unsigned char b[16] = {0}, m[16] = {0};
-    nd->pmask[0] = nd->pmask[1] = nd->pat[0] = nd->pat[1] = 0;
-    if (nd->klen + 2 > sizeof b)
-        return;
-    for (size_t i = 0; i < nd->klen; i++) {
-        unsigned char c = (unsigned char)nd->key[i];
-        if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\')
-            return;
-        b[i] = c;
-    }
-    b[nd->klen] = '"';
-    b[nd->klen + 1] = ':';
-    memset(m, 0xFF, nd->klen + 2);
-    /* Copied as the line's bytes will be, so byte order does not matter. */
-    memcpy(nd->pat, b, sizeof b);
-    memcpy(nd->pmask, m, sizeof m);
-}
-
 static int32_t add_node(sf_jsonproj *p, int32_t parent, const char *key, size_t klen)
 {
     for (int32_t c = p->nodes[parent].child; c >= 0; c = p->nodes[c].next)
@@ -177,7 +174,6 @@ static int32_t add_node(sf_jsonproj *p, int32_t parent, const char *key, size_t 
     p->nodes[parent].lens |= 1ull << (klen < 63 ? klen : 63);
     nd->key = key;
     nd->klen = klen;
-    set_pattern(nd);
     nd->child = -1;
     nd->parent = parent;
     nd->state = -1;
@@ -286,6 +282,15 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields)
     p->vals = calloc(p->nvals ? p->nvals : 1, sizeof *p->vals);
     if (!p->vals)
         goto oom;
+    size_t nobj = 0;
+    for (size_t i = 0; i < p->nnodes; i++)
+        nobj += p->nodes[i].child >= 0;
+    p->tpls = calloc(nobj ? nobj * (TPL_KEYS + 1) : 1, sizeof *p->tpls);
+    if (!p->tpls)
+        goto oom;
+    for (size_t i = 0, k = 0; i < p->nnodes; i++)
+        if (p->nodes[i].child >= 0)
+            p->nodes[i].tpl = p->tpls + (TPL_KEYS + 1) * k++;
     free(ends_field);
     free(field_node);
     return p;
@@ -304,6 +309,7 @@ void sf_jsonproj_free(sf_jsonproj *p)
         free(p->fields[i].path);
     free(p->fields);
     free(p->nodes);
+    free(p->tpls);
     free(p->vals);
     free(p->sbuf);
     free(p->kbuf);
@@ -1157,6 +1163,29 @@ INLINE int32_t find_child(sf_jsonproj *p, int32_t obj, const char *k, size_t kle
     return c;
 }
 
+/* Records the key [ks, ke) (its bytes, closing quote and colon; scanned
+ * and valid) in o's slot for the current position, and moves on. Only a key
+ * written without escapes and short enough for two words is kept. */
+static inline void learn_key(node *o, const unsigned char *ks, const unsigned char *ke,
+                             const unsigned char *e, int flags, int32_t child)
+{
+    /* 16 bytes of 0xFF then 16 of 0: from offset 16 - n, a mask of n bytes. */
+    static const unsigned char ff[32] = {255, 255, 255, 255, 255, 255, 255, 255,
+                                         255, 255, 255, 255, 255, 255, 255, 255};
+    size_t n = (size_t)(ke - ks);
+    if (o->pos >= TPL_KEYS)
+        return; /* the last slot stays empty */
+    keyslot *k = &o->tpl[o->pos++];
+    if (flags || n > 16 || e - ks < 16)
+        return;
+    memcpy(k->mask, ff + 16 - n, 16);
+    memcpy(k->pat, ks, 16);
+    k->pat[0] &= k->mask[0];
+    k->pat[1] &= k->mask[1];
+    k->child = child;
+    k->len = (uint32_t)n;
+}
+
 /* The rejection message of the line's recorded error; returns 1 + reason. */
 COLD int reject_msg(const sf_jsonproj *p, const unsigned char *b, char *msg, size_t msgcap)
 {
@@ -1207,7 +1236,12 @@ value:
         goto value;
     case '{':
         record(p, cur, K_OBJ);
-        p->stack[depth++] = cur >= 0 && p->nodes[cur].child >= 0 ? cur : -1;
+        if (cur >= 0 && p->nodes[cur].child >= 0) {
+            p->nodes[cur].pos = 0;
+            p->stack[depth++] = cur;
+        } else {
+            p->stack[depth++] = -1;
+        }
         VISIT(vis->object_begin(vis->ctx));
         s++;
         if (s < e && *s == '"')
@@ -1406,21 +1440,24 @@ key:
         int32_t obj = p->stack[depth - 1];
         const unsigned char *ks = ++s;
         if (!visiting && obj >= 0 && e - ks >= 16) {
-            /* The key expected next, its quote and the colon, as two
-             * words: a match needs no scan, lookup or colon check. */
+            /* The key at this position in the last line, its quote and the
+             * colon, as two words: a match needs no scan, lookup or colon
+             * check. */
             node *o = &p->nodes[obj];
-            const node *nd = &p->nodes[o->hint];
+            const keyslot *k = &o->tpl[o->pos];
             uint64_t w0, w1;
             memcpy(&w0, ks, 8);
             memcpy(&w1, ks + 8, 8);
-            if ((((w0 ^ nd->pat[0]) & nd->pmask[0]) | ((w1 ^ nd->pat[1]) & nd->pmask[1]) |
-                 (nd->pmask[0] == 0)) == 0) {
-                int32_t child = o->hint;
-                o->hint = nd->next >= 0 ? nd->next : o->child;
-                s = ks + nd->klen + 2;
-                for (int32_t i = nd->lo; i < nd->hi; i++)
-                    p->vals[i].kind = K_MISSING;
-                cur = child;
+            if ((((w0 ^ k->pat[0]) & k->mask[0]) | ((w1 ^ k->pat[1]) & k->mask[1]) |
+                 (k->mask[0] == 0)) == 0) {
+                o->pos++; /* below TPL_KEYS: the last slot stays empty */
+                s = ks + k->len;
+                cur = k->child;
+                if (cur >= 0) {
+                    const node *nd = &p->nodes[cur];
+                    for (int32_t i = nd->lo; i < nd->hi; i++)
+                        p->vals[i].kind = K_MISSING;
+                }
                 goto value;
             }
         }
@@ -1449,8 +1486,12 @@ key:
             }
         }
         if (s < e && *s == ':') {
+            if (!visiting && obj >= 0)
+                learn_key(&p->nodes[obj], ks, s + 1, e, flags, child);
             s++;
         } else {
+            if (!visiting && obj >= 0)
+                p->nodes[obj].pos += p->nodes[obj].pos < TPL_KEYS;
             s = skip_ws(s, e);
             if (s == e || *s != ':')
                 goto bad_token;

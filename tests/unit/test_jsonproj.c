@@ -987,6 +987,57 @@ static void test_expected_key_word_match_agrees_with_the_scan(void **state)
     expect_null(fx, 4);
 }
 
+/* Keys are first compared with the keys of the same object at the same
+ * position in earlier lines: shapes that change from line to line, more
+ * keys than are remembered, an object met twice in one line, and keys that
+ * cannot be remembered (escaped, long, spaced) must all agree with the
+ * reference. */
+static void test_remembered_key_order_agrees_with_the_scan(void **state)
+{
+    fixture *fx = *state;
+    char line[2048];
+    for (int round = 0; round < 6; round++) {
+        size_t n = (size_t)sprintf(line, "{");
+        for (int k = 0; k < 40; k++) {
+            /* the projected keys move by one position a round */
+            if (k == 3 + round)
+                n += (size_t)sprintf(line + n, "\"user_id\":%d,", round);
+            if (k == 20 - round)
+                n += (size_t)sprintf(line + n, "\"props\":{\"x%d\":1,\"price\":%d.5},", round % 2, round);
+            n += (size_t)sprintf(line + n, "\"%c%02d\":\"v\",", "abc"[(k + round) % 3], k);
+        }
+        n += (size_t)sprintf(line + n, "\"event_type\":\"e%d\"}", round);
+        for (int again = 0; again < 2; again++) {
+            assert_int_equal(run_exact(fx, line, n), 0);
+            expect_int(fx, USER_ID, round);
+            expect_double(fx, PRICE, round + 0.5);
+        }
+    }
+    static const char *lines[] = {
+        "{\"props\":{\"price\":1.5,\"quantity\":2},\"props\":{\"quantity\":3},\"ts\":1}",
+        "{\"props\":{\"price\":1.5,\"quantity\":2},\"props\":{\"quantity\":3},\"ts\":1}",
+        "{\"props\":{\"quantity\":2,\"price\":1.5},\"props\":{\"price\":4.5},\"ts\":1}",
+        "{\"us\\u0065r_id\":5,\"props\" :{\"price\":1.5},\"a_key_longer_than_fourteen\":1,\"ts\":2}",
+        "{\"us\\u0065r_id\":5,\"props\" :{\"price\":1.5},\"a_key_longer_than_fourteen\":1,\"ts\":2}",
+        "{\"user_id\":6,\"props\":{\"price\":2.5},\"ts\":3,\"a_key_longer_than_fourteen\":1}",
+        "{\"user_id\":7,\"pr\xc3\xa9\":{\"price\":2.5},\"ts\":3,\"props\":{\"price\":9.5}}",
+        "{\"user_id\":7,\"pr\xc3\xa9\":{\"price\":2.5},\"ts\":3,\"props\":{\"price\":9.5}}",
+        "{\"user_id\":7,\"pr\xc3\":{\"price\":2.5},\"ts\":3,\"props\":{\"price\":9.5}}",
+        "{\"user_id\":7,\"props\x01\":{\"price\":2.5},\"ts\":3}",
+        "{\"user_id\":8,\"props\"}",
+        "{\"user_id\":8,\"props\":",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        run_exact(fx, lines[i], strlen(lines[i]));
+    assert_int_equal(run_exact(fx, lines[2], strlen(lines[2])), 0);
+    expect_double(fx, PRICE, 4.5);
+    assert_int_equal(run_exact(fx, lines[1], strlen(lines[1])), 0);
+    expect_null(fx, PRICE);
+    expect_int(fx, QUANTITY, 3);
+    assert_int_equal(run_exact(fx, lines[7], strlen(lines[7])), 0);
+    expect_double(fx, PRICE, 9.5);
+}
+
 static void test_field_that_is_also_a_path_prefix(void **state)
 {
     fixture *fx = *state;
@@ -1661,6 +1712,7 @@ int main(void)
         T(test_escaped_key_matches_its_field),
         T(test_key_differing_in_any_one_byte_does_not_match),
         T(test_expected_key_word_match_agrees_with_the_scan),
+        T(test_remembered_key_order_agrees_with_the_scan),
         T(test_field_that_is_also_a_path_prefix),
         T(test_same_path_twice_fills_both_slots),
         T(test_empty_key_and_deep_paths),
