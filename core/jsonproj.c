@@ -393,9 +393,7 @@ static inline const unsigned char *skip_plain_swar(const unsigned char *s, const
         s += 8;
     }
 #endif
-    while (s < e && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
-        s++;
-    return s;
+    return sf_jsonscan_bytes(s, e);
 }
 
 /* First byte at or after s that needs a look inside a string: '"', '\\', a
@@ -438,9 +436,7 @@ INLINE const unsigned char *skip_plain(const sf_jsonproj *p, const unsigned char
             return bits ? s + __builtin_ctz(bits) : e;
         }
 #undef STOPS16
-        while (s < e && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
-            s++;
-        return s;
+        return sf_jsonscan_bytes(s, e);
     }
 #endif
     (void)b;
@@ -1560,9 +1556,17 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
         return not_object(top, msg, msgcap);
     for (size_t i = 0; i < p->nfields; i++) {
         const pfield *f = &p->fields[i];
-        int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
-        if (rc)
-            return rc;
+        const pval *v = &p->vals[f->state];
+        /* The kinds that need no check beyond their type, inline. */
+        if (f->type == SF_STRING && v->kind == K_STR) {
+            row[f->slot] = sf_string(str_ptr(p, line, v), v->len);
+        } else if (f->type == SF_INT && v->kind == K_INT) {
+            row[f->slot] = sf_int(v->i);
+        } else {
+            int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
+            if (rc)
+                return rc;
+        }
     }
     return 0;
 }

@@ -49,10 +49,10 @@ static sf_simd_level cpu_level(void)
 #endif
 }
 
-/* The cap SF_SIMD sets, or the best level when it is unset or unknown. */
+/* The cap SHARDFLOW_SIMD sets, or the best level when it is unset or unknown. */
 static sf_simd_level env_cap(void)
 {
-    const char *v = getenv("SF_SIMD");
+    const char *v = getenv("SHARDFLOW_SIMD");
     for (int l = SF_SIMD_SCALAR; v && l <= SF_SIMD_AVX512; l++)
         if (strcmp(v, sf_simd_level_name((sf_simd_level)l)) == 0)
             return (sf_simd_level)l;
@@ -113,9 +113,7 @@ __attribute__((target("avx2"))) static const unsigned char *plain_avx2(const uns
         return bits ? s + __builtin_ctz(bits) : e;
     }
 #undef STOPS
-    while (s < e && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
-        s++;
-    return s;
+    return sf_jsonscan_bytes(s, e);
 }
 
 __attribute__((target("avx512f,avx512bw"))) static const unsigned char *

@@ -11,9 +11,10 @@
  * inside [s, e) (AVX-512 with masked loads, the others with loads that end
  * at e), so a line may end at the last mapped byte.
  *
- * The environment variable SF_SIMD (scalar, sse2, avx2, avx512) caps the
- * level for the whole process, and sf_jsonscan_force() does the same for
- * tests, so that every level can be checked on one machine.
+ * The environment variable SHARDFLOW_SIMD (scalar, sse2, avx2, avx512; any
+ * other value is ignored) caps the level for the whole process, and
+ * sf_jsonscan_force() does the same for tests, so that every level can be
+ * checked on one machine.
  */
 #ifndef SF_JSONSCAN_H
 #define SF_JSONSCAN_H
@@ -31,8 +32,17 @@ typedef enum sf_simd_level {
  * above 0x80, or e when there is none. Cannot fail. */
 typedef const unsigned char *(*sf_jsonscan_fn)(const unsigned char *s, const unsigned char *e);
 
+/* The scan one byte at a time: the tail every level ends with. */
+static inline const unsigned char *sf_jsonscan_bytes(const unsigned char *s,
+                                                     const unsigned char *e)
+{
+    while (s < e && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
+        s++;
+    return s;
+}
+
 /* The level decoders made now use: the best this CPU supports, capped by
- * SF_SIMD (read once) and by sf_jsonscan_force(). Cannot fail. */
+ * SHARDFLOW_SIMD (read once) and by sf_jsonscan_force(). Cannot fail. */
 sf_simd_level sf_jsonscan_level(void);
 
 /* Caps the level of decoders made from now on at want (tests; -1 lifts the

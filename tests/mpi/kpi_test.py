@@ -227,7 +227,7 @@ def cmd_bad_lines(args):
     if args.simd:
         # The decoder's string scans capped at this width (core/jsonscan.h):
         # the same verdicts and output at every width.
-        os.environ["SF_SIMD"] = args.simd
+        os.environ["SHARDFLOW_SIMD"] = args.simd
         base += "_" + args.simd
     reset_dir(base)
     inputs, ref, counts = bad_lines_reference(args, base)
