@@ -947,9 +947,11 @@ static void test_key_differing_in_any_one_byte_does_not_match(void **state)
     }
 }
 
-/* The key expected next (the one after the last match) is compared as two
- * words with its closing quote and colon; every way of not being that key
- * exactly must fall back to the scan and still agree with the reference. */
+/* The key at a position of an object is first compared, as two words with
+ * its closing quote and colon, with the key that was there in an earlier
+ * line; every way of not being that key exactly (a longer or shorter key,
+ * space before the colon, an escape, the line ending within 16 bytes) must
+ * fall back to the scan and still agree with the reference. */
 static void test_expected_key_word_match_agrees_with_the_scan(void **state)
 {
     fixture *fx = *state;
