@@ -1262,7 +1262,8 @@ value:
             goto after_value;
         }
         goto element;
-    case '"': {
+    case '"':
+    string_value: {
         int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
         const unsigned char *start = ++s;
         int flags = 0;
@@ -1454,6 +1455,10 @@ key:
                     for (int32_t i = nd->lo; i < nd->hi; i++)
                         p->vals[i].kind = K_MISSING;
                 }
+                /* Most values after a key are strings: straight there
+                 * when no check of value: can fire. */
+                if (s < e && *s == '"' && depth < MAX_DEPTH)
+                    goto string_value;
                 goto value;
             }
         }
