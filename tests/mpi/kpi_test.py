@@ -224,6 +224,11 @@ def bad_lines_reference(args, base):
 
 def cmd_bad_lines(args):
     base = os.path.join(args.work, "bad_lines_n%d_%s" % (args.np, args.decoder))
+    if args.simd:
+        # The decoder's string scans capped at this width (core/jsonscan.h):
+        # the same verdicts and output at every width.
+        os.environ["SHARDFLOW_SIMD"] = args.simd
+        base += "_" + args.simd
     reset_dir(base)
     inputs, ref, counts = bad_lines_reference(args, base)
     with open(counts, encoding="utf-8") as fh:
@@ -1206,6 +1211,7 @@ def main(argv):
     p = sub.add_parser("bad_lines")
     p.add_argument("--np", type=int, required=True)
     p.add_argument("--decoder", choices=("fast", "jansson"), default="fast")
+    p.add_argument("--simd", choices=("scalar", "sse2", "avx2", "avx512"))
     p = sub.add_parser("strategies")
     p.add_argument("--np", type=int, required=True)
     p = sub.add_parser("experiment")

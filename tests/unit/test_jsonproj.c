@@ -32,6 +32,7 @@
 #include "core/error.h"
 #include "core/fmt.h"
 #include "core/jsonproj.h"
+#include "core/jsonscan.h"
 #include "core/utf8.h"
 
 enum { USER_ID, ITEM_ID, EVENT_TYPE, TS, PRICE, NAME, OK, DAY, A, QUANTITY, NDEFAULT };
@@ -332,6 +333,26 @@ static void expect_null(const fixture *fx, int slot)
     assert_int_equal(fx->frow[slot].type, SF_NULL);
 }
 
+/* Runs the n bytes at text as one line from a buffer of exactly n bytes,
+ * so that a read past the line's end is caught by ASan. */
+static int run_exact(fixture *fx, const char *text, size_t n)
+{
+    char *line = malloc(n ? n : 1);
+    assert_non_null(line);
+    memcpy(line, text, n);
+    int rc = run(fx, line, n);
+    free(line);
+    return rc;
+}
+
+/* Runs each of the n NUL-terminated lines (in exact-size buffers) in turn,
+ * so that later lines meet what earlier ones taught the fast decoder. */
+static void run_each(fixture *fx, const char *const *lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        run_exact(fx, lines[i], strlen(lines[i]));
+}
+
 /* ---- values ---- */
 
 static void test_kpi_event_line_extracts_projected_fields(void **state)
@@ -606,6 +627,39 @@ static void test_exponent_forms_give_strtod_doubles(void **state)
     }
     assert_int_equal(RUN(fx, "{\"a\":1E+2}"), 0);
     expect_double(fx, A, 100.0);
+}
+
+/* Reals of up to 15 digits with a short fraction are read without strtod:
+ * the boundaries of that path (digit counts, an exponent after the
+ * fraction, a sign, zeros, the line's end right after the number). */
+static void test_short_reals_give_strtod_doubles(void **state)
+{
+    fixture *fx = *state;
+    static const char *nums[] = {
+        "0.5", "-0.0", "0.0", "-0.5", "189.38", "1.1", "0.1", "0.3", "9.999999", "1.2345678",
+        "12345678901234.5", "1234567890123.45", "123456789012345.6", "99999999999999.9",
+        "9007199254740.993", "0.000001", "0.0000001", "5.5e1", "5.5E-1", "7.25e+2", "1.0",
+        "-123.456", "3.14159265", "2.5000000", "100.01", "-99999999999999.9", "0.1234567",
+    };
+    char line[96];
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        double want = strtod(nums[i], NULL);
+        int n = snprintf(line, sizeof line, "{\"props\":{\"price\":%s}}", nums[i]);
+        assert_int_equal(run_exact(fx, line, (size_t)n), 0);
+        expect_double(fx, PRICE, want);
+        n = snprintf(line, sizeof line, "{\"props\":{\"price\":%s},\"ts\":1}", nums[i]);
+        assert_int_equal(run_exact(fx, line, (size_t)n), 0);
+        expect_double(fx, PRICE, want);
+        n = snprintf(line, sizeof line, "{\"a\":%s}", nums[i]);
+        assert_int_equal(run_exact(fx, line, (size_t)n), 0);
+        expect_double(fx, A, want);
+        n = snprintf(line, sizeof line, "{\"props\":{\"price\":%s", nums[i]);
+        assert_int_equal(run_exact(fx, line, (size_t)n), REJ(SF_REJ_INVALID_JSON));
+    }
+    static const char *bad[] = {"{\"a\":1.}", "{\"a\":1.", "{\"a\":01.5}", "{\"a\":-.5}",
+                                "{\"a\":1.5e}", "{\"a\":1.5x}", "{\"a\":1.5\xff}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_not_equal(run_exact(fx, bad[i], strlen(bad[i])), 0);
 }
 
 static void test_real_underflow_is_accepted(void **state)
@@ -891,6 +945,105 @@ static void test_key_differing_in_any_one_byte_does_not_match(void **state)
         assert_int_equal(run(fx, line, (size_t)len), 0);
         expect_int(fx, 0, 4);
     }
+}
+
+/* The key at a position of an object is first compared, as two words with
+ * its closing quote and colon, with the key that was there in an earlier
+ * line; every way of not being that key exactly (a longer or shorter key,
+ * space before the colon, an escape, the line ending within 16 bytes) must
+ * fall back to the scan and still agree with the reference. */
+static void test_expected_key_word_match_agrees_with_the_scan(void **state)
+{
+    fixture *fx = *state;
+    static const sf_decode_field f[] = {
+        {"abcdefghijklmn", SF_INT, 0, {0, 0}},  /* 14 bytes: the longest compared as words */
+        {"abcdefghijklmno", SF_INT, 1, {0, 0}}, /* 15: scanned */
+        {"k", SF_STRING, 2, {0, 0}},
+        {"p\xc3\xa9", SF_INT, 3, {0, 0}}, /* not ASCII: scanned */
+        {"o.k", SF_INT, 4, {0, 0}},
+    };
+    reopen(fx, f, 5);
+    static const char *lines[] = {
+        "{\"abcdefghijklmn\":1,\"abcdefghijklmno\":2,\"k\":\"v\",\"p\xc3\xa9\":4,\"o\":{\"k\":5}}",
+        "{\"abcdefghijklmn\":1,\"abcdefghijklmno\":2,\"k\":\"v\",\"p\xc3\xa9\":4,\"o\":{\"k\":5}}",
+        "{\"abcdefghijklmn\" :1,\"abcdefghijklmno\":2,\"k\"\t:\"v\"          ,\"o\":{\"k\":6}}",
+        "{\"abcdefghijklmnx\":1,\"abcdefghijklmm\":3,\"k\":\"w\",\"k\":\"z\",\"o\":{\"k\":7}}",
+        "{\"abcdefghijklm\\u006e\":8,\"k\":\"\\u0041\",\"o\":{\"k\":9,\"k\":10}}",
+        "{\"o\":{\"k\":1},\"k\":\"a\",\"abcdefghijklmn\":1,\"o\":{\"x\":2}}",
+        "{\"abcdefghijklmn\":1,\"k\":\"a\",\"abcdefghijklmn\":\"x\"}",
+        "{\"k\":\"a\",\"abcdefghijklmn\"",
+        "{\"k\":\"a\",\"abcdefghijklmn\":",
+        "{\"k\":\"a\",\"abcdefghijklmn\":}         ",
+        "{\"k\":\"a\",\"abcdefghijklmn\":\"\xff\"}         ",
+        "{\"k\":\"a\",\"abcdefghijklmn\":1,\"k\":\"\x01\"}         ",
+    };
+    run_each(fx, lines, sizeof lines / sizeof lines[0]);
+    assert_int_equal(run(fx, lines[0], strlen(lines[0])), 0);
+    expect_int(fx, 0, 1);
+    expect_int(fx, 1, 2);
+    EXPECT_STR(fx, 2, "v");
+    expect_int(fx, 3, 4);
+    expect_int(fx, 4, 5);
+    assert_int_equal(run(fx, lines[3], strlen(lines[3])), 0);
+    expect_null(fx, 0);
+    EXPECT_STR(fx, 2, "z");
+    expect_int(fx, 4, 7);
+    assert_int_equal(run(fx, lines[4], strlen(lines[4])), 0);
+    expect_int(fx, 0, 8);
+    EXPECT_STR(fx, 2, "A");
+    expect_int(fx, 4, 10);
+    assert_int_equal(run(fx, lines[5], strlen(lines[5])), 0);
+    expect_null(fx, 4);
+}
+
+/* Keys are first compared with the keys of the same object at the same
+ * position in earlier lines: shapes that change from line to line, more
+ * keys than are remembered, an object met twice in one line, and keys that
+ * cannot be remembered (escaped, long, spaced) must all agree with the
+ * reference. */
+static void test_remembered_key_order_agrees_with_the_scan(void **state)
+{
+    fixture *fx = *state;
+    char line[2048];
+    for (int round = 0; round < 6; round++) {
+        size_t n = (size_t)sprintf(line, "{");
+        for (int k = 0; k < 40; k++) {
+            /* the projected keys move by one position a round */
+            if (k == 3 + round)
+                n += (size_t)sprintf(line + n, "\"user_id\":%d,", round);
+            if (k == 20 - round)
+                n += (size_t)sprintf(line + n, "\"props\":{\"x%d\":1,\"price\":%d.5},", round % 2, round);
+            n += (size_t)sprintf(line + n, "\"%c%02d\":\"v\",", "abc"[(k + round) % 3], k);
+        }
+        n += (size_t)sprintf(line + n, "\"event_type\":\"e%d\"}", round);
+        for (int again = 0; again < 2; again++) {
+            assert_int_equal(run_exact(fx, line, n), 0);
+            expect_int(fx, USER_ID, round);
+            expect_double(fx, PRICE, round + 0.5);
+        }
+    }
+    static const char *lines[] = {
+        "{\"props\":{\"price\":1.5,\"quantity\":2},\"props\":{\"quantity\":3},\"ts\":1}",
+        "{\"props\":{\"price\":1.5,\"quantity\":2},\"props\":{\"quantity\":3},\"ts\":1}",
+        "{\"props\":{\"quantity\":2,\"price\":1.5},\"props\":{\"price\":4.5},\"ts\":1}",
+        "{\"us\\u0065r_id\":5,\"props\" :{\"price\":1.5},\"a_key_longer_than_fourteen\":1,\"ts\":2}",
+        "{\"us\\u0065r_id\":5,\"props\" :{\"price\":1.5},\"a_key_longer_than_fourteen\":1,\"ts\":2}",
+        "{\"user_id\":6,\"props\":{\"price\":2.5},\"ts\":3,\"a_key_longer_than_fourteen\":1}",
+        "{\"user_id\":7,\"pr\xc3\xa9\":{\"price\":2.5},\"ts\":3,\"props\":{\"price\":9.5}}",
+        "{\"user_id\":7,\"pr\xc3\xa9\":{\"price\":2.5},\"ts\":3,\"props\":{\"price\":9.5}}",
+        "{\"user_id\":7,\"pr\xc3\":{\"price\":2.5},\"ts\":3,\"props\":{\"price\":9.5}}",
+        "{\"user_id\":7,\"props\x01\":{\"price\":2.5},\"ts\":3}",
+        "{\"user_id\":8,\"props\"}",
+        "{\"user_id\":8,\"props\":",
+    };
+    run_each(fx, lines, sizeof lines / sizeof lines[0]);
+    assert_int_equal(run_exact(fx, lines[2], strlen(lines[2])), 0);
+    expect_double(fx, PRICE, 4.5);
+    assert_int_equal(run_exact(fx, lines[1], strlen(lines[1])), 0);
+    expect_null(fx, PRICE);
+    expect_int(fx, QUANTITY, 3);
+    assert_int_equal(run_exact(fx, lines[7], strlen(lines[7])), 0);
+    expect_double(fx, PRICE, 9.5);
 }
 
 static void test_field_that_is_also_a_path_prefix(void **state)
@@ -1214,6 +1367,71 @@ static void test_very_long_strings_and_keys(void **state)
     expect_int(fx, USER_ID, 2);
 }
 
+/* Each byte sequence that stops a string scan, at every offset of strings up
+ * to 72 bytes long (so across the 16, 32 and 64-byte blocks of every scan
+ * width), in a value, in a key, and in a string the line's end cuts off. */
+static void test_string_stops_at_every_block_offset(void **state)
+{
+    fixture *fx = *state;
+    static const struct {
+        const char *s;
+        size_t n;
+    } stops[] = {
+        {"\\n", 2},          {"\\u00e9", 6},      {"\\ud83d\\ude00", 12}, {"\\\"", 2},
+        {"\xc3\xa9", 2},     {"\xe6\x9d\xb1", 3}, {"\xf0\x9f\x98\x80", 4}, {"\xff", 1},
+        {"\xc3", 1},         {"\x01", 1},         {"\x7f", 1},         {"\xed\xa0\x80", 3},
+        {"\\x", 2},          {"\\u12", 4},        {"\\ud800", 6},      {"\\", 1},
+    };
+    char line[160];
+    for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++)
+        for (size_t len = 0; len <= 72; len++)
+            for (size_t at = 0; at <= len; at++) {
+                char text[100];
+                memset(text, 'a', at);
+                memcpy(text + at, stops[k].s, stops[k].n);
+                memset(text + at + stops[k].n, 'b', len - at);
+                int tn = (int)(len + stops[k].n);
+                int n = snprintf(line, sizeof line, "{\"name\":\"%.*s\",\"ts\":1}", tn, text);
+                run_exact(fx, line, (size_t)n);
+                n = snprintf(line, sizeof line, "{\"%.*s\":\"x\",\"ts\":2}", tn, text);
+                run_exact(fx, line, (size_t)n);
+                n = snprintf(line, sizeof line, "{\"name\":\"%.*s", tn, text);
+                run_exact(fx, line, (size_t)n);
+            }
+    /* Lines shorter than any vector, and a plain string ending the buffer. */
+    assert_int_equal(run_exact(fx, "{}", 2), 0);
+    assert_int_equal(run_exact(fx, "{\"name\":\"\"}", 11), 0);
+    EXPECT_STR(fx, NAME, "");
+    assert_int_equal(run_exact(fx, "{\"name\":\"", 9), REJ(SF_REJ_INVALID_JSON));
+    static const char plain[] = "{\"name\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+    assert_int_equal(run_exact(fx, plain, sizeof plain - 1), REJ(SF_REJ_INVALID_JSON));
+}
+
+/* Skipped containers nested deep, with strings and escapes inside them. */
+static void test_deep_skipped_values_are_validated(void **state)
+{
+    fixture *fx = *state;
+    char *line = malloc(40000);
+    assert_non_null(line);
+    for (int bad = 0; bad < 3; bad++) {
+        size_t n = (size_t)sprintf(line, "{\"x\":");
+        for (int d = 0; d < 1000; d++)
+            n += (size_t)sprintf(line + n, d % 2 ? "[\"a\\\"b\"," : "{\"k\\u0041\":");
+        n += (size_t)sprintf(line + n, bad == 1 ? "tru" : bad == 2 ? "\"\xc3\"" : "null");
+        for (int d = 999; d >= 0; d--)
+            n += (size_t)sprintf(line + n, d % 2 ? "]" : "}");
+        n += (size_t)sprintf(line + n, ",\"user_id\":7}");
+        int rc = run_exact(fx, line, n);
+        if (bad == 0) {
+            assert_int_equal(rc, 0);
+            expect_int(fx, USER_ID, 7);
+        } else {
+            assert_int_equal(rc, bad == 1 ? REJ(SF_REJ_INVALID_JSON) : REJ(SF_REJ_INVALID_UTF8));
+        }
+    }
+    free(line);
+}
+
 /* ---- the API ---- */
 
 static void test_decoder_kind_names_round_trip(void **state)
@@ -1479,6 +1697,7 @@ int main(void)
         T(test_minus_zero_is_int_zero_and_double_negative_zero),
         T(test_malformed_numbers_are_invalid_json),
         T(test_exponent_forms_give_strtod_doubles),
+        T(test_short_reals_give_strtod_doubles),
         T(test_real_underflow_is_accepted),
         T(test_real_overflow_in_a_double_field_is_double_overflow),
         T(test_int64_limits),
@@ -1500,6 +1719,8 @@ int main(void)
         T(test_fields_inside_arrays_are_not_matched),
         T(test_escaped_key_matches_its_field),
         T(test_key_differing_in_any_one_byte_does_not_match),
+        T(test_expected_key_word_match_agrees_with_the_scan),
+        T(test_remembered_key_order_agrees_with_the_scan),
         T(test_field_that_is_also_a_path_prefix),
         T(test_same_path_twice_fills_both_slots),
         T(test_empty_key_and_deep_paths),
@@ -1518,6 +1739,8 @@ int main(void)
         T(test_array_ending_where_too_deep_element_was_due_is_invalid_json),
         T(test_100k_deep_input_does_not_overflow_the_stack),
         T(test_very_long_strings_and_keys),
+        T(test_string_stops_at_every_block_offset),
+        T(test_deep_skipped_values_are_validated),
         cmocka_unit_test(test_decoder_kind_names_round_trip),
         cmocka_unit_test(test_fast_decoders_coexist_and_free_null_is_a_no_op),
         cmocka_unit_test(test_jsonproj_api_decodes_directly),
@@ -1530,5 +1753,17 @@ int main(void)
         cmocka_unit_test(test_visit_rejects_with_the_decoder_reason_and_message),
         cmocka_unit_test(test_visit_ignores_projected_fields_of_its_decoder),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Every test at every scan width this CPU has, the scalar one included
+     * (core/jsonscan.h): each must agree with the reference on its own. */
+    int failed = 0, last = -1;
+    for (int want = SF_SIMD_SCALAR; want <= SF_SIMD_AVX512; want++) {
+        int got = (int)sf_jsonscan_force(want);
+        if (got == last)
+            continue;
+        last = got;
+        print_message("scan level %s\n", sf_simd_level_name((sf_simd_level)got));
+        failed += cmocka_run_group_tests(tests, NULL, NULL);
+    }
+    sf_jsonscan_force(-1);
+    return failed;
 }
