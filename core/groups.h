@@ -48,6 +48,25 @@ uint64_t sf_groups_hash(const unsigned char *key, size_t klen);
 int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
                      const sf_value *row, sf_arena *scratch);
 
+/* sf_groups_update() with the row's dimension ids: ids[slot] is the dense
+ * id (core/join's sf_join_table_id) of the string at row[slot], 0 for
+ * none; ids may be NULL. A count_distinct over a slot with an id looks its
+ * string up by the id after the first time, instead of hashing it again:
+ * the caller keeps every id of one slot from one dimension column, for
+ * the life of g. The group's index (as sf_groups_key() numbers groups)
+ * goes to *group (group may be NULL). Returns 0, SF_E_INVAL for a retired
+ * group, or SF_E_NOMEM. */
+int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
+                         const sf_value *row, const uint32_t *ids, sf_arena *scratch,
+                         uint32_t *group);
+
+/* Adds one input row to group i (0 <= i < sf_groups_count(), not drained)
+ * as sf_groups_update_ids() adds it to the group of its key: for a caller
+ * that found the group itself (core/keycache). Returns 0, SF_E_INVAL for
+ * a retired group, or SF_E_NOMEM. */
+int sf_groups_update_at(sf_groups *g, size_t i, const sf_value *row, const uint32_t *ids,
+                        sf_arena *scratch);
+
 /* Number of groups (retired ones included: indexes run to this). */
 size_t sf_groups_count(const sf_groups *g);
 
