@@ -465,8 +465,28 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
     if (key->cap - key->n < need && sf_buf_reserve(key, need) != 0)
         return SF_E_NOMEM;
     unsigned char *out = key->p + key->n;
-    for (size_t i = 0; i < n; i++)
-        out += sf_value_encode(&row[slots[i]], out);
+    for (size_t i = 0; i < n; i++) {
+        const sf_value *v = &row[slots[i]];
+        /* The common key values inline, byte for byte as sf_value_encode
+         * writes them (a tag, a one-byte LEB128 length and the bytes; a
+         * date's 4 little-endian bytes): a group key is encoded per row. */
+        if (v->type == SF_STRING && v->u.s.n < 0x80) {
+            out[0] = SF_STRING;
+            out[1] = (unsigned char)v->u.s.n;
+            memcpy(out + 2, v->u.s.p, v->u.s.n);
+            out += 2 + v->u.s.n;
+        } else if (v->type == SF_DATE) {
+            uint32_t d = (uint32_t)v->u.date;
+            out[0] = SF_DATE;
+            out[1] = (unsigned char)d;
+            out[2] = (unsigned char)(d >> 8);
+            out[3] = (unsigned char)(d >> 16);
+            out[4] = (unsigned char)(d >> 24);
+            out += 5;
+        } else {
+            out += sf_value_encode(v, out);
+        }
+    }
     key->n = (size_t)(out - key->p);
     return 0;
 }
