@@ -87,11 +87,16 @@ struct sf_pipeline {
      * values to the combiner's group index; NULL when the key cannot be
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
+    uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
 };
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
- * a daily KPI's; with more, the cache is dropped (see core/keycache.h). */
+ * a daily KPI's; with more, the cache is dropped (see core/keycache.h).
+ * It is dropped sooner when more than half of the first KEYCACHE_SAMPLE
+ * lookups missed: groups close to rows (one user's day) would fill it
+ * for nothing. */
 #define KEYCACHE_MAX ((size_t)1 << 16)
+#define KEYCACHE_SAMPLE 4096
 
 static void mark_slot(void *ctx, int slot);
 
@@ -553,6 +558,15 @@ static int aggregate_fixed(sf_pipeline *p, const sf_value *row, const uint32_t *
     uint32_t group;
     int found = sf_keycache_find(p->kc, row, ids, job->group_slots, job->ngroup, w, h, &group);
     *fixed = found >= 0;
+    if (p->kc_looked < KEYCACHE_SAMPLE && found >= 0) {
+        p->kc_missed += found == 0;
+        if (++p->kc_looked == KEYCACHE_SAMPLE && 2 * p->kc_missed > KEYCACHE_SAMPLE) {
+            sf_keycache_free(p->kc); /* the row goes the long way, uncached */
+            p->kc = NULL;
+            *fixed = 0;
+            return 0;
+        }
+    }
     if (found <= 0)
         return 0;
     *rc = sf_groups_update_at(p->groups, group, row, ids, scratch);
