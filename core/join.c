@@ -367,6 +367,11 @@ const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key)
 
 size_t sf_join_table_rows(const sf_join_table *t) { return t->nrows; }
 
+uint32_t sf_join_table_key_id(const sf_join_table *t, const sf_value *row)
+{
+    return t->sslots ? (uint32_t)((size_t)(row - t->rows) / t->ncols) + 1 : 0;
+}
+
 uint32_t sf_join_table_id(const sf_join_table *t, const sf_value *row, size_t col)
 {
     (void)t;

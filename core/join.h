@@ -38,6 +38,12 @@ const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key);
  * ids of one column stand for equal strings. Cannot fail. */
 uint32_t sf_join_table_id(const sf_join_table *t, const sf_value *row, size_t col);
 
+/* sf_join_table_id() of row's key cell, from the row's place in the table
+ * (no read of the key string, which a lookup of a short key never
+ * touches): the row's number + 1 for a string key, 0 for another key
+ * type. Cannot fail. */
+uint32_t sf_join_table_key_id(const sf_join_table *t, const sf_value *row);
+
 /* sf_join_table_id() of a cell itself, for the hot path: v must be a cell
  * of a row a table returned (or a copy of one), never another value. The
  * id is stored in the 4 bytes before the table's copy of the string. */

@@ -398,7 +398,7 @@ static void join_ids(const sf_pipeline *p, const sf_job_step *st, const sf_value
                      uint32_t *ids)
 {
     if (p->id_ok[st->on_slot])
-        ids[st->on_slot] = dim ? sf_join_value_id(&dim[p->job->inputs[st->input].key_col]) : 0;
+        ids[st->on_slot] = dim ? sf_join_table_key_id(p->dims[st->input], dim) : 0;
     for (size_t k = 0; k < st->nselect; k++) {
         int s = st->select_slots[k];
         if (p->id_ok[s])

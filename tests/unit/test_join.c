@@ -41,6 +41,7 @@ static void test_find_by_int_key_returns_the_whole_row(void **state)
     assert_string_value(&r[1], "item42", 6);
     assert_int_equal(r[2].type, SF_DOUBLE);
     assert_true(r[2].u.d == 10.5);
+    assert_int_equal(sf_join_table_key_id(t, r), 0); /* int keys have no id */
     key = sf_int(101);
     assert_null(sf_join_table_find(t, &key));
     key = sf_int(0);
@@ -331,6 +332,7 @@ static void test_string_cells_get_dense_ids_that_agree_across_loads(void **state
     for (size_t i = 0; i < 4; i++) {
         r[i] = sf_join_table_row(t[0], i);
         assert_int_equal(sf_join_table_id(t[0], r[i], 1), i + 1); /* the key: row + 1 */
+        assert_int_equal(sf_join_table_key_id(t[0], r[i]), i + 1);
         assert_int_equal(sf_join_table_id(t[0], r[i], 2), 0);     /* int64 or NULL */
         for (size_t c = 0; c < 4; c++)
             assert_int_equal(sf_join_value_id(&r[i][c]), sf_join_table_id(t[0], r[i], c));
