@@ -1312,31 +1312,27 @@ static void test_row_sink_takes_the_rows_instead_of_the_table(void **state)
  * arrive without ids). Lines include a user the left join does not match
  * (its key and count_distinct value are the fact's string), a missing user
  * (NULL key) and a user whose country is NULL. */
-static const char ids_spec[] =
-    "{\"name\": \"ids\","
-    " \"inputs\": {"
-    "  \"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"user\": \"string\","
-    "          \"ts\": \"int64\"}},"
-    "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"user\","
-    "             \"columns\": {\"user\": \"string\", \"country\": \"string\"}}},"
-    " \"steps\": ["
-    "  {\"join\": \"users\", \"on\": \"user\", \"type\": \"left\", \"select\": [\"country\"]},"
+/* The inputs and steps of both jobs below. */
+#define IDS_SPEC_HEAD                                                                         \
+    "{\"name\": \"ids\","                                                                     \
+    " \"inputs\": {"                                                                          \
+    "  \"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"user\": \"string\"," \
+    "          \"ts\": \"int64\"}},"                                                          \
+    "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"user\","              \
+    "             \"columns\": {\"user\": \"string\", \"country\": \"string\"}}},"            \
+    " \"steps\": ["                                                                           \
+    "  {\"join\": \"users\", \"on\": \"user\", \"type\": \"left\", \"select\": [\"country\"]},"   \
     "  {\"derive\": \"day\", \"expr\": \"to_date(ts)\"}],"
+
+static const char ids_spec[] =
+    IDS_SPEC_HEAD
     " \"group_by\": [\"day\", \"country\", \"user\"],"
     " \"aggregates\": {\"n\": \"count()\", \"users\": \"count_distinct(user)\","
     "                 \"countries\": \"count_distinct(country)\"},"
     " \"output\": {\"path\": \"out\"}}";
 
 static const char ids_spec_by_country[] =
-    "{\"name\": \"ids\","
-    " \"inputs\": {"
-    "  \"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"user\": \"string\","
-    "          \"ts\": \"int64\"}},"
-    "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"user\","
-    "             \"columns\": {\"user\": \"string\", \"country\": \"string\"}}},"
-    " \"steps\": ["
-    "  {\"join\": \"users\", \"on\": \"user\", \"type\": \"left\", \"select\": [\"country\"]},"
-    "  {\"derive\": \"day\", \"expr\": \"to_date(ts)\"}],"
+    IDS_SPEC_HEAD
     " \"group_by\": [\"day\", \"country\"],"
     " \"aggregates\": {\"n\": \"count()\", \"users\": \"count_distinct(user)\"},"
     " \"output\": {\"path\": \"out\"}}";
