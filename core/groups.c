@@ -655,22 +655,20 @@ int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64
 
 int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
                          const sf_value *row, const uint32_t *ids, sf_arena *scratch,
-                         uint32_t *group)
+                         sf_group **group)
 {
     char *st = group_upsert(g, key, klen, hash);
     if (!st)
         return SF_E_NOMEM;
     if (group)
-        memcpy(group, st, sizeof *group);
+        *group = (sf_group *)st; /* the state block, stable until drained */
     return update_state(g, st, row, ids, scratch);
 }
 
-int sf_groups_update_at(sf_groups *g, size_t i, const sf_value *row, const uint32_t *ids,
-                        sf_arena *scratch)
+int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
+                           const uint32_t *ids, sf_arena *scratch)
 {
-    void *st;
-    sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
-    return update_state(g, st, row, ids, scratch);
+    return update_state(g, (char *)group, row, ids, scratch);
 }
 
 size_t sf_groups_count(const sf_groups *g) { return sf_hmap_count(g->map); }

@@ -1,6 +1,6 @@
-/* keycache.c - tuples of words to group indexes: a flat open-addressing
+/* keycache.c - tuples of words to groups: a flat open-addressing
  * table (linear probing) of slots of nwords + 1 words, the last holding
- * the group index + 1 (0: empty). Probing compares whole words; a lookup
+ * the group's word + 1 (0: empty). Probing compares whole words; a lookup
  * usually reads one or two cache lines.
  */
 #include "core/keycache.h"
@@ -119,7 +119,7 @@ static uint64_t *probe(const sf_keycache *c, const uint64_t *w, uint64_t h)
 }
 
 int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
-                     const int *slots, size_t n, uint64_t *w, uint64_t *h, uint32_t *group)
+                     const int *slots, size_t n, uint64_t *w, uint64_t *h, uint64_t *group)
 {
     if (!tuple(row, ids, slots, n, w))
         return -1;
@@ -135,7 +135,7 @@ int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *
     }
     if (!s[c->nwords])
         return 0;
-    *group = (uint32_t)(s[c->nwords] - 1);
+    *group = s[c->nwords] - 1;
     return 1;
 }
 
@@ -156,7 +156,7 @@ static int grow(sf_keycache *c)
     return 0;
 }
 
-int sf_keycache_add(sf_keycache *c, const uint64_t *w, uint64_t h, uint32_t group)
+int sf_keycache_add(sf_keycache *c, const uint64_t *w, uint64_t h, uint64_t group)
 {
     if (c->count >= c->max)
         return SF_E_LIMIT;
@@ -164,7 +164,7 @@ int sf_keycache_add(sf_keycache *c, const uint64_t *w, uint64_t h, uint32_t grou
         return SF_E_NOMEM;
     uint64_t *s = probe(c, w, h);
     memcpy(s, w, c->nwords * sizeof *w);
-    s[c->nwords] = (uint64_t)group + 1;
+    s[c->nwords] = group + 1;
     c->count++;
     return 0;
 }

@@ -9,7 +9,8 @@
  * hashing the bytes and comparing them again in the group table. The
  * cache only ever answers for tuples it was given: a miss goes the long
  * way (the encoded key, which stays the group's key everywhere: export,
- * spill, shuffle) and adds the tuple with the index it found.
+ * spill, shuffle) and adds the tuple with the group it found. What a
+ * tuple maps to is the caller's word: the group's handle (core/groups).
  * Invariant the caller keeps: equal tuples stand for equal encoded keys
  * (a string slot's ids all come from one dimension column).
  * The cache holds at most max_entries tuples: past that, add says so and
@@ -39,18 +40,20 @@ sf_keycache *sf_keycache_new(size_t nwords, size_t max_entries);
 void sf_keycache_free(sf_keycache *c);
 
 /* Finds the group of row's values at slots (n of them, n + 1 being the
- * cache's nwords; w has room for SF_KEYCACHE_MAX_COLS + 1) as a tuple: w[0] the type tags, w[1 + i] the bits of
- * value i, a string's being ids[slot] (its dense id; 0: none). Returns 1
- * with the group index in *group; 0 when the tuple is not in c (w and *h
+ * cache's nwords; w has room for SF_KEYCACHE_MAX_COLS + 1) as a tuple:
+ * w[0] the type tags, w[1 + i] the bits of value i, a string's being
+ * ids[slot] (its dense id; 0: none). Returns 1 with the word added for
+ * the tuple in *group; 0 when the tuple is not in c (w and *h
  * then hold it and its hash, for sf_keycache_add); -1 when a value has no
  * fixed form (a string without an id, a decimal). Cannot fail. */
 int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
-                     const int *slots, size_t n, uint64_t *w, uint64_t *h, uint32_t *group);
+                     const int *slots, size_t n, uint64_t *w, uint64_t *h, uint64_t *group);
 
-/* Adds tuple w (hash h, not in c) for group. Returns 0, SF_E_LIMIT when
+/* Adds tuple w (hash h, not in c) for group (any word but UINT64_MAX).
+ * Returns 0, SF_E_LIMIT when
  * the cache holds max_entries tuples already (c unchanged), or
  * SF_E_NOMEM. */
-int sf_keycache_add(sf_keycache *c, const uint64_t *w, uint64_t h, uint32_t group);
+int sf_keycache_add(sf_keycache *c, const uint64_t *w, uint64_t h, uint64_t group);
 
 /* Forgets every tuple (the group table they pointed into was replaced).
  * Cannot fail. */

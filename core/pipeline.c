@@ -84,7 +84,7 @@ struct sf_pipeline {
     unsigned char *id_ok;
     int ids_on;
     /* Fixed-width keys of output 0 (core/keycache): tuples of the group
-     * values to the combiner's group index; NULL when the key cannot be
+     * values to the combiner's group handle; NULL when the key cannot be
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
     uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
@@ -555,7 +555,7 @@ static int aggregate_fixed(sf_pipeline *p, const sf_value *row, const uint32_t *
                            sf_arena *scratch, uint64_t *w, uint64_t *h, int *fixed, int *rc)
 {
     const sf_job *job = p->job;
-    uint32_t group;
+    uint64_t group;
     int found = sf_keycache_find(p->kc, row, ids, job->group_slots, job->ngroup, w, h, &group);
     *fixed = found >= 0;
     if (p->kc_looked < KEYCACHE_SAMPLE && found >= 0) {
@@ -569,7 +569,7 @@ static int aggregate_fixed(sf_pipeline *p, const sf_value *row, const uint32_t *
     }
     if (found <= 0)
         return 0;
-    *rc = sf_groups_update_at(p->groups, group, row, ids, scratch);
+    *rc = sf_groups_update_group(p->groups, (sf_group *)(uintptr_t)group, row, ids, scratch);
     if (p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision && !*rc)
         aside_sample(p, 0);
     return 1;
@@ -609,12 +609,12 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
         }
         int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
         size_t before = sampling ? sf_groups_count(p->groups) : 0;
-        uint32_t group = 0;
+        sf_group *group = NULL;
         rc = sf_groups_update_ids(p->groups, key->p, key->n, hash, row, ids, scratch, &group);
         if (sampling && !rc)
             aside_sample(p, sf_groups_count(p->groups) > before);
         if (fixed && !rc && p->kc) {
-            int added = sf_keycache_add(p->kc, w, wh, group);
+            int added = sf_keycache_add(p->kc, w, wh, (uint64_t)(uintptr_t)group);
             if (added == SF_E_LIMIT) { /* groups past the caches: the long way only */
                 sf_keycache_free(p->kc);
                 p->kc = NULL;

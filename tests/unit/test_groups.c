@@ -1226,8 +1226,8 @@ static void test_drain_keeps_the_groups_ahead_and_frees_those_behind(void **stat
 
 /* A count_distinct over a string with dimension ids counts the strings,
  * however each arrived: by an id (looked up by it after the first time),
- * or without one (a fact row the join did not match), as update and
- * update_at both do; the counts and the exported records equal those of
+ * or without one (a fact row the join did not match), by key or by the
+ * group's handle; the counts and the exported records equal those of
  * a table fed the same rows without ids. */
 static void test_distinct_over_dimension_ids_counts_the_strings(void **state)
 {
@@ -1244,6 +1244,7 @@ static void test_distinct_over_dimension_ids_counts_the_strings(void **state)
                 {"DE", "view", 7}, {"DE", "view", 0}, {"DE", "buy", 5},  {"FR", "cart", 0},
                 {"FR", "cart", 9}, {"DE", NULL, 0}};
     uint32_t ids[NCOLS] = {0};
+    sf_group *fr = NULL;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         sf_value row[NCOLS];
         row[C_COUNTRY] = sf_string(rows[i].country, strlen(rows[i].country));
@@ -1255,13 +1256,17 @@ static void test_distinct_over_dimension_ids_counts_the_strings(void **state)
         unsigned char key[16];
         size_t klen = sf_value_encode(&row[C_COUNTRY], key);
         uint64_t h = sf_groups_hash(key, klen);
-        uint32_t group = 99;
-        if (i % 2 && sf_groups_count(with) > 0 && strcmp(rows[i].country, "FR") == 0) {
-            assert_int_equal(sf_groups_update_at(with, 0, row, ids, &scratch), 0);
+        sf_group *group = NULL;
+        if (i % 2 && fr && strcmp(rows[i].country, "FR") == 0) {
+            assert_int_equal(sf_groups_update_group(with, fr, row, ids, &scratch), 0);
         } else {
             assert_int_equal(
                 sf_groups_update_ids(with, key, klen, h, row, ids, &scratch, &group), 0);
-            assert_int_equal(group, strcmp(rows[i].country, "FR") == 0 ? 0 : 1);
+            assert_non_null(group);
+            if (strcmp(rows[i].country, "FR") == 0) {
+                assert_true(!fr || group == fr); /* one handle per group */
+                fr = group;
+            }
         }
         assert_int_equal(sf_groups_update(without, key, klen, h, row, &scratch), 0);
     }
@@ -1285,8 +1290,8 @@ static void test_distinct_over_dimension_ids_counts_the_strings(void **state)
     sf_groups_free(without);
 }
 
-/* A retired group refuses an update by its index as it does by its key. */
-static void test_update_at_refuses_a_retired_group(void **state)
+/* A retired group refuses an update by its handle as it does by its key. */
+static void test_update_by_handle_refuses_a_retired_group(void **state)
 {
     aggs *a = *state;
     sf_groups *g = sf_groups_new(a->defs, NAGGS);
@@ -1296,11 +1301,14 @@ static void test_update_at_refuses_a_retired_group(void **state)
                            sf_string("buy", 3)};
     unsigned char key[16];
     size_t klen = sf_value_encode(&row[C_COUNTRY], key);
-    assert_int_equal(sf_groups_update(g, key, klen, sf_groups_hash(key, klen), row, &scratch), 0);
-    assert_int_equal(sf_groups_update_at(g, 0, row, NULL, &scratch), 0);
+    sf_group *group = NULL;
+    assert_int_equal(sf_groups_update_ids(g, key, klen, sf_groups_hash(key, klen), row, NULL,
+                                          &scratch, &group),
+                     0);
+    assert_int_equal(sf_groups_update_group(g, group, row, NULL, &scratch), 0);
     assert_int_equal(sf_groups_rows(g, 0), 2);
     sf_groups_retire(g, 0);
-    assert_int_equal(sf_groups_update_at(g, 0, row, NULL, &scratch), SF_E_INVAL);
+    assert_int_equal(sf_groups_update_group(g, group, row, NULL, &scratch), SF_E_INVAL);
     sf_arena_free(&scratch);
     sf_groups_free(g);
 }
@@ -1311,7 +1319,7 @@ int main(void)
         cmocka_unit_test(test_groups_are_created_once_per_key),
         cmocka_unit_test(test_count_and_count_if),
         cmocka_unit_test(test_distinct_over_dimension_ids_counts_the_strings),
-        cmocka_unit_test(test_update_at_refuses_a_retired_group),
+        cmocka_unit_test(test_update_by_handle_refuses_a_retired_group),
         cmocka_unit_test(test_int_and_double_sums),
         cmocka_unit_test(test_min_and_max_of_numbers_and_strings),
         cmocka_unit_test(test_min_max_strings_are_copied_from_the_row),

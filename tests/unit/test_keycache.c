@@ -19,7 +19,7 @@ static const int slots[3] = {2, 0, 1};
 
 /* Finds the tuple of row (ids per slot); returns what find returns. */
 static int find(const sf_keycache *c, const sf_value *row, const uint32_t *ids, uint64_t *w,
-                uint64_t *h, uint32_t *group)
+                uint64_t *h, uint64_t *group)
 {
     return sf_keycache_find(c, row, ids, slots, 3, w, h, group);
 }
@@ -30,7 +30,7 @@ static void test_added_tuples_are_found_with_their_group(void **state)
     sf_keycache *c = sf_keycache_new(4, 1000);
     assert_non_null(c);
     uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h;
-    uint32_t group = 0;
+    uint64_t group = 0;
     /* Enough tuples to grow the table several times. */
     for (uint32_t i = 0; i < 600; i++) {
         sf_value row[3] = {sf_string("x", 1), sf_int(i % 7), sf_date((int32_t)(i / 7))};
@@ -54,7 +54,7 @@ static void test_type_and_null_keep_tuples_apart(void **state)
     (void)state;
     sf_keycache *c = sf_keycache_new(4, 100);
     uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h;
-    uint32_t group;
+    uint64_t group;
     const sf_value rows[][3] = {
         {sf_null(), sf_int(0), sf_date(0)},      {sf_null(), sf_bool(0), sf_date(0)},
         {sf_null(), sf_null(), sf_date(0)},      {sf_null(), sf_timestamp(0), sf_date(0)},
@@ -77,7 +77,8 @@ static void test_values_without_a_fixed_form_have_no_tuple(void **state)
     (void)state;
     sf_keycache *c = sf_keycache_new(4, 100);
     uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h;
-    uint32_t group, no_ids[3] = {0, 0, 0};
+    uint64_t group;
+    uint32_t no_ids[3] = {0, 0, 0};
     sf_value str[3] = {sf_int(1), sf_int(2), sf_string("FR", 2)};
     assert_int_equal(find(c, str, no_ids, w, &h, &group), -1); /* a string without an id */
     sf_value dec[3] = {sf_int(1), sf_int(2), sf_decimal(12345, 2)};
@@ -90,7 +91,7 @@ static void test_limit_refuses_more_tuples_and_clear_forgets(void **state)
     (void)state;
     sf_keycache *c = sf_keycache_new(4, 3);
     uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h;
-    uint32_t group;
+    uint64_t group;
     for (int i = 0; i < 4; i++) {
         sf_value row[3] = {sf_int(i), sf_int(i), sf_int(i)};
         assert_int_equal(find(c, row, NULL, w, &h, &group), 0);
@@ -120,7 +121,7 @@ static void test_wide_keys_and_bad_sizes(void **state)
         row[i] = sf_int(i);
     }
     uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h;
-    uint32_t group;
+    uint64_t group;
     assert_int_equal(sf_keycache_find(c, row, NULL, wide, SF_KEYCACHE_MAX_COLS, w, &h, &group), 0);
     assert_int_equal(sf_keycache_add(c, w, h, 7), 0);
     row[SF_KEYCACHE_MAX_COLS - 1] = sf_int(99);
