@@ -77,6 +77,10 @@ typedef struct distinct_set {
     sf_type type;    /* static type of the argument */
     int fixed;       /* 1: pair table; 0: generic map */
     sf_hmap *dict;   /* strings: string bytes -> uint32 id (its entry number) */
+    uint32_t *byid;  /* strings: a dimension id of the value (core/join, passed to
+                      * sf_groups_update_ids) -> its dictionary id + 1, 0 unknown yet,
+                      * so a joined string is looked up by its id, not hashed */
+    size_t nbyid;
     uint64_t *pairs; /* fixed: 2 words per slot: group index + 1 (0 = empty), value bits */
     size_t mask;     /* fixed: slots - 1 */
     size_t count;    /* fixed: pairs stored */
@@ -234,12 +238,15 @@ static void distinct_set_free(distinct_set *ds)
     sf_hmap_free(ds->set);
     sf_hmap_free(ds->dict);
     free(ds->pairs);
+    free(ds->byid);
     free(ds->bitmaps);
     sf_arena_free(&ds->bitmem);
     free(ds->head);
     free(ds->next);
     ds->set = ds->dict = NULL;
     ds->pairs = NULL;
+    ds->byid = NULL;
+    ds->nbyid = 0;
     ds->bitmaps = NULL;
     ds->head = ds->next = NULL;
     ds->mask = ds->count = ds->nbitmaps = 0;
@@ -473,12 +480,35 @@ static int maybe_go_dense(distinct_set *ds, size_t ngroups)
     return rc;
 }
 
-static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const sf_value *v)
+/* Remembers that dimension id src stands for dictionary id bits. Returns
+ * 0 or SF_E_NOMEM. */
+static int byid_set(distinct_set *ds, uint32_t src, uint64_t bits)
+{
+    if (src >= ds->nbyid) {
+        size_t n = ds->nbyid ? ds->nbyid : 1024;
+        while (n <= src)
+            n *= 2;
+        uint32_t *b = realloc(ds->byid, n * sizeof *b);
+        if (!b)
+            return SF_E_NOMEM;
+        memset(b + ds->nbyid, 0, (n - ds->nbyid) * sizeof *b);
+        ds->byid = b;
+        ds->nbyid = n;
+    }
+    ds->byid[src] = (uint32_t)bits + 1;
+    return 0;
+}
+
+/* Adds value v of group idx; src is v's dimension id (0: none). */
+static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const sf_value *v,
+                        uint32_t src)
 {
     distinct_set *ds = &g->sets[set];
     if (ds->fixed) {
         uint64_t tag = (uint64_t)idx + 1, bits;
-        if (ds->dict) {
+        if (ds->dict && src && src < ds->nbyid && ds->byid[src]) {
+            bits = ds->byid[src] - 1;
+        } else if (ds->dict) {
             if (v->type != SF_STRING)
                 return SF_E_PARSE;
             size_t before = sf_hmap_count(ds->dict);
@@ -493,6 +523,8 @@ static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const 
             if (ins)
                 *id = (uint32_t)before;
             bits = *id;
+            if (src && byid_set(ds, src, bits) != 0)
+                return SF_E_NOMEM;
         } else {
             bits = sf_pairs_value_bits(ds->type, v);
         }
@@ -543,7 +575,9 @@ static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const 
     return 0;
 }
 
-static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v)
+/* Adds v to aggregate j of the group whose state is st; src is v's
+ * dimension id (0: none). */
+static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32_t src)
 {
     const sf_agg_def *d = &g->defs[j];
     char *s = st + g->off[j];
@@ -585,7 +619,7 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v)
             return 0;
         uint32_t idx;
         memcpy(&idx, st, sizeof idx);
-        return distinct_add(g, g->distinct[j], (dstate *)s, idx, v);
+        return distinct_add(g, g->distinct[j], (dstate *)s, idx, v, src);
     }
     case SF_AGG_NONE:
         break;
@@ -593,24 +627,48 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v)
     return 0;
 }
 
-int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
-                     const sf_value *row, sf_arena *scratch)
+/* One input row into the group whose state is st (inlined in both callers:
+ * it runs for every row). */
+static inline __attribute__((always_inline)) int update_state(sf_groups *g, char *st, const sf_value *row, const uint32_t *ids,
+                        sf_arena *scratch)
 {
-    char *st = group_upsert(g, key, klen, hash);
-    if (!st)
-        return SF_E_NOMEM;
     if (st[RETIRED_OFF])
         return SF_E_INVAL;
     (*(uint64_t *)(st + ROWS_OFF))++;
     for (size_t j = 0; j < g->ndefs; j++) {
-        sf_value v = g->argslot[j] >= 0 ? row[g->argslot[j]]
-                     : g->defs[j].arg   ? sf_expr_eval(g->defs[j].arg, row, scratch)
-                                        : sf_null();
-        int rc = add_value(g, st, j, &v);
+        int slot = g->argslot[j];
+        sf_value v = slot >= 0        ? row[slot]
+                     : g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch)
+                                      : sf_null();
+        int rc = add_value(g, st, j, &v, ids && slot >= 0 ? ids[slot] : 0);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
+                     const sf_value *row, sf_arena *scratch)
+{
+    return sf_groups_update_ids(g, key, klen, hash, row, NULL, scratch, NULL);
+}
+
+int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
+                         const sf_value *row, const uint32_t *ids, sf_arena *scratch,
+                         sf_group **group)
+{
+    char *st = group_upsert(g, key, klen, hash);
+    if (!st)
+        return SF_E_NOMEM;
+    if (group)
+        *group = (sf_group *)st; /* the state block, stable until drained */
+    return update_state(g, st, row, ids, scratch);
+}
+
+int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
+                           const uint32_t *ids, sf_arena *scratch)
+{
+    return update_state(g, (char *)group, row, ids, scratch);
 }
 
 size_t sf_groups_count(const sf_groups *g) { return sf_hmap_count(g->map); }
@@ -792,7 +850,7 @@ int sf_groups_distinct_add(sf_groups *g, size_t i, size_t j, uint64_t n)
         g->prepared = 0;
         if (had == 1) {
             sf_value v = fixed_value(&g->sets[g->distinct[j]], bits);
-            int rc = distinct_add(g, g->distinct[j], dst, (uint32_t)i, &v);
+            int rc = distinct_add(g, g->distinct[j], dst, (uint32_t)i, &v, 0);
             if (rc)
                 return rc;
         }
@@ -995,7 +1053,7 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
                     return bad_record(err, "distinct value");
                 p += used;
                 rc = spread ? fn(ctx, j, &v)
-                            : distinct_add(g, g->distinct[j], (dstate *)s, idx, &v);
+                            : distinct_add(g, g->distinct[j], (dstate *)s, idx, &v, 0);
                 if (rc)
                     return rc;
             }
@@ -1120,7 +1178,7 @@ size_t sf_groups_memory(const sf_groups *g)
     for (size_t s = 0; s < g->nsets; s++) {
         const distinct_set *ds = &g->sets[s];
         m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved : sf_hmap_memory(ds->set);
-        m += ds->dict ? sf_hmap_memory(ds->dict) : 0;
+        m += ds->dict ? sf_hmap_memory(ds->dict) + ds->nbyid * sizeof *ds->byid : 0;
     }
     return m;
 }
@@ -1179,7 +1237,7 @@ int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, 
         if (!used)
             return bad_record(err, "row value");
         p += used;
-        int rc = add_value(g, st, j, &v);
+        int rc = add_value(g, st, j, &v, 0);
         if (rc)
             return rc;
     }

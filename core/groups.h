@@ -33,6 +33,11 @@ typedef struct sf_agg_def {
 
 typedef struct sf_groups sf_groups;
 
+/* One group's state in a table: a handle that sf_groups_update_ids()
+ * gives and sf_groups_update_group() takes, valid until the table is
+ * drained or freed. */
+typedef struct sf_group sf_group;
+
 /* New empty table for these aggregates (defs are copied). Returns NULL when
  * out of memory. */
 sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs);
@@ -47,6 +52,24 @@ uint64_t sf_groups_hash(const unsigned char *key, size_t klen);
  * evaluates each aggregate's argument over row. Returns 0 or SF_E_NOMEM. */
 int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
                      const sf_value *row, sf_arena *scratch);
+
+/* sf_groups_update() with the row's dimension ids: ids[slot] is the dense
+ * id (core/join's sf_join_table_id) of the string at row[slot], 0 for
+ * none; ids may be NULL. A count_distinct over a slot with an id looks its
+ * string up by the id after the first time, instead of hashing it again:
+ * the caller keeps every id of one slot from one dimension column, for
+ * the life of g. The group's handle goes to *group (group may be NULL).
+ * Returns 0, SF_E_INVAL for a retired group, or SF_E_NOMEM. */
+int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
+                         const sf_value *row, const uint32_t *ids, sf_arena *scratch,
+                         sf_group **group);
+
+/* Adds one input row to group (a handle of g's) as sf_groups_update_ids()
+ * adds it to the group of its key: for a caller that found the group
+ * itself (core/keycache). Returns 0, SF_E_INVAL for a retired group, or
+ * SF_E_NOMEM. */
+int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
+                           const uint32_t *ids, sf_arena *scratch);
 
 /* Number of groups (retired ones included: indexes run to this). */
 size_t sf_groups_count(const sf_groups *g);

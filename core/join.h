@@ -9,6 +9,8 @@
 #define SF_JOIN_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/value.h"
@@ -25,6 +27,33 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row);
 
 /* The row whose key equals key (sf_value_same), borrowed; NULL if none. */
 const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key);
+
+/* The dense id of cell col of row (a row this table returned): for the
+ * key column the row's number + 1; for another string column its
+ * string's number + 1 among the table's distinct non-key strings (equal
+ * strings share one, whichever column they are in); 0 for a NULL or a
+ * value of another type. Ids are given as rows are added, so tables
+ * built from the same rows in the same order agree (a replicated table:
+ * every rank; a partitioned table's share numbers its own rows). Equal
+ * ids of one column stand for equal strings. Cannot fail. */
+uint32_t sf_join_table_id(const sf_join_table *t, const sf_value *row, size_t col);
+
+/* sf_join_table_id() of row's key cell, from the row's place in the table
+ * (no read of the key string, which a lookup of a short key never
+ * touches): the row's number + 1 for a string key, 0 for another key
+ * type. Cannot fail. */
+uint32_t sf_join_table_key_id(const sf_join_table *t, const sf_value *row);
+
+/* sf_join_table_id() of a cell itself, for the hot path: v must be a cell
+ * of a row a table returned (or a copy of one), never another value. The
+ * id is stored in the 4 bytes before the table's copy of the string. */
+static inline uint32_t sf_join_value_id(const sf_value *v)
+{
+    uint32_t id = 0;
+    if (v->type == SF_STRING)
+        memcpy(&id, v->u.s.p - 4, sizeof id);
+    return id;
+}
 
 /* Row i (0 <= i < rows), in insertion order; borrowed. */
 const sf_value *sf_join_table_row(const sf_join_table *t, size_t i);

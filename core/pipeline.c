@@ -21,6 +21,7 @@
 #include "core/dedupe.h"
 #include "core/flatten.h"
 #include "core/fmt.h"
+#include "core/keycache.h"
 #include "core/utf8.h"
 #include "core/value_text.h"
 
@@ -75,7 +76,27 @@ struct sf_pipeline {
     sf_aside_ops aside_ops;
     sf_aside_stats aside_st;
     sf_value *aside_args; /* one per aggregate: the argument values of a record */
+    /* Dimension ids (core/join) of the row's joined strings: ids[slot] is
+     * set by the one join step that fills the slot (id_ok[slot]), 0 for no
+     * match; slots without a single such step keep 0. Rows of a split
+     * pipeline arrive without them: ids are off there (ids_on 0). */
+    uint32_t *ids;
+    unsigned char *id_ok;
+    int ids_on;
+    /* Fixed-width keys of output 0 (core/keycache): tuples of the group
+     * values to the combiner's group handle; NULL when the key cannot be
+     * fixed-width or the groups outgrew the cache. */
+    sf_keycache *kc;
+    uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
 };
+
+/* Tuples the key cache holds at most: groups that fit in the caches, as
+ * a daily KPI's; with more, the cache is dropped (see core/keycache.h).
+ * It is dropped sooner when more than half of the first KEYCACHE_SAMPLE
+ * lookups missed: groups close to rows (one user's day) would fill it
+ * for nothing. */
+#define KEYCACHE_MAX ((size_t)1 << 16)
+#define KEYCACHE_SAMPLE 4096
 
 static void mark_slot(void *ctx, int slot);
 
@@ -102,6 +123,47 @@ static unsigned char *row_keep_mask(const sf_job *o)
     for (size_t c = 0; c < o->ncomputes; c++)
         sf_expr_visit_columns(o->computes[c].expr, mark_slot, m);
     return m;
+}
+
+/* Which slots carry a dimension id (written by exactly one join step and
+ * by no derive, so a slot's ids all come from one dimension column), and
+ * the key cache when every group column of output 0 can be fixed-width:
+ * not a decimal, and a string only with an id. Returns 0 or SF_E_NOMEM. */
+static int setup_ids(sf_pipeline *p)
+{
+    const sf_job *job = p->job;
+    size_t n = job->nslots ? job->nslots : 1;
+    unsigned char *writers = calloc(n, 1);
+    p->ids = calloc(n, sizeof *p->ids);
+    p->id_ok = calloc(n, 1);
+    if (!writers || !p->ids || !p->id_ok) {
+        free(writers);
+        return SF_E_NOMEM;
+    }
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        if (st->kind == SF_STEP_DERIVE) {
+            writers[st->slot] = 2; /* written by an expression: no id */
+        } else if (st->kind == SF_STEP_JOIN) {
+            writers[st->on_slot] = writers[st->on_slot] ? 2 : 1;
+            for (size_t k = 0; k < st->nselect; k++)
+                writers[st->select_slots[k]] = writers[st->select_slots[k]] ? 2 : 1;
+        }
+    }
+    for (size_t s = 0; s < job->nslots; s++)
+        p->id_ok[s] = writers[s] == 1 && job->slot_types[s] == SF_STRING;
+    free(writers);
+    p->ids_on = 1;
+    if (job->ngroup == 0 || job->ngroup > SF_KEYCACHE_MAX_COLS ||
+        (job->noutputs ? job->outputs[0].kind : job->kind) != SF_OUT_GROUPS)
+        return 0;
+    for (size_t i = 0; i < job->ngroup; i++) {
+        int s = job->group_slots[i];
+        if (job->slot_types[s] == SF_DECIMAL || (job->slot_types[s] == SF_STRING && !p->id_ok[s]))
+            return 0;
+    }
+    p->kc = sf_keycache_new(job->ngroup + 1, KEYCACHE_MAX);
+    return p->kc ? 0 : SF_E_NOMEM;
 }
 
 static int self_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
@@ -136,7 +198,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
         fields[i].dec = fact->columns[i].dec;
     }
     p->groups = sf_job_new_groups(job);
-    if (!p->groups)
+    if (!p->groups || setup_ids(p) != 0)
         goto nomem;
     /* Row outputs take the rows themselves; dimension outputs and stages
      * take nothing from the scan (their combiners stay empty). */
@@ -260,6 +322,9 @@ void sf_pipeline_free(sf_pipeline *p)
     sf_buf_free(&p->key_b);
     sf_dedupe_free(p->dd);
     free(p->aside_args);
+    free(p->ids);
+    free(p->id_ok);
+    sf_keycache_free(p->kc);
     for (size_t k = 0; p->rowsets && k < p->nout; k++)
         sf_rows_free(&p->rowsets[k]);
     for (size_t k = 0; p->row_keep && k < p->nout; k++)
@@ -326,9 +391,26 @@ int sf_pipeline_last_reject(const sf_pipeline *p, const char **msg)
 
 void sf_pipeline_add_bytes(sf_pipeline *p, uint64_t n) { p->counts.bytes_scanned += n; }
 
-/* Runs steps [from, to) over row. Returns 1 if the row goes on, 0 if a
- * filter or an inner join stopped it (counted). */
-static int run_steps(sf_pipeline *p, sf_value *row, size_t from, size_t to, sf_arena *scratch)
+/* The ids of the slots join step st filled from dimension row dim (NULL:
+ * no match): the key's (the on column now equals it) and the selected
+ * columns'. */
+static void join_ids(const sf_pipeline *p, const sf_job_step *st, const sf_value *dim,
+                     uint32_t *ids)
+{
+    if (p->id_ok[st->on_slot])
+        ids[st->on_slot] = dim ? sf_join_table_key_id(p->dims[st->input], dim) : 0;
+    for (size_t k = 0; k < st->nselect; k++) {
+        int s = st->select_slots[k];
+        if (p->id_ok[s])
+            ids[s] = dim ? sf_join_value_id(&dim[st->select_cols[k]]) : 0;
+    }
+}
+
+/* Runs steps [from, to) over row; a join also sets the dimension ids of
+ * the slots it fills in ids (when not NULL). Returns 1 if the row goes
+ * on, 0 if a filter or an inner join stopped it (counted). */
+static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, size_t to,
+                     sf_arena *scratch)
 {
     const sf_job *job = p->job;
     for (size_t i = from; i < to; i++) {
@@ -361,6 +443,8 @@ static int run_steps(sf_pipeline *p, sf_value *row, size_t from, size_t to, sf_a
             }
             for (size_t k = 0; k < st->nselect; k++)
                 row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
+            if (ids)
+                join_ids(p, st, dim, ids);
             break;
         }
         case SF_STEP_DEDUPE: /* the pipeline is split here: never run */
@@ -384,8 +468,28 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
     if (key->cap - key->n < need && sf_buf_reserve(key, need) != 0)
         return SF_E_NOMEM;
     unsigned char *out = key->p + key->n;
-    for (size_t i = 0; i < n; i++)
-        out += sf_value_encode(&row[slots[i]], out);
+    for (size_t i = 0; i < n; i++) {
+        const sf_value *v = &row[slots[i]];
+        /* The common key values inline, byte for byte as sf_value_encode
+         * writes them (a tag, a one-byte LEB128 length and the bytes; a
+         * date's 4 little-endian bytes): a group key is encoded per row. */
+        if (v->type == SF_STRING && v->u.s.n < 0x80) {
+            out[0] = SF_STRING;
+            out[1] = (unsigned char)v->u.s.n;
+            memcpy(out + 2, v->u.s.p, v->u.s.n);
+            out += 2 + v->u.s.n;
+        } else if (v->type == SF_DATE) {
+            uint32_t d = (uint32_t)v->u.date;
+            out[0] = SF_DATE;
+            out[1] = (unsigned char)d;
+            out[2] = (unsigned char)(d >> 8);
+            out[3] = (unsigned char)(d >> 16);
+            out[4] = (unsigned char)(d >> 24);
+            out += 5;
+        } else {
+            out += sf_value_encode(v, out);
+        }
+    }
     key->n = (size_t)(out - key->p);
     return 0;
 }
@@ -441,7 +545,36 @@ static int keep_row(sf_rows *t, const sf_value *row, size_t nslots, const unsign
     return 0;
 }
 
-static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena *scratch)
+/* Output 0's group of row through the key cache: 1 when the cache knew
+ * its fixed-width key and the group was updated (*rc its result), 0 when
+ * the row goes the long way (then *w holds its tuple, *fixed says whether
+ * it has one). */
+static int aggregate_fixed(sf_pipeline *p, const sf_value *row, const uint32_t *ids,
+                           sf_arena *scratch, uint64_t *w, uint64_t *h, int *fixed, int *rc)
+{
+    const sf_job *job = p->job;
+    uint64_t group;
+    int found = sf_keycache_find(p->kc, row, ids, job->group_slots, job->ngroup, w, h, &group);
+    *fixed = found >= 0;
+    if (p->kc_looked < KEYCACHE_SAMPLE && found >= 0) {
+        p->kc_missed += found == 0;
+        if (++p->kc_looked == KEYCACHE_SAMPLE && 2 * p->kc_missed > KEYCACHE_SAMPLE) {
+            sf_keycache_free(p->kc); /* the row goes the long way, uncached */
+            p->kc = NULL;
+            *fixed = 0;
+            return 0;
+        }
+    }
+    if (found <= 0)
+        return 0;
+    *rc = sf_groups_update_group(p->groups, (sf_group *)(uintptr_t)group, row, ids, scratch);
+    if (p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision && !*rc)
+        aside_sample(p, 0);
+    return 1;
+}
+
+static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, sf_buf *key,
+                     sf_arena *scratch)
 {
     const sf_job *job = p->job;
     int rc = 0;
@@ -450,6 +583,16 @@ static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena 
             rc = p->sinks[k] ? p->sinks[k](p->sink_ctx[k], k, row)
                              : keep_row(&p->rowsets[k], row, job->nslots, p->row_keep[k]);
     }
+    /* Fixed-width keys: not once rows of other ranks' groups step aside
+     * (they need the encoded key and its hash), nor without ids. */
+    uint64_t w[SF_KEYCACHE_MAX_COLS + 1], wh = 0;
+    int fixed = 0;
+    if (p->kc && p->aside) {
+        sf_keycache_free(p->kc);
+        p->kc = NULL;
+    }
+    if (!rc && p->kc && ids && aggregate_fixed(p, row, ids, scratch, w, &wh, &fixed, &rc))
+        goto more;
     if (!rc && p->kinds[0] == SF_OUT_GROUPS) {
         key->n = 0;
         if (encode_slots(key, row, job->group_slots, job->ngroup) != 0)
@@ -464,10 +607,21 @@ static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena 
         }
         int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
         size_t before = sampling ? sf_groups_count(p->groups) : 0;
-        rc = sf_groups_update(p->groups, key->p, key->n, hash, row, scratch);
+        sf_group *group = NULL;
+        rc = sf_groups_update_ids(p->groups, key->p, key->n, hash, row, ids, scratch, &group);
         if (sampling && !rc)
             aside_sample(p, sf_groups_count(p->groups) > before);
+        if (fixed && !rc && p->kc) {
+            int added = sf_keycache_add(p->kc, w, wh, (uint64_t)(uintptr_t)group);
+            if (added == SF_E_LIMIT) { /* groups past the caches: the long way only */
+                sf_keycache_free(p->kc);
+                p->kc = NULL;
+            } else if (added) {
+                return added;
+            }
+        }
     }
+more:
     for (size_t k = 0; k < p->nmore && !rc; k++) {
         const sf_job *o = &job->outputs[k + 1];
         if (o->kind != SF_OUT_GROUPS)
@@ -475,8 +629,8 @@ static int aggregate(sf_pipeline *p, const sf_value *row, sf_buf *key, sf_arena 
         key->n = 0;
         if (encode_slots(key, row, o->group_slots, o->ngroup) != 0)
             return SF_E_NOMEM;
-        rc = sf_groups_update(p->more[k], key->p, key->n, sf_groups_hash(key->p, key->n), row,
-                              scratch);
+        rc = sf_groups_update_ids(p->more[k], key->p, key->n, sf_groups_hash(key->p, key->n),
+                                  row, ids, scratch, NULL);
     }
     if (rc)
         return rc;
@@ -570,11 +724,12 @@ static int push_decoded(sf_pipeline *p, int file, uint64_t offset)
     }
     sf_arena_reset(&p->scratch);
     if (!p->emit) {
-        if (!run_steps(p, row, 0, job->nsteps, &p->scratch))
+        uint32_t *ids = p->ids_on ? p->ids : NULL;
+        if (!run_steps(p, row, ids, 0, job->nsteps, &p->scratch))
             return 0;
-        return aggregate(p, row, &p->key, &p->scratch);
+        return aggregate(p, row, ids, &p->key, &p->scratch);
     }
-    if (!run_steps(p, row, 0, p->split, &p->scratch))
+    if (!run_steps(p, row, NULL, 0, p->split, &p->scratch))
         return 0;
     /* Hand the row on: the route key picks the destination, the record
      * carries the slots the rest of the pipeline reads. */
@@ -794,15 +949,16 @@ static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uin
         sf_arena_reset(&p->scratch);
         rc = 0;
         if (!p->emit) {
-            if (run_steps(p, row, 0, job->nsteps, &p->scratch))
-                rc = aggregate(p, row, &p->key, &p->scratch);
+            uint32_t *ids = p->ids_on ? p->ids : NULL;
+            if (run_steps(p, row, ids, 0, job->nsteps, &p->scratch))
+                rc = aggregate(p, row, ids, &p->key, &p->scratch);
             if (r > 0)
                 recount(p, &before);
             if (rc)
                 return rc;
             continue;
         }
-        int on = run_steps(p, row, 0, p->split, &p->scratch);
+        int on = run_steps(p, row, NULL, 0, p->split, &p->scratch);
         /* Recounted before emit(), which may take in rows from other
          * ranks (sf_pipeline_push_row) and count them. */
         if (r > 0)
@@ -872,8 +1028,8 @@ static int finish_row(sf_pipeline *p, sf_value *row, size_t from, int first)
     if (!first)
         fate_save(p, &before);
     int rc = 0;
-    if (run_steps(p, row, from, p->job->nsteps, &p->scratch_b))
-        rc = aggregate(p, row, &p->key_b, &p->scratch_b);
+    if (run_steps(p, row, NULL, from, p->job->nsteps, &p->scratch_b))
+        rc = aggregate(p, row, NULL, &p->key_b, &p->scratch_b);
     if (!first)
         recount(p, &before);
     return rc;
@@ -1031,6 +1187,9 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
     p->nroute = nroute;
     p->split = split;
     p->dedupe_split = job->dedupe_step >= 0;
+    p->ids_on = 0; /* received rows carry no ids; aggregate() runs on them */
+    sf_keycache_free(p->kc);
+    p->kc = NULL;
     p->emit = emit;
     p->emit_ctx = ctx;
     sf_arena_init(&p->scratch_b, 16 * 1024);
@@ -1087,6 +1246,8 @@ int sf_pipeline_reset_output_groups(sf_pipeline *p, size_t k)
     sf_groups **slot = k ? &p->more[k - 1] : &p->groups;
     sf_groups_free(*slot);
     *slot = g;
+    if (k == 0 && p->kc)
+        sf_keycache_clear(p->kc); /* its indexes were the old table's */
     return 0;
 }
 
@@ -1094,6 +1255,8 @@ sf_groups *sf_pipeline_take_groups(sf_pipeline *p)
 {
     sf_groups *g = p->groups;
     p->groups = NULL;
+    sf_keycache_free(p->kc);
+    p->kc = NULL;
     return g;
 }
 

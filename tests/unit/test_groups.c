@@ -1296,11 +1296,102 @@ static void test_drop_retired_frees_them_and_keeps_the_live_groups(void **state)
     sf_groups_free(twin);
 }
 
+/* A count_distinct over a string with dimension ids counts the strings,
+ * however each arrived: by an id (looked up by it after the first time),
+ * or without one (a fact row the join did not match), by key or by the
+ * group's handle; the counts and the exported records equal those of
+ * a table fed the same rows without ids. */
+static void test_distinct_over_dimension_ids_counts_the_strings(void **state)
+{
+    aggs *a = *state;
+    sf_groups *with = sf_groups_new(a->defs, NAGGS), *without = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(with);
+    assert_non_null(without);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    static const struct {
+        const char *country, *kind;
+        uint32_t id; /* the kind's dimension id; 0: none */
+    } rows[] = {{"FR", "buy", 5},  {"FR", "buy", 0},  {"FR", "view", 7}, {"FR", "view", 7},
+                {"DE", "view", 7}, {"DE", "view", 0}, {"DE", "buy", 5},  {"FR", "cart", 0},
+                {"FR", "cart", 9}, {"DE", NULL, 0}};
+    uint32_t ids[NCOLS] = {0};
+    sf_group *fr = NULL;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        sf_value row[NCOLS];
+        row[C_COUNTRY] = sf_string(rows[i].country, strlen(rows[i].country));
+        row[C_N] = sf_int(1);
+        row[C_PRICE] = sf_double(1.5);
+        row[C_USER] = sf_int(1);
+        row[C_KIND] = rows[i].kind ? sf_string(rows[i].kind, strlen(rows[i].kind)) : sf_null();
+        ids[C_KIND] = rows[i].id;
+        unsigned char key[16];
+        size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+        uint64_t h = sf_groups_hash(key, klen);
+        sf_group *group = NULL;
+        if (i % 2 && fr && strcmp(rows[i].country, "FR") == 0) {
+            assert_int_equal(sf_groups_update_group(with, fr, row, ids, &scratch), 0);
+        } else {
+            assert_int_equal(
+                sf_groups_update_ids(with, key, klen, h, row, ids, &scratch, &group), 0);
+            assert_non_null(group);
+            if (strcmp(rows[i].country, "FR") == 0) {
+                assert_true(!fr || group == fr); /* one handle per group */
+                fr = group;
+            }
+        }
+        assert_int_equal(sf_groups_update(without, key, klen, h, row, &scratch), 0);
+    }
+    assert_int_equal(sf_groups_prepare_export(with), 0);
+    assert_int_equal(sf_groups_prepare_export(without), 0);
+    assert_int_equal(sf_groups_count(with), 2);
+    int overflow = 0;
+    assert_int_equal(sf_groups_result(with, 0, A_KINDS, &overflow).u.i, 3); /* buy view cart */
+    assert_int_equal(sf_groups_result(with, 1, A_KINDS, &overflow).u.i, 2); /* view buy */
+    for (size_t i = 0; i < 2; i++) {
+        sf_buf x = {0}, y = {0};
+        assert_int_equal(sf_groups_export(with, i, &x), 0);
+        assert_int_equal(sf_groups_export(without, i, &y), 0);
+        assert_int_equal(x.n, y.n);
+        assert_memory_equal(x.p, y.p, x.n);
+        sf_buf_free(&x);
+        sf_buf_free(&y);
+    }
+    sf_arena_free(&scratch);
+    sf_groups_free(with);
+    sf_groups_free(without);
+}
+
+/* A retired group refuses an update by its handle as it does by its key. */
+static void test_update_by_handle_refuses_a_retired_group(void **state)
+{
+    aggs *a = *state;
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    sf_value row[NCOLS] = {sf_string("FR", 2), sf_int(1), sf_double(1), sf_int(1),
+                           sf_string("buy", 3)};
+    unsigned char key[16];
+    size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+    sf_group *group = NULL;
+    assert_int_equal(sf_groups_update_ids(g, key, klen, sf_groups_hash(key, klen), row, NULL,
+                                          &scratch, &group),
+                     0);
+    assert_int_equal(sf_groups_update_group(g, group, row, NULL, &scratch), 0);
+    assert_int_equal(sf_groups_rows(g, 0), 2);
+    sf_groups_retire(g, 0);
+    assert_int_equal(sf_groups_update_group(g, group, row, NULL, &scratch), SF_E_INVAL);
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_groups_are_created_once_per_key),
         cmocka_unit_test(test_count_and_count_if),
+        cmocka_unit_test(test_distinct_over_dimension_ids_counts_the_strings),
+        cmocka_unit_test(test_update_by_handle_refuses_a_retired_group),
         cmocka_unit_test(test_int_and_double_sums),
         cmocka_unit_test(test_min_and_max_of_numbers_and_strings),
         cmocka_unit_test(test_min_max_strings_are_copied_from_the_row),

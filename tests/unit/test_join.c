@@ -41,6 +41,7 @@ static void test_find_by_int_key_returns_the_whole_row(void **state)
     assert_string_value(&r[1], "item42", 6);
     assert_int_equal(r[2].type, SF_DOUBLE);
     assert_true(r[2].u.d == 10.5);
+    assert_int_equal(sf_join_table_key_id(t, r), 0); /* int keys have no id */
     key = sf_int(101);
     assert_null(sf_join_table_find(t, &key));
     key = sf_int(0);
@@ -307,10 +308,60 @@ static void test_memory_grows_with_rows_and_strings(void **state)
     sf_join_table_free(t);
 }
 
+/* Every string cell has a dense id: the key column its row number + 1,
+ * the other columns their string's number + 1, shared by equal strings in
+ * any column; NULLs and other types 0. Two tables built from the same rows
+ * in the same order (two ranks loading a replicated table) agree. */
+static void test_string_cells_get_dense_ids_that_agree_across_loads(void **state)
+{
+    (void)state;
+    sf_join_table *t[2];
+    for (int k = 0; k < 2; k++) {
+        t[k] = sf_join_table_new(4, 1);
+        assert_non_null(t[k]);
+        const sf_value rows[][4] = {
+            {sf_string("FR", 2), sf_string("user_000001", 11), sf_int(30), sf_string("m", 1)},
+            {sf_string("DE", 2), sf_string("user_000002", 11), sf_int(41), sf_null()},
+            {sf_string("FR", 2), sf_string("user_000003", 11), sf_null(), sf_string("FR", 2)},
+            {sf_string("m", 1), sf_string("a_much_longer_user_key_0004", 27), sf_int(7),
+             sf_string("DE", 2)}};
+        for (size_t i = 0; i < 4; i++)
+            assert_int_equal(sf_join_table_add(t[k], rows[i]), 0);
+    }
+    const sf_value *r[4];
+    for (size_t i = 0; i < 4; i++) {
+        r[i] = sf_join_table_row(t[0], i);
+        assert_int_equal(sf_join_table_id(t[0], r[i], 1), i + 1); /* the key: row + 1 */
+        assert_int_equal(sf_join_table_key_id(t[0], r[i]), i + 1);
+        assert_int_equal(sf_join_table_id(t[0], r[i], 2), 0);     /* int64 or NULL */
+        for (size_t c = 0; c < 4; c++)
+            assert_int_equal(sf_join_value_id(&r[i][c]), sf_join_table_id(t[0], r[i], c));
+    }
+    uint32_t fr = sf_join_table_id(t[0], r[0], 0), de = sf_join_table_id(t[0], r[1], 0),
+             m = sf_join_table_id(t[0], r[0], 3);
+    assert_true(fr != 0 && de != 0 && m != 0);
+    assert_true(fr != de && fr != m && de != m);
+    assert_int_equal(sf_join_table_id(t[0], r[2], 0), fr);
+    assert_int_equal(sf_join_table_id(t[0], r[2], 3), fr); /* equal strings, other column */
+    assert_int_equal(sf_join_table_id(t[0], r[3], 3), de);
+    assert_int_equal(sf_join_table_id(t[0], r[3], 0), m);
+    assert_int_equal(sf_join_table_id(t[0], r[1], 3), 0); /* NULL */
+    /* Found by key, the other load gives every cell the same id. */
+    for (size_t i = 0; i < 4; i++) {
+        const sf_value *o = sf_join_table_find(t[1], &r[i][1]);
+        assert_non_null(o);
+        for (size_t c = 0; c < 4; c++)
+            assert_int_equal(sf_join_table_id(t[1], o, c), sf_join_table_id(t[0], r[i], c));
+    }
+    sf_join_table_free(t[0]);
+    sf_join_table_free(t[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_by_int_key_returns_the_whole_row),
+        cmocka_unit_test(test_string_cells_get_dense_ids_that_agree_across_loads),
         cmocka_unit_test(test_int_key_does_not_match_equal_double_or_string),
         cmocka_unit_test(test_find_by_string_key_with_key_in_middle_column),
         cmocka_unit_test(test_many_string_keys_through_growth),

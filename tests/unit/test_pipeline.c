@@ -1304,11 +1304,119 @@ static void test_row_sink_takes_the_rows_instead_of_the_table(void **state)
     sf_rows_free(&rows);
 }
 
+/* ---- fixed-width keys and dimension ids ----
+ * A job whose group key is fixed-width once joined strings stand as their
+ * dimension ids (day, the user's country, the user id itself): the
+ * combiner's groups and their records must be those of the long way
+ * (encoded keys, strings hashed), which a split pipeline takes (its rows
+ * arrive without ids). Lines include a user the left join does not match
+ * (its key and count_distinct value are the fact's string), a missing user
+ * (NULL key) and a user whose country is NULL. */
+/* The inputs and steps of both jobs below. */
+#define IDS_SPEC_HEAD                                                                         \
+    "{\"name\": \"ids\","                                                                     \
+    " \"inputs\": {"                                                                          \
+    "  \"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"user\": \"string\"," \
+    "          \"ts\": \"int64\"}},"                                                          \
+    "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"user\","              \
+    "             \"columns\": {\"user\": \"string\", \"country\": \"string\"}}},"            \
+    " \"steps\": ["                                                                           \
+    "  {\"join\": \"users\", \"on\": \"user\", \"type\": \"left\", \"select\": [\"country\"]},"   \
+    "  {\"derive\": \"day\", \"expr\": \"to_date(ts)\"}],"
+
+static const char ids_spec[] =
+    IDS_SPEC_HEAD
+    " \"group_by\": [\"day\", \"country\", \"user\"],"
+    " \"aggregates\": {\"n\": \"count()\", \"users\": \"count_distinct(user)\","
+    "                 \"countries\": \"count_distinct(country)\"},"
+    " \"output\": {\"path\": \"out\"}}";
+
+static const char ids_spec_by_country[] =
+    IDS_SPEC_HEAD
+    " \"group_by\": [\"day\", \"country\"],"
+    " \"aggregates\": {\"n\": \"count()\", \"users\": \"count_distinct(user)\"},"
+    " \"output\": {\"path\": \"out\"}}";
+
+static int push_back(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
+{
+    (void)hash;
+    return sf_pipeline_push_row(ctx, rec, len);
+}
+
+/* Runs the lines through a pipeline of spec and through one split before
+ * its aggregation (the long way), and checks both combiners export the
+ * same records in the same order; returns the number of groups. */
+static size_t same_groups_both_ways(const char *spec)
+{
+    fixture *f = fixture_load(spec, "ids.json");
+    assert_non_null(f);
+    f->dims[1] = sf_join_table_new(2, 0);
+    const sf_value users[][2] = {{sf_string("user_000001", 11), sf_string("FR", 2)},
+                                 {sf_string("user_000002", 11), sf_string("DE", 2)},
+                                 {sf_string("user_000003", 11), sf_null()},
+                                 {sf_string("user_000004", 11), sf_string("FR", 2)}};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(sf_join_table_add(f->dims[1], users[i]), 0);
+    sf_error err;
+    sf_error_clear(&err);
+    sf_pipeline *fixed = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    sf_pipeline *longway = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    assert_non_null(fixed);
+    assert_non_null(longway);
+    assert_int_equal(sf_pipeline_split(longway, f->job->nsteps, f->job->group_slots,
+                                       f->job->ngroup, push_back, longway),
+                     0);
+    static const char *const users_seen[] = {"user_000001", "user_000002", "user_000003",
+                                             "user_000004", "user_000009", NULL};
+    char line[128];
+    uint64_t off = 0;
+    for (int i = 0; i < 200; i++) {
+        const char *u = users_seen[(i * 7) % 6];
+        int n = u ? snprintf(line, sizeof line, "{\"user\": \"%s\", \"ts\": %d}", u,
+                             ((i / 6) % 3) * 86400)
+                  : snprintf(line, sizeof line, "{\"ts\": %d}", ((i / 6) % 3) * 86400);
+        assert_int_equal(sf_pipeline_push(fixed, line, (size_t)n, 0, off), 0);
+        assert_int_equal(sf_pipeline_push(longway, line, (size_t)n, 0, off), 0);
+        off += (uint64_t)n + 1;
+    }
+    sf_groups *a = sf_pipeline_groups(fixed), *b = sf_pipeline_groups(longway);
+    assert_int_equal(sf_pipeline_counts(fixed)->rows_aggregated, 200);
+    assert_int_equal(sf_groups_count(a), sf_groups_count(b));
+    assert_int_equal(sf_groups_prepare_export(a), 0);
+    assert_int_equal(sf_groups_prepare_export(b), 0);
+    for (size_t i = 0; i < sf_groups_count(a); i++) {
+        sf_buf x = {0}, y = {0};
+        assert_int_equal(sf_groups_export(a, i, &x), 0);
+        assert_int_equal(sf_groups_export(b, i, &y), 0);
+        assert_int_equal(x.n, y.n);
+        assert_memory_equal(x.p, y.p, x.n);
+        sf_buf_free(&x);
+        sf_buf_free(&y);
+    }
+    size_t n = sf_groups_count(a);
+    sf_pipeline_free(fixed);
+    sf_pipeline_free(longway);
+    sf_join_table_free(f->dims[1]);
+    sf_job_free(f->job);
+    free(f);
+    return n;
+}
+
+static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
+{
+    (void)state;
+    /* 3 days x (4 matched users, 1 unmatched, the NULL user). */
+    assert_int_equal(same_groups_both_ways(ids_spec), 18);
+    /* 3 days x (FR, DE, NULL country: user 3, the unmatched and the NULL user). */
+    assert_int_equal(same_groups_both_ways(ids_spec_by_country), 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_valid_lines_are_aggregated),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
+        cmocka_unit_test(test_fixed_width_keys_give_the_groups_of_encoded_keys),
         T(test_groups_hold_joined_and_derived_columns),
         T(test_every_line_lands_in_exactly_one_count),
         T(test_rejected_lines_are_sampled_with_place_and_reason),

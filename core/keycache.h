@@ -1,0 +1,66 @@
+/* keycache.h - fixed-width group keys: a short tuple of words standing for
+ * a group key, mapped to the group's index in its table (core/groups).
+ *
+ * When every group-by value of a row is fixed-width (int64, date, bool,
+ * timestamp, double) or a string with a dense id from a dimension table
+ * (core/join), the pipeline builds the key as words: one word of type
+ * tags, then one word per column. Finding the group then hashes and
+ * compares those words instead of encoding the values (sf_value_encode),
+ * hashing the bytes and comparing them again in the group table. The
+ * cache only ever answers for tuples it was given: a miss goes the long
+ * way (the encoded key, which stays the group's key everywhere: export,
+ * spill, shuffle) and adds the tuple with the group it found. What a
+ * tuple maps to is the caller's word: the group's handle (core/groups).
+ * Invariant the caller keeps: equal tuples stand for equal encoded keys
+ * (a string slot's ids all come from one dimension column).
+ * The cache holds at most max_entries tuples: past that, add says so and
+ * the caller drops the cache (groups many enough to leave the caches gain
+ * nothing from it, and it would cost memory per group).
+ */
+#ifndef SF_KEYCACHE_H
+#define SF_KEYCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/value.h"
+
+/* Columns a fixed-width key can hold (4 bits of type tag each in word 0). */
+#define SF_KEYCACHE_MAX_COLS 15
+
+typedef struct sf_keycache sf_keycache;
+
+/* New empty cache of tuples of nwords words (2 .. SF_KEYCACHE_MAX_COLS +
+ * 1), at most max_entries of them. NULL when out of memory or nwords is
+ * out of range. */
+sf_keycache *sf_keycache_new(size_t nwords, size_t max_entries);
+
+/* Frees c; NULL is a no-op. */
+void sf_keycache_free(sf_keycache *c);
+
+/* Finds the group of row's values at slots (n of them, n + 1 being the
+ * cache's nwords; w has room for SF_KEYCACHE_MAX_COLS + 1) as a tuple:
+ * w[0] the type tags, w[1 + i] the bits of value i, a string's being
+ * ids[slot] (its dense id; 0: none). Returns 1 with the word added for
+ * the tuple in *group; 0 when the tuple is not in c (w and *h
+ * then hold it and its hash, for sf_keycache_add); -1 when a value has no
+ * fixed form (a string without an id, a decimal). Cannot fail. */
+int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
+                     const int *slots, size_t n, uint64_t *w, uint64_t *h, uint64_t *group);
+
+/* Adds tuple w (hash h, not in c) for group (any word but UINT64_MAX).
+ * Returns 0, SF_E_LIMIT when
+ * the cache holds max_entries tuples already (c unchanged), or
+ * SF_E_NOMEM. */
+int sf_keycache_add(sf_keycache *c, const uint64_t *w, uint64_t h, uint64_t group);
+
+/* Forgets every tuple (the group table they pointed into was replaced).
+ * Cannot fail. */
+void sf_keycache_clear(sf_keycache *c);
+
+/* Number of tuples held, and bytes of memory. Cannot fail. */
+size_t sf_keycache_count(const sf_keycache *c);
+size_t sf_keycache_memory(const sf_keycache *c);
+
+#endif
