@@ -191,7 +191,8 @@ static int spool_fill(fl *F, sf_buf *buf, size_t *pos, uint64_t *at, uint64_t to
     size_t have = buf->n - *pos;
     if (have >= want || *at >= to)
         return 0;
-    memmove(buf->p, buf->p + *pos, have);
+    if (have) /* the buffer may not exist yet */
+        memmove(buf->p, buf->p + *pos, have);
     buf->n = have;
     *pos = 0;
     size_t room = want > SPOOL_READ ? want : SPOOL_READ;
