@@ -191,7 +191,8 @@ static int spool_fill(fl *F, sf_buf *buf, size_t *pos, uint64_t *at, uint64_t to
     size_t have = buf->n - *pos;
     if (have >= want || *at >= to)
         return 0;
-    memmove(buf->p, buf->p + *pos, have);
+    if (have) /* the buffer may not exist yet */
+        memmove(buf->p, buf->p + *pos, have);
     buf->n = have;
     *pos = 0;
     size_t room = want > SPOOL_READ ? want : SPOOL_READ;
@@ -272,7 +273,7 @@ static const unsigned char *get_cell(const fl *F, const unsigned char *p,
 
 /* Writes one chunk's rows from the spool. */
 static int replay_range(fl *F, const fl_spool_range *s, sf_buf *buf, sf_flatten_cell **cells,
-                        size_t *cap)
+                        size_t *cap, sf_progress *prog, uint64_t done)
 {
     size_t pos = 0;
     uint64_t at = s->from;
@@ -309,7 +310,8 @@ static int replay_range(fl *F, const fl_spool_range *s, sf_buf *buf, sf_flatten_
         sf_arena_reset(&F->scratch);
         if ((rc = sf_fl_write_row(F, *cells, nc)) != 0)
             return rc;
-        F->c.rows++;
+        if ((++F->c.rows & 1023) == 0)
+            sf_progress_update(prog, done + (at - s->from) - (buf->n - pos));
     }
     return 0;
 }
@@ -320,15 +322,28 @@ int sf_fl_spool_replay(fl *F)
     if (F->spool_errno)
         return sf_error_set(&F->err, SF_E_IO, "cannot write the row spool '%s': %s",
                             F->spool_path, strerror(F->spool_errno));
+    /* Rank 0's progress line shows its own share (nothing is collective
+     * here): the spool bytes it has read back. */
+    uint64_t total = 0, done = 0;
+    for (size_t i = 0; i < F->nspool_chunks; i++)
+        total += F->spool_chunks[i].to - F->spool_chunks[i].from;
+    sf_progress prog;
+    sf_progress_init(&prog, sf_progress_pick(F->o->run.progress, F->rank),
+                     "flatten: pass 2/2 write");
+    sf_progress_start(&prog, total);
     sf_buf buf = SF_BUF_INIT;
     sf_flatten_cell *cells = NULL;
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; i < F->nspool_chunks && !rc; i++) {
-        F->chunk = F->spool_chunks[i].chunk;
-        rc = replay_range(F, &F->spool_chunks[i], &buf, &cells, &cap);
+        const fl_spool_range *s = &F->spool_chunks[i];
+        F->chunk = s->chunk;
+        rc = replay_range(F, s, &buf, &cells, &cap, &prog, done);
         rc = sf_fl_close_parts(F, rc);
+        done += s->to - s->from;
+        sf_progress_update(&prog, done);
     }
+    sf_progress_end(&prog, done);
     sf_buf_free(&buf);
     free(cells);
     return rc;

@@ -184,8 +184,10 @@ static void test_int_texts_match_printf(void **state)
     (void)state;
     uint64_t st = 99;
     char buf[SF_FMT_BUF], want[SF_FMT_BUF];
-    int64_t v = 1;
-    for (int k = 0; k < 19; k++, v *= 10) {
+    for (int k = 0; k < 19; k++) {
+        int64_t v = 1; /* 10^k */
+        for (int i = 0; i < k; i++)
+            v *= 10;
         int64_t c[6] = {v, v - 1, v + 1, -v, -(v - 1), -(v + 1)};
         for (int j = 0; j < 6; j++) {
             snprintf(want, sizeof want, "%lld", (long long)c[j]);
@@ -194,9 +196,8 @@ static void test_int_texts_match_printf(void **state)
         }
     }
     for (int i = 0; i < 100000; i++) {
-        int64_t x = (int64_t)(rng_next(&st) >> (rng_next(&st) % 64));
-        if (i & 1)
-            x = -x;
+        uint64_t u = rng_next(&st) >> (rng_next(&st) % 64);
+        int64_t x = (int64_t)(i & 1 ? 0 - u : u); /* INT64_MIN included, no overflow */
         snprintf(want, sizeof want, "%lld", (long long)x);
         assert_int_equal(sf_fmt_int(x, buf), strlen(want));
         assert_string_equal(buf, want);
