@@ -14,6 +14,13 @@
  *     twice in a row is a collision;
  *  4. commit: only an accepted record creates its provisional columns and
  *     feeds types, counts and first appearances.
+ * A record of the common kind skips steps 1-3: with no explode path, lists
+ * as indexes and no depth limit (direct_ok), its leaves are named straight
+ * from the visitor events (the name's prefix kept per open container) and
+ * make its one row. Only a repeated key needs the tree (last value at the
+ * first place); the direct pass stops at the first repeat, or at an object
+ * too wide to check cheaply, and the record is done again through steps
+ * 1-3. Either way the leaves, names, hints and row are the same.
  * Strings in cells point into the line, into the decoder's buffer or into
  * the record arena; all live until the next record.
  */
@@ -110,6 +117,28 @@ typedef struct kslot {
  * table instead of a scan of their keys, so wide objects stay linear. */
 #define SCAN_KEYS 16
 
+/* An open container of the direct pass. */
+typedef struct frame {
+    size_t base;     /* its name's length in f->name */
+    size_t key0;     /* its keys start at f->keys[key0] (objects) */
+    uint64_t keysig; /* key_sig() of its keys, or-ed */
+    uint32_t nchild;
+    uint8_t kind;
+} frame;
+
+/* A key of an open object of the direct pass. */
+typedef struct dkey {
+    const char *k;
+    size_t n;
+} dkey;
+
+/* A callback's return that stops the direct pass: the record needs the
+ * tree. Never leaves this file. */
+#define NEED_TREE (-1000)
+/* Records done through the tree after a direct pass that had to stop:
+ * inputs whose records all repeat keys pay the stopped pass rarely. */
+#define TREE_AFTER_STOP 15
+
 /* The rest of a row: the node list from n on, then up. */
 typedef struct cont {
     const node *n;
@@ -166,6 +195,12 @@ struct sf_flatten {
     uint32_t *slot;  /* per column id: its cell in that row */
     size_t stampcap;
     uint32_t rowstamp;
+    int direct_ok;     /* the options allow the direct pass */
+    uint32_t tree_left; /* records still to build as trees after a stop */
+    frame *frames;     /* the direct pass's open containers */
+    size_t nframes, framecap;
+    dkey *keys;        /* keys of the open objects, outermost first */
+    size_t nkeys, keycap;
     int collided; /* SF_COLLISION_ERROR hit, on column collided_col */
     uint32_t collided_col;
     sf_flatten_stats stats;
@@ -338,6 +373,8 @@ int sf_flatten_new(const sf_flatten_opts *o, sf_flatten **out, sf_error *err)
     }
     if (f->o.max_rows == 0)
         f->o.max_rows = SF_FLATTEN_MAX_ROWS_DEFAULT;
+    f->direct_ok = !o->tree_only && f->o.nexplode == 0 && f->o.lists == SF_LISTS_INDEX &&
+                   f->o.max_depth < 0;
     *out = f;
     return 0;
 }
@@ -363,6 +400,8 @@ void sf_flatten_free(sf_flatten *f)
     }
     sf_arena_free(&f->mem);
     free(f->stack);
+    free(f->frames);
+    free(f->keys);
     free(f->kt);
     sf_buf_free(&f->name);
     sf_buf_free(&f->text);
@@ -558,16 +597,22 @@ static int ev_end(void *ctx)
     return 0;
 }
 
+/* Whether key k holds a NUL byte. One comes only from an escape: a key
+ * read from the line as it is has none (a raw NUL byte is never valid
+ * JSON). */
+static int key_has_nul(const sf_flatten *f, const char *k, size_t n)
+{
+    uintptr_t at = (uintptr_t)k;
+    return !(at >= (uintptr_t)f->line && at < (uintptr_t)f->line_end) && n &&
+           memchr(k, '\0', n) != NULL;
+}
+
 static int ev_key(void *ctx, const char *k, size_t n)
 {
     sf_flatten *f = ctx;
     f->key = k;
     f->klen = n;
-    /* A NUL byte in a key comes only from an escape: a key read from the
-     * line as it is has none (a raw NUL byte is never valid JSON). */
-    uintptr_t at = (uintptr_t)k;
-    f->keynul = !(at >= (uintptr_t)f->line && at < (uintptr_t)f->line_end) && n &&
-                memchr(k, '\0', n) != NULL;
+    f->keynul = key_has_nul(f, k, n);
     return 0;
 }
 
@@ -771,25 +816,29 @@ static int resolve(sf_flatten *f, uint32_t ordinal, uint32_t *id)
     return put(&f->hintnames[1], nm, len);
 }
 
-/* Makes n a leaf with value v under the name in f->name. */
-static int leaf(sf_flatten *f, node *n, sf_value v)
+/* Adds a leaf with value v under the name in f->name (none when its
+ * column is dropped). */
+static int leaf_cell(sf_flatten *f, sf_value v)
 {
     if (grow(&f->leaves, &f->leafcap, f->nleaves + 1, sizeof *f->leaves) != 0)
         return SF_E_NOMEM;
     uint32_t id;
     int rc = resolve(f, (uint32_t)f->nleaves, &id);
-    if (rc)
+    if (rc || id == DROPPED)
         return rc;
-    n->lo = (uint32_t)f->nleaves;
-    if (id == DROPPED) {
-        n->hi = n->lo;
-        return 0;
-    }
     f->leaves[f->nleaves].col = id;
     f->leaves[f->nleaves].v = v;
     f->nleaves++;
-    n->hi = (uint32_t)f->nleaves;
     return 0;
+}
+
+/* Makes n a leaf with value v under the name in f->name. */
+static int leaf(sf_flatten *f, node *n, sf_value v)
+{
+    n->lo = (uint32_t)f->nleaves;
+    int rc = leaf_cell(f, v);
+    n->hi = (uint32_t)f->nleaves;
+    return rc;
 }
 
 /* Appends sep (below the top level) and a key or an index to the column
@@ -945,7 +994,7 @@ static int stamp_room(sf_flatten *f, size_t n)
 
 /* The assembled row goes to the record's rows, a column seen twice in it
  * handled by the collision policy. */
-static int finish_row(sf_flatten *f)
+static int finish_row(sf_flatten *f, const sf_flatten_cell *row, size_t n)
 {
     if (f->collided)
         return 0;
@@ -953,12 +1002,12 @@ static int finish_row(sf_flatten *f)
         memset(f->stamp, 0, f->stampcap * sizeof *f->stamp);
         f->rowstamp = 1;
     }
-    if (grow(&f->cells, &f->cellcap, f->ncells + f->ncur + 1, sizeof *f->cells) != 0 ||
+    if (grow(&f->cells, &f->cellcap, f->ncells + n + 1, sizeof *f->cells) != 0 ||
         grow(&f->rowat, &f->rowcap, f->nrows + 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;
     size_t start = f->ncells;
-    for (size_t i = 0; i < f->ncur; i++) {
-        const sf_flatten_cell *c = &f->cur[i];
+    for (size_t i = 0; i < n; i++) {
+        const sf_flatten_cell *c = &row[i];
         if (f->stamp[c->col] != f->rowstamp) {
             f->stamp[c->col] = f->rowstamp;
             f->slot[c->col] = (uint32_t)(f->ncells - start);
@@ -1015,7 +1064,93 @@ static int emit(sf_flatten *f, const node *n, int single, const cont *k)
     }
     if (k)
         return emit(f, k->n, 0, k->up);
-    return finish_row(f);
+    return finish_row(f, f->cur, f->ncur);
+}
+
+/* ---- the direct pass: leaves named from the events, no tree ---- */
+
+/* Names the next value of the innermost open container when it is an
+ * array (an object's was named by its key) and counts it. */
+static int d_value(sf_flatten *f)
+{
+    if (!f->nframes)
+        return 0;
+    frame *p = &f->frames[f->nframes - 1];
+    if (p->kind == N_OBJECT)
+        return 0;
+    uint32_t i = p->nchild++;
+    char idx[SF_FMT_BUF];
+    int k = 1;
+    if (i < 10)
+        idx[0] = (char)('0' + i);
+    else
+        k = sf_fmt_int((int64_t)i, idx);
+    f->name.n = p->base;
+    return push_key(f, idx, (size_t)k, 0, 0);
+}
+
+static int d_open(sf_flatten *f, int kind)
+{
+    int rc = d_value(f);
+    if (rc || grow(&f->frames, &f->framecap, f->nframes + 1, sizeof *f->frames) != 0)
+        return rc ? rc : SF_E_NOMEM;
+    frame *c = &f->frames[f->nframes++];
+    c->base = f->name.n;
+    c->key0 = f->nkeys;
+    c->keysig = 0;
+    c->nchild = 0;
+    c->kind = (uint8_t)kind;
+    return 0;
+}
+
+static int d_object(void *ctx) { return d_open(ctx, N_OBJECT); }
+static int d_array(void *ctx) { return d_open(ctx, N_ARRAY); }
+
+/* An empty container below the top is a null under its own name. */
+static int d_end(void *ctx)
+{
+    sf_flatten *f = ctx;
+    frame *c = &f->frames[--f->nframes];
+    f->nkeys = c->key0;
+    if (c->nchild || !f->nframes)
+        return 0;
+    f->name.n = c->base;
+    return leaf_cell(f, sf_null());
+}
+
+static int d_key(void *ctx, const char *k, size_t n)
+{
+    sf_flatten *f = ctx;
+    frame *p = &f->frames[f->nframes - 1];
+    uint64_t sig = key_sig(k, n);
+    if (p->keysig & sig) {
+        /* Past SCAN_KEYS keys the signature says little: the tree's key
+         * table checks wide objects in linear time. */
+        if (p->nchild >= SCAN_KEYS)
+            return NEED_TREE;
+        for (size_t i = p->key0; i < f->nkeys; i++) {
+            if (f->keys[i].n == n && memcmp(f->keys[i].k, k, n) == 0)
+                return NEED_TREE;
+        }
+    }
+    if (grow(&f->keys, &f->keycap, f->nkeys + 1, sizeof *f->keys) != 0)
+        return SF_E_NOMEM;
+    f->keys[f->nkeys].k = k;
+    f->keys[f->nkeys++].n = n;
+    p->keysig |= sig;
+    p->nchild++;
+    f->name.n = p->base;
+    return push_key(f, k, n, f->nframes == 1, key_has_nul(f, k, n));
+}
+
+/* A scalar outside any container is no record (the visit rejects it). */
+static int d_scalar(void *ctx, const sf_value *v)
+{
+    sf_flatten *f = ctx;
+    if (!f->nframes)
+        return 0;
+    int rc = d_value(f);
+    return rc ? rc : leaf_cell(f, *v);
 }
 
 /* ---- step 4: commit ---- */
@@ -1119,6 +1254,7 @@ static void reset_record(sf_flatten *f)
         f->nprov = 0;
     }
     f->depth = 0;
+    f->nframes = f->nkeys = 0;
     f->root = NULL;
     f->dups = f->colls = 0;
     f->nleaves = f->ncur = f->ncells = f->nrows = 0;
@@ -1126,18 +1262,48 @@ static void reset_record(sf_flatten *f)
     f->name.n = 0;
 }
 
-int sf_flatten_record(sf_flatten *f, const char *line, size_t len, uint64_t order, char *msg,
-                      size_t msgcap)
+/* Sets msg for the collision on f->collided_col. */
+static int collision_reject(sf_flatten *f, char *msg, size_t msgcap)
 {
-    reset_record(f);
-    f->line = line;
-    f->line_end = line + len;
+    uint32_t id = f->collided_col;
+    const char *nm = "";
+    size_t n = 0;
+    if (id < f->ncols) {
+        nm = f->cols[id].name;
+        n = f->cols[id].len;
+    } else {
+        const prov *e = &f->prov[f->provorder[id - f->ncols]];
+        nm = e->name;
+        n = e->len;
+    }
+    snprintf(msg, msgcap, "key collision: two paths give the column '%.*s' (see "
+             "--on-collision)", (int)(n > 200 ? 200 : n), nm);
+    f->nrows = 0;
+    return 1 + SF_REJ_KEY_COLLISION;
+}
+
+/* The direct pass over the line: 0 with the record's one row made, NEED_TREE
+ * when the record needs the tree, or what the visit returned. */
+static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg, size_t msgcap)
+{
+    sf_json_visitor vis = {d_object, d_end, d_array, d_end, d_key, d_scalar, f};
+    int rc = sf_jsonproj_visit(f->dec, line, len, &vis, msg, msgcap);
+    if (rc)
+        return rc;
+    if (stamp_room(f, f->ncols + f->nprov) != 0 ||
+        grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
+        return SF_E_NOMEM;
+    f->rowat[0] = 0;
+    return finish_row(f, f->leaves, f->nleaves);
+}
+
+/* Steps 1-3 over the line. */
+static int tree_record(sf_flatten *f, const char *line, size_t len, char *msg, size_t msgcap)
+{
     sf_json_visitor vis = {ev_object, ev_end, ev_array, ev_end, ev_key, ev_scalar, f};
     int rc = sf_jsonproj_visit(f->dec, line, len, &vis, msg, msgcap);
-    if (rc) {
-        f->nrows = 0;
+    if (rc)
         return rc;
-    }
     /* An empty record still gives its row, with no cells. */
     uint64_t rows = 1;
     rc = f->root->nchild ? annotate(f, f->root, 0, 0, 0, &rows) : 0;
@@ -1153,26 +1319,33 @@ int sf_flatten_record(sf_flatten *f, const char *line, size_t len, uint64_t orde
         grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;
     f->rowat[0] = 0;
-    rc = emit(f, f->root, 1, NULL);
-    if (rc)
-        return rc;
-    if (f->collided) {
-        uint32_t id = f->collided_col;
-        const char *nm = "";
-        size_t n = 0;
-        if (id < f->ncols) {
-            nm = f->cols[id].name;
-            n = f->cols[id].len;
-        } else {
-            const prov *e = &f->prov[f->provorder[id - f->ncols]];
-            nm = e->name;
-            n = e->len;
+    return emit(f, f->root, 1, NULL);
+}
+
+int sf_flatten_record(sf_flatten *f, const char *line, size_t len, uint64_t order, char *msg,
+                      size_t msgcap)
+{
+    reset_record(f);
+    f->line = line;
+    f->line_end = line + len;
+    int rc = NEED_TREE;
+    if (f->direct_ok && f->tree_left == 0) {
+        rc = direct_record(f, line, len, msg, msgcap);
+        if (rc == NEED_TREE) {
+            f->tree_left = TREE_AFTER_STOP;
+            reset_record(f);
         }
-        snprintf(msg, msgcap, "key collision: two paths give the column '%.*s' (see "
-                 "--on-collision)", (int)(n > 200 ? 200 : n), nm);
-        f->nrows = 0;
-        return 1 + SF_REJ_KEY_COLLISION;
+    } else if (f->tree_left) {
+        f->tree_left--;
     }
+    if (rc == NEED_TREE)
+        rc = tree_record(f, line, len, msg, msgcap);
+    if (rc) {
+        f->nrows = 0;
+        return rc;
+    }
+    if (f->collided)
+        return collision_reject(f, msg, msgcap);
     return commit(f, order);
 }
 
