@@ -117,20 +117,34 @@ typedef struct kslot {
  * table instead of a scan of their keys, so wide objects stay linear. */
 #define SCAN_KEYS 16
 
+/* A path of the direct pass (a key or an index below another path),
+ * kept across records: records repeat their shape, so a leaf's column is
+ * found by following the path's links from the previous record, with no
+ * name built, hashed or compared. Shape 0 is the root. */
+typedef struct shape {
+    uint64_t hash;   /* of (parent, key), for the shape table */
+    const char *key; /* its key, or its index as text; in f->names */
+    uint32_t klen;
+    uint32_t parent;
+    uint32_t first;  /* the child that came first last time; 0: none */
+    uint32_t next;   /* the sibling that came after it last time; 0: none */
+    uint32_t col;    /* its committed column; NO_HINT until there is one */
+    uint32_t gen;    /* the last record (hgen) that held it */
+    uint8_t keynul;  /* the key holds a NUL byte */
+} shape;
+
+/* Past this many paths the direct pass is turned off (keys that never
+ * repeat, such as ids used as keys, would grow the table without end). */
+#define MAX_SHAPES (1u << 22)
+
 /* An open container of the direct pass. */
 typedef struct frame {
-    size_t base;     /* its name's length in f->name */
-    size_t key0;     /* its keys start at f->keys[key0] (objects) */
-    uint64_t keysig; /* key_sig() of its keys, or-ed */
+    uint32_t shape;
+    uint32_t expect; /* the child expected next (the last one's next) */
+    uint32_t prev;   /* the last child met; 0: none yet */
     uint32_t nchild;
     uint8_t kind;
 } frame;
-
-/* A key of an open object of the direct pass. */
-typedef struct dkey {
-    const char *k;
-    size_t n;
-} dkey;
 
 /* A callback's return that stops the direct pass: the record needs the
  * tree. Never leaves this file. */
@@ -199,8 +213,10 @@ struct sf_flatten {
     uint32_t tree_left; /* records still to build as trees after a stop */
     frame *frames;     /* the direct pass's open containers */
     size_t nframes, framecap;
-    dkey *keys;        /* keys of the open objects, outermost first */
-    size_t nkeys, keycap;
+    shape *shapes;     /* paths met by the direct pass */
+    size_t nshapes, shapecap;
+    uint32_t *stab;    /* shape table: (parent, key) -> shape, 0 empty */
+    size_t stabcap;
     int collided; /* SF_COLLISION_ERROR hit, on column collided_col */
     uint32_t collided_col;
     sf_flatten_stats stats;
@@ -373,6 +389,15 @@ int sf_flatten_new(const sf_flatten_opts *o, sf_flatten **out, sf_error *err)
     }
     if (f->o.max_rows == 0)
         f->o.max_rows = SF_FLATTEN_MAX_ROWS_DEFAULT;
+    f->nshapes = 1; /* the root */
+    f->shapecap = 64;
+    f->shapes = calloc(f->shapecap, sizeof *f->shapes);
+    f->stabcap = 64;
+    f->stab = calloc(f->stabcap, sizeof *f->stab);
+    if (!f->shapes || !f->stab) {
+        sf_flatten_free(f);
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    }
     f->direct_ok = !o->tree_only && f->o.nexplode == 0 && f->o.lists == SF_LISTS_INDEX &&
                    f->o.max_depth < 0;
     *out = f;
@@ -401,7 +426,8 @@ void sf_flatten_free(sf_flatten *f)
     sf_arena_free(&f->mem);
     free(f->stack);
     free(f->frames);
-    free(f->keys);
+    free(f->shapes);
+    free(f->stab);
     free(f->kt);
     sf_buf_free(&f->name);
     sf_buf_free(&f->text);
@@ -1069,35 +1095,141 @@ static int emit(sf_flatten *f, const node *n, int single, const cont *k)
 
 /* ---- the direct pass: leaves named from the events, no tree ---- */
 
-/* Names the next value of the innermost open container when it is an
- * array (an object's was named by its key) and counts it. */
-static int d_value(sf_flatten *f)
+/* The shape of key k (n bytes) below parent: found in the shape table or
+ * added to it (*out). */
+static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, int nul,
+                     uint32_t *out)
 {
-    if (!f->nframes)
-        return 0;
+    uint64_t h = sf_hash_bytes(k, n, HASH_SEED + parent);
+    size_t mask = f->stabcap - 1, i = (size_t)h & mask;
+    for (; f->stab[i]; i = (i + 1) & mask) {
+        const shape *e = &f->shapes[f->stab[i]];
+        if (e->hash == h && e->parent == parent && e->klen == n && memcmp(e->key, k, n) == 0) {
+            *out = f->stab[i];
+            return 0;
+        }
+    }
+    if (f->nshapes >= MAX_SHAPES) {
+        f->direct_ok = 0;
+        return NEED_TREE;
+    }
+    char *copy = sf_arena_memdup(&f->names, n ? k : "", n);
+    if (!copy || grow(&f->shapes, &f->shapecap, f->nshapes + 1, sizeof *f->shapes) != 0)
+        return SF_E_NOMEM;
+    uint32_t id = (uint32_t)f->nshapes++;
+    shape *e = &f->shapes[id];
+    memset(e, 0, sizeof *e);
+    e->hash = h;
+    e->key = copy;
+    e->klen = (uint32_t)n;
+    e->parent = parent;
+    e->col = NO_HINT;
+    e->keynul = (uint8_t)nul;
+    f->stab[i] = id;
+    if (f->nshapes * 2 > f->stabcap) {
+        size_t cap = f->stabcap * 2;
+        uint32_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return SF_E_NOMEM;
+        for (size_t j = 1; j < f->nshapes; j++) {
+            size_t s = (size_t)f->shapes[j].hash & (cap - 1);
+            while (t[s])
+                s = (s + 1) & (cap - 1);
+            t[s] = (uint32_t)j;
+        }
+        free(f->stab);
+        f->stab = t;
+        f->stabcap = cap;
+    }
+    *out = id;
+    return 0;
+}
+
+/* The child of the innermost open container with key k: the one that
+ * followed the previous child last time when its key is k, otherwise from
+ * the table (and the order learnt). A child met twice in one record is a
+ * repeated key: the record needs the tree. */
+static int d_child(sf_flatten *f, const char *k, size_t n, int nul, uint32_t *out)
+{
     frame *p = &f->frames[f->nframes - 1];
-    if (p->kind == N_OBJECT)
+    uint32_t c = p->expect;
+    if (!c || f->shapes[c].klen != n || memcmp(f->shapes[c].key, k, n) != 0) {
+        int rc = shape_get(f, p->shape, k, n, nul, &c);
+        if (rc)
+            return rc;
+        if (p->prev)
+            f->shapes[p->prev].next = c;
+        else
+            f->shapes[p->shape].first = c;
+    }
+    shape *s = &f->shapes[c];
+    if (s->gen == f->hgen)
+        return NEED_TREE;
+    s->gen = f->hgen;
+    p->prev = c;
+    p->expect = s->next;
+    p->nchild++;
+    *out = c;
+    return 0;
+}
+
+/* A leaf of shape s: its cached column, or its name built from the open
+ * containers' shapes and resolved (cached once the column is committed). */
+static int d_leaf(sf_flatten *f, uint32_t s, sf_value v)
+{
+    uint32_t id = f->shapes[s].col;
+    if (grow(&f->leaves, &f->leafcap, f->nleaves + 1, sizeof *f->leaves) != 0)
+        return SF_E_NOMEM;
+    if (id == NO_HINT) {
+        f->name.n = 0;
+        for (size_t i = 1; i <= f->nframes; i++) {
+            const shape *e = &f->shapes[i < f->nframes ? f->frames[i].shape : s];
+            if (push_key(f, e->key, e->klen, i == 1, e->keynul) != 0)
+                return SF_E_NOMEM;
+        }
+        int rc = resolve_name(f, (uint32_t)f->nleaves, &id);
+        if (rc)
+            return rc;
+        if (id < f->ncols)
+            f->shapes[s].col = id;
+        if (id == DROPPED)
+            return 0;
+    }
+    f->leaves[f->nleaves].col = id;
+    f->leaves[f->nleaves].v = v;
+    f->nleaves++;
+    return 0;
+}
+
+/* The shape of the next value of the innermost open container: an array's
+ * next index (an object's value was placed by its key). */
+static int d_value(sf_flatten *f, uint32_t *s)
+{
+    frame *p = &f->frames[f->nframes - 1];
+    if (p->kind == N_OBJECT) {
+        *s = p->prev;
         return 0;
-    uint32_t i = p->nchild++;
+    }
+    uint32_t i = p->nchild;
     char idx[SF_FMT_BUF];
     int k = 1;
     if (i < 10)
         idx[0] = (char)('0' + i);
     else
         k = sf_fmt_int((int64_t)i, idx);
-    f->name.n = p->base;
-    return push_key(f, idx, (size_t)k, 0, 0);
+    return d_child(f, idx, (size_t)k, 0, s);
 }
 
 static int d_open(sf_flatten *f, int kind)
 {
-    int rc = d_value(f);
+    uint32_t s = 0;
+    int rc = f->nframes ? d_value(f, &s) : 0;
     if (rc || grow(&f->frames, &f->framecap, f->nframes + 1, sizeof *f->frames) != 0)
         return rc ? rc : SF_E_NOMEM;
     frame *c = &f->frames[f->nframes++];
-    c->base = f->name.n;
-    c->key0 = f->nkeys;
-    c->keysig = 0;
+    c->shape = s;
+    c->expect = f->shapes[s].first;
+    c->prev = 0;
     c->nchild = 0;
     c->kind = (uint8_t)kind;
     return 0;
@@ -1110,37 +1242,17 @@ static int d_array(void *ctx) { return d_open(ctx, N_ARRAY); }
 static int d_end(void *ctx)
 {
     sf_flatten *f = ctx;
-    frame *c = &f->frames[--f->nframes];
-    f->nkeys = c->key0;
+    const frame *c = &f->frames[--f->nframes];
     if (c->nchild || !f->nframes)
         return 0;
-    f->name.n = c->base;
-    return leaf_cell(f, sf_null());
+    return d_leaf(f, c->shape, sf_null());
 }
 
 static int d_key(void *ctx, const char *k, size_t n)
 {
     sf_flatten *f = ctx;
-    frame *p = &f->frames[f->nframes - 1];
-    uint64_t sig = key_sig(k, n);
-    if (p->keysig & sig) {
-        /* Past SCAN_KEYS keys the signature says little: the tree's key
-         * table checks wide objects in linear time. */
-        if (p->nchild >= SCAN_KEYS)
-            return NEED_TREE;
-        for (size_t i = p->key0; i < f->nkeys; i++) {
-            if (f->keys[i].n == n && memcmp(f->keys[i].k, k, n) == 0)
-                return NEED_TREE;
-        }
-    }
-    if (grow(&f->keys, &f->keycap, f->nkeys + 1, sizeof *f->keys) != 0)
-        return SF_E_NOMEM;
-    f->keys[f->nkeys].k = k;
-    f->keys[f->nkeys++].n = n;
-    p->keysig |= sig;
-    p->nchild++;
-    f->name.n = p->base;
-    return push_key(f, k, n, f->nframes == 1, key_has_nul(f, k, n));
+    uint32_t s;
+    return d_child(f, k, n, key_has_nul(f, k, n), &s);
 }
 
 /* A scalar outside any container is no record (the visit rejects it). */
@@ -1149,8 +1261,9 @@ static int d_scalar(void *ctx, const sf_value *v)
     sf_flatten *f = ctx;
     if (!f->nframes)
         return 0;
-    int rc = d_value(f);
-    return rc ? rc : leaf_cell(f, *v);
+    uint32_t s;
+    int rc = d_value(f, &s);
+    return rc ? rc : d_leaf(f, s, *v);
 }
 
 /* ---- step 4: commit ---- */
@@ -1254,7 +1367,7 @@ static void reset_record(sf_flatten *f)
         f->nprov = 0;
     }
     f->depth = 0;
-    f->nframes = f->nkeys = 0;
+    f->nframes = 0;
     f->root = NULL;
     f->dups = f->colls = 0;
     f->nleaves = f->ncur = f->ncells = f->nrows = 0;
