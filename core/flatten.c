@@ -15,12 +15,12 @@
  *  4. commit: only an accepted record creates its provisional columns and
  *     feeds types, counts and first appearances.
  * A record of the common kind skips steps 1-3: with no explode path, lists
- * as indexes and no depth limit (direct_ok), its leaves are named straight
- * from the visitor events (the name's prefix kept per open container) and
- * make its one row. Only a repeated key needs the tree (last value at the
- * first place); the direct pass stops at the first repeat, or at an object
- * too wide to check cheaply, and the record is done again through steps
- * 1-3. Either way the leaves, names, hints and row are the same.
+ * as indexes and no depth limit (direct_ok), its leaves come straight from
+ * the visitor events and make its one row, each leaf's column found through
+ * its path's shape (kept across records; see shape). Only a repeated key
+ * needs the tree (last value at the first place): the direct pass stops at
+ * the first repeat and the record is done again through steps 1-3. Either
+ * way the leaves, columns and row are the same.
  * Strings in cells point into the line, into the decoder's buffer or into
  * the record arena; all live until the next record.
  */
@@ -135,7 +135,7 @@ typedef struct shape {
 
 /* Past this many paths the direct pass is turned off (keys that never
  * repeat, such as ids used as keys, would grow the table without end). */
-#define MAX_SHAPES (1u << 22)
+#define MAX_SHAPES (1u << 18)
 
 /* An open container of the direct pass. */
 typedef struct frame {
