@@ -1033,6 +1033,31 @@ static void test_direct_pass_hands_repeated_keys_to_the_tree(void **state)
     sf_flatten_free(f);
 }
 
+static void test_direct_pass_past_its_shape_cap_still_finds_columns(void **state)
+{
+    (void)state;
+    sf_flatten_opts o;
+    sf_flatten_opts_init(&o);
+    o.known_only = 1;
+    sf_flatten *f = make(&o);
+    uint32_t id;
+    sf_flatten_column c = {.name = "id", .len = 2, .type = SF_INT};
+    assert_int_equal(sf_flatten_column_add(f, &c, &id), 0);
+    /* A key never seen again in every line: past the shape table's cap
+     * (262,144 paths) the direct pass gives way to the tree. */
+    char line[64], want[32];
+    for (int i = 0; i < 270000; i++) {
+        snprintf(line, sizeof line, "{\"k%d\":{\"x\":1},\"id\":%d}", i, i);
+        snprintf(want, sizeof want, "id=%d", i);
+        if (i % 9973 == 0 || i >= 262000)
+            assert_string_equal(flat(f, line), want);
+        else
+            flat(f, line);
+    }
+    assert_int_equal(sf_flatten_ncolumns(f), 1);
+    sf_flatten_free(f);
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng(void)
@@ -1260,6 +1285,7 @@ int main(void)
         cmocka_unit_test(test_direct_pass_equals_the_tree_on_collision_first_and_last),
         cmocka_unit_test(test_direct_pass_equals_the_tree_on_known_columns_only),
         cmocka_unit_test(test_direct_pass_hands_repeated_keys_to_the_tree),
+        cmocka_unit_test(test_direct_pass_past_its_shape_cap_still_finds_columns),
         cmocka_unit_test(test_repeated_keys_are_found_among_keys_alike),
         cmocka_unit_test(test_lists_index_names_elements_past_nine),
         cmocka_unit_test(test_fast_double_format_equals_the_reference),
