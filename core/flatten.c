@@ -14,6 +14,13 @@
  *     twice in a row is a collision;
  *  4. commit: only an accepted record creates its provisional columns and
  *     feeds types, counts and first appearances.
+ * A record of the common kind skips steps 1-3: with no explode path, lists
+ * as indexes and no depth limit (direct_ok), its leaves come straight from
+ * the visitor events and make its one row, each leaf's column found through
+ * its path's shape (kept across records; see shape). Only a repeated key
+ * needs the tree (last value at the first place): the direct pass stops at
+ * the first repeat and the record is done again through steps 1-3. Either
+ * way the leaves, columns and row are the same.
  * Strings in cells point into the line, into the decoder's buffer or into
  * the record arena; all live until the next record.
  */
@@ -110,6 +117,42 @@ typedef struct kslot {
  * table instead of a scan of their keys, so wide objects stay linear. */
 #define SCAN_KEYS 16
 
+/* A path of the direct pass (a key or an index below another path),
+ * kept across records: records repeat their shape, so a leaf's column is
+ * found by following the path's links from the previous record, with no
+ * name built, hashed or compared. Shape 0 is the root. */
+typedef struct shape {
+    uint64_t hash;   /* of (parent, key), for the shape table */
+    const char *key; /* its key, or its index as text; in f->names */
+    uint32_t klen;
+    uint32_t parent;
+    uint32_t first;  /* the child that came first last time; 0: none */
+    uint32_t next;   /* the sibling that came after it last time; 0: none */
+    uint32_t col;    /* its committed column; NO_HINT until there is one */
+    uint32_t gen;    /* the last record (hgen) that held it */
+    uint8_t keynul;  /* the key holds a NUL byte */
+} shape;
+
+/* Past this many paths the direct pass is turned off (keys that never
+ * repeat, such as ids used as keys, would grow the table without end). */
+#define MAX_SHAPES (1u << 18)
+
+/* An open container of the direct pass. */
+typedef struct frame {
+    uint32_t shape;
+    uint32_t expect; /* the child expected next (the last one's next) */
+    uint32_t prev;   /* the last child met; 0: none yet */
+    uint32_t nchild;
+    uint8_t kind;
+} frame;
+
+/* A callback's return that stops the direct pass: the record needs the
+ * tree. Never leaves this file. */
+#define NEED_TREE (-1000)
+/* Records done through the tree after a direct pass that had to stop:
+ * inputs whose records all repeat keys pay the stopped pass rarely. */
+#define TREE_AFTER_STOP 15
+
 /* The rest of a row: the node list from n on, then up. */
 typedef struct cont {
     const node *n;
@@ -166,6 +209,14 @@ struct sf_flatten {
     uint32_t *slot;  /* per column id: its cell in that row */
     size_t stampcap;
     uint32_t rowstamp;
+    int direct_ok;     /* the options allow the direct pass */
+    uint32_t tree_left; /* records still to build as trees after a stop */
+    frame *frames;     /* the direct pass's open containers */
+    size_t nframes, framecap;
+    shape *shapes;     /* paths met by the direct pass */
+    size_t nshapes, shapecap;
+    uint32_t *stab;    /* shape table: (parent, key) -> shape, 0 empty */
+    size_t stabcap;
     int collided; /* SF_COLLISION_ERROR hit, on column collided_col */
     uint32_t collided_col;
     sf_flatten_stats stats;
@@ -338,6 +389,17 @@ int sf_flatten_new(const sf_flatten_opts *o, sf_flatten **out, sf_error *err)
     }
     if (f->o.max_rows == 0)
         f->o.max_rows = SF_FLATTEN_MAX_ROWS_DEFAULT;
+    f->nshapes = 1; /* the root */
+    f->shapecap = 64;
+    f->shapes = calloc(f->shapecap, sizeof *f->shapes);
+    f->stabcap = 64;
+    f->stab = calloc(f->stabcap, sizeof *f->stab);
+    if (!f->shapes || !f->stab) {
+        sf_flatten_free(f);
+        return sf_error_set(err, SF_E_NOMEM, "out of memory");
+    }
+    f->direct_ok = !o->tree_only && f->o.nexplode == 0 && f->o.lists == SF_LISTS_INDEX &&
+                   f->o.max_depth < 0;
     *out = f;
     return 0;
 }
@@ -363,6 +425,9 @@ void sf_flatten_free(sf_flatten *f)
     }
     sf_arena_free(&f->mem);
     free(f->stack);
+    free(f->frames);
+    free(f->shapes);
+    free(f->stab);
     free(f->kt);
     sf_buf_free(&f->name);
     sf_buf_free(&f->text);
@@ -558,16 +623,22 @@ static int ev_end(void *ctx)
     return 0;
 }
 
+/* Whether key k holds a NUL byte. One comes only from an escape: a key
+ * read from the line as it is has none (a raw NUL byte is never valid
+ * JSON). */
+static int key_has_nul(const sf_flatten *f, const char *k, size_t n)
+{
+    uintptr_t at = (uintptr_t)k;
+    return !(at >= (uintptr_t)f->line && at < (uintptr_t)f->line_end) && n &&
+           memchr(k, '\0', n) != NULL;
+}
+
 static int ev_key(void *ctx, const char *k, size_t n)
 {
     sf_flatten *f = ctx;
     f->key = k;
     f->klen = n;
-    /* A NUL byte in a key comes only from an escape: a key read from the
-     * line as it is has none (a raw NUL byte is never valid JSON). */
-    uintptr_t at = (uintptr_t)k;
-    f->keynul = !(at >= (uintptr_t)f->line && at < (uintptr_t)f->line_end) && n &&
-                memchr(k, '\0', n) != NULL;
+    f->keynul = key_has_nul(f, k, n);
     return 0;
 }
 
@@ -771,25 +842,29 @@ static int resolve(sf_flatten *f, uint32_t ordinal, uint32_t *id)
     return put(&f->hintnames[1], nm, len);
 }
 
-/* Makes n a leaf with value v under the name in f->name. */
-static int leaf(sf_flatten *f, node *n, sf_value v)
+/* Adds a leaf with value v under the name in f->name (none when its
+ * column is dropped). */
+static int leaf_cell(sf_flatten *f, sf_value v)
 {
     if (grow(&f->leaves, &f->leafcap, f->nleaves + 1, sizeof *f->leaves) != 0)
         return SF_E_NOMEM;
     uint32_t id;
     int rc = resolve(f, (uint32_t)f->nleaves, &id);
-    if (rc)
+    if (rc || id == DROPPED)
         return rc;
-    n->lo = (uint32_t)f->nleaves;
-    if (id == DROPPED) {
-        n->hi = n->lo;
-        return 0;
-    }
     f->leaves[f->nleaves].col = id;
     f->leaves[f->nleaves].v = v;
     f->nleaves++;
-    n->hi = (uint32_t)f->nleaves;
     return 0;
+}
+
+/* Makes n a leaf with value v under the name in f->name. */
+static int leaf(sf_flatten *f, node *n, sf_value v)
+{
+    n->lo = (uint32_t)f->nleaves;
+    int rc = leaf_cell(f, v);
+    n->hi = (uint32_t)f->nleaves;
+    return rc;
 }
 
 /* Appends sep (below the top level) and a key or an index to the column
@@ -945,7 +1020,7 @@ static int stamp_room(sf_flatten *f, size_t n)
 
 /* The assembled row goes to the record's rows, a column seen twice in it
  * handled by the collision policy. */
-static int finish_row(sf_flatten *f)
+static int finish_row(sf_flatten *f, const sf_flatten_cell *row, size_t n)
 {
     if (f->collided)
         return 0;
@@ -953,12 +1028,12 @@ static int finish_row(sf_flatten *f)
         memset(f->stamp, 0, f->stampcap * sizeof *f->stamp);
         f->rowstamp = 1;
     }
-    if (grow(&f->cells, &f->cellcap, f->ncells + f->ncur + 1, sizeof *f->cells) != 0 ||
+    if (grow(&f->cells, &f->cellcap, f->ncells + n + 1, sizeof *f->cells) != 0 ||
         grow(&f->rowat, &f->rowcap, f->nrows + 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;
     size_t start = f->ncells;
-    for (size_t i = 0; i < f->ncur; i++) {
-        const sf_flatten_cell *c = &f->cur[i];
+    for (size_t i = 0; i < n; i++) {
+        const sf_flatten_cell *c = &row[i];
         if (f->stamp[c->col] != f->rowstamp) {
             f->stamp[c->col] = f->rowstamp;
             f->slot[c->col] = (uint32_t)(f->ncells - start);
@@ -1015,7 +1090,180 @@ static int emit(sf_flatten *f, const node *n, int single, const cont *k)
     }
     if (k)
         return emit(f, k->n, 0, k->up);
-    return finish_row(f);
+    return finish_row(f, f->cur, f->ncur);
+}
+
+/* ---- the direct pass: leaves named from the events, no tree ---- */
+
+/* The shape of key k (n bytes) below parent: found in the shape table or
+ * added to it (*out). */
+static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, int nul,
+                     uint32_t *out)
+{
+    uint64_t h = sf_hash_bytes(k, n, HASH_SEED + parent);
+    size_t mask = f->stabcap - 1, i = (size_t)h & mask;
+    for (; f->stab[i]; i = (i + 1) & mask) {
+        const shape *e = &f->shapes[f->stab[i]];
+        if (e->hash == h && e->parent == parent && e->klen == n && memcmp(e->key, k, n) == 0) {
+            *out = f->stab[i];
+            return 0;
+        }
+    }
+    if (f->nshapes >= MAX_SHAPES) {
+        f->direct_ok = 0;
+        return NEED_TREE;
+    }
+    char *copy = sf_arena_memdup(&f->names, n ? k : "", n);
+    if (!copy || grow(&f->shapes, &f->shapecap, f->nshapes + 1, sizeof *f->shapes) != 0)
+        return SF_E_NOMEM;
+    uint32_t id = (uint32_t)f->nshapes++;
+    shape *e = &f->shapes[id];
+    memset(e, 0, sizeof *e);
+    e->hash = h;
+    e->key = copy;
+    e->klen = (uint32_t)n;
+    e->parent = parent;
+    e->col = NO_HINT;
+    e->keynul = (uint8_t)nul;
+    f->stab[i] = id;
+    if (f->nshapes * 2 > f->stabcap) {
+        size_t cap = f->stabcap * 2;
+        uint32_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return SF_E_NOMEM;
+        for (size_t j = 1; j < f->nshapes; j++) {
+            size_t s = (size_t)f->shapes[j].hash & (cap - 1);
+            while (t[s])
+                s = (s + 1) & (cap - 1);
+            t[s] = (uint32_t)j;
+        }
+        free(f->stab);
+        f->stab = t;
+        f->stabcap = cap;
+    }
+    *out = id;
+    return 0;
+}
+
+/* The child of the innermost open container with key k: the one that
+ * followed the previous child last time when its key is k, otherwise from
+ * the table (and the order learnt). A child met twice in one record is a
+ * repeated key: the record needs the tree. */
+static int d_child(sf_flatten *f, const char *k, size_t n, int nul, uint32_t *out)
+{
+    frame *p = &f->frames[f->nframes - 1];
+    uint32_t c = p->expect;
+    if (!c || f->shapes[c].klen != n || memcmp(f->shapes[c].key, k, n) != 0) {
+        int rc = shape_get(f, p->shape, k, n, nul, &c);
+        if (rc)
+            return rc;
+        if (p->prev)
+            f->shapes[p->prev].next = c;
+        else
+            f->shapes[p->shape].first = c;
+    }
+    shape *s = &f->shapes[c];
+    if (s->gen == f->hgen)
+        return NEED_TREE;
+    s->gen = f->hgen;
+    p->prev = c;
+    p->expect = s->next;
+    p->nchild++;
+    *out = c;
+    return 0;
+}
+
+/* A leaf of shape s: its cached column, or its name built from the open
+ * containers' shapes and resolved (cached once the column is committed). */
+static int d_leaf(sf_flatten *f, uint32_t s, sf_value v)
+{
+    uint32_t id = f->shapes[s].col;
+    if (grow(&f->leaves, &f->leafcap, f->nleaves + 1, sizeof *f->leaves) != 0)
+        return SF_E_NOMEM;
+    if (id == NO_HINT) {
+        f->name.n = 0;
+        for (size_t i = 1; i <= f->nframes; i++) {
+            const shape *e = &f->shapes[i < f->nframes ? f->frames[i].shape : s];
+            if (push_key(f, e->key, e->klen, i == 1, e->keynul) != 0)
+                return SF_E_NOMEM;
+        }
+        int rc = resolve_name(f, (uint32_t)f->nleaves, &id);
+        if (rc)
+            return rc;
+        if (id < f->ncols)
+            f->shapes[s].col = id;
+        if (id == DROPPED)
+            return 0;
+    }
+    f->leaves[f->nleaves].col = id;
+    f->leaves[f->nleaves].v = v;
+    f->nleaves++;
+    return 0;
+}
+
+/* The shape of the next value of the innermost open container: an array's
+ * next index (an object's value was placed by its key). */
+static int d_value(sf_flatten *f, uint32_t *s)
+{
+    frame *p = &f->frames[f->nframes - 1];
+    if (p->kind == N_OBJECT) {
+        *s = p->prev;
+        return 0;
+    }
+    uint32_t i = p->nchild;
+    char idx[SF_FMT_BUF];
+    int k = 1;
+    if (i < 10)
+        idx[0] = (char)('0' + i);
+    else
+        k = sf_fmt_int((int64_t)i, idx);
+    return d_child(f, idx, (size_t)k, 0, s);
+}
+
+static int d_open(sf_flatten *f, int kind)
+{
+    uint32_t s = 0;
+    int rc = f->nframes ? d_value(f, &s) : 0;
+    if (rc || grow(&f->frames, &f->framecap, f->nframes + 1, sizeof *f->frames) != 0)
+        return rc ? rc : SF_E_NOMEM;
+    frame *c = &f->frames[f->nframes++];
+    c->shape = s;
+    c->expect = f->shapes[s].first;
+    c->prev = 0;
+    c->nchild = 0;
+    c->kind = (uint8_t)kind;
+    return 0;
+}
+
+static int d_object(void *ctx) { return d_open(ctx, N_OBJECT); }
+static int d_array(void *ctx) { return d_open(ctx, N_ARRAY); }
+
+/* An empty container below the top is a null under its own name. */
+static int d_end(void *ctx)
+{
+    sf_flatten *f = ctx;
+    const frame *c = &f->frames[--f->nframes];
+    if (c->nchild || !f->nframes)
+        return 0;
+    return d_leaf(f, c->shape, sf_null());
+}
+
+static int d_key(void *ctx, const char *k, size_t n)
+{
+    sf_flatten *f = ctx;
+    uint32_t s;
+    return d_child(f, k, n, key_has_nul(f, k, n), &s);
+}
+
+/* A scalar outside any container is no record (the visit rejects it). */
+static int d_scalar(void *ctx, const sf_value *v)
+{
+    sf_flatten *f = ctx;
+    if (!f->nframes)
+        return 0;
+    uint32_t s;
+    int rc = d_value(f, &s);
+    return rc ? rc : d_leaf(f, s, *v);
 }
 
 /* ---- step 4: commit ---- */
@@ -1119,6 +1367,7 @@ static void reset_record(sf_flatten *f)
         f->nprov = 0;
     }
     f->depth = 0;
+    f->nframes = 0;
     f->root = NULL;
     f->dups = f->colls = 0;
     f->nleaves = f->ncur = f->ncells = f->nrows = 0;
@@ -1126,18 +1375,48 @@ static void reset_record(sf_flatten *f)
     f->name.n = 0;
 }
 
-int sf_flatten_record(sf_flatten *f, const char *line, size_t len, uint64_t order, char *msg,
-                      size_t msgcap)
+/* Sets msg for the collision on f->collided_col. */
+static int collision_reject(sf_flatten *f, char *msg, size_t msgcap)
 {
-    reset_record(f);
-    f->line = line;
-    f->line_end = line + len;
+    uint32_t id = f->collided_col;
+    const char *nm = "";
+    size_t n = 0;
+    if (id < f->ncols) {
+        nm = f->cols[id].name;
+        n = f->cols[id].len;
+    } else {
+        const prov *e = &f->prov[f->provorder[id - f->ncols]];
+        nm = e->name;
+        n = e->len;
+    }
+    snprintf(msg, msgcap, "key collision: two paths give the column '%.*s' (see "
+             "--on-collision)", (int)(n > 200 ? 200 : n), nm);
+    f->nrows = 0;
+    return 1 + SF_REJ_KEY_COLLISION;
+}
+
+/* The direct pass over the line: 0 with the record's one row made, NEED_TREE
+ * when the record needs the tree, or what the visit returned. */
+static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg, size_t msgcap)
+{
+    sf_json_visitor vis = {d_object, d_end, d_array, d_end, d_key, d_scalar, f};
+    int rc = sf_jsonproj_visit(f->dec, line, len, &vis, msg, msgcap);
+    if (rc)
+        return rc;
+    if (stamp_room(f, f->ncols + f->nprov) != 0 ||
+        grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
+        return SF_E_NOMEM;
+    f->rowat[0] = 0;
+    return finish_row(f, f->leaves, f->nleaves);
+}
+
+/* Steps 1-3 over the line. */
+static int tree_record(sf_flatten *f, const char *line, size_t len, char *msg, size_t msgcap)
+{
     sf_json_visitor vis = {ev_object, ev_end, ev_array, ev_end, ev_key, ev_scalar, f};
     int rc = sf_jsonproj_visit(f->dec, line, len, &vis, msg, msgcap);
-    if (rc) {
-        f->nrows = 0;
+    if (rc)
         return rc;
-    }
     /* An empty record still gives its row, with no cells. */
     uint64_t rows = 1;
     rc = f->root->nchild ? annotate(f, f->root, 0, 0, 0, &rows) : 0;
@@ -1153,26 +1432,33 @@ int sf_flatten_record(sf_flatten *f, const char *line, size_t len, uint64_t orde
         grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;
     f->rowat[0] = 0;
-    rc = emit(f, f->root, 1, NULL);
-    if (rc)
-        return rc;
-    if (f->collided) {
-        uint32_t id = f->collided_col;
-        const char *nm = "";
-        size_t n = 0;
-        if (id < f->ncols) {
-            nm = f->cols[id].name;
-            n = f->cols[id].len;
-        } else {
-            const prov *e = &f->prov[f->provorder[id - f->ncols]];
-            nm = e->name;
-            n = e->len;
+    return emit(f, f->root, 1, NULL);
+}
+
+int sf_flatten_record(sf_flatten *f, const char *line, size_t len, uint64_t order, char *msg,
+                      size_t msgcap)
+{
+    reset_record(f);
+    f->line = line;
+    f->line_end = line + len;
+    int rc = NEED_TREE;
+    if (f->direct_ok && f->tree_left == 0) {
+        rc = direct_record(f, line, len, msg, msgcap);
+        if (rc == NEED_TREE) {
+            f->tree_left = TREE_AFTER_STOP;
+            reset_record(f);
         }
-        snprintf(msg, msgcap, "key collision: two paths give the column '%.*s' (see "
-                 "--on-collision)", (int)(n > 200 ? 200 : n), nm);
-        f->nrows = 0;
-        return 1 + SF_REJ_KEY_COLLISION;
+    } else if (f->tree_left) {
+        f->tree_left--;
     }
+    if (rc == NEED_TREE)
+        rc = tree_record(f, line, len, msg, msgcap);
+    if (rc) {
+        f->nrows = 0;
+        return rc;
+    }
+    if (f->collided)
+        return collision_reject(f, msg, msgcap);
     return commit(f, order);
 }
 

@@ -84,6 +84,8 @@ typedef struct sf_flatten_opts {
     int known_only;       /* 1: only columns already in the dictionary (seeded
                            * with sf_flatten_column_add) get cells; other
                            * leaves are dropped and create no column */
+    int tree_only;        /* 1: every record through the record tree, never the
+                           * direct pass (the same output; tests compare them) */
 } sf_flatten_opts;
 
 /* Defaults as above. Cannot fail. */

@@ -9,7 +9,10 @@
  *  - an accepted line gives between 1 and max_rows rows, no column twice in
  *    a row, cell values of JSON types only, column ids in the dictionary;
  *  - the dictionary has no two columns of the same name, and a rejected
- *    line leaves it as it was.
+ *    line leaves it as it was;
+ *  - an engine that builds every record's tree (tree_only) gives the same
+ *    verdict, message, rows, columns and values (the direct pass's
+ *    reference).
  * ASan and UBSan (scripts/fuzz) catch the memory errors. Built by
  * scripts/fuzz with libFuzzer, and by tests/fuzz/CMakeLists.txt with a
  * plain replay driver over tests/fuzz/corpus/flatten/.
@@ -29,6 +32,30 @@ static void fail(const char *what, const char *msg)
 {
     fprintf(stderr, "fuzz_flatten: %s (%s)\n", what, msg);
     abort();
+}
+
+/* The rows of f's last record equal those of t's: cell by cell, the same
+ * column names and values. */
+static void same_rows(const sf_flatten *f, const sf_flatten *t)
+{
+    size_t nrows = sf_flatten_nrows(f);
+    if (sf_flatten_nrows(t) != nrows)
+        fail("the tree gives another row count", "");
+    for (size_t r = 0; r < nrows; r++) {
+        size_t nf, nt;
+        const sf_flatten_cell *cf = sf_flatten_row(f, r, &nf), *ct = sf_flatten_row(t, r, &nt);
+        if (nf != nt)
+            fail("the tree gives another cell count", "");
+        for (size_t i = 0; i < nf; i++) {
+            sf_flatten_column a, b;
+            sf_flatten_column_get(f, cf[i].col, &a);
+            sf_flatten_column_get(t, ct[i].col, &b);
+            if (a.len != b.len || memcmp(a.name, b.name, a.len) != 0)
+                fail("the tree names a cell otherwise", a.name);
+            if (cf[i].v.type != ct[i].v.type || sf_value_cmp(&cf[i].v, &ct[i].v) != 0)
+                fail("the tree gives a cell another value", a.name);
+        }
+    }
 }
 
 static int ev_nop(void *ctx)
@@ -75,6 +102,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sf_error err;
     if (sf_flatten_new(&opts, &f, &err) != 0)
         fail("cannot create the engine", err.msg);
+    sf_flatten *t = NULL;
+    opts.tree_only = 1;
+    if (sf_flatten_new(&opts, &t, &err) != 0)
+        fail("cannot create the engine", err.msg);
 
     /* An exact-size copy, so reading past the line is caught by ASan. */
     size_t len = size - 1;
@@ -82,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!line)
         abort();
     memcpy(line, data + 1, len);
-    char m1[512] = "", m2[512] = "";
+    char m1[512] = "", m2[512] = "", m3[512] = "";
     sf_json_visitor v = {ev_nop, ev_nop, ev_nop, ev_nop, ev_key, ev_scalar, NULL};
     int rv = sf_jsonproj_visit(vis, line, len, &v, m1, sizeof m1);
     /* Twice: the second time over the dictionary the first call filled,
@@ -92,6 +123,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = sf_flatten_record(f, line, len, (uint64_t)pass, m2, sizeof m2);
         if (rc < 0)
             fail("engine error", m2);
+        int rt = sf_flatten_record(t, line, len, (uint64_t)pass, m3, sizeof m3);
+        if (rt != rc || strcmp(m2, m3) != 0)
+            fail("the tree gives another verdict", m3);
+        if (rc == 0)
+            same_rows(f, t);
         if (rv != 0) {
             if (rc != rv || strcmp(m1, m2) != 0)
                 fail("the engine and the visitor disagree on a bad line", m2);
@@ -135,5 +171,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(line);
     sf_flatten_free(f);
+    sf_flatten_free(t);
     return 0;
 }

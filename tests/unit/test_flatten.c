@@ -896,6 +896,168 @@ static void test_repeated_keys_are_found_among_keys_alike(void **state)
     sf_flatten_free(f);
 }
 
+/* Lines for the direct pass against the tree: nested objects, empty
+ * containers, nulls, key order changing between lines, arrays (past nine
+ * elements too), repeated keys (the direct pass hands those to the tree),
+ * collisions, escaped keys, a wide object, a non-object and bad JSON. */
+static const char *const shapes[] = {
+    "{\"id\":1,\"c\":{\"n\":\"a\",\"addr\":{\"city\":\"P\",\"zip\":null}},\"l\":[{\"s\":1,\"t\":[]},{\"s\":2,\"t\":[\"x\",\"y\"]}]}",
+    "{\"id\":2,\"c\":{\"n\":\"b\",\"addr\":{\"city\":\"Q\",\"zip\":\"7\"}},\"l\":[{\"s\":3,\"t\":[\"z\"]}]}",
+    "{\"c\":{\"addr\":{\"zip\":\"8\",\"city\":\"R\"},\"n\":\"c\"},\"id\":3,\"l\":[]}",
+    "{}",
+    "{\"o\":{},\"a\":[],\"n\":{\"e\":{}},\"z\":null,\"m\":[[],[{}],[1,[2]]]}",
+    "{\"a\":[0,1,2,3,4,5,6,7,8,9,10,11],\"b\":true,\"d\":2.5}",
+    "{\"o\":{\"p\":1},\"a\":[5,{\"e\":[]}],\"n\":{\"e\":{\"f\":null}},\"z\":{}}",
+    "{\"p\":{\"x\":1},\"q\":0,\"p\":{\"z\":3}}",
+    "{\"id\":4,\"c\":{\"n\":\"d\",\"n\":\"e\"},\"l\":[{\"s\":1,\"s\":2}]}",
+    "{\"axb\":1,\"ayb\":2,\"azb\":3}",
+    "{\"a.b\":1,\"a\":{\"b\":2},\"c\":3}",
+    "{\"q\":1,\"\\u0071\":2,\"r\\u0000\":{\"s\\u0000t\":3}}",
+    "{\"k01\":1,\"k02\":2,\"k03\":3,\"k04\":4,\"k05\":5,\"k06\":6,\"k07\":7,\"k08\":8,\"k09\":9,"
+    "\"k10\":10,\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":14,\"k15\":15,\"k16\":16,\"k17\":17,"
+    "\"k18\":18,\"k19\":19,\"k20\":20,\"k21\":21,\"k22\":22,\"k10\":0}",
+    "{\"k01\":1,\"k02\":2,\"k03\":3,\"k04\":4,\"k05\":5,\"k06\":6,\"k07\":7,\"k08\":8,\"k09\":9,"
+    "\"k10\":10,\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":14,\"k15\":15,\"k16\":16,\"k17\":17}",
+    "[1,2]",
+    "{\"a\":1,\"b\":[1,{\"c\":2}",
+    "{\"id\":5,\"l\":[{\"t\":[\"w\"],\"s\":9}],\"c\":{\"n\":\"f\"}}",
+    "{\"id\":1,\"c\":{\"n\":\"a\",\"addr\":{\"city\":\"P\",\"zip\":null}},\"l\":[{\"s\":1,\"t\":[]},{\"s\":2,\"t\":[\"x\",\"y\"]}]}",
+};
+
+/* One line through an engine: its return code, message and rows. */
+static void run_line(sf_flatten *f, const char *line, uint64_t order, char *buf, size_t cap)
+{
+    char msg[256] = "";
+    int rc = sf_flatten_record(f, line, strlen(line), order, msg, sizeof msg);
+    snprintf(buf, cap, "rc=%d msg=%s rows=%s", rc, msg, rc == 0 ? render(f) : "");
+}
+
+/* The columns so far: names, types, counts and first places, in order. */
+static void columns_text(const sf_flatten *f, char *buf, size_t cap)
+{
+    size_t n = sf_flatten_ncolumns(f), k = 0;
+    uint32_t *order = malloc((n ? n : 1) * sizeof *order);
+    assert_non_null(order);
+    assert_int_equal(sf_flatten_columns_order(f, order), 0);
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        sf_flatten_column c;
+        sf_flatten_column_get(f, order[i], &c);
+        int w = snprintf(buf + k, cap - k, "%s:%d:%llu:%llu:%u ", c.name, (int)c.type,
+                         (unsigned long long)c.nonnull, (unsigned long long)c.first, c.ordinal);
+        assert_true(w > 0 && (size_t)w < cap - k);
+        k += (size_t)w;
+    }
+    free(order);
+}
+
+/* Every shape, in two orders, through the direct pass and through the
+ * tree: the same verdicts, rows, columns and counts. */
+static void direct_matches_tree(sf_collision_policy pol, int known_only)
+{
+    sf_flatten_opts o;
+    sf_flatten_opts_init(&o);
+    o.on_collision = pol;
+    o.known_only = known_only;
+    sf_flatten *d = make(&o);
+    o.tree_only = 1;
+    sf_flatten *t = make(&o);
+    if (known_only) {
+        for (sf_flatten *e = d; e; e = e == d ? t : NULL) {
+            uint32_t id;
+            sf_flatten_column c = {.name = "id", .len = 2, .type = SF_INT};
+            assert_int_equal(sf_flatten_column_add(e, &c, &id), 0);
+            c.name = "c.n";
+            c.len = 3;
+            c.type = SF_STRING;
+            assert_int_equal(sf_flatten_column_add(e, &c, &id), 0);
+        }
+    }
+    size_t n = sizeof shapes / sizeof *shapes;
+    static char a[8192], b[8192];
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t j = 0; j < n; j++) {
+            /* The second pass goes backwards: other neighbours, other hints. */
+            const char *line = shapes[pass ? n - 1 - j : j];
+            uint64_t order = pass * n + j;
+            run_line(d, line, order, a, sizeof a);
+            run_line(t, line, order, b, sizeof b);
+            if (strcmp(a, b) != 0)
+                fail_msg("line %s:\n direct %s\n tree   %s", line, a, b);
+        }
+    }
+    columns_text(d, a, sizeof a);
+    columns_text(t, b, sizeof b);
+    assert_string_equal(a, b);
+    const sf_flatten_stats *sd = sf_flatten_get_stats(d), *st = sf_flatten_get_stats(t);
+    assert_int_equal(sd->records, st->records);
+    assert_int_equal(sd->rows, st->rows);
+    assert_int_equal(sd->duplicate_keys, st->duplicate_keys);
+    assert_int_equal(sd->collisions, st->collisions);
+    assert_true(st->duplicate_keys > 0);
+    sf_flatten_free(d);
+    sf_flatten_free(t);
+}
+
+static void test_direct_pass_equals_the_tree_on_collision_error(void **state)
+{
+    (void)state;
+    direct_matches_tree(SF_COLLISION_ERROR, 0);
+}
+
+static void test_direct_pass_equals_the_tree_on_collision_first_and_last(void **state)
+{
+    (void)state;
+    direct_matches_tree(SF_COLLISION_FIRST, 0);
+    direct_matches_tree(SF_COLLISION_LAST, 0);
+}
+
+static void test_direct_pass_equals_the_tree_on_known_columns_only(void **state)
+{
+    (void)state;
+    direct_matches_tree(SF_COLLISION_LAST, 1);
+}
+
+static void test_direct_pass_hands_repeated_keys_to_the_tree(void **state)
+{
+    (void)state;
+    sf_flatten *f = make_default();
+    /* Direct, then a repeat deep inside (the tree), then direct again: each
+     * record's own rows, none of the stopped pass's leaves. */
+    assert_string_equal(flat(f, "{\"a\":{\"b\":1},\"c\":[2]}"), "a.b=1 c.0=2");
+    assert_string_equal(flat(f, "{\"a\":{\"b\":1,\"x\":{\"y\":1,\"y\":{}}},\"c\":[2,{\"d\":1,\"d\":3}]}"),
+                        "a.b=1 a.x.y=null c.0=2 c.1.d=3");
+    for (int i = 0; i < 20; i++)
+        assert_string_equal(flat(f, "{\"c\":[],\"a\":{\"b\":null}}"), "c=null a.b=null");
+    assert_int_equal(sf_flatten_get_stats(f)->duplicate_keys, 2);
+    sf_flatten_free(f);
+}
+
+static void test_direct_pass_past_its_shape_cap_still_finds_columns(void **state)
+{
+    (void)state;
+    sf_flatten_opts o;
+    sf_flatten_opts_init(&o);
+    o.known_only = 1;
+    sf_flatten *f = make(&o);
+    uint32_t id;
+    sf_flatten_column c = {.name = "id", .len = 2, .type = SF_INT};
+    assert_int_equal(sf_flatten_column_add(f, &c, &id), 0);
+    /* A key never seen again in every line: past the shape table's cap
+     * (262,144 paths) the direct pass gives way to the tree. */
+    char line[64], want[32];
+    for (int i = 0; i < 270000; i++) {
+        snprintf(line, sizeof line, "{\"k%d\":{\"x\":1},\"id\":%d}", i, i);
+        snprintf(want, sizeof want, "id=%d", i);
+        if (i % 9973 == 0 || i >= 262000)
+            assert_string_equal(flat(f, line), want);
+        else
+            flat(f, line);
+    }
+    assert_int_equal(sf_flatten_ncolumns(f), 1);
+    sf_flatten_free(f);
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng(void)
@@ -1119,6 +1281,11 @@ int main(void)
         cmocka_unit_test(test_policy_names_round_trip),
         cmocka_unit_test(test_engine_reuse_keeps_no_cells_of_the_previous_record),
         cmocka_unit_test(test_records_of_changing_shape_name_every_leaf),
+        cmocka_unit_test(test_direct_pass_equals_the_tree_on_collision_error),
+        cmocka_unit_test(test_direct_pass_equals_the_tree_on_collision_first_and_last),
+        cmocka_unit_test(test_direct_pass_equals_the_tree_on_known_columns_only),
+        cmocka_unit_test(test_direct_pass_hands_repeated_keys_to_the_tree),
+        cmocka_unit_test(test_direct_pass_past_its_shape_cap_still_finds_columns),
         cmocka_unit_test(test_repeated_keys_are_found_among_keys_alike),
         cmocka_unit_test(test_lists_index_names_elements_past_nine),
         cmocka_unit_test(test_fast_double_format_equals_the_reference),
