@@ -106,6 +106,9 @@ struct sf_pipeline {
     char *bt_str;          /* AGG_BATCH_STRS bytes of string values */
     size_t bt_str_n;
     size_t bt_n;
+    int *bt_use;           /* the slots output 0's aggregates read: the only
+                            * ones a batched row copies (the others stay NULL) */
+    size_t bt_nuse;
     sf_arena bt_scratch;
     int bt_rc; /* a flush's error when the groups were read from outside */
 };
@@ -340,6 +343,7 @@ void sf_pipeline_free(sf_pipeline *p)
     if (p->row_b || p->emit)
         sf_arena_free(&p->scratch_b);
     sf_buf_free(&p->key_b);
+    free(p->bt_use);
     free(p->bt_rows);
     free(p->bt_ids);
     free(p->bt_has_ids);
@@ -614,6 +618,51 @@ static int agg_batch_settle(sf_pipeline *p)
     return p->bt_rc;
 }
 
+/* The batch's buffers, and the slots a batched row keeps. Returns 0 or
+ * SF_E_NOMEM (nothing allocated). */
+static int agg_batch_alloc(sf_pipeline *p)
+{
+    const sf_job *job = p->job;
+    size_t ns = job->nslots ? job->nslots : 1;
+    unsigned char *read = calloc(ns, 1);
+    p->bt_use = malloc(ns * sizeof *p->bt_use);
+    p->bt_rows = calloc(AGG_BATCH * ns, sizeof *p->bt_rows); /* all NULL */
+    p->bt_ids = calloc(AGG_BATCH * ns, sizeof *p->bt_ids);
+    p->bt_has_ids = malloc(AGG_BATCH);
+    p->bt_key = malloc(AGG_BATCH_KEYS);
+    p->bt_str = malloc(AGG_BATCH_STRS);
+    if (!read || !p->bt_use || !p->bt_rows || !p->bt_ids || !p->bt_has_ids || !p->bt_key ||
+        !p->bt_str) {
+        free(read);
+        free(p->bt_use);
+        free(p->bt_rows);
+        free(p->bt_ids);
+        free(p->bt_has_ids);
+        free(p->bt_key);
+        free(p->bt_str);
+        p->bt_use = NULL;
+        p->bt_rows = NULL;
+        p->bt_ids = NULL;
+        p->bt_has_ids = NULL;
+        p->bt_key = NULL;
+        p->bt_str = NULL;
+        return SF_E_NOMEM;
+    }
+    for (size_t a = 0; a < job->naggs; a++) {
+        if (job->aggs[a].arg)
+            sf_expr_visit_columns(job->aggs[a].arg, mark_slot, read);
+    }
+    p->bt_nuse = 0;
+    for (size_t c = 0; c < job->nslots; c++) {
+        if (read[c])
+            p->bt_use[p->bt_nuse++] = (int)c;
+    }
+    free(read);
+    sf_arena_init(&p->bt_scratch, 16 * 1024);
+    p->bt_key_off[0] = 0;
+    return 0;
+}
+
 /* Takes row (key its encoded group key, hash its hash) into the batch of
  * output 0, copying what it borrows (its strings) so that it outlives the
  * line. Returns 0 when taken (the batch is flushed when full), 1 when the
@@ -623,31 +672,12 @@ static int agg_batch_push(sf_pipeline *p, const sf_value *row, const uint32_t *i
                           const sf_buf *key, uint64_t hash)
 {
     size_t ns = p->job->nslots;
-    if (!p->bt_rows) {
-        p->bt_rows = malloc(AGG_BATCH * (ns ? ns : 1) * sizeof *p->bt_rows);
-        p->bt_ids = malloc(AGG_BATCH * (ns ? ns : 1) * sizeof *p->bt_ids);
-        p->bt_has_ids = malloc(AGG_BATCH);
-        p->bt_key = malloc(AGG_BATCH_KEYS);
-        p->bt_str = malloc(AGG_BATCH_STRS);
-        if (!p->bt_rows || !p->bt_ids || !p->bt_has_ids || !p->bt_key || !p->bt_str) {
-            free(p->bt_rows);
-            free(p->bt_ids);
-            free(p->bt_has_ids);
-            free(p->bt_key);
-            free(p->bt_str);
-            p->bt_rows = NULL;
-            p->bt_ids = NULL;
-            p->bt_has_ids = NULL;
-            p->bt_key = NULL;
-            p->bt_str = NULL;
-            return SF_E_NOMEM;
-        }
-        sf_arena_init(&p->bt_scratch, 16 * 1024);
-        p->bt_key_off[0] = 0;
-    }
-    size_t strn = 0;
-    for (size_t c = 0; c < ns; c++)
-        strn += row[c].type == SF_STRING ? row[c].u.s.n : 0;
+    if (!p->bt_rows && agg_batch_alloc(p) != 0)
+        return SF_E_NOMEM;
+    const int *use = p->bt_use;
+    size_t nuse = p->bt_nuse, strn = 0;
+    for (size_t u = 0; u < nuse; u++)
+        strn += row[use[u]].type == SF_STRING ? row[use[u]].u.s.n : 0;
     if (key->n > AGG_BATCH_KEYS - p->bt_key_off[p->bt_n] || strn > AGG_BATCH_STRS - p->bt_str_n) {
         int rc = agg_batch_flush(p);
         if (rc)
@@ -657,17 +687,19 @@ static int agg_batch_push(sf_pipeline *p, const sf_value *row, const uint32_t *i
     }
     size_t i = p->bt_n;
     sf_value *dst = p->bt_rows + i * ns;
-    for (size_t c = 0; c < ns; c++) {
+    uint32_t *dids = p->bt_ids + i * ns;
+    p->bt_has_ids[i] = ids != NULL;
+    for (size_t u = 0; u < nuse; u++) {
+        int c = use[u];
         dst[c] = row[c];
         if (row[c].type == SF_STRING && row[c].u.s.n) {
             memcpy(p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
             dst[c].u.s.p = p->bt_str + p->bt_str_n;
             p->bt_str_n += row[c].u.s.n;
         }
+        if (ids)
+            dids[c] = ids[c];
     }
-    p->bt_has_ids[i] = ids != NULL;
-    if (ids)
-        memcpy(p->bt_ids + i * ns, ids, ns * sizeof *ids);
     memcpy(p->bt_key + p->bt_key_off[i], key->p, key->n);
     p->bt_key_off[i + 1] = p->bt_key_off[i] + key->n;
     p->bt_hash[i] = hash;
