@@ -122,6 +122,7 @@ struct sf_pipeline {
 #define KEYCACHE_SAMPLE 4096
 
 static void mark_slot(void *ctx, int slot);
+static void agg_batch_release(sf_pipeline *p);
 
 /* The slots a row output keeps (result column i < nslots is slot i): the
  * written, partition and sort columns and what its computed columns read
@@ -343,12 +344,7 @@ void sf_pipeline_free(sf_pipeline *p)
     if (p->row_b || p->emit)
         sf_arena_free(&p->scratch_b);
     sf_buf_free(&p->key_b);
-    free(p->bt_use);
-    free(p->bt_rows);
-    free(p->bt_ids);
-    free(p->bt_has_ids);
-    free(p->bt_key);
-    free(p->bt_str);
+    agg_batch_release(p);
     sf_arena_free(&p->bt_scratch);
     sf_dedupe_free(p->dd);
     free(p->aside_args);
@@ -618,6 +614,24 @@ static int agg_batch_settle(sf_pipeline *p)
     return p->bt_rc;
 }
 
+/* Frees the batch's buffers (the scratch arena is the pipeline's to
+ * free); the batch is then as before its first row. */
+static void agg_batch_release(sf_pipeline *p)
+{
+    free(p->bt_use);
+    free(p->bt_rows);
+    free(p->bt_ids);
+    free(p->bt_has_ids);
+    free(p->bt_key);
+    free(p->bt_str);
+    p->bt_use = NULL;
+    p->bt_rows = NULL;
+    p->bt_ids = NULL;
+    p->bt_has_ids = NULL;
+    p->bt_key = NULL;
+    p->bt_str = NULL;
+}
+
 /* The batch's buffers, and the slots a batched row keeps. Returns 0 or
  * SF_E_NOMEM (nothing allocated). */
 static int agg_batch_alloc(sf_pipeline *p)
@@ -634,18 +648,7 @@ static int agg_batch_alloc(sf_pipeline *p)
     if (!read || !p->bt_use || !p->bt_rows || !p->bt_ids || !p->bt_has_ids || !p->bt_key ||
         !p->bt_str) {
         free(read);
-        free(p->bt_use);
-        free(p->bt_rows);
-        free(p->bt_ids);
-        free(p->bt_has_ids);
-        free(p->bt_key);
-        free(p->bt_str);
-        p->bt_use = NULL;
-        p->bt_rows = NULL;
-        p->bt_ids = NULL;
-        p->bt_has_ids = NULL;
-        p->bt_key = NULL;
-        p->bt_str = NULL;
+        agg_batch_release(p);
         return SF_E_NOMEM;
     }
     for (size_t a = 0; a < job->naggs; a++) {
