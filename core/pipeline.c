@@ -767,10 +767,19 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
             return SF_E_NOMEM;
         uint64_t hash = sf_groups_hash(key->p, key->n);
         int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
+        /* Step-aside is only ever on for a job with one output (run_map.c),
+         * so a shipped row has no other output to feed. Shipping does not
+         * touch the groups here (records it takes in on the way read them
+         * through sf_pipeline_groups, which empties the batch first). */
+        if (p->aside) {
+            int dest = p->aside_ops.owner(p->aside_ops.ctx, hash);
+            if (dest >= 0)
+                return ship_aside(p, dest, row, key, scratch);
+        }
         /* Rows that only update output 0's groups wait in the batch; the
-         * others (step-aside, its sample, a key to cache, more outputs)
-         * go after the rows before them. */
-        if (!p->aside && !sampling && !fixed && !p->nmore) {
+         * others (the step-aside sample, a key to cache, more outputs) go
+         * after the rows before them. */
+        if (!sampling && !fixed && !p->nmore) {
             int taken = agg_batch_push(p, row, ids, key, hash);
             if (taken <= 0) {
                 if (taken == 0)
@@ -779,13 +788,6 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
             }
         } else if (p->bt_n && (rc = agg_batch_flush(p)) != 0) {
             return rc;
-        }
-        /* Step-aside is only ever on for a job with one output (run_map.c),
-         * so a shipped row has no other output to feed. */
-        if (p->aside) {
-            int dest = p->aside_ops.owner(p->aside_ops.ctx, hash);
-            if (dest >= 0)
-                return ship_aside(p, dest, row, key, scratch);
         }
         size_t before = sampling ? sf_groups_count(p->groups) : 0;
         sf_group *group = NULL;
