@@ -1197,6 +1197,68 @@ static void test_batched_rows_keep_their_strings_order_and_counts(void **state)
     sf_job_free(job);
 }
 
+/* Strings larger than the batch holds: a row whose strings do not fit
+ * beside the ones waiting empties the batch first, and one larger than the
+ * whole batch updates its group directly, after the rows before it. */
+static void test_rows_too_large_for_the_batch_keep_their_order(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\","
+        " \"columns\": {\"c\": \"string\", \"s\": \"string\"}}},"
+        " \"group_by\": [\"c\"], \"aggregates\": {\"n\": \"count()\", \"top\": \"max(s)\","
+        " \"vals\": \"count_distinct(s)\"}, \"output\": {\"path\": \"o\"}}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(spec, strlen(spec), "l.json", NULL, &job, &err), 0);
+    sf_join_table *dims[1] = {NULL};
+    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    enum { BIG = 100 * 1024, NLINES = 9 };
+    const size_t sizes[NLINES] = {10, 40000, 40000, BIG, 5, 40000, BIG, 30000, 7};
+    char *line = malloc(BIG + 64);
+    assert_non_null(line);
+    for (int i = 0; i < NLINES; i++) {
+        int k = i % 4;
+        int head = snprintf(line, 64, "{\"c\": \"k%d\", \"s\": \"", k);
+        memset(line + head, 'a' + i, sizes[i]);
+        size_t len = (size_t)head + sizes[i];
+        memcpy(line + len, "\"}", 2);
+        assert_int_equal(sf_pipeline_push(p, line, len + 2, 0, (uint64_t)i), 0);
+        memset(line, 'z', BIG + 64);
+    }
+    free(line);
+    sf_groups *g = sf_pipeline_take_groups(p);
+    assert_non_null(g);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_count(g), 4);
+    for (int k = 0; k < 4; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "k%d", k);
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(g, (size_t)k, &key, &klen, &hash); /* k0..k3 in order */
+        sf_value want = sf_string(name, strlen(name));
+        unsigned char enc[16];
+        size_t elen = sf_value_encode(&want, enc);
+        assert_int_equal(klen, elen);
+        assert_memory_equal(key, enc, elen);
+        int last = k + 4 * ((NLINES - 1 - k) / 4); /* the group's last line: the largest letter */
+        assert_int_value(group_result(g, name, 0), (NLINES - 1 - k) / 4 + 1);
+        sf_value top = group_result(g, name, 1);
+        assert_int_equal(top.type, SF_STRING);
+        assert_int_equal(top.u.s.n, sizes[last]);
+        for (size_t b = 0; b < top.u.s.n; b++)
+            assert_int_equal(top.u.s.p[b], 'a' + last);
+        assert_int_value(group_result(g, name, 2), (NLINES - 1 - k) / 4 + 1);
+    }
+    sf_groups_free(g);
+    sf_pipeline_free(p);
+    sf_job_free(job);
+}
+
 #define X(name) cmocka_unit_test_setup_teardown(name, setup_explode, teardown)
 #define D(name) cmocka_unit_test_setup_teardown(name, setup_dedupe, teardown)
 
@@ -1490,6 +1552,7 @@ int main(void)
         T(test_valid_lines_are_aggregated),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
         cmocka_unit_test(test_batched_rows_keep_their_strings_order_and_counts),
+        cmocka_unit_test(test_rows_too_large_for_the_batch_keep_their_order),
         cmocka_unit_test(test_fixed_width_keys_give_the_groups_of_encoded_keys),
         T(test_groups_hold_joined_and_derived_columns),
         T(test_every_line_lands_in_exactly_one_count),
