@@ -665,6 +665,11 @@ int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, ui
     return update_state(g, st, row, ids, scratch);
 }
 
+void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stage)
+{
+    sf_hmap_prefetch(g->map, hash, klen, stage);
+}
+
 int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
                            const uint32_t *ids, sf_arena *scratch)
 {

@@ -53,6 +53,11 @@ uint64_t sf_groups_hash(const unsigned char *key, size_t klen);
 int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,
                      const sf_value *row, sf_arena *scratch);
 
+/* A hint before sf_groups_update_ids() of a key of klen bytes with this
+ * hash: starts loading its index slot (stage 0) or, once that is in, its
+ * group's state (stage 1). Changes nothing. Cannot fail. */
+void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stage);
+
 /* sf_groups_update() with the row's dimension ids: ids[slot] is the dense
  * id (core/join's sf_join_table_id) of the string at row[slot], 0 for
  * none; ids may be NULL. A count_distinct over a slot with an id looks its

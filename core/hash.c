@@ -256,8 +256,17 @@ hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
         hmap_slot s = m->index[pos];
         if (s == 0)
             return pos;
-        if ((s & tag_mask) == tag && hmap_same(hmap_slot_block(s), key, klen, hash))
-            return pos;
+        if ((s & tag_mask) == tag) {
+            /* A tag hit is almost always the key: start the loads of the
+             * rest of its block (the value the caller updates next) while
+             * the key compare waits for the head's line. */
+            const char *b = (const char *)hmap_slot_block(s);
+            size_t end = hmap_value_off(klen) + m->value_size;
+            for (size_t off = 64; off < end; off += 64)
+                __builtin_prefetch(b + off, 1, 3);
+            if (hmap_same(hmap_slot_block(s), key, klen, hash))
+                return pos;
+        }
         pos = (pos + 1) & m->mask;
     }
 }
@@ -359,6 +368,24 @@ void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, in
     if (v && inserted)
         *inserted = 1;
     return v;
+}
+
+void sf_hmap_prefetch(const sf_hmap *m, uint64_t hash, size_t klen, int stage)
+{
+    if (!m->index)
+        return;
+    const hmap_slot *slot = &m->index[(size_t)hash & m->mask];
+    if (stage == 0) {
+        __builtin_prefetch(slot, 0, 3);
+        return;
+    }
+    hmap_slot s = *slot;
+    if (!s || (s & (((uint64_t)1 << HMAP_TAG_BITS) - 1)) != hash >> (64 - HMAP_TAG_BITS))
+        return;
+    const char *b = (const char *)hmap_slot_block(s);
+    size_t end = hmap_value_off(klen) + m->value_size;
+    for (size_t off = 0; off < end; off += 64)
+        __builtin_prefetch(b + off, 1, 3);
 }
 
 size_t sf_hmap_count(const sf_hmap *m)

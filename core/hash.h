@@ -43,6 +43,13 @@ void *sf_hmap_find(const sf_hmap *m, const void *key, size_t klen, uint64_t hash
  * pointer that must not be dereferenced. */
 void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted);
 
+/* Starts loading what an upsert of a key with this hash and length will
+ * read, so that a batch of upserts waits for memory once: stage 0 the
+ * index slot; stage 1 (after stage 0 had time) the block of the entry the
+ * slot points to when its tag matches. Only a hint: m is not changed and
+ * no result depends on it. Cannot fail. */
+void sf_hmap_prefetch(const sf_hmap *m, uint64_t hash, size_t klen, int stage);
+
 /* Number of entries, removed ones (sf_hmap_compact) included: entry
  * numbers run to it. */
 size_t sf_hmap_count(const sf_hmap *m);

@@ -25,6 +25,13 @@
 #include "core/utf8.h"
 #include "core/value_text.h"
 
+/* Rows of output 0 whose groups are looked up together: their slots in
+ * the group table's index are prefetched, then the rows update their
+ * groups in order (the table sees the same updates in the same order). */
+#define AGG_BATCH 16
+#define AGG_BATCH_KEYS ((size_t)16 * 1024)
+#define AGG_BATCH_STRS ((size_t)64 * 1024)
+
 struct sf_pipeline {
     const sf_job *job;
     sf_join_table *const *dims;
@@ -88,6 +95,22 @@ struct sf_pipeline {
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
     uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
+    /* Rows of output 0 waiting for their group (see agg_batch_push): the
+     * row's values (strings copied into bt_str), ids, encoded key and hash. */
+    sf_value *bt_rows;     /* AGG_BATCH rows of nslots values */
+    uint32_t *bt_ids;      /* AGG_BATCH rows of nslots ids */
+    unsigned char *bt_has_ids;
+    unsigned char *bt_key; /* AGG_BATCH_KEYS bytes of keys */
+    size_t bt_key_off[AGG_BATCH + 1];
+    uint64_t bt_hash[AGG_BATCH];
+    char *bt_str;          /* AGG_BATCH_STRS bytes of string values */
+    size_t bt_str_n;
+    size_t bt_n;
+    int *bt_use;           /* the slots output 0's aggregates read: the only
+                            * ones a batched row copies (the others stay NULL) */
+    size_t bt_nuse;
+    sf_arena bt_scratch;
+    int bt_rc; /* a flush's error when the groups were read from outside */
 };
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
@@ -99,6 +122,7 @@ struct sf_pipeline {
 #define KEYCACHE_SAMPLE 4096
 
 static void mark_slot(void *ctx, int slot);
+static void agg_batch_release(sf_pipeline *p);
 
 /* The slots a row output keeps (result column i < nslots is slot i): the
  * written, partition and sort columns and what its computed columns read
@@ -320,6 +344,8 @@ void sf_pipeline_free(sf_pipeline *p)
     if (p->row_b || p->emit)
         sf_arena_free(&p->scratch_b);
     sf_buf_free(&p->key_b);
+    agg_batch_release(p);
+    sf_arena_free(&p->bt_scratch);
     sf_dedupe_free(p->dd);
     free(p->aside_args);
     free(p->ids);
@@ -545,6 +571,146 @@ static int keep_row(sf_rows *t, const sf_value *row, size_t nslots, const unsign
     return 0;
 }
 
+/* Updates the groups of the rows in the batch, in the order they came:
+ * their index slots are prefetched first, then each row's state a few
+ * rows ahead, so the batch waits for memory about once instead of once a
+ * row. The table sees the updates one by one as without the batch.
+ * Returns 0 or the first update's error (the batch is emptied). */
+static int agg_batch_flush(sf_pipeline *p)
+{
+    enum { AHEAD = 4 };
+    size_t n = p->bt_n, ns = p->job->nslots;
+    const size_t *ko = p->bt_key_off;
+    if (!n)
+        return 0;
+    p->bt_n = 0;
+    p->bt_str_n = 0;
+    sf_arena_reset(&p->bt_scratch);
+    for (size_t i = 0; i < n; i++)
+        sf_groups_prefetch(p->groups, p->bt_hash[i], ko[i + 1] - ko[i], 0);
+    for (size_t i = 0; i < n && i < AHEAD; i++)
+        sf_groups_prefetch(p->groups, p->bt_hash[i], ko[i + 1] - ko[i], 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n)
+            sf_groups_prefetch(p->groups, p->bt_hash[i + AHEAD],
+                               ko[i + AHEAD + 1] - ko[i + AHEAD], 1);
+        int rc = sf_groups_update_ids(p->groups, p->bt_key + ko[i], ko[i + 1] - ko[i],
+                                      p->bt_hash[i], p->bt_rows + i * ns,
+                                      p->bt_has_ids[i] ? p->bt_ids + i * ns : NULL,
+                                      &p->bt_scratch, NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Empties the batch before output 0's groups are read, taken or replaced
+ * from outside; an error stays in bt_rc, which the next row returns.
+ * Returns bt_rc. */
+static int agg_batch_settle(sf_pipeline *p)
+{
+    if (p->bt_n && !p->bt_rc)
+        p->bt_rc = agg_batch_flush(p);
+    return p->bt_rc;
+}
+
+/* Frees the batch's buffers (the scratch arena is the pipeline's to
+ * free); the batch is then as before its first row. */
+static void agg_batch_release(sf_pipeline *p)
+{
+    free(p->bt_use);
+    free(p->bt_rows);
+    free(p->bt_ids);
+    free(p->bt_has_ids);
+    free(p->bt_key);
+    free(p->bt_str);
+    p->bt_use = NULL;
+    p->bt_rows = NULL;
+    p->bt_ids = NULL;
+    p->bt_has_ids = NULL;
+    p->bt_key = NULL;
+    p->bt_str = NULL;
+}
+
+/* The batch's buffers, and the slots a batched row keeps. Returns 0 or
+ * SF_E_NOMEM (nothing allocated). */
+static int agg_batch_alloc(sf_pipeline *p)
+{
+    const sf_job *job = p->job;
+    size_t ns = job->nslots ? job->nslots : 1;
+    unsigned char *read = calloc(ns, 1);
+    p->bt_use = malloc(ns * sizeof *p->bt_use);
+    p->bt_rows = calloc(AGG_BATCH * ns, sizeof *p->bt_rows); /* all NULL */
+    p->bt_ids = calloc(AGG_BATCH * ns, sizeof *p->bt_ids);
+    p->bt_has_ids = malloc(AGG_BATCH);
+    p->bt_key = malloc(AGG_BATCH_KEYS);
+    p->bt_str = malloc(AGG_BATCH_STRS);
+    if (!read || !p->bt_use || !p->bt_rows || !p->bt_ids || !p->bt_has_ids || !p->bt_key ||
+        !p->bt_str) {
+        free(read);
+        agg_batch_release(p);
+        return SF_E_NOMEM;
+    }
+    for (size_t a = 0; a < job->naggs; a++) {
+        if (job->aggs[a].arg)
+            sf_expr_visit_columns(job->aggs[a].arg, mark_slot, read);
+    }
+    p->bt_nuse = 0;
+    for (size_t c = 0; c < job->nslots; c++) {
+        if (read[c])
+            p->bt_use[p->bt_nuse++] = (int)c;
+    }
+    free(read);
+    sf_arena_init(&p->bt_scratch, 16 * 1024);
+    p->bt_key_off[0] = 0;
+    return 0;
+}
+
+/* Takes row (key its encoded group key, hash its hash) into the batch of
+ * output 0, copying what it borrows (its strings) so that it outlives the
+ * line. Returns 0 when taken (the batch is flushed when full), 1 when the
+ * row is too large for the batch (it is then empty: the caller updates the
+ * row's group itself), or SF_E_NOMEM. */
+static int agg_batch_push(sf_pipeline *p, const sf_value *row, const uint32_t *ids,
+                          const sf_buf *key, uint64_t hash)
+{
+    size_t ns = p->job->nslots;
+    if (!p->bt_rows && agg_batch_alloc(p) != 0)
+        return SF_E_NOMEM;
+    const int *use = p->bt_use;
+    size_t nuse = p->bt_nuse, strn = 0;
+    for (size_t u = 0; u < nuse; u++)
+        strn += row[use[u]].type == SF_STRING ? row[use[u]].u.s.n : 0;
+    if (key->n > AGG_BATCH_KEYS - p->bt_key_off[p->bt_n] || strn > AGG_BATCH_STRS - p->bt_str_n) {
+        int rc = agg_batch_flush(p);
+        if (rc)
+            return rc;
+        if (key->n > AGG_BATCH_KEYS || strn > AGG_BATCH_STRS)
+            return 1;
+    }
+    size_t i = p->bt_n;
+    sf_value *dst = p->bt_rows + i * ns;
+    uint32_t *dids = p->bt_ids + i * ns;
+    p->bt_has_ids[i] = ids != NULL;
+    for (size_t u = 0; u < nuse; u++) {
+        int c = use[u];
+        dst[c] = row[c];
+        if (row[c].type == SF_STRING && row[c].u.s.n) {
+            memcpy(p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
+            dst[c].u.s.p = p->bt_str + p->bt_str_n;
+            p->bt_str_n += row[c].u.s.n;
+        }
+        if (ids)
+            dids[c] = ids[c];
+    }
+    memcpy(p->bt_key + p->bt_key_off[i], key->p, key->n);
+    p->bt_key_off[i + 1] = p->bt_key_off[i] + key->n;
+    p->bt_hash[i] = hash;
+    if (++p->bt_n == AGG_BATCH)
+        return agg_batch_flush(p);
+    return 0;
+}
+
 /* Output 0's group of row through the key cache: 1 when the cache knew
  * its fixed-width key and the group was updated (*rc its result), 0 when
  * the row goes the long way (then *w holds its tuple, *fixed says whether
@@ -577,7 +743,7 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
                      sf_arena *scratch)
 {
     const sf_job *job = p->job;
-    int rc = 0;
+    int rc = p->bt_rc;
     for (size_t k = 0; k < p->nout && !rc; k++) {
         if (p->kinds[k] == SF_OUT_ROWS)
             rc = p->sinks[k] ? p->sinks[k](p->sink_ctx[k], k, row)
@@ -591,6 +757,8 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
         sf_keycache_free(p->kc);
         p->kc = NULL;
     }
+    if (!rc && p->kc && ids && p->bt_n)
+        rc = agg_batch_flush(p); /* the cache's updates come after the batch's */
     if (!rc && p->kc && ids && aggregate_fixed(p, row, ids, scratch, w, &wh, &fixed, &rc))
         goto more;
     if (!rc && p->kinds[0] == SF_OUT_GROUPS) {
@@ -598,14 +766,29 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
         if (encode_slots(key, row, job->group_slots, job->ngroup) != 0)
             return SF_E_NOMEM;
         uint64_t hash = sf_groups_hash(key->p, key->n);
+        int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
         /* Step-aside is only ever on for a job with one output (run_map.c),
-         * so a shipped row has no other output to feed. */
+         * so a shipped row has no other output to feed. Shipping does not
+         * touch the groups here (records it takes in on the way read them
+         * through sf_pipeline_groups, which empties the batch first). */
         if (p->aside) {
             int dest = p->aside_ops.owner(p->aside_ops.ctx, hash);
             if (dest >= 0)
                 return ship_aside(p, dest, row, key, scratch);
         }
-        int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
+        /* Rows that only update output 0's groups wait in the batch; the
+         * others (the step-aside sample, a key to cache, more outputs) go
+         * after the rows before them. */
+        if (!sampling && !fixed && !p->nmore) {
+            int taken = agg_batch_push(p, row, ids, key, hash);
+            if (taken <= 0) {
+                if (taken == 0)
+                    p->counts.rows_aggregated++;
+                return taken;
+            }
+        } else if (p->bt_n && (rc = agg_batch_flush(p)) != 0) {
+            return rc;
+        }
         size_t before = sampling ? sf_groups_count(p->groups) : 0;
         sf_group *group = NULL;
         rc = sf_groups_update_ids(p->groups, key->p, key->n, hash, row, ids, scratch, &group);
@@ -1206,12 +1389,18 @@ const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n)
     return p->samples;
 }
 
-sf_groups *sf_pipeline_groups(sf_pipeline *p) { return p->groups; }
+sf_groups *sf_pipeline_groups(sf_pipeline *p)
+{
+    agg_batch_settle(p);
+    return p->groups;
+}
 
 int sf_pipeline_set_aside(sf_pipeline *p, sf_aside_mode mode, const sf_aside_ops *ops)
 {
     if (mode == SF_ASIDE_OFF)
         return 0;
+    if (agg_batch_settle(p) != 0)
+        return p->bt_rc;
     if (p->emit || p->nmore || !ops || !ops->owner || !ops->reserve)
         return SF_E_INVAL;
     free(p->aside_args);
@@ -1231,8 +1420,10 @@ int sf_pipeline_reset_groups(sf_pipeline *p) { return sf_pipeline_reset_output_g
 
 sf_groups *sf_pipeline_output_groups(sf_pipeline *p, size_t k)
 {
-    if (k == 0)
+    if (k == 0) {
+        agg_batch_settle(p);
         return p->groups;
+    }
     return k <= p->nmore ? p->more[k - 1] : NULL;
 }
 
@@ -1240,6 +1431,8 @@ int sf_pipeline_reset_output_groups(sf_pipeline *p, size_t k)
 {
     if (k > p->nmore)
         return SF_E_INVAL;
+    if (k == 0 && agg_batch_settle(p) != 0)
+        return p->bt_rc;
     sf_groups *g = sf_job_new_groups(k ? &p->job->outputs[k] : p->job);
     if (!g)
         return SF_E_NOMEM;
@@ -1253,6 +1446,8 @@ int sf_pipeline_reset_output_groups(sf_pipeline *p, size_t k)
 
 sf_groups *sf_pipeline_take_groups(sf_pipeline *p)
 {
+    if (agg_batch_settle(p) != 0)
+        return NULL;
     sf_groups *g = p->groups;
     p->groups = NULL;
     sf_keycache_free(p->kc);

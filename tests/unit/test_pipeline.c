@@ -1124,6 +1124,141 @@ static void test_step_aside_is_refused_for_a_split_pipeline(void **state)
     assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_AUTO, &ops), SF_E_INVAL);
 }
 
+/* Rows of the combiner wait in a batch (their groups looked up together)
+ * and outlive their lines: each line here is written into the same buffer,
+ * overwritten by the next, and the groups read after any line (a batch
+ * half full) hold every row so far, numbered in the order keys came. */
+static void test_batched_rows_keep_their_strings_order_and_counts(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\","
+        " \"columns\": {\"c\": \"string\", \"s\": \"string\", \"x\": \"int64\"}}},"
+        " \"group_by\": [\"c\"], \"aggregates\": {\"n\": \"count()\","
+        " \"hits\": \"count_if(s == 'value-1-with-some-length')\", \"top\": \"max(s)\","
+        " \"vals\": \"count_distinct(s)\", \"sx\": \"sum(x)\"},"
+        " \"output\": {\"path\": \"o\"}}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(spec, strlen(spec), "b.json", NULL, &job, &err), 0);
+    sf_join_table *dims[1] = {NULL};
+    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    enum { NLINES = 100, NKEYS = 7 };
+    char line[128];
+    int64_t n[NKEYS] = {0}, hits[NKEYS] = {0}, sx[NKEYS] = {0};
+    for (int i = 0; i < NLINES; i++) {
+        int k = (i * 3) % NKEYS, v = i % 3;
+        int len = snprintf(line, sizeof line,
+                           "{\"c\": \"group-%02d-of-the-test\", \"s\": \"value-%d-with-some-length\","
+                           " \"x\": %d}", k, v, i);
+        assert_int_equal(sf_pipeline_push(p, line, (size_t)len, 0, (uint64_t)i), 0);
+        memset(line, 'z', sizeof line); /* the line is gone: the row must not need it */
+        n[k]++;
+        hits[k] += v == 1;
+        sx[k] += i;
+        assert_int_equal(sf_pipeline_counts(p)->rows_aggregated, (uint64_t)i + 1);
+        if (i % 5 != 2)
+            continue;
+        sf_groups *g = sf_pipeline_groups(p);
+        assert_int_equal(sf_groups_count(g), i + 1 < NKEYS ? (size_t)i + 1 : NKEYS);
+        char name[32];
+        snprintf(name, sizeof name, "group-%02d-of-the-test", k);
+        assert_int_value(group_result(g, name, 0), n[k]);
+    }
+    sf_groups *g = sf_pipeline_take_groups(p);
+    assert_non_null(g);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    for (int i = 0; i < NKEYS; i++) {
+        /* Keys in the order they first came: line i has key 3i mod 7. */
+        char name[32];
+        int k = (i * 3) % NKEYS;
+        snprintf(name, sizeof name, "group-%02d-of-the-test", k);
+        sf_value want = sf_string(name, strlen(name));
+        unsigned char enc[64];
+        size_t elen = sf_value_encode(&want, enc), klen;
+        const unsigned char *key;
+        uint64_t hash;
+        sf_groups_key(g, (size_t)i, &key, &klen, &hash);
+        assert_int_equal(klen, elen);
+        assert_memory_equal(key, enc, elen);
+        assert_int_value(group_result(g, name, 0), n[k]);
+        assert_int_value(group_result(g, name, 1), hits[k]);
+        sf_value top = group_result(g, name, 2);
+        assert_int_equal(top.type, SF_STRING);
+        assert_int_equal(top.u.s.n, strlen("value-2-with-some-length"));
+        assert_memory_equal(top.u.s.p, "value-2-with-some-length", top.u.s.n);
+        assert_int_value(group_result(g, name, 3), 3);
+        assert_int_value(group_result(g, name, 4), sx[k]);
+    }
+    sf_groups_free(g);
+    sf_pipeline_free(p);
+    sf_job_free(job);
+}
+
+/* Strings larger than the batch holds: a row whose strings do not fit
+ * beside the ones waiting empties the batch first, and one larger than the
+ * whole batch updates its group directly, after the rows before it. */
+static void test_rows_too_large_for_the_batch_keep_their_order(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\","
+        " \"columns\": {\"c\": \"string\", \"s\": \"string\"}}},"
+        " \"group_by\": [\"c\"], \"aggregates\": {\"n\": \"count()\", \"top\": \"max(s)\","
+        " \"vals\": \"count_distinct(s)\"}, \"output\": {\"path\": \"o\"}}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(spec, strlen(spec), "l.json", NULL, &job, &err), 0);
+    sf_join_table *dims[1] = {NULL};
+    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    enum { BIG = 100 * 1024, NLINES = 9 };
+    const size_t sizes[NLINES] = {10, 40000, 40000, BIG, 5, 40000, BIG, 30000, 7};
+    char *line = malloc(BIG + 64);
+    assert_non_null(line);
+    for (int i = 0; i < NLINES; i++) {
+        int k = i % 4;
+        int head = snprintf(line, 64, "{\"c\": \"k%d\", \"s\": \"", k);
+        memset(line + head, 'a' + i, sizes[i]);
+        size_t len = (size_t)head + sizes[i];
+        memcpy(line + len, "\"}", 2);
+        assert_int_equal(sf_pipeline_push(p, line, len + 2, 0, (uint64_t)i), 0);
+        memset(line, 'z', BIG + 64);
+    }
+    free(line);
+    sf_groups *g = sf_pipeline_take_groups(p);
+    assert_non_null(g);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_count(g), 4);
+    for (int k = 0; k < 4; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "k%d", k);
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(g, (size_t)k, &key, &klen, &hash); /* k0..k3 in order */
+        sf_value want = sf_string(name, strlen(name));
+        unsigned char enc[16];
+        size_t elen = sf_value_encode(&want, enc);
+        assert_int_equal(klen, elen);
+        assert_memory_equal(key, enc, elen);
+        int last = k + 4 * ((NLINES - 1 - k) / 4); /* the group's last line: the largest letter */
+        assert_int_value(group_result(g, name, 0), (NLINES - 1 - k) / 4 + 1);
+        sf_value top = group_result(g, name, 1);
+        assert_int_equal(top.type, SF_STRING);
+        assert_int_equal(top.u.s.n, sizes[last]);
+        for (size_t b = 0; b < top.u.s.n; b++)
+            assert_int_equal(top.u.s.p[b], 'a' + last);
+        assert_int_value(group_result(g, name, 2), (NLINES - 1 - k) / 4 + 1);
+    }
+    sf_groups_free(g);
+    sf_pipeline_free(p);
+    sf_job_free(job);
+}
+
 #define X(name) cmocka_unit_test_setup_teardown(name, setup_explode, teardown)
 #define D(name) cmocka_unit_test_setup_teardown(name, setup_dedupe, teardown)
 
@@ -1416,6 +1551,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_valid_lines_are_aggregated),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
+        cmocka_unit_test(test_batched_rows_keep_their_strings_order_and_counts),
+        cmocka_unit_test(test_rows_too_large_for_the_batch_keep_their_order),
         cmocka_unit_test(test_fixed_width_keys_give_the_groups_of_encoded_keys),
         T(test_groups_hold_joined_and_derived_columns),
         T(test_every_line_lands_in_exactly_one_count),
