@@ -74,6 +74,20 @@ static fixture *fixture_load(const char *spec, const char *name)
     return f;
 }
 
+/* A pipeline (fast decoder, no dimension tables) of a job loaded from
+ * spec; the job goes to *job, for the caller to free after the pipeline. */
+static sf_pipeline *pipeline_of(const char *spec, const char *name, sf_job **job)
+{
+    sf_error err;
+    sf_error_clear(&err);
+    *job = NULL;
+    assert_int_equal(sf_job_load(spec, strlen(spec), name, NULL, job, &err), 0);
+    sf_join_table *dims[SF_MAX_INPUTS] = {0};
+    sf_pipeline *p = sf_pipeline_new(*job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    return p;
+}
+
 /* Every pipeline test runs once per decoder: they must count, reject and
  * describe lines identically. */
 static int setup_with(void **state, sf_decoder_kind decoder)
@@ -842,12 +856,8 @@ static void test_csv_decimal_cells_take_the_column_scale(void **state)
         " \"columns\": {\"k\": \"string\", \"amount\": \"decimal(6,2)\"}}},"
         " \"group_by\": [\"k\"], \"aggregates\": {\"total\": \"sum(amount)\"},"
         " \"output\": {\"path\": \"out\"}}";
-    sf_error err;
-    sf_error_clear(&err);
-    sf_job *job = NULL;
-    assert_int_equal(sf_job_load(spec, strlen(spec), "e.json", NULL, &job, &err), 0);
-    sf_pipeline *p = sf_pipeline_new(job, NULL, SF_DECODER_FAST, &err);
-    assert_non_null(p);
+    sf_job *job;
+    sf_pipeline *p = pipeline_of(spec, "e.json", &job);
     sf_line_verdict v;
     const char *amounts[] = {"1.5", "2.25", "3", "0.125"}; /* 0.125 -> 0.12 */
     for (size_t i = 0; i < 4; i++) {
@@ -882,12 +892,8 @@ static void test_dedupe_of_exploded_rows_counts_lines_by_their_first_row(void **
         " \"group_by\": [\"items.sku\"], \"aggregates\": {\"n\": \"count()\","
         " \"first_oid\": \"min(oid)\", \"qty\": \"sum(items.qty)\"},"
         " \"output\": {\"path\": \"out\"}}";
-    sf_error err;
-    sf_error_clear(&err);
-    sf_job *job = NULL;
-    assert_int_equal(sf_job_load(spec, strlen(spec), "e.json", NULL, &job, &err), 0);
-    sf_pipeline *p = sf_pipeline_new(job, NULL, SF_DECODER_FAST, &err);
-    assert_non_null(p);
+    sf_job *job;
+    sf_pipeline *p = pipeline_of(spec, "e.json", &job);
     const char *lines[] = {
         "{\"oid\": 1, \"items\": [{\"sku\": \"a\", \"qty\": 1}, {\"sku\": \"a\", \"qty\": 2}]}",
         "{\"oid\": 2, \"items\": [{\"sku\": \"b\", \"qty\": 3}, {\"sku\": \"a\", \"qty\": 4}]}",
@@ -1060,13 +1066,7 @@ static sf_pipeline *uid_pipeline(sf_job **job)
         " \"columns\": {\"uid\": \"int64\"}}},"
         " \"group_by\": [\"uid\"], \"aggregates\": {\"n\": \"count()\"},"
         " \"output\": {\"path\": \"o\"}}";
-    sf_error err;
-    sf_error_clear(&err);
-    assert_int_equal(sf_job_load(spec, strlen(spec), "u.json", NULL, job, &err), 0);
-    sf_join_table *dims[SF_MAX_INPUTS] = {0};
-    sf_pipeline *p = sf_pipeline_new(*job, dims, SF_DECODER_FAST, &err);
-    assert_non_null(p);
-    return p;
+    return pipeline_of(spec, "u.json", job);
 }
 
 static void push_uid(sf_pipeline *p, long uid)
@@ -1138,13 +1138,8 @@ static void test_batched_rows_keep_their_strings_order_and_counts(void **state)
         " \"hits\": \"count_if(s == 'value-1-with-some-length')\", \"top\": \"max(s)\","
         " \"vals\": \"count_distinct(s)\", \"sx\": \"sum(x)\"},"
         " \"output\": {\"path\": \"o\"}}";
-    sf_job *job = NULL;
-    sf_error err;
-    sf_error_clear(&err);
-    assert_int_equal(sf_job_load(spec, strlen(spec), "b.json", NULL, &job, &err), 0);
-    sf_join_table *dims[1] = {NULL};
-    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
-    assert_non_null(p);
+    sf_job *job;
+    sf_pipeline *p = pipeline_of(spec, "b.json", &job);
     enum { NLINES = 100, NKEYS = 7 };
     char line[128];
     int64_t n[NKEYS] = {0}, hits[NKEYS] = {0}, sx[NKEYS] = {0};
@@ -1208,13 +1203,8 @@ static void test_rows_too_large_for_the_batch_keep_their_order(void **state)
         " \"columns\": {\"c\": \"string\", \"s\": \"string\"}}},"
         " \"group_by\": [\"c\"], \"aggregates\": {\"n\": \"count()\", \"top\": \"max(s)\","
         " \"vals\": \"count_distinct(s)\"}, \"output\": {\"path\": \"o\"}}";
-    sf_job *job = NULL;
-    sf_error err;
-    sf_error_clear(&err);
-    assert_int_equal(sf_job_load(spec, strlen(spec), "l.json", NULL, &job, &err), 0);
-    sf_join_table *dims[1] = {NULL};
-    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
-    assert_non_null(p);
+    sf_job *job;
+    sf_pipeline *p = pipeline_of(spec, "l.json", &job);
     enum { BIG = 100 * 1024, NLINES = 9 };
     const size_t sizes[NLINES] = {10, 40000, 40000, BIG, 5, 40000, BIG, 30000, 7};
     char *line = malloc(BIG + 64);
