@@ -166,13 +166,7 @@ def check(a):
 
 
 def main():
-    ap = sftest.parser(description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", required=True)
-    ap.add_argument("--reference", required=True)
-    ap.add_argument("--cases", required=True)
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    ap.add_argument("--np", type=int, required=True)
-    return sftest.main(check, ap.parse_args())
+    return sftest.pipeline_main(check, __doc__, CASES)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,18 @@ def main(handler, args):
     return 0
 
 
+def pipeline_main(handler, doc, cases):
+    """main() of a pipeline driver (pipelines_test, video_star_test): the
+    common options plus --jobs, --reference, --cases, --case (one of
+    cases) and --np, then handler(args) as main() runs it."""
+    ap = parser(description=doc.splitlines()[0])
+    for opt in ("--jobs", "--reference", "--cases"):
+        ap.add_argument(opt, required=True)
+    ap.add_argument("--case", required=True, choices=sorted(cases))
+    ap.add_argument("--np", type=int, required=True)
+    return main(handler, ap.parse_args())
+
+
 def reset_dir(path):
     """An empty directory at path (whatever was there is removed)."""
     shutil.rmtree(path, ignore_errors=True)
