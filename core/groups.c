@@ -42,17 +42,26 @@ static int is_xsum(const sf_agg_def *d)
            d->arg_type != SF_DECIMAL;
 }
 /* A count_distinct state in the group's block. The group's first value of
- * a fixed-width set (its bits) is kept here, beside the other states, and
- * only the second and later distinct values go to the set's bitmaps or
- * pair table: with groups close to rows (one value per group, the common
- * case of S3) most groups never touch the pair table, which saves a cache
- * miss per row and the table's memory. Each value lives in exactly one
- * place: here, in a bitmap or in the pair table. */
+ * a fixed-width set (its bits) is kept here, beside the other states: with
+ * groups close to rows (one value per group, the common case of S3) most
+ * groups never go further, which saves a cache miss per row. The next
+ * SMALL_MAX values go to the group's own small vector (a few words from
+ * the set's pool, found through the block, so a batch of updates can
+ * prefetch it): with a few values per group (S4: about 15) each lookup is
+ * a scan of one or two cache lines, and counting or exporting a group
+ * reads its vector, not a chain through the shared table. A group with
+ * more values moves them to the set's bitmaps and pair table ("big") and
+ * keeps adding there. Each value lives in exactly one place: here, in the
+ * small vector, in a bitmap or in the pair table. */
 typedef struct dstate {
     int64_t count;      /* distinct values, set by sf_groups_prepare_export */
-    uint64_t has_first; /* 1: first holds a value; SPREAD: the values went */
     uint64_t first;     /* bits of the first value (fixed sets only); SPREAD:
                          * the count other ranks found (sf_groups_distinct_add) */
+    uint64_t *small;    /* fixed sets: values after the first, NULL none (pool) */
+    uint8_t has_first;  /* 1: first holds a value; SPREAD: the values went */
+    uint8_t big;        /* 1: values after the first are in bitmaps and pairs */
+    uint16_t pad;
+    uint32_t nsmall;    /* values in small */
 } dstate;
 
 /* has_first of a group whose values of this aggregate were spread over
@@ -63,6 +72,13 @@ typedef struct dstate {
 /* Tag of a pair-table slot whose pair was taken out (a spread group's):
  * probes go past it, growing drops it. */
 #define TOMB UINT64_MAX
+
+/* A group's small vector holds at most SMALL_MAX values, in size classes
+ * of SMALL_MIN << c words (4, 8, 16, 32); a full one moves to the next
+ * class, and the old one goes to its class's free list. */
+#define SMALL_MIN 4
+#define SMALL_MAX 32
+#define SMALL_CLASSES 4
 
 /* The distinct (group, value) pairs of one count_distinct aggregate. Values
  * of a fixed-width type (int64, double, date, bool) live inline in a flat
@@ -100,6 +116,10 @@ typedef struct distinct_set {
     size_t nbitmaps;
     size_t bitmap_bytes;
     sf_arena bitmem;
+    /* The groups' small vectors: */
+    size_t state_off;   /* offset of this set's dstate in a group's block */
+    sf_arena smallmem;
+    uint64_t *small_free[SMALL_CLASSES]; /* free vectors, linked by word 0 */
 } distinct_set;
 
 #define DENSE_DECIDE_AFTER 65536          /* values seen before choosing dense mode */
@@ -190,6 +210,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                         ds->type == SF_BOOL || ds->type == SF_STRING ||
                         ds->type == SF_TIMESTAMP;
             sf_arena_init(&ds->bitmem, 256 * 1024);
+            sf_arena_init(&ds->smallmem, 1024 * 1024);
+            ds->state_off = g->off[j];
             if (ds->type != SF_INT && ds->type != SF_DATE && ds->type != SF_STRING)
                 ds->dense = -1;
             if (ds->type == SF_STRING && !(ds->dict = sf_hmap_new(sizeof(uint32_t), 1024))) {
@@ -241,6 +263,8 @@ static void distinct_set_free(distinct_set *ds)
     free(ds->byid);
     free(ds->bitmaps);
     sf_arena_free(&ds->bitmem);
+    sf_arena_free(&ds->smallmem);
+    memset(ds->small_free, 0, sizeof ds->small_free);
     free(ds->head);
     free(ds->next);
     ds->set = ds->dict = NULL;
@@ -499,13 +523,120 @@ static int byid_set(distinct_set *ds, uint32_t src, uint64_t bits)
     return 0;
 }
 
+/* The size class of a small vector holding n values (n >= 1). */
+static unsigned small_class(uint32_t n)
+{
+    unsigned c = 0;
+    while ((uint32_t)SMALL_MIN << c < n)
+        c++;
+    return c;
+}
+
+/* Gives a small vector of class c back to the set's pool. */
+static void small_release(distinct_set *ds, uint64_t *v, unsigned c)
+{
+    v[0] = (uint64_t)(uintptr_t)ds->small_free[c];
+    ds->small_free[c] = v;
+}
+
+/* A vector of class c from the pool. Returns NULL when out of memory. */
+static uint64_t *small_take(distinct_set *ds, unsigned c)
+{
+    uint64_t *v = ds->small_free[c];
+    if (v) {
+        ds->small_free[c] = (uint64_t *)(uintptr_t)v[0];
+        return v;
+    }
+    return sf_arena_alloc(&ds->smallmem, ((size_t)SMALL_MIN << c) * sizeof *v);
+}
+
+/* Empties the small vector of dst (its values are dropped). */
+static void small_clear(distinct_set *ds, dstate *dst)
+{
+    if (dst->small)
+        small_release(ds, dst->small, small_class(dst->nsmall ? dst->nsmall : 1));
+    dst->small = NULL;
+    dst->nsmall = 0;
+}
+
+static int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t bits, int *added);
+
+/* Adds bits (not the first value) to the small vector of group idx.
+ * Returns 0 when done (*added says whether it was new), 1 when the vector
+ * was full: its values moved to the set's bitmaps and pair table and the
+ * group is big from now on (bits is not added: the caller adds it there),
+ * or SF_E_NOMEM (dst unchanged but for values already moved). */
+static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, uint64_t bits,
+                     int *added)
+{
+    uint64_t *v = dst->small;
+    uint32_t n = dst->nsmall;
+    int hit = 0;
+    for (uint32_t k = 0; k < n; k++)
+        hit |= v[k] == bits; /* no early exit: the compiler vectorizes it */
+    *added = !hit;
+    if (hit)
+        return 0;
+    if (n == SMALL_MAX) {
+        for (uint32_t k = 0; k < n; k++) {
+            int a = 0, rc = big_add(g, ds, idx, v[k], &a);
+            if (rc)
+                return rc;
+        }
+        small_clear(ds, dst);
+        dst->big = 1;
+        return 1;
+    }
+    if (n == 0 || (n >= SMALL_MIN && (n & (n - 1)) == 0)) {
+        /* Full (or none yet): the next class up. */
+        unsigned c = n ? small_class(n) + 1 : 0;
+        uint64_t *w = small_take(ds, c);
+        if (!w)
+            return SF_E_NOMEM;
+        if (n) {
+            memcpy(w, v, n * sizeof *v);
+            small_release(ds, v, c - 1);
+        }
+        dst->small = v = w;
+    }
+    v[n] = bits;
+    dst->nsmall = n + 1;
+    return 0;
+}
+
+/* Adds bits of group idx to the set's bitmaps or pair table (a big
+ * group's values past the first), deciding on dense mode once enough
+ * values came this way. Returns 0 (*added says whether it was new) or
+ * SF_E_NOMEM. */
+static int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t bits, int *added)
+{
+    int rc;
+    if (ds->dense == 1) {
+        rc = dense_set(ds, idx, dense_value(ds->type, bits), added);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            return 0;
+    }
+    if ((rc = pair_insert(ds, (uint64_t)idx + 1, bits, added)) != 0)
+        return rc;
+    if (ds->dense == 0) {
+        int64_t x = dense_value(ds->type, bits);
+        ds->vmin = ds->seen == 0 || x < ds->vmin ? x : ds->vmin;
+        ds->vmax = ds->seen == 0 || x > ds->vmax ? x : ds->vmax;
+        if (++ds->seen == DENSE_DECIDE_AFTER)
+            return maybe_go_dense(ds, sf_hmap_count(g->map));
+    }
+    return 0;
+}
+
 /* Adds value v of group idx; src is v's dimension id (0: none). */
 static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const sf_value *v,
                         uint32_t src)
 {
     distinct_set *ds = &g->sets[set];
     if (ds->fixed) {
-        uint64_t tag = (uint64_t)idx + 1, bits;
+        uint64_t bits;
         if (ds->dict && src && src < ds->nbyid && ds->byid[src]) {
             bits = ds->byid[src] - 1;
         } else if (ds->dict) {
@@ -536,29 +667,12 @@ static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const 
         }
         if (dst->has_first == 1 && dst->first == bits)
             return 0;
-        int added = 0, rc;
-        if (ds->dense == 1) {
-            rc = dense_set(ds, idx, dense_value(ds->type, bits), &added);
-            if (rc < 0)
-                return rc;
-            if (rc == 1) {
-                if (added)
-                    g->prepared = 0;
-                return 0;
-            }
-        }
-        if ((rc = pair_insert(ds, tag, bits, &added)) != 0)
-            return rc;
+        int added = 0, rc = dst->big ? 1 : small_add(g, ds, dst, idx, bits, &added);
+        if (rc == 1)
+            rc = big_add(g, ds, idx, bits, &added);
         if (added)
             g->prepared = 0;
-        if (ds->dense == 0) {
-            int64_t x = dense_value(ds->type, bits);
-            ds->vmin = ds->seen == 0 || x < ds->vmin ? x : ds->vmin;
-            ds->vmax = ds->seen == 0 || x > ds->vmax ? x : ds->vmax;
-            if (++ds->seen == DENSE_DECIDE_AFTER)
-                return maybe_go_dense(ds, sf_hmap_count(g->map));
-        }
-        return 0;
+        return rc;
     }
     g->tmp.n = 0;
     size_t need = 4 + sf_value_encoded_size(v);
@@ -667,7 +781,19 @@ int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, ui
 
 void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stage)
 {
-    sf_hmap_prefetch(g->map, hash, klen, stage);
+    if (stage < 2) {
+        sf_hmap_prefetch(g->map, hash, klen, stage);
+        return;
+    }
+    const char *st = g->nsets ? sf_hmap_peek(g->map, hash, klen) : NULL;
+    for (size_t s = 0; st && s < g->nsets; s++) {
+        const dstate *dst = (const dstate *)(st + g->sets[s].state_off);
+        if (dst->small) {
+            __builtin_prefetch(dst->small, 0, 3);
+            if (dst->nsmall > 8)
+                __builtin_prefetch(dst->small + 8, 0, 3);
+        }
+    }
 }
 
 int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
@@ -751,6 +877,7 @@ int sf_groups_prepare_export(sf_groups *g)
             distinct_set *ds = &g->sets[g->distinct[j]];
             dstate *dst = (dstate *)((char *)st + g->off[j]);
             int64_t c = dst->has_first == SPREAD ? (int64_t)dst->first : dst->has_first ? 1 : 0;
+            c += dst->nsmall;
             for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
                 c++;
             const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
@@ -773,6 +900,10 @@ int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_
     int rc = 0;
     if (dst->has_first == 1) {
         sf_value v = fixed_value(ds, dst->first);
+        rc = fn(ctx, &v);
+    }
+    for (uint32_t k = 0; k < dst->nsmall && !rc; k++) {
+        sf_value v = fixed_value(ds, dst->small[k]);
         rc = fn(ctx, &v);
     }
     const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
@@ -832,6 +963,7 @@ int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j)
     for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
         ds->pairs[2 * (e - 1)] = TOMB;
     ds->head[i] = 0;
+    small_clear(ds, dst);
     uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
     if (bm && bm != NO_BITMAP)
         memset(bm, 0, ds->span / 8);
@@ -1155,10 +1287,10 @@ uint64_t sf_groups_rows(const sf_groups *g, size_t i)
 }
 
 /* sf_hmap_keep_fn of sf_groups_drop_retired(): live groups stay; a
- * retired one's heap partials go with it. */
+ * retired one's heap partials and small vectors go with it. */
 static int keep_live(void *ctx, size_t i, void *value)
 {
-    const sf_groups *g = ctx;
+    sf_groups *g = ctx;
     char *st = value;
     (void)i;
     if (!st[RETIRED_OFF])
@@ -1166,6 +1298,8 @@ static int keep_live(void *ctx, size_t i, void *value)
     for (size_t j = 0; j < g->ndefs; j++) {
         if (is_xsum(&g->defs[j]))
             sf_xsum_free(&((dsum *)(st + g->off[j]))->x);
+        else if (g->distinct[j] >= 0)
+            small_clear(&g->sets[g->distinct[j]], (dstate *)(st + g->off[j]));
     }
     return 0;
 }
@@ -1182,7 +1316,8 @@ size_t sf_groups_memory(const sf_groups *g)
     size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap;
     for (size_t s = 0; s < g->nsets; s++) {
         const distinct_set *ds = &g->sets[s];
-        m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved : sf_hmap_memory(ds->set);
+        m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved + ds->smallmem.reserved
+                       : sf_hmap_memory(ds->set);
         m += ds->dict ? sf_hmap_memory(ds->dict) + ds->nbyid * sizeof *ds->byid : 0;
     }
     return m;

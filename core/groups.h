@@ -55,7 +55,9 @@ int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64
 
 /* A hint before sf_groups_update_ids() of a key of klen bytes with this
  * hash: starts loading its index slot (stage 0) or, once that is in, its
- * group's state (stage 1). Changes nothing. Cannot fail. */
+ * group's state (stage 1) or, once that is in too, the values its
+ * count_distinct aggregates keep apart from it (stage 2). Changes
+ * nothing. Cannot fail. */
 void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stage);
 
 /* sf_groups_update() with the row's dimension ids: ids[slot] is the dense

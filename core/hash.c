@@ -388,6 +388,16 @@ void sf_hmap_prefetch(const sf_hmap *m, uint64_t hash, size_t klen, int stage)
         __builtin_prefetch(b + off, 1, 3);
 }
 
+void *sf_hmap_peek(const sf_hmap *m, uint64_t hash, size_t klen)
+{
+    if (!m->index)
+        return NULL;
+    hmap_slot s = m->index[(size_t)hash & m->mask];
+    if (!s || (s & (((uint64_t)1 << HMAP_TAG_BITS) - 1)) != hash >> (64 - HMAP_TAG_BITS))
+        return NULL;
+    return (char *)hmap_slot_block(s) + hmap_value_off(klen);
+}
+
 size_t sf_hmap_count(const sf_hmap *m)
 {
     return m->count;

@@ -573,8 +573,8 @@ static int keep_row(sf_rows *t, const sf_value *row, size_t nslots, const unsign
 
 /* Updates the groups of the rows in the batch, in the order they came:
  * their index slots are prefetched first, then each row's state a few
- * rows ahead, so the batch waits for memory about once instead of once a
- * row. The table sees the updates one by one as without the batch.
+ * rows ahead and what the state points to two rows ahead, so the batch
+ * waits for memory about once instead of once a row. The table sees the updates one by one as without the batch.
  * Returns 0 or the first update's error (the batch is emptied). */
 static int agg_batch_flush(sf_pipeline *p)
 {
@@ -594,6 +594,11 @@ static int agg_batch_flush(sf_pipeline *p)
         if (i + AHEAD < n)
             sf_groups_prefetch(p->groups, p->bt_hash[i + AHEAD],
                                ko[i + AHEAD + 1] - ko[i + AHEAD], 1);
+        /* Two rows ahead the state is in: what it points to (the values
+         * of a count_distinct) can be fetched. */
+        if (i + AHEAD / 2 < n)
+            sf_groups_prefetch(p->groups, p->bt_hash[i + AHEAD / 2],
+                               ko[i + AHEAD / 2 + 1] - ko[i + AHEAD / 2], 2);
         int rc = sf_groups_update_ids(p->groups, p->bt_key + ko[i], ko[i + 1] - ko[i],
                                       p->bt_hash[i], p->bt_rows + i * ns,
                                       p->bt_has_ids[i] ? p->bt_ids + i * ns : NULL,

@@ -539,6 +539,95 @@ static void test_retired_groups_are_skipped_and_refuse_updates(void **state)
     sf_groups_free(g);
 }
 
+/* sf_groups_value_fn that marks user values (int64 below 64) in a bitmask
+ * and fails on a value listed twice. */
+static int mark_user(void *ctx, const sf_value *v)
+{
+    uint64_t *seen = ctx;
+    if (v->type != SF_INT || v->u.i < 0 || v->u.i >= 64 || (*seen >> v->u.i & 1))
+        return -1;
+    *seen |= 1ull << v->u.i;
+    return 0;
+}
+
+/* A group's values after the first live in its own small vector, which
+ * grows through its size classes (4, 8, 16, 32 values) and then moves
+ * into the set's pair table: the count stays exact at every step, each
+ * value is listed once wherever it lives, and tables split at any point
+ * merge to the same counts. A retired group's vectors go back to the pool
+ * (sf_groups_drop_retired) and are reused without mixing groups. */
+static void test_count_distinct_small_vectors_grow_into_the_pair_table(void **state)
+{
+    const aggs *a = *state;
+    enum { NROWS = 120, NUSERS = 50 };
+    sf_groups *all = sf_groups_new(a->defs, NAGGS), *half[2];
+    half[0] = sf_groups_new(a->defs, NAGGS);
+    half[1] = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(all);
+    assert_non_null(half[0]);
+    assert_non_null(half[1]);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    uint64_t want = 0;
+    char kinds[NROWS][8];
+    for (int k = 0; k < NROWS; k++) {
+        /* 7 is prime to 50: every user once in the first 50 rows, then
+         * again; DE rows in between take vectors from the same pool. */
+        in_row fr = ROW("FR", k, 1.0, (k * 7) % NUSERS, kinds[k]);
+        in_row de = ROW("DE", k, 2.0, (k * 3) % 11, "x");
+        snprintf(kinds[k], sizeof kinds[k], "k%d", k % 37);
+        feed(all, &fr, &scratch);
+        feed(all, &de, &scratch);
+        feed(half[k % 2], &fr, &scratch);
+        want |= 1ull << ((k * 7) % NUSERS);
+        assert_int_equal(sf_groups_prepare_export(all), 0);
+        assert_int_result(all, "FR", A_USERS, __builtin_popcountll(want));
+        assert_int_result(all, "FR", A_KINDS, k + 1 < 37 ? k + 1 : 37);
+        assert_int_result(all, "DE", A_USERS, k + 1 < 11 ? k + 1 : 11);
+        uint64_t seen = 0;
+        assert_int_equal(
+            sf_groups_distinct_values(all, (size_t)group_of(all, "FR"), A_USERS, mark_user, &seen),
+            0);
+        assert_true(seen == want);
+    }
+    /* The halves, exported and merged in both orders, give the same. */
+    for (int order = 0; order < 2; order++) {
+        sf_groups *m = sf_groups_new(a->defs, NAGGS);
+        assert_non_null(m);
+        sf_buf rec = SF_BUF_INIT;
+        sf_error err;
+        for (int t = 0; t < 2; t++) {
+            sf_groups *from = half[order ^ t];
+            assert_int_equal(sf_groups_prepare_export(from), 0);
+            rec.n = 0;
+            assert_int_equal(sf_groups_export(from, 0, &rec), 0);
+            assert_int_equal(sf_groups_merge_record(m, rec.p, rec.n, &err), 0);
+        }
+        assert_int_equal(sf_groups_prepare_export(m), 0);
+        assert_int_result(m, "FR", A_USERS, NUSERS);
+        assert_int_result(m, "FR", A_KINDS, 37);
+        sf_buf_free(&rec);
+        sf_groups_free(m);
+    }
+    /* DE retired and dropped: its vectors are reused by FR's new values. */
+    sf_groups_retire(all, (size_t)group_of(all, "DE"));
+    assert_int_equal(sf_groups_drop_retired(all), 0);
+    for (int k = 0; k < 20; k++) {
+        in_row fr = ROW("FR", k, 1.0, NUSERS + (k % 10), "k0");
+        in_row us = ROW("US", k, 1.0, k % 6, "k1");
+        feed(all, &fr, &scratch);
+        feed(all, &us, &scratch);
+    }
+    assert_int_equal(sf_groups_prepare_export(all), 0);
+    assert_int_result(all, "FR", A_USERS, NUSERS + 10);
+    assert_int_result(all, "US", A_USERS, 6);
+    assert_int_result(all, "US", A_KINDS, 1);
+    sf_arena_free(&scratch);
+    sf_groups_free(all);
+    sf_groups_free(half[0]);
+    sf_groups_free(half[1]);
+}
+
 static void test_count_distinct_is_per_group(void **state)
 {
     /* The same user in two groups counts once in each. */
@@ -1421,6 +1510,7 @@ int main(void)
         cmocka_unit_test(test_drain_keeps_the_groups_ahead_and_frees_those_behind),
         cmocka_unit_test(test_row_records_give_the_results_of_updates),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
+        cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
