@@ -92,6 +92,10 @@ typedef struct sf_run {
     size_t cur_chunk;       /* chunk being scanned, and lines read in it */
     sf_chunk cur_c;         /* that chunk (a feed's block is in no list during the scan) */
     uint64_t cur_line;
+    uint64_t line_bytes;    /* bytes of the JSON lines this rank read, newlines
+                             * included (the step-aside's look ahead) */
+    uint64_t aside_ahead[2]; /* the look ahead: rows expected after the sample,
+                              * per mille of them expected to make a group */
     size_t chunk_cap;       /* entries of chunk_lines and chunk_ubytes */
     uint64_t *chunk_lines;  /* lines of each chunk this rank scanned */
     uint64_t *chunk_ubytes; /* decoded bytes of each compressed chunk scanned */

@@ -103,6 +103,7 @@ static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t 
     a->lines++;
     a->blank += len == 0;
     R->cur_line++;
+    R->line_bytes += len + 1;
     sf_line_verdict v;
     int rc = sf_pipeline_push_line(R->pipe, line, len, file, sample_key(R, offset), &v);
     if (!rc && v.rejected) {
@@ -244,6 +245,18 @@ static unsigned char *aside_reserve(void *ctx, int dest, size_t len)
     return sf_stream_reserve(R->stream, dest, len);
 }
 
+/* The input still to come on this rank as a multiple of what it read:
+ * its share of the fact files' bytes (ranks read about equal shares)
+ * against the bytes of the lines it read. Not known (-1) before a line,
+ * or once the lines outgrow the share (a compressed input's lines are
+ * longer than its file). */
+static double aside_ahead(void *ctx)
+{
+    const sf_run *R = ctx;
+    double share = (double)R->fact_size / R->nranks, read = (double)R->line_bytes;
+    return read > 0 && read < share ? (share - read) / read : -1;
+}
+
 /* A row record from a rank whose combiner stepped aside: into this
  * rank's combiner, which owns the row's group. */
 static int take_row_record(void *ctx, const unsigned char *rec, size_t len, int source)
@@ -299,7 +312,7 @@ static int setup_aside(sf_run *R)
     size_t batch = R->o->shuffle_round / (uint64_t)R->nranks;
     if (batch > ((size_t)4 << 20))
         batch = (size_t)4 << 20;
-    sf_aside_ops ops = {aside_owner, aside_reserve, R};
+    sf_aside_ops ops = {aside_owner, aside_reserve, R, aside_ahead};
     R->stream = sf_stream_new(R->comm, 202, batch, take_row_record, R, NULL, NULL);
     if (!R->stream || sf_pipeline_set_aside(R->pipe, mode, &ops) != 0)
         return sf_error_set(&R->err, SF_E_NOMEM, "out of memory setting up the row stream");
@@ -314,6 +327,8 @@ static void note_aside(sf_run *R)
     R->m.aside_sample_rows = a->sample_rows;
     R->m.aside_sample_groups = a->sample_groups;
     R->m.aside_rows_out = a->rows_shipped;
+    R->aside_ahead[0] = a->rows_ahead;
+    R->aside_ahead[1] = (uint64_t)(a->ahead_new_share * 1000 + 0.5);
     if (R->m.combiner == SF_COMBINER_AUTO)
         R->m.combiner = a->decision == SF_ASIDE_DECIDED_ASIDE     ? SF_ASIDE_SAMPLED
                         : a->decision == SF_ASIDE_DECIDED_COMBINE ? SF_COMBINER_SAMPLED

@@ -12,6 +12,7 @@
 
 #include "core/decimal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,10 +521,34 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
     return 0;
 }
 
+double sf_aside_new_share(uint64_t n, uint64_t d, uint64_t ahead)
+{
+    if (ahead == 0)
+        return 0;
+    if (n == 0 || d >= n)
+        return 1;
+    /* x = n / K solves (1 - e^-x) / x = d / n, which falls from 1 (x -> 0)
+     * to 0: bisection. d <= n / 50 is x > 50, all keys seen. */
+    double want = (double)d / (double)n, lo = 0, hi = 50;
+    if (d == 0 || want <= (1 - exp(-hi)) / hi)
+        return 0;
+    for (int it = 0; it < 100; it++) {
+        double x = (lo + hi) / 2;
+        if (x <= 0 || (-expm1(-x)) / x > want)
+            lo = x;
+        else
+            hi = x;
+    }
+    double x = (lo + hi) / 2, k = (double)n / x;
+    return k * exp(-x) * -expm1(-(double)ahead / k) / (double)ahead;
+}
+
 /* Counts a row of the sample (new_group: it made a group) and, at the end
  * of the sample, decides: the combiner steps aside when more than
- * SF_ASIDE_RATIO_PCT of the sampled rows made a new group, as combining
- * then costs a table insert and an export per row and saves little. */
+ * SF_ASIDE_RATIO_PCT of the rows to come are expected to make a new group
+ * (of the sampled rows, when how many rows come is not known), as
+ * combining then costs a table insert and an export per row and saves
+ * little. */
 static void aside_sample(sf_pipeline *p, int new_group)
 {
     sf_aside_stats *a = &p->aside_st;
@@ -531,7 +556,18 @@ static void aside_sample(sf_pipeline *p, int new_group)
     a->sample_groups += (uint64_t)new_group;
     if (a->sample_rows < SF_ASIDE_SAMPLE)
         return;
-    p->aside = a->sample_groups * 100 > a->sample_rows * SF_ASIDE_RATIO_PCT;
+    double ahead = p->aside_ops.ahead ? p->aside_ops.ahead(p->aside_ops.ctx) : -1;
+    /* The rows aggregated so far (the sample, and rows the key cache took
+     * without sampling; this one is counted after) stand for the input
+     * read so far. */
+    double rows = ahead >= 0 ? ahead * (double)(p->counts.rows_aggregated + 1) : 0;
+    a->rows_ahead = rows >= 1 && rows < 1e18 ? (uint64_t)rows : 0;
+    if (a->rows_ahead) {
+        a->ahead_new_share = sf_aside_new_share(a->sample_rows, a->sample_groups, a->rows_ahead);
+        p->aside = a->ahead_new_share * 100 > SF_ASIDE_RATIO_PCT;
+    } else {
+        p->aside = a->sample_groups * 100 > a->sample_rows * SF_ASIDE_RATIO_PCT;
+    }
     a->decision = p->aside ? SF_ASIDE_DECIDED_ASIDE : SF_ASIDE_DECIDED_COMBINE;
 }
 

@@ -213,9 +213,14 @@ int sf_pipeline_finish_dedupe(sf_pipeline *p);
  * rank's own groups still go into the table, which is the reduce table.
  * So every row is hashed into a table once, at its group's owner. In auto
  * mode the first SF_ASIDE_SAMPLE rows aggregated here decide, from the
- * data only: step aside when more than SF_ASIDE_RATIO_PCT percent of them
- * made a new group. The final states are exact and order-free, so the
- * answer is the same either way. */
+ * data only: step aside when more than SF_ASIDE_RATIO_PCT percent of the
+ * rows still to come are expected to make a new group. The sample alone
+ * says little when the input is long (S4: 94% of the first 65,536 rows
+ * make a group, yet 10M rows hold 688k groups), so when the caller knows
+ * how much input is left (sf_aside_ops.ahead) the sample fits the number
+ * of distinct keys and looks ahead (sf_aside_new_share); else the
+ * sample's own share of new groups decides. The final states are exact
+ * and order-free, so the answer is the same either way. */
 #define SF_ASIDE_SAMPLE 65536
 #define SF_ASIDE_RATIO_PCT 50
 
@@ -233,6 +238,10 @@ typedef struct sf_aside_ops {
      * other ranks (sf_groups_update_record on this pipeline's combiner). */
     unsigned char *(*reserve)(void *ctx, int dest, size_t len);
     void *ctx;
+    /* May be NULL: how much of this rank's input is still to come, as a
+     * multiple of what it has read (3.0 when a quarter is read); < 0 when
+     * not known. */
+    double (*ahead)(void *ctx);
 } sf_aside_ops;
 
 enum { SF_ASIDE_UNDECIDED, SF_ASIDE_DECIDED_COMBINE, SF_ASIDE_DECIDED_ASIDE };
@@ -243,7 +252,20 @@ typedef struct sf_aside_stats {
     int decision;           /* SF_ASIDE_UNDECIDED (fewer rows than the sample, or off),
                              * _COMBINE or _ASIDE */
     uint64_t rows_shipped;  /* rows that left as row records */
+    uint64_t rows_ahead;    /* rows expected after the sample (0: not known) */
+    double ahead_new_share; /* ... and the share of them expected to make a new
+                             * group (sf_aside_new_share) */
 } sf_aside_stats;
+
+/* The share of the next ahead rows expected to make a new group, after d
+ * of the first n rows made one: keys drawn uniformly from K distinct
+ * ones, where K is fitted so that n draws give d distinct keys on
+ * average, d = K (1 - e^(-n/K)); the next ahead rows then make
+ * K e^(-n/K) (1 - e^(-ahead/K)) new groups. 1 when every sampled row made
+ * a group (no repeat: K unbounded), 0 when ahead is 0. Skewed keys repeat
+ * early, so the fit is low for them (combining suits their heavy keys).
+ * Cannot fail. */
+double sf_aside_new_share(uint64_t n, uint64_t d, uint64_t ahead);
 
 /* Lets p's combiner step aside (mode ON or AUTO; OFF changes nothing),
  * routing through ops (copied). Only for a pipeline that is not split and

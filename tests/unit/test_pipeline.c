@@ -8,6 +8,7 @@
  * The jansson decoder takes over jansson's allocator while a pipeline lives,
  * so each test loads the spec and builds the dimension tables first (setup)
  * and frees the pipeline before the job (teardown). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -962,7 +963,14 @@ typedef struct aside_stub {
     sf_buf sent;
     int step_all;
     size_t reserved;
+    double ahead; /* what stub_ahead says */
 } aside_stub;
+
+static double stub_ahead(void *ctx)
+{
+    const aside_stub *a = ctx;
+    return a->ahead;
+}
 
 static int stub_owner(void *ctx, uint64_t hash)
 {
@@ -999,8 +1007,8 @@ static void apply_sent(const aside_stub *a, sf_groups *g)
 static void test_stepped_aside_rows_reach_the_owner_with_the_same_results(void **state)
 {
     fixture *f = *state;
-    aside_stub a = {SF_BUF_INIT, 0, 0};
-    sf_aside_ops ops = {stub_owner, stub_reserve, &a};
+    aside_stub a = {SF_BUF_INIT, 0, 0, 0};
+    sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL};
     assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_ON, &ops), 0);
     sf_error err;
     sf_error_clear(&err);
@@ -1082,8 +1090,8 @@ static void test_sample_of_new_groups_decides_to_step_aside(void **state)
     for (int many = 0; many < 2; many++) {
         sf_job *job = NULL;
         sf_pipeline *p = uid_pipeline(&job);
-        aside_stub a = {SF_BUF_INIT, 1, 0};
-        sf_aside_ops ops = {stub_owner, stub_reserve, &a};
+        aside_stub a = {SF_BUF_INIT, 1, 0, 0};
+        sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL};
         assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
         /* many: every sampled row a new group; else 100 groups in all. */
         for (long i = 0; i < SF_ASIDE_SAMPLE - 1; i++)
@@ -1106,6 +1114,80 @@ static void test_sample_of_new_groups_decides_to_step_aside(void **state)
     }
 }
 
+/* Draws n keys from k (a fixed xorshift sequence) and returns how many
+ * distinct ones came. */
+static uint64_t distinct_draws(uint64_t n, uint64_t k)
+{
+    unsigned char *seen = calloc(k, 1);
+    assert_non_null(seen);
+    uint64_t x = 88172645463325252ull, d = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        d += !seen[x % k];
+        seen[x % k] = 1;
+    }
+    free(seen);
+    return d;
+}
+
+/* The look ahead of the step-aside: a sample of uniform keys gives the
+ * share of new groups among the rows to come, as the key count the
+ * sample was drawn from says (K e^(-n/K) (1 - e^(-ahead/K)) / ahead). */
+static void test_new_share_fits_the_key_count_of_the_sample(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t keys, ahead;
+    } cases[] = {{20000, 1000000}, {500000, 5000000}, {2000000, 500000}, {600000, 30000}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double k = (double)cases[c].keys, n = SF_ASIDE_SAMPLE, a = (double)cases[c].ahead;
+        double want = k * exp(-n / k) * -expm1(-a / k) / a;
+        double got = sf_aside_new_share(SF_ASIDE_SAMPLE,
+                                        distinct_draws(SF_ASIDE_SAMPLE, cases[c].keys),
+                                        cases[c].ahead);
+        assert_true(fabs(got - want) < 0.03 + 0.15 * want);
+    }
+    assert_true(sf_aside_new_share(100, 100, 1000) == 1); /* no repeat */
+    assert_true(sf_aside_new_share(100, 40, 0) == 0);     /* nothing ahead */
+    assert_true(sf_aside_new_share(100000, 10, 1000) < 1e-9); /* all keys seen */
+    assert_true(sf_aside_new_share(0, 0, 1000) == 1);
+}
+
+/* S4's case: 94% of the sample made a new group, yet the input goes on
+ * for a hundred times the sample over about 500k keys, so combining pays
+ * and the combiner stays; with little input left, it steps aside. */
+static void test_sample_looks_ahead_before_stepping_aside(void **state)
+{
+    (void)state;
+    for (int little = 0; little < 2; little++) {
+        sf_job *job = NULL;
+        sf_pipeline *p = uid_pipeline(&job);
+        aside_stub a = {SF_BUF_INIT, 1, 0, little ? 0.5 : 100.0};
+        sf_aside_ops ops = {stub_owner, stub_reserve, &a, stub_ahead};
+        assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
+        uint64_t x = 88172645463325252ull;
+        for (long i = 0; i < SF_ASIDE_SAMPLE; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            push_uid(p, (long)(x % 500000));
+        }
+        const sf_aside_stats *st = sf_pipeline_aside_stats(p);
+        assert_true(st->sample_groups * 100 > st->sample_rows * 90); /* the old rule: aside */
+        assert_int_equal(st->rows_ahead, (uint64_t)(a.ahead * SF_ASIDE_SAMPLE));
+        assert_int_equal(st->decision, little ? SF_ASIDE_DECIDED_ASIDE : SF_ASIDE_DECIDED_COMBINE);
+        assert_true(little ? st->ahead_new_share > 0.8 : st->ahead_new_share < 0.1);
+        push_uid(p, 1);
+        push_uid(p, 2);
+        assert_int_equal(a.reserved, little ? 2 : 0);
+        sf_pipeline_free(p);
+        sf_job_free(job);
+        sf_buf_free(&a.sent);
+    }
+}
+
 static int stub_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
 {
     (void)ctx, (void)hash, (void)rec, (void)len;
@@ -1115,8 +1197,8 @@ static int stub_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t 
 static void test_step_aside_is_refused_for_a_split_pipeline(void **state)
 {
     fixture *f = *state;
-    aside_stub a = {SF_BUF_INIT, 0, 0};
-    sf_aside_ops ops = {stub_owner, stub_reserve, &a};
+    aside_stub a = {SF_BUF_INIT, 0, 0, 0};
+    sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL};
     assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_OFF, NULL), 0);
     assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_ON, NULL), SF_E_INVAL);
     static const int route[] = {0};
@@ -1573,6 +1655,8 @@ int main(void)
         cmocka_unit_test(test_dedupe_of_exploded_rows_counts_lines_by_their_first_row),
         T(test_stepped_aside_rows_reach_the_owner_with_the_same_results),
         cmocka_unit_test(test_sample_of_new_groups_decides_to_step_aside),
+        cmocka_unit_test(test_new_share_fits_the_key_count_of_the_sample),
+        cmocka_unit_test(test_sample_looks_ahead_before_stepping_aside),
         T(test_step_aside_is_refused_for_a_split_pipeline),
         cmocka_unit_test_setup_teardown(test_unknown_join_and_row_output_keep_every_row,
                                         setup_star, teardown),
