@@ -94,8 +94,9 @@ typedef struct sf_run {
     uint64_t cur_line;
     uint64_t line_bytes;    /* bytes of the JSON lines this rank read, newlines
                              * included (the step-aside's look ahead) */
-    uint64_t aside_ahead[2]; /* the look ahead: rows expected after the sample,
-                              * per mille of them expected to make a group */
+    uint64_t aside_ahead[3]; /* the look ahead at its last look: rows expected
+                              * after it, per mille of them expected to make
+                              * a group; looks after the sample */
     size_t chunk_cap;       /* entries of chunk_lines and chunk_ubytes */
     uint64_t *chunk_lines;  /* lines of each chunk this rank scanned */
     uint64_t *chunk_ubytes; /* decoded bytes of each compressed chunk scanned */

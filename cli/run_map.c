@@ -329,6 +329,7 @@ static void note_aside(sf_run *R)
     R->m.aside_rows_out = a->rows_shipped;
     R->aside_ahead[0] = a->rows_ahead;
     R->aside_ahead[1] = (uint64_t)(a->ahead_new_share * 1000 + 0.5);
+    R->aside_ahead[2] = a->looks;
     if (R->m.combiner == SF_COMBINER_AUTO)
         R->m.combiner = a->decision == SF_ASIDE_DECIDED_ASIDE     ? SF_ASIDE_SAMPLED
                         : a->decision == SF_ASIDE_DECIDED_COMBINE ? SF_COMBINER_SAMPLED

@@ -324,15 +324,16 @@ static int check_files(sf_run *R)
 static void print_combiner(const sf_run *R, const uint64_t *all)
 {
     for (int r = 0; r < R->nranks; r++) {
-        const uint64_t *a = all + 7 * (size_t)r;
+        const uint64_t *a = all + 8 * (size_t)r;
         fprintf(stderr, "  combiner, rank %d: %s", r, sf_combiner_name((int)a[0]));
         if (a[1])
             fprintf(stderr, "; sample %llu rows, %llu new groups (%.0f%%)",
                     (unsigned long long)a[1], (unsigned long long)a[2],
                     100.0 * (double)a[2] / (double)a[1]);
         if (a[5])
-            fprintf(stderr, "; %llu rows ahead, %.1f%% of them new groups (expected)",
-                    (unsigned long long)a[5], (double)a[6] / 10);
+            fprintf(stderr, "; looks ahead %llu times, last: %llu rows ahead, %.1f%% of them new "
+                    "groups (expected)", (unsigned long long)a[7] + 1, (unsigned long long)a[5],
+                    (double)a[6] / 10);
         fprintf(stderr, "; rows shipped %llu, received %llu\n", (unsigned long long)a[3],
                 (unsigned long long)a[4]);
     }
@@ -384,13 +385,13 @@ int sf_run_finish(sf_run *R)
     R->limit_dropped = all_dropped[1];
     R->grid_added = all_dropped[2];
     R->grid_dropped = all_dropped[3];
-    uint64_t comb[7] = {(uint64_t)R->m.combiner, R->m.aside_sample_rows, R->m.aside_sample_groups,
+    uint64_t comb[8] = {(uint64_t)R->m.combiner, R->m.aside_sample_rows, R->m.aside_sample_groups,
                         R->m.aside_rows_out, R->m.aside_rows_in, R->aside_ahead[0],
-                        R->aside_ahead[1]};
+                        R->aside_ahead[1], R->aside_ahead[2]};
     uint64_t *comb_all = R->o->verbose && R->rank == 0 ? calloc((size_t)R->nranks, sizeof comb)
                                                        : NULL;
     if (R->o->verbose)
-        MPI_Gather(comb, 7, MPI_UINT64_T, comb_all, 7, MPI_UINT64_T, 0, R->comm);
+        MPI_Gather(comb, 8, MPI_UINT64_T, comb_all, 8, MPI_UINT64_T, 0, R->comm);
     size_t nf = R->life.inputs.n;
     free(R->acct_all); /* several outputs: finished once each */
     R->acct_all = R->rank == 0 ? calloc(nf ? nf : 1, sizeof *R->acct_all) : NULL;

@@ -83,6 +83,12 @@ struct sf_pipeline {
     int aside;         /* 1: rows of other ranks' groups leave as row records */
     sf_aside_ops aside_ops;
     sf_aside_stats aside_st;
+    /* A combining rank in auto mode looks again each time its rows
+     * aggregated double (aside_recheck): at aside_next rows, 0 never; the
+     * rows and groups at the last look. */
+    uint64_t aside_next, aside_rows, aside_groups;
+    uint64_t own_groups; /* groups this pipeline's own rows made (not the
+                          * records of other ranks' rows it took in) */
     sf_value *aside_args; /* one per aggregate: the argument values of a record */
     /* Dimension ids (core/join) of the row's joined strings: ids[slot] is
      * set by the one join step that fills the slot (id_ok[slot]), 0 for no
@@ -543,10 +549,31 @@ double sf_aside_new_share(uint64_t n, uint64_t d, uint64_t ahead)
     return k * exp(-x) * -expm1(-(double)ahead / k) / (double)ahead;
 }
 
+double sf_aside_rate_share(uint64_t m, uint64_t n, double rate, uint64_t ahead)
+{
+    if (ahead == 0 || rate <= 0)
+        return 0;
+    if (rate >= 1 || n <= m)
+        return rate >= 1 ? 1 : rate;
+    /* K (e^(-m/K) - e^(-n/K)) / (n - m), the mean rate over the rows
+     * (m, n], rises with K from 0 to 1: bisection over log K. */
+    double lo = log(1e-3 * (double)(n - m)), hi = log(1e6 * (double)n + 1), k = 0;
+    for (int it = 0; it < 200; it++) {
+        k = exp((lo + hi) / 2);
+        double mean = k * (exp(-(double)m / k) - exp(-(double)n / k)) / (double)(n - m);
+        if (mean < rate)
+            lo = (lo + hi) / 2;
+        else
+            hi = (lo + hi) / 2;
+    }
+    return k * exp(-(double)n / k) * -expm1(-(double)ahead / k) / (double)ahead;
+}
+
 /* Counts a row of the sample (new_group: it made a group) and, at the end
  * of the sample, decides: the combiner steps aside when more than
- * SF_ASIDE_RATIO_PCT of the rows to come are expected to make a new group
- * (of the sampled rows, when how many rows come is not known), as
+ * SF_ASIDE_AHEAD_PCT of the rows to come are expected to make a new group
+ * (SF_ASIDE_RATIO_PCT of the sampled rows, when how many rows come is not
+ * known), as
  * combining then costs a table insert and an export per row and saves
  * little. */
 static void aside_sample(sf_pipeline *p, int new_group)
@@ -564,11 +591,47 @@ static void aside_sample(sf_pipeline *p, int new_group)
     a->rows_ahead = rows >= 1 && rows < 1e18 ? (uint64_t)rows : 0;
     if (a->rows_ahead) {
         a->ahead_new_share = sf_aside_new_share(a->sample_rows, a->sample_groups, a->rows_ahead);
-        p->aside = a->ahead_new_share * 100 > SF_ASIDE_RATIO_PCT;
+        p->aside = a->ahead_new_share * 100 > SF_ASIDE_AHEAD_PCT;
     } else {
         p->aside = a->sample_groups * 100 > a->sample_rows * SF_ASIDE_RATIO_PCT;
     }
     a->decision = p->aside ? SF_ASIDE_DECIDED_ASIDE : SF_ASIDE_DECIDED_COMBINE;
+    if (!p->aside && a->rows_ahead) {
+        p->aside_rows = p->counts.rows_aggregated + 1;
+        p->aside_groups = p->own_groups;
+        p->aside_next = 2 * p->aside_rows;
+    }
+}
+
+/* A combining rank's later look, from the data since the last one: the
+ * share of its rows that made a new group there is the rate of new
+ * groups now, and the keys fitted to every row so far say how it falls
+ * over the rows still to come. Steps aside when that expects more than
+ * SF_ASIDE_AHEAD_PCT percent of them to make a new group (keys that
+ * change over the input: a time-sorted one, a skewed one whose tail comes
+ * late); else looks again at twice the rows. Stops looking when the rows
+ * ahead are not known. */
+static void aside_recheck(sf_pipeline *p)
+{
+    sf_aside_stats *a = &p->aside_st;
+    uint64_t n = p->counts.rows_aggregated, d = p->own_groups;
+    double ahead = p->aside_ops.ahead(p->aside_ops.ctx) * (double)n;
+    p->aside_next = 0;
+    if (!(ahead >= 1 && ahead < 1e18) || n <= p->aside_rows)
+        return;
+    a->looks++;
+    double rate = (double)(d - p->aside_groups) / (double)(n - p->aside_rows);
+    double share = sf_aside_rate_share(p->aside_rows, n, rate, (uint64_t)ahead);
+    a->ahead_new_share = share;
+    a->rows_ahead = (uint64_t)ahead;
+    if (share * 100 > SF_ASIDE_AHEAD_PCT) {
+        p->aside = 1;
+        a->decision = SF_ASIDE_DECIDED_ASIDE;
+        return;
+    }
+    p->aside_rows = n;
+    p->aside_groups = d;
+    p->aside_next = 2 * n;
 }
 
 /* A row whose group another rank owns, stepped aside: its record goes
@@ -626,6 +689,7 @@ static int agg_batch_flush(sf_pipeline *p)
         sf_groups_prefetch(p->groups, p->bt_hash[i], ko[i + 1] - ko[i], 0);
     for (size_t i = 0; i < n && i < AHEAD; i++)
         sf_groups_prefetch(p->groups, p->bt_hash[i], ko[i + 1] - ko[i], 1);
+    size_t before = sf_groups_count(p->groups);
     for (size_t i = 0; i < n; i++) {
         if (i + AHEAD < n)
             sf_groups_prefetch(p->groups, p->bt_hash[i + AHEAD],
@@ -642,6 +706,7 @@ static int agg_batch_flush(sf_pipeline *p)
         if (rc)
             return rc;
     }
+    p->own_groups += sf_groups_count(p->groups) - before;
     return 0;
 }
 
@@ -785,6 +850,8 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
 {
     const sf_job *job = p->job;
     int rc = p->bt_rc;
+    if (p->aside_next && p->counts.rows_aggregated >= p->aside_next)
+        aside_recheck(p);
     for (size_t k = 0; k < p->nout && !rc; k++) {
         if (p->kinds[k] == SF_OUT_ROWS)
             rc = p->sinks[k] ? p->sinks[k](p->sink_ctx[k], k, row)
@@ -830,9 +897,10 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
         } else if (p->bt_n && (rc = agg_batch_flush(p)) != 0) {
             return rc;
         }
-        size_t before = sampling ? sf_groups_count(p->groups) : 0;
+        size_t before = sf_groups_count(p->groups);
         sf_group *group = NULL;
         rc = sf_groups_update_ids(p->groups, key->p, key->n, hash, row, ids, scratch, &group);
+        p->own_groups += sf_groups_count(p->groups) - before;
         if (sampling && !rc)
             aside_sample(p, sf_groups_count(p->groups) > before);
         if (fixed && !rc && p->kc) {

@@ -213,16 +213,25 @@ int sf_pipeline_finish_dedupe(sf_pipeline *p);
  * rank's own groups still go into the table, which is the reduce table.
  * So every row is hashed into a table once, at its group's owner. In auto
  * mode the first SF_ASIDE_SAMPLE rows aggregated here decide, from the
- * data only: step aside when more than SF_ASIDE_RATIO_PCT percent of the
+ * data only: step aside when more than SF_ASIDE_AHEAD_PCT percent of the
  * rows still to come are expected to make a new group. The sample alone
  * says little when the input is long (S4: 94% of the first 65,536 rows
  * make a group, yet 10M rows hold 688k groups), so when the caller knows
  * how much input is left (sf_aside_ops.ahead) the sample fits the number
  * of distinct keys and looks ahead (sf_aside_new_share); else the
- * sample's own share of new groups decides. The final states are exact
- * and order-free, so the answer is the same either way. */
+ * sample's own share of new groups decides (more than
+ * SF_ASIDE_RATIO_PCT percent: step aside). With the look ahead, a rank
+ * that keeps combining looks again each time its rows double, from the
+ * share of new groups among the rows since its last look, and may still
+ * step aside then. The final states are exact and order-free, so the
+ * answer is the same whenever a rank steps aside. */
 #define SF_ASIDE_SAMPLE 65536
 #define SF_ASIDE_RATIO_PCT 50
+/* With the look ahead the bar is lower: a group made costs an export
+ * and a merge, several times a shipped row's record (S4 at np 2 on this
+ * machine: 2M lines, 42% expected, step-aside is 20% cheaper; 5M lines,
+ * 19%, a tie; 10M, 10%, combining is 5% cheaper). */
+#define SF_ASIDE_AHEAD_PCT 20
 
 typedef enum sf_aside_mode {
     SF_ASIDE_OFF,  /* always combine (the default) */
@@ -254,7 +263,8 @@ typedef struct sf_aside_stats {
     uint64_t rows_shipped;  /* rows that left as row records */
     uint64_t rows_ahead;    /* rows expected after the sample (0: not known) */
     double ahead_new_share; /* ... and the share of them expected to make a new
-                             * group (sf_aside_new_share) */
+                             * group (sf_aside_new_share), as of the last look */
+    uint64_t looks;         /* looks again after the sample while combining */
 } sf_aside_stats;
 
 /* The share of the next ahead rows expected to make a new group, after d
@@ -266,6 +276,15 @@ typedef struct sf_aside_stats {
  * early, so the fit is low for them (combining suits their heavy keys).
  * Cannot fail. */
 double sf_aside_new_share(uint64_t n, uint64_t d, uint64_t ahead);
+
+/* The same for a combining rank's later look: rate is the share of the
+ * rows after the m-th up to the n-th that made a new group. Keys drawn
+ * uniformly from K give K (e^(-m/K) - e^(-n/K)) / (n - m) on average,
+ * which fits K; the next ahead rows then make K e^(-n/K) (1 -
+ * e^(-ahead/K)) new groups. A rate of 1 is K unbounded (1 returned).
+ * Keys that change over the input (a time-sorted one) show as a rate the
+ * keys seen before do not explain. Cannot fail. */
+double sf_aside_rate_share(uint64_t m, uint64_t n, double rate, uint64_t ahead);
 
 /* Lets p's combiner step aside (mode ON or AUTO; OFF changes nothing),
  * routing through ops (copied). Only for a pipeline that is not split and

@@ -1188,6 +1188,46 @@ static void test_sample_looks_ahead_before_stepping_aside(void **state)
     }
 }
 
+/* A combining rank looks again as its rows double: keys that change after
+ * the sample (a time-sorted input) step it aside then; keys that keep
+ * repeating as the sample said keep it combining. */
+static void test_combining_rank_looks_again_as_its_rows_double(void **state)
+{
+    (void)state;
+    /* 1M keys: the mean rate over rows 100k..200k, and what the next 1M
+     * rows make. */
+    double k = 1e6, m = 1e5, n = 2e5, rate = k * (exp(-m / k) - exp(-n / k)) / (n - m);
+    double want = exp(-n / k) * -expm1(-1.0);
+    assert_true(fabs(sf_aside_rate_share((uint64_t)m, (uint64_t)n, rate, 1000000) - want) < 1e-4);
+    assert_true(sf_aside_rate_share(1000, 2000, 1.0, 5000) == 1);
+    assert_true(sf_aside_rate_share(1000, 2000, 0.0, 5000) == 0);
+    assert_true(sf_aside_rate_share(1000, 2000, 0.5, 0) == 0);
+    for (int change = 0; change < 2; change++) {
+        sf_job *job = NULL;
+        sf_pipeline *p = uid_pipeline(&job);
+        aside_stub a = {SF_BUF_INIT, 1, 0, 100.0};
+        sf_aside_ops ops = {stub_owner, stub_reserve, &a, stub_ahead};
+        assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
+        for (long i = 0; i < SF_ASIDE_SAMPLE; i++)
+            push_uid(p, i % 100);
+        const sf_aside_stats *st = sf_pipeline_aside_stats(p);
+        assert_int_equal(st->decision, SF_ASIDE_DECIDED_COMBINE);
+        /* change: every later row a new key; else the same 100 keys. */
+        for (long i = 0; i < SF_ASIDE_SAMPLE; i++)
+            push_uid(p, change ? 1000 + i : i % 100);
+        assert_int_equal(st->looks, 0); /* the look comes at twice the sample */
+        assert_int_equal(a.reserved, 0);
+        push_uid(p, change ? 999999 : 5);
+        assert_int_equal(st->looks, 1);
+        assert_int_equal(st->decision,
+                         change ? SF_ASIDE_DECIDED_ASIDE : SF_ASIDE_DECIDED_COMBINE);
+        assert_int_equal(a.reserved, change ? 1 : 0);
+        sf_pipeline_free(p);
+        sf_job_free(job);
+        sf_buf_free(&a.sent);
+    }
+}
+
 static int stub_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
 {
     (void)ctx, (void)hash, (void)rec, (void)len;
@@ -1657,6 +1697,7 @@ int main(void)
         cmocka_unit_test(test_sample_of_new_groups_decides_to_step_aside),
         cmocka_unit_test(test_new_share_fits_the_key_count_of_the_sample),
         cmocka_unit_test(test_sample_looks_ahead_before_stepping_aside),
+        cmocka_unit_test(test_combining_rank_looks_again_as_its_rows_double),
         T(test_step_aside_is_refused_for_a_split_pipeline),
         cmocka_unit_test_setup_teardown(test_unknown_join_and_row_output_keep_every_row,
                                         setup_star, teardown),
