@@ -972,6 +972,15 @@ static double stub_ahead(void *ctx)
     return a->ahead;
 }
 
+/* The next of a fixed xorshift sequence. */
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
 static int stub_owner(void *ctx, uint64_t hash)
 {
     aside_stub *a = ctx;
@@ -1084,15 +1093,24 @@ static void push_uid(sf_pipeline *p, long uid)
     assert_int_equal(sf_pipeline_push(p, line, (size_t)n, 0, 0), 0);
 }
 
+/* uid_pipeline() whose combiner decides in auto mode through stub a,
+ * which ships every row once it steps aside; with a->ahead < 0, no look
+ * ahead. */
+static sf_pipeline *auto_pipeline(sf_job **job, aside_stub *a)
+{
+    sf_pipeline *p = uid_pipeline(job);
+    sf_aside_ops ops = {stub_owner, stub_reserve, a, a->ahead < 0 ? NULL : stub_ahead};
+    assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
+    return p;
+}
+
 static void test_sample_of_new_groups_decides_to_step_aside(void **state)
 {
     (void)state;
     for (int many = 0; many < 2; many++) {
         sf_job *job = NULL;
-        sf_pipeline *p = uid_pipeline(&job);
-        aside_stub a = {SF_BUF_INIT, 1, 0, 0};
-        sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL};
-        assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
+        aside_stub a = {SF_BUF_INIT, 1, 0, -1};
+        sf_pipeline *p = auto_pipeline(&job, &a);
         /* many: every sampled row a new group; else 100 groups in all. */
         for (long i = 0; i < SF_ASIDE_SAMPLE - 1; i++)
             push_uid(p, many ? i : i % 100);
@@ -1122,11 +1140,9 @@ static uint64_t distinct_draws(uint64_t n, uint64_t k)
     assert_non_null(seen);
     uint64_t x = 88172645463325252ull, d = 0;
     for (uint64_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        d += !seen[x % k];
-        seen[x % k] = 1;
+        uint64_t key = xorshift(&x) % k;
+        d += !seen[key];
+        seen[key] = 1;
     }
     free(seen);
     return d;
@@ -1163,17 +1179,11 @@ static void test_sample_looks_ahead_before_stepping_aside(void **state)
     (void)state;
     for (int little = 0; little < 2; little++) {
         sf_job *job = NULL;
-        sf_pipeline *p = uid_pipeline(&job);
         aside_stub a = {SF_BUF_INIT, 1, 0, little ? 0.5 : 100.0};
-        sf_aside_ops ops = {stub_owner, stub_reserve, &a, stub_ahead};
-        assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
+        sf_pipeline *p = auto_pipeline(&job, &a);
         uint64_t x = 88172645463325252ull;
-        for (long i = 0; i < SF_ASIDE_SAMPLE; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            push_uid(p, (long)(x % 500000));
-        }
+        for (long i = 0; i < SF_ASIDE_SAMPLE; i++)
+            push_uid(p, (long)(xorshift(&x) % 500000));
         const sf_aside_stats *st = sf_pipeline_aside_stats(p);
         assert_true(st->sample_groups * 100 > st->sample_rows * 90); /* the old rule: aside */
         assert_int_equal(st->rows_ahead, (uint64_t)(a.ahead * SF_ASIDE_SAMPLE));
@@ -1204,10 +1214,8 @@ static void test_combining_rank_looks_again_as_its_rows_double(void **state)
     assert_true(sf_aside_rate_share(1000, 2000, 0.5, 0) == 0);
     for (int change = 0; change < 2; change++) {
         sf_job *job = NULL;
-        sf_pipeline *p = uid_pipeline(&job);
         aside_stub a = {SF_BUF_INIT, 1, 0, 100.0};
-        sf_aside_ops ops = {stub_owner, stub_reserve, &a, stub_ahead};
-        assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
+        sf_pipeline *p = auto_pipeline(&job, &a);
         for (long i = 0; i < SF_ASIDE_SAMPLE; i++)
             push_uid(p, i % 100);
         const sf_aside_stats *st = sf_pipeline_aside_stats(p);
