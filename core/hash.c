@@ -395,7 +395,9 @@ void *sf_hmap_peek(const sf_hmap *m, uint64_t hash, size_t klen)
     hmap_slot s = m->index[(size_t)hash & m->mask];
     if (!s || (s & (((uint64_t)1 << HMAP_TAG_BITS) - 1)) != hash >> (64 - HMAP_TAG_BITS))
         return NULL;
-    return (char *)hmap_slot_block(s) + hmap_value_off(klen);
+    /* Another key may share the tag: its own length places its value. */
+    const hmap_head *h = hmap_slot_block(s);
+    return h->klen == klen && h->hash == hash ? hmap_value(h) : NULL;
 }
 
 size_t sf_hmap_count(const sf_hmap *m)

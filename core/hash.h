@@ -51,10 +51,12 @@ void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, in
 void sf_hmap_prefetch(const sf_hmap *m, uint64_t hash, size_t klen, int stage);
 
 /* The value block of the entry the home slot of this hash points to when
- * the slot's tag matches, else NULL: a guess for a caller that prefetches
- * what the value leads to (it may be another key's value, or NULL for a
- * key held further on). Reads the index slot only, never the block.
- * Borrowed like sf_hmap_find's. Cannot fail. */
+ * the slot's tag and the entry's hash and key length match, else NULL: a
+ * guess for
+ * a caller that prefetches what the value leads to (it may be another
+ * key's value, or NULL for a key held further on). Reads the index slot
+ * and the entry's header (after sf_hmap_prefetch stage 1, in cache), never
+ * compares keys. Borrowed like sf_hmap_find's. Cannot fail. */
 void *sf_hmap_peek(const sf_hmap *m, uint64_t hash, size_t klen);
 
 /* Number of entries, removed ones (sf_hmap_compact) included: entry

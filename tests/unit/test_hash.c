@@ -134,6 +134,41 @@ static void test_find_in_empty_map_is_null(void **state)
     sf_hmap_free(NULL);
 }
 
+/* sf_hmap_peek is a guess from the home slot: for a key held there it is
+ * the key's value, for any other key it is NULL (another key's value
+ * never: the hash and length must match), and it is NULL once the map
+ * is drained (no index). */
+static void test_peek_gives_the_home_slot_value_or_null(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(int64_t), 16);
+    assert_non_null(m);
+    const int n = 20000;
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "peek-%d", i);
+        int64_t *v = sf_hmap_upsert(m, k, (size_t)kl, hs(k), NULL);
+        assert_non_null(v);
+        *v = i;
+    }
+    int hits = 0;
+    for (int i = 0; i < 2 * n; i++) {
+        char k[32];
+        int kl = snprintf(k, sizeof k, "peek-%d", i);
+        void *p = sf_hmap_peek(m, hs(k), (size_t)kl);
+        void *f = sf_hmap_find(m, k, (size_t)kl, hs(k));
+        assert_true(p == NULL || p == f);
+        hits += p != NULL;
+        if (i >= n)
+            assert_null(p); /* absent keys */
+        assert_null(sf_hmap_peek(m, hs(k), (size_t)kl + 1)); /* another length */
+    }
+    assert_true(hits > n / 2); /* most keys sit in their home slot */
+    sf_hmap_drain_to(m, 0);
+    assert_null(sf_hmap_peek(m, hs("peek-1"), 6));
+    sf_hmap_free(m);
+}
+
 static void test_insert_and_find_many_keys(void **state)
 {
     (void)state;
@@ -655,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_compact_removes_entries_and_keeps_numbers_and_values),
         cmocka_unit_test(test_compacted_entries_leave_room_in_the_index),
         cmocka_unit_test(test_drain_after_compact_skips_removed_entries),
+        cmocka_unit_test(test_peek_gives_the_home_slot_value_or_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
