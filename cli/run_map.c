@@ -248,13 +248,13 @@ static unsigned char *aside_reserve(void *ctx, int dest, size_t len)
 /* The input still to come on this rank as a multiple of what it read:
  * its share of the fact files' bytes (ranks read about equal shares)
  * against the bytes of the lines it read. Not known (-1) before a line,
- * or once the lines outgrow the share (a compressed input's lines are
- * longer than its file). */
+ * in a compressed chunk (its lines do not compare with the file's bytes)
+ * or once the lines outgrow the share. */
 static double aside_ahead(void *ctx)
 {
     const sf_run *R = ctx;
     double share = (double)R->fact_size / R->nranks, read = (double)R->line_bytes;
-    return read > 0 && read < share ? (share - read) / read : -1;
+    return read > 0 && read < share && !R->cur_c.codec ? (share - read) / read : -1;
 }
 
 /* A row record from a rank whose combiner stepped aside: into this

@@ -331,9 +331,9 @@ static void print_combiner(const sf_run *R, const uint64_t *all)
                     (unsigned long long)a[1], (unsigned long long)a[2],
                     100.0 * (double)a[2] / (double)a[1]);
         if (a[5])
-            fprintf(stderr, "; looks ahead %llu times, last: %llu rows ahead, %.1f%% of them new "
-                    "groups (expected)", (unsigned long long)a[7] + 1, (unsigned long long)a[5],
-                    (double)a[6] / 10);
+            fprintf(stderr, "; looked ahead %llu time%s, last: %llu rows ahead, %.1f%% of them "
+                    "new groups (expected)", (unsigned long long)a[7] + 1, a[7] ? "s" : "",
+                    (unsigned long long)a[5], (double)a[6] / 10);
         fprintf(stderr, "; rows shipped %llu, received %llu\n", (unsigned long long)a[3],
                 (unsigned long long)a[4]);
     }

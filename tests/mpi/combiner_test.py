@@ -15,6 +15,12 @@ here)" on one rank. The default (auto) on this small input combines
 ("fewer rows than the sample") and gives the same bytes; --verbose prints
 the decisions; a bad SHARDFLOW_COMBINER is refused.
 
+Then the look ahead: S4 on 300k events over few items, on 2 ranks. More
+than half of each rank's first 65,536 rows make a new group (the old rule
+stepped aside), but the 150k rows of a rank hold about 55k groups, so the
+sample, looking ahead over the rank's input, keeps combining ("combine
+(sample)"), and the output is the bytes of a forced step-aside.
+
 usage: combiner_test.py SHARDFLOW MPIEXEC JOBS_DIR WORKDIR
 """
 import json
@@ -49,6 +55,36 @@ def tree(out):
             with open(path, "rb") as f:
                 files[os.path.relpath(path, out)] = f.read()
     return files
+
+
+def look_ahead(exe, mpiexec, jobs, base):
+    data = os.path.join(base, "ahead")
+    run([mpiexec, "-n", "2", exe, "gen", "kpi", "--events", "300000", "--users", "1000",
+         "--items", "12", "--ids", "string", "--seed", "7", "-o", data])
+    ins = []
+    for name in ("events", "users", "items"):
+        ins += ["--input", "%s=%s" % (name, os.path.join(data, name + ".jsonl"))]
+    job = os.path.join(jobs, "s4_wide_key.json")
+    got = {}
+    for mode in ("auto", "aside"):
+        out = os.path.join(base, "ahead_" + mode)
+        p = run([mpiexec, "-n", "2", exe, "run", job] + ins +
+                ["--output", out, "--chunk-size", "1M", "--no-progress", "--verbose"],
+                env=dict(ENV, SHARDFLOW_COMBINER=mode))
+        got[mode] = tree(out)
+        comb = json.load(open(os.path.join(out, "_METRICS.json")))["combiner"]
+        if mode == "auto":
+            rows, groups = comb["sample_rows"], comb["sample_new_groups"]
+            if comb["decision"] != ["combine (sample)"] * 2 or \
+                    any(2 * g <= r for r, g in zip(rows, groups)):
+                raise Failure("look ahead: decisions %s, samples %s rows, %s new groups" %
+                              (comb["decision"], rows, groups))
+            if "looked ahead" not in p.stderr or sum(comb["rows_shipped"]) != 0:
+                raise Failure("look ahead: no estimate or rows shipped:\n%s" % p.stderr)
+    if got["auto"] != got["aside"]:
+        raise Failure("look ahead: the combined output differs from the stepped-aside one")
+    print("look ahead: samples %s rows, %s new groups; combine (sample) on both ranks, "
+          "%d files as a forced step-aside" % (rows, groups, len(got["auto"])))
 
 
 def main():
@@ -110,6 +146,8 @@ def main():
                         raise Failure("--verbose does not say %r:\n%s" % (line, p.stderr))
                 print("%s, %s, %d rank%s: %d files as the first run; %s; rows shipped %d" %
                       (shape, mode, np, "s" if np > 1 else "", len(got), dec[0], shipped))
+
+    look_ahead(exe, mpiexec, jobs, base)
 
     p = run([mpiexec, "-n", "2", exe, "run", os.path.join(jobs, "s3_user_daily.json")] +
             inputs[:4] + ["--output", os.path.join(base, "bad"), "--no-progress"],
