@@ -559,7 +559,8 @@ static void small_clear(distinct_set *ds, dstate *dst)
     dst->nsmall = 0;
 }
 
-static int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t bits, int *added);
+static inline int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t bits,
+                          int *added);
 
 /* Adds bits (not the first value) to the small vector of group idx.
  * Returns 0 when done (*added says whether it was new), 1 when the vector
@@ -573,7 +574,7 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
     uint32_t n = dst->nsmall;
     int hit = 0;
     for (uint32_t k = 0; k < n; k++)
-        hit |= v[k] == bits; /* no early exit: the compiler vectorizes it */
+        hit |= v[k] == bits; /* no early exit: a new value reads them all anyway */
     *added = !hit;
     if (hit)
         return 0;
@@ -607,8 +608,9 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
 /* Adds bits of group idx to the set's bitmaps or pair table (a big
  * group's values past the first), deciding on dense mode once enough
  * values came this way. Returns 0 (*added says whether it was new) or
- * SF_E_NOMEM. */
-static int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t bits, int *added)
+ * SF_E_NOMEM. Inlined: S1's rows all come this way. */
+static inline __attribute__((always_inline)) int big_add(sf_groups *g, distinct_set *ds,
+                                                         uint32_t idx, uint64_t bits, int *added)
 {
     int rc;
     if (ds->dense == 1) {
