@@ -418,13 +418,13 @@ int sf_pipeline_last_reject(const sf_pipeline *p, const char **msg)
 void sf_pipeline_add_bytes(sf_pipeline *p, uint64_t n) { p->counts.bytes_scanned += n; }
 
 /* The ids of the slots join step st filled from dimension row dim (NULL:
- * no match): the key's (the on column now equals it) and the selected
- * columns'. */
+ * no match): the key's (the on column now equals it; key_id, as
+ * sf_join_table_lookup gave it) and the selected columns'. */
 static void join_ids(const sf_pipeline *p, const sf_job_step *st, const sf_value *dim,
-                     uint32_t *ids)
+                     uint32_t key_id, uint32_t *ids)
 {
     if (p->id_ok[st->on_slot])
-        ids[st->on_slot] = dim ? sf_join_table_key_id(p->dims[st->input], dim) : 0;
+        ids[st->on_slot] = key_id;
     for (size_t k = 0; k < st->nselect; k++) {
         int s = st->select_slots[k];
         if (p->id_ok[s])
@@ -453,13 +453,15 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
             break;
         case SF_STEP_JOIN: {
             const sf_value *key = &row[st->on_slot];
-            const sf_value *dim =
-                key->type == SF_NULL ? NULL : sf_join_table_find(p->dims[st->input], key);
+            uint32_t key_id = 0;
+            const sf_value *dim = key->type == SF_NULL
+                                      ? NULL
+                                      : sf_join_table_lookup(p->dims[st->input], key, &key_id);
             if (!dim && st->to_unknown) {
                 /* The unknown member: the key says so, the attributes are
                  * its row's when the dimension has one, else NULL. */
                 row[st->on_slot] = job->inputs[st->input].unknown;
-                dim = sf_join_table_find(p->dims[st->input], &row[st->on_slot]);
+                dim = sf_join_table_lookup(p->dims[st->input], &row[st->on_slot], &key_id);
                 p->counts.rows_to_unknown[st->input]++;
             }
             if (!dim && st->inner) {
@@ -470,7 +472,7 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
             for (size_t k = 0; k < st->nselect; k++)
                 row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
             if (ids)
-                join_ids(p, st, dim, ids);
+                join_ids(p, st, dim, key_id, ids);
             break;
         }
         case SF_STEP_DEDUPE: /* the pipeline is split here: never run */
