@@ -214,7 +214,9 @@ static int same_str(const char *a, const char *b, size_t n)
 
 /* Finds a string key: the slot holding it or the empty slot where it
  * would go. */
-static str_slot *str_probe(const sf_join_table *t, const char *p, size_t n, uint64_t h)
+static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_table *t,
+                                                                  const char *p, size_t n,
+                                                                  uint64_t h)
 {
     size_t pos = (size_t)h & t->mask;
     for (;;) {
@@ -401,8 +403,14 @@ const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key)
 const sf_value *sf_join_table_lookup(const sf_join_table *t, const sf_value *key,
                                      uint32_t *key_id)
 {
+    /* String keys first: the ids of S1 and S3, looked up for every row. */
+    if (t->sslots && key->type == SF_STRING) {
+        const str_slot *s = str_probe(t, key->u.s.p, key->u.s.n, str_hash(key->u.s.p, key->u.s.n));
+        *key_id = s->row;
+        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
+    }
     *key_id = 0;
-    if (t->nrows == 0 || key->type == SF_NULL)
+    if (t->nrows == 0 || key->type == SF_NULL || t->sslots)
         return NULL;
     if (t->int_keys) {
         if (key->type != SF_INT)
@@ -414,13 +422,6 @@ const sf_value *sf_join_table_lookup(const sf_join_table *t, const sf_value *key
         else
             row = int_probe(t, key->u.i)->row;
         return row ? t->rows + (size_t)(row - 1) * t->ncols : NULL;
-    }
-    if (t->sslots) {
-        if (key->type != SF_STRING)
-            return NULL;
-        const str_slot *s = str_probe(t, key->u.s.p, key->u.s.n, str_hash(key->u.s.p, key->u.s.n));
-        *key_id = s->row;
-        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
     }
     /* Encode on the stack: keys are short; a longer one takes the heap. */
     unsigned char small[128];

@@ -70,6 +70,7 @@ struct sf_pipeline {
     sf_row_sink_fn *sinks;    /* per output: where its rows go instead, or NULL */
     void **sink_ctx;
     size_t nout;
+    int rows_out;             /* some output is a row output */
     /* A dedupe step: the pipeline is split there (by the driver, or with
      * itself as the receiver); shipped rows carry their ordinal, and the
      * receiving side keeps the first per key in dd until
@@ -236,6 +237,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     for (size_t k = 0; k < p->nout; k++) {
         const sf_job *o = job->noutputs ? &job->outputs[k] : job;
         kinds[k] = o->kind;
+        p->rows_out |= o->kind == SF_OUT_ROWS;
         sf_rows_init(&p->rowsets[k], o->kind == SF_OUT_ROWS ? o->nresult : 0);
     }
     p->kinds = kinds;
@@ -746,7 +748,7 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
 {
     const sf_job *job = p->job;
     int rc = p->bt_rc;
-    for (size_t k = 0; k < p->nout && !rc; k++) {
+    for (size_t k = 0; p->rows_out && k < p->nout && !rc; k++) {
         if (p->kinds[k] == SF_OUT_ROWS)
             rc = p->sinks[k] ? p->sinks[k](p->sink_ctx[k], k, row)
                              : keep_row(&p->rowsets[k], row, job->nslots, p->row_keep[k]);
