@@ -436,6 +436,20 @@ const sf_value *sf_join_table_lookup(const sf_join_table *t, const sf_value *key
     return row && *row ? t->rows + (size_t)(*row - 1) * t->ncols : NULL;
 }
 
+void sf_join_table_prefetch(const sf_join_table *t, const sf_value *key)
+{
+    if (t->sslots && key->type == SF_STRING) {
+        uint64_t h = str_hash(key->u.s.p, key->u.s.n);
+        __builtin_prefetch(&t->sslots[(size_t)h & t->mask], 0, 3);
+    } else if (t->int_keys == 1 && key->type == SF_INT) {
+        uint64_t off = (uint64_t)key->u.i - (uint64_t)t->direct_base;
+        if (t->direct && off < t->direct_n)
+            __builtin_prefetch(&t->direct[off], 0, 3);
+        else if (t->slots)
+            __builtin_prefetch(&t->slots[int_pos(t, key->u.i)], 0, 3);
+    }
+}
+
 size_t sf_join_table_rows(const sf_join_table *t) { return t->nrows; }
 
 uint32_t sf_join_table_key_id(const sf_join_table *t, const sf_value *row)
