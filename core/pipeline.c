@@ -137,6 +137,8 @@ struct sf_pipeline {
     const sf_value **ring_dim; /* RING rows of nsteps */
     uint32_t *ring_kid;
     unsigned char *pf_step;    /* per step */
+    size_t *pf_list;           /* the steps with pf_step set, in order */
+    size_t npf;
     int *fact_slots;           /* the slots the decoder fills */
     size_t nfact;
 };
@@ -244,6 +246,7 @@ static int setup_ring(sf_pipeline *p)
             if (!written[st->on_slot] &&
                 sf_join_table_memory(p->dims[st->input]) > RING_MIN_TABLE)
                 any = p->pf_step[i] = 1;
+            p->npf += p->pf_step[i];
             for (size_t k = 0; k < st->nselect; k++)
                 written[st->select_slots[k]] = 1;
             if (st->to_unknown)
@@ -259,8 +262,14 @@ static int setup_ring(sf_pipeline *p)
     p->ring_str = malloc(RING_STRS);
     p->ring_dim = calloc(RING * job->nsteps, sizeof *p->ring_dim);
     p->ring_kid = calloc(RING * job->nsteps, sizeof *p->ring_kid);
-    if (!p->fact_slots || !p->ring_rows || !p->ring_str || !p->ring_dim || !p->ring_kid)
+    p->pf_list = malloc(p->npf * sizeof *p->pf_list);
+    if (!p->fact_slots || !p->ring_rows || !p->ring_str || !p->ring_dim || !p->ring_kid ||
+        !p->pf_list)
         return SF_E_NOMEM;
+    for (size_t i = 0, k = 0; i < job->nsteps; i++) {
+        if (p->pf_step[i])
+            p->pf_list[k++] = i;
+    }
     for (size_t i = 0; i < fact->ncolumns; i++)
         p->fact_slots[p->nfact++] = fact->columns[i].slot;
     p->ring_on = 1;
@@ -437,6 +446,7 @@ void sf_pipeline_free(sf_pipeline *p)
     free(p->ring_dim);
     free(p->ring_kid);
     free(p->pf_step);
+    free(p->pf_list);
     free(p->fact_slots);
     sf_keycache_free(p->kc);
     for (size_t k = 0; p->rowsets && k < p->nout; k++)
@@ -992,7 +1002,7 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
 
 /* Steps and aggregation of a row of an unsplit pipeline (pre_dim,
  * pre_kid: as for run_steps). Returns 0 or an error. */
-static int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *pre_dim,
+static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *pre_dim,
                    const uint32_t *pre_kid)
 {
     uint32_t *ids = p->ids_on ? p->ids : NULL;
@@ -1016,9 +1026,8 @@ static int ring_flush(sf_pipeline *p)
     p->ring_busy = 1;
     for (size_t r = 0; r < n; r++) {
         const sf_value *row = p->ring_rows + r * ns;
-        for (size_t i = 0; i < nst; i++) {
-            if (!p->pf_step[i])
-                continue;
+        for (size_t f = 0; f < p->npf; f++) {
+            size_t i = p->pf_list[f];
             const sf_job_step *st = &job->steps[i];
             const sf_value *key = &row[st->on_slot];
             uint32_t kid = 0;
@@ -1046,31 +1055,32 @@ static int ring_flush(sf_pipeline *p)
 static int ring_push(sf_pipeline *p, const sf_value *row)
 {
     const sf_job *job = p->job;
-    size_t ns = job->nslots, strn = 0;
+    size_t ns = job->nslots, strn = p->ring_str_n;
     if (p->bt_rc)
         return p->bt_rc; /* a flush from outside failed */
-    for (size_t f = 0; f < p->nfact; f++)
-        strn += row[p->fact_slots[f]].type == SF_STRING ? row[p->fact_slots[f]].u.s.n : 0;
-    if (strn > RING_STRS - p->ring_str_n) {
-        int rc = ring_flush(p);
-        if (rc)
-            return rc;
-        if (strn > RING_STRS)
-            return run_row(p, p->row, NULL, NULL);
-    }
+    /* One pass: a row that finds no room for its strings is taken again
+     * into the emptied ring, or runs at once when it is the only one. */
     sf_value *dst = p->ring_rows + p->ring_n * ns;
     for (size_t f = 0; f < p->nfact; f++) {
         int c = p->fact_slots[f];
         dst[c] = row[c];
         if (row[c].type == SF_STRING && row[c].u.s.n) {
-            memcpy(p->ring_str + p->ring_str_n, row[c].u.s.p, row[c].u.s.n);
-            dst[c].u.s.p = p->ring_str + p->ring_str_n;
-            p->ring_str_n += row[c].u.s.n;
+            size_t n = row[c].u.s.n;
+            if (n > RING_STRS - strn) {
+                if (!p->ring_n)
+                    return run_row(p, p->row, NULL, NULL);
+                int rc = ring_flush(p);
+                return rc ? rc : ring_push(p, row);
+            }
+            memcpy(p->ring_str + strn, row[c].u.s.p, n);
+            dst[c].u.s.p = p->ring_str + strn;
+            strn += n;
         }
     }
-    for (size_t i = 0; i < job->nsteps; i++) {
-        if (p->pf_step[i])
-            sf_join_table_prefetch(p->dims[job->steps[i].input], &dst[job->steps[i].on_slot]);
+    p->ring_str_n = strn;
+    for (size_t f = 0; f < p->npf; f++) {
+        const sf_job_step *st = &job->steps[p->pf_list[f]];
+        sf_join_table_prefetch(p->dims[st->input], &dst[st->on_slot]);
     }
     if (++p->ring_n == RING)
         return ring_flush(p);
