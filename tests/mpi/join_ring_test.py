@@ -18,43 +18,22 @@ usage: join_ring_test.py SHARDFLOW MPIEXEC JOBS_DIR WORKDIR
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
+
+import sftest
+from sftest import Failure, read_tree as tree
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
-class Failure(Exception):
-    pass
-
-
 def run(cmd, env=None):
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, timeout=120)
-    if p.returncode != 0:
-        raise Failure("exit %d: %s\n%s" % (p.returncode, " ".join(cmd), p.stderr[-2000:]))
-    return p
-
-
-def tree(out):
-    """Every output file's bytes by relative path (not the manifest and
-    metrics, which hold timings and the run id)."""
-    files = {}
-    for root, _, names in os.walk(out):
-        for n in names:
-            if n in ("_MANIFEST.json", "_METRICS.json", "_SUCCESS"):
-                continue
-            path = os.path.join(root, n)
-            with open(path, "rb") as f:
-                files[os.path.relpath(path, out)] = f.read()
-    return files
+    return sftest.run(cmd, env=env or ENV, text=True)
 
 
 def main():
     exe, mpiexec, jobs, work = sys.argv[1:5]
     base = os.path.join(work, "join_ring")
-    shutil.rmtree(base, ignore_errors=True)
-    os.makedirs(base)
+    sftest.reset_dir(base)
     data = os.path.join(base, "data")
     run([mpiexec, "-n", "2", exe, "gen", "kpi", "--events", "5000", "--users", "40000",
          "--items", "60", "--ids", "string", "--seed", "11", "-o", data])

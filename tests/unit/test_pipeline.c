@@ -996,6 +996,27 @@ static void apply_sent(const aside_stub *a, sf_groups *g)
     }
 }
 
+/* Which of tables a and b holds the group of country (NULL: the NULL
+ * key); NULL when neither does. */
+static sf_groups *table_with_key(sf_groups *a, sf_groups *b, const char *country)
+{
+    sf_value v = country ? sf_string(country, strlen(country)) : sf_null();
+    unsigned char enc[32];
+    size_t n = sf_value_encode(&v, enc);
+    for (int t = 0; t < 2; t++) {
+        sf_groups *h = t ? b : a;
+        for (size_t i = 0; i < sf_groups_count(h); i++) {
+            const unsigned char *key;
+            size_t klen;
+            uint64_t hash;
+            sf_groups_key(h, i, &key, &klen, &hash);
+            if (klen == n && memcmp(key, enc, n) == 0)
+                return h;
+        }
+    }
+    return NULL;
+}
+
 static void test_stepped_aside_rows_reach_the_owner_with_the_same_results(void **state)
 {
     fixture *f = *state;
@@ -1032,21 +1053,7 @@ static void test_stepped_aside_rows_reach_the_owner_with_the_same_results(void *
     assert_int_equal(sf_groups_count(mine) + sf_groups_count(owner), sf_groups_count(want));
     static const char *const keys[] = {"FR", "DE", NULL};
     for (size_t k = 0; k < 3; k++) {
-        sf_groups *g = NULL;
-        sf_value v = keys[k] ? sf_string(keys[k], strlen(keys[k])) : sf_null();
-        unsigned char enc[16];
-        size_t n = sf_value_encode(&v, enc);
-        for (int t = 0; t < 2 && !g; t++) {
-            sf_groups *h = t ? owner : mine;
-            for (size_t i = 0; i < sf_groups_count(h); i++) {
-                const unsigned char *key;
-                size_t klen;
-                uint64_t hash;
-                sf_groups_key(h, i, &key, &klen, &hash);
-                if (klen == n && memcmp(key, enc, n) == 0)
-                    g = h;
-            }
-        }
+        sf_groups *g = table_with_key(mine, owner, keys[k]);
         assert_non_null(g);
         for (size_t j = A_N; j <= A_CATS; j++) {
             sf_value x = group_result(g, keys[k], j), y = group_result(want, keys[k], j);
@@ -1640,42 +1647,16 @@ static void test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed(voi
         }
         for (int c = 0; c < 4; c++) {
             const char *name = countries[c];
-            sf_value v = sf_string(name, 2);
-            unsigned char enc[16];
-            size_t elen = sf_value_encode(&v, enc);
-            sf_groups *g = NULL;
-            for (int t = 0; t < 2 && !g; t++) {
-                sf_groups *h = t ? owner : mine;
-                for (size_t i = 0; i < sf_groups_count(h); i++) {
-                    const unsigned char *key;
-                    size_t klen;
-                    uint64_t hash;
-                    sf_groups_key(h, i, &key, &klen, &hash);
-                    if (klen == elen && memcmp(key, enc, elen) == 0)
-                        g = h;
-                }
-            }
+            sf_groups *g = table_with_key(mine, owner, name);
             assert_non_null(g);
             assert_int_value(group_result(g, name, 0), n[c]);
             assert_int_value(group_result(g, name, 1), sx[c]);
         }
         /* The long note (all 'z') is the greatest in its group. */
         int c300 = (300 * 7919) % NUSERS % 4;
-        sf_groups *g300 = sf_pipeline_groups(p);
-        int in_mine = 0;
-        {
-            sf_value v = sf_string(countries[c300], 2);
-            unsigned char enc[16];
-            size_t elen = sf_value_encode(&v, enc);
-            for (size_t i = 0; i < sf_groups_count(g300); i++) {
-                const unsigned char *key;
-                size_t klen;
-                uint64_t hash;
-                sf_groups_key(g300, i, &key, &klen, &hash);
-                in_mine |= klen == elen && memcmp(key, enc, elen) == 0;
-            }
-        }
-        sf_value top = group_result(in_mine ? g300 : owner, countries[c300], 3);
+        sf_groups *g300 = table_with_key(mine, owner, countries[c300]);
+        assert_non_null(g300);
+        sf_value top = group_result(g300, countries[c300], 3);
         assert_int_equal(top.type, SF_STRING);
         assert_int_equal(top.u.s.n, 70000);
         assert_true(top.u.s.p[0] == 'z' && top.u.s.p[69999] == 'z');
