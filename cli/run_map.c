@@ -161,6 +161,11 @@ static int run_chunk_begin(void *ctx, size_t chunk, const sf_chunk *c)
 static int run_chunk_end(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes)
 {
     sf_run *R = ctx;
+    /* Rows waiting in the pipeline run now, while the row stream they may
+     * ship through is open (it closes after the last chunk). */
+    int rc = sf_pipeline_flush(R->pipe);
+    if (rc)
+        return sf_error_set(&R->err, rc, "out of memory aggregating the chunk's rows");
     if (c->kind != SF_CHUNK_RANGE) {
         /* A feed's block: its offsets are the file's already; the feed's
          * bytes are counted once, by rank 0, after the scan. */

@@ -128,9 +128,23 @@ typedef struct distinct_set {
 static uint64_t no_bitmap_mark;
 #define NO_BITMAP (&no_bitmap_mark)
 
+/* How update_state adds a row to an aggregate: its kind and argument
+ * type folded into one case when the table is made, so the loop that runs
+ * for every row branches once per aggregate (add_value, which the other
+ * paths share, asks kind then type). */
+enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_OTHER };
+
+typedef struct agg_up {
+    int op;      /* UP_* */
+    int slot;    /* the argument as a row slot, or -1 */
+    size_t off;  /* of the state in the block */
+    int set;     /* UP_DISTINCT: index into sets */
+} agg_up;
+
 struct sf_groups {
     sf_agg_def *defs;
     size_t ndefs;
+    agg_up *up;         /* per aggregate: its update case */
     int *argslot;       /* aggregate j's argument as a row slot, or -1 */
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
@@ -184,7 +198,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     g->distinct = calloc(ndefs ? ndefs : 1, sizeof *g->distinct);
     g->sets = calloc(ndefs ? ndefs : 1, sizeof *g->sets);
     g->argslot = calloc(ndefs ? ndefs : 1, sizeof *g->argslot);
-    if (!g->defs || !g->off || !g->distinct || !g->sets || !g->argslot) {
+    g->up = calloc(ndefs ? ndefs : 1, sizeof *g->up);
+    if (!g->defs || !g->off || !g->distinct || !g->sets || !g->argslot || !g->up) {
         sf_groups_free(g);
         return NULL;
     }
@@ -229,6 +244,20 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                 return NULL;
             }
         }
+    }
+    for (size_t j = 0; j < ndefs; j++) {
+        const sf_agg_def *d = &defs[j];
+        agg_up *u = &g->up[j];
+        u->slot = g->argslot[j];
+        u->off = g->off[j];
+        u->set = g->distinct[j];
+        u->op = d->kind == SF_AGG_COUNT                                   ? UP_COUNT
+                : d->kind == SF_AGG_COUNT_IF                              ? UP_COUNT_IF
+                : d->kind == SF_AGG_COUNT_DISTINCT                        ? UP_DISTINCT
+                : is_xsum(d)                                              ? UP_SUM_XSUM
+                : (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) &&
+                        d->arg_type == SF_INT                             ? UP_SUM_INT
+                                                                          : UP_OTHER;
     }
     g->block = off;
     g->map = sf_hmap_new(off, 1024);
@@ -291,6 +320,7 @@ void sf_groups_free(sf_groups *g)
     free(g->sets);
     free(g->distinct);
     free(g->argslot);
+    free(g->up);
     free(g->off);
     free(g->defs);
     free(g);
@@ -752,11 +782,52 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
         return SF_E_INVAL;
     (*(uint64_t *)(st + ROWS_OFF))++;
     for (size_t j = 0; j < g->ndefs; j++) {
-        int slot = g->argslot[j];
-        sf_value v = slot >= 0        ? row[slot]
-                     : g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch)
-                                      : sf_null();
-        int rc = add_value(g, st, j, &v, ids && slot >= 0 ? ids[slot] : 0);
+        const agg_up *u = &g->up[j];
+        char *s = st + u->off;
+        sf_value tmp;
+        const sf_value *v;
+        int rc = 0;
+        if (u->op == UP_COUNT) {
+            (*(int64_t *)s)++;
+            continue;
+        }
+        if (u->slot >= 0) {
+            v = &row[u->slot];
+        } else if (u->op == UP_COUNT_IF) { /* true, not NULL: as the test of a filter */
+            *(int64_t *)s += sf_expr_test(g->defs[j].arg, row, scratch);
+            continue;
+        } else {
+            tmp = g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch) : sf_null();
+            v = &tmp;
+        }
+        switch (u->op) {
+        case UP_COUNT_IF:
+            *(int64_t *)s += v->type == SF_BOOL && v->u.b;
+            break;
+        case UP_SUM_INT:
+            if (v->type != SF_NULL) {
+                ((isum *)s)->sum += v->u.i;
+                ((isum *)s)->n++;
+            }
+            break;
+        case UP_SUM_XSUM:
+            if (v->type != SF_NULL) {
+                ((dsum *)s)->n++;
+                rc = sf_xsum_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+            }
+            break;
+        case UP_DISTINCT:
+            if (v->type != SF_NULL) {
+                uint32_t idx;
+                memcpy(&idx, st, sizeof idx);
+                rc = distinct_add(g, u->set, (dstate *)s, idx, v,
+                                  ids && u->slot >= 0 ? ids[u->slot] : 0);
+            }
+            break;
+        default:
+            rc = add_value(g, st, j, v, ids && u->slot >= 0 ? ids[u->slot] : 0);
+            break;
+        }
         if (rc)
             return rc;
     }

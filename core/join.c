@@ -3,6 +3,11 @@
  * Rows live in one array; the index maps a key to a row number. int64 keys
  * (the common case: ids) use a flat open-addressing table of (key, row + 1)
  * pairs, so a lookup is a multiply-shift hash and usually one cache line;
+ * when the keys are dense enough (ids 0..999 of 1,000 users: the range at
+ * most DIRECT_SLACK times the rows, plus DIRECT_MIN), a direct-address
+ * array of row + 1 by key - base answers instead: one subtraction, one
+ * bounds check and one load, no hash. The hashed index stays (it finds
+ * duplicates as rows are added, and answers when the keys spread out);
  * string keys (ids like "user_000783") a flat table of (hash, length, row
  * + 1, first STR_INLINE key bytes) slots, so a lookup hashes the bytes once
  * and compares a short key in the slot itself (a longer one goes on in the
@@ -49,6 +54,11 @@ typedef struct str_slot {
     char key[STR_INLINE]; /* the key's first bytes, zero-padded */
 } str_slot;
 
+/* The direct-address array of int keys: its range at most DIRECT_SLACK
+ * entries per row plus DIRECT_MIN (4 bytes each: a few words per row). */
+#define DIRECT_SLACK 4
+#define DIRECT_MIN 4096
+
 struct sf_join_table {
     size_t ncols;
     int key_col;
@@ -56,6 +66,10 @@ struct sf_join_table {
     size_t nrows, cap;
     int int_keys;   /* the index is ints (decided by the first key added) */
     int_slot *slots;
+    int64_t kmin, kmax; /* int keys: the least and greatest added */
+    uint32_t *direct;   /* int keys, dense: row + 1 of key direct_base + i (0: none) */
+    int64_t direct_base;
+    size_t direct_n;    /* entries of direct */
     str_slot *sslots; /* string keys (int_keys == 0, first key a string) */
     size_t mask;      /* of slots or sslots */
     sf_hmap *map;   /* encoded key -> uint32 row index */
@@ -73,6 +87,7 @@ size_t sf_join_table_memory(const sf_join_table *t)
         m += (t->mask + 1) * sizeof *t->slots;
     if (t->sslots)
         m += (t->mask + 1) * sizeof *t->sslots;
+    m += t->direct_n * sizeof *t->direct;
     return m + (t->map ? sf_hmap_memory(t->map) : 0);
 }
 
@@ -125,6 +140,45 @@ static int_slot *int_probe(const sf_join_table *t, int64_t key)
     return &t->slots[p];
 }
 
+/* Keeps the direct-address array in step with the int index after row
+ * `row` (its number + 1) was added with key: sets its entry when the key
+ * falls in the array, else builds the array again over the keys' whole
+ * range (with as much room again above it, for ids that keep growing) if
+ * that range is dense enough, or drops it if not. Returns 0 or
+ * SF_E_NOMEM (the table is unchanged but for the row's index slot; the
+ * caller undoes nothing: a table without the array still answers). */
+static int direct_note(sf_join_table *t, int64_t key, uint32_t row)
+{
+    if (t->nrows == 1 || key < t->kmin)
+        t->kmin = key;
+    if (t->nrows == 1 || key > t->kmax)
+        t->kmax = key;
+    uint64_t off = (uint64_t)key - (uint64_t)t->direct_base;
+    if (t->direct && off < t->direct_n) {
+        t->direct[off] = row;
+        return 0;
+    }
+    uint64_t range = (uint64_t)t->kmax - (uint64_t)t->kmin; /* + 1, without overflow */
+    uint64_t limit = (uint64_t)t->nrows * DIRECT_SLACK + DIRECT_MIN;
+    free(t->direct);
+    t->direct = NULL;
+    t->direct_n = 0;
+    if (range >= limit)
+        return 0; /* too sparse: the hashed index answers */
+    size_t n = (size_t)(2 * (range + 1) < limit ? 2 * (range + 1) : limit);
+    uint32_t *d = calloc(n, sizeof *d);
+    if (!d)
+        return SF_E_NOMEM;
+    for (size_t i = 0; i <= t->mask; i++) {
+        if (t->slots[i].row)
+            d[(uint64_t)t->slots[i].key - (uint64_t)t->kmin] = t->slots[i].row;
+    }
+    t->direct = d;
+    t->direct_n = n;
+    t->direct_base = t->kmin;
+    return 0;
+}
+
 /* Hash of a string key. Ids of 8 to 16 bytes (the "user_000783" kind)
  * take two overlapping word loads and a multiply-xorshift finish, a
  * third of sf_hash_bytes' instructions; the index never leaves the table,
@@ -160,7 +214,9 @@ static int same_str(const char *a, const char *b, size_t n)
 
 /* Finds a string key: the slot holding it or the empty slot where it
  * would go. */
-static str_slot *str_probe(const sf_join_table *t, const char *p, size_t n, uint64_t h)
+static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_table *t,
+                                                                  const char *p, size_t n,
+                                                                  uint64_t h)
 {
     size_t pos = (size_t)h & t->mask;
     for (;;) {
@@ -330,6 +386,8 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
     } else if (slot) {
         slot->key = key->u.i;
         slot->row = (uint32_t)t->nrows;
+        if (direct_note(t, key->u.i, (uint32_t)t->nrows) != 0 && !rc)
+            rc = SF_E_NOMEM;
     } else {
         *mapped = (uint32_t)t->nrows;
     }
@@ -338,19 +396,32 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
 
 const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key)
 {
-    if (t->nrows == 0 || key->type == SF_NULL)
+    uint32_t id;
+    return sf_join_table_lookup(t, key, &id);
+}
+
+const sf_value *sf_join_table_lookup(const sf_join_table *t, const sf_value *key,
+                                     uint32_t *key_id)
+{
+    /* String keys first: the ids of S1 and S3, looked up for every row. */
+    if (t->sslots && key->type == SF_STRING) {
+        const str_slot *s = str_probe(t, key->u.s.p, key->u.s.n, str_hash(key->u.s.p, key->u.s.n));
+        *key_id = s->row;
+        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
+    }
+    *key_id = 0;
+    if (t->nrows == 0 || key->type == SF_NULL || t->sslots)
         return NULL;
     if (t->int_keys) {
         if (key->type != SF_INT)
             return NULL;
-        const int_slot *s = int_probe(t, key->u.i);
-        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
-    }
-    if (t->sslots) {
-        if (key->type != SF_STRING)
-            return NULL;
-        const str_slot *s = str_probe(t, key->u.s.p, key->u.s.n, str_hash(key->u.s.p, key->u.s.n));
-        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
+        uint32_t row;
+        uint64_t off = (uint64_t)key->u.i - (uint64_t)t->direct_base;
+        if (t->direct)
+            row = off < t->direct_n ? t->direct[off] : 0;
+        else
+            row = int_probe(t, key->u.i)->row;
+        return row ? t->rows + (size_t)(row - 1) * t->ncols : NULL;
     }
     /* Encode on the stack: keys are short; a longer one takes the heap. */
     unsigned char small[128];
@@ -363,6 +434,20 @@ const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key)
     if (k != small)
         free(k);
     return row && *row ? t->rows + (size_t)(*row - 1) * t->ncols : NULL;
+}
+
+void sf_join_table_prefetch(const sf_join_table *t, const sf_value *key)
+{
+    if (t->sslots && key->type == SF_STRING) {
+        uint64_t h = str_hash(key->u.s.p, key->u.s.n);
+        __builtin_prefetch(&t->sslots[(size_t)h & t->mask], 0, 3);
+    } else if (t->int_keys == 1 && key->type == SF_INT) {
+        uint64_t off = (uint64_t)key->u.i - (uint64_t)t->direct_base;
+        if (t->direct && off < t->direct_n)
+            __builtin_prefetch(&t->direct[off], 0, 3);
+        else if (t->slots)
+            __builtin_prefetch(&t->slots[int_pos(t, key->u.i)], 0, 3);
+    }
 }
 
 size_t sf_join_table_rows(const sf_join_table *t) { return t->nrows; }
@@ -389,6 +474,7 @@ void sf_join_table_free(sf_join_table *t)
         return;
     free(t->rows);
     free(t->slots);
+    free(t->direct);
     free(t->sslots);
     sf_hmap_free(t->map);
     sf_hmap_free(t->interned);

@@ -28,6 +28,17 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row);
 /* The row whose key equals key (sf_value_same), borrowed; NULL if none. */
 const sf_value *sf_join_table_find(const sf_join_table *t, const sf_value *key);
 
+/* sf_join_table_find() that also gives the matched row's key id in
+ * *key_id (sf_join_table_key_id(): its number + 1 for a string key; 0
+ * for no match or another key type), for the hot path. Cannot fail. */
+const sf_value *sf_join_table_lookup(const sf_join_table *t, const sf_value *key,
+                                     uint32_t *key_id);
+
+/* A hint before sf_join_table_lookup() of key: starts loading the index
+ * slot the lookup reads first (a table far larger than the caches costs a
+ * miss there per row). Changes nothing. Cannot fail. */
+void sf_join_table_prefetch(const sf_join_table *t, const sf_value *key);
+
 /* The dense id of cell col of row (a row this table returned): for the
  * key column the row's number + 1; for another string column its
  * string's number + 1 among the table's distinct non-key strings (equal

@@ -33,6 +33,16 @@
 #define AGG_BATCH_KEYS ((size_t)16 * 1024)
 #define AGG_BATCH_STRS ((size_t)64 * 1024)
 
+/* Decoded rows that wait for a join on a dimension table far larger than
+ * the caches (S3's 100k users): each row's index slot is prefetched as
+ * the row comes in, then, RING rows later, the lookups of the ring's rows
+ * load their dimension rows ahead of the steps, so a row waits for memory
+ * about once per ring instead of twice per row. Tables at most
+ * RING_MIN_TABLE bytes stay in the caches and rows do not wait. */
+#define RING 16
+#define RING_STRS ((size_t)64 * 1024)
+#define RING_MIN_TABLE ((size_t)1 << 20)
+
 struct sf_pipeline {
     const sf_job *job;
     sf_join_table *const *dims;
@@ -71,6 +81,7 @@ struct sf_pipeline {
     sf_row_sink_fn *sinks;    /* per output: where its rows go instead, or NULL */
     void **sink_ctx;
     size_t nout;
+    int rows_out;             /* some output is a row output */
     /* A dedupe step: the pipeline is split there (by the driver, or with
      * itself as the receiver); shipped rows carry their ordinal, and the
      * receiving side keeps the first per key in dd until
@@ -118,6 +129,25 @@ struct sf_pipeline {
     size_t bt_nuse;
     sf_arena bt_scratch;
     int bt_rc; /* a flush's error when the groups were read from outside */
+    /* Rows waiting for their joins (see RING; ring_push): the decoded
+     * slots of each (strings copied into ring_str), and for each join step
+     * whose key the line itself gives (pf_step), the dimension row and key
+     * id its lookup found once the ring is full. ring_on 0: rows go
+     * straight on. */
+    int ring_on;
+    int ring_busy;        /* a flush is running: records taken in on the way
+                           * (the step-aside) must not start another */
+    size_t ring_n;
+    sf_value *ring_rows;  /* RING rows of nslots values */
+    char *ring_str;       /* RING_STRS bytes */
+    size_t ring_str_n;
+    const sf_value **ring_dim; /* RING rows of nsteps */
+    uint32_t *ring_kid;
+    unsigned char *pf_step;    /* per step */
+    size_t *pf_list;           /* the steps with pf_step set, in order */
+    size_t npf;
+    int *fact_slots;           /* the slots the decoder fills */
+    size_t nfact;
 };
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
@@ -197,6 +227,62 @@ static int setup_ids(sf_pipeline *p)
     return p->kc ? 0 : SF_E_NOMEM;
 }
 
+/* The ring (see RING) for a pipeline whose rows aggregate into output 0
+ * here (not split, no flattening, no other output) when a join step's key
+ * comes from the line itself (no step before it writes the key's slot)
+ * and its table is larger than RING_MIN_TABLE. Returns 0 or SF_E_NOMEM. */
+static int setup_ring(sf_pipeline *p)
+{
+    const sf_job *job = p->job;
+    if (p->flat || p->emit || p->dd || p->nout != 1 || p->kinds[0] != SF_OUT_GROUPS ||
+        !job->nsteps)
+        return 0;
+    size_t ns = job->nslots ? job->nslots : 1;
+    unsigned char *written = calloc(ns, 1);
+    p->pf_step = calloc(job->nsteps, 1);
+    if (!written || !p->pf_step) {
+        free(written);
+        return SF_E_NOMEM;
+    }
+    int any = 0;
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        if (st->kind == SF_STEP_DERIVE) {
+            written[st->slot] = 1;
+        } else if (st->kind == SF_STEP_JOIN) {
+            if (!written[st->on_slot] &&
+                sf_join_table_memory(p->dims[st->input]) > RING_MIN_TABLE)
+                any = p->pf_step[i] = 1;
+            p->npf += p->pf_step[i];
+            for (size_t k = 0; k < st->nselect; k++)
+                written[st->select_slots[k]] = 1;
+            if (st->to_unknown)
+                written[st->on_slot] = 1;
+        }
+    }
+    free(written);
+    if (!any)
+        return 0;
+    const sf_job_input *fact = &job->inputs[job->fact];
+    p->fact_slots = malloc((fact->ncolumns ? fact->ncolumns : 1) * sizeof *p->fact_slots);
+    p->ring_rows = calloc(RING * ns, sizeof *p->ring_rows);
+    p->ring_str = malloc(RING_STRS);
+    p->ring_dim = calloc(RING * job->nsteps, sizeof *p->ring_dim);
+    p->ring_kid = calloc(RING * job->nsteps, sizeof *p->ring_kid);
+    p->pf_list = malloc(p->npf * sizeof *p->pf_list);
+    if (!p->fact_slots || !p->ring_rows || !p->ring_str || !p->ring_dim || !p->ring_kid ||
+        !p->pf_list)
+        return SF_E_NOMEM;
+    for (size_t i = 0, k = 0; i < job->nsteps; i++) {
+        if (p->pf_step[i])
+            p->pf_list[k++] = i;
+    }
+    for (size_t i = 0; i < fact->ncolumns; i++)
+        p->fact_slots[p->nfact++] = fact->columns[i].slot;
+    p->ring_on = 1;
+    return 0;
+}
+
 static int self_emit(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
 {
     (void)hash;
@@ -243,6 +329,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     for (size_t k = 0; k < p->nout; k++) {
         const sf_job *o = job->noutputs ? &job->outputs[k] : job;
         kinds[k] = o->kind;
+        p->rows_out |= o->kind == SF_OUT_ROWS;
         sf_rows_init(&p->rowsets[k], o->kind == SF_OUT_ROWS ? o->nresult : 0);
     }
     p->kinds = kinds;
@@ -292,6 +379,10 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     }
     sf_arena_init(&p->scratch, 16 * 1024);
     free(fields);
+    if (job->dedupe_step < 0 && setup_ring(p) != 0) {
+        fields = NULL;
+        goto nomem;
+    }
     if (job->dedupe_step >= 0) {
         /* One process: rows go from the dedupe step to this pipeline's own
          * table; a driver that ships them re-splits with its emit. */
@@ -357,6 +448,13 @@ void sf_pipeline_free(sf_pipeline *p)
     free(p->aside_args);
     free(p->ids);
     free(p->id_ok);
+    free(p->ring_rows);
+    free(p->ring_str);
+    free(p->ring_dim);
+    free(p->ring_kid);
+    free(p->pf_step);
+    free(p->pf_list);
+    free(p->fact_slots);
     sf_keycache_free(p->kc);
     for (size_t k = 0; p->rowsets && k < p->nout; k++)
         sf_rows_free(&p->rowsets[k]);
@@ -425,13 +523,13 @@ int sf_pipeline_last_reject(const sf_pipeline *p, const char **msg)
 void sf_pipeline_add_bytes(sf_pipeline *p, uint64_t n) { p->counts.bytes_scanned += n; }
 
 /* The ids of the slots join step st filled from dimension row dim (NULL:
- * no match): the key's (the on column now equals it) and the selected
- * columns'. */
+ * no match): the key's (the on column now equals it; key_id, as
+ * sf_join_table_lookup gave it) and the selected columns'. */
 static void join_ids(const sf_pipeline *p, const sf_job_step *st, const sf_value *dim,
-                     uint32_t *ids)
+                     uint32_t key_id, uint32_t *ids)
 {
     if (p->id_ok[st->on_slot])
-        ids[st->on_slot] = dim ? sf_join_table_key_id(p->dims[st->input], dim) : 0;
+        ids[st->on_slot] = key_id;
     for (size_t k = 0; k < st->nselect; k++) {
         int s = st->select_slots[k];
         if (p->id_ok[s])
@@ -440,10 +538,12 @@ static void join_ids(const sf_pipeline *p, const sf_job_step *st, const sf_value
 }
 
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
- * the slots it fills in ids (when not NULL). Returns 1 if the row goes
- * on, 0 if a filter or an inner join stopped it (counted). */
+ * the slots it fills in ids (when not NULL). A join step i with
+ * p->pf_step[i] takes its lookup's result from pre_dim[i] and pre_kid[i]
+ * when pre_dim is not NULL (the ring looked it up already). Returns 1 if
+ * the row goes on, 0 if a filter or an inner join stopped it (counted). */
 static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, size_t to,
-                     sf_arena *scratch)
+                     sf_arena *scratch, const sf_value *const *pre_dim, const uint32_t *pre_kid)
 {
     const sf_job *job = p->job;
     for (size_t i = from; i < to; i++) {
@@ -460,13 +560,20 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
             break;
         case SF_STEP_JOIN: {
             const sf_value *key = &row[st->on_slot];
-            const sf_value *dim =
-                key->type == SF_NULL ? NULL : sf_join_table_find(p->dims[st->input], key);
+            uint32_t key_id = 0;
+            const sf_value *dim;
+            if (pre_dim && p->pf_step[i]) {
+                dim = pre_dim[i];
+                key_id = pre_kid[i];
+            } else {
+                dim = key->type == SF_NULL ? NULL
+                                           : sf_join_table_lookup(p->dims[st->input], key, &key_id);
+            }
             if (!dim && st->to_unknown) {
                 /* The unknown member: the key says so, the attributes are
                  * its row's when the dimension has one, else NULL. */
                 row[st->on_slot] = job->inputs[st->input].unknown;
-                dim = sf_join_table_find(p->dims[st->input], &row[st->on_slot]);
+                dim = sf_join_table_lookup(p->dims[st->input], &row[st->on_slot], &key_id);
                 p->counts.rows_to_unknown[st->input]++;
             }
             if (!dim && st->inner) {
@@ -477,7 +584,7 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
             for (size_t k = 0; k < st->nselect; k++)
                 row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
             if (ids)
-                join_ids(p, st, dim, ids);
+                join_ids(p, st, dim, key_id, ids);
             break;
         }
         case SF_STEP_DEDUPE: /* the pipeline is split here: never run */
@@ -710,11 +817,14 @@ static int agg_batch_flush(sf_pipeline *p)
     return 0;
 }
 
-/* Empties the batch before output 0's groups are read, taken or replaced
- * from outside; an error stays in bt_rc, which the next row returns.
- * Returns bt_rc. */
+/* Empties the ring (see RING) and the batch before output 0's groups are
+ * read, taken or replaced from outside; an error stays in bt_rc, which
+ * the next row returns. Returns bt_rc. */
+static int ring_settle(sf_pipeline *p);
+
 static int agg_batch_settle(sf_pipeline *p)
 {
+    ring_settle(p);
     if (p->bt_n && !p->bt_rc)
         p->bt_rc = agg_batch_flush(p);
     return p->bt_rc;
@@ -852,7 +962,7 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
     int rc = p->bt_rc;
     if (p->aside_next && p->counts.rows_aggregated >= p->aside_next)
         aside_recheck(p);
-    for (size_t k = 0; k < p->nout && !rc; k++) {
+    for (size_t k = 0; p->rows_out && k < p->nout && !rc; k++) {
         if (p->kinds[k] == SF_OUT_ROWS)
             rc = p->sinks[k] ? p->sinks[k](p->sink_ctx[k], k, row)
                              : keep_row(&p->rowsets[k], row, job->nslots, p->row_keep[k]);
@@ -999,6 +1109,106 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
     return push_decoded(p, file, offset);
 }
 
+/* Steps and aggregation of a row of an unsplit pipeline (pre_dim,
+ * pre_kid: as for run_steps). Returns 0 or an error. */
+static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *pre_dim,
+                   const uint32_t *pre_kid)
+{
+    uint32_t *ids = p->ids_on ? p->ids : NULL;
+    sf_arena_reset(&p->scratch);
+    if (!run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim, pre_kid))
+        return 0;
+    return aggregate(p, row, ids, &p->key, &p->scratch);
+}
+
+/* Runs the rows in the ring, in the order they came: first the lookups of
+ * the joins whose index slots ring_push prefetched (by now in the caches),
+ * each starting to load the cells it selects, then each row's steps and
+ * aggregation, which find those lookups done. Returns 0 or the first
+ * error (the ring is emptied either way). A no-op while a flush runs. */
+static int ring_flush(sf_pipeline *p)
+{
+    const sf_job *job = p->job;
+    size_t n = p->ring_n, ns = job->nslots, nst = job->nsteps;
+    if (!n || p->ring_busy)
+        return 0;
+    p->ring_busy = 1;
+    for (size_t r = 0; r < n; r++) {
+        const sf_value *row = p->ring_rows + r * ns;
+        for (size_t f = 0; f < p->npf; f++) {
+            size_t i = p->pf_list[f];
+            const sf_job_step *st = &job->steps[i];
+            const sf_value *key = &row[st->on_slot];
+            uint32_t kid = 0;
+            const sf_value *dim =
+                key->type == SF_NULL ? NULL : sf_join_table_lookup(p->dims[st->input], key, &kid);
+            p->ring_dim[r * nst + i] = dim;
+            p->ring_kid[r * nst + i] = kid;
+            for (size_t k = 0; dim && k < st->nselect; k++)
+                __builtin_prefetch(&dim[st->select_cols[k]], 0, 3);
+        }
+    }
+    int rc = 0;
+    for (size_t r = 0; r < n && !rc; r++)
+        rc = run_row(p, p->ring_rows + r * ns, p->ring_dim + r * nst, p->ring_kid + r * nst);
+    p->ring_n = 0;
+    p->ring_str_n = 0;
+    p->ring_busy = 0;
+    return rc;
+}
+
+/* Takes the decoded row into the ring, its strings copied (they borrow
+ * from the line), and prefetches the index slots its joins will read; a
+ * full ring runs. A row whose strings do not fit even an empty ring runs
+ * at once, after the rows before it. Returns 0 or an error. */
+static int ring_push(sf_pipeline *p, const sf_value *row)
+{
+    const sf_job *job = p->job;
+    size_t ns = job->nslots, strn = p->ring_str_n;
+    if (p->bt_rc)
+        return p->bt_rc; /* a flush from outside failed */
+    /* One pass: a row that finds no room for its strings is taken again
+     * into the emptied ring, or runs at once when it is the only one. */
+    sf_value *dst = p->ring_rows + p->ring_n * ns;
+    for (size_t f = 0; f < p->nfact; f++) {
+        int c = p->fact_slots[f];
+        dst[c] = row[c];
+        if (row[c].type == SF_STRING && row[c].u.s.n) {
+            size_t n = row[c].u.s.n;
+            if (n > RING_STRS - strn) {
+                if (!p->ring_n)
+                    return run_row(p, p->row, NULL, NULL);
+                int rc = ring_flush(p);
+                return rc ? rc : ring_push(p, row);
+            }
+            memcpy(p->ring_str + strn, row[c].u.s.p, n);
+            dst[c].u.s.p = p->ring_str + strn;
+            strn += n;
+        }
+    }
+    p->ring_str_n = strn;
+    for (size_t f = 0; f < p->npf; f++) {
+        const sf_job_step *st = &job->steps[p->pf_list[f]];
+        sf_join_table_prefetch(p->dims[st->input], &dst[st->on_slot]);
+    }
+    if (++p->ring_n == RING)
+        return ring_flush(p);
+    return 0;
+}
+
+/* Runs the rows waiting in the ring before anything reads what they
+ * change (counts, groups); an error stays in bt_rc, which the next row
+ * returns. Returns bt_rc. */
+static int ring_settle(sf_pipeline *p)
+{
+    if (p->ring_n && !p->ring_busy) {
+        int rc = ring_flush(p);
+        if (rc && !p->bt_rc)
+            p->bt_rc = rc;
+    }
+    return p->bt_rc;
+}
+
 /* The rest of a line once its fact slots are in p->row: required columns,
  * the steps, then the combiner or the row's shipping. */
 static int push_decoded(sf_pipeline *p, int file, uint64_t offset)
@@ -1014,14 +1224,12 @@ static int push_decoded(sf_pipeline *p, int file, uint64_t offset)
             return 0;
         }
     }
+    if (p->ring_on)
+        return ring_push(p, row);
+    if (!p->emit)
+        return run_row(p, row, NULL, NULL);
     sf_arena_reset(&p->scratch);
-    if (!p->emit) {
-        uint32_t *ids = p->ids_on ? p->ids : NULL;
-        if (!run_steps(p, row, ids, 0, job->nsteps, &p->scratch))
-            return 0;
-        return aggregate(p, row, ids, &p->key, &p->scratch);
-    }
-    if (!run_steps(p, row, NULL, 0, p->split, &p->scratch))
+    if (!run_steps(p, row, NULL, 0, p->split, &p->scratch, NULL, NULL))
         return 0;
     /* Hand the row on: the route key picks the destination, the record
      * carries the slots the rest of the pipeline reads. */
@@ -1242,7 +1450,7 @@ static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uin
         rc = 0;
         if (!p->emit) {
             uint32_t *ids = p->ids_on ? p->ids : NULL;
-            if (run_steps(p, row, ids, 0, job->nsteps, &p->scratch))
+            if (run_steps(p, row, ids, 0, job->nsteps, &p->scratch, NULL, NULL))
                 rc = aggregate(p, row, ids, &p->key, &p->scratch);
             if (r > 0)
                 recount(p, &before);
@@ -1250,7 +1458,7 @@ static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uin
                 return rc;
             continue;
         }
-        int on = run_steps(p, row, NULL, 0, p->split, &p->scratch);
+        int on = run_steps(p, row, NULL, 0, p->split, &p->scratch, NULL, NULL);
         /* Recounted before emit(), which may take in rows from other
          * ranks (sf_pipeline_push_row) and count them. */
         if (r > 0)
@@ -1320,7 +1528,7 @@ static int finish_row(sf_pipeline *p, sf_value *row, size_t from, int first)
     if (!first)
         fate_save(p, &before);
     int rc = 0;
-    if (run_steps(p, row, NULL, from, p->job->nsteps, &p->scratch_b))
+    if (run_steps(p, row, NULL, from, p->job->nsteps, &p->scratch_b, NULL, NULL))
         rc = aggregate(p, row, NULL, &p->key_b, &p->scratch_b);
     if (!first)
         recount(p, &before);
@@ -1423,6 +1631,11 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
     /* Rows past a dedupe step must meet at their key's owner first. */
     if (job->dedupe_step >= 0 && split != (size_t)job->dedupe_step)
         return SF_E_INVAL;
+    /* Shipped rows go on as they come: no ring. */
+    int rc = agg_batch_settle(p);
+    if (rc)
+        return rc;
+    p->ring_on = 0;
     unsigned char *defined = calloc(job->nslots + 1, 1);
     unsigned char *needed = calloc(job->nslots + 1, 1);
     free(p->route);
@@ -1490,10 +1703,17 @@ int sf_pipeline_split(sf_pipeline *p, size_t split, const int *route, size_t nro
     return 0;
 }
 
-const sf_counts *sf_pipeline_counts(const sf_pipeline *p) { return &p->counts; }
+int sf_pipeline_flush(sf_pipeline *p) { return agg_batch_settle(p); }
 
-const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n)
+const sf_counts *sf_pipeline_counts(sf_pipeline *p)
 {
+    ring_settle(p);
+    return &p->counts;
+}
+
+const sf_reject_sample *sf_pipeline_samples(sf_pipeline *p, size_t *n)
+{
+    ring_settle(p);
     *n = p->nsamples;
     return p->samples;
 }
@@ -1523,7 +1743,11 @@ int sf_pipeline_set_aside(sf_pipeline *p, sf_aside_mode mode, const sf_aside_ops
     return 0;
 }
 
-const sf_aside_stats *sf_pipeline_aside_stats(const sf_pipeline *p) { return &p->aside_st; }
+const sf_aside_stats *sf_pipeline_aside_stats(sf_pipeline *p)
+{
+    ring_settle(p);
+    return &p->aside_st;
+}
 
 int sf_pipeline_reset_groups(sf_pipeline *p) { return sf_pipeline_reset_output_groups(p, 0); }
 

@@ -16,6 +16,14 @@
  * sums: a row dropped as a later duplicate of its key.
  * The hot path allocates nothing per line: one scratch arena reset per line,
  * one reused key buffer.
+ *
+ * Waiting rows: when a join's table is far larger than the caches, a
+ * decoded line's row may wait (its strings copied) with up to 15 others
+ * while their join lookups are prefetched; its verdict (rejected or not)
+ * is known when it is pushed, and the rows run in the order they came.
+ * Everything that reads what they change - the counts, samples, step-aside
+ * figures and the combiners - runs them first, so a caller sees the same
+ * as if each line had gone through at once.
  */
 #ifndef SF_PIPELINE_H
 #define SF_PIPELINE_H
@@ -114,8 +122,18 @@ int sf_pipeline_last_reject(const sf_pipeline *p, const char **msg);
 /* Adds n bytes to bytes_scanned. */
 void sf_pipeline_add_bytes(sf_pipeline *p, uint64_t n);
 
-const sf_counts *sf_pipeline_counts(const sf_pipeline *p);
-const sf_reject_sample *sf_pipeline_samples(const sf_pipeline *p, size_t *n);
+/* Runs the rows still waiting (see the note on waiting rows above) and
+ * updates their groups: call it before closing whatever the step-aside
+ * ships rows through (sf_aside_ops), at the latest when the input ends
+ * (the end of each chunk does). Returns 0 or the first error of the rows
+ * that ran (which the next call that pushes a row returns too). */
+int sf_pipeline_flush(sf_pipeline *p);
+
+/* The counts and the kept reject samples (borrowed from p). Rows that
+ * were waiting for a join (see the note on waiting rows below) run first,
+ * so the counts are whole. */
+const sf_counts *sf_pipeline_counts(sf_pipeline *p);
+const sf_reject_sample *sf_pipeline_samples(sf_pipeline *p, size_t *n);
 
 /* The combiner (borrowed; owned by p). */
 sf_groups *sf_pipeline_groups(sf_pipeline *p);
@@ -292,7 +310,7 @@ double sf_aside_rate_share(uint64_t m, uint64_t n, double rate, uint64_t ahead);
 int sf_pipeline_set_aside(sf_pipeline *p, sf_aside_mode mode, const sf_aside_ops *ops);
 
 /* What the step-aside decided and did (borrowed from p). */
-const sf_aside_stats *sf_pipeline_aside_stats(const sf_pipeline *p);
+const sf_aside_stats *sf_pipeline_aside_stats(sf_pipeline *p);
 /* Dedupe under a memory budget: the table of kept rows (borrowed; NULL
  * without a dedupe step or after sf_pipeline_finish_dedupe), for a driver
  * that writes its rows out (sf_dedupe_entry, sf_dedupe_hash) ... */

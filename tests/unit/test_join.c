@@ -357,6 +357,137 @@ static void test_string_cells_get_dense_ids_that_agree_across_loads(void **state
     sf_join_table_free(t[1]);
 }
 
+/* Int keys dense enough take the direct-address array: every added key
+ * is found with its own row, a key in a gap or beyond either end is not,
+ * whatever the order the keys came in (below the first key, far above). */
+static void test_dense_int_keys_with_gaps_and_negatives_find_their_rows(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 1);
+    assert_non_null(t);
+    int64_t keys[] = {5, 3, -2, 7, 100, -40, 0, 2000, 1999, -1};
+    size_t n = sizeof keys / sizeof keys[0];
+    for (size_t i = 0; i < n; i++) {
+        sf_value row[2] = {sf_int((int64_t)i * 10), sf_int(keys[i])};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        sf_value key = sf_int(keys[i]);
+        uint32_t id = 99;
+        const sf_value *r = sf_join_table_lookup(t, &key, &id);
+        assert_non_null(r);
+        assert_int_equal(r[1].u.i, keys[i]);
+        assert_int_equal(r[0].u.i, (int64_t)i * 10);
+        assert_int_equal(id, 0); /* int keys have no id */
+        assert_ptr_equal(sf_join_table_find(t, &key), r);
+    }
+    int64_t absent[] = {4, 6, 1, -3, -41, -39, 101, 1998, 2001, 4000, INT64_MIN, INT64_MAX};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+        sf_value key = sf_int(absent[i]);
+        assert_null(sf_join_table_find(t, &key));
+    }
+    sf_value null = sf_null(), d = sf_double(5.0);
+    assert_null(sf_join_table_find(t, &null));
+    assert_null(sf_join_table_find(t, &d));
+    sf_join_table_free(t);
+}
+
+/* Keys at the ends of int64 (a range no array can cover) and a dense run
+ * beside them: the hashed index answers for all, before and after. */
+static void test_sparse_int_keys_at_the_int64_ends_are_found(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(1, 0);
+    int64_t ends[] = {INT64_MIN, INT64_MAX, 0, INT64_MIN + 1, INT64_MAX - 1};
+    for (size_t i = 0; i < 5; i++) {
+        sf_value row[1] = {sf_int(ends[i])};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (int64_t k = 1; k <= 3000; k++) {
+        sf_value row[1] = {sf_int(k)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (size_t i = 0; i < 5; i++) {
+        sf_value key = sf_int(ends[i]);
+        const sf_value *r = sf_join_table_find(t, &key);
+        assert_non_null(r);
+        assert_int_equal(r[0].u.i, ends[i]);
+    }
+    for (int64_t k = -5; k <= 3005; k++) {
+        sf_value key = sf_int(k);
+        const sf_value *r = sf_join_table_find(t, &key);
+        if (k >= 0 && k <= 3000) {
+            assert_non_null(r);
+            assert_int_equal(r[0].u.i, k);
+        } else {
+            assert_null(r);
+        }
+    }
+    sf_join_table_free(t);
+}
+
+/* A duplicate int key is refused as before, whether the key lies in the
+ * direct-address array or not, and the first row stays the one found;
+ * a NULL key is refused and leaves no trace. */
+static void test_duplicate_dense_int_key_is_refused_and_keeps_first_row(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 0);
+    for (int64_t k = 0; k < 1000; k++) {
+        sf_value row[2] = {sf_int(k), sf_int(k + 1)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    sf_value dup[2] = {sf_int(500), sf_int(-1)};
+    assert_int_equal(sf_join_table_add(t, dup), SF_E_EXISTS);
+    sf_value nul[2] = {sf_null(), sf_int(-1)};
+    assert_int_equal(sf_join_table_add(t, nul), SF_E_INVAL);
+    assert_int_equal(sf_join_table_rows(t), 1000);
+    sf_value key = sf_int(500);
+    const sf_value *r = sf_join_table_find(t, &key);
+    assert_non_null(r);
+    assert_int_equal(r[1].u.i, 501);
+    /* Growth past the array's room (ids that keep growing) keeps every row. */
+    for (int64_t k = 1000; k < 20000; k++) {
+        sf_value row[2] = {sf_int(k), sf_int(k + 1)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (int64_t k = 0; k < 20000; k += 7) {
+        key = sf_int(k);
+        r = sf_join_table_find(t, &key);
+        assert_non_null(r);
+        assert_int_equal(r[1].u.i, k + 1);
+    }
+    key = sf_int(20000);
+    assert_null(sf_join_table_find(t, &key));
+    sf_join_table_free(t);
+}
+
+/* sf_join_table_lookup gives a string key's id as sf_join_table_key_id
+ * does, and 0 with no match. */
+static void test_lookup_gives_the_string_key_id(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 0);
+    const char *names[] = {"user_000001", "user_000002", "u3"};
+    for (size_t i = 0; i < 3; i++) {
+        sf_value row[2] = {sf_string(names[i], strlen(names[i])), sf_int((int64_t)i)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        sf_value key = sf_string(names[i], strlen(names[i]));
+        uint32_t id = 0;
+        const sf_value *r = sf_join_table_lookup(t, &key, &id);
+        assert_non_null(r);
+        assert_int_equal(id, i + 1);
+        assert_int_equal(id, sf_join_table_key_id(t, r));
+    }
+    sf_value key = sf_string("user_000003", 11);
+    uint32_t id = 7;
+    assert_null(sf_join_table_lookup(t, &key, &id));
+    assert_int_equal(id, 0);
+    sf_join_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +505,10 @@ int main(void)
         cmocka_unit_test(test_keys_sharing_the_inline_bytes_find_their_own_rows),
         cmocka_unit_test(test_equal_non_key_strings_share_one_copy),
         cmocka_unit_test(test_free_null_is_a_no_op),
+        cmocka_unit_test(test_dense_int_keys_with_gaps_and_negatives_find_their_rows),
+        cmocka_unit_test(test_sparse_int_keys_at_the_int64_ends_are_found),
+        cmocka_unit_test(test_duplicate_dense_int_key_is_refused_and_keeps_first_row),
+        cmocka_unit_test(test_lookup_gives_the_string_key_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

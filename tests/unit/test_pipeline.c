@@ -1013,6 +1013,27 @@ static void apply_sent(const aside_stub *a, sf_groups *g)
     }
 }
 
+/* Which of tables a and b holds the group of country (NULL: the NULL
+ * key); NULL when neither does. */
+static sf_groups *table_with_key(sf_groups *a, sf_groups *b, const char *country)
+{
+    sf_value v = country ? sf_string(country, strlen(country)) : sf_null();
+    unsigned char enc[32];
+    size_t n = sf_value_encode(&v, enc);
+    for (int t = 0; t < 2; t++) {
+        sf_groups *h = t ? b : a;
+        for (size_t i = 0; i < sf_groups_count(h); i++) {
+            const unsigned char *key;
+            size_t klen;
+            uint64_t hash;
+            sf_groups_key(h, i, &key, &klen, &hash);
+            if (klen == n && memcmp(key, enc, n) == 0)
+                return h;
+        }
+    }
+    return NULL;
+}
+
 static void test_stepped_aside_rows_reach_the_owner_with_the_same_results(void **state)
 {
     fixture *f = *state;
@@ -1049,21 +1070,7 @@ static void test_stepped_aside_rows_reach_the_owner_with_the_same_results(void *
     assert_int_equal(sf_groups_count(mine) + sf_groups_count(owner), sf_groups_count(want));
     static const char *const keys[] = {"FR", "DE", NULL};
     for (size_t k = 0; k < 3; k++) {
-        sf_groups *g = NULL;
-        sf_value v = keys[k] ? sf_string(keys[k], strlen(keys[k])) : sf_null();
-        unsigned char enc[16];
-        size_t n = sf_value_encode(&v, enc);
-        for (int t = 0; t < 2 && !g; t++) {
-            sf_groups *h = t ? owner : mine;
-            for (size_t i = 0; i < sf_groups_count(h); i++) {
-                const unsigned char *key;
-                size_t klen;
-                uint64_t hash;
-                sf_groups_key(h, i, &key, &klen, &hash);
-                if (klen == n && memcmp(key, enc, n) == 0)
-                    g = h;
-            }
-        }
+        sf_groups *g = table_with_key(mine, owner, keys[k]);
         assert_non_null(g);
         for (size_t j = A_N; j <= A_CATS; j++) {
             sf_value x = group_result(g, keys[k], j), y = group_result(want, keys[k], j);
@@ -1666,12 +1673,138 @@ static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
     assert_int_equal(same_groups_both_ways(ids_spec_by_country), 9);
 }
 
+/* A join on a dimension table larger than the caches (40,000 string keys:
+ * over a MiB of index) makes rows wait in the pipeline's ring while their
+ * lookups are prefetched. Whatever the waiting, every line is counted by
+ * the time the counts are read, the line's buffer may be overwritten as
+ * soon as it was pushed, rows run in the order they came (the groups'
+ * order), a line whose strings outgrow the ring runs after the rows before
+ * it, and rows that step aside leave through the step-aside while the
+ * ring runs. */
+static void test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\","
+        "   \"columns\": {\"uid\": \"string\", \"x\": \"int64\", \"note\": \"string\"}},"
+        "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"uid\","
+        "   \"columns\": {\"uid\": \"string\", \"country\": \"string\"}}},"
+        " \"steps\": [{\"filter\": \"x != 13\"},"
+        "  {\"join\": \"users\", \"on\": \"uid\", \"select\": [\"country\"]}],"
+        " \"group_by\": [\"country\"], \"aggregates\": {\"n\": \"count()\", \"sx\": \"sum(x)\","
+        "  \"users\": \"count_distinct(uid)\", \"longest\": \"max(note)\"},"
+        " \"output\": {\"path\": \"o\"}}";
+    static const char *const countries[] = {"FR", "DE", "US", "JP"};
+    enum { NUSERS = 40000, NLINES = 600 };
+    sf_error err;
+    sf_error_clear(&err);
+    sf_job *job = NULL;
+    assert_int_equal(sf_job_load(spec, strlen(spec), "r.json", NULL, &job, &err), 0);
+    sf_join_table *dims[SF_MAX_INPUTS] = {0};
+    int users = sf_job_input_index(job, "users");
+    dims[users] = sf_join_table_new(2, 0);
+    for (int u = 0; u < NUSERS; u++) {
+        char id[32];
+        int n = snprintf(id, sizeof id, "user_%06d", u);
+        sf_value row[2] = {sf_string(id, (size_t)n), sf_string(countries[u % 4], 2)};
+        assert_int_equal(sf_join_table_add(dims[users], row), 0);
+    }
+    assert_true(sf_join_table_memory(dims[users]) > ((size_t)1 << 20));
+    for (int aside = 0; aside < 2; aside++) {
+        sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
+        assert_non_null(p);
+        aside_stub a = {SF_BUF_INIT, 0, 0};
+        sf_aside_ops ops = {stub_owner, stub_reserve, &a};
+        if (aside)
+            assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_ON, &ops), 0);
+        /* Per country: rows, sum. */
+        int64_t n[4] = {0}, sx[4] = {0};
+        uint64_t filtered = 0, dropped = 0;
+        static char line[80000];
+        int first = -1;
+        for (int i = 0; i < NLINES; i++) {
+            int u = i % 10 == 9 ? NUSERS + i : (i * 7919) % NUSERS; /* some beyond the table */
+            size_t note = i == 300 ? 70000 : 4; /* one line outgrows the ring's strings */
+            int len = snprintf(line, sizeof line, "{\"uid\": \"user_%06d\", \"x\": %d, \"note\": \"", u, i);
+            memset(line + len, i == 300 ? 'z' : 'a', note);
+            len += (int)note;
+            len += snprintf(line + len, sizeof line - (size_t)len, "\"}");
+            assert_int_equal(sf_pipeline_push(p, line, (size_t)len, 0, (uint64_t)i), 0);
+            memset(line, 'q', (size_t)len); /* the line is gone: a waiting row must not need it */
+            if (i == 13) {
+                filtered++;
+                continue;
+            }
+            if (u >= NUSERS) { /* an inner join (the default) drops it */
+                dropped++;
+                continue;
+            }
+            int c = u % 4;
+            if (first < 0)
+                first = c;
+            n[c]++;
+            sx[c] += i;
+            if (i % 97 == 5) { /* reading the counts runs the waiting rows */
+                const sf_counts *k = sf_pipeline_counts(p);
+                assert_int_equal(k->lines_read, (uint64_t)i + 1);
+                assert_int_equal(k->rows_aggregated + k->rows_filtered + k->rows_dropped_by_join,
+                                 (uint64_t)i + 1);
+            }
+        }
+        assert_int_equal(sf_pipeline_flush(p), 0);
+        const sf_counts *k = sf_pipeline_counts(p);
+        assert_int_equal(k->lines_read, NLINES);
+        assert_int_equal(k->rows_filtered, filtered);
+        assert_int_equal(k->rows_dropped_by_join, dropped);
+        assert_int_equal(k->rows_aggregated, NLINES - filtered - dropped);
+        check_identity(k);
+        sf_groups *mine = sf_pipeline_groups(p), *owner = sf_job_new_groups(job);
+        apply_sent(&a, owner);
+        if (aside)
+            assert_int_equal(sf_pipeline_aside_stats(p)->rows_shipped, a.reserved);
+        assert_int_equal(sf_groups_prepare_export(mine), 0);
+        assert_int_equal(sf_groups_prepare_export(owner), 0);
+        assert_int_equal(sf_groups_count(mine) + sf_groups_count(owner), 4);
+        if (!aside) { /* rows ran in order: the first row's group is group 0 */
+            sf_value v = sf_string(countries[first], 2);
+            unsigned char enc[16];
+            size_t elen = sf_value_encode(&v, enc), klen;
+            const unsigned char *key;
+            uint64_t hash;
+            sf_groups_key(mine, 0, &key, &klen, &hash);
+            assert_int_equal(klen, elen);
+            assert_memory_equal(key, enc, elen);
+        }
+        for (int c = 0; c < 4; c++) {
+            const char *name = countries[c];
+            sf_groups *g = table_with_key(mine, owner, name);
+            assert_non_null(g);
+            assert_int_value(group_result(g, name, 0), n[c]);
+            assert_int_value(group_result(g, name, 1), sx[c]);
+        }
+        /* The long note (all 'z') is the greatest in its group. */
+        int c300 = (300 * 7919) % NUSERS % 4;
+        sf_groups *g300 = table_with_key(mine, owner, countries[c300]);
+        assert_non_null(g300);
+        sf_value top = group_result(g300, countries[c300], 3);
+        assert_int_equal(top.type, SF_STRING);
+        assert_int_equal(top.u.s.n, 70000);
+        assert_true(top.u.s.p[0] == 'z' && top.u.s.p[69999] == 'z');
+        sf_groups_free(owner);
+        sf_buf_free(&a.sent);
+        sf_pipeline_free(p);
+    }
+    sf_join_table_free(dims[users]);
+    sf_job_free(job);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_valid_lines_are_aggregated),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
         cmocka_unit_test(test_batched_rows_keep_their_strings_order_and_counts),
+        cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
         cmocka_unit_test(test_rows_too_large_for_the_batch_keep_their_order),
         cmocka_unit_test(test_fixed_width_keys_give_the_groups_of_encoded_keys),
         T(test_groups_hold_joined_and_derived_columns),
