@@ -1713,8 +1713,8 @@ static void test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed(voi
     for (int aside = 0; aside < 2; aside++) {
         sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
         assert_non_null(p);
-        aside_stub a = {SF_BUF_INIT, 0, 0};
-        sf_aside_ops ops = {stub_owner, stub_reserve, &a};
+        aside_stub a = {SF_BUF_INIT, 0, 0, 0};
+        sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL};
         if (aside)
             assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_ON, &ops), 0);
         /* Per country: rows, sum. */
