@@ -119,7 +119,7 @@ typedef struct node {
  * words) and what follows it: a scalar value, the rest of a longer literal,
  * or the end of the line. The nodes form a trie from the line's first byte,
  * so lines that share a prefix share its nodes. */
-enum { SV_MORE, SV_STR, SV_NUM, SV_WORD, SV_END };
+enum { SV_MORE, SV_STR, SV_NUM, SV_WORD, SV_END }; /* SV_MORE and SV_STR first */
 #define SHAPE_NODES 1024 /* nodes a decoder learns at most */
 #define SHAPE_OPS 256    /* kind changes at most, over all nodes */
 #define SHAPE_WINDOW 1024
@@ -1674,12 +1674,14 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
         int32_t c;
         for (c = sh[at].child; c >= 0; c = n->next) {
             n = &sh[c];
-            if ((((w0 ^ n->pat[0]) & n->mask[0]) | ((w1 ^ n->pat[1]) & n->mask[1])) != 0 ||
-                n->len > left)
+            /* (A literal that runs past e meets the zeros load16 put there.) */
+            if ((((w0 ^ n->pat[0]) & n->mask[0]) | ((w1 ^ n->pat[1]) & n->mask[1])) != 0)
                 continue;
             /* The byte after the literal must be able to start what follows
              * it: a literal is often followed by values of several kinds. */
-            if (n->vkind == SV_END) {
+            if (n->vkind <= SV_STR) {
+                break;
+            } else if (n->vkind == SV_END) {
                 if (n->len == left)
                     break;
             } else if (n->vkind == SV_NUM) {
@@ -1688,15 +1690,14 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             } else if (n->vkind == SV_WORD) {
                 if (n->len < left && (s[n->len] == 't' || s[n->len] == 'f' || s[n->len] == 'n'))
                     break;
-            } else {
-                break;
             }
         }
         if (c < 0)
             return 0;
         s += n->len;
-        for (uint32_t i = n->op0; i < (uint32_t)n->op0 + n->nops; i++)
-            p->vals[p->sops[i].st].kind = p->sops[i].kind;
+        if (n->nops)
+            for (uint32_t i = n->op0; i < (uint32_t)n->op0 + n->nops; i++)
+                p->vals[p->sops[i].st].kind = p->sops[i].kind;
         switch (n->vkind) {
         case SV_END: return 1;
         case SV_STR: {
@@ -1983,6 +1984,8 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
             row[f->slot] = sf_string(str_ptr(p, line, v), v->len);
         } else if (f->type == SF_INT && v->kind == K_INT) {
             row[f->slot] = sf_int(v->i);
+        } else if (v->kind <= K_NULL) {
+            row[f->slot] = sf_null();
         } else {
             int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
             if (rc)
