@@ -1159,17 +1159,26 @@ INLINE void store_string(sf_jsonproj *p, int32_t st, const unsigned char *b,
     }
 }
 
-/* The number [start, s) of pval st, as lex_number() read it. */
-INLINE void store_number(sf_jsonproj *p, int32_t st, const unsigned char *b,
-                         const unsigned char *start, const unsigned char *s, int real, int64_t iv,
-                         unsigned frac)
+/* A number at *sp read by lex_number() (its results in *iv, *real and
+ * *frac) and recorded in pval st when st >= 0. 0, or lex_number()'s error
+ * with the error recorded. */
+INLINE int read_number(sf_jsonproj *p, int32_t st, const unsigned char *b,
+                       const unsigned char **sp, const unsigned char *e, int64_t *iv, int *real,
+                       unsigned *frac)
 {
-    pval *v = &p->vals[st];
-    v->kind = real == NUM_INT ? K_INT : real == NUM_REAL ? K_REAL : K_BIG;
-    v->frac = (uint8_t)frac;
-    v->i = iv;
-    v->off = (size_t)(start - b);
-    v->len = (size_t)(s - start);
+    const unsigned char *start = *sp;
+    *iv = 0;
+    *frac = 0;
+    int rc = lex_number(p, sp, e, iv, real, frac);
+    if (rc == 0 && st >= 0) {
+        pval *v = &p->vals[st];
+        v->kind = *real == NUM_INT ? K_INT : *real == NUM_REAL ? K_REAL : K_BIG;
+        v->frac = (uint8_t)*frac;
+        v->i = *iv;
+        v->off = (size_t)(start - b);
+        v->len = (size_t)(*sp - start);
+    }
+    return rc;
 }
 
 /* Equality of n-byte keys with two overlapping loads of the widest word
@@ -1355,14 +1364,11 @@ value:
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9': {
         const unsigned char *start = s;
-        int64_t iv = 0;
-        int real = 0;
-        unsigned frac = 0;
-        if (lex_number(p, &s, e, &iv, &real, &frac) != 0)
+        int64_t iv;
+        int real;
+        unsigned frac;
+        if (read_number(p, cur >= 0 ? p->nodes[cur].state : -1, b, &s, e, &iv, &real, &frac))
             return 1;
-        int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
-        if (st >= 0)
-            store_number(p, st, b, start, s, real, iv, frac);
         if (visiting) {
             sf_value v;
             if (real == NUM_INT) {
@@ -1712,14 +1718,11 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             break;
         }
         case SV_NUM: {
-            const unsigned char *start = s;
-            int64_t iv = 0;
-            int real = 0;
-            unsigned frac = 0;
-            if (lex_number(p, &s, e, &iv, &real, &frac) != 0)
+            int64_t iv;
+            int real;
+            unsigned frac;
+            if (read_number(p, n->st, b, &s, e, &iv, &real, &frac))
                 return 0;
-            if (n->st >= 0)
-                store_number(p, n->st, b, start, s, real, iv, frac);
             break;
         }
         case SV_WORD: {
