@@ -1340,7 +1340,7 @@ value:
         goto element;
     case '"':
     string_value: {
-        int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
+        int32_t st = !visiting && cur >= 0 ? p->nodes[cur].state : -1;
         const unsigned char *start = ++s;
         int flags = 0;
         size_t n = 0;
@@ -1367,7 +1367,8 @@ value:
         int64_t iv;
         int real;
         unsigned frac;
-        if (read_number(p, cur >= 0 ? p->nodes[cur].state : -1, b, &s, e, &iv, &real, &frac))
+        if (read_number(p, !visiting && cur >= 0 ? p->nodes[cur].state : -1, b, &s, e, &iv, &real,
+                        &frac))
             return 1;
         if (visiting) {
             sf_value v;
