@@ -113,6 +113,33 @@ typedef struct node {
                      * TPL_KEYS (the empty slot) */
 } node;
 
+/* Learned line shapes (decoding only; see "learned shapes" below). A shape
+ * node is one piece of the bytes between a line's scalars (its keys,
+ * punctuation and whitespace: the literal, at most 16 bytes, as two masked
+ * words) and what follows it: a scalar value, the rest of a longer literal,
+ * or the end of the line. The nodes form a trie from the line's first byte,
+ * so lines that share a prefix share its nodes. */
+enum { SV_MORE, SV_STR, SV_NUM, SV_WORD, SV_END }; /* SV_MORE and SV_STR first */
+#define SHAPE_NODES 1024 /* nodes a decoder learns at most */
+#define SHAPE_OPS 256    /* kind changes at most, over all nodes */
+#define SHAPE_WINDOW 1024
+#define SHAPE_REST (1u << 18)
+typedef struct shape {
+    uint64_t pat[2], mask[2];
+    int32_t child, next; /* first child, next sibling; -1 for none */
+    int32_t st;          /* pval the value after the literal goes to, -1 for none */
+    uint16_t op0, nops;  /* kinds the literal sets: sops[op0, op0 + nops) */
+    uint8_t len;         /* literal bytes: 16 for SV_MORE, 0..15 for the others */
+    uint8_t vkind;       /* SV_*: what follows the literal */
+} shape;
+
+/* A kind the literal of a shape node sets: K_OBJ or K_ARR for a projected
+ * field holding a container, K_MISSING for the fields below a repeated key. */
+typedef struct shape_op {
+    int32_t st;
+    uint8_t kind;
+} shape_op;
+
 typedef struct pval {
     uint8_t kind;
     uint8_t inbuf;   /* string bytes are in sbuf rather than in the line */
@@ -152,6 +179,12 @@ struct sf_jsonproj {
     const unsigned char *lb; /* start of the current line */
     sf_simd_level level;     /* of the string scans, fixed at sf_jsonproj_new() */
     sf_jsonscan_fn wide;     /* the scan past a string's first 16 bytes, or NULL */
+    /* learned line shapes: shapes[0] is the root, NULL until the first */
+    shape *shapes;
+    shape_op *sops;
+    uint32_t nshapes, nsops;
+    uint32_t sh_tries, sh_misses; /* in the current window of SHAPE_WINDOW tries */
+    uint32_t sh_rest;             /* lines to decode before shapes are tried again */
     int32_t stack[MAX_DEPTH];
 };
 
@@ -310,6 +343,8 @@ void sf_jsonproj_free(sf_jsonproj *p)
     free(p->fields);
     free(p->nodes);
     free(p->tpls);
+    free(p->shapes);
+    free(p->sops);
     free(p->vals);
     free(p->sbuf);
     free(p->kbuf);
@@ -1105,6 +1140,47 @@ static inline void record(sf_jsonproj *p, int32_t cur, int kind)
         p->vals[p->nodes[cur].state].kind = (uint8_t)kind;
 }
 
+/* The string value of pval st: from just after its opening quote (start)
+ * to just past its closing quote (s); scan_string()'s flags and length. */
+INLINE void store_string(sf_jsonproj *p, int32_t st, const unsigned char *b,
+                         const unsigned char *start, const unsigned char *s, int flags, size_t n)
+{
+    pval *v = &p->vals[st];
+    v->kind = K_STR;
+    if (flags & STR_ESC) {
+        v->inbuf = 1;
+        v->off = p->sused;
+        v->len = n;
+        p->sused += n;
+    } else {
+        v->inbuf = 0;
+        v->off = (size_t)(start - b);
+        v->len = (size_t)(s - 1 - start);
+    }
+}
+
+/* A number at *sp read by lex_number() (its results in *iv, *real and
+ * *frac) and recorded in pval st when st >= 0. 0, or lex_number()'s error
+ * with the error recorded. */
+INLINE int read_number(sf_jsonproj *p, int32_t st, const unsigned char *b,
+                       const unsigned char **sp, const unsigned char *e, int64_t *iv, int *real,
+                       unsigned *frac)
+{
+    const unsigned char *start = *sp;
+    *iv = 0;
+    *frac = 0;
+    int rc = lex_number(p, sp, e, iv, real, frac);
+    if (rc == 0 && st >= 0) {
+        pval *v = &p->vals[st];
+        v->kind = *real == NUM_INT ? K_INT : *real == NUM_REAL ? K_REAL : K_BIG;
+        v->frac = (uint8_t)*frac;
+        v->i = *iv;
+        v->off = (size_t)(start - b);
+        v->len = (size_t)(*sp - start);
+    }
+    return rc;
+}
+
 /* Equality of n-byte keys with two overlapping loads of the widest word
  * that fits (keys are short). */
 INLINE int key_eq(const char *a, const char *b, size_t n)
@@ -1264,27 +1340,15 @@ value:
         goto element;
     case '"':
     string_value: {
-        int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
+        int32_t st = !visiting && cur >= 0 ? p->nodes[cur].state : -1;
         const unsigned char *start = ++s;
         int flags = 0;
         size_t n = 0;
         if (scan_string(p, &s, e, b, visiting || st >= 0 ? p->sbuf + p->sused : NULL, &n,
                         &flags, vec) != 0)
             return 1;
-        if (st >= 0) {
-            pval *v = &p->vals[st];
-            v->kind = K_STR;
-            if (flags & STR_ESC) {
-                v->inbuf = 1;
-                v->off = p->sused;
-                v->len = n;
-                p->sused += n;
-            } else {
-                v->inbuf = 0;
-                v->off = (size_t)(start - b);
-                v->len = (size_t)(s - 1 - start);
-            }
-        }
+        if (st >= 0)
+            store_string(p, st, b, start, s, flags, n);
         if (visiting) {
             sf_value v;
             if (flags & STR_ESC) {
@@ -1300,20 +1364,12 @@ value:
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9': {
         const unsigned char *start = s;
-        int64_t iv = 0;
-        int real = 0;
-        unsigned frac = 0;
-        if (lex_number(p, &s, e, &iv, &real, &frac) != 0)
+        int64_t iv;
+        int real;
+        unsigned frac;
+        if (read_number(p, !visiting && cur >= 0 ? p->nodes[cur].state : -1, b, &s, e, &iv, &real,
+                        &frac))
             return 1;
-        int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
-        if (st >= 0) {
-            pval *v = &p->vals[st];
-            v->kind = real == NUM_INT ? K_INT : real == NUM_REAL ? K_REAL : K_BIG;
-            v->frac = (uint8_t)frac;
-            v->i = iv;
-            v->off = (size_t)(start - b);
-            v->len = (size_t)(s - start);
-        }
         if (visiting) {
             sf_value v;
             if (real == NUM_INT) {
@@ -1539,6 +1595,352 @@ static int not_object(unsigned top, char *msg, size_t msgcap)
     return 1 + SF_REJ_NOT_OBJECT;
 }
 
+/* ---- learned shapes -----------------------------------------------------
+ *
+ * The lines of one input tend to have a few shapes: the same keys in the
+ * same order with the same punctuation, only the scalars differ. A line the
+ * walk accepted as an object is learned as its literals (the bytes between
+ * its scalars) and the kind of each scalar (shape_learn); a later line is
+ * first matched against what was learned (shape_match): each literal
+ * compared as two masked words, each scalar read by the walk's own
+ * scan_string() and lex_number(). A line that matches a shape to its end
+ * has the bytes of an accepted line outside its scalars, and in their
+ * places valid scalars of the same kinds, each ending where the literal
+ * that follows begins: the walk would accept it too, through the same trie
+ * nodes, and record the same values. So a match stands for the walk, and
+ * anything else (a literal that differs, a scalar that does not read, a
+ * line that ends early or late) goes to the walk from the line's start,
+ * which gives every verdict and every message: a match only ever accepts.
+ *
+ * What a literal does to the projected values (a projected field that
+ * holds a container, a repeated key that resets the fields below it) is
+ * fixed by the shape up to it, and is kept with its node (shape_op).
+ *
+ * Learned lines agree on their prefix, so the shapes form a trie. When a
+ * quarter of a window of tries fails (keys in a changing order, more shapes
+ * than SHAPE_NODES hold), the decoder forgets them and decodes SHAPE_REST
+ * lines with the walk alone before it learns again.
+ */
+
+/* The 16 bytes from s as two words (first byte lowest on little-endian
+ * machines, as memcpy lays them out); bytes at or past e read as 0, which
+ * no learned literal holds (a NUL byte is invalid JSON). Reads only inside
+ * [b, e). */
+static inline void load16(const unsigned char *s, const unsigned char *e, const unsigned char *b,
+                          uint64_t *w0, uint64_t *w1)
+{
+    if (e - s >= 16) {
+        memcpy(w0, s, 8);
+        memcpy(w1, s + 8, 8);
+        return;
+    }
+    size_t n = (size_t)(e - s);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (e - b >= 16) {
+        /* The line's last 16 bytes, shifted so that s comes first. */
+        uint64_t lo, hi;
+        memcpy(&lo, e - 16, 8);
+        memcpy(&hi, e - 8, 8);
+        unsigned k = 16 - (unsigned)n; /* 1..16 bytes before s */
+        if (k >= 8) {
+            lo = k == 16 ? 0 : hi >> (8 * (k - 8));
+            hi = 0;
+        } else {
+            lo = lo >> (8 * k) | hi << (64 - 8 * k);
+            hi >>= 8 * k;
+        }
+        *w0 = lo;
+        *w1 = hi;
+        return;
+    }
+#else
+    (void)b;
+#endif
+    unsigned char t[16] = {0};
+    memcpy(t, s, n);
+    memcpy(w0, t, 8);
+    memcpy(w1, t + 8, 8);
+}
+
+/* 1 when [b, e) has a learned shape, with the pvals (reset by the caller)
+ * holding what the walk would have recorded; 0 when it has none, with the
+ * pvals, the string buffer and the line's error in any state. vec as for
+ * walk(). */
+INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsigned char *const e,
+                       const int vec)
+{
+    const shape *const sh = p->shapes;
+    const unsigned char *s = b;
+    int32_t at = 0;
+    p->lb = b;
+    for (;;) {
+        uint64_t w0, w1;
+        load16(s, e, b, &w0, &w1);
+        const size_t left = (size_t)(e - s);
+        const shape *n = NULL;
+        int32_t c;
+        for (c = sh[at].child; c >= 0; c = n->next) {
+            n = &sh[c];
+            /* (A literal that runs past e meets the zeros load16 put there.) */
+            if ((((w0 ^ n->pat[0]) & n->mask[0]) | ((w1 ^ n->pat[1]) & n->mask[1])) != 0)
+                continue;
+            /* The byte after the literal must be able to start what follows
+             * it: a literal is often followed by values of several kinds. */
+            if (n->vkind <= SV_STR) {
+                break;
+            } else if (n->vkind == SV_END) {
+                if (n->len == left)
+                    break;
+            } else if (n->vkind == SV_NUM) {
+                if (n->len < left && (s[n->len] == '-' || is_digit(s[n->len])))
+                    break;
+            } else if (n->vkind == SV_WORD) {
+                if (n->len < left && (s[n->len] == 't' || s[n->len] == 'f' || s[n->len] == 'n'))
+                    break;
+            }
+        }
+        if (c < 0)
+            return 0;
+        s += n->len;
+        if (n->nops)
+            for (uint32_t i = n->op0; i < (uint32_t)n->op0 + n->nops; i++)
+                p->vals[p->sops[i].st].kind = p->sops[i].kind;
+        switch (n->vkind) {
+        case SV_END: return 1;
+        case SV_STR: {
+            const unsigned char *start = s;
+            int flags = 0;
+            size_t len = 0;
+            if (scan_string(p, &s, e, b, n->st >= 0 ? p->sbuf + p->sused : NULL, &len, &flags,
+                            vec) != 0)
+                return 0;
+            if (n->st >= 0)
+                store_string(p, n->st, b, start, s, flags, len);
+            break;
+        }
+        case SV_NUM: {
+            int64_t iv;
+            int real;
+            unsigned frac;
+            if (read_number(p, n->st, b, &s, e, &iv, &real, &frac))
+                return 0;
+            break;
+        }
+        case SV_WORD: {
+            size_t rest = (size_t)(e - s);
+            int kind;
+            if (rest >= 4 && memcmp(s, "true", 4) == 0)
+                kind = K_TRUE, s += 4;
+            else if (rest >= 5 && memcmp(s, "false", 5) == 0)
+                kind = K_FALSE, s += 5;
+            else if (rest >= 4 && memcmp(s, "null", 4) == 0)
+                kind = K_NULL, s += 4;
+            else
+                return 0;
+            if (n->st >= 0)
+                p->vals[n->st].kind = (uint8_t)kind;
+            break;
+        }
+        default: break; /* SV_MORE: the literal goes on */
+        }
+        at = c;
+    }
+}
+
+/* The node below *at for the n <= 16 literal bytes at lit followed by
+ * vkind: found, or added with the kind changes ops[0, nops). *at becomes
+ * that node. 0, or -1 when the budget is spent (nothing added). */
+static int shape_add(sf_jsonproj *p, int32_t *at, const unsigned char *lit, size_t n, int vkind,
+                     int32_t st, const shape_op *ops, size_t nops)
+{
+    static const unsigned char ff[32] = {255, 255, 255, 255, 255, 255, 255, 255,
+                                         255, 255, 255, 255, 255, 255, 255, 255};
+    uint64_t pat[2] = {0, 0}, mask[2];
+    memcpy(pat, lit, n);
+    memcpy(mask, ff + 16 - n, 16);
+    int32_t *link = &p->shapes[*at].child;
+    for (; *link >= 0; link = &p->shapes[*link].next) {
+        const shape *c = &p->shapes[*link];
+        if (c->len == n && c->vkind == vkind && c->st == st && c->pat[0] == pat[0] &&
+            c->pat[1] == pat[1]) {
+            *at = *link;
+            return 0;
+        }
+    }
+    if (p->nshapes == SHAPE_NODES || p->nsops + nops > SHAPE_OPS)
+        return -1;
+    int32_t k = (int32_t)p->nshapes++;
+    shape *c = &p->shapes[k];
+    memcpy(c->pat, pat, sizeof pat);
+    memcpy(c->mask, mask, sizeof mask);
+    c->child = c->next = -1;
+    c->st = st;
+    c->op0 = (uint16_t)p->nsops;
+    c->nops = (uint16_t)nops;
+    if (nops)
+        memcpy(p->sops + p->nsops, ops, nops * sizeof *ops);
+    p->nsops += (uint32_t)nops;
+    c->len = (uint8_t)n;
+    c->vkind = (uint8_t)vkind;
+    *link = k;
+    *at = k;
+    return 0;
+}
+
+/* The literal [lit, s) and what follows it, as nodes below *at: pieces of
+ * 16 bytes (SV_MORE), then the last 0..15 bytes with vkind, st and ops. So
+ * a piece that ends a literal never has the bytes of one that goes on. */
+static int shape_emit(sf_jsonproj *p, int32_t *at, const unsigned char *lit,
+                      const unsigned char *s, int vkind, int32_t st, const shape_op *ops,
+                      size_t nops)
+{
+    for (; s - lit > 15; lit += 16)
+        if (shape_add(p, at, lit, 16, SV_MORE, -1, NULL, 0) != 0)
+            return -1;
+    return shape_add(p, at, lit, (size_t)(s - lit), vkind, st, ops, nops);
+}
+
+#define SHAPE_DEPTH 64 /* deeper lines are not learned */
+
+/* Learns the shape of [b, e), a line the walk has just accepted as an
+ * object, so every byte is known to fit the grammar. Stops (keeping what it
+ * added, a prefix no line ends in) at a key with escapes, deeper than
+ * SHAPE_DEPTH, or when the budget is spent. */
+static void shape_learn(sf_jsonproj *p, const unsigned char *const b, const unsigned char *const e)
+{
+    if (!p->shapes) {
+        p->shapes = malloc(SHAPE_NODES * sizeof *p->shapes);
+        p->sops = malloc(SHAPE_OPS * sizeof *p->sops);
+        if (!p->shapes || !p->sops) {
+            /* Shapes are only a faster way to the same answer. */
+            free(p->shapes);
+            free(p->sops);
+            p->shapes = NULL;
+            p->sops = NULL;
+            p->sh_rest = UINT32_MAX;
+            return;
+        }
+        memset(&p->shapes[0], 0, sizeof p->shapes[0]);
+        p->shapes[0].child = p->shapes[0].next = -1;
+        p->nshapes = 1;
+        p->nsops = 0;
+    }
+    int32_t stk[SHAPE_DEPTH]; /* each open container: its trie node, -1 or ARR_MARK */
+    int depth = 0;
+    shape_op ops[SHAPE_OPS];
+    size_t nops = 0;
+    uint64_t written = 0; /* pvals below 64 this line has set so far */
+    int32_t at = 0, cur = 0;
+    const unsigned char *s = b, *lit = b;
+
+value:
+    s = skip_ws(s, e);
+    {
+        const int32_t st = cur >= 0 ? p->nodes[cur].state : -1;
+        const unsigned c = *s;
+        if (c == '{' || c == '[') {
+            if (st >= 0) {
+                if (nops == SHAPE_OPS)
+                    return;
+                ops[nops].st = st;
+                ops[nops++].kind = c == '{' ? K_OBJ : K_ARR;
+                written |= st < 64 ? 1ull << st : 0;
+            }
+            if (depth == SHAPE_DEPTH)
+                return;
+            stk[depth++] = c == '[' ? ARR_MARK : cur >= 0 && p->nodes[cur].child >= 0 ? cur : -1;
+            s = skip_ws(s + 1, e);
+            if (*s == (c == '{' ? '}' : ']')) {
+                s++;
+                depth--;
+                goto after;
+            }
+            if (c == '{')
+                goto key;
+            cur = -1;
+            goto value;
+        }
+        const int vkind = c == '"' ? SV_STR : c == '-' || is_digit(c) ? SV_NUM : SV_WORD;
+        if (shape_emit(p, &at, lit, s + (c == '"'), vkind, st, ops, nops) != 0)
+            return;
+        nops = 0;
+        written |= st >= 0 && st < 64 ? 1ull << st : 0;
+        if (c == '"') {
+            for (s++; *s != '"'; s += *s == '\\' ? 2 : 1)
+                ;
+            s++;
+        } else if (vkind == SV_NUM) {
+            while (s < e && (is_digit(*s) || *s == '-' || *s == '+' || *s == '.' ||
+                             (*s | 0x20) == 'e'))
+                s++;
+        } else {
+            s += c == 'f' ? 5 : 4;
+        }
+        lit = s;
+    }
+after:
+    s = skip_ws(s, e);
+    if (depth == 0) {
+        shape_emit(p, &at, lit, e, SV_END, -1, ops, nops);
+        return;
+    }
+    if (*s == ',') {
+        s++;
+        if (stk[depth - 1] != ARR_MARK)
+            goto key;
+        cur = -1;
+        goto value;
+    }
+    s++; /* '}' or ']' */
+    depth--;
+    goto after;
+
+key:
+    s = skip_ws(s, e);
+    {
+        const unsigned char *ks = s + 1, *q = ks;
+        for (; *q != '"'; q++)
+            if (*q == '\\')
+                return;
+        const int32_t obj = stk[depth - 1];
+        const int32_t child = obj >= 0 ? find_child(p, obj, (const char *)ks, (size_t)(q - ks)) : -1;
+        if (child >= 0) {
+            /* The walk resets the fields below a key; only a reset of a
+             * value this line already set changes anything. */
+            const node *nd = &p->nodes[child];
+            for (int32_t i = nd->lo; i < nd->hi; i++) {
+                if (i < 64 && !((written >> i) & 1))
+                    continue;
+                if (nops == SHAPE_OPS)
+                    return;
+                ops[nops].st = i;
+                ops[nops++].kind = K_MISSING;
+                written &= i < 64 ? ~(1ull << i) : ~0ull;
+            }
+        }
+        s = skip_ws(q + 1, e) + 1; /* past the colon */
+        cur = child;
+        goto value;
+    }
+}
+
+/* Counts a try of the shapes; forgets them when too many fail. */
+static inline void shape_count(sf_jsonproj *p, int matched)
+{
+    p->sh_misses += !matched;
+    if (++p->sh_tries < SHAPE_WINDOW)
+        return;
+    if (p->sh_misses > SHAPE_WINDOW / 4) {
+        p->sh_rest = SHAPE_REST;
+        if (p->shapes) {
+            p->shapes[0].child = -1;
+            p->nshapes = 1;
+            p->nsops = 0;
+        }
+    }
+    p->sh_tries = p->sh_misses = 0;
+}
+
 int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
                        size_t msgcap)
 {
@@ -1551,14 +1953,33 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
     p->sused = 0;
 
     const unsigned char *const b = (const unsigned char *)line;
-    unsigned top = 0;
-    /* One copy of the walk per scan width, so the hot loop tests none. */
-    int rc = p->level >= SF_SIMD_SSE2 ? walk(p, b, b + len, NULL, 0, 1, &top)
-                                      : walk(p, b, b + len, NULL, 0, 0, &top);
-    if (rc != 0)
-        return reject_msg(p, b, msg, msgcap);
-    if (top != '{')
-        return not_object(top, msg, msgcap);
+    int matched = 0;
+    if (p->sh_rest == 0) {
+        /* One copy of each pass per scan width, so the hot loop tests none. */
+        if (p->nshapes > 1) {
+            matched = p->level >= SF_SIMD_SSE2 ? shape_match(p, b, b + len, 1)
+                                               : shape_match(p, b, b + len, 0);
+            if (!matched) {
+                for (size_t i = 0; i < p->nvals; i++)
+                    p->vals[i].kind = K_MISSING;
+                p->sused = 0;
+            }
+        }
+        shape_count(p, matched);
+    } else {
+        p->sh_rest--;
+    }
+    if (!matched) {
+        unsigned top = 0;
+        int rc = p->level >= SF_SIMD_SSE2 ? walk(p, b, b + len, NULL, 0, 1, &top)
+                                          : walk(p, b, b + len, NULL, 0, 0, &top);
+        if (rc != 0)
+            return reject_msg(p, b, msg, msgcap);
+        if (top != '{')
+            return not_object(top, msg, msgcap);
+        if (p->sh_rest == 0)
+            shape_learn(p, b, b + len);
+    }
     for (size_t i = 0; i < p->nfields; i++) {
         const pfield *f = &p->fields[i];
         const pval *v = &p->vals[f->state];
@@ -1567,6 +1988,8 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
             row[f->slot] = sf_string(str_ptr(p, line, v), v->len);
         } else if (f->type == SF_INT && v->kind == K_INT) {
             row[f->slot] = sf_int(v->i);
+        } else if (v->kind <= K_NULL) {
+            row[f->slot] = sf_null();
         } else {
             int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
             if (rc)

@@ -20,6 +20,10 @@
  * more than P digits is a type mismatch quoting the number.
  * Messages are always valid UTF-8.
  *
+ * A decoder learns the shapes of the objects it accepts (their bytes
+ * outside the scalars) and reads a later line of a known shape without the
+ * general walk; only the speed depends on what it has seen, never a result.
+ *
  * Agreement with the reference is the contract: for every input both accept
  * or both reject with the same sf_reject_reason, and every extracted value
  * is equal (numbers to the bit, strings byte for byte after unescaping).

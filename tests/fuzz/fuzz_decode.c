@@ -291,11 +291,13 @@ static void check_line(sf_decoder *fast, sf_decoder *ref, const uint8_t *data, s
     free(line);
 }
 
-/* The fast decoder remembers the key order of the lines it has decoded
- * (core/jsonproj.c), so each input gets a new one, which first decodes the
- * input's first line (up to a newline) on its own and then the whole input
- * twice: the second time with what the first taught it. What it knows comes
- * from the input alone, so a failure replays from that input. */
+/* The fast decoder remembers the key order and the shapes of the lines it
+ * has decoded (core/jsonproj.c), so each input gets a new one, which first
+ * decodes the input's first line (up to a newline) on its own, then the
+ * whole input twice (the second time with what the first taught it), then
+ * the rest after the first newline twice: one line against the shape of
+ * another. What it knows comes from the input alone, so a failure replays
+ * from that input. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static sf_decoder *ref;
@@ -313,6 +315,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_line(fast, ref, data, (size_t)(nl - data));
     check_line(fast, ref, data, size);
     check_line(fast, ref, data, size);
+    if (nl) {
+        /* The rest against the shape the first line taught it. */
+        check_line(fast, ref, nl + 1, size - (size_t)(nl + 1 - data));
+        check_line(fast, ref, nl + 1, size - (size_t)(nl + 1 - data));
+    }
     sf_decoder_free(fast);
     return 0;
 }
