@@ -1145,22 +1145,60 @@ static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, in
     return 0;
 }
 
+/* 1 if the n bytes at a and b are equal: keys are short, so up to 16
+ * bytes are compared as two overlapping words (or three bytes) inline,
+ * never reading outside either. */
+static inline int key_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        if (n > 16)
+            return memcmp(a, b, n) == 0;
+        uint64_t x, y, u, v;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8);
+        memcpy(&v, b + n - 8, 8);
+        return ((x ^ y) | (u ^ v)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t x, y, u, v;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return ((x ^ y) | (u ^ v)) == 0;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
+/* d_child's way when key k is not the expected child: the shape from the
+ * table (or a new one), and the order learnt. keyed: k is an object key
+ * (it may hold a NUL byte), not an index. */
+static __attribute__((noinline)) int d_child_miss(sf_flatten *f, frame *p, const char *k,
+                                                  size_t n, int keyed, uint32_t *out)
+{
+    int rc = shape_get(f, p->shape, k, n, keyed && key_has_nul(f, k, n), out);
+    if (rc)
+        return rc;
+    if (p->prev)
+        f->shapes[p->prev].next = *out;
+    else
+        f->shapes[p->shape].first = *out;
+    return 0;
+}
+
 /* The child of the innermost open container with key k: the one that
  * followed the previous child last time when its key is k, otherwise from
  * the table (and the order learnt). A child met twice in one record is a
  * repeated key: the record needs the tree. */
-static int d_child(sf_flatten *f, const char *k, size_t n, int nul, uint32_t *out)
+static inline int d_child(sf_flatten *f, const char *k, size_t n, int keyed, uint32_t *out)
 {
     frame *p = &f->frames[f->nframes - 1];
     uint32_t c = p->expect;
-    if (!c || f->shapes[c].klen != n || memcmp(f->shapes[c].key, k, n) != 0) {
-        int rc = shape_get(f, p->shape, k, n, nul, &c);
+    if (__builtin_expect(!c || f->shapes[c].klen != n || !key_eq(f->shapes[c].key, k, n), 0)) {
+        int rc = d_child_miss(f, p, k, n, keyed, &c);
         if (rc)
             return rc;
-        if (p->prev)
-            f->shapes[p->prev].next = c;
-        else
-            f->shapes[p->shape].first = c;
     }
     shape *s = &f->shapes[c];
     if (s->gen == f->hgen)
@@ -1173,37 +1211,46 @@ static int d_child(sf_flatten *f, const char *k, size_t n, int nul, uint32_t *ou
     return 0;
 }
 
-/* A leaf of shape s: its cached column, or its name built from the open
- * containers' shapes and resolved (cached once the column is committed). */
-static int d_leaf(sf_flatten *f, uint32_t s, sf_value v)
+/* d_leaf's way for a shape with no committed column yet: its name built
+ * from the open containers' shapes and resolved (cached once the column
+ * is committed). */
+static __attribute__((noinline)) int d_leaf_name(sf_flatten *f, uint32_t s, uint32_t *id)
+{
+    f->name.n = 0;
+    for (size_t i = 1; i <= f->nframes; i++) {
+        const shape *e = &f->shapes[i < f->nframes ? f->frames[i].shape : s];
+        if (push_key(f, e->key, e->klen, i == 1, e->keynul) != 0)
+            return SF_E_NOMEM;
+    }
+    int rc = resolve_name(f, (uint32_t)f->nleaves, id);
+    if (rc)
+        return rc;
+    if (*id < f->ncols)
+        f->shapes[s].col = *id;
+    return 0;
+}
+
+/* A leaf of shape s: its cached column, or its name resolved. */
+static inline int d_leaf(sf_flatten *f, uint32_t s, const sf_value *v)
 {
     uint32_t id = f->shapes[s].col;
-    if (grow(&f->leaves, &f->leafcap, f->nleaves + 1, sizeof *f->leaves) != 0)
+    if (f->nleaves >= f->leafcap &&
+        grow(&f->leaves, &f->leafcap, f->nleaves + 1, sizeof *f->leaves) != 0)
         return SF_E_NOMEM;
-    if (id == NO_HINT) {
-        f->name.n = 0;
-        for (size_t i = 1; i <= f->nframes; i++) {
-            const shape *e = &f->shapes[i < f->nframes ? f->frames[i].shape : s];
-            if (push_key(f, e->key, e->klen, i == 1, e->keynul) != 0)
-                return SF_E_NOMEM;
-        }
-        int rc = resolve_name(f, (uint32_t)f->nleaves, &id);
-        if (rc)
+    if (__builtin_expect(id == NO_HINT, 0)) {
+        int rc = d_leaf_name(f, s, &id);
+        if (rc || id == DROPPED)
             return rc;
-        if (id < f->ncols)
-            f->shapes[s].col = id;
-        if (id == DROPPED)
-            return 0;
     }
     f->leaves[f->nleaves].col = id;
-    f->leaves[f->nleaves].v = v;
+    f->leaves[f->nleaves].v = *v;
     f->nleaves++;
     return 0;
 }
 
 /* The shape of the next value of the innermost open container: an array's
  * next index (an object's value was placed by its key). */
-static int d_value(sf_flatten *f, uint32_t *s)
+static inline int d_value(sf_flatten *f, uint32_t *s)
 {
     frame *p = &f->frames[f->nframes - 1];
     if (p->kind == N_OBJECT) {
@@ -1245,14 +1292,15 @@ static int d_end(void *ctx)
     const frame *c = &f->frames[--f->nframes];
     if (c->nchild || !f->nframes)
         return 0;
-    return d_leaf(f, c->shape, sf_null());
+    sf_value null = sf_null();
+    return d_leaf(f, c->shape, &null);
 }
 
 static int d_key(void *ctx, const char *k, size_t n)
 {
     sf_flatten *f = ctx;
     uint32_t s;
-    return d_child(f, k, n, key_has_nul(f, k, n), &s);
+    return d_child(f, k, n, 1, &s);
 }
 
 /* A scalar outside any container is no record (the visit rejects it). */
@@ -1263,7 +1311,7 @@ static int d_scalar(void *ctx, const sf_value *v)
         return 0;
     uint32_t s;
     int rc = d_value(f, &s);
-    return rc ? rc : d_leaf(f, s, *v);
+    return rc ? rc : d_leaf(f, s, v);
 }
 
 /* ---- step 4: commit ---- */
