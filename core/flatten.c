@@ -206,7 +206,6 @@ struct sf_flatten {
     size_t *rowat; /* nrows + 1 offsets into cells */
     size_t nrows, rowcap;
     uint32_t *stamp; /* per column id: last row it was set in */
-    uint32_t *slot;  /* per column id: its cell in that row */
     size_t stampcap;
     uint32_t rowstamp;
     int direct_ok;     /* the options allow the direct pass */
@@ -217,6 +216,7 @@ struct sf_flatten {
     size_t nshapes, shapecap;
     uint32_t *stab;    /* shape table: (parent, key) -> shape, 0 empty */
     size_t stabcap;
+    int leaves_row; /* the record's one row is its leaves (direct, no collision) */
     int collided; /* SF_COLLISION_ERROR hit, on column collided_col */
     uint32_t collided_col;
     sf_flatten_stats stats;
@@ -436,7 +436,6 @@ void sf_flatten_free(sf_flatten *f)
     free(f->cells);
     free(f->rowat);
     free(f->stamp);
-    free(f->slot);
     free(f);
 }
 
@@ -997,7 +996,7 @@ static int annotate(sf_flatten *f, node *n, int depth, int32_t et, int elem, uin
 
 /* ---- step 3: rows ---- */
 
-/* Makes room for column ids below n in the per-row stamp arrays. */
+/* Makes room for column ids below n in the per-row stamps. */
 static int stamp_room(sf_flatten *f, size_t n)
 {
     if (n <= f->stampcap)
@@ -1009,10 +1008,6 @@ static int stamp_room(sf_flatten *f, size_t n)
     if (!s)
         return SF_E_NOMEM;
     f->stamp = s;
-    uint32_t *t = realloc(f->slot, cap * sizeof *t);
-    if (!t)
-        return SF_E_NOMEM;
-    f->slot = t;
     memset(f->stamp + f->stampcap, 0, (cap - f->stampcap) * sizeof *s);
     f->stampcap = cap;
     return 0;
@@ -1036,7 +1031,6 @@ static int finish_row(sf_flatten *f, const sf_flatten_cell *row, size_t n)
         const sf_flatten_cell *c = &row[i];
         if (f->stamp[c->col] != f->rowstamp) {
             f->stamp[c->col] = f->rowstamp;
-            f->slot[c->col] = (uint32_t)(f->ncells - start);
             f->cells[f->ncells++] = *c;
             continue;
         }
@@ -1046,8 +1040,13 @@ static int finish_row(sf_flatten *f, const sf_flatten_cell *row, size_t n)
             return 0;
         }
         f->colls++;
-        if (f->o.on_collision == SF_COLLISION_LAST)
-            f->cells[start + f->slot[c->col]].v = c->v;
+        /* Collisions are rare: the earlier cell is looked for. */
+        for (size_t j = start; f->o.on_collision == SF_COLLISION_LAST && j < f->ncells; j++) {
+            if (f->cells[j].col == c->col) {
+                f->cells[j].v = c->v;
+                break;
+            }
+        }
     }
     f->rowat[++f->nrows] = f->ncells;
     return 0;
@@ -1355,14 +1354,24 @@ static int commit(sf_flatten *f, uint64_t order)
         if (add_column(f, e->name, e->len, order, e->ordinal, &id) != 0)
             return SF_E_NOMEM;
     }
+    /* A row of the direct pass without collisions is its leaves: one walk
+     * (the tree's rows repeat and drop leaves, so they take two). */
+    int same = f->leaves_row;
     for (size_t i = 0; i < f->nleaves; i++) {
-        column *c = &f->cols[f->leaves[i].col];
+        const sf_flatten_cell *cell = &f->leaves[i];
+        column *c = &f->cols[cell->col];
         if (order < c->first) {
             c->first = order;
             c->ordinal = (uint32_t)i;
         }
+        if (!same || cell->v.type == SF_NULL)
+            continue;
+        c->nonnull++;
+        c->seen |= (uint8_t)(1u << cell->v.type);
+        if (c->type != cell->v.type)
+            c->type = (uint8_t)sf_flatten_type_merge((sf_type)c->type, (sf_type)cell->v.type);
     }
-    for (size_t i = 0; i < f->ncells; i++) {
+    for (size_t i = 0; !same && i < f->ncells; i++) {
         const sf_flatten_cell *cell = &f->cells[i];
         if (cell->v.type == SF_NULL)
             continue;
@@ -1420,6 +1429,7 @@ static void reset_record(sf_flatten *f)
     f->dups = f->colls = 0;
     f->nleaves = f->ncur = f->ncells = f->nrows = 0;
     f->collided = 0;
+    f->leaves_row = 0;
     f->name.n = 0;
 }
 
@@ -1455,7 +1465,9 @@ static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg,
         grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;
     f->rowat[0] = 0;
-    return finish_row(f, f->leaves, f->nleaves);
+    rc = finish_row(f, f->leaves, f->nleaves);
+    f->leaves_row = !rc && f->ncells == f->nleaves;
+    return rc;
 }
 
 /* Steps 1-3 over the line. */
