@@ -1144,32 +1144,6 @@ static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, in
     return 0;
 }
 
-/* 1 if the n bytes at a and b are equal: keys are short, so up to 16
- * bytes are compared as two overlapping words (or three bytes) inline,
- * never reading outside either. */
-static inline int key_eq(const char *a, const char *b, size_t n)
-{
-    if (n >= 8) {
-        if (n > 16)
-            return memcmp(a, b, n) == 0;
-        uint64_t x, y, u, v;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        memcpy(&u, a + n - 8, 8);
-        memcpy(&v, b + n - 8, 8);
-        return ((x ^ y) | (u ^ v)) == 0;
-    }
-    if (n >= 4) {
-        uint32_t x, y, u, v;
-        memcpy(&x, a, 4);
-        memcpy(&y, b, 4);
-        memcpy(&u, a + n - 4, 4);
-        memcpy(&v, b + n - 4, 4);
-        return ((x ^ y) | (u ^ v)) == 0;
-    }
-    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
-}
-
 /* d_child's way when key k is not the expected child: the shape from the
  * table (or a new one), and the order learnt. keyed: k is an object key
  * (it may hold a NUL byte), not an index. */
@@ -1194,7 +1168,7 @@ static inline int d_child(sf_flatten *f, const char *k, size_t n, int keyed, uin
 {
     frame *p = &f->frames[f->nframes - 1];
     uint32_t c = p->expect;
-    if (__builtin_expect(!c || f->shapes[c].klen != n || !key_eq(f->shapes[c].key, k, n), 0)) {
+    if (__builtin_expect(!c || f->shapes[c].klen != n || !sf_key_eq(f->shapes[c].key, k, n), 0)) {
         int rc = d_child_miss(f, p, k, n, keyed, &c);
         if (rc)
             return rc;
@@ -1295,22 +1269,57 @@ static int d_end(void *ctx)
     return d_leaf(f, c->shape, &null);
 }
 
-static int d_key(void *ctx, const char *k, size_t n)
+static __attribute__((noinline)) int d_key_slow(sf_flatten *f, const char *k, size_t n)
 {
-    sf_flatten *f = ctx;
     uint32_t s;
     return d_child(f, k, n, 1, &s);
 }
 
-/* A scalar outside any container is no record (the visit rejects it). */
-static int d_scalar(void *ctx, const sf_value *v)
+/* The common key (the one that came next last time, short, not yet met in
+ * this record) is taken here with no call, so the callback needs no
+ * registers saved; anything else goes to the general way. */
+static int d_key(void *ctx, const char *k, size_t n)
 {
     sf_flatten *f = ctx;
+    frame *p = &f->frames[f->nframes - 1];
+    uint32_t c = p->expect;
+    shape *s = &f->shapes[c];
+    if (c && s->klen == n && n <= 16 && sf_key_eq(s->key, k, n) && s->gen != f->hgen) {
+        s->gen = f->hgen;
+        p->prev = c;
+        p->expect = s->next;
+        p->nchild++;
+        return 0;
+    }
+    return d_key_slow(f, k, n);
+}
+
+/* A scalar outside any container is no record (the visit rejects it). */
+static __attribute__((noinline)) int d_scalar_slow(sf_flatten *f, const sf_value *v)
+{
     if (!f->nframes)
         return 0;
     uint32_t s;
     int rc = d_value(f, &s);
     return rc ? rc : d_leaf(f, s, v);
+}
+
+/* As d_key: an object's member whose column is known, with room for its
+ * leaf, is placed here; anything else goes to the general way. */
+static int d_scalar(void *ctx, const sf_value *v)
+{
+    sf_flatten *f = ctx;
+    if (f->nframes && f->nleaves < f->leafcap) {
+        const frame *p = &f->frames[f->nframes - 1];
+        uint32_t id = f->shapes[p->prev].col;
+        if (p->kind == N_OBJECT && id != NO_HINT) {
+            f->leaves[f->nleaves].col = id;
+            f->leaves[f->nleaves].v = *v;
+            f->nleaves++;
+            return 0;
+        }
+    }
+    return d_scalar_slow(f, v);
 }
 
 /* ---- step 4: commit ---- */
