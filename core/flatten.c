@@ -129,8 +129,11 @@ typedef struct shape {
     uint32_t first;  /* the child that came first last time; 0: none */
     uint32_t next;   /* the sibling that came after it last time; 0: none */
     uint32_t col;    /* its committed column; NO_HINT until there is one */
-    uint32_t gen;    /* the last record (hgen) that held it */
+    uint32_t gen;    /* the last record (hgen), or element (egen) when under, that held it */
+    int32_t trie;    /* its node in the explode trie (keys from the root), or -1 */
     uint8_t keynul;  /* the key holds a NUL byte */
+    uint8_t at_explode; /* the explode path (one path only; see direct_ok) */
+    uint8_t under;   /* below it: repeats are counted per element (egen) */
 } shape;
 
 /* Past this many paths the direct pass is turned off (keys that never
@@ -144,6 +147,7 @@ typedef struct frame {
     uint32_t prev;   /* the last child met; 0: none yet */
     uint32_t nchild;
     uint8_t kind;
+    uint8_t explode; /* the array at the explode path: its values are the elements */
 } frame;
 
 /* A callback's return that stops the direct pass: the record needs the
@@ -216,6 +220,14 @@ struct sf_flatten {
     size_t nshapes, shapecap;
     uint32_t *stab;    /* shape table: (parent, key) -> shape, 0 empty */
     size_t stabcap;
+    /* the direct pass's explode (one path): the record's leaves before the
+     * array [0, epre), element i's from eat[i] to the next one or epost,
+     * the rest from epost */
+    int32_t explode_t; /* the path's trie node, or -1 */
+    uint32_t egen;     /* bumped per record and per element */
+    size_t *eat, neat, eatcap;
+    size_t epre, epost;
+    int eseen;         /* the record held the path (any value) */
     int leaves_row; /* the record's one row is its leaves (direct, no collision) */
     int collided; /* SF_COLLISION_ERROR hit, on column collided_col */
     uint32_t collided_col;
@@ -297,6 +309,18 @@ static int32_t trie_child(const sf_flatten *f, int32_t t, const char *k, size_t 
             return c;
     }
     return -1;
+}
+
+/* 1 if a key of the dotted path is all digits. */
+static int path_has_index(const char *path)
+{
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "."), d = strspn(p, "0123456789");
+        if (n && d >= n)
+            return 1;
+        p += n + (p[n] == '.');
+    }
+    return 0;
 }
 
 /* Adds an explode path to the trie; 1 when it was there already. */
@@ -398,8 +422,12 @@ int sf_flatten_new(const sf_flatten_opts *o, sf_flatten **out, sf_error *err)
         sf_flatten_free(f);
         return sf_error_set(err, SF_E_NOMEM, "out of memory");
     }
-    f->direct_ok = !o->tree_only && f->o.nexplode == 0 && f->o.lists == SF_LISTS_INDEX &&
-                   f->o.max_depth < 0;
+    /* One explode path goes through the direct pass too, unless a key of
+     * it could also be an array index (the shapes name both alike). */
+    f->explode_t = f->o.nexplode == 1 && !path_has_index(o->explode[0]) ? f->enode[0] : -1;
+    f->direct_ok = !o->tree_only && (f->o.nexplode == 0 || f->explode_t >= 0) &&
+                   f->o.lists == SF_LISTS_INDEX && f->o.max_depth < 0;
+    f->shapes[0].trie = f->o.nexplode ? 0 : -1;
     *out = f;
     return 0;
 }
@@ -408,6 +436,7 @@ void sf_flatten_free(sf_flatten *f)
 {
     if (!f)
         return;
+    free(f->eat);
     for (size_t i = 0; i < f->ntrie; i++)
         free(f->trie[i].key);
     free(f->trie);
@@ -1097,7 +1126,7 @@ static int emit(sf_flatten *f, const node *n, int single, const cont *k)
 /* The shape of key k (n bytes) below parent: found in the shape table or
  * added to it (*out). */
 static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, int nul,
-                     uint32_t *out)
+                     int keyed, uint32_t *out)
 {
     uint64_t h = sf_hash_bytes(k, n, HASH_SEED + parent);
     size_t mask = f->stabcap - 1, i = (size_t)h & mask;
@@ -1124,6 +1153,10 @@ static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, in
     e->parent = parent;
     e->col = NO_HINT;
     e->keynul = (uint8_t)nul;
+    const shape *up = &f->shapes[parent];
+    e->trie = keyed && up->trie >= 0 ? trie_child(f, up->trie, k, n) : -1;
+    e->at_explode = f->explode_t >= 0 && e->trie == f->explode_t;
+    e->under = up->under || up->at_explode;
     f->stab[i] = id;
     if (f->nshapes * 2 > f->stabcap) {
         size_t cap = f->stabcap * 2;
@@ -1150,7 +1183,7 @@ static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, in
 static __attribute__((noinline)) int d_child_miss(sf_flatten *f, frame *p, const char *k,
                                                   size_t n, int keyed, uint32_t *out)
 {
-    int rc = shape_get(f, p->shape, k, n, keyed && key_has_nul(f, k, n), out);
+    int rc = shape_get(f, p->shape, k, n, keyed && key_has_nul(f, k, n), keyed, out);
     if (rc)
         return rc;
     if (p->prev)
@@ -1174,9 +1207,11 @@ static inline int d_child(sf_flatten *f, const char *k, size_t n, int keyed, uin
             return rc;
     }
     shape *s = &f->shapes[c];
-    if (s->gen == f->hgen)
+    uint32_t g = s->under ? f->egen : f->hgen;
+    if (s->gen == g)
         return NEED_TREE;
-    s->gen = f->hgen;
+    s->gen = g;
+    f->eseen |= s->at_explode;
     p->prev = c;
     p->expect = s->next;
     p->nchild++;
@@ -1190,10 +1225,15 @@ static inline int d_child(sf_flatten *f, const char *k, size_t n, int keyed, uin
 static __attribute__((noinline)) int d_leaf_name(sf_flatten *f, uint32_t s, uint32_t *id)
 {
     f->name.n = 0;
-    for (size_t i = 1; i <= f->nframes; i++) {
-        const shape *e = &f->shapes[i < f->nframes ? f->frames[i].shape : s];
+    /* An exploded element's frame has the array's shape: named once. */
+    for (size_t i = 1, last = 0; i <= f->nframes; i++) {
+        size_t id = i < f->nframes ? f->frames[i].shape : s;
+        if (id == last)
+            continue;
+        const shape *e = &f->shapes[id];
         if (push_key(f, e->key, e->klen, i == 1, e->keynul) != 0)
             return SF_E_NOMEM;
+        last = id;
     }
     int rc = resolve_name(f, (uint32_t)f->nleaves, id);
     if (rc)
@@ -1230,6 +1270,17 @@ static inline int d_value(sf_flatten *f, uint32_t *s)
         *s = p->prev;
         return 0;
     }
+    if (p->explode) {
+        /* An element of the exploded array: under the array's own name,
+         * its leaves from here on; its keys may repeat the last one's. */
+        if (grow(&f->eat, &f->eatcap, f->neat + 1, sizeof *f->eat) != 0)
+            return SF_E_NOMEM;
+        f->eat[f->neat++] = f->nleaves;
+        f->egen++;
+        p->nchild++;
+        *s = p->shape;
+        return 0;
+    }
     uint32_t i = p->nchild;
     char idx[SF_FMT_BUF];
     int k = 1;
@@ -1252,6 +1303,11 @@ static int d_open(sf_flatten *f, int kind)
     c->prev = 0;
     c->nchild = 0;
     c->kind = (uint8_t)kind;
+    /* An array at the explode path, unless it is itself an element. */
+    c->explode = kind == N_ARRAY && f->shapes[s].at_explode && f->nframes > 1 &&
+                 !(c - 1)->explode;
+    if (c->explode)
+        f->epre = f->nleaves;
     return 0;
 }
 
@@ -1263,6 +1319,8 @@ static int d_end(void *ctx)
 {
     sf_flatten *f = ctx;
     const frame *c = &f->frames[--f->nframes];
+    if (c->explode)
+        f->epost = f->nleaves;
     if (c->nchild || !f->nframes)
         return 0;
     sf_value null = sf_null();
@@ -1284,8 +1342,10 @@ static int d_key(void *ctx, const char *k, size_t n)
     frame *p = &f->frames[f->nframes - 1];
     uint32_t c = p->expect;
     shape *s = &f->shapes[c];
-    if (c && s->klen == n && n <= 16 && sf_key_eq(s->key, k, n) && s->gen != f->hgen) {
-        s->gen = f->hgen;
+    uint32_t g = s->under ? f->egen : f->hgen;
+    if (c && s->klen == n && n <= 16 && sf_key_eq(s->key, k, n) && s->gen != g &&
+        !s->at_explode) {
+        s->gen = g;
         p->prev = c;
         p->expect = s->next;
         p->nchild++;
@@ -1439,6 +1499,9 @@ static void reset_record(sf_flatten *f)
     f->nleaves = f->ncur = f->ncells = f->nrows = 0;
     f->collided = 0;
     f->leaves_row = 0;
+    f->egen++;
+    f->neat = 0;
+    f->eseen = 0;
     f->name.n = 0;
 }
 
@@ -1462,7 +1525,37 @@ static int collision_reject(sf_flatten *f, char *msg, size_t msgcap)
     return 1 + SF_REJ_KEY_COLLISION;
 }
 
-/* The direct pass over the line: 0 with the record's one row made, NEED_TREE
+static int too_many_rows(const sf_flatten *f, char *msg, size_t msgcap)
+{
+    snprintf(msg, msgcap, "too many rows: exploding the record gives more than %llu rows "
+             "(the limit per record; see --max-rows-per-record)",
+             (unsigned long long)f->o.max_rows);
+    return 1 + SF_REJ_TOO_MANY_ROWS;
+}
+
+/* The rows of a record whose explode path held a non-empty array: per
+ * element, the leaves before the array, the element's and those after. */
+static int direct_explode_rows(sf_flatten *f)
+{
+    size_t pre = f->epre, post = f->epost, tail = f->nleaves - post;
+    if (grow(&f->rowat, &f->rowcap, f->neat + 1, sizeof *f->rowat) != 0)
+        return SF_E_NOMEM;
+    for (size_t i = 0; i < f->neat && !f->collided; i++) {
+        size_t lo = f->eat[i], hi = i + 1 < f->neat ? f->eat[i + 1] : post;
+        f->ncur = 0;
+        if (grow(&f->cur, &f->curcap, pre + (hi - lo) + tail, sizeof *f->cur) != 0)
+            return SF_E_NOMEM;
+        memcpy(f->cur, f->leaves, pre * sizeof *f->cur);
+        memcpy(f->cur + pre, f->leaves + lo, (hi - lo) * sizeof *f->cur);
+        memcpy(f->cur + pre + (hi - lo), f->leaves + post, tail * sizeof *f->cur);
+        int rc = finish_row(f, f->cur, pre + (hi - lo) + tail);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The direct pass over the line: 0 with the record's rows made, NEED_TREE
  * when the record needs the tree, or what the visit returned. */
 static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg, size_t msgcap)
 {
@@ -1470,10 +1563,16 @@ static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg,
     int rc = sf_jsonproj_visit(f->dec, line, len, &vis, msg, msgcap);
     if (rc)
         return rc;
+    if (f->eseen)
+        f->trie[f->explode_t].seen = 1;
+    if (f->neat > f->o.max_rows)
+        return too_many_rows(f, msg, msgcap);
     if (stamp_room(f, f->ncols + f->nprov) != 0 ||
         grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;
     f->rowat[0] = 0;
+    if (f->neat)
+        return direct_explode_rows(f);
     rc = finish_row(f, f->leaves, f->nleaves);
     f->leaves_row = !rc && f->ncells == f->nleaves;
     return rc;
@@ -1491,12 +1590,8 @@ static int tree_record(sf_flatten *f, const char *line, size_t len, char *msg, s
     rc = f->root->nchild ? annotate(f, f->root, 0, 0, 0, &rows) : 0;
     if (rc)
         return rc;
-    if (rows > f->o.max_rows) {
-        snprintf(msg, msgcap, "too many rows: exploding the record gives more than %llu rows "
-                 "(the limit per record; see --max-rows-per-record)",
-                 (unsigned long long)f->o.max_rows);
-        return 1 + SF_REJ_TOO_MANY_ROWS;
-    }
+    if (rows > f->o.max_rows)
+        return too_many_rows(f, msg, msgcap);
     if (stamp_room(f, f->ncols + f->nprov) != 0 ||
         grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;
