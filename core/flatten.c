@@ -14,13 +14,15 @@
  *     twice in a row is a collision;
  *  4. commit: only an accepted record creates its provisional columns and
  *     feeds types, counts and first appearances.
- * A record of the common kind skips steps 1-3: with no explode path, lists
- * as indexes and no depth limit (direct_ok), its leaves come straight from
- * the visitor events and make its one row, each leaf's column found through
- * its path's shape (kept across records; see shape). Only a repeated key
- * needs the tree (last value at the first place): the direct pass stops at
- * the first repeat and the record is done again through steps 1-3. Either
- * way the leaves, columns and row are the same.
+ * A record of the common kind skips steps 1-3: with at most one explode
+ * path, lists as indexes and no depth limit (direct_ok), its leaves come
+ * straight from the visitor events, each leaf's column found through its
+ * path's shape (kept across records; see shape), and make its one row, or
+ * with an array at the explode path one row per element: the leaves before
+ * the array, the element's, those after. Only a repeated key needs the
+ * tree (last value at the first place): the direct pass stops at the first
+ * repeat and the record is done again through steps 1-3. Either way the
+ * leaves, columns and rows are the same.
  * Strings in cells point into the line, into the decoder's buffer or into
  * the record arena; all live until the next record.
  */
