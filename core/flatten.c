@@ -1544,13 +1544,15 @@ static int direct_explode_rows(sf_flatten *f)
         return SF_E_NOMEM;
     for (size_t i = 0; i < f->neat && !f->collided; i++) {
         size_t lo = f->eat[i], hi = i + 1 < f->neat ? f->eat[i + 1] : post;
-        f->ncur = 0;
-        if (grow(&f->cur, &f->curcap, pre + (hi - lo) + tail, sizeof *f->cur) != 0)
+        size_t n = pre + (hi - lo) + tail;
+        if (grow(&f->cur, &f->curcap, n, sizeof *f->cur) != 0)
             return SF_E_NOMEM;
-        memcpy(f->cur, f->leaves, pre * sizeof *f->cur);
-        memcpy(f->cur + pre, f->leaves + lo, (hi - lo) * sizeof *f->cur);
-        memcpy(f->cur + pre + (hi - lo), f->leaves + post, tail * sizeof *f->cur);
-        int rc = finish_row(f, f->cur, pre + (hi - lo) + tail);
+        if (n) { /* an element and all around it may hold no leaf */
+            memcpy(f->cur, f->leaves, pre * sizeof *f->cur);
+            memcpy(f->cur + pre, f->leaves + lo, (hi - lo) * sizeof *f->cur);
+            memcpy(f->cur + pre + (hi - lo), f->leaves + post, tail * sizeof *f->cur);
+        }
+        int rc = finish_row(f, f->cur, n);
         if (rc)
             return rc;
     }
