@@ -92,6 +92,8 @@ typedef struct part {
     uint64_t rows;
 } part;
 
+typedef struct fl_text fl_text; /* flatten_textspool.c */
+
 typedef struct fl {
     MPI_Comm comm;
     int rank, nranks;
@@ -172,6 +174,8 @@ typedef struct fl {
     size_t nspool_chunks, spool_chunkcap;
     uint32_t *spool_map; /* schema-pass column id -> header position */
     size_t spool_ncols;
+    int spool_text;      /* cells kept as CSV text (flatten_textspool.c) */
+    fl_text *text;       /* its state */
     uint64_t *piece; /* --single-file: bytes of each chunk's piece (0 unless mine); for
                         Parquet the bytes of its row groups (sf_parquet_piece_range) */
 } fl;
@@ -222,6 +226,10 @@ int sf_fl_write_rows(fl *F);
  * typed into F->scratch stay until the caller resets it. Not collective.
  * Returns 0 or SF_E_* with F->err set. */
 int sf_fl_write_row(fl *F, const sf_flatten_cell *cells, size_t nc);
+/* The file of the current chunk for the partition path in F->dir ("" when
+ * unpartitioned), opened on first use. Returns 0 or SF_E_* with F->err
+ * set. */
+int sf_fl_open_part(fl *F, part **out);
 /* Closes the files of the chunk just written; returns rc, or the first
  * error closing them when rc is 0. Not collective. */
 int sf_fl_close_parts(fl *F, int rc);
@@ -248,6 +256,31 @@ int sf_fl_spool_map(fl *F, const sf_flatten *local);
 int sf_fl_spool_replay(fl *F);
 /* Closes and removes the spool and frees its state; safe to call twice. */
 void sf_fl_spool_free(fl *F);
+
+/* The spool's malformed bytes: sets F->err, returns SF_E_INTERNAL. */
+int sf_fl_spool_corrupt(fl *F);
+
+/* Room for a LEB128 number at o: at most 10 bytes. Returns the byte after. */
+static inline unsigned char *sf_fl_put_leb(unsigned char *o, uint64_t n)
+{
+    while (n >= 0x80) {
+        *o++ = (unsigned char)(n | 0x80);
+        n >>= 7;
+    }
+    *o++ = (unsigned char)n;
+    return o;
+}
+
+/* flatten_textspool.c (not collective): the spool of a CSV output without
+ * partition keys, cells as CSV text. */
+#define SF_FL_TEXT_HEAD 8 /* a row's head: byte length, cells */
+/* sf_fl_spool_rows for it. Returns 0, SF_E_NOMEM or SF_E_LIMIT. */
+int sf_fl_text_rows(fl *F);
+/* Writes one row (nc cells in p[0..end)) to its part file. Returns 0 or
+ * SF_E_* with F->err set. */
+int sf_fl_text_write_row(fl *F, const unsigned char *p, const unsigned char *end, uint32_t nc);
+/* Frees its state; safe to call twice. */
+void sf_fl_text_free(fl *F);
 
 /* schema_jobspec.c */
 /* Rank 0, after the schema pass: prints the draft job spec of schema

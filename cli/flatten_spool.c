@@ -15,6 +15,9 @@
  * chunk k's rows still go to part-k in input order and the files are
  * byte for byte what a second scan writes.
  *
+ * A CSV output with no partition keys keeps its cells as CSV text instead
+ * (flatten_textspool.c); the ranges, reads and files are the same.
+ *
  * Used for plain input files only: a fed input's blocks (stdin, FIFOs,
  * compressed files) are numbered otherwise than the chunks of its spool
  * that the write pass cuts, so those runs scan twice as before.
@@ -48,6 +51,7 @@ int sf_fl_spool_open(fl *F)
         return sf_error_set(&F->err, SF_E_IO, "cannot create the row spool '%s': %s",
                             F->spool_path, strerror(errno));
     F->spooling = 1;
+    F->spool_text = F->fmt == SF_TABLE_CSV && F->o->npartition == 0;
     return 0;
 }
 
@@ -70,24 +74,13 @@ static void spool_flush(fl *F)
     F->spool_out.n = 0;
 }
 
-/* Room for a LEB128 number: at most 10 bytes. */
-static inline unsigned char *put_leb(unsigned char *o, uint64_t n)
-{
-    while (n >= 0x80) {
-        *o++ = (unsigned char)(n | 0x80);
-        n >>= 7;
-    }
-    *o++ = (unsigned char)n;
-    return o;
-}
-
 #define TAG_OTHER 0xff /* a value in core/value's byte codec */
 
 /* Appends one cell at o (room for it made by the caller). */
 static inline unsigned char *put_cell(unsigned char *o, const sf_flatten_cell *c)
 {
     const sf_value *v = &c->v;
-    o = put_leb(o, c->col);
+    o = sf_fl_put_leb(o, c->col);
     switch ((sf_type)v->type) {
     case SF_NULL: *o++ = SF_NULL; return o;
     case SF_BOOL: *o++ = SF_BOOL; *o++ = (unsigned char)v->u.b; return o;
@@ -115,7 +108,8 @@ static inline size_t cell_room(const sf_flatten_cell *c)
     return 11 + 1 + (c->v.type == SF_STRING ? 14 + c->v.u.s.n : 18);
 }
 
-int sf_fl_spool_rows(fl *F)
+/* The record's rows in the binary form (see the banner). */
+static int spool_value_rows(fl *F)
 {
     sf_buf *b = &F->spool_out;
     for (size_t r = 0; r < sf_flatten_nrows(F->eng); r++) {
@@ -138,9 +132,15 @@ int sf_fl_spool_rows(fl *F)
         memcpy(b->p + head, &len, 4);
         memcpy(b->p + head + 4, &n32, 4);
     }
-    if (b->n >= SPOOL_FLUSH)
-        spool_flush(F);
     return 0;
+}
+
+int sf_fl_spool_rows(fl *F)
+{
+    int rc = F->spool_text ? sf_fl_text_rows(F) : spool_value_rows(F);
+    if (!rc && F->spool_out.n >= SPOOL_FLUSH)
+        spool_flush(F);
+    return rc;
 }
 
 int sf_fl_spool_chunk(fl *F, size_t chunk, int end)
@@ -215,7 +215,7 @@ static int spool_fill(fl *F, sf_buf *buf, size_t *pos, uint64_t *at, uint64_t to
     return 0;
 }
 
-static int corrupt(fl *F)
+int sf_fl_spool_corrupt(fl *F)
 {
     return sf_error_set(&F->err, SF_E_INTERNAL, "the row spool '%s' is corrupt", F->spool_path);
 }
@@ -283,7 +283,7 @@ static int replay_range(fl *F, const fl_spool_range *s, sf_buf *buf, sf_flatten_
         if (rc)
             return rc;
         if (buf->n - pos < 8)
-            return corrupt(F);
+            return sf_fl_spool_corrupt(F);
         uint32_t len, nc;
         memcpy(&len, buf->p + pos, 4);
         memcpy(&nc, buf->p + pos + 4, 4);
@@ -291,9 +291,16 @@ static int replay_range(fl *F, const fl_spool_range *s, sf_buf *buf, sf_flatten_
         if ((rc = spool_fill(F, buf, &pos, &at, s->to, len)) != 0)
             return rc;
         if (buf->n - pos < len || nc > len)
-            return corrupt(F);
+            return sf_fl_spool_corrupt(F);
         const unsigned char *p = buf->p + pos, *end = p + len;
         pos += len;
+        if (F->spool_text) {
+            if ((rc = sf_fl_text_write_row(F, p, end, nc)) != 0)
+                return rc;
+            if ((++F->c.rows & 1023) == 0)
+                sf_progress_update(prog, done + (at - s->from) - (buf->n - pos));
+            continue;
+        }
         if (nc > *cap) {
             sf_flatten_cell *c = realloc(*cells, nc * sizeof *c);
             if (!c)
@@ -303,10 +310,10 @@ static int replay_range(fl *F, const fl_spool_range *s, sf_buf *buf, sf_flatten_
         }
         for (uint32_t i = 0; i < nc; i++) {
             if (!(p = get_cell(F, p, end, &(*cells)[i])))
-                return corrupt(F);
+                return sf_fl_spool_corrupt(F);
         }
         if (p != end)
-            return corrupt(F);
+            return sf_fl_spool_corrupt(F);
         sf_arena_reset(&F->scratch);
         if ((rc = sf_fl_write_row(F, *cells, nc)) != 0)
             return rc;
@@ -365,4 +372,5 @@ void sf_fl_spool_free(fl *F)
     F->spool_chunks = NULL;
     free(F->spool_map);
     F->spool_map = NULL;
+    sf_fl_text_free(F);
 }

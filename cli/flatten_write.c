@@ -119,9 +119,7 @@ static sf_value typed(fl *F, const sf_value *v, sf_type t)
     return s ? sf_string(s, n) : sf_null();
 }
 
-/* The file of the current chunk for the partition path in F->dir ("" when
- * unpartitioned): opened on first use. */
-static int open_part(fl *F, part **out)
+int sf_fl_open_part(fl *F, part **out)
 {
     const char *dir = F->dir.n ? (const char *)F->dir.p : "";
     uint64_t h = sf_hash_bytes(dir, F->dir.n, 0);
@@ -217,7 +215,7 @@ int sf_fl_write_row(fl *F, const sf_flatten_cell *cells, size_t nc)
     int rc = 0;
     /* Unpartitioned, a chunk has one file: no lookup once it is open. */
     if (F->nps || F->nparts == 0)
-        rc = open_part(F, &p);
+        rc = sf_fl_open_part(F, &p);
     if (rc)
         return rc;
     rc = sf_table_writer_append(p->w, F->dense, F->fcols);
@@ -520,7 +518,7 @@ int sf_fl_write_pass(fl *F)
         F->chunk = 0;
         F->dir.n = 0;
         part *p;
-        rc = open_part(F, &p);
+        rc = sf_fl_open_part(F, &p);
         rc = sf_fl_close_parts(F, rc);
     }
     if (sf_fl_agree(F, rc, 0))

@@ -14,13 +14,15 @@
  *     twice in a row is a collision;
  *  4. commit: only an accepted record creates its provisional columns and
  *     feeds types, counts and first appearances.
- * A record of the common kind skips steps 1-3: with no explode path, lists
- * as indexes and no depth limit (direct_ok), its leaves come straight from
- * the visitor events and make its one row, each leaf's column found through
- * its path's shape (kept across records; see shape). Only a repeated key
- * needs the tree (last value at the first place): the direct pass stops at
- * the first repeat and the record is done again through steps 1-3. Either
- * way the leaves, columns and row are the same.
+ * A record of the common kind skips steps 1-3: with at most one explode
+ * path, lists as indexes and no depth limit (direct_ok), its leaves come
+ * straight from the visitor events, each leaf's column found through its
+ * path's shape (kept across records; see shape), and make its one row, or
+ * with an array at the explode path one row per element: the leaves before
+ * the array, the element's, those after. Only a repeated key needs the
+ * tree (last value at the first place): the direct pass stops at the first
+ * repeat and the record is done again through steps 1-3. Either way the
+ * leaves, columns and rows are the same.
  * Strings in cells point into the line, into the decoder's buffer or into
  * the record arena; all live until the next record.
  */
@@ -129,8 +131,11 @@ typedef struct shape {
     uint32_t first;  /* the child that came first last time; 0: none */
     uint32_t next;   /* the sibling that came after it last time; 0: none */
     uint32_t col;    /* its committed column; NO_HINT until there is one */
-    uint32_t gen;    /* the last record (hgen) that held it */
+    uint32_t gen;    /* the last record (hgen), or element (egen) when under, that held it */
+    int32_t trie;    /* its node in the explode trie (keys from the root), or -1 */
     uint8_t keynul;  /* the key holds a NUL byte */
+    uint8_t at_explode; /* the explode path (one path only; see direct_ok) */
+    uint8_t under;   /* below it: repeats are counted per element (egen) */
 } shape;
 
 /* Past this many paths the direct pass is turned off (keys that never
@@ -144,6 +149,7 @@ typedef struct frame {
     uint32_t prev;   /* the last child met; 0: none yet */
     uint32_t nchild;
     uint8_t kind;
+    uint8_t explode; /* the array at the explode path: its values are the elements */
 } frame;
 
 /* A callback's return that stops the direct pass: the record needs the
@@ -206,7 +212,6 @@ struct sf_flatten {
     size_t *rowat; /* nrows + 1 offsets into cells */
     size_t nrows, rowcap;
     uint32_t *stamp; /* per column id: last row it was set in */
-    uint32_t *slot;  /* per column id: its cell in that row */
     size_t stampcap;
     uint32_t rowstamp;
     int direct_ok;     /* the options allow the direct pass */
@@ -217,6 +222,15 @@ struct sf_flatten {
     size_t nshapes, shapecap;
     uint32_t *stab;    /* shape table: (parent, key) -> shape, 0 empty */
     size_t stabcap;
+    /* the direct pass's explode (one path): the record's leaves before the
+     * array [0, epre), element i's from eat[i] to the next one or epost,
+     * the rest from epost */
+    int32_t explode_t; /* the path's trie node, or -1 */
+    uint32_t egen;     /* bumped per record and per element */
+    size_t *eat, neat, eatcap;
+    size_t epre, epost;
+    int eseen;         /* the record held the path (any value) */
+    int leaves_row; /* the record's one row is its leaves (direct, no collision) */
     int collided; /* SF_COLLISION_ERROR hit, on column collided_col */
     uint32_t collided_col;
     sf_flatten_stats stats;
@@ -297,6 +311,18 @@ static int32_t trie_child(const sf_flatten *f, int32_t t, const char *k, size_t 
             return c;
     }
     return -1;
+}
+
+/* 1 if a key of the dotted path is all digits. */
+static int path_has_index(const char *path)
+{
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "."), d = strspn(p, "0123456789");
+        if (n && d >= n)
+            return 1;
+        p += n + (p[n] == '.');
+    }
+    return 0;
 }
 
 /* Adds an explode path to the trie; 1 when it was there already. */
@@ -398,8 +424,12 @@ int sf_flatten_new(const sf_flatten_opts *o, sf_flatten **out, sf_error *err)
         sf_flatten_free(f);
         return sf_error_set(err, SF_E_NOMEM, "out of memory");
     }
-    f->direct_ok = !o->tree_only && f->o.nexplode == 0 && f->o.lists == SF_LISTS_INDEX &&
-                   f->o.max_depth < 0;
+    /* One explode path goes through the direct pass too, unless a key of
+     * it could also be an array index (the shapes name both alike). */
+    f->explode_t = f->o.nexplode == 1 && !path_has_index(o->explode[0]) ? f->enode[0] : -1;
+    f->direct_ok = !o->tree_only && (f->o.nexplode == 0 || f->explode_t >= 0) &&
+                   f->o.lists == SF_LISTS_INDEX && f->o.max_depth < 0;
+    f->shapes[0].trie = f->o.nexplode ? 0 : -1;
     *out = f;
     return 0;
 }
@@ -408,6 +438,7 @@ void sf_flatten_free(sf_flatten *f)
 {
     if (!f)
         return;
+    free(f->eat);
     for (size_t i = 0; i < f->ntrie; i++)
         free(f->trie[i].key);
     free(f->trie);
@@ -436,7 +467,6 @@ void sf_flatten_free(sf_flatten *f)
     free(f->cells);
     free(f->rowat);
     free(f->stamp);
-    free(f->slot);
     free(f);
 }
 
@@ -997,7 +1027,7 @@ static int annotate(sf_flatten *f, node *n, int depth, int32_t et, int elem, uin
 
 /* ---- step 3: rows ---- */
 
-/* Makes room for column ids below n in the per-row stamp arrays. */
+/* Makes room for column ids below n in the per-row stamps. */
 static int stamp_room(sf_flatten *f, size_t n)
 {
     if (n <= f->stampcap)
@@ -1009,10 +1039,6 @@ static int stamp_room(sf_flatten *f, size_t n)
     if (!s)
         return SF_E_NOMEM;
     f->stamp = s;
-    uint32_t *t = realloc(f->slot, cap * sizeof *t);
-    if (!t)
-        return SF_E_NOMEM;
-    f->slot = t;
     memset(f->stamp + f->stampcap, 0, (cap - f->stampcap) * sizeof *s);
     f->stampcap = cap;
     return 0;
@@ -1036,7 +1062,6 @@ static int finish_row(sf_flatten *f, const sf_flatten_cell *row, size_t n)
         const sf_flatten_cell *c = &row[i];
         if (f->stamp[c->col] != f->rowstamp) {
             f->stamp[c->col] = f->rowstamp;
-            f->slot[c->col] = (uint32_t)(f->ncells - start);
             f->cells[f->ncells++] = *c;
             continue;
         }
@@ -1046,8 +1071,13 @@ static int finish_row(sf_flatten *f, const sf_flatten_cell *row, size_t n)
             return 0;
         }
         f->colls++;
-        if (f->o.on_collision == SF_COLLISION_LAST)
-            f->cells[start + f->slot[c->col]].v = c->v;
+        /* Collisions are rare: the earlier cell is looked for. */
+        for (size_t j = start; f->o.on_collision == SF_COLLISION_LAST && j < f->ncells; j++) {
+            if (f->cells[j].col == c->col) {
+                f->cells[j].v = c->v;
+                break;
+            }
+        }
     }
     f->rowat[++f->nrows] = f->ncells;
     return 0;
@@ -1098,7 +1128,7 @@ static int emit(sf_flatten *f, const node *n, int single, const cont *k)
 /* The shape of key k (n bytes) below parent: found in the shape table or
  * added to it (*out). */
 static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, int nul,
-                     uint32_t *out)
+                     int keyed, uint32_t *out)
 {
     uint64_t h = sf_hash_bytes(k, n, HASH_SEED + parent);
     size_t mask = f->stabcap - 1, i = (size_t)h & mask;
@@ -1125,6 +1155,10 @@ static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, in
     e->parent = parent;
     e->col = NO_HINT;
     e->keynul = (uint8_t)nul;
+    const shape *up = &f->shapes[parent];
+    e->trie = keyed && up->trie >= 0 ? trie_child(f, up->trie, k, n) : -1;
+    e->at_explode = f->explode_t >= 0 && e->trie == f->explode_t;
+    e->under = up->under || up->at_explode;
     f->stab[i] = id;
     if (f->nshapes * 2 > f->stabcap) {
         size_t cap = f->stabcap * 2;
@@ -1145,27 +1179,41 @@ static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, in
     return 0;
 }
 
+/* d_child's way when key k is not the expected child: the shape from the
+ * table (or a new one), and the order learnt. keyed: k is an object key
+ * (it may hold a NUL byte), not an index. */
+static __attribute__((noinline)) int d_child_miss(sf_flatten *f, frame *p, const char *k,
+                                                  size_t n, int keyed, uint32_t *out)
+{
+    int rc = shape_get(f, p->shape, k, n, keyed && key_has_nul(f, k, n), keyed, out);
+    if (rc)
+        return rc;
+    if (p->prev)
+        f->shapes[p->prev].next = *out;
+    else
+        f->shapes[p->shape].first = *out;
+    return 0;
+}
+
 /* The child of the innermost open container with key k: the one that
  * followed the previous child last time when its key is k, otherwise from
  * the table (and the order learnt). A child met twice in one record is a
  * repeated key: the record needs the tree. */
-static int d_child(sf_flatten *f, const char *k, size_t n, int nul, uint32_t *out)
+static inline int d_child(sf_flatten *f, const char *k, size_t n, int keyed, uint32_t *out)
 {
     frame *p = &f->frames[f->nframes - 1];
     uint32_t c = p->expect;
-    if (!c || f->shapes[c].klen != n || memcmp(f->shapes[c].key, k, n) != 0) {
-        int rc = shape_get(f, p->shape, k, n, nul, &c);
+    if (__builtin_expect(!c || f->shapes[c].klen != n || !sf_key_eq(f->shapes[c].key, k, n), 0)) {
+        int rc = d_child_miss(f, p, k, n, keyed, &c);
         if (rc)
             return rc;
-        if (p->prev)
-            f->shapes[p->prev].next = c;
-        else
-            f->shapes[p->shape].first = c;
     }
     shape *s = &f->shapes[c];
-    if (s->gen == f->hgen)
+    uint32_t g = s->under ? f->egen : f->hgen;
+    if (s->gen == g)
         return NEED_TREE;
-    s->gen = f->hgen;
+    s->gen = g;
+    f->eseen |= s->at_explode;
     p->prev = c;
     p->expect = s->next;
     p->nchild++;
@@ -1173,41 +1221,66 @@ static int d_child(sf_flatten *f, const char *k, size_t n, int nul, uint32_t *ou
     return 0;
 }
 
-/* A leaf of shape s: its cached column, or its name built from the open
- * containers' shapes and resolved (cached once the column is committed). */
-static int d_leaf(sf_flatten *f, uint32_t s, sf_value v)
+/* d_leaf's way for a shape with no committed column yet: its name built
+ * from the open containers' shapes and resolved (cached once the column
+ * is committed). */
+static __attribute__((noinline)) int d_leaf_name(sf_flatten *f, uint32_t s, uint32_t *id)
+{
+    f->name.n = 0;
+    /* An exploded element's frame has the array's shape: named once. */
+    for (size_t i = 1, last = 0; i <= f->nframes; i++) {
+        size_t id = i < f->nframes ? f->frames[i].shape : s;
+        if (id == last)
+            continue;
+        const shape *e = &f->shapes[id];
+        if (push_key(f, e->key, e->klen, i == 1, e->keynul) != 0)
+            return SF_E_NOMEM;
+        last = id;
+    }
+    int rc = resolve_name(f, (uint32_t)f->nleaves, id);
+    if (rc)
+        return rc;
+    if (*id < f->ncols)
+        f->shapes[s].col = *id;
+    return 0;
+}
+
+/* A leaf of shape s: its cached column, or its name resolved. */
+static inline int d_leaf(sf_flatten *f, uint32_t s, const sf_value *v)
 {
     uint32_t id = f->shapes[s].col;
-    if (grow(&f->leaves, &f->leafcap, f->nleaves + 1, sizeof *f->leaves) != 0)
+    if (f->nleaves >= f->leafcap &&
+        grow(&f->leaves, &f->leafcap, f->nleaves + 1, sizeof *f->leaves) != 0)
         return SF_E_NOMEM;
-    if (id == NO_HINT) {
-        f->name.n = 0;
-        for (size_t i = 1; i <= f->nframes; i++) {
-            const shape *e = &f->shapes[i < f->nframes ? f->frames[i].shape : s];
-            if (push_key(f, e->key, e->klen, i == 1, e->keynul) != 0)
-                return SF_E_NOMEM;
-        }
-        int rc = resolve_name(f, (uint32_t)f->nleaves, &id);
-        if (rc)
+    if (__builtin_expect(id == NO_HINT, 0)) {
+        int rc = d_leaf_name(f, s, &id);
+        if (rc || id == DROPPED)
             return rc;
-        if (id < f->ncols)
-            f->shapes[s].col = id;
-        if (id == DROPPED)
-            return 0;
     }
     f->leaves[f->nleaves].col = id;
-    f->leaves[f->nleaves].v = v;
+    f->leaves[f->nleaves].v = *v;
     f->nleaves++;
     return 0;
 }
 
 /* The shape of the next value of the innermost open container: an array's
  * next index (an object's value was placed by its key). */
-static int d_value(sf_flatten *f, uint32_t *s)
+static inline int d_value(sf_flatten *f, uint32_t *s)
 {
     frame *p = &f->frames[f->nframes - 1];
     if (p->kind == N_OBJECT) {
         *s = p->prev;
+        return 0;
+    }
+    if (p->explode) {
+        /* An element of the exploded array: under the array's own name,
+         * its leaves from here on; its keys may repeat the last one's. */
+        if (grow(&f->eat, &f->eatcap, f->neat + 1, sizeof *f->eat) != 0)
+            return SF_E_NOMEM;
+        f->eat[f->neat++] = f->nleaves;
+        f->egen++;
+        p->nchild++;
+        *s = p->shape;
         return 0;
     }
     uint32_t i = p->nchild;
@@ -1232,6 +1305,11 @@ static int d_open(sf_flatten *f, int kind)
     c->prev = 0;
     c->nchild = 0;
     c->kind = (uint8_t)kind;
+    /* An array at the explode path, unless it is itself an element. */
+    c->explode = kind == N_ARRAY && f->shapes[s].at_explode && f->nframes > 1 &&
+                 !(c - 1)->explode;
+    if (c->explode)
+        f->epre = f->nleaves;
     return 0;
 }
 
@@ -1243,27 +1321,67 @@ static int d_end(void *ctx)
 {
     sf_flatten *f = ctx;
     const frame *c = &f->frames[--f->nframes];
+    if (c->explode)
+        f->epost = f->nleaves;
     if (c->nchild || !f->nframes)
         return 0;
-    return d_leaf(f, c->shape, sf_null());
+    sf_value null = sf_null();
+    return d_leaf(f, c->shape, &null);
 }
 
+static __attribute__((noinline)) int d_key_slow(sf_flatten *f, const char *k, size_t n)
+{
+    uint32_t s;
+    return d_child(f, k, n, 1, &s);
+}
+
+/* The common key (the one that came next last time, short, not yet met in
+ * this record) is taken here with no call, so the callback needs no
+ * registers saved; anything else goes to the general way. */
 static int d_key(void *ctx, const char *k, size_t n)
 {
     sf_flatten *f = ctx;
-    uint32_t s;
-    return d_child(f, k, n, key_has_nul(f, k, n), &s);
+    frame *p = &f->frames[f->nframes - 1];
+    uint32_t c = p->expect;
+    shape *s = &f->shapes[c];
+    uint32_t g = s->under ? f->egen : f->hgen;
+    if (c && s->klen == n && n <= 16 && sf_key_eq(s->key, k, n) && s->gen != g &&
+        !s->at_explode) {
+        s->gen = g;
+        p->prev = c;
+        p->expect = s->next;
+        p->nchild++;
+        return 0;
+    }
+    return d_key_slow(f, k, n);
 }
 
 /* A scalar outside any container is no record (the visit rejects it). */
-static int d_scalar(void *ctx, const sf_value *v)
+static __attribute__((noinline)) int d_scalar_slow(sf_flatten *f, const sf_value *v)
 {
-    sf_flatten *f = ctx;
     if (!f->nframes)
         return 0;
     uint32_t s;
     int rc = d_value(f, &s);
-    return rc ? rc : d_leaf(f, s, *v);
+    return rc ? rc : d_leaf(f, s, v);
+}
+
+/* As d_key: an object's member whose column is known, with room for its
+ * leaf, is placed here; anything else goes to the general way. */
+static int d_scalar(void *ctx, const sf_value *v)
+{
+    sf_flatten *f = ctx;
+    if (f->nframes && f->nleaves < f->leafcap) {
+        const frame *p = &f->frames[f->nframes - 1];
+        uint32_t id = f->shapes[p->prev].col;
+        if (p->kind == N_OBJECT && id != NO_HINT) {
+            f->leaves[f->nleaves].col = id;
+            f->leaves[f->nleaves].v = *v;
+            f->nleaves++;
+            return 0;
+        }
+    }
+    return d_scalar_slow(f, v);
 }
 
 /* ---- step 4: commit ---- */
@@ -1307,14 +1425,24 @@ static int commit(sf_flatten *f, uint64_t order)
         if (add_column(f, e->name, e->len, order, e->ordinal, &id) != 0)
             return SF_E_NOMEM;
     }
+    /* A row of the direct pass without collisions is its leaves: one walk
+     * (the tree's rows repeat and drop leaves, so they take two). */
+    int same = f->leaves_row;
     for (size_t i = 0; i < f->nleaves; i++) {
-        column *c = &f->cols[f->leaves[i].col];
+        const sf_flatten_cell *cell = &f->leaves[i];
+        column *c = &f->cols[cell->col];
         if (order < c->first) {
             c->first = order;
             c->ordinal = (uint32_t)i;
         }
+        if (!same || cell->v.type == SF_NULL)
+            continue;
+        c->nonnull++;
+        c->seen |= (uint8_t)(1u << cell->v.type);
+        if (c->type != cell->v.type)
+            c->type = (uint8_t)sf_flatten_type_merge((sf_type)c->type, (sf_type)cell->v.type);
     }
-    for (size_t i = 0; i < f->ncells; i++) {
+    for (size_t i = 0; !same && i < f->ncells; i++) {
         const sf_flatten_cell *cell = &f->cells[i];
         if (cell->v.type == SF_NULL)
             continue;
@@ -1372,6 +1500,10 @@ static void reset_record(sf_flatten *f)
     f->dups = f->colls = 0;
     f->nleaves = f->ncur = f->ncells = f->nrows = 0;
     f->collided = 0;
+    f->leaves_row = 0;
+    f->egen++;
+    f->neat = 0;
+    f->eseen = 0;
     f->name.n = 0;
 }
 
@@ -1395,7 +1527,39 @@ static int collision_reject(sf_flatten *f, char *msg, size_t msgcap)
     return 1 + SF_REJ_KEY_COLLISION;
 }
 
-/* The direct pass over the line: 0 with the record's one row made, NEED_TREE
+static int too_many_rows(const sf_flatten *f, char *msg, size_t msgcap)
+{
+    snprintf(msg, msgcap, "too many rows: exploding the record gives more than %llu rows "
+             "(the limit per record; see --max-rows-per-record)",
+             (unsigned long long)f->o.max_rows);
+    return 1 + SF_REJ_TOO_MANY_ROWS;
+}
+
+/* The rows of a record whose explode path held a non-empty array: per
+ * element, the leaves before the array, the element's and those after. */
+static int direct_explode_rows(sf_flatten *f)
+{
+    size_t pre = f->epre, post = f->epost, tail = f->nleaves - post;
+    if (grow(&f->rowat, &f->rowcap, f->neat + 1, sizeof *f->rowat) != 0)
+        return SF_E_NOMEM;
+    for (size_t i = 0; i < f->neat && !f->collided; i++) {
+        size_t lo = f->eat[i], hi = i + 1 < f->neat ? f->eat[i + 1] : post;
+        size_t n = pre + (hi - lo) + tail;
+        if (grow(&f->cur, &f->curcap, n, sizeof *f->cur) != 0)
+            return SF_E_NOMEM;
+        if (n) { /* an element and all around it may hold no leaf */
+            memcpy(f->cur, f->leaves, pre * sizeof *f->cur);
+            memcpy(f->cur + pre, f->leaves + lo, (hi - lo) * sizeof *f->cur);
+            memcpy(f->cur + pre + (hi - lo), f->leaves + post, tail * sizeof *f->cur);
+        }
+        int rc = finish_row(f, f->cur, n);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The direct pass over the line: 0 with the record's rows made, NEED_TREE
  * when the record needs the tree, or what the visit returned. */
 static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg, size_t msgcap)
 {
@@ -1403,11 +1567,19 @@ static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg,
     int rc = sf_jsonproj_visit(f->dec, line, len, &vis, msg, msgcap);
     if (rc)
         return rc;
+    if (f->eseen)
+        f->trie[f->explode_t].seen = 1;
+    if (f->neat > f->o.max_rows)
+        return too_many_rows(f, msg, msgcap);
     if (stamp_room(f, f->ncols + f->nprov) != 0 ||
         grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;
     f->rowat[0] = 0;
-    return finish_row(f, f->leaves, f->nleaves);
+    if (f->neat)
+        return direct_explode_rows(f);
+    rc = finish_row(f, f->leaves, f->nleaves);
+    f->leaves_row = !rc && f->ncells == f->nleaves;
+    return rc;
 }
 
 /* Steps 1-3 over the line. */
@@ -1422,12 +1594,8 @@ static int tree_record(sf_flatten *f, const char *line, size_t len, char *msg, s
     rc = f->root->nchild ? annotate(f, f->root, 0, 0, 0, &rows) : 0;
     if (rc)
         return rc;
-    if (rows > f->o.max_rows) {
-        snprintf(msg, msgcap, "too many rows: exploding the record gives more than %llu rows "
-                 "(the limit per record; see --max-rows-per-record)",
-                 (unsigned long long)f->o.max_rows);
-        return 1 + SF_REJ_TOO_MANY_ROWS;
-    }
+    if (rows > f->o.max_rows)
+        return too_many_rows(f, msg, msgcap);
     if (stamp_room(f, f->ncols + f->nprov) != 0 ||
         grow(&f->rowat, &f->rowcap, 2, sizeof *f->rowat) != 0)
         return SF_E_NOMEM;

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A fast, well-mixed 64-bit hash; the same on every rank and run. */
 uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed);
@@ -24,6 +25,32 @@ uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed);
  * rehashing. */
 #define SF_KEY_HASH_SEED 0x5348415244464c57ull
 uint64_t sf_hash_u64(uint64_t x);
+
+/* 1 if the n bytes at a and b are equal. Keys are short, so up to 16
+ * bytes are compared inline as two overlapping loads of the widest word
+ * that fits, never reading outside either; longer ones by memcmp. */
+static inline int sf_key_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        if (n > 16)
+            return memcmp(a, b, n) == 0;
+        uint64_t a0, b0, a1, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t a0, b0, a1, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
 
 typedef struct sf_hmap sf_hmap;
 

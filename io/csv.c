@@ -27,6 +27,7 @@
 #include "core/value_text.h"
 
 #define CSV_WBUF ((size_t)1 << 20)
+#define CSV_SLACK 8 /* bytes past CSV_WBUF a row may scribble on (never written out) */
 #define CSV_ZBUF ((size_t)256 << 10) /* compressed bytes between write(2)s */
 
 struct sf_csv_writer {
@@ -235,7 +236,7 @@ int sf_csv_writer_open_opt(sf_csv_writer **out, const char *path, const sf_csv_o
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", path);
     w->fd = -1;
     w->path = strdup(path);
-    w->buf = malloc(CSV_WBUF);
+    w->buf = malloc(CSV_WBUF + CSV_SLACK);
     if (!w->path || !w->buf) {
         free(w->path);
         free(w->buf);
@@ -369,6 +370,63 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v)
     csv_put(w, tmp, n);
 }
 
+/* Copies n bytes from p to o: short fields inline as two overlapping
+ * words (never reading or writing outside either), longer ones by
+ * memcpy. */
+static inline void copy_field(char *o, const char *p, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x, y;
+        memcpy(&x, p, 8);
+        memcpy(&y, p + n - 8, 8);
+        memcpy(o, &x, 8);
+        memcpy(o + n - 8, &y, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        memcpy(o, &x, 4);
+        memcpy(o + n - 4, &y, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            o[i] = p[i];
+    } else {
+        memcpy(o, p, n);
+    }
+}
+
+/* The text of a non-NULL v as a field at o (room: sf_csv_field_room);
+ * returns the byte after it. */
+static inline __attribute__((always_inline)) char *csv_put_value(char *o, const sf_value *v)
+{
+    switch ((sf_type)v->type) {
+    case SF_STRING: {
+        const char *p = v->u.s.p;
+        size_t k = v->u.s.n;
+        if (!csv_needs_quotes(p, k)) {
+            copy_field(o, p, k);
+            return o + k;
+        }
+        *o++ = '"';
+        for (size_t i = 0; i < k; i++) {
+            if (p[i] == '"')
+                *o++ = '"';
+            *o++ = p[i];
+        }
+        *o++ = '"';
+        return o;
+    }
+    case SF_INT: return o + sf_fmt_int(v->u.i, o);
+    case SF_DOUBLE: return o + sf_fmt_double(v->u.d, o);
+    default: return o + sf_value_text_format(v, o);
+    }
+}
+
+size_t sf_csv_format_value(const sf_value *v, char *out)
+{
+    return v->type == SF_NULL ? 0 : (size_t)(csv_put_value(out, v) - out);
+}
+
 void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int *cols)
 {
     /* Fields go straight into the buffer (o, its end kept in locals). The
@@ -426,32 +484,71 @@ void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int
         if (sep)
             *o++ = ',';
         sep = 1;
-        switch ((sf_type)v->type) {
-        case SF_STRING: {
-            const char *p = v->u.s.p;
-            size_t k = v->u.s.n;
-            if (!csv_needs_quotes(p, k)) {
-                memcpy(o, p, k);
-                o += k;
-                break;
-            }
-            *o++ = '"';
-            for (size_t i = 0; i < k; i++) {
-                if (p[i] == '"')
-                    *o++ = '"';
-                *o++ = p[i];
-            }
-            *o++ = '"';
-            break;
-        }
-        case SF_INT: o += sf_fmt_int(v->u.i, o); break;
-        case SF_DOUBLE: o += sf_fmt_double(v->u.d, o); break;
-        default: o += sf_value_text_format(v, o); break;
-        }
+        o = csv_put_value(o, v);
     }
     *o++ = '\n';
     w->len = (size_t)(o - w->buf);
     w->row_open = 0;
+}
+
+/* Puts the separators that bring *done up to need at *o: eight commas
+ * at a time into the buffer's slack (CSV_SLACK), the pointer moved by the
+ * gap. */
+static inline void put_commas(char **o, size_t *done, size_t need)
+{
+    size_t g = need - *done;
+    memcpy(*o, ",,,,,,,,", 8);
+    for (size_t k = 8; k < g; k += 8)
+        memcpy(*o + k, ",,,,,,,,", 8);
+    *o += g;
+    *done = need;
+}
+
+void sf_csv_write_sparse(sf_csv_writer *w, size_t n, const uint64_t *bits,
+                         const char *const *text, const uint32_t *len, size_t bytes)
+{
+    if (w->err_no)
+        return;
+    /* An open row (fields written before) puts a separator before field
+     * 0. done: separators written; field c needs c + shift before it. */
+    size_t shift = w->row_open ? 1 : 0, done = 0, total = n + shift;
+    w->row_open = 0;
+    if (total + bytes + 1 <= CSV_WBUF) {
+        /* The whole row fits the buffer: one check for it. */
+        if (total + bytes + 1 > CSV_WBUF - w->len) {
+            csv_flush(w);
+            if (w->err_no)
+                return;
+        }
+        char *o = w->buf + w->len;
+        for (size_t word = 0; word * 64 < n; word++) {
+            for (uint64_t m = bits[word]; m; m &= m - 1) {
+                size_t c = word * 64 + (size_t)__builtin_ctzll(m);
+                if (c + shift > done)
+                    put_commas(&o, &done, c + shift);
+                copy_field(o, text[c], len[c]);
+                o += len[c];
+            }
+        }
+        if (done + 1 < total)
+            put_commas(&o, &done, total - 1);
+        *o++ = '\n';
+        w->len = (size_t)(o - w->buf);
+        return;
+    }
+    /* A row larger than the buffer: through csv_put, which flushes as it
+     * goes. */
+    for (size_t word = 0; word * 64 < n; word++) {
+        for (uint64_t m = bits[word]; m; m &= m - 1) {
+            size_t c = word * 64 + (size_t)__builtin_ctzll(m);
+            for (; done < c + shift; done++)
+                csv_putc(w, ',');
+            csv_put(w, text[c], len[c]);
+        }
+    }
+    for (; done + 1 < total; done++)
+        csv_putc(w, ',');
+    csv_putc(w, '\n');
 }
 
 void sf_csv_end_row(sf_csv_writer *w)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/fmt.h"
 #include "core/value.h"
 
 typedef struct sf_csv_writer sf_csv_writer;
@@ -58,6 +59,28 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v);
  * with one call per row and no copy through a field buffer. Cannot fail
  * (as above). */
 void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int *cols);
+
+/* Bytes sf_csv_format_value may write for v. */
+static inline size_t sf_csv_field_room(const sf_value *v)
+{
+    return v->type == SF_STRING ? 2 * v->u.s.n + 2 : SF_FMT_BUF;
+}
+
+/* Writes the field v becomes in a row (as sf_csv_write_value writes it,
+ * quoted where needed; nothing for NULL) at out, which has room for
+ * sf_csv_field_room(v) bytes, and returns its length. For callers that
+ * keep fields as text before they know their row (flatten's row spool).
+ * Cannot fail. */
+size_t sf_csv_format_value(const sf_value *v, char *out);
+
+/* Appends one row of n fields, all empty (NULL) but the fields c whose
+ * bit (c % 64) of bits[c / 64] is set, which hold text[c] of len[c] bytes
+ * already in their field form (sf_csv_format_value), copied as they are;
+ * bytes is the sum of those lengths. Ends the row. For wide rows that are
+ * mostly NULL, such as flattened records: a row costs its fields and a
+ * comma per column. Cannot fail (as above). */
+void sf_csv_write_sparse(sf_csv_writer *w, size_t n, const uint64_t *bits,
+                         const char *const *text, const uint32_t *len, size_t bytes);
 
 /* 1 if a field with these bytes must be quoted (empty, ',', '"', CR or LF). */
 int sf_csv_needs_quotes(const char *p, size_t n);

@@ -80,6 +80,16 @@ int sf_table_writer_append(sf_table_writer *w, const sf_value *row, const int *c
     return 0;
 }
 
+int sf_table_writer_append_sparse(sf_table_writer *w, const uint64_t *bits,
+                                  const char *const *text, const uint32_t *len, size_t bytes)
+{
+    if (!w->csv)
+        return SF_E_INVAL;
+    w->rows++;
+    sf_csv_write_sparse(w->csv, w->ncols, bits, text, len, bytes);
+    return 0;
+}
+
 int sf_table_writer_close(sf_table_writer *w, uint64_t *rows, uint64_t *bytes, sf_error *err)
 {
     if (!w)

@@ -94,7 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opts.sep = seps[o & 3];
     opts.lists = (sf_lists_policy)((o >> 2) % 3);
     opts.on_collision = (sf_collision_policy)((o >> 4) % 3);
-    opts.max_depth = (o & 0x40) ? (int)(o % 4) : -1;
+    /* A depth limit only with all three paths, so that one path alone
+     * (and none) also runs through the direct pass. */
+    opts.max_depth = (o & 0xc0) == 0xc0 ? (int)(o % 4) : -1;
     opts.explode = paths;
     opts.nexplode = (o >> 6) & 3; /* the first 0..3 paths */
     opts.max_rows = 64;

@@ -200,6 +200,185 @@ static void test_write_row_same_bytes_as_field_writer(void **state)
     free(q);
 }
 
+/* Reads the file at p whole (len bytes, checked). */
+static char *slurp(const char *p, uint64_t len)
+{
+    FILE *x = fopen(p, "rb");
+    assert_non_null(x);
+    char *d = malloc((size_t)len + 1);
+    assert_non_null(d);
+    assert_int_equal(fread(d, 1, (size_t)len + 1, x), len);
+    fclose(x);
+    return d;
+}
+
+/* Closes a and b and checks that their files hold the same bytes. */
+static void close_both_and_compare(sf_csv_writer *a, sf_csv_writer *b, const char *bpath)
+{
+    sf_error err;
+    uint64_t na = 0, nb = 0;
+    assert_int_equal(sf_csv_writer_close(a, &na, &err), 0);
+    assert_int_equal(sf_csv_writer_close(b, &nb, &err), 0);
+    assert_int_equal(na, nb);
+    char *p = slurp(path, na), *q = slurp(bpath, nb);
+    assert_memory_equal(p, q, (size_t)na);
+    free(p);
+    free(q);
+}
+
+static void test_format_value_is_the_field_write_value_writes(void **state)
+{
+    (void)state;
+    static const char special[] = {',', '"', '\n', '\r', 'a'};
+    char s[41], buf[2 * 41 + 2];
+    sf_value vals[64];
+    size_t nv = 0;
+    vals[nv++] = sf_string("", 0);
+    vals[nv++] = sf_int(-9007199254740993LL);
+    vals[nv++] = sf_double(0.1 + 0.2);
+    vals[nv++] = sf_double(1e16);
+    vals[nv++] = sf_bool(1);
+    vals[nv++] = sf_bool(0);
+    for (size_t i = 0; i < nv; i++) {
+        char want[64];
+        sf_csv_writer *w = open_writer();
+        sf_csv_write_value(w, &vals[i]);
+        sf_error err;
+        uint64_t n = 0;
+        assert_int_equal(sf_csv_writer_close(w, &n, &err), 0);
+        char *got = slurp(path, n);
+        assert_true(n < sizeof want);
+        memcpy(want, got, (size_t)n);
+        free(got);
+        assert_true(sf_csv_field_room(&vals[i]) <= sizeof buf);
+        assert_int_equal(sf_csv_format_value(&vals[i], buf), n);
+        assert_memory_equal(buf, want, (size_t)n);
+    }
+    sf_value null = sf_null();
+    assert_int_equal(sf_csv_format_value(&null, buf), 0);
+    /* Strings of every length to 40 with a special byte anywhere: quoted
+     * exactly when sf_csv_needs_quotes says, quotes doubled. */
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < sizeof special; k++) {
+                memset(s, 'x', n);
+                s[at] = special[k];
+                sf_value v = sf_string(s, n);
+                size_t got = sf_csv_format_value(&v, buf);
+                assert_true(got <= sf_csv_field_room(&v));
+                if (k == 4) {
+                    assert_int_equal(got, n);
+                    assert_memory_equal(buf, s, n);
+                    continue;
+                }
+                assert_int_equal(got, n + 2 + (k == 1));
+                assert_int_equal(buf[0], '"');
+                assert_int_equal(buf[got - 1], '"');
+                assert_memory_equal(buf + 1, s, at);
+            }
+        }
+    }
+}
+
+/* A deterministic pseudo-random sequence (xorshift64). */
+static uint64_t next_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Writes a row of n columns, the values vals[pick[c]] (NULL for -1), both
+ * by sf_csv_write_row into w and by sf_csv_write_sparse into s. */
+static void sparse_row(sf_csv_writer *w, sf_csv_writer *s, const sf_value *vals,
+                       const int *pick, size_t n)
+{
+    sf_value *row = calloc(n + 1, sizeof *row);
+    const char **text = calloc(n + 1, sizeof *text);
+    uint32_t *len = calloc(n + 1, sizeof *len);
+    uint64_t *bits = calloc(n / 64 + 1, sizeof *bits);
+    char *store = malloc(n * 16 + 64);
+    assert_true(row && text && len && bits && store);
+    size_t used = 0, bytes = 0;
+    for (size_t c = 0; c < n; c++) {
+        row[c] = pick[c] < 0 ? sf_null() : vals[pick[c]];
+        if (pick[c] < 0)
+            continue;
+        /* Fields small enough for store; the caller's large ones are their
+         * own text (no quoting needed). */
+        if (row[c].type == SF_STRING && row[c].u.s.n > 8) {
+            text[c] = row[c].u.s.p;
+            len[c] = (uint32_t)row[c].u.s.n;
+        } else {
+            text[c] = store + used;
+            len[c] = (uint32_t)sf_csv_format_value(&row[c], store + used);
+            used += len[c];
+        }
+        bytes += len[c];
+        bits[c / 64] |= (uint64_t)1 << (c % 64);
+    }
+    sf_csv_write_row(w, row, n, NULL);
+    sf_csv_write_sparse(s, n, bits, text, len, bytes);
+    free(row);
+    free(text);
+    free(len);
+    free(bits);
+    free(store);
+}
+
+static void test_write_sparse_same_bytes_as_write_row(void **state)
+{
+    (void)state;
+    char other[300];
+    snprintf(other, sizeof other, "%s/sparse.csv", tmpdir);
+    sf_csv_writer *w = open_writer(), *s = NULL;
+    sf_error err;
+    assert_int_equal(sf_csv_writer_open(&s, other, &err), 0);
+    sf_value vals[] = {sf_string("a", 1), sf_string("", 0), sf_string("x,y", 3), sf_int(42),
+                       sf_double(2.5), sf_bool(1), sf_string("abcdefgh", 8)};
+    size_t nvals = sizeof vals / sizeof vals[0];
+    static const size_t widths[] = {1, 2, 3, 17, 63, 64, 65, 130, 200};
+    int pick[200];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    /* Rows of every width, empty, full and random, past several buffers. */
+    for (int round = 0; round < 400; round++) {
+        for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+            size_t n = widths[i];
+            for (size_t c = 0; c < n; c++) {
+                uint64_t r = next_rand(&x);
+                pick[c] = round == 0 ? -1 : round == 1 ? (int)(c % nvals)
+                                                       : r % 3 ? -1 : (int)(r / 3 % nvals);
+            }
+            sparse_row(w, s, vals, pick, n);
+        }
+    }
+    /* After fields of an open row. */
+    sf_csv_write_field(w, "open", 4);
+    sf_csv_write_field(s, "open", 4);
+    for (size_t c = 0; c < 5; c++)
+        pick[c] = c == 2 ? 3 : -1;
+    sparse_row(w, s, vals, pick, 5);
+    /* A field larger than the write buffer (no quoting), then a row of
+     * more columns than the buffer holds commas. */
+    size_t big = (size_t)3 << 19;
+    char *huge = malloc(big);
+    assert_non_null(huge);
+    memset(huge, 'z', big);
+    sf_value hv[] = {sf_int(7), sf_string(huge, big)};
+    int hp[4] = {0, -1, 1, 0};
+    sparse_row(w, s, hv, hp, 4);
+    size_t wide = ((size_t)1 << 20) + 5;
+    int *wp = malloc(wide * sizeof *wp);
+    assert_non_null(wp);
+    for (size_t c = 0; c < wide; c++)
+        wp[c] = c == 0 || c == 70000 || c == wide - 1 ? 0 : -1;
+    sparse_row(w, s, hv, wp, wide);
+    free(wp);
+    free(huge);
+    close_both_and_compare(w, s, other);
+}
+
 static void test_writer_output_larger_than_buffer_is_complete(void **state)
 {
     (void)state;
@@ -621,6 +800,8 @@ int main(void)
         cmocka_unit_test(test_writer_prints_every_value_type),
         cmocka_unit_test(test_write_row_prints_every_value_type_and_quotes),
         cmocka_unit_test(test_write_row_same_bytes_as_field_writer),
+        cmocka_unit_test(test_format_value_is_the_field_write_value_writes),
+        cmocka_unit_test(test_write_sparse_same_bytes_as_write_row),
         cmocka_unit_test(test_writer_output_larger_than_buffer_is_complete),
         cmocka_unit_test(test_round_trip_of_tricky_strings),
         cmocka_unit_test(test_open_in_missing_directory_is_io_error_naming_path),

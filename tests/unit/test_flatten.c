@@ -921,6 +921,12 @@ static const char *const shapes[] = {
     "[1,2]",
     "{\"a\":1,\"b\":[1,{\"c\":2}",
     "{\"id\":5,\"l\":[{\"t\":[\"w\"],\"s\":9}],\"c\":{\"n\":\"f\"}}",
+    "{\"x\":1,\"l\":[{\"s\":1},{\"s\":2}],\"x\":2}",
+    "{\"l\":[[1,2],3,{},[],null,{\"s\":[4]},{\"s\":5,\"t\":{\"u\":6}}],\"y\":0}",
+    "{\"l\":{\"s\":5},\"m\":[[7]]}",
+    "{\"l\":7,\"a\":[]}",
+    "{\"l\":null,\"a\":null}",
+    "{\"y\":1,\"l\":[]}",
     "{\"id\":1,\"c\":{\"n\":\"a\",\"addr\":{\"city\":\"P\",\"zip\":null}},\"l\":[{\"s\":1,\"t\":[]},{\"s\":2,\"t\":[\"x\",\"y\"]}]}",
 };
 
@@ -952,13 +958,19 @@ static void columns_text(const sf_flatten *f, char *buf, size_t cap)
 }
 
 /* Every shape, in two orders, through the direct pass and through the
- * tree: the same verdicts, rows, columns and counts. */
-static void direct_matches_tree(sf_collision_policy pol, int known_only)
+ * tree: the same verdicts, rows, columns and counts (with one explode
+ * path when explode is not NULL, at most max_rows rows a record when it
+ * is not 0). */
+static void direct_matches_tree_exploding(sf_collision_policy pol, int known_only,
+                                          const char *explode, uint64_t max_rows)
 {
     sf_flatten_opts o;
     sf_flatten_opts_init(&o);
     o.on_collision = pol;
     o.known_only = known_only;
+    o.explode = &explode;
+    o.nexplode = explode != NULL;
+    o.max_rows = max_rows;
     sf_flatten *d = make(&o);
     o.tree_only = 1;
     sf_flatten *t = make(&o);
@@ -995,8 +1007,15 @@ static void direct_matches_tree(sf_collision_policy pol, int known_only)
     assert_int_equal(sd->duplicate_keys, st->duplicate_keys);
     assert_int_equal(sd->collisions, st->collisions);
     assert_true(st->duplicate_keys > 0);
+    if (explode)
+        assert_int_equal(sf_flatten_explode_seen(d, 0), sf_flatten_explode_seen(t, 0));
     sf_flatten_free(d);
     sf_flatten_free(t);
+}
+
+static void direct_matches_tree(sf_collision_policy pol, int known_only)
+{
+    direct_matches_tree_exploding(pol, known_only, NULL, 0);
 }
 
 static void test_direct_pass_equals_the_tree_on_collision_error(void **state)
@@ -1016,6 +1035,22 @@ static void test_direct_pass_equals_the_tree_on_known_columns_only(void **state)
 {
     (void)state;
     direct_matches_tree(SF_COLLISION_LAST, 1);
+}
+
+static void test_direct_pass_equals_the_tree_exploding_one_path(void **state)
+{
+    (void)state;
+    /* Arrays of objects with arrays inside, of scalars past nine, of
+     * arrays, a path that never holds an array, one below an object, one
+     * no line holds; every collision policy, known columns only, and a
+     * row limit some lines pass. */
+    static const char *const paths[] = {"l", "a", "m", "c.addr", "n.e", "none"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        direct_matches_tree_exploding(SF_COLLISION_ERROR, 0, paths[i], 0);
+        direct_matches_tree_exploding(SF_COLLISION_LAST, 0, paths[i], 0);
+        direct_matches_tree_exploding(SF_COLLISION_FIRST, 1, paths[i], 0);
+        direct_matches_tree_exploding(SF_COLLISION_ERROR, 0, paths[i], 3);
+    }
 }
 
 static void test_direct_pass_hands_repeated_keys_to_the_tree(void **state)
@@ -1284,6 +1319,7 @@ int main(void)
         cmocka_unit_test(test_direct_pass_equals_the_tree_on_collision_error),
         cmocka_unit_test(test_direct_pass_equals_the_tree_on_collision_first_and_last),
         cmocka_unit_test(test_direct_pass_equals_the_tree_on_known_columns_only),
+        cmocka_unit_test(test_direct_pass_equals_the_tree_exploding_one_path),
         cmocka_unit_test(test_direct_pass_hands_repeated_keys_to_the_tree),
         cmocka_unit_test(test_direct_pass_past_its_shape_cap_still_finds_columns),
         cmocka_unit_test(test_repeated_keys_are_found_among_keys_alike),
