@@ -48,6 +48,7 @@
 #include "core/decimal.h"
 #include "core/error.h"
 #include "core/fmt.h"
+#include "core/hash.h"
 #include "core/jsonscan.h"
 #include "core/rejmsg.h"
 #include "core/utf8.h"
@@ -1181,39 +1182,6 @@ INLINE int read_number(sf_jsonproj *p, int32_t st, const unsigned char *b,
     return rc;
 }
 
-/* Equality of n-byte keys with two overlapping loads of the widest word
- * that fits (keys are short). */
-INLINE int key_eq(const char *a, const char *b, size_t n)
-{
-    if (n >= 8) {
-        if (n > 16)
-            return memcmp(a, b, n) == 0;
-        uint64_t a0, b0, a1, b1;
-        memcpy(&a0, a, 8);
-        memcpy(&b0, b, 8);
-        memcpy(&a1, a + n - 8, 8);
-        memcpy(&b1, b + n - 8, 8);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    if (n >= 4) {
-        uint32_t a0, b0, a1, b1;
-        memcpy(&a0, a, 4);
-        memcpy(&b0, b, 4);
-        memcpy(&a1, a + n - 4, 4);
-        memcpy(&b1, b + n - 4, 4);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    if (n >= 2) {
-        uint16_t a0, b0, a1, b1;
-        memcpy(&a0, a, 2);
-        memcpy(&b0, b, 2);
-        memcpy(&a1, a + n - 2, 2);
-        memcpy(&b1, b + n - 2, 2);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    return n == 0 || a[0] == b[0];
-}
-
 /* The child of trie node obj named by the key k, or -1. */
 INLINE int32_t find_child(sf_jsonproj *p, int32_t obj, const char *k, size_t klen)
 {
@@ -1222,10 +1190,10 @@ INLINE int32_t find_child(sf_jsonproj *p, int32_t obj, const char *k, size_t kle
         return -1;
     int32_t c = o->hint;
     const node *nd = &p->nodes[c];
-    if (!(nd->klen == klen && key_eq(nd->key, k, klen))) {
+    if (!(nd->klen == klen && sf_key_eq(nd->key, k, klen))) {
         for (c = o->child; c >= 0; c = nd->next) {
             nd = &p->nodes[c];
-            if (nd->klen == klen && key_eq(nd->key, k, klen))
+            if (nd->klen == klen && sf_key_eq(nd->key, k, klen))
                 break;
         }
         if (c < 0)
