@@ -355,6 +355,8 @@ typedef struct route_cursor {
     const int *keys;
     size_t nkeys;
     int dest;
+    const uint16_t *bucket; /* per row before routing, or NULL: ... */
+    const int *owner;       /* ... the row goes to owner[bucket[row]] */
     size_t next, n0, put;
     sf_arena old; /* the strings of rows still to route */
     sf_buf key;
@@ -386,8 +388,9 @@ static int route_round(void *ctx, sf_buf *out, size_t quota, int *done)
     size_t ncols = R->rows.ncols;
     int rc = 0;
     while (!rc && c->next < c->n0) {
-        sf_value *row = sf_rows_at(&R->rows, c->next++);
-        int to = c->dest;
+        sf_value *row = sf_rows_at(&R->rows, c->next);
+        int to = c->bucket ? c->owner[c->bucket[c->next]] : c->dest;
+        c->next++;
         uint64_t hash;
         if (to < 0 && (rc = sf_key_hash_columns(row, c->keys, c->nkeys, &c->key, &hash)) == 0)
             to = sf_partition_rank(hash, R->nparts, R->nranks);
@@ -438,9 +441,11 @@ static int route_keep(void *ctx, const unsigned char *rec, size_t len, int sourc
  * are not encoded, exchanged and decoded: they move down in the same
  * table, and received rows fill the room the others left (route_cursor).
  * Collective. */
-int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label)
+static int route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const uint16_t *bucket,
+                      const int *owner, const char *label)
 {
-    route_cursor c = {R, keys, nkeys, dest, 0, R->rows.n, 0, R->rows.mem, SF_BUF_INIT};
+    route_cursor c = {.R = R, .keys = keys, .nkeys = nkeys, .dest = dest, .bucket = bucket,
+                      .owner = owner, .n0 = R->rows.n, .old = R->rows.mem, .key = SF_BUF_INIT};
     sf_arena_init(&R->rows.mem, 0); /* the strings of the rows from here on */
     sf_progress_init(&R->prog, R->progress, label);
     int rc = sf_shuffle_exchange_fill(R->comm, route_round, &c, R->o->shuffle_round, route_keep,
@@ -454,6 +459,17 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const 
      * it received). */
     sf_rows_fit(&R->rows);
     return rc;
+}
+
+int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label)
+{
+    return route_rows(R, keys, nkeys, dest, NULL, NULL, label);
+}
+
+int sf_run_route_rows_owned(sf_run *R, const uint16_t *bucket, const int *owner,
+                            const char *label)
+{
+    return route_rows(R, NULL, 0, -1, bucket, owner, label);
 }
 
 int sf_run_windows(sf_run *R)
