@@ -308,23 +308,31 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         size_t klen, p = 0;
         uint64_t hash;
         sf_groups_key(g, i, &key, &klen, &hash);
-        for (size_t k = 0; k < job->ngroup; k++)
-            p += sf_value_decode(key + p, klen - p, &row[k]);
-        for (size_t j = 0; j < job->naggs && !rc; j++) {
-            int overflow = 0;
-            row[job->ngroup + j] = sf_groups_result(g, i, j, &overflow);
-            if (overflow == 2)
-                rc = decimal_overflow(R, j, row);
-            else if (overflow)
-                R->sum_overflow = 1;
-        }
-        if (rc)
-            break;
         /* Strings borrow from g (R->reduced lives until the rows are
          * routed, sf_run_route_rows, or the run ends), unless they are
-         * kept in the rows' own arena. */
-        if (keep_strings)
-            rc = sf_rows_keep_strings(&R->rows, row);
+         * kept in the rows' own arena: the key's strings by decoding a
+         * copy of the whole key there (one copy, not one per string), an
+         * aggregate's (min or max of strings) one by one. */
+        if (keep_strings && klen) {
+            unsigned char *copy = sf_arena_alloc(&R->rows.mem, klen);
+            if (!copy) {
+                rc = SF_E_NOMEM;
+                break;
+            }
+            memcpy(copy, key, klen);
+            key = copy;
+        }
+        for (size_t k = 0; k < job->ngroup; k++)
+            p += sf_value_decode(key + p, klen - p, &row[k]);
+        size_t bad = 0;
+        int overflow = sf_groups_result_row(g, i, row + job->ngroup, &bad);
+        if (overflow == 2) {
+            rc = decimal_overflow(R, bad, row);
+            break;
+        }
+        R->sum_overflow |= overflow;
+        for (size_t j = 0; j < job->naggs && keep_strings && !rc; j++)
+            rc = sf_rows_keep_string(&R->rows, &row[job->ngroup + j]);
         uint64_t nrows = sf_groups_rows(g, i);
         uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
         R->part_groups[part]++;
@@ -359,6 +367,7 @@ typedef struct route_cursor {
     const int *owner;       /* ... the row goes to owner[bucket[row]] */
     size_t next, n0, put;
     sf_arena old; /* the strings of rows still to route */
+    int keep_old; /* 1: rows that stay keep their strings in old (see route_rows) */
     sf_buf key;
 } route_cursor;
 
@@ -373,7 +382,10 @@ static void route_finish(route_cursor *c)
                 tail * rows->ncols * sizeof(sf_value));
     rows->n = c->put + tail;
     c->next = c->n0 = c->put = rows->n; /* from now on rows append */
-    sf_arena_free(&c->old);
+    if (c->keep_old)
+        sf_arena_put_behind(&rows->mem, &c->old);
+    else
+        sf_arena_free(&c->old);
     /* Nothing borrows from the group table any more (the old rows did). */
     sf_groups_free(c->R->reduced);
     c->R->reduced = NULL;
@@ -400,7 +412,7 @@ static int route_round(void *ctx, sf_buf *out, size_t quota, int *done)
             sf_value *dst = sf_rows_at(&R->rows, c->put++);
             if (dst != row)
                 memcpy(dst, row, ncols * sizeof *dst);
-            rc = sf_rows_keep_strings(&R->rows, dst);
+            rc = c->keep_old ? 0 : sf_rows_keep_strings(&R->rows, dst);
             continue;
         }
         unsigned char *p = sf_shuffle_reserve(&out[to], sf_rows_encoded_size(row, ncols));
@@ -444,8 +456,15 @@ static int route_keep(void *ctx, const unsigned char *rec, size_t len, int sourc
 static int route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const uint16_t *bucket,
                       const int *owner, const char *label)
 {
+    /* A row table owns the strings it references (core/rows.h), except
+     * rows made while the group table lives, which may borrow from it
+     * and are copied as they stay. Otherwise the strings of rows that
+     * stay stay where they are: the old arena joins the table's at the
+     * end, with the strings of the rows that left (a few bytes per row,
+     * against a copy of every kept string). */
     route_cursor c = {.R = R, .keys = keys, .nkeys = nkeys, .dest = dest, .bucket = bucket,
-                      .owner = owner, .n0 = R->rows.n, .old = R->rows.mem, .key = SF_BUF_INIT};
+                      .owner = owner, .n0 = R->rows.n, .old = R->rows.mem,
+                      .keep_old = R->reduced == NULL, .key = SF_BUF_INIT};
     sf_arena_init(&R->rows.mem, 0); /* the strings of the rows from here on */
     sf_progress_init(&R->prog, R->progress, label);
     int rc = sf_shuffle_exchange_fill(R->comm, route_round, &c, R->o->shuffle_round, route_keep,
