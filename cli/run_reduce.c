@@ -33,11 +33,23 @@ typedef struct export_cursor {
     size_t nheld;
     /* The retired groups' memory goes at each DROP_PARTS-th of the
      * export, so the table's dead groups and the records held meanwhile
-     * never peak together (docs/memory.md). */
+     * never peak together (docs/memory.md) - when they are worth a copy
+     * of the live groups (worth_dropping). */
     size_t drop_at;
+    size_t retired; /* groups retired since the last drop */
 } export_cursor;
 
 #define DROP_PARTS 2
+
+/* A drop copies every live group into fresh blocks to give back the
+ * retired ones' memory: worth it once they are an eighth of the groups
+ * left. Where the combiner stepped aside (S3 at np 2: 7.5% of the
+ * groups leave), the export kept copying the whole table twice to give
+ * back a few percent of it. */
+static int worth_dropping(const export_cursor *x)
+{
+    return x->retired && x->retired >= sf_groups_live_count(x->R->reduced) / 8;
+}
 
 #define HELD_CHUNK ((size_t)8 << 20)
 
@@ -105,9 +117,13 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
         if (!rc)
             rc = sf_shuffle_end(&out[to], mark);
         sf_groups_retire(R->reduced, i);
+        x->retired++;
         if (!rc && x->next >= x->drop_at && x->next < x->n) {
             x->drop_at += x->n / DROP_PARTS + 1;
-            rc = sf_groups_drop_retired(R->reduced);
+            if (worth_dropping(x)) {
+                rc = sf_groups_drop_retired(R->reduced);
+                x->retired = 0;
+            }
         }
         if (!rc && out[to].n >= quota)
             return 0;
@@ -115,7 +131,7 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
     *done = 1;
     /* Every group another rank owns has left: the last of their memory
      * goes before the held records merge. */
-    if (!rc)
+    if (!rc && worth_dropping(x))
         rc = sf_groups_drop_retired(R->reduced);
     if (rc)
         sf_error_set(&R->err, rc, "%s serializing partial aggregates", sf_strerror(rc));
@@ -155,7 +171,7 @@ int sf_run_shuffle_groups(sf_run *R)
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
     size_t n = sf_groups_count(R->reduced);
-    export_cursor x = {R, 0, n, 0, NULL, 0, n / DROP_PARTS + 1};
+    export_cursor x = {R, 0, n, 0, NULL, 0, n / DROP_PARTS + 1, 0};
     for (size_t j = 0; j < R->job->naggs; j++)
         x.hold |= R->job->aggs[j].kind == SF_AGG_COUNT_DISTINCT;
     int rc = sf_groups_prepare_export(R->reduced);
@@ -310,20 +326,33 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         sf_groups_key(g, i, &key, &klen, &hash);
         /* Strings borrow from g (R->reduced lives until the rows are
          * routed, sf_run_route_rows, or the run ends), unless they are
-         * kept in the rows' own arena: the key's strings by decoding a
-         * copy of the whole key there (one copy, not one per string), an
-         * aggregate's (min or max of strings) one by one. */
-        if (keep_strings && klen) {
-            unsigned char *copy = sf_arena_alloc(&R->rows.mem, klen);
-            if (!copy) {
+         * kept in the rows' own arena: the key from its first string's
+         * bytes on is copied there once and the rest of the key decoded
+         * from the copy (one copy, not one per string, and no more bytes
+         * than the strings and what lies between them); an aggregate's
+         * strings (min or max) are kept one by one. */
+        const unsigned char *copy = NULL;
+        size_t at = 0; /* the copy holds key[at, klen) */
+        for (size_t k = 0; k < job->ngroup; k++) {
+            p += sf_value_decode(copy ? copy + (p - at) : key + p, klen - p, &row[k]);
+            if (!keep_strings || copy || row[k].type != SF_STRING)
+                continue;
+            at = (size_t)((const unsigned char *)row[k].u.s.p - key);
+            if (at == klen) { /* an empty string that ends the key */
+                row[k].u.s.p = "";
+                continue;
+            }
+            unsigned char *c = sf_arena_alloc(&R->rows.mem, klen - at);
+            if (!c) {
                 rc = SF_E_NOMEM;
                 break;
             }
-            memcpy(copy, key, klen);
-            key = copy;
+            memcpy(c, key + at, klen - at);
+            row[k].u.s.p = (const char *)c;
+            copy = c;
         }
-        for (size_t k = 0; k < job->ngroup; k++)
-            p += sf_value_decode(key + p, klen - p, &row[k]);
+        if (rc)
+            break;
         size_t bad = 0;
         int overflow = sf_groups_result_row(g, i, row + job->ngroup, &bad);
         if (overflow == 2) {
@@ -331,8 +360,10 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
             break;
         }
         R->sum_overflow |= overflow;
-        for (size_t j = 0; j < job->naggs && keep_strings && !rc; j++)
-            rc = sf_rows_keep_string(&R->rows, &row[job->ngroup + j]);
+        for (size_t j = 0; j < job->naggs && keep_strings && !rc; j++) {
+            if (row[job->ngroup + j].type == SF_STRING)
+                rc = sf_rows_keep_string(&R->rows, &row[job->ngroup + j]);
+        }
         uint64_t nrows = sf_groups_rows(g, i);
         uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
         R->part_groups[part]++;

@@ -369,6 +369,31 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v)
     csv_put(w, tmp, n);
 }
 
+/* memcpy(o, p, k) for the short strings most fields are (ids, codes,
+ * names): two overlapping fixed-size moves instead of a call with a
+ * variable length. Reads only p[0, k) and writes only o[0, k). */
+static inline __attribute__((always_inline)) void copy_field(char *o, const char *p, size_t k)
+{
+    if (k >= 8 && k <= 16) {
+        uint64_t a, b;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + k - 8, 8);
+        memcpy(o, &a, 8);
+        memcpy(o + k - 8, &b, 8);
+    } else if (k >= 4 && k < 8) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + k - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + k - 4, &b, 4);
+    } else if (k < 4) {
+        for (size_t i = 0; i < k; i++)
+            o[i] = p[i];
+    } else {
+        memcpy(o, p, k);
+    }
+}
+
 void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int *cols)
 {
     /* Fields go straight into the buffer (o, its end kept in locals). The
@@ -431,7 +456,7 @@ void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int
             const char *p = v->u.s.p;
             size_t k = v->u.s.n;
             if (!csv_needs_quotes(p, k)) {
-                memcpy(o, p, k);
+                copy_field(o, p, k);
                 o += k;
                 break;
             }
