@@ -428,25 +428,6 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
     return sf_rows_sort_dir(r, keys, NULL, nkeys);
 }
 
-/* 1 when every one of the n rows holds the same non-NULL value of type t
- * in column col (its bytes, so 0.0 and -0.0 differ: such a column is
- * merely not skipped). */
-static int column_constant(const sf_rows *r, const uint32_t *rows, size_t n, int col, sf_type t)
-{
-    const sf_value *a = &sf_rows_at(r, rows ? (size_t)rows[0] : 0)[col];
-    if (t == SF_NULL || t == SF_DECIMAL || a->type != t)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        const sf_value *v = &sf_rows_at(r, rows ? (size_t)rows[i] : i)[col];
-        if (v->type != t)
-            return 0;
-        if (t == SF_STRING ? v->u.s.n != a->u.s.n || memcmp(v->u.s.p, a->u.s.p, a->u.s.n) != 0
-                           : memcmp(&v->u, &a->u, sizeof v->u.i) != 0)
-            return 0;
-    }
-    return 1;
-}
-
 /* The prefix's keys (at most nkeys of each, the caller's room). */
 typedef struct prefix_keys {
     int *col;
@@ -455,6 +436,32 @@ typedef struct prefix_keys {
     size_t n;
 } prefix_keys;
 
+/* What one pass over the rows learns of a candidate prefix column. */
+typedef struct key_stats {
+    int col;
+    sf_type t;       /* its non-NULL type (SF_NULL: none seen) */
+    int mixed;       /* non-NULL values of two types */
+    int has_null;
+    int constant;    /* every row so far holds the first row's value */
+    size_t shortest; /* shortest string */
+} key_stats;
+
+/* Candidate columns looked at in one pass: the prefix rarely has room
+ * for more. */
+#define PREFIX_CANDIDATES 8
+
+/* Rows ahead whose values are fetched while one is read: the rows of a
+ * partition lie apart in the table (S3: 1 in 31), so each read would
+ * otherwise wait for memory. */
+#define ROW_PREFETCH 8
+
+/* The first two cache lines of row i, where the leading columns lie. */
+#define PREFETCH_ROW(row)                                                                  \
+    do {                                                                                   \
+        __builtin_prefetch(row);                                                           \
+        __builtin_prefetch((const char *)(row) + 64);                                      \
+    } while (0)
+
 /* Sorts items for n rows of r: row k is rows[k] (an index into r), or k
  * when rows is NULL. On return items[0, n) hold the rows' numbers in
  * sf_rows_sort_dir's order (ties in the order of rows[]). Cannot fail. */
@@ -462,56 +469,80 @@ static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const i
                        const unsigned char *desc, size_t nkeys, prefix_keys *pk,
                        sort_item *items)
 {
-#define ROW_OF(k) sf_rows_at(r, rows ? (size_t)rows[k] : (k))
-    /* The keys that can go into the prefix: each column's one non-NULL
-     * type, up to the first mixed column, and at most as many as can
-     * contribute a byte. A column already among the keys, or holding one
-     * value in every row (the partition's date beside user_id), would
-     * give every row the same bytes: it is left out, and the bytes go to
-     * the keys after it. */
-    size_t least = 0; /* bytes the prefix keys take at least */
-    pk->n = 0;
-    for (size_t k = 0; k < nkeys && least < PREFIX_BYTES; k++) {
+#define ROW_AT(k) sf_rows_at(r, rows ? (size_t)rows[k] : (k))
+    /* The candidates: the key columns in order, each once (a column
+     * already among the keys would give every row the same bytes). */
+    key_stats ks[PREFIX_CANDIDATES];
+    unsigned char kdesc[PREFIX_CANDIDATES];
+    size_t nc = 0;
+    for (size_t k = 0; k < nkeys && nc < PREFIX_CANDIDATES; k++) {
         int seen = 0;
-        for (size_t e = 0; e < k && !seen; e++)
-            seen = keys[e] == keys[k];
+        for (size_t e = 0; e < nc && !seen; e++)
+            seen = ks[e].col == keys[k];
         if (seen)
             continue;
-        sf_type t = SF_NULL;
-        int mixed = 0, has_null = 0;
-        size_t shortest = SIZE_MAX;
-        for (size_t i = 0; i < n && !mixed; i++) {
-            const sf_value *v = &ROW_OF(i)[keys[k]];
+        ks[nc] = (key_stats){keys[k], SF_NULL, 0, 0, 1, SIZE_MAX};
+        kdesc[nc++] = desc && desc[k];
+    }
+    /* One pass over the rows for every candidate's type, NULLs, shortest
+     * string, and whether it holds one value throughout (the partition's
+     * date beside user_id: it is then left out of the prefix, and its
+     * bytes go to the keys after it). */
+    const sf_value *first = ROW_AT(0);
+    for (size_t i = 0; i < n; i++) {
+        if (i + ROW_PREFETCH < n)
+            PREFETCH_ROW(ROW_AT(i + ROW_PREFETCH));
+        const sf_value *row = ROW_AT(i);
+        for (size_t c = 0; c < nc; c++) {
+            key_stats *st = &ks[c];
+            const sf_value *v = &row[st->col], *a = &first[st->col];
             sf_type vt = (sf_type)v->type;
-            if (vt != SF_NULL && t != SF_NULL && vt != t)
-                mixed = 1;
-            else if (vt != SF_NULL)
-                t = vt;
-            has_null |= vt == SF_NULL;
-            if (vt == SF_STRING && v->u.s.n < shortest)
-                shortest = v->u.s.n;
+            if (vt == SF_NULL) {
+                st->has_null = 1;
+                st->constant = 0;
+                continue;
+            }
+            if (st->t != SF_NULL && vt != st->t)
+                st->mixed = 1;
+            st->t = vt;
+            if (vt == SF_STRING && v->u.s.n < st->shortest)
+                st->shortest = v->u.s.n;
+            if (st->constant && i)
+                st->constant = vt == a->type && vt != SF_DECIMAL &&
+                               (vt == SF_STRING ? v->u.s.n == a->u.s.n &&
+                                                      memcmp(v->u.s.p, a->u.s.p, a->u.s.n) == 0
+                                                : memcmp(&v->u, &a->u, sizeof v->u.i) == 0);
         }
+    }
+    /* The prefix keys: each column's one non-NULL type, up to the first
+     * mixed column, and at most as many as can contribute a byte. */
+    size_t least = 0; /* bytes the prefix keys take at least */
+    pk->n = 0;
+    for (size_t c = 0; c < nc && least < PREFIX_BYTES; c++) {
+        sf_type t = ks[c].t;
         /* Decimals compare across scales (sf_value_cmp); they end the
          * prefix rather than trust one scale per column. */
-        if (mixed || t == SF_DECIMAL)
+        if (ks[c].mixed || t == SF_DECIMAL)
             break;
-        if (!has_null && column_constant(r, rows, n, keys[k], t))
+        if (ks[c].constant && t != SF_NULL)
             continue;
-        pk->col[pk->n] = keys[k];
-        pk->desc[pk->n] = desc && desc[k];
+        pk->col[pk->n] = ks[c].col;
+        pk->desc[pk->n] = kdesc[c];
         pk->type[pk->n++] = t;
         /* A key after the first PREFIX_BYTES bytes adds nothing: stop
          * looking at more columns once the keys so far fill the prefix. */
         size_t w = t == SF_INT || t == SF_DOUBLE ? 8 : t == SF_DATE ? 4 : t == SF_BOOL ? 1
-                   : t == SF_STRING                                 ? shortest + 2
+                   : t == SF_STRING                                 ? ks[c].shortest + 2
                                                                     : 0;
-        least += 1 + (has_null ? 0 : w);
+        least += 1 + (ks[c].has_null ? 0 : w);
     }
     for (size_t i = 0; i < n; i++) {
+        if (i + ROW_PREFETCH < n)
+            PREFETCH_ROW(ROW_AT(i + ROW_PREFETCH));
         items[i].row = rows ? rows[i] : i;
-        make_prefix(&items[i], ROW_OF(i), pk->col, pk->n, pk->type, pk->desc);
+        make_prefix(&items[i], ROW_AT(i), pk->col, pk->n, pk->type, pk->desc);
     }
-#undef ROW_OF
+#undef ROW_AT
     sort_base = r->v;
     sort_ncols = r->ncols;
     sort_keys = keys;
