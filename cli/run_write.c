@@ -77,6 +77,18 @@ int sf_run_partition_dir(sf_run *R, const sf_value *first, sf_buf *out)
     return sf_hive_dirname(pn, pv, o->npartition, out);
 }
 
+/* Rows ahead of the one written whose strings are fetched. */
+#define WRITE_PREFETCH 4
+
+static inline void prefetch_strings(const sf_value *row, const int *cols, size_t n)
+{
+    for (size_t c = 0; c < n; c++) {
+        const sf_value *v = &row[cols ? (size_t)cols[c] : c];
+        if (v->type == SF_STRING)
+            __builtin_prefetch(v->u.s.p);
+    }
+}
+
 /* Writes rows [lo, hi) to path in the output format (io/table_writer). */
 static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64_t *bytes)
 {
@@ -88,6 +100,12 @@ static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64
     sf_table_writer *w = NULL;
     int rc = sf_table_writer_open(&w, f, path, &schema, &R->err);
     for (size_t i = lo; i < hi && !rc; i++) {
+        /* Sorted rows are read in order, but their strings lie in the
+         * arena in the order the rows were made: a few rows ahead they
+         * are fetched, so formatting does not wait on each (S3: 87% of
+         * sf_csv_write_row's time was the load of a user_id). */
+        if (i + WRITE_PREFETCH < hi)
+            prefetch_strings(sf_rows_at(&R->rows, i + WRITE_PREFETCH), o->columns, o->ncolumns);
         rc = sf_table_writer_append(w, sf_rows_at(&R->rows, i), o->columns);
         /* Rows are written in table order: i rows of this rank are done. */
         if ((i & 0xffff) == 0)

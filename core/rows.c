@@ -536,9 +536,18 @@ static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const i
                                                                     : 0;
         least += 1 + (ks[c].has_null ? 0 : w);
     }
+    /* The prefix also reads the strings, which lie in the arena in the
+     * order the rows were made, not sorted: those of the first string
+     * key are fetched half as far ahead, their row being there by then. */
+    int scol = pk->n && pk->type[0] == SF_STRING ? pk->col[0] : -1;
     for (size_t i = 0; i < n; i++) {
         if (i + ROW_PREFETCH < n)
             PREFETCH_ROW(ROW_AT(i + ROW_PREFETCH));
+        if (scol >= 0 && i + ROW_PREFETCH / 2 < n) {
+            const sf_value *v = &ROW_AT(i + ROW_PREFETCH / 2)[scol];
+            if (v->type == SF_STRING)
+                __builtin_prefetch(v->u.s.p);
+        }
         items[i].row = rows ? rows[i] : i;
         make_prefix(&items[i], ROW_AT(i), pk->col, pk->n, pk->type, pk->desc);
     }
@@ -583,6 +592,11 @@ static void prefix_keys_free(prefix_keys *pk)
             size_t j_ = i_;                                                            \
             while ((size_t)(from(j_)) != i_) {                                         \
                 size_t f_ = (size_t)(from(j_));                                        \
+                /* The rows of a cycle lie anywhere: two steps ahead is   */            \
+                /* fetched while this one moves (a marked one is skipped). */           \
+                size_t a_ = (size_t)(from(f_));                                        \
+                if (a_ < (r)->n && (a_ = (size_t)(from(a_))) < (r)->n)                 \
+                    PREFETCH_ROW(sf_rows_at((r), a_));                                 \
                 memcpy(sf_rows_at((r), j_), sf_rows_at((r), f_), width_);              \
                 mark(j_);                                                              \
                 j_ = f_;                                                               \
