@@ -398,6 +398,10 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings);
 /* Every row to the owner of the hash of its keys, or all to rank dest >= 0;
  * label names the exchange on the progress line. Collective. */
 int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label);
+/* sf_run_route_rows with the owners decided by the caller: row i (its
+ * number before routing) goes to rank owner[bucket[i]]. Collective. */
+int sf_run_route_rows_owned(sf_run *R, const uint16_t *bucket, const int *owner,
+                            const char *label);
 /* Every window: route, sort, evaluate. Collective; agrees inside: returns
  * 0 or SF_RUN_AGREED. */
 int sf_run_windows(sf_run *R);

@@ -33,11 +33,23 @@ typedef struct export_cursor {
     size_t nheld;
     /* The retired groups' memory goes at each DROP_PARTS-th of the
      * export, so the table's dead groups and the records held meanwhile
-     * never peak together (docs/memory.md). */
+     * never peak together (docs/memory.md) - when they are worth a copy
+     * of the live groups (worth_dropping). */
     size_t drop_at;
+    size_t retired; /* groups retired since the last drop */
 } export_cursor;
 
 #define DROP_PARTS 2
+
+/* A drop copies every live group into fresh blocks to give back the
+ * retired ones' memory: worth it once they are an eighth of the groups
+ * left. Where the combiner stepped aside (S3 at np 2: 7.5% of the
+ * groups leave), the export kept copying the whole table twice to give
+ * back a few percent of it. */
+static int worth_dropping(const export_cursor *x)
+{
+    return x->retired && x->retired >= sf_groups_live_count(x->R->reduced) / 8;
+}
 
 #define HELD_CHUNK ((size_t)8 << 20)
 
@@ -105,9 +117,13 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
         if (!rc)
             rc = sf_shuffle_end(&out[to], mark);
         sf_groups_retire(R->reduced, i);
+        x->retired++;
         if (!rc && x->next >= x->drop_at && x->next < x->n) {
             x->drop_at += x->n / DROP_PARTS + 1;
-            rc = sf_groups_drop_retired(R->reduced);
+            if (worth_dropping(x)) {
+                rc = sf_groups_drop_retired(R->reduced);
+                x->retired = 0;
+            }
         }
         if (!rc && out[to].n >= quota)
             return 0;
@@ -115,7 +131,7 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
     *done = 1;
     /* Every group another rank owns has left: the last of their memory
      * goes before the held records merge. */
-    if (!rc)
+    if (!rc && worth_dropping(x))
         rc = sf_groups_drop_retired(R->reduced);
     if (rc)
         sf_error_set(&R->err, rc, "%s serializing partial aggregates", sf_strerror(rc));
@@ -155,7 +171,7 @@ int sf_run_shuffle_groups(sf_run *R)
     sf_pipeline_free(R->pipe);
     R->pipe = NULL;
     size_t n = sf_groups_count(R->reduced);
-    export_cursor x = {R, 0, n, 0, NULL, 0, n / DROP_PARTS + 1};
+    export_cursor x = {R, 0, n, 0, NULL, 0, n / DROP_PARTS + 1, 0};
     for (size_t j = 0; j < R->job->naggs; j++)
         x.hold |= R->job->aggs[j].kind == SF_AGG_COUNT_DISTINCT;
     int rc = sf_groups_prepare_export(R->reduced);
@@ -308,23 +324,46 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         size_t klen, p = 0;
         uint64_t hash;
         sf_groups_key(g, i, &key, &klen, &hash);
-        for (size_t k = 0; k < job->ngroup; k++)
-            p += sf_value_decode(key + p, klen - p, &row[k]);
-        for (size_t j = 0; j < job->naggs && !rc; j++) {
-            int overflow = 0;
-            row[job->ngroup + j] = sf_groups_result(g, i, j, &overflow);
-            if (overflow == 2)
-                rc = decimal_overflow(R, j, row);
-            else if (overflow)
-                R->sum_overflow = 1;
+        /* Strings borrow from g (R->reduced lives until the rows are
+         * routed, sf_run_route_rows, or the run ends), unless they are
+         * kept in the rows' own arena: the key from its first string's
+         * bytes on is copied there once and the rest of the key decoded
+         * from the copy (one copy, not one per string, and no more bytes
+         * than the strings and what lies between them); an aggregate's
+         * strings (min or max) are kept one by one. */
+        const unsigned char *copy = NULL;
+        size_t at = 0; /* the copy holds key[at, klen) */
+        for (size_t k = 0; k < job->ngroup; k++) {
+            p += sf_value_decode(copy ? copy + (p - at) : key + p, klen - p, &row[k]);
+            if (!keep_strings || copy || row[k].type != SF_STRING)
+                continue;
+            at = (size_t)((const unsigned char *)row[k].u.s.p - key);
+            if (at == klen) { /* an empty string that ends the key */
+                row[k].u.s.p = "";
+                continue;
+            }
+            unsigned char *c = sf_arena_alloc(&R->rows.mem, klen - at);
+            if (!c) {
+                rc = SF_E_NOMEM;
+                break;
+            }
+            memcpy(c, key + at, klen - at);
+            row[k].u.s.p = (const char *)c;
+            copy = c;
         }
         if (rc)
             break;
-        /* Strings borrow from g (R->reduced lives until the rows are
-         * routed, sf_run_route_rows, or the run ends), unless they are
-         * kept in the rows' own arena. */
-        if (keep_strings)
-            rc = sf_rows_keep_strings(&R->rows, row);
+        size_t bad = 0;
+        int overflow = sf_groups_result_row(g, i, row + job->ngroup, &bad);
+        if (overflow == 2) {
+            rc = decimal_overflow(R, bad, row);
+            break;
+        }
+        R->sum_overflow |= overflow;
+        for (size_t j = 0; j < job->naggs && keep_strings && !rc; j++) {
+            if (row[job->ngroup + j].type == SF_STRING)
+                rc = sf_rows_keep_string(&R->rows, &row[job->ngroup + j]);
+        }
         uint64_t nrows = sf_groups_rows(g, i);
         uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
         R->part_groups[part]++;
@@ -355,8 +394,11 @@ typedef struct route_cursor {
     const int *keys;
     size_t nkeys;
     int dest;
+    const uint16_t *bucket; /* per row before routing, or NULL: ... */
+    const int *owner;       /* ... the row goes to owner[bucket[row]] */
     size_t next, n0, put;
     sf_arena old; /* the strings of rows still to route */
+    int keep_old; /* 1: rows that stay keep their strings in old (see route_rows) */
     sf_buf key;
 } route_cursor;
 
@@ -371,7 +413,10 @@ static void route_finish(route_cursor *c)
                 tail * rows->ncols * sizeof(sf_value));
     rows->n = c->put + tail;
     c->next = c->n0 = c->put = rows->n; /* from now on rows append */
-    sf_arena_free(&c->old);
+    if (c->keep_old)
+        sf_arena_put_behind(&rows->mem, &c->old);
+    else
+        sf_arena_free(&c->old);
     /* Nothing borrows from the group table any more (the old rows did). */
     sf_groups_free(c->R->reduced);
     c->R->reduced = NULL;
@@ -386,8 +431,9 @@ static int route_round(void *ctx, sf_buf *out, size_t quota, int *done)
     size_t ncols = R->rows.ncols;
     int rc = 0;
     while (!rc && c->next < c->n0) {
-        sf_value *row = sf_rows_at(&R->rows, c->next++);
-        int to = c->dest;
+        sf_value *row = sf_rows_at(&R->rows, c->next);
+        int to = c->bucket ? c->owner[c->bucket[c->next]] : c->dest;
+        c->next++;
         uint64_t hash;
         if (to < 0 && (rc = sf_key_hash_columns(row, c->keys, c->nkeys, &c->key, &hash)) == 0)
             to = sf_partition_rank(hash, R->nparts, R->nranks);
@@ -397,7 +443,7 @@ static int route_round(void *ctx, sf_buf *out, size_t quota, int *done)
             sf_value *dst = sf_rows_at(&R->rows, c->put++);
             if (dst != row)
                 memcpy(dst, row, ncols * sizeof *dst);
-            rc = sf_rows_keep_strings(&R->rows, dst);
+            rc = c->keep_old ? 0 : sf_rows_keep_strings(&R->rows, dst);
             continue;
         }
         unsigned char *p = sf_shuffle_reserve(&out[to], sf_rows_encoded_size(row, ncols));
@@ -438,9 +484,18 @@ static int route_keep(void *ctx, const unsigned char *rec, size_t len, int sourc
  * are not encoded, exchanged and decoded: they move down in the same
  * table, and received rows fill the room the others left (route_cursor).
  * Collective. */
-int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label)
+static int route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const uint16_t *bucket,
+                      const int *owner, const char *label)
 {
-    route_cursor c = {R, keys, nkeys, dest, 0, R->rows.n, 0, R->rows.mem, SF_BUF_INIT};
+    /* A row table owns the strings it references (core/rows.h), except
+     * rows made while the group table lives, which may borrow from it
+     * and are copied as they stay. Otherwise the strings of rows that
+     * stay stay where they are: the old arena joins the table's at the
+     * end, with the strings of the rows that left (a few bytes per row,
+     * against a copy of every kept string). */
+    route_cursor c = {.R = R, .keys = keys, .nkeys = nkeys, .dest = dest, .bucket = bucket,
+                      .owner = owner, .n0 = R->rows.n, .old = R->rows.mem,
+                      .keep_old = R->reduced == NULL, .key = SF_BUF_INIT};
     sf_arena_init(&R->rows.mem, 0); /* the strings of the rows from here on */
     sf_progress_init(&R->prog, R->progress, label);
     int rc = sf_shuffle_exchange_fill(R->comm, route_round, &c, R->o->shuffle_round, route_keep,
@@ -454,6 +509,17 @@ int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const 
      * it received). */
     sf_rows_fit(&R->rows);
     return rc;
+}
+
+int sf_run_route_rows(sf_run *R, const int *keys, size_t nkeys, int dest, const char *label)
+{
+    return route_rows(R, keys, nkeys, dest, NULL, NULL, label);
+}
+
+int sf_run_route_rows_owned(sf_run *R, const uint16_t *bucket, const int *owner,
+                            const char *label)
+{
+    return route_rows(R, NULL, 0, -1, bucket, owner, label);
 }
 
 int sf_run_windows(sf_run *R)

@@ -203,12 +203,23 @@ static int fmt_double_fast(double d, char *buf)
             return 0;
         if (m / pow10_16[p] != a)
             continue;
-        /* The digits of m, two at a time from the end, zero-padded to at
-         * least p + 1, with the point p digits from the end: no division
-         * by a variable 10^p. */
-        char t[24];
-        char *q = t + sizeof t;
+        /* The text is made from its end in t: p fraction digits (one
+         * "0" when p is 0), the point, the integer digits (at least one),
+         * the sign; then copied out in one fixed-size move (t's end sits
+         * 24 bytes before its own, so the move never reads past t; buf
+         * has SF_FMT_BUF bytes). No division by a variable 10^p and no
+         * copy of a variable length. */
+        char t[48];
+        char *q = t + 24;
+        memset(q, 0, 24); /* the NUL, and defined bytes after it */
         uint64_t u = (uint64_t)m;
+        if (p == 0)
+            *--q = '0';
+        for (int k = 0; k < p; k++) {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        }
+        *--q = '.';
         while (u >= 100) {
             q -= 2;
             memcpy(q, digit_pairs + 2 * (u % 100), 2);
@@ -220,22 +231,10 @@ static int fmt_double_fast(double d, char *buf)
         } else {
             *--q = (char)('0' + u);
         }
-        int n = (int)(t + sizeof t - q);
-        for (; n <= p; n++)
-            *--q = '0';
-        char *o = buf;
         if (d < 0)
-            *o++ = '-';
-        memcpy(o, q, (size_t)(n - p));
-        o += n - p;
-        *o++ = '.';
-        if (p == 0) {
-            *o++ = '0';
-        } else {
-            memcpy(o, q + n - p, (size_t)p);
-            o += p;
-        }
-        *o = '\0';
+            *--q = '-';
+        memcpy(buf, q, 24);
+        char *o = buf + (t + 24 - q);
         return (int)(o - buf);
     }
     return 0;

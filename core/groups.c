@@ -1280,11 +1280,10 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
     return 0;
 }
 
-sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
+/* The result of aggregate j from the group's state block st. */
+static inline sf_value result_of(const sf_groups *g, const char *st, size_t j, int *overflow)
 {
-    void *stv;
-    sf_hmap_entry(g->map, i, NULL, NULL, NULL, &stv);
-    const char *s = (const char *)stv + g->off[j];
+    const char *s = st + g->off[j];
     const sf_agg_def *d = &g->defs[j];
     switch (d->kind) {
     case SF_AGG_COUNT:
@@ -1334,6 +1333,27 @@ sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
         break;
     }
     return sf_null();
+}
+
+sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
+{
+    return result_of(g, state_of(g, i), j, overflow);
+}
+
+int sf_groups_result_row(const sf_groups *g, size_t i, sf_value *out, size_t *bad)
+{
+    const char *st = state_of(g, i);
+    int worst = 0;
+    for (size_t j = 0; j < g->ndefs; j++) {
+        int overflow = 0;
+        out[j] = result_of(g, st, j, &overflow);
+        if (overflow == 2) {
+            *bad = j;
+            return 2;
+        }
+        worst |= overflow;
+    }
+    return worst;
 }
 
 void sf_groups_drain_to(sf_groups *g, size_t i)

@@ -189,6 +189,13 @@ int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, s
  * spread over ranks. */
 sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow);
 
+/* sf_groups_result of every aggregate of group i into out[0, ndefs), the
+ * state found once instead of once per aggregate. Returns 0, 1 when an
+ * int64 sum left the int64 range (that value is NULL), or 2 when a
+ * decimal sum or mean needs more than 38 digits: *bad is then that
+ * aggregate, and out[] is filled only up to it. Cannot fail otherwise. */
+int sf_groups_result_row(const sf_groups *g, size_t i, sf_value *out, size_t *bad);
+
 /* Number of input rows that went into group i (summed over merges). */
 uint64_t sf_groups_rows(const sf_groups *g, size_t i);
 

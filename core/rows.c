@@ -428,81 +428,212 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)
     return sf_rows_sort_dir(r, keys, NULL, nkeys);
 }
 
-int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys)
+/* The prefix's keys (at most nkeys of each, the caller's room). */
+typedef struct prefix_keys {
+    int *col;
+    unsigned char *desc;
+    sf_type *type;
+    size_t n;
+} prefix_keys;
+
+/* What one pass over the rows learns of a candidate prefix column. */
+typedef struct key_stats {
+    int col;
+    sf_type t;       /* its non-NULL type (SF_NULL: none seen) */
+    int mixed;       /* non-NULL values of two types */
+    int has_null;
+    int constant;    /* every row so far holds the first row's value */
+    size_t shortest; /* shortest string */
+} key_stats;
+
+/* Candidate columns looked at in one pass: the prefix rarely has room
+ * for more. */
+#define PREFIX_CANDIDATES 8
+
+/* Rows ahead whose values are fetched while one is read: the rows of a
+ * partition lie apart in the table (S3: 1 in 31), so each read would
+ * otherwise wait for memory. */
+#define ROW_PREFETCH 8
+
+/* The first two cache lines of row i, where the leading columns lie. */
+#define PREFETCH_ROW(row)                                                                  \
+    do {                                                                                   \
+        __builtin_prefetch(row);                                                           \
+        __builtin_prefetch((const char *)(row) + 64);                                      \
+    } while (0)
+
+/* Sorts items for n rows of r: row k is rows[k] (an index into r), or k
+ * when rows is NULL. On return items[0, n) hold the rows' numbers in
+ * sf_rows_sort_dir's order (ties in the order of rows[]). Cannot fail. */
+static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const int *keys,
+                       const unsigned char *desc, size_t nkeys, prefix_keys *pk,
+                       sort_item *items)
 {
-    if (r->n < 2)
-        return 0;
-    sort_item *items = malloc(r->n * sizeof *items);
-    sf_type *ktype = malloc((nkeys ? nkeys : 1) * sizeof *ktype);
-    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
-    if (!items || !ktype || !tmp) {
-        free(items);
-        free(ktype);
-        free(tmp);
-        return SF_E_NOMEM;
+#define ROW_AT(k) sf_rows_at(r, rows ? (size_t)rows[k] : (k))
+    /* The candidates: the key columns in order, each once (a column
+     * already among the keys would give every row the same bytes). */
+    key_stats ks[PREFIX_CANDIDATES];
+    unsigned char kdesc[PREFIX_CANDIDATES];
+    size_t nc = 0;
+    for (size_t k = 0; k < nkeys && nc < PREFIX_CANDIDATES; k++) {
+        int seen = 0;
+        for (size_t e = 0; e < nc && !seen; e++)
+            seen = ks[e].col == keys[k];
+        if (seen)
+            continue;
+        ks[nc] = (key_stats){keys[k], SF_NULL, 0, 0, 1, SIZE_MAX};
+        kdesc[nc++] = desc && desc[k];
     }
-    /* The keys that can go into the prefix: each column's one non-NULL
-     * type, up to the first mixed column, and at most as many as can
-     * contribute a byte. */
-    size_t nprefix = 0, least = 0; /* least: bytes the prefix keys take at least */
-    while (nprefix < nkeys && least < PREFIX_BYTES) {
-        sf_type t = SF_NULL;
-        int mixed = 0, has_null = 0;
-        size_t shortest = SIZE_MAX;
-        for (size_t i = 0; i < r->n && !mixed; i++) {
-            const sf_value *v = &sf_rows_at(r, i)[keys[nprefix]];
+    /* One pass over the rows for every candidate's type, NULLs, shortest
+     * string, and whether it holds one value throughout (the partition's
+     * date beside user_id: it is then left out of the prefix, and its
+     * bytes go to the keys after it). */
+    const sf_value *first = ROW_AT(0);
+    for (size_t i = 0; i < n; i++) {
+        if (i + ROW_PREFETCH < n)
+            PREFETCH_ROW(ROW_AT(i + ROW_PREFETCH));
+        const sf_value *row = ROW_AT(i);
+        for (size_t c = 0; c < nc; c++) {
+            key_stats *st = &ks[c];
+            const sf_value *v = &row[st->col], *a = &first[st->col];
             sf_type vt = (sf_type)v->type;
-            if (vt != SF_NULL && t != SF_NULL && vt != t)
-                mixed = 1;
-            else if (vt != SF_NULL)
-                t = vt;
-            has_null |= vt == SF_NULL;
-            if (vt == SF_STRING && v->u.s.n < shortest)
-                shortest = v->u.s.n;
+            if (vt == SF_NULL) {
+                st->has_null = 1;
+                st->constant = 0;
+                continue;
+            }
+            if (st->t != SF_NULL && vt != st->t)
+                st->mixed = 1;
+            st->t = vt;
+            if (vt == SF_STRING && v->u.s.n < st->shortest)
+                st->shortest = v->u.s.n;
+            if (st->constant && i)
+                st->constant = vt == a->type && vt != SF_DECIMAL &&
+                               (vt == SF_STRING ? v->u.s.n == a->u.s.n &&
+                                                      memcmp(v->u.s.p, a->u.s.p, a->u.s.n) == 0
+                                                : memcmp(&v->u, &a->u, sizeof v->u.i) == 0);
         }
+    }
+    /* The prefix keys: each column's one non-NULL type, up to the first
+     * mixed column, and at most as many as can contribute a byte. */
+    size_t least = 0; /* bytes the prefix keys take at least */
+    pk->n = 0;
+    for (size_t c = 0; c < nc && least < PREFIX_BYTES; c++) {
+        sf_type t = ks[c].t;
         /* Decimals compare across scales (sf_value_cmp); they end the
          * prefix rather than trust one scale per column. */
-        if (mixed || t == SF_DECIMAL)
+        if (ks[c].mixed || t == SF_DECIMAL)
             break;
-        ktype[nprefix++] = t;
+        if (ks[c].constant && t != SF_NULL)
+            continue;
+        pk->col[pk->n] = ks[c].col;
+        pk->desc[pk->n] = kdesc[c];
+        pk->type[pk->n++] = t;
         /* A key after the first PREFIX_BYTES bytes adds nothing: stop
          * looking at more columns once the keys so far fill the prefix. */
         size_t w = t == SF_INT || t == SF_DOUBLE ? 8 : t == SF_DATE ? 4 : t == SF_BOOL ? 1
-                   : t == SF_STRING                                 ? shortest + 2
+                   : t == SF_STRING                                 ? ks[c].shortest + 2
                                                                     : 0;
-        least += 1 + (has_null ? 0 : w);
+        least += 1 + (ks[c].has_null ? 0 : w);
     }
-    for (size_t i = 0; i < r->n; i++) {
-        items[i].row = i;
-        make_prefix(&items[i], sf_rows_at(r, i), keys, nprefix, ktype, desc);
+    /* The prefix also reads the strings, which lie in the arena in the
+     * order the rows were made, not sorted: those of the first string
+     * key are fetched half as far ahead, their row being there by then. */
+    int scol = pk->n && pk->type[0] == SF_STRING ? pk->col[0] : -1;
+    for (size_t i = 0; i < n; i++) {
+        if (i + ROW_PREFETCH < n)
+            PREFETCH_ROW(ROW_AT(i + ROW_PREFETCH));
+        if (scol >= 0 && i + ROW_PREFETCH / 2 < n) {
+            const sf_value *v = &ROW_AT(i + ROW_PREFETCH / 2)[scol];
+            if (v->type == SF_STRING)
+                __builtin_prefetch(v->u.s.p);
+        }
+        items[i].row = rows ? rows[i] : i;
+        make_prefix(&items[i], ROW_AT(i), pk->col, pk->n, pk->type, pk->desc);
     }
+#undef ROW_AT
     sort_base = r->v;
     sort_ncols = r->ncols;
     sort_keys = keys;
     sort_desc = desc;
     sort_nkeys = nkeys;
-    radix_sort(items, r->n, 0);
-    /* Rows move into place along the cycles of the permutation (row i
-     * takes row items[i].row), with one row of room instead of a second
-     * table: the peak memory of a sort is its items, not another copy of
-     * every row. A placed position is marked SIZE_MAX. */
-    size_t width = r->ncols * sizeof *tmp;
-    for (size_t i = 0; i < r->n; i++) {
-        if (items[i].row == SIZE_MAX || items[i].row == i)
-            continue;
-        memcpy(tmp, sf_rows_at(r, i), width);
-        size_t j = i;
-        while (items[j].row != i) {
-            size_t from = items[j].row;
-            memcpy(sf_rows_at(r, j), sf_rows_at(r, from), width);
-            items[j].row = SIZE_MAX;
-            j = from;
-        }
-        memcpy(sf_rows_at(r, j), tmp, width);
-        items[j].row = SIZE_MAX;
+    radix_sort(items, n, 0);
+}
+
+/* Room for the prefix keys of nkeys sort keys; free with prefix_keys_free.
+ * Returns 0 or SF_E_NOMEM. */
+static int prefix_keys_init(prefix_keys *pk, size_t nkeys)
+{
+    size_t m = nkeys ? nkeys : 1;
+    pk->col = malloc(m * sizeof *pk->col);
+    pk->desc = malloc(m);
+    pk->type = malloc(m * sizeof *pk->type);
+    pk->n = 0;
+    return pk->col && pk->desc && pk->type ? 0 : SF_E_NOMEM;
+}
+
+static void prefix_keys_free(prefix_keys *pk)
+{
+    free(pk->col);
+    free(pk->desc);
+    free(pk->type);
+}
+
+/* Moves the rows of r so that row i becomes the row numbered from(i),
+ * along the permutation's cycles with one row of room (tmp) instead of a
+ * second table. placed(i) marks row i done. */
+#define APPLY_PERMUTATION(r, tmp, from, placed, mark)                                   \
+    do {                                                                               \
+        size_t width_ = (r)->ncols * sizeof *(tmp);                                    \
+        for (size_t i_ = 0; i_ < (r)->n; i_++) {                                       \
+            if (placed(i_) || (size_t)(from(i_)) == i_)                                \
+                continue;                                                              \
+            memcpy((tmp), sf_rows_at((r), i_), width_);                                \
+            size_t j_ = i_;                                                            \
+            while ((size_t)(from(j_)) != i_) {                                         \
+                size_t f_ = (size_t)(from(j_));                                        \
+                /* The rows of a cycle lie anywhere: two steps ahead is   */            \
+                /* fetched while this one moves (a marked one is skipped). */           \
+                size_t a_ = (size_t)(from(f_));                                        \
+                if (a_ < (r)->n && (a_ = (size_t)(from(a_))) < (r)->n)                 \
+                    PREFETCH_ROW(sf_rows_at((r), a_));                                 \
+                memcpy(sf_rows_at((r), j_), sf_rows_at((r), f_), width_);              \
+                mark(j_);                                                              \
+                j_ = f_;                                                               \
+            }                                                                          \
+            memcpy(sf_rows_at((r), j_), (tmp), width_);                                \
+            mark(j_);                                                                  \
+        }                                                                              \
+    } while (0)
+
+int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys)
+{
+    if (r->n < 2)
+        return 0;
+    sort_item *items = malloc(r->n * sizeof *items);
+    prefix_keys pk;
+    int rc = prefix_keys_init(&pk, nkeys);
+    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
+    if (!items || rc || !tmp) {
+        free(items);
+        prefix_keys_free(&pk);
+        free(tmp);
+        return SF_E_NOMEM;
     }
+    sort_items(r, NULL, r->n, keys, desc, nkeys, &pk, items);
+    /* Rows move into place along the cycles of the permutation (row i
+     * takes row items[i].row): the peak memory of a sort is its items,
+     * not another copy of every row. A placed position is marked
+     * SIZE_MAX. */
+#define ITEM_FROM(i) items[i].row
+#define ITEM_PLACED(i) (items[i].row == SIZE_MAX)
+#define ITEM_MARK(i) (items[i].row = SIZE_MAX)
+    APPLY_PERMUTATION(r, tmp, ITEM_FROM, ITEM_PLACED, ITEM_MARK);
+#undef ITEM_FROM
+#undef ITEM_PLACED
+#undef ITEM_MARK
     free(items);
-    free(ktype);
+    prefix_keys_free(&pk);
     free(tmp);
     return 0;
 }
@@ -658,18 +789,10 @@ static int cmp_parts(const void *a, const void *b)
     return sf_rows_cmp_dir(x, y, sort_ncols, sort_keys, sort_desc, sort_nkeys);
 }
 
-static void swap_rows(sf_rows *r, size_t i, size_t j, sf_value *tmp)
-{
-    size_t width = r->ncols * sizeof *tmp;
-    memcpy(tmp, sf_rows_at(r, i), width);
-    memcpy(sf_rows_at(r, i), sf_rows_at(r, j), width);
-    memcpy(sf_rows_at(r, j), tmp, width);
-}
-
 int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
                        size_t npart)
 {
-    if (npart == 0 || npart > nkeys || r->n < 2 || r->n > UINT32_MAX ||
+    if (npart == 0 || npart > nkeys || r->n < 2 || r->n >= UINT32_MAX ||
         !parts_encodable(r, keys, npart))
         return sf_rows_sort_dir(r, keys, desc, nkeys);
     uint32_t *part = malloc(r->n * sizeof *part);
@@ -682,9 +805,16 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
         return np ? SF_E_NOMEM : sf_rows_sort_dir(r, keys, desc, nkeys);
     }
     uint32_t *order = malloc(np * sizeof *order);
-    size_t *next = malloc(np * sizeof *next), *end = malloc(np * sizeof *end);
+    size_t *next = malloc(np * sizeof *next);
+    uint32_t *idx = malloc(r->n * sizeof *idx); /* the sorted table's row numbers */
     sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
-    int rc = order && next && end && tmp ? 0 : SF_E_NOMEM;
+    prefix_keys pk;
+    int pkrc = prefix_keys_init(&pk, nkeys);
+    size_t largest = 0;
+    for (size_t p = 0; p < np; p++)
+        largest = size[p] > largest ? size[p] : largest;
+    sort_item *items = malloc(largest * sizeof *items);
+    int rc = order && next && idx && tmp && !pkrc && items ? 0 : SF_E_NOMEM;
     if (!rc) {
         for (size_t p = 0; p < np; p++)
             order[p] = (uint32_t)p;
@@ -699,42 +829,41 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
         for (size_t o = 0; o < np; o++) {
             next[order[o]] = at;
             at += size[order[o]];
-            end[order[o]] = at;
         }
-        /* Rows to their partition's range in place (American flag
-         * sort): each swap puts one row where it belongs. */
+        /* Each partition's rows, in input order, in its range of idx. */
+        for (size_t i = 0; i < r->n; i++)
+            idx[next[part[i]]++] = (uint32_t)i;
+        /* Within a partition the partition keys are equal: each range
+         * sorts on the keys after them, to the order the whole sort gives
+         * it (ties in input order, as there), with items for that range
+         * only. The rows themselves stay put until the end. */
+        at = 0;
         for (size_t o = 0; o < np; o++) {
-            uint32_t p = order[o];
-            while (next[p] < end[p]) {
-                size_t i = next[p];
-                uint32_t d = part[i];
-                if (d == p) {
-                    next[p]++;
-                    continue;
-                }
-                size_t j = next[d]++;
-                swap_rows(r, i, j, tmp);
-                part[i] = part[j];
-                part[j] = d;
+            size_t m = size[order[o]];
+            if (m > 1) {
+                sort_items(r, idx + at, m, keys + npart, desc ? desc + npart : NULL,
+                           nkeys - npart, &pk, items);
+                for (size_t k = 0; k < m; k++)
+                    idx[at + k] = (uint32_t)items[k].row;
             }
+            at += m;
         }
+        /* One move per row, along the cycles of the whole permutation. */
+#define IDX_FROM(i) idx[i]
+#define IDX_PLACED(i) (idx[i] == UINT32_MAX)
+#define IDX_MARK(i) (idx[i] = UINT32_MAX)
+        APPLY_PERMUTATION(r, tmp, IDX_FROM, IDX_PLACED, IDX_MARK);
+#undef IDX_FROM
+#undef IDX_PLACED
+#undef IDX_MARK
     }
     free(part);
-    /* Within a partition the partition keys are equal: each range sorts
-     * on the keys after them, to the order the whole sort gives it, with
-     * items for that range only. */
-    size_t at = 0;
-    for (size_t o = 0; o < np && !rc; o++) {
-        sf_rows range = *r;
-        range.v = sf_rows_at(r, at);
-        range.n = size[order[o]];
-        at += range.n;
-        rc = sf_rows_sort_dir(&range, keys + npart, desc ? desc + npart : NULL, nkeys - npart);
-    }
     free(order);
     free(next);
-    free(end);
+    free(idx);
     free(tmp);
+    prefix_keys_free(&pk);
+    free(items);
     free(first);
     free(size);
     return rc;

@@ -76,14 +76,13 @@ int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys);
  * or SF_E_NOMEM. */
 int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys);
 
-/* sf_rows_sort_dir, one partition at a time: the rows are first moved
- * to their partition's range (equal values of the first npart keys; the
- * ranges in the order of those keys), then each range is sorted alone,
- * so the sort's working memory is for the largest partition instead of
- * the whole table. The order is exactly sf_rows_sort_dir's, but for rows
- * that compare equal with different bytes (an int64 and a double of one
- * value in one column), which both keep in their input order, and this
- * one moves rows before sorting them. Partitions
+/* sf_rows_sort_dir, one partition at a time: the rows' numbers are
+ * first grouped by partition (equal values of the first npart keys; the
+ * partitions in the order of those keys), then each partition's numbers
+ * are sorted alone, so the sort's items are for the largest partition
+ * instead of the whole table (beside 4 bytes per row of row numbers);
+ * the rows then move once, along the cycles of the whole permutation. The
+ * order is exactly sf_rows_sort_dir's. Partitions
  * are told apart by their values' encodings, so a partition column with
  * doubles or decimals, mixed types, or more partitions than
  * max(4096, rows / 64), falls back to sorting the whole table at once.

@@ -11,6 +11,10 @@
  */
 #include "partition/partitioner.h"
 
+#include <stdlib.h>
+
+#include "core/error.h"
+
 uint32_t sf_partition_of(uint64_t hash, uint32_t nparts)
 {
     if (nparts <= 1)
@@ -41,4 +45,50 @@ uint32_t sf_partition_spill_again(uint64_t hash, uint32_t nsub, int level)
         return 0;
     uint32_t byte = (uint32_t)(hash >> (40 - 8 * level)) & 0xffu;
     return (uint32_t)((byte * (uint64_t)nsub) >> 8);
+}
+
+/* A bucket to place: heavier first, then the lower number. */
+typedef struct balance_item {
+    uint64_t count;
+    uint32_t bucket;
+} balance_item;
+
+static int cmp_balance(const void *a, const void *b)
+{
+    const balance_item *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return (x->bucket > y->bucket) - (x->bucket < y->bucket);
+}
+
+int sf_partition_balance(const uint64_t *count, uint32_t nbuckets, int nranks, int *owner)
+{
+    if (nranks < 1)
+        nranks = 1;
+    balance_item *items = malloc((nbuckets ? nbuckets : 1) * sizeof *items);
+    uint64_t *load = calloc((size_t)nranks, sizeof *load);
+    if (!items || !load) {
+        free(items);
+        free(load);
+        return SF_E_NOMEM;
+    }
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < nbuckets; b++) {
+        owner[b] = (int)(b % (uint32_t)nranks);
+        if (count[b])
+            items[n++] = (balance_item){count[b], b};
+    }
+    qsort(items, n, sizeof *items, cmp_balance);
+    for (uint32_t k = 0; k < n; k++) {
+        int least = 0;
+        for (int r = 1; r < nranks; r++) {
+            if (load[r] < load[least])
+                least = r;
+        }
+        owner[items[k].bucket] = least;
+        load[least] += items[k].count;
+    }
+    free(items);
+    free(load);
+    return 0;
 }

@@ -719,6 +719,32 @@ static void test_int64_sum_overflow_sets_overflow(void **state)
     sf_groups_free(g);
 }
 
+static void test_result_row_gives_every_result_and_the_worst_overflow(void **state)
+{
+    const in_row rows[] = {ROW("FR", INT64_MAX, 1.5, 1, "a"), ROW("FR", 1, 2.0, 2, "b"),
+                           ROW("DE", 4, 0.25, 1, "c")};
+    sf_groups *g = table_of(*state, rows, 3);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    for (size_t i = 0; i < sf_groups_count(g); i++) {
+        sf_value out[NAGGS];
+        size_t bad = SIZE_MAX;
+        int worst = sf_groups_result_row(g, i, out, &bad);
+        int want_worst = 0;
+        for (size_t j = 0; j < NAGGS; j++) {
+            int overflow = 0;
+            sf_value v = sf_groups_result(g, i, j, &overflow);
+            want_worst |= overflow;
+            assert_int_equal(out[j].type, v.type);
+            assert_int_equal(sf_value_cmp(&out[j], &v), 0);
+        }
+        /* FR's int64 sum left the range: 1, and no aggregate is named. */
+        assert_int_equal(worst, want_worst);
+        assert_int_equal(worst, (long)i == group_of(g, "FR") ? 1 : 0);
+        assert_int_equal(bad, SIZE_MAX);
+    }
+    sf_groups_free(g);
+}
+
 static void test_int64_sum_may_pass_beyond_range_and_come_back(void **state)
 {
     const in_row rows[] = {ROW("FR", INT64_MAX, 0, 1, "a"), ROW("FR", INT64_MAX, 0, 1, "a"),
@@ -1581,6 +1607,7 @@ int main(void)
         cmocka_unit_test(test_group_with_only_nulls_gives_null_sums_and_zero_counts),
         cmocka_unit_test(test_null_key_is_a_group_of_its_own),
         cmocka_unit_test(test_int64_sum_overflow_sets_overflow),
+        cmocka_unit_test(test_result_row_gives_every_result_and_the_worst_overflow),
         cmocka_unit_test(test_int64_sum_may_pass_beyond_range_and_come_back),
         cmocka_unit_test(test_split_in_any_order_merges_to_identical_results),
         cmocka_unit_test(test_many_groups_of_every_key_length_survive_growth),

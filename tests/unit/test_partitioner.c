@@ -148,6 +148,57 @@ static void test_split_again_spreads_one_spill_partition(void **state)
     assert_int_equal(sf_partition_spill_again((uint64_t)0x80 << 24, 256, 2), 128);
 }
 
+static void test_balance_puts_heaviest_bucket_on_least_loaded_rank(void **state)
+{
+    (void)state;
+    /* Buckets 7, 5, 4, 3 rows (numbers 1, 3, 0, 2) on 2 ranks: 7 -> rank 0,
+     * 5 -> rank 1, 4 -> rank 1 (5 < 7), 3 -> rank 0 (7 < 9): 10 and 9. */
+    const uint64_t count[6] = {4, 7, 3, 5, 0, 0};
+    int owner[6];
+    assert_int_equal(sf_partition_balance(count, 6, 2, owner), 0);
+    assert_int_equal(owner[1], 0);
+    assert_int_equal(owner[3], 1);
+    assert_int_equal(owner[0], 1);
+    assert_int_equal(owner[2], 0);
+    /* Empty buckets: b mod ranks. */
+    assert_int_equal(owner[4], 0);
+    assert_int_equal(owner[5], 1);
+}
+
+static void test_balance_of_equal_buckets_is_even_and_deterministic(void **state)
+{
+    (void)state;
+    /* 31 equal "dates" on 2, 3 and 4 ranks: no rank gets more than one
+     * bucket over its share, and the same counts give the same owners. */
+    enum { NB = 4096 };
+    static uint64_t count[NB];
+    static int owner[NB], again[NB];
+    for (uint32_t d = 0; d < 31; d++)
+        count[sf_partition_of(sf_hash_u64(20000 + d), NB)] += 1000;
+    for (int ranks = 2; ranks <= 4; ranks++) {
+        assert_int_equal(sf_partition_balance(count, NB, ranks, owner), 0);
+        assert_int_equal(sf_partition_balance(count, NB, ranks, again), 0);
+        uint64_t load[4] = {0};
+        for (uint32_t b = 0; b < NB; b++) {
+            assert_int_equal(owner[b], again[b]);
+            assert_true(owner[b] >= 0 && owner[b] < ranks);
+            load[owner[b]] += count[b];
+        }
+        for (int r = 0; r < ranks; r++)
+            assert_true(load[r] <= 31000 / (uint64_t)ranks + 2000);
+    }
+}
+
+static void test_balance_on_one_rank_owns_everything(void **state)
+{
+    (void)state;
+    const uint64_t count[3] = {9, 0, 2};
+    int owner[3] = {-1, -1, -1};
+    assert_int_equal(sf_partition_balance(count, 3, 1, owner), 0);
+    for (int b = 0; b < 3; b++)
+        assert_int_equal(owner[b], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +211,9 @@ int main(void)
         cmocka_unit_test(test_rank_of_a_hash_is_the_owner_of_its_partition),
         cmocka_unit_test(test_spill_partition_is_independent_of_rank),
         cmocka_unit_test(test_split_again_spreads_one_spill_partition),
+        cmocka_unit_test(test_balance_puts_heaviest_bucket_on_least_loaded_rank),
+        cmocka_unit_test(test_balance_of_equal_buckets_is_even_and_deterministic),
+        cmocka_unit_test(test_balance_on_one_rank_owns_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
