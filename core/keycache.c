@@ -2,6 +2,16 @@
  * table (linear probing) of slots of nwords + 1 words, the last holding
  * the group's word + 1 (0: empty). Probing compares whole words; a lookup
  * usually reads one or two cache lines.
+ *
+ * Keys of up to three columns whose values lie in small ranges (a daily
+ * KPI's date and two dimension ids) also go into a direct array: each
+ * column's value minus a base, within a power-of-two span, is a bit field
+ * of the cell's index, and the cell holds the group's word + 1. A lookup
+ * then neither hashes nor compares. The array holds every tuple of the
+ * table that has its type tags and fits its spans; it is rebuilt around
+ * the ranges seen (rounded up to powers of two) when a tuple falls
+ * outside, put off while the cells would be many times the tuples, and
+ * given up for good past DIRECT_MAX_CELLS.
  */
 #include "core/keycache.h"
 
@@ -18,7 +28,19 @@ struct sf_keycache {
     size_t count;
     size_t mask;     /* slots - 1 */
     uint64_t *slots; /* (mask + 1) * stride words */
+    /* The direct array (nwords 4 only): NULL when there is none. */
+    int direct_off;           /* given up: never built again */
+    size_t direct_retry;      /* no build before count reaches this */
+    uint64_t dtags;           /* the type tags word of its tuples */
+    uint64_t dbase[3];        /* column i's value at field 0 */
+    unsigned dbits[3];        /* column i's field width */
+    unsigned dshift[3];       /* column i's field position */
+    uint64_t *direct;         /* 1 << (dbits sum) cells: group + 1, 0: none */
 };
+
+/* Cells of the direct array at most (8 bytes each), and per tuple held. */
+#define DIRECT_MAX_CELLS ((size_t)1 << 18)
+#define DIRECT_CELLS_PER_TUPLE 32
 
 sf_keycache *sf_keycache_new(size_t nwords, size_t max_entries)
 {
@@ -44,6 +66,7 @@ void sf_keycache_free(sf_keycache *c)
     if (!c)
         return;
     free(c->slots);
+    free(c->direct);
     free(c);
 }
 
@@ -126,6 +149,18 @@ int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *
     for (size_t i = n + 1; i < c->nwords; i++)
         w[i] = 0;
     const uint64_t *s;
+    if (c->direct && w[0] == c->dtags) {
+        uint64_t d0 = w[1] - c->dbase[0], d1 = w[2] - c->dbase[1], d2 = w[3] - c->dbase[2];
+        if (((d0 >> c->dbits[0]) | (d1 >> c->dbits[1]) | (d2 >> c->dbits[2])) == 0) {
+            uint64_t g = c->direct[(d0 << c->dshift[0]) | (d1 << c->dshift[1]) | d2];
+            if (g) {
+                *group = g - 1;
+                return 1;
+            }
+            *h = tuple_hash(w, 4); /* not in the table either: the array holds all it fits */
+            return 0;
+        }
+    }
     if (c->nwords == 4) {
         *h = tuple_hash(w, 4);
         s = probe_n(c, w, *h, 4);
@@ -156,6 +191,92 @@ static int grow(sf_keycache *c)
     return 0;
 }
 
+/* The cell of tuple w in the direct array, or NULL when it has other
+ * tags or falls outside the spans. */
+static uint64_t *direct_cell(const sf_keycache *c, const uint64_t *w)
+{
+    if (w[0] != c->dtags)
+        return NULL;
+    size_t idx = 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t d = w[1 + i] - c->dbase[i];
+        if (d >> c->dbits[i])
+            return NULL;
+        idx |= (size_t)d << c->dshift[i];
+    }
+    return c->direct + idx;
+}
+
+/* Builds the direct array anew around the table's tuples with the tags of
+ * w and w itself (just added): each column's range rounded up to a power
+ * of two, the room split below and above it. Gives it up when too large
+ * (for now when only sparse for the tuples so far). Returns 0 or
+ * SF_E_NOMEM. */
+static int direct_build(sf_keycache *c, const uint64_t *w)
+{
+    uint64_t lo[3], hi[3];
+    for (int i = 0; i < 3; i++)
+        lo[i] = hi[i] = w[1 + i];
+    size_t slots = c->mask + 1;
+    for (size_t k = 0; k < slots; k++) {
+        const uint64_t *s = c->slots + k * c->stride;
+        if (!s[4] || s[0] != w[0])
+            continue;
+        for (int i = 0; i < 3; i++) {
+            lo[i] = s[1 + i] < lo[i] ? s[1 + i] : lo[i];
+            hi[i] = s[1 + i] > hi[i] ? s[1 + i] : hi[i];
+        }
+    }
+    unsigned bits[3], total = 0;
+    uint64_t base[3];
+    for (int i = 0; i < 3; i++) {
+        uint64_t range = hi[i] - lo[i]; /* values - 1 */
+        if (range >= DIRECT_MAX_CELLS)
+            goto give_up;
+        unsigned b = 0;
+        while (((uint64_t)1 << b) < range + 1)
+            b++;
+        uint64_t room = ((uint64_t)1 << b) - (range + 1);
+        base[i] = lo[i] >= room / 2 ? lo[i] - room / 2 : 0;
+        bits[i] = b;
+        total += b;
+    }
+    if (total > 63 || ((size_t)1 << total) > DIRECT_MAX_CELLS)
+        goto give_up;
+    if (((size_t)1 << total) > DIRECT_CELLS_PER_TUPLE * (c->count + 16)) {
+        /* Sparse for the tuples so far: again once they doubled. */
+        free(c->direct);
+        c->direct = NULL;
+        c->direct_retry = 2 * c->count;
+        return 0;
+    }
+    uint64_t *cells = calloc((size_t)1 << total, sizeof *cells);
+    if (!cells)
+        return SF_E_NOMEM;
+    free(c->direct);
+    c->direct = cells;
+    c->dtags = w[0];
+    for (int i = 0; i < 3; i++) {
+        c->dbase[i] = base[i];
+        c->dbits[i] = bits[i];
+    }
+    c->dshift[2] = 0;
+    c->dshift[1] = bits[2];
+    c->dshift[0] = bits[2] + bits[1];
+    for (size_t k = 0; k < slots; k++) {
+        const uint64_t *s = c->slots + k * c->stride;
+        uint64_t *cell = s[4] ? direct_cell(c, s) : NULL;
+        if (cell)
+            *cell = s[4];
+    }
+    return 0;
+give_up:
+    free(c->direct);
+    c->direct = NULL;
+    c->direct_off = 1;
+    return 0;
+}
+
 int sf_keycache_add(sf_keycache *c, const uint64_t *w, uint64_t h, uint64_t group)
 {
     if (c->count >= c->max)
@@ -166,18 +287,35 @@ int sf_keycache_add(sf_keycache *c, const uint64_t *w, uint64_t h, uint64_t grou
     memcpy(s, w, c->nwords * sizeof *w);
     s[c->nwords] = group + 1;
     c->count++;
-    return 0;
+    if (c->nwords != 4 || c->direct_off || c->count < c->direct_retry)
+        return 0;
+    uint64_t *cell = c->direct ? direct_cell(c, w) : NULL;
+    if (cell) {
+        *cell = group + 1;
+        return 0;
+    }
+    if (c->direct && w[0] != c->dtags)
+        return 0; /* other tags (a NULL value): the table's only */
+    return direct_build(c, w);
 }
 
 void sf_keycache_clear(sf_keycache *c)
 {
     memset(c->slots, 0, (c->mask + 1) * c->stride * sizeof *c->slots);
     c->count = 0;
+    free(c->direct); /* the next tuples may lie elsewhere */
+    c->direct = NULL;
+    c->direct_retry = 0;
 }
 
 size_t sf_keycache_count(const sf_keycache *c) { return c->count; }
 
 size_t sf_keycache_memory(const sf_keycache *c)
 {
-    return c ? sizeof *c + (c->mask + 1) * c->stride * sizeof *c->slots : 0;
+    if (!c)
+        return 0;
+    size_t cells = 0;
+    if (c->direct)
+        cells = (size_t)1 << (c->dbits[0] + c->dbits[1] + c->dbits[2]);
+    return sizeof *c + (c->mask + 1) * c->stride * sizeof *c->slots + cells * sizeof *c->direct;
 }

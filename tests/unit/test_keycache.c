@@ -2,7 +2,8 @@
  * found again after it was added, tuples that differ only by a value's
  * type or by NULL stay apart, values without a fixed form have no tuple,
  * the cache keeps its tuples as it grows, refuses more than its limit and
- * forgets everything on clear. */
+ * forgets everything on clear; keys of small ranges (the direct array)
+ * answer the same as the others while their ranges grow, and after. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,6 +134,73 @@ static void test_wide_keys_and_bad_sizes(void **state)
     sf_keycache_free(NULL);
 }
 
+/* Finds (date, int, id) and checks the answer: the group when known. */
+static void expect(const sf_keycache *c, int32_t day, int64_t x, uint32_t id, int known,
+                   uint64_t want)
+{
+    sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
+    uint32_t ids[3] = {id, 0, 0};
+    uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h, group = 0;
+    assert_int_equal(find(c, row, ids, w, &h, &group), known);
+    if (known)
+        assert_int_equal(group, want);
+}
+
+static void test_small_ranges_grow_then_give_up(void **state)
+{
+    (void)state;
+    sf_keycache *c = sf_keycache_new(4, 100000);
+    uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h, group;
+    size_t bare = sf_keycache_memory(c);
+    /* Days that come in order, negative ints, ids: a daily KPI's key. */
+    uint64_t next = 0;
+    for (int32_t day = 19000; day < 19040; day++)
+        for (int64_t x = -3; x < 5; x++)
+            for (uint32_t id = 1; id <= 9; id += 2) {
+                expect(c, day, x, id, 0, 0);
+                sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
+                uint32_t ids[3] = {id, 0, 0};
+                assert_int_equal(find(c, row, ids, w, &h, &group), 0);
+                assert_int_equal(sf_keycache_add(c, w, h, next++), 0);
+                expect(c, day, x, id, 1, next - 1);
+            }
+    /* A NULL in the middle column: other tags, the table only. */
+    sf_value nrow[3] = {sf_string("s", 1), sf_null(), sf_date(19001)};
+    uint32_t nids[3] = {3, 0, 0};
+    assert_int_equal(find(c, nrow, nids, w, &h, &group), 0);
+    assert_int_equal(sf_keycache_add(c, w, h, 5555), 0);
+    assert_int_equal(find(c, nrow, nids, w, &h, &group), 1);
+    assert_int_equal(group, 5555);
+    assert_true(sf_keycache_memory(c) > bare + 40 * 8 * 5 * 5 * sizeof(uint64_t));
+    /* In the spans but never added; an earlier day, then a far one. */
+    expect(c, 19010, 0, 2, 0, 0);
+    expect(c, 19039, 4, 8, 0, 0);
+    expect(c, 18990, 0, 1, 0, 0);
+    next = 0;
+    for (int32_t day = 19000; day < 19040; day++)
+        for (int64_t x = -3; x < 5; x++)
+            for (uint32_t id = 1; id <= 9; id += 2)
+                expect(c, day, x, id, 1, next++);
+    sf_value far[3] = {sf_string("s", 1), sf_int((int64_t)1 << 40), sf_date(19000)};
+    uint32_t fids[3] = {1, 0, 0};
+    assert_int_equal(find(c, far, fids, w, &h, &group), 0);
+    assert_int_equal(sf_keycache_add(c, w, h, 7777), 0);
+    assert_int_equal(find(c, far, fids, w, &h, &group), 1);
+    assert_int_equal(group, 7777);
+    expect(c, 19039, 4, 9, 1, next - 1);
+    expect(c, 19000, -3, 1, 1, 0);
+    /* Cleared: nothing found, and new tuples elsewhere are. */
+    sf_keycache_clear(c);
+    expect(c, 19000, -3, 1, 0, 0);
+    sf_value row[3] = {sf_string("s", 1), sf_int(-50), sf_date(-7)};
+    uint32_t ids[3] = {400, 0, 0};
+    assert_int_equal(find(c, row, ids, w, &h, &group), 0);
+    assert_int_equal(sf_keycache_add(c, w, h, 9), 0);
+    expect(c, -7, -50, 400, 1, 9);
+    expect(c, -7, -50, 401, 0, 0);
+    sf_keycache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_values_without_a_fixed_form_have_no_tuple),
         cmocka_unit_test(test_limit_refuses_more_tuples_and_clear_forgets),
         cmocka_unit_test(test_wide_keys_and_bad_sizes),
+        cmocka_unit_test(test_small_ranges_grow_then_give_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
