@@ -495,12 +495,19 @@ static int pair_insert(distinct_set *ds, uint64_t tag, uint64_t bits, int *added
 static int maybe_go_dense(distinct_set *ds, size_t ngroups)
 {
     uint64_t range = (uint64_t)ds->vmax - (uint64_t)ds->vmin + 1;
-    uint64_t span = (2 * range + 63) & ~(uint64_t)63;
+    /* Room for values past the range seen: as much again around numbers;
+     * a quarter above dictionary ids (from 0), which grow only with
+     * strings not seen in the first DENSE_DECIDE_AFTER values (S1's
+     * user ids: 1,000 strings, all seen by then). The smaller bitmaps
+     * stay in the caches longer while the input streams past them. */
+    uint64_t top = (uint64_t)ds->vmax + 1; /* a dictionary's bitmaps start at id 0 */
+    uint64_t span = ((ds->dict ? top + top / 4 : 2 * range) + 63) & ~(uint64_t)63;
     /* Bitmaps pay when groups hold many values: ngroups bitmaps of span
      * bits against about 32 bytes of pair table per pair stored (a 4x
      * margin for the bitmaps' speed). With groups close to rows (one or
      * two values each) they would be almost all zeros. */
-    if (range == 0 || range > DENSE_MAX_SPAN / 2 || ngroups * (span / 8) > DENSE_BUDGET ||
+    if (range == 0 || range > DENSE_MAX_SPAN / 2 || span > DENSE_MAX_SPAN ||
+        ngroups * (span / 8) > DENSE_BUDGET ||
         (uint64_t)ngroups * span > 1024 * (uint64_t)ds->count || ds->vmin < INT64_MIN / 2 ||
         ds->vmax > INT64_MAX / 2) {
         ds->dense = -1;
