@@ -87,7 +87,9 @@ typedef struct dstate {
  * id (0, 1, 2, ... in order of first sight on this rank) from a dictionary,
  * and the (group, id) pairs go to the same pair table - or to bitmaps over
  * the ids, which are a small range by construction. The ids never leave the
- * rank: export writes the strings themselves. Other types (none today) go
+ * rank: export writes the strings themselves, or, for a set of a
+ * replicated dimension's keys (sf_groups_distinct_key_ids), the keys'
+ * dimension ids, which every rank shares. Other types (none today) go
  * to a generic map keyed by group index + encoding. */
 typedef struct distinct_set {
     sf_type type;    /* static type of the argument */
@@ -97,6 +99,11 @@ typedef struct distinct_set {
                       * sf_groups_update_ids) -> its dictionary id + 1, 0 unknown yet,
                       * so a joined string is looked up by its id, not hashed */
     size_t nbyid;
+    uint32_t *srcof; /* strings: dictionary id -> its dimension id, 0 unknown */
+    size_t nsrcof;
+    const sf_join_table *idtab; /* the replicated dimension whose key ids the
+                                 * values carry (sf_groups_distinct_key_ids), or NULL */
+    int idcol;       /* its key column */
     uint64_t *pairs; /* fixed: 2 words per slot: group index + 1 (0 = empty), value bits */
     size_t mask;     /* fixed: slots - 1 */
     size_t count;    /* fixed: pairs stored */
@@ -290,6 +297,7 @@ static void distinct_set_free(distinct_set *ds)
     sf_hmap_free(ds->dict);
     free(ds->pairs);
     free(ds->byid);
+    free(ds->srcof);
     free(ds->bitmaps);
     sf_arena_free(&ds->bitmem);
     sf_arena_free(&ds->smallmem);
@@ -300,6 +308,8 @@ static void distinct_set_free(distinct_set *ds)
     ds->pairs = NULL;
     ds->byid = NULL;
     ds->nbyid = 0;
+    ds->srcof = NULL;
+    ds->nsrcof = 0;
     ds->bitmaps = NULL;
     ds->head = ds->next = NULL;
     ds->mask = ds->count = ds->nbitmaps = 0;
@@ -534,8 +544,8 @@ static int maybe_go_dense(distinct_set *ds, size_t ngroups)
     return rc;
 }
 
-/* Remembers that dimension id src stands for dictionary id bits. Returns
- * 0 or SF_E_NOMEM. */
+/* Remembers that dimension id src stands for dictionary id bits, and the
+ * other way round (srcof). Returns 0 or SF_E_NOMEM. */
 static int byid_set(distinct_set *ds, uint32_t src, uint64_t bits)
 {
     if (src >= ds->nbyid) {
@@ -550,6 +560,18 @@ static int byid_set(distinct_set *ds, uint32_t src, uint64_t bits)
         ds->nbyid = n;
     }
     ds->byid[src] = (uint32_t)bits + 1;
+    if (bits >= ds->nsrcof) {
+        size_t n = ds->nsrcof ? ds->nsrcof : 1024;
+        while (n <= bits)
+            n *= 2;
+        uint32_t *b = realloc(ds->srcof, n * sizeof *b);
+        if (!b)
+            return SF_E_NOMEM;
+        memset(b + ds->nsrcof, 0, (n - ds->nsrcof) * sizeof *b);
+        ds->srcof = b;
+        ds->nsrcof = n;
+    }
+    ds->srcof[bits] = src;
     return 0;
 }
 
@@ -1079,7 +1101,35 @@ static int encode_value(void *ctx, const sf_value *v)
     return rc;
 }
 
-int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
+/* The dimension ids of group i's values of aggregate j (its set ds, its
+ * state dst) into ids, ascending, when the group holds at most
+ * 1 + SMALL_MAX values outside the bitmaps and pair table and each has a
+ * known id. Returns their number, or 0 when they must travel as strings. */
+static size_t shipped_ids(const distinct_set *ds, const dstate *dst,
+                          uint32_t ids[1 + SMALL_MAX])
+{
+    if (!ds->idtab || dst->big || dst->has_first != 1)
+        return 0;
+    size_t n = 0;
+    for (uint32_t k = 0; k <= dst->nsmall; k++) {
+        uint64_t bits = k ? dst->small[k - 1] : dst->first;
+        uint32_t id = bits < ds->nsrcof ? ds->srcof[bits] : 0;
+        if (!id)
+            return 0;
+        size_t at = n++; /* insertion sort: a handful of ids */
+        for (; at > 0 && ids[at - 1] > id; at--)
+            ids[at] = ids[at - 1];
+        ids[at] = id;
+    }
+    return n;
+}
+
+/* Group i as a record (sf_groups_export); shipped: the record goes to
+ * another rank of the run, so values may travel as dimension ids. A
+ * count_distinct's values start with leb128(n << 1 | form): form 0, n
+ * encoded values (sf_value_encode); form 1, n ascending dimension key ids,
+ * the first as leb128(id), each next as leb128(id - previous id). */
+static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
 {
     const void *key;
     size_t klen;
@@ -1125,8 +1175,19 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
             /* The values themselves; a count other ranks found for a
              * spread group is not among them and is not exported. */
             const dstate *dst = (const dstate *)s;
+            uint32_t ids[1 + SMALL_MAX];
+            size_t nid = shipped ? shipped_ids(&g->sets[g->distinct[j]], dst, ids) : 0;
+            if (nid) {
+                rc = sf_buf_reserve(out, 5 * (nid + 1));
+                if (rc)
+                    break;
+                rc = sf_buf_put_leb(out, (uint64_t)nid << 1 | 1);
+                for (size_t k = 0; k < nid && !rc; k++)
+                    rc = sf_buf_put_leb(out, ids[k] - (k ? ids[k - 1] : 0));
+                break;
+            }
             uint64_t n = (uint64_t)dst->count - (dst->has_first == SPREAD ? dst->first : 0);
-            rc = sf_buf_put_leb(out, n);
+            rc = sf_buf_put_leb(out, n << 1);
             if (!rc)
                 rc = sf_groups_distinct_values(g, i, j, encode_value, out);
             break;
@@ -1136,6 +1197,26 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
         }
     }
     return rc;
+}
+
+int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
+{
+    return export_record(g, i, out, 0);
+}
+
+int sf_groups_export_shipped(const sf_groups *g, size_t i, sf_buf *out)
+{
+    return export_record(g, i, out, 1);
+}
+
+int sf_groups_distinct_key_ids(sf_groups *g, size_t j, const sf_join_table *t, int key_col)
+{
+    if (j >= g->ndefs || g->distinct[j] < 0 || !g->sets[g->distinct[j]].dict || !t ||
+        key_col < 0)
+        return SF_E_INVAL;
+    g->sets[g->distinct[j]].idtab = t;
+    g->sets[g->distinct[j]].idcol = key_col;
+    return 0;
 }
 
 static int bad_record(sf_error *err, const char *what)
@@ -1250,6 +1331,12 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
             if (!used)
                 return bad_record(err, "distinct count");
             p += used;
+            const distinct_set *ds = &g->sets[g->distinct[j]];
+            int form = (int)(n & 1);
+            n >>= 1;
+            if (form && !ds->idtab)
+                return bad_record(err, "distinct ids without their dimension");
+            uint64_t id = 0, rows = form ? sf_join_table_rows(ds->idtab) : 0;
             uint32_t idx;
             memcpy(&idx, st, sizeof idx);
             /* Values of a spread group go to fn, not into the set. */
@@ -1258,12 +1345,22 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
                 return rc;
             for (uint64_t k = 0; k < n; k++) {
                 sf_value v;
-                used = sf_value_decode(rec + p, len - p, &v);
+                uint64_t delta = 0;
+                used = form ? sf_leb_get(rec + p, len - p, &delta)
+                            : sf_value_decode(rec + p, len - p, &v);
                 if (!used)
                     return bad_record(err, "distinct value");
                 p += used;
+                if (form) {
+                    /* Ascending ids, each a key of the dimension. */
+                    if (delta == 0 || delta > rows - id)
+                        return bad_record(err, "distinct id");
+                    id += delta;
+                    v = sf_join_table_row(ds->idtab, (size_t)(id - 1))[ds->idcol];
+                }
                 rc = spread ? fn(ctx, j, &v)
-                            : distinct_add(g, g->distinct[j], (dstate *)s, idx, &v, 0);
+                            : distinct_add(g, g->distinct[j], (dstate *)s, idx, &v,
+                                           (uint32_t)id);
                 if (rc)
                     return rc;
             }
