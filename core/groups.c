@@ -1101,6 +1101,31 @@ static int encode_value(void *ctx, const sf_value *v)
     return rc;
 }
 
+/* sf_buf_append() and sf_buf_put_leb() for the fields of a record: inlined
+ * (a record is a dozen small fields, their sizes mostly constants), growing
+ * out only when the field does not fit. Return 0 or SF_E_NOMEM. */
+static inline int put_bytes(sf_buf *out, const void *p, size_t n)
+{
+    if (n > out->cap - out->n && sf_buf_reserve(out, n) != 0)
+        return SF_E_NOMEM;
+    memcpy(out->p + out->n, p, n);
+    out->n += n;
+    return 0;
+}
+
+static inline int put_leb(sf_buf *out, uint64_t v)
+{
+    if (10 > out->cap - out->n && sf_buf_reserve(out, 10) != 0)
+        return SF_E_NOMEM;
+    unsigned char *o = out->p + out->n;
+    size_t k = 0;
+    for (; v >= 0x80; v >>= 7)
+        o[k++] = (unsigned char)(v | 0x80);
+    o[k++] = (unsigned char)v;
+    out->n += k;
+    return 0;
+}
+
 /* The dimension ids of group i's values of aggregate j (its set ds, its
  * state dst) into ids, ascending, when the group holds at most
  * 1 + SMALL_MAX values outside the bitmaps and pair table and each has a
@@ -1136,31 +1161,31 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
     void *stv;
     sf_hmap_entry(g->map, i, &key, &klen, NULL, &stv);
     const char *st = stv;
-    int rc = sf_buf_put_leb(out, klen);
+    int rc = put_leb(out, klen);
     if (rc == 0)
-        rc = sf_buf_append(out, key, klen);
+        rc = put_bytes(out, key, klen);
     if (rc == 0)
-        rc = sf_buf_append(out, st + ROWS_OFF, 8);
+        rc = put_bytes(out, st + ROWS_OFF, 8);
     for (size_t j = 0; j < g->ndefs && rc == 0; j++) {
         const sf_agg_def *d = &g->defs[j];
         const char *s = st + g->off[j];
         switch (d->kind) {
         case SF_AGG_COUNT:
         case SF_AGG_COUNT_IF:
-            rc = sf_buf_append(out, s, 8);
+            rc = put_bytes(out, s, 8);
             break;
         case SF_AGG_SUM:
         case SF_AGG_MEAN:
             if (d->arg_type == SF_INT) {
-                rc = sf_buf_append(out, s, sizeof(__int128) + 8);
+                rc = put_bytes(out, s, sizeof(__int128) + 8);
             } else if (d->arg_type == SF_DECIMAL) {
-                rc = sf_buf_append(out, s, 32); /* lo, hi, n */
+                rc = put_bytes(out, s, 32); /* lo, hi, n */
             } else {
                 const dsum *ds = (const dsum *)s;
                 size_t n = sf_xsum_serialized_size(&ds->x);
                 if ((rc = sf_buf_reserve(out, n + 8)) == 0) {
                     out->n += sf_xsum_serialize(&ds->x, out->p + out->n);
-                    rc = sf_buf_append(out, &ds->n, 8);
+                    rc = put_bytes(out, &ds->n, 8);
                 }
             }
             break;
@@ -1178,16 +1203,13 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
             uint32_t ids[1 + SMALL_MAX];
             size_t nid = shipped ? shipped_ids(&g->sets[g->distinct[j]], dst, ids) : 0;
             if (nid) {
-                rc = sf_buf_reserve(out, 5 * (nid + 1));
-                if (rc)
-                    break;
-                rc = sf_buf_put_leb(out, (uint64_t)nid << 1 | 1);
+                rc = put_leb(out, (uint64_t)nid << 1 | 1);
                 for (size_t k = 0; k < nid && !rc; k++)
-                    rc = sf_buf_put_leb(out, ids[k] - (k ? ids[k - 1] : 0));
+                    rc = put_leb(out, ids[k] - (k ? ids[k - 1] : 0));
                 break;
             }
             uint64_t n = (uint64_t)dst->count - (dst->has_first == SPREAD ? dst->first : 0);
-            rc = sf_buf_put_leb(out, n << 1);
+            rc = put_leb(out, n << 1);
             if (!rc)
                 rc = sf_groups_distinct_values(g, i, j, encode_value, out);
             break;
@@ -1346,8 +1368,11 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
             for (uint64_t k = 0; k < n; k++) {
                 sf_value v;
                 uint64_t delta = 0;
-                used = form ? sf_leb_get(rec + p, len - p, &delta)
-                            : sf_value_decode(rec + p, len - p, &v);
+                if (form && p < len && rec[p] < 0x80) /* most deltas: one byte */
+                    delta = rec[p], used = 1;
+                else
+                    used = form ? sf_leb_get(rec + p, len - p, &delta)
+                                : sf_value_decode(rec + p, len - p, &v);
                 if (!used)
                     return bad_record(err, "distinct value");
                 p += used;
