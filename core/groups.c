@@ -544,33 +544,32 @@ static int maybe_go_dense(distinct_set *ds, size_t ngroups)
     return rc;
 }
 
+/* Makes (*v)[at] exist in a zero-filled array of *n uint32 (doubled from
+ * 1024). Returns 0 or SF_E_NOMEM (*v unchanged). */
+static int u32_room(uint32_t **v, size_t *n, uint64_t at)
+{
+    if (at < *n)
+        return 0;
+    size_t m = *n ? *n : 1024;
+    while (m <= at)
+        m *= 2;
+    uint32_t *b = realloc(*v, m * sizeof *b);
+    if (!b)
+        return SF_E_NOMEM;
+    memset(b + *n, 0, (m - *n) * sizeof *b);
+    *v = b;
+    *n = m;
+    return 0;
+}
+
 /* Remembers that dimension id src stands for dictionary id bits, and the
  * other way round (srcof). Returns 0 or SF_E_NOMEM. */
 static int byid_set(distinct_set *ds, uint32_t src, uint64_t bits)
 {
-    if (src >= ds->nbyid) {
-        size_t n = ds->nbyid ? ds->nbyid : 1024;
-        while (n <= src)
-            n *= 2;
-        uint32_t *b = realloc(ds->byid, n * sizeof *b);
-        if (!b)
-            return SF_E_NOMEM;
-        memset(b + ds->nbyid, 0, (n - ds->nbyid) * sizeof *b);
-        ds->byid = b;
-        ds->nbyid = n;
-    }
+    if (u32_room(&ds->byid, &ds->nbyid, src) != 0 ||
+        u32_room(&ds->srcof, &ds->nsrcof, bits) != 0)
+        return SF_E_NOMEM;
     ds->byid[src] = (uint32_t)bits + 1;
-    if (bits >= ds->nsrcof) {
-        size_t n = ds->nsrcof ? ds->nsrcof : 1024;
-        while (n <= bits)
-            n *= 2;
-        uint32_t *b = realloc(ds->srcof, n * sizeof *b);
-        if (!b)
-            return SF_E_NOMEM;
-        memset(b + ds->nsrcof, 0, (n - ds->nsrcof) * sizeof *b);
-        ds->srcof = b;
-        ds->nsrcof = n;
-    }
     ds->srcof[bits] = src;
     return 0;
 }
