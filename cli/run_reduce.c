@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/value_text.h"
 #include "core/window.h"
 #include "partition/keyhash.h"
@@ -95,6 +96,68 @@ static int merge_group(void *ctx, const unsigned char *rec, size_t len, int sour
     return sf_groups_merge_record(x->R->reduced, rec, len, &x->R->err);
 }
 
+/* The join step that alone writes slot, as its key (on) column, or -1:
+ * the pipeline then gives the slot's strings with their key ids
+ * (core/pipeline setup_ids). */
+static int key_join_of(const sf_job *job, int slot)
+{
+    int found = -1;
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        int writes = st->kind == SF_STEP_DERIVE ? st->slot == slot : 0;
+        if (st->kind == SF_STEP_JOIN) {
+            writes = st->on_slot == slot;
+            for (size_t k = 0; k < st->nselect; k++)
+                writes |= st->select_slots[k] == slot;
+        }
+        if (writes && (found >= 0 || st->kind != SF_STEP_JOIN || st->on_slot != slot))
+            return -1;
+        if (writes)
+            found = (int)i;
+    }
+    return found;
+}
+
+/* The count_distinct aggregates whose values are the keys of a dimension
+ * every rank holds whole are shipped as the keys' ids
+ * (sf_groups_distinct_key_ids), when every rank's table has the same
+ * keys in the same order: a partitioned table (each rank's share) or any
+ * difference keeps strings. Collective. Returns 0 or SF_E_INVAL. */
+static int ship_key_ids(sf_run *R)
+{
+    const sf_job *job = R->spec;
+    int rc = 0;
+    for (size_t j = 0; j < R->job->naggs && !rc; j++) {
+        const sf_job_agg *a = &R->job->aggs[j];
+        int slot = a->kind == SF_AGG_COUNT_DISTINCT && a->arg ? sf_expr_slot(a->arg) : -1;
+        int step = slot >= 0 && job->slot_types[slot] == SF_STRING ? key_join_of(job, slot) : -1;
+        int input = step >= 0 ? job->steps[step].input : -1;
+        const sf_join_table *t = input >= 0 ? R->dims[input] : NULL;
+        int key_col = input >= 0 ? job->inputs[input].key_col : -1;
+        /* Every rank decides the same for j (the spec is everyone's); the
+         * keys' fingerprint then says whether the ids agree. */
+        if (step < 0)
+            continue;
+        uint64_t fp[2] = {0, 0};
+        size_t rows = t && key_col >= 0 ? sf_join_table_rows(t) : 0;
+        for (size_t r = 0; r < rows; r++) {
+            const sf_value *k = &sf_join_table_row(t, r)[key_col];
+            fp[0] = sf_hash_u64(fp[0] ^ (k->type == SF_STRING
+                                             ? sf_hash_bytes(k->u.s.p, k->u.s.n, r)
+                                             : (uint64_t)k->type));
+        }
+        fp[0] ^= rows;
+        fp[1] = ~fp[0];
+        MPI_Allreduce(MPI_IN_PLACE, fp, 2, MPI_UINT64_T, MPI_MAX, R->comm);
+        int same = fp[0] == ~fp[1] && rows > 0 && (R->repartition != SF_REPART_BEFORE_JOIN ||
+                                                   R->join_step < 0 ||
+                                                   job->steps[R->join_step].input != input);
+        if (same)
+            rc = sf_groups_distinct_key_ids(R->reduced, j, t, key_col);
+    }
+    return rc;
+}
+
 /* One round's partial aggregates (sf_shuffle_fill_fn): each group another
  * rank owns is encoded straight into its owner's round buffer and retired
  * here. */
@@ -113,7 +176,7 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
         if (to == R->rank)
             continue;
         size_t mark = sf_shuffle_begin(&out[to]);
-        rc = mark == SIZE_MAX ? SF_E_NOMEM : sf_groups_export(R->reduced, i, &out[to]);
+        rc = mark == SIZE_MAX ? SF_E_NOMEM : sf_groups_export_shipped(R->reduced, i, &out[to]);
         if (!rc)
             rc = sf_shuffle_end(&out[to], mark);
         sf_groups_retire(R->reduced, i);
@@ -177,6 +240,9 @@ int sf_run_shuffle_groups(sf_run *R)
     int rc = sf_groups_prepare_export(R->reduced);
     if (rc)
         sf_error_set(&R->err, rc, "out of memory serializing partial aggregates");
+    int irc = R->nranks > 1 ? ship_key_ids(R) : 0; /* collective: every rank calls it */
+    if (!rc && irc)
+        rc = sf_error_set(&R->err, irc, "count_distinct by dimension ids");
     /* Groups with many distinct values have them counted over every rank
      * first; their records then carry none (run_distinct.c). Collective:
      * every rank calls it, with its verdict so far. */

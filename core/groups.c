@@ -87,7 +87,9 @@ typedef struct dstate {
  * id (0, 1, 2, ... in order of first sight on this rank) from a dictionary,
  * and the (group, id) pairs go to the same pair table - or to bitmaps over
  * the ids, which are a small range by construction. The ids never leave the
- * rank: export writes the strings themselves. Other types (none today) go
+ * rank: export writes the strings themselves, or, for a set of a
+ * replicated dimension's keys (sf_groups_distinct_key_ids), the keys'
+ * dimension ids, which every rank shares. Other types (none today) go
  * to a generic map keyed by group index + encoding. */
 typedef struct distinct_set {
     sf_type type;    /* static type of the argument */
@@ -97,6 +99,11 @@ typedef struct distinct_set {
                       * sf_groups_update_ids) -> its dictionary id + 1, 0 unknown yet,
                       * so a joined string is looked up by its id, not hashed */
     size_t nbyid;
+    uint32_t *srcof; /* strings: dictionary id -> its dimension id, 0 unknown */
+    size_t nsrcof;
+    const sf_join_table *idtab; /* the replicated dimension whose key ids the
+                                 * values carry (sf_groups_distinct_key_ids), or NULL */
+    int idcol;       /* its key column */
     uint64_t *pairs; /* fixed: 2 words per slot: group index + 1 (0 = empty), value bits */
     size_t mask;     /* fixed: slots - 1 */
     size_t count;    /* fixed: pairs stored */
@@ -290,6 +297,7 @@ static void distinct_set_free(distinct_set *ds)
     sf_hmap_free(ds->dict);
     free(ds->pairs);
     free(ds->byid);
+    free(ds->srcof);
     free(ds->bitmaps);
     sf_arena_free(&ds->bitmem);
     sf_arena_free(&ds->smallmem);
@@ -300,6 +308,8 @@ static void distinct_set_free(distinct_set *ds)
     ds->pairs = NULL;
     ds->byid = NULL;
     ds->nbyid = 0;
+    ds->srcof = NULL;
+    ds->nsrcof = 0;
     ds->bitmaps = NULL;
     ds->head = ds->next = NULL;
     ds->mask = ds->count = ds->nbitmaps = 0;
@@ -541,22 +551,33 @@ static int maybe_go_dense(distinct_set *ds, size_t ngroups)
     return rc;
 }
 
-/* Remembers that dimension id src stands for dictionary id bits. Returns
- * 0 or SF_E_NOMEM. */
+/* Makes (*v)[at] exist in a zero-filled array of *n uint32 (doubled from
+ * 1024). Returns 0 or SF_E_NOMEM (*v unchanged). */
+static int u32_room(uint32_t **v, size_t *n, uint64_t at)
+{
+    if (at < *n)
+        return 0;
+    size_t m = *n ? *n : 1024;
+    while (m <= at)
+        m *= 2;
+    uint32_t *b = realloc(*v, m * sizeof *b);
+    if (!b)
+        return SF_E_NOMEM;
+    memset(b + *n, 0, (m - *n) * sizeof *b);
+    *v = b;
+    *n = m;
+    return 0;
+}
+
+/* Remembers that dimension id src stands for dictionary id bits, and the
+ * other way round (srcof). Returns 0 or SF_E_NOMEM. */
 static int byid_set(distinct_set *ds, uint32_t src, uint64_t bits)
 {
-    if (src >= ds->nbyid) {
-        size_t n = ds->nbyid ? ds->nbyid : 1024;
-        while (n <= src)
-            n *= 2;
-        uint32_t *b = realloc(ds->byid, n * sizeof *b);
-        if (!b)
-            return SF_E_NOMEM;
-        memset(b + ds->nbyid, 0, (n - ds->nbyid) * sizeof *b);
-        ds->byid = b;
-        ds->nbyid = n;
-    }
+    if (u32_room(&ds->byid, &ds->nbyid, src) != 0 ||
+        u32_room(&ds->srcof, &ds->nsrcof, bits) != 0)
+        return SF_E_NOMEM;
     ds->byid[src] = (uint32_t)bits + 1;
+    ds->srcof[bits] = src;
     return 0;
 }
 
@@ -1086,38 +1107,91 @@ static int encode_value(void *ctx, const sf_value *v)
     return rc;
 }
 
-int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
+/* sf_buf_append() and sf_buf_put_leb() for the fields of a record: inlined
+ * (a record is a dozen small fields, their sizes mostly constants), growing
+ * out only when the field does not fit. Return 0 or SF_E_NOMEM. */
+static inline int put_bytes(sf_buf *out, const void *p, size_t n)
+{
+    if (n > out->cap - out->n && sf_buf_reserve(out, n) != 0)
+        return SF_E_NOMEM;
+    memcpy(out->p + out->n, p, n);
+    out->n += n;
+    return 0;
+}
+
+static inline int put_leb(sf_buf *out, uint64_t v)
+{
+    if (10 > out->cap - out->n && sf_buf_reserve(out, 10) != 0)
+        return SF_E_NOMEM;
+    unsigned char *o = out->p + out->n;
+    size_t k = 0;
+    for (; v >= 0x80; v >>= 7)
+        o[k++] = (unsigned char)(v | 0x80);
+    o[k++] = (unsigned char)v;
+    out->n += k;
+    return 0;
+}
+
+/* The dimension ids of group i's values of aggregate j (its set ds, its
+ * state dst) into ids, ascending, when the group holds at most
+ * 1 + SMALL_MAX values outside the bitmaps and pair table and each has a
+ * known id. Returns their number, or 0 when they must travel as strings. */
+static size_t shipped_ids(const distinct_set *ds, const dstate *dst,
+                          uint32_t ids[1 + SMALL_MAX])
+{
+    if (!ds->idtab || dst->big || dst->has_first != 1)
+        return 0;
+    size_t n = 0;
+    for (uint32_t k = 0; k <= dst->nsmall; k++) {
+        uint64_t bits = k ? dst->small[k - 1] : dst->first;
+        uint32_t id = bits < ds->nsrcof ? ds->srcof[bits] : 0;
+        if (!id)
+            return 0;
+        size_t at = n++; /* insertion sort: a handful of ids */
+        for (; at > 0 && ids[at - 1] > id; at--)
+            ids[at] = ids[at - 1];
+        ids[at] = id;
+    }
+    return n;
+}
+
+/* Group i as a record (sf_groups_export); shipped: the record goes to
+ * another rank of the run, so values may travel as dimension ids. A
+ * count_distinct's values start with leb128(n << 1 | form): form 0, n
+ * encoded values (sf_value_encode); form 1, n ascending dimension key ids,
+ * the first as leb128(id), each next as leb128(id - previous id). */
+static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
 {
     const void *key;
     size_t klen;
     void *stv;
     sf_hmap_entry(g->map, i, &key, &klen, NULL, &stv);
     const char *st = stv;
-    int rc = sf_buf_put_leb(out, klen);
+    int rc = put_leb(out, klen);
     if (rc == 0)
-        rc = sf_buf_append(out, key, klen);
+        rc = put_bytes(out, key, klen);
     if (rc == 0)
-        rc = sf_buf_append(out, st + ROWS_OFF, 8);
+        rc = put_bytes(out, st + ROWS_OFF, 8);
     for (size_t j = 0; j < g->ndefs && rc == 0; j++) {
         const sf_agg_def *d = &g->defs[j];
         const char *s = st + g->off[j];
         switch (d->kind) {
         case SF_AGG_COUNT:
         case SF_AGG_COUNT_IF:
-            rc = sf_buf_append(out, s, 8);
+            rc = put_bytes(out, s, 8);
             break;
         case SF_AGG_SUM:
         case SF_AGG_MEAN:
             if (d->arg_type == SF_INT) {
-                rc = sf_buf_append(out, s, sizeof(__int128) + 8);
+                rc = put_bytes(out, s, sizeof(__int128) + 8);
             } else if (d->arg_type == SF_DECIMAL) {
-                rc = sf_buf_append(out, s, 32); /* lo, hi, n */
+                rc = put_bytes(out, s, 32); /* lo, hi, n */
             } else {
                 const dsum *ds = (const dsum *)s;
                 size_t n = sf_xsum_serialized_size(&ds->x);
                 if ((rc = sf_buf_reserve(out, n + 8)) == 0) {
                     out->n += sf_xsum_serialize(&ds->x, out->p + out->n);
-                    rc = sf_buf_append(out, &ds->n, 8);
+                    rc = put_bytes(out, &ds->n, 8);
                 }
             }
             break;
@@ -1132,8 +1206,16 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
             /* The values themselves; a count other ranks found for a
              * spread group is not among them and is not exported. */
             const dstate *dst = (const dstate *)s;
+            uint32_t ids[1 + SMALL_MAX];
+            size_t nid = shipped ? shipped_ids(&g->sets[g->distinct[j]], dst, ids) : 0;
+            if (nid) {
+                rc = put_leb(out, (uint64_t)nid << 1 | 1);
+                for (size_t k = 0; k < nid && !rc; k++)
+                    rc = put_leb(out, ids[k] - (k ? ids[k - 1] : 0));
+                break;
+            }
             uint64_t n = (uint64_t)dst->count - (dst->has_first == SPREAD ? dst->first : 0);
-            rc = sf_buf_put_leb(out, n);
+            rc = put_leb(out, n << 1);
             if (!rc)
                 rc = sf_groups_distinct_values(g, i, j, encode_value, out);
             break;
@@ -1143,6 +1225,26 @@ int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
         }
     }
     return rc;
+}
+
+int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out)
+{
+    return export_record(g, i, out, 0);
+}
+
+int sf_groups_export_shipped(const sf_groups *g, size_t i, sf_buf *out)
+{
+    return export_record(g, i, out, 1);
+}
+
+int sf_groups_distinct_key_ids(sf_groups *g, size_t j, const sf_join_table *t, int key_col)
+{
+    if (j >= g->ndefs || g->distinct[j] < 0 || !g->sets[g->distinct[j]].dict || !t ||
+        key_col < 0)
+        return SF_E_INVAL;
+    g->sets[g->distinct[j]].idtab = t;
+    g->sets[g->distinct[j]].idcol = key_col;
+    return 0;
 }
 
 static int bad_record(sf_error *err, const char *what)
@@ -1257,6 +1359,12 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
             if (!used)
                 return bad_record(err, "distinct count");
             p += used;
+            const distinct_set *ds = &g->sets[g->distinct[j]];
+            int form = (int)(n & 1);
+            n >>= 1;
+            if (form && !ds->idtab)
+                return bad_record(err, "distinct ids without their dimension");
+            uint64_t id = 0, rows = form ? sf_join_table_rows(ds->idtab) : 0;
             uint32_t idx;
             memcpy(&idx, st, sizeof idx);
             /* Values of a spread group go to fn, not into the set. */
@@ -1265,12 +1373,25 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
                 return rc;
             for (uint64_t k = 0; k < n; k++) {
                 sf_value v;
-                used = sf_value_decode(rec + p, len - p, &v);
+                uint64_t delta = 0;
+                if (form && p < len && rec[p] < 0x80) /* most deltas: one byte */
+                    delta = rec[p], used = 1;
+                else
+                    used = form ? sf_leb_get(rec + p, len - p, &delta)
+                                : sf_value_decode(rec + p, len - p, &v);
                 if (!used)
                     return bad_record(err, "distinct value");
                 p += used;
+                if (form) {
+                    /* Ascending ids, each a key of the dimension. */
+                    if (delta == 0 || delta > rows - id)
+                        return bad_record(err, "distinct id");
+                    id += delta;
+                    v = sf_join_table_row(ds->idtab, (size_t)(id - 1))[ds->idcol];
+                }
                 rc = spread ? fn(ctx, j, &v)
-                            : distinct_add(g, g->distinct[j], (dstate *)s, idx, &v, 0);
+                            : distinct_add(g, g->distinct[j], (dstate *)s, idx, &v,
+                                           (uint32_t)id);
                 if (rc)
                     return rc;
             }

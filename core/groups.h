@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/expr.h"
+#include "core/join.h"
 #include "core/value.h"
 
 typedef struct sf_agg_def {
@@ -127,6 +128,24 @@ void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size
  * Call sf_groups_prepare_export() once before exporting groups. */
 int sf_groups_prepare_export(sf_groups *g);
 int sf_groups_export(const sf_groups *g, size_t i, sf_buf *out);
+
+/* Says that the values of count_distinct aggregate j are the key column
+ * key_col of dimension table t, and come with their key ids
+ * (sf_join_table_key_id, through sf_groups_update_ids), and that every
+ * rank holds t whole with the same ids (a replicated table, checked by
+ * the caller): sf_groups_export_shipped() may then send a group's values
+ * as ids, and a merge maps ids in a record to strings through t. t must
+ * outlive g's merges. Returns 0, or SF_E_INVAL when j is not a
+ * count_distinct of strings. */
+int sf_groups_distinct_key_ids(sf_groups *g, size_t j, const sf_join_table *t, int key_col);
+
+/* sf_groups_export() for a record that goes to another rank of the run:
+ * the values of a count_distinct set up by sf_groups_distinct_key_ids()
+ * travel as a sorted delta-coded list of key ids when the group has at
+ * most 33 of them and each has a known id (else as strings, as in
+ * sf_groups_export). Never for a record that leaves the run (a spill
+ * file, an output): ids mean nothing there. Returns 0 or SF_E_NOMEM. */
+int sf_groups_export_shipped(const sf_groups *g, size_t i, sf_buf *out);
 
 /* ---- count_distinct spread over ranks (cli/run_distinct.c) ----
  * A group with many distinct values can have them counted elsewhere: its

@@ -1477,6 +1477,91 @@ static void test_distinct_over_dimension_ids_counts_the_strings(void **state)
     sf_groups_free(without);
 }
 
+/* A count_distinct over a replicated dimension's keys ships a group's
+ * values as sorted delta-coded key ids when each has one (a record far
+ * shorter than the strings), as strings when one has none; a table set up
+ * with the same dimension merges either form to the same counts, a table
+ * without it refuses ids, and an id past the table is a parse error. */
+static void test_distinct_key_ids_ship_as_ids_and_merge_back(void **state)
+{
+    aggs *a = *state;
+    sf_join_table *t = sf_join_table_new(1, 0);
+    assert_non_null(t);
+    static const char *const kinds[] = {"buy", "view", "cart", "click"};
+    for (size_t i = 0; i < 4; i++) {
+        sf_value r = sf_string(kinds[i], strlen(kinds[i]));
+        assert_int_equal(sf_join_table_add(t, &r), 0);
+    }
+    sf_groups *from = sf_groups_new(a->defs, NAGGS), *to = sf_groups_new(a->defs, NAGGS),
+              *plain = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(from);
+    assert_non_null(to);
+    assert_non_null(plain);
+    assert_int_equal(sf_groups_distinct_key_ids(from, A_USERS, t, 0), SF_E_INVAL); /* ints */
+    assert_int_equal(sf_groups_distinct_key_ids(from, A_KINDS, t, 0), 0);
+    assert_int_equal(sf_groups_distinct_key_ids(to, A_KINDS, t, 0), 0);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    static const struct {
+        const char *country;
+        size_t kind;  /* into kinds */
+        uint32_t id;  /* its key id; 0: none (a join without a match) */
+    } rows[] = {{"FR", 3, 4}, {"FR", 0, 1}, {"FR", 2, 0}, {"DE", 1, 2},
+                {"DE", 3, 4}, {"DE", 0, 1}, {"DE", 1, 2}};
+    uint32_t ids[NCOLS] = {0};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        sf_value row[NCOLS] = {sf_string(rows[i].country, 2), sf_int(1), sf_double(1), sf_int(1),
+                               sf_string(kinds[rows[i].kind], strlen(kinds[rows[i].kind]))};
+        ids[C_KIND] = rows[i].id;
+        unsigned char key[16];
+        size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+        assert_int_equal(sf_groups_update_ids(from, key, klen, sf_groups_hash(key, klen), row,
+                                              ids, &scratch, NULL),
+                         0);
+    }
+    assert_int_equal(sf_groups_prepare_export(from), 0);
+    sf_error err;
+    sf_error_clear(&err);
+    for (size_t i = 0; i < 2; i++) { /* FR: cart has no id; DE: all have */
+        sf_buf x = {0}, y = {0};
+        assert_int_equal(sf_groups_export_shipped(from, i, &x), 0);
+        assert_int_equal(sf_groups_export(from, i, &y), 0);
+        if (i == 0) {
+            assert_int_equal(x.n, y.n);
+            assert_memory_equal(x.p, y.p, x.n);
+        } else {
+            /* 3 values: a type and a length byte and view, click, buy as
+             * strings; a byte each as ids. */
+            assert_int_equal(y.n - x.n, 3 * 2 + 4 + 5 + 3 - 3);
+            /* count_distinct(price) follows: 1 << 1, a type byte, 8 bytes. */
+            unsigned char *ids = x.p + x.n - 10 - 4;
+            assert_int_equal(ids[0], 3 << 1 | 1);
+            assert_int_equal(ids[1], 1); /* buy */
+            assert_int_equal(ids[2], 1); /* view: 2 */
+            assert_int_equal(ids[3], 2); /* click: 4 */
+            assert_int_equal(sf_groups_merge_record(plain, x.p, x.n, &err), SF_E_PARSE);
+            assert_int_equal(sf_groups_distinct_key_ids(plain, A_KINDS, t, 0), 0);
+            ids[3] = 3; /* click + 1: past the table's 4 keys */
+            assert_int_equal(sf_groups_merge_record(plain, x.p, x.n, &err), SF_E_PARSE);
+            ids[3] = 2;
+        }
+        assert_int_equal(sf_groups_merge_record(to, x.p, x.n, &err), 0);
+        assert_int_equal(sf_groups_merge_record(to, x.p, x.n, &err), 0); /* twice: no change */
+        sf_buf_free(&x);
+        sf_buf_free(&y);
+    }
+    int overflow = 0;
+    assert_int_equal(sf_groups_prepare_export(to), 0);
+    assert_int_equal(sf_groups_result(to, 0, A_KINDS, &overflow).u.i, 3);
+    assert_int_equal(sf_groups_result(to, 1, A_KINDS, &overflow).u.i, 3);
+    assert_int_equal(sf_groups_result(to, 1, A_COUNT, &overflow).u.i, 8);
+    sf_arena_free(&scratch);
+    sf_groups_free(from);
+    sf_groups_free(to);
+    sf_groups_free(plain);
+    sf_join_table_free(t);
+}
+
 /* A retired group refuses an update by its handle as it does by its key. */
 static void test_update_by_handle_refuses_a_retired_group(void **state)
 {
@@ -1623,6 +1708,7 @@ int main(void)
         cmocka_unit_test(test_row_records_give_the_results_of_updates),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
+        cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
