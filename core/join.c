@@ -75,6 +75,11 @@ struct sf_join_table {
     size_t mask;      /* of slots or sslots */
     sf_hmap *map;   /* encoded key -> uint32 row index */
     sf_hmap *interned; /* non-key string bytes -> their one copy (char *) */
+    struct {           /* intern()'s last copies of strings of at most 8 bytes */
+        uint64_t bits; /* the bytes, zero-padded */
+        size_t len;
+        char *copy;    /* NULL: empty entry */
+    } short_copies[64];
     sf_arena strings;
     sf_buf key;     /* encoding scratch for adds */
 };
@@ -315,6 +320,18 @@ static char *copy_with_id(sf_join_table *t, const char *p, size_t n, uint32_t id
  * order). NULL when out of memory. */
 static char *intern(sf_join_table *t, const char *p, size_t n)
 {
+    /* Short cells (a country, a plan name) repeat over the rows: a hit in
+     * the direct-mapped cache of their copies skips the hash and the map. */
+    uint64_t bits = 0;
+    size_t at = 0;
+    if (n <= 8) {
+        if (n)
+            memcpy(&bits, p, n);
+        at = (size_t)(((bits ^ n) * 0x9E3779B97F4A7C15ull) >> 58);
+        if (t->short_copies[at].copy && t->short_copies[at].bits == bits &&
+            t->short_copies[at].len == n)
+            return t->short_copies[at].copy;
+    }
     if (!t->interned && !(t->interned = sf_hmap_new(sizeof(char *), 256)))
         return NULL;
     int inserted = 0;
@@ -324,6 +341,11 @@ static char *intern(sf_join_table *t, const char *p, size_t n)
     if (inserted) /* at most nrows * ncols < 2^32 strings */
         *copy = copy_with_id(t, p, n, (uint32_t)sf_hmap_count(t->interned));
     /* A failed copy stays NULL in the map: the next sight fails too. */
+    if (n <= 8 && *copy) {
+        t->short_copies[at].bits = bits;
+        t->short_copies[at].len = n;
+        t->short_copies[at].copy = *copy;
+    }
     return *copy;
 }
 

@@ -284,6 +284,39 @@ static void test_equal_non_key_strings_share_one_copy(void **state)
     sf_join_table_free(t);
 }
 
+/* Short cells that agree in their padded bytes but not their length
+ * ("ab", "ab\0", "", "\0") and many short cells that share cache places
+ * each keep their own copy and id, however often they come back. */
+static void test_short_cells_of_equal_bytes_keep_their_own_copies(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 0);
+    assert_non_null(t);
+    static const char cells[4][3] = {"ab", "ab", "", ""};
+    static const size_t lens[4] = {2, 3, 0, 1};
+    char id[16], cell[16];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(id, sizeof id, "user_%06d", i);
+        size_t n = i < 2000 ? lens[i % 4]
+                            : (size_t)snprintf(cell, sizeof cell, "c%d", (i - 2000) % 300);
+        const char *c = i < 2000 ? cells[i % 4] : cell;
+        sf_value row[2] = {sf_string(id, strlen(id)), sf_string(c, n)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (int i = 0; i < 4000; i++) {
+        const sf_value *r = sf_join_table_row(t, (size_t)i);
+        size_t first = i < 2000 ? (size_t)(i % 4) : (size_t)(2000 + (i - 2000) % 300);
+        const sf_value *f = sf_join_table_row(t, first);
+        assert_ptr_equal(r[1].u.s.p, f[1].u.s.p);
+        assert_int_equal(sf_join_table_id(t, r, 1), sf_join_table_id(t, f, 1));
+        if (i < 2000)
+            assert_int_equal(r[1].u.s.n, lens[i % 4]);
+        if (i < 4)
+            assert_int_equal(sf_join_table_id(t, r, 1), (uint32_t)i + 1);
+    }
+    sf_join_table_free(t);
+}
+
 static void test_free_null_is_a_no_op(void **state)
 {
     (void)state;
@@ -544,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_keys_sharing_the_inline_bytes_find_their_own_rows),
         cmocka_unit_test(test_equal_non_key_strings_share_one_copy),
         cmocka_unit_test(test_free_null_is_a_no_op),
+        cmocka_unit_test(test_short_cells_of_equal_bytes_keep_their_own_copies),
         cmocka_unit_test(test_dense_int_keys_with_gaps_and_negatives_find_their_rows),
         cmocka_unit_test(test_sparse_int_keys_at_the_int64_ends_are_found),
         cmocka_unit_test(test_duplicate_dense_int_key_is_refused_and_keeps_first_row),
