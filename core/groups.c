@@ -1454,7 +1454,7 @@ void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, siz
                                int stage)
 {
     uint64_t klen;
-    size_t p = sf_leb_get(rec, len, &klen);
+    size_t p = stage < 2 || g->nsets ? sf_leb_get(rec, len, &klen) : 0; /* 2: vectors only */
     if (p && klen <= len - p)
         sf_groups_prefetch(g, sf_groups_hash(rec + p, klen), klen, stage);
 }
