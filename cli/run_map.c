@@ -279,6 +279,16 @@ static int take_row_record(void *ctx, const unsigned char *rec, size_t len, int 
     return rc ? rc : sf_run_spill_tick(R);
 }
 
+/* The look-ahead over a batch of row records: their groups' index slots,
+ * states and count_distinct vectors start loading a few records early (as
+ * the pipeline's own batch does for its rows). The pipeline's batch is
+ * left alone: a hint reads the table as it is. */
+static void hint_row_record(void *ctx, const unsigned char *rec, size_t len, int stage)
+{
+    sf_run *R = ctx;
+    sf_groups_prefetch_record(sf_pipeline_groups_now(R->pipe), rec, len, stage);
+}
+
 /* SHARDFLOW_COMBINER (for tests, see docs/testing.md): auto (default),
  * aside (step aside from the first row) or combine (never). */
 static int aside_mode(sf_run *R, sf_aside_mode *mode)
@@ -321,6 +331,7 @@ static int setup_aside(sf_run *R)
     R->stream = sf_stream_new(R->comm, 202, batch, take_row_record, R, NULL, NULL);
     if (!R->stream || sf_pipeline_set_aside(R->pipe, mode, &ops) != 0)
         return sf_error_set(&R->err, SF_E_NOMEM, "out of memory setting up the row stream");
+    sf_stream_set_ahead(R->stream, hint_row_record);
     R->m.combiner = mode == SF_ASIDE_ON ? SF_ASIDE_FORCED : SF_COMBINER_AUTO;
     return 0;
 }

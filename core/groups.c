@@ -1578,6 +1578,15 @@ void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t kl
         out += sf_value_encode(&args[j], out);
 }
 
+void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
+                               int stage)
+{
+    uint64_t klen;
+    size_t p = stage < 2 || g->nsets ? sf_leb_get(rec, len, &klen) : 0; /* 2: vectors only */
+    if (p && klen <= len - p)
+        sf_groups_prefetch(g, sf_groups_hash(rec + p, klen), klen, stage);
+}
+
 int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
 {
     uint64_t klen;

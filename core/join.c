@@ -64,6 +64,7 @@ struct sf_join_table {
     int key_col;
     sf_value *rows; /* nrows * ncols */
     size_t nrows, cap;
+    size_t expect;  /* rows the loader expects (sf_join_table_expect), 0: unknown */
     int int_keys;   /* the index is ints (decided by the first key added) */
     int_slot *slots;
     int64_t kmin, kmax; /* int keys: the least and greatest added */
@@ -74,6 +75,11 @@ struct sf_join_table {
     size_t mask;      /* of slots or sslots */
     sf_hmap *map;   /* encoded key -> uint32 row index */
     sf_hmap *interned; /* non-key string bytes -> their one copy (char *) */
+    struct {           /* intern()'s last copies of strings of at most 8 bytes */
+        uint64_t bits; /* the bytes, zero-padded */
+        size_t len;
+        char *copy;    /* NULL: empty entry */
+    } short_copies[64];
     sf_arena strings;
     sf_buf key;     /* encoding scratch for adds */
 };
@@ -103,6 +109,30 @@ sf_join_table *sf_join_table_new(size_t ncols, int key_col)
     return t;
 }
 
+int sf_join_table_expect(sf_join_table *t, size_t nrows)
+{
+    t->expect = nrows < ((size_t)1 << 31) ? nrows : (size_t)1 << 31;
+    if (t->nrows || t->cap >= t->expect || t->expect <= 64 || !t->ncols ||
+        t->ncols > SIZE_MAX / sizeof *t->rows / t->expect)
+        return 0;
+    sf_value *rows = realloc(t->rows, t->expect * t->ncols * sizeof *rows);
+    if (!rows)
+        return SF_E_NOMEM;
+    t->rows = rows;
+    t->cap = t->expect;
+    return 0;
+}
+
+/* The first index's slots: 64, or the power of two that holds the rows
+ * expected below the 70% load the adds keep. */
+static size_t index_first_slots(const sf_join_table *t)
+{
+    size_t slots = 64;
+    while (t->expect * 10 > slots * 7)
+        slots *= 2;
+    return slots;
+}
+
 static size_t int_pos(const sf_join_table *t, int64_t key)
 {
     return (size_t)sf_hash_u64((uint64_t)key) & t->mask;
@@ -110,7 +140,7 @@ static size_t int_pos(const sf_join_table *t, int64_t key)
 
 static int int_index_grow(sf_join_table *t)
 {
-    size_t slots = t->slots ? 2 * (t->mask + 1) : 64;
+    size_t slots = t->slots ? 2 * (t->mask + 1) : index_first_slots(t);
     int_slot *fresh = calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
@@ -240,7 +270,7 @@ static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_t
 
 static int str_index_grow(sf_join_table *t)
 {
-    size_t slots = t->sslots ? 2 * (t->mask + 1) : 64;
+    size_t slots = t->sslots ? 2 * (t->mask + 1) : index_first_slots(t);
     str_slot *fresh = calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
@@ -290,6 +320,18 @@ static char *copy_with_id(sf_join_table *t, const char *p, size_t n, uint32_t id
  * order). NULL when out of memory. */
 static char *intern(sf_join_table *t, const char *p, size_t n)
 {
+    /* Short cells (a country, a plan name) repeat over the rows: a hit in
+     * the direct-mapped cache of their copies skips the hash and the map. */
+    uint64_t bits = 0;
+    size_t at = 0;
+    if (n <= 8) {
+        if (n)
+            memcpy(&bits, p, n);
+        at = (size_t)(((bits ^ n) * 0x9E3779B97F4A7C15ull) >> 58);
+        if (t->short_copies[at].copy && t->short_copies[at].bits == bits &&
+            t->short_copies[at].len == n)
+            return t->short_copies[at].copy;
+    }
     if (!t->interned && !(t->interned = sf_hmap_new(sizeof(char *), 256)))
         return NULL;
     int inserted = 0;
@@ -299,6 +341,11 @@ static char *intern(sf_join_table *t, const char *p, size_t n)
     if (inserted) /* at most nrows * ncols < 2^32 strings */
         *copy = copy_with_id(t, p, n, (uint32_t)sf_hmap_count(t->interned));
     /* A failed copy stays NULL in the map: the next sight fails too. */
+    if (n <= 8 && *copy) {
+        t->short_copies[at].bits = bits;
+        t->short_copies[at].len = n;
+        t->short_copies[at].copy = *copy;
+    }
     return *copy;
 }
 

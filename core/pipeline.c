@@ -1724,6 +1724,8 @@ sf_groups *sf_pipeline_groups(sf_pipeline *p)
     return p->groups;
 }
 
+const sf_groups *sf_pipeline_groups_now(const sf_pipeline *p) { return p->groups; }
+
 int sf_pipeline_set_aside(sf_pipeline *p, sf_aside_mode mode, const sf_aside_ops *ops)
 {
     if (mode == SF_ASIDE_OFF)

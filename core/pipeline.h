@@ -138,6 +138,11 @@ const sf_reject_sample *sf_pipeline_samples(sf_pipeline *p, size_t *n);
 /* The combiner (borrowed; owned by p). */
 sf_groups *sf_pipeline_groups(sf_pipeline *p);
 
+/* The combiner as it is, rows still waiting in the pipeline's batch (for
+ * hints such as sf_groups_prefetch_record(); borrowed, valid until the
+ * next call on p). */
+const sf_groups *sf_pipeline_groups_now(const sf_pipeline *p);
+
 /* Starts the combiner again, empty, after its partial aggregates were
  * saved elsewhere (a spill under a memory budget: partials merge exactly,
  * so the answer does not change). Returns 0, or SF_E_NOMEM with the old

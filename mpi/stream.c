@@ -27,6 +27,7 @@ struct sf_stream {
     void *ctx;
     sf_stream_idle_fn idle;
     void *idle_ctx;
+    sf_stream_ahead_fn ahead;
     dest_state *dest;
     unsigned char *rbuf;
     size_t rcap;
@@ -73,16 +74,38 @@ static size_t frame_len(const unsigned char *p)
     return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
 }
 
+void sf_stream_set_ahead(sf_stream *s, sf_stream_ahead_fn ahead) { s->ahead = ahead; }
+
+/* The look-ahead: stage k's cursor (at[k], record number seen[k]) runs
+ * SF_STREAM_AHEAD >> k records in front of record i, the next delivered. */
+static void hint_ahead(sf_stream *s, const unsigned char **at, size_t *seen, size_t i,
+                       const unsigned char *end)
+{
+    for (int k = 0; k < 3; k++) {
+        while (seen[k] <= i + (SF_STREAM_AHEAD >> k) && at[k] + 4 <= end) {
+            size_t len = frame_len(at[k]);
+            if ((size_t)(end - at[k]) < 4 + len)
+                break; /* deliver() reports it */
+            s->ahead(s->ctx, at[k] + 4, len, k);
+            at[k] += 4 + len;
+            seen[k]++;
+        }
+    }
+}
+
 static void deliver(sf_stream *s, const unsigned char *p, size_t n, int source)
 {
-    const unsigned char *end = p + n;
-    while (p + 4 <= end) {
+    const unsigned char *end = p + n, *at[3] = {p, p, p};
+    size_t seen[3] = {0, 0, 0};
+    for (size_t i = 0; p + 4 <= end; i++) {
         size_t len = frame_len(p);
         if ((size_t)(end - p) < 4 + len) {
             if (!s->rc)
                 s->rc = SF_E_INTERNAL;
             return;
         }
+        if (s->ahead && !s->rc)
+            hint_ahead(s, at, seen, i, end);
         if (!s->rc)
             s->rc = s->fn(s->ctx, p + 4, len, source);
         s->st.records_received++;

@@ -43,6 +43,19 @@ sf_stream *sf_stream_new(MPI_Comm comm, int tag, size_t batch, sf_stream_fn fn, 
 /* Replaces the idle hook (NULL for none). Not collective. */
 void sf_stream_set_idle(sf_stream *s, sf_stream_idle_fn idle, void *idle_ctx);
 
+/* A hint about a record still to be delivered from the same message, at
+ * stage 0, 1 or 2 (SF_STREAM_AHEAD records ahead of it, then half that,
+ * then a quarter: a receiver can start loading what the record touches,
+ * then what that points to). Must not change what the records mean nor
+ * use the stream. */
+typedef void (*sf_stream_ahead_fn)(void *ctx, const unsigned char *rec, size_t len, int stage);
+
+enum { SF_STREAM_AHEAD = 8 };
+
+/* Sets the look-ahead hook (NULL for none); it shares the records'
+ * callback's ctx. Not collective. */
+void sf_stream_set_ahead(sf_stream *s, sf_stream_ahead_fn ahead);
+
 /* Queues one record (len bytes) for rank dest; a full batch is sent
  * point to point. Not collective. Returns 0, an earlier callback error, or
  * SF_E_NOMEM. */

@@ -284,10 +284,81 @@ static void test_equal_non_key_strings_share_one_copy(void **state)
     sf_join_table_free(t);
 }
 
+/* Short cells that agree in their padded bytes but not their length
+ * ("ab", "ab\0", "", "\0") and many short cells that share cache places
+ * each keep their own copy and id, however often they come back. */
+static void test_short_cells_of_equal_bytes_keep_their_own_copies(void **state)
+{
+    (void)state;
+    sf_join_table *t = sf_join_table_new(2, 0);
+    assert_non_null(t);
+    static const char cells[4][3] = {"ab", "ab", "", ""};
+    static const size_t lens[4] = {2, 3, 0, 1};
+    char id[16], cell[16];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(id, sizeof id, "user_%06d", i);
+        size_t n = i < 2000 ? lens[i % 4]
+                            : (size_t)snprintf(cell, sizeof cell, "c%d", (i - 2000) % 300);
+        const char *c = i < 2000 ? cells[i % 4] : cell;
+        sf_value row[2] = {sf_string(id, strlen(id)), sf_string(c, n)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (int i = 0; i < 4000; i++) {
+        const sf_value *r = sf_join_table_row(t, (size_t)i);
+        size_t first = i < 2000 ? (size_t)(i % 4) : (size_t)(2000 + (i - 2000) % 300);
+        const sf_value *f = sf_join_table_row(t, first);
+        assert_ptr_equal(r[1].u.s.p, f[1].u.s.p);
+        assert_int_equal(sf_join_table_id(t, r, 1), sf_join_table_id(t, f, 1));
+        if (i < 2000)
+            assert_int_equal(r[1].u.s.n, lens[i % 4]);
+        if (i < 4)
+            assert_int_equal(sf_join_table_id(t, r, 1), (uint32_t)i + 1);
+    }
+    sf_join_table_free(t);
+}
+
 static void test_free_null_is_a_no_op(void **state)
 {
     (void)state;
     sf_join_table_free(NULL);
+}
+
+/* An expected row count sizes the table up front; fewer or more rows
+ * than expected are found all the same, and the hint comes to nothing
+ * after the first row. */
+static void test_expected_rows_fewer_or_more_are_all_found(void **state)
+{
+    (void)state;
+    static const size_t expect[] = {0, 1, 100, 5000, 100000};
+    char k[32];
+    for (size_t e = 0; e < sizeof expect / sizeof *expect; e++) {
+        for (int intkeys = 0; intkeys < 2; intkeys++) {
+            sf_join_table *t = sf_join_table_new(2, 0);
+            assert_int_equal(sf_join_table_expect(t, expect[e]), 0);
+            size_t before = sf_join_table_memory(t);
+            for (int i = 0; i < 3000; i++) {
+                int n = snprintf(k, sizeof k, "user_%06d", i * 7);
+                sf_value row[2] = {intkeys ? sf_int((int64_t)i * 7919) : sf_string(k, (size_t)n),
+                                   sf_int(i)};
+                assert_int_equal(sf_join_table_add(t, row), 0);
+                if (i == 0)
+                    assert_int_equal(sf_join_table_expect(t, 1u << 20), 0);
+            }
+            if (expect[e] >= 100000)
+                assert_true(before >= 100000 * 2 * sizeof(sf_value));
+            for (int i = 0; i < 3000; i++) {
+                int n = snprintf(k, sizeof k, "user_%06d", i * 7);
+                sf_value key = intkeys ? sf_int((int64_t)i * 7919) : sf_string(k, (size_t)n);
+                const sf_value *r = sf_join_table_find(t, &key);
+                assert_non_null(r);
+                assert_int_equal(r[1].u.i, i);
+            }
+            sf_value miss = intkeys ? sf_int(1) : sf_string("user_000001", 11);
+            assert_null(sf_join_table_find(t, &miss));
+            assert_int_equal(sf_join_table_rows(t), 3000);
+            sf_join_table_free(t);
+        }
+    }
 }
 
 static void test_memory_grows_with_rows_and_strings(void **state)
@@ -497,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_find_by_string_key_with_key_in_middle_column),
         cmocka_unit_test(test_many_string_keys_through_growth),
         cmocka_unit_test(test_memory_grows_with_rows_and_strings),
+        cmocka_unit_test(test_expected_rows_fewer_or_more_are_all_found),
         cmocka_unit_test(test_string_key_longer_than_64_bytes),
         cmocka_unit_test(test_duplicate_key_is_exists_and_keeps_first_row),
         cmocka_unit_test(test_null_key_is_invalid_and_not_added),
@@ -505,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_keys_sharing_the_inline_bytes_find_their_own_rows),
         cmocka_unit_test(test_equal_non_key_strings_share_one_copy),
         cmocka_unit_test(test_free_null_is_a_no_op),
+        cmocka_unit_test(test_short_cells_of_equal_bytes_keep_their_own_copies),
         cmocka_unit_test(test_dense_int_keys_with_gaps_and_negatives_find_their_rows),
         cmocka_unit_test(test_sparse_int_keys_at_the_int64_ends_are_found),
         cmocka_unit_test(test_duplicate_dense_int_key_is_refused_and_keeps_first_row),
