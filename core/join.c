@@ -229,19 +229,6 @@ static inline uint64_t str_hash(const char *p, size_t n)
     return h ^ (h >> 33);
 }
 
-static int same_str(const char *a, const char *b, size_t n)
-{
-    if (n <= 16 && n >= 8) {
-        uint64_t x0, y0, x1, y1;
-        memcpy(&x0, a, 8);
-        memcpy(&y0, b, 8);
-        memcpy(&x1, a + n - 8, 8);
-        memcpy(&y1, b + n - 8, 8);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    return n == 0 || memcmp(a, b, n) == 0;
-}
-
 /* Finds a string key: the slot holding it or the empty slot where it
  * would go. */
 static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_table *t,
@@ -255,12 +242,12 @@ static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_t
             return s;
         if (s->hash == h && s->len == n) {
             if (n <= STR_INLINE) {
-                if (same_str(s->key, p, n))
+                if (sf_key_eq(s->key, p, n))
                     return s;
-            } else if (same_str(s->key, p, STR_INLINE)) {
+            } else if (sf_key_eq(s->key, p, STR_INLINE)) {
                 const sf_value *k =
                     &t->rows[(size_t)(s->row - 1) * t->ncols + (size_t)t->key_col];
-                if (same_str(k->u.s.p + STR_INLINE, p + STR_INLINE, n - STR_INLINE))
+                if (sf_key_eq(k->u.s.p + STR_INLINE, p + STR_INLINE, n - STR_INLINE))
                     return s;
             }
         }
