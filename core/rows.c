@@ -462,18 +462,13 @@ typedef struct key_stats {
         __builtin_prefetch((const char *)(row) + 64);                                      \
     } while (0)
 
-/* Sorts items for n rows of r: row k is rows[k] (an index into r), or k
- * when rows is NULL. On return items[0, n) hold the rows' numbers in
- * sf_rows_sort_dir's order (ties in the order of rows[]). Cannot fail. */
-static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const int *keys,
-                       const unsigned char *desc, size_t nkeys, prefix_keys *pk,
-                       sort_item *items)
+/* The prefix candidates of a key list: the key columns in order, each
+ * once (a column already among the keys would give every row the same
+ * bytes), with their direction in kdesc. Returns how many (at most
+ * PREFIX_CANDIDATES). */
+static size_t stats_init(key_stats *ks, unsigned char *kdesc, const int *keys,
+                         const unsigned char *desc, size_t nkeys)
 {
-#define ROW_AT(k) sf_rows_at(r, rows ? (size_t)rows[k] : (k))
-    /* The candidates: the key columns in order, each once (a column
-     * already among the keys would give every row the same bytes). */
-    key_stats ks[PREFIX_CANDIDATES];
-    unsigned char kdesc[PREFIX_CANDIDATES];
     size_t nc = 0;
     for (size_t k = 0; k < nkeys && nc < PREFIX_CANDIDATES; k++) {
         int seen = 0;
@@ -484,38 +479,42 @@ static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const i
         ks[nc] = (key_stats){keys[k], SF_NULL, 0, 0, 1, SIZE_MAX};
         kdesc[nc++] = desc && desc[k];
     }
-    /* One pass over the rows for every candidate's type, NULLs, shortest
-     * string, and whether it holds one value throughout (the partition's
-     * date beside user_id: it is then left out of the prefix, and its
-     * bytes go to the keys after it). */
-    const sf_value *first = ROW_AT(0);
-    for (size_t i = 0; i < n; i++) {
-        if (i + ROW_PREFETCH < n)
-            PREFETCH_ROW(ROW_AT(i + ROW_PREFETCH));
-        const sf_value *row = ROW_AT(i);
-        for (size_t c = 0; c < nc; c++) {
-            key_stats *st = &ks[c];
-            const sf_value *v = &row[st->col], *a = &first[st->col];
-            sf_type vt = (sf_type)v->type;
-            if (vt == SF_NULL) {
-                st->has_null = 1;
-                st->constant = 0;
-                continue;
-            }
-            if (st->t != SF_NULL && vt != st->t)
-                st->mixed = 1;
-            st->t = vt;
-            if (vt == SF_STRING && v->u.s.n < st->shortest)
-                st->shortest = v->u.s.n;
-            if (st->constant && i)
-                st->constant = vt == a->type && vt != SF_DECIMAL &&
-                               (vt == SF_STRING ? v->u.s.n == a->u.s.n &&
-                                                      memcmp(v->u.s.p, a->u.s.p, a->u.s.n) == 0
-                                                : memcmp(&v->u, &a->u, sizeof v->u.i) == 0);
+    return nc;
+}
+
+/* Adds one row to the candidates' stats: its type, NULLs, shortest
+ * string, and whether it holds the value of `first` (the first row of its
+ * rows; row == first adds only the type). */
+static inline void stats_add(key_stats *ks, size_t nc, const sf_value *row, const sf_value *first)
+{
+    for (size_t c = 0; c < nc; c++) {
+        key_stats *st = &ks[c];
+        const sf_value *v = &row[st->col], *a = &first[st->col];
+        sf_type vt = (sf_type)v->type;
+        if (vt == SF_NULL) {
+            st->has_null = 1;
+            st->constant = 0;
+            continue;
         }
+        if (st->t != SF_NULL && vt != st->t)
+            st->mixed = 1;
+        st->t = vt;
+        if (vt == SF_STRING && v->u.s.n < st->shortest)
+            st->shortest = v->u.s.n;
+        if (st->constant && row != first)
+            st->constant = vt == a->type && vt != SF_DECIMAL &&
+                           (vt == SF_STRING ? v->u.s.n == a->u.s.n &&
+                                                  memcmp(v->u.s.p, a->u.s.p, a->u.s.n) == 0
+                                            : memcmp(&v->u, &a->u, sizeof v->u.i) == 0);
     }
-    /* The prefix keys: each column's one non-NULL type, up to the first
-     * mixed column, and at most as many as can contribute a byte. */
+}
+
+/* The prefix keys from the candidates' stats: each column's one non-NULL
+ * type, up to the first mixed column, and at most as many as can
+ * contribute a byte. */
+static void stats_prefix(const key_stats *ks, const unsigned char *kdesc, size_t nc,
+                         prefix_keys *pk)
+{
     size_t least = 0; /* bytes the prefix keys take at least */
     pk->n = 0;
     for (size_t c = 0; c < nc && least < PREFIX_BYTES; c++) {
@@ -536,6 +535,17 @@ static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const i
                                                                     : 0;
         least += 1 + (ks[c].has_null ? 0 : w);
     }
+}
+
+/* Sorts items for n rows of r (row k is rows[k], an index into r, or k
+ * when rows is NULL) on the prefix keys pk already chosen for them. On
+ * return items[0, n) hold the rows' numbers in sf_rows_sort_dir's order
+ * (ties in the order of rows[]). Cannot fail. */
+static void sort_items_prefixed(const sf_rows *r, const uint32_t *rows, size_t n,
+                                const int *keys, const unsigned char *desc, size_t nkeys,
+                                const prefix_keys *pk, sort_item *items)
+{
+#define ROW_AT(k) sf_rows_at(r, rows ? (size_t)rows[k] : (k))
     /* The prefix also reads the strings, which lie in the arena in the
      * order the rows were made, not sorted: those of the first string
      * key are fetched half as far ahead, their row being there by then. */
@@ -558,6 +568,21 @@ static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const i
     sort_desc = desc;
     sort_nkeys = nkeys;
     radix_sort(items, n, 0);
+}
+
+/* Sorts items for all n rows of r: one pass for the candidates' stats,
+ * then the prefixes (sort_items_prefixed). Cannot fail. */
+static void sort_items(const sf_rows *r, size_t n, const int *keys, const unsigned char *desc,
+                       size_t nkeys, prefix_keys *pk, sort_item *items)
+{
+    key_stats ks[PREFIX_CANDIDATES];
+    unsigned char kdesc[PREFIX_CANDIDATES];
+    size_t nc = stats_init(ks, kdesc, keys, desc, nkeys);
+    const sf_value *first = sf_rows_at(r, 0);
+    for (size_t i = 0; i < n; i++)
+        stats_add(ks, nc, sf_rows_at(r, i), first);
+    stats_prefix(ks, kdesc, nc, pk);
+    sort_items_prefixed(r, NULL, n, keys, desc, nkeys, pk, items);
 }
 
 /* Room for the prefix keys of nkeys sort keys; free with prefix_keys_free.
@@ -620,7 +645,7 @@ int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, siz
         free(tmp);
         return SF_E_NOMEM;
     }
-    sort_items(r, NULL, r->n, keys, desc, nkeys, &pk, items);
+    sort_items(r, r->n, keys, desc, nkeys, &pk, items);
     /* Rows move into place along the cycles of the permutation (row i
      * takes row items[i].row): the peak memory of a sort is its items,
      * not another copy of every row. A placed position is marked
@@ -814,7 +839,14 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
     for (size_t p = 0; p < np; p++)
         largest = size[p] > largest ? size[p] : largest;
     sort_item *items = malloc(largest * sizeof *items);
-    int rc = order && next && idx && tmp && !pkrc && items ? 0 : SF_E_NOMEM;
+    /* Each partition's prefix candidates, gathered in one pass over the
+     * table in its order: a partition's rows lie apart (S3: 1 in 31), and
+     * a pass over them alone waited on memory at every row. */
+    key_stats ks0[PREFIX_CANDIDATES];
+    unsigned char kdesc[PREFIX_CANDIDATES];
+    size_t nc = stats_init(ks0, kdesc, keys + npart, desc ? desc + npart : NULL, nkeys - npart);
+    key_stats *ks = malloc(np * (nc ? nc : 1) * sizeof *ks);
+    int rc = order && next && idx && tmp && !pkrc && items && ks ? 0 : SF_E_NOMEM;
     if (!rc) {
         for (size_t p = 0; p < np; p++)
             order[p] = (uint32_t)p;
@@ -830,9 +862,15 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
             next[order[o]] = at;
             at += size[order[o]];
         }
-        /* Each partition's rows, in input order, in its range of idx. */
-        for (size_t i = 0; i < r->n; i++)
-            idx[next[part[i]]++] = (uint32_t)i;
+        /* Each partition's rows, in input order, in its range of idx,
+         * and its candidates' stats. */
+        for (size_t p = 0; p < np; p++)
+            memcpy(ks + p * nc, ks0, nc * sizeof *ks);
+        for (size_t i = 0; i < r->n; i++) {
+            uint32_t p = part[i];
+            idx[next[p]++] = (uint32_t)i;
+            stats_add(ks + (size_t)p * nc, nc, sf_rows_at(r, i), sf_rows_at(r, first[p]));
+        }
         /* Within a partition the partition keys are equal: each range
          * sorts on the keys after them, to the order the whole sort gives
          * it (ties in input order, as there), with items for that range
@@ -841,8 +879,9 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
         for (size_t o = 0; o < np; o++) {
             size_t m = size[order[o]];
             if (m > 1) {
-                sort_items(r, idx + at, m, keys + npart, desc ? desc + npart : NULL,
-                           nkeys - npart, &pk, items);
+                stats_prefix(ks + (size_t)order[o] * nc, kdesc, nc, &pk);
+                sort_items_prefixed(r, idx + at, m, keys + npart, desc ? desc + npart : NULL,
+                                    nkeys - npart, &pk, items);
                 for (size_t k = 0; k < m; k++)
                     idx[at + k] = (uint32_t)items[k].row;
             }
@@ -864,6 +903,7 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
     free(tmp);
     prefix_keys_free(&pk);
     free(items);
+    free(ks);
     free(first);
     free(size);
     return rc;
