@@ -814,12 +814,32 @@ static int cmp_parts(const void *a, const void *b)
     return sf_rows_cmp_dir(x, y, sort_ncols, sort_keys, sort_desc, sort_nkeys);
 }
 
-int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
-                       size_t npart)
+/* The whole table's order at once (sort_items over every row) into
+ * idx[0, r->n). Returns 0 or SF_E_NOMEM. */
+static int whole_order(const sf_rows *r, const int *keys, const unsigned char *desc,
+                       size_t nkeys, uint32_t *idx)
 {
-    if (npart == 0 || npart > nkeys || r->n < 2 || r->n >= UINT32_MAX ||
-        !parts_encodable(r, keys, npart))
-        return sf_rows_sort_dir(r, keys, desc, nkeys);
+    sort_item *items = malloc(r->n * sizeof *items);
+    prefix_keys pk;
+    int rc = prefix_keys_init(&pk, nkeys);
+    if (items && !rc) {
+        sort_items(r, r->n, keys, desc, nkeys, &pk, items);
+        for (size_t i = 0; i < r->n; i++)
+            idx[i] = (uint32_t)items[i].row;
+    }
+    rc = items && !rc ? 0 : SF_E_NOMEM;
+    free(items);
+    prefix_keys_free(&pk);
+    return rc;
+}
+
+/* sf_rows_order_parts for 2 <= r->n < UINT32_MAX: the order into
+ * idx[0, r->n). Returns 0 or SF_E_NOMEM. */
+static int parts_order(const sf_rows *r, const int *keys, const unsigned char *desc,
+                       size_t nkeys, size_t npart, uint32_t *idx)
+{
+    if (npart == 0 || npart > nkeys || !parts_encodable(r, keys, npart))
+        return whole_order(r, keys, desc, nkeys, idx);
     uint32_t *part = malloc(r->n * sizeof *part);
     if (!part)
         return SF_E_NOMEM;
@@ -827,12 +847,10 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
     size_t np = parts_find(r, keys, npart, part, &first, &size);
     if (np == SIZE_MAX || np == 0) {
         free(part);
-        return np ? SF_E_NOMEM : sf_rows_sort_dir(r, keys, desc, nkeys);
+        return np ? SF_E_NOMEM : whole_order(r, keys, desc, nkeys, idx);
     }
     uint32_t *order = malloc(np * sizeof *order);
     size_t *next = malloc(np * sizeof *next);
-    uint32_t *idx = malloc(r->n * sizeof *idx); /* the sorted table's row numbers */
-    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
     prefix_keys pk;
     int pkrc = prefix_keys_init(&pk, nkeys);
     size_t largest = 0;
@@ -846,7 +864,7 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
     unsigned char kdesc[PREFIX_CANDIDATES];
     size_t nc = stats_init(ks0, kdesc, keys + npart, desc ? desc + npart : NULL, nkeys - npart);
     key_stats *ks = malloc(np * (nc ? nc : 1) * sizeof *ks);
-    int rc = order && next && idx && tmp && !pkrc && items && ks ? 0 : SF_E_NOMEM;
+    int rc = order && next && !pkrc && items && ks ? 0 : SF_E_NOMEM;
     if (!rc) {
         for (size_t p = 0; p < np; p++)
             order[p] = (uint32_t)p;
@@ -887,6 +905,40 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
             }
             at += m;
         }
+    }
+    free(part);
+    free(order);
+    free(next);
+    prefix_keys_free(&pk);
+    free(items);
+    free(ks);
+    free(first);
+    free(size);
+    return rc;
+}
+
+int sf_rows_order_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                        size_t npart, uint32_t **order)
+{
+    *order = NULL;
+    if (r->n < 2 || r->n >= UINT32_MAX)
+        return sf_rows_sort_dir(r, keys, desc, nkeys);
+    uint32_t *idx = malloc(r->n * sizeof *idx);
+    int rc = idx ? parts_order(r, keys, desc, nkeys, npart, idx) : SF_E_NOMEM;
+    if (rc)
+        free(idx);
+    else
+        *order = idx;
+    return rc;
+}
+
+int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                       size_t npart)
+{
+    uint32_t *idx;
+    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
+    int rc = tmp ? sf_rows_order_parts(r, keys, desc, nkeys, npart, &idx) : SF_E_NOMEM;
+    if (!rc && idx) {
         /* One move per row, along the cycles of the whole permutation. */
 #define IDX_FROM(i) idx[i]
 #define IDX_PLACED(i) (idx[i] == UINT32_MAX)
@@ -895,17 +947,9 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
 #undef IDX_FROM
 #undef IDX_PLACED
 #undef IDX_MARK
+        free(idx);
     }
-    free(part);
-    free(order);
-    free(next);
-    free(idx);
     free(tmp);
-    prefix_keys_free(&pk);
-    free(items);
-    free(ks);
-    free(first);
-    free(size);
     return rc;
 }
 
