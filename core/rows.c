@@ -324,8 +324,13 @@ static inline void put_be(unsigned char *b, size_t *pos, uint64_t v, int width)
         /* Whole words at once; bytes past width are overwritten later or
          * stay as the zero padding they must be. */
         uint64_t w = v << (64 - 8 * width);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w = __builtin_bswap64(w);
+        memcpy(b + *pos, &w, 8); /* one store, not eight */
+#else
         for (int i = 0; i < 8; i++)
             b[*pos + (size_t)i] = (unsigned char)(w >> (56 - 8 * i));
+#endif
         *pos += (size_t)width;
         return;
     }
@@ -340,6 +345,25 @@ static void put_byte(unsigned char *b, size_t *pos, unsigned char c)
 }
 
 static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_type kt);
+
+/* 1 when one of the m bytes at p is 0x00: eight at a time (a word has a
+ * zero byte exactly when (w - 0x01..01) & ~w & 0x80..80 is not zero),
+ * the rest one by one. */
+static inline int has_zero_byte(const unsigned char *p, size_t m)
+{
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)
+            return 1;
+    }
+    for (; i < m; i++) {
+        if (p[i] == 0)
+            return 1;
+    }
+    return 0;
+}
 
 /* The prefix of row x over the first nprefix keys, whose non-NULL values
  * have types ktype[]. A descending key has the bytes of its image
@@ -397,10 +421,13 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
         break;
     }
     case SF_STRING: {
-        /* Without a 0x00 among them the bytes go as they are. */
+        /* Without a 0x00 among them the bytes go as they are: copied,
+         * then looked at where they landed (the slow path below writes
+         * over them otherwise). */
         size_t m = v->u.s.n < PREFIX_BYTES - pos ? v->u.s.n : PREFIX_BYTES - pos;
-        if (m && !memchr(v->u.s.p, 0, m)) {
+        if (m)
             memcpy(b + pos, v->u.s.p, m);
+        if (m && !has_zero_byte(b + pos, m)) {
             pos += m;
             if (m == v->u.s.n) {
                 put_byte(b, &pos, 0);
