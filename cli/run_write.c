@@ -57,6 +57,13 @@ uint64_t sf_run_row_hash(sf_run *R, const sf_value *row)
     return h;
 }
 
+/* The i-th row in written order: rows[order[i]], or rows[i] when order
+ * is NULL (the rows themselves are in that order). */
+static inline sf_value *row_in(sf_run *R, const uint32_t *order, size_t i)
+{
+    return sf_rows_at(&R->rows, order ? (size_t)order[i] : i);
+}
+
 /* The Hive directory of the partition that starts at row lo ("" when the
  * output is not partitioned), appended to out. */
 static int partition_dir(sf_run *R, size_t lo, sf_buf *out)
@@ -89,8 +96,12 @@ static inline void prefetch_strings(const sf_value *row, const int *cols, size_t
     }
 }
 
-/* Writes rows [lo, hi) to path in the output format (io/table_writer). */
-static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64_t *bytes)
+/* Writes the rows in written order (row_in) from lo on that hold row lo's
+ * partition values, up to end at most, to path in the output format
+ * (io/table_writer); *hi gets the row after the last written. The rows
+ * are sorted: one partition's lie together. */
+static int write_table(sf_run *R, const uint32_t *order, const char *path, size_t lo,
+                       size_t end, size_t *hi, uint64_t *bytes)
 {
     const sf_job_output *o = &R->job->output;
     sf_table_format f = SF_TABLE_CSV;
@@ -99,18 +110,27 @@ static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64
                               &R->csvopt};
     sf_table_writer *w = NULL;
     int rc = sf_table_writer_open(&w, f, path, &schema, &R->err);
-    for (size_t i = lo; i < hi && !rc; i++) {
-        /* Sorted rows are read in order, but their strings lie in the
-         * arena in the order the rows were made: a few rows ahead they
-         * are fetched, so formatting does not wait on each (S3: 87% of
-         * sf_csv_write_row's time was the load of a user_id). */
-        if (i + WRITE_PREFETCH < hi)
-            prefetch_strings(sf_rows_at(&R->rows, i + WRITE_PREFETCH), o->columns, o->ncolumns);
-        rc = sf_table_writer_append(w, sf_rows_at(&R->rows, i), o->columns);
+    const sf_value *first = lo < end ? row_in(R, order, lo) : NULL;
+    size_t i = lo;
+    for (; i < end && !rc; i++) {
+        /* Rows are read in sorted order, but they and their strings lie
+         * in the order the rows were made: rows 2 * WRITE_PREFETCH ahead
+         * and strings WRITE_PREFETCH ahead are fetched, so formatting
+         * does not wait on each (S3: 87% of sf_csv_write_row's time was
+         * the load of a user_id). */
+        if (order && i + 2 * WRITE_PREFETCH < end)
+            __builtin_prefetch(row_in(R, order, i + 2 * WRITE_PREFETCH));
+        if (i + WRITE_PREFETCH < end)
+            prefetch_strings(row_in(R, order, i + WRITE_PREFETCH), o->columns, o->ncolumns);
+        const sf_value *row = row_in(R, order, i);
+        if (i > lo && !same_values(first, row, o->partition_by, o->npartition))
+            break;
+        rc = sf_table_writer_append(w, row, o->columns);
         /* Rows are written in table order: i rows of this rank are done. */
         if ((i & 0xffff) == 0)
             sf_progress_update(&R->prog, i);
     }
+    *hi = i;
     if (rc) {
         if (rc != SF_E_IO && rc != SF_E_NOMEM && rc != SF_E_TYPE && rc != SF_E_LIMIT)
             rc = SF_E_IO;
@@ -123,13 +143,17 @@ static int write_table(sf_run *R, const char *path, size_t lo, size_t hi, uint64
     return sf_table_writer_close(w, &rows, bytes, &R->err);
 }
 
-/* Writes rows [lo, hi) - one partition value - to DIR/part-NNNNN.csv|h5|parquet. */
-static int write_partition(sf_run *R, size_t lo, size_t hi, int part)
+/* Writes the rows from lo on in written order (row_in) that hold row lo's
+ * partition values (up to end at most) to DIR/part-NNNNN.csv|h5|parquet;
+ * *next gets the first row after them. */
+static int write_partition(sf_run *R, const uint32_t *order, size_t lo, size_t end, int part,
+                           size_t *next)
 {
+    size_t hi = lo;
     sf_table_format f = SF_TABLE_CSV;
     sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
     sf_buf rel = SF_BUF_INIT;
-    int rc = partition_dir(R, lo, &rel);
+    int rc = sf_run_partition_dir(R, row_in(R, order, lo), &rel);
     if (!rc)
         rc = sf_buf_printf(&rel, "%spart-%05d.%s", rel.n ? "/" : "", part,
                            sf_table_file_ext(f, &R->csvopt));
@@ -152,16 +176,17 @@ static int write_partition(sf_run *R, size_t lo, size_t hi, int part)
         rc = sf_mkdirs(dir, &R->err);
     uint64_t bytes = 0;
     if (!rc)
-        rc = write_table(R, path, lo, hi, &bytes);
+        rc = write_table(R, order, path, lo, end, &hi, &bytes);
     if (!rc && sf_life_add_file(&R->life, (const char *)rel.p, hi - lo, bytes) != 0)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     /* The digest is for `experiment` (R->res), which compares it across
      * strategies; a plain run does not hash its rows. */
     for (size_t i = lo; i < hi && !rc && R->res; i++)
-        R->digest += sf_run_row_hash(R, sf_rows_at(&R->rows, i));
+        R->digest += sf_run_row_hash(R, row_in(R, order, i));
     sf_buf_free(&rel);
     free(dir);
     free(path);
+    *next = hi;
     return rc;
 }
 
@@ -399,10 +424,18 @@ static int route_balanced(sf_run *R)
     int *owner = malloc(WRITE_BUCKETS * sizeof *owner);
     sf_buf key = SF_BUF_INIT;
     int rc = bucket && count && owner ? 0 : SF_E_NOMEM;
+    /* A bucket only has to be the same for one value on every rank: one
+     * date column (the common partition) hashes its day number as it
+     * is, anything else its values' encodings (S3: 136 instructions a
+     * row before). */
+    int one_col = o->npartition == 1 ? o->partition_by[0] : -1;
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         uint64_t hash;
-        rc = sf_key_hash_columns(sf_rows_at(&R->rows, i), o->partition_by, o->npartition, &key,
-                                 &hash);
+        const sf_value *row = sf_rows_at(&R->rows, i);
+        if (one_col >= 0 && row[one_col].type == SF_DATE)
+            hash = sf_hash_u64((uint64_t)(uint32_t)row[one_col].u.date);
+        else
+            rc = sf_key_hash_columns(row, o->partition_by, o->npartition, &key, &hash);
         bucket[i] = (uint16_t)sf_partition_of(hash, WRITE_BUCKETS);
         count[bucket[i]]++;
     }
@@ -448,30 +481,32 @@ int sf_run_write_output(sf_run *R)
     rc = keys ? 0 : sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     /* One partition at a time: the sort's items exist for the largest
      * partition only (docs/memory.md). */
-    if (keys && sf_rows_sort_parts(&R->rows, keys, desc, nkeys, o->npartition) != 0)
+    /* The files only read the rows: they are written through the sorted
+     * order, not moved into it (--layout single hands the collective
+     * write each partition's rows together: they move). */
+    int single = strcmp(o->layout, "single") == 0;
+    uint32_t *order = NULL;
+    if (keys && (single ? sf_rows_sort_parts(&R->rows, keys, desc, nkeys, o->npartition)
+                        : sf_rows_order_parts(&R->rows, keys, desc, nkeys, o->npartition,
+                                              &order)) != 0)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
     free(keys);
     free(desc);
-    if (strcmp(o->layout, "single") == 0)
+    if (single)
         return sf_run_agree(R, rc, 0) ? SF_RUN_AGREED : write_single(R);
     /* Rank 0 shows its own rows: every rank writes its share at once. */
     sf_progress_init(&R->prog, R->progress, "run: write, rank 0");
     sf_progress_count_rows(&R->prog);
     sf_progress_start(&R->prog, R->rows.n);
-    size_t lo = 0;
-    for (size_t i = 1; i <= R->rows.n && !rc; i++) {
-        if (i == R->rows.n || !same_values(sf_rows_at(&R->rows, lo), sf_rows_at(&R->rows, i),
-                                           o->partition_by, o->npartition)) {
-            rc = write_partition(R, lo, i, part);
-            lo = i;
-        }
-    }
+    for (size_t lo = 0; lo < R->rows.n && !rc;)
+        rc = write_partition(R, order, lo, R->rows.n, part, &lo);
+    free(order);
     /* An unpartitioned output with no rows at all still gets one file (a
      * header), from rank 0. */
     uint64_t mine = R->rows.n, all = 0;
     MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, R->comm);
     if (!rc && o->npartition == 0 && all == 0 && R->rank == 0)
-        rc = write_partition(R, 0, 0, 0);
+        rc = write_partition(R, NULL, 0, 0, 0, &(size_t){0});
     sf_progress_end(&R->prog, R->rows.n);
     return rc;
 }

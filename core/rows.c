@@ -324,8 +324,13 @@ static inline void put_be(unsigned char *b, size_t *pos, uint64_t v, int width)
         /* Whole words at once; bytes past width are overwritten later or
          * stay as the zero padding they must be. */
         uint64_t w = v << (64 - 8 * width);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w = __builtin_bswap64(w);
+        memcpy(b + *pos, &w, 8); /* one store, not eight */
+#else
         for (int i = 0; i < 8; i++)
             b[*pos + (size_t)i] = (unsigned char)(w >> (56 - 8 * i));
+#endif
         *pos += (size_t)width;
         return;
     }
@@ -340,6 +345,25 @@ static void put_byte(unsigned char *b, size_t *pos, unsigned char c)
 }
 
 static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_type kt);
+
+/* 1 when one of the m bytes at p is 0x00: eight at a time (a word has a
+ * zero byte exactly when (w - 0x01..01) & ~w & 0x80..80 is not zero),
+ * the rest one by one. */
+static inline int has_zero_byte(const unsigned char *p, size_t m)
+{
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)
+            return 1;
+    }
+    for (; i < m; i++) {
+        if (p[i] == 0)
+            return 1;
+    }
+    return 0;
+}
 
 /* The prefix of row x over the first nprefix keys, whose non-NULL values
  * have types ktype[]. A descending key has the bytes of its image
@@ -397,10 +421,13 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
         break;
     }
     case SF_STRING: {
-        /* Without a 0x00 among them the bytes go as they are. */
+        /* Without a 0x00 among them the bytes go as they are: copied,
+         * then looked at where they landed (the slow path below writes
+         * over them otherwise). */
         size_t m = v->u.s.n < PREFIX_BYTES - pos ? v->u.s.n : PREFIX_BYTES - pos;
-        if (m && !memchr(v->u.s.p, 0, m)) {
+        if (m)
             memcpy(b + pos, v->u.s.p, m);
+        if (m && !has_zero_byte(b + pos, m)) {
             pos += m;
             if (m == v->u.s.n) {
                 put_byte(b, &pos, 0);
@@ -462,18 +489,13 @@ typedef struct key_stats {
         __builtin_prefetch((const char *)(row) + 64);                                      \
     } while (0)
 
-/* Sorts items for n rows of r: row k is rows[k] (an index into r), or k
- * when rows is NULL. On return items[0, n) hold the rows' numbers in
- * sf_rows_sort_dir's order (ties in the order of rows[]). Cannot fail. */
-static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const int *keys,
-                       const unsigned char *desc, size_t nkeys, prefix_keys *pk,
-                       sort_item *items)
+/* The prefix candidates of a key list: the key columns in order, each
+ * once (a column already among the keys would give every row the same
+ * bytes), with their direction in kdesc. Returns how many (at most
+ * PREFIX_CANDIDATES). */
+static size_t stats_init(key_stats *ks, unsigned char *kdesc, const int *keys,
+                         const unsigned char *desc, size_t nkeys)
 {
-#define ROW_AT(k) sf_rows_at(r, rows ? (size_t)rows[k] : (k))
-    /* The candidates: the key columns in order, each once (a column
-     * already among the keys would give every row the same bytes). */
-    key_stats ks[PREFIX_CANDIDATES];
-    unsigned char kdesc[PREFIX_CANDIDATES];
     size_t nc = 0;
     for (size_t k = 0; k < nkeys && nc < PREFIX_CANDIDATES; k++) {
         int seen = 0;
@@ -484,38 +506,42 @@ static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const i
         ks[nc] = (key_stats){keys[k], SF_NULL, 0, 0, 1, SIZE_MAX};
         kdesc[nc++] = desc && desc[k];
     }
-    /* One pass over the rows for every candidate's type, NULLs, shortest
-     * string, and whether it holds one value throughout (the partition's
-     * date beside user_id: it is then left out of the prefix, and its
-     * bytes go to the keys after it). */
-    const sf_value *first = ROW_AT(0);
-    for (size_t i = 0; i < n; i++) {
-        if (i + ROW_PREFETCH < n)
-            PREFETCH_ROW(ROW_AT(i + ROW_PREFETCH));
-        const sf_value *row = ROW_AT(i);
-        for (size_t c = 0; c < nc; c++) {
-            key_stats *st = &ks[c];
-            const sf_value *v = &row[st->col], *a = &first[st->col];
-            sf_type vt = (sf_type)v->type;
-            if (vt == SF_NULL) {
-                st->has_null = 1;
-                st->constant = 0;
-                continue;
-            }
-            if (st->t != SF_NULL && vt != st->t)
-                st->mixed = 1;
-            st->t = vt;
-            if (vt == SF_STRING && v->u.s.n < st->shortest)
-                st->shortest = v->u.s.n;
-            if (st->constant && i)
-                st->constant = vt == a->type && vt != SF_DECIMAL &&
-                               (vt == SF_STRING ? v->u.s.n == a->u.s.n &&
-                                                      memcmp(v->u.s.p, a->u.s.p, a->u.s.n) == 0
-                                                : memcmp(&v->u, &a->u, sizeof v->u.i) == 0);
+    return nc;
+}
+
+/* Adds one row to the candidates' stats: its type, NULLs, shortest
+ * string, and whether it holds the value of `first` (the first row of its
+ * rows; row == first adds only the type). */
+static inline void stats_add(key_stats *ks, size_t nc, const sf_value *row, const sf_value *first)
+{
+    for (size_t c = 0; c < nc; c++) {
+        key_stats *st = &ks[c];
+        const sf_value *v = &row[st->col], *a = &first[st->col];
+        sf_type vt = (sf_type)v->type;
+        if (vt == SF_NULL) {
+            st->has_null = 1;
+            st->constant = 0;
+            continue;
         }
+        if (st->t != SF_NULL && vt != st->t)
+            st->mixed = 1;
+        st->t = vt;
+        if (vt == SF_STRING && v->u.s.n < st->shortest)
+            st->shortest = v->u.s.n;
+        if (st->constant && row != first)
+            st->constant = vt == a->type && vt != SF_DECIMAL &&
+                           (vt == SF_STRING ? v->u.s.n == a->u.s.n &&
+                                                  memcmp(v->u.s.p, a->u.s.p, a->u.s.n) == 0
+                                            : memcmp(&v->u, &a->u, sizeof v->u.i) == 0);
     }
-    /* The prefix keys: each column's one non-NULL type, up to the first
-     * mixed column, and at most as many as can contribute a byte. */
+}
+
+/* The prefix keys from the candidates' stats: each column's one non-NULL
+ * type, up to the first mixed column, and at most as many as can
+ * contribute a byte. */
+static void stats_prefix(const key_stats *ks, const unsigned char *kdesc, size_t nc,
+                         prefix_keys *pk)
+{
     size_t least = 0; /* bytes the prefix keys take at least */
     pk->n = 0;
     for (size_t c = 0; c < nc && least < PREFIX_BYTES; c++) {
@@ -536,6 +562,17 @@ static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const i
                                                                     : 0;
         least += 1 + (ks[c].has_null ? 0 : w);
     }
+}
+
+/* Sorts items for n rows of r (row k is rows[k], an index into r, or k
+ * when rows is NULL) on the prefix keys pk already chosen for them. On
+ * return items[0, n) hold the rows' numbers in sf_rows_sort_dir's order
+ * (ties in the order of rows[]). Cannot fail. */
+static void sort_items_prefixed(const sf_rows *r, const uint32_t *rows, size_t n,
+                                const int *keys, const unsigned char *desc, size_t nkeys,
+                                const prefix_keys *pk, sort_item *items)
+{
+#define ROW_AT(k) sf_rows_at(r, rows ? (size_t)rows[k] : (k))
     /* The prefix also reads the strings, which lie in the arena in the
      * order the rows were made, not sorted: those of the first string
      * key are fetched half as far ahead, their row being there by then. */
@@ -558,6 +595,21 @@ static void sort_items(const sf_rows *r, const uint32_t *rows, size_t n, const i
     sort_desc = desc;
     sort_nkeys = nkeys;
     radix_sort(items, n, 0);
+}
+
+/* Sorts items for all n rows of r: one pass for the candidates' stats,
+ * then the prefixes (sort_items_prefixed). Cannot fail. */
+static void sort_items(const sf_rows *r, size_t n, const int *keys, const unsigned char *desc,
+                       size_t nkeys, prefix_keys *pk, sort_item *items)
+{
+    key_stats ks[PREFIX_CANDIDATES];
+    unsigned char kdesc[PREFIX_CANDIDATES];
+    size_t nc = stats_init(ks, kdesc, keys, desc, nkeys);
+    const sf_value *first = sf_rows_at(r, 0);
+    for (size_t i = 0; i < n; i++)
+        stats_add(ks, nc, sf_rows_at(r, i), first);
+    stats_prefix(ks, kdesc, nc, pk);
+    sort_items_prefixed(r, NULL, n, keys, desc, nkeys, pk, items);
 }
 
 /* Room for the prefix keys of nkeys sort keys; free with prefix_keys_free.
@@ -620,7 +672,7 @@ int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, siz
         free(tmp);
         return SF_E_NOMEM;
     }
-    sort_items(r, NULL, r->n, keys, desc, nkeys, &pk, items);
+    sort_items(r, r->n, keys, desc, nkeys, &pk, items);
     /* Rows move into place along the cycles of the permutation (row i
      * takes row items[i].row): the peak memory of a sort is its items,
      * not another copy of every row. A placed position is marked
@@ -789,12 +841,32 @@ static int cmp_parts(const void *a, const void *b)
     return sf_rows_cmp_dir(x, y, sort_ncols, sort_keys, sort_desc, sort_nkeys);
 }
 
-int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
-                       size_t npart)
+/* The whole table's order at once (sort_items over every row) into
+ * idx[0, r->n). Returns 0 or SF_E_NOMEM. */
+static int whole_order(const sf_rows *r, const int *keys, const unsigned char *desc,
+                       size_t nkeys, uint32_t *idx)
 {
-    if (npart == 0 || npart > nkeys || r->n < 2 || r->n >= UINT32_MAX ||
-        !parts_encodable(r, keys, npart))
-        return sf_rows_sort_dir(r, keys, desc, nkeys);
+    sort_item *items = malloc(r->n * sizeof *items);
+    prefix_keys pk;
+    int rc = prefix_keys_init(&pk, nkeys);
+    if (items && !rc) {
+        sort_items(r, r->n, keys, desc, nkeys, &pk, items);
+        for (size_t i = 0; i < r->n; i++)
+            idx[i] = (uint32_t)items[i].row;
+    }
+    rc = items && !rc ? 0 : SF_E_NOMEM;
+    free(items);
+    prefix_keys_free(&pk);
+    return rc;
+}
+
+/* sf_rows_order_parts for 2 <= r->n < UINT32_MAX: the order into
+ * idx[0, r->n). Returns 0 or SF_E_NOMEM. */
+static int parts_order(const sf_rows *r, const int *keys, const unsigned char *desc,
+                       size_t nkeys, size_t npart, uint32_t *idx)
+{
+    if (npart == 0 || npart > nkeys || !parts_encodable(r, keys, npart))
+        return whole_order(r, keys, desc, nkeys, idx);
     uint32_t *part = malloc(r->n * sizeof *part);
     if (!part)
         return SF_E_NOMEM;
@@ -802,19 +874,24 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
     size_t np = parts_find(r, keys, npart, part, &first, &size);
     if (np == SIZE_MAX || np == 0) {
         free(part);
-        return np ? SF_E_NOMEM : sf_rows_sort_dir(r, keys, desc, nkeys);
+        return np ? SF_E_NOMEM : whole_order(r, keys, desc, nkeys, idx);
     }
     uint32_t *order = malloc(np * sizeof *order);
     size_t *next = malloc(np * sizeof *next);
-    uint32_t *idx = malloc(r->n * sizeof *idx); /* the sorted table's row numbers */
-    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
     prefix_keys pk;
     int pkrc = prefix_keys_init(&pk, nkeys);
     size_t largest = 0;
     for (size_t p = 0; p < np; p++)
         largest = size[p] > largest ? size[p] : largest;
     sort_item *items = malloc(largest * sizeof *items);
-    int rc = order && next && idx && tmp && !pkrc && items ? 0 : SF_E_NOMEM;
+    /* Each partition's prefix candidates, gathered in one pass over the
+     * table in its order: a partition's rows lie apart (S3: 1 in 31), and
+     * a pass over them alone waited on memory at every row. */
+    key_stats ks0[PREFIX_CANDIDATES];
+    unsigned char kdesc[PREFIX_CANDIDATES];
+    size_t nc = stats_init(ks0, kdesc, keys + npart, desc ? desc + npart : NULL, nkeys - npart);
+    key_stats *ks = malloc(np * (nc ? nc : 1) * sizeof *ks);
+    int rc = order && next && !pkrc && items && ks ? 0 : SF_E_NOMEM;
     if (!rc) {
         for (size_t p = 0; p < np; p++)
             order[p] = (uint32_t)p;
@@ -830,9 +907,15 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
             next[order[o]] = at;
             at += size[order[o]];
         }
-        /* Each partition's rows, in input order, in its range of idx. */
-        for (size_t i = 0; i < r->n; i++)
-            idx[next[part[i]]++] = (uint32_t)i;
+        /* Each partition's rows, in input order, in its range of idx,
+         * and its candidates' stats. */
+        for (size_t p = 0; p < np; p++)
+            memcpy(ks + p * nc, ks0, nc * sizeof *ks);
+        for (size_t i = 0; i < r->n; i++) {
+            uint32_t p = part[i];
+            idx[next[p]++] = (uint32_t)i;
+            stats_add(ks + (size_t)p * nc, nc, sf_rows_at(r, i), sf_rows_at(r, first[p]));
+        }
         /* Within a partition the partition keys are equal: each range
          * sorts on the keys after them, to the order the whole sort gives
          * it (ties in input order, as there), with items for that range
@@ -841,13 +924,48 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
         for (size_t o = 0; o < np; o++) {
             size_t m = size[order[o]];
             if (m > 1) {
-                sort_items(r, idx + at, m, keys + npart, desc ? desc + npart : NULL,
-                           nkeys - npart, &pk, items);
+                stats_prefix(ks + (size_t)order[o] * nc, kdesc, nc, &pk);
+                sort_items_prefixed(r, idx + at, m, keys + npart, desc ? desc + npart : NULL,
+                                    nkeys - npart, &pk, items);
                 for (size_t k = 0; k < m; k++)
                     idx[at + k] = (uint32_t)items[k].row;
             }
             at += m;
         }
+    }
+    free(part);
+    free(order);
+    free(next);
+    prefix_keys_free(&pk);
+    free(items);
+    free(ks);
+    free(first);
+    free(size);
+    return rc;
+}
+
+int sf_rows_order_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                        size_t npart, uint32_t **order)
+{
+    *order = NULL;
+    if (r->n < 2 || r->n >= UINT32_MAX)
+        return sf_rows_sort_dir(r, keys, desc, nkeys);
+    uint32_t *idx = malloc(r->n * sizeof *idx);
+    int rc = idx ? parts_order(r, keys, desc, nkeys, npart, idx) : SF_E_NOMEM;
+    if (rc)
+        free(idx);
+    else
+        *order = idx;
+    return rc;
+}
+
+int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                       size_t npart)
+{
+    uint32_t *idx;
+    sf_value *tmp = malloc((r->ncols ? r->ncols : 1) * sizeof *tmp);
+    int rc = tmp ? sf_rows_order_parts(r, keys, desc, nkeys, npart, &idx) : SF_E_NOMEM;
+    if (!rc && idx) {
         /* One move per row, along the cycles of the whole permutation. */
 #define IDX_FROM(i) idx[i]
 #define IDX_PLACED(i) (idx[i] == UINT32_MAX)
@@ -856,16 +974,9 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
 #undef IDX_FROM
 #undef IDX_PLACED
 #undef IDX_MARK
+        free(idx);
     }
-    free(part);
-    free(order);
-    free(next);
-    free(idx);
     free(tmp);
-    prefix_keys_free(&pk);
-    free(items);
-    free(first);
-    free(size);
     return rc;
 }
 

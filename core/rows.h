@@ -90,6 +90,15 @@ int sf_rows_sort_dir(sf_rows *r, const int *keys, const unsigned char *desc, siz
 int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
                        size_t npart);
 
+/* sf_rows_sort_parts without moving the rows: *order (malloc'd, the
+ * caller frees it) gets r->n row numbers, row order[i] being the i-th in
+ * that order, so a writer that only reads the rows visits them sorted
+ * with no move. For fewer than 2 rows, or UINT32_MAX or more, the rows
+ * themselves are sorted and *order is NULL (the identity). Returns 0 or
+ * SF_E_NOMEM (*order NULL). */
+int sf_rows_order_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
+                        size_t npart, uint32_t **order);
+
 /* Compares rows a and b (ncols columns each) in the order sf_rows_sort_dir
  * gives them: <0, 0 or >0. */
 int sf_rows_cmp_dir(const sf_value *a, const sf_value *b, size_t ncols, const int *keys,

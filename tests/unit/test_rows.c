@@ -612,8 +612,8 @@ static void test_cmp_is_the_order_sort_gives(void **state)
     sf_rows_free(&half[1]);
 }
 
-/* sf_rows_sort_parts against sf_rows_sort_dir on the same rows: the same
- * bytes, for partition columns of every kind it splits on (date, string
+/* sf_rows_sort_parts, and the rows read through sf_rows_order_parts,
+ * against sf_rows_sort_dir on the same rows: the same bytes, for partition columns of every kind it splits on (date, string
  * with NULLs, int with NULLs, two columns, descending ones) and of those it
  * sorts whole (doubles with 0.0 and -0.0, int mixed with double, more
  * partitions than it splits), and tables of 0 to 3 rows. */
@@ -657,8 +657,31 @@ static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
             assert_int_equal(sf_rows_sort_dir(&a, keys[o], dirs[o], 4), 0);
             assert_int_equal(sf_rows_sort_parts(&b, keys[o], dirs[o], 4, npart[o]), 0);
             assert_same_tables(&a, &b);
+            /* The order alone: the rows stay as they came, and read
+             * through it they are the sorted table (fewer than 2 rows:
+             * no order, the rows sorted themselves). */
+            sf_rows c, d, e;
+            sf_rows_init(&c, NC);
+            sf_rows_init(&d, NC);
+            sf_rows_init(&e, NC);
+            for (size_t i = 0; i < n; i++) {
+                set_row(&c, &vals[i * NC]);
+                set_row(&e, &vals[i * NC]);
+            }
+            uint32_t *order = (uint32_t *)&order; /* must be overwritten */
+            assert_int_equal(sf_rows_order_parts(&c, keys[o], dirs[o], 4, npart[o], &order), 0);
+            assert_true((order == NULL) == (n < 2));
+            for (size_t i = 0; i < n; i++)
+                set_row(&d, sf_rows_at(&c, order ? order[i] : i));
+            assert_same_tables(&a, &d);
+            if (order)
+                assert_same_tables(&c, &e);
+            free(order);
             sf_rows_free(&a);
             sf_rows_free(&b);
+            sf_rows_free(&c);
+            sf_rows_free(&d);
+            sf_rows_free(&e);
         }
     }
 }
