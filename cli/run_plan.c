@@ -266,20 +266,6 @@ static int64_t next_piece(FILE *fp, char **buf, size_t *have, size_t *cap, int *
     return (int64_t)*have;
 }
 
-/* Dimension input's table, made before its first piece's rows, sized for
- * the file's rows as the piece has them (this rank's share of them when
- * partitioned), so its index does not grow step by step. */
-static int new_dimension(sf_run *R, int input, const char *piece, size_t n, int mine)
-{
-    const sf_job_input *in = &R->job->inputs[input];
-    size_t rows = sf_dimtable_rows_in(piece, n, R->input_size[input]);
-    R->dims[input] = sf_join_table_new(in->ncolumns, in->key_col);
-    if (!R->dims[input] ||
-        sf_join_table_expect(R->dims[input], mine ? rows / (size_t)R->nranks : rows) != 0)
-        return sf_error_set(&R->err, SF_E_NOMEM, "%s: out of memory", in->path);
-    return 0;
-}
-
 /* A JSONL dimension table in pieces of whole lines (about 8 MiB): rank 0
  * reads and broadcasts each, every rank indexes it, keeping only its own
  * rows when the table is partitioned. So no rank holds the whole file, and
@@ -313,8 +299,6 @@ static int load_jsonl_pieces(sf_run *R, int input)
                 sf_error_set(&R->err, SF_E_IO, "cannot read '%s' (rank 0 could not)", in->path);
             break;
         }
-        if (n > 0 && !rc && !R->dims[input]) /* sized once for the whole file */
-            rc = new_dimension(R, input, piece, (size_t)n, mine);
         if (n > 0 && !rc)
             rc = sf_dimtable_load_jsonl_part(in, piece, (size_t)n, &line, mine ? keep_mine : NULL,
                                              R, &R->dims[input], &R->dim_dropped[input],

@@ -64,7 +64,6 @@ struct sf_join_table {
     int key_col;
     sf_value *rows; /* nrows * ncols */
     size_t nrows, cap;
-    size_t expect;  /* rows the loader expects (sf_join_table_expect), 0: unknown */
     int int_keys;   /* the index is ints (decided by the first key added) */
     int_slot *slots;
     int64_t kmin, kmax; /* int keys: the least and greatest added */
@@ -109,30 +108,6 @@ sf_join_table *sf_join_table_new(size_t ncols, int key_col)
     return t;
 }
 
-int sf_join_table_expect(sf_join_table *t, size_t nrows)
-{
-    t->expect = nrows < ((size_t)1 << 31) ? nrows : (size_t)1 << 31;
-    if (t->nrows || t->cap >= t->expect || t->expect <= 64 || !t->ncols ||
-        t->ncols > SIZE_MAX / sizeof *t->rows / t->expect)
-        return 0;
-    sf_value *rows = realloc(t->rows, t->expect * t->ncols * sizeof *rows);
-    if (!rows)
-        return SF_E_NOMEM;
-    t->rows = rows;
-    t->cap = t->expect;
-    return 0;
-}
-
-/* The first index's slots: 64, or the power of two that holds the rows
- * expected below the 70% load the adds keep. */
-static size_t index_first_slots(const sf_join_table *t)
-{
-    size_t slots = 64;
-    while (t->expect * 10 > slots * 7)
-        slots *= 2;
-    return slots;
-}
-
 static size_t int_pos(const sf_join_table *t, int64_t key)
 {
     return (size_t)sf_hash_u64((uint64_t)key) & t->mask;
@@ -140,7 +115,7 @@ static size_t int_pos(const sf_join_table *t, int64_t key)
 
 static int int_index_grow(sf_join_table *t)
 {
-    size_t slots = t->slots ? 2 * (t->mask + 1) : index_first_slots(t);
+    size_t slots = t->slots ? 2 * (t->mask + 1) : 64;
     int_slot *fresh = calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
@@ -257,7 +232,7 @@ static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_t
 
 static int str_index_grow(sf_join_table *t)
 {
-    size_t slots = t->sslots ? 2 * (t->mask + 1) : index_first_slots(t);
+    size_t slots = t->sslots ? 2 * (t->mask + 1) : 64;
     str_slot *fresh = calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;

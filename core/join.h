@@ -21,12 +21,6 @@ typedef struct sf_join_table sf_join_table;
  * memory. */
 sf_join_table *sf_join_table_new(size_t ncols, int key_col);
 
-/* A hint before the first sf_join_table_add(): about nrows rows will come
- * (a loader's estimate), so the rows and the key index are sized for them
- * once instead of growing step by step. More rows still fit (the table
- * grows as without it). Returns 0 or SF_E_NOMEM (the table unchanged). */
-int sf_join_table_expect(sf_join_table *t, size_t nrows);
-
 /* Adds a row (ncols values; copied). Returns 0, SF_E_EXISTS for a duplicate
  * key, SF_E_INVAL for a NULL key, or SF_E_NOMEM. */
 int sf_join_table_add(sf_join_table *t, const sf_value *row);

@@ -281,19 +281,6 @@ int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
     return sf_dimtable_load_counted(in, data, len, out, NULL, err);
 }
 
-size_t sf_dimtable_rows_in(const char *data, size_t len, uint64_t total)
-{
-    size_t sample = len < ((size_t)64 << 10) ? len : (size_t)64 << 10, lines = 0;
-    for (const char *p = data, *end = data + sample; p < end; lines++) {
-        p = memchr(p, '\n', (size_t)(end - p));
-        if (!p)
-            break;
-        p++;
-    }
-    double rows = sample ? (double)lines * ((double)total / (double)sample) + 1 : 0;
-    return rows < (double)((size_t)1 << 31) ? (size_t)rows : (size_t)1 << 31;
-}
-
 int sf_dimtable_load_counted(const sf_job_input *in, const char *data, size_t len,
                              sf_join_table **out, uint64_t *dropped, sf_error *err)
 {
@@ -301,7 +288,7 @@ int sf_dimtable_load_counted(const sf_job_input *in, const char *data, size_t le
     *out = NULL;
     sf_join_table *t = sf_join_table_new(in->ncolumns, in->key_col);
     sf_value *row = calloc(in->ncolumns, sizeof *row);
-    if (!t || !row || sf_join_table_expect(t, sf_dimtable_rows_in(data, len, len)) != 0) {
+    if (!t || !row) {
         sf_join_table_free(t);
         free(row);
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", in->path);

@@ -30,11 +30,6 @@ int sf_dimtable_load(const sf_job_input *in, const char *data, size_t len,
 int sf_dimtable_load_counted(const sf_job_input *in, const char *data, size_t len,
                              sf_join_table **out, uint64_t *dropped, sf_error *err);
 
-/* The rows to expect (sf_join_table_expect) in a table file of total
- * bytes whose first bytes are data[0, len): its lines, at the density of
- * the first 64 KiB of data (exact for a whole file that small). */
-size_t sf_dimtable_rows_in(const char *data, size_t len, uint64_t total);
-
 /* Whether a row is kept (1) or skipped (0): a partitioned join keeps only
  * the rows whose key this rank owns. */
 typedef int (*sf_dimtable_keep_fn)(void *ctx, const sf_value *row);

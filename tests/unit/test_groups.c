@@ -1279,42 +1279,6 @@ static void test_malformed_row_records_are_parse_errors(void **state)
     sf_groups_free(g);
 }
 
-/* The look-ahead hint on a row record reads only the record's bytes (cut
- * records too: ASan checks) and changes nothing: the table is as before,
- * empty or holding the record's group. */
-static void test_row_record_hints_change_nothing(void **state)
-{
-    const aggs *a = *state;
-    sf_groups *g = sf_groups_new(a->defs, NAGGS);
-    sf_value row[NCOLS], args[NAGGS];
-    unsigned char key[64];
-    in_row r = ROW("FR", 3, 10.5, 1, "buy");
-    sf_arena scratch;
-    sf_arena_init(&scratch, 0);
-    size_t klen = row_of(&r, row, key);
-    size_t n = sf_groups_row_args(g, klen, row, &scratch, args);
-    unsigned char *rec = malloc(n);
-    assert_non_null(rec);
-    sf_groups_row_write(g, key, klen, args, rec);
-    for (int round = 0; round < 2; round++) {
-        for (size_t cut = 0; cut <= n; cut++) {
-            unsigned char *part = malloc(cut ? cut : 1);
-            assert_non_null(part);
-            memcpy(part, rec, cut);
-            for (int stage = 0; stage < 3; stage++)
-                sf_groups_prefetch_record(g, part, cut, stage);
-            free(part);
-        }
-        assert_int_equal(sf_groups_count(g), (size_t)round);
-        if (round == 0)
-            assert_int_equal(sf_groups_update_record(g, rec, n, NULL), 0);
-    }
-    assert_int_equal(sf_groups_rows(g, (size_t)group_of(g, "FR")), 1);
-    free(rec);
-    sf_arena_free(&scratch);
-    sf_groups_free(g);
-}
-
 /* Draining while reading groups in order (the reduce's rows): every group
  * from the drain point on answers as an undrained twin table does, the
  * memory shrinks, and the drained table frees cleanly (sums spilled to
@@ -1743,7 +1707,6 @@ int main(void)
         cmocka_unit_test(test_drain_keeps_the_groups_ahead_and_frees_those_behind),
         cmocka_unit_test(test_row_records_give_the_results_of_updates),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
-        cmocka_unit_test(test_row_record_hints_change_nothing),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
     };

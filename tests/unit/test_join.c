@@ -323,44 +323,6 @@ static void test_free_null_is_a_no_op(void **state)
     sf_join_table_free(NULL);
 }
 
-/* An expected row count sizes the table up front; fewer or more rows
- * than expected are found all the same, and the hint comes to nothing
- * after the first row. */
-static void test_expected_rows_fewer_or_more_are_all_found(void **state)
-{
-    (void)state;
-    static const size_t expect[] = {0, 1, 100, 5000, 100000};
-    char k[32];
-    for (size_t e = 0; e < sizeof expect / sizeof *expect; e++) {
-        for (int intkeys = 0; intkeys < 2; intkeys++) {
-            sf_join_table *t = sf_join_table_new(2, 0);
-            assert_int_equal(sf_join_table_expect(t, expect[e]), 0);
-            size_t before = sf_join_table_memory(t);
-            for (int i = 0; i < 3000; i++) {
-                int n = snprintf(k, sizeof k, "user_%06d", i * 7);
-                sf_value row[2] = {intkeys ? sf_int((int64_t)i * 7919) : sf_string(k, (size_t)n),
-                                   sf_int(i)};
-                assert_int_equal(sf_join_table_add(t, row), 0);
-                if (i == 0)
-                    assert_int_equal(sf_join_table_expect(t, 1u << 20), 0);
-            }
-            if (expect[e] >= 100000)
-                assert_true(before >= 100000 * 2 * sizeof(sf_value));
-            for (int i = 0; i < 3000; i++) {
-                int n = snprintf(k, sizeof k, "user_%06d", i * 7);
-                sf_value key = intkeys ? sf_int((int64_t)i * 7919) : sf_string(k, (size_t)n);
-                const sf_value *r = sf_join_table_find(t, &key);
-                assert_non_null(r);
-                assert_int_equal(r[1].u.i, i);
-            }
-            sf_value miss = intkeys ? sf_int(1) : sf_string("user_000001", 11);
-            assert_null(sf_join_table_find(t, &miss));
-            assert_int_equal(sf_join_table_rows(t), 3000);
-            sf_join_table_free(t);
-        }
-    }
-}
-
 static void test_memory_grows_with_rows_and_strings(void **state)
 {
     (void)state;
@@ -568,7 +530,6 @@ int main(void)
         cmocka_unit_test(test_find_by_string_key_with_key_in_middle_column),
         cmocka_unit_test(test_many_string_keys_through_growth),
         cmocka_unit_test(test_memory_grows_with_rows_and_strings),
-        cmocka_unit_test(test_expected_rows_fewer_or_more_are_all_found),
         cmocka_unit_test(test_string_key_longer_than_64_bytes),
         cmocka_unit_test(test_duplicate_key_is_exists_and_keeps_first_row),
         cmocka_unit_test(test_null_key_is_invalid_and_not_added),
