@@ -57,13 +57,19 @@ def tree(out):
     return files
 
 
-def look_ahead(exe, mpiexec, jobs, base):
-    data = os.path.join(base, "ahead")
-    run([mpiexec, "-n", "2", exe, "gen", "kpi", "--events", "300000", "--users", "1000",
-         "--items", "12", "--ids", "string", "--seed", "7", "-o", data])
+def gen_inputs(exe, mpiexec, data, events, users, items):
+    """Generates string-id KPI data into data; returns its --input options
+    (events, users, items)."""
+    run([mpiexec, "-n", "2", exe, "gen", "kpi", "--events", str(events), "--users", str(users),
+         "--items", str(items), "--ids", "string", "--seed", "7", "-o", data])
     ins = []
     for name in ("events", "users", "items"):
         ins += ["--input", "%s=%s" % (name, os.path.join(data, name + ".jsonl"))]
+    return ins
+
+
+def look_ahead(exe, mpiexec, jobs, base):
+    ins = gen_inputs(exe, mpiexec, os.path.join(base, "ahead"), 300000, 1000, 12)
     job = os.path.join(jobs, "s4_wide_key.json")
     got = {}
     for mode in ("auto", "aside"):
@@ -92,12 +98,7 @@ def main():
     base = os.path.join(work, "combiner")
     shutil.rmtree(base, ignore_errors=True)
     os.makedirs(base)
-    data = os.path.join(base, "data")
-    run([mpiexec, "-n", "2", exe, "gen", "kpi", "--events", "6000", "--users", "1500",
-         "--items", "60", "--ids", "string", "--seed", "7", "-o", data])
-    inputs = []
-    for name in ("events", "users", "items"):
-        inputs += ["--input", "%s=%s" % (name, os.path.join(data, name + ".jsonl"))]
+    inputs = gen_inputs(exe, mpiexec, os.path.join(base, "data"), 6000, 1500, 60)
 
     for shape in ("s3_user_daily", "s4_wide_key"):
         job = os.path.join(jobs, shape + ".json")
