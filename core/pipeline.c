@@ -1161,7 +1161,7 @@ static int ring_flush(sf_pipeline *p)
  * from the line), and prefetches the index slots its joins will read; a
  * full ring runs. A row whose strings do not fit even an empty ring runs
  * at once, after the rows before it. Returns 0 or an error. */
-static int ring_push(sf_pipeline *p, const sf_value *row)
+static int ring_push(sf_pipeline *p, sf_value *row)
 {
     const sf_job *job = p->job;
     size_t ns = job->nslots, strn = p->ring_str_n;
@@ -1177,7 +1177,7 @@ static int ring_push(sf_pipeline *p, const sf_value *row)
             size_t n = row[c].u.s.n;
             if (n > RING_STRS - strn) {
                 if (!p->ring_n)
-                    return run_row(p, p->row, NULL, NULL);
+                    return run_row(p, row, NULL, NULL);
                 int rc = ring_flush(p);
                 return rc ? rc : ring_push(p, row);
             }
