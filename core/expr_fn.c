@@ -185,6 +185,11 @@ double sf_exprfn_round_double(double x, int64_t n)
             f += 1;
         r = f / P;
     } else {
+        /* 10^309 is beyond every finite double, so every place count
+         * below -308 (INT64_MIN among them, which -n cannot negate)
+         * rounds to zero. */
+        if (n < -308)
+            return copysign(0.0, x);
         double P = n >= -22 ? pow10_exact[-n] : pow(10.0, (double)-n);
         if (isinf(P))
             return copysign(0.0, x);

@@ -138,6 +138,10 @@ static void test_round_half_away_from_zero_on_the_exact_double(void **state)
     EXPECT("round(1234.5678, -2)", "double 1200.0");
     EXPECT("round(1250.0, -2)", "double 1300.0");
     EXPECT("round(1e300, 2)", "double 1e+300");
+    EXPECT("round(1e300, -300)", "double 1e+300");
+    EXPECT("round(1e300, -309)", "double 0.0");
+    /* The fewest places an int64 can say; -n overflowed here once. */
+    EXPECT("round(-2.5, -9223372036854775807 - 1)", "double -0.0");
     EXPECT("round(0.1 + 0.2, 15)", "double 0.3");
     EXPECT("round(d, n_null)", "NULL");
     EXPECT("round(d_null, 2)", "NULL");
