@@ -380,6 +380,7 @@ int sf_cli_parse_run(int argc, char **argv, const char *usage, int allow_run_opt
             NEXT_VALUE();
             if (parse_size_opt("--broadcast-limit", val, &o->broadcast_limit) != 0)
                 return 2;
+            o->broadcast_limit_set = 1;
         } else if (allow_run_opts && IS_OPT("--partitions")) {
             NEXT_VALUE();
             char *end;

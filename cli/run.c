@@ -20,7 +20,6 @@ void sf_run_opts_init(sf_run_opts *o)
     o->scan.schedule = SF_SCHED_DYNAMIC;
     o->shuffle_round = (uint64_t)64 << 20;
     o->scan.max_line = (uint64_t)16 << 20;
-    o->broadcast_limit = (uint64_t)64 << 20;
     o->claim_timeout = 86400; /* 1d: another host's claim is stale after a day */
     /* --max-bad 10%: a run that rejects more than a tenth of its lines
      * fails rather than commit a result that silently lacks them. */
@@ -259,6 +258,7 @@ static int run_output(sf_run *R)
                       : R->pipe    ? sf_pipeline_groups(R->pipe)
                                    : NULL;
     uint64_t local_groups = mine ? sf_groups_count(mine) : 0;
+    R->copart = !direct && !R->mem.spilled && sf_run_copartitioned(R);
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = direct ? sf_run_direct_rows(R)
          : R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);

@@ -58,7 +58,9 @@ typedef struct sf_run_opts {
     uint64_t shuffle_round; /* bytes per all-to-all round, summed over ranks */
     int partitions;       /* shuffle partitions; 0 = one per rank */
     sf_repartition repartition;
-    uint64_t broadcast_limit; /* larger dimension tables are joined partitioned */
+    uint64_t broadcast_limit; /* with broadcast_limit_set: larger dimension tables are
+                               * joined partitioned, others broadcast */
+    int broadcast_limit_set;  /* --broadcast-limit given; else core/joinplan's rule */
     sf_write_mode write_mode;
     int coalesce;         /* writers for SF_WRITE_COALESCE */
     uint64_t memory_limit; /* --memory-limit bytes per rank; 0 with memory_limit_set:

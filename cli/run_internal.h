@@ -35,6 +35,7 @@
 #include "cli/run.h"
 #include "core/budget.h"
 #include "core/groups.h"
+#include "core/joinplan.h"
 #include "core/pipeline.h"
 #include "core/rows.h"
 #include "core/spec.h"
@@ -107,6 +108,15 @@ typedef struct sf_run {
     uint64_t chunk_size; /* in effect */
     sf_repartition repartition; /* in effect (may differ from --repartition) */
     int join_step;       /* before-join: the partitioned join step, else -1 */
+    struct sf_run_jplan { /* per dimension input a join reads: how it was planned */
+        int on;           /* a join step reads this input */
+        int forced;       /* --repartition before-join chose it, not the rule */
+        sf_joinplan_in in;
+        sf_joinplan plan;
+    } jplan[SF_MAX_INPUTS];
+    int copart;          /* before-join and the join key among the group columns:
+                          * every group's rows are on one rank already, so the
+                          * group shuffle sends nothing (sf_run_copartitioned) */
     sf_stream *stream;   /* raw-row stream of split pipelines */
     sf_salt salt;        /* hot route keys (--salt) */
     sf_pipeline *pipe;
@@ -380,6 +390,11 @@ void sf_run_distinct_free(sf_run *R);
 /* run_reduce.c */
 /* Partial aggregates to their owners, merged there. Collective. */
 int sf_run_shuffle_groups(sf_run *R);
+/* 1 when R->job's groups are whole on the rank that made them: rows were
+ * routed by a join key (before-join) that is one of the group columns and
+ * that no later step rewrites, so the group shuffle sends nothing. Cannot
+ * fail; the same on every rank. */
+int sf_run_copartitioned(const sf_run *R);
 /* The shuffle's callback that merges a partial aggregate record into
  * R->reduced (ctx is R). Returns 0 or SF_E_* with R->err. */
 int sf_run_merge_group(void *ctx, const unsigned char *rec, size_t len, int source);

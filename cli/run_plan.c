@@ -182,9 +182,82 @@ static int partition_dimension(sf_run *R, int input)
     return 0;
 }
 
+#define SAMPLE_BYTES ((size_t)64 << 10)
+
+/* Rank 0: what the first SAMPLE_BYTES of a plain JSON Lines file say of
+ * input in's projection (its columns' top-level names). A file that
+ * cannot be sampled (CSV, compressed, a stream, unreadable) gives no
+ * lines: fraction 1. */
+static void sample_input(const sf_job_input *in, const char *path, sf_joinplan_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    sf_codec codec = SF_CODEC_NONE;
+    sf_error err;
+    if (in->format == SF_FORMAT_CSV || sf_codec_of_file(path, &codec, &err) != 0 ||
+        codec != SF_CODEC_NONE)
+        return;
+    FILE *fp = fopen(path, "rb");
+    char *buf = fp ? malloc(SAMPLE_BYTES) : NULL;
+    size_t n = buf ? fread(buf, 1, SAMPLE_BYTES, fp) : 0;
+    /* Top-level names: "props.price" reads the member "props". */
+    char names[64][64];
+    const char *np[64];
+    size_t nn = 0;
+    for (size_t c = 0; c < in->ncolumns && nn < 64; c++) {
+        size_t len = strcspn(in->columns[c].name, ".");
+        if (len >= sizeof names[0])
+            continue;
+        memcpy(names[nn], in->columns[c].name, len);
+        names[nn][len] = '\0';
+        np[nn] = names[nn];
+        nn++;
+    }
+    if (n)
+        sf_joinplan_scan_sample(buf, n, np, nn, out);
+    free(buf);
+    if (fp)
+        fclose(fp);
+}
+
+/* Rank 0 samples the fact input's first file and every joined dimension;
+ * every rank gets the fractions. Collective. */
+static void sample_inputs(sf_run *R, double *fact_fraction, double *dim_fraction,
+                          double *dim_line)
+{
+    const sf_job *job = R->job;
+    double v[1 + 2 * SF_MAX_INPUTS];
+    memset(v, 0, sizeof v);
+    v[0] = 1.0;
+    if (R->rank == 0) {
+        sf_joinplan_sample s;
+        const sf_input_files *in = &R->life.inputs;
+        if (in->n > 0 && !in->streamed[0] && in->sizes[0] > 0) {
+            sample_input(&job->inputs[job->fact], in->paths[0], &s);
+            v[0] = sf_joinplan_fraction(&s);
+        }
+        for (size_t i = 0; i < job->ninputs && i < SF_MAX_INPUTS; i++) {
+            if (!R->jplan[i].on)
+                continue;
+            sample_input(&job->inputs[i], job->inputs[i].path, &s);
+            v[1 + 2 * i] = sf_joinplan_fraction(&s);
+            v[2 + 2 * i] = s.lines ? (double)s.bytes / (double)s.lines : 0;
+        }
+    }
+    MPI_Bcast(v, 1 + 2 * SF_MAX_INPUTS, MPI_DOUBLE, 0, R->comm);
+    *fact_fraction = v[0];
+    for (size_t i = 0; i < SF_MAX_INPUTS; i++) {
+        dim_fraction[i] = v[1 + 2 * i];
+        dim_line[i] = v[2 + 2 * i];
+    }
+}
+
 /* Settles --repartition: before-join takes the join with the largest
- * dimension table; before-aggregate switches to a partitioned join on its
- * own for a table over --broadcast-limit (and says so). */
+ * dimension table; before-aggregate joins a table partitioned on its own
+ * where core/joinplan says so (an explicit --broadcast-limit, else the
+ * table's memory against the budget and its copies' bytes against the
+ * fact rows' that would move), the largest such table if several. Rank 0
+ * prints each join's plan with its figures (not with --quiet).
+ * Collective. */
 static int choose_strategy(sf_run *R)
 {
     const sf_job *job = R->job;
@@ -195,6 +268,21 @@ static int choose_strategy(sf_run *R)
                             "(%s), which ships rows by its columns; only before-aggregate "
                             "runs it", sf_run_repartition_text(R->repartition),
                             job->steps[job->dedupe_step].field);
+    int joins = 0;
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        if (st->kind == SF_STEP_JOIN && st->input >= 0 && st->input < SF_MAX_INPUTS) {
+            R->jplan[st->input].on = 1;
+            joins++;
+        }
+    }
+    /* The room a broadcast table may take a quarter of: the budget's
+     * state share, or with no limit the node's default share. */
+    uint64_t room = R->mem.b.limit ? R->mem.b.state : R->mem.node.default_limit;
+    MPI_Allreduce(MPI_IN_PLACE, &room, 1, MPI_UINT64_T, MPI_MIN, R->comm);
+    double fact_fraction = 1.0, dim_fraction[SF_MAX_INPUTS], dim_line[SF_MAX_INPUTS];
+    if (joins && R->repartition == SF_REPART_BEFORE_AGGREGATE && job->dedupe_step < 0)
+        sample_inputs(R, &fact_fraction, dim_fraction, dim_line);
     for (size_t i = 0; i < job->nsteps; i++) {
         const sf_job_step *st = &job->steps[i];
         if (st->kind != SF_STEP_JOIN)
@@ -203,17 +291,41 @@ static int choose_strategy(sf_run *R)
         if (R->repartition == SF_REPART_BEFORE_JOIN &&
             (R->join_step < 0 || size > R->input_size[job->steps[R->join_step].input]))
             R->join_step = (int)i;
-        if (R->repartition == SF_REPART_BEFORE_AGGREGATE && size > R->o->broadcast_limit &&
-            job->dedupe_step < 0) {
-            R->repartition = SF_REPART_BEFORE_JOIN;
+        if (R->repartition != SF_REPART_BEFORE_AGGREGATE || job->dedupe_step >= 0)
+            continue;
+        struct sf_run_jplan *jp = &R->jplan[st->input];
+        const sf_job_input *in = &job->inputs[st->input];
+        jp->in = (sf_joinplan_in){size,          dim_fraction[st->input], dim_line[st->input],
+                                  in->ncolumns,  R->fact_size,            fact_fraction,
+                                  R->nranks,     room,                    R->o->broadcast_limit,
+                                  R->o->broadcast_limit_set};
+        sf_joinplan_decide(&jp->in, &jp->plan);
+        if (R->rank == 0 && !R->o->quiet) {
+            char text[512];
+            sf_joinplan_text(&jp->in, &jp->plan, in->name, text, sizeof text);
+            fprintf(stderr, "shardflow: %s\n", text);
+        }
+        if (jp->plan.partitioned && (R->join_step < 0 ||
+                                     size > R->input_size[job->steps[R->join_step].input]))
             R->join_step = (int)i;
-            if (R->rank == 0)
-                fprintf(stderr, "shardflow: dimension '%s' (%llu bytes) is larger than "
-                        "--broadcast-limit (%llu bytes): joining it partitioned "
-                        "(--repartition before-join)\n", job->inputs[st->input].name,
-                        (unsigned long long)size, (unsigned long long)R->o->broadcast_limit);
+    }
+    if (R->join_step >= 0 && R->repartition == SF_REPART_BEFORE_AGGREGATE) {
+        R->repartition = SF_REPART_BEFORE_JOIN;
+        /* One join is partitioned: the others the rule would partition
+         * too are broadcast after all. */
+        int chosen = job->steps[R->join_step].input;
+        for (size_t i = 0; i < job->ninputs && i < SF_MAX_INPUTS; i++) {
+            if ((int)i == chosen || !R->jplan[i].plan.partitioned)
+                continue;
+            R->jplan[i].plan.partitioned = 0;
+            if (R->rank == 0 && !R->o->quiet)
+                fprintf(stderr, "shardflow: join '%s': broadcast after all: only one join "
+                        "is partitioned, the largest ('%s')\n", job->inputs[i].name,
+                        job->inputs[chosen].name);
         }
     }
+    else if (R->join_step >= 0)
+        R->jplan[job->steps[R->join_step].input].forced = 1;
     if (R->repartition == SF_REPART_BEFORE_JOIN && R->join_step < 0)
         return sf_error_set(&R->err, SF_E_SPEC, "--repartition before-join: the job has no "
                             "join step");

@@ -220,6 +220,33 @@ static int merge_held(export_cursor *x)
     return rc;
 }
 
+int sf_run_copartitioned(const sf_run *R)
+{
+    const sf_job *spec = R->spec ? R->spec : R->job, *out = R->job;
+    if (R->repartition != SF_REPART_BEFORE_JOIN || R->join_step < 0 || spec->dedupe_step >= 0 ||
+        out->kind != SF_OUT_GROUPS)
+        return 0;
+    const sf_job_step *join = &spec->steps[R->join_step];
+    /* "type": "unknown" gives unmatched rows, routed by their own keys,
+     * one shared key: that group would be on several ranks. */
+    if (join->to_unknown)
+        return 0;
+    int grouped = 0;
+    for (size_t k = 0; k < out->ngroup; k++)
+        grouped |= out->group_slots[k] == join->on_slot;
+    /* The key's value must reach the group as it was routed: no step from
+     * the join on writes its slot again. */
+    for (size_t i = (size_t)R->join_step; grouped && i < spec->nsteps; i++) {
+        const sf_job_step *st = &spec->steps[i];
+        if (st->kind == SF_STEP_DERIVE && st->slot == join->on_slot)
+            return 0;
+        for (size_t k = 0; st->kind == SF_STEP_JOIN && k < st->nselect; k++)
+            if (st->select_slots[k] == join->on_slot)
+                return 0;
+    }
+    return grouped;
+}
+
 int sf_run_shuffle_groups(sf_run *R)
 {
     /* The combiner becomes the reduce table: groups this rank owns stay
@@ -249,12 +276,19 @@ int sf_run_shuffle_groups(sf_run *R)
     rc = sf_run_distinct_spread(R, R->reduced, rc);
     sf_progress_init(&R->prog, R->progress, "run: shuffle");
     /* A failure before the exchange still takes part in it (the fill
-     * makes nothing), so every rank reaches the same verdict. */
-    if (rc)
+     * makes nothing), so every rank reaches the same verdict. Rows met at
+     * their join key's owner and the key is a group column: each group is
+     * whole where it is, and every rank skips the exchange alike (the
+     * verdict is the spec's and the strategy's, the same everywhere). */
+    if (rc || R->copart)
         x.next = x.n;
-    int xrc = sf_shuffle_exchange_fill(R->comm, export_round, &x, R->o->shuffle_round,
+    int xrc = 0;
+    if (!R->copart)
+        xrc = sf_shuffle_exchange_fill(R->comm, export_round, &x, R->o->shuffle_round,
                                        merge_group, &x, &R->shuffle, &R->prog,
                                        rc ? NULL : &R->err);
+    else /* the exchange's verdict, without the exchange */
+        xrc = sf_mpi_agree_error(R->comm, rc, &R->err, NULL);
     if (!rc)
         rc = xrc;
     if (!rc)

@@ -43,6 +43,46 @@ static int per_input(sf_buf *m, const char *name, const sf_job *job, const unsig
     return first ? rc : rc | sf_buf_printf(m, "}");
 }
 
+/* "join_plan": how each join met its table and why (core/joinplan), and
+ * "group_shuffle": whether the groups moved. */
+static int join_plan_json(const sf_run *R, sf_buf *m)
+{
+    const sf_job *job = R->spec ? R->spec : R->job;
+    int rc = sf_buf_printf(m, "  \"join_plan\": [");
+    int first = 1;
+    for (size_t i = 0; i < job->ninputs && i < SF_MAX_INPUTS; i++) {
+        const struct sf_run_jplan *jp = &R->jplan[i];
+        if (!jp->on)
+            continue;
+        int part = R->join_step >= 0 && job->steps[R->join_step].input == (int)i;
+        const int decided = jp->in.nranks > 0;
+        rc |= sf_buf_printf(m, "%s{\"dimension\": \"%s\", \"join\": \"%s\", \"reason\": \"%s\"",
+                            first ? "" : ", ", job->inputs[i].name,
+                            part ? "partitioned" : "broadcast",
+                            decided ? sf_joinplan_reason_name(jp->plan.reason)
+                                    : R->o->repartition == SF_REPART_BEFORE_AGGREGATE
+                                        ? "dedupe step"
+                                        : R->o->repartition == SF_REPART_NONE
+                                            ? "forced (--repartition none)"
+                                            : "forced (--repartition before-join)");
+        if (decided)
+            rc |= sf_buf_printf(m, ", \"copies_bytes\": %llu, \"fact_bytes_moved\": %llu, "
+                                "\"memory_estimate\": %llu",
+                                (unsigned long long)jp->plan.broadcast_bytes,
+                                (unsigned long long)jp->plan.shuffle_bytes,
+                                (unsigned long long)jp->plan.dim_memory);
+        rc |= sf_buf_printf(m, "}");
+        first = 0;
+    }
+    rc |= sf_buf_printf(m, "],\n  \"group_shuffle\": ");
+    if (R->copart)
+        rc |= sf_buf_printf(m, "\"skipped: rows met at the owner of join key '%s', a group "
+                            "column\",\n", job->slot_names[job->steps[R->join_step].on_slot]);
+    else
+        rc |= sf_buf_printf(m, "\"exchanged\",\n");
+    return rc;
+}
+
 static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, const double *tmax,
                           const uint64_t *rss, const sf_shuffle_stats *sh, double wall,
                           sf_buf *m)
@@ -60,13 +100,15 @@ static int build_manifest(sf_run *R, const sf_out_file *files, size_t nfiles, co
         rc |= sf_buf_printf(m, ",\n  \"output_name\": \"%s\"", job->output_name);
     rc |= sf_buf_printf(m, ",\n  \"decoder\": \"%s\",\n  \"chunk_size\": %llu,\n  \"repartition\": \"%s\",\n"
                         "  \"partitioned_join\": %s%s%s,\n  \"partitions\": %d,\n"
-                        "  \"write\": \"%s\",\n  \"status\": \"committed\",\n  \"inputs\": [",
+                        "  \"write\": \"%s\",\n",
                         sf_decoder_kind_name((sf_decoder_kind)R->o->decoder),
                         (unsigned long long)R->chunk_size, sf_run_repartition_text(R->repartition),
                         R->join_step >= 0 ? "\"" : "",
                         R->join_step >= 0 ? job->inputs[job->steps[R->join_step].input].name
                                           : "null",
                         R->join_step >= 0 ? "\"" : "", R->nparts, sf_run_write_mode_text(R->o));
+    rc |= join_plan_json(R, m);
+    rc |= sf_buf_printf(m, "  \"status\": \"committed\",\n  \"inputs\": [");
     for (size_t i = 0; i < job->ninputs; i++) {
         uint64_t size = R->input_size[i]; /* as planned; all files for the fact input */
         rc |= sf_buf_printf(m, "%s\n    {\"name\": \"%s\", \"role\": \"%s\", \"path\": ",
@@ -221,6 +263,12 @@ static void print_summary(sf_run *R, const sf_out_file *files, size_t nfiles,
         fprintf(stderr, "  %-10s %9.3f %12llu %12llu %10.2f\n", sf_phase_name(p), total[p].secs,
                 (unsigned long long)total[p].rows_in, (unsigned long long)total[p].rows_out,
                 (double)total[p].bytes_sent / 1e6);
+    if (R->copart) {
+        const sf_job *spec = R->spec ? R->spec : R->job;
+        fprintf(stderr, "  group shuffle skipped: rows met at the owner of join key '%s', a "
+                "group column, so every group is whole on one rank\n",
+                spec->slot_names[spec->steps[R->join_step].on_slot]);
+    }
     fprintf(stderr, "  lines read %llu = aggregated %llu + filtered %llu + rejected %llu + "
             "dropped by join %llu + blank %llu\n",
             (unsigned long long)c->lines_read, (unsigned long long)c->rows_aggregated,
