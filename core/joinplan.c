@@ -149,6 +149,10 @@ void sf_joinplan_decide(const sf_joinplan_in *in, sf_joinplan *out)
         out->reason = SF_JOINPLAN_TOO_BIG;
         return;
     }
+    if (in->dim_bytes <= SF_JOINPLAN_SMALL) {
+        out->reason = SF_JOINPLAN_SMALL_TABLE;
+        return;
+    }
     /* A fact input of unknown size (a stream) cannot be weighed: a table
      * that fits is broadcast. */
     if (in->fact_bytes && out->broadcast_bytes > out->shuffle_bytes) {
@@ -161,7 +165,7 @@ void sf_joinplan_decide(const sf_joinplan_in *in, sf_joinplan *out)
 
 const char *sf_joinplan_reason_name(sf_joinplan_reason r)
 {
-    static const char *const names[] = {"one-rank", "cheaper",  "under-limit",
+    static const char *const names[] = {"one-rank", "cheaper",  "under-limit", "small",
                                         "too-big",  "costlier", "over-limit"};
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "unknown";
 }
@@ -175,11 +179,17 @@ void sf_joinplan_text(const sf_joinplan_in *in, const sf_joinplan *p, const char
     switch (p->reason) {
     case SF_JOINPLAN_UNDER_LIMIT:
     case SF_JOINPLAN_OVER_LIMIT:
-        snprintf(buf, size, "join '%s': %s: %.1f MB is %s --broadcast-limit %.1f MB", dim_name,
-                 way, mb(in->dim_bytes), p->partitioned ? "over" : "within", mb(in->limit));
+        snprintf(buf, size, "join '%s': %s: %llu bytes %s --broadcast-limit (%llu bytes)",
+                 dim_name, way, (unsigned long long)in->dim_bytes,
+                 p->partitioned ? "is over" : "are within", (unsigned long long)in->limit);
         return;
     case SF_JOINPLAN_ONE_RANK:
         snprintf(buf, size, "join '%s': %s: one rank", dim_name, way);
+        return;
+    case SF_JOINPLAN_SMALL_TABLE:
+        snprintf(buf, size, "join '%s': %s: %.1f MB is at most %.1f MB (small tables are "
+                 "broadcast unweighed)", dim_name, way, mb(in->dim_bytes),
+                 mb(SF_JOINPLAN_SMALL));
         return;
     case SF_JOINPLAN_TOO_BIG:
         snprintf(buf, size, "join '%s': %s: the table (%.1f MB, about %.1f MB in memory) is "

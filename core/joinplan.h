@@ -12,6 +12,11 @@
  *   cheaper:  dimension bytes x (ranks - 1)
  *               <= fact bytes x projected fraction x (ranks - 1) / ranks
  *
+ * A table of at most SF_JOINPLAN_SMALL bytes that fits is broadcast
+ * without weighing (Spark's spark.sql.autoBroadcastJoinThreshold default,
+ * 10 MB): its copies cost milliseconds, and a partitioned join would ship
+ * raw fact rows where the combiner ships partial aggregates.
+ *
  * An explicit --broadcast-limit replaces the rule: a table over it is
  * joined partitioned, any other broadcast (the user's hard limit).
  */
@@ -20,6 +25,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define SF_JOINPLAN_SMALL ((uint64_t)10 << 20)
 
 /* What a sample of a JSON Lines file says about its projection. */
 typedef struct sf_joinplan_sample {
@@ -59,6 +66,7 @@ typedef enum {
     SF_JOINPLAN_ONE_RANK = 0,  /* broadcast: one rank, nothing travels either way */
     SF_JOINPLAN_CHEAPER,       /* broadcast: fits, and a copy each costs less */
     SF_JOINPLAN_UNDER_LIMIT,   /* broadcast: within the explicit --broadcast-limit */
+    SF_JOINPLAN_SMALL_TABLE,   /* broadcast: at most SF_JOINPLAN_SMALL bytes, and fits */
     SF_JOINPLAN_TOO_BIG,       /* partitioned: does not fit comfortably */
     SF_JOINPLAN_COSTLIER,      /* partitioned: copies cost more than moving fact rows */
     SF_JOINPLAN_OVER_LIMIT     /* partitioned: over the explicit --broadcast-limit */
@@ -81,7 +89,7 @@ void sf_joinplan_text(const sf_joinplan_in *in, const sf_joinplan *p, const char
                       char *buf, size_t size);
 
 /* The reason as a short word for the manifest: "one-rank", "cheaper",
- * "under-limit", "too-big", "costlier" or "over-limit". */
+ * "under-limit", "small", "too-big", "costlier" or "over-limit". */
 const char *sf_joinplan_reason_name(sf_joinplan_reason r);
 
 #endif

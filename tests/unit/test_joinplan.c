@@ -134,6 +134,22 @@ static void test_explicit_limit_decides_alone(void **state)
     assert_int_equal(p.reason, SF_JOINPLAN_OVER_LIMIT);
 }
 
+static void test_small_table_broadcasts_unweighed(void **state)
+{
+    (void)state;
+    sf_joinplan_in in = s3(4);
+    in.dim_bytes = 50000; /* 3 copies: 150 KB */
+    in.fact_bytes = 100000; /* 3/4 of 42 KB would move */
+    sf_joinplan p;
+    sf_joinplan_decide(&in, &p);
+    assert_int_equal(p.partitioned, 0);
+    assert_int_equal(p.reason, SF_JOINPLAN_SMALL_TABLE);
+    assert_true(p.broadcast_bytes > p.shuffle_bytes);
+    in.room = 100000; /* but a table that does not fit is partitioned */
+    sf_joinplan_decide(&in, &p);
+    assert_int_equal(p.partitioned, 1);
+}
+
 static void test_one_rank_broadcasts(void **state)
 {
     (void)state;
@@ -182,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_many_ranks_make_copies_costlier),
         cmocka_unit_test(test_table_over_a_quarter_of_the_room_is_partitioned),
         cmocka_unit_test(test_explicit_limit_decides_alone),
+        cmocka_unit_test(test_small_table_broadcasts_unweighed),
         cmocka_unit_test(test_one_rank_broadcasts),
         cmocka_unit_test(test_unknown_fact_size_broadcasts_what_fits),
         cmocka_unit_test(test_text_gives_the_figures),
