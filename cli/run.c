@@ -258,7 +258,7 @@ static int run_output(sf_run *R)
                       : R->pipe    ? sf_pipeline_groups(R->pipe)
                                    : NULL;
     uint64_t local_groups = mine ? sf_groups_count(mine) : 0;
-    R->copart = !direct && !R->mem.spilled && sf_run_copartitioned(R);
+    R->copart = !direct && sf_run_copartitioned(R);
     sf_metrics_begin(&R->m, &R->shuffle);
     rc = direct ? sf_run_direct_rows(R)
          : R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);

@@ -629,7 +629,7 @@ int sf_run_distinct_pass_exchange(sf_run *R, int rc, sf_buf *out)
         size_t klen;
         uint64_t hash;
         sf_groups_key(R->reduced, i, &key, &klen, &hash);
-        int to = sf_partition_rank(hash, R->nparts, R->nranks);
+        int to = R->copart ? R->rank : sf_partition_rank(hash, R->nparts, R->nranks);
         if (to == R->rank || !sf_groups_live(R->reduced, i))
             continue;
         rec.n = 0;

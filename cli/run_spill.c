@@ -413,7 +413,10 @@ static int read_pass(sf_run *R, sf_spill *s, uint32_t first, uint32_t last, sf_b
                                     len, sf_spill_path(s));
                 break;
             }
-            int to = sf_partition_rank(get_hash(rec), R->nparts, R->nranks), taken;
+            /* Co-partitioned (R->copart): every partial of a group was
+             * made here, so it merges here. */
+            int to = R->copart ? R->rank : sf_partition_rank(get_hash(rec), R->nparts, R->nranks);
+            int taken;
             rc = sf_run_distinct_pass_record(R, rec + 8, len - 8, &taken);
             if (!rc && !taken)
                 rc = to == R->rank
