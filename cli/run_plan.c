@@ -292,7 +292,7 @@ static int choose_strategy(sf_run *R)
             (R->join_step < 0 || size > R->input_size[job->steps[R->join_step].input]))
             R->join_step = (int)i;
         if (R->repartition != SF_REPART_BEFORE_AGGREGATE || job->dedupe_step >= 0)
-            continue;
+            continue; /* said below, once the partitioned join is known */
         struct sf_run_jplan *jp = &R->jplan[st->input];
         const sf_job_input *in = &job->inputs[st->input];
         jp->in = (sf_joinplan_in){size,          dim_fraction[st->input], dim_line[st->input],
@@ -329,6 +329,19 @@ static int choose_strategy(sf_run *R)
     if (R->repartition == SF_REPART_BEFORE_JOIN && R->join_step < 0)
         return sf_error_set(&R->err, SF_E_SPEC, "--repartition before-join: the job has no "
                             "join step");
+    /* Joins the rule did not weigh: what decided instead. */
+    for (size_t i = 0; R->rank == 0 && !R->o->quiet && i < job->ninputs && i < SF_MAX_INPUTS;
+         i++) {
+        if (!R->jplan[i].on || R->jplan[i].in.nranks)
+            continue;
+        int part = R->join_step >= 0 && job->steps[R->join_step].input == (int)i;
+        fprintf(stderr, "shardflow: join '%s': %s: %s\n", job->inputs[i].name,
+                part ? "partitioned (before-join)" : "broadcast",
+                job->dedupe_step >= 0 ? "a dedupe step runs before-aggregate"
+                : R->o->repartition == SF_REPART_NONE ? "--repartition none"
+                : part ? "--repartition before-join (the largest table)"
+                       : "--repartition before-join partitions the largest table");
+    }
     return 0;
 }
 

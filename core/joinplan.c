@@ -187,9 +187,9 @@ void sf_joinplan_text(const sf_joinplan_in *in, const sf_joinplan *p, const char
         snprintf(buf, size, "join '%s': %s: one rank", dim_name, way);
         return;
     case SF_JOINPLAN_SMALL_TABLE:
-        snprintf(buf, size, "join '%s': %s: %.1f MB is at most %.1f MB (small tables are "
-                 "broadcast unweighed)", dim_name, way, mb(in->dim_bytes),
-                 mb(SF_JOINPLAN_SMALL));
+        snprintf(buf, size, "join '%s': %s: %llu bytes, at most %llu (small tables are "
+                 "broadcast unweighed)", dim_name, way, (unsigned long long)in->dim_bytes,
+                 (unsigned long long)SF_JOINPLAN_SMALL);
         return;
     case SF_JOINPLAN_TOO_BIG:
         snprintf(buf, size, "join '%s': %s: the table (%.1f MB, about %.1f MB in memory) is "
