@@ -255,7 +255,9 @@ int sf_stream_finish(sf_stream *s, sf_error *err)
             s->idle(s->idle_ctx);
     }
     free(done);
-    if (s->rc)
+    /* The handler's own message (a full spill disk, a bad row) is kept
+     * when it set one for the code it returned. */
+    if (s->rc && err && !(err->code == s->rc && err->msg[0]))
         sf_error_set(err, s->rc, "%s while receiving streamed rows", sf_strerror(s->rc));
     return s->rc;
 }

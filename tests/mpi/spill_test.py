@@ -357,12 +357,8 @@ def cmd_faults(args):
         return
     try:
         out = os.path.join(base, "full")
-        # Broadcast as before the join plan's rule: at this limit the rule
-        # would partition the users table, and the run then spills too
-        # little to fill the disk.
         rc, _, err = run(run_cmd(args, 2, inputs, out,
-                                 ["--memory-limit", "%dM" % (need + 3), "--spill-dir", small,
-                                  "--broadcast-limit", "1G"]),
+                                 ["--memory-limit", "%dM" % (need + 3), "--spill-dir", small]),
                          expect_ok=False)
         if rc != 1 or b"spill directory " + small.encode() + b" is full" not in err:
             raise Failure("full spill disk: exit %d, stderr %s" % (rc, tail(err)))
