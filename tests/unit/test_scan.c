@@ -105,28 +105,28 @@ static void test_guided_files(void **state)
     free(c);
 }
 
+/* The guided plan is the equal one. */
+static void assert_equal_plans(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
+                               int nranks)
+{
+    size_t n = 0, m = 0;
+    sf_chunk *a = sf_scan_make_chunks_guided(sizes, nfiles, chunk_size, nranks, &n);
+    sf_chunk *b = sf_scan_make_chunks(sizes, nfiles, chunk_size, &m);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(n, m);
+    assert_memory_equal(a, b, n * sizeof *a);
+    free(a);
+    free(b);
+}
+
 /* One rank has no one to wait for; a chunk at the floor stays equal. */
 static void test_guided_equal_cases(void **state)
 {
     (void)state;
     const uint64_t sizes[] = {100 * MIB + 1};
-    size_t n = 0, m = 0;
-    sf_chunk *a = sf_scan_make_chunks_guided(sizes, 1, 8 * MIB, 1, &n);
-    sf_chunk *b = sf_scan_make_chunks(sizes, 1, 8 * MIB, &m);
-    assert_non_null(a);
-    assert_non_null(b);
-    assert_int_equal(n, m);
-    assert_memory_equal(a, b, n * sizeof *a);
-    free(a);
-    free(b);
-    a = sf_scan_make_chunks_guided(sizes, 1, SF_SCAN_GUIDED_FLOOR, 4, &n);
-    b = sf_scan_make_chunks(sizes, 1, SF_SCAN_GUIDED_FLOOR, &m);
-    assert_non_null(a);
-    assert_non_null(b);
-    assert_int_equal(n, m);
-    assert_memory_equal(a, b, n * sizeof *a);
-    free(a);
-    free(b);
+    assert_equal_plans(sizes, 1, 8 * MIB, 1);
+    assert_equal_plans(sizes, 1, SF_SCAN_GUIDED_FLOOR, 4);
 }
 
 int main(void)
