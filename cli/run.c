@@ -194,8 +194,14 @@ static int run_job(sf_run *R)
         rc = SF_E_NOMEM;
     size_t nchunks = 0;
     R->chunk_size = sf_run_chunk_size(R->o->chunk_size, R->fact_size, R->nranks);
-    sf_chunk *chunks = rc ? NULL : sf_scan_make_chunks(R->life.inputs.sizes, R->life.inputs.n,
-                                                       R->chunk_size, &nchunks);
+    /* Automatic sizes under dynamic scheduling end in smaller chunks (see
+     * sf_scan_make_chunks_guided); --chunk-size is taken as given. */
+    int guided = !R->o->chunk_size && R->o->scan.schedule == SF_SCHED_DYNAMIC;
+    sf_chunk *chunks = rc ? NULL
+                       : guided ? sf_scan_make_chunks_guided(R->life.inputs.sizes, R->life.inputs.n,
+                                                             R->chunk_size, R->nranks, &nchunks)
+                                : sf_scan_make_chunks(R->life.inputs.sizes, R->life.inputs.n,
+                                                      R->chunk_size, &nchunks);
     if (!rc && !chunks)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory planning chunks");
     int prc = sf_run_plan_compressed(R, &chunks, &nchunks);

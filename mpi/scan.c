@@ -27,31 +27,68 @@
 #define NO_MORE (-1)
 #define ABORTED (-2)
 
-sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
-                              size_t *n)
+/* Cuts the files in order into chunks of chunk_size bytes; with div > 0,
+ * a chunk that starts when fewer than div * chunk_size bytes of all the
+ * files are left takes a div-th of what is left, rounded down to a multiple
+ * of floor (so chunks still start at multiples of it), but at least floor
+ * bytes. Writes the chunks to c when it is not NULL; returns their count. */
+static size_t cut_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size, uint64_t div,
+                         uint64_t floor, sf_chunk *c)
 {
-    size_t total = 0;
+    uint64_t left = 0;
     for (size_t f = 0; f < nfiles; f++)
-        total += (size_t)((sizes[f] + chunk_size - 1) / chunk_size);
+        left += sizes[f];
+    size_t n = 0;
+    for (size_t f = 0; f < nfiles; f++) {
+        for (uint64_t s = 0; s < sizes[f];) {
+            uint64_t step = chunk_size;
+            if (div && left / div < chunk_size)
+                step = left / div > floor ? left / div / floor * floor : floor;
+            uint64_t e = sizes[f] - s > step ? s + step : sizes[f];
+            if (c) {
+                memset(&c[n], 0, sizeof c[n]);
+                c[n].file = (int32_t)f;
+                c[n].kind = SF_CHUNK_RANGE;
+                c[n].prev = s;
+                c[n].start = s;
+                c[n].end = e;
+            }
+            n++;
+            left -= e - s;
+            s = e;
+        }
+    }
+    return n;
+}
+
+static sf_chunk *make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
+                             uint64_t div, uint64_t floor, size_t *n)
+{
     *n = 0;
+    size_t total = cut_chunks(sizes, nfiles, chunk_size, div, floor, NULL);
     sf_chunk *c = malloc((total ? total : 1) * sizeof *c);
     if (!c)
         return NULL;
-    for (size_t f = 0; f < nfiles; f++) {
-        for (uint64_t s = 0; s < sizes[f]; s += chunk_size) {
-            memset(&c[*n], 0, sizeof c[*n]);
-            c[*n].file = (int32_t)f;
-            c[*n].kind = SF_CHUNK_RANGE;
-            c[*n].prev = s;
-            c[*n].start = s;
-            c[*n].end = s + chunk_size < sizes[f] ? s + chunk_size : sizes[f];
-            (*n)++;
-        }
-    }
+    *n = cut_chunks(sizes, nfiles, chunk_size, div, floor, c);
     return c;
 }
 
+sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
+                              size_t *n)
+{
+    return make_chunks(sizes, nfiles, chunk_size, 0, chunk_size, n);
+}
 
+sf_chunk *sf_scan_make_chunks_guided(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
+                                     int nranks, size_t *n)
+{
+    if (nranks < 2 || chunk_size == 0)
+        return make_chunks(sizes, nfiles, chunk_size, 0, chunk_size, n);
+    uint64_t floor = chunk_size / 16 > SF_SCAN_GUIDED_FLOOR ? chunk_size / 16 : SF_SCAN_GUIDED_FLOOR;
+    if (floor > chunk_size)
+        floor = chunk_size;
+    return make_chunks(sizes, nfiles, chunk_size, 2 * (uint64_t)nranks, floor, n);
+}
 
 static uint64_t chunk_bytes(const sf_chunk *c) { return c->end - c->start; }
 

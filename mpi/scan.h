@@ -102,6 +102,21 @@ typedef struct sf_scan_stats {
 sf_chunk *sf_scan_make_chunks(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
                               size_t *n);
 
+/* The smallest chunk sf_scan_make_chunks_guided cuts (unless chunk_size is
+ * smaller): 1 MiB. */
+#define SF_SCAN_GUIDED_FLOOR ((uint64_t)1 << 20)
+
+/* As sf_scan_make_chunks, for dynamic scheduling over nranks ranks: the
+ * chunks of the input's last 2 * nranks * chunk_size bytes (all files
+ * together, in order) shrink, each a (2 * nranks)-th of the bytes left
+ * rounded down to a multiple of the floor, the floor being chunk_size / 16
+ * or SF_SCAN_GUIDED_FLOOR, whichever is larger (and at most chunk_size), so
+ * the ranks' last chunks end close together: with equal chunks a rank waits
+ * for up to one whole chunk of another at the end of the scan (guided
+ * self-scheduling). nranks < 2 cuts equal chunks. */
+sf_chunk *sf_scan_make_chunks_guided(const uint64_t *sizes, size_t nfiles, uint64_t chunk_size,
+                                     int nranks, size_t *n);
+
 /* Collective over comm. Scans the chunks this rank is given, handing every
  * owned line to sink. paths[i] names file i. progress (may be NULL; used
  * on rank 0 only, labelled by the caller) is started with the bytes of all
