@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/bigmem.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -116,7 +117,7 @@ static size_t int_pos(const sf_join_table *t, int64_t key)
 static int int_index_grow(sf_join_table *t)
 {
     size_t slots = t->slots ? 2 * (t->mask + 1) : 64;
-    int_slot *fresh = calloc(slots, sizeof *fresh);
+    int_slot *fresh = sf_bigmem_calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
     int_slot *old = t->slots;
@@ -233,7 +234,7 @@ static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_t
 static int str_index_grow(sf_join_table *t)
 {
     size_t slots = t->sslots ? 2 * (t->mask + 1) : 64;
-    str_slot *fresh = calloc(slots, sizeof *fresh);
+    str_slot *fresh = sf_bigmem_calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
     str_slot *old = t->sslots;
