@@ -29,3 +29,18 @@ void *sf_bigmem_calloc(size_t n, size_t size)
     memset(p, 0, bytes);
     return p;
 }
+
+void sf_bigmem_advise(void *p, size_t n)
+{
+    if (!p || n < SF_BIGMEM_HUGE)
+        return;
+    uintptr_t lo = ((uintptr_t)p + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_ALIGN - 1);
+#ifdef MADV_HUGEPAGE
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)lo;
+    (void)hi;
+#endif
+}

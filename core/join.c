@@ -312,6 +312,29 @@ static char *intern(sf_join_table *t, const char *p, size_t n)
     return *copy;
 }
 
+/* Doubles the rows' room. Rows are read at random by lookups (the cells a
+ * join selects): from SF_BIGMEM_HUGE bytes on they move to a huge-page
+ * block, as the key index does, so a lookup's row costs no page walk. */
+static int rows_grow(sf_join_table *t)
+{
+    size_t cap = t->cap ? 2 * t->cap : 64;
+    if (t->ncols > SIZE_MAX / sizeof *t->rows / cap)
+        return SF_E_NOMEM;
+    size_t bytes = cap * t->ncols * sizeof *t->rows;
+    sf_value *rows = bytes < SF_BIGMEM_HUGE ? realloc(t->rows, bytes)
+                                            : sf_bigmem_calloc(cap * t->ncols, sizeof *rows);
+    if (!rows)
+        return SF_E_NOMEM;
+    if (bytes >= SF_BIGMEM_HUGE) {
+        if (t->nrows)
+            memcpy(rows, t->rows, t->nrows * t->ncols * sizeof *rows);
+        free(t->rows);
+    }
+    t->rows = rows;
+    t->cap = cap;
+    return 0;
+}
+
 int sf_join_table_add(sf_join_table *t, const sf_value *row)
 {
     const sf_value *key = &row[t->key_col];
@@ -334,14 +357,8 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
     if (t->sslots && (key->type != SF_STRING || key->u.s.n > UINT32_MAX))
         return SF_E_INVAL;
 
-    if (t->nrows == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        sf_value *rows = realloc(t->rows, cap * t->ncols * sizeof *rows);
-        if (!rows)
-            return SF_E_NOMEM;
-        t->rows = rows;
-        t->cap = cap;
-    }
+    if (t->nrows == t->cap && rows_grow(t) != 0)
+        return SF_E_NOMEM;
     /* Index before copying, so a duplicate leaves the table unchanged. */
     int_slot *slot = NULL;
     str_slot *sslot = NULL;
