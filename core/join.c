@@ -288,8 +288,10 @@ static char *intern(sf_join_table *t, const char *p, size_t n)
     uint64_t bits = 0;
     size_t at = 0;
     if (n <= 8) {
-        if (n)
-            memcpy(&bits, p, n);
+        /* Byte by byte, not memcpy(&bits, p, n): a call for a few bytes
+         * cost more than the cache lookup it serves. */
+        for (size_t i = 0; i < n; i++)
+            bits |= (uint64_t)(unsigned char)p[i] << (8 * i);
         at = (size_t)(((bits ^ n) * 0x9E3779B97F4A7C15ull) >> 58);
         if (t->short_copies[at].copy && t->short_copies[at].bits == bits &&
             t->short_copies[at].len == n)
