@@ -142,21 +142,32 @@ int sf_stream_poll(sf_stream *s)
             return s->rc;
         int count = 0;
         MPI_Get_count(&st, MPI_BYTE, &count);
-        if ((size_t)count > s->rcap) {
+        /* A poll inside a callback (a record whose processing sent, and a
+         * send waited for a free slot) must not receive into the buffer
+         * the outer delivery is still reading: it takes a buffer of its
+         * own. */
+        unsigned char *buf = s->rbuf;
+        if (s->delivering) {
+            buf = malloc(count ? (size_t)count : 1);
+            if (!buf)
+                MPI_Abort(s->comm, 1); /* a probed message must be received */
+        } else if ((size_t)count > s->rcap) {
             unsigned char *p = realloc(s->rbuf, (size_t)count);
             if (!p)
                 MPI_Abort(s->comm, 1); /* a probed message must be received */
-            s->rbuf = p;
+            s->rbuf = buf = p;
             s->rcap = (size_t)count;
         }
-        MPI_Recv(s->rbuf, count, MPI_BYTE, st.MPI_SOURCE, s->tag, s->comm, MPI_STATUS_IGNORE);
+        MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, s->tag, s->comm, MPI_STATUS_IGNORE);
         if (count == 0) {
             s->done_from++;
-            continue;
+        } else {
+            s->st.bytes_received += (uint64_t)count;
+            s->st.messages_received++;
+            deliver(s, buf, (size_t)count, st.MPI_SOURCE);
         }
-        s->st.bytes_received += (uint64_t)count;
-        s->st.messages_received++;
-        deliver(s, s->rbuf, (size_t)count, st.MPI_SOURCE);
+        if (buf != s->rbuf)
+            free(buf);
     }
 }
 
