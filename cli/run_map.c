@@ -268,7 +268,9 @@ static int take_row_record(void *ctx, const unsigned char *rec, size_t len, int 
 {
     sf_run *R = ctx;
     R->m.aside_rows_in++;
-    int rc = sf_groups_update_record(sf_pipeline_groups(R->pipe), rec, len, &R->err);
+    /* The groups first: settling the pipeline may send, and so poll. */
+    sf_groups *g = sf_pipeline_groups(R->pipe);
+    int rc = sf_groups_update_record_hashed(g, rec, len, sf_stream_note(R->stream), &R->err);
     if (rc == SF_E_NOMEM) {
         sf_error_set(&R->err, rc, "out of memory taking in a row from rank %d", source);
     } else if (rc) {
@@ -282,11 +284,14 @@ static int take_row_record(void *ctx, const unsigned char *rec, size_t len, int 
 /* The look-ahead over a batch of row records: their groups' index slots,
  * states and count_distinct vectors start loading a few records early (as
  * the pipeline's own batch does for its rows). The pipeline's batch is
- * left alone: a hint reads the table as it is. */
-static void hint_row_record(void *ctx, const unsigned char *rec, size_t len, int stage)
+ * left alone: a hint reads the table as it is. The record's key is hashed
+ * once, at stage 0, into its note; the later stages and take_row_record
+ * read it there. */
+static void hint_row_record(void *ctx, const unsigned char *rec, size_t len, int stage,
+                            uint64_t *note)
 {
     sf_run *R = ctx;
-    sf_groups_prefetch_record(sf_pipeline_groups_now(R->pipe), rec, len, stage);
+    sf_groups_prefetch_record(sf_pipeline_groups_now(R->pipe), rec, len, stage, note);
 }
 
 /* SHARDFLOW_COMBINER (for tests, see docs/testing.md): auto (default),

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
+
 struct sf_arena_block {
     sf_arena_block *next;
     size_t size; /* usable bytes after the header */
@@ -32,6 +34,7 @@ static int arena_grow(sf_arena *a, size_t n)
     sf_arena_block *b = malloc(SF_ARENA_HDR + size);
     if (!b)
         return -1;
+    sf_bigmem_advise(b, SF_ARENA_HDR + size); /* large blocks fault in 2 MiB pages */
     b->next = a->head;
     b->size = size;
     a->head = b;

@@ -1579,15 +1579,30 @@ void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t kl
 }
 
 void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
-                               int stage)
+                               int stage, uint64_t *hash)
 {
     uint64_t klen;
     size_t p = stage < 2 || g->nsets ? sf_leb_get(rec, len, &klen) : 0; /* 2: vectors only */
-    if (p && klen <= len - p)
-        sf_groups_prefetch(g, sf_groups_hash(rec + p, klen), klen, stage);
+    if (!p || klen > len - p)
+        return;
+    uint64_t h;
+    if (hash && stage > 0) {
+        h = *hash;
+    } else {
+        h = sf_groups_hash(rec + p, klen);
+        if (hash)
+            *hash = h;
+    }
+    sf_groups_prefetch(g, h, klen, stage);
 }
 
 int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
+{
+    return sf_groups_update_record_hashed(g, rec, len, NULL, err);
+}
+
+int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_t len,
+                                   const uint64_t *hash, sf_error *err)
 {
     uint64_t klen;
     size_t p = sf_leb_get(rec, len, &klen);
@@ -1595,7 +1610,7 @@ int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, 
         return bad_record(err, "row key");
     const unsigned char *key = rec + p;
     p += klen;
-    char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
+    char *st = group_upsert(g, key, klen, hash ? *hash : sf_groups_hash(key, klen));
     if (!st)
         return SF_E_NOMEM;
     if (st[RETIRED_OFF])

@@ -242,10 +242,19 @@ void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t kl
  * SF_E_NOMEM. */
 int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err);
 
+/* sf_groups_update_record() with the record's key hash already known
+ * (*hash, as sf_groups_prefetch_record() left it; hash NULL: computed
+ * here). */
+int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_t len,
+                                   const uint64_t *hash, sf_error *err);
+
 /* A hint before sf_groups_update_record() of rec: sf_groups_prefetch() of
  * the record's key at stage (0, 1 or 2, each once the one before is in).
- * A malformed record is left alone. Changes nothing. Cannot fail. */
+ * hash, when not NULL, is the record's own word: stage 0 stores the key's
+ * hash there, later stages and sf_groups_update_record_hashed() take it
+ * instead of hashing the key again. A malformed record is left alone.
+ * Changes nothing in g. Cannot fail. */
 void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
-                               int stage);
+                               int stage, uint64_t *hash);
 
 #endif

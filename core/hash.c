@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/bigmem.h"
 
 #define HASH_K0 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
 #define HASH_K1 0xc2b2ae3d27d4eb4full
@@ -192,7 +193,7 @@ sf_hmap *sf_hmap_new(size_t value_size, size_t initial_capacity)
     m->value_size = value_size;
     m->entries_cap = initial_capacity > HMAP_MIN_SLOTS ? initial_capacity : HMAP_MIN_SLOTS;
     m->entries = malloc(m->entries_cap * sizeof *m->entries);
-    m->index = calloc(slots, sizeof *m->index);
+    m->index = sf_bigmem_calloc(slots, sizeof *m->index);
     if (!m->entries || !m->index) {
         free(m->entries);
         free(m->index);
@@ -298,7 +299,7 @@ static int hmap_grow_index(sf_hmap *m)
     if (m->mask + 1 > SIZE_MAX / 2 / sizeof(hmap_slot))
         return -1;
     size_t slots = (m->mask + 1) * 2;
-    hmap_slot *idx = calloc(slots, sizeof *idx);
+    hmap_slot *idx = sf_bigmem_calloc(slots, sizeof *idx);
     if (!idx)
         return -1;
     size_t mask = slots - 1;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/bigmem.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -116,7 +117,7 @@ static size_t int_pos(const sf_join_table *t, int64_t key)
 static int int_index_grow(sf_join_table *t)
 {
     size_t slots = t->slots ? 2 * (t->mask + 1) : 64;
-    int_slot *fresh = calloc(slots, sizeof *fresh);
+    int_slot *fresh = sf_bigmem_calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
     int_slot *old = t->slots;
@@ -233,7 +234,7 @@ static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_t
 static int str_index_grow(sf_join_table *t)
 {
     size_t slots = t->sslots ? 2 * (t->mask + 1) : 64;
-    str_slot *fresh = calloc(slots, sizeof *fresh);
+    str_slot *fresh = sf_bigmem_calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
     str_slot *old = t->sslots;
@@ -287,8 +288,10 @@ static char *intern(sf_join_table *t, const char *p, size_t n)
     uint64_t bits = 0;
     size_t at = 0;
     if (n <= 8) {
-        if (n)
-            memcpy(&bits, p, n);
+        /* Byte by byte, not memcpy(&bits, p, n): a call for a few bytes
+         * cost more than the cache lookup it serves. */
+        for (size_t i = 0; i < n; i++)
+            bits |= (uint64_t)(unsigned char)p[i] << (8 * i);
         at = (size_t)(((bits ^ n) * 0x9E3779B97F4A7C15ull) >> 58);
         if (t->short_copies[at].copy && t->short_copies[at].bits == bits &&
             t->short_copies[at].len == n)
@@ -309,6 +312,29 @@ static char *intern(sf_join_table *t, const char *p, size_t n)
         t->short_copies[at].copy = *copy;
     }
     return *copy;
+}
+
+/* Doubles the rows' room. Rows are read at random by lookups (the cells a
+ * join selects): from SF_BIGMEM_HUGE bytes on they move to a huge-page
+ * block, as the key index does, so a lookup's row costs no page walk. */
+static int rows_grow(sf_join_table *t)
+{
+    size_t cap = t->cap ? 2 * t->cap : 64;
+    if (t->ncols > SIZE_MAX / sizeof *t->rows / cap)
+        return SF_E_NOMEM;
+    size_t bytes = cap * t->ncols * sizeof *t->rows;
+    sf_value *rows = bytes < SF_BIGMEM_HUGE ? realloc(t->rows, bytes)
+                                            : sf_bigmem_calloc(cap * t->ncols, sizeof *rows);
+    if (!rows)
+        return SF_E_NOMEM;
+    if (bytes >= SF_BIGMEM_HUGE) {
+        if (t->nrows)
+            memcpy(rows, t->rows, t->nrows * t->ncols * sizeof *rows);
+        free(t->rows);
+    }
+    t->rows = rows;
+    t->cap = cap;
+    return 0;
 }
 
 int sf_join_table_add(sf_join_table *t, const sf_value *row)
@@ -333,14 +359,8 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
     if (t->sslots && (key->type != SF_STRING || key->u.s.n > UINT32_MAX))
         return SF_E_INVAL;
 
-    if (t->nrows == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        sf_value *rows = realloc(t->rows, cap * t->ncols * sizeof *rows);
-        if (!rows)
-            return SF_E_NOMEM;
-        t->rows = rows;
-        t->cap = cap;
-    }
+    if (t->nrows == t->cap && rows_grow(t) != 0)
+        return SF_E_NOMEM;
     /* Index before copying, so a duplicate leaves the table unchanged. */
     int_slot *slot = NULL;
     str_slot *sslot = NULL;

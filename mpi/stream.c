@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define INFLIGHT 2
+#define NOTES (2 * SF_STREAM_AHEAD)
 
 typedef struct dest_state {
     unsigned char *fill;            /* batch being filled */
@@ -28,6 +29,12 @@ struct sf_stream {
     sf_stream_idle_fn idle;
     void *idle_ctx;
     sf_stream_ahead_fn ahead;
+    /* The look-ahead's words: record j of a message has notes[j % NOTES]
+     * from its stage 0 to its delivery (at most SF_STREAM_AHEAD + 1
+     * records are between the two at once). */
+    uint64_t notes[NOTES];
+    const uint64_t *note; /* the delivered record's, during its callback */
+    int delivering;       /* deliveries under way (a callback may poll) */
     dest_state *dest;
     unsigned char *rbuf;
     size_t rcap;
@@ -76,6 +83,8 @@ static size_t frame_len(const unsigned char *p)
 
 void sf_stream_set_ahead(sf_stream *s, sf_stream_ahead_fn ahead) { s->ahead = ahead; }
 
+const uint64_t *sf_stream_note(const sf_stream *s) { return s->note; }
+
 /* The look-ahead: stage k's cursor (at[k], record number seen[k]) runs
  * SF_STREAM_AHEAD >> k records in front of record i, the next delivered. */
 static void hint_ahead(sf_stream *s, const unsigned char **at, size_t *seen, size_t i,
@@ -86,7 +95,7 @@ static void hint_ahead(sf_stream *s, const unsigned char **at, size_t *seen, siz
             size_t len = frame_len(at[k]);
             if ((size_t)(end - at[k]) < 4 + len)
                 break; /* deliver() reports it */
-            s->ahead(s->ctx, at[k] + 4, len, k);
+            s->ahead(s->ctx, at[k] + 4, len, k, &s->notes[seen[k] % NOTES]);
             at[k] += 4 + len;
             seen[k]++;
         }
@@ -97,20 +106,30 @@ static void deliver(sf_stream *s, const unsigned char *p, size_t n, int source)
 {
     const unsigned char *end = p + n, *at[3] = {p, p, p};
     size_t seen[3] = {0, 0, 0};
+    /* A delivery inside a callback (a record that made the receiver send,
+     * and so poll) gives no hints: the notes stay those of the outer
+     * message's records, whose callback reads its note again after. */
+    const uint64_t *outer = s->note;
+    int hints = s->ahead && !s->delivering;
+    s->delivering++;
     for (size_t i = 0; p + 4 <= end; i++) {
         size_t len = frame_len(p);
         if ((size_t)(end - p) < 4 + len) {
             if (!s->rc)
                 s->rc = SF_E_INTERNAL;
-            return;
+            break;
         }
-        if (s->ahead && !s->rc)
+        if (hints && !s->rc)
             hint_ahead(s, at, seen, i, end);
-        if (!s->rc)
+        if (!s->rc) {
+            s->note = hints && seen[0] > i ? &s->notes[i % NOTES] : NULL;
             s->rc = s->fn(s->ctx, p + 4, len, source);
+        }
         s->st.records_received++;
         p += 4 + len;
     }
+    s->note = outer;
+    s->delivering--;
 }
 
 int sf_stream_poll(sf_stream *s)
@@ -123,21 +142,32 @@ int sf_stream_poll(sf_stream *s)
             return s->rc;
         int count = 0;
         MPI_Get_count(&st, MPI_BYTE, &count);
-        if ((size_t)count > s->rcap) {
+        /* A poll inside a callback (a record whose processing sent, and a
+         * send waited for a free slot) must not receive into the buffer
+         * the outer delivery is still reading: it takes a buffer of its
+         * own. */
+        unsigned char *buf = s->rbuf;
+        if (s->delivering) {
+            buf = malloc(count ? (size_t)count : 1);
+            if (!buf)
+                MPI_Abort(s->comm, 1); /* a probed message must be received */
+        } else if ((size_t)count > s->rcap) {
             unsigned char *p = realloc(s->rbuf, (size_t)count);
             if (!p)
                 MPI_Abort(s->comm, 1); /* a probed message must be received */
-            s->rbuf = p;
+            s->rbuf = buf = p;
             s->rcap = (size_t)count;
         }
-        MPI_Recv(s->rbuf, count, MPI_BYTE, st.MPI_SOURCE, s->tag, s->comm, MPI_STATUS_IGNORE);
+        MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, s->tag, s->comm, MPI_STATUS_IGNORE);
         if (count == 0) {
             s->done_from++;
-            continue;
+        } else {
+            s->st.bytes_received += (uint64_t)count;
+            s->st.messages_received++;
+            deliver(s, buf, (size_t)count, st.MPI_SOURCE);
         }
-        s->st.bytes_received += (uint64_t)count;
-        s->st.messages_received++;
-        deliver(s, s->rbuf, (size_t)count, st.MPI_SOURCE);
+        if (buf != s->rbuf)
+            free(buf);
     }
 }
 
@@ -202,8 +232,11 @@ int sf_stream_put(sf_stream *s, int dest, const void *rec, size_t len)
     if (dest == s->rank) {
         /* Local records skip MPI; the framing is only for the wire. */
         s->st.records_received++;
+        const uint64_t *outer = s->note; /* no hook saw this record */
+        s->note = NULL;
         if (!s->rc)
             s->rc = s->fn(s->ctx, rec, len, s->rank);
+        s->note = outer;
         return s->rc;
     }
     unsigned char *p = frame(s, dest, len);

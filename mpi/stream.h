@@ -46,15 +46,24 @@ void sf_stream_set_idle(sf_stream *s, sf_stream_idle_fn idle, void *idle_ctx);
 /* A hint about a record still to be delivered from the same message, at
  * stage 0, 1 or 2 (SF_STREAM_AHEAD records ahead of it, then half that,
  * then a quarter: a receiver can start loading what the record touches,
- * then what that points to). Must not change what the records mean nor
- * use the stream. */
-typedef void (*sf_stream_ahead_fn)(void *ctx, const unsigned char *rec, size_t len, int stage);
+ * then what that points to). note is the record's own word: what stage 0
+ * writes there (a hash of the record's key, say) stages 1 and 2 read, and
+ * so does the record's callback (sf_stream_note). Must not change what
+ * the records mean nor use the stream. */
+typedef void (*sf_stream_ahead_fn)(void *ctx, const unsigned char *rec, size_t len, int stage,
+                                   uint64_t *note);
 
 enum { SF_STREAM_AHEAD = 8 };
 
 /* Sets the look-ahead hook (NULL for none); it shares the records'
  * callback's ctx. Not collective. */
 void sf_stream_set_ahead(sf_stream *s, sf_stream_ahead_fn ahead);
+
+/* Inside the records' callback: the word the look-ahead hook's stage 0
+ * wrote for the record being delivered (borrowed: valid during the
+ * callback), or NULL when no hook saw it (no hook, or a record the hook
+ * was not shown). Not collective. */
+const uint64_t *sf_stream_note(const sf_stream *s);
 
 /* Queues one record (len bytes) for rank dest; a full batch is sent
  * point to point. Not collective. Returns 0, an earlier callback error, or

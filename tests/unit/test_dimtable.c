@@ -274,6 +274,56 @@ static void test_duplicates_first_keeps_the_first_row_and_counts(void **state)
     }
 }
 
+/* Rows wait a few lines for their add (their index slots prefetched):
+ * a duplicate is still named by its own line when many lines follow it,
+ * and comes before the error of a later bad line. */
+static void test_jsonl_duplicate_before_later_lines_names_its_line(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_JSONL);
+    char text[4096];
+    size_t n = 0;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "{\"user\": \"u%d\", \"country\": \"FR\"}\n", i == 5 ? 2 : i);
+    assert_load_error(&in, text, n, SF_E_EXISTS,
+                      "users.dat: line 6: duplicate key user (keys of a dimension table must be "
+                      "unique)");
+    n = (size_t)snprintf(text, sizeof text,
+                         "{\"user\": \"a\"}\n{\"user\": \"b\"}\n{\"user\": \"a\"}\n"
+                         "{\"user\": \"c\"}\nnot json\n");
+    assert_load_error(&in, text, n, SF_E_EXISTS,
+                      "users.dat: line 3: duplicate key user (keys of a dimension table must be "
+                      "unique)");
+}
+
+/* Lines whose strings the decoder unescapes (copies it overwrites on the
+ * next line) among plain ones that wait: every row keeps its own values. */
+static void test_jsonl_escaped_and_plain_rows_interleaved_keep_their_values(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_JSONL);
+    char text[8192];
+    size_t n = 0;
+    for (int i = 0; i < 60; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              i % 3 ? "{\"user\": \"k%d\", \"country\": \"C%d\"}\n"
+                                    : "{\"user\": \"k\\u0041%d\", \"country\": \"E\\u0042%d\"}\n",
+                              i, i);
+    sf_join_table *t = load_ok(&in, text);
+    assert_int_equal(sf_join_table_rows(t), 60);
+    char key[32], want[32];
+    for (int i = 0; i < 60; i++) {
+        int kn = snprintf(key, sizeof key, i % 3 ? "k%d" : "kA%d", i);
+        snprintf(want, sizeof want, i % 3 ? "C%d" : "EB%d", i);
+        sf_value k = sf_string(key, (size_t)kn);
+        const sf_value *r = sf_join_table_find(t, &k);
+        assert_non_null(r);
+        assert_str(&r[1], want);
+    }
+    sf_join_table_free(t);
+}
+
 static void test_jsonl_missing_or_null_key_names_line(void **state)
 {
     (void)state;
@@ -505,6 +555,8 @@ int main(void)
         cmocka_unit_test(test_jsonl_line_that_is_not_an_object),
         cmocka_unit_test(test_jsonl_type_mismatch_names_column_and_types),
         cmocka_unit_test(test_jsonl_duplicate_key_names_line),
+        cmocka_unit_test(test_jsonl_duplicate_before_later_lines_names_its_line),
+        cmocka_unit_test(test_jsonl_escaped_and_plain_rows_interleaved_keep_their_values),
         cmocka_unit_test(test_jsonl_missing_or_null_key_names_line),
         cmocka_unit_test(test_jsonl_empty_input_is_an_empty_table),
         cmocka_unit_test(test_csv_rows_load_by_header_name),

@@ -1,0 +1,31 @@
+/* bigmem.h - zeroed blocks for large random-access tables.
+ *
+ * A hash index of millions of slots (a dimension table's key index, a
+ * group table's index) is read and written at random: each access is a
+ * TLB miss on 4 KiB pages, and a software prefetch of such a slot waits
+ * for the page walk. Blocks of at least SF_BIGMEM_HUGE bytes are aligned
+ * to 2 MiB and advised for transparent huge pages (Linux madvise
+ * MADV_HUGEPAGE; a no-op where that is missing or refused), so one TLB
+ * entry covers 512 times as many slots. Smaller blocks are plain calloc.
+ * Large blocks filled in order (an arena's) take the advice alone: their
+ * first touch then faults 2 MiB at a time.
+ */
+#ifndef SF_CORE_BIGMEM_H
+#define SF_CORE_BIGMEM_H
+
+#include <stddef.h>
+
+/* Blocks this large or larger are advised for huge pages. */
+#define SF_BIGMEM_HUGE ((size_t)4 << 20)
+
+/* A zeroed block of n * size bytes (new: the caller frees it with free()).
+ * NULL when out of memory or when n * size overflows. */
+void *sf_bigmem_calloc(size_t n, size_t size);
+
+/* Advises the 2 MiB-aligned pages inside p[0, n) for huge pages when n is
+ * at least SF_BIGMEM_HUGE (a block from malloc that is filled in order,
+ * as an arena's: its pages then fault in 2 MiB at a time, not 4 KiB).
+ * Changes no byte and cannot fail (refused advice is ignored). */
+void sf_bigmem_advise(void *p, size_t n);
+
+#endif

@@ -1,0 +1,74 @@
+/* test_bigmem.c - zeroed blocks for large tables: small and huge-page
+ * sized blocks are zeroed, writable to the last byte and freed with free();
+ * an overflowing size is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/bigmem.h"
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i])
+            return 0;
+    }
+    return 1;
+}
+
+static void test_small_and_large_blocks_are_zeroed_and_writable(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 32, 4096, SF_BIGMEM_HUGE - 32, SF_BIGMEM_HUGE,
+                                   SF_BIGMEM_HUGE + 4096 + 32};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k] / 32;
+        unsigned char *p = sf_bigmem_calloc(n ? n : 1, 32);
+        assert_non_null(p);
+        size_t bytes = (n ? n : 1) * 32;
+        assert_true(all_zero(p, bytes));
+        memset(p, 0x5a, bytes);
+        assert_int_equal(p[bytes - 1], 0x5a);
+        free(p);
+    }
+}
+
+static void test_huge_blocks_are_aligned_to_2_mib(void **state)
+{
+    (void)state;
+    void *p = sf_bigmem_calloc(SF_BIGMEM_HUGE / 8, 8);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % ((uintptr_t)2 << 20), 0);
+    free(p);
+}
+
+static void test_overflowing_size_is_null(void **state)
+{
+    (void)state;
+    assert_null(sf_bigmem_calloc(SIZE_MAX / 2, 4));
+    assert_null(sf_bigmem_calloc(SIZE_MAX, SIZE_MAX));
+}
+
+static void test_zero_elements_give_a_block_to_free(void **state)
+{
+    (void)state;
+    void *p = sf_bigmem_calloc(0, 16);
+    assert_non_null(p);
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_and_large_blocks_are_zeroed_and_writable),
+        cmocka_unit_test(test_huge_blocks_are_aligned_to_2_mib),
+        cmocka_unit_test(test_overflowing_size_is_null),
+        cmocka_unit_test(test_zero_elements_give_a_block_to_free),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
