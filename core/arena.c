@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct sf_arena_block {
     sf_arena_block *next;
@@ -24,6 +25,22 @@ void sf_arena_init(sf_arena *a, size_t block_size)
     a->block_size = block_size ? block_size : 64 * 1024;
 }
 
+void sf_mem_hint_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (n < SF_MEM_HUGE_MIN)
+        return;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(huge - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 static int arena_grow(sf_arena *a, size_t n)
 {
     size_t size = a->block_size;
@@ -32,6 +49,7 @@ static int arena_grow(sf_arena *a, size_t n)
     sf_arena_block *b = malloc(SF_ARENA_HDR + size);
     if (!b)
         return -1;
+    sf_mem_hint_huge(b, SF_ARENA_HDR + size);
     b->next = a->head;
     b->size = size;
     a->head = b;

@@ -48,6 +48,15 @@ size_t sf_arena_release_before(sf_arena *a, const void *p);
  * sf_arena_init with its block size). Cannot fail. */
 void sf_arena_put_behind(sf_arena *a, sf_arena *older);
 
+/* Asks the kernel to back the whole 2 MiB pages inside [p, p + n) with
+ * huge pages (Linux transparent huge pages, where enabled in "madvise"
+ * mode): a table of hundreds of MB read at random (the group table, its
+ * index) then costs one TLB entry per 2 MiB instead of one per 4 KiB,
+ * and one page fault. Only regions of SF_MEM_HUGE_MIN bytes or more; a
+ * hint, no result depends on it, so it cannot fail. */
+#define SF_MEM_HUGE_MIN ((size_t)8 << 20)
+void sf_mem_hint_huge(void *p, size_t n);
+
 /* Gives all memory back; the arena may be used again after sf_arena_init. */
 void sf_arena_free(sf_arena *a);
 

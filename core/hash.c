@@ -301,6 +301,7 @@ static int hmap_grow_index(sf_hmap *m)
     hmap_slot *idx = calloc(slots, sizeof *idx);
     if (!idx)
         return -1;
+    sf_mem_hint_huge(idx, slots * sizeof *idx);
     size_t mask = slots - 1;
     free(m->index);
     m->index = idx;
