@@ -242,7 +242,9 @@ void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t kl
  * SF_E_NOMEM. */
 int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err);
 
-/* A hint before sf_groups_update_record() of rec: sf_groups_prefetch() of
+/* A hint before sf_groups_update_record() of rec, or
+ * sf_groups_merge_record() of an exported one (both start with the
+ * key): sf_groups_prefetch() of
  * the record's key at stage (0, 1 or 2, each once the one before is in).
  * A malformed record is left alone. Changes nothing. Cannot fail. */
 void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
