@@ -784,7 +784,7 @@ static int keep_row(sf_rows *t, const sf_value *row, size_t nslots, const unsign
  * Returns 0 or the first update's error (the batch is emptied). */
 static int agg_batch_flush(sf_pipeline *p)
 {
-    enum { AHEAD = 8 };
+    enum { AHEAD = 4 };
     size_t n = p->bt_n, ns = p->job->nslots;
     const size_t *ko = p->bt_key_off;
     if (!n)
@@ -792,19 +792,17 @@ static int agg_batch_flush(sf_pipeline *p)
     p->bt_n = 0;
     p->bt_str_n = 0;
     sf_arena_reset(&p->bt_scratch);
-    /* The index slots were fetched as the rows came (agg_batch_push):
-     * the blocks they point to go next, AHEAD rows before their update,
-     * and what a block points to (a count_distinct's values) AHEAD / 2
-     * rows before, once the block is in. */
+    for (size_t i = 0; i < n; i++)
+        sf_groups_prefetch(p->groups, p->bt_hash[i], ko[i + 1] - ko[i], 0);
     for (size_t i = 0; i < n && i < AHEAD; i++)
         sf_groups_prefetch(p->groups, p->bt_hash[i], ko[i + 1] - ko[i], 1);
-    for (size_t i = 0; i < n && i < AHEAD / 2; i++)
-        sf_groups_prefetch(p->groups, p->bt_hash[i], ko[i + 1] - ko[i], 2);
     size_t before = sf_groups_count(p->groups);
     for (size_t i = 0; i < n; i++) {
         if (i + AHEAD < n)
             sf_groups_prefetch(p->groups, p->bt_hash[i + AHEAD],
                                ko[i + AHEAD + 1] - ko[i + AHEAD], 1);
+        /* Two rows ahead the state is in: what it points to (the values
+         * of a count_distinct) can be fetched. */
         if (i + AHEAD / 2 < n)
             sf_groups_prefetch(p->groups, p->bt_hash[i + AHEAD / 2],
                                ko[i + AHEAD / 2 + 1] - ko[i + AHEAD / 2], 2);
@@ -924,8 +922,6 @@ static int agg_batch_push(sf_pipeline *p, const sf_value *row, const uint32_t *i
     memcpy(p->bt_key + p->bt_key_off[i], key->p, key->n);
     p->bt_key_off[i + 1] = p->bt_key_off[i] + key->n;
     p->bt_hash[i] = hash;
-    /* The index slot now: by the flush, a batch of rows later, it is in. */
-    sf_groups_prefetch(p->groups, hash, key->n, 0);
     if (++p->bt_n == AGG_BATCH)
         return agg_batch_flush(p);
     return 0;
