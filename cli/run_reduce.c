@@ -201,20 +201,50 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
     return rc;
 }
 
+/* The records of one chunk of held records, merged in order. The group
+ * table is read at random (S4: hundreds of MB), so each record's group
+ * is fetched ahead of its merge: its index slot eight records before, its
+ * block four before, its count_distinct values two before. */
+static int merge_chunk(export_cursor *x, const sf_buf *b)
+{
+    enum { AHEAD = 8, RING = 16 };
+    const sf_groups *g = x->R->reduced;
+    const unsigned char *rec[RING];
+    size_t rlen[RING], pos = 0, nread = 0, done = 0;
+    uint64_t hash[RING]; /* each record's key hash, from its first hint on */
+    for (;;) {
+        while (nread <= done + AHEAD && pos + 4 <= b->n) {
+            const unsigned char *p = b->p + pos;
+            size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
+                         (size_t)p[3] << 24;
+            rec[nread % RING] = p + 4;
+            rlen[nread % RING] = len;
+            sf_groups_prefetch_record(g, p + 4, len, 0, &hash[nread % RING]);
+            nread++;
+            pos += 4 + len;
+        }
+        if (done == nread)
+            return 0;
+        size_t a = done + AHEAD / 2, c = done + AHEAD / 4;
+        if (a < nread)
+            sf_groups_prefetch_record(g, rec[a % RING], rlen[a % RING], 1, &hash[a % RING]);
+        if (c < nread)
+            sf_groups_prefetch_record(g, rec[c % RING], rlen[c % RING], 2, &hash[c % RING]);
+        int rc = sf_groups_merge_record(x->R->reduced, rec[done % RING], rlen[done % RING],
+                                        &x->R->err);
+        if (rc)
+            return rc;
+        done++;
+    }
+}
+
 /* The records held back during the exchange, merged, each chunk freed
  * as soon as it is. */
 static int merge_held(export_cursor *x)
 {
     int rc = 0;
     for (size_t c = 0; c < x->nheld && !rc; c++) {
-        const sf_buf *b = &x->held[c];
-        for (size_t pos = 0; pos + 4 <= b->n && !rc;) {
-            const unsigned char *p = b->p + pos;
-            size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
-                         (size_t)p[3] << 24;
-            rc = sf_groups_merge_record(x->R->reduced, p + 4, len, &x->R->err);
-            pos += 4 + len;
-        }
+        rc = merge_chunk(x, &x->held[c]);
         sf_buf_free(&x->held[c]);
     }
     return rc;

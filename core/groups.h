@@ -248,7 +248,9 @@ int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, 
 int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_t len,
                                    const uint64_t *hash, sf_error *err);
 
-/* A hint before sf_groups_update_record() of rec: sf_groups_prefetch() of
+/* A hint before sf_groups_update_record() of rec, or
+ * sf_groups_merge_record() of an exported one (both start with the
+ * key): sf_groups_prefetch() of
  * the record's key at stage (0, 1 or 2, each once the one before is in).
  * hash, when not NULL, is the record's own word: stage 0 stores the key's
  * hash there, later stages and sf_groups_update_record_hashed() take it

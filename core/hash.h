@@ -72,16 +72,16 @@ void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, in
 
 /* Starts loading what an upsert of a key with this hash and length will
  * read, so that a batch of upserts waits for memory once: stage 0 the
- * index slot; stage 1 (after stage 0 had time) the block of the entry the
- * slot points to when its tag matches. Only a hint: m is not changed and
+ * index slot; stage 1 (after stage 0 had time) the block of the first entry on
+ * the probe path (8 slots at most) whose tag matches. Only a hint: m is not changed and
  * no result depends on it. Cannot fail. */
 void sf_hmap_prefetch(const sf_hmap *m, uint64_t hash, size_t klen, int stage);
 
-/* The value block of the entry the home slot of this hash points to when
- * the slot's tag and the entry's hash and key length match, else NULL: a
- * guess for
+/* The value block of the first entry on this hash's probe path (its
+ * home slot and up to 7 after it, up to an empty one) whose tag matches,
+ * when the entry's hash and key length match too, else NULL: a guess for
  * a caller that prefetches what the value leads to (it may be another
- * key's value, or NULL for a key held further on). Reads the index slot
+ * key's value, or NULL for a key held further on). Reads the index slots
  * and the entry's header (after sf_hmap_prefetch stage 1, in cache), never
  * compares keys. Borrowed like sf_hmap_find's. Cannot fail. */
 void *sf_hmap_peek(const sf_hmap *m, uint64_t hash, size_t klen);

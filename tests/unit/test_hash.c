@@ -169,6 +169,40 @@ static void test_peek_gives_the_home_slot_value_or_null(void **state)
     sf_hmap_free(m);
 }
 
+/* Keys whose hashes share a home slot (the low bits) but not a tag (the
+ * top bits) sit one after another on the probe path: peek finds each of
+ * them, not only the one in the home slot, and a key of the same tag but
+ * another hash is not taken for it. */
+static void test_peek_follows_the_probe_path_past_the_home_slot(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(sizeof(int64_t), 64);
+    assert_non_null(m);
+    enum { N = 5 };
+    const uint64_t home = 0x15;
+    for (int i = 0; i < N; i++) {
+        char k[2] = {(char)('a' + i), 0};
+        uint64_t h = (uint64_t)(i + 1) << 60 | home;
+        int64_t *v = sf_hmap_upsert(m, k, 1, h, NULL);
+        assert_non_null(v);
+        *v = 100 + i;
+    }
+    for (int i = 0; i < N; i++) {
+        char k[2] = {(char)('a' + i), 0};
+        uint64_t h = (uint64_t)(i + 1) << 60 | home;
+        int64_t *p = sf_hmap_peek(m, h, 1);
+        assert_non_null(p);
+        assert_ptr_equal(p, sf_hmap_find(m, k, 1, h));
+        assert_int_equal(*p, 100 + i);
+        sf_hmap_prefetch(m, h, 1, 0); /* hints: no effect to see, no fault */
+        sf_hmap_prefetch(m, h, 1, 1);
+    }
+    /* The tag of the third key, another hash: no entry of its own. */
+    assert_null(sf_hmap_peek(m, (uint64_t)3 << 60 | home | 0x100, 1));
+    assert_null(sf_hmap_peek(m, (uint64_t)9 << 60 | home, 1)); /* an empty slot ends it */
+    sf_hmap_free(m);
+}
+
 static void test_insert_and_find_many_keys(void **state)
 {
     (void)state;
@@ -675,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_hash_of_sequential_decimal_strings_spreads),
         cmocka_unit_test(test_hash_u64_of_sequential_integers_spreads),
         cmocka_unit_test(test_find_in_empty_map_is_null),
+        cmocka_unit_test(test_peek_follows_the_probe_path_past_the_home_slot),
         cmocka_unit_test(test_insert_and_find_many_keys),
         cmocka_unit_test(test_upsert_of_existing_key_returns_same_block),
         cmocka_unit_test(test_growth_keeps_entries_in_insertion_order),
