@@ -143,6 +143,9 @@ static size_t sort_ncols;
 static const int *sort_keys;
 static const unsigned char *sort_desc;
 static size_t sort_nkeys;
+/* The bits of sort_item.row that number the row (sf_rows_walk_parts
+ * keeps a visit number above them). */
+static size_t sort_row_mask = SIZE_MAX;
 
 int sf_rows_cmp_dir(const sf_value *x, const sf_value *y, size_t ncols, const int *keys,
                     const unsigned char *desc, size_t nkeys)
@@ -219,7 +222,8 @@ static int cmp_items(const void *a, const void *b)
         if (x->k[w] != y->k[w])
             return x->k[w] < y->k[w] ? -1 : 1;
     }
-    int c = cmp_rows(&x->row, &y->row);
+    size_t xr = x->row & sort_row_mask, yr = y->row & sort_row_mask;
+    int c = cmp_rows(&xr, &yr);
     if (c)
         return c;
     return (x->row > y->row) - (x->row < y->row);
@@ -941,6 +945,172 @@ static int parts_order(const sf_rows *r, const int *keys, const unsigned char *d
     free(ks);
     free(first);
     free(size);
+    return rc;
+}
+
+/* A batch of sf_rows_walk_parts holds the items (and the caller's text)
+ * of a quarter of the table's rows, or of its largest partition. */
+#define WALK_BATCH_DIV 4
+
+/* The state of one walk: partitions by number of first sight (part[],
+ * first[], size[]), their output order (order[]: output index ->
+ * number, rank[]: number -> output index), each one's prefix candidates
+ * (ks, nc a partition) and, for the batch, its items. */
+typedef struct walk_state {
+    const sf_rows *r;
+    size_t np, nc;
+    uint32_t *part, *order, *rank, *vis;
+    size_t *first, *size, *base, *cnt;
+    key_stats *ks;
+    unsigned char kdesc[PREFIX_CANDIDATES];
+    prefix_keys *pk; /* one per partition of the batch, by output index */
+    sort_item *items;
+} walk_state;
+
+static void walk_free(walk_state *s)
+{
+    for (size_t o = 0; s->pk && o < s->np; o++)
+        prefix_keys_free(&s->pk[o]);
+    free(s->pk);
+    free(s->part);
+    free(s->order);
+    free(s->rank);
+    free(s->vis);
+    free(s->first);
+    free(s->size);
+    free(s->base);
+    free(s->cnt);
+    free(s->ks);
+    free(s->items);
+}
+
+/* One batch, partitions [b0, b1) in output order: a pass over the table
+ * makes the prefixes of their rows and visits them, then each sorts and
+ * is emitted. */
+static int walk_batch(walk_state *s, size_t b0, size_t b1, const int *keys,
+                      const unsigned char *desc, size_t nkeys, const sf_rows_walk *w)
+{
+    const sf_rows *r = s->r;
+    int rc = 0;
+    for (size_t i = 0; i < r->n && !rc; i++) {
+        size_t o = s->rank[s->part[i]];
+        if (o < b0 || o >= b1)
+            continue;
+        const sf_value *row = sf_rows_at(r, i);
+        size_t j = s->cnt[o]++;
+        sort_item *it = &s->items[s->base[o] + j];
+        /* The visit number rides above the row's: within a partition
+         * both grow together, so the items' last tie-break is kept. */
+        it->row = i | (size_t)j << 32;
+        const prefix_keys *pk = &s->pk[o];
+        make_prefix(it, row, pk->col, pk->n, pk->type, pk->desc);
+        rc = w->visit(w->ctx, o, row);
+    }
+    sort_base = r->v;
+    sort_ncols = r->ncols;
+    sort_keys = keys;
+    sort_desc = desc;
+    sort_nkeys = nkeys;
+    for (size_t o = b0; o < b1 && !rc; o++) {
+        size_t m = s->size[s->order[o]];
+        sort_item *a = s->items + s->base[o];
+        sort_row_mask = UINT32_MAX;
+        radix_sort(a, m, 0);
+        sort_row_mask = SIZE_MAX;
+        for (size_t k = 0; k < m; k++)
+            s->vis[k] = (uint32_t)(a[k].row >> 32);
+        sf_rows_part p = {o, sf_rows_at(r, s->first[s->order[o]]), m, s->vis};
+        rc = w->emit(w->ctx, &p);
+    }
+    return rc;
+}
+
+int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *desc,
+                       size_t nkeys, size_t npart, const sf_rows_walk *w)
+{
+    size_t n = r->n;
+    if (n == 0)
+        return 0;
+    if (n >= UINT32_MAX || SIZE_MAX <= UINT32_MAX || npart > nkeys ||
+        (npart && !parts_encodable(r, keys, npart)))
+        return SF_ROWS_NOT_WALKED;
+    walk_state s = {.r = r};
+    s.part = malloc(n * sizeof *s.part);
+    if (!s.part)
+        return SF_E_NOMEM;
+    if (npart) {
+        s.np = parts_find(r, keys, npart, s.part, &s.first, &s.size);
+    } else {
+        s.first = calloc(1, sizeof *s.first);
+        s.size = malloc(sizeof *s.size);
+        s.np = s.first && s.size ? 1 : SIZE_MAX;
+        if (s.size)
+            s.size[0] = n;
+        memset(s.part, 0, n * sizeof *s.part);
+    }
+    if (s.np == 0 || s.np == SIZE_MAX) {
+        int rc = s.np ? SF_E_NOMEM : SF_ROWS_NOT_WALKED;
+        s.np = 0;
+        walk_free(&s);
+        return rc;
+    }
+    size_t np = s.np, largest = 0;
+    for (size_t p = 0; p < np; p++)
+        largest = s.size[p] > largest ? s.size[p] : largest;
+    size_t cap = n / WALK_BATCH_DIV > largest ? n / WALK_BATCH_DIV : largest;
+    key_stats ks0[PREFIX_CANDIDATES];
+    const unsigned char *kd = desc ? desc + npart : NULL;
+    s.nc = stats_init(ks0, s.kdesc, keys + npart, kd, nkeys - npart);
+    size_t nc1 = s.nc ? s.nc : 1;
+    s.order = malloc(np * sizeof *s.order);
+    s.rank = malloc(np * sizeof *s.rank);
+    s.base = malloc(np * sizeof *s.base);
+    s.cnt = malloc(np * sizeof *s.cnt);
+    s.ks = malloc(np * nc1 * sizeof *s.ks);
+    s.pk = calloc(np, sizeof *s.pk);
+    s.vis = malloc(largest * sizeof *s.vis);
+    s.items = malloc(cap * sizeof *s.items);
+    int rc = s.order && s.rank && s.base && s.cnt && s.ks && s.pk && s.vis && s.items
+                 ? 0
+                 : SF_E_NOMEM;
+    for (size_t o = 0; o < np && !rc; o++)
+        rc = prefix_keys_init(&s.pk[o], nkeys - npart);
+    if (rc) {
+        walk_free(&s);
+        return SF_E_NOMEM;
+    }
+    /* The partitions in output order (their first rows by the partition
+     * keys), and each one's prefix candidates in one pass. */
+    for (size_t p = 0; p < np; p++)
+        s.order[p] = (uint32_t)p;
+    if (npart) {
+        sort_base = r->v;
+        sort_ncols = r->ncols;
+        sort_keys = keys;
+        sort_desc = desc;
+        sort_nkeys = npart;
+        sort_first = s.first;
+        qsort(s.order, np, sizeof *s.order, cmp_parts);
+    }
+    for (size_t o = 0; o < np; o++)
+        s.rank[s.order[o]] = (uint32_t)o;
+    for (size_t p = 0; p < np; p++)
+        memcpy(s.ks + p * nc1, ks0, s.nc * sizeof *s.ks);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t p = s.part[i];
+        stats_add(s.ks + (size_t)p * nc1, s.nc, sf_rows_at(r, i), sf_rows_at(r, s.first[p]));
+    }
+    for (size_t b0 = 0, b1; b0 < np && !rc; b0 = b1) {
+        size_t in = 0;
+        for (b1 = b0; b1 < np && (b1 == b0 || in + s.size[s.order[b1]] <= cap); b1++) {
+            s.base[b1] = in;
+            s.cnt[b1] = 0;
+            in += s.size[s.order[b1]];
+            stats_prefix(s.ks + (size_t)s.order[b1] * nc1, s.kdesc, s.nc, &s.pk[b1]);
+        }
+        rc = walk_batch(&s, b0, b1, keys + npart, kd, nkeys - npart, w);
+    }
+    walk_free(&s);
     return rc;
 }
 

@@ -686,6 +686,115 @@ static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
     }
 }
 
+/* What a walk's callbacks saw: every visited row with its partition, in
+ * visit order, and the rows emitted, in emitted order, into out. */
+typedef struct walk_seen {
+    const sf_value **row;
+    size_t *part, n;
+    size_t next_index; /* the partition index the next emit must have */
+    const sf_value **mine; /* scratch: one partition's rows in visit order */
+    sf_rows *out;
+} walk_seen;
+
+static int seen_visit(void *ctx, size_t part, const sf_value *row)
+{
+    walk_seen *w = ctx;
+    assert_true(part >= w->next_index); /* never a partition already emitted */
+    w->row[w->n] = row;
+    w->part[w->n++] = part;
+    return 0;
+}
+
+static int seen_emit(void *ctx, const sf_rows_part *p)
+{
+    walk_seen *w = ctx;
+    assert_int_equal(p->index, w->next_index++);
+    size_t m = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->part[i] == p->index)
+            w->mine[m++] = w->row[i];
+    }
+    assert_int_equal(p->n, m);
+    for (size_t k = 0; k < p->n; k++) {
+        assert_true(p->order[k] < p->n);
+        set_row(w->out, w->mine[p->order[k]]);
+    }
+    return 0;
+}
+
+/* sf_rows_walk_parts against sf_rows_sort_dir on the rows of
+ * test_sort_by_partition_gives_the_whole_sort_order: partitions emitted
+ * in output order after their rows were visited, and the rows read
+ * through each partition's order are the sorted table; partition columns
+ * it does not split (doubles, int mixed with double, too many
+ * partitions) leave it to the caller before any callback. */
+static void test_walk_by_partition_gives_the_whole_sort_order(void **state)
+{
+    (void)state;
+    enum { N = 30000, NC = 5 };
+    static sf_value vals[N * NC];
+    static char text[N][24];
+    uint64_t x = 515151;
+    for (size_t i = 0; i < N; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        sf_value *v = &vals[i * NC];
+        v[0] = sf_date(19000 + (int32_t)(d % 31));
+        int len = snprintf(text[i], sizeof text[i], "user_%06u", (d >> 5) % 5000);
+        v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
+        v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
+        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.5) : sf_int((int64_t)((d >> 19) % 6));
+        v[4] = i % 53 == 0 ? sf_null() : sf_int((int64_t)(i * 7 % 3000) - 1500);
+    }
+    const int keys[][4] = {{0, 1, 3, 2}, {1, 0, 2, 4}, {0, 1, 4, 2}, {2, 0, 1, 3},
+                           {3, 0, 1, 2}, {4, 0, 1, 2}, {4, 1, 0, 2}, {1, 4, 0, 2}};
+    const size_t npart[] = {1, 1, 2, 1, 1, 1, 2, 0};
+    const int walked[] = {1, 0, 0, 0, 0, 1, 0, 1}; /* 1: 5000 strings, 2: 31 x 5000 */
+    const unsigned char dirs[][4] = {{0, 1, 0, 0}, {1, 0, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 1},
+                                     {0, 1, 0, 0}, {1, 0, 1, 0}, {0, 0, 1, 0}, {1, 0, 0, 0}};
+    walk_seen w;
+    w.row = malloc(N * sizeof *w.row);
+    w.mine = malloc(N * sizeof *w.mine);
+    w.part = malloc(N * sizeof *w.part);
+    assert_true(w.row && w.mine && w.part);
+    for (size_t o = 0; o < 8; o++) {
+        for (size_t n = 0; n <= N; n += n < 3 ? 1 : N - 3) {
+            sf_rows a, c, d;
+            sf_rows_init(&a, NC);
+            sf_rows_init(&c, NC);
+            sf_rows_init(&d, NC);
+            for (size_t i = 0; i < n; i++) {
+                set_row(&a, &vals[i * NC]);
+                set_row(&c, &vals[i * NC]);
+            }
+            assert_int_equal(sf_rows_sort_dir(&a, keys[o], dirs[o], 4), 0);
+            w.n = 0;
+            w.next_index = 0;
+            w.out = &d;
+            sf_rows_walk cb = {seen_visit, seen_emit, &w};
+            int rc = sf_rows_walk_parts(&c, keys[o], dirs[o], 4, npart[o], &cb);
+            if (n == 0) {
+                assert_int_equal(rc, 0);
+            } else if (!walked[o] && n == N) {
+                assert_int_equal(rc, SF_ROWS_NOT_WALKED);
+                assert_int_equal(d.n, 0);
+            } else if (rc == 0) {
+                assert_same_tables(&a, &d);
+            } else {
+                /* A few rows may still be told apart (o 1 to 4: 3 rows). */
+                assert_int_equal(rc, SF_ROWS_NOT_WALKED);
+                assert_true(!walked[o]);
+            }
+            sf_rows_free(&a);
+            sf_rows_free(&c);
+            sf_rows_free(&d);
+        }
+    }
+    free(w.row);
+    free(w.mine);
+    free(w.part);
+}
+
 static void test_keep_strings_copies_a_rows_strings_in_one_piece(void **state)
 {
     (void)state;
@@ -797,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_descending_key_reverses_its_order_and_puts_nulls_last),
         cmocka_unit_test(test_mixed_directions_agree_with_the_row_comparison),
         cmocka_unit_test(test_sort_by_partition_gives_the_whole_sort_order),
+        cmocka_unit_test(test_walk_by_partition_gives_the_whole_sort_order),
         cmocka_unit_test(test_keep_strings_copies_a_rows_strings_in_one_piece),
         cmocka_unit_test(test_decode_record_fills_a_given_row_and_keeps_its_strings),
         cmocka_unit_test(test_fit_gives_back_unused_room_and_keeps_rows),
