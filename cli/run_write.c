@@ -224,24 +224,39 @@ typedef struct csv_walk {
     size_t ntp;
     text_part *spare;
     size_t nspare, capspare;
+    uint64_t rows_done, bytes_done; /* in the partitions written so far */
 } csv_walk;
+
+/* Partition o's buffers, with room for its n rows: their starts, and
+ * their text as long as the rows written so far were a row on average
+ * (more grows as it comes). */
+static int csv_start(void *ctx, size_t o, size_t n)
+{
+    csv_walk *c = ctx;
+    if (o >= c->ntp) {
+        size_t m = o + 1 > 2 * c->ntp ? o + 1 : 2 * c->ntp;
+        text_part *tp = realloc(c->tp, m * sizeof *tp);
+        if (!tp)
+            return SF_E_NOMEM;
+        memset(tp + c->ntp, 0, (m - c->ntp) * sizeof *tp);
+        c->tp = tp;
+        c->ntp = m;
+    }
+    text_part *t = &c->tp[o];
+    if (!t->text.p && c->nspare)
+        *t = c->spare[--c->nspare];
+    size_t avg = c->rows_done ? (size_t)(c->bytes_done / c->rows_done) + 8 : 0;
+    if (sf_buf_reserve(&t->starts, (n + 1) * sizeof(uint64_t)) != 0 ||
+        (avg && n <= SIZE_MAX / avg && sf_buf_reserve(&t->text, n * avg) != 0))
+        return SF_E_NOMEM;
+    return 0;
+}
 
 static int csv_visit(void *ctx, size_t o, const sf_value *row)
 {
     csv_walk *c = ctx;
     const sf_job_output *out = &c->R->job->output;
-    if (o >= c->ntp) {
-        size_t n = o + 1 > 2 * c->ntp ? o + 1 : 2 * c->ntp;
-        text_part *tp = realloc(c->tp, n * sizeof *tp);
-        if (!tp)
-            return SF_E_NOMEM;
-        memset(tp + c->ntp, 0, (n - c->ntp) * sizeof *tp);
-        c->tp = tp;
-        c->ntp = n;
-    }
     text_part *t = &c->tp[o];
-    if (!t->text.p && c->nspare)
-        *t = c->spare[--c->nspare];
     size_t room = sf_csv_row_room(row, out->ncolumns, out->columns);
     uint64_t at = t->text.n;
     if (sf_buf_reserve(&t->text, room) != 0 || sf_buf_append(&t->starts, &at, sizeof at) != 0)
@@ -285,6 +300,8 @@ static int csv_emit(void *ctx, const sf_rows_part *p)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     sf_buf_free(&rel);
     free(path);
+    c->rows_done += p->n;
+    c->bytes_done += t->text.n;
     /* The buffers wait for the next partition that needs some. */
     t->text.n = t->starts.n = 0;
     if (c->nspare == c->capspare) {
@@ -312,7 +329,7 @@ static int write_csv_walk(sf_run *R, const int *keys, const unsigned char *desc,
                           int part)
 {
     csv_walk c = {.R = R, .part = part};
-    sf_rows_walk w = {csv_visit, csv_emit, &c};
+    sf_rows_walk w = {csv_start, csv_visit, csv_emit, &c};
     int rc = sf_rows_walk_parts(&R->rows, keys, desc, nkeys, R->job->output.npartition, &w);
     if (rc == SF_E_NOMEM && !R->err.msg[0])
         sf_error_set(&R->err, rc, "out of memory sorting output rows");
@@ -547,7 +564,8 @@ int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc)
  * (and a row's bucket fits 16 bits). */
 #define WRITE_BUCKETS 4096
 
-/* --write repartition with every row in memory: each partition value
+/* --write repartition with every row in memory (their partition values
+ * normalized first, as sf_run_write_normalize does): each partition value
  * still has one writer, but the writers are chosen from the rows per
  * value on all ranks (sf_partition_balance), not by the hash alone, which
  * with 31 dates on 2 ranks gave one rank 64% of the rows to sort and
@@ -570,7 +588,13 @@ static int route_balanced(sf_run *R)
     int one_col = o->npartition == 1 ? o->partition_by[0] : -1;
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         uint64_t hash;
-        const sf_value *row = sf_rows_at(&R->rows, i);
+        sf_value *row = sf_rows_at(&R->rows, i);
+        /* sf_run_write_normalize, in the same pass. */
+        for (size_t k = 0; k < o->npartition; k++) {
+            sf_value *v = &row[o->partition_by[k]];
+            if (v->type == SF_STRING && v->u.s.n == 0)
+                *v = sf_null();
+        }
         if (one_col >= 0 && row[one_col].type == SF_DATE)
             hash = sf_hash_u64((uint64_t)(uint32_t)row[one_col].u.date);
         else
@@ -620,11 +644,12 @@ int sf_run_write_output(sf_run *R)
     int part = 0, rc = 0;
     if (o->limit >= 0 && (rc = apply_limit(R)) != 0)
         return rc;
-    sf_run_write_normalize(R);
-    if (o->npartition && R->o->write_mode == SF_WRITE_REPARTITION)
-        rc = route_balanced(R);
-    else
+    if (o->npartition && R->o->write_mode == SF_WRITE_REPARTITION) {
+        rc = route_balanced(R); /* normalizes as it goes */
+    } else {
+        sf_run_write_normalize(R);
         rc = sf_run_write_route(R, &part);
+    }
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return SF_RUN_AGREED;
     size_t nkeys;

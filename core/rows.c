@@ -799,17 +799,37 @@ static void parts_index_free(parts_index *x)
  * and each partition's first row (first[p]) and size (size[p]). Returns
  * the number of partitions, 0 when there are more than parts_max(), or
  * SIZE_MAX when out of memory. */
+static size_t parts_find_stats(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
+                               size_t **first, size_t **size, const key_stats *ks0, size_t nc,
+                               key_stats **ks);
+
 static size_t parts_find(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
                          size_t **first, size_t **size)
 {
-    size_t cap = parts_max(r->n), np = 0;
+    return parts_find_stats(r, keys, npart, part, first, size, NULL, 0, NULL);
+}
+
+/* parts_find, and when ks0 is not NULL each partition's prefix candidates
+ * in the same pass: *ks (malloc'd; NULL when parts_find's result is 0 or
+ * SIZE_MAX) holds nc (at least one) stats a partition, started from
+ * ks0's. */
+static size_t parts_find_stats(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
+                               size_t **first, size_t **size, const key_stats *ks0, size_t nc,
+                               key_stats **ks)
+{
+    size_t cap = parts_max(r->n), np = 0, nc1 = nc ? nc : 1;
     parts_index x;
     int bad = parts_index_init(&x, r, keys, npart);
     *first = malloc(cap * sizeof **first);
     *size = calloc(cap, sizeof **size);
     bad |= !*first || !*size;
+    if (ks0) {
+        *ks = malloc(cap * nc1 * sizeof **ks);
+        bad |= !*ks;
+    }
     for (size_t i = 0; i < r->n && !bad; i++) {
-        uint32_t *id = parts_slot(&x, sf_rows_at(r, i), keys, npart);
+        const sf_value *row = sf_rows_at(r, i);
+        uint32_t *id = parts_slot(&x, row, keys, npart);
         if (!id) {
             bad = 1;
             break;
@@ -819,17 +839,25 @@ static size_t parts_find(const sf_rows *r, const int *keys, size_t npart, uint32
                 np = 0; /* too many: the caller sorts the whole table */
                 break;
             }
+            if (ks0)
+                memcpy(*ks + np * nc1, ks0, nc * sizeof **ks);
             (*first)[np++] = i;
             *id = (uint32_t)np;
         }
         part[i] = *id - 1;
         (*size)[*id - 1]++;
+        if (ks0)
+            stats_add(*ks + (size_t)(*id - 1) * nc1, nc, row, sf_rows_at(r, (*first)[*id - 1]));
     }
     parts_index_free(&x);
     if (bad || np == 0) {
         free(*first);
         free(*size);
         *first = *size = NULL;
+        if (ks0) {
+            free(*ks);
+            *ks = NULL;
+        }
     }
     return bad ? SIZE_MAX : np;
 }
@@ -960,6 +988,7 @@ typedef struct walk_state {
     const sf_rows *r;
     size_t np, nc;
     uint32_t *part, *order, *rank, *vis;
+    uint32_t *mem; /* the batch's rows, in table order */
     size_t *first, *size, *base, *cnt;
     key_stats *ks;
     unsigned char kdesc[PREFIX_CANDIDATES];
@@ -976,6 +1005,7 @@ static void walk_free(walk_state *s)
     free(s->order);
     free(s->rank);
     free(s->vis);
+    free(s->mem);
     free(s->first);
     free(s->size);
     free(s->base);
@@ -987,15 +1017,49 @@ static void walk_free(walk_state *s)
 /* One batch, partitions [b0, b1) in output order: a pass over the table
  * makes the prefixes of their rows and visits them, then each sorts and
  * is emitted. */
+/* Rows of the batch ahead of the one visited whose lines are fetched,
+ * and (half as far) whose strings are. */
+#define WALK_AHEAD 16
+
+/* Every cache line of row i. */
+static inline void prefetch_whole_row(const sf_rows *r, size_t i)
+{
+    const char *p = (const char *)sf_rows_at(r, i);
+    size_t bytes = r->ncols * sizeof(sf_value);
+    for (size_t b = 0; b < bytes; b += 64)
+        __builtin_prefetch(p + b);
+    __builtin_prefetch(p + bytes - 1);
+}
+
 static int walk_batch(walk_state *s, size_t b0, size_t b1, const int *keys,
                       const unsigned char *desc, size_t nkeys, const sf_rows_walk *w)
 {
     const sf_rows *r = s->r;
     int rc = 0;
-    for (size_t i = 0; i < r->n && !rc; i++) {
+    /* The batch's rows, listed in one look at part[]. They lie a few
+     * apart, not in a line the hardware follows: rows WALK_AHEAD ahead
+     * are fetched, and the strings of those WALK_AHEAD / 2 ahead, whose
+     * rows are there by then. */
+    size_t m = 0;
+    for (size_t i = 0; i < r->n; i++) {
         size_t o = s->rank[s->part[i]];
-        if (o < b0 || o >= b1)
-            continue;
+        if (o >= b0 && o < b1)
+            s->mem[m++] = (uint32_t)i;
+    }
+    for (size_t k = 0; k < WALK_AHEAD && k < m; k++)
+        prefetch_whole_row(r, s->mem[k]);
+    for (size_t k = 0; k < m && !rc; k++) {
+        size_t i = s->mem[k];
+        if (k + WALK_AHEAD < m)
+            prefetch_whole_row(r, s->mem[k + WALK_AHEAD]);
+        if (k + WALK_AHEAD / 2 < m) {
+            const sf_value *ahead = sf_rows_at(r, s->mem[k + WALK_AHEAD / 2]);
+            for (size_t c = 0; c < r->ncols; c++) {
+                if (ahead[c].type == SF_STRING)
+                    __builtin_prefetch(ahead[c].u.s.p);
+            }
+        }
+        size_t o = s->rank[s->part[i]];
         const sf_value *row = sf_rows_at(r, i);
         size_t j = s->cnt[o]++;
         sort_item *it = &s->items[s->base[o] + j];
@@ -1035,17 +1099,27 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
         (npart && !parts_encodable(r, keys, npart)))
         return SF_ROWS_NOT_WALKED;
     walk_state s = {.r = r};
+    key_stats ks0[PREFIX_CANDIDATES];
+    const unsigned char *kd = desc ? desc + npart : NULL;
+    s.nc = stats_init(ks0, s.kdesc, keys + npart, kd, nkeys - npart);
+    size_t nc1 = s.nc ? s.nc : 1;
     s.part = malloc(n * sizeof *s.part);
     if (!s.part)
         return SF_E_NOMEM;
     if (npart) {
-        s.np = parts_find(r, keys, npart, s.part, &s.first, &s.size);
+        /* The partitions and each one's prefix candidates in one pass. */
+        s.np = parts_find_stats(r, keys, npart, s.part, &s.first, &s.size, ks0, s.nc, &s.ks);
     } else {
         s.first = calloc(1, sizeof *s.first);
         s.size = malloc(sizeof *s.size);
-        s.np = s.first && s.size ? 1 : SIZE_MAX;
-        if (s.size)
+        s.ks = malloc(nc1 * sizeof *s.ks);
+        s.np = s.first && s.size && s.ks ? 1 : SIZE_MAX;
+        if (s.np == 1) {
             s.size[0] = n;
+            memcpy(s.ks, ks0, s.nc * sizeof *s.ks);
+            for (size_t i = 0; i < n; i++)
+                stats_add(s.ks, s.nc, sf_rows_at(r, i), sf_rows_at(r, 0));
+        }
         memset(s.part, 0, n * sizeof *s.part);
     }
     if (s.np == 0 || s.np == SIZE_MAX) {
@@ -1058,19 +1132,15 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
     for (size_t p = 0; p < np; p++)
         largest = s.size[p] > largest ? s.size[p] : largest;
     size_t cap = n / WALK_BATCH_DIV > largest ? n / WALK_BATCH_DIV : largest;
-    key_stats ks0[PREFIX_CANDIDATES];
-    const unsigned char *kd = desc ? desc + npart : NULL;
-    s.nc = stats_init(ks0, s.kdesc, keys + npart, kd, nkeys - npart);
-    size_t nc1 = s.nc ? s.nc : 1;
     s.order = malloc(np * sizeof *s.order);
     s.rank = malloc(np * sizeof *s.rank);
     s.base = malloc(np * sizeof *s.base);
     s.cnt = malloc(np * sizeof *s.cnt);
-    s.ks = malloc(np * nc1 * sizeof *s.ks);
     s.pk = calloc(np, sizeof *s.pk);
     s.vis = malloc(largest * sizeof *s.vis);
     s.items = malloc(cap * sizeof *s.items);
-    int rc = s.order && s.rank && s.base && s.cnt && s.ks && s.pk && s.vis && s.items
+    s.mem = malloc(cap * sizeof *s.mem);
+    int rc = s.order && s.rank && s.base && s.cnt && s.pk && s.vis && s.items && s.mem
                  ? 0
                  : SF_E_NOMEM;
     for (size_t o = 0; o < np && !rc; o++)
@@ -1079,8 +1149,8 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
         walk_free(&s);
         return SF_E_NOMEM;
     }
-    /* The partitions in output order (their first rows by the partition
-     * keys), and each one's prefix candidates in one pass. */
+    /* The partitions in output order: their first rows by the partition
+     * keys. */
     for (size_t p = 0; p < np; p++)
         s.order[p] = (uint32_t)p;
     if (npart) {
@@ -1094,12 +1164,6 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
     }
     for (size_t o = 0; o < np; o++)
         s.rank[s.order[o]] = (uint32_t)o;
-    for (size_t p = 0; p < np; p++)
-        memcpy(s.ks + p * nc1, ks0, s.nc * sizeof *s.ks);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t p = s.part[i];
-        stats_add(s.ks + (size_t)p * nc1, s.nc, sf_rows_at(r, i), sf_rows_at(r, s.first[p]));
-    }
     for (size_t b0 = 0, b1; b0 < np && !rc; b0 = b1) {
         size_t in = 0;
         for (b1 = b0; b1 < np && (b1 == b0 || in + s.size[s.order[b1]] <= cap); b1++) {
@@ -1107,7 +1171,11 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
             s.cnt[b1] = 0;
             in += s.size[s.order[b1]];
             stats_prefix(s.ks + (size_t)s.order[b1] * nc1, s.kdesc, s.nc, &s.pk[b1]);
+            if (w->start && !rc)
+                rc = w->start(w->ctx, b1, s.size[s.order[b1]]);
         }
+        if (rc)
+            break;
         rc = walk_batch(&s, b0, b1, keys + npart, kd, nkeys - npart, w);
     }
     walk_free(&s);

@@ -111,11 +111,14 @@ typedef struct sf_rows_part {
                               visit was given */
 } sf_rows_part;
 
-/* What sf_rows_walk_parts calls. visit gets every row of a batch of
- * partitions in table order (part: its partition's index) before the
- * batch sorts; emit gets each partition of the batch, in output order,
- * sorted. A nonzero return stops the walk and is its result. */
+/* What sf_rows_walk_parts calls. start (may be NULL) learns each
+ * partition of a batch and its rows before the batch's pass; visit gets
+ * every row of the batch in table order (part: its partition's index)
+ * before the batch sorts; emit gets each partition of the batch, in
+ * output order, sorted. A nonzero return stops the walk and is its
+ * result. */
 typedef struct sf_rows_walk {
+    int (*start)(void *ctx, size_t part, size_t n);
     int (*visit)(void *ctx, size_t part, const sf_value *row);
     int (*emit)(void *ctx, const sf_rows_part *p);
     void *ctx;

@@ -771,7 +771,7 @@ static void test_walk_by_partition_gives_the_whole_sort_order(void **state)
             w.n = 0;
             w.next_index = 0;
             w.out = &d;
-            sf_rows_walk cb = {seen_visit, seen_emit, &w};
+            sf_rows_walk cb = {NULL, seen_visit, seen_emit, &w};
             int rc = sf_rows_walk_parts(&c, keys[o], dirs[o], 4, npart[o], &cb);
             if (n == 0) {
                 assert_int_equal(rc, 0);
