@@ -988,7 +988,8 @@ typedef struct walk_state {
     const sf_rows *r;
     size_t np, nc;
     uint32_t *part, *order, *rank, *vis;
-    uint32_t *mem; /* the batch's rows, in table order */
+    uint32_t *mem, *batch; /* rows listed by batch; each partition's batch */
+    size_t *bfirst, *at;   /* each batch's first partition; its rows in mem */
     size_t *first, *size, *base, *cnt;
     key_stats *ks;
     unsigned char kdesc[PREFIX_CANDIDATES];
@@ -1006,6 +1007,9 @@ static void walk_free(walk_state *s)
     free(s->rank);
     free(s->vis);
     free(s->mem);
+    free(s->batch);
+    free(s->bfirst);
+    free(s->at);
     free(s->first);
     free(s->size);
     free(s->base);
@@ -1031,35 +1035,30 @@ static inline void prefetch_whole_row(const sf_rows *r, size_t i)
     __builtin_prefetch(p + bytes - 1);
 }
 
-static int walk_batch(walk_state *s, size_t b0, size_t b1, const int *keys,
-                      const unsigned char *desc, size_t nkeys, const sf_rows_walk *w)
+static int walk_batch(walk_state *s, size_t b0, size_t b1, const uint32_t *mem, size_t m,
+                      const int *keys, const unsigned char *desc, size_t nkeys,
+                      const sf_rows_walk *w)
 {
     const sf_rows *r = s->r;
     int rc = 0;
-    /* The batch's rows, listed in one look at part[]. They lie a few
-     * apart, not in a line the hardware follows: rows WALK_AHEAD ahead
-     * are fetched, and the strings of those WALK_AHEAD / 2 ahead, whose
-     * rows are there by then. */
-    size_t m = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        size_t o = s->rank[s->part[i]];
-        if (o >= b0 && o < b1)
-            s->mem[m++] = (uint32_t)i;
-    }
+    /* The batch's rows (mem[0, m), in table order) lie a few apart, not
+     * in a line the hardware follows: rows WALK_AHEAD ahead are fetched,
+     * and the strings of those WALK_AHEAD / 2 ahead, whose rows are there
+     * by then. */
     for (size_t k = 0; k < WALK_AHEAD && k < m; k++)
-        prefetch_whole_row(r, s->mem[k]);
+        prefetch_whole_row(r, mem[k]);
     for (size_t k = 0; k < m && !rc; k++) {
-        size_t i = s->mem[k];
+        size_t i = mem[k];
         if (k + WALK_AHEAD < m)
-            prefetch_whole_row(r, s->mem[k + WALK_AHEAD]);
+            prefetch_whole_row(r, mem[k + WALK_AHEAD]);
         if (k + WALK_AHEAD / 2 < m) {
-            const sf_value *ahead = sf_rows_at(r, s->mem[k + WALK_AHEAD / 2]);
+            const sf_value *ahead = sf_rows_at(r, mem[k + WALK_AHEAD / 2]);
             for (size_t c = 0; c < r->ncols; c++) {
                 if (ahead[c].type == SF_STRING)
                     __builtin_prefetch(ahead[c].u.s.p);
             }
         }
-        size_t o = s->rank[s->part[i]];
+        size_t o = s->part[i]; /* its output index by now */
         const sf_value *row = sf_rows_at(r, i);
         size_t j = s->cnt[o]++;
         sort_item *it = &s->items[s->base[o] + j];
@@ -1139,8 +1138,12 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
     s.pk = calloc(np, sizeof *s.pk);
     s.vis = malloc(largest * sizeof *s.vis);
     s.items = malloc(cap * sizeof *s.items);
-    s.mem = malloc(cap * sizeof *s.mem);
-    int rc = s.order && s.rank && s.base && s.cnt && s.pk && s.vis && s.items && s.mem
+    s.mem = malloc(n * sizeof *s.mem);
+    s.batch = malloc(np * sizeof *s.batch);
+    s.bfirst = malloc((np + 1) * sizeof *s.bfirst);
+    s.at = malloc(np * sizeof *s.at);
+    int rc = s.order && s.rank && s.base && s.cnt && s.pk && s.vis && s.items && s.mem &&
+                         s.batch && s.bfirst && s.at
                  ? 0
                  : SF_E_NOMEM;
     for (size_t o = 0; o < np && !rc; o++)
@@ -1164,19 +1167,43 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
     }
     for (size_t o = 0; o < np; o++)
         s.rank[s.order[o]] = (uint32_t)o;
-    for (size_t b0 = 0, b1; b0 < np && !rc; b0 = b1) {
-        size_t in = 0;
-        for (b1 = b0; b1 < np && (b1 == b0 || in + s.size[s.order[b1]] <= cap); b1++) {
-            s.base[b1] = in;
-            s.cnt[b1] = 0;
-            in += s.size[s.order[b1]];
-            stats_prefix(s.ks + (size_t)s.order[b1] * nc1, s.kdesc, s.nc, &s.pk[b1]);
-            if (w->start && !rc)
-                rc = w->start(w->ctx, b1, s.size[s.order[b1]]);
+    /* The batches (partitions [bfirst[b], bfirst[b + 1]) in output
+     * order), then every row listed under its batch in one pass: mem
+     * holds batch b's rows from at[b] on, in table order, and part[] the
+     * rows' output indexes. */
+    size_t nb = 0;
+    for (size_t o = 0, in = 0; o < np; o++) {
+        if (o == 0 || in + s.size[s.order[o]] > cap) {
+            s.bfirst[nb++] = o;
+            in = 0;
         }
-        if (rc)
-            break;
-        rc = walk_batch(&s, b0, b1, keys + npart, kd, nkeys - npart, w);
+        s.base[o] = in; /* its items' start within the batch */
+        s.cnt[o] = 0;
+        in += s.size[s.order[o]];
+        s.batch[o] = (uint32_t)(nb - 1);
+    }
+    s.bfirst[nb] = np;
+    for (size_t b = 0, at = 0; b < nb; b++) {
+        s.at[b] = at;
+        for (size_t o = s.bfirst[b]; o < s.bfirst[b + 1]; o++)
+            at += s.size[s.order[o]];
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t o = s.rank[s.part[i]];
+        s.part[i] = o;
+        s.mem[s.at[s.batch[o]]++] = (uint32_t)i;
+    }
+    for (size_t b = 0, at = 0; b < nb && !rc; b++) {
+        size_t m = s.at[b] - at;
+        for (size_t o = s.bfirst[b]; o < s.bfirst[b + 1] && !rc; o++) {
+            stats_prefix(s.ks + (size_t)s.order[o] * nc1, s.kdesc, s.nc, &s.pk[o]);
+            if (w->start)
+                rc = w->start(w->ctx, o, s.size[s.order[o]]);
+        }
+        if (!rc)
+            rc = walk_batch(&s, s.bfirst[b], s.bfirst[b + 1], s.mem + at, m, keys + npart, kd,
+                            nkeys - npart, w);
+        at = s.at[b];
     }
     walk_free(&s);
     return rc;
