@@ -741,15 +741,45 @@ typedef struct parts_index {
 
 #define PARTS_DENSE_SPAN 65536
 
-static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, size_t npart)
+/* Sets up x for the rows' partitions. When encodable is not NULL, the
+ * same pass also checks what parts_encodable checks (for up to
+ * PARTS_TYPES columns; more take parts_encodable's own pass) and sets
+ * *encodable; x is then set up only when it is 1. */
+#define PARTS_TYPES 16
+
+static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, size_t npart,
+                            int *encodable)
 {
     memset(x, 0, sizeof *x);
     int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; npart == 1 && i < r->n; i++) {
-        const sf_value *v = &sf_rows_at(r, i)[keys[0]];
+    int dense = npart == 1;
+    sf_type t[PARTS_TYPES];
+    int check = encodable && npart <= PARTS_TYPES;
+    if (encodable && !check && !(*encodable = parts_encodable(r, keys, npart)))
+        return 0;
+    for (size_t k = 0; k < npart && k < PARTS_TYPES; k++)
+        t[k] = SF_NULL;
+    for (size_t i = 0; (dense || check) && i < r->n; i++) {
+        const sf_value *row = sf_rows_at(r, i);
+        for (size_t k = 0; check && k < npart; k++) {
+            sf_type vt = (sf_type)row[keys[k]].type;
+            if (vt == SF_NULL)
+                continue;
+            if ((vt != SF_INT && vt != SF_DATE && vt != SF_TIMESTAMP && vt != SF_STRING &&
+                 vt != SF_BOOL) ||
+                (t[k] != SF_NULL && vt != t[k])) {
+                *encodable = 0;
+                return 0;
+            }
+            t[k] = vt;
+        }
+        if (!dense)
+            continue;
+        const sf_value *v = &row[keys[0]];
         if (v->type != SF_DATE && v->type != SF_INT && v->type != SF_NULL) {
             hi = INT64_MIN; /* not dense */
-            break;
+            dense = 0;
+            continue;
         }
         int64_t a = v->type == SF_DATE ? v->u.date : v->type == SF_INT ? v->u.i : lo;
         if (v->type != SF_NULL) {
@@ -757,6 +787,8 @@ static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, s
             hi = a > hi ? a : hi;
         }
     }
+    if (check)
+        *encodable = 1;
     if (hi >= lo && (uint64_t)hi - (uint64_t)lo < PARTS_DENSE_SPAN) {
         x->lo = lo;
         x->span = (size_t)((uint64_t)hi - (uint64_t)lo) + 1;
@@ -801,25 +833,31 @@ static void parts_index_free(parts_index *x)
  * SIZE_MAX when out of memory. */
 static size_t parts_find_stats(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
                                size_t **first, size_t **size, const key_stats *ks0, size_t nc,
-                               key_stats **ks);
+                               key_stats **ks, int *encodable);
 
 static size_t parts_find(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
                          size_t **first, size_t **size)
 {
-    return parts_find_stats(r, keys, npart, part, first, size, NULL, 0, NULL);
+    return parts_find_stats(r, keys, npart, part, first, size, NULL, 0, NULL, NULL);
 }
 
 /* parts_find, and when ks0 is not NULL each partition's prefix candidates
  * in the same pass: *ks (malloc'd; NULL when parts_find's result is 0 or
  * SIZE_MAX) holds nc (at least one) stats a partition, started from
- * ks0's. */
+ * ks0's. When encodable is not NULL, parts_encodable is checked first
+ * (in the index's pass): 0 there gives 0 partitions. */
 static size_t parts_find_stats(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
                                size_t **first, size_t **size, const key_stats *ks0, size_t nc,
-                               key_stats **ks)
+                               key_stats **ks, int *encodable)
 {
     size_t cap = parts_max(r->n), np = 0, nc1 = nc ? nc : 1;
     parts_index x;
-    int bad = parts_index_init(&x, r, keys, npart);
+    int bad = parts_index_init(&x, r, keys, npart, encodable);
+    *first = *size = NULL;
+    if (ks)
+        *ks = NULL;
+    if (!bad && encodable && !*encodable)
+        return 0;
     *first = malloc(cap * sizeof **first);
     *size = calloc(cap, sizeof **size);
     bad |= !*first || !*size;
@@ -1094,8 +1132,7 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
     size_t n = r->n;
     if (n == 0)
         return 0;
-    if (n >= UINT32_MAX || SIZE_MAX <= UINT32_MAX || npart > nkeys ||
-        (npart && !parts_encodable(r, keys, npart)))
+    if (n >= UINT32_MAX || SIZE_MAX <= UINT32_MAX || npart > nkeys)
         return SF_ROWS_NOT_WALKED;
     walk_state s = {.r = r};
     key_stats ks0[PREFIX_CANDIDATES];
@@ -1107,7 +1144,9 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
         return SF_E_NOMEM;
     if (npart) {
         /* The partitions and each one's prefix candidates in one pass. */
-        s.np = parts_find_stats(r, keys, npart, s.part, &s.first, &s.size, ks0, s.nc, &s.ks);
+        int encodable = 0;
+        s.np = parts_find_stats(r, keys, npart, s.part, &s.first, &s.size, ks0, s.nc, &s.ks,
+                                &encodable);
     } else {
         s.first = calloc(1, sizeof *s.first);
         s.size = malloc(sizeof *s.size);
