@@ -320,6 +320,90 @@ static void radix_sort(sort_item *a, size_t n, size_t byte)
         qsort(a, n, sizeof *a, cmp_items); /* equal prefixes: the rows decide */
 }
 
+/* A sort item's first eight varying prefix bytes, packed, and where the
+ * item is. */
+typedef struct packed_key {
+    uint64_t key;
+    uint32_t at;
+} packed_key;
+
+/* sort_packed's room: two packed keys and an item for each of n items. */
+typedef struct packed_room {
+    packed_key *p, *q;
+    sort_item *tmp;
+} packed_room;
+
+/* Sorts items a[0, n) as radix_sort(a, n, 0) does, for a large n whose
+ * prefixes vary in few bytes (a partition's rows by user id: a few
+ * digits): the first eight bytes where any prefix differs from the
+ * first are packed into one word, the words sorted least significant
+ * byte first (stable counting passes over 16-byte pairs, one per packed
+ * byte, instead of MSD levels over 40-byte items that use 10 of their
+ * 256 buckets), the items gathered into that order, and runs of equal
+ * words - equal so far, ties or not - sorted by radix_sort, which
+ * looks at the rest (the input order of ties is kept by the stable
+ * passes and by radix_sort's last tie-break alike). room holds n of
+ * each. */
+static void sort_packed(sort_item *a, size_t n, const packed_room *room)
+{
+    if (n <= SMALL_SORT || n > UINT32_MAX) {
+        radix_sort(a, n, 0);
+        return;
+    }
+    uint64_t diff[PREFIX_WORDS] = {0};
+    for (size_t i = 1; i < n; i++) {
+        for (size_t w = 0; w < PREFIX_WORDS; w++)
+            diff[w] |= a[i].k[w] ^ a[0].k[w];
+    }
+    unsigned pos[8];
+    size_t nv = 0;
+    for (size_t b = 0; b < PREFIX_BYTES && nv < 8; b++) {
+        if ((diff[b >> 3] >> (56 - 8 * (b & 7))) & 0xffu)
+            pos[nv++] = (unsigned)b;
+    }
+    if (nv == 0) { /* every prefix equal: the rows decide */
+        radix_sort(a, n, 0);
+        return;
+    }
+    packed_key *p = room->p, *q = room->q;
+    size_t count[8][256];
+    memset(count, 0, nv * sizeof count[0]);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = 0;
+        for (size_t v = 0; v < nv; v++) {
+            unsigned byte = prefix_byte(&a[i], pos[v]);
+            key = key << 8 | byte;
+            count[v][byte]++;
+        }
+        p[i].key = key;
+        p[i].at = (uint32_t)i;
+    }
+    /* Least significant packed byte (the last, v = nv - 1) first. */
+    for (size_t v = nv; v-- > 0;) {
+        size_t next[256], at = 0;
+        for (int b = 0; b < 256; b++) {
+            next[b] = at;
+            at += count[v][b];
+        }
+        for (size_t i = 0; i < n; i++)
+            q[next[p[i].key >> (8 * (nv - 1 - v)) & 0xffu]++] = p[i];
+        packed_key *t = p;
+        p = q;
+        q = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        room->tmp[i] = a[p[i].at];
+    memcpy(a, room->tmp, n * sizeof *a);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && p[j].key == p[i].key)
+            j++;
+        if (j - i > 1)
+            radix_sort(a + i, j - i, 0);
+        i = j;
+    }
+}
+
 /* Appends the big-endian bytes of v (width bytes) at b[*pos], as many as
  * fit. */
 static inline void put_be(unsigned char *b, size_t *pos, uint64_t v, int width)
@@ -1033,6 +1117,7 @@ typedef struct walk_state {
     unsigned char kdesc[PREFIX_CANDIDATES];
     prefix_keys *pk; /* one per partition of the batch, by output index */
     sort_item *items;
+    packed_room room; /* for the largest partition */
 } walk_state;
 
 static void walk_free(walk_state *s)
@@ -1054,6 +1139,9 @@ static void walk_free(walk_state *s)
     free(s->cnt);
     free(s->ks);
     free(s->items);
+    free(s->room.p);
+    free(s->room.q);
+    free(s->room.tmp);
 }
 
 /* One batch, partitions [b0, b1) in output order: a pass over the table
@@ -1116,7 +1204,7 @@ static int walk_batch(walk_state *s, size_t b0, size_t b1, const uint32_t *mem, 
         size_t m = s->size[s->order[o]];
         sort_item *a = s->items + s->base[o];
         sort_row_mask = UINT32_MAX;
-        radix_sort(a, m, 0);
+        sort_packed(a, m, &s->room);
         sort_row_mask = SIZE_MAX;
         for (size_t k = 0; k < m; k++)
             s->vis[k] = (uint32_t)(a[k].row >> 32);
@@ -1178,11 +1266,14 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
     s.vis = malloc(largest * sizeof *s.vis);
     s.items = malloc(cap * sizeof *s.items);
     s.mem = malloc(n * sizeof *s.mem);
+    s.room.p = malloc(largest * sizeof *s.room.p);
+    s.room.q = malloc(largest * sizeof *s.room.q);
+    s.room.tmp = malloc(largest * sizeof *s.room.tmp);
     s.batch = malloc(np * sizeof *s.batch);
     s.bfirst = malloc((np + 1) * sizeof *s.bfirst);
     s.at = malloc(np * sizeof *s.at);
     int rc = s.order && s.rank && s.base && s.cnt && s.pk && s.vis && s.items && s.mem &&
-                         s.batch && s.bfirst && s.at
+                         s.batch && s.bfirst && s.at && s.room.p && s.room.q && s.room.tmp
                  ? 0
                  : SF_E_NOMEM;
     for (size_t o = 0; o < np && !rc; o++)
