@@ -612,6 +612,30 @@ static void test_cmp_is_the_order_sort_gives(void **state)
     sf_rows_free(&half[1]);
 }
 
+/* n rows of 5 columns for the partition sorts, from seed: a date of 31,
+ * a string of `strings` values printed by fmt (NULL 1 in 17), a double
+ * with -0.0, an int or a double, an int of 3000 values (NULL 1 in 53).
+ * text holds the strings. */
+static void part_rows(sf_value *vals, char (*text)[24], size_t n, uint64_t seed,
+                      unsigned strings, const char *fmt)
+{
+    enum { NC = 5 };
+    uint64_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        sf_value *v = &vals[i * NC];
+        v[0] = sf_date(19000 + (int32_t)(d % 31));
+        int len = snprintf(text[i], sizeof text[i], fmt, (d >> 5) % strings);
+        v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
+        v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
+        /* An int and a double of one value would compare equal and keep
+         * their input order, which the two sorts do not share. */
+        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.5) : sf_int((int64_t)((d >> 19) % 6));
+        v[4] = i % 53 == 0 ? sf_null() : sf_int((int64_t)(i * 7 % 3000) - 1500);
+    }
+}
+
 /* sf_rows_sort_parts, and the rows read through sf_rows_order_parts,
  * against sf_rows_sort_dir on the same rows: the same bytes, for partition columns of every kind it splits on (date, string
  * with NULLs, int with NULLs, two columns, descending ones) and of those it
@@ -623,20 +647,7 @@ static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
     enum { N = 30000, NC = 5 };
     static sf_value vals[N * NC];
     static char text[N][24];
-    uint64_t x = 424242;
-    for (size_t i = 0; i < N; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        unsigned d = (unsigned)(x >> 33);
-        sf_value *v = &vals[i * NC];
-        v[0] = sf_date(19000 + (int32_t)(d % 31));
-        int len = snprintf(text[i], sizeof text[i], "c%u", (d >> 5) % 9);
-        v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
-        v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
-        /* An int and a double of one value would compare equal and keep
-         * their input order, which the two sorts do not share. */
-        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.5) : sf_int((int64_t)((d >> 19) % 6));
-        v[4] = i % 53 == 0 ? sf_null() : sf_int((int64_t)(i * 7 % 3000) - 1500);
-    }
+    part_rows(vals, text, N, 424242, 9, "c%u");
     /* date; string with NULLs; two columns; double; int mixed with double;
      * int with NULLs over a short range; two columns with too many
      * partitions (3000 x 10). */
@@ -734,18 +745,7 @@ static void test_walk_by_partition_gives_the_whole_sort_order(void **state)
     enum { N = 30000, NC = 5 };
     static sf_value vals[N * NC];
     static char text[N][24];
-    uint64_t x = 515151;
-    for (size_t i = 0; i < N; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        unsigned d = (unsigned)(x >> 33);
-        sf_value *v = &vals[i * NC];
-        v[0] = sf_date(19000 + (int32_t)(d % 31));
-        int len = snprintf(text[i], sizeof text[i], "user_%06u", (d >> 5) % 5000);
-        v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
-        v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
-        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.5) : sf_int((int64_t)((d >> 19) % 6));
-        v[4] = i % 53 == 0 ? sf_null() : sf_int((int64_t)(i * 7 % 3000) - 1500);
-    }
+    part_rows(vals, text, N, 515151, 5000, "user_%06u");
     const int keys[][4] = {{0, 1, 3, 2}, {1, 0, 2, 4}, {0, 1, 4, 2}, {2, 0, 1, 3},
                            {3, 0, 1, 2}, {4, 0, 1, 2}, {4, 1, 0, 2}, {1, 4, 0, 2}};
     const size_t npart[] = {1, 1, 2, 1, 1, 1, 2, 0};
