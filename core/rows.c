@@ -821,49 +821,65 @@ typedef struct parts_index {
     int col;
     sf_hmap *map;
     sf_buf key;
+    /* A window (no pass before): the dense array covers the span around
+     * the first date or int64, other values go through the map, and the
+     * caller checks the types (parts_types_ok) as it goes. */
+    int window;
 } parts_index;
 
 #define PARTS_DENSE_SPAN 65536
-
-/* Sets up x for the rows' partitions. When encodable is not NULL, the
- * same pass also checks what parts_encodable checks (for up to
- * PARTS_TYPES columns; more take parts_encodable's own pass) and sets
- * *encodable; x is then set up only when it is 1. */
 #define PARTS_TYPES 16
 
-static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, size_t npart,
-                            int *encodable)
+/* parts_encodable's test, one row at a time: t[k] (SF_NULL at first)
+ * keeps column k's type. Returns 0 where the row breaks it. */
+static inline int parts_types_ok(const sf_value *row, const int *keys, size_t npart, sf_type *t)
+{
+    for (size_t k = 0; k < npart; k++) {
+        sf_type vt = (sf_type)row[keys[k]].type;
+        if (vt == SF_NULL)
+            continue;
+        if ((vt != SF_INT && vt != SF_DATE && vt != SF_TIMESTAMP && vt != SF_STRING &&
+             vt != SF_BOOL) ||
+            (t[k] != SF_NULL && vt != t[k]))
+            return 0;
+        t[k] = vt;
+    }
+    return 1;
+}
+
+/* A window index for the walk (npart <= PARTS_TYPES): no pass over the
+ * rows. Returns 0 or SF_E_NOMEM. */
+static int parts_index_window(parts_index *x, const sf_rows *r, const int *keys, size_t npart)
+{
+    memset(x, 0, sizeof *x);
+    x->map = sf_hmap_new(sizeof(uint32_t), 64);
+    if (!x->map)
+        return SF_E_NOMEM;
+    const sf_value *v = NULL;
+    for (size_t i = 0; npart == 1 && i < r->n && !v; i++) {
+        v = &sf_rows_at(r, i)[keys[0]];
+        v = v->type == SF_NULL ? NULL : v;
+    }
+    if (!v || (v->type != SF_DATE && v->type != SF_INT))
+        return 0; /* the map alone */
+    int64_t a = v->type == SF_DATE ? v->u.date : v->u.i;
+    x->window = 1;
+    x->col = keys[0];
+    x->span = PARTS_DENSE_SPAN;
+    x->lo = a < INT64_MIN + PARTS_DENSE_SPAN / 2 ? INT64_MIN : a - PARTS_DENSE_SPAN / 2;
+    x->slot = calloc(x->span + 1, sizeof *x->slot);
+    return x->slot ? 0 : SF_E_NOMEM;
+}
+
+static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, size_t npart)
 {
     memset(x, 0, sizeof *x);
     int64_t lo = INT64_MAX, hi = INT64_MIN;
-    int dense = npart == 1;
-    sf_type t[PARTS_TYPES];
-    int check = encodable && npart <= PARTS_TYPES;
-    if (encodable && !check && !(*encodable = parts_encodable(r, keys, npart)))
-        return 0;
-    for (size_t k = 0; k < npart && k < PARTS_TYPES; k++)
-        t[k] = SF_NULL;
-    for (size_t i = 0; (dense || check) && i < r->n; i++) {
-        const sf_value *row = sf_rows_at(r, i);
-        for (size_t k = 0; check && k < npart; k++) {
-            sf_type vt = (sf_type)row[keys[k]].type;
-            if (vt == SF_NULL)
-                continue;
-            if ((vt != SF_INT && vt != SF_DATE && vt != SF_TIMESTAMP && vt != SF_STRING &&
-                 vt != SF_BOOL) ||
-                (t[k] != SF_NULL && vt != t[k])) {
-                *encodable = 0;
-                return 0;
-            }
-            t[k] = vt;
-        }
-        if (!dense)
-            continue;
-        const sf_value *v = &row[keys[0]];
+    for (size_t i = 0; npart == 1 && i < r->n; i++) {
+        const sf_value *v = &sf_rows_at(r, i)[keys[0]];
         if (v->type != SF_DATE && v->type != SF_INT && v->type != SF_NULL) {
             hi = INT64_MIN; /* not dense */
-            dense = 0;
-            continue;
+            break;
         }
         int64_t a = v->type == SF_DATE ? v->u.date : v->type == SF_INT ? v->u.i : lo;
         if (v->type != SF_NULL) {
@@ -871,8 +887,6 @@ static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, s
             hi = a > hi ? a : hi;
         }
     }
-    if (check)
-        *encodable = 1;
     if (hi >= lo && (uint64_t)hi - (uint64_t)lo < PARTS_DENSE_SPAN) {
         x->lo = lo;
         x->span = (size_t)((uint64_t)hi - (uint64_t)lo) + 1;
@@ -891,7 +905,11 @@ static uint32_t *parts_slot(parts_index *x, const sf_value *row, const int *keys
     if (x->slot) {
         const sf_value *v = &row[x->col];
         int64_t a = v->type == SF_DATE ? v->u.date : v->u.i;
-        return &x->slot[v->type == SF_NULL ? x->span : (size_t)((uint64_t)a - (uint64_t)x->lo)];
+        size_t at = v->type == SF_NULL ? x->span : (size_t)((uint64_t)a - (uint64_t)x->lo);
+        if (!x->window || (at <= x->span && (v->type == SF_DATE || v->type == SF_INT ||
+                                             v->type == SF_NULL) &&
+                           (at < x->span || v->type == SF_NULL)))
+            return &x->slot[at];
     }
     x->key.n = 0;
     for (size_t k = 0; k < npart; k++) {
@@ -936,12 +954,21 @@ static size_t parts_find_stats(const sf_rows *r, const int *keys, size_t npart, 
 {
     size_t cap = parts_max(r->n), np = 0, nc1 = nc ? nc : 1;
     parts_index x;
-    int bad = parts_index_init(&x, r, keys, npart, encodable);
+    /* With encodable, up to PARTS_TYPES columns are checked in the pass
+     * below, through a window index that needs no pass of its own. */
+    int inline_types = encodable && npart <= PARTS_TYPES;
+    sf_type t[PARTS_TYPES];
+    for (size_t k = 0; k < PARTS_TYPES; k++)
+        t[k] = SF_NULL;
     *first = *size = NULL;
     if (ks)
         *ks = NULL;
-    if (!bad && encodable && !*encodable)
+    if (encodable && !inline_types && !(*encodable = parts_encodable(r, keys, npart)))
         return 0;
+    if (inline_types)
+        *encodable = 1;
+    int bad = inline_types ? parts_index_window(&x, r, keys, npart)
+                           : parts_index_init(&x, r, keys, npart);
     *first = malloc(cap * sizeof **first);
     *size = calloc(cap, sizeof **size);
     bad |= !*first || !*size;
@@ -951,6 +978,11 @@ static size_t parts_find_stats(const sf_rows *r, const int *keys, size_t npart, 
     }
     for (size_t i = 0; i < r->n && !bad; i++) {
         const sf_value *row = sf_rows_at(r, i);
+        if (inline_types && !parts_types_ok(row, keys, npart, t)) {
+            *encodable = 0;
+            np = 0;
+            break;
+        }
         uint32_t *id = parts_slot(&x, row, keys, npart);
         if (!id) {
             bad = 1;

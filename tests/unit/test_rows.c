@@ -795,6 +795,48 @@ static void test_walk_by_partition_gives_the_whole_sort_order(void **state)
     free(w.part);
 }
 
+/* Partition values far from the first one (outside the walk's dense
+ * window of 65,536 around it), NULLs among them, and a type change in
+ * the partition column (the walk refuses it after its pass began). */
+static void test_walk_with_partitions_far_apart_and_a_type_change(void **state)
+{
+    (void)state;
+    enum { N = 600, NC = 2 };
+    sf_rows a, c, d;
+    sf_rows_init(&a, NC);
+    sf_rows_init(&c, NC);
+    sf_rows_init(&d, NC);
+    const int64_t far[] = {7, 1000000, -1000000, 7 + 32767, 7 - 32768, 7 + 32768, INT64_MAX};
+    for (size_t i = 0; i < N; i++) {
+        sf_value v[NC] = {i % 11 == 3 ? sf_null() : sf_int(far[i % 7]),
+                          sf_int((int64_t)((i * 37) % 101))};
+        set_row(&a, v);
+        set_row(&c, v);
+    }
+    const int keys[] = {0, 1};
+    walk_seen w = {0};
+    w.row = malloc(N * sizeof *w.row);
+    w.mine = malloc(N * sizeof *w.mine);
+    w.part = malloc(N * sizeof *w.part);
+    w.out = &d;
+    assert_true(w.row && w.mine && w.part);
+    sf_rows_walk cb = {NULL, seen_visit, seen_emit, &w};
+    assert_int_equal(sf_rows_sort_dir(&a, keys, NULL, 2), 0);
+    assert_int_equal(sf_rows_walk_parts(&c, keys, NULL, 2, 1, &cb), 0);
+    assert_same_tables(&a, &d);
+    /* The last row's partition value turns into a date. */
+    sf_rows_at(&c, N - 1)[0] = sf_date(7);
+    w.n = w.next_index = 0;
+    assert_int_equal(sf_rows_walk_parts(&c, keys, NULL, 2, 1, &cb), SF_ROWS_NOT_WALKED);
+    assert_int_equal(w.n, 0);
+    free(w.row);
+    free(w.mine);
+    free(w.part);
+    sf_rows_free(&a);
+    sf_rows_free(&c);
+    sf_rows_free(&d);
+}
+
 static void test_keep_strings_copies_a_rows_strings_in_one_piece(void **state)
 {
     (void)state;
@@ -907,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_mixed_directions_agree_with_the_row_comparison),
         cmocka_unit_test(test_sort_by_partition_gives_the_whole_sort_order),
         cmocka_unit_test(test_walk_by_partition_gives_the_whole_sort_order),
+        cmocka_unit_test(test_walk_with_partitions_far_apart_and_a_type_change),
         cmocka_unit_test(test_keep_strings_copies_a_rows_strings_in_one_piece),
         cmocka_unit_test(test_decode_record_fills_a_given_row_and_keeps_its_strings),
         cmocka_unit_test(test_fit_gives_back_unused_room_and_keeps_rows),
