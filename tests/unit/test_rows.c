@@ -733,6 +733,24 @@ static int seen_emit(void *ctx, const sf_rows_part *p)
     return 0;
 }
 
+/* Room for a walk of up to n rows, emitting into out. */
+static void seen_init(walk_seen *w, size_t n, sf_rows *out)
+{
+    memset(w, 0, sizeof *w);
+    w->row = malloc(n * sizeof *w->row);
+    w->mine = malloc(n * sizeof *w->mine);
+    w->part = malloc(n * sizeof *w->part);
+    w->out = out;
+    assert_true(w->row && w->mine && w->part);
+}
+
+static void seen_free(walk_seen *w)
+{
+    free(w->row);
+    free(w->mine);
+    free(w->part);
+}
+
 /* sf_rows_walk_parts against sf_rows_sort_dir on the rows of
  * test_sort_by_partition_gives_the_whole_sort_order: partitions emitted
  * in output order after their rows were visited, and the rows read
@@ -753,10 +771,7 @@ static void test_walk_by_partition_gives_the_whole_sort_order(void **state)
     const unsigned char dirs[][4] = {{0, 1, 0, 0}, {1, 0, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 1},
                                      {0, 1, 0, 0}, {1, 0, 1, 0}, {0, 0, 1, 0}, {1, 0, 0, 0}};
     walk_seen w;
-    w.row = malloc(N * sizeof *w.row);
-    w.mine = malloc(N * sizeof *w.mine);
-    w.part = malloc(N * sizeof *w.part);
-    assert_true(w.row && w.mine && w.part);
+    seen_init(&w, N, NULL);
     for (size_t o = 0; o < 8; o++) {
         for (size_t n = 0; n <= N; n += n < 3 ? 1 : N - 3) {
             sf_rows a, c, d;
@@ -790,9 +805,7 @@ static void test_walk_by_partition_gives_the_whole_sort_order(void **state)
             sf_rows_free(&d);
         }
     }
-    free(w.row);
-    free(w.mine);
-    free(w.part);
+    seen_free(&w);
 }
 
 /* Partition values far from the first one (outside the walk's dense
@@ -814,12 +827,8 @@ static void test_walk_with_partitions_far_apart_and_a_type_change(void **state)
         set_row(&c, v);
     }
     const int keys[] = {0, 1};
-    walk_seen w = {0};
-    w.row = malloc(N * sizeof *w.row);
-    w.mine = malloc(N * sizeof *w.mine);
-    w.part = malloc(N * sizeof *w.part);
-    w.out = &d;
-    assert_true(w.row && w.mine && w.part);
+    walk_seen w;
+    seen_init(&w, N, &d);
     sf_rows_walk cb = {NULL, seen_visit, seen_emit, &w};
     assert_int_equal(sf_rows_sort_dir(&a, keys, NULL, 2), 0);
     assert_int_equal(sf_rows_walk_parts(&c, keys, NULL, 2, 1, &cb), 0);
@@ -829,9 +838,7 @@ static void test_walk_with_partitions_far_apart_and_a_type_change(void **state)
     w.n = w.next_index = 0;
     assert_int_equal(sf_rows_walk_parts(&c, keys, NULL, 2, 1, &cb), SF_ROWS_NOT_WALKED);
     assert_int_equal(w.n, 0);
-    free(w.row);
-    free(w.mine);
-    free(w.part);
+    seen_free(&w);
     sf_rows_free(&a);
     sf_rows_free(&c);
     sf_rows_free(&d);
