@@ -143,30 +143,29 @@ static int write_table(sf_run *R, const uint32_t *order, const char *path, size_
     return sf_table_writer_close(w, &rows, bytes, &R->err);
 }
 
-/* Writes the rows from lo on in written order (row_in) that hold row lo's
- * partition values (up to end at most) to DIR/part-NNNNN.csv|h5|parquet;
- * *next gets the first row after them. */
-static int write_partition(sf_run *R, const uint32_t *order, size_t lo, size_t end, int part,
-                           size_t *next)
+/* The file of the partition whose values row first holds: its path
+ * relative to the staging directory into rel (appended) and in full into
+ * *path (malloc'd, the caller frees it), its directory made. Returns 0 or
+ * SF_E_* with R->err set. */
+static int part_path(sf_run *R, const sf_value *first, int part, sf_buf *rel, char **path)
 {
-    size_t hi = lo;
     sf_table_format f = SF_TABLE_CSV;
     sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
-    sf_buf rel = SF_BUF_INIT;
-    int rc = sf_run_partition_dir(R, row_in(R, order, lo), &rel);
+    int rc = sf_run_partition_dir(R, first, rel);
     if (!rc)
-        rc = sf_buf_printf(&rel, "%spart-%05d.%s", rel.n ? "/" : "", part,
+        rc = sf_buf_printf(rel, "%spart-%05d.%s", rel->n ? "/" : "", part,
                            sf_table_file_ext(f, &R->csvopt));
-    char *dir = NULL, *path = NULL;
+    char *dir = NULL;
+    *path = NULL;
     if (!rc) {
-        size_t n = strlen(R->life.stage.tmpdir) + rel.n + 2;
-        path = malloc(n);
+        size_t n = strlen(R->life.stage.tmpdir) + rel->n + 2;
+        *path = malloc(n);
         dir = malloc(n);
-        if (!path || !dir)
+        if (!*path || !dir)
             rc = SF_E_NOMEM;
         else {
-            snprintf(path, n, "%s/%s", R->life.stage.tmpdir, (const char *)rel.p);
-            snprintf(dir, n, "%s", path);
+            snprintf(*path, n, "%s/%s", R->life.stage.tmpdir, (const char *)rel->p);
+            snprintf(dir, n, "%s", *path);
             *strrchr(dir, '/') = '\0';
         }
     }
@@ -174,6 +173,20 @@ static int write_partition(sf_run *R, const uint32_t *order, size_t lo, size_t e
         sf_error_set(&R->err, rc, "out of memory");
     if (!rc)
         rc = sf_mkdirs(dir, &R->err);
+    free(dir);
+    return rc;
+}
+
+/* Writes the rows from lo on in written order (row_in) that hold row lo's
+ * partition values (up to end at most) to DIR/part-NNNNN.csv|h5|parquet;
+ * *next gets the first row after them. */
+static int write_partition(sf_run *R, const uint32_t *order, size_t lo, size_t end, int part,
+                           size_t *next)
+{
+    size_t hi = lo;
+    sf_buf rel = SF_BUF_INIT;
+    char *path = NULL;
+    int rc = part_path(R, row_in(R, order, lo), part, &rel, &path);
     uint64_t bytes = 0;
     if (!rc)
         rc = write_table(R, order, path, lo, end, &hi, &bytes);
@@ -184,9 +197,162 @@ static int write_partition(sf_run *R, const uint32_t *order, size_t lo, size_t e
     for (size_t i = lo; i < hi && !rc && R->res; i++)
         R->digest += sf_run_row_hash(R, row_in(R, order, i));
     sf_buf_free(&rel);
-    free(dir);
     free(path);
     *next = hi;
+    return rc;
+}
+
+/* ---- CSV: each row formatted once, in table order ---- */
+
+/* A partition's rows as text while its batch is walked: the rows' CSV
+ * bytes in visit order, and where each starts. */
+typedef struct text_part {
+    sf_buf text;
+    sf_buf starts; /* uint64_t per row */
+} text_part;
+
+/* The CSV write's walk (sf_rows_walk_parts): visit formats a row into its
+ * partition's text (a pass in table order, where the rows and their
+ * strings lie in the order they were made), emit writes a partition's
+ * file from its text in sort order. A written partition's buffers go to
+ * spare and serve a later one, so their pages are touched once. */
+typedef struct csv_walk {
+    sf_run *R;
+    int part;        /* the files' part number */
+    size_t visited;  /* rows formatted (progress) */
+    text_part *tp;   /* by partition index */
+    size_t ntp;
+    text_part *spare;
+    size_t nspare, capspare;
+    uint64_t rows_done, bytes_done; /* in the partitions written so far */
+} csv_walk;
+
+/* Partition o's buffers, with room for its n rows: their starts, and
+ * their text as long as the rows written so far were a row on average
+ * (more grows as it comes). */
+static int csv_start(void *ctx, size_t o, size_t n)
+{
+    csv_walk *c = ctx;
+    if (o >= c->ntp) {
+        size_t m = o + 1 > 2 * c->ntp ? o + 1 : 2 * c->ntp;
+        text_part *tp = realloc(c->tp, m * sizeof *tp);
+        if (!tp)
+            return SF_E_NOMEM;
+        memset(tp + c->ntp, 0, (m - c->ntp) * sizeof *tp);
+        c->tp = tp;
+        c->ntp = m;
+    }
+    text_part *t = &c->tp[o];
+    if (!t->text.p && c->nspare)
+        *t = c->spare[--c->nspare];
+    size_t avg = c->rows_done ? (size_t)(c->bytes_done / c->rows_done) + 8 : 0;
+    if (sf_buf_reserve(&t->starts, (n + 1) * sizeof(uint64_t)) != 0 ||
+        (avg && n <= SIZE_MAX / avg && sf_buf_reserve(&t->text, n * avg) != 0))
+        return SF_E_NOMEM;
+    return 0;
+}
+
+static int csv_visit(void *ctx, size_t o, const sf_value *row)
+{
+    csv_walk *c = ctx;
+    const sf_job_output *out = &c->R->job->output;
+    text_part *t = &c->tp[o];
+    size_t room = sf_csv_row_room(row, out->ncolumns, out->columns);
+    uint64_t at = t->text.n;
+    if (sf_buf_reserve(&t->text, room) != 0 || sf_buf_append(&t->starts, &at, sizeof at) != 0)
+        return SF_E_NOMEM;
+    t->text.n += sf_csv_format_row(row, out->ncolumns, out->columns, (char *)t->text.p + at);
+    /* The digest is a sum: the order rows are hashed in does not count. */
+    if (c->R->res)
+        c->R->digest += sf_run_row_hash(c->R, row);
+    if ((++c->visited & 0xffff) == 0)
+        sf_progress_update(&c->R->prog, c->visited);
+    return 0;
+}
+
+/* Rows ahead of the one written whose text start is fetched. */
+#define EMIT_AHEAD 16
+
+static int csv_emit(void *ctx, const sf_rows_part *p)
+{
+    csv_walk *c = ctx;
+    sf_run *R = c->R;
+    const sf_job_output *o = &R->job->output;
+    text_part *t = &c->tp[p->index];
+    sf_buf rel = SF_BUF_INIT;
+    char *path = NULL;
+    int rc = part_path(R, p->first, c->part, &rel, &path);
+    uint64_t end = t->text.n, bytes = 0;
+    if (!rc && sf_buf_append(&t->starts, &end, sizeof end) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1, &R->pqopt,
+                              &R->csvopt};
+    sf_table_writer *w = NULL;
+    if (!rc)
+        rc = sf_table_writer_open(&w, SF_TABLE_CSV, path, &schema, &R->err);
+    if (!rc) {
+        const uint64_t *at = (const uint64_t *)(const void *)t->starts.p;
+        const char *text = (const char *)t->text.p;
+        for (size_t k = 0; k < p->n; k++) {
+            /* The texts are read in sort order, not the order they were
+             * made: starts EMIT_AHEAD ahead and texts half as far are
+             * fetched. */
+            if (k + EMIT_AHEAD < p->n)
+                __builtin_prefetch(&at[p->order[k + EMIT_AHEAD]]);
+            if (k + EMIT_AHEAD / 2 < p->n)
+                __builtin_prefetch(text + at[p->order[k + EMIT_AHEAD / 2]]);
+            uint32_t j = p->order[k];
+            sf_table_writer_append_text(w, text + at[j], (size_t)(at[j + 1] - at[j]));
+        }
+        rc = sf_table_writer_close(w, NULL, &bytes, &R->err);
+    }
+    if (!rc && sf_life_add_file(&R->life, (const char *)rel.p, p->n, bytes) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    sf_buf_free(&rel);
+    free(path);
+    c->rows_done += p->n;
+    c->bytes_done += t->text.n;
+    /* The buffers wait for the next partition that needs some. */
+    t->text.n = t->starts.n = 0;
+    if (c->nspare == c->capspare) {
+        size_t n = c->capspare ? 2 * c->capspare : 16;
+        text_part *sp = realloc(c->spare, n * sizeof *sp);
+        if (sp) {
+            c->spare = sp;
+            c->capspare = n;
+        }
+    }
+    if (c->nspare < c->capspare)
+        c->spare[c->nspare++] = *t;
+    else {
+        sf_buf_free(&t->text);
+        sf_buf_free(&t->starts);
+    }
+    *t = (text_part){SF_BUF_INIT, SF_BUF_INIT};
+    return rc;
+}
+
+/* The CSV files of this rank's rows through sf_rows_walk_parts. Returns
+ * 0, SF_E_* (R->err set), or SF_ROWS_NOT_WALKED (nothing done: the caller
+ * sorts and writes another way). */
+static int write_csv_walk(sf_run *R, const int *keys, const unsigned char *desc, size_t nkeys,
+                          int part)
+{
+    csv_walk c = {.R = R, .part = part};
+    sf_rows_walk w = {csv_start, csv_visit, csv_emit, &c};
+    int rc = sf_rows_walk_parts(&R->rows, keys, desc, nkeys, R->job->output.npartition, &w);
+    if (rc == SF_E_NOMEM && !R->err.msg[0])
+        sf_error_set(&R->err, rc, "out of memory sorting output rows");
+    for (size_t k = 0; k < c.ntp; k++) {
+        sf_buf_free(&c.tp[k].text);
+        sf_buf_free(&c.tp[k].starts);
+    }
+    for (size_t k = 0; k < c.nspare; k++) {
+        sf_buf_free(&c.spare[k].text);
+        sf_buf_free(&c.spare[k].starts);
+    }
+    free(c.tp);
+    free(c.spare);
     return rc;
 }
 
@@ -408,7 +574,8 @@ int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc)
  * (and a row's bucket fits 16 bits). */
 #define WRITE_BUCKETS 4096
 
-/* --write repartition with every row in memory: each partition value
+/* --write repartition with every row in memory (their partition values
+ * normalized first, as sf_run_write_normalize does): each partition value
  * still has one writer, but the writers are chosen from the rows per
  * value on all ranks (sf_partition_balance), not by the hash alone, which
  * with 31 dates on 2 ranks gave one rank 64% of the rows to sort and
@@ -431,7 +598,13 @@ static int route_balanced(sf_run *R)
     int one_col = o->npartition == 1 ? o->partition_by[0] : -1;
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
         uint64_t hash;
-        const sf_value *row = sf_rows_at(&R->rows, i);
+        sf_value *row = sf_rows_at(&R->rows, i);
+        /* sf_run_write_normalize, in the same pass. */
+        for (size_t k = 0; k < o->npartition; k++) {
+            sf_value *v = &row[o->partition_by[k]];
+            if (v->type == SF_STRING && v->u.s.n == 0)
+                *v = sf_null();
+        }
         if (one_col >= 0 && row[one_col].type == SF_DATE)
             hash = sf_hash_u64((uint64_t)(uint32_t)row[one_col].u.date);
         else
@@ -460,6 +633,19 @@ static int route_balanced(sf_run *R)
     return rc;
 }
 
+/* After this rank's files (rc: their verdict): an unpartitioned output
+ * with no rows at all still gets one file (a header), from rank 0.
+ * Collective. Returns rc or that file's failure. */
+static int write_end(sf_run *R, int rc)
+{
+    uint64_t mine = R->rows.n, all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, R->comm);
+    if (!rc && R->job->output.npartition == 0 && all == 0 && R->rank == 0)
+        rc = write_partition(R, NULL, 0, 0, 0, &(size_t){0});
+    sf_progress_end(&R->prog, R->rows.n);
+    return rc;
+}
+
 int sf_run_write_output(sf_run *R)
 {
     const sf_job_output *o = &R->job->output;
@@ -468,11 +654,12 @@ int sf_run_write_output(sf_run *R)
     int part = 0, rc = 0;
     if (o->limit >= 0 && (rc = apply_limit(R)) != 0)
         return rc;
-    sf_run_write_normalize(R);
-    if (o->npartition && R->o->write_mode == SF_WRITE_REPARTITION)
-        rc = route_balanced(R);
-    else
+    if (o->npartition && R->o->write_mode == SF_WRITE_REPARTITION) {
+        rc = route_balanced(R); /* normalizes as it goes */
+    } else {
+        sf_run_write_normalize(R);
         rc = sf_run_write_route(R, &part);
+    }
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return SF_RUN_AGREED;
     size_t nkeys;
@@ -485,6 +672,20 @@ int sf_run_write_output(sf_run *R)
      * order, not moved into it (--layout single hands the collective
      * write each partition's rows together: they move). */
     int single = strcmp(o->layout, "single") == 0;
+    sf_table_format f = SF_TABLE_CSV;
+    sf_table_format_parse(o->format, &f); /* the spec checked it */
+    if (keys && !single && f == SF_TABLE_CSV) {
+        sf_progress_init(&R->prog, R->progress, "run: write, rank 0");
+        sf_progress_count_rows(&R->prog);
+        sf_progress_start(&R->prog, R->rows.n);
+        rc = write_csv_walk(R, keys, desc, nkeys, part);
+        if (rc != SF_ROWS_NOT_WALKED) {
+            free(keys);
+            free(desc);
+            return write_end(R, rc);
+        }
+        rc = 0;
+    }
     uint32_t *order = NULL;
     if (keys && (single ? sf_rows_sort_parts(&R->rows, keys, desc, nkeys, o->npartition)
                         : sf_rows_order_parts(&R->rows, keys, desc, nkeys, o->npartition,
@@ -501,13 +702,6 @@ int sf_run_write_output(sf_run *R)
     for (size_t lo = 0; lo < R->rows.n && !rc;)
         rc = write_partition(R, order, lo, R->rows.n, part, &lo);
     free(order);
-    /* An unpartitioned output with no rows at all still gets one file (a
-     * header), from rank 0. */
-    uint64_t mine = R->rows.n, all = 0;
-    MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, R->comm);
-    if (!rc && o->npartition == 0 && all == 0 && R->rank == 0)
-        rc = write_partition(R, NULL, 0, 0, 0, &(size_t){0});
-    sf_progress_end(&R->prog, R->rows.n);
-    return rc;
+    return write_end(R, rc);
 }
 

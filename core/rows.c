@@ -143,6 +143,9 @@ static size_t sort_ncols;
 static const int *sort_keys;
 static const unsigned char *sort_desc;
 static size_t sort_nkeys;
+/* The bits of sort_item.row that number the row (sf_rows_walk_parts
+ * keeps a visit number above them). */
+static size_t sort_row_mask = SIZE_MAX;
 
 int sf_rows_cmp_dir(const sf_value *x, const sf_value *y, size_t ncols, const int *keys,
                     const unsigned char *desc, size_t nkeys)
@@ -219,7 +222,8 @@ static int cmp_items(const void *a, const void *b)
         if (x->k[w] != y->k[w])
             return x->k[w] < y->k[w] ? -1 : 1;
     }
-    int c = cmp_rows(&x->row, &y->row);
+    size_t xr = x->row & sort_row_mask, yr = y->row & sort_row_mask;
+    int c = cmp_rows(&xr, &yr);
     if (c)
         return c;
     return (x->row > y->row) - (x->row < y->row);
@@ -314,6 +318,90 @@ static void radix_sort(sort_item *a, size_t n, size_t byte)
         insertion_sort(a, n);
     else
         qsort(a, n, sizeof *a, cmp_items); /* equal prefixes: the rows decide */
+}
+
+/* A sort item's first eight varying prefix bytes, packed, and where the
+ * item is. */
+typedef struct packed_key {
+    uint64_t key;
+    uint32_t at;
+} packed_key;
+
+/* sort_packed's room: two packed keys and an item for each of n items. */
+typedef struct packed_room {
+    packed_key *p, *q;
+    sort_item *tmp;
+} packed_room;
+
+/* Sorts items a[0, n) as radix_sort(a, n, 0) does, for a large n whose
+ * prefixes vary in few bytes (a partition's rows by user id: a few
+ * digits): the first eight bytes where any prefix differs from the
+ * first are packed into one word, the words sorted least significant
+ * byte first (stable counting passes over 16-byte pairs, one per packed
+ * byte, instead of MSD levels over 40-byte items that use 10 of their
+ * 256 buckets), the items gathered into that order, and runs of equal
+ * words - equal so far, ties or not - sorted by radix_sort, which
+ * looks at the rest (the input order of ties is kept by the stable
+ * passes and by radix_sort's last tie-break alike). room holds n of
+ * each. */
+static void sort_packed(sort_item *a, size_t n, const packed_room *room)
+{
+    if (n <= SMALL_SORT || n > UINT32_MAX) {
+        radix_sort(a, n, 0);
+        return;
+    }
+    uint64_t diff[PREFIX_WORDS] = {0};
+    for (size_t i = 1; i < n; i++) {
+        for (size_t w = 0; w < PREFIX_WORDS; w++)
+            diff[w] |= a[i].k[w] ^ a[0].k[w];
+    }
+    unsigned pos[8];
+    size_t nv = 0;
+    for (size_t b = 0; b < PREFIX_BYTES && nv < 8; b++) {
+        if ((diff[b >> 3] >> (56 - 8 * (b & 7))) & 0xffu)
+            pos[nv++] = (unsigned)b;
+    }
+    if (nv == 0) { /* every prefix equal: the rows decide */
+        radix_sort(a, n, 0);
+        return;
+    }
+    packed_key *p = room->p, *q = room->q;
+    size_t count[8][256];
+    memset(count, 0, nv * sizeof count[0]);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = 0;
+        for (size_t v = 0; v < nv; v++) {
+            unsigned byte = prefix_byte(&a[i], pos[v]);
+            key = key << 8 | byte;
+            count[v][byte]++;
+        }
+        p[i].key = key;
+        p[i].at = (uint32_t)i;
+    }
+    /* Least significant packed byte (the last, v = nv - 1) first. */
+    for (size_t v = nv; v-- > 0;) {
+        size_t next[256], at = 0;
+        for (int b = 0; b < 256; b++) {
+            next[b] = at;
+            at += count[v][b];
+        }
+        for (size_t i = 0; i < n; i++)
+            q[next[p[i].key >> (8 * (nv - 1 - v)) & 0xffu]++] = p[i];
+        packed_key *t = p;
+        p = q;
+        q = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        room->tmp[i] = a[p[i].at];
+    memcpy(a, room->tmp, n * sizeof *a);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && p[j].key == p[i].key)
+            j++;
+        if (j - i > 1)
+            radix_sort(a + i, j - i, 0);
+        i = j;
+    }
 }
 
 /* Appends the big-endian bytes of v (width bytes) at b[*pos], as many as
@@ -421,13 +509,13 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
         break;
     }
     case SF_STRING: {
-        /* Without a 0x00 among them the bytes go as they are: copied,
-         * then looked at where they landed (the slow path below writes
-         * over them otherwise). */
+        /* Without a 0x00 among them the bytes go as they are. They are
+         * looked at where they lie, then copied: read back from the
+         * copy, the words waited for the copy's byte stores (S3 1M/10M:
+         * 38% of make_prefix on that load). */
         size_t m = v->u.s.n < PREFIX_BYTES - pos ? v->u.s.n : PREFIX_BYTES - pos;
-        if (m)
+        if (m && !has_zero_byte((const unsigned char *)v->u.s.p, m)) {
             memcpy(b + pos, v->u.s.p, m);
-        if (m && !has_zero_byte(b + pos, m)) {
             pos += m;
             if (m == v->u.s.n) {
                 put_byte(b, &pos, 0);
@@ -733,9 +821,55 @@ typedef struct parts_index {
     int col;
     sf_hmap *map;
     sf_buf key;
+    /* A window (no pass before): the dense array covers the span around
+     * the first date or int64, other values go through the map, and the
+     * caller checks the types (parts_types_ok) as it goes. */
+    int window;
 } parts_index;
 
 #define PARTS_DENSE_SPAN 65536
+#define PARTS_TYPES 16
+
+/* parts_encodable's test, one row at a time: t[k] (SF_NULL at first)
+ * keeps column k's type. Returns 0 where the row breaks it. */
+static inline int parts_types_ok(const sf_value *row, const int *keys, size_t npart, sf_type *t)
+{
+    for (size_t k = 0; k < npart; k++) {
+        sf_type vt = (sf_type)row[keys[k]].type;
+        if (vt == SF_NULL)
+            continue;
+        if ((vt != SF_INT && vt != SF_DATE && vt != SF_TIMESTAMP && vt != SF_STRING &&
+             vt != SF_BOOL) ||
+            (t[k] != SF_NULL && vt != t[k]))
+            return 0;
+        t[k] = vt;
+    }
+    return 1;
+}
+
+/* A window index for the walk (npart <= PARTS_TYPES): no pass over the
+ * rows. Returns 0 or SF_E_NOMEM. */
+static int parts_index_window(parts_index *x, const sf_rows *r, const int *keys, size_t npart)
+{
+    memset(x, 0, sizeof *x);
+    x->map = sf_hmap_new(sizeof(uint32_t), 64);
+    if (!x->map)
+        return SF_E_NOMEM;
+    const sf_value *v = NULL;
+    for (size_t i = 0; npart == 1 && i < r->n && !v; i++) {
+        v = &sf_rows_at(r, i)[keys[0]];
+        v = v->type == SF_NULL ? NULL : v;
+    }
+    if (!v || (v->type != SF_DATE && v->type != SF_INT))
+        return 0; /* the map alone */
+    int64_t a = v->type == SF_DATE ? v->u.date : v->u.i;
+    x->window = 1;
+    x->col = keys[0];
+    x->span = PARTS_DENSE_SPAN;
+    x->lo = a < INT64_MIN + PARTS_DENSE_SPAN / 2 ? INT64_MIN : a - PARTS_DENSE_SPAN / 2;
+    x->slot = calloc(x->span + 1, sizeof *x->slot);
+    return x->slot ? 0 : SF_E_NOMEM;
+}
 
 static int parts_index_init(parts_index *x, const sf_rows *r, const int *keys, size_t npart)
 {
@@ -771,7 +905,11 @@ static uint32_t *parts_slot(parts_index *x, const sf_value *row, const int *keys
     if (x->slot) {
         const sf_value *v = &row[x->col];
         int64_t a = v->type == SF_DATE ? v->u.date : v->u.i;
-        return &x->slot[v->type == SF_NULL ? x->span : (size_t)((uint64_t)a - (uint64_t)x->lo)];
+        size_t at = v->type == SF_NULL ? x->span : (size_t)((uint64_t)a - (uint64_t)x->lo);
+        if (!x->window || (at <= x->span && (v->type == SF_DATE || v->type == SF_INT ||
+                                             v->type == SF_NULL) &&
+                           (at < x->span || v->type == SF_NULL)))
+            return &x->slot[at];
     }
     x->key.n = 0;
     for (size_t k = 0; k < npart; k++) {
@@ -795,17 +933,57 @@ static void parts_index_free(parts_index *x)
  * and each partition's first row (first[p]) and size (size[p]). Returns
  * the number of partitions, 0 when there are more than parts_max(), or
  * SIZE_MAX when out of memory. */
+static size_t parts_find_stats(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
+                               size_t **first, size_t **size, const key_stats *ks0, size_t nc,
+                               key_stats **ks, int *encodable);
+
 static size_t parts_find(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
                          size_t **first, size_t **size)
 {
-    size_t cap = parts_max(r->n), np = 0;
+    return parts_find_stats(r, keys, npart, part, first, size, NULL, 0, NULL, NULL);
+}
+
+/* parts_find, and when ks0 is not NULL each partition's prefix candidates
+ * in the same pass: *ks (malloc'd; NULL when parts_find's result is 0 or
+ * SIZE_MAX) holds nc (at least one) stats a partition, started from
+ * ks0's. When encodable is not NULL, parts_encodable is checked first
+ * (in the index's pass): 0 there gives 0 partitions. */
+static size_t parts_find_stats(const sf_rows *r, const int *keys, size_t npart, uint32_t *part,
+                               size_t **first, size_t **size, const key_stats *ks0, size_t nc,
+                               key_stats **ks, int *encodable)
+{
+    size_t cap = parts_max(r->n), np = 0, nc1 = nc ? nc : 1;
     parts_index x;
-    int bad = parts_index_init(&x, r, keys, npart);
+    /* With encodable, up to PARTS_TYPES columns are checked in the pass
+     * below, through a window index that needs no pass of its own. */
+    int inline_types = encodable && npart <= PARTS_TYPES;
+    sf_type t[PARTS_TYPES];
+    for (size_t k = 0; k < PARTS_TYPES; k++)
+        t[k] = SF_NULL;
+    *first = *size = NULL;
+    if (ks)
+        *ks = NULL;
+    if (encodable && !inline_types && !(*encodable = parts_encodable(r, keys, npart)))
+        return 0;
+    if (inline_types)
+        *encodable = 1;
+    int bad = inline_types ? parts_index_window(&x, r, keys, npart)
+                           : parts_index_init(&x, r, keys, npart);
     *first = malloc(cap * sizeof **first);
     *size = calloc(cap, sizeof **size);
     bad |= !*first || !*size;
+    if (ks0) {
+        *ks = malloc(cap * nc1 * sizeof **ks);
+        bad |= !*ks;
+    }
     for (size_t i = 0; i < r->n && !bad; i++) {
-        uint32_t *id = parts_slot(&x, sf_rows_at(r, i), keys, npart);
+        const sf_value *row = sf_rows_at(r, i);
+        if (inline_types && !parts_types_ok(row, keys, npart, t)) {
+            *encodable = 0;
+            np = 0;
+            break;
+        }
+        uint32_t *id = parts_slot(&x, row, keys, npart);
         if (!id) {
             bad = 1;
             break;
@@ -815,17 +993,25 @@ static size_t parts_find(const sf_rows *r, const int *keys, size_t npart, uint32
                 np = 0; /* too many: the caller sorts the whole table */
                 break;
             }
+            if (ks0)
+                memcpy(*ks + np * nc1, ks0, nc * sizeof **ks);
             (*first)[np++] = i;
             *id = (uint32_t)np;
         }
         part[i] = *id - 1;
         (*size)[*id - 1]++;
+        if (ks0)
+            stats_add(*ks + (size_t)(*id - 1) * nc1, nc, row, sf_rows_at(r, (*first)[*id - 1]));
     }
     parts_index_free(&x);
     if (bad || np == 0) {
         free(*first);
         free(*size);
         *first = *size = NULL;
+        if (ks0) {
+            free(*ks);
+            *ks = NULL;
+        }
     }
     return bad ? SIZE_MAX : np;
 }
@@ -941,6 +1127,247 @@ static int parts_order(const sf_rows *r, const int *keys, const unsigned char *d
     free(ks);
     free(first);
     free(size);
+    return rc;
+}
+
+/* A batch of sf_rows_walk_parts holds the items (and the caller's text)
+ * of a quarter of the table's rows, or of its largest partition. */
+#define WALK_BATCH_DIV 4
+
+/* The state of one walk: partitions by number of first sight (part[],
+ * first[], size[]), their output order (order[]: output index ->
+ * number, rank[]: number -> output index), each one's prefix candidates
+ * (ks, nc a partition) and, for the batch, its items. */
+typedef struct walk_state {
+    const sf_rows *r;
+    size_t np, nc;
+    uint32_t *part, *order, *rank, *vis;
+    uint32_t *mem, *batch; /* rows listed by batch; each partition's batch */
+    size_t *bfirst, *at;   /* each batch's first partition; its rows in mem */
+    size_t *first, *size, *base, *cnt;
+    key_stats *ks;
+    unsigned char kdesc[PREFIX_CANDIDATES];
+    prefix_keys *pk; /* one per partition of the batch, by output index */
+    sort_item *items;
+    packed_room room; /* for the largest partition */
+} walk_state;
+
+static void walk_free(walk_state *s)
+{
+    for (size_t o = 0; s->pk && o < s->np; o++)
+        prefix_keys_free(&s->pk[o]);
+    free(s->pk);
+    free(s->part);
+    free(s->order);
+    free(s->rank);
+    free(s->vis);
+    free(s->mem);
+    free(s->batch);
+    free(s->bfirst);
+    free(s->at);
+    free(s->first);
+    free(s->size);
+    free(s->base);
+    free(s->cnt);
+    free(s->ks);
+    free(s->items);
+    free(s->room.p);
+    free(s->room.q);
+    free(s->room.tmp);
+}
+
+/* One batch, partitions [b0, b1) in output order: a pass over the table
+ * makes the prefixes of their rows and visits them, then each sorts and
+ * is emitted. */
+/* Rows of the batch ahead of the one visited whose lines are fetched,
+ * and (half as far) whose strings are. */
+#define WALK_AHEAD 16
+
+/* Every cache line of row i. */
+static inline void prefetch_whole_row(const sf_rows *r, size_t i)
+{
+    const char *p = (const char *)sf_rows_at(r, i);
+    size_t bytes = r->ncols * sizeof(sf_value);
+    for (size_t b = 0; b < bytes; b += 64)
+        __builtin_prefetch(p + b);
+    __builtin_prefetch(p + bytes - 1);
+}
+
+static int walk_batch(walk_state *s, size_t b0, size_t b1, const uint32_t *mem, size_t m,
+                      const int *keys, const unsigned char *desc, size_t nkeys,
+                      const sf_rows_walk *w)
+{
+    const sf_rows *r = s->r;
+    int rc = 0;
+    /* The batch's rows (mem[0, m), in table order) lie a few apart, not
+     * in a line the hardware follows: rows WALK_AHEAD ahead are fetched,
+     * and the strings of those WALK_AHEAD / 2 ahead, whose rows are there
+     * by then. */
+    for (size_t k = 0; k < WALK_AHEAD && k < m; k++)
+        prefetch_whole_row(r, mem[k]);
+    for (size_t k = 0; k < m && !rc; k++) {
+        size_t i = mem[k];
+        if (k + WALK_AHEAD < m)
+            prefetch_whole_row(r, mem[k + WALK_AHEAD]);
+        if (k + WALK_AHEAD / 2 < m) {
+            const sf_value *ahead = sf_rows_at(r, mem[k + WALK_AHEAD / 2]);
+            for (size_t c = 0; c < r->ncols; c++) {
+                if (ahead[c].type == SF_STRING)
+                    __builtin_prefetch(ahead[c].u.s.p);
+            }
+        }
+        size_t o = s->part[i]; /* its output index by now */
+        const sf_value *row = sf_rows_at(r, i);
+        size_t j = s->cnt[o]++;
+        sort_item *it = &s->items[s->base[o] + j];
+        /* The visit number rides above the row's: within a partition
+         * both grow together, so the items' last tie-break is kept. */
+        it->row = i | (size_t)j << 32;
+        const prefix_keys *pk = &s->pk[o];
+        make_prefix(it, row, pk->col, pk->n, pk->type, pk->desc);
+        rc = w->visit(w->ctx, o, row);
+    }
+    sort_base = r->v;
+    sort_ncols = r->ncols;
+    sort_keys = keys;
+    sort_desc = desc;
+    sort_nkeys = nkeys;
+    for (size_t o = b0; o < b1 && !rc; o++) {
+        size_t m = s->size[s->order[o]];
+        sort_item *a = s->items + s->base[o];
+        sort_row_mask = UINT32_MAX;
+        sort_packed(a, m, &s->room);
+        sort_row_mask = SIZE_MAX;
+        for (size_t k = 0; k < m; k++)
+            s->vis[k] = (uint32_t)(a[k].row >> 32);
+        sf_rows_part p = {o, sf_rows_at(r, s->first[s->order[o]]), m, s->vis};
+        rc = w->emit(w->ctx, &p);
+    }
+    return rc;
+}
+
+int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *desc,
+                       size_t nkeys, size_t npart, const sf_rows_walk *w)
+{
+    size_t n = r->n;
+    if (n == 0)
+        return 0;
+    if (n >= UINT32_MAX || SIZE_MAX <= UINT32_MAX || npart > nkeys)
+        return SF_ROWS_NOT_WALKED;
+    walk_state s = {.r = r};
+    key_stats ks0[PREFIX_CANDIDATES];
+    const unsigned char *kd = desc ? desc + npart : NULL;
+    s.nc = stats_init(ks0, s.kdesc, keys + npart, kd, nkeys - npart);
+    size_t nc1 = s.nc ? s.nc : 1;
+    s.part = malloc(n * sizeof *s.part);
+    if (!s.part)
+        return SF_E_NOMEM;
+    if (npart) {
+        /* The partitions and each one's prefix candidates in one pass. */
+        int encodable = 0;
+        s.np = parts_find_stats(r, keys, npart, s.part, &s.first, &s.size, ks0, s.nc, &s.ks,
+                                &encodable);
+    } else {
+        s.first = calloc(1, sizeof *s.first);
+        s.size = malloc(sizeof *s.size);
+        s.ks = malloc(nc1 * sizeof *s.ks);
+        s.np = s.first && s.size && s.ks ? 1 : SIZE_MAX;
+        if (s.np == 1) {
+            s.size[0] = n;
+            memcpy(s.ks, ks0, s.nc * sizeof *s.ks);
+            for (size_t i = 0; i < n; i++)
+                stats_add(s.ks, s.nc, sf_rows_at(r, i), sf_rows_at(r, 0));
+        }
+        memset(s.part, 0, n * sizeof *s.part);
+    }
+    if (s.np == 0 || s.np == SIZE_MAX) {
+        int rc = s.np ? SF_E_NOMEM : SF_ROWS_NOT_WALKED;
+        s.np = 0;
+        walk_free(&s);
+        return rc;
+    }
+    size_t np = s.np, largest = 0;
+    for (size_t p = 0; p < np; p++)
+        largest = s.size[p] > largest ? s.size[p] : largest;
+    size_t cap = n / WALK_BATCH_DIV > largest ? n / WALK_BATCH_DIV : largest;
+    s.order = malloc(np * sizeof *s.order);
+    s.rank = malloc(np * sizeof *s.rank);
+    s.base = malloc(np * sizeof *s.base);
+    s.cnt = malloc(np * sizeof *s.cnt);
+    s.pk = calloc(np, sizeof *s.pk);
+    s.vis = malloc(largest * sizeof *s.vis);
+    s.items = malloc(cap * sizeof *s.items);
+    s.mem = malloc(n * sizeof *s.mem);
+    s.room.p = malloc(largest * sizeof *s.room.p);
+    s.room.q = malloc(largest * sizeof *s.room.q);
+    s.room.tmp = malloc(largest * sizeof *s.room.tmp);
+    s.batch = malloc(np * sizeof *s.batch);
+    s.bfirst = malloc((np + 1) * sizeof *s.bfirst);
+    s.at = malloc(np * sizeof *s.at);
+    int rc = s.order && s.rank && s.base && s.cnt && s.pk && s.vis && s.items && s.mem &&
+                         s.batch && s.bfirst && s.at && s.room.p && s.room.q && s.room.tmp
+                 ? 0
+                 : SF_E_NOMEM;
+    for (size_t o = 0; o < np && !rc; o++)
+        rc = prefix_keys_init(&s.pk[o], nkeys - npart);
+    if (rc) {
+        walk_free(&s);
+        return SF_E_NOMEM;
+    }
+    /* The partitions in output order: their first rows by the partition
+     * keys. */
+    for (size_t p = 0; p < np; p++)
+        s.order[p] = (uint32_t)p;
+    if (npart) {
+        sort_base = r->v;
+        sort_ncols = r->ncols;
+        sort_keys = keys;
+        sort_desc = desc;
+        sort_nkeys = npart;
+        sort_first = s.first;
+        qsort(s.order, np, sizeof *s.order, cmp_parts);
+    }
+    for (size_t o = 0; o < np; o++)
+        s.rank[s.order[o]] = (uint32_t)o;
+    /* The batches (partitions [bfirst[b], bfirst[b + 1]) in output
+     * order), then every row listed under its batch in one pass: mem
+     * holds batch b's rows from at[b] on, in table order, and part[] the
+     * rows' output indexes. */
+    size_t nb = 0;
+    for (size_t o = 0, in = 0; o < np; o++) {
+        if (o == 0 || in + s.size[s.order[o]] > cap) {
+            s.bfirst[nb++] = o;
+            in = 0;
+        }
+        s.base[o] = in; /* its items' start within the batch */
+        s.cnt[o] = 0;
+        in += s.size[s.order[o]];
+        s.batch[o] = (uint32_t)(nb - 1);
+    }
+    s.bfirst[nb] = np;
+    for (size_t b = 0, at = 0; b < nb; b++) {
+        s.at[b] = at;
+        for (size_t o = s.bfirst[b]; o < s.bfirst[b + 1]; o++)
+            at += s.size[s.order[o]];
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t o = s.rank[s.part[i]];
+        s.part[i] = o;
+        s.mem[s.at[s.batch[o]]++] = (uint32_t)i;
+    }
+    for (size_t b = 0, at = 0; b < nb && !rc; b++) {
+        size_t m = s.at[b] - at;
+        for (size_t o = s.bfirst[b]; o < s.bfirst[b + 1] && !rc; o++) {
+            stats_prefix(s.ks + (size_t)s.order[o] * nc1, s.kdesc, s.nc, &s.pk[o]);
+            if (w->start)
+                rc = w->start(w->ctx, o, s.size[s.order[o]]);
+        }
+        if (!rc)
+            rc = walk_batch(&s, s.bfirst[b], s.bfirst[b + 1], s.mem + at, m, keys + npart, kd,
+                            nkeys - npart, w);
+        at = s.at[b];
+    }
+    walk_free(&s);
     return rc;
 }
 

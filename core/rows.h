@@ -8,6 +8,7 @@
 #define SF_ROWS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/arena.h"
 #include "core/value.h"
@@ -98,6 +99,47 @@ int sf_rows_sort_parts(sf_rows *r, const int *keys, const unsigned char *desc, s
  * SF_E_NOMEM (*order NULL). */
 int sf_rows_order_parts(sf_rows *r, const int *keys, const unsigned char *desc, size_t nkeys,
                         size_t npart, uint32_t **order);
+
+/* A partition as sf_rows_walk_parts hands it over, sorted. Borrowed for
+ * the emit call only. */
+typedef struct sf_rows_part {
+    size_t index;          /* its place among the partitions in output order */
+    const sf_value *first; /* one of its rows (its partition values) */
+    size_t n;              /* its rows */
+    const uint32_t *order; /* n visit numbers in sort order: order[k] == j when
+                              the k-th row is the j-th of this partition that
+                              visit was given */
+} sf_rows_part;
+
+/* What sf_rows_walk_parts calls. start (may be NULL) learns each
+ * partition of a batch and its rows before the batch's pass; visit gets
+ * every row of the batch in table order (part: its partition's index)
+ * before the batch sorts; emit gets each partition of the batch, in
+ * output order, sorted. A nonzero return stops the walk and is its
+ * result. */
+typedef struct sf_rows_walk {
+    int (*start)(void *ctx, size_t part, size_t n);
+    int (*visit)(void *ctx, size_t part, const sf_value *row);
+    int (*emit)(void *ctx, const sf_rows_part *p);
+    void *ctx;
+} sf_rows_walk;
+
+/* sf_rows_walk_parts did nothing: the caller sorts another way. */
+#define SF_ROWS_NOT_WALKED 1
+
+/* sf_rows_order_parts for a writer that only reads each row once: the
+ * partitions (equal values of the first npart keys; npart 0: one of every
+ * row) go in batches of about a quarter of the table, and a batch's rows
+ * are visited, their sort prefixes made, in one pass in table order - the
+ * rows of a batch lie a few apart, not one in every partition count -
+ * then each partition sorts alone and is emitted with its order, which
+ * is exactly sf_rows_sort_dir's. The rows stay put. Returns 0,
+ * SF_E_NOMEM, a callback's nonzero return, or SF_ROWS_NOT_WALKED (before
+ * any callback) where sf_rows_order_parts would sort the whole table at
+ * once (partition columns it cannot tell apart by encoding, too many
+ * partitions, UINT32_MAX rows or more). */
+int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *desc,
+                       size_t nkeys, size_t npart, const sf_rows_walk *w);
 
 /* Compares rows a and b (ncols columns each) in the order sf_rows_sort_dir
  * gives them: <0, 0 or >0. */

@@ -60,6 +60,20 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v);
  * (as above). */
 void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int *cols);
 
+/* Bytes sf_csv_format_row may write for the row (its columns as
+ * sf_csv_write_row takes them). */
+size_t sf_csv_row_room(const sf_value *row, size_t n, const int *cols);
+
+/* Writes the bytes sf_csv_write_row would write for a row at out (room:
+ * sf_csv_row_room), its newline included, and returns their length: a
+ * row formatted once, in whatever order suits the caller, and written
+ * later with sf_csv_write_text. Cannot fail. */
+size_t sf_csv_format_row(const sf_value *row, size_t n, const int *cols, char *out);
+
+/* Appends n bytes as they are: whole rows already in their CSV form
+ * (sf_csv_format_row), at the start of a row. Cannot fail (as above). */
+void sf_csv_write_text(sf_csv_writer *w, const char *p, size_t n);
+
 /* Bytes sf_csv_format_value may write for v. */
 static inline size_t sf_csv_field_room(const sf_value *v)
 {

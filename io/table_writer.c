@@ -80,6 +80,15 @@ int sf_table_writer_append(sf_table_writer *w, const sf_value *row, const int *c
     return 0;
 }
 
+int sf_table_writer_append_text(sf_table_writer *w, const char *text, size_t n)
+{
+    if (!w->csv)
+        return SF_E_INVAL;
+    w->rows++;
+    sf_csv_write_text(w->csv, text, n);
+    return 0;
+}
+
 int sf_table_writer_append_sparse(sf_table_writer *w, const uint64_t *bits,
                                   const char *const *text, const uint32_t *len, size_t bytes)
 {

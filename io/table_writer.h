@@ -64,6 +64,10 @@ int sf_table_writer_open(sf_table_writer **w, sf_table_format f, const char *pat
  * and keeps the reason for sf_table_writer_discard(). */
 int sf_table_writer_append(sf_table_writer *w, const sf_value *row, const int *cols);
 
+/* CSV files only: appends one row already in its CSV form, newline
+ * included (sf_csv_format_row of the file's columns). Returns 0, or
+ * SF_E_INVAL (nothing written) for a file of another format. */
+int sf_table_writer_append_text(sf_table_writer *w, const char *text, size_t n);
 /* CSV files only: appends one row of the file's columns, all NULL but
  * those whose bit is set in bits, column c holding text[c] of len[c] bytes
  * already in CSV form, bytes in all (sf_csv_write_sparse). Returns 0, or

@@ -379,6 +379,59 @@ static void test_write_sparse_same_bytes_as_write_row(void **state)
     close_both_and_compare(w, s, other);
 }
 
+/* sf_csv_format_row's text, written by sf_csv_write_text, is the file
+ * sf_csv_write_row makes: rows of every value type, NULLs (first, last,
+ * all), fields that need quotes, columns picked by cols, texts across
+ * several write buffers and a field larger than one. */
+static void test_format_row_then_write_text_same_bytes_as_write_row(void **state)
+{
+    (void)state;
+    char other[300];
+    snprintf(other, sizeof other, "%s/text.csv", tmpdir);
+    sf_csv_writer *w = open_writer(), *t = NULL;
+    sf_error err;
+    assert_int_equal(sf_csv_writer_open(&t, other, &err), 0);
+    sf_value vals[] = {sf_null(), sf_string("a\"b", 3), sf_string("", 0), sf_int(-42),
+                       sf_double(0.1), sf_double(-0.0), sf_bool(1), sf_date(20000),
+                       sf_string("x,y", 3), sf_string("plain", 5), sf_null()};
+    size_t nv = sizeof vals / sizeof vals[0];
+    const int cols[] = {10, 3, 0, 1, 9};
+    char *buf = malloc(4096);
+    assert_non_null(buf);
+    uint64_t x = 12345;
+    for (int round = 0; round < 150000; round++) { /* past the write buffer */
+        size_t n = 1 + next_rand(&x) % nv;
+        sf_value row[16];
+        for (size_t c = 0; c < n; c++)
+            row[c] = vals[next_rand(&x) % nv];
+        const int *pick = round % 5 == 0 ? cols : NULL;
+        size_t m = pick ? sizeof cols / sizeof cols[0] : n;
+        if (pick)
+            memcpy(row, vals, sizeof vals);
+        assert_true(sf_csv_row_room(row, m, pick) <= 4096);
+        size_t len = sf_csv_format_row(row, m, pick, buf);
+        assert_true(len <= sf_csv_row_room(row, m, pick));
+        assert_int_equal(buf[len - 1], '\n');
+        sf_csv_write_row(w, row, m, pick);
+        sf_csv_write_text(t, buf, len);
+    }
+    size_t big = (size_t)3 << 20;
+    char *huge = malloc(big + 64);
+    assert_non_null(huge);
+    memset(huge, 'q', big);
+    sf_value hv[2] = {sf_string(huge, big), sf_int(9)};
+    size_t room = sf_csv_row_room(hv, 2, NULL);
+    char *hb = malloc(room);
+    assert_non_null(hb);
+    size_t hl = sf_csv_format_row(hv, 2, NULL, hb);
+    sf_csv_write_row(w, hv, 2, NULL);
+    sf_csv_write_text(t, hb, hl);
+    free(hb);
+    free(huge);
+    free(buf);
+    close_both_and_compare(w, t, other);
+}
+
 static void test_writer_output_larger_than_buffer_is_complete(void **state)
 {
     (void)state;
@@ -802,6 +855,7 @@ int main(void)
         cmocka_unit_test(test_write_row_same_bytes_as_field_writer),
         cmocka_unit_test(test_format_value_is_the_field_write_value_writes),
         cmocka_unit_test(test_write_sparse_same_bytes_as_write_row),
+        cmocka_unit_test(test_format_row_then_write_text_same_bytes_as_write_row),
         cmocka_unit_test(test_writer_output_larger_than_buffer_is_complete),
         cmocka_unit_test(test_round_trip_of_tricky_strings),
         cmocka_unit_test(test_open_in_missing_directory_is_io_error_naming_path),

@@ -612,6 +612,30 @@ static void test_cmp_is_the_order_sort_gives(void **state)
     sf_rows_free(&half[1]);
 }
 
+/* n rows of 5 columns for the partition sorts, from seed: a date of 31,
+ * a string of `strings` values printed by fmt (NULL 1 in 17), a double
+ * with -0.0, an int or a double, an int of 3000 values (NULL 1 in 53).
+ * text holds the strings. */
+static void part_rows(sf_value *vals, char (*text)[24], size_t n, uint64_t seed,
+                      unsigned strings, const char *fmt)
+{
+    enum { NC = 5 };
+    uint64_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned d = (unsigned)(x >> 33);
+        sf_value *v = &vals[i * NC];
+        v[0] = sf_date(19000 + (int32_t)(d % 31));
+        int len = snprintf(text[i], sizeof text[i], fmt, (d >> 5) % strings);
+        v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
+        v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
+        /* An int and a double of one value would compare equal and keep
+         * their input order, which the two sorts do not share. */
+        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.5) : sf_int((int64_t)((d >> 19) % 6));
+        v[4] = i % 53 == 0 ? sf_null() : sf_int((int64_t)(i * 7 % 3000) - 1500);
+    }
+}
+
 /* sf_rows_sort_parts, and the rows read through sf_rows_order_parts,
  * against sf_rows_sort_dir on the same rows: the same bytes, for partition columns of every kind it splits on (date, string
  * with NULLs, int with NULLs, two columns, descending ones) and of those it
@@ -623,20 +647,7 @@ static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
     enum { N = 30000, NC = 5 };
     static sf_value vals[N * NC];
     static char text[N][24];
-    uint64_t x = 424242;
-    for (size_t i = 0; i < N; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        unsigned d = (unsigned)(x >> 33);
-        sf_value *v = &vals[i * NC];
-        v[0] = sf_date(19000 + (int32_t)(d % 31));
-        int len = snprintf(text[i], sizeof text[i], "c%u", (d >> 5) % 9);
-        v[1] = (d >> 9) % 17 == 0 ? sf_null() : sf_string(text[i], (size_t)len);
-        v[2] = (d >> 13) % 3 == 0 ? sf_double(-0.0) : sf_double((double)((d >> 15) % 4));
-        /* An int and a double of one value would compare equal and keep
-         * their input order, which the two sorts do not share. */
-        v[3] = (d >> 17) % 5 == 0 ? sf_double(2.5) : sf_int((int64_t)((d >> 19) % 6));
-        v[4] = i % 53 == 0 ? sf_null() : sf_int((int64_t)(i * 7 % 3000) - 1500);
-    }
+    part_rows(vals, text, N, 424242, 9, "c%u");
     /* date; string with NULLs; two columns; double; int mixed with double;
      * int with NULLs over a short range; two columns with too many
      * partitions (3000 x 10). */
@@ -684,6 +695,153 @@ static void test_sort_by_partition_gives_the_whole_sort_order(void **state)
             sf_rows_free(&e);
         }
     }
+}
+
+/* What a walk's callbacks saw: every visited row with its partition, in
+ * visit order, and the rows emitted, in emitted order, into out. */
+typedef struct walk_seen {
+    const sf_value **row;
+    size_t *part, n;
+    size_t next_index; /* the partition index the next emit must have */
+    const sf_value **mine; /* scratch: one partition's rows in visit order */
+    sf_rows *out;
+} walk_seen;
+
+static int seen_visit(void *ctx, size_t part, const sf_value *row)
+{
+    walk_seen *w = ctx;
+    assert_true(part >= w->next_index); /* never a partition already emitted */
+    w->row[w->n] = row;
+    w->part[w->n++] = part;
+    return 0;
+}
+
+static int seen_emit(void *ctx, const sf_rows_part *p)
+{
+    walk_seen *w = ctx;
+    assert_int_equal(p->index, w->next_index++);
+    size_t m = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->part[i] == p->index)
+            w->mine[m++] = w->row[i];
+    }
+    assert_int_equal(p->n, m);
+    for (size_t k = 0; k < p->n; k++) {
+        assert_true(p->order[k] < p->n);
+        set_row(w->out, w->mine[p->order[k]]);
+    }
+    return 0;
+}
+
+/* Room for a walk of up to n rows, emitting into out. */
+static void seen_init(walk_seen *w, size_t n, sf_rows *out)
+{
+    memset(w, 0, sizeof *w);
+    w->row = malloc(n * sizeof *w->row);
+    w->mine = malloc(n * sizeof *w->mine);
+    w->part = malloc(n * sizeof *w->part);
+    w->out = out;
+    assert_true(w->row && w->mine && w->part);
+}
+
+static void seen_free(walk_seen *w)
+{
+    free(w->row);
+    free(w->mine);
+    free(w->part);
+}
+
+/* sf_rows_walk_parts against sf_rows_sort_dir on the rows of
+ * test_sort_by_partition_gives_the_whole_sort_order: partitions emitted
+ * in output order after their rows were visited, and the rows read
+ * through each partition's order are the sorted table; partition columns
+ * it does not split (doubles, int mixed with double, too many
+ * partitions) leave it to the caller before any callback. */
+static void test_walk_by_partition_gives_the_whole_sort_order(void **state)
+{
+    (void)state;
+    enum { N = 30000, NC = 5 };
+    static sf_value vals[N * NC];
+    static char text[N][24];
+    part_rows(vals, text, N, 515151, 5000, "user_%06u");
+    const int keys[][4] = {{0, 1, 3, 2}, {1, 0, 2, 4}, {0, 1, 4, 2}, {2, 0, 1, 3},
+                           {3, 0, 1, 2}, {4, 0, 1, 2}, {4, 1, 0, 2}, {1, 4, 0, 2}};
+    const size_t npart[] = {1, 1, 2, 1, 1, 1, 2, 0};
+    const int walked[] = {1, 0, 0, 0, 0, 1, 0, 1}; /* 1: 5000 strings, 2: 31 x 5000 */
+    const unsigned char dirs[][4] = {{0, 1, 0, 0}, {1, 0, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 1},
+                                     {0, 1, 0, 0}, {1, 0, 1, 0}, {0, 0, 1, 0}, {1, 0, 0, 0}};
+    walk_seen w;
+    seen_init(&w, N, NULL);
+    for (size_t o = 0; o < 8; o++) {
+        for (size_t n = 0; n <= N; n += n < 3 ? 1 : N - 3) {
+            sf_rows a, c, d;
+            sf_rows_init(&a, NC);
+            sf_rows_init(&c, NC);
+            sf_rows_init(&d, NC);
+            for (size_t i = 0; i < n; i++) {
+                set_row(&a, &vals[i * NC]);
+                set_row(&c, &vals[i * NC]);
+            }
+            assert_int_equal(sf_rows_sort_dir(&a, keys[o], dirs[o], 4), 0);
+            w.n = 0;
+            w.next_index = 0;
+            w.out = &d;
+            sf_rows_walk cb = {NULL, seen_visit, seen_emit, &w};
+            int rc = sf_rows_walk_parts(&c, keys[o], dirs[o], 4, npart[o], &cb);
+            if (n == 0) {
+                assert_int_equal(rc, 0);
+            } else if (!walked[o] && n == N) {
+                assert_int_equal(rc, SF_ROWS_NOT_WALKED);
+                assert_int_equal(d.n, 0);
+            } else if (rc == 0) {
+                assert_same_tables(&a, &d);
+            } else {
+                /* A few rows may still be told apart (o 1 to 4: 3 rows). */
+                assert_int_equal(rc, SF_ROWS_NOT_WALKED);
+                assert_true(!walked[o]);
+            }
+            sf_rows_free(&a);
+            sf_rows_free(&c);
+            sf_rows_free(&d);
+        }
+    }
+    seen_free(&w);
+}
+
+/* Partition values far from the first one (outside the walk's dense
+ * window of 65,536 around it), NULLs among them, and a type change in
+ * the partition column (the walk refuses it after its pass began). */
+static void test_walk_with_partitions_far_apart_and_a_type_change(void **state)
+{
+    (void)state;
+    enum { N = 600, NC = 2 };
+    sf_rows a, c, d;
+    sf_rows_init(&a, NC);
+    sf_rows_init(&c, NC);
+    sf_rows_init(&d, NC);
+    const int64_t far[] = {7, 1000000, -1000000, 7 + 32767, 7 - 32768, 7 + 32768, INT64_MAX};
+    for (size_t i = 0; i < N; i++) {
+        sf_value v[NC] = {i % 11 == 3 ? sf_null() : sf_int(far[i % 7]),
+                          sf_int((int64_t)((i * 37) % 101))};
+        set_row(&a, v);
+        set_row(&c, v);
+    }
+    const int keys[] = {0, 1};
+    walk_seen w;
+    seen_init(&w, N, &d);
+    sf_rows_walk cb = {NULL, seen_visit, seen_emit, &w};
+    assert_int_equal(sf_rows_sort_dir(&a, keys, NULL, 2), 0);
+    assert_int_equal(sf_rows_walk_parts(&c, keys, NULL, 2, 1, &cb), 0);
+    assert_same_tables(&a, &d);
+    /* The last row's partition value turns into a date. */
+    sf_rows_at(&c, N - 1)[0] = sf_date(7);
+    w.n = w.next_index = 0;
+    assert_int_equal(sf_rows_walk_parts(&c, keys, NULL, 2, 1, &cb), SF_ROWS_NOT_WALKED);
+    assert_int_equal(w.n, 0);
+    seen_free(&w);
+    sf_rows_free(&a);
+    sf_rows_free(&c);
+    sf_rows_free(&d);
 }
 
 static void test_keep_strings_copies_a_rows_strings_in_one_piece(void **state)
@@ -797,6 +955,8 @@ int main(void)
         cmocka_unit_test(test_descending_key_reverses_its_order_and_puts_nulls_last),
         cmocka_unit_test(test_mixed_directions_agree_with_the_row_comparison),
         cmocka_unit_test(test_sort_by_partition_gives_the_whole_sort_order),
+        cmocka_unit_test(test_walk_by_partition_gives_the_whole_sort_order),
+        cmocka_unit_test(test_walk_with_partitions_far_apart_and_a_type_change),
         cmocka_unit_test(test_keep_strings_copies_a_rows_strings_in_one_piece),
         cmocka_unit_test(test_decode_record_fills_a_given_row_and_keeps_its_strings),
         cmocka_unit_test(test_fit_gives_back_unused_room_and_keeps_rows),

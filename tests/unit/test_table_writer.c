@@ -73,6 +73,33 @@ static void test_csv_piece_without_header_picks_columns(void **state)
     assert_file(path, "7,2.5\n");
 }
 
+/* A row already in its CSV form counts as a row of a CSV file; another
+ * format refuses it and writes nothing. */
+static void test_csv_text_rows_count_and_other_formats_refuse_them(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/t.csv", dir);
+    sf_table_schema s = {3, names, types, NULL, 1, NULL, NULL};
+    sf_table_writer *w = NULL;
+    sf_error err;
+    assert_int_equal(sf_table_writer_open(&w, SF_TABLE_CSV, path, &s, &err), 0);
+    sf_value r[3] = {sf_string("FR,x", 4), sf_int(3), sf_double(1e16)};
+    assert_int_equal(sf_table_writer_append(w, r, NULL), 0);
+    char text[128];
+    size_t n = sf_csv_format_row(r, 3, NULL, text);
+    assert_int_equal(sf_table_writer_append_text(w, text, n), 0);
+    uint64_t rows = 0;
+    assert_int_equal(sf_table_writer_close(w, &rows, NULL, &err), 0);
+    assert_int_equal(rows, 2);
+    assert_file(path, "country,n,revenue\n\"FR,x\",3,1e+16\n\"FR,x\",3,1e+16\n");
+    snprintf(path, sizeof path, "%s/t.h5", dir);
+    assert_int_equal(sf_table_writer_open(&w, SF_TABLE_HDF5, path, &s, &err), 0);
+    assert_int_equal(sf_table_writer_append_text(w, text, n), SF_E_INVAL);
+    assert_int_equal(sf_table_writer_close(w, &rows, NULL, &err), 0);
+    assert_int_equal(rows, 0);
+}
+
 static void test_hdf5_rows_read_back(void **state)
 {
     (void)state;
@@ -304,6 +331,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_has_header_and_value_text),
         cmocka_unit_test(test_csv_piece_without_header_picks_columns),
+        cmocka_unit_test(test_csv_text_rows_count_and_other_formats_refuse_them),
         cmocka_unit_test(test_hdf5_rows_read_back),
         cmocka_unit_test(test_parquet_rows_metadata_and_discard),
         cmocka_unit_test(test_csv_compressed_round_trip),
