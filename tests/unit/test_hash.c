@@ -677,6 +677,42 @@ static void test_compacted_entries_leave_room_in_the_index(void **state)
     sf_hmap_free(m);
 }
 
+/* The index refill after a growth fetches slots ahead over the entries,
+ * removed ones among them: growing a compacted map through several
+ * doublings keeps every live key, old and new, and no removed one. */
+static void test_growth_after_compact_refills_every_live_key(void **state)
+{
+    (void)state;
+    enum { N = 3000, MORE = 40000 };
+    sf_hmap *m = numbered_map(N, 8);
+    size_t seen = 0;
+    assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
+    for (size_t i = N; i < N + MORE; i++) {
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        int inserted = 0;
+        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED),
+                                          &inserted);
+        assert_non_null(v);
+        assert_int_equal(inserted, 1);
+        *v = (unsigned char)i;
+    }
+    for (size_t i = 0; i < N + MORE; i++) {
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        unsigned char *v = sf_hmap_find(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED));
+        if (i < N && i % 3) {
+            assert_null(v);
+            continue;
+        }
+        assert_non_null(v);
+        assert_int_equal(*v, (unsigned char)i);
+    }
+    sf_hmap_free(m);
+}
+
 static void test_drain_after_compact_skips_removed_entries(void **state)
 {
     (void)state;
@@ -721,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_value_size_zero_is_a_set),
         cmocka_unit_test(test_keys_sharing_tag_and_slot_are_told_apart),
         cmocka_unit_test(test_keys_of_every_length_survive_growth_and_full_values),
+        cmocka_unit_test(test_growth_after_compact_refills_every_live_key),
         cmocka_unit_test(test_drain_frees_blocks_behind_and_keeps_the_rest),
         cmocka_unit_test(test_compact_removes_entries_and_keeps_numbers_and_values),
         cmocka_unit_test(test_compacted_entries_leave_room_in_the_index),
