@@ -79,6 +79,9 @@ typedef struct dstate {
 #define SMALL_MIN 4
 #define SMALL_MAX 32
 #define SMALL_CLASSES 4
+/* Entries of a string distinct set's id cache (a power of two, 96 KiB:
+ * four per value of a dictionary of ~1000, such as S3's item ids). */
+#define DICT_CACHE 4096
 
 /* The distinct (group, value) pairs of one count_distinct aggregate. Values
  * of a fixed-width type (int64, double, date, bool) live inline in a flat
@@ -99,6 +102,13 @@ typedef struct distinct_set {
                       * sf_groups_update_ids) -> its dictionary id + 1, 0 unknown yet,
                       * so a joined string is looked up by its id, not hashed */
     size_t nbyid;
+    /* strings: the dictionary's ids of recent values of at most 16 bytes
+     * (dict_id), direct-mapped, DICT_CACHE entries allocated at the first
+     * value, or NULL; len 0 = empty, else the length + 1 */
+    struct dict_cached {
+        uint64_t w0, w1;
+        uint32_t len, id;
+    } *dcache;
     uint32_t *srcof; /* strings: dictionary id -> its dimension id, 0 unknown */
     size_t nsrcof;
     const sf_join_table *idtab; /* the replicated dimension whose key ids the
@@ -305,6 +315,8 @@ static void distinct_set_free(distinct_set *ds)
     free(ds->head);
     free(ds->next);
     ds->set = ds->dict = NULL;
+    free(ds->dcache);
+    ds->dcache = NULL;
     ds->pairs = NULL;
     ds->byid = NULL;
     ds->nbyid = 0;
@@ -690,6 +702,73 @@ static inline __attribute__((always_inline)) int big_add(sf_groups *g, distinct_
     return 0;
 }
 
+/* The bytes of a string of at most 16 bytes as two words and its cache
+ * entry: with the length, the words say every byte (loads that overlap
+ * when n is not 4, 8 or 16; zero-padded below 4 bytes). */
+static inline size_t dict_words(const char *p, size_t n, uint64_t *w0, uint64_t *w1)
+{
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        a = (uint64_t)lo | (uint64_t)hi << 32;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    }
+    *w0 = a;
+    *w1 = b;
+    /* Ids that differ in their last digits differ in b's top bytes only:
+     * folded down before the multiply, which carries them to the top. */
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + n);
+    h ^= h >> 31;
+    h *= 0xC2B2AE3D27D4EB4Full;
+    return (size_t)(h >> 52) & (DICT_CACHE - 1);
+}
+
+/* The dictionary id of string v (its entry number: the dictionary is
+ * insertion-ordered, sf_hmap_entry() finds it again), v added when new.
+ * Short values go through the set's cache first: a fact column's
+ * strings (S3's item ids) repeat, and the cache's two words replace the
+ * hash and the probe. Returns 0 or SF_E_NOMEM. */
+static int dict_id(distinct_set *ds, const sf_value *v, uint64_t *bits)
+{
+    const char *p = v->u.s.p;
+    size_t n = v->u.s.n, slot = 0;
+    uint64_t w0 = 0, w1 = 0;
+    if (!ds->dcache && !(ds->dcache = calloc(DICT_CACHE, sizeof *ds->dcache)))
+        return SF_E_NOMEM;
+    if (n <= 16) {
+        slot = dict_words(p, n, &w0, &w1);
+        if (ds->dcache[slot].len == n + 1 && ds->dcache[slot].w0 == w0 &&
+            ds->dcache[slot].w1 == w1) {
+            *bits = ds->dcache[slot].id;
+            return 0;
+        }
+    }
+    size_t before = sf_hmap_count(ds->dict);
+    int ins = 0;
+    uint32_t *id = before >= UINT32_MAX - 1
+                       ? NULL
+                       : sf_hmap_upsert(ds->dict, p, n, sf_hash_bytes(p, n, 0x44495354ull), &ins);
+    if (!id)
+        return SF_E_NOMEM;
+    if (ins)
+        *id = (uint32_t)before;
+    *bits = *id;
+    if (n <= 16) {
+        ds->dcache[slot].w0 = w0;
+        ds->dcache[slot].w1 = w1;
+        ds->dcache[slot].len = (uint32_t)n + 1;
+        ds->dcache[slot].id = *id;
+    }
+    return 0;
+}
+
 /* Adds value v of group idx; src is v's dimension id (0: none). */
 static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const sf_value *v,
                         uint32_t src)
@@ -702,18 +781,8 @@ static int distinct_add(sf_groups *g, int set, dstate *dst, uint32_t idx, const 
         } else if (ds->dict) {
             if (v->type != SF_STRING)
                 return SF_E_PARSE;
-            size_t before = sf_hmap_count(ds->dict);
-            int ins = 0;
-            uint32_t *id = before >= UINT32_MAX - 1 ? NULL
-                           : sf_hmap_upsert(ds->dict, v->u.s.p, v->u.s.n,
-                                            sf_hash_bytes(v->u.s.p, v->u.s.n, 0x44495354ull), &ins);
-            if (!id)
+            if (dict_id(ds, v, &bits) != 0)
                 return SF_E_NOMEM;
-            /* The dictionary is insertion-ordered: a new string's id is its
-             * entry number, which sf_hmap_entry() finds again. */
-            if (ins)
-                *id = (uint32_t)before;
-            bits = *id;
             if (src && byid_set(ds, src, bits) != 0)
                 return SF_E_NOMEM;
         } else {
@@ -1540,6 +1609,7 @@ size_t sf_groups_memory(const sf_groups *g)
         m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved + ds->smallmem.reserved
                        : sf_hmap_memory(ds->set);
         m += ds->dict ? sf_hmap_memory(ds->dict) + ds->nbyid * sizeof *ds->byid : 0;
+        m += ds->dcache ? DICT_CACHE * sizeof *ds->dcache : 0;
     }
     return m;
 }
