@@ -494,6 +494,49 @@ static void test_count_distinct_of_strings_exact_through_ids_and_merges(void **s
     sf_groups_free(merged);
 }
 
+/* The dictionary's id cache keys a string of at most 16 bytes by two
+ * words read with overlapping loads: strings of every length up to 20 that
+ * differ in one byte anywhere (a middle byte of a 9-15 byte string is in
+ * both words), fed over and over, each counted once per group. */
+static void test_count_distinct_of_short_strings_differing_in_one_byte(void **state)
+{
+    const aggs *a = *state;
+    enum { MAXLEN = 20, LETTERS = 3, ROUNDS = 3 };
+    static const char *const countries[2] = {"A", "B"};
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(g);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    int64_t want[2] = {0, 0};
+    char s[MAXLEN + 1];
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int len = 0; len <= MAXLEN; len++) {
+            /* Per length: the plain string, then one byte changed at each
+             * position to each letter; group B sees the even lengths only. */
+            for (int pos = -1; pos < len; pos++) {
+                for (int c = 0; c < (pos < 0 ? 1 : LETTERS); c++) {
+                    memset(s, 'p', (size_t)len);
+                    s[len] = '\0';
+                    if (pos >= 0)
+                        s[pos] = (char)('a' + c);
+                    for (int grp = 0; grp < 2; grp++) {
+                        if (grp == 1 && len % 2)
+                            continue;
+                        in_row r = {countries[grp], 1, 1, 1, 1.0, 1, s};
+                        feed(g, &r, &scratch);
+                        want[grp] += round == 0;
+                    }
+                }
+            }
+        }
+    }
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "A", A_KINDS, want[0]);
+    assert_int_result(g, "B", A_KINDS, want[1]);
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+}
+
 /* A table kept as the reduce table: the groups exported elsewhere are
  * retired; the rest take merges as before, and a retired key refuses
  * updates and records. */
@@ -1734,6 +1777,7 @@ int main(void)
         cmocka_unit_test(test_mean_of_int_and_double),
         cmocka_unit_test(test_count_distinct_counts_each_value_once),
         cmocka_unit_test(test_count_distinct_of_strings_exact_through_ids_and_merges),
+        cmocka_unit_test(test_count_distinct_of_short_strings_differing_in_one_byte),
         cmocka_unit_test(test_retired_groups_are_skipped_and_refuse_updates),
         cmocka_unit_test(test_drop_retired_frees_them_and_keeps_the_live_groups),
         cmocka_unit_test(test_count_distinct_is_per_group),
