@@ -635,6 +635,41 @@ static void test_compact_removes_entries_and_keeps_numbers_and_values(void **sta
     sf_hmap_free(m);
 }
 
+/* Adds keys from..to-1 (key_of), each new, its value's first byte its
+ * number. */
+static void add_numbered(sf_hmap *m, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        int inserted = 0;
+        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED),
+                                          &inserted);
+        assert_non_null(v);
+        assert_int_equal(inserted, 1);
+        *v = (unsigned char)i;
+    }
+}
+
+/* Keys 0..n-1 of a map compacted by keep_thirds, then keys n..to-1 added:
+ * each is found with its number, but the removed ones. */
+static void assert_thirds_and_added_found(const sf_hmap *m, size_t n, size_t to)
+{
+    for (size_t i = 0; i < to; i++) {
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        unsigned char *v = sf_hmap_find(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED));
+        if (i < n && i % 3) {
+            assert_null(v);
+            continue;
+        }
+        assert_non_null(v);
+        assert_int_equal(*v, (unsigned char)i);
+    }
+}
+
 static void test_compacted_entries_leave_room_in_the_index(void **state)
 {
     (void)state;
@@ -646,30 +681,9 @@ static void test_compacted_entries_leave_room_in_the_index(void **state)
     /* As many new keys as were removed: the live count is back where it
      * was, so the index does not double; every key, old and new, is
      * found, and a removed key can come back as a new entry. */
-    for (size_t i = N; i < N + N * 2 / 3; i++) {
-        char k[32];
-        int kl;
-        key_of(i, k, &kl);
-        int inserted = 0;
-        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED),
-                                          &inserted);
-        assert_non_null(v);
-        assert_int_equal(inserted, 1);
-        *v = (unsigned char)i;
-    }
+    add_numbered(m, N, N + N * 2 / 3);
     assert_true(sf_hmap_memory(m) < after + (size_t)N * 64);
-    for (size_t i = 0; i < N + N * 2 / 3; i++) {
-        char k[32];
-        int kl;
-        key_of(i, k, &kl);
-        unsigned char *v = sf_hmap_find(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED));
-        if (i < N && i % 3) {
-            assert_null(v);
-            continue;
-        }
-        assert_non_null(v);
-        assert_int_equal(*v, (unsigned char)i);
-    }
+    assert_thirds_and_added_found(m, N, N + N * 2 / 3);
     int inserted = 0;
     assert_non_null(sf_hmap_upsert(m, "key-1", 5, hs("key-1"), &inserted));
     assert_int_equal(inserted, 1);
@@ -687,29 +701,8 @@ static void test_growth_after_compact_refills_every_live_key(void **state)
     sf_hmap *m = numbered_map(N, 8);
     size_t seen = 0;
     assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
-    for (size_t i = N; i < N + MORE; i++) {
-        char k[32];
-        int kl;
-        key_of(i, k, &kl);
-        int inserted = 0;
-        unsigned char *v = sf_hmap_upsert(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED),
-                                          &inserted);
-        assert_non_null(v);
-        assert_int_equal(inserted, 1);
-        *v = (unsigned char)i;
-    }
-    for (size_t i = 0; i < N + MORE; i++) {
-        char k[32];
-        int kl;
-        key_of(i, k, &kl);
-        unsigned char *v = sf_hmap_find(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED));
-        if (i < N && i % 3) {
-            assert_null(v);
-            continue;
-        }
-        assert_non_null(v);
-        assert_int_equal(*v, (unsigned char)i);
-    }
+    add_numbered(m, N, N + MORE);
+    assert_thirds_and_added_found(m, N, N + MORE);
     sf_hmap_free(m);
 }
 
