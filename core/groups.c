@@ -23,7 +23,7 @@ typedef struct isum {
 } isum;
 
 typedef struct dsum {
-    sf_xsum x;
+    sf_xsumc x;
     int64_t n;
 } dsum;
 
@@ -35,7 +35,7 @@ typedef struct decsum {
     int64_t n;
 } decsum;
 
-/* The state of a sum or mean of doubles (an sf_xsum to init and free). */
+/* The state of a sum or mean of doubles (an sf_xsumc to free). */
 static int is_xsum(const sf_agg_def *d)
 {
     return (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type != SF_INT &&
@@ -284,7 +284,7 @@ static void free_sums(sf_groups *g, size_t from, size_t to)
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
         for (size_t j = 0; st && j < g->ndefs; j++) {
             if (is_xsum(&g->defs[j]))
-                sf_xsum_free(&((dsum *)((char *)st + g->off[j]))->x);
+                sf_xsumc_free(&((dsum *)((char *)st + g->off[j]))->x);
         }
     }
 }
@@ -354,7 +354,7 @@ static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, u
         const sf_agg_def *d = &g->defs[j];
         char *s = st + g->off[j];
         if (is_xsum(d))
-            sf_xsum_init(&((dsum *)s)->x);
+            memset(s, 0, sizeof(dsum));
         else if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
             *(sf_value *)s = sf_null();
     }
@@ -782,7 +782,7 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
             return 0;
         }
         ((dsum *)s)->n++;
-        return sf_xsum_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+        return sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
     case SF_AGG_MIN:
     case SF_AGG_MAX:
         if (v->type == SF_NULL)
@@ -841,7 +841,7 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
         case UP_SUM_XSUM:
             if (v->type != SF_NULL) {
                 ((dsum *)s)->n++;
-                rc = sf_xsum_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+                rc = sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
             }
             break;
         case UP_DISTINCT:
@@ -1188,9 +1188,9 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
                 rc = put_bytes(out, s, 32); /* lo, hi, n */
             } else {
                 const dsum *ds = (const dsum *)s;
-                size_t n = sf_xsum_serialized_size(&ds->x);
+                size_t n = sf_xsumc_serialized_size(&ds->x);
                 if ((rc = sf_buf_reserve(out, n + 8)) == 0) {
-                    out->n += sf_xsum_serialize(&ds->x, out->p + out->n);
+                    out->n += sf_xsumc_serialize(&ds->x, out->p + out->n);
                     rc = put_bytes(out, &ds->n, 8);
                 }
             }
@@ -1331,7 +1331,7 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
             } else {
                 size_t used = 0;
                 int64_t n;
-                rc = sf_xsum_merge_serialized(&((dsum *)s)->x, rec + p, len - p, &used);
+                rc = sf_xsumc_merge_serialized(&((dsum *)s)->x, rec + p, len - p, &used);
                 if (rc == SF_E_PARSE || len - p - used < 8)
                     return bad_record(err, "exact sum");
                 if (rc)
@@ -1451,7 +1451,7 @@ static inline sf_value result_of(const sf_groups *g, const char *st, size_t j, i
             const dsum *ds = (const dsum *)s;
             if (ds->n == 0)
                 return sf_null();
-            double sum = sf_xsum_round(&ds->x);
+            double sum = sf_xsumc_round(&ds->x);
             return sf_double(d->kind == SF_AGG_MEAN ? sum / (double)ds->n : sum);
         }
     case SF_AGG_MIN:
@@ -1518,7 +1518,7 @@ static int keep_live(void *ctx, size_t i, void *value)
         return 1;
     for (size_t j = 0; j < g->ndefs; j++) {
         if (is_xsum(&g->defs[j]))
-            sf_xsum_free(&((dsum *)(st + g->off[j]))->x);
+            sf_xsumc_free(&((dsum *)(st + g->off[j]))->x);
         else if (g->distinct[j] >= 0)
             small_clear(&g->sets[g->distinct[j]], (dstate *)(st + g->off[j]));
     }

@@ -379,3 +379,123 @@ int sf_xsum_merge_serialized(sf_xsum *dst, const void *in, size_t avail, size_t 
         *used = (size_t)need;
     return 0;
 }
+
+/* The compact sum's integer as an sf_xsum: v * 2^-64 split into three parts
+ * of at most 43 bits (each exact as a double, and exactly scaled). */
+static void xsumc_expand(const sf_xsumc *s, sf_xsum *out)
+{
+    sf_xsum_init(out);
+    __int128 v = (__int128)(((unsigned __int128)s->hi << 64) | s->lo);
+    const __int128 mask = ((__int128)1 << 42) - 1;
+    double l = (double)(int64_t)(v & mask);
+    double m = (double)(int64_t)((v >> 42) & mask);
+    double h = (double)(int64_t)(v >> 84);
+    /* At most three partials: stays inline, cannot fail. */
+    (void)sf_xsum_add(out, ldexp(h, 20));
+    (void)sf_xsum_add(out, ldexp(m, -22));
+    (void)sf_xsum_add(out, ldexp(l, -64));
+}
+
+int sf_xsumc_add_slow(sf_xsumc *s, double x)
+{
+    if (!s->big) {
+        sf_xsum *b = malloc(sizeof *b);
+        if (!b)
+            return SF_E_NOMEM;
+        xsumc_expand(s, b);
+        if (sf_xsum_add(b, x) != 0) {
+            free(b);
+            return SF_E_NOMEM;
+        }
+        s->big = b;
+        s->lo = s->hi = 0;
+        return 0;
+    }
+    return sf_xsum_add(s->big, x);
+}
+
+double sf_xsumc_round(const sf_xsumc *s)
+{
+    if (s->big)
+        return sf_xsum_round(s->big);
+    if ((s->hi == 0 && s->lo < (1ull << 53)) || (s->hi == UINT64_MAX && s->lo > -(1ull << 53)))
+        return ldexp((double)(int64_t)s->lo, -64); /* exact */
+    sf_xsum t;
+    xsumc_expand(s, &t);
+    return sf_xsum_round(&t);
+}
+
+void sf_xsumc_free(sf_xsumc *s)
+{
+    if (s->big) {
+        sf_xsum_free(s->big);
+        free(s->big);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+size_t sf_xsumc_serialized_size(const sf_xsumc *s)
+{
+    if (s->big)
+        return sf_xsum_serialized_size(s->big);
+    sf_xsum t;
+    xsumc_expand(s, &t);
+    return sf_xsum_serialized_size(&t);
+}
+
+size_t sf_xsumc_serialize(const sf_xsumc *s, void *out)
+{
+    if (s->big)
+        return sf_xsum_serialize(s->big, out);
+    sf_xsum t;
+    xsumc_expand(s, &t);
+    return sf_xsum_serialize(&t, out);
+}
+
+int sf_xsumc_merge_serialized(sf_xsumc *dst, const void *in, size_t avail, size_t *used)
+{
+    if (dst->big)
+        return sf_xsum_merge_serialized(dst->big, in, avail, used);
+    /* Merged into a copy first: a malformed or failed record leaves dst as
+     * it was, and a value the integer cannot hold moves dst to its heap
+     * form with the merged copy. */
+    sf_xsumc c = *dst;
+    const unsigned char *b = in;
+    if (used)
+        *used = 0;
+    if (avail < XSUM_HDR)
+        return SF_E_PARSE;
+    uint32_t count = get_u32(b);
+    int plain = b[4] == 0 && count <= SF_XSUM_INLINE && XSUM_HDR + (size_t)count * 8u <= avail;
+    for (uint32_t i = 0; plain && i < count; i++) {
+        double x = get_f64(b + XSUM_HDR + (size_t)i * 8);
+        if (!isfinite(x))
+            return SF_E_PARSE;
+        int rc = sf_xsumc_add(&c, x);
+        if (rc)
+            return rc; /* c is as before the failed add: still integer */
+        if (c.big)
+            plain = 0; /* left the integer form: merge the record whole below */
+    }
+    if (plain) {
+        *dst = c;
+        if (used)
+            *used = XSUM_HDR + (size_t)count * 8u;
+        return 0;
+    }
+    if (c.big)
+        sf_xsumc_free(&c);
+    sf_xsum *big = malloc(sizeof *big);
+    if (!big)
+        return SF_E_NOMEM;
+    xsumc_expand(dst, big);
+    int rc = sf_xsum_merge_serialized(big, in, avail, used);
+    if (rc) {
+        sf_xsum_free(big);
+        free(big);
+        return rc;
+    }
+    dst->big = big;
+    dst->lo = dst->hi = 0;
+    return 0;
+}
