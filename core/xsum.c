@@ -390,10 +390,11 @@ static void xsumc_expand(const sf_xsumc *s, sf_xsum *out)
     double l = (double)(int64_t)(v & mask);
     double m = (double)(int64_t)((v >> 42) & mask);
     double h = (double)(int64_t)(v >> 84);
-    /* At most three partials: stays inline, cannot fail. */
-    (void)sf_xsum_add(out, ldexp(h, 20));
-    (void)sf_xsum_add(out, ldexp(m, -22));
-    (void)sf_xsum_add(out, ldexp(l, -64));
+    /* At most three partials: stays inline, cannot fail. The scalings are
+     * by powers of two, exact. */
+    (void)sf_xsum_add(out, h * 0x1p20);
+    (void)sf_xsum_add(out, m * 0x1p-22);
+    (void)sf_xsum_add(out, l * 0x1p-64);
 }
 
 int sf_xsumc_add_slow(sf_xsumc *s, double x)
@@ -418,11 +419,27 @@ double sf_xsumc_round(const sf_xsumc *s)
 {
     if (s->big)
         return sf_xsum_round(s->big);
-    if ((s->hi == 0 && s->lo < (1ull << 53)) || (s->hi == UINT64_MAX && s->lo > -(1ull << 53)))
-        return ldexp((double)(int64_t)s->lo, -64); /* exact */
-    sf_xsum t;
-    xsumc_expand(s, &t);
-    return sf_xsum_round(&t);
+    __int128 v = (__int128)(((unsigned __int128)s->hi << 64) | s->lo);
+    unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    if (u == 0)
+        return 0.0;
+    /* The top 53 bits of |v|, rounded half-even by the bits below them. */
+    uint64_t top = (uint64_t)(u >> 64);
+    int nb = top ? 128 - __builtin_clzll(top) : 64 - __builtin_clzll((uint64_t)u);
+    int shift = nb > 53 ? nb - 53 : 0;
+    uint64_t mant = (uint64_t)(u >> shift);
+    if (shift > 0) {
+        unsigned __int128 rem = u & (((unsigned __int128)1 << shift) - 1);
+        unsigned __int128 half = (unsigned __int128)1 << (shift - 1);
+        if (rem > half || (rem == half && (mant & 1u)))
+            mant++; /* may reach 2^53: still exact */
+    }
+    /* mant * 2^(shift - 64), shift - 64 in [-64, 10]: a normal power of two. */
+    uint64_t pb = (uint64_t)(1023 + shift - 64) << 52;
+    double p2;
+    memcpy(&p2, &pb, sizeof p2);
+    double r = (double)mant * p2;
+    return v < 0 ? -r : r;
 }
 
 void sf_xsumc_free(sf_xsumc *s)

@@ -636,6 +636,34 @@ static void test_compact_merge_of_bad_record_is_parse_error_and_keeps_sum(void *
     sf_xsumc_free(&c);
 }
 
+static void test_compact_rounds_half_even_like_xsum(void **state)
+{
+    (void)state;
+    const double t1[] = {0x1p53, 1.0};             /* tie: stays even */
+    const double t2[] = {0x1p53, 3.0};             /* tie: goes up to even */
+    const double t3[] = {0x1p53, 1.0, 0x1p-60};    /* past the tie */
+    const double t4[] = {-0x1p53, -1.0, 0x1p-60};  /* short of the tie */
+    const double t5[] = {-0x1p53, -3.0};
+    const double t6[] = {0x1p-10, 0x1p-64, 0x1p43}; /* 117 bits apart */
+    check_compact(t1, 2, 0);
+    check_compact(t2, 2, 0);
+    check_compact(t3, 3, 0);
+    check_compact(t4, 3, 0);
+    check_compact(t5, 2, 0);
+    check_compact(t6, 3, 0);
+    /* small random sets of full mantissas at exponents -8..40 */
+    uint64_t st = 5;
+    for (int k = 0; k < 3000; k++) {
+        double v[6];
+        size_t n = 1 + rng_next(&st) % 6;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t u = rng_next(&st);
+            v[i] = ldexp((double)(u >> 11), (int)(u % 49) - 61) * ((u >> 7) & 1 ? -1.0 : 1.0);
+        }
+        check_compact(v, n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_compact_zeroed_bytes_are_an_empty_sum),
         cmocka_unit_test(test_compact_prices_stay_integer_and_match),
         cmocka_unit_test(test_compact_leaves_integer_form_exactly),
+        cmocka_unit_test(test_compact_rounds_half_even_like_xsum),
         cmocka_unit_test(test_compact_merge_of_bad_record_is_parse_error_and_keeps_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
