@@ -1132,6 +1132,47 @@ static inline int put_leb(sf_buf *out, uint64_t v)
     return 0;
 }
 
+/* A signed 128-bit integer as zigzag leb128 (at most 19 bytes). */
+static inline int put_zz128(sf_buf *out, __int128 v)
+{
+    if (19 > out->cap - out->n && sf_buf_reserve(out, 19) != 0)
+        return SF_E_NOMEM;
+    unsigned __int128 u = ((unsigned __int128)v << 1) ^ (unsigned __int128)(v >> 127);
+    unsigned char *o = out->p + out->n;
+    size_t k = 0;
+    for (; u >= 0x80; u >>= 7)
+        o[k++] = (unsigned char)(u | 0x80);
+    o[k++] = (unsigned char)u;
+    out->n += k;
+    return 0;
+}
+
+/* Reads put_zz128's form; returns the bytes read, 0 if truncated or past
+ * 128 bits. */
+static size_t get_zz128(const unsigned char *p, size_t avail, __int128 *v)
+{
+    unsigned __int128 u = 0;
+    for (size_t k = 0; k < avail && k < 19; k++) {
+        unsigned __int128 b = p[k] & 0x7fu;
+        if (k == 18 && b > 3)
+            return 0;
+        u |= b << (7 * k);
+        if (!(p[k] & 0x80)) {
+            *v = (__int128)(u >> 1) ^ -(__int128)(u & 1);
+            return k + 1;
+        }
+    }
+    return 0;
+}
+
+/* A record's leb128 field at rec + *p, or 0 when it is not there. */
+static inline int get_leb_field(const unsigned char *rec, size_t len, size_t *p, uint64_t *v)
+{
+    size_t used = sf_leb_get(rec + *p, len - *p, v);
+    *p += used;
+    return used != 0;
+}
+
 /* The dimension ids of group i's values of aggregate j (its set ds, its
  * state dst) into ids, ascending, when the group holds at most
  * 1 + SMALL_MAX values outside the bitmaps and pair table and each has a
@@ -1171,27 +1212,37 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
     if (rc == 0)
         rc = put_bytes(out, key, klen);
     if (rc == 0)
-        rc = put_bytes(out, st + ROWS_OFF, 8);
+        rc = put_leb(out, *(const uint64_t *)(st + ROWS_OFF));
     for (size_t j = 0; j < g->ndefs && rc == 0; j++) {
         const sf_agg_def *d = &g->defs[j];
         const char *s = st + g->off[j];
         switch (d->kind) {
         case SF_AGG_COUNT:
         case SF_AGG_COUNT_IF:
-            rc = put_bytes(out, s, 8);
+            rc = put_leb(out, *(const uint64_t *)s);
             break;
         case SF_AGG_SUM:
         case SF_AGG_MEAN:
             if (d->arg_type == SF_INT) {
-                rc = put_bytes(out, s, sizeof(__int128) + 8);
+                const isum *is = (const isum *)s;
+                rc = put_zz128(out, is->sum);
+                if (!rc)
+                    rc = put_leb(out, (uint64_t)is->n);
             } else if (d->arg_type == SF_DECIMAL) {
                 rc = put_bytes(out, s, 32); /* lo, hi, n */
             } else {
+                /* leb128(n << 1 | form): form 0, the integer of the
+                 * compact sum (put_zz128); form 1, a serialized sf_xsum. */
                 const dsum *ds = (const dsum *)s;
-                size_t n = sf_xsumc_serialized_size(&ds->x);
-                if ((rc = sf_buf_reserve(out, n + 8)) == 0) {
-                    out->n += sf_xsumc_serialize(&ds->x, out->p + out->n);
-                    rc = put_bytes(out, &ds->n, 8);
+                __int128 v;
+                int is_int = sf_xsumc_get_int(&ds->x, &v);
+                rc = put_leb(out, (uint64_t)ds->n << 1 | (uint64_t)!is_int);
+                if (rc == 0 && is_int) {
+                    rc = put_zz128(out, v);
+                } else if (rc == 0) {
+                    size_t n = sf_xsumc_serialized_size(&ds->x);
+                    if ((rc = sf_buf_reserve(out, n)) == 0)
+                        out->n += sf_xsumc_serialize(&ds->x, out->p + out->n);
                 }
             }
             break;
@@ -1277,11 +1328,9 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
     if (sf_groups_record_key(rec, len, &key, &klen) != 0)
         return bad_record(err, "key");
     size_t p = (size_t)(key - rec) + klen;
-    if (len - p < 8)
-        return bad_record(err, "row count");
     uint64_t nrows;
-    memcpy(&nrows, rec + p, 8);
-    p += 8;
+    if (!get_leb_field(rec, len, &p, &nrows))
+        return bad_record(err, "row count");
     char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
     if (!st)
         return SF_E_NOMEM;
@@ -1295,12 +1344,10 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
         switch (d->kind) {
         case SF_AGG_COUNT:
         case SF_AGG_COUNT_IF: {
-            int64_t c;
-            if (len - p < 8)
+            uint64_t c;
+            if (!get_leb_field(rec, len, &p, &c))
                 return bad_record(err, "count");
-            memcpy(&c, rec + p, 8);
-            p += 8;
-            *(int64_t *)s += c;
+            *(int64_t *)s += (int64_t)c;
             break;
         }
         case SF_AGG_SUM:
@@ -1320,26 +1367,32 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
                 ds->hi = a.hi;
                 ds->n += in.n;
             } else if (d->arg_type == SF_INT) {
-                isum in;
-                if (len - p < sizeof(__int128) + 8)
+                __int128 sum;
+                uint64_t n;
+                size_t used = get_zz128(rec + p, len - p, &sum);
+                p += used;
+                if (!used || !get_leb_field(rec, len, &p, &n))
                     return bad_record(err, "sum");
-                memcpy(&in.sum, rec + p, sizeof(__int128));
-                memcpy(&in.n, rec + p + sizeof(__int128), 8);
-                p += sizeof(__int128) + 8;
-                ((isum *)s)->sum += in.sum;
-                ((isum *)s)->n += in.n;
+                ((isum *)s)->sum += sum;
+                ((isum *)s)->n += (int64_t)n;
             } else {
                 size_t used = 0;
-                int64_t n;
-                rc = sf_xsumc_merge_serialized(&((dsum *)s)->x, rec + p, len - p, &used);
-                if (rc == SF_E_PARSE || len - p - used < 8)
+                uint64_t nf;
+                if (!get_leb_field(rec, len, &p, &nf))
+                    return bad_record(err, "exact sum");
+                if (nf & 1) {
+                    rc = sf_xsumc_merge_serialized(&((dsum *)s)->x, rec + p, len - p, &used);
+                } else {
+                    __int128 v;
+                    if ((used = get_zz128(rec + p, len - p, &v)) != 0)
+                        rc = sf_xsumc_add_int(&((dsum *)s)->x, v);
+                }
+                if (rc == SF_E_PARSE || !used)
                     return bad_record(err, "exact sum");
                 if (rc)
                     return rc;
                 p += used;
-                memcpy(&n, rec + p, 8);
-                p += 8;
-                ((dsum *)s)->n += n;
+                ((dsum *)s)->n += (int64_t)(nf >> 1);
             }
             break;
         case SF_AGG_MIN:

@@ -415,6 +415,33 @@ int sf_xsumc_add_slow(sf_xsumc *s, double x)
     return sf_xsum_add(s->big, x);
 }
 
+int sf_xsumc_add_int(sf_xsumc *s, __int128 v)
+{
+    __int128 cur, sum;
+    if (sf_xsumc_get_int(s, &cur) && !__builtin_add_overflow(cur, v, &sum)) {
+        s->lo = (uint64_t)sum;
+        s->hi = (uint64_t)((unsigned __int128)sum >> 64);
+        return 0;
+    }
+    sf_xsumc t = {(uint64_t)v, (uint64_t)((unsigned __int128)v >> 64), NULL};
+    sf_xsum parts;
+    xsumc_expand(&t, &parts);
+    if (s->big)
+        return sf_xsum_merge(s->big, &parts);
+    sf_xsum *b = malloc(sizeof *b);
+    if (!b)
+        return SF_E_NOMEM;
+    xsumc_expand(s, b);
+    if (sf_xsum_merge(b, &parts) != 0) {
+        sf_xsum_free(b);
+        free(b);
+        return SF_E_NOMEM;
+    }
+    s->big = b;
+    s->lo = s->hi = 0;
+    return 0;
+}
+
 double sf_xsumc_round(const sf_xsumc *s)
 {
     if (s->big)

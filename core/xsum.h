@@ -115,6 +115,20 @@ static inline int sf_xsumc_add(sf_xsumc *s, double x)
     return 0;
 }
 
+/* 1 and *v the scaled integer (the sum is *v * 2^-64) while s is in its
+ * integer form, else 0. */
+static inline int sf_xsumc_get_int(const sf_xsumc *s, __int128 *v)
+{
+    if (s->big)
+        return 0;
+    *v = (__int128)(((unsigned __int128)s->hi << 64) | s->lo);
+    return 1;
+}
+
+/* Adds v * 2^-64 exactly (another compact sum's integer). Returns 0 or
+ * SF_E_NOMEM (s unchanged). */
+int sf_xsumc_add_int(sf_xsumc *s, __int128 v);
+
 /* The exact sum correctly rounded to double, as sf_xsum_round(). */
 double sf_xsumc_round(const sf_xsumc *s);
 
