@@ -397,22 +397,42 @@ static void xsumc_expand(const sf_xsumc *s, sf_xsum *out)
     (void)sf_xsum_add(out, l * 0x1p-64);
 }
 
+/* A heap sf_xsum holding s's integer (the heap form's start), or NULL. */
+static sf_xsum *xsumc_heap_of(const sf_xsumc *s)
+{
+    sf_xsum *b = malloc(sizeof *b);
+    if (b)
+        xsumc_expand(s, b);
+    return b;
+}
+
+/* Frees a heap sf_xsum that did not become s's (its merge failed), passing
+ * rc on. */
+static int xsumc_heap_drop(sf_xsum *b, int rc)
+{
+    sf_xsum_free(b);
+    free(b);
+    return rc;
+}
+
+/* s takes b as its heap form. */
+static int xsumc_heap_adopt(sf_xsumc *s, sf_xsum *b)
+{
+    s->big = b;
+    s->lo = s->hi = 0;
+    return 0;
+}
+
 int sf_xsumc_add_slow(sf_xsumc *s, double x)
 {
-    if (!s->big) {
-        sf_xsum *b = malloc(sizeof *b);
-        if (!b)
-            return SF_E_NOMEM;
-        xsumc_expand(s, b);
-        if (sf_xsum_add(b, x) != 0) {
-            free(b);
-            return SF_E_NOMEM;
-        }
-        s->big = b;
-        s->lo = s->hi = 0;
-        return 0;
-    }
-    return sf_xsum_add(s->big, x);
+    if (s->big)
+        return sf_xsum_add(s->big, x);
+    sf_xsum *b = xsumc_heap_of(s);
+    if (!b)
+        return SF_E_NOMEM;
+    if (sf_xsum_add(b, x) != 0)
+        return xsumc_heap_drop(b, SF_E_NOMEM);
+    return xsumc_heap_adopt(s, b);
 }
 
 int sf_xsumc_add_int(sf_xsumc *s, __int128 v)
@@ -428,18 +448,12 @@ int sf_xsumc_add_int(sf_xsumc *s, __int128 v)
     xsumc_expand(&t, &parts);
     if (s->big)
         return sf_xsum_merge(s->big, &parts);
-    sf_xsum *b = malloc(sizeof *b);
+    sf_xsum *b = xsumc_heap_of(s);
     if (!b)
         return SF_E_NOMEM;
-    xsumc_expand(s, b);
-    if (sf_xsum_merge(b, &parts) != 0) {
-        sf_xsum_free(b);
-        free(b);
-        return SF_E_NOMEM;
-    }
-    s->big = b;
-    s->lo = s->hi = 0;
-    return 0;
+    if (sf_xsum_merge(b, &parts) != 0)
+        return xsumc_heap_drop(b, SF_E_NOMEM);
+    return xsumc_heap_adopt(s, b);
 }
 
 double sf_xsumc_round(const sf_xsumc *s)
@@ -529,17 +543,9 @@ int sf_xsumc_merge_serialized(sf_xsumc *dst, const void *in, size_t avail, size_
     }
     if (c.big)
         sf_xsumc_free(&c);
-    sf_xsum *big = malloc(sizeof *big);
+    sf_xsum *big = xsumc_heap_of(dst);
     if (!big)
         return SF_E_NOMEM;
-    xsumc_expand(dst, big);
     int rc = sf_xsum_merge_serialized(big, in, avail, used);
-    if (rc) {
-        sf_xsum_free(big);
-        free(big);
-        return rc;
-    }
-    dst->big = big;
-    dst->lo = dst->hi = 0;
-    return 0;
+    return rc ? xsumc_heap_drop(big, rc) : xsumc_heap_adopt(dst, big);
 }
