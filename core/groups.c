@@ -192,10 +192,7 @@ static size_t mm_size(const sf_agg_def *d)
 static inline sf_value mm_get(const sf_agg_def *d, const char *s)
 {
     sf_value v = sf_null();
-    if (mm_size(d) == MM_SHORT)
-        memcpy(&v, s, MM_SHORT); /* constant sizes: inline moves */
-    else
-        memcpy(&v, s, sizeof v);
+    memcpy(&v, s, mm_size(d));
     return v;
 }
 
@@ -412,10 +409,7 @@ static int keep_minmax(sf_groups *g, const sf_agg_def *d, char *s, const sf_valu
             return SF_E_NOMEM;
         cur.u.s.p = copy;
     }
-    if (n == MM_SHORT)
-        memcpy(s, &cur, MM_SHORT);
-    else
-        memcpy(s, &cur, sizeof cur);
+    memcpy(s, &cur, n);
     return 0;
 }
 
