@@ -171,31 +171,6 @@ struct sf_groups {
 #define RETIRED_OFF 4
 #define ROWS_OFF 8
 
-/* A min/max state: a whole sf_value, or for an argument whose values fit
- * in the union's first 8 bytes (numbers, dates, times, booleans) its first
- * 16 bytes (type and that word), 8 bytes less than a whole value. */
-#define MM_SHORT 16
-
-static size_t mm_size(const sf_agg_def *d)
-{
-    switch (d->arg_type) {
-    case SF_INT:
-    case SF_DOUBLE:
-    case SF_BOOL:
-    case SF_DATE:
-    case SF_TIMESTAMP: return MM_SHORT;
-    default: return sizeof(sf_value);
-    }
-}
-
-/* The min/max value held in state s of aggregate d. */
-static inline sf_value mm_get(const sf_agg_def *d, const char *s)
-{
-    sf_value v = sf_null();
-    memcpy(&v, s, mm_size(d));
-    return v;
-}
-
 static size_t state_size(const sf_agg_def *d)
 {
     switch (d->kind) {
@@ -205,7 +180,7 @@ static size_t state_size(const sf_agg_def *d)
                : d->arg_type == SF_DECIMAL ? sizeof(decsum)
                                            : sizeof(dsum);
     case SF_AGG_MIN:
-    case SF_AGG_MAX: return mm_size(d);
+    case SF_AGG_MAX: return sizeof(sf_value);
     case SF_AGG_COUNT_DISTINCT: return sizeof(dstate);
     default: return sizeof(int64_t);
     }
@@ -380,36 +355,27 @@ static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, u
         char *s = st + g->off[j];
         if (is_xsum(d))
             memset(s, 0, sizeof(dsum));
-        else if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX) {
-            sf_value nv = sf_null();
-            memcpy(s, &nv, mm_size(d));
-        }
+        else if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
+            *(sf_value *)s = sf_null();
     }
     g->prepared = 0;
     return st;
 }
 
-/* Keeps v in min/max state s of aggregate d if it goes past the value
- * there (strings copied to the table's arena). */
-static int keep_minmax(sf_groups *g, const sf_agg_def *d, char *s, const sf_value *v)
+static int keep_minmax(sf_groups *g, sf_value *cur, const sf_value *v, int want_max)
 {
-    size_t n = mm_size(d);
-    if (n == MM_SHORT && (v->type == SF_STRING || v->type == SF_DECIMAL))
-        return SF_E_INVAL; /* the argument's type says it cannot be */
-    sf_value cur = mm_get(d, s);
-    if (cur.type != SF_NULL) {
-        int c = sf_value_cmp(v, &cur);
-        if (d->kind == SF_AGG_MAX ? c <= 0 : c >= 0)
+    if (cur->type != SF_NULL) {
+        int c = sf_value_cmp(v, cur);
+        if (want_max ? c <= 0 : c >= 0)
             return 0;
     }
-    cur = *v;
+    *cur = *v;
     if (v->type == SF_STRING) {
         char *copy = sf_arena_memdup(&g->strings, v->u.s.p, v->u.s.n);
         if (!copy)
             return SF_E_NOMEM;
-        cur.u.s.p = copy;
+        cur->u.s.p = copy;
     }
-    memcpy(s, &cur, n);
     return 0;
 }
 
@@ -821,7 +787,7 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
     case SF_AGG_MAX:
         if (v->type == SF_NULL)
             return 0;
-        return keep_minmax(g, d, (char *)s, v);
+        return keep_minmax(g, (sf_value *)s, v, d->kind == SF_AGG_MAX);
     case SF_AGG_COUNT_DISTINCT: {
         if (v->type == SF_NULL)
             return 0;
@@ -1282,9 +1248,9 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
             break;
         case SF_AGG_MIN:
         case SF_AGG_MAX: {
-            sf_value v = mm_get(d, s);
-            if ((rc = sf_buf_reserve(out, sf_value_encoded_size(&v))) == 0)
-                out->n += sf_value_encode(&v, out->p + out->n);
+            const sf_value *v = (const sf_value *)s;
+            if ((rc = sf_buf_reserve(out, sf_value_encoded_size(v))) == 0)
+                out->n += sf_value_encode(v, out->p + out->n);
             break;
         }
         case SF_AGG_COUNT_DISTINCT: {
@@ -1437,7 +1403,7 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
                 return bad_record(err, "min/max");
             p += used;
             if (v.type != SF_NULL)
-                rc = keep_minmax(g, d, s, &v);
+                rc = keep_minmax(g, (sf_value *)s, &v, d->kind == SF_AGG_MAX);
             break;
         }
         case SF_AGG_COUNT_DISTINCT: {
@@ -1543,7 +1509,7 @@ static inline sf_value result_of(const sf_groups *g, const char *st, size_t j, i
         }
     case SF_AGG_MIN:
     case SF_AGG_MAX:
-        return mm_get(d, s);
+        return *(const sf_value *)s;
     case SF_AGG_NONE:
         break;
     }
