@@ -23,7 +23,7 @@ typedef struct isum {
 } isum;
 
 typedef struct dsum {
-    sf_xsum x;
+    sf_xsumc x;
     int64_t n;
 } dsum;
 
@@ -35,7 +35,7 @@ typedef struct decsum {
     int64_t n;
 } decsum;
 
-/* The state of a sum or mean of doubles (an sf_xsum to init and free). */
+/* The state of a sum or mean of doubles (an sf_xsumc to free). */
 static int is_xsum(const sf_agg_def *d)
 {
     return (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type != SF_INT &&
@@ -294,7 +294,7 @@ static void free_sums(sf_groups *g, size_t from, size_t to)
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
         for (size_t j = 0; st && j < g->ndefs; j++) {
             if (is_xsum(&g->defs[j]))
-                sf_xsum_free(&((dsum *)((char *)st + g->off[j]))->x);
+                sf_xsumc_free(&((dsum *)((char *)st + g->off[j]))->x);
         }
     }
 }
@@ -366,7 +366,7 @@ static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, u
         const sf_agg_def *d = &g->defs[j];
         char *s = st + g->off[j];
         if (is_xsum(d))
-            sf_xsum_init(&((dsum *)s)->x);
+            memset(s, 0, sizeof(dsum));
         else if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
             *(sf_value *)s = sf_null();
     }
@@ -851,7 +851,7 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
             return 0;
         }
         ((dsum *)s)->n++;
-        return sf_xsum_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+        return sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
     case SF_AGG_MIN:
     case SF_AGG_MAX:
         if (v->type == SF_NULL)
@@ -910,7 +910,7 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
         case UP_SUM_XSUM:
             if (v->type != SF_NULL) {
                 ((dsum *)s)->n++;
-                rc = sf_xsum_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+                rc = sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
             }
             break;
         case UP_DISTINCT:
@@ -1201,6 +1201,47 @@ static inline int put_leb(sf_buf *out, uint64_t v)
     return 0;
 }
 
+/* A signed 128-bit integer as zigzag leb128 (at most 19 bytes). */
+static inline int put_zz128(sf_buf *out, __int128 v)
+{
+    if (19 > out->cap - out->n && sf_buf_reserve(out, 19) != 0)
+        return SF_E_NOMEM;
+    unsigned __int128 u = ((unsigned __int128)v << 1) ^ (unsigned __int128)(v >> 127);
+    unsigned char *o = out->p + out->n;
+    size_t k = 0;
+    for (; u >= 0x80; u >>= 7)
+        o[k++] = (unsigned char)(u | 0x80);
+    o[k++] = (unsigned char)u;
+    out->n += k;
+    return 0;
+}
+
+/* Reads put_zz128's form; returns the bytes read, 0 if truncated or past
+ * 128 bits. */
+static size_t get_zz128(const unsigned char *p, size_t avail, __int128 *v)
+{
+    unsigned __int128 u = 0;
+    for (size_t k = 0; k < avail && k < 19; k++) {
+        unsigned __int128 b = p[k] & 0x7fu;
+        if (k == 18 && b > 3)
+            return 0;
+        u |= b << (7 * k);
+        if (!(p[k] & 0x80)) {
+            *v = (__int128)(u >> 1) ^ -(__int128)(u & 1);
+            return k + 1;
+        }
+    }
+    return 0;
+}
+
+/* A record's leb128 field at rec + *p, or 0 when it is not there. */
+static inline int get_leb_field(const unsigned char *rec, size_t len, size_t *p, uint64_t *v)
+{
+    size_t used = sf_leb_get(rec + *p, len - *p, v);
+    *p += used;
+    return used != 0;
+}
+
 /* The dimension ids of group i's values of aggregate j (its set ds, its
  * state dst) into ids, ascending, when the group holds at most
  * 1 + SMALL_MAX values outside the bitmaps and pair table and each has a
@@ -1240,27 +1281,37 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
     if (rc == 0)
         rc = put_bytes(out, key, klen);
     if (rc == 0)
-        rc = put_bytes(out, st + ROWS_OFF, 8);
+        rc = put_leb(out, *(const uint64_t *)(st + ROWS_OFF));
     for (size_t j = 0; j < g->ndefs && rc == 0; j++) {
         const sf_agg_def *d = &g->defs[j];
         const char *s = st + g->off[j];
         switch (d->kind) {
         case SF_AGG_COUNT:
         case SF_AGG_COUNT_IF:
-            rc = put_bytes(out, s, 8);
+            rc = put_leb(out, *(const uint64_t *)s);
             break;
         case SF_AGG_SUM:
         case SF_AGG_MEAN:
             if (d->arg_type == SF_INT) {
-                rc = put_bytes(out, s, sizeof(__int128) + 8);
+                const isum *is = (const isum *)s;
+                rc = put_zz128(out, is->sum);
+                if (!rc)
+                    rc = put_leb(out, (uint64_t)is->n);
             } else if (d->arg_type == SF_DECIMAL) {
                 rc = put_bytes(out, s, 32); /* lo, hi, n */
             } else {
+                /* leb128(n << 1 | form): form 0, the integer of the
+                 * compact sum (put_zz128); form 1, a serialized sf_xsum. */
                 const dsum *ds = (const dsum *)s;
-                size_t n = sf_xsum_serialized_size(&ds->x);
-                if ((rc = sf_buf_reserve(out, n + 8)) == 0) {
-                    out->n += sf_xsum_serialize(&ds->x, out->p + out->n);
-                    rc = put_bytes(out, &ds->n, 8);
+                __int128 v;
+                int is_int = sf_xsumc_get_int(&ds->x, &v);
+                rc = put_leb(out, (uint64_t)ds->n << 1 | (uint64_t)!is_int);
+                if (rc == 0 && is_int) {
+                    rc = put_zz128(out, v);
+                } else if (rc == 0) {
+                    size_t n = sf_xsumc_serialized_size(&ds->x);
+                    if ((rc = sf_buf_reserve(out, n)) == 0)
+                        out->n += sf_xsumc_serialize(&ds->x, out->p + out->n);
                 }
             }
             break;
@@ -1346,11 +1397,9 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
     if (sf_groups_record_key(rec, len, &key, &klen) != 0)
         return bad_record(err, "key");
     size_t p = (size_t)(key - rec) + klen;
-    if (len - p < 8)
-        return bad_record(err, "row count");
     uint64_t nrows;
-    memcpy(&nrows, rec + p, 8);
-    p += 8;
+    if (!get_leb_field(rec, len, &p, &nrows))
+        return bad_record(err, "row count");
     char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
     if (!st)
         return SF_E_NOMEM;
@@ -1364,12 +1413,10 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
         switch (d->kind) {
         case SF_AGG_COUNT:
         case SF_AGG_COUNT_IF: {
-            int64_t c;
-            if (len - p < 8)
+            uint64_t c;
+            if (!get_leb_field(rec, len, &p, &c))
                 return bad_record(err, "count");
-            memcpy(&c, rec + p, 8);
-            p += 8;
-            *(int64_t *)s += c;
+            *(int64_t *)s += (int64_t)c;
             break;
         }
         case SF_AGG_SUM:
@@ -1389,26 +1436,32 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
                 ds->hi = a.hi;
                 ds->n += in.n;
             } else if (d->arg_type == SF_INT) {
-                isum in;
-                if (len - p < sizeof(__int128) + 8)
+                __int128 sum;
+                uint64_t n;
+                size_t used = get_zz128(rec + p, len - p, &sum);
+                p += used;
+                if (!used || !get_leb_field(rec, len, &p, &n))
                     return bad_record(err, "sum");
-                memcpy(&in.sum, rec + p, sizeof(__int128));
-                memcpy(&in.n, rec + p + sizeof(__int128), 8);
-                p += sizeof(__int128) + 8;
-                ((isum *)s)->sum += in.sum;
-                ((isum *)s)->n += in.n;
+                ((isum *)s)->sum += sum;
+                ((isum *)s)->n += (int64_t)n;
             } else {
                 size_t used = 0;
-                int64_t n;
-                rc = sf_xsum_merge_serialized(&((dsum *)s)->x, rec + p, len - p, &used);
-                if (rc == SF_E_PARSE || len - p - used < 8)
+                uint64_t nf;
+                if (!get_leb_field(rec, len, &p, &nf))
+                    return bad_record(err, "exact sum");
+                if (nf & 1) {
+                    rc = sf_xsumc_merge_serialized(&((dsum *)s)->x, rec + p, len - p, &used);
+                } else {
+                    __int128 v;
+                    if ((used = get_zz128(rec + p, len - p, &v)) != 0)
+                        rc = sf_xsumc_add_int(&((dsum *)s)->x, v);
+                }
+                if (rc == SF_E_PARSE || !used)
                     return bad_record(err, "exact sum");
                 if (rc)
                     return rc;
                 p += used;
-                memcpy(&n, rec + p, 8);
-                p += 8;
-                ((dsum *)s)->n += n;
+                ((dsum *)s)->n += (int64_t)(nf >> 1);
             }
             break;
         case SF_AGG_MIN:
@@ -1520,7 +1573,7 @@ static inline sf_value result_of(const sf_groups *g, const char *st, size_t j, i
             const dsum *ds = (const dsum *)s;
             if (ds->n == 0)
                 return sf_null();
-            double sum = sf_xsum_round(&ds->x);
+            double sum = sf_xsumc_round(&ds->x);
             return sf_double(d->kind == SF_AGG_MEAN ? sum / (double)ds->n : sum);
         }
     case SF_AGG_MIN:
@@ -1587,7 +1640,7 @@ static int keep_live(void *ctx, size_t i, void *value)
         return 1;
     for (size_t j = 0; j < g->ndefs; j++) {
         if (is_xsum(&g->defs[j]))
-            sf_xsum_free(&((dsum *)(st + g->off[j]))->x);
+            sf_xsumc_free(&((dsum *)(st + g->off[j]))->x);
         else if (g->distinct[j] >= 0)
             small_clear(&g->sets[g->distinct[j]], (dstate *)(st + g->off[j]));
     }

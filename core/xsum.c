@@ -379,3 +379,173 @@ int sf_xsum_merge_serialized(sf_xsum *dst, const void *in, size_t avail, size_t 
         *used = (size_t)need;
     return 0;
 }
+
+/* The compact sum's integer as an sf_xsum: v * 2^-64 split into three parts
+ * of at most 43 bits (each exact as a double, and exactly scaled). */
+static void xsumc_expand(const sf_xsumc *s, sf_xsum *out)
+{
+    sf_xsum_init(out);
+    __int128 v = (__int128)(((unsigned __int128)s->hi << 64) | s->lo);
+    const __int128 mask = ((__int128)1 << 42) - 1;
+    double l = (double)(int64_t)(v & mask);
+    double m = (double)(int64_t)((v >> 42) & mask);
+    double h = (double)(int64_t)(v >> 84);
+    /* At most three partials: stays inline, cannot fail. The scalings are
+     * by powers of two, exact. */
+    (void)sf_xsum_add(out, h * 0x1p20);
+    (void)sf_xsum_add(out, m * 0x1p-22);
+    (void)sf_xsum_add(out, l * 0x1p-64);
+}
+
+/* A heap sf_xsum holding s's integer (the heap form's start), or NULL. */
+static sf_xsum *xsumc_heap_of(const sf_xsumc *s)
+{
+    sf_xsum *b = malloc(sizeof *b);
+    if (b)
+        xsumc_expand(s, b);
+    return b;
+}
+
+/* Frees a heap sf_xsum that did not become s's (its merge failed), passing
+ * rc on. */
+static int xsumc_heap_drop(sf_xsum *b, int rc)
+{
+    sf_xsum_free(b);
+    free(b);
+    return rc;
+}
+
+/* s takes b as its heap form. */
+static int xsumc_heap_adopt(sf_xsumc *s, sf_xsum *b)
+{
+    s->big = b;
+    s->lo = s->hi = 0;
+    return 0;
+}
+
+int sf_xsumc_add_slow(sf_xsumc *s, double x)
+{
+    if (s->big)
+        return sf_xsum_add(s->big, x);
+    sf_xsum *b = xsumc_heap_of(s);
+    if (!b)
+        return SF_E_NOMEM;
+    if (sf_xsum_add(b, x) != 0)
+        return xsumc_heap_drop(b, SF_E_NOMEM);
+    return xsumc_heap_adopt(s, b);
+}
+
+int sf_xsumc_add_int(sf_xsumc *s, __int128 v)
+{
+    __int128 cur, sum;
+    if (sf_xsumc_get_int(s, &cur) && !__builtin_add_overflow(cur, v, &sum)) {
+        s->lo = (uint64_t)sum;
+        s->hi = (uint64_t)((unsigned __int128)sum >> 64);
+        return 0;
+    }
+    sf_xsumc t = {(uint64_t)v, (uint64_t)((unsigned __int128)v >> 64), NULL};
+    sf_xsum parts;
+    xsumc_expand(&t, &parts);
+    if (s->big)
+        return sf_xsum_merge(s->big, &parts);
+    sf_xsum *b = xsumc_heap_of(s);
+    if (!b)
+        return SF_E_NOMEM;
+    if (sf_xsum_merge(b, &parts) != 0)
+        return xsumc_heap_drop(b, SF_E_NOMEM);
+    return xsumc_heap_adopt(s, b);
+}
+
+double sf_xsumc_round(const sf_xsumc *s)
+{
+    if (s->big)
+        return sf_xsum_round(s->big);
+    __int128 v = (__int128)(((unsigned __int128)s->hi << 64) | s->lo);
+    unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    if (u == 0)
+        return 0.0;
+    /* The top 53 bits of |v|, rounded half-even by the bits below them. */
+    uint64_t top = (uint64_t)(u >> 64);
+    int nb = top ? 128 - __builtin_clzll(top) : 64 - __builtin_clzll((uint64_t)u);
+    int shift = nb > 53 ? nb - 53 : 0;
+    uint64_t mant = (uint64_t)(u >> shift);
+    if (shift > 0) {
+        unsigned __int128 rem = u & (((unsigned __int128)1 << shift) - 1);
+        unsigned __int128 half = (unsigned __int128)1 << (shift - 1);
+        if (rem > half || (rem == half && (mant & 1u)))
+            mant++; /* may reach 2^53: still exact */
+    }
+    /* mant * 2^(shift - 64), shift - 64 in [-64, 10]: a normal power of two. */
+    uint64_t pb = (uint64_t)(1023 + shift - 64) << 52;
+    double p2;
+    memcpy(&p2, &pb, sizeof p2);
+    double r = (double)mant * p2;
+    return v < 0 ? -r : r;
+}
+
+void sf_xsumc_free(sf_xsumc *s)
+{
+    if (s->big) {
+        sf_xsum_free(s->big);
+        free(s->big);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+size_t sf_xsumc_serialized_size(const sf_xsumc *s)
+{
+    if (s->big)
+        return sf_xsum_serialized_size(s->big);
+    sf_xsum t;
+    xsumc_expand(s, &t);
+    return sf_xsum_serialized_size(&t);
+}
+
+size_t sf_xsumc_serialize(const sf_xsumc *s, void *out)
+{
+    if (s->big)
+        return sf_xsum_serialize(s->big, out);
+    sf_xsum t;
+    xsumc_expand(s, &t);
+    return sf_xsum_serialize(&t, out);
+}
+
+int sf_xsumc_merge_serialized(sf_xsumc *dst, const void *in, size_t avail, size_t *used)
+{
+    if (dst->big)
+        return sf_xsum_merge_serialized(dst->big, in, avail, used);
+    /* Merged into a copy first: a malformed or failed record leaves dst as
+     * it was, and a value the integer cannot hold moves dst to its heap
+     * form with the merged copy. */
+    sf_xsumc c = *dst;
+    const unsigned char *b = in;
+    if (used)
+        *used = 0;
+    if (avail < XSUM_HDR)
+        return SF_E_PARSE;
+    uint32_t count = get_u32(b);
+    int plain = b[4] == 0 && count <= SF_XSUM_INLINE && XSUM_HDR + (size_t)count * 8u <= avail;
+    for (uint32_t i = 0; plain && i < count; i++) {
+        double x = get_f64(b + XSUM_HDR + (size_t)i * 8);
+        if (!isfinite(x))
+            return SF_E_PARSE;
+        int rc = sf_xsumc_add(&c, x);
+        if (rc)
+            return rc; /* c is as before the failed add: still integer */
+        if (c.big)
+            plain = 0; /* left the integer form: merge the record whole below */
+    }
+    if (plain) {
+        *dst = c;
+        if (used)
+            *used = XSUM_HDR + (size_t)count * 8u;
+        return 0;
+    }
+    if (c.big)
+        sf_xsumc_free(&c);
+    sf_xsum *big = xsumc_heap_of(dst);
+    if (!big)
+        return SF_E_NOMEM;
+    int rc = sf_xsum_merge_serialized(big, in, avail, used);
+    return rc ? xsumc_heap_drop(big, rc) : xsumc_heap_adopt(dst, big);
+}

@@ -511,6 +511,159 @@ static void test_fixed_point_values_match_int128_exact_sum(void **state)
     sf_xsum_free(&s);
 }
 
+/* The compact sum fed vals gives the same bits as an sf_xsum fed them, alone
+ * and through its serialized form merged into either kind; big says
+ * whether it had to leave its integer form. */
+static void check_compact(const double *vals, size_t n, int big)
+{
+    sf_xsum full;
+    sf_xsumc c;
+    sf_xsum_init(&full);
+    memset(&c, 0, sizeof c);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(sf_xsum_add(&full, vals[i]), 0);
+        assert_int_equal(sf_xsumc_add(&c, vals[i]), 0);
+    }
+    double want = sf_xsum_round(&full);
+    assert_same_double(sf_xsumc_round(&c), want);
+    assert_int_equal(c.big != NULL, big);
+
+    /* compact -> serialized -> full and compact */
+    size_t len = sf_xsumc_serialized_size(&c);
+    unsigned char *buf = malloc(len);
+    assert_non_null(buf);
+    assert_int_equal(sf_xsumc_serialize(&c, buf), len);
+    sf_xsum f2;
+    sf_xsumc c2;
+    sf_xsum_init(&f2);
+    memset(&c2, 0, sizeof c2);
+    size_t used = 0;
+    assert_int_equal(sf_xsum_merge_serialized(&f2, buf, len, &used), 0);
+    assert_int_equal(used, len);
+    assert_int_equal(sf_xsumc_merge_serialized(&c2, buf, len, &used), 0);
+    assert_int_equal(used, len);
+    assert_same_double(sf_xsum_round(&f2), want);
+    assert_same_double(sf_xsumc_round(&c2), want);
+    free(buf);
+
+    /* full -> serialized -> compact holding the compact sum already:
+     * twice the value */
+    len = sf_xsum_serialized_size(&full);
+    buf = malloc(len);
+    assert_non_null(buf);
+    sf_xsum_serialize(&full, buf);
+    assert_int_equal(sf_xsumc_merge_serialized(&c, buf, len, &used), 0);
+    assert_int_equal(used, len);
+    assert_int_equal(sf_xsum_merge(&full, &f2), 0);
+    assert_same_double(sf_xsumc_round(&c), sf_xsum_round(&full));
+    free(buf);
+    sf_xsum_free(&full);
+    sf_xsum_free(&f2);
+    sf_xsumc_free(&c);
+    sf_xsumc_free(&c2);
+    assert_null(c.big);
+}
+
+static void test_compact_zeroed_bytes_are_an_empty_sum(void **state)
+{
+    (void)state;
+    sf_xsumc c;
+    memset(&c, 0, sizeof c);
+    assert_same_double(sf_xsumc_round(&c), 0.0);
+    const double z[] = {-0.0, -0.0};
+    check_compact(z, 2, 0);
+    check_compact(z, 0, 0);
+}
+
+static void test_compact_prices_stay_integer_and_match(void **state)
+{
+    (void)state;
+    static double v[NRAND];
+    uint64_t st = 7;
+    for (int i = 0; i < NRAND; i++) {
+        uint64_t u = rng_next(&st);
+        v[i] = (double)(int64_t)(u % 2000000) / 100.0 * ((u >> 40) & 1 ? -1.0 : 1.0);
+    }
+    check_compact(v, NRAND, 0);
+    const double tenths[] = {0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1};
+    check_compact(tenths, 10, 0);
+    const double big_ints[] = {0x1p62, 0x1p62 - 1024, -0x1p61, 1e18, 3.0};
+    check_compact(big_ints, 5, 0);
+}
+
+static void test_compact_leaves_integer_form_exactly(void **state)
+{
+    (void)state;
+    static double v[NRAND];
+    uint64_t st = 11;
+    for (int i = 0; i < NRAND; i++)
+        v[i] = rng_double(&st); /* exponents down to 2^-32: past 2^-64 bits */
+    check_compact(v, NRAND, 1);
+    /* integer first, then a value finer than 2^-64 */
+    const double fine[] = {19.99, 5.25, 0x1.8p-70, -7.5};
+    check_compact(fine, 4, 1);
+    const double sub[] = {1.0, 4.9406564584124654e-324};
+    check_compact(sub, 2, 1);
+    const double huge[] = {2.5, 0x1p63, -1.0};
+    check_compact(huge, 3, 1);
+    /* each fits, their total passes 2^127 units */
+    const double total[] = {0x1.fffffffffffffp62, 0x1.fffffffffffffp62, 0x1.fffffffffffffp62, 0.125};
+    check_compact(total, 4, 1);
+    const double inf[] = {1.0, INFINITY, 2.0};
+    check_compact(inf, 3, 1);
+    const double nan_[] = {1.0, INFINITY, -INFINITY};
+    check_compact(nan_, 3, 1);
+    const double over[] = {1.0, 1e308, 1e308, -1e308};
+    check_compact(over, 4, 1);
+}
+
+static void test_compact_merge_of_bad_record_is_parse_error_and_keeps_sum(void **state)
+{
+    (void)state;
+    sf_xsumc c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(sf_xsumc_add(&c, 2.5), 0);
+    unsigned char bad[13] = {1, 0, 0, 0, 0};
+    double inf = INFINITY;
+    memcpy(bad + 5, &inf, 8);
+    size_t used = 99;
+    assert_int_equal(sf_xsumc_merge_serialized(&c, bad, sizeof bad, &used), SF_E_PARSE);
+    assert_int_equal(sf_xsumc_merge_serialized(&c, bad, 3, &used), SF_E_PARSE);
+    bad[0] = 2; /* says two partials, holds one */
+    assert_int_equal(sf_xsumc_merge_serialized(&c, bad, sizeof bad, &used), SF_E_PARSE);
+    assert_null(c.big);
+    assert_same_double(sf_xsumc_round(&c), 2.5);
+    sf_xsumc_free(&c);
+}
+
+static void test_compact_rounds_half_even_like_xsum(void **state)
+{
+    (void)state;
+    const double t1[] = {0x1p53, 1.0};             /* tie: stays even */
+    const double t2[] = {0x1p53, 3.0};             /* tie: goes up to even */
+    const double t3[] = {0x1p53, 1.0, 0x1p-60};    /* past the tie */
+    const double t4[] = {-0x1p53, -1.0, 0x1p-60};  /* short of the tie */
+    const double t5[] = {-0x1p53, -3.0};
+    const double t6[] = {0x1p-10, 0x1p-64, 0x1p43}; /* 117 bits apart */
+    check_compact(t1, 2, 0);
+    check_compact(t2, 2, 0);
+    check_compact(t3, 3, 0);
+    check_compact(t4, 3, 0);
+    check_compact(t5, 2, 0);
+    check_compact(t6, 3, 0);
+    /* small random sets of full mantissas at exponents -8..40 */
+    uint64_t st = 5;
+    for (int k = 0; k < 3000; k++) {
+        double v[6];
+        size_t n = 1 + rng_next(&st) % 6;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t u = rng_next(&st);
+            v[i] = ldexp((double)(u >> 11), (int)(u % 49) - 61) * ((u >> 7) & 1 ? -1.0 : 1.0);
+        }
+        check_compact(v, n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +689,11 @@ int main(void)
         cmocka_unit_test(test_negative_zero_sums_to_positive_zero_like_fsum),
         cmocka_unit_test(test_random_doubles_same_bits_in_three_orders_and_match_fsum),
         cmocka_unit_test(test_fixed_point_values_match_int128_exact_sum),
+        cmocka_unit_test(test_compact_zeroed_bytes_are_an_empty_sum),
+        cmocka_unit_test(test_compact_prices_stay_integer_and_match),
+        cmocka_unit_test(test_compact_leaves_integer_form_exactly),
+        cmocka_unit_test(test_compact_rounds_half_even_like_xsum),
+        cmocka_unit_test(test_compact_merge_of_bad_record_is_parse_error_and_keeps_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
