@@ -164,6 +164,7 @@ struct sf_groups {
     int prepared;
     size_t nretired;
     size_t drained;       /* groups [0, drained) are gone (sf_groups_drain_to) */
+    size_t sums_taken;    /* groups [0, sums_taken) have no heap partials (sf_groups_take_row) */
     int64_t distinct_max; /* largest count_distinct count, as of the last preparation */
 };
 
@@ -279,6 +280,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
 /* Frees the heap partials of the double sums of groups [from, to). */
 static void free_sums(sf_groups *g, size_t from, size_t to)
 {
+    if (from < g->sums_taken)
+        from = g->sums_taken; /* sf_groups_take_row() freed those */
     for (size_t i = from; i < to; i++) {
         void *st;
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
@@ -1481,6 +1484,37 @@ int sf_groups_result_row(const sf_groups *g, size_t i, sf_value *out, size_t *ba
         }
         worst |= overflow;
     }
+    return worst;
+}
+
+int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out, size_t *bad)
+{
+    const void *key;
+    void *v;
+    sf_hmap_entry(g->map, i, &key, &e->klen, &e->hash, &v);
+    char *st = v;
+    int worst = -1;
+    if (st && !st[RETIRED_OFF]) {
+        e->key = key;
+        e->rows = *(const uint64_t *)(st + ROWS_OFF);
+        worst = 0;
+        for (size_t j = 0; j < g->ndefs; j++) {
+            int overflow = 0;
+            out[j] = result_of(g, st, j, &overflow);
+            if (overflow == 2) {
+                *bad = j;
+                worst = 2;
+                break;
+            }
+            worst |= overflow;
+        }
+    }
+    for (size_t j = 0; st && j < g->ndefs; j++) {
+        if (is_xsum(&g->defs[j]))
+            sf_xsum_free(&((dsum *)(st + g->off[j]))->x);
+    }
+    if (i >= g->sums_taken)
+        g->sums_taken = i + 1;
     return worst;
 }
 
