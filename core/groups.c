@@ -1530,8 +1530,9 @@ int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out
         }
     }
     for (size_t j = 0; st && j < g->ndefs; j++) {
-        if (is_xsum(&g->defs[j]))
-            sf_xsum_free(&((dsum *)(st + g->off[j]))->x);
+        sf_xsum *x = &((dsum *)(st + g->off[j]))->x;
+        if (is_xsum(&g->defs[j]) && x->heap) /* the group is not read again */
+            sf_xsum_free(x);
     }
     if (i >= g->sums_taken)
         g->sums_taken = i + 1;
