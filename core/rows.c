@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/bigmem.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -26,8 +25,6 @@ int sf_rows_reserve(sf_rows *r, size_t n)
     sf_value *v = realloc(r->v, (n ? n : 1) * r->ncols * sizeof *v);
     if (!v)
         return SF_E_NOMEM;
-    /* Filled in order: a large table's pages fault in 2 MiB at a time. */
-    sf_bigmem_advise(v, (n ? n : 1) * r->ncols * sizeof *v);
     r->v = v;
     r->cap = n;
     return 0;
