@@ -445,7 +445,9 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
     for (size_t i = 0; i < n && !rc; i++) {
         if (keep_strings == SF_RUN_REDUCE_DRAIN && i >= drained + DRAIN_EVERY)
             sf_groups_drain_to(g, drained = i); /* groups before i are rows now */
-        sf_value *row = sf_rows_append(&R->rows);
+        /* The group keys and aggregates are set below, or the row is
+         * dropped: only the window columns start NULL. */
+        sf_value *row = sf_rows_append_filled(&R->rows, job->ngroup + job->naggs);
         if (!row) {
             rc = SF_E_NOMEM;
             break;
