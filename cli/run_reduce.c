@@ -417,8 +417,10 @@ int sf_run_reduce_begin(sf_run *R)
 int sf_run_reduce(sf_run *R)
 {
     int rc = sf_run_reduce_begin(R);
-    /* The table holds exactly the live groups' rows: no doubling growth. */
-    if (!rc && (rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced))) != 0)
+    /* The table holds exactly the live groups' rows, and one row of room
+     * that a retired group is read into and dropped from
+     * (sf_groups_take_row): no doubling growth. */
+    if (!rc && (rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced) + 1)) != 0)
         return sf_error_set(&R->err, rc, "out of memory building result rows");
     /* The rows keep their strings and the group table drains as they are
      * made, so the two are never both whole (docs/memory.md). */
@@ -443,17 +445,33 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
     for (size_t i = 0; i < n && !rc; i++) {
         if (keep_strings == SF_RUN_REDUCE_DRAIN && i >= drained + DRAIN_EVERY)
             sf_groups_drain_to(g, drained = i); /* groups before i are rows now */
-        if (!sf_groups_live(g, i))
-            continue;
-        sf_value *row = sf_rows_append(&R->rows);
+        /* The group keys and aggregates are set below, or the row is
+         * dropped: only the window columns start NULL. */
+        sf_value *row = sf_rows_append_filled(&R->rows, job->ngroup + job->naggs);
         if (!row) {
             rc = SF_E_NOMEM;
             break;
         }
-        const unsigned char *key;
-        size_t klen, p = 0;
-        uint64_t hash;
-        sf_groups_key(g, i, &key, &klen, &hash);
+        /* Draining: the group's entry is read once (key, row count,
+         * results) and its sums' partials go as it is read. */
+        sf_groups_entry e;
+        size_t bad = 0;
+        int overflow = 0;
+        if (keep_strings == SF_RUN_REDUCE_DRAIN) {
+            overflow = sf_groups_take_row(g, i, &e, row + job->ngroup, &bad);
+        } else if (!sf_groups_live(g, i)) {
+            overflow = -1;
+        } else {
+            sf_groups_key(g, i, &e.key, &e.klen, &e.hash);
+            e.rows = sf_groups_rows(g, i);
+            overflow = sf_groups_result_row(g, i, row + job->ngroup, &bad);
+        }
+        if (overflow < 0) { /* retired */
+            R->rows.n--;
+            continue;
+        }
+        const unsigned char *key = e.key;
+        size_t klen = e.klen, p = 0;
         /* Strings borrow from g (R->reduced lives until the rows are
          * routed, sf_run_route_rows, or the run ends), unless they are
          * kept in the rows' own arena: the key from its first string's
@@ -483,8 +501,6 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         }
         if (rc)
             break;
-        size_t bad = 0;
-        int overflow = sf_groups_result_row(g, i, row + job->ngroup, &bad);
         if (overflow == 2) {
             rc = decimal_overflow(R, bad, row);
             break;
@@ -494,8 +510,8 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
             if (row[job->ngroup + j].type == SF_STRING)
                 rc = sf_rows_keep_string(&R->rows, &row[job->ngroup + j]);
         }
-        uint64_t nrows = sf_groups_rows(g, i);
-        uint32_t part = sf_partition_of(hash, (uint32_t)R->nparts);
+        uint64_t nrows = e.rows;
+        uint32_t part = sf_partition_of(e.hash, (uint32_t)R->nparts);
         R->part_groups[part]++;
         R->part_rows[part] += nrows;
         if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)

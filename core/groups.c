@@ -174,6 +174,7 @@ struct sf_groups {
     int prepared;
     size_t nretired;
     size_t drained;       /* groups [0, drained) are gone (sf_groups_drain_to) */
+    size_t sums_taken;    /* groups [0, sums_taken) have no heap partials (sf_groups_take_row) */
     int64_t distinct_max; /* largest count_distinct count, as of the last preparation */
 };
 
@@ -289,6 +290,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
 /* Frees the heap partials of the double sums of groups [from, to). */
 static void free_sums(sf_groups *g, size_t from, size_t to)
 {
+    if (from < g->sums_taken)
+        from = g->sums_taken; /* sf_groups_take_row() freed those */
     for (size_t i = from; i < to; i++) {
         void *st;
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
@@ -1530,17 +1533,34 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
     return 0;
 }
 
-/* The result of aggregate j from the group's state block st. */
-static inline sf_value result_of(const sf_groups *g, const char *st, size_t j, int *overflow)
+/* Stores v at out field by field: a copy of the whole value as built by
+ * result_of() (two byte stores, then one 16-byte load over them) waits
+ * for the stores to retire, a stall of every aggregate of every row. */
+static inline void put_result(sf_value *out, sf_value v)
+{
+    out->type = v.type;
+    out->scale = v.type == SF_DECIMAL ? v.scale : 0; /* others leave it unset */
+    if (v.type == SF_STRING || v.type == SF_DECIMAL)
+        out->u = v.u;
+    else
+        out->u.i = v.u.i; /* one word: no 16-byte reload over an 8-byte store */
+}
+
+/* The result of aggregate j from the group's state block st, into *r. */
+static inline void result_of(const sf_groups *g, const char *st, size_t j, int *overflow,
+                             sf_value *r)
 {
     const char *s = st + g->off[j];
     const sf_agg_def *d = &g->defs[j];
+    sf_value v = sf_null();
     switch (d->kind) {
     case SF_AGG_COUNT:
     case SF_AGG_COUNT_IF:
-        return sf_int(*(const int64_t *)s);
+        put_result(r, sf_int(*(const int64_t *)s));
+        return;
     case SF_AGG_COUNT_DISTINCT:
-        return sf_int(((const dstate *)s)->count);
+        put_result(r, sf_int(((const dstate *)s)->count));
+        return;
     case SF_AGG_SUM:
     case SF_AGG_MEAN:
         if (d->arg_type == SF_DECIMAL) {
@@ -1548,46 +1568,49 @@ static inline sf_value result_of(const sf_groups *g, const char *st, size_t j, i
             sf_dec_acc a = {ds->lo, ds->hi};
             sf_i128 sum, out;
             if (ds->n == 0)
-                return sf_null();
+                break;
             if (sf_dec_acc_get(&a, SF_DEC_MAX_PREC, &sum) != 0 ||
                 (d->kind == SF_AGG_MEAN &&
                  sf_dec_mean(sum, ds->n, d->out_dec.scale - d->arg_dec.scale, d->out_dec.prec,
                              &out) != 0)) {
                 *overflow = 2;
-                return sf_null();
+                break;
             }
-            return sf_decimal(d->kind == SF_AGG_MEAN ? out : sum, d->out_dec.scale);
-        }
-        if (d->arg_type == SF_INT) {
+            v = sf_decimal(d->kind == SF_AGG_MEAN ? out : sum, d->out_dec.scale);
+        } else if (d->arg_type == SF_INT) {
             const isum *is = (const isum *)s;
             if (is->n == 0)
-                return sf_null();
+                break;
             if (d->kind == SF_AGG_MEAN)
-                return sf_double((double)is->sum / (double)is->n);
-            if (is->sum > INT64_MAX || is->sum < INT64_MIN) {
+                v = sf_double((double)is->sum / (double)is->n);
+            else if (is->sum > INT64_MAX || is->sum < INT64_MIN)
                 *overflow = 1;
-                return sf_null();
-            }
-            return sf_int((int64_t)is->sum);
+            else
+                v = sf_int((int64_t)is->sum);
         } else {
             const dsum *ds = (const dsum *)s;
             if (ds->n == 0)
-                return sf_null();
+                break;
             double sum = sf_xsumc_round(&ds->x);
-            return sf_double(d->kind == SF_AGG_MEAN ? sum / (double)ds->n : sum);
+            put_result(r, sf_double(d->kind == SF_AGG_MEAN ? sum / (double)ds->n : sum));
+            return;
         }
+        break;
     case SF_AGG_MIN:
     case SF_AGG_MAX:
-        return *(const sf_value *)s;
+        v = *(const sf_value *)s;
+        break;
     case SF_AGG_NONE:
         break;
     }
-    return sf_null();
+    put_result(r, v);
 }
 
 sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
 {
-    return result_of(g, state_of(g, i), j, overflow);
+    sf_value v;
+    result_of(g, state_of(g, i), j, overflow, &v);
+    return v;
 }
 
 int sf_groups_result_row(const sf_groups *g, size_t i, sf_value *out, size_t *bad)
@@ -1596,13 +1619,45 @@ int sf_groups_result_row(const sf_groups *g, size_t i, sf_value *out, size_t *ba
     int worst = 0;
     for (size_t j = 0; j < g->ndefs; j++) {
         int overflow = 0;
-        out[j] = result_of(g, st, j, &overflow);
+        result_of(g, st, j, &overflow, &out[j]);
         if (overflow == 2) {
             *bad = j;
             return 2;
         }
         worst |= overflow;
     }
+    return worst;
+}
+
+int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out, size_t *bad)
+{
+    const void *key;
+    void *v;
+    sf_hmap_entry(g->map, i, &key, &e->klen, &e->hash, &v);
+    char *st = v;
+    int worst = -1;
+    if (st && !st[RETIRED_OFF]) {
+        e->key = key;
+        e->rows = *(const uint64_t *)(st + ROWS_OFF);
+        worst = 0;
+        for (size_t j = 0; j < g->ndefs; j++) {
+            int overflow = 0;
+            result_of(g, st, j, &overflow, &out[j]);
+            if (overflow == 2) {
+                *bad = j;
+                worst = 2;
+                break;
+            }
+            worst |= overflow;
+        }
+    }
+    for (size_t j = 0; st && j < g->ndefs; j++) {
+        sf_xsumc *x = &((dsum *)(st + g->off[j]))->x;
+        if (is_xsum(&g->defs[j]) && x->big) /* the group is not read again */
+            sf_xsumc_free(x);
+    }
+    if (i >= g->sums_taken)
+        g->sums_taken = i + 1;
     return worst;
 }
 

@@ -215,6 +215,23 @@ sf_value sf_groups_result(const sf_groups *g, size_t i, size_t j, int *overflow)
  * aggregate, and out[] is filled only up to it. Cannot fail otherwise. */
 int sf_groups_result_row(const sf_groups *g, size_t i, sf_value *out, size_t *bad);
 
+/* What sf_groups_take_row() tells of a group besides its results. */
+typedef struct sf_groups_entry {
+    const unsigned char *key; /* borrowed from g, as sf_groups_key() */
+    size_t klen;
+    uint64_t hash;
+    uint64_t rows; /* sf_groups_rows() */
+} sf_groups_entry;
+
+/* Group i as a result row for a reader that drains g in group order
+ * (sf_groups_drain_to() follows, and group i is not read again): its
+ * entry is found once for the key, hash, row count and results, and its
+ * double sums' heap partials go now instead of in a second pass over
+ * the groups at the drain. Call it for each group in turn from 0, after
+ * sf_groups_prepare_export(). Returns -1 for a retired group (only its
+ * partials go), else as sf_groups_result_row() with out[] and *bad. */
+int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out, size_t *bad);
+
 /* Number of input rows that went into group i (summed over merges). */
 uint64_t sf_groups_rows(const sf_groups *g, size_t i);
 

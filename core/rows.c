@@ -30,7 +30,9 @@ int sf_rows_reserve(sf_rows *r, size_t n)
     return 0;
 }
 
-sf_value *sf_rows_append(sf_rows *r)
+sf_value *sf_rows_append(sf_rows *r) { return sf_rows_append_filled(r, 0); }
+
+sf_value *sf_rows_append_filled(sf_rows *r, size_t nset)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 256;
@@ -41,7 +43,7 @@ sf_value *sf_rows_append(sf_rows *r)
         r->cap = cap;
     }
     sf_value *row = sf_rows_at(r, r->n++);
-    for (size_t c = 0; c < r->ncols; c++)
+    for (size_t c = nset; c < r->ncols; c++)
         row[c] = sf_null();
     return row;
 }

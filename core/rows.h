@@ -35,6 +35,11 @@ int sf_rows_reserve(sf_rows *r, size_t n);
 /* Appends a row of NULLs and returns it, or NULL when out of memory. */
 sf_value *sf_rows_append(sf_rows *r);
 
+/* sf_rows_append() for a caller that sets the row's first nset columns at
+ * once: only columns [nset, ncols) are set to NULL (the first nset hold
+ * whatever the slot held). */
+sf_value *sf_rows_append_filled(sf_rows *r, size_t nset);
+
 /* Copies a string into the table's arena so a row can keep it. Returns 0 or
  * SF_E_NOMEM. */
 int sf_rows_keep_string(sf_rows *r, sf_value *v);

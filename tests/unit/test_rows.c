@@ -74,6 +74,31 @@ static void test_append_gives_a_row_of_nulls(void **state)
     assert_int_equal(r.ncols, 3);
 }
 
+/* A slot reused after a row was dropped: the columns the caller sets
+ * are left as they were, every later one is NULL again. */
+static void test_append_filled_nulls_only_the_rest(void **state)
+{
+    (void)state;
+    sf_rows r;
+    sf_rows_init(&r, 4);
+    assert_int_equal(sf_rows_reserve(&r, 1), 0);
+    sf_value *row = sf_rows_append(&r);
+    for (int c = 0; c < 4; c++)
+        row[c] = sf_int(10 + c);
+    r.n--; /* dropped, as the reduce drops a retired group's row */
+    row = sf_rows_append_filled(&r, 2);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(row[0].type, SF_INT);
+    assert_int_equal(row[1].u.i, 11);
+    assert_int_equal(row[2].type, SF_NULL);
+    assert_int_equal(row[3].type, SF_NULL);
+    row = sf_rows_append_filled(&r, 4); /* grows: nothing to set NULL */
+    assert_non_null(row);
+    assert_int_equal(r.n, 2);
+    assert_ptr_equal(row, sf_rows_at(&r, 1));
+    sf_rows_free(&r);
+}
+
 static void test_keep_string_copies_into_the_table(void **state)
 {
     (void)state;
@@ -936,6 +961,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reserve_holds_exactly_and_keeps_rows),
+        cmocka_unit_test(test_append_filled_nulls_only_the_rest),
         cmocka_unit_test(test_cmp_is_the_order_sort_gives),
         cmocka_unit_test(test_large_sort_gives_the_reference_order),
         cmocka_unit_test(test_sort_agrees_with_value_order_on_prefix_edge_cases),
