@@ -19,7 +19,10 @@ Then the look ahead: S4 on 300k events over few items, on 2 ranks. More
 than half of each rank's first 65,536 rows make a new group (the old rule
 stepped aside), but the 150k rows of a rank hold about 55k groups, so the
 sample, looking ahead over the rank's input, keeps combining ("combine
-(sample)"), and the output is the bytes of a forced step-aside.
+(sample)"), and the output is the bytes of a forced step-aside. The ranks
+take static shares (--schedule static): under dynamic chunks on a loaded
+machine one rank could read fewer rows than the sample and decide
+"fewer rows than the sample" instead.
 
 usage: combiner_test.py SHARDFLOW MPIEXEC JOBS_DIR WORKDIR
 """
@@ -75,7 +78,8 @@ def look_ahead(exe, mpiexec, jobs, base):
     for mode in ("auto", "aside"):
         out = os.path.join(base, "ahead_" + mode)
         p = run([mpiexec, "-n", "2", exe, "run", job] + ins +
-                ["--output", out, "--chunk-size", "1M", "--no-progress", "--verbose"],
+                ["--output", out, "--chunk-size", "1M", "--schedule", "static", "--no-progress",
+                 "--verbose"],
                 env=dict(ENV, SHARDFLOW_COMBINER=mode))
         got[mode] = tree(out)
         comb = json.load(open(os.path.join(out, "_METRICS.json")))["combiner"]
