@@ -1902,11 +1902,22 @@ void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t kl
         out += rec_put(out, &args[j], g->up[j].rtype);
 }
 
+/* A record's key length (LEB128; one byte inline, as for every key
+ * under 128 bytes): the bytes it took, or 0. */
+static inline size_t rec_key_len(const unsigned char *rec, size_t len, uint64_t *klen)
+{
+    if (len && rec[0] < 0x80) {
+        *klen = rec[0];
+        return 1;
+    }
+    return sf_leb_get(rec, len, klen);
+}
+
 void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
                                int stage, uint64_t *hash)
 {
     uint64_t klen;
-    size_t p = stage < 2 || g->nsets ? sf_leb_get(rec, len, &klen) : 0; /* 2: vectors only */
+    size_t p = stage < 2 || g->nsets ? rec_key_len(rec, len, &klen) : 0; /* 2: vectors only */
     if (!p || klen > len - p)
         return;
     uint64_t h;
@@ -1929,7 +1940,7 @@ int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_
                                    const uint64_t *hash, sf_error *err)
 {
     uint64_t klen;
-    size_t p = sf_leb_get(rec, len, &klen);
+    size_t p = rec_key_len(rec, len, &klen);
     if (!p || klen > len - p)
         return bad_record(err, "row key");
     const unsigned char *key = rec + p;
