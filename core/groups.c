@@ -1952,8 +1952,20 @@ int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_
         return sf_error_set(err, SF_E_INVAL, "row record for a retired group");
     (*(uint64_t *)(st + ROWS_OFF))++;
     for (size_t j = 0; j < g->ndefs; j++) {
+        const agg_up *u = &g->up[j];
+        const unsigned char *f = rec + p;
+        if (u->op == UP_COUNT && p < len && f[0] == SF_NULL) { /* count(): its NULL */
+            (*(int64_t *)(st + u->off))++;
+            p++;
+            continue;
+        }
+        if (u->op == UP_COUNT_IF && len - p >= 2 && f[0] == SF_BOOL) {
+            *(int64_t *)(st + u->off) += f[1] != 0;
+            p += 2;
+            continue;
+        }
         sf_value v;
-        size_t used = rec_get(rec + p, len - p, g->up[j].rtype, &v);
+        size_t used = rec_get(f, len - p, u->rtype, &v);
         if (!used)
             return bad_record(err, "row value");
         p += used;
