@@ -156,6 +156,9 @@ typedef struct agg_up {
     int slot;    /* the argument as a row slot, or -1 */
     size_t off;  /* of the state in the block */
     int set;     /* UP_DISTINCT: index into sets */
+    int rtype;   /* the argument's type in a row record (sf_type; SF_NULL for
+                  * count()): its field is written and read inline when the
+                  * value has it (rec_put, rec_get) */
 } agg_up;
 
 struct sf_groups {
@@ -269,6 +272,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         u->slot = g->argslot[j];
         u->off = g->off[j];
         u->set = g->distinct[j];
+        u->rtype = d->kind == SF_AGG_COUNT_IF ? SF_BOOL : d->arg ? (int)d->arg_type : SF_NULL;
         u->op = d->kind == SF_AGG_COUNT                                   ? UP_COUNT
                 : d->kind == SF_AGG_COUNT_IF                              ? UP_COUNT_IF
                 : d->kind == SF_AGG_COUNT_DISTINCT                        ? UP_DISTINCT
@@ -873,6 +877,48 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
     return 0;
 }
 
+/* Adds v to aggregate j's state in st by its update case (src: v's
+ * dictionary id, or 0). Inlined in update_state and the row records'
+ * apply, both per row. */
+static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st, size_t j,
+                                                          const sf_value *v, uint32_t src)
+{
+    const agg_up *u = &g->up[j];
+    char *s = st + u->off;
+    int rc = 0;
+    switch (u->op) {
+    case UP_COUNT:
+        (*(int64_t *)s)++;
+        break;
+    case UP_COUNT_IF:
+        *(int64_t *)s += v->type == SF_BOOL && v->u.b;
+        break;
+    case UP_SUM_INT:
+        if (v->type != SF_NULL) {
+            ((isum *)s)->sum += v->u.i;
+            ((isum *)s)->n++;
+        }
+        break;
+    case UP_SUM_XSUM:
+        if (v->type != SF_NULL) {
+            ((dsum *)s)->n++;
+            rc = sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+        }
+        break;
+    case UP_DISTINCT:
+        if (v->type != SF_NULL) {
+            uint32_t idx;
+            memcpy(&idx, st, sizeof idx);
+            rc = distinct_add(g, u->set, (dstate *)s, idx, v, src);
+        }
+        break;
+    default:
+        rc = add_value(g, st, j, v, src);
+        break;
+    }
+    return rc;
+}
+
 /* One input row into the group whose state is st (inlined in both callers:
  * it runs for every row). */
 static inline __attribute__((always_inline)) int update_state(sf_groups *g, char *st, const sf_value *row, const uint32_t *ids,
@@ -886,7 +932,6 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
         char *s = st + u->off;
         sf_value tmp;
         const sf_value *v;
-        int rc = 0;
         if (u->op == UP_COUNT) {
             (*(int64_t *)s)++;
             continue;
@@ -900,34 +945,7 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
             tmp = g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch) : sf_null();
             v = &tmp;
         }
-        switch (u->op) {
-        case UP_COUNT_IF:
-            *(int64_t *)s += v->type == SF_BOOL && v->u.b;
-            break;
-        case UP_SUM_INT:
-            if (v->type != SF_NULL) {
-                ((isum *)s)->sum += v->u.i;
-                ((isum *)s)->n++;
-            }
-            break;
-        case UP_SUM_XSUM:
-            if (v->type != SF_NULL) {
-                ((dsum *)s)->n++;
-                rc = sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
-            }
-            break;
-        case UP_DISTINCT:
-            if (v->type != SF_NULL) {
-                uint32_t idx;
-                memcpy(&idx, st, sizeof idx);
-                rc = distinct_add(g, u->set, (dstate *)s, idx, v,
-                                  ids && u->slot >= 0 ? ids[u->slot] : 0);
-            }
-            break;
-        default:
-            rc = add_value(g, st, j, v, ids && u->slot >= 0 ? ids[u->slot] : 0);
-            break;
-        }
+        int rc = up_apply(g, st, j, v, ids && u->slot >= 0 ? ids[u->slot] : 0);
         if (rc)
             return rc;
     }
@@ -1728,6 +1746,133 @@ size_t sf_groups_memory(const sf_groups *g)
  * sf_value_encode() writes it (NULL for count()). Applying one is exactly
  * sf_groups_update() on the row it came from. */
 
+/* A record field's plan is its aggregate's rtype: a value of that type is
+ * sized, written and read here inline (the bytes sf_value_encode() gives:
+ * type, then the payload little-endian; a string's length in one byte up
+ * to 127); any other value (a NULL argument, an int in a double sum, a long
+ * string, a decimal) takes sf_value_encode()/sf_value_decode(). */
+static inline void put_u64le(unsigned char *out, uint64_t x)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(out, &x, 8); /* one store: the byte loop was eight */
+#else
+    for (int k = 0; k < 8; k++)
+        out[k] = (unsigned char)(x >> (8 * k));
+#endif
+}
+
+static inline uint64_t get_u64le(const unsigned char *p)
+{
+    uint64_t x = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&x, p, 8);
+#else
+    for (int k = 0; k < 8; k++)
+        x |= (uint64_t)p[k] << (8 * k);
+#endif
+    return x;
+}
+
+static inline size_t rec_size(const sf_value *v, int rtype)
+{
+    if (v->type == rtype) {
+        switch (rtype) {
+        case SF_NULL: return 1;
+        case SF_BOOL: return 2;
+        case SF_INT:
+        case SF_TIMESTAMP:
+        case SF_DOUBLE: return 9;
+        case SF_STRING:
+            if (v->u.s.n < 0x80)
+                return 2 + v->u.s.n;
+            break;
+        default: break;
+        }
+    }
+    return sf_value_encoded_size(v);
+}
+
+static inline size_t rec_put(unsigned char *out, const sf_value *v, int rtype)
+{
+    if (v->type == rtype) {
+        switch (rtype) {
+        case SF_NULL: out[0] = SF_NULL; return 1;
+        case SF_BOOL:
+            out[0] = SF_BOOL;
+            out[1] = (unsigned char)v->u.b;
+            return 2;
+        case SF_INT:
+        case SF_TIMESTAMP:
+            out[0] = (unsigned char)rtype;
+            put_u64le(out + 1, (uint64_t)v->u.i);
+            return 9;
+        case SF_DOUBLE: {
+            uint64_t bits;
+            memcpy(&bits, &v->u.d, 8);
+            out[0] = SF_DOUBLE;
+            put_u64le(out + 1, bits);
+            return 9;
+        }
+        case SF_STRING:
+            if (v->u.s.n < 0x80) {
+                out[0] = SF_STRING;
+                out[1] = (unsigned char)v->u.s.n;
+                if (v->u.s.n)
+                    memcpy(out + 2, v->u.s.p, v->u.s.n);
+                return 2 + v->u.s.n;
+            }
+            break;
+        default: break;
+        }
+    }
+    return sf_value_encode(v, out);
+}
+
+/* Reads one field of avail bytes at p into v: its size, or 0 if malformed
+ * (as sf_value_decode()). */
+static inline size_t rec_get(const unsigned char *p, size_t avail, int rtype, sf_value *v)
+{
+    if (avail && p[0] == rtype) {
+        switch (rtype) {
+        case SF_NULL: *v = sf_null(); return 1;
+        case SF_BOOL:
+            if (avail < 2)
+                return 0;
+            *v = sf_bool(p[1]);
+            return 2;
+        case SF_INT:
+            if (avail < 9)
+                return 0;
+            *v = sf_int((int64_t)get_u64le(p + 1));
+            return 9;
+        case SF_TIMESTAMP:
+            if (avail < 9)
+                return 0;
+            *v = sf_timestamp((int64_t)get_u64le(p + 1));
+            return 9;
+        case SF_DOUBLE: {
+            if (avail < 9)
+                return 0;
+            uint64_t bits = get_u64le(p + 1);
+            double d;
+            memcpy(&d, &bits, 8);
+            *v = sf_double(d);
+            return 9;
+        }
+        case SF_STRING:
+            if (avail >= 2 && p[1] < 0x80) {
+                if (p[1] > avail - 2)
+                    return 0;
+                *v = sf_string((const char *)p + 2, p[1]);
+                return 2 + (size_t)p[1];
+            }
+            break;
+        default: break;
+        }
+    }
+    return sf_value_decode(p, avail, v);
+}
+
 size_t sf_groups_row_args(const sf_groups *g, size_t klen, const sf_value *row,
                           sf_arena *scratch, sf_value *args)
 {
@@ -1735,10 +1880,11 @@ size_t sf_groups_row_args(const sf_groups *g, size_t klen, const sf_value *row,
     for (size_t k = klen; k >= 0x80; k >>= 7)
         n++;
     for (size_t j = 0; j < g->ndefs; j++) {
-        args[j] = g->argslot[j] >= 0 ? row[g->argslot[j]]
-                  : g->defs[j].arg   ? sf_expr_eval(g->defs[j].arg, row, scratch)
-                                     : sf_null();
-        n += sf_value_encoded_size(&args[j]);
+        const agg_up *u = &g->up[j];
+        args[j] = u->slot >= 0       ? row[u->slot]
+                  : g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch)
+                                   : sf_null();
+        n += rec_size(&args[j], u->rtype);
     }
     return n;
 }
@@ -1753,14 +1899,25 @@ void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t kl
     memcpy(out, key, klen);
     out += klen;
     for (size_t j = 0; j < g->ndefs; j++)
-        out += sf_value_encode(&args[j], out);
+        out += rec_put(out, &args[j], g->up[j].rtype);
+}
+
+/* A record's key length (LEB128; one byte inline, as for every key
+ * under 128 bytes): the bytes it took, or 0. */
+static inline size_t rec_key_len(const unsigned char *rec, size_t len, uint64_t *klen)
+{
+    if (len && rec[0] < 0x80) {
+        *klen = rec[0];
+        return 1;
+    }
+    return sf_leb_get(rec, len, klen);
 }
 
 void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
                                int stage, uint64_t *hash)
 {
     uint64_t klen;
-    size_t p = stage < 2 || g->nsets ? sf_leb_get(rec, len, &klen) : 0; /* 2: vectors only */
+    size_t p = stage < 2 || g->nsets ? rec_key_len(rec, len, &klen) : 0; /* 2: vectors only */
     if (!p || klen > len - p)
         return;
     uint64_t h;
@@ -1783,7 +1940,7 @@ int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_
                                    const uint64_t *hash, sf_error *err)
 {
     uint64_t klen;
-    size_t p = sf_leb_get(rec, len, &klen);
+    size_t p = rec_key_len(rec, len, &klen);
     if (!p || klen > len - p)
         return bad_record(err, "row key");
     const unsigned char *key = rec + p;
@@ -1795,12 +1952,24 @@ int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_
         return sf_error_set(err, SF_E_INVAL, "row record for a retired group");
     (*(uint64_t *)(st + ROWS_OFF))++;
     for (size_t j = 0; j < g->ndefs; j++) {
+        const agg_up *u = &g->up[j];
+        const unsigned char *f = rec + p;
+        if (u->op == UP_COUNT && p < len && f[0] == SF_NULL) { /* count(): its NULL */
+            (*(int64_t *)(st + u->off))++;
+            p++;
+            continue;
+        }
+        if (u->op == UP_COUNT_IF && len - p >= 2 && f[0] == SF_BOOL) {
+            *(int64_t *)(st + u->off) += f[1] != 0;
+            p += 2;
+            continue;
+        }
         sf_value v;
-        size_t used = sf_value_decode(rec + p, len - p, &v);
+        size_t used = rec_get(f, len - p, u->rtype, &v);
         if (!used)
             return bad_record(err, "row value");
         p += used;
-        int rc = add_value(g, st, j, &v, 0);
+        int rc = up_apply(g, st, j, &v, 0);
         if (rc)
             return rc;
     }

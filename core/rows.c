@@ -75,11 +75,10 @@ size_t sf_rows_encode(const sf_value *row, size_t ncols, unsigned char *out)
     return n;
 }
 
-int sf_rows_keep_strings(sf_rows *r, sf_value *row)
+/* Copies a row's strings (total bytes in all) into one block of the
+ * table's arena. */
+static int keep_total(sf_rows *r, sf_value *row, size_t total)
 {
-    size_t total = 0;
-    for (size_t c = 0; c < r->ncols; c++)
-        total += row[c].type == SF_STRING ? row[c].u.s.n : 0;
     if (!total) {
         for (size_t c = 0; c < r->ncols; c++) {
             if (row[c].type == SF_STRING)
@@ -100,20 +99,29 @@ int sf_rows_keep_strings(sf_rows *r, sf_value *row)
     return 0;
 }
 
+int sf_rows_keep_strings(sf_rows *r, sf_value *row)
+{
+    size_t total = 0;
+    for (size_t c = 0; c < r->ncols; c++)
+        total += row[c].type == SF_STRING ? row[c].u.s.n : 0;
+    return keep_total(r, row, total);
+}
+
 int sf_rows_decode_record(sf_rows *r, sf_value *row, const unsigned char *rec, size_t len)
 {
-    size_t p = 0;
+    size_t p = 0, total = 0;
     for (size_t c = 0; c < r->ncols; c++) {
         size_t used = sf_value_decode(rec + p, len - p, &row[c]);
         if (!used)
             return SF_E_PARSE;
         p += used;
+        total += row[c].type == SF_STRING ? row[c].u.s.n : 0;
     }
     if (p != len)
         return SF_E_PARSE;
     /* The strings borrow from rec until copied: only they are kept, not
      * the whole record. */
-    return sf_rows_keep_strings(r, row);
+    return keep_total(r, row, total);
 }
 
 int sf_rows_append_record(sf_rows *r, const unsigned char *rec, size_t len)

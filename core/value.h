@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/decimal.h" /* sf_i128, sf_dec_type; decimal includes no value */
 
@@ -123,10 +124,142 @@ int sf_value_same(const sf_value *a, const sf_value *b);
  * bytes. Equal values (sf_value_same) encode to equal bytes.
  * sf_value_encoded_size() is the exact size; sf_value_encode() writes it and
  * returns it. */
-size_t sf_value_encoded_size(const sf_value *v);
-size_t sf_value_encode(const sf_value *v, unsigned char *out);
+/* Inline: row shipping (the group and write shuffles, the write route,
+ * spill runs) runs the codec on every value of every row, and a call per
+ * value was a third of the write route's decode (S3). */
+static inline size_t sf_leb128_size(size_t n)
+{
+    size_t k = 1;
+    while (n >= 0x80) {
+        n >>= 7;
+        k++;
+    }
+    return k;
+}
+
+static inline size_t sf_value_encoded_size(const sf_value *v)
+{
+    switch ((sf_type)v->type) {
+    case SF_NULL: return 1;
+    case SF_BOOL: return 2;
+    case SF_INT:
+    case SF_DOUBLE: return 9;
+    case SF_DATE: return 5;
+    case SF_TIMESTAMP: return 9;
+    case SF_STRING: return 1 + sf_leb128_size(v->u.s.n) + v->u.s.n;
+    case SF_DECIMAL: return 18;
+    }
+    return 1;
+}
+
+static inline void sf_put_le(unsigned char *out, uint64_t x, int nbytes)
+{
+    for (int k = 0; k < nbytes; k++)
+        out[k] = (unsigned char)(x >> (8 * k));
+}
+
+static inline uint64_t sf_get_le(const unsigned char *p, int nbytes)
+{
+    uint64_t x = 0;
+    for (int k = 0; k < nbytes; k++)
+        x |= (uint64_t)p[k] << (8 * k);
+    return x;
+}
+
+static inline size_t sf_value_encode(const sf_value *v, unsigned char *out)
+{
+    out[0] = v->type;
+    switch ((sf_type)v->type) {
+    case SF_NULL: return 1;
+    case SF_BOOL: out[1] = (unsigned char)v->u.b; return 2;
+    case SF_INT:
+    case SF_TIMESTAMP: sf_put_le(out + 1, (uint64_t)v->u.i, 8); return 9;
+    case SF_DOUBLE: {
+        uint64_t bits;
+        memcpy(&bits, &v->u.d, 8);
+        sf_put_le(out + 1, bits, 8);
+        return 9;
+    }
+    case SF_DATE: sf_put_le(out + 1, (uint32_t)v->u.date, 4); return 5;
+    case SF_STRING: {
+        size_t n = v->u.s.n, k = 1;
+        do {
+            unsigned char byte = n & 0x7f;
+            n >>= 7;
+            out[k++] = byte | (n ? 0x80 : 0);
+        } while (n);
+        if (v->u.s.n)
+            memcpy(out + k, v->u.s.p, v->u.s.n);
+        return k + v->u.s.n;
+    }
+    case SF_DECIMAL:
+        out[1] = v->scale;
+        sf_put_le(out + 2, v->u.dec.lo, 8);
+        sf_put_le(out + 10, (uint64_t)v->u.dec.hi, 8);
+        return 18;
+    }
+    return 1;
+}
 
 /* Decodes one value from p (avail bytes). Strings are borrowed from p.
  * Returns bytes used, or 0 if the input is truncated or malformed. */
-size_t sf_value_decode(const unsigned char *p, size_t avail, sf_value *v);
+static inline size_t sf_value_decode(const unsigned char *p, size_t avail, sf_value *v)
+{
+    if (avail < 1)
+        return 0;
+    switch ((sf_type)p[0]) {
+    case SF_NULL: *v = sf_null(); return 1;
+    case SF_BOOL:
+        if (avail < 2) return 0;
+        *v = sf_bool(p[1]);
+        return 2;
+    case SF_INT:
+        if (avail < 9) return 0;
+        *v = sf_int((int64_t)sf_get_le(p + 1, 8));
+        return 9;
+    case SF_TIMESTAMP:
+        if (avail < 9) return 0;
+        *v = sf_timestamp((int64_t)sf_get_le(p + 1, 8));
+        return 9;
+    case SF_DOUBLE: {
+        if (avail < 9) return 0;
+        uint64_t bits = sf_get_le(p + 1, 8);
+        double d;
+        memcpy(&d, &bits, 8);
+        *v = sf_double(d);
+        return 9;
+    }
+    case SF_DATE:
+        if (avail < 5) return 0;
+        *v = sf_date((int32_t)(uint32_t)sf_get_le(p + 1, 4));
+        return 5;
+    case SF_STRING: {
+        size_t n = 0, k = 1;
+        int shift = 0;
+        for (;;) {
+            if (k >= avail || shift > 56)
+                return 0;
+            unsigned char byte = p[k++];
+            n |= (size_t)(byte & 0x7f) << shift;
+            if (!(byte & 0x80))
+                break;
+            shift += 7;
+        }
+        if (n > avail - k)
+            return 0;
+        *v = sf_string((const char *)p + k, n);
+        return k + n;
+    }
+    case SF_DECIMAL:
+        if (avail < 18 || p[1] > SF_DEC_MAX_PREC)
+            return 0;
+        v->type = SF_DECIMAL;
+        v->scale = p[1];
+        v->u.dec.lo = sf_get_le(p + 2, 8);
+        v->u.dec.hi = (int64_t)sf_get_le(p + 10, 8);
+        return 18;
+    }
+    return 0;
+}
+
 #endif

@@ -1346,6 +1346,67 @@ static void test_row_record_hash_noted_once_gives_the_same_results(void **state)
     sf_groups_free(plain);
 }
 
+/* A record's bytes are the LEB128 key length, the key, then each
+ * aggregate's argument as sf_value_encode() writes it (docs/architecture.md),
+ * whether the value has its aggregate's type (written inline) or not: NULL
+ * arguments, strings of 0 to 300 bytes around the one-byte length's limit,
+ * an integer where sum(price) takes doubles. Applied, the records give
+ * what updates give; every cut of one is a parse error. */
+static void test_row_record_bytes_are_each_argument_encoded(void **state)
+{
+    const aggs *a = *state;
+    static const size_t lens[] = {0, 1, 15, 127, 128, 129, 300};
+    char text[301];
+    memset(text, 'k', sizeof text);
+    sf_groups *sender = sf_groups_new(a->defs, NAGGS), *owner = sf_groups_new(a->defs, NAGGS);
+    sf_groups *fed = sf_groups_new(a->defs, NAGGS), *scrap = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (size_t i = 0; i < 4 * sizeof lens / sizeof lens[0]; i++) {
+        sf_value row[NCOLS], args[NAGGS], want_arg;
+        unsigned char key[64], rec[1024], want[1024];
+        size_t len = lens[i / 4], w = 0;
+        row[C_COUNTRY] = i % 3 ? sf_string("FR", 2) : sf_null();
+        row[C_N] = i % 4 == 1 ? sf_null() : sf_int((int64_t)i * 1000003 - 7);
+        row[C_PRICE] = i % 4 == 2 ? sf_int((int64_t)i) : i % 4 == 3 ? sf_null() : sf_double(0.25 * (double)i);
+        row[C_USER] = sf_int((int64_t)i);
+        row[C_KIND] = i % 4 == 3 ? sf_null() : sf_string(text, len);
+        size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+        sf_arena_reset(&scratch);
+        size_t n = sf_groups_row_args(sender, klen, row, &scratch, args);
+        assert_true(n <= sizeof rec);
+        sf_groups_row_write(sender, key, klen, args, rec);
+        want[w++] = (unsigned char)klen;
+        memcpy(want + w, key, klen);
+        w += klen;
+        for (int j = 0; j < NAGGS; j++) {
+            want_arg = a->defs[j].arg ? sf_expr_eval(a->defs[j].arg, row, &scratch) : sf_null();
+            w += sf_value_encode(&want_arg, want + w);
+        }
+        assert_int_equal(n, w);
+        assert_memory_equal(rec, want, n);
+        for (size_t cut = 0; cut < n; cut++) {
+            sf_error err;
+            sf_error_clear(&err);
+            /* a cut record may have updated its group before the error */
+            assert_int_equal(sf_groups_update_record(scrap, rec, cut, &err), SF_E_PARSE);
+        }
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_groups_update_record(owner, rec, n, &err), 0);
+        assert_int_equal(sf_groups_update(fed, key, klen, sf_groups_hash(key, klen), row, &scratch), 0);
+    }
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_count(sender), 0);
+    assert_int_equal(sf_groups_prepare_export(owner), 0);
+    assert_int_equal(sf_groups_prepare_export(fed), 0);
+    assert_same_results(fed, owner);
+    sf_groups_free(scrap);
+    sf_groups_free(fed);
+    sf_groups_free(owner);
+    sf_groups_free(sender);
+}
+
 static void test_malformed_row_records_are_parse_errors(void **state)
 {
     const aggs *a = *state;
@@ -1802,6 +1863,7 @@ int main(void)
         cmocka_unit_test(test_drain_keeps_the_groups_ahead_and_frees_those_behind),
         cmocka_unit_test(test_row_records_give_the_results_of_updates),
         cmocka_unit_test(test_row_record_hash_noted_once_gives_the_same_results),
+        cmocka_unit_test(test_row_record_bytes_are_each_argument_encoded),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),

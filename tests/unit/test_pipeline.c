@@ -1531,8 +1531,8 @@ static void test_unknown_join_and_row_output_keep_every_row(void **state)
         size_t klen;
         uint64_t hash;
         sf_groups_key(g, i, &key, &klen, &hash);
-        sf_value k;
-        sf_value_decode(key, klen, &k);
+        sf_value k = sf_null();
+        assert_int_not_equal(sf_value_decode(key, klen, &k), 0);
         int overflow = 0;
         if (k.type == SF_STRING && k.u.s.n == 7) {
             assert_int_value(sf_groups_result(g, i, 0, &overflow), 7); /* 7 + 0 */

@@ -151,6 +151,35 @@ static void test_encode_and_append_record_round_trip_every_type(void **state)
     sf_rows_free(&r);
 }
 
+static void test_record_strings_are_kept_past_the_record(void **state)
+{
+    (void)state;
+    /* Every string of a decoded row is copied out of the record (one
+     * block per row), an empty one included. */
+    sf_rows r;
+    sf_rows_init(&r, 4);
+    const sf_value rows[2][4] = {
+        {sf_string("user_000783", 11), sf_date(20300), sf_string("DE", 2), sf_int(7)},
+        {sf_string("", 0), sf_date(20301), sf_null(), sf_string("", 0)},
+    };
+    for (int i = 0; i < 2; i++) {
+        unsigned char rec[64];
+        size_t n = sf_rows_encode(rows[i], 4, rec);
+        assert_int_equal(sf_rows_append_record(&r, rec, n), 0);
+        memset(rec, 0xee, sizeof rec);
+    }
+    assert_int_equal(r.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const sf_value *row = sf_rows_at(&r, i);
+        for (size_t c = 0; c < 4; c++)
+            assert_true(sf_value_same(&row[c], &rows[i][c]));
+    }
+    assert_memory_equal(sf_rows_at(&r, 0)[0].u.s.p, "user_000783", 11);
+    assert_memory_equal(sf_rows_at(&r, 0)[2].u.s.p, "DE", 2);
+    assert_non_null(sf_rows_at(&r, 1)[0].u.s.p);
+    sf_rows_free(&r);
+}
+
 static void test_records_append_after_existing_rows(void **state)
 {
     (void)state;
@@ -968,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_append_gives_a_row_of_nulls),
         cmocka_unit_test(test_keep_string_copies_into_the_table),
         cmocka_unit_test(test_encode_and_append_record_round_trip_every_type),
+        cmocka_unit_test(test_record_strings_are_kept_past_the_record),
         cmocka_unit_test(test_records_append_after_existing_rows),
         cmocka_unit_test(test_record_with_too_few_values_is_rejected),
         cmocka_unit_test(test_record_with_trailing_bytes_is_rejected),
