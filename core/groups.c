@@ -1751,28 +1751,6 @@ size_t sf_groups_memory(const sf_groups *g)
  * type, then the payload little-endian; a string's length in one byte up
  * to 127); any other value (a NULL argument, an int in a double sum, a long
  * string, a decimal) takes sf_value_encode()/sf_value_decode(). */
-static inline void put_u64le(unsigned char *out, uint64_t x)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(out, &x, 8); /* one store: the byte loop was eight */
-#else
-    for (int k = 0; k < 8; k++)
-        out[k] = (unsigned char)(x >> (8 * k));
-#endif
-}
-
-static inline uint64_t get_u64le(const unsigned char *p)
-{
-    uint64_t x = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(&x, p, 8);
-#else
-    for (int k = 0; k < 8; k++)
-        x |= (uint64_t)p[k] << (8 * k);
-#endif
-    return x;
-}
-
 static inline size_t rec_size(const sf_value *v, int rtype)
 {
     if (v->type == rtype) {
@@ -1804,13 +1782,13 @@ static inline size_t rec_put(unsigned char *out, const sf_value *v, int rtype)
         case SF_INT:
         case SF_TIMESTAMP:
             out[0] = (unsigned char)rtype;
-            put_u64le(out + 1, (uint64_t)v->u.i);
+            sf_put_le(out + 1, (uint64_t)v->u.i, 8);
             return 9;
         case SF_DOUBLE: {
             uint64_t bits;
             memcpy(&bits, &v->u.d, 8);
             out[0] = SF_DOUBLE;
-            put_u64le(out + 1, bits);
+            sf_put_le(out + 1, bits, 8);
             return 9;
         }
         case SF_STRING:
@@ -1843,17 +1821,17 @@ static inline size_t rec_get(const unsigned char *p, size_t avail, int rtype, sf
         case SF_INT:
             if (avail < 9)
                 return 0;
-            *v = sf_int((int64_t)get_u64le(p + 1));
+            *v = sf_int((int64_t)sf_get_le(p + 1, 8));
             return 9;
         case SF_TIMESTAMP:
             if (avail < 9)
                 return 0;
-            *v = sf_timestamp((int64_t)get_u64le(p + 1));
+            *v = sf_timestamp((int64_t)sf_get_le(p + 1, 8));
             return 9;
         case SF_DOUBLE: {
             if (avail < 9)
                 return 0;
-            uint64_t bits = get_u64le(p + 1);
+            uint64_t bits = sf_get_le(p + 1, 8);
             double d;
             memcpy(&d, &bits, 8);
             *v = sf_double(d);
