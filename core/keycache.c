@@ -36,7 +36,12 @@ struct sf_keycache {
     unsigned dbits[3];        /* column i's field width */
     unsigned dshift[3];       /* column i's field position */
     uint64_t *direct;         /* 1 << (dbits sum) cells: group + 1, 0: none */
+    unsigned char dtake[3];   /* how column i's word is read (TAKE_*), by dtags */
+    int dfast;                /* dtake holds no TAKE_NONE: direct_find may answer */
 };
+
+/* How direct_find reads a column's word, as tuple() would for its type. */
+enum { TAKE_NONE, TAKE_ZERO, TAKE_WORD, TAKE_DATE, TAKE_ID };
 
 /* Cells of the direct array at most (8 bytes each), and per tuple held. */
 #define DIRECT_MAX_CELLS ((size_t)1 << 18)
@@ -141,9 +146,40 @@ static uint64_t *probe(const sf_keycache *c, const uint64_t *w, uint64_t h)
                             : probe_n(c, w, h, 16);
 }
 
+/* The direct array's typed lookup, for S1's rows: each value read the
+ * way the array's tags say (no switch on its type, no tuple written) and
+ * its field placed at once. 1 with *group on a hit; 0 when the row goes
+ * the general way (other tags, a value outside the spans, an empty cell:
+ * a string without an id has none, as no tuple holds a 0 id). */
+static inline int direct_find(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
+                              const int *slots, size_t n, uint64_t *group)
+{
+    uint64_t tags = 0, out = 0;
+    size_t idx = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sf_value *v = &row[slots[i]];
+        unsigned take = c->dtake[i];
+        uint64_t x = take == TAKE_ID     ? ids[slots[i]]
+                     : take == TAKE_DATE ? (uint32_t)v->u.date
+                     : take == TAKE_WORD ? (uint64_t)v->u.i
+                                         : 0;
+        uint64_t d = x - c->dbase[i];
+        tags |= (uint64_t)v->type << (4 * i);
+        out |= d >> c->dbits[i];
+        idx |= (size_t)d << c->dshift[i];
+    }
+    if (tags != c->dtags || out)
+        return 0;
+    uint64_t g = c->direct[idx];
+    *group = g - 1;
+    return g != 0;
+}
+
 int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
                      const int *slots, size_t n, uint64_t *w, uint64_t *h, uint64_t *group)
 {
+    if (c->dfast && ids && n <= 3 && direct_find(c, row, ids, slots, n, group))
+        return 1;
     if (!tuple(row, ids, slots, n, w))
         return -1;
     for (size_t i = n + 1; i < c->nwords; i++)
@@ -247,6 +283,7 @@ static int direct_build(sf_keycache *c, const uint64_t *w)
         /* Sparse for the tuples so far: again once they doubled. */
         free(c->direct);
         c->direct = NULL;
+        c->dfast = 0;
         c->direct_retry = 2 * c->count;
         return 0;
     }
@@ -256,9 +293,19 @@ static int direct_build(sf_keycache *c, const uint64_t *w)
     free(c->direct);
     c->direct = cells;
     c->dtags = w[0];
+    c->dfast = 1;
     for (int i = 0; i < 3; i++) {
         c->dbase[i] = base[i];
         c->dbits[i] = bits[i];
+        switch ((w[0] >> (4 * i)) & 15) {
+        case SF_NULL: c->dtake[i] = TAKE_ZERO; break;
+        case SF_INT:
+        case SF_TIMESTAMP:
+        case SF_DOUBLE: c->dtake[i] = TAKE_WORD; break; /* u.i: the double's bits */
+        case SF_DATE: c->dtake[i] = TAKE_DATE; break;
+        case SF_STRING: c->dtake[i] = TAKE_ID; break;
+        default: c->dtake[i] = TAKE_NONE; c->dfast = 0; break; /* a bool: u.b */
+        }
     }
     c->dshift[2] = 0;
     c->dshift[1] = bits[2];
@@ -273,6 +320,7 @@ static int direct_build(sf_keycache *c, const uint64_t *w)
 give_up:
     free(c->direct);
     c->direct = NULL;
+    c->dfast = 0;
     c->direct_off = 1;
     return 0;
 }
@@ -305,6 +353,7 @@ void sf_keycache_clear(sf_keycache *c)
     c->count = 0;
     free(c->direct); /* the next tuples may lie elsewhere */
     c->direct = NULL;
+    c->dfast = 0;
     c->direct_retry = 0;
 }
 

@@ -201,6 +201,57 @@ static void test_small_ranges_grow_then_give_up(void **state)
     sf_keycache_free(c);
 }
 
+/* Once the direct array answers, a row is found by its values read as
+ * the array's tags say: a string by its id (0: no tuple, even where a cell
+ * would be), an int by its bits, a date by its day; a value of another
+ * type with the same bits, or no ids, is not that tuple. */
+static void test_direct_array_reads_values_by_their_tags(void **state)
+{
+    (void)state;
+    sf_keycache *c = sf_keycache_new(4, 100000);
+    uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h, group = 0, next = 0;
+    size_t bare = sf_keycache_memory(c); /* its struct and 64 slots of 5 words */
+    for (int32_t day = 20000; day < 20008; day++)
+        for (int64_t x = 5; x < 9; x++)
+            for (uint32_t id = 1; id <= 16; id++) {
+                sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
+                uint32_t ids[3] = {id, 0, 0};
+                assert_int_equal(find(c, row, ids, w, &h, &group), 0);
+                assert_int_equal(sf_keycache_add(c, w, h, next++), 0);
+            }
+    /* 512 tuples: 1,024 slots, and the array's 8 x 4 x 16 cells. */
+    assert_true(sf_keycache_memory(c) >=
+                bare + (1024 - 64) * 5 * sizeof(uint64_t) + 512 * sizeof(uint64_t));
+    next = 0;
+    for (int32_t day = 20000; day < 20008; day++)
+        for (int64_t x = 5; x < 9; x++)
+            for (uint32_t id = 1; id <= 16; id++) {
+                sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
+                uint32_t ids[3] = {id, 0, 0};
+                assert_int_equal(find(c, row, ids, w, &h, &group), 1);
+                assert_int_equal(group, next++);
+            }
+    sf_value row[3] = {sf_string("s", 1), sf_int(5), sf_date(20003)};
+    uint32_t ids[3] = {0, 0, 0};
+    assert_int_equal(find(c, row, ids, w, &h, &group), -1);
+    assert_int_equal(sf_keycache_find(c, row, NULL, slots, 3, w, &h, &group), -1);
+    ids[0] = 2;
+    assert_int_equal(find(c, row, ids, w, &h, &group), 1);
+    assert_int_equal(group, 3 * 64 + 1);
+    double d; /* the bits of the int 5 as a double: another tuple */
+    int64_t bits = 5;
+    memcpy(&d, &bits, sizeof d);
+    row[1] = sf_double(d);
+    assert_int_equal(find(c, row, ids, w, &h, &group), 0);
+    row[1] = sf_int(5);
+    row[2] = sf_int(20003); /* a date's day as an int */
+    assert_int_equal(find(c, row, ids, w, &h, &group), 0);
+    row[2] = sf_date(20003);
+    assert_int_equal(find(c, row, ids, w, &h, &group), 1);
+    assert_int_equal(group, 3 * 64 + 1);
+    sf_keycache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_limit_refuses_more_tuples_and_clear_forgets),
         cmocka_unit_test(test_wide_keys_and_bad_sizes),
         cmocka_unit_test(test_small_ranges_grow_then_give_up),
+        cmocka_unit_test(test_direct_array_reads_values_by_their_tags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
