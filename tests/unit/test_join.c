@@ -521,6 +521,41 @@ static void test_lookup_gives_the_string_key_id(void **state)
     sf_join_table_free(t);
 }
 
+/* Keys of 8 to 16 bytes are found by their first and last 8 bytes and
+ * their length: keys of every length from 7 to 17 over the same bytes,
+ * whose words overlap (the 8-byte key is the 16-byte key's both halves),
+ * each find their own row and id; keys that share one word or the length
+ * with a key held are not found. */
+static void test_short_string_keys_by_their_words(void **state)
+{
+    (void)state;
+    static const char bytes[] = "abcdefghabcdefghab";
+    sf_join_table *t = sf_join_table_new(2, 0);
+    assert_non_null(t);
+    for (int n = 7; n <= 17; n++) {
+        sf_value row[2] = {sf_string(bytes, (size_t)n), sf_int(n)};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    for (int n = 7; n <= 17; n++) {
+        sf_value key = sf_string(bytes, (size_t)n);
+        uint32_t id = 0;
+        const sf_value *row = sf_join_table_lookup(t, &key, &id);
+        assert_non_null(row);
+        assert_int_equal(row[1].u.i, n);
+        assert_int_equal(id, (uint32_t)(n - 7 + 1));
+    }
+    const char *absent[] = {"abcdefgXabcdefgh", "Xbcdefghabcdefgh", "abcdefghabcXefgh",
+                            "abcdefgX", "bcdefgha", "abcdefghabcdefgX"};
+    for (size_t i = 0; i < sizeof absent / sizeof *absent; i++) {
+        size_t n = strlen(absent[i]);
+        sf_value key = sf_string(absent[i], n);
+        uint32_t id = 7;
+        assert_null(sf_join_table_lookup(t, &key, &id));
+        assert_int_equal(id, 0);
+    }
+    sf_join_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_int_key_does_not_match_equal_double_or_string),
         cmocka_unit_test(test_find_by_string_key_with_key_in_middle_column),
         cmocka_unit_test(test_many_string_keys_through_growth),
+        cmocka_unit_test(test_short_string_keys_by_their_words),
         cmocka_unit_test(test_memory_grows_with_rows_and_strings),
         cmocka_unit_test(test_string_key_longer_than_64_bytes),
         cmocka_unit_test(test_duplicate_key_is_exists_and_keeps_first_row),
