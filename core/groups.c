@@ -691,7 +691,18 @@ static inline __attribute__((always_inline)) int big_add(sf_groups *g, distinct_
 {
     int rc;
     if (ds->dense == 1) {
-        rc = dense_set(ds, idx, dense_value(ds->type, bits), added);
+        /* A group whose bitmap exists sets its bit here; dense_set makes
+         * the bitmap, or sends the value to the pairs. */
+        int64_t x = dense_value(ds->type, bits);
+        uint64_t off = (uint64_t)x - (uint64_t)ds->base, *bm;
+        if (x >= ds->base && off < ds->span && idx < ds->nbitmaps &&
+            (bm = ds->bitmaps[idx]) != NULL && bm != NO_BITMAP) {
+            uint64_t bit = 1ull << (off & 63);
+            *added = !(bm[off >> 6] & bit);
+            bm[off >> 6] |= bit;
+            return 0;
+        }
+        rc = dense_set(ds, idx, x, added);
         if (rc < 0)
             return rc;
         if (rc == 1)
