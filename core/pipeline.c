@@ -1115,7 +1115,8 @@ static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *
                    const uint32_t *pre_kid)
 {
     uint32_t *ids = p->ids_on ? p->ids : NULL;
-    sf_arena_reset(&p->scratch);
+    if (p->scratch.used) /* the arena only allocates: unused, it is as reset */
+        sf_arena_reset(&p->scratch);
     if (!run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim, pre_kid))
         return 0;
     return aggregate(p, row, ids, &p->key, &p->scratch);
