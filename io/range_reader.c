@@ -20,23 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
-#include "core/jsonscan.h"
 
 #define RR_DEFAULT_BUF ((size_t)4 << 20)
 #define RR_DEFAULT_MAX_LINE ((size_t)16 << 20)
 /* Past the range end only the last line is left: read in small steps
  * (growing with the pending line) instead of a whole buffer. */
 #define RR_TAIL_STEP ((size_t)64 << 10)
-/* Bytes whose line ends one call of the index finds (a multiple of 64). */
-#define RR_NL_WINDOW ((size_t)2048)
-
-/* Writes the offsets of the '\n' bytes of p[0, n) (n a multiple of 64) to
- * pos, in order; returns their count. */
-typedef size_t (*rr_index_fn)(const char *p, size_t n, uint32_t *pos);
 
 struct sf_range_reader {
     int fd;
@@ -54,72 +43,7 @@ struct sf_range_reader {
     int done;
     int io_errno;   /* a failed read is reported again by every later call */
     uint64_t io_at;
-    /* The line ends of buf[nl_base, nl_at), found a window at a time
-     * (rr_find_nl): nl_base + nl_pos[i] for nl_i <= i < nl_n are those not
-     * handed out yet; buf[scan, nl_at) holds no other. rr_next_slow
-     * empties the index and sets nl_at to scan. */
-    rr_index_fn index;
-    size_t nl_base, nl_at, nl_i, nl_n;
-    uint32_t nl_pos[RR_NL_WINDOW];
 };
-
-/* The index one byte at a time (no SIMD). */
-static size_t index_bytes(const char *p, size_t n, uint32_t *pos)
-{
-    size_t k = 0;
-    for (const char *q = p, *e = p + n; (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
-        pos[k++] = (uint32_t)(q - p);
-    return k;
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-/* The positions of the set bits of m, the mask of the 64 bytes at off. */
-#define RR_INDEX_BITS(m, off, pos, k)                                                             \
-    for (uint64_t b_ = (m); b_; b_ &= b_ - 1)                                                     \
-        (pos)[(k)++] = (uint32_t)((off) + (size_t)__builtin_ctzll(b_))
-
-__attribute__((target("sse2"))) static size_t index_sse2(const char *p, size_t n, uint32_t *pos)
-{
-    const __m128i nl = _mm_set1_epi8('\n');
-    size_t k = 0;
-    for (size_t i = 0; i < n; i += 64) {
-        uint64_t m = 0;
-        for (int j = 0; j < 4; j++) {
-            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16 * (size_t)j));
-            m |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(b, nl)) << (16 * j);
-        }
-        RR_INDEX_BITS(m, i, pos, k);
-    }
-    return k;
-}
-
-__attribute__((target("avx2"))) static size_t index_avx2(const char *p, size_t n, uint32_t *pos)
-{
-    const __m256i nl = _mm256_set1_epi8('\n');
-    size_t k = 0;
-    for (size_t i = 0; i < n; i += 64) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
-        __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 32));
-        uint64_t m = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nl)) |
-                     (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, nl)) << 32;
-        RR_INDEX_BITS(m, i, pos, k);
-    }
-    return k;
-}
-#endif
-
-/* The index for the level the decoders use (sf_jsonscan_level). */
-static rr_index_fn index_for_cpu(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    sf_simd_level level = sf_jsonscan_level();
-    if (level >= SF_SIMD_AVX2)
-        return index_avx2;
-    if (level >= SF_SIMD_SSE2)
-        return index_sse2;
-#endif
-    return index_bytes;
-}
 
 static int rr_read_error(sf_range_reader *r, uint64_t at, int e, sf_error *err)
 {
@@ -211,8 +135,7 @@ static int64_t rr_discard_line(sf_range_reader *r, sf_error *err)
     }
 }
 
-static __attribute__((noinline, cold)) int rr_too_long(const sf_range_reader *r, uint64_t off,
-                                                       sf_error *err)
+static int rr_too_long(const sf_range_reader *r, uint64_t off, sf_error *err)
 {
     int rc = sf_error_set(err, SF_E_LIMIT,
                           "%s: byte %" PRIu64 ": line longer than %zu bytes (--max-line-bytes)",
@@ -237,7 +160,6 @@ int sf_range_reader_open(sf_range_reader **out, const char *path, uint64_t start
     if (!r)
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory", path);
     r->fd = -1;
-    r->index = index_for_cpu();
     r->path = strdup(path);
     r->max_line = max_line;
     r->max_cap = max_line + 2 > buf_size ? max_line + 2 : buf_size;
@@ -320,8 +242,8 @@ static inline int rr_hand_out(sf_range_reader *r, char *p, size_t n, size_t used
 
 /* Every case of sf_range_reader_next: a failed or finished reader, the
  * first partial line, the range end, a line not yet whole in the buffer. */
-static int rr_next_other(sf_range_reader *r, const char **line, size_t *len, uint64_t *offset,
-                         sf_error *err)
+static __attribute__((noinline)) int rr_next_slow(sf_range_reader *r, const char **line,
+                                                  size_t *len, uint64_t *offset, sf_error *err)
 {
     if (r->io_errno)
         return rr_read_error(r, r->io_at, r->io_errno, err);
@@ -377,44 +299,6 @@ static int rr_next_other(sf_range_reader *r, const char **line, size_t *len, uin
     }
 }
 
-/* rr_next_other, with the line-end index started again where it left
- * the buffer (which may have moved, and scan with it). */
-static __attribute__((noinline)) int rr_next_slow(sf_range_reader *r, const char **line,
-                                                  size_t *len, uint64_t *offset, sf_error *err)
-{
-    int rc = rr_next_other(r, line, len, offset, err);
-    r->nl_i = r->nl_n = 0;
-    r->nl_at = r->scan;
-    return rc;
-}
-
-/* The next '\n' at or after scan, or NULL when none is in the whole
- * 64-byte blocks before tail (rr_next_slow looks at the rest). The index
- * finds a window's line ends in one call (AVX2: 64 bytes in two compares,
- * then a bit per line end), for S1's 135-byte lines cheaper than a memchr
- * call each. */
-static __attribute__((noinline)) char *rr_find_nl_next_window(sf_range_reader *r)
-{
-    while (r->nl_i == r->nl_n) {
-        size_t n = (r->tail - r->nl_at) & ~(size_t)63;
-        if (!n)
-            return NULL;
-        n = n < RR_NL_WINDOW ? n : RR_NL_WINDOW;
-        r->nl_base = r->nl_at;
-        r->nl_n = r->index(r->buf + r->nl_at, n, r->nl_pos);
-        r->nl_i = 0;
-        r->nl_at += n;
-    }
-    return r->buf + r->nl_base + r->nl_pos[r->nl_i++];
-}
-
-static inline char *rr_find_nl(sf_range_reader *r)
-{
-    if (r->nl_i < r->nl_n)
-        return r->buf + r->nl_base + r->nl_pos[r->nl_i++];
-    return rr_find_nl_next_window(r);
-}
-
 /* The common case first, with one test of the reader's state: a whole line
  * in the buffer before the range end. The rest is rr_next_slow's, out of
  * line, so this frame stays small (S1's 135-byte lines: 75 -> 64
@@ -426,7 +310,7 @@ int sf_range_reader_next(sf_range_reader *r, const char **line, size_t *len,
     if (__builtin_expect(r->io_errno | r->done | r->skip_first, 0) || off >= r->end)
         return rr_next_slow(r, line, len, offset, err);
     char *p = r->buf + r->head;
-    char *nl = rr_find_nl(r);
+    char *nl = memchr(r->buf + r->scan, '\n', r->tail - r->scan);
     if (!nl)
         return rr_next_slow(r, line, len, offset, err);
     size_t n = (size_t)(nl - p);

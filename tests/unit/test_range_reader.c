@@ -18,7 +18,6 @@
 
 #include <cmocka.h>
 
-#include "core/jsonscan.h"
 #include "io/fsutil.h"
 #include "io/range_reader.h"
 
@@ -535,42 +534,6 @@ static void test_random_files_random_cuts_small_buffer(void **state)
     }
 }
 
-/* Lines of every length around the 64-byte blocks the line-end index
- * reads (and past max_line), some ending in "\r\n", in buffers of the
- * default size and of a few blocks: the same lines at every SIMD level
- * the index has (scalar, SSE2, AVX2; the CPU's best when it lacks one). */
-static void test_line_end_index_at_every_level(void **state)
-{
-    (void)state;
-    size_t cap = 200 * 200, size = 0;
-    char *data = malloc(cap);
-    assert_non_null(data);
-    unsigned x = 12345;
-    for (size_t len = 0, n = 0; size + len + 2 < cap && n < MAX_REF; len = (len + 7) % 197, n++) {
-        for (size_t i = 0; i < len; i++) {
-            x = x * 1103515245u + 12345u;
-            data[size++] = (char)('a' + (x >> 16) % 26);
-        }
-        if (len % 5 == 1)
-            data[size++] = '\r';
-        data[size++] = '\n';
-    }
-    write_file(data, size);
-    ref_split(data, size);
-    static const size_t bufs[] = {0, 256, 1000};
-    for (int level = SF_SIMD_SCALAR; level <= SF_SIMD_AVX2; level++) {
-        sf_jsonscan_force(level);
-        for (size_t b = 0; b < sizeof bufs / sizeof bufs[0]; b++) {
-            uint64_t bounds[4] = {0, size / 3, size / 3 + 64, size};
-            check_ranges(bounds, 3, bufs[b], 150, size);
-            uint64_t whole[2] = {0, size};
-            check_ranges(whole, 1, bufs[b], 0, size);
-        }
-    }
-    sf_jsonscan_force(-1);
-    free(data);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,7 +556,6 @@ int main(void)
         cmocka_unit_test(test_read_error_is_io_error_naming_file_and_reason),
         cmocka_unit_test(test_close_null_is_noop),
         cmocka_unit_test(test_random_files_random_cuts_small_buffer),
-        cmocka_unit_test(test_line_end_index_at_every_level),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
