@@ -201,6 +201,24 @@ static void test_small_ranges_grow_then_give_up(void **state)
     sf_keycache_free(c);
 }
 
+/* The 512 tuples (day 20000..20007, int 5..8, id 1..16) in that order:
+ * added as groups 0.. (add), or each found with its group. */
+static void day_int_id_tuples(sf_keycache *c, int add)
+{
+    uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h, group = 0, next = 0;
+    for (int32_t day = 20000; day < 20008; day++)
+        for (int64_t x = 5; x < 9; x++)
+            for (uint32_t id = 1; id <= 16; id++) {
+                sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
+                uint32_t ids[3] = {id, 0, 0};
+                assert_int_equal(find(c, row, ids, w, &h, &group), !add);
+                if (add)
+                    assert_int_equal(sf_keycache_add(c, w, h, next++), 0);
+                else
+                    assert_int_equal(group, next++);
+            }
+}
+
 /* Once the direct array answers, a row is found by its values read as
  * the array's tags say: a string by its id (0: no tuple, even where a cell
  * would be), an int by its bits, a date by its day; a value of another
@@ -209,28 +227,13 @@ static void test_direct_array_reads_values_by_their_tags(void **state)
 {
     (void)state;
     sf_keycache *c = sf_keycache_new(4, 100000);
-    uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h, group = 0, next = 0;
+    uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h, group = 0;
     size_t bare = sf_keycache_memory(c); /* its struct and 64 slots of 5 words */
-    for (int32_t day = 20000; day < 20008; day++)
-        for (int64_t x = 5; x < 9; x++)
-            for (uint32_t id = 1; id <= 16; id++) {
-                sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
-                uint32_t ids[3] = {id, 0, 0};
-                assert_int_equal(find(c, row, ids, w, &h, &group), 0);
-                assert_int_equal(sf_keycache_add(c, w, h, next++), 0);
-            }
+    day_int_id_tuples(c, 1);
     /* 512 tuples: 1,024 slots, and the array's 8 x 4 x 16 cells. */
     assert_true(sf_keycache_memory(c) >=
                 bare + (1024 - 64) * 5 * sizeof(uint64_t) + 512 * sizeof(uint64_t));
-    next = 0;
-    for (int32_t day = 20000; day < 20008; day++)
-        for (int64_t x = 5; x < 9; x++)
-            for (uint32_t id = 1; id <= 16; id++) {
-                sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
-                uint32_t ids[3] = {id, 0, 0};
-                assert_int_equal(find(c, row, ids, w, &h, &group), 1);
-                assert_int_equal(group, next++);
-            }
+    day_int_id_tuples(c, 0);
     sf_value row[3] = {sf_string("s", 1), sf_int(5), sf_date(20003)};
     uint32_t ids[3] = {0, 0, 0};
     assert_int_equal(find(c, row, ids, w, &h, &group), -1);
