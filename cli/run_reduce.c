@@ -433,6 +433,11 @@ int sf_run_reduce(sf_run *R)
         return sf_error_set(&R->err, rc, "out of memory building result rows");
     if (!rc)
         sf_bigmem_advise(R->rows.v, R->rows.cap * R->rows.ncols * sizeof *R->rows.v);
+    /* Each row's writer bucket while the row is at hand (run_write.c's
+     * route then only counts them); without room the write makes them. */
+    free(R->wbucket);
+    R->wbucket = !rc && sf_run_write_early(R) ? malloc(live * sizeof *R->wbucket) : NULL;
+    R->nwbucket = 0;
     /* The rows keep their strings and the group table drains as they are
      * made, so the two are never both whole (docs/memory.md). */
     rc = rc ? rc : sf_run_reduce_groups(R, R->reduced, SF_RUN_REDUCE_DRAIN);
@@ -450,6 +455,8 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
     const sf_job *job = R->job;
     sf_arena scratch; /* strings "having" makes, reset after each row */
     sf_arena_init(&scratch, 0);
+    sf_buf pkey = SF_BUF_INIT; /* a row's partition values, for its writer bucket */
+    uint16_t *wbucket = keep_strings == SF_RUN_REDUCE_DRAIN ? R->wbucket : NULL;
     int rc = sf_groups_prepare_export(g);
     size_t n = rc ? 0 : sf_groups_count(g);
     size_t drained = 0;
@@ -530,8 +537,13 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         if (job->having && !keep_having(job, row, &scratch)) {
             R->rows.n--; /* the row just appended */
             R->having_dropped++;
+        } else if (wbucket) {
+            rc = sf_run_write_bucket(R, row, &pkey, &wbucket[R->rows.n - 1]);
         }
     }
+    if (wbucket && !rc)
+        R->nwbucket = R->rows.n;
+    sf_buf_free(&pkey);
     sf_arena_free(&scratch);
     if (rc == SF_E_NOMEM)
         sf_error_set(&R->err, rc, "out of memory building result rows");
