@@ -420,23 +420,27 @@ int sf_run_reduce(sf_run *R)
     int rc = sf_run_reduce_begin(R);
     /* The table holds the live groups' rows, and one row of room that a
      * retired group is read into and dropped from (sf_groups_take_row):
-     * no doubling growth. Its rows are written once in order, so it is
-     * advised for huge pages: they fault in 2 MiB at a time (S3: a third
-     * of the run's page faults were the reduce's first touch of this
-     * table, 4 KiB each). An advised table that grows is copied, not
-     * remapped (the advice split its mapping), so with several ranks it
-     * also has room for as many rows again, for those the write route
-     * brings (about as many as leave: the writers are dealt by rows);
-     * room never touched takes no memory. */
-    size_t live = sf_groups_live_count(R->reduced) + 1;
-    if (!rc && (rc = sf_rows_reserve(&R->rows, R->nranks > 1 ? 2 * live : live)) != 0)
+     * no doubling growth. When the rows go straight to the in-memory
+     * repartition write (sf_run_write_early), they are written once in
+     * order and the table is advised for huge pages: they fault in 2 MiB
+     * at a time (S3: a third of the run's page faults were the reduce's
+     * first touch of this table, 4 KiB each). An advised table that
+     * grows is copied, not remapped (the advice split its mapping), so
+     * with several ranks it also has room for as many rows again, for
+     * those the write route brings (about as many as leave: the writers
+     * are dealt by rows); room never touched takes no memory. Other
+     * routes (windows, one writer for an unpartitioned output) may bring
+     * more: their tables take no advice and grow as before. Each row
+     * also gets its writer bucket while it is at hand (run_write.c's
+     * route then only counts them). */
+    int early = !rc && sf_run_write_early(R);
+    size_t live = R->reduced ? sf_groups_live_count(R->reduced) + 1 : 1;
+    if (!rc && (rc = sf_rows_reserve(&R->rows, early && R->nranks > 1 ? 2 * live : live)) != 0)
         return sf_error_set(&R->err, rc, "out of memory building result rows");
-    if (!rc)
+    if (early)
         sf_bigmem_advise(R->rows.v, R->rows.cap * R->rows.ncols * sizeof *R->rows.v);
-    /* Each row's writer bucket while the row is at hand (run_write.c's
-     * route then only counts them); without room the write makes them. */
     free(R->wbucket);
-    R->wbucket = !rc && sf_run_write_early(R) ? malloc(live * sizeof *R->wbucket) : NULL;
+    R->wbucket = early ? malloc(live * sizeof *R->wbucket) : NULL;
     R->nwbucket = 0;
     /* The rows keep their strings and the group table drains as they are
      * made, so the two are never both whole (docs/memory.md). */

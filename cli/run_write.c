@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/bigmem.h"
 #include "core/hash.h"
 #include "io/fsutil.h"
 #include "io/hive.h"
@@ -613,12 +612,13 @@ static int route_balanced(sf_run *R)
         rc = sf_partition_balance(all, WRITE_BUCKETS, R->nranks, owner);
         /* The rows this rank will receive are known now: the table gets
          * room for them before the route (rows can arrive before any
-         * leaves), instead of doubling as they come. */
+         * leaves), instead of doubling as they come (the reduce's table
+         * mostly has it already: sf_run_reduce). */
         size_t incoming = 0;
         for (size_t b = 0; b < WRITE_BUCKETS && !rc; b++)
             incoming += owner[b] == R->rank ? (size_t)(all[b] - count[b]) : 0;
-        if (!rc && incoming && (rc = sf_rows_reserve(&R->rows, R->rows.n + incoming)) == 0)
-            sf_bigmem_advise(R->rows.v, R->rows.cap * R->rows.ncols * sizeof *R->rows.v);
+        if (!rc && incoming)
+            rc = sf_rows_reserve(&R->rows, R->rows.n + incoming);
         if (rc)
             sf_error_set(&R->err, rc, "out of memory routing rows to their writers");
         rc = sf_run_agree(R, rc, 0) ? SF_RUN_AGREED
