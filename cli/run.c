@@ -115,6 +115,9 @@ static int run_outputs(sf_run *R)
             free(R->part_groups);
             free(R->part_rows);
             R->part_groups = R->part_rows = NULL;
+            free(R->wbucket);
+            R->wbucket = NULL;
+            R->nwbucket = 0;
             R->m = m0;
             R->shuffle = sh0;
             R->sum_overflow = 0;
@@ -348,6 +351,7 @@ static void run_free(sf_run *R)
     free(R->out_dec);
     free(R->part_groups);
     free(R->part_rows);
+    free(R->wbucket);
 }
 
 int sf_run_main(const sf_run_opts *o) { return sf_run_job(o, NULL); }

@@ -151,6 +151,11 @@ typedef struct sf_run {
     int nparts;            /* shuffle partitions; partition p belongs to rank p % nranks */
     uint64_t *part_groups; /* per partition: groups and input rows this rank owns */
     uint64_t *part_rows;
+    /* Each result row's writer bucket, made by the reduce as it makes
+     * the row (sf_run_write_early), for the write's route: wbucket[i]
+     * is row i's while nwbucket == rows.n. NULL: the write makes them. */
+    uint16_t *wbucket;
+    size_t nwbucket;
     sf_shuffle_stats shuffle;
     sf_scan_stats scan;
     sf_progress_mode progress; /* rank 0's progress line (mpi/progress) */
@@ -491,6 +496,16 @@ int sf_run_write_route(sf_run *R, int *part);
  * columns); new (free), *nkeys set, and *desc (new, free) the direction
  * of each (1: descending, from sort_by); NULL when out of memory. */
 int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc);
+/* 1 when the reduce may give each row its writer bucket
+ * (sf_run_write_bucket): the rows go from the reduce to the in-memory
+ * repartition write as they are (no grid, window, computed column,
+ * limit or stage read between), so their bucket is known as they are
+ * made. */
+int sf_run_write_early(const sf_run *R);
+/* Row's writer bucket into *bucket, its empty string partition values
+ * made NULL first (sf_run_write_normalize's rule); key is scratch.
+ * Returns 0 or SF_E_NOMEM. */
+int sf_run_write_bucket(sf_run *R, sf_value *row, sf_buf *key, uint16_t *bucket);
 /* An empty string partition value becomes NULL in every row: Hive names
  * both __HIVE_DEFAULT_PARTITION__. Not collective. Cannot fail. */
 void sf_run_write_normalize(sf_run *R);

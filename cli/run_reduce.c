@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/hash.h"
 #include "core/value_text.h"
 #include "core/window.h"
@@ -417,11 +418,30 @@ int sf_run_reduce_begin(sf_run *R)
 int sf_run_reduce(sf_run *R)
 {
     int rc = sf_run_reduce_begin(R);
-    /* The table holds exactly the live groups' rows, and one row of room
-     * that a retired group is read into and dropped from
-     * (sf_groups_take_row): no doubling growth. */
-    if (!rc && (rc = sf_rows_reserve(&R->rows, sf_groups_live_count(R->reduced) + 1)) != 0)
+    /* The table holds the live groups' rows, and one row of room that a
+     * retired group is read into and dropped from (sf_groups_take_row):
+     * no doubling growth. When the rows go straight to the in-memory
+     * repartition write (sf_run_write_early), they are written once in
+     * order and the table is advised for huge pages: they fault in 2 MiB
+     * at a time (S3: a third of the run's page faults were the reduce's
+     * first touch of this table, 4 KiB each). An advised table that
+     * grows is copied, not remapped (the advice split its mapping), so
+     * with several ranks it also has room for as many rows again, for
+     * those the write route brings (about as many as leave: the writers
+     * are dealt by rows); room never touched takes no memory. Other
+     * routes (windows, one writer for an unpartitioned output) may bring
+     * more: their tables take no advice and grow as before. Each row
+     * also gets its writer bucket while it is at hand (run_write.c's
+     * route then only counts them). */
+    int early = !rc && sf_run_write_early(R);
+    size_t live = R->reduced ? sf_groups_live_count(R->reduced) + 1 : 1;
+    if (!rc && (rc = sf_rows_reserve(&R->rows, early && R->nranks > 1 ? 2 * live : live)) != 0)
         return sf_error_set(&R->err, rc, "out of memory building result rows");
+    if (early)
+        sf_bigmem_advise(R->rows.v, R->rows.cap * R->rows.ncols * sizeof *R->rows.v);
+    free(R->wbucket);
+    R->wbucket = early ? malloc(live * sizeof *R->wbucket) : NULL;
+    R->nwbucket = 0;
     /* The rows keep their strings and the group table drains as they are
      * made, so the two are never both whole (docs/memory.md). */
     rc = rc ? rc : sf_run_reduce_groups(R, R->reduced, SF_RUN_REDUCE_DRAIN);
@@ -439,6 +459,8 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
     const sf_job *job = R->job;
     sf_arena scratch; /* strings "having" makes, reset after each row */
     sf_arena_init(&scratch, 0);
+    sf_buf pkey = SF_BUF_INIT; /* a row's partition values, for its writer bucket */
+    uint16_t *wbucket = keep_strings == SF_RUN_REDUCE_DRAIN ? R->wbucket : NULL;
     int rc = sf_groups_prepare_export(g);
     size_t n = rc ? 0 : sf_groups_count(g);
     size_t drained = 0;
@@ -519,8 +541,13 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         if (job->having && !keep_having(job, row, &scratch)) {
             R->rows.n--; /* the row just appended */
             R->having_dropped++;
+        } else if (wbucket) {
+            rc = sf_run_write_bucket(R, row, &pkey, &wbucket[R->rows.n - 1]);
         }
     }
+    if (wbucket && !rc)
+        R->nwbucket = R->rows.n;
+    sf_buf_free(&pkey);
     sf_arena_free(&scratch);
     if (rc == SF_E_NOMEM)
         sf_error_set(&R->err, rc, "out of memory building result rows");

@@ -52,6 +52,8 @@ SPECS = {
     "top_by_country": {"group_by": ["country", "user"], "having": "top_price > 1.0",
                        "output": {"partition_by": ["country"], "sort_by": ["revenue desc"],
                                   "limit": 10}},
+    "having_by_country": {"group_by": ["country", "user"], "having": "orders >= 2",
+                          "output": {"partition_by": ["country"], "sort_by": ["revenue desc"]}},
     "desc_by_country": {"group_by": ["country", "user"],
                         "output": {"partition_by": ["country"], "sort_by": ["revenue desc"]}},
     "countries_desc": {"group_by": ["country"], "output": {"sort_by": ["country desc"]}},

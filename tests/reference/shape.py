@@ -89,6 +89,16 @@ QUERIES = {
         "limit": 10,
         "partition_by": ["country"],
     },
+    # "having" drops rows while the reduce gives each kept row its
+    # writer bucket (no limit: the rows go straight to the write).
+    "having_by_country": {
+        "group_by": ["country", "user"],
+        "result": ["country", "user", "orders", "revenue", "top_price"],
+        "having": lambda r: r["orders"] >= 2,
+        "sort_by": [("revenue", True)],
+        "limit": None,
+        "partition_by": ["country"],
+    },
     "desc_by_country": {
         "group_by": ["country", "user"],
         "result": ["country", "user", "orders", "revenue", "top_price"],
