@@ -435,7 +435,11 @@ int sf_run_reduce(sf_run *R)
      * route then only counts them). */
     int early = !rc && sf_run_write_early(R);
     size_t live = R->reduced ? sf_groups_live_count(R->reduced) + 1 : 1;
-    if (!rc && (rc = sf_rows_reserve(&R->rows, early && R->nranks > 1 ? 2 * live : live)) != 0)
+    /* The doubled room is address space only; a host that refuses it
+     * (strict overcommit) gets the live groups' rows alone. */
+    if (!rc && early && R->nranks > 1 && sf_rows_reserve(&R->rows, 2 * live) != 0)
+        early = 0;
+    if (!rc && (rc = sf_rows_reserve(&R->rows, live)) != 0)
         return sf_error_set(&R->err, rc, "out of memory building result rows");
     if (early)
         sf_bigmem_advise(R->rows.v, R->rows.cap * R->rows.ncols * sizeof *R->rows.v);
