@@ -993,6 +993,11 @@ int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
     return update_state(g, (char *)group, row, ids, scratch);
 }
 
+int sf_groups_reserve(sf_groups *g, size_t n)
+{
+    return sf_hmap_reserve(g->map, n) == 0 ? 0 : SF_E_NOMEM;
+}
+
 size_t sf_groups_count(const sf_groups *g) { return sf_hmap_count(g->map); }
 
 static char *state_of(const sf_groups *g, size_t i)
