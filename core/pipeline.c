@@ -683,28 +683,29 @@ double sf_aside_rate_share(uint64_t m, uint64_t n, double rate, uint64_t ahead)
  * known), as
  * combining then costs a table insert and an export per row and saves
  * little. */
-/* Bytes of the group table's index and entry array per group reserved:
- * an 8-byte slot at a load of 0.35-0.7 and an 8-byte entry pointer. */
-#define RESERVE_BYTES_PER_GROUP 32
-
 /* On stepping aside with the rows ahead known: the table will take about
  * as many rows as this rank reads (it ships the others' share of its
  * rows and receives its share of theirs), so it is sized once for the
  * groups it holds and the expected new ones among them, instead of
  * growing through a dozen indexes, each allocated, zeroed and refilled
- * at random (S3 1M/10M: ~4M groups a rank). Only a saving: when memory is
- * short the table grows as before. */
+ * at random (S3 1M/10M: ~4M groups a rank). Under a memory budget, for
+ * at most half the groups that fit it at the table's bytes per group so
+ * far, so that the reserve does not bring its spill closer. Only a
+ * saving: when memory is short the table grows as before. */
 static void aside_reserve_groups(sf_pipeline *p)
 {
     const sf_aside_stats *a = &p->aside_st;
-    double want = (double)sf_groups_count(p->groups) +
-                  a->ahead_new_share * (double)a->rows_ahead;
+    size_t have = sf_groups_count(p->groups);
+    double want = (double)have + a->ahead_new_share * (double)a->rows_ahead;
     double cap = (double)(UINT32_MAX / 2);
-    if (p->aside_ops.room && (double)p->aside_ops.room / 4 / RESERVE_BYTES_PER_GROUP < cap)
-        cap = (double)p->aside_ops.room / 4 / RESERVE_BYTES_PER_GROUP;
+    if (p->aside_ops.room && have) {
+        double per = (double)sf_groups_memory(p->groups) / (double)have;
+        if ((double)p->aside_ops.room / (2 * per) < cap)
+            cap = (double)p->aside_ops.room / (2 * per);
+    }
     if (want > cap)
         want = cap;
-    if (want >= 1 && (size_t)want > sf_groups_count(p->groups))
+    if (want >= 1 && (size_t)want > have)
         (void)sf_groups_reserve(p->groups, (size_t)want);
 }
 

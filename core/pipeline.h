@@ -277,7 +277,7 @@ typedef struct sf_aside_ops {
     /* Bytes the combiner may hold (a memory budget's share for growing
      * state), 0 for no limit: when it steps aside knowing the rows ahead,
      * the pipeline sizes its group table for the groups it expects
-     * (sf_groups_reserve), within a quarter of this. */
+     * (sf_groups_reserve), at most half of those this room holds. */
     uint64_t room;
 } sf_aside_ops;
 

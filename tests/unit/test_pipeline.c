@@ -1181,8 +1181,9 @@ static void test_new_share_fits_the_key_count_of_the_sample(void **state)
 /* Stepping aside with the rows ahead known sizes the group table once for
  * the groups expected (every sampled row new, 4 times the sample ahead:
  * about 5 * SF_ASIDE_SAMPLE groups, an index of 8 * SF_ASIDE_SAMPLE
- * slots), unless the memory room says no more than a few more; the
- * results are the same either way. */
+ * slots), unless the memory room holds fewer groups than twice those it
+ * has (64 bytes a group is less than any group takes); the results are
+ * the same either way. */
 static void test_stepping_aside_sizes_the_table_for_the_groups_ahead(void **state)
 {
     (void)state;
@@ -1190,8 +1191,7 @@ static void test_stepping_aside_sizes_the_table_for_the_groups_ahead(void **stat
         sf_job *job = NULL;
         aside_stub a = {SF_BUF_INIT, 1, 0, 4.0};
         sf_pipeline *p = uid_pipeline(&job);
-        /* room / 4 / 32 bytes a group: 10% more groups than the sample */
-        uint64_t room = small ? (uint64_t)SF_ASIDE_SAMPLE * 11 / 10 * 32 * 4 : 0;
+        uint64_t room = small ? (uint64_t)SF_ASIDE_SAMPLE * 64 : 0;
         sf_aside_ops ops = {stub_owner, stub_reserve, &a, stub_ahead, room};
         assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
         for (long i = 0; i < SF_ASIDE_SAMPLE - 1; i++)
