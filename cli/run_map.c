@@ -332,7 +332,8 @@ static int setup_aside(sf_run *R)
     size_t batch = R->o->shuffle_round / (uint64_t)R->nranks;
     if (batch > ((size_t)4 << 20))
         batch = (size_t)4 << 20;
-    sf_aside_ops ops = {aside_owner, aside_reserve, R, aside_ahead};
+    sf_aside_ops ops = {aside_owner, aside_reserve, R, aside_ahead,
+                        R->mem.b.limit ? R->mem.b.state : 0};
     R->stream = sf_stream_new(R->comm, 202, batch, take_row_record, R, NULL, NULL);
     if (!R->stream || sf_pipeline_set_aside(R->pipe, mode, &ops) != 0)
         return sf_error_set(&R->err, SF_E_NOMEM, "out of memory setting up the row stream");

@@ -179,6 +179,7 @@ struct sf_groups {
     size_t drained;       /* groups [0, drained) are gone (sf_groups_drain_to) */
     size_t sums_taken;    /* groups [0, sums_taken) have no heap partials (sf_groups_take_row) */
     int64_t distinct_max; /* largest count_distinct count, as of the last preparation */
+    int minmax;           /* 1: some aggregate is a min or max (group_upsert sets it NULL) */
 };
 
 #define HDR 16
@@ -228,6 +229,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     g->ndefs = ndefs;
     for (size_t j = 0; j < ndefs; j++)
         g->argslot[j] = sf_expr_slot(defs[j].arg);
+    for (size_t j = 0; j < ndefs; j++)
+        g->minmax |= defs[j].kind == SF_AGG_MIN || defs[j].kind == SF_AGG_MAX;
     size_t off = HDR;
     for (size_t j = 0; j < ndefs; j++) {
         /* Each state at its own alignment (16 for the __int128 of an
@@ -369,13 +372,13 @@ static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, u
         return st;
     uint32_t idx = (uint32_t)(sf_hmap_count(g->map) - 1);
     memcpy(st, &idx, sizeof idx);
-    for (size_t j = 0; j < g->ndefs; j++) {
+    /* The map zeroed the block, which is every state's start (a double
+     * sum's too) but a min's or max's: S3 makes a group a row, and this
+     * loop ran for each. */
+    for (size_t j = 0; g->minmax && j < g->ndefs; j++) {
         const sf_agg_def *d = &g->defs[j];
-        char *s = st + g->off[j];
-        if (is_xsum(d))
-            memset(s, 0, sizeof(dsum));
-        else if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
-            *(sf_value *)s = sf_null();
+        if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
+            *(sf_value *)(st + g->off[j]) = sf_null();
     }
     g->prepared = 0;
     return st;
@@ -1010,6 +1013,11 @@ int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
                            const uint32_t *ids, sf_arena *scratch)
 {
     return update_state(g, (char *)group, row, ids, scratch);
+}
+
+int sf_groups_reserve(sf_groups *g, size_t n)
+{
+    return sf_hmap_reserve(g->map, n) == 0 ? 0 : SF_E_NOMEM;
 }
 
 size_t sf_groups_count(const sf_groups *g) { return sf_hmap_count(g->map); }

@@ -79,6 +79,12 @@ int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, ui
 int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
                            const uint32_t *ids, sf_arena *scratch);
 
+/* Makes room for n groups in all (sf_hmap_reserve of the table's map):
+ * for a caller that expects about that many, so the table does not grow
+ * through its smaller indexes. Changes no group. Returns 0, or SF_E_NOMEM
+ * (g unchanged and valid; a reserve is only a saving). */
+int sf_groups_reserve(sf_groups *g, size_t n);
+
 /* Number of groups (retired ones included: indexes run to this). */
 size_t sf_groups_count(const sf_groups *g);
 

@@ -318,6 +318,32 @@ static int hmap_grow_index(sf_hmap *m)
     return 0;
 }
 
+int sf_hmap_reserve(sf_hmap *m, size_t n)
+{
+    size_t slots = hmap_slots_for(n);
+    if (!slots || !m->index)
+        return -1;
+    if (n > m->entries_cap) {
+        if (n > SIZE_MAX / sizeof *m->entries)
+            return -1;
+        hmap_head **e = realloc(m->entries, n * sizeof *e);
+        if (!e)
+            return -1;
+        m->entries = e;
+        m->entries_cap = n;
+    }
+    if (slots <= m->mask + 1)
+        return 0;
+    hmap_slot *idx = sf_bigmem_calloc(slots, sizeof *idx);
+    if (!idx)
+        return -1;
+    free(m->index);
+    m->index = idx;
+    m->mask = slots - 1;
+    hmap_fill_index(m);
+    return 0;
+}
+
 /* Inserts key at empty slot pos (from hmap_probe). Out of line: the hit
  * path of sf_hmap_upsert, taken for almost every row, then needs no
  * registers saved for the rare insert and growth. */

@@ -70,6 +70,17 @@ void *sf_hmap_find(const sf_hmap *m, const void *key, size_t klen, uint64_t hash
  * pointer that must not be dereferenced. */
 void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, int *inserted);
 
+/* Makes room for n entries in all (those held included): the index
+ * grows once to hold them within the load factor, and the entries array
+ * to n, so that inserts up to n neither rebuild the index nor move the
+ * array. For a caller that knows about how many keys will come (a table
+ * of millions grows through a dozen indexes otherwise, each refilled at
+ * random). Entries, their numbers and order are unchanged; a smaller n
+ * than the map already holds room for is a no-op. Returns 0, or -1 when
+ * out of memory, when n cannot be indexed or after sf_hmap_drain_to()
+ * (the map is then as before). */
+int sf_hmap_reserve(sf_hmap *m, size_t n);
+
 /* Starts loading what an upsert of a key with this hash and length will
  * read, so that a batch of upserts waits for memory once: stage 0 the
  * index slot; stage 1 (after stage 0 had time) the block of the first entry on

@@ -274,6 +274,11 @@ typedef struct sf_aside_ops {
      * multiple of what it has read (3.0 when a quarter is read); < 0 when
      * not known. */
     double (*ahead)(void *ctx);
+    /* Bytes the combiner may hold (a memory budget's share for growing
+     * state), 0 for no limit: when it steps aside knowing the rows ahead,
+     * the pipeline sizes its group table for the groups it expects
+     * (sf_groups_reserve), at most half of those this room holds. */
+    uint64_t room;
 } sf_aside_ops;
 
 enum { SF_ASIDE_UNDECIDED, SF_ASIDE_DECIDED_COMBINE, SF_ASIDE_DECIDED_ASIDE };

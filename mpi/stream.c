@@ -16,7 +16,13 @@
 typedef struct dest_state {
     unsigned char *fill;            /* batch being filled */
     size_t n;
+    size_t cap;                     /* fill's bytes */
     unsigned char *sending[INFLIGHT]; /* batches in flight */
+    size_t sending_cap[INFLIGHT];
+    /* A sent batch's buffer of s->batch bytes, kept for the next fill:
+     * a fresh malloc of a few MiB comes from mmap, whose pages fault in
+     * again (4 KiB at a time) while the records are written. */
+    unsigned char *spare;
     MPI_Request req[INFLIGHT];
 } dest_state;
 
@@ -180,7 +186,10 @@ static int free_slot(sf_stream *s, dest_state *ds)
             if (ds->req[k] != MPI_REQUEST_NULL)
                 MPI_Test(&ds->req[k], &flag, MPI_STATUS_IGNORE);
             if (flag) {
-                free(ds->sending[k]);
+                if (ds->sending[k] && !ds->spare && ds->sending_cap[k] == s->batch)
+                    ds->spare = ds->sending[k];
+                else
+                    free(ds->sending[k]);
                 ds->sending[k] = NULL;
                 return k;
             }
@@ -198,6 +207,7 @@ static void send_batch(sf_stream *s, int d)
         return;
     int k = free_slot(s, ds);
     ds->sending[k] = ds->fill;
+    ds->sending_cap[k] = ds->cap;
     MPI_Isend(ds->fill, (int)ds->n, MPI_BYTE, d, s->tag, s->comm, &ds->req[k]);
     s->st.bytes_sent += ds->n;
     s->st.messages_sent++;
@@ -214,10 +224,15 @@ static unsigned char *frame(sf_stream *s, int dest, size_t len)
     size_t need = 4 + len;
     if (ds->fill && ds->n + need > s->batch)
         send_batch(s, dest);
-    if (!ds->fill) {
+    if (!ds->fill && ds->spare && need <= s->batch) {
+        ds->fill = ds->spare;
+        ds->cap = s->batch;
+        ds->spare = NULL;
+    } else if (!ds->fill) {
         size_t cap = need > s->batch ? need : s->batch;
         if (!(ds->fill = malloc(cap)))
             return NULL;
+        ds->cap = cap;
     }
     unsigned char *p = ds->fill + ds->n;
     for (int k = 0; k < 4; k++)
@@ -311,6 +326,7 @@ void sf_stream_free(sf_stream *s)
         return;
     for (int d = 0; d < s->nranks; d++) {
         free(s->dest[d].fill);
+        free(s->dest[d].spare);
         for (int k = 0; k < INFLIGHT; k++)
             free(s->dest[d].sending[k]);
     }

@@ -706,6 +706,40 @@ static void test_growth_after_compact_refills_every_live_key(void **state)
     sf_hmap_free(m);
 }
 
+static void test_reserve_keeps_entries_and_makes_room_once(void **state)
+{
+    (void)state;
+    enum { N = 3000, TO = 40000 }; /* 40000 entries need 65536 slots at load 0.7 */
+    sf_hmap *m = numbered_map(N, 8);
+    size_t before = sf_hmap_memory(m);
+    assert_int_equal(sf_hmap_reserve(m, 10), 0); /* room already: nothing moves */
+    assert_int_equal(sf_hmap_memory(m), before);
+    assert_int_equal(sf_hmap_reserve(m, TO), 0);
+    /* 8192 slots and 4096 entries before; 65536 and TO after */
+    assert_true(sf_hmap_memory(m) >= before + (65536 - 8192) * 8 + (TO - 4096) * sizeof(void *));
+    assert_int_equal(sf_hmap_count(m), N);
+    for (size_t i = 0; i < N; i++) {
+        const void *key;
+        void *value;
+        char k[32];
+        int kl;
+        key_of(i, k, &kl);
+        sf_hmap_entry(m, i, &key, NULL, NULL, &value);
+        assert_memory_equal(key, k, (size_t)kl);
+        assert_int_equal(*(unsigned char *)value, (unsigned char)i);
+        assert_ptr_equal(sf_hmap_find(m, k, (size_t)kl, sf_hash_bytes(k, (size_t)kl, SEED)),
+                         value);
+    }
+    add_numbered(m, N, TO);
+    size_t seen = 0;
+    assert_int_equal(sf_hmap_compact(m, keep_thirds, &seen), 0);
+    assert_int_equal(seen, TO);
+    assert_thirds_and_added_found(m, TO, TO);
+    sf_hmap_drain_to(m, 1);
+    assert_int_equal(sf_hmap_reserve(m, 2 * TO), -1);
+    sf_hmap_free(m);
+}
+
 static void test_drain_after_compact_skips_removed_entries(void **state)
 {
     (void)state;
@@ -755,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_compact_removes_entries_and_keeps_numbers_and_values),
         cmocka_unit_test(test_compacted_entries_leave_room_in_the_index),
         cmocka_unit_test(test_drain_after_compact_skips_removed_entries),
+        cmocka_unit_test(test_reserve_keeps_entries_and_makes_room_once),
         cmocka_unit_test(test_peek_gives_the_home_slot_value_or_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

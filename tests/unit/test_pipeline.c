@@ -1038,7 +1038,7 @@ static void test_stepped_aside_rows_reach_the_owner_with_the_same_results(void *
 {
     fixture *f = *state;
     aside_stub a = {SF_BUF_INIT, 0, 0, 0};
-    sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL};
+    sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL, 0};
     assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_ON, &ops), 0);
     sf_error err;
     sf_error_clear(&err);
@@ -1106,7 +1106,7 @@ static void push_uid(sf_pipeline *p, long uid)
 static sf_pipeline *auto_pipeline(sf_job **job, aside_stub *a)
 {
     sf_pipeline *p = uid_pipeline(job);
-    sf_aside_ops ops = {stub_owner, stub_reserve, a, a->ahead < 0 ? NULL : stub_ahead};
+    sf_aside_ops ops = {stub_owner, stub_reserve, a, a->ahead < 0 ? NULL : stub_ahead, 0};
     assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
     return p;
 }
@@ -1176,6 +1176,41 @@ static void test_new_share_fits_the_key_count_of_the_sample(void **state)
     assert_true(sf_aside_new_share(100, 40, 0) == 0);     /* nothing ahead */
     assert_true(sf_aside_new_share(100000, 10, 1000) < 1e-9); /* all keys seen */
     assert_true(sf_aside_new_share(0, 0, 1000) == 1);
+}
+
+/* Stepping aside with the rows ahead known sizes the group table once for
+ * the groups expected (every sampled row new, 4 times the sample ahead:
+ * about 5 * SF_ASIDE_SAMPLE groups, an index of 8 * SF_ASIDE_SAMPLE
+ * slots), unless the memory room holds fewer groups than twice those it
+ * has (64 bytes a group is less than any group takes); the results are
+ * the same either way. */
+static void test_stepping_aside_sizes_the_table_for_the_groups_ahead(void **state)
+{
+    (void)state;
+    for (int small = 0; small < 2; small++) {
+        sf_job *job = NULL;
+        aside_stub a = {SF_BUF_INIT, 1, 0, 4.0};
+        sf_pipeline *p = uid_pipeline(&job);
+        uint64_t room = small ? (uint64_t)SF_ASIDE_SAMPLE * 64 : 0;
+        sf_aside_ops ops = {stub_owner, stub_reserve, &a, stub_ahead, room};
+        assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_AUTO, &ops), 0);
+        for (long i = 0; i < SF_ASIDE_SAMPLE - 1; i++)
+            push_uid(p, i);
+        size_t before = sf_groups_memory(sf_pipeline_groups(p));
+        push_uid(p, SF_ASIDE_SAMPLE);
+        const sf_aside_stats *st = sf_pipeline_aside_stats(p);
+        assert_int_equal(st->decision, SF_ASIDE_DECIDED_ASIDE);
+        size_t after = sf_groups_memory(sf_pipeline_groups(p));
+        if (small)
+            assert_true(after < before + ((size_t)1 << 20)); /* the index as it was */
+        else
+            assert_true(after >= before + (size_t)SF_ASIDE_SAMPLE * 4 * 8);
+        push_uid(p, 3);
+        assert_int_equal(sf_groups_count(sf_pipeline_groups(p)), SF_ASIDE_SAMPLE);
+        sf_pipeline_free(p);
+        sf_job_free(job);
+        sf_buf_free(&a.sent);
+    }
 }
 
 /* S4's case: 94% of the sample made a new group, yet the input goes on
@@ -1253,7 +1288,7 @@ static void test_step_aside_is_refused_for_a_split_pipeline(void **state)
 {
     fixture *f = *state;
     aside_stub a = {SF_BUF_INIT, 0, 0, 0};
-    sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL};
+    sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL, 0};
     assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_OFF, NULL), 0);
     assert_int_equal(sf_pipeline_set_aside(f->p, SF_ASIDE_ON, NULL), SF_E_INVAL);
     static const int route[] = {0};
@@ -1714,7 +1749,7 @@ static void test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed(voi
         sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
         assert_non_null(p);
         aside_stub a = {SF_BUF_INIT, 0, 0, 0};
-        sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL};
+        sf_aside_ops ops = {stub_owner, stub_reserve, &a, NULL, 0};
         if (aside)
             assert_int_equal(sf_pipeline_set_aside(p, SF_ASIDE_ON, &ops), 0);
         /* Per country: rows, sum. */
@@ -1838,6 +1873,7 @@ int main(void)
         cmocka_unit_test(test_sample_of_new_groups_decides_to_step_aside),
         cmocka_unit_test(test_new_share_fits_the_key_count_of_the_sample),
         cmocka_unit_test(test_sample_looks_ahead_before_stepping_aside),
+        cmocka_unit_test(test_stepping_aside_sizes_the_table_for_the_groups_ahead),
         cmocka_unit_test(test_combining_rank_looks_again_as_its_rows_double),
         T(test_step_aside_is_refused_for_a_split_pipeline),
         cmocka_unit_test_setup_teardown(test_unknown_join_and_row_output_keep_every_row,
