@@ -148,6 +148,13 @@ static int rr_too_long(const sf_range_reader *r, uint64_t off, sf_error *err)
 int sf_range_reader_open(sf_range_reader **out, const char *path, uint64_t start,
                          uint64_t end, size_t buf_size, size_t max_line, sf_error *err)
 {
+    return sf_range_reader_open_spare(out, path, start, end, buf_size, max_line, NULL, err);
+}
+
+int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t start,
+                               uint64_t end, size_t buf_size, size_t max_line,
+                               sf_range_reader_spare *spare, sf_error *err)
+{
     *out = NULL;
     if (buf_size == 0)
         buf_size = RR_DEFAULT_BUF;
@@ -163,8 +170,15 @@ int sf_range_reader_open(sf_range_reader **out, const char *path, uint64_t start
     r->path = strdup(path);
     r->max_line = max_line;
     r->max_cap = max_line + 2 > buf_size ? max_line + 2 : buf_size;
-    r->cap = buf_size;
-    r->buf = malloc(buf_size);
+    if (spare && spare->buf && spare->cap >= buf_size && spare->cap <= r->max_cap) {
+        r->buf = spare->buf; /* it may have grown for a long line: keep its size */
+        r->cap = spare->cap;
+        spare->buf = NULL;
+        spare->cap = 0;
+    } else {
+        r->cap = buf_size;
+        r->buf = malloc(buf_size);
+    }
     if (!r->path || !r->buf) {
         sf_range_reader_close(r);
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory for a %zu-byte read buffer", path,
@@ -320,6 +334,24 @@ int sf_range_reader_next(sf_range_reader *r, const char **line, size_t *len,
 uint64_t sf_range_reader_bytes(const sf_range_reader *r)
 {
     return r->bytes;
+}
+
+void sf_range_reader_close_spare(sf_range_reader *r, sf_range_reader_spare *spare)
+{
+    if (r && spare && r->buf) {
+        free(spare->buf);
+        spare->buf = r->buf;
+        spare->cap = r->cap;
+        r->buf = NULL;
+    }
+    sf_range_reader_close(r);
+}
+
+void sf_range_reader_spare_free(sf_range_reader_spare *spare)
+{
+    free(spare->buf);
+    spare->buf = NULL;
+    spare->cap = 0;
 }
 
 void sf_range_reader_close(sf_range_reader *r)

@@ -42,4 +42,26 @@ uint64_t sf_range_reader_bytes(const sf_range_reader *r);
 /* Closes the file and frees r; NULL is a no-op. */
 void sf_range_reader_close(sf_range_reader *r);
 
+/* A read buffer handed from one reader to the next: a scan of many ranges
+ * then faults its pages in once, not once a range (a fresh 4 MiB buffer
+ * is about a thousand page faults). Owned by the caller; zero-initialize,
+ * free with sf_range_reader_spare_free. */
+typedef struct sf_range_reader_spare {
+    char *buf;
+    size_t cap;
+} sf_range_reader_spare;
+
+/* sf_range_reader_open that reads into spare's buffer when it holds one of
+ * at least buf_size bytes and no more than this reader may grow to (taking
+ * it: spare is left empty); spare may be NULL. */
+int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t start,
+                               uint64_t end, size_t buf_size, size_t max_line,
+                               sf_range_reader_spare *spare, sf_error *err);
+
+/* sf_range_reader_close that gives r's buffer to spare (freeing the one it
+ * held) for the next sf_range_reader_open_spare. */
+void sf_range_reader_close_spare(sf_range_reader *r, sf_range_reader_spare *spare);
+
+void sf_range_reader_spare_free(sf_range_reader_spare *spare);
+
 #endif

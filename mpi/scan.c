@@ -247,8 +247,8 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
         rc = sf_zreader_open(&z, path, (sf_codec)c->codec, &zr, 0, (size_t)s->o->max_line,
                              s->err);
     } else {
-        rc = sf_range_reader_open(&r, path, c->start, c->end, 0, (size_t)s->o->max_line,
-                                  s->err);
+        rc = sf_range_reader_open_spare(&r, path, c->start, c->end, 0, (size_t)s->o->max_line,
+                                        &s->spare, s->err);
     }
     if (rc)
         return rc;
@@ -288,7 +288,7 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
     if (rc && s->abort_from < 0)
         sf_scan_send_abort(s);
     uint64_t bytes = z ? sf_zreader_ubytes(z) : sf_range_reader_bytes(r);
-    sf_range_reader_close(r);
+    sf_range_reader_close_spare(r, &s->spare);
     sf_zreader_close(z);
     s->stats->chunks++;
     if (!rc && s->sink->chunk_end)
@@ -415,6 +415,7 @@ int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *c
         if (s.rank == 0)
             sf_scan_progress(&s, 0, 1);
     }
+    sf_range_reader_spare_free(&s.spare);
     sf_buf blocks = SF_BUF_INIT;
     if (nfeeds)
         rc = sf_scan_feeds(&s, rc, feeds, nfeeds, &blocks);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "io/range_reader.h"
 #include "mpi/scan.h"
 
 #define TAG_ABORT 103
@@ -43,6 +44,7 @@ typedef struct scan_state {
     uint64_t chunk_total; /* bytes of the chunks (the feed phase comes after them) */
     int stopped;         /* this rank stopped only because another failed */
     int feeds_pending;   /* feeds follow the chunks: no final progress line yet */
+    sf_range_reader_spare spare; /* the last chunk's read buffer, for the next */
 } scan_state;
 
 /* Rank 0: updates the progress line (mpi/progress paces the prints; final

@@ -76,12 +76,18 @@ static void check_ranges(const uint64_t *bounds, size_t n, size_t buf_size, size
     size_t k = 0;
     uint64_t bytes = 0;
     size_t limit = max_line ? max_line : (size_t)16 << 20;
+    /* Every other call hands each range's buffer to the next range, as a
+     * scan of chunks does (it may have grown for a long line). */
+    static unsigned calls;
+    int use_spare = calls++ & 1;
+    sf_range_reader_spare spare = {0};
     for (size_t i = 0; i < n; i++) {
         sf_range_reader *r = NULL;
         sf_error err;
         sf_error_clear(&err);
-        assert_int_equal(sf_range_reader_open(&r, path, bounds[i], bounds[i + 1], buf_size, max_line,
-                                              &err), 0);
+        assert_int_equal(sf_range_reader_open_spare(&r, path, bounds[i], bounds[i + 1], buf_size,
+                                                    max_line, use_spare ? &spare : NULL, &err),
+                         0);
         for (;;) {
             const char *line = NULL;
             size_t len = 0;
@@ -116,8 +122,9 @@ static void check_ranges(const uint64_t *bounds, size_t n, size_t buf_size, size
         uint64_t off;
         assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 0);
         bytes += sf_range_reader_bytes(r);
-        sf_range_reader_close(r);
+        sf_range_reader_close_spare(r, use_spare ? &spare : NULL);
     }
+    sf_range_reader_spare_free(&spare);
     if (k != nrefs)
         fail_msg("buf %zu: %zu lines read, expected %zu", buf_size, k, nrefs);
     assert_int_equal(bytes, size);
@@ -388,6 +395,42 @@ static void test_line_longer_than_buffer_grows_the_buffer(void **state)
     CHECK_ALL("ab\nabcdefghijklmnopqrstuvwxyz0123456789\n\nc", 0);
 }
 
+static void test_spare_buffer_passes_to_the_next_reader_of_its_size(void **state)
+{
+    (void)state;
+    write_str("one\ntwo\nthree\n");
+    sf_range_reader_spare spare = {0};
+    sf_range_reader *r;
+    sf_error err;
+    const char *line;
+    size_t len;
+    uint64_t off;
+    assert_int_equal(sf_range_reader_open_spare(&r, path, 0, 4, 8, 0, &spare, &err), 0);
+    assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 1);
+    sf_range_reader_close_spare(r, &spare);
+    char *kept = spare.buf;
+    assert_non_null(kept);
+    assert_int_equal(spare.cap, 8);
+    /* A reader wanting a larger buffer leaves the spare alone. */
+    assert_int_equal(sf_range_reader_open_spare(&r, path, 4, 8, 16, 0, &spare, &err), 0);
+    assert_ptr_equal(spare.buf, kept);
+    sf_range_reader_close(r);
+    /* One of its size takes it and reads the right lines into it. */
+    assert_int_equal(sf_range_reader_open_spare(&r, path, 4, 14, 8, 0, &spare, &err), 0);
+    assert_null(spare.buf);
+    assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 1);
+    assert_ptr_equal(line, kept + 1); /* a range after 0 reads from the byte before it */
+    assert_int_equal(len, 3);
+    assert_memory_equal(line, "two", 3);
+    assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 1);
+    assert_memory_equal(line, "three", 5);
+    assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 0);
+    sf_range_reader_close_spare(r, &spare);
+    assert_ptr_equal(spare.buf, kept);
+    sf_range_reader_spare_free(&spare);
+    assert_null(spare.buf);
+}
+
 static void test_line_longer_than_max_line_is_reported_and_skipped(void **state)
 {
     (void)state;
@@ -549,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_newline_at_range_end_byte_is_read_past_end),
         cmocka_unit_test(test_line_longer_than_chunk_all_cuts),
         cmocka_unit_test(test_line_longer_than_buffer_grows_the_buffer),
+        cmocka_unit_test(test_spare_buffer_passes_to_the_next_reader_of_its_size),
         cmocka_unit_test(test_line_longer_than_max_line_is_reported_and_skipped),
         cmocka_unit_test(test_line_of_exactly_max_line_bytes_with_crlf_is_accepted),
         cmocka_unit_test(test_range_past_end_of_file_is_empty),
