@@ -149,7 +149,7 @@ static uint64_t no_bitmap_mark;
  * type folded into one case when the table is made, so the loop that runs
  * for every row branches once per aggregate (add_value, which the other
  * paths share, asks kind then type). */
-enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_OTHER };
+enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_MIN_D, UP_MAX_D, UP_OTHER };
 
 typedef struct agg_up {
     int op;      /* UP_* */
@@ -277,6 +277,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                 : d->kind == SF_AGG_COUNT_IF                              ? UP_COUNT_IF
                 : d->kind == SF_AGG_COUNT_DISTINCT                        ? UP_DISTINCT
                 : is_xsum(d)                                              ? UP_SUM_XSUM
+                : d->kind == SF_AGG_MIN && d->arg_type == SF_DOUBLE       ? UP_MIN_D
+                : d->kind == SF_AGG_MAX && d->arg_type == SF_DOUBLE       ? UP_MAX_D
                 : (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) &&
                         d->arg_type == SF_INT                             ? UP_SUM_INT
                                                                           : UP_OTHER;
@@ -369,14 +371,9 @@ static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, u
         return st;
     uint32_t idx = (uint32_t)(sf_hmap_count(g->map) - 1);
     memcpy(st, &idx, sizeof idx);
-    for (size_t j = 0; j < g->ndefs; j++) {
-        const sf_agg_def *d = &g->defs[j];
-        char *s = st + g->off[j];
-        if (is_xsum(d))
-            memset(s, 0, sizeof(dsum));
-        else if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
-            *(sf_value *)s = sf_null();
-    }
+    /* The map gives a zeroed block, which is every state's empty value
+     * already: counts and sums 0 (an all-zero sf_xsumc is an empty sum),
+     * min/max SF_NULL (0), a count_distinct without values. */
     g->prepared = 0;
     return st;
 }
@@ -905,6 +902,23 @@ static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st
             rc = sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
         }
         break;
+    case UP_MIN_D:
+    case UP_MAX_D: {
+        /* Two doubles compared inline, as sf_value_cmp orders them (NaN
+         * above every number; equal values keep the first); any other
+         * pair of types the long way. */
+        sf_value *cur = (sf_value *)s;
+        if (v->type == SF_DOUBLE && cur->type == SF_DOUBLE) {
+            double a = v->u.d, b = cur->u.d;
+            int an = a != a, bn = b != b;
+            int c = an || bn ? an - bn : (a > b) - (a < b);
+            if (u->op == UP_MAX_D ? c > 0 : c < 0)
+                cur->u.d = a;
+        } else if (v->type != SF_NULL) {
+            rc = keep_minmax(g, cur, v, u->op == UP_MAX_D);
+        }
+        break;
+    }
     case UP_DISTINCT:
         if (v->type != SF_NULL) {
             uint32_t idx;
