@@ -171,6 +171,8 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
     int rc = 0;
     while (!rc && x->next < x->n) {
         size_t i = x->next++;
+        sf_groups_prefetch_export(R->reduced, i + 16, 0); /* blocks lie far apart */
+        sf_groups_prefetch_export(R->reduced, i + 8, 1);
         const unsigned char *key;
         size_t klen;
         uint64_t hash;

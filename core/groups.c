@@ -1075,6 +1075,7 @@ int sf_groups_prepare_export(sf_groups *g)
     g->distinct_max = 0;
     for (size_t i = 0; i < ngroups && g->nsets; i++) {
         void *st;
+        sf_hmap_prefetch_entry(g->map, i + 16); /* blocks lie far apart */
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
         for (size_t s = 0; st && s < g->nsets; s++) {
             distinct_set *ds = &g->sets[s];
@@ -1093,6 +1094,20 @@ int sf_groups_prepare_export(sf_groups *g)
     }
     g->prepared = 1;
     return 0;
+}
+
+void sf_groups_prefetch_export(const sf_groups *g, size_t i, int stage)
+{
+    if (stage == 0) {
+        sf_hmap_prefetch_entry(g->map, i);
+        return;
+    }
+    const char *st = g->nsets && i < sf_hmap_count(g->map) ? state_of(g, i) : NULL;
+    for (size_t s = 0; st && s < g->nsets; s++) {
+        const dstate *dst = (const dstate *)(st + g->sets[s].state_off);
+        if (dst->small)
+            __builtin_prefetch(dst->small, 0, 3);
+    }
 }
 
 int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_value_fn fn,

@@ -123,6 +123,13 @@ void sf_groups_drain_to(sf_groups *g, size_t i);
 void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size_t *klen,
                    uint64_t *hash);
 
+/* A hint before sf_groups_export() of group i, for an export that walks
+ * the groups in order (their blocks lie far apart in a large table):
+ * starts loading its block (stage 0), then the count_distinct values it
+ * points to (stage 1, once the block had time to come). Changes
+ * nothing. Cannot fail. */
+void sf_groups_prefetch_export(const sf_groups *g, size_t i, int stage);
+
 /* Appends group i - key, states and its distinct values - to out as one
  * record that sf_groups_merge_record() understands. Returns 0 or SF_E_NOMEM.
  * Call sf_groups_prepare_export() once before exporting groups. */

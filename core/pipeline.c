@@ -938,7 +938,10 @@ static int agg_batch_push(sf_pipeline *p, const sf_value *row, const uint32_t *i
         int c = use[u];
         dst[c] = row[c];
         if (row[c].type == SF_STRING && row[c].u.s.n) {
-            memcpy(p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
+            if (row[c].u.s.n <= 16)
+                copy_short((unsigned char *)p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
+            else
+                memcpy(p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
             dst[c].u.s.p = p->bt_str + p->bt_str_n;
             p->bt_str_n += row[c].u.s.n;
         }
