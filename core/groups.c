@@ -874,6 +874,22 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
     return 0;
 }
 
+/* min or max of two doubles in place, as keep_minmax with sf_value_cmp's
+ * order (NaN above every number; of equal values the first stays), for
+ * the common case of both values doubles: returns 1 when done, 0 when
+ * the caller must take the long way. */
+static inline int minmax_double(sf_value *cur, const sf_value *v, int want_max)
+{
+    if (v->type != SF_DOUBLE || cur->type != SF_DOUBLE)
+        return 0;
+    double a = v->u.d, b = cur->u.d;
+    int an = a != a, bn = b != b;
+    int c = an || bn ? an - bn : (a > b) - (a < b);
+    if (want_max ? c > 0 : c < 0)
+        cur->u.d = a;
+    return 1;
+}
+
 /* Adds v to aggregate j's state in st by its update case (src: v's
  * dictionary id, or 0). Inlined in update_state and the row records'
  * apply, both per row. */
@@ -903,22 +919,10 @@ static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st
         }
         break;
     case UP_MIN_D:
-    case UP_MAX_D: {
-        /* Two doubles compared inline, as sf_value_cmp orders them (NaN
-         * above every number; equal values keep the first); any other
-         * pair of types the long way. */
-        sf_value *cur = (sf_value *)s;
-        if (v->type == SF_DOUBLE && cur->type == SF_DOUBLE) {
-            double a = v->u.d, b = cur->u.d;
-            int an = a != a, bn = b != b;
-            int c = an || bn ? an - bn : (a > b) - (a < b);
-            if (u->op == UP_MAX_D ? c > 0 : c < 0)
-                cur->u.d = a;
-        } else if (v->type != SF_NULL) {
-            rc = keep_minmax(g, cur, v, u->op == UP_MAX_D);
-        }
+    case UP_MAX_D:
+        if (v->type != SF_NULL && !minmax_double((sf_value *)s, v, u->op == UP_MAX_D))
+            rc = keep_minmax(g, (sf_value *)s, v, u->op == UP_MAX_D);
         break;
-    }
     case UP_DISTINCT:
         if (v->type != SF_NULL) {
             uint32_t idx;
@@ -1539,7 +1543,7 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
             if (!used)
                 return bad_record(err, "min/max");
             p += used;
-            if (v.type != SF_NULL)
+            if (v.type != SF_NULL && !minmax_double((sf_value *)s, &v, d->kind == SF_AGG_MAX))
                 rc = keep_minmax(g, (sf_value *)s, &v, d->kind == SF_AGG_MAX);
             break;
         }
