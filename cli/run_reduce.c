@@ -235,8 +235,8 @@ static int merge_chunk(export_cursor *x, const sf_buf *b)
             sf_groups_prefetch_record(g, rec[a % RING], rlen[a % RING], 1, &hash[a % RING]);
         if (c < nread)
             sf_groups_prefetch_record(g, rec[c % RING], rlen[c % RING], 2, &hash[c % RING]);
-        int rc = sf_groups_merge_record(x->R->reduced, rec[done % RING], rlen[done % RING],
-                                        &x->R->err);
+        int rc = sf_groups_merge_record_hashed(x->R->reduced, rec[done % RING],
+                                               rlen[done % RING], &hash[done % RING], &x->R->err);
         if (rc)
             return rc;
         done++;

@@ -1456,13 +1456,29 @@ int sf_groups_record_key(const unsigned char *rec, size_t len, const unsigned ch
     return 0;
 }
 
+static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, const uint64_t *hash,
+                        sf_groups_spread_fn fn, void *ctx, sf_error *err);
+
 int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
 {
-    return sf_groups_merge_record_spread(g, rec, len, NULL, NULL, err);
+    return merge_record(g, rec, len, NULL, NULL, NULL, err);
+}
+
+int sf_groups_merge_record_hashed(sf_groups *g, const unsigned char *rec, size_t len,
+                                  const uint64_t *hash, sf_error *err)
+{
+    return merge_record(g, rec, len, hash, NULL, NULL, err);
 }
 
 int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t len,
                                   sf_groups_spread_fn fn, void *ctx, sf_error *err)
+{
+    return merge_record(g, rec, len, NULL, fn, ctx, err);
+}
+
+/* The merges above; hash: the key's hash when known (NULL: computed). */
+static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, const uint64_t *hash,
+                        sf_groups_spread_fn fn, void *ctx, sf_error *err)
 {
     const unsigned char *key;
     size_t klen;
@@ -1472,7 +1488,7 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
     uint64_t nrows;
     if (!get_leb_field(rec, len, &p, &nrows))
         return bad_record(err, "row count");
-    char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
+    char *st = group_upsert(g, key, klen, hash ? *hash : sf_groups_hash(key, klen));
     if (!st)
         return SF_E_NOMEM;
     if (st[RETIRED_OFF])

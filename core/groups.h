@@ -206,6 +206,12 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
  * malformed record, or SF_E_NOMEM. */
 int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err);
 
+/* sf_groups_merge_record() with the record's key hash already known
+ * (*hash, as sf_groups_prefetch_record() left it; hash NULL: computed
+ * here). */
+int sf_groups_merge_record_hashed(sf_groups *g, const unsigned char *rec, size_t len,
+                                  const uint64_t *hash, sf_error *err);
+
 /* Final value of aggregate j of group i. Strings are borrowed from g.
  * Call sf_groups_prepare_export() (it also counts distinct values) first.
  * *overflow is set to 1 when an int64 sum left the int64 range, and to 2 when

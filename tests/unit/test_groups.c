@@ -1381,6 +1381,40 @@ static void test_row_records_give_the_results_of_updates(void **state)
  * note is the key's group hash, and records applied that way give the
  * same table as plain updates. Hints on cut records read only their bytes
  * (ASan checks) and change nothing. */
+/* A group record merged with the hash its prefetch noted gives what a
+ * plain merge gives. */
+static void test_group_record_hash_noted_once_gives_the_same_results(void **state)
+{
+    const aggs *a = *state;
+    static in_row rows[NGEN];
+    generate(rows);
+    sf_groups *src = table_of(a, rows, NGEN);
+    sf_groups *plain = sf_groups_new(a->defs, NAGGS), *noted = sf_groups_new(a->defs, NAGGS);
+    for (size_t i = 0; i < sf_groups_count(src); i++) {
+        sf_buf rec = SF_BUF_INIT;
+        assert_int_equal(sf_groups_export(src, i, &rec), 0);
+        uint64_t note = 0;
+        for (int stage = 0; stage < 3; stage++)
+            sf_groups_prefetch_record(noted, rec.p, rec.n, stage, &note);
+        const unsigned char *key;
+        size_t klen;
+        assert_int_equal(sf_groups_record_key(rec.p, rec.n, &key, &klen), 0);
+        assert_true(note == sf_groups_hash(key, klen));
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_groups_merge_record_hashed(noted, rec.p, rec.n, &note, &err), 0);
+        assert_int_equal(sf_groups_merge_record(plain, rec.p, rec.n, &err), 0);
+        sf_buf_free(&rec);
+    }
+    assert_int_equal(sf_groups_prepare_export(plain), 0);
+    assert_int_equal(sf_groups_prepare_export(noted), 0);
+    assert_same_results(plain, noted);
+    assert_same_results(src, noted);
+    sf_groups_free(noted);
+    sf_groups_free(plain);
+    sf_groups_free(src);
+}
+
 static void test_row_record_hash_noted_once_gives_the_same_results(void **state)
 {
     const aggs *a = *state;
@@ -1946,6 +1980,7 @@ int main(void)
         cmocka_unit_test(test_drain_keeps_the_groups_ahead_and_frees_those_behind),
         cmocka_unit_test(test_row_records_give_the_results_of_updates),
         cmocka_unit_test(test_row_record_hash_noted_once_gives_the_same_results),
+        cmocka_unit_test(test_group_record_hash_noted_once_gives_the_same_results),
         cmocka_unit_test(test_row_record_bytes_are_each_argument_encoded),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
