@@ -1390,7 +1390,8 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
         case SF_AGG_MIN:
         case SF_AGG_MAX: {
             const sf_value *v = (const sf_value *)s;
-            if ((rc = sf_buf_reserve(out, sf_value_encoded_size(v))) == 0)
+            size_t need = sf_value_encoded_size(v);
+            if (need <= out->cap - out->n || (rc = sf_buf_reserve(out, need)) == 0)
                 out->n += sf_value_encode(v, out->p + out->n);
             break;
         }
