@@ -23,11 +23,11 @@ typedef struct export_cursor {
     size_t next, n; /* groups [0, n) were the combiner's before the exchange */
     /* count_distinct: the export lists of sf_groups_prepare_export() would
      * go stale if records merged while groups are still being exported (a
-     * merge may move the table's (group, value) pairs), so records that
-     * arrive before the last group left wait here, framed, and merge after
-     * the exchange; making the lists again each round would cost a pass
-     * over every group per round. Jobs without count_distinct merge at
-     * once. The held records are kept in chunks of about HELD_CHUNK
+     * merge may move the table's (group, value) pairs), so the records
+     * that arrive wait here, framed, and merge after the exchange (those
+     * of the last round too: merge_chunk fetches their groups ahead);
+     * making the lists again each round would cost a pass over every
+     * group per round. Jobs without count_distinct merge at once. The held records are kept in chunks of about HELD_CHUNK
      * bytes, each freed once merged, so they and the table they merge
      * into never peak together (docs/memory.md). */
     int hold;
@@ -85,12 +85,15 @@ int sf_run_merge_group(void *ctx, const unsigned char *rec, size_t len, int sour
 }
 
 /* What arrives during the export (sf_shuffle_fn): merged, or held while
- * count_distinct groups are still being exported. */
+ * count_distinct groups are still being exported - and held after that
+ * too, so that every record merges through merge_chunk with its group
+ * fetched ahead (S4 sends its groups in one round: all of them came here
+ * after the export and merged one cache miss at a time). */
 static int merge_group(void *ctx, const unsigned char *rec, size_t len, int source)
 {
     export_cursor *x = ctx;
     (void)source;
-    if (x->hold && x->next < x->n)
+    if (x->hold)
         return hold_record(x, rec, len) ? sf_error_set(&x->R->err, SF_E_NOMEM,
                                                        "out of memory in the shuffle")
                                         : 0;
@@ -169,6 +172,8 @@ static int export_round(void *ctx, sf_buf *out, size_t quota, int *done)
     int rc = 0;
     while (!rc && x->next < x->n) {
         size_t i = x->next++;
+        sf_groups_prefetch_export(R->reduced, i + 16, 0); /* blocks lie far apart */
+        sf_groups_prefetch_export(R->reduced, i + 8, 1);
         const unsigned char *key;
         size_t klen;
         uint64_t hash;
@@ -231,8 +236,8 @@ static int merge_chunk(export_cursor *x, const sf_buf *b)
             sf_groups_prefetch_record(g, rec[a % RING], rlen[a % RING], 1, &hash[a % RING]);
         if (c < nread)
             sf_groups_prefetch_record(g, rec[c % RING], rlen[c % RING], 2, &hash[c % RING]);
-        int rc = sf_groups_merge_record(x->R->reduced, rec[done % RING], rlen[done % RING],
-                                        &x->R->err);
+        int rc = sf_groups_merge_record_hashed(x->R->reduced, rec[done % RING],
+                                               rlen[done % RING], &hash[done % RING], &x->R->err);
         if (rc)
             return rc;
         done++;

@@ -149,7 +149,7 @@ static uint64_t no_bitmap_mark;
  * type folded into one case when the table is made, so the loop that runs
  * for every row branches once per aggregate (add_value, which the other
  * paths share, asks kind then type). */
-enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_OTHER };
+enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_MIN_D, UP_MAX_D, UP_OTHER };
 
 typedef struct agg_up {
     int op;      /* UP_* */
@@ -179,7 +179,6 @@ struct sf_groups {
     size_t drained;       /* groups [0, drained) are gone (sf_groups_drain_to) */
     size_t sums_taken;    /* groups [0, sums_taken) have no heap partials (sf_groups_take_row) */
     int64_t distinct_max; /* largest count_distinct count, as of the last preparation */
-    int minmax;           /* 1: some aggregate is a min or max (group_upsert sets it NULL) */
 };
 
 #define HDR 16
@@ -229,8 +228,6 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     g->ndefs = ndefs;
     for (size_t j = 0; j < ndefs; j++)
         g->argslot[j] = sf_expr_slot(defs[j].arg);
-    for (size_t j = 0; j < ndefs; j++)
-        g->minmax |= defs[j].kind == SF_AGG_MIN || defs[j].kind == SF_AGG_MAX;
     size_t off = HDR;
     for (size_t j = 0; j < ndefs; j++) {
         /* Each state at its own alignment (16 for the __int128 of an
@@ -280,6 +277,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                 : d->kind == SF_AGG_COUNT_IF                              ? UP_COUNT_IF
                 : d->kind == SF_AGG_COUNT_DISTINCT                        ? UP_DISTINCT
                 : is_xsum(d)                                              ? UP_SUM_XSUM
+                : d->kind == SF_AGG_MIN && d->arg_type == SF_DOUBLE       ? UP_MIN_D
+                : d->kind == SF_AGG_MAX && d->arg_type == SF_DOUBLE       ? UP_MAX_D
                 : (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) &&
                         d->arg_type == SF_INT                             ? UP_SUM_INT
                                                                           : UP_OTHER;
@@ -372,14 +371,9 @@ static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, u
         return st;
     uint32_t idx = (uint32_t)(sf_hmap_count(g->map) - 1);
     memcpy(st, &idx, sizeof idx);
-    /* The map zeroed the block, which is every state's start (a double
-     * sum's too) but a min's or max's: S3 makes a group a row, and this
-     * loop ran for each. */
-    for (size_t j = 0; g->minmax && j < g->ndefs; j++) {
-        const sf_agg_def *d = &g->defs[j];
-        if (d->kind == SF_AGG_MIN || d->kind == SF_AGG_MAX)
-            *(sf_value *)(st + g->off[j]) = sf_null();
-    }
+    /* The map gives a zeroed block, which is every state's empty value
+     * already: counts and sums 0 (an all-zero sf_xsumc is an empty sum),
+     * min/max SF_NULL (0), a count_distinct without values. */
     g->prepared = 0;
     return st;
 }
@@ -899,6 +893,22 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
     return 0;
 }
 
+/* min or max of two doubles in place, as keep_minmax with sf_value_cmp's
+ * order (NaN above every number; of equal values the first stays), for
+ * the common case of both values doubles: returns 1 when done, 0 when
+ * the caller must take the long way. */
+static inline int minmax_double(sf_value *cur, const sf_value *v, int want_max)
+{
+    if (v->type != SF_DOUBLE || cur->type != SF_DOUBLE)
+        return 0;
+    double a = v->u.d, b = cur->u.d;
+    int an = a != a, bn = b != b;
+    int c = an || bn ? an - bn : (a > b) - (a < b);
+    if (want_max ? c > 0 : c < 0)
+        cur->u.d = a;
+    return 1;
+}
+
 /* Adds v to aggregate j's state in st by its update case (src: v's
  * dictionary id, or 0). Inlined in update_state and the row records'
  * apply, both per row. */
@@ -926,6 +936,11 @@ static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st
             ((dsum *)s)->n++;
             rc = sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
         }
+        break;
+    case UP_MIN_D:
+    case UP_MAX_D:
+        if (v->type != SF_NULL && !minmax_double((sf_value *)s, v, u->op == UP_MAX_D))
+            rc = keep_minmax(g, (sf_value *)s, v, u->op == UP_MAX_D);
         break;
     case UP_DISTINCT:
         if (v->type != SF_NULL) {
@@ -1086,14 +1101,13 @@ int sf_groups_prepare_export(sf_groups *g)
         }
     }
     g->distinct_max = 0;
-    for (size_t i = 0; i < ngroups; i++) {
+    for (size_t i = 0; i < ngroups && g->nsets; i++) {
         void *st;
+        sf_hmap_prefetch_entry(g->map, i + 16); /* blocks lie far apart */
         sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
-        for (size_t j = 0; st && j < g->ndefs; j++) {
-            if (g->distinct[j] < 0)
-                continue;
-            distinct_set *ds = &g->sets[g->distinct[j]];
-            dstate *dst = (dstate *)((char *)st + g->off[j]);
+        for (size_t s = 0; st && s < g->nsets; s++) {
+            distinct_set *ds = &g->sets[s];
+            dstate *dst = (dstate *)((char *)st + ds->state_off);
             int64_t c = dst->has_first == SPREAD ? (int64_t)dst->first : dst->has_first ? 1 : 0;
             c += dst->nsmall;
             for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
@@ -1108,6 +1122,20 @@ int sf_groups_prepare_export(sf_groups *g)
     }
     g->prepared = 1;
     return 0;
+}
+
+void sf_groups_prefetch_export(const sf_groups *g, size_t i, int stage)
+{
+    if (stage == 0) {
+        sf_hmap_prefetch_entry(g->map, i);
+        return;
+    }
+    const char *st = g->nsets && i < sf_hmap_count(g->map) ? state_of(g, i) : NULL;
+    for (size_t s = 0; st && s < g->nsets; s++) {
+        const dstate *dst = (const dstate *)(st + g->sets[s].state_off);
+        if (dst->small)
+            __builtin_prefetch(dst->small, 0, 3);
+    }
 }
 
 int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_value_fn fn,
@@ -1249,42 +1277,62 @@ static inline int put_leb(sf_buf *out, uint64_t v)
     return 0;
 }
 
-/* A signed 128-bit integer as zigzag leb128 (at most 19 bytes). */
+/* A signed 128-bit integer (a sum) as one byte n (0-16) and the n low
+ * bytes of its zigzag form, little-endian: a fixed-cost store and load
+ * where zigzag leb128 took a 128-bit shift per 7 bits (a compact sum of
+ * prices is 10-19 of them; the merge spent a quarter of its
+ * instructions there). */
 static inline int put_zz128(sf_buf *out, __int128 v)
 {
-    if (19 > out->cap - out->n && sf_buf_reserve(out, 19) != 0)
+    if (17 > out->cap - out->n && sf_buf_reserve(out, 17) != 0)
         return SF_E_NOMEM;
     unsigned __int128 u = ((unsigned __int128)v << 1) ^ (unsigned __int128)(v >> 127);
+    uint64_t lo = (uint64_t)u, hi = (uint64_t)(u >> 64);
+    unsigned n = hi ? 16 - (unsigned)__builtin_clzll(hi) / 8
+                 : lo ? 8 - (unsigned)__builtin_clzll(lo) / 8
+                      : 0;
     unsigned char *o = out->p + out->n;
-    size_t k = 0;
-    for (; u >= 0x80; u >>= 7)
-        o[k++] = (unsigned char)(u | 0x80);
-    o[k++] = (unsigned char)u;
-    out->n += k;
+    o[0] = (unsigned char)n;
+    sf_put_le(o + 1, lo, 8); /* room for all 16: only n count */
+    sf_put_le(o + 9, hi, 8);
+    out->n += 1 + n;
     return 0;
 }
 
-/* Reads put_zz128's form; returns the bytes read, 0 if truncated or past
- * 128 bits. */
-static size_t get_zz128(const unsigned char *p, size_t avail, __int128 *v)
+/* Reads put_zz128's form; returns the bytes read, 0 if truncated or
+ * longer than 16 bytes. */
+static inline size_t get_zz128(const unsigned char *p, size_t avail, __int128 *v)
 {
-    unsigned __int128 u = 0;
-    for (size_t k = 0; k < avail && k < 19; k++) {
-        unsigned __int128 b = p[k] & 0x7fu;
-        if (k == 18 && b > 3)
-            return 0;
-        u |= b << (7 * k);
-        if (!(p[k] & 0x80)) {
-            *v = (__int128)(u >> 1) ^ -(__int128)(u & 1);
-            return k + 1;
+    if (!avail || p[0] > 16 || p[0] >= avail)
+        return 0;
+    unsigned n = p[0];
+    uint64_t lo = 0, hi = 0;
+    if (avail >= 17) {
+        lo = sf_get_le(p + 1, 8);
+        hi = sf_get_le(p + 9, 8);
+        if (n < 8)
+            lo = n ? lo & (~0ull >> (64 - 8 * n)) : 0;
+        hi = n <= 8 ? 0 : n < 16 ? hi & (~0ull >> (128 - 8 * n)) : hi;
+    } else { /* the record's last bytes: no load past them */
+        for (unsigned k = 0; k < n; k++) {
+            if (k < 8)
+                lo |= (uint64_t)p[1 + k] << (8 * k);
+            else
+                hi |= (uint64_t)p[1 + k] << (8 * (k - 8));
         }
     }
-    return 0;
+    unsigned __int128 u = (unsigned __int128)hi << 64 | lo;
+    *v = (__int128)(u >> 1) ^ -(__int128)(u & 1);
+    return 1 + n;
 }
 
 /* A record's leb128 field at rec + *p, or 0 when it is not there. */
 static inline int get_leb_field(const unsigned char *rec, size_t len, size_t *p, uint64_t *v)
 {
+    if (*p < len && rec[*p] < 0x80) { /* most counts: one byte, read inline */
+        *v = rec[(*p)++];
+        return 1;
+    }
     size_t used = sf_leb_get(rec + *p, len - *p, v);
     *p += used;
     return used != 0;
@@ -1366,7 +1414,8 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
         case SF_AGG_MIN:
         case SF_AGG_MAX: {
             const sf_value *v = (const sf_value *)s;
-            if ((rc = sf_buf_reserve(out, sf_value_encoded_size(v))) == 0)
+            size_t need = sf_value_encoded_size(v);
+            if (need <= out->cap - out->n || (rc = sf_buf_reserve(out, need)) == 0)
                 out->n += sf_value_encode(v, out->p + out->n);
             break;
         }
@@ -1432,13 +1481,29 @@ int sf_groups_record_key(const unsigned char *rec, size_t len, const unsigned ch
     return 0;
 }
 
+static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, const uint64_t *hash,
+                        sf_groups_spread_fn fn, void *ctx, sf_error *err);
+
 int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)
 {
-    return sf_groups_merge_record_spread(g, rec, len, NULL, NULL, err);
+    return merge_record(g, rec, len, NULL, NULL, NULL, err);
+}
+
+int sf_groups_merge_record_hashed(sf_groups *g, const unsigned char *rec, size_t len,
+                                  const uint64_t *hash, sf_error *err)
+{
+    return merge_record(g, rec, len, hash, NULL, NULL, err);
 }
 
 int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t len,
                                   sf_groups_spread_fn fn, void *ctx, sf_error *err)
+{
+    return merge_record(g, rec, len, NULL, fn, ctx, err);
+}
+
+/* The merges above; hash: the key's hash when known (NULL: computed). */
+static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, const uint64_t *hash,
+                        sf_groups_spread_fn fn, void *ctx, sf_error *err)
 {
     const unsigned char *key;
     size_t klen;
@@ -1448,7 +1513,7 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
     uint64_t nrows;
     if (!get_leb_field(rec, len, &p, &nrows))
         return bad_record(err, "row count");
-    char *st = group_upsert(g, key, klen, sf_groups_hash(key, klen));
+    char *st = group_upsert(g, key, klen, hash ? *hash : sf_groups_hash(key, klen));
     if (!st)
         return SF_E_NOMEM;
     if (st[RETIRED_OFF])
@@ -1519,16 +1584,15 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
             if (!used)
                 return bad_record(err, "min/max");
             p += used;
-            if (v.type != SF_NULL)
+            if (v.type != SF_NULL && !minmax_double((sf_value *)s, &v, d->kind == SF_AGG_MAX))
                 rc = keep_minmax(g, (sf_value *)s, &v, d->kind == SF_AGG_MAX);
             break;
         }
         case SF_AGG_COUNT_DISTINCT: {
             uint64_t n;
-            size_t used = sf_leb_get(rec + p, len - p, &n);
-            if (!used)
+            size_t used;
+            if (!get_leb_field(rec, len, &p, &n))
                 return bad_record(err, "distinct count");
-            p += used;
             const distinct_set *ds = &g->sets[g->distinct[j]];
             int form = (int)(n & 1);
             n >>= 1;
@@ -1739,9 +1803,9 @@ static int keep_live(void *ctx, size_t i, void *value)
     if (!st[RETIRED_OFF])
         return 1;
     for (size_t j = 0; j < g->ndefs; j++) {
-        if (is_xsum(&g->defs[j]))
+        if (g->up[j].op == UP_SUM_XSUM && ((dsum *)(st + g->off[j]))->x.big)
             sf_xsumc_free(&((dsum *)(st + g->off[j]))->x);
-        else if (g->distinct[j] >= 0)
+        else if (g->up[j].op == UP_DISTINCT)
             small_clear(&g->sets[g->distinct[j]], (dstate *)(st + g->off[j]));
     }
     return 0;

@@ -129,6 +129,13 @@ void sf_groups_drain_to(sf_groups *g, size_t i);
 void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size_t *klen,
                    uint64_t *hash);
 
+/* A hint before sf_groups_export() of group i, for an export that walks
+ * the groups in order (their blocks lie far apart in a large table):
+ * starts loading its block (stage 0), then the count_distinct values it
+ * points to (stage 1, once the block had time to come). Changes
+ * nothing. Cannot fail. */
+void sf_groups_prefetch_export(const sf_groups *g, size_t i, int stage);
+
 /* Appends group i - key, states and its distinct values - to out as one
  * record that sf_groups_merge_record() understands. Returns 0 or SF_E_NOMEM.
  * Call sf_groups_prepare_export() once before exporting groups. */
@@ -204,6 +211,12 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
 /* Merges one exported record (len bytes) into g. Returns 0, SF_E_PARSE for a
  * malformed record, or SF_E_NOMEM. */
 int sf_groups_merge_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err);
+
+/* sf_groups_merge_record() with the record's key hash already known
+ * (*hash, as sf_groups_prefetch_record() left it; hash NULL: computed
+ * here). */
+int sf_groups_merge_record_hashed(sf_groups *g, const unsigned char *rec, size_t len,
+                                  const uint64_t *hash, sf_error *err);
 
 /* Final value of aggregate j of group i. Strings are borrowed from g.
  * Call sf_groups_prepare_export() (it also counts distinct values) first.

@@ -471,6 +471,17 @@ void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
         *value = e ? hmap_value(e) : NULL;
 }
 
+void sf_hmap_prefetch_entry(const sf_hmap *m, size_t i)
+{
+    const hmap_head *h = i < m->count ? m->entries[i] : NULL;
+    if (!h)
+        return;
+    uintptr_t b = (uintptr_t)h, next = i + 1 < m->count ? (uintptr_t)m->entries[i + 1] : 0;
+    size_t span = next > b && next - b <= 1024 ? (size_t)(next - b) : 64 + m->value_size;
+    for (size_t off = 0; off < span; off += 64)
+        __builtin_prefetch((const char *)h + off, 0, 3);
+}
+
 int sf_hmap_compact(sf_hmap *m, sf_hmap_keep_fn keep, void *ctx)
 {
     if (!m->index)

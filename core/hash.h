@@ -107,6 +107,15 @@ size_t sf_hmap_count(const sf_hmap *m);
 void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
                    uint64_t *hash, void **value);
 
+/* Starts loading entry i's block, for a caller that walks entries in
+ * order (their blocks are far apart in memory once the map is large,
+ * and a block is several lines). Reads the entries array only, never
+ * the block: its extent is where the next entry's block starts, when
+ * that follows within 1 KiB (the arena lays blocks out in entry order),
+ * else a guess. Only a hint: a removed entry or i past the count is
+ * ignored. Cannot fail. */
+void sf_hmap_prefetch_entry(const sf_hmap *m, size_t i);
+
 /* Removes every entry for which keep(ctx, i, value) returns 0: its key
  * leaves the index and its block's memory goes. The kept blocks move
  * (keys and values of kept entries get new addresses: pointers taken

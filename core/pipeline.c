@@ -594,6 +594,29 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
     return 1;
 }
 
+/* n <= 16 bytes from src to dst, inline: two loads and two stores that
+ * overlap unless n is 4, 8 or 16 (a group key's strings are short; the
+ * libc call cost more than the copy). */
+static inline void copy_short(unsigned char *dst, const char *src, size_t n)
+{
+    if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (unsigned char)src[i];
+    }
+}
+
 /* Appends the encodings of row's values at slots to key. One bound for the
  * whole key (a string's encoding is its bytes plus at most 11, any other
  * value's at most 18) and one capacity check, not one per value: this runs
@@ -616,7 +639,10 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
         if (v->type == SF_STRING && v->u.s.n < 0x80) {
             out[0] = SF_STRING;
             out[1] = (unsigned char)v->u.s.n;
-            memcpy(out + 2, v->u.s.p, v->u.s.n);
+            if (v->u.s.n <= 16)
+                copy_short(out + 2, v->u.s.p, v->u.s.n);
+            else
+                memcpy(out + 2, v->u.s.p, v->u.s.n);
             out += 2 + v->u.s.n;
         } else if (v->type == SF_DATE) {
             uint32_t d = (uint32_t)v->u.date;
@@ -941,7 +967,10 @@ static int agg_batch_push(sf_pipeline *p, const sf_value *row, const uint32_t *i
         int c = use[u];
         dst[c] = row[c];
         if (row[c].type == SF_STRING && row[c].u.s.n) {
-            memcpy(p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
+            if (row[c].u.s.n <= 16)
+                copy_short((unsigned char *)p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
+            else
+                memcpy(p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
             dst[c].u.s.p = p->bt_str + p->bt_str_n;
             p->bt_str_n += row[c].u.s.n;
         }

@@ -1001,6 +1001,87 @@ static void test_merged_tables_merge_again_identically(void **state)
     sf_groups_free(whole);
 }
 
+/* A group per magnitude: its integer sum is 0 or +-2^k (k < 64, and
+ * -2^64) and its double sum +-2^(k-63) (k < 127, past the compact sum's
+ * 127 bits at the top), so the records' 128-bit sums take every byte
+ * count their form has (0 to 16) and both forms of a double sum. Split
+ * over two tables and merged, each gives the whole table's results. */
+static void test_sums_of_every_width_survive_export_and_merge(void **state)
+{
+    const aggs *a = *state;
+    enum { NW = 129 };
+    static char names[NW][8];
+    static in_row rows[2 * NW];
+    size_t n = 0;
+    for (int k = 0; k < NW; k++) {
+        snprintf(names[k], sizeof names[k], "w%d", k);
+        int sign = k % 2 ? -1 : 1;
+        int64_t m = k < 63 ? (int64_t)1 << k : INT64_MAX;
+        double p = ldexp(1.0, k - 64);
+        for (int r = 0; r < 2; r++) {
+            in_row *row = &rows[n++];
+            *row = (in_row){names[k], 1, sign * m, 1, sign * p, k, "buy"};
+            if (k == NW - 2) /* opposite halves: sums of 0 */
+                row->n = r ? -5 : 5, row->price = r ? -1.5 : 1.5;
+            if (k == NW - 1) /* -2^64 */
+                row->n = INT64_MIN;
+        }
+    }
+    sf_groups *whole = table_of(a, rows, n);
+    sf_groups *parts[2];
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (int t = 0; t < 2; t++)
+        parts[t] = sf_groups_new(a->defs, NAGGS);
+    for (size_t i = 0; i < n; i++)
+        feed(parts[i % 2], &rows[i], &scratch);
+    sf_arena_free(&scratch);
+    sf_groups *merged = sf_groups_new(a->defs, NAGGS);
+    export_into(parts[1], merged, 0);
+    export_into(parts[0], merged, 1);
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    assert_same_results(whole, merged);
+    assert_int_result(whole, "w3", A_SUM_N, -16);
+    assert_int_result(merged, "w127", A_SUM_N, 0);
+    assert_double_result(merged, "w1", A_SUM_PRICE, -ldexp(1.0, -62));
+    for (int t = 0; t < 2; t++)
+        sf_groups_free(parts[t]);
+    sf_groups_free(merged);
+    sf_groups_free(whole);
+}
+
+/* min and max of doubles order them as sf_value_cmp does: NaN above
+ * every number, and of two equal values (0.0 and -0.0) the first stays;
+ * through updates and through a merge alike. */
+static void test_min_max_of_doubles_order_nan_and_signed_zeros(void **state)
+{
+    const aggs *a = *state;
+    const in_row rows[] = {
+        {"FR", 0, 0, 1, 0.0, 1, "buy"},  {"FR", 0, 0, 1, -0.0, 1, "buy"},
+        {"FR", 0, 0, 1, 3.5, 1, "buy"},  {"FR", 0, 0, 1, NAN, 1, "buy"},
+        {"FR", 0, 0, 1, -2.0, 1, "buy"}, {"DE", 0, 0, 1, -0.0, 1, "buy"},
+        {"DE", 0, 0, 1, 0.0, 1, "buy"},  {"US", 0, 0, 1, 0.0, 1, "buy"},
+        {"US", 0, 0, 0, 0, 1, "buy"},    {"US", 0, 0, 1, -0.0, 1, "buy"},
+    };
+    sf_groups *g = table_of(a, rows, sizeof rows / sizeof rows[0]);
+    sf_groups *merged = sf_groups_new(a->defs, NAGGS);
+    export_into(g, merged, 1);
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    const sf_groups *both[2] = {g, merged};
+    for (int t = 0; t < 2; t++) {
+        assert_double_result(both[t], "FR", A_MIN_PRICE, -2.0);
+        sf_value mx = result(both[t], "FR", A_MAX_PRICE);
+        assert_int_equal(mx.type, SF_DOUBLE);
+        assert_true(isnan(mx.u.d));
+        assert_double_result(both[t], "DE", A_MIN_PRICE, -0.0);
+        assert_double_result(both[t], "DE", A_MAX_PRICE, -0.0);
+        assert_double_result(both[t], "US", A_MIN_PRICE, 0.0);
+        assert_double_result(both[t], "US", A_MAX_PRICE, 0.0);
+    }
+    sf_groups_free(merged);
+    sf_groups_free(g);
+}
+
 static void test_count_distinct_exact_across_overlapping_splits(void **state)
 {
     const aggs *a = *state;
@@ -1300,6 +1381,40 @@ static void test_row_records_give_the_results_of_updates(void **state)
  * note is the key's group hash, and records applied that way give the
  * same table as plain updates. Hints on cut records read only their bytes
  * (ASan checks) and change nothing. */
+/* A group record merged with the hash its prefetch noted gives what a
+ * plain merge gives. */
+static void test_group_record_hash_noted_once_gives_the_same_results(void **state)
+{
+    const aggs *a = *state;
+    static in_row rows[NGEN];
+    generate(rows);
+    sf_groups *src = table_of(a, rows, NGEN);
+    sf_groups *plain = sf_groups_new(a->defs, NAGGS), *noted = sf_groups_new(a->defs, NAGGS);
+    for (size_t i = 0; i < sf_groups_count(src); i++) {
+        sf_buf rec = SF_BUF_INIT;
+        assert_int_equal(sf_groups_export(src, i, &rec), 0);
+        uint64_t note = 0;
+        for (int stage = 0; stage < 3; stage++)
+            sf_groups_prefetch_record(noted, rec.p, rec.n, stage, &note);
+        const unsigned char *key;
+        size_t klen;
+        assert_int_equal(sf_groups_record_key(rec.p, rec.n, &key, &klen), 0);
+        assert_true(note == sf_groups_hash(key, klen));
+        sf_error err;
+        sf_error_clear(&err);
+        assert_int_equal(sf_groups_merge_record_hashed(noted, rec.p, rec.n, &note, &err), 0);
+        assert_int_equal(sf_groups_merge_record(plain, rec.p, rec.n, &err), 0);
+        sf_buf_free(&rec);
+    }
+    assert_int_equal(sf_groups_prepare_export(plain), 0);
+    assert_int_equal(sf_groups_prepare_export(noted), 0);
+    assert_same_results(plain, noted);
+    assert_same_results(src, noted);
+    sf_groups_free(noted);
+    sf_groups_free(plain);
+    sf_groups_free(src);
+}
+
 static void test_row_record_hash_noted_once_gives_the_same_results(void **state)
 {
     const aggs *a = *state;
@@ -1853,6 +1968,8 @@ int main(void)
         cmocka_unit_test(test_split_in_any_order_merges_to_identical_results),
         cmocka_unit_test(test_many_groups_of_every_key_length_survive_growth),
         cmocka_unit_test(test_merged_tables_merge_again_identically),
+        cmocka_unit_test(test_sums_of_every_width_survive_export_and_merge),
+        cmocka_unit_test(test_min_max_of_doubles_order_nan_and_signed_zeros),
         cmocka_unit_test(test_count_distinct_exact_across_overlapping_splits),
         cmocka_unit_test(test_prepare_after_more_updates_recounts_distinct),
         cmocka_unit_test(test_count_distinct_spread_takes_values_out_and_adds_counts),
@@ -1863,6 +1980,7 @@ int main(void)
         cmocka_unit_test(test_drain_keeps_the_groups_ahead_and_frees_those_behind),
         cmocka_unit_test(test_row_records_give_the_results_of_updates),
         cmocka_unit_test(test_row_record_hash_noted_once_gives_the_same_results),
+        cmocka_unit_test(test_group_record_hash_noted_once_gives_the_same_results),
         cmocka_unit_test(test_row_record_bytes_are_each_argument_encoded),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
