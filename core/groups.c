@@ -179,6 +179,9 @@ struct sf_groups {
     size_t drained;       /* groups [0, drained) are gone (sf_groups_drain_to) */
     size_t sums_taken;    /* groups [0, sums_taken) have no heap partials (sf_groups_take_row) */
     int64_t distinct_max; /* largest count_distinct count, as of the last preparation */
+    size_t nvectors;      /* small vectors started (small_add), for the look-ahead's
+                           * stage 2 (sf_groups_prefetch): not worth it when few
+                           * groups have one */
 };
 
 #define HDR 16
@@ -668,6 +671,7 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
         uint64_t *w = small_take(ds, c);
         if (!w)
             return SF_E_NOMEM;
+        g->nvectors += n == 0;
         if (n) {
             memcpy(w, v, n * sizeof *v);
             small_release(ds, v, c - 1);
@@ -1007,13 +1011,22 @@ int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, ui
     return update_state(g, st, row, ids, scratch);
 }
 
+/* Whether the look-ahead's stage 2 (a group's small vectors) pays: not
+ * when fewer than one group in 8 has a vector (S3: one value a group,
+ * where the peek for a vector found one for ~3% of the rows and cost ~100
+ * instructions a row). Only a prefetch: results never depend on it. */
+static inline int vectors_worth(const sf_groups *g)
+{
+    return g->nsets && g->nvectors * 8 >= sf_hmap_count(g->map);
+}
+
 void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stage)
 {
     if (stage < 2) {
         sf_hmap_prefetch(g->map, hash, klen, stage);
         return;
     }
-    const char *st = g->nsets ? sf_hmap_peek(g->map, hash, klen) : NULL;
+    const char *st = vectors_worth(g) ? sf_hmap_peek(g->map, hash, klen) : NULL;
     for (size_t s = 0; st && s < g->nsets; s++) {
         const dstate *dst = (const dstate *)(st + g->sets[s].state_off);
         if (dst->small) {
@@ -1986,7 +1999,7 @@ void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, siz
                                int stage, uint64_t *hash)
 {
     uint64_t klen;
-    size_t p = stage < 2 || g->nsets ? rec_key_len(rec, len, &klen) : 0; /* 2: vectors only */
+    size_t p = stage < 2 || vectors_worth(g) ? rec_key_len(rec, len, &klen) : 0; /* 2: vectors only */
     if (!p || klen > len - p)
         return;
     uint64_t h;

@@ -15,21 +15,29 @@
 
 #include "core/error.h"
 
-uint32_t sf_partition_of(uint64_t hash, uint32_t nparts)
+static inline uint32_t part_of(uint64_t hash, uint32_t nparts)
 {
     if (nparts <= 1)
         return 0;
     return (uint32_t)(((unsigned __int128)hash * nparts) >> 64);
 }
 
-int sf_partition_owner(uint32_t partition, int nranks)
+/* p mod nranks; a partition below nranks is its own owner, which with as
+ * many partitions as ranks (the default) is every one: no division for
+ * the owner a row's hash asks per row (the step-aside, the row streams). */
+static inline int owner_of(uint32_t partition, int nranks)
 {
-    return (int)(partition % (uint32_t)nranks);
+    uint32_t n = (uint32_t)nranks;
+    return (int)(partition < n ? partition : partition % n);
 }
+
+uint32_t sf_partition_of(uint64_t hash, uint32_t nparts) { return part_of(hash, nparts); }
+
+int sf_partition_owner(uint32_t partition, int nranks) { return owner_of(partition, nranks); }
 
 int sf_partition_rank(uint64_t hash, int nparts, int nranks)
 {
-    return sf_partition_owner(sf_partition_of(hash, (uint32_t)nparts), nranks);
+    return owner_of(part_of(hash, (uint32_t)nparts), nranks);
 }
 
 uint32_t sf_partition_spill(uint64_t hash, uint32_t nspill)

@@ -80,6 +80,17 @@ static void test_partition_p_belongs_to_rank_p_mod_ranks(void **state)
     assert_int_equal(sf_partition_owner(7, 1), 0);
 }
 
+static void test_owner_is_partition_mod_ranks_below_and_above_the_rank_count(void **state)
+{
+    (void)state;
+    for (int nranks = 1; nranks <= 9; nranks++) {
+        for (uint32_t p = 0; p < 40; p++)
+            assert_int_equal(sf_partition_owner(p, nranks), (int)(p % (uint32_t)nranks));
+        assert_int_equal(sf_partition_owner(UINT32_MAX, nranks),
+                         (int)(UINT32_MAX % (uint32_t)nranks));
+    }
+}
+
 static void test_rank_of_a_hash_is_the_owner_of_its_partition(void **state)
 {
     (void)state;
@@ -208,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_three_partitions_are_uniform),
         cmocka_unit_test(test_seven_partitions_are_uniform),
         cmocka_unit_test(test_partition_p_belongs_to_rank_p_mod_ranks),
+        cmocka_unit_test(test_owner_is_partition_mod_ranks_below_and_above_the_rank_count),
         cmocka_unit_test(test_rank_of_a_hash_is_the_owner_of_its_partition),
         cmocka_unit_test(test_spill_partition_is_independent_of_rank),
         cmocka_unit_test(test_split_again_spreads_one_spill_partition),
