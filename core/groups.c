@@ -1,6 +1,7 @@
 /* groups.c - group table with mergeable aggregate states.
  *
- * Layout of a group's state block (16-byte aligned, from the hash map):
+ * Layout of a group's state block (from the hash map: 16-byte aligned, or 8
+ * when no state needs 16, as S3's do not: sf_hmap_set_align8):
  *   uint32 group index (insertion order), uint8 retired flag, 3 bytes
  *   padding, uint64 input
  *   rows (for skew metrics), then one slot per aggregate at def_off[j].
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/hash.h"
 #include "core/pairs.h"
 #include "core/xsum.h"
@@ -54,7 +56,6 @@ static int is_xsum(const sf_agg_def *d)
  * keeps adding there. Each value lives in exactly one place: here, in the
  * small vector, in a bitmap or in the pair table. */
 typedef struct dstate {
-    int64_t count;      /* distinct values, set by sf_groups_prepare_export */
     uint64_t first;     /* bits of the first value (fixed sets only); SPREAD:
                          * the count other ranks found (sf_groups_distinct_add) */
     uint64_t *small;    /* fixed sets: values after the first, NULL none (pool) */
@@ -62,7 +63,7 @@ typedef struct dstate {
     uint8_t big;        /* 1: values after the first are in bitmaps and pairs */
     uint16_t pad;
     uint32_t nsmall;    /* values in small */
-} dstate;
+} dstate; /* 24 bytes: the count is the set's (counts), not the group's */
 
 /* has_first of a group whose values of this aggregate were spread over
  * ranks (sf_groups_distinct_spread): they are counted there, and the
@@ -133,6 +134,13 @@ typedef struct distinct_set {
     size_t nbitmaps;
     size_t bitmap_bytes;
     sf_arena bitmem;
+    /* Per group index: its distinct values, set by sf_groups_prepare_export
+     * (a row of the table is read only after it) and kept through
+     * sf_groups_drain_to, which frees the rest of the set; in the set, not
+     * in each group's block, so that a group of S3's aggregates takes 128
+     * bytes (two cache lines) instead of 144. */
+    int64_t *counts;
+    size_t ncounts;
     /* The groups' small vectors: */
     size_t state_off;   /* offset of this set's dstate in a group's block */
     sf_arena smallmem;
@@ -292,6 +300,11 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         sf_groups_free(g);
         return NULL;
     }
+    size_t align = 8;
+    for (size_t j = 0; j < ndefs; j++)
+        align = state_align(&defs[j]) > align ? state_align(&defs[j]) : align;
+    if (align <= 8)
+        (void)sf_hmap_set_align8(g->map); /* no 16-byte state: 8 bytes less a group */
     sf_arena_init(&g->strings, 0);
     return g;
 }
@@ -347,8 +360,10 @@ void sf_groups_free(sf_groups *g)
         free_sums(g, g->drained, sf_hmap_count(g->map));
         sf_hmap_free(g->map);
     }
-    for (size_t s = 0; s < g->nsets; s++)
+    for (size_t s = 0; s < g->nsets; s++) {
         distinct_set_free(&g->sets[s]);
+        free(g->sets[s].counts);
+    }
     sf_arena_free(&g->strings);
     sf_buf_free(&g->tmp);
     free(g->sets);
@@ -1113,6 +1128,17 @@ int sf_groups_prepare_export(sf_groups *g)
             ds->head[idx] = (uint32_t)e + 1;
         }
     }
+    for (size_t s = 0; s < g->nsets; s++) {
+        distinct_set *ds = &g->sets[s];
+        if (ds->ncounts < ngroups) {
+            int64_t *c = realloc(ds->counts, (ngroups ? ngroups : 1) * sizeof *c);
+            if (!c)
+                return SF_E_NOMEM;
+            sf_bigmem_advise(c, ngroups * sizeof *c); /* filled in order */
+            ds->counts = c;
+            ds->ncounts = ngroups;
+        }
+    }
     g->distinct_max = 0;
     for (size_t i = 0; i < ngroups && g->nsets; i++) {
         void *st;
@@ -1128,7 +1154,7 @@ int sf_groups_prepare_export(sf_groups *g)
             const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
             for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64; w++)
                 c += __builtin_popcountll(bm[w]);
-            dst->count = c;
+            ds->counts[i] = c;
             if (c > g->distinct_max)
                 g->distinct_max = c;
         }
@@ -1211,7 +1237,8 @@ int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j)
          * preparation either, which merges rely on). */
         dst->has_first = SPREAD;
         dst->first = 0;
-        dst->count = 0;
+        if (g->prepared && i < ds->ncounts)
+            ds->counts[i] = 0;
         return 0;
     }
     int rc = sf_groups_prepare_export(g);
@@ -1228,7 +1255,7 @@ int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j)
         memset(bm, 0, ds->span / 8);
     dst->has_first = SPREAD;
     dst->first = 0;
-    dst->count = 0;
+    ds->counts[i] = 0;
     return 0;
 }
 
@@ -1252,7 +1279,9 @@ int sf_groups_distinct_add(sf_groups *g, size_t i, size_t j, uint64_t n)
         }
     }
     dst->first += n;
-    dst->count += (int64_t)n;
+    distinct_set *ds = &g->sets[g->distinct[j]];
+    if (g->prepared && i < ds->ncounts)
+        ds->counts[i] += (int64_t)n; /* else counted at the next preparation */
     return 0;
 }
 
@@ -1444,7 +1473,9 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
                     rc = put_leb(out, ids[k] - (k ? ids[k - 1] : 0));
                 break;
             }
-            uint64_t n = (uint64_t)dst->count - (dst->has_first == SPREAD ? dst->first : 0);
+            const distinct_set *ds = &g->sets[g->distinct[j]];
+            int64_t c = i < ds->ncounts ? ds->counts[i] : 0;
+            uint64_t n = (uint64_t)c - (dst->has_first == SPREAD ? dst->first : 0);
             rc = put_leb(out, n << 1);
             if (!rc)
                 rc = sf_groups_distinct_values(g, i, j, encode_value, out);
@@ -1680,9 +1711,13 @@ static inline void result_of(const sf_groups *g, const char *st, size_t j, int *
     case SF_AGG_COUNT_IF:
         put_result(r, sf_int(*(const int64_t *)s));
         return;
-    case SF_AGG_COUNT_DISTINCT:
-        put_result(r, sf_int(((const dstate *)s)->count));
+    case SF_AGG_COUNT_DISTINCT: {
+        const distinct_set *ds = &g->sets[g->distinct[j]];
+        uint32_t idx;
+        memcpy(&idx, st, sizeof idx);
+        put_result(r, sf_int(idx < ds->ncounts ? ds->counts[idx] : 0));
         return;
+    }
     case SF_AGG_SUM:
     case SF_AGG_MEAN:
         if (d->arg_type == SF_DECIMAL) {
@@ -1840,6 +1875,7 @@ size_t sf_groups_memory(const sf_groups *g)
                        : sf_hmap_memory(ds->set);
         m += ds->dict ? sf_hmap_memory(ds->dict) + ds->nbyid * sizeof *ds->byid : 0;
         m += ds->dcache ? DICT_CACHE * sizeof *ds->dcache : 0;
+        m += ds->ncounts * sizeof *ds->counts;
     }
     return m;
 }

@@ -10,7 +10,8 @@
  * entry to its block in the arena. An entry's block holds everything a
  * lookup reads, in the order it reads it: a 16-byte header {hash, key
  * length}, the key (NUL-terminated, padded to 16), then the value
- * (16-aligned, zeroed).
+ * (16-aligned, zeroed; 8-aligned, the key padded to 8, for a map that
+ * asked for it: sf_hmap_set_align8). Blocks are 16-aligned.
  * index[] is a power of two of 8-byte slots, probed linearly from the slot
  * picked by the low hash bits; 0 is empty, else the slot packs the block's
  * address (16-aligned, so address / 16 fits 44 bits on the 48-bit user
@@ -142,14 +143,15 @@ struct sf_hmap {
     size_t entries_cap;
     hmap_slot *index;
     size_t mask; /* slots - 1 */
+    size_t vpad; /* the value's alignment - 1: 15, or 7 (sf_hmap_set_align8) */
     sf_arena arena;
 };
 
 /* Bytes from the start of a block to its value: the header and the key
- * with its NUL, rounded up to 16 so the value is 16-aligned. */
-static inline size_t hmap_value_off(size_t klen)
+ * with its NUL, rounded up to the value's alignment. */
+static inline size_t hmap_value_off(const sf_hmap *m, size_t klen)
 {
-    return sizeof(hmap_head) + ((klen + 1 + 15) & ~(size_t)15);
+    return sizeof(hmap_head) + ((klen + 1 + m->vpad) & ~m->vpad);
 }
 
 static inline const unsigned char *hmap_key(const hmap_head *h)
@@ -157,9 +159,9 @@ static inline const unsigned char *hmap_key(const hmap_head *h)
     return (const unsigned char *)(h + 1);
 }
 
-static inline void *hmap_value(const hmap_head *h)
+static inline void *hmap_value(const sf_hmap *m, const hmap_head *h)
 {
-    return (char *)h + hmap_value_off(h->klen);
+    return (char *)h + hmap_value_off(m, h->klen);
 }
 
 #define HMAP_MIN_SLOTS 8
@@ -191,6 +193,7 @@ sf_hmap *sf_hmap_new(size_t value_size, size_t initial_capacity)
     if (!m)
         return NULL;
     m->value_size = value_size;
+    m->vpad = 15;
     m->entries_cap = initial_capacity > HMAP_MIN_SLOTS ? initial_capacity : HMAP_MIN_SLOTS;
     m->entries = malloc(m->entries_cap * sizeof *m->entries);
     m->index = sf_bigmem_calloc(slots, sizeof *m->index);
@@ -203,13 +206,21 @@ sf_hmap *sf_hmap_new(size_t value_size, size_t initial_capacity)
     m->mask = slots - 1;
     /* Size the first arena block for the expected entries (keys guessed at
      * 16 bytes), between 1 KiB and the arena's default 64 KiB. */
-    size_t per = value_size + hmap_value_off(16);
+    size_t per = value_size + hmap_value_off(m, 16);
     size_t guess = initial_capacity * per;
     if (initial_capacity && guess / initial_capacity != per)
         guess = SIZE_MAX;
     size_t block = guess < 1024 ? 1024 : guess > 65536 ? 65536 : guess;
     sf_arena_init(&m->arena, block);
     return m;
+}
+
+int sf_hmap_set_align8(sf_hmap *m)
+{
+    if (m->count)
+        return -1;
+    m->vpad = 7;
+    return 0;
 }
 
 void sf_hmap_free(sf_hmap *m)
@@ -262,7 +273,7 @@ hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
              * rest of its block (the value the caller updates next) while
              * the key compare waits for the head's line. */
             const char *b = (const char *)hmap_slot_block(s);
-            size_t end = hmap_value_off(klen) + m->value_size;
+            size_t end = hmap_value_off(m, klen) + m->value_size;
             for (size_t off = 64; off < end; off += 64)
                 __builtin_prefetch(b + off, 1, 3);
             if (hmap_same(hmap_slot_block(s), key, klen, hash))
@@ -275,7 +286,7 @@ hmap_probe(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
 void *sf_hmap_find(const sf_hmap *m, const void *key, size_t klen, uint64_t hash)
 {
     hmap_slot s = m->index[hmap_probe(m, key, klen, hash)];
-    return s ? hmap_value(hmap_slot_block(s)) : NULL;
+    return s ? hmap_value(m, hmap_slot_block(s)) : NULL;
 }
 
 /* Puts every live entry into the (empty) index, in entry order. The
@@ -371,7 +382,7 @@ static __attribute__((noinline)) void *hmap_insert(sf_hmap *m, size_t pos, const
             return NULL;
         pos = hmap_probe(m, key, klen, hash);
     }
-    size_t voff = hmap_value_off(klen);
+    size_t voff = hmap_value_off(m, klen);
     hmap_head *h = sf_arena_alloc(&m->arena, voff + m->value_size);
     if (!h || (uint64_t)(uintptr_t)h >> HMAP_ADDR_BITS)
         return NULL; /* the arena keeps the block; the map is unchanged */
@@ -397,7 +408,7 @@ void *sf_hmap_upsert(sf_hmap *m, const void *key, size_t klen, uint64_t hash, in
     if (s) {
         if (inserted)
             *inserted = 0;
-        return hmap_value(hmap_slot_block(s));
+        return hmap_value(m, hmap_slot_block(s));
     }
     void *v = hmap_insert(m, pos, key, klen, hash);
     if (v && inserted)
@@ -438,7 +449,7 @@ void sf_hmap_prefetch(const sf_hmap *m, uint64_t hash, size_t klen, int stage)
     const char *b = (const char *)hmap_tagged(m, hash);
     if (!b)
         return;
-    size_t end = hmap_value_off(klen) + m->value_size;
+    size_t end = hmap_value_off(m, klen) + m->value_size;
     for (size_t off = 0; off < end; off += 64)
         __builtin_prefetch(b + off, 1, 3);
 }
@@ -449,7 +460,7 @@ void *sf_hmap_peek(const sf_hmap *m, uint64_t hash, size_t klen)
         return NULL;
     /* Another key may share the tag: its own length places its value. */
     const hmap_head *h = hmap_tagged(m, hash);
-    return h && h->klen == klen && h->hash == hash ? hmap_value(h) : NULL;
+    return h && h->klen == klen && h->hash == hash ? hmap_value(m, h) : NULL;
 }
 
 size_t sf_hmap_count(const sf_hmap *m)
@@ -468,7 +479,7 @@ void sf_hmap_entry(const sf_hmap *m, size_t i, const void **key, size_t *klen,
     if (hash)
         *hash = e ? e->hash : 0;
     if (value)
-        *value = e ? hmap_value(e) : NULL;
+        *value = e ? hmap_value(m, e) : NULL;
 }
 
 void sf_hmap_prefetch_entry(const sf_hmap *m, size_t i)
@@ -498,12 +509,12 @@ int sf_hmap_compact(sf_hmap *m, sf_hmap_keep_fn keep, void *ctx)
             continue;
         if ((i & 4095) == 0)
             sf_arena_release_before(&old, h); /* blocks of entries before i */
-        if (!keep(ctx, i, hmap_value(h))) {
+        if (!keep(ctx, i, hmap_value(m, h))) {
             m->entries[i] = NULL;
             m->live--;
             continue;
         }
-        size_t n = hmap_value_off(h->klen) + m->value_size;
+        size_t n = hmap_value_off(m, h->klen) + m->value_size;
         hmap_head *c = sf_arena_alloc(&m->arena, n);
         if (!c || (uint64_t)(uintptr_t)c >> HMAP_ADDR_BITS) {
             rc = -1;

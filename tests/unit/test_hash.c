@@ -762,6 +762,48 @@ static void test_drain_after_compact_skips_removed_entries(void **state)
     sf_hmap_free(m);
 }
 
+/* An 8-aligned map: a 23-byte key and an 88-byte value (S3's groups) take
+ * 128 bytes a block, not 144; values stay 8-aligned and found by every key
+ * length; only an empty map switches. */
+static void test_align8_packs_blocks_and_keeps_every_key(void **state)
+{
+    (void)state;
+    sf_hmap *m = sf_hmap_new(88, 16);
+    assert_non_null(m);
+    assert_int_equal(sf_hmap_set_align8(m), 0);
+    char key[48];
+    memset(key, 'k', sizeof key);
+    char *prev = NULL;
+    for (int i = 0; i < 8; i++) {
+        key[0] = (char)('a' + i);
+        int ins = 0;
+        char *v = sf_hmap_upsert(m, key, 23, sf_hash_bytes(key, 23, 1), &ins);
+        assert_non_null(v);
+        assert_int_equal(ins, 1);
+        assert_int_equal((uintptr_t)v % 8, 0);
+        if (prev)
+            assert_int_equal(v - prev, 128);
+        memset(v, i + 1, 88);
+        prev = v;
+    }
+    for (size_t n = 0; n <= 40; n++) {
+        key[0] = 'Z';
+        char *v = sf_hmap_upsert(m, key, n, sf_hash_bytes(key, n, 1), NULL);
+        assert_non_null(v);
+        assert_int_equal((uintptr_t)v % 8, 0);
+        memset(v, (int)n, 88);
+    }
+    for (size_t n = 0; n <= 40; n++) {
+        key[0] = 'Z';
+        const unsigned char *v = sf_hmap_find(m, key, n, sf_hash_bytes(key, n, 1));
+        assert_non_null(v);
+        assert_int_equal(v[0], n);
+        assert_int_equal(v[87], n);
+    }
+    assert_int_equal(sf_hmap_set_align8(m), -1);
+    sf_hmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_drain_after_compact_skips_removed_entries),
         cmocka_unit_test(test_reserve_keeps_entries_and_makes_room_once),
         cmocka_unit_test(test_peek_gives_the_home_slot_value_or_null),
+        cmocka_unit_test(test_align8_packs_blocks_and_keeps_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
