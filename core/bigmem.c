@@ -30,6 +30,19 @@ void *sf_bigmem_calloc(size_t n, size_t size)
     return p;
 }
 
+void *sf_bigmem_alloc(size_t n)
+{
+    if (n < SF_BIGMEM_STREAM)
+        return malloc(n ? n : 1);
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_ALIGN, n) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: refused is fine */
+#endif
+    return p;
+}
+
 void sf_bigmem_advise(void *p, size_t n)
 {
     if (!p || n < SF_BIGMEM_HUGE)

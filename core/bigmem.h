@@ -22,6 +22,18 @@
  * NULL when out of memory or when n * size overflows. */
 void *sf_bigmem_calloc(size_t n, size_t size);
 
+/* Blocks written once in order as they arrive (a received message, a
+ * broadcast piece) take huge pages from this size on: their first touch
+ * then faults 2 MiB at a time, not 4 KiB (a fault, a memcg charge and an
+ * LRU insertion each). */
+#define SF_BIGMEM_STREAM ((size_t)2 << 20)
+
+/* An uninitialized block of n bytes (new: the caller frees it with
+ * free()). From SF_BIGMEM_STREAM bytes on it starts on a 2 MiB boundary
+ * and is advised for huge pages; only its whole 2 MiB pages can be huge,
+ * so no byte past n becomes resident. NULL when out of memory. */
+void *sf_bigmem_alloc(size_t n);
+
 /* Advises the 2 MiB-aligned pages inside p[0, n) for huge pages when n is
  * at least SF_BIGMEM_HUGE (a block from malloc that is filled in order,
  * as an arena's: its pages then fault in 2 MiB at a time, not 4 KiB).

@@ -1,6 +1,8 @@
 /* collective.c - signals, agreement, broadcast and gather of byte strings. */
 #include "mpi/collective.h"
 
+#include "core/bigmem.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +81,7 @@ char *sf_mpi_bcast_bytes(MPI_Comm comm, char *data, int64_t *len)
     if (*len < 0)
         return NULL;
     if (rank != 0) {
-        data = malloc((size_t)*len + 1);
+        data = sf_bigmem_alloc((size_t)*len + 1); /* written once, in order */
         if (!data)
             MPI_Abort(comm, 1);
     }
