@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bigmem.h"
 #include "core/buf.h"
 #include "core/hash.h"
 #include "io/decompress.h"
@@ -369,7 +370,9 @@ static int64_t next_piece(FILE *fp, char **buf, size_t *have, size_t *cap, int *
 {
     while (!*eof) {
         if (*have == *cap) {
-            char *b = realloc(*buf, *cap + DIM_PIECE + 1); /* + 1: bcast's NUL */
+            /* The first piece's room is read into whole: in huge pages. */
+            char *b = *buf ? realloc(*buf, *cap + DIM_PIECE + 1) /* + 1: bcast's NUL */
+                           : sf_bigmem_alloc(DIM_PIECE + 1);
             if (!b)
                 return -1;
             *buf = b;

@@ -18,7 +18,9 @@ void *sf_bigmem_calloc(size_t n, size_t size)
     if (size && n > SIZE_MAX / size)
         return NULL;
     size_t bytes = n * size;
-    if (bytes < SF_BIGMEM_HUGE)
+    /* Zeroed whole, so every page becomes resident anyway: huge pages from
+     * the first whole one on cost no memory. */
+    if (bytes < SF_BIGMEM_STREAM)
         return calloc(n ? n : 1, size ? size : 1);
     void *p = NULL;
     if (posix_memalign(&p, HUGE_ALIGN, bytes) != 0)
