@@ -1,13 +1,13 @@
 /* collective.c - signals, agreement, broadcast and gather of byte strings. */
 #include "mpi/collective.h"
 
-#include "core/bigmem.h"
-
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+
+#include "core/bigmem.h"
 
 volatile sig_atomic_t sf_interrupted;
 

@@ -10,11 +10,11 @@
  */
 #include "mpi/shuffle.h"
 
-#include "core/bigmem.h"
-
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/bigmem.h"
 
 #define MAX_RECORD ((size_t)1 << 30)
 

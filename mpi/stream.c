@@ -7,10 +7,10 @@
  */
 #include "mpi/stream.h"
 
-#include "core/bigmem.h"
-
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/bigmem.h"
 
 #define INFLIGHT 2
 #define NOTES (2 * SF_STREAM_AHEAD)
