@@ -396,8 +396,8 @@ static int64_t next_piece(FILE *fp, char **buf, size_t *have, size_t *cap, int *
 
 /* Makes dimension input's table before its first piece (n bytes of whole
  * lines at piece) is loaded, told the rows to expect: the piece's lines
- * scaled to the file's size, so its index is made once at its final size.
- * Returns 0 or SF_E_NOMEM (err set). */
+ * scaled to the file's size (less 1/32), so its index is made once at its
+ * final size. Returns 0 or SF_E_NOMEM (err set). */
 static int dim_new_sized(sf_run *R, int input, const char *piece, size_t n)
 {
     const sf_job_input *in = &R->job->inputs[input];
@@ -406,8 +406,12 @@ static int dim_new_sized(sf_run *R, int input, const char *piece, size_t n)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         p = nl ? nl + 1 : end;
     }
+    /* Told a little less than the estimate: sizes are powers of two, and
+     * an estimate just over a boundary the real count is under would
+     * double the index for nothing; one under it costs one late growth. */
     double total = (double)R->input_size[input];
     double expect = total > (double)n ? (double)lines * total / (double)n : (double)lines;
+    expect -= expect / 32;
     if (!(R->dims[input] = sf_join_table_new(in->ncolumns, in->key_col)))
         return sf_error_set(&R->err, SF_E_NOMEM, "%s: out of memory", in->path);
     if (expect < (double)UINT32_MAX)
