@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bigmem.h"
 #include "core/buf.h"
 #include "core/hash.h"
 #include "io/decompress.h"
@@ -369,7 +370,9 @@ static int64_t next_piece(FILE *fp, char **buf, size_t *have, size_t *cap, int *
 {
     while (!*eof) {
         if (*have == *cap) {
-            char *b = realloc(*buf, *cap + DIM_PIECE + 1); /* + 1: bcast's NUL */
+            /* The first piece's room is read into whole: in huge pages. */
+            char *b = *buf ? realloc(*buf, *cap + DIM_PIECE + 1) /* + 1: bcast's NUL */
+                           : sf_bigmem_alloc(DIM_PIECE + 1);
             if (!b)
                 return -1;
             *buf = b;
@@ -389,6 +392,31 @@ static int64_t next_piece(FILE *fp, char **buf, size_t *have, size_t *cap, int *
         }
     }
     return (int64_t)*have;
+}
+
+/* Makes dimension input's table before its first piece (n bytes of whole
+ * lines at piece) is loaded, told the rows to expect: the piece's lines
+ * scaled to the file's size (less 1/32), so its index is made once at its
+ * final size. Returns 0 or SF_E_NOMEM (err set). */
+static int dim_new_sized(sf_run *R, int input, const char *piece, size_t n)
+{
+    const sf_job_input *in = &R->job->inputs[input];
+    size_t lines = 0;
+    for (const char *p = piece, *end = piece + n; p < end; lines++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    /* Told a little less than the estimate: sizes are powers of two, and
+     * an estimate just over a boundary the real count is under would
+     * double the index for nothing; one under it costs one late growth. */
+    double total = (double)R->input_size[input];
+    double expect = total > (double)n ? (double)lines * total / (double)n : (double)lines;
+    expect -= expect / 32;
+    if (!(R->dims[input] = sf_join_table_new(in->ncolumns, in->key_col)))
+        return sf_error_set(&R->err, SF_E_NOMEM, "%s: out of memory", in->path);
+    if (expect < (double)UINT32_MAX)
+        sf_join_table_reserve(R->dims[input], (size_t)expect);
+    return 0;
 }
 
 /* A JSONL dimension table in pieces of whole lines (about 8 MiB): rank 0
@@ -424,6 +452,8 @@ static int load_jsonl_pieces(sf_run *R, int input)
                 sf_error_set(&R->err, SF_E_IO, "cannot read '%s' (rank 0 could not)", in->path);
             break;
         }
+        if (n > 0 && !rc && !mine && !R->dims[input])
+            rc = dim_new_sized(R, input, piece, (size_t)n);
         if (n > 0 && !rc)
             rc = sf_dimtable_load_jsonl_part(in, piece, (size_t)n, &line, mine ? keep_mine : NULL,
                                              R, &R->dims[input], &R->dim_dropped[input],

@@ -13,20 +13,31 @@
 
 #define HUGE_ALIGN ((size_t)2 << 20)
 
+void *sf_bigmem_alloc(size_t n)
+{
+    if (n < SF_BIGMEM_STREAM)
+        return malloc(n ? n : 1);
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_ALIGN, n) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: refused is fine */
+#endif
+    return p;
+}
+
 void *sf_bigmem_calloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
         return NULL;
     size_t bytes = n * size;
-    if (bytes < SF_BIGMEM_HUGE)
+    /* Zeroed whole, so every page becomes resident anyway: huge pages from
+     * the first whole one on cost no memory. */
+    if (bytes < SF_BIGMEM_STREAM)
         return calloc(n ? n : 1, size ? size : 1);
-    void *p = NULL;
-    if (posix_memalign(&p, HUGE_ALIGN, bytes) != 0)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: refused is fine */
-#endif
-    memset(p, 0, bytes);
+    void *p = sf_bigmem_alloc(bytes);
+    if (p)
+        memset(p, 0, bytes);
     return p;
 }
 

@@ -65,6 +65,7 @@ struct sf_join_table {
     int key_col;
     sf_value *rows; /* nrows * ncols */
     size_t nrows, cap;
+    size_t expect;  /* rows expected (sf_join_table_reserve); 0: unknown */
     int int_keys;   /* the index is ints (decided by the first key added) */
     int_slot *slots;
     int64_t kmin, kmax; /* int keys: the least and greatest added */
@@ -109,6 +110,23 @@ sf_join_table *sf_join_table_new(size_t ncols, int key_col)
     return t;
 }
 
+void sf_join_table_reserve(sf_join_table *t, size_t nrows)
+{
+    if (t && !t->rows && nrows <= UINT32_MAX)
+        t->expect = nrows;
+}
+
+/* The key index's first size: room for the expected rows at load <= 0.7
+ * (sf_join_table_add's growth test), so a load of as many rows as told
+ * never rebuilds it; 64 slots when nothing was told. */
+static size_t first_slots(const sf_join_table *t)
+{
+    size_t slots = 64;
+    while ((uint64_t)slots * 7 < (uint64_t)t->expect * 10 + 10)
+        slots *= 2;
+    return slots;
+}
+
 static size_t int_pos(const sf_join_table *t, int64_t key)
 {
     return (size_t)sf_hash_u64((uint64_t)key) & t->mask;
@@ -116,7 +134,7 @@ static size_t int_pos(const sf_join_table *t, int64_t key)
 
 static int int_index_grow(sf_join_table *t)
 {
-    size_t slots = t->slots ? 2 * (t->mask + 1) : 64;
+    size_t slots = t->slots ? 2 * (t->mask + 1) : first_slots(t);
     int_slot *fresh = sf_bigmem_calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
@@ -245,7 +263,7 @@ static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_t
 
 static int str_index_grow(sf_join_table *t)
 {
-    size_t slots = t->sslots ? 2 * (t->mask + 1) : 64;
+    size_t slots = t->sslots ? 2 * (t->mask + 1) : first_slots(t);
     str_slot *fresh = sf_bigmem_calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
@@ -331,7 +349,14 @@ static char *intern(sf_join_table *t, const char *p, size_t n)
  * block, as the key index does, so a lookup's row costs no page walk. */
 static int rows_grow(sf_join_table *t)
 {
-    size_t cap = t->cap ? 2 * t->cap : 64;
+    /* The first room holds the expected rows, rounded up to the power of
+     * two the doublings would have reached: the same memory, made once. */
+    size_t cap = 64;
+    if (t->cap)
+        cap = 2 * t->cap;
+    else
+        while (cap < t->expect)
+            cap *= 2;
     if (t->ncols > SIZE_MAX / sizeof *t->rows / cap)
         return SF_E_NOMEM;
     size_t bytes = cap * t->ncols * sizeof *t->rows;

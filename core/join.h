@@ -21,6 +21,13 @@ typedef struct sf_join_table sf_join_table;
  * memory. */
 sf_join_table *sf_join_table_new(size_t ncols, int key_col);
 
+/* A hint before the first row: about nrows rows are coming (a count
+ * estimated from the input's size), so the key index and the rows' room
+ * are made once at their final size instead of doubling from 64 (each
+ * doubling zeroes and faults in fresh memory and rehashes). More rows
+ * still fit; the hint is ignored once a row was added. Cannot fail. */
+void sf_join_table_reserve(sf_join_table *t, size_t nrows);
+
 /* Adds a row (ncols values; copied). Returns 0, SF_E_EXISTS for a duplicate
  * key, SF_E_INVAL for a NULL key, or SF_E_NOMEM. */
 int sf_join_table_add(sf_join_table *t, const sf_value *row);

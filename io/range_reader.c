@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bigmem.h"
+
 #define RR_DEFAULT_BUF ((size_t)4 << 20)
 #define RR_DEFAULT_MAX_LINE ((size_t)16 << 20)
 /* Past the range end only the last line is left: read in small steps
@@ -177,7 +179,7 @@ int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t
         spare->cap = 0;
     } else {
         r->cap = buf_size;
-        r->buf = malloc(buf_size);
+        r->buf = sf_bigmem_alloc(buf_size); /* filled whole by each read: huge pages */
     }
     if (!r->path || !r->buf) {
         sf_range_reader_close(r);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/bigmem.h"
+
 volatile sig_atomic_t sf_interrupted;
 
 static void on_signal(int sig) { sf_interrupted = sig; }
@@ -79,7 +81,7 @@ char *sf_mpi_bcast_bytes(MPI_Comm comm, char *data, int64_t *len)
     if (*len < 0)
         return NULL;
     if (rank != 0) {
-        data = malloc((size_t)*len + 1);
+        data = sf_bigmem_alloc((size_t)*len + 1); /* written once, in order */
         if (!data)
             MPI_Abort(comm, 1);
     }

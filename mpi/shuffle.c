@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
+
 #define MAX_RECORD ((size_t)1 << 30)
 
 unsigned char *sf_shuffle_reserve(sf_buf *dest, size_t len)
@@ -189,7 +191,9 @@ static int xchg_round(xchg *x, sf_shuffle_fn fn, void *ctx, int rc, sf_error *er
     if (rtotal > x->rcap) {
         free(x->rbuf);
         x->rcap = rtotal;
-        x->rbuf = malloc(rtotal);
+        /* Filled once, in order, by MPI's copy: huge pages fault it in
+         * 2 MiB at a time. */
+        x->rbuf = sf_bigmem_alloc(rtotal);
         if (!x->rbuf) {
             /* Cannot receive: abort the job rather than desynchronize. */
             sf_error_set(err, SF_E_NOMEM, "shuffle: out of memory for a receive round");

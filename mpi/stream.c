@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
+
 #define INFLIGHT 2
 #define NOTES (2 * SF_STREAM_AHEAD)
 
@@ -158,11 +160,15 @@ int sf_stream_poll(sf_stream *s)
             if (!buf)
                 MPI_Abort(s->comm, 1); /* a probed message must be received */
         } else if ((size_t)count > s->rcap) {
-            unsigned char *p = realloc(s->rbuf, (size_t)count);
+            /* In huge pages from 2 MiB on: the first receive faults it
+             * in 2 MiB at a time. Nothing in it is kept. */
+            size_t cap = (size_t)count;
+            free(s->rbuf);
+            unsigned char *p = sf_bigmem_alloc(cap);
             if (!p)
                 MPI_Abort(s->comm, 1); /* a probed message must be received */
             s->rbuf = buf = p;
-            s->rcap = (size_t)count;
+            s->rcap = cap;
         }
         MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, s->tag, s->comm, MPI_STATUS_IGNORE);
         if (count == 0) {

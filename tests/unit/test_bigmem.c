@@ -1,6 +1,7 @@
 /* test_bigmem.c - zeroed blocks for large tables: small and huge-page
  * sized blocks are zeroed, writable to the last byte and freed with free();
- * an overflowing size is refused. */
+ * an overflowing size is refused. Uninitialized blocks for data written in
+ * order (sf_bigmem_alloc). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +48,27 @@ static void test_huge_blocks_are_aligned_to_2_mib(void **state)
     free(p);
 }
 
+/* Uninitialized blocks: any size gives a block to free, writable to its
+ * last byte; from SF_BIGMEM_STREAM bytes on it starts on a 2 MiB
+ * boundary (where huge pages can back it). */
+static void test_stream_blocks_are_writable_and_large_ones_aligned(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 4096, SF_BIGMEM_STREAM - 1, SF_BIGMEM_STREAM,
+                                   SF_BIGMEM_STREAM + 12345};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        unsigned char *p = sf_bigmem_alloc(sizes[k]);
+        assert_non_null(p);
+        if (sizes[k]) {
+            memset(p, 0xA5, sizes[k]);
+            assert_int_equal(p[sizes[k] - 1], 0xA5);
+        }
+        if (sizes[k] >= SF_BIGMEM_STREAM)
+            assert_int_equal((uintptr_t)p % ((uintptr_t)2 << 20), 0);
+        free(p);
+    }
+}
+
 static void test_overflowing_size_is_null(void **state)
 {
     (void)state;
@@ -67,6 +89,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_and_large_blocks_are_zeroed_and_writable),
         cmocka_unit_test(test_huge_blocks_are_aligned_to_2_mib),
+        cmocka_unit_test(test_stream_blocks_are_writable_and_large_ones_aligned),
         cmocka_unit_test(test_overflowing_size_is_null),
         cmocka_unit_test(test_zero_elements_give_a_block_to_free),
     };

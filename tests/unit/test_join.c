@@ -323,6 +323,54 @@ static void test_free_null_is_a_no_op(void **state)
     sf_join_table_free(NULL);
 }
 
+/* A table told how many rows come makes its index and rows' room once, at
+ * the size the doublings reach: its memory after the first row is its
+ * memory after the last, and equals an untold table's at the end. Rows past
+ * the hint still go in and are found, by string and by int keys. */
+static void test_reserved_table_sizes_once_and_takes_more_rows(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    for (int ints = 0; ints <= 1; ints++) {
+        sf_join_table *told = sf_join_table_new(2, 0), *untold = sf_join_table_new(2, 0);
+        sf_join_table_reserve(told, N);
+        char k[32];
+        size_t first = 0;
+        for (int i = 0; i < N; i++) {
+            int n = snprintf(k, sizeof k, "user_%06d", i);
+            sf_value row[2] = {ints ? sf_int(7 * (int64_t)i) : sf_string(k, (size_t)n),
+                               sf_int(i)};
+            assert_int_equal(sf_join_table_add(told, row), 0);
+            assert_int_equal(sf_join_table_add(untold, row), 0);
+            if (i == 0)
+                first = sf_join_table_memory(told);
+        }
+        /* The strings' arena grows with the rows either way. */
+        size_t strings = sf_join_table_memory(untold) - sf_join_table_memory(told);
+        assert_int_equal(strings, 0);
+        /* Past the first row only the strings' copies grow (16 bytes a
+         * row here, their arena's blocks doubling): no index or rows. */
+        assert_true(sf_join_table_memory(told) <= first + (size_t)N * 32);
+        sf_join_table_reserve(told, 4 * N); /* after the first row: ignored */
+        for (int i = N; i < 2 * N; i++) {
+            int n = snprintf(k, sizeof k, "user_%06d", i);
+            sf_value row[2] = {ints ? sf_int(7 * (int64_t)i) : sf_string(k, (size_t)n),
+                               sf_int(i)};
+            assert_int_equal(sf_join_table_add(told, row), 0);
+        }
+        for (int i = 0; i < 2 * N; i++) {
+            int n = snprintf(k, sizeof k, "user_%06d", i);
+            sf_value key = ints ? sf_int(7 * (int64_t)i) : sf_string(k, (size_t)n);
+            const sf_value *r = sf_join_table_find(told, &key);
+            assert_non_null(r);
+            assert_int_equal(r[1].u.i, i);
+        }
+        assert_int_equal(sf_join_table_rows(told), 2 * N);
+        sf_join_table_free(told);
+        sf_join_table_free(untold);
+    }
+}
+
 static void test_memory_grows_with_rows_and_strings(void **state)
 {
     (void)state;
@@ -566,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_many_string_keys_through_growth),
         cmocka_unit_test(test_short_string_keys_by_their_words),
         cmocka_unit_test(test_memory_grows_with_rows_and_strings),
+        cmocka_unit_test(test_reserved_table_sizes_once_and_takes_more_rows),
         cmocka_unit_test(test_string_key_longer_than_64_bytes),
         cmocka_unit_test(test_duplicate_key_is_exists_and_keeps_first_row),
         cmocka_unit_test(test_null_key_is_invalid_and_not_added),
