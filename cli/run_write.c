@@ -143,11 +143,7 @@ static int write_table(sf_run *R, const uint32_t *order, const char *path, size_
     return sf_table_writer_close(w, &rows, bytes, &R->err);
 }
 
-/* The file of the partition whose values row first holds: its path
- * relative to the staging directory into rel (appended) and in full into
- * *path (malloc'd, the caller frees it), its directory made. Returns 0 or
- * SF_E_* with R->err set. */
-static int part_path(sf_run *R, const sf_value *first, int part, sf_buf *rel, char **path)
+int sf_run_part_path(sf_run *R, const sf_value *first, int part, sf_buf *rel, char **path)
 {
     sf_table_format f = SF_TABLE_CSV;
     sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
@@ -186,7 +182,7 @@ static int write_partition(sf_run *R, const uint32_t *order, size_t lo, size_t e
     size_t hi = lo;
     sf_buf rel = SF_BUF_INIT;
     char *path = NULL;
-    int rc = part_path(R, row_in(R, order, lo), part, &rel, &path);
+    int rc = sf_run_part_path(R, row_in(R, order, lo), part, &rel, &path);
     uint64_t bytes = 0;
     if (!rc)
         rc = write_table(R, order, path, lo, end, &hi, &bytes);
@@ -281,7 +277,7 @@ static int csv_emit(void *ctx, const sf_rows_part *p)
     text_part *t = &c->tp[p->index];
     sf_buf rel = SF_BUF_INIT;
     char *path = NULL;
-    int rc = part_path(R, p->first, c->part, &rel, &path);
+    int rc = sf_run_part_path(R, p->first, c->part, &rel, &path);
     uint64_t end = t->text.n, bytes = 0;
     if (!rc && sf_buf_append(&t->starts, &end, sizeof end) != 0)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
@@ -569,10 +565,7 @@ int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc)
     return keys;
 }
 
-/* Buckets of partition values for the in-memory write: enough that a few
- * hundred values rarely share one, few enough for one small allreduce
- * (and a row's bucket fits 16 bits). */
-#define WRITE_BUCKETS 4096
+#define WRITE_BUCKETS SF_RUN_WRITE_BUCKETS
 
 /* --write repartition with every row in memory (their partition values
  * normalized first, as sf_run_write_normalize does): each partition value
@@ -683,6 +676,8 @@ int sf_run_write_output(sf_run *R)
     const sf_job_output *o = &R->job->output;
     if (R->mem.row_runs)
         return sf_run_spill_write(R);
+    if (R->text)
+        return sf_run_text_write(R);
     int part = 0, rc = 0;
     if (o->limit >= 0 && (rc = apply_limit(R)) != 0)
         return rc;
