@@ -33,6 +33,8 @@ typedef struct text_part {
     sf_buf text, tat, img, iat;
 } text_part;
 
+#define TEXT_CACHE 256
+
 struct sf_run_text {
     int cols[64];           /* the image's columns ... */
     unsigned char desc[64]; /* ... and their directions */
@@ -42,6 +44,10 @@ struct sf_run_text {
     size_t npart, cap;
     sf_buf key;     /* a row's encoded partition values */
     sf_buf hashkey; /* sf_run_write_bucket's buffer */
+    /* One partition column: its recent values' parts, by a hash of the
+     * value (a miss, or NULL, asks the map). */
+    int64_t cval[TEXT_CACHE];
+    uint32_t cpart[TEXT_CACHE]; /* part number + 1; 0 empty */
     uint64_t rows;  /* rows held (made and received, less those shipped) */
     size_t next;    /* the route: the part being shipped */
     const int *owner;
@@ -141,9 +147,25 @@ uint64_t sf_run_text_rows(const sf_run *R)
     return R->text ? R->text->rows : 0;
 }
 
-static int put_at(sf_buf *b, uint64_t at)
+static inline int put_at(sf_buf *b, uint64_t at)
 {
-    return sf_buf_append(b, &at, sizeof at);
+    if (b->cap - b->n < sizeof at && sf_buf_reserve(b, sizeof at) != 0)
+        return SF_E_NOMEM;
+    memcpy(b->p + b->n, &at, sizeof at);
+    b->n += sizeof at;
+    return 0;
+}
+
+/* The one partition value's cache slot (a date, int64, timestamp or
+ * bool: sf_run_text_plan). */
+static inline size_t cache_slot(int64_t v)
+{
+    return (size_t)(((uint64_t)v * 0x9e3779b97f4a7c15ull) >> 56);
+}
+
+static inline int64_t cache_value(const sf_value *v)
+{
+    return v->type == SF_DATE ? v->u.date : v->type == SF_BOOL ? v->u.b : v->u.i;
 }
 
 /* The part of the partition values in t->key (new: empty, with bucket).
@@ -182,25 +204,38 @@ int sf_run_text_add(sf_run *R, sf_value *row)
 {
     sf_run_text *t = R->text;
     const sf_job_output *o = &R->job->output;
-    t->key.n = 0;
-    for (size_t k = 0; k < o->npartition; k++) {
-        const sf_value *v = &row[o->partition_by[k]];
-        if (sf_buf_reserve(&t->key, sf_value_encoded_size(v)) != 0)
+    const sf_value *pv = o->npartition == 1 ? &row[o->partition_by[0]] : NULL;
+    int cached = pv && pv->type == R->job->result_types[o->partition_by[0]];
+    size_t cs = cached ? cache_slot(cache_value(pv)) : 0;
+    text_part *p = NULL;
+    int rc = 0;
+    if (cached && t->cpart[cs] && t->cval[cs] == cache_value(pv)) {
+        p = &t->part[t->cpart[cs] - 1];
+    } else {
+        t->key.n = 0;
+        for (size_t k = 0; k < o->npartition; k++) {
+            const sf_value *v = &row[o->partition_by[k]];
+            if (sf_buf_reserve(&t->key, sf_value_encoded_size(v)) != 0)
+                return SF_E_NOMEM;
+            t->key.n += sf_value_encode(v, t->key.p + t->key.n);
+        }
+        uint16_t bucket = 0;
+        rc = sf_run_write_bucket(R, row, &t->hashkey, &bucket);
+        p = rc ? NULL : part_of(t, bucket);
+        if (!p)
             return SF_E_NOMEM;
-        t->key.n += sf_value_encode(v, t->key.p + t->key.n);
+        if (cached) {
+            t->cval[cs] = cache_value(pv);
+            t->cpart[cs] = (uint32_t)(p - t->part) + 1;
+        }
     }
-    uint16_t bucket = 0;
-    int rc = sf_run_write_bucket(R, row, &t->hashkey, &bucket);
-    text_part *p = rc ? NULL : part_of(t, bucket);
-    if (!p)
-        return SF_E_NOMEM;
     for (size_t c = 0; c < t->ncols && !rc; c++)
         rc = sf_rows_image_append(&p->img, &row[t->cols[c]], t->desc[c]);
     if (rc == SF_E_TYPE) /* a group value of another type than its column's */
         return sf_error_set(&R->err, rc, "column '%s': a value that cannot be ordered "
                             "by its bytes", R->job->result_names[t->cols[0]]);
     size_t room = sf_csv_row_room(row, o->ncolumns, o->columns);
-    if (rc || sf_buf_reserve(&p->text, room) != 0)
+    if (rc || (p->text.cap - p->text.n < room && sf_buf_reserve(&p->text, room) != 0))
         return SF_E_NOMEM;
     p->text.n += sf_csv_format_row(row, o->ncolumns, o->columns, (char *)p->text.p + p->text.n);
     if (put_at(&p->tat, p->text.n) || put_at(&p->iat, p->img.n))

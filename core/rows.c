@@ -565,7 +565,7 @@ int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc)
 {
     size_t at = out->n;
     size_t room = 2 + (v->type == SF_STRING ? 2 * v->u.s.n + 2 : 8);
-    if (sf_buf_reserve(out, room) != 0)
+    if (out->cap - out->n < room && sf_buf_reserve(out, room) != 0)
         return SF_E_NOMEM;
     unsigned char *b = out->p + at;
     size_t pos = 0;
