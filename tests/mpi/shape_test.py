@@ -56,6 +56,8 @@ SPECS = {
                           "output": {"partition_by": ["country"], "sort_by": ["revenue desc"]}},
     "desc_by_country": {"group_by": ["country", "user"],
                         "output": {"partition_by": ["country"], "sort_by": ["revenue desc"]}},
+    "amount_parts": {"group_by": ["amount", "country", "user"], "having": "orders >= 1",
+                     "output": {"partition_by": ["amount"], "sort_by": ["country desc"]}},
     "countries_desc": {"group_by": ["country"], "output": {"sort_by": ["country desc"]}},
     "limit_zero": {"group_by": ["user"], "output": {"sort_by": ["orders asc"], "limit": 0}},
 }
