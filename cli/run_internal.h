@@ -529,8 +529,9 @@ typedef struct sf_run_text sf_run_text;
  * the groups' key images alone decide their order). Fills t's image
  * columns when t is not NULL. The same on every rank. Cannot fail. */
 int sf_run_text_plan(const sf_run *R, sf_run_text *t);
-/* R->text, empty. Returns 0 or SF_E_NOMEM. */
-int sf_run_text_begin(sf_run *R);
+/* R->text, empty, with room for the offsets of about rows rows made here
+ * (and as many received). Returns 0 or SF_E_NOMEM. */
+int sf_run_text_begin(sf_run *R, size_t rows);
 /* Formats a result row (its strings borrowed for the call only) into its
  * partition's text and image. Returns 0, SF_E_NOMEM, or SF_E_TYPE (a
  * group value of another type than its column's, R->err set). */

@@ -442,7 +442,7 @@ int sf_run_reduce(sf_run *R)
     /* Rows straight into their partitions' CSV text: no rows table
      * (run_write_text.c). */
     if (early && sf_run_text_plan(R, NULL)) {
-        rc = sf_run_text_begin(R);
+        rc = sf_run_text_begin(R, R->reduced ? sf_groups_live_count(R->reduced) : 0);
         if (rc)
             return sf_error_set(&R->err, rc, "out of memory building result rows");
         rc = sf_run_reduce_groups(R, R->reduced, SF_RUN_REDUCE_DRAIN);

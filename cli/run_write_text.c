@@ -19,18 +19,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/hash.h"
 #include "io/table_writer.h"
 #include "partition/partitioner.h"
 
-/* One partition value's rows on this rank: texts and images back to
- * back, each row's start in tat / iat (n + 1 entries: the end too). */
+/* One partition value's rows on this rank: their numbers in the store
+ * (sf_run_text), in the order they came. */
 typedef struct text_part {
     unsigned char *pk; /* the partition values, encoded (sf_value_encode) */
     size_t pklen;
     uint16_t bucket; /* its writer bucket (sf_run_write_bucket) */
     size_t n, sent;  /* rows; rows shipped so far */
-    sf_buf text, tat, img, iat;
+    sf_buf ids;      /* uint32_t per row */
 } text_part;
 
 #define TEXT_CACHE 256
@@ -42,6 +43,11 @@ struct sf_run_text {
     sf_hmap *map; /* encoded partition values -> part number + 1 */
     text_part *part;
     size_t npart, cap;
+    /* Every row's text and image, made or received, one after the other
+     * in one buffer each (row r: text[tat[r], tat[r + 1])): their pages
+     * are touched in order, and large ones fault in as huge pages
+     * (store_reserve). */
+    sf_buf text, img, tat, iat;
     sf_buf key;     /* a row's encoded partition values */
     sf_buf hashkey; /* sf_run_write_bucket's buffer */
     /* One partition column: its recent values' parts, by a hash of the
@@ -106,7 +112,41 @@ int sf_run_text_plan(const sf_run *R, sf_run_text *t)
     return 1;
 }
 
-int sf_run_text_begin(sf_run *R)
+/* Room for need more bytes in b: a buffer of SF_BIGMEM_HUGE or more is
+ * made anew, advised for huge pages, and the bytes copied (realloc would
+ * touch the new pages before the advice could be given, 4 KiB at a
+ * time). Returns 0 or SF_E_NOMEM. */
+static int store_reserve(sf_buf *b, size_t need)
+{
+    if (b->cap - b->n >= need)
+        return 0;
+    size_t cap = b->cap ? 2 * b->cap : (size_t)1 << 16;
+    while (cap - b->n < need)
+        cap *= 2;
+    if (cap < SF_BIGMEM_HUGE)
+        return sf_buf_reserve(b, need);
+    unsigned char *p = malloc(cap);
+    if (!p)
+        return SF_E_NOMEM;
+    sf_bigmem_advise(p, cap);
+    if (b->n)
+        memcpy(p, b->p, b->n);
+    free(b->p);
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int put_at(sf_buf *b, uint64_t at)
+{
+    if (b->cap - b->n < sizeof at && store_reserve(b, sizeof at) != 0)
+        return SF_E_NOMEM;
+    memcpy(b->p + b->n, &at, sizeof at);
+    b->n += sizeof at;
+    return 0;
+}
+
+int sf_run_text_begin(sf_run *R, size_t rows)
 {
     sf_run_text *t = calloc(1, sizeof *t);
     if (!t)
@@ -114,17 +154,21 @@ int sf_run_text_begin(sf_run *R)
     sf_run_text_plan(R, t);
     t->map = sf_hmap_new(sizeof(uint32_t), 64);
     t->key = t->hashkey = (sf_buf)SF_BUF_INIT;
+    t->text = t->img = t->tat = t->iat = (sf_buf)SF_BUF_INIT;
     R->text = t;
-    return t->map ? 0 : SF_E_NOMEM;
+    /* The offsets of rows this rank makes, and about as many again that
+     * the route brings (the writers are dealt by rows). */
+    size_t room = (R->nranks > 1 ? 2 : 1) * rows + 1;
+    if (!t->map || store_reserve(&t->tat, room * 8) || store_reserve(&t->iat, room * 8) ||
+        put_at(&t->tat, 0) || put_at(&t->iat, 0))
+        return SF_E_NOMEM;
+    return 0;
 }
 
 static void part_free(text_part *p)
 {
     free(p->pk);
-    sf_buf_free(&p->text);
-    sf_buf_free(&p->tat);
-    sf_buf_free(&p->img);
-    sf_buf_free(&p->iat);
+    sf_buf_free(&p->ids);
 }
 
 void sf_run_text_free(sf_run *R)
@@ -135,6 +179,10 @@ void sf_run_text_free(sf_run *R)
     for (size_t i = 0; i < t->npart; i++)
         part_free(&t->part[i]);
     free(t->part);
+    sf_buf_free(&t->text);
+    sf_buf_free(&t->img);
+    sf_buf_free(&t->tat);
+    sf_buf_free(&t->iat);
     sf_hmap_free(t->map);
     sf_buf_free(&t->key);
     sf_buf_free(&t->hashkey);
@@ -145,15 +193,6 @@ void sf_run_text_free(sf_run *R)
 uint64_t sf_run_text_rows(const sf_run *R)
 {
     return R->text ? R->text->rows : 0;
-}
-
-static inline int put_at(sf_buf *b, uint64_t at)
-{
-    if (b->cap - b->n < sizeof at && sf_buf_reserve(b, sizeof at) != 0)
-        return SF_E_NOMEM;
-    memcpy(b->p + b->n, &at, sizeof at);
-    b->n += sizeof at;
-    return 0;
 }
 
 /* The one partition value's cache slot (a date, int64, timestamp or
@@ -189,15 +228,25 @@ static text_part *part_of(sf_run_text *t, uint16_t bucket)
     }
     text_part *p = &t->part[t->npart];
     *p = (text_part){.pk = malloc(t->key.n ? t->key.n : 1), .pklen = t->key.n,
-                     .bucket = bucket, .text = SF_BUF_INIT, .tat = SF_BUF_INIT,
-                     .img = SF_BUF_INIT, .iat = SF_BUF_INIT};
-    if (!p->pk || put_at(&p->tat, 0) || put_at(&p->iat, 0)) {
-        part_free(p);
+                     .bucket = bucket, .ids = SF_BUF_INIT};
+    if (!p->pk)
         return NULL;
-    }
     memcpy(p->pk, t->key.p, t->key.n);
     *id = (uint32_t)++t->npart;
     return p;
+}
+
+/* The row whose text and image were just appended to the store: its
+ * offsets, and its number in part p's list. Returns 0 or SF_E_NOMEM. */
+static int add_row(sf_run_text *t, text_part *p)
+{
+    uint32_t r = (uint32_t)(t->tat.n / 8 - 1);
+    if (put_at(&t->tat, t->text.n) || put_at(&t->iat, t->img.n) ||
+        sf_buf_append(&p->ids, &r, sizeof r))
+        return SF_E_NOMEM;
+    p->n++;
+    t->rows++;
+    return 0;
 }
 
 int sf_run_text_add(sf_run *R, sf_value *row)
@@ -229,20 +278,26 @@ int sf_run_text_add(sf_run *R, sf_value *row)
             t->cpart[cs] = (uint32_t)(p - t->part) + 1;
         }
     }
+    /* An image is at most 2 + 2 * n + 2 bytes for a string of n, 10
+     * otherwise: room for it, so sf_rows_image_append does not grow the
+     * buffer itself (4 KiB pages). */
+    size_t iroom = 0;
+    for (size_t c = 0; c < t->ncols; c++) {
+        const sf_value *v = &row[t->cols[c]];
+        iroom += v->type == SF_STRING ? 2 * v->u.s.n + 4 : 10;
+    }
+    if (store_reserve(&t->img, iroom))
+        return SF_E_NOMEM;
     for (size_t c = 0; c < t->ncols && !rc; c++)
-        rc = sf_rows_image_append(&p->img, &row[t->cols[c]], t->desc[c]);
+        rc = sf_rows_image_append(&t->img, &row[t->cols[c]], t->desc[c]);
     if (rc == SF_E_TYPE) /* a group value of another type than its column's */
         return sf_error_set(&R->err, rc, "column '%s': a value that cannot be ordered "
                             "by its bytes", R->job->result_names[t->cols[0]]);
     size_t room = sf_csv_row_room(row, o->ncolumns, o->columns);
-    if (rc || (p->text.cap - p->text.n < room && sf_buf_reserve(&p->text, room) != 0))
+    if (rc || store_reserve(&t->text, room))
         return SF_E_NOMEM;
-    p->text.n += sf_csv_format_row(row, o->ncolumns, o->columns, (char *)p->text.p + p->text.n);
-    if (put_at(&p->tat, p->text.n) || put_at(&p->iat, p->img.n))
-        return SF_E_NOMEM;
-    p->n++;
-    t->rows++;
-    return 0;
+    t->text.n += sf_csv_format_row(row, o->ncolumns, o->columns, (char *)t->text.p + t->text.n);
+    return add_row(t, p);
 }
 
 /* ---- the route: each partition's rows to its writer ---- */
@@ -271,11 +326,16 @@ static int text_round(void *ctx, sf_buf *out, size_t quota, int *done)
         int to = t->owner[p->bucket];
         if (to == R->rank)
             continue;
-        const uint64_t *ta = (const uint64_t *)(const void *)p->tat.p;
-        const uint64_t *ia = (const uint64_t *)(const void *)p->iat.p;
+        const uint64_t *ta = (const uint64_t *)(const void *)t->tat.p;
+        const uint64_t *ia = (const uint64_t *)(const void *)t->iat.p;
+        const uint32_t *id = (const uint32_t *)(const void *)p->ids.p;
         while (p->sent < p->n) {
             size_t a = p->sent, m = p->n - a < TEXT_RECORD_ROWS ? p->n - a : TEXT_RECORD_ROWS;
-            size_t tb = (size_t)(ta[a + m] - ta[a]), ib = (size_t)(ia[a + m] - ia[a]);
+            size_t tb = 0, ib = 0;
+            for (size_t k = a; k < a + m; k++) {
+                tb += (size_t)(ta[id[k] + 1] - ta[id[k]]);
+                ib += (size_t)(ia[id[k] + 1] - ia[id[k]]);
+            }
             unsigned char *q = sf_shuffle_reserve(&out[to], 8 + p->pklen + 8 * m + tb + ib);
             if (!q)
                 return sf_error_set(&R->err, SF_E_NOMEM, "out of memory routing rows");
@@ -284,21 +344,23 @@ static int text_round(void *ctx, sf_buf *out, size_t quota, int *done)
             q += 4 + p->pklen;
             put_u32(q, (uint32_t)m);
             q += 4;
+            unsigned char *qt = q + 8 * m, *qi = qt + tb;
             for (size_t k = a; k < a + m; k++, q += 8) {
-                put_u32(q, (uint32_t)(ta[k + 1] - ta[k]));
-                put_u32(q + 4, (uint32_t)(ia[k + 1] - ia[k]));
+                size_t tn = (size_t)(ta[id[k] + 1] - ta[id[k]]);
+                size_t in = (size_t)(ia[id[k] + 1] - ia[id[k]]);
+                put_u32(q, (uint32_t)tn);
+                put_u32(q + 4, (uint32_t)in);
+                memcpy(qt, t->text.p + ta[id[k]], tn);
+                memcpy(qi, t->img.p + ia[id[k]], in);
+                qt += tn;
+                qi += in;
             }
-            memcpy(q, p->text.p + ta[a], tb);
-            memcpy(q + tb, p->img.p + ia[a], ib);
             p->sent += m;
             if (out[to].n >= quota)
                 return 0;
         }
         t->rows -= p->n;
-        sf_buf_free(&p->text);
-        sf_buf_free(&p->tat);
-        sf_buf_free(&p->img);
-        sf_buf_free(&p->iat);
+        sf_buf_free(&p->ids);
         p->n = 0;
     }
     *done = 1;
@@ -331,16 +393,18 @@ static int text_keep(void *ctx, const unsigned char *rec, size_t len, int source
     if (!rc)
         rc = (p = part_of(t, 0)) != NULL ? 0 : SF_E_NOMEM;
     const unsigned char *texts = q + 8 * m, *imgs = texts + tb;
-    if (!rc && (sf_buf_append(&p->text, texts, tb) || sf_buf_append(&p->img, imgs, ib) ||
-                sf_buf_reserve(&p->tat, 8 * m) || sf_buf_reserve(&p->iat, 8 * m)))
+    if (!rc && (store_reserve(&t->text, tb) || store_reserve(&t->img, ib)))
         rc = SF_E_NOMEM;
     for (size_t k = 0; k < m && !rc; k++) {
-        uint64_t *ta = (uint64_t *)(void *)p->tat.p, *ia = (uint64_t *)(void *)p->iat.p;
-        put_at(&p->tat, ta[p->n] + get_u32(q + 8 * k));
-        put_at(&p->iat, ia[p->n] + get_u32(q + 8 * k + 4));
-        p->n++;
+        size_t tn = get_u32(q + 8 * k), in = get_u32(q + 8 * k + 4);
+        memcpy(t->text.p + t->text.n, texts, tn);
+        memcpy(t->img.p + t->img.n, imgs, in);
+        t->text.n += tn;
+        t->img.n += in;
+        texts += tn;
+        imgs += in;
+        rc = add_row(t, p);
     }
-    t->rows += rc ? 0 : m;
     if (rc)
         sf_error_set(&R->err, rc, "bad or unstorable row text record from rank %d", source);
     return rc;
@@ -368,8 +432,10 @@ static int cmp_part_vals(const void *a, const void *b)
 }
 
 /* Partition p's file: its rows' texts in the order of their images. */
-static int write_part(sf_run *R, const text_part *p, const sf_value *pv, uint32_t *order)
+static int write_part(sf_run *R, const text_part *p, const sf_value *pv, uint32_t *order,
+                      sf_rows_image_room **room)
 {
+    const sf_run_text *t = R->text;
     const sf_job *job = R->job;
     const sf_job_output *o = &job->output;
     sf_value first[64];
@@ -381,8 +447,9 @@ static int write_part(sf_run *R, const text_part *p, const sf_value *pv, uint32_
     char *path = NULL;
     uint64_t bytes = 0;
     int rc = sf_run_part_path(R, first, 0, &rel, &path);
-    if (!rc && (rc = sf_rows_sort_images(p->img.p, (const uint64_t *)(const void *)p->iat.p,
-                                         p->n, order)) != 0)
+    const uint32_t *id = (const uint32_t *)(const void *)p->ids.p;
+    if (!rc && (rc = sf_rows_sort_images(t->img.p, (const uint64_t *)(const void *)t->iat.p,
+                                         id, p->n, order, room)) != 0)
         sf_error_set(&R->err, rc, "out of memory sorting output rows");
     sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1, &R->pqopt,
                               &R->csvopt};
@@ -390,12 +457,12 @@ static int write_part(sf_run *R, const text_part *p, const sf_value *pv, uint32_
     if (!rc)
         rc = sf_table_writer_open(&w, SF_TABLE_CSV, path, &schema, &R->err);
     if (!rc) {
-        const uint64_t *at = (const uint64_t *)(const void *)p->tat.p;
-        const char *text = (const char *)p->text.p;
+        const uint64_t *at = (const uint64_t *)(const void *)t->tat.p;
+        const char *text = (const char *)t->text.p;
         for (size_t k = 0; k < p->n; k++) {
             if (k + 8 < p->n)
-                __builtin_prefetch(text + at[order[k + 8]]);
-            uint32_t j = order[k];
+                __builtin_prefetch(text + at[id[order[k + 8]]]);
+            uint32_t j = id[order[k]];
             sf_table_writer_append_text(w, text + at[j], (size_t)(at[j + 1] - at[j]));
         }
         rc = sf_table_writer_close(w, NULL, &bytes, &R->err);
@@ -447,12 +514,14 @@ static int write_parts(sf_run *R)
     if (pos)
         qsort(pos, nw, sizeof *pos, cmp_part_vals);
     uint64_t done = 0;
+    sf_rows_image_room *room = NULL;
     for (size_t k = 0; k < nw && !rc; k++) {
         const text_part *p = &t->part[idx[pos[k]]];
-        rc = write_part(R, p, &vals[pos[k] * np], order);
+        rc = write_part(R, p, &vals[pos[k] * np], order, &room);
         done += p->n;
         sf_progress_update(&R->prog, done);
     }
+    sf_rows_image_room_free(room);
     free(pos);
     free(order);
     free(idx);

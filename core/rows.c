@@ -160,6 +160,7 @@ static size_t sort_row_mask = SIZE_MAX;
  * sort_img[sort_img_at[i], sort_img_at[i + 1])), not rows. */
 static const unsigned char *sort_img;
 static const uint64_t *sort_img_at;
+static const uint32_t *sort_img_ids;
 
 int sf_rows_cmp_dir(const sf_value *x, const sf_value *y, size_t ncols, const int *keys,
                     const unsigned char *desc, size_t nkeys)
@@ -229,6 +230,8 @@ typedef struct sort_item {
 /* Images x and y (sort_img) as bytes, a shorter one first on a tie. */
 static int img_cmp(size_t x, size_t y)
 {
+    x = sort_img_ids ? sort_img_ids[x] : x;
+    y = sort_img_ids ? sort_img_ids[y] : y;
     size_t nx = (size_t)(sort_img_at[x + 1] - sort_img_at[x]);
     size_t ny = (size_t)(sort_img_at[y + 1] - sort_img_at[y]);
     int c = memcmp(sort_img + sort_img_at[x], sort_img + sort_img_at[y], nx < ny ? nx : ny);
@@ -607,20 +610,57 @@ int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc)
     return 0;
 }
 
-int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, size_t n, uint32_t *order)
+struct sf_rows_image_room {
+    size_t cap;
+    sort_item *items;
+    packed_room room;
+};
+
+void sf_rows_image_room_free(sf_rows_image_room *r)
+{
+    if (!r)
+        return;
+    free(r->items);
+    free(r->room.p);
+    free(r->room.q);
+    free(r->room.tmp);
+    free(r);
+}
+
+int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint32_t *ids,
+                        size_t n, uint32_t *order, sf_rows_image_room **roomp)
 {
     if (n >= UINT32_MAX)
         return SF_E_RANGE;
-    sort_item *items = malloc((n ? n : 1) * sizeof *items);
-    packed_room room = {malloc((n ? n : 1) * sizeof *room.p), malloc((n ? n : 1) * sizeof *room.q),
-                        malloc((n ? n : 1) * sizeof *room.tmp)};
-    int rc = items && room.p && room.q && room.tmp ? 0 : SF_E_NOMEM;
+    sf_rows_image_room *r = *roomp;
+    if (!r || r->cap < n) {
+        /* Grown for the largest so far, then kept: a sort per partition
+         * does not fault in fresh pages each time. */
+        sf_rows_image_room_free(r);
+        *roomp = r = calloc(1, sizeof *r);
+        if (!r)
+            return SF_E_NOMEM;
+        r->cap = n ? n : 1;
+        r->items = malloc(r->cap * sizeof *r->items);
+        r->room.p = malloc(r->cap * sizeof *r->room.p);
+        r->room.q = malloc(r->cap * sizeof *r->room.q);
+        r->room.tmp = malloc(r->cap * sizeof *r->room.tmp);
+        if (!r->items || !r->room.p || !r->room.q || !r->room.tmp) {
+            sf_rows_image_room_free(r);
+            *roomp = NULL;
+            return SF_E_NOMEM;
+        }
+    }
+    sort_item *items = r->items;
+    packed_room room = r->room;
+    int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         /* The first PREFIX_BYTES bytes, zero padded: the images are
          * prefix-free, so two that differ do so inside both. */
         unsigned char b[PREFIX_BYTES] = {0};
-        size_t m = (size_t)(at[i + 1] - at[i]);
-        memcpy(b, img + at[i], m < PREFIX_BYTES ? m : PREFIX_BYTES);
+        size_t j = ids ? ids[i] : i;
+        size_t m = (size_t)(at[j + 1] - at[j]);
+        memcpy(b, img + at[j], m < PREFIX_BYTES ? m : PREFIX_BYTES);
         for (int w = 0; w < PREFIX_WORDS; w++) {
             uint64_t word = 0;
             for (int k = 0; k < 8; k++)
@@ -632,17 +672,15 @@ int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, size_t n, 
     if (!rc) {
         sort_img = img;
         sort_img_at = at;
+        sort_img_ids = ids;
         sort_row_mask = SIZE_MAX;
         sort_packed(items, n, &room);
         sort_img = NULL;
         sort_img_at = NULL;
+        sort_img_ids = NULL;
         for (size_t i = 0; i < n; i++)
             order[i] = (uint32_t)items[i].row;
     }
-    free(items);
-    free(room.p);
-    free(room.q);
-    free(room.tmp);
     return rc;
 }
 

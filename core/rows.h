@@ -159,11 +159,20 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
  * decimal (sf_value_cmp compares those by value with int64: no image). */
 int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc);
 
-/* Sorts n byte images (image i: img[at[i], at[i + 1])) into order[0, n):
- * order[k] is the image k-th in byte order (a shorter one first where one
- * starts another; equal images in their input order). Returns 0,
- * SF_E_NOMEM or SF_E_RANGE (UINT32_MAX images or more). */
-int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, size_t n, uint32_t *order);
+/* The sort's room, kept between calls of sf_rows_sort_images. */
+typedef struct sf_rows_image_room sf_rows_image_room;
+/* Frees the room; NULL is a no-op. */
+void sf_rows_image_room_free(sf_rows_image_room *r);
+
+/* Sorts n byte images into order[0, n): image i is img[at[j], at[j + 1])
+ * with j = ids[i] (ids NULL: j = i), and order[k] is the i of the image
+ * k-th in byte order (a shorter one first where one starts another;
+ * equal images in the order of i). *room (NULL at first; the caller frees
+ * it with sf_rows_image_room_free) is made or grown for n and kept for
+ * the next call. Returns 0, SF_E_NOMEM or SF_E_RANGE (UINT32_MAX images
+ * or more). */
+int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint32_t *ids,
+                        size_t n, uint32_t *order, sf_rows_image_room **room);
 
 /* Compares rows a and b (ncols columns each) in the order sf_rows_sort_dir
  * gives them: <0, 0 or >0. */

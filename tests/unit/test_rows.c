@@ -630,6 +630,7 @@ static void test_sorted_key_images_give_the_row_order(void **state)
     const size_t ns = sizeof lens / sizeof lens[0];
     const int keys[] = {0, 1, 2, 3};
     const unsigned char dirs[][4] = {{0, 0, 0, 0}, {1, 0, 1, 0}, {0, 1, 0, 1}, {1, 1, 1, 1}};
+    sf_rows_image_room *room = NULL;
     for (size_t o = 0; o < 4; o++) {
         sf_rows r;
         sf_rows_init(&r, 5);
@@ -660,7 +661,7 @@ static void test_sorted_key_images_give_the_row_order(void **state)
                                  0);
             at[i + 1] = img.n;
         }
-        assert_int_equal(sf_rows_sort_images(img.p, at, r.n, order), 0);
+        assert_int_equal(sf_rows_sort_images(img.p, at, NULL, r.n, order, &room), 0);
         sf_rows sorted;
         sf_rows_init(&sorted, 5);
         for (size_t i = 0; i < r.n; i++)
@@ -673,12 +674,28 @@ static void test_sorted_key_images_give_the_row_order(void **state)
             assert_int_equal(sf_rows_cmp_dir(a, b, 4, keys, dirs[o], 4), 0);
             assert_int_equal(a[4].u.i, b[4].u.i);
         }
+        /* Every third image through ids, with the room of the sort
+         * before: the same order among them. */
+        size_t m = r.n / 3;
+        uint32_t *ids = malloc(m * sizeof *ids), *sub = malloc(m * sizeof *sub);
+        assert_non_null(ids);
+        assert_non_null(sub);
+        for (size_t i = 0; i < m; i++)
+            ids[i] = (uint32_t)(3 * i + 1);
+        assert_int_equal(sf_rows_sort_images(img.p, at, ids, m, sub, &room), 0);
+        for (size_t k = 0, i = 0; k < r.n; k++) {
+            if (order[k] % 3 == 1 && order[k] / 3 < m)
+                assert_int_equal(ids[sub[i++]], order[k]);
+        }
+        free(ids);
+        free(sub);
         sf_buf_free(&img);
         free(at);
         free(order);
         sf_rows_free(&sorted);
         sf_rows_free(&r);
     }
+    sf_rows_image_room_free(room);
     sf_buf b = SF_BUF_INIT;
     assert_int_equal(sf_rows_image_append(&b, &(sf_value){.type = SF_DOUBLE}, 0), SF_E_TYPE);
     sf_buf_free(&b);
