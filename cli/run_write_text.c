@@ -159,7 +159,11 @@ int sf_run_text_begin(sf_run *R, size_t rows)
     /* The offsets of rows this rank makes, and about as many again that
      * the route brings (the writers are dealt by rows). */
     size_t room = (R->nranks > 1 ? 2 : 1) * rows + 1;
+    /* The texts and images at a guess of 64 and 32 bytes a row (S3: 61
+     * and 19): address space only until written, in huge pages; more
+     * grows the store. */
     if (!t->map || store_reserve(&t->tat, room * 8) || store_reserve(&t->iat, room * 8) ||
+        store_reserve(&t->text, room * 64) || store_reserve(&t->img, room * 32) ||
         put_at(&t->tat, 0) || put_at(&t->iat, 0))
         return SF_E_NOMEM;
     return 0;
