@@ -505,7 +505,9 @@ static int write_parts(sf_run *R)
     if (rc) {
         free(idx);
         free(vals);
-        return sf_error_set(&R->err, rc, "out of memory writing rows");
+        return sf_error_set(&R->err, rc,
+                            rc == SF_E_PARSE ? "bad partition values in a row text record"
+                                             : "out of memory writing rows");
     }
     /* idx[k] is a part number and vals its k-th set: sort positions. */
     uint32_t *pos = malloc((nw ? nw : 1) * sizeof *pos);
