@@ -519,6 +519,14 @@ int sf_run_write_bucket(sf_run *R, sf_value *row, sf_buf *key, uint16_t *bucket)
  * SF_E_* with R->err set. */
 int sf_run_part_path(sf_run *R, const sf_value *first, int part, sf_buf *rel, char **path);
 
+/* Writes n CSV row texts, each ending its row, to the file of the
+ * partition whose values row first holds (part number part) and records
+ * the file: the k-th is text[at[j], at[j + 1]) with j = order[k], or
+ * ids[order[k]] when ids is not NULL. Returns 0 or SF_E_* with R->err
+ * set. */
+int sf_run_write_texts(sf_run *R, const sf_value *first, int part, const char *text,
+                       const uint64_t *at, const uint32_t *ids, const uint32_t *order, size_t n);
+
 /* ---- the write without a rows table (run_write_text.c) ---- */
 typedef struct sf_run_text sf_run_text;
 /* 1 when the reduce may format its rows straight into their partitions'

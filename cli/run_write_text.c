@@ -447,35 +447,13 @@ static int write_part(sf_run *R, const text_part *p, const sf_value *pv, uint32_
         first[c] = sf_null();
     for (size_t k = 0; k < o->npartition; k++)
         first[o->partition_by[k]] = pv[k];
-    sf_buf rel = SF_BUF_INIT;
-    char *path = NULL;
-    uint64_t bytes = 0;
-    int rc = sf_run_part_path(R, first, 0, &rel, &path);
     const uint32_t *id = (const uint32_t *)(const void *)p->ids.p;
-    if (!rc && (rc = sf_rows_sort_images(t->img.p, (const uint64_t *)(const void *)t->iat.p,
-                                         id, p->n, order, room)) != 0)
-        sf_error_set(&R->err, rc, "out of memory sorting output rows");
-    sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1, &R->pqopt,
-                              &R->csvopt};
-    sf_table_writer *w = NULL;
-    if (!rc)
-        rc = sf_table_writer_open(&w, SF_TABLE_CSV, path, &schema, &R->err);
-    if (!rc) {
-        const uint64_t *at = (const uint64_t *)(const void *)t->tat.p;
-        const char *text = (const char *)t->text.p;
-        for (size_t k = 0; k < p->n; k++) {
-            if (k + 8 < p->n)
-                __builtin_prefetch(text + at[id[order[k + 8]]]);
-            uint32_t j = id[order[k]];
-            sf_table_writer_append_text(w, text + at[j], (size_t)(at[j + 1] - at[j]));
-        }
-        rc = sf_table_writer_close(w, NULL, &bytes, &R->err);
-    }
-    if (!rc && sf_life_add_file(&R->life, (const char *)rel.p, p->n, bytes) != 0)
-        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-    sf_buf_free(&rel);
-    free(path);
-    return rc;
+    int rc = sf_rows_sort_images(t->img.p, (const uint64_t *)(const void *)t->iat.p, id, p->n,
+                                 order, room);
+    if (rc)
+        return sf_error_set(&R->err, rc, "out of memory sorting output rows");
+    return sf_run_write_texts(R, first, 0, (const char *)t->text.p,
+                              (const uint64_t *)(const void *)t->tat.p, id, order, p->n);
 }
 
 /* This rank's partitions, each sorted and written. */
