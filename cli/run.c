@@ -118,6 +118,7 @@ static int run_outputs(sf_run *R)
             free(R->wbucket);
             R->wbucket = NULL;
             R->nwbucket = 0;
+            sf_run_text_free(R);
             R->m = m0;
             R->shuffle = sh0;
             R->sum_overflow = 0;
@@ -281,7 +282,8 @@ static int run_output(sf_run *R)
     uint64_t reduce_groups = R->reduced ? sf_groups_live_count(R->reduced)
                                         : R->rows.n + R->mem.rows_out + sf_run_text_rows(R);
     rc = R->mem.spilled || direct ? 0 : sf_run_reduce(R);
-    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups, R->rows.n + R->mem.rows_out + sf_run_text_rows(R));
+    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups,
+                   R->rows.n + R->mem.rows_out + sf_run_text_rows(R));
     if (sf_run_agree(R, rc, 0))
         return 1;
 
@@ -299,7 +301,8 @@ static int run_output(sf_run *R)
     rc = done ? 0 : sf_run_compute(R);
     if (!rc)
         rc = sf_run_keep_for_stage(R);
-    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n + R->mem.rows_out + sf_run_text_rows(R));
+    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before,
+                   R->rows.n + R->mem.rows_out + sf_run_text_rows(R));
     if (sf_run_agree(R, rc, 0))
         return 1;
 

@@ -148,6 +148,7 @@ static inline int put_at(sf_buf *b, uint64_t at)
 
 int sf_run_text_begin(sf_run *R, size_t rows)
 {
+    sf_run_text_free(R);
     sf_run_text *t = calloc(1, sizeof *t);
     if (!t)
         return SF_E_NOMEM;
@@ -554,5 +555,7 @@ int sf_run_text_write(sf_run *R)
     sf_progress_start(&R->prog, t->rows);
     rc = write_parts(R);
     sf_progress_end(&R->prog, t->rows);
+    /* Written: the next output of a several-output job starts without. */
+    sf_run_text_free(R);
     return rc;
 }
