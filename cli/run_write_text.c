@@ -247,8 +247,10 @@ static int add_row(sf_run_text *t, text_part *p)
 {
     uint32_t r = (uint32_t)(t->tat.n / 8 - 1);
     if (put_at(&t->tat, t->text.n) || put_at(&t->iat, t->img.n) ||
-        sf_buf_append(&p->ids, &r, sizeof r))
+        (p->ids.cap - p->ids.n < sizeof r && sf_buf_reserve(&p->ids, sizeof r) != 0))
         return SF_E_NOMEM;
+    memcpy(p->ids.p + p->ids.n, &r, sizeof r);
+    p->ids.n += sizeof r;
     p->n++;
     t->rows++;
     return 0;
