@@ -441,7 +441,9 @@ int sf_run_reduce(sf_run *R)
     int early = !rc && sf_run_write_early(R);
     /* Rows straight into their partitions' CSV text: no rows table
      * (run_write_text.c). */
-    if (early && sf_run_text_plan(R, NULL)) {
+    /* (Its row numbers are 32-bit: received rows count too.) */
+    if (early && sf_run_text_plan(R, NULL) &&
+        (!R->reduced || sf_groups_live_count(R->reduced) < UINT32_MAX / 4)) {
         rc = sf_run_text_begin(R, R->reduced ? sf_groups_live_count(R->reduced) : 0);
         if (rc)
             return sf_error_set(&R->err, rc, "out of memory building result rows");
