@@ -118,6 +118,7 @@ static int run_outputs(sf_run *R)
             free(R->wbucket);
             R->wbucket = NULL;
             R->nwbucket = 0;
+            sf_run_text_free(R);
             R->m = m0;
             R->shuffle = sh0;
             R->sum_overflow = 0;
@@ -273,20 +274,21 @@ static int run_output(sf_run *R)
          : R->mem.spilled ? sf_run_spill_passes(R) : sf_run_shuffle_groups(R);
     sf_metrics_end(&R->m, SF_PH_SHUFFLE, &R->shuffle, local_groups,
                    R->reduced ? sf_groups_live_count(R->reduced)
-                              : R->rows.n + R->mem.rows_out);
+                              : R->rows.n + R->mem.rows_out + sf_run_text_rows(R));
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
     uint64_t reduce_groups = R->reduced ? sf_groups_live_count(R->reduced)
-                                        : R->rows.n + R->mem.rows_out;
+                                        : R->rows.n + R->mem.rows_out + sf_run_text_rows(R);
     rc = R->mem.spilled || direct ? 0 : sf_run_reduce(R);
-    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups, R->rows.n + R->mem.rows_out);
+    sf_metrics_end(&R->m, SF_PH_REDUCE, &R->shuffle, reduce_groups,
+                   R->rows.n + R->mem.rows_out + sf_run_text_rows(R));
     if (sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    uint64_t rows_before = R->rows.n + R->mem.rows_out;
+    uint64_t rows_before = R->rows.n + R->mem.rows_out + sf_run_text_rows(R);
     int done = R->mem.row_runs || R->mem.rows_done;
     rc = R->job->grid.on && !done ? sf_run_grid(R) : 0;
     if (rc == SF_RUN_AGREED || sf_run_agree(R, rc, 0))
@@ -299,12 +301,13 @@ static int run_output(sf_run *R)
     rc = done ? 0 : sf_run_compute(R);
     if (!rc)
         rc = sf_run_keep_for_stage(R);
-    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before, R->rows.n + R->mem.rows_out);
+    sf_metrics_end(&R->m, SF_PH_WINDOW, &R->shuffle, rows_before,
+                   R->rows.n + R->mem.rows_out + sf_run_text_rows(R));
     if (sf_run_agree(R, rc, 0))
         return 1;
 
     sf_metrics_begin(&R->m, &R->shuffle);
-    rows_before = R->rows.n + R->mem.rows_out;
+    rows_before = R->rows.n + R->mem.rows_out + sf_run_text_rows(R);
     rc = sf_run_rowstream_written(R) ? 0 : sf_run_write_output(R);
     uint64_t written = 0;
     for (size_t i = 0; i < R->life.nfiles; i++)
@@ -321,6 +324,7 @@ static int run_output(sf_run *R)
 
 static void run_free(sf_run *R)
 {
+    sf_run_text_free(R);
     sf_stream_free(R->stream);
     sf_run_stage_free(R);
     sf_run_rowstream_free(R);

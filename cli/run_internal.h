@@ -156,6 +156,9 @@ typedef struct sf_run {
      * is row i's while nwbucket == rows.n. NULL: the write makes them. */
     uint16_t *wbucket;
     size_t nwbucket;
+    /* The result rows as their partitions' CSV text (run_write_text.c),
+     * when the reduce made no rows table; NULL otherwise. */
+    struct sf_run_text *text;
     sf_shuffle_stats shuffle;
     sf_scan_stats scan;
     sf_progress_mode progress; /* rank 0's progress line (mpi/progress) */
@@ -506,6 +509,48 @@ int sf_run_write_early(const sf_run *R);
  * made NULL first (sf_run_write_normalize's rule); key is scratch.
  * Returns 0 or SF_E_NOMEM. */
 int sf_run_write_bucket(sf_run *R, sf_value *row, sf_buf *key, uint16_t *bucket);
+/* Buckets of partition values for the in-memory write: enough that a few
+ * hundred values rarely share one, few enough for one small allreduce
+ * (and a row's bucket fits 16 bits). */
+#define SF_RUN_WRITE_BUCKETS 4096
+/* The file of the partition whose values row first holds: its path
+ * relative to the staging directory into rel (appended) and in full into
+ * *path (malloc'd, the caller frees it), its directory made. Returns 0 or
+ * SF_E_* with R->err set. */
+int sf_run_part_path(sf_run *R, const sf_value *first, int part, sf_buf *rel, char **path);
+
+/* Writes n CSV row texts, each ending its row, to the file of the
+ * partition whose values row first holds (part number part) and records
+ * the file: the k-th is text[at[j], at[j + 1]) with j = order[k], or
+ * ids[order[k]] when ids is not NULL. Returns 0 or SF_E_* with R->err
+ * set. */
+int sf_run_write_texts(sf_run *R, const sf_value *first, int part, const char *text,
+                       const uint64_t *at, const uint32_t *ids, const uint32_t *order, size_t n);
+
+/* ---- the write without a rows table (run_write_text.c) ---- */
+typedef struct sf_run_text sf_run_text;
+/* 1 when the reduce may format its rows straight into their partitions'
+ * CSV text: the in-memory repartition write (sf_run_write_early) to CSV
+ * files, partition columns of date, int64, timestamp or bool, and the
+ * sort keys after them (sort_by, then the written columns) reaching every
+ * group column before any aggregate or a double or decimal column (so
+ * the groups' key images alone decide their order). Fills t's image
+ * columns when t is not NULL. The same on every rank. Cannot fail. */
+int sf_run_text_plan(const sf_run *R, sf_run_text *t);
+/* R->text, empty, with room for the offsets of about rows rows made here
+ * (and as many received). Returns 0 or SF_E_NOMEM. */
+int sf_run_text_begin(sf_run *R, size_t rows);
+/* Formats a result row (its strings borrowed for the call only) into its
+ * partition's text and image. Returns 0, SF_E_NOMEM, or SF_E_TYPE (a
+ * group value of another type than its column's, R->err set). */
+int sf_run_text_add(sf_run *R, sf_value *row);
+/* Rows R->text holds (0 without it). Cannot fail. */
+uint64_t sf_run_text_rows(const sf_run *R);
+/* The write of R->text: each partition to its writer, sorted, written.
+ * Collective; agrees inside: returns 0, SF_E_* or SF_RUN_AGREED. */
+int sf_run_text_write(sf_run *R);
+/* Frees R->text; NULL is a no-op. */
+void sf_run_text_free(sf_run *R);
 /* An empty string partition value becomes NULL in every row: Hive names
  * both __HIVE_DEFAULT_PARTITION__. Not collective. Cannot fail. */
 void sf_run_write_normalize(sf_run *R);

@@ -439,6 +439,19 @@ int sf_run_reduce(sf_run *R)
      * also gets its writer bucket while it is at hand (run_write.c's
      * route then only counts them). */
     int early = !rc && sf_run_write_early(R);
+    /* Rows straight into their partitions' CSV text: no rows table
+     * (run_write_text.c). */
+    /* (Its row numbers are 32-bit: received rows count too.) */
+    if (early && sf_run_text_plan(R, NULL) &&
+        (!R->reduced || sf_groups_live_count(R->reduced) < UINT32_MAX / 4)) {
+        rc = sf_run_text_begin(R, R->reduced ? sf_groups_live_count(R->reduced) : 0);
+        if (rc)
+            return sf_error_set(&R->err, rc, "out of memory building result rows");
+        rc = sf_run_reduce_groups(R, R->reduced, SF_RUN_REDUCE_DRAIN);
+        sf_groups_free(R->reduced);
+        R->reduced = NULL;
+        return rc;
+    }
     size_t live = R->reduced ? sf_groups_live_count(R->reduced) + 1 : 1;
     /* The doubled room is address space only; a host that refuses it
      * (strict overcommit) gets the live groups' rows alone. */
@@ -470,6 +483,15 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
     sf_arena_init(&scratch, 0);
     sf_buf pkey = SF_BUF_INIT; /* a row's partition values, for its writer bucket */
     uint16_t *wbucket = keep_strings == SF_RUN_REDUCE_DRAIN ? R->wbucket : NULL;
+    /* Text: each row is made in one slot, formatted and forgotten; its
+     * strings borrow from g, whose group i lives until the next drain. */
+    int text = keep_strings == SF_RUN_REDUCE_DRAIN && R->text;
+    sf_value *slot = text ? malloc(R->rows.ncols * sizeof *slot) : NULL;
+    if (text && !slot)
+        return sf_error_set(&R->err, SF_E_NOMEM, "out of memory building result rows");
+    for (size_t c = 0; slot && c < R->rows.ncols; c++)
+        slot[c] = sf_null();
+    int copy_strings = keep_strings && !text;
     int rc = sf_groups_prepare_export(g);
     size_t n = rc ? 0 : sf_groups_count(g);
     size_t drained = 0;
@@ -478,7 +500,7 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
             sf_groups_drain_to(g, drained = i); /* groups before i are rows now */
         /* The group keys and aggregates are set below, or the row is
          * dropped: only the window columns start NULL. */
-        sf_value *row = sf_rows_append_filled(&R->rows, job->ngroup + job->naggs);
+        sf_value *row = text ? slot : sf_rows_append_filled(&R->rows, job->ngroup + job->naggs);
         if (!row) {
             rc = SF_E_NOMEM;
             break;
@@ -498,7 +520,7 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
             overflow = sf_groups_result_row(g, i, row + job->ngroup, &bad);
         }
         if (overflow < 0) { /* retired */
-            R->rows.n--;
+            R->rows.n -= !text;
             continue;
         }
         const unsigned char *key = e.key;
@@ -514,7 +536,7 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         size_t at = 0; /* the copy holds key[at, klen) */
         for (size_t k = 0; k < job->ngroup; k++) {
             p += sf_value_decode(copy ? copy + (p - at) : key + p, klen - p, &row[k]);
-            if (!keep_strings || copy || row[k].type != SF_STRING)
+            if (!copy_strings || copy || row[k].type != SF_STRING)
                 continue;
             at = (size_t)((const unsigned char *)row[k].u.s.p - key);
             if (at == klen) { /* an empty string that ends the key */
@@ -537,7 +559,7 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
             break;
         }
         R->sum_overflow |= overflow;
-        for (size_t j = 0; j < job->naggs && keep_strings && !rc; j++) {
+        for (size_t j = 0; j < job->naggs && copy_strings && !rc; j++) {
             if (row[job->ngroup + j].type == SF_STRING)
                 rc = sf_rows_keep_string(&R->rows, &row[job->ngroup + j]);
         }
@@ -548,14 +570,17 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
         if (R->m.ntop < SF_TOP_KEYS || nrows >= R->m.top[SF_TOP_KEYS - 1].rows)
             offer_key(R, row, nrows);
         if (job->having && !keep_having(job, row, &scratch)) {
-            R->rows.n--; /* the row just appended */
+            R->rows.n -= !text; /* the row just appended */
             R->having_dropped++;
+        } else if (text) {
+            rc = sf_run_text_add(R, row);
         } else if (wbucket) {
             rc = sf_run_write_bucket(R, row, &pkey, &wbucket[R->rows.n - 1]);
         }
     }
     if (wbucket && !rc)
         R->nwbucket = R->rows.n;
+    free(slot);
     sf_buf_free(&pkey);
     sf_arena_free(&scratch);
     if (rc == SF_E_NOMEM)

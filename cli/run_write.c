@@ -143,11 +143,7 @@ static int write_table(sf_run *R, const uint32_t *order, const char *path, size_
     return sf_table_writer_close(w, &rows, bytes, &R->err);
 }
 
-/* The file of the partition whose values row first holds: its path
- * relative to the staging directory into rel (appended) and in full into
- * *path (malloc'd, the caller frees it), its directory made. Returns 0 or
- * SF_E_* with R->err set. */
-static int part_path(sf_run *R, const sf_value *first, int part, sf_buf *rel, char **path)
+int sf_run_part_path(sf_run *R, const sf_value *first, int part, sf_buf *rel, char **path)
 {
     sf_table_format f = SF_TABLE_CSV;
     sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
@@ -186,7 +182,7 @@ static int write_partition(sf_run *R, const uint32_t *order, size_t lo, size_t e
     size_t hi = lo;
     sf_buf rel = SF_BUF_INIT;
     char *path = NULL;
-    int rc = part_path(R, row_in(R, order, lo), part, &rel, &path);
+    int rc = sf_run_part_path(R, row_in(R, order, lo), part, &rel, &path);
     uint64_t bytes = 0;
     if (!rc)
         rc = write_table(R, order, path, lo, end, &hi, &bytes);
@@ -273,43 +269,53 @@ static int csv_visit(void *ctx, size_t o, const sf_value *row)
 /* Rows ahead of the one written whose text start is fetched. */
 #define EMIT_AHEAD 16
 
-static int csv_emit(void *ctx, const sf_rows_part *p)
+int sf_run_write_texts(sf_run *R, const sf_value *first, int part, const char *text,
+                       const uint64_t *at, const uint32_t *ids, const uint32_t *order, size_t n)
 {
-    csv_walk *c = ctx;
-    sf_run *R = c->R;
     const sf_job_output *o = &R->job->output;
-    text_part *t = &c->tp[p->index];
     sf_buf rel = SF_BUF_INIT;
     char *path = NULL;
-    int rc = part_path(R, p->first, c->part, &rel, &path);
-    uint64_t end = t->text.n, bytes = 0;
-    if (!rc && sf_buf_append(&t->starts, &end, sizeof end) != 0)
-        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
+    uint64_t bytes = 0;
+    int rc = sf_run_part_path(R, first, part, &rel, &path);
     sf_table_schema schema = {o->ncolumns, R->out_names, R->out_types, &R->h5opt, 1, &R->pqopt,
                               &R->csvopt};
     sf_table_writer *w = NULL;
     if (!rc)
         rc = sf_table_writer_open(&w, SF_TABLE_CSV, path, &schema, &R->err);
     if (!rc) {
-        const uint64_t *at = (const uint64_t *)(const void *)t->starts.p;
-        const char *text = (const char *)t->text.p;
-        for (size_t k = 0; k < p->n; k++) {
+#define TEXT_ROW(k) (ids ? (size_t)ids[order[k]] : (size_t)order[k])
+        for (size_t k = 0; k < n; k++) {
             /* The texts are read in sort order, not the order they were
              * made: starts EMIT_AHEAD ahead and texts half as far are
              * fetched. */
-            if (k + EMIT_AHEAD < p->n)
-                __builtin_prefetch(&at[p->order[k + EMIT_AHEAD]]);
-            if (k + EMIT_AHEAD / 2 < p->n)
-                __builtin_prefetch(text + at[p->order[k + EMIT_AHEAD / 2]]);
-            uint32_t j = p->order[k];
+            if (k + EMIT_AHEAD < n)
+                __builtin_prefetch(&at[TEXT_ROW(k + EMIT_AHEAD)]);
+            if (k + EMIT_AHEAD / 2 < n)
+                __builtin_prefetch(text + at[TEXT_ROW(k + EMIT_AHEAD / 2)]);
+            size_t j = TEXT_ROW(k);
             sf_table_writer_append_text(w, text + at[j], (size_t)(at[j + 1] - at[j]));
         }
+#undef TEXT_ROW
         rc = sf_table_writer_close(w, NULL, &bytes, &R->err);
     }
-    if (!rc && sf_life_add_file(&R->life, (const char *)rel.p, p->n, bytes) != 0)
+    if (!rc && sf_life_add_file(&R->life, (const char *)rel.p, n, bytes) != 0)
         rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
     sf_buf_free(&rel);
     free(path);
+    return rc;
+}
+
+static int csv_emit(void *ctx, const sf_rows_part *p)
+{
+    csv_walk *c = ctx;
+    sf_run *R = c->R;
+    text_part *t = &c->tp[p->index];
+    uint64_t end = t->text.n;
+    int rc = sf_buf_append(&t->starts, &end, sizeof end) != 0
+                 ? sf_error_set(&R->err, SF_E_NOMEM, "out of memory")
+                 : sf_run_write_texts(R, p->first, c->part, (const char *)t->text.p,
+                                      (const uint64_t *)(const void *)t->starts.p, NULL,
+                                      p->order, p->n);
     c->rows_done += p->n;
     c->bytes_done += t->text.n;
     /* The buffers wait for the next partition that needs some. */
@@ -569,10 +575,7 @@ int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc)
     return keys;
 }
 
-/* Buckets of partition values for the in-memory write: enough that a few
- * hundred values rarely share one, few enough for one small allreduce
- * (and a row's bucket fits 16 bits). */
-#define WRITE_BUCKETS 4096
+#define WRITE_BUCKETS SF_RUN_WRITE_BUCKETS
 
 /* --write repartition with every row in memory (their partition values
  * normalized first, as sf_run_write_normalize does): each partition value
@@ -683,6 +686,8 @@ int sf_run_write_output(sf_run *R)
     const sf_job_output *o = &R->job->output;
     if (R->mem.row_runs)
         return sf_run_spill_write(R);
+    if (R->text)
+        return sf_run_text_write(R);
     int part = 0, rc = 0;
     if (o->limit >= 0 && (rc = apply_limit(R)) != 0)
         return rc;

@@ -156,6 +156,11 @@ static size_t sort_nkeys;
 /* The bits of sort_item.row that number the row (sf_rows_walk_parts
  * keeps a visit number above them). */
 static size_t sort_row_mask = SIZE_MAX;
+/* sf_rows_sort_images: the items are byte images (image i is
+ * sort_img[sort_img_at[i], sort_img_at[i + 1])), not rows. */
+static const unsigned char *sort_img;
+static const uint64_t *sort_img_at;
+static const uint32_t *sort_img_ids;
 
 int sf_rows_cmp_dir(const sf_value *x, const sf_value *y, size_t ncols, const int *keys,
                     const unsigned char *desc, size_t nkeys)
@@ -222,6 +227,17 @@ typedef struct sort_item {
     size_t row;
 } sort_item;
 
+/* Images x and y (sort_img) as bytes, a shorter one first on a tie. */
+static int img_cmp(size_t x, size_t y)
+{
+    x = sort_img_ids ? sort_img_ids[x] : x;
+    y = sort_img_ids ? sort_img_ids[y] : y;
+    size_t nx = (size_t)(sort_img_at[x + 1] - sort_img_at[x]);
+    size_t ny = (size_t)(sort_img_at[y + 1] - sort_img_at[y]);
+    int c = memcmp(sort_img + sort_img_at[x], sort_img + sort_img_at[y], nx < ny ? nx : ny);
+    return c ? (c < 0 ? -1 : 1) : (nx > ny) - (nx < ny);
+}
+
 /* Prefix, then the rows, then (rows equal under cmp_rows, such as an
  * int64 and a double of one value) the input position: the order of a
  * stable sort, whatever algorithm gets there. */
@@ -233,7 +249,7 @@ static int cmp_items(const void *a, const void *b)
             return x->k[w] < y->k[w] ? -1 : 1;
     }
     size_t xr = x->row & sort_row_mask, yr = y->row & sort_row_mask;
-    int c = cmp_rows(&xr, &yr);
+    int c = sort_img ? img_cmp(xr, yr) : cmp_rows(&xr, &yr);
     if (c)
         return c;
     return (x->row > y->row) - (x->row < y->row);
@@ -546,6 +562,126 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
     default: break;
     }
     *posp = pos;
+}
+
+int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc)
+{
+    size_t at = out->n;
+    size_t room = 2 + (v->type == SF_STRING ? 2 * v->u.s.n + 2 : 8);
+    if (out->cap - out->n < room && sf_buf_reserve(out, room) != 0)
+        return SF_E_NOMEM;
+    unsigned char *b = out->p + at;
+    size_t pos = 0;
+    b[pos++] = v->type != SF_NULL;
+    if (v->type != SF_NULL)
+        b[pos++] = v->type;
+    switch ((sf_type)v->type) {
+    case SF_NULL: break;
+    case SF_INT:
+    case SF_TIMESTAMP:
+        for (int i = 7; i >= 0; i--)
+            b[pos++] = (unsigned char)(((uint64_t)v->u.i ^ (1ull << 63)) >> (8 * i));
+        break;
+    case SF_DATE:
+        for (int i = 3; i >= 0; i--)
+            b[pos++] = (unsigned char)(((uint32_t)v->u.date ^ (1u << 31)) >> (8 * i));
+        break;
+    case SF_BOOL: b[pos++] = v->u.b != 0; break;
+    case SF_STRING:
+        if (!has_zero_byte((const unsigned char *)v->u.s.p, v->u.s.n)) {
+            memcpy(b + pos, v->u.s.p, v->u.s.n);
+            pos += v->u.s.n;
+        } else {
+            for (size_t i = 0; i < v->u.s.n; i++) {
+                b[pos++] = (unsigned char)v->u.s.p[i];
+                if (v->u.s.p[i] == 0)
+                    b[pos++] = 0xff;
+            }
+        }
+        b[pos++] = 0;
+        b[pos++] = 0;
+        break;
+    case SF_DOUBLE:
+    case SF_DECIMAL: return SF_E_TYPE; /* compared by value with int64 */
+    }
+    for (size_t i = 0; desc && i < pos; i++)
+        b[i] = (unsigned char)~b[i];
+    out->n += pos;
+    return 0;
+}
+
+struct sf_rows_image_room {
+    size_t cap;
+    sort_item *items;
+    packed_room room;
+};
+
+void sf_rows_image_room_free(sf_rows_image_room *r)
+{
+    if (!r)
+        return;
+    free(r->items);
+    free(r->room.p);
+    free(r->room.q);
+    free(r->room.tmp);
+    free(r);
+}
+
+int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint32_t *ids,
+                        size_t n, uint32_t *order, sf_rows_image_room **roomp)
+{
+    if (n >= UINT32_MAX)
+        return SF_E_RANGE;
+    sf_rows_image_room *r = *roomp;
+    if (!r || r->cap < n) {
+        /* Grown for the largest so far, then kept: a sort per partition
+         * does not fault in fresh pages each time. */
+        sf_rows_image_room_free(r);
+        *roomp = r = calloc(1, sizeof *r);
+        if (!r)
+            return SF_E_NOMEM;
+        r->cap = n ? n : 1;
+        r->items = malloc(r->cap * sizeof *r->items);
+        r->room.p = malloc(r->cap * sizeof *r->room.p);
+        r->room.q = malloc(r->cap * sizeof *r->room.q);
+        r->room.tmp = malloc(r->cap * sizeof *r->room.tmp);
+        if (!r->items || !r->room.p || !r->room.q || !r->room.tmp) {
+            sf_rows_image_room_free(r);
+            *roomp = NULL;
+            return SF_E_NOMEM;
+        }
+    }
+    sort_item *items = r->items;
+    packed_room room = r->room;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        /* The first PREFIX_BYTES bytes, zero padded: the images are
+         * prefix-free, so two that differ do so inside both. */
+        unsigned char b[PREFIX_BYTES] = {0};
+        size_t j = ids ? ids[i] : i;
+        size_t m = (size_t)(at[j + 1] - at[j]);
+        memcpy(b, img + at[j], m < PREFIX_BYTES ? m : PREFIX_BYTES);
+        for (int w = 0; w < PREFIX_WORDS; w++) {
+            uint64_t word = 0;
+            for (int k = 0; k < 8; k++)
+                word = word << 8 | b[8 * w + k];
+            items[i].k[w] = word;
+        }
+        items[i].row = i;
+    }
+    if (!rc) {
+        sort_img = img;
+        sort_img_at = at;
+        sort_img_ids = ids;
+        sort_row_mask = SIZE_MAX;
+        sort_packed(items, n, &room);
+        sort_img = NULL;
+        sort_img_at = NULL;
+        sort_img_ids = NULL;
+        for (size_t i = 0; i < n; i++)
+            order[i] = (uint32_t)items[i].row;
+    }
+    return rc;
 }
 
 int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)

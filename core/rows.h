@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/value.h"
 
 typedef struct sf_rows {
@@ -145,6 +146,33 @@ typedef struct sf_rows_walk {
  * partitions, UINT32_MAX rows or more). */
 int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *desc,
                        size_t nkeys, size_t npart, const sf_rows_walk *w);
+
+/* Appends the byte image of v for sf_rows_sort_images: one byte, 0 for
+ * NULL, else 1 and the type's number, then the value: int64 and
+ * timestamp big-endian with the sign bit flipped, a date likewise in 4
+ * bytes, a bool in one, a string's bytes with each 0x00 written 0x00 0xFF
+ * and 0x00 0x00 after them. Images of values are prefix-free and compare
+ * as bytes as sf_value_cmp orders the values (types apart by their
+ * number, as there); with desc every byte is inverted (the reverse
+ * order). Images of several values one after the other compare as the
+ * values do in turn. Returns 0, SF_E_NOMEM, or SF_E_TYPE for a double or
+ * decimal (sf_value_cmp compares those by value with int64: no image). */
+int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc);
+
+/* The sort's room, kept between calls of sf_rows_sort_images. */
+typedef struct sf_rows_image_room sf_rows_image_room;
+/* Frees the room; NULL is a no-op. */
+void sf_rows_image_room_free(sf_rows_image_room *r);
+
+/* Sorts n byte images into order[0, n): image i is img[at[j], at[j + 1])
+ * with j = ids[i] (ids NULL: j = i), and order[k] is the i of the image
+ * k-th in byte order (a shorter one first where one starts another;
+ * equal images in the order of i). *room (NULL at first; the caller frees
+ * it with sf_rows_image_room_free) is made or grown for n and kept for
+ * the next call. Returns 0, SF_E_NOMEM or SF_E_RANGE (UINT32_MAX images
+ * or more). */
+int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint32_t *ids,
+                        size_t n, uint32_t *order, sf_rows_image_room **room);
 
 /* Compares rows a and b (ncols columns each) in the order sf_rows_sort_dir
  * gives them: <0, 0 or >0. */

@@ -107,6 +107,17 @@ QUERIES = {
         "limit": None,
         "partition_by": ["country"],
     },
+    # An int64 partition column and a descending string key with NULLs:
+    # rows go from the reduce to their partition's CSV text, and the
+    # group columns' key images alone order them (cli/run_write_text.c).
+    "amount_parts": {
+        "group_by": ["amount", "country", "user"],
+        "result": ["amount", "country", "user", "orders", "revenue", "top_price"],
+        "having": lambda r: r["orders"] >= 1,
+        "sort_by": [("country", True)],
+        "limit": None,
+        "partition_by": ["amount"],
+    },
     "countries_desc": {
         "group_by": ["country"],
         "result": ["country", "orders", "revenue", "top_price"],

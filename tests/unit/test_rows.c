@@ -614,6 +614,93 @@ static void test_mixed_directions_agree_with_the_row_comparison(void **state)
     sf_rows_free(&r);
 }
 
+/* Key images sorted as bytes give the order sf_rows_sort_dir gives the
+ * rows on those keys: strings with 0x00 and prefixes of each other, int64
+ * and date extremes, bools, NULLs, an int64 among strings (types apart by
+ * number), each key ascending or descending. */
+static void test_sorted_key_images_give_the_row_order(void **state)
+{
+    (void)state;
+    static const char *strs[] = {"", "a", "a\0", "a\0b", "ab", "\xff", "a\0\xff",
+                                 "0123456789012345678901234567890a",
+                                 "0123456789012345678901234567890"};
+    static const size_t lens[] = {0, 1, 2, 3, 2, 1, 3, 32, 31};
+    static const int64_t ints[] = {INT64_MIN, -1, 0, 1, INT64_MAX};
+    static const int32_t dates[] = {INT32_MIN, -1, 0, 1, INT32_MAX};
+    const size_t ns = sizeof lens / sizeof lens[0];
+    const int keys[] = {0, 1, 2, 3};
+    const unsigned char dirs[][4] = {{0, 0, 0, 0}, {1, 0, 1, 0}, {0, 1, 0, 1}, {1, 1, 1, 1}};
+    sf_rows_image_room *room = NULL;
+    for (size_t o = 0; o < 4; o++) {
+        sf_rows r;
+        sf_rows_init(&r, 5);
+        uint64_t x = 4242 + o;
+        for (size_t i = 0; i < 3000; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned d = (unsigned)(x >> 33);
+            sf_value v[5];
+            v[0] = d % 17 == 0  ? sf_null()
+                   : d % 23 == 0 ? sf_int(ints[(d >> 3) % 5])
+                                 : sf_string(strs[(d >> 4) % ns], lens[(d >> 4) % ns]);
+            v[1] = d % 11 == 0 ? sf_null() : sf_int(ints[(d >> 8) % 5]);
+            v[2] = (d >> 12) % 9 == 0 ? sf_null() : sf_date(dates[(d >> 14) % 5]);
+            v[3] = (d >> 18) % 5 == 0 ? sf_null() : sf_bool((int)((d >> 20) & 1));
+            v[4] = sf_int((int64_t)i); /* not a key: the row's number */
+            set_row(&r, v);
+        }
+        sf_buf img = SF_BUF_INIT;
+        uint64_t *at = malloc((r.n + 1) * sizeof *at);
+        uint32_t *order = malloc(r.n * sizeof *order);
+        assert_non_null(at);
+        assert_non_null(order);
+        at[0] = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            for (size_t k = 0; k < 4; k++)
+                assert_int_equal(sf_rows_image_append(&img, &sf_rows_at(&r, i)[keys[k]],
+                                                      dirs[o][k]),
+                                 0);
+            at[i + 1] = img.n;
+        }
+        assert_int_equal(sf_rows_sort_images(img.p, at, NULL, r.n, order, &room), 0);
+        sf_rows sorted;
+        sf_rows_init(&sorted, 5);
+        for (size_t i = 0; i < r.n; i++)
+            set_row(&sorted, sf_rows_at(&r, i));
+        assert_int_equal(sf_rows_sort_dir(&sorted, keys, dirs[o], 4), 0);
+        for (size_t k = 0; k < r.n; k++) {
+            const sf_value *a = sf_rows_at(&r, order[k]), *b = sf_rows_at(&sorted, k);
+            /* Equal keys: equal images, kept in input order (the row's
+             * number, the sort's last tie-break too). */
+            assert_int_equal(sf_rows_cmp_dir(a, b, 4, keys, dirs[o], 4), 0);
+            assert_int_equal(a[4].u.i, b[4].u.i);
+        }
+        /* Every third image through ids, with the room of the sort
+         * before: the same order among them. */
+        size_t m = r.n / 3;
+        uint32_t *ids = malloc(m * sizeof *ids), *sub = malloc(m * sizeof *sub);
+        assert_non_null(ids);
+        assert_non_null(sub);
+        for (size_t i = 0; i < m; i++)
+            ids[i] = (uint32_t)(3 * i + 1);
+        assert_int_equal(sf_rows_sort_images(img.p, at, ids, m, sub, &room), 0);
+        for (size_t k = 0, i = 0; k < r.n; k++) {
+            if (order[k] % 3 == 1 && order[k] / 3 < m)
+                assert_int_equal(ids[sub[i++]], order[k]);
+        }
+        free(ids);
+        free(sub);
+        sf_buf_free(&img);
+        free(at);
+        free(order);
+        sf_rows_free(&sorted);
+        sf_rows_free(&r);
+    }
+    sf_rows_image_room_free(room);
+    sf_buf b = SF_BUF_INIT;
+    assert_int_equal(sf_rows_image_append(&b, &(sf_value){.type = SF_DOUBLE}, 0), SF_E_TYPE);
+    sf_buf_free(&b);
+}
+
 static void test_cmp_is_the_order_sort_gives(void **state)
 {
     (void)state;
@@ -992,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_reserve_holds_exactly_and_keeps_rows),
         cmocka_unit_test(test_append_filled_nulls_only_the_rest),
         cmocka_unit_test(test_cmp_is_the_order_sort_gives),
+        cmocka_unit_test(test_sorted_key_images_give_the_row_order),
         cmocka_unit_test(test_large_sort_gives_the_reference_order),
         cmocka_unit_test(test_sort_agrees_with_value_order_on_prefix_edge_cases),
         cmocka_unit_test(test_append_gives_a_row_of_nulls),
