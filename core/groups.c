@@ -159,6 +159,7 @@ typedef struct agg_up {
     int rtype;   /* the argument's type in a row record (sf_type; SF_NULL for
                   * count()): its field is written and read inline when the
                   * value has it (rec_put, rec_get) */
+    sf_expr_leaf test; /* UP_COUNT_IF: its argument's inline form, or SF_LEAF_NONE */
 } agg_up;
 
 struct sf_groups {
@@ -273,6 +274,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         u->off = g->off[j];
         u->set = g->distinct[j];
         u->rtype = d->kind == SF_AGG_COUNT_IF ? SF_BOOL : d->arg ? (int)d->arg_type : SF_NULL;
+        sf_expr_leaf_of(d->kind == SF_AGG_COUNT_IF ? d->arg : NULL, &u->test);
         u->op = d->kind == SF_AGG_COUNT                                   ? UP_COUNT
                 : d->kind == SF_AGG_COUNT_IF                              ? UP_COUNT_IF
                 : d->kind == SF_AGG_COUNT_DISTINCT                        ? UP_DISTINCT
@@ -976,7 +978,8 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
         if (u->slot >= 0) {
             v = &row[u->slot];
         } else if (u->op == UP_COUNT_IF) { /* true, not NULL: as the test of a filter */
-            *(int64_t *)s += sf_expr_test(g->defs[j].arg, row, scratch);
+            int t = u->test.kind != SF_LEAF_NONE ? sf_expr_leaf_true(&u->test, row) : -1;
+            *(int64_t *)s += t >= 0 ? t : sf_expr_test(g->defs[j].arg, row, scratch);
             continue;
         } else {
             tmp = g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch) : sf_null();
