@@ -148,7 +148,23 @@ struct sf_pipeline {
     size_t npf;
     int *fact_slots;           /* the slots the decoder fills */
     size_t nfact;
+    struct step_plan *plan;    /* per step: what run_steps reads of it (setup_plan) */
 };
+
+/* A step as run_steps runs it, packed once (setup_plan): the job's step
+ * is read only by the general case. A join of one selected column without
+ * an unknown member (the KPI joins) is PLAN_JOIN1, its id slots settled. */
+enum { PLAN_DERIVE, PLAN_FILTER, PLAN_JOIN1, PLAN_OTHER };
+typedef struct step_plan {
+    int kind;             /* PLAN_* */
+    int slot;             /* derive: its slot; join: the on slot */
+    int sel_slot, sel_col; /* PLAN_JOIN1: the selected column's slot and index */
+    int input;            /* PLAN_JOIN1: the dimension */
+    unsigned char inner;  /* PLAN_JOIN1: an inner join */
+    unsigned char key_id, sel_id; /* PLAN_JOIN1: id_ok of slot and sel_slot */
+    const sf_expr *expr;  /* derive, filter */
+    sf_expr_leaf leaf;    /* filter: its test inline, or SF_LEAF_NONE */
+} step_plan;
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
  * a daily KPI's; with more, the cache is dropped (see core/keycache.h).
@@ -225,6 +241,39 @@ static int setup_ids(sf_pipeline *p)
     }
     p->kc = sf_keycache_new(job->ngroup + 1, KEYCACHE_MAX);
     return p->kc ? 0 : SF_E_NOMEM;
+}
+
+/* p->plan from the job's steps, after setup_ids (the joins' id slots).
+ * Returns 0 or SF_E_NOMEM. */
+static int setup_plan(sf_pipeline *p)
+{
+    const sf_job *job = p->job;
+    p->plan = calloc(job->nsteps ? job->nsteps : 1, sizeof *p->plan);
+    if (!p->plan)
+        return SF_E_NOMEM;
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        step_plan *pl = &p->plan[i];
+        pl->kind = PLAN_OTHER;
+        pl->expr = st->expr;
+        sf_expr_leaf_of(st->kind == SF_STEP_FILTER ? st->expr : NULL, &pl->leaf);
+        if (st->kind == SF_STEP_DERIVE) {
+            pl->kind = PLAN_DERIVE;
+            pl->slot = st->slot;
+        } else if (st->kind == SF_STEP_FILTER) {
+            pl->kind = PLAN_FILTER;
+        } else if (st->kind == SF_STEP_JOIN && st->nselect == 1 && !st->to_unknown) {
+            pl->kind = PLAN_JOIN1;
+            pl->slot = st->on_slot;
+            pl->sel_slot = st->select_slots[0];
+            pl->sel_col = st->select_cols[0];
+            pl->input = st->input;
+            pl->inner = st->inner != 0;
+            pl->key_id = p->id_ok[st->on_slot];
+            pl->sel_id = p->id_ok[st->select_slots[0]];
+        }
+    }
+    return 0;
 }
 
 /* The ring (see RING) for a pipeline whose rows aggregate into output 0
@@ -315,7 +364,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
         fields[i].dec = fact->columns[i].dec;
     }
     p->groups = sf_job_new_groups(job);
-    if (!p->groups || setup_ids(p) != 0)
+    if (!p->groups || setup_ids(p) != 0 || setup_plan(p) != 0)
         goto nomem;
     /* Row outputs take the rows themselves; dimension outputs and stages
      * take nothing from the scan (their combiners stay empty). */
@@ -455,6 +504,7 @@ void sf_pipeline_free(sf_pipeline *p)
     free(p->pf_step);
     free(p->pf_list);
     free(p->fact_slots);
+    free(p->plan);
     sf_keycache_free(p->kc);
     for (size_t k = 0; p->rowsets && k < p->nout; k++)
         sf_rows_free(&p->rowsets[k]);
@@ -547,17 +597,56 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
 {
     const sf_job *job = p->job;
     for (size_t i = from; i < to; i++) {
-        const sf_job_step *st = &job->steps[i];
-        switch (st->kind) {
-        case SF_STEP_DERIVE:
-            sf_expr_eval_to(st->expr, row, scratch, &row[st->slot]);
-            break;
-        case SF_STEP_FILTER:
-            if (!sf_expr_test(st->expr, row, scratch)) {
+        const step_plan *pl = &p->plan[i];
+        switch (pl->kind) {
+        case PLAN_DERIVE:
+            sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+            continue;
+        case PLAN_FILTER: {
+            int t = pl->leaf.kind != SF_LEAF_NONE ? sf_expr_leaf_true(&pl->leaf, row) : -1;
+            if (t < 0)
+                t = sf_expr_test(pl->expr, row, scratch);
+            if (!t) {
                 p->counts.rows_filtered++;
                 return 0;
             }
+            continue;
+        }
+        case PLAN_JOIN1: {
+            /* As SF_STEP_JOIN below, for its one selected column. */
+            const sf_value *key = &row[pl->slot];
+            uint32_t key_id = 0;
+            const sf_value *dim;
+            if (pre_dim && p->pf_step[i]) {
+                dim = pre_dim[i];
+                key_id = pre_kid[i];
+            } else {
+                dim = key->type == SF_NULL ? NULL
+                                           : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
+            }
+            if (!dim && pl->inner) {
+                p->counts.rows_dropped_by_join++;
+                p->counts.dropped_by_join[pl->input]++;
+                return 0;
+            }
+            const sf_value *sel = dim ? &dim[pl->sel_col] : NULL;
+            row[pl->sel_slot] = sel ? *sel : sf_null();
+            if (ids) {
+                if (pl->key_id)
+                    ids[pl->slot] = key_id;
+                if (pl->sel_id)
+                    ids[pl->sel_slot] = sel ? sf_join_value_id(sel) : 0;
+            }
+            continue;
+        }
+        default:
             break;
+        }
+        const sf_job_step *st = &job->steps[i];
+        switch (st->kind) {
+        case SF_STEP_DERIVE:
+        case SF_STEP_FILTER:
+            break; /* planned above */
         case SF_STEP_JOIN: {
             const sf_value *key = &row[st->on_slot];
             uint32_t key_id = 0;
