@@ -173,7 +173,7 @@ static int c_cmp(const xf *x, const sf_value *row, sf_arena *scratch)
 
 /* x's condition, the commonest leaves (the KPI revenue's guard) tested in
  * place of a call. */
-static inline int cond_of(const xf *x, const sf_value *row, sf_arena *scratch)
+static inline int leaf_of(const xf *x, const sf_value *row, sf_arena *scratch)
 {
     switch (x->leaf) {
     case XL_STR_EQ_W8: {
@@ -187,14 +187,29 @@ static inline int cond_of(const xf *x, const sf_value *row, sf_arena *scratch)
     }
 }
 
+/* leaf_of, and an && of two operands (the revenue's guard) in place too:
+ * as logic() with dom FALSE. */
+static inline int cond_of(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    if (x->leaf != XL_AND)
+        return leaf_of(x, row, scratch);
+    int a = leaf_of(x->a, row, scratch);
+    if (a == SF_XF_FALSE)
+        return SF_XF_FALSE;
+    int b = leaf_of(x->b, row, scratch);
+    if (b == SF_XF_FALSE)
+        return SF_XF_FALSE;
+    return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : SF_XF_TRUE;
+}
+
 /* && and || alike: dom (FALSE for &&, TRUE for ||) decides alone, and
  * short-circuits; otherwise NULL wins over the other value. */
 static inline int logic(const xf *x, const sf_value *row, sf_arena *scratch, int dom)
 {
-    int a = cond_of(x->a, row, scratch);
+    int a = leaf_of(x->a, row, scratch);
     if (a == dom)
         return dom;
-    int b = cond_of(x->b, row, scratch);
+    int b = leaf_of(x->b, row, scratch);
     if (b == dom)
         return dom;
     return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : !dom;
@@ -389,7 +404,10 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
         x->cond = c_cmp;
         compile_cmp_leaf(x);
         break;
-    case K_AND: x->cond = c_and; break;
+    case K_AND:
+        x->cond = c_and;
+        x->leaf = XL_AND;
+        break;
     case K_OR: x->cond = c_or; break;
     case K_NOT:
         x->cond = c_not;

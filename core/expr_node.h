@@ -201,8 +201,9 @@ struct sf_expr_fast {
     int leaf; /* XL_*: a form a parent node runs inline instead of calling cond */
 };
 
-/* The leaf forms && || ! and if() test inline (expr_fast.c cond_of). */
-enum { XL_CALL, XL_STR_EQ_W8, XL_NOT_NULL_COL };
+/* The forms && || ! and if() test inline (expr_fast.c leaf_of, cond_of):
+ * two leaves, and an && that if() and ! take apart in place. */
+enum { XL_CALL, XL_STR_EQ_W8, XL_NOT_NULL_COL, XL_AND };
 
 /* Fills *l with x's inline form for hot loops outside (sf_expr_leaf_of). */
 void sf_expr_fast_leaf(const sf_expr_fast *x, sf_expr_leaf *l);

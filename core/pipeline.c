@@ -152,9 +152,10 @@ struct sf_pipeline {
 };
 
 /* A step as run_steps runs it, packed once (setup_plan): the job's step
- * is read only by the general case. A join of one selected column without
- * an unknown member (the KPI joins) is PLAN_JOIN1, its id slots settled. */
-enum { PLAN_DERIVE, PLAN_FILTER, PLAN_JOIN1, PLAN_OTHER };
+ * is read only by the general case. A join without an unknown member is
+ * PLAN_JOIN1 when it selects one column (the KPI joins; its id slots
+ * settled), else PLAN_JOIN. */
+enum { PLAN_DERIVE, PLAN_FILTER, PLAN_JOIN1, PLAN_JOIN, PLAN_OTHER };
 typedef struct step_plan {
     int kind;             /* PLAN_* */
     int slot;             /* derive: its slot; join: the on slot */
@@ -262,15 +263,15 @@ static int setup_plan(sf_pipeline *p)
             pl->slot = st->slot;
         } else if (st->kind == SF_STEP_FILTER) {
             pl->kind = PLAN_FILTER;
-        } else if (st->kind == SF_STEP_JOIN && st->nselect == 1 && !st->to_unknown) {
-            pl->kind = PLAN_JOIN1;
+        } else if (st->kind == SF_STEP_JOIN) {
+            pl->kind = st->to_unknown ? PLAN_OTHER : st->nselect == 1 ? PLAN_JOIN1 : PLAN_JOIN;
             pl->slot = st->on_slot;
-            pl->sel_slot = st->select_slots[0];
-            pl->sel_col = st->select_cols[0];
+            pl->sel_slot = st->nselect ? st->select_slots[0] : 0;
+            pl->sel_col = st->nselect ? st->select_cols[0] : 0;
             pl->input = st->input;
             pl->inner = st->inner != 0;
             pl->key_id = p->id_ok[st->on_slot];
-            pl->sel_id = p->id_ok[st->select_slots[0]];
+            pl->sel_id = st->nselect ? p->id_ok[st->select_slots[0]] : 0;
         }
     }
     return 0;
@@ -587,6 +588,30 @@ static void join_ids(const sf_pipeline *p, const sf_job_step *st, const sf_value
     }
 }
 
+/* The dimension row of plan step i's key in row (NULL: none), its key id
+ * in *key_id: from pre_dim and pre_kid when the ring looked it up (as
+ * run_steps says). */
+static inline const sf_value *plan_lookup(const sf_pipeline *p, const step_plan *pl, size_t i,
+                                          const sf_value *row, const sf_value *const *pre_dim,
+                                          const uint32_t *pre_kid, uint32_t *key_id)
+{
+    if (pre_dim && p->pf_step[i]) {
+        *key_id = pre_kid[i];
+        return pre_dim[i];
+    }
+    const sf_value *key = &row[pl->slot];
+    return key->type == SF_NULL ? NULL : sf_join_table_lookup(p->dims[pl->input], key, key_id);
+}
+
+/* Counts a row an inner join to dimension input dropped; returns 0 (the
+ * row stops). */
+static int drop_by_join(sf_pipeline *p, int input)
+{
+    p->counts.rows_dropped_by_join++;
+    p->counts.dropped_by_join[input]++;
+    return 0;
+}
+
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
  * the slots it fills in ids (when not NULL). A join step i with
  * p->pf_step[i] takes its lookup's result from pre_dim[i] and pre_kid[i]
@@ -612,23 +637,23 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
             }
             continue;
         }
-        case PLAN_JOIN1: {
-            /* As SF_STEP_JOIN below, for its one selected column. */
-            const sf_value *key = &row[pl->slot];
+        case PLAN_JOIN: {
             uint32_t key_id = 0;
-            const sf_value *dim;
-            if (pre_dim && p->pf_step[i]) {
-                dim = pre_dim[i];
-                key_id = pre_kid[i];
-            } else {
-                dim = key->type == SF_NULL ? NULL
-                                           : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
-            }
-            if (!dim && pl->inner) {
-                p->counts.rows_dropped_by_join++;
-                p->counts.dropped_by_join[pl->input]++;
-                return 0;
-            }
+            const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
+            if (!dim && pl->inner)
+                return drop_by_join(p, pl->input);
+            const sf_job_step *st = &job->steps[i];
+            for (size_t k = 0; k < st->nselect; k++)
+                row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
+            if (ids)
+                join_ids(p, st, dim, key_id, ids);
+            continue;
+        }
+        case PLAN_JOIN1: {
+            uint32_t key_id = 0;
+            const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
+            if (!dim && pl->inner)
+                return drop_by_join(p, pl->input);
             const sf_value *sel = dim ? &dim[pl->sel_col] : NULL;
             row[pl->sel_slot] = sel ? *sel : sf_null();
             if (ids) {
@@ -647,17 +672,9 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
         case SF_STEP_DERIVE:
         case SF_STEP_FILTER:
             break; /* planned above */
-        case SF_STEP_JOIN: {
-            const sf_value *key = &row[st->on_slot];
+        case SF_STEP_JOIN: { /* with the unknown member */
             uint32_t key_id = 0;
-            const sf_value *dim;
-            if (pre_dim && p->pf_step[i]) {
-                dim = pre_dim[i];
-                key_id = pre_kid[i];
-            } else {
-                dim = key->type == SF_NULL ? NULL
-                                           : sf_join_table_lookup(p->dims[st->input], key, &key_id);
-            }
+            const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
             if (!dim && st->to_unknown) {
                 /* The unknown member: the key says so, the attributes are
                  * its row's when the dimension has one, else NULL. */
@@ -665,11 +682,8 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
                 dim = sf_join_table_lookup(p->dims[st->input], &row[st->on_slot], &key_id);
                 p->counts.rows_to_unknown[st->input]++;
             }
-            if (!dim && st->inner) {
-                p->counts.rows_dropped_by_join++;
-                p->counts.dropped_by_join[st->input]++;
-                return 0;
-            }
+            if (!dim && st->inner)
+                return drop_by_join(p, st->input);
             for (size_t k = 0; k < st->nselect; k++)
                 row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
             if (ids)
