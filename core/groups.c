@@ -971,8 +971,8 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
         char *s = st + u->off;
         sf_value tmp;
         const sf_value *v;
-        /* The commonest cases in one dispatch: their argument a row slot
-         * (or count_if's inline test); the rest as below. */
+        /* count(), count_if's inline test and an argument in a row slot
+         * in one dispatch; an argument computed per row as below. */
         switch (u->op) {
         case UP_COUNT:
             (*(int64_t *)s)++;
@@ -983,31 +983,13 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
             int t = sf_expr_leaf_true(&u->test, row);
             *(int64_t *)s += t >= 0 ? t : sf_expr_test(g->defs[j].arg, row, scratch);
             continue;
-        case UP_SUM_XSUM:
-            if (u->slot < 0)
-                break;
-            v = &row[u->slot];
-            if (v->type != SF_NULL) {
-                ((dsum *)s)->n++;
-                int rc = sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
-                if (rc)
-                    return rc;
-            }
-            continue;
-        case UP_DISTINCT:
-            if (u->slot < 0)
-                break;
-            v = &row[u->slot];
-            if (v->type != SF_NULL) {
-                uint32_t idx;
-                memcpy(&idx, st, sizeof idx);
-                int rc = distinct_add_in(g, u->set, (dstate *)s, idx, v, ids ? ids[u->slot] : 0);
-                if (rc)
-                    return rc;
-            }
-            continue;
         default:
-            break;
+            if (u->slot < 0)
+                break;
+            int rc = up_apply(g, st, j, &row[u->slot], ids ? ids[u->slot] : 0);
+            if (rc)
+                return rc;
+            continue;
         }
         if (u->slot >= 0) {
             v = &row[u->slot];

@@ -155,7 +155,7 @@ struct sf_pipeline {
  * is read only by the general case. A join without an unknown member is
  * PLAN_JOIN1 when it selects one column (the KPI joins; its id slots
  * settled), else PLAN_JOIN. */
-enum { PLAN_DERIVE, PLAN_FILTER, PLAN_JOIN1, PLAN_JOIN, PLAN_OTHER };
+enum { PLAN_DERIVE, PLAN_FILTER, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN, PLAN_OTHER };
 typedef struct step_plan {
     int kind;             /* PLAN_* */
     int slot;             /* derive: its slot; join: the on slot */
@@ -164,7 +164,7 @@ typedef struct step_plan {
     unsigned char inner;  /* PLAN_JOIN1: an inner join */
     unsigned char key_id, sel_id; /* PLAN_JOIN1: id_ok of slot and sel_slot */
     const sf_expr *expr;  /* derive, filter */
-    sf_expr_leaf leaf;    /* filter: its test inline, or SF_LEAF_NONE */
+    sf_expr_leaf leaf;    /* PLAN_FILTER_LEAF: its test inline */
 } step_plan;
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
@@ -262,7 +262,7 @@ static int setup_plan(sf_pipeline *p)
             pl->kind = PLAN_DERIVE;
             pl->slot = st->slot;
         } else if (st->kind == SF_STEP_FILTER) {
-            pl->kind = PLAN_FILTER;
+            pl->kind = pl->leaf.kind != SF_LEAF_NONE ? PLAN_FILTER_LEAF : PLAN_FILTER;
         } else if (st->kind == SF_STEP_JOIN) {
             pl->kind = st->to_unknown ? PLAN_OTHER : st->nselect == 1 ? PLAN_JOIN1 : PLAN_JOIN;
             pl->slot = st->on_slot;
@@ -603,6 +603,13 @@ static inline const sf_value *plan_lookup(const sf_pipeline *p, const step_plan 
     return key->type == SF_NULL ? NULL : sf_join_table_lookup(p->dims[pl->input], key, key_id);
 }
 
+/* Counts a row a filter stopped; returns 0. */
+static int filtered(sf_pipeline *p)
+{
+    p->counts.rows_filtered++;
+    return 0;
+}
+
 /* Counts a row an inner join to dimension input dropped; returns 0 (the
  * row stops). */
 static int drop_by_join(sf_pipeline *p, int input)
@@ -627,14 +634,16 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
         case PLAN_DERIVE:
             sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
             continue;
-        case PLAN_FILTER: {
-            int t = pl->leaf.kind != SF_LEAF_NONE ? sf_expr_leaf_true(&pl->leaf, row) : -1;
+        case PLAN_FILTER:
+            if (!sf_expr_test(pl->expr, row, scratch))
+                return filtered(p);
+            continue;
+        case PLAN_FILTER_LEAF: {
+            int t = sf_expr_leaf_true(&pl->leaf, row);
             if (t < 0)
                 t = sf_expr_test(pl->expr, row, scratch);
-            if (!t) {
-                p->counts.rows_filtered++;
-                return 0;
-            }
+            if (!t)
+                return filtered(p);
             continue;
         }
         case PLAN_JOIN: {
@@ -1270,6 +1279,29 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
     return push_decoded(p, file, offset);
 }
 
+/* aggregate() for a row whose group the key cache's direct array (keys of
+ * up to three columns) finds once its verdict is in (the daily KPI's rows after the first 4096), with
+ * no row output, other output, batch or step-aside in the way: the update
+ * alone, without aggregate's frame. Returns 1 with *rc set when it took
+ * the row, 0 when aggregate() must. */
+static inline int aggregate_direct(sf_pipeline *p, const sf_value *row, const uint32_t *ids,
+                                   sf_arena *scratch, int *rc)
+{
+    const sf_job *job = p->job;
+    uint64_t group;
+    if (!p->kc || p->kc_looked < KEYCACHE_SAMPLE || job->ngroup > 3 || !ids || p->rows_out || p->nmore ||
+        p->aside || p->bt_n || p->bt_rc ||
+        (p->aside_next && p->counts.rows_aggregated >= p->aside_next) ||
+        !sf_keycache_find_direct(p->kc, row, ids, job->group_slots, job->ngroup, &group))
+        return 0;
+    *rc = sf_groups_update_group(p->groups, (sf_group *)(uintptr_t)group, row, ids, scratch);
+    if (p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision && !*rc)
+        aside_sample(p, 0);
+    if (!*rc)
+        p->counts.rows_aggregated++;
+    return 1;
+}
+
 /* Steps and aggregation of a row of an unsplit pipeline (pre_dim,
  * pre_kid: as for run_steps). Returns 0 or an error. */
 static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *pre_dim,
@@ -1280,6 +1312,9 @@ static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *
         sf_arena_reset(&p->scratch);
     if (!run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim, pre_kid))
         return 0;
+    int rc;
+    if (aggregate_direct(p, row, ids, &p->scratch, &rc))
+        return rc;
     return aggregate(p, row, ids, &p->key, &p->scratch);
 }
 
