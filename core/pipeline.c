@@ -1240,7 +1240,7 @@ static void recount(sf_pipeline *p, const fate *f)
 }
 
 static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset);
-static int push_decoded(sf_pipeline *p, int file, uint64_t offset);
+static inline __attribute__((always_inline)) int push_decoded(sf_pipeline *p, int file, uint64_t offset);
 
 /* Appends a row's ordinal to the record being shipped: file, chunk, byte
  * offset of its line, row within the line (as four int64 values). */
@@ -1408,7 +1408,7 @@ static int ring_settle(sf_pipeline *p)
 
 /* The rest of a line once its fact slots are in p->row: required columns,
  * the steps, then the combiner or the row's shipping. */
-static int push_decoded(sf_pipeline *p, int file, uint64_t offset)
+static inline __attribute__((always_inline)) int push_decoded(sf_pipeline *p, int file, uint64_t offset)
 {
     const sf_job *job = p->job;
     sf_value *row = p->row;
