@@ -187,21 +187,6 @@ static inline int leaf_of(const xf *x, const sf_value *row, sf_arena *scratch)
     }
 }
 
-/* leaf_of, and an && of two operands (the revenue's guard) in place too:
- * as logic() with dom FALSE. */
-static inline int cond_of(const xf *x, const sf_value *row, sf_arena *scratch)
-{
-    if (x->leaf != XL_AND)
-        return leaf_of(x, row, scratch);
-    int a = leaf_of(x->a, row, scratch);
-    if (a == SF_XF_FALSE)
-        return SF_XF_FALSE;
-    int b = leaf_of(x->b, row, scratch);
-    if (b == SF_XF_FALSE)
-        return SF_XF_FALSE;
-    return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : SF_XF_TRUE;
-}
-
 /* && and || alike: dom (FALSE for &&, TRUE for ||) decides alone, and
  * short-circuits; otherwise NULL wins over the other value. */
 static inline int logic(const xf *x, const sf_value *row, sf_arena *scratch, int dom)
@@ -213,6 +198,12 @@ static inline int logic(const xf *x, const sf_value *row, sf_arena *scratch, int
     if (b == dom)
         return dom;
     return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : !dom;
+}
+
+/* leaf_of, and an && of two operands (the revenue's guard) in place too. */
+static inline int cond_of(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    return x->leaf == XL_AND ? logic(x, row, scratch, SF_XF_FALSE) : leaf_of(x, row, scratch);
 }
 
 static int c_and(const xf *x, const sf_value *row, sf_arena *scratch)
