@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/expr.h"
 #include "core/expr_node.h"
 #include "core/fmt.h"
 

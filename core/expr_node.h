@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "core/arena.h"
-#include "core/expr.h"
 #include "core/value.h"
 
 typedef struct sf_expr_node sf_expr_node;
@@ -205,8 +204,10 @@ struct sf_expr_fast {
  * two leaves, and an && that if() and ! take apart in place. */
 enum { XL_CALL, XL_STR_EQ_W8, XL_NOT_NULL_COL, XL_AND };
 
-/* Fills *l with x's inline form for hot loops outside (sf_expr_leaf_of). */
-void sf_expr_fast_leaf(const sf_expr_fast *x, sf_expr_leaf *l);
+/* Fills *l with x's inline form for hot loops outside (sf_expr_leaf_of;
+ * the struct is core/expr.h's). */
+struct sf_expr_leaf;
+void sf_expr_fast_leaf(const sf_expr_fast *x, struct sf_expr_leaf *l);
 
 /* Compiles the tree under n into arena (the expression's). Returns the
  * root's compiled form (borrowed from arena), or NULL when out of memory. */
