@@ -2532,6 +2532,14 @@ int sf_expr_test(const sf_expr *e, const sf_value *row, sf_arena *scratch)
     return v.type == SF_BOOL && v.u.b;
 }
 
+void sf_expr_leaf_of(const sf_expr *e, sf_expr_leaf *l)
+{
+    if (e)
+        sf_expr_fast_leaf(e->fast, l);
+    else
+        *l = (sf_expr_leaf){.kind = SF_LEAF_NONE};
+}
+
 sf_value sf_expr_eval_tree(const sf_expr *e, const sf_value *row, sf_arena *scratch)
 {
     return ev(e->root, row, scratch);

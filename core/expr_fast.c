@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/expr.h"
 #include "core/expr_node.h"
 #include "core/fmt.h"
 
@@ -171,17 +172,39 @@ static int c_cmp(const xf *x, const sf_value *row, sf_arena *scratch)
 
 /* ---------------------------------------------------------------- logic */
 
+/* x's condition, the commonest leaves (the KPI revenue's guard) tested in
+ * place of a call. */
+static inline int leaf_of(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    switch (x->leaf) {
+    case XL_STR_EQ_W8: {
+        const sf_value *v = &row[x->slot];
+        if (v->type == SF_NULL)
+            return SF_XF_NULL;
+        return v->u.s.n == x->k.u.s.n && eq_w8(x, v->u.s.p);
+    }
+    case XL_NOT_NULL_COL: return row[x->slot].type != SF_NULL;
+    default: return x->cond(x, row, scratch);
+    }
+}
+
 /* && and || alike: dom (FALSE for &&, TRUE for ||) decides alone, and
  * short-circuits; otherwise NULL wins over the other value. */
 static inline int logic(const xf *x, const sf_value *row, sf_arena *scratch, int dom)
 {
-    int a = x->a->cond(x->a, row, scratch);
+    int a = leaf_of(x->a, row, scratch);
     if (a == dom)
         return dom;
-    int b = x->b->cond(x->b, row, scratch);
+    int b = leaf_of(x->b, row, scratch);
     if (b == dom)
         return dom;
     return a == SF_XF_NULL || b == SF_XF_NULL ? SF_XF_NULL : !dom;
+}
+
+/* leaf_of, and an && of two operands (the revenue's guard) in place too. */
+static inline int cond_of(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    return x->leaf == XL_AND ? logic(x, row, scratch, SF_XF_FALSE) : leaf_of(x, row, scratch);
 }
 
 static int c_and(const xf *x, const sf_value *row, sf_arena *scratch)
@@ -196,7 +219,7 @@ static int c_or(const xf *x, const sf_value *row, sf_arena *scratch)
 
 static int c_not(const xf *x, const sf_value *row, sf_arena *scratch)
 {
-    int a = x->a->cond(x->a, row, scratch);
+    int a = cond_of(x->a, row, scratch);
     return a == SF_XF_NULL ? SF_XF_NULL : !a;
 }
 
@@ -220,11 +243,17 @@ static int c_is_null(const xf *x, const sf_value *row, sf_arena *scratch)
     return v.type == SF_NULL;
 }
 
-/* if(): the else branch unless the condition is true. */
+/* if(): the else branch unless the condition is true; a branch that is a
+ * column or a literal copied in place of a call. */
 static void v_if(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
 {
-    const xf *br = x->a->cond(x->a, row, scratch) == SF_XF_TRUE ? x->b : x->c;
-    br->val(br, row, scratch, out);
+    const xf *br = cond_of(x->a, row, scratch) == SF_XF_TRUE ? x->b : x->c;
+    if (br->val == v_col)
+        *out = row[br->slot];
+    else if (br->val == v_const)
+        *out = br->k;
+    else
+        br->val(br, row, scratch, out);
 }
 
 /* to_date() of a column of Unix seconds (per = 86400) or of a timestamp
@@ -294,6 +323,7 @@ static void compile_cmp_leaf(xf *x)
             x->w0 = load8(k.u.s.p);
             x->w1 = load8(k.u.s.p + len - 8);
             x->cond = op == OP_EQ ? c_str_eq_w8 : c_str_ne_w8;
+            x->leaf = op == OP_EQ ? XL_STR_EQ_W8 : XL_CALL;
         } else if (len >= 4 && len < 8) {
             x->w0 = load4(k.u.s.p);
             x->w1 = load4(k.u.s.p + len - 4);
@@ -366,13 +396,17 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
         x->cond = c_cmp;
         compile_cmp_leaf(x);
         break;
-    case K_AND: x->cond = c_and; break;
+    case K_AND:
+        x->cond = c_and;
+        x->leaf = XL_AND;
+        break;
     case K_OR: x->cond = c_or; break;
     case K_NOT:
         x->cond = c_not;
         if (n->u.x.a->kind == K_IS_NULL && n->u.x.a->u.x.a->kind == K_COL) {
             x->slot = n->u.x.a->u.x.a->u.slot;
             x->cond = c_not_null_col;
+            x->leaf = XL_NOT_NULL_COL;
         }
         break;
     case K_IS_NULL:
@@ -401,6 +435,28 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
     /* A logic or comparison node: its value is its condition. */
     x->val = v_cond;
     return x;
+}
+
+void sf_expr_fast_leaf(const sf_expr_fast *x, sf_expr_leaf *l)
+{
+    memset(l, 0, sizeof *l);
+    l->kind = SF_LEAF_NONE;
+    if (x->cond == c_str_eq_w8 || x->cond == c_str_ne_w8 || x->cond == c_str_eq_w4 ||
+        x->cond == c_str_ne_w4) {
+        l->kind = SF_LEAF_STR;
+        l->truth = x->op == OP_EQ ? 2u : 1u;
+        l->n = (uint32_t)x->k.u.s.n;
+        l->w0 = x->w0;
+        l->w1 = x->w1;
+    } else if (x->cond == c_cmp_double) {
+        l->kind = SF_LEAF_DOUBLE;
+        for (int c = -1; c <= 1; c++)
+            l->truth |= (unsigned)sf_expr_cmp_result(x->op, c) << (c + 1);
+        l->k = x->k.u.d;
+    } else {
+        return;
+    }
+    l->slot = x->slot;
 }
 
 const sf_expr_fast *sf_expr_fast_compile(const sf_expr_node *n, sf_arena *arena)

@@ -197,7 +197,17 @@ struct sf_expr_fast {
     int op;     /* enum cmp_op, mirrored when the literal is on the left */
     sf_value k; /* the literal operand (a constant node's value) */
     uint64_t w0, w1; /* string literal of 4..16 bytes: its first and last word */
+    int leaf; /* XL_*: a form a parent node runs inline instead of calling cond */
 };
+
+/* The forms && || ! and if() test inline (expr_fast.c leaf_of, cond_of):
+ * two leaves, and an && that if() and ! take apart in place. */
+enum { XL_CALL, XL_STR_EQ_W8, XL_NOT_NULL_COL, XL_AND };
+
+/* Fills *l with x's inline form for hot loops outside (sf_expr_leaf_of;
+ * the struct is core/expr.h's). */
+struct sf_expr_leaf;
+void sf_expr_fast_leaf(const sf_expr_fast *x, struct sf_expr_leaf *l);
 
 /* Compiles the tree under n into arena (the expression's). Returns the
  * root's compiled form (borrowed from arena), or NULL when out of memory. */

@@ -167,6 +167,7 @@ typedef struct agg_up {
     int rtype;   /* the argument's type in a row record (sf_type; SF_NULL for
                   * count()): its field is written and read inline when the
                   * value has it (rec_put, rec_get) */
+    sf_expr_leaf test; /* UP_COUNT_IF: its argument's inline form, or SF_LEAF_NONE */
 } agg_up;
 
 struct sf_groups {
@@ -284,6 +285,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         u->off = g->off[j];
         u->set = g->distinct[j];
         u->rtype = d->kind == SF_AGG_COUNT_IF ? SF_BOOL : d->arg ? (int)d->arg_type : SF_NULL;
+        sf_expr_leaf_of(d->kind == SF_AGG_COUNT_IF ? d->arg : NULL, &u->test);
         u->op = d->kind == SF_AGG_COUNT                                   ? UP_COUNT
                 : d->kind == SF_AGG_COUNT_IF                              ? UP_COUNT_IF
                 : d->kind == SF_AGG_COUNT_DISTINCT                        ? UP_DISTINCT
@@ -988,8 +990,24 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
         char *s = st + u->off;
         sf_value tmp;
         const sf_value *v;
-        if (u->op == UP_COUNT) {
+        /* count(), count_if's inline test and an argument in a row slot
+         * in one dispatch; an argument computed per row as below. */
+        switch (u->op) {
+        case UP_COUNT:
             (*(int64_t *)s)++;
+            continue;
+        case UP_COUNT_IF:
+            if (u->test.kind == SF_LEAF_NONE)
+                break;
+            int t = sf_expr_leaf_true(&u->test, row);
+            *(int64_t *)s += t >= 0 ? t : sf_expr_test(g->defs[j].arg, row, scratch);
+            continue;
+        default:
+            if (u->slot < 0)
+                break;
+            int rc = up_apply(g, st, j, &row[u->slot], ids ? ids[u->slot] : 0);
+            if (rc)
+                return rc;
             continue;
         }
         if (u->slot >= 0) {

@@ -39,6 +39,13 @@ sf_keycache *sf_keycache_new(size_t nwords, size_t max_entries);
 /* Frees c; NULL is a no-op. */
 void sf_keycache_free(sf_keycache *c);
 
+/* sf_keycache_find's first try alone (the direct array of a key of up to
+ * three columns): 1 with the group in *group, 0 when it cannot answer (then
+ * call sf_keycache_find). For a hot loop that has nothing to do on a miss
+ * but the general path. Cannot fail. */
+int sf_keycache_find_direct(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
+                            const int *slots, size_t n, uint64_t *group);
+
 /* Finds the group of row's values at slots (n of them, n + 1 being the
  * cache's nwords; w has room for SF_KEYCACHE_MAX_COLS + 1) as a tuple:
  * w[0] the type tags, w[1 + i] the bits of value i, a string's being

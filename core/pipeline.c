@@ -148,7 +148,24 @@ struct sf_pipeline {
     size_t npf;
     int *fact_slots;           /* the slots the decoder fills */
     size_t nfact;
+    struct step_plan *plan;    /* per step: what run_steps reads of it (setup_plan) */
 };
+
+/* A step as run_steps runs it, packed once (setup_plan): the job's step
+ * is read only by the general case. A join without an unknown member is
+ * PLAN_JOIN1 when it selects one column (the KPI joins; its id slots
+ * settled), else PLAN_JOIN. */
+enum { PLAN_DERIVE, PLAN_FILTER, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN, PLAN_OTHER };
+typedef struct step_plan {
+    int kind;             /* PLAN_* */
+    int slot;             /* derive: its slot; join: the on slot */
+    int sel_slot, sel_col; /* PLAN_JOIN1: the selected column's slot and index */
+    int input;            /* PLAN_JOIN1: the dimension */
+    unsigned char inner;  /* PLAN_JOIN1: an inner join */
+    unsigned char key_id, sel_id; /* PLAN_JOIN1: id_ok of slot and sel_slot */
+    const sf_expr *expr;  /* derive, filter */
+    sf_expr_leaf leaf;    /* PLAN_FILTER_LEAF: its test inline */
+} step_plan;
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
  * a daily KPI's; with more, the cache is dropped (see core/keycache.h).
@@ -225,6 +242,39 @@ static int setup_ids(sf_pipeline *p)
     }
     p->kc = sf_keycache_new(job->ngroup + 1, KEYCACHE_MAX);
     return p->kc ? 0 : SF_E_NOMEM;
+}
+
+/* p->plan from the job's steps, after setup_ids (the joins' id slots).
+ * Returns 0 or SF_E_NOMEM. */
+static int setup_plan(sf_pipeline *p)
+{
+    const sf_job *job = p->job;
+    p->plan = calloc(job->nsteps ? job->nsteps : 1, sizeof *p->plan);
+    if (!p->plan)
+        return SF_E_NOMEM;
+    for (size_t i = 0; i < job->nsteps; i++) {
+        const sf_job_step *st = &job->steps[i];
+        step_plan *pl = &p->plan[i];
+        pl->kind = PLAN_OTHER;
+        pl->expr = st->expr;
+        sf_expr_leaf_of(st->kind == SF_STEP_FILTER ? st->expr : NULL, &pl->leaf);
+        if (st->kind == SF_STEP_DERIVE) {
+            pl->kind = PLAN_DERIVE;
+            pl->slot = st->slot;
+        } else if (st->kind == SF_STEP_FILTER) {
+            pl->kind = pl->leaf.kind != SF_LEAF_NONE ? PLAN_FILTER_LEAF : PLAN_FILTER;
+        } else if (st->kind == SF_STEP_JOIN) {
+            pl->kind = st->to_unknown ? PLAN_OTHER : st->nselect == 1 ? PLAN_JOIN1 : PLAN_JOIN;
+            pl->slot = st->on_slot;
+            pl->sel_slot = st->nselect ? st->select_slots[0] : 0;
+            pl->sel_col = st->nselect ? st->select_cols[0] : 0;
+            pl->input = st->input;
+            pl->inner = st->inner != 0;
+            pl->key_id = p->id_ok[st->on_slot];
+            pl->sel_id = st->nselect ? p->id_ok[st->select_slots[0]] : 0;
+        }
+    }
+    return 0;
 }
 
 /* The ring (see RING) for a pipeline whose rows aggregate into output 0
@@ -315,7 +365,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
         fields[i].dec = fact->columns[i].dec;
     }
     p->groups = sf_job_new_groups(job);
-    if (!p->groups || setup_ids(p) != 0)
+    if (!p->groups || setup_ids(p) != 0 || setup_plan(p) != 0)
         goto nomem;
     /* Row outputs take the rows themselves; dimension outputs and stages
      * take nothing from the scan (their combiners stay empty). */
@@ -455,6 +505,7 @@ void sf_pipeline_free(sf_pipeline *p)
     free(p->pf_step);
     free(p->pf_list);
     free(p->fact_slots);
+    free(p->plan);
     sf_keycache_free(p->kc);
     for (size_t k = 0; p->rowsets && k < p->nout; k++)
         sf_rows_free(&p->rowsets[k]);
@@ -537,6 +588,37 @@ static void join_ids(const sf_pipeline *p, const sf_job_step *st, const sf_value
     }
 }
 
+/* The dimension row of plan step i's key in row (NULL: none), its key id
+ * in *key_id: from pre_dim and pre_kid when the ring looked it up (as
+ * run_steps says). */
+static inline const sf_value *plan_lookup(const sf_pipeline *p, const step_plan *pl, size_t i,
+                                          const sf_value *row, const sf_value *const *pre_dim,
+                                          const uint32_t *pre_kid, uint32_t *key_id)
+{
+    if (pre_dim && p->pf_step[i]) {
+        *key_id = pre_kid[i];
+        return pre_dim[i];
+    }
+    const sf_value *key = &row[pl->slot];
+    return key->type == SF_NULL ? NULL : sf_join_table_lookup(p->dims[pl->input], key, key_id);
+}
+
+/* Counts a row a filter stopped; returns 0. */
+static int filtered(sf_pipeline *p)
+{
+    p->counts.rows_filtered++;
+    return 0;
+}
+
+/* Counts a row an inner join to dimension input dropped; returns 0 (the
+ * row stops). */
+static int drop_by_join(sf_pipeline *p, int input)
+{
+    p->counts.rows_dropped_by_join++;
+    p->counts.dropped_by_join[input]++;
+    return 0;
+}
+
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
  * the slots it fills in ids (when not NULL). A join step i with
  * p->pf_step[i] takes its lookup's result from pre_dim[i] and pre_kid[i]
@@ -547,28 +629,61 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
 {
     const sf_job *job = p->job;
     for (size_t i = from; i < to; i++) {
+        const step_plan *pl = &p->plan[i];
+        switch (pl->kind) {
+        case PLAN_DERIVE:
+            sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+            continue;
+        case PLAN_FILTER:
+            if (!sf_expr_test(pl->expr, row, scratch))
+                return filtered(p);
+            continue;
+        case PLAN_FILTER_LEAF: {
+            int t = sf_expr_leaf_true(&pl->leaf, row);
+            if (t < 0)
+                t = sf_expr_test(pl->expr, row, scratch);
+            if (!t)
+                return filtered(p);
+            continue;
+        }
+        case PLAN_JOIN: {
+            uint32_t key_id = 0;
+            const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
+            if (!dim && pl->inner)
+                return drop_by_join(p, pl->input);
+            const sf_job_step *st = &job->steps[i];
+            for (size_t k = 0; k < st->nselect; k++)
+                row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
+            if (ids)
+                join_ids(p, st, dim, key_id, ids);
+            continue;
+        }
+        case PLAN_JOIN1: {
+            uint32_t key_id = 0;
+            const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
+            if (!dim && pl->inner)
+                return drop_by_join(p, pl->input);
+            const sf_value *sel = dim ? &dim[pl->sel_col] : NULL;
+            row[pl->sel_slot] = sel ? *sel : sf_null();
+            if (ids) {
+                if (pl->key_id)
+                    ids[pl->slot] = key_id;
+                if (pl->sel_id)
+                    ids[pl->sel_slot] = sel ? sf_join_value_id(sel) : 0;
+            }
+            continue;
+        }
+        default:
+            break;
+        }
         const sf_job_step *st = &job->steps[i];
         switch (st->kind) {
         case SF_STEP_DERIVE:
-            sf_expr_eval_to(st->expr, row, scratch, &row[st->slot]);
-            break;
         case SF_STEP_FILTER:
-            if (!sf_expr_test(st->expr, row, scratch)) {
-                p->counts.rows_filtered++;
-                return 0;
-            }
-            break;
-        case SF_STEP_JOIN: {
-            const sf_value *key = &row[st->on_slot];
+            break; /* planned above */
+        case SF_STEP_JOIN: { /* with the unknown member */
             uint32_t key_id = 0;
-            const sf_value *dim;
-            if (pre_dim && p->pf_step[i]) {
-                dim = pre_dim[i];
-                key_id = pre_kid[i];
-            } else {
-                dim = key->type == SF_NULL ? NULL
-                                           : sf_join_table_lookup(p->dims[st->input], key, &key_id);
-            }
+            const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
             if (!dim && st->to_unknown) {
                 /* The unknown member: the key says so, the attributes are
                  * its row's when the dimension has one, else NULL. */
@@ -576,11 +691,8 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
                 dim = sf_join_table_lookup(p->dims[st->input], &row[st->on_slot], &key_id);
                 p->counts.rows_to_unknown[st->input]++;
             }
-            if (!dim && st->inner) {
-                p->counts.rows_dropped_by_join++;
-                p->counts.dropped_by_join[st->input]++;
-                return 0;
-            }
+            if (!dim && st->inner)
+                return drop_by_join(p, st->input);
             for (size_t k = 0; k < st->nselect; k++)
                 row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
             if (ids)
@@ -1128,7 +1240,7 @@ static void recount(sf_pipeline *p, const fate *f)
 }
 
 static int push_flat(sf_pipeline *p, const char *line, size_t len, int file, uint64_t offset);
-static int push_decoded(sf_pipeline *p, int file, uint64_t offset);
+static inline __attribute__((always_inline)) int push_decoded(sf_pipeline *p, int file, uint64_t offset);
 
 /* Appends a row's ordinal to the record being shipped: file, chunk, byte
  * offset of its line, row within the line (as four int64 values). */
@@ -1167,6 +1279,29 @@ int sf_pipeline_push(sf_pipeline *p, const char *line, size_t len, int file, uin
     return push_decoded(p, file, offset);
 }
 
+/* aggregate() for a row whose group the key cache's direct array (keys of
+ * up to three columns) finds once its verdict is in (the daily KPI's rows after the first 4096), with
+ * no row output, other output, batch or step-aside in the way: the update
+ * alone, without aggregate's frame. Returns 1 with *rc set when it took
+ * the row, 0 when aggregate() must. */
+static inline int aggregate_direct(sf_pipeline *p, const sf_value *row, const uint32_t *ids,
+                                   sf_arena *scratch, int *rc)
+{
+    const sf_job *job = p->job;
+    uint64_t group;
+    if (!p->kc || p->kc_looked < KEYCACHE_SAMPLE || job->ngroup > 3 || !ids || p->rows_out || p->nmore ||
+        p->aside || p->bt_n || p->bt_rc ||
+        (p->aside_next && p->counts.rows_aggregated >= p->aside_next) ||
+        !sf_keycache_find_direct(p->kc, row, ids, job->group_slots, job->ngroup, &group))
+        return 0;
+    *rc = sf_groups_update_group(p->groups, (sf_group *)(uintptr_t)group, row, ids, scratch);
+    if (p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision && !*rc)
+        aside_sample(p, 0);
+    if (!*rc)
+        p->counts.rows_aggregated++;
+    return 1;
+}
+
 /* Steps and aggregation of a row of an unsplit pipeline (pre_dim,
  * pre_kid: as for run_steps). Returns 0 or an error. */
 static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *pre_dim,
@@ -1177,6 +1312,9 @@ static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *
         sf_arena_reset(&p->scratch);
     if (!run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim, pre_kid))
         return 0;
+    int rc;
+    if (aggregate_direct(p, row, ids, &p->scratch, &rc))
+        return rc;
     return aggregate(p, row, ids, &p->key, &p->scratch);
 }
 
@@ -1270,7 +1408,7 @@ static int ring_settle(sf_pipeline *p)
 
 /* The rest of a line once its fact slots are in p->row: required columns,
  * the steps, then the combiner or the row's shipping. */
-static int push_decoded(sf_pipeline *p, int file, uint64_t offset)
+static inline __attribute__((always_inline)) int push_decoded(sf_pipeline *p, int file, uint64_t offset)
 {
     const sf_job *job = p->job;
     sf_value *row = p->row;

@@ -199,6 +199,13 @@ static void check_eval(const sf_expr *e, const char *text, sf_arena *scratch)
         if ((t == SF_BOOL || t == SF_NULL) &&
             sf_expr_test(e, rows[r], scratch) != (tree.type == SF_BOOL && tree.u.b))
             die("sf_expr_test differs from the interpreter's truth", text);
+        if (t == SF_BOOL || t == SF_NULL) {
+            sf_expr_leaf leaf;
+            sf_expr_leaf_of(e, &leaf);
+            int got = leaf.kind != SF_LEAF_NONE ? sf_expr_leaf_true(&leaf, rows[r]) : -1;
+            if (got >= 0 && got != (tree.type == SF_BOOL && tree.u.b))
+                die("sf_expr_leaf_true differs from the interpreter's truth", text);
+        }
         /* In place, over the slot of a column the expression reads. */
         sf_value copy[NCOLS];
         memcpy(copy, rows[r], sizeof copy);

@@ -1476,6 +1476,13 @@ static void check_fast_against_tree(const char *text, int line)
             if (sf_expr_test(e, row, &scratch) != want)
                 fail_msg("line %d: \"%s\" row %zu: sf_expr_test gave %d, the interpreter %d",
                          line, text, r, !want, want);
+            /* The inline form a filter or count_if runs, when it has one. */
+            sf_expr_leaf leaf;
+            sf_expr_leaf_of(e, &leaf);
+            int got = leaf.kind != SF_LEAF_NONE ? sf_expr_leaf_true(&leaf, row) : want;
+            if (got != want)
+                fail_msg("line %d: \"%s\" row %zu: sf_expr_leaf_true gave %d, the interpreter %d",
+                         line, text, r, got, want);
         }
         sf_arena_reset(&scratch);
     }
@@ -1564,6 +1571,50 @@ static void test_fast_logic_null_tests_and_if(void **state)
     EXPECT_FAST("if(x > 0, name, 'none')");
     EXPECT_FAST("if(is_null(flag), null, flag)");
     EXPECT_FAST("coalesce(x, revenue, 0.0) >= 0");
+}
+
+static int leaf_kind(const char *text, int line)
+{
+    sf_expr *e = parse_ok(text, 0, line);
+    sf_expr_leaf leaf;
+    sf_expr_leaf_of(e, &leaf);
+    sf_expr_free(e);
+    return leaf.kind;
+}
+
+static void test_leaf_forms_are_the_column_against_literal_tests(void **state)
+{
+    (void)state;
+    /* The rows of check_fast_against_tree compare each with the
+     * interpreter; here, which tests have an inline form at all. */
+    assert_int_equal(leaf_kind("event_type == 'purchase'", __LINE__), SF_LEAF_STR);
+    assert_int_equal(leaf_kind("'abcd' != name", __LINE__), SF_LEAF_STR);
+    assert_int_equal(leaf_kind("name == 'abcdefghijklmnop'", __LINE__), SF_LEAF_STR);
+    assert_int_equal(leaf_kind("revenue >= 0", __LINE__), SF_LEAF_DOUBLE);
+    assert_int_equal(leaf_kind("475 < props.price", __LINE__), SF_LEAF_DOUBLE);
+    assert_int_equal(leaf_kind("name == 'abc'", __LINE__), SF_LEAF_NONE);
+    assert_int_equal(leaf_kind("name == 'abcdefghijklmnopq'", __LINE__), SF_LEAF_NONE);
+    assert_int_equal(leaf_kind("name < 'abcd'", __LINE__), SF_LEAF_NONE);
+    assert_int_equal(leaf_kind("qty > 2", __LINE__), SF_LEAF_NONE);
+    assert_int_equal(leaf_kind("x >= 9007199254740993", __LINE__), SF_LEAF_NONE);
+    assert_int_equal(leaf_kind("event_type == 'purchase' && x > 0", __LINE__), SF_LEAF_NONE);
+    sf_expr_leaf none;
+    sf_expr_leaf_of(NULL, &none);
+    assert_int_equal(none.kind, SF_LEAF_NONE);
+    /* A double column holding another type: the inline form cannot tell. */
+    sf_expr *e = parse_ok("x > 2", 0, __LINE__);
+    sf_expr_leaf leaf;
+    sf_expr_leaf_of(e, &leaf);
+    sf_value row[NSLOTS];
+    memset(row, 0, sizeof row); /* gcc cannot see empty_row fill what leaf.slot picks */
+    empty_row(row);
+    row[S_X] = sf_int(3);
+    assert_int_equal(sf_expr_leaf_true(&leaf, row), -1);
+    row[S_X] = sf_double(3.0);
+    assert_int_equal(sf_expr_leaf_true(&leaf, row), 1);
+    row[S_X] = sf_null();
+    assert_int_equal(sf_expr_leaf_true(&leaf, row), 0);
+    sf_expr_free(e);
 }
 
 static void test_fast_to_date_of_int_seconds_and_timestamps(void **state)
@@ -1677,6 +1728,7 @@ int main(void)
         cmocka_unit_test(test_fast_int_and_date_columns_against_literals),
         cmocka_unit_test(test_fast_logic_null_tests_and_if),
         cmocka_unit_test(test_fast_to_date_of_int_seconds_and_timestamps),
+        cmocka_unit_test(test_leaf_forms_are_the_column_against_literal_tests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,6 +252,17 @@ static void test_direct_array_reads_values_by_their_tags(void **state)
     row[2] = sf_date(20003);
     assert_int_equal(find(c, row, ids, w, &h, &group), 1);
     assert_int_equal(group, 3 * 64 + 1);
+    /* The direct array alone answers as sf_keycache_find on a hit, and
+     * says 0 (not "none") where only the general lookup could tell. */
+    group = 0;
+    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
+    assert_int_equal(group, 3 * 64 + 1);
+    assert_int_equal(sf_keycache_find_direct(c, row, NULL, slots, 3, &group), 0);
+    row[1] = sf_double(d);
+    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
+    row[1] = sf_int(5);
+    ids[0] = 0;
+    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
     sf_keycache_free(c);
 }
 
