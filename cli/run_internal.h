@@ -513,6 +513,11 @@ int sf_run_write_bucket(sf_run *R, sf_value *row, sf_buf *key, uint16_t *bucket)
  * hundred values rarely share one, few enough for one small allreduce
  * (and a row's bucket fits 16 bits). */
 #define SF_RUN_WRITE_BUCKETS 4096
+/* Deals the buckets to writers by their rows on every rank: count[] this
+ * rank's rows a bucket, all[] gets the totals, owner[] each bucket's
+ * writer (sf_partition_balance; arrays of SF_RUN_WRITE_BUCKETS).
+ * Collective. Returns 0 or SF_E_NOMEM with R->err set. */
+int sf_run_write_deal(sf_run *R, const uint64_t *count, uint64_t *all, int *owner);
 /* The file of the partition whose values row first holds: its path
  * relative to the staging directory into rel (appended) and in full into
  * *path (malloc'd, the caller frees it), its directory made. Returns 0 or

@@ -575,7 +575,6 @@ int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc)
     return keys;
 }
 
-#define WRITE_BUCKETS SF_RUN_WRITE_BUCKETS
 
 /* --write repartition with every row in memory (their partition values
  * normalized first, as sf_run_write_normalize does): each partition value
@@ -597,8 +596,8 @@ static int route_balanced(sf_run *R)
         R->wbucket = NULL;
         R->nwbucket = 0;
     }
-    uint64_t *count = calloc(2 * WRITE_BUCKETS, sizeof *count);
-    int *owner = malloc(WRITE_BUCKETS * sizeof *owner);
+    uint64_t *count = calloc(2 * SF_RUN_WRITE_BUCKETS, sizeof *count);
+    int *owner = malloc(SF_RUN_WRITE_BUCKETS * sizeof *owner);
     sf_buf key = SF_BUF_INIT;
     int rc = bucket && count && owner ? 0 : SF_E_NOMEM;
     for (size_t i = 0; i < R->rows.n && !rc; i++) {
@@ -610,19 +609,16 @@ static int route_balanced(sf_run *R)
     if (rc)
         sf_error_set(&R->err, rc, "out of memory routing rows to their writers");
     if (!sf_run_agree(R, rc, 0)) {
-        uint64_t *all = count + WRITE_BUCKETS;
-        MPI_Allreduce(count, all, WRITE_BUCKETS, MPI_UINT64_T, MPI_SUM, R->comm);
-        rc = sf_partition_balance(all, WRITE_BUCKETS, R->nranks, owner);
+        uint64_t *all = count + SF_RUN_WRITE_BUCKETS;
+        rc = sf_run_write_deal(R, count, all, owner);
         /* The rows this rank will receive are known now: the table gets
          * room for them before the route (rows can arrive before any
          * leaves), instead of doubling as they come (the reduce's table
          * mostly has it already: sf_run_reduce). */
         size_t incoming = 0;
-        for (size_t b = 0; b < WRITE_BUCKETS && !rc; b++)
+        for (size_t b = 0; b < SF_RUN_WRITE_BUCKETS && !rc; b++)
             incoming += owner[b] == R->rank ? (size_t)(all[b] - count[b]) : 0;
-        if (!rc && incoming)
-            rc = sf_rows_reserve(&R->rows, R->rows.n + incoming);
-        if (rc)
+        if (!rc && incoming && (rc = sf_rows_reserve(&R->rows, R->rows.n + incoming)) != 0)
             sf_error_set(&R->err, rc, "out of memory routing rows to their writers");
         rc = sf_run_agree(R, rc, 0) ? SF_RUN_AGREED
                                     : sf_run_route_rows_owned(R, bucket, owner,
@@ -633,6 +629,15 @@ static int route_balanced(sf_run *R)
     free(bucket);
     free(count);
     free(owner);
+    return rc;
+}
+
+int sf_run_write_deal(sf_run *R, const uint64_t *count, uint64_t *all, int *owner)
+{
+    MPI_Allreduce(count, all, SF_RUN_WRITE_BUCKETS, MPI_UINT64_T, MPI_SUM, R->comm);
+    int rc = sf_partition_balance(all, SF_RUN_WRITE_BUCKETS, R->nranks, owner);
+    if (rc)
+        sf_error_set(&R->err, rc, "out of memory routing rows to their writers");
     return rc;
 }
 
@@ -664,7 +669,7 @@ int sf_run_write_bucket(sf_run *R, sf_value *row, sf_buf *key, uint16_t *bucket)
         hash = sf_hash_u64((uint64_t)(uint32_t)d->u.date);
     else if (sf_key_hash_columns(row, o->partition_by, o->npartition, key, &hash) != 0)
         return SF_E_NOMEM;
-    *bucket = (uint16_t)sf_partition_of(hash, WRITE_BUCKETS);
+    *bucket = (uint16_t)sf_partition_of(hash, SF_RUN_WRITE_BUCKETS);
     return 0;
 }
 

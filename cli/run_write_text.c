@@ -527,11 +527,7 @@ int sf_run_text_write(sf_run *R)
     if (rc)
         sf_error_set(&R->err, rc, "out of memory routing rows to their writers");
     if (!sf_run_agree(R, rc, 0)) {
-        uint64_t *all = count + SF_RUN_WRITE_BUCKETS;
-        MPI_Allreduce(count, all, SF_RUN_WRITE_BUCKETS, MPI_UINT64_T, MPI_SUM, R->comm);
-        rc = sf_partition_balance(all, SF_RUN_WRITE_BUCKETS, R->nranks, owner);
-        if (rc)
-            sf_error_set(&R->err, rc, "out of memory routing rows to their writers");
+        rc = sf_run_write_deal(R, count, count + SF_RUN_WRITE_BUCKETS, owner);
         if (sf_run_agree(R, rc, 0)) {
             rc = SF_RUN_AGREED;
         } else {

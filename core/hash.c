@@ -311,22 +311,26 @@ static void hmap_fill_index(sf_hmap *m)
     }
 }
 
-/* Rebuilds the index with twice the slots from the stored hashes. On
- * failure the old index stays. */
+/* Rebuilds the index with slots (a power of two) from the stored
+ * hashes. On failure the old index stays. */
+static int hmap_rebuild_index(sf_hmap *m, size_t slots)
+{
+    hmap_slot *idx = sf_bigmem_calloc(slots, sizeof *idx);
+    if (!idx)
+        return -1;
+    free(m->index);
+    m->index = idx;
+    m->mask = slots - 1;
+    hmap_fill_index(m);
+    return 0;
+}
+
+/* Twice the slots. */
 static int hmap_grow_index(sf_hmap *m)
 {
     if (m->mask + 1 > SIZE_MAX / 2 / sizeof(hmap_slot))
         return -1;
-    size_t slots = (m->mask + 1) * 2;
-    hmap_slot *idx = sf_bigmem_calloc(slots, sizeof *idx);
-    if (!idx)
-        return -1;
-    size_t mask = slots - 1;
-    free(m->index);
-    m->index = idx;
-    m->mask = mask;
-    hmap_fill_index(m);
-    return 0;
+    return hmap_rebuild_index(m, (m->mask + 1) * 2);
 }
 
 int sf_hmap_reserve(sf_hmap *m, size_t n)
@@ -343,16 +347,7 @@ int sf_hmap_reserve(sf_hmap *m, size_t n)
         m->entries = e;
         m->entries_cap = n;
     }
-    if (slots <= m->mask + 1)
-        return 0;
-    hmap_slot *idx = sf_bigmem_calloc(slots, sizeof *idx);
-    if (!idx)
-        return -1;
-    free(m->index);
-    m->index = idx;
-    m->mask = slots - 1;
-    hmap_fill_index(m);
-    return 0;
+    return slots <= m->mask + 1 ? 0 : hmap_rebuild_index(m, slots);
 }
 
 /* Inserts key at empty slot pos (from hmap_probe). Out of line: the hit
