@@ -175,16 +175,23 @@ static inline int direct_find(const sf_keycache *c, const sf_value *row, const u
     return g != 0;
 }
 
+/* direct_find where the direct array can answer at all. */
+static inline int direct_try(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
+                             const int *slots, size_t n, uint64_t *group)
+{
+    return c->dfast && ids && n <= 3 && direct_find(c, row, ids, slots, n, group);
+}
+
 int sf_keycache_find_direct(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
                             const int *slots, size_t n, uint64_t *group)
 {
-    return c->dfast && ids && n <= 3 && direct_find(c, row, ids, slots, n, group);
+    return direct_try(c, row, ids, slots, n, group);
 }
 
 int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
                      const int *slots, size_t n, uint64_t *w, uint64_t *h, uint64_t *group)
 {
-    if (c->dfast && ids && n <= 3 && direct_find(c, row, ids, slots, n, group))
+    if (direct_try(c, row, ids, slots, n, group))
         return 1;
     if (!tuple(row, ids, slots, n, w))
         return -1;
