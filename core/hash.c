@@ -39,27 +39,8 @@
 #include "core/arena.h"
 #include "core/bigmem.h"
 
-#define HASH_K0 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
-#define HASH_K1 0xc2b2ae3d27d4eb4full
-#define HASH_K2 0x165667b19e3779f9ull
-#define HASH_K3 0xd6e8feb86659fd93ull
-
-static uint64_t fold_mul(uint64_t a, uint64_t b)
-{
-    unsigned __int128 r = (unsigned __int128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-/* Invertible avalanche step: every input bit reaches every output bit. */
-static uint64_t finalize(uint64_t h)
-{
-    h ^= h >> 32;
-    h *= HASH_K3;
-    h ^= h >> 29;
-    h *= HASH_K1;
-    h ^= h >> 32;
-    return h;
-}
+/* The hash's steps and constants are in hash.h (sf_hash_start, _word,
+ * _finish), shared with writers that hash as they write. */
 
 static uint64_t load_le64(const unsigned char *p)
 {
@@ -84,17 +65,15 @@ static uint32_t load_le32(const unsigned char *p)
 uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed)
 {
     const unsigned char *b = p;
-    /* The length goes in first so that keys differing only by trailing
-     * zero bytes (the tail is zero-padded) still differ. */
-    uint64_t h = seed ^ HASH_K0 ^ ((uint64_t)n * HASH_K2);
+    uint64_t h = sf_hash_start(n, seed);
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        h = fold_mul(h ^ load_le64(b + i), HASH_K1);
+        h = sf_hash_word(h, load_le64(b + i));
+    uint64_t w = 0;
     if (i < n) {
         /* The tail bytes as a little-endian word, zero above: the same
          * value a byte loop gives, from at most three loads. */
         size_t rem = n - i;
-        uint64_t w;
         if (n >= 8) {
             w = load_le64(b + n - 8) >> (8 * (8 - rem));
         } else if (rem >= 4) {
@@ -103,14 +82,13 @@ uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed)
             w = (uint64_t)b[i] | (uint64_t)b[i + rem / 2] << (8 * (rem / 2)) |
                 (uint64_t)b[n - 1] << (8 * (rem - 1));
         }
-        h = fold_mul(h ^ w ^ HASH_K3, HASH_K1);
     }
-    return finalize(h);
+    return sf_hash_finish(h, n, w);
 }
 
 uint64_t sf_hash_u64(uint64_t x)
 {
-    return finalize(x + HASH_K2);
+    return sf_hash_finish(x + SF_HASH_K2, 0, 0); /* the avalanche step alone */
 }
 
 /* The head of an entry's block; the key follows it, then the value. */

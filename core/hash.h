@@ -19,6 +19,51 @@
 /* A fast, well-mixed 64-bit hash; the same on every rank and run. */
 uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed);
 
+/* sf_hash_bytes in steps, for a writer that has the bytes in registers as
+ * it makes them (a group key encoded per row: hashing it from memory right
+ * after its byte-wise stores waited on every load, the stores not yet
+ * forwardable): h = sf_hash_start(n, seed), then sf_hash_word(h, w) for
+ * each whole 8-byte word of the n bytes (little-endian), then
+ * sf_hash_finish(h, n, tail) with the last n % 8 bytes as a little-endian
+ * word, zero above (ignored when n % 8 is 0). The result is
+ * sf_hash_bytes(p, n, seed) of the same bytes. Cannot fail. */
+#define SF_HASH_K0 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
+#define SF_HASH_K1 0xc2b2ae3d27d4eb4full
+#define SF_HASH_K2 0x165667b19e3779f9ull
+#define SF_HASH_K3 0xd6e8feb86659fd93ull
+
+/* The two halves of a 64x64 product xored together. */
+static inline uint64_t sf_hash_fold(uint64_t a, uint64_t b)
+{
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t sf_hash_start(size_t n, uint64_t seed)
+{
+    /* The length goes in first so that keys differing only by trailing
+     * zero bytes (the tail is zero-padded) still differ. */
+    return seed ^ SF_HASH_K0 ^ ((uint64_t)n * SF_HASH_K2);
+}
+
+static inline uint64_t sf_hash_word(uint64_t h, uint64_t w)
+{
+    return sf_hash_fold(h ^ w, SF_HASH_K1);
+}
+
+static inline uint64_t sf_hash_finish(uint64_t h, size_t n, uint64_t tail)
+{
+    if (n % 8)
+        h = sf_hash_fold(h ^ tail ^ SF_HASH_K3, SF_HASH_K1);
+    /* Invertible avalanche step: every input bit reaches every output bit. */
+    h ^= h >> 32;
+    h *= SF_HASH_K3;
+    h ^= h >> 29;
+    h *= SF_HASH_K1;
+    h ^= h >> 32;
+    return h;
+}
+
 /* The one seed of grouping / routing key hashes: the combiner's table
  * (core/groups) and every routing decision (partition/keyhash) hash a key
  * with it, so a group's hash can be sent along and routed without

@@ -22,6 +22,7 @@
 #include "core/dedupe.h"
 #include "core/flatten.h"
 #include "core/fmt.h"
+#include "core/hash.h"
 #include "core/keycache.h"
 #include "core/utf8.h"
 #include "core/value_text.h"
@@ -772,6 +773,124 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
     return 0;
 }
 
+/* A group key written a word at a time while it is hashed: acc holds the
+ * nb (0-7) bytes made since the last whole word, which went to out + off
+ * as one 8-byte store and into h. The bytes and the hash are those of
+ * encode_slots and sf_groups_hash. */
+typedef struct key_words {
+    unsigned char *out;
+    size_t off;
+    uint64_t acc, h;
+    unsigned nb;
+} key_words;
+
+static inline uint64_t word_le(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline uint32_t word32_le(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static inline void key_word_store(key_words *kw, uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    memcpy(kw->out + kw->off, &w, 8);
+}
+
+/* Appends k (1-8) bytes, x's low ones (x is zero above them). */
+static inline void key_words_add(key_words *kw, uint64_t x, unsigned k)
+{
+    unsigned had = kw->nb;
+    kw->acc |= x << (8 * had);
+    kw->nb = had + k;
+    if (kw->nb >= 8) {
+        kw->h = sf_hash_word(kw->h, kw->acc);
+        key_word_store(kw, kw->acc);
+        kw->off += 8;
+        kw->nb -= 8;
+        kw->acc = kw->nb ? x >> (8 * (8 - had)) : 0;
+    }
+}
+
+/* Sets key to the encoding of row's values at slots (as encode_slots) and
+ * *hash to sf_groups_hash of it, hashing the words as they are written
+ * rather than loading them back from the stores just made. Strings under
+ * 128 bytes and dates take this way; a key with any other value is
+ * encoded by encode_slots and hashed from memory. Returns 0 or
+ * SF_E_NOMEM. */
+static int encode_key_hashed(sf_buf *key, const sf_value *row, const int *slots, size_t n,
+                             uint64_t *hash)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sf_value *v = &row[slots[i]];
+        if (v->type == SF_STRING && v->u.s.n < 0x80)
+            len += 2 + v->u.s.n;
+        else if (v->type == SF_DATE)
+            len += 5;
+        else
+            goto general;
+    }
+    key->n = 0;
+    /* The last word is stored whole: up to 7 bytes past the key. */
+    if (key->cap < len + 8 && sf_buf_reserve(key, len + 8) != 0)
+        return SF_E_NOMEM;
+    key_words kw = {key->p, 0, 0, sf_hash_start(len, SF_KEY_HASH_SEED), 0};
+    for (size_t i = 0; i < n; i++) {
+        const sf_value *v = &row[slots[i]];
+        if (v->type == SF_DATE) {
+            key_words_add(&kw, SF_DATE | (uint64_t)(uint32_t)v->u.date << 8, 5);
+            continue;
+        }
+        size_t m = v->u.s.n;
+        const char *s = v->u.s.p;
+        key_words_add(&kw, SF_STRING | (uint64_t)m << 8, 2);
+        size_t j = 0;
+        for (; j + 8 <= m; j += 8)
+            key_words_add(&kw, word_le(s + j), 8);
+        size_t rem = m - j;
+        if (!rem)
+            continue;
+        /* The tail as a little-endian word, zero above, from loads inside
+         * the string (as sf_hash_bytes reads a key's tail). */
+        uint64_t t;
+        if (m >= 8)
+            t = word_le(s + m - 8) >> (8 * (8 - rem));
+        else if (rem >= 4)
+            t = (uint64_t)word32_le(s) | (uint64_t)word32_le(s + m - 4) << (8 * (rem - 4));
+        else
+            t = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[rem / 2] << (8 * (rem / 2)) |
+                (uint64_t)(unsigned char)s[m - 1] << (8 * (rem - 1));
+        key_words_add(&kw, t, (unsigned)rem);
+    }
+    if (kw.nb)
+        key_word_store(&kw, kw.acc); /* hashed as the tail, below */
+    key->n = len;
+    *hash = sf_hash_finish(kw.h, len, kw.acc);
+    return 0;
+general:
+    key->n = 0;
+    if (encode_slots(key, row, slots, n) != 0)
+        return SF_E_NOMEM;
+    *hash = sf_groups_hash(key->p, key->n);
+    return 0;
+}
+
 double sf_aside_new_share(uint64_t n, uint64_t d, uint64_t ahead)
 {
     if (ahead == 0)
@@ -1150,10 +1269,9 @@ static int aggregate(sf_pipeline *p, const sf_value *row, const uint32_t *ids, s
     if (!rc && p->kc && ids && aggregate_fixed(p, row, ids, scratch, w, &wh, &fixed, &rc))
         goto more;
     if (!rc && p->kinds[0] == SF_OUT_GROUPS) {
-        key->n = 0;
-        if (encode_slots(key, row, job->group_slots, job->ngroup) != 0)
+        uint64_t hash;
+        if (encode_key_hashed(key, row, job->group_slots, job->ngroup, &hash) != 0)
             return SF_E_NOMEM;
-        uint64_t hash = sf_groups_hash(key->p, key->n);
         int sampling = p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision;
         /* Step-aside is only ever on for a job with one output (run_map.c),
          * so a shipped row has no other output to feed. Shipping does not

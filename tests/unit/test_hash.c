@@ -96,6 +96,34 @@ static void check_buckets(const unsigned *count)
     assert_true(chi2 < 1300.0);
 }
 
+/* The hash in steps (sf_hash_start, one sf_hash_word per whole word,
+ * sf_hash_finish with the tail) is sf_hash_bytes of the same bytes, for
+ * every length up to five words and either seed. */
+static void test_hash_in_steps_is_the_hash_of_the_bytes(void **state)
+{
+    (void)state;
+    unsigned char b[48];
+    for (size_t i = 0; i < sizeof b; i++)
+        b[i] = (unsigned char)(i * 37 + 11);
+    const uint64_t seeds[] = {SEED, SF_KEY_HASH_SEED};
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t n = 0; n <= 40; n++) {
+            uint64_t h = sf_hash_start(n, seeds[k]);
+            size_t i = 0;
+            for (; i + 8 <= n; i += 8) {
+                uint64_t w = 0;
+                for (size_t j = 0; j < 8; j++)
+                    w |= (uint64_t)b[i + j] << (8 * j);
+                h = sf_hash_word(h, w);
+            }
+            uint64_t tail = 0;
+            for (size_t j = 0; i + j < n; j++)
+                tail |= (uint64_t)b[i + j] << (8 * j);
+            assert_true(sf_hash_finish(h, n, tail) == sf_hash_bytes(b, n, seeds[k]));
+        }
+    }
+}
+
 static void test_hash_of_sequential_decimal_strings_spreads(void **state)
 {
     (void)state;
@@ -811,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_hash_values_are_fixed_across_builds),
         cmocka_unit_test(test_hash_of_every_length_and_alignment_is_fixed),
         cmocka_unit_test(test_hash_depends_on_length_seed_and_every_byte),
+        cmocka_unit_test(test_hash_in_steps_is_the_hash_of_the_bytes),
         cmocka_unit_test(test_hash_of_sequential_decimal_strings_spreads),
         cmocka_unit_test(test_hash_u64_of_sequential_integers_spreads),
         cmocka_unit_test(test_find_in_empty_map_is_null),

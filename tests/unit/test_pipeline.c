@@ -1082,6 +1082,69 @@ static void test_stepped_aside_rows_reach_the_owner_with_the_same_results(void *
     sf_buf_free(&a.sent);
 }
 
+/* A group key is the values' sf_value_encode bytes, hashed by
+ * sf_groups_hash, however it is made: strings of every length around the
+ * word size and the one-byte length (0-20, 127, 128, 300), a date, a
+ * NULL, for each key column's position. */
+static void test_group_keys_are_the_encoded_values_and_their_hash(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\","
+        " \"columns\": {\"a\": \"string\", \"b\": \"string\", \"ts\": \"int64\"}}},"
+        " \"steps\": [{\"derive\": \"d\", \"expr\": \"to_date(ts)\"}],"
+        " \"group_by\": [\"a\", \"d\", \"b\"], \"aggregates\": {\"n\": \"count()\"},"
+        " \"output\": {\"path\": \"o\"}}";
+    sf_job *job;
+    sf_pipeline *p = pipeline_of(spec, "k.json", &job);
+    static const size_t lens[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                  14, 15, 16, 17, 18, 19, 20, 127, 128, 300};
+    size_t nl = sizeof lens / sizeof lens[0], pushed = 0;
+    char a[320], b[320], line[800];
+    for (size_t i = 0; i < nl; i++) {
+        for (size_t j = 0; j < nl; j += 3) {
+            for (size_t k = 0; k < lens[i]; k++)
+                a[k] = (char)('a' + (k * 7 + i) % 26);
+            for (size_t k = 0; k < lens[j]; k++)
+                b[k] = (char)('A' + (k * 5 + j) % 26);
+            int n = snprintf(line, sizeof line, "{\"a\": \"%.*s\", \"b\": %s%.*s%s, \"ts\": %zu}",
+                             (int)lens[i], a, j == 3 ? "" : "\"", j == 3 ? 4 : (int)lens[j],
+                             j == 3 ? "null" : b, j == 3 ? "" : "\"", 86400 * (i + 1) + j);
+            assert_int_equal(sf_pipeline_push(p, line, (size_t)n, 0, 0), 0);
+            pushed++;
+        }
+    }
+    sf_groups *g = sf_pipeline_groups(p);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_count(g), pushed);
+    unsigned char enc[1024];
+    for (size_t i = 0; i < sf_groups_count(g); i++) {
+        const unsigned char *key;
+        size_t klen, at = 0, m = 0;
+        uint64_t hash;
+        sf_groups_key(g, i, &key, &klen, &hash);
+        assert_true(hash == sf_groups_hash(key, klen));
+        sf_value v[3];
+        for (size_t c = 0; c < 3; c++) {
+            size_t used = sf_value_decode(key + at, klen - at, &v[c]);
+            assert_true(used > 0);
+            at += used;
+            m += sf_value_encode(&v[c], enc + m);
+        }
+        assert_int_equal(at, klen);
+        assert_int_equal(m, klen);
+        assert_memory_equal(enc, key, klen);
+        assert_int_equal(v[0].type, SF_STRING);
+        assert_int_equal(v[1].type, SF_DATE);
+        assert_true(v[2].type == SF_STRING || v[2].type == SF_NULL);
+        for (size_t k = 0; k < v[0].u.s.n; k++) /* 'a' + (k * 7 + i) % 26 for some i */
+            assert_int_equal((v[0].u.s.p[k] - 'a' - (int)(k * 7) % 26 + 52) % 26,
+                             (v[0].u.s.p[0] - 'a' + 26) % 26);
+    }
+    sf_pipeline_free(p);
+    sf_job_free(job);
+}
+
 /* A job grouping by uid: group_by of the one fact column. */
 static sf_pipeline *uid_pipeline(sf_job **job)
 {
@@ -1875,6 +1938,7 @@ int main(void)
         cmocka_unit_test(test_sample_looks_ahead_before_stepping_aside),
         cmocka_unit_test(test_stepping_aside_sizes_the_table_for_the_groups_ahead),
         cmocka_unit_test(test_combining_rank_looks_again_as_its_rows_double),
+        cmocka_unit_test(test_group_keys_are_the_encoded_values_and_their_hash),
         T(test_step_aside_is_refused_for_a_split_pipeline),
         cmocka_unit_test_setup_teardown(test_unknown_join_and_row_output_keep_every_row,
                                         setup_star, teardown),
