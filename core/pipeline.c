@@ -784,16 +784,9 @@ typedef struct key_words {
     unsigned nb;
 } key_words;
 
-static inline uint64_t word_le(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
+static inline uint64_t word_le(const char *p) { return sf_get_le((const unsigned char *)p, 8); }
 
+/* 4 bytes little-endian, one load on a little-endian host. */
 static inline uint32_t word32_le(const char *p)
 {
     uint32_t v;
@@ -804,13 +797,7 @@ static inline uint32_t word32_le(const char *p)
     return v;
 }
 
-static inline void key_word_store(key_words *kw, uint64_t w)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    memcpy(kw->out + kw->off, &w, 8);
-}
+static inline void key_word_store(key_words *kw, uint64_t w) { sf_put_le(kw->out + kw->off, w, 8); }
 
 /* Appends k (1-8) bytes, x's low ones (x is zero above them). */
 static inline void key_words_add(key_words *kw, uint64_t x, unsigned k)
