@@ -1483,7 +1483,10 @@ static int ring_push(sf_pipeline *p, sf_value *row)
                 int rc = ring_flush(p);
                 return rc ? rc : ring_push(p, row);
             }
-            memcpy(p->ring_str + strn, row[c].u.s.p, n);
+            if (n <= 16) /* ids, codes: inline, not a libc call per string */
+                copy_short((unsigned char *)p->ring_str + strn, row[c].u.s.p, n);
+            else
+                memcpy(p->ring_str + strn, row[c].u.s.p, n);
             dst[c].u.s.p = p->ring_str + strn;
             strn += n;
         }

@@ -1145,6 +1145,76 @@ static void test_group_keys_are_the_encoded_values_and_their_hash(void **state)
     sf_job_free(job);
 }
 
+/* With a join table past the ring's 1 MiB, rows wait in the ring with
+ * their strings copied (ring_push): every length around the inline
+ * copy's 4, 8 and 16 bytes, and longer, comes out byte for byte in the
+ * group keys, with the joined column of the row's own key. */
+static void test_ring_keeps_each_string_of_any_length(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"inputs\": {\"ev\": {\"role\": \"fact\", \"path\": \"e\","
+        " \"columns\": {\"u\": \"string\", \"s\": \"string\"}},"
+        " \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"u\","
+        " \"columns\": {\"u\": \"string\", \"c\": \"string\"}}},"
+        " \"steps\": [{\"join\": \"users\", \"on\": \"u\", \"select\": [\"c\"]}],"
+        " \"group_by\": [\"u\", \"c\", \"s\"], \"aggregates\": {\"n\": \"count()\"},"
+        " \"output\": {\"path\": \"o\"}}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(spec, strlen(spec), "r.json", NULL, &job, &err), 0);
+    int in = sf_job_input_index(job, "users");
+    assert_true(in >= 0);
+    sf_join_table *dims[SF_MAX_INPUTS] = {0};
+    dims[in] = sf_join_table_new(2, 0);
+    char u[32], c[32];
+    for (int r = 0; r < 30000; r++) {
+        int nu = snprintf(u, sizeof u, "user_%06d", r), nc = snprintf(c, sizeof c, "c%d", r % 97);
+        sf_value row[2] = {sf_string(u, (size_t)nu), sf_string(c, (size_t)nc)};
+        assert_int_equal(sf_join_table_add(dims[in], row), 0);
+    }
+    assert_true(sf_join_table_memory(dims[in]) > ((size_t)1 << 20));
+    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    static const size_t lens[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                  14, 15, 16, 17, 18, 19, 20, 127, 128, 300};
+    size_t nl = sizeof lens / sizeof lens[0];
+    char text[320], line[512];
+    for (size_t i = 0; i < nl; i++) {
+        for (size_t k = 0; k < lens[i]; k++)
+            text[k] = (char)('a' + (k * 3 + i) % 26);
+        int n = snprintf(line, sizeof line, "{\"u\": \"user_%06zu\", \"s\": \"%.*s\"}",
+                         i * 1000 + 7, (int)lens[i], text);
+        assert_int_equal(sf_pipeline_push(p, line, (size_t)n, 0, 0), 0);
+    }
+    sf_groups *g = sf_pipeline_groups(p);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_count(g), nl);
+    for (size_t i = 0; i < nl; i++) {
+        const unsigned char *key;
+        size_t klen, at = 0;
+        uint64_t hash;
+        sf_groups_key(g, i, &key, &klen, &hash);
+        sf_value v[3];
+        for (size_t k = 0; k < 3; k++)
+            at += sf_value_decode(key + at, klen - at, &v[k]);
+        assert_int_equal(at, klen);
+        size_t r = i * 1000 + 7; /* groups are in the order of their first row */
+        int nu = snprintf(u, sizeof u, "user_%06zu", r), nc = snprintf(c, sizeof c, "c%zu", r % 97);
+        assert_int_equal(v[0].u.s.n, (size_t)nu);
+        assert_memory_equal(v[0].u.s.p, u, (size_t)nu);
+        assert_int_equal(v[1].u.s.n, (size_t)nc);
+        assert_memory_equal(v[1].u.s.p, c, (size_t)nc);
+        assert_int_equal(v[2].u.s.n, lens[i]);
+        for (size_t k = 0; k < lens[i]; k++)
+            assert_int_equal(v[2].u.s.p[k], 'a' + (int)((k * 3 + i) % 26));
+    }
+    sf_pipeline_free(p);
+    sf_join_table_free(dims[in]);
+    sf_job_free(job);
+}
+
 /* A job grouping by uid: group_by of the one fact column. */
 static sf_pipeline *uid_pipeline(sf_job **job)
 {
@@ -1939,6 +2009,7 @@ int main(void)
         cmocka_unit_test(test_stepping_aside_sizes_the_table_for_the_groups_ahead),
         cmocka_unit_test(test_combining_rank_looks_again_as_its_rows_double),
         cmocka_unit_test(test_group_keys_are_the_encoded_values_and_their_hash),
+        cmocka_unit_test(test_ring_keeps_each_string_of_any_length),
         T(test_step_aside_is_refused_for_a_split_pipeline),
         cmocka_unit_test_setup_teardown(test_unknown_join_and_row_output_keep_every_row,
                                         setup_star, teardown),
