@@ -773,14 +773,13 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
     return 0;
 }
 
-/* A group key written a word at a time while it is hashed: acc holds the
- * nb (0-7) bytes made since the last whole word, which went to out + off
- * as one 8-byte store and into h. The bytes and the hash are those of
- * encode_slots and sf_groups_hash. */
+/* A group key written a word at a time: acc holds the nb (0-7) bytes made
+ * since the last whole word, which went to out + off as one 8-byte store.
+ * The bytes are those of encode_slots. */
 typedef struct key_words {
     unsigned char *out;
     size_t off;
-    uint64_t acc, h;
+    uint64_t acc;
     unsigned nb;
 } key_words;
 
@@ -797,8 +796,6 @@ static inline uint32_t word32_le(const char *p)
     return v;
 }
 
-static inline void key_word_store(key_words *kw, uint64_t w) { sf_put_le(kw->out + kw->off, w, 8); }
-
 /* Appends k (1-8) bytes, x's low ones (x is zero above them). */
 static inline void key_words_add(key_words *kw, uint64_t x, unsigned k)
 {
@@ -806,44 +803,43 @@ static inline void key_words_add(key_words *kw, uint64_t x, unsigned k)
     kw->acc |= x << (8 * had);
     kw->nb = had + k;
     if (kw->nb >= 8) {
-        kw->h = sf_hash_word(kw->h, kw->acc);
-        key_word_store(kw, kw->acc);
+        sf_put_le(kw->out + kw->off, kw->acc, 8);
         kw->off += 8;
         kw->nb -= 8;
         kw->acc = kw->nb ? x >> (8 * (8 - had)) : 0;
     }
 }
 
+/* The most one value of encode_key_hashed's kinds adds (a string of 127
+ * bytes and its two), and the last word's spill past the key. */
+#define KEY_VALUE_MAX (2 + 127 + 8)
+
 /* Sets key to the encoding of row's values at slots (as encode_slots) and
- * *hash to sf_groups_hash of it, hashing the words as they are written
- * rather than loading them back from the stores just made. Strings under
- * 128 bytes and dates take this way; a key with any other value is
- * encoded by encode_slots and hashed from memory. Returns 0 or
- * SF_E_NOMEM. */
+ * *hash to sf_groups_hash of it. The key is written in whole 8-byte words
+ * and hashed from those words (the same addresses and widths, which the
+ * store buffer forwards) and from the register holding its tail: hashing
+ * it from memory right after encode_slots' byte-wise stores waited on the
+ * stores at every load. Strings under 128 bytes and dates take this way;
+ * a key with any other value is encoded by encode_slots and hashed from
+ * memory. Returns 0 or SF_E_NOMEM. */
 static int encode_key_hashed(sf_buf *key, const sf_value *row, const int *slots, size_t n,
                              uint64_t *hash)
 {
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++) {
-        const sf_value *v = &row[slots[i]];
-        if (v->type == SF_STRING && v->u.s.n < 0x80)
-            len += 2 + v->u.s.n;
-        else if (v->type == SF_DATE)
-            len += 5;
-        else
-            goto general;
-    }
     key->n = 0;
-    /* The last word is stored whole: up to 7 bytes past the key. */
-    if (key->cap < len + 8 && sf_buf_reserve(key, len + 8) != 0)
-        return SF_E_NOMEM;
-    key_words kw = {key->p, 0, 0, sf_hash_start(len, SF_KEY_HASH_SEED), 0};
+    key_words kw = {key->p, 0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         const sf_value *v = &row[slots[i]];
+        if (key->cap - kw.off < KEY_VALUE_MAX + 8) {
+            if (sf_buf_reserve(key, kw.off + KEY_VALUE_MAX + 8) != 0)
+                return SF_E_NOMEM;
+            kw.out = key->p;
+        }
         if (v->type == SF_DATE) {
             key_words_add(&kw, SF_DATE | (uint64_t)(uint32_t)v->u.date << 8, 5);
             continue;
         }
+        if (v->type != SF_STRING || v->u.s.n >= 0x80)
+            goto general;
         size_t m = v->u.s.n;
         const char *s = v->u.s.p;
         key_words_add(&kw, SF_STRING | (uint64_t)m << 8, 2);
@@ -865,10 +861,14 @@ static int encode_key_hashed(sf_buf *key, const sf_value *row, const int *slots,
                 (uint64_t)(unsigned char)s[m - 1] << (8 * (rem - 1));
         key_words_add(&kw, t, (unsigned)rem);
     }
+    size_t len = kw.off + kw.nb;
     if (kw.nb)
-        key_word_store(&kw, kw.acc); /* hashed as the tail, below */
+        sf_put_le(kw.out + kw.off, kw.acc, 8); /* up to 7 bytes past the key */
+    uint64_t h = sf_hash_start(len, SF_KEY_HASH_SEED);
+    for (size_t o = 0; o < kw.off; o += 8)
+        h = sf_hash_word(h, sf_get_le(kw.out + o, 8));
     key->n = len;
-    *hash = sf_hash_finish(kw.h, len, kw.acc);
+    *hash = sf_hash_finish(h, len, kw.acc);
     return 0;
 general:
     key->n = 0;
