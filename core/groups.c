@@ -2017,6 +2017,16 @@ size_t sf_groups_row_args(const sf_groups *g, size_t klen, const sf_value *row,
         n++;
     for (size_t j = 0; j < g->ndefs; j++) {
         const agg_up *u = &g->up[j];
+        /* count_if's string comparison in its inline form (as the row's
+         * own update runs it), where its value is the test's: a string
+         * column == or != a literal gives true or false unless the column
+         * is NULL, which goes to sf_expr_eval like any other argument. */
+        if (u->op == UP_COUNT_IF && u->test.kind == SF_LEAF_STR &&
+            row[u->test.slot].type == SF_STRING) {
+            args[j] = sf_bool(sf_expr_leaf_true(&u->test, row));
+            n += 2;
+            continue;
+        }
         args[j] = u->slot >= 0       ? row[u->slot]
                   : g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch)
                                    : sf_null();

@@ -1522,6 +1522,59 @@ static void test_row_record_bytes_are_each_argument_encoded(void **state)
     sf_groups_free(sender);
 }
 
+/* count_if over a string comparison with an inline form (a literal of
+ * 4-16 bytes) writes its field from that form: the bytes are still
+ * sf_value_encode of the argument's value, true, false or NULL, for
+ * either operator and values of every length around the literal's. */
+static void test_row_record_of_an_inline_count_if_is_its_argument_encoded(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"count_if(kind == 'purchase')",
+                                        "count_if(kind != 'purchase')"};
+    const sf_expr_columns cols = {resolve, NULL, NULL};
+    static const char *const kinds[] = {"purchase", "purchasf", "qurchase", "purchases",
+                                        "purchas", "", "view", "add_to_cart", NULL};
+    for (size_t t = 0; t < 2; t++) {
+        sf_error err;
+        sf_error_clear(&err);
+        sf_expr *e = sf_expr_parse(texts[t], &cols, SF_EXPR_ALLOW_AGG, &err);
+        assert_non_null(e);
+        sf_agg_def def = {0};
+        def.kind = sf_expr_agg_kind(e);
+        def.arg = sf_expr_agg_arg(e);
+        def.arg_type = sf_expr_type(def.arg);
+        def.out_type = sf_expr_type(e);
+        sf_expr_leaf leaf;
+        sf_expr_leaf_of(def.arg, &leaf);
+        assert_int_equal(leaf.kind, SF_LEAF_STR); /* the case under test */
+        sf_groups *sender = sf_groups_new(&def, 1);
+        assert_non_null(sender);
+        sf_arena scratch;
+        sf_arena_init(&scratch, 0);
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            sf_value row[NCOLS], args[1];
+            for (int c = 0; c < NCOLS; c++)
+                row[c] = sf_null();
+            if (kinds[k])
+                row[C_KIND] = sf_string(kinds[k], strlen(kinds[k]));
+            unsigned char key[] = {SF_NULL}, rec[64], want[64];
+            size_t n = sf_groups_row_args(sender, 1, row, &scratch, args);
+            assert_true(n <= sizeof rec);
+            sf_groups_row_write(sender, key, 1, args, rec);
+            sf_value v = sf_expr_eval(def.arg, row, &scratch);
+            size_t w = 0;
+            want[w++] = 1;
+            want[w++] = SF_NULL;
+            w += sf_value_encode(&v, want + w);
+            assert_int_equal(n, w);
+            assert_memory_equal(rec, want, n);
+        }
+        sf_arena_free(&scratch);
+        sf_groups_free(sender);
+        sf_expr_free(e);
+    }
+}
+
 static void test_malformed_row_records_are_parse_errors(void **state)
 {
     const aggs *a = *state;
@@ -1983,6 +2036,7 @@ int main(void)
         cmocka_unit_test(test_group_record_hash_noted_once_gives_the_same_results),
         cmocka_unit_test(test_row_record_bytes_are_each_argument_encoded),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
+        cmocka_unit_test(test_row_record_of_an_inline_count_if_is_its_argument_encoded),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
     };
