@@ -286,12 +286,14 @@ static int take_row_record(void *ctx, const unsigned char *rec, size_t len, int 
  * the pipeline's own batch does for its rows). The pipeline's batch is
  * left alone: a hint reads the table as it is. The record's key is hashed
  * once, at stage 0, into its note; the later stages and take_row_record
- * read it there. */
-static void hint_row_record(void *ctx, const unsigned char *rec, size_t len, int stage,
-                            uint64_t *note)
+ * read it there. Stage 2 (count_distinct vectors) says when the table has
+ * too few vectors for it to pay, and the stream skips it for the rest of
+ * the batch. */
+static int hint_row_record(void *ctx, const unsigned char *rec, size_t len, int stage,
+                           uint64_t *note)
 {
     sf_run *R = ctx;
-    sf_groups_prefetch_record(sf_pipeline_groups_now(R->pipe), rec, len, stage, note);
+    return sf_groups_prefetch_record(sf_pipeline_groups_now(R->pipe), rec, len, stage, note);
 }
 
 /* SHARDFLOW_COMBINER (for tests, see docs/testing.md): auto (default),

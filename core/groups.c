@@ -2059,13 +2059,15 @@ static inline size_t rec_key_len(const unsigned char *rec, size_t len, uint64_t 
     return sf_leb_get(rec, len, klen);
 }
 
-void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
-                               int stage, uint64_t *hash)
+int sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
+                              int stage, uint64_t *hash)
 {
+    if (stage >= 2 && !vectors_worth(g)) /* 2: vectors only */
+        return 1;
     uint64_t klen;
-    size_t p = stage < 2 || vectors_worth(g) ? rec_key_len(rec, len, &klen) : 0; /* 2: vectors only */
+    size_t p = rec_key_len(rec, len, &klen);
     if (!p || klen > len - p)
-        return;
+        return 0;
     uint64_t h;
     if (hash && stage > 0) {
         h = *hash;
@@ -2075,6 +2077,7 @@ void sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, siz
             *hash = h;
     }
     sf_groups_prefetch(g, h, klen, stage);
+    return 0;
 }
 
 int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, sf_error *err)

@@ -94,18 +94,24 @@ void sf_stream_set_ahead(sf_stream *s, sf_stream_ahead_fn ahead) { s->ahead = ah
 const uint64_t *sf_stream_note(const sf_stream *s) { return s->note; }
 
 /* The look-ahead: stage k's cursor (at[k], record number seen[k]) runs
- * SF_STREAM_AHEAD >> k records in front of record i, the next delivered. */
+ * SF_STREAM_AHEAD >> k records in front of record i, the next delivered;
+ * *stages is the number of stages still run for this message (a stage
+ * the hook said has nothing to do is dropped with those after it). */
 static void hint_ahead(sf_stream *s, const unsigned char **at, size_t *seen, size_t i,
-                       const unsigned char *end)
+                       const unsigned char *end, int *stages)
 {
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < *stages; k++) {
         while (seen[k] <= i + (SF_STREAM_AHEAD >> k) && at[k] + 4 <= end) {
             size_t len = frame_len(at[k]);
             if ((size_t)(end - at[k]) < 4 + len)
                 break; /* deliver() reports it */
-            s->ahead(s->ctx, at[k] + 4, len, k, &s->notes[seen[k] % NOTES]);
+            int idle = s->ahead(s->ctx, at[k] + 4, len, k, &s->notes[seen[k] % NOTES]);
             at[k] += 4 + len;
             seen[k]++;
+            if (idle && k > 0) {
+                *stages = k;
+                return;
+            }
         }
     }
 }
@@ -114,6 +120,7 @@ static void deliver(sf_stream *s, const unsigned char *p, size_t n, int source)
 {
     const unsigned char *end = p + n, *at[3] = {p, p, p};
     size_t seen[3] = {0, 0, 0};
+    int stages = 3;
     /* A delivery inside a callback (a record that made the receiver send,
      * and so poll) gives no hints: the notes stay those of the outer
      * message's records, whose callback reads its note again after. */
@@ -128,7 +135,7 @@ static void deliver(sf_stream *s, const unsigned char *p, size_t n, int source)
             break;
         }
         if (hints && !s->rc)
-            hint_ahead(s, at, seen, i, end);
+            hint_ahead(s, at, seen, i, end, &stages);
         if (!s->rc) {
             s->note = hints && seen[0] > i ? &s->notes[i % NOTES] : NULL;
             s->rc = s->fn(s->ctx, p + 4, len, source);

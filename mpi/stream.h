@@ -49,9 +49,12 @@ void sf_stream_set_idle(sf_stream *s, sf_stream_idle_fn idle, void *idle_ctx);
  * then what that points to). note is the record's own word: what stage 0
  * writes there (a hash of the record's key, say) stages 1 and 2 read, and
  * so does the record's callback (sf_stream_note). Must not change what
- * the records mean nor use the stream. */
-typedef void (*sf_stream_ahead_fn)(void *ctx, const unsigned char *rec, size_t len, int stage,
-                                   uint64_t *note);
+ * the records mean nor use the stream. Returns 0, or 1 when the stage has
+ * nothing to do for now: the stream then skips that stage for the rest
+ * of the message (stage 0, whose note the others read, is never
+ * skipped). */
+typedef int (*sf_stream_ahead_fn)(void *ctx, const unsigned char *rec, size_t len, int stage,
+                                  uint64_t *note);
 
 enum { SF_STREAM_AHEAD = 8 };
 

@@ -1415,6 +1415,54 @@ static void test_group_record_hash_noted_once_gives_the_same_results(void **stat
     sf_groups_free(src);
 }
 
+/* A record's stage 2 (count_distinct vectors) says when it has nothing
+ * to load: while fewer than one group in 8 has a vector; stages 0 and 1
+ * never do. */
+static void test_prefetch_record_says_when_stage_two_has_nothing_to_load(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    char name[16];
+    sf_value row[NCOLS];
+    for (int c = 0; c < NCOLS; c++)
+        row[c] = sf_null();
+    /* 16 groups of one row each: one value per set, no vector. */
+    for (int i = 0; i < 16; i++) {
+        int n = snprintf(name, sizeof name, "g%02d", i);
+        row[C_COUNTRY] = sf_string(name, (size_t)n);
+        row[C_USER] = sf_int(i);
+        row[C_KIND] = sf_string("view", 4);
+        unsigned char key[32];
+        size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+        assert_int_equal(sf_groups_update(g, key, klen, sf_groups_hash(key, klen), row, &scratch), 0);
+    }
+    unsigned char key[32], rec[256];
+    sf_value args[NAGGS];
+    size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+    size_t n = sf_groups_row_args(g, klen, row, &scratch, args);
+    assert_true(n <= sizeof rec);
+    sf_groups_row_write(g, key, klen, args, rec);
+    uint64_t note = 0;
+    assert_int_equal(sf_groups_prefetch_record(g, rec, n, 0, &note), 0);
+    assert_int_equal(sf_groups_prefetch_record(g, rec, n, 1, &note), 0);
+    assert_int_equal(sf_groups_prefetch_record(g, rec, n, 2, &note), 1);
+    /* Two groups with a second user: two vectors, one group in 8. */
+    for (int i = 0; i < 2; i++) {
+        int m = snprintf(name, sizeof name, "g%02d", i);
+        row[C_COUNTRY] = sf_string(name, (size_t)m);
+        row[C_USER] = sf_int(100 + i);
+        unsigned char k2[32];
+        size_t kl2 = sf_value_encode(&row[C_COUNTRY], k2);
+        assert_int_equal(sf_groups_update(g, k2, kl2, sf_groups_hash(k2, kl2), row, &scratch), 0);
+    }
+    assert_int_equal(sf_groups_prefetch_record(g, rec, n, 2, &note), 0);
+    assert_int_equal(sf_groups_prefetch_record(g, rec, n, 1, &note), 0);
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+}
+
 static void test_row_record_hash_noted_once_gives_the_same_results(void **state)
 {
     const aggs *a = *state;
@@ -2037,6 +2085,8 @@ int main(void)
         cmocka_unit_test(test_row_record_bytes_are_each_argument_encoded),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
         cmocka_unit_test(test_row_record_of_an_inline_count_if_is_its_argument_encoded),
+        cmocka_unit_test_setup_teardown(test_prefetch_record_says_when_stage_two_has_nothing_to_load,
+                                        setup, teardown),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
     };
