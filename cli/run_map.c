@@ -286,9 +286,10 @@ static int take_row_record(void *ctx, const unsigned char *rec, size_t len, int 
  * the pipeline's own batch does for its rows). The pipeline's batch is
  * left alone: a hint reads the table as it is. The record's key is hashed
  * once, at stage 0, into its note; the later stages and take_row_record
- * read it there. Stage 2 (count_distinct vectors) says when the table has
- * too few vectors for it to pay, and the stream skips it for the rest of
- * the batch. */
+ * read it there. Stage 1 (the group's block) says when most records make
+ * a new group, which has no block yet, and stage 2 (count_distinct
+ * vectors) when the table has too few vectors to pay: the stream then
+ * skips the stage, and those after it, for the rest of the batch. */
 static int hint_row_record(void *ctx, const unsigned char *rec, size_t len, int stage,
                            uint64_t *note)
 {

@@ -191,6 +191,9 @@ struct sf_groups {
     size_t nvectors;      /* small vectors started (small_add), for the look-ahead's
                            * stage 2 (sf_groups_prefetch): not worth it when few
                            * groups have one */
+    uint64_t upserts, inserts; /* group lookups, and those that made the group:
+                                * a record's stage 1 (its group's block) finds
+                                * nothing to load when most make one */
 };
 
 #define HDR 16
@@ -387,8 +390,10 @@ static char *group_upsert(sf_groups *g, const unsigned char *key, size_t klen, u
 {
     int inserted = 0;
     char *st = sf_hmap_upsert(g->map, key, klen, hash, &inserted);
+    g->upserts++;
     if (!st || !inserted)
         return st;
+    g->inserts++;
     uint32_t idx = (uint32_t)(sf_hmap_count(g->map) - 1);
     memcpy(st, &idx, sizeof idx);
     /* The map gives a zeroed block, which is every state's empty value
@@ -2063,6 +2068,11 @@ int sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size
                               int stage, uint64_t *hash)
 {
     if (stage >= 2 && !vectors_worth(g)) /* 2: vectors only */
+        return 1;
+    /* 1: the group's block, which a key that makes its group does not
+     * have yet: not worth it while more than 3 lookups in 4 made one
+     * (S3: a group per 1.2 rows), once 4096 have told. */
+    if (stage == 1 && g->upserts >= 4096 && (g->upserts - g->inserts) * 4 < g->upserts)
         return 1;
     uint64_t klen;
     size_t p = rec_key_len(rec, len, &klen);

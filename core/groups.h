@@ -292,9 +292,11 @@ int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_
  * hash there, later stages and sf_groups_update_record_hashed() take it
  * instead of hashing the key again. A malformed record is left alone.
  * Changes nothing in g. Returns 1 when the stage has nothing to load in
- * g as it is (stage 2 while too few groups have count_distinct vectors),
- * which holds for every record until g has taken in more: a caller may
- * skip that stage for a batch of records; else 0. Cannot fail. */
+ * g as it is (stage 2 while too few groups have count_distinct vectors;
+ * stage 1 while most lookups so far made a new group, which has no block
+ * to load), which holds for every record until g has taken in more: a
+ * caller may skip that stage and those after it for a batch of records;
+ * else 0. Cannot fail. */
 int sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size_t len,
                               int stage, uint64_t *hash);
 

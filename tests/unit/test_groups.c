@@ -1463,6 +1463,45 @@ static void test_prefetch_record_says_when_stage_two_has_nothing_to_load(void **
     sf_groups_free(g);
 }
 
+/* Stage 1 (the group's block) says it has nothing to load once 4096
+ * lookups have told that more than 3 in 4 make a new group, and loads
+ * again when groups repeat. */
+static void test_prefetch_record_skips_stage_one_while_most_keys_are_new(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    sf_value row[NCOLS];
+    for (int c = 0; c < NCOLS; c++)
+        row[c] = sf_null();
+    unsigned char key[32], rec[256];
+    sf_value args[NAGGS];
+    uint64_t note = 0;
+    for (int i = 0; i < 6000; i++) { /* a new group each */
+        row[C_USER] = sf_int(i);
+        size_t klen = sf_value_encode(&row[C_USER], key);
+        assert_int_equal(sf_groups_update(g, key, klen, sf_groups_hash(key, klen), row, &scratch), 0);
+        size_t n = sf_groups_row_args(g, klen, row, &scratch, args);
+        sf_groups_row_write(g, key, klen, args, rec);
+        assert_int_equal(sf_groups_prefetch_record(g, rec, n, 0, &note), 0);
+        /* the 4096th lookup is the first that tells */
+        assert_int_equal(sf_groups_prefetch_record(g, rec, n, 1, &note), i >= 4095);
+    }
+    for (int i = 0; i < 3 * 6000; i++) { /* every group again, three times */
+        row[C_USER] = sf_int(i % 6000);
+        size_t klen = sf_value_encode(&row[C_USER], key);
+        assert_int_equal(sf_groups_update(g, key, klen, sf_groups_hash(key, klen), row, &scratch), 0);
+    }
+    size_t klen = sf_value_encode(&row[C_USER], key);
+    size_t n = sf_groups_row_args(g, klen, row, &scratch, args);
+    sf_groups_row_write(g, key, klen, args, rec);
+    assert_int_equal(sf_groups_prefetch_record(g, rec, n, 0, &note), 0);
+    assert_int_equal(sf_groups_prefetch_record(g, rec, n, 1, &note), 0);
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+}
+
 static void test_row_record_hash_noted_once_gives_the_same_results(void **state)
 {
     const aggs *a = *state;
@@ -2086,6 +2125,8 @@ int main(void)
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
         cmocka_unit_test(test_row_record_of_an_inline_count_if_is_its_argument_encoded),
         cmocka_unit_test_setup_teardown(test_prefetch_record_says_when_stage_two_has_nothing_to_load,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch_record_skips_stage_one_while_most_keys_are_new,
                                         setup, teardown),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
