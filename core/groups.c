@@ -1058,10 +1058,19 @@ static inline int vectors_worth(const sf_groups *g)
     return g->nsets && g->nvectors * 8 >= sf_hmap_count(g->map);
 }
 
+/* Stage 1 (the group's block) finds nothing to load for a key that makes
+ * its group: not worth it while more than 3 lookups in 4 made one (S3: a
+ * group per 1.1-1.2 rows), once 4096 have told. */
+static inline int blocks_worth(const sf_groups *g)
+{
+    return g->upserts < 4096 || (g->upserts - g->inserts) * 4 >= g->upserts;
+}
+
 void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stage)
 {
     if (stage < 2) {
-        sf_hmap_prefetch(g->map, hash, klen, stage);
+        if (stage == 0 || blocks_worth(g))
+            sf_hmap_prefetch(g->map, hash, klen, stage);
         return;
     }
     const char *st = vectors_worth(g) ? sf_hmap_peek(g->map, hash, klen) : NULL;
@@ -2069,10 +2078,7 @@ int sf_groups_prefetch_record(const sf_groups *g, const unsigned char *rec, size
 {
     if (stage >= 2 && !vectors_worth(g)) /* 2: vectors only */
         return 1;
-    /* 1: the group's block, which a key that makes its group does not
-     * have yet: not worth it while more than 3 lookups in 4 made one
-     * (S3: a group per 1.2 rows), once 4096 have told. */
-    if (stage == 1 && g->upserts >= 4096 && (g->upserts - g->inserts) * 4 < g->upserts)
+    if (stage == 1 && !blocks_worth(g))
         return 1;
     uint64_t klen;
     size_t p = rec_key_len(rec, len, &klen);

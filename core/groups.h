@@ -57,8 +57,10 @@ int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64
 /* A hint before sf_groups_update_ids() of a key of klen bytes with this
  * hash: starts loading its index slot (stage 0) or, once that is in, its
  * group's state (stage 1) or, once that is in too, the values its
- * count_distinct aggregates keep apart from it (stage 2). Changes
- * nothing. Cannot fail. */
+ * count_distinct aggregates keep apart from it (stage 2). Stages 1 and 2
+ * do nothing while they would find nothing: stage 1 while more than 3 in
+ * 4 of g's lookups so far made a new group (no block yet), stage 2 while
+ * fewer than 1 group in 8 has a vector. Changes nothing. Cannot fail. */
 void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stage);
 
 /* sf_groups_update() with the row's dimension ids: ids[slot] is the dense
