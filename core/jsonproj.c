@@ -456,8 +456,16 @@ INLINE const unsigned char *skip_plain(const sf_jsonproj *p, const unsigned char
             if (bits)
                 return s + __builtin_ctz(bits);
             s += 16;
-            if (p->wide && e - s >= 32)
-                return p->wide(s, e);
+            if (p->wide && e - s >= 48) {
+                /* A second block inline: the window of a line found by the
+                 * decoder (sf_jsonproj_decode_window) runs far past it, and
+                 * most strings that pass 16 bytes end within 32. */
+                w = _mm_loadu_si128((const __m128i *)(const void *)s);
+                bits = (unsigned)_mm_movemask_epi8(STOPS16(w));
+                if (bits)
+                    return s + __builtin_ctz(bits);
+                return p->wide(s + 16, e);
+            }
             while (e - s >= 16) {
                 w = _mm_loadu_si128((const __m128i *)(const void *)s);
                 bits = (unsigned)_mm_movemask_epi8(STOPS16(w));
@@ -1630,12 +1638,22 @@ static inline void load16(const unsigned char *s, const unsigned char *e, const 
     memcpy(w1, t + 8, 8);
 }
 
-/* 1 when [b, e) has a learned shape, with the pvals (reset by the caller)
- * holding what the walk would have recorded; 0 when it has none, with the
- * pvals, the string buffer and the line's error in any state. vec as for
- * walk(). */
-INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsigned char *const e,
-                       const int vec)
+/* The end of the line when [b, e) has a learned shape, with the pvals
+ * (reset by the caller) holding what the walk would have recorded; NULL
+ * when it has none, with the pvals, the string buffer and the line's error
+ * in any state. vec as for walk().
+ *
+ * win (a constant): [b, e) is a window of bytes that holds a line from b
+ * and whatever follows it; the line is the one a range reader would hand
+ * out (io/range_reader.h): up to the first '\n', without one '\r' before
+ * it. Then a match ends with the end piece followed by "\n" (its last byte
+ * not '\r') or by "\r\n", and the line ends where they start. A line holds no
+ * '\n' and a learned literal none either, and no scalar reads across one
+ * (a string stops at a control byte, a number at a non-digit, and every
+ * scalar is followed by a non-empty literal), so the pieces and scalars
+ * met are those of the line alone: the match is the one the line gets. */
+INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *const b,
+                                        const unsigned char *const e, const int vec, const int win)
 {
     const shape *const sh = p->shapes;
     const unsigned char *s = b;
@@ -1657,8 +1675,16 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             if (n->vkind <= SV_STR) {
                 break;
             } else if (n->vkind == SV_END) {
-                if (n->len == left)
-                    break;
+                if (!win) {
+                    if (n->len == left)
+                        break;
+                } else if ((size_t)n->len + 1 < left) {
+                    /* The line's last byte, s[len - 1], exists: every shape
+                     * holds at least the '}' before its end piece. */
+                    const unsigned char *x = s + n->len;
+                    if ((x[0] == '\n' && x[-1] != '\r') || (x[0] == '\r' && x[1] == '\n'))
+                        break;
+                }
             } else if (n->vkind == SV_NUM) {
                 if (n->len < left && (s[n->len] == '-' || is_digit(s[n->len])))
                     break;
@@ -1668,20 +1694,20 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             }
         }
         if (c < 0)
-            return 0;
+            return NULL;
         s += n->len;
         if (n->nops)
             for (uint32_t i = n->op0; i < (uint32_t)n->op0 + n->nops; i++)
                 p->vals[p->sops[i].st].kind = p->sops[i].kind;
         switch (n->vkind) {
-        case SV_END: return 1;
+        case SV_END: return s;
         case SV_STR: {
             const unsigned char *start = s;
             int flags = 0;
             size_t len = 0;
             if (scan_string(p, &s, e, b, n->st >= 0 ? p->sbuf + p->sused : NULL, &len, &flags,
                             vec) != 0)
-                return 0;
+                return NULL;
             if (n->st >= 0)
                 store_string(p, n->st, b, start, s, flags, len);
             break;
@@ -1691,7 +1717,7 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             int real;
             unsigned frac;
             if (read_number(p, n->st, b, &s, e, &iv, &real, &frac))
-                return 0;
+                return NULL;
             break;
         }
         case SV_WORD: {
@@ -1704,7 +1730,7 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             else if (rest >= 4 && memcmp(s, "null", 4) == 0)
                 kind = K_NULL, s += 4;
             else
-                return 0;
+                return NULL;
             if (n->st >= 0)
                 p->vals[n->st].kind = (uint8_t)kind;
             break;
@@ -1909,6 +1935,37 @@ static inline void shape_count(sf_jsonproj *p, int matched)
     p->sh_tries = p->sh_misses = 0;
 }
 
+/* The projected values into the row: 0, or convert()'s verdict. */
+INLINE int put_row(sf_jsonproj *p, const char *line, sf_value *row, char *msg, size_t msgcap)
+{
+    for (size_t i = 0; i < p->nfields; i++) {
+        const pfield *f = &p->fields[i];
+        const pval *v = &p->vals[f->state];
+        /* The kinds that need no check beyond their type, inline. */
+        if (f->type == SF_STRING && v->kind == K_STR) {
+            row[f->slot] = sf_string(str_ptr(p, line, v), v->len);
+        } else if (f->type == SF_INT && v->kind == K_INT) {
+            row[f->slot] = sf_int(v->i);
+        } else if (f->type == SF_DOUBLE && v->kind == K_REAL && v->frac) {
+            row[f->slot] = sf_double(exact_real(v->i, v->frac));
+        } else if (v->kind <= K_NULL) {
+            row[f->slot] = sf_null();
+        } else {
+            int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+INLINE void reset_vals(sf_jsonproj *p)
+{
+    for (size_t i = 0; i < p->nvals; i++)
+        p->vals[i].kind = K_MISSING;
+    p->sused = 0;
+}
+
 int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
                        size_t msgcap)
 {
@@ -1916,22 +1973,17 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
         return SF_E_NOMEM;
     if (!line)
         line = "";
-    for (size_t i = 0; i < p->nvals; i++)
-        p->vals[i].kind = K_MISSING;
-    p->sused = 0;
+    reset_vals(p);
 
     const unsigned char *const b = (const unsigned char *)line;
     int matched = 0;
     if (p->sh_rest == 0) {
         /* One copy of each pass per scan width, so the hot loop tests none. */
         if (p->nshapes > 1) {
-            matched = p->level >= SF_SIMD_SSE2 ? shape_match(p, b, b + len, 1)
-                                               : shape_match(p, b, b + len, 0);
-            if (!matched) {
-                for (size_t i = 0; i < p->nvals; i++)
-                    p->vals[i].kind = K_MISSING;
-                p->sused = 0;
-            }
+            matched = (p->level >= SF_SIMD_SSE2 ? shape_match(p, b, b + len, 1, 0)
+                                                : shape_match(p, b, b + len, 0, 0)) != NULL;
+            if (!matched)
+                reset_vals(p);
         }
         shape_count(p, matched);
     } else {
@@ -1948,23 +2000,28 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
         if (p->sh_rest == 0)
             shape_learn(p, b, b + len);
     }
-    for (size_t i = 0; i < p->nfields; i++) {
-        const pfield *f = &p->fields[i];
-        const pval *v = &p->vals[f->state];
-        /* The kinds that need no check beyond their type, inline. */
-        if (f->type == SF_STRING && v->kind == K_STR) {
-            row[f->slot] = sf_string(str_ptr(p, line, v), v->len);
-        } else if (f->type == SF_INT && v->kind == K_INT) {
-            row[f->slot] = sf_int(v->i);
-        } else if (v->kind <= K_NULL) {
-            row[f->slot] = sf_null();
-        } else {
-            int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
-            if (rc)
-                return rc;
-        }
-    }
-    return 0;
+    return put_row(p, line, row, msg, msgcap);
+}
+
+size_t sf_jsonproj_decode_window(sf_jsonproj *p, const char *buf, size_t avail, sf_value *row,
+                                 size_t *len)
+{
+    /* Shapes in use, and room in the string buffer for any line that ends
+     * inside the window (sf_jsonproj_decode grows it for longer ones). */
+    if (p->sh_rest != 0 || p->nshapes <= 1 || !buf)
+        return 0;
+    if (avail > p->cap - 1)
+        avail = p->cap - 1;
+    reset_vals(p);
+    const unsigned char *const b = (const unsigned char *)buf;
+    const unsigned char *lend = p->level >= SF_SIMD_SSE2 ? shape_match(p, b, b + avail, 1, 1)
+                                                         : shape_match(p, b, b + avail, 0, 1);
+    char msg[8];
+    if (!lend || put_row(p, buf, row, msg, sizeof msg) != 0)
+        return 0; /* the line's sf_jsonproj_decode counts the try */
+    shape_count(p, 1);
+    *len = (size_t)(lend - b);
+    return *len + 1 + (*lend == '\r');
 }
 
 int sf_jsonproj_visit(sf_jsonproj *p, const char *line, size_t len, const sf_json_visitor *v,
