@@ -143,18 +143,21 @@ typedef struct shape_op {
 
 typedef struct pval {
     uint8_t kind;
-    uint8_t inbuf;   /* string bytes are in sbuf rather than in the line */
     uint8_t frac;    /* K_REAL read exactly by lex_number(): see exact_real() */
     int64_t i;       /* K_INT; K_REAL with frac: the digits as an integer */
     size_t off, len; /* K_REAL, K_BIG: source span in the line; K_STR: the bytes */
+    sf_value val;    /* K_STR: the string (in the line, or unescaped in sbuf);
+                      * K_INT: the integer; what a field of their type gets */
 } pval;
 
 typedef struct pfield {
-    char *path;
+    int32_t state;
+    int slot;
+    uint8_t want; /* the kind whose pval's val is this field's value as it is:
+                   * K_STR for a string field, K_INT for an int64 one, else none */
     sf_type type;
     sf_dec_type dec;
-    int slot;
-    int32_t state;
+    char *path;
 } pfield;
 
 struct sf_jsonproj {
@@ -294,6 +297,7 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields)
         if (!f->path)
             goto oom;
         f->type = fields[i].type;
+        f->want = f->type == SF_STRING ? K_STR : f->type == SF_INT ? K_INT : 0xFF;
         f->dec = fields[i].dec;
         f->slot = fields[i].slot;
         int32_t n = 0;
@@ -990,9 +994,9 @@ static int lex_error(sf_jsonproj *p, const unsigned char *s, const unsigned char
 
 /* ---- converting -------------------------------------------------------- */
 
-static const char *str_ptr(const sf_jsonproj *p, const char *line, const pval *v)
+static const char *str_ptr(const pval *v)
 {
-    return v->inbuf ? p->sbuf + v->off : line + v->off;
+    return v->val.u.s.p;
 }
 
 /* The reference's description of a value in a type-mismatch message. */
@@ -1000,8 +1004,8 @@ static void describe(sf_jsonproj *p, const char *line, const pval *v, char *out,
 {
     switch (v->kind) {
     case K_STR: {
-        size_t n = v->len, k = sf_utf8_cut(str_ptr(p, line, v), n, 40);
-        snprintf(out, cap, "string \"%.*s%s\"", (int)k, str_ptr(p, line, v), k < n ? "..." : "");
+        size_t n = v->len, k = sf_utf8_cut(str_ptr(v), n, 40);
+        snprintf(out, cap, "string \"%.*s%s\"", (int)k, str_ptr(v), k < n ? "..." : "");
         break;
     }
     case K_INT: snprintf(out, cap, "int64 %lld", (long long)v->i); break;
@@ -1112,7 +1116,7 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
     case SF_STRING:
         if (v->kind != K_STR)
             return mismatch(p, line, f, v, msg, cap);
-        *out = sf_string(str_ptr(p, line, v), v->len);
+        *out = sf_string(str_ptr(v), v->len);
         return 0;
     case SF_BOOL:
         if (v->kind != K_TRUE && v->kind != K_FALSE)
@@ -1121,14 +1125,14 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
         return 0;
     case SF_DATE: {
         int32_t days;
-        if (v->kind != K_STR || sf_parse_iso_date(str_ptr(p, line, v), v->len, &days) != 0)
+        if (v->kind != K_STR || sf_parse_iso_date(str_ptr(v), v->len, &days) != 0)
             return mismatch(p, line, f, v, msg, cap);
         *out = sf_date(days);
         return 0;
     }
     case SF_TIMESTAMP: {
         int64_t us;
-        if (v->kind == K_STR ? sf_parse_iso_timestamp(str_ptr(p, line, v), v->len, &us) != 0
+        if (v->kind == K_STR ? sf_parse_iso_timestamp(str_ptr(v), v->len, &us) != 0
             : v->kind != K_INT || sf_timestamp_from_unix(v->i, SF_US_PER_SEC, &us) != 0)
             return mismatch(p, line, f, v, msg, cap);
         *out = sf_timestamp(us);
@@ -1156,15 +1160,14 @@ INLINE void store_string(sf_jsonproj *p, int32_t st, const unsigned char *b,
 {
     pval *v = &p->vals[st];
     v->kind = K_STR;
+    (void)b;
     if (flags & STR_ESC) {
-        v->inbuf = 1;
-        v->off = p->sused;
         v->len = n;
+        v->val = sf_string(p->sbuf + p->sused, n);
         p->sused += n;
     } else {
-        v->inbuf = 0;
-        v->off = (size_t)(start - b);
         v->len = (size_t)(s - 1 - start);
+        v->val = sf_string((const char *)start, v->len);
     }
 }
 
@@ -1184,6 +1187,7 @@ INLINE int read_number(sf_jsonproj *p, int32_t st, const unsigned char *b,
         v->kind = *real == NUM_INT ? K_INT : *real == NUM_REAL ? K_REAL : K_BIG;
         v->frac = (uint8_t)*frac;
         v->i = *iv;
+        v->val = sf_int(*iv);
         v->off = (size_t)(start - b);
         v->len = (size_t)(*sp - start);
     }
@@ -1942,10 +1946,8 @@ INLINE int put_row(sf_jsonproj *p, const char *line, sf_value *row, char *msg, s
         const pfield *f = &p->fields[i];
         const pval *v = &p->vals[f->state];
         /* The kinds that need no check beyond their type, inline. */
-        if (f->type == SF_STRING && v->kind == K_STR) {
-            row[f->slot] = sf_string(str_ptr(p, line, v), v->len);
-        } else if (f->type == SF_INT && v->kind == K_INT) {
-            row[f->slot] = sf_int(v->i);
+        if (v->kind == f->want) {
+            row[f->slot] = v->val;
         } else if (f->type == SF_DOUBLE && v->kind == K_REAL && v->frac) {
             row[f->slot] = sf_double(exact_real(v->i, v->frac));
         } else if (v->kind <= K_NULL) {
