@@ -257,13 +257,14 @@ static int line_failed(scan_state *s, const char *path, uint64_t off, int rc)
 }
 
 /* Offers the sink's window() the lines buffered in r, one after another,
- * while it takes them. 0 when it leaves a line (or the buffer's whole
- * lines are spent): sf_range_reader_next hands out the next; otherwise
- * what stops the scan. */
+ * while it takes them; *taken counts them. 0 when it leaves a line (or the
+ * buffer's whole lines are spent): sf_range_reader_next hands out the
+ * next; otherwise what stops the scan. */
 static int scan_window(scan_state *s, sf_range_reader *r, int file, const char *path,
-                       uint64_t *nlines)
+                       uint64_t *nlines, uint64_t *taken)
 {
     sf_range_window w;
+    *taken = 0;
     if (!sf_range_reader_window(r, &w))
         return 0;
     size_t pos = 0, used;
@@ -274,6 +275,7 @@ static int scan_window(scan_state *s, sf_range_reader *r, int file, const char *
         if (!used)
             break;
         pos += used;
+        ++*taken;
         if (rc) {
             line_failed(s, path, w.offset + pos - used, rc);
             break;
@@ -314,12 +316,20 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
         return rc;
     const char *line;
     size_t len;
-    uint64_t off, nlines = 0;
+    uint64_t off, nlines = 0, taken, skip = 0, backoff = 0;
     for (;;) {
         /* A sink that finds a line's end itself takes the lines it can
-         * from the buffer; the line it leaves goes the usual way. */
-        if (r && s->sink->window && (rc = scan_window(s, r, c->file, path, &nlines)) != 0)
-            break;
+         * from the buffer; the line it leaves goes the usual way. When it
+         * leaves the first line of window after window (an input of shapes
+         * the decoder does not keep), the next 1, 2, 4, ... 4096 lines go
+         * the usual way without the offer. */
+        if (r && s->sink->window && skip == 0) {
+            if ((rc = scan_window(s, r, c->file, path, &nlines, &taken)) != 0)
+                break;
+            backoff = taken ? 0 : backoff ? (backoff < 4096 ? 2 * backoff : 4096) : 1;
+            skip = backoff;
+        }
+        skip -= skip > 0;
         rc = z ? sf_zreader_next(z, &line, &len, &off, s->err)
                : sf_range_reader_next(r, &line, &len, &off, s->err);
         if (rc == 1) {
