@@ -151,10 +151,12 @@ typedef struct pval {
 } pval;
 
 typedef struct pfield {
-    int32_t state;
-    int slot;
+    const pval *v; /* &vals[state], fixed once the decoder is made */
+    size_t roff;   /* the field's byte offset in the row: slot * sizeof(sf_value) */
     uint8_t want; /* the kind whose pval's val is this field's value as it is:
                    * K_STR for a string field, K_INT for an int64 one, else none */
+    int32_t state;
+    int slot;
     sf_type type;
     sf_dec_type dec;
     char *path;
@@ -320,6 +322,10 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields)
     p->vals = calloc(p->nvals ? p->nvals : 1, sizeof *p->vals);
     if (!p->vals)
         goto oom;
+    for (size_t i = 0; i < nfields; i++) {
+        p->fields[i].v = &p->vals[p->fields[i].state];
+        p->fields[i].roff = (size_t)p->fields[i].slot * sizeof(sf_value);
+    }
     size_t nobj = 0;
     for (size_t i = 0; i < p->nnodes; i++)
         nobj += p->nodes[i].child >= 0;
@@ -1944,10 +1950,10 @@ INLINE int put_row(sf_jsonproj *p, const char *line, sf_value *row, char *msg, s
 {
     for (size_t i = 0; i < p->nfields; i++) {
         const pfield *f = &p->fields[i];
-        const pval *v = &p->vals[f->state];
+        const pval *v = f->v;
         /* The kinds that need no check beyond their type, inline. */
         if (v->kind == f->want) {
-            row[f->slot] = v->val;
+            *(sf_value *)(void *)((char *)row + f->roff) = v->val;
         } else if (f->type == SF_DOUBLE && v->kind == K_REAL && v->frac) {
             row[f->slot] = sf_double(exact_real(v->i, v->frac));
         } else if (v->kind <= K_NULL) {
