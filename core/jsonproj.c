@@ -132,7 +132,10 @@ typedef struct shape {
     uint16_t op0, nops;  /* kinds the literal sets: sops[op0, op0 + nops) */
     uint8_t len;         /* literal bytes: 16 for SV_MORE, 0..15 for the others */
     uint8_t vkind;       /* SV_*: what follows the literal */
+    uint8_t pad[14];     /* a node is one 64-byte line (shapes are so aligned), and
+                          * its index a shift from its address */
 } shape;
+_Static_assert(sizeof(shape) == 64, "a shape node fills one cache line");
 
 /* A kind the literal of a shape node sets: K_OBJ or K_ARR for a projected
  * field holding a container, K_MISSING for the fields below a repeated key. */
@@ -1813,7 +1816,7 @@ static int shape_emit(sf_jsonproj *p, int32_t *at, const unsigned char *lit,
 static void shape_learn(sf_jsonproj *p, const unsigned char *const b, const unsigned char *const e)
 {
     if (!p->shapes) {
-        p->shapes = malloc(SHAPE_NODES * sizeof *p->shapes);
+        p->shapes = aligned_alloc(64, SHAPE_NODES * sizeof *p->shapes);
         p->sops = malloc(SHAPE_OPS * sizeof *p->sops);
         if (!p->shapes || !p->sops) {
             /* Shapes are only a faster way to the same answer. */
