@@ -148,7 +148,7 @@ typedef struct pval {
     uint8_t kind;
     uint8_t frac;    /* K_REAL read exactly by lex_number(): see exact_real() */
     int64_t i;       /* K_INT; K_REAL with frac: the digits as an integer */
-    size_t off, len; /* K_REAL, K_BIG: source span in the line; K_STR: the bytes */
+    size_t off, len; /* K_REAL, K_BIG: source span in the line; K_STR: len, its bytes */
     sf_value val;    /* K_STR: the string (in the line, or unescaped in sbuf);
                       * K_INT: the integer; what a field of their type gets */
 } pval;
@@ -1164,12 +1164,11 @@ static inline void record(sf_jsonproj *p, int32_t cur, int kind)
 
 /* The string value of pval st: from just after its opening quote (start)
  * to just past its closing quote (s); scan_string()'s flags and length. */
-INLINE void store_string(sf_jsonproj *p, int32_t st, const unsigned char *b,
-                         const unsigned char *start, const unsigned char *s, int flags, size_t n)
+INLINE void store_string(sf_jsonproj *p, int32_t st, const unsigned char *start,
+                         const unsigned char *s, int flags, size_t n)
 {
     pval *v = &p->vals[st];
     v->kind = K_STR;
-    (void)b;
     if (flags & STR_ESC) {
         v->len = n;
         v->val = sf_string(p->sbuf + p->sused, n);
@@ -1337,7 +1336,7 @@ value:
                         &flags, vec) != 0)
             return 1;
         if (st >= 0)
-            store_string(p, st, b, start, s, flags, n);
+            store_string(p, st, start, s, flags, n);
         if (visiting) {
             sf_value v;
             if (flags & STR_ESC) {
@@ -1692,8 +1691,9 @@ INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *con
                     if (n->len == left)
                         break;
                 } else if ((size_t)n->len + 1 < left) {
-                    /* The line's last byte, s[len - 1], exists: every shape
-                     * holds at least the '}' before its end piece. */
+                    /* Two bytes after the piece, for "\r\n" (a '\n' that
+                     * ends the window is left to the reader). x[-1] is in
+                     * the line: every shape holds a '{' before its end. */
                     const unsigned char *x = s + n->len;
                     if ((x[0] == '\n' && x[-1] != '\r') || (x[0] == '\r' && x[1] == '\n'))
                         break;
@@ -1722,7 +1722,7 @@ INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *con
                             vec) != 0)
                 return NULL;
             if (n->st >= 0)
-                store_string(p, n->st, b, start, s, flags, len);
+                store_string(p, n->st, start, s, flags, len);
             break;
         }
         case SV_NUM: {

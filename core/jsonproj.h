@@ -22,7 +22,9 @@
  *
  * A decoder learns the shapes of the objects it accepts (their bytes
  * outside the scalars) and reads a later line of a known shape without the
- * general walk; only the speed depends on what it has seen, never a result.
+ * general walk, finding that line's end itself when it is given the input
+ * from the line on (sf_jsonproj_decode_window); only the speed depends on
+ * what it has seen, never a result.
  *
  * Agreement with the reference is the contract: for every input both accept
  * or both reject with the same sf_reject_reason, and every extracted value
