@@ -292,7 +292,7 @@ static int schema_pass(fl *F)
     if (agree(F, rc, 0))
         return -1;
     sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin_schema,
-                         on_chunk_end_schema, F};
+                         on_chunk_end_schema, F, NULL};
     rc = sf_fl_scan(F, &sink);
     if (agree(F, rc, 0))
         return -1;

@@ -503,7 +503,7 @@ int sf_fl_write_pass(fl *F)
         sf_fl_spool_free(F); /* before the commit moves the staging into place */
     } else {
         sf_scan_sink sink = {sf_fl_on_line, sf_fl_on_too_long, on_chunk_begin,
-                             on_chunk_end_write, F};
+                             on_chunk_end_write, F, NULL};
         rc = sf_fl_scan(F, &sink);
     }
     rc = sf_fl_close_parts(F, rc);

@@ -94,23 +94,54 @@ static void place_samples(sf_run *R)
     free(base);
 }
 
-static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
+/* Counts a line of len bytes that was read. */
+static inline struct sf_run_acct *count_line(sf_run *R, int file, size_t len)
 {
-    sf_run *R = ctx;
-    if (R->csv)
-        return sf_run_csv_line(R, line, len, file, offset);
     struct sf_run_acct *a = &R->acct[file];
     a->lines++;
     a->blank += len == 0;
     R->cur_line++;
     R->line_bytes += len + 1;
-    sf_line_verdict v;
-    int rc = sf_pipeline_push_line(R->pipe, line, len, file, sample_key(R, offset), &v);
-    if (!rc && v.rejected) {
+    return a;
+}
+
+/* The end of a pushed line: its verdict (rc from the push). */
+static inline int line_pushed(sf_run *R, struct sf_run_acct *a, int rc, const sf_line_verdict *v,
+                              int file, uint64_t offset, const char *line, size_t len)
+{
+    if (!rc && v->rejected) {
         a->rejected++;
-        rc = sf_run_bad_line(R, &v, file, offset, line, len);
+        rc = sf_run_bad_line(R, v, file, offset, line, len);
     }
     return rc ? rc : sf_run_spill_tick(R);
+}
+
+static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t offset)
+{
+    sf_run *R = ctx;
+    if (R->csv)
+        return sf_run_csv_line(R, line, len, file, offset);
+    struct sf_run_acct *a = count_line(R, file, len);
+    sf_line_verdict v;
+    int rc = sf_pipeline_push_line(R->pipe, line, len, file, sample_key(R, offset), &v);
+    return line_pushed(R, a, rc, &v, file, offset, line, len);
+}
+
+/* run_line for a line whose end the decoder finds (sf_scan_sink.window). */
+static int run_window(void *ctx, const char *buf, size_t avail, int file, uint64_t offset,
+                      size_t *used)
+{
+    sf_run *R = ctx;
+    *used = 0;
+    if (R->csv)
+        return 0;
+    sf_line_verdict v;
+    size_t len;
+    int rc = sf_pipeline_push_window(R->pipe, buf, avail, file, sample_key(R, offset), used,
+                                     &len, &v);
+    if (*used == 0)
+        return 0;
+    return line_pushed(R, count_line(R, file, len), rc, &v, file, offset, buf, len);
 }
 
 static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)
@@ -398,7 +429,7 @@ int sf_run_setup_stream(sf_run *R)
 
 int sf_run_scan(sf_run *R, sf_chunk *chunks, size_t nchunks)
 {
-    sf_scan_sink sink = {run_line, run_too_long, run_chunk_begin, run_chunk_end, R};
+    sf_scan_sink sink = {run_line, run_too_long, run_chunk_begin, run_chunk_end, R, run_window};
     R->chunks = chunks;
     R->nchunks = nchunks;
     if (grow_chunk_arrays(R, nchunks ? nchunks : 1) != 0)

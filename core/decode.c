@@ -593,6 +593,13 @@ static int decode_jansson(sf_decoder *d, const char *line, size_t len, sf_value 
     return 0;
 }
 
+size_t sf_decoder_decode_window(sf_decoder *d, const char *buf, size_t avail, sf_value *row,
+                                size_t *len)
+{
+    return d->kind == SF_DECODER_FAST ? sf_jsonproj_decode_window(d->fast, buf, avail, row, len)
+                                      : 0;
+}
+
 int sf_decoder_decode(sf_decoder *d, const char *line, size_t len, sf_value *row, char *msg,
                       size_t msgcap)
 {

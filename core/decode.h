@@ -48,6 +48,12 @@ sf_decoder *sf_decoder_new_jansson(const sf_decode_field *fields, size_t nfields
 int sf_decoder_decode(sf_decoder *d, const char *line, size_t len, sf_value *row, char *msg,
                       size_t msgcap);
 
+/* sf_jsonproj_decode_window for a fast decoder: the line at buf decoded
+ * with its end found in the same pass, or 0 (always, for the reference)
+ * when the line must go to sf_decoder_decode. */
+size_t sf_decoder_decode_window(sf_decoder *d, const char *buf, size_t avail, sf_value *row,
+                                size_t *len);
+
 /* Frees d (a jansson decoder restores jansson's default allocator); NULL is
  * a no-op. */
 void sf_decoder_free(sf_decoder *d);

@@ -132,7 +132,10 @@ typedef struct shape {
     uint16_t op0, nops;  /* kinds the literal sets: sops[op0, op0 + nops) */
     uint8_t len;         /* literal bytes: 16 for SV_MORE, 0..15 for the others */
     uint8_t vkind;       /* SV_*: what follows the literal */
+    uint8_t pad[14];     /* a node is one 64-byte line (shapes are so aligned), and
+                          * its index a shift from its address */
 } shape;
+_Static_assert(sizeof(shape) == 64, "a shape node fills one cache line");
 
 /* A kind the literal of a shape node sets: K_OBJ or K_ARR for a projected
  * field holding a container, K_MISSING for the fields below a repeated key. */
@@ -143,18 +146,23 @@ typedef struct shape_op {
 
 typedef struct pval {
     uint8_t kind;
-    uint8_t inbuf;   /* string bytes are in sbuf rather than in the line */
     uint8_t frac;    /* K_REAL read exactly by lex_number(): see exact_real() */
     int64_t i;       /* K_INT; K_REAL with frac: the digits as an integer */
-    size_t off, len; /* K_REAL, K_BIG: source span in the line; K_STR: the bytes */
+    size_t off, len; /* K_REAL, K_BIG: source span in the line; K_STR: len, its bytes */
+    sf_value val;    /* K_STR: the string (in the line, or unescaped in sbuf);
+                      * K_INT: the integer; what a field of their type gets */
 } pval;
 
 typedef struct pfield {
-    char *path;
+    const pval *v; /* &vals[state], fixed once the decoder is made */
+    size_t roff;   /* the field's byte offset in the row: slot * sizeof(sf_value) */
+    uint8_t want; /* the kind whose pval's val is this field's value as it is:
+                   * K_STR for a string field, K_INT for an int64 one, else none */
+    int32_t state;
+    int slot;
     sf_type type;
     sf_dec_type dec;
-    int slot;
-    int32_t state;
+    char *path;
 } pfield;
 
 struct sf_jsonproj {
@@ -294,6 +302,7 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields)
         if (!f->path)
             goto oom;
         f->type = fields[i].type;
+        f->want = f->type == SF_STRING ? K_STR : f->type == SF_INT ? K_INT : 0xFF;
         f->dec = fields[i].dec;
         f->slot = fields[i].slot;
         int32_t n = 0;
@@ -316,6 +325,10 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields)
     p->vals = calloc(p->nvals ? p->nvals : 1, sizeof *p->vals);
     if (!p->vals)
         goto oom;
+    for (size_t i = 0; i < nfields; i++) {
+        p->fields[i].v = &p->vals[p->fields[i].state];
+        p->fields[i].roff = (size_t)p->fields[i].slot * sizeof(sf_value);
+    }
     size_t nobj = 0;
     for (size_t i = 0; i < p->nnodes; i++)
         nobj += p->nodes[i].child >= 0;
@@ -456,8 +469,16 @@ INLINE const unsigned char *skip_plain(const sf_jsonproj *p, const unsigned char
             if (bits)
                 return s + __builtin_ctz(bits);
             s += 16;
-            if (p->wide && e - s >= 32)
-                return p->wide(s, e);
+            if (p->wide && e - s >= 48) {
+                /* A second block inline: the window of a line found by the
+                 * decoder (sf_jsonproj_decode_window) runs far past it, and
+                 * most strings that pass 16 bytes end within 32. */
+                w = _mm_loadu_si128((const __m128i *)(const void *)s);
+                bits = (unsigned)_mm_movemask_epi8(STOPS16(w));
+                if (bits)
+                    return s + __builtin_ctz(bits);
+                return p->wide(s + 16, e);
+            }
             while (e - s >= 16) {
                 w = _mm_loadu_si128((const __m128i *)(const void *)s);
                 bits = (unsigned)_mm_movemask_epi8(STOPS16(w));
@@ -982,9 +1003,9 @@ static int lex_error(sf_jsonproj *p, const unsigned char *s, const unsigned char
 
 /* ---- converting -------------------------------------------------------- */
 
-static const char *str_ptr(const sf_jsonproj *p, const char *line, const pval *v)
+static const char *str_ptr(const pval *v)
 {
-    return v->inbuf ? p->sbuf + v->off : line + v->off;
+    return v->val.u.s.p;
 }
 
 /* The reference's description of a value in a type-mismatch message. */
@@ -992,8 +1013,8 @@ static void describe(sf_jsonproj *p, const char *line, const pval *v, char *out,
 {
     switch (v->kind) {
     case K_STR: {
-        size_t n = v->len, k = sf_utf8_cut(str_ptr(p, line, v), n, 40);
-        snprintf(out, cap, "string \"%.*s%s\"", (int)k, str_ptr(p, line, v), k < n ? "..." : "");
+        size_t n = v->len, k = sf_utf8_cut(str_ptr(v), n, 40);
+        snprintf(out, cap, "string \"%.*s%s\"", (int)k, str_ptr(v), k < n ? "..." : "");
         break;
     }
     case K_INT: snprintf(out, cap, "int64 %lld", (long long)v->i); break;
@@ -1104,7 +1125,7 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
     case SF_STRING:
         if (v->kind != K_STR)
             return mismatch(p, line, f, v, msg, cap);
-        *out = sf_string(str_ptr(p, line, v), v->len);
+        *out = sf_string(str_ptr(v), v->len);
         return 0;
     case SF_BOOL:
         if (v->kind != K_TRUE && v->kind != K_FALSE)
@@ -1113,14 +1134,14 @@ static int convert(sf_jsonproj *p, const char *line, const pfield *f, sf_value *
         return 0;
     case SF_DATE: {
         int32_t days;
-        if (v->kind != K_STR || sf_parse_iso_date(str_ptr(p, line, v), v->len, &days) != 0)
+        if (v->kind != K_STR || sf_parse_iso_date(str_ptr(v), v->len, &days) != 0)
             return mismatch(p, line, f, v, msg, cap);
         *out = sf_date(days);
         return 0;
     }
     case SF_TIMESTAMP: {
         int64_t us;
-        if (v->kind == K_STR ? sf_parse_iso_timestamp(str_ptr(p, line, v), v->len, &us) != 0
+        if (v->kind == K_STR ? sf_parse_iso_timestamp(str_ptr(v), v->len, &us) != 0
             : v->kind != K_INT || sf_timestamp_from_unix(v->i, SF_US_PER_SEC, &us) != 0)
             return mismatch(p, line, f, v, msg, cap);
         *out = sf_timestamp(us);
@@ -1143,20 +1164,18 @@ static inline void record(sf_jsonproj *p, int32_t cur, int kind)
 
 /* The string value of pval st: from just after its opening quote (start)
  * to just past its closing quote (s); scan_string()'s flags and length. */
-INLINE void store_string(sf_jsonproj *p, int32_t st, const unsigned char *b,
-                         const unsigned char *start, const unsigned char *s, int flags, size_t n)
+INLINE void store_string(sf_jsonproj *p, int32_t st, const unsigned char *start,
+                         const unsigned char *s, int flags, size_t n)
 {
     pval *v = &p->vals[st];
     v->kind = K_STR;
     if (flags & STR_ESC) {
-        v->inbuf = 1;
-        v->off = p->sused;
         v->len = n;
+        v->val = sf_string(p->sbuf + p->sused, n);
         p->sused += n;
     } else {
-        v->inbuf = 0;
-        v->off = (size_t)(start - b);
         v->len = (size_t)(s - 1 - start);
+        v->val = sf_string((const char *)start, v->len);
     }
 }
 
@@ -1176,6 +1195,7 @@ INLINE int read_number(sf_jsonproj *p, int32_t st, const unsigned char *b,
         v->kind = *real == NUM_INT ? K_INT : *real == NUM_REAL ? K_REAL : K_BIG;
         v->frac = (uint8_t)*frac;
         v->i = *iv;
+        v->val = sf_int(*iv);
         v->off = (size_t)(start - b);
         v->len = (size_t)(*sp - start);
     }
@@ -1316,7 +1336,7 @@ value:
                         &flags, vec) != 0)
             return 1;
         if (st >= 0)
-            store_string(p, st, b, start, s, flags, n);
+            store_string(p, st, start, s, flags, n);
         if (visiting) {
             sf_value v;
             if (flags & STR_ESC) {
@@ -1630,12 +1650,22 @@ static inline void load16(const unsigned char *s, const unsigned char *e, const 
     memcpy(w1, t + 8, 8);
 }
 
-/* 1 when [b, e) has a learned shape, with the pvals (reset by the caller)
- * holding what the walk would have recorded; 0 when it has none, with the
- * pvals, the string buffer and the line's error in any state. vec as for
- * walk(). */
-INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsigned char *const e,
-                       const int vec)
+/* The end of the line when [b, e) has a learned shape, with the pvals
+ * (reset by the caller) holding what the walk would have recorded; NULL
+ * when it has none, with the pvals, the string buffer and the line's error
+ * in any state. vec as for walk().
+ *
+ * win (a constant): [b, e) is a window of bytes that holds a line from b
+ * and whatever follows it; the line is the one a range reader would hand
+ * out (io/range_reader.h): up to the first '\n', without one '\r' before
+ * it. Then a match ends with the end piece followed by "\n" (its last byte
+ * not '\r') or by "\r\n", and the line ends where they start. A line holds no
+ * '\n' and a learned literal none either, and no scalar reads across one
+ * (a string stops at a control byte, a number at a non-digit, and every
+ * scalar is followed by a non-empty literal), so the pieces and scalars
+ * met are those of the line alone: the match is the one the line gets. */
+INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *const b,
+                                        const unsigned char *const e, const int vec, const int win)
 {
     const shape *const sh = p->shapes;
     const unsigned char *s = b;
@@ -1657,8 +1687,17 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             if (n->vkind <= SV_STR) {
                 break;
             } else if (n->vkind == SV_END) {
-                if (n->len == left)
-                    break;
+                if (!win) {
+                    if (n->len == left)
+                        break;
+                } else if ((size_t)n->len + 1 < left) {
+                    /* Two bytes after the piece, for "\r\n" (a '\n' that
+                     * ends the window is left to the reader). x[-1] is in
+                     * the line: every shape holds a '{' before its end. */
+                    const unsigned char *x = s + n->len;
+                    if ((x[0] == '\n' && x[-1] != '\r') || (x[0] == '\r' && x[1] == '\n'))
+                        break;
+                }
             } else if (n->vkind == SV_NUM) {
                 if (n->len < left && (s[n->len] == '-' || is_digit(s[n->len])))
                     break;
@@ -1668,22 +1707,22 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             }
         }
         if (c < 0)
-            return 0;
+            return NULL;
         s += n->len;
         if (n->nops)
             for (uint32_t i = n->op0; i < (uint32_t)n->op0 + n->nops; i++)
                 p->vals[p->sops[i].st].kind = p->sops[i].kind;
         switch (n->vkind) {
-        case SV_END: return 1;
+        case SV_END: return s;
         case SV_STR: {
             const unsigned char *start = s;
             int flags = 0;
             size_t len = 0;
             if (scan_string(p, &s, e, b, n->st >= 0 ? p->sbuf + p->sused : NULL, &len, &flags,
                             vec) != 0)
-                return 0;
+                return NULL;
             if (n->st >= 0)
-                store_string(p, n->st, b, start, s, flags, len);
+                store_string(p, n->st, start, s, flags, len);
             break;
         }
         case SV_NUM: {
@@ -1691,7 +1730,7 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             int real;
             unsigned frac;
             if (read_number(p, n->st, b, &s, e, &iv, &real, &frac))
-                return 0;
+                return NULL;
             break;
         }
         case SV_WORD: {
@@ -1704,7 +1743,7 @@ INLINE int shape_match(sf_jsonproj *p, const unsigned char *const b, const unsig
             else if (rest >= 4 && memcmp(s, "null", 4) == 0)
                 kind = K_NULL, s += 4;
             else
-                return 0;
+                return NULL;
             if (n->st >= 0)
                 p->vals[n->st].kind = (uint8_t)kind;
             break;
@@ -1777,7 +1816,7 @@ static int shape_emit(sf_jsonproj *p, int32_t *at, const unsigned char *lit,
 static void shape_learn(sf_jsonproj *p, const unsigned char *const b, const unsigned char *const e)
 {
     if (!p->shapes) {
-        p->shapes = malloc(SHAPE_NODES * sizeof *p->shapes);
+        p->shapes = aligned_alloc(64, SHAPE_NODES * sizeof *p->shapes);
         p->sops = malloc(SHAPE_OPS * sizeof *p->sops);
         if (!p->shapes || !p->sops) {
             /* Shapes are only a faster way to the same answer. */
@@ -1909,6 +1948,35 @@ static inline void shape_count(sf_jsonproj *p, int matched)
     p->sh_tries = p->sh_misses = 0;
 }
 
+/* The projected values into the row: 0, or convert()'s verdict. */
+INLINE int put_row(sf_jsonproj *p, const char *line, sf_value *row, char *msg, size_t msgcap)
+{
+    for (size_t i = 0; i < p->nfields; i++) {
+        const pfield *f = &p->fields[i];
+        const pval *v = f->v;
+        /* The kinds that need no check beyond their type, inline. */
+        if (v->kind == f->want) {
+            *(sf_value *)(void *)((char *)row + f->roff) = v->val;
+        } else if (f->type == SF_DOUBLE && v->kind == K_REAL && v->frac) {
+            row[f->slot] = sf_double(exact_real(v->i, v->frac));
+        } else if (v->kind <= K_NULL) {
+            row[f->slot] = sf_null();
+        } else {
+            int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+INLINE void reset_vals(sf_jsonproj *p)
+{
+    for (size_t i = 0; i < p->nvals; i++)
+        p->vals[i].kind = K_MISSING;
+    p->sused = 0;
+}
+
 int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
                        size_t msgcap)
 {
@@ -1916,22 +1984,17 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
         return SF_E_NOMEM;
     if (!line)
         line = "";
-    for (size_t i = 0; i < p->nvals; i++)
-        p->vals[i].kind = K_MISSING;
-    p->sused = 0;
+    reset_vals(p);
 
     const unsigned char *const b = (const unsigned char *)line;
     int matched = 0;
     if (p->sh_rest == 0) {
         /* One copy of each pass per scan width, so the hot loop tests none. */
         if (p->nshapes > 1) {
-            matched = p->level >= SF_SIMD_SSE2 ? shape_match(p, b, b + len, 1)
-                                               : shape_match(p, b, b + len, 0);
-            if (!matched) {
-                for (size_t i = 0; i < p->nvals; i++)
-                    p->vals[i].kind = K_MISSING;
-                p->sused = 0;
-            }
+            matched = (p->level >= SF_SIMD_SSE2 ? shape_match(p, b, b + len, 1, 0)
+                                                : shape_match(p, b, b + len, 0, 0)) != NULL;
+            if (!matched)
+                reset_vals(p);
         }
         shape_count(p, matched);
     } else {
@@ -1948,23 +2011,28 @@ int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *r
         if (p->sh_rest == 0)
             shape_learn(p, b, b + len);
     }
-    for (size_t i = 0; i < p->nfields; i++) {
-        const pfield *f = &p->fields[i];
-        const pval *v = &p->vals[f->state];
-        /* The kinds that need no check beyond their type, inline. */
-        if (f->type == SF_STRING && v->kind == K_STR) {
-            row[f->slot] = sf_string(str_ptr(p, line, v), v->len);
-        } else if (f->type == SF_INT && v->kind == K_INT) {
-            row[f->slot] = sf_int(v->i);
-        } else if (v->kind <= K_NULL) {
-            row[f->slot] = sf_null();
-        } else {
-            int rc = convert(p, line, f, &row[f->slot], msg, msgcap);
-            if (rc)
-                return rc;
-        }
-    }
-    return 0;
+    return put_row(p, line, row, msg, msgcap);
+}
+
+size_t sf_jsonproj_decode_window(sf_jsonproj *p, const char *buf, size_t avail, sf_value *row,
+                                 size_t *len)
+{
+    /* Shapes in use, and room in the string buffer for any line that ends
+     * inside the window (sf_jsonproj_decode grows it for longer ones). */
+    if (p->sh_rest != 0 || p->nshapes <= 1 || !buf)
+        return 0;
+    if (avail > p->cap - 1)
+        avail = p->cap - 1;
+    reset_vals(p);
+    const unsigned char *const b = (const unsigned char *)buf;
+    const unsigned char *lend = p->level >= SF_SIMD_SSE2 ? shape_match(p, b, b + avail, 1, 1)
+                                                         : shape_match(p, b, b + avail, 0, 1);
+    char msg[8];
+    if (!lend || put_row(p, buf, row, msg, sizeof msg) != 0)
+        return 0; /* the line's sf_jsonproj_decode counts the try */
+    shape_count(p, 1);
+    *len = (size_t)(lend - b);
+    return *len + 1 + (*lend == '\r');
 }
 
 int sf_jsonproj_visit(sf_jsonproj *p, const char *line, size_t len, const sf_json_visitor *v,

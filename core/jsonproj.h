@@ -22,7 +22,9 @@
  *
  * A decoder learns the shapes of the objects it accepts (their bytes
  * outside the scalars) and reads a later line of a known shape without the
- * general walk; only the speed depends on what it has seen, never a result.
+ * general walk, finding that line's end itself when it is given the input
+ * from the line on (sf_jsonproj_decode_window); only the speed depends on
+ * what it has seen, never a result.
  *
  * Agreement with the reference is the contract: for every input both accept
  * or both reject with the same sf_reject_reason, and every extracted value
@@ -64,6 +66,20 @@ sf_jsonproj *sf_jsonproj_new(const sf_decode_field *fields, size_t nfields);
  * invalid JSON messages give the byte column. */
 int sf_jsonproj_decode(sf_jsonproj *p, const char *line, size_t len, sf_value *row, char *msg,
                        size_t msgcap);
+
+/* sf_jsonproj_decode of the line that starts at buf, found inside the
+ * avail bytes there: the line a range reader would hand out (up to the
+ * first '\n', without one '\r' before it; io/range_reader.h). Decodes it
+ * only when it has a learned shape and every field converts: then the row
+ * is set as sf_jsonproj_decode sets it, *len is the line's length and the
+ * return value the bytes it takes with its line end ("\n" or "\r\n").
+ * Otherwise returns 0, having decided nothing (row and *len in any state):
+ * hand the line to sf_jsonproj_decode, which gives the verdict and every
+ * message. So the decoder finds the line's end in the same pass that reads
+ * it, and a caller needs no search for it. Strings as for
+ * sf_jsonproj_decode, borrowed from buf. */
+size_t sf_jsonproj_decode_window(sf_jsonproj *p, const char *buf, size_t avail, sf_value *row,
+                                 size_t *len);
 
 /* The verdict for a number literal (n bytes at text, valid JSON) that is an
  * integer outside int64 or a real beyond the double range, read by the field

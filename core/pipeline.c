@@ -1550,6 +1550,14 @@ static inline __attribute__((always_inline)) int push_decoded(sf_pipeline *p, in
     return p->emit(p->emit_ctx, hash, p->rec.p, p->rec.n);
 }
 
+/* *v for the line pushed when rows_rejected was before. */
+static void set_verdict(const sf_pipeline *p, uint64_t before, sf_line_verdict *v)
+{
+    v->rejected = p->counts.rows_rejected != before;
+    v->reason = v->rejected ? (sf_reject_reason)p->last_reason : (sf_reject_reason)0;
+    v->msg = v->rejected ? p->last_msg : "";
+}
+
 int sf_pipeline_push_cells(sf_pipeline *p, const sf_value *cells, int file, uint64_t offset,
                            sf_line_verdict *v)
 {
@@ -1610,9 +1618,7 @@ int sf_pipeline_push_cells(sf_pipeline *p, const sf_value *cells, int file, uint
     }
     rc = push_decoded(p, file, offset);
 done:
-    v->rejected = p->counts.rows_rejected != before;
-    v->reason = v->rejected ? (sf_reject_reason)p->last_reason : (sf_reject_reason)0;
-    v->msg = v->rejected ? p->last_msg : "";
+    set_verdict(p, before, v);
     return rc;
 }
 
@@ -1621,9 +1627,20 @@ int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file
 {
     uint64_t before = p->counts.rows_rejected;
     int rc = sf_pipeline_push(p, line, len, file, offset);
-    v->rejected = p->counts.rows_rejected != before;
-    v->reason = v->rejected ? (sf_reject_reason)p->last_reason : (sf_reject_reason)0;
-    v->msg = v->rejected ? p->last_msg : "";
+    set_verdict(p, before, v);
+    return rc;
+}
+
+int sf_pipeline_push_window(sf_pipeline *p, const char *buf, size_t avail, int file,
+                            uint64_t offset, size_t *used, size_t *len, sf_line_verdict *v)
+{
+    *used = p->flat ? 0 : sf_decoder_decode_window(p->dec, buf, avail, p->row, len);
+    if (*used == 0)
+        return 0;
+    uint64_t before = p->counts.rows_rejected;
+    p->counts.lines_read++;
+    int rc = push_decoded(p, file, offset);
+    set_verdict(p, before, v);
     return rc;
 }
 

@@ -100,6 +100,16 @@ typedef struct sf_line_verdict {
 int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file,
                           uint64_t offset, sf_line_verdict *v);
 
+/* sf_pipeline_push_line() for the line that starts at buf, whose end the
+ * decoder finds while it reads it (sf_decoder_decode_window): buf holds
+ * avail bytes of the input from the line's first byte on. When the line
+ * decodes that way, sets *used to the bytes it takes with its "\n" or
+ * "\r\n" and *len to its length, pushes it as sf_pipeline_push_line()
+ * would and returns what that returns. Otherwise sets *used to 0, returns
+ * 0 and has done nothing: push the line with sf_pipeline_push_line(). */
+int sf_pipeline_push_window(sf_pipeline *p, const char *buf, size_t avail, int file,
+                            uint64_t offset, size_t *used, size_t *len, sf_line_verdict *v);
+
 /* A line of a CSV fact input, split into fields by the caller (io/csv) and
  * mapped by the file's header: cells[i] is the text of fact column i (an
  * SF_STRING borrowed for the call) or SF_NULL for an empty unquoted field.

@@ -238,14 +238,21 @@ int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t
     return 0;
 }
 
+/* Drops the used bytes of a line (its '\n' included, if any) from the
+ * buffer's head. */
+static inline void rr_take(sf_range_reader *r, size_t used)
+{
+    r->head += used;
+    r->scan = r->head;
+    r->bytes += used;
+}
+
 /* Hands out the line of n bytes at p (file offset off) that used bytes
  * of the buffer held (its '\n' included, if any). */
 static inline int rr_hand_out(sf_range_reader *r, char *p, size_t n, size_t used, uint64_t off,
                               const char **line, size_t *len, uint64_t *offset, sf_error *err)
 {
-    r->head += used;
-    r->scan = r->head;
-    r->bytes += used;
+    rr_take(r, used);
     if (n > 0 && p[n - 1] == '\r')
         n--;
     *offset = off;
@@ -331,6 +338,24 @@ int sf_range_reader_next(sf_range_reader *r, const char **line, size_t *len,
         return rr_next_slow(r, line, len, offset, err);
     size_t n = (size_t)(nl - p);
     return rr_hand_out(r, p, n, n + 1, off, line, len, offset, err);
+}
+
+int sf_range_reader_window(sf_range_reader *r, sf_range_window *w)
+{
+    uint64_t off = r->base + r->head;
+    if ((r->io_errno | r->done | r->skip_first) || off >= r->end || r->tail == r->head)
+        return 0;
+    w->buf = r->buf + r->head;
+    w->avail = r->tail - r->head;
+    w->owned = r->end - off < w->avail ? (size_t)(r->end - off) : w->avail;
+    w->line_cap = r->max_line + 1; /* a '\n' at line_cap - 1 ends max_line bytes */
+    w->offset = off;
+    return 1;
+}
+
+void sf_range_reader_consume(sf_range_reader *r, size_t used)
+{
+    rr_take(r, used);
 }
 
 uint64_t sf_range_reader_bytes(const sf_range_reader *r)

@@ -36,6 +36,30 @@ int sf_range_reader_open(sf_range_reader **out, const char *path, uint64_t start
 int sf_range_reader_next(sf_range_reader *r, const char **line, size_t *len,
                          uint64_t *offset, sf_error *err);
 
+/* What a parser that finds each line's end itself may read: the buffered
+ * bytes from the next owned line's first byte on. */
+typedef struct sf_range_window {
+    const char *buf; /* borrowed until the next call on the reader */
+    size_t avail;    /* bytes at buf */
+    size_t owned;    /* the lines that start in buf[0, owned) are the range's */
+    size_t line_cap; /* a line taken must have its '\n' within its first line_cap bytes
+                      * (so that it is at most max_line bytes long) */
+    uint64_t offset; /* file offset of buf[0] */
+} sf_range_window;
+
+/* Fills *w and returns 1 when the next owned line starts in the buffer;
+ * returns 0 otherwise (a pending error, the range's end or its first
+ * partial line, an empty buffer): call sf_range_reader_next. Either way the
+ * reader is unchanged. Lines are taken from the window's start, each up to
+ * and with its '\n' (which the window holds), as sf_range_reader_next
+ * would have handed them out: a line's bytes lose one '\r' before the
+ * '\n'. */
+int sf_range_reader_window(sf_range_reader *r, sf_range_window *w);
+
+/* Takes the first used bytes of the window just given, whole lines with
+ * their '\n': the reader goes on after them. */
+void sf_range_reader_consume(sf_range_reader *r, size_t used);
+
 /* Bytes of owned lines consumed so far, newlines included. */
 uint64_t sf_range_reader_bytes(const sf_range_reader *r);
 

@@ -233,6 +233,68 @@ int sf_scan_tick(scan_state *s, const char *path)
     return 0;
 }
 
+/* What a rank does every SERVE_EVERY lines of a chunk: notice an
+ * interrupt or a failed peer, serve chunk requests, report progress. */
+static int scan_every(scan_state *s, const char *path, sf_range_reader *r, sf_zreader *z)
+{
+    int rc = sf_scan_tick(s, path);
+    if (rc)
+        return rc;
+    if (s->rank == 0 && s->dynamic)
+        serve(s, 0);
+    if (s->rank == 0)
+        sf_scan_progress(s, z ? sf_zreader_cbytes(z) : sf_range_reader_bytes(r), 0);
+    return 0;
+}
+
+/* A line the sink failed on: err names the place unless the sink did. */
+static int line_failed(scan_state *s, const char *path, uint64_t off, int rc)
+{
+    if (!s->err->msg[0] || s->err->code != rc)
+        sf_error_set(s->err, rc, "%s: byte %llu: %s", path, (unsigned long long)off,
+                     sf_strerror(rc));
+    return rc;
+}
+
+/* Offers the sink's window() the lines buffered in r, one after another,
+ * while it takes them; *taken counts them. 0 when it leaves a line (or the
+ * buffer's whole lines are spent): sf_range_reader_next hands out the
+ * next; otherwise what stops the scan. */
+static int scan_window(scan_state *s, sf_range_reader *r, int file, const char *path,
+                       uint64_t *nlines, uint64_t *taken)
+{
+    sf_range_window w;
+    *taken = 0;
+    if (!sf_range_reader_window(r, &w))
+        return 0;
+    size_t pos = 0, used;
+    int rc = 0;
+    while (pos < w.owned) {
+        size_t n = w.avail - pos < w.line_cap ? w.avail - pos : w.line_cap;
+        rc = s->sink->window(s->sink->ctx, w.buf + pos, n, file, w.offset + pos, &used);
+        if (!used)
+            break;
+        pos += used;
+        ++*taken;
+        if (rc) {
+            line_failed(s, path, w.offset + pos - used, rc);
+            break;
+        }
+        if (++*nlines % SERVE_EVERY == 0) {
+            sf_range_reader_consume(r, pos); /* the progress counts them */
+            w.buf += pos;
+            w.avail -= pos;
+            w.owned -= pos;
+            w.offset += pos;
+            pos = 0;
+            if ((rc = scan_every(s, path, r, NULL)) != 0)
+                break;
+        }
+    }
+    sf_range_reader_consume(r, pos);
+    return rc;
+}
+
 static int scan_chunk(scan_state *s, const sf_chunk *c)
 {
     sf_range_reader *r = NULL;
@@ -254,16 +316,26 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
         return rc;
     const char *line;
     size_t len;
-    uint64_t off, nlines = 0;
+    uint64_t off, nlines = 0, taken, skip = 0, backoff = 0;
     for (;;) {
+        /* A sink that finds a line's end itself takes the lines it can
+         * from the buffer; the line it leaves goes the usual way. When it
+         * leaves the first line of window after window (an input of shapes
+         * the decoder does not keep), the next 1, 2, 4, ... 4096 lines go
+         * the usual way without the offer. */
+        if (r && s->sink->window && skip == 0) {
+            if ((rc = scan_window(s, r, c->file, path, &nlines, &taken)) != 0)
+                break;
+            backoff = taken ? 0 : backoff ? (backoff < 4096 ? 2 * backoff : 4096) : 1;
+            skip = backoff;
+        }
+        skip -= skip > 0;
         rc = z ? sf_zreader_next(z, &line, &len, &off, s->err)
                : sf_range_reader_next(r, &line, &len, &off, s->err);
         if (rc == 1) {
             rc = s->sink->line(s->sink->ctx, line, len, c->file, off);
             if (rc) {
-                if (!s->err->msg[0] || s->err->code != rc)
-                    sf_error_set(s->err, rc, "%s: byte %llu: %s", path, (unsigned long long)off,
-                                 sf_strerror(rc));
+                line_failed(s, path, off, rc);
                 break;
             }
         } else if (rc == SF_E_LIMIT) {
@@ -276,14 +348,8 @@ static int scan_chunk(scan_state *s, const sf_chunk *c)
         } else {
             break; /* 0: end of range; < 0: read error with err set */
         }
-        if (++nlines % SERVE_EVERY == 0) {
-            if ((rc = sf_scan_tick(s, path)) != 0)
-                break;
-            if (s->rank == 0 && s->dynamic)
-                serve(s, 0);
-            if (s->rank == 0)
-                sf_scan_progress(s, z ? sf_zreader_cbytes(z) : sf_range_reader_bytes(r), 0);
-        }
+        if (++nlines % SERVE_EVERY == 0 && (rc = scan_every(s, path, r, z)) != 0)
+            break;
     }
     if (rc && s->abort_from < 0)
         sf_scan_send_abort(s);

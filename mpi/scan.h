@@ -88,6 +88,14 @@ typedef struct sf_scan_sink {
     int (*chunk_begin)(void *ctx, size_t chunk, const sf_chunk *c);
     int (*chunk_end)(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes);
     void *ctx;
+    /* May be NULL. Offered the next line of an uncompressed chunk as the
+     * avail bytes from its first one (sf_range_reader_window), for a sink
+     * that finds the line's end while it reads the line: it either takes
+     * the line, setting *used to its bytes with its line end and doing
+     * what line() would, and returns what line() would; or sets *used to
+     * 0, returns 0 and has done nothing, and the line goes to line(). */
+    int (*window)(void *ctx, const char *buf, size_t avail, int file, uint64_t offset,
+                  size_t *used);
 } sf_scan_sink;
 
 typedef struct sf_scan_stats {

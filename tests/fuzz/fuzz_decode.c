@@ -291,12 +291,49 @@ static void check_line(sf_decoder *fast, sf_decoder *ref, const uint8_t *data, s
     free(line);
 }
 
+/* The input's lines as a range reader hands them out (split at '\n', one
+ * '\r' before it dropped), each first offered to the fast decoder with the
+ * rest of the input after it (sf_decoder_decode_window): a line it takes
+ * must be that line, accepted by the reference with the same values. */
+static void check_windows(sf_decoder *fast, sf_decoder *ref, const uint8_t *data, size_t size)
+{
+    char *buf = malloc(size ? size : 1); /* exact size, for ASan */
+    if (!buf)
+        abort();
+    if (size)
+        memcpy(buf, data, size);
+    sf_value r1[NFIELDS], r2[NFIELDS];
+    char m2[512];
+    for (size_t pos = 0; pos < size;) {
+        const char *nl = memchr(buf + pos, '\n', size - pos);
+        if (!nl)
+            break; /* a last line without '\n' is never taken */
+        size_t raw = (size_t)(nl - (buf + pos)), len = raw;
+        if (len > 0 && buf[pos + len - 1] == '\r')
+            len--;
+        size_t wlen = 0, used = sf_decoder_decode_window(fast, buf + pos, size - pos, r1, &wlen);
+        if (used) {
+            strcpy(m2, "(none)");
+            if (wlen != len || used != raw + 1)
+                fail("the line a window took", 0, "(window)", "(split at the newline)");
+            if (sf_decoder_decode(ref, buf + pos, len, r2, m2, sizeof m2) != 0)
+                fail("a window took a line the reference rejects", 0, "(window)", m2);
+            for (size_t i = 0; i < NFIELDS; i++)
+                if (!same_value(&r1[i], &r2[i]))
+                    fail("window value", i, "(window)", m2);
+        }
+        pos += raw + 1;
+    }
+    free(buf);
+}
+
 /* The fast decoder remembers the key order and the shapes of the lines it
  * has decoded (core/jsonproj.c), so each input gets a new one, which first
  * decodes the input's first line (up to a newline) on its own, then the
  * whole input twice (the second time with what the first taught it), then
  * the rest after the first newline twice: one line against the shape of
- * another. What it knows comes from the input alone, so a failure replays
+ * another; then the input's lines as windows (check_windows). What it
+ * knows comes from the input alone, so a failure replays
  * from that input. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -319,6 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* The rest against the shape the first line taught it. */
         check_line(fast, ref, nl + 1, size - (size_t)(nl + 1 - data));
         check_line(fast, ref, nl + 1, size - (size_t)(nl + 1 - data));
+        check_windows(fast, ref, data, size);
     }
     sf_decoder_free(fast);
     return 0;

@@ -4,14 +4,19 @@
  * Input: 3 header bytes, then 2 bytes per cut point, then the file content.
  *   byte 0: read buffer size (1..96 bytes, or 255: the 4 MiB default)
  *   byte 1: max line length (< 128: the 16 MiB default, else 1..128)
- *   byte 2: low 3 bits: number of cut points; bit 7: the last range ends
- *           at UINT64_MAX instead of at the file size
+ *   byte 2: low 3 bits: number of cut points; bits 3-5: k, and when k > 0
+ *           up to k lines at a time are taken from the reader's window
+ *           (sf_range_reader_window, sf_range_reader_consume) before each
+ *           call of sf_range_reader_next; bit 7: the last range ends at
+ *           UINT64_MAX instead of at the file size
  * The content is written to a scratch file and read as the ranges the cut
  * points make. Aborts unless every range yields exactly the model's lines
  * whose first byte lies in it (same offset, same bytes, without '\n' and one
  * trailing '\r', BOM skipped), over-long lines come back as SF_E_LIMIT at
  * their offset, and each range's byte count is its lines' extents (plus the
- * BOM for the range at 0), so the counts add up to the file size.
+ * BOM for the range at 0), so the counts add up to the file size. Lines
+ * taken from a window must be the same lines, each one's '\n' within
+ * line_cap bytes of its start, the window's owned part inside the range.
  */
 /* SF_FUZZ_SOURCES: io/range_reader.c */
 #include <stdint.h>
@@ -71,9 +76,46 @@ static size_t model_split(const uint8_t *file, size_t n, model_line *lines, size
     return count;
 }
 
+/* Takes up to k lines from r's window as a parser that finds each line's
+ * end itself would, checking them against the model from lines[*want]. */
+static void take_window(sf_range_reader *r, const uint8_t *file, uint64_t start, uint64_t end,
+                        size_t eff_max_line, const model_line *lines, size_t nlines, size_t *want,
+                        uint64_t *want_bytes, unsigned k)
+{
+    sf_range_window w;
+    if (!sf_range_reader_window(r, &w))
+        return;
+    if (*want >= nlines || lines[*want].off >= end)
+        die("a window past the range's own lines", start, end, w.offset);
+    if (w.offset != lines[*want].off || w.avail == 0 || w.owned == 0 || w.owned > w.avail ||
+        w.offset + w.owned > end || memcmp(w.buf, file + w.offset, w.avail) != 0)
+        die("window differs from the file", start, end, w.offset);
+    size_t pos = 0;
+    for (unsigned i = 0; i < k && pos < w.owned; i++) {
+        size_t n = w.avail - pos < w.line_cap ? w.avail - pos : w.line_cap;
+        const char *nl = memchr(w.buf + pos, '\n', n);
+        if (!nl)
+            break;
+        size_t raw = (size_t)(nl - (w.buf + pos)), len = raw;
+        if (len > 0 && w.buf[pos + len - 1] == '\r')
+            len--;
+        if (*want >= nlines)
+            die("window line beyond the model's", start, end, w.offset + pos);
+        const model_line *m = &lines[*want];
+        if (m->off != w.offset + pos || m->len != len || m->extent != raw + 1)
+            die("window line differs from the model", start, end, w.offset + pos);
+        if (len > eff_max_line)
+            die("window line over the limit inside line_cap", start, end, m->off);
+        pos += raw + 1;
+        *want_bytes += m->extent;
+        (*want)++;
+    }
+    sf_range_reader_consume(r, pos);
+}
+
 static uint64_t check_range(const char *path, const uint8_t *file, uint64_t start, uint64_t end,
                             size_t buf_size, size_t max_line, size_t eff_max_line,
-                            const model_line *lines, size_t nlines, size_t bom)
+                            const model_line *lines, size_t nlines, size_t bom, unsigned k)
 {
     sf_range_reader *r = NULL;
     sf_error err;
@@ -91,6 +133,8 @@ static uint64_t check_range(const char *path, const uint8_t *file, uint64_t star
         const char *line = NULL;
         size_t len = 0;
         uint64_t off = UINT64_MAX;
+        if (k)
+            take_window(r, file, start, end, eff_max_line, lines, nlines, &want, &want_bytes, k);
         int rc = sf_range_reader_next(r, &line, &len, &off, &err);
         int owned = want < nlines && lines[want].off < end;
         if (rc == 0) {
@@ -144,6 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t max_line = hdr[1] < 128 ? 0 : (size_t)hdr[1] - 127;
     size_t eff_max_line = max_line ? max_line : (size_t)16 << 20;
     size_t ncuts = hdr[2] & 7;
+    unsigned k = (hdr[2] >> 3) & 7;
     int open_end = (hdr[2] & 0x80) != 0;
 
     uint16_t raw_cuts[MAX_CUTS];
@@ -177,7 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t total = 0;
     for (size_t i = 0; i <= ncuts; i++)
         total += check_range(s->path, file, cuts[i], cuts[i + 1], buf_size, max_line,
-                             eff_max_line, lines, nlines, bom);
+                             eff_max_line, lines, nlines, bom, k);
     if (total != n)
         die("byte counts do not add up to the file size", 0, n, total);
     free(lines);
