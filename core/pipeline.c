@@ -163,6 +163,8 @@ typedef struct step_plan {
     int input;            /* PLAN_JOIN1: the dimension */
     unsigned char inner;  /* PLAN_JOIN1: an inner join */
     unsigned char key_id, sel_id; /* PLAN_JOIN1: id_ok of slot and sel_slot */
+    sf_join_cells *cells; /* PLAN_JOIN1 of a small string-keyed table: its
+                           * one-line index of the selected column, or NULL */
     const sf_expr *expr;  /* derive, filter */
     sf_expr_leaf leaf;    /* PLAN_FILTER_LEAF: its test inline */
 } step_plan;
@@ -272,6 +274,9 @@ static int setup_plan(sf_pipeline *p)
             pl->inner = st->inner != 0;
             pl->key_id = p->id_ok[st->on_slot];
             pl->sel_id = st->nselect ? p->id_ok[st->select_slots[0]] : 0;
+            /* NULL (no string keys, a large table, no memory): the table. */
+            if (pl->kind == PLAN_JOIN1)
+                pl->cells = sf_join_cells_new(p->dims[st->input], (size_t)pl->sel_col);
         }
     }
     return 0;
@@ -301,8 +306,11 @@ static int setup_ring(sf_pipeline *p)
             written[st->slot] = 1;
         } else if (st->kind == SF_STEP_JOIN) {
             if (!written[st->on_slot] &&
-                sf_join_table_memory(p->dims[st->input]) > RING_MIN_TABLE)
+                sf_join_table_memory(p->dims[st->input]) > RING_MIN_TABLE) {
                 any = p->pf_step[i] = 1;
+                sf_join_cells_free(p->plan[i].cells); /* the ring looks it up */
+                p->plan[i].cells = NULL;
+            }
             p->npf += p->pf_step[i];
             for (size_t k = 0; k < st->nselect; k++)
                 written[st->select_slots[k]] = 1;
@@ -505,6 +513,8 @@ void sf_pipeline_free(sf_pipeline *p)
     free(p->pf_step);
     free(p->pf_list);
     free(p->fact_slots);
+    for (size_t i = 0; p->plan && i < p->job->nsteps; i++)
+        sf_join_cells_free(p->plan[i].cells);
     free(p->plan);
     sf_keycache_free(p->kc);
     for (size_t k = 0; p->rowsets && k < p->nout; k++)
@@ -660,6 +670,23 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
         }
         case PLAN_JOIN1: {
             uint32_t key_id = 0;
+            if (pl->cells) { /* the key, its id and the cell from one line */
+                const sf_value *key = &row[pl->slot];
+                uint32_t cell_id = 0;
+                if (key->type == SF_NULL ||
+                    !sf_join_cells_lookup(pl->cells, key, &row[pl->sel_slot], &key_id, &cell_id)) {
+                    if (pl->inner)
+                        return drop_by_join(p, pl->input);
+                    row[pl->sel_slot] = sf_null();
+                }
+                if (ids) {
+                    if (pl->key_id)
+                        ids[pl->slot] = key_id;
+                    if (pl->sel_id)
+                        ids[pl->sel_slot] = cell_id;
+                }
+                continue;
+            }
             const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
             if (!dim && pl->inner)
                 return drop_by_join(p, pl->input);
