@@ -37,6 +37,8 @@ struct sf_keycache {
     unsigned dshift[3];       /* column i's field position */
     uint64_t *direct;         /* 1 << (dbits sum) cells: group + 1, 0: none */
     unsigned char dtake[3];   /* how column i's word is read (TAKE_*), by dtags */
+    uint64_t dwmask[3];       /* ... as masks, so a read takes no branch: the */
+    uint64_t dimask[3];       /* value's word and its id, each and-ed with its own */
     int dfast;                /* dtake holds no TAKE_NONE: direct_find may answer */
 };
 
@@ -151,8 +153,11 @@ static uint64_t *probe(const sf_keycache *c, const uint64_t *w, uint64_t h)
  * its field placed at once. 1 with *group on a hit; 0 when the row goes
  * the general way (other tags, a value outside the spans, an empty cell:
  * a string without an id has none, as no tuple holds a 0 id). */
-static inline int direct_find(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
-                              const int *slots, size_t n, uint64_t *group)
+static inline __attribute__((always_inline)) int direct_find(const sf_keycache *c,
+                                                              const sf_value *row,
+                                                              const uint32_t *ids,
+                                                              const int *slots, size_t n,
+                                                              uint64_t *group)
 {
     uint64_t tags = 0, out = 0;
     size_t idx = 0;
@@ -182,9 +187,37 @@ static inline int direct_try(const sf_keycache *c, const sf_value *row, const ui
     return c->dfast && ids && n <= 3 && direct_find(c, row, ids, slots, n, group);
 }
 
+/* direct_find of three columns (a daily KPI's date and two dimension
+ * ids), unrolled, each column's word read without a branch: the value's
+ * first 8 bytes and its id, each and-ed with the column's mask (u.date's
+ * 4 bytes are the word's low half; ids has a word for every slot). */
+static inline int direct_find3(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
+                               const int *slots, uint64_t *group)
+{
+    uint64_t tags = 0, out = 0;
+    size_t idx = 0;
+    for (size_t i = 0; i < 3; i++) {
+        const sf_value *v = &row[slots[i]];
+        uint64_t word;
+        memcpy(&word, &v->u, sizeof word);
+        uint64_t x = (word & c->dwmask[i]) | (ids[slots[i]] & c->dimask[i]);
+        uint64_t d = x - c->dbase[i];
+        tags |= (uint64_t)v->type << (4 * i);
+        out |= d >> c->dbits[i];
+        idx |= (size_t)d << c->dshift[i];
+    }
+    if (tags != c->dtags || out)
+        return 0;
+    uint64_t g = c->direct[idx];
+    *group = g - 1;
+    return g != 0;
+}
+
 int sf_keycache_find_direct(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
                             const int *slots, size_t n, uint64_t *group)
 {
+    if (n == 3)
+        return c->dfast && ids && direct_find3(c, row, ids, slots, group);
     return direct_try(c, row, ids, slots, n, group);
 }
 
@@ -319,6 +352,10 @@ static int direct_build(sf_keycache *c, const uint64_t *w)
         case SF_STRING: c->dtake[i] = TAKE_ID; break;
         default: c->dtake[i] = TAKE_NONE; c->dfast = 0; break; /* a bool: u.b */
         }
+        c->dwmask[i] = c->dtake[i] == TAKE_WORD ? ~(uint64_t)0
+                       : c->dtake[i] == TAKE_DATE ? 0xffffffffull
+                                                  : 0;
+        c->dimask[i] = c->dtake[i] == TAKE_ID ? ~(uint64_t)0 : 0;
     }
     c->dshift[2] = 0;
     c->dshift[1] = bits[2];

@@ -257,6 +257,18 @@ static void test_direct_array_reads_values_by_their_tags(void **state)
     group = 0;
     assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
     assert_int_equal(group, 3 * 64 + 1);
+    /* A date is its word's low half and an int or a date has no id: the
+     * bytes above the day and the ids of those slots are not read. */
+    uint64_t word = (uint64_t)(uint32_t)20003 | 0xdeadbeef00000000ull;
+    memcpy(&row[2].u, &word, sizeof word);
+    assert_int_equal(row[2].u.date, 20003);
+    ids[1] = 77;
+    ids[2] = 99;
+    group = 0;
+    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
+    assert_int_equal(group, 3 * 64 + 1);
+    ids[1] = ids[2] = 0;
+    row[2] = sf_date(20003);
     assert_int_equal(sf_keycache_find_direct(c, row, NULL, slots, 3, &group), 0);
     row[1] = sf_double(d);
     assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
