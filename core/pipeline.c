@@ -638,8 +638,9 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
                      sf_arena *scratch, const sf_value *const *pre_dim, const uint32_t *pre_kid)
 {
     const sf_job *job = p->job;
+    const step_plan *plan = p->plan; /* once: a step's stores into row may alias p */
     for (size_t i = from; i < to; i++) {
-        const step_plan *pl = &p->plan[i];
+        const step_plan *pl = &plan[i];
         switch (pl->kind) {
         case PLAN_DERIVE:
             sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
