@@ -36,14 +36,16 @@ struct sf_keycache {
     unsigned dbits[3];        /* column i's field width */
     unsigned dshift[3];       /* column i's field position */
     uint64_t *direct;         /* 1 << (dbits sum) cells: group + 1, 0: none */
-    unsigned char dtake[3];   /* how column i's word is read (TAKE_*), by dtags */
-    uint64_t dwmask[3];       /* ... as masks, so a read takes no branch: the */
-    uint64_t dimask[3];       /* value's word and its id, each and-ed with its own */
-    int dfast;                /* dtake holds no TAKE_NONE: direct_find may answer */
+    /* How direct_find reads column i's word, as tuple() would for its
+     * type (by dtags), without a branch: the value's first 8 bytes and
+     * its id, each and-ed with its mask (all ones for an int's or a
+     * double's bits, the low half for a date's day, the id for a string;
+     * zeros for a NULL). */
+    uint64_t dwmask[3];
+    uint64_t dimask[3];
+    int dfast;                /* every column has masks: direct_find may answer */
 };
 
-/* How direct_find reads a column's word, as tuple() would for its type. */
-enum { TAKE_NONE, TAKE_ZERO, TAKE_WORD, TAKE_DATE, TAKE_ID };
 
 /* Cells of the direct array at most (8 bytes each), and per tuple held. */
 #define DIRECT_MAX_CELLS ((size_t)1 << 18)
@@ -163,11 +165,9 @@ static inline __attribute__((always_inline)) int direct_find(const sf_keycache *
     size_t idx = 0;
     for (size_t i = 0; i < n; i++) {
         const sf_value *v = &row[slots[i]];
-        unsigned take = c->dtake[i];
-        uint64_t x = take == TAKE_ID     ? ids[slots[i]]
-                     : take == TAKE_DATE ? (uint32_t)v->u.date
-                     : take == TAKE_WORD ? (uint64_t)v->u.i
-                                         : 0;
+        uint64_t word; /* u.date's 4 bytes are its low half; ids has a word per slot */
+        memcpy(&word, &v->u, sizeof word);
+        uint64_t x = (word & c->dwmask[i]) | (ids[slots[i]] & c->dimask[i]);
         uint64_t d = x - c->dbase[i];
         tags |= (uint64_t)v->type << (4 * i);
         out |= d >> c->dbits[i];
@@ -187,37 +187,13 @@ static inline int direct_try(const sf_keycache *c, const sf_value *row, const ui
     return c->dfast && ids && n <= 3 && direct_find(c, row, ids, slots, n, group);
 }
 
-/* direct_find of three columns (a daily KPI's date and two dimension
- * ids), unrolled, each column's word read without a branch: the value's
- * first 8 bytes and its id, each and-ed with the column's mask (u.date's
- * 4 bytes are the word's low half; ids has a word for every slot). */
-static inline int direct_find3(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
-                               const int *slots, uint64_t *group)
-{
-    uint64_t tags = 0, out = 0;
-    size_t idx = 0;
-    for (size_t i = 0; i < 3; i++) {
-        const sf_value *v = &row[slots[i]];
-        uint64_t word;
-        memcpy(&word, &v->u, sizeof word);
-        uint64_t x = (word & c->dwmask[i]) | (ids[slots[i]] & c->dimask[i]);
-        uint64_t d = x - c->dbase[i];
-        tags |= (uint64_t)v->type << (4 * i);
-        out |= d >> c->dbits[i];
-        idx |= (size_t)d << c->dshift[i];
-    }
-    if (tags != c->dtags || out)
-        return 0;
-    uint64_t g = c->direct[idx];
-    *group = g - 1;
-    return g != 0;
-}
-
 int sf_keycache_find_direct(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
                             const int *slots, size_t n, uint64_t *group)
 {
+    /* Three columns (a daily KPI's date and two dimension ids): the loop
+     * unrolled for the constant count. */
     if (n == 3)
-        return c->dfast && ids && direct_find3(c, row, ids, slots, group);
+        return c->dfast && ids && direct_find(c, row, ids, slots, 3, group);
     return direct_try(c, row, ids, slots, n, group);
 }
 
@@ -343,19 +319,16 @@ static int direct_build(sf_keycache *c, const uint64_t *w)
     for (int i = 0; i < 3; i++) {
         c->dbase[i] = base[i];
         c->dbits[i] = bits[i];
+        c->dwmask[i] = c->dimask[i] = 0;
         switch ((w[0] >> (4 * i)) & 15) {
-        case SF_NULL: c->dtake[i] = TAKE_ZERO; break;
+        case SF_NULL: break;
         case SF_INT:
         case SF_TIMESTAMP:
-        case SF_DOUBLE: c->dtake[i] = TAKE_WORD; break; /* u.i: the double's bits */
-        case SF_DATE: c->dtake[i] = TAKE_DATE; break;
-        case SF_STRING: c->dtake[i] = TAKE_ID; break;
-        default: c->dtake[i] = TAKE_NONE; c->dfast = 0; break; /* a bool: u.b */
+        case SF_DOUBLE: c->dwmask[i] = ~(uint64_t)0; break; /* u.i: the double's bits */
+        case SF_DATE: c->dwmask[i] = 0xffffffffull; break;
+        case SF_STRING: c->dimask[i] = ~(uint64_t)0; break;
+        default: c->dfast = 0; break; /* a bool: u.b */
         }
-        c->dwmask[i] = c->dtake[i] == TAKE_WORD ? ~(uint64_t)0
-                       : c->dtake[i] == TAKE_DATE ? 0xffffffffull
-                                                  : 0;
-        c->dimask[i] = c->dtake[i] == TAKE_ID ? ~(uint64_t)0 : 0;
     }
     c->dshift[2] = 0;
     c->dshift[1] = bits[2];
