@@ -155,7 +155,7 @@ struct sf_pipeline {
  * is read only by the general case. A join without an unknown member is
  * PLAN_JOIN1 when it selects one column (the KPI joins; its id slots
  * settled), else PLAN_JOIN. */
-enum { PLAN_DERIVE, PLAN_FILTER, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN, PLAN_OTHER };
+enum { PLAN_DERIVE, PLAN_FILTER, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN, PLAN_FILTER_AND, PLAN_OTHER };
 typedef struct step_plan {
     int kind;             /* PLAN_* */
     int slot;             /* derive: its slot; join: the on slot */
@@ -166,7 +166,9 @@ typedef struct step_plan {
     sf_join_cells *cells; /* PLAN_JOIN1 of a small string-keyed table: its
                            * one-line index of the selected column, or NULL */
     const sf_expr *expr;  /* derive, filter */
-    sf_expr_leaf leaf;    /* PLAN_FILTER_LEAF: its test inline */
+    sf_expr_leaf leaf;    /* PLAN_FILTER_LEAF: its test inline; PLAN_FILTER_AND: the
+                           * first of its && (S5's filter) */
+    sf_expr_leaf leaf2;   /* PLAN_FILTER_AND: the second */
 } step_plan;
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
@@ -265,6 +267,8 @@ static int setup_plan(sf_pipeline *p)
             pl->slot = st->slot;
         } else if (st->kind == SF_STEP_FILTER) {
             pl->kind = pl->leaf.kind != SF_LEAF_NONE ? PLAN_FILTER_LEAF : PLAN_FILTER;
+            if (pl->kind == PLAN_FILTER && sf_expr_leaf_and(st->expr, &pl->leaf, &pl->leaf2))
+                pl->kind = PLAN_FILTER_AND;
         } else if (st->kind == SF_STEP_JOIN) {
             pl->kind = st->to_unknown ? PLAN_OTHER : st->nselect == 1 ? PLAN_JOIN1 : PLAN_JOIN;
             pl->slot = st->on_slot;
@@ -699,6 +703,16 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
                 if (pl->sel_id)
                     ids[pl->sel_slot] = sel ? sf_join_value_id(sel) : 0;
             }
+            continue;
+        }
+        case PLAN_FILTER_AND: { /* true when both are: the first false ends it */
+            int t = sf_expr_leaf_true(&pl->leaf, row);
+            if (t > 0)
+                t = sf_expr_leaf_true(&pl->leaf2, row);
+            if (t < 0)
+                t = sf_expr_test(pl->expr, row, scratch);
+            if (!t)
+                return filtered(p);
             continue;
         }
         default:
