@@ -210,7 +210,8 @@ int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *
     if (c->direct && w[0] == c->dtags) {
         uint64_t d0 = w[1] - c->dbase[0], d1 = w[2] - c->dbase[1], d2 = w[3] - c->dbase[2];
         if (((d0 >> c->dbits[0]) | (d1 >> c->dbits[1]) | (d2 >> c->dbits[2])) == 0) {
-            uint64_t g = c->direct[(d0 << c->dshift[0]) | (d1 << c->dshift[1]) | d2];
+            uint64_t g =
+                c->direct[(d0 << c->dshift[0]) | (d1 << c->dshift[1]) | (d2 << c->dshift[2])];
             if (g) {
                 *group = g - 1;
                 return 1;
@@ -263,6 +264,54 @@ static uint64_t *direct_cell(const sf_keycache *c, const uint64_t *w)
         idx |= (size_t)d << c->dshift[i];
     }
     return c->direct + idx;
+}
+
+/* The bit fields' order in a cell's index: the column whose values fill
+ * its span best in the low bits, the sparsest on top. A daily KPI's
+ * tuples (31 days, 13 countries, 6 categories whose ids are spread over
+ * 64) then lie in a few dense runs of cells, a few hundred cache lines,
+ * instead of one cell in each of 2,480 lines: the array's lines stay in
+ * L1 while the input streams past. Sets dshift. Returns 0 or
+ * SF_E_NOMEM. */
+static int direct_order(sf_keycache *c, const uint64_t *w, const uint64_t *base,
+                        const unsigned *bits)
+{
+    uint64_t distinct[3] = {0, 0, 0};
+    size_t slots = c->mask + 1;
+    for (int i = 0; i < 3; i++) {
+        size_t words = (((size_t)1 << bits[i]) + 63) / 64;
+        uint64_t *seen = calloc(words, sizeof *seen);
+        if (!seen)
+            return SF_E_NOMEM;
+        for (size_t k = 0; k <= slots; k++) { /* the slots' tuples, then w */
+            const uint64_t *s = k < slots ? c->slots + k * c->stride : w;
+            if (k < slots && (!s[4] || s[0] != w[0]))
+                continue;
+            uint64_t d = s[1 + i] - base[i];
+            if (d >> bits[i])
+                continue;
+            distinct[i] += !(seen[d / 64] >> (d % 64) & 1);
+            seen[d / 64] |= (uint64_t)1 << (d % 64);
+        }
+        free(seen);
+    }
+    /* Densest first (distinct / span, compared as products); ties keep
+     * the last column lowest. */
+    int order[3] = {2, 1, 0};
+    for (int a = 1; a < 3; a++)
+        for (int b = a; b > 0; b--) {
+            int x = order[b], y = order[b - 1];
+            if (distinct[x] << bits[y] <= distinct[y] << bits[x])
+                break;
+            order[b] = y;
+            order[b - 1] = x;
+        }
+    unsigned shift = 0;
+    for (int k = 0; k < 3; k++) {
+        c->dshift[order[k]] = shift;
+        shift += bits[order[k]];
+    }
+    return 0;
 }
 
 /* Builds the direct array anew around the table's tuples with the tags of
@@ -330,9 +379,8 @@ static int direct_build(sf_keycache *c, const uint64_t *w)
         default: c->dfast = 0; break; /* a bool: u.b */
         }
     }
-    c->dshift[2] = 0;
-    c->dshift[1] = bits[2];
-    c->dshift[0] = bits[2] + bits[1];
+    if (direct_order(c, w, base, bits) != 0)
+        return SF_E_NOMEM;
     for (size_t k = 0; k < slots; k++) {
         const uint64_t *s = c->slots + k * c->stride;
         uint64_t *cell = s[4] ? direct_cell(c, s) : NULL;
