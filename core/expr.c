@@ -2540,6 +2540,11 @@ void sf_expr_leaf_of(const sf_expr *e, sf_expr_leaf *l)
         *l = (sf_expr_leaf){.kind = SF_LEAF_NONE};
 }
 
+int sf_expr_leaf_and(const sf_expr *e, sf_expr_leaf *a, sf_expr_leaf *b)
+{
+    return e && sf_expr_fast_leaf_and(e->fast, a, b);
+}
+
 sf_value sf_expr_eval_tree(const sf_expr *e, const sf_value *row, sf_arena *scratch)
 {
     return ev(e->root, row, scratch);

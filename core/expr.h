@@ -119,6 +119,11 @@ typedef struct sf_expr_leaf {
  * (then sf_expr_test it). e may be NULL. Cannot fail. */
 void sf_expr_leaf_of(const sf_expr *e, sf_expr_leaf *l);
 
+/* 1 when e is an && of two tests that both have an inline form, filled
+ * in *a and *b: e is true (sf_expr_test) exactly when both are, so a
+ * filter tests them in turn; 0 otherwise. e may be NULL. Cannot fail. */
+int sf_expr_leaf_and(const sf_expr *e, sf_expr_leaf *a, sf_expr_leaf *b);
+
 /* l's test over row, as sf_expr_test gives it: 1 true, 0 false or NULL,
  * -1 when the inline form cannot tell (a double column holding another
  * type: call sf_expr_test). */

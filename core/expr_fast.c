@@ -459,6 +459,15 @@ void sf_expr_fast_leaf(const sf_expr_fast *x, sf_expr_leaf *l)
     l->slot = x->slot;
 }
 
+int sf_expr_fast_leaf_and(const sf_expr_fast *x, sf_expr_leaf *a, sf_expr_leaf *b)
+{
+    if (x->leaf != XL_AND)
+        return 0;
+    sf_expr_fast_leaf(x->a, a);
+    sf_expr_fast_leaf(x->b, b);
+    return a->kind != SF_LEAF_NONE && b->kind != SF_LEAF_NONE;
+}
+
 const sf_expr_fast *sf_expr_fast_compile(const sf_expr_node *n, sf_arena *arena)
 {
     return compile(n, arena);

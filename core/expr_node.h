@@ -209,6 +209,10 @@ enum { XL_CALL, XL_STR_EQ_W8, XL_NOT_NULL_COL, XL_AND };
 struct sf_expr_leaf;
 void sf_expr_fast_leaf(const sf_expr_fast *x, struct sf_expr_leaf *l);
 
+/* 1 when x is an && of two operands that both have an inline form, filled
+ * in *a and *b (sf_expr_leaf_and); else 0. */
+int sf_expr_fast_leaf_and(const sf_expr_fast *x, struct sf_expr_leaf *a, struct sf_expr_leaf *b);
+
 /* Compiles the tree under n into arena (the expression's). Returns the
  * root's compiled form (borrowed from arena), or NULL when out of memory. */
 const sf_expr_fast *sf_expr_fast_compile(const sf_expr_node *n, sf_arena *arena);

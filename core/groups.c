@@ -157,7 +157,8 @@ static uint64_t no_bitmap_mark;
  * type folded into one case when the table is made, so the loop that runs
  * for every row branches once per aggregate (add_value, which the other
  * paths share, asks kind then type). */
-enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_MIN_D, UP_MAX_D, UP_OTHER };
+enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_MIN_D, UP_MAX_D, UP_OTHER,
+       UP_END /* after the last aggregate: update_state's loop ends on it */ };
 
 typedef struct agg_up {
     int op;      /* UP_* */
@@ -173,7 +174,7 @@ typedef struct agg_up {
 struct sf_groups {
     sf_agg_def *defs;
     size_t ndefs;
-    agg_up *up;         /* per aggregate: its update case */
+    agg_up *up;         /* per aggregate: its update case; then one UP_END */
     int *argslot;       /* aggregate j's argument as a row slot, or -1 */
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
@@ -234,7 +235,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     g->distinct = calloc(ndefs ? ndefs : 1, sizeof *g->distinct);
     g->sets = calloc(ndefs ? ndefs : 1, sizeof *g->sets);
     g->argslot = calloc(ndefs ? ndefs : 1, sizeof *g->argslot);
-    g->up = calloc(ndefs ? ndefs : 1, sizeof *g->up);
+    g->up = calloc(ndefs + 1, sizeof *g->up);
     if (!g->defs || !g->off || !g->distinct || !g->sets || !g->argslot || !g->up) {
         sf_groups_free(g);
         return NULL;
@@ -299,6 +300,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                         d->arg_type == SF_INT                             ? UP_SUM_INT
                                                                           : UP_OTHER;
     }
+    g->up[ndefs].op = UP_END;
     g->block = off;
     g->map = sf_hmap_new(off, 1024);
     if (!g->map) {
@@ -935,13 +937,13 @@ static inline int minmax_double(sf_value *cur, const sf_value *v, int want_max)
     return 1;
 }
 
-/* Adds v to aggregate j's state in st by its update case (src: v's
- * dictionary id, or 0). Inlined in update_state and the row records'
- * apply, both per row. */
-static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st, size_t j,
-                                                          const sf_value *v, uint32_t src)
+/* Adds v to the state in st of the aggregate whose update case is u
+ * (src: v's dictionary id, or 0). Inlined in update_state and, through
+ * up_apply, the row records' apply, both per row. */
+static inline __attribute__((always_inline)) int up_apply_case(sf_groups *g, char *st,
+                                                               const agg_up *u,
+                                                               const sf_value *v, uint32_t src)
 {
-    const agg_up *u = &g->up[j];
     char *s = st + u->off;
     int rc = 0;
     switch (u->op) {
@@ -976,10 +978,17 @@ static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st
         }
         break;
     default:
-        rc = add_value(g, st, j, v, src);
+        rc = add_value(g, st, (size_t)(u - g->up), v, src);
         break;
     }
     return rc;
+}
+
+/* up_apply_case of aggregate j. */
+static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st, size_t j,
+                                                          const sf_value *v, uint32_t src)
+{
+    return up_apply_case(g, st, &g->up[j], v, src);
 }
 
 /* One input row into the group whose state is st (inlined in both callers:
@@ -990,14 +999,17 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
     if (st[RETIRED_OFF])
         return SF_E_INVAL;
     (*(uint64_t *)(st + ROWS_OFF))++;
-    for (size_t j = 0; j < g->ndefs; j++) {
-        const agg_up *u = &g->up[j];
+    /* Walks the cases to UP_END: no count to keep and reload (the states'
+     * stores may alias g), no index to scale. */
+    for (const agg_up *u = g->up;; u++) {
         char *s = st + u->off;
         sf_value tmp;
         const sf_value *v;
         /* count(), count_if's inline test and an argument in a row slot
          * in one dispatch; an argument computed per row as below. */
         switch (u->op) {
+        case UP_END:
+            return 0;
         case UP_COUNT:
             (*(int64_t *)s)++;
             continue;
@@ -1005,12 +1017,12 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
             if (u->test.kind == SF_LEAF_NONE)
                 break;
             int t = sf_expr_leaf_true(&u->test, row);
-            *(int64_t *)s += t >= 0 ? t : sf_expr_test(g->defs[j].arg, row, scratch);
+            *(int64_t *)s += t >= 0 ? t : sf_expr_test(g->defs[u - g->up].arg, row, scratch);
             continue;
         default:
             if (u->slot < 0)
                 break;
-            int rc = up_apply(g, st, j, &row[u->slot], ids ? ids[u->slot] : 0);
+            int rc = up_apply_case(g, st, u, &row[u->slot], ids ? ids[u->slot] : 0);
             if (rc)
                 return rc;
             continue;
@@ -1018,17 +1030,17 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
         if (u->slot >= 0) {
             v = &row[u->slot];
         } else if (u->op == UP_COUNT_IF) { /* true, not NULL: as the test of a filter */
-            *(int64_t *)s += sf_expr_test(g->defs[j].arg, row, scratch);
+            *(int64_t *)s += sf_expr_test(g->defs[u - g->up].arg, row, scratch);
             continue;
         } else {
-            tmp = g->defs[j].arg ? sf_expr_eval(g->defs[j].arg, row, scratch) : sf_null();
+            const sf_expr *arg = g->defs[u - g->up].arg;
+            tmp = arg ? sf_expr_eval(arg, row, scratch) : sf_null();
             v = &tmp;
         }
-        int rc = up_apply(g, st, j, v, ids && u->slot >= 0 ? ids[u->slot] : 0);
+        int rc = up_apply_case(g, st, u, v, ids && u->slot >= 0 ? ids[u->slot] : 0);
         if (rc)
             return rc;
     }
-    return 0;
 }
 
 int sf_groups_update(sf_groups *g, const unsigned char *key, size_t klen, uint64_t hash,

@@ -73,6 +73,35 @@ static inline uint32_t sf_join_value_id(const sf_value *v)
     return id;
 }
 
+/* An index of a small table's string keys of 8 to 16 bytes with one
+ * column's cell beside each key (a join that selects one column): a
+ * lookup probes an array of 4-byte words (a row number and 16 bits of
+ * the key's hash: 8 KiB for 1,000 rows, which stays in cache) and reads
+ * one 64-byte entry (the key's words, its id, the cell and the cell's
+ * id), where sf_join_table_lookup() reads a 32-byte slot and then the
+ * row, two dependent misses once the input streaming through the caches
+ * has evicted them. A snapshot of the table's rows: a lookup after more
+ * rows were added asks the table itself. */
+typedef struct sf_join_cells sf_join_cells;
+
+/* The index of t's column col; NULL when t has no string keys, its
+ * index would be larger than the caches (more than SF_JOIN_CELLS_MAX
+ * rows), col is out of range, or memory ran out: the caller looks up
+ * in t instead. t is borrowed for the index's lifetime. */
+#define SF_JOIN_CELLS_MAX 8192
+sf_join_cells *sf_join_cells_new(const sf_join_table *t, size_t col);
+
+/* Looks key up: 1 when a row has it, with *cell its cell of the column
+ * (a copy; strings borrowed from the table), *key_id as
+ * sf_join_table_lookup() gives it and *cell_id as sf_join_value_id()
+ * of the cell; 0 when none has it (*key_id and *cell_id 0, *cell
+ * untouched). key may be *cell: it is read first. Cannot fail. */
+int sf_join_cells_lookup(const sf_join_cells *c, const sf_value *key, sf_value *cell,
+                         uint32_t *key_id, uint32_t *cell_id);
+
+/* Frees c; NULL is a no-op. */
+void sf_join_cells_free(sf_join_cells *c);
+
 /* Row i (0 <= i < rows), in insertion order; borrowed. */
 const sf_value *sf_join_table_row(const sf_join_table *t, size_t i);
 

@@ -156,7 +156,7 @@ struct sf_pipeline {
  * is read only by the general case. A join without an unknown member is
  * PLAN_JOIN1 when it selects one column (the KPI joins; its id slots
  * settled), else PLAN_JOIN. */
-enum { PLAN_DERIVE, PLAN_FILTER, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN, PLAN_OTHER };
+enum { PLAN_DERIVE, PLAN_FILTER, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN, PLAN_FILTER_AND, PLAN_OTHER };
 typedef struct step_plan {
     int kind;             /* PLAN_* */
     int slot;             /* derive: its slot; join: the on slot */
@@ -164,8 +164,12 @@ typedef struct step_plan {
     int input;            /* PLAN_JOIN1: the dimension */
     unsigned char inner;  /* PLAN_JOIN1: an inner join */
     unsigned char key_id, sel_id; /* PLAN_JOIN1: id_ok of slot and sel_slot */
+    sf_join_cells *cells; /* PLAN_JOIN1 of a small string-keyed table: its
+                           * one-line index of the selected column, or NULL */
     const sf_expr *expr;  /* derive, filter */
-    sf_expr_leaf leaf;    /* PLAN_FILTER_LEAF: its test inline */
+    sf_expr_leaf leaf;    /* PLAN_FILTER_LEAF: its test inline; PLAN_FILTER_AND: the
+                           * first of its && (S5's filter) */
+    sf_expr_leaf leaf2;   /* PLAN_FILTER_AND: the second */
 } step_plan;
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
@@ -264,6 +268,8 @@ static int setup_plan(sf_pipeline *p)
             pl->slot = st->slot;
         } else if (st->kind == SF_STEP_FILTER) {
             pl->kind = pl->leaf.kind != SF_LEAF_NONE ? PLAN_FILTER_LEAF : PLAN_FILTER;
+            if (pl->kind == PLAN_FILTER && sf_expr_leaf_and(st->expr, &pl->leaf, &pl->leaf2))
+                pl->kind = PLAN_FILTER_AND;
         } else if (st->kind == SF_STEP_JOIN) {
             pl->kind = st->to_unknown ? PLAN_OTHER : st->nselect == 1 ? PLAN_JOIN1 : PLAN_JOIN;
             pl->slot = st->on_slot;
@@ -273,6 +279,9 @@ static int setup_plan(sf_pipeline *p)
             pl->inner = st->inner != 0;
             pl->key_id = p->id_ok[st->on_slot];
             pl->sel_id = st->nselect ? p->id_ok[st->select_slots[0]] : 0;
+            /* NULL (no string keys, a large table, no memory): the table. */
+            if (pl->kind == PLAN_JOIN1)
+                pl->cells = sf_join_cells_new(p->dims[st->input], (size_t)pl->sel_col);
         }
     }
     return 0;
@@ -302,8 +311,11 @@ static int setup_ring(sf_pipeline *p)
             written[st->slot] = 1;
         } else if (st->kind == SF_STEP_JOIN) {
             if (!written[st->on_slot] &&
-                sf_join_table_memory(p->dims[st->input]) > RING_MIN_TABLE)
+                sf_join_table_memory(p->dims[st->input]) > RING_MIN_TABLE) {
                 any = p->pf_step[i] = 1;
+                sf_join_cells_free(p->plan[i].cells); /* the ring looks it up */
+                p->plan[i].cells = NULL;
+            }
             p->npf += p->pf_step[i];
             for (size_t k = 0; k < st->nselect; k++)
                 written[st->select_slots[k]] = 1;
@@ -506,6 +518,8 @@ void sf_pipeline_free(sf_pipeline *p)
     free(p->pf_step);
     free(p->pf_list);
     free(p->fact_slots);
+    for (size_t i = 0; p->plan && i < p->job->nsteps; i++)
+        sf_join_cells_free(p->plan[i].cells);
     free(p->plan);
     sf_keycache_free(p->kc);
     for (size_t k = 0; p->rowsets && k < p->nout; k++)
@@ -629,8 +643,9 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
                      sf_arena *scratch, const sf_value *const *pre_dim, const uint32_t *pre_kid)
 {
     const sf_job *job = p->job;
+    const step_plan *plan = p->plan; /* once: a step's stores into row may alias p */
     for (size_t i = from; i < to; i++) {
-        const step_plan *pl = &p->plan[i];
+        const step_plan *pl = &plan[i];
         switch (pl->kind) {
         case PLAN_DERIVE:
             sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
@@ -661,6 +676,23 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
         }
         case PLAN_JOIN1: {
             uint32_t key_id = 0;
+            if (pl->cells) { /* the key, its id and the cell from one line */
+                const sf_value *key = &row[pl->slot];
+                uint32_t cell_id = 0;
+                if (key->type == SF_NULL ||
+                    !sf_join_cells_lookup(pl->cells, key, &row[pl->sel_slot], &key_id, &cell_id)) {
+                    if (pl->inner)
+                        return drop_by_join(p, pl->input);
+                    row[pl->sel_slot] = sf_null();
+                }
+                if (ids) {
+                    if (pl->key_id)
+                        ids[pl->slot] = key_id;
+                    if (pl->sel_id)
+                        ids[pl->sel_slot] = cell_id;
+                }
+                continue;
+            }
             const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
             if (!dim && pl->inner)
                 return drop_by_join(p, pl->input);
@@ -672,6 +704,16 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
                 if (pl->sel_id)
                     ids[pl->sel_slot] = sel ? sf_join_value_id(sel) : 0;
             }
+            continue;
+        }
+        case PLAN_FILTER_AND: { /* true when both are: the first false ends it */
+            int t = sf_expr_leaf_true(&pl->leaf, row);
+            if (t > 0)
+                t = sf_expr_leaf_true(&pl->leaf2, row);
+            if (t < 0)
+                t = sf_expr_test(pl->expr, row, scratch);
+            if (!t)
+                return filtered(p);
             continue;
         }
         default:

@@ -1483,6 +1483,21 @@ static void check_fast_against_tree(const char *text, int line)
             if (got != want)
                 fail_msg("line %d: \"%s\" row %zu: sf_expr_leaf_true gave %d, the interpreter %d",
                          line, text, r, got, want);
+            /* An && of two inline tests as a filter runs it: the first,
+             * then the second while true, the test itself when one
+             * cannot tell. */
+            sf_expr_leaf a, b;
+            if (sf_expr_leaf_and(e, &a, &b)) {
+                int t = sf_expr_leaf_true(&a, row);
+                if (t > 0)
+                    t = sf_expr_leaf_true(&b, row);
+                if (t < 0)
+                    t = sf_expr_test(e, row, &scratch);
+                if (t != want)
+                    fail_msg("line %d: \"%s\" row %zu: the && of inline tests gave %d, the "
+                             "interpreter %d",
+                             line, text, r, t, want);
+            }
         }
         sf_arena_reset(&scratch);
     }
@@ -1571,6 +1586,12 @@ static void test_fast_logic_null_tests_and_if(void **state)
     EXPECT_FAST("if(x > 0, name, 'none')");
     EXPECT_FAST("if(is_null(flag), null, flag)");
     EXPECT_FAST("coalesce(x, revenue, 0.0) >= 0");
+    /* && of two inline tests (S5's filter), NULLs and other types among
+     * the rows' values. */
+    EXPECT_FAST("event_type == 'purchase' && x > 0");
+    EXPECT_FAST("x >= 1.5 && name != 'abcd'");
+    EXPECT_FAST("name == 'abcdefgh' && revenue < 3");
+    EXPECT_FAST("475 < x && 'purchase' == event_type");
 }
 
 static int leaf_kind(const char *text, int line)
@@ -1580,6 +1601,15 @@ static int leaf_kind(const char *text, int line)
     sf_expr_leaf_of(e, &leaf);
     sf_expr_free(e);
     return leaf.kind;
+}
+
+static int leaf_and(const char *text, int line)
+{
+    sf_expr *e = parse_ok(text, 0, line);
+    sf_expr_leaf a, b;
+    int r = sf_expr_leaf_and(e, &a, &b);
+    sf_expr_free(e);
+    return r;
 }
 
 static void test_leaf_forms_are_the_column_against_literal_tests(void **state)
@@ -1598,6 +1628,15 @@ static void test_leaf_forms_are_the_column_against_literal_tests(void **state)
     assert_int_equal(leaf_kind("qty > 2", __LINE__), SF_LEAF_NONE);
     assert_int_equal(leaf_kind("x >= 9007199254740993", __LINE__), SF_LEAF_NONE);
     assert_int_equal(leaf_kind("event_type == 'purchase' && x > 0", __LINE__), SF_LEAF_NONE);
+    /* An && of two of them has two, for a filter to test in turn. */
+    assert_int_equal(leaf_and("event_type == 'purchase' && x > 0", __LINE__), 1);
+    assert_int_equal(leaf_and("x >= 1.5 && name != 'abcd'", __LINE__), 1);
+    assert_int_equal(leaf_and("name == 'abc' && x > 0", __LINE__), 0);
+    assert_int_equal(leaf_and("x > 0 && qty > 2", __LINE__), 0);
+    assert_int_equal(leaf_and("event_type == 'purchase' || x > 0", __LINE__), 0);
+    assert_int_equal(leaf_and("x > 0", __LINE__), 0);
+    sf_expr_leaf a, b;
+    assert_int_equal(sf_expr_leaf_and(NULL, &a, &b), 0);
     sf_expr_leaf none;
     sf_expr_leaf_of(NULL, &none);
     assert_int_equal(none.kind, SF_LEAF_NONE);

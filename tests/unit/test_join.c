@@ -604,6 +604,120 @@ static void test_short_string_keys_by_their_words(void **state)
     sf_join_table_free(t);
 }
 
+/* sf_join_cells answers as sf_join_table_lookup() and sf_join_value_id()
+ * would, for every key: held keys of 7 to 17 bytes over the same bytes
+ * (those of 8 to 16 in the index, the others through the table), absent
+ * keys that share a word or the length with a held one, a key of
+ * another type, and a row added after the index was made. A column of
+ * NULLs and ints beside strings: the cell is copied as the table holds
+ * it, its id 0. */
+static void test_cells_answer_as_the_table(void **state)
+{
+    (void)state;
+    static const char bytes[] = "abcdefghabcdefghab";
+    sf_join_table *t = sf_join_table_new(3, 0);
+    assert_non_null(t);
+    const char *cats[] = {"sports", "books", "toys"};
+    for (int n = 7; n <= 17; n++) {
+        sf_value row[3] = {sf_string(bytes, (size_t)n), sf_string(cats[n % 3], strlen(cats[n % 3])),
+                           n % 4 ? sf_int(n) : sf_null()};
+        assert_int_equal(sf_join_table_add(t, row), 0);
+    }
+    sf_join_cells *c1 = sf_join_cells_new(t, 1), *c2 = sf_join_cells_new(t, 2);
+    assert_non_null(c1);
+    assert_non_null(c2);
+    assert_null(sf_join_cells_new(t, 3));
+    const char *absent[] = {"abcdefgXabcdefgh", "Xbcdefghabcdefgh", "abcdefghabcXefgh",
+                            "abcdefgX", "bcdefgha", "abcdefghabcdefgX", "abc"};
+    for (int pass = 0; pass < 2; pass++) {
+        for (int n = 7; n <= 17 + pass; n++) {
+            const char *kb = n == 18 ? "zyxwvutsrq" : bytes;
+            sf_value key = sf_string(kb, n == 18 ? 10 : (size_t)n);
+            uint32_t want_id = 0;
+            const sf_value *row = sf_join_table_lookup(t, &key, &want_id);
+            assert_non_null(row);
+            sf_value cell = sf_null();
+            uint32_t kid = 99, cid = 99;
+            assert_int_equal(sf_join_cells_lookup(c1, &key, &cell, &kid, &cid), 1);
+            assert_int_equal(kid, want_id);
+            assert_ptr_equal(cell.u.s.p, row[1].u.s.p);
+            assert_int_equal(cell.u.s.n, row[1].u.s.n);
+            assert_int_equal(cid, sf_join_value_id(&row[1]));
+            assert_true(cid != 0);
+            assert_int_equal(sf_join_cells_lookup(c2, &key, &cell, &kid, &cid), 1);
+            assert_int_equal(kid, want_id);
+            assert_int_equal(cell.type, row[2].type);
+            if (row[2].type == SF_INT)
+                assert_int_equal(cell.u.i, row[2].u.i);
+            assert_int_equal(cid, 0);
+        }
+        for (size_t i = 0; i < sizeof absent / sizeof *absent; i++) {
+            sf_value key = sf_string(absent[i], strlen(absent[i]));
+            sf_value cell = sf_int(5);
+            uint32_t kid = 7, cid = 7;
+            assert_int_equal(sf_join_cells_lookup(c1, &key, &cell, &kid, &cid), 0);
+            assert_int_equal(kid, 0);
+            assert_int_equal(cid, 0);
+            assert_int_equal(cell.type, SF_INT); /* untouched */
+        }
+        sf_value ikey = sf_int(8);
+        sf_value cell = sf_null();
+        uint32_t kid = 7, cid = 7;
+        assert_int_equal(sf_join_cells_lookup(c1, &ikey, &cell, &kid, &cid), 0);
+        assert_int_equal(kid, 0);
+        assert_int_equal(cid, 0);
+        if (pass == 0) { /* a row after the index: found through the table */
+            sf_value row[3] = {sf_string("zyxwvutsrq", 10), sf_string("games", 5), sf_int(1)};
+            assert_int_equal(sf_join_table_add(t, row), 0);
+        }
+    }
+    /* The key is read before the cell is written over it. */
+    sf_value slot = sf_string(bytes, 11);
+    uint32_t kid = 0, cid = 0;
+    assert_int_equal(sf_join_cells_lookup(c1, &slot, &slot, &kid, &cid), 1);
+    assert_string_value(&slot, cats[11 % 3], strlen(cats[11 % 3]));
+    sf_join_cells_free(c1);
+    sf_join_cells_free(c2);
+    sf_join_cells_free(NULL);
+    sf_join_table_free(t);
+}
+
+/* No index for int keys, for an empty table, or past SF_JOIN_CELLS_MAX
+ * rows; up to it, every key is found through the index. */
+static void test_cells_only_for_small_string_keyed_tables(void **state)
+{
+    (void)state;
+    sf_join_table *ti = sf_join_table_new(2, 0), *ts = sf_join_table_new(2, 0);
+    assert_non_null(ti);
+    assert_non_null(ts);
+    assert_null(sf_join_cells_new(ts, 1));
+    sf_value irow[2] = {sf_int(1), sf_string("x", 1)};
+    assert_int_equal(sf_join_table_add(ti, irow), 0);
+    assert_null(sf_join_cells_new(ti, 1));
+    char k[16];
+    for (int i = 0; i <= SF_JOIN_CELLS_MAX; i++) {
+        if (i == SF_JOIN_CELLS_MAX) {
+            sf_join_cells *c = sf_join_cells_new(ts, 1);
+            assert_non_null(c);
+            for (int j = 0; j < SF_JOIN_CELLS_MAX; j++) {
+                snprintf(k, sizeof k, "user_%06d", j);
+                sf_value key = sf_string(k, strlen(k)), cell = sf_null();
+                uint32_t kid = 0, cid = 0;
+                assert_int_equal(sf_join_cells_lookup(c, &key, &cell, &kid, &cid), 1);
+                assert_int_equal(kid, (uint32_t)j + 1);
+                assert_int_equal(cell.u.i, j);
+            }
+            sf_join_cells_free(c);
+        }
+        snprintf(k, sizeof k, "user_%06d", i);
+        sf_value row[2] = {sf_string(k, strlen(k)), sf_int(i)};
+        assert_int_equal(sf_join_table_add(ts, row), 0);
+    }
+    assert_null(sf_join_cells_new(ts, 1));
+    sf_join_table_free(ti);
+    sf_join_table_free(ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +742,8 @@ int main(void)
         cmocka_unit_test(test_sparse_int_keys_at_the_int64_ends_are_found),
         cmocka_unit_test(test_duplicate_dense_int_key_is_refused_and_keeps_first_row),
         cmocka_unit_test(test_lookup_gives_the_string_key_id),
+        cmocka_unit_test(test_cells_answer_as_the_table),
+        cmocka_unit_test(test_cells_only_for_small_string_keyed_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

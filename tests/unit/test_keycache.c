@@ -257,12 +257,57 @@ static void test_direct_array_reads_values_by_their_tags(void **state)
     group = 0;
     assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
     assert_int_equal(group, 3 * 64 + 1);
+    /* A date is its word's low half and an int or a date has no id: the
+     * bytes above the day and the ids of those slots are not read. */
+    uint64_t word = (uint64_t)(uint32_t)20003 | 0xdeadbeef00000000ull;
+    memcpy(&row[2].u, &word, sizeof word);
+    assert_int_equal(row[2].u.date, 20003);
+    ids[1] = 77;
+    ids[2] = 99;
+    group = 0;
+    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
+    assert_int_equal(group, 3 * 64 + 1);
+    ids[1] = ids[2] = 0;
+    row[2] = sf_date(20003);
     assert_int_equal(sf_keycache_find_direct(c, row, NULL, slots, 3, &group), 0);
     row[1] = sf_double(d);
     assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
     row[1] = sf_int(5);
     ids[0] = 0;
     assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
+    sf_keycache_free(c);
+}
+
+/* Columns that fill their spans unequally (16 ids in 16, 4 ints in 4,
+ * 4 days spread over 32): the array orders its bit fields by how full
+ * each column is, and every tuple is still found with its own group
+ * through both lookups, the days between none. */
+static void test_direct_array_with_a_sparse_column_finds_every_tuple(void **state)
+{
+    (void)state;
+    sf_keycache *c = sf_keycache_new(4, 100000);
+    uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h, group = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t next = 0;
+        for (int32_t k = 0; k < 4; k++)
+            for (int64_t x = 5; x < 9; x++)
+                for (uint32_t id = 1; id <= 16; id++) {
+                    sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(20000 + 8 * k)};
+                    uint32_t ids[3] = {id, 0, 0};
+                    assert_int_equal(find(c, row, ids, w, &h, &group), pass);
+                    if (!pass) {
+                        assert_int_equal(sf_keycache_add(c, w, h, next++), 0);
+                        continue;
+                    }
+                    assert_int_equal(group, next);
+                    group = 0;
+                    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
+                    assert_int_equal(group, next++);
+                    row[2] = sf_date(20000 + 8 * k + 4);
+                    assert_int_equal(find(c, row, ids, w, &h, &group), 0);
+                    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
+                }
+    }
     sf_keycache_free(c);
 }
 
@@ -276,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_wide_keys_and_bad_sizes),
         cmocka_unit_test(test_small_ranges_grow_then_give_up),
         cmocka_unit_test(test_direct_array_reads_values_by_their_tags),
+        cmocka_unit_test(test_direct_array_with_a_sparse_column_finds_every_tuple),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
