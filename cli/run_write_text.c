@@ -62,6 +62,9 @@ struct sf_run_text {
 /* Rows a route record holds at most. */
 #define TEXT_RECORD_ROWS 1024
 
+/* Rows text_round fetches ahead of the one it reads. */
+#define ROUTE_AHEAD 16
+
 int sf_run_text_plan(const sf_run *R, sf_run_text *t)
 {
     const sf_job *job = R->job;
@@ -339,7 +342,13 @@ static int text_round(void *ctx, sf_buf *out, size_t quota, int *done)
         while (p->sent < p->n) {
             size_t a = p->sent, m = p->n - a < TEXT_RECORD_ROWS ? p->n - a : TEXT_RECORD_ROWS;
             size_t tb = 0, ib = 0;
+            /* A partition's rows lie scattered among every other's: their
+             * offsets, then their texts and images, are fetched ahead. */
             for (size_t k = a; k < a + m; k++) {
+                if (k + ROUTE_AHEAD < p->n) {
+                    __builtin_prefetch(&ta[id[k + ROUTE_AHEAD]]);
+                    __builtin_prefetch(&ia[id[k + ROUTE_AHEAD]]);
+                }
                 tb += (size_t)(ta[id[k] + 1] - ta[id[k]]);
                 ib += (size_t)(ia[id[k] + 1] - ia[id[k]]);
             }
@@ -353,6 +362,10 @@ static int text_round(void *ctx, sf_buf *out, size_t quota, int *done)
             q += 4;
             unsigned char *qt = q + 8 * m, *qi = qt + tb;
             for (size_t k = a; k < a + m; k++, q += 8) {
+                if (k + ROUTE_AHEAD / 2 < a + m) {
+                    __builtin_prefetch(t->text.p + ta[id[k + ROUTE_AHEAD / 2]]);
+                    __builtin_prefetch(t->img.p + ia[id[k + ROUTE_AHEAD / 2]]);
+                }
                 size_t tn = (size_t)(ta[id[k] + 1] - ta[id[k]]);
                 size_t in = (size_t)(ia[id[k] + 1] - ia[id[k]]);
                 put_u32(q, (uint32_t)tn);
@@ -402,14 +415,15 @@ static int text_keep(void *ctx, const unsigned char *rec, size_t len, int source
     const unsigned char *texts = q + 8 * m, *imgs = texts + tb;
     if (!rc && (store_reserve(&t->text, tb) || store_reserve(&t->img, ib)))
         rc = SF_E_NOMEM;
+    /* The record's texts and images lie one after the other, as in the
+     * store: each block in one copy, then the rows' ends. */
+    if (!rc) {
+        memcpy(t->text.p + t->text.n, texts, tb);
+        memcpy(t->img.p + t->img.n, imgs, ib);
+    }
     for (size_t k = 0; k < m && !rc; k++) {
-        size_t tn = get_u32(q + 8 * k), in = get_u32(q + 8 * k + 4);
-        memcpy(t->text.p + t->text.n, texts, tn);
-        memcpy(t->img.p + t->img.n, imgs, in);
-        t->text.n += tn;
-        t->img.n += in;
-        texts += tn;
-        imgs += in;
+        t->text.n += get_u32(q + 8 * k);
+        t->img.n += get_u32(q + 8 * k + 4);
         rc = add_row(t, p);
     }
     if (rc)
