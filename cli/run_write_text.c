@@ -288,18 +288,19 @@ int sf_run_text_add(sf_run *R, sf_value *row)
             t->cpart[cs] = (uint32_t)(p - t->part) + 1;
         }
     }
-    /* An image is at most 2 + 2 * n + 2 bytes for a string of n, 10
-     * otherwise: room for it, so sf_rows_image_append does not grow the
-     * buffer itself (4 KiB pages). */
+    /* Room for the images in the store (an image is at most 2 + 2 * n +
+     * 2 bytes for a string of n, 10 otherwise), then each written there
+     * inline. */
     size_t iroom = 0;
-    for (size_t c = 0; c < t->ncols; c++) {
-        const sf_value *v = &row[t->cols[c]];
-        iroom += v->type == SF_STRING ? 2 * v->u.s.n + 4 : 10;
-    }
+    for (size_t c = 0; c < t->ncols; c++)
+        iroom += sf_rows_image_size(&row[t->cols[c]]);
     if (store_reserve(&t->img, iroom))
         return SF_E_NOMEM;
-    for (size_t c = 0; c < t->ncols && !rc; c++)
-        rc = sf_rows_image_append(&t->img, &row[t->cols[c]], t->desc[c]);
+    for (size_t c = 0; c < t->ncols && !rc; c++) {
+        size_t w = sf_rows_image_put(t->img.p + t->img.n, &row[t->cols[c]], t->desc[c]);
+        t->img.n += w;
+        rc = w ? 0 : SF_E_TYPE;
+    }
     if (rc == SF_E_TYPE) /* a group value of another type than its column's */
         return sf_error_set(&R->err, rc, "column '%s': a value that cannot be ordered "
                             "by its bytes", R->job->result_names[t->cols[0]]);

@@ -547,25 +547,6 @@ static void put_byte(unsigned char *b, size_t *pos, unsigned char c)
 
 static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_type kt);
 
-/* 1 when one of the m bytes at p is 0x00: eight at a time (a word has a
- * zero byte exactly when (w - 0x01..01) & ~w & 0x80..80 is not zero),
- * the rest one by one. */
-static inline int has_zero_byte(const unsigned char *p, size_t m)
-{
-    size_t i = 0;
-    for (; i + 8 <= m; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)
-            return 1;
-    }
-    for (; i < m; i++) {
-        if (p[i] == 0)
-            return 1;
-    }
-    return 0;
-}
-
 /* The prefix of row x over the first nprefix keys, whose non-NULL values
  * have types ktype[]. A descending key has the bytes of its image
  * inverted: the images are prefix-free, so two rows first differ inside
@@ -627,7 +608,7 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
          * copy, the words waited for the copy's byte stores (S3 1M/10M:
          * 38% of make_prefix on that load). */
         size_t m = v->u.s.n < PREFIX_BYTES - pos ? v->u.s.n : PREFIX_BYTES - pos;
-        if (m && !has_zero_byte((const unsigned char *)v->u.s.p, m)) {
+        if (m && !sf_rows_has_zero_byte((const unsigned char *)v->u.s.p, m)) {
             memcpy(b + pos, v->u.s.p, m);
             pos += m;
             if (m == v->u.s.n) {
@@ -653,47 +634,13 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
 
 int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc)
 {
-    size_t at = out->n;
-    size_t room = 2 + (v->type == SF_STRING ? 2 * v->u.s.n + 2 : 8);
+    size_t room = sf_rows_image_size(v);
     if (out->cap - out->n < room && sf_buf_reserve(out, room) != 0)
         return SF_E_NOMEM;
-    unsigned char *b = out->p + at;
-    size_t pos = 0;
-    b[pos++] = v->type != SF_NULL;
-    if (v->type != SF_NULL)
-        b[pos++] = v->type;
-    switch ((sf_type)v->type) {
-    case SF_NULL: break;
-    case SF_INT:
-    case SF_TIMESTAMP:
-        for (int i = 7; i >= 0; i--)
-            b[pos++] = (unsigned char)(((uint64_t)v->u.i ^ (1ull << 63)) >> (8 * i));
-        break;
-    case SF_DATE:
-        for (int i = 3; i >= 0; i--)
-            b[pos++] = (unsigned char)(((uint32_t)v->u.date ^ (1u << 31)) >> (8 * i));
-        break;
-    case SF_BOOL: b[pos++] = v->u.b != 0; break;
-    case SF_STRING:
-        if (!has_zero_byte((const unsigned char *)v->u.s.p, v->u.s.n)) {
-            memcpy(b + pos, v->u.s.p, v->u.s.n);
-            pos += v->u.s.n;
-        } else {
-            for (size_t i = 0; i < v->u.s.n; i++) {
-                b[pos++] = (unsigned char)v->u.s.p[i];
-                if (v->u.s.p[i] == 0)
-                    b[pos++] = 0xff;
-            }
-        }
-        b[pos++] = 0;
-        b[pos++] = 0;
-        break;
-    case SF_DOUBLE:
-    case SF_DECIMAL: return SF_E_TYPE; /* compared by value with int64 */
-    }
-    for (size_t i = 0; desc && i < pos; i++)
-        b[i] = (unsigned char)~b[i];
-    out->n += pos;
+    size_t n = sf_rows_image_put(out->p + out->n, v, desc);
+    if (!n)
+        return SF_E_TYPE;
+    out->n += n;
     return 0;
 }
 

@@ -427,16 +427,6 @@ size_t sf_csv_format_value(const sf_value *v, char *out)
     return v->type == SF_NULL ? 0 : (size_t)(csv_put_value(out, v) - out);
 }
 
-size_t sf_csv_row_room(const sf_value *row, size_t n, const int *cols)
-{
-    size_t room = n + 1; /* separators and the newline */
-    for (size_t c = 0; c < n; c++) {
-        const sf_value *v = &row[cols ? (size_t)cols[c] : c];
-        room += v->type == SF_NULL ? 0 : v->type == SF_STRING ? 2 * v->u.s.n + 2 : SF_FMT_BUF;
-    }
-    return room;
-}
-
 size_t sf_csv_format_row(const sf_value *row, size_t n, const int *cols, char *out)
 {
     char *o = out;

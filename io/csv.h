@@ -61,8 +61,16 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v);
 void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int *cols);
 
 /* Bytes sf_csv_format_row may write for the row (its columns as
- * sf_csv_write_row takes them). */
-size_t sf_csv_row_room(const sf_value *row, size_t n, const int *cols);
+ * sf_csv_write_row takes them; inline: the reduce asks for every row). */
+static inline size_t sf_csv_row_room(const sf_value *row, size_t n, const int *cols)
+{
+    size_t room = n + 1; /* separators and the newline */
+    for (size_t c = 0; c < n; c++) {
+        const sf_value *v = &row[cols ? (size_t)cols[c] : c];
+        room += v->type == SF_NULL ? 0 : v->type == SF_STRING ? 2 * v->u.s.n + 2 : SF_FMT_BUF;
+    }
+    return room;
+}
 
 /* Writes the bytes sf_csv_write_row would write for a row at out (room:
  * sf_csv_row_room), its newline included, and returns their length: a
