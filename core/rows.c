@@ -227,6 +227,21 @@ typedef struct sort_item {
     size_t row;
 } sort_item;
 
+/* The 8 bytes at p as a big-endian word. */
+static inline uint64_t load_be64(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t word;
+    memcpy(&word, p, 8);
+    return __builtin_bswap64(word);
+#else
+    uint64_t word = 0;
+    for (int i = 0; i < 8; i++)
+        word = word << 8 | p[i];
+    return word;
+#endif
+}
+
 /* Images x and y (sort_img) as bytes, a shorter one first on a tie. */
 static int img_cmp(size_t x, size_t y)
 {
@@ -562,18 +577,8 @@ static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_
         for (size_t i = start; desc && desc[k] && i < pos; i++)
             b[i] = (unsigned char)~b[i];
     }
-    for (int w = 0; w < PREFIX_WORDS; w++) {
-        uint64_t word;
-        memcpy(&word, b + 8 * w, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        word = __builtin_bswap64(word);
-#else
-        word = 0;
-        for (int i = 0; i < 8; i++)
-            word = word << 8 | b[8 * w + i];
-#endif
-        it->k[w] = word;
-    }
+    for (int w = 0; w < PREFIX_WORDS; w++)
+        it->k[w] = load_be64(b + 8 * w);
 }
 
 /* Appends the order-preserving image of one key value (a NULL flag byte,
@@ -708,14 +713,7 @@ int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint
         for (size_t w = 0; w < PREFIX_WORDS; w++) {
             uint64_t word = 0;
             if (8 * w + 8 <= m) {
-                memcpy(&word, s + 8 * w, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                word = __builtin_bswap64(word);
-#else
-                word = 0;
-                for (size_t k = 0; k < 8; k++)
-                    word = word << 8 | s[8 * w + k];
-#endif
+                word = load_be64(s + 8 * w);
             } else {
                 for (size_t k = 8 * w; k < m && k < 8 * w + 8; k++)
                     word |= (uint64_t)s[k] << (56 - 8 * (k - 8 * w));
