@@ -401,13 +401,19 @@ static const uint64_t *rank_sort(const packed_key *p, size_t n, size_t nv,
     }
     if (total > 32)
         return NULL;
+    /* Each rank already at its place in the word: a key is the OR of
+     * one look-up per packed byte. */
+    for (size_t v = nv, shift = 0; v-- > 0; shift += bits[v]) {
+        for (int b = 0; b < 256; b++)
+            rank[v][b] <<= shift;
+    }
     size_t npass = (total + 7) / 8;
     size_t cnt[4][256];
     memset(cnt, 0, npass * sizeof cnt[0]);
     for (size_t i = 0; i < n; i++) {
         uint64_t key = p[i].key, r = 0;
         for (size_t v = 0; v < nv; v++)
-            r = r << bits[v] | rank[v][key >> (8 * (nv - 1 - v)) & 0xffu];
+            r |= rank[v][key >> (8 * (nv - 1 - v)) & 0xffu];
         x[i] = r << 32 | p[i].at;
         for (size_t d = 0; d < npass; d++)
             cnt[d][r >> (8 * d) & 0xffu]++;
