@@ -353,7 +353,15 @@ static int text_round(void *ctx, sf_buf *out, size_t quota, int *done)
                 tb += (size_t)(ta[id[k] + 1] - ta[id[k]]);
                 ib += (size_t)(ia[id[k] + 1] - ia[id[k]]);
             }
-            unsigned char *q = sf_shuffle_reserve(&out[to], 8 + p->pklen + 8 * m + tb + ib);
+            /* A round's records for a rank fill one buffer, kept for the
+             * next round: made at once for the whole quota (huge pages,
+             * store_reserve), not grown from 256 bytes by copies and
+             * 4 KiB faults. */
+            size_t need = 4 + 8 + p->pklen + 8 * m + tb + ib;
+            unsigned char *q = NULL;
+            if (out[to].cap - out[to].n >= need ||
+                store_reserve(&out[to], out[to].n ? need : quota + need) == 0)
+                q = sf_shuffle_reserve(&out[to], need - 4);
             if (!q)
                 return sf_error_set(&R->err, SF_E_NOMEM, "out of memory routing rows");
             put_u32(q, (uint32_t)p->pklen);
