@@ -525,6 +525,8 @@ static int write_parts(sf_run *R)
         qsort(pos, nw, sizeof *pos, cmp_part_vals);
     uint64_t done = 0;
     sf_rows_image_room *room = NULL;
+    if (!rc && sf_rows_image_room_reserve(&room, largest) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
     for (size_t k = 0; k < nw && !rc; k++) {
         const text_part *p = &t->part[idx[pos[k]]];
         rc = write_part(R, p, &vals[pos[k] * np], order, &room);

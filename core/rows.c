@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -675,30 +676,40 @@ void sf_rows_image_room_free(sf_rows_image_room *r)
     free(r);
 }
 
+int sf_rows_image_room_reserve(sf_rows_image_room **roomp, size_t n)
+{
+    sf_rows_image_room *r = *roomp;
+    if (r && r->cap >= n)
+        return 0;
+    /* Grown for the largest so far, then kept: a sort per partition does
+     * not fault in fresh pages each time; large arrays in huge pages
+     * (sf_bigmem_alloc: only pages written become resident). */
+    sf_rows_image_room_free(r);
+    *roomp = r = calloc(1, sizeof *r);
+    if (!r)
+        return SF_E_NOMEM;
+    r->cap = n ? n : 1;
+    r->items = sf_bigmem_alloc(r->cap * sizeof *r->items);
+    r->room.p = sf_bigmem_alloc(r->cap * sizeof *r->room.p);
+    r->room.q = sf_bigmem_alloc(r->cap * sizeof *r->room.q);
+    r->room.tmp = sf_bigmem_alloc(r->cap * sizeof *r->room.tmp);
+    if (!r->items || !r->room.p || !r->room.q || !r->room.tmp) {
+        sf_rows_image_room_free(r);
+        *roomp = NULL;
+        return SF_E_NOMEM;
+    }
+    return 0;
+}
+
 int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint32_t *ids,
                         size_t n, uint32_t *order, sf_rows_image_room **roomp)
 {
     if (n >= UINT32_MAX)
         return SF_E_RANGE;
+    int rc = sf_rows_image_room_reserve(roomp, n);
+    if (rc)
+        return rc;
     sf_rows_image_room *r = *roomp;
-    if (!r || r->cap < n) {
-        /* Grown for the largest so far, then kept: a sort per partition
-         * does not fault in fresh pages each time. */
-        sf_rows_image_room_free(r);
-        *roomp = r = calloc(1, sizeof *r);
-        if (!r)
-            return SF_E_NOMEM;
-        r->cap = n ? n : 1;
-        r->items = malloc(r->cap * sizeof *r->items);
-        r->room.p = malloc(r->cap * sizeof *r->room.p);
-        r->room.q = malloc(r->cap * sizeof *r->room.q);
-        r->room.tmp = malloc(r->cap * sizeof *r->room.tmp);
-        if (!r->items || !r->room.p || !r->room.q || !r->room.tmp) {
-            sf_rows_image_room_free(r);
-            *roomp = NULL;
-            return SF_E_NOMEM;
-        }
-    }
     sort_item *items = r->items;
     packed_room room = r->room;
     for (size_t i = 0; i < n; i++) {

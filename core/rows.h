@@ -250,6 +250,10 @@ static inline size_t sf_rows_image_put(unsigned char *b, const sf_value *v, int 
 typedef struct sf_rows_image_room sf_rows_image_room;
 /* Frees the room; NULL is a no-op. */
 void sf_rows_image_room_free(sf_rows_image_room *r);
+/* Makes *room (NULL at first) hold n images or more: a caller that knows
+ * its largest sort reserves it once. Returns 0 or SF_E_NOMEM (*room then
+ * NULL). */
+int sf_rows_image_room_reserve(sf_rows_image_room **room, size_t n);
 
 /* Sorts n byte images into order[0, n): image i is img[at[j], at[j + 1])
  * with j = ids[i] (ids NULL: j = i), and order[k] is the i of the image
