@@ -115,14 +115,12 @@ int sf_run_text_plan(const sf_run *R, sf_run_text *t)
     return 1;
 }
 
-/* Room for need more bytes in b: a buffer of SF_BIGMEM_HUGE or more is
- * made anew, advised for huge pages, and the bytes copied (realloc would
+/* store_reserve's growth: a buffer of SF_BIGMEM_HUGE or more is made
+ * anew, advised for huge pages, and the bytes copied (realloc would
  * touch the new pages before the advice could be given, 4 KiB at a
  * time). Returns 0 or SF_E_NOMEM. */
-static int store_reserve(sf_buf *b, size_t need)
+static int store_grow(sf_buf *b, size_t need)
 {
-    if (b->cap - b->n >= need)
-        return 0;
     size_t cap = b->cap ? 2 * b->cap : (size_t)1 << 16;
     while (cap - b->n < need)
         cap *= 2;
@@ -138,6 +136,13 @@ static int store_reserve(sf_buf *b, size_t need)
     b->p = p;
     b->cap = cap;
     return 0;
+}
+
+/* Room for need more bytes in b (the check inline: the reduce asks twice
+ * a row). Returns 0 or SF_E_NOMEM. */
+static inline int store_reserve(sf_buf *b, size_t need)
+{
+    return b->cap - b->n >= need ? 0 : store_grow(b, need);
 }
 
 static inline int put_at(sf_buf *b, uint64_t at)
