@@ -82,6 +82,13 @@ size_t sf_csv_format_row(const sf_value *row, size_t n, const int *cols, char *o
  * (sf_csv_format_row), at the start of a row. Cannot fail (as above). */
 void sf_csv_write_text(sf_csv_writer *w, const char *p, size_t n);
 
+/* Appends n rows as sf_csv_write_text does, row k being text[at[j],
+ * at[j + 1]) with j = ids[order[k]] (ids NULL: j = order[k]): rows
+ * written in an order other than the one they were made in, so their
+ * offsets and texts are fetched ahead. Cannot fail (as above). */
+void sf_csv_write_texts(sf_csv_writer *w, const char *text, const uint64_t *at,
+                        const uint32_t *ids, const uint32_t *order, size_t n);
+
 /* Bytes sf_csv_format_value may write for v. */
 static inline size_t sf_csv_field_room(const sf_value *v)
 {
