@@ -447,14 +447,19 @@ static const uint64_t *rank_sort(const packed_key *p, size_t n, size_t nv,
  * With order NULL the items are moved into that order; else a is left
  * in any order and order[k] is the position in a of the k-th item,
  * which must be its row (sf_rows_sort_images). room holds n of each. */
-static void sort_packed_to(sort_item *a, size_t n, const packed_room *room, uint32_t *order)
+static void sort_packed_to(sort_item *a, size_t n, const packed_room *room, uint32_t *order,
+                           const uint64_t *known_diff)
 {
     if (n <= SMALL_SORT || n > UINT32_MAX) {
         radix_sort(a, n, 0);
         goto items;
     }
+    /* The bits where some prefix differs from the first: known_diff when
+     * the caller found them as it made the items, else a pass. */
     uint64_t diff[PREFIX_WORDS] = {0};
-    for (size_t i = 1; i < n; i++) {
+    for (size_t w = 0; known_diff && w < PREFIX_WORDS; w++)
+        diff[w] = known_diff[w];
+    for (size_t i = 1; !known_diff && i < n; i++) {
         for (size_t w = 0; w < PREFIX_WORDS; w++)
             diff[w] |= a[i].k[w] ^ a[0].k[w];
     }
@@ -536,7 +541,7 @@ items:
 
 static void sort_packed(sort_item *a, size_t n, const packed_room *room)
 {
-    sort_packed_to(a, n, room, NULL);
+    sort_packed_to(a, n, room, NULL, NULL);
 }
 
 /* Appends the big-endian bytes of v (width bytes) at b[*pos], as many as
@@ -712,6 +717,7 @@ int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint
     sf_rows_image_room *r = *roomp;
     sort_item *items = r->items;
     packed_room room = r->room;
+    uint64_t diff[PREFIX_WORDS] = {0};
     for (size_t i = 0; i < n; i++) {
         /* The images lie scattered in the store (a partition's rows among
          * every other's): their offsets and first bytes are fetched
@@ -736,6 +742,7 @@ int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint
                     word |= (uint64_t)s[k] << (56 - 8 * (k - 8 * w));
             }
             items[i].k[w] = word;
+            diff[w] |= word ^ items[0].k[w]; /* sort_packed_to's pass, here */
         }
         items[i].row = i;
     }
@@ -743,7 +750,7 @@ int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint
     sort_img_at = at;
     sort_img_ids = ids;
     sort_row_mask = SIZE_MAX;
-    sort_packed_to(items, n, &room, order);
+    sort_packed_to(items, n, &room, order, diff);
     sort_img = NULL;
     sort_img_at = NULL;
     sort_img_ids = NULL;
