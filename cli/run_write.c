@@ -266,9 +266,6 @@ static int csv_visit(void *ctx, size_t o, const sf_value *row)
     return 0;
 }
 
-/* Rows ahead of the one written whose text start is fetched. */
-#define EMIT_AHEAD 16
-
 int sf_run_write_texts(sf_run *R, const sf_value *first, int part, const char *text,
                        const uint64_t *at, const uint32_t *ids, const uint32_t *order, size_t n)
 {
@@ -283,19 +280,9 @@ int sf_run_write_texts(sf_run *R, const sf_value *first, int part, const char *t
     if (!rc)
         rc = sf_table_writer_open(&w, SF_TABLE_CSV, path, &schema, &R->err);
     if (!rc) {
-#define TEXT_ROW(k) (ids ? (size_t)ids[order[k]] : (size_t)order[k])
-        for (size_t k = 0; k < n; k++) {
-            /* The texts are read in sort order, not the order they were
-             * made: starts EMIT_AHEAD ahead and texts half as far are
-             * fetched. */
-            if (k + EMIT_AHEAD < n)
-                __builtin_prefetch(&at[TEXT_ROW(k + EMIT_AHEAD)]);
-            if (k + EMIT_AHEAD / 2 < n)
-                __builtin_prefetch(text + at[TEXT_ROW(k + EMIT_AHEAD / 2)]);
-            size_t j = TEXT_ROW(k);
-            sf_table_writer_append_text(w, text + at[j], (size_t)(at[j + 1] - at[j]));
-        }
-#undef TEXT_ROW
+        /* The texts are read in sort order, not the order they were made
+         * (sf_csv_write_texts fetches them ahead). */
+        sf_table_writer_append_texts(w, text, at, ids, order, n);
         rc = sf_table_writer_close(w, NULL, &bytes, &R->err);
     }
     if (!rc && sf_life_add_file(&R->life, (const char *)rel.p, n, bytes) != 0)

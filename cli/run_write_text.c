@@ -62,6 +62,9 @@ struct sf_run_text {
 /* Rows a route record holds at most. */
 #define TEXT_RECORD_ROWS 1024
 
+/* Rows text_round fetches ahead of the one it reads. */
+#define ROUTE_AHEAD 16
+
 int sf_run_text_plan(const sf_run *R, sf_run_text *t)
 {
     const sf_job *job = R->job;
@@ -112,14 +115,12 @@ int sf_run_text_plan(const sf_run *R, sf_run_text *t)
     return 1;
 }
 
-/* Room for need more bytes in b: a buffer of SF_BIGMEM_HUGE or more is
- * made anew, advised for huge pages, and the bytes copied (realloc would
+/* store_reserve's growth: a buffer of SF_BIGMEM_HUGE or more is made
+ * anew, advised for huge pages, and the bytes copied (realloc would
  * touch the new pages before the advice could be given, 4 KiB at a
  * time). Returns 0 or SF_E_NOMEM. */
-static int store_reserve(sf_buf *b, size_t need)
+static int store_grow(sf_buf *b, size_t need)
 {
-    if (b->cap - b->n >= need)
-        return 0;
     size_t cap = b->cap ? 2 * b->cap : (size_t)1 << 16;
     while (cap - b->n < need)
         cap *= 2;
@@ -135,6 +136,13 @@ static int store_reserve(sf_buf *b, size_t need)
     b->p = p;
     b->cap = cap;
     return 0;
+}
+
+/* Room for need more bytes in b (the check inline: the reduce asks twice
+ * a row). Returns 0 or SF_E_NOMEM. */
+static inline int store_reserve(sf_buf *b, size_t need)
+{
+    return b->cap - b->n >= need ? 0 : store_grow(b, need);
 }
 
 static inline int put_at(sf_buf *b, uint64_t at)
@@ -285,18 +293,19 @@ int sf_run_text_add(sf_run *R, sf_value *row)
             t->cpart[cs] = (uint32_t)(p - t->part) + 1;
         }
     }
-    /* An image is at most 2 + 2 * n + 2 bytes for a string of n, 10
-     * otherwise: room for it, so sf_rows_image_append does not grow the
-     * buffer itself (4 KiB pages). */
+    /* Room for the images in the store (an image is at most 2 + 2 * n +
+     * 2 bytes for a string of n, 10 otherwise), then each written there
+     * inline. */
     size_t iroom = 0;
-    for (size_t c = 0; c < t->ncols; c++) {
-        const sf_value *v = &row[t->cols[c]];
-        iroom += v->type == SF_STRING ? 2 * v->u.s.n + 4 : 10;
-    }
+    for (size_t c = 0; c < t->ncols; c++)
+        iroom += sf_rows_image_size(&row[t->cols[c]]);
     if (store_reserve(&t->img, iroom))
         return SF_E_NOMEM;
-    for (size_t c = 0; c < t->ncols && !rc; c++)
-        rc = sf_rows_image_append(&t->img, &row[t->cols[c]], t->desc[c]);
+    for (size_t c = 0; c < t->ncols && !rc; c++) {
+        size_t w = sf_rows_image_put(t->img.p + t->img.n, &row[t->cols[c]], t->desc[c]);
+        t->img.n += w;
+        rc = w ? 0 : SF_E_TYPE;
+    }
     if (rc == SF_E_TYPE) /* a group value of another type than its column's */
         return sf_error_set(&R->err, rc, "column '%s': a value that cannot be ordered "
                             "by its bytes", R->job->result_names[t->cols[0]]);
@@ -339,11 +348,25 @@ static int text_round(void *ctx, sf_buf *out, size_t quota, int *done)
         while (p->sent < p->n) {
             size_t a = p->sent, m = p->n - a < TEXT_RECORD_ROWS ? p->n - a : TEXT_RECORD_ROWS;
             size_t tb = 0, ib = 0;
+            /* A partition's rows lie scattered among every other's: their
+             * offsets, then their texts and images, are fetched ahead. */
             for (size_t k = a; k < a + m; k++) {
+                if (k + ROUTE_AHEAD < p->n) {
+                    __builtin_prefetch(&ta[id[k + ROUTE_AHEAD]]);
+                    __builtin_prefetch(&ia[id[k + ROUTE_AHEAD]]);
+                }
                 tb += (size_t)(ta[id[k] + 1] - ta[id[k]]);
                 ib += (size_t)(ia[id[k] + 1] - ia[id[k]]);
             }
-            unsigned char *q = sf_shuffle_reserve(&out[to], 8 + p->pklen + 8 * m + tb + ib);
+            /* A round's records for a rank fill one buffer, kept for the
+             * next round: made at once for the whole quota (huge pages,
+             * store_reserve), not grown from 256 bytes by copies and
+             * 4 KiB faults. */
+            size_t need = 4 + 8 + p->pklen + 8 * m + tb + ib;
+            unsigned char *q = NULL;
+            if (out[to].cap - out[to].n >= need ||
+                store_reserve(&out[to], out[to].n ? need : quota + need) == 0)
+                q = sf_shuffle_reserve(&out[to], need - 4);
             if (!q)
                 return sf_error_set(&R->err, SF_E_NOMEM, "out of memory routing rows");
             put_u32(q, (uint32_t)p->pklen);
@@ -353,6 +376,10 @@ static int text_round(void *ctx, sf_buf *out, size_t quota, int *done)
             q += 4;
             unsigned char *qt = q + 8 * m, *qi = qt + tb;
             for (size_t k = a; k < a + m; k++, q += 8) {
+                if (k + ROUTE_AHEAD / 2 < a + m) {
+                    __builtin_prefetch(t->text.p + ta[id[k + ROUTE_AHEAD / 2]]);
+                    __builtin_prefetch(t->img.p + ia[id[k + ROUTE_AHEAD / 2]]);
+                }
                 size_t tn = (size_t)(ta[id[k] + 1] - ta[id[k]]);
                 size_t in = (size_t)(ia[id[k] + 1] - ia[id[k]]);
                 put_u32(q, (uint32_t)tn);
@@ -402,14 +429,15 @@ static int text_keep(void *ctx, const unsigned char *rec, size_t len, int source
     const unsigned char *texts = q + 8 * m, *imgs = texts + tb;
     if (!rc && (store_reserve(&t->text, tb) || store_reserve(&t->img, ib)))
         rc = SF_E_NOMEM;
+    /* The record's texts and images lie one after the other, as in the
+     * store: each block in one copy, then the rows' ends. */
+    if (!rc) {
+        memcpy(t->text.p + t->text.n, texts, tb);
+        memcpy(t->img.p + t->img.n, imgs, ib);
+    }
     for (size_t k = 0; k < m && !rc; k++) {
-        size_t tn = get_u32(q + 8 * k), in = get_u32(q + 8 * k + 4);
-        memcpy(t->text.p + t->text.n, texts, tn);
-        memcpy(t->img.p + t->img.n, imgs, in);
-        t->text.n += tn;
-        t->img.n += in;
-        texts += tn;
-        imgs += in;
+        t->text.n += get_u32(q + 8 * k);
+        t->img.n += get_u32(q + 8 * k + 4);
         rc = add_row(t, p);
     }
     if (rc)
@@ -502,6 +530,8 @@ static int write_parts(sf_run *R)
         qsort(pos, nw, sizeof *pos, cmp_part_vals);
     uint64_t done = 0;
     sf_rows_image_room *room = NULL;
+    if (!rc && sf_rows_image_room_reserve(&room, largest) != 0)
+        rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory sorting output rows");
     for (size_t k = 0; k < nw && !rc; k++) {
         const text_part *p = &t->part[idx[pos[k]]];
         rc = write_part(R, p, &vals[pos[k] * np], order, &room);

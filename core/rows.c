@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -227,6 +228,21 @@ typedef struct sort_item {
     size_t row;
 } sort_item;
 
+/* The 8 bytes at p as a big-endian word. */
+static inline uint64_t load_be64(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t word;
+    memcpy(&word, p, 8);
+    return __builtin_bswap64(word);
+#else
+    uint64_t word = 0;
+    for (int i = 0; i < 8; i++)
+        word = word << 8 | p[i];
+    return word;
+#endif
+}
+
 /* Images x and y (sort_img) as bytes, a shorter one first on a tie. */
 static int img_cmp(size_t x, size_t y)
 {
@@ -359,25 +375,91 @@ typedef struct packed_room {
     sort_item *tmp;
 } packed_room;
 
+/* The packed keys p[0, n) (nv packed bytes each, as sort_packed makes
+ * them, with count[v][b] items whose v-th packed byte is b) sorted
+ * through their ranks: each packed byte is replaced by its rank among
+ * the values it takes at its place (the order kept; a digit that takes
+ * 10 values needs 4 bits, not 8), and when the ranks of all nv bytes fit
+ * 32 bits, words (ranks << 32 | position) are sorted by stable 8-bit
+ * counting passes: ceil(bits / 8) passes over 8-byte words instead of nv
+ * passes over 16-byte pairs (S3's user ids: 4 against 8). Equal ranks
+ * are equal packed keys, in input order. x and y hold n words each.
+ * Returns the sorted words (x or y), or NULL when the ranks need more
+ * than 32 bits. */
+static const uint64_t *rank_sort(const packed_key *p, size_t n, size_t nv,
+                                 size_t count[][256], uint64_t *x, uint64_t *y)
+{
+    uint32_t rank[8][256];
+    unsigned bits[8], total = 0;
+    for (size_t v = 0; v < nv; v++) {
+        uint32_t r = 0;
+        for (int b = 0; b < 256; b++) {
+            rank[v][b] = r;
+            r += count[v][b] != 0;
+        }
+        bits[v] = r > 1 ? 32u - (unsigned)__builtin_clz(r - 1) : 0;
+        total += bits[v];
+    }
+    if (total > 32)
+        return NULL;
+    /* Each rank already at its place in the word: a key is the OR of
+     * one look-up per packed byte. */
+    for (size_t v = nv, shift = 0; v-- > 0; shift += bits[v]) {
+        for (int b = 0; b < 256; b++)
+            rank[v][b] <<= shift;
+    }
+    size_t npass = (total + 7) / 8;
+    size_t cnt[4][256];
+    memset(cnt, 0, npass * sizeof cnt[0]);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = p[i].key, r = 0;
+        for (size_t v = 0; v < nv; v++)
+            r |= rank[v][key >> (8 * (nv - 1 - v)) & 0xffu];
+        x[i] = r << 32 | p[i].at;
+        for (size_t d = 0; d < npass; d++)
+            cnt[d][r >> (8 * d) & 0xffu]++;
+    }
+    for (size_t d = 0; d < npass; d++) {
+        size_t next[256], at = 0;
+        for (int b = 0; b < 256; b++) {
+            next[b] = at;
+            at += cnt[d][b];
+        }
+        for (size_t i = 0; i < n; i++)
+            y[next[x[i] >> (32 + 8 * d) & 0xffu]++] = x[i];
+        uint64_t *t = x;
+        x = y;
+        y = t;
+    }
+    return x;
+}
+
 /* Sorts items a[0, n) as radix_sort(a, n, 0) does, for a large n whose
  * prefixes vary in few bytes (a partition's rows by user id: a few
  * digits): the first eight bytes where any prefix differs from the
  * first are packed into one word, the words sorted least significant
- * byte first (stable counting passes over 16-byte pairs, one per packed
- * byte, instead of MSD levels over 40-byte items that use 10 of their
- * 256 buckets), the items gathered into that order, and runs of equal
- * words - equal so far, ties or not - sorted by radix_sort, which
- * looks at the rest (the input order of ties is kept by the stable
- * passes and by radix_sort's last tie-break alike). room holds n of
- * each. */
-static void sort_packed(sort_item *a, size_t n, const packed_room *room)
+ * byte first (through their ranks, rank_sort, when those fit 32 bits;
+ * else stable counting passes over 16-byte pairs, one per packed byte,
+ * instead of MSD levels over 40-byte items that use 10 of their 256
+ * buckets), and runs of equal words - equal so far, ties or not - sorted
+ * by radix_sort, which looks at the rest (the input order of ties is
+ * kept by the stable passes and by radix_sort's last tie-break alike).
+ * With order NULL the items are moved into that order; else a is left
+ * in any order and order[k] is the position in a of the k-th item,
+ * which must be its row (sf_rows_sort_images). room holds n of each. */
+static void sort_packed_to(sort_item *a, size_t n, const packed_room *room, uint32_t *order,
+                           const uint64_t *known_diff)
 {
     if (n <= SMALL_SORT || n > UINT32_MAX) {
         radix_sort(a, n, 0);
-        return;
+        goto items;
     }
+    /* The bits where some prefix differs from the first: known_diff when
+     * the caller found them as it made the items, else a pass. */
     uint64_t diff[PREFIX_WORDS] = {0};
-    for (size_t i = 1; i < n; i++) {
+    for (size_t w = 0; known_diff && w < PREFIX_WORDS; w++)
+        diff[w] = known_diff[w];
+    for (size_t i = 1; !known_diff && i < n; i++) {
         for (size_t w = 0; w < PREFIX_WORDS; w++)
             diff[w] |= a[i].k[w] ^ a[0].k[w];
     }
@@ -389,7 +471,7 @@ static void sort_packed(sort_item *a, size_t n, const packed_room *room)
     }
     if (nv == 0) { /* every prefix equal: the rows decide */
         radix_sort(a, n, 0);
-        return;
+        goto items;
     }
     packed_key *p = room->p, *q = room->q;
     size_t count[8][256];
@@ -403,6 +485,30 @@ static void sort_packed(sort_item *a, size_t n, const packed_room *room)
         }
         p[i].key = key;
         p[i].at = (uint32_t)i;
+    }
+    /* The words in q (2n of them fit: a packed_key is 16 bytes). */
+    const uint64_t *s = rank_sort(p, n, nv, count, (uint64_t *)(void *)q, (uint64_t *)(void *)q + n);
+    if (s) {
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && s[j] >> 32 == s[i] >> 32)
+                j++;
+            if (order && j - i == 1) {
+                order[i] = (uint32_t)s[i];
+            } else {
+                sort_item *t = order ? room->tmp : room->tmp + i;
+                for (size_t k = i; k < j; k++)
+                    t[k - i] = a[(uint32_t)s[k]];
+                if (j - i > 1)
+                    radix_sort(t, j - i, 0);
+                for (size_t k = i; order && k < j; k++)
+                    order[k] = (uint32_t)t[k - i].row;
+            }
+            i = j;
+        }
+        if (!order)
+            memcpy(a, room->tmp, n * sizeof *a);
+        return;
     }
     /* Least significant packed byte (the last, v = nv - 1) first. */
     for (size_t v = nv; v-- > 0;) {
@@ -428,6 +534,14 @@ static void sort_packed(sort_item *a, size_t n, const packed_room *room)
             radix_sort(a + i, j - i, 0);
         i = j;
     }
+items:
+    for (size_t i = 0; order && i < n; i++)
+        order[i] = (uint32_t)a[i].row;
+}
+
+static void sort_packed(sort_item *a, size_t n, const packed_room *room)
+{
+    sort_packed_to(a, n, room, NULL, NULL);
 }
 
 /* Appends the big-endian bytes of v (width bytes) at b[*pos], as many as
@@ -460,25 +574,6 @@ static void put_byte(unsigned char *b, size_t *pos, unsigned char c)
 
 static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_type kt);
 
-/* 1 when one of the m bytes at p is 0x00: eight at a time (a word has a
- * zero byte exactly when (w - 0x01..01) & ~w & 0x80..80 is not zero),
- * the rest one by one. */
-static inline int has_zero_byte(const unsigned char *p, size_t m)
-{
-    size_t i = 0;
-    for (; i + 8 <= m; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)
-            return 1;
-    }
-    for (; i < m; i++) {
-        if (p[i] == 0)
-            return 1;
-    }
-    return 0;
-}
-
 /* The prefix of row x over the first nprefix keys, whose non-NULL values
  * have types ktype[]. A descending key has the bytes of its image
  * inverted: the images are prefix-free, so two rows first differ inside
@@ -494,18 +589,8 @@ static void make_prefix(sort_item *it, const sf_value *x, const int *keys, size_
         for (size_t i = start; desc && desc[k] && i < pos; i++)
             b[i] = (unsigned char)~b[i];
     }
-    for (int w = 0; w < PREFIX_WORDS; w++) {
-        uint64_t word;
-        memcpy(&word, b + 8 * w, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        word = __builtin_bswap64(word);
-#else
-        word = 0;
-        for (int i = 0; i < 8; i++)
-            word = word << 8 | b[8 * w + i];
-#endif
-        it->k[w] = word;
-    }
+    for (int w = 0; w < PREFIX_WORDS; w++)
+        it->k[w] = load_be64(b + 8 * w);
 }
 
 /* Appends the order-preserving image of one key value (a NULL flag byte,
@@ -540,7 +625,7 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
          * copy, the words waited for the copy's byte stores (S3 1M/10M:
          * 38% of make_prefix on that load). */
         size_t m = v->u.s.n < PREFIX_BYTES - pos ? v->u.s.n : PREFIX_BYTES - pos;
-        if (m && !has_zero_byte((const unsigned char *)v->u.s.p, m)) {
+        if (m && !sf_rows_has_zero_byte((const unsigned char *)v->u.s.p, m)) {
             memcpy(b + pos, v->u.s.p, m);
             pos += m;
             if (m == v->u.s.n) {
@@ -566,49 +651,18 @@ static void put_key_image(unsigned char *b, size_t *posp, const sf_value *v, sf_
 
 int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc)
 {
-    size_t at = out->n;
-    size_t room = 2 + (v->type == SF_STRING ? 2 * v->u.s.n + 2 : 8);
+    size_t room = sf_rows_image_size(v);
     if (out->cap - out->n < room && sf_buf_reserve(out, room) != 0)
         return SF_E_NOMEM;
-    unsigned char *b = out->p + at;
-    size_t pos = 0;
-    b[pos++] = v->type != SF_NULL;
-    if (v->type != SF_NULL)
-        b[pos++] = v->type;
-    switch ((sf_type)v->type) {
-    case SF_NULL: break;
-    case SF_INT:
-    case SF_TIMESTAMP:
-        for (int i = 7; i >= 0; i--)
-            b[pos++] = (unsigned char)(((uint64_t)v->u.i ^ (1ull << 63)) >> (8 * i));
-        break;
-    case SF_DATE:
-        for (int i = 3; i >= 0; i--)
-            b[pos++] = (unsigned char)(((uint32_t)v->u.date ^ (1u << 31)) >> (8 * i));
-        break;
-    case SF_BOOL: b[pos++] = v->u.b != 0; break;
-    case SF_STRING:
-        if (!has_zero_byte((const unsigned char *)v->u.s.p, v->u.s.n)) {
-            memcpy(b + pos, v->u.s.p, v->u.s.n);
-            pos += v->u.s.n;
-        } else {
-            for (size_t i = 0; i < v->u.s.n; i++) {
-                b[pos++] = (unsigned char)v->u.s.p[i];
-                if (v->u.s.p[i] == 0)
-                    b[pos++] = 0xff;
-            }
-        }
-        b[pos++] = 0;
-        b[pos++] = 0;
-        break;
-    case SF_DOUBLE:
-    case SF_DECIMAL: return SF_E_TYPE; /* compared by value with int64 */
-    }
-    for (size_t i = 0; desc && i < pos; i++)
-        b[i] = (unsigned char)~b[i];
-    out->n += pos;
+    size_t n = sf_rows_image_put(out->p + out->n, v, desc);
+    if (!n)
+        return SF_E_TYPE;
+    out->n += n;
     return 0;
 }
+
+/* Images sf_rows_sort_images fetches ahead of the one it reads. */
+#define IMAGE_AHEAD 16
 
 struct sf_rows_image_room {
     size_t cap;
@@ -627,61 +681,80 @@ void sf_rows_image_room_free(sf_rows_image_room *r)
     free(r);
 }
 
+int sf_rows_image_room_reserve(sf_rows_image_room **roomp, size_t n)
+{
+    sf_rows_image_room *r = *roomp;
+    if (r && r->cap >= n)
+        return 0;
+    /* Grown for the largest so far, then kept: a sort per partition does
+     * not fault in fresh pages each time; large arrays in huge pages
+     * (sf_bigmem_alloc: only pages written become resident). */
+    sf_rows_image_room_free(r);
+    *roomp = r = calloc(1, sizeof *r);
+    if (!r)
+        return SF_E_NOMEM;
+    r->cap = n ? n : 1;
+    r->items = sf_bigmem_alloc(r->cap * sizeof *r->items);
+    r->room.p = sf_bigmem_alloc(r->cap * sizeof *r->room.p);
+    r->room.q = sf_bigmem_alloc(r->cap * sizeof *r->room.q);
+    r->room.tmp = sf_bigmem_alloc(r->cap * sizeof *r->room.tmp);
+    if (!r->items || !r->room.p || !r->room.q || !r->room.tmp) {
+        sf_rows_image_room_free(r);
+        *roomp = NULL;
+        return SF_E_NOMEM;
+    }
+    return 0;
+}
+
 int sf_rows_sort_images(const unsigned char *img, const uint64_t *at, const uint32_t *ids,
                         size_t n, uint32_t *order, sf_rows_image_room **roomp)
 {
     if (n >= UINT32_MAX)
         return SF_E_RANGE;
+    int rc = sf_rows_image_room_reserve(roomp, n);
+    if (rc)
+        return rc;
     sf_rows_image_room *r = *roomp;
-    if (!r || r->cap < n) {
-        /* Grown for the largest so far, then kept: a sort per partition
-         * does not fault in fresh pages each time. */
-        sf_rows_image_room_free(r);
-        *roomp = r = calloc(1, sizeof *r);
-        if (!r)
-            return SF_E_NOMEM;
-        r->cap = n ? n : 1;
-        r->items = malloc(r->cap * sizeof *r->items);
-        r->room.p = malloc(r->cap * sizeof *r->room.p);
-        r->room.q = malloc(r->cap * sizeof *r->room.q);
-        r->room.tmp = malloc(r->cap * sizeof *r->room.tmp);
-        if (!r->items || !r->room.p || !r->room.q || !r->room.tmp) {
-            sf_rows_image_room_free(r);
-            *roomp = NULL;
-            return SF_E_NOMEM;
-        }
-    }
     sort_item *items = r->items;
     packed_room room = r->room;
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    uint64_t diff[PREFIX_WORDS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        /* The images lie scattered in the store (a partition's rows among
+         * every other's): their offsets and first bytes are fetched
+         * ahead. */
+        if (i + 2 * IMAGE_AHEAD < n)
+            __builtin_prefetch(&at[ids ? ids[i + 2 * IMAGE_AHEAD] : i + 2 * IMAGE_AHEAD]);
+        if (i + IMAGE_AHEAD < n) {
+            size_t f = ids ? ids[i + IMAGE_AHEAD] : i + IMAGE_AHEAD;
+            __builtin_prefetch(img + at[f]);
+        }
         /* The first PREFIX_BYTES bytes, zero padded: the images are
          * prefix-free, so two that differ do so inside both. */
-        unsigned char b[PREFIX_BYTES] = {0};
         size_t j = ids ? ids[i] : i;
         size_t m = (size_t)(at[j + 1] - at[j]);
-        memcpy(b, img + at[j], m < PREFIX_BYTES ? m : PREFIX_BYTES);
-        for (int w = 0; w < PREFIX_WORDS; w++) {
+        const unsigned char *s = img + at[j];
+        for (size_t w = 0; w < PREFIX_WORDS; w++) {
             uint64_t word = 0;
-            for (int k = 0; k < 8; k++)
-                word = word << 8 | b[8 * w + k];
+            if (8 * w + 8 <= m) {
+                word = load_be64(s + 8 * w);
+            } else {
+                for (size_t k = 8 * w; k < m && k < 8 * w + 8; k++)
+                    word |= (uint64_t)s[k] << (56 - 8 * (k - 8 * w));
+            }
             items[i].k[w] = word;
+            diff[w] |= word ^ items[0].k[w]; /* sort_packed_to's pass, here */
         }
         items[i].row = i;
     }
-    if (!rc) {
-        sort_img = img;
-        sort_img_at = at;
-        sort_img_ids = ids;
-        sort_row_mask = SIZE_MAX;
-        sort_packed(items, n, &room);
-        sort_img = NULL;
-        sort_img_at = NULL;
-        sort_img_ids = NULL;
-        for (size_t i = 0; i < n; i++)
-            order[i] = (uint32_t)items[i].row;
-    }
-    return rc;
+    sort_img = img;
+    sort_img_at = at;
+    sort_img_ids = ids;
+    sort_row_mask = SIZE_MAX;
+    sort_packed_to(items, n, &room, order, diff);
+    sort_img = NULL;
+    sort_img_at = NULL;
+    sort_img_ids = NULL;
+    return 0;
 }
 
 int sf_rows_sort(sf_rows *r, const int *keys, size_t nkeys)

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -159,10 +160,100 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
  * decimal (sf_value_cmp compares those by value with int64: no image). */
 int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc);
 
+/* 1 when one of the m bytes at p is 0x00: eight at a time (a word has a
+ * zero byte exactly when (w - 0x01..01) & ~w & 0x80..80 is not zero),
+ * the rest one by one. */
+static inline int sf_rows_has_zero_byte(const unsigned char *p, size_t m)
+{
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)
+            return 1;
+    }
+    for (; i < m; i++) {
+        if (p[i] == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Bytes sf_rows_image_put may write for v. */
+static inline size_t sf_rows_image_size(const sf_value *v)
+{
+    return 2 + (v->type == SF_STRING ? 2 * v->u.s.n + 2 : 8);
+}
+
+/* sf_rows_image_append's image of v written at b (room:
+ * sf_rows_image_size), inline for a caller that makes many (the reduce's
+ * CSV text path): returns its length, or 0 for a double or decimal. */
+static inline size_t sf_rows_image_put(unsigned char *b, const sf_value *v, int desc)
+{
+    size_t pos = 0;
+    b[pos++] = v->type != SF_NULL;
+    if (v->type != SF_NULL)
+        b[pos++] = v->type;
+    switch ((sf_type)v->type) {
+    case SF_NULL: break;
+    case SF_INT:
+    case SF_TIMESTAMP: {
+        uint64_t w = (uint64_t)v->u.i ^ (1ull << 63);
+        for (int i = 7; i >= 0; i--)
+            b[pos++] = (unsigned char)(w >> (8 * i));
+        break;
+    }
+    case SF_DATE: {
+        uint32_t w = (uint32_t)v->u.date ^ (1u << 31);
+        for (int i = 3; i >= 0; i--)
+            b[pos++] = (unsigned char)(w >> (8 * i));
+        break;
+    }
+    case SF_BOOL: b[pos++] = v->u.b != 0; break;
+    case SF_STRING: {
+        const unsigned char *p = (const unsigned char *)v->u.s.p;
+        size_t n = v->u.s.n;
+        if (!sf_rows_has_zero_byte(p, n)) {
+            if (n >= 8 && n <= 16) { /* two overlapping words, no call */
+                uint64_t x, y;
+                memcpy(&x, p, 8);
+                memcpy(&y, p + n - 8, 8);
+                memcpy(b + pos, &x, 8);
+                memcpy(b + pos + n - 8, &y, 8);
+            } else {
+                for (size_t i = 0; i < n && n < 8; i++)
+                    b[pos + i] = p[i];
+                if (n > 16)
+                    memcpy(b + pos, p, n);
+            }
+            pos += n;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                b[pos++] = p[i];
+                if (p[i] == 0)
+                    b[pos++] = 0xff;
+            }
+        }
+        b[pos++] = 0;
+        b[pos++] = 0;
+        break;
+    }
+    case SF_DOUBLE:
+    case SF_DECIMAL: return 0; /* compared by value with int64 */
+    }
+    for (size_t i = 0; desc && i < pos; i++)
+        b[i] = (unsigned char)~b[i];
+    return pos;
+}
+
 /* The sort's room, kept between calls of sf_rows_sort_images. */
 typedef struct sf_rows_image_room sf_rows_image_room;
 /* Frees the room; NULL is a no-op. */
 void sf_rows_image_room_free(sf_rows_image_room *r);
+/* Makes *room (NULL at first) hold n images or more: a caller that knows
+ * its largest sort reserves it once. Returns 0 or SF_E_NOMEM (*room then
+ * NULL). */
+int sf_rows_image_room_reserve(sf_rows_image_room **room, size_t n);
 
 /* Sorts n byte images into order[0, n): image i is img[at[j], at[j + 1])
  * with j = ids[i] (ids NULL: j = i), and order[k] is the i of the image

@@ -61,8 +61,16 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v);
 void sf_csv_write_row(sf_csv_writer *w, const sf_value *row, size_t n, const int *cols);
 
 /* Bytes sf_csv_format_row may write for the row (its columns as
- * sf_csv_write_row takes them). */
-size_t sf_csv_row_room(const sf_value *row, size_t n, const int *cols);
+ * sf_csv_write_row takes them; inline: the reduce asks for every row). */
+static inline size_t sf_csv_row_room(const sf_value *row, size_t n, const int *cols)
+{
+    size_t room = n + 1; /* separators and the newline */
+    for (size_t c = 0; c < n; c++) {
+        const sf_value *v = &row[cols ? (size_t)cols[c] : c];
+        room += v->type == SF_NULL ? 0 : v->type == SF_STRING ? 2 * v->u.s.n + 2 : SF_FMT_BUF;
+    }
+    return room;
+}
 
 /* Writes the bytes sf_csv_write_row would write for a row at out (room:
  * sf_csv_row_room), its newline included, and returns their length: a
@@ -73,6 +81,13 @@ size_t sf_csv_format_row(const sf_value *row, size_t n, const int *cols, char *o
 /* Appends n bytes as they are: whole rows already in their CSV form
  * (sf_csv_format_row), at the start of a row. Cannot fail (as above). */
 void sf_csv_write_text(sf_csv_writer *w, const char *p, size_t n);
+
+/* Appends n rows as sf_csv_write_text does, row k being text[at[j],
+ * at[j + 1]) with j = ids[order[k]] (ids NULL: j = order[k]): rows
+ * written in an order other than the one they were made in, so their
+ * offsets and texts are fetched ahead. Cannot fail (as above). */
+void sf_csv_write_texts(sf_csv_writer *w, const char *text, const uint64_t *at,
+                        const uint32_t *ids, const uint32_t *order, size_t n);
 
 /* Bytes sf_csv_format_value may write for v. */
 static inline size_t sf_csv_field_room(const sf_value *v)

@@ -89,6 +89,16 @@ int sf_table_writer_append_text(sf_table_writer *w, const char *text, size_t n)
     return 0;
 }
 
+int sf_table_writer_append_texts(sf_table_writer *w, const char *text, const uint64_t *at,
+                                 const uint32_t *ids, const uint32_t *order, size_t n)
+{
+    if (!w->csv)
+        return SF_E_INVAL;
+    w->rows += n;
+    sf_csv_write_texts(w->csv, text, at, ids, order, n);
+    return 0;
+}
+
 int sf_table_writer_append_sparse(sf_table_writer *w, const uint64_t *bits,
                                   const char *const *text, const uint32_t *len, size_t bytes)
 {

@@ -68,6 +68,12 @@ int sf_table_writer_append(sf_table_writer *w, const sf_value *row, const int *c
  * included (sf_csv_format_row of the file's columns). Returns 0, or
  * SF_E_INVAL (nothing written) for a file of another format. */
 int sf_table_writer_append_text(sf_table_writer *w, const char *text, size_t n);
+/* CSV files only: appends n rows already in CSV form, row k being
+ * text[at[j], at[j + 1]) with j = ids[order[k]] (ids NULL: j = order[k];
+ * sf_csv_write_texts). Returns 0, or SF_E_INVAL (nothing written) for a
+ * file of another format. */
+int sf_table_writer_append_texts(sf_table_writer *w, const char *text, const uint64_t *at,
+                                 const uint32_t *ids, const uint32_t *order, size_t n);
 /* CSV files only: appends one row of the file's columns, all NULL but
  * those whose bit is set in bits, column c holding text[c] of len[c] bytes
  * already in CSV form, bytes in all (sf_csv_write_sparse). Returns 0, or

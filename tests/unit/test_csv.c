@@ -432,6 +432,60 @@ static void test_format_row_then_write_text_same_bytes_as_write_row(void **state
     close_both_and_compare(w, t, other);
 }
 
+/* sf_csv_write_texts writes the texts a store holds in a given order,
+ * through ids and without, as sf_csv_write_text one by one in that
+ * order: texts across several write buffers, an empty one, and one
+ * larger than the buffer. */
+static void test_write_texts_in_an_order_same_bytes_as_one_by_one(void **state)
+{
+    (void)state;
+    char other[300];
+    snprintf(other, sizeof other, "%s/texts.csv", tmpdir);
+    const size_t n = 60000, big = ((size_t)1 << 20) + 77;
+    char *text = malloc(n * 40 + big);
+    uint64_t *at = malloc((n + 1) * sizeof *at);
+    uint32_t *ids = malloc(n * sizeof *ids), *order = malloc(n * sizeof *order);
+    assert_non_null(text);
+    assert_non_null(at);
+    assert_non_null(ids);
+    assert_non_null(order);
+    uint64_t x = 777;
+    at[0] = 0;
+    for (size_t j = 0; j < n; j++) {
+        size_t len = j == 123 ? big : j == 456 ? 0 : 1 + next_rand(&x) % 39;
+        memset(text + at[j], 'a' + (int)(j % 26), len);
+        if (len)
+            text[at[j] + len - 1] = '\n';
+        at[j + 1] = at[j] + len;
+    }
+    for (size_t k = 0; k < n; k++) {
+        ids[k] = (uint32_t)(n - 1 - k);
+        order[k] = (uint32_t)k;
+    }
+    for (size_t k = n; k-- > 1;) { /* a shuffled order */
+        size_t r = next_rand(&x) % (k + 1);
+        uint32_t tmp = order[k];
+        order[k] = order[r];
+        order[r] = tmp;
+    }
+    for (int with_ids = 0; with_ids < 2; with_ids++) {
+        sf_csv_writer *w = open_writer(), *t = NULL;
+        sf_error err;
+        assert_int_equal(sf_csv_writer_open(&t, other, &err), 0);
+        const uint32_t *id = with_ids ? ids : NULL;
+        sf_csv_write_texts(w, text, at, id, order, n);
+        for (size_t k = 0; k < n; k++) {
+            size_t j = id ? id[order[k]] : order[k];
+            sf_csv_write_text(t, text + at[j], (size_t)(at[j + 1] - at[j]));
+        }
+        close_both_and_compare(w, t, other);
+    }
+    free(text);
+    free(at);
+    free(ids);
+    free(order);
+}
+
 static void test_writer_output_larger_than_buffer_is_complete(void **state)
 {
     (void)state;
@@ -856,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_format_value_is_the_field_write_value_writes),
         cmocka_unit_test(test_write_sparse_same_bytes_as_write_row),
         cmocka_unit_test(test_format_row_then_write_text_same_bytes_as_write_row),
+        cmocka_unit_test(test_write_texts_in_an_order_same_bytes_as_one_by_one),
         cmocka_unit_test(test_writer_output_larger_than_buffer_is_complete),
         cmocka_unit_test(test_round_trip_of_tricky_strings),
         cmocka_unit_test(test_open_in_missing_directory_is_io_error_naming_path),

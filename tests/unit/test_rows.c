@@ -701,6 +701,151 @@ static void test_sorted_key_images_give_the_row_order(void **state)
     sf_buf_free(&b);
 }
 
+/* qsort's order of raw images (byte order, a shorter one first where
+ * one starts the other, equal ones by their number): the reference for
+ * sf_rows_sort_images. */
+static const unsigned char *raw_img;
+static const uint64_t *raw_at;
+static const uint32_t *raw_ids;
+
+static int raw_image_cmp(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    size_t x = raw_ids ? raw_ids[i] : i, y = raw_ids ? raw_ids[j] : j;
+    size_t nx = (size_t)(raw_at[x + 1] - raw_at[x]), ny = (size_t)(raw_at[y + 1] - raw_at[y]);
+    int c = memcmp(raw_img + raw_at[x], raw_img + raw_at[y], nx < ny ? nx : ny);
+    if (c)
+        return c;
+    if (nx != ny)
+        return nx < ny ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+/* Images made by gen(k, seed, out) (out: room for 64 bytes; returns the
+ * length), sorted whole and through ids (every other image, backwards),
+ * against qsort. */
+static void check_image_sort(size_t n, size_t (*gen)(size_t, uint64_t *, unsigned char *),
+                             sf_rows_image_room **room)
+{
+    sf_buf img = SF_BUF_INIT;
+    uint64_t *at = malloc((n + 1) * sizeof *at), seed = 0x9e3779b97f4a7c15ull + n;
+    uint32_t *order = malloc((n ? n : 1) * sizeof *order);
+    uint32_t *ref = malloc((n ? n : 1) * sizeof *ref);
+    uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    assert_non_null(at);
+    assert_non_null(order);
+    assert_non_null(ref);
+    assert_non_null(ids);
+    at[0] = 0;
+    for (size_t k = 0; k < n; k++) {
+        assert_int_equal(sf_buf_reserve(&img, 64), 0);
+        img.n += gen(k, &seed, img.p + img.n);
+        at[k + 1] = img.n;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        size_t m = pass ? n / 2 : n;
+        for (size_t i = 0; i < m; i++) {
+            ids[i] = (uint32_t)(n - 1 - 2 * i);
+            ref[i] = (uint32_t)i;
+        }
+        raw_img = img.p;
+        raw_at = at;
+        raw_ids = pass ? ids : NULL;
+        qsort(ref, m, sizeof *ref, raw_image_cmp);
+        assert_int_equal(sf_rows_sort_images(img.p, at, pass ? ids : NULL, m, order, room), 0);
+        for (size_t i = 0; i < m; i++)
+            assert_int_equal(order[i], ref[i]);
+    }
+    sf_buf_free(&img);
+    free(at);
+    free(order);
+    free(ref);
+    free(ids);
+}
+
+static unsigned rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)(*s >> 33);
+}
+
+/* Any bytes, 0 to 40 of them: more than 32 bits of ranks. */
+static size_t gen_random(size_t k, uint64_t *s, unsigned char *out)
+{
+    (void)k;
+    size_t n = rnd(s) % 41;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)rnd(s);
+    return n;
+}
+
+/* S3's images: "user_0" and five digits, a country of two letters from
+ * ten (the ranks fit 32 bits), every 7th repeating an earlier one. */
+static size_t gen_user(size_t k, uint64_t *s, unsigned char *out)
+{
+    static const char cc[] = "USAUCAESFRJPINDEBRGB";
+    unsigned u = rnd(s) % (k % 7 == 6 ? 50u : 100000u);
+    int n = snprintf((char *)out, 64, "\001\005user_%06u", u);
+    out[n++] = 0;
+    out[n++] = 0;
+    out[n++] = 1;
+    out[n++] = 5;
+    out[n++] = (unsigned char)cc[2 * (u % 10)];
+    out[n++] = (unsigned char)cc[2 * (u % 10) + 1];
+    out[n++] = 0;
+    out[n++] = 0;
+    return (size_t)n;
+}
+
+/* A 30-byte common start, then a few bytes of few values and a tail:
+ * images that are prefixes of others, ties, differences past the 32
+ * bytes the sort packs and past the eight bytes it ranks. */
+static size_t gen_tricky(size_t k, uint64_t *s, unsigned char *out)
+{
+    (void)k;
+    memset(out, 'x', 30);
+    size_t n = 30 + rnd(s) % 14;
+    for (size_t i = 30; i < n; i++)
+        out[i] = (unsigned char)(rnd(s) % 3);
+    return n;
+}
+
+/* Four bytes of 256 values (exactly 32 bits of ranks), then one of two
+ * (33: past what the ranks hold), by the image's number. */
+static size_t gen_wide(size_t k, uint64_t *s, unsigned char *out)
+{
+    for (size_t i = 0; i < 4; i++)
+        out[i] = (unsigned char)rnd(s);
+    out[4] = (unsigned char)(k % 3 == 0 ? rnd(s) & 1 : 0);
+    return 5;
+}
+
+/* Every image equal, or empty: the input order. */
+static size_t gen_same(size_t k, uint64_t *s, unsigned char *out)
+{
+    (void)s;
+    memcpy(out, "same", 4);
+    return k % 2 ? 4 : 0;
+}
+
+static void test_image_sort_agrees_with_qsort(void **state)
+{
+    (void)state;
+    sf_rows_image_room *room = NULL;
+    /* Room for the largest sort made once (huge pages), then every sort
+     * in it. */
+    assert_int_equal(sf_rows_image_room_reserve(&room, 20000), 0);
+    assert_non_null(room);
+    size_t (*gens[])(size_t, uint64_t *, unsigned char *) = {gen_random, gen_user, gen_tricky,
+                                                             gen_wide, gen_same};
+    static const size_t sizes[] = {0, 1, 2, 31, 32, 33, 34, 65, 1000, 20000};
+    for (size_t g = 0; g < sizeof gens / sizeof gens[0]; g++) {
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+            check_image_sort(sizes[z], gens[g], &room);
+    }
+    sf_rows_image_room_free(room);
+}
+
 static void test_cmp_is_the_order_sort_gives(void **state)
 {
     (void)state;
@@ -1080,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_append_filled_nulls_only_the_rest),
         cmocka_unit_test(test_cmp_is_the_order_sort_gives),
         cmocka_unit_test(test_sorted_key_images_give_the_row_order),
+        cmocka_unit_test(test_image_sort_agrees_with_qsort),
         cmocka_unit_test(test_large_sort_gives_the_reference_order),
         cmocka_unit_test(test_sort_agrees_with_value_order_on_prefix_edge_cases),
         cmocka_unit_test(test_append_gives_a_row_of_nulls),

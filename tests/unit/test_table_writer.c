@@ -89,13 +89,23 @@ static void test_csv_text_rows_count_and_other_formats_refuse_them(void **state)
     char text[128];
     size_t n = sf_csv_format_row(r, 3, NULL, text);
     assert_int_equal(sf_table_writer_append_text(w, text, n), 0);
+    /* Two texts in a store, written second then first. */
+    char store[256];
+    uint64_t at[3] = {0, n, 0};
+    memcpy(store, text, n);
+    sf_value r2[3] = {sf_string("DE", 2), sf_null(), sf_double(0.5)};
+    at[2] = n + sf_csv_format_row(r2, 3, NULL, store + n);
+    const uint32_t order[2] = {1, 0};
+    assert_int_equal(sf_table_writer_append_texts(w, store, at, NULL, order, 2), 0);
     uint64_t rows = 0;
     assert_int_equal(sf_table_writer_close(w, &rows, NULL, &err), 0);
-    assert_int_equal(rows, 2);
-    assert_file(path, "country,n,revenue\n\"FR,x\",3,1e+16\n\"FR,x\",3,1e+16\n");
+    assert_int_equal(rows, 4);
+    assert_file(path, "country,n,revenue\n\"FR,x\",3,1e+16\n\"FR,x\",3,1e+16\n"
+                      "DE,,0.5\n\"FR,x\",3,1e+16\n");
     snprintf(path, sizeof path, "%s/t.h5", dir);
     assert_int_equal(sf_table_writer_open(&w, SF_TABLE_HDF5, path, &s, &err), 0);
     assert_int_equal(sf_table_writer_append_text(w, text, n), SF_E_INVAL);
+    assert_int_equal(sf_table_writer_append_texts(w, store, at, NULL, order, 2), SF_E_INVAL);
     assert_int_equal(sf_table_writer_close(w, &rows, NULL, &err), 0);
     assert_int_equal(rows, 0);
 }
