@@ -132,6 +132,13 @@ typedef struct distinct_set {
     uint64_t span;   /* bits per bitmap, a multiple of 64 */
     uint64_t **bitmaps; /* per group index: bitmap, NULL undecided, or NO_BITMAP */
     size_t nbitmaps;
+    /* A bitmap word's write put off to the set's next one (big_add): the
+     * word is fetched when found and set a row later, when it has come
+     * in, instead of the row waiting for it. NULL: none. Only while the
+     * table is not prepared; sf_groups_prepare_export sets it, and
+     * sf_groups_distinct_values reads it with the word. */
+    uint64_t *pend;
+    uint64_t pend_bit;
     size_t bitmap_bytes;
     sf_arena bitmem;
     /* Per group index: its distinct values, set by sf_groups_prepare_export
@@ -355,6 +362,7 @@ static void distinct_set_free(distinct_set *ds)
     ds->srcof = NULL;
     ds->nsrcof = 0;
     ds->bitmaps = NULL;
+    ds->pend = NULL; /* its word went with bitmem */
     ds->head = ds->next = NULL;
     ds->mask = ds->count = ds->nbitmaps = 0;
 }
@@ -707,6 +715,27 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
     return 0;
 }
 
+/* Sets the set's put-off bitmap word, if any (a new bit unprepares g). */
+static inline void pend_flush(sf_groups *g, distinct_set *ds)
+{
+    uint64_t *w = ds->pend;
+    if (w) {
+        if (!(*w & ds->pend_bit)) {
+            *w |= ds->pend_bit;
+            g->prepared = 0;
+        }
+        ds->pend = NULL;
+    }
+}
+
+/* pend_flush of every set: before anything reads the bitmaps, or moves
+ * or drops groups. */
+static void pend_flush_all(sf_groups *g)
+{
+    for (size_t s = 0; s < g->nsets; s++)
+        pend_flush(g, &g->sets[s]);
+}
+
 /* Adds bits of group idx to the set's bitmaps or pair table (a big
  * group's values past the first), deciding on dense mode once enough
  * values came this way. Returns 0 (*added says whether it was new) or
@@ -723,8 +752,22 @@ static inline __attribute__((always_inline)) int big_add(sf_groups *g, distinct_
         if (x >= ds->base && off < ds->span && idx < ds->nbitmaps &&
             (bm = ds->bitmaps[idx]) != NULL && bm != NO_BITMAP) {
             uint64_t bit = 1ull << (off & 63);
-            *added = !(bm[off >> 6] & bit);
-            bm[off >> 6] |= bit;
+            if (g->prepared) {
+                *added = !(bm[off >> 6] & bit);
+                bm[off >> 6] |= bit;
+                return 0;
+            }
+            /* The word is seldom in the caches (S1: 2,480 bitmaps of
+             * 160 bytes while the input streams past): set the one put
+             * off before, which has come in by now, and put this one off
+             * with its fetch started. Bits only add, so the order of
+             * the writes changes nothing; pend_flush unprepares g for a
+             * new one. */
+            pend_flush(g, ds);
+            ds->pend = bm + (off >> 6);
+            ds->pend_bit = bit;
+            __builtin_prefetch(ds->pend, 1, 3);
+            *added = 0;
             return 0;
         }
         rc = dense_set(ds, idx, x, added);
@@ -1118,6 +1161,7 @@ static char *state_of(const sf_groups *g, size_t i)
 
 void sf_groups_retire(sf_groups *g, size_t i)
 {
+    pend_flush_all(g);
     char *st = state_of(g, i);
     if (st && !st[RETIRED_OFF]) {
         st[RETIRED_OFF] = 1;
@@ -1143,6 +1187,7 @@ void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size
 
 int sf_groups_prepare_export(sf_groups *g)
 {
+    pend_flush_all(g);
     if (g->prepared)
         return 0;
     size_t ngroups = sf_hmap_count(g->map);
@@ -1237,7 +1282,8 @@ int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_
     }
     const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
     for (uint64_t w = 0; bm && bm != NO_BITMAP && w < ds->span / 64 && !rc; w++) {
-        for (uint64_t word = bm[w]; word && !rc; word &= word - 1) {
+        uint64_t pend = ds->pend == bm + w ? ds->pend_bit : 0; /* not set yet */
+        for (uint64_t word = bm[w] | pend; word && !rc; word &= word - 1) {
             int64_t x = ds->base + (int64_t)(w * 64 + (uint64_t)__builtin_ctzll(word));
             sf_value v = ds->type == SF_DATE ? sf_date((int32_t)x)
                          : ds->dict         ? fixed_value(ds, (uint64_t)x)
@@ -1307,6 +1353,7 @@ int sf_groups_distinct_add(sf_groups *g, size_t i, size_t j, uint64_t n)
 {
     if (!sf_groups_distinct_spreadable(g, j))
         return SF_E_INVAL;
+    pend_flush_all(g);
     dstate *dst = (dstate *)(state_of(g, i) + g->off[j]);
     if (dst->has_first != SPREAD) {
         /* Values that are here stay counted here: a first value goes where
@@ -1864,6 +1911,7 @@ int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out
 
 void sf_groups_drain_to(sf_groups *g, size_t i)
 {
+    pend_flush_all(g);
     size_t n = sf_hmap_count(g->map);
     if (i > n)
         i = n;
@@ -1907,6 +1955,7 @@ int sf_groups_drop_retired(sf_groups *g)
 {
     if (!g->nretired || g->drained)
         return 0;
+    pend_flush_all(g);
     return sf_hmap_compact(g->map, keep_live, g) ? SF_E_NOMEM : 0;
 }
 

@@ -1143,6 +1143,46 @@ static int sum_value(void *ctx, const sf_value *v)
     return 0;
 }
 
+/* The bitmap word of a count_distinct value is set a value late (its
+ * write put off to the set's next one, so that the row does not wait for
+ * the word): the last value must count in a preparation, a value added
+ * after one (set at once) must count in the next, and a value put off
+ * after that must be in the set's value list before the next. Fails when
+ * a preparation or the value list misses the put-off word. */
+static void test_count_distinct_bitmap_write_put_off_is_never_lost(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(g);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    /* Users 1..1000 but 499, 500 and 501, past the dense decision (65,536
+     * values after the first and the small vector's). */
+    for (int i = 0; i < 70000; i++) {
+        int64_t user = 1 + i % 1000;
+        in_row r = {"A", 1, 1, 1, 1.0, user >= 499 && user <= 501 ? 1 : user, "k"};
+        feed(g, &r, &scratch);
+    }
+    in_row u500 = {"A", 1, 1, 1, 1.0, 500, "k"}, u501 = {"A", 1, 1, 1, 1.0, 501, "k"},
+           u499 = {"A", 1, 1, 1, 1.0, 499, "k"};
+    feed(g, &u500, &scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "A", A_USERS, 998);
+    feed(g, &u501, &scratch); /* set at once: the table was prepared */
+    feed(g, &u499, &scratch); /* put off: it no longer is */
+    long i = group_of(g, "A");
+    assert_true(i >= 0);
+    struct value_sum vs = {0, 0};
+    assert_int_equal(sf_groups_distinct_values(g, (size_t)i, A_USERS, sum_value, &vs), 0);
+    assert_int_equal(vs.n, 1000);
+    assert_int_equal(vs.sum, 1000 * 1001 / 2);
+    feed(g, &u500, &scratch); /* the same word again */
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "A", A_USERS, 1000);
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+}
+
 struct spread_seen {
     int users, other;
 };
@@ -2099,6 +2139,7 @@ int main(void)
         cmocka_unit_test(test_count_distinct_is_per_group),
         cmocka_unit_test(test_count_distinct_first_value_counts_once_wherever_it_lives),
         cmocka_unit_test(test_count_distinct_exact_through_dense_mode),
+        cmocka_unit_test(test_count_distinct_bitmap_write_put_off_is_never_lost),
         cmocka_unit_test(test_null_inputs_are_skipped),
         cmocka_unit_test(test_group_with_only_nulls_gives_null_sums_and_zero_counts),
         cmocka_unit_test(test_null_key_is_a_group_of_its_own),
