@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/bigmem.h"
+#include "core/bytes.h"
 #include "core/hash.h"
 #include "core/pairs.h"
 #include "core/xsum.h"
@@ -2028,8 +2029,7 @@ static inline size_t rec_put(unsigned char *out, const sf_value *v, int rtype)
             if (v->u.s.n < 0x80) {
                 out[0] = SF_STRING;
                 out[1] = (unsigned char)v->u.s.n;
-                if (v->u.s.n)
-                    memcpy(out + 2, v->u.s.p, v->u.s.n);
+                sf_bytes_copy(out + 2, v->u.s.p, v->u.s.n);
                 return 2 + v->u.s.n;
             }
             break;
@@ -2117,7 +2117,7 @@ void sf_groups_row_write(const sf_groups *g, const unsigned char *key, size_t kl
     for (; k >= 0x80; k >>= 7)
         *out++ = (unsigned char)(k | 0x80);
     *out++ = (unsigned char)k;
-    memcpy(out, key, klen);
+    sf_bytes_copy(out, key, klen);
     out += klen;
     for (size_t j = 0; j < g->ndefs; j++)
         out += rec_put(out, &args[j], g->up[j].rtype);

@@ -19,6 +19,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/bytes.h"
 #include "core/dedupe.h"
 #include "core/flatten.h"
 #include "core/fmt.h"
@@ -754,22 +755,7 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
  * libc call cost more than the copy). */
 static inline void copy_short(unsigned char *dst, const char *src, size_t n)
 {
-    if (n >= 8) {
-        uint64_t a, b;
-        memcpy(&a, src, 8);
-        memcpy(&b, src + n - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + n - 8, &b, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, src, 4);
-        memcpy(&b, src + n - 4, 4);
-        memcpy(dst, &a, 4);
-        memcpy(dst + n - 4, &b, 4);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = (unsigned char)src[i];
-    }
+    sf_bytes_copy16(dst, src, n);
 }
 
 /* Appends the encodings of row's values at slots to key. One bound for the

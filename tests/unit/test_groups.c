@@ -1649,6 +1649,48 @@ static void test_row_record_bytes_are_each_argument_encoded(void **state)
     sf_groups_free(sender);
 }
 
+/* The record's key and its short strings are copied inline: every
+ * length from 0 to 40 (each branch of the copy and the memcpy past 32),
+ * bytes that differ from each other, land where sf_value_encode and the
+ * key's own bytes say. */
+static void test_row_record_copies_keys_and_strings_of_every_short_length(void **state)
+{
+    const aggs *a = *state;
+    unsigned char text[48];
+    for (size_t b = 0; b < sizeof text; b++)
+        text[b] = (unsigned char)(0x21 + b * 7 % 90);
+    sf_groups *sender = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (size_t len = 0; len <= 40; len++) {
+        sf_value row[NCOLS], args[NAGGS], want_arg;
+        unsigned char rec[512], want[512];
+        size_t w = 0;
+        row[C_COUNTRY] = sf_string("FR", 2);
+        row[C_N] = sf_int((int64_t)len);
+        row[C_PRICE] = sf_double(0.5 * (double)len);
+        row[C_USER] = sf_int((int64_t)len);
+        row[C_KIND] = sf_string((const char *)text + 40 - len, len);
+        sf_arena_reset(&scratch);
+        size_t n = sf_groups_row_args(sender, len, row, &scratch, args);
+        assert_true(n < sizeof rec);
+        memset(rec, 0xee, sizeof rec);
+        sf_groups_row_write(sender, text + len % 5, len, args, rec);
+        want[w++] = (unsigned char)len;
+        memcpy(want + w, text + len % 5, len);
+        w += len;
+        for (int j = 0; j < NAGGS; j++) {
+            want_arg = a->defs[j].arg ? sf_expr_eval(a->defs[j].arg, row, &scratch) : sf_null();
+            w += sf_value_encode(&want_arg, want + w);
+        }
+        assert_int_equal(n, w);
+        assert_memory_equal(rec, want, n);
+        assert_int_equal(rec[n], 0xee); /* nothing written past the record */
+    }
+    sf_arena_free(&scratch);
+    sf_groups_free(sender);
+}
+
 /* count_if over a string comparison with an inline form (a literal of
  * 4-16 bytes) writes its field from that form: the bytes are still
  * sf_value_encode of the argument's value, true, false or NULL, for
@@ -2163,6 +2205,7 @@ int main(void)
         cmocka_unit_test(test_row_record_hash_noted_once_gives_the_same_results),
         cmocka_unit_test(test_group_record_hash_noted_once_gives_the_same_results),
         cmocka_unit_test(test_row_record_bytes_are_each_argument_encoded),
+        cmocka_unit_test(test_row_record_copies_keys_and_strings_of_every_short_length),
         cmocka_unit_test(test_malformed_row_records_are_parse_errors),
         cmocka_unit_test(test_row_record_of_an_inline_count_if_is_its_argument_encoded),
         cmocka_unit_test_setup_teardown(test_prefetch_record_says_when_stage_two_has_nothing_to_load,
