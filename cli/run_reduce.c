@@ -573,7 +573,7 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
             R->rows.n -= !text; /* the row just appended */
             R->having_dropped++;
         } else if (text) {
-            rc = sf_run_text_add(R, row);
+            rc = sf_run_text_add(R, row, klen);
         } else if (wbucket) {
             rc = sf_run_write_bucket(R, row, &pkey, &wbucket[R->rows.n - 1]);
         }
