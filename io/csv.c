@@ -289,10 +289,15 @@ static void csv_separate(sf_csv_writer *w)
 static const unsigned char csv_special[256] = {['\n'] = 1, ['\r'] = 1, ['"'] = 1, [','] = 1};
 
 /* 1 if a byte of the 8 in x is ',', '"', LF or CR: v has a zero byte
- * exactly when (v - 0x01..) & ~v & 0x80.. is not zero. */
+ * exactly when (v - 0x01..) & ~v & 0x80.. is not zero, and a byte below
+ * n (n <= 128) when (v - n * 0x01..) & ~v & 0x80.. is not. The four are
+ * below '-' (0x2d), so a word of letters and digits (ids, names) is
+ * cleared by that one test. */
 static inline int special_in_word(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    if (!((x - ones * 0x2d) & ~x & high))
+        return 0;
     uint64_t a = x ^ (ones * ','), b = x ^ (ones * '"'), c = x ^ (ones * '\n'),
              d = x ^ (ones * '\r');
     return ((((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c) | ((d - ones) & ~d)) &
@@ -436,7 +441,12 @@ static inline __attribute__((always_inline)) char *csv_put_value(char *o, const 
         *o++ = '"';
         return o;
     }
-    case SF_INT: return o + sf_fmt_int(v->u.i, o);
+    case SF_INT:
+        if ((uint64_t)v->u.i < 10) { /* counts are often one digit */
+            *o = (char)('0' + v->u.i);
+            return o + 1;
+        }
+        return o + sf_fmt_int(v->u.i, o);
     case SF_DOUBLE: return o + sf_fmt_double(v->u.d, o);
     default: return o + sf_value_text_format(v, o);
     }
