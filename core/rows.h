@@ -250,8 +250,10 @@ static inline size_t sf_rows_image_put(unsigned char *b, const sf_value *v, int 
     case SF_DOUBLE:
     case SF_DECIMAL: return 0; /* compared by value with int64 */
     }
-    for (size_t i = 0; desc && i < pos; i++)
-        b[i] = (unsigned char)~b[i];
+    if (desc) {
+        for (size_t i = 0; i < pos; i++)
+            b[i] = (unsigned char)~b[i];
+    }
     return pos;
 }
 

@@ -459,15 +459,26 @@ size_t sf_csv_format_value(const sf_value *v, char *out)
 
 size_t sf_csv_format_row(const sf_value *row, size_t n, const int *cols, char *out)
 {
+    /* Each field is followed by a comma, the last one's then made the
+     * newline (an empty row is one newline). */
     char *o = out;
-    for (size_t c = 0; c < n; c++) {
-        const sf_value *v = &row[cols ? (size_t)cols[c] : c];
-        if (c)
+    if (cols) {
+        for (size_t c = 0; c < n; c++) {
+            const sf_value *v = &row[cols[c]];
+            if (v->type != SF_NULL)
+                o = csv_put_value(o, v);
             *o++ = ',';
-        if (v->type != SF_NULL)
-            o = csv_put_value(o, v);
+        }
+    } else {
+        for (size_t c = 0; c < n; c++) {
+            if (row[c].type != SF_NULL)
+                o = csv_put_value(o, &row[c]);
+            *o++ = ',';
+        }
     }
-    *o++ = '\n';
+    if (o == out)
+        o++;
+    o[-1] = '\n';
     return (size_t)(o - out);
 }
 
