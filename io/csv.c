@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,7 +448,13 @@ static inline __attribute__((always_inline)) char *csv_put_value(char *o, const 
             return o + 1;
         }
         return o + sf_fmt_int(v->u.i, o);
-    case SF_DOUBLE: return o + sf_fmt_double(v->u.d, o);
+    case SF_DOUBLE:
+        if (v->u.d == 0.0) { /* sums of nothing: sf_fmt_double's text, without the call */
+            int neg = signbit(v->u.d) != 0;
+            memcpy(o, neg ? "-0.0" : "0.0,", 4);
+            return o + 3 + neg;
+        }
+        return o + sf_fmt_double(v->u.d, o);
     default: return o + sf_value_text_format(v, o);
     }
 }

@@ -244,6 +244,8 @@ static void test_format_value_is_the_field_write_value_writes(void **state)
     vals[nv++] = sf_int(INT64_MIN);
     vals[nv++] = sf_double(0.1 + 0.2);
     vals[nv++] = sf_double(1e16);
+    vals[nv++] = sf_double(0.0);
+    vals[nv++] = sf_double(-0.0);
     vals[nv++] = sf_bool(1);
     vals[nv++] = sf_bool(0);
     for (size_t i = 0; i < nv; i++) {
