@@ -546,9 +546,11 @@ int sf_run_text_plan(const sf_run *R, sf_run_text *t);
  * (and as many received). Returns 0 or SF_E_NOMEM. */
 int sf_run_text_begin(sf_run *R, size_t rows);
 /* Formats a result row (its strings borrowed for the call only) into its
- * partition's text and image. Returns 0, SF_E_NOMEM, or SF_E_TYPE (a
- * group value of another type than its column's, R->err set). */
-int sf_run_text_add(sf_run *R, sf_value *row);
+ * partition's text and image; klen is the length of the group key its
+ * group values were decoded from (their strings lie in it). Returns 0,
+ * SF_E_NOMEM, or SF_E_TYPE (a group value of another type than its
+ * column's, R->err set). */
+int sf_run_text_add(sf_run *R, sf_value *row, size_t klen);
 /* Rows R->text holds (0 without it). Cannot fail. */
 uint64_t sf_run_text_rows(const sf_run *R);
 /* The write of R->text: each partition to its writer, sorted, written.

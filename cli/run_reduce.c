@@ -534,9 +534,11 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
          * strings (min or max) are kept one by one. */
         const unsigned char *copy = NULL;
         size_t at = 0; /* the copy holds key[at, klen) */
-        for (size_t k = 0; k < job->ngroup; k++) {
+        for (size_t k = 0; !copy_strings && k < job->ngroup; k++)
+            p += sf_value_decode(key + p, klen - p, &row[k]);
+        for (size_t k = 0; copy_strings && k < job->ngroup; k++) {
             p += sf_value_decode(copy ? copy + (p - at) : key + p, klen - p, &row[k]);
-            if (!copy_strings || copy || row[k].type != SF_STRING)
+            if (copy || row[k].type != SF_STRING)
                 continue;
             at = (size_t)((const unsigned char *)row[k].u.s.p - key);
             if (at == klen) { /* an empty string that ends the key */
@@ -559,7 +561,7 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
             break;
         }
         R->sum_overflow |= overflow;
-        for (size_t j = 0; j < job->naggs && copy_strings && !rc; j++) {
+        for (size_t j = 0; copy_strings && j < job->naggs && !rc; j++) {
             if (row[job->ngroup + j].type == SF_STRING)
                 rc = sf_rows_keep_string(&R->rows, &row[job->ngroup + j]);
         }
@@ -573,7 +575,7 @@ int sf_run_reduce_groups(sf_run *R, sf_groups *g, int keep_strings)
             R->rows.n -= !text; /* the row just appended */
             R->having_dropped++;
         } else if (text) {
-            rc = sf_run_text_add(R, row);
+            rc = sf_run_text_add(R, row, klen);
         } else if (wbucket) {
             rc = sf_run_write_bucket(R, row, &pkey, &wbucket[R->rows.n - 1]);
         }

@@ -54,6 +54,9 @@ struct sf_run_text {
      * value (a miss, or NULL, asks the map). */
     int64_t cval[TEXT_CACHE];
     uint32_t cpart[TEXT_CACHE]; /* part number + 1; 0 empty */
+    /* A row's room in the stores from its key's length (key_room), or
+     * key_mult 0: measured value by value. */
+    size_t text_fixed, img_fixed, key_mult;
     uint64_t rows;  /* rows held (made and received, less those shipped) */
     size_t next;    /* the route: the part being shipped */
     const int *owner;
@@ -154,6 +157,35 @@ static inline int put_at(sf_buf *b, uint64_t at)
     return 0;
 }
 
+/* When every string a row can hold is a group value (no aggregate
+ * written is a min or max), their lengths add up to at most the group
+ * key's length (each value is encoded in it), so a row's text takes at
+ * most text_fixed + 2 * key_mult * klen bytes (sf_csv_row_room: 2n + 2
+ * for a string, SF_FMT_BUF for another value, a separator each; key_mult
+ * the most times one group column is written) and its image at most
+ * img_fixed + 2 * klen (sf_rows_image_size): one check a row, not a pass
+ * over its values for each store. */
+static void key_room(const sf_job *job, sf_run_text *t)
+{
+    const sf_job_output *o = &job->output;
+    size_t mult = 1;
+    for (size_t k = 0; k < o->ncolumns; k++) {
+        size_t c = (size_t)o->columns[k], m = 0;
+        if (c >= job->ngroup && job->aggs[c - job->ngroup].kind != SF_AGG_COUNT &&
+            job->aggs[c - job->ngroup].kind != SF_AGG_COUNT_IF &&
+            job->aggs[c - job->ngroup].kind != SF_AGG_COUNT_DISTINCT &&
+            job->aggs[c - job->ngroup].kind != SF_AGG_SUM &&
+            job->aggs[c - job->ngroup].kind != SF_AGG_MEAN)
+            return; /* a min or max: it may be a string (key_mult stays 0) */
+        for (size_t q = 0; q < o->ncolumns; q++)
+            m += o->columns[q] == (int)c;
+        mult = m > mult ? m : mult;
+    }
+    t->key_mult = mult;
+    t->text_fixed = o->ncolumns * (SF_FMT_BUF + 3) + 1;
+    t->img_fixed = t->ncols * 12;
+}
+
 int sf_run_text_begin(sf_run *R, size_t rows)
 {
     sf_run_text_free(R);
@@ -161,6 +193,7 @@ int sf_run_text_begin(sf_run *R, size_t rows)
     if (!t)
         return SF_E_NOMEM;
     sf_run_text_plan(R, t);
+    key_room(R->job, t);
     t->map = sf_hmap_new(sizeof(uint32_t), 64);
     t->key = t->hashkey = (sf_buf)SF_BUF_INIT;
     t->text = t->img = t->tat = t->iat = (sf_buf)SF_BUF_INIT;
@@ -264,7 +297,7 @@ static int add_row(sf_run_text *t, text_part *p)
     return 0;
 }
 
-int sf_run_text_add(sf_run *R, sf_value *row)
+int sf_run_text_add(sf_run *R, sf_value *row, size_t klen)
 {
     sf_run_text *t = R->text;
     const sf_job_output *o = &R->job->output;
@@ -296,8 +329,8 @@ int sf_run_text_add(sf_run *R, sf_value *row)
     /* Room for the images in the store (an image is at most 2 + 2 * n +
      * 2 bytes for a string of n, 10 otherwise), then each written there
      * inline. */
-    size_t iroom = 0;
-    for (size_t c = 0; c < t->ncols; c++)
+    size_t iroom = t->img_fixed + 2 * klen;
+    for (size_t c = 0; !t->key_mult && c < t->ncols; c++)
         iroom += sf_rows_image_size(&row[t->cols[c]]);
     if (store_reserve(&t->img, iroom))
         return SF_E_NOMEM;
@@ -309,7 +342,8 @@ int sf_run_text_add(sf_run *R, sf_value *row)
     if (rc == SF_E_TYPE) /* a group value of another type than its column's */
         return sf_error_set(&R->err, rc, "column '%s': a value that cannot be ordered "
                             "by its bytes", R->job->result_names[t->cols[0]]);
-    size_t room = sf_csv_row_room(row, o->ncolumns, o->columns);
+    size_t room = t->key_mult ? t->text_fixed + 2 * t->key_mult * klen
+                              : sf_csv_row_room(row, o->ncolumns, o->columns);
     if (rc || store_reserve(&t->text, room))
         return SF_E_NOMEM;
     t->text.n += sf_csv_format_row(row, o->ncolumns, o->columns, (char *)t->text.p + t->text.n);

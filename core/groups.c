@@ -1878,35 +1878,56 @@ int sf_groups_result_row(const sf_groups *g, size_t i, sf_value *out, size_t *ba
     return worst;
 }
 
+/* Frees the heap partials of the double sums of the state block st from
+ * aggregate j on (its group is not read again). */
+static void take_free_sums(sf_groups *g, char *st, size_t j)
+{
+    for (; j < g->ndefs; j++) {
+        sf_xsumc *x = &((dsum *)(st + g->off[j]))->x;
+        if (g->up[j].op == UP_SUM_XSUM && x->big)
+            sf_xsumc_free(x);
+    }
+}
+
 int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out, size_t *bad)
 {
     const void *key;
     void *v;
     sf_hmap_entry(g->map, i, &key, &e->klen, &e->hash, &v);
     char *st = v;
-    int worst = -1;
-    if (st && !st[RETIRED_OFF]) {
-        e->key = key;
-        e->rows = *(const uint64_t *)(st + ROWS_OFF);
-        worst = 0;
-        for (size_t j = 0; j < g->ndefs; j++) {
-            int overflow = 0;
-            result_of(g, st, j, &overflow, &out[j]);
-            if (overflow == 2) {
-                *bad = j;
-                worst = 2;
-                break;
-            }
-            worst |= overflow;
-        }
-    }
-    for (size_t j = 0; st && j < g->ndefs; j++) {
-        sf_xsumc *x = &((dsum *)(st + g->off[j]))->x;
-        if (is_xsum(&g->defs[j]) && x->big) /* the group is not read again */
-            sf_xsumc_free(x);
-    }
     if (i >= g->sums_taken)
         g->sums_taken = i + 1;
+    if (!st)
+        return -1;
+    if (st[RETIRED_OFF]) {
+        take_free_sums(g, st, 0);
+        return -1;
+    }
+    e->key = key;
+    e->rows = *(const uint64_t *)(st + ROWS_OFF);
+    /* One pass over the update cases (each aggregate's kind and type in
+     * one): counts are read inline, a double sum's partials go as soon
+     * as it is read, the rest is result_of's. */
+    int worst = 0;
+    for (size_t j = 0; j < g->ndefs; j++) {
+        const agg_up *u = &g->up[j];
+        int overflow = 0;
+        if (u->op == UP_COUNT || u->op == UP_COUNT_IF) {
+            out[j].type = SF_INT;
+            out[j].scale = 0;
+            out[j].u.i = *(const int64_t *)(st + u->off);
+            continue;
+        }
+        result_of(g, st, j, &overflow, &out[j]);
+        if (u->op == UP_SUM_XSUM && ((dsum *)(st + u->off))->x.big)
+            sf_xsumc_free(&((dsum *)(st + u->off))->x);
+        if (overflow == 2) {
+            *bad = j;
+            take_free_sums(g, st, j + 1);
+            return 2;
+        }
+        worst |= overflow;
+    }
     return worst;
 }
 

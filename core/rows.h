@@ -212,23 +212,32 @@ static inline size_t sf_rows_image_put(unsigned char *b, const sf_value *v, int 
     case SF_BOOL: b[pos++] = v->u.b != 0; break;
     case SF_STRING: {
         const unsigned char *p = (const unsigned char *)v->u.s.p;
-        size_t n = v->u.s.n;
-        if (!sf_rows_has_zero_byte(p, n)) {
-            if (n >= 8 && n <= 16) { /* two overlapping words, no call */
-                uint64_t x, y;
-                memcpy(&x, p, 8);
-                memcpy(&y, p + n - 8, 8);
+        size_t n = v->u.s.n, i = 0;
+        /* Without a zero byte the string is copied as it is: 8 to 16
+         * bytes as two overlapping words, checked as they are loaded;
+         * shorter ones byte by byte up to a zero; longer ones checked,
+         * then copied by memcpy. */
+        if (n >= 8 && n <= 16) {
+            uint64_t x, y;
+            memcpy(&x, p, 8);
+            memcpy(&y, p + n - 8, 8);
+            if (!((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) &&
+                !((y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull)) {
                 memcpy(b + pos, &x, 8);
                 memcpy(b + pos + n - 8, &y, 8);
-            } else {
-                for (size_t i = 0; i < n && n < 8; i++)
-                    b[pos + i] = p[i];
-                if (n > 16)
-                    memcpy(b + pos, p, n);
+                i = n;
             }
+        } else if (n < 8) {
+            for (; i < n && p[i]; i++)
+                b[pos + i] = p[i];
+        } else if (!sf_rows_has_zero_byte(p, n)) {
+            memcpy(b + pos, p, n);
+            i = n;
+        }
+        if (i == n) {
             pos += n;
-        } else {
-            for (size_t i = 0; i < n; i++) {
+        } else { /* a zero byte: each one escaped */
+            for (i = 0; i < n; i++) {
                 b[pos++] = p[i];
                 if (p[i] == 0)
                     b[pos++] = 0xff;
@@ -241,8 +250,10 @@ static inline size_t sf_rows_image_put(unsigned char *b, const sf_value *v, int 
     case SF_DOUBLE:
     case SF_DECIMAL: return 0; /* compared by value with int64 */
     }
-    for (size_t i = 0; desc && i < pos; i++)
-        b[i] = (unsigned char)~b[i];
+    if (desc) {
+        for (size_t i = 0; i < pos; i++)
+            b[i] = (unsigned char)~b[i];
+    }
     return pos;
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,10 +290,15 @@ static void csv_separate(sf_csv_writer *w)
 static const unsigned char csv_special[256] = {['\n'] = 1, ['\r'] = 1, ['"'] = 1, [','] = 1};
 
 /* 1 if a byte of the 8 in x is ',', '"', LF or CR: v has a zero byte
- * exactly when (v - 0x01..) & ~v & 0x80.. is not zero. */
+ * exactly when (v - 0x01..) & ~v & 0x80.. is not zero, and a byte below
+ * n (n <= 128) when (v - n * 0x01..) & ~v & 0x80.. is not. The four are
+ * below '-' (0x2d), so a word of letters and digits (ids, names) is
+ * cleared by that one test. */
 static inline int special_in_word(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    if (!((x - ones * 0x2d) & ~x & high))
+        return 0;
     uint64_t a = x ^ (ones * ','), b = x ^ (ones * '"'), c = x ^ (ones * '\n'),
              d = x ^ (ones * '\r');
     return ((((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c) | ((d - ones) & ~d)) &
@@ -436,8 +442,19 @@ static inline __attribute__((always_inline)) char *csv_put_value(char *o, const 
         *o++ = '"';
         return o;
     }
-    case SF_INT: return o + sf_fmt_int(v->u.i, o);
-    case SF_DOUBLE: return o + sf_fmt_double(v->u.d, o);
+    case SF_INT:
+        if ((uint64_t)v->u.i < 10) { /* counts are often one digit */
+            *o = (char)('0' + v->u.i);
+            return o + 1;
+        }
+        return o + sf_fmt_int(v->u.i, o);
+    case SF_DOUBLE:
+        if (v->u.d == 0.0) { /* sums of nothing: sf_fmt_double's text, without the call */
+            int neg = signbit(v->u.d) != 0;
+            memcpy(o, neg ? "-0.0" : "0.0,", 4);
+            return o + 3 + neg;
+        }
+        return o + sf_fmt_double(v->u.d, o);
     default: return o + sf_value_text_format(v, o);
     }
 }
@@ -449,15 +466,26 @@ size_t sf_csv_format_value(const sf_value *v, char *out)
 
 size_t sf_csv_format_row(const sf_value *row, size_t n, const int *cols, char *out)
 {
+    /* Each field is followed by a comma, the last one's then made the
+     * newline (an empty row is one newline). */
     char *o = out;
-    for (size_t c = 0; c < n; c++) {
-        const sf_value *v = &row[cols ? (size_t)cols[c] : c];
-        if (c)
+    if (cols) {
+        for (size_t c = 0; c < n; c++) {
+            const sf_value *v = &row[cols[c]];
+            if (v->type != SF_NULL)
+                o = csv_put_value(o, v);
             *o++ = ',';
-        if (v->type != SF_NULL)
-            o = csv_put_value(o, v);
+        }
+    } else {
+        for (size_t c = 0; c < n; c++) {
+            if (row[c].type != SF_NULL)
+                o = csv_put_value(o, &row[c]);
+            *o++ = ',';
+        }
     }
-    *o++ = '\n';
+    if (o == out)
+        o++;
+    o[-1] = '\n';
     return (size_t)(o - out);
 }
 

@@ -147,7 +147,9 @@ static void test_write_row_prints_every_value_type_and_quotes(void **state)
 static void test_write_row_same_bytes_as_field_writer(void **state)
 {
     (void)state;
-    static const char special[] = {',', '"', '\n', '\r', 'a'};
+    /* The four that quote, then bytes that do not: some below '-' like
+     * them (a space, '+', a tab, 0x01), one above 0x7f. */
+    static const char special[] = {',', '"', '\n', '\r', 'a', ' ', '+', '\t', '\x01', '\xe9'};
     char s[41];
     char other[300];
     snprintf(other, sizeof other, "%s/fields.csv", tmpdir);
@@ -235,8 +237,15 @@ static void test_format_value_is_the_field_write_value_writes(void **state)
     size_t nv = 0;
     vals[nv++] = sf_string("", 0);
     vals[nv++] = sf_int(-9007199254740993LL);
+    vals[nv++] = sf_int(0); /* one digit, and the numbers around it */
+    vals[nv++] = sf_int(9);
+    vals[nv++] = sf_int(10);
+    vals[nv++] = sf_int(-1);
+    vals[nv++] = sf_int(INT64_MIN);
     vals[nv++] = sf_double(0.1 + 0.2);
     vals[nv++] = sf_double(1e16);
+    vals[nv++] = sf_double(0.0);
+    vals[nv++] = sf_double(-0.0);
     vals[nv++] = sf_bool(1);
     vals[nv++] = sf_bool(0);
     for (size_t i = 0; i < nv; i++) {

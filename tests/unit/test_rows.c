@@ -615,7 +615,8 @@ static void test_mixed_directions_agree_with_the_row_comparison(void **state)
 }
 
 /* Key images sorted as bytes give the order sf_rows_sort_dir gives the
- * rows on those keys: strings with 0x00 and prefixes of each other, int64
+ * rows on those keys: strings with 0x00 (in short strings, in either word
+ * of 8 to 16 bytes, in long ones) and prefixes of each other, int64
  * and date extremes, bools, NULLs, an int64 among strings (types apart by
  * number), each key ascending or descending. */
 static void test_sorted_key_images_give_the_row_order(void **state)
@@ -623,8 +624,16 @@ static void test_sorted_key_images_give_the_row_order(void **state)
     (void)state;
     static const char *strs[] = {"", "a", "a\0", "a\0b", "ab", "\xff", "a\0\xff",
                                  "0123456789012345678901234567890a",
-                                 "0123456789012345678901234567890"};
-    static const size_t lens[] = {0, 1, 2, 3, 2, 1, 3, 32, 31};
+                                 "0123456789012345678901234567890",
+                                 /* 8 to 16 bytes (two words) with a zero in
+                                  * the first, the second, the last byte,
+                                  * and longer with one */
+                                 "user_0\0abc", "abcdefgh\0ij", "abcdefghijklmno\0",
+                                 "abcdefgh\0", "abcdefghijklmnopq\0rs",
+                                 /* and what they start with */
+                                 "user_0", "abcdefgh", "abcdefghijklmno",
+                                 "abcdefghijklmnopq"};
+    static const size_t lens[] = {0, 1, 2, 3, 2, 1, 3, 32, 31, 10, 11, 16, 9, 20, 6, 8, 15, 17};
     static const int64_t ints[] = {INT64_MIN, -1, 0, 1, INT64_MAX};
     static const int32_t dates[] = {INT32_MIN, -1, 0, 1, INT32_MAX};
     const size_t ns = sizeof lens / sizeof lens[0];
