@@ -11,6 +11,7 @@
 #include "io/dimtable.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,9 +143,15 @@ static int wait_drain(const sf_job_input *in, sf_join_table *t, dim_wait *w, siz
 
 static int borrows_from(const sf_value *row, size_t ncols, const char *data, size_t len)
 {
+    /* Addresses as integers: a string past data's end (the decoder's own
+     * buffer for an unescaped string) must answer 0, and pointer
+     * arithmetic across two objects cannot say so. */
+    uintptr_t lo = (uintptr_t)data, hi = lo + len;
     for (size_t c = 0; c < ncols; c++) {
-        if (row[c].type == SF_STRING && row[c].u.s.n &&
-            (row[c].u.s.p < data || row[c].u.s.n > (size_t)(data + len - row[c].u.s.p)))
+        if (row[c].type != SF_STRING || !row[c].u.s.n)
+            continue;
+        uintptr_t p = (uintptr_t)row[c].u.s.p;
+        if (p < lo || p > hi || row[c].u.s.n > hi - p)
             return 0;
     }
     return 1;

@@ -324,6 +324,37 @@ static void test_jsonl_escaped_and_plain_rows_interleaved_keep_their_values(void
     sf_join_table_free(t);
 }
 
+/* The same with the text in the heap, where the decoder's buffer for
+ * unescaped strings usually lies past the text's end (a rank's received
+ * piece): an escaped key that waited for its add would be overwritten by
+ * the next line's and both rows would get the last key (at np 2 this
+ * read "line 2: duplicate key" for two distinct keys). */
+static void test_jsonl_escaped_keys_from_a_heap_buffer_keep_their_values(void **state)
+{
+    (void)state;
+    sf_job_input in = users(SF_FORMAT_JSONL);
+    const char *lines = "{\"user\": \"abcdefg\\n1\", \"country\": \"X\"}\n"
+                        "{\"user\": \"zzzzzzz\\n1\", \"country\": \"Y\"}\n"
+                        "{\"user\": \"plain\", \"country\": \"Z\"}\n";
+    size_t len = strlen(lines);
+    char *text = malloc(len + 1);
+    assert_non_null(text);
+    memcpy(text, lines, len + 1);
+    sf_join_table *t = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_dimtable_load(&in, text, len, &t, &err), 0);
+    assert_int_equal(sf_join_table_rows(t), 3);
+    const char *keys[] = {"abcdefg\n1", "zzzzzzz\n1", "plain"}, *want[] = {"X", "Y", "Z"};
+    for (int i = 0; i < 3; i++) {
+        sf_value k = sf_string(keys[i], strlen(keys[i]));
+        const sf_value *r = sf_join_table_find(t, &k);
+        assert_non_null(r);
+        assert_str(&r[1], want[i]);
+    }
+    sf_join_table_free(t);
+    free(text);
+}
+
 static void test_jsonl_missing_or_null_key_names_line(void **state)
 {
     (void)state;
@@ -557,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_jsonl_duplicate_key_names_line),
         cmocka_unit_test(test_jsonl_duplicate_before_later_lines_names_its_line),
         cmocka_unit_test(test_jsonl_escaped_and_plain_rows_interleaved_keep_their_values),
+        cmocka_unit_test(test_jsonl_escaped_keys_from_a_heap_buffer_keep_their_values),
         cmocka_unit_test(test_jsonl_missing_or_null_key_names_line),
         cmocka_unit_test(test_jsonl_empty_input_is_an_empty_table),
         cmocka_unit_test(test_csv_rows_load_by_header_name),
