@@ -869,6 +869,13 @@ INLINE int lex_number(sf_jsonproj *p, const unsigned char **sp, const unsigned c
         q = ds + n;
         if (n < 8)
             goto digits_done;
+        /* Unix seconds have 10 digits: the last two in one test, for what
+         * the byte loop below would read (two digits, then a non-digit). */
+        if (e - q >= 3 && is_digit(q[0]) && is_digit(q[1]) && !is_digit(q[2])) {
+            u = u * 100 + (uint64_t)(q[0] - '0') * 10 + (uint64_t)(q[1] - '0');
+            q += 2;
+            goto digits_done;
+        }
     }
 #endif
     while (q < e && is_digit(*q)) {
