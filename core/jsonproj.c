@@ -1958,8 +1958,12 @@ static inline void shape_count(sf_jsonproj *p, int matched)
 /* The projected values into the row: 0, or convert()'s verdict. */
 INLINE int put_row(sf_jsonproj *p, const char *line, sf_value *row, char *msg, size_t msgcap)
 {
-    for (size_t i = 0; i < p->nfields; i++) {
-        const pfield *f = &p->fields[i];
+    /* The bounds in locals: a store to the row (it holds a size_t) could
+     * otherwise change p->fields and p->nfields for the compiler. */
+    const pfield *const fields = p->fields;
+    const size_t nfields = p->nfields;
+    for (size_t i = 0; i < nfields; i++) {
+        const pfield *f = &fields[i];
         const pval *v = f->v;
         /* The kinds that need no check beyond their type, inline. */
         if (v->kind == f->want) {
@@ -1979,8 +1983,10 @@ INLINE int put_row(sf_jsonproj *p, const char *line, sf_value *row, char *msg, s
 
 INLINE void reset_vals(sf_jsonproj *p)
 {
-    for (size_t i = 0; i < p->nvals; i++)
-        p->vals[i].kind = K_MISSING;
+    /* The bounds in locals: each kind stored is a byte, which may alias
+     * anything, p->vals and p->nvals included. */
+    for (pval *v = p->vals, *const end = v + p->nvals; v < end; v++)
+        v->kind = K_MISSING;
     p->sused = 0;
 }
 
