@@ -132,7 +132,8 @@ typedef struct shape {
     uint16_t op0, nops;  /* kinds the literal sets: sops[op0, op0 + nops) */
     uint8_t len;         /* literal bytes: 16 for SV_MORE, 0..15 for the others */
     uint8_t vkind;       /* SV_*: what follows the literal */
-    uint8_t pad[14];     /* a node is one 64-byte line (shapes are so aligned), and
+    uint16_t m16;        /* mask as bits, bit i for byte i (the SSE2 compare) */
+    uint8_t pad[12];     /* a node is one 64-byte line (shapes are so aligned), and
                           * its index a shift from its address */
 } shape;
 _Static_assert(sizeof(shape) == 64, "a shape node fills one cache line");
@@ -1679,16 +1680,35 @@ INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *con
     int32_t at = 0;
     p->lb = b;
     for (;;) {
+#if defined(__SSE2__)
+        /* The 16 bytes at s in a register; each literal one compare. */
+        __m128i x;
+        if (e - s >= 16) {
+            x = _mm_loadu_si128((const __m128i *)(const void *)s);
+        } else {
+            uint64_t w0, w1;
+            load16(s, e, b, &w0, &w1);
+            x = _mm_set_epi64x((long long)w1, (long long)w0);
+        }
+#else
         uint64_t w0, w1;
         load16(s, e, b, &w0, &w1);
+#endif
         const size_t left = (size_t)(e - s);
         const shape *n = NULL;
         int32_t c;
         for (c = sh[at].child; c >= 0; c = n->next) {
             n = &sh[c];
             /* (A literal that runs past e meets the zeros load16 put there.) */
+#if defined(__SSE2__)
+            const unsigned eq = (unsigned)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)n->pat)));
+            if (~eq & n->m16)
+                continue;
+#else
             if ((((w0 ^ n->pat[0]) & n->mask[0]) | ((w1 ^ n->pat[1]) & n->mask[1])) != 0)
                 continue;
+#endif
             /* The byte after the literal must be able to start what follows
              * it: a literal is often followed by values of several kinds. */
             if (n->vkind <= SV_STR) {
@@ -1796,6 +1816,7 @@ static int shape_add(sf_jsonproj *p, int32_t *at, const unsigned char *lit, size
     p->nsops += (uint32_t)nops;
     c->len = (uint8_t)n;
     c->vkind = (uint8_t)vkind;
+    c->m16 = (uint16_t)((1u << n) - 1); /* n <= 16 */
     *link = k;
     *at = k;
     return 0;
