@@ -117,7 +117,7 @@ typedef struct node {
 /* Learned line shapes (decoding only; see "learned shapes" below). A shape
  * node is one piece of the bytes between a line's scalars (its keys,
  * punctuation and whitespace: the literal, at most 16 bytes, as two masked
- * words) and what follows it: a scalar value, the rest of a longer literal,
+ * words, and with SSE2 as one compare under m16) and what follows it: a scalar value, the rest of a longer literal,
  * or the end of the line. The nodes form a trie from the line's first byte,
  * so lines that share a prefix share its nodes. */
 enum { SV_MORE, SV_STR, SV_NUM, SV_WORD, SV_END }; /* SV_MORE and SV_STR first */
@@ -1598,7 +1598,8 @@ static int not_object(unsigned top, char *msg, size_t msgcap)
  * walk accepted as an object is learned as its literals (the bytes between
  * its scalars) and the kind of each scalar (shape_learn); a later line is
  * first matched against what was learned (shape_match): each literal
- * compared as two masked words, each scalar read by the walk's own
+ * compared as two masked words (one SSE2 compare where the machine has
+ * it), each scalar read by the walk's own
  * scan_string() and lex_number(). A line that matches a shape to its end
  * has the bytes of an accepted line outside its scalars, and in their
  * places valid scalars of the same kinds, each ending where the literal
