@@ -127,7 +127,8 @@ enum { SV_MORE, SV_STR, SV_NUM, SV_WORD, SV_END }; /* SV_MORE and SV_STR first *
 #define SHAPE_REST (1u << 18)
 typedef struct shape {
     uint64_t pat[2], mask[2];
-    int32_t child, next; /* first child, next sibling; -1 for none */
+    int32_t child, next; /* first child, next sibling: byte offsets from
+                          * shapes[0] (SHAPE_AT), -1 for none */
     int32_t st;          /* pval the value after the literal goes to, -1 for none */
     uint16_t op0, nops;  /* kinds the literal sets: sops[op0, op0 + nops) */
     uint8_t len;         /* literal bytes: 16 for SV_MORE, 0..15 for the others */
@@ -137,6 +138,9 @@ typedef struct shape {
                           * its index a shift from its address */
 } shape;
 _Static_assert(sizeof(shape) == 64, "a shape node fills one cache line");
+/* The node at byte offset off from shapes (the walk adds, no index scaled). */
+#define SHAPE_AT(shapes, off) ((shape *)(void *)((char *)(shapes) + (off)))
+#define SHAPE_CAT(shapes, off) ((const shape *)(const void *)((const char *)(shapes) + (off)))
 
 /* A kind the literal of a shape node sets: K_OBJ or K_ARR for a projected
  * field holding a container, K_MISSING for the fields below a repeated key. */
@@ -1698,8 +1702,8 @@ INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *con
         const size_t left = (size_t)(e - s);
         const shape *n = NULL;
         int32_t c;
-        for (c = sh[at].child; c >= 0; c = n->next) {
-            n = &sh[c];
+        for (c = SHAPE_CAT(sh, at)->child; c >= 0; c = n->next) {
+            n = SHAPE_CAT(sh, c);
             /* (A literal that runs past e meets the zeros load16 put there.) */
 #if defined(__SSE2__)
             const unsigned eq = (unsigned)_mm_movemask_epi8(
@@ -1782,9 +1786,9 @@ INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *con
     }
 }
 
-/* The node below *at for the n <= 16 literal bytes at lit followed by
- * vkind: found, or added with the kind changes ops[0, nops). *at becomes
- * that node. 0, or -1 when the budget is spent (nothing added). */
+/* The node below *at (a byte offset, as the links) for the n <= 16 literal
+ * bytes at lit followed by vkind: found, or added with the kind changes
+ * ops[0, nops). *at becomes that node's offset. 0, or -1 when the budget is spent (nothing added). */
 static int shape_add(sf_jsonproj *p, int32_t *at, const unsigned char *lit, size_t n, int vkind,
                      int32_t st, const shape_op *ops, size_t nops)
 {
@@ -1793,9 +1797,9 @@ static int shape_add(sf_jsonproj *p, int32_t *at, const unsigned char *lit, size
     uint64_t pat[2] = {0, 0}, mask[2];
     memcpy(pat, lit, n);
     memcpy(mask, ff + 16 - n, 16);
-    int32_t *link = &p->shapes[*at].child;
-    for (; *link >= 0; link = &p->shapes[*link].next) {
-        const shape *c = &p->shapes[*link];
+    int32_t *link = &SHAPE_AT(p->shapes, *at)->child;
+    for (; *link >= 0; link = &SHAPE_AT(p->shapes, *link)->next) {
+        const shape *c = SHAPE_AT(p->shapes, *link);
         if (c->len == n && c->vkind == vkind && c->st == st && c->pat[0] == pat[0] &&
             c->pat[1] == pat[1]) {
             *at = *link;
@@ -1818,8 +1822,8 @@ static int shape_add(sf_jsonproj *p, int32_t *at, const unsigned char *lit, size
     c->len = (uint8_t)n;
     c->vkind = (uint8_t)vkind;
     c->m16 = (uint16_t)((1u << n) - 1); /* n <= 16 */
-    *link = k;
-    *at = k;
+    *link = k * (int32_t)sizeof(shape);
+    *at = *link;
     return 0;
 }
 
