@@ -117,7 +117,7 @@ typedef struct node {
 /* Learned line shapes (decoding only; see "learned shapes" below). A shape
  * node is one piece of the bytes between a line's scalars (its keys,
  * punctuation and whitespace: the literal, at most 16 bytes, as two masked
- * words) and what follows it: a scalar value, the rest of a longer literal,
+ * words, and with SSE2 as one compare under m16) and what follows it: a scalar value, the rest of a longer literal,
  * or the end of the line. The nodes form a trie from the line's first byte,
  * so lines that share a prefix share its nodes. */
 enum { SV_MORE, SV_STR, SV_NUM, SV_WORD, SV_END }; /* SV_MORE and SV_STR first */
@@ -127,15 +127,20 @@ enum { SV_MORE, SV_STR, SV_NUM, SV_WORD, SV_END }; /* SV_MORE and SV_STR first *
 #define SHAPE_REST (1u << 18)
 typedef struct shape {
     uint64_t pat[2], mask[2];
-    int32_t child, next; /* first child, next sibling; -1 for none */
+    int32_t child, next; /* first child, next sibling: byte offsets from
+                          * shapes[0] (SHAPE_AT), -1 for none */
     int32_t st;          /* pval the value after the literal goes to, -1 for none */
     uint16_t op0, nops;  /* kinds the literal sets: sops[op0, op0 + nops) */
     uint8_t len;         /* literal bytes: 16 for SV_MORE, 0..15 for the others */
     uint8_t vkind;       /* SV_*: what follows the literal */
-    uint8_t pad[14];     /* a node is one 64-byte line (shapes are so aligned), and
+    uint16_t m16;        /* mask as bits, bit i for byte i (the SSE2 compare) */
+    uint8_t pad[12];     /* a node is one 64-byte line (shapes are so aligned), and
                           * its index a shift from its address */
 } shape;
 _Static_assert(sizeof(shape) == 64, "a shape node fills one cache line");
+/* The node at byte offset off from shapes (the walk adds, no index scaled). */
+#define SHAPE_AT(shapes, off) ((shape *)(void *)((char *)(shapes) + (off)))
+#define SHAPE_CAT(shapes, off) ((const shape *)(const void *)((const char *)(shapes) + (off)))
 
 /* A kind the literal of a shape node sets: K_OBJ or K_ARR for a projected
  * field holding a container, K_MISSING for the fields below a repeated key. */
@@ -869,6 +874,13 @@ INLINE int lex_number(sf_jsonproj *p, const unsigned char **sp, const unsigned c
         q = ds + n;
         if (n < 8)
             goto digits_done;
+        /* Unix seconds have 10 digits: the last two in one test, for what
+         * the byte loop below would read (two digits, then a non-digit). */
+        if (e - q >= 3 && is_digit(q[0]) && is_digit(q[1]) && !is_digit(q[2])) {
+            u = u * 100 + (uint64_t)(q[0] - '0') * 10 + (uint64_t)(q[1] - '0');
+            q += 2;
+            goto digits_done;
+        }
     }
 #endif
     while (q < e && is_digit(*q)) {
@@ -1590,7 +1602,8 @@ static int not_object(unsigned top, char *msg, size_t msgcap)
  * walk accepted as an object is learned as its literals (the bytes between
  * its scalars) and the kind of each scalar (shape_learn); a later line is
  * first matched against what was learned (shape_match): each literal
- * compared as two masked words, each scalar read by the walk's own
+ * compared as two masked words (one SSE2 compare where the machine has
+ * it), each scalar read by the walk's own
  * scan_string() and lex_number(). A line that matches a shape to its end
  * has the bytes of an accepted line outside its scalars, and in their
  * places valid scalars of the same kinds, each ending where the literal
@@ -1672,16 +1685,35 @@ INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *con
     int32_t at = 0;
     p->lb = b;
     for (;;) {
+#if defined(__SSE2__)
+        /* The 16 bytes at s in a register; each literal one compare. */
+        __m128i x;
+        if (e - s >= 16) {
+            x = _mm_loadu_si128((const __m128i *)(const void *)s);
+        } else {
+            uint64_t w0, w1;
+            load16(s, e, b, &w0, &w1);
+            x = _mm_set_epi64x((long long)w1, (long long)w0);
+        }
+#else
         uint64_t w0, w1;
         load16(s, e, b, &w0, &w1);
+#endif
         const size_t left = (size_t)(e - s);
         const shape *n = NULL;
         int32_t c;
-        for (c = sh[at].child; c >= 0; c = n->next) {
-            n = &sh[c];
+        for (c = SHAPE_CAT(sh, at)->child; c >= 0; c = n->next) {
+            n = SHAPE_CAT(sh, c);
             /* (A literal that runs past e meets the zeros load16 put there.) */
+#if defined(__SSE2__)
+            const unsigned eq = (unsigned)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(x, _mm_load_si128((const __m128i *)(const void *)n->pat)));
+            if (~eq & n->m16)
+                continue;
+#else
             if ((((w0 ^ n->pat[0]) & n->mask[0]) | ((w1 ^ n->pat[1]) & n->mask[1])) != 0)
                 continue;
+#endif
             /* The byte after the literal must be able to start what follows
              * it: a literal is often followed by values of several kinds. */
             if (n->vkind <= SV_STR) {
@@ -1754,9 +1786,9 @@ INLINE const unsigned char *shape_match(sf_jsonproj *p, const unsigned char *con
     }
 }
 
-/* The node below *at for the n <= 16 literal bytes at lit followed by
- * vkind: found, or added with the kind changes ops[0, nops). *at becomes
- * that node. 0, or -1 when the budget is spent (nothing added). */
+/* The node below *at (a byte offset, as the links) for the n <= 16 literal
+ * bytes at lit followed by vkind: found, or added with the kind changes
+ * ops[0, nops). *at becomes that node's offset. 0, or -1 when the budget is spent (nothing added). */
 static int shape_add(sf_jsonproj *p, int32_t *at, const unsigned char *lit, size_t n, int vkind,
                      int32_t st, const shape_op *ops, size_t nops)
 {
@@ -1765,9 +1797,9 @@ static int shape_add(sf_jsonproj *p, int32_t *at, const unsigned char *lit, size
     uint64_t pat[2] = {0, 0}, mask[2];
     memcpy(pat, lit, n);
     memcpy(mask, ff + 16 - n, 16);
-    int32_t *link = &p->shapes[*at].child;
-    for (; *link >= 0; link = &p->shapes[*link].next) {
-        const shape *c = &p->shapes[*link];
+    int32_t *link = &SHAPE_AT(p->shapes, *at)->child;
+    for (; *link >= 0; link = &SHAPE_AT(p->shapes, *link)->next) {
+        const shape *c = SHAPE_AT(p->shapes, *link);
         if (c->len == n && c->vkind == vkind && c->st == st && c->pat[0] == pat[0] &&
             c->pat[1] == pat[1]) {
             *at = *link;
@@ -1789,8 +1821,9 @@ static int shape_add(sf_jsonproj *p, int32_t *at, const unsigned char *lit, size
     p->nsops += (uint32_t)nops;
     c->len = (uint8_t)n;
     c->vkind = (uint8_t)vkind;
-    *link = k;
-    *at = k;
+    c->m16 = (uint16_t)((1u << n) - 1); /* n <= 16 */
+    *link = k * (int32_t)sizeof(shape);
+    *at = *link;
     return 0;
 }
 
@@ -1951,8 +1984,12 @@ static inline void shape_count(sf_jsonproj *p, int matched)
 /* The projected values into the row: 0, or convert()'s verdict. */
 INLINE int put_row(sf_jsonproj *p, const char *line, sf_value *row, char *msg, size_t msgcap)
 {
-    for (size_t i = 0; i < p->nfields; i++) {
-        const pfield *f = &p->fields[i];
+    /* The bounds in locals: a store to the row (it holds a size_t) could
+     * otherwise change p->fields and p->nfields for the compiler. */
+    const pfield *const fields = p->fields;
+    const size_t nfields = p->nfields;
+    for (size_t i = 0; i < nfields; i++) {
+        const pfield *f = &fields[i];
         const pval *v = f->v;
         /* The kinds that need no check beyond their type, inline. */
         if (v->kind == f->want) {
@@ -1972,8 +2009,10 @@ INLINE int put_row(sf_jsonproj *p, const char *line, sf_value *row, char *msg, s
 
 INLINE void reset_vals(sf_jsonproj *p)
 {
-    for (size_t i = 0; i < p->nvals; i++)
-        p->vals[i].kind = K_MISSING;
+    /* The bounds in locals: each kind stored is a byte, which may alias
+     * anything, p->vals and p->nvals included. */
+    for (pval *v = p->vals, *const end = v + p->nvals; v < end; v++)
+        v->kind = K_MISSING;
     p->sused = 0;
 }
 

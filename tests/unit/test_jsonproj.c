@@ -777,6 +777,35 @@ static void test_int64_limits(void **state)
     expect_double(fx, A, (double)INT64_MAX);
 }
 
+/* Eight digits are read as one word, and two more (unix seconds have ten)
+ * in one test when a non-digit follows them: each length around that, and
+ * what may follow the tenth digit, agree with the reference. */
+static void test_numbers_around_ten_digits(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(RUN(fx, "{\"user_id\":123456789,\"ts\":1}"), 0);
+    expect_int(fx, USER_ID, 123456789);
+    assert_int_equal(RUN(fx, "{\"user_id\":1234567890,\"ts\":1}"), 0);
+    expect_int(fx, USER_ID, 1234567890);
+    assert_int_equal(RUN(fx, "{\"user_id\":-9876543210}"), 0);
+    expect_int(fx, USER_ID, -9876543210);
+    assert_int_equal(RUN(fx, "{\"user_id\":12345678901,\"ts\":1}"), 0);
+    expect_int(fx, USER_ID, 12345678901);
+    assert_int_equal(RUN(fx, "{\"user_id\":123456789012}"), 0);
+    expect_int(fx, USER_ID, 123456789012);
+    assert_int_equal(RUN(fx, "{\"ts\":1755649439 ,\"user_id\":0}"), 0);
+    expect_int(fx, TS, 1755649439);
+    assert_int_equal(RUN(fx, "{\"a\":1755649439.5}"), 0);
+    expect_double(fx, A, 1755649439.5);
+    assert_int_equal(RUN(fx, "{\"a\":1755649439e2}"), 0);
+    expect_double(fx, A, 175564943900.0);
+    assert_int_equal(RUN(fx, "{\"user_id\":1755649439x}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":0755649439}"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":1755649439"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":17556494"), REJ(SF_REJ_INVALID_JSON));
+    assert_int_equal(RUN(fx, "{\"user_id\":175564943"), REJ(SF_REJ_INVALID_JSON));
+}
+
 static void test_huge_numbers_in_unread_fields_are_accepted(void **state)
 {
     fixture *fx = *state;
@@ -1822,6 +1851,7 @@ int main(void)
         T(test_real_underflow_is_accepted),
         T(test_real_overflow_in_a_double_field_is_double_overflow),
         T(test_int64_limits),
+        T(test_numbers_around_ten_digits),
         T(test_huge_numbers_in_unread_fields_are_accepted),
         T(test_many_huge_numbers_each_reach_their_own_field),
         T(test_overflow_then_invalid_utf8_byte_reports_utf8),
