@@ -124,6 +124,15 @@ int sf_run_budget_dims(sf_run *R)
     uint64_t dims = 0;
     for (size_t i = 0; i < SF_MAX_INPUTS; i++)
         dims += sf_join_table_memory(R->dims[i]);
+    /* A join that selects one column from a small string-keyed table gets
+     * its own index of that column (core/join's sf_join_cells) when the
+     * pipeline is made: counted here too. */
+    for (size_t k = 0; k < R->job->nsteps; k++) {
+        const sf_job_step *st = &R->job->steps[k];
+        if (st->kind == SF_STEP_JOIN && !st->to_unknown && st->nselect == 1 && st->input >= 0 &&
+            st->input < SF_MAX_INPUTS)
+            dims += sf_join_cells_memory(R->dims[st->input]);
+    }
     MPI_Allreduce(MPI_IN_PLACE, &dims, 1, MPI_UINT64_T, MPI_MAX, R->comm);
     if (!M->b.limit)
         return 0;

@@ -588,13 +588,29 @@ static inline uint64_t cells_hash(uint64_t x0, uint64_t x1, size_t n)
     return (uint64_t)p ^ (uint64_t)(p >> 64);
 }
 
+/* Index words for a table of nrows keys: a power of two, at least 64,
+ * at most half full. */
+static size_t cells_words(size_t nrows)
+{
+    size_t n = 64;
+    while (n < 2 * nrows)
+        n *= 2;
+    return n;
+}
+
+size_t sf_join_cells_memory(const sf_join_table *t)
+{
+    if (!t || !t->sslots || t->nrows > SF_JOIN_CELLS_MAX || !t->nrows)
+        return 0;
+    return sizeof(sf_join_cells) + cells_words(t->nrows) * sizeof(uint32_t) +
+           t->nrows * sizeof(cell_entry);
+}
+
 sf_join_cells *sf_join_cells_new(const sf_join_table *t, size_t col)
 {
     if (!t || !t->sslots || col >= t->ncols || t->nrows > SF_JOIN_CELLS_MAX || !t->nrows)
         return NULL;
-    size_t n = 64;
-    while (n < 2 * t->nrows)
-        n *= 2;
+    size_t n = cells_words(t->nrows);
     sf_join_cells *c = calloc(1, sizeof *c);
     uint32_t *index = calloc(n, sizeof *index);
     cell_entry *ents = aligned_alloc(64, t->nrows * sizeof *ents);

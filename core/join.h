@@ -102,6 +102,11 @@ int sf_join_cells_lookup(const sf_join_cells *c, const sf_value *key, sf_value *
 /* Frees c; NULL is a no-op. */
 void sf_join_cells_free(sf_join_cells *c);
 
+/* Bytes sf_join_cells_new() of t would take (its index words and
+ * entries), 0 when it would make none for t's size or key type: for a
+ * memory budget that counts what the pipeline adds to the tables. */
+size_t sf_join_cells_memory(const sf_join_table *t);
+
 /* Row i (0 <= i < rows), in insertion order; borrowed. */
 const sf_value *sf_join_table_row(const sf_join_table *t, size_t i);
 

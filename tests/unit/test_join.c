@@ -691,12 +691,19 @@ static void test_cells_only_for_small_string_keyed_tables(void **state)
     assert_non_null(ti);
     assert_non_null(ts);
     assert_null(sf_join_cells_new(ts, 1));
+    assert_int_equal(sf_join_cells_memory(ts), 0);
     sf_value irow[2] = {sf_int(1), sf_string("x", 1)};
     assert_int_equal(sf_join_table_add(ti, irow), 0);
     assert_null(sf_join_cells_new(ti, 1));
+    assert_int_equal(sf_join_cells_memory(ti), 0);
     char k[16];
     for (int i = 0; i <= SF_JOIN_CELLS_MAX; i++) {
+        if (i == 1) /* an index of 64 words (4 bytes) and one 64-byte entry */
+            assert_in_range(sf_join_cells_memory(ts), 64 * 4 + 64, 64 * 4 + 64 + 256);
         if (i == SF_JOIN_CELLS_MAX) {
+            /* 16,384 index words and 8,192 entries: what a budget counts */
+            assert_in_range(sf_join_cells_memory(ts), 16384 * 4 + 8192 * 64,
+                            16384 * 4 + 8192 * 64 + 256);
             sf_join_cells *c = sf_join_cells_new(ts, 1);
             assert_non_null(c);
             for (int j = 0; j < SF_JOIN_CELLS_MAX; j++) {
@@ -714,6 +721,7 @@ static void test_cells_only_for_small_string_keyed_tables(void **state)
         assert_int_equal(sf_join_table_add(ts, row), 0);
     }
     assert_null(sf_join_cells_new(ts, 1));
+    assert_int_equal(sf_join_cells_memory(ts), 0); /* one row too many */
     sf_join_table_free(ti);
     sf_join_table_free(ts);
 }
