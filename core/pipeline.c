@@ -750,14 +750,6 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
     return 1;
 }
 
-/* n <= 16 bytes from src to dst, inline: two loads and two stores that
- * overlap unless n is 4, 8 or 16 (a group key's strings are short; the
- * libc call cost more than the copy). */
-static inline void copy_short(unsigned char *dst, const char *src, size_t n)
-{
-    sf_bytes_copy16(dst, src, n);
-}
-
 /* Appends the encodings of row's values at slots to key. One bound for the
  * whole key (a string's encoding is its bytes plus at most 11, any other
  * value's at most 18) and one capacity check, not one per value: this runs
@@ -781,7 +773,7 @@ static int encode_slots(sf_buf *key, const sf_value *row, const int *slots, size
             out[0] = SF_STRING;
             out[1] = (unsigned char)v->u.s.n;
             if (v->u.s.n <= 16)
-                copy_short(out + 2, v->u.s.p, v->u.s.n);
+                sf_bytes_copy16(out + 2, v->u.s.p, v->u.s.n);
             else
                 memcpy(out + 2, v->u.s.p, v->u.s.n);
             out += 2 + v->u.s.n;
@@ -1214,7 +1206,7 @@ static int agg_batch_push(sf_pipeline *p, const sf_value *row, const uint32_t *i
         dst[c] = row[c];
         if (row[c].type == SF_STRING && row[c].u.s.n) {
             if (row[c].u.s.n <= 16)
-                copy_short((unsigned char *)p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
+                sf_bytes_copy16(p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
             else
                 memcpy(p->bt_str + p->bt_str_n, row[c].u.s.p, row[c].u.s.n);
             dst[c].u.s.p = p->bt_str + p->bt_str_n;
@@ -1512,7 +1504,7 @@ static int ring_push(sf_pipeline *p, sf_value *row)
                 return rc ? rc : ring_push(p, row);
             }
             if (n <= 16) /* ids, codes: inline, not a libc call per string */
-                copy_short((unsigned char *)p->ring_str + strn, row[c].u.s.p, n);
+                sf_bytes_copy16(p->ring_str + strn, row[c].u.s.p, n);
             else
                 memcpy(p->ring_str + strn, row[c].u.s.p, n);
             dst[c].u.s.p = p->ring_str + strn;

@@ -160,16 +160,22 @@ int sf_rows_walk_parts(const sf_rows *r, const int *keys, const unsigned char *d
  * decimal (sf_value_cmp compares those by value with int64: no image). */
 int sf_rows_image_append(sf_buf *out, const sf_value *v, int desc);
 
-/* 1 when one of the m bytes at p is 0x00: eight at a time (a word has a
- * zero byte exactly when (w - 0x01..01) & ~w & 0x80..80 is not zero),
- * the rest one by one. */
+/* 1 when one of the 8 bytes of w is 0x00: exactly when (w - 0x01..01) &
+ * ~w & 0x80..80 is not zero. */
+static inline int sf_rows_word_has_zero(uint64_t w)
+{
+    return ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull) != 0;
+}
+
+/* 1 when one of the m bytes at p is 0x00: eight at a time, the rest one
+ * by one. */
 static inline int sf_rows_has_zero_byte(const unsigned char *p, size_t m)
 {
     size_t i = 0;
     for (; i + 8 <= m; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        if ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)
+        if (sf_rows_word_has_zero(w))
             return 1;
     }
     for (; i < m; i++) {
@@ -221,8 +227,7 @@ static inline size_t sf_rows_image_put(unsigned char *b, const sf_value *v, int 
             uint64_t x, y;
             memcpy(&x, p, 8);
             memcpy(&y, p + n - 8, 8);
-            if (!((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) &&
-                !((y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull)) {
+            if (!sf_rows_word_has_zero(x) && !sf_rows_word_has_zero(y)) {
                 memcpy(b + pos, &x, 8);
                 memcpy(b + pos + n - 8, &y, 8);
                 i = n;

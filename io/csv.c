@@ -25,6 +25,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "core/bytes.h"
 #include "core/fmt.h"
 #include "core/value_text.h"
 
@@ -396,31 +397,6 @@ void sf_csv_write_value(sf_csv_writer *w, const sf_value *v)
     csv_put(w, tmp, n);
 }
 
-/* Copies n bytes from p to o: short fields inline as two overlapping
- * words (never reading or writing outside either), longer ones by
- * memcpy. */
-static inline void copy_field(char *o, const char *p, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t x, y;
-        memcpy(&x, p, 8);
-        memcpy(&y, p + n - 8, 8);
-        memcpy(o, &x, 8);
-        memcpy(o + n - 8, &y, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t x, y;
-        memcpy(&x, p, 4);
-        memcpy(&y, p + n - 4, 4);
-        memcpy(o, &x, 4);
-        memcpy(o + n - 4, &y, 4);
-    } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            o[i] = p[i];
-    } else {
-        memcpy(o, p, n);
-    }
-}
-
 /* The text of a non-NULL v as a field at o (room: sf_csv_field_room);
  * returns the byte after it. */
 static inline __attribute__((always_inline)) char *csv_put_value(char *o, const sf_value *v)
@@ -430,7 +406,7 @@ static inline __attribute__((always_inline)) char *csv_put_value(char *o, const 
         const char *p = v->u.s.p;
         size_t k = v->u.s.n;
         if (!csv_needs_quotes(p, k)) {
-            copy_field(o, p, k);
+            sf_bytes_copy(o, p, k);
             return o + k;
         }
         *o++ = '"';
@@ -622,7 +598,7 @@ void sf_csv_write_sparse(sf_csv_writer *w, size_t n, const uint64_t *bits,
                 size_t c = word * 64 + (size_t)__builtin_ctzll(m);
                 if (c + shift > done)
                     put_commas(&o, &done, c + shift);
-                copy_field(o, text[c], len[c]);
+                sf_bytes_copy(o, text[c], len[c]);
                 o += len[c];
             }
         }
