@@ -235,6 +235,7 @@ static int with_mpi(int argc, char **argv, int (*check)(int, char **),
     prefer_pml_of_one_node();
     MPI_Init(&argc, &argv);
     sf_mpi_catch_signals(); /* after MPI_Init, which installs handlers of its own */
+    sf_mpi_launcher_nodelay();
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int rc = fn(sub_argc, sub_argv, rank);

@@ -1,11 +1,15 @@
 /* collective.c - signals, agreement, broadcast and gather of byte strings. */
 #include "mpi/collective.h"
 
+#include <dirent.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "core/bigmem.h"
 
@@ -22,6 +26,48 @@ void sf_mpi_catch_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGXFSZ, SIG_IGN);
+}
+
+/* 1 when fd is a TCP socket (IPv4 or IPv6) and TCP_NODELAY is now set on
+ * it; 0 for anything else. */
+static int nodelay_fd(int fd)
+{
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM)
+        return 0;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+        return 0;
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
+}
+
+int sf_mpi_launcher_nodelay(void)
+{
+    const char *own = getenv("SHARDFLOW_MPI_NODELAY");
+    if (own && strcmp(own, "0") == 0)
+        return 0;
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        int self = dirfd(d);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char *end;
+            long fd = strtol(e->d_name, &end, 10);
+            if (end != e->d_name && *end == '\0' && fd != self && fd >= 0 && fd <= INT_MAX)
+                n += nodelay_fd((int)fd);
+        }
+        closedir(d);
+        return n;
+    }
+    /* No /proc: the launcher's sockets are among the first descriptors. */
+    for (int fd = 0; fd < 1024; fd++)
+        n += nodelay_fd(fd);
+    return n;
 }
 
 int sf_mpi_agree_error(MPI_Comm comm, int rc, sf_error *err, int *first)

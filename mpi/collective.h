@@ -28,6 +28,16 @@ extern volatile sig_atomic_t sf_interrupted;
  * instead of killing the process). Not collective. */
 void sf_mpi_catch_signals(void);
 
+/* Turns off Nagle's algorithm (TCP_NODELAY) on every TCP socket this
+ * process holds; called right after MPI_Init, when the open TCP sockets
+ * are the launcher's (PMIx to mpirun's server, or Slurm's step daemon).
+ * PMIx sends its fence in MPI_Finalize as small writes without
+ * TCP_NODELAY, so the second write waited for the server's delayed ACK:
+ * 40 ms of every run (docs/performance.md, "The ninth round"). Returns
+ * how many sockets it changed. SHARDFLOW_MPI_NODELAY=0 leaves them. Not
+ * collective. */
+int sf_mpi_launcher_nodelay(void);
+
 /* Collective over comm. rc is this rank's status (0 or a negative SF_E_*
  * code with err filled); a pending signal turns a 0 into SF_E_INTR. Returns
  * 0 when no rank failed; otherwise the code of the lowest failing rank
