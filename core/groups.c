@@ -177,12 +177,30 @@ typedef struct agg_up {
                   * count()): its field is written and read inline when the
                   * value has it (rec_put, rec_get) */
     sf_expr_leaf test; /* UP_COUNT_IF: its argument's inline form, or SF_LEAF_NONE */
+    unsigned j;  /* the aggregate's index (defs, up) */
 } agg_up;
+
+/* The cases update_byop takes, in the order it runs them. */
+#define UP_BYOP_KINDS (UP_DISTINCT + 1)
+/* g->sig of a table whose byop has at most one case of each op (bit op
+ * set when it has one). */
+#define UP_SIG(c, i, s, x, d) ((c) | (i) << 1 | (s) << 2 | (x) << 3 | (d) << 4)
+#define UP_SIG_NONE 32 /* more than one of an op: update_byop */
 
 struct sf_groups {
     sf_agg_def *defs;
     size_t ndefs;
     agg_up *up;         /* per aggregate: its update case; then one UP_END */
+    /* The update compiled per table (update_byop): the cases grouped by
+     * op in UP_* order (count, count_if with an inline test, integer sum,
+     * exact sum, count_distinct; arguments in row slots), each group in
+     * the aggregates' order, nbyop[op] of each. A row then runs one short
+     * loop per op instead of a dispatch per aggregate. NULL when an
+     * aggregate has another case (min, max, a computed argument): the walk
+     * over up then. */
+    agg_up *byop;
+    unsigned nbyop[UP_BYOP_KINDS];
+    int sig; /* UP_SIG of the counts when each is 0 or 1, else UP_SIG_NONE */
     int *argslot;       /* aggregate j's argument as a row slot, or -1 */
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
@@ -231,6 +249,35 @@ static size_t state_align(const sf_agg_def *d)
     return (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type == SF_INT
                ? _Alignof(isum)
                : 8;
+}
+
+/* Makes g->byop from g->up when every case is one update_byop takes
+ * (else leaves it NULL). Returns 0 or SF_E_NOMEM. */
+static int byop_plan(sf_groups *g)
+{
+    for (size_t j = 0; j < g->ndefs; j++) {
+        const agg_up *u = &g->up[j];
+        if (u->op >= UP_BYOP_KINDS || (u->op == UP_COUNT_IF && u->test.kind == SF_LEAF_NONE) ||
+            (u->op != UP_COUNT && u->op != UP_COUNT_IF && u->slot < 0))
+            return 0;
+    }
+    g->byop = calloc(g->ndefs ? g->ndefs : 1, sizeof *g->byop);
+    if (!g->byop)
+        return SF_E_NOMEM;
+    size_t n = 0;
+    for (int op = 0; op < UP_BYOP_KINDS; op++)
+        for (size_t j = 0; j < g->ndefs; j++)
+            if (g->up[j].op == op) {
+                g->byop[n++] = g->up[j];
+                g->nbyop[op]++;
+            }
+    g->sig = 0;
+    for (int op = 0; op < UP_BYOP_KINDS; op++)
+        g->sig |= (int)g->nbyop[op] << op;
+    for (int op = 0; op < UP_BYOP_KINDS; op++)
+        if (g->nbyop[op] > 1)
+            g->sig = UP_SIG_NONE;
+    return 0;
 }
 
 sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
@@ -293,6 +340,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     for (size_t j = 0; j < ndefs; j++) {
         const sf_agg_def *d = &defs[j];
         agg_up *u = &g->up[j];
+        u->j = (unsigned)j;
         u->slot = g->argslot[j];
         u->off = g->off[j];
         u->set = g->distinct[j];
@@ -309,6 +357,10 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                                                                           : UP_OTHER;
     }
     g->up[ndefs].op = UP_END;
+    if (byop_plan(g) != 0) {
+        sf_groups_free(g);
+        return NULL;
+    }
     g->block = off;
     g->map = sf_hmap_new(off, 1024);
     if (!g->map) {
@@ -386,6 +438,7 @@ void sf_groups_free(sf_groups *g)
     free(g->distinct);
     free(g->argslot);
     free(g->up);
+    free(g->byop);
     free(g->off);
     free(g->defs);
     free(g);
@@ -717,7 +770,7 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
 }
 
 /* Sets the set's put-off bitmap word, if any (a new bit unprepares g). */
-static inline void pend_flush(sf_groups *g, distinct_set *ds)
+static inline __attribute__((always_inline)) void pend_flush(sf_groups *g, distinct_set *ds)
 {
     uint64_t *w = ds->pend;
     if (w) {
@@ -984,6 +1037,35 @@ static inline int minmax_double(sf_value *cur, const sf_value *v, int want_max)
 /* Adds v to the state in st of the aggregate whose update case is u
  * (src: v's dictionary id, or 0). Inlined in update_state and, through
  * up_apply, the row records' apply, both per row. */
+/* The cases of up_apply_case that update_byop runs too: v into the
+ * state at s (st: the group's block). */
+static inline __attribute__((always_inline)) void up_sum_int(char *s, const sf_value *v)
+{
+    if (v->type != SF_NULL) {
+        ((isum *)s)->sum += v->u.i;
+        ((isum *)s)->n++;
+    }
+}
+
+static inline __attribute__((always_inline)) int up_sum_xsum(char *s, const sf_value *v)
+{
+    if (v->type == SF_NULL)
+        return 0;
+    ((dsum *)s)->n++;
+    return sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+}
+
+static inline __attribute__((always_inline)) int up_distinct(sf_groups *g, char *st,
+                                                             const agg_up *u, const sf_value *v,
+                                                             uint32_t src)
+{
+    if (v->type == SF_NULL)
+        return 0;
+    uint32_t idx;
+    memcpy(&idx, st, sizeof idx);
+    return distinct_add_in(g, u->set, (dstate *)(st + u->off), idx, v, src);
+}
+
 static inline __attribute__((always_inline)) int up_apply_case(sf_groups *g, char *st,
                                                                const agg_up *u,
                                                                const sf_value *v, uint32_t src)
@@ -998,16 +1080,10 @@ static inline __attribute__((always_inline)) int up_apply_case(sf_groups *g, cha
         *(int64_t *)s += v->type == SF_BOOL && v->u.b;
         break;
     case UP_SUM_INT:
-        if (v->type != SF_NULL) {
-            ((isum *)s)->sum += v->u.i;
-            ((isum *)s)->n++;
-        }
+        up_sum_int(s, v);
         break;
     case UP_SUM_XSUM:
-        if (v->type != SF_NULL) {
-            ((dsum *)s)->n++;
-            rc = sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
-        }
+        rc = up_sum_xsum(s, v);
         break;
     case UP_MIN_D:
     case UP_MAX_D:
@@ -1015,11 +1091,7 @@ static inline __attribute__((always_inline)) int up_apply_case(sf_groups *g, cha
             rc = keep_minmax(g, (sf_value *)s, v, u->op == UP_MAX_D);
         break;
     case UP_DISTINCT:
-        if (v->type != SF_NULL) {
-            uint32_t idx;
-            memcpy(&idx, st, sizeof idx);
-            rc = distinct_add_in(g, u->set, (dstate *)s, idx, v, src);
-        }
+        rc = up_distinct(g, st, u, v, src);
         break;
     default:
         rc = add_value(g, st, (size_t)(u - g->up), v, src);
@@ -1035,6 +1107,92 @@ static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st
     return up_apply_case(g, st, &g->up[j], v, src);
 }
 
+/* update_state's rows through g->byop: one loop per op, each of a count
+ * known at plan time. The ops are of different aggregates' states, so
+ * their order changes no result. */
+static inline __attribute__((always_inline)) int update_byop(sf_groups *g, char *st,
+                                                             const sf_value *row,
+                                                             const uint32_t *ids,
+                                                             sf_arena *scratch)
+{
+    const agg_up *u = g->byop;
+    int rc;
+    for (unsigned n = g->nbyop[UP_COUNT]; n; n--, u++)
+        (*(int64_t *)(st + u->off))++;
+    for (unsigned n = g->nbyop[UP_COUNT_IF]; n; n--, u++) {
+        int t = sf_expr_leaf_true(&u->test, row);
+        *(int64_t *)(st + u->off) += t >= 0 ? t : sf_expr_test(g->defs[u->j].arg, row, scratch);
+    }
+    for (unsigned n = g->nbyop[UP_SUM_INT]; n; n--, u++)
+        up_sum_int(st + u->off, &row[u->slot]);
+    for (unsigned n = g->nbyop[UP_SUM_XSUM]; n; n--, u++)
+        if ((rc = up_sum_xsum(st + u->off, &row[u->slot])) != 0)
+            return rc;
+    for (unsigned n = g->nbyop[UP_DISTINCT]; n; n--, u++)
+        if ((rc = up_distinct(g, st, u, &row[u->slot], ids ? ids[u->slot] : 0)) != 0)
+            return rc;
+    return 0;
+}
+
+/* update_byop for tables with at most one aggregate of each op (S1 and
+ * S2: count, count_if, exact sum, count_distinct), made once per
+ * signature with the counts as constants (c: count, i: count_if, s:
+ * integer sum, x: exact sum, d: count_distinct; 0 or 1 each): no loop,
+ * no count loaded, each case's address in byop a constant. */
+static inline __attribute__((always_inline)) int update_sig(sf_groups *g, char *st,
+                                                            const sf_value *row,
+                                                            const uint32_t *ids,
+                                                            sf_arena *scratch, int c, int i,
+                                                            int s, int x, int d)
+{
+    const agg_up *b = g->byop;
+    int rc;
+    if (c)
+        (*(int64_t *)(st + b[0].off))++;
+    if (i) {
+        const agg_up *u = &b[c];
+        int t = sf_expr_leaf_true(&u->test, row);
+        *(int64_t *)(st + u->off) += t >= 0 ? t : sf_expr_test(g->defs[u->j].arg, row, scratch);
+    }
+    if (s)
+        up_sum_int(st + b[c + i].off, &row[b[c + i].slot]);
+    if (x && (rc = up_sum_xsum(st + b[c + i + s].off, &row[b[c + i + s].slot])) != 0)
+        return rc;
+    if (d) {
+        const agg_up *u = &b[c + i + s + x];
+        if ((rc = up_distinct(g, st, u, &row[u->slot], ids ? ids[u->slot] : 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The rows through g->byop: update_sig of the table's signature, or
+ * update_byop. */
+static inline __attribute__((always_inline)) int update_planned(sf_groups *g, char *st,
+                                                                const sf_value *row,
+                                                                const uint32_t *ids,
+                                                                sf_arena *scratch)
+{
+    switch (g->sig) {
+#define UP_CASE(c, i, s, x, d)                                                                 \
+    case UP_SIG(c, i, s, x, d):                                                                \
+        return update_sig(g, st, row, ids, scratch, c, i, s, x, d);
+#define UP_CASE2(c, i, s, x) UP_CASE(c, i, s, x, 0) UP_CASE(c, i, s, x, 1)
+#define UP_CASE4(c, i, s) UP_CASE2(c, i, s, 0) UP_CASE2(c, i, s, 1)
+#define UP_CASE8(c, i) UP_CASE4(c, i, 0) UP_CASE4(c, i, 1)
+#define UP_CASE16(c) UP_CASE8(c, 0) UP_CASE8(c, 1)
+        UP_CASE16(0)
+        UP_CASE16(1)
+#undef UP_CASE16
+#undef UP_CASE8
+#undef UP_CASE4
+#undef UP_CASE2
+#undef UP_CASE
+    default:
+        return update_byop(g, st, row, ids, scratch);
+    }
+}
+
 /* One input row into the group whose state is st (inlined in both callers:
  * it runs for every row). */
 static inline __attribute__((always_inline)) int update_state(sf_groups *g, char *st, const sf_value *row, const uint32_t *ids,
@@ -1043,6 +1201,8 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
     if (st[RETIRED_OFF])
         return SF_E_INVAL;
     (*(uint64_t *)(st + ROWS_OFF))++;
+    if (g->byop)
+        return update_planned(g, st, row, ids, scratch);
     /* Walks the cases to UP_END: no count to keep and reload (the states'
      * stores may alias g), no index to scale. */
     for (const agg_up *u = g->up;; u++) {

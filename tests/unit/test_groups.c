@@ -921,6 +921,91 @@ static void test_split_in_any_order_merges_to_identical_results(void **state)
     sf_groups_free(whole);
 }
 
+/* Tables of a few of the aggregates, in orders where the ops interleave
+ * and repeat, run the update compiled per table (one aggregate of each
+ * op: the straight path of its signature; two of an op: a loop per op;
+ * a min: the walk over every case). Each result equals that aggregate's
+ * in a table of all of them (which has a min: the walk). count_if's
+ * argument has an inline test (a literal of 4 bytes: 'buy' has none). */
+static void test_compiled_update_gives_the_results_of_every_order(void **state)
+{
+    const aggs *a = *state;
+    enum { A_VIEWS = NAGGS };
+    const sf_expr_columns cols = {resolve, NULL, NULL};
+    sf_error err;
+    sf_error_clear(&err);
+    sf_expr *views = sf_expr_parse("count_if(kind == 'view')", &cols, SF_EXPR_ALLOW_AGG, &err);
+    assert_non_null(views);
+    sf_agg_def all[NAGGS + 1];
+    memcpy(all, a->defs, sizeof a->defs);
+    all[A_VIEWS] = (sf_agg_def){.kind = sf_expr_agg_kind(views),
+                                .arg = sf_expr_agg_arg(views),
+                                .arg_type = SF_BOOL,
+                                .out_type = sf_expr_type(views)};
+    sf_expr_leaf leaf;
+    sf_expr_leaf_of(all[A_VIEWS].arg, &leaf);
+    assert_int_equal(leaf.kind, SF_LEAF_STR);
+    static in_row rows[NGEN];
+    generate(rows);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    sf_groups *whole = sf_groups_new(all, NAGGS + 1);
+    assert_non_null(whole);
+    for (int i = 0; i < NGEN; i++)
+        feed(whole, &rows[i], &scratch);
+    assert_int_equal(sf_groups_prepare_export(whole), 0);
+    static const int sets[][8] = {
+        {A_COUNT, A_VIEWS, A_SUM_PRICE, A_USERS, -1},
+        {A_USERS, A_SUM_PRICE, A_VIEWS, A_SUM_N, A_COUNT, -1},
+        {A_KINDS, A_SUM_N, A_COUNT, A_USERS, A_VIEWS, A_COUNT, A_MEAN_N, -1},
+        {A_PRICES, A_MEAN_PRICE, A_SUM_PRICE, A_VIEWS, A_VIEWS, -1},
+        {A_SUM_N, A_VIEWS, -1},
+        {A_USERS, A_MIN_PRICE, A_VIEWS, A_COUNT, -1},
+    };
+    for (size_t t = 0; t < sizeof sets / sizeof sets[0]; t++) {
+        sf_agg_def defs[8];
+        size_t n = 0;
+        while (sets[t][n] >= 0) {
+            defs[n] = all[sets[t][n]];
+            n++;
+        }
+        sf_groups *g = sf_groups_new(defs, n);
+        assert_non_null(g);
+        for (int i = 0; i < NGEN; i++)
+            feed(g, &rows[i], &scratch);
+        assert_int_equal(sf_groups_prepare_export(g), 0);
+        assert_int_equal(sf_groups_count(g), sf_groups_count(whole));
+        for (size_t i = 0; i < sf_groups_count(g); i++) {
+            const unsigned char *key;
+            size_t klen;
+            uint64_t hash;
+            sf_groups_key(g, i, &key, &klen, &hash);
+            long k = -1;
+            for (size_t m = 0; m < sf_groups_count(whole); m++) {
+                const unsigned char *key2;
+                size_t klen2;
+                uint64_t hash2;
+                sf_groups_key(whole, m, &key2, &klen2, &hash2);
+                if (klen2 == klen && memcmp(key2, key, klen) == 0)
+                    k = (long)m;
+            }
+            assert_true(k >= 0);
+            for (size_t j = 0; j < n; j++) {
+                int o1 = 0, o2 = 0;
+                sf_value want = sf_groups_result(whole, (size_t)k, (size_t)sets[t][j], &o1);
+                sf_value got = sf_groups_result(g, i, j, &o2);
+                assert_int_equal(o1, o2);
+                assert_int_equal(want.type, got.type);
+                assert_true(sf_value_same(&want, &got));
+            }
+        }
+        sf_groups_free(g);
+    }
+    sf_arena_free(&scratch);
+    sf_groups_free(whole);
+    sf_expr_free(views);
+}
+
 /* Thousands of groups whose keys run through every length from 1 to 60
  * bytes: the table's index grows many times and blocks of every padding
  * are laid out, yet each group keeps its key, hash, insertion index and
@@ -2214,6 +2299,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
+        cmocka_unit_test_setup_teardown(test_compiled_update_gives_the_results_of_every_order,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
