@@ -546,47 +546,12 @@ void sf_join_table_prefetch(const sf_join_table *t, const sf_value *key)
     }
 }
 
-/* An entry of sf_join_cells: one cache line, the key's words first. */
-typedef struct cell_entry {
-    uint64_t k0, k1;  /* the key's first and last 8 bytes (str_words) */
-    uint32_t len;     /* the key's length */
-    uint32_t row;     /* row index + 1: the key id */
-    uint32_t cell_id; /* sf_join_value_id() of cell */
-    uint32_t pad;
-    sf_value cell;
-    uint64_t spare;
-} cell_entry;
-_Static_assert(sizeof(cell_entry) == 64, "a cell entry is one cache line");
-
-/* The index's words: entry number + 1 in the low CELL_BITS bits (0 =
- * empty), the top bits of the key's hash above, so a probe reads an
- * entry only when those agree. */
-#define CELL_BITS 16
-#define CELL_LOW (((uint32_t)1 << CELL_BITS) - 1)
+/* The index's layout and its lookup are in join.h (inline in a caller's
+ * per-row loop). */
+#define CELL_BITS SF_JOIN_CELL_BITS
+#define CELL_LOW SF_JOIN_CELL_LOW
+typedef sf_join_cell_entry cell_entry;
 _Static_assert(SF_JOIN_CELLS_MAX < CELL_LOW, "entry numbers fit the index's low bits");
-
-struct sf_join_cells {
-    const sf_join_table *t;
-    size_t col;
-    size_t nrows;      /* the table's rows when the index was made */
-    size_t mask;       /* index words - 1 (load at most a half) */
-    uint32_t *index;   /* 4 bytes a word: 8 KiB for 1,000 rows, it stays in cache */
-    cell_entry *ents;  /* 64-byte aligned, by row */
-};
-
-static inline uint32_t cell_tag(uint64_t h) { return (uint32_t)(h >> 48) << CELL_BITS; }
-
-/* The index's hash of a key's two words and length: their 128-bit
- * product, its halves folded (a multiply-fold over both words, as the
- * wyhash family mixes short keys), a quarter of str_hash_words'
- * instructions. Its low bits place the key, its top 16 bits are the
- * tag; it never leaves the index. */
-static inline uint64_t cells_hash(uint64_t x0, uint64_t x1, size_t n)
-{
-    unsigned __int128 p = (unsigned __int128)(x0 ^ 0xa0761d6478bd642full ^ n) *
-                          (x1 ^ 0xe7037ed1a0b428dbull);
-    return (uint64_t)p ^ (uint64_t)(p >> 64);
-}
 
 /* Index words for a table of nrows keys: a power of two, at least 64,
  * at most half full. */
@@ -621,7 +586,7 @@ sf_join_cells *sf_join_cells_new(const sf_join_table *t, size_t col)
         return NULL;
     }
     memset(ents, 0, t->nrows * sizeof *ents);
-    *c = (sf_join_cells){t, col, t->nrows, n - 1, index, ents};
+    *c = (sf_join_cells){t, &t->nrows, col, t->nrows, n - 1, index, ents};
     /* From the table's own index: the keys it finds, with its key ids. */
     for (size_t i = 0; i <= t->mask; i++) {
         const str_slot *s = &t->sslots[i];
@@ -629,54 +594,25 @@ sf_join_cells *sf_join_cells_new(const sf_join_table *t, size_t col)
             continue;
         uint64_t x0, x1;
         str_words(s->key, s->len, &x0, &x1);
-        uint64_t h = cells_hash(x0, x1, s->len);
+        uint64_t h = sf_join_cells_hash(x0, x1, s->len);
         size_t pos = (size_t)h & c->mask;
         while (index[pos])
             pos = (pos + 1) & c->mask;
-        index[pos] = cell_tag(h) | s->row; /* the entry of row r is r - 1 */
+        index[pos] = sf_join_cell_tag(h) | s->row; /* the entry of row r is r - 1 */
         const sf_value *cell = &t->rows[(size_t)(s->row - 1) * t->ncols + col];
         ents[s->row - 1] = (cell_entry){x0, x1, s->len, s->row, sf_join_value_id(cell), 0, *cell, 0};
     }
     return c;
 }
 
-/* sf_join_cells_lookup of a key the index does not hold: the table's. */
-static __attribute__((noinline)) int cells_other(const sf_join_cells *c, const sf_value *key,
-                                                 sf_value *cell, uint32_t *key_id,
-                                                 uint32_t *cell_id)
+int sf_join_cells_other(const sf_join_cells *c, const sf_value *key, sf_value *cell,
+                        uint32_t *key_id, uint32_t *cell_id)
 {
     const sf_value *row = sf_join_table_lookup(c->t, key, key_id);
     *cell_id = row ? sf_join_value_id(&row[c->col]) : 0;
     if (row)
         *cell = row[c->col];
     return row != NULL;
-}
-
-int sf_join_cells_lookup(const sf_join_cells *c, const sf_value *key, sf_value *cell,
-                         uint32_t *key_id, uint32_t *cell_id)
-{
-    size_t n = key->u.s.n;
-    if (key->type != SF_STRING || n - 8 > 8 || c->nrows != c->t->nrows)
-        return cells_other(c, key, cell, key_id, cell_id); /* rows added since: the table */
-    uint64_t x0, x1;
-    str_words(key->u.s.p, n, &x0, &x1);
-    uint64_t h = cells_hash(x0, x1, n);
-    uint32_t tag = cell_tag(h);
-    for (size_t pos = (size_t)h;; pos++) {
-        uint32_t e = c->index[pos & c->mask];
-        if (!e)
-            break;
-        const cell_entry *s = &c->ents[(e & CELL_LOW) - 1];
-        if ((e & ~CELL_LOW) == tag && s->len == n && s->k0 == x0 && s->k1 == x1) {
-            *key_id = s->row;
-            *cell_id = s->cell_id;
-            *cell = s->cell;
-            return 1;
-        }
-    }
-    *key_id = 0;
-    *cell_id = 0;
-    return 0;
 }
 
 void sf_join_cells_free(sf_join_cells *c)

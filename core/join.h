@@ -91,13 +91,93 @@ typedef struct sf_join_cells sf_join_cells;
 #define SF_JOIN_CELLS_MAX 8192
 sf_join_cells *sf_join_cells_new(const sf_join_table *t, size_t col);
 
+/* The index's layout, here only so that sf_join_cells_lookup() runs
+ * inline in a caller's per-row loop (core/pipeline's run_steps: S1 does
+ * two a line, and a call's frame and its results through memory were a
+ * third of a lookup's instructions). Not an API: use the functions. */
+
+/* An entry: one cache line, the key's words first. */
+typedef struct sf_join_cell_entry {
+    uint64_t k0, k1;  /* the key's first and last 8 bytes */
+    uint32_t len;     /* the key's length */
+    uint32_t row;     /* row index + 1: the key id */
+    uint32_t cell_id; /* sf_join_value_id() of cell */
+    uint32_t pad;
+    sf_value cell;
+    uint64_t spare;
+} sf_join_cell_entry;
+_Static_assert(sizeof(sf_join_cell_entry) == 64, "a cell entry is one cache line");
+
+/* The index's words: entry number + 1 in the low SF_JOIN_CELL_BITS bits
+ * (0 = empty), the top bits of the key's hash above, so a probe reads an
+ * entry only when those agree. */
+#define SF_JOIN_CELL_BITS 16
+#define SF_JOIN_CELL_LOW (((uint32_t)1 << SF_JOIN_CELL_BITS) - 1)
+
+struct sf_join_cells {
+    const sf_join_table *t;
+    const size_t *live_rows; /* the table's row count, read at each lookup */
+    size_t col;
+    size_t nrows;      /* the table's rows when the index was made */
+    size_t mask;       /* index words - 1 (load at most a half) */
+    uint32_t *index;   /* 4 bytes a word: 8 KiB for 1,000 rows, it stays in cache */
+    sf_join_cell_entry *ents; /* 64-byte aligned, by row */
+};
+
+static inline uint32_t sf_join_cell_tag(uint64_t h)
+{
+    return (uint32_t)(h >> 48) << SF_JOIN_CELL_BITS;
+}
+
+/* The index's hash of a key's two words and length: their 128-bit
+ * product, its halves folded (a multiply-fold over both words, as the
+ * wyhash family mixes short keys). Its low bits place the key, its top
+ * 16 bits are the tag; it never leaves the index. */
+static inline uint64_t sf_join_cells_hash(uint64_t x0, uint64_t x1, size_t n)
+{
+    unsigned __int128 p = (unsigned __int128)(x0 ^ 0xa0761d6478bd642full ^ n) *
+                          (x1 ^ 0xe7037ed1a0b428dbull);
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
+
+/* sf_join_cells_lookup() of a key the index does not hold (not a string
+ * of 8 to 16 bytes, or rows added since the index was made): the
+ * table's lookup. */
+int sf_join_cells_other(const sf_join_cells *c, const sf_value *key, sf_value *cell,
+                        uint32_t *key_id, uint32_t *cell_id);
+
 /* Looks key up: 1 when a row has it, with *cell its cell of the column
  * (a copy; strings borrowed from the table), *key_id as
  * sf_join_table_lookup() gives it and *cell_id as sf_join_value_id()
  * of the cell; 0 when none has it (*key_id and *cell_id 0, *cell
  * untouched). key may be *cell: it is read first. Cannot fail. */
-int sf_join_cells_lookup(const sf_join_cells *c, const sf_value *key, sf_value *cell,
-                         uint32_t *key_id, uint32_t *cell_id);
+static inline int sf_join_cells_lookup(const sf_join_cells *c, const sf_value *key,
+                                       sf_value *cell, uint32_t *key_id, uint32_t *cell_id)
+{
+    size_t n = key->u.s.n;
+    if (key->type != SF_STRING || n - 8 > 8 || c->nrows != *c->live_rows)
+        return sf_join_cells_other(c, key, cell, key_id, cell_id);
+    uint64_t x0, x1;
+    memcpy(&x0, key->u.s.p, 8);
+    memcpy(&x1, key->u.s.p + n - 8, 8);
+    uint64_t h = sf_join_cells_hash(x0, x1, n);
+    uint32_t tag = sf_join_cell_tag(h);
+    for (size_t pos = (size_t)h;; pos++) {
+        uint32_t e = c->index[pos & c->mask];
+        if (!e)
+            break;
+        const sf_join_cell_entry *s = &c->ents[(e & SF_JOIN_CELL_LOW) - 1];
+        if ((e & ~SF_JOIN_CELL_LOW) == tag && s->len == n && s->k0 == x0 && s->k1 == x1) {
+            *key_id = s->row;
+            *cell_id = s->cell_id;
+            *cell = s->cell;
+            return 1;
+        }
+    }
+    *key_id = 0;
+    *cell_id = 0;
+    return 0;
+}
 
 /* Frees c; NULL is a no-op. */
 void sf_join_cells_free(sf_join_cells *c);
