@@ -201,6 +201,8 @@ struct sf_groups {
     agg_up *byop;
     unsigned nbyop[UP_BYOP_KINDS];
     int sig; /* UP_SIG of the counts when each is 0 or 1, else UP_SIG_NONE */
+    const agg_up *walk; /* up when byop is NULL, else NULL: update_state's one
+                         * load says which way a row goes */
     int *argslot;       /* aggregate j's argument as a row slot, or -1 */
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
@@ -361,6 +363,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         sf_groups_free(g);
         return NULL;
     }
+    g->walk = g->byop ? NULL : g->up;
     g->block = off;
     g->map = sf_hmap_new(off, 1024);
     if (!g->map) {
@@ -1201,11 +1204,12 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
     if (st[RETIRED_OFF])
         return SF_E_INVAL;
     (*(uint64_t *)(st + ROWS_OFF))++;
-    if (g->byop)
+    const agg_up *u = g->walk;
+    if (!u)
         return update_planned(g, st, row, ids, scratch);
     /* Walks the cases to UP_END: no count to keep and reload (the states'
      * stores may alias g), no index to scale. */
-    for (const agg_up *u = g->up;; u++) {
+    for (;; u++) {
         char *s = st + u->off;
         sf_value tmp;
         const sf_value *v;
