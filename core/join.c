@@ -548,10 +548,8 @@ void sf_join_table_prefetch(const sf_join_table *t, const sf_value *key)
 
 /* The index's layout and its lookup are in join.h (inline in a caller's
  * per-row loop). */
-#define CELL_BITS SF_JOIN_CELL_BITS
-#define CELL_LOW SF_JOIN_CELL_LOW
 typedef sf_join_cell_entry cell_entry;
-_Static_assert(SF_JOIN_CELLS_MAX < CELL_LOW, "entry numbers fit the index's low bits");
+_Static_assert(SF_JOIN_CELLS_MAX < SF_JOIN_CELL_LOW, "entry numbers fit the index's low bits");
 
 /* Index words for a table of nrows keys: a power of two, at least 64,
  * at most half full. */
