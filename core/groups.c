@@ -921,7 +921,9 @@ distinct_add_in(sf_groups *g, int set, dstate *dst, uint32_t idx, const sf_value
     distinct_set *ds = &g->sets[set];
     if (ds->fixed) {
         uint64_t bits;
-        if (ds->dict && src && src < ds->nbyid && ds->byid[src]) {
+        /* byid exists only for a dict and is set only for src > 0, so
+         * byid[0] is 0: src < nbyid and a non-zero word say it all. */
+        if (src < ds->nbyid && ds->byid[src]) {
             bits = ds->byid[src] - 1;
         } else if (ds->dict) {
             if (v->type != SF_STRING)
