@@ -203,6 +203,27 @@ struct sf_groups {
     int sig; /* UP_SIG of the counts when each is 0 or 1, else UP_SIG_NONE */
     const agg_up *walk; /* up when byop is NULL, else NULL: update_state's one
                          * load says which way a row goes */
+    /* A row put off (update_put_off): sf_groups_update_group of a table
+     * with a signature, while unprepared and with no group retired, keeps
+     * the row's inputs by value (count_if's answer, the sums' arguments,
+     * the distinct value's bits), starts its block's fetch and applies
+     * the row put off before, whose block has come in by now. Every
+     * function that reads or changes states applies it first (off_flush;
+     * the const readers too, through a cast: g is never a const object),
+     * so rows are applied in their order and no reader sees one missing.
+     * An error of a row applied late stays in off_rc: the next
+     * sf_groups_update_group, sf_groups_prepare_export (which every path
+     * to an output takes), merge or row record returns it. */
+    struct put_off {
+        char *st;        /* the group's block; NULL: none */
+        int64_t cif;     /* count_if's answer */
+        sf_value isum;   /* the integer sum's argument */
+        sf_value xsum;   /* the exact sum's argument */
+        uint64_t dbits;  /* count_distinct's value as its set's bits */
+        int dnull;       /* that value was NULL */
+    } off_row;
+    int off_rc;
+    int put_off_ok;     /* byop with a signature: rows may be put off */
     int *argslot;       /* aggregate j's argument as a row slot, or -1 */
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
@@ -364,6 +385,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         return NULL;
     }
     g->walk = g->byop ? NULL : g->up;
+    g->put_off_ok = g->byop && g->sig != UP_SIG_NONE;
     g->block = off;
     g->map = sf_hmap_new(off, 1024);
     if (!g->map) {
@@ -785,10 +807,13 @@ static inline __attribute__((always_inline)) void pend_flush(sf_groups *g, disti
     }
 }
 
-/* pend_flush of every set: before anything reads the bitmaps, or moves
- * or drops groups. */
+static inline int off_flush(sf_groups *g);
+
+/* pend_flush of every set, after the row put off (off_flush): before
+ * anything reads the bitmaps, or moves or drops groups. */
 static void pend_flush_all(sf_groups *g)
 {
+    (void)off_flush(g); /* its error stays in off_rc */
     for (size_t s = 0; s < g->nsets; s++)
         pend_flush(g, &g->sets[s]);
 }
@@ -912,6 +937,47 @@ static int dict_id(distinct_set *ds, const sf_value *v, uint64_t *bits)
     return 0;
 }
 
+/* Adds the value whose bits (in fixed set ds) are bits to group idx
+ * (state dst). Returns 0 or SF_E_NOMEM. */
+static inline __attribute__((always_inline)) int distinct_add_bits(sf_groups *g,
+                                                                   distinct_set *ds,
+                                                                   dstate *dst, uint32_t idx,
+                                                                   uint64_t bits)
+{
+    if (!dst->has_first) {
+        dst->has_first = 1;
+        dst->first = bits;
+        g->prepared = 0;
+        return 0;
+    }
+    if (dst->has_first == 1 && dst->first == bits)
+        return 0;
+    int added = 0, rc = dst->big ? 1 : small_add(g, ds, dst, idx, bits, &added);
+    if (rc == 1)
+        rc = big_add(g, ds, idx, bits, &added);
+    if (added)
+        g->prepared = 0;
+    return rc;
+}
+
+/* The bits of non-NULL value v (dimension id src) in set ds when they
+ * come without a dictionary lookup of v's bytes (a joined string whose
+ * id is known, a fixed-width value): 1 with *bits, else 0. */
+static inline int distinct_bits_by_value(const distinct_set *ds, const sf_value *v,
+                                         uint32_t src, uint64_t *bits)
+{
+    if (!ds->fixed)
+        return 0;
+    if (src < ds->nbyid && ds->byid[src]) { /* as distinct_add_in */
+        *bits = ds->byid[src] - 1;
+        return 1;
+    }
+    if (ds->dict)
+        return 0;
+    *bits = sf_pairs_value_bits(ds->type, v);
+    return 1;
+}
+
 /* Adds value v of group idx; src is v's dimension id (0: none). Inlined
  * in up_apply (every row's count_distinct); distinct_add for the rest. */
 static inline __attribute__((always_inline)) int
@@ -935,20 +1001,7 @@ distinct_add_in(sf_groups *g, int set, dstate *dst, uint32_t idx, const sf_value
         } else {
             bits = sf_pairs_value_bits(ds->type, v);
         }
-        if (!dst->has_first) {
-            dst->has_first = 1;
-            dst->first = bits;
-            g->prepared = 0;
-            return 0;
-        }
-        if (dst->has_first == 1 && dst->first == bits)
-            return 0;
-        int added = 0, rc = dst->big ? 1 : small_add(g, ds, dst, idx, bits, &added);
-        if (rc == 1)
-            rc = big_add(g, ds, idx, bits, &added);
-        if (added)
-            g->prepared = 0;
-        return rc;
+        return distinct_add_bits(g, ds, dst, idx, bits);
     }
     g->tmp.n = 0;
     size_t need = 4 + sf_value_encoded_size(v);
@@ -1198,6 +1251,143 @@ static inline __attribute__((always_inline)) int update_planned(sf_groups *g, ch
     }
 }
 
+/* Applies row r put off (its inputs by value) to its block, as
+ * update_state would have applied the row itself (c, i, s, x, d: as
+ * update_sig). Returns 0 or an error. */
+static inline __attribute__((always_inline)) int off_apply(sf_groups *g, const struct put_off *r,
+                                                           int c, int i, int s, int x, int d)
+{
+    const agg_up *b = g->byop;
+    char *st = r->st;
+    int rc;
+    (*(uint64_t *)(st + ROWS_OFF))++;
+    if (c)
+        (*(int64_t *)(st + b[0].off))++;
+    if (i)
+        *(int64_t *)(st + b[c].off) += r->cif;
+    if (s)
+        up_sum_int(st + b[c + i].off, &r->isum);
+    if (x && (rc = up_sum_xsum(st + b[c + i + s].off, &r->xsum)) != 0)
+        return rc;
+    if (d && !r->dnull) {
+        const agg_up *u = &b[c + i + s + x];
+        uint32_t idx;
+        memcpy(&idx, st, sizeof idx);
+        return distinct_add_bits(g, &g->sets[u->set], (dstate *)(st + u->off), idx, r->dbits);
+    }
+    return 0;
+}
+
+/* off_flush's application of the row put off (out of line: the check
+ * runs for every row of the general path). */
+static __attribute__((noinline)) void off_flush_row(sf_groups *g)
+{
+    struct put_off r = g->off_row;
+    g->off_row.st = NULL;
+    int rc = off_apply(g, &r, (int)g->nbyop[UP_COUNT], (int)g->nbyop[UP_COUNT_IF],
+                       (int)g->nbyop[UP_SUM_INT], (int)g->nbyop[UP_SUM_XSUM],
+                       (int)g->nbyop[UP_DISTINCT]);
+    if (rc && !g->off_rc)
+        g->off_rc = rc;
+}
+
+/* Applies the row put off, if any. Returns 0, or the first error of a
+ * row applied late (kept in off_rc). */
+static inline int off_flush(sf_groups *g)
+{
+    if (g->off_row.st)
+        off_flush_row(g);
+    return g->off_rc;
+}
+
+/* off_flush for a reader that takes g as const: g is never a const
+ * object (sf_groups_new allocates it), so the row is applied through a
+ * cast; an error is kept for the next call that can return it. */
+static void off_flush_reader(const sf_groups *g)
+{
+    if (g->off_row.st)
+        (void)off_flush((sf_groups *)(uintptr_t)g);
+}
+
+/* update_sig of a row put off: its inputs kept by value, its block's
+ * fetch started, the row put off before applied (see struct put_off).
+ * A row whose distinct value needs its bytes (a string not joined yet)
+ * is applied at once, after the one put off. Only while g->put_off_ok,
+ * unprepared and with no group retired (the retired byte is not read). */
+static inline __attribute__((always_inline)) int off_sig(sf_groups *g, char *st,
+                                                         const sf_value *row, const uint32_t *ids,
+                                                         sf_arena *scratch, int c, int i, int s,
+                                                         int x, int d)
+{
+    const agg_up *b = g->byop;
+    int64_t cif = 0;
+    uint64_t dbits = 0;
+    int dnull = 1;
+    if (i) {
+        const agg_up *u = &b[c];
+        int t = sf_expr_leaf_true(&u->test, row);
+        cif = t >= 0 ? t : sf_expr_test(g->defs[u->j].arg, row, scratch);
+    }
+    if (d) {
+        const agg_up *u = &b[c + i + s + x];
+        const sf_value *v = &row[u->slot];
+        dnull = v->type == SF_NULL;
+        if (!dnull &&
+            !distinct_bits_by_value(&g->sets[u->set], v, ids ? ids[u->slot] : 0, &dbits)) {
+            int rc = off_flush(g);
+            if (rc)
+                return rc;
+            (*(uint64_t *)(st + ROWS_OFF))++;
+            return update_sig(g, st, row, ids, scratch, c, i, s, x, d);
+        }
+    }
+    __builtin_prefetch(st, 1, 3);
+    __builtin_prefetch(st + g->block - 1, 1, 3);
+    struct put_off *r = &g->off_row;
+    if (r->st) {
+        int rc = off_apply(g, r, c, i, s, x, d);
+        if (rc && !g->off_rc)
+            g->off_rc = rc;
+    }
+    /* This row's inputs by value, over the one just applied: up_sum_int
+     * and up_sum_xsum read a value's type and number alone. */
+    r->st = st;
+    r->cif = cif;
+    if (s)
+        r->isum = row[b[c + i].slot];
+    if (x)
+        r->xsum = row[b[c + i + s].slot];
+    r->dbits = dbits;
+    r->dnull = dnull;
+    return g->off_rc;
+}
+
+/* off_sig of the table's signature. */
+static inline __attribute__((always_inline)) int update_put_off(sf_groups *g, char *st,
+                                                                const sf_value *row,
+                                                                const uint32_t *ids,
+                                                                sf_arena *scratch)
+{
+    switch (g->sig) {
+#define UP_CASE(c, i, s, x, d)                                                                 \
+    case UP_SIG(c, i, s, x, d):                                                                \
+        return off_sig(g, st, row, ids, scratch, c, i, s, x, d);
+#define UP_CASE2(c, i, s, x) UP_CASE(c, i, s, x, 0) UP_CASE(c, i, s, x, 1)
+#define UP_CASE4(c, i, s) UP_CASE2(c, i, s, 0) UP_CASE2(c, i, s, 1)
+#define UP_CASE8(c, i) UP_CASE4(c, i, 0) UP_CASE4(c, i, 1)
+#define UP_CASE16(c) UP_CASE8(c, 0) UP_CASE8(c, 1)
+        UP_CASE16(0)
+        UP_CASE16(1)
+#undef UP_CASE16
+#undef UP_CASE8
+#undef UP_CASE4
+#undef UP_CASE2
+#undef UP_CASE
+    default:
+        return SF_E_INVAL; /* put_off_ok says the table has a signature */
+    }
+}
+
 /* One input row into the group whose state is st (inlined in both callers:
  * it runs for every row). */
 static inline __attribute__((always_inline)) int update_state(sf_groups *g, char *st, const sf_value *row, const uint32_t *ids,
@@ -1263,6 +1453,8 @@ int sf_groups_update_ids(sf_groups *g, const unsigned char *key, size_t klen, ui
                          const sf_value *row, const uint32_t *ids, sf_arena *scratch,
                          sf_group **group)
 {
+    if (g->off_row.st) /* its error, if any, comes back from the preparation */
+        off_flush_row(g);
     char *st = group_upsert(g, key, klen, hash);
     if (!st)
         return SF_E_NOMEM;
@@ -1309,7 +1501,10 @@ void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stag
 int sf_groups_update_group(sf_groups *g, sf_group *group, const sf_value *row,
                            const uint32_t *ids, sf_arena *scratch)
 {
-    return update_state(g, (char *)group, row, ids, scratch);
+    if (g->put_off_ok && !g->prepared && !g->nretired)
+        return update_put_off(g, (char *)group, row, ids, scratch);
+    int rc = off_flush(g);
+    return rc ? rc : update_state(g, (char *)group, row, ids, scratch);
 }
 
 int sf_groups_reserve(sf_groups *g, size_t n)
@@ -1319,8 +1514,12 @@ int sf_groups_reserve(sf_groups *g, size_t n)
 
 size_t sf_groups_count(const sf_groups *g) { return sf_hmap_count(g->map); }
 
+static void off_flush_reader(const sf_groups *g);
+
+/* Group i's block, the row put off applied first. */
 static char *state_of(const sf_groups *g, size_t i)
 {
+    off_flush_reader(g);
     void *st;
     sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
     return st;
@@ -1355,6 +1554,8 @@ void sf_groups_key(const sf_groups *g, size_t i, const unsigned char **key, size
 int sf_groups_prepare_export(sf_groups *g)
 {
     pend_flush_all(g);
+    if (g->off_rc)
+        return g->off_rc;
     if (g->prepared)
         return 0;
     size_t ngroups = sf_hmap_count(g->map);
@@ -1668,6 +1869,7 @@ static size_t shipped_ids(const distinct_set *ds, const dstate *dst,
  * the first as leb128(id), each next as leb128(id - previous id). */
 static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
 {
+    off_flush_reader(g);
     const void *key;
     size_t klen;
     void *stv;
@@ -1761,6 +1963,7 @@ int sf_groups_distinct_key_ids(sf_groups *g, size_t j, const sf_join_table *t, i
     if (j >= g->ndefs || g->distinct[j] < 0 || !g->sets[g->distinct[j]].dict || !t ||
         key_col < 0)
         return SF_E_INVAL;
+    pend_flush_all(g); /* the rows before count with the old setting */
     g->sets[g->distinct[j]].idtab = t;
     g->sets[g->distinct[j]].idcol = key_col;
     return 0;
@@ -1807,6 +2010,9 @@ int sf_groups_merge_record_spread(sf_groups *g, const unsigned char *rec, size_t
 static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, const uint64_t *hash,
                         sf_groups_spread_fn fn, void *ctx, sf_error *err)
 {
+    int rc0 = off_flush(g);
+    if (rc0)
+        return rc0;
     const unsigned char *key;
     size_t klen;
     if (sf_groups_record_key(rec, len, &key, &klen) != 0)
@@ -2057,6 +2263,7 @@ static void take_free_sums(sf_groups *g, char *st, size_t j)
 
 int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out, size_t *bad)
 {
+    (void)off_flush(g); /* flushed by the preparation before: a no-op */
     const void *key;
     void *v;
     sf_hmap_entry(g->map, i, &key, &e->klen, &e->hash, &v);
@@ -2116,6 +2323,7 @@ void sf_groups_drain_to(sf_groups *g, size_t i)
 
 uint64_t sf_groups_rows(const sf_groups *g, size_t i)
 {
+    off_flush_reader(g);
     void *st;
     sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
     return st ? *(const uint64_t *)((const char *)st + ROWS_OFF) : 0;
@@ -2352,6 +2560,9 @@ int sf_groups_update_record(sf_groups *g, const unsigned char *rec, size_t len, 
 int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_t len,
                                    const uint64_t *hash, sf_error *err)
 {
+    int rc0 = off_flush(g);
+    if (rc0)
+        return rc0;
     uint64_t klen;
     size_t p = rec_key_len(rec, len, &klen);
     if (!p || klen > len - p)

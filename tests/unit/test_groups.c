@@ -933,26 +933,36 @@ static void test_split_in_any_order_merges_to_identical_results(void **state)
  * and repeat, run the update compiled per table (one aggregate of each
  * op: the straight path of its signature; two of an op: a loop per op;
  * a min: the walk over every case). Each result equals that aggregate's
- * in a table of all of them (which has a min: the walk). count_if's
- * argument has an inline test (a literal of 4 bytes: 'buy' has none). */
-static void test_compiled_update_gives_the_results_of_every_order(void **state)
+ * in a table of all of them (which has a min: the walk). */
+/* The aggregates of the setup and one more, count_if(kind == 'view'),
+ * whose argument has an inline test (a literal of 4 bytes: 'buy' has
+ * none), at A_VIEWS: into all[NAGGS + 1]; its expression goes to *views
+ * (the caller frees it). */
+enum { A_VIEWS = NAGGS };
+
+static void defs_with_views(const aggs *a, sf_agg_def *all, sf_expr **views)
 {
-    const aggs *a = *state;
-    enum { A_VIEWS = NAGGS };
     const sf_expr_columns cols = {resolve, NULL, NULL};
     sf_error err;
     sf_error_clear(&err);
-    sf_expr *views = sf_expr_parse("count_if(kind == 'view')", &cols, SF_EXPR_ALLOW_AGG, &err);
-    assert_non_null(views);
-    sf_agg_def all[NAGGS + 1];
+    *views = sf_expr_parse("count_if(kind == 'view')", &cols, SF_EXPR_ALLOW_AGG, &err);
+    assert_non_null(*views);
     memcpy(all, a->defs, sizeof a->defs);
-    all[A_VIEWS] = (sf_agg_def){.kind = sf_expr_agg_kind(views),
-                                .arg = sf_expr_agg_arg(views),
+    all[A_VIEWS] = (sf_agg_def){.kind = sf_expr_agg_kind(*views),
+                                .arg = sf_expr_agg_arg(*views),
                                 .arg_type = SF_BOOL,
-                                .out_type = sf_expr_type(views)};
+                                .out_type = sf_expr_type(*views)};
     sf_expr_leaf leaf;
     sf_expr_leaf_of(all[A_VIEWS].arg, &leaf);
     assert_int_equal(leaf.kind, SF_LEAF_STR);
+}
+
+static void test_compiled_update_gives_the_results_of_every_order(void **state)
+{
+    const aggs *a = *state;
+    sf_expr *views;
+    sf_agg_def all[NAGGS + 1];
+    defs_with_views(a, all, &views);
     static in_row rows[NGEN];
     generate(rows);
     sf_arena scratch;
@@ -2230,6 +2240,134 @@ static void test_update_cases_agree_with_row_records(void **state)
         sf_expr_free(exprs[j]);
 }
 
+/* Rows through sf_groups_update_group of a table with a signature are
+ * put off a row (their block fetched meanwhile): every reader sees them
+ * all the same, the results and row counts read with no preparation
+ * between, a preparation, rows after one (applied at once) and after
+ * the table is unprepared again, and a retirement. Compared with the
+ * walk of a table of all the aggregates fed the same rows. */
+static void test_rows_put_off_are_seen_by_every_reader(void **state)
+{
+    const aggs *a = *state;
+    sf_expr *views;
+    sf_agg_def all[NAGGS + 1];
+    defs_with_views(a, all, &views);
+    static const int cols[] = {A_COUNT, A_VIEWS, A_SUM_PRICE, A_USERS};
+    sf_agg_def defs[4];
+    for (int j = 0; j < 4; j++)
+        defs[j] = all[cols[j]];
+    sf_groups *g = sf_groups_new(defs, 4), *whole = sf_groups_new(all, NAGGS + 1);
+    assert_non_null(g);
+    assert_non_null(whole);
+    static in_row rows[NGEN];
+    generate(rows);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    const char *keys[8];
+    sf_group *handles[8];
+    size_t nkeys = 0;
+    for (int i = 0; i < NGEN; i++) {
+        sf_value row[NCOLS];
+        unsigned char key[64];
+        size_t klen = row_of(&rows[i], row, key);
+        sf_arena_reset(&scratch);
+        assert_int_equal(sf_groups_update(whole, key, klen, sf_groups_hash(key, klen), row,
+                                          &scratch),
+                         0);
+        size_t k = 0;
+        while (k < nkeys && keys[k] != rows[i].country)
+            k++;
+        if (k == nkeys) { /* the group's first row makes it */
+            keys[nkeys++] = rows[i].country;
+            assert_int_equal(sf_groups_update_ids(g, key, klen, sf_groups_hash(key, klen), row,
+                                                  NULL, &scratch, &handles[k]),
+                             0);
+        } else {
+            assert_int_equal(sf_groups_update_group(g, handles[k], row, NULL, &scratch), 0);
+        }
+        if (i % 37 == 36) { /* counts and sums as of this row, unprepared */
+            /* This row's group first, by one reader or the other (any
+             * reader applies the row put off, so the first is the test). */
+            long cur = group_of(g, rows[i].country), wcur = group_of(whole, rows[i].country);
+            if (i % 74 == 36) {
+                assert_int_equal(sf_groups_rows(g, (size_t)cur), sf_groups_rows(whole, (size_t)wcur));
+            } else {
+                int o1 = 0, o2 = 0;
+                sf_value want = sf_groups_result(whole, (size_t)wcur, A_COUNT, &o1);
+                sf_value got = sf_groups_result(g, (size_t)cur, 0, &o2);
+                assert_true(sf_value_same(&want, &got));
+            }
+            for (size_t m = 0; m < sf_groups_count(g); m++) {
+                const unsigned char *gk;
+                size_t gklen;
+                uint64_t h;
+                sf_groups_key(g, m, &gk, &gklen, &h);
+                long w = -1;
+                for (size_t n = 0; n < sf_groups_count(whole); n++) {
+                    const unsigned char *wk;
+                    size_t wklen;
+                    sf_groups_key(whole, n, &wk, &wklen, &h);
+                    if (wklen == gklen && memcmp(wk, gk, gklen) == 0)
+                        w = (long)n;
+                }
+                assert_true(w >= 0);
+                assert_int_equal(sf_groups_rows(g, m), sf_groups_rows(whole, (size_t)w));
+                for (int j = 0; j < 3; j++) {
+                    int o1 = 0, o2 = 0;
+                    sf_value want = sf_groups_result(whole, (size_t)w, (size_t)cols[j], &o1);
+                    sf_value got = sf_groups_result(g, m, (size_t)j, &o2);
+                    assert_true(sf_value_same(&want, &got));
+                }
+            }
+        }
+        if (i == NGEN / 2) { /* prepared: the next rows apply at once */
+            /* A value new to its group put off just before: the
+             * preparation counts it. */
+            in_row r = rows[i];
+            r.user = 2000;
+            klen = row_of(&r, row, key);
+            assert_int_equal(sf_groups_update(whole, key, klen, sf_groups_hash(key, klen), row,
+                                              &scratch),
+                             0);
+            assert_int_equal(sf_groups_update_group(g, handles[k], row, NULL, &scratch), 0);
+            assert_int_equal(sf_groups_prepare_export(g), 0);
+            assert_int_equal(sf_groups_prepare_export(whole), 0);
+            assert_same_results_of(whole, g, cols, 4);
+        }
+    }
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_prepare_export(whole), 0);
+    assert_same_results_of(whole, g, cols, 4);
+    /* A row put off, then a retirement of its group: applied first. */
+    sf_value row[NCOLS];
+    unsigned char key[64];
+    in_row extra = ROW("FR", 2, 7.0, 1001, "view"); /* users 1001-1003: new to FR */
+    size_t klen = row_of(&extra, row, key);
+    assert_int_equal(sf_groups_update_ids(g, key, klen, sf_groups_hash(key, klen), row, NULL,
+                                          &scratch, &handles[0]),
+                     0);
+    extra.user = 1002; /* a new value unprepared g: this row is put off */
+    row_of(&extra, row, key);
+    assert_int_equal(sf_groups_update_group(g, handles[0], row, NULL, &scratch), 0);
+    extra.user = 1003;
+    row_of(&extra, row, key);
+    assert_int_equal(sf_groups_update_group(g, handles[0], row, NULL, &scratch), 0);
+    long fr = group_of(g, "FR");
+    assert_true(fr >= 0);
+    uint64_t before = sf_groups_rows(whole, (size_t)group_of(whole, "FR"));
+    sf_groups_retire(g, (size_t)fr);
+    assert_int_equal(sf_groups_rows(g, (size_t)fr), before + 3);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    int o = 0;
+    sf_value users = sf_groups_result(g, (size_t)fr, 3, &o);
+    sf_value users_before = sf_groups_result(whole, (size_t)group_of(whole, "FR"), A_USERS, &o);
+    assert_int_equal(users.u.i, users_before.u.i + 3);
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+    sf_groups_free(whole);
+    sf_expr_free(views);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2285,6 +2423,8 @@ int main(void)
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
         cmocka_unit_test_setup_teardown(test_compiled_update_gives_the_results_of_every_order,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_put_off_are_seen_by_every_reader, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
