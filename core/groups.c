@@ -186,6 +186,13 @@ typedef struct agg_up {
  * set when it has one). */
 #define UP_SIG(c, i, s, x, d) ((c) | (i) << 1 | (s) << 2 | (x) << 3 | (d) << 4)
 #define UP_SIG_NONE 32 /* more than one of an op: update_byop */
+/* UP_CASE(c, i, s, x, d) of each of the 32 signatures, for a switch on
+ * g->sig that runs code made for each. */
+#define UP_CASE2(c, i, s, x) UP_CASE(c, i, s, x, 0) UP_CASE(c, i, s, x, 1)
+#define UP_CASE4(c, i, s) UP_CASE2(c, i, s, 0) UP_CASE2(c, i, s, 1)
+#define UP_CASE8(c, i) UP_CASE4(c, i, 0) UP_CASE4(c, i, 1)
+#define UP_CASE16(c) UP_CASE8(c, 0) UP_CASE8(c, 1)
+#define UP_SIG_CASES UP_CASE16(0) UP_CASE16(1)
 
 struct sf_groups {
     sf_agg_def *defs;
@@ -1165,6 +1172,16 @@ static inline __attribute__((always_inline)) int up_apply(sf_groups *g, char *st
     return up_apply_case(g, st, &g->up[j], v, src);
 }
 
+/* count_if's answer over row (case u, with an inline test): 1 or 0. */
+static inline __attribute__((always_inline)) int up_if_answer(const sf_groups *g,
+                                                              const agg_up *u,
+                                                              const sf_value *row,
+                                                              sf_arena *scratch)
+{
+    int t = sf_expr_leaf_true(&u->test, row);
+    return t >= 0 ? t : sf_expr_test(g->defs[u->j].arg, row, scratch);
+}
+
 /* update_state's rows through g->byop: one loop per op, each of a count
  * known at plan time. The ops are of different aggregates' states, so
  * their order changes no result. */
@@ -1177,10 +1194,8 @@ static inline __attribute__((always_inline)) int update_byop(sf_groups *g, char 
     int rc;
     for (unsigned n = g->nbyop[UP_COUNT]; n; n--, u++)
         (*(int64_t *)(st + u->off))++;
-    for (unsigned n = g->nbyop[UP_COUNT_IF]; n; n--, u++) {
-        int t = sf_expr_leaf_true(&u->test, row);
-        *(int64_t *)(st + u->off) += t >= 0 ? t : sf_expr_test(g->defs[u->j].arg, row, scratch);
-    }
+    for (unsigned n = g->nbyop[UP_COUNT_IF]; n; n--, u++)
+        *(int64_t *)(st + u->off) += up_if_answer(g, u, row, scratch);
     for (unsigned n = g->nbyop[UP_SUM_INT]; n; n--, u++)
         up_sum_int(st + u->off, &row[u->slot]);
     for (unsigned n = g->nbyop[UP_SUM_XSUM]; n; n--, u++)
@@ -1207,11 +1222,8 @@ static inline __attribute__((always_inline)) int update_sig(sf_groups *g, char *
     int rc;
     if (c)
         (*(int64_t *)(st + b[0].off))++;
-    if (i) {
-        const agg_up *u = &b[c];
-        int t = sf_expr_leaf_true(&u->test, row);
-        *(int64_t *)(st + u->off) += t >= 0 ? t : sf_expr_test(g->defs[u->j].arg, row, scratch);
-    }
+    if (i)
+        *(int64_t *)(st + b[c].off) += up_if_answer(g, &b[c], row, scratch);
     if (s)
         up_sum_int(st + b[c + i].off, &row[b[c + i].slot]);
     if (x && (rc = up_sum_xsum(st + b[c + i + s].off, &row[b[c + i + s].slot])) != 0)
@@ -1235,16 +1247,7 @@ static inline __attribute__((always_inline)) int update_planned(sf_groups *g, ch
 #define UP_CASE(c, i, s, x, d)                                                                 \
     case UP_SIG(c, i, s, x, d):                                                                \
         return update_sig(g, st, row, ids, scratch, c, i, s, x, d);
-#define UP_CASE2(c, i, s, x) UP_CASE(c, i, s, x, 0) UP_CASE(c, i, s, x, 1)
-#define UP_CASE4(c, i, s) UP_CASE2(c, i, s, 0) UP_CASE2(c, i, s, 1)
-#define UP_CASE8(c, i) UP_CASE4(c, i, 0) UP_CASE4(c, i, 1)
-#define UP_CASE16(c) UP_CASE8(c, 0) UP_CASE8(c, 1)
-        UP_CASE16(0)
-        UP_CASE16(1)
-#undef UP_CASE16
-#undef UP_CASE8
-#undef UP_CASE4
-#undef UP_CASE2
+        UP_SIG_CASES
 #undef UP_CASE
     default:
         return update_byop(g, st, row, ids, scratch);
@@ -1323,11 +1326,8 @@ static inline __attribute__((always_inline)) int off_sig(sf_groups *g, char *st,
     int64_t cif = 0;
     uint64_t dbits = 0;
     int dnull = 1;
-    if (i) {
-        const agg_up *u = &b[c];
-        int t = sf_expr_leaf_true(&u->test, row);
-        cif = t >= 0 ? t : sf_expr_test(g->defs[u->j].arg, row, scratch);
-    }
+    if (i)
+        cif = up_if_answer(g, &b[c], row, scratch);
     if (d) {
         const agg_up *u = &b[c + i + s + x];
         const sf_value *v = &row[u->slot];
@@ -1372,16 +1372,7 @@ static inline __attribute__((always_inline)) int update_put_off(sf_groups *g, ch
 #define UP_CASE(c, i, s, x, d)                                                                 \
     case UP_SIG(c, i, s, x, d):                                                                \
         return off_sig(g, st, row, ids, scratch, c, i, s, x, d);
-#define UP_CASE2(c, i, s, x) UP_CASE(c, i, s, x, 0) UP_CASE(c, i, s, x, 1)
-#define UP_CASE4(c, i, s) UP_CASE2(c, i, s, 0) UP_CASE2(c, i, s, 1)
-#define UP_CASE8(c, i) UP_CASE4(c, i, 0) UP_CASE4(c, i, 1)
-#define UP_CASE16(c) UP_CASE8(c, 0) UP_CASE8(c, 1)
-        UP_CASE16(0)
-        UP_CASE16(1)
-#undef UP_CASE16
-#undef UP_CASE8
-#undef UP_CASE4
-#undef UP_CASE2
+        UP_SIG_CASES
 #undef UP_CASE
     default:
         return SF_E_INVAL; /* put_off_ok says the table has a signature */

@@ -847,6 +847,25 @@ static void export_into(sf_groups *src, sf_groups *dst, int reverse)
     }
 }
 
+/* The index of the group of g whose key is key (its hash in *hash), or
+ * -1. */
+static long index_of_key(const sf_groups *g, const unsigned char *key, size_t klen,
+                         uint64_t *hash)
+{
+    long k = -1;
+    for (size_t m = 0; m < sf_groups_count(g); m++) {
+        const unsigned char *key2;
+        size_t klen2;
+        uint64_t hash2;
+        sf_groups_key(g, m, &key2, &klen2, &hash2);
+        if (klen2 == klen && memcmp(key2, key, klen) == 0) {
+            k = (long)m;
+            *hash = hash2;
+        }
+    }
+    return k;
+}
+
 /* Each group of want is in got, aggregate j of got's results being
  * aggregate cols[j] of want's (n of them; cols NULL: all NAGGS, j for j). */
 static void assert_same_results_of(const sf_groups *want, const sf_groups *got, const int *cols,
@@ -858,18 +877,10 @@ static void assert_same_results_of(const sf_groups *want, const sf_groups *got, 
         size_t klen;
         uint64_t hash;
         sf_groups_key(want, i, &key, &klen, &hash);
-        long k = -1;
-        for (size_t m = 0; m < sf_groups_count(got); m++) {
-            const unsigned char *key2;
-            size_t klen2;
-            uint64_t hash2;
-            sf_groups_key(got, m, &key2, &klen2, &hash2);
-            if (klen2 == klen && memcmp(key2, key, klen) == 0) {
-                assert_int_equal(hash2, hash);
-                k = (long)m;
-            }
-        }
+        uint64_t hash2 = 0;
+        long k = index_of_key(got, key, klen, &hash2);
         assert_true(k >= 0);
+        assert_int_equal(hash2, hash);
         for (size_t j = 0; j < n; j++) {
             int o1 = 0, o2 = 0;
             sf_value a = sf_groups_result(want, i, cols ? (size_t)cols[j] : j, &o1);
@@ -2302,14 +2313,7 @@ static void test_rows_put_off_are_seen_by_every_reader(void **state)
                 size_t gklen;
                 uint64_t h;
                 sf_groups_key(g, m, &gk, &gklen, &h);
-                long w = -1;
-                for (size_t n = 0; n < sf_groups_count(whole); n++) {
-                    const unsigned char *wk;
-                    size_t wklen;
-                    sf_groups_key(whole, n, &wk, &wklen, &h);
-                    if (wklen == gklen && memcmp(wk, gk, gklen) == 0)
-                        w = (long)n;
-                }
+                long w = index_of_key(whole, gk, gklen, &h);
                 assert_true(w >= 0);
                 assert_int_equal(sf_groups_rows(g, m), sf_groups_rows(whole, (size_t)w));
                 for (int j = 0; j < 3; j++) {
