@@ -1651,15 +1651,40 @@ int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file
     return rc;
 }
 
-int sf_pipeline_push_window(sf_pipeline *p, const char *buf, size_t avail, int file,
-                            uint64_t offset, size_t *used, size_t *len, sf_line_verdict *v)
+int sf_pipeline_push_window(sf_pipeline *p, const sf_line_window *w, int file, size_t max_lines,
+                            uint64_t *line_bytes, sf_window_take *t, sf_line_verdict *v)
 {
-    *used = p->flat ? 0 : sf_decoder_decode_window(p->dec, buf, avail, p->row, len);
-    if (*used == 0)
-        return 0;
+    const char *buf = w->buf;
+    size_t pos = 0, lines = 0, last = 0, last_len = 0, len;
     uint64_t before = p->counts.rows_rejected;
-    p->counts.lines_read++;
-    int rc = push_decoded(p, file, offset);
+    int rc = 0;
+    t->left = 0;
+    for (;;) {
+        if (pos >= w->owned || lines == max_lines)
+            break;
+        size_t rest = w->avail - pos;
+        size_t used = p->flat ? 0
+                              : sf_decoder_decode_window(p->dec, buf + pos,
+                                                         rest < w->line_cap ? rest : w->line_cap,
+                                                         p->row, &len);
+        if (used == 0) {
+            t->left = 1;
+            break;
+        }
+        p->counts.lines_read++;
+        rc = push_decoded(p, file, w->offset + pos);
+        last = pos;
+        last_len = len;
+        pos += used;
+        lines++;
+        *line_bytes += len + 1;
+        if (rc || p->counts.rows_rejected != before)
+            break;
+    }
+    t->used = pos;
+    t->lines = lines;
+    t->last = last;
+    t->last_len = last_len;
     set_verdict(p, before, v);
     return rc;
 }
