@@ -1654,31 +1654,37 @@ int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file
 int sf_pipeline_push_window(sf_pipeline *p, const sf_line_window *w, int file, size_t max_lines,
                             uint64_t *line_bytes, sf_window_take *t, sf_line_verdict *v)
 {
-    const char *buf = w->buf;
+    /* The window in locals: a row's type byte may alias anything, so *w
+     * and p would be loaded again after every line. */
+    const char *const buf = w->buf;
+    const size_t avail = w->avail, owned = w->owned, cap = w->line_cap;
+    const uint64_t offset = w->offset;
+    sf_jsonproj *const dec = p->flat ? NULL : sf_decoder_fast(p->dec);
+    sf_value *const row = p->row;
+    /* Plain: no required column, ring or shipping, so nothing rejects a
+     * decoded line and push_decoded comes down to run_row. */
+    const int plain = !p->nreq && !p->ring_on && !p->emit;
     size_t pos = 0, lines = 0, last = 0, last_len = 0, len;
     uint64_t before = p->counts.rows_rejected;
     int rc = 0;
     t->left = 0;
-    for (;;) {
-        if (pos >= w->owned || lines == max_lines)
-            break;
-        size_t rest = w->avail - pos;
-        size_t used = p->flat ? 0
-                              : sf_decoder_decode_window(p->dec, buf + pos,
-                                                         rest < w->line_cap ? rest : w->line_cap,
-                                                         p->row, &len);
+    while (pos < owned && lines < max_lines) {
+        size_t rest = avail - pos;
+        size_t used = dec ? sf_jsonproj_decode_window(dec, buf + pos, rest < cap ? rest : cap, row,
+                                                      &len)
+                          : 0;
         if (used == 0) {
             t->left = 1;
             break;
         }
         p->counts.lines_read++;
-        rc = push_decoded(p, file, w->offset + pos);
+        rc = plain ? run_row(p, row, NULL, NULL) : push_decoded(p, file, offset + pos);
         last = pos;
         last_len = len;
         pos += used;
         lines++;
         *line_bytes += len + 1;
-        if (rc || p->counts.rows_rejected != before)
+        if (rc || (!plain && p->counts.rows_rejected != before))
             break;
     }
     t->used = pos;
