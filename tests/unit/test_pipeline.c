@@ -606,6 +606,66 @@ static void test_push_line_returns_each_lines_verdict(void **state)
     assert_int_equal(sf_pipeline_counts(f->p)->rows_rejected, 1);
 }
 
+/* A window of lines taken in one call stops where it must: after
+ * max_lines, at the owned end, at a line of a shape the decoder does not
+ * know (left for push_line), after a line whose push is rejected; each
+ * line taken counts as push_line counts it, and line_bytes grows by its
+ * length + 1 ("\r\n" included). */
+static void test_window_takes_lines_up_to_the_first_it_leaves(void **state)
+{
+    fixture *f = *state;
+    const char *a = good_lines[0], *skip =
+        "{\"uid\": 2, \"item\": 10, \"kind\": \"skip\", \"ts\": 5, \"props\": {\"price\": 9.5}}";
+    const char *odd = "{\"kind\": \"buy\", \"uid\": 1, \"item\": 10, \"ts\": 0}";
+    for (int k = 0; k < 4; k++) /* the decoder learns a's shape */
+        push(f, a);
+    size_t la = strlen(a), ls = strlen(skip);
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s\n%s\r\n%s\n%s\n", a, skip, a, odd);
+    assert_true(n > 0 && (size_t)n < sizeof buf);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    uint64_t read0 = c->lines_read, agg0 = c->rows_aggregated, bytes = 0;
+    sf_line_window w = {buf, (size_t)n, (size_t)n, (size_t)n, 1000};
+    sf_window_take t;
+    sf_line_verdict v;
+
+    assert_int_equal(sf_pipeline_push_window(f->p, &w, 0, 1, &bytes, &t, &v), 0);
+    assert_int_equal(t.lines, 1);
+    assert_int_equal(t.used, la + 1);
+    assert_int_equal(t.last, 0);
+    assert_int_equal(t.last_len, la);
+    assert_int_equal(t.left, 0);
+    assert_int_equal(bytes, la + 1);
+    assert_int_equal(v.rejected, 0);
+
+    w.buf += t.used;
+    w.avail -= t.used;
+    w.owned -= t.used;
+    assert_int_equal(sf_pipeline_push_window(f->p, &w, 0, 100, &bytes, &t, &v), 0);
+    assert_int_equal(t.lines, 2); /* skip (CRLF) and a; odd is left */
+    assert_int_equal(t.used, ls + 2 + la + 1);
+    assert_int_equal(t.last, ls + 2);
+    assert_int_equal(t.last_len, la);
+    assert_int_equal(t.left, 1);
+    assert_int_equal(bytes, (la + 1) + (ls + 1) + (la + 1));
+    assert_int_equal(c->lines_read, read0 + 3);
+    assert_int_equal(c->rows_aggregated, agg0 + 2);
+    assert_int_equal(c->rows_filtered, 1);
+    check_identity(c);
+
+    /* Only lines that start before owned are taken. */
+    sf_line_window w2 = {buf, (size_t)n, la, (size_t)n, 2000};
+    assert_int_equal(sf_pipeline_push_window(f->p, &w2, 0, 100, &bytes, &t, &v), 0);
+    assert_int_equal(t.lines, 1);
+    assert_int_equal(t.left, 0);
+    /* A line must end within line_cap bytes. */
+    sf_line_window w3 = {buf, (size_t)n, (size_t)n, la, 3000};
+    assert_int_equal(sf_pipeline_push_window(f->p, &w3, 0, 100, &bytes, &t, &v), 0);
+    assert_int_equal(t.lines, 0);
+    assert_int_equal(t.left, 1);
+    assert_int_equal(c->lines_read, read0 + 4);
+}
+
 static void test_explosion_over_the_row_limit_is_rejected(void **state)
 {
     fixture *f = *state;
@@ -1970,6 +2030,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_valid_lines_are_aggregated),
+        cmocka_unit_test_setup_teardown(test_window_takes_lines_up_to_the_first_it_leaves, setup_fast,
+                                        teardown),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
         cmocka_unit_test(test_batched_rows_keep_their_strings_order_and_counts),
         cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
