@@ -256,6 +256,32 @@ static void v_if(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *
         br->val(br, row, scratch, out);
 }
 
+/* 1 when the leaf t (XL_STR_EQ_W8 or XL_NOT_NULL_COL) is true over row:
+ * false and NULL both give 0. */
+static inline int leaf_true(const xf *t, const sf_value *row)
+{
+    const sf_value *v = &row[t->slot];
+    if (v->type == SF_NULL)
+        return 0;
+    return t->leaf == XL_NOT_NULL_COL || (v->u.s.n == t->k.u.s.n && eq_w8(t, v->u.s.p));
+}
+
+/* if() whose test is such a leaf or an && of two, each branch a column or
+ * a literal (the KPI revenue's): the then branch only when every leaf is
+ * true (an && is true only when both operands are), without cond_of's
+ * switches. */
+static void v_if_leaves(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    (void)scratch;
+    const xf *a = x->a;
+    int then = a->leaf == XL_AND ? leaf_true(a->a, row) && leaf_true(a->b, row) : leaf_true(a, row);
+    const xf *br = then ? x->b : x->c;
+    *out = br->val == v_col ? row[br->slot] : br->k;
+}
+
+/* 1 when x is a leaf v_if_leaves tests. */
+static int is_if_leaf(const xf *x) { return x->leaf == XL_STR_EQ_W8 || x->leaf == XL_NOT_NULL_COL; }
+
 /* to_date() of a column of Unix seconds (per = 86400) or of a timestamp
  * column (microseconds, per = SF_US_PER_DAY): the UTC day by floor
  * division, NULL when it does not fit a date (as sf_date_from_unix; a
@@ -420,6 +446,10 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
         /* The tree takes the then branch only on a bool true. */
         if (x->a->cond)
             x->val = v_if;
+        if (x->a->cond &&
+            (is_if_leaf(x->a) || (x->a->leaf == XL_AND && is_if_leaf(x->a->a) && is_if_leaf(x->a->b))) &&
+            (x->b->val == v_col || x->b->val == v_const) && (x->c->val == v_col || x->c->val == v_const))
+            x->val = v_if_leaves;
         return x;
     case K_TO_DATE_I:
     case K_TS_TO_DATE:
