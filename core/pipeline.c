@@ -115,6 +115,8 @@ struct sf_pipeline {
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
     uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
+    int kc_direct;        /* the job lets aggregate_direct take rows: a key of up to
+                           * three columns, no row output, no other output */
     /* Rows of output 0 waiting for their group (see agg_batch_push): the
      * row's values (strings copied into bt_str), ids, encoded key and hash. */
     sf_value *bt_rows;     /* AGG_BATCH rows of nslots values */
@@ -165,6 +167,8 @@ typedef struct step_plan {
     int input;            /* PLAN_JOIN1: the dimension */
     unsigned char inner;  /* PLAN_JOIN1: an inner join */
     unsigned char key_id, sel_id; /* PLAN_JOIN1: id_ok of slot and sel_slot */
+    int kid_slot, cid_slot; /* PLAN_JOIN1: slot and sel_slot where id_ok, else nslots
+                             * (p->ids' spare entry): the ids stored without a test */
     sf_join_cells *cells; /* PLAN_JOIN1 of a small string-keyed table: its
                            * one-line index of the selected column, or NULL */
     const sf_expr *expr;  /* derive, filter */
@@ -218,7 +222,7 @@ static int setup_ids(sf_pipeline *p)
     const sf_job *job = p->job;
     size_t n = job->nslots ? job->nslots : 1;
     unsigned char *writers = calloc(n, 1);
-    p->ids = calloc(n, sizeof *p->ids);
+    p->ids = calloc(n + 1, sizeof *p->ids); /* [nslots]: where ids nobody reads go */
     p->id_ok = calloc(n, 1);
     if (!writers || !p->ids || !p->id_ok) {
         free(writers);
@@ -280,6 +284,8 @@ static int setup_plan(sf_pipeline *p)
             pl->inner = st->inner != 0;
             pl->key_id = p->id_ok[st->on_slot];
             pl->sel_id = st->nselect ? p->id_ok[st->select_slots[0]] : 0;
+            pl->kid_slot = pl->key_id ? pl->slot : (int)job->nslots;
+            pl->cid_slot = pl->sel_id ? pl->sel_slot : (int)job->nslots;
             /* NULL (no string keys, a large table, no memory): the table. */
             if (pl->kind == PLAN_JOIN1)
                 pl->cells = sf_join_cells_new(p->dims[st->input], (size_t)pl->sel_col);
@@ -443,6 +449,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     }
     sf_arena_init(&p->scratch, 16 * 1024);
     free(fields);
+    p->kc_direct = job->ngroup <= 3 && !p->rows_out && !p->nmore;
     if (job->dedupe_step < 0 && setup_ring(p) != 0) {
         fields = NULL;
         goto nomem;
@@ -687,10 +694,8 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
                     row[pl->sel_slot] = sf_null();
                 }
                 if (ids) {
-                    if (pl->key_id)
-                        ids[pl->slot] = key_id;
-                    if (pl->sel_id)
-                        ids[pl->sel_slot] = cell_id;
+                    ids[pl->kid_slot] = key_id;
+                    ids[pl->cid_slot] = cell_id;
                 }
                 continue;
             }
@@ -1414,8 +1419,8 @@ static inline int aggregate_direct(sf_pipeline *p, const sf_value *row, const ui
 {
     const sf_job *job = p->job;
     uint64_t group;
-    if (!p->kc || p->kc_looked < KEYCACHE_SAMPLE || job->ngroup > 3 || !ids || p->rows_out || p->nmore ||
-        p->aside || p->bt_n || p->bt_rc ||
+    if (!p->kc || p->kc_looked < KEYCACHE_SAMPLE || !p->kc_direct || !ids || p->aside || p->bt_n ||
+        p->bt_rc ||
         (p->aside_next && p->counts.rows_aggregated >= p->aside_next) ||
         !sf_keycache_find_direct(p->kc, row, ids, job->group_slots, job->ngroup, &group))
         return 0;
