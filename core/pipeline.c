@@ -115,6 +115,8 @@ struct sf_pipeline {
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
     uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
+    int lean;             /* every step a derive, a filter of inline tests or a
+                           * one-column join through its cells (run_steps_lean) */
     int kc_direct;        /* the job lets aggregate_direct take rows: a key of up to
                            * three columns, no row output, no other output */
     /* Rows of output 0 waiting for their group (see agg_batch_push): the
@@ -290,6 +292,12 @@ static int setup_plan(sf_pipeline *p)
             if (pl->kind == PLAN_JOIN1)
                 pl->cells = sf_join_cells_new(p->dims[st->input], (size_t)pl->sel_col);
         }
+    }
+    p->lean = 1;
+    for (size_t i = 0; i < job->nsteps; i++) {
+        int k = p->plan[i].kind;
+        p->lean &= k == PLAN_DERIVE || k == PLAN_FILTER_LEAF || k == PLAN_FILTER_AND ||
+                   (k == PLAN_JOIN1 && p->plan[i].cells);
     }
     return 0;
 }
@@ -642,6 +650,81 @@ static int drop_by_join(sf_pipeline *p, int input)
     return 0;
 }
 
+/* A PLAN_FILTER_LEAF step over row: 1 if the row goes on, 0 if it stops
+ * (counted). */
+static inline __attribute__((always_inline)) int filter_leaf(sf_pipeline *p, const step_plan *pl,
+                                                             const sf_value *row, sf_arena *scratch)
+{
+    int t = sf_expr_leaf_true(&pl->leaf, row);
+    if (t < 0)
+        t = sf_expr_test(pl->expr, row, scratch);
+    return t ? 1 : filtered(p);
+}
+
+/* A PLAN_FILTER_AND step: true when both tests are, the first false ends
+ * it. As filter_leaf. */
+static inline __attribute__((always_inline)) int filter_and(sf_pipeline *p, const step_plan *pl,
+                                                            const sf_value *row, sf_arena *scratch)
+{
+    int t = sf_expr_leaf_true(&pl->leaf, row);
+    if (t > 0)
+        t = sf_expr_leaf_true(&pl->leaf2, row);
+    if (t < 0)
+        t = sf_expr_test(pl->expr, row, scratch);
+    return t ? 1 : filtered(p);
+}
+
+/* A PLAN_JOIN1 step with its cells: the key, its id and the cell from
+ * one line; ids (when not NULL) get the key's and the cell's. 1 if the row
+ * goes on, 0 if an inner join drops it (counted). */
+static inline __attribute__((always_inline)) int join1_cells(sf_pipeline *p, const step_plan *pl,
+                                                             sf_value *row, uint32_t *ids)
+{
+    const sf_value *key = &row[pl->slot];
+    uint32_t key_id = 0, cell_id = 0;
+    if (key->type == SF_NULL ||
+        !sf_join_cells_lookup(pl->cells, key, &row[pl->sel_slot], &key_id, &cell_id)) {
+        if (pl->inner)
+            return drop_by_join(p, pl->input);
+        row[pl->sel_slot] = sf_null();
+    }
+    if (ids) {
+        ids[pl->kid_slot] = key_id;
+        ids[pl->cid_slot] = cell_id;
+    }
+    return 1;
+}
+
+/* run_steps over all the steps of a lean plan (p->lean: derives, filters
+ * of inline tests, one-column joins through their cells; S1's), looked up
+ * by nobody before: the few cases and arguments leave the row's values in
+ * registers. Returns as run_steps. */
+static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    const step_plan *pl = p->plan, *end = pl + p->job->nsteps;
+    sf_arena *scratch = &p->scratch;
+    for (; pl < end; pl++) {
+        switch (pl->kind) {
+        case PLAN_DERIVE:
+            sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+            continue;
+        case PLAN_FILTER_LEAF:
+            if (!filter_leaf(p, pl, row, scratch))
+                return 0;
+            continue;
+        case PLAN_FILTER_AND:
+            if (!filter_and(p, pl, row, scratch))
+                return 0;
+            continue;
+        default: /* PLAN_JOIN1 with cells */
+            if (!join1_cells(p, pl, row, ids))
+                return 0;
+            continue;
+        }
+    }
+    return 1;
+}
+
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
  * the slots it fills in ids (when not NULL). A join step i with
  * p->pf_step[i] takes its lookup's result from pre_dim[i] and pre_kid[i]
@@ -662,14 +745,10 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
             if (!sf_expr_test(pl->expr, row, scratch))
                 return filtered(p);
             continue;
-        case PLAN_FILTER_LEAF: {
-            int t = sf_expr_leaf_true(&pl->leaf, row);
-            if (t < 0)
-                t = sf_expr_test(pl->expr, row, scratch);
-            if (!t)
-                return filtered(p);
+        case PLAN_FILTER_LEAF:
+            if (!filter_leaf(p, pl, row, scratch))
+                return 0;
             continue;
-        }
         case PLAN_JOIN: {
             uint32_t key_id = 0;
             const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
@@ -684,19 +763,9 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
         }
         case PLAN_JOIN1: {
             uint32_t key_id = 0;
-            if (pl->cells) { /* the key, its id and the cell from one line */
-                const sf_value *key = &row[pl->slot];
-                uint32_t cell_id = 0;
-                if (key->type == SF_NULL ||
-                    !sf_join_cells_lookup(pl->cells, key, &row[pl->sel_slot], &key_id, &cell_id)) {
-                    if (pl->inner)
-                        return drop_by_join(p, pl->input);
-                    row[pl->sel_slot] = sf_null();
-                }
-                if (ids) {
-                    ids[pl->kid_slot] = key_id;
-                    ids[pl->cid_slot] = cell_id;
-                }
+            if (pl->cells) {
+                if (!join1_cells(p, pl, row, ids))
+                    return 0;
                 continue;
             }
             const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
@@ -712,16 +781,10 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
             }
             continue;
         }
-        case PLAN_FILTER_AND: { /* true when both are: the first false ends it */
-            int t = sf_expr_leaf_true(&pl->leaf, row);
-            if (t > 0)
-                t = sf_expr_leaf_true(&pl->leaf2, row);
-            if (t < 0)
-                t = sf_expr_test(pl->expr, row, scratch);
-            if (!t)
-                return filtered(p);
+        case PLAN_FILTER_AND:
+            if (!filter_and(p, pl, row, scratch))
+                return 0;
             continue;
-        }
         default:
             break;
         }
@@ -1440,7 +1503,9 @@ static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *
     uint32_t *ids = p->ids_on ? p->ids : NULL;
     if (p->scratch.used) /* the arena only allocates: unused, it is as reset */
         sf_arena_reset(&p->scratch);
-    if (!run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim, pre_kid))
+    if (!(p->lean && !pre_dim ? run_steps_lean(p, row, ids)
+                              : run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim,
+                                          pre_kid)))
         return 0;
     int rc;
     if (aggregate_direct(p, row, ids, &p->scratch, &rc))
