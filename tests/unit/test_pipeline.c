@@ -666,6 +666,75 @@ static void test_window_takes_lines_up_to_the_first_it_leaves(void **state)
     assert_int_equal(c->lines_read, read0 + 4);
 }
 
+/* A plan of derives, inline-test filters and one-column joins of
+ * string-keyed tables (through their cells: the lean steps, S1's) counts
+ * each row where the general steps do: a filtered row, an inner join's
+ * drop by its input, a left join's missing key as a NULL cell (its own
+ * group), a NULL key as missing. */
+static void test_lean_steps_filter_drop_and_join_as_the_plan_says(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"name\": \"lean\", \"inputs\": {"
+        "  \"ev\": {\"role\": \"fact\", \"path\": \"e\", \"columns\": {\"uid\": \"string\","
+        "          \"item\": \"string\", \"kind\": \"string\", \"ts\": \"int64\"}},"
+        "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"uid\","
+        "             \"columns\": {\"uid\": \"string\", \"country\": \"string\"}},"
+        "  \"items\": {\"role\": \"dimension\", \"path\": \"i\", \"key\": \"item\","
+        "             \"columns\": {\"item\": \"string\", \"cat\": \"string\"}}},"
+        " \"steps\": ["
+        "  {\"derive\": \"day\", \"expr\": \"to_date(ts)\"},"
+        "  {\"filter\": \"kind == 'purchase'\"},"
+        "  {\"join\": \"users\", \"on\": \"uid\", \"type\": \"inner\", \"select\": [\"country\"]},"
+        "  {\"join\": \"items\", \"on\": \"item\", \"type\": \"left\", \"select\": [\"cat\"]}],"
+        " \"group_by\": [\"country\", \"cat\"],"
+        " \"aggregates\": {\"n\": \"count()\", \"days\": \"count_distinct(day)\"},"
+        " \"output\": {\"path\": \"out\"}}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(spec, strlen(spec), "lean.json", NULL, &job, &err), 0);
+    sf_join_table *dims[SF_MAX_INPUTS] = {0};
+    int iu = sf_job_input_index(job, "users"), ii = sf_job_input_index(job, "items");
+    dims[iu] = sf_join_table_new(2, 0);
+    dims[ii] = sf_join_table_new(2, 0);
+    const sf_value users[][2] = {{sf_string("user_000001", 11), sf_string("FR", 2)},
+                                 {sf_string("user_000002", 11), sf_string("DE", 2)}};
+    const sf_value items[][2] = {{sf_string("item_000001", 11), sf_string("books", 5)}};
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(sf_join_table_add(dims[iu], users[i]), 0);
+    assert_int_equal(sf_join_table_add(dims[ii], items[0]), 0);
+    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    static const char *const lines[] = {
+        "{\"uid\":\"user_000001\",\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":\"user_000001\",\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":86400}",
+        "{\"uid\":\"user_000002\",\"item\":\"item_000009\",\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":\"user_000009\",\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":null,\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":\"user_000002\",\"item\":null,\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":\"user_000001\",\"item\":\"item_000001\",\"kind\":\"view\",\"ts\":0}",
+        "{\"uid\":\"user_000002\",\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":0}",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        assert_int_equal(sf_pipeline_push(p, lines[i], strlen(lines[i]), 0, 100 * i), 0);
+    const sf_counts *c = sf_pipeline_counts(p);
+    assert_int_equal(c->lines_read, 8);
+    assert_int_equal(c->rows_filtered, 1);
+    assert_int_equal(c->rows_dropped_by_join, 2);
+    assert_int_equal(c->dropped_by_join[iu], 2);
+    assert_int_equal(c->dropped_by_join[ii], 0);
+    assert_int_equal(c->rows_aggregated, 5);
+    check_identity(c);
+    /* (FR, books) from two days; (DE, NULL) from a missing item and a NULL
+     * one, not the cell of the row before; (DE, books). */
+    assert_int_equal(sf_groups_count(sf_pipeline_groups(p)), 3);
+    sf_pipeline_free(p);
+    sf_join_table_free(dims[iu]);
+    sf_join_table_free(dims[ii]);
+    sf_job_free(job);
+}
+
 static void test_explosion_over_the_row_limit_is_rejected(void **state)
 {
     fixture *f = *state;
@@ -2032,6 +2101,7 @@ int main(void)
         T(test_valid_lines_are_aggregated),
         cmocka_unit_test_setup_teardown(test_window_takes_lines_up_to_the_first_it_leaves, setup_fast,
                                         teardown),
+        cmocka_unit_test(test_lean_steps_filter_drop_and_join_as_the_plan_says),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
         cmocka_unit_test(test_batched_rows_keep_their_strings_order_and_counts),
         cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
