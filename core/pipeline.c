@@ -115,8 +115,10 @@ struct sf_pipeline {
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
     uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
-    int lean;             /* every step a derive, a filter of inline tests or a
-                           * one-column join through its cells (run_steps_lean) */
+    /* When every step is a derive, a filter of inline tests or a one-column
+     * join: run_steps_lean (all joins through their cells) or
+     * run_steps_lean_tables; else NULL. */
+    int (*steps_lean)(struct sf_pipeline *p, sf_value *row, uint32_t *ids);
     int kc_direct;        /* the job lets aggregate_direct take rows: a key of up to
                            * three columns, no row output, no other output */
     /* Rows of output 0 waiting for their group (see agg_batch_push): the
@@ -256,6 +258,9 @@ static int setup_ids(sf_pipeline *p)
     return p->kc ? 0 : SF_E_NOMEM;
 }
 
+static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
+
 /* p->plan from the job's steps, after setup_ids (the joins' id slots).
  * Returns 0 or SF_E_NOMEM. */
 static int setup_plan(sf_pipeline *p)
@@ -293,12 +298,16 @@ static int setup_plan(sf_pipeline *p)
                 pl->cells = sf_join_cells_new(p->dims[st->input], (size_t)pl->sel_col);
         }
     }
-    p->lean = 1;
-    for (size_t i = 0; i < job->nsteps; i++) {
+    int lean = 1;
+    for (size_t i = 0; lean && i < job->nsteps; i++) {
         int k = p->plan[i].kind;
-        p->lean &= k == PLAN_DERIVE || k == PLAN_FILTER_LEAF || k == PLAN_FILTER_AND ||
-                   (k == PLAN_JOIN1 && p->plan[i].cells);
+        if (k == PLAN_JOIN1 && !p->plan[i].cells)
+            lean = 2;
+        else if (k != PLAN_DERIVE && k != PLAN_FILTER_LEAF && k != PLAN_FILTER_AND &&
+                 k != PLAN_JOIN1)
+            lean = 0;
     }
+    p->steps_lean = lean == 1 ? run_steps_lean : lean == 2 ? run_steps_lean_tables : NULL;
     return 0;
 }
 
@@ -695,11 +704,34 @@ static inline __attribute__((always_inline)) int join1_cells(sf_pipeline *p, con
     return 1;
 }
 
-/* run_steps over all the steps of a lean plan (p->lean: derives, filters
- * of inline tests, one-column joins through their cells; S1's), looked up
- * by nobody before: the few cases and arguments leave the row's values in
- * registers. Returns as run_steps. */
-static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids)
+/* A PLAN_JOIN1 step without cells once its dimension row dim (NULL: none)
+ * and key id are known: the selected cell into row, the ids (when not
+ * NULL). 1 if the row goes on, 0 if an inner join drops it (counted). */
+static inline __attribute__((always_inline)) int join1_row(sf_pipeline *p, const step_plan *pl,
+                                                           sf_value *row, uint32_t *ids,
+                                                           const sf_value *dim, uint32_t key_id)
+{
+    if (!dim && pl->inner)
+        return drop_by_join(p, pl->input);
+    const sf_value *sel = dim ? &dim[pl->sel_col] : NULL;
+    row[pl->sel_slot] = sel ? *sel : sf_null();
+    if (ids) {
+        if (pl->key_id)
+            ids[pl->slot] = key_id;
+        if (pl->sel_id)
+            ids[pl->sel_slot] = sel ? sf_join_value_id(sel) : 0;
+    }
+    return 1;
+}
+
+/* run_steps over all the steps of a lean plan (p->steps_lean: derives, filters
+ * of inline tests, one-column joins), looked up by nobody before (no
+ * ring): the few cases and arguments leave the row's values in registers.
+ * tables: some join has no cells (a table of int keys or over 8,192 rows;
+ * S2's), a constant in each caller, so that S1's function (all through
+ * cells) holds no register for the table's lookup. Returns as run_steps. */
+static inline __attribute__((always_inline)) int lean_steps(sf_pipeline *p, sf_value *row,
+                                                            uint32_t *ids, int tables)
 {
     const step_plan *pl = p->plan, *end = pl + p->job->nsteps;
     sf_arena *scratch = &p->scratch;
@@ -716,13 +748,35 @@ static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids)
             if (!filter_and(p, pl, row, scratch))
                 return 0;
             continue;
-        default: /* PLAN_JOIN1 with cells */
-            if (!join1_cells(p, pl, row, ids))
+        default: /* PLAN_JOIN1 */
+            if (!tables || pl->cells) {
+                if (!join1_cells(p, pl, row, ids))
+                    return 0;
+                continue;
+            }
+            uint32_t key_id = 0;
+            const sf_value *key = &row[pl->slot];
+            const sf_value *dim = key->type == SF_NULL
+                                      ? NULL
+                                      : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
+            if (!join1_row(p, pl, row, ids, dim, key_id))
                 return 0;
             continue;
         }
     }
     return 1;
+}
+
+/* lean_steps of a plan whose joins all have cells, and of one with a
+ * table join among them (p->steps_lean). */
+static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    return lean_steps(p, row, ids, 0);
+}
+
+static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    return lean_steps(p, row, ids, 1);
 }
 
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
@@ -769,16 +823,8 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
                 continue;
             }
             const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
-            if (!dim && pl->inner)
-                return drop_by_join(p, pl->input);
-            const sf_value *sel = dim ? &dim[pl->sel_col] : NULL;
-            row[pl->sel_slot] = sel ? *sel : sf_null();
-            if (ids) {
-                if (pl->key_id)
-                    ids[pl->slot] = key_id;
-                if (pl->sel_id)
-                    ids[pl->sel_slot] = sel ? sf_join_value_id(sel) : 0;
-            }
+            if (!join1_row(p, pl, row, ids, dim, key_id))
+                return 0;
             continue;
         }
         case PLAN_FILTER_AND:
@@ -1503,9 +1549,9 @@ static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *
     uint32_t *ids = p->ids_on ? p->ids : NULL;
     if (p->scratch.used) /* the arena only allocates: unused, it is as reset */
         sf_arena_reset(&p->scratch);
-    if (!(p->lean && !pre_dim ? run_steps_lean(p, row, ids)
-                              : run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim,
-                                          pre_kid)))
+    if (!(p->steps_lean && !pre_dim
+              ? p->steps_lean(p, row, ids)
+              : run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim, pre_kid)))
         return 0;
     int rc;
     if (aggregate_direct(p, row, ids, &p->scratch, &rc))
