@@ -127,21 +127,36 @@ static int run_line(void *ctx, const char *line, size_t len, int file, uint64_t 
     return line_pushed(R, a, rc, &v, file, offset, line, len);
 }
 
-/* run_line for a line whose end the decoder finds (sf_scan_sink.window). */
-static int run_window(void *ctx, const char *buf, size_t avail, int file, uint64_t offset,
-                      size_t *used)
+/* run_line for the lines whose ends the decoder finds (sf_scan_sink.window):
+ * the pipeline takes them in one call; the accounting of those it took
+ * without a verdict is done for all at once (line_bytes, which the
+ * step-aside reads, line by line in the pipeline), the last one's verdict as
+ * run_line's. With a memory budget, it stops at the line whose spill tick
+ * may check. */
+static int run_window(void *ctx, const sf_range_window *w, int file, size_t max_lines,
+                      sf_scan_take *t)
 {
     sf_run *R = ctx;
-    *used = 0;
     if (R->csv)
         return 0;
+    if (R->mem.b.limit && max_lines > 1024 - R->mem.tick)
+        max_lines = 1024 - R->mem.tick;
+    sf_line_window lw = {w->buf, w->avail, w->owned, w->line_cap, sample_key(R, w->offset)};
+    sf_window_take wt;
     sf_line_verdict v;
-    size_t len;
-    int rc = sf_pipeline_push_window(R->pipe, buf, avail, file, sample_key(R, offset), used,
-                                     &len, &v);
-    if (*used == 0)
+    int rc = sf_pipeline_push_window(R->pipe, &lw, file, max_lines, &R->line_bytes, &wt, &v);
+    t->used = wt.used;
+    t->lines = wt.lines;
+    t->last = wt.last;
+    t->left = wt.left;
+    if (wt.lines == 0)
         return 0;
-    return line_pushed(R, count_line(R, file, len), rc, &v, file, offset, buf, len);
+    struct sf_run_acct *a = &R->acct[file];
+    a->lines += wt.lines;
+    R->cur_line += wt.lines;
+    if (R->mem.b.limit)
+        R->mem.tick += wt.lines - 1; /* the last line's tick is line_pushed's */
+    return line_pushed(R, a, rc, &v, file, w->offset + wt.last, w->buf + wt.last, wt.last_len);
 }
 
 static int run_too_long(void *ctx, int file, uint64_t offset, const char *msg)

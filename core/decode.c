@@ -600,6 +600,8 @@ size_t sf_decoder_decode_window(sf_decoder *d, const char *buf, size_t avail, sf
                                       : 0;
 }
 
+sf_jsonproj *sf_decoder_fast(sf_decoder *d) { return d->kind == SF_DECODER_FAST ? d->fast : NULL; }
+
 int sf_decoder_decode(sf_decoder *d, const char *line, size_t len, sf_value *row, char *msg,
                       size_t msgcap)
 {

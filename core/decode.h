@@ -54,6 +54,11 @@ int sf_decoder_decode(sf_decoder *d, const char *line, size_t len, sf_value *row
 size_t sf_decoder_decode_window(sf_decoder *d, const char *buf, size_t avail, sf_value *row,
                                 size_t *len);
 
+/* The fast decoder inside d (borrowed while d lives), so that a loop over
+ * a window's lines calls sf_jsonproj_decode_window without this module's
+ * call in between; NULL for the reference, which takes no window. */
+sf_jsonproj *sf_decoder_fast(sf_decoder *d);
+
 /* Frees d (a jansson decoder restores jansson's default allocator); NULL is
  * a no-op. */
 void sf_decoder_free(sf_decoder *d);

@@ -256,6 +256,76 @@ static void v_if(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *
         br->val(br, row, scratch, out);
 }
 
+/* v_if_leaves' operands in one block, filled at compile time: read from
+ * the tree's nodes they were five loads one after another (the if, its
+ * &&, each leaf, each branch) before the row's first. */
+struct xf_if {
+    uint64_t w0[2], w1[2]; /* a string leaf's literal: its first and last word */
+    size_t n[2];           /* its length (8..16); 0: a not-NULL leaf */
+    int slot[2];           /* the leaf's column */
+    int nt;                /* leaves: 1 or 2 */
+    int bslot, cslot;      /* a branch's column, or -1 for its literal */
+    sf_value kb, kc;       /* the branches' literals */
+};
+
+/* 1 when leaf t of f is true over row: false and NULL both give 0. */
+static inline int if_leaf_true(const struct xf_if *f, int t, const sf_value *row)
+{
+    const sf_value *v = &row[f->slot[t]];
+    if (v->type == SF_NULL)
+        return 0;
+    size_t n = f->n[t];
+    return n == 0 || (v->u.s.n == n && load8(v->u.s.p) == f->w0[t] &&
+                      load8(v->u.s.p + n - 8) == f->w1[t]);
+}
+
+/* if() whose test is a string-equals or a not-NULL leaf or an && of two,
+ * each branch a column or a literal (the KPI revenue's): the then branch
+ * only when every leaf is true (an && is true only when both operands
+ * are), without cond_of's switches. */
+static void v_if_leaves(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    (void)scratch;
+    const struct xf_if *f = x->ifb;
+    int then = if_leaf_true(f, 0, row) && (f->nt == 1 || if_leaf_true(f, 1, row));
+    if (then)
+        *out = f->bslot >= 0 ? row[f->bslot] : f->kb;
+    else
+        *out = f->cslot >= 0 ? row[f->cslot] : f->kc;
+}
+
+/* Fills leaf t of f from x (XL_STR_EQ_W8 or XL_NOT_NULL_COL). */
+static void if_leaf_fill(struct xf_if *f, int t, const xf *x)
+{
+    f->slot[t] = x->slot;
+    f->n[t] = x->leaf == XL_STR_EQ_W8 ? x->k.u.s.n : 0;
+    f->w0[t] = x->w0;
+    f->w1[t] = x->w1;
+}
+
+/* x's block for v_if_leaves (its test and branches checked), in arena;
+ * NULL when out of memory. */
+static const struct xf_if *if_block(const xf *x, sf_arena *arena)
+{
+    struct xf_if *f = sf_arena_alloc(arena, sizeof *f);
+    if (!f)
+        return NULL;
+    memset(f, 0, sizeof *f);
+    const xf *a = x->a;
+    f->nt = a->leaf == XL_AND ? 2 : 1;
+    if_leaf_fill(f, 0, a->leaf == XL_AND ? a->a : a);
+    if (f->nt == 2)
+        if_leaf_fill(f, 1, a->b);
+    f->bslot = x->b->val == v_col ? x->b->slot : -1;
+    f->cslot = x->c->val == v_col ? x->c->slot : -1;
+    f->kb = x->b->k;
+    f->kc = x->c->k;
+    return f;
+}
+
+/* 1 when x is a leaf v_if_leaves tests. */
+static int is_if_leaf(const xf *x) { return x->leaf == XL_STR_EQ_W8 || x->leaf == XL_NOT_NULL_COL; }
+
 /* to_date() of a column of Unix seconds (per = 86400) or of a timestamp
  * column (microseconds, per = SF_US_PER_DAY): the UTC day by floor
  * division, NULL when it does not fit a date (as sf_date_from_unix; a
@@ -420,6 +490,13 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
         /* The tree takes the then branch only on a bool true. */
         if (x->a->cond)
             x->val = v_if;
+        if (x->a->cond &&
+            (is_if_leaf(x->a) || (x->a->leaf == XL_AND && is_if_leaf(x->a->a) && is_if_leaf(x->a->b))) &&
+            (x->b->val == v_col || x->b->val == v_const) && (x->c->val == v_col || x->c->val == v_const)) {
+            if (!(x->ifb = if_block(x, arena)))
+                return NULL;
+            x->val = v_if_leaves;
+        }
         return x;
     case K_TO_DATE_I:
     case K_TS_TO_DATE:

@@ -198,6 +198,7 @@ struct sf_expr_fast {
     sf_value k; /* the literal operand (a constant node's value) */
     uint64_t w0, w1; /* string literal of 4..16 bytes: its first and last word */
     int leaf; /* XL_*: a form a parent node runs inline instead of calling cond */
+    const struct xf_if *ifb; /* v_if_leaves: its operands in one block (expr_fast.c) */
 };
 
 /* The forms && || ! and if() test inline (expr_fast.c leaf_of, cond_of):

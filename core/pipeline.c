@@ -115,6 +115,12 @@ struct sf_pipeline {
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
     uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
+    /* When every step is a derive, a filter of inline tests or a one-column
+     * join: run_steps_lean (all joins through their cells) or
+     * run_steps_lean_tables; else NULL. */
+    int (*steps_lean)(struct sf_pipeline *p, sf_value *row, uint32_t *ids);
+    int kc_direct;        /* the job lets aggregate_direct take rows: a key of up to
+                           * three columns, no row output, no other output */
     /* Rows of output 0 waiting for their group (see agg_batch_push): the
      * row's values (strings copied into bt_str), ids, encoded key and hash. */
     sf_value *bt_rows;     /* AGG_BATCH rows of nslots values */
@@ -165,6 +171,8 @@ typedef struct step_plan {
     int input;            /* PLAN_JOIN1: the dimension */
     unsigned char inner;  /* PLAN_JOIN1: an inner join */
     unsigned char key_id, sel_id; /* PLAN_JOIN1: id_ok of slot and sel_slot */
+    int kid_slot, cid_slot; /* PLAN_JOIN1: slot and sel_slot where id_ok, else nslots
+                             * (p->ids' spare entry): the ids stored without a test */
     sf_join_cells *cells; /* PLAN_JOIN1 of a small string-keyed table: its
                            * one-line index of the selected column, or NULL */
     const sf_expr *expr;  /* derive, filter */
@@ -218,7 +226,7 @@ static int setup_ids(sf_pipeline *p)
     const sf_job *job = p->job;
     size_t n = job->nslots ? job->nslots : 1;
     unsigned char *writers = calloc(n, 1);
-    p->ids = calloc(n, sizeof *p->ids);
+    p->ids = calloc(n + 1, sizeof *p->ids); /* [nslots]: where ids nobody reads go */
     p->id_ok = calloc(n, 1);
     if (!writers || !p->ids || !p->id_ok) {
         free(writers);
@@ -250,6 +258,9 @@ static int setup_ids(sf_pipeline *p)
     return p->kc ? 0 : SF_E_NOMEM;
 }
 
+static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
+
 /* p->plan from the job's steps, after setup_ids (the joins' id slots).
  * Returns 0 or SF_E_NOMEM. */
 static int setup_plan(sf_pipeline *p)
@@ -280,11 +291,23 @@ static int setup_plan(sf_pipeline *p)
             pl->inner = st->inner != 0;
             pl->key_id = p->id_ok[st->on_slot];
             pl->sel_id = st->nselect ? p->id_ok[st->select_slots[0]] : 0;
+            pl->kid_slot = pl->key_id ? pl->slot : (int)job->nslots;
+            pl->cid_slot = pl->sel_id ? pl->sel_slot : (int)job->nslots;
             /* NULL (no string keys, a large table, no memory): the table. */
             if (pl->kind == PLAN_JOIN1)
                 pl->cells = sf_join_cells_new(p->dims[st->input], (size_t)pl->sel_col);
         }
     }
+    int lean = 1;
+    for (size_t i = 0; lean && i < job->nsteps; i++) {
+        int k = p->plan[i].kind;
+        if (k == PLAN_JOIN1 && !p->plan[i].cells)
+            lean = 2;
+        else if (k != PLAN_DERIVE && k != PLAN_FILTER_LEAF && k != PLAN_FILTER_AND &&
+                 k != PLAN_JOIN1)
+            lean = 0;
+    }
+    p->steps_lean = lean == 1 ? run_steps_lean : lean == 2 ? run_steps_lean_tables : NULL;
     return 0;
 }
 
@@ -443,6 +466,7 @@ sf_pipeline *sf_pipeline_new(const sf_job *job, sf_join_table *const *dims,
     }
     sf_arena_init(&p->scratch, 16 * 1024);
     free(fields);
+    p->kc_direct = job->ngroup <= 3 && !p->rows_out && !p->nmore;
     if (job->dedupe_step < 0 && setup_ring(p) != 0) {
         fields = NULL;
         goto nomem;
@@ -635,6 +659,126 @@ static int drop_by_join(sf_pipeline *p, int input)
     return 0;
 }
 
+/* A PLAN_FILTER_LEAF step over row: 1 if the row goes on, 0 if it stops
+ * (counted). */
+static inline __attribute__((always_inline)) int filter_leaf(sf_pipeline *p, const step_plan *pl,
+                                                             const sf_value *row, sf_arena *scratch)
+{
+    int t = sf_expr_leaf_true(&pl->leaf, row);
+    if (t < 0)
+        t = sf_expr_test(pl->expr, row, scratch);
+    return t ? 1 : filtered(p);
+}
+
+/* A PLAN_FILTER_AND step: true when both tests are, the first false ends
+ * it. As filter_leaf. */
+static inline __attribute__((always_inline)) int filter_and(sf_pipeline *p, const step_plan *pl,
+                                                            const sf_value *row, sf_arena *scratch)
+{
+    int t = sf_expr_leaf_true(&pl->leaf, row);
+    if (t > 0)
+        t = sf_expr_leaf_true(&pl->leaf2, row);
+    if (t < 0)
+        t = sf_expr_test(pl->expr, row, scratch);
+    return t ? 1 : filtered(p);
+}
+
+/* A PLAN_JOIN1 step with its cells: the key, its id and the cell from
+ * one line; ids (when not NULL) get the key's and the cell's. 1 if the row
+ * goes on, 0 if an inner join drops it (counted). */
+static inline __attribute__((always_inline)) int join1_cells(sf_pipeline *p, const step_plan *pl,
+                                                             sf_value *row, uint32_t *ids)
+{
+    const sf_value *key = &row[pl->slot];
+    uint32_t key_id = 0, cell_id = 0;
+    if (key->type == SF_NULL ||
+        !sf_join_cells_lookup(pl->cells, key, &row[pl->sel_slot], &key_id, &cell_id)) {
+        if (pl->inner)
+            return drop_by_join(p, pl->input);
+        row[pl->sel_slot] = sf_null();
+    }
+    if (ids) {
+        ids[pl->kid_slot] = key_id;
+        ids[pl->cid_slot] = cell_id;
+    }
+    return 1;
+}
+
+/* A PLAN_JOIN1 step without cells once its dimension row dim (NULL: none)
+ * and key id are known: the selected cell into row, the ids (when not
+ * NULL). 1 if the row goes on, 0 if an inner join drops it (counted). */
+static inline __attribute__((always_inline)) int join1_row(sf_pipeline *p, const step_plan *pl,
+                                                           sf_value *row, uint32_t *ids,
+                                                           const sf_value *dim, uint32_t key_id)
+{
+    if (!dim && pl->inner)
+        return drop_by_join(p, pl->input);
+    const sf_value *sel = dim ? &dim[pl->sel_col] : NULL;
+    row[pl->sel_slot] = sel ? *sel : sf_null();
+    if (ids) {
+        if (pl->key_id)
+            ids[pl->slot] = key_id;
+        if (pl->sel_id)
+            ids[pl->sel_slot] = sel ? sf_join_value_id(sel) : 0;
+    }
+    return 1;
+}
+
+/* run_steps over all the steps of a lean plan (p->steps_lean: derives, filters
+ * of inline tests, one-column joins), looked up by nobody before (no
+ * ring): the few cases and arguments leave the row's values in registers.
+ * tables: some join has no cells (a table of int keys or over 8,192 rows;
+ * S2's), a constant in each caller, so that S1's function (all through
+ * cells) holds no register for the table's lookup. Returns as run_steps. */
+static inline __attribute__((always_inline)) int lean_steps(sf_pipeline *p, sf_value *row,
+                                                            uint32_t *ids, int tables)
+{
+    const step_plan *pl = p->plan, *end = pl + p->job->nsteps;
+    sf_arena *scratch = &p->scratch;
+    for (; pl < end; pl++) {
+        switch (pl->kind) {
+        case PLAN_DERIVE:
+            sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+            continue;
+        case PLAN_FILTER_LEAF:
+            if (!filter_leaf(p, pl, row, scratch))
+                return 0;
+            continue;
+        case PLAN_FILTER_AND:
+            if (!filter_and(p, pl, row, scratch))
+                return 0;
+            continue;
+        default: /* PLAN_JOIN1 */
+            if (!tables || pl->cells) {
+                if (!join1_cells(p, pl, row, ids))
+                    return 0;
+                continue;
+            }
+            uint32_t key_id = 0;
+            const sf_value *key = &row[pl->slot];
+            const sf_value *dim = key->type == SF_NULL
+                                      ? NULL
+                                      : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
+            if (!join1_row(p, pl, row, ids, dim, key_id))
+                return 0;
+            continue;
+        }
+    }
+    return 1;
+}
+
+/* lean_steps of a plan whose joins all have cells, and of one with a
+ * table join among them (p->steps_lean). */
+static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    return lean_steps(p, row, ids, 0);
+}
+
+static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    return lean_steps(p, row, ids, 1);
+}
+
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
  * the slots it fills in ids (when not NULL). A join step i with
  * p->pf_step[i] takes its lookup's result from pre_dim[i] and pre_kid[i]
@@ -655,14 +799,10 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
             if (!sf_expr_test(pl->expr, row, scratch))
                 return filtered(p);
             continue;
-        case PLAN_FILTER_LEAF: {
-            int t = sf_expr_leaf_true(&pl->leaf, row);
-            if (t < 0)
-                t = sf_expr_test(pl->expr, row, scratch);
-            if (!t)
-                return filtered(p);
+        case PLAN_FILTER_LEAF:
+            if (!filter_leaf(p, pl, row, scratch))
+                return 0;
             continue;
-        }
         case PLAN_JOIN: {
             uint32_t key_id = 0;
             const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
@@ -677,46 +817,20 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
         }
         case PLAN_JOIN1: {
             uint32_t key_id = 0;
-            if (pl->cells) { /* the key, its id and the cell from one line */
-                const sf_value *key = &row[pl->slot];
-                uint32_t cell_id = 0;
-                if (key->type == SF_NULL ||
-                    !sf_join_cells_lookup(pl->cells, key, &row[pl->sel_slot], &key_id, &cell_id)) {
-                    if (pl->inner)
-                        return drop_by_join(p, pl->input);
-                    row[pl->sel_slot] = sf_null();
-                }
-                if (ids) {
-                    if (pl->key_id)
-                        ids[pl->slot] = key_id;
-                    if (pl->sel_id)
-                        ids[pl->sel_slot] = cell_id;
-                }
+            if (pl->cells) {
+                if (!join1_cells(p, pl, row, ids))
+                    return 0;
                 continue;
             }
             const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
-            if (!dim && pl->inner)
-                return drop_by_join(p, pl->input);
-            const sf_value *sel = dim ? &dim[pl->sel_col] : NULL;
-            row[pl->sel_slot] = sel ? *sel : sf_null();
-            if (ids) {
-                if (pl->key_id)
-                    ids[pl->slot] = key_id;
-                if (pl->sel_id)
-                    ids[pl->sel_slot] = sel ? sf_join_value_id(sel) : 0;
-            }
+            if (!join1_row(p, pl, row, ids, dim, key_id))
+                return 0;
             continue;
         }
-        case PLAN_FILTER_AND: { /* true when both are: the first false ends it */
-            int t = sf_expr_leaf_true(&pl->leaf, row);
-            if (t > 0)
-                t = sf_expr_leaf_true(&pl->leaf2, row);
-            if (t < 0)
-                t = sf_expr_test(pl->expr, row, scratch);
-            if (!t)
-                return filtered(p);
+        case PLAN_FILTER_AND:
+            if (!filter_and(p, pl, row, scratch))
+                return 0;
             continue;
-        }
         default:
             break;
         }
@@ -1414,8 +1528,8 @@ static inline int aggregate_direct(sf_pipeline *p, const sf_value *row, const ui
 {
     const sf_job *job = p->job;
     uint64_t group;
-    if (!p->kc || p->kc_looked < KEYCACHE_SAMPLE || job->ngroup > 3 || !ids || p->rows_out || p->nmore ||
-        p->aside || p->bt_n || p->bt_rc ||
+    if (!p->kc || p->kc_looked < KEYCACHE_SAMPLE || !p->kc_direct || !ids || p->aside || p->bt_n ||
+        p->bt_rc ||
         (p->aside_next && p->counts.rows_aggregated >= p->aside_next) ||
         !sf_keycache_find_direct(p->kc, row, ids, job->group_slots, job->ngroup, &group))
         return 0;
@@ -1435,7 +1549,9 @@ static inline int run_row(sf_pipeline *p, sf_value *row, const sf_value *const *
     uint32_t *ids = p->ids_on ? p->ids : NULL;
     if (p->scratch.used) /* the arena only allocates: unused, it is as reset */
         sf_arena_reset(&p->scratch);
-    if (!run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim, pre_kid))
+    if (!(p->steps_lean && !pre_dim
+              ? p->steps_lean(p, row, ids)
+              : run_steps(p, row, ids, 0, p->job->nsteps, &p->scratch, pre_dim, pre_kid)))
         return 0;
     int rc;
     if (aggregate_direct(p, row, ids, &p->scratch, &rc))
@@ -1651,15 +1767,46 @@ int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file
     return rc;
 }
 
-int sf_pipeline_push_window(sf_pipeline *p, const char *buf, size_t avail, int file,
-                            uint64_t offset, size_t *used, size_t *len, sf_line_verdict *v)
+int sf_pipeline_push_window(sf_pipeline *p, const sf_line_window *w, int file, size_t max_lines,
+                            uint64_t *line_bytes, sf_window_take *t, sf_line_verdict *v)
 {
-    *used = p->flat ? 0 : sf_decoder_decode_window(p->dec, buf, avail, p->row, len);
-    if (*used == 0)
-        return 0;
+    /* The window in locals: a row's type byte may alias anything, so *w
+     * and p would be loaded again after every line. */
+    const char *const buf = w->buf;
+    const size_t avail = w->avail, owned = w->owned, cap = w->line_cap;
+    const uint64_t offset = w->offset;
+    sf_jsonproj *const dec = p->flat ? NULL : sf_decoder_fast(p->dec);
+    sf_value *const row = p->row;
+    /* Plain: no required column, ring or shipping, so nothing rejects a
+     * decoded line and push_decoded comes down to run_row. */
+    const int plain = !p->nreq && !p->ring_on && !p->emit;
+    size_t pos = 0, lines = 0, last = 0, last_len = 0, len;
     uint64_t before = p->counts.rows_rejected;
-    p->counts.lines_read++;
-    int rc = push_decoded(p, file, offset);
+    int rc = 0;
+    t->left = 0;
+    while (pos < owned && lines < max_lines) {
+        size_t rest = avail - pos;
+        size_t used = dec ? sf_jsonproj_decode_window(dec, buf + pos, rest < cap ? rest : cap, row,
+                                                      &len)
+                          : 0;
+        if (used == 0) {
+            t->left = 1;
+            break;
+        }
+        p->counts.lines_read++;
+        rc = plain ? run_row(p, row, NULL, NULL) : push_decoded(p, file, offset + pos);
+        last = pos;
+        last_len = len;
+        pos += used;
+        lines++;
+        *line_bytes += len + 1;
+        if (rc || (!plain && p->counts.rows_rejected != before))
+            break;
+    }
+    t->used = pos;
+    t->lines = lines;
+    t->last = last;
+    t->last_len = last_len;
     set_verdict(p, before, v);
     return rc;
 }

@@ -100,15 +100,37 @@ typedef struct sf_line_verdict {
 int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file,
                           uint64_t offset, sf_line_verdict *v);
 
-/* sf_pipeline_push_line() for the line that starts at buf, whose end the
- * decoder finds while it reads it (sf_decoder_decode_window): buf holds
- * avail bytes of the input from the line's first byte on. When the line
- * decodes that way, sets *used to the bytes it takes with its "\n" or
- * "\r\n" and *len to its length, pushes it as sf_pipeline_push_line()
- * would and returns what that returns. Otherwise sets *used to 0, returns
- * 0 and has done nothing: push the line with sf_pipeline_push_line(). */
-int sf_pipeline_push_window(sf_pipeline *p, const char *buf, size_t avail, int file,
-                            uint64_t offset, size_t *used, size_t *len, sf_line_verdict *v);
+/* Lines one after another in the input's buffer, from the first byte of
+ * one on, for sf_pipeline_push_window(). */
+typedef struct sf_line_window {
+    const char *buf;  /* borrowed for the call */
+    size_t avail;     /* bytes at buf */
+    size_t owned;     /* only lines that start in buf[0, owned) are taken */
+    size_t line_cap;  /* a line taken has its '\n' within its first line_cap bytes */
+    uint64_t offset;  /* the input offset of buf[0], as sf_pipeline_push_line's */
+} sf_line_window;
+
+/* What sf_pipeline_push_window() took. */
+typedef struct sf_window_take {
+    size_t used;     /* bytes of the lines taken, with their "\n" or "\r\n" */
+    size_t lines;    /* lines taken */
+    size_t last;     /* where the last line taken starts, from buf */
+    size_t last_len; /* its length */
+    int left;        /* 1: it stopped at a line it did not take */
+} sf_window_take;
+
+/* sf_pipeline_push_line() for the lines of w, whose ends the decoder finds
+ * while it reads them (sf_decoder_decode_window), one after another: a
+ * line that decodes that way is pushed as sf_pipeline_push_line() would
+ * push it, then *line_bytes grows by its length + 1 (before the next line
+ * is read: what the pipeline calls out to may read it). Stops after
+ * max_lines lines (at least 1), at a line it leaves (t->left; nothing done
+ * for it: push it with sf_pipeline_push_line()), when no owned line is
+ * left, and after a line that was rejected or failed: *v is that line's
+ * verdict (the lines before it were taken without one) and the return
+ * value what its sf_pipeline_push_line() returns, else 0. */
+int sf_pipeline_push_window(sf_pipeline *p, const sf_line_window *w, int file, size_t max_lines,
+                            uint64_t *line_bytes, sf_window_take *t, sf_line_verdict *v);
 
 /* A line of a CSV fact input, split into fields by the caller (io/csv) and
  * mapped by the file's header: cells[i] is the text of fact column i (an

@@ -256,10 +256,10 @@ static int line_failed(scan_state *s, const char *path, uint64_t off, int rc)
     return rc;
 }
 
-/* Offers the sink's window() the lines buffered in r, one after another,
- * while it takes them; *taken counts them. 0 when it leaves a line (or the
- * buffer's whole lines are spent): sf_range_reader_next hands out the
- * next; otherwise what stops the scan. */
+/* Offers the sink's window() the lines buffered in r, as many at a time
+ * as the next SERVE_EVERY tick allows, while it takes them; *taken counts
+ * them. 0 when it leaves a line (or the buffer's whole lines are spent):
+ * sf_range_reader_next hands out the next; otherwise what stops the scan. */
 static int scan_window(scan_state *s, sf_range_reader *r, int file, const char *path,
                        uint64_t *nlines, uint64_t *taken)
 {
@@ -267,20 +267,24 @@ static int scan_window(scan_state *s, sf_range_reader *r, int file, const char *
     *taken = 0;
     if (!sf_range_reader_window(r, &w))
         return 0;
-    size_t pos = 0, used;
+    size_t pos = 0;
     int rc = 0;
     while (pos < w.owned) {
-        size_t n = w.avail - pos < w.line_cap ? w.avail - pos : w.line_cap;
-        rc = s->sink->window(s->sink->ctx, w.buf + pos, n, file, w.offset + pos, &used);
-        if (!used)
-            break;
-        pos += used;
-        ++*taken;
+        sf_range_window at = {w.buf + pos, w.avail - pos, w.owned - pos, w.line_cap,
+                              w.offset + pos};
+        sf_scan_take t = {0, 0, 0, 0};
+        rc = s->sink->window(s->sink->ctx, &at, file,
+                             (size_t)(SERVE_EVERY - *nlines % SERVE_EVERY), &t);
+        pos += t.used;
+        *taken += t.lines;
+        *nlines += t.lines;
         if (rc) {
-            line_failed(s, path, w.offset + pos - used, rc);
+            line_failed(s, path, at.offset + t.last, rc);
             break;
         }
-        if (++*nlines % SERVE_EVERY == 0) {
+        if (!t.lines)
+            break;
+        if (*nlines % SERVE_EVERY == 0) {
             sf_range_reader_consume(r, pos); /* the progress counts them */
             w.buf += pos;
             w.avail -= pos;
@@ -290,6 +294,8 @@ static int scan_window(scan_state *s, sf_range_reader *r, int file, const char *
             if ((rc = scan_every(s, path, r, NULL)) != 0)
                 break;
         }
+        if (t.left)
+            break;
     }
     sf_range_reader_consume(r, pos);
     return rc;

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "io/range_reader.h"
 #include "mpi/progress.h"
 #include "mpi/stream.h"
 
@@ -82,20 +83,30 @@ typedef struct sf_scan_feed {
  * a compressed chunk; for a feed's block, its bytes, whose lines' offsets
  * are the file's decoded offsets). c describes the chunk (borrowed for the
  * call); for a feed's block, chunk is >= the number of planned chunks. */
+/* What a sink's window() took (see sf_scan_sink). */
+typedef struct sf_scan_take {
+    size_t used;  /* bytes of the lines taken, line ends included */
+    size_t lines; /* lines taken */
+    size_t last;  /* where the last line taken starts, from w->buf */
+    int left;     /* 1: it stopped at a line it did not take */
+} sf_scan_take;
+
 typedef struct sf_scan_sink {
     int (*line)(void *ctx, const char *line, size_t len, int file, uint64_t offset);
     int (*too_long)(void *ctx, int file, uint64_t offset, const char *msg);
     int (*chunk_begin)(void *ctx, size_t chunk, const sf_chunk *c);
     int (*chunk_end)(void *ctx, size_t chunk, const sf_chunk *c, uint64_t bytes);
     void *ctx;
-    /* May be NULL. Offered the next line of an uncompressed chunk as the
-     * avail bytes from its first one (sf_range_reader_window), for a sink
-     * that finds the line's end while it reads the line: it either takes
-     * the line, setting *used to its bytes with its line end and doing
-     * what line() would, and returns what line() would; or sets *used to
-     * 0, returns 0 and has done nothing, and the line goes to line(). */
-    int (*window)(void *ctx, const char *buf, size_t avail, int file, uint64_t offset,
-                  size_t *used);
+    /* May be NULL. Offered the next lines of an uncompressed chunk as the
+     * bytes from the first one on (w: sf_range_reader_window), for a sink
+     * that finds a line's end while it reads the line: it takes lines from
+     * w->buf on, at most max_lines (at least 1), each doing what line()
+     * would, and stops at the first it leaves (t->left: nothing done for
+     * it; it goes to line()), or after one whose line() would have failed
+     * (returning that error, t->last where it starts), or whenever it
+     * likes; t->used and t->lines say what it took. */
+    int (*window)(void *ctx, const sf_range_window *w, int file, size_t max_lines,
+                  sf_scan_take *t);
 } sf_scan_sink;
 
 typedef struct sf_scan_stats {

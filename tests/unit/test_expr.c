@@ -1585,6 +1585,17 @@ static void test_fast_logic_null_tests_and_if(void **state)
     EXPECT_FAST("if(null, 1, 2)");
     EXPECT_FAST("if(x > 0, name, 'none')");
     EXPECT_FAST("if(is_null(flag), null, flag)");
+    /* if() of string-equals and not-null leaves, branches a column or a
+     * literal (v_if_leaves), and forms beside it that are not. */
+    EXPECT_FAST("if(name == 'abcdefghijklmnop', x, revenue)");
+    EXPECT_FAST("if(event_type == 'abcdefghi', name, 'none')");
+    EXPECT_FAST("if(name == 'abcdefghijklmnop' && !is_null(x), x, 1.5)");
+    EXPECT_FAST("if(!is_null(name), 'y', 'n')");
+    EXPECT_FAST("if(!is_null(x) && name == 'purchase', x, 1.5)");
+    EXPECT_FAST("if(name == 'abcdefgh' && event_type == 'purchase', name, event_type)");
+    EXPECT_FAST("if(name != 'purchase' && !is_null(x), x, 0.0)");
+    EXPECT_FAST("if(name == 'purchase' && !is_null(x), x + 1, 0.0)");
+    EXPECT_FAST("if(name == 'abc' && !is_null(x), x, 0.0)");
     EXPECT_FAST("coalesce(x, revenue, 0.0) >= 0");
     /* && of two inline tests (S5's filter), NULLs and other types among
      * the rows' values. */

@@ -606,6 +606,135 @@ static void test_push_line_returns_each_lines_verdict(void **state)
     assert_int_equal(sf_pipeline_counts(f->p)->rows_rejected, 1);
 }
 
+/* A window of lines taken in one call stops where it must: after
+ * max_lines, at the owned end, at a line of a shape the decoder does not
+ * know (left for push_line), after a line whose push is rejected; each
+ * line taken counts as push_line counts it, and line_bytes grows by its
+ * length + 1 ("\r\n" included). */
+static void test_window_takes_lines_up_to_the_first_it_leaves(void **state)
+{
+    fixture *f = *state;
+    const char *a = good_lines[0], *skip =
+        "{\"uid\": 2, \"item\": 10, \"kind\": \"skip\", \"ts\": 5, \"props\": {\"price\": 9.5}}";
+    const char *odd = "{\"kind\": \"buy\", \"uid\": 1, \"item\": 10, \"ts\": 0}";
+    for (int k = 0; k < 4; k++) /* the decoder learns a's shape */
+        push(f, a);
+    size_t la = strlen(a), ls = strlen(skip);
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s\n%s\r\n%s\n%s\n", a, skip, a, odd);
+    assert_true(n > 0 && (size_t)n < sizeof buf);
+    const sf_counts *c = sf_pipeline_counts(f->p);
+    uint64_t read0 = c->lines_read, agg0 = c->rows_aggregated, bytes = 0;
+    sf_line_window w = {buf, (size_t)n, (size_t)n, (size_t)n, 1000};
+    sf_window_take t;
+    sf_line_verdict v;
+
+    assert_int_equal(sf_pipeline_push_window(f->p, &w, 0, 1, &bytes, &t, &v), 0);
+    assert_int_equal(t.lines, 1);
+    assert_int_equal(t.used, la + 1);
+    assert_int_equal(t.last, 0);
+    assert_int_equal(t.last_len, la);
+    assert_int_equal(t.left, 0);
+    assert_int_equal(bytes, la + 1);
+    assert_int_equal(v.rejected, 0);
+
+    w.buf += t.used;
+    w.avail -= t.used;
+    w.owned -= t.used;
+    assert_int_equal(sf_pipeline_push_window(f->p, &w, 0, 100, &bytes, &t, &v), 0);
+    assert_int_equal(t.lines, 2); /* skip (CRLF) and a; odd is left */
+    assert_int_equal(t.used, ls + 2 + la + 1);
+    assert_int_equal(t.last, ls + 2);
+    assert_int_equal(t.last_len, la);
+    assert_int_equal(t.left, 1);
+    assert_int_equal(bytes, (la + 1) + (ls + 1) + (la + 1));
+    assert_int_equal(c->lines_read, read0 + 3);
+    assert_int_equal(c->rows_aggregated, agg0 + 2);
+    assert_int_equal(c->rows_filtered, 1);
+    check_identity(c);
+
+    /* Only lines that start before owned are taken. */
+    sf_line_window w2 = {buf, (size_t)n, la, (size_t)n, 2000};
+    assert_int_equal(sf_pipeline_push_window(f->p, &w2, 0, 100, &bytes, &t, &v), 0);
+    assert_int_equal(t.lines, 1);
+    assert_int_equal(t.left, 0);
+    /* A line must end within line_cap bytes. */
+    sf_line_window w3 = {buf, (size_t)n, (size_t)n, la, 3000};
+    assert_int_equal(sf_pipeline_push_window(f->p, &w3, 0, 100, &bytes, &t, &v), 0);
+    assert_int_equal(t.lines, 0);
+    assert_int_equal(t.left, 1);
+    assert_int_equal(c->lines_read, read0 + 4);
+}
+
+/* A plan of derives, inline-test filters and one-column joins of
+ * string-keyed tables (through their cells: the lean steps, S1's) counts
+ * each row where the general steps do: a filtered row, an inner join's
+ * drop by its input, a left join's missing key as a NULL cell (its own
+ * group), a NULL key as missing. */
+static void test_lean_steps_filter_drop_and_join_as_the_plan_says(void **state)
+{
+    (void)state;
+    static const char spec[] =
+        "{\"name\": \"lean\", \"inputs\": {"
+        "  \"ev\": {\"role\": \"fact\", \"path\": \"e\", \"columns\": {\"uid\": \"string\","
+        "          \"item\": \"string\", \"kind\": \"string\", \"ts\": \"int64\"}},"
+        "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"uid\","
+        "             \"columns\": {\"uid\": \"string\", \"country\": \"string\"}},"
+        "  \"items\": {\"role\": \"dimension\", \"path\": \"i\", \"key\": \"item\","
+        "             \"columns\": {\"item\": \"string\", \"cat\": \"string\"}}},"
+        " \"steps\": ["
+        "  {\"derive\": \"day\", \"expr\": \"to_date(ts)\"},"
+        "  {\"filter\": \"kind == 'purchase'\"},"
+        "  {\"join\": \"users\", \"on\": \"uid\", \"type\": \"inner\", \"select\": [\"country\"]},"
+        "  {\"join\": \"items\", \"on\": \"item\", \"type\": \"left\", \"select\": [\"cat\"]}],"
+        " \"group_by\": [\"country\", \"cat\"],"
+        " \"aggregates\": {\"n\": \"count()\", \"days\": \"count_distinct(day)\"},"
+        " \"output\": {\"path\": \"out\"}}";
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(spec, strlen(spec), "lean.json", NULL, &job, &err), 0);
+    sf_join_table *dims[SF_MAX_INPUTS] = {0};
+    int iu = sf_job_input_index(job, "users"), ii = sf_job_input_index(job, "items");
+    dims[iu] = sf_join_table_new(2, 0);
+    dims[ii] = sf_join_table_new(2, 0);
+    const sf_value users[][2] = {{sf_string("user_000001", 11), sf_string("FR", 2)},
+                                 {sf_string("user_000002", 11), sf_string("DE", 2)}};
+    const sf_value items[][2] = {{sf_string("item_000001", 11), sf_string("books", 5)}};
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(sf_join_table_add(dims[iu], users[i]), 0);
+    assert_int_equal(sf_join_table_add(dims[ii], items[0]), 0);
+    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    static const char *const lines[] = {
+        "{\"uid\":\"user_000001\",\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":\"user_000001\",\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":86400}",
+        "{\"uid\":\"user_000002\",\"item\":\"item_000009\",\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":\"user_000009\",\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":null,\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":\"user_000002\",\"item\":null,\"kind\":\"purchase\",\"ts\":0}",
+        "{\"uid\":\"user_000001\",\"item\":\"item_000001\",\"kind\":\"view\",\"ts\":0}",
+        "{\"uid\":\"user_000002\",\"item\":\"item_000001\",\"kind\":\"purchase\",\"ts\":0}",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        assert_int_equal(sf_pipeline_push(p, lines[i], strlen(lines[i]), 0, 100 * i), 0);
+    const sf_counts *c = sf_pipeline_counts(p);
+    assert_int_equal(c->lines_read, 8);
+    assert_int_equal(c->rows_filtered, 1);
+    assert_int_equal(c->rows_dropped_by_join, 2);
+    assert_int_equal(c->dropped_by_join[iu], 2);
+    assert_int_equal(c->dropped_by_join[ii], 0);
+    assert_int_equal(c->rows_aggregated, 5);
+    check_identity(c);
+    /* (FR, books) from two days; (DE, NULL) from a missing item and a NULL
+     * one, not the cell of the row before; (DE, books). */
+    assert_int_equal(sf_groups_count(sf_pipeline_groups(p)), 3);
+    sf_pipeline_free(p);
+    sf_join_table_free(dims[iu]);
+    sf_join_table_free(dims[ii]);
+    sf_job_free(job);
+}
+
 static void test_explosion_over_the_row_limit_is_rejected(void **state)
 {
     fixture *f = *state;
@@ -1970,6 +2099,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_valid_lines_are_aggregated),
+        cmocka_unit_test_setup_teardown(test_window_takes_lines_up_to_the_first_it_leaves, setup_fast,
+                                        teardown),
+        cmocka_unit_test(test_lean_steps_filter_drop_and_join_as_the_plan_says),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
         cmocka_unit_test(test_batched_rows_keep_their_strings_order_and_counts),
         cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
