@@ -187,7 +187,15 @@ int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t
                             buf_size);
     }
     r->end = end;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (spare && spare->path && strcmp(spare->path, path) == 0) {
+        r->fd = spare->fd; /* its read-ahead goes on where the last range left it */
+        free(spare->path);
+        spare->path = NULL;
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd >= 0)
+            (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
     if (r->fd < 0) {
         int e = errno;
         sf_range_reader_close(r);
@@ -233,7 +241,6 @@ int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t
         r->base = start - 1;
         r->skip_first = 1;
     }
-    (void)posix_fadvise(r->fd, (off_t)r->base, 0, POSIX_FADV_SEQUENTIAL);
     *out = r;
     return 0;
 }
@@ -363,6 +370,15 @@ uint64_t sf_range_reader_bytes(const sf_range_reader *r)
     return r->bytes;
 }
 
+/* Closes the file spare holds, if any. */
+static void rr_spare_drop_file(sf_range_reader_spare *spare)
+{
+    if (spare->path)
+        close(spare->fd);
+    free(spare->path);
+    spare->path = NULL;
+}
+
 void sf_range_reader_close_spare(sf_range_reader *r, sf_range_reader_spare *spare)
 {
     if (r && spare && r->buf) {
@@ -370,6 +386,13 @@ void sf_range_reader_close_spare(sf_range_reader *r, sf_range_reader_spare *spar
         spare->buf = r->buf;
         spare->cap = r->cap;
         r->buf = NULL;
+    }
+    if (r && spare && r->fd >= 0 && !r->io_errno) {
+        rr_spare_drop_file(spare);
+        spare->path = r->path; /* the open file goes with its name */
+        spare->fd = r->fd;
+        r->path = NULL;
+        r->fd = -1;
     }
     sf_range_reader_close(r);
 }
@@ -379,6 +402,7 @@ void sf_range_reader_spare_free(sf_range_reader_spare *spare)
     free(spare->buf);
     spare->buf = NULL;
     spare->cap = 0;
+    rr_spare_drop_file(spare);
 }
 
 void sf_range_reader_close(sf_range_reader *r)
