@@ -79,6 +79,7 @@ typedef struct sf_range_reader_spare {
     size_t cap;
     char *path; /* the file fd has open (owned), NULL: none */
     int fd;
+    struct sf_readahead *ra; /* owned: reads ahead of the readers (io/readahead), NULL: none */
 } sf_range_reader_spare;
 
 /* sf_range_reader_open that reads into spare's buffer when it holds one of
@@ -89,12 +90,17 @@ int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t
                                uint64_t end, size_t buf_size, size_t max_line,
                                sf_range_reader_spare *spare, sf_error *err);
 
+/* Gives spare a thread that reads depth bytes ahead of the readers that
+ * use it (io/readahead); without one (it could not start) the kernel's
+ * read-ahead alone reads ahead. */
+void sf_range_reader_spare_readahead(sf_range_reader_spare *spare, uint64_t depth, uint64_t step);
+
 /* sf_range_reader_close that gives r's buffer and open file to spare
  * (freeing or closing the ones it held) for the next
  * sf_range_reader_open_spare. */
 void sf_range_reader_close_spare(sf_range_reader *r, sf_range_reader_spare *spare);
 
-/* Frees spare's buffer and closes its file. */
+/* Frees spare's buffer, closes its file, stops its read-ahead thread. */
 void sf_range_reader_spare_free(sf_range_reader_spare *spare);
 
 #endif

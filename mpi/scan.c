@@ -28,6 +28,10 @@
 #define TAG_CHUNK 102
 #define NO_MORE (-1)
 #define ABORTED (-2)
+/* How far a helper thread keeps the kernel reading ahead of each rank's
+ * reads, in steps of SCAN_READAHEAD_STEP (io/readahead). */
+#define SCAN_READAHEAD ((uint64_t)64 << 20)
+#define SCAN_READAHEAD_STEP ((uint64_t)8 << 20)
 
 /* Cuts the files in order into chunks of chunk_size bytes; with div > 0,
  * a chunk that starts when fewer than div * chunk_size bytes of all the
@@ -455,6 +459,8 @@ int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *c
     s.abort_from = -1;
 
     int rc = 0;
+    if (nchunks > 0)
+        sf_range_reader_spare_readahead(&s.spare, SCAN_READAHEAD, SCAN_READAHEAD_STEP);
     if (stream)
         sf_stream_set_idle(stream, scan_idle, &s);
     if (s.dynamic && s.rank == 0) {
