@@ -476,7 +476,11 @@ int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *c
             while (nfirst < nchunks && whole_compressed(s.order[nfirst]))
                 nfirst++;
         }
-        sf_scan_assign_init(&s.assign, chunks, s.order, nchunks, nfirst, s.nranks);
+        uint64_t *bytes = malloc((nchunks ? nchunks : 1) * sizeof *bytes);
+        for (size_t i = 0; bytes && i < nchunks; i++)
+            bytes[i] = chunk_bytes(&chunks[i]);
+        sf_scan_assign_init(&s.assign, bytes, s.order, nchunks, nfirst, s.nranks);
+        free(bytes);
     }
     if (s.dynamic) {
         rc = scan_dynamic(&s);

@@ -13,24 +13,20 @@
 
 #include "mpi/scan_assign.h"
 
-/* n chunks of one file, chunk i of sizes[i] bytes (or 10 when sizes is NULL). */
-static sf_chunk *chunks_of(size_t n, const uint64_t *sizes)
+/* The sizes of n chunks: sizes[i] bytes (or 10 when sizes is NULL). */
+static uint64_t *chunks_of(size_t n, const uint64_t *sizes)
 {
-    sf_chunk *c = calloc(n, sizeof *c);
+    uint64_t *c = calloc(n, sizeof *c);
     assert_non_null(c);
-    uint64_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        c[i].start = c[i].prev = at;
-        at += sizes ? sizes[i] : 10;
-        c[i].end = at;
-    }
+    for (size_t i = 0; i < n; i++)
+        c[i] = sizes ? sizes[i] : 10;
     return c;
 }
 
 static void test_one_stream_per_rank(void **state)
 {
     (void)state;
-    sf_chunk *c = chunks_of(8, NULL);
+    uint64_t *c = chunks_of(8, NULL);
     sf_scan_assign a;
     sf_scan_assign_init(&a, c, NULL, 8, 0, 2);
     /* Requests interleave, each rank reads on through its half. */
@@ -52,7 +48,7 @@ static void test_one_stream_per_rank(void **state)
 static void test_steal_back_half(void **state)
 {
     (void)state;
-    sf_chunk *c = chunks_of(12, NULL);
+    uint64_t *c = chunks_of(12, NULL);
     sf_scan_assign a;
     sf_scan_assign_init(&a, c, NULL, 12, 0, 2);
     assert_int_equal(sf_scan_assign_next(&a, 1), 6);
@@ -72,19 +68,32 @@ static void test_steal_back_half(void **state)
     free(c);
 }
 
-/* Shares split by bytes, not by count: a guided tail of small chunks. */
-static void test_shares_by_bytes(void **state)
+/* Shares split by bytes, not by count; the guided tail (chunks smaller
+ * than the largest, at the end) is in no share: it goes out in order once
+ * the shares are spent, stealing first. */
+static void test_shares_by_bytes_tail_last(void **state)
 {
     (void)state;
-    const uint64_t sizes[] = {64, 64, 64, 16, 16, 8, 8, 4, 4, 4};
-    sf_chunk *c = chunks_of(10, sizes);
+    const uint64_t sizes[] = {64, 64, 64, 32, 64, 16, 16, 8, 4, 4};
+    uint64_t *c = chunks_of(10, sizes);
     sf_scan_assign a;
     sf_scan_assign_init(&a, c, NULL, 10, 0, 2);
-    /* 252 bytes: rank 0's share ends once 126 are reached (chunks 0, 1). */
-    assert_int_equal(sf_scan_assign_next(&a, 1), 2);
+    /* Shares over chunks 0-4 (288 bytes): rank 0's ends once 144 are
+     * reached (0, 1, 2), rank 1 has 3 and 4. */
     assert_int_equal(sf_scan_assign_next(&a, 1), 3);
     assert_int_equal(sf_scan_assign_next(&a, 0), 0);
+    assert_int_equal(sf_scan_assign_next(&a, 1), 4);
+    /* Rank 1's share is spent: the back half of rank 0's (chunk 2). */
+    assert_int_equal(sf_scan_assign_next(&a, 1), 2);
     assert_int_equal(sf_scan_assign_next(&a, 0), 1);
+    /* No share left: the tail in order, to whoever asks. */
+    const long tail[] = {5, 6, 7, 8, 9};
+    for (int k = 0; k < 5; k++) {
+        assert_true(sf_scan_assign_left(&a));
+        assert_int_equal(sf_scan_assign_next(&a, k & 1), tail[k]);
+    }
+    assert_false(sf_scan_assign_left(&a));
+    assert_int_equal(sf_scan_assign_next(&a, 0), -1);
     sf_scan_assign_free(&a);
     free(c);
 }
@@ -94,7 +103,7 @@ static void test_shares_by_bytes(void **state)
 static void test_first_then_shares(void **state)
 {
     (void)state;
-    sf_chunk *c = chunks_of(6, NULL);
+    uint64_t *c = chunks_of(6, NULL);
     const size_t order[] = {5, 4, 0, 1, 2, 3};
     sf_scan_assign a;
     sf_scan_assign_init(&a, c, order, 6, 2, 2);
@@ -116,7 +125,7 @@ static void test_each_chunk_once(void **state)
         seed = seed * 1103515245u + 12345u;
         sizes[i] = 1 + (seed >> 16) % 100;
     }
-    sf_chunk *c = chunks_of(37, sizes);
+    uint64_t *c = chunks_of(37, sizes);
     for (int nranks = 1; nranks <= 5; nranks++) {
         for (size_t nfirst = 0; nfirst <= 3; nfirst += 3) {
             sf_scan_assign a;
@@ -139,14 +148,29 @@ static void test_each_chunk_once(void **state)
     free(c);
 }
 
+/* Without the sizes (out of memory in the caller) chunks go out in turn. */
+static void test_without_sizes_in_turn(void **state)
+{
+    (void)state;
+    sf_scan_assign a;
+    sf_scan_assign_init(&a, NULL, NULL, 3, 0, 2);
+    assert_int_equal(sf_scan_assign_next(&a, 1), 0);
+    assert_int_equal(sf_scan_assign_next(&a, 1), 1);
+    assert_int_equal(sf_scan_assign_next(&a, 0), 2);
+    assert_false(sf_scan_assign_left(&a));
+    assert_int_equal(sf_scan_assign_next(&a, 0), -1);
+    sf_scan_assign_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_stream_per_rank),
         cmocka_unit_test(test_steal_back_half),
-        cmocka_unit_test(test_shares_by_bytes),
+        cmocka_unit_test(test_shares_by_bytes_tail_last),
         cmocka_unit_test(test_first_then_shares),
         cmocka_unit_test(test_each_chunk_once),
+        cmocka_unit_test(test_without_sizes_in_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
