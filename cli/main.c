@@ -234,7 +234,10 @@ static int with_mpi(int argc, char **argv, int (*check)(int, char **),
     H5dont_atexit();
     H5open();
     prefer_pml_of_one_node();
-    MPI_Init(&argc, &argv);
+    /* FUNNELED: the scan's read-ahead threads (io/readahead) run beside
+     * the main thread, and only the main thread calls MPI. */
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     sf_mpi_catch_signals(); /* after MPI_Init, which installs handlers of its own */
     sf_mpi_launcher_nodelay();
     int rank = 0;
