@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -84,7 +85,14 @@ sf_readahead *sf_readahead_start(uint64_t depth, uint64_t step)
         free(ra);
         return NULL;
     }
-    if (pthread_create(&ra->thread, NULL, ra_main, ra) != 0) {
+    /* The thread starts with every signal blocked: SIGINT and SIGTERM go
+     * to the main thread, whose blocking calls they interrupt. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int started = pthread_create(&ra->thread, NULL, ra_main, ra) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!started) {
         pthread_cond_destroy(&ra->cv);
         pthread_mutex_destroy(&ra->mu);
         free(ra);

@@ -12,7 +12,7 @@
  * reader's descriptor, and starts over where the reader jumps (another
  * range). Memory: none of its own; the pages it asks for are the page
  * cache's, read a little earlier than the reader's reads would have.
- * Uses POSIX threads.
+ * Uses POSIX threads; the thread blocks every signal.
  */
 #ifndef SF_READAHEAD_H
 #define SF_READAHEAD_H

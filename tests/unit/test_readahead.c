@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,11 +125,39 @@ static void test_start_stop_and_null(void **state)
     sf_readahead_stop(NULL);
 }
 
+/* The helper thread blocks every signal, so a SIGINT goes to the thread
+ * that runs the scan: started while SIGUSR1 is open, the helper must still
+ * leave it pending for the process once the main thread blocks it (taken
+ * by the helper, its default action would end the test). */
+static void test_thread_blocks_signals(void **state)
+{
+    (void)state;
+    sf_readahead *ra = sf_readahead_start(4 * MIB, MIB);
+    assert_non_null(ra);
+    /* Let the thread start (glibc's new threads block every signal until
+     * they set the mask they were given). */
+    nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    sigset_t usr, old;
+    sigemptyset(&usr);
+    sigaddset(&usr, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr, &old);
+    kill(getpid(), SIGUSR1);
+    sigset_t pending;
+    sigpending(&pending);
+    assert_true(sigismember(&pending, SIGUSR1));
+    int sig = 0;
+    assert_int_equal(sigwait(&usr, &sig), 0);
+    assert_int_equal(sig, SIGUSR1);
+    sf_readahead_stop(ra);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_ahead_of_the_position),
         cmocka_unit_test(test_start_stop_and_null),
+        cmocka_unit_test(test_thread_blocks_signals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
