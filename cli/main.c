@@ -92,7 +92,8 @@ static const char *const run_usage =
     "                        down to give at least 4 chunks per rank, not below 1M;\n"
     "                        under --schedule dynamic the default's last chunks\n"
     "                        shrink so that the ranks finish together)\n"
-    "  --schedule MODE       dynamic (default): ranks take chunks on request;\n"
+    "  --schedule MODE       dynamic (default): ranks take chunks on request, each\n"
+    "                        the next of its own run of neighbouring chunks;\n"
     "                        static: rank i takes the i-th contiguous share\n"
     "  --shuffle-round SIZE  bytes per all-to-all round over all ranks (default 64M)\n"
     "  --repartition MODE    where data moves before aggregation: before-aggregate\n"
@@ -233,7 +234,10 @@ static int with_mpi(int argc, char **argv, int (*check)(int, char **),
     H5dont_atexit();
     H5open();
     prefer_pml_of_one_node();
-    MPI_Init(&argc, &argv);
+    /* FUNNELED: the scan's read-ahead threads (io/readahead) run beside
+     * the main thread, and only the main thread calls MPI. */
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     sf_mpi_catch_signals(); /* after MPI_Init, which installs handlers of its own */
     sf_mpi_launcher_nodelay();
     int rank = 0;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/bigmem.h"
+#include "io/readahead.h"
 
 #define RR_DEFAULT_BUF ((size_t)4 << 20)
 #define RR_DEFAULT_MAX_LINE ((size_t)16 << 20)
@@ -45,6 +46,7 @@ struct sf_range_reader {
     int done;
     int io_errno;   /* a failed read is reported again by every later call */
     uint64_t io_at;
+    sf_readahead *ra; /* borrowed from the spare: told where the reads are, NULL: none */
 };
 
 static int rr_read_error(sf_range_reader *r, uint64_t at, int e, sf_error *err)
@@ -85,6 +87,7 @@ static int64_t rr_read(sf_range_reader *r, sf_error *err)
         if (got == 0)
             r->eof = 1;
         r->tail += (size_t)got;
+        sf_readahead_post(r->ra, fpos + (uint64_t)got);
         return got;
     }
 }
@@ -187,7 +190,19 @@ int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t
                             buf_size);
     }
     r->end = end;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (spare && spare->path && strcmp(spare->path, path) == 0) {
+        r->fd = spare->fd; /* its read-ahead goes on where the last range left it */
+        free(spare->path);
+        spare->path = NULL;
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd >= 0) {
+            (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+            if (spare)
+                sf_readahead_file(spare->ra, r->fd, start);
+        }
+    }
+    r->ra = spare ? spare->ra : NULL;
     if (r->fd < 0) {
         int e = errno;
         sf_range_reader_close(r);
@@ -233,7 +248,6 @@ int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t
         r->base = start - 1;
         r->skip_first = 1;
     }
-    (void)posix_fadvise(r->fd, (off_t)r->base, 0, POSIX_FADV_SEQUENTIAL);
     *out = r;
     return 0;
 }
@@ -363,6 +377,15 @@ uint64_t sf_range_reader_bytes(const sf_range_reader *r)
     return r->bytes;
 }
 
+/* Closes the file spare holds, if any. */
+static void rr_spare_drop_file(sf_range_reader_spare *spare)
+{
+    if (spare->path)
+        close(spare->fd);
+    free(spare->path);
+    spare->path = NULL;
+}
+
 void sf_range_reader_close_spare(sf_range_reader *r, sf_range_reader_spare *spare)
 {
     if (r && spare && r->buf) {
@@ -371,7 +394,20 @@ void sf_range_reader_close_spare(sf_range_reader *r, sf_range_reader_spare *spar
         spare->cap = r->cap;
         r->buf = NULL;
     }
+    if (r && spare && r->fd >= 0 && !r->io_errno) {
+        rr_spare_drop_file(spare);
+        spare->path = r->path; /* the open file goes with its name */
+        spare->fd = r->fd;
+        r->path = NULL;
+        r->fd = -1;
+    }
     sf_range_reader_close(r);
+}
+
+void sf_range_reader_spare_readahead(sf_range_reader_spare *spare, uint64_t depth, uint64_t step)
+{
+    if (!spare->ra)
+        spare->ra = sf_readahead_start(depth, step);
 }
 
 void sf_range_reader_spare_free(sf_range_reader_spare *spare)
@@ -379,6 +415,9 @@ void sf_range_reader_spare_free(sf_range_reader_spare *spare)
     free(spare->buf);
     spare->buf = NULL;
     spare->cap = 0;
+    rr_spare_drop_file(spare);
+    sf_readahead_stop(spare->ra);
+    spare->ra = NULL;
 }
 
 void sf_range_reader_close(sf_range_reader *r)

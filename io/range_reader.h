@@ -66,26 +66,41 @@ uint64_t sf_range_reader_bytes(const sf_range_reader *r);
 /* Closes the file and frees r; NULL is a no-op. */
 void sf_range_reader_close(sf_range_reader *r);
 
-/* A read buffer handed from one reader to the next: a scan of many ranges
- * then faults its pages in once, not once a range (a fresh 4 MiB buffer
- * is about a thousand page faults). Owned by the caller; zero-initialize,
- * free with sf_range_reader_spare_free. */
+/* A read buffer and an open file handed from one reader to the next: a
+ * scan of many ranges then faults the buffer's pages in once, not once a
+ * range (a fresh 4 MiB buffer is about a thousand page faults), and reads
+ * neighbouring ranges of a file through one open file, whose read-ahead
+ * (the kernel's, per open file) then runs on from one range into the next
+ * instead of starting over, with the range's first read waiting for the
+ * disk. Owned by the caller; zero-initialize, free with
+ * sf_range_reader_spare_free. */
 typedef struct sf_range_reader_spare {
     char *buf;
     size_t cap;
+    char *path; /* the file fd has open (owned), NULL: none */
+    int fd;
+    struct sf_readahead *ra; /* owned: reads ahead of the readers (io/readahead), NULL: none */
 } sf_range_reader_spare;
 
 /* sf_range_reader_open that reads into spare's buffer when it holds one of
- * at least buf_size bytes and no more than this reader may grow to (taking
- * it: spare is left empty); spare may be NULL. */
+ * at least buf_size bytes and no more than this reader may grow to, and
+ * through spare's open file when it is path (taking them: spare is left
+ * without them); spare may be NULL. */
 int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t start,
                                uint64_t end, size_t buf_size, size_t max_line,
                                sf_range_reader_spare *spare, sf_error *err);
 
-/* sf_range_reader_close that gives r's buffer to spare (freeing the one it
- * held) for the next sf_range_reader_open_spare. */
+/* Gives spare a thread that reads depth bytes ahead of the readers that
+ * use it (io/readahead); without one (it could not start) the kernel's
+ * read-ahead alone reads ahead. */
+void sf_range_reader_spare_readahead(sf_range_reader_spare *spare, uint64_t depth, uint64_t step);
+
+/* sf_range_reader_close that gives r's buffer and open file to spare
+ * (freeing or closing the ones it held) for the next
+ * sf_range_reader_open_spare. */
 void sf_range_reader_close_spare(sf_range_reader *r, sf_range_reader_spare *spare);
 
+/* Frees spare's buffer, closes its file, stops its read-ahead thread. */
 void sf_range_reader_spare_free(sf_range_reader_spare *spare);
 
 #endif

@@ -2,7 +2,8 @@
  *
  * Dynamic protocol: a worker sends TAG_REQ (the index of the chunk it just
  * finished, or -1) to rank 0 and waits for TAG_CHUNK (the next index, or -1
- * when none are left, or -2 when the scan is aborted). Rank 0 polls for
+ * when none are left, or -2 when the scan is aborted); which chunk a rank
+ * gets is mpi/scan_assign's (the next of its own run of chunks). Rank 0 polls for
  * requests with MPI_Test every SERVE_EVERY lines of its own work, and serves
  * the remaining requests once its own share is done. Done bytes reported in
  * requests drive the progress line.
@@ -21,11 +22,16 @@
 #include "io/decompress.h"
 #include "io/range_reader.h"
 #include "mpi/collective.h"
+#include "mpi/scan_assign.h"
 
 #define TAG_REQ 101
 #define TAG_CHUNK 102
 #define NO_MORE (-1)
 #define ABORTED (-2)
+/* How far a helper thread keeps the kernel reading ahead of each rank's
+ * reads, in steps of SCAN_READAHEAD_STEP (io/readahead). */
+#define SCAN_READAHEAD ((uint64_t)64 << 20)
+#define SCAN_READAHEAD_STEP ((uint64_t)8 << 20)
 
 /* Cuts the files in order into chunks of chunk_size bytes; with div > 0,
  * a chunk that starts when fewer than div * chunk_size bytes of all the
@@ -112,14 +118,14 @@ void sf_scan_progress(scan_state *s, uint64_t current, int final)
         sf_progress_update(s->progress, done);
 }
 
-/* The next chunk to hand out. Compressed files that are one chunk each (a
- * gzip file, one zstd frame: files are then the unit of work) go first,
+/* The next chunk rank takes, or -1 (mpi/scan_assign: a run of
+ * neighbouring chunks per rank). Compressed files that are one chunk each
+ * (a gzip file, one zstd frame: files are then the unit of work) go first,
  * largest first, so that a big one starts early instead of holding up the
  * end of the scan; every other chunk keeps file order. */
-static size_t next_chunk(scan_state *s)
+static long next_chunk(scan_state *s, int rank)
 {
-    size_t i = s->next++;
-    return s->order ? s->order[i] : i;
+    return sf_scan_assign_next(&s->assign, rank);
 }
 
 static const sf_chunk *order_chunks; /* for cmp_size (qsort has no context) */
@@ -172,10 +178,8 @@ static void serve(scan_state *s, int wait)
         long answer;
         if (s->aborted)
             answer = ABORTED;
-        else if (s->next < s->nchunks)
-            answer = (long)next_chunk(s);
         else
-            answer = NO_MORE;
+            answer = next_chunk(s, st.MPI_SOURCE); /* NO_MORE when none is left */
         if (answer < 0)
             s->workers_left--;
         s->stats->requests++;
@@ -384,8 +388,7 @@ static int scan_dynamic(scan_state *s)
         s->workers_left = s->nranks - 1;
         if (s->workers_left > 0)
             MPI_Irecv(&s->req_buf, 1, MPI_LONG, MPI_ANY_SOURCE, TAG_REQ, s->comm, &s->req);
-        while (!rc && s->next < s->nchunks) {
-            size_t k = next_chunk(s);
+        for (long k; !rc && (k = next_chunk(s, 0)) >= 0;) {
             rc = scan_chunk(s, &s->chunks[k]);
             s->done_bytes += chunk_bytes(&s->chunks[k]);
             serve(s, 0);
@@ -462,18 +465,28 @@ int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *c
     s.abort_from = -1;
 
     int rc = 0;
+    if (nchunks > 0)
+        sf_range_reader_spare_readahead(&s.spare, SCAN_READAHEAD, SCAN_READAHEAD_STEP);
     if (stream)
         sf_stream_set_idle(stream, scan_idle, &s);
-    if (s.dynamic && s.rank == 0 && nchunks > 1) {
+    if (s.dynamic && s.rank == 0) {
         /* Without memory for the order, chunks go out in file order. */
-        s.order = malloc(nchunks * sizeof *s.order);
+        size_t nfirst = 0;
+        s.order = nchunks > 1 ? malloc(nchunks * sizeof *s.order) : NULL;
         for (size_t i = 0; s.order && i < nchunks; i++)
             s.order[i] = i;
         if (s.order) {
             order_chunks = chunks;
             order_n = nchunks;
             qsort(s.order, nchunks, sizeof *s.order, cmp_size);
+            while (nfirst < nchunks && whole_compressed(s.order[nfirst]))
+                nfirst++;
         }
+        uint64_t *bytes = malloc((nchunks ? nchunks : 1) * sizeof *bytes);
+        for (size_t i = 0; bytes && i < nchunks; i++)
+            bytes[i] = chunk_bytes(&chunks[i]);
+        sf_scan_assign_init(&s.assign, bytes, s.order, nchunks, nfirst, s.nranks);
+        free(bytes);
     }
     if (s.dynamic) {
         rc = scan_dynamic(&s);
@@ -524,6 +537,7 @@ int sf_scan_run_feeds(MPI_Comm comm, const char *const *paths, const sf_chunk *c
             rc = sf_error_set(err, SF_E_PEER, "scan stopped: another rank failed");
     }
     free(s.order);
+    sf_scan_assign_free(&s.assign);
     if (!anybad && all)
         sf_scan_share_blocks(&s, feeds, nfeeds, &blocks, all, nall);
     sf_buf_free(&blocks);

@@ -4,9 +4,13 @@
  * it, see io/range_reader.h); a chunk of a compressed file is a range of its
  * units (io/decompress.h) and owns the lines that start in its decoded
  * bytes, with offsets counted from its first owned line. Static scheduling gives rank i the i-th
- * contiguous share of chunks; dynamic scheduling lets every rank take the
+ * contiguous share of chunks; dynamic scheduling lets every rank take its
  * next chunk on request from rank 0, which serves requests between batches
- * of its own lines, so no rank idles while another has a backlog.
+ * of its own lines, so no rank idles while another has a backlog. Each
+ * rank's chunks follow one another in the file (mpi/scan_assign: a share
+ * of neighbouring chunks per rank, the back half of the fullest share to a
+ * rank whose own is spent), read through one open file, so the kernel's
+ * read-ahead runs on from chunk to chunk.
  *
  * Feeds. An input that only rank 0 can read, once and in order (stdin, a
  * FIFO: io/inputs.h's streams), or a compressed file that cannot be split

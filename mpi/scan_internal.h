@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "io/range_reader.h"
 #include "mpi/scan.h"
+#include "mpi/scan_assign.h"
 
 #define TAG_ABORT 103
 #define SERVE_EVERY 2048
@@ -27,8 +28,8 @@ typedef struct scan_state {
     sf_error *err;
     /* rank 0, dynamic */
     int dynamic;
-    size_t next;        /* next chunk to hand out, as an index into order */
-    size_t *order;      /* chunks by size, largest first (NULL: in order) */
+    size_t *order;      /* hand-out order: whole compressed files first (NULL: in order) */
+    sf_scan_assign assign; /* which chunk each rank takes next (order's positions) */
     int workers_left;   /* workers not yet told NO_MORE */
     MPI_Request req;
     long req_buf;

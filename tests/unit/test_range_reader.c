@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,56 @@ static void test_spare_buffer_passes_to_the_next_reader_of_its_size(void **state
     assert_null(spare.buf);
 }
 
+/* The spare keeps the last reader's open file for the next reader of the
+ * same path (the kernel's read-ahead lives in it), not for another path,
+ * and closes what it no longer keeps. */
+static void test_spare_keeps_the_open_file_for_the_same_path(void **state)
+{
+    (void)state;
+    write_str("one\ntwo\n");
+    char path2[sizeof path + 4];
+    snprintf(path2, sizeof path2, "%s.b", path);
+    FILE *f = fopen(path2, "wb");
+    assert_non_null(f);
+    fputs("uno\ndos\n", f);
+    assert_int_equal(fclose(f), 0);
+    sf_range_reader_spare spare = {0};
+    sf_range_reader *r;
+    sf_error err;
+    const char *line;
+    size_t len;
+    uint64_t off;
+    assert_int_equal(sf_range_reader_open_spare(&r, path, 0, 4, 0, 0, &spare, &err), 0);
+    sf_range_reader_close_spare(r, &spare);
+    assert_string_equal(spare.path, path);
+    int fd1 = spare.fd;
+    assert_true(fcntl(fd1, F_GETFD) >= 0);
+    /* Another file: opened anew; the spare then holds it, the first closed. */
+    assert_int_equal(sf_range_reader_open_spare(&r, path2, 0, 4, 0, 0, &spare, &err), 0);
+    assert_string_equal(spare.path, path);
+    assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 1);
+    assert_memory_equal(line, "uno", 3);
+    sf_range_reader_close_spare(r, &spare);
+    assert_string_equal(spare.path, path2);
+    int fd2 = spare.fd;
+    assert_true(fd2 != fd1);
+    assert_int_equal(fcntl(fd1, F_GETFD), -1);
+    /* The same file: read through the kept descriptor. */
+    assert_int_equal(sf_range_reader_open_spare(&r, path2, 4, 8, 0, 0, &spare, &err), 0);
+    assert_null(spare.path);
+    assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 1);
+    assert_memory_equal(line, "dos", 3);
+    assert_int_equal(off, 4);
+    assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 0);
+    sf_range_reader_close_spare(r, &spare);
+    assert_string_equal(spare.path, path2);
+    assert_int_equal(spare.fd, fd2);
+    sf_range_reader_spare_free(&spare);
+    assert_null(spare.path);
+    assert_int_equal(fcntl(fd2, F_GETFD), -1);
+    unlink(path2);
+}
+
 static void test_line_longer_than_max_line_is_reported_and_skipped(void **state)
 {
     (void)state;
@@ -593,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_line_longer_than_chunk_all_cuts),
         cmocka_unit_test(test_line_longer_than_buffer_grows_the_buffer),
         cmocka_unit_test(test_spare_buffer_passes_to_the_next_reader_of_its_size),
+        cmocka_unit_test(test_spare_keeps_the_open_file_for_the_same_path),
         cmocka_unit_test(test_line_longer_than_max_line_is_reported_and_skipped),
         cmocka_unit_test(test_line_of_exactly_max_line_bytes_with_crlf_is_accepted),
         cmocka_unit_test(test_range_past_end_of_file_is_empty),
