@@ -5,6 +5,9 @@
  * removed as a link and whatever it points to survives, even if the tree is
  * changed while it is walked.
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sync_file_range */
+#endif
 #include "io/fsutil.h"
 
 #include <dirent.h>
@@ -382,6 +385,28 @@ int sf_fsync_dir(const char *path, sf_error *err)
     int rc = 0;
     if (fsync(fd) != 0 && errno != EINVAL)
         rc = fs_fail(err, SF_E_IO, errno, "cannot sync directory", path);
+    close(fd);
+    return rc;
+}
+
+void sf_writeback_start(int fd)
+{
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+    (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd;
+#endif
+}
+
+int sf_fsync_file(const char *path, sf_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fs_fail(err, SF_E_IO, errno, "cannot open to sync", path);
+    int rc = 0;
+    /* Devices and pipes cannot be synced (EINVAL): as at a writer's close. */
+    if (fsync(fd) != 0 && errno != EINVAL)
+        rc = fs_fail(err, SF_E_IO, errno, "cannot sync", path);
     close(fd);
     return rc;
 }

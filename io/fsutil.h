@@ -47,4 +47,17 @@ int sf_rename(const char *from, const char *to, sf_error *err);
 /* fsync of a directory, so renames in it are durable. Returns 0 or SF_E_IO. */
 int sf_fsync_dir(const char *path, sf_error *err);
 
+/* Starts writing fd's dirty pages to the device without waiting for them
+ * (Linux sync_file_range SYNC_FILE_RANGE_WRITE; elsewhere nothing). Not a
+ * durability step: an fsync must follow (sf_fsync_file). An error here is
+ * left for that fsync to report. */
+void sf_writeback_start(int fd);
+
+/* fsync of a closed regular file by its path: durable once this returns 0.
+ * After sf_writeback_start on each of a set of files, syncing them one
+ * after another waits for their writes and, on a journaling file system,
+ * one journal commit for the set, not one per file. Returns 0 or SF_E_IO
+ * naming the path. */
+int sf_fsync_file(const char *path, sf_error *err);
+
 #endif
