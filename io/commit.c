@@ -544,9 +544,7 @@ int sf_output_commit(sf_output_stage *st, const char *manifest, size_t len, sf_e
     if (!rc && in_place)
         rc = made_add(st, ok, err);
     if (!rc)
-        rc = sf_write_file_atomic(ok, "", 0, err);
-    if (!rc)
-        rc = sf_fsync_dir(st->root, err);
+        rc = sf_write_file_atomic(ok, "", 0, err); /* syncs ROOT after its rename */
     if (!rc && st->replacing) {
         rc = swap_in(st, err);
         if (!rc && st->keep_replaced) {

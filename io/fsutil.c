@@ -344,7 +344,8 @@ static int fs_write_tmp(const char *tmp, const char *path, const void *data, siz
     return 0;
 }
 
-int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_error *err)
+static int write_file_atomic(const char *path, const void *data, size_t len, int sync_dir,
+                             sf_error *err)
 {
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
@@ -361,11 +362,21 @@ int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_erro
                           strerror(errno));
     if (rc != 0)
         unlink(tmp);
-    else
+    else if (sync_dir)
         rc = sf_fsync_dir(dir, err);
     free(tmp);
     free(dir);
     return rc;
+}
+
+int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_error *err)
+{
+    return write_file_atomic(path, data, len, 1, err);
+}
+
+int sf_write_file_staged(const char *path, const void *data, size_t len, sf_error *err)
+{
+    return write_file_atomic(path, data, len, 0, err);
 }
 
 int sf_rename(const char *from, const char *to, sf_error *err)

@@ -41,6 +41,12 @@ int sf_read_file(const char *path, char **data, size_t *len, sf_error *err);
  * fsync, rename. Returns 0 or SF_E_IO (the temporary file is removed). */
 int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_error *err);
 
+/* sf_write_file_atomic without the fsync of the directory: for a staged
+ * file that a commit moves into a directory it then syncs (the staging's
+ * _METRICS.json), so its staging directory, removed right after, is not
+ * synced for nothing. Returns 0 or SF_E_IO. */
+int sf_write_file_staged(const char *path, const void *data, size_t len, sf_error *err);
+
 /* rename(2) with an error naming both paths. Returns 0 or SF_E_IO. */
 int sf_rename(const char *from, const char *to, sf_error *err);
 

@@ -176,7 +176,9 @@ int sf_life_commit(sf_lifecycle *L, const sf_buf *metrics, const sf_buf *manifes
         if (!path)
             return sf_error_set(err, SF_E_NOMEM, "out of memory");
         snprintf(path, n, "%s/_METRICS.json", L->stage.tmpdir);
-        rc = sf_write_file_atomic(path, metrics->p, metrics->n, err);
+        /* Durable in ROOT once the commit has moved it there and synced
+         * ROOT (with the manifest): the staging directory is not synced. */
+        rc = sf_write_file_staged(path, metrics->p, metrics->n, err);
         free(path);
     }
     L->stage.keep_replaced = 1; /* sf_life_drop_replaced or sf_life_end removes it */
