@@ -387,17 +387,25 @@ int sf_rename(const char *from, const char *to, sf_error *err)
     return 0;
 }
 
-int sf_fsync_dir(const char *path, sf_error *err)
+/* fsync of path opened read-only with extra flags; the errors say what
+ * could not be opened or synced. EINVAL is no failure: some file systems
+ * cannot sync a directory, and devices and pipes cannot be synced. */
+static int sync_path(const char *path, int flags, const char *open_what, const char *sync_what,
+                     sf_error *err)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     if (fd < 0)
-        return fs_fail(err, SF_E_IO, errno, "cannot open directory", path);
-    /* Some file systems cannot sync a directory (EINVAL); nothing to do. */
+        return fs_fail(err, SF_E_IO, errno, open_what, path);
     int rc = 0;
     if (fsync(fd) != 0 && errno != EINVAL)
-        rc = fs_fail(err, SF_E_IO, errno, "cannot sync directory", path);
+        rc = fs_fail(err, SF_E_IO, errno, sync_what, path);
     close(fd);
     return rc;
+}
+
+int sf_fsync_dir(const char *path, sf_error *err)
+{
+    return sync_path(path, O_DIRECTORY, "cannot open directory", "cannot sync directory", err);
 }
 
 void sf_writeback_start(int fd)
@@ -411,13 +419,5 @@ void sf_writeback_start(int fd)
 
 int sf_fsync_file(const char *path, sf_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fs_fail(err, SF_E_IO, errno, "cannot open to sync", path);
-    int rc = 0;
-    /* Devices and pipes cannot be synced (EINVAL): as at a writer's close. */
-    if (fsync(fd) != 0 && errno != EINVAL)
-        rc = fs_fail(err, SF_E_IO, errno, "cannot sync", path);
-    close(fd);
-    return rc;
+    return sync_path(path, 0, "cannot open to sync", "cannot sync", err);
 }
