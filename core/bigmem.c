@@ -45,7 +45,7 @@ void *sf_bigmem_alloc(size_t n)
  * is told the bytes are defined (it does not model the advice). */
 static void zero_block(void *p, size_t n)
 {
-#ifdef MADV_DONTNEED
+#if defined(__linux__) && defined(MADV_DONTNEED) /* elsewhere the advice need not zero */
     static size_t page;
     if (!page) {
         long ps = sysconf(_SC_PAGESIZE);
