@@ -586,7 +586,10 @@ static int finish(fl *F)
     }
     free(files);
     free(rss);
-    return agree(F, rc, 1) ? -1 : 0;
+    if (agree(F, rc, 1))
+        return -1;
+    sf_life_drop_replaced(&F->life); /* committed: the output it replaced goes */
+    return 0;
 }
 
 /* ---- entry points ---- */

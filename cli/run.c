@@ -166,7 +166,13 @@ static int run_outputs(sf_run *R)
             fprintf(stderr, "\n");
         }
     }
-    return sf_run_agree(R, rc, 1) ? 1 : 0;
+    if (sf_run_agree(R, rc, 1))
+        return 1;
+    /* Every output committed: the outputs they replaced go. */
+    sf_life_drop_replaced(&R->life);
+    for (size_t k = 0; k + 1 < n; k++)
+        sf_life_drop_replaced(&R->lives[k]);
+    return 0;
 }
 
 /* The phases in order. Collective. Returns the exit code. */
@@ -319,6 +325,8 @@ static int run_output(sf_run *R)
     rc = sf_run_finish(R);
     if (sf_run_agree(R, rc, 1))
         return 1;
+    if (!R->pending)
+        sf_life_drop_replaced(&R->life); /* committed: the output it replaced goes */
     return 0;
 }
 

@@ -25,8 +25,9 @@
 
 /* A zeroed block of n * size bytes (new: the caller frees it with free()):
  * from SF_BIGMEM_STREAM bytes on aligned to 2 MiB and advised for huge
- * pages (it is zeroed whole, so that makes nothing more resident). NULL
- * when out of memory or when n * size overflows. */
+ * pages, its whole pages zeroed by the kernel at their first touch (so
+ * only the pages used become resident). NULL when out of memory or when
+ * n * size overflows. */
 void *sf_bigmem_calloc(size_t n, size_t size);
 
 /* An uninitialized block of n bytes for data written once in order as it

@@ -205,7 +205,14 @@ static int take_once(const char *path, const sf_claim_info *mine, sf_error *err)
     int rc = 0;
     if (n < 0)
         rc = sf_error_set(err, SF_E_NOMEM, "out of memory formatting claim '%s'", path);
-    else if (write(fd, buf, (size_t)n) != n || fsync(fd) != 0)
+    /* Not synced: a claim only keeps live runs apart, and they see it
+     * without (the page cache; NFS writes it back at close). After a
+     * crash it is judged stale whether it survived or not, and one lost
+     * or left empty costs nothing (absent; unreadable: judged by its age).
+     * A fsync here was a journal commit on rank 0 before every run's
+     * staging, with the other ranks waiting (1-4 ms, more while other
+     * writes fill the journal). */
+    else if (write(fd, buf, (size_t)n) != n)
         rc = sf_error_set(err, SF_E_IO, "cannot write claim '%s': %s", path, strerror(errno));
     if (close(fd) != 0 && !rc)
         rc = sf_error_set(err, SF_E_IO, "cannot write claim '%s': %s", path, strerror(errno));

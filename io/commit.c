@@ -544,12 +544,12 @@ int sf_output_commit(sf_output_stage *st, const char *manifest, size_t len, sf_e
     if (!rc && in_place)
         rc = made_add(st, ok, err);
     if (!rc)
-        rc = sf_write_file_atomic(ok, "", 0, err);
-    if (!rc)
-        rc = sf_fsync_dir(st->root, err);
+        rc = sf_write_file_atomic(ok, "", 0, err); /* syncs ROOT after its rename */
     if (!rc && st->replacing) {
         rc = swap_in(st, err);
-        if (!rc) {
+        if (!rc && st->keep_replaced) {
+            st->replaced_left = 1; /* the previous output now: the ranks remove it */
+        } else if (!rc) {
             sf_error ignored;
             sf_rmtree(st->root, &ignored); /* the previous output now */
         }
@@ -565,6 +565,72 @@ int sf_output_commit(sf_output_stage *st, const char *manifest, size_t len, sf_e
     free(prev);
     free(merged);
     return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sf_output_list_replaced(const sf_output_stage *st, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    if (!st->replacing || !st->root)
+        return 0;
+    DIR *d = opendir(st->root);
+    if (!d)
+        return 0; /* gone or unreadable: rank 0's last removal says nothing either */
+    size_t cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && !rc) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (*n == cap) {
+            size_t c = cap ? 2 * cap : 64;
+            char **more = realloc(*names, c * sizeof *more);
+            if (!more) {
+                rc = SF_E_NOMEM;
+                break;
+            }
+            *names = more;
+            cap = c;
+        }
+        (*names)[*n] = strdup(e->d_name);
+        if (!(*names)[*n])
+            rc = SF_E_NOMEM;
+        else
+            (*n)++;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(*names, *n, sizeof **names, cmp_names);
+    return rc;
+}
+
+void sf_output_drop_share(const sf_output_stage *st, char **names, size_t n, int rank,
+                          int nranks)
+{
+    sf_error ignored;
+    for (size_t i = 0; i < n; i++) {
+        if (nranks > 0 && (int)(i % (size_t)nranks) == rank) {
+            char *p = join(st->root, names[i]);
+            if (p)
+                sf_rmtree(p, &ignored);
+            free(p);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+void sf_output_drop_replaced(sf_output_stage *st)
+{
+    sf_error ignored;
+    if (st->replaced_left && st->replacing) /* ROOT is never OUT here */
+        sf_rmtree(st->root, &ignored); /* what the shares left, and ROOT itself */
+    st->replaced_left = 0;
 }
 
 void sf_output_abort(sf_output_stage *st)

@@ -73,6 +73,10 @@ typedef struct sf_output_stage {
     int exchanged; /* the commit swapped with RENAME_EXCHANGE */
     int two_renames; /* set before commit: swap by the two-rename fallback
                       * even where RENAME_EXCHANGE works (tests) */
+    int keep_replaced; /* set before commit: the replaced OUT is left at ROOT
+                        * for the caller to remove (several ranks share the
+                        * removal: mpi/lifecycle sf_life_drop_replaced) */
+    int replaced_left; /* the commit left the replaced OUT at ROOT */
     sf_merge_stats merged; /* append / overwrite-partitions: after commit */
 } sf_output_stage;
 
@@ -98,13 +102,30 @@ int sf_output_prepare(sf_output_stage *st, const char *out, sf_commit_mode mode,
 int sf_output_paths(sf_output_stage *st, const char *out, int replacing, const char *runid);
 
 /* Moves everything staged into place, writes the manifest as
- * _MANIFEST.json, then _SUCCESS, then swaps in a replaced OUT. In modes
+ * _MANIFEST.json, then _SUCCESS, then swaps in a replaced OUT and removes
+ * the replaced tree (with st->keep_replaced: leaves it at ROOT and sets
+ * st->replaced_left; see sf_output_drop_share). In modes
  * error and overwrite the manifest is written as given; in append and
  * overwrite-partitions it is merged with OUT's previous one
  * (sf_manifest_merge) and st->merged is filled. One rank only. Returns 0,
  * or SF_E_IO / SF_E_EXISTS / SF_E_PARSE / SF_E_NOMEM with err set (OUT is
  * then as it was before the run; call sf_output_abort). */
 int sf_output_commit(sf_output_stage *st, const char *manifest, size_t len, sf_error *err);
+
+/* The replaced OUT left at ROOT by a commit with keep_replaced, removed by
+ * nranks callers together: sf_output_list_replaced lists ROOT's entries
+ * (sorted, new strings in a new array; every caller gets the same list
+ * while nothing is removed yet; returns 0 or SF_E_NOMEM with what it
+ * listed), sf_output_drop_share removes those whose place in the list is
+ * rank modulo nranks and frees the list, and once every share is done
+ * the committing rank's sf_output_drop_replaced removes what is left and
+ * ROOT itself (and only there: replaced_left is that rank's). Best
+ * effort, as the removal inside the commit: errors are ignored. A stage
+ * that did not replace an OUT lists nothing. */
+int sf_output_list_replaced(const sf_output_stage *st, char ***names, size_t *n);
+void sf_output_drop_share(const sf_output_stage *st, char **names, size_t n, int rank,
+                          int nranks);
+void sf_output_drop_replaced(sf_output_stage *st);
 
 /* Removes what the run made (after a failure), and nothing else: see the
  * banner. One rank only. Errors are ignored: this is best-effort cleanup. */

@@ -28,6 +28,7 @@
 #include "core/bytes.h"
 #include "core/fmt.h"
 #include "core/value_text.h"
+#include "io/fsutil.h"
 
 #define CSV_WBUF ((size_t)1 << 20)
 #define CSV_SLACK 8 /* bytes past CSV_WBUF a row may scribble on (never written out) */
@@ -43,6 +44,7 @@ struct sf_csv_writer {
     size_t len;
     uint64_t written; /* bytes in the file */
     sf_csv_codec codec;
+    int sync_later; /* close starts the writeback; the caller fsyncs (sf_csv_options) */
     char *zbuf;    /* compressed output, CSV_ZBUF bytes (owned; NULL when plain) */
     z_stream gz;   /* gzip: deflate state (initialised when codec is GZIP) */
     ZSTD_CCtx *zc; /* zstd: owned */
@@ -53,6 +55,7 @@ int sf_csv_parse_compression(const char *text, sf_csv_options *opt, sf_error *er
 {
     opt->codec = SF_CSV_PLAIN;
     opt->level = 0;
+    opt->sync_later = 0;
     if (!text || strcmp(text, "none") == 0)
         return 0;
     int level = -1;
@@ -265,6 +268,7 @@ int sf_csv_writer_open_opt(sf_csv_writer **out, const char *path, const sf_csv_o
         free(w);
         return sf_error_set(err, SF_E_NOMEM, "%s: out of memory for the write buffer", path);
     }
+    w->sync_later = opt && opt->sync_later;
     int rc = csv_codec_start(w, opt, err);
     if (rc) {
         csv_writer_free(w);
@@ -638,7 +642,9 @@ int sf_csv_writer_close(sf_csv_writer *w, uint64_t *bytes, sf_error *err)
         csv_deflate(w, "", 0, 1);
     /* Devices and pipes cannot be synced (EINVAL); that is not a failure
      * of the data already written to them. */
-    if (!w->err_no && fsync(w->fd) != 0 && errno != EINVAL)
+    if (w->sync_later && !w->err_no)
+        sf_writeback_start(w->fd);
+    else if (!w->err_no && fsync(w->fd) != 0 && errno != EINVAL)
         w->err_no = errno;
     if (close(w->fd) != 0 && !w->err_no && errno != EINTR)
         w->err_no = errno;

@@ -29,6 +29,11 @@ typedef enum sf_csv_codec { SF_CSV_PLAIN = 0, SF_CSV_GZIP, SF_CSV_ZSTD } sf_csv_
 typedef struct sf_csv_options {
     sf_csv_codec codec;
     int level; /* gzip 1..9 (default 6), zstd 1..22 (default 3) */
+    /* 0: sf_csv_writer_close fsyncs the file. 1: it only starts the
+     * file's writeback (sf_writeback_start) and the caller fsyncs it later
+     * (sf_fsync_file), with the other files it wrote, before the file
+     * counts as written. */
+    int sync_later;
 } sf_csv_options;
 
 /* Parses a --compression value for CSV: "none", "gzip", "gzip:N" (1..9),
@@ -117,7 +122,8 @@ int sf_csv_needs_quotes(const char *p, size_t n);
 /* Ends the current row. */
 void sf_csv_end_row(sf_csv_writer *w);
 
-/* Flushes (ends the gzip member / zstd frame), fsyncs and closes; frees w.
+/* Flushes (ends the gzip member / zstd frame), fsyncs (or with sync_later
+ * starts the writeback, the fsync left to the caller) and closes; frees w.
  * Returns 0 and (if bytes is not NULL) the file size on disk, or SF_E_IO with err naming the file and the system error
  * (e.g. "No space left on device") - also for a write that failed earlier.
  * NULL w is a no-op returning 0. */

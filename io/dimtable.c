@@ -157,6 +157,26 @@ static int borrows_from(const sf_value *row, size_t ncols, const char *data, siz
     return 1;
 }
 
+/* A row the projection decoder gave into the ring's next slot (at): kept
+ * or not, then waiting for its add, or added at once when it borrows
+ * from the decoder. Returns 0 or the add's error. */
+static int take_decoded(const sf_job_input *in, sf_join_table *t, dim_wait *w, size_t at,
+                        long line, const keep_rows *keep, const char *data, size_t len,
+                        sf_error *err, dim_load *dl)
+{
+    sf_value *r = w->rows + at * in->ncolumns;
+    if (keep && keep->fn && !keep->fn(keep->ctx, r))
+        return 0;
+    if (!borrows_from(r, in->ncolumns, data, len)) {
+        int rc = wait_drain(in, t, w, 0, err, dl);
+        return rc ? rc : add_row(in, t, r, line, err, dl); /* copies strings */
+    }
+    sf_join_table_prefetch(t, &r[in->key_col]);
+    w->line[at] = line;
+    w->n++;
+    return 0;
+}
+
 /* Lines data[0..len) numbered from *linep + 1; *linep is advanced. */
 static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_join_table *t,
                       sf_value *row, long *linep, const keep_rows *keep, sf_error *err,
@@ -172,6 +192,23 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
     }
     int rc = 0;
     while (pos < len && !rc) {
+        if (fast && line > 0) {
+            /* A line of a shape the decoder learned is read with its end
+             * found in the same pass (no search for the newline first);
+             * any other line (the first, a blank one, one of a new shape,
+             * a bad one, the last without a newline) takes the path
+             * below, which gives every verdict. */
+            if ((rc = wait_drain(in, t, &w, DIM_AHEAD - 1, err, dl)) != 0)
+                break;
+            size_t at = (w.head + w.n) % DIM_AHEAD, n;
+            size_t took = sf_decoder_decode_window(fast, data + pos, len - pos,
+                                                   w.rows + at * in->ncolumns, &n);
+            if (took) {
+                pos += took;
+                rc = take_decoded(in, t, &w, at, ++line, keep, data, len, err, dl);
+                continue;
+            }
+        }
         const char *s = data + pos;
         const char *nl = memchr(s, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - s) : len - pos;
@@ -193,17 +230,7 @@ static int load_jsonl(const sf_job_input *in, const char *data, size_t len, sf_j
             sf_value *r = w.rows + at * in->ncolumns;
             rc = sf_decoder_decode(fast, s, n, r, msg, sizeof msg);
             if (rc == 0) {
-                if (keep && keep->fn && !keep->fn(keep->ctx, r))
-                    continue;
-                if (!borrows_from(r, in->ncolumns, data, len)) {
-                    rc = wait_drain(in, t, &w, 0, err, dl);
-                    if (!rc)
-                        rc = add_row(in, t, r, line, err, dl); /* copies strings */
-                    continue;
-                }
-                sf_join_table_prefetch(t, &r[in->key_col]);
-                w.line[at] = line;
-                w.n++;
+                rc = take_decoded(in, t, &w, at, line, keep, data, len, err, dl);
                 continue;
             }
             /* Rows before this line are added before its error or its

@@ -5,6 +5,9 @@
  * removed as a link and whatever it points to survives, even if the tree is
  * changed while it is walked.
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sync_file_range */
+#endif
 #include "io/fsutil.h"
 
 #include <dirent.h>
@@ -341,7 +344,8 @@ static int fs_write_tmp(const char *tmp, const char *path, const void *data, siz
     return 0;
 }
 
-int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_error *err)
+static int write_file_atomic(const char *path, const void *data, size_t len, int sync_dir,
+                             sf_error *err)
 {
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
@@ -358,11 +362,21 @@ int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_erro
                           strerror(errno));
     if (rc != 0)
         unlink(tmp);
-    else
+    else if (sync_dir)
         rc = sf_fsync_dir(dir, err);
     free(tmp);
     free(dir);
     return rc;
+}
+
+int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_error *err)
+{
+    return write_file_atomic(path, data, len, 1, err);
+}
+
+int sf_write_file_staged(const char *path, const void *data, size_t len, sf_error *err)
+{
+    return write_file_atomic(path, data, len, 0, err);
 }
 
 int sf_rename(const char *from, const char *to, sf_error *err)
@@ -373,15 +387,37 @@ int sf_rename(const char *from, const char *to, sf_error *err)
     return 0;
 }
 
-int sf_fsync_dir(const char *path, sf_error *err)
+/* fsync of path opened read-only with extra flags; the errors say what
+ * could not be opened or synced. EINVAL is no failure: some file systems
+ * cannot sync a directory, and devices and pipes cannot be synced. */
+static int sync_path(const char *path, int flags, const char *open_what, const char *sync_what,
+                     sf_error *err)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     if (fd < 0)
-        return fs_fail(err, SF_E_IO, errno, "cannot open directory", path);
-    /* Some file systems cannot sync a directory (EINVAL); nothing to do. */
+        return fs_fail(err, SF_E_IO, errno, open_what, path);
     int rc = 0;
     if (fsync(fd) != 0 && errno != EINVAL)
-        rc = fs_fail(err, SF_E_IO, errno, "cannot sync directory", path);
+        rc = fs_fail(err, SF_E_IO, errno, sync_what, path);
     close(fd);
     return rc;
+}
+
+int sf_fsync_dir(const char *path, sf_error *err)
+{
+    return sync_path(path, O_DIRECTORY, "cannot open directory", "cannot sync directory", err);
+}
+
+void sf_writeback_start(int fd)
+{
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+    (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd;
+#endif
+}
+
+int sf_fsync_file(const char *path, sf_error *err)
+{
+    return sync_path(path, 0, "cannot open to sync", "cannot sync", err);
 }

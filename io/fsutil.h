@@ -41,10 +41,29 @@ int sf_read_file(const char *path, char **data, size_t *len, sf_error *err);
  * fsync, rename. Returns 0 or SF_E_IO (the temporary file is removed). */
 int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_error *err);
 
+/* sf_write_file_atomic without the fsync of the directory: for a staged
+ * file that a commit moves into a directory it then syncs (the staging's
+ * _METRICS.json), so its staging directory, removed right after, is not
+ * synced for nothing. Returns 0 or SF_E_IO. */
+int sf_write_file_staged(const char *path, const void *data, size_t len, sf_error *err);
+
 /* rename(2) with an error naming both paths. Returns 0 or SF_E_IO. */
 int sf_rename(const char *from, const char *to, sf_error *err);
 
 /* fsync of a directory, so renames in it are durable. Returns 0 or SF_E_IO. */
 int sf_fsync_dir(const char *path, sf_error *err);
+
+/* Starts writing fd's dirty pages to the device without waiting for them
+ * (Linux sync_file_range SYNC_FILE_RANGE_WRITE; elsewhere nothing). Not a
+ * durability step: an fsync must follow (sf_fsync_file). An error here is
+ * left for that fsync to report. */
+void sf_writeback_start(int fd);
+
+/* fsync of a closed regular file by its path: durable once this returns 0.
+ * After sf_writeback_start on each of a set of files, syncing them one
+ * after another waits for their writes and, on a journaling file system,
+ * one journal commit for the set, not one per file. Returns 0 or SF_E_IO
+ * naming the path. */
+int sf_fsync_file(const char *path, sf_error *err);
 
 #endif

@@ -176,9 +176,12 @@ int sf_life_commit(sf_lifecycle *L, const sf_buf *metrics, const sf_buf *manifes
         if (!path)
             return sf_error_set(err, SF_E_NOMEM, "out of memory");
         snprintf(path, n, "%s/_METRICS.json", L->stage.tmpdir);
-        rc = sf_write_file_atomic(path, metrics->p, metrics->n, err);
+        /* Durable in ROOT once the commit has moved it there and synced
+         * ROOT (with the manifest): the staging directory is not synced. */
+        rc = sf_write_file_staged(path, metrics->p, metrics->n, err);
         free(path);
     }
+    L->stage.keep_replaced = 1; /* sf_life_drop_replaced or sf_life_end removes it */
     if (!rc)
         rc = sf_output_commit(&L->stage, (const char *)manifest->p, manifest->n, err);
     if (!rc)
@@ -198,6 +201,22 @@ void sf_life_say_merged(const sf_lifecycle *L)
             st->merged.runs == 1 ? "" : "s", st->merged.files_kept, st->merged.files_dropped);
 }
 
+void sf_life_drop_replaced(sf_lifecycle *L)
+{
+    if (!L->replacing || !L->stage.root)
+        return; /* the same on every rank (sf_life_share) */
+    char **names = NULL;
+    size_t n = 0;
+    /* A list cut short by memory is only a smaller share: rank 0's
+     * sf_output_drop_replaced removes whatever the shares left. */
+    (void)sf_output_list_replaced(&L->stage, &names, &n);
+    MPI_Barrier(L->comm); /* every list made before any removal */
+    sf_output_drop_share(&L->stage, names, n, L->rank, L->nranks);
+    MPI_Barrier(L->comm);
+    if (L->rank == 0)
+        sf_output_drop_replaced(&L->stage);
+}
+
 void sf_life_end(sf_lifecycle *L, int failed, const char *what)
 {
     if (failed && L->rank == 0 && L->staged)
@@ -205,6 +224,8 @@ void sf_life_end(sf_lifecycle *L, int failed, const char *what)
                 L->replacing ? " and the previous output is untouched" : "");
     if (L->rank == 0 && L->staged)
         sf_output_abort(&L->stage);
+    if (L->rank == 0)
+        sf_output_drop_replaced(&L->stage); /* committed, not dropped together */
     L->staged = 0;
     sf_error cerr;
     if (sf_claim_release(L->claim, &cerr) != 0) /* after commit, failure or SIGINT */

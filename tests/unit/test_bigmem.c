@@ -2,6 +2,7 @@
  * sized blocks are zeroed, writable to the last byte and freed with free();
  * an overflowing size is refused. Uninitialized blocks for data written in
  * order (sf_bigmem_alloc). */
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +38,37 @@ static void test_small_and_large_blocks_are_zeroed_and_writable(void **state)
         assert_int_equal(p[bytes - 1], 0x5a);
         free(p);
     }
+}
+
+/* A zeroed block made where a dirty one was freed (malloc's heap, not a
+ * fresh mapping: the mmap threshold raised above the sizes): every byte
+ * reads zero, the partial pages at both ends and the whole pages between,
+ * for sizes that end inside a page and on a page boundary. */
+static void test_zeroed_blocks_reuse_dirty_memory_as_zero(void **state)
+{
+    (void)state;
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+    static const size_t sizes[] = {SF_BIGMEM_STREAM, SF_BIGMEM_STREAM + 100,
+                                   SF_BIGMEM_HUGE + 4096 + 8, 3 * SF_BIGMEM_HUGE + 777};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        for (int round = 0; round < 3; round++) {
+            unsigned char *d = sf_bigmem_alloc(sizes[k]);
+            assert_non_null(d);
+            memset(d, 0xa5, sizes[k]);
+            free(d);
+            unsigned char *p = sf_bigmem_calloc(sizes[k], 1);
+            assert_non_null(p);
+            assert_true(all_zero(p, sizes[k]));
+            memset(p, 0x3c, sizes[k]);
+            free(p);
+        }
+    }
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 }
 
 static void test_huge_blocks_are_aligned_to_2_mib(void **state)
@@ -89,6 +121,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_and_large_blocks_are_zeroed_and_writable),
         cmocka_unit_test(test_huge_blocks_are_aligned_to_2_mib),
+        cmocka_unit_test(test_zeroed_blocks_reuse_dirty_memory_as_zero),
         cmocka_unit_test(test_stream_blocks_are_writable_and_large_ones_aligned),
         cmocka_unit_test(test_overflowing_size_is_null),
         cmocka_unit_test(test_zero_elements_give_a_block_to_free),

@@ -691,6 +691,68 @@ static void test_output_lost_between_fallback_renames_is_put_back(void **state)
     sf_output_stage_free(&st);
 }
 
+/* keep_replaced: the commit leaves the replaced tree at ROOT; three
+ * callers each list it alike and remove their share (place modulo 3),
+ * and the committing one removes the rest with ROOT. */
+static void test_replaced_tree_left_and_removed_in_shares(void **state)
+{
+    fixture *f = *state;
+    make_partitioned_output(f);
+    put(f->out, "date=2025-08-03/part-00000.csv", "d03\n");
+    sf_output_stage st;
+    sf_error err;
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_OVERWRITE, "r1", &err), 0);
+    st.keep_replaced = 1;
+    put(st.tmpdir, "date=2025-08-09/part-00000.csv", "n\n");
+    assert_int_equal(sf_output_commit(&st, "{}", 2, &err), 0);
+    assert_int_equal(st.replaced_left, 1);
+    assert_listing(f->out, "_MANIFEST.json,_SUCCESS,date=2025-08-09");
+    assert_listing(st.root, "_MANIFEST.json,_METRICS.json,_SUCCESS,date=2025-08-01,"
+                            "date=2025-08-02,date=2025-08-03");
+    char **names[3];
+    size_t n[3];
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(sf_output_list_replaced(&st, &names[r], &n[r]), 0);
+        assert_int_equal(n[r], 6);
+    }
+    assert_string_equal(names[0][0], "_MANIFEST.json"); /* sorted */
+    assert_string_equal(names[0][5], "date=2025-08-03");
+    sf_output_drop_share(&st, names[1], n[1], 1, 3); /* places 1 and 4 */
+    assert_listing(st.root, "_MANIFEST.json,_SUCCESS,date=2025-08-01,date=2025-08-03");
+    sf_output_drop_share(&st, names[2], n[2], 2, 3); /* 2 and 5 */
+    assert_listing(st.root, "_MANIFEST.json,date=2025-08-01");
+    sf_output_drop_share(&st, names[0], n[0], 0, 3); /* 0 and 3 */
+    assert_listing(st.root, "");
+    sf_output_drop_replaced(&st);
+    assert_int_equal(st.replaced_left, 0);
+    assert_listing(f->dir, "out");
+    assert_file_text(path_of(f->out, "date=2025-08-09/part-00000.csv"), "n\n");
+    sf_output_stage_free(&st);
+}
+
+/* A stage that replaced nothing lists nothing and leaves nothing to
+ * remove: its ROOT is the output itself. */
+static void test_nothing_replaced_lists_nothing_and_removes_nothing(void **state)
+{
+    fixture *f = *state;
+    sf_output_stage st;
+    sf_error err;
+    assert_int_equal(sf_output_prepare(&st, f->out, SF_COMMIT_OVERWRITE, "r1", &err), 0);
+    st.keep_replaced = 1;
+    stage_files(&st, "x\n");
+    assert_int_equal(sf_output_commit(&st, "{}", 2, &err), 0);
+    assert_int_equal(st.replaced_left, 0);
+    char **names = NULL;
+    size_t n = 7;
+    assert_int_equal(sf_output_list_replaced(&st, &names, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(names);
+    sf_output_drop_share(&st, names, n, 0, 1);
+    sf_output_drop_replaced(&st);
+    assert_listing(f->out, "_MANIFEST.json,_SUCCESS,date=2025-08-01");
+    sf_output_stage_free(&st);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -721,6 +783,8 @@ int main(void)
         T(test_overwrite_swaps_in_a_tree_and_leaves_no_old_copy),
         T(test_two_rename_fallback_commits_the_same_tree),
         T(test_output_lost_between_fallback_renames_is_put_back),
+        T(test_replaced_tree_left_and_removed_in_shares),
+        T(test_nothing_replaced_lists_nothing_and_removes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

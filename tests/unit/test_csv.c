@@ -622,6 +622,62 @@ static void test_write_to_full_device_fails_at_close_naming_file(void **state)
     assert_string_equal(err.msg, "cannot write '/dev/full': No space left on device");
 }
 
+/* sync_later: close starts the writeback only; the bytes are the same as
+ * a writer that fsyncs at close, sf_fsync_file then makes them durable,
+ * and a write error still shows at close. */
+static void test_sync_later_writes_the_same_bytes_and_reports_errors(void **state)
+{
+    (void)state;
+    char other[400];
+    snprintf(other, sizeof other, "%s/later.csv", tmpdir);
+    sf_csv_options later = {SF_CSV_PLAIN, 0, 1};
+    sf_csv_writer *a = open_writer(), *b = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_csv_writer_open_opt(&b, other, &later, &err), 0);
+    for (int i = 0; i < 60000; i++) { /* past the 1 MiB buffer */
+        char cell[64];
+        snprintf(cell, sizeof cell, "row %d, \"quoted\"", i);
+        field(a, cell);
+        field(b, cell);
+        sf_csv_end_row(a);
+        sf_csv_end_row(b);
+    }
+    uint64_t na = 0, nb = 0;
+    assert_int_equal(sf_csv_writer_close(a, &na, &err), 0);
+    assert_int_equal(sf_csv_writer_close(b, &nb, &err), 0);
+    assert_true(na > ((uint64_t)1 << 20));
+    assert_int_equal(na, nb);
+    assert_int_equal(sf_fsync_file(other, &err), 0);
+    char *p, *q;
+    size_t lp, lq;
+    assert_int_equal(sf_read_file(path, &p, &lp, &err), 0);
+    assert_int_equal(sf_read_file(other, &q, &lq, &err), 0);
+    assert_int_equal(lp, lq);
+    assert_memory_equal(p, q, lp);
+    free(p);
+    free(q);
+
+    /* A device cannot be synced (EINVAL): not a failure, as at close. */
+    assert_int_equal(sf_fsync_file("/dev/null", &err), 0);
+    char missing[400], want[600];
+    snprintf(missing, sizeof missing, "%s/no-such.csv", tmpdir);
+    assert_int_equal(sf_fsync_file(missing, &err), SF_E_IO);
+    snprintf(want, sizeof want, "cannot open to sync '%s': No such file or directory", missing);
+    assert_string_equal(err.msg, want);
+
+    if (access("/dev/full", W_OK) != 0)
+        return;
+    sf_csv_writer *f = NULL;
+    assert_int_equal(sf_csv_writer_open_opt(&f, "/dev/full", &later, &err), 0);
+    for (int i = 0; i < 1000; i++) {
+        field(f, "some text that will not fit");
+        sf_csv_end_row(f);
+    }
+    assert_int_equal(sf_csv_writer_close(f, NULL, &err), SF_E_IO);
+    assert_string_equal(err.msg, "cannot write '/dev/full': No space left on device");
+}
+
 static void test_writer_close_null_is_noop(void **state)
 {
     (void)state;
@@ -925,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_open_in_missing_directory_is_io_error_naming_path),
         cmocka_unit_test(test_write_to_full_device_fails_at_close_naming_file),
         cmocka_unit_test(test_writer_close_null_is_noop),
+        cmocka_unit_test(test_sync_later_writes_the_same_bytes_and_reports_errors),
         cmocka_unit_test(test_reader_unescapes_quoted_fields_and_doubled_quotes),
         cmocka_unit_test(test_reader_accepts_lf_and_crlf_row_ends),
         cmocka_unit_test(test_reader_final_row_without_newline_is_a_record),

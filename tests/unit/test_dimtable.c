@@ -155,6 +155,51 @@ static void test_jsonl_blank_lines_crlf_and_bom_are_accepted(void **state)
     sf_join_table_free(t);
 }
 
+/* Lines of one shape after the first are read with their ends found by
+ * the decoder (sf_decoder_decode_window): CRLF and LF ends, blank lines
+ * among them, a line of the same shape whose value does not convert
+ * (named with its own line number), and a last line without a newline
+ * give what the line-by-line path gives. */
+static void test_jsonl_lines_of_a_learned_shape_keep_every_verdict(void **state)
+{
+    (void)state;
+    sf_job_input in = items(SF_FORMAT_JSONL);
+    char text[16384];
+    size_t n = 0;
+    for (int i = 1; i <= 200; i++) {
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "{\"item_id\": %d, \"category\": \"c%d\", \"price\": %d.5}%s", i, i,
+                              i, i % 2 ? "\r\n" : "\n");
+        if (i % 50 == 0)
+            n += (size_t)snprintf(text + n, sizeof text - n, "\r\n\n");
+    }
+    n += (size_t)snprintf(text + n, sizeof text - n,
+                          "{\"item_id\": 201, \"category\": \"last\", \"price\": 1.5}");
+    sf_join_table *t = NULL;
+    sf_error err;
+    assert_int_equal(sf_dimtable_load(&in, text, n, &t, &err), 0);
+    assert_int_equal(sf_join_table_rows(t), 201);
+    char want[16];
+    for (int64_t id = 1; id <= 200; id++) {
+        const sf_value *r = find_int(t, id);
+        snprintf(want, sizeof want, "c%d", (int)id);
+        assert_str(&r[C_CATEGORY], want);
+        assert_true(r[C_PRICE].u.d == (double)id + 0.5);
+    }
+    assert_str(&find_int(t, 201)[C_CATEGORY], "last");
+    sf_join_table_free(t);
+
+    /* Line 120 of 130 lines of one shape: the price a string. */
+    n = 0;
+    for (int i = 1; i <= 130; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              i == 120 ? "{\"item_id\": %d, \"category\": \"c\", \"price\": \"x\"}\n"
+                                       : "{\"item_id\": %d, \"category\": \"c\", \"price\": 2.5}\n",
+                              i);
+    assert_load_error(&in, text, n, SF_E_TYPE,
+                      "dims/items.jsonl: line 120: column 'price': expected double, got a string");
+}
+
 static void test_jsonl_string_key_and_strings_with_escapes(void **state)
 {
     (void)state;
@@ -580,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_jsonl_rows_load_into_lookups),
         cmocka_unit_test(test_jsonl_missing_and_null_fields_are_null),
         cmocka_unit_test(test_jsonl_blank_lines_crlf_and_bom_are_accepted),
+        cmocka_unit_test(test_jsonl_lines_of_a_learned_shape_keep_every_verdict),
         cmocka_unit_test(test_jsonl_string_key_and_strings_with_escapes),
         cmocka_unit_test(test_jsonl_dotted_column_name_is_a_literal_key),
         cmocka_unit_test(test_jsonl_invalid_json_names_file_line_and_column),
