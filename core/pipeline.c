@@ -260,6 +260,35 @@ static int setup_ids(sf_pipeline *p)
 
 static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids);
 static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_lean_kpi(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_lean_kpi_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_lean_selective(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_lean_selective_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
+
+/* The lean plan's steps in straight lines when its kinds are a shape
+ * that has them (see lean_kpi); tables as lean_steps'. */
+static void lean_shape(sf_pipeline *p, int tables)
+{
+    static const int kpi[] = {PLAN_DERIVE, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN1, PLAN_DERIVE};
+    static const int selective[] = {PLAN_FILTER_AND, PLAN_JOIN1, PLAN_DERIVE};
+    static const struct {
+        const int *kinds;
+        size_t n;
+        int (*fn[2])(sf_pipeline *, sf_value *, uint32_t *);
+    } shapes[] = {
+        {kpi, 5, {run_lean_kpi, run_lean_kpi_tables}},
+        {selective, 3, {run_lean_selective, run_lean_selective_tables}},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t i = 0;
+        while (i < shapes[s].n && i < p->job->nsteps && p->plan[i].kind == shapes[s].kinds[i])
+            i++;
+        if (i == shapes[s].n && i == p->job->nsteps) {
+            p->steps_lean = shapes[s].fn[tables];
+            return;
+        }
+    }
+}
 
 /* p->plan from the job's steps, after setup_ids (the joins' id slots).
  * Returns 0 or SF_E_NOMEM. */
@@ -308,6 +337,8 @@ static int setup_plan(sf_pipeline *p)
             lean = 0;
     }
     p->steps_lean = lean == 1 ? run_steps_lean : lean == 2 ? run_steps_lean_tables : NULL;
+    if (lean)
+        lean_shape(p, lean == 2);
     return 0;
 }
 
@@ -724,46 +755,47 @@ static inline __attribute__((always_inline)) int join1_row(sf_pipeline *p, const
     return 1;
 }
 
+/* One step of a lean plan (kind is pl->kind; a constant where the caller
+ * knows the plan's shape, so that the switch goes). tables: some join
+ * has no cells (a table of int keys or over 8,192 rows; S2's), a constant
+ * in each caller, so that S1's code (all through cells) holds no register
+ * for the table's lookup. 1 if the row goes on, 0 if it stops (counted). */
+static inline __attribute__((always_inline)) int lean_step(sf_pipeline *p, const step_plan *pl,
+                                                           int kind, sf_value *row,
+                                                           uint32_t *ids, int tables)
+{
+    sf_arena *scratch = &p->scratch;
+    switch (kind) {
+    case PLAN_DERIVE:
+        sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+        return 1;
+    case PLAN_FILTER_LEAF:
+        return filter_leaf(p, pl, row, scratch);
+    case PLAN_FILTER_AND:
+        return filter_and(p, pl, row, scratch);
+    default: /* PLAN_JOIN1 */
+        if (!tables || pl->cells)
+            return join1_cells(p, pl, row, ids);
+        uint32_t key_id = 0;
+        const sf_value *key = &row[pl->slot];
+        const sf_value *dim = key->type == SF_NULL
+                                  ? NULL
+                                  : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
+        return join1_row(p, pl, row, ids, dim, key_id);
+    }
+}
+
 /* run_steps over all the steps of a lean plan (p->steps_lean: derives, filters
  * of inline tests, one-column joins), looked up by nobody before (no
  * ring): the few cases and arguments leave the row's values in registers.
- * tables: some join has no cells (a table of int keys or over 8,192 rows;
- * S2's), a constant in each caller, so that S1's function (all through
- * cells) holds no register for the table's lookup. Returns as run_steps. */
+ * Returns as run_steps. */
 static inline __attribute__((always_inline)) int lean_steps(sf_pipeline *p, sf_value *row,
                                                             uint32_t *ids, int tables)
 {
     const step_plan *pl = p->plan, *end = pl + p->job->nsteps;
-    sf_arena *scratch = &p->scratch;
-    for (; pl < end; pl++) {
-        switch (pl->kind) {
-        case PLAN_DERIVE:
-            sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
-            continue;
-        case PLAN_FILTER_LEAF:
-            if (!filter_leaf(p, pl, row, scratch))
-                return 0;
-            continue;
-        case PLAN_FILTER_AND:
-            if (!filter_and(p, pl, row, scratch))
-                return 0;
-            continue;
-        default: /* PLAN_JOIN1 */
-            if (!tables || pl->cells) {
-                if (!join1_cells(p, pl, row, ids))
-                    return 0;
-                continue;
-            }
-            uint32_t key_id = 0;
-            const sf_value *key = &row[pl->slot];
-            const sf_value *dim = key->type == SF_NULL
-                                      ? NULL
-                                      : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
-            if (!join1_row(p, pl, row, ids, dim, key_id))
-                return 0;
-            continue;
-        }
-    }
+    for (; pl < end; pl++)
+        if (!lean_step(p, pl, pl->kind, row, ids, tables))
+            return 0;
     return 1;
 }
 
@@ -777,6 +809,50 @@ static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids)
 static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
 {
     return lean_steps(p, row, ids, 1);
+}
+
+/* The lean plans of the daily KPI (S1, S2: derive, filter, join, join,
+ * derive) and of the selective job (S5: filter of an &&, join, derive) in
+ * straight lines: no loop and no switch on the step's kind (~7
+ * instructions a step). lean_shape() picks them by the plan's kinds. */
+static inline __attribute__((always_inline)) int lean_kpi(sf_pipeline *p, sf_value *row,
+                                                          uint32_t *ids, int tables)
+{
+    const step_plan *pl = p->plan;
+    return lean_step(p, &pl[0], PLAN_DERIVE, row, ids, tables) &&
+           lean_step(p, &pl[1], PLAN_FILTER_LEAF, row, ids, tables) &&
+           lean_step(p, &pl[2], PLAN_JOIN1, row, ids, tables) &&
+           lean_step(p, &pl[3], PLAN_JOIN1, row, ids, tables) &&
+           lean_step(p, &pl[4], PLAN_DERIVE, row, ids, tables);
+}
+
+static int run_lean_kpi(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    return lean_kpi(p, row, ids, 0);
+}
+
+static int run_lean_kpi_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    return lean_kpi(p, row, ids, 1);
+}
+
+static inline __attribute__((always_inline)) int lean_selective(sf_pipeline *p, sf_value *row,
+                                                                uint32_t *ids, int tables)
+{
+    const step_plan *pl = p->plan;
+    return lean_step(p, &pl[0], PLAN_FILTER_AND, row, ids, tables) &&
+           lean_step(p, &pl[1], PLAN_JOIN1, row, ids, tables) &&
+           lean_step(p, &pl[2], PLAN_DERIVE, row, ids, tables);
+}
+
+static int run_lean_selective(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    return lean_selective(p, row, ids, 0);
+}
+
+static int run_lean_selective_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
+{
+    return lean_selective(p, row, ids, 1);
 }
 
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
