@@ -265,19 +265,24 @@ static int run_lean_kpi_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
 static int run_lean_selective(sf_pipeline *p, sf_value *row, uint32_t *ids);
 static int run_lean_selective_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
 
+/* The step kinds of the lean plans that run in straight lines (see
+ * lean_fixed). */
+static const int kpi_kinds[] = {PLAN_DERIVE, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN1,
+                                PLAN_DERIVE};
+static const int selective_kinds[] = {PLAN_FILTER_AND, PLAN_JOIN1, PLAN_DERIVE};
+
 /* The lean plan's steps in straight lines when its kinds are a shape
  * that has them (see lean_kpi); tables as lean_steps'. */
 static void lean_shape(sf_pipeline *p, int tables)
 {
-    static const int kpi[] = {PLAN_DERIVE, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN1, PLAN_DERIVE};
-    static const int selective[] = {PLAN_FILTER_AND, PLAN_JOIN1, PLAN_DERIVE};
     static const struct {
         const int *kinds;
         size_t n;
         int (*fn[2])(sf_pipeline *, sf_value *, uint32_t *);
     } shapes[] = {
-        {kpi, 5, {run_lean_kpi, run_lean_kpi_tables}},
-        {selective, 3, {run_lean_selective, run_lean_selective_tables}},
+        {kpi_kinds, sizeof kpi_kinds / sizeof kpi_kinds[0], {run_lean_kpi, run_lean_kpi_tables}},
+        {selective_kinds, sizeof selective_kinds / sizeof selective_kinds[0],
+         {run_lean_selective, run_lean_selective_tables}},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t i = 0;
@@ -799,61 +804,55 @@ static inline __attribute__((always_inline)) int lean_steps(sf_pipeline *p, sf_v
     return 1;
 }
 
-/* lean_steps of a plan whose joins all have cells, and of one with a
- * table join among them (p->steps_lean). */
-static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids)
-{
-    return lean_steps(p, row, ids, 0);
-}
+/* The two functions of a lean form: NAME for a plan whose joins all have
+ * cells, NAME_tables for one with a table join among them
+ * (p->steps_lean). */
+#define LEAN_FUNCTIONS(name, form)                                                            \
+    static int name(sf_pipeline *p, sf_value *row, uint32_t *ids)                             \
+    {                                                                                         \
+        return form(p, row, ids, 0);                                                          \
+    }                                                                                         \
+    static int name##_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)                    \
+    {                                                                                         \
+        return form(p, row, ids, 1);                                                          \
+    }
 
-static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
-{
-    return lean_steps(p, row, ids, 1);
-}
+LEAN_FUNCTIONS(run_steps_lean, lean_steps)
 
 /* The lean plans of the daily KPI (S1, S2: derive, filter, join, join,
  * derive) and of the selective job (S5: filter of an &&, join, derive) in
- * straight lines: no loop and no switch on the step's kind (~7
- * instructions a step). lean_shape() picks them by the plan's kinds. */
+ * straight lines: lean_step() unrolled over kinds known at compile time,
+ * no loop and no switch on the step's kind (~7 instructions a step).
+ * lean_shape() picks them by the plan's kinds, from the same arrays
+ * (kpi_kinds, selective_kinds). */
+static inline __attribute__((always_inline)) int lean_fixed(sf_pipeline *p, sf_value *row,
+                                                            uint32_t *ids, int tables,
+                                                            const int *kinds, size_t n)
+{
+    const step_plan *pl = p->plan;
+#pragma GCC unroll 8
+    for (size_t i = 0; i < n; i++)
+        if (!lean_step(p, &pl[i], kinds[i], row, ids, tables))
+            return 0;
+    return 1;
+}
+
 static inline __attribute__((always_inline)) int lean_kpi(sf_pipeline *p, sf_value *row,
                                                           uint32_t *ids, int tables)
 {
-    const step_plan *pl = p->plan;
-    return lean_step(p, &pl[0], PLAN_DERIVE, row, ids, tables) &&
-           lean_step(p, &pl[1], PLAN_FILTER_LEAF, row, ids, tables) &&
-           lean_step(p, &pl[2], PLAN_JOIN1, row, ids, tables) &&
-           lean_step(p, &pl[3], PLAN_JOIN1, row, ids, tables) &&
-           lean_step(p, &pl[4], PLAN_DERIVE, row, ids, tables);
+    return lean_fixed(p, row, ids, tables, kpi_kinds, sizeof kpi_kinds / sizeof kpi_kinds[0]);
 }
 
-static int run_lean_kpi(sf_pipeline *p, sf_value *row, uint32_t *ids)
-{
-    return lean_kpi(p, row, ids, 0);
-}
-
-static int run_lean_kpi_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
-{
-    return lean_kpi(p, row, ids, 1);
-}
+LEAN_FUNCTIONS(run_lean_kpi, lean_kpi)
 
 static inline __attribute__((always_inline)) int lean_selective(sf_pipeline *p, sf_value *row,
                                                                 uint32_t *ids, int tables)
 {
-    const step_plan *pl = p->plan;
-    return lean_step(p, &pl[0], PLAN_FILTER_AND, row, ids, tables) &&
-           lean_step(p, &pl[1], PLAN_JOIN1, row, ids, tables) &&
-           lean_step(p, &pl[2], PLAN_DERIVE, row, ids, tables);
+    return lean_fixed(p, row, ids, tables, selective_kinds,
+                      sizeof selective_kinds / sizeof selective_kinds[0]);
 }
 
-static int run_lean_selective(sf_pipeline *p, sf_value *row, uint32_t *ids)
-{
-    return lean_selective(p, row, ids, 0);
-}
-
-static int run_lean_selective_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
-{
-    return lean_selective(p, row, ids, 1);
-}
+LEAN_FUNCTIONS(run_lean_selective, lean_selective)
 
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
  * the slots it fills in ids (when not NULL). A join step i with
