@@ -155,8 +155,14 @@ static inline int sf_join_cells_lookup(const sf_join_cells *c, const sf_value *k
                                        sf_value *cell, uint32_t *key_id, uint32_t *cell_id)
 {
     size_t n = key->u.s.n;
-    if (key->type != SF_STRING || n - 8 > 8 || c->nrows != *c->live_rows)
-        return sf_join_cells_other(c, key, cell, key_id, cell_id);
+    if (key->type != SF_STRING || n - 8 > 8 || c->nrows != *c->live_rows) {
+        /* ids of their own: the caller's stay in registers on the common path */
+        uint32_t kid, cid;
+        int found = sf_join_cells_other(c, key, cell, &kid, &cid);
+        *key_id = kid;
+        *cell_id = cid;
+        return found;
+    }
     uint64_t x0, x1;
     memcpy(&x0, key->u.s.p, 8);
     memcpy(&x1, key->u.s.p + n - 8, 8);

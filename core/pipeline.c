@@ -260,6 +260,40 @@ static int setup_ids(sf_pipeline *p)
 
 static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids);
 static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_lean_kpi(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_lean_kpi_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_lean_selective(sf_pipeline *p, sf_value *row, uint32_t *ids);
+static int run_lean_selective_tables(sf_pipeline *p, sf_value *row, uint32_t *ids);
+
+/* The step kinds of the lean plans that run in straight lines (see
+ * lean_fixed). */
+static const int kpi_kinds[] = {PLAN_DERIVE, PLAN_FILTER_LEAF, PLAN_JOIN1, PLAN_JOIN1,
+                                PLAN_DERIVE};
+static const int selective_kinds[] = {PLAN_FILTER_AND, PLAN_JOIN1, PLAN_DERIVE};
+
+/* The lean plan's steps in straight lines when its kinds are a shape
+ * that has them (see lean_kpi); tables as lean_steps'. */
+static void lean_shape(sf_pipeline *p, int tables)
+{
+    static const struct {
+        const int *kinds;
+        size_t n;
+        int (*fn[2])(sf_pipeline *, sf_value *, uint32_t *);
+    } shapes[] = {
+        {kpi_kinds, sizeof kpi_kinds / sizeof kpi_kinds[0], {run_lean_kpi, run_lean_kpi_tables}},
+        {selective_kinds, sizeof selective_kinds / sizeof selective_kinds[0],
+         {run_lean_selective, run_lean_selective_tables}},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t i = 0;
+        while (i < shapes[s].n && i < p->job->nsteps && p->plan[i].kind == shapes[s].kinds[i])
+            i++;
+        if (i == shapes[s].n && i == p->job->nsteps) {
+            p->steps_lean = shapes[s].fn[tables];
+            return;
+        }
+    }
+}
 
 /* p->plan from the job's steps, after setup_ids (the joins' id slots).
  * Returns 0 or SF_E_NOMEM. */
@@ -308,6 +342,8 @@ static int setup_plan(sf_pipeline *p)
             lean = 0;
     }
     p->steps_lean = lean == 1 ? run_steps_lean : lean == 2 ? run_steps_lean_tables : NULL;
+    if (lean)
+        lean_shape(p, lean == 2);
     return 0;
 }
 
@@ -724,60 +760,99 @@ static inline __attribute__((always_inline)) int join1_row(sf_pipeline *p, const
     return 1;
 }
 
+/* One step of a lean plan (kind is pl->kind; a constant where the caller
+ * knows the plan's shape, so that the switch goes). tables: some join
+ * has no cells (a table of int keys or over 8,192 rows; S2's), a constant
+ * in each caller, so that S1's code (all through cells) holds no register
+ * for the table's lookup. 1 if the row goes on, 0 if it stops (counted). */
+static inline __attribute__((always_inline)) int lean_step(sf_pipeline *p, const step_plan *pl,
+                                                           int kind, sf_value *row,
+                                                           uint32_t *ids, int tables)
+{
+    sf_arena *scratch = &p->scratch;
+    switch (kind) {
+    case PLAN_DERIVE:
+        sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+        return 1;
+    case PLAN_FILTER_LEAF:
+        return filter_leaf(p, pl, row, scratch);
+    case PLAN_FILTER_AND:
+        return filter_and(p, pl, row, scratch);
+    default: /* PLAN_JOIN1 */
+        if (!tables || pl->cells)
+            return join1_cells(p, pl, row, ids);
+        uint32_t key_id = 0;
+        const sf_value *key = &row[pl->slot];
+        const sf_value *dim = key->type == SF_NULL
+                                  ? NULL
+                                  : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
+        return join1_row(p, pl, row, ids, dim, key_id);
+    }
+}
+
 /* run_steps over all the steps of a lean plan (p->steps_lean: derives, filters
  * of inline tests, one-column joins), looked up by nobody before (no
  * ring): the few cases and arguments leave the row's values in registers.
- * tables: some join has no cells (a table of int keys or over 8,192 rows;
- * S2's), a constant in each caller, so that S1's function (all through
- * cells) holds no register for the table's lookup. Returns as run_steps. */
+ * Returns as run_steps. */
 static inline __attribute__((always_inline)) int lean_steps(sf_pipeline *p, sf_value *row,
                                                             uint32_t *ids, int tables)
 {
     const step_plan *pl = p->plan, *end = pl + p->job->nsteps;
-    sf_arena *scratch = &p->scratch;
-    for (; pl < end; pl++) {
-        switch (pl->kind) {
-        case PLAN_DERIVE:
-            sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
-            continue;
-        case PLAN_FILTER_LEAF:
-            if (!filter_leaf(p, pl, row, scratch))
-                return 0;
-            continue;
-        case PLAN_FILTER_AND:
-            if (!filter_and(p, pl, row, scratch))
-                return 0;
-            continue;
-        default: /* PLAN_JOIN1 */
-            if (!tables || pl->cells) {
-                if (!join1_cells(p, pl, row, ids))
-                    return 0;
-                continue;
-            }
-            uint32_t key_id = 0;
-            const sf_value *key = &row[pl->slot];
-            const sf_value *dim = key->type == SF_NULL
-                                      ? NULL
-                                      : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
-            if (!join1_row(p, pl, row, ids, dim, key_id))
-                return 0;
-            continue;
-        }
-    }
+    for (; pl < end; pl++)
+        if (!lean_step(p, pl, pl->kind, row, ids, tables))
+            return 0;
     return 1;
 }
 
-/* lean_steps of a plan whose joins all have cells, and of one with a
- * table join among them (p->steps_lean). */
-static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids)
+/* The two functions of a lean form: NAME for a plan whose joins all have
+ * cells, NAME_tables for one with a table join among them
+ * (p->steps_lean). */
+#define LEAN_FUNCTIONS(name, form)                                                            \
+    static int name(sf_pipeline *p, sf_value *row, uint32_t *ids)                             \
+    {                                                                                         \
+        return form(p, row, ids, 0);                                                          \
+    }                                                                                         \
+    static int name##_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)                    \
+    {                                                                                         \
+        return form(p, row, ids, 1);                                                          \
+    }
+
+LEAN_FUNCTIONS(run_steps_lean, lean_steps)
+
+/* The lean plans of the daily KPI (S1, S2: derive, filter, join, join,
+ * derive) and of the selective job (S5: filter of an &&, join, derive) in
+ * straight lines: lean_step() unrolled over kinds known at compile time,
+ * no loop and no switch on the step's kind (~7 instructions a step).
+ * lean_shape() picks them by the plan's kinds, from the same arrays
+ * (kpi_kinds, selective_kinds). */
+static inline __attribute__((always_inline)) int lean_fixed(sf_pipeline *p, sf_value *row,
+                                                            uint32_t *ids, int tables,
+                                                            const int *kinds, size_t n)
 {
-    return lean_steps(p, row, ids, 0);
+    const step_plan *pl = p->plan;
+#pragma GCC unroll 8
+    for (size_t i = 0; i < n; i++)
+        if (!lean_step(p, &pl[i], kinds[i], row, ids, tables))
+            return 0;
+    return 1;
 }
 
-static int run_steps_lean_tables(sf_pipeline *p, sf_value *row, uint32_t *ids)
+static inline __attribute__((always_inline)) int lean_kpi(sf_pipeline *p, sf_value *row,
+                                                          uint32_t *ids, int tables)
 {
-    return lean_steps(p, row, ids, 1);
+    return lean_fixed(p, row, ids, tables, kpi_kinds, sizeof kpi_kinds / sizeof kpi_kinds[0]);
 }
+
+LEAN_FUNCTIONS(run_lean_kpi, lean_kpi)
+
+static inline __attribute__((always_inline)) int lean_selective(sf_pipeline *p, sf_value *row,
+                                                                uint32_t *ids, int tables)
+{
+    return lean_fixed(p, row, ids, tables, selective_kinds,
+                      sizeof selective_kinds / sizeof selective_kinds[0]);
+}
+
+LEAN_FUNCTIONS(run_lean_selective, lean_selective)
 
 /* Runs steps [from, to) over row; a join also sets the dimension ids of
  * the slots it fills in ids (when not NULL). A join step i with

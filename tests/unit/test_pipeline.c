@@ -735,6 +735,161 @@ static void test_lean_steps_filter_drop_and_join_as_the_plan_says(void **state)
     sf_job_free(job);
 }
 
+/* The daily KPI's steps (derive, filter, join, join, derive) and the
+ * selective job's (filter of an &&, join, derive), which run in straight
+ * lines of their own, over string keys (the joins' cells) and int keys
+ * (the tables), into a text of the counts and every group's key and
+ * results, sorted: the same lines must give the text the same plan with
+ * one more step gives (that one takes the loop over the steps). */
+enum { SHAPE_KPI, SHAPE_SELECTIVE };
+
+static int cmp_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void shape_digest(int shape, int int_keys, int extra_step, char *out, size_t cap)
+{
+    const char *kt = int_keys ? "int64" : "string";
+    char spec[2048];
+    int n = snprintf(
+        spec, sizeof spec,
+        "{\"name\": \"shape\", \"inputs\": {"
+        "  \"ev\": {\"role\": \"fact\", \"path\": \"e\", \"columns\": {\"uid\": \"%s\","
+        "          \"item\": \"%s\", \"kind\": \"string\", \"ts\": \"int64\", \"price\": \"double\"}},"
+        "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"uid\","
+        "             \"columns\": {\"uid\": \"%s\", \"country\": \"string\"}},"
+        "  \"items\": {\"role\": \"dimension\", \"path\": \"i\", \"key\": \"item\","
+        "             \"columns\": {\"item\": \"%s\", \"cat\": \"string\"}}},"
+        " \"steps\": [%s%s],"
+        " \"group_by\": %s,"
+        " \"aggregates\": {\"n\": \"count()\", \"buys\": \"count_if(kind == 'purchase')\","
+        "   \"rev\": \"sum(price)\", \"users\": \"count_distinct(uid)\"},"
+        " \"output\": {\"path\": \"out\"}}",
+        kt, kt, kt, kt,
+        shape == SHAPE_KPI
+            ? "{\"derive\": \"rev\", \"expr\": \"if(kind == 'purchase', price, 0.0)\"},"
+              "{\"filter\": \"rev >= 1.0\"},"
+              "{\"join\": \"users\", \"on\": \"uid\", \"type\": \"inner\", \"select\": [\"country\"]},"
+              "{\"join\": \"items\", \"on\": \"item\", \"type\": \"left\", \"select\": [\"cat\"]},"
+              "{\"derive\": \"day\", \"expr\": \"to_date(ts)\"}"
+            : "{\"filter\": \"kind == 'purchase' && price > 2.0\"},"
+              "{\"join\": \"items\", \"on\": \"item\", \"type\": \"inner\", \"select\": [\"cat\"]},"
+              "{\"derive\": \"day\", \"expr\": \"to_date(ts)\"}",
+        extra_step ? ",{\"derive\": \"zz\", \"expr\": \"ts\"}" : "",
+        shape == SHAPE_KPI ? "[\"day\", \"country\", \"cat\"]" : "[\"day\", \"cat\"]");
+    assert_true(n > 0 && (size_t)n < sizeof spec);
+    sf_job *job = NULL;
+    sf_error err;
+    sf_error_clear(&err);
+    assert_int_equal(sf_job_load(spec, (size_t)n, "shape.json", NULL, &job, &err), 0);
+    sf_join_table *dims[SF_MAX_INPUTS] = {0};
+    int iu = sf_job_input_index(job, "users"), ii = sf_job_input_index(job, "items");
+    dims[iu] = sf_join_table_new(2, 0);
+    dims[ii] = sf_join_table_new(2, 0);
+    static const char *const users[][2] = {
+        {"user_000001", "FR"}, {"user_000002", "DE"}, {"user_000003", "FR"}};
+    static const char *const items[][2] = {{"item_000001", "books"}, {"item_000002", "toys"}};
+    for (int i = 0; i < 3; i++) {
+        sf_value r[2] = {int_keys ? sf_int(i + 1) : sf_string(users[i][0], 11),
+                         sf_string(users[i][1], 2)};
+        assert_int_equal(sf_join_table_add(dims[iu], r), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        sf_value r[2] = {int_keys ? sf_int(i + 1) : sf_string(items[i][0], 11),
+                         sf_string(items[i][1], strlen(items[i][1]))};
+        assert_int_equal(sf_join_table_add(dims[ii], r), 0);
+    }
+    sf_pipeline *p = sf_pipeline_new(job, dims, SF_DECODER_FAST, &err);
+    assert_non_null(p);
+    /* users 1-3 and 9 (none), items 1, 2 and 9 (none), a NULL item;
+     * purchases and views, prices 0.5 to 6.5, three days */
+    static const char *const kinds[] = {"purchase", "view", "purchase", "purchase", "cart"};
+    static const int uids[] = {1, 2, 3, 9, 2, 1, 3};
+    static const int iids[] = {1, 2, 9, 0, 1};
+    char line[256];
+    for (int i = 0; i < 60; i++) {
+        int u = uids[i % 7], it = iids[i % 5];
+        char uid[24], item[24];
+        snprintf(uid, sizeof uid, int_keys ? "%d" : "\"user_%06d\"", u);
+        if (it)
+            snprintf(item, sizeof item, int_keys ? "%d" : "\"item_%06d\"", it);
+        else
+            snprintf(item, sizeof item, "null");
+        int len = snprintf(line, sizeof line,
+                           "{\"uid\":%s,\"item\":%s,\"kind\":\"%s\",\"ts\":%d,\"price\":%.1f}", uid,
+                           item, kinds[i % 5], (i % 3) * 86400 + i, 0.5 + (i % 7));
+        assert_int_equal(sf_pipeline_push(p, line, (size_t)len, 0, 100 * (uint64_t)i), 0);
+    }
+    const sf_counts *c = sf_pipeline_counts(p);
+    check_identity(c);
+    size_t used = (size_t)snprintf(out, cap, "read %llu filtered %llu dropped %llu aggregated %llu\n",
+                                   (unsigned long long)c->lines_read,
+                                   (unsigned long long)c->rows_filtered,
+                                   (unsigned long long)c->rows_dropped_by_join,
+                                   (unsigned long long)c->rows_aggregated);
+    sf_groups *g = sf_pipeline_groups(p);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    size_t ng = sf_groups_count(g);
+    char **rows = calloc(ng ? ng : 1, sizeof *rows);
+    assert_non_null(rows);
+    for (size_t i = 0; i < ng; i++) {
+        const unsigned char *key;
+        size_t klen;
+        uint64_t hash;
+        sf_groups_key(g, i, &key, &klen, &hash);
+        rows[i] = calloc(512, 1);
+        assert_non_null(rows[i]);
+        size_t at = 0;
+        for (size_t b = 0; b < klen; b++)
+            at += (size_t)snprintf(rows[i] + at, 512 - at, "%02x", key[b]);
+        for (size_t j = 0; j < job->naggs; j++) {
+            int overflow = 0;
+            sf_value v = sf_groups_result(g, i, j, &overflow);
+            at += (size_t)snprintf(rows[i] + at, 512 - at, " %d:%lld:%.3f", v.type,
+                                   v.type == SF_INT ? (long long)v.u.i : 0LL,
+                                   v.type == SF_DOUBLE ? v.u.d : 0.0);
+        }
+    }
+    qsort(rows, ng, sizeof *rows, cmp_text);
+    for (size_t i = 0; i < ng; i++) {
+        used += (size_t)snprintf(out + used, used < cap ? cap - used : 0, "%s\n", rows[i]);
+        free(rows[i]);
+    }
+    assert_true(used < cap);
+    free(rows);
+    sf_pipeline_free(p);
+    sf_join_table_free(dims[iu]);
+    sf_join_table_free(dims[ii]);
+    sf_job_free(job);
+}
+
+static void test_lean_shapes_give_what_the_loop_over_steps_gives(void **state)
+{
+    (void)state;
+    static char a[16384], b[16384];
+    for (int shape = SHAPE_KPI; shape <= SHAPE_SELECTIVE; shape++)
+        for (int int_keys = 0; int_keys < 2; int_keys++) {
+            shape_digest(shape, int_keys, 0, a, sizeof a);
+            shape_digest(shape, int_keys, 1, b, sizeof b);
+            assert_string_equal(a, b);
+            /* the rows the filter and the inner joins keep, and their groups */
+            unsigned long long rd, fl, dr, ag;
+            assert_int_equal(sscanf(a, "read %llu filtered %llu dropped %llu aggregated %llu", &rd,
+                                    &fl, &dr, &ag), 4);
+            assert_int_equal(rd, 60);
+            if (shape == SHAPE_KPI) {
+                assert_int_equal(fl, 24 + 5); /* views, carts and purchases at 0.5 */
+                assert_int_equal(dr, 6);      /* user 9 */
+                assert_int_equal(ag, 25);
+            } else {
+                assert_int_equal(fl, 24 + 11); /* and purchases at 0.5 to 2.5 */
+                assert_int_equal(dr, 17);      /* item 9 and the NULL item */
+                assert_int_equal(ag, 8);
+            }
+        }
+}
+
 static void test_explosion_over_the_row_limit_is_rejected(void **state)
 {
     fixture *f = *state;
@@ -2102,6 +2257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_window_takes_lines_up_to_the_first_it_leaves, setup_fast,
                                         teardown),
         cmocka_unit_test(test_lean_steps_filter_drop_and_join_as_the_plan_says),
+        cmocka_unit_test(test_lean_shapes_give_what_the_loop_over_steps_gives),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
         cmocka_unit_test(test_batched_rows_keep_their_strings_order_and_counts),
         cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
