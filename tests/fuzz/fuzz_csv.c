@@ -16,7 +16,7 @@
  * - a line alone as a CSV fact line (sf_csv_reader_one_line) is read
  *   otherwise than the buffer reader reads that line.
  */
-/* SF_FUZZ_SOURCES: io/csv.c */
+/* SF_FUZZ_SOURCES: io/csv.c io/fsutil.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
  * taken from a window must be the same lines, each one's '\n' within
  * line_cap bytes of its start, the window's owned part inside the range.
  */
-/* SF_FUZZ_SOURCES: io/range_reader.c */
+/* SF_FUZZ_SOURCES: io/range_reader.c io/readahead.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
