@@ -1,8 +1,10 @@
 /* scan.c - chunk scheduling and line reading.
  *
- * Dynamic protocol: a worker sends TAG_REQ (the index of the chunk it just
+ * Dynamic protocol: a worker sends TAG_REQ (the index of the chunk it last
  * finished, or -1) to rank 0 and waits for TAG_CHUNK (the next index, or -1
- * when none are left, or -2 when the scan is aborted); which chunk a rank
+ * when none are left, or -2 when the scan is aborted), asking one chunk
+ * ahead: the request for the next goes out as the current one starts
+ * (not with feeds, where it goes out at the current one's end); which chunk a rank
  * gets is mpi/scan_assign's (the next of its own run of chunks). Rank 0 polls for
  * requests with MPI_Test every SERVE_EVERY lines of its own work, and serves
  * the remaining requests once its own share is done. Done bytes reported in
