@@ -338,7 +338,16 @@ static inline void day_of_col(const xf *x, const sf_value *row, sf_value *out, i
         *out = sf_null();
         return;
     }
-    int64_t s = v->u.i, q = s / per;
+    int64_t s = v->u.i;
+    /* Seconds from 1970 on whose day fits: one unsigned division, no
+     * floor correction and no range test (S1's every row). */
+    const uint64_t fits = per > INT64_MAX / INT32_MAX ? (uint64_t)INT64_MAX
+                                                     : (uint64_t)per * INT32_MAX;
+    if ((uint64_t)s < fits) {
+        *out = sf_date((int32_t)((uint64_t)s / (uint64_t)per));
+        return;
+    }
+    int64_t q = s / per;
     if (s % per != 0 && s < 0)
         q--;
     *out = q < INT32_MIN || q > INT32_MAX ? sf_null() : sf_date((int32_t)q);

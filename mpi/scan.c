@@ -1,8 +1,10 @@
 /* scan.c - chunk scheduling and line reading.
  *
- * Dynamic protocol: a worker sends TAG_REQ (the index of the chunk it just
+ * Dynamic protocol: a worker sends TAG_REQ (the index of the chunk it last
  * finished, or -1) to rank 0 and waits for TAG_CHUNK (the next index, or -1
- * when none are left, or -2 when the scan is aborted); which chunk a rank
+ * when none are left, or -2 when the scan is aborted), asking one chunk
+ * ahead: the request for the next goes out as the current one starts
+ * (not with feeds, where it goes out at the current one's end); which chunk a rank
  * gets is mpi/scan_assign's (the next of its own run of chunks). Rank 0 polls for
  * requests with MPI_Test every SERVE_EVERY lines of its own work, and serves
  * the remaining requests once its own share is done. Done bytes reported in
@@ -381,6 +383,25 @@ static void scan_idle(void *ctx)
         serve(s, 0);
 }
 
+/* A worker's request to rank 0: done is the chunk it finished (-1: none
+ * yet); the answer (the next chunk, NO_MORE or ABORTED) comes into *k
+ * through *r. */
+static void worker_ask(scan_state *s, long done, long *k, MPI_Request *r)
+{
+    MPI_Send(&done, 1, MPI_LONG, 0, TAG_REQ, s->comm);
+    MPI_Irecv(k, 1, MPI_LONG, 0, TAG_CHUNK, s->comm, r);
+}
+
+/* Waits for the answer of worker_ask, polling the row stream meanwhile. */
+static void worker_answer(scan_state *s, MPI_Request *r)
+{
+    for (int flag = 0; !flag;) {
+        MPI_Test(r, &flag, MPI_STATUS_IGNORE);
+        if (!flag && s->stream)
+            sf_stream_poll(s->stream);
+    }
+}
+
 static int scan_dynamic(scan_state *s)
 {
     int rc = 0;
@@ -399,23 +420,30 @@ static int scan_dynamic(scan_state *s)
             serve(s, 1);
         sf_scan_progress(s, 0, 1);
     } else {
-        long done = -1, k;
-        for (;;) {
-            MPI_Send(&done, 1, MPI_LONG, 0, TAG_REQ, s->comm);
-            MPI_Request r;
-            MPI_Irecv(&k, 1, MPI_LONG, 0, TAG_CHUNK, s->comm, &r);
-            for (int flag = 0; !flag;) {
-                MPI_Test(&r, &flag, MPI_STATUS_IGNORE);
-                if (!flag && s->stream)
-                    sf_stream_poll(s->stream);
-            }
-            if (k < 0)
-                break;
+        /* One request ahead: the next chunk is asked for as this one
+         * starts, so its answer is here when this one ends. Rank 0 answers
+         * only between batches of its own lines, and later when the load
+         * takes its core: asked at the end, the answer took 0.1-37 ms (S1
+         * 10M at np 2, load 4). A rank then holds one chunk more than it
+         * reads, at the end one of the small last chunks. Not with feeds,
+         * whose blocks follow the chunks' last answer. */
+        const int ahead = !s->feeds_pending;
+        long done = -1, k = NO_MORE, next = NO_MORE;
+        MPI_Request r;
+        worker_ask(s, done, &k, &r);
+        worker_answer(s, &r);
+        while (k >= 0) {
+            if (ahead)
+                worker_ask(s, done, &next, &r);
             if (rc == 0)
                 rc = scan_chunk(s, &s->chunks[k]);
             /* After a failure keep asking (and skipping) so rank 0 is not
              * left waiting; the failure is agreed on after the scan. */
             done = k;
+            if (!ahead)
+                worker_ask(s, done, &next, &r);
+            worker_answer(s, &r);
+            k = next;
         }
     }
     return rc;

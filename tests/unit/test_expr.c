@@ -786,6 +786,34 @@ static void test_to_date_floors_to_the_utc_day(void **state)
     EXPECT_DATE("to_date(-1)", NULL, -1);
     EXPECT_DATE("to_date(-86400)", NULL, -1);
     EXPECT_DATE("to_date(-86401)", NULL, -2);
+    /* A column's seconds take the compiled form (v_day_of_secs), whose
+     * non-negative seconds go another way than the negative ones: both
+     * sides of 0 and of each end of a date's range. */
+    static const struct {
+        int64_t secs, day; /* day INT64_MIN: NULL */
+    } edge[] = {
+        {0, 0},
+        {86399, 0},
+        {86400, 1},
+        {-1, -1},
+        {-86400, -1},
+        {-86401, -2},
+        {(int64_t)INT32_MAX * 86400 - 1, INT32_MAX - 1},
+        {(int64_t)INT32_MAX * 86400, INT32_MAX},
+        {(int64_t)INT32_MAX * 86400 + 86399, INT32_MAX},
+        {((int64_t)INT32_MAX + 1) * 86400, INT64_MIN},
+        {INT64_MAX, INT64_MIN},
+        {(int64_t)INT32_MIN * 86400, INT32_MIN},
+        {(int64_t)INT32_MIN * 86400 - 1, INT64_MIN},
+        {INT64_MIN, INT64_MIN},
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+        row[S_TS] = sf_int(edge[i].secs);
+        if (edge[i].day == INT64_MIN)
+            EXPECT_NULL("to_date(ts)", row);
+        else
+            EXPECT_DATE("to_date(ts)", row, (int32_t)edge[i].day);
+    }
 }
 
 static void test_to_date_of_double_floors_seconds(void **state)
