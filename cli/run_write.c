@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "io/dataset.h"
 #include "io/fsutil.h"
 #include "io/hive.h"
 #include "io/table_writer.h"
@@ -562,7 +563,6 @@ int *sf_run_write_keys(sf_run *R, size_t *nkeys, unsigned char **desc)
     return keys;
 }
 
-
 /* --write repartition with every row in memory (their partition values
  * normalized first, as sf_run_write_normalize does): each partition value
  * still has one writer, but the writers are chosen from the rows per
@@ -734,7 +734,6 @@ static int write_output(sf_run *R)
     return write_end(R, rc);
 }
 
-
 /* The CSV files this rank wrote since file first, made durable: each
  * writer's close only started its writeback (sf_csv_options sync_later),
  * so the files were written to the device while the next ones were
@@ -745,11 +744,9 @@ static int sync_files(sf_run *R, size_t first)
 {
     int rc = 0;
     for (size_t i = first; i < R->life.nfiles && !rc; i++) {
-        size_t n = strlen(R->life.stage.tmpdir) + strlen(R->life.files[i].path) + 2;
-        char *path = malloc(n);
+        char *path = sf_dataset_join(R->life.stage.tmpdir, "/", R->life.files[i].path);
         if (!path)
             return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-        snprintf(path, n, "%s/%s", R->life.stage.tmpdir, R->life.files[i].path);
         rc = sf_fsync_file(path, &R->err);
         free(path);
     }
