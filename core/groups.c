@@ -61,7 +61,8 @@ typedef struct dstate {
                          * the count other ranks found (sf_groups_distinct_add) */
     uint64_t *small;    /* fixed sets: values after the first, NULL none (pool) */
     uint8_t has_first;  /* 1: first holds a value; SPREAD: the values went */
-    uint8_t big;        /* 1: values after the first are in bitmaps and pairs */
+    uint8_t big;        /* 1: values after the first are in bitmaps and pairs;
+                         * BIG_BITMAP: as 1, and small is the group's bitmap */
     uint16_t pad;
     uint32_t nsmall;    /* values in small */
 } dstate; /* 24 bytes: the count is the set's (counts), not the group's */
@@ -70,6 +71,12 @@ typedef struct dstate {
  * ranks (sf_groups_distinct_spread): they are counted there, and the
  * count comes back in first. */
 #define SPREAD 2
+
+/* big of a group whose bitmap exists (dense mode): small points at it, so
+ * a value in the bitmap's range is set without the set's bitmap table
+ * (distinct_add_bits). The bitmap is the set's (ds->bitmaps[idx]), never
+ * a small vector: nsmall stays 0 and small_clear only forgets it. */
+#define BIG_BITMAP 2
 
 /* Tag of a pair-table slot whose pair was taken out (a spread group's):
  * probes go past it, growing drops it. */
@@ -748,7 +755,9 @@ static uint64_t *small_take(distinct_set *ds, unsigned c)
 /* Empties the small vector of dst (its values are dropped). */
 static void small_clear(distinct_set *ds, dstate *dst)
 {
-    if (dst->small)
+    if (dst->big == BIG_BITMAP)
+        dst->big = 1; /* small was the bitmap: the set keeps it */
+    else if (dst->small)
         small_release(ds, dst->small, small_class(dst->nsmall ? dst->nsmall : 1));
     dst->small = NULL;
     dst->nsmall = 0;
@@ -825,6 +834,30 @@ static void pend_flush_all(sf_groups *g)
         pend_flush(g, &g->sets[s]);
 }
 
+/* Sets bit in bitmap word w of set ds. Returns 1 when the bit is known
+ * to be new, else 0 (it may be: the write is put off). Once g is
+ * prepared the word is set at once (distinct_add's and
+ * distinct_spread's counts rely on the prepared state). Before, the word
+ * is seldom in the caches (S1: 2,480 bitmaps of 160 bytes while the
+ * input streams past): the one put off before, which has come in by
+ * now, is set, and this one is put off with its fetch started. Bits only
+ * add, so the order of the writes changes nothing; pend_flush unprepares
+ * g for a new one. */
+static inline __attribute__((always_inline)) int bitmap_add(sf_groups *g, distinct_set *ds,
+                                                            uint64_t *w, uint64_t bit)
+{
+    if (g->prepared) {
+        int added = !(*w & bit);
+        *w |= bit;
+        return added;
+    }
+    pend_flush(g, ds);
+    ds->pend = w;
+    ds->pend_bit = bit;
+    __builtin_prefetch(w, 1, 3);
+    return 0;
+}
+
 /* Adds bits of group idx to the set's bitmaps or pair table (a big
  * group's values past the first), deciding on dense mode once enough
  * values came this way. Returns 0 (*added says whether it was new) or
@@ -840,23 +873,7 @@ static inline __attribute__((always_inline)) int big_add(sf_groups *g, distinct_
         uint64_t off = (uint64_t)x - (uint64_t)ds->base, *bm;
         if (x >= ds->base && off < ds->span && idx < ds->nbitmaps &&
             (bm = ds->bitmaps[idx]) != NULL && bm != NO_BITMAP) {
-            uint64_t bit = 1ull << (off & 63);
-            if (g->prepared) {
-                *added = !(bm[off >> 6] & bit);
-                bm[off >> 6] |= bit;
-                return 0;
-            }
-            /* The word is seldom in the caches (S1: 2,480 bitmaps of
-             * 160 bytes while the input streams past): set the one put
-             * off before, which has come in by now, and put this one off
-             * with its fetch started. Bits only add, so the order of
-             * the writes changes nothing; pend_flush unprepares g for a
-             * new one. */
-            pend_flush(g, ds);
-            ds->pend = bm + (off >> 6);
-            ds->pend_bit = bit;
-            __builtin_prefetch(ds->pend, 1, 3);
-            *added = 0;
+            *added = bitmap_add(g, ds, bm + (off >> 6), 1ull << (off & 63));
             return 0;
         }
         rc = dense_set(ds, idx, x, added);
@@ -959,11 +976,26 @@ static inline __attribute__((always_inline)) int distinct_add_bits(sf_groups *g,
     }
     if (dst->has_first == 1 && dst->first == bits)
         return 0;
+    if (dst->big == BIG_BITMAP) {
+        /* As big_add's dense path, the bitmap found through the block
+         * (one load fewer, and none of the set's bitmap table). */
+        uint64_t off = (uint64_t)dense_value(ds->type, bits) - (uint64_t)ds->base;
+        if (off < ds->span) { /* base <= x < base + span: the range is far from wrapping */
+            if (bitmap_add(g, ds, dst->small + (off >> 6), 1ull << (off & 63)))
+                g->prepared = 0;
+            return 0;
+        }
+    }
     int added = 0, rc = dst->big ? 1 : small_add(g, ds, dst, idx, bits, &added);
     if (rc == 1)
         rc = big_add(g, ds, idx, bits, &added);
     if (added)
         g->prepared = 0;
+    if (dst->big == 1 && ds->dense == 1 && idx < ds->nbitmaps && ds->bitmaps[idx] &&
+        ds->bitmaps[idx] != NO_BITMAP) {
+        dst->small = ds->bitmaps[idx]; /* set for good: a bitmap never goes */
+        dst->big = BIG_BITMAP;
+    }
     return rc;
 }
 
@@ -1117,7 +1149,15 @@ static inline __attribute__((always_inline)) int up_sum_xsum(char *s, const sf_v
     if (v->type == SF_NULL)
         return 0;
     ((dsum *)s)->n++;
-    return sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
+    double d = v->type == SF_INT ? (double)v->u.i : v->u.d;
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    /* 0.0 and -0.0 leave a compact sum as it is (sf_xsumc_add does
+     * nothing else with them): the common case of a derived "price or 0"
+     * skips its exponent and shift work. */
+    if ((b << 1) == 0 && !((dsum *)s)->x.big)
+        return 0;
+    return sf_xsumc_add(&((dsum *)s)->x, d);
 }
 
 static inline __attribute__((always_inline)) int up_distinct(sf_groups *g, char *st,

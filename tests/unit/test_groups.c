@@ -1273,6 +1273,58 @@ static void test_count_distinct_bitmap_write_put_off_is_never_lost(void **state)
     sf_groups_free(g);
 }
 
+/* A group past the dense decision keeps its bitmap in its block (the
+ * values go there without the set's bitmap table). Spreading its values
+ * forgets the bitmap there without giving it to the small vectors' pool:
+ * new groups' vectors, then more values of the spread group, count
+ * apart. It fails when the spread hands the bitmap to the pool, or when
+ * a value past the bitmap's range is lost. */
+static void test_count_distinct_bitmap_held_by_a_group_is_never_a_small_vector(void **state)
+{
+    const aggs *a = *state;
+    sf_groups *g = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(g);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    /* Users 1..1000 in A and B, past the dense decision, then more. */
+    for (int i = 0; i < 80000; i++) {
+        in_row r = {i % 2 ? "B" : "A", 1, 1, 1, 1.0, 1 + (i / 2) % 1000, "k"};
+        feed(g, &r, &scratch);
+    }
+    in_row far = {"B", 1, 1, 1, 1.0, 1000000, "k"}; /* past the bitmap's range */
+    feed(g, &far, &scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "A", A_USERS, 1000);
+    assert_int_result(g, "B", A_USERS, 1001);
+    long ia = group_of(g, "A");
+    assert_true(ia >= 0);
+    assert_int_equal(sf_groups_distinct_spread(g, (size_t)ia, A_USERS), 0);
+    static const char *const fresh[] = {"C", "D", "E", "F", "G", "H"};
+    for (int k = 0; k < 6; k++)
+        for (int u = 0; u < 10; u++) {
+            in_row r = {fresh[k], 1, 1, 1, 1.0, 2001 + u, "k"};
+            feed(g, &r, &scratch);
+        }
+    for (int u = 1; u <= 10; u++) {
+        in_row r = {"A", 1, 1, 1, 1.0, u, "k"};
+        feed(g, &r, &scratch);
+    }
+    in_row b2 = {"B", 1, 1, 1, 1.0, 1000001, "k"};
+    feed(g, &b2, &scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "A", A_USERS, 10);
+    assert_int_result(g, "B", A_USERS, 1002);
+    for (int k = 0; k < 6; k++)
+        assert_int_result(g, fresh[k], A_USERS, 10);
+    struct value_sum vs = {0, 0};
+    assert_int_equal(sf_groups_distinct_values(g, (size_t)group_of(g, "C"), A_USERS, sum_value, &vs),
+                     0);
+    assert_int_equal(vs.n, 10);
+    assert_int_equal(vs.sum, 10 * 2001 + 45);
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+}
+
 struct spread_seen {
     int users, other;
 };
@@ -2393,6 +2445,7 @@ int main(void)
         cmocka_unit_test(test_count_distinct_first_value_counts_once_wherever_it_lives),
         cmocka_unit_test(test_count_distinct_exact_through_dense_mode),
         cmocka_unit_test(test_count_distinct_bitmap_write_put_off_is_never_lost),
+        cmocka_unit_test(test_count_distinct_bitmap_held_by_a_group_is_never_a_small_vector),
         cmocka_unit_test(test_null_inputs_are_skipped),
         cmocka_unit_test(test_group_with_only_nulls_gives_null_sums_and_zero_counts),
         cmocka_unit_test(test_null_key_is_a_group_of_its_own),
