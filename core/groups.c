@@ -961,6 +961,26 @@ static int dict_id(distinct_set *ds, const sf_value *v, uint64_t *bits)
     return 0;
 }
 
+/* distinct_add_bits of a value that is not the group's first and not
+ * in its bitmap's range: to its small vector, or to the set's bitmaps or
+ * pair table (out of line: a group's first 33 values, and values of sets
+ * without bitmaps). Returns 0 or SF_E_NOMEM. */
+static __attribute__((noinline)) int distinct_add_rest(sf_groups *g, distinct_set *ds,
+                                                       dstate *dst, uint32_t idx, uint64_t bits)
+{
+    int added = 0, rc = dst->big ? 1 : small_add(g, ds, dst, idx, bits, &added);
+    if (rc == 1)
+        rc = big_add(g, ds, idx, bits, &added);
+    if (added)
+        g->prepared = 0;
+    if (dst->big == 1 && ds->dense == 1 && idx < ds->nbitmaps && ds->bitmaps[idx] &&
+        ds->bitmaps[idx] != NO_BITMAP) {
+        dst->small = ds->bitmaps[idx]; /* set for good: a bitmap never goes */
+        dst->big = BIG_BITMAP;
+    }
+    return rc;
+}
+
 /* Adds the value whose bits (in fixed set ds) are bits to group idx
  * (state dst). Returns 0 or SF_E_NOMEM. */
 static inline __attribute__((always_inline)) int distinct_add_bits(sf_groups *g,
@@ -986,17 +1006,7 @@ static inline __attribute__((always_inline)) int distinct_add_bits(sf_groups *g,
             return 0;
         }
     }
-    int added = 0, rc = dst->big ? 1 : small_add(g, ds, dst, idx, bits, &added);
-    if (rc == 1)
-        rc = big_add(g, ds, idx, bits, &added);
-    if (added)
-        g->prepared = 0;
-    if (dst->big == 1 && ds->dense == 1 && idx < ds->nbitmaps && ds->bitmaps[idx] &&
-        ds->bitmaps[idx] != NO_BITMAP) {
-        dst->small = ds->bitmaps[idx]; /* set for good: a bitmap never goes */
-        dst->big = BIG_BITMAP;
-    }
-    return rc;
+    return distinct_add_rest(g, ds, dst, idx, bits);
 }
 
 /* The bits of non-NULL value v (dimension id src) in set ds when they
