@@ -2522,6 +2522,11 @@ void sf_expr_eval_to(const sf_expr *e, const sf_value *row, sf_arena *scratch, s
     e->fast->val(e->fast, row, scratch, out);
 }
 
+void sf_expr_derive_of(const sf_expr *e, sf_expr_derive *d)
+{
+    sf_expr_fast_derive(e->fast, d);
+}
+
 int sf_expr_test(const sf_expr *e, const sf_value *row, sf_arena *scratch)
 {
     const sf_expr_fast *x = e->fast;

@@ -158,6 +158,92 @@ static inline int sf_expr_leaf_true(const sf_expr_leaf *l, const sf_value *row)
     return (int)(l->truth >> eq) & 1;
 }
 
+/* A derive a hot loop runs inline, without a call (a lean plan's derive
+ * step): if() whose test is a string column == a literal of 8 to 16
+ * bytes, a !is_null() of a column, or an && of two of those, each branch
+ * a column or a literal (the KPI revenue); to_date() of an int64 column
+ * of Unix seconds. Filled once, at plan time, by sf_expr_derive_of; the
+ * compiled form of the same expression runs the same functions
+ * (core/expr_fast.c), so the two cannot disagree. */
+enum { SF_DERIVE_NONE, SF_DERIVE_IF, SF_DERIVE_DAY_SECS };
+typedef struct sf_expr_derive {
+    int kind;              /* SF_DERIVE_* */
+    int nt;                /* SF_DERIVE_IF: its leaves, 1 or 2 */
+    int slot[2];           /* a leaf's column (SF_DERIVE_DAY_SECS: slot[0], the seconds') */
+    size_t n[2];           /* a string leaf's literal length (8..16); 0: a not-NULL leaf */
+    uint64_t w0[2], w1[2]; /* a string leaf's literal: its first and last word */
+    int bslot, cslot;      /* a branch's column, or -1 for its literal */
+    sf_value kb, kc;       /* the branches' literals */
+} sf_expr_derive;
+
+/* Fills *d with e's inline form; d->kind is SF_DERIVE_NONE when e has
+ * none (then sf_expr_eval_to it). Cannot fail. */
+void sf_expr_derive_of(const sf_expr *e, sf_expr_derive *d);
+
+/* 1 when leaf t of an SF_DERIVE_IF form is true over row: false and NULL
+ * both give 0. */
+static inline int sf_expr_if_leaf_true(const sf_expr_derive *d, int t, const sf_value *row)
+{
+    const sf_value *v = &row[d->slot[t]];
+    if (v->type == SF_NULL)
+        return 0;
+    size_t n = d->n[t];
+    if (n == 0)
+        return 1;
+    uint64_t a, b;
+    if (v->u.s.n != n)
+        return 0;
+    memcpy(&a, v->u.s.p, 8);
+    memcpy(&b, v->u.s.p + n - 8, 8);
+    return a == d->w0[t] && b == d->w1[t];
+}
+
+/* An SF_DERIVE_IF form's value over row into *out (which may be a slot of
+ * row: every operand is read first): the then branch only when every
+ * leaf is true (an && is true only when both operands are; if() takes the
+ * else branch on false and NULL alike). Returns 1 when it took the then
+ * branch. */
+static inline int sf_expr_derive_if(const sf_expr_derive *d, const sf_value *row, sf_value *out)
+{
+    int then = sf_expr_if_leaf_true(d, 0, row) && (d->nt == 1 || sf_expr_if_leaf_true(d, 1, row));
+    if (then)
+        *out = d->bslot >= 0 ? row[d->bslot] : d->kb;
+    else
+        *out = d->cslot >= 0 ? row[d->cslot] : d->kc;
+    return then;
+}
+
+/* to_date() of s, a count of 1/per days from 1970 (per = 86400: Unix
+ * seconds; SF_US_PER_DAY: a timestamp), into *out: the UTC day by floor
+ * division, NULL when it does not fit a date (as sf_date_from_unix). per
+ * is a constant in each caller, so the division is a multiplication. */
+static inline void sf_expr_day_of(int64_t s, int64_t per, sf_value *out)
+{
+    /* From 1970 on, a day that fits: one unsigned division, no floor
+     * correction and no range test (S1's every row). */
+    const uint64_t fits = per > INT64_MAX / INT32_MAX ? (uint64_t)INT64_MAX
+                                                     : (uint64_t)per * INT32_MAX;
+    if ((uint64_t)s < fits) {
+        *out = sf_date((int32_t)((uint64_t)s / (uint64_t)per));
+        return;
+    }
+    int64_t q = s / per;
+    if (s % per != 0 && s < 0)
+        q--;
+    *out = q < INT32_MIN || q > INT32_MAX ? sf_null() : sf_date((int32_t)q);
+}
+
+/* An SF_DERIVE_DAY_SECS form's value over row into *out (which may be a
+ * slot of row). */
+static inline void sf_expr_derive_day(const sf_expr_derive *d, const sf_value *row, sf_value *out)
+{
+    const sf_value *v = &row[d->slot[0]];
+    if (v->type == SF_NULL)
+        *out = sf_null();
+    else
+        sf_expr_day_of(v->u.i, 86400, out);
+}
+
 /* The same value through the plain tree-walking interpreter only, without
  * the forms compiled at parse time (core/expr_fast.c) that sf_expr_eval,
  * sf_expr_eval_to and sf_expr_test run: the reference the unit tests and

@@ -256,113 +256,70 @@ static void v_if(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *
         br->val(br, row, scratch, out);
 }
 
-/* v_if_leaves' operands in one block, filled at compile time: read from
- * the tree's nodes they were five loads one after another (the if, its
- * &&, each leaf, each branch) before the row's first. */
-struct xf_if {
-    uint64_t w0[2], w1[2]; /* a string leaf's literal: its first and last word */
-    size_t n[2];           /* its length (8..16); 0: a not-NULL leaf */
-    int slot[2];           /* the leaf's column */
-    int nt;                /* leaves: 1 or 2 */
-    int bslot, cslot;      /* a branch's column, or -1 for its literal */
-    sf_value kb, kc;       /* the branches' literals */
-};
-
-/* 1 when leaf t of f is true over row: false and NULL both give 0. */
-static inline int if_leaf_true(const struct xf_if *f, int t, const sf_value *row)
-{
-    const sf_value *v = &row[f->slot[t]];
-    if (v->type == SF_NULL)
-        return 0;
-    size_t n = f->n[t];
-    return n == 0 || (v->u.s.n == n && load8(v->u.s.p) == f->w0[t] &&
-                      load8(v->u.s.p + n - 8) == f->w1[t]);
-}
-
 /* if() whose test is a string-equals or a not-NULL leaf or an && of two,
- * each branch a column or a literal (the KPI revenue's): the then branch
- * only when every leaf is true (an && is true only when both operands
- * are), without cond_of's switches. */
+ * each branch a column or a literal (the KPI revenue's): its operands in
+ * one block (x->ifb, an SF_DERIVE_IF form filled at compile time; read
+ * from the tree's nodes they were five loads one after another), tested
+ * by core/expr.h's sf_expr_derive_if, which a lean plan runs inline. */
 static void v_if_leaves(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
 {
     (void)scratch;
-    const struct xf_if *f = x->ifb;
-    int then = if_leaf_true(f, 0, row) && (f->nt == 1 || if_leaf_true(f, 1, row));
-    if (then)
-        *out = f->bslot >= 0 ? row[f->bslot] : f->kb;
-    else
-        *out = f->cslot >= 0 ? row[f->cslot] : f->kc;
+    sf_expr_derive_if(x->ifb, row, out);
 }
 
-/* Fills leaf t of f from x (XL_STR_EQ_W8 or XL_NOT_NULL_COL). */
-static void if_leaf_fill(struct xf_if *f, int t, const xf *x)
+/* Fills leaf t of d from x (XL_STR_EQ_W8 or XL_NOT_NULL_COL). */
+static void if_leaf_fill(sf_expr_derive *d, int t, const xf *x)
 {
-    f->slot[t] = x->slot;
-    f->n[t] = x->leaf == XL_STR_EQ_W8 ? x->k.u.s.n : 0;
-    f->w0[t] = x->w0;
-    f->w1[t] = x->w1;
+    d->slot[t] = x->slot;
+    d->n[t] = x->leaf == XL_STR_EQ_W8 ? x->k.u.s.n : 0;
+    d->w0[t] = x->w0;
+    d->w1[t] = x->w1;
 }
 
 /* x's block for v_if_leaves (its test and branches checked), in arena;
  * NULL when out of memory. */
-static const struct xf_if *if_block(const xf *x, sf_arena *arena)
+static const sf_expr_derive *if_block(const xf *x, sf_arena *arena)
 {
-    struct xf_if *f = sf_arena_alloc(arena, sizeof *f);
-    if (!f)
+    sf_expr_derive *d = sf_arena_alloc(arena, sizeof *d);
+    if (!d)
         return NULL;
-    memset(f, 0, sizeof *f);
+    memset(d, 0, sizeof *d);
+    d->kind = SF_DERIVE_IF;
     const xf *a = x->a;
-    f->nt = a->leaf == XL_AND ? 2 : 1;
-    if_leaf_fill(f, 0, a->leaf == XL_AND ? a->a : a);
-    if (f->nt == 2)
-        if_leaf_fill(f, 1, a->b);
-    f->bslot = x->b->val == v_col ? x->b->slot : -1;
-    f->cslot = x->c->val == v_col ? x->c->slot : -1;
-    f->kb = x->b->k;
-    f->kc = x->c->k;
-    return f;
+    d->nt = a->leaf == XL_AND ? 2 : 1;
+    if_leaf_fill(d, 0, a->leaf == XL_AND ? a->a : a);
+    if (d->nt == 2)
+        if_leaf_fill(d, 1, a->b);
+    d->bslot = x->b->val == v_col ? x->b->slot : -1;
+    d->cslot = x->c->val == v_col ? x->c->slot : -1;
+    d->kb = x->b->k;
+    d->kc = x->c->k;
+    return d;
 }
 
 /* 1 when x is a leaf v_if_leaves tests. */
 static int is_if_leaf(const xf *x) { return x->leaf == XL_STR_EQ_W8 || x->leaf == XL_NOT_NULL_COL; }
 
-/* to_date() of a column of Unix seconds (per = 86400) or of a timestamp
- * column (microseconds, per = SF_US_PER_DAY): the UTC day by floor
- * division, NULL when it does not fit a date (as sf_date_from_unix; a
- * timestamp's day always fits). per is a constant in each caller, so the
- * division is a multiplication. */
-static inline void day_of_col(const xf *x, const sf_value *row, sf_value *out, int64_t per)
-{
-    const sf_value *v = &row[x->slot];
-    if (v->type == SF_NULL) {
-        *out = sf_null();
-        return;
-    }
-    int64_t s = v->u.i;
-    /* Seconds from 1970 on whose day fits: one unsigned division, no
-     * floor correction and no range test (S1's every row). */
-    const uint64_t fits = per > INT64_MAX / INT32_MAX ? (uint64_t)INT64_MAX
-                                                     : (uint64_t)per * INT32_MAX;
-    if ((uint64_t)s < fits) {
-        *out = sf_date((int32_t)((uint64_t)s / (uint64_t)per));
-        return;
-    }
-    int64_t q = s / per;
-    if (s % per != 0 && s < 0)
-        q--;
-    *out = q < INT32_MIN || q > INT32_MAX ? sf_null() : sf_date((int32_t)q);
-}
-
+/* to_date() of a column of Unix seconds (86400 a day) or of a timestamp
+ * column (microseconds): core/expr.h's sf_expr_day_of, NULL for NULL. */
 static void v_day_of_secs(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
 {
     (void)scratch;
-    day_of_col(x, row, out, 86400);
+    const sf_value *v = &row[x->slot];
+    if (v->type == SF_NULL)
+        *out = sf_null();
+    else
+        sf_expr_day_of(v->u.i, 86400, out);
 }
 
 static void v_day_of_ts(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
 {
     (void)scratch;
-    day_of_col(x, row, out, SF_US_PER_DAY);
+    const sf_value *v = &row[x->slot];
+    if (v->type == SF_NULL)
+        *out = sf_null();
+    else
+        sf_expr_day_of(v->u.i, SF_US_PER_DAY, out);
 }
 
 /* ------------------------------------------------------------- compiler */
@@ -552,6 +509,18 @@ int sf_expr_fast_leaf_and(const sf_expr_fast *x, sf_expr_leaf *a, sf_expr_leaf *
     sf_expr_fast_leaf(x->a, a);
     sf_expr_fast_leaf(x->b, b);
     return a->kind != SF_LEAF_NONE && b->kind != SF_LEAF_NONE;
+}
+
+void sf_expr_fast_derive(const sf_expr_fast *x, sf_expr_derive *d)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = SF_DERIVE_NONE;
+    if (x->val == v_if_leaves) {
+        *d = *x->ifb;
+    } else if (x->val == v_day_of_secs) {
+        d->kind = SF_DERIVE_DAY_SECS;
+        d->slot[0] = x->slot;
+    }
 }
 
 const sf_expr_fast *sf_expr_fast_compile(const sf_expr_node *n, sf_arena *arena)

@@ -198,7 +198,7 @@ struct sf_expr_fast {
     sf_value k; /* the literal operand (a constant node's value) */
     uint64_t w0, w1; /* string literal of 4..16 bytes: its first and last word */
     int leaf; /* XL_*: a form a parent node runs inline instead of calling cond */
-    const struct xf_if *ifb; /* v_if_leaves: its operands in one block (expr_fast.c) */
+    const struct sf_expr_derive *ifb; /* v_if_leaves: its operands in one block (expr_fast.c) */
 };
 
 /* The forms && || ! and if() test inline (expr_fast.c leaf_of, cond_of):
@@ -213,6 +213,11 @@ void sf_expr_fast_leaf(const sf_expr_fast *x, struct sf_expr_leaf *l);
 /* 1 when x is an && of two operands that both have an inline form, filled
  * in *a and *b (sf_expr_leaf_and); else 0. */
 int sf_expr_fast_leaf_and(const sf_expr_fast *x, struct sf_expr_leaf *a, struct sf_expr_leaf *b);
+
+/* Fills *d with x's inline derive form (sf_expr_derive_of; the struct is
+ * core/expr.h's). */
+struct sf_expr_derive;
+void sf_expr_fast_derive(const sf_expr_fast *x, struct sf_expr_derive *d);
 
 /* Compiles the tree under n into arena (the expression's). Returns the
  * root's compiled form (borrowed from arena), or NULL when out of memory. */

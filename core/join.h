@@ -80,8 +80,8 @@ static inline uint32_t sf_join_value_id(const sf_value *v)
  * one 64-byte entry (the key's words, its id, the cell and the cell's
  * id), where sf_join_table_lookup() reads a 32-byte slot and then the
  * row, two dependent misses once the input streaming through the caches
- * has evicted them. A snapshot of the table's rows: a lookup after more
- * rows were added asks the table itself. */
+ * has evicted them. A snapshot of the table's rows: a key it does not
+ * hold is asked of the table itself once more rows were added. */
 typedef struct sf_join_cells sf_join_cells;
 
 /* The index of t's column col; NULL when t has no string keys, its
@@ -141,7 +141,7 @@ static inline uint64_t sf_join_cells_hash(uint64_t x0, uint64_t x1, size_t n)
 }
 
 /* sf_join_cells_lookup() of a key the index does not hold (not a string
- * of 8 to 16 bytes, or rows added since the index was made): the
+ * of 8 to 16 bytes, NULL, or rows added since the index was made): the
  * table's lookup. */
 int sf_join_cells_other(const sf_join_cells *c, const sf_value *key, sf_value *cell,
                         uint32_t *key_id, uint32_t *cell_id);
@@ -149,20 +149,14 @@ int sf_join_cells_other(const sf_join_cells *c, const sf_value *key, sf_value *c
 /* Looks key up: 1 when a row has it, with *cell its cell of the column
  * (a copy; strings borrowed from the table), *key_id as
  * sf_join_table_lookup() gives it and *cell_id as sf_join_value_id()
- * of the cell; 0 when none has it (*key_id and *cell_id 0, *cell
- * untouched). key may be *cell: it is read first. Cannot fail. */
+ * of the cell; 0 when none has it, as for a NULL key (*key_id and
+ * *cell_id 0, *cell untouched). key may be *cell: it is read first. Cannot fail. */
 static inline int sf_join_cells_lookup(const sf_join_cells *c, const sf_value *key,
                                        sf_value *cell, uint32_t *key_id, uint32_t *cell_id)
 {
     size_t n = key->u.s.n;
-    if (key->type != SF_STRING || n - 8 > 8 || c->nrows != *c->live_rows) {
-        /* ids of their own: the caller's stay in registers on the common path */
-        uint32_t kid, cid;
-        int found = sf_join_cells_other(c, key, cell, &kid, &cid);
-        *key_id = kid;
-        *cell_id = cid;
-        return found;
-    }
+    if (key->type != SF_STRING || n - 8 > 8)
+        goto other;
     uint64_t x0, x1;
     memcpy(&x0, key->u.s.p, 8);
     memcpy(&x1, key->u.s.p + n - 8, 8);
@@ -180,9 +174,21 @@ static inline int sf_join_cells_lookup(const sf_join_cells *c, const sf_value *k
             return 1;
         }
     }
-    *key_id = 0;
-    *cell_id = 0;
-    return 0;
+    /* Rows added since the index was made are asked of the table on a
+     * miss only: keys are unique and rows never change, so a key the
+     * index holds has the same row, id and cell in the table now. */
+    if (c->nrows == *c->live_rows) {
+        *key_id = 0;
+        *cell_id = 0;
+        return 0;
+    }
+other:;
+    /* ids of their own: the caller's stay in registers on the common path */
+    uint32_t kid, cid;
+    int found = sf_join_cells_other(c, key, cell, &kid, &cid);
+    *key_id = kid;
+    *cell_id = cid;
+    return found;
 }
 
 /* Frees c; NULL is a no-op. */

@@ -176,9 +176,17 @@ typedef struct step_plan {
     sf_join_cells *cells; /* PLAN_JOIN1 of a small string-keyed table: its
                            * one-line index of the selected column, or NULL */
     const sf_expr *expr;  /* derive, filter */
+    sf_expr_derive dform; /* PLAN_DERIVE: its inline form (derive_step), or SF_DERIVE_NONE */
     sf_expr_leaf leaf;    /* PLAN_FILTER_LEAF: its test inline; PLAN_FILTER_AND: the
                            * first of its && (S5's filter) */
     sf_expr_leaf leaf2;   /* PLAN_FILTER_AND: the second */
+    /* PLAN_FILTER_LEAF right after a PLAN_DERIVE of SF_DERIVE_IF form
+     * into the leaf's slot (the KPI's revenue >= 0 after its if()): the
+     * filter's answer for each branch the derive can take, known at plan
+     * time when the branch is a literal (1 or 0), else -1 (tested). A lean
+     * plan skips the test (lean_step); fused 0: no such derive before. */
+    unsigned char fused;
+    signed char then_true, else_true;
 } step_plan;
 
 /* Tuples the key cache holds at most: groups that fit in the caches, as
@@ -295,6 +303,32 @@ static void lean_shape(sf_pipeline *p, int tables)
     }
 }
 
+/* The filter's answer over a row whose slot holds v (a PLAN_FILTER_LEAF
+ * reads no other): 1 or 0, -1 when its inline test cannot tell. */
+static int leaf_answer(const sf_expr_leaf *l, sf_value v)
+{
+    sf_value row[1] = {v};
+    sf_expr_leaf l1 = *l;
+    l1.slot = 0;
+    return sf_expr_leaf_true(&l1, row);
+}
+
+/* Sets f's fused answers (see step_plan) when d, the step before it, is a
+ * derive of SF_DERIVE_IF form into the slot f's leaf tests. */
+static void fuse_filter(const step_plan *d, step_plan *f)
+{
+    if (d->kind != PLAN_DERIVE || d->dform.kind != SF_DERIVE_IF || f->kind != PLAN_FILTER_LEAF ||
+        f->leaf.slot != d->slot)
+        return;
+    int t = d->dform.bslot >= 0 ? -1 : leaf_answer(&f->leaf, d->dform.kb);
+    int e = d->dform.cslot >= 0 ? -1 : leaf_answer(&f->leaf, d->dform.kc);
+    if (t < 0 && e < 0)
+        return;
+    f->fused = 1;
+    f->then_true = (signed char)t;
+    f->else_true = (signed char)e;
+}
+
 /* p->plan from the job's steps, after setup_ids (the joins' id slots).
  * Returns 0 or SF_E_NOMEM. */
 static int setup_plan(sf_pipeline *p)
@@ -312,6 +346,7 @@ static int setup_plan(sf_pipeline *p)
         if (st->kind == SF_STEP_DERIVE) {
             pl->kind = PLAN_DERIVE;
             pl->slot = st->slot;
+            sf_expr_derive_of(st->expr, &pl->dform);
         } else if (st->kind == SF_STEP_FILTER) {
             pl->kind = pl->leaf.kind != SF_LEAF_NONE ? PLAN_FILTER_LEAF : PLAN_FILTER;
             if (pl->kind == PLAN_FILTER && sf_expr_leaf_and(st->expr, &pl->leaf, &pl->leaf2))
@@ -332,6 +367,8 @@ static int setup_plan(sf_pipeline *p)
                 pl->cells = sf_join_cells_new(p->dims[st->input], (size_t)pl->sel_col);
         }
     }
+    for (size_t i = 1; i < job->nsteps; i++)
+        fuse_filter(&p->plan[i - 1], &p->plan[i]);
     int lean = 1;
     for (size_t i = 0; lean && i < job->nsteps; i++) {
         int k = p->plan[i].kind;
@@ -695,6 +732,21 @@ static int drop_by_join(sf_pipeline *p, int input)
     return 0;
 }
 
+/* A PLAN_DERIVE step over row: its inline form when it has one (the KPI
+ * revenue's if(), to_date of seconds), else the compiled expression's
+ * call. Returns 1 when an SF_DERIVE_IF form took its then branch, else 0. */
+static inline __attribute__((always_inline)) int derive_step(const step_plan *pl, sf_value *row,
+                                                             sf_arena *scratch)
+{
+    if (pl->dform.kind == SF_DERIVE_IF)
+        return sf_expr_derive_if(&pl->dform, row, &row[pl->slot]);
+    if (pl->dform.kind == SF_DERIVE_DAY_SECS)
+        sf_expr_derive_day(&pl->dform, row, &row[pl->slot]);
+    else
+        sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+    return 0;
+}
+
 /* A PLAN_FILTER_LEAF step over row: 1 if the row goes on, 0 if it stops
  * (counted). */
 static inline __attribute__((always_inline)) int filter_leaf(sf_pipeline *p, const step_plan *pl,
@@ -725,10 +777,9 @@ static inline __attribute__((always_inline)) int filter_and(sf_pipeline *p, cons
 static inline __attribute__((always_inline)) int join1_cells(sf_pipeline *p, const step_plan *pl,
                                                              sf_value *row, uint32_t *ids)
 {
-    const sf_value *key = &row[pl->slot];
     uint32_t key_id = 0, cell_id = 0;
-    if (key->type == SF_NULL ||
-        !sf_join_cells_lookup(pl->cells, key, &row[pl->sel_slot], &key_id, &cell_id)) {
+    /* a NULL key takes the lookup's other path, which finds no row */
+    if (!sf_join_cells_lookup(pl->cells, &row[pl->slot], &row[pl->sel_slot], &key_id, &cell_id)) {
         if (pl->inner)
             return drop_by_join(p, pl->input);
         row[pl->sel_slot] = sf_null();
@@ -767,14 +818,19 @@ static inline __attribute__((always_inline)) int join1_row(sf_pipeline *p, const
  * for the table's lookup. 1 if the row goes on, 0 if it stops (counted). */
 static inline __attribute__((always_inline)) int lean_step(sf_pipeline *p, const step_plan *pl,
                                                            int kind, sf_value *row,
-                                                           uint32_t *ids, int tables)
+                                                           uint32_t *ids, int tables, int *then)
 {
     sf_arena *scratch = &p->scratch;
     switch (kind) {
     case PLAN_DERIVE:
-        sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+        *then = derive_step(pl, row, scratch);
         return 1;
     case PLAN_FILTER_LEAF:
+        if (pl->fused) { /* the derive just before took a branch */
+            int t = *then ? pl->then_true : pl->else_true;
+            if (t >= 0)
+                return t ? 1 : filtered(p);
+        }
         return filter_leaf(p, pl, row, scratch);
     case PLAN_FILTER_AND:
         return filter_and(p, pl, row, scratch);
@@ -798,8 +854,9 @@ static inline __attribute__((always_inline)) int lean_steps(sf_pipeline *p, sf_v
                                                             uint32_t *ids, int tables)
 {
     const step_plan *pl = p->plan, *end = pl + p->job->nsteps;
+    int then = 0;
     for (; pl < end; pl++)
-        if (!lean_step(p, pl, pl->kind, row, ids, tables))
+        if (!lean_step(p, pl, pl->kind, row, ids, tables, &then))
             return 0;
     return 1;
 }
@@ -830,9 +887,10 @@ static inline __attribute__((always_inline)) int lean_fixed(sf_pipeline *p, sf_v
                                                             const int *kinds, size_t n)
 {
     const step_plan *pl = p->plan;
+    int then = 0;
 #pragma GCC unroll 8
     for (size_t i = 0; i < n; i++)
-        if (!lean_step(p, &pl[i], kinds[i], row, ids, tables))
+        if (!lean_step(p, &pl[i], kinds[i], row, ids, tables, &then))
             return 0;
     return 1;
 }
@@ -868,7 +926,7 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
         const step_plan *pl = &plan[i];
         switch (pl->kind) {
         case PLAN_DERIVE:
-            sf_expr_eval_to(pl->expr, row, scratch, &row[pl->slot]);
+            derive_step(pl, row, scratch);
             continue;
         case PLAN_FILTER:
             if (!sf_expr_test(pl->expr, row, scratch))

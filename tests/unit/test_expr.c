@@ -1499,6 +1499,24 @@ static void check_fast_against_tree(const char *text, int line)
         sf_expr_eval_to(e, copy, &scratch, &copy[slot]);
         snprintf(where, sizeof where, " row %zu in place", r);
         expect_as_tree(copy[slot], tree, text, where, line);
+        /* The inline form a lean plan's derive runs, when it has one, in
+         * place too; an if() says which branch it took. */
+        sf_expr_derive d;
+        sf_expr_derive_of(e, &d);
+        if (d.kind != SF_DERIVE_NONE) {
+            memcpy(copy, row, sizeof copy);
+            if (d.kind == SF_DERIVE_IF) {
+                int then = sf_expr_derive_if(&d, copy, &copy[slot]);
+                sf_value br = then ? (d.bslot >= 0 ? row[d.bslot] : d.kb)
+                                   : (d.cslot >= 0 ? row[d.cslot] : d.kc);
+                snprintf(where, sizeof where, " row %zu: the branch taken", r);
+                expect_as_tree(br, tree, text, where, line);
+            } else {
+                sf_expr_derive_day(&d, copy, &copy[slot]);
+            }
+            snprintf(where, sizeof where, " row %zu inline", r);
+            expect_as_tree(copy[slot], tree, text, where, line);
+        }
         if (t == SF_BOOL || t == SF_NULL) {
             int want = tree.type == SF_BOOL && tree.u.b;
             if (sf_expr_test(e, row, &scratch) != want)
@@ -1640,6 +1658,37 @@ static int leaf_kind(const char *text, int line)
     sf_expr_leaf_of(e, &leaf);
     sf_expr_free(e);
     return leaf.kind;
+}
+
+static int derive_kind(const char *text, int line)
+{
+    sf_expr *e = parse_ok(text, 0, line);
+    sf_expr_derive d;
+    sf_expr_derive_of(e, &d);
+    sf_expr_free(e);
+    return d.kind;
+}
+
+/* The inline derive forms are the KPI revenue's if() of leaves with
+ * column or literal branches and to_date of int64 seconds; nothing else
+ * (check_fast_against_tree compares their values with the interpreter's). */
+static void test_derive_forms_are_the_if_of_leaves_and_to_date_of_seconds(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        derive_kind("if(event_type == 'purchase' && !is_null(props.price), props.price, 0.0)",
+                    __LINE__),
+        SF_DERIVE_IF);
+    assert_int_equal(derive_kind("if(name == 'abcdefghijklmnop', x, revenue)", __LINE__),
+                     SF_DERIVE_IF);
+    assert_int_equal(derive_kind("if(!is_null(x), 1.5, x)", __LINE__), SF_DERIVE_IF);
+    assert_int_equal(derive_kind("to_date(ts)", __LINE__), SF_DERIVE_DAY_SECS);
+    assert_int_equal(derive_kind("if(x > 0, name, 'none')", __LINE__), SF_DERIVE_NONE);
+    assert_int_equal(derive_kind("if(name == 'abc', x, 1.5)", __LINE__), SF_DERIVE_NONE);
+    assert_int_equal(derive_kind("if(flag, qty, 0)", __LINE__), SF_DERIVE_NONE);
+    assert_int_equal(derive_kind("to_date(at)", __LINE__), SF_DERIVE_NONE);
+    assert_int_equal(derive_kind("to_date(qty + 1)", __LINE__), SF_DERIVE_NONE);
+    assert_int_equal(derive_kind("x", __LINE__), SF_DERIVE_NONE);
 }
 
 static int leaf_and(const char *text, int line)
@@ -1807,6 +1856,7 @@ int main(void)
         cmocka_unit_test(test_fast_logic_null_tests_and_if),
         cmocka_unit_test(test_fast_to_date_of_int_seconds_and_timestamps),
         cmocka_unit_test(test_leaf_forms_are_the_column_against_literal_tests),
+        cmocka_unit_test(test_derive_forms_are_the_if_of_leaves_and_to_date_of_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

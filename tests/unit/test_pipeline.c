@@ -741,7 +741,7 @@ static void test_lean_steps_filter_drop_and_join_as_the_plan_says(void **state)
  * (the tables), into a text of the counts and every group's key and
  * results, sorted: the same lines must give the text the same plan with
  * one more step gives (that one takes the loop over the steps). */
-enum { SHAPE_KPI, SHAPE_SELECTIVE };
+enum { SHAPE_KPI, SHAPE_SELECTIVE, SHAPE_KPI0 };
 
 static int cmp_text(const void *a, const void *b)
 {
@@ -767,7 +767,13 @@ static void shape_digest(int shape, int int_keys, int extra_step, char *out, siz
         "   \"rev\": \"sum(price)\", \"users\": \"count_distinct(uid)\"},"
         " \"output\": {\"path\": \"out\"}}",
         kt, kt, kt, kt,
-        shape == SHAPE_KPI
+        shape == SHAPE_KPI0
+            ? "{\"derive\": \"rev\", \"expr\": \"if(kind == 'purchase', price, 0.0)\"},"
+              "{\"filter\": \"rev >= 0\"},"
+              "{\"join\": \"users\", \"on\": \"uid\", \"type\": \"inner\", \"select\": [\"country\"]},"
+              "{\"join\": \"items\", \"on\": \"item\", \"type\": \"left\", \"select\": [\"cat\"]},"
+              "{\"derive\": \"day\", \"expr\": \"to_date(ts)\"}"
+        : shape == SHAPE_KPI
             ? "{\"derive\": \"rev\", \"expr\": \"if(kind == 'purchase', price, 0.0)\"},"
               "{\"filter\": \"rev >= 1.0\"},"
               "{\"join\": \"users\", \"on\": \"uid\", \"type\": \"inner\", \"select\": [\"country\"]},"
@@ -776,8 +782,10 @@ static void shape_digest(int shape, int int_keys, int extra_step, char *out, siz
             : "{\"filter\": \"kind == 'purchase' && price > 2.0\"},"
               "{\"join\": \"items\", \"on\": \"item\", \"type\": \"inner\", \"select\": [\"cat\"]},"
               "{\"derive\": \"day\", \"expr\": \"to_date(ts)\"}",
-        extra_step ? ",{\"derive\": \"zz\", \"expr\": \"ts\"}" : "",
-        shape == SHAPE_KPI ? "[\"day\", \"country\", \"cat\"]" : "[\"day\", \"cat\"]");
+        extra_step == 2   ? ",{\"filter\": \"ts >= 0 || ts < 0\"}" /* not lean: run_steps */
+        : extra_step == 1 ? ",{\"derive\": \"zz\", \"expr\": \"ts\"}"
+                          : "",
+        shape != SHAPE_SELECTIVE ? "[\"day\", \"country\", \"cat\"]" : "[\"day\", \"cat\"]");
     assert_true(n > 0 && (size_t)n < sizeof spec);
     sf_job *job = NULL;
     sf_error err;
@@ -816,9 +824,16 @@ static void shape_digest(int shape, int int_keys, int extra_step, char *out, siz
             snprintf(item, sizeof item, int_keys ? "%d" : "\"item_%06d\"", it);
         else
             snprintf(item, sizeof item, "null");
+        /* SHAPE_KPI0: prices below, at and above 0, and NULL */
+        char price[24];
+        if (shape == SHAPE_KPI0 && i % 11 == 3)
+            snprintf(price, sizeof price, "null");
+        else
+            snprintf(price, sizeof price, "%.1f",
+                     shape == SHAPE_KPI0 ? (i % 7) - 2.0 : 0.5 + (i % 7));
         int len = snprintf(line, sizeof line,
-                           "{\"uid\":%s,\"item\":%s,\"kind\":\"%s\",\"ts\":%d,\"price\":%.1f}", uid,
-                           item, kinds[i % 5], (i % 3) * 86400 + i, 0.5 + (i % 7));
+                           "{\"uid\":%s,\"item\":%s,\"kind\":\"%s\",\"ts\":%d,\"price\":%s}", uid,
+                           item, kinds[i % 5], (i % 3) * 86400 + i, price);
         assert_int_equal(sf_pipeline_push(p, line, (size_t)len, 0, 100 * (uint64_t)i), 0);
     }
     const sf_counts *c = sf_pipeline_counts(p);
@@ -862,6 +877,29 @@ static void shape_digest(int shape, int int_keys, int extra_step, char *out, siz
     sf_join_table_free(dims[iu]);
     sf_join_table_free(dims[ii]);
     sf_job_free(job);
+}
+
+/* The KPI's filter right after its if() (rev >= 0 after if(kind ==
+ * 'purchase', price, 0.0)) is answered at plan time for the literal
+ * branch (0.0 >= 0) and tested for the column branch (negative, zero and
+ * NULL prices): the straight line, the loop over the lean steps and
+ * run_steps (which tests every row) give the same text, and the filter
+ * stops the purchases below 0 and those without a price. */
+static void test_filter_after_if_is_answered_for_the_literal_branch(void **state)
+{
+    (void)state;
+    static char a[16384], b[16384], c[16384];
+    for (int int_keys = 0; int_keys < 2; int_keys++) {
+        shape_digest(SHAPE_KPI0, int_keys, 0, a, sizeof a);
+        shape_digest(SHAPE_KPI0, int_keys, 1, b, sizeof b);
+        shape_digest(SHAPE_KPI0, int_keys, 2, c, sizeof c);
+        assert_string_equal(a, b);
+        assert_string_equal(a, c);
+        unsigned long long rd, fl;
+        assert_int_equal(sscanf(a, "read %llu filtered %llu", &rd, &fl), 2);
+        assert_int_equal(rd, 60);
+        assert_int_equal(fl, 15); /* a Python count of the same lines */
+    }
 }
 
 static void test_lean_shapes_give_what_the_loop_over_steps_gives(void **state)
@@ -2258,6 +2296,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_lean_steps_filter_drop_and_join_as_the_plan_says),
         cmocka_unit_test(test_lean_shapes_give_what_the_loop_over_steps_gives),
+        cmocka_unit_test(test_filter_after_if_is_answered_for_the_literal_branch),
         cmocka_unit_test(test_every_output_gets_its_own_combiner),
         cmocka_unit_test(test_batched_rows_keep_their_strings_order_and_counts),
         cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
