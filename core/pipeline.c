@@ -1863,8 +1863,9 @@ typedef struct window_at {
 /* sf_pipeline_push_window's loop for a plain pipeline while direct_ready
  * holds (checked once, and again after a row the direct array did not
  * find): each line's row through the lean steps and, when kept, into its
- * group through the direct array, as run_row and aggregate_direct would
- * take it, without their checks; the lines, rows and bytes counted in
+ * group through the direct array (its lookup prepared for p->row and
+ * p->ids, again after such a row: aggregate() may rebuild the array), as
+ * run_row and aggregate_direct would take it, without their checks; the lines, rows and bytes counted in
  * locals and added before anything that may read them (aggregate(), the
  * step-aside's estimate) and at the end. Stops where the loop would, or
  * at the combiner's next look, or once the test fails: the loop goes on
@@ -1880,7 +1881,8 @@ static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window 
     int (*const steps)(sf_pipeline *, sf_value *, uint32_t *) = p->steps_lean;
     const int *const slots = job->group_slots;
     const size_t ngroup = job->ngroup;
-    sf_keycache *kc = p->kc;
+    sf_keycache_direct kd; /* the lookup laid out for row and ids */
+    int kd_ok = sf_keycache_direct_prepare(p->kc, row, ids, slots, ngroup, &kd);
     sf_groups *groups = p->groups;
     uint64_t until = p->aside_next ? p->aside_next - p->counts.rows_aggregated : UINT64_MAX;
     size_t pos = at->pos, lines = at->lines, last = at->last, last_len = at->last_len, len;
@@ -1899,7 +1901,7 @@ static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window 
         int slow = 0;
         if (steps(p, row, ids)) {
             uint64_t group;
-            if (sf_keycache_find_direct(kc, row, ids, slots, ngroup, &group)) {
+            if (kd_ok && sf_keycache_direct_find(&kd, &group)) {
                 rc = sf_groups_update_group(groups, (sf_group *)(uintptr_t)group, row, ids,
                                             &p->scratch);
                 aggregated += !rc;
@@ -1923,7 +1925,7 @@ static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window 
         if (slow) {
             if (!direct_ready(p))
                 break;
-            kc = p->kc;
+            kd_ok = sf_keycache_direct_prepare(p->kc, row, ids, slots, ngroup, &kd);
             groups = p->groups;
             until = p->aside_next ? p->aside_next - p->counts.rows_aggregated : UINT64_MAX;
         }
