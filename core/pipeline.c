@@ -1865,9 +1865,9 @@ typedef struct window_at {
  * find): each line's row through the lean steps and, when kept, into its
  * group through the direct array (its lookup prepared for p->row and
  * p->ids, again after such a row: aggregate() may rebuild the array), as
- * run_row and aggregate_direct would take it, without their checks; the lines, rows and bytes counted in
- * locals and added before anything that may read them (aggregate(), the
- * step-aside's estimate) and at the end. Stops where the loop would, or
+ * run_row and aggregate_direct would take it, without their checks; the
+ * lines, rows and bytes counted in locals and added before anything that
+ * may read them (aggregate(), the step-aside's estimate) and at the end. Stops where the loop would, or
  * at the combiner's next look, or once the test fails: the loop goes on
  * from *at. Returns 0 or an error. */
 static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window *w,
