@@ -197,6 +197,34 @@ int sf_keycache_find_direct(const sf_keycache *c, const sf_value *row, const uin
     return direct_try(c, row, ids, slots, n, group);
 }
 
+int sf_keycache_direct_prepare(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
+                               const int *slots, size_t n, sf_keycache_direct *d)
+{
+    /* A column past n reads a zero word of type 0, as its tuple holds. */
+    static const uint64_t zero;
+    if (!c->dfast || !ids || n > 3)
+        return 0;
+    for (size_t i = 0; i < 3; i++) {
+        d->tag[i] = (c->dtags >> (4 * i)) & 15;
+        d->base[i] = c->dbase[i];
+        d->bits[i] = c->dbits[i];
+        d->shift[i] = c->dshift[i];
+        if (i >= n) {
+            d->type[i] = (const uint8_t *)&zero;
+            d->word[i] = &zero;
+            d->mask[i] = 0;
+        } else {
+            const sf_value *v = &row[slots[i]];
+            d->type[i] = &v->type;
+            /* The masks say which of the two the array reads (dfast: one). */
+            d->word[i] = c->dimask[i] ? (const void *)&ids[slots[i]] : (const void *)&v->u;
+            d->mask[i] = c->dimask[i] ? 0xffffffffull : c->dwmask[i];
+        }
+    }
+    d->cells = c->direct;
+    return 1;
+}
+
 int sf_keycache_find(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
                      const int *slots, size_t n, uint64_t *w, uint64_t *h, uint64_t *group)
 {

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/value.h"
@@ -45,6 +46,52 @@ void sf_keycache_free(sf_keycache *c);
  * but the general path. Cannot fail. */
 int sf_keycache_find_direct(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
                             const int *slots, size_t n, uint64_t *group);
+
+/* sf_keycache_find_direct laid out once for rows that always lie at one
+ * place (a pipeline's row and ids arrays): each column's type byte and
+ * value word are read through pointers of its own, masked as the array's
+ * type for the column says, so a lookup neither reads the slots nor tests
+ * the cache's state. Filled by sf_keycache_direct_prepare; valid while
+ * the row and ids arrays live and until the next sf_keycache_add or
+ * sf_keycache_clear (either may rebuild the array). */
+typedef struct sf_keycache_direct {
+    const uint8_t *type[3]; /* &row[slot].type */
+    const void *word[3];    /* &row[slot].u, or &ids[slot] for a string: 8 bytes read */
+    uint64_t mask[3];       /* of the word's bytes, the value's */
+    uint64_t base[3];
+    uint64_t tag[3];        /* the type the array holds */
+    unsigned bits[3], shift[3];
+    const uint64_t *cells;
+} sf_keycache_direct;
+
+/* Fills *d for keys of row's values at slots (n of them, n <= 3) read
+ * from row and ids as they will be at each lookup; ids must have an entry
+ * after each slot (8 bytes are read at a string's id). Returns 1 when the
+ * direct array can answer, 0 when it cannot (none now, a key of other
+ * types or width): then use sf_keycache_find. Cannot fail. */
+int sf_keycache_direct_prepare(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
+                               const int *slots, size_t n, sf_keycache_direct *d);
+
+/* sf_keycache_find_direct through d (prepared, valid): 1 with the group
+ * in *group, 0 when the direct array does not hold the row's key. Cannot
+ * fail. */
+static inline int sf_keycache_direct_find(const sf_keycache_direct *d, uint64_t *group)
+{
+    uint64_t bad = 0;
+    size_t idx = 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t x;
+        memcpy(&x, d->word[i], sizeof x);
+        uint64_t v = (x & d->mask[i]) - d->base[i];
+        bad |= (*d->type[i] ^ d->tag[i]) | v >> d->bits[i];
+        idx |= (size_t)v << d->shift[i];
+    }
+    if (bad)
+        return 0;
+    uint64_t g = d->cells[idx];
+    *group = g - 1;
+    return g != 0;
+}
 
 /* Finds the group of row's values at slots (n of them, n + 1 being the
  * cache's nwords; w has room for SF_KEYCACHE_MAX_COLS + 1) as a tuple:

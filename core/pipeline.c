@@ -1900,6 +1900,104 @@ int sf_pipeline_push_line(sf_pipeline *p, const char *line, size_t len, int file
     return rc;
 }
 
+/* The part of aggregate_direct's test that no row decides: the key
+ * cache's direct array may take a plain pipeline's rows (lean steps, ids
+ * on, nothing sampled or batched, the step-aside settled) until the
+ * combiner's next look (aside_next). */
+static inline int direct_ready(const sf_pipeline *p)
+{
+    return p->kc && p->kc_looked >= KEYCACHE_SAMPLE && p->kc_direct && p->ids_on &&
+           p->steps_lean && !p->aside && !p->bt_n && !p->bt_rc &&
+           !(p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision) &&
+           (!p->aside_next || p->counts.rows_aggregated < p->aside_next);
+}
+
+/* Where sf_pipeline_push_window's loop stands. */
+typedef struct window_at {
+    size_t pos, lines, last, last_len;
+    int left;
+} window_at;
+
+/* sf_pipeline_push_window's loop for a plain pipeline while direct_ready
+ * holds (checked once, and again after a row the direct array did not
+ * find): each line's row through the lean steps and, when kept, into its
+ * group through the direct array (its lookup prepared for p->row and
+ * p->ids, again after such a row: aggregate() may rebuild the array), as
+ * run_row and aggregate_direct would take it, without their checks; the
+ * lines, rows and bytes counted in locals and added before anything that
+ * may read them (aggregate(), the step-aside's estimate) and at the end. Stops where the loop would, or
+ * at the combiner's next look, or once the test fails: the loop goes on
+ * from *at. Returns 0 or an error. */
+static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window *w,
+                         size_t max_lines, uint64_t *line_bytes, window_at *at)
+{
+    const char *const buf = w->buf;
+    const size_t avail = w->avail, owned = w->owned, cap = w->line_cap;
+    const sf_job *const job = p->job;
+    sf_value *const row = p->row;
+    uint32_t *const ids = p->ids;
+    int (*const steps)(sf_pipeline *, sf_value *, uint32_t *) = p->steps_lean;
+    const int *const slots = job->group_slots;
+    const size_t ngroup = job->ngroup;
+    sf_keycache_direct kd; /* the lookup laid out for row and ids */
+    int kd_ok = sf_keycache_direct_prepare(p->kc, row, ids, slots, ngroup, &kd);
+    sf_groups *groups = p->groups;
+    uint64_t until = p->aside_next ? p->aside_next - p->counts.rows_aggregated : UINT64_MAX;
+    size_t pos = at->pos, lines = at->lines, last = at->last, last_len = at->last_len, len;
+    uint64_t read = 0, aggregated = 0, bytes = 0;
+    int rc = 0;
+    while (pos < owned && lines < max_lines && aggregated < until) {
+        size_t rest = avail - pos;
+        size_t used = sf_jsonproj_decode_window(dec, buf + pos, rest < cap ? rest : cap, row, &len);
+        if (used == 0) {
+            at->left = 1;
+            break;
+        }
+        read++;
+        if (p->scratch.used) /* the arena only allocates: unused, it is as reset */
+            sf_arena_reset(&p->scratch);
+        int slow = 0;
+        if (steps(p, row, ids)) {
+            uint64_t group;
+            if (kd_ok && sf_keycache_direct_find(&kd, &group)) {
+                rc = sf_groups_update_group(groups, (sf_group *)(uintptr_t)group, row, ids,
+                                            &p->scratch);
+                aggregated += !rc;
+            } else {
+                p->counts.lines_read += read;
+                p->counts.rows_aggregated += aggregated;
+                until -= aggregated;
+                *line_bytes += bytes;
+                read = aggregated = bytes = 0;
+                rc = aggregate(p, row, ids, &p->key, &p->scratch);
+                slow = 1;
+            }
+        }
+        last = pos;
+        last_len = len;
+        pos += used;
+        lines++;
+        bytes += len + 1;
+        if (rc)
+            break;
+        if (slow) {
+            if (!direct_ready(p))
+                break;
+            kd_ok = sf_keycache_direct_prepare(p->kc, row, ids, slots, ngroup, &kd);
+            groups = p->groups;
+            until = p->aside_next ? p->aside_next - p->counts.rows_aggregated : UINT64_MAX;
+        }
+    }
+    p->counts.lines_read += read;
+    p->counts.rows_aggregated += aggregated;
+    *line_bytes += bytes;
+    at->pos = pos;
+    at->lines = lines;
+    at->last = last;
+    at->last_len = last_len;
+    return rc;
+}
+
 int sf_pipeline_push_window(sf_pipeline *p, const sf_line_window *w, int file, size_t max_lines,
                             uint64_t *line_bytes, sf_window_take *t, sf_line_verdict *v)
 {
@@ -1917,6 +2015,17 @@ int sf_pipeline_push_window(sf_pipeline *p, const sf_line_window *w, int file, s
     uint64_t before = p->counts.rows_rejected;
     int rc = 0;
     t->left = 0;
+    if (plain && dec && direct_ready(p)) {
+        window_at at = {0, 0, 0, 0, 0};
+        rc = window_direct(p, dec, w, max_lines, line_bytes, &at);
+        pos = at.pos;
+        lines = at.lines;
+        last = at.last;
+        last_len = at.last_len;
+        t->left = at.left;
+        if (rc || at.left)
+            goto out;
+    }
     while (pos < owned && lines < max_lines) {
         size_t rest = avail - pos;
         size_t used = dec ? sf_jsonproj_decode_window(dec, buf + pos, rest < cap ? rest : cap, row,
@@ -1936,6 +2045,7 @@ int sf_pipeline_push_window(sf_pipeline *p, const sf_line_window *w, int file, s
         if (rc || (!plain && p->counts.rows_rejected != before))
             break;
     }
+out:
     t->used = pos;
     t->lines = lines;
     t->last = last;

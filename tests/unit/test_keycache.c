@@ -3,7 +3,8 @@
  * type or by NULL stay apart, values without a fixed form have no tuple,
  * the cache keeps its tuples as it grows, refuses more than its limit and
  * forgets everything on clear; keys of small ranges (the direct array)
- * answer the same as the others while their ranges grow, and after. */
+ * answer the same as the others while their ranges grow, and after, and
+ * so does their lookup prepared for a row's place. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,7 +140,7 @@ static void expect(const sf_keycache *c, int32_t day, int64_t x, uint32_t id, in
                    uint64_t want)
 {
     sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
-    uint32_t ids[3] = {id, 0, 0};
+    uint32_t ids[4] = {id, 0, 0, 0};
     uint64_t w[SF_KEYCACHE_MAX_COLS + 1], h, group = 0;
     assert_int_equal(find(c, row, ids, w, &h, &group), known);
     if (known)
@@ -159,7 +160,7 @@ static void test_small_ranges_grow_then_give_up(void **state)
             for (uint32_t id = 1; id <= 9; id += 2) {
                 expect(c, day, x, id, 0, 0);
                 sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
-                uint32_t ids[3] = {id, 0, 0};
+                uint32_t ids[4] = {id, 0, 0, 0};
                 assert_int_equal(find(c, row, ids, w, &h, &group), 0);
                 assert_int_equal(sf_keycache_add(c, w, h, next++), 0);
                 expect(c, day, x, id, 1, next - 1);
@@ -210,7 +211,7 @@ static void day_int_id_tuples(sf_keycache *c, int add)
         for (int64_t x = 5; x < 9; x++)
             for (uint32_t id = 1; id <= 16; id++) {
                 sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(day)};
-                uint32_t ids[3] = {id, 0, 0};
+                uint32_t ids[4] = {id, 0, 0, 0};
                 assert_int_equal(find(c, row, ids, w, &h, &group), !add);
                 if (add)
                     assert_int_equal(sf_keycache_add(c, w, h, next++), 0);
@@ -223,6 +224,21 @@ static void day_int_id_tuples(sf_keycache *c, int add)
  * the array's tags say: a string by its id (0: no tuple, even where a cell
  * would be), an int by its bits, a date by its day; a value of another
  * type with the same bits, or no ids, is not that tuple. */
+/* sf_keycache_find_direct, checked against the lookup prepared for row
+ * and ids (sf_keycache_direct_prepare): both say the same. */
+static int find_direct_both(const sf_keycache *c, const sf_value *row, const uint32_t *ids,
+                            uint64_t *group)
+{
+    uint64_t g = 0;
+    int found = sf_keycache_find_direct(c, row, ids, slots, 3, group);
+    sf_keycache_direct d;
+    int prepared = sf_keycache_direct_prepare(c, row, ids, slots, 3, &d);
+    assert_int_equal(prepared && sf_keycache_direct_find(&d, &g), found);
+    if (found)
+        assert_int_equal(g, *group);
+    return found;
+}
+
 static void test_direct_array_reads_values_by_their_tags(void **state)
 {
     (void)state;
@@ -235,7 +251,7 @@ static void test_direct_array_reads_values_by_their_tags(void **state)
                 bare + (1024 - 64) * 5 * sizeof(uint64_t) + 512 * sizeof(uint64_t));
     day_int_id_tuples(c, 0);
     sf_value row[3] = {sf_string("s", 1), sf_int(5), sf_date(20003)};
-    uint32_t ids[3] = {0, 0, 0};
+    uint32_t ids[4] = {0, 0, 0, 0}; /* an entry after each slot: the prepared lookup's */
     assert_int_equal(find(c, row, ids, w, &h, &group), -1);
     assert_int_equal(sf_keycache_find(c, row, NULL, slots, 3, w, &h, &group), -1);
     ids[0] = 2;
@@ -255,7 +271,7 @@ static void test_direct_array_reads_values_by_their_tags(void **state)
     /* The direct array alone answers as sf_keycache_find on a hit, and
      * says 0 (not "none") where only the general lookup could tell. */
     group = 0;
-    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
+    assert_int_equal(find_direct_both(c, row, ids, &group), 1);
     assert_int_equal(group, 3 * 64 + 1);
     /* A date is its word's low half and an int or a date has no id: the
      * bytes above the day and the ids of those slots are not read. */
@@ -265,16 +281,16 @@ static void test_direct_array_reads_values_by_their_tags(void **state)
     ids[1] = 77;
     ids[2] = 99;
     group = 0;
-    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
+    assert_int_equal(find_direct_both(c, row, ids, &group), 1);
     assert_int_equal(group, 3 * 64 + 1);
     ids[1] = ids[2] = 0;
     row[2] = sf_date(20003);
-    assert_int_equal(sf_keycache_find_direct(c, row, NULL, slots, 3, &group), 0);
+    assert_int_equal(find_direct_both(c, row, NULL, &group), 0);
     row[1] = sf_double(d);
-    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
+    assert_int_equal(find_direct_both(c, row, ids, &group), 0);
     row[1] = sf_int(5);
     ids[0] = 0;
-    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
+    assert_int_equal(find_direct_both(c, row, ids, &group), 0);
     sf_keycache_free(c);
 }
 
@@ -293,7 +309,7 @@ static void test_direct_array_with_a_sparse_column_finds_every_tuple(void **stat
             for (int64_t x = 5; x < 9; x++)
                 for (uint32_t id = 1; id <= 16; id++) {
                     sf_value row[3] = {sf_string("s", 1), sf_int(x), sf_date(20000 + 8 * k)};
-                    uint32_t ids[3] = {id, 0, 0};
+                    uint32_t ids[4] = {id, 0, 0, 0};
                     assert_int_equal(find(c, row, ids, w, &h, &group), pass);
                     if (!pass) {
                         assert_int_equal(sf_keycache_add(c, w, h, next++), 0);
@@ -301,11 +317,11 @@ static void test_direct_array_with_a_sparse_column_finds_every_tuple(void **stat
                     }
                     assert_int_equal(group, next);
                     group = 0;
-                    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 1);
+                    assert_int_equal(find_direct_both(c, row, ids, &group), 1);
                     assert_int_equal(group, next++);
                     row[2] = sf_date(20000 + 8 * k + 4);
                     assert_int_equal(find(c, row, ids, w, &h, &group), 0);
-                    assert_int_equal(sf_keycache_find_direct(c, row, ids, slots, 3, &group), 0);
+                    assert_int_equal(find_direct_both(c, row, ids, &group), 0);
                 }
     }
     sf_keycache_free(c);

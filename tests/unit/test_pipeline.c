@@ -2163,6 +2163,99 @@ static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
     assert_int_equal(same_groups_both_ways(ids_spec_by_country), 9);
 }
 
+/* Windows of lines whose rows the key cache's direct array takes (past
+ * its first 4096 lookups) count and aggregate as the same lines pushed
+ * one by one: lines read, rows aggregated, line_bytes, the groups and
+ * their records. The lines include rows the array cannot take in the
+ * middle of a window (an unmatched user: no id; a missing one: NULL; a
+ * day far from the others, which rebuilds the array) and lines the
+ * decoder leaves (another shape), windows of many lines and of a few. */
+static void test_direct_windows_count_and_aggregate_as_pushed_lines(void **state)
+{
+    (void)state;
+    fixture *f = fixture_load(ids_spec, "ids.json");
+    assert_non_null(f);
+    f->dims[1] = sf_join_table_new(2, 0);
+    const sf_value users[][2] = {{sf_string("user_000001", 11), sf_string("FR", 2)},
+                                 {sf_string("user_000002", 11), sf_string("DE", 2)},
+                                 {sf_string("user_000003", 11), sf_null()},
+                                 {sf_string("user_000004", 11), sf_string("FR", 2)}};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(sf_join_table_add(f->dims[1], users[i]), 0);
+    sf_error err;
+    sf_error_clear(&err);
+    sf_pipeline *win = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    sf_pipeline *one = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    assert_non_null(win);
+    assert_non_null(one);
+    enum { LINES = 12000 };
+    sf_buf text = SF_BUF_INIT;
+    uint64_t want_bytes = 0;
+    for (int i = 0; i < LINES; i++) {
+        char line[128];
+        int n;
+        if (i % 997 == 500)
+            n = snprintf(line, sizeof line, "{\"user\": \"user_000009\", \"ts\": %d}", 86400);
+        else if (i % 1499 == 700)
+            n = snprintf(line, sizeof line, "{\"ts\": %d}", 2 * 86400);
+        else if (i % 2003 == 900)
+            n = snprintf(line, sizeof line, "{\"ts\": 5, \"user\": \"user_000002\"}");
+        else /* users 1, 2 and 4 (user 3's country is NULL: not in the array) */
+            n = snprintf(line, sizeof line, "{\"user\": \"user_00000%d\", \"ts\": %d}",
+                         i % 101 == 50 ? 3 : 1 + (i * 7) % 3 + (i * 7) % 3 / 2,
+                         (i > 9000 && i % 3000 == 1 ? 400 : i % 5) * 86400);
+        assert_true(n > 0 && (size_t)n < sizeof line - 1);
+        assert_int_equal(sf_pipeline_push(one, line, (size_t)n, 0, text.n), 0);
+        line[n] = '\n';
+        assert_int_equal(sf_buf_append(&text, line, (size_t)n + 1), 0);
+        want_bytes += (uint64_t)n + 1;
+    }
+    uint64_t bytes = 0;
+    size_t pos = 0, round = 0;
+    while (pos < text.n) {
+        size_t max = round++ % 3 == 0 ? 7 : 2048;
+        sf_line_window w = {(const char *)text.p + pos, text.n - pos, text.n - pos, text.n - pos,
+                            pos};
+        sf_window_take t;
+        sf_line_verdict v;
+        assert_int_equal(sf_pipeline_push_window(win, &w, 0, max, &bytes, &t, &v), 0);
+        assert_int_equal(v.rejected, 0);
+        pos += t.used;
+        if (t.left) { /* the line it leaves goes the usual way */
+            const char *l = (const char *)text.p + pos;
+            size_t len = (size_t)((const char *)memchr(l, '\n', text.n - pos) - l);
+            assert_int_equal(sf_pipeline_push_line(win, l, len, 0, pos, &v), 0);
+            bytes += len + 1;
+            pos += len + 1;
+        }
+    }
+    const sf_counts *cw = sf_pipeline_counts(win), *co = sf_pipeline_counts(one);
+    assert_int_equal(bytes, want_bytes);
+    assert_int_equal(cw->lines_read, LINES);
+    assert_int_equal(co->lines_read, LINES);
+    assert_int_equal(cw->rows_aggregated, co->rows_aggregated);
+    assert_int_equal(cw->rows_aggregated, LINES);
+    sf_groups *a = sf_pipeline_groups(win), *b = sf_pipeline_groups(one);
+    assert_int_equal(sf_groups_count(a), sf_groups_count(b));
+    assert_int_equal(sf_groups_prepare_export(a), 0);
+    assert_int_equal(sf_groups_prepare_export(b), 0);
+    for (size_t i = 0; i < sf_groups_count(a); i++) {
+        sf_buf x = {0}, y = {0};
+        assert_int_equal(sf_groups_export(a, i, &x), 0);
+        assert_int_equal(sf_groups_export(b, i, &y), 0);
+        assert_int_equal(x.n, y.n);
+        assert_memory_equal(x.p, y.p, x.n);
+        sf_buf_free(&x);
+        sf_buf_free(&y);
+    }
+    sf_buf_free(&text);
+    sf_pipeline_free(win);
+    sf_pipeline_free(one);
+    sf_join_table_free(f->dims[1]);
+    sf_job_free(f->job);
+    free(f);
+}
+
 /* A join on a dimension table larger than the caches (40,000 string keys:
  * over a MiB of index) makes rows wait in the pipeline's ring while their
  * lookups are prefetched. Whatever the waiting, every line is counted by
@@ -2302,6 +2395,7 @@ int main(void)
         cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
         cmocka_unit_test(test_rows_too_large_for_the_batch_keep_their_order),
         cmocka_unit_test(test_fixed_width_keys_give_the_groups_of_encoded_keys),
+        cmocka_unit_test(test_direct_windows_count_and_aggregate_as_pushed_lines),
         T(test_groups_hold_joined_and_derived_columns),
         T(test_every_line_lands_in_exactly_one_count),
         T(test_rejected_lines_are_sampled_with_place_and_reason),
