@@ -163,6 +163,11 @@ async function flattenToFrame(lf) {
 
 // ---- compare ----
 function parseCsv(text) {
+  if (!text.includes('"')) {  // no quoting: lines and commas
+    const lines = text.split(/\r?\n/);
+    if (lines[lines.length - 1] === '') lines.pop();
+    return lines.map((l) => l.split(','));
+  }
   const rows = [];
   let row = [], field = '', i = 0, quoted = false;
   while (i < text.length) {
@@ -185,30 +190,29 @@ function parseCsv(text) {
   if (field !== '' || row.length) { row.push(field); rows.push(row); }
   return rows;
 }
-// Every CSV file under DIR (or the file DIR itself), hive keys as columns.
+// Every CSV file under DIR (or the file DIR itself), hive keys as columns:
+// { cols: [names], rows: [[cells]] } (the files must share their header).
 function readTable(p) {
-  const out = [];
-  const walk = (f, keys) => {
-    const st = fs.statSync(f);
-    if (st.isDirectory()) {
+  let cols = null;
+  const rows = [];
+  const walk = (f, kn, kv) => {
+    if (fs.statSync(f).isDirectory()) {
       for (const e of fs.readdirSync(f).sort()) {
         if (e.startsWith('_') || e.startsWith('.')) continue;
         const m = /^([^=]+)=(.*)$/.exec(e);
-        walk(path.join(f, e), m ? { ...keys, [m[1]]: decodeURIComponent(m[2]) } : keys);
+        walk(path.join(f, e), m ? [...kn, m[1]] : kn, m ? [...kv, decodeURIComponent(m[2])] : kv);
       }
     } else if (f.endsWith('.csv')) {
-      const rows = parseCsv(fs.readFileSync(f, 'utf8'));
-      if (rows.length === 0) return;
-      const head = rows[0];
-      for (const r of rows.slice(1)) {
-        const o = { ...keys };
-        head.forEach((h, j) => { o[h] = r[j] ?? ''; });
-        out.push(o);
-      }
+      const t = parseCsv(fs.readFileSync(f, 'utf8'));
+      if (t.length === 0) return;
+      const c = [...kn, ...t[0]];
+      if (cols === null) cols = c;
+      else if (c.join('\u0001') !== cols.join('\u0001')) throw new Error(`${f}: header differs from the first file's`);
+      for (let i = 1; i < t.length; i++) rows.push(kv.length ? kv.concat(t[i]) : t[i]);
     }
   };
-  walk(p, {});
-  return out;
+  walk(p, [], []);
+  return { cols: cols ?? [], rows };
 }
 function isNum(s) { return s !== '' && !Number.isNaN(Number(s)) && /^[-+0-9.eE]+$/.test(s); }
 function same(a, b) {
@@ -222,46 +226,53 @@ function compare(shape, sfOut, plOut) {
   for (const p of [sfOut, plOut]) {
     if (!fs.existsSync(p)) { console.log(`DIFFER: no output at ${p}`); return 1; }
   }
-  const a = readTable(sfOut), b = readTable(plOut);
+  const A = readTable(sfOut), B = readTable(plOut);
+  const a = A.rows, b = B.rows;
   if (a.length !== b.length) { console.log(`DIFFER: ${a.length} rows from shardflow, ${b.length} from polars`); return 1; }
   if (a.length === 0) { console.log('agree: 0 rows'); return 0; }
-  const colsA = Object.keys(a[0]), colsB = new Set(Object.keys(b[0]));
   // s6: a list's column (JSON text in polars) is left out where shardflow
   // has it as indexed columns (c.0, ...) or as the column of empty lists.
-  const listed = (c) => colsA.some((d) => d.startsWith(c + '.'));
-  const common = colsA.filter((c) => colsB.has(c) && (shape !== 's6' || !listed(c)));
-  if (shape !== 's6' && (common.length !== colsA.length || common.length !== colsB.size)) {
-    console.log(`DIFFER: columns [${colsA}] from shardflow, [${[...colsB]}] from polars`);
+  const listed = (c) => A.cols.some((d) => d.startsWith(c + '.'));
+  const common = A.cols.filter((c) => B.cols.includes(c) && (shape !== 's6' || !listed(c)));
+  if (shape !== 's6' && (common.length !== A.cols.length || common.length !== B.cols.length)) {
+    console.log(`DIFFER: columns [${A.cols}] from shardflow, [${B.cols}] from polars`);
     return 1;
   }
+  const ia = common.map((c) => A.cols.indexOf(c)), ib = common.map((c) => B.cols.indexOf(c));
+  const cell = (r, i) => r[i] ?? '';
+  const rowDiffers = (r, s) => {
+    for (let j = 0; j < common.length; j++) {
+      if (!same(cell(r, ia[j]), cell(s, ib[j]))) return j;
+    }
+    return -1;
+  };
   if (shape === 's6') {
     // Input order on both sides; lists are indexed columns in shardflow's.
     for (let i = 0; i < a.length; i++) {
-      for (const c of common) {
-        if (!same(a[i][c], b[i][c])) {
-          console.log(`DIFFER: row ${i + 1} column ${c}: shardflow '${a[i][c]}', polars '${b[i][c]}'`);
-          return 1;
-        }
-      }
-    }
-    console.log(`agree: ${a.length} rows, ${common.length} common columns (of ${colsA.length} and ${colsB.size})`);
-    return 0;
-  }
-  // Group keys: the columns that are not all numbers on shardflow's side.
-  const keys = common.filter((c) => a.some((r) => r[c] !== '' && !isNum(r[c])));
-  const keyOf = (r) => JSON.stringify(keys.map((k) => r[k]));
-  const byKey = new Map(b.map((r) => [keyOf(r), r]));
-  if (byKey.size !== b.length) { console.log(`DIFFER: polars rows not unique by [${keys}]`); return 1; }
-  for (const r of a) {
-    const s = byKey.get(keyOf(r));
-    if (!s) { console.log(`DIFFER: no polars row for ${keyOf(r)}`); return 1; }
-    for (const c of common) {
-      if (!same(r[c], s[c])) {
-        console.log(`DIFFER: at ${keyOf(r)} column ${c}: shardflow '${r[c]}', polars '${s[c]}'`);
+      const j = rowDiffers(a[i], b[i]);
+      if (j >= 0) {
+        console.log(`DIFFER: row ${i + 1} column ${common[j]}: shardflow '${cell(a[i], ia[j])}', polars '${cell(b[i], ib[j])}'`);
         return 1;
       }
     }
+    console.log(`agree: ${a.length} rows, ${common.length} common columns (of ${A.cols.length} and ${B.cols.length})`);
+    return 0;
   }
-  console.log(`agree: ${a.length} rows, ${common.length} columns, keyed by [${keys}]`);
+  // Group keys: the columns that are not all numbers on shardflow's side.
+  const keys = [...common.keys()].filter((j) => a.some((r) => cell(r, ia[j]) !== '' && !isNum(cell(r, ia[j]))));
+  const keyOf = (r, idx) => keys.map((j) => cell(r, idx[j])).join('\u0001');
+  const byKey = new Map(b.map((r) => [keyOf(r, ib), r]));
+  const keyNames = keys.map((j) => common[j]);
+  if (byKey.size !== b.length) { console.log(`DIFFER: polars rows not unique by [${keyNames}]`); return 1; }
+  for (const r of a) {
+    const k = keyOf(r, ia), s = byKey.get(k);
+    if (!s) { console.log(`DIFFER: no polars row for [${k.split('\u0001')}]`); return 1; }
+    const j = rowDiffers(r, s);
+    if (j >= 0) {
+      console.log(`DIFFER: at [${k.split('\u0001')}] column ${common[j]}: shardflow '${cell(r, ia[j])}', polars '${cell(s, ib[j])}'`);
+      return 1;
+    }
+  }
+  console.log(`agree: ${a.length} rows, ${common.length} columns, keyed by [${keyNames}]`);
   return 0;
 }
