@@ -8,6 +8,8 @@
 //                  100 lines; the lazy plan reads only the columns it uses)
 //          schema (scanJson with the schema of the columns the job reads;
 //                  s6 has no fixed schema and runs infer whatever MODE says)
+//          stream (schema, run by polars' streaming engine:
+//                  collectSync({engine: 'streaming'}); s6 runs infer)
 //          eager  (every column of the file read into a DataFrame first,
 //                  inferred, then the same query on .lazy(): polars' eager
 //                  path, for comparison; readJSON(file, {format: 'lines'})
@@ -39,8 +41,8 @@ const argv = process.argv.slice(2);
 if (argv[0] === 'compare') process.exit(compare(argv[1], argv[2], argv[3]));
 
 const [shape, mode, threads, out, events, users, items] = argv;
-if (!out || !['infer', 'schema', 'eager'].includes(mode)) {
-  console.error('usage: node bench_polars.mjs SHAPE infer|schema|eager THREADS OUTDIR EVENTS [USERS] [ITEMS]\n' +
+if (!out || !['infer', 'schema', 'stream', 'eager'].includes(mode)) {
+  console.error('usage: node bench_polars.mjs SHAPE infer|schema|stream|eager THREADS OUTDIR EVENTS [USERS] [ITEMS]\n' +
                 '       node bench_polars.mjs compare SHAPE SHARDFLOW_OUT POLARS_OUT');
   process.exit(2);
 }
@@ -54,7 +56,7 @@ const ids = shape === 's2' ? pl.Int64 : pl.Utf8;
 // job reads (and only those: polars then skips the rest of each line).
 function src(file, schema) {
   if (mode === 'eager') return pl.scanJson(file).collectSync().lazy();
-  if (mode === 'schema' && schema) return pl.scanJson(file, { schema });
+  if ((mode === 'schema' || mode === 'stream') && schema) return pl.scanJson(file, { schema });
   return pl.scanJson(file);
 }
 const ev = (extra = {}) => src(events, {
@@ -122,7 +124,8 @@ if (shape === 's6') {
   df.writeCSV(out + '.csv');
   rows = df.height;
 } else {
-  const df = await query[shape]().collect();
+  const df = mode === 'stream' ? query[shape]().collectSync({ engine: 'streaming' })
+                                : await query[shape]().collect();
   rows = df.height;
   fs.rmSync(out, { recursive: true, force: true });
   // One file per date, like the hive layout of shardflow and DuckDB.
