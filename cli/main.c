@@ -185,27 +185,6 @@ static int launcher_rank(void)
     return 0;
 }
 
-/* Open MPI chooses its point-to-point layer (PML) in MPI_Init by opening
- * every one it has; on a node without UCX transports the UCX PML's probe
- * alone took 0.2 s of MPI_Init's 0.3 s (Open MPI 4.1, this project's
- * machine; docs/performance.md), on every run, before ob1 was chosen
- * anyway. When mpirun says every rank of the job is on this node, ob1 over
- * shared memory is asked for at once; a job over several nodes keeps Open
- * MPI's choice (UCX where the network has it), and so does a user who set
- * one (mpirun --mca pml X or OMPI_MCA_pml; SHARDFLOW_MPI_PML=auto leaves
- * Open MPI to choose). Every rank decides from the same variables. */
-static void prefer_pml_of_one_node(void)
-{
-    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
-    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    const char *own = getenv("SHARDFLOW_MPI_PML");
-    if (!size || !local || strcmp(size, local) != 0 || getenv("OMPI_MCA_pml"))
-        return;
-    if (own && strcmp(own, "auto") == 0)
-        return;
-    setenv("OMPI_MCA_pml", "ob1", 0);
-}
-
 /* Checks a command's arguments with check (0; an exit code after printing
  * a usage error on the launcher's rank 0 only; -1 after printing the help
  * there: exit 0), then runs
@@ -233,7 +212,7 @@ static int with_mpi(int argc, char **argv, int (*check)(int, char **),
      * HDF5 object is closed explicitly, so nothing is lost. */
     H5dont_atexit();
     H5open();
-    prefer_pml_of_one_node();
+    sf_mpi_prefer_one_node();
     /* FUNNELED: the scan's read-ahead threads (io/readahead) run beside
      * the main thread, and only the main thread calls MPI. */
     int provided = 0;

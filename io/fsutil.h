@@ -38,7 +38,10 @@ int sf_file_size(const char *path, uint64_t *size, sf_error *err);
 int sf_read_file(const char *path, char **data, size_t *len, sf_error *err);
 
 /* Writes data to path atomically: a temporary file in the same directory,
- * fsync, rename. Returns 0 or SF_E_IO (the temporary file is removed). */
+ * fsync, rename, fsync of the directory. An empty file that does not exist
+ * yet is made under its own name instead (nothing partial to hide), with
+ * the same two fsyncs. Returns 0 or SF_E_IO (the temporary file, or the
+ * empty file made, is removed). */
 int sf_write_file_atomic(const char *path, const void *data, size_t len, sf_error *err);
 
 /* sf_write_file_atomic without the fsync of the directory: for a staged

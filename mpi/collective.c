@@ -28,6 +28,42 @@ void sf_mpi_catch_signals(void)
     signal(SIGXFSZ, SIG_IGN);
 }
 
+/* 1 when a variable of the environment starts with prefix, or (part not
+ * NULL) contains part. */
+static int env_has(const char *prefix, const char *part)
+{
+    extern char **environ;
+    size_t n = strlen(prefix), m = part ? strlen(part) : 0;
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        if (len >= n && strncmp(*e, prefix, n) == 0)
+            return 1;
+        for (size_t i = 0; m && i + m <= len; i++)
+            if (strncmp(*e + i, part, m) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+int sf_mpi_prefer_one_node(void)
+{
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const char *own = getenv("SHARDFLOW_MPI_PML");
+    if (!size || !local || strcmp(size, local) != 0 || (own && strcmp(own, "auto") == 0))
+        return 0;
+    int set = 0;
+    if (!getenv("OMPI_MCA_pml") && setenv("OMPI_MCA_pml", "ob1", 0) == 0)
+        set |= SF_MPI_ONE_NODE_PML;
+    /* MPI_Init 32.4 -> 30.0 M instructions a rank (callgrind, one-line S1
+     * at np 2), and the communicators made later ask fewer components. */
+    if (!env_has("OMPI_MCA_coll", "monitoring") &&
+        setenv("OMPI_MCA_coll", "^han,adapt,monitoring,sync,inter", 0) == 0)
+        set |= SF_MPI_ONE_NODE_COLL;
+    return set;
+}
+
 /* 1 when fd is a TCP socket (IPv4 or IPv6) and TCP_NODELAY is now set on
  * it; 0 for anything else. */
 static int nodelay_fd(int fd)

@@ -28,6 +28,26 @@ extern volatile sig_atomic_t sf_interrupted;
  * instead of killing the process). Not collective. */
 void sf_mpi_catch_signals(void);
 
+/* Before MPI_Init: Open MPI components asked for when mpirun says every
+ * rank of the job is on this node (OMPI_COMM_WORLD_SIZE equals
+ * OMPI_COMM_WORLD_LOCAL_SIZE), each only when the user chose nothing in
+ * its framework:
+ *   SF_MPI_ONE_NODE_PML   OMPI_MCA_pml=ob1 (unless OMPI_MCA_pml is set):
+ *                         Open MPI otherwise probes UCX first, 0.2 s of
+ *                         MPI_Init here, and chooses ob1 after it anyway.
+ *   SF_MPI_ONE_NODE_COLL  OMPI_MCA_coll=^han,adapt,monitoring,sync,inter
+ *                         (unless any OMPI_MCA_coll* variable is set, or
+ *                         one naming monitoring): collective components
+ *                         that are opened, registered and asked on every
+ *                         communicator but never chosen unless configured
+ *                         (priority 0 by default, profiling, barriers on
+ *                         request, intercommunicators).
+ * A job over several nodes keeps all of Open MPI's choices, and so does
+ * SHARDFLOW_MPI_PML=auto. Every rank decides from the same variables.
+ * Returns the SF_MPI_ONE_NODE_* bits of what it set. Not collective. */
+enum { SF_MPI_ONE_NODE_PML = 1, SF_MPI_ONE_NODE_COLL = 2 };
+int sf_mpi_prefer_one_node(void);
+
 /* Turns off Nagle's algorithm (TCP_NODELAY) on every TCP socket this
  * process holds; called right after MPI_Init, when the open TCP sockets
  * are the launcher's (PMIx to mpirun's server, or Slurm's step daemon).

@@ -1,7 +1,9 @@
 /* test_collective.c - mpi/collective.h's sf_mpi_launcher_nodelay: Nagle's
  * algorithm turned off on this process's TCP sockets (both ends of a
  * loopback connection), nothing done to other descriptors, and nothing at
- * all with SHARDFLOW_MPI_NODELAY=0. No MPI runtime is needed. */
+ * all with SHARDFLOW_MPI_NODELAY=0; and sf_mpi_prefer_one_node: the MCA
+ * variables it sets on one node only, never over the user's. No MPI
+ * runtime is needed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,12 +108,81 @@ static void test_no_tcp_socket_changes_nothing(void **state)
     close(p[1]);
 }
 
+/* The launcher's variables of a job with size ranks, local of them here,
+ * and none of the MCA variables the tests look at. */
+static void one_node_env(const char *size, const char *local)
+{
+    setenv("OMPI_COMM_WORLD_SIZE", size, 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", local, 1);
+    unsetenv("SHARDFLOW_MPI_PML");
+    unsetenv("OMPI_MCA_pml");
+    unsetenv("OMPI_MCA_coll");
+    unsetenv("OMPI_MCA_coll_han_priority");
+    unsetenv("OMPI_MCA_pml_monitoring_enable");
+}
+
+static int env_is(const char *name, const char *want)
+{
+    const char *v = getenv(name);
+    return v && strcmp(v, want) == 0;
+}
+
+static void test_one_node_asks_for_ob1_and_leaves_unused_collectives(void **state)
+{
+    (void)state;
+    one_node_env("2", "2");
+    assert_int_equal(sf_mpi_prefer_one_node(), SF_MPI_ONE_NODE_PML | SF_MPI_ONE_NODE_COLL);
+    assert_true(env_is("OMPI_MCA_pml", "ob1"));
+    assert_true(env_is("OMPI_MCA_coll", "^han,adapt,monitoring,sync,inter"));
+}
+
+static void test_several_nodes_or_no_launcher_set_nothing(void **state)
+{
+    (void)state;
+    one_node_env("4", "2");
+    assert_int_equal(sf_mpi_prefer_one_node(), 0);
+    assert_null(getenv("OMPI_MCA_pml"));
+    assert_null(getenv("OMPI_MCA_coll"));
+    one_node_env("2", "2");
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    assert_int_equal(sf_mpi_prefer_one_node(), 0);
+    assert_null(getenv("OMPI_MCA_pml"));
+    assert_null(getenv("OMPI_MCA_coll"));
+}
+
+static void test_the_users_choices_are_kept(void **state)
+{
+    (void)state;
+    one_node_env("2", "2");
+    setenv("OMPI_MCA_pml", "cm", 1);
+    setenv("OMPI_MCA_coll_han_priority", "100", 1); /* a coll choice, not "coll" itself */
+    assert_int_equal(sf_mpi_prefer_one_node(), 0);
+    assert_true(env_is("OMPI_MCA_pml", "cm"));
+    assert_null(getenv("OMPI_MCA_coll"));
+    one_node_env("2", "2");
+    setenv("OMPI_MCA_coll", "basic,self", 1);
+    assert_int_equal(sf_mpi_prefer_one_node(), SF_MPI_ONE_NODE_PML);
+    assert_true(env_is("OMPI_MCA_coll", "basic,self"));
+    one_node_env("2", "2");
+    setenv("OMPI_MCA_pml_monitoring_enable", "1", 1); /* monitoring wants its coll part */
+    assert_int_equal(sf_mpi_prefer_one_node(), SF_MPI_ONE_NODE_PML);
+    assert_null(getenv("OMPI_MCA_coll"));
+    one_node_env("2", "2");
+    setenv("SHARDFLOW_MPI_PML", "auto", 1);
+    assert_int_equal(sf_mpi_prefer_one_node(), 0);
+    assert_null(getenv("OMPI_MCA_pml"));
+    assert_null(getenv("OMPI_MCA_coll"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_tcp_socket_changes_nothing),
         cmocka_unit_test(test_every_tcp_socket_gets_nodelay),
         cmocka_unit_test(test_zero_in_the_environment_leaves_sockets_alone),
+        cmocka_unit_test(test_one_node_asks_for_ob1_and_leaves_unused_collectives),
+        cmocka_unit_test(test_several_nodes_or_no_launcher_set_nothing),
+        cmocka_unit_test(test_the_users_choices_are_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

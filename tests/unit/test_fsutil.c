@@ -339,6 +339,57 @@ static void test_write_file_atomic_replaces_existing_file(void **state)
     assert_int_equal(st.st_size, 0);
 }
 
+static void test_write_file_atomic_of_new_empty_file_leaves_no_temporary(void **state)
+{
+    (void)state;
+    char d[512], f[512];
+    sf_error err;
+    assert_int_equal(sf_mkdirs(TP(d, "aw3"), &err), 0);
+    assert_int_equal(sf_write_file_atomic(TP(f, "aw3/_SUCCESS"), "", 0, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(f, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(count_prefixed(d, "_SUCCESS"), 1); /* no _SUCCESS.tmp.PID */
+    assert_int_equal(sf_write_file_staged(TP(f, "aw3/empty"), "", 0, &err), 0);
+    assert_int_equal(stat(f, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(count_prefixed(d, "empty"), 1);
+}
+
+static void test_write_file_atomic_empty_over_existing_file_replaces_it_whole(void **state)
+{
+    (void)state;
+    char d[512], f[512], other[512];
+    sf_error err;
+    assert_int_equal(sf_mkdirs(TP(d, "aw4"), &err), 0);
+    put(TP(f, "aw4/_SUCCESS"), "old");
+    /* A second name of the old file: the old file must keep its contents
+     * (replaced by a rename), never be truncated where it is. */
+    assert_int_equal(link(f, TP(other, "aw4/old-link")), 0);
+    assert_int_equal(sf_write_file_atomic(f, "", 0, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(f, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    char *data;
+    size_t len;
+    assert_int_equal(sf_read_file(other, &data, &len, &err), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(data, "old", 3);
+    free(data);
+    assert_int_equal(count_prefixed(d, "_SUCCESS"), 1);
+}
+
+static void test_write_file_atomic_empty_in_missing_directory_names_path(void **state)
+{
+    (void)state;
+    char f[512];
+    sf_error err;
+    assert_int_equal(sf_write_file_atomic(TP(f, "aw-missing2/_SUCCESS"), "", 0, &err), SF_E_IO);
+    assert_non_null(strstr(err.msg, f));
+    assert_non_null(strstr(err.msg, "No such file or directory"));
+}
+
 static void test_write_file_atomic_in_missing_directory_names_path(void **state)
 {
     (void)state;
@@ -448,6 +499,9 @@ int main(void)
         cmocka_unit_test(test_read_file_errors_name_path),
         cmocka_unit_test(test_write_file_atomic_replaces_existing_file),
         cmocka_unit_test(test_write_file_atomic_in_missing_directory_names_path),
+        cmocka_unit_test(test_write_file_atomic_of_new_empty_file_leaves_no_temporary),
+        cmocka_unit_test(test_write_file_atomic_empty_over_existing_file_replaces_it_whole),
+        cmocka_unit_test(test_write_file_atomic_empty_in_missing_directory_names_path),
         cmocka_unit_test(test_write_file_atomic_failed_rename_removes_temporary),
         cmocka_unit_test(test_rename_moves_file_and_errors_name_both_paths),
         cmocka_unit_test(test_fsync_dir_of_directory_and_missing_path),
