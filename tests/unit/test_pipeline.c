@@ -2095,10 +2095,9 @@ static int push_back(void *ctx, uint64_t hash, const unsigned char *rec, size_t 
     return sf_pipeline_push_row(ctx, rec, len);
 }
 
-/* Runs the lines through a pipeline of spec and through one split before
- * its aggregation (the long way), and checks both combiners export the
- * same records in the same order; returns the number of groups. */
-static size_t same_groups_both_ways(const char *spec)
+/* The fixture of spec (ids.json) with the users dimension the ids tests
+ * join: four users, user 3 without a country. */
+static fixture *ids_fixture(const char *spec)
 {
     fixture *f = fixture_load(spec, "ids.json");
     assert_non_null(f);
@@ -2109,6 +2108,30 @@ static size_t same_groups_both_ways(const char *spec)
                                  {sf_string("user_000004", 11), sf_string("FR", 2)}};
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(sf_join_table_add(f->dims[1], users[i]), 0);
+    return f;
+}
+
+/* a and b (prepared for export) export the same records in the same order. */
+static void assert_same_exports(sf_groups *a, sf_groups *b)
+{
+    assert_int_equal(sf_groups_count(a), sf_groups_count(b));
+    for (size_t i = 0; i < sf_groups_count(a); i++) {
+        sf_buf x = {0}, y = {0};
+        assert_int_equal(sf_groups_export(a, i, &x), 0);
+        assert_int_equal(sf_groups_export(b, i, &y), 0);
+        assert_int_equal(x.n, y.n);
+        assert_memory_equal(x.p, y.p, x.n);
+        sf_buf_free(&x);
+        sf_buf_free(&y);
+    }
+}
+
+/* Runs the lines through a pipeline of spec and through one split before
+ * its aggregation (the long way), and checks both combiners export the
+ * same records in the same order; returns the number of groups. */
+static size_t same_groups_both_ways(const char *spec)
+{
+    fixture *f = ids_fixture(spec);
     sf_error err;
     sf_error_clear(&err);
     sf_pipeline *fixed = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
@@ -2136,15 +2159,7 @@ static size_t same_groups_both_ways(const char *spec)
     assert_int_equal(sf_groups_count(a), sf_groups_count(b));
     assert_int_equal(sf_groups_prepare_export(a), 0);
     assert_int_equal(sf_groups_prepare_export(b), 0);
-    for (size_t i = 0; i < sf_groups_count(a); i++) {
-        sf_buf x = {0}, y = {0};
-        assert_int_equal(sf_groups_export(a, i, &x), 0);
-        assert_int_equal(sf_groups_export(b, i, &y), 0);
-        assert_int_equal(x.n, y.n);
-        assert_memory_equal(x.p, y.p, x.n);
-        sf_buf_free(&x);
-        sf_buf_free(&y);
-    }
+    assert_same_exports(a, b);
     size_t n = sf_groups_count(a);
     sf_pipeline_free(fixed);
     sf_pipeline_free(longway);
@@ -2173,15 +2188,7 @@ static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
 static void test_direct_windows_count_and_aggregate_as_pushed_lines(void **state)
 {
     (void)state;
-    fixture *f = fixture_load(ids_spec, "ids.json");
-    assert_non_null(f);
-    f->dims[1] = sf_join_table_new(2, 0);
-    const sf_value users[][2] = {{sf_string("user_000001", 11), sf_string("FR", 2)},
-                                 {sf_string("user_000002", 11), sf_string("DE", 2)},
-                                 {sf_string("user_000003", 11), sf_null()},
-                                 {sf_string("user_000004", 11), sf_string("FR", 2)}};
-    for (size_t i = 0; i < 4; i++)
-        assert_int_equal(sf_join_table_add(f->dims[1], users[i]), 0);
+    fixture *f = ids_fixture(ids_spec);
     sf_error err;
     sf_error_clear(&err);
     sf_pipeline *win = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
@@ -2239,15 +2246,7 @@ static void test_direct_windows_count_and_aggregate_as_pushed_lines(void **state
     assert_int_equal(sf_groups_count(a), sf_groups_count(b));
     assert_int_equal(sf_groups_prepare_export(a), 0);
     assert_int_equal(sf_groups_prepare_export(b), 0);
-    for (size_t i = 0; i < sf_groups_count(a); i++) {
-        sf_buf x = {0}, y = {0};
-        assert_int_equal(sf_groups_export(a, i, &x), 0);
-        assert_int_equal(sf_groups_export(b, i, &y), 0);
-        assert_int_equal(x.n, y.n);
-        assert_memory_equal(x.p, y.p, x.n);
-        sf_buf_free(&x);
-        sf_buf_free(&y);
-    }
+    assert_same_exports(a, b);
     sf_buf_free(&text);
     sf_pipeline_free(win);
     sf_pipeline_free(one);
