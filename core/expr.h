@@ -233,15 +233,22 @@ static inline void sf_expr_day_of(int64_t s, int64_t per, sf_value *out)
     *out = q < INT32_MIN || q > INT32_MAX ? sf_null() : sf_date((int32_t)q);
 }
 
+/* to_date() of column value v (int64 Unix seconds for per = 86400, a
+ * timestamp for SF_US_PER_DAY) into *out (which may be v): NULL for NULL,
+ * else sf_expr_day_of. */
+static inline void sf_expr_day_of_value(const sf_value *v, int64_t per, sf_value *out)
+{
+    if (v->type == SF_NULL)
+        *out = sf_null();
+    else
+        sf_expr_day_of(v->u.i, per, out);
+}
+
 /* An SF_DERIVE_DAY_SECS form's value over row into *out (which may be a
  * slot of row). */
 static inline void sf_expr_derive_day(const sf_expr_derive *d, const sf_value *row, sf_value *out)
 {
-    const sf_value *v = &row[d->slot[0]];
-    if (v->type == SF_NULL)
-        *out = sf_null();
-    else
-        sf_expr_day_of(v->u.i, 86400, out);
+    sf_expr_day_of_value(&row[d->slot[0]], 86400, out);
 }
 
 /* The same value through the plain tree-walking interpreter only, without

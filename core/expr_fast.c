@@ -301,25 +301,17 @@ static const sf_expr_derive *if_block(const xf *x, sf_arena *arena)
 static int is_if_leaf(const xf *x) { return x->leaf == XL_STR_EQ_W8 || x->leaf == XL_NOT_NULL_COL; }
 
 /* to_date() of a column of Unix seconds (86400 a day) or of a timestamp
- * column (microseconds): core/expr.h's sf_expr_day_of, NULL for NULL. */
+ * column (microseconds): core/expr.h's sf_expr_day_of_value. */
 static void v_day_of_secs(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
 {
     (void)scratch;
-    const sf_value *v = &row[x->slot];
-    if (v->type == SF_NULL)
-        *out = sf_null();
-    else
-        sf_expr_day_of(v->u.i, 86400, out);
+    sf_expr_day_of_value(&row[x->slot], 86400, out);
 }
 
 static void v_day_of_ts(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
 {
     (void)scratch;
-    const sf_value *v = &row[x->slot];
-    if (v->type == SF_NULL)
-        *out = sf_null();
-    else
-        sf_expr_day_of(v->u.i, SF_US_PER_DAY, out);
+    sf_expr_day_of_value(&row[x->slot], SF_US_PER_DAY, out);
 }
 
 /* ------------------------------------------------------------- compiler */

@@ -1159,15 +1159,7 @@ static inline __attribute__((always_inline)) int up_sum_xsum(char *s, const sf_v
     if (v->type == SF_NULL)
         return 0;
     ((dsum *)s)->n++;
-    double d = v->type == SF_INT ? (double)v->u.i : v->u.d;
-    uint64_t b;
-    memcpy(&b, &d, sizeof b);
-    /* 0.0 and -0.0 leave a compact sum as it is (sf_xsumc_add does
-     * nothing else with them): the common case of a derived "price or 0"
-     * skips its exponent and shift work. */
-    if ((b << 1) == 0 && !((dsum *)s)->x.big)
-        return 0;
-    return sf_xsumc_add(&((dsum *)s)->x, d);
+    return sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
 }
 
 static inline __attribute__((always_inline)) int up_distinct(sf_groups *g, char *st,

@@ -83,6 +83,10 @@ static inline int sf_xsumc_add(sf_xsumc *s, double x)
 {
     uint64_t b;
     memcpy(&b, &x, sizeof b);
+    /* 0.0 and -0.0 leave a compact sum as it is: tested first, the common
+     * case of a derived "price or 0" skips the exponent and shift work. */
+    if ((b << 1) == 0 && !s->big)
+        return 0;
     unsigned e = (unsigned)(b >> 52) & 0x7ffu;
     uint64_t m = b & 0xfffffffffffffull;
     if (s->big || e == 0x7ffu)
