@@ -63,10 +63,8 @@ int sf_fsync_dir(const char *path, sf_error *err);
 void sf_writeback_start(int fd);
 
 /* fsync of a closed regular file by its path: durable once this returns 0.
- * After sf_writeback_start on each of a set of files, syncing them one
- * after another waits for their writes and, on a journaling file system,
- * one journal commit for the set, not one per file. Returns 0 or SF_E_IO
- * naming the path. */
+ * For a set of files, sf_fsync_files. Returns 0 or SF_E_IO naming the
+ * path. */
 int sf_fsync_file(const char *path, sf_error *err);
 
 /* sf_fsync_file of each of the n paths, the fsyncs issued together from
