@@ -739,10 +739,13 @@ int sf_run_write_output(sf_run *R)
     sf_table_format f = SF_TABLE_CSV;
     sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
     size_t first = R->life.nfiles;
+    int later = f == SF_TABLE_CSV || f == SF_TABLE_PARQUET;
     R->csvopt.sync_later = f == SF_TABLE_CSV;
+    R->pqopt.sync_later = f == SF_TABLE_PARQUET;
     int rc = write_output(R);
     R->csvopt.sync_later = 0;
-    if (f == SF_TABLE_CSV && rc != SF_RUN_AGREED) {
+    R->pqopt.sync_later = 0;
+    if (later && rc != SF_RUN_AGREED) {
         /* each writer's close only started its writeback (sync_later):
          * the files went to the device while the next were formatted */
         int src = sf_life_sync_files(&R->life, first, &R->err);
