@@ -734,35 +734,21 @@ static int write_output(sf_run *R)
     return write_end(R, rc);
 }
 
-/* The CSV files this rank wrote since file first, made durable: each
- * writer's close only started its writeback (sf_csv_options sync_later),
- * so the files were written to the device while the next ones were
- * formatted, and their fsyncs here cost one journal commit for the set
- * where a fsync at every close cost one each (S3 100K/1M: 8-10 a rank).
- * Returns 0 or SF_E_IO naming the file. */
-static int sync_files(sf_run *R, size_t first)
-{
-    int rc = 0;
-    for (size_t i = first; i < R->life.nfiles && !rc; i++) {
-        char *path = sf_dataset_join(R->life.stage.tmpdir, "/", R->life.files[i].path);
-        if (!path)
-            return sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
-        rc = sf_fsync_file(path, &R->err);
-        free(path);
-    }
-    return rc;
-}
-
 int sf_run_write_output(sf_run *R)
 {
     sf_table_format f = SF_TABLE_CSV;
     sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
     size_t first = R->life.nfiles;
+    int later = f == SF_TABLE_CSV || f == SF_TABLE_PARQUET;
     R->csvopt.sync_later = f == SF_TABLE_CSV;
+    R->pqopt.sync_later = f == SF_TABLE_PARQUET;
     int rc = write_output(R);
     R->csvopt.sync_later = 0;
-    if (f == SF_TABLE_CSV && rc != SF_RUN_AGREED) {
-        int src = sync_files(R, first);
+    R->pqopt.sync_later = 0;
+    if (later && rc != SF_RUN_AGREED) {
+        /* each writer's close only started its writeback (sync_later):
+         * the files went to the device while the next were formatted */
+        int src = sf_life_sync_files(&R->life, first, &R->err);
         if (!rc)
             rc = src;
     }

@@ -13,6 +13,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,4 +454,76 @@ void sf_writeback_start(int fd)
 int sf_fsync_file(const char *path, sf_error *err)
 {
     return sync_path(path, 0, "cannot open to sync", "cannot sync", err);
+}
+
+/* One batch of sf_fsync_files: the open descriptors, each one's errno
+ * after its fsync (0: synced), the next one to take. */
+typedef struct fsync_batch {
+    const int *fds;
+    int *errs;
+    size_t n;
+    atomic_size_t next;
+} fsync_batch;
+
+static void fsync_take(fsync_batch *b)
+{
+    for (size_t i; (i = atomic_fetch_add(&b->next, 1)) < b->n;)
+        b->errs[i] = fsync(b->fds[i]) != 0 && errno != EINVAL ? errno : 0;
+}
+
+static void *fsync_thread(void *arg)
+{
+    fsync_take(arg);
+    return NULL;
+}
+
+/* Syncs paths[0, n) (n <= SF_FSYNC_BATCH) with fds and errs for room. */
+static int fsync_batch_run(const char *const *paths, size_t n, int *fds, int *errs,
+                           sf_error *err)
+{
+    size_t opened = 0;
+    int rc = 0;
+    for (; opened < n; opened++) {
+        fds[opened] = open(paths[opened], O_RDONLY | O_CLOEXEC);
+        if (fds[opened] < 0) {
+            rc = fs_fail(err, SF_E_IO, errno, "cannot open to sync", paths[opened]);
+            break;
+        }
+    }
+    if (!rc) {
+        fsync_batch b = {fds, errs, n, 0};
+        pthread_t t[SF_FSYNC_THREADS - 1];
+        size_t nt = 0, want = n < SF_FSYNC_THREADS ? n - 1 : SF_FSYNC_THREADS - 1;
+        /* The threads take no signal: SIGINT and SIGTERM stay the
+         * calling thread's, as io/readahead's thread leaves them. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        while (nt < want && pthread_create(&t[nt], NULL, fsync_thread, &b) == 0)
+            nt++;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        fsync_take(&b);
+        for (size_t k = 0; k < nt; k++)
+            pthread_join(t[k], NULL);
+        for (size_t i = 0; i < n && !rc; i++)
+            if (errs[i])
+                rc = fs_fail(err, SF_E_IO, errs[i], "cannot sync", paths[i]);
+    }
+    for (size_t i = 0; i < opened; i++)
+        close(fds[i]);
+    return rc;
+}
+
+int sf_fsync_files(const char *const *paths, size_t n, sf_error *err)
+{
+    if (n == 1)
+        return sf_fsync_file(paths[0], err);
+    size_t room = n < SF_FSYNC_BATCH ? n : SF_FSYNC_BATCH;
+    int *fds = malloc(room * sizeof *fds), *errs = malloc(room * sizeof *errs);
+    int rc = fds && errs ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory syncing %zu files", n);
+    for (size_t i = 0; i < n && !rc; i += room)
+        rc = fsync_batch_run(paths + i, n - i < room ? n - i : room, fds, errs, err);
+    free(fds);
+    free(errs);
+    return rc;
 }

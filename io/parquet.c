@@ -25,6 +25,7 @@
 #include "core/buf.h"
 #include "core/fmt.h"
 #include "core/hash.h"
+#include "io/fsutil.h"
 #include "io/parquet_format.h"
 #include "io/thrift_compact.h"
 
@@ -982,7 +983,9 @@ int sf_parquet_writer_close(sf_parquet_writer *w, uint64_t *rows, uint64_t *byte
         pq_write_footer(w);
     if (!w->failed)
         pq_flush_obuf(w);
-    if (!w->failed && fsync(w->fd) != 0 && errno != EINVAL)
+    if (!w->failed && w->opt.sync_later)
+        sf_writeback_start(w->fd);
+    else if (!w->failed && fsync(w->fd) != 0 && errno != EINVAL)
         pq_fail(w, SF_E_IO, "%s: fsync failed: %s", strerror(errno));
     if (close(w->fd) != 0 && !w->failed)
         pq_fail(w, SF_E_IO, "%s: close failed: %s", strerror(errno));

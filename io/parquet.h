@@ -50,6 +50,10 @@ typedef struct sf_parquet_options {
      * INT64 for P <= 18, else a 16-byte FIXED_LEN_BYTE_ARRAY (big-endian
      * two's complement); min/max statistics for both. */
     const sf_dec_type *decs;
+    /* 0: sf_parquet_writer_close fsyncs the file. 1: it only starts the
+     * file's writeback (io/fsutil sf_writeback_start) and the caller makes
+     * it durable, with the other files it wrote (sf_fsync_files). */
+    int sync_later;
 } sf_parquet_options;
 
 /* Defaults: snappy, codec level default, 1,048,576 rows or 128 MiB per row

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/dataset.h"
 #include "io/fsutil.h"
 #include "mpi/collective.h"
 
@@ -150,6 +151,24 @@ int sf_life_share(sf_lifecycle *L, const char *out, sf_error *err)
 int sf_life_add_file(sf_lifecycle *L, const char *rel, uint64_t rows, uint64_t bytes)
 {
     return sf_out_files_add(&L->files, &L->nfiles, rel, rows, bytes);
+}
+
+int sf_life_sync_files(sf_lifecycle *L, size_t first, sf_error *err)
+{
+    size_t n = L->nfiles > first ? L->nfiles - first : 0;
+    if (n == 0)
+        return 0;
+    char **paths = calloc(n, sizeof *paths);
+    int rc = paths ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!(paths[i] = sf_dataset_join(L->stage.tmpdir, "/", L->files[first + i].path)))
+            rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+    if (!rc)
+        rc = sf_fsync_files((const char *const *)paths, n, err);
+    for (size_t i = 0; paths && i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
 }
 
 sf_out_file *sf_life_gather(sf_lifecycle *L, size_t *nfiles, uint64_t **rss)

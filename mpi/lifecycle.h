@@ -9,6 +9,7 @@
  *   sf_life_share       collective: the files, their sizes and the staging
  *                       paths on every rank
  *   sf_life_add_file    every rank: a file it wrote under the staging dir
+ *   sf_life_sync_files  every rank: the files it added, made durable at once
  *   sf_life_gather      collective: the files (sorted by path) and peak RSS
  *                       of every rank, on rank 0
  *   sf_life_commit      rank 0: _METRICS.json, then commit with the manifest
@@ -88,6 +89,13 @@ int sf_life_share(sf_lifecycle *L, const char *out, sf_error *err);
 /* Records a file this rank wrote (rel: relative to the output). Returns 0
  * or SF_E_NOMEM. */
 int sf_life_add_file(sf_lifecycle *L, const char *rel, uint64_t rows, uint64_t bytes);
+
+/* Every rank: makes the files it added from index first on durable (their
+ * writers only started their writeback: io/fsutil sf_writeback_start), their
+ * fsyncs issued together (sf_fsync_files), which the file system serves
+ * with one journal commit and cache flush where one fsync after another
+ * cost one each. Returns 0, SF_E_IO naming the file, or SF_E_NOMEM. */
+int sf_life_sync_files(sf_lifecycle *L, size_t first, sf_error *err);
 
 /* Collective over L->comm: every rank's files, sorted by path, as a new
  * array on rank 0 (*nfiles entries; NULL elsewhere), and in *rss (rank 0,

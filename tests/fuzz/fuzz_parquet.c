@@ -15,7 +15,7 @@
  *   joined twice by sf_parquet_concat must read back as the rows twice.
  * Every footer's chunk statistics are also fetched, so their decoding runs.
  */
-/* SF_FUZZ_SOURCES: io/parquet_read.c io/parquet.c io/parquet_format.c io/thrift_compact.c */
+/* SF_FUZZ_SOURCES: io/parquet_read.c io/parquet.c io/parquet_format.c io/thrift_compact.c io/fsutil.c */
 /* SF_FUZZ_LIBS: snappy libzstd zlib */
 #include <stdint.h>
 #include <stdio.h>

@@ -442,6 +442,44 @@ static void test_fsync_dir_of_directory_and_missing_path(void **state)
     assert_string_equal(err.msg, want);
 }
 
+/* sf_fsync_files: every file of a set synced (across batches of
+ * SF_FSYNC_BATCH), none for an empty set, and the first path in order
+ * that cannot be opened named, whichever thread got to it. */
+static void test_fsync_files_syncs_a_set_and_names_the_first_failure(void **state)
+{
+    (void)state;
+    enum { N = SF_FSYNC_BATCH + 44 };
+    static char names[N][512];
+    const char *paths[N];
+    sf_error err;
+    for (size_t i = 0; i < N; i++) {
+        char leaf[64];
+        snprintf(leaf, sizeof leaf, "fs-set-%zu", i);
+        put(TP(names[i], leaf), "row\n");
+        paths[i] = names[i];
+    }
+    assert_int_equal(sf_fsync_files(paths, 0, &err), 0);
+    assert_int_equal(sf_fsync_files(paths, 1, &err), 0);
+    assert_int_equal(sf_fsync_files(paths, 9, &err), 0);
+    assert_int_equal(sf_fsync_files(paths, N, &err), 0);
+
+    char miss1[512], miss2[512], want[1024];
+    paths[5] = TP(miss1, "fs-set-missing-1");
+    paths[7] = TP(miss2, "fs-set-missing-2");
+    assert_int_equal(sf_fsync_files(paths, 9, &err), SF_E_IO);
+    snprintf(want, sizeof want, "cannot open to sync '%s': No such file or directory", miss1);
+    assert_string_equal(err.msg, want);
+    /* a failure in the second batch, the first all synced */
+    paths[5] = names[5];
+    paths[7] = names[7];
+    paths[SF_FSYNC_BATCH + 3] = miss2;
+    assert_int_equal(sf_fsync_files(paths, N, &err), SF_E_IO);
+    snprintf(want, sizeof want, "cannot open to sync '%s': No such file or directory", miss2);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(sf_fsync_files(&paths[SF_FSYNC_BATCH + 3], 1, &err), SF_E_IO);
+    assert_string_equal(err.msg, want);
+}
+
 static void test_output_target_resolves_a_link_only(void **state)
 {
     (void)state;
@@ -505,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_write_file_atomic_failed_rename_removes_temporary),
         cmocka_unit_test(test_rename_moves_file_and_errors_name_both_paths),
         cmocka_unit_test(test_fsync_dir_of_directory_and_missing_path),
+        cmocka_unit_test(test_fsync_files_syncs_a_set_and_names_the_first_failure),
         cmocka_unit_test(test_output_target_resolves_a_link_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
