@@ -72,8 +72,7 @@ typedef struct dstate {
                      * BIG_BITMAP: as 1, and small is the group's bitmap)
                      * in 50-51, nsmall (values in small, at most
                      * SMALL_MAX) from 52 */
-} dstate; /* 16 bytes (24 with its fields apart: S3's group took 8 more,
-           * its block a third cache line's worth); the count is the
+} dstate; /* 16 bytes (24 with its fields apart); the count is the
            * set's (counts), not the group's */
 
 /* has_first of a group whose values of this aggregate were spread over
