@@ -3,8 +3,13 @@
  * Layout of a group's state block (from the hash map: 16-byte aligned, or 8
  * when no state needs 16, as S3's do not: sf_hmap_set_align8):
  *   uint32 group index (insertion order), uint8 retired flag, 3 bytes
- *   padding, uint64 input
- *   rows (for skew metrics), then one slot per aggregate at def_off[j].
+ *   padding, uint64 input rows (for skew metrics), then one slot per
+ *   aggregate at def_off[j]. A table with a count() has no rows word: its
+ *   rows are that count's state (the two are the same number: one a row,
+ *   the same sums merged), at rows_off, so the states start at byte 8
+ *   (S3's group: 112 bytes with its key and the map's header, not 128).
+ * Invariant: rows_alias tables add a row to the count's state only; the
+ * rows increments below are for tables without one.
  * Invariant: a state block only ever holds exact or order-free states, so
  * merging partial blocks in any order gives identical results.
  */
@@ -57,15 +62,18 @@ static int is_xsum(const sf_agg_def *d)
  * keeps adding there. Each value lives in exactly one place: here, in the
  * small vector, in a bitmap or in the pair table. */
 typedef struct dstate {
-    uint64_t first;     /* bits of the first value (fixed sets only); SPREAD:
-                         * the count other ranks found (sf_groups_distinct_add) */
-    uint64_t *small;    /* fixed sets: values after the first, NULL none (pool) */
-    uint8_t has_first;  /* 1: first holds a value; SPREAD: the values went */
-    uint8_t big;        /* 1: values after the first are in bitmaps and pairs;
-                         * BIG_BITMAP: as 1, and small is the group's bitmap */
-    uint16_t pad;
-    uint32_t nsmall;    /* values in small */
-} dstate; /* 24 bytes: the count is the set's (counts), not the group's */
+    uint64_t first; /* bits of the first value (fixed sets only); SPREAD:
+                     * the count other ranks found (sf_groups_distinct_add) */
+    uint64_t w;     /* the rest, packed (ds_* below): the address of small
+                     * (fixed sets: values after the first, NULL none, from
+                     * the pool) in bits 0-47, has_first (1: first holds a
+                     * value; SPREAD: the values went) in 48-49, big (1:
+                     * values after the first are in bitmaps and pairs;
+                     * BIG_BITMAP: as 1, and small is the group's bitmap)
+                     * in 50-51, nsmall (values in small, at most
+                     * SMALL_MAX) from 52 */
+} dstate; /* 16 bytes (24 with its fields apart); the count is the
+           * set's (counts), not the group's */
 
 /* has_first of a group whose values of this aggregate were spread over
  * ranks (sf_groups_distinct_spread): they are counted there, and the
@@ -77,6 +85,38 @@ typedef struct dstate {
  * (distinct_add_bits). The bitmap is the set's (ds->bitmaps[idx]), never
  * a small vector: nsmall stays 0 and small_clear only forgets it. */
 #define BIG_BITMAP 2
+
+/* dstate's packed fields. A small vector's or bitmap's address takes 48
+ * bits, as the user address spaces of x86-64 and AArch64 do (the hash
+ * map's index slots rely on the same): ds_addr_ok says whether one does,
+ * and memory above that fails like an allocation. */
+#define DS_ADDR_MASK ((1ull << 48) - 1)
+
+static inline int ds_addr_ok(const void *p) { return ((uint64_t)(uintptr_t)p & ~DS_ADDR_MASK) == 0; }
+static inline uint64_t *ds_small(const dstate *d) { return (uint64_t *)(uintptr_t)(d->w & DS_ADDR_MASK); }
+static inline unsigned ds_has_first(const dstate *d) { return (unsigned)(d->w >> 48) & 3; }
+static inline unsigned ds_big(const dstate *d) { return (unsigned)(d->w >> 50) & 3; }
+static inline uint32_t ds_nsmall(const dstate *d) { return (uint32_t)(d->w >> 52); }
+
+static inline void ds_set_small(dstate *d, const uint64_t *p)
+{
+    d->w = (d->w & ~DS_ADDR_MASK) | (uint64_t)(uintptr_t)p;
+}
+
+static inline void ds_set_has_first(dstate *d, unsigned v)
+{
+    d->w = (d->w & ~(3ull << 48)) | (uint64_t)v << 48;
+}
+
+static inline void ds_set_big(dstate *d, unsigned v)
+{
+    d->w = (d->w & ~(3ull << 50)) | (uint64_t)v << 50;
+}
+
+static inline void ds_set_nsmall(dstate *d, uint32_t n)
+{
+    d->w = (d->w & ((1ull << 52) - 1)) | (uint64_t)n << 52;
+}
 
 /* Tag of a pair-table slot whose pair was taken out (a spread group's):
  * probes go past it, growing drops it. */
@@ -244,6 +284,8 @@ struct sf_groups {
     distinct_set *sets;
     size_t nsets;
     size_t block;       /* state block size */
+    size_t rows_off;    /* where a group's rows are: ROWS_OFF, or a count()'s state */
+    int rows_alias;     /* 1: rows_off is a count()'s state, counted by its update */
     sf_hmap *map;
     sf_arena strings;   /* min/max string copies */
     sf_buf tmp;         /* distinct key scratch */
@@ -336,7 +378,12 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     g->ndefs = ndefs;
     for (size_t j = 0; j < ndefs; j++)
         g->argslot[j] = sf_expr_slot(defs[j].arg);
-    size_t off = HDR;
+    /* The first count() is the rows word (see the layout above). */
+    size_t jrows = ndefs;
+    for (size_t j = 0; j < ndefs && jrows == ndefs; j++)
+        if (defs[j].kind == SF_AGG_COUNT)
+            jrows = j;
+    size_t off = jrows < ndefs ? ROWS_OFF : HDR;
     for (size_t j = 0; j < ndefs; j++) {
         /* Each state at its own alignment (16 for the __int128 of an
          * integer sum, 8 for the rest), not every one at 16: a group of
@@ -394,6 +441,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                                                                           : UP_OTHER;
     }
     g->up[ndefs].op = UP_END;
+    g->rows_alias = jrows < ndefs;
+    g->rows_off = g->rows_alias ? g->off[jrows] : ROWS_OFF;
     if (byop_plan(g) != 0) {
         sf_groups_free(g);
         return NULL;
@@ -749,18 +798,19 @@ static uint64_t *small_take(distinct_set *ds, unsigned c)
         ds->small_free[c] = (uint64_t *)(uintptr_t)v[0];
         return v;
     }
-    return sf_arena_alloc(&ds->smallmem, ((size_t)SMALL_MIN << c) * sizeof *v);
+    v = sf_arena_alloc(&ds->smallmem, ((size_t)SMALL_MIN << c) * sizeof *v);
+    return ds_addr_ok(v) ? v : NULL; /* the arena keeps a piece past 48 bits */
 }
 
 /* Empties the small vector of dst (its values are dropped). */
 static void small_clear(distinct_set *ds, dstate *dst)
 {
-    if (dst->big == BIG_BITMAP)
-        dst->big = 1; /* small was the bitmap: the set keeps it */
-    else if (dst->small)
-        small_release(ds, dst->small, small_class(dst->nsmall ? dst->nsmall : 1));
-    dst->small = NULL;
-    dst->nsmall = 0;
+    if (ds_big(dst) == BIG_BITMAP)
+        ds_set_big(dst, 1); /* small was the bitmap: the set keeps it */
+    else if (ds_small(dst))
+        small_release(ds, ds_small(dst), small_class(ds_nsmall(dst) ? ds_nsmall(dst) : 1));
+    ds_set_small(dst, NULL);
+    ds_set_nsmall(dst, 0);
 }
 
 static inline int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t bits,
@@ -774,8 +824,8 @@ static inline int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t
 static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, uint64_t bits,
                      int *added)
 {
-    uint64_t *v = dst->small;
-    uint32_t n = dst->nsmall;
+    uint64_t *v = ds_small(dst);
+    uint32_t n = ds_nsmall(dst);
     int hit = 0;
     for (uint32_t k = 0; k < n; k++)
         hit |= v[k] == bits; /* no early exit: a new value reads them all anyway */
@@ -789,7 +839,7 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
                 return rc;
         }
         small_clear(ds, dst);
-        dst->big = 1;
+        ds_set_big(dst, 1);
         return 1;
     }
     if (n == 0 || (n >= SMALL_MIN && (n & (n - 1)) == 0)) {
@@ -803,10 +853,10 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
             memcpy(w, v, n * sizeof *v);
             small_release(ds, v, c - 1);
         }
-        dst->small = v = w;
+        ds_set_small(dst, v = w);
     }
     v[n] = bits;
-    dst->nsmall = n + 1;
+    ds_set_nsmall(dst, n + 1);
     return 0;
 }
 
@@ -968,15 +1018,15 @@ static int dict_id(distinct_set *ds, const sf_value *v, uint64_t *bits)
 static __attribute__((noinline)) int distinct_add_rest(sf_groups *g, distinct_set *ds,
                                                        dstate *dst, uint32_t idx, uint64_t bits)
 {
-    int added = 0, rc = dst->big ? 1 : small_add(g, ds, dst, idx, bits, &added);
+    int added = 0, rc = ds_big(dst) ? 1 : small_add(g, ds, dst, idx, bits, &added);
     if (rc == 1)
         rc = big_add(g, ds, idx, bits, &added);
     if (added)
         g->prepared = 0;
-    if (dst->big == 1 && ds->dense == 1 && idx < ds->nbitmaps && ds->bitmaps[idx] &&
-        ds->bitmaps[idx] != NO_BITMAP) {
-        dst->small = ds->bitmaps[idx]; /* set for good: a bitmap never goes */
-        dst->big = BIG_BITMAP;
+    if (ds_big(dst) == 1 && ds->dense == 1 && idx < ds->nbitmaps && ds->bitmaps[idx] &&
+        ds->bitmaps[idx] != NO_BITMAP && ds_addr_ok(ds->bitmaps[idx])) {
+        ds_set_small(dst, ds->bitmaps[idx]); /* set for good: a bitmap never goes */
+        ds_set_big(dst, BIG_BITMAP);
     }
     return rc;
 }
@@ -988,20 +1038,20 @@ static inline __attribute__((always_inline)) int distinct_add_bits(sf_groups *g,
                                                                    dstate *dst, uint32_t idx,
                                                                    uint64_t bits)
 {
-    if (!dst->has_first) {
-        dst->has_first = 1;
+    if (!ds_has_first(dst)) {
+        ds_set_has_first(dst, 1);
         dst->first = bits;
         g->prepared = 0;
         return 0;
     }
-    if (dst->has_first == 1 && dst->first == bits)
+    if (ds_has_first(dst) == 1 && dst->first == bits)
         return 0;
-    if (dst->big == BIG_BITMAP) {
+    if (ds_big(dst) == BIG_BITMAP) {
         /* As big_add's dense path, the bitmap found through the block
          * (one load fewer, and none of the set's bitmap table). */
         uint64_t off = (uint64_t)dense_value(ds->type, bits) - (uint64_t)ds->base;
         if (off < ds->span) { /* base <= x < base + span: the range is far from wrapping */
-            if (bitmap_add(g, ds, dst->small + (off >> 6), 1ull << (off & 63)))
+            if (bitmap_add(g, ds, ds_small(dst) + (off >> 6), 1ull << (off & 63)))
                 g->prepared = 0;
             return 0;
         }
@@ -1305,9 +1355,10 @@ static inline __attribute__((always_inline)) int off_apply(sf_groups *g, const s
     const agg_up *b = g->byop;
     char *st = r->st;
     int rc;
-    (*(uint64_t *)(st + ROWS_OFF))++;
     if (c)
-        (*(int64_t *)(st + b[0].off))++;
+        (*(int64_t *)(st + b[0].off))++; /* the rows word too (rows_alias) */
+    else
+        (*(uint64_t *)(st + ROWS_OFF))++;
     if (i)
         *(int64_t *)(st + b[c].off) += r->cif;
     if (s)
@@ -1379,7 +1430,8 @@ static inline __attribute__((always_inline)) int off_sig(sf_groups *g, char *st,
             int rc = off_flush(g);
             if (rc)
                 return rc;
-            (*(uint64_t *)(st + ROWS_OFF))++;
+            if (!c)
+                (*(uint64_t *)(st + ROWS_OFF))++; /* else the count is the rows word */
             return update_sig(g, st, row, ids, scratch, c, i, s, x, d);
         }
     }
@@ -1428,7 +1480,8 @@ static inline __attribute__((always_inline)) int update_state(sf_groups *g, char
 {
     if (st[RETIRED_OFF])
         return SF_E_INVAL;
-    (*(uint64_t *)(st + ROWS_OFF))++;
+    if (!g->rows_alias)
+        (*(uint64_t *)(st + ROWS_OFF))++;
     const agg_up *u = g->walk;
     if (!u)
         return update_planned(g, st, row, ids, scratch);
@@ -1523,10 +1576,10 @@ void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stag
     const char *st = vectors_worth(g) ? sf_hmap_peek(g->map, hash, klen) : NULL;
     for (size_t s = 0; st && s < g->nsets; s++) {
         const dstate *dst = (const dstate *)(st + g->sets[s].state_off);
-        if (dst->small) {
-            __builtin_prefetch(dst->small, 0, 3);
-            if (dst->nsmall > 8)
-                __builtin_prefetch(dst->small + 8, 0, 3);
+        if (ds_small(dst)) {
+            __builtin_prefetch(ds_small(dst), 0, 3);
+            if (ds_nsmall(dst) > 8)
+                __builtin_prefetch(ds_small(dst) + 8, 0, 3);
         }
     }
 }
@@ -1637,8 +1690,8 @@ int sf_groups_prepare_export(sf_groups *g)
         for (size_t s = 0; st && s < g->nsets; s++) {
             distinct_set *ds = &g->sets[s];
             dstate *dst = (dstate *)((char *)st + ds->state_off);
-            int64_t c = dst->has_first == SPREAD ? (int64_t)dst->first : dst->has_first ? 1 : 0;
-            c += dst->nsmall;
+            int64_t c = ds_has_first(dst) == SPREAD ? (int64_t)dst->first : ds_has_first(dst) ? 1 : 0;
+            c += ds_nsmall(dst);
             for (uint32_t e = ds->head[i]; e; e = ds->next[e - 1])
                 c++;
             const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
@@ -1662,8 +1715,8 @@ void sf_groups_prefetch_export(const sf_groups *g, size_t i, int stage)
     const char *st = g->nsets && i < sf_hmap_count(g->map) ? state_of(g, i) : NULL;
     for (size_t s = 0; st && s < g->nsets; s++) {
         const dstate *dst = (const dstate *)(st + g->sets[s].state_off);
-        if (dst->small)
-            __builtin_prefetch(dst->small, 0, 3);
+        if (ds_small(dst))
+            __builtin_prefetch(ds_small(dst), 0, 3);
     }
 }
 
@@ -1673,12 +1726,12 @@ int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_
     const distinct_set *ds = &g->sets[g->distinct[j]];
     const dstate *dst = (const dstate *)(state_of(g, i) + g->off[j]);
     int rc = 0;
-    if (dst->has_first == 1) {
+    if (ds_has_first(dst) == 1) {
         sf_value v = fixed_value(ds, dst->first);
         rc = fn(ctx, &v);
     }
-    for (uint32_t k = 0; k < dst->nsmall && !rc; k++) {
-        sf_value v = fixed_value(ds, dst->small[k]);
+    for (uint32_t k = 0; k < ds_nsmall(dst) && !rc; k++) {
+        sf_value v = fixed_value(ds, ds_small(dst)[k]);
         rc = fn(ctx, &v);
     }
     const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
@@ -1721,12 +1774,12 @@ int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j)
         return SF_E_INVAL;
     distinct_set *ds = &g->sets[g->distinct[j]];
     dstate *dst = (dstate *)(state_of(g, i) + g->off[j]);
-    if (dst->has_first == SPREAD)
+    if (ds_has_first(dst) == SPREAD)
         return 0;
-    if (!dst->has_first) {
+    if (!ds_has_first(dst)) {
         /* No first value, so no value at all: nothing to take out (no
          * preparation either, which merges rely on). */
-        dst->has_first = SPREAD;
+        ds_set_has_first(dst, SPREAD);
         dst->first = 0;
         if (g->prepared && i < ds->ncounts)
             ds->counts[i] = 0;
@@ -1744,7 +1797,7 @@ int sf_groups_distinct_spread(sf_groups *g, size_t i, size_t j)
     uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
     if (bm && bm != NO_BITMAP)
         memset(bm, 0, ds->span / 8);
-    dst->has_first = SPREAD;
+    ds_set_has_first(dst, SPREAD);
     dst->first = 0;
     ds->counts[i] = 0;
     return 0;
@@ -1756,11 +1809,11 @@ int sf_groups_distinct_add(sf_groups *g, size_t i, size_t j, uint64_t n)
         return SF_E_INVAL;
     pend_flush_all(g);
     dstate *dst = (dstate *)(state_of(g, i) + g->off[j]);
-    if (dst->has_first != SPREAD) {
+    if (ds_has_first(dst) != SPREAD) {
         /* Values that are here stay counted here: a first value goes where
          * a second one would (a bitmap or the pair table). */
-        uint64_t had = dst->has_first, bits = dst->first;
-        dst->has_first = SPREAD;
+        uint64_t had = ds_has_first(dst), bits = dst->first;
+        ds_set_has_first(dst, SPREAD);
         dst->first = 0;
         g->prepared = 0;
         if (had == 1) {
@@ -1879,11 +1932,11 @@ static inline int get_leb_field(const unsigned char *rec, size_t len, size_t *p,
 static size_t shipped_ids(const distinct_set *ds, const dstate *dst,
                           uint32_t ids[1 + SMALL_MAX])
 {
-    if (!ds->idtab || dst->big || dst->has_first != 1)
+    if (!ds->idtab || ds_big(dst) || ds_has_first(dst) != 1)
         return 0;
     size_t n = 0;
-    for (uint32_t k = 0; k <= dst->nsmall; k++) {
-        uint64_t bits = k ? dst->small[k - 1] : dst->first;
+    for (uint32_t k = 0; k <= ds_nsmall(dst); k++) {
+        uint64_t bits = k ? ds_small(dst)[k - 1] : dst->first;
         uint32_t id = bits < ds->nsrcof ? ds->srcof[bits] : 0;
         if (!id)
             return 0;
@@ -1912,7 +1965,7 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
     if (rc == 0)
         rc = put_bytes(out, key, klen);
     if (rc == 0)
-        rc = put_leb(out, *(const uint64_t *)(st + ROWS_OFF));
+        rc = put_leb(out, *(const uint64_t *)(st + g->rows_off));
     for (size_t j = 0; j < g->ndefs && rc == 0; j++) {
         const sf_agg_def *d = &g->defs[j];
         const char *s = st + g->off[j];
@@ -1968,7 +2021,7 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
             }
             const distinct_set *ds = &g->sets[g->distinct[j]];
             int64_t c = i < ds->ncounts ? ds->counts[i] : 0;
-            uint64_t n = (uint64_t)c - (dst->has_first == SPREAD ? dst->first : 0);
+            uint64_t n = (uint64_t)c - (ds_has_first(dst) == SPREAD ? dst->first : 0);
             rc = put_leb(out, n << 1);
             if (!rc)
                 rc = sf_groups_distinct_values(g, i, j, encode_value, out);
@@ -2059,7 +2112,8 @@ static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, cons
         return SF_E_NOMEM;
     if (st[RETIRED_OFF])
         return sf_error_set(err, SF_E_INVAL, "group record for a retired group");
-    *(uint64_t *)(st + ROWS_OFF) += nrows;
+    if (!g->rows_alias)
+        *(uint64_t *)(st + ROWS_OFF) += nrows; /* else the count's merge adds them */
     for (size_t j = 0; j < g->ndefs; j++) {
         const sf_agg_def *d = &g->defs[j];
         char *s = st + g->off[j];
@@ -2310,7 +2364,7 @@ int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out
         return -1;
     }
     e->key = key;
-    e->rows = *(const uint64_t *)(st + ROWS_OFF);
+    e->rows = *(const uint64_t *)(st + g->rows_off);
     /* One pass over the update cases (each aggregate's kind and type in
      * one): counts are read inline, a double sum's partials go as soon
      * as it is read, the rest is result_of's. */
@@ -2359,7 +2413,7 @@ uint64_t sf_groups_rows(const sf_groups *g, size_t i)
     off_flush_reader(g);
     void *st;
     sf_hmap_entry(g->map, i, NULL, NULL, NULL, &st);
-    return st ? *(const uint64_t *)((const char *)st + ROWS_OFF) : 0;
+    return st ? *(const uint64_t *)((const char *)st + g->rows_off) : 0;
 }
 
 /* sf_hmap_keep_fn of sf_groups_drop_retired(): live groups stay; a
@@ -2607,7 +2661,8 @@ int sf_groups_update_record_hashed(sf_groups *g, const unsigned char *rec, size_
         return SF_E_NOMEM;
     if (st[RETIRED_OFF])
         return sf_error_set(err, SF_E_INVAL, "row record for a retired group");
-    (*(uint64_t *)(st + ROWS_OFF))++;
+    if (!g->rows_alias)
+        (*(uint64_t *)(st + ROWS_OFF))++;
     for (size_t j = 0; j < g->ndefs; j++) {
         const agg_up *u = &g->up[j];
         const unsigned char *f = rec + p;

@@ -422,9 +422,11 @@ void sf_hmap_prefetch(const sf_hmap *m, uint64_t hash, size_t klen, int stage)
     const char *b = (const char *)hmap_tagged(m, hash);
     if (!b)
         return;
-    size_t end = hmap_value_off(m, klen) + m->value_size;
-    for (size_t off = 0; off < end; off += 64)
-        __builtin_prefetch(b + off, 1, 3);
+    /* Every line the block touches: a block of a size not a multiple of
+     * 64 (S3's 112 bytes) may start anywhere in its first line. */
+    const char *end = b + hmap_value_off(m, klen) + m->value_size;
+    for (const char *l = b - ((uintptr_t)b & 63); l < end; l += 64)
+        __builtin_prefetch(l, 1, 3);
 }
 
 void *sf_hmap_peek(const sf_hmap *m, uint64_t hash, size_t klen)

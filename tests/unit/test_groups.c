@@ -2196,6 +2196,95 @@ static void test_distinct_key_ids_ship_as_ids_and_merge_back(void **state)
     sf_join_table_free(t);
 }
 
+/* A group's rows (sf_groups_rows) are its input rows whether or not the
+ * table has a count() (which then holds them: core/groups.c's layout),
+ * wherever the count is among the aggregates, through rows applied at
+ * once, rows put off (sf_groups_update_group) and records merged; and
+ * count() gives the same number. Fails when a row is counted twice into
+ * the shared word, or missed. */
+static void test_rows_are_the_input_rows_with_or_without_a_count(void **state)
+{
+    const aggs *a = *state;
+    static const int plans[][5] = {
+        {A_COUNT, A_BUYS, A_SUM_PRICE, A_KINDS, -1}, /* S3's: the put-off path */
+        {A_BUYS, A_KINDS, A_COUNT, -1},              /* the count not first */
+        {A_SUM_N, A_BUYS, -1},                       /* no count: a rows word */
+        {A_MIN_KIND, A_COUNT, A_MEAN_PRICE, -1},     /* the walk over every case */
+    };
+    static in_row rows[NGEN];
+    generate(rows);
+    for (size_t pl = 0; pl < sizeof plans / sizeof plans[0]; pl++) {
+        sf_agg_def defs[5];
+        size_t nd = 0, jc = 99;
+        for (; plans[pl][nd] >= 0; nd++) {
+            defs[nd] = a->defs[plans[pl][nd]];
+            if (plans[pl][nd] == A_COUNT)
+                jc = nd;
+        }
+        sf_groups *g = sf_groups_new(defs, nd);
+        assert_non_null(g);
+        sf_arena scratch;
+        sf_arena_init(&scratch, 0);
+        for (int i = 0; i < NGEN; i++) {
+            const in_row *r = &rows[i];
+            if (i % 2 == 0) {
+                feed(g, r, &scratch);
+                continue;
+            }
+            sf_value row[NCOLS];
+            row[C_COUNTRY] = r->country ? sf_string(r->country, strlen(r->country)) : sf_null();
+            row[C_N] = r->has_n ? sf_int(r->n) : sf_null();
+            row[C_PRICE] = r->has_price ? sf_double(r->price) : sf_null();
+            row[C_USER] = r->user >= 0 ? sf_int(r->user) : sf_null();
+            row[C_KIND] = r->kind ? sf_string(r->kind, strlen(r->kind)) : sf_null();
+            unsigned char key[64];
+            size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+            sf_arena_reset(&scratch);
+            sf_group *group = NULL;
+            assert_int_equal(sf_groups_update_ids(g, key, klen, sf_groups_hash(key, klen), row,
+                                                  NULL, &scratch, &group),
+                             0);
+            if (i % 4 == 1) /* the same row again by its handle */
+                assert_int_equal(sf_groups_update_group(g, group, row, NULL, &scratch), 0);
+        }
+        sf_arena_free(&scratch);
+        sf_groups *merged = sf_groups_new(defs, nd);
+        assert_non_null(merged);
+        export_into(g, merged, 1);
+        assert_int_equal(sf_groups_prepare_export(merged), 0);
+        assert_int_equal(sf_groups_count(merged), sf_groups_count(g));
+        for (size_t m = 0; m < sf_groups_count(g); m++) {
+            const unsigned char *key;
+            size_t klen;
+            uint64_t hash;
+            sf_groups_key(g, m, &key, &klen, &hash);
+            uint64_t want = 0;
+            for (int i = 0; i < NGEN; i++) {
+                sf_value c = rows[i].country ? sf_string(rows[i].country, strlen(rows[i].country))
+                                             : sf_null();
+                unsigned char k2[64];
+                size_t n2 = sf_value_encode(&c, k2);
+                if (n2 == klen && memcmp(k2, key, klen) == 0)
+                    want += i % 4 == 1 ? 2 : 1;
+            }
+            assert_int_equal(sf_groups_rows(g, m), want);
+            uint64_t h2 = 0;
+            long k = index_of_key(merged, key, klen, &h2);
+            assert_true(k >= 0);
+            assert_int_equal(sf_groups_rows(merged, (size_t)k), want);
+            int overflow = 0;
+            if (jc < nd) {
+                assert_int_equal(sf_groups_result(g, m, jc, &overflow).u.i, (int64_t)want);
+                assert_int_equal(sf_groups_result(merged, (size_t)k, jc, &overflow).u.i,
+                                 (int64_t)want);
+            }
+        }
+        assert_same_results_of(g, merged, NULL, nd);
+        sf_groups_free(merged);
+        sf_groups_free(g);
+    }
+}
+
 /* A retired group refuses an update by its handle as it does by its key. */
 static void test_update_by_handle_refuses_a_retired_group(void **state)
 {
@@ -2479,6 +2568,8 @@ int main(void)
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
         cmocka_unit_test_setup_teardown(test_compiled_update_gives_the_results_of_every_order,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_are_the_input_rows_with_or_without_a_count,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_put_off_are_seen_by_every_reader, setup,
                                         teardown),
