@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "io/decompress.h"
+#include "mpi/h5api.h"
 
 static int agree(fl *F, int rc, int same_everywhere) { return sf_fl_agree(F, rc, same_everywhere); }
 
@@ -154,7 +155,10 @@ int sf_fl_plan(fl *F)
     if (!rc && F->h5) {
         sf_h5_options_init(&F->h5opt);
         F->h5opt.job = "flatten";
-        rc = sf_h5_parse_compression(F->o->compression, &F->h5opt, &F->err);
+        /* HDF5 is a plugin (mpi/h5api.h): loaded here, before any data is read. */
+        rc = sf_h5_load(&F->err);
+        if (!rc)
+            rc = sf_h5_parse_compression(F->o->compression, &F->h5opt, &F->err);
     }
     if (!rc && F->fmt == SF_TABLE_CSV)
         rc = sf_csv_parse_compression(F->o->compression, &F->csvopt, &F->err);

@@ -5,19 +5,20 @@
  * every rank from the same argv, so every rank agrees on them; only rank 0
  * prints usage errors.
  */
-#include <hdf5.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#if defined(__GLIBC__) /* defined by the C library's headers above */
+#include <malloc.h>
+#endif
 
 #include "core/fmt.h"
 #include "cli/options.h"
 #include "mpi/collective.h"
+#include "mpi/h5api.h"
 #include "cli/experiment.h"
 #include "cli/flatten.h"
 #include "cli/gen.h"
@@ -185,6 +186,50 @@ static int launcher_rank(void)
     return 0;
 }
 
+/* Whether path is a small regular file (a job spec, not an input) that
+ * names "hdf5" as a JSON string. */
+static int spec_names_hdf5(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20))
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char *text = malloc((size_t)st.st_size + 1);
+    size_t n = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
+    fclose(f);
+    int found = 0;
+    if (text) {
+        text[n] = '\0';
+        found = strstr(text, "\"hdf5\"") != NULL;
+        free(text);
+    }
+    return found;
+}
+
+/* Whether the command will write HDF5, from its arguments alone (every
+ * rank reads the same ones before MPI_Init): 2 when --format says hdf5, 0
+ * when it says anything else, else 1 when a job spec named among the
+ * arguments (JOB.json) has the string "hdf5" (its output.format, likely),
+ * 0 otherwise. A run told 1 or 0 wrongly still works: the plan loads HDF5
+ * when the output is HDF5 (mpi/h5api.h), only after MPI_Init. */
+static int will_use_hdf5(int argc, char **argv)
+{
+    int spec = 0;
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--format") == 0 && i + 1 < argc)
+            return strcmp(argv[i + 1], "hdf5") == 0 ? 2 : 0;
+        if (strncmp(a, "--format=", 9) == 0)
+            return strcmp(a + 9, "hdf5") == 0 ? 2 : 0;
+        size_t n = strlen(a);
+        if (!spec && a[0] != '-' && n > 5 && strcmp(a + n - 5, ".json") == 0)
+            spec = spec_names_hdf5(a);
+    }
+    return spec;
+}
+
 /* Checks a command's arguments with check (0; an exit code after printing
  * a usage error on the launcher's rank 0 only; -1 after printing the help
  * there: exit 0), then runs
@@ -209,9 +254,21 @@ static int with_mpi(int argc, char **argv, int (*check)(int, char **),
     /* HDF5 starts before MPI and never shuts down on its own: initialized
      * under MPI, it would close leftover files in MPI_Finalize, and HDF5
      * 1.10 crashes there on a file whose close failed (disk full). Every
-     * HDF5 object is closed explicitly, so nothing is lost. */
-    H5dont_atexit();
-    H5open();
+     * HDF5 object is closed explicitly, so nothing is lost. HDF5 is a
+     * plugin loaded only by the runs that write it (mpi/h5api.h): one that
+     * cannot be loaded ends a run told --format hdf5 here, before MPI;
+     * for a spec that names hdf5 the plan reports it. */
+    int h5 = will_use_hdf5(sub_argc, sub_argv);
+    if (h5) {
+        sf_error err;
+        sf_error_clear(&err);
+        if (sf_h5_load(&err) != 0 && h5 == 2) {
+            if (launcher_rank() != 0)
+                return 0;
+            fprintf(stderr, "shardflow: %s\n", err.msg);
+            return 1;
+        }
+    }
     sf_mpi_prefer_one_node();
     /* FUNNELED: the scan's read-ahead threads (io/readahead) run beside
      * the main thread, and only the main thread calls MPI. */

@@ -14,6 +14,7 @@
 #include "io/decompress.h"
 #include "io/dimtable.h"
 #include "io/fsutil.h"
+#include "mpi/h5api.h"
 #include "partition/dimension.h"
 
 
@@ -140,7 +141,12 @@ int sf_run_prepare_output(sf_run *R)
     }
     if (strcmp(o->format, "hdf5") != 0)
         return 0;
-    int rc = sf_h5_parse_compression(o->compression, &R->h5opt, &R->err);
+    /* HDF5 is a plugin (mpi/h5api.h): a run that cannot load it stops
+     * here, when the job is loaded, before any data is read. */
+    int rc = sf_h5_load(&R->err);
+    if (rc)
+        return rc;
+    rc = sf_h5_parse_compression(o->compression, &R->h5opt, &R->err);
     if (!rc)
         rc = sf_h5_check_columns(o->ncolumns, R->out_names, &R->err);
     if (!rc && strcmp(o->layout, "single") == 0 && R->o->write_mode != SF_WRITE_REPARTITION)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `cmake --install` into a temporary prefix: bin/shardflow runs, the man page
+# `cmake --install` into a temporary prefix: bin/shardflow runs (and writes
+# and reads HDF5 through its installed plugin), the man page
 # has a section per command (read with `man -l` when man is installed, else
 # its troff header is checked), and the bash completion completes commands
 # and a command's options.
@@ -17,6 +18,11 @@ man1=$prefix/share/man/man1/shardflow.1
 comp=$prefix/share/bash-completion/completions/shardflow
 [[ -x $bin ]] || fail "$bin missing or not executable"
 "$bin" --version | grep -q '^shardflow [0-9]' || fail "installed shardflow --version"
+# HDF5 is a plugin the installed binary finds in LIBDIR/shardflow.
+printf '{"k": "a", "v": 1}\n' >"$prefix/in.jsonl"
+"$bin" flatten "$prefix/in.jsonl" -o "$prefix/h5out" --format hdf5 --quiet ||
+    fail "installed shardflow flatten --format hdf5"
+[[ $("$bin" cat "$prefix/h5out") == *"a,1"* ]] || fail "installed shardflow cat of HDF5"
 [[ -s $man1 ]] || fail "$man1 missing"
 [[ -s $comp ]] || fail "$comp missing"
 
