@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/dataset.h"
 #include "io/fsutil.h"
 #include "mpi/collective.h"
 
@@ -160,9 +159,13 @@ int sf_life_sync_files(sf_lifecycle *L, size_t first, sf_error *err)
         return 0;
     char **paths = calloc(n, sizeof *paths);
     int rc = paths ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && !rc; i++)
-        if (!(paths[i] = sf_dataset_join(L->stage.tmpdir, "/", L->files[first + i].path)))
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t len = strlen(L->stage.tmpdir) + strlen(L->files[first + i].path) + 2;
+        if ((paths[i] = malloc(len)))
+            snprintf(paths[i], len, "%s/%s", L->stage.tmpdir, L->files[first + i].path);
+        else
             rc = sf_error_set(err, SF_E_NOMEM, "out of memory");
+    }
     if (!rc)
         rc = sf_fsync_files((const char *const *)paths, n, err);
     for (size_t i = 0; paths && i < n; i++)
