@@ -121,16 +121,22 @@ typedef struct in_row {
     const char *kind;
 } in_row;
 
-static void feed(sf_groups *g, const in_row *r, sf_arena *scratch)
+/* The row of r and its key (the group by country). */
+static size_t row_of(const in_row *r, sf_value *row, unsigned char *key)
 {
-    sf_value row[NCOLS];
     row[C_COUNTRY] = r->country ? sf_string(r->country, strlen(r->country)) : sf_null();
     row[C_N] = r->has_n ? sf_int(r->n) : sf_null();
     row[C_PRICE] = r->has_price ? sf_double(r->price) : sf_null();
     row[C_USER] = r->user >= 0 ? sf_int(r->user) : sf_null();
     row[C_KIND] = r->kind ? sf_string(r->kind, strlen(r->kind)) : sf_null();
+    return sf_value_encode(&row[C_COUNTRY], key);
+}
+
+static void feed(sf_groups *g, const in_row *r, sf_arena *scratch)
+{
+    sf_value row[NCOLS];
     unsigned char key[64];
-    size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+    size_t klen = row_of(r, row, key);
     sf_arena_reset(scratch);
     assert_int_equal(sf_groups_update(g, key, klen, sf_groups_hash(key, klen), row, scratch), 0);
 }
@@ -1492,17 +1498,6 @@ static void test_free_null_is_a_no_op(void **state)
 
 /* ---- one-row records (the combiner's step-aside) ---- */
 
-/* The row of r, as feed() builds it, and its key. */
-static size_t row_of(const in_row *r, sf_value *row, unsigned char *key)
-{
-    row[C_COUNTRY] = r->country ? sf_string(r->country, strlen(r->country)) : sf_null();
-    row[C_N] = r->has_n ? sf_int(r->n) : sf_null();
-    row[C_PRICE] = r->has_price ? sf_double(r->price) : sf_null();
-    row[C_USER] = r->user >= 0 ? sf_int(r->user) : sf_null();
-    row[C_KIND] = r->kind ? sf_string(r->kind, strlen(r->kind)) : sf_null();
-    return sf_value_encode(&row[C_COUNTRY], key);
-}
-
 /* Ships r as a row record from src's layout and applies it to dst; the
  * record is scribbled over afterwards (dst must not borrow from it). */
 static void ship_row(sf_groups *src, sf_groups *dst, const in_row *r, sf_arena *scratch)
@@ -2232,13 +2227,8 @@ static void test_rows_are_the_input_rows_with_or_without_a_count(void **state)
                 continue;
             }
             sf_value row[NCOLS];
-            row[C_COUNTRY] = r->country ? sf_string(r->country, strlen(r->country)) : sf_null();
-            row[C_N] = r->has_n ? sf_int(r->n) : sf_null();
-            row[C_PRICE] = r->has_price ? sf_double(r->price) : sf_null();
-            row[C_USER] = r->user >= 0 ? sf_int(r->user) : sf_null();
-            row[C_KIND] = r->kind ? sf_string(r->kind, strlen(r->kind)) : sf_null();
             unsigned char key[64];
-            size_t klen = sf_value_encode(&row[C_COUNTRY], key);
+            size_t klen = row_of(r, row, key);
             sf_arena_reset(&scratch);
             sf_group *group = NULL;
             assert_int_equal(sf_groups_update_ids(g, key, klen, sf_groups_hash(key, klen), row,
