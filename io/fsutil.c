@@ -516,8 +516,8 @@ static int fsync_batch_run(const char *const *paths, size_t n, int *fds, int *er
 
 int sf_fsync_files(const char *const *paths, size_t n, sf_error *err)
 {
-    if (n == 1)
-        return sf_fsync_file(paths[0], err);
+    if (n <= 1) /* malloc(0) may give NULL: none is no failure */
+        return n ? sf_fsync_file(paths[0], err) : 0;
     size_t room = n < SF_FSYNC_BATCH ? n : SF_FSYNC_BATCH;
     int *fds = malloc(room * sizeof *fds), *errs = malloc(room * sizeof *errs);
     int rc = fds && errs ? 0 : sf_error_set(err, SF_E_NOMEM, "out of memory syncing %zu files", n);
