@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #if defined(__GLIBC__) /* defined by the C library's headers above */
 #include <malloc.h>
@@ -17,6 +16,7 @@
 
 #include "core/fmt.h"
 #include "cli/options.h"
+#include "io/fsutil.h"
 #include "mpi/collective.h"
 #include "mpi/h5api.h"
 #include "cli/experiment.h"
@@ -190,21 +190,15 @@ static int launcher_rank(void)
  * names "hdf5" as a JSON string. */
 static int spec_names_hdf5(const char *path)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20))
+    sf_error err;
+    uint64_t size;
+    char *text;
+    size_t n;
+    if (sf_file_size(path, &size, &err) != 0 || size > (1 << 20) ||
+        sf_read_file(path, &text, &n, &err) != 0)
         return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    char *text = malloc((size_t)st.st_size + 1);
-    size_t n = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    int found = 0;
-    if (text) {
-        text[n] = '\0';
-        found = strstr(text, "\"hdf5\"") != NULL;
-        free(text);
-    }
+    int found = strstr(text, "\"hdf5\"") != NULL;
+    free(text);
     return found;
 }
 
