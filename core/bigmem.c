@@ -83,10 +83,11 @@ static double first_touch_s(volatile char *p)
 }
 
 /* The measure of the top of bigmem.h: one fresh huge page against 2 MiB
- * of fresh 4 KiB pages, each in a mapping of its own. The mappings stay
- * (4 MiB a process, once): a huge page given back at once would be the
- * next process's "fresh" one (another rank measuring in the same second
- * found it at a tenth of the cost). Where the kernel refuses the advice
+ * of fresh 4 KiB pages, each in a mapping of its own. The huge page stays
+ * mapped (2 MiB a process, once): given back at once it would be the next
+ * process's "fresh" one (another rank measuring in the same second found
+ * it at a twentieth of the cost). 4 KiB pages given back cost the next
+ * taker about what fresh ones do. Where the kernel refuses the advice
  * (no THP) there is nothing to measure: the advice is given (a no-op
  * there). Where THP is set to never, the advice is taken but no huge page
  * comes: both touches fault 4 KiB pages and cost the same. */
@@ -111,6 +112,7 @@ static int measure_inorder_huge(void)
     /* The unaligned ends of a's span are never touched: not resident. */
     probe_small_s = first_touch_s(b);
     probe_huge_s = first_touch_s(h);
+    munmap(b, HUGE_ALIGN);
     return sf_bigmem_huge_pays(probe_huge_s, probe_small_s);
 #else
     return 1;

@@ -21,7 +21,7 @@
  * huge-page advice for blocks filled in order follows a policy
  * (sf_bigmem_policy): by default (SF_BIGMEM_AUTO) the first such block of
  * at least SF_BIGMEM_HUGE bytes times the first touch of one fresh 2 MiB
- * huge page against 2 MiB of 4 KiB pages (~0.2-7 ms and 4 MiB of memory
+ * huge page against 2 MiB of 4 KiB pages (~0.2-7 ms and 2 MiB of memory
  * kept, once a process) and
  * advises huge pages only where the huge page cost at most twice as much
  * (sf_bigmem_huge_pays). The environment variable SHARDFLOW_HUGE_PAGES
