@@ -494,14 +494,14 @@ int sf_fl_write_pass(fl *F)
         return -1;
     F->pass = 2;
     memset(&F->c, 0, sizeof F->c);
-    /* A CSV or Parquet part's close only starts its writeback: the parts go to the
+    /* A part's close only starts its writeback: the parts go to the
      * device while the next are written, and are made durable together
      * below (a --single-file's pieces need no sync: they are copied into
      * the file, which is, and removed). */
     size_t first = F->life.nfiles;
-    int later = F->fmt == SF_TABLE_CSV || F->fmt == SF_TABLE_PARQUET;
     F->csvopt.sync_later = F->fmt == SF_TABLE_CSV;
     F->pqopt.sync_later = F->fmt == SF_TABLE_PARQUET;
+    F->h5opt.sync_later = F->fmt == SF_TABLE_HDF5;
     if (F->spooling) {
         /* The schema pass read every line: its counts stand, the rows are
          * counted again as they are written. */
@@ -531,7 +531,8 @@ int sf_fl_write_pass(fl *F)
     }
     F->csvopt.sync_later = 0;
     F->pqopt.sync_later = 0;
-    if (!rc && later)
+    F->h5opt.sync_later = 0;
+    if (!rc)
         rc = sf_life_sync_files(&F->life, first, &F->err);
     if (sf_fl_agree(F, rc, 0))
         return -1;

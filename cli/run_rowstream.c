@@ -85,6 +85,9 @@ static int prepare(sf_run *R, struct sf_run_rowout *ro)
         ro->pqopt = R->pqopt;
         ro->pqopt.decs = ro->decs;
         ro->csvopt = R->csvopt;
+        /* A file's close only starts its writeback: finish syncs the
+         * output's files together. */
+        ro->h5opt.sync_later = ro->pqopt.sync_later = ro->csvopt.sync_later = 1;
         sf_table_format_parse(ro->view->output.format, &ro->format);
     }
     R->job = saved;
@@ -323,6 +326,7 @@ int sf_run_rowstream_finish(sf_run *R, int failed)
                 row[c] = sf_null();
             rc = file_of(R, ro, &f);
         }
+        size_t first = ro->life->nfiles;
         for (size_t j = 0; j < ro->nfiles; j++) {
             rowfile *f = &ro->files[j];
             uint64_t bytes = 0;
@@ -334,6 +338,8 @@ int sf_run_rowstream_finish(sf_run *R, int failed)
             if (!rc && sf_life_add_file(ro->life, f->rel, f->rows, bytes) != 0)
                 rc = sf_error_set(&R->err, SF_E_NOMEM, "out of memory");
         }
+        if (!rc && !failed)
+            rc = sf_life_sync_files(ro->life, first, &R->err);
         for (size_t j = 0; j < ro->nfiles; j++)
             free(ro->files[j].rel);
         ro->nfiles = 0;

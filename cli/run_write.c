@@ -739,13 +739,15 @@ int sf_run_write_output(sf_run *R)
     sf_table_format f = SF_TABLE_CSV;
     sf_table_format_parse(R->job->output.format, &f); /* the spec checked it */
     size_t first = R->life.nfiles;
-    int later = f == SF_TABLE_CSV || f == SF_TABLE_PARQUET;
     R->csvopt.sync_later = f == SF_TABLE_CSV;
     R->pqopt.sync_later = f == SF_TABLE_PARQUET;
+    R->h5opt.sync_later = f == SF_TABLE_HDF5; /* both layouts: --layout single's
+                                                * file is rank 0's to sync */
     int rc = write_output(R);
     R->csvopt.sync_later = 0;
     R->pqopt.sync_later = 0;
-    if (later && rc != SF_RUN_AGREED) {
+    R->h5opt.sync_later = 0;
+    if (rc != SF_RUN_AGREED) {
         /* each writer's close only started its writeback (sync_later):
          * the files went to the device while the next were formatted */
         int src = sf_life_sync_files(&R->life, first, &R->err);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/value_text.h"
+#include "io/fsutil.h"
 
 #define H5_DATE_UNITS "days since 1970-01-01"
 #define H5_TIMESTAMP_UNITS "microseconds since 1970-01-01T00:00:00Z"
@@ -680,8 +681,9 @@ static int writer_column(sf_h5_writer *w, size_t c, sf_error *err)
     return rc;
 }
 
-/* fsync and size of a closed file, as the CSV writer gives them. */
-static int sync_and_size(const char *path, uint64_t *bytes, sf_error *err)
+/* fsync and size of a closed file, as the CSV writer gives them; later:
+ * its writeback started instead, the caller syncs it with the others. */
+static int sync_and_size(const char *path, int later, uint64_t *bytes, sf_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -689,7 +691,9 @@ static int sync_and_size(const char *path, uint64_t *bytes, sf_error *err)
                             strerror(errno));
     struct stat st;
     int rc = 0;
-    if (fsync(fd) != 0 && errno != EINVAL)
+    if (later)
+        sf_writeback_start(fd);
+    if (!later && fsync(fd) != 0 && errno != EINVAL)
         rc = sf_error_set(err, SF_E_IO, "cannot sync '%s': %s", path, strerror(errno));
     else if (fstat(fd, &st) != 0)
         rc = sf_error_set(err, SF_E_IO, "cannot stat '%s': %s", path, strerror(errno));
@@ -721,7 +725,7 @@ int sf_h5_writer_close(sf_h5_writer *w, uint64_t *rows, uint64_t *bytes, sf_erro
     if (e < 0 && !rc)
         rc = sf_h5_fail(err, SF_E_IO, "cannot close HDF5 file '%s'", w->path);
     if (!rc)
-        rc = sync_and_size(w->path, bytes, err);
+        rc = sync_and_size(w->path, w->opt.sync_later, bytes, err);
     if (!rc && rows)
         *rows = w->rows;
     writer_free(w);

@@ -48,10 +48,13 @@ typedef struct sf_h5_options {
     const char *job;       /* file attribute "job"; NULL writes "" */
     const char *spec_hash; /* file attribute "spec_hash"; NULL writes "" */
     const char *version;   /* file attribute "shardflow_version"; NULL: SF_VERSION */
+    int sync_later;        /* close only starts the file's writeback, not waiting for
+                            * it: the caller makes it durable, with the other files
+                            * it wrote (io/fsutil sf_fsync_files); 0: close fsyncs */
 } sf_h5_options;
 
-/* Defaults: gzip 4 with shuffle, SF_H5_CHUNK_ROWS, no job, no hash. Cannot
- * fail. */
+/* Defaults: gzip 4 with shuffle, SF_H5_CHUNK_ROWS, no job, no hash, fsync
+ * at close. Cannot fail. */
 void sf_h5_options_init(sf_h5_options *opt);
 
 /* Parses the --compression text into opt->gzip: "none", "gzip" (level 4) or
@@ -96,7 +99,8 @@ int sf_h5_writer_append(sf_h5_writer *w, const sf_value *row);
 /* Same with the row's values picked from a wider row: column c is row[cols[c]]. */
 int sf_h5_writer_append_cols(sf_h5_writer *w, const sf_value *row, const int *cols);
 
-/* Writes the datasets and attributes, closes and fsyncs the file, and frees
+/* Writes the datasets and attributes, closes and fsyncs the file (with
+ * opt->sync_later: starts its writeback only, sf_writeback_start), and frees
  * w. Returns 0 with *rows and *bytes (the file size; either may be NULL), or
  * the first append failure, SF_E_IO or SF_E_NOMEM with err naming the file
  * (and the HDF5 reason). NULL w is a no-op returning 0. */

@@ -23,7 +23,7 @@
 #include "io/h5read.h"
 #include "mpi/h5single.h"
 
-#define SF_H5_API_VERSION 1
+#define SF_H5_API_VERSION 2 /* 2: sf_h5_options.sync_later */
 
 /* The plugin's file name, looked for next to the executable, then in
  * SF_H5_PLUGIN_LIBDIR (relative to the executable's directory, the install

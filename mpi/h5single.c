@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "io/fsutil.h"
 #include "mpi/collective.h"
 
 #define TOKEN_TAG 7301
@@ -420,7 +421,8 @@ static int serial_phase(single *S, int rc)
 }
 
 /* Size of the finished file, after an fsync so it is durable before the
- * caller commits it. */
+ * caller commits it (opt.sync_later: after starting its writeback, the
+ * caller syncs it with its other files). */
 static int sync_and_size(single *S, uint64_t *bytes)
 {
     int fd = open(S->path, O_RDONLY | O_CLOEXEC);
@@ -429,7 +431,9 @@ static int sync_and_size(single *S, uint64_t *bytes)
                             strerror(errno));
     struct stat st;
     int rc = 0;
-    if (fsync(fd) != 0 && errno != EINVAL)
+    if (S->opt.sync_later)
+        sf_writeback_start(fd);
+    if (!S->opt.sync_later && fsync(fd) != 0 && errno != EINVAL)
         rc = sf_error_set(&S->err, SF_E_IO, "cannot sync '%s': %s", S->path, strerror(errno));
     else if (fstat(fd, &st) != 0)
         rc = sf_error_set(&S->err, SF_E_IO, "cannot stat '%s': %s", S->path, strerror(errno));

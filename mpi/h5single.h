@@ -49,9 +49,11 @@ typedef struct sf_h5single_part {
 } sf_h5single_part;
 
 /* Collective over comm: writes path (created or truncated) holding every
- * rank's parts, in the group order of their names (strcmp). opt may be NULL
- * for the defaults. All ranks return the same code: 0 with *rows (total
- * rows) and *bytes (file size), either may be NULL; or SF_E_INVAL (bad
+ * rank's parts, in the group order of their names (strcmp), and makes it
+ * durable (rank 0 fsyncs it; with opt->sync_later rank 0 only starts its
+ * writeback: the caller's rank 0 fsyncs it, with its other files). opt may
+ * be NULL for the defaults. All ranks return the same code: 0 with *rows
+ * (total rows) and *bytes (file size), either may be NULL; or SF_E_INVAL (bad
  * column names, a partition named on two ranks or twice), SF_E_TYPE (a value
  * of the wrong type), SF_E_IO or SF_E_NOMEM, with err holding the message of
  * the lowest failing rank, prefixed with its rank. On failure the file is

@@ -6,7 +6,8 @@
  * chunks) and keeps the ones it owns: ownership is uneven and, from 2 ranks
  * on, the last rank owns none. Then:
  *   - sf_h5single_write writes the single layout with gzip (collective
- *     transfers) and without compression (independent ones), and an
+ *     transfers), again with sync_later (the same bytes), and without
+ *     compression (independent ones), and an
  *     unpartitioned file owned by one rank; rank 0 reads every partition
  *     back with io/h5read and checks every value;
  *   - failures agree: a partition named on two ranks, a value of the wrong
@@ -223,6 +224,23 @@ static void verify_table(const char *path, const char *group, int k)
     }
     CHECK(seen == part_rows(k), "%s: read %zu rows", group, seen);
     sf_h5_reader_close(r);
+}
+
+/* opt.sync_later: rank 0 only started the file's writeback (the run syncs
+ * it with its other files); the file is the one written with an fsync. */
+static void check_same_bytes_then_sync(const char *synced, const char *later)
+{
+    sf_error err;
+    sf_error_clear(&err);
+    char *p = NULL, *q = NULL;
+    size_t lp = 0, lq = 0;
+    CHECK(sf_read_file(synced, &p, &lp, &err) == 0, "read: %s", err.msg);
+    CHECK(sf_read_file(later, &q, &lq, &err) == 0, "read: %s", err.msg);
+    CHECK(p && q && lp == lq && memcmp(p, q, lp) == 0,
+          "%s (sync_later) is not %s byte for byte (%zu, %zu bytes)", later, synced, lq, lp);
+    free(p);
+    free(q);
+    CHECK(sf_fsync_file(later, &err) == 0, "sync: %s", err.msg);
 }
 
 static void write_single(const char *path, mine *m, const sf_h5_options *opt)
@@ -540,13 +558,15 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
-    char csvdir[512], hivedir[512], singledir[512], single[600], nocomp[600], flat[600];
+    char csvdir[512], hivedir[512], singledir[512], single[600], nocomp[600], flat[600],
+        later[600];
     snprintf(csvdir, sizeof csvdir, "%s/csv", work);
     snprintf(hivedir, sizeof hivedir, "%s/hive", work);
     snprintf(singledir, sizeof singledir, "%s/single", work);
     snprintf(single, sizeof single, "%s/output.h5", singledir);
     snprintf(nocomp, sizeof nocomp, "%s/nocomp.h5", work);
     snprintf(flat, sizeof flat, "%s/flat.h5", work);
+    snprintf(later, sizeof later, "%s/later.h5", work);
     if (rank == 0) {
         sf_error err;
         CHECK(sf_rmtree(work, &err) == 0 && sf_mkdirs(singledir, &err) == 0, "work dir: %s",
@@ -565,6 +585,11 @@ int main(int argc, char **argv)
     sf_h5_options none = gz;
     none.gzip = SF_H5_NO_COMPRESSION;
     write_single(nocomp, &m, &none);
+    sf_h5_options synclater = gz;
+    synclater.sync_later = 1;
+    write_single(later, &m, &synclater);
+    if (rank == 0)
+        check_same_bytes_then_sync(single, later);
     write_flat(flat);
     check_failures_agree(work);
     sf_rows_free(&m.t);

@@ -698,6 +698,38 @@ static void test_null_typed_column_is_uint8_without_validity(void **state)
     H5Fclose(f);
 }
 
+/* sync_later: close starts the writeback only (the run syncs its files
+ * together, sf_fsync_files); the file holds the same bytes as one fsynced
+ * at close, its size is reported alike, sf_fsync_file then makes it
+ * durable, and an append failure still shows at close. */
+static void test_sync_later_writes_the_same_bytes_and_leaves_the_sync(void **state)
+{
+    (void)state;
+    sf_error err;
+    sf_error_clear(&err);
+    write_three_rows(NULL);
+    char *p, *q;
+    size_t lp, lq;
+    assert_int_equal(sf_read_file(path, &p, &lp, &err), 0);
+    sf_h5_options later;
+    sf_h5_options_init(&later);
+    assert_int_equal(later.sync_later, 0);
+    later.sync_later = 1;
+    write_three_rows(&later); /* close_ok: the size reported is the file's */
+    assert_int_equal(sf_read_file(path, &q, &lq, &err), 0);
+    assert_int_equal(lp, lq);
+    assert_memory_equal(p, q, lp);
+    free(p);
+    free(q);
+    assert_int_equal(sf_fsync_file(path, &err), 0);
+
+    sf_h5_writer *w = open_writer(5, all_names, all_types, &later);
+    sf_value bad[] = {sf_int(2), sf_int(2), sf_bool(1), sf_date(1), sf_string("a", 1)};
+    assert_int_equal(sf_h5_writer_append(w, bad), SF_E_TYPE);
+    assert_int_equal(sf_h5_writer_close(w, NULL, NULL, &err), SF_E_TYPE);
+    assert_non_null(strstr(err.msg, path));
+}
+
 static void test_type_mismatch_is_reported_at_close_with_row_and_column(void **state)
 {
     (void)state;
@@ -849,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_gzip_shrinks_repetitive_columns),
         cmocka_unit_test(test_string_with_nul_byte_is_stored_as_uint8_sequences),
         cmocka_unit_test(test_null_typed_column_is_uint8_without_validity),
+        cmocka_unit_test(test_sync_later_writes_the_same_bytes_and_leaves_the_sync),
         cmocka_unit_test(test_type_mismatch_is_reported_at_close_with_row_and_column),
         cmocka_unit_test(test_append_cols_picks_values_from_a_wider_row),
         cmocka_unit_test(test_column_with_slash_in_name_is_stored_escaped),
