@@ -123,8 +123,11 @@ static inline void ds_set_nsmall(dstate *d, uint32_t n)
 #define TOMB UINT64_MAX
 
 /* A group's small vector holds at most SMALL_MAX values, in size classes
- * of SMALL_MIN << c words (4, 8, 16, 32); a full one moves to the next
- * class, and the old one goes to its class's free list. */
+ * of SMALL_MIN << c values (4, 8, 16, 32); a full one moves to the next
+ * class, and the old one goes to its class's free list. A value takes 8
+ * bytes, or 4 in a set of strings (narrow: its values are dictionary ids,
+ * which dict_id keeps below UINT32_MAX), so that S4's ~14 user ids a group
+ * take one cache line of fresh memory, not two. */
 #define SMALL_MIN 4
 #define SMALL_MAX 32
 #define SMALL_CLASSES 4
@@ -198,6 +201,7 @@ typedef struct distinct_set {
     size_t ncounts;
     /* The groups' small vectors: */
     size_t state_off;   /* offset of this set's dstate in a group's block */
+    int narrow;         /* 1: small vectors of uint32 values (a dict's ids) */
     sf_arena smallmem;
     uint64_t *small_free[SMALL_CLASSES]; /* free vectors, linked by word 0 */
 } distinct_set;
@@ -409,6 +413,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                 sf_groups_free(g);
                 return NULL;
             }
+            ds->narrow = ds->dict != NULL;
             if (ds->fixed) {
                 ds->mask = 1023;
                 ds->pairs = calloc(2 * (ds->mask + 1), sizeof *ds->pairs);
@@ -783,6 +788,18 @@ static unsigned small_class(uint32_t n)
     return c;
 }
 
+/* Value k of the small vector of dst (k < its nsmall). */
+static inline uint64_t small_get(const distinct_set *ds, const dstate *dst, uint32_t k)
+{
+    return ds->narrow ? ((const uint32_t *)ds_small(dst))[k] : ds_small(dst)[k];
+}
+
+/* Bytes of a small vector of class c (at least 16: the free list's link). */
+static inline size_t small_bytes(const distinct_set *ds, unsigned c)
+{
+    return ((size_t)SMALL_MIN << c) * (ds->narrow ? sizeof(uint32_t) : sizeof(uint64_t));
+}
+
 /* Gives a small vector of class c back to the set's pool. */
 static void small_release(distinct_set *ds, uint64_t *v, unsigned c)
 {
@@ -798,7 +815,7 @@ static uint64_t *small_take(distinct_set *ds, unsigned c)
         ds->small_free[c] = (uint64_t *)(uintptr_t)v[0];
         return v;
     }
-    v = sf_arena_alloc(&ds->smallmem, ((size_t)SMALL_MIN << c) * sizeof *v);
+    v = sf_arena_alloc(&ds->smallmem, small_bytes(ds, c));
     return ds_addr_ok(v) ? v : NULL; /* the arena keeps a piece past 48 bits */
 }
 
@@ -827,14 +844,20 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
     uint64_t *v = ds_small(dst);
     uint32_t n = ds_nsmall(dst);
     int hit = 0;
-    for (uint32_t k = 0; k < n; k++)
-        hit |= v[k] == bits; /* no early exit: a new value reads them all anyway */
+    if (ds->narrow) { /* bits < UINT32_MAX (dict_id) */
+        const uint32_t *v4 = (const uint32_t *)v;
+        for (uint32_t k = 0; k < n; k++)
+            hit |= v4[k] == (uint32_t)bits; /* no early exit, as below */
+    } else {
+        for (uint32_t k = 0; k < n; k++)
+            hit |= v[k] == bits; /* no early exit: a new value reads them all anyway */
+    }
     *added = !hit;
     if (hit)
         return 0;
     if (n == SMALL_MAX) {
         for (uint32_t k = 0; k < n; k++) {
-            int a = 0, rc = big_add(g, ds, idx, v[k], &a);
+            int a = 0, rc = big_add(g, ds, idx, small_get(ds, dst, k), &a);
             if (rc)
                 return rc;
         }
@@ -850,12 +873,15 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
             return SF_E_NOMEM;
         g->nvectors += n == 0;
         if (n) {
-            memcpy(w, v, n * sizeof *v);
+            memcpy(w, v, small_bytes(ds, c - 1)); /* full: n values */
             small_release(ds, v, c - 1);
         }
         ds_set_small(dst, v = w);
     }
-    v[n] = bits;
+    if (ds->narrow)
+        ((uint32_t *)v)[n] = (uint32_t)bits;
+    else
+        v[n] = bits;
     ds_set_nsmall(dst, n + 1);
     return 0;
 }
@@ -1577,9 +1603,13 @@ void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stag
     for (size_t s = 0; st && s < g->nsets; s++) {
         const dstate *dst = (const dstate *)(st + g->sets[s].state_off);
         if (ds_small(dst)) {
-            __builtin_prefetch(ds_small(dst), 0, 3);
-            if (ds_nsmall(dst) > 8)
-                __builtin_prefetch(ds_small(dst) + 8, 0, 3);
+            /* Its first line and the line of its last value (a vector
+             * lies at 16-byte alignment: 64 bytes may span two lines). */
+            const char *v = (const char *)ds_small(dst);
+            const char *last = v + (size_t)ds_nsmall(dst) * (g->sets[s].narrow ? 4 : 8) - 1;
+            __builtin_prefetch(v, 0, 3);
+            if (ds_nsmall(dst) && ((uintptr_t)last >> 6) != ((uintptr_t)v >> 6))
+                __builtin_prefetch(last, 0, 3);
         }
     }
 }
@@ -1731,7 +1761,7 @@ int sf_groups_distinct_values(const sf_groups *g, size_t i, size_t j, sf_groups_
         rc = fn(ctx, &v);
     }
     for (uint32_t k = 0; k < ds_nsmall(dst) && !rc; k++) {
-        sf_value v = fixed_value(ds, ds_small(dst)[k]);
+        sf_value v = fixed_value(ds, small_get(ds, dst, k));
         rc = fn(ctx, &v);
     }
     const uint64_t *bm = i < ds->nbitmaps ? ds->bitmaps[i] : NULL;
@@ -1936,7 +1966,7 @@ static size_t shipped_ids(const distinct_set *ds, const dstate *dst,
         return 0;
     size_t n = 0;
     for (uint32_t k = 0; k <= ds_nsmall(dst); k++) {
-        uint64_t bits = k ? ds_small(dst)[k - 1] : dst->first;
+        uint64_t bits = k ? small_get(ds, dst, k - 1) : dst->first;
         uint32_t id = bits < ds->nsrcof ? ds->srcof[bits] : 0;
         if (!id)
             return 0;

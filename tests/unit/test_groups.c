@@ -677,6 +677,86 @@ static void test_count_distinct_small_vectors_grow_into_the_pair_table(void **st
     sf_groups_free(half[1]);
 }
 
+/* Each kind "k<n>" seen, as a bit of a 64-bit mask (n < 64); -1 on a
+ * kind listed twice or not of that form. */
+static int mark_kind(void *ctx, const sf_value *v)
+{
+    uint64_t *seen = ctx;
+    if (v->type != SF_STRING || v->u.s.n < 2 || v->u.s.n > 3 || v->u.s.p[0] != 'k')
+        return -1;
+    int n = 0;
+    for (size_t i = 1; i < v->u.s.n; i++) {
+        if (v->u.s.p[i] < '0' || v->u.s.p[i] > '9')
+            return -1;
+        n = 10 * n + (v->u.s.p[i] - '0');
+    }
+    if (n >= 64 || (*seen >> n & 1))
+        return -1;
+    *seen |= 1ull << n;
+    return 0;
+}
+
+/* A set of strings keeps its small vectors' values as 4-byte dictionary
+ * ids: groups that grow side by side through every size class (4, 8, 16,
+ * 32 values, then the pair table), taking and giving back vectors of one
+ * pool, each list exactly their own strings, after every row; so do their
+ * records merged into another table. */
+static void test_count_distinct_of_strings_small_vectors_hold_every_id(void **state)
+{
+    const aggs *a = *state;
+    enum { NGROUPS = 6, NKINDS = 40 };
+    static const char *const countries[NGROUPS] = {"A", "B", "C", "D", "E", "F"};
+    sf_groups *g = sf_groups_new(a->defs, NAGGS), *m = sf_groups_new(a->defs, NAGGS);
+    assert_non_null(g);
+    assert_non_null(m);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    uint64_t want[NGROUPS] = {0};
+    char kind[8];
+    for (int step = 0; step < NKINDS; step++) {
+        for (int c = 0; c < NGROUPS; c++) {
+            /* Group c takes a new kind on every step up to its own limit
+             * (8 + 6c: 8 .. 38), then repeats; the kinds differ in order
+             * per group, so the dictionary's ids interleave. */
+            int k = step < 8 + 6 * c ? (step * (2 * c + 1) + c) % NKINDS : c;
+            if (want[c] >> k & 1 && step < 8 + 6 * c)
+                k = __builtin_ctzll(~want[c]); /* the lowest kind not seen yet */
+            snprintf(kind, sizeof kind, "k%d", k);
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, kind};
+            feed(g, &r, &scratch);
+            want[c] |= 1ull << k;
+        }
+        assert_int_equal(sf_groups_prepare_export(g), 0);
+        for (int c = 0; c < NGROUPS; c++) {
+            assert_int_result(g, countries[c], A_KINDS, __builtin_popcountll(want[c]));
+            uint64_t seen = 0;
+            assert_int_equal(sf_groups_distinct_values(g, (size_t)group_of(g, countries[c]),
+                                                       A_KINDS, mark_kind, &seen),
+                             0);
+            assert_true(seen == want[c]);
+        }
+    }
+    sf_buf rec = SF_BUF_INIT;
+    sf_error err;
+    for (size_t i = 0; i < sf_groups_count(g); i++) {
+        rec.n = 0;
+        assert_int_equal(sf_groups_export(g, i, &rec), 0);
+        assert_int_equal(sf_groups_merge_record(m, rec.p, rec.n, &err), 0);
+    }
+    assert_int_equal(sf_groups_prepare_export(m), 0);
+    for (int c = 0; c < NGROUPS; c++) {
+        uint64_t seen = 0;
+        assert_int_equal(sf_groups_distinct_values(m, (size_t)group_of(m, countries[c]), A_KINDS,
+                                                   mark_kind, &seen),
+                         0);
+        assert_true(seen == want[c]);
+    }
+    sf_buf_free(&rec);
+    sf_arena_free(&scratch);
+    sf_groups_free(g);
+    sf_groups_free(m);
+}
+
 static void test_count_distinct_is_per_group(void **state)
 {
     /* The same user in two groups counts once in each. */
@@ -2555,6 +2635,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prefetch_record_skips_stage_one_while_most_keys_are_new,
                                         setup, teardown),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
+        cmocka_unit_test(test_count_distinct_of_strings_small_vectors_hold_every_id),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
         cmocka_unit_test_setup_teardown(test_compiled_update_gives_the_results_of_every_order,
                                         setup, teardown),
