@@ -655,7 +655,8 @@ sf_join_cells *sf_join_cells_new(const sf_join_table *t, size_t col)
             pos = (pos + 1) & c->mask;
         index[pos] = sf_join_cell_tag(h) | r; /* the entry of row r is r - 1 */
         const sf_value *cell = &t->rows[(size_t)(r - 1) * t->ncols + col];
-        ents[r - 1] = (cell_entry){x0, x1, (uint32_t)k->u.s.n, r, sf_join_value_id(cell), 0, *cell, 0};
+        ents[r - 1] =
+            (cell_entry){x0, x1, (uint32_t)k->u.s.n, r, sf_join_value_id(cell), 0, *cell, 0};
     }
     return c;
 }
