@@ -83,6 +83,7 @@ struct sf_join_table {
     size_t direct_n;    /* entries of direct */
     str_slot *sslots; /* string keys (int_keys == 0, first key a string) */
     size_t mask;      /* of slots or sslots */
+    size_t nslots;    /* sslots' count (not a power of two) */
     sf_hmap *map;   /* encoded key -> uint32 row index */
     sf_hmap *interned; /* non-key string bytes -> their one copy (char *) */
     struct {           /* intern()'s last copies of strings of at most 8 bytes */
@@ -102,7 +103,7 @@ size_t sf_join_table_memory(const sf_join_table *t)
     if (t->slots)
         m += (t->mask + 1) * sizeof *t->slots;
     if (t->sslots)
-        m += (t->mask + 1) * sizeof *t->sslots;
+        m += t->nslots * sizeof *t->sslots;
     m += t->direct_n * sizeof *t->direct;
     return m + (t->map ? sf_hmap_memory(t->map) : 0);
 }
@@ -125,9 +126,13 @@ void sf_join_table_reserve(sf_join_table *t, size_t nrows)
         t->expect = nrows;
 }
 
-/* The key index's first size: room for the expected rows at load <= 0.7
- * (sf_join_table_add's growth test), so a load of as many rows as told
- * never rebuilds it; 64 slots when nothing was told. */
+/* The int key index's first size: room for the expected rows at load <=
+ * 0.7 (sf_join_table_add's growth test), so a load of as many rows as
+ * told never rebuilds it; 64 slots when nothing was told. The string
+ * index is not a power of two (str_pos): told, it takes 1.6 slots a row
+ * (load 0.625 at the count told, room for 12% more rows before 0.7; the
+ * count told is 1/32 under the estimate), 2^21 slots for 1M rows would be
+ * a third more. */
 static size_t first_slots(const sf_join_table *t)
 {
     size_t slots = 64;
@@ -258,6 +263,14 @@ static inline int str_inline(const char *p, size_t n, uint64_t *k0, uint32_t *k1
     return 1;
 }
 
+/* The slot where a key of hash h starts its probe: the hash's top bits
+ * scaled to the slots' count (a multiply, not a mask: the count need not
+ * be a power of two). */
+static inline size_t str_pos(const sf_join_table *t, uint64_t h)
+{
+    return (size_t)(((unsigned __int128)h * t->nslots) >> 64);
+}
+
 /* The row (its number + 1) a slot names; 0 for an empty slot. */
 static inline uint32_t slot_row(const str_slot *s) { return s->row & STR_ROWS; }
 
@@ -280,7 +293,7 @@ static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_t
         k1 = (uint32_t)n;
         form = STR_LONG;
     }
-    size_t pos = (size_t)h & t->mask;
+    size_t pos = str_pos(t, h);
     for (;;) {
         str_slot *s = &t->sslots[pos];
         if (!s->row)
@@ -292,7 +305,8 @@ static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_t
             if (k->u.s.n == n && sf_key_eq(k->u.s.p, p, n))
                 return s;
         }
-        pos = (pos + 1) & t->mask;
+        if (++pos == t->nslots)
+            pos = 0;
     }
 }
 
@@ -313,20 +327,23 @@ static uint64_t slot_hash(const str_slot *s)
 
 static int str_index_grow(sf_join_table *t)
 {
-    size_t slots = t->sslots ? 2 * (t->mask + 1) : first_slots(t);
+    size_t slots = t->sslots ? 2 * t->nslots : 64;
+    if (!t->sslots && (uint64_t)t->expect * 8 / 5 > slots)
+        slots = (size_t)((uint64_t)t->expect * 8 / 5);
     str_slot *fresh = sf_bigmem_calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
     str_slot *old = t->sslots;
-    size_t old_slots = old ? t->mask + 1 : 0;
+    size_t old_slots = old ? t->nslots : 0;
     t->sslots = fresh;
-    t->mask = slots - 1;
+    t->nslots = slots;
     for (size_t i = 0; i < old_slots; i++) {
         if (!old[i].row)
             continue;
-        size_t p = (size_t)slot_hash(&old[i]) & t->mask;
+        size_t p = str_pos(t, slot_hash(&old[i]));
         while (t->sslots[p].row)
-            p = (p + 1) & t->mask;
+            if (++p == t->nslots)
+                p = 0;
         t->sslots[p] = old[i];
     }
     free(old);
@@ -456,7 +473,7 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
     uint64_t shash = 0;
     uint32_t *mapped = NULL;
     if (t->sslots) {
-        if ((t->nrows + 1) * 10 > (t->mask + 1) * 7 && str_index_grow(t) != 0)
+        if ((t->nrows + 1) * 10 > t->nslots * 7 && str_index_grow(t) != 0)
             return SF_E_NOMEM;
         shash = str_hash(key->u.s.p, key->u.s.n);
         sslot = str_probe(t, key->u.s.p, key->u.s.n, shash);
@@ -539,10 +556,12 @@ const sf_value *sf_join_table_lookup(const sf_join_table *t, const sf_value *key
         uint32_t k1 = (uint32_t)((x1 >> (8 * (15 - n))) >> 8);
         if (x1 >> 56) { /* the last byte is not NUL: the inline form */
             const str_slot *s;
-            for (size_t pos = (size_t)str_hash_words(x0, x1, n);; pos++) {
-                s = &t->sslots[pos & t->mask];
+            for (size_t pos = str_pos(t, str_hash_words(x0, x1, n));;) {
+                s = &t->sslots[pos];
                 if (!s->row || (s->k0 == x0 && s->k1 == k1 && !(s->row & STR_LONG)))
                     break;
+                if (++pos == t->nslots)
+                    pos = 0;
             }
             *key_id = s->row;
             return s->row ? row_key(t, s->row) - t->key_col : NULL;
@@ -592,7 +611,7 @@ void sf_join_table_prefetch(const sf_join_table *t, const sf_value *key)
 {
     if (t->sslots && key->type == SF_STRING) {
         uint64_t h = str_hash(key->u.s.p, key->u.s.n);
-        __builtin_prefetch(&t->sslots[(size_t)h & t->mask], 0, 3);
+        __builtin_prefetch(&t->sslots[str_pos(t, h)], 0, 3);
     } else if (t->int_keys == 1 && key->type == SF_INT) {
         uint64_t off = (uint64_t)key->u.i - (uint64_t)t->direct_base;
         if (t->direct && off < t->direct_n)
@@ -642,7 +661,7 @@ sf_join_cells *sf_join_cells_new(const sf_join_table *t, size_t col)
     memset(ents, 0, t->nrows * sizeof *ents);
     *c = (sf_join_cells){t, &t->nrows, col, t->nrows, n - 1, index, ents};
     /* From the table's own index: the keys it finds, with its key ids. */
-    for (size_t i = 0; i <= t->mask; i++) {
+    for (size_t i = 0; i < t->nslots; i++) {
         uint32_t r = slot_row(&t->sslots[i]);
         const sf_value *k = r ? row_key(t, r) : NULL;
         if (!r || k->u.s.n - 8 > 8)

@@ -345,9 +345,14 @@ static void test_reserved_table_sizes_once_and_takes_more_rows(void **state)
             if (i == 0)
                 first = sf_join_table_memory(told);
         }
-        /* The strings' arena grows with the rows either way. */
-        size_t strings = sf_join_table_memory(untold) - sf_join_table_memory(told);
-        assert_int_equal(strings, 0);
+        /* The strings' arena grows with the rows either way; the int
+         * index is the power of two the doublings reach, the string index
+         * told its rows is sized nearer them (load about 0.6), so less. */
+        size_t told_bytes = sf_join_table_memory(told), untold_bytes = sf_join_table_memory(untold);
+        if (ints)
+            assert_int_equal(untold_bytes, told_bytes);
+        else
+            assert_true(told_bytes < untold_bytes);
         /* Past the first row only the strings' copies grow (16 bytes a
          * row here, their arena's blocks doubling): no index or rows. */
         assert_true(sf_join_table_memory(told) <= first + (size_t)N * 32);
