@@ -82,7 +82,7 @@ struct sf_join_table {
     int64_t direct_base;
     size_t direct_n;    /* entries of direct */
     str_slot *sslots; /* string keys (int_keys == 0, first key a string) */
-    size_t mask;      /* of slots or sslots */
+    size_t mask;      /* of slots (the int index) */
     size_t nslots;    /* sslots' count (not a power of two) */
     sf_hmap *map;   /* encoded key -> uint32 row index */
     sf_hmap *interned; /* non-key string bytes -> their one copy (char *) */
