@@ -8,11 +8,12 @@
  * array of row + 1 by key - base answers instead: one subtraction, one
  * bounds check and one load, no hash. The hashed index stays (it finds
  * duplicates as rows are added, and answers when the keys spread out);
- * string keys (ids like "user_000783") a flat table of (hash, length, row
- * + 1, first STR_INLINE key bytes) slots, so a lookup hashes the bytes once
- * and compares a short key in the slot itself (a longer one goes on in the
- * row's own key string), with no encoding and no entry indirection; other
- * key types use the generic byte-keyed map over the encoded key.
+ * string keys (ids like "user_000783") a flat table of 16-byte slots (row
+ * + 1 and the key itself when it has at most STR_INLINE bytes, else its
+ * hash and length), so a lookup hashes the bytes once and compares a short
+ * key in the slot itself (a longer one goes on in the row's own key
+ * string), with no encoding and no entry indirection; other key types use
+ * the generic byte-keyed map over the encoded key.
  *
  * The other string columns are interned: rows with the same value (the
  * country of 100k users) share one copy, which stays in cache, so a lookup
@@ -46,14 +47,22 @@ typedef struct int_slot {
     uint32_t row; /* row index + 1; 0 = empty */
 } int_slot;
 
-#define STR_INLINE 16
+/* A string key's slot: 16 bytes, four to a cache line. A key of at most
+ * STR_INLINE bytes whose last byte is not NUL is held whole, zero-padded
+ * in k0 and k1 (its length is the place of its last non-zero byte), so a
+ * lookup of it reads the slot and no key copy. Any other key (longer, or
+ * ending in NUL) is held as its hash and length, with STR_LONG set in
+ * row, and compared through its row's own copy on a match of those. */
+#define STR_INLINE 12
+#define STR_LONG 0x80000000u
+#define STR_ROWS 0x7fffffffu /* row's bits of the row number */
 
 typedef struct str_slot {
-    uint64_t hash;
-    uint32_t row; /* row index + 1; 0 = empty */
-    uint32_t len;
-    char key[STR_INLINE]; /* the key's first bytes, zero-padded */
+    uint64_t k0;  /* inline: the key's bytes 0-7; long: its hash */
+    uint32_t k1;  /* inline: the key's bytes 8-11; long: its length */
+    uint32_t row; /* row index + 1 (0 = empty), | STR_LONG for a long key */
 } str_slot;
+_Static_assert(sizeof(str_slot) == 16, "four string slots a cache line");
 
 /* The direct-address array of int keys: its range at most DIRECT_SLACK
  * entries per row plus DIRECT_MIN (4 bytes each: a few words per row). */
@@ -73,7 +82,8 @@ struct sf_join_table {
     int64_t direct_base;
     size_t direct_n;    /* entries of direct */
     str_slot *sslots; /* string keys (int_keys == 0, first key a string) */
-    size_t mask;      /* of slots or sslots */
+    size_t mask;      /* of slots (the int index) */
+    size_t nslots;    /* sslots' count (not a power of two) */
     sf_hmap *map;   /* encoded key -> uint32 row index */
     sf_hmap *interned; /* non-key string bytes -> their one copy (char *) */
     struct {           /* intern()'s last copies of strings of at most 8 bytes */
@@ -93,7 +103,7 @@ size_t sf_join_table_memory(const sf_join_table *t)
     if (t->slots)
         m += (t->mask + 1) * sizeof *t->slots;
     if (t->sslots)
-        m += (t->mask + 1) * sizeof *t->sslots;
+        m += t->nslots * sizeof *t->sslots;
     m += t->direct_n * sizeof *t->direct;
     return m + (t->map ? sf_hmap_memory(t->map) : 0);
 }
@@ -116,9 +126,13 @@ void sf_join_table_reserve(sf_join_table *t, size_t nrows)
         t->expect = nrows;
 }
 
-/* The key index's first size: room for the expected rows at load <= 0.7
- * (sf_join_table_add's growth test), so a load of as many rows as told
- * never rebuilds it; 64 slots when nothing was told. */
+/* The int key index's first size: room for the expected rows at load <=
+ * 0.7 (sf_join_table_add's growth test), so a load of as many rows as
+ * told never rebuilds it; 64 slots when nothing was told. The string
+ * index is not a power of two (str_pos): told, it takes 1.6 slots a row
+ * (load 0.625 at the count told, room for 12% more rows before 0.7; the
+ * count told is 1/32 under the estimate), 2^21 slots for 1M rows would be
+ * a third more. */
 static size_t first_slots(const sf_join_table *t)
 {
     size_t slots = 64;
@@ -235,48 +249,101 @@ static inline uint64_t str_hash(const char *p, size_t n)
     return str_hash_words(x0, x1, n);
 }
 
-/* Finds a string key: the slot holding it or the empty slot where it
- * would go. */
+/* The inline form of a key (see str_slot) in *k0 and *k1: 1, or 0 when
+ * the key takes the long form. */
+static inline int str_inline(const char *p, size_t n, uint64_t *k0, uint32_t *k1)
+{
+    if (n > STR_INLINE || (n && p[n - 1] == '\0'))
+        return 0;
+    unsigned char b[STR_INLINE] = {0};
+    if (n)
+        memcpy(b, p, n);
+    memcpy(k0, b, 8);
+    memcpy(k1, b + 8, 4);
+    return 1;
+}
+
+/* The slot where a key of hash h starts its probe: the hash's top bits
+ * scaled to the slots' count (a multiply, not a mask: the count need not
+ * be a power of two). */
+static inline size_t str_pos(const sf_join_table *t, uint64_t h)
+{
+    return (size_t)(((unsigned __int128)h * t->nslots) >> 64);
+}
+
+/* The row (its number + 1) a slot names; 0 for an empty slot. */
+static inline uint32_t slot_row(const str_slot *s) { return s->row & STR_ROWS; }
+
+/* The key cell of row r (its number + 1). */
+static inline const sf_value *row_key(const sf_join_table *t, uint32_t r)
+{
+    return &t->rows[(size_t)(r - 1) * t->ncols + (size_t)t->key_col];
+}
+
+/* Finds a string key of hash h (str_hash): the slot holding it or the
+ * empty slot where it would go. */
 static inline __attribute__((always_inline)) str_slot *str_probe(const sf_join_table *t,
                                                                   const char *p, size_t n,
                                                                   uint64_t h)
 {
-    size_t pos = (size_t)h & t->mask;
+    uint64_t k0;
+    uint32_t k1, form = 0;
+    if (!str_inline(p, n, &k0, &k1)) {
+        k0 = h;
+        k1 = (uint32_t)n;
+        form = STR_LONG;
+    }
+    size_t pos = str_pos(t, h);
     for (;;) {
         str_slot *s = &t->sslots[pos];
         if (!s->row)
             return s;
-        if (s->hash == h && s->len == n) {
-            if (n <= STR_INLINE) {
-                if (sf_key_eq(s->key, p, n))
-                    return s;
-            } else if (sf_key_eq(s->key, p, STR_INLINE)) {
-                const sf_value *k =
-                    &t->rows[(size_t)(s->row - 1) * t->ncols + (size_t)t->key_col];
-                if (sf_key_eq(k->u.s.p + STR_INLINE, p + STR_INLINE, n - STR_INLINE))
-                    return s;
-            }
+        if (s->k0 == k0 && s->k1 == k1 && (s->row & STR_LONG) == form) {
+            if (!form)
+                return s;
+            const sf_value *k = row_key(t, slot_row(s));
+            if (k->u.s.n == n && sf_key_eq(k->u.s.p, p, n))
+                return s;
         }
-        pos = (pos + 1) & t->mask;
+        if (++pos == t->nslots)
+            pos = 0;
     }
+}
+
+/* The hash (str_hash) of the key a filled slot holds: its own bytes when
+ * inline, so a rebuild reads no row. */
+static uint64_t slot_hash(const str_slot *s)
+{
+    if (s->row & STR_LONG)
+        return s->k0;
+    unsigned char b[STR_INLINE];
+    memcpy(b, &s->k0, 8);
+    memcpy(b + 8, &s->k1, 4);
+    size_t n = STR_INLINE;
+    while (n && !b[n - 1])
+        n--;
+    return str_hash((const char *)b, n);
 }
 
 static int str_index_grow(sf_join_table *t)
 {
-    size_t slots = t->sslots ? 2 * (t->mask + 1) : first_slots(t);
+    size_t slots = t->sslots ? 2 * t->nslots : 64;
+    if (!t->sslots && (uint64_t)t->expect * 8 / 5 > slots)
+        slots = (size_t)((uint64_t)t->expect * 8 / 5);
     str_slot *fresh = sf_bigmem_calloc(slots, sizeof *fresh);
     if (!fresh)
         return SF_E_NOMEM;
     str_slot *old = t->sslots;
-    size_t old_slots = old ? t->mask + 1 : 0;
+    size_t old_slots = old ? t->nslots : 0;
     t->sslots = fresh;
-    t->mask = slots - 1;
+    t->nslots = slots;
     for (size_t i = 0; i < old_slots; i++) {
         if (!old[i].row)
             continue;
-        size_t p = (size_t)old[i].hash & t->mask;
+        size_t p = str_pos(t, slot_hash(&old[i]));
         while (t->sslots[p].row)
-            p = (p + 1) & t->mask;
+            if (++p == t->nslots)
+                p = 0;
         t->sslots[p] = old[i];
     }
     free(old);
@@ -395,6 +462,8 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
         return SF_E_INVAL; /* one key type per table (the spec fixes it) */
     if (t->sslots && (key->type != SF_STRING || key->u.s.n > UINT32_MAX))
         return SF_E_INVAL;
+    if (t->sslots && t->nrows >= STR_ROWS - 1)
+        return SF_E_NOMEM; /* a slot's row number has 31 bits */
 
     if (t->nrows == t->cap && rows_grow(t) != 0)
         return SF_E_NOMEM;
@@ -404,7 +473,7 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
     uint64_t shash = 0;
     uint32_t *mapped = NULL;
     if (t->sslots) {
-        if ((t->nrows + 1) * 10 > (t->mask + 1) * 7 && str_index_grow(t) != 0)
+        if ((t->nrows + 1) * 10 > t->nslots * 7 && str_index_grow(t) != 0)
             return SF_E_NOMEM;
         shash = str_hash(key->u.s.p, key->u.s.n);
         sslot = str_probe(t, key->u.s.p, key->u.s.n, shash);
@@ -444,11 +513,12 @@ int sf_join_table_add(sf_join_table *t, const sf_value *row)
     }
     t->nrows++;
     if (sslot) {
-        sslot->hash = shash;
-        sslot->len = (uint32_t)key->u.s.n;
         sslot->row = (uint32_t)t->nrows;
-        memset(sslot->key, 0, STR_INLINE);
-        memcpy(sslot->key, key->u.s.p, key->u.s.n < STR_INLINE ? key->u.s.n : STR_INLINE);
+        if (!str_inline(key->u.s.p, key->u.s.n, &sslot->k0, &sslot->k1)) {
+            sslot->k0 = shash;
+            sslot->k1 = (uint32_t)key->u.s.n;
+            sslot->row |= STR_LONG;
+        }
     } else if (slot) {
         slot->key = key->u.i;
         slot->row = (uint32_t)t->nrows;
@@ -472,25 +542,30 @@ lookup_other(const sf_join_table *t, const sf_value *key, uint32_t *key_id);
 const sf_value *sf_join_table_lookup(const sf_join_table *t, const sf_value *key,
                                      uint32_t *key_id)
 {
-    /* String ids of 8 to 16 bytes first ("user_000783": S1's and S3's,
-     * looked up for every row): the key's two words make the hash and are
-     * compared with the slot's key bytes as they are, with no byte
-     * compare. Other keys take a call that keeps this path's frame small
-     * (no encoding buffer, few registers saved). */
+    /* String ids of 8 to 12 bytes not ending in NUL first ("user_000783":
+     * S1's and S3's, looked up for every row): the key's first and last
+     * words make the hash and its inline form (see str_slot), compared with
+     * the slot's as they are, with no byte compare. Other keys take a call
+     * that keeps this path's frame small (no encoding buffer, few
+     * registers saved). */
     size_t n = key->u.s.n;
-    if (t->sslots && key->type == SF_STRING && n - 8 <= 8) {
+    if (t->sslots && key->type == SF_STRING && n - 8 <= STR_INLINE - 8) {
         uint64_t x0, x1;
         str_words(key->u.s.p, n, &x0, &x1);
-        const str_slot *s;
-        for (size_t pos = (size_t)str_hash_words(x0, x1, n);; pos++) {
-            s = &t->sslots[pos & t->mask];
-            uint64_t k0, k1;
-            str_words(s->key, n, &k0, &k1);
-            if (!s->row || (s->len == n && k0 == x0 && k1 == x1))
-                break;
+        /* bytes 8 to n - 1, zero-padded: the top n - 8 bytes of x1 */
+        uint32_t k1 = (uint32_t)((x1 >> (8 * (15 - n))) >> 8);
+        if (x1 >> 56) { /* the last byte is not NUL: the inline form */
+            const str_slot *s;
+            for (size_t pos = str_pos(t, str_hash_words(x0, x1, n));;) {
+                s = &t->sslots[pos];
+                if (!s->row || (s->k0 == x0 && s->k1 == k1 && !(s->row & STR_LONG)))
+                    break;
+                if (++pos == t->nslots)
+                    pos = 0;
+            }
+            *key_id = s->row;
+            return s->row ? row_key(t, s->row) - t->key_col : NULL;
         }
-        *key_id = s->row;
-        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
     }
     return lookup_other(t, key, key_id);
 }
@@ -502,8 +577,8 @@ lookup_other(const sf_join_table *t, const sf_value *key, uint32_t *key_id)
 {
     if (t->sslots && key->type == SF_STRING) {
         const str_slot *s = str_probe(t, key->u.s.p, key->u.s.n, str_hash(key->u.s.p, key->u.s.n));
-        *key_id = s->row;
-        return s->row ? t->rows + (size_t)(s->row - 1) * t->ncols : NULL;
+        *key_id = slot_row(s);
+        return s->row ? row_key(t, slot_row(s)) - t->key_col : NULL;
     }
     *key_id = 0;
     if (t->nrows == 0 || key->type == SF_NULL || t->sslots)
@@ -536,7 +611,7 @@ void sf_join_table_prefetch(const sf_join_table *t, const sf_value *key)
 {
     if (t->sslots && key->type == SF_STRING) {
         uint64_t h = str_hash(key->u.s.p, key->u.s.n);
-        __builtin_prefetch(&t->sslots[(size_t)h & t->mask], 0, 3);
+        __builtin_prefetch(&t->sslots[str_pos(t, h)], 0, 3);
     } else if (t->int_keys == 1 && key->type == SF_INT) {
         uint64_t off = (uint64_t)key->u.i - (uint64_t)t->direct_base;
         if (t->direct && off < t->direct_n)
@@ -586,19 +661,21 @@ sf_join_cells *sf_join_cells_new(const sf_join_table *t, size_t col)
     memset(ents, 0, t->nrows * sizeof *ents);
     *c = (sf_join_cells){t, &t->nrows, col, t->nrows, n - 1, index, ents};
     /* From the table's own index: the keys it finds, with its key ids. */
-    for (size_t i = 0; i <= t->mask; i++) {
-        const str_slot *s = &t->sslots[i];
-        if (!s->row || s->len - 8 > 8)
+    for (size_t i = 0; i < t->nslots; i++) {
+        uint32_t r = slot_row(&t->sslots[i]);
+        const sf_value *k = r ? row_key(t, r) : NULL;
+        if (!r || k->u.s.n - 8 > 8)
             continue;
         uint64_t x0, x1;
-        str_words(s->key, s->len, &x0, &x1);
-        uint64_t h = sf_join_cells_hash(x0, x1, s->len);
+        str_words(k->u.s.p, k->u.s.n, &x0, &x1);
+        uint64_t h = sf_join_cells_hash(x0, x1, k->u.s.n);
         size_t pos = (size_t)h & c->mask;
         while (index[pos])
             pos = (pos + 1) & c->mask;
-        index[pos] = sf_join_cell_tag(h) | s->row; /* the entry of row r is r - 1 */
-        const sf_value *cell = &t->rows[(size_t)(s->row - 1) * t->ncols + col];
-        ents[s->row - 1] = (cell_entry){x0, x1, s->len, s->row, sf_join_value_id(cell), 0, *cell, 0};
+        index[pos] = sf_join_cell_tag(h) | r; /* the entry of row r is r - 1 */
+        const sf_value *cell = &t->rows[(size_t)(r - 1) * t->ncols + col];
+        ents[r - 1] =
+            (cell_entry){x0, x1, (uint32_t)k->u.s.n, r, sf_join_value_id(cell), 0, *cell, 0};
     }
     return c;
 }

@@ -78,7 +78,7 @@ static inline uint32_t sf_join_value_id(const sf_value *v)
  * lookup probes an array of 4-byte words (a row number and 16 bits of
  * the key's hash: 8 KiB for 1,000 rows, which stays in cache) and reads
  * one 64-byte entry (the key's words, its id, the cell and the cell's
- * id), where sf_join_table_lookup() reads a 32-byte slot and then the
+ * id), where sf_join_table_lookup() reads a 16-byte slot and then the
  * row, two dependent misses once the input streaming through the caches
  * has evicted them. A snapshot of the table's rows: a key it does not
  * hold is asked of the table itself once more rows were added. */
