@@ -16,17 +16,14 @@
  * the host at its first touch: measured on this project's 2-vCPU guest,
  * 0.35-0.41 GB/s against 1.3-1.6 GB/s for 4 KiB pages and 7-8 GB/s for a
  * huge page freed moments before. A table read at random still pays for
- * its huge pages in TLB misses saved, but a block filled in order (an
- * arena, a received message, a result array) mostly does not. So the
- * huge-page advice for blocks filled in order follows a policy
- * (sf_bigmem_policy): by default (SF_BIGMEM_AUTO) the first such block of
- * at least SF_BIGMEM_HUGE bytes times the first touch of one fresh 2 MiB
- * huge page against 2 MiB of 4 KiB pages (~0.2-7 ms and 2 MiB of memory
- * kept, once a process) and
- * advises huge pages only where the huge page cost at most twice as much
- * (sf_bigmem_huge_pays). The environment variable SHARDFLOW_HUGE_PAGES
- * sets it: auto, all (every large block, the measure skipped), tables
- * (zeroed tables only) or none.
+ * its huge pages in TLB misses saved; a block filled in order (an arena,
+ * a received message, a result array) may not. Which way a run goes
+ * depends on what the guest freed in the seconds before it (a measure of
+ * one fresh huge page at the first such block was tried and found
+ * recycled pages even where most of the run's were fresh), so it is the
+ * user's choice: the environment variable SHARDFLOW_HUGE_PAGES sets the
+ * policy (sf_bigmem_policy): all (the default: every large block),
+ * tables (zeroed tables only: sf_bigmem_calloc) or none.
  */
 #ifndef SF_CORE_BIGMEM_H
 #define SF_CORE_BIGMEM_H
@@ -43,35 +40,25 @@
 
 /* The huge-page policy (see the top of this file). */
 typedef enum sf_bigmem_policy_kind {
-    SF_BIGMEM_AUTO,   /* tables huge; blocks filled in order by the measure */
     SF_BIGMEM_ALL,    /* every block of SF_BIGMEM_STREAM bytes or more */
     SF_BIGMEM_TABLES, /* zeroed tables (sf_bigmem_calloc) only */
     SF_BIGMEM_NONE    /* no huge-page advice */
 } sf_bigmem_policy_kind;
 
-/* The policy named by text (auto, all, tables, none); -1 for any other
- * text. NULL is auto. */
+/* The policy named by text (all, tables, none); -1 for any other text.
+ * NULL is all. */
 int sf_bigmem_policy_parse(const char *text);
 
+/* The policy's name, as sf_bigmem_policy_parse reads it. */
+const char *sf_bigmem_policy_name(sf_bigmem_policy_kind policy);
+
 /* The process's policy: set by sf_bigmem_set_policy, else read once from
- * SHARDFLOW_HUGE_PAGES (an unknown value is auto). Cannot fail. */
+ * SHARDFLOW_HUGE_PAGES (unset or an unknown value: all). Cannot fail. */
 sf_bigmem_policy_kind sf_bigmem_policy(void);
 
 /* Sets the process's policy (tests, or a caller that read its own
- * setting); also forgets what an earlier measure found. */
+ * setting). */
 void sf_bigmem_set_policy(sf_bigmem_policy_kind policy);
-
-/* Whether blocks filled in order take huge pages under policy auto, from
- * the first touch of one fresh huge page (huge_s seconds for 2 MiB) and of
- * 2 MiB in 4 KiB pages (small_s): 1 unless the huge page cost more than
- * twice as much. */
-int sf_bigmem_huge_pays(double huge_s, double small_s);
-
-/* What the process does with blocks filled in order: 1 huge pages, 0 not,
- * -1 not decided yet (no such block so far under auto). With the two
- * first-touch times the measure took in *huge_s and *small_s (0 when it
- * did not run). For the run's metrics. */
-int sf_bigmem_inorder_huge(double *huge_s, double *small_s);
 
 /* A zeroed block of n * size bytes (new: the caller frees it with free()):
  * from SF_BIGMEM_STREAM bytes on aligned to 2 MiB and advised for huge
@@ -83,15 +70,14 @@ void *sf_bigmem_calloc(size_t n, size_t size);
 /* An uninitialized block of n bytes for data written once in order as it
  * arrives (a received message, a broadcast piece; new: the caller frees it
  * with free()). From SF_BIGMEM_STREAM bytes on it starts on a 2 MiB boundary
- * and is advised for huge pages as the policy says for blocks filled in
- * order; only its whole 2 MiB pages can be huge, so no byte past n becomes
+ * and is advised for huge pages under policy all; only its whole 2 MiB pages can be huge, so no byte past n becomes
  * resident. NULL when out of memory. */
 void *sf_bigmem_alloc(size_t n);
 
 /* Advises the 2 MiB-aligned pages inside p[0, n) for huge pages when n is
  * at least SF_BIGMEM_HUGE (a block from malloc that is filled in order,
- * as an arena's: its pages then fault in 2 MiB at a time, not 4 KiB) and
- * the policy for such blocks says so. Changes no byte and cannot fail
+ * as an arena's: its pages then fault in 2 MiB at a time, not 4 KiB) under
+ * policy all. Changes no byte and cannot fail
  * (refused advice is ignored). */
 void sf_bigmem_advise(void *p, size_t n);
 

@@ -88,12 +88,7 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
     sf_metrics *all = rank == 0 ? calloc((size_t)nranks, sizeof *all) : NULL;
     if (rank == 0 && !all)
         MPI_Abort(comm, 1); /* cannot take part in the gather */
-    sf_metrics mine = *m;
-    double huge_s, small_s;
-    mine.huge_inorder = sf_bigmem_inorder_huge(&huge_s, &small_s);
-    mine.huge_probe_ms = huge_s * 1e3;
-    mine.small_probe_ms = small_s * 1e3;
-    MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, 0, comm);
+    MPI_Gather(m, (int)sizeof *m, MPI_BYTE, all, (int)sizeof *m, MPI_BYTE, 0, comm);
     if (rank != 0)
         return 0;
 
@@ -205,18 +200,8 @@ int sf_metrics_report(MPI_Comm comm, const sf_metrics *m, const uint64_t *part_g
         if (all[r].dedupe_spills > sum->dedupe_spills)
             sum->dedupe_spills = all[r].dedupe_spills;
     }
-    static const char *const policies[] = {"auto", "all", "tables", "none"};
-    rc |= sf_buf_printf(out, "], \"huge_pages\": {\"policy\": \"%s\", \"in_order_blocks\": [",
-                        policies[sf_bigmem_policy()]);
-    for (int r = 0; r < nranks; r++)
-        rc |= sf_buf_printf(out, "%s\"%s\"", r ? ", " : "",
-                            all[r].huge_inorder > 0 ? "huge" : all[r].huge_inorder == 0 ? "small"
-                                                                                      : "none yet");
-    rc |= sf_buf_printf(out, "], \"first_touch_ms\": [");
-    for (int r = 0; r < nranks; r++)
-        rc |= sf_buf_printf(out, "%s{\"huge\": %.3f, \"small\": %.3f}", r ? ", " : "",
-                            all[r].huge_probe_ms, all[r].small_probe_ms);
-    rc |= sf_buf_printf(out, "]}");
+    rc |= sf_buf_printf(out, "], \"huge_pages\": \"%s\"",
+                        sf_bigmem_policy_name(sf_bigmem_policy()));
     rc |= sf_buf_printf(out, ", \"spill_splits\": %llu, \"dedupe_spills\": %llu",
                         (unsigned long long)sum->spill_splits,
                         (unsigned long long)sum->dedupe_spills);

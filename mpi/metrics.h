@@ -82,12 +82,6 @@ typedef struct sf_metrics {
     uint64_t distinct_spill_bytes; /* of those pairs written to spill files here */
     uint64_t spill_splits;    /* spill partitions too big for a pass, split again */
     uint64_t dedupe_spills;   /* times the dedupe step's table of kept rows was written out */
-    /* Filled by sf_metrics_report from core/bigmem: what this rank did with
-     * large blocks filled in order (1 huge pages, 0 4 KiB pages, -1 none
-     * such so far) and the first-touch times its measure took (ms; 0: no
-     * measure). */
-    int32_t huge_inorder;
-    double huge_probe_ms, small_probe_ms;
 } sf_metrics;
 
 /* Marks the start / end of a phase; sh is the run's cumulative shuffle
