@@ -14,9 +14,11 @@
 #include <malloc.h>
 #endif
 
+#include "core/bigmem.h"
 #include "core/fmt.h"
 #include "cli/options.h"
 #include "io/fsutil.h"
+#include "io/hostmem.h"
 #include "mpi/collective.h"
 #include "mpi/h5api.h"
 #include "cli/experiment.h"
@@ -344,9 +346,21 @@ static void keep_large_blocks_mapped(void)
 #endif
 }
 
+/* Where the host backs a fresh huge page at its first touch (a guest that
+ * reports its free memory: io/hostmem), blocks filled in order take 4 KiB
+ * pages and only the tables read at random huge ones (core/bigmem's
+ * policy tables; docs/memory.md, "Huge pages"). SHARDFLOW_HUGE_PAGES,
+ * when set, decides instead. */
+static void choose_huge_pages(void)
+{
+    if (!getenv("SHARDFLOW_HUGE_PAGES") && sf_hostmem_reports_free_pages(NULL))
+        sf_bigmem_set_policy(SF_BIGMEM_TABLES);
+}
+
 int main(int argc, char **argv)
 {
     keep_large_blocks_mapped();
+    choose_huge_pages();
     if (argc < 2) {
         fputs(main_usage, stderr);
         return 2;

@@ -20,10 +20,11 @@
  * a received message, a result array) may not. Which way a run goes
  * depends on what the guest freed in the seconds before it (a measure of
  * one fresh huge page at the first such block was tried and found
- * recycled pages even where most of the run's were fresh), so it is the
- * user's choice: the environment variable SHARDFLOW_HUGE_PAGES sets the
- * policy (sf_bigmem_policy): all (the default: every large block),
- * tables (zeroed tables only: sf_bigmem_calloc) or none.
+ * recycled pages even where most of the run's were fresh), so the policy
+ * (sf_bigmem_policy) follows the machine: cli/main.c sets tables (zeroed
+ * tables only: sf_bigmem_calloc) on a guest that reports its free pages
+ * (io/hostmem), else it is all (every large block); the environment
+ * variable SHARDFLOW_HUGE_PAGES (all, tables, none) overrides both.
  */
 #ifndef SF_CORE_BIGMEM_H
 #define SF_CORE_BIGMEM_H
