@@ -27,13 +27,15 @@
  * allocate too. */
 static atomic_int policy_now;
 
+/* The policies' names, by sf_bigmem_policy_kind. */
+static const char *const policy_names[] = {"all", "tables", "none"};
+
 int sf_bigmem_policy_parse(const char *text)
 {
-    static const char *const names[] = {"all", "tables", "none"};
     if (!text)
         return SF_BIGMEM_ALL;
     for (int i = 0; i < 3; i++) {
-        if (strcmp(text, names[i]) == 0)
+        if (strcmp(text, policy_names[i]) == 0)
             return i;
     }
     return -1;
@@ -41,7 +43,7 @@ int sf_bigmem_policy_parse(const char *text)
 
 const char *sf_bigmem_policy_name(sf_bigmem_policy_kind policy)
 {
-    return policy == SF_BIGMEM_TABLES ? "tables" : policy == SF_BIGMEM_NONE ? "none" : "all";
+    return policy_names[(unsigned)policy < 3 ? policy : SF_BIGMEM_ALL];
 }
 
 sf_bigmem_policy_kind sf_bigmem_policy(void)

@@ -128,11 +128,7 @@ void sf_join_table_reserve(sf_join_table *t, size_t nrows)
 
 /* The int key index's first size: room for the expected rows at load <=
  * 0.7 (sf_join_table_add's growth test), so a load of as many rows as
- * told never rebuilds it; 64 slots when nothing was told. The string
- * index is not a power of two (str_pos): told, it takes 1.6 slots a row
- * (load 0.625 at the count told, room for 12% more rows before 0.7; the
- * count told is 1/32 under the estimate), 2^21 slots for 1M rows would be
- * a third more. */
+ * told never rebuilds it; 64 slots when nothing was told. */
 static size_t first_slots(const sf_join_table *t)
 {
     size_t slots = 64;
@@ -325,6 +321,11 @@ static uint64_t slot_hash(const str_slot *s)
     return str_hash((const char *)b, n);
 }
 
+/* Makes the string index twice as large, or its first: 64 slots, or told
+ * the rows to come 1.6 slots a row (not a power of two: str_pos; load
+ * 0.625 at the count told, room for 12% more rows before 0.7; the count
+ * told is 1/32 under the estimate), where 2^21 slots for 1M rows would be
+ * a third more. */
 static int str_index_grow(sf_join_table *t)
 {
     size_t slots = t->sslots ? 2 * t->nslots : 64;
