@@ -82,6 +82,7 @@ typedef struct column {
     uint64_t first;
     uint32_t ordinal;
     uint32_t hint_at, hint_gen; /* its leaf in the hints of record hint_gen */
+    uint32_t shape; /* the direct pass's shape that caches it; 0: none yet */
 } column;
 
 /* A column seen for the first time in the current record. */
@@ -209,7 +210,8 @@ struct sf_flatten {
     size_t ncur, curcap;
     sf_flatten_cell *cells; /* every row of the record */
     size_t ncells, cellcap;
-    size_t *rowat; /* nrows + 1 offsets into cells */
+    size_t *rowat; /* nrows + 1 offsets into rows */
+    const sf_flatten_cell *rows; /* leaves when the one row is the leaves, else NULL: cells */
     size_t nrows, rowcap;
     uint32_t *stamp; /* per column id: last row it was set in */
     size_t stampcap;
@@ -231,6 +233,9 @@ struct sf_flatten {
     size_t epre, epost;
     int eseen;         /* the record held the path (any value) */
     int leaves_row; /* the record's one row is its leaves (direct, no collision) */
+    int named;      /* the direct pass named a leaf in this record (d_leaf_name) */
+    int shared;     /* two shapes have cached one column: a direct record may
+                     * collide, so its row goes through finish_row */
     int collided; /* SF_COLLISION_ERROR hit, on column collided_col */
     uint32_t collided_col;
     sf_flatten_stats stats;
@@ -1227,6 +1232,7 @@ static inline int d_child(sf_flatten *f, const char *k, size_t n, int keyed, uin
 static __attribute__((noinline)) int d_leaf_name(sf_flatten *f, uint32_t s, uint32_t *id)
 {
     f->name.n = 0;
+    f->named = 1;
     /* An exploded element's frame has the array's shape: named once. */
     for (size_t i = 1, last = 0; i <= f->nframes; i++) {
         size_t id = i < f->nframes ? f->frames[i].shape : s;
@@ -1240,8 +1246,13 @@ static __attribute__((noinline)) int d_leaf_name(sf_flatten *f, uint32_t s, uint
     int rc = resolve_name(f, (uint32_t)f->nleaves, id);
     if (rc)
         return rc;
-    if (*id < f->ncols)
+    if (*id < f->ncols) {
         f->shapes[s].col = *id;
+        column *c = &f->cols[*id];
+        if (c->shape && c->shape != s)
+            f->shared = 1; /* {"a.b":1} and {"a":{"b":2}}: the same column */
+        c->shape = s;
+    }
     return 0;
 }
 
@@ -1413,6 +1424,7 @@ static int add_column(sf_flatten *f, const char *name, size_t len, uint64_t firs
     c->first = first;
     c->ordinal = ordinal;
     c->hint_at = c->hint_gen = 0;
+    c->shape = 0;
     *id = (uint32_t)f->ncols++;
     return 0;
 }
@@ -1501,6 +1513,8 @@ static void reset_record(sf_flatten *f)
     f->nleaves = f->ncur = f->ncells = f->nrows = 0;
     f->collided = 0;
     f->leaves_row = 0;
+    f->named = 0;
+    f->rows = NULL;
     f->egen++;
     f->neat = 0;
     f->eseen = 0;
@@ -1577,6 +1591,16 @@ static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg,
     f->rowat[0] = 0;
     if (f->neat)
         return direct_explode_rows(f);
+    if (!f->named && !f->shared) {
+        /* Every leaf's column came from its shape, no two shapes share a
+         * column and no shape repeats in a record (that needs the tree):
+         * no collision can happen, so the row is the leaves as they are. */
+        f->rows = f->leaves;
+        f->rowat[1] = f->nleaves;
+        f->nrows = 1;
+        f->leaves_row = 1;
+        return 0;
+    }
     rc = finish_row(f, f->leaves, f->nleaves);
     f->leaves_row = !rc && f->ncells == f->nleaves;
     return rc;
@@ -1635,7 +1659,7 @@ size_t sf_flatten_nrows(const sf_flatten *f) { return f->nrows; }
 const sf_flatten_cell *sf_flatten_row(const sf_flatten *f, size_t i, size_t *ncells)
 {
     *ncells = f->rowat[i + 1] - f->rowat[i];
-    return f->cells + f->rowat[i];
+    return (f->rows ? f->rows : f->cells) + f->rowat[i];
 }
 
 const sf_flatten_stats *sf_flatten_get_stats(const sf_flatten *f) { return &f->stats; }

@@ -617,6 +617,38 @@ static void test_collision_last_keeps_the_last_value_at_the_first_place(void **s
     sf_flatten_free(f);
 }
 
+/* Two paths that name one column in different records, each cached by the
+ * direct pass, then both in one record: still a collision, whatever the
+ * policy (the direct pass's row is its leaves only while no column is
+ * shared by two paths). */
+static void test_collision_of_paths_met_apart_before(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {"{\"a.b\":1,\"x\":0}", "{\"a.b\":1,\"x\":0}",
+                                        "{\"a\":{\"b\":2},\"x\":0}", "{\"a\":{\"b\":2},\"x\":0}"};
+    static const char *const both = "{\"a.b\":1,\"x\":0,\"a\":{\"b\":2}}";
+    for (int pol = SF_COLLISION_ERROR; pol <= SF_COLLISION_LAST; pol++) {
+        sf_flatten_opts o;
+        sf_flatten_opts_init(&o);
+        o.on_collision = (sf_collision_policy)pol;
+        sf_flatten *f = make(&o);
+        assert_string_equal(flat(f, lines[0]), "a.b=1 x=0");
+        assert_string_equal(flat(f, lines[1]), "a.b=1 x=0");
+        assert_string_equal(flat(f, lines[2]), "a.b=2 x=0");
+        assert_string_equal(flat(f, lines[3]), "a.b=2 x=0");
+        if (pol == SF_COLLISION_ERROR)
+            assert_non_null(strstr(rejected(f, both, SF_REJ_KEY_COLLISION), "'a.b'"));
+        else
+            assert_string_equal(flat(f, both),
+                                pol == SF_COLLISION_FIRST ? "a.b=1 x=0" : "a.b=2 x=0");
+        assert_int_equal(sf_flatten_get_stats(f)->collisions, pol != SF_COLLISION_ERROR);
+        /* And the lines of one path after it: rows as before. */
+        assert_string_equal(flat(f, lines[3]), "a.b=2 x=0");
+        assert_int_equal(sf_flatten_ncolumns(f), 2);
+        sf_flatten_free(f);
+    }
+}
+
 static void test_collision_of_record_field_with_exploded_field(void **state)
 {
     (void)state;
@@ -1302,6 +1334,7 @@ int main(void)
         cmocka_unit_test(test_collision_error_rejects_the_line_naming_the_column),
         cmocka_unit_test(test_collision_first_keeps_the_first_value),
         cmocka_unit_test(test_collision_last_keeps_the_last_value_at_the_first_place),
+        cmocka_unit_test(test_collision_of_paths_met_apart_before),
         cmocka_unit_test(test_collision_of_record_field_with_exploded_field),
         cmocka_unit_test(test_same_column_in_different_exploded_elements_is_no_collision),
         cmocka_unit_test(test_bad_lines_are_rejected_with_the_decoder_reasons),
