@@ -47,8 +47,11 @@ static inline unsigned char *put_cell(unsigned char *o, uint32_t col, const sf_v
         return o + 8;
     }
     /* The field is made after a one-byte header and moved up in the rare
-     * case its length needs more. */
-    size_t n = sf_csv_format_value(v, (char *)o + 1);
+     * case its length needs more. A double read from a short decimal
+     * literal is written from its digits (core/jsonproj.h). */
+    size_t n = v->type == SF_DOUBLE && v->scale
+                   ? (size_t)sf_fmt_double_places(v->u.d, v->scale - 1, (char *)o + 1)
+                   : sf_csv_format_value(v, (char *)o + 1);
     if (n < 64) {
         *o = (unsigned char)(n << 1);
         return o + 1 + n;

@@ -111,7 +111,8 @@ void sf_flatten_free(sf_flatten *f);
 
 typedef struct sf_flatten_cell {
     uint32_t col; /* column id, see sf_flatten_column_get() */
-    sf_value v;   /* never SF_DATE; strings borrowed until the next record */
+    sf_value v;   /* never SF_DATE; strings borrowed until the next record; a
+                   * double's scale as the visitor gave it (core/jsonproj.h) */
 } sf_flatten_cell;
 
 /* Flattens one line (len bytes, no newline). order places the record in

@@ -379,6 +379,55 @@ int sf_fmt_double(double d, char *buf)
     return n ? n : sf_fmt_double_reference(d, buf);
 }
 
+/* m = round(a * 10^places) is the decimal itself: a is within half a unit
+ * of m / 10^places, m < 10^15, so the product's error is below
+ * 10^15 * 2^-52 < 1/2. Its trailing zeros go; what is left is the
+ * shortest repr by the argument of fmt_double_fast, written the same way.
+ * Values below 1e-4 (scientific) and zeros go to sf_fmt_double. */
+int sf_fmt_double_places(double d, int places, char *buf)
+{
+    static const uint64_t p10[16] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
+                                     1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+                                     10000000000ull, 100000000000ull, 1000000000000ull,
+                                     10000000000000ull, 100000000000000ull,
+                                     1000000000000000ull};
+    double a = d < 0 ? -d : d;
+    if (places < 1 || places > 15 || !(a < 1e15))
+        return sf_fmt_double(d, buf);
+    uint64_t m = (uint64_t)(a * pow10_16[places] + 0.5);
+    if (m == 0 || (places > 4 && m < p10[places - 4]))
+        return sf_fmt_double(d, buf);
+    while (places > 0 && m % 10 == 0) {
+        m /= 10;
+        places--;
+    }
+    char t[48];
+    char *q = t + 24;
+    memset(q, 0, 24); /* the NUL, and defined bytes after it */
+    if (places == 0)
+        *--q = '0';
+    for (int k = 0; k < places; k++) {
+        *--q = (char)('0' + m % 10);
+        m /= 10;
+    }
+    *--q = '.';
+    while (m >= 100) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * (m % 100), 2);
+        m /= 100;
+    }
+    if (m >= 10) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * m, 2);
+    } else {
+        *--q = (char)('0' + m);
+    }
+    if (d < 0)
+        *--q = '-';
+    memcpy(buf, q, 24);
+    return (int)(t + 24 - q);
+}
+
 int sf_fmt_double_reference(double d, char *buf)
 {
     if (isnan(d))

@@ -21,6 +21,12 @@ int sf_fmt_double(double d, char *buf);
 /* The same text found by a search over precisions (snprintf and strtod):
  * slower, the reference sf_fmt_double's fast path is tested against. */
 int sf_fmt_double_reference(double d, char *buf);
+/* sf_fmt_double's text of d, the nearest double to a decimal literal of at
+ * most 15 significant digits, no exponent and places (1..15) digits after
+ * the point (core/jsonproj's visitor says which doubles are; see its
+ * scalar event): found from those digits, with no search. The result for
+ * any other d is undefined. */
+int sf_fmt_double_places(double d, int places, char *buf);
 int sf_fmt_int(int64_t i, char *buf);
 int sf_fmt_date(int32_t days, char *buf); /* years outside 0..9999 print as +/-YYYYY */
 

@@ -1377,6 +1377,8 @@ value:
             } else if (real == NUM_REAL) {
                 v = sf_double(frac ? exact_real(iv, frac)
                                    : real_value(p, start, (size_t)(s - start)));
+                /* lex_number's short reals: the places, for writing it back */
+                v.scale = (uint8_t)(frac ? (frac & ~FRAC_NEG) + 1 : 0);
             } else {
                 /* Every value is read when visiting: the line is rejected
                  * once its grammar is known to be valid (see walk's end). */

@@ -94,7 +94,10 @@ int sf_jsonproj_big_number(const char *path, sf_type type, const char *text, siz
  * returns 0 to go on or a negative SF_E_* code, which stops the visit and is
  * its return value. key() comes before the value it names; scalar() gets
  * null (SF_NULL), true/false (SF_BOOL), an integer literal (SF_INT), a real
- * literal (SF_DOUBLE, the same double as jansson/strtod) or a string
+ * literal (SF_DOUBLE, the same double as jansson/strtod; its scale is 1 +
+ * the literal's digits after the point when it has at most 15 significant
+ * digits and no exponent, which sf_fmt_double_places writes back without a
+ * search, or 0 when the visit does not say) or a string
  * (SF_STRING, unescaped UTF-8 that may hold NUL bytes). Key and string
  * bytes are borrowed from the line or from the decoder and stay valid until
  * the next decode or visit call on the same decoder. Duplicate keys are

@@ -302,6 +302,41 @@ static void test_numbers_keep_their_json_types(void **state)
     sf_flatten_free(f);
 }
 
+/* A double read from a short decimal literal says its places (scale - 1)
+ * so that its text can be written from them; any other says 0. Both
+ * passes, and the text is sf_fmt_double's either way. */
+static void test_doubles_say_the_places_of_short_literals(void **state)
+{
+    (void)state;
+    static const char *const line =
+        "{\"a\":1.50,\"b\":-0.1234567,\"c\":12345678901234.5,\"d\":0.12345678,"
+        "\"e\":1.5e1,\"f\":1234567890123456.5,\"g\":0.00001,\"h\":-0.00,\"i\":7}";
+    static const int scale[] = {3, 8, 2, 0, 0, 0, 6, 3};
+    for (int tree = 0; tree < 2; tree++) {
+        sf_flatten_opts o;
+        sf_flatten_opts_init(&o);
+        o.tree_only = tree;
+        sf_flatten *f = make(&o);
+        for (int k = 0; k < 2; k++) { /* the second time through the shapes */
+            flat(f, line);
+            size_t nc;
+            const sf_flatten_cell *c = sf_flatten_row(f, 0, &nc);
+            assert_int_equal(nc, 9);
+            for (size_t i = 0; i < 8; i++) {
+                assert_int_equal(c[i].v.type, SF_DOUBLE);
+                assert_int_equal(c[i].v.scale, scale[i]);
+                char a[SF_FMT_BUF], b[SF_FMT_BUF];
+                if (scale[i]) {
+                    sf_fmt_double_places(c[i].v.u.d, scale[i] - 1, a);
+                    sf_fmt_double(c[i].v.u.d, b);
+                    assert_string_equal(a, b);
+                }
+            }
+        }
+        sf_flatten_free(f);
+    }
+}
+
 static void test_escaped_and_unicode_keys_are_unescaped(void **state)
 {
     (void)state;
@@ -1313,6 +1348,7 @@ int main(void)
         cmocka_unit_test(test_empty_record_gives_one_row_without_cells),
         cmocka_unit_test(test_max_depth_keeps_deeper_containers_as_json_text),
         cmocka_unit_test(test_numbers_keep_their_json_types),
+        cmocka_unit_test(test_doubles_say_the_places_of_short_literals),
         cmocka_unit_test(test_escaped_and_unicode_keys_are_unescaped),
         cmocka_unit_test(test_explode_gives_one_row_per_element),
         cmocka_unit_test(test_explode_array_of_scalars_gives_values_under_the_path),

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -163,6 +164,57 @@ static void test_double_fast_paths_match_reference(void **state)
         check_like_reference(i / 7.0);
         check_like_reference(i * 0.01 / 9.0);
     }
+}
+
+/* One decimal literal (digits m, places fraction digits, negative or not)
+ * read as strtod reads it: sf_fmt_double_places must print what
+ * sf_fmt_double prints. */
+static void check_places(uint64_t m, int places, int neg)
+{
+    char lit[64], a[SF_FMT_BUF], b[SF_FMT_BUF];
+    uint64_t p = 1;
+    for (int k = 0; k < places; k++)
+        p *= 10;
+    snprintf(lit, sizeof lit, "%s%llu.%0*llu", neg ? "-" : "", (unsigned long long)(m / p),
+             places, (unsigned long long)(m % p));
+    double d = strtod(lit, NULL);
+    memset(a, 'x', sizeof a);
+    memset(b, 'y', sizeof b);
+    int na = sf_fmt_double_places(d, places, a), nb = sf_fmt_double(d, b);
+    if (na != nb || strcmp(a, b) != 0)
+        fail_msg("%s: places %d gives %s, sf_fmt_double %s", lit, places, a, b);
+}
+
+/* Literals of at most 15 significant digits and 1..15 places: prices,
+ * trailing zeros, zeros of both signs, values either side of 1e-4 (below
+ * it the text is scientific), the largest and smallest of each length. */
+static void test_double_from_its_places_matches_the_search(void **state)
+{
+    (void)state;
+    uint64_t st = 777;
+    for (int places = 1; places <= 15; places++) {
+        for (int digits = 1; digits <= 15; digits++) {
+            uint64_t top = 1;
+            for (int k = 0; k < digits; k++)
+                top *= 10;
+            for (int i = 0; i < 400; i++)
+                check_places(rng_next(&st) % top, places, i & 1);
+            check_places(top - 1, places, 0);
+            check_places(top / 10, places, 1);
+        }
+        check_places(0, places, 0);
+        check_places(0, places, 1);
+        for (uint64_t m = 1; m < 1000; m++)
+            check_places(m, places, 0);
+    }
+    for (int c = 0; c < 10000; c++) { /* cents, as prices are written */
+        check_places((uint64_t)c, 2, 0);
+        check_places((uint64_t)c * 10, 3, 0);
+    }
+    check_places(1, 4, 0);  /* 0.0001 */
+    check_places(1, 5, 0);  /* 1e-05 */
+    check_places(10, 5, 0); /* 0.00010 */
+    check_places(99999999999999ull, 1, 1);
 }
 
 static void test_int_texts(void **state)
@@ -576,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_double_text_reads_back_to_same_bits),
         cmocka_unit_test(test_double_sixteen_and_seventeen_digits_like_repr),
         cmocka_unit_test(test_double_fast_paths_match_reference),
+        cmocka_unit_test(test_double_from_its_places_matches_the_search),
         cmocka_unit_test(test_int_texts),
         cmocka_unit_test(test_int_texts_match_printf),
         cmocka_unit_test(test_known_dates_match_python),
