@@ -468,14 +468,23 @@ int sf_fmt_double_reference(double d, char *buf)
 
 
 /* Digits of u, counted first so they are written in place from the end,
- * two at a time. */
+ * two at a time. The count comes from the bit length: t = floor(bits *
+ * log10(2)) (1233 / 4096 is close enough below 2^64) is the count or one
+ * less, decided by one compare (u | 1 so that 0 has one digit; every
+ * power of ten above 1 is even, so the compare is u's own). */
 int sf_fmt_int(int64_t i, char *buf)
 {
+    static const uint64_t p10[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
+                                     1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+                                     10000000000ull, 100000000000ull, 1000000000000ull,
+                                     10000000000000ull, 100000000000000ull,
+                                     1000000000000000ull, 10000000000000000ull,
+                                     100000000000000000ull, 1000000000000000000ull,
+                                     10000000000000000000ull};
     /* Negate in unsigned arithmetic so INT64_MIN needs no special case. */
     uint64_t u = i < 0 ? 0u - (uint64_t)i : (uint64_t)i;
-    int n = 1;
-    for (uint64_t t = u; t >= 10; t /= 10)
-        n++;
+    int t = ((64 - __builtin_clzll(u | 1)) * 1233) >> 12;
+    int n = t + ((u | 1) >= p10[t]);
     char *o = buf;
     if (i < 0)
         *o++ = '-';

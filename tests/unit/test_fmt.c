@@ -247,6 +247,18 @@ static void test_int_texts_match_printf(void **state)
             assert_string_equal(buf, want);
         }
     }
+    /* Either side of every power of two (the digit count starts from the
+     * bit length), and the extremes. */
+    for (int k = 0; k < 64; k++) {
+        uint64_t v = (uint64_t)1 << k;
+        int64_t c[6] = {(int64_t)v, (int64_t)(v - 1), (int64_t)(v + 1), (int64_t)(0 - v),
+                        (int64_t)(1 - v), INT64_MAX - (int64_t)(v - 1)};
+        for (int j = 0; j < 6; j++) {
+            snprintf(want, sizeof want, "%lld", (long long)c[j]);
+            assert_int_equal(sf_fmt_int(c[j], buf), strlen(want));
+            assert_string_equal(buf, want);
+        }
+    }
     for (int i = 0; i < 100000; i++) {
         uint64_t u = rng_next(&st) >> (rng_next(&st) % 64);
         int64_t x = (int64_t)(i & 1 ? 0 - u : u); /* INT64_MIN included, no overflow */
