@@ -77,7 +77,8 @@ typedef struct dstate {
                      * values after the first are in bitmaps and pairs;
                      * BIG_BITMAP: as 1, and small is the group's bitmap)
                      * in 50-51, nsmall (values in small, at most
-                     * SMALL_MAX) from 52 */
+                     * SMALL_MAX) in 52-62, w4 (a narrow set's small
+                     * holds 4-byte ids, else 2-byte) in 63 */
 } dstate; /* 16 bytes (24 with its fields apart); the count is the
            * set's (counts), not the group's */
 
@@ -102,7 +103,8 @@ static inline int ds_addr_ok(const void *p) { return ((uint64_t)(uintptr_t)p & ~
 static inline uint64_t *ds_small(const dstate *d) { return (uint64_t *)(uintptr_t)(d->w & DS_ADDR_MASK); }
 static inline unsigned ds_has_first(const dstate *d) { return (unsigned)(d->w >> 48) & 3; }
 static inline unsigned ds_big(const dstate *d) { return (unsigned)(d->w >> 50) & 3; }
-static inline uint32_t ds_nsmall(const dstate *d) { return (uint32_t)(d->w >> 52); }
+static inline uint32_t ds_nsmall(const dstate *d) { return (uint32_t)(d->w >> 52) & 0x7ffu; }
+static inline unsigned ds_w4(const dstate *d) { return (unsigned)(d->w >> 63); }
 
 static inline void ds_set_small(dstate *d, const uint64_t *p)
 {
@@ -121,7 +123,12 @@ static inline void ds_set_big(dstate *d, unsigned v)
 
 static inline void ds_set_nsmall(dstate *d, uint32_t n)
 {
-    d->w = (d->w & ((1ull << 52) - 1)) | (uint64_t)n << 52;
+    d->w = (d->w & ~(0x7ffull << 52)) | (uint64_t)n << 52;
+}
+
+static inline void ds_set_w4(dstate *d, unsigned v)
+{
+    d->w = (d->w & ~(1ull << 63)) | (uint64_t)v << 63;
 }
 
 /* Tag of a pair-table slot whose pair was taken out (a spread group's):
@@ -130,13 +137,18 @@ static inline void ds_set_nsmall(dstate *d, uint32_t n)
 
 /* A group's small vector holds at most SMALL_MAX values, in size classes
  * of SMALL_MIN << c values (4, 8, 16, 32); a full one moves to the next
- * class, and the old one goes to its class's free list. A value takes 8
- * bytes, or 4 in a set of strings (narrow: its values are dictionary ids,
- * which dict_id keeps below UINT32_MAX), so that S4's ~14 user ids a group
- * take one cache line of fresh memory, not two. */
+ * class, and the old one goes to the free list of its bytes. A value takes
+ * 8 bytes, or in a set of strings (narrow: its values are dictionary ids,
+ * which dict_id keeps below UINT32_MAX) 2 while each of the vector's ids
+ * is below 65535 and 4 from the first that is not (small_widen, that
+ * vector alone: dstate's w4), so that S4's ~7 user ids a group and rank
+ * take 16 bytes of fresh memory, not 32. */
 #define SMALL_MIN 4
 #define SMALL_MAX 32
-#define SMALL_CLASSES 4
+#define SMALL_CLASSES 6 /* free lists by bytes: 8 << k, k = 0..5 */
+/* A 2-byte vector's unused slots (small_add reads them four values at a
+ * time); its ids are below it. */
+#define SMALL_NONE2 0xffffu
 /* Entries of a string distinct set's id cache (a power of two, 96 KiB:
  * four per value of a dictionary of ~1000, such as S3's item ids). */
 #define DICT_CACHE 4096
@@ -207,7 +219,7 @@ typedef struct distinct_set {
     size_t ncounts;
     /* The groups' small vectors: */
     size_t state_off;   /* offset of this set's dstate in a group's block */
-    int narrow;         /* 1: small vectors of uint32 values (a dict's ids) */
+    int narrow;         /* 1: small vectors of 2- or 4-byte values (a dict's ids) */
     sf_arena smallmem;
     uint64_t *small_free[SMALL_CLASSES]; /* free vectors, linked by word 0 */
 } distinct_set;
@@ -922,34 +934,55 @@ static unsigned small_class(uint32_t n)
     return c;
 }
 
+/* Bytes a value of dst's small vector takes: 8, or a narrow set's 2 or
+ * 4. */
+static inline unsigned small_width(const distinct_set *ds, const dstate *dst)
+{
+    return ds->narrow ? 2u << ds_w4(dst) : 8u;
+}
+
 /* Value k of the small vector of dst (k < its nsmall). */
 static inline uint64_t small_get(const distinct_set *ds, const dstate *dst, uint32_t k)
 {
-    return ds->narrow ? ((const uint32_t *)ds_small(dst))[k] : ds_small(dst)[k];
+    switch (small_width(ds, dst)) {
+    case 2: return ((const uint16_t *)ds_small(dst))[k];
+    case 4: return ((const uint32_t *)ds_small(dst))[k];
+    default: return ds_small(dst)[k];
+    }
 }
 
-/* Bytes of a small vector of class c (at least 16: the free list's link). */
-static inline size_t small_bytes(const distinct_set *ds, unsigned c)
+/* Bytes of a small vector of class c of values of width bytes (at least
+ * 8: the free list's link), and the free list of that size. */
+static inline size_t small_bytes(unsigned width, unsigned c)
 {
-    return ((size_t)SMALL_MIN << c) * (ds->narrow ? sizeof(uint32_t) : sizeof(uint64_t));
+    return ((size_t)SMALL_MIN << c) * width;
 }
 
-/* Gives a small vector of class c back to the set's pool. */
-static void small_release(distinct_set *ds, uint64_t *v, unsigned c)
+static inline unsigned small_list(unsigned width, unsigned c)
 {
-    v[0] = (uint64_t)(uintptr_t)ds->small_free[c];
-    ds->small_free[c] = v;
+    return c + (width == 2 ? 0 : width == 4 ? 1 : 2);
 }
 
-/* A vector of class c from the pool. Returns NULL when out of memory. */
-static uint64_t *small_take(distinct_set *ds, unsigned c)
+/* Gives a small vector of class c (of width-byte values) back to the
+ * set's pool. */
+static void small_release(distinct_set *ds, uint64_t *v, unsigned width, unsigned c)
 {
-    uint64_t *v = ds->small_free[c];
+    unsigned k = small_list(width, c);
+    v[0] = (uint64_t)(uintptr_t)ds->small_free[k];
+    ds->small_free[k] = v;
+}
+
+/* A vector of class c of width-byte values from the pool. Returns NULL
+ * when out of memory. */
+static uint64_t *small_take(distinct_set *ds, unsigned width, unsigned c)
+{
+    unsigned k = small_list(width, c);
+    uint64_t *v = ds->small_free[k];
     if (v) {
-        ds->small_free[c] = (uint64_t *)(uintptr_t)v[0];
+        ds->small_free[k] = (uint64_t *)(uintptr_t)v[0];
         return v;
     }
-    v = sf_arena_alloc(&ds->smallmem, small_bytes(ds, c));
+    v = sf_arena_alloc(&ds->smallmem, small_bytes(width, c));
     return ds_addr_ok(v) ? v : NULL; /* the arena keeps a piece past 48 bits */
 }
 
@@ -959,9 +992,32 @@ static void small_clear(distinct_set *ds, dstate *dst)
     if (ds_big(dst) == BIG_BITMAP)
         ds_set_big(dst, 1); /* small was the bitmap: the set keeps it */
     else if (ds_small(dst))
-        small_release(ds, ds_small(dst), small_class(ds_nsmall(dst) ? ds_nsmall(dst) : 1));
+        small_release(ds, ds_small(dst), small_width(ds, dst),
+                      small_class(ds_nsmall(dst) ? ds_nsmall(dst) : 1));
     ds_set_small(dst, NULL);
     ds_set_nsmall(dst, 0);
+    ds_set_w4(dst, 0);
+}
+
+/* Makes the 2-byte ids of a narrow set's small vector 4-byte ones, in a
+ * vector of the same class (for an id of SMALL_NONE2 or more to come). Returns 0
+ * or SF_E_NOMEM (dst unchanged). */
+static __attribute__((noinline)) int small_widen(distinct_set *ds, dstate *dst)
+{
+    uint32_t n = ds_nsmall(dst);
+    if (n) {
+        unsigned c = small_class(n);
+        uint32_t *w = (uint32_t *)small_take(ds, 4, c);
+        if (!w)
+            return SF_E_NOMEM;
+        const uint16_t *v = (const uint16_t *)ds_small(dst);
+        for (uint32_t k = 0; k < n; k++)
+            w[k] = v[k];
+        small_release(ds, ds_small(dst), 2, c);
+        ds_set_small(dst, (uint64_t *)w);
+    }
+    ds_set_w4(dst, 1);
+    return 0;
 }
 
 static inline int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t bits,
@@ -977,11 +1033,31 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
 {
     uint64_t *v = ds_small(dst);
     uint32_t n = ds_nsmall(dst);
+    unsigned width = small_width(ds, dst);
     int hit = 0;
-    if (ds->narrow) { /* bits < UINT32_MAX (dict_id) */
+    if (width == 2 && bits >= SMALL_NONE2) { /* not among its ids: widen them */
+        int rc = small_widen(ds, dst);
+        if (rc)
+            return rc;
+        v = ds_small(dst);
+        width = 4;
+    } else if (width == 2) {
+        /* Four ids a word, the lanes past n SMALL_NONE2 (never an id
+         * here): a lane equal to bits is a zero lane of x, which the
+         * borrow test finds exactly. No early exit, as below. */
+        const uint64_t ones = 0x0001000100010001ull, key = (uint64_t)(uint16_t)bits * ones;
+        uint64_t acc = 0;
+        for (uint32_t k = 0; k < n; k += 4) {
+            uint64_t x;
+            memcpy(&x, (const uint16_t *)v + k, sizeof x);
+            x ^= key;
+            acc |= (x - ones) & ~x & (ones << 15);
+        }
+        hit = acc != 0;
+    } else if (width == 4) { /* bits < UINT32_MAX (dict_id) */
         const uint32_t *v4 = (const uint32_t *)v;
         for (uint32_t k = 0; k < n; k++)
-            hit |= v4[k] == (uint32_t)bits; /* no early exit, as below */
+            hit |= v4[k] == (uint32_t)bits;
     } else {
         for (uint32_t k = 0; k < n; k++)
             hit |= v[k] == bits; /* no early exit: a new value reads them all anyway */
@@ -1002,17 +1078,21 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
     if (n == 0 || (n >= SMALL_MIN && (n & (n - 1)) == 0)) {
         /* Full (or none yet): the next class up. */
         unsigned c = n ? small_class(n) + 1 : 0;
-        uint64_t *w = small_take(ds, c);
+        uint64_t *w = small_take(ds, width, c);
         if (!w)
             return SF_E_NOMEM;
+        if (width == 2)
+            memset(w, 0xff, small_bytes(2, c)); /* SMALL_NONE2 past the values */
         g->nvectors += n == 0;
         if (n) {
-            memcpy(w, v, small_bytes(ds, c - 1)); /* full: n values */
-            small_release(ds, v, c - 1);
+            memcpy(w, v, small_bytes(width, c - 1)); /* full: n values */
+            small_release(ds, v, width, c - 1);
         }
         ds_set_small(dst, v = w);
     }
-    if (ds->narrow)
+    if (width == 2)
+        ((uint16_t *)v)[n] = (uint16_t)bits;
+    else if (width == 4)
         ((uint32_t *)v)[n] = (uint32_t)bits;
     else
         v[n] = bits;
@@ -1737,7 +1817,7 @@ void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stag
             /* Its first line and the line of its last value (a vector
              * lies at 16-byte alignment: 64 bytes may span two lines). */
             const char *v = (const char *)ds_small(dst);
-            const char *last = v + (size_t)ds_nsmall(dst) * (g->sets[s].narrow ? 4 : 8) - 1;
+            const char *last = v + (size_t)ds_nsmall(dst) * small_width(&g->sets[s], dst) - 1;
             __builtin_prefetch(v, 0, 3);
             if (ds_nsmall(dst) && ((uintptr_t)last >> 6) != ((uintptr_t)v >> 6))
                 __builtin_prefetch(last, 0, 3);
@@ -2612,7 +2692,8 @@ int sf_groups_drop_retired(sf_groups *g)
 
 size_t sf_groups_memory(const sf_groups *g)
 {
-    size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap;
+    size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap +
+               g->capwide * sizeof *g->wide;
     for (size_t s = 0; s < g->nsets; s++) {
         const distinct_set *ds = &g->sets[s];
         m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved + ds->smallmem.reserved

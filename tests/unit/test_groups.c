@@ -757,6 +757,84 @@ static void test_count_distinct_of_strings_small_vectors_hold_every_id(void **st
     sf_groups_free(m);
 }
 
+/* A string set's small vectors hold 2-byte ids while their ids are below
+ * 65536, and a vector moves to 4-byte ids at the first id past that
+ * (the dictionary passed 65536 strings): groups of every size (no vector
+ * yet, a full class, the last class, past it into the pair table) take
+ * ids past 65536, then small ones and repeats, and list exactly their
+ * strings, after a merge too. */
+static void test_count_distinct_small_vectors_widen_past_65536_ids(void **state)
+{
+    const aggs *a = *state;
+    enum { NG = 9 };
+    static const char *const countries[NG] = {"A", "B", "C", "D", "E", "F", "G", "H", "I"};
+    static const int before[NG] = {0, 1, 2, 5, 8, 9, 17, 31, 30};
+    static const int after[NG] = {1, 2, 4, 1, 3, 4, 8, 1, 8};
+    sf_groups *g = sf_groups_new(a->defs, NAGGS), *m = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    uint64_t want[NG] = {0};
+    char kind[16];
+    for (int c = 0; c < NG; c++) { /* ids 0-30 */
+        for (int k = 0; k < before[c]; k++) {
+            snprintf(kind, sizeof kind, "k%d", k);
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, kind};
+            feed(g, &r, &scratch);
+            want[c] |= 1ull << k;
+        }
+    }
+    for (int f = 0; f < 65536; f++) { /* the dictionary past 65536 */
+        snprintf(kind, sizeof kind, "f%d", f);
+        in_row r = {"Z", 1, 1, 1, 1.0, 1, kind};
+        feed(g, &r, &scratch);
+    }
+    for (int c = 0; c < NG; c++) {
+        for (int k = 0; k < after[c]; k++) { /* ids past 65536, a repeat */
+            snprintf(kind, sizeof kind, "k%d", 32 + k);
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, kind};
+            feed(g, &r, &scratch);
+            feed(g, &r, &scratch);
+            want[c] |= 1ull << (32 + k);
+        }
+        for (int k = before[c]; k < before[c] + 2 && k < 32; k++) { /* small ids again */
+            snprintf(kind, sizeof kind, "k%d", k);
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, kind};
+            feed(g, &r, &scratch);
+            want[c] |= 1ull << k;
+        }
+        if (before[c]) {
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, "k0"};
+            feed(g, &r, &scratch);
+        }
+    }
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "Z", A_KINDS, 65536);
+    sf_buf rec = SF_BUF_INIT;
+    sf_error err;
+    for (size_t i = 0; i < sf_groups_count(g); i++) {
+        rec.n = 0;
+        assert_int_equal(sf_groups_export(g, i, &rec), 0);
+        assert_int_equal(sf_groups_merge_record(m, rec.p, rec.n, &err), 0);
+    }
+    sf_buf_free(&rec);
+    assert_int_equal(sf_groups_prepare_export(m), 0);
+    const sf_groups *both[2] = {g, m};
+    for (int t = 0; t < 2; t++) {
+        for (int c = 0; c < NG; c++) {
+            assert_int_result(both[t], countries[c], A_KINDS, __builtin_popcountll(want[c]));
+            uint64_t seen = 0;
+            assert_int_equal(sf_groups_distinct_values(both[t],
+                                                       (size_t)group_of(both[t], countries[c]),
+                                                       A_KINDS, mark_kind, &seen),
+                             0);
+            assert_true(seen == want[c]);
+        }
+    }
+    sf_groups_free(g);
+    sf_groups_free(m);
+}
+
 static void test_count_distinct_is_per_group(void **state)
 {
     /* The same user in two groups counts once in each. */
@@ -2797,6 +2875,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_count_distinct_of_strings_small_vectors_hold_every_id),
+        cmocka_unit_test(test_count_distinct_small_vectors_widen_past_65536_ids),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
         cmocka_unit_test_setup_teardown(test_compiled_update_gives_the_results_of_every_order,
                                         setup, teardown),
