@@ -3,8 +3,8 @@
  * Layout of a group's state block (from the hash map: 16-byte aligned, or 8
  * when no state needs 16, as S3's do not: sf_hmap_set_align8):
  *   uint32 group index (insertion order), uint8 retired flag, 3 bytes
- *   padding, uint64 input rows (for skew metrics), then one slot per
- *   aggregate at def_off[j]. A table with a count() has no rows word: its
+ *   of has-a-value flags of min/max of doubles (mm_has), uint64 input rows
+ *   (for skew metrics), then one slot per aggregate at def_off[j]. A table with a count() has no rows word: its
  *   rows are that count's state (the two are the same number: one a row,
  *   the same sums merged), at rows_off, so the states start at byte 8
  *   (S3's group: 112 bytes with its key and the map's header, not 128).
@@ -25,10 +25,16 @@
 #include "core/xsum.h"
 #include "core/decimal.h"
 
+/* sum/mean of int64s in 16 bytes: the sum while it fits an int64, and n.
+ * The first add or merge that would leave the int64 range moves the sum
+ * to the table's side array of exact 128-bit sums (isum_widen): sum is
+ * then its index there, and n's top bit (ISUM_WIDE) says so, for good.
+ * Exact either way; n (the low 63 bits) counts rows, far below 2^63. */
 typedef struct isum {
-    __int128 sum;
+    int64_t sum;
     int64_t n;
 } isum;
+#define ISUM_WIDE INT64_MIN
 
 typedef struct dsum {
     sf_xsumc x;
@@ -71,7 +77,8 @@ typedef struct dstate {
                      * values after the first are in bitmaps and pairs;
                      * BIG_BITMAP: as 1, and small is the group's bitmap)
                      * in 50-51, nsmall (values in small, at most
-                     * SMALL_MAX) from 52 */
+                     * SMALL_MAX) in 52-62, w4 (a narrow set's small
+                     * holds 4-byte ids, else 2-byte) in 63 */
 } dstate; /* 16 bytes (24 with its fields apart); the count is the
            * set's (counts), not the group's */
 
@@ -96,7 +103,8 @@ static inline int ds_addr_ok(const void *p) { return ((uint64_t)(uintptr_t)p & ~
 static inline uint64_t *ds_small(const dstate *d) { return (uint64_t *)(uintptr_t)(d->w & DS_ADDR_MASK); }
 static inline unsigned ds_has_first(const dstate *d) { return (unsigned)(d->w >> 48) & 3; }
 static inline unsigned ds_big(const dstate *d) { return (unsigned)(d->w >> 50) & 3; }
-static inline uint32_t ds_nsmall(const dstate *d) { return (uint32_t)(d->w >> 52); }
+static inline uint32_t ds_nsmall(const dstate *d) { return (uint32_t)(d->w >> 52) & 0x7ffu; }
+static inline unsigned ds_w4(const dstate *d) { return (unsigned)(d->w >> 63); }
 
 static inline void ds_set_small(dstate *d, const uint64_t *p)
 {
@@ -115,7 +123,12 @@ static inline void ds_set_big(dstate *d, unsigned v)
 
 static inline void ds_set_nsmall(dstate *d, uint32_t n)
 {
-    d->w = (d->w & ((1ull << 52) - 1)) | (uint64_t)n << 52;
+    d->w = (d->w & ~(0x7ffull << 52)) | (uint64_t)n << 52;
+}
+
+static inline void ds_set_w4(dstate *d, unsigned v)
+{
+    d->w = (d->w & ~(1ull << 63)) | (uint64_t)v << 63;
 }
 
 /* Tag of a pair-table slot whose pair was taken out (a spread group's):
@@ -124,13 +137,18 @@ static inline void ds_set_nsmall(dstate *d, uint32_t n)
 
 /* A group's small vector holds at most SMALL_MAX values, in size classes
  * of SMALL_MIN << c values (4, 8, 16, 32); a full one moves to the next
- * class, and the old one goes to its class's free list. A value takes 8
- * bytes, or 4 in a set of strings (narrow: its values are dictionary ids,
- * which dict_id keeps below UINT32_MAX), so that S4's ~14 user ids a group
- * take one cache line of fresh memory, not two. */
+ * class, and the old one goes to the free list of its bytes. A value takes
+ * 8 bytes, or in a set of strings (narrow: its values are dictionary ids,
+ * which dict_id keeps below UINT32_MAX) 2 while each of the vector's ids
+ * is below 65535 and 4 from the first that is not (small_widen, that
+ * vector alone: dstate's w4), so that S4's ~7 user ids a group and rank
+ * take 16 bytes of fresh memory, not 32. */
 #define SMALL_MIN 4
 #define SMALL_MAX 32
-#define SMALL_CLASSES 4
+#define SMALL_CLASSES 6 /* free lists by bytes: 8 << k, k = 0..5 */
+/* A 2-byte vector's unused slots (small_add reads them four values at a
+ * time); its ids are below it. */
+#define SMALL_NONE2 0xffffu
 /* Entries of a string distinct set's id cache (a power of two, 96 KiB:
  * four per value of a dictionary of ~1000, such as S3's item ids). */
 #define DICT_CACHE 4096
@@ -201,7 +219,7 @@ typedef struct distinct_set {
     size_t ncounts;
     /* The groups' small vectors: */
     size_t state_off;   /* offset of this set's dstate in a group's block */
-    int narrow;         /* 1: small vectors of uint32 values (a dict's ids) */
+    int narrow;         /* 1: small vectors of 2- or 4-byte values (a dict's ids) */
     sf_arena smallmem;
     uint64_t *small_free[SMALL_CLASSES]; /* free vectors, linked by word 0 */
 } distinct_set;
@@ -229,6 +247,7 @@ typedef struct agg_up {
                   * value has it (rec_put, rec_get) */
     sf_expr_leaf test; /* UP_COUNT_IF: its argument's inline form, or SF_LEAF_NONE */
     unsigned j;  /* the aggregate's index (defs, up) */
+    int bit;     /* UP_MIN_D, UP_MAX_D: the state's has-a-value flag (mm_has) */
 } agg_up;
 
 /* The cases update_byop takes, in the order it runs them. */
@@ -283,6 +302,10 @@ struct sf_groups {
     int off_rc;
     int put_off_ok;     /* byop with a signature: rows may be put off */
     int *argslot;       /* aggregate j's argument as a row slot, or -1 */
+    int *mmbit;         /* aggregate j: the flag of its 8-byte double min/max
+                         * state (mm_has), or -1 for any other state */
+    __int128 *wide;     /* the integer sums past the int64 range (isum) */
+    size_t nwide, capwide;
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
     distinct_set *sets;
@@ -309,6 +332,121 @@ struct sf_groups {
 #define HDR 16
 #define RETIRED_OFF 4
 #define ROWS_OFF 8
+/* The header's bytes 5-7: one has-a-value bit per min/max of doubles kept
+ * in 8 bytes (the double's bits; a zeroed block is every state empty, and
+ * no double's bits can mark "none": NaNs and -0.0 are kept as they
+ * came). A table with more such aggregates keeps the rest as sf_values. */
+#define MM_FLAGS_OFF 5
+#define MM_FLAGS 24
+
+static inline int mm_has(const char *st, int bit)
+{
+    return ((unsigned char)st[MM_FLAGS_OFF + (bit >> 3)] >> (bit & 7)) & 1;
+}
+
+static inline void mm_set(char *st, int bit)
+{
+    st[MM_FLAGS_OFF + (bit >> 3)] |= (char)(1 << (bit & 7));
+}
+
+/* A double min/max state's value: its double, or NULL before the first. */
+static inline sf_value mm_value(const char *st, int bit, const char *s)
+{
+    if (!mm_has(st, bit))
+        return sf_null();
+    double d;
+    memcpy(&d, s, sizeof d);
+    return sf_double(d);
+}
+
+/* v into the 8-byte min (want_max 0) or max state at s of the block st,
+ * in sf_value_cmp's order (NaN above every number; of equal values, such
+ * as 0.0 and -0.0, the first stays), as keep_minmax keeps an sf_value.
+ * The argument's static type is double; an int64 (none comes today: the
+ * decoders and expressions give a double column doubles) counts as its
+ * double. Returns 0, or SF_E_INVAL for a value of another type. */
+static inline int mm_add(char *st, int bit, char *s, const sf_value *v, int want_max)
+{
+    double a;
+    if (v->type == SF_DOUBLE)
+        a = v->u.d;
+    else if (v->type == SF_NULL)
+        return 0;
+    else if (v->type == SF_INT)
+        a = (double)v->u.i;
+    else
+        return SF_E_INVAL;
+    if (mm_has(st, bit)) {
+        double b;
+        memcpy(&b, s, sizeof b);
+        int an = a != a, bn = b != b;
+        int c = an || bn ? an - bn : (a > b) - (a < b);
+        if (want_max ? c <= 0 : c >= 0)
+            return 0;
+    } else {
+        mm_set(st, bit);
+    }
+    memcpy(s, &a, sizeof a);
+    return 0;
+}
+
+/* isum's value, and its n. */
+static inline __int128 isum_get(const sf_groups *g, const isum *s)
+{
+    return s->n < 0 ? g->wide[(uint64_t)s->sum] : (__int128)s->sum;
+}
+
+static inline int64_t isum_n(const isum *s)
+{
+    return s->n & INT64_MAX;
+}
+
+/* Adds v (n rows) to s in the side array, moving s there first if it is
+ * not yet. Returns 0, or SF_E_NOMEM (s unchanged). */
+static __attribute__((noinline)) int isum_widen(sf_groups *g, isum *s, __int128 v, int64_t n)
+{
+    if (s->n >= 0) {
+        if (g->nwide == g->capwide) {
+            size_t cap = g->capwide ? 2 * g->capwide : 64;
+            __int128 *w = realloc(g->wide, cap * sizeof *w);
+            if (!w)
+                return SF_E_NOMEM;
+            g->wide = w;
+            g->capwide = cap;
+        }
+        g->wide[g->nwide] = s->sum;
+        s->sum = (int64_t)g->nwide++;
+        s->n |= ISUM_WIDE;
+    }
+    g->wide[(uint64_t)s->sum] += v;
+    s->n += n;
+    return 0;
+}
+
+/* Adds one row's v to s. Returns 0 or SF_E_NOMEM (s unchanged). */
+static inline __attribute__((always_inline)) int isum_add(sf_groups *g, isum *s, int64_t v)
+{
+    int64_t r;
+    if (__builtin_expect(s->n >= 0 && !__builtin_add_overflow(s->sum, v, &r), 1)) {
+        s->sum = r;
+        s->n++;
+        return 0;
+    }
+    return isum_widen(g, s, v, 1);
+}
+
+/* Merges a partial sum (sum of n rows) into s. Returns 0 or SF_E_NOMEM. */
+static int isum_merge(sf_groups *g, isum *s, __int128 sum, int64_t n)
+{
+    int64_t r;
+    if (s->n >= 0 && sum >= INT64_MIN && sum <= INT64_MAX &&
+        !__builtin_add_overflow(s->sum, (int64_t)sum, &r)) {
+        s->sum = r;
+        s->n += n;
+        return 0;
+    }
+    return isum_widen(g, s, sum, n);
+}
 
 static size_t state_size(const sf_agg_def *d)
 {
@@ -329,9 +467,7 @@ static size_t state_align(const sf_agg_def *d)
 {
     if ((d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type == SF_DECIMAL)
         return _Alignof(decsum);
-    return (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) && d->arg_type == SF_INT
-               ? _Alignof(isum)
-               : 8;
+    return 8;
 }
 
 /* Makes g->byop from g->up when every case is one update_byop takes
@@ -373,8 +509,10 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
     g->distinct = calloc(ndefs ? ndefs : 1, sizeof *g->distinct);
     g->sets = calloc(ndefs ? ndefs : 1, sizeof *g->sets);
     g->argslot = calloc(ndefs ? ndefs : 1, sizeof *g->argslot);
+    g->mmbit = calloc(ndefs ? ndefs : 1, sizeof *g->mmbit);
     g->up = calloc(ndefs + 1, sizeof *g->up);
-    if (!g->defs || !g->off || !g->distinct || !g->sets || !g->argslot || !g->up) {
+    if (!g->defs || !g->off || !g->distinct || !g->sets || !g->argslot || !g->mmbit ||
+        !g->up) {
         sf_groups_free(g);
         return NULL;
     }
@@ -388,14 +526,19 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         if (defs[j].kind == SF_AGG_COUNT)
             jrows = j;
     size_t off = jrows < ndefs ? ROWS_OFF : HDR;
+    int nmm = 0;
     for (size_t j = 0; j < ndefs; j++) {
-        /* Each state at its own alignment (16 for the __int128 of an
-         * integer sum, 8 for the rest), not every one at 16: a group of
+        /* Each state at its own alignment (16 for a decimal sum's
+         * integers, 8 for the rest), not every one at 16: a group of
          * S3's aggregates takes 112 bytes instead of 144. */
         size_t align = state_align(&defs[j]);
         off = (off + align - 1) & ~(align - 1);
         g->off[j] = off;
-        off += state_size(&defs[j]);
+        g->mmbit[j] = (defs[j].kind == SF_AGG_MIN || defs[j].kind == SF_AGG_MAX) &&
+                              defs[j].arg_type == SF_DOUBLE && nmm < MM_FLAGS
+                          ? nmm++
+                          : -1;
+        off += g->mmbit[j] >= 0 ? sizeof(double) : state_size(&defs[j]);
         g->distinct[j] = -1;
         if (defs[j].kind == SF_AGG_COUNT_DISTINCT) {
             distinct_set *ds = &g->sets[g->nsets];
@@ -433,14 +576,15 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         u->slot = g->argslot[j];
         u->off = g->off[j];
         u->set = g->distinct[j];
+        u->bit = g->mmbit[j];
         u->rtype = d->kind == SF_AGG_COUNT_IF ? SF_BOOL : d->arg ? (int)d->arg_type : SF_NULL;
         sf_expr_leaf_of(d->kind == SF_AGG_COUNT_IF ? d->arg : NULL, &u->test);
         u->op = d->kind == SF_AGG_COUNT                                   ? UP_COUNT
                 : d->kind == SF_AGG_COUNT_IF                              ? UP_COUNT_IF
                 : d->kind == SF_AGG_COUNT_DISTINCT                        ? UP_DISTINCT
                 : is_xsum(d)                                              ? UP_SUM_XSUM
-                : d->kind == SF_AGG_MIN && d->arg_type == SF_DOUBLE       ? UP_MIN_D
-                : d->kind == SF_AGG_MAX && d->arg_type == SF_DOUBLE       ? UP_MAX_D
+                : d->kind == SF_AGG_MIN && g->mmbit[j] >= 0               ? UP_MIN_D
+                : d->kind == SF_AGG_MAX && g->mmbit[j] >= 0               ? UP_MAX_D
                 : (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) &&
                         d->arg_type == SF_INT                             ? UP_SUM_INT
                                                                           : UP_OTHER;
@@ -530,6 +674,8 @@ void sf_groups_free(sf_groups *g)
     free(g->sets);
     free(g->distinct);
     free(g->argslot);
+    free(g->mmbit);
+    free(g->wide);
     free(g->up);
     free(g->byop);
     free(g->off);
@@ -788,34 +934,55 @@ static unsigned small_class(uint32_t n)
     return c;
 }
 
+/* Bytes a value of dst's small vector takes: 8, or a narrow set's 2 or
+ * 4. */
+static inline unsigned small_width(const distinct_set *ds, const dstate *dst)
+{
+    return ds->narrow ? 2u << ds_w4(dst) : 8u;
+}
+
 /* Value k of the small vector of dst (k < its nsmall). */
 static inline uint64_t small_get(const distinct_set *ds, const dstate *dst, uint32_t k)
 {
-    return ds->narrow ? ((const uint32_t *)ds_small(dst))[k] : ds_small(dst)[k];
+    switch (small_width(ds, dst)) {
+    case 2: return ((const uint16_t *)ds_small(dst))[k];
+    case 4: return ((const uint32_t *)ds_small(dst))[k];
+    default: return ds_small(dst)[k];
+    }
 }
 
-/* Bytes of a small vector of class c (at least 16: the free list's link). */
-static inline size_t small_bytes(const distinct_set *ds, unsigned c)
+/* Bytes of a small vector of class c of values of width bytes (at least
+ * 8: the free list's link), and the free list of that size. */
+static inline size_t small_bytes(unsigned width, unsigned c)
 {
-    return ((size_t)SMALL_MIN << c) * (ds->narrow ? sizeof(uint32_t) : sizeof(uint64_t));
+    return ((size_t)SMALL_MIN << c) * width;
 }
 
-/* Gives a small vector of class c back to the set's pool. */
-static void small_release(distinct_set *ds, uint64_t *v, unsigned c)
+static inline unsigned small_list(unsigned width, unsigned c)
 {
-    v[0] = (uint64_t)(uintptr_t)ds->small_free[c];
-    ds->small_free[c] = v;
+    return c + (width == 2 ? 0 : width == 4 ? 1 : 2);
 }
 
-/* A vector of class c from the pool. Returns NULL when out of memory. */
-static uint64_t *small_take(distinct_set *ds, unsigned c)
+/* Gives a small vector of class c (of width-byte values) back to the
+ * set's pool. */
+static void small_release(distinct_set *ds, uint64_t *v, unsigned width, unsigned c)
 {
-    uint64_t *v = ds->small_free[c];
+    unsigned k = small_list(width, c);
+    v[0] = (uint64_t)(uintptr_t)ds->small_free[k];
+    ds->small_free[k] = v;
+}
+
+/* A vector of class c of width-byte values from the pool. Returns NULL
+ * when out of memory. */
+static uint64_t *small_take(distinct_set *ds, unsigned width, unsigned c)
+{
+    unsigned k = small_list(width, c);
+    uint64_t *v = ds->small_free[k];
     if (v) {
-        ds->small_free[c] = (uint64_t *)(uintptr_t)v[0];
+        ds->small_free[k] = (uint64_t *)(uintptr_t)v[0];
         return v;
     }
-    v = sf_arena_alloc(&ds->smallmem, small_bytes(ds, c));
+    v = sf_arena_alloc(&ds->smallmem, small_bytes(width, c));
     return ds_addr_ok(v) ? v : NULL; /* the arena keeps a piece past 48 bits */
 }
 
@@ -825,9 +992,32 @@ static void small_clear(distinct_set *ds, dstate *dst)
     if (ds_big(dst) == BIG_BITMAP)
         ds_set_big(dst, 1); /* small was the bitmap: the set keeps it */
     else if (ds_small(dst))
-        small_release(ds, ds_small(dst), small_class(ds_nsmall(dst) ? ds_nsmall(dst) : 1));
+        small_release(ds, ds_small(dst), small_width(ds, dst),
+                      small_class(ds_nsmall(dst) ? ds_nsmall(dst) : 1));
     ds_set_small(dst, NULL);
     ds_set_nsmall(dst, 0);
+    ds_set_w4(dst, 0);
+}
+
+/* Makes the 2-byte ids of a narrow set's small vector 4-byte ones, in a
+ * vector of the same class (for an id of SMALL_NONE2 or more to come). Returns 0
+ * or SF_E_NOMEM (dst unchanged). */
+static __attribute__((noinline)) int small_widen(distinct_set *ds, dstate *dst)
+{
+    uint32_t n = ds_nsmall(dst);
+    if (n) {
+        unsigned c = small_class(n);
+        uint32_t *w = (uint32_t *)small_take(ds, 4, c);
+        if (!w)
+            return SF_E_NOMEM;
+        const uint16_t *v = (const uint16_t *)ds_small(dst);
+        for (uint32_t k = 0; k < n; k++)
+            w[k] = v[k];
+        small_release(ds, ds_small(dst), 2, c);
+        ds_set_small(dst, (uint64_t *)w);
+    }
+    ds_set_w4(dst, 1);
+    return 0;
 }
 
 static inline int big_add(sf_groups *g, distinct_set *ds, uint32_t idx, uint64_t bits,
@@ -843,11 +1033,31 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
 {
     uint64_t *v = ds_small(dst);
     uint32_t n = ds_nsmall(dst);
+    unsigned width = small_width(ds, dst);
     int hit = 0;
-    if (ds->narrow) { /* bits < UINT32_MAX (dict_id) */
+    if (width == 2 && bits >= SMALL_NONE2) { /* not among its ids: widen them */
+        int rc = small_widen(ds, dst);
+        if (rc)
+            return rc;
+        v = ds_small(dst);
+        width = 4;
+    } else if (width == 2) {
+        /* Four ids a word, the lanes past n SMALL_NONE2 (never an id
+         * here): a lane equal to bits is a zero lane of x, which the
+         * borrow test finds exactly. No early exit, as below. */
+        const uint64_t ones = 0x0001000100010001ull, key = (uint64_t)(uint16_t)bits * ones;
+        uint64_t acc = 0;
+        for (uint32_t k = 0; k < n; k += 4) {
+            uint64_t x;
+            memcpy(&x, (const uint16_t *)v + k, sizeof x);
+            x ^= key;
+            acc |= (x - ones) & ~x & (ones << 15);
+        }
+        hit = acc != 0;
+    } else if (width == 4) { /* bits < UINT32_MAX (dict_id) */
         const uint32_t *v4 = (const uint32_t *)v;
         for (uint32_t k = 0; k < n; k++)
-            hit |= v4[k] == (uint32_t)bits; /* no early exit, as below */
+            hit |= v4[k] == (uint32_t)bits;
     } else {
         for (uint32_t k = 0; k < n; k++)
             hit |= v[k] == bits; /* no early exit: a new value reads them all anyway */
@@ -868,17 +1078,21 @@ static int small_add(sf_groups *g, distinct_set *ds, dstate *dst, uint32_t idx, 
     if (n == 0 || (n >= SMALL_MIN && (n & (n - 1)) == 0)) {
         /* Full (or none yet): the next class up. */
         unsigned c = n ? small_class(n) + 1 : 0;
-        uint64_t *w = small_take(ds, c);
+        uint64_t *w = small_take(ds, width, c);
         if (!w)
             return SF_E_NOMEM;
+        if (width == 2)
+            memset(w, 0xff, small_bytes(2, c)); /* SMALL_NONE2 past the values */
         g->nvectors += n == 0;
         if (n) {
-            memcpy(w, v, small_bytes(ds, c - 1)); /* full: n values */
-            small_release(ds, v, c - 1);
+            memcpy(w, v, small_bytes(width, c - 1)); /* full: n values */
+            small_release(ds, v, width, c - 1);
         }
         ds_set_small(dst, v = w);
     }
-    if (ds->narrow)
+    if (width == 2)
+        ((uint16_t *)v)[n] = (uint16_t)bits;
+    else if (width == 4)
         ((uint32_t *)v)[n] = (uint32_t)bits;
     else
         v[n] = bits;
@@ -1167,11 +1381,8 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
     case SF_AGG_MEAN:
         if (v->type == SF_NULL)
             return 0;
-        if (d->arg_type == SF_INT) {
-            ((isum *)s)->sum += v->u.i;
-            ((isum *)s)->n++;
-            return 0;
-        }
+        if (d->arg_type == SF_INT)
+            return isum_add(g, (isum *)s, v->u.i);
         if (d->arg_type == SF_DECIMAL) {
             decsum *ds = (decsum *)s;
             sf_dec_acc a = {ds->lo, ds->hi};
@@ -1185,6 +1396,8 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
         return sf_xsumc_add(&((dsum *)s)->x, v->type == SF_INT ? (double)v->u.i : v->u.d);
     case SF_AGG_MIN:
     case SF_AGG_MAX:
+        if (g->mmbit[j] >= 0)
+            return mm_add(st, g->mmbit[j], s, v, d->kind == SF_AGG_MAX);
         if (v->type == SF_NULL)
             return 0;
         return keep_minmax(g, (sf_value *)s, v, d->kind == SF_AGG_MAX);
@@ -1222,12 +1435,10 @@ static inline int minmax_double(sf_value *cur, const sf_value *v, int want_max)
  * up_apply, the row records' apply, both per row. */
 /* The cases of up_apply_case that update_byop runs too: v into the
  * state at s (st: the group's block). */
-static inline __attribute__((always_inline)) void up_sum_int(char *s, const sf_value *v)
+static inline __attribute__((always_inline)) int up_sum_int(sf_groups *g, char *s,
+                                                            const sf_value *v)
 {
-    if (v->type != SF_NULL) {
-        ((isum *)s)->sum += v->u.i;
-        ((isum *)s)->n++;
-    }
+    return v->type != SF_NULL ? isum_add(g, (isum *)s, v->u.i) : 0;
 }
 
 static inline __attribute__((always_inline)) int up_sum_xsum(char *s, const sf_value *v)
@@ -1263,15 +1474,14 @@ static inline __attribute__((always_inline)) int up_apply_case(sf_groups *g, cha
         *(int64_t *)s += v->type == SF_BOOL && v->u.b;
         break;
     case UP_SUM_INT:
-        up_sum_int(s, v);
+        rc = up_sum_int(g, s, v);
         break;
     case UP_SUM_XSUM:
         rc = up_sum_xsum(s, v);
         break;
     case UP_MIN_D:
     case UP_MAX_D:
-        if (v->type != SF_NULL && !minmax_double((sf_value *)s, v, u->op == UP_MAX_D))
-            rc = keep_minmax(g, (sf_value *)s, v, u->op == UP_MAX_D);
+        rc = mm_add(st, u->bit, s, v, u->op == UP_MAX_D);
         break;
     case UP_DISTINCT:
         rc = up_distinct(g, st, u, v, src);
@@ -1315,7 +1525,8 @@ static inline __attribute__((always_inline)) int update_byop(sf_groups *g, char 
     for (unsigned n = g->nbyop[UP_COUNT_IF]; n; n--, u++)
         *(int64_t *)(st + u->off) += up_if_answer(g, u, row, scratch);
     for (unsigned n = g->nbyop[UP_SUM_INT]; n; n--, u++)
-        up_sum_int(st + u->off, &row[u->slot]);
+        if ((rc = up_sum_int(g, st + u->off, &row[u->slot])) != 0)
+            return rc;
     for (unsigned n = g->nbyop[UP_SUM_XSUM]; n; n--, u++)
         if ((rc = up_sum_xsum(st + u->off, &row[u->slot])) != 0)
             return rc;
@@ -1342,8 +1553,8 @@ static inline __attribute__((always_inline)) int update_sig(sf_groups *g, char *
         (*(int64_t *)(st + b[0].off))++;
     if (i)
         *(int64_t *)(st + b[c].off) += up_if_answer(g, &b[c], row, scratch);
-    if (s)
-        up_sum_int(st + b[c + i].off, &row[b[c + i].slot]);
+    if (s && (rc = up_sum_int(g, st + b[c + i].off, &row[b[c + i].slot])) != 0)
+        return rc;
     if (x && (rc = up_sum_xsum(st + b[c + i + s].off, &row[b[c + i + s].slot])) != 0)
         return rc;
     if (d) {
@@ -1387,8 +1598,8 @@ static inline __attribute__((always_inline)) int off_apply(sf_groups *g, const s
         (*(uint64_t *)(st + ROWS_OFF))++;
     if (i)
         *(int64_t *)(st + b[c].off) += r->cif;
-    if (s)
-        up_sum_int(st + b[c + i].off, &r->isum);
+    if (s && (rc = up_sum_int(g, st + b[c + i].off, &r->isum)) != 0)
+        return rc;
     if (x && (rc = up_sum_xsum(st + b[c + i + s].off, &r->xsum)) != 0)
         return rc;
     if (d && !r->dnull) {
@@ -1606,7 +1817,7 @@ void sf_groups_prefetch(const sf_groups *g, uint64_t hash, size_t klen, int stag
             /* Its first line and the line of its last value (a vector
              * lies at 16-byte alignment: 64 bytes may span two lines). */
             const char *v = (const char *)ds_small(dst);
-            const char *last = v + (size_t)ds_nsmall(dst) * (g->sets[s].narrow ? 4 : 8) - 1;
+            const char *last = v + (size_t)ds_nsmall(dst) * small_width(&g->sets[s], dst) - 1;
             __builtin_prefetch(v, 0, 3);
             if (ds_nsmall(dst) && ((uintptr_t)last >> 6) != ((uintptr_t)v >> 6))
                 __builtin_prefetch(last, 0, 3);
@@ -2008,9 +2219,9 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
         case SF_AGG_MEAN:
             if (d->arg_type == SF_INT) {
                 const isum *is = (const isum *)s;
-                rc = put_zz128(out, is->sum);
+                rc = put_zz128(out, isum_get(g, is));
                 if (!rc)
-                    rc = put_leb(out, (uint64_t)is->n);
+                    rc = put_leb(out, (uint64_t)isum_n(is));
             } else if (d->arg_type == SF_DECIMAL) {
                 rc = put_bytes(out, s, 32); /* lo, hi, n */
             } else {
@@ -2031,7 +2242,12 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
             break;
         case SF_AGG_MIN:
         case SF_AGG_MAX: {
+            sf_value mv;
             const sf_value *v = (const sf_value *)s;
+            if (g->mmbit[j] >= 0) {
+                mv = mm_value(st, g->mmbit[j], s);
+                v = &mv;
+            }
             size_t need = sf_value_encoded_size(v);
             if (need <= out->cap - out->n || (rc = sf_buf_reserve(out, need)) == 0)
                 out->n += sf_value_encode(v, out->p + out->n);
@@ -2178,10 +2394,9 @@ static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, cons
                 uint64_t n;
                 size_t used = get_zz128(rec + p, len - p, &sum);
                 p += used;
-                if (!used || !get_leb_field(rec, len, &p, &n))
+                if (!used || !get_leb_field(rec, len, &p, &n) || n > INT64_MAX)
                     return bad_record(err, "sum");
-                ((isum *)s)->sum += sum;
-                ((isum *)s)->n += (int64_t)n;
+                rc = isum_merge(g, (isum *)s, sum, (int64_t)n);
             } else {
                 size_t used = 0;
                 uint64_t nf;
@@ -2209,7 +2424,9 @@ static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, cons
             if (!used)
                 return bad_record(err, "min/max");
             p += used;
-            if (v.type != SF_NULL && !minmax_double((sf_value *)s, &v, d->kind == SF_AGG_MAX))
+            if (g->mmbit[j] >= 0)
+                rc = mm_add(st, g->mmbit[j], s, &v, d->kind == SF_AGG_MAX);
+            else if (v.type != SF_NULL && !minmax_double((sf_value *)s, &v, d->kind == SF_AGG_MAX))
                 rc = keep_minmax(g, (sf_value *)s, &v, d->kind == SF_AGG_MAX);
             break;
         }
@@ -2317,14 +2534,15 @@ static inline void result_of(const sf_groups *g, const char *st, size_t j, int *
             v = sf_decimal(d->kind == SF_AGG_MEAN ? out : sum, d->out_dec.scale);
         } else if (d->arg_type == SF_INT) {
             const isum *is = (const isum *)s;
-            if (is->n == 0)
+            if (isum_n(is) == 0)
                 break;
+            __int128 sum = isum_get(g, is);
             if (d->kind == SF_AGG_MEAN)
-                v = sf_double((double)is->sum / (double)is->n);
-            else if (is->sum > INT64_MAX || is->sum < INT64_MIN)
+                v = sf_double((double)sum / (double)isum_n(is));
+            else if (sum > INT64_MAX || sum < INT64_MIN)
                 *overflow = 1;
             else
-                v = sf_int((int64_t)is->sum);
+                v = sf_int((int64_t)sum);
         } else {
             const dsum *ds = (const dsum *)s;
             if (ds->n == 0)
@@ -2336,7 +2554,7 @@ static inline void result_of(const sf_groups *g, const char *st, size_t j, int *
         break;
     case SF_AGG_MIN:
     case SF_AGG_MAX:
-        v = *(const sf_value *)s;
+        v = g->mmbit[j] >= 0 ? mm_value(st, g->mmbit[j], s) : *(const sf_value *)s;
         break;
     case SF_AGG_NONE:
         break;
@@ -2474,7 +2692,8 @@ int sf_groups_drop_retired(sf_groups *g)
 
 size_t sf_groups_memory(const sf_groups *g)
 {
-    size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap;
+    size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap +
+               g->capwide * sizeof *g->wide;
     for (size_t s = 0; s < g->nsets; s++) {
         const distinct_set *ds = &g->sets[s];
         m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved + ds->smallmem.reserved

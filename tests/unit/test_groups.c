@@ -757,6 +757,84 @@ static void test_count_distinct_of_strings_small_vectors_hold_every_id(void **st
     sf_groups_free(m);
 }
 
+/* A string set's small vectors hold 2-byte ids while their ids are below
+ * 65536, and a vector moves to 4-byte ids at the first id past that
+ * (the dictionary passed 65536 strings): groups of every size (no vector
+ * yet, a full class, the last class, past it into the pair table) take
+ * ids past 65536, then small ones and repeats, and list exactly their
+ * strings, after a merge too. */
+static void test_count_distinct_small_vectors_widen_past_65536_ids(void **state)
+{
+    const aggs *a = *state;
+    enum { NG = 9 };
+    static const char *const countries[NG] = {"A", "B", "C", "D", "E", "F", "G", "H", "I"};
+    static const int before[NG] = {0, 1, 2, 5, 8, 9, 17, 31, 30};
+    static const int after[NG] = {1, 2, 4, 1, 3, 4, 8, 1, 8};
+    sf_groups *g = sf_groups_new(a->defs, NAGGS), *m = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    uint64_t want[NG] = {0};
+    char kind[16];
+    for (int c = 0; c < NG; c++) { /* ids 0-30 */
+        for (int k = 0; k < before[c]; k++) {
+            snprintf(kind, sizeof kind, "k%d", k);
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, kind};
+            feed(g, &r, &scratch);
+            want[c] |= 1ull << k;
+        }
+    }
+    for (int f = 0; f < 65536; f++) { /* the dictionary past 65536 */
+        snprintf(kind, sizeof kind, "f%d", f);
+        in_row r = {"Z", 1, 1, 1, 1.0, 1, kind};
+        feed(g, &r, &scratch);
+    }
+    for (int c = 0; c < NG; c++) {
+        for (int k = 0; k < after[c]; k++) { /* ids past 65536, a repeat */
+            snprintf(kind, sizeof kind, "k%d", 32 + k);
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, kind};
+            feed(g, &r, &scratch);
+            feed(g, &r, &scratch);
+            want[c] |= 1ull << (32 + k);
+        }
+        for (int k = before[c]; k < before[c] + 2 && k < 32; k++) { /* small ids again */
+            snprintf(kind, sizeof kind, "k%d", k);
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, kind};
+            feed(g, &r, &scratch);
+            want[c] |= 1ull << k;
+        }
+        if (before[c]) {
+            in_row r = {countries[c], 1, 1, 1, 1.0, 1, "k0"};
+            feed(g, &r, &scratch);
+        }
+    }
+    sf_arena_free(&scratch);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_result(g, "Z", A_KINDS, 65536);
+    sf_buf rec = SF_BUF_INIT;
+    sf_error err;
+    for (size_t i = 0; i < sf_groups_count(g); i++) {
+        rec.n = 0;
+        assert_int_equal(sf_groups_export(g, i, &rec), 0);
+        assert_int_equal(sf_groups_merge_record(m, rec.p, rec.n, &err), 0);
+    }
+    sf_buf_free(&rec);
+    assert_int_equal(sf_groups_prepare_export(m), 0);
+    const sf_groups *both[2] = {g, m};
+    for (int t = 0; t < 2; t++) {
+        for (int c = 0; c < NG; c++) {
+            assert_int_result(both[t], countries[c], A_KINDS, __builtin_popcountll(want[c]));
+            uint64_t seen = 0;
+            assert_int_equal(sf_groups_distinct_values(both[t],
+                                                       (size_t)group_of(both[t], countries[c]),
+                                                       A_KINDS, mark_kind, &seen),
+                             0);
+            assert_true(seen == want[c]);
+        }
+    }
+    sf_groups_free(g);
+    sf_groups_free(m);
+}
+
 static void test_count_distinct_is_per_group(void **state)
 {
     /* The same user in two groups counts once in each. */
@@ -982,6 +1060,165 @@ static void assert_same_results_of(const sf_groups *want, const sf_groups *got, 
 static void assert_same_results(const sf_groups *want, const sf_groups *got)
 {
     assert_same_results_of(want, got, NULL, NAGGS);
+}
+
+/* An int64 sum is kept in 8 bytes while it fits and moves to the
+ * table's side array of 128-bit sums at the first add or merge that
+ * would leave int64: 200 groups go there (the array grows past its
+ * first 64), one by each of its ways (a row; a merged partial in range
+ * that overflows the total; a merged partial beyond int64), and come
+ * back; results, means and records are the same as a reference sum's,
+ * also after the live groups' blocks moved (sf_groups_drop_retired). */
+static void test_int64_sums_widen_through_rows_merges_and_moves(void **state)
+{
+    const aggs *a = *state;
+    enum { NG = 300 };
+    static char names[NG][8];
+    sf_groups *g = sf_groups_new(a->defs, NAGGS), *part = sf_groups_new(a->defs, NAGGS);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    __int128 want[NG];
+    int64_t nrows[NG];
+    for (int k = 0; k < NG; k++) {
+        snprintf(names[k], sizeof names[k], "i%d", k);
+        int64_t big = k % 2 ? INT64_MIN + k : INT64_MAX - k;
+        in_row r = ROW(names[k], big, 1.0, 1, "a");
+        want[k] = big;
+        nrows[k] = 1;
+        feed(g, &r, &scratch);
+        if (k % 3 == 0 && k < 200) { /* a row past int64 */
+            feed(g, &r, &scratch);
+            want[k] += big;
+            nrows[k]++;
+        }
+        if (k % 3 == 1 && k < 200) { /* a partial in range, the total past */
+            feed(part, &r, &scratch);
+            want[k] += big;
+            nrows[k]++;
+        }
+        if (k % 3 == 2 && k < 200) { /* a partial past int64 itself */
+            feed(part, &r, &scratch);
+            feed(part, &r, &scratch);
+            want[k] += 2 * (__int128)big;
+            nrows[k] += 2;
+        }
+        if (k % 5 == 0) { /* and back into range */
+            in_row back = ROW(names[k], k % 2 ? INT64_MAX : INT64_MIN, 1.0, 1, "a");
+            feed(g, &back, &scratch);
+            want[k] += k % 2 ? INT64_MAX : INT64_MIN;
+            nrows[k]++;
+        }
+    }
+    sf_arena_free(&scratch);
+    export_into(part, g, 1);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(sf_groups_prepare_export(g), 0);
+        sf_groups *copy = sf_groups_new(a->defs, NAGGS);
+        for (size_t i = 0; i < sf_groups_count(g); i++) {
+            if (!sf_groups_live(g, i))
+                continue;
+            sf_buf rec = SF_BUF_INIT;
+            assert_int_equal(sf_groups_export(g, i, &rec), 0);
+            sf_error err;
+            sf_error_clear(&err);
+            assert_int_equal(sf_groups_merge_record(copy, rec.p, rec.n, &err), 0);
+            sf_buf_free(&rec);
+        }
+        assert_int_equal(sf_groups_prepare_export(copy), 0);
+        const sf_groups *both[2] = {g, copy};
+        for (int t = 0; t < 2; t++) {
+            for (int k = 0; k < NG; k++) {
+                long i = group_of(both[t], names[k]);
+                if (pass && k % 7 == 0) {
+                    assert_true(i < 0 || !sf_groups_live(both[t], (size_t)i));
+                    continue;
+                }
+                assert_true(i >= 0);
+                int overflow = 0;
+                sf_value v = sf_groups_result(both[t], (size_t)i, A_SUM_N, &overflow);
+                if (want[k] > INT64_MAX || want[k] < INT64_MIN) {
+                    assert_int_equal(overflow, 1);
+                    assert_int_equal(v.type, SF_NULL);
+                } else {
+                    assert_int_equal(overflow, 0);
+                    assert_int_equal(v.type, SF_INT);
+                    assert_true(v.u.i == (int64_t)want[k]);
+                }
+                overflow = 0;
+                v = sf_groups_result(both[t], (size_t)i, A_MEAN_N, &overflow);
+                assert_int_equal(overflow, 0);
+                assert_int_equal(v.type, SF_DOUBLE);
+                assert_true(v.u.d == (double)want[k] / (double)nrows[k]);
+                assert_int_equal(sf_groups_rows(both[t], (size_t)i), nrows[k]);
+            }
+        }
+        sf_groups_free(copy);
+        if (pass == 0) {
+            for (int k = 0; k < NG; k += 7)
+                sf_groups_retire(g, (size_t)group_of(g, names[k]));
+            assert_int_equal(sf_groups_drop_retired(g), 0);
+        }
+    }
+    sf_groups_free(part);
+    sf_groups_free(g);
+}
+
+/* A table keeps its first 24 min/max of doubles in 8 bytes each and any
+ * more as sf_values: both kinds give the same results, through a merge
+ * too, for groups of no value, NULLs first, NaN and signed zeros. */
+static void test_min_max_of_doubles_past_the_flags_agree(void **state)
+{
+    const aggs *a = *state;
+    enum { NMM = 30 };
+    sf_agg_def defs[NMM];
+    for (int j = 0; j < NMM; j++)
+        defs[j] = a->defs[j % 2 ? A_MAX_PRICE : A_MIN_PRICE];
+    const in_row rows[] = {
+        {"NO", 0, 0, 0, 0, 1, "a"},     {"NO", 0, 0, 0, 0, 1, "a"},
+        {"FR", 0, 0, 0, 0, 1, "a"},     {"FR", 0, 0, 1, -0.0, 1, "a"},
+        {"FR", 0, 0, 1, 0.0, 1, "a"},   {"DE", 0, 0, 1, NAN, 1, "a"},
+        {"DE", 0, 0, 1, 5.0, 1, "a"},   {"DE", 0, 0, 1, -7.5, 1, "a"},
+        {"US", 0, 0, 1, 1e300, 1, "a"}, {"US", 0, 0, 1, -1e-300, 1, "a"},
+    };
+    const size_t nrows = sizeof rows / sizeof rows[0];
+    sf_groups *g = sf_groups_new(defs, NMM), *halves[2], *merged = sf_groups_new(defs, NMM);
+    halves[0] = sf_groups_new(defs, NMM);
+    halves[1] = sf_groups_new(defs, NMM);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (size_t r = 0; r < nrows; r++) {
+        feed(g, &rows[r], &scratch);
+        feed(halves[r % 2], &rows[r], &scratch);
+    }
+    sf_arena_free(&scratch);
+    export_into(halves[1], merged, 0);
+    export_into(halves[0], merged, 1);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    static const char *const keys[] = {"NO", "FR", "DE", "US"};
+    const sf_groups *both[2] = {g, merged};
+    for (int t = 0; t < 2; t++) {
+        for (int k = 0; k < 4; k++) {
+            for (int j = 0; j < NMM; j++) {
+                sf_value v = result(both[t], keys[k], j), w = result(both[t], keys[k], j % 2);
+                assert_int_equal(v.type, w.type);
+                assert_true(sf_value_same(&v, &w));
+            }
+        }
+        assert_null_result(both[t], "NO", 0);
+        assert_null_result(both[t], "NO", NMM - 1);
+        assert_true(isnan(result(both[t], "DE", NMM - 1).u.d));
+        sf_value mn = result(both[t], "DE", NMM - 2);
+        assert_true(mn.u.d == -7.5);
+    }
+    /* -0.0 came first in FR: it stays as both the min and the max of the
+     * table fed in order. */
+    assert_double_result(g, "FR", NMM - 2, -0.0);
+    assert_double_result(g, "FR", NMM - 1, -0.0);
+    sf_groups_free(halves[0]);
+    sf_groups_free(halves[1]);
+    sf_groups_free(merged);
+    sf_groups_free(g);
 }
 
 static void test_split_in_any_order_merges_to_identical_results(void **state)
@@ -2610,6 +2847,8 @@ int main(void)
         cmocka_unit_test(test_int64_sum_overflow_sets_overflow),
         cmocka_unit_test(test_result_row_gives_every_result_and_the_worst_overflow),
         cmocka_unit_test(test_int64_sum_may_pass_beyond_range_and_come_back),
+        cmocka_unit_test(test_int64_sums_widen_through_rows_merges_and_moves),
+        cmocka_unit_test(test_min_max_of_doubles_past_the_flags_agree),
         cmocka_unit_test(test_split_in_any_order_merges_to_identical_results),
         cmocka_unit_test(test_many_groups_of_every_key_length_survive_growth),
         cmocka_unit_test(test_merged_tables_merge_again_identically),
@@ -2636,6 +2875,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test(test_count_distinct_small_vectors_grow_into_the_pair_table),
         cmocka_unit_test(test_count_distinct_of_strings_small_vectors_hold_every_id),
+        cmocka_unit_test(test_count_distinct_small_vectors_widen_past_65536_ids),
         cmocka_unit_test(test_distinct_key_ids_ship_as_ids_and_merge_back),
         cmocka_unit_test_setup_teardown(test_compiled_update_gives_the_results_of_every_order,
                                         setup, teardown),
