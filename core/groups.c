@@ -2591,7 +2591,7 @@ static void take_free_sums(sf_groups *g, char *st, size_t j)
 {
     for (; j < g->ndefs; j++) {
         sf_xsumc *x = &((dsum *)(st + g->off[j]))->x;
-        if (g->up[j].op == UP_SUM_XSUM && x->big)
+        if (g->up[j].op == UP_SUM_XSUM && sf_xsumc_big(x))
             sf_xsumc_free(x);
     }
 }
@@ -2627,7 +2627,7 @@ int sf_groups_take_row(sf_groups *g, size_t i, sf_groups_entry *e, sf_value *out
             continue;
         }
         result_of(g, st, j, &overflow, &out[j]);
-        if (u->op == UP_SUM_XSUM && ((dsum *)(st + u->off))->x.big)
+        if (u->op == UP_SUM_XSUM && sf_xsumc_big(&((dsum *)(st + u->off))->x))
             sf_xsumc_free(&((dsum *)(st + u->off))->x);
         if (overflow == 2) {
             *bad = j;
@@ -2674,7 +2674,7 @@ static int keep_live(void *ctx, size_t i, void *value)
     if (!st[RETIRED_OFF])
         return 1;
     for (size_t j = 0; j < g->ndefs; j++) {
-        if (g->up[j].op == UP_SUM_XSUM && ((dsum *)(st + g->off[j]))->x.big)
+        if (g->up[j].op == UP_SUM_XSUM && sf_xsumc_big(&((dsum *)(st + g->off[j]))->x))
             sf_xsumc_free(&((dsum *)(st + g->off[j]))->x);
         else if (g->up[j].op == UP_DISTINCT)
             small_clear(&g->sets[g->distinct[j]], (dstate *)(st + g->off[j]));

@@ -418,15 +418,15 @@ static int xsumc_heap_drop(sf_xsum *b, int rc)
 /* s takes b as its heap form. */
 static int xsumc_heap_adopt(sf_xsumc *s, sf_xsum *b)
 {
-    s->big = b;
-    s->lo = s->hi = 0;
+    s->lo = (uint64_t)(uintptr_t)b;
+    s->hi = SF_XSUMC_HEAP;
     return 0;
 }
 
 int sf_xsumc_add_slow(sf_xsumc *s, double x)
 {
-    if (s->big)
-        return sf_xsum_add(s->big, x);
+    if (sf_xsumc_big(s))
+        return sf_xsum_add(sf_xsumc_big(s), x);
     sf_xsum *b = xsumc_heap_of(s);
     if (!b)
         return SF_E_NOMEM;
@@ -438,16 +438,17 @@ int sf_xsumc_add_slow(sf_xsumc *s, double x)
 int sf_xsumc_add_int(sf_xsumc *s, __int128 v)
 {
     __int128 cur, sum;
-    if (sf_xsumc_get_int(s, &cur) && !__builtin_add_overflow(cur, v, &sum)) {
+    if (sf_xsumc_get_int(s, &cur) && !__builtin_add_overflow(cur, v, &sum) &&
+        (uint64_t)((unsigned __int128)sum >> 64) != SF_XSUMC_HEAP) {
         s->lo = (uint64_t)sum;
         s->hi = (uint64_t)((unsigned __int128)sum >> 64);
         return 0;
     }
-    sf_xsumc t = {(uint64_t)v, (uint64_t)((unsigned __int128)v >> 64), NULL};
+    sf_xsumc t = {(uint64_t)v, (uint64_t)((unsigned __int128)v >> 64)};
     sf_xsum parts;
     xsumc_expand(&t, &parts);
-    if (s->big)
-        return sf_xsum_merge(s->big, &parts);
+    if (sf_xsumc_big(s))
+        return sf_xsum_merge(sf_xsumc_big(s), &parts);
     sf_xsum *b = xsumc_heap_of(s);
     if (!b)
         return SF_E_NOMEM;
@@ -458,8 +459,8 @@ int sf_xsumc_add_int(sf_xsumc *s, __int128 v)
 
 double sf_xsumc_round(const sf_xsumc *s)
 {
-    if (s->big)
-        return sf_xsum_round(s->big);
+    if (sf_xsumc_big(s))
+        return sf_xsum_round(sf_xsumc_big(s));
     __int128 v = (__int128)(((unsigned __int128)s->hi << 64) | s->lo);
     unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
     if (u == 0)
@@ -485,17 +486,18 @@ double sf_xsumc_round(const sf_xsumc *s)
 
 void sf_xsumc_free(sf_xsumc *s)
 {
-    if (s->big) {
-        sf_xsum_free(s->big);
-        free(s->big);
+    sf_xsum *big = sf_xsumc_big(s);
+    if (big) {
+        sf_xsum_free(big);
+        free(big);
     }
     memset(s, 0, sizeof *s);
 }
 
 size_t sf_xsumc_serialized_size(const sf_xsumc *s)
 {
-    if (s->big)
-        return sf_xsum_serialized_size(s->big);
+    if (sf_xsumc_big(s))
+        return sf_xsum_serialized_size(sf_xsumc_big(s));
     sf_xsum t;
     xsumc_expand(s, &t);
     return sf_xsum_serialized_size(&t);
@@ -503,8 +505,8 @@ size_t sf_xsumc_serialized_size(const sf_xsumc *s)
 
 size_t sf_xsumc_serialize(const sf_xsumc *s, void *out)
 {
-    if (s->big)
-        return sf_xsum_serialize(s->big, out);
+    if (sf_xsumc_big(s))
+        return sf_xsum_serialize(sf_xsumc_big(s), out);
     sf_xsum t;
     xsumc_expand(s, &t);
     return sf_xsum_serialize(&t, out);
@@ -512,8 +514,8 @@ size_t sf_xsumc_serialize(const sf_xsumc *s, void *out)
 
 int sf_xsumc_merge_serialized(sf_xsumc *dst, const void *in, size_t avail, size_t *used)
 {
-    if (dst->big)
-        return sf_xsum_merge_serialized(dst->big, in, avail, used);
+    if (sf_xsumc_big(dst))
+        return sf_xsum_merge_serialized(sf_xsumc_big(dst), in, avail, used);
     /* Merged into a copy first: a malformed or failed record leaves dst as
      * it was, and a value the integer cannot hold moves dst to its heap
      * form with the merged copy. */
@@ -532,7 +534,7 @@ int sf_xsumc_merge_serialized(sf_xsumc *dst, const void *in, size_t avail, size_
         int rc = sf_xsumc_add(&c, x);
         if (rc)
             return rc; /* c is as before the failed add: still integer */
-        if (c.big)
+        if (sf_xsumc_big(&c))
             plain = 0; /* left the integer form: merge the record whole below */
     }
     if (plain) {
@@ -541,7 +543,7 @@ int sf_xsumc_merge_serialized(sf_xsumc *dst, const void *in, size_t avail, size_
             *used = XSUM_HDR + (size_t)count * 8u;
         return 0;
     }
-    if (c.big)
+    if (sf_xsumc_big(&c))
         sf_xsumc_free(&c);
     sf_xsum *big = xsumc_heap_of(dst);
     if (!big)

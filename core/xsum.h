@@ -55,7 +55,7 @@ size_t sf_xsum_serialize(const sf_xsum *s, void *out);
  * malformed input, or SF_E_NOMEM. */
 int sf_xsum_merge_serialized(sf_xsum *dst, const void *in, size_t avail, size_t *used);
 
-/* A compact exact sum: 24 bytes where an sf_xsum takes 64, for the group
+/* A compact exact sum: 16 bytes where an sf_xsum takes 64, for the group
  * states that hold one per group and are read at random (docs/performance.md,
  * "S4's compact exact sums").
  *
@@ -68,12 +68,23 @@ int sf_xsum_merge_serialized(sf_xsum *dst, const void *in, size_t avail, size_t 
  * overflow) moves the sum to a heap sf_xsum (big) holding the same exact
  * value, and every later add goes there. Either way the value is exact, so
  * sf_xsumc_round() returns the same double as an sf_xsum fed the same
- * inputs. All-zero bytes are an empty sum; sf_xsumc_free() releases big. */
+ * inputs. All-zero bytes are an empty sum; sf_xsumc_free() releases big.
+ * The heap form is hi SF_XSUMC_HEAP with the sf_xsum's address in lo: the
+ * integer form never has that hi (a total in [-2^127, -2^127 + 2^64) moves
+ * to the heap form as an overflow does), so no third word tells them
+ * apart. */
 typedef struct sf_xsumc {
-    uint64_t lo;  /* low 64 bits of the scaled integer */
-    uint64_t hi;  /* high 64 bits (two's complement) */
-    sf_xsum *big; /* the sum once it left the integer form, else NULL */
+    uint64_t lo; /* low 64 bits of the scaled integer; heap form: its address */
+    uint64_t hi; /* high 64 bits (two's complement), or SF_XSUMC_HEAP */
 } sf_xsumc;
+
+#define SF_XSUMC_HEAP 0x8000000000000000ull
+
+/* The heap form of s (borrowed), or NULL while s is an integer. */
+static inline sf_xsum *sf_xsumc_big(const sf_xsumc *s)
+{
+    return s->hi == SF_XSUMC_HEAP ? (sf_xsum *)(uintptr_t)s->lo : NULL;
+}
 
 /* Moves s to its heap form and adds x there (xsum.c). */
 int sf_xsumc_add_slow(sf_xsumc *s, double x);
@@ -85,11 +96,11 @@ static inline int sf_xsumc_add(sf_xsumc *s, double x)
     memcpy(&b, &x, sizeof b);
     /* 0.0 and -0.0 leave a compact sum as it is: tested first, the common
      * case of a derived "price or 0" skips the exponent and shift work. */
-    if ((b << 1) == 0 && !s->big)
+    if ((b << 1) == 0 && s->hi != SF_XSUMC_HEAP)
         return 0;
     unsigned e = (unsigned)(b >> 52) & 0x7ffu;
     uint64_t m = b & 0xfffffffffffffull;
-    if (s->big || e == 0x7ffu)
+    if (s->hi == SF_XSUMC_HEAP || e == 0x7ffu)
         return sf_xsumc_add_slow(s, x);
     if (e)
         m |= 1ull << 52;
@@ -112,7 +123,8 @@ static inline int sf_xsumc_add(sf_xsumc *s, double x)
         v = -v;
     __int128 cur = (__int128)(((unsigned __int128)s->hi << 64) | s->lo);
     __int128 sum;
-    if (__builtin_add_overflow(cur, v, &sum))
+    if (__builtin_add_overflow(cur, v, &sum) ||
+        (uint64_t)((unsigned __int128)sum >> 64) == SF_XSUMC_HEAP)
         return sf_xsumc_add_slow(s, x);
     s->lo = (uint64_t)sum;
     s->hi = (uint64_t)((unsigned __int128)sum >> 64);
@@ -123,7 +135,7 @@ static inline int sf_xsumc_add(sf_xsumc *s, double x)
  * integer form, else 0. */
 static inline int sf_xsumc_get_int(const sf_xsumc *s, __int128 *v)
 {
-    if (s->big)
+    if (s->hi == SF_XSUMC_HEAP)
         return 0;
     *v = (__int128)(((unsigned __int128)s->hi << 64) | s->lo);
     return 1;

@@ -526,7 +526,7 @@ static void check_compact(const double *vals, size_t n, int big)
     }
     double want = sf_xsum_round(&full);
     assert_same_double(sf_xsumc_round(&c), want);
-    assert_int_equal(c.big != NULL, big);
+    assert_int_equal(sf_xsumc_big(&c) != NULL, big);
 
     /* compact -> serialized -> full and compact */
     size_t len = sf_xsumc_serialized_size(&c);
@@ -561,7 +561,7 @@ static void check_compact(const double *vals, size_t n, int big)
     sf_xsum_free(&f2);
     sf_xsumc_free(&c);
     sf_xsumc_free(&c2);
-    assert_null(c.big);
+    assert_null(sf_xsumc_big(&c));
 }
 
 static void test_compact_zeroed_bytes_are_an_empty_sum(void **state)
@@ -617,6 +617,38 @@ static void test_compact_leaves_integer_form_exactly(void **state)
     check_compact(over, 4, 1);
 }
 
+/* The integer form never holds a total in [-2^127, -2^127 + 2^64) (its
+ * high word would read as the heap form's mark): such a total, reached by
+ * one value, by a sum, or by a merged integer, moves to the heap form with
+ * the exact value, and totals just above it stay integers. */
+static void test_compact_total_at_the_heap_mark_moves_to_the_heap(void **state)
+{
+    (void)state;
+    const double one[] = {-0x1p63};
+    check_compact(one, 1, 1);
+    const double two[] = {-0x1p62, -0x1p62, 0x1p62, 3.5};
+    check_compact(two, 4, 1);
+    /* -2^127 + 2^74 units, then -2^74 + 2^63 more: inside the mark's range */
+    const double near[] = {-0x1p62, -0x1.ffffffffffffep61, -1023.5};
+    check_compact(near, 3, 1);
+    const double above[] = {-0x1p62, -0x1.ffffffffffffep61};
+    check_compact(above, 2, 0);
+    sf_xsumc c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(sf_xsumc_add(&c, -0x1p62), 0);
+    assert_null(sf_xsumc_big(&c));
+    assert_int_equal(sf_xsumc_add_int(&c, -((__int128)1 << 126)), 0); /* -2^127 units */
+    assert_non_null(sf_xsumc_big(&c));
+    assert_same_double(sf_xsumc_round(&c), -0x1p63);
+    assert_int_equal(sf_xsumc_add(&c, 0x1p62), 0);
+    assert_same_double(sf_xsumc_round(&c), -0x1p62);
+    sf_xsumc_free(&c);
+    assert_null(sf_xsumc_big(&c));
+    __int128 v = 0;
+    assert_int_equal(sf_xsumc_get_int(&c, &v), 1);
+    assert_true(v == 0);
+}
+
 static void test_compact_merge_of_bad_record_is_parse_error_and_keeps_sum(void **state)
 {
     (void)state;
@@ -631,7 +663,7 @@ static void test_compact_merge_of_bad_record_is_parse_error_and_keeps_sum(void *
     assert_int_equal(sf_xsumc_merge_serialized(&c, bad, 3, &used), SF_E_PARSE);
     bad[0] = 2; /* says two partials, holds one */
     assert_int_equal(sf_xsumc_merge_serialized(&c, bad, sizeof bad, &used), SF_E_PARSE);
-    assert_null(c.big);
+    assert_null(sf_xsumc_big(&c));
     assert_same_double(sf_xsumc_round(&c), 2.5);
     sf_xsumc_free(&c);
 }
@@ -692,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_compact_zeroed_bytes_are_an_empty_sum),
         cmocka_unit_test(test_compact_prices_stay_integer_and_match),
         cmocka_unit_test(test_compact_leaves_integer_form_exactly),
+        cmocka_unit_test(test_compact_total_at_the_heap_mark_moves_to_the_heap),
         cmocka_unit_test(test_compact_rounds_half_even_like_xsum),
         cmocka_unit_test(test_compact_merge_of_bad_record_is_parse_error_and_keeps_sum),
     };
