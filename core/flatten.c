@@ -1606,10 +1606,12 @@ static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg,
     f->rowat[0] = 0;
     if (f->neat)
         return direct_explode_rows(f);
-    if (!f->named && !f->shared) {
+    if (!f->named && !f->shared && f->nleaves) {
         /* Every leaf's column came from its shape, no two shapes share a
          * column and no shape repeats in a record (that needs the tree):
-         * no collision can happen, so the row is the leaves as they are. */
+         * no collision can happen, so the row is the leaves as they are.
+         * (A record without leaves takes finish_row: its row is empty, and
+         * the leaves may not be allocated yet.) */
         f->rows = f->leaves;
         f->rowat[1] = f->nleaves;
         f->nrows = 1;
