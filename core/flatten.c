@@ -132,6 +132,7 @@ typedef struct shape {
     uint32_t first;  /* the child that came first last time; 0: none */
     uint32_t next;   /* the sibling that came after it last time; 0: none */
     uint32_t col;    /* its committed column; NO_HINT until there is one */
+    uint32_t index;  /* the array index its key spells, once met as one; else UINT32_MAX */
     uint32_t gen;    /* the last record (hgen), or element (egen) when under, that held it */
     int32_t trie;    /* its node in the explode trie (keys from the root), or -1 */
     uint8_t keynul;  /* the key holds a NUL byte */
@@ -1159,6 +1160,7 @@ static int shape_get(sf_flatten *f, uint32_t parent, const char *k, size_t n, in
     e->klen = (uint32_t)n;
     e->parent = parent;
     e->col = NO_HINT;
+    e->index = UINT32_MAX;
     e->keynul = (uint8_t)nul;
     const shape *up = &f->shapes[parent];
     e->trie = keyed && up->trie >= 0 ? trie_child(f, up->trie, k, n) : -1;
@@ -1193,10 +1195,29 @@ static __attribute__((noinline)) int d_child_miss(sf_flatten *f, frame *p, const
     int rc = shape_get(f, p->shape, k, n, keyed && key_has_nul(f, k, n), keyed, out);
     if (rc)
         return rc;
+    if (!keyed) /* k is p->nchild as text (d_value) */
+        f->shapes[*out].index = p->nchild;
     if (p->prev)
         f->shapes[p->prev].next = *out;
     else
         f->shapes[p->shape].first = *out;
+    return 0;
+}
+
+/* Child c of the innermost open container p is met: noted, the order
+ * followed on; NEED_TREE when it was met before in this record. */
+static inline int d_take(sf_flatten *f, frame *p, uint32_t c, uint32_t *out)
+{
+    shape *s = &f->shapes[c];
+    uint32_t g = s->under ? f->egen : f->hgen;
+    if (s->gen == g)
+        return NEED_TREE;
+    s->gen = g;
+    f->eseen |= s->at_explode;
+    p->prev = c;
+    p->expect = s->next;
+    p->nchild++;
+    *out = c;
     return 0;
 }
 
@@ -1213,17 +1234,7 @@ static inline int d_child(sf_flatten *f, const char *k, size_t n, int keyed, uin
         if (rc)
             return rc;
     }
-    shape *s = &f->shapes[c];
-    uint32_t g = s->under ? f->egen : f->hgen;
-    if (s->gen == g)
-        return NEED_TREE;
-    s->gen = g;
-    f->eseen |= s->at_explode;
-    p->prev = c;
-    p->expect = s->next;
-    p->nchild++;
-    *out = c;
-    return 0;
+    return d_take(f, p, c, out);
 }
 
 /* d_leaf's way for a shape with no committed column yet: its name built
@@ -1295,6 +1306,10 @@ static inline int d_value(sf_flatten *f, uint32_t *s)
         return 0;
     }
     uint32_t i = p->nchild;
+    /* The element that came next last time, known by its index: no text
+     * made or compared. */
+    if (p->expect && f->shapes[p->expect].index == i)
+        return d_take(f, p, p->expect, s);
     char idx[SF_FMT_BUF];
     int k = 1;
     if (i < 10)
@@ -1591,10 +1606,12 @@ static int direct_record(sf_flatten *f, const char *line, size_t len, char *msg,
     f->rowat[0] = 0;
     if (f->neat)
         return direct_explode_rows(f);
-    if (!f->named && !f->shared) {
+    if (!f->named && !f->shared && f->nleaves) {
         /* Every leaf's column came from its shape, no two shapes share a
          * column and no shape repeats in a record (that needs the tree):
-         * no collision can happen, so the row is the leaves as they are. */
+         * no collision can happen, so the row is the leaves as they are.
+         * (A record without leaves takes finish_row: its row is empty, and
+         * the leaves may not be allocated yet.) */
         f->rows = f->leaves;
         f->rowat[1] = f->nleaves;
         f->nrows = 1;

@@ -965,7 +965,8 @@ static void test_repeated_keys_are_found_among_keys_alike(void **state)
 
 /* Lines for the direct pass against the tree: nested objects, empty
  * containers, nulls, key order changing between lines, arrays (past nine
- * elements too), repeated keys (the direct pass hands those to the tree),
+ * elements too), objects whose keys spell the indexes of an array at the
+ * same path, repeated keys (the direct pass hands those to the tree),
  * collisions, escaped keys, a wide object, a non-object and bad JSON. */
 static const char *const shapes[] = {
     "{\"id\":1,\"c\":{\"n\":\"a\",\"addr\":{\"city\":\"P\",\"zip\":null}},\"l\":[{\"s\":1,\"t\":[]},{\"s\":2,\"t\":[\"x\",\"y\"]}]}",
@@ -994,6 +995,8 @@ static const char *const shapes[] = {
     "{\"l\":7,\"a\":[]}",
     "{\"l\":null,\"a\":null}",
     "{\"y\":1,\"l\":[]}",
+    "{\"a\":{\"1\":7,\"0\":8},\"l\":{\"0\":{\"s\":1},\"1\":[2]}}",
+    "{\"a\":[3,4],\"l\":[{\"s\":5},[6]]}",
     "{\"id\":1,\"c\":{\"n\":\"a\",\"addr\":{\"city\":\"P\",\"zip\":null}},\"l\":[{\"s\":1,\"t\":[]},{\"s\":2,\"t\":[\"x\",\"y\"]}]}",
 };
 
