@@ -35,6 +35,20 @@ from sftest import read_tree as tree
 sftest.TIMEOUT = 120
 
 
+def run_failing_on_stdin(cmd, data):
+    """run(cmd) with data on stdin, for a run that stops before reading it
+    all. Open MPI 4's mpiexec may then crash in its own stdin forwarding
+    (SIGSEGV in orte_iof_hnp_read_local_handler after the ranks ended:
+    open-mpi/ompi#7483, fixed in 5.0), which says nothing of shardflow:
+    such a run is made again, at most three times in all, and logged."""
+    for attempt in range(3):
+        rc, out, err = run(cmd, stdin=data, expect_ok=False)
+        if not (rc < 0 and b"orte_iof_hnp_read_local_handler" in err):
+            break
+        log("  mpiexec itself crashed forwarding stdin (open-mpi/ompi#7483): run again")
+    return rc, out, err
+
+
 def run_fifo(cmd, fifo, data):
     """Runs cmd while a thread writes data into the FIFO (created here)."""
     if os.path.exists(fifo):
@@ -174,8 +188,8 @@ def cmd_run(args):
     # failfast from stdin names the line and column like the plain file
     # (on several ranks whichever rank meets a bad line first stops the
     # run: any bad line, but its exact number).
-    rc, _, err = run(job("-", os.path.join(base, "ff"), ["--mode", "failfast"]), stdin=text,
-                     expect_ok=False)
+    rc, _, err = run_failing_on_stdin(job("-", os.path.join(base, "ff"), ["--mode", "failfast"]),
+                                      text)
     lines = text.split(b"\n")
     m = re.search(rb"-:(\d+):21: invalid JSON: [^\n]*\(byte offset (\d+);", err)
     if rc != 2 or not m or os.path.exists(os.path.join(base, "ff", "_SUCCESS")):
