@@ -176,6 +176,41 @@ static int fast_may_pass(double a)
     return m < 1e15 && m / pow10_16[pm] == a;
 }
 
+/* The text of m / 10^p (p >= 0; negative when neg): made from its end in
+ * t: p fraction digits (one "0" when p is 0), the point, the integer
+ * digits (at least one), the sign; then copied out in one fixed-size move
+ * (t's end sits 24 bytes before its own, so the move never reads past t;
+ * buf has SF_FMT_BUF bytes). No division by a variable 10^p and no copy
+ * of a variable length. Returns the length. */
+static inline int fixed_text(uint64_t m, int p, int neg, char *buf)
+{
+    char t[48];
+    char *q = t + 24;
+    memset(q, 0, 24); /* the NUL, and defined bytes after it */
+    if (p == 0)
+        *--q = '0';
+    for (int k = 0; k < p; k++) {
+        *--q = (char)('0' + m % 10);
+        m /= 10;
+    }
+    *--q = '.';
+    while (m >= 100) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * (m % 100), 2);
+        m /= 100;
+    }
+    if (m >= 10) {
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * m, 2);
+    } else {
+        *--q = (char)('0' + m);
+    }
+    if (neg)
+        *--q = '-';
+    memcpy(buf, q, 24);
+    return (int)(t + 24 - q);
+}
+
 /* Fast path for the common case, decimals with at most 15 significant
  * digits and exponents -4..14. Why it is the shortest repr: if m / 10^p
  * (m < 10^15, so at most 15 significant digits) rounds to d, no decimal
@@ -203,39 +238,7 @@ static int fmt_double_fast(double d, char *buf)
             return 0;
         if (m / pow10_16[p] != a)
             continue;
-        /* The text is made from its end in t: p fraction digits (one
-         * "0" when p is 0), the point, the integer digits (at least one),
-         * the sign; then copied out in one fixed-size move (t's end sits
-         * 24 bytes before its own, so the move never reads past t; buf
-         * has SF_FMT_BUF bytes). No division by a variable 10^p and no
-         * copy of a variable length. */
-        char t[48];
-        char *q = t + 24;
-        memset(q, 0, 24); /* the NUL, and defined bytes after it */
-        uint64_t u = (uint64_t)m;
-        if (p == 0)
-            *--q = '0';
-        for (int k = 0; k < p; k++) {
-            *--q = (char)('0' + u % 10);
-            u /= 10;
-        }
-        *--q = '.';
-        while (u >= 100) {
-            q -= 2;
-            memcpy(q, digit_pairs + 2 * (u % 100), 2);
-            u /= 100;
-        }
-        if (u >= 10) {
-            q -= 2;
-            memcpy(q, digit_pairs + 2 * u, 2);
-        } else {
-            *--q = (char)('0' + u);
-        }
-        if (d < 0)
-            *--q = '-';
-        memcpy(buf, q, 24);
-        char *o = buf + (t + 24 - q);
-        return (int)(o - buf);
+        return fixed_text((uint64_t)m, p, d < 0, buf);
     }
     return 0;
 }
@@ -401,31 +404,7 @@ int sf_fmt_double_places(double d, int places, char *buf)
         m /= 10;
         places--;
     }
-    char t[48];
-    char *q = t + 24;
-    memset(q, 0, 24); /* the NUL, and defined bytes after it */
-    if (places == 0)
-        *--q = '0';
-    for (int k = 0; k < places; k++) {
-        *--q = (char)('0' + m % 10);
-        m /= 10;
-    }
-    *--q = '.';
-    while (m >= 100) {
-        q -= 2;
-        memcpy(q, digit_pairs + 2 * (m % 100), 2);
-        m /= 100;
-    }
-    if (m >= 10) {
-        q -= 2;
-        memcpy(q, digit_pairs + 2 * m, 2);
-    } else {
-        *--q = (char)('0' + m);
-    }
-    if (d < 0)
-        *--q = '-';
-    memcpy(buf, q, 24);
-    return (int)(t + 24 - q);
+    return fixed_text(m, places, d < 0, buf);
 }
 
 int sf_fmt_double_reference(double d, char *buf)
