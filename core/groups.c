@@ -304,8 +304,7 @@ struct sf_groups {
     int *argslot;       /* aggregate j's argument as a row slot, or -1 */
     int *mmbit;         /* aggregate j: the flag of its 8-byte double min/max
                          * state (mm_has), or -1 for any other state */
-    __int128 *wide;     /* the integer sums past the int64 range (isum) */
-    size_t nwide, capwide;
+    sf_buf wide;        /* the integer sums past the int64 range (isum), __int128 each */
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
     distinct_set *sets;
@@ -390,10 +389,16 @@ static inline int mm_add(char *st, int bit, char *s, const sf_value *v, int want
     return 0;
 }
 
+/* The wide sum at index k of g's side array. */
+static inline __int128 *wide_at(const sf_groups *g, uint64_t k)
+{
+    return (__int128 *)(void *)(g->wide.p + k * sizeof(__int128));
+}
+
 /* isum's value, and its n. */
 static inline __int128 isum_get(const sf_groups *g, const isum *s)
 {
-    return s->n < 0 ? g->wide[(uint64_t)s->sum] : (__int128)s->sum;
+    return s->n < 0 ? *wide_at(g, (uint64_t)s->sum) : (__int128)s->sum;
 }
 
 static inline int64_t isum_n(const isum *s)
@@ -406,19 +411,13 @@ static inline int64_t isum_n(const isum *s)
 static __attribute__((noinline)) int isum_widen(sf_groups *g, isum *s, __int128 v, int64_t n)
 {
     if (s->n >= 0) {
-        if (g->nwide == g->capwide) {
-            size_t cap = g->capwide ? 2 * g->capwide : 64;
-            __int128 *w = realloc(g->wide, cap * sizeof *w);
-            if (!w)
-                return SF_E_NOMEM;
-            g->wide = w;
-            g->capwide = cap;
-        }
-        g->wide[g->nwide] = s->sum;
-        s->sum = (int64_t)g->nwide++;
+        __int128 first = s->sum;
+        if (sf_buf_append(&g->wide, &first, sizeof first) != 0)
+            return SF_E_NOMEM;
+        s->sum = (int64_t)(g->wide.n / sizeof first - 1);
         s->n |= ISUM_WIDE;
     }
-    g->wide[(uint64_t)s->sum] += v;
+    *wide_at(g, (uint64_t)s->sum) += v;
     s->n += n;
     return 0;
 }
@@ -675,7 +674,7 @@ void sf_groups_free(sf_groups *g)
     free(g->distinct);
     free(g->argslot);
     free(g->mmbit);
-    free(g->wide);
+    sf_buf_free(&g->wide);
     free(g->up);
     free(g->byop);
     free(g->off);
@@ -2693,7 +2692,7 @@ int sf_groups_drop_retired(sf_groups *g)
 size_t sf_groups_memory(const sf_groups *g)
 {
     size_t m = sf_hmap_memory(g->map) + g->strings.reserved + g->tmp.cap +
-               g->capwide * sizeof *g->wide;
+               g->wide.cap;
     for (size_t s = 0; s < g->nsets; s++) {
         const distinct_set *ds = &g->sets[s];
         m += ds->fixed ? 16 * (ds->mask + 1) + ds->bitmem.reserved + ds->smallmem.reserved
