@@ -757,6 +757,9 @@ static void test_count_distinct_of_strings_small_vectors_hold_every_id(void **st
     sf_groups_free(m);
 }
 
+/* Exports every group of src and merges the records into dst (below). */
+static void export_into(sf_groups *src, sf_groups *dst, int reverse);
+
 /* A string set's small vectors hold 2-byte ids while their ids are below
  * 65536, and a vector moves to 4-byte ids at the first id past that
  * (the dictionary passed 65536 strings): groups of every size (no vector
@@ -810,14 +813,7 @@ static void test_count_distinct_small_vectors_widen_past_65536_ids(void **state)
     sf_arena_free(&scratch);
     assert_int_equal(sf_groups_prepare_export(g), 0);
     assert_int_result(g, "Z", A_KINDS, 65536);
-    sf_buf rec = SF_BUF_INIT;
-    sf_error err;
-    for (size_t i = 0; i < sf_groups_count(g); i++) {
-        rec.n = 0;
-        assert_int_equal(sf_groups_export(g, i, &rec), 0);
-        assert_int_equal(sf_groups_merge_record(m, rec.p, rec.n, &err), 0);
-    }
-    sf_buf_free(&rec);
+    export_into(g, m, 0);
     assert_int_equal(sf_groups_prepare_export(m), 0);
     const sf_groups *both[2] = {g, m};
     for (int t = 0; t < 2; t++) {
