@@ -31,6 +31,14 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
+/* 10^k as integers, k = 0..19 (the largest below 2^64). */
+static const uint64_t pow10_u64[20] = {
+    1ull,           10ull,           100ull,           1000ull,           10000ull,
+    100000ull,      1000000ull,      10000000ull,      100000000ull,      1000000000ull,
+    10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull,
+    1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull};
+
 static int put_str(char *buf, const char *s)
 {
     size_t n = strlen(s);
@@ -389,16 +397,11 @@ int sf_fmt_double(double d, char *buf)
  * Values below 1e-4 (scientific) and zeros go to sf_fmt_double. */
 int sf_fmt_double_places(double d, int places, char *buf)
 {
-    static const uint64_t p10[16] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
-                                     1000000ull, 10000000ull, 100000000ull, 1000000000ull,
-                                     10000000000ull, 100000000000ull, 1000000000000ull,
-                                     10000000000000ull, 100000000000000ull,
-                                     1000000000000000ull};
     double a = d < 0 ? -d : d;
     if (places < 1 || places > 15 || !(a < 1e15))
         return sf_fmt_double(d, buf);
     uint64_t m = (uint64_t)(a * pow10_16[places] + 0.5);
-    if (m == 0 || (places > 4 && m < p10[places - 4]))
+    if (m == 0 || (places > 4 && m < pow10_u64[places - 4]))
         return sf_fmt_double(d, buf);
     while (places > 0 && m % 10 == 0) {
         m /= 10;
@@ -453,17 +456,10 @@ int sf_fmt_double_reference(double d, char *buf)
  * power of ten above 1 is even, so the compare is u's own). */
 int sf_fmt_int(int64_t i, char *buf)
 {
-    static const uint64_t p10[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
-                                     1000000ull, 10000000ull, 100000000ull, 1000000000ull,
-                                     10000000000ull, 100000000000ull, 1000000000000ull,
-                                     10000000000000ull, 100000000000000ull,
-                                     1000000000000000ull, 10000000000000000ull,
-                                     100000000000000000ull, 1000000000000000000ull,
-                                     10000000000000000000ull};
     /* Negate in unsigned arithmetic so INT64_MIN needs no special case. */
     uint64_t u = i < 0 ? 0u - (uint64_t)i : (uint64_t)i;
     int t = ((64 - __builtin_clzll(u | 1)) * 1233) >> 12;
-    int n = t + ((u | 1) >= p10[t]);
+    int n = t + ((u | 1) >= pow10_u64[t]);
     char *o = buf;
     if (i < 0)
         *o++ = '-';
