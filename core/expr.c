@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "core/decimal.h"
+#include "core/ere.h"
 #include "core/expr_fn.h"
 #include "core/expr_node.h"
 #include "core/fmt.h"
@@ -1099,6 +1100,13 @@ static node *make_regex(parser *p, const fn_def *f, size_t pos, node **args)
         fail_at(p, args[1]->pos, SF_E_PARSE, "regexp_match() pattern holds a NUL byte");
         return NULL;
     }
+    char why[400];
+    if (sf_ere_check(pat->u.s.p, pat->u.s.n, NULL, why, sizeof why) != 0) {
+        size_t n = pat->u.s.n;
+        fail_at(p, args[1]->pos, SF_E_PARSE, "regexp_match(): pattern '%.*s%s' refused: %s",
+                n > 60 ? 60 : (int)n, pat->u.s.p, n > 60 ? "..." : "", why);
+        return NULL;
+    }
     expr_regex *rx = sf_arena_alloc(p->arena, sizeof *rx);
     char *text = rx ? sf_arena_memdup(p->arena, pat->u.s.p, pat->u.s.n) : NULL;
     if (!text) {
@@ -1107,7 +1115,6 @@ static node *make_regex(parser *p, const fn_def *f, size_t pos, node **args)
     }
     int rc = regcomp(&rx->re, text, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
-        char why[200];
         regerror(rc, &rx->re, why, sizeof why);
         size_t n = pat->u.s.n;
         fail_at(p, args[1]->pos, SF_E_PARSE, "regexp_match(): invalid pattern '%.*s': %s",

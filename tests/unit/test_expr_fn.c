@@ -471,6 +471,17 @@ static void test_regexp_match_errors_at_parse_time(void **state)
     assert_null(e);
     assert_non_null(strstr(err.msg, "regexp_match(): invalid pattern 'a(b': "));
     assert_non_null(strstr(err.msg, " at 1:17"));
+    /* Patterns that would take regcomp gigabytes, or matching exponential
+     * time, are refused with the reason (core/ere.h). */
+    e = sf_expr_parse("regexp_match(s, 'x{1,32767}')", &cols, 0, &err);
+    assert_null(e);
+    assert_non_null(strstr(err.msg, "regexp_match(): pattern 'x{1,32767}' refused: its "
+                                    "repetitions would expand past"));
+    assert_non_null(strstr(err.msg, " at 1:17"));
+    e = sf_expr_parse("s == 'a' && regexp_match(s, '(a+)\\\\1')", &cols, 0, &err);
+    assert_null(e);
+    assert_non_null(strstr(err.msg, "pattern '(a+)\\1' refused: back-reference '\\1' at byte 5"));
+    assert_non_null(strstr(err.msg, " at 1:29"));
 }
 
 static void test_in_list(void **state)
