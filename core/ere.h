@@ -3,7 +3,7 @@
  * glibc's regcomp expands every repetition into copies of its operand and
  * then computes, for each epsilon node, the set of nodes it reaches without
  * consuming input. Both can blow up on short patterns: each '+' doubles
- * its operand ('a+++++++++++++++++++' is 2^19 copies, 170 MB), and a run
+ * its operand ('a' and eighteen '+' are 2^19 nodes: 172 MB), and a run
  * of optional pieces is quadratic ('a{1,10000}' or '(a*){10000}' takes
  * 790 MB and 0.4 s, 'a{1,32767}' 8 GB and 14 s). Matching with a
  * back-reference ('\1'), which POSIX EREs do not have, takes time
