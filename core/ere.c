@@ -20,18 +20,23 @@
 typedef struct piece {
     double nodes, first, closure, tail;
     bool empty_ok;
+    bool empty_loop; /* holds a loop whose body matches the empty string */
+    bool open;       /* holds an anchor that reaches its exit by epsilon */
+    double reach;    /* closure entries of the nodes its entry reaches by epsilon */
+    double anchored; /* closure entries reachable by epsilon from its anchors */
 } piece;
 
 /* The empty pattern: the identity of concatenation. */
-static const piece EMPTY = {0, 0, 0, 0, true};
+static const piece EMPTY = {0, 0, 0, 0, true, false, false, 0, 0};
 /* One character, bracket expression or '.'. */
-static const piece CHAR = {1, 1, 1, 0, false};
+static const piece CHAR = {1, 1, 1, 0, false, false, false, 1, 0};
 /* An anchor ('^', '$'): an epsilon node of its own. */
-static const piece ANCHOR = {1, 1, 1, 1, true};
+static const piece ANCHOR = {1, 1, 1, 1, true, false, true, 1, 0};
 
 static bool over(const piece *x)
 {
-    return x->nodes > SF_ERE_MAX_NODES || x->closure > SF_ERE_MAX_CLOSURE;
+    return x->nodes > SF_ERE_MAX_NODES || x->closure > SF_ERE_MAX_CLOSURE ||
+           x->anchored > SF_ERE_MAX_ANCHORED;
 }
 
 /* x then y: the epsilon nodes at x's exit reach y's entry. */
@@ -43,6 +48,10 @@ static piece cat(piece x, piece y)
     r.first = x.first + (x.empty_ok ? y.first : 0);
     r.closure = x.closure + y.closure + x.tail * y.first;
     r.tail = y.tail + (y.empty_ok ? x.tail : 0);
+    r.empty_loop = x.empty_loop || y.empty_loop;
+    r.open = y.open || (x.open && y.empty_ok);
+    r.reach = x.reach + (x.empty_ok ? x.tail * y.first + y.reach : 0);
+    r.anchored = x.anchored + y.anchored + (x.open ? y.reach : 0);
     return r;
 }
 
@@ -55,6 +64,10 @@ static piece alt(piece x, piece y)
     r.first = x.first + y.first + 1;
     r.closure = x.closure + y.closure + 1 + x.first + y.first;
     r.tail = x.tail + y.tail + (r.empty_ok ? 1 : 0);
+    r.empty_loop = x.empty_loop || y.empty_loop;
+    r.open = x.open || y.open;
+    r.reach = x.reach + y.reach + 1 + x.first + y.first;
+    r.anchored = x.anchored + y.anchored;
     return r;
 }
 
@@ -67,14 +80,22 @@ static piece opt(piece x)
     r.first = x.first + 1;
     r.closure = x.closure + 1 + x.first;
     r.tail = x.tail + 1;
+    r.empty_loop = x.empty_loop;
+    r.open = x.open;
+    r.reach = x.reach + 1 + x.first;
+    r.anchored = x.anchored;
     return r;
 }
 
-/* x*: as x?, and x's nullable exit loops back to the entry. */
+/* x*: as x?, and x's nullable exit loops back to the entry; a loop
+ * whose body x matches the empty string is an epsilon cycle. */
 static piece star(piece x)
 {
     piece r = opt(x);
     r.closure += x.tail * (1 + x.first);
+    r.empty_loop = x.empty_loop || x.empty_ok;
+    r.reach += x.tail * (1 + x.first);
+    r.anchored += x.open ? x.reach : 0; /* the loop takes an anchor back to x */
     return r;
 }
 
@@ -254,7 +275,10 @@ int sf_ere_check(const char *p, size_t n, sf_ere_cost *cost, char *why, size_t w
                 rc = -1;
                 break;
             }
-            push_piece(f, CHAR);
+            /* glibc's word and buffer constraints are anchors too. */
+            char e = i + 1 < n ? p[i + 1] : 0;
+            int anchor = e == '<' || e == '>' || e == 'b' || e == 'B' || e == '`' || e == '\'';
+            push_piece(f, anchor ? ANCHOR : CHAR);
             i += i + 1 < n ? 2 : 1;
         } else if (c == '^' || c == '$') {
             push_piece(f, ANCHOR);
@@ -275,8 +299,24 @@ int sf_ere_check(const char *p, size_t n, sf_ere_cost *cost, char *why, size_t w
     if (cost) {
         cost->nodes = all.nodes;
         cost->closure = all.closure;
+        cost->anchored = all.anchored;
     }
-    if (rc == 0 && over(&all)) {
+    if (rc == 0 && all.empty_loop) {
+        snprintf(why, why_len,
+                 "it repeats ('*', '+' or '{m,}') a part that can match the empty string, as in "
+                 "'(a?)*', '(x*)+' or '(a|b|)+', which can take glibc's regcomp time exponential "
+                 "in the pattern's length; repeat a part that cannot match empty ('(a)*', "
+                 "'(a|b)*')");
+        rc = -1;
+    } else if (rc == 0 && all.anchored > SF_ERE_MAX_ANCHORED) {
+        snprintf(why, why_len,
+                 "an anchor ('^', '$', '\\<' ...) is followed by about %.3g closure entries that "
+                 "can all match the empty string (limit %.0f), as in '^(a{0,3}){0,300}', which "
+                 "glibc's regcomp copies for the anchor; start with a part that cannot match "
+                 "empty, or use fewer optional copies",
+                 all.anchored, SF_ERE_MAX_ANCHORED);
+        rc = -1;
+    } else if (rc == 0 && over(&all)) {
         snprintf(why, why_len,
                  "its repetitions would expand past %.0f automaton nodes or %.0f closure entries "
                  "(estimated: %.3g and %.3g, or more); each '+' doubles what it repeats, and a "
