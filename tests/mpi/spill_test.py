@@ -40,7 +40,7 @@ import sys
 import time
 
 import sftest
-from sftest import Failure, kill_ranks, log, mpi, read_tree, run, tail
+from sftest import Failure, kill_ranks, log, mpi, read_tree, run, run_past_mpi_crash, tail
 DATA = {"events": "160000", "users": "16000", "seed": "11"}
 
 
@@ -78,19 +78,17 @@ def minimum_for(args, np, inputs, base):
     """Runs with a 1M limit: refused (exit 2) with the minimum, nothing
     created. Returns the minimum in MiB."""
     out = os.path.join(base, "refused")
-    for attempt in range(3):
-        rc, _, err = run(run_cmd(args, np, inputs, out, ["--memory-limit", "1M"]),
-                         expect_ok=False)
-        # Every rank refused and agreed (rank 0 printed why), and then a
-        # rank died of a signal while Open MPI 4.1 tore the job down: rank
-        # 0's exit 2 makes mpiexec abort the ranks still inside
-        # MPI_Finalize. Seen once (SIGSEGV on rank 2 of 3, no frames) in
-        # dozens of CI runs; 300 runs by hand, valgrind and ASan showed
-        # nothing in shardflow's refusal path. Such a run goes again.
-        if not (rc != 2 and b"is too small: this run needs at least" in err and
-                b"exited on signal" in err):
-            break
-        log("  a rank died of a signal after the agreed refusal (Open MPI teardown): run again")
+    # Every rank refused and agreed (rank 0 printed why), and then a rank
+    # may die of a signal while Open MPI 4.1 tears the job down: rank 0's
+    # exit 2 makes mpiexec abort the ranks still inside MPI_Finalize. Seen
+    # once (SIGSEGV on rank 2 of 3, no frames) in dozens of CI runs; 300
+    # runs by hand, valgrind and ASan showed nothing in shardflow's
+    # refusal path.
+    rc, _, err = run_past_mpi_crash(
+        run_cmd(args, np, inputs, out, ["--memory-limit", "1M"]),
+        lambda rc, err: (rc != 2 and b"is too small: this run needs at least" in err and
+                         b"exited on signal" in err),
+        "a rank died of a signal after the agreed refusal (Open MPI teardown)")
     m = re.search(rb"needs at least (\d+)M per rank", err)
     if rc != 2 or not m:
         raise Failure("1M limit on np %d: exit %d, stderr %s" % (np, rc, tail(err)))

@@ -29,7 +29,7 @@ import sys
 import threading
 
 import sftest
-from sftest import Failure, data_files, log, mpi, reset_dir, run, tail
+from sftest import Failure, data_files, log, mpi, reset_dir, run, run_past_mpi_crash, tail
 from sftest import read_tree as tree
 
 sftest.TIMEOUT = 120
@@ -39,14 +39,10 @@ def run_failing_on_stdin(cmd, data):
     """run(cmd) with data on stdin, for a run that stops before reading it
     all. Open MPI 4's mpiexec may then crash in its own stdin forwarding
     (SIGSEGV in orte_iof_hnp_read_local_handler after the ranks ended:
-    open-mpi/ompi#7483, fixed in 5.0), which says nothing of shardflow:
-    such a run is made again, at most three times in all, and logged."""
-    for attempt in range(3):
-        rc, out, err = run(cmd, stdin=data, expect_ok=False)
-        if not (rc < 0 and b"orte_iof_hnp_read_local_handler" in err):
-            break
-        log("  mpiexec itself crashed forwarding stdin (open-mpi/ompi#7483): run again")
-    return rc, out, err
+    open-mpi/ompi#7483, fixed in 5.0), which says nothing of shardflow."""
+    return run_past_mpi_crash(
+        cmd, lambda rc, err: rc < 0 and b"orte_iof_hnp_read_local_handler" in err,
+        "mpiexec itself crashed forwarding stdin (open-mpi/ompi#7483)", stdin=data)
 
 
 def run_fifo(cmd, fifo, data):
