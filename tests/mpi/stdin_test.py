@@ -36,13 +36,22 @@ sftest.TIMEOUT = 120
 
 
 def run_failing_on_stdin(cmd, data):
-    """run(cmd) with data on stdin, for a run that stops before reading it
-    all. Open MPI 4's mpiexec may then crash in its own stdin forwarding
-    (SIGSEGV in orte_iof_hnp_read_local_handler after the ranks ended:
-    open-mpi/ompi#7483, fixed in 5.0), which says nothing of shardflow."""
+    """run(cmd) with data on stdin. Open MPI 4's mpiexec may crash in its
+    own stdin forwarding after the ranks ended (SIGSEGV in
+    orte_iof_hnp_read_local_handler: open-mpi/ompi#7483, fixed in 5.0),
+    most often when a run stops before reading it all, once after `schema
+    -` had read it all; that says nothing of shardflow."""
     return run_past_mpi_crash(
         cmd, lambda rc, err: rc < 0 and b"orte_iof_hnp_read_local_handler" in err,
         "mpiexec itself crashed forwarding stdin (open-mpi/ompi#7483)", stdin=data)
+
+
+def run_ok_on_stdin(cmd, data):
+    """run_failing_on_stdin for a run that must succeed: its stdout."""
+    rc, out, err = run_failing_on_stdin(cmd, data)
+    if rc != 0:
+        raise Failure("exit code %d: %s\n--- stderr:\n%s" % (rc, " ".join(cmd), tail(err)))
+    return out
 
 
 def run_fifo(cmd, fifo, data):
@@ -259,8 +268,8 @@ def cmd_flatten(args):
     # schema from a pipe prints what it prints for the file.
     _, want, _ = run(mpi(args, args.np, ["schema", src, "--explode", "items",
                                          "--max-line-bytes", "2K"]))
-    _, got, _ = run(mpi(args, args.np, ["schema", "-", "--explode", "items",
-                                        "--max-line-bytes", "2K"]), stdin=gzip.compress(text))
+    got = run_ok_on_stdin(mpi(args, args.np, ["schema", "-", "--explode", "items",
+                                              "--max-line-bytes", "2K"]), gzip.compress(text))
     if got != want or b"items.sku" not in got:
         raise Failure("schema from a pipe:\n%s\nfrom the file:\n%s" % (tail(got), tail(want)))
     _, got, _ = run(mpi(args, args.np, ["schema", gz, "--explode", "items",
@@ -268,7 +277,7 @@ def cmd_flatten(args):
     if got != want:
         raise Failure("schema of a gzip file:\n%s\nfrom the plain file:\n%s" % (tail(got),
                                                                                  tail(want)))
-    _, ddl, _ = run(mpi(args, args.np, ["schema", "-", "--ddl", "duckdb"]), stdin=text)
+    ddl = run_ok_on_stdin(mpi(args, args.np, ["schema", "-", "--ddl", "duckdb"]), text)
     if not ddl.startswith(b'CREATE TABLE "stdin" ('):
         raise Failure("schema --ddl from stdin: %s" % tail(ddl))
     log("  schema from a pipe: the same %d lines" % got.count(b"\n"))
