@@ -63,6 +63,15 @@ void sf_range_reader_consume(sf_range_reader *r, size_t used);
 /* Bytes of owned lines consumed so far, newlines included. */
 uint64_t sf_range_reader_bytes(const sf_range_reader *r);
 
+/* How readers read a regular file: through mapped windows of its pages
+ * where they can (SF_RANGE_READ_AUTO), or with pread into a buffer
+ * (SF_RANGE_READ_PREAD, as for pipes and other files that cannot be
+ * mapped). The default is AUTO unless the environment variable
+ * SHARDFLOW_READ is "pread"; sf_range_reader_set_mode applies to the
+ * readers opened after it. */
+enum { SF_RANGE_READ_AUTO = 0, SF_RANGE_READ_PREAD = 1 };
+void sf_range_reader_set_mode(int mode);
+
 /* Closes the file and frees r; NULL is a no-op. */
 void sf_range_reader_close(sf_range_reader *r);
 

@@ -7,7 +7,9 @@
  *   byte 2: low 3 bits: number of cut points; bits 3-5: k, and when k > 0
  *           up to k lines at a time are taken from the reader's window
  *           (sf_range_reader_window, sf_range_reader_consume) before each
- *           call of sf_range_reader_next; bit 7: the last range ends at
+ *           call of sf_range_reader_next; bit 6: the readers pread into
+ *           their buffer (else the file is read through mapped windows,
+ *           the default for a regular file); bit 7: the last range ends at
  *           UINT64_MAX instead of at the file size
  * The content is written to a scratch file and read as the ranges the cut
  * points make. Aborts unless every range yields exactly the model's lines
@@ -190,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t ncuts = hdr[2] & 7;
     unsigned k = (hdr[2] >> 3) & 7;
     int open_end = (hdr[2] & 0x80) != 0;
+    sf_range_reader_set_mode((hdr[2] & 0x40) ? SF_RANGE_READ_PREAD : SF_RANGE_READ_AUTO);
 
     uint16_t raw_cuts[MAX_CUTS];
     for (size_t i = 0; i < ncuts; i++) {

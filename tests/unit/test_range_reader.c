@@ -5,6 +5,10 @@
  * way and checks that the lines of all ranges, in order, are exactly the
  * oracle's lines, each once, with the right offsets, each inside the range
  * that returned it, and that the byte counts add up to the file size.
+ *
+ * The tests run twice: with every reader on pread into its buffer, and in
+ * the default mode, where a regular file is read through mapped windows
+ * of its pages (io/range_reader.c, "Mapped mode").
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -209,9 +215,13 @@ static void read_range(uint64_t start, uint64_t end, size_t buf, size_t max_line
     sf_range_reader_close(r);
 }
 
+/* The group's read mode (SF_RANGE_READ_*). */
+static int group_mode;
+
 static int setup(void **state)
 {
     (void)state;
+    sf_range_reader_set_mode(group_mode);
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/sf_rr_XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(tmpdir))
@@ -399,6 +409,7 @@ static void test_line_longer_than_buffer_grows_the_buffer(void **state)
 static void test_spare_buffer_passes_to_the_next_reader_of_its_size(void **state)
 {
     (void)state;
+    sf_range_reader_set_mode(SF_RANGE_READ_PREAD); /* a mapped reader has no buffer */
     write_str("one\ntwo\nthree\n");
     sf_range_reader_spare spare = {0};
     sf_range_reader *r;
@@ -430,6 +441,7 @@ static void test_spare_buffer_passes_to_the_next_reader_of_its_size(void **state
     assert_ptr_equal(spare.buf, kept);
     sf_range_reader_spare_free(&spare);
     assert_null(spare.buf);
+    sf_range_reader_set_mode(group_mode);
 }
 
 /* The spare keeps the last reader's open file for the next reader of the
@@ -628,6 +640,177 @@ static void test_random_files_random_cuts_small_buffer(void **state)
     }
 }
 
+/* Files of several pages whose lines, up to 9,000 bytes, cross window
+ * ends (a buffer or window of one page, then the default), cut into
+ * random ranges. */
+static void test_random_files_across_windows(void **state)
+{
+    (void)state;
+    static char data[48 << 10];
+    for (int iter = 0; iter < 40; iter++) {
+        size_t size = 0;
+        while (size + 9100 < sizeof data && rnd() % 40 != 0) {
+            size_t n = rnd() % 6 == 0 ? rnd() % 9000 : rnd() % 300;
+            for (size_t i = 0; i < n; i++)
+                data[size++] = (char)('A' + rnd() % 58);
+            if (rnd() % 5 == 0)
+                data[size++] = '\r';
+            if (rnd() % 9 != 0)
+                data[size++] = '\n';
+        }
+        write_file(data, size);
+        ref_split(data, size);
+        uint64_t bounds[40];
+        size_t n = 0;
+        bounds[n++] = 0;
+        uint64_t at = 0;
+        for (size_t c = 0, ncuts = rnd() % 30; c < ncuts && size > 0; c++) {
+            at += rnd() % (size / 8 + 2);
+            if (at > size)
+                break;
+            bounds[n++] = at;
+        }
+        bounds[n] = size;
+        size_t max_line = rnd() % 3 == 0 ? 2000 + rnd() % 6000 : 0;
+        check_ranges(bounds, n, 1, max_line, size);
+        check_ranges(bounds, n, 4096, max_line, size);
+        check_ranges(bounds, n, 0, max_line, size);
+    }
+}
+
+/* 1 when /proc/self/maps shows a mapping of path. */
+static int mapped_now(const char *file)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[1024];
+    int found = 0;
+    size_t n = strlen(file);
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        while (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (len >= n && strcmp(line + len - n, file) == 0)
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+/* The default mode maps a regular file while its reader is open, and
+ * unmaps it at close; pread mode never maps it. */
+static void test_regular_file_is_read_through_a_mapping_by_default(void **state)
+{
+    (void)state;
+    write_str("one\ntwo\n");
+    sf_range_reader *r;
+    sf_error err;
+    const char *line;
+    size_t len;
+    uint64_t off;
+    assert_int_equal(sf_range_reader_open(&r, path, 0, 8, 0, 0, &err), 0);
+    assert_int_equal(sf_range_reader_next(r, &line, &len, &off, &err), 1);
+    assert_memory_equal(line, "one", 3);
+    assert_int_equal(mapped_now(path), group_mode == SF_RANGE_READ_AUTO);
+    sf_range_reader_close(r);
+    assert_int_equal(mapped_now(path), 0);
+}
+
+/* Runs fn in a child with stderr into a pipe; returns its wait status and
+ * what it wrote in out. */
+static int in_child(void (*fn)(void), char *out, size_t cap)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t got;
+    while (n + 1 < cap && (got = read(fds[0], out + n, cap - 1 - n)) > 0)
+        n += (size_t)got;
+    out[n] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* Opens a reader on a three-page file, reads a line, cuts the file to one
+ * page and reads on: the lines of the lost pages are gone. */
+static void read_a_file_made_shorter(void)
+{
+    signal(SIGBUS, SIG_DFL); /* not cmocka's: as in a program */
+    static char data[3 * 4096];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = i % 100 == 99 ? '\n' : (char)('a' + i % 26);
+    write_file(data, sizeof data);
+    sf_range_reader *r;
+    sf_error err;
+    const char *line;
+    size_t len;
+    uint64_t off;
+    if (sf_range_reader_open(&r, path, 0, sizeof data, 3 * 4096, 0, &err) != 0 ||
+        sf_range_reader_next(r, &line, &len, &off, &err) != 1)
+        _exit(3);
+    if (truncate(path, 4096) != 0)
+        _exit(4);
+    int rc;
+    while ((rc = sf_range_reader_next(r, &line, &len, &off, &err)) == 1)
+        ;
+    fprintf(stderr, "reader returned %d: %s\n", rc, err.msg);
+    _exit(rc == 0 ? 5 : 6);
+}
+
+/* A file cut under a mapped reader: the process ends with exit code 1 and
+ * a message naming the file and the first byte it lost (a pread reader
+ * reads the shorter file to its end). */
+static void test_file_made_shorter_under_a_mapping_ends_the_process_naming_it(void **state)
+{
+    (void)state;
+    if (group_mode != SF_RANGE_READ_AUTO)
+        skip();
+    char out[1024];
+    int status = in_child(read_a_file_made_shorter, out, sizeof out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+        fail_msg("status %d, stderr: %s", status, out);
+    assert_non_null(strstr(out, path));
+    assert_non_null(strstr(out, ": cannot read byte 4096 (the file became shorter while it was read"));
+    assert_non_null(strstr(out, "commits nothing"));
+}
+
+static void raise_sigbus_after_a_mapping(void)
+{
+    signal(SIGBUS, SIG_DFL); /* not cmocka's: as in a program */
+    write_str("one\ntwo\n");
+    sf_range_reader *r;
+    sf_error err;
+    if (sf_range_reader_open(&r, path, 0, 8, 0, 0, &err) != 0)
+        _exit(3);
+    raise(SIGBUS);
+    _exit(4);
+}
+
+/* A SIGBUS that is no window's keeps its default action. */
+static void test_sigbus_from_elsewhere_keeps_its_default_action(void **state)
+{
+    (void)state;
+    if (group_mode != SF_RANGE_READ_AUTO)
+        skip();
+    char out[256];
+    int status = in_child(raise_sigbus_after_a_mapping, out, sizeof out);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS)
+        fail_msg("status %d, stderr: %s", status, out);
+    assert_null(strstr(out, "cannot read byte"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +835,14 @@ int main(void)
         cmocka_unit_test(test_read_error_is_io_error_naming_file_and_reason),
         cmocka_unit_test(test_close_null_is_noop),
         cmocka_unit_test(test_random_files_random_cuts_small_buffer),
+        cmocka_unit_test(test_random_files_across_windows),
+        cmocka_unit_test(test_regular_file_is_read_through_a_mapping_by_default),
+        cmocka_unit_test(test_file_made_shorter_under_a_mapping_ends_the_process_naming_it),
+        cmocka_unit_test(test_sigbus_from_elsewhere_keeps_its_default_action),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    group_mode = SF_RANGE_READ_PREAD;
+    int failed = cmocka_run_group_tests_name("pread", tests, setup, teardown);
+    group_mode = SF_RANGE_READ_AUTO;
+    failed += cmocka_run_group_tests_name("mapped", tests, setup, teardown);
+    return failed;
 }
