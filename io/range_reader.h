@@ -8,9 +8,11 @@
  *
  * Lines come without their '\n' and without one trailing '\r' (CRLF files);
  * a UTF-8 byte order mark at offset 0 is skipped. Empty lines are returned
- * too (len 0) so callers can count them. Reads are large sequential pread()s
- * into one reused buffer: no allocation per line; memory is the buffer size,
- * grown only for a line longer than it (up to max_line).
+ * too (len 0) so callers can count them. A regular file is read through
+ * read-only mapped windows of its pages, any other file by large sequential
+ * pread()s into one reused buffer (sf_range_reader_set_mode): no allocation
+ * per line; memory is the buffer or window size, grown only for a line
+ * longer than it (up to max_line).
  */
 #ifndef SF_RANGE_READER_H
 #define SF_RANGE_READER_H
