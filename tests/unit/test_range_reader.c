@@ -599,6 +599,35 @@ static uint64_t rnd(void)
     return rng_state;
 }
 
+/* Writes n random printable bytes at data[size], then one '\r' one time
+ * in five; returns the new size. */
+static size_t put_random_line(char *data, size_t size, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        data[size++] = (char)('A' + rnd() % 58);
+    if (rnd() % 5 == 0)
+        data[size++] = '\r';
+    return size;
+}
+
+/* Cuts [0, size] at up to ncuts random points, each a step below
+ * size / div + 2 after the last, none past size: bounds[0] = 0, the points,
+ * bounds[n] = size (bounds holds ncuts + 2). Returns n, the ranges. */
+static size_t random_cuts(uint64_t *bounds, size_t ncuts, size_t size, size_t div)
+{
+    size_t n = 0;
+    uint64_t at = 0;
+    bounds[n++] = 0;
+    for (size_t c = 0; c < ncuts && size > 0; c++) {
+        at += rnd() % (size / div + 2);
+        if (at > size)
+            break;
+        bounds[n++] = at;
+    }
+    bounds[n] = size;
+    return n;
+}
+
 static void test_random_files_random_cuts_small_buffer(void **state)
 {
     (void)state;
@@ -611,28 +640,14 @@ static void test_random_files_random_cuts_small_buffer(void **state)
             size = 3;
         }
         for (size_t l = 0; l < lines; l++) {
-            size_t n = rnd() % 8 == 0 ? rnd() % 120 : rnd() % 20;
-            for (size_t i = 0; i < n; i++)
-                data[size++] = (char)('A' + rnd() % 58);
-            if (rnd() % 5 == 0)
-                data[size++] = '\r';
+            size = put_random_line(data, size, rnd() % 8 == 0 ? rnd() % 120 : rnd() % 20);
             if (l + 1 < lines || rnd() % 2)
                 data[size++] = '\n';
         }
         write_file(data, size);
         ref_split(data, size);
         uint64_t bounds[64];
-        size_t n = 0;
-        bounds[n++] = 0;
-        size_t ncuts = rnd() % 20;
-        uint64_t at = 0;
-        for (size_t c = 0; c < ncuts && size > 0; c++) {
-            at += rnd() % (size / 4 + 2);
-            if (at > size)
-                break;
-            bounds[n++] = at;
-        }
-        bounds[n] = size;
+        size_t n = random_cuts(bounds, rnd() % 20, size, 4);
         size_t buf = 1 + rnd() % 16;
         size_t max_line = rnd() % 3 == 0 ? 40 + rnd() % 60 : 0;
         check_ranges(bounds, n, buf, max_line, size);
@@ -650,27 +665,14 @@ static void test_random_files_across_windows(void **state)
     for (int iter = 0; iter < 40; iter++) {
         size_t size = 0;
         while (size + 9100 < sizeof data && rnd() % 40 != 0) {
-            size_t n = rnd() % 6 == 0 ? rnd() % 9000 : rnd() % 300;
-            for (size_t i = 0; i < n; i++)
-                data[size++] = (char)('A' + rnd() % 58);
-            if (rnd() % 5 == 0)
-                data[size++] = '\r';
+            size = put_random_line(data, size, rnd() % 6 == 0 ? rnd() % 9000 : rnd() % 300);
             if (rnd() % 9 != 0)
                 data[size++] = '\n';
         }
         write_file(data, size);
         ref_split(data, size);
         uint64_t bounds[40];
-        size_t n = 0;
-        bounds[n++] = 0;
-        uint64_t at = 0;
-        for (size_t c = 0, ncuts = rnd() % 30; c < ncuts && size > 0; c++) {
-            at += rnd() % (size / 8 + 2);
-            if (at > size)
-                break;
-            bounds[n++] = at;
-        }
-        bounds[n] = size;
+        size_t n = random_cuts(bounds, rnd() % 30, size, 8);
         size_t max_line = rnd() % 3 == 0 ? 2000 + rnd() % 6000 : 0;
         check_ranges(bounds, n, 1, max_line, size);
         check_ranges(bounds, n, 4096, max_line, size);
