@@ -208,10 +208,11 @@ static void rr_unmap(sf_range_reader *r)
 }
 
 /* Mapped mode's read: maps the window that starts at the page holding the
- * first byte still needed (buf[head]), at least win bytes and at least
- * twice what is pending, up to the file's end (which sets eof). buf[head,
- * scan) stays known to hold no '\n'. Returns the count of bytes it made
- * available past the old tail (0 at end of file) or SF_E_IO. */
+ * first byte still needed (buf[head]): win bytes, doubled until it is half
+ * again as large as the bytes already known from that page on (so a long
+ * pending line gets room to end), up to the file's end (which sets eof).
+ * buf[head, scan) stays known to hold no '\n'. Returns the count of bytes
+ * it made available past the old tail (0 at end of file) or SF_E_IO. */
 static int64_t rr_map(sf_range_reader *r, sf_error *err)
 {
     static size_t page;
