@@ -191,6 +191,17 @@ static int rr_read_error(sf_range_reader *r, uint64_t at, int e, sf_error *err)
     return rc;
 }
 
+/* The page size: where a mapping may start. */
+static size_t rr_page(void)
+{
+    static size_t page;
+    if (!page) {
+        long ps = sysconf(_SC_PAGESIZE);
+        page = ps > 0 ? (size_t)ps : 4096;
+    }
+    return page;
+}
+
 /* A mapped reader's buf between windows: never NULL, so that the
  * reader's memchr calls get a valid pointer even for 0 bytes. */
 static char rr_no_window[1];
@@ -215,11 +226,7 @@ static void rr_unmap(sf_range_reader *r)
  * it made available past the old tail (0 at end of file) or SF_E_IO. */
 static int64_t rr_map(sf_range_reader *r, sf_error *err)
 {
-    static size_t page;
-    if (!page) {
-        long ps = sysconf(_SC_PAGESIZE);
-        page = ps > 0 ? (size_t)ps : 4096;
-    }
+    const size_t page = rr_page();
     uint64_t pos = r->base + r->head, had = r->base + r->tail;
     size_t scanned = r->scan - r->head;
     uint64_t off = pos - pos % page;
@@ -404,12 +411,10 @@ int sf_range_reader_open_spare(sf_range_reader **out, const char *path, uint64_t
     struct stat st;
     if (rr_read_mode() != SF_RANGE_READ_PREAD && fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) &&
         st.st_size > 0 && (r->slot = rr_map_slot()) >= 0) {
-        long ps = sysconf(_SC_PAGESIZE);
-        size_t page = ps > 0 ? (size_t)ps : 4096;
         r->mapped = 1;
         r->buf = rr_no_window;
         r->fsize = (uint64_t)st.st_size;
-        r->win = (buf_size + page - 1) / page * page;
+        r->win = (buf_size + rr_page() - 1) / rr_page() * rr_page();
         rr_maps[r->slot].path = r->path;
     } else if (spare && spare->buf && spare->cap >= buf_size && spare->cap <= r->max_cap) {
         r->buf = spare->buf; /* it may have grown for a long line: keep its size */
