@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/bigmem.h"
@@ -425,36 +426,66 @@ static int dim_new_sized(sf_run *R, int input, const char *piece, size_t n)
     return 0;
 }
 
-/* A JSONL dimension table in pieces of whole lines (about 8 MiB): rank 0
- * reads and broadcasts each, every rank indexes it, keeping only its own
- * rows when the table is partitioned. So no rank holds the whole file, and
- * a partitioned table never exists whole. Collective. */
+/* Whether every rank reads dimension input's file itself (1) or rank 0
+ * reads it and broadcasts it (0): rank 0's verdict, the same on every
+ * rank. Every rank reads when all of them share one node and the file is a
+ * regular one: each copies its pieces from the page cache, all at once,
+ * where the broadcast had the others wait for rank 0's read of each piece
+ * and then for the copy between them (S3's 9.6 MB users table: the plan
+ * 0.026 -> 0.021 s at np 2). Across nodes rank 0 reads alone, so that
+ * one rank, not every one, asks a shared file system for the file; and a
+ * FIFO is read once. Collective. */
+static int dim_read_by_all(sf_run *R, const char *path)
+{
+    int all = 0;
+    struct stat st;
+    if (R->rank == 0)
+        all = R->nranks > 1 && R->mem.node.ranks_on_node == R->nranks && stat(path, &st) == 0 &&
+              S_ISREG(st.st_mode);
+    MPI_Bcast(&all, 1, MPI_INT, 0, R->comm);
+    return all;
+}
+
+/* A JSONL dimension table in pieces of whole lines (about 8 MiB), each
+ * read by every rank (dim_read_by_all) or by rank 0 and broadcast; every
+ * rank indexes it, keeping only its own rows when the table is
+ * partitioned. So no rank holds the whole file, and a partitioned table
+ * never exists whole. Collective. */
 static int load_jsonl_pieces(sf_run *R, int input)
 {
     const sf_job_input *in = &R->job->inputs[input];
     int mine = input == partitioned_input(R);
+    int all = dim_read_by_all(R, in->path);
+    int reader = all || R->rank == 0;
     FILE *fp = NULL;
     char *buf = NULL;
     size_t have = 0, cap = 0;
     int eof = 0, rc = 0;
     long line = 0;
-    if (R->rank == 0 && !(fp = fopen(in->path, "rb")))
+    if (reader && !(fp = fopen(in->path, "rb")))
         sf_error_set(&R->err, SF_E_IO, "cannot open '%s'", in->path);
     for (;;) {
         int64_t n = 0;
         char saved = 0;
-        if (R->rank == 0) {
+        if (reader) {
             n = fp ? next_piece(fp, &buf, &have, &cap, &eof) : -1;
             if (n < 0 && fp)
                 sf_error_set(&R->err, SF_E_IO, "cannot read '%s'", in->path);
             if (n > 0)
-                saved = buf[n]; /* the broadcast writes a NUL there */
+                saved = buf[n]; /* a NUL goes there, as the broadcast's */
         }
-        char none[1];
-        char *piece = sf_mpi_bcast_bytes(R->comm, n > 0 ? buf : n == 0 ? none : NULL, &n);
+        char none[1] = {0};
+        char *piece;
+        if (all) {
+            piece = n > 0 ? buf : none;
+            if (n > 0)
+                buf[n] = 0;
+        } else {
+            piece = sf_mpi_bcast_bytes(R->comm, n > 0 ? buf : n == 0 ? none : NULL, &n);
+        }
         if (n < 0) {
             rc = SF_E_IO;
-            if (R->rank != 0)
+            if (!reader)
                 sf_error_set(&R->err, SF_E_IO, "cannot read '%s' (rank 0 could not)", in->path);
             break;
         }
@@ -464,7 +495,7 @@ static int load_jsonl_pieces(sf_run *R, int input)
             rc = sf_dimtable_load_jsonl_part(in, piece, (size_t)n, &line, mine ? keep_mine : NULL,
                                              R, &R->dims[input], &R->dim_dropped[input],
                                              &R->err);
-        if (R->rank != 0) {
+        if (!reader) {
             free(piece);
         } else if (n > 0) {
             buf[n] = saved;
