@@ -42,10 +42,17 @@ void sf_mpi_catch_signals(void);
  *                         communicator but never chosen unless configured
  *                         (priority 0 by default, profiling, barriers on
  *                         request, intercommunicators).
+ *   SF_MPI_ONE_NODE_GDS   PMIX_MCA_gds=hash (unless a PMIX_MCA_gds*
+ *                         variable is set): the job's data comes from
+ *                         mpirun's PMIx server by message; otherwise the
+ *                         server first fills a shared-memory datastore
+ *                         segment for the ranks, a file in its session
+ *                         directory (disk-backed /tmp: 10 of MPI_Init's
+ *                         22 ms here), while they wait.
  * A job over several nodes keeps all of Open MPI's choices, and so does
  * SHARDFLOW_MPI_PML=auto. Every rank decides from the same variables.
  * Returns the SF_MPI_ONE_NODE_* bits of what it set. Not collective. */
-enum { SF_MPI_ONE_NODE_PML = 1, SF_MPI_ONE_NODE_COLL = 2 };
+enum { SF_MPI_ONE_NODE_PML = 1, SF_MPI_ONE_NODE_COLL = 2, SF_MPI_ONE_NODE_GDS = 4 };
 int sf_mpi_prefer_one_node(void);
 
 /* Turns off Nagle's algorithm (TCP_NODELAY) on every TCP socket this

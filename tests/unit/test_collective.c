@@ -2,7 +2,8 @@
  * algorithm turned off on this process's TCP sockets (both ends of a
  * loopback connection), nothing done to other descriptors, and nothing at
  * all with SHARDFLOW_MPI_NODELAY=0; and sf_mpi_prefer_one_node: the MCA
- * variables it sets on one node only, never over the user's. No MPI
+ * (Open MPI) and PMIx variables it sets on one node only, never over the
+ * user's. No MPI
  * runtime is needed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -119,6 +120,8 @@ static void one_node_env(const char *size, const char *local)
     unsetenv("OMPI_MCA_coll");
     unsetenv("OMPI_MCA_coll_han_priority");
     unsetenv("OMPI_MCA_pml_monitoring_enable");
+    unsetenv("PMIX_MCA_gds");
+    unsetenv("PMIX_MCA_gds_hash_priority");
 }
 
 static int env_is(const char *name, const char *want)
@@ -131,9 +134,11 @@ static void test_one_node_asks_for_ob1_and_leaves_unused_collectives(void **stat
 {
     (void)state;
     one_node_env("2", "2");
-    assert_int_equal(sf_mpi_prefer_one_node(), SF_MPI_ONE_NODE_PML | SF_MPI_ONE_NODE_COLL);
+    assert_int_equal(sf_mpi_prefer_one_node(),
+                     SF_MPI_ONE_NODE_PML | SF_MPI_ONE_NODE_COLL | SF_MPI_ONE_NODE_GDS);
     assert_true(env_is("OMPI_MCA_pml", "ob1"));
     assert_true(env_is("OMPI_MCA_coll", "^han,adapt,monitoring,sync,inter"));
+    assert_true(env_is("PMIX_MCA_gds", "hash"));
 }
 
 static void test_several_nodes_or_no_launcher_set_nothing(void **state)
@@ -143,11 +148,13 @@ static void test_several_nodes_or_no_launcher_set_nothing(void **state)
     assert_int_equal(sf_mpi_prefer_one_node(), 0);
     assert_null(getenv("OMPI_MCA_pml"));
     assert_null(getenv("OMPI_MCA_coll"));
+    assert_null(getenv("PMIX_MCA_gds"));
     one_node_env("2", "2");
     unsetenv("OMPI_COMM_WORLD_SIZE");
     assert_int_equal(sf_mpi_prefer_one_node(), 0);
     assert_null(getenv("OMPI_MCA_pml"));
     assert_null(getenv("OMPI_MCA_coll"));
+    assert_null(getenv("PMIX_MCA_gds"));
 }
 
 static void test_the_users_choices_are_kept(void **state)
@@ -156,22 +163,27 @@ static void test_the_users_choices_are_kept(void **state)
     one_node_env("2", "2");
     setenv("OMPI_MCA_pml", "cm", 1);
     setenv("OMPI_MCA_coll_han_priority", "100", 1); /* a coll choice, not "coll" itself */
+    setenv("PMIX_MCA_gds", "ds21,hash", 1);
     assert_int_equal(sf_mpi_prefer_one_node(), 0);
     assert_true(env_is("OMPI_MCA_pml", "cm"));
     assert_null(getenv("OMPI_MCA_coll"));
+    assert_true(env_is("PMIX_MCA_gds", "ds21,hash"));
     one_node_env("2", "2");
     setenv("OMPI_MCA_coll", "basic,self", 1);
+    setenv("PMIX_MCA_gds_hash_priority", "5", 1); /* a gds choice, not "gds" itself */
     assert_int_equal(sf_mpi_prefer_one_node(), SF_MPI_ONE_NODE_PML);
     assert_true(env_is("OMPI_MCA_coll", "basic,self"));
+    assert_null(getenv("PMIX_MCA_gds"));
     one_node_env("2", "2");
     setenv("OMPI_MCA_pml_monitoring_enable", "1", 1); /* monitoring wants its coll part */
-    assert_int_equal(sf_mpi_prefer_one_node(), SF_MPI_ONE_NODE_PML);
+    assert_int_equal(sf_mpi_prefer_one_node(), SF_MPI_ONE_NODE_PML | SF_MPI_ONE_NODE_GDS);
     assert_null(getenv("OMPI_MCA_coll"));
     one_node_env("2", "2");
     setenv("SHARDFLOW_MPI_PML", "auto", 1);
     assert_int_equal(sf_mpi_prefer_one_node(), 0);
     assert_null(getenv("OMPI_MCA_pml"));
     assert_null(getenv("OMPI_MCA_coll"));
+    assert_null(getenv("PMIX_MCA_gds"));
 }
 
 int main(void)
