@@ -28,8 +28,8 @@ extern volatile sig_atomic_t sf_interrupted;
  * instead of killing the process). Not collective. */
 void sf_mpi_catch_signals(void);
 
-/* Before MPI_Init: Open MPI components asked for when mpirun says every
- * rank of the job is on this node (OMPI_COMM_WORLD_SIZE equals
+/* Before MPI_Init: Open MPI and PMIx components asked for when mpirun
+ * says every rank of the job is on this node (OMPI_COMM_WORLD_SIZE equals
  * OMPI_COMM_WORLD_LOCAL_SIZE), each only when the user chose nothing in
  * its framework:
  *   SF_MPI_ONE_NODE_PML   OMPI_MCA_pml=ob1 (unless OMPI_MCA_pml is set):

@@ -1,10 +1,9 @@
 /* test_collective.c - mpi/collective.h's sf_mpi_launcher_nodelay: Nagle's
  * algorithm turned off on this process's TCP sockets (both ends of a
  * loopback connection), nothing done to other descriptors, and nothing at
- * all with SHARDFLOW_MPI_NODELAY=0; and sf_mpi_prefer_one_node: the MCA
- * (Open MPI) and PMIx variables it sets on one node only, never over the
- * user's. No MPI
- * runtime is needed. */
+ * all with SHARDFLOW_MPI_NODELAY=0; and sf_mpi_prefer_one_node: the Open
+ * MPI and PMIx variables it sets on one node only, never over the user's.
+ * No MPI runtime is needed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
