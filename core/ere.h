@@ -47,8 +47,9 @@ typedef struct sf_ere_cost {
 /* Estimates the cost of pattern p[0..n) (NUL bytes are not special).
  * Returns 0 if the pattern is within the limits above; -1 if it is not,
  * holds a back-reference or a loop over the empty string, with a one-line
- * reason in why (why_len > 0; always NUL-terminated). cost, if not NULL, receives the estimate (the
- * part scanned so far when a back-reference stopped the scan). */
+ * reason in why (why_len > 0; always NUL-terminated). cost, if not NULL,
+ * receives the estimate (the part scanned so far when a back-reference
+ * stopped the scan). */
 int sf_ere_check(const char *p, size_t n, sf_ere_cost *cost, char *why, size_t why_len);
 
 #endif
