@@ -12,7 +12,11 @@
  * what would have been a read maps the next window from the page that
  * holds the first byte still needed (a pending partial line is not moved:
  * the new window starts at its page, twice as large until it holds the
- * line). The kernel's copy out of the page cache goes away: S1 on one
+ * line; a window of 4 MiB or more starts at the 2 MiB boundary below
+ * instead, and is marked MADV_HUGEPAGE, so that the 2 MiB folios the
+ * page cache may hold map with one entry each: S1 at np 2 took 0.81 s
+ * with its file in 4 KiB folios, 0.72-0.73 s in 2 MiB ones). The
+ * kernel's copy out of the page cache goes away: S1 on one
  * rank, six alternating pairs, 1.47 -> 1.34-1.37 s, system time 0.27 ->
  * 0.11 s (the lines are parsed straight from the cache's pages, whose
  * misses the parser's own loads then take). A window's touched pages count
@@ -51,6 +55,8 @@
 /* Past the range end only the last line is left: read in small steps
  * (growing with the pending line) instead of a whole buffer. */
 #define RR_TAIL_STEP ((size_t)64 << 10)
+/* A huge page: mapped windows start at a multiple of it. */
+#define RR_HUGE ((uint64_t)2 << 20)
 
 struct sf_range_reader {
     int fd;
@@ -229,7 +235,14 @@ static int64_t rr_map(sf_range_reader *r, sf_error *err)
     const size_t page = rr_page();
     uint64_t pos = r->base + r->head, had = r->base + r->tail;
     size_t scanned = r->scan - r->head;
-    uint64_t off = pos - pos % page;
+    /* A window of 4 MiB or more starts at the 2 MiB boundary below: the
+     * kernel places a file mapping at an address that agrees with its
+     * offset modulo 2 MiB, so each whole 2 MiB the window spans maps with
+     * one entry when the page cache holds it in a 2 MiB folio (as the
+     * read-ahead helper and MADV_HUGEPAGE below have the kernel read it;
+     * io/readahead.c). A smaller window starts at the page. */
+    uint64_t align = r->win >= 2 * RR_HUGE && RR_HUGE % page == 0 ? RR_HUGE : page;
+    uint64_t off = pos - pos % align;
     if (pos >= r->fsize) {
         rr_unmap(r);
         r->base = pos;
@@ -251,6 +264,7 @@ static int64_t rr_map(sf_range_reader *r, sf_error *err)
         return rr_read_error(r, pos, errno, err);
     }
     (void)madvise(p, len, MADV_SEQUENTIAL);
+    (void)madvise(p, len, MADV_HUGEPAGE);
     rr_map_entry *m = &rr_maps[r->slot];
     m->len = len;
     m->off = off;

@@ -680,6 +680,35 @@ static void test_random_files_across_windows(void **state)
     }
 }
 
+/* Files of about 10 MiB, so that windows of the default size (4 MiB)
+ * start at the 2 MiB boundaries below the bytes they need (the mapped
+ * reader's alignment for huge pages), with a few lines of up to 5 MiB
+ * that outgrow a window; cut into random ranges and read with the
+ * default window, then with one of 1 MiB and a page (smaller windows
+ * start at the page). */
+static void test_large_files_across_huge_page_boundaries(void **state)
+{
+    (void)state;
+    static char data[11 << 20];
+    for (int iter = 0; iter < 3; iter++) {
+        size_t size = 0;
+        while (size < ((size_t)10 << 20)) {
+            size_t n = rnd() % 300 == 0 ? rnd() % ((size_t)5 << 20) : 1000 + rnd() % 7000;
+            if (size + n + 2 > sizeof data)
+                break;
+            size = put_random_line(data, size, n);
+            if (rnd() % 9 != 0)
+                data[size++] = '\n';
+        }
+        write_file(data, size);
+        ref_split(data, size);
+        uint64_t bounds[16];
+        size_t n = random_cuts(bounds, rnd() % 12, size, 4);
+        check_ranges(bounds, n, 0, 0, size);
+        check_ranges(bounds, n, ((size_t)1 << 20) + 4096, 0, size);
+    }
+}
+
 /* 1 when /proc/self/maps shows a mapping of path. */
 static int mapped_now(const char *file)
 {
@@ -838,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_close_null_is_noop),
         cmocka_unit_test(test_random_files_random_cuts_small_buffer),
         cmocka_unit_test(test_random_files_across_windows),
+        cmocka_unit_test(test_large_files_across_huge_page_boundaries),
         cmocka_unit_test(test_regular_file_is_read_through_a_mapping_by_default),
         cmocka_unit_test(test_file_made_shorter_under_a_mapping_ends_the_process_naming_it),
         cmocka_unit_test(test_sigbus_from_elsewhere_keeps_its_default_action),
