@@ -13,9 +13,9 @@
  * holds the first byte still needed (a pending partial line is not moved:
  * the new window starts at its page, twice as large until it holds the
  * line; a window of 4 MiB or more starts at the 2 MiB boundary below
- * instead, and is marked MADV_HUGEPAGE, so that the 2 MiB folios the
- * page cache may hold map with one entry each: S1 at np 2 took 0.81 s
- * with its file in 4 KiB folios, 0.72-0.73 s in 2 MiB ones). The
+ * instead, so that the 2 MiB folios the page cache may hold map with one
+ * entry each: S1 at np 2 took 0.79-0.81 s with its file in 4 KiB folios,
+ * 0.72-0.73 s in 2 MiB ones). The
  * kernel's copy out of the page cache goes away: S1 on one
  * rank, six alternating pairs, 1.47 -> 1.34-1.37 s, system time 0.27 ->
  * 0.11 s (the lines are parsed straight from the cache's pages, whose
@@ -238,9 +238,10 @@ static int64_t rr_map(sf_range_reader *r, sf_error *err)
     /* A window of 4 MiB or more starts at the 2 MiB boundary below: the
      * kernel places a file mapping at an address that agrees with its
      * offset modulo 2 MiB, so each whole 2 MiB the window spans maps with
-     * one entry when the page cache holds it in a 2 MiB folio (as the
-     * read-ahead helper and MADV_HUGEPAGE below have the kernel read it;
-     * io/readahead.c). A smaller window starts at the page. */
+     * one entry when the page cache holds it in a 2 MiB folio (as a
+     * sequential read() or large writes leave a file here; readahead(2),
+     * which the scan's read-ahead helper uses, leaves 4 KiB folios). A
+     * smaller window starts at the page. */
     uint64_t align = r->win >= 2 * RR_HUGE && RR_HUGE % page == 0 ? RR_HUGE : page;
     uint64_t off = pos - pos % align;
     if (pos >= r->fsize) {
@@ -264,7 +265,6 @@ static int64_t rr_map(sf_range_reader *r, sf_error *err)
         return rr_read_error(r, pos, errno, err);
     }
     (void)madvise(p, len, MADV_SEQUENTIAL);
-    (void)madvise(p, len, MADV_HUGEPAGE);
     rr_map_entry *m = &rr_maps[r->slot];
     m->len = len;
     m->off = off;

@@ -5,19 +5,13 @@
  * sequential reader, and asks for more only when the reader reaches its
  * mark, inside the reader's own read(): the page allocation and the
  * submission happen on the parsing thread, and when the disk lags for a
- * moment the parser waits. This helper has the kernel read the depth
+ * moment the parser waits. This helper asks readahead(2) for the depth
  * bytes after the reader's position, step bytes at a time, on a thread of
  * its own; the reader only posts where it is (a mutex and a signal per
- * read). The 2 MiB pieces not in the page cache yet (cachestat(2)) are
- * faulted in through a mapping marked MADV_HUGEPAGE (MADV_POPULATE_READ,
- * waiting for the reads), so that the kernel keeps them in 2 MiB folios,
- * which the reader's windows map with one entry each; a kernel without
- * either call gets readahead(2), which leaves 4 KiB folios. It follows
- * one file at a time, through its own duplicate of the reader's
- * descriptor, and starts over where the reader jumps (another range).
- * Memory: the piece being read in is mapped, at most 2 MiB of RSS; the
- * pages are the page cache's, read a little earlier than the reader's
- * reads would have.
+ * read). It follows one file at a time, through its own duplicate of the
+ * reader's descriptor, and starts over where the reader jumps (another
+ * range). Memory: none of its own; the pages it asks for are the page
+ * cache's, read a little earlier than the reader's reads would have.
  * Uses POSIX threads; the thread blocks every signal.
  */
 #ifndef SF_READAHEAD_H

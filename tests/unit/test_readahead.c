@@ -14,9 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <errno.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,92 +105,6 @@ static void test_reads_ahead_of_the_position(void **state)
     sf_readahead_stop(ra);
 }
 
-/* KiB of fd's first FILE_BYTES mapped with 2 MiB entries: the whole file
- * mapped at a 2 MiB boundary (as the range reader's windows lie), each
- * page touched, the mapping's FilePmdMapped in /proc/self/smaps. */
-static size_t pmd_mapped_kib(int fd)
-{
-    size_t huge = 2 * MIB;
-    char *span = mmap(NULL, FILE_BYTES + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(span != MAP_FAILED);
-    char *at = (char *)(((uintptr_t)span + huge - 1) & ~(uintptr_t)(huge - 1));
-    char *m = mmap(at, FILE_BYTES, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
-    assert_true(m == at);
-    volatile char sink = 0;
-    for (size_t i = 0; i < FILE_BYTES; i += 4096)
-        sink ^= m[i];
-    (void)sink;
-    FILE *f = fopen("/proc/self/smaps", "r");
-    assert_non_null(f);
-    char line[256], head[32];
-    snprintf(head, sizeof head, "%lx-", (unsigned long)(uintptr_t)m);
-    size_t kib = 0;
-    int in = 0;
-    while (fgets(line, sizeof line, f)) { /* the mapping's line, then its fields */
-        if (strncmp(line, head, strlen(head)) == 0)
-            in = 1;
-        unsigned long v;
-        if (in && sscanf(line, "FilePmdMapped: %lu kB", &v) == 1) {
-            kib = v;
-            break;
-        }
-    }
-    fclose(f);
-    munmap(span, FILE_BYTES + huge);
-    return kib;
-}
-
-/* Drops the file's pages; 0 when they stay (tmpfs keeps them). */
-static int drop_pages(int fd)
-{
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    return resident(fd, 0, FILE_BYTES) <= FILE_BYTES / 2;
-}
-
-/* Where the kernel keeps a file's pages in 2 MiB folios when a mapping
- * marked MADV_HUGEPAGE faults them in (transparent huge pages for files,
- * a file system with large folios), the helper reads them that way, so
- * that a later mapping takes each 2 MiB with one entry; readahead(2)
- * would leave 4 KiB folios. Skipped, with the reason, where the kernel
- * keeps none for this file even so, or cannot say what is cached. */
-static void test_reads_in_huge_folios(void **state)
-{
-    (void)state;
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    if (!drop_pages(fd)) {
-        close(fd);
-        skip();
-    }
-    /* The kernel's ability, shown the way the helper asks for it. */
-    void *m = mmap(NULL, FILE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
-    assert_true(m != MAP_FAILED);
-    (void)madvise(m, FILE_BYTES, MADV_HUGEPAGE);
-    int populated = madvise(m, FILE_BYTES, 22 /* MADV_POPULATE_READ */) == 0;
-    munmap(m, FILE_BYTES);
-    size_t able = populated ? pmd_mapped_kib(fd) : 0;
-    if (able < FILE_BYTES / 1024 / 2) {
-        fprintf(stderr, "[  SKIPPED ] this kernel keeps %zu KiB of %zu in 2 MiB folios for "
-                        "this file\n", able, FILE_BYTES / 1024);
-        close(fd);
-        skip();
-    }
-    assert_true(drop_pages(fd));
-    sf_readahead *ra = sf_readahead_start(FILE_BYTES, 8 * MIB);
-    assert_non_null(ra);
-    sf_readahead_file(ra, fd, 0);
-    sf_readahead_post(ra, 0);
-    assert_true(becomes_resident(fd, 0, FILE_BYTES));
-    sf_readahead_stop(ra);
-    size_t kib = pmd_mapped_kib(fd);
-    close(fd);
-    if (kib == 0 && syscall(451, -1, NULL, NULL, 0) != 0 && errno == ENOSYS) {
-        fprintf(stderr, "[  SKIPPED ] no cachestat(2): the helper keeps readahead(2)\n");
-        skip();
-    }
-    assert_true(kib >= FILE_BYTES / 1024 / 2);
-}
-
 static void test_start_stop_and_null(void **state)
 {
     (void)state;
@@ -244,7 +156,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_ahead_of_the_position),
-        cmocka_unit_test(test_reads_in_huge_folios),
         cmocka_unit_test(test_start_stop_and_null),
         cmocka_unit_test(test_thread_blocks_signals),
     };
