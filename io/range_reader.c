@@ -15,19 +15,21 @@
  * line; a window of 4 MiB or more starts at the 2 MiB boundary below
  * instead, so that the 2 MiB folios the page cache may hold map with one
  * entry each: S1 at np 2 took 0.79-0.81 s with its file in 4 KiB folios,
- * 0.72-0.73 s in 2 MiB ones). The
- * kernel's copy out of the page cache goes away: S1 on one
- * rank, six alternating pairs, 1.47 -> 1.34-1.37 s, system time 0.27 ->
- * 0.11 s (the lines are parsed straight from the cache's pages, whose
- * misses the parser's own loads then take). A window's touched pages count
- * in the process's RSS until it is unmapped, so the window is as large as
- * the pread buffer would have been (4 MiB by default). A page a mapping can
- * no longer read (the file made shorter under it, a disk error) turns the
- * read into SIGBUS: the reader's handler names the file and the byte and
- * ends the process with exit code 1, so the run commits nothing (a pread
- * reader would end the range early at a shorter file's end); other SIGBUS
- * go to the handler that was there before. SHARDFLOW_READ=pread (or
- * sf_range_reader_set_mode) keeps every reader on pread.
+ * 0.72-0.73 s in 2 MiB ones). The kernel's copy out of the page cache
+ * goes away: S1 on one rank, six alternating pairs, 1.47 -> 1.34-1.37 s,
+ * system time 0.27 -> 0.11 s (the lines are parsed straight from the
+ * cache's pages, whose misses the parser's own loads then take). Started
+ * at the 2 MiB boundary, a window of short lines still holds about 2 MiB
+ * or more past the bytes its predecessor held. A window's touched pages
+ * count in the process's RSS until it is unmapped, so the window is as
+ * large as the pread buffer would have been (4 MiB by default). A page a
+ * mapping can no longer read (the file made shorter under it, a disk
+ * error) turns the read into SIGBUS: the reader's handler names the file
+ * and the byte and ends the process with exit code 1, so the run commits
+ * nothing (a pread reader would end the range early at a shorter file's
+ * end); other SIGBUS go to the handler that was there before.
+ * SHARDFLOW_READ=pread (or sf_range_reader_set_mode) keeps every reader
+ * on pread.
  *
  * Ownership: a line starts at offset 0 (3 after a UTF-8 BOM) or right after a
  * '\n'; the range owns the lines that start in [start, end). A range starting
