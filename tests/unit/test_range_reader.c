@@ -628,6 +628,16 @@ static size_t random_cuts(uint64_t *bounds, size_t ncuts, size_t size, size_t di
     return n;
 }
 
+/* data[0, size) as the file and as the reference lines, and up to ncuts
+ * random cuts of it into bounds (as random_cuts). Returns the ranges. */
+static size_t file_with_cuts(const char *data, size_t size, uint64_t *bounds, size_t ncuts,
+                             size_t div)
+{
+    write_file(data, size);
+    ref_split(data, size);
+    return random_cuts(bounds, ncuts, size, div);
+}
+
 static void test_random_files_random_cuts_small_buffer(void **state)
 {
     (void)state;
@@ -644,10 +654,8 @@ static void test_random_files_random_cuts_small_buffer(void **state)
             if (l + 1 < lines || rnd() % 2)
                 data[size++] = '\n';
         }
-        write_file(data, size);
-        ref_split(data, size);
         uint64_t bounds[64];
-        size_t n = random_cuts(bounds, rnd() % 20, size, 4);
+        size_t n = file_with_cuts(data, size, bounds, rnd() % 20, 4);
         size_t buf = 1 + rnd() % 16;
         size_t max_line = rnd() % 3 == 0 ? 40 + rnd() % 60 : 0;
         check_ranges(bounds, n, buf, max_line, size);
@@ -669,10 +677,8 @@ static void test_random_files_across_windows(void **state)
             if (rnd() % 9 != 0)
                 data[size++] = '\n';
         }
-        write_file(data, size);
-        ref_split(data, size);
         uint64_t bounds[40];
-        size_t n = random_cuts(bounds, rnd() % 30, size, 8);
+        size_t n = file_with_cuts(data, size, bounds, rnd() % 30, 8);
         size_t max_line = rnd() % 3 == 0 ? 2000 + rnd() % 6000 : 0;
         check_ranges(bounds, n, 1, max_line, size);
         check_ranges(bounds, n, 4096, max_line, size);
@@ -700,10 +706,8 @@ static void test_large_files_across_huge_page_boundaries(void **state)
             if (rnd() % 9 != 0)
                 data[size++] = '\n';
         }
-        write_file(data, size);
-        ref_split(data, size);
         uint64_t bounds[16];
-        size_t n = random_cuts(bounds, rnd() % 12, size, 4);
+        size_t n = file_with_cuts(data, size, bounds, rnd() % 12, 4);
         check_ranges(bounds, n, 0, 0, size);
         check_ranges(bounds, n, ((size_t)1 << 20) + 4096, 0, size);
     }
