@@ -102,17 +102,21 @@ int sf_expr_test(const sf_expr *e, const sf_value *row, sf_arena *scratch);
 /* A test a hot loop runs inline, without a call (count_if's argument, a
  * filter): a string column == or != a literal of 4 to 16 bytes, compared
  * as its length and first and last words; a double column against a
- * number literal. Filled once, at plan time, by sf_expr_leaf_of. */
-enum { SF_LEAF_NONE, SF_LEAF_STR, SF_LEAF_DOUBLE };
+ * number literal; an int64 or timestamp column against a literal of its
+ * type (a time range: ts >= 1754006400), a date column against a date.
+ * Filled once, at plan time, by sf_expr_leaf_of. */
+enum { SF_LEAF_NONE, SF_LEAF_STR, SF_LEAF_DOUBLE, SF_LEAF_INT, SF_LEAF_DATE };
 typedef struct sf_expr_leaf {
     int kind;      /* SF_LEAF_* */
     int slot;      /* the column's */
     unsigned truth; /* bit i: the answer when the comparison's outcome is i
-                     * (SF_LEAF_STR: 0 differ, 1 equal; SF_LEAF_DOUBLE: 0
+                     * (SF_LEAF_STR: 0 differ, 1 equal; the others: 0
                      * less, 1 equal, 2 greater, a NaN value greater) */
     uint32_t n;     /* SF_LEAF_STR: the literal's length (4..16) */
     uint64_t w0, w1; /* its first and last 8 bytes (4 bytes when n < 8) */
     double k;        /* SF_LEAF_DOUBLE: the literal, never NaN */
+    int64_t i;       /* SF_LEAF_INT, SF_LEAF_DATE: the literal (a date's day number) */
+    int vtype;       /* SF_LEAF_INT, SF_LEAF_DATE: the column's sf_type */
 } sf_expr_leaf;
 
 /* Fills *l with e's inline form; l->kind is SF_LEAF_NONE when e has none
@@ -125,13 +129,32 @@ void sf_expr_leaf_of(const sf_expr *e, sf_expr_leaf *l);
 int sf_expr_leaf_and(const sf_expr *e, sf_expr_leaf *a, sf_expr_leaf *b);
 
 /* l's test over row, as sf_expr_test gives it: 1 true, 0 false or NULL,
- * -1 when the inline form cannot tell (a double column holding another
- * type: call sf_expr_test). */
+ * -1 when the inline form cannot tell (a number or date column holding
+ * another type: call sf_expr_test). */
 static inline int sf_expr_leaf_true(const sf_expr_leaf *l, const sf_value *row)
 {
     const sf_value *v = &row[l->slot];
     if (v->type == SF_NULL)
         return 0;
+    if (l->kind == SF_LEAF_STR) {
+        int eq;
+        const char *p = v->u.s.p;
+        size_t n = l->n;
+        if (v->u.s.n != n) {
+            eq = 0;
+        } else if (n >= 8) {
+            uint64_t a, b;
+            memcpy(&a, p, 8);
+            memcpy(&b, p + n - 8, 8);
+            eq = a == l->w0 && b == l->w1;
+        } else {
+            uint32_t a, b;
+            memcpy(&a, p, 4);
+            memcpy(&b, p + n - 4, 4);
+            eq = a == (uint32_t)l->w0 && b == (uint32_t)l->w1;
+        }
+        return (int)(l->truth >> eq) & 1;
+    }
     if (l->kind == SF_LEAF_DOUBLE) {
         if (v->type != SF_DOUBLE)
             return -1;
@@ -139,23 +162,10 @@ static inline int sf_expr_leaf_true(const sf_expr_leaf *l, const sf_value *row)
         int c = d != d ? 2 : (d > k) - (d < k) + 1;
         return (int)(l->truth >> c) & 1;
     }
-    int eq;
-    const char *p = v->u.s.p;
-    size_t n = l->n;
-    if (v->u.s.n != n) {
-        eq = 0;
-    } else if (n >= 8) {
-        uint64_t a, b;
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
-        eq = a == l->w0 && b == l->w1;
-    } else {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        eq = a == (uint32_t)l->w0 && b == (uint32_t)l->w1;
-    }
-    return (int)(l->truth >> eq) & 1;
+    if ((int)v->type != l->vtype)
+        return -1;
+    int64_t i = l->kind == SF_LEAF_DATE ? (int64_t)v->u.date : v->u.i, k = l->i;
+    return (int)(l->truth >> ((i > k) - (i < k) + 1)) & 1;
 }
 
 /* A derive a hot loop runs inline, without a call (a lean plan's derive

@@ -5,7 +5,8 @@
  * and moves sf_values by copy; on the shapes' per-row expressions (a string
  * column == a literal, a number against a literal, is_null, if(), &&, ||,
  * to_date of an int64 or timestamp column) that dispatch is most of the
- * cost. Here each node gets the function for its kind and its operands'
+ * cost, and arithmetic (a derive's price * quantity) went through the
+ * interpreter whole. Here each node gets the function for its kind and its operands'
  * static types once, so a row pays one indirect call per node and the
  * checks the types leave.
  *
@@ -314,6 +315,79 @@ static void v_day_of_ts(const xf *x, const sf_value *row, sf_arena *scratch, sf_
     sf_expr_day_of_value(&row[x->slot], SF_US_PER_DAY, out);
 }
 
+/* ----------------------------------------------------------- arithmetic
+ *
+ * + - * of two int64 operands, + - * and / of two doubles, and an int64
+ * made a double (the parser's K_TO_DOUBLE around an int64 operand of a
+ * double operation): the interpreter's K_ADD_I .. K_DIV with the same
+ * NULLs (either operand NULL, an int64 overflow, a division by zero) and
+ * the same IEEE operations. An operand that is a column or a literal is
+ * read in place; any other is its compiled form's call. */
+
+static inline __attribute__((always_inline)) void operand(const xf *o, const sf_value *row,
+                                                          sf_arena *scratch, sf_value *v)
+{
+    if (o->val == v_col)
+        *v = row[o->slot];
+    else if (o->val == v_const)
+        *v = o->k;
+    else
+        o->val(o, row, scratch, v);
+}
+
+/* Both operands of x into *l and *r; 0 (and NULL in *out) when either is
+ * NULL, as the interpreter's operands(). */
+static inline __attribute__((always_inline)) int operands2(const xf *x, const sf_value *row,
+                                                           sf_arena *scratch, sf_value *l,
+                                                           sf_value *r, sf_value *out)
+{
+    operand(x->a, row, scratch, l);
+    if (l->type != SF_NULL) {
+        operand(x->b, row, scratch, r);
+        if (r->type != SF_NULL)
+            return 1;
+    }
+    *out = sf_null();
+    return 0;
+}
+
+#define ARITH_INT(name, builtin)                                                                 \
+    static void v_##name(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)     \
+    {                                                                                            \
+        sf_value l, r;                                                                           \
+        int64_t i;                                                                               \
+        if (operands2(x, row, scratch, &l, &r, out))                                             \
+            *out = builtin(l.u.i, r.u.i, &i) ? sf_null() : sf_int(i);                            \
+    }
+ARITH_INT(add_i, __builtin_add_overflow)
+ARITH_INT(sub_i, __builtin_sub_overflow)
+ARITH_INT(mul_i, __builtin_mul_overflow)
+
+#define ARITH_DOUBLE(name, op)                                                                   \
+    static void v_##name(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)     \
+    {                                                                                            \
+        sf_value l, r;                                                                           \
+        if (operands2(x, row, scratch, &l, &r, out))                                             \
+            *out = sf_double(l.u.d op r.u.d);                                                    \
+    }
+ARITH_DOUBLE(add_d, +)
+ARITH_DOUBLE(sub_d, -)
+ARITH_DOUBLE(mul_d, *)
+
+static void v_div(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    sf_value l, r;
+    if (operands2(x, row, scratch, &l, &r, out))
+        *out = r.u.d == 0.0 ? sf_null() : sf_double(l.u.d / r.u.d);
+}
+
+static void v_to_double(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    sf_value v;
+    operand(x->a, row, scratch, &v);
+    *out = v.type == SF_INT ? sf_double((double)v.u.i) : v;
+}
+
 /* ------------------------------------------------------------- compiler */
 
 static int mirror(int op)
@@ -396,8 +470,16 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
     case K_CMP:
     case K_AND:
     case K_OR: kids = 2; break;
+    case K_ADD_I:
+    case K_SUB_I:
+    case K_MUL_I:
+    case K_ADD_D:
+    case K_SUB_D:
+    case K_MUL_D:
+    case K_DIV: kids = 2; break;
     case K_NOT:
     case K_IS_NULL:
+    case K_TO_DOUBLE:
     case K_TO_DATE_I:
     case K_TS_TO_DATE: kids = 1; break;
     default: break;
@@ -456,6 +538,14 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
             x->val = v_if_leaves;
         }
         return x;
+    case K_ADD_I: x->val = v_add_i; return x;
+    case K_SUB_I: x->val = v_sub_i; return x;
+    case K_MUL_I: x->val = v_mul_i; return x;
+    case K_ADD_D: x->val = v_add_d; return x;
+    case K_SUB_D: x->val = v_sub_d; return x;
+    case K_MUL_D: x->val = v_mul_d; return x;
+    case K_DIV: x->val = v_div; return x;
+    case K_TO_DOUBLE: x->val = v_to_double; return x;
     case K_TO_DATE_I:
     case K_TS_TO_DATE:
         if (n->u.x.a->kind == K_COL &&
@@ -483,11 +573,17 @@ void sf_expr_fast_leaf(const sf_expr_fast *x, sf_expr_leaf *l)
         l->n = (uint32_t)x->k.u.s.n;
         l->w0 = x->w0;
         l->w1 = x->w1;
-    } else if (x->cond == c_cmp_double) {
-        l->kind = SF_LEAF_DOUBLE;
+    } else if (x->cond == c_cmp_double || x->cond == c_cmp_int || x->cond == c_cmp_date) {
         for (int c = -1; c <= 1; c++)
             l->truth |= (unsigned)sf_expr_cmp_result(x->op, c) << (c + 1);
-        l->k = x->k.u.d;
+        if (x->cond == c_cmp_double) {
+            l->kind = SF_LEAF_DOUBLE;
+            l->k = x->k.u.d;
+        } else {
+            l->kind = x->cond == c_cmp_int ? SF_LEAF_INT : SF_LEAF_DATE;
+            l->i = x->cond == c_cmp_int ? x->k.u.i : (int64_t)x->k.u.date;
+            l->vtype = (int)x->k.type; /* the column's: compile_cmp_leaf matched them */
+        }
     } else {
         return;
     }

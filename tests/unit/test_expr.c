@@ -1609,6 +1609,41 @@ static void test_fast_int_and_date_columns_against_literals(void **state)
     EXPECT_FAST("day != day");
 }
 
+static void test_fast_arithmetic_of_columns_and_literals(void **state)
+{
+    (void)state;
+    /* int64: the bounds overflow to NULL both ways; columns and literals
+     * on either side. */
+    EXPECT_FAST("qty + 1");
+    EXPECT_FAST("1 + qty");
+    EXPECT_FAST("qty - ts");
+    EXPECT_FAST("qty * ts");
+    EXPECT_FAST("qty * 2");
+    EXPECT_FAST("-9223372036854775807 - qty");
+    EXPECT_FAST("qty + 9223372036854775807");
+    EXPECT_FAST("qty - null");
+    /* double: NaN, signed zeros, infinities; an int64 operand made a
+     * double, a column's at run time, a literal's at parse time. */
+    EXPECT_FAST("revenue * 2");
+    EXPECT_FAST("x + revenue");
+    EXPECT_FAST("x - props.price");
+    EXPECT_FAST("2.5 * x");
+    EXPECT_FAST("x * qty");
+    EXPECT_FAST("qty + 0.5");
+    EXPECT_FAST("x / qty");
+    EXPECT_FAST("qty / ts");
+    EXPECT_FAST("x / 0");
+    EXPECT_FAST("x / -0.0");
+    EXPECT_FAST("1 / x");
+    /* Nested: an operand that is itself a compiled form, a tree one
+     * (abs), and comparisons over them. */
+    EXPECT_FAST("x * 2 + revenue / 4");
+    EXPECT_FAST("(qty + 1) * (ts - 1)");
+    EXPECT_FAST("abs(x) * 2 - qty");
+    EXPECT_FAST("x * 2 >= revenue");
+    EXPECT_FAST("if(x > 0, x * 2, revenue - 1)");
+}
+
 static void test_fast_logic_null_tests_and_if(void **state)
 {
     (void)state;
@@ -1713,14 +1748,22 @@ static void test_leaf_forms_are_the_column_against_literal_tests(void **state)
     assert_int_equal(leaf_kind("name == 'abc'", __LINE__), SF_LEAF_NONE);
     assert_int_equal(leaf_kind("name == 'abcdefghijklmnopq'", __LINE__), SF_LEAF_NONE);
     assert_int_equal(leaf_kind("name < 'abcd'", __LINE__), SF_LEAF_NONE);
-    assert_int_equal(leaf_kind("qty > 2", __LINE__), SF_LEAF_NONE);
+    assert_int_equal(leaf_kind("qty > 2", __LINE__), SF_LEAF_INT);
+    assert_int_equal(leaf_kind("2 <= qty", __LINE__), SF_LEAF_INT);
+    assert_int_equal(leaf_kind("at >= '2025-08-01T00:00:00Z'", __LINE__), SF_LEAF_INT);
+    assert_int_equal(leaf_kind("day < '2025-08-01'", __LINE__), SF_LEAF_DATE);
+    assert_int_equal(leaf_kind("qty == ts", __LINE__), SF_LEAF_NONE);
+    assert_int_equal(leaf_kind("qty > 2.5", __LINE__), SF_LEAF_NONE);
+    assert_int_equal(leaf_kind("qty + 1 > 2", __LINE__), SF_LEAF_NONE);
     assert_int_equal(leaf_kind("x >= 9007199254740993", __LINE__), SF_LEAF_NONE);
     assert_int_equal(leaf_kind("event_type == 'purchase' && x > 0", __LINE__), SF_LEAF_NONE);
     /* An && of two of them has two, for a filter to test in turn. */
     assert_int_equal(leaf_and("event_type == 'purchase' && x > 0", __LINE__), 1);
     assert_int_equal(leaf_and("x >= 1.5 && name != 'abcd'", __LINE__), 1);
     assert_int_equal(leaf_and("name == 'abc' && x > 0", __LINE__), 0);
-    assert_int_equal(leaf_and("x > 0 && qty > 2", __LINE__), 0);
+    assert_int_equal(leaf_and("x > 0 && qty > 2", __LINE__), 1);
+    assert_int_equal(leaf_and("ts >= 86400 && ts < 172800", __LINE__), 1);
+    assert_int_equal(leaf_and("x > 0 && qty > 2.5", __LINE__), 0);
     assert_int_equal(leaf_and("event_type == 'purchase' || x > 0", __LINE__), 0);
     assert_int_equal(leaf_and("x > 0", __LINE__), 0);
     sf_expr_leaf a, b;
@@ -1740,6 +1783,18 @@ static void test_leaf_forms_are_the_column_against_literal_tests(void **state)
     row[S_X] = sf_double(3.0);
     assert_int_equal(sf_expr_leaf_true(&leaf, row), 1);
     row[S_X] = sf_null();
+    assert_int_equal(sf_expr_leaf_true(&leaf, row), 0);
+    sf_expr_free(e);
+    /* The same for an int64 column holding a double. */
+    e = parse_ok("qty >= 3", 0, __LINE__);
+    sf_expr_leaf_of(e, &leaf);
+    row[S_QTY] = sf_double(3.0);
+    assert_int_equal(sf_expr_leaf_true(&leaf, row), -1);
+    row[S_QTY] = sf_int(3);
+    assert_int_equal(sf_expr_leaf_true(&leaf, row), 1);
+    row[S_QTY] = sf_int(2);
+    assert_int_equal(sf_expr_leaf_true(&leaf, row), 0);
+    row[S_QTY] = sf_null();
     assert_int_equal(sf_expr_leaf_true(&leaf, row), 0);
     sf_expr_free(e);
 }
@@ -1853,6 +1908,7 @@ int main(void)
         cmocka_unit_test(test_fast_string_equals_literal_of_every_length),
         cmocka_unit_test(test_fast_double_column_against_literals),
         cmocka_unit_test(test_fast_int_and_date_columns_against_literals),
+        cmocka_unit_test(test_fast_arithmetic_of_columns_and_literals),
         cmocka_unit_test(test_fast_logic_null_tests_and_if),
         cmocka_unit_test(test_fast_to_date_of_int_seconds_and_timestamps),
         cmocka_unit_test(test_leaf_forms_are_the_column_against_literal_tests),
