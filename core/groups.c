@@ -234,7 +234,7 @@ static uint64_t no_bitmap_mark;
  * type folded into one case when the table is made, so the loop that runs
  * for every row branches once per aggregate (add_value, which the other
  * paths share, asks kind then type). */
-enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_MIN_D, UP_MAX_D, UP_OTHER,
+enum { UP_COUNT, UP_COUNT_IF, UP_SUM_INT, UP_SUM_XSUM, UP_DISTINCT, UP_MIN8, UP_MAX8, UP_OTHER,
        UP_END /* after the last aggregate: update_state's loop ends on it */ };
 
 typedef struct agg_up {
@@ -247,7 +247,7 @@ typedef struct agg_up {
                   * value has it (rec_put, rec_get) */
     sf_expr_leaf test; /* UP_COUNT_IF: its argument's inline form, or SF_LEAF_NONE */
     unsigned j;  /* the aggregate's index (defs, up) */
-    int bit;     /* UP_MIN_D, UP_MAX_D: the state's has-a-value flag (mm_has) */
+    int bit;     /* UP_MIN8, UP_MAX8: the state's has-a-value flag (mm_has) */
 } agg_up;
 
 /* The cases update_byop takes, in the order it runs them. */
@@ -302,8 +302,8 @@ struct sf_groups {
     int off_rc;
     int put_off_ok;     /* byop with a signature: rows may be put off */
     int *argslot;       /* aggregate j's argument as a row slot, or -1 */
-    int *mmbit;         /* aggregate j: the flag of its 8-byte double min/max
-                         * state (mm_has), or -1 for any other state */
+    int *mmbit;         /* aggregate j: the flag of its 8-byte min/max state
+                         * (mm_has), or -1 for any other state */
     sf_buf wide;        /* the integer sums past the int64 range (isum), __int128 each */
     size_t *off;        /* offset of each aggregate's state */
     int *distinct;      /* aggregate j -> index into sets, or -1 */
@@ -331,10 +331,11 @@ struct sf_groups {
 #define HDR 16
 #define RETIRED_OFF 4
 #define ROWS_OFF 8
-/* The header's bytes 5-7: one has-a-value bit per min/max of doubles kept
- * in 8 bytes (the double's bits; a zeroed block is every state empty, and
- * no double's bits can mark "none": NaNs and -0.0 are kept as they
- * came). A table with more such aggregates keeps the rest as sf_values. */
+/* The header's bytes 5-7: one has-a-value bit per min/max kept in 8 bytes
+ * (mm_type: a double's bits, an int64's or a timestamp's value, a date's
+ * day number; a zeroed block is every state empty, and no double's bits
+ * can mark "none": NaNs and -0.0 are kept as they came). A table with more
+ * such aggregates keeps the rest as sf_values. */
 #define MM_FLAGS_OFF 5
 #define MM_FLAGS 24
 
@@ -348,14 +349,26 @@ static inline void mm_set(char *st, int bit)
     st[MM_FLAGS_OFF + (bit >> 3)] |= (char)(1 << (bit & 7));
 }
 
-/* A double min/max state's value: its double, or NULL before the first. */
-static inline sf_value mm_value(const char *st, int bit, const char *s)
+/* 1 when a min/max over values of static type t keeps an 8-byte state. */
+static int mm_type(sf_type t)
+{
+    return t == SF_DOUBLE || t == SF_INT || t == SF_TIMESTAMP || t == SF_DATE;
+}
+
+/* An 8-byte min/max state's value (t: its argument's static type), or
+ * NULL before the first. */
+static inline sf_value mm_value(const char *st, int bit, const char *s, sf_type t)
 {
     if (!mm_has(st, bit))
         return sf_null();
-    double d;
-    memcpy(&d, s, sizeof d);
-    return sf_double(d);
+    if (t == SF_DOUBLE) {
+        double d;
+        memcpy(&d, s, sizeof d);
+        return sf_double(d);
+    }
+    int64_t i;
+    memcpy(&i, s, sizeof i);
+    return t == SF_INT ? sf_int(i) : t == SF_TIMESTAMP ? sf_timestamp(i) : sf_date((int32_t)i);
 }
 
 /* v into the 8-byte min (want_max 0) or max state at s of the block st,
@@ -364,7 +377,7 @@ static inline sf_value mm_value(const char *st, int bit, const char *s)
  * The argument's static type is double; an int64 (none comes today: the
  * decoders and expressions give a double column doubles) counts as its
  * double. Returns 0, or SF_E_INVAL for a value of another type. */
-static inline int mm_add(char *st, int bit, char *s, const sf_value *v, int want_max)
+static inline int mm_add_double(char *st, int bit, char *s, const sf_value *v, int want_max)
 {
     double a;
     if (v->type == SF_DOUBLE)
@@ -387,6 +400,37 @@ static inline int mm_add(char *st, int bit, char *s, const sf_value *v, int want
     }
     memcpy(s, &a, sizeof a);
     return 0;
+}
+
+/* v into the 8-byte min or max state at s of an int64, timestamp or date
+ * argument (t, its static type): as keep_minmax, whose sf_value_cmp orders
+ * two values of one of these types by their numbers. Returns 0, or
+ * SF_E_INVAL for a value of another type. */
+static inline int mm_add_int(char *st, int bit, char *s, const sf_value *v, int want_max,
+                             sf_type t)
+{
+    if (v->type == SF_NULL)
+        return 0;
+    if (v->type != t)
+        return SF_E_INVAL;
+    int64_t a = t == SF_DATE ? (int64_t)v->u.date : v->u.i;
+    if (mm_has(st, bit)) {
+        int64_t b;
+        memcpy(&b, s, sizeof b);
+        if (want_max ? a <= b : a >= b)
+            return 0;
+    } else {
+        mm_set(st, bit);
+    }
+    memcpy(s, &a, sizeof a);
+    return 0;
+}
+
+/* v into an 8-byte min/max state of argument type t (mm_type). */
+static inline int mm_add(char *st, int bit, char *s, const sf_value *v, int want_max, sf_type t)
+{
+    return t == SF_DOUBLE ? mm_add_double(st, bit, s, v, want_max)
+                          : mm_add_int(st, bit, s, v, want_max, t);
 }
 
 /* The wide sum at index k of g's side array. */
@@ -534,7 +578,7 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
         off = (off + align - 1) & ~(align - 1);
         g->off[j] = off;
         g->mmbit[j] = (defs[j].kind == SF_AGG_MIN || defs[j].kind == SF_AGG_MAX) &&
-                              defs[j].arg_type == SF_DOUBLE && nmm < MM_FLAGS
+                              mm_type(defs[j].arg_type) && nmm < MM_FLAGS
                           ? nmm++
                           : -1;
         off += g->mmbit[j] >= 0 ? sizeof(double) : state_size(&defs[j]);
@@ -582,8 +626,8 @@ sf_groups *sf_groups_new(const sf_agg_def *defs, size_t ndefs)
                 : d->kind == SF_AGG_COUNT_IF                              ? UP_COUNT_IF
                 : d->kind == SF_AGG_COUNT_DISTINCT                        ? UP_DISTINCT
                 : is_xsum(d)                                              ? UP_SUM_XSUM
-                : d->kind == SF_AGG_MIN && g->mmbit[j] >= 0               ? UP_MIN_D
-                : d->kind == SF_AGG_MAX && g->mmbit[j] >= 0               ? UP_MAX_D
+                : d->kind == SF_AGG_MIN && g->mmbit[j] >= 0               ? UP_MIN8
+                : d->kind == SF_AGG_MAX && g->mmbit[j] >= 0               ? UP_MAX8
                 : (d->kind == SF_AGG_SUM || d->kind == SF_AGG_MEAN) &&
                         d->arg_type == SF_INT                             ? UP_SUM_INT
                                                                           : UP_OTHER;
@@ -1396,7 +1440,7 @@ static int add_value(sf_groups *g, char *st, size_t j, const sf_value *v, uint32
     case SF_AGG_MIN:
     case SF_AGG_MAX:
         if (g->mmbit[j] >= 0)
-            return mm_add(st, g->mmbit[j], s, v, d->kind == SF_AGG_MAX);
+            return mm_add(st, g->mmbit[j], s, v, d->kind == SF_AGG_MAX, d->arg_type);
         if (v->type == SF_NULL)
             return 0;
         return keep_minmax(g, (sf_value *)s, v, d->kind == SF_AGG_MAX);
@@ -1478,9 +1522,9 @@ static inline __attribute__((always_inline)) int up_apply_case(sf_groups *g, cha
     case UP_SUM_XSUM:
         rc = up_sum_xsum(s, v);
         break;
-    case UP_MIN_D:
-    case UP_MAX_D:
-        rc = mm_add(st, u->bit, s, v, u->op == UP_MAX_D);
+    case UP_MIN8:
+    case UP_MAX8:
+        rc = mm_add(st, u->bit, s, v, u->op == UP_MAX8, (sf_type)u->rtype);
         break;
     case UP_DISTINCT:
         rc = up_distinct(g, st, u, v, src);
@@ -2244,7 +2288,7 @@ static int export_record(const sf_groups *g, size_t i, sf_buf *out, int shipped)
             sf_value mv;
             const sf_value *v = (const sf_value *)s;
             if (g->mmbit[j] >= 0) {
-                mv = mm_value(st, g->mmbit[j], s);
+                mv = mm_value(st, g->mmbit[j], s, d->arg_type);
                 v = &mv;
             }
             size_t need = sf_value_encoded_size(v);
@@ -2424,7 +2468,7 @@ static int merge_record(sf_groups *g, const unsigned char *rec, size_t len, cons
                 return bad_record(err, "min/max");
             p += used;
             if (g->mmbit[j] >= 0)
-                rc = mm_add(st, g->mmbit[j], s, &v, d->kind == SF_AGG_MAX);
+                rc = mm_add(st, g->mmbit[j], s, &v, d->kind == SF_AGG_MAX, d->arg_type);
             else if (v.type != SF_NULL && !minmax_double((sf_value *)s, &v, d->kind == SF_AGG_MAX))
                 rc = keep_minmax(g, (sf_value *)s, &v, d->kind == SF_AGG_MAX);
             break;
@@ -2553,7 +2597,7 @@ static inline void result_of(const sf_groups *g, const char *st, size_t j, int *
         break;
     case SF_AGG_MIN:
     case SF_AGG_MAX:
-        v = g->mmbit[j] >= 0 ? mm_value(st, g->mmbit[j], s) : *(const sf_value *)s;
+        v = g->mmbit[j] >= 0 ? mm_value(st, g->mmbit[j], s, d->arg_type) : *(const sf_value *)s;
         break;
     case SF_AGG_NONE:
         break;

@@ -24,14 +24,15 @@
 #include "core/expr.h"
 #include "core/groups.h"
 
-enum { C_COUNTRY, C_N, C_PRICE, C_USER, C_KIND, NCOLS };
+enum { C_COUNTRY, C_N, C_PRICE, C_USER, C_KIND, C_DAY, C_AT, NCOLS };
 
 static const struct {
     const char *name;
     sf_type type;
 } columns[NCOLS] = {
     {"country", SF_STRING}, {"n", SF_INT}, {"price", SF_DOUBLE},
-    {"user", SF_INT},       {"kind", SF_STRING},
+    {"user", SF_INT},       {"kind", SF_STRING}, {"day", SF_DATE},
+    {"at", SF_TIMESTAMP},
 };
 
 static int resolve(void *ctx, const char *name, size_t len, int *slot, sf_type *type)
@@ -129,6 +130,9 @@ static size_t row_of(const in_row *r, sf_value *row, unsigned char *key)
     row[C_PRICE] = r->has_price ? sf_double(r->price) : sf_null();
     row[C_USER] = r->user >= 0 ? sf_int(r->user) : sf_null();
     row[C_KIND] = r->kind ? sf_string(r->kind, strlen(r->kind)) : sf_null();
+    /* n as a day number (its low 31 bits, signed) and as a timestamp */
+    row[C_DAY] = r->has_n ? sf_date((int32_t)(r->n % 1000000007)) : sf_null();
+    row[C_AT] = r->has_n ? sf_timestamp(r->n) : sf_null();
     return sf_value_encode(&row[C_COUNTRY], key);
 }
 
@@ -1215,6 +1219,87 @@ static void test_min_max_of_doubles_past_the_flags_agree(void **state)
     sf_groups_free(halves[1]);
     sf_groups_free(merged);
     sf_groups_free(g);
+}
+
+/* The same for min and max of int64, date and timestamp arguments: the
+ * first 24 in 8 bytes each, the rest as sf_values ordered by
+ * sf_value_cmp, through updates and a merge, at the int64 bounds, for
+ * groups of no value and NULLs first. */
+static void test_min_max_of_ints_dates_and_timestamps_past_the_flags_agree(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"min(n)",   "max(n)",  "min(day)",
+                                        "max(day)", "min(at)", "max(at)"};
+    enum { NT = 6, NMM = 30 };
+    sf_expr *exprs[NT];
+    sf_agg_def kinds[NT], defs[NMM];
+    const sf_expr_columns cols = {resolve, NULL, NULL};
+    for (int t = 0; t < NT; t++) {
+        sf_error err;
+        sf_error_clear(&err);
+        exprs[t] = sf_expr_parse(texts[t], &cols, SF_EXPR_ALLOW_AGG, &err);
+        assert_non_null(exprs[t]);
+        kinds[t].kind = sf_expr_agg_kind(exprs[t]);
+        kinds[t].arg = sf_expr_agg_arg(exprs[t]);
+        kinds[t].arg_type = sf_expr_type(kinds[t].arg);
+        kinds[t].out_type = sf_expr_type(exprs[t]);
+    }
+    for (int j = 0; j < NMM; j++)
+        defs[j] = kinds[j % NT];
+    const in_row rows[] = {
+        {"NO", 0, 0, 0, 0, 1, "a"},          {"NO", 0, 0, 0, 0, 1, "a"},
+        {"FR", 0, 0, 0, 0, 1, "a"},          {"FR", 1, 5, 0, 0, 1, "a"},
+        {"FR", 1, -3, 0, 0, 1, "a"},         {"FR", 1, 5, 0, 0, 1, "a"},
+        {"DE", 1, INT64_MAX, 0, 0, 1, "a"},  {"DE", 1, INT64_MIN, 0, 0, 1, "a"},
+        {"DE", 1, 0, 0, 0, 1, "a"},          {"US", 1, 1754006400, 0, 0, 1, "a"},
+        {"US", 1, -1754006400, 0, 0, 1, "a"}, {"US", 0, 0, 0, 0, 1, "a"},
+    };
+    const size_t nrows = sizeof rows / sizeof rows[0];
+    sf_groups *g = sf_groups_new(defs, NMM), *halves[2], *merged = sf_groups_new(defs, NMM);
+    halves[0] = sf_groups_new(defs, NMM);
+    halves[1] = sf_groups_new(defs, NMM);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (size_t r = 0; r < nrows; r++) {
+        feed(g, &rows[r], &scratch);
+        feed(halves[r % 2], &rows[r], &scratch);
+    }
+    sf_arena_free(&scratch);
+    export_into(halves[1], merged, 0);
+    export_into(halves[0], merged, 1);
+    assert_int_equal(sf_groups_prepare_export(g), 0);
+    assert_int_equal(sf_groups_prepare_export(merged), 0);
+    static const char *const keys[] = {"NO", "FR", "DE", "US"};
+    const sf_groups *both[2] = {g, merged};
+    for (int t = 0; t < 2; t++) {
+        for (int k = 0; k < 4; k++) {
+            for (int j = 0; j < NMM; j++) {
+                sf_value v = result(both[t], keys[k], j), w = result(both[t], keys[k], j % NT);
+                assert_int_equal(v.type, w.type);
+                assert_true(sf_value_same(&v, &w));
+            }
+        }
+        for (int j = NMM - NT; j < NMM; j++)
+            assert_null_result(both[t], "NO", j);
+        sf_value v = result(both[t], "FR", NMM - NT);
+        assert_true(v.type == SF_INT && v.u.i == -3);
+        v = result(both[t], "FR", NMM - NT + 1);
+        assert_true(v.type == SF_INT && v.u.i == 5);
+        v = result(both[t], "DE", NMM - NT);
+        assert_true(v.type == SF_INT && v.u.i == INT64_MIN);
+        v = result(both[t], "DE", NMM - NT + 5);
+        assert_true(v.type == SF_TIMESTAMP && v.u.i == INT64_MAX);
+        v = result(both[t], "US", NMM - NT + 2);
+        assert_true(v.type == SF_DATE && v.u.date == (int32_t)(-1754006400 % 1000000007));
+        v = result(both[t], "US", NMM - NT + 3);
+        assert_true(v.type == SF_DATE && v.u.date == (int32_t)(1754006400 % 1000000007));
+    }
+    sf_groups_free(halves[0]);
+    sf_groups_free(halves[1]);
+    sf_groups_free(merged);
+    sf_groups_free(g);
+    for (int t = 0; t < NT; t++)
+        sf_expr_free(exprs[t]);
 }
 
 static void test_split_in_any_order_merges_to_identical_results(void **state)
@@ -2845,6 +2930,7 @@ int main(void)
         cmocka_unit_test(test_int64_sum_may_pass_beyond_range_and_come_back),
         cmocka_unit_test(test_int64_sums_widen_through_rows_merges_and_moves),
         cmocka_unit_test(test_min_max_of_doubles_past_the_flags_agree),
+        cmocka_unit_test(test_min_max_of_ints_dates_and_timestamps_past_the_flags_agree),
         cmocka_unit_test(test_split_in_any_order_merges_to_identical_results),
         cmocka_unit_test(test_many_groups_of_every_key_length_survive_growth),
         cmocka_unit_test(test_merged_tables_merge_again_identically),
