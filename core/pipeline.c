@@ -115,9 +115,9 @@ struct sf_pipeline {
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
     uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
-    /* When every step is a derive, a filter of inline tests or a one-column
-     * join: run_steps_lean (all joins through their cells) or
-     * run_steps_lean_tables; else NULL. */
+    /* When every step is a derive, a filter of inline tests or a join
+     * without an unknown member: run_steps_lean (all joins one-column,
+     * through their cells) or run_steps_lean_tables; else NULL. */
     int (*steps_lean)(struct sf_pipeline *p, sf_value *row, uint32_t *ids);
     int kc_direct;        /* the job lets aggregate_direct take rows: a key of up to
                            * three columns, no row output, no other output */
@@ -372,7 +372,7 @@ static int setup_plan(sf_pipeline *p)
     int lean = 1;
     for (size_t i = 0; lean && i < job->nsteps; i++) {
         int k = p->plan[i].kind;
-        if (k == PLAN_JOIN1 && !p->plan[i].cells)
+        if ((k == PLAN_JOIN1 && !p->plan[i].cells) || k == PLAN_JOIN)
             lean = 2;
         else if (k != PLAN_DERIVE && k != PLAN_FILTER_LEAF && k != PLAN_FILTER_AND &&
                  k != PLAN_JOIN1)
@@ -811,6 +811,25 @@ static inline __attribute__((always_inline)) int join1_row(sf_pipeline *p, const
     return 1;
 }
 
+/* A PLAN_JOIN step (plan step i, several columns) once its dimension row
+ * dim (NULL: none) and key id are known: the selected cells into row, the
+ * ids (when not NULL). 1 if the row goes on, 0 if an inner join drops it
+ * (counted). */
+static inline __attribute__((always_inline)) int joinn_row(sf_pipeline *p, const step_plan *pl,
+                                                           size_t i, sf_value *row,
+                                                           uint32_t *ids, const sf_value *dim,
+                                                           uint32_t key_id)
+{
+    if (!dim && pl->inner)
+        return drop_by_join(p, pl->input);
+    const sf_job_step *st = &p->job->steps[i];
+    for (size_t k = 0; k < st->nselect; k++)
+        row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
+    if (ids)
+        join_ids(p, st, dim, key_id, ids);
+    return 1;
+}
+
 /* One step of a lean plan (kind is pl->kind; a constant where the caller
  * knows the plan's shape, so that the switch goes). tables: some join
  * has no cells (a table of int keys or over 8,192 rows; S2's), a constant
@@ -834,20 +853,23 @@ static inline __attribute__((always_inline)) int lean_step(sf_pipeline *p, const
         return filter_leaf(p, pl, row, scratch);
     case PLAN_FILTER_AND:
         return filter_and(p, pl, row, scratch);
-    default: /* PLAN_JOIN1 */
-        if (!tables || pl->cells)
+    default: { /* PLAN_JOIN1, PLAN_JOIN */
+        if (kind == PLAN_JOIN1 && (!tables || pl->cells))
             return join1_cells(p, pl, row, ids);
         uint32_t key_id = 0;
         const sf_value *key = &row[pl->slot];
         const sf_value *dim = key->type == SF_NULL
                                   ? NULL
                                   : sf_join_table_lookup(p->dims[pl->input], key, &key_id);
+        if (kind == PLAN_JOIN)
+            return joinn_row(p, pl, (size_t)(pl - p->plan), row, ids, dim, key_id);
         return join1_row(p, pl, row, ids, dim, key_id);
+    }
     }
 }
 
 /* run_steps over all the steps of a lean plan (p->steps_lean: derives, filters
- * of inline tests, one-column joins), looked up by nobody before (no
+ * of inline tests, joins without an unknown member), looked up by nobody before (no
  * ring): the few cases and arguments leave the row's values in registers.
  * Returns as run_steps. */
 static inline __attribute__((always_inline)) int lean_steps(sf_pipeline *p, sf_value *row,
@@ -939,13 +961,8 @@ static int run_steps(sf_pipeline *p, sf_value *row, uint32_t *ids, size_t from, 
         case PLAN_JOIN: {
             uint32_t key_id = 0;
             const sf_value *dim = plan_lookup(p, pl, i, row, pre_dim, pre_kid, &key_id);
-            if (!dim && pl->inner)
-                return drop_by_join(p, pl->input);
-            const sf_job_step *st = &job->steps[i];
-            for (size_t k = 0; k < st->nselect; k++)
-                row[st->select_slots[k]] = dim ? dim[st->select_cols[k]] : sf_null();
-            if (ids)
-                join_ids(p, st, dim, key_id, ids);
+            if (!joinn_row(p, pl, i, row, ids, dim, key_id))
+                return 0;
             continue;
         }
         case PLAN_JOIN1: {
