@@ -115,6 +115,18 @@ struct sf_pipeline {
      * fixed-width or the groups outgrew the cache. */
     sf_keycache *kc;
     uint64_t kc_looked, kc_missed; /* tuples looked up and not found, until the verdict */
+    /* Group columns of strings that carry no dimension id (a string of the
+     * line itself: group by event_type): the cache's tuple takes for each
+     * an id from a dictionary of the strings seen (kc_dict[i], for slot
+     * kc_islot[i]; ids from 1 in order of first sight, so equal ids are
+     * equal strings, as the cache's invariant asks). The cache then reads
+     * its ids from kc_ids, where the dimension ids of the other string
+     * group columns (kc_copy) are copied; the rows' own ids stay as they
+     * are for everything else. kc_nintern 0: the cache reads ids. */
+    size_t kc_nintern, kc_ncopy;
+    int *kc_islot, *kc_copy;
+    sf_hmap **kc_dict;
+    uint32_t *kc_ids;
     /* When every step is a derive, a filter of inline tests or a join
      * without an unknown member: run_steps_lean (all joins one-column,
      * through their cells) or run_steps_lean_tables; else NULL. */
@@ -257,13 +269,87 @@ static int setup_ids(sf_pipeline *p)
     if (job->ngroup == 0 || job->ngroup > SF_KEYCACHE_MAX_COLS ||
         (job->noutputs ? job->outputs[0].kind : job->kind) != SF_OUT_GROUPS)
         return 0;
+    size_t nintern = 0, ncopy = 0;
     for (size_t i = 0; i < job->ngroup; i++) {
         int s = job->group_slots[i];
-        if (job->slot_types[s] == SF_DECIMAL || (job->slot_types[s] == SF_STRING && !p->id_ok[s]))
+        if (job->slot_types[s] == SF_DECIMAL)
             return 0;
+        if (job->slot_types[s] == SF_STRING) {
+            nintern += !p->id_ok[s];
+            ncopy += p->id_ok[s];
+        }
+    }
+    if (nintern) {
+        p->kc_ids = calloc(n + 2, sizeof *p->kc_ids); /* 8 bytes read at a string's id */
+        p->kc_islot = calloc(nintern, sizeof *p->kc_islot);
+        p->kc_copy = calloc(ncopy ? ncopy : 1, sizeof *p->kc_copy);
+        p->kc_dict = calloc(nintern, sizeof *p->kc_dict);
+        if (!p->kc_ids || !p->kc_islot || !p->kc_copy || !p->kc_dict)
+            return SF_E_NOMEM;
+        for (size_t i = 0; i < job->ngroup; i++) {
+            int s = job->group_slots[i];
+            if (job->slot_types[s] != SF_STRING)
+                continue;
+            if (p->id_ok[s]) {
+                p->kc_copy[p->kc_ncopy++] = s;
+            } else {
+                p->kc_islot[p->kc_nintern] = s;
+                if (!(p->kc_dict[p->kc_nintern++] = sf_hmap_new(sizeof(uint32_t), 64)))
+                    return SF_E_NOMEM;
+            }
+        }
     }
     p->kc = sf_keycache_new(job->ngroup + 1, KEYCACHE_MAX);
     return p->kc ? 0 : SF_E_NOMEM;
+}
+
+/* Drops the key cache: rows go the long way from here on. */
+static void kc_drop(sf_pipeline *p)
+{
+    sf_keycache_free(p->kc);
+    p->kc = NULL;
+}
+
+/* kc_key_ids' work for a job with strings to intern: the dimension ids
+ * copied, each interned string's id (0 for NULL: the tuple's type tag
+ * tells NULL from a string). A dictionary past the cache's own bound
+ * (more strings than tuples it may hold) or out of memory drops the cache
+ * and gives NULL. */
+static __attribute__((noinline)) const uint32_t *kc_intern_row(sf_pipeline *p,
+                                                                const sf_value *row,
+                                                                const uint32_t *ids)
+{
+    uint32_t *kids = p->kc_ids;
+    for (size_t i = 0; i < p->kc_ncopy; i++)
+        kids[p->kc_copy[i]] = ids[p->kc_copy[i]];
+    for (size_t i = 0; i < p->kc_nintern; i++) {
+        const sf_value *v = &row[p->kc_islot[i]];
+        uint32_t id = 0;
+        if (v->type == SF_STRING) {
+            sf_hmap *d = p->kc_dict[i];
+            int inserted = 0;
+            uint32_t *slot = sf_hmap_upsert(d, v->u.s.p, v->u.s.n,
+                                            sf_hash_bytes(v->u.s.p, v->u.s.n, 0), &inserted);
+            if (!slot || (inserted && sf_hmap_count(d) > KEYCACHE_MAX)) {
+                kc_drop(p);
+                return NULL;
+            }
+            if (inserted)
+                *slot = (uint32_t)sf_hmap_count(d);
+            id = *slot;
+        }
+        kids[p->kc_islot[i]] = id;
+    }
+    return kids;
+}
+
+/* The ids the key cache builds row's tuple from: ids, or with strings to
+ * intern (kc_nintern) kc_ids filled for row; NULL when the cache was
+ * dropped (kc_intern_row). */
+static inline const uint32_t *kc_key_ids(sf_pipeline *p, const sf_value *row,
+                                         const uint32_t *ids)
+{
+    return p->kc_nintern ? kc_intern_row(p, row, ids) : ids;
 }
 
 static int run_steps_lean(sf_pipeline *p, sf_value *row, uint32_t *ids);
@@ -609,6 +695,12 @@ void sf_pipeline_free(sf_pipeline *p)
     free(p->aside_args);
     free(p->ids);
     free(p->id_ok);
+    for (size_t i = 0; i < p->kc_nintern; i++)
+        sf_hmap_free(p->kc_dict[i]);
+    free(p->kc_dict);
+    free(p->kc_islot);
+    free(p->kc_copy);
+    free(p->kc_ids);
     free(p->ring_rows);
     free(p->ring_str);
     free(p->ring_dim);
@@ -1498,7 +1590,12 @@ static int aggregate_fixed(sf_pipeline *p, const sf_value *row, const uint32_t *
 {
     const sf_job *job = p->job;
     uint64_t group;
-    int found = sf_keycache_find(p->kc, row, ids, job->group_slots, job->ngroup, w, h, &group);
+    const uint32_t *kids = kc_key_ids(p, row, ids);
+    if (!kids) {
+        *fixed = 0;
+        return 0;
+    }
+    int found = sf_keycache_find(p->kc, row, kids, job->group_slots, job->ngroup, w, h, &group);
     *fixed = found >= 0;
     if (p->kc_looked < KEYCACHE_SAMPLE && found >= 0) {
         p->kc_missed += found == 0;
@@ -1682,8 +1779,10 @@ static inline int aggregate_direct(sf_pipeline *p, const sf_value *row, const ui
     uint64_t group;
     if (!p->kc || p->kc_looked < KEYCACHE_SAMPLE || !p->kc_direct || !ids || p->aside || p->bt_n ||
         p->bt_rc ||
-        (p->aside_next && p->counts.rows_aggregated >= p->aside_next) ||
-        !sf_keycache_find_direct(p->kc, row, ids, job->group_slots, job->ngroup, &group))
+        (p->aside_next && p->counts.rows_aggregated >= p->aside_next))
+        return 0;
+    const uint32_t *kids = kc_key_ids(p, row, ids);
+    if (!kids || !sf_keycache_find_direct(p->kc, row, kids, job->group_slots, job->ngroup, &group))
         return 0;
     *rc = sf_groups_update_group(p->groups, (sf_group *)(uintptr_t)group, row, ids, scratch);
     if (p->aside_mode == SF_ASIDE_AUTO && !p->aside_st.decision && !*rc)
@@ -1947,8 +2046,9 @@ typedef struct window_at {
  * may read them (aggregate(), the step-aside's estimate) and at the end. Stops where the loop would, or
  * at the combiner's next look, or once the test fails: the loop goes on
  * from *at. Returns 0 or an error. */
-static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window *w,
-                         size_t max_lines, uint64_t *line_bytes, window_at *at)
+static inline __attribute__((always_inline)) int
+window_direct_form(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window *w, size_t max_lines,
+                   uint64_t *line_bytes, window_at *at, int intern)
 {
     const char *const buf = w->buf;
     const size_t avail = w->avail, owned = w->owned, cap = w->line_cap;
@@ -1958,8 +2058,9 @@ static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window 
     int (*const steps)(sf_pipeline *, sf_value *, uint32_t *) = p->steps_lean;
     const int *const slots = job->group_slots;
     const size_t ngroup = job->ngroup;
-    sf_keycache_direct kd; /* the lookup laid out for row and ids */
-    int kd_ok = sf_keycache_direct_prepare(p->kc, row, ids, slots, ngroup, &kd);
+    sf_keycache_direct kd; /* the lookup laid out for row and ids (kc_ids: see kc_key_ids) */
+    const uint32_t *const kids = intern ? p->kc_ids : ids;
+    int kd_ok = sf_keycache_direct_prepare(p->kc, row, kids, slots, ngroup, &kd);
     sf_groups *groups = p->groups;
     uint64_t until = p->aside_next ? p->aside_next - p->counts.rows_aggregated : UINT64_MAX;
     size_t pos = at->pos, lines = at->lines, last = at->last, last_len = at->last_len, len;
@@ -1978,7 +2079,8 @@ static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window 
         int slow = 0;
         if (steps(p, row, ids)) {
             uint64_t group;
-            if (kd_ok && sf_keycache_direct_find(&kd, &group)) {
+            if (kd_ok && (!intern || kc_intern_row(p, row, ids)) &&
+                sf_keycache_direct_find(&kd, &group)) {
                 rc = sf_groups_update_group(groups, (sf_group *)(uintptr_t)group, row, ids,
                                             &p->scratch);
                 aggregated += !rc;
@@ -2002,7 +2104,7 @@ static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window 
         if (slow) {
             if (!direct_ready(p))
                 break;
-            kd_ok = sf_keycache_direct_prepare(p->kc, row, ids, slots, ngroup, &kd);
+            kd_ok = sf_keycache_direct_prepare(p->kc, row, kids, slots, ngroup, &kd);
             groups = p->groups;
             until = p->aside_next ? p->aside_next - p->counts.rows_aggregated : UINT64_MAX;
         }
@@ -2015,6 +2117,15 @@ static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window 
     at->last = last;
     at->last_len = last_len;
     return rc;
+}
+
+/* window_direct_form made twice, so that the loop of a key without
+ * strings to intern (the daily KPI's) holds nothing for them. */
+static int window_direct(sf_pipeline *p, sf_jsonproj *dec, const sf_line_window *w,
+                         size_t max_lines, uint64_t *line_bytes, window_at *at)
+{
+    return p->kc_nintern ? window_direct_form(p, dec, w, max_lines, line_bytes, at, 1)
+                         : window_direct_form(p, dec, w, max_lines, line_bytes, at, 0);
 }
 
 int sf_pipeline_push_window(sf_pipeline *p, const sf_line_window *w, int file, size_t max_lines,

@@ -2089,6 +2089,24 @@ static const char ids_spec_by_country[] =
     " \"aggregates\": {\"n\": \"count()\", \"users\": \"count_distinct(user)\"},"
     " \"output\": {\"path\": \"out\"}}";
 
+/* A string group column with no dimension id (u2, a derive's copy of the
+ * line's user): the key cache interns its strings, beside the country's
+ * dimension ids. */
+static const char ids_spec_raw[] =
+    "{\"name\": \"ids\","
+    " \"inputs\": {"
+    "  \"ev\": {\"role\": \"fact\", \"path\": \"ev.jsonl\", \"columns\": {\"user\": \"string\","
+    "          \"ts\": \"int64\"}},"
+    "  \"users\": {\"role\": \"dimension\", \"path\": \"u\", \"key\": \"user\","
+    "             \"columns\": {\"user\": \"string\", \"country\": \"string\"}}},"
+    " \"steps\": ["
+    "  {\"derive\": \"u2\", \"expr\": \"user\"},"
+    "  {\"join\": \"users\", \"on\": \"user\", \"type\": \"left\", \"select\": [\"country\"]},"
+    "  {\"derive\": \"day\", \"expr\": \"to_date(ts)\"}],"
+    " \"group_by\": [\"day\", \"u2\", \"country\"],"
+    " \"aggregates\": {\"n\": \"count()\", \"users\": \"count_distinct(user)\"},"
+    " \"output\": {\"path\": \"out\"}}";
+
 static int push_back(void *ctx, uint64_t hash, const unsigned char *rec, size_t len)
 {
     (void)hash;
@@ -2176,6 +2194,51 @@ static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
     assert_int_equal(same_groups_both_ways(ids_spec), 18);
     /* 3 days x (FR, DE, NULL country: user 3, the unmatched and the NULL user). */
     assert_int_equal(same_groups_both_ways(ids_spec_by_country), 9);
+    /* As ids_spec, the user a string of the line (interned). */
+    assert_int_equal(same_groups_both_ways(ids_spec_raw), 18);
+}
+
+/* More distinct strings of the line than the key cache holds tuples: the
+ * cache is dropped (its dictionary or its tuples past their bound) and the
+ * rows go on the long way, with the groups of encoded keys throughout. */
+static void test_interned_strings_past_the_cache_give_the_groups_of_encoded_keys(void **state)
+{
+    (void)state;
+    fixture *f = ids_fixture(ids_spec_raw);
+    sf_error err;
+    sf_error_clear(&err);
+    sf_pipeline *fixed = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    sf_pipeline *longway = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
+    assert_non_null(fixed);
+    assert_non_null(longway);
+    assert_int_equal(sf_pipeline_split(longway, f->job->nsteps, f->job->group_slots,
+                                       f->job->ngroup, push_back, longway),
+                     0);
+    enum { LINES = 70000 };
+    char line[128];
+    uint64_t off = 0;
+    for (int i = 0; i < LINES; i++) {
+        /* the first lines repeat 4 users (a cache that pays), then each
+         * line a new one */
+        int u = i < 8192 ? 1 + i % 4 : i;
+        int n = snprintf(line, sizeof line, "{\"user\": \"user_%06d\", \"ts\": %d}", u,
+                         (i % 2) * 86400);
+        assert_int_equal(sf_pipeline_push(fixed, line, (size_t)n, 0, off), 0);
+        assert_int_equal(sf_pipeline_push(longway, line, (size_t)n, 0, off), 0);
+        off += (uint64_t)n + 1;
+    }
+    sf_groups *a = sf_pipeline_groups(fixed), *b = sf_pipeline_groups(longway);
+    assert_int_equal(sf_pipeline_counts(fixed)->rows_aggregated, LINES);
+    assert_int_equal(sf_groups_count(a), sf_groups_count(b));
+    assert_int_equal(sf_groups_count(a), 4 + (LINES - 8192)); /* user i % 4 + 1 on day i % 2 */
+    assert_int_equal(sf_groups_prepare_export(a), 0);
+    assert_int_equal(sf_groups_prepare_export(b), 0);
+    assert_same_exports(a, b);
+    sf_pipeline_free(fixed);
+    sf_pipeline_free(longway);
+    sf_join_table_free(f->dims[1]);
+    sf_job_free(f->job);
+    free(f);
 }
 
 /* Windows of lines whose rows the key cache's direct array takes (past
@@ -2185,10 +2248,9 @@ static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
  * middle of a window (an unmatched user: no id; a missing one: NULL; a
  * day far from the others, which rebuilds the array) and lines the
  * decoder leaves (another shape), windows of many lines and of a few. */
-static void test_direct_windows_count_and_aggregate_as_pushed_lines(void **state)
+static void direct_windows_as_pushed(const char *spec)
 {
-    (void)state;
-    fixture *f = ids_fixture(ids_spec);
+    fixture *f = ids_fixture(spec);
     sf_error err;
     sf_error_clear(&err);
     sf_pipeline *win = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
@@ -2253,6 +2315,14 @@ static void test_direct_windows_count_and_aggregate_as_pushed_lines(void **state
     sf_join_table_free(f->dims[1]);
     sf_job_free(f->job);
     free(f);
+}
+
+static void test_direct_windows_count_and_aggregate_as_pushed_lines(void **state)
+{
+    (void)state;
+    direct_windows_as_pushed(ids_spec);
+    /* the user a string of the line: interned */
+    direct_windows_as_pushed(ids_spec_raw);
 }
 
 /* A join on a dimension table larger than the caches (40,000 string keys:
@@ -2394,6 +2464,7 @@ int main(void)
         cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
         cmocka_unit_test(test_rows_too_large_for_the_batch_keep_their_order),
         cmocka_unit_test(test_fixed_width_keys_give_the_groups_of_encoded_keys),
+        cmocka_unit_test(test_interned_strings_past_the_cache_give_the_groups_of_encoded_keys),
         cmocka_unit_test(test_direct_windows_count_and_aggregate_as_pushed_lines),
         T(test_groups_hold_joined_and_derived_columns),
         T(test_every_line_lands_in_exactly_one_count),
