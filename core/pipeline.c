@@ -127,9 +127,9 @@ struct sf_pipeline {
     int *kc_islot, *kc_copy;
     sf_hmap **kc_dict;
     uint32_t *kc_ids;
-    /* When every step is a derive, a filter of inline tests or a join
-     * without an unknown member: run_steps_lean (all joins one-column,
-     * through their cells) or run_steps_lean_tables; else NULL. */
+    /* When every step is a derive, a filter or a join without an unknown
+     * member: run_steps_lean (all joins one-column, through their cells)
+     * or run_steps_lean_tables; else NULL. */
     int (*steps_lean)(struct sf_pipeline *p, sf_value *row, uint32_t *ids);
     int kc_direct;        /* the job lets aggregate_direct take rows: a key of up to
                            * three columns, no row output, no other output */
@@ -461,7 +461,7 @@ static int setup_plan(sf_pipeline *p)
         if ((k == PLAN_JOIN1 && !p->plan[i].cells) || k == PLAN_JOIN)
             lean = 2;
         else if (k != PLAN_DERIVE && k != PLAN_FILTER_LEAF && k != PLAN_FILTER_AND &&
-                 k != PLAN_JOIN1)
+                 k != PLAN_FILTER && k != PLAN_JOIN1)
             lean = 0;
     }
     p->steps_lean = lean == 1 ? run_steps_lean : lean == 2 ? run_steps_lean_tables : NULL;
@@ -945,6 +945,8 @@ static inline __attribute__((always_inline)) int lean_step(sf_pipeline *p, const
         return filter_leaf(p, pl, row, scratch);
     case PLAN_FILTER_AND:
         return filter_and(p, pl, row, scratch);
+    case PLAN_FILTER: /* a test without an inline form: its compiled one */
+        return sf_expr_test(pl->expr, row, scratch) ? 1 : filtered(p);
     default: { /* PLAN_JOIN1, PLAN_JOIN */
         if (kind == PLAN_JOIN1 && (!tables || pl->cells))
             return join1_cells(p, pl, row, ids);
@@ -960,8 +962,8 @@ static inline __attribute__((always_inline)) int lean_step(sf_pipeline *p, const
     }
 }
 
-/* run_steps over all the steps of a lean plan (p->steps_lean: derives, filters
- * of inline tests, joins without an unknown member), looked up by nobody before (no
+/* run_steps over all the steps of a lean plan (p->steps_lean: derives,
+ * filters, joins without an unknown member), looked up by nobody before (no
  * ring): the few cases and arguments leave the row's values in registers.
  * Returns as run_steps. */
 static inline __attribute__((always_inline)) int lean_steps(sf_pipeline *p, sf_value *row,
