@@ -171,6 +171,68 @@ static int c_cmp(const xf *x, const sf_value *row, sf_arena *scratch)
     return sf_expr_cmp_values(x->n, &l, &r);
 }
 
+/* ------------------------------------------- a column in (literals)
+ *
+ * x in (e1, e2, ...) of a column and literals none of which is NULL, as
+ * the interpreter's ev_in: NULL for a NULL column, true on the first
+ * equal literal, else false. Strings equal by length and bytes; int64s
+ * and timestamps by value. */
+
+static int c_in_str(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    (void)scratch;
+    const sf_value *v = &row[x->slot];
+    if (v->type == SF_NULL)
+        return SF_XF_NULL;
+    for (uint32_t k = 0; k < x->nlist; k++) {
+        const sf_value *e = &x->list[k];
+        if (v->u.s.n == e->u.s.n && (e->u.s.n == 0 || memcmp(v->u.s.p, e->u.s.p, e->u.s.n) == 0))
+            return SF_XF_TRUE;
+    }
+    return SF_XF_FALSE;
+}
+
+static int c_in_int(const xf *x, const sf_value *row, sf_arena *scratch)
+{
+    (void)scratch;
+    const sf_value *v = &row[x->slot];
+    if (v->type == SF_NULL)
+        return SF_XF_NULL;
+    for (uint32_t k = 0; k < x->nlist; k++)
+        if (v->u.i == x->list[k].u.i)
+            return SF_XF_TRUE;
+    return SF_XF_FALSE;
+}
+
+/* x's in (...) form when n (K_IN) is a column against literals of a class
+ * these take: x->cond set; else left as it is (the tree). 0, or -1 when
+ * out of memory. */
+static int compile_in(xf *x, const sf_expr_node *n, sf_arena *arena)
+{
+    const sf_expr_node *col = n->u.args[0];
+    if (col->kind != K_COL || n->nargs < 2)
+        return 0;
+    int cls = n->u.args[1]->cls;
+    if (cls != C_STR && cls != C_INT && cls != C_TS)
+        return 0;
+    for (uint32_t k = 1; k < n->nargs; k++) {
+        const sf_expr_node *c = n->u.args[k], *e = c->u.x.b;
+        if (c->kind != K_CMP || c->cls != cls || c->u.x.a != col || e->kind != K_CONST ||
+            e->u.k.type == SF_NULL)
+            return 0;
+    }
+    sf_value *list = sf_arena_alloc(arena, (n->nargs - 1) * sizeof *list);
+    if (!list)
+        return -1;
+    for (uint32_t k = 1; k < n->nargs; k++)
+        list[k - 1] = n->u.args[k]->u.x.b->u.k;
+    x->list = list;
+    x->nlist = n->nargs - 1;
+    x->slot = col->u.slot;
+    x->cond = cls == C_STR ? c_in_str : c_in_int;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- logic */
 
 /* x's condition, the commonest leaves (the KPI revenue's guard) tested in
@@ -518,6 +580,12 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
             x->cond = c_not_null_col;
             x->leaf = XL_NOT_NULL_COL;
         }
+        break;
+    case K_IN:
+        if (compile_in(x, n, arena) != 0)
+            return NULL;
+        if (x->cond == c_tree)
+            return x; /* the tree's value and condition */
         break;
     case K_IS_NULL:
         x->cond = c_is_null;

@@ -199,6 +199,8 @@ struct sf_expr_fast {
     uint64_t w0, w1; /* string literal of 4..16 bytes: its first and last word */
     int leaf; /* XL_*: a form a parent node runs inline instead of calling cond */
     const struct sf_expr_derive *ifb; /* v_if_leaves: its operands in one block (expr_fast.c) */
+    const sf_value *list; /* c_in_str, c_in_int: the literals of an in (...), nlist of them */
+    uint32_t nlist;
 };
 
 /* The forms && || ! and if() test inline (expr_fast.c leaf_of, cond_of):

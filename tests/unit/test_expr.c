@@ -1644,6 +1644,26 @@ static void test_fast_arithmetic_of_columns_and_literals(void **state)
     EXPECT_FAST("if(x > 0, x * 2, revenue - 1)");
 }
 
+static void test_fast_in_of_a_column_and_literals(void **state)
+{
+    (void)state;
+    /* Compiled: a string, int64 or timestamp column against literals. */
+    EXPECT_FAST("event_type in ('purchase', 'view', 'abcd')");
+    EXPECT_FAST("name in ('', 'a', 'abcdefghijklmnopq', 'abcdefghijklmnoX')");
+    EXPECT_FAST("event_type in ('purchase')");
+    EXPECT_FAST("qty in (2, -1, 9223372036854775807)");
+    EXPECT_FAST("ts in (86400, -86401)");
+    EXPECT_FAST("at in ('2025-08-01T00:00:00Z', '1970-01-02T00:00:00Z')");
+    EXPECT_FAST("!(event_type in ('purchase', 'view'))");
+    /* The tree: a NULL literal, a double or date column, a column among
+     * the elements, an expression as x. */
+    EXPECT_FAST("event_type in ('purchase', null)");
+    EXPECT_FAST("x in (1.5, 2)");
+    EXPECT_FAST("day in ('2025-08-01', '2025-07-01')");
+    EXPECT_FAST("qty in (ts, 1)");
+    EXPECT_FAST("lower(name) in ('abcd', 'purchase')");
+}
+
 static void test_fast_logic_null_tests_and_if(void **state)
 {
     (void)state;
@@ -1909,6 +1929,7 @@ int main(void)
         cmocka_unit_test(test_fast_double_column_against_literals),
         cmocka_unit_test(test_fast_int_and_date_columns_against_literals),
         cmocka_unit_test(test_fast_arithmetic_of_columns_and_literals),
+        cmocka_unit_test(test_fast_in_of_a_column_and_literals),
         cmocka_unit_test(test_fast_logic_null_tests_and_if),
         cmocka_unit_test(test_fast_to_date_of_int_seconds_and_timestamps),
         cmocka_unit_test(test_leaf_forms_are_the_column_against_literal_tests),
