@@ -450,6 +450,22 @@ static void v_to_double(const xf *x, const sf_value *row, sf_arena *scratch, sf_
     *out = v.type == SF_INT ? sf_double((double)v.u.i) : v;
 }
 
+/* to_date() of any int64 or timestamp operand (ts + 3600): the operand's
+ * compiled form, then the column forms' day. */
+static void v_day_of_secs_x(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    sf_value v;
+    operand(x->a, row, scratch, &v);
+    sf_expr_day_of_value(&v, 86400, out);
+}
+
+static void v_day_of_ts_x(const xf *x, const sf_value *row, sf_arena *scratch, sf_value *out)
+{
+    sf_value v;
+    operand(x->a, row, scratch, &v);
+    sf_expr_day_of_value(&v, SF_US_PER_DAY, out);
+}
+
 /* ------------------------------------------------------------- compiler */
 
 static int mirror(int op)
@@ -620,6 +636,8 @@ static xf *compile(const sf_expr_node *n, sf_arena *arena)
             n->u.x.a->type == (n->kind == K_TO_DATE_I ? SF_INT : SF_TIMESTAMP)) {
             x->slot = n->u.x.a->u.slot;
             x->val = n->kind == K_TO_DATE_I ? v_day_of_secs : v_day_of_ts;
+        } else {
+            x->val = n->kind == K_TO_DATE_I ? v_day_of_secs_x : v_day_of_ts_x;
         }
         return x;
     default:

@@ -1827,6 +1827,11 @@ static void test_fast_to_date_of_int_seconds_and_timestamps(void **state)
     EXPECT_FAST("to_date(ts)");
     EXPECT_FAST("to_date(qty)");
     EXPECT_FAST("to_date(qty + 1)");
+    EXPECT_FAST("to_date(ts - 86400)");
+    EXPECT_FAST("to_date(qty * 86400)");
+    EXPECT_FAST("to_date(if(flag, qty, ts))");
+    EXPECT_FAST("to_date(if(flag, at, null))");
+    EXPECT_FAST("to_date(coalesce(at, at))");
     EXPECT_FAST("to_date(x)");
     EXPECT_FAST("to_date(ts) == day");
     EXPECT_FAST("to_date(at)");
