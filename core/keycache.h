@@ -2,8 +2,9 @@
  * a group key, mapped to the group's index in its table (core/groups).
  *
  * When every group-by value of a row is fixed-width (int64, date, bool,
- * timestamp, double) or a string with a dense id from a dimension table
- * (core/join), the pipeline builds the key as words: one word of type
+ * timestamp, double) or a string with a dense id (from a dimension table,
+ * core/join, or for a string of the line itself from the pipeline's own
+ * dictionary of that column), the pipeline builds the key as words: one word of type
  * tags, then one word per column. Finding the group then hashes and
  * compares those words instead of encoding the values (sf_value_encode),
  * hashing the bytes and comparing them again in the group table. The
@@ -12,7 +13,8 @@
  * spill, shuffle) and adds the tuple with the group it found. What a
  * tuple maps to is the caller's word: the group's handle (core/groups).
  * Invariant the caller keeps: equal tuples stand for equal encoded keys
- * (a string slot's ids all come from one dimension column).
+ * (a string slot's ids all come from one dimension column, or from one
+ * dictionary of that slot's strings).
  * The cache holds at most max_entries tuples: past that, add says so and
  * the caller drops the cache (groups many enough to leave the caches gain
  * nothing from it, and it would cost memory per group).

@@ -1163,6 +1163,44 @@ static void test_int64_sums_widen_through_rows_merges_and_moves(void **state)
     sf_groups_free(g);
 }
 
+/* *g fed rows in order, and *merged from two tables fed the even and the
+ * odd rows, exported and merged (the odd rows' first); both prepared. */
+static void fed_and_merged(const sf_agg_def *defs, size_t ndefs, const in_row *rows,
+                           size_t nrows, sf_groups **g, sf_groups **merged)
+{
+    sf_groups *halves[2] = {sf_groups_new(defs, ndefs), sf_groups_new(defs, ndefs)};
+    *g = sf_groups_new(defs, ndefs);
+    *merged = sf_groups_new(defs, ndefs);
+    assert_true(*g && *merged && halves[0] && halves[1]);
+    sf_arena scratch;
+    sf_arena_init(&scratch, 0);
+    for (size_t r = 0; r < nrows; r++) {
+        feed(*g, &rows[r], &scratch);
+        feed(halves[r % 2], &rows[r], &scratch);
+    }
+    sf_arena_free(&scratch);
+    export_into(halves[1], *merged, 0);
+    export_into(halves[0], *merged, 1);
+    assert_int_equal(sf_groups_prepare_export(*g), 0);
+    assert_int_equal(sf_groups_prepare_export(*merged), 0);
+    sf_groups_free(halves[0]);
+    sf_groups_free(halves[1]);
+}
+
+/* In g, every aggregate j < ndefs of the groups NO, FR, DE and US gives
+ * the same value as aggregate j % period. */
+static void assert_repeats_agree(const sf_groups *g, int ndefs, int period)
+{
+    static const char *const keys[] = {"NO", "FR", "DE", "US"};
+    for (int k = 0; k < 4; k++) {
+        for (int j = 0; j < ndefs; j++) {
+            sf_value v = result(g, keys[k], j), w = result(g, keys[k], j % period);
+            assert_int_equal(v.type, w.type);
+            assert_true(sf_value_same(&v, &w));
+        }
+    }
+}
+
 /* A table keeps its first 24 min/max of doubles in 8 bytes each and any
  * more as sf_values: both kinds give the same results, through a merge
  * too, for groups of no value, NULLs first, NaN and signed zeros. */
@@ -1180,31 +1218,11 @@ static void test_min_max_of_doubles_past_the_flags_agree(void **state)
         {"DE", 0, 0, 1, 5.0, 1, "a"},   {"DE", 0, 0, 1, -7.5, 1, "a"},
         {"US", 0, 0, 1, 1e300, 1, "a"}, {"US", 0, 0, 1, -1e-300, 1, "a"},
     };
-    const size_t nrows = sizeof rows / sizeof rows[0];
-    sf_groups *g = sf_groups_new(defs, NMM), *halves[2], *merged = sf_groups_new(defs, NMM);
-    halves[0] = sf_groups_new(defs, NMM);
-    halves[1] = sf_groups_new(defs, NMM);
-    sf_arena scratch;
-    sf_arena_init(&scratch, 0);
-    for (size_t r = 0; r < nrows; r++) {
-        feed(g, &rows[r], &scratch);
-        feed(halves[r % 2], &rows[r], &scratch);
-    }
-    sf_arena_free(&scratch);
-    export_into(halves[1], merged, 0);
-    export_into(halves[0], merged, 1);
-    assert_int_equal(sf_groups_prepare_export(g), 0);
-    assert_int_equal(sf_groups_prepare_export(merged), 0);
-    static const char *const keys[] = {"NO", "FR", "DE", "US"};
+    sf_groups *g, *merged;
+    fed_and_merged(defs, NMM, rows, sizeof rows / sizeof rows[0], &g, &merged);
     const sf_groups *both[2] = {g, merged};
     for (int t = 0; t < 2; t++) {
-        for (int k = 0; k < 4; k++) {
-            for (int j = 0; j < NMM; j++) {
-                sf_value v = result(both[t], keys[k], j), w = result(both[t], keys[k], j % 2);
-                assert_int_equal(v.type, w.type);
-                assert_true(sf_value_same(&v, &w));
-            }
-        }
+        assert_repeats_agree(both[t], NMM, 2);
         assert_null_result(both[t], "NO", 0);
         assert_null_result(both[t], "NO", NMM - 1);
         assert_true(isnan(result(both[t], "DE", NMM - 1).u.d));
@@ -1215,8 +1233,6 @@ static void test_min_max_of_doubles_past_the_flags_agree(void **state)
      * table fed in order. */
     assert_double_result(g, "FR", NMM - 2, -0.0);
     assert_double_result(g, "FR", NMM - 1, -0.0);
-    sf_groups_free(halves[0]);
-    sf_groups_free(halves[1]);
     sf_groups_free(merged);
     sf_groups_free(g);
 }
@@ -1254,31 +1270,11 @@ static void test_min_max_of_ints_dates_and_timestamps_past_the_flags_agree(void 
         {"DE", 1, 0, 0, 0, 1, "a"},          {"US", 1, 1754006400, 0, 0, 1, "a"},
         {"US", 1, -1754006400, 0, 0, 1, "a"}, {"US", 0, 0, 0, 0, 1, "a"},
     };
-    const size_t nrows = sizeof rows / sizeof rows[0];
-    sf_groups *g = sf_groups_new(defs, NMM), *halves[2], *merged = sf_groups_new(defs, NMM);
-    halves[0] = sf_groups_new(defs, NMM);
-    halves[1] = sf_groups_new(defs, NMM);
-    sf_arena scratch;
-    sf_arena_init(&scratch, 0);
-    for (size_t r = 0; r < nrows; r++) {
-        feed(g, &rows[r], &scratch);
-        feed(halves[r % 2], &rows[r], &scratch);
-    }
-    sf_arena_free(&scratch);
-    export_into(halves[1], merged, 0);
-    export_into(halves[0], merged, 1);
-    assert_int_equal(sf_groups_prepare_export(g), 0);
-    assert_int_equal(sf_groups_prepare_export(merged), 0);
-    static const char *const keys[] = {"NO", "FR", "DE", "US"};
+    sf_groups *g, *merged;
+    fed_and_merged(defs, NMM, rows, sizeof rows / sizeof rows[0], &g, &merged);
     const sf_groups *both[2] = {g, merged};
     for (int t = 0; t < 2; t++) {
-        for (int k = 0; k < 4; k++) {
-            for (int j = 0; j < NMM; j++) {
-                sf_value v = result(both[t], keys[k], j), w = result(both[t], keys[k], j % NT);
-                assert_int_equal(v.type, w.type);
-                assert_true(sf_value_same(&v, &w));
-            }
-        }
+        assert_repeats_agree(both[t], NMM, NT);
         for (int j = NMM - NT; j < NMM; j++)
             assert_null_result(both[t], "NO", j);
         sf_value v = result(both[t], "FR", NMM - NT);
@@ -1294,8 +1290,6 @@ static void test_min_max_of_ints_dates_and_timestamps_past_the_flags_agree(void 
         v = result(both[t], "US", NMM - NT + 3);
         assert_true(v.type == SF_DATE && v.u.date == (int32_t)(1754006400 % 1000000007));
     }
-    sf_groups_free(halves[0]);
-    sf_groups_free(halves[1]);
     sf_groups_free(merged);
     sf_groups_free(g);
     for (int t = 0; t < NT; t++)

@@ -2144,10 +2144,23 @@ static void assert_same_exports(sf_groups *a, sf_groups *b)
     }
 }
 
-/* Runs the lines through a pipeline of spec and through one split before
- * its aggregation (the long way), and checks both combiners export the
- * same records in the same order; returns the number of groups. */
-static size_t same_groups_both_ways(const char *spec)
+/* Line i of the ids tests (into line, cap bytes): users 1-4, the unmatched
+ * user 9 and a missing user in turn, over three days. Returns its length. */
+static int ids_line(int i, char *line, size_t cap)
+{
+    static const char *const users_seen[] = {"user_000001", "user_000002", "user_000003",
+                                             "user_000004", "user_000009", NULL};
+    const char *u = users_seen[(i * 7) % 6];
+    return u ? snprintf(line, cap, "{\"user\": \"%s\", \"ts\": %d}", u, ((i / 6) % 3) * 86400)
+             : snprintf(line, cap, "{\"ts\": %d}", ((i / 6) % 3) * 86400);
+}
+
+/* Runs nlines lines (line_of) through a pipeline of spec and through one
+ * split before its aggregation (the long way), and checks both combiners
+ * export the same records in the same order; returns the number of
+ * groups. */
+static size_t same_groups_both_ways_of(const char *spec, int nlines,
+                                       int (*line_of)(int i, char *line, size_t cap))
 {
     fixture *f = ids_fixture(spec);
     sf_error err;
@@ -2159,21 +2172,17 @@ static size_t same_groups_both_ways(const char *spec)
     assert_int_equal(sf_pipeline_split(longway, f->job->nsteps, f->job->group_slots,
                                        f->job->ngroup, push_back, longway),
                      0);
-    static const char *const users_seen[] = {"user_000001", "user_000002", "user_000003",
-                                             "user_000004", "user_000009", NULL};
     char line[128];
     uint64_t off = 0;
-    for (int i = 0; i < 200; i++) {
-        const char *u = users_seen[(i * 7) % 6];
-        int n = u ? snprintf(line, sizeof line, "{\"user\": \"%s\", \"ts\": %d}", u,
-                             ((i / 6) % 3) * 86400)
-                  : snprintf(line, sizeof line, "{\"ts\": %d}", ((i / 6) % 3) * 86400);
+    for (int i = 0; i < nlines; i++) {
+        int n = line_of(i, line, sizeof line);
+        assert_true(n > 0 && (size_t)n < sizeof line);
         assert_int_equal(sf_pipeline_push(fixed, line, (size_t)n, 0, off), 0);
         assert_int_equal(sf_pipeline_push(longway, line, (size_t)n, 0, off), 0);
         off += (uint64_t)n + 1;
     }
     sf_groups *a = sf_pipeline_groups(fixed), *b = sf_pipeline_groups(longway);
-    assert_int_equal(sf_pipeline_counts(fixed)->rows_aggregated, 200);
+    assert_int_equal(sf_pipeline_counts(fixed)->rows_aggregated, (uint64_t)nlines);
     assert_int_equal(sf_groups_count(a), sf_groups_count(b));
     assert_int_equal(sf_groups_prepare_export(a), 0);
     assert_int_equal(sf_groups_prepare_export(b), 0);
@@ -2187,6 +2196,11 @@ static size_t same_groups_both_ways(const char *spec)
     return n;
 }
 
+static size_t same_groups_both_ways(const char *spec)
+{
+    return same_groups_both_ways_of(spec, 200, ids_line);
+}
+
 static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
 {
     (void)state;
@@ -2198,47 +2212,23 @@ static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
     assert_int_equal(same_groups_both_ways(ids_spec_raw), 18);
 }
 
+/* Line i of the test below: the first lines repeat 4 users (a cache that
+ * pays), then each line a new one. */
+static int many_users_line(int i, char *line, size_t cap)
+{
+    return snprintf(line, cap, "{\"user\": \"user_%06d\", \"ts\": %d}", i < 8192 ? 1 + i % 4 : i,
+                    (i % 2) * 86400);
+}
+
 /* More distinct strings of the line than the key cache holds tuples: the
  * cache is dropped (its dictionary or its tuples past their bound) and the
  * rows go on the long way, with the groups of encoded keys throughout. */
 static void test_interned_strings_past_the_cache_give_the_groups_of_encoded_keys(void **state)
 {
     (void)state;
-    fixture *f = ids_fixture(ids_spec_raw);
-    sf_error err;
-    sf_error_clear(&err);
-    sf_pipeline *fixed = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
-    sf_pipeline *longway = sf_pipeline_new(f->job, f->dims, SF_DECODER_FAST, &err);
-    assert_non_null(fixed);
-    assert_non_null(longway);
-    assert_int_equal(sf_pipeline_split(longway, f->job->nsteps, f->job->group_slots,
-                                       f->job->ngroup, push_back, longway),
-                     0);
-    enum { LINES = 70000 };
-    char line[128];
-    uint64_t off = 0;
-    for (int i = 0; i < LINES; i++) {
-        /* the first lines repeat 4 users (a cache that pays), then each
-         * line a new one */
-        int u = i < 8192 ? 1 + i % 4 : i;
-        int n = snprintf(line, sizeof line, "{\"user\": \"user_%06d\", \"ts\": %d}", u,
-                         (i % 2) * 86400);
-        assert_int_equal(sf_pipeline_push(fixed, line, (size_t)n, 0, off), 0);
-        assert_int_equal(sf_pipeline_push(longway, line, (size_t)n, 0, off), 0);
-        off += (uint64_t)n + 1;
-    }
-    sf_groups *a = sf_pipeline_groups(fixed), *b = sf_pipeline_groups(longway);
-    assert_int_equal(sf_pipeline_counts(fixed)->rows_aggregated, LINES);
-    assert_int_equal(sf_groups_count(a), sf_groups_count(b));
-    assert_int_equal(sf_groups_count(a), 4 + (LINES - 8192)); /* user i % 4 + 1 on day i % 2 */
-    assert_int_equal(sf_groups_prepare_export(a), 0);
-    assert_int_equal(sf_groups_prepare_export(b), 0);
-    assert_same_exports(a, b);
-    sf_pipeline_free(fixed);
-    sf_pipeline_free(longway);
-    sf_join_table_free(f->dims[1]);
-    sf_job_free(f->job);
-    free(f);
+    /* user i % 4 + 1 on day i % 2 (4 groups), then one group a line */
+    assert_int_equal(same_groups_both_ways_of(ids_spec_raw, 70000, many_users_line),
+                     4 + (70000 - 8192));
 }
 
 /* Windows of lines whose rows the key cache's direct array takes (past
