@@ -6,9 +6,9 @@
  * column == a literal, a number against a literal, is_null, if(), &&, ||,
  * to_date of an int64 or timestamp column) that dispatch is most of the
  * cost, and arithmetic (a derive's price * quantity) went through the
- * interpreter whole. Here each node gets the function for its kind and its operands'
- * static types once, so a row pays one indirect call per node and the
- * checks the types leave.
+ * interpreter whole. Here each node gets the function for its kind and
+ * its operands' static types once, so a row pays one indirect call per
+ * node and the checks the types leave.
  *
  * Invariants a maintainer must keep:
  * - A specialised form gives exactly what sf_expr_node_eval() gives on the

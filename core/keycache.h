@@ -4,14 +4,15 @@
  * When every group-by value of a row is fixed-width (int64, date, bool,
  * timestamp, double) or a string with a dense id (from a dimension table,
  * core/join, or for a string of the line itself from the pipeline's own
- * dictionary of that column), the pipeline builds the key as words: one word of type
- * tags, then one word per column. Finding the group then hashes and
- * compares those words instead of encoding the values (sf_value_encode),
- * hashing the bytes and comparing them again in the group table. The
- * cache only ever answers for tuples it was given: a miss goes the long
- * way (the encoded key, which stays the group's key everywhere: export,
- * spill, shuffle) and adds the tuple with the group it found. What a
- * tuple maps to is the caller's word: the group's handle (core/groups).
+ * dictionary of that column), the pipeline builds the key as words: one
+ * word of type tags, then one word per column. Finding the group then
+ * hashes and compares those words instead of encoding the values
+ * (sf_value_encode), hashing the bytes and comparing them again in the
+ * group table. The cache only ever answers for tuples it was given: a
+ * miss goes the long way (the encoded key, which stays the group's key
+ * everywhere: export, spill, shuffle) and adds the tuple with the group it
+ * found. What a tuple maps to is the caller's word: the group's handle
+ * (core/groups).
  * Invariant the caller keeps: equal tuples stand for equal encoded keys
  * (a string slot's ids all come from one dimension column, or from one
  * dictionary of that slot's strings).
