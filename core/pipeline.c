@@ -126,6 +126,7 @@ struct sf_pipeline {
     size_t kc_nintern, kc_ncopy;
     int *kc_islot, *kc_copy;
     sf_hmap **kc_dict;
+    struct kc_short *kc_short; /* per interned column: its short strings' index */
     uint32_t *kc_ids;
     /* When every step is a derive, a filter or a join without an unknown
      * member: run_steps_lean (all joins one-column, through their cells)
@@ -237,6 +238,20 @@ static unsigned char *row_keep_mask(const sf_job *o)
     return m;
 }
 
+/* A column's index of its short strings (4 to 16 bytes) to their ids, in
+ * front of its dictionary: a string is its length and its first and last
+ * words (4 bytes each below 8, else 8: together they cover every byte),
+ * as the joins' cells compare keys, so a lookup neither hashes the bytes
+ * nor calls. Filled as the dictionary gives ids, up to half its slots. */
+#define KC_SHORT_SLOTS 256
+struct kc_short {
+    struct kc_short_ent {
+        uint64_t w0, w1;
+        uint32_t n, id; /* id 0: an empty slot */
+    } ent[KC_SHORT_SLOTS];
+    size_t used;
+};
+
 /* Which slots carry a dimension id (written by exactly one join step and
  * by no derive, so a slot's ids all come from one dimension column), and
  * the key cache when every group column of output 0 can be fixed-width:
@@ -284,7 +299,8 @@ static int setup_ids(sf_pipeline *p)
         p->kc_islot = calloc(nintern, sizeof *p->kc_islot);
         p->kc_copy = calloc(ncopy ? ncopy : 1, sizeof *p->kc_copy);
         p->kc_dict = calloc(nintern, sizeof *p->kc_dict);
-        if (!p->kc_ids || !p->kc_islot || !p->kc_copy || !p->kc_dict)
+        p->kc_short = calloc(nintern, sizeof *p->kc_short);
+        if (!p->kc_ids || !p->kc_islot || !p->kc_copy || !p->kc_dict || !p->kc_short)
             return SF_E_NOMEM;
         for (size_t i = 0; i < job->ngroup; i++) {
             int s = job->group_slots[i];
@@ -326,17 +342,52 @@ static __attribute__((noinline)) const uint32_t *kc_intern_row(sf_pipeline *p,
         const sf_value *v = &row[p->kc_islot[i]];
         uint32_t id = 0;
         if (v->type == SF_STRING) {
-            sf_hmap *d = p->kc_dict[i];
-            int inserted = 0;
-            uint32_t *slot = sf_hmap_upsert(d, v->u.s.p, v->u.s.n,
-                                            sf_hash_bytes(v->u.s.p, v->u.s.n, 0), &inserted);
-            if (!slot || (inserted && sf_hmap_count(d) > KEYCACHE_MAX)) {
-                kc_drop(p);
-                return NULL;
+            const char *s = v->u.s.p;
+            size_t n = v->u.s.n;
+            struct kc_short *sh = &p->kc_short[i];
+            struct kc_short_ent *free_ent = NULL;
+            uint64_t w0 = 0, w1 = 0;
+            if (n - 4 <= 12) { /* 4 to 16 bytes */
+                if (n >= 8) {
+                    memcpy(&w0, s, 8);
+                    memcpy(&w1, s + n - 8, 8);
+                } else {
+                    uint32_t a, b;
+                    memcpy(&a, s, 4);
+                    memcpy(&b, s + n - 4, 4);
+                    w0 = a;
+                    w1 = b;
+                }
+                size_t h = (size_t)(((w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ n) *
+                                     0xbf58476d1ce4e5b9ull) >> 56);
+                for (;; h = (h + 1) & (KC_SHORT_SLOTS - 1)) {
+                    struct kc_short_ent *e = &sh->ent[h];
+                    if (!e->id) {
+                        free_ent = e;
+                        break;
+                    }
+                    if (e->n == n && e->w0 == w0 && e->w1 == w1) {
+                        id = e->id;
+                        break;
+                    }
+                }
             }
-            if (inserted)
-                *slot = (uint32_t)sf_hmap_count(d);
-            id = *slot;
+            if (!id) {
+                sf_hmap *d = p->kc_dict[i];
+                int inserted = 0;
+                uint32_t *slot = sf_hmap_upsert(d, s, n, sf_hash_bytes(s, n, 0), &inserted);
+                if (!slot || (inserted && sf_hmap_count(d) > KEYCACHE_MAX)) {
+                    kc_drop(p);
+                    return NULL;
+                }
+                if (inserted)
+                    *slot = (uint32_t)sf_hmap_count(d);
+                id = *slot;
+                if (free_ent && sh->used < KC_SHORT_SLOTS / 2) {
+                    *free_ent = (struct kc_short_ent){w0, w1, (uint32_t)n, id};
+                    sh->used++;
+                }
+            }
         }
         kids[p->kc_islot[i]] = id;
     }
@@ -698,6 +749,7 @@ void sf_pipeline_free(sf_pipeline *p)
     for (size_t i = 0; i < p->kc_nintern; i++)
         sf_hmap_free(p->kc_dict[i]);
     free(p->kc_dict);
+    free(p->kc_short);
     free(p->kc_islot);
     free(p->kc_copy);
     free(p->kc_ids);

@@ -2212,6 +2212,27 @@ static void test_fixed_width_keys_give_the_groups_of_encoded_keys(void **state)
     assert_int_equal(same_groups_both_ways(ids_spec_raw), 18);
 }
 
+/* Line i of the test below: users of 1 to 17 bytes, pairs among them
+ * that differ in one byte only (the first word's, the last word's, where
+ * both words overlap), over two days. */
+static int mixed_users_line(int i, char *line, size_t cap)
+{
+    static const char *const users[] = {
+        "a", "ab", "abc", "abcd", "abXd", "abcde", "abXde", "abcdefg", "abcdefgh", "abcdefXh",
+        "abcdefghijkl", "abcdefgXijkl", "abcdefghijklmnop", "abcdefgXijklmnop",
+        "abcdefghXjklmnop", "abcdefghijklmnopq"};
+    return snprintf(line, cap, "{\"user\": \"%s\", \"ts\": %d}", users[i % 16],
+                    ((i / 16) % 2) * 86400);
+}
+
+static void test_interned_strings_of_every_length_give_the_groups_of_encoded_keys(void **state)
+{
+    (void)state;
+    /* 16 users x 2 days, through the short strings' index (4 to 16 bytes)
+     * and the dictionary (the others) */
+    assert_int_equal(same_groups_both_ways_of(ids_spec_raw, 6000, mixed_users_line), 32);
+}
+
 /* Line i of the test below: the first lines repeat 4 users (a cache that
  * pays), then each line a new one. */
 static int many_users_line(int i, char *line, size_t cap)
@@ -2454,6 +2475,7 @@ int main(void)
         cmocka_unit_test(test_rows_waiting_for_a_large_join_count_and_aggregate_as_pushed),
         cmocka_unit_test(test_rows_too_large_for_the_batch_keep_their_order),
         cmocka_unit_test(test_fixed_width_keys_give_the_groups_of_encoded_keys),
+        cmocka_unit_test(test_interned_strings_of_every_length_give_the_groups_of_encoded_keys),
         cmocka_unit_test(test_interned_strings_past_the_cache_give_the_groups_of_encoded_keys),
         cmocka_unit_test(test_direct_windows_count_and_aggregate_as_pushed_lines),
         T(test_groups_hold_joined_and_derived_columns),
