@@ -36,6 +36,24 @@ static inline void sf_bytes_copy16(void *dst, const void *src, size_t n)
     }
 }
 
+/* A string of 4 to 16 bytes as its first and last words: 8 bytes each
+ * from 8 bytes on, else 4 (zero-extended). With n, they cover every byte,
+ * so two strings of one length are equal when their words are. */
+static inline void sf_bytes_words16(const void *p, size_t n, uint64_t *w0, uint64_t *w1)
+{
+    const unsigned char *s = p;
+    if (n >= 8) {
+        memcpy(w0, s, 8);
+        memcpy(w1, s + n - 8, 8);
+    } else {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        *w0 = a;
+        *w1 = b;
+    }
+}
+
 /* n bytes from src to dst (not overlapping): inline up to 32 (from 17
  * bytes on, the first 16 and the last 16, overlapping), memcpy past
  * that. */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/expr.h"
 #include "core/expr_node.h"
 #include "core/fmt.h"
@@ -499,14 +500,12 @@ static void compile_cmp_leaf(xf *x)
         (op == OP_EQ || op == OP_NE)) {
         size_t len = k.u.s.n;
         x->k = k;
+        if (len >= 4 && len <= 16)
+            sf_bytes_words16(k.u.s.p, len, &x->w0, &x->w1);
         if (len >= 8 && len <= 16) {
-            x->w0 = load8(k.u.s.p);
-            x->w1 = load8(k.u.s.p + len - 8);
             x->cond = op == OP_EQ ? c_str_eq_w8 : c_str_ne_w8;
             x->leaf = op == OP_EQ ? XL_STR_EQ_W8 : XL_CALL;
         } else if (len >= 4 && len < 8) {
-            x->w0 = load4(k.u.s.p);
-            x->w1 = load4(k.u.s.p + len - 4);
             x->cond = op == OP_EQ ? c_str_eq_w4 : c_str_ne_w4;
         } else {
             x->cond = op == OP_EQ ? c_str_eq_mem : c_str_ne_mem;

@@ -239,10 +239,10 @@ static unsigned char *row_keep_mask(const sf_job *o)
 }
 
 /* A column's index of its short strings (4 to 16 bytes) to their ids, in
- * front of its dictionary: a string is its length and its first and last
- * words (4 bytes each below 8, else 8: together they cover every byte),
- * as the joins' cells compare keys, so a lookup neither hashes the bytes
- * nor calls. Filled as the dictionary gives ids, up to half its slots. */
+ * front of its dictionary: a string is its length and its two words
+ * (sf_bytes_words16), as the joins' cells compare keys, so a lookup
+ * neither hashes the bytes nor calls. Filled as the dictionary gives ids,
+ * up to half its slots. */
 #define KC_SHORT_SLOTS 256
 struct kc_short {
     struct kc_short_ent {
@@ -326,6 +326,39 @@ static void kc_drop(sf_pipeline *p)
     p->kc = NULL;
 }
 
+/* The slot of the short strings' index sh that holds s (n bytes) or where
+ * it would go, with its key (its words and length) in *key; NULL when s
+ * is not 4 to 16 bytes long. */
+static inline __attribute__((always_inline)) struct kc_short_ent *
+kc_short_slot(struct kc_short *sh, const char *s, size_t n, struct kc_short_ent *key)
+{
+    if (n - 4 > 12) /* 4 to 16 bytes */
+        return NULL;
+    sf_bytes_words16(s, n, &key->w0, &key->w1);
+    key->n = (uint32_t)n;
+    size_t h = (size_t)(((key->w0 ^ (key->w1 * 0x9e3779b97f4a7c15ull) ^ n) *
+                         0xbf58476d1ce4e5b9ull) >> 56);
+    for (;; h = (h + 1) & (KC_SHORT_SLOTS - 1)) {
+        struct kc_short_ent *e = &sh->ent[h];
+        if (!e->id || (e->n == key->n && e->w0 == key->w0 && e->w1 == key->w1))
+            return e;
+    }
+}
+
+/* s's id in the dictionary d (ids from 1 in order of first sight), the
+ * string added when new; 0 when d would outgrow the key cache's own bound
+ * or is out of memory. */
+static uint32_t kc_dict_id(sf_hmap *d, const char *s, size_t n)
+{
+    int inserted = 0;
+    uint32_t *slot = sf_hmap_upsert(d, s, n, sf_hash_bytes(s, n, 0), &inserted);
+    if (!slot || (inserted && sf_hmap_count(d) > KEYCACHE_MAX))
+        return 0;
+    if (inserted)
+        *slot = (uint32_t)sf_hmap_count(d);
+    return *slot;
+}
+
 /* kc_key_ids' work for a job with strings to intern: the dimension ids
  * copied, each interned string's id (0 for NULL: the tuple's type tag
  * tells NULL from a string). A dictionary past the cache's own bound
@@ -342,49 +375,19 @@ static __attribute__((noinline)) const uint32_t *kc_intern_row(sf_pipeline *p,
         const sf_value *v = &row[p->kc_islot[i]];
         uint32_t id = 0;
         if (v->type == SF_STRING) {
-            const char *s = v->u.s.p;
-            size_t n = v->u.s.n;
             struct kc_short *sh = &p->kc_short[i];
-            struct kc_short_ent *free_ent = NULL;
-            uint64_t w0 = 0, w1 = 0;
-            if (n - 4 <= 12) { /* 4 to 16 bytes */
-                if (n >= 8) {
-                    memcpy(&w0, s, 8);
-                    memcpy(&w1, s + n - 8, 8);
-                } else {
-                    uint32_t a, b;
-                    memcpy(&a, s, 4);
-                    memcpy(&b, s + n - 4, 4);
-                    w0 = a;
-                    w1 = b;
-                }
-                size_t h = (size_t)(((w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ n) *
-                                     0xbf58476d1ce4e5b9ull) >> 56);
-                for (;; h = (h + 1) & (KC_SHORT_SLOTS - 1)) {
-                    struct kc_short_ent *e = &sh->ent[h];
-                    if (!e->id) {
-                        free_ent = e;
-                        break;
-                    }
-                    if (e->n == n && e->w0 == w0 && e->w1 == w1) {
-                        id = e->id;
-                        break;
-                    }
-                }
-            }
+            struct kc_short_ent key;
+            struct kc_short_ent *e = kc_short_slot(sh, v->u.s.p, v->u.s.n, &key);
+            id = e ? e->id : 0;
             if (!id) {
-                sf_hmap *d = p->kc_dict[i];
-                int inserted = 0;
-                uint32_t *slot = sf_hmap_upsert(d, s, n, sf_hash_bytes(s, n, 0), &inserted);
-                if (!slot || (inserted && sf_hmap_count(d) > KEYCACHE_MAX)) {
+                id = kc_dict_id(p->kc_dict[i], v->u.s.p, v->u.s.n);
+                if (!id) {
                     kc_drop(p);
                     return NULL;
                 }
-                if (inserted)
-                    *slot = (uint32_t)sf_hmap_count(d);
-                id = *slot;
-                if (free_ent && sh->used < KC_SHORT_SLOTS / 2) {
-                    *free_ent = (struct kc_short_ent){w0, w1, (uint32_t)n, id};
+                if (e && sh->used < KC_SHORT_SLOTS / 2) { /* up to half its slots */
+                    key.id = id;
+                    *e = key;
                     sh->used++;
                 }
             }
